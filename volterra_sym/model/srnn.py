@@ -1,0 +1,346 @@
+"""The stochastic recurrent neural network (THEORY §1).
+
+    dh_t = [ -Γ h_t + a(W h_t + b) + ε C u(t) ] dt + σ dB_t ,   y_t = f(h_t)
+
+``Γ, W`` are n×n, ``b`` has n entries, ``C`` is n×m (column ``C_k`` feeds input channel
+``k``), ``σ`` is n×r and ``D = σ σᵀ``. The drift of the unperturbed dynamics is
+``φ(h) = -Γ h + a(W h + b)``. Every entry may be a number, a symbol name or a simple
+expression in symbols (``"-omega"``, ``"2*gamma"``), parsed through the safe parser.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ..parsing import ExpressionError, parse_expression
+from .activations import Activation, get_activation
+
+__all__ = ["SRNN", "ModelError", "state_symbols"]
+
+_STATE_NAME = re.compile(r"^h\d+$")
+_RESERVED = {"z", "t", "s", "eps", "epsilon"}
+
+
+class ModelError(ValueError):
+    """An SRNN specification is invalid (shape, value, stability or smoothness)."""
+
+
+def state_symbols(n: int) -> tuple[sp.Symbol, ...]:
+    """The state symbols ``h1..hn`` (real)."""
+    return tuple(sp.Symbol(f"h{i + 1}", real=True) for i in range(n))
+
+
+def _entry(value: Any, param: str, index: tuple[int, ...], params: dict) -> sp.Expr:
+    """One matrix entry: a finite number or a safely parsed expression in parameters."""
+    where = f"{param}{list(index)}" if index else param
+    if isinstance(value, sp.Basic):
+        expr = value
+    elif isinstance(value, str):
+        try:
+            expr = parse_expression(value, params, allow_free_symbols=True, what=where)
+        except ExpressionError as exc:
+            raise ModelError(str(exc)) from None
+    elif isinstance(value, (bool, np.bool_)) or value is None:
+        raise ModelError(f"{where} must be a number or an expression, got {value!r}")
+    elif isinstance(value, (int, np.integer)):
+        expr = sp.Integer(int(value))
+    elif isinstance(value, (float, np.floating)):
+        if not math.isfinite(float(value)):
+            raise ModelError(f"{where} must be finite, got {value}")
+        expr = sp.Float(float(value))
+    elif isinstance(value, complex):
+        raise ModelError(f"{where} must be real, got {value}")
+    else:
+        raise ModelError(f"{where} must be a number or an expression, got {type(value).__name__}")
+    for s in expr.free_symbols:
+        if _STATE_NAME.match(s.name) or s.name in _RESERVED:
+            raise ModelError(f"{where}: parameter name {s.name!r} is reserved "
+                             "(state variables h1..hn, z, t, s, eps)")
+    if expr.is_number and (expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or not expr.is_finite):
+        raise ModelError(f"{where} must be finite, got {expr}")
+    return expr
+
+
+def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params: dict,
+            *, scalar_to_identity: bool = False) -> sp.Matrix:
+    """Convert ``value`` to a SymPy matrix of ``shape`` (None = free), naming ``param``."""
+    if isinstance(value, sp.MatrixBase):
+        rows = value.tolist()
+    elif isinstance(value, (list, tuple, np.ndarray)):
+        arr = np.asarray(value, dtype=object)
+        if arr.ndim == 1:
+            # a vector is a column, except a row of a 1-row matrix (n = 1, several channels)
+            as_row = shape[0] == 1 and arr.shape[0] != 1
+            rows = [arr.tolist()] if as_row else [[x] for x in arr.tolist()]
+        elif arr.ndim == 2:
+            rows = arr.tolist()
+        elif arr.ndim == 0:
+            rows = [[arr.item()]]
+        else:
+            raise ModelError(f"{param} must be a matrix (2-d), got {arr.ndim} dimensions")
+        lengths = {len(r) for r in rows}
+        if len(lengths) > 1:
+            raise ModelError(f"{param} is ragged: rows of lengths {sorted(lengths)}")
+    else:  # scalar
+        n0 = shape[0]
+        if scalar_to_identity and n0 is not None and n0 > 1:
+            e = _entry(value, param, (), params)
+            return sp.eye(n0) * e
+        rows = [[value]]
+    mat = sp.Matrix([[_entry(v, param, (i, j), params) for j, v in enumerate(row)]
+                     for i, row in enumerate(rows)])
+    want_r, want_c = shape
+    if param in ("Gamma", "W") and mat.rows != mat.cols:
+        raise ModelError(f"{param} must be square (n×n), got shape {mat.rows}×{mat.cols}")
+    if (want_r is not None and mat.rows != want_r) or (want_c is not None and mat.cols != want_c):
+        want = "×".join("any" if w is None else str(w) for w in shape)
+        raise ModelError(f"{param} has shape {mat.rows}×{mat.cols}, expected {want}")
+    return mat
+
+
+class SRNN:
+    """A continuous-time stochastic RNN ``dh = [-Γh + a(Wh+b) + εCu] dt + σ dB``.
+
+    Parameters
+    ----------
+    Gamma : n×n leak matrix (a scalar means γ·I when the size is known from W or b).
+    W : n×n recurrent weights.
+    C : n×m input matrix (a vector of n entries means m = 1).
+    sigma : n×r noise matrix (a scalar means s·I_n).
+    b : bias, n entries (default 0).
+    activation : ``"linear"``, ``"tanh"``, ``"sigmoid"``, ``"softplus"`` or a smooth
+        expression in ``z``.
+    name : a label for reports.
+    observable : default observable ``f`` (expression in ``h1..hn``), default ``h1``.
+    check : run the stability checks of numeric models (default True).
+    """
+
+    def __init__(self, Gamma, W, C, sigma, b=None, activation="linear", *, name: str = "srnn",
+                 observable: str | sp.Expr | None = None, check: bool = True):
+        params: dict[str, sp.Symbol] = {}
+        n = _infer_n(Gamma, W, b)
+        self.Gamma = _matrix(Gamma, "Gamma", (n, n), params, scalar_to_identity=True)
+        self.W = _matrix(W, "W", (n, n), params)
+        self.b = sp.zeros(n, 1) if b is None else _matrix(b, "b", (n, 1), params)
+        self.C = _matrix(C, "C", (n, None), params)
+        self.sigma = _matrix(sigma, "sigma", (n, None), params, scalar_to_identity=True)
+        try:
+            self.activation: Activation = get_activation(activation)
+        except ValueError as exc:
+            raise ModelError(str(exc)) from None
+        if not isinstance(name, str) or not re.match(r"^[\w .\-]{1,80}$", name):
+            raise ModelError(f"name must be a short plain string, got {name!r}")
+        self.name = name
+        self.n, self.m, self.r = n, self.C.cols, self.sigma.cols
+        self.h = state_symbols(n)
+        self.parameters: dict[str, sp.Symbol] = {
+            s.name: s for M in (self.Gamma, self.W, self.b, self.C, self.sigma)
+            for s in M.free_symbols}
+        self.parameters.update({s.name: s for s in self.activation.expr.free_symbols
+                                if s.name != "z"})
+        self._observable_spec = "h1" if observable is None else observable
+        self.default_observable = self.observable(self._observable_spec)
+        if self.is_numeric and check:
+            self.check_stability()
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], **kwargs) -> SRNN:
+        """Build from a mapping with keys ``Gamma, W, b, C, sigma, activation``
+        (optional ``name``, ``observable``)."""
+        if not isinstance(d, Mapping):
+            raise ModelError(f"model description must be a mapping, got {type(d).__name__}")
+        allowed = {"Gamma", "W", "b", "C", "sigma", "activation", "name", "observable"}
+        unknown = set(d) - allowed
+        if unknown:
+            raise ModelError(f"unknown model keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+        missing = {"Gamma", "W", "C", "sigma"} - set(d)
+        if missing:
+            raise ModelError(f"model description lacks required keys {sorted(missing)}")
+        return cls(d["Gamma"], d["W"], d["C"], d["sigma"], d.get("b"),
+                   d.get("activation", "linear"), name=d.get("name", "srnn"),
+                   observable=d.get("observable"), **kwargs)
+
+    @classmethod
+    def load(cls, path: str | Path, **kwargs) -> SRNN:
+        """Load a TOML model file (keys as in :meth:`from_dict`)."""
+        path = Path(path)
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ModelError(f"model file {str(path)!r} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ModelError(f"model file {str(path)!r} is not valid TOML: {exc}") from None
+        if "name" not in data:
+            data["name"] = path.stem
+        return cls.from_dict(data, **kwargs)
+
+    @classmethod
+    def symbolic(cls, n: int, m: int, activation="linear", r: int | None = None,
+                 **kwargs) -> SRNN:
+        """A fully symbolic model: entries ``Gamma_ij, W_ij, b_i, C_ik, sigma_il``."""
+        if not (isinstance(n, int) and n >= 1 and isinstance(m, int) and m >= 1):
+            raise ModelError(f"n and m must be positive integers, got n={n!r}, m={m!r}")
+        r = n if r is None else r
+
+        def mat(name, rows, cols):
+            return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i + 1}{j + 1}",
+                                                               real=True))
+        b = sp.Matrix(n, 1, lambda i, _: sp.Symbol(f"b_{i + 1}", real=True))
+        return cls(mat("Gamma", n, n), mat("W", n, n), mat("C", n, m), mat("sigma", n, r), b,
+                   activation, name=kwargs.pop("name", f"symbolic_{n}x{m}"), **kwargs)
+
+    # ------------------------------------------------------------------ derived objects
+    @cached_property
+    def D(self) -> sp.Matrix:
+        """Diffusion matrix ``D = σ σᵀ``."""
+        return self.sigma * self.sigma.T
+
+    @cached_property
+    def drift(self) -> sp.Matrix:
+        """``φ(h) = -Γ h + a(W h + b)`` as an n×1 SymPy matrix."""
+        hv = sp.Matrix(self.h)
+        pre = self.W * hv + self.b
+        return -self.Gamma * hv + sp.Matrix([self.activation(zi) for zi in pre])
+
+    @property
+    def preactivation(self) -> sp.Matrix:
+        """``z = W h + b``."""
+        return self.W * sp.Matrix(self.h) + self.b
+
+    @property
+    def is_linear(self) -> bool:
+        """Linear activation: ``φ(h) = -A h + b`` with ``A = Γ - W``."""
+        return self.activation.name == "linear"
+
+    @cached_property
+    def A(self) -> sp.Matrix:
+        """``A = Γ - W`` (the drift matrix of a linear model)."""
+        return self.Gamma - self.W
+
+    @property
+    def is_numeric(self) -> bool:
+        return not self.parameters and all(
+            e.is_number for M in (self.Gamma, self.W, self.b, self.C, self.sigma) for e in M)
+
+    def numpy_params(self) -> dict[str, np.ndarray]:
+        """Numeric parameters as float arrays: Gamma, W, b (n,), C, sigma, D."""
+        self._require_numeric("numpy_params")
+        f = lambda M: np.array(M.tolist(), dtype=float)  # noqa: E731
+        return {"Gamma": f(self.Gamma), "W": f(self.W), "b": f(self.b).ravel(),
+                "C": f(self.C), "sigma": f(self.sigma), "D": f(self.D)}
+
+    def drift_numpy(self):
+        """Vectorised drift ``φ``: array ``(..., n)`` -> ``(..., n)``."""
+        p = self.numpy_params()
+        a = self.activation.numpy()
+        G, W, b = p["Gamma"], p["W"], p["b"]
+
+        def phi(x: np.ndarray) -> np.ndarray:
+            x = np.asarray(x, dtype=float)
+            return -x @ G.T + a(x @ W.T + b)
+        return phi
+
+    def subs(self, values: Mapping[str, float] | None = None, **kw) -> SRNN:
+        """A new model with parameter symbols replaced by values."""
+        vals = dict(values or {}, **kw)
+        unknown = set(vals) - set(self.parameters)
+        if unknown:
+            raise ModelError(f"unknown parameters {sorted(unknown)}; model has "
+                             f"{sorted(self.parameters)}")
+        rep = {self.parameters[k]: v for k, v in vals.items()}
+        sub = lambda M: M.subs(rep)  # noqa: E731
+        obs = self._observable_spec
+        return SRNN(sub(self.Gamma), sub(self.W), sub(self.C), sub(self.sigma), sub(self.b),
+                    self.activation, name=self.name,
+                    observable=obs.subs(rep) if isinstance(obs, sp.Expr) else obs)
+
+    def observable(self, spec: str | sp.Expr | None = None) -> sp.Expr:
+        """Parse an observable ``f(h1..hn)`` safely (model parameters may appear)."""
+        if spec is None:
+            return self.default_observable
+        allowed = {s.name: s for s in self.h}
+        allowed.update(self.parameters)
+        try:
+            expr = parse_expression(spec, allowed, what="observable")
+        except ExpressionError as exc:
+            raise ModelError(str(exc)) from None
+        return expr
+
+    # ------------------------------------------------------------------ checks
+    def _require_numeric(self, what: str) -> None:
+        if not self.is_numeric:
+            raise ModelError(f"{what} needs numeric parameters; substitute values for "
+                             f"{sorted(self.parameters)} with model.subs(...)")
+
+    def check_stability(self) -> None:
+        """Refuse models without a stationary density (numeric models only).
+
+        Linear: ``A = Γ - W`` must be Hurwitz-stable (all eigenvalues with positive real
+        part). Bounded activations: ``Γ`` must be. Unbounded activations with limiting
+        slopes ``s_±``: ``Γ - W diag(s)`` for every choice of ``s_i ∈ {s_-, s_+}``.
+        The noise must not vanish: ``D = σσᵀ ≠ 0``.
+        """
+        p = self.numpy_params()
+        if not np.any(p["D"]):
+            raise ModelError("sigma is zero: the dynamics is deterministic and has no "
+                             "stationary density")
+        if self.is_linear:
+            _hurwitz(p["Gamma"] - p["W"], "A = Γ - W")
+            return
+        if self.activation.bounded:
+            _hurwitz(p["Gamma"], "Γ (leak of a bounded activation)")
+            return
+        lo, hi = self.activation.slopes_at_infinity
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ModelError(f"activation {self.activation.source!r} grows faster than "
+                             "linearly: no stationary density can be guaranteed")
+        choices = itertools.product(sorted({lo, hi}), repeat=self.n) if self.n <= 10 \
+            else [(lo,) * self.n, (hi,) * self.n]
+        for s in choices:
+            _hurwitz(p["Gamma"] - p["W"] * np.asarray(s)[None, :],
+                     f"Γ - W·diag(a'(±∞)) with slopes {tuple(float(x) for x in s)}")
+
+    def __repr__(self) -> str:
+        return (f"SRNN(name={self.name!r}, n={self.n}, m={self.m}, r={self.r}, "
+                f"activation={self.activation.name!r})")
+
+    def latex_sde(self) -> str:
+        """The SDE in LaTeX."""
+        return (r"dh_t = \left[-\Gamma h_t + a(W h_t + b) + \varepsilon C u(t)\right]dt"
+                r" + \sigma\, dB_t,\qquad a(z) = " + self.activation.latex())
+
+
+def _hurwitz(M: np.ndarray, label: str) -> None:
+    eig = np.linalg.eigvals(M)
+    bad = eig[eig.real <= 1e-12]
+    if bad.size:
+        ev = bad[np.argmin(bad.real)]
+        raise ModelError(f"{label} is not stable: eigenvalue {ev.real:.4g}{ev.imag:+.4g}j "
+                         "has non-positive real part (all eigenvalues need Re > 0 for a "
+                         "stationary density)")
+
+
+def _infer_n(Gamma, W, b) -> int:
+    for v in (Gamma, W):
+        if isinstance(v, sp.MatrixBase):
+            return v.rows
+        if isinstance(v, (list, tuple, np.ndarray)):
+            arr = np.asarray(v, dtype=object)
+            if arr.ndim >= 1:
+                return arr.shape[0]
+    if isinstance(b, (list, tuple, np.ndarray, sp.MatrixBase)):
+        return len(b)
+    return 1
+
