@@ -93,8 +93,12 @@ def parse_expression(
     """
     if isinstance(text, bool):
         raise ExpressionError(f"{what}: expected an expression, got a boolean {text!r}")
-    if isinstance(text, (int, float)):
-        return sp.sympify(text)  # a genuine number, not a string: safe
+    if isinstance(text, int):
+        return sp.Integer(text)
+    if isinstance(text, float):
+        if text != text or text in (float("inf"), float("-inf")):
+            raise ExpressionError(f"{what}: must be finite, got {text}")
+        return sp.Rational(repr(text))
     if isinstance(text, sp.Expr):
         return _check_sympy_expr(text, variables, allow_free_symbols, what)
     if not isinstance(text, str):
@@ -146,8 +150,8 @@ class _Builder:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 self.fail(f"only numeric constants are allowed, not {node.value!r}")
-            if isinstance(node.value, float):
-                return sp.Float(node.value)
+            if isinstance(node.value, float):  # exact decimal as written: 0.3 -> 3/10
+                return sp.Rational(repr(node.value))
             return sp.Integer(node.value)
         if isinstance(node, ast.Name):
             return self.name(node.id)

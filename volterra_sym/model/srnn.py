@@ -40,6 +40,12 @@ def state_symbols(n: int) -> tuple[sp.Symbol, ...]:
     return tuple(sp.Symbol(f"h{i + 1}", real=True) for i in range(n))
 
 
+def exact_number(x: float) -> sp.Expr:
+    """A float as the exact rational of its shortest decimal form (0.3 -> 3/10), so that
+    symbolic identities such as ``L0* p0 = 0`` verify exactly."""
+    return sp.Rational(repr(float(x)))
+
+
 def _entry(value: Any, param: str, index: tuple[int, ...], params: dict) -> sp.Expr:
     """One matrix entry: a finite number or a safely parsed expression in parameters."""
     where = f"{param}{list(index)}" if index else param
@@ -57,7 +63,7 @@ def _entry(value: Any, param: str, index: tuple[int, ...], params: dict) -> sp.E
     elif isinstance(value, (float, np.floating)):
         if not math.isfinite(float(value)):
             raise ModelError(f"{where} must be finite, got {value}")
-        expr = sp.Float(float(value))
+        expr = exact_number(float(value))
     elif isinstance(value, complex):
         raise ModelError(f"{where} must be real, got {value}")
     else:

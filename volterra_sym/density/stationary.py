@@ -1,0 +1,443 @@
+"""Stationary densities ``p0`` of the unperturbed SRNN (THEORY §3).
+
+* Linear activation: ``φ(h) = -A h + b``, ``A = Γ - W`` Hurwitz, ``p0 = N(μ, S)`` with
+  ``μ = A⁻¹ b`` and the Lyapunov equation ``A S + S Aᵀ = D``.
+* n = 1: ``p0(h) = Z⁻¹ exp(2 U(h) / D)`` with ``U' = φ``; ``Z`` by quadrature.
+* Gradient case (``φ = ∇U``, i.e. symmetric Jacobian, and ``D = s² I``):
+  ``p0 ∝ exp(2 U / s²)``.
+* Otherwise there is no closed form: ``kind == "numerical"`` and :attr:`expr` raises
+  :class:`NoClosedFormError` (later work solves ``L0* p = 0`` on a grid or samples).
+
+Every closed form is verified symbolically (``L0* p0 = 0``) before it is used.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import mpmath
+import numpy as np
+import scipy.linalg
+import scipy.special
+import sympy as sp
+
+from ..model import SRNN, ModelError
+from ..operators import fokker_planck
+
+__all__ = ["StationaryDensity", "stationary_density", "NoClosedFormError",
+           "Verification", "gaussian_moment"]
+
+
+class NoClosedFormError(NotImplementedError):
+    """The stationary density of this model has no closed form; use a numerical route."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Outcome of the check ``L0* p0 = 0``: ``residual`` is ``L0* p0 / p0`` simplified."""
+
+    ok: bool
+    residual: sp.Expr
+    exact: bool
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def stationary_density(model: SRNN) -> StationaryDensity:
+    """The (cached) :class:`StationaryDensity` of ``model``; closed forms are verified."""
+    dens = model.__dict__.get("_stationary_density")
+    if dens is None:
+        dens = StationaryDensity(model)
+        model.__dict__["_stationary_density"] = dens
+    return dens
+
+
+class StationaryDensity:
+    """The stationary density ``p0`` of ``model`` (see module docstring for the cases)."""
+
+    def __init__(self, model: SRNN, *, verify: bool = True):
+        self.model = model
+        self.h = model.h
+        self.kind = self._classify()
+        if self.kind != "numerical" and verify:
+            check = self.verify()
+            if not check.ok:
+                raise RuntimeError(f"closed-form stationary density failed verification: "
+                                   f"L0* p0 / p0 = {check.residual}")
+
+    # ------------------------------------------------------------------ classification
+    def _classify(self) -> str:
+        m = self.model
+        if m.is_numeric and m.is_linear:
+            m.check_stability()
+        if m.is_linear:
+            return "gaussian"
+        if m.n == 1:
+            if m.D[0, 0] == 0:
+                raise ModelError("D = σσᵀ is zero: no stationary density without noise")
+            return "one_dim"
+        if self._is_gradient():
+            return "gradient"
+        return "numerical"
+
+    def _is_gradient(self) -> bool:
+        m = self.model
+        D = m.D
+        s2 = D[0, 0]
+        if D != s2 * sp.eye(m.n) or s2 == 0:
+            return False
+        J = m.drift.jacobian(m.h)
+        return all(sp.simplify(J[i, j] - J[j, i]) == 0
+                   for i in range(m.n) for j in range(i + 1, m.n))
+
+    @property
+    def has_closed_form(self) -> bool:
+        return self.kind != "numerical"
+
+    def _require_closed_form(self, what: str) -> None:
+        if self.kind == "numerical":
+            raise NoClosedFormError(
+                f"{what}: the stationary density of {self.model!r} has no closed form "
+                "(nonlinear, n > 1, not a gradient system with isotropic noise); use a "
+                "numerical route (grid solution of L0* p = 0 or a long trajectory)")
+
+    # ------------------------------------------------------------------ Gaussian case
+    @cached_property
+    def mean(self) -> sp.Matrix:
+        """``μ = A⁻¹ b`` (Gaussian case)."""
+        self._require_kind("gaussian", "mean")
+        return self.model.A.LUsolve(self.model.b)
+
+    @cached_property
+    def cov(self) -> sp.Matrix:
+        """``S`` solving ``A S + S Aᵀ = D`` (Gaussian case)."""
+        self._require_kind("gaussian", "cov")
+        m = self.model
+        if m.is_numeric:
+            p = m.numpy_params()
+            S = scipy.linalg.solve_continuous_lyapunov(p["Gamma"] - p["W"], p["D"])
+            S = 0.5 * (S + S.T)
+            _check_pd(S)
+            exact = _exact_lyapunov(m.A, m.D) if m.n <= 4 else None
+            return exact if exact is not None else sp.Matrix(S)
+        S = _exact_lyapunov(m.A, m.D)
+        if S is None:
+            raise ModelError("the Lyapunov equation A S + S Aᵀ = D has no unique solution "
+                             "for these symbolic parameters (A not stable?)")
+        return S
+
+    @cached_property
+    def mean_numpy(self) -> np.ndarray:
+        return np.array(self.mean.evalf(), dtype=float).ravel()
+
+    @cached_property
+    def cov_numpy(self) -> np.ndarray:
+        return np.array(self.cov.evalf(), dtype=float)
+
+    def _require_kind(self, kind: str, what: str) -> None:
+        if self.kind != kind:
+            raise ValueError(f"{what} is defined for the {kind} case; this density is "
+                             f"{self.kind!r}")
+
+    # ------------------------------------------------------------------ closed forms
+    @cached_property
+    def potential(self) -> sp.Expr:
+        """``U`` with ``∇U = φ`` (one-dimensional and gradient cases)."""
+        if self.kind not in ("one_dim", "gradient"):
+            raise ValueError(f"no potential for a {self.kind!r} density")
+        return _potential(self.model)
+
+    @cached_property
+    def log_unnormalised(self) -> sp.Expr:
+        """``log p0`` up to an additive constant."""
+        self._require_closed_form("log density")
+        if self.kind == "gaussian":
+            y = sp.Matrix(self.h) - self.mean
+            return -sp.Rational(1, 2) * (y.T * self.cov.inv() * y)[0, 0]
+        return 2 * self.potential / self.model.D[0, 0]
+
+    @cached_property
+    def normalisation(self) -> sp.Expr:
+        """``Z = ∫ exp(log p0) dh`` (closed form for Gaussians, mpmath quadrature for
+        numeric one-dimensional models, an unevaluated integral otherwise)."""
+        self._require_closed_form("normalisation")
+        if self.kind == "gaussian":
+            return sp.sqrt((2 * sp.pi) ** self.model.n * self.cov.det())
+        if self.kind == "one_dim" and self.model.is_numeric:
+            return sp.Float(self._quad1d(sp.Integer(1)), 30)
+        integrand = sp.exp(self.log_unnormalised)
+        return sp.Integral(integrand, *[(hi, -sp.oo, sp.oo) for hi in self.h])
+
+    @property
+    def expr(self) -> sp.Expr:
+        """``p0(h)`` as a SymPy expression."""
+        self._require_closed_form("p0")
+        return sp.exp(self.log_unnormalised) / self.normalisation
+
+    def verify(self) -> Verification:
+        """Check ``L0* p0 = 0`` symbolically: ``L0* p0 / p0`` must simplify to 0."""
+        self._require_closed_form("verify")
+        p = sp.exp(self.log_unnormalised)
+        ratio = sp.expand(sp.powsimp(sp.expand(fokker_planck(self.model, p) / p)))
+        if self.kind == "gaussian":
+            poly = sp.Poly(ratio, *self.h)
+            coeffs = [sp.simplify(c) for c in poly.coeffs()]
+            residual = sum((c * sp.prod([x**e for x, e in zip(self.h, mon, strict=True)])
+                            for c, mon in zip(coeffs, poly.monoms(), strict=True)),
+                           sp.Integer(0))
+        else:
+            residual = _simplify_zero(sp.expand_func(ratio))
+        exact = not residual.has(sp.Float)
+        ok = residual == 0 or (not exact and _tiny(residual))
+        return Verification(bool(ok), residual, exact)
+
+    # ------------------------------------------------------------------ fluctuation–dissipation
+    def conjugate_variables(self) -> list[sp.Expr]:
+        """``v_k = -C_k·∇ log p0`` for every channel ``k`` (so ``<p0, L_k g> = E_0[v_k g]``)."""
+        self._require_closed_form("conjugate variables")
+        logp = self.log_unnormalised
+        grad = [sp.diff(logp, hi) for hi in self.h]
+        C = self.model.C
+        return [sp.expand_func(sp.expand(-sum((C[i, k] * grad[i] for i in range(self.model.n)),
+                               sp.Integer(0)))) for k in range(self.model.m)]
+
+    def conjugate_numpy(self):
+        """Vectorised ``v``: array ``(..., n)`` -> ``(..., m)``."""
+        fn = sp.lambdify([self.h], self.conjugate_variables(), "numpy")
+
+        def v(x):
+            x = np.asarray(x, dtype=float)
+            out = fn(np.moveaxis(x, -1, 0))
+            return np.stack([np.broadcast_to(o, x.shape[:-1]) for o in out], axis=-1)
+        return v
+
+    # ------------------------------------------------------------------ averages
+    def expectation(self, g: sp.Expr) -> sp.Expr:
+        """``<p0, g> = E_0[g(h)]``.
+
+        Gaussian: exact (Isserlis) for polynomial ``g``. One-dimensional numeric model:
+        mpmath quadrature (30 digits). Otherwise an unevaluated integral.
+        """
+        g = sp.sympify(g)
+        self._require_closed_form("expectation")
+        if not (g.free_symbols & set(self.h)):
+            return g
+        if self.kind == "gaussian" and g.is_polynomial(*self.h):
+            return gaussian_expectation(g, self.h, self.mean, self.cov)
+        if self.kind == "one_dim" and self.model.is_numeric and not g.free_symbols - set(self.h):
+            return sp.Float(self._quad1d(g) / self._quad1d(sp.Integer(1)), 25)
+        return sp.Integral(g * self.expr, *[(hi, -sp.oo, sp.oo) for hi in self.h])
+
+    def pdf_numpy(self):
+        """Vectorised normalised density (numeric models, closed-form kinds)."""
+        self._require_closed_form("pdf")
+        if not self.model.is_numeric:
+            raise ModelError("pdf_numpy needs numeric parameters")
+        logp = sp.lambdify([self.h], self.log_unnormalised, [NUMPY_EXTRAS, "numpy"])
+        logZ = float(sp.log(self.normalisation).evalf())
+
+        def pdf(x):
+            x = np.asarray(x, dtype=float)
+            if self.model.n == 1 and (x.ndim == 0 or x.shape[-1] != 1):
+                x = x[..., None]
+            return np.exp(logp(np.moveaxis(x, -1, 0)) - logZ)
+        return pdf
+
+    def _quad1d(self, g: sp.Expr) -> float:
+        """``∫ g(h) exp(2U/D - c) dh`` by mpmath quadrature, split at the bulk of p0."""
+        h = self.h[0]
+        lo, hi, c = self._bulk_1d
+        f_log = sp.lambdify(h, self.log_unnormalised - c, "mpmath")
+        f_g = sp.lambdify(h, g, "mpmath")
+        with mpmath.workdps(30):
+            pts = [-mpmath.inf] + list(np.linspace(lo, hi, 9)) + [mpmath.inf]
+            val = mpmath.quad(lambda x: f_g(x) * mpmath.exp(f_log(x)), pts)
+        return float(val) * float(np.exp(0.0))
+
+    @cached_property
+    def _bulk_1d(self) -> tuple[float, float, float]:
+        """A range holding the mass of a 1-D density and the max of its log."""
+        h = self.h[0]
+        f = sp.lambdify(h, self.log_unnormalised, [NUMPY_EXTRAS, "numpy"])
+        p = self.model.numpy_params()
+        scale = np.sqrt(p["D"][0, 0] / (2 * max(p["Gamma"][0, 0], 1e-12)))
+        reach = 1 + np.abs(p["b"][0]) + np.abs(p["W"][0, 0])
+        xs = np.linspace(-(reach / p["Gamma"][0, 0] + 40 * scale),
+                         reach / p["Gamma"][0, 0] + 40 * scale, 20001)
+        with np.errstate(all="ignore"):
+            vals = np.asarray(f(xs), dtype=float) * np.ones_like(xs)
+        c = float(np.nanmax(vals))
+        mass = xs[vals > c - 60]
+        return float(mass.min()), float(mass.max()), c
+
+    def latex(self) -> str:
+        """``p_0(h) = ...`` in LaTeX."""
+        if self.kind == "numerical":
+            return r"p_0 \text{ has no closed form (numerical route)}"
+        if self.kind == "gaussian":
+            return (r"p_0 = \mathcal{N}(\mu, S),\quad \mu = " + sp.latex(self.mean)
+                    + r",\quad S = " + sp.latex(self.cov))
+        body = sp.latex(sp.exp(self.log_unnormalised))
+        Z = self.normalisation
+        zl = sp.latex(Z) if not isinstance(Z, sp.Integral) else "Z"
+        return r"p_0(h) = \frac{1}{" + zl + "}" + body
+
+
+# ---------------------------------------------------------------------- helpers
+def _polylog_numpy(s, x):
+    """``Li_s(x)`` for s = 1, 2 and real x ≤ 1 (numpy), via ``Li_2(x) = spence(1 - x)``."""
+    if s == 1:
+        return -np.log1p(-x)
+    if s == 2:
+        return scipy.special.spence(1 - np.asarray(x, dtype=float))
+    raise NotImplementedError(f"polylog({s}, x) has no numpy implementation here")
+
+
+#: Extra functions for ``lambdify(..., [NUMPY_EXTRAS, "numpy"])``.
+NUMPY_EXTRAS = {"polylog": _polylog_numpy}
+
+
+def _simplify_zero(expr: sp.Expr) -> sp.Expr:
+    """Simplify an expression expected to vanish: cheap rewrites first, ``simplify`` last."""
+    for attempt in (lambda e: sp.cancel(sp.expand(e)),
+                    lambda e: sp.cancel(sp.expand(e.rewrite(sp.exp))),
+                    sp.simplify):
+        expr = attempt(expr)
+        if expr == 0:
+            break
+    return expr
+
+
+def _tiny(expr: sp.Expr, tol: float = 1e-12) -> bool:
+    coeffs = [a for a in sp.preorder_traversal(expr) if isinstance(a, sp.Float)]
+    return all(abs(float(c)) < tol for c in coeffs)
+
+
+def _check_pd(S: np.ndarray) -> None:
+    w = np.linalg.eigvalsh(S)
+    if w.min() <= 1e-14 * max(1.0, w.max()):
+        raise ModelError(f"the stationary covariance S (A S + S Aᵀ = D) is singular "
+                         f"(smallest eigenvalue {w.min():.3g}): the noise does not reach "
+                         "every direction, so p0 has no density")
+
+
+def _exact_lyapunov(A: sp.Matrix, D: sp.Matrix) -> sp.Matrix | None:
+    """Solve ``A S + S Aᵀ = D`` for symmetric ``S`` by linear algebra (small n)."""
+    n = A.rows
+    syms = {}
+    S = sp.zeros(n, n)
+    for i in range(n):
+        for j in range(i, n):
+            syms[(i, j)] = sp.Symbol(f"_S{i}{j}")
+            S[i, j] = S[j, i] = syms[(i, j)]
+    eqs = list(A * S + S * A.T - D)
+    sol = sp.solve(eqs, list(syms.values()), dict=True)
+    if len(sol) != 1:
+        return None
+    out = S.subs(sol[0]).applyfunc(sp.simplify)
+    if out.free_symbols & set(syms.values()):
+        return None
+    return out
+
+
+def _potential(model: SRNN) -> sp.Expr:
+    """``U`` with ``∂_i U = φ_i``, integrating component by component."""
+    h, phi = model.h, model.drift
+    U = sp.Integer(0)
+    for i, hi in enumerate(h):
+        rest = sp.simplify(phi[i] - sp.diff(U, hi))
+        U += _antiderivative(rest, hi, model)
+    return U
+
+
+def _antiderivative(expr: sp.Expr, x: sp.Symbol, model: SRNN) -> sp.Expr:
+    """``∫ expr dx`` with closed rules for the built-in activations."""
+    act = model.activation
+    res = sp.Integer(0)
+    for term in sp.Add.make_args(sp.expand(expr, deep=False)):
+        res += _integrate_term(term, x, act)
+    return res
+
+
+def _integrate_term(term, x, act):
+    coeff, rest = term.as_independent(x, as_Add=False)
+    if rest == 1:
+        return coeff * x
+    if rest.is_polynomial(x):
+        return coeff * sp.integrate(rest, x)
+    if act.name != "custom" and act.name != "linear":
+        z = _activation_argument(rest, act)
+        if z is not None and sp.diff(z, x).free_symbols.isdisjoint({x}):
+            w = sp.diff(z, x)
+            prim = {"tanh": sp.log(sp.cosh(z)),
+                    "sigmoid": sp.log(1 + sp.exp(z)),
+                    "softplus": -sp.polylog(2, -sp.exp(z))}[act.name]
+            return coeff * prim / w
+    res = sp.integrate(rest, x, risch=False, conds="none")
+    if res.has(sp.Integral):
+        return coeff * sp.Integral(rest, (x, 0, x))
+    return coeff * res
+
+
+def _activation_argument(expr, act):
+    """If ``expr == a(z)`` for the activation ``a``, return ``z``."""
+    if act.name == "tanh" and isinstance(expr, sp.tanh):
+        return expr.args[0]
+    pattern = sp.Wild("zz")
+    m = expr.match(act.expr.subs(sp.Symbol("z", real=True), pattern))
+    return m.get(pattern) if m else None
+
+
+# ---------------------------------------------------------------------- Gaussian moments
+@lru_cache(maxsize=4096)
+def _isserlis(idx: tuple[int, ...], S_key) -> sp.Expr:
+    """``E[y_{i1} ⋯ y_{ik}]`` for ``y ~ N(0, S)`` (Isserlis' theorem, recursive)."""
+    S = S_key.matrix
+    if len(idx) == 0:
+        return sp.Integer(1)
+    if len(idx) % 2:
+        return sp.Integer(0)
+    first, rest = idx[0], idx[1:]
+    out = sp.Integer(0)
+    for j, other in enumerate(rest):
+        if S[first, other] != 0:
+            remaining = tuple(sorted(rest[:j] + rest[j + 1:]))
+            out += S[first, other] * _isserlis(remaining, S_key)
+    return out
+
+
+class _MatrixKey:
+    """Hashable wrapper of a SymPy matrix for memoisation."""
+
+    def __init__(self, M):
+        self.matrix = sp.ImmutableMatrix(M)
+
+    def __hash__(self):
+        return hash(self.matrix)
+
+    def __eq__(self, other):
+        return isinstance(other, _MatrixKey) and self.matrix == other.matrix
+
+
+def gaussian_moment(exponents: tuple[int, ...], S: sp.Matrix) -> sp.Expr:
+    """``E[Π y_i^{e_i}]`` for ``y ~ N(0, S)``."""
+    idx = tuple(itertools.chain.from_iterable([i] * e for i, e in enumerate(exponents)))
+    return _isserlis(idx, _MatrixKey(S))
+
+
+def gaussian_expectation(g: sp.Expr, h, mean: sp.Matrix, cov: sp.Matrix) -> sp.Expr:
+    """``E[g(h)]`` for ``h ~ N(mean, cov)`` and polynomial ``g`` (exact)."""
+    y = sp.symbols(f"_y0:{len(h)}")
+    shifted = sp.expand(g.subs({hi: yi + mi for hi, yi, mi in zip(h, y, mean, strict=True)},
+                               simultaneous=True))
+    poly = sp.Poly(shifted, *y)
+    key = _MatrixKey(cov)
+    out = sp.Integer(0)
+    for monom, coeff in poly.terms():
+        if sum(monom) % 2 == 0:
+            idx = tuple(itertools.chain.from_iterable([i] * e for i, e in enumerate(monom)))
+            out += coeff * _isserlis(idx, key)
+    return sp.expand(out)

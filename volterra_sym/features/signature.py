@@ -1,0 +1,858 @@
+r"""Expanding-window truncated path signatures and the SRNN *response feature*.
+
+Conventions (used everywhere in this module)
+--------------------------------------------
+**Signature.** For a path ``X : [0, t] -> R^d`` the level-``n`` signature term of a word
+``w = (w_1, ..., w_n)`` (letters ``w_j in {0, ..., d-1}``) is the iterated integral
+
+    S^w(X)_{0,t} = ∫_{0 < r_1 < r_2 < ... < r_n < t} dX^{w_1}(r_1) dX^{w_2}(r_2) ⋯ dX^{w_n}(r_n)
+
+i.e. the **first letter is the earliest time**. Level 0 is the constant 1.
+
+**Flat layout.** A truncated signature of depth ``D`` is stored as one flat vector that
+concatenates levels ``0, 1, ..., D``; level ``n`` is the ``d^n`` tensor flattened in
+row-major order, i.e. words in lexicographic order, word ``w`` at offset
+``sum_{j<n} d^j + Σ_j w_j d^{n-j}``. :func:`signature_words` lists the words in exactly
+this order, :func:`signature_size` gives ``Σ_{n=0}^{D} d^n``. This is the same layout as
+``roughpy``'s ``FreeTensor`` (``numpy.array(sig)``), level by level.
+
+**Chen's identity (expanding window).** For a piecewise-linear path with nodes
+``X_0, X_1, ..., X_N`` and increments ``ΔX_i = X_{i+1} - X_i``,
+
+    S_{0,i+1} = S_{0,i} ⊗ exp(ΔX_i) ,  exp(Δ) = Σ_{k=0}^{D} Δ^{⊗k} / k!   (truncated),
+
+so the level-``n`` part satisfies the exact recursion
+
+    S^{(n)}_{0,i+1} = S^{(n)}_{0,i} + A^{(n)}_i ,
+    A^{(n)}_i = Σ_{j=0}^{n-1} S^{(j)}_{0,i} ⊗ ΔX_i^{⊗(n-j)} / (n-j)!
+              = (( ⋯ ((ΔX_i/n + S^{(1)}_{0,i}) ⊗ ΔX_i/(n-1) + S^{(2)}_{0,i}) ⊗ ⋯ )
+                  + S^{(n-1)}_{0,i}) ⊗ ΔX_i
+
+(Horner form). Level ``n`` at *all* nodes is therefore a cumulative sum over time of
+``A^{(n)}``, which only needs the lower levels at all nodes. The implementation computes
+levels ``1, 2, ..., D`` in turn, each as broadcast outer products plus a ``cumsum`` over
+the time axis, for blocks of time steps (carrying the running signature across blocks)
+and for a leading batch of paths at once: cost ``O(B · N · signature_size)``, memory
+``O(B · block · signature_size)``, no Python loop over paths.
+
+**Response feature (THEORY.md §5).** For an input ``u : [0, ∞) -> R^m`` and a monomial
+degree ``p`` (``degree``) the feature path has ``d = m (p + 1)`` channels
+
+    X^{(k,q)}(s) = ∫_0^s r^q u_k(r) dr ,   k = 0..m-1 , q = 0..p ,
+    letter index of channel (k, q) = k (p + 1) + q .
+
+The term ``∫_{0<s_N<…<s_1<t} Π_j s_j^{q_j} u_{k_j}(s_j) ds`` of ``T_N(t)`` is the signature
+term ``S^w(X)_{0,t}`` of the word ``w = ((k_N,q_N), …, (k_1,q_1))`` (earliest kick
+first), with each pair mapped to its letter index.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import product
+
+import numpy as np
+
+__all__ = [
+    "FeatureLayout",
+    "ResponseFeatures",
+    "expanding_signature",
+    "feature_layout",
+    "feature_path_increments",
+    "iter_response_features",
+    "response_features",
+    "signature_levels",
+    "signature_size",
+    "signature_words",
+    "tensor_exp",
+]
+
+#: target number of float64 entries of the top level held per time block (~4 MB).
+_BLOCK_ENTRIES = 1 << 19
+#: default number of fine sub-steps per interval of ``times``.
+DEFAULT_REFINE = 4
+#: Gauss–Legendre node counts tried by the adaptive quadrature (each compared to the next).
+_GL_NODES = (8, 16, 32, 64, 128)
+
+
+# --------------------------------------------------------------------------- validation
+def _check_int(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        where = tuple(int(i) for i in bad)
+        raise ValueError(f"{name} contains NaN or inf (first at index {where})")
+
+
+def _check_times(times: object) -> np.ndarray:
+    try:
+        t = np.asarray(times, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"times must be a 1-D array of real numbers: {exc}") from None
+    if t.ndim != 1 or t.size == 0:
+        raise ValueError(f"times must be a non-empty 1-D array, got shape {t.shape}")
+    _check_finite(t, "times")
+    if t[0] < 0:
+        raise ValueError(f"times must be non-negative (inputs start at 0), got times[0]={t[0]}")
+    if t.size > 1 and np.any(np.diff(t) <= 0):
+        i = int(np.argmax(np.diff(t) <= 0))
+        raise ValueError(
+            f"times must be strictly increasing, but times[{i + 1}]={t[i + 1]} <= times[{i}]={t[i]}"
+        )
+    return t
+
+
+# --------------------------------------------------------------------------- layout
+def signature_size(d: int, depth: int) -> int:
+    """Length ``Σ_{n=0}^{depth} d^n`` of the flat truncated signature (level 0 included)."""
+    d = _check_int(d, "d", 1)
+    depth = _check_int(depth, "depth", 1)
+    return sum(d**n for n in range(depth + 1))
+
+
+def signature_words(d: int, depth: int) -> list[tuple[int, ...]]:
+    """Words matching the flat layout: ``()``, then each level in lexicographic order.
+
+    ``signature_words(2, 2) == [(), (0,), (1,), (0, 0), (0, 1), (1, 0), (1, 1)]``.
+    """
+    d = _check_int(d, "d", 1)
+    depth = _check_int(depth, "depth", 1)
+    words: list[tuple[int, ...]] = []
+    for n in range(depth + 1):
+        words.extend(product(range(d), repeat=n))
+    return words
+
+
+def _level_offsets(d: int, depth: int) -> list[int]:
+    offs = [0]
+    for n in range(depth + 1):
+        offs.append(offs[-1] + d**n)
+    return offs
+
+
+@dataclass(frozen=True)
+class FeatureLayout:
+    """Channel and word layout of the response feature of an ``m``-input signal.
+
+    Letters are the channels ``(k, q)`` of ``X^{(k,q)}(s) = ∫_0^s r^q u_k(r) dr`` with letter
+    index ``k * (degree + 1) + q``; ``words`` are tuples of letter indices in the flat
+    signature order (see :func:`signature_words`).
+    """
+
+    m: int
+    degree: int
+    depth: int
+
+    @property
+    def d(self) -> int:
+        """Number of letters (path channels) ``m * (degree + 1)``."""
+        return self.m * (self.degree + 1)
+
+    @property
+    def size(self) -> int:
+        """Length of the flat signature vector."""
+        return signature_size(self.d, self.depth)
+
+    @property
+    def letters(self) -> tuple[tuple[int, int], ...]:
+        """``letters[i] = (k, q)``: input channel ``k`` and monomial power ``q`` of letter ``i``."""
+        return tuple((k, q) for k in range(self.m) for q in range(self.degree + 1))
+
+    @property
+    def words(self) -> tuple[tuple[int, ...], ...]:
+        """All words (tuples of letter indices) in flat order, level 0 (``()``) first."""
+        return tuple(signature_words(self.d, self.depth))
+
+    def letter_index(self, k: int, q: int) -> int:
+        """Letter index ``k * (degree + 1) + q`` of channel ``(k, q)``."""
+        if not (0 <= k < self.m and 0 <= q <= self.degree):
+            raise ValueError(f"channel (k, q)=({k}, {q}) outside m={self.m}, degree={self.degree}")
+        return k * (self.degree + 1) + q
+
+    def level_slice(self, n: int) -> slice:
+        """Slice of level ``n`` in the flat vector."""
+        if not 0 <= n <= self.depth:
+            raise ValueError(f"level n must be in 0..{self.depth}, got {n}")
+        offs = _level_offsets(self.d, self.depth)
+        return slice(offs[n], offs[n + 1])
+
+    def word_index(self, word: Sequence[int] | Sequence[tuple[int, int]]) -> int:
+        """Flat index of a word given as letter indices or as ``(k, q)`` pairs."""
+        letters = [self.letter_index(*a) if isinstance(a, tuple) else int(a) for a in word]
+        n = len(letters)
+        if n > self.depth:
+            raise ValueError(f"word length {n} exceeds depth {self.depth}")
+        if any(not 0 <= a < self.d for a in letters):
+            raise ValueError(f"letters must be in 0..{self.d - 1}, got {letters}")
+        idx = 0
+        for a in letters:
+            idx = idx * self.d + a
+        return _level_offsets(self.d, self.depth)[n] + idx
+
+    def describe(self, index: int) -> tuple[tuple[int, int], ...]:
+        """The word at flat position ``index`` as a tuple of ``(k, q)`` pairs."""
+        return tuple(self.letters[a] for a in self.words[index])
+
+
+def feature_layout(m: int, degree: int, depth: int) -> FeatureLayout:
+    """Validated :class:`FeatureLayout`."""
+    return FeatureLayout(
+        _check_int(m, "m", 1), _check_int(degree, "degree", 0), _check_int(depth, "depth", 1)
+    )
+
+
+# --------------------------------------------------------------------------- tensor algebra
+def tensor_exp(increment: np.ndarray, depth: int) -> np.ndarray:
+    """Truncated tensor exponential ``Σ_{k=0}^{depth} Δ^{⊗k}/k!`` in the flat layout.
+
+    ``increment`` has shape ``(..., d)``; the result has shape ``(..., signature_size)``.
+    This is the signature of the straight segment with increment ``Δ``.
+    """
+    depth = _check_int(depth, "depth", 1)
+    inc = np.asarray(increment, dtype=float)
+    if inc.ndim < 1 or inc.shape[-1] < 1:
+        raise ValueError(f"increment must have shape (..., d) with d >= 1, got {inc.shape}")
+    levels = [np.ones(inc.shape[:-1] + (1,))]
+    cur = levels[0]
+    for k in range(1, depth + 1):
+        cur = (cur[..., :, None] * (inc / k)[..., None, :]).reshape(inc.shape[:-1] + (-1,))
+        levels.append(cur)
+    return np.concatenate(levels, axis=-1)
+
+
+def _expanding_from_increments(
+    dx: np.ndarray,
+    depth: int,
+    out_pos: np.ndarray,
+    out: np.ndarray | None = None,
+    block: int | None = None,
+    dense: bool | None = None,
+    reduce: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Core Chen recursion on increments ``dx`` of shape ``(B, N, d)``.
+
+    Row ``j`` of the result is the signature after ``out_pos[j]`` increments (flat
+    layout). Without ``reduce`` the rows are written into ``out`` (shape
+    ``(B, len(out_pos), size)``, allocated if ``None``). With ``reduce``, the rows of each
+    time block are assembled in a small buffer of shape ``(B, rows, size)`` and passed to
+    ``reduce``, which must return ``(B, rows, k)`` acting row by row; the result
+    ``(B, len(out_pos), k)`` is returned (``out`` is ignored).
+
+    Works time-major on blocks of ``block`` steps. Levels ``< depth`` are kept at every
+    node (running sum of the Horner increments ``A^{(n)}``). The top level is needed only
+    at the requested nodes: if these are sparse (``dense=False``) its increments are
+    summed between consecutive requested nodes as ``Σ_i Y_i ⊗ ΔX_i`` (one batched matrix
+    product per piece, ``Y_i`` the Horner prefix of ``A^{(D)}_i``), never forming the
+    ``d^D``-sized per-step terms.
+    """
+    bsz, n_inc, d = dx.shape
+    offs = _level_offsets(d, depth)
+    size = offs[-1]
+    out_pos = np.asarray(out_pos, dtype=np.intp)
+    inc_idx = out_pos - 1  # increment after which we report; -1 = start (identity)
+    result: np.ndarray | None = None
+
+    def identity(rows: int) -> np.ndarray:
+        e = np.zeros((bsz, rows, size))
+        e[..., 0] = 1.0
+        return e
+
+    def store(rows_idx: np.ndarray, vals: np.ndarray) -> None:
+        nonlocal result
+        red = np.asarray(reduce(vals), dtype=float)
+        if red.ndim != 3 or red.shape[:2] != vals.shape[:2]:
+            raise ValueError(
+                f"reduce must map (B, rows, size) -> (B, rows, k), got {vals.shape} -> {red.shape}"
+            )
+        if result is None:
+            result = np.empty((bsz, out_pos.size, red.shape[2]))
+        result[:, rows_idx] = red
+
+    if reduce is None:
+        if out is None:
+            out = np.empty((bsz, out_pos.size, size))
+        out[..., 0] = 1.0
+        out[..., 1:] = 0.0  # position 0 (no increment yet) is the identity
+    else:
+        start_rows = np.nonzero(inc_idx < 0)[0]
+        if start_rows.size or n_inc == 0:
+            store(start_rows, identity(start_rows.size))
+    if n_inc == 0:
+        return out if reduce is None else result
+    n_req = np.unique(inc_idx[inc_idx >= 0]).size
+    if dense is None:
+        dense = depth == 1 or n_req * 32 > n_inc
+    if block is None:
+        top = d**depth if dense else d ** (depth - 1) * 4
+        block = max(1, _BLOCK_ENTRIES // max(1, bsz * top))
+    dxt = np.ascontiguousarray(dx.transpose(1, 0, 2))  # (N, B, d)
+    carry = [np.zeros((bsz, d**n)) for n in range(depth + 1)]
+    for a in range(0, n_inc, block):
+        b = min(n_inc, a + block)
+        ln = b - a
+        sel = np.nonzero((inc_idx >= a) & (inc_idx < b))[0]
+        loc = inc_idx[sel] - a
+        if reduce is None:
+            target, rows = out, sel
+        else:
+            target, rows = identity(sel.size), np.arange(sel.size)
+        D = dxt[a:b]  # (L, B, d)
+        dk = [None] + [D if k == 1 else D * (1.0 / k) for k in range(1, depth + 1)]
+        excl: list[np.ndarray | None] = [None] * (depth + 1)
+        for n in range(1, depth + 1):
+            acc = dk[n]
+            last = n if (dense or n < depth) else n - 1
+            if last == n:  # running-sum buffer: row 0 = carry, rows 1.. = A^{(n)}_i
+                buf = np.empty((ln + 1, bsz, d**n))
+                buf[0] = carry[n]
+            for j in range(1, last):
+                tmp = acc + excl[j]
+                if j == n - 1:  # final outer product straight into the buffer
+                    res = buf[1:].reshape(ln, bsz, d ** (n - 1), d)
+                    np.multiply(tmp[..., :, None], dk[1][..., None, :], out=res)
+                    acc = None
+                else:
+                    acc = (tmp[..., :, None] * dk[n - j][..., None, :]).reshape(ln, bsz, -1)
+            if last < n:  # sparse top level: Y_i = acc_i + S^{(n-1)}_{0,i}, term Y_i ⊗ ΔX_i
+                y = acc + excl[n - 1]
+                run = carry[n].reshape(bsz, -1, d)
+                prev = 0
+                for e in [*np.unique(loc).tolist(), None]:
+                    stop = ln if e is None else e + 1
+                    if stop > prev:
+                        yt = y[prev:stop].transpose(1, 2, 0)  # (B, d^(n-1), l)
+                        run = run + np.matmul(yt, D[prev:stop].transpose(1, 0, 2))
+                        prev = stop
+                    if e is not None:
+                        target[:, rows[loc == e], offs[n] : offs[n + 1]] = run.reshape(bsz, 1, -1)
+                carry[n] = run.reshape(bsz, -1)
+                continue
+            if acc is not None:  # n == 1
+                buf[1:] = acc
+            for i in range(1, ln + 1):  # running sum; faster than np.cumsum on this layout
+                np.add(buf[i - 1], buf[i], out=buf[i])
+            excl[n] = buf[:-1]
+            if sel.size:
+                target[:, rows, offs[n] : offs[n + 1]] = buf[loc + 1].transpose(1, 0, 2)
+            carry[n] = buf[-1].copy()
+        if reduce is not None and sel.size:
+            store(sel, target)
+    if reduce is not None and result is None:  # no rows requested: still learn k
+        store(np.arange(0), identity(0))
+    return out if reduce is None else result
+
+
+def _as_batch_path(X: object, name: str = "X") -> tuple[np.ndarray, bool]:
+    try:
+        arr = np.asarray(X, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} must be a real array of shape (T, d) or (B, T, d): {exc}"
+        ) from None
+    if arr.ndim not in (2, 3) or arr.shape[-1] < 1 or arr.shape[-2] < 1:
+        raise ValueError(
+            f"{name} must have shape (T, d) or (B, T, d) with T, d >= 1, got {arr.shape}"
+        )
+    _check_finite(arr, name)
+    single = arr.ndim == 2
+    return (arr[None] if single else arr), single
+
+
+def _resolve_index(index: object, n: int, name: str) -> np.ndarray:
+    if index is None:
+        return np.arange(n)
+    idx = np.asarray(index)
+    if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"{name} must be a 1-D integer array, got {idx.dtype} shape {idx.shape}")
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise ValueError(f"{name} entries must lie in [-{n}, {n - 1}]")
+    return np.where(idx < 0, idx + n, idx)
+
+
+def expanding_signature(
+    X: np.ndarray, depth: int, *, out_index: Sequence[int] | np.ndarray | None = None
+) -> np.ndarray:
+    """Flat truncated signatures ``S(X)_{t_0, t_i}`` of the piecewise-linear path ``X``.
+
+    Parameters
+    ----------
+    X : array ``(T, d)`` or ``(B, T, d)``
+        Path values at increasing times (the times themselves do not matter: the
+        signature is reparametrisation invariant). The path is linearly interpolated.
+    depth : int >= 1
+        Truncation level ``D``.
+    out_index : 1-D int array, optional
+        Node indices ``i`` at which to report ``S_{0,i}`` (default: every node). The full
+        expanding window is still computed by Chen's identity, but only these rows are
+        stored, so memory is ``O(B · len(out_index) · size)``.
+
+    Returns
+    -------
+    array ``(T_out, size)`` or ``(B, T_out, size)`` in the flat layout of
+    :func:`signature_words`; row ``j`` is the signature from node 0 to node
+    ``out_index[j]`` (so node 0 gives ``(1, 0, ..., 0)``).
+    """
+    depth = _check_int(depth, "depth", 1)
+    arr, single = _as_batch_path(X)
+    bsz, t_len, d = arr.shape
+    idx = _resolve_index(out_index, t_len, "out_index")
+    out = np.empty((bsz, idx.size, signature_size(d, depth)))
+    _expanding_from_increments(np.diff(arr, axis=1), depth, idx, out)
+    return out[0] if single else out
+
+
+def signature_levels(
+    X: np.ndarray, depth: int, *, out_index: Sequence[int] | np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Expanding-window signature split by level (see :func:`expanding_signature`).
+
+    Returns ``[S0, S1, ..., SD]`` with ``Sn`` of shape ``(..., T_out, d, ..., d)`` (``n`` axes
+    of length ``d``; ``S0`` has shape ``(..., T_out)``), ``Sn[..., i, w_1, ..., w_n]`` being
+    the iterated integral of word ``(w_1, ..., w_n)`` (first letter earliest).
+    """
+    flat = expanding_signature(X, depth, out_index=out_index)
+    d = np.shape(X)[-1]
+    offs = _level_offsets(d, depth)
+    lead = flat.shape[:-1]
+    return [flat[..., offs[n] : offs[n + 1]].reshape(lead + (d,) * n) for n in range(depth + 1)]
+
+
+# --------------------------------------------------------------------------- input handling
+def _fine_grid(times: np.ndarray, refine: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fine grid from 0 through all ``times`` (``refine`` sub-steps per interval; the
+    segment ``[0, times[0]]`` gets proportionally many) and the positions of ``times``."""
+    pieces = []
+    if times[0] > 0:
+        h = np.median(np.diff(times)) if times.size > 1 else times[0]
+        n0 = refine * max(1, math.ceil(times[0] / h - 1e-9))
+        pieces.append(np.linspace(0.0, times[0], n0 + 1)[:-1])
+    else:
+        n0 = 0
+    if times.size > 1:
+        frac = np.arange(refine) / refine
+        sub = times[:-1, None] + np.diff(times)[:, None] * frac[None, :]
+        pieces.append(sub.ravel())
+    pieces.append(times[-1:])
+    grid = np.concatenate(pieces)
+    pos = n0 + refine * np.arange(times.size)
+    return grid, pos
+
+
+class _CallableInput:
+    """Wraps a user callable ``u`` into ``eval(points) -> (N, m)`` (validated, finite)."""
+
+    def __init__(self, u: Callable[..., object], t_probe: float) -> None:
+        self.u = u
+        first = self._point(t_probe)
+        self.m = first.size
+        self.mode = "pointwise"
+        p = 3 if self.m != 3 else 4
+        pts = t_probe + np.arange(p) * 0.1 + 0.05
+        try:
+            res = np.asarray(u(pts), dtype=float)
+        except Exception:  # noqa: BLE001 - any failure means "not vectorised"
+            return
+        if res.shape == (p, self.m):
+            mode = "rows"
+        elif res.shape == (self.m, p):
+            mode = "cols"
+        elif self.m == 1 and res.shape == (p,):
+            mode = "rows"
+        else:
+            return
+        vec = res.reshape(p, self.m) if mode == "rows" else res.T
+        ref = np.stack([self._point(float(t)) for t in pts])
+        if np.allclose(vec, ref, rtol=1e-12, atol=1e-300, equal_nan=True):
+            self.mode = mode
+
+    def _point(self, t: float) -> np.ndarray:
+        try:
+            val = np.asarray(self.u(t), dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"u(t) must return a real scalar or a 1-D array: {exc}") from None
+        if val.ndim > 1 or val.size == 0:
+            raise ValueError(
+                f"u(t) must return a scalar or an array of shape (m,), got {val.shape}"
+            )
+        if hasattr(self, "m") and val.size != self.m:
+            raise ValueError(f"u(t) returned {val.size} values at t={t}, expected m={self.m}")
+        return val.reshape(-1)
+
+    def __call__(self, pts: np.ndarray) -> np.ndarray:
+        pts = np.asarray(pts, dtype=float).ravel()
+        if self.mode == "pointwise":
+            vals = np.stack([self._point(float(t)) for t in pts])
+        else:
+            res = np.asarray(self.u(pts), dtype=float)
+            n = pts.size
+            if self.mode == "rows" and res.size == n * self.m and res.shape[0] == n:
+                vals = res.reshape(n, self.m)
+            elif self.mode == "cols" and res.shape == (self.m, n):
+                vals = res.T
+            else:
+                raise ValueError(f"vectorised u(t) returned shape {res.shape} for {n} points")
+        if not np.all(np.isfinite(vals)):
+            bad = pts[np.nonzero(~np.all(np.isfinite(vals), axis=1))[0][0]]
+            raise ValueError(f"u returned NaN or inf at t={bad}")
+        return vals
+
+
+def _gauss_increments(
+    ev: _CallableInput, grid: np.ndarray, degree: int, n_nodes: int
+) -> np.ndarray:
+    """``∫_{g_i}^{g_{i+1}} r^q u_k(r) dr`` for all fine intervals: ``(N, m*(degree+1))``."""
+    x, w = np.polynomial.legendre.leggauss(n_nodes)
+    a, b = grid[:-1, None], grid[1:, None]
+    half = 0.5 * (b - a)
+    nodes = a + half * (x[None, :] + 1.0)  # (N, n)
+    vals = ev(nodes).reshape(nodes.shape + (ev.m,))  # (N, n, m)
+    powers = nodes[..., None] ** np.arange(degree + 1)  # (N, n, Q)
+    integ = np.einsum("inm,inq,n->imq", vals, powers, w) * half[:, :, None]
+    return integ.reshape(grid.size - 1, -1)
+
+
+def _callable_increments(
+    ev: _CallableInput,
+    grid: np.ndarray,
+    degree: int,
+    quad_points: int | None,
+    rtol: float,
+) -> np.ndarray:
+    if quad_points is not None:
+        return _gauss_increments(ev, grid, degree, quad_points)
+    prev = _gauss_increments(ev, grid, degree, _GL_NODES[0])
+    for n in _GL_NODES[1:]:
+        cur = _gauss_increments(ev, grid, degree, n)
+        err = np.abs(cur - prev).sum(axis=0)
+        scale = np.abs(cur).sum(axis=0)
+        if np.all(err <= rtol * scale):
+            return cur
+        prev = cur
+    warnings.warn(
+        f"response_features: Gauss–Legendre quadrature did not reach rtol={rtol:g} with "
+        f"{_GL_NODES[-1]} nodes per sub-interval (estimated relative error "
+        f"{float(np.max(err / np.maximum(scale, 1e-300))):.2e}); refine the time grid",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return cur
+
+
+def _sample_weights(times: np.ndarray, refine: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-interval local-polynomial quadrature: stencil indices ``(T-1, p)`` and weights
+    ``(T-1, refine, p)`` giving ``∫`` over each of the ``refine`` sub-steps of interval i.
+
+    The integrand is replaced on ``[t_i, t_{i+1}]`` by the Lagrange polynomial through the
+    ``p = min(4, T)`` nearest samples (``t_{i-1}..t_{i+2}``, shifted at the ends).
+    """
+    t_len = times.size
+    p = min(4, t_len)
+    i = np.arange(t_len - 1)
+    start = np.clip(i - 1, 0, t_len - p)  # t_{i-1}..t_{i+2}, shifted inside at the ends
+    idx = start[:, None] + np.arange(p)[None, :]
+    h = np.diff(times)
+    xs = (times[idx] - times[i, None]) / h[:, None]  # local coords, interval is [0, 1]
+    vand = xs[:, None, :] ** np.arange(p)[None, :, None]  # (T-1, p(powers), p(nodes))
+    c = np.arange(1, refine + 1) / refine
+    pw = np.arange(1, p + 1)
+    moments = c[None, :, None] ** pw[None, None, :] / pw[None, None, :]  # ∫_0^c x^a
+    moments = np.broadcast_to(moments, (t_len - 1, refine, p)).transpose(0, 2, 1)
+    w_cum = np.linalg.solve(vand, moments)  # (T-1, p nodes, refine)
+    w = np.diff(w_cum, axis=2, prepend=0.0) * h[:, None, None]
+    return idx, w.transpose(0, 2, 1)
+
+
+def _sample_increments(
+    u: np.ndarray, times: np.ndarray, degree: int, idx: np.ndarray, w: np.ndarray
+) -> np.ndarray:
+    """``u``: ``(B, T, m)`` -> fine increments ``(B, (T-1)*refine, m*(degree+1))``."""
+    bsz, t_len, m = u.shape
+    powers = times[:, None] ** np.arange(degree + 1)  # (T, Q)
+    g = (u[..., :, None] * powers[None, :, None, :]).reshape(bsz, t_len, -1)  # (B, T, d)
+    inc = np.einsum("bisc,irs->birc", g[:, idx], w, optimize=True)
+    return np.ascontiguousarray(inc.reshape(bsz, -1, g.shape[-1]))
+
+
+def feature_path_increments(
+    u: Callable[..., object] | np.ndarray,
+    times: np.ndarray,
+    degree: int,
+    *,
+    refine: int | None = None,
+    quad_points: int | None = None,
+    rtol: float = 1e-12,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Increments of the feature path ``X^{(k,q)}`` on the fine grid.
+
+    Returns ``(dX, grid, pos, m)`` with ``dX`` of shape ``(B, N, d)`` (``B = 1`` for
+    callables and 2-D arrays), ``grid`` the fine grid (starting at 0), ``pos[i]`` the
+    fine-grid position of ``times[i]`` (``X(times[i]) = dX[:, :pos[i]].sum(1)``) and ``m``.
+    See :func:`response_features` for the parameters.
+    """
+    t = _check_times(times)
+    degree = _check_int(degree, "degree", 0)
+    refine = DEFAULT_REFINE if refine is None else _check_int(refine, "refine", 1)
+    if quad_points is not None:
+        quad_points = _check_int(quad_points, "quad_points", 1)
+    if not (isinstance(rtol, (int, float)) and np.isfinite(rtol) and rtol > 0):
+        raise ValueError(f"rtol must be a positive finite number, got {rtol!r}")
+    if callable(u):
+        grid, pos = _fine_grid(t, refine)
+        ev = _CallableInput(u, float(t[0]))
+        dx = _callable_increments(ev, grid, degree, quad_points, float(rtol))
+        return dx[None], grid, pos, ev.m
+    arr = _check_samples(u, t)
+    grid, pos = _fine_grid(t, refine)
+    if t.size == 1:
+        return np.zeros((arr.shape[0], 0, arr.shape[2] * (degree + 1))), grid, pos, arr.shape[2]
+    idx, w = _sample_weights(t, refine)
+    return _sample_increments(arr, t, degree, idx, w), grid, pos, arr.shape[2]
+
+
+def _check_samples(u: object, t: np.ndarray) -> np.ndarray:
+    try:
+        arr = np.asarray(u, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"u must be callable or a real array: {exc}") from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] != t.size or arr.shape[2] < 1:
+        raise ValueError(
+            f"sampled u must have shape (T,), (T, m) or (B, T, m) with T=len(times)={t.size} "
+            f"and B, m >= 1, got {np.shape(u)}"
+        )
+    _check_finite(arr, "u")
+    if t[0] != 0:
+        raise ValueError(
+            f"sampled u needs times[0] == 0 (X is integrated from 0 and u is unknown on "
+            f"[0, times[0]]), got times[0]={t[0]}"
+        )
+    return arr
+
+
+# --------------------------------------------------------------------------- response features
+@dataclass(frozen=True)
+class ResponseFeatures:
+    """Expanding-window signature of the response-feature path.
+
+    ``values[..., j, :]`` is the flat truncated signature ``S(X)_{0, times[j]}`` (level 0 =
+    1) in the layout of ``layout.words``; leading axis ``B`` only for batched input.
+    ``np.asarray(features)`` gives ``values``. If a ``reduce`` callback was used
+    (``reduced=True``), ``values[..., j, :]`` is ``reduce`` applied to that signature and
+    :meth:`level` / :meth:`coefficient` are unavailable.
+    """
+
+    values: np.ndarray
+    times: np.ndarray
+    layout: FeatureLayout
+    refine: int = field(default=DEFAULT_REFINE)
+    reduced: bool = False
+
+    def _require_signature(self) -> None:
+        if self.reduced:
+            raise ValueError("values were reduced by a callback; levels are not available")
+
+    def level(self, n: int) -> np.ndarray:
+        """Level ``n`` as a tensor of shape ``(..., T_out, d, ..., d)``."""
+        self._require_signature()
+        lead = self.values.shape[:-1]
+        return self.values[..., self.layout.level_slice(n)].reshape(lead + (self.layout.d,) * n)
+
+    def coefficient(self, word: Sequence[int] | Sequence[tuple[int, int]]) -> np.ndarray:
+        """``S^w(X)_{0,t}`` at all output times for a word (letter indices or ``(k, q)``)."""
+        self._require_signature()
+        return self.values[..., self.layout.word_index(word)]
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        return self.values if dtype is None else self.values.astype(dtype)
+
+
+def _resolve_times_out(times: np.ndarray, times_out: object) -> np.ndarray:
+    if times_out is None:
+        return np.arange(times.size)
+    to = np.asarray(times_out, dtype=float)
+    if to.ndim != 1:
+        raise ValueError(f"times_out must be 1-D, got shape {to.shape}")
+    _check_finite(to, "times_out")
+    j = np.clip(np.searchsorted(times, to), 0, times.size - 1)
+    jm = np.clip(j - 1, 0, times.size - 1)
+    j = np.where(np.abs(times[jm] - to) < np.abs(times[j] - to), jm, j)
+    tol = 1e-12 * np.maximum(1.0, np.abs(to))
+    if np.any(np.abs(times[j] - to) > tol):
+        bad = to[np.abs(times[j] - to) > tol][0]
+        raise ValueError(f"times_out must be a subset of times; {bad} is not in times")
+    return j
+
+
+def _signatures(
+    dx: np.ndarray,
+    depth: int,
+    pos: np.ndarray,
+    reduce: Callable[[np.ndarray], np.ndarray] | None,
+) -> np.ndarray:
+    return _expanding_from_increments(dx, depth, pos, reduce=reduce)
+
+
+def iter_response_features(
+    u: Callable[..., object] | np.ndarray,
+    times: np.ndarray,
+    depth: int,
+    degree: int,
+    *,
+    times_out: np.ndarray | None = None,
+    refine: int | None = None,
+    quad_points: int | None = None,
+    rtol: float = 1e-12,
+    chunk_size: int = 32,
+    reduce: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Iterator[tuple[slice, ResponseFeatures]]:
+    """Like :func:`response_features` but yields ``(batch_slice, features)`` per chunk of
+    ``chunk_size`` inputs (``features.values`` of shape ``(chunk, T_out, size)``), so that
+    a large batch can be consumed chunk by chunk without holding all signatures in memory.
+    Non-batched input yields a single chunk with ``values`` of shape ``(T_out, size)``.
+    Arguments are validated when this function is called, not on first iteration.
+    """
+    depth = _check_int(depth, "depth", 1)
+    degree = _check_int(degree, "degree", 0)
+    chunk_size = _check_int(chunk_size, "chunk_size", 1)
+    t = _check_times(times)
+    out_i = _resolve_times_out(t, times_out)
+    r = DEFAULT_REFINE if refine is None else _check_int(refine, "refine", 1)
+    if reduce is not None and not callable(reduce):
+        raise ValueError(f"reduce must be callable or None, got {reduce!r}")
+    red = reduce is not None
+    if callable(u):
+        dx, _, pos, m = feature_path_increments(
+            u, t, degree, refine=r, quad_points=quad_points, rtol=rtol
+        )
+        lay = FeatureLayout(m, degree, depth)
+        vals = _signatures(dx, depth, pos[out_i], reduce)[0]
+        return iter([(slice(0, 1), ResponseFeatures(vals, t[out_i], lay, r, red))])
+    arr = _check_samples(u, t)
+    single = np.ndim(u) < 3
+    lay = FeatureLayout(arr.shape[2], degree, depth)
+    _, pos = _fine_grid(t, r)
+    weights = _sample_weights(t, r) if t.size > 1 else None
+
+    def chunks() -> Iterator[tuple[slice, ResponseFeatures]]:
+        for s in range(0, arr.shape[0], chunk_size):
+            sl = slice(s, min(arr.shape[0], s + chunk_size))
+            if weights is None:
+                dx = np.zeros((sl.stop - sl.start, 0, lay.d))
+            else:
+                dx = _sample_increments(arr[sl], t, degree, *weights)
+            vals = _signatures(dx, depth, pos[out_i], reduce)
+            yield sl, ResponseFeatures(vals[0] if single else vals, t[out_i], lay, r, red)
+
+    return chunks()
+
+
+def response_features(
+    u: Callable[..., object] | np.ndarray,
+    times: np.ndarray,
+    depth: int,
+    degree: int,
+    *,
+    times_out: np.ndarray | None = None,
+    refine: int | None = None,
+    quad_points: int | None = None,
+    rtol: float = 1e-12,
+    chunk_size: int = 32,
+    reduce: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> ResponseFeatures:
+    r"""Expanding-window signature of the response-feature path of an input ``u``.
+
+    Builds ``X^{(k,q)}(s) = ∫_0^s r^q u_k(r) dr`` (``k < m``, ``q = 0..degree``; letter index
+    ``k*(degree+1)+q``, ``d = m*(degree+1)``) and returns the truncated signatures
+    ``S(X)_{0,t}`` for every ``t`` in ``times`` (or in ``times_out``), computed along the
+    whole grid with Chen's identity ``S_{0,t_{i+1}} = S_{0,t_i} ⊗ exp(ΔX_i)``.
+
+    What is computed exactly: the signature of the **piecewise-linear interpolation** of
+    ``X`` on a fine grid made of ``refine`` equal sub-steps of every interval of ``times``
+    (and of ``[0, times[0]]`` when ``times[0] > 0``). Its values ``X(g_j)`` on that grid are
+    accurate quadratures (below); the chord error of the signature at levels >= 2 is
+    ``O(h²/refine²)`` for a smooth path (``h`` the step of ``times``); the signature of the
+    true path is the limit ``refine -> ∞``. Level 1 (``X`` itself) has no chord error.
+
+    Parameters
+    ----------
+    u : callable or array
+        * callable ``u(t)``: for a float ``t`` returns a scalar (``m = 1``) or an array of
+          shape ``(m,)``. If it also accepts a 1-D array of ``N`` times and returns shape
+          ``(N, m)``, ``(m, N)`` or (``m = 1``) ``(N,)``, the vectorised form is used (it is
+          detected on a probe and checked against point calls); otherwise ``u`` is called
+          point by point. The integrals over each fine sub-interval use Gauss–Legendre rules:
+          with ``quad_points=None`` the node count is doubled from 8 up to 128 until the
+          summed change per channel is ``<= rtol ×`` the summed ``|increments|`` (a
+          ``RuntimeWarning`` is emitted if that fails); an integer ``quad_points`` fixes it.
+        * array of samples at ``times``: shape ``(T,)`` (``m = 1``), ``(T, m)``, or
+          ``(B, T, m)`` for a batch of ``B`` inputs (processed vectorised, ``chunk_size`` at
+          a time). ``times[0]`` must be 0. The integrand ``r^q u_k(r)`` is replaced on
+          each ``[t_i, t_{i+1}]`` by its cubic Lagrange interpolant through the four nearest
+          samples (quadratic / linear if ``T = 3 / 2``): local error ``O(h⁵)``, global error
+          of ``X`` ``O(h⁴)`` for smooth ``u``. Sub-steps (``refine``) use the same interpolant.
+    times : 1-D array, non-negative, strictly increasing
+        Output/sample times. The path always starts at ``X(0) = 0``.
+    depth : int >= 1
+        Signature truncation level.
+    degree : int >= 0
+        Highest monomial power ``q``.
+    times_out : 1-D array, optional
+        Subset of ``times`` at which to return the signature (default all). Only these rows
+        are stored; the expanding window is still computed over the whole grid.
+    refine : int >= 1, optional
+        Sub-steps per interval of ``times`` (default :data:`DEFAULT_REFINE` = 4).
+    quad_points, rtol
+        Quadrature control for callables (see above).
+    chunk_size : int
+        Batch chunk for array input (memory control).
+    reduce : callable, optional
+        Row-wise map applied on the fly to blocks of signatures, ``(B, rows, size) ->
+        (B, rows, k)`` (e.g. a linear readout ``lambda v: v @ W``). Only the reduced values
+        are stored, so all times of a large batch fit in memory; ``.reduced`` is then True.
+
+    Returns
+    -------
+    ResponseFeatures
+        ``.values`` of shape ``(T_out, size)`` (``(B, T_out, size)`` for batched input),
+        ``.times``, ``.layout`` (:class:`FeatureLayout`), ``.level(n)``, ``.coefficient(w)``.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending parameter: bad shape, NaN/inf in ``u`` or its values, ``depth``
+        not an integer >= 1, ``degree`` not an integer >= 0, ``times`` negative / not
+        strictly increasing / not finite, ``times_out`` not a subset of ``times``,
+        ``refine`` / ``quad_points`` / ``chunk_size`` not positive integers, ``rtol <= 0``.
+    """
+    chunks = list(
+        iter_response_features(
+            u,
+            times,
+            depth,
+            degree,
+            times_out=times_out,
+            refine=refine,
+            quad_points=quad_points,
+            rtol=rtol,
+            chunk_size=chunk_size,
+            reduce=reduce,
+        )
+    )
+    if len(chunks) == 1:
+        return chunks[0][1]
+    first = chunks[0][1]
+    values = np.concatenate([c.values for _, c in chunks], axis=0)
+    return ResponseFeatures(values, first.times, first.layout, first.refine, first.reduced)

@@ -1,0 +1,45 @@
+"""Monte Carlo for SRNNs (THEORY §7): vectorised ensembles, CRN responses, kernel estimators.
+
+* :mod:`.integrators` — Euler–Maruyama and the exponential integrator, stability limits.
+* :mod:`.sampling` — initial states from ``p0``, conjugate variables ``v_k``.
+* :mod:`.simulate` — the chunked, reproducible path engine and :func:`simulate`.
+* :mod:`.estimators` — :func:`response` (common random numbers), first- and second-order
+  kernels from fluctuation–dissipation and Girsanov correlations, time-step bias.
+"""
+
+from .estimators import (
+    KernelEstimate,
+    ResponseEstimate,
+    first_order_kernel,
+    girsanov_matrix,
+    response,
+    second_order_kernel,
+)
+from .integrators import SCHEMES, Integrator, SimulationError, check_time_step
+from .sampling import (
+    burn_in_sampler,
+    conjugate_variables,
+    gaussian_sampler,
+    inverse_cdf_sampler,
+    one_dim_density,
+    ou_stationary,
+    second_conjugate_variables,
+    stationary_sampler,
+)
+from .simulate import (
+    SEED_BLOCK,
+    DivergenceError,
+    Ensemble,
+    compile_observable,
+    run_paths,
+    simulate,
+)
+
+__all__ = [
+    "SCHEMES", "SEED_BLOCK", "DivergenceError", "Ensemble", "Integrator", "KernelEstimate",
+    "ResponseEstimate", "SimulationError", "burn_in_sampler", "check_time_step",
+    "compile_observable", "conjugate_variables", "first_order_kernel", "gaussian_sampler",
+    "girsanov_matrix", "inverse_cdf_sampler", "one_dim_density", "ou_stationary", "response",
+    "run_paths", "second_conjugate_variables", "second_order_kernel", "simulate",
+    "stationary_sampler",
+]

@@ -1,0 +1,261 @@
+"""One-step maps of the SRNN SDE (THEORY §1, §7) and their stability limits.
+
+    dh_t = [ -Γ h_t + a(W h_t + b) + ε C u(t) ] dt + σ dB_t
+
+The drift is split as ``φ(h) = -L h + N(h)`` with ``L = A = Γ - W`` and ``N(h) = b`` for a
+linear activation, and ``L = Γ``, ``N(h) = a(W h + b)`` otherwise. The input is frozen on
+each step at its left end point, ``u_i = u(t_i)``, ``t_i = i·dt``.
+
+* ``"euler"`` (Euler–Maruyama, weak order 1)::
+
+      h_{i+1} = h_i + dt [φ(h_i) + ε C u_i] + σ ΔB_i ,      ΔB_i ~ N(0, dt I_r)
+
+* ``"exponential"`` (exponential Euler: the linear part and its noise are integrated
+  exactly, ``N`` and ``u`` frozen on the step)::
+
+      h_{i+1} = e^{-L dt} h_i + Φ₁ [N(h_i) + ε C u_i] + ξ_i ,
+      Φ₁ = ∫_0^dt e^{-L s} ds ,   ξ_i = ∫_{t_i}^{t_{i+1}} e^{-L (t_{i+1}-s)} σ dB_s ,
+      Cov ξ_i = Q = ∫_0^dt e^{-L s} D e^{-Lᵀ s} ds      (Van Loan).
+
+  For a linear model this is the exact transition of the OU process (no time-step bias
+  except from freezing ``u``). When Brownian increments are needed as well (Girsanov
+  estimators), ``(ΔB_i, ξ_i)`` are drawn jointly: ``Cov(ξ_i, ΔB_i) = Φ₁ σ``.
+
+Every step consumes ``noise_dim`` standard normals per path: ``r`` for Euler–Maruyama,
+``n`` (or ``r + n`` with Brownian increments) for the exponential scheme.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.linalg
+
+from ..model import SRNN, ModelError
+
+__all__ = ["SCHEMES", "SimulationError", "Integrator", "activation_lipschitz",
+           "check_time_step", "model_arrays", "psd_sqrt"]
+
+SCHEMES = ("euler", "exponential")
+
+
+class SimulationError(ValueError):
+    """A Monte Carlo run was refused or failed (bad parameter, instability, divergence)."""
+
+
+def model_arrays(model: SRNN) -> dict[str, np.ndarray]:
+    """Numeric parameters of a numeric, stable model (refuses unstable models).
+
+    The model constructor already refuses unstable numeric models; this re-checks
+    (models built with ``check=False``) and names the failed condition.
+    """
+    if not isinstance(model, SRNN):
+        raise SimulationError(f"model must be an SRNN, got {type(model).__name__}")
+    p = model.numpy_params()  # raises ModelError for symbolic models
+    try:
+        model.check_stability()
+    except ModelError as exc:
+        raise SimulationError(f"model refused: {exc}") from None
+    return p
+
+
+def activation_lipschitz(activation) -> float:
+    """``Lip(a) = sup |a'(z)|`` (closed form for built-ins, a dense grid otherwise)."""
+    known = {"linear": 1.0, "tanh": 1.0, "sigmoid": 0.25, "softplus": 1.0}
+    if activation.name in known:
+        return known[activation.name]
+    import sympy as sp
+
+    from ..model import Z
+    da = sp.lambdify(Z, sp.diff(activation.expr, Z), "numpy")
+    zs = np.linspace(-60.0, 60.0, 120001)
+    with np.errstate(all="ignore"):
+        vals = np.abs(np.asarray(da(zs), dtype=float) * np.ones_like(zs))
+    return float(np.nanmax(vals))
+
+
+def inplace_activation(activation) -> Callable[[np.ndarray], None] | None:
+    """``x ← a(x)`` in place (``None`` for the identity)."""
+    name = activation.name
+    if name == "linear":
+        return None
+    if name == "tanh":
+        return lambda x: np.tanh(x, out=x)
+    if name == "sigmoid":
+        def sig(x: np.ndarray) -> None:  # σ(z) = (1 + tanh(z/2)) / 2
+            x *= 0.5
+            np.tanh(x, out=x)
+            x += 1.0
+            x *= 0.5
+        return sig
+    if name == "softplus":
+        return lambda x: np.logaddexp(0.0, x, out=x)
+    a = activation.numpy()
+
+    def custom(x: np.ndarray) -> None:
+        x[...] = a(x)
+    return custom
+
+
+def check_time_step(model: SRNN, p: dict[str, np.ndarray], dt: float, scheme: str) -> None:
+    """Refuse a time step beyond the (linear) stability bound of the scheme.
+
+    * Euler–Maruyama, linear model: the mean map ``I - dt A`` must contract:
+      ``|1 - dt λ| < 1`` for every eigenvalue ``λ`` of ``A = Γ - W``.
+    * Euler–Maruyama, nonlinear: ``|1 - dt λ| < 1`` for the eigenvalues of ``Γ`` and
+      ``dt · Λ ≤ 2`` with ``Λ = ρ(Γ) + Lip(a) ‖W‖₂`` (a bound on the Jacobian's spectrum).
+    * Exponential: exact (unconditionally stable) for linear models; for nonlinear models
+      the explicit part must satisfy ``dt · Lip(a) ‖W‖₂ ≤ 2``.
+    """
+    if not (isinstance(dt, (int, float, np.floating)) and np.isfinite(dt) and dt > 0):
+        raise SimulationError(f"dt must be a positive finite number, got {dt!r}")
+    if scheme not in SCHEMES:
+        raise SimulationError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    G, W = p["Gamma"], p["W"]
+    lip = activation_lipschitz(model.activation)
+    w_norm = float(np.linalg.norm(W, 2))
+    if scheme == "exponential":
+        if not model.is_linear and dt * lip * w_norm > 2.0:
+            raise SimulationError(
+                f"dt = {dt:g} is too large for the exponential integrator: "
+                f"dt·Lip(a)·‖W‖₂ = {dt * lip * w_norm:.3g} > 2 (explicit nonlinear part); "
+                f"use dt < {2.0 / (lip * w_norm):.3g}")
+        return
+    L = G - W if model.is_linear else G
+    lam = np.linalg.eigvals(L)
+    amp = np.abs(1.0 - dt * lam)
+    j = int(np.argmax(amp))
+    if amp[j] >= 1.0:
+        lim = float(np.min(2 * lam.real / np.abs(lam) ** 2))
+        which = "A = Γ - W" if model.is_linear else "Γ"
+        raise SimulationError(
+            f"dt = {dt:g} is too large for Euler–Maruyama: |1 - dt·λ| = {amp[j]:.3g} ≥ 1 "
+            f"for the eigenvalue λ = {lam[j].real:.4g}{lam[j].imag:+.4g}j of {which}; "
+            f"stability needs dt < {lim:.3g} (or use scheme='exponential')")
+    if not model.is_linear:
+        big = float(np.max(np.abs(np.linalg.eigvals(G)))) + lip * w_norm
+        if dt * big > 2.0:
+            raise SimulationError(
+                f"dt = {dt:g} is too large for Euler–Maruyama: dt·(ρ(Γ) + Lip(a)·‖W‖₂) = "
+                f"{dt * big:.3g} > 2; use dt < {2.0 / big:.3g}")
+
+
+def psd_sqrt(M: np.ndarray, what: str = "covariance") -> np.ndarray:
+    """Symmetric square root of a positive semi-definite matrix (tiny negatives clipped)."""
+    M = 0.5 * (M + M.T)
+    lam, V = np.linalg.eigh(M)
+    top = max(float(lam.max()), 0.0)
+    if lam.min() < -1e-9 * max(top, 1e-300):
+        raise SimulationError(f"{what} is not positive semi-definite (eigenvalue {lam.min():g})")
+    return (V * np.sqrt(np.clip(lam, 0.0, None))) @ V.T
+
+
+def _van_loan(L: np.ndarray, D: np.ndarray, dt: float) -> tuple[np.ndarray, ...]:
+    """``E = e^{-L dt}``, ``Φ₁ = ∫_0^dt e^{-Ls} ds``, ``Q = ∫_0^dt e^{-Ls} D e^{-Lᵀs} ds``."""
+    n = L.shape[0]
+    Z = np.zeros((n, n))
+    F = scipy.linalg.expm(np.block([[-L, np.eye(n)], [Z, Z]]) * dt)
+    E, Phi1 = F[:n, :n], F[:n, n:]
+    G = scipy.linalg.expm(np.block([[L, D], [Z, -L.T]]) * dt)
+    Q = E @ G[:n, n:]
+    return E, Phi1, 0.5 * (Q + Q.T)
+
+
+class Integrator:
+    """The one-step map of one scheme at one time step ``dt`` (see module docstring).
+
+    ``step(h, out, eta_k, inp_k)`` writes ``h_{i+1}`` into ``out`` given the noise term
+    ``eta_k`` (``σΔB_i`` resp. ``ξ_i``, with constants/inputs possibly folded in).
+    ``noise(z)`` maps standard normals ``(..., noise_dim)`` to ``(eta, xi)`` where ``xi``
+    holds ``B_kᵀ ΔB_i`` per channel (only if ``B`` was given).
+    """
+
+    def __init__(self, model: SRNN, p: dict[str, np.ndarray], scheme: str, dt: float,
+                 B: np.ndarray | None = None):
+        self.scheme, self.dt = scheme, float(dt)
+        self.n, self.m, self.r = model.n, model.m, model.r
+        G, W, b, C, sig, D = (p[k] for k in ("Gamma", "W", "b", "C", "sigma", "D"))
+        self.linear = model.is_linear
+        L = G - W if self.linear else G
+        self.act = inplace_activation(model.activation)
+        self.Wt, self.b = np.ascontiguousarray(W.T), b.copy()
+        self.has_b = bool(np.any(b))
+        n, r = self.n, self.r
+        sq = np.sqrt(dt)
+        self.with_xi = B is not None
+        if scheme == "euler":
+            self.Mt = np.ascontiguousarray((np.eye(n) - dt * L).T)
+            self.Nt = None                      # N enters as dt·N(h)
+            self.in_map = dt * C                # n×m
+            self.const = dt * b if self.linear else np.zeros(n)
+            self.noise_dim = r
+            self.S_eta = sq * sig.T             # (r, n): eta = z @ S_eta = σ ΔB
+            self.S_xi = None if B is None else sq * B
+            self.E = None
+        else:
+            E, Phi1, Q = _van_loan(L, D, dt)
+            self.E = E
+            self.Mt = np.ascontiguousarray(E.T)
+            self.Nt = np.ascontiguousarray(Phi1.T)
+            self.in_map = Phi1 @ C
+            self.const = Phi1 @ b if self.linear else np.zeros(n)
+            if B is None:
+                self.noise_dim = n
+                self.S_eta = psd_sqrt(Q, "the exact noise covariance Q")
+                self.S_xi = None
+            else:  # joint (ΔB, ξ): ΔB = √dt z1, ξ = Φ₁σ z1/√dt + R z2
+                R = psd_sqrt(Q - Phi1 @ D @ Phi1.T / dt, "the conditional noise covariance")
+                self.noise_dim = r + n
+                self.S_eta = np.vstack([(Phi1 @ sig).T / sq, R])
+                self.S_xi = np.vstack([sq * B, np.zeros((n, B.shape[1]))])
+        # σΔB with σ = s·I: a scalar multiply instead of a matmul
+        d = self.S_eta
+        self.eta_scalar: float | None = None
+        if d.shape[0] == d.shape[1] and np.array_equal(d, d[0, 0] * np.eye(d.shape[0])):
+            self.eta_scalar = float(d[0, 0])
+
+    # -------------------------------------------------------------- noise
+    def noise(self, z: np.ndarray, eta_out: np.ndarray, xi_out: np.ndarray | None) -> None:
+        """``eta_out ← z S_eta`` (the noise term), ``xi_out ← z S_xi`` (``B_kᵀΔB``)."""
+        if self.eta_scalar is not None:
+            np.multiply(z, self.eta_scalar, out=eta_out)
+        else:
+            np.matmul(z, self.S_eta, out=eta_out)
+        if xi_out is not None:
+            np.matmul(z, self.S_xi, out=xi_out)
+
+    def coarsen(self, eta_f: np.ndarray) -> np.ndarray:
+        """Noise of two consecutive fine steps (this integrator has step ``dt/2``) as one
+        coarse-step noise: ``σΔB₁ + σΔB₂`` (Euler) or ``e^{-L dt/2} ξ₁ + ξ₂`` (exact)."""
+        if self.E is None:
+            return eta_f[0::2] + eta_f[1::2]
+        out = eta_f[0::2] @ self.E.T
+        out += eta_f[1::2]
+        return out
+
+    # -------------------------------------------------------------- buffers and step
+    def allocate(self, shape: tuple[int, ...]) -> None:
+        """Scratch buffers for states of shape ``(..., n)``."""
+        self._pre = np.empty(shape)
+        self._tmp = np.empty(shape) if self.Nt is not None else None
+
+    def step(self, h: np.ndarray, out: np.ndarray) -> None:
+        """``out ← h @ Mᵀ + (dt or Φ₁)·N(h)`` (noise and inputs are added by the caller)."""
+        h2 = h.reshape(-1, self.n)
+        o2 = out.reshape(-1, self.n)
+        np.matmul(h2, self.Mt, out=o2)
+        if self.linear:
+            return
+        pre = self._pre.reshape(-1, self.n)
+        np.matmul(h2, self.Wt, out=pre)
+        if self.has_b:
+            pre += self.b
+        self.act(pre)
+        if self.Nt is None:
+            pre *= self.dt
+            o2 += pre
+        else:
+            tmp = self._tmp.reshape(-1, self.n)
+            np.matmul(pre, self.Nt, out=tmp)
+            o2 += tmp

@@ -1,0 +1,168 @@
+"""Unevaluated operator expressions, in the style of ``sympy.stats.Expectation``.
+
+``Generator(g)``, ``Semigroup(s, g)``, ``Perturbation(k, g)`` and ``StationaryAverage(g)``
+are SymPy ``Expr`` objects that print as the formula they stand for
+
+    \\mathcal{L}_0 g ,   e^{s\\mathcal{L}_0} g ,   \\mathcal{L}_k g ,   \\langle p_0, g \\rangle
+
+and evaluate on request with ``doit()``. The model they refer to travels in the
+expression as a :class:`ModelRef` symbol (printing ignores it), so that SymPy's
+``func(*args)`` reconstruction keeps it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+
+import sympy as sp
+
+from ..model import SRNN
+from .generator import check_channel, generator, perturbation
+
+__all__ = ["ModelRef", "model_ref", "Generator", "Semigroup", "Perturbation",
+           "StationaryAverage", "OperatorExpr"]
+
+_REGISTRY: weakref.WeakValueDictionary[str, SRNN] = weakref.WeakValueDictionary()
+_COUNTER = itertools.count()
+
+
+class ModelRef(sp.Symbol):
+    """A symbol naming an :class:`SRNN` inside operator expressions."""
+
+    @property
+    def model(self) -> SRNN:
+        try:
+            return _REGISTRY[self.name]
+        except KeyError:
+            raise RuntimeError(f"the model behind {self.name} no longer exists") from None
+
+    def _latex(self, printer) -> str:
+        return r"\mathcal{M}"
+
+
+def model_ref(model: SRNN) -> ModelRef:
+    """The (cached) :class:`ModelRef` of ``model``."""
+    ref = getattr(model, "_model_ref", None)
+    if ref is None:
+        name = f"_srnn{next(_COUNTER)}_{model.name.replace(' ', '_')}"
+        _REGISTRY[name] = model
+        ref = ModelRef(name)
+        model._model_ref = ref
+    return ref
+
+
+def _operand_latex(printer, g) -> str:
+    s = printer._print(g)
+    if isinstance(g, (sp.Add, sp.Mul)) or (isinstance(g, sp.Pow) and not g.is_Symbol):
+        return r"\left[" + s + r"\right]"
+    return s
+
+
+class OperatorExpr(sp.Expr):
+    """Base class: the last argument is the :class:`ModelRef`."""
+
+    is_commutative = True
+
+    @property
+    def model(self) -> SRNN:
+        return self.args[-1].model
+
+    @property
+    def operand(self) -> sp.Expr:
+        return self.args[-2]
+
+    def _eval_operand(self, **hints):
+        g = self.operand
+        return g.doit(**hints) if hints.get("deep", True) else g
+
+
+class Generator(OperatorExpr):
+    """``\\mathcal{L}_0 g``: the generator of the unperturbed dynamics applied to ``g``."""
+
+    def __new__(cls, g, ref: ModelRef):
+        return super().__new__(cls, sp.sympify(g), ref)
+
+    def doit(self, **hints):
+        return generator(self.model, self._eval_operand(**hints))
+
+    def _latex(self, printer) -> str:
+        return r"\mathcal{L}_0 " + _operand_latex(printer, self.operand)
+
+    def _sympystr(self, printer) -> str:
+        return f"L0[{printer._print(self.operand)}]"
+
+
+class Perturbation(OperatorExpr):
+    """``\\mathcal{L}_k g = C_k · ∇g`` (channel ``k`` 0-based, printed 1-based)."""
+
+    def __new__(cls, k, g, ref: ModelRef):
+        check_channel(ref.model, int(k))
+        return super().__new__(cls, sp.Integer(int(k)), sp.sympify(g), ref)
+
+    @property
+    def channel(self) -> int:
+        return int(self.args[0])
+
+    def doit(self, **hints):
+        return perturbation(self.model, self.channel, self._eval_operand(**hints))
+
+    def _latex(self, printer) -> str:
+        k = self.channel + 1
+        return rf"\mathcal{{L}}_{{{k}}} " + _operand_latex(printer, self.operand)
+
+    def _sympystr(self, printer) -> str:
+        return f"L{self.channel + 1}[{printer._print(self.operand)}]"
+
+
+class Semigroup(OperatorExpr):
+    """``P_s g = e^{s\\mathcal{L}_0} g``, ``(P_s g)(x) = E[g(h_s) | h_0 = x]``.
+
+    ``doit()`` returns the closed form where the exact backend applies (linear model,
+    polynomial ``g``), else the unevaluated object.
+    """
+
+    def __new__(cls, s, g, ref: ModelRef):
+        return super().__new__(cls, sp.sympify(s), sp.sympify(g), ref)
+
+    @property
+    def time(self) -> sp.Expr:
+        return self.args[0]
+
+    def doit(self, **hints):
+        g = self._eval_operand(**hints)
+        if self.time == 0:
+            return g
+        from ..backends.exact_linear import semigroup_closed_form, supports
+
+        if supports(self.model, g):
+            return semigroup_closed_form(self.model, g, self.time)
+        return self.func(self.time, g, self.args[-1])
+
+    def _latex(self, printer) -> str:
+        s = printer._print(self.time)
+        return rf"e^{{{s}\,\mathcal{{L}}_0}} " + _operand_latex(printer, self.operand)
+
+    def _sympystr(self, printer) -> str:
+        return f"exp({printer._print(self.time)}*L0)[{printer._print(self.operand)}]"
+
+
+class StationaryAverage(OperatorExpr):
+    """``\\langle p_0, g \\rangle = E_0[g(h)]``, the average over the stationary density."""
+
+    def __new__(cls, g, ref: ModelRef):
+        return super().__new__(cls, sp.sympify(g), ref)
+
+    def doit(self, **hints):
+        from ..density import stationary_density
+
+        g = self._eval_operand(**hints)
+        if g.has(OperatorExpr):
+            return self.func(g, self.args[-1])
+        return stationary_density(self.model).expectation(g)
+
+    def _latex(self, printer) -> str:
+        return r"\left\langle p_0,\ " + printer._print(self.operand) + r"\right\rangle"
+
+    def _sympystr(self, printer) -> str:
+        return f"<p0, {printer._print(self.operand)}>"
