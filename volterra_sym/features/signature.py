@@ -57,6 +57,7 @@ from itertools import product
 import numpy as np
 
 __all__ = [
+    "DEFAULT_REFINE",
     "FeatureLayout",
     "ResponseFeatures",
     "expanding_signature",
@@ -451,13 +452,13 @@ def _fine_grid(times: np.ndarray, refine: int) -> tuple[np.ndarray, np.ndarray]:
 class _CallableInput:
     """Wraps a user callable ``u`` into ``eval(points) -> (N, m)`` (validated, finite)."""
 
-    def __init__(self, u: Callable[..., object], t_probe: float) -> None:
+    def __init__(self, u: Callable[..., object], grid: np.ndarray) -> None:
         self.u = u
-        first = self._point(t_probe)
-        self.m = first.size
+        self.m = self._point(float(grid[-1])).size
         self.mode = "pointwise"
-        p = 3 if self.m != 3 else 4
-        pts = t_probe + np.arange(p) * 0.1 + 0.05
+        p = 3 if self.m != 3 else 4  # probe length != m makes the orientation unambiguous
+        span = grid[-1] - grid[0]
+        pts = grid[-1] - span * np.arange(p) / p if span > 0 else grid[-1] + np.arange(p)
         try:
             res = np.asarray(u(pts), dtype=float)
         except Exception:  # noqa: BLE001 - any failure means "not vectorised"
@@ -490,6 +491,8 @@ class _CallableInput:
 
     def __call__(self, pts: np.ndarray) -> np.ndarray:
         pts = np.asarray(pts, dtype=float).ravel()
+        if pts.size == 0:
+            return np.zeros((0, self.m))
         if self.mode == "pointwise":
             vals = np.stack([self._point(float(t)) for t in pts])
         else:
@@ -518,7 +521,7 @@ def _gauss_increments(
     vals = ev(nodes).reshape(nodes.shape + (ev.m,))  # (N, n, m)
     powers = nodes[..., None] ** np.arange(degree + 1)  # (N, n, Q)
     integ = np.einsum("inm,inq,n->imq", vals, powers, w) * half[:, :, None]
-    return integ.reshape(grid.size - 1, -1)
+    return integ.reshape(grid.size - 1, ev.m * (degree + 1))
 
 
 def _callable_increments(
@@ -608,7 +611,7 @@ def feature_path_increments(
         raise ValueError(f"rtol must be a positive finite number, got {rtol!r}")
     if callable(u):
         grid, pos = _fine_grid(t, refine)
-        ev = _CallableInput(u, float(t[0]))
+        ev = _CallableInput(u, grid)
         dx = _callable_increments(ev, grid, degree, quad_points, float(rtol))
         return dx[None], grid, pos, ev.m
     arr = _check_samples(u, t)

@@ -141,6 +141,8 @@ class Semigroup(OperatorExpr):
 
     def _latex(self, printer) -> str:
         s = printer._print(self.time)
+        if isinstance(self.time, sp.Add):
+            s = r"\left(" + s + r"\right)"
         return rf"e^{{{s}\,\mathcal{{L}}_0}} " + _operand_latex(printer, self.operand)
 
     def _sympystr(self, printer) -> str:

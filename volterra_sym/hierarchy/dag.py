@@ -1,0 +1,189 @@
+"""The response-kernel hierarchy as a DAG of shared sub-results (THEORY §4).
+
+For a channel tuple ``k = (k_1, …, k_N)`` and sorted lags ``σ_1 ≤ … ≤ σ_N`` (gaps
+``τ_j = σ_j - σ_{j-1}``, ``σ_0 = 0``) the recursion
+
+    g_0 = f ,   g_j = L_{k_j} P_{τ_j} g_{j-1} ,   K_k(σ) = <p0, g_N>
+
+shares every prefix: the node of ``(k_1, …, k_j)`` is used by all kernels whose channel
+tuple starts with it. ``ResponseHierarchy.graph`` is a ``networkx.DiGraph`` with
+
+* one ``observable`` node ``("f",)``;
+* one ``recursion`` node ``("g", k)`` per channel tuple of length 1..order
+  (exactly ``Σ_{j≤N} m^j`` of them), edge parent → child labelled ``L_{k_j} P_{τ_j}``;
+* one ``kernel`` node ``("K", k)`` per tuple, edge ``("g", k)`` → ``("K", k)``.
+
+Node attributes: ``kind``, ``order``, ``channels``, ``expr`` (the local step, in terms of
+the parent's symbol) and ``tree`` (the full unevaluated operator tree).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+
+import networkx as nx
+import numpy as np
+import sympy as sp
+
+from ..density import stationary_density
+from ..model import SRNN
+from ..operators import Perturbation, Semigroup, StationaryAverage, check_channel, model_ref
+from .kernel import ResponseKernel, gap_symbols, lag_symbols
+
+__all__ = ["ResponseHierarchy"]
+
+
+def _node_symbol(channels: tuple[int, ...]) -> sp.Symbol:
+    if not channels:
+        return sp.Symbol("f")
+    sep = "," if any(k >= 9 for k in channels) else ""
+    return sp.Symbol("g_{" + sep.join(str(k + 1) for k in channels) + "}")
+
+
+class ResponseHierarchy:
+    """All response kernels of ``model`` for ``observable`` up to ``order``.
+
+    Parameters
+    ----------
+    model : the :class:`~volterra_sym.SRNN`.
+    observable : ``f(h1..hn)``, a string (parsed safely) or SymPy expression; default the
+        model's observable (``h1`` unless the model file says otherwise).
+    order : the highest kernel order ``N ≥ 1``.
+    """
+
+    def __init__(self, model: SRNN, observable: str | sp.Expr | None = None, order: int = 1):
+        if not isinstance(model, SRNN):
+            raise TypeError(f"model must be an SRNN, got {type(model).__name__}")
+        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+            raise ValueError(f"order must be a positive integer, got {order!r}")
+        self.model = model
+        self.f: sp.Expr = model.observable(observable)
+        self.order = int(order)
+        self.ref = model_ref(model)
+        self.sigma = lag_symbols(self.order)
+        self.tau = gap_symbols(self.order)
+        self.graph = nx.DiGraph()
+        self._build()
+
+    # ------------------------------------------------------------------ construction
+    def _build(self) -> None:
+        G, ref = self.graph, self.ref
+        G.add_node(("f",), kind="observable", order=0, channels=(), expr=self.f, tree=self.f,
+                   symbol=_node_symbol(()))
+        for N in range(1, self.order + 1):
+            for k in itertools.product(range(self.model.m), repeat=N):
+                parent = ("g", k[:-1]) if N > 1 else ("f",)
+                pdata = G.nodes[parent]
+                tau = self.tau[N - 1]
+                local = Perturbation(k[-1], Semigroup(tau, pdata["symbol"], ref), ref)
+                tree = Perturbation(k[-1], Semigroup(tau, pdata["tree"], ref), ref)
+                node = ("g", k)
+                G.add_node(node, kind="recursion", order=N, channels=k, expr=local, tree=tree,
+                           symbol=_node_symbol(k))
+                G.add_edge(parent, node, op=f"L_{k[-1] + 1} P_tau{N}")
+                G.add_node(("K", k), kind="kernel", order=N, channels=k,
+                           expr=StationaryAverage(_node_symbol(k), ref),
+                           tree=StationaryAverage(tree, ref))
+                G.add_edge(node, ("K", k), op="<p0, .>")
+
+    @property
+    def recursion_nodes(self) -> list:
+        """The ``g_j`` nodes (``Σ_{j≤order} m^j`` of them)."""
+        return [n for n, d in self.graph.nodes(data=True) if d["kind"] == "recursion"]
+
+    @property
+    def density(self):
+        return stationary_density(self.model)
+
+    # ------------------------------------------------------------------ kernels
+    def kernel(self, channels: int | Sequence[int]) -> ResponseKernel:
+        """The kernel ``K_{k_1…k_N}`` (``channels`` 0-based, length ``N ≤ order``)."""
+        k = (channels,) if isinstance(channels, (int, np.integer)) else tuple(channels)
+        if not 1 <= len(k) <= self.order:
+            raise ValueError(f"channels {k} has length {len(k)}; this hierarchy holds orders "
+                             f"1..{self.order}")
+        k = tuple(check_channel(self.model, int(c)) for c in k)
+        return ResponseKernel(self.f, k, self.ref)
+
+    def kernels(self, order: int) -> list[ResponseKernel]:
+        """All kernels of one order, channel tuples in lexicographic order."""
+        return [self.kernel(k) for k in itertools.product(range(self.model.m), repeat=order)]
+
+    # ------------------------------------------------------------------ numbers
+    def mean0(self, method: str = "auto") -> float:
+        """``<f>_0``, the stationary mean of the observable."""
+        return float(self._backend(method, "mean0").mean0(self))
+
+    def series_terms(self, u: Callable, times, method: str = "auto") -> np.ndarray:
+        """``[T_0(t), T_1(t), …, T_order(t)]`` at ``times``: shape ``(order+1, len(times))``.
+
+        ``T_0 = <f>_0``; ``T_N`` (no power of ε) is the N-th Volterra term of THEORY §4
+        for the input ``u(t) -> array (m,)`` switched on at ``t = 0``.
+        """
+        times = check_times(times)
+        u = check_input(u, self.model.m)
+        return self._backend(method, "series_terms").series_terms(self, u, times)
+
+    def series(self, u: Callable, times, eps, method: str = "auto") -> np.ndarray:
+        """Partial sums ``S_N(t) = Σ_{j≤N} ε^j T_j(t)`` for ``N = 0..order``.
+
+        Returns shape ``(order+1, len(times))`` for scalar ``eps`` and
+        ``(len(eps), order+1, len(times))`` for an array of ε.
+        """
+        eps_arr = np.asarray(eps, dtype=float)
+        if not np.all(np.isfinite(eps_arr)):
+            raise ValueError(f"eps must be finite, got {eps}")
+        terms = self.series_terms(u, times, method=method)
+        powers = eps_arr[..., None] ** np.arange(self.order + 1)
+        return np.cumsum(powers[..., :, None] * terms, axis=-2)
+
+    def _backend(self, method: str, what: str):
+        from ..backends import select_backend
+
+        return select_backend(self, method, what)
+
+    def __repr__(self) -> str:
+        return (f"ResponseHierarchy({self.model!r}, f={self.f}, order={self.order}, "
+                f"nodes={self.graph.number_of_nodes()})")
+
+
+def check_times(times) -> np.ndarray:
+    """Validate an observation-time grid: 1-d, finite, ≥ 0, non-decreasing."""
+    t = np.asarray(times, dtype=float)
+    if t.ndim == 0:
+        t = t[None]
+    if t.ndim != 1 or t.size == 0:
+        raise ValueError(f"times must be a non-empty 1-d array, got shape {t.shape}")
+    if not np.all(np.isfinite(t)):
+        raise ValueError("times must be finite (found NaN or inf)")
+    if t[0] < 0:
+        raise ValueError(f"times must be ≥ 0 (the input starts at t = 0), got {t[0]}")
+    if np.any(np.diff(t) < 0):
+        i = int(np.argmax(np.diff(t) < 0))
+        raise ValueError(f"times must be non-decreasing: times[{i + 1}] = {t[i + 1]} < "
+                         f"times[{i}] = {t[i]}")
+    return t
+
+
+def check_input(u: Callable, m: int) -> Callable[[float], np.ndarray]:
+    """Wrap an input ``u(t)`` so that it returns a finite float array of shape ``(m,)``."""
+    if not callable(u):
+        raise TypeError(f"the input u must be callable u(t) -> array of shape ({m},), "
+                        f"got {type(u).__name__}")
+
+    def wrapped(t: float) -> np.ndarray:
+        val = np.asarray(u(t), dtype=float)
+        if val.shape != (m,):
+            if m == 1 and val.size == 1:
+                val = val.reshape(1)
+            else:
+                raise ValueError(f"the input u(t) must return an array of shape ({m},) "
+                                 f"(one value per channel), got shape {val.shape} at t={t}")
+        if not np.all(np.isfinite(val)):
+            raise ValueError(f"the input u(t) is not finite at t={t}: {val}")
+        return val
+
+    wrapped(0.0)
+    return wrapped
+
