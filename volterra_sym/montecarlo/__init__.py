@@ -17,6 +17,7 @@ from .estimators import (
 )
 from .integrators import SCHEMES, Integrator, SimulationError, check_time_step
 from .sampling import (
+    BurnInSampler,
     burn_in_sampler,
     conjugate_variables,
     gaussian_sampler,
@@ -36,10 +37,10 @@ from .simulate import (
 )
 
 __all__ = [
-    "SCHEMES", "SEED_BLOCK", "DivergenceError", "Ensemble", "Integrator", "KernelEstimate",
-    "ResponseEstimate", "SimulationError", "burn_in_sampler", "check_time_step",
-    "compile_observable", "conjugate_variables", "first_order_kernel", "gaussian_sampler",
-    "girsanov_matrix", "inverse_cdf_sampler", "one_dim_density", "ou_stationary", "response",
-    "run_paths", "second_conjugate_variables", "second_order_kernel", "simulate",
-    "stationary_sampler",
+    "SCHEMES", "SEED_BLOCK", "BurnInSampler", "DivergenceError", "Ensemble", "Integrator",
+    "KernelEstimate", "ResponseEstimate", "SimulationError", "burn_in_sampler",
+    "check_time_step", "compile_observable", "conjugate_variables", "first_order_kernel",
+    "gaussian_sampler", "girsanov_matrix", "inverse_cdf_sampler", "one_dim_density",
+    "ou_stationary", "response", "run_paths", "second_conjugate_variables",
+    "second_order_kernel", "simulate", "stationary_sampler",
 ]

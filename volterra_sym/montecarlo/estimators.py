@@ -39,7 +39,12 @@ Estimators along stationary unperturbed trajectories, with origins ``o`` (``h_o 
       K̄_{k1k2}(σ1,σ2) = E_0[ (f(h_t) - c) (X_1 X_2 - δ B_{k1}·B_{k2} [W1 = W2]) ] / δ²
 
   for identical or disjoint windows (``σ1 = σ2`` or ``|σ2 - σ1| ≥ δ``); it averages the
-  symmetrised kernel over the window square.
+  symmetrised kernel over the window square. Derivation: kicks of areas ``a_j`` give
+  ``E^a f(h_t) = E_0[f(h_t) exp(Σ_j a_j X_j/δ - |Σ_j a_j B_{kj} 1_{Wj}|²-term/2)]`` and,
+  by THEORY §4, ``∂²/∂a_1∂a_2 |_0 = δ⁻²∫_{W1}∫_{W2} K_sym``; differentiating the weight
+  gives the Hermite product above. The mixed FDT–Girsanov form follows from the same
+  derivative for the recent kick and ``<p0, L_{k2} G> = E_0[v_{k2} G]`` for the earlier one
+  (Markov property at the origin: ``G = P_{σ2-σ1} L_{k1} P_{σ1} f``).
 
 ``c`` is a constant (the mean of ``f`` over the initial states of the first seed block);
 subtracting it does not change the expectation (``E v = E w = E ΔB = 0``) but removes the
@@ -93,6 +98,12 @@ class _Moments:
         self.mean = self.mean + delta * (nb / n)
         self.m2 = self.m2 + m2b + delta ** 2 * (self.n * nb / n)
         self.n = n
+
+    def add_blocks(self, x: np.ndarray) -> None:
+        """Add per seed block (chunk offsets are multiples of ``SEED_BLOCK``), so that the
+        floating-point result does not depend on the chunk size."""
+        for a in range(0, x.shape[0], SEED_BLOCK):
+            self.add(x[a:a + SEED_BLOCK])
 
     @property
     def stderr(self) -> np.ndarray:
@@ -221,11 +232,11 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
 
         def collect(vals):
             d0 = vals[0][:, 0] - vals[0][:, 1]          # (T, P)
-            diff.add(d0.T)
-            base.add(vals[0][:, 1].T)
+            diff.add_blocks(d0.T)
+            base.add_blocks(vals[0][:, 1].T)
             if n_levels == 2:
                 d1 = vals[1][:, 0] - vals[1][:, 1]
-                bias.add(2.0 * (d0 - d1).T)
+                bias.add_blocks(2.0 * (d0 - d1).T)
         run_paths(model, hook=_ResponseHook(f, idx, n_levels, collect), eps=(eps, 0.0),
                   seed=root, **kw)
         value, stderr = diff.mean, diff.stderr
@@ -237,9 +248,9 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
         for r, (e, ss) in enumerate(zip((eps, 0.0), streams, strict=True)):
             def collect(vals, r=r):
                 v0 = vals[0][:, 0]
-                mom[r][0].add(v0.T)
+                mom[r][0].add_blocks(v0.T)
                 if n_levels == 2:
-                    mom[r][1].add(2.0 * (v0 - vals[1][:, 0]).T)
+                    mom[r][1].add_blocks(2.0 * (v0 - vals[1][:, 0]).T)
             run_paths(model, hook=_ResponseHook(f, idx, n_levels, collect), eps=(e,), seed=ss,
                       **kw)
         value = mom[0][0].mean - mom[1][0].mean
@@ -385,9 +396,9 @@ def _kernel_run(model: SRNN, terms: list[_Term], J: int, order: int, *, observab
     val, bias = _Moments(), _Moments()
 
     def collect(avgs):
-        val.add(np.moveaxis(avgs[0], 1, 0))
+        val.add_blocks(np.moveaxis(avgs[0], 1, 0))
         if n_levels == 2:
-            bias.add(np.moveaxis(2.0 * (avgs[0] - avgs[1]), 1, 0))
+            bias.add_blocks(np.moveaxis(2.0 * (avgs[0] - avgs[1]), 1, 0))
 
     hook = _KernelHook(terms, J, order, model.m, n_origins, stride_steps, w, w * dt, f, v, w2,
                        BtB, n_levels, collect)

@@ -151,6 +151,12 @@ def psd_sqrt(M: np.ndarray, what: str = "covariance") -> np.ndarray:
     return (V * np.sqrt(np.clip(lam, 0.0, None))) @ V.T
 
 
+def _is_diagonal(M: np.ndarray, rtol: float = 1e-14) -> bool:
+    """Off-diagonal entries negligible (relative to the largest entry)."""
+    off = M - np.diag(np.diag(M))
+    return bool(np.max(np.abs(off), initial=0.0) <= rtol * np.max(np.abs(M), initial=0.0))
+
+
 def _van_loan(L: np.ndarray, D: np.ndarray, dt: float) -> tuple[np.ndarray, ...]:
     """``E = e^{-L dt}``, ``Φ₁ = ∫_0^dt e^{-Ls} ds``, ``Q = ∫_0^dt e^{-Ls} D e^{-Lᵀs} ds``."""
     n = L.shape[0]
@@ -165,10 +171,11 @@ def _van_loan(L: np.ndarray, D: np.ndarray, dt: float) -> tuple[np.ndarray, ...]
 class Integrator:
     """The one-step map of one scheme at one time step ``dt`` (see module docstring).
 
-    ``step(h, out, eta_k, inp_k)`` writes ``h_{i+1}`` into ``out`` given the noise term
-    ``eta_k`` (``σΔB_i`` resp. ``ξ_i``, with constants/inputs possibly folded in).
-    ``noise(z)`` maps standard normals ``(..., noise_dim)`` to ``(eta, xi)`` where ``xi``
-    holds ``B_kᵀ ΔB_i`` per channel (only if ``B`` was given).
+    States are stored as arrays ``(..., n, P)`` (paths last). ``step(h, out)`` writes the
+    deterministic part ``M h + (dt or Φ₁) N(h)`` of ``h_{i+1}``; the caller adds the noise
+    term (``σΔB_i`` resp. ``ξ_i``), ``const`` and the input ``in_map · ε u_i``.
+    ``noise(z, eta, xi)`` maps standard normals to the noise term and, if ``B`` was given,
+    to ``B_kᵀ ΔB_i`` per channel.
     """
 
     def __init__(self, model: SRNN, p: dict[str, np.ndarray], scheme: str, dt: float,
@@ -179,14 +186,14 @@ class Integrator:
         self.linear = model.is_linear
         L = G - W if self.linear else G
         self.act = inplace_activation(model.activation)
-        self.Wt, self.b = np.ascontiguousarray(W.T), b.copy()
+        self.b = b.copy()
         self.has_b = bool(np.any(b))
         n, r = self.n, self.r
         sq = np.sqrt(dt)
         self.with_xi = B is not None
         if scheme == "euler":
-            self.Mt = np.ascontiguousarray((np.eye(n) - dt * L).T)
-            self.Nt = None                      # N enters as dt·N(h)
+            self.M = np.eye(n) - dt * L
+            self.Phi1 = None                    # N enters as dt·N(h)
             self.in_map = dt * C                # n×m
             self.const = dt * b if self.linear else np.zeros(n)
             self.noise_dim = r
@@ -196,8 +203,8 @@ class Integrator:
         else:
             E, Phi1, Q = _van_loan(L, D, dt)
             self.E = E
-            self.Mt = np.ascontiguousarray(E.T)
-            self.Nt = np.ascontiguousarray(Phi1.T)
+            self.M = E
+            self.Phi1 = np.ascontiguousarray(Phi1)
             self.in_map = Phi1 @ C
             self.const = Phi1 @ b if self.linear else np.zeros(n)
             if B is None:
@@ -209,53 +216,67 @@ class Integrator:
                 self.noise_dim = r + n
                 self.S_eta = np.vstack([(Phi1 @ sig).T / sq, R])
                 self.S_xi = np.vstack([sq * B, np.zeros((n, B.shape[1]))])
-        # σΔB with σ = s·I: a scalar multiply instead of a matmul
+        # diagonal / scalar matrices (σ = s·I, Γ diagonal): elementwise products, no matmul
         d = self.S_eta
         self.eta_scalar: float | None = None
-        if d.shape[0] == d.shape[1] and np.array_equal(d, d[0, 0] * np.eye(d.shape[0])):
+        if d.shape[0] == d.shape[1] and _is_diagonal(d) and np.allclose(
+                np.diag(d), d[0, 0], rtol=1e-13, atol=0.0):
             self.eta_scalar = float(d[0, 0])
+        self.M = np.ascontiguousarray(self.M)
+        self.M_diag = np.diag(self.M)[:, None].copy() if _is_diagonal(self.M) else None
+        self.Phi1_diag = (np.diag(self.Phi1)[:, None].copy()
+                          if self.Phi1 is not None and _is_diagonal(self.Phi1) else None)
+        self.Wm = np.ascontiguousarray(W)
+        self.b_col = b[:, None].copy()
 
     # -------------------------------------------------------------- noise
+    # Internal layout: states are stored "structure of arrays", shape (..., n, P) with the
+    # paths on the last (contiguous) axis, so that per-coordinate constants broadcast cheaply.
     def noise(self, z: np.ndarray, eta_out: np.ndarray, xi_out: np.ndarray | None) -> None:
-        """``eta_out ← z S_eta`` (the noise term), ``xi_out ← z S_xi`` (``B_kᵀΔB``)."""
+        """From normals ``z (K, d, P)``: ``eta_out (K, n, P) ← noise term``,
+        ``xi_out (K, m, P) ← B_kᵀΔB`` (only with ``B``)."""
         if self.eta_scalar is not None:
             np.multiply(z, self.eta_scalar, out=eta_out)
         else:
-            np.matmul(z, self.S_eta, out=eta_out)
+            np.matmul(self.S_eta.T, z, out=eta_out)
         if xi_out is not None:
-            np.matmul(z, self.S_xi, out=xi_out)
+            np.matmul(self.S_xi.T, z, out=xi_out)
 
     def coarsen(self, eta_f: np.ndarray) -> np.ndarray:
         """Noise of two consecutive fine steps (this integrator has step ``dt/2``) as one
-        coarse-step noise: ``σΔB₁ + σΔB₂`` (Euler) or ``e^{-L dt/2} ξ₁ + ξ₂`` (exact)."""
+        coarse-step noise: ``σΔB₁ + σΔB₂`` (Euler) or ``e^{-L dt/2} ξ₁ + ξ₂`` (exact).
+        ``eta_f`` has shape ``(K, n, P)``."""
         if self.E is None:
             return eta_f[0::2] + eta_f[1::2]
-        out = eta_f[0::2] @ self.E.T
+        out = np.matmul(self.E, eta_f[0::2])
         out += eta_f[1::2]
         return out
 
     # -------------------------------------------------------------- buffers and step
     def allocate(self, shape: tuple[int, ...]) -> None:
-        """Scratch buffers for states of shape ``(..., n)``."""
+        """Scratch buffers for states of shape ``(..., n, P)``."""
         self._pre = np.empty(shape)
-        self._tmp = np.empty(shape) if self.Nt is not None else None
+        self._tmp = np.empty(shape) if self.Phi1 is not None else None
 
     def step(self, h: np.ndarray, out: np.ndarray) -> None:
-        """``out ← h @ Mᵀ + (dt or Φ₁)·N(h)`` (noise and inputs are added by the caller)."""
-        h2 = h.reshape(-1, self.n)
-        o2 = out.reshape(-1, self.n)
-        np.matmul(h2, self.Mt, out=o2)
+        """``out ← M h + (dt or Φ₁)·N(h)`` for ``h (..., n, P)`` (noise, constants and
+        inputs are added by the caller)."""
+        if self.M_diag is not None:
+            np.multiply(h, self.M_diag, out=out)
+        else:
+            np.matmul(self.M, h, out=out)
         if self.linear:
             return
-        pre = self._pre.reshape(-1, self.n)
-        np.matmul(h2, self.Wt, out=pre)
+        pre = self._pre
+        np.matmul(self.Wm, h, out=pre)
         if self.has_b:
-            pre += self.b
+            pre += self.b_col
         self.act(pre)
-        if self.Nt is None:
+        if self.Phi1 is None:
             pre *= self.dt
-            o2 += pre
+        elif self.Phi1_diag is not None:
+            pre *= self.Phi1_diag
         else:
-            tmp = self._tmp.reshape(-1, self.n)
-            np.matmul(pre, self.Nt, out=tmp)
-            o2 += tmp
+            np.matmul(self.Phi1, pre, out=self._tmp)
+            pre = self._tmp
+        out += pre

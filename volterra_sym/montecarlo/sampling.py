@@ -31,7 +31,7 @@ from .integrators import (
     psd_sqrt,
 )
 
-__all__ = ["Sampler", "gaussian_sampler", "inverse_cdf_sampler", "burn_in_sampler",
+__all__ = ["Sampler", "BurnInSampler", "gaussian_sampler", "inverse_cdf_sampler", "burn_in_sampler",
            "stationary_sampler", "ou_stationary", "one_dim_density", "conjugate_variables",
            "second_conjugate_variables"]
 
@@ -161,25 +161,48 @@ def burn_in_sampler(model: SRNN, *, t_burn: float | None = None, dt: float | Non
     n_steps = max(1, int(np.ceil(t_burn / dt)))
     integ = Integrator(model, p, scheme, dt)
     h_start = np.zeros(model.n) if start is None else np.asarray(start, float).reshape(model.n)
-    const = integ.const
+    return BurnInSampler(integ, h_start, n_steps)
 
-    def sample(rng: np.random.Generator, size: int) -> np.ndarray:
-        h = np.tile(h_start, (size, 1))
+
+class BurnInSampler:
+    """Sampler by burn-in (see :func:`burn_in_sampler`).
+
+    ``sampler(rng, size)`` runs one block; ``sample_blocks(rngs, sizes)`` runs several
+    blocks side by side (vectorised over all their paths) with the same numbers: each block
+    consumes its own generator in the order (step, noise coordinate, path).
+    """
+
+    def __init__(self, integ: Integrator, h_start: np.ndarray, n_steps: int):
+        self.integ, self.h_start, self.n_steps = integ, h_start, n_steps
+
+    def __call__(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return self.sample_blocks([rng], [size])
+
+    def sample_blocks(self, rngs: list, sizes: list[int]) -> np.ndarray:
+        integ, K = self.integ, 16
+        P, d = sum(sizes), integ.noise_dim
+        h = np.tile(self.h_start[:, None], (1, P))      # layout (n, P)
         nxt = np.empty_like(h)
-        eta = np.empty_like(h)
-        z = np.empty((size, integ.noise_dim))
+        eta = np.empty((K, integ.n, P))
+        z = np.empty(K * d * max(sizes))
+        const = integ.const[:, None]
         integ.allocate(h.shape)
-        for _ in range(n_steps):
-            rng.standard_normal(out=z)
-            integ.noise(z, eta, None)
-            integ.step(h, nxt)
-            nxt += eta
-            nxt += const
-            h, nxt = nxt, h
+        for k0 in range(0, self.n_steps, K):
+            kb = min(K, self.n_steps - k0)
+            pos = 0
+            for rng, size in zip(rngs, sizes, strict=True):
+                zb = z[:kb * d * size].reshape(kb, d, size)
+                rng.standard_normal(out=zb)
+                integ.noise(zb, eta[:kb, :, pos:pos + size], None)
+                pos += size
+            for kk in range(kb):
+                integ.step(h, nxt)
+                nxt += eta[kk]
+                nxt += const
+                h, nxt = nxt, h
         if not np.all(np.isfinite(h)):
             raise SimulationError("burn-in diverged (non-finite states)")
-        return h
-    return sample
+        return np.ascontiguousarray(h.T)
 
 
 def stationary_sampler(model: SRNN, method: str = "auto", **burn_in) -> Sampler:
@@ -247,9 +270,9 @@ def second_conjugate_variables(model: SRNN, v: Callable | None = None
     """``w(h)``: ``(..., n)`` -> ``(..., m, m)``, ``w_{k1k2} = v_{k1} v_{k2} - C_{k1}·∇v_{k2}``.
 
     ``<p0, L_{k2} L_{k1} g> = E_0[w_{k1k2}(h) g(h)]`` (integrate by parts twice:
-    ``(C_{k1}·∇)(C_{k2}·∇)p0 = w_{k1k2} p0``). Linear: ``C_{k1}·∇v_{k2} = C_{k1}ᵀS⁻¹C_{k2}``;
-    one dimension: ``-2 C_{k1} C_{k2} φ'(h)/D``; otherwise a central difference of ``v``
-    along ``C_{k1}``.
+    ``(C_{k1}·∇)(C_{k2}·∇)p0 = w_{k1k2} p0``). Linear: ``C_{k1}·∇v_{k2} = C_{k1}ᵀS⁻¹C_{k2}``
+    (constant); otherwise a central difference of ``v`` along ``C_{k1}`` (step 1e-5, error
+    ~1e-10 relative).
     """
     p = model_arrays(model)
     C = p["C"]

@@ -8,7 +8,8 @@ Conventions
   frozen on each step at its left end point ``u(t_i)``.
 * Reproducibility: paths are grouped in fixed blocks of :data:`SEED_BLOCK` paths; block
   ``j`` draws its initial states and its noise from its own generator, spawned from
-  ``np.random.SeedSequence(seed)``. Within a block the normals are consumed time-major, so
+  ``np.random.SeedSequence(seed)`` (SFC64 for the noise). Within a block the normals are
+  consumed in the order (time step, noise coordinate, path) — time-major — so
   the numbers do not depend on ``chunk_size`` (rounded up to a multiple of the block) nor on
   how many steps of noise are generated at once (:data:`TIME_BLOCK`).
 * Variants: several input amplitudes ``ε_v`` can be simulated in lockstep with *common
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -195,7 +197,7 @@ def run_paths(model: SRNN, *, n_paths: int, dt: float, n_steps: int, scheme: str
               hook: Hook | None = None, eps: Sequence[float] = (0.0,), u: Callable | None = None,
               initial=None, seed=None, coupled: bool = False, B: np.ndarray | None = None,
               chunk_size: int = DEFAULT_CHUNK, progress: bool | None = None,
-              max_norm: float = 1e8) -> RunInfo:
+              max_norm: float = 1e8, prefetch_noise: bool = True) -> RunInfo:
     """Integrate ``n_paths`` paths for ``n_steps`` steps of ``dt`` and feed ``hook``.
 
     ``eps``: input amplitudes of the variants run with common random numbers. ``B``: if
@@ -257,14 +259,21 @@ def run_paths(model: SRNN, *, n_paths: int, dt: float, n_steps: int, scheme: str
     K = TIME_BLOCK
     d = finest.noise_dim
     m_xi = None if B is None else B.shape[1]
+    pool = ThreadPoolExecutor(max_workers=1) if prefetch_noise else None
     try:
         for chunk in chunks:
             offset = blocks[chunk[0]][0]
             sizes = [blocks[j][1] for j in chunk]
             P = sum(sizes)
-            gens = [np.random.Generator(np.random.PCG64(noise_children[j])) for j in chunk]
+            gens = [np.random.Generator(np.random.SFC64(noise_children[j])) for j in chunk]
             if fixed is not None:
                 h0 = np.array(fixed[offset:offset + P], dtype=float)
+            elif hasattr(sampler, "sample_blocks"):   # vectorised over the chunk's blocks
+                rngs = [np.random.Generator(np.random.PCG64(init_children[j])) for j in chunk]
+                h0 = np.asarray(sampler.sample_blocks(rngs, sizes), dtype=float)
+                if h0.shape != (P, n):
+                    raise SimulationError(f"initial sampler returned shape {h0.shape}, "
+                                          f"expected {(P, n)}")
             else:
                 parts = []
                 for j, size in zip(chunk, sizes, strict=True):
@@ -275,29 +284,45 @@ def run_paths(model: SRNN, *, n_paths: int, dt: float, n_steps: int, scheme: str
                                               f"expected {(size, n)}")
                     parts.append(x)
                 h0 = np.concatenate(parts)
+            # internal layout (V, n, P): paths on the contiguous axis; hooks get (V, P, n) views
             states, nexts = [], []
             for integ in levels:
-                states.append(np.array(np.broadcast_to(h0, (V, P, n)), dtype=float))
-                nexts.append(np.empty((V, P, n)))
-                integ.allocate((V, P, n))
+                states.append(np.array(np.broadcast_to(h0.T, (V, n, P)), dtype=float))
+                nexts.append(np.empty((V, n, P)))
+                integ.allocate((V, n, P))
             scratch = np.empty(K * SEED_BLOCK * d)
-            eta_f = np.empty((K, P, n))
-            xi_f = None if m_xi is None else np.empty((K, P, m_xi))
+            buffers = [(np.empty((K, n, P)), None if m_xi is None else np.empty((K, m_xi, P)))
+                       for _ in range(2)]
+
+            def draw(k0: int, buf, gens=gens, sizes=sizes, scratch=scratch):
+                """Noise of fine steps k0.. for every seed block of the chunk (time-major)."""
+                Kb = min(K, n_fine - k0)
+                eb = buf[0][:Kb]
+                xb = None if buf[1] is None else buf[1][:Kb]
+                pos = 0
+                for g, size in zip(gens, sizes, strict=True):
+                    z = scratch[:Kb * size * d].reshape(Kb, d, size)
+                    g.standard_normal(out=z)
+                    finest.noise(z, eb[:, :, pos:pos + size],
+                                 None if xb is None else xb[:, :, pos:pos + size])
+                    pos += size
+                return eb, xb
+
             hook.start_chunk(offset, P)
             for li in range(len(levels)):
                 if interest[li][0]:
-                    hook.on_state(li, 0, states[li])
-            for k0 in range(0, n_fine, K):
-                Kb = min(K, n_fine - k0)
-                eb = eta_f[:Kb]
-                xb = None if xi_f is None else xi_f[:Kb]
-                pos = 0
-                for g, size in zip(gens, sizes, strict=True):
-                    z = scratch[:Kb * size * d].reshape(Kb, size, d)
-                    g.standard_normal(out=z)
-                    finest.noise(z, eb[:, pos:pos + size],
-                                 None if xb is None else xb[:, pos:pos + size])
-                    pos += size
+                    hook.on_state(li, 0, states[li].transpose(0, 2, 1))
+            starts = list(range(0, n_fine, K))
+            pending = None
+            if starts:
+                pending = pool.submit(draw, 0, buffers[0]) if pool else draw(0, buffers[0])
+            for bi, k0 in enumerate(starts):
+                eb, xb = pending.result() if pool else pending
+                if bi + 1 < len(starts):
+                    nxt_buf = buffers[(bi + 1) % 2]
+                    pending = pool.submit(draw, starts[bi + 1], nxt_buf) if pool else \
+                        draw(starts[bi + 1], nxt_buf)
+                Kb = eb.shape[0]
                 for li, integ in enumerate(levels):
                     if li == 0 and coupled:
                         eta = finest.coarsen(eb)
@@ -307,13 +332,13 @@ def run_paths(model: SRNN, *, n_paths: int, dt: float, n_steps: int, scheme: str
                     s0 = k0 // ratio[li]
                     nb = Kb // ratio[li]
                     if xi is not None:
-                        hook.on_xi(li, s0, xi)
+                        hook.on_xi(li, s0, xi.transpose(0, 2, 1))
                     if np.any(integ.const):
-                        eta += integ.const
+                        eta += integ.const[:, None]
                     inp = inputs[li]
                     per_step = inp is not None and V > 1
                     if inp is not None and V == 1 and active[li].size:
-                        eta += inp[0, s0:s0 + nb, None, :]
+                        eta += inp[0, s0:s0 + nb, :, None]
                     saved = states[li].copy()
                     h, nxt = states[li], nexts[li]
                     mask = interest[li]
@@ -322,10 +347,10 @@ def run_paths(model: SRNN, *, n_paths: int, dt: float, n_steps: int, scheme: str
                         nxt += eta[kk]
                         if per_step:
                             for v in active[li]:
-                                nxt[v] += inp[v, s0 + kk]
+                                nxt[v] += inp[v, s0 + kk, :, None]
                         h, nxt = nxt, h
                         if mask[s0 + kk + 1]:
-                            hook.on_state(li, s0 + kk + 1, h)
+                            hook.on_state(li, s0 + kk + 1, h.transpose(0, 2, 1))
                     states[li], nexts[li] = h, nxt
                     hi, lo = h.max(), h.min()
                     if not (hi <= max_norm and lo >= -max_norm):
@@ -335,6 +360,8 @@ def run_paths(model: SRNN, *, n_paths: int, dt: float, n_steps: int, scheme: str
             hook.end_chunk()
     finally:
         bar.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return RunInfo(dt=float(dt), n_steps=int(n_steps), n_paths=n_paths, scheme=scheme,
                    entropy=root.entropy, coupled=coupled)
 
@@ -348,13 +375,13 @@ def _locate_divergence(integ: Integrator, h: np.ndarray, eta: np.ndarray, inp, a
         nxt += eta[kk]
         if inp is not None:
             for v in active:
-                nxt[v] += inp[v, s0 + kk]
+                nxt[v] += inp[v, s0 + kk, :, None]
         h, nxt = nxt, h
         with np.errstate(invalid="ignore"):
             bad = ~np.isfinite(h) | (np.abs(h) > max_norm)
         if bad.any():
             step = s0 + kk + 1
-            path = offset + int(np.argwhere(bad.any(axis=-1))[0][-1])
+            path = offset + int(np.argwhere(bad.any(axis=-2))[0][-1])
             kind = "a non-finite value" if not np.all(np.isfinite(h)) else \
                 f"|h| > max_norm = {max_norm:g}"
             hint = " (check the input u and eps)" if has_input else ""
@@ -415,7 +442,8 @@ class _Recorder(Hook):
 def simulate(model: SRNN, times, *, n_paths: int, dt: float, scheme: str = "euler",
              u: Callable | None = None, eps: float = 1.0, observable=None, initial=None,
              seed=None, keep_states: bool = True, chunk_size: int = DEFAULT_CHUNK,
-             progress: bool | None = None, max_norm: float = 1e8) -> Ensemble:
+             progress: bool | None = None, max_norm: float = 1e8,
+             prefetch_noise: bool = True) -> Ensemble:
     """Simulate ``n_paths`` paths and return their states at ``times`` (multiples of dt).
 
     ``u``: input ``u(t) -> (m,)`` (scaled by ``eps``), ``None`` for the unperturbed
@@ -428,6 +456,7 @@ def simulate(model: SRNN, times, *, n_paths: int, dt: float, scheme: str = "eule
     rec = _Recorder(idx, idx.size, n_paths, model.n, f, keep_states)
     info = run_paths(model, n_paths=n_paths, dt=dt, n_steps=int(idx.max()), scheme=scheme,
                      hook=rec, eps=(eps,), u=u, initial=initial, seed=seed,
-                     chunk_size=chunk_size, progress=progress, max_norm=max_norm)
+                     chunk_size=chunk_size, progress=progress, max_norm=max_norm,
+                     prefetch_noise=prefetch_noise)
     return Ensemble(times=idx * float(dt), states=rec.states, values=rec.values, dt=float(dt),
                     n_paths=n_paths, scheme=scheme, eps=float(eps), seed=info.entropy)

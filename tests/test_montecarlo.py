@@ -1,0 +1,411 @@
+"""Monte Carlo engine and estimators (THEORY §7) against closed forms computed here.
+
+Every statistical comparison allows 4 standard errors plus the measured time-step bias
+(and 4 standard errors of that bias): ``|value - exact| ≤ 4 se + |bias| + 4 se_bias``.
+References are written in this file, independently of the engine: Lyapunov covariances,
+matrix exponentials, and a finite-difference generator on a grid for the 1-D tanh model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg as sl
+import sympy as sp
+from scipy.integrate import solve_ivp
+
+from volterra_sym.model import SRNN
+from volterra_sym.montecarlo import (
+    DivergenceError,
+    SimulationError,
+    first_order_kernel,
+    inverse_cdf_sampler,
+    response,
+    second_order_kernel,
+    simulate,
+)
+
+
+def within(est, exact, value=None, stderr=None, bias=None, bias_stderr=None, k=4.0):
+    """|value - exact| ≤ k se + |bias| + k se_bias, elementwise; returns the z-scores."""
+    value = est.value if value is None else value
+    se = est.stderr if stderr is None else stderr
+    b = getattr(est, "bias", None) if bias is None else bias
+    bse = getattr(est, "bias_stderr", None) if bias_stderr is None else bias_stderr
+    tol = k * se
+    if b is not None:
+        tol = tol + np.abs(b) + k * bse
+    err = np.abs(np.asarray(value) - np.asarray(exact))
+    assert np.all(err <= tol + 1e-12), f"\nvalue {value}\nexact {exact}\nerr {err}\ntol {tol}"
+    return err / np.maximum(se, 1e-300)
+
+
+# ---------------------------------------------------------------------- models
+G2 = np.array([[1.0, 0.2], [-0.3, 1.5]])
+W2 = np.array([[0.0, 0.1], [0.2, 0.0]])
+C2 = np.array([[1.0, 0.0], [0.5, 1.0]])
+S2 = np.array([[0.8, 0.0], [0.2, 0.6]])
+B2 = np.array([0.3, -0.2])
+
+
+@pytest.fixture(scope="module")
+def lin2():
+    return SRNN(G2, W2, C2, S2, b=B2, observable="h1 + 2*h2")
+
+
+G3 = np.array([[1.2, 0.2, 0.0], [-0.3, 1.5, 0.1], [0.0, 0.2, 1.0]])
+W3 = np.array([[0.0, 0.3, 0.0], [0.2, 0.0, 0.1], [0.1, 0.0, 0.0]])
+C3 = np.array([[1.0, 0.0], [0.5, 1.0], [0.0, -0.5]])
+S3 = np.diag([0.7, 0.6, 0.8])
+B3 = np.array([0.3, -0.2, 0.1])
+Q3 = np.array([[1.0, 0.2, 0.0], [0.2, 0.5, 0.1], [0.0, 0.1, 0.8]])
+w3 = np.array([0.5, -1.0, 0.3])
+
+
+@pytest.fixture(scope="module")
+def lin3():
+    model = SRNN(G3, W3, C3, S3, b=B3)
+    h = sp.Matrix(model.h)
+    f = (h.T * sp.Matrix(Q3) * h)[0] + (sp.Matrix(w3).T * h)[0]
+    return model, f
+
+
+TANH = dict(g=1.0, w=0.8, b=0.2, s=0.7, c=1.0)
+
+
+@pytest.fixture(scope="module")
+def tanh1():
+    p = TANH
+    return SRNN([[p["g"]]], [[p["w"]]], [[p["c"]]], [[p["s"]]], b=[p["b"]], activation="tanh")
+
+
+@pytest.fixture(scope="module")
+def tanh_grid():
+    """Independent reference for the 1-D tanh model: p0 by quadrature of φ, the generator
+    L0 = φ ∂x + (D/2) ∂x² by central differences on a grid (reflecting far-away ends),
+    K(σ) = ∫ p0 C ∂x(e^{σL0} f) dx. The tridiagonal L0 is symmetrised by a diagonal
+    similarity T (T L0 T⁻¹ symmetric) and diagonalised once."""
+    p = TANH
+    D = p["s"] ** 2
+    x = np.linspace(-5.0, 5.0, 1201)
+    dx = x[1] - x[0]
+    phi = -p["g"] * x + np.tanh(p["w"] * x + p["b"])
+    U = np.concatenate([[0.0], np.cumsum(0.5 * (phi[1:] + phi[:-1]) * dx)])
+    p0 = np.exp(2 * (U - U.max()) / D)
+    p0 /= np.trapezoid(p0, x)
+    up = phi[:-1] / (2 * dx) + D / (2 * dx**2)      # L[i, i+1]
+    lo = -phi[1:] / (2 * dx) + D / (2 * dx**2)      # L[i+1, i]
+    up[0], lo[-1] = D / dx**2, D / dx**2
+    main = np.full(x.size, -D / dx**2)
+    logt = np.concatenate([[0.0], np.cumsum(0.5 * np.log(up / lo))])
+    tt = np.exp(logt - logt.mean())
+    lam, Y = sl.eigh_tridiagonal(main, np.sqrt(up * lo))
+    coef = Y.T @ (tt * np.tanh(x))                  # f = tanh(h1)
+
+    def kernel(lags):
+        lags = np.atleast_1d(np.asarray(lags, float))
+        Pf = (Y @ (np.exp(np.outer(lam, lags)) * coef[:, None])) / tt[:, None]
+        return np.trapezoid(p0[:, None] * p["c"] * np.gradient(Pf, dx, axis=0), x, axis=0)
+
+    return dict(x=x, p0=p0, kernel=kernel)
+
+
+# ---------------------------------------------------------------------- stationary OU
+@pytest.mark.parametrize("scheme", ["exponential", "euler"])
+def test_stationary_ou_mean_cov(lin2, scheme):
+    A = G2 - W2
+    mu = np.linalg.solve(A, B2)
+    S = sl.solve_continuous_lyapunov(A, S2 @ S2.T)
+    N = 20000
+
+    def moments(dt):
+        ens = simulate(lin2, [10.0], n_paths=N, dt=dt, scheme=scheme, initial=np.zeros(2),
+                       seed=11)
+        x = ens.states[0]
+        return x.mean(0), np.cov(x.T)
+
+    m1, c1 = moments(0.01)
+    se_m = np.sqrt(np.diag(S) / N)
+    se_c = np.sqrt((np.outer(np.diag(S), np.diag(S)) + S**2) / N)
+    if scheme == "exponential":  # exact transition: no time-step bias
+        bias_m, bias_c = 0.0, 0.0
+    else:
+        m2, c2 = moments(0.005)
+        bias_m, bias_c = 2 * np.abs(m1 - m2), 2 * np.abs(c1 - c2)
+    assert np.all(np.abs(m1 - mu) <= 4 * se_m + bias_m)
+    assert np.all(np.abs(c1 - S) <= 4 * se_c + bias_c)
+
+
+# ---------------------------------------------------------------------- linear kernels
+def test_linear_first_order_kernel_fdt_and_girsanov(lin2):
+    A = G2 - W2
+    w = np.array([1.0, 2.0])
+    lags = np.array([0.0, 0.2, 0.5, 1.0, 2.0])
+    dt = 0.01
+    exact = np.array([w @ sl.expm(-A * s) @ C2 for s in lags])          # (J, m)
+    r = first_order_kernel(lin2, lags, n_paths=2000, dt=dt, n_origins=100,
+                           origin_stride=0.05, seed=1)
+    assert r.value.shape == (5, 2) and r.method == "fdt" and r.window is None
+    within(r, exact)
+    # Girsanov: the window average δ⁻¹∫_σ^{σ+δ} wᵀe^{-As}C ds = wᵀA⁻¹(e^{-Aσ}-e^{-A(σ+δ)})C/δ
+    d = 0.05
+    avg = np.array([w @ np.linalg.solve(A, sl.expm(-A * s) - sl.expm(-A * (s + d))) @ C2 / d
+                    for s in lags])
+    for scheme in ("exponential", "euler"):
+        g = first_order_kernel(lin2, lags, method="girsanov", window=d, n_paths=2000, dt=dt,
+                               scheme=scheme, n_origins=100, origin_stride=0.05, seed=2)
+        assert g.window == pytest.approx(d)
+        within(g, avg)
+    # the exponential integrator is exact for linear models: the measured bias is ~0
+    assert np.all(np.abs(r.bias) <= 1e-3 * r.stderr + 1e-12)
+
+
+def _lin3_closed_forms():
+    A = G3 - W3
+    mu = np.linalg.solve(A, B3)
+    E = lambda s: sl.expm(-A * s)  # noqa: E731
+    Ebar = lambda s, d: np.linalg.solve(A, E(s) - E(s + d)) / d  # noqa: E731
+
+    def K1(s):
+        # K_k(σ) = <p0, L_k P_σ f> = wᵀe^{-Aσ}C_k + 2 C_kᵀ e^{-Aᵀσ} Q μ
+        return w3 @ E(s) @ C3 + 2 * C3.T @ E(s).T @ Q3 @ mu
+
+    def K2(s1, s2, d1=None, d2=None):
+        # g1 = L_{k1} P_{σ1} f = 2 C_{k1}ᵀ e^{-Aᵀσ1} Q m_{σ1}(x) + const, m_s(x) = μ + e^{-As}(x-μ)
+        # g2 = L_{k2} P_{σ2-σ1} g1 = 2 C_{k1}ᵀ e^{-Aᵀσ1} Q e^{-Aσ2} C_{k2}  (a constant), so
+        # K_{k1k2}(σ1,σ2) = 2 (e^{-Aσ1}C_{k1})ᵀ Q (e^{-Aσ2}C_{k2}),  σ1 ≤ σ2.
+        # Window averages replace e^{-Aσ} by Ē = δ⁻¹∫_σ^{σ+δ} e^{-As} ds.
+        a = E(s1) if d1 is None else Ebar(s1, d1)
+        b = E(s2) if d2 is None else Ebar(s2, d2)
+        return 2 * (a @ C3).T @ Q3 @ (b @ C3)
+    return K1, K2
+
+
+def test_quadratic_closed_form_by_crn_finite_difference(lin3):
+    """The closed-form K2 checked by deterministic polarisation of CRN responses.
+
+    For a linear model h^ε = h^0 + x with x deterministic; f is quadratic, so the mixed
+    difference Σ± f(h0 ± x1 ± x2)/4 = 2 x1ᵀQx2 path by path, with
+    x_i = ∫_{window i} e^{-A(t-s)} C_{k_i} ds/δ (exact for the exponential integrator).
+    """
+    model, f = lin3
+    _, K2 = _lin3_closed_forms()
+    dt, d = 0.02, 0.1
+    s1, s2 = 0.2, 0.6
+    T = s2 + d
+    win = lambda lag: (T - lag - d - 1e-9, T - lag - 1e-9)  # noqa: E731
+    (a1, b1), (a2, b2) = win(s1), win(s2)
+    for k1, k2 in [(0, 1), (1, 1)]:
+        R = {}
+        for sa in (1, -1):
+            for sb in (1, -1):
+                def u(t, sa=sa, sb=sb, k1=k1, k2=k2):
+                    out = np.zeros(2)
+                    out[k1] += sa / d if a1 <= t < b1 else 0.0
+                    out[k2] += sb / d if a2 <= t < b2 else 0.0
+                    return out
+                R[sa, sb] = response(model, u, 1.0, [T], observable=f, n_paths=64, dt=dt,
+                                     estimate_bias=False, seed=3).value[0]
+        mixed = (R[1, 1] - R[1, -1] - R[-1, 1] + R[-1, -1]) / 4
+        assert mixed == pytest.approx(K2(s1, s2, d, d)[k1, k2], rel=1e-8)
+
+
+def test_quadratic_first_and_second_order_kernels(lin3):
+    model, f = lin3
+    K1, K2 = _lin3_closed_forms()
+    dt = 0.02
+    lags1 = [0.0, 0.3, 1.0]
+    r1 = first_order_kernel(model, lags1, observable=f, n_paths=1000, dt=dt, n_origins=200,
+                            origin_stride=0.04, seed=4)
+    within(r1, np.array([K1(s) for s in lags1]))
+
+    pairs = [[0.0, 0.0], [0.0, 0.3], [0.3, 0.3], [0.2, 0.6], [0.6, 0.2], [0.5, 1.0]]
+    r2 = second_order_kernel(model, pairs, observable=f, method="fdt", n_paths=1000, dt=dt,
+                             n_origins=200, origin_stride=0.04, seed=5)
+    exact = []
+    for a, b in pairs:
+        lo, hi = sorted((a, b))
+        # diagonal: point value; off-diagonal: the recent kick (k1) averaged over [σ1, σ1+dt]
+        K = K2(lo, hi) if lo == hi else K2(lo, hi, d1=dt)
+        exact.append(K.T if a > b else K)
+    assert r2.value.shape == (6, 2, 2)
+    assert list(r2.windowed) == [False, True, False, True, True, True]
+    within(r2, np.array(exact))
+    # symmetric extension: K_{k1k2}(σ1,σ2) = K_{k2k1}(σ2,σ1)
+    np.testing.assert_allclose(r2.value[3], r2.value[4].T)
+
+    d = 0.1
+    pairs_g = [[0.0, 0.0], [0.2, 0.6], [0.5, 1.0]]
+    g2 = second_order_kernel(model, pairs_g, observable=f, method="girsanov", window=d,
+                             n_paths=1000, dt=dt, n_origins=200, origin_stride=0.04, seed=6)
+    within(g2, np.array([K2(a, b, d, d) for a, b in pairs_g]))
+
+
+# ---------------------------------------------------------------------- nonlinear, 1-D tanh
+def test_tanh_first_order_kernel_vs_grid(tanh1, tanh_grid):
+    lags = np.array([0.0, 0.25, 0.5, 1.0, 2.0])
+    ref = tanh_grid["kernel"](lags)
+    assert ref[0] == pytest.approx(
+        np.trapezoid(tanh_grid["p0"] * (1 - np.tanh(tanh_grid["x"]) ** 2), tanh_grid["x"]),
+        rel=1e-5)
+    # initial states from the grid density (independent of the library's density module)
+    init = inverse_cdf_sampler(lambda z: np.interp(z, tanh_grid["x"], tanh_grid["p0"]),
+                               -5.0, 5.0)
+    r = first_order_kernel(tanh1, lags, observable="tanh(h1)", n_paths=4000, dt=0.01,
+                           scheme="euler", n_origins=100, origin_stride=0.05, initial=init,
+                           seed=7)
+    within(r, ref[:, None])
+    # Girsanov window of one step δ = dt: reference K(σ + dt/2) (midpoint, error O(dt²))
+    g = first_order_kernel(tanh1, lags, observable="tanh(h1)", method="girsanov",
+                           n_paths=4000, dt=0.01, n_origins=100, origin_stride=0.05, seed=8)
+    within(g, tanh_grid["kernel"](lags + 0.005)[:, None])
+
+
+def test_tanh_crn_response_matches_first_order_kernel(tanh1, tanh_grid):
+    """Odd part of the CRN response, (R(ε) - R(-ε))/2 = ε ∫_0^t K(t-s) u(s) ds + O(ε³)."""
+    eps, t_obs, dt = 0.05, 1.0, 0.01
+    u = lambda t: np.array([np.sin(2 * t) + 0.5])  # noqa: E731
+    rp = response(tanh1, u, eps, [t_obs], observable="tanh(h1)", n_paths=4000, dt=dt, seed=9)
+    rm = response(tanh1, u, -eps, [t_obs], observable="tanh(h1)", n_paths=4000, dt=dt, seed=9)
+    odd = 0.5 * (rp.value - rm.value)
+    se = 0.5 * (rp.stderr + rm.stderr)
+    bias = 0.5 * (np.abs(rp.bias) + np.abs(rm.bias))
+    bse = 0.5 * (rp.bias_stderr + rm.bias_stderr)
+    s = np.linspace(0.0, t_obs, 401)
+    K = tanh_grid["kernel"](s)                                # K(σ) at σ = s
+    ref = eps * np.trapezoid(K * (np.sin(2 * (t_obs - s)) + 0.5), s)
+    # the engine freezes u on [t_i, t_{i+1}): that O(dt) effect is part of the measured bias
+    within(None, ref, value=odd, stderr=se, bias=bias, bias_stderr=bse)
+
+
+def test_crn_stderr_much_smaller_than_independent(tanh1):
+    u = lambda t: np.array([np.sin(2 * t) + 0.5])  # noqa: E731
+    kw = dict(observable="tanh(h1)", n_paths=2000, dt=0.01, estimate_bias=False, seed=10)
+    crn = response(tanh1, u, 0.05, [0.5, 1.0, 2.0], **kw)
+    ind = response(tanh1, u, 0.05, [0.5, 1.0, 2.0], crn=False, **kw)
+    assert crn.crn and not ind.crn
+    assert np.all(20 * crn.stderr <= ind.stderr)
+    assert np.all(np.abs(crn.value - ind.value) <= 4 * np.hypot(crn.stderr, ind.stderr))
+
+
+def test_time_step_bias_estimate_tracks_euler_error(lin2):
+    """Linear response, Euler–Maruyama: value - exact ≈ measured bias (first-order scheme)."""
+    A = G2 - W2
+    w = np.array([1.0, 2.0])
+    u = lambda t: np.array([np.sin(2 * t) + 0.5, np.cos(t)])  # noqa: E731
+    t_obs = np.array([0.5, 1.0, 2.0])
+    # exact mean deviation: dx/dt = -A x + ε C u(t), x(0) = 0, response = wᵀx(t)
+    sol = solve_ivp(lambda t, x: -A @ x + 0.1 * C2 @ u(t), (0, 2.0), np.zeros(2),
+                    t_eval=t_obs, rtol=1e-11, atol=1e-13)
+    exact = w @ sol.y
+    r = response(lin2, u, 0.1, t_obs, n_paths=200, dt=0.02, scheme="euler", seed=12)
+    err = r.value - np.array(exact)
+    assert np.all(r.stderr < 1e-12)           # linear f, linear model: CRN difference is exact
+    assert np.all(np.abs(err - r.bias) <= 0.25 * np.abs(err) + 1e-6)
+
+
+# ---------------------------------------------------------------------- engine contract
+def test_seed_reproducible_across_chunk_sizes(lin2, tanh1):
+    kw = dict(n_paths=1000, dt=0.01, seed=3)
+    runs = [simulate(lin2, [0.0, 0.5, 1.0], chunk_size=c, prefetch_noise=p, **kw).states
+            for c, p in [(256, True), (700, False), (100000, True)]]
+    assert all(np.array_equal(runs[0], x) for x in runs[1:])
+    other = simulate(lin2, [1.0], n_paths=1000, dt=0.01, seed=4).states
+    assert not np.array_equal(runs[0][-1], other[0])
+    ks = [first_order_kernel(lin2, [0.0, 0.3], n_paths=600, dt=0.01, n_origins=5, seed=5,
+                             chunk_size=c).value for c in (256, 4096)]
+    np.testing.assert_array_equal(*ks)
+    u = lambda t: np.array([1.0])  # noqa: E731
+    rs = [response(tanh1, u, 0.1, [0.3], n_paths=600, dt=0.01, seed=6, chunk_size=c).value
+          for c in (256, 4096)]
+    np.testing.assert_array_equal(*rs)
+
+
+def test_observable_callable_equals_expression(lin2):
+    e1 = simulate(lin2, [0.5], n_paths=300, dt=0.01, observable="h1**2 + h2", seed=1)
+    e2 = simulate(lin2, [0.5], n_paths=300, dt=0.01, seed=1, keep_states=False,
+                  observable=lambda h: h[..., 0] ** 2 + h[..., 1])
+    assert e2.states is None
+    np.testing.assert_allclose(e1.values, e2.values)
+    np.testing.assert_allclose(e1.values[0], e1.states[0, :, 0] ** 2 + e1.states[0, :, 1])
+
+
+# ---------------------------------------------------------------------- refusals
+def test_refuses_unstable_model():
+    bad = SRNN([[1.0, 0.0], [0.0, -0.5]], [[0.0, 0.0], [0.0, 0.0]], [[1.0], [0.0]], 0.5,
+               check=False)
+    assert issubclass(SimulationError, ValueError)
+    with pytest.raises(SimulationError, match="not stable"):
+        simulate(bad, [1.0], n_paths=10, dt=0.01)
+
+
+def test_refuses_large_time_step(lin2, tanh1):
+    with pytest.raises(ValueError, match=r"dt = 1\.5 is too large for Euler"):
+        simulate(lin2, [3.0], n_paths=10, dt=1.5, scheme="euler")
+    with pytest.raises(ValueError, match="too large"):
+        simulate(tanh1, [3.0], n_paths=10, dt=3.0, scheme="euler")
+    simulate(lin2, [3.0], n_paths=10, dt=1.5, scheme="exponential")  # exact: accepted
+
+
+@pytest.mark.parametrize("n_paths", [1, 0, 2.5, True])
+def test_refuses_too_few_paths(lin2, n_paths):
+    with pytest.raises(ValueError, match="n_paths"):
+        simulate(lin2, [1.0], n_paths=n_paths, dt=0.01)
+
+
+def test_refuses_input_of_wrong_shape(lin2):
+    with pytest.raises(ValueError, match=r"u\(0\) returned shape \(3,\)"):
+        simulate(lin2, [1.0], n_paths=10, dt=0.01, u=lambda t: np.zeros(3))
+    with pytest.raises(ValueError, match="u must be a callable"):
+        simulate(lin2, [1.0], n_paths=10, dt=0.01, u=np.zeros(2))
+
+
+def test_divergence_reported_with_step(tanh1):
+    u = lambda t: np.array([np.inf if t >= 0.3 else 0.0])  # noqa: E731
+    with pytest.raises(DivergenceError, match="non-finite") as exc:
+        simulate(tanh1, [1.0], n_paths=300, dt=0.01, u=u, initial=np.zeros(1), seed=1)
+    # u(t_30) enters on step 30 -> the state h_31 at t = 0.31 is the first bad one
+    assert exc.value.step == 31 and exc.value.time == pytest.approx(0.31)
+    assert "step 31" in str(exc.value)
+    big = lambda t: np.array([1e12 if t >= 0.5 else 0.0])  # noqa: E731
+    with pytest.raises(DivergenceError, match="max_norm") as exc:
+        simulate(tanh1, [1.0], n_paths=300, dt=0.01, u=big, initial=np.zeros(1), seed=1)
+    assert exc.value.step == 51
+
+
+def test_refuses_bad_times_lags_and_ranges(lin2, lin3):
+    with pytest.raises(ValueError, match="multiples of dt"):
+        simulate(lin2, [0.105], n_paths=10, dt=0.01)
+    with pytest.raises(ValueError, match="window"):
+        second_order_kernel(lin2, [[0.0, 0.02]], n_paths=10, dt=0.01, window=0.05)
+    no_noise_on_input = SRNN(G2, W2, C2, [[0.8], [0.0]], b=B2)
+    with pytest.raises(ValueError, match="range of sigma"):
+        first_order_kernel(no_noise_on_input, [0.0], method="girsanov", n_paths=10, dt=0.01)
+    with pytest.raises(ValueError, match="free symbols"):
+        simulate(lin2, [0.1], n_paths=10, dt=0.01, observable=sp.Symbol("x") + 1)
+
+
+# ---------------------------------------------------------------------- nonlinear second order
+def test_tanh_second_order_estimators_vs_crn_finite_difference(tanh1):
+    """Nonlinear second order: Girsanov Hermite estimator vs polarised CRN responses to
+    two rectangular kicks of area a (both estimate the double-window average)."""
+    dt, d, a = 0.01, 0.05, 0.3
+    s1, s2 = 0.2, 0.5
+    T = s2 + d
+    win = lambda lag: (T - lag - d - 1e-9, T - lag - 1e-9)  # noqa: E731
+    (a1, b1), (a2, b2) = win(s1), win(s2)
+    R = {}
+    for sa in (1, -1):
+        for sb in (1, -1):
+            def u(t, sa=sa, sb=sb):
+                return np.array([(sa if a1 <= t < b1 else 0) / d + (sb if a2 <= t < b2 else 0)
+                                 / d])
+            R[sa, sb] = response(tanh1, u, a, [T], observable="tanh(h1)", n_paths=40000,
+                                 dt=dt, seed=13)
+    fd = (R[1, 1].value - R[1, -1].value - R[-1, 1].value + R[-1, -1].value) / (4 * a * a)
+    fd_se = sum(r.stderr for r in R.values()) / (4 * a * a)
+    g = second_order_kernel(tanh1, [[s1, s2]], observable="tanh(h1)", method="girsanov",
+                            window=d, n_paths=8000, dt=dt, n_origins=300, origin_stride=0.05,
+                            seed=14)
+    assert abs(g.value[0, 0, 0] - fd[0]) <= 4 * np.hypot(g.stderr[0, 0, 0], fd_se[0]) \
+        + abs(g.bias[0, 0, 0]) + 0.02 * abs(fd[0])
