@@ -167,7 +167,9 @@ class StationaryDensity:
         if self.kind == "gaussian":
             return sp.sqrt((2 * sp.pi) ** self.model.n * self.cov.det())
         if self.kind == "one_dim" and self.model.is_numeric:
-            return sp.Float(self._quad1d(sp.Integer(1)), 30)
+            with mpmath.workdps(30):
+                logZ = mpmath.log(self._quad1d(sp.Integer(1))) + self._bulk_1d[2]
+                return sp.Float(mpmath.exp(logZ), 30)
         integrand = sp.exp(self.log_unnormalised)
         return sp.Integral(integrand, *[(hi, -sp.oo, sp.oo) for hi in self.h])
 
@@ -178,12 +180,20 @@ class StationaryDensity:
         return sp.exp(self.log_unnormalised) / self.normalisation
 
     def verify(self) -> Verification:
-        """Check ``L0* p0 = 0`` symbolically: ``L0* p0 / p0`` must simplify to 0."""
+        """Check ``L0* p0 = 0`` symbolically: ``L0* p0 / p0`` must simplify to 0.
+
+        ``L0*`` is applied to ``p = exp(F(h))`` with ``F`` an undefined function, so that
+        ``exp(F)`` cancels exactly; then the derivatives of ``F`` are replaced by those of
+        ``log p0`` and the result is simplified.
+        """
         self._require_closed_form("verify")
-        p = sp.exp(self.log_unnormalised)
-        ratio = sp.expand(sp.powsimp(sp.expand(fokker_planck(self.model, p) / p)))
+        F = sp.Function("F")(*self.h)
+        ratio = sp.expand(sp.powsimp(fokker_planck(self.model, sp.exp(F)) / sp.exp(F)))
+        logp = self.log_unnormalised
+        derivs = sorted(ratio.atoms(sp.Derivative), key=lambda d: -len(d.variables))
+        ratio = ratio.subs({d: sp.diff(logp, *d.variables) for d in derivs})
         if self.kind == "gaussian":
-            poly = sp.Poly(ratio, *self.h)
+            poly = sp.Poly(sp.expand(ratio), *self.h)
             coeffs = [sp.simplify(c) for c in poly.coeffs()]
             residual = sum((c * sp.prod([x**e for x, e in zip(self.h, mon, strict=True)])
                             for c, mon in zip(coeffs, poly.monoms(), strict=True)),
@@ -228,7 +238,8 @@ class StationaryDensity:
         if self.kind == "gaussian" and g.is_polynomial(*self.h):
             return gaussian_expectation(g, self.h, self.mean, self.cov)
         if self.kind == "one_dim" and self.model.is_numeric and not g.free_symbols - set(self.h):
-            return sp.Float(self._quad1d(g) / self._quad1d(sp.Integer(1)), 25)
+            with mpmath.workdps(30):
+                return sp.Float(self._quad1d(g) / self._quad1d(sp.Integer(1)), 25)
         return sp.Integral(g * self.expr, *[(hi, -sp.oo, sp.oo) for hi in self.h])
 
     def pdf_numpy(self):
@@ -236,7 +247,8 @@ class StationaryDensity:
         self._require_closed_form("pdf")
         if not self.model.is_numeric:
             raise ModelError("pdf_numpy needs numeric parameters")
-        logp = sp.lambdify([self.h], self.log_unnormalised, [NUMPY_EXTRAS, "numpy"])
+        logp = sp.lambdify([self.h], overflow_safe(self.log_unnormalised),
+                           [NUMPY_EXTRAS, "numpy"])
         logZ = float(sp.log(self.normalisation).evalf())
 
         def pdf(x):
@@ -246,22 +258,22 @@ class StationaryDensity:
             return np.exp(logp(np.moveaxis(x, -1, 0)) - logZ)
         return pdf
 
-    def _quad1d(self, g: sp.Expr) -> float:
-        """``∫ g(h) exp(2U/D - c) dh`` by mpmath quadrature, split at the bulk of p0."""
+    def _quad1d(self, g: sp.Expr):
+        """``∫ g(h) exp(2U/D - c) dh`` (``c`` = max of ``2U/D``, see ``_bulk_1d``) by mpmath
+        quadrature at 30 digits, split at the bulk of p0; returns an mpmath number."""
         h = self.h[0]
         lo, hi, c = self._bulk_1d
         f_log = sp.lambdify(h, self.log_unnormalised - c, "mpmath")
         f_g = sp.lambdify(h, g, "mpmath")
         with mpmath.workdps(30):
             pts = [-mpmath.inf] + list(np.linspace(lo, hi, 9)) + [mpmath.inf]
-            val = mpmath.quad(lambda x: f_g(x) * mpmath.exp(f_log(x)), pts)
-        return float(val) * float(np.exp(0.0))
+            return mpmath.quad(lambda x: f_g(x) * mpmath.exp(f_log(x)), pts)
 
     @cached_property
     def _bulk_1d(self) -> tuple[float, float, float]:
         """A range holding the mass of a 1-D density and the max of its log."""
         h = self.h[0]
-        f = sp.lambdify(h, self.log_unnormalised, [NUMPY_EXTRAS, "numpy"])
+        f = sp.lambdify(h, overflow_safe(self.log_unnormalised), [NUMPY_EXTRAS, "numpy"])
         p = self.model.numpy_params()
         scale = np.sqrt(p["D"][0, 0] / (2 * max(p["Gamma"][0, 0], 1e-12)))
         reach = 1 + np.abs(p["b"][0]) + np.abs(p["W"][0, 0])
@@ -296,13 +308,61 @@ def _polylog_numpy(s, x):
     raise NotImplementedError(f"polylog({s}, x) has no numpy implementation here")
 
 
+def _logcosh_numpy(x):
+    """``log cosh x = |x| + log1p(e^{-2|x|}) - log 2`` without overflow."""
+    a = np.abs(x)
+    return a + np.log1p(np.exp(-2 * a)) - np.log(2.0)
+
+
+def _li2_negexp_numpy(z):
+    """``Li_2(-e^z)`` without overflow: ``spence(1 + e^z)`` for z ≤ 0, and the inversion
+    ``Li_2(-x) = -π²/6 - ½ log² x - Li_2(-1/x)`` for z > 0."""
+    z = np.asarray(z, dtype=float)
+    e = np.exp(-np.abs(z))
+    small = scipy.special.spence(1 + e)  # Li_2(-e^{-|z|})
+    return np.where(z <= 0, small, -np.pi**2 / 6 - 0.5 * z**2 - small)
+
+
 #: Extra functions for ``lambdify(..., [NUMPY_EXTRAS, "numpy"])``.
-NUMPY_EXTRAS = {"polylog": _polylog_numpy}
+NUMPY_EXTRAS = {"polylog": _polylog_numpy, "logcosh": _logcosh_numpy,
+                "li2negexp": _li2_negexp_numpy,
+                "log1pexp": lambda x: np.logaddexp(0.0, x)}
+_LOGCOSH = sp.Function("logcosh")
+_LOG1PEXP = sp.Function("log1pexp")
+_LI2NEGEXP = sp.Function("li2negexp")
+
+
+def overflow_safe(expr: sp.Expr) -> sp.Expr:
+    """Rewrite ``log(cosh z)`` and ``log(1 + e^z)`` as overflow-safe functions for numpy
+    (see :data:`NUMPY_EXTRAS`)."""
+    def is_logcosh(e):
+        return isinstance(e, sp.log) and isinstance(e.args[0], sp.cosh)
+
+    def is_log1pexp(e):
+        if not isinstance(e, sp.log) or not isinstance(e.args[0], sp.Add):
+            return False
+        terms = e.args[0].args
+        return len(terms) == 2 and 1 in terms and any(isinstance(t, sp.exp) for t in terms)
+
+    def is_li2negexp(e):
+        return (isinstance(e, sp.polylog) and e.args[0] == 2
+                and isinstance(-e.args[1], sp.exp))
+
+    expr = expr.replace(is_li2negexp, lambda e: _LI2NEGEXP((-e.args[1]).args[0]))
+    expr = expr.replace(is_logcosh, lambda e: _LOGCOSH(e.args[0].args[0]))
+    return expr.replace(is_log1pexp, lambda e: _LOG1PEXP(
+        next(t for t in e.args[0].args if isinstance(t, sp.exp)).args[0]))
 
 
 def _simplify_zero(expr: sp.Expr) -> sp.Expr:
     """Simplify an expression expected to vanish: cheap rewrites first, ``simplify`` last."""
-    for attempt in (lambda e: sp.cancel(sp.expand(e)),
+    def hyperbolic_to_tanh(e):
+        e = e.replace(lambda x: isinstance(x, sp.sinh),
+                      lambda x: sp.tanh(x.args[0]) * sp.cosh(x.args[0]))
+        return sp.expand(e)
+
+    for attempt in (hyperbolic_to_tanh,
+                    lambda e: sp.cancel(sp.expand(e)),
                     lambda e: sp.cancel(sp.expand(e.rewrite(sp.exp))),
                     sp.simplify):
         expr = attempt(expr)

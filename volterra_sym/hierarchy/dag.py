@@ -29,6 +29,7 @@ import sympy as sp
 from ..density import stationary_density
 from ..model import SRNN
 from ..operators import Perturbation, Semigroup, StationaryAverage, check_channel, model_ref
+from .convergence import diagnose_series
 from .kernel import ResponseKernel, gap_symbols, lag_symbols
 
 __all__ = ["ResponseHierarchy"]
@@ -125,18 +126,29 @@ class ResponseHierarchy:
         u = check_input(u, self.model.m)
         return self._backend(method, "series_terms").series_terms(self, u, times)
 
-    def series(self, u: Callable, times, eps, method: str = "auto") -> np.ndarray:
+    def series(self, u: Callable, times, eps, method: str = "auto", *,
+               check: bool = True) -> np.ndarray:
         """Partial sums ``S_N(t) = Σ_{j≤N} ε^j T_j(t)`` for ``N = 0..order``.
 
         Returns shape ``(order+1, len(times))`` for scalar ``eps`` and
-        ``(len(eps), order+1, len(times))`` for an array of ε.
+        ``(len(eps), order+1, len(times))`` for an array of ε. With ``check`` a
+        :class:`ConvergenceWarning` is issued for every ε outside the estimated radius
+        of convergence (see :meth:`diagnose`).
         """
         eps_arr = np.asarray(eps, dtype=float)
         if not np.all(np.isfinite(eps_arr)):
             raise ValueError(f"eps must be finite, got {eps}")
         terms = self.series_terms(u, times, method=method)
+        if check:
+            for e in np.atleast_1d(eps_arr):
+                diagnose_series(terms, float(e), warn=True)
         powers = eps_arr[..., None] ** np.arange(self.order + 1)
         return np.cumsum(powers[..., :, None] * terms, axis=-2)
+
+    def diagnose(self, u: Callable, times, eps: float, method: str = "auto"):
+        """Ratio-test diagnostics of the partial sums at ``eps``
+        (:class:`~volterra_sym.hierarchy.convergence.SeriesDiagnostics`)."""
+        return diagnose_series(self.series_terms(u, times, method=method), float(eps))
 
     def _backend(self, method: str, what: str):
         from ..backends import select_backend

@@ -27,8 +27,10 @@ from .activations import Activation, get_activation
 
 __all__ = ["SRNN", "ModelError", "state_symbols"]
 
-_STATE_NAME = re.compile(r"^h\d+$")
-_RESERVED = {"z", "t", "s", "eps", "epsilon"}
+#: names used by the engine itself: states h1..hn, lags sigma_j, gaps tau_j
+_STATE_NAME = re.compile(r"^(h\d+|sigma_\d+|tau_\d+)$")
+_RESERVED = {"z", "t", "eps", "epsilon"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\- ]{0,79}$")
 
 
 class ModelError(ValueError):
@@ -71,7 +73,7 @@ def _entry(value: Any, param: str, index: tuple[int, ...], params: dict) -> sp.E
     for s in expr.free_symbols:
         if _STATE_NAME.match(s.name) or s.name in _RESERVED:
             raise ModelError(f"{where}: parameter name {s.name!r} is reserved "
-                             "(state variables h1..hn, z, t, s, eps)")
+                             "(state variables h1..hn, lags sigma_j, tau_j, z, t, eps)")
     if expr.is_number and (expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or not expr.is_finite):
         raise ModelError(f"{where} must be finite, got {expr}")
     return expr
@@ -144,8 +146,9 @@ class SRNN:
             self.activation: Activation = get_activation(activation)
         except ValueError as exc:
             raise ModelError(str(exc)) from None
-        if not isinstance(name, str) or not re.match(r"^[\w .\-]{1,80}$", name):
-            raise ModelError(f"name must be a short plain string, got {name!r}")
+        if not isinstance(name, str) or not _NAME.match(name) or "__" in name:
+            raise ModelError(f"name must be a short plain label (letters, digits, '_', '-', "
+                             f"spaces; no '__'), got {name!r}")
         self.name = name
         self.n, self.m, self.r = n, self.C.cols, self.sigma.cols
         self.h = state_symbols(n)
@@ -195,7 +198,8 @@ class SRNN:
     @classmethod
     def symbolic(cls, n: int, m: int, activation="linear", r: int | None = None,
                  **kwargs) -> SRNN:
-        """A fully symbolic model: entries ``Gamma_ij, W_ij, b_i, C_ik, sigma_il``."""
+        """A fully symbolic model: entries ``Gamma_ij, W_ij, b_i, C_ik`` and ``s_il`` for σ
+        (``sigma_j`` names the lags)."""
         if not (isinstance(n, int) and n >= 1 and isinstance(m, int) and m >= 1):
             raise ModelError(f"n and m must be positive integers, got n={n!r}, m={m!r}")
         r = n if r is None else r
@@ -204,7 +208,7 @@ class SRNN:
             return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i + 1}{j + 1}",
                                                                real=True))
         b = sp.Matrix(n, 1, lambda i, _: sp.Symbol(f"b_{i + 1}", real=True))
-        return cls(mat("Gamma", n, n), mat("W", n, n), mat("C", n, m), mat("sigma", n, r), b,
+        return cls(mat("Gamma", n, n), mat("W", n, n), mat("C", n, m), mat("s", n, r), b,
                    activation, name=kwargs.pop("name", f"symbolic_{n}x{m}"), **kwargs)
 
     # ------------------------------------------------------------------ derived objects
@@ -265,7 +269,8 @@ class SRNN:
         if unknown:
             raise ModelError(f"unknown parameters {sorted(unknown)}; model has "
                              f"{sorted(self.parameters)}")
-        rep = {self.parameters[k]: v for k, v in vals.items()}
+        rep = {self.parameters[k]: exact_number(v) if isinstance(v, float) else v
+               for k, v in vals.items()}
         sub = lambda M: M.subs(rep)  # noqa: E731
         obs = self._observable_spec
         return SRNN(sub(self.Gamma), sub(self.W), sub(self.C), sub(self.sigma), sub(self.b),

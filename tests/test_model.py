@@ -1,0 +1,125 @@
+"""The SRNN model: shapes, symbols, model files, and refusal of bad input."""
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from volterra_sym import SRNN, ModelError
+from volterra_sym.cli import builtin_models
+
+
+def test_drift_is_minus_gamma_h_plus_activation():
+    m = SRNN(Gamma=[[1, 0], [0, 2]], W=[[0.5, 0], [0.1, 0.2]], C=[[1], [0]],
+             sigma=0.3, b=[0.1, 0], activation="tanh")
+    h1, h2 = m.h
+    expected = sp.Matrix([-h1 + sp.tanh(h1 / 2 + sp.Rational(1, 10)),
+                          -2 * h2 + sp.tanh(h1 / 10 + h2 / 5)])
+    assert sp.simplify(m.drift - expected) == sp.zeros(2, 1)
+    x = np.array([[0.3, -0.7], [1.2, 0.4]])
+    ref = -x @ np.diag([1, 2]).T + np.tanh(x @ np.array([[0.5, 0], [0.1, 0.2]]).T + [0.1, 0])
+    np.testing.assert_allclose(m.drift_numpy()(x), ref, rtol=1e-14)
+    assert m.D == sp.eye(2) * sp.Rational(9, 100)
+
+
+def test_symbolic_entries_and_expressions():
+    m = SRNN(Gamma=[["gamma", 0], [0, "2*gamma"]], W=[[0, "-omega"], ["omega", 0]],
+             C=[[1], [0]], sigma=[["s", 0], [0, "s"]])
+    assert set(m.parameters) == {"gamma", "omega", "s"}
+    assert not m.is_numeric
+    num = m.subs(gamma=1.0, omega=0.5, s=0.3)
+    assert num.is_numeric and num.A == sp.Matrix([[1, sp.Rational(1, 2)], [-sp.Rational(1, 2), 2]])
+
+
+def test_fully_symbolic_model():
+    m = SRNN.symbolic(2, 1, activation="tanh")
+    assert len(m.parameters) == 4 + 4 + 2 + 2 + 4
+    assert m.h == sp.symbols("h1 h2", real=True)
+
+
+def test_from_dict_and_load(tmp_path):
+    d = {"Gamma": [[1.0]], "W": [[0.5]], "b": [0.1], "C": [[1.0]], "sigma": [[0.4]],
+         "activation": "sigmoid", "observable": "h1**2"}
+    m = SRNN.from_dict(d)
+    assert m.activation.name == "sigmoid" and m.default_observable == m.h[0] ** 2
+    p = tmp_path / "model.toml"
+    p.write_text('Gamma = [[1.0]]\nW = [[0.5]]\nb = [0.1]\nC = [[1.0]]\nsigma = [[0.4]]\n'
+                 'activation = "sigmoid"\nobservable = "h1**2"\n')
+    m2 = SRNN.load(p)
+    assert m2.name == "model" and m2.drift == m.drift
+
+
+@pytest.mark.parametrize("name", sorted(builtin_models()))
+def test_builtin_models_load(name):
+    SRNN.load(builtin_models()[name])
+
+
+# ---------------------------------------------------------------------- bad input
+def base(**kw):
+    d = {"Gamma": [[1.0, 0], [0, 1.0]], "W": [[0, 0], [0, 0]], "C": [[1.0], [0.0]],
+         "sigma": [[0.5, 0], [0, 0.5]]}
+    d.update(kw)
+    return d
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"Gamma": [[1, 0, 0], [0, 1, 0]]}, "Gamma must be square"),
+    ({"C": [[1.0], [0.0], [2.0]]}, r"C has shape 3×1, expected 2×any"),
+    ({"W": [[2.0, 0], [0, 0]]}, r"A = Γ - W is not stable: eigenvalue -1"),
+    ({"W": [[1.0, -1.2], [1.2, 1.0]]}, r"A = Γ - W is not stable: eigenvalue 0\+1.2j|0-1.2j"),
+    ({"activation": "relu"}, "ReLU is not smooth"),
+    ({"activation": "max(z, 0)"}, "not smooth"),
+    ({"Gamma": [[math.nan, 0], [0, 1]]}, r"Gamma\[0, 0\] must be finite"),
+    ({"sigma": [[0.5, 0], [0, math.inf]]}, r"sigma\[1, 1\] must be finite"),
+    ({"observable": "h1 + h3"}, "unknown variable 'h3'"),
+    ({"sigma": [[0, 0], [0, 0]]}, "sigma is zero"),
+    ({"b": [0.1, 0.2, 0.3]}, "b has shape 3×1"),
+    ({"Gamma": [[1, 0], [0, 1]], "extra": 1}, "unknown model keys"),
+])
+def test_bad_input_is_refused_with_named_condition(kw, match):
+    with pytest.raises(ModelError, match=match):
+        SRNN.from_dict(base(**kw))
+
+
+HOSTILE = ["__import__('os').system('true')", "h1.__class__", "lambda: 0"]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+@pytest.mark.parametrize("where", ["observable", "activation", "Gamma", "name"])
+def test_hostile_strings_everywhere(text, where, tmp_path, monkeypatch):
+    """In the observable, the activation and a model file: refused, nothing evaluated."""
+    monkeypatch.setattr(sp, "sympify", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    d = base()
+    d[where] = [[text, 0], [0, 1]] if where == "Gamma" else text
+    with pytest.raises(ModelError):
+        SRNN.from_dict(d)
+    # the same through a TOML model file (as a TOML basic string)
+    body = {k: v for k, v in base().items() if k != where}
+    lines = [f"{k} = {v!r}" for k, v in body.items()]
+    lines.append(f'{where} = [["{text}", 0], [0, 1]]' if where == "Gamma"
+                 else f'{where} = "{text}"')
+    p = tmp_path / "hostile.toml"
+    p.write_text("\n".join(lines))
+    with pytest.raises(ModelError):
+        SRNN.load(p)
+
+
+def test_missing_and_invalid_model_files(tmp_path):
+    with pytest.raises(ModelError, match="does not exist"):
+        SRNN.load(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("Gamma = [[1.0]\n")
+    with pytest.raises(ModelError, match="not valid TOML"):
+        SRNN.load(bad)
+
+
+def test_unstable_tanh_leak_refused():
+    with pytest.raises(ModelError, match="Γ .* is not stable"):
+        SRNN(Gamma=-0.5, W=1.0, C=1.0, sigma=1.0, activation="tanh")
+
+
+def test_softplus_growth_checked():
+    with pytest.raises(ModelError, match="not stable"):
+        SRNN(Gamma=1.0, W=1.5, C=1.0, sigma=1.0, activation="softplus")
+    SRNN(Gamma=1.0, W=0.5, C=1.0, sigma=1.0, activation="softplus")
