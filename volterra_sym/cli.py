@@ -147,7 +147,7 @@ def cmd_series(args) -> int:
     used = last_method()
     eps = args.eps
     partial = np.cumsum(eps ** np.arange(args.order + 1)[:, None] * terms, axis=0)
-    diag = diagnose_series(terms, eps)
+    diag = diagnose_series(terms, eps, terminates_at=hier.terminates_at)
     if not diag.meaningful:
         print(f"warning: {diag.message}", file=sys.stderr)
     if args.plot:

@@ -46,13 +46,45 @@ def supports(model: SRNN, g: sp.Expr) -> bool:
 
 
 # ---------------------------------------------------------------------- symbolic closed form
+def _closed_form_matrices(model: SRNN):
+    """``(A, μ, S)`` for symbolic closed forms: exact when ``A`` has rational eigenvalues
+    (or symbolic entries), else 15-digit floats (exact ``sqrt`` arithmetic would swell)."""
+    cache = model.__dict__.setdefault("_closed_form_cache", {})
+    if "mats" not in cache:
+        dens = stationary_density(model)
+        A, mu, S = model.A, dens.mean, dens.cov
+        if model.is_numeric:
+            lam = sp.Symbol("lam")
+            roots = sp.Poly(A.charpoly(lam).as_expr(), lam).all_roots() if A.rows <= 4 else []
+            if not roots or not all(r.is_rational for r in roots):
+                A, mu, S = (M.evalf(15) for M in (A, mu, S))
+        cache["mats"] = (A, mu, S)
+    return cache["mats"]
+
+
+_X = sp.Symbol("x_", nonnegative=True)
+
+
+def _expm_closed_form(model: SRNN, A: sp.Matrix) -> sp.Matrix:
+    """``e^{-A x}`` for a nonnegative symbol ``x``; with float entries, written in real
+    form (``e^{ax}cos(bx)``, ``e^{ax}sin(bx)``) so no imaginary rounding residue remains."""
+    cache = model.__dict__.setdefault("_closed_form_cache", {})
+    if "expm" not in cache:
+        E = (-A * _X).exp()
+        if A.has(sp.Float):
+            E = E.applyfunc(lambda e: sp.expand(sp.re(sp.expand(e.rewrite(sp.exp))),
+                                                complex=True).evalf(15))
+        cache["expm"] = E
+    return cache["expm"]
+
+
 def semigroup_closed_form(model: SRNN, g: sp.Expr, s: sp.Expr) -> sp.Expr:
     """``(P_s g)(h) = E[g(μ + e^{-As}(h - μ) + ξ)]``, ``ξ ~ N(0, S - e^{-As} S e^{-Aᵀs})``
     as a SymPy expression (small n: uses ``Matrix.exp``)."""
-    dens = stationary_density(model)
-    mu, S = dens.mean, dens.cov
-    E = (-model.A * s).exp()
-    Sig = S - E * S * E.T
+    A, mu, S = _closed_form_matrices(model)
+    E = _expm_closed_form(model, A).subs(_X, s)
+    degree = sp.Poly(g, *model.h).total_degree() if g.free_symbols & set(model.h) else 0
+    Sig = S - E * S * E.T if degree >= 2 else sp.zeros(model.n, model.n)
     xi = sp.symbols(f"_xi0:{model.n}")
     y = sp.Matrix(model.h) - mu
     m_s = mu + E * y
@@ -69,8 +101,10 @@ def kernel_closed_form(model: SRNN, f: sp.Expr, channels: tuple[int, ...]) -> sp
     for j, k in enumerate(channels):
         gap = sig[j] - (sig[j - 1] if j else 0)
         g = perturbation(model, k, semigroup_closed_form(model, g, gap))
-    K = stationary_density(model).expectation(sp.expand(g))
-    K = sp.expand(K)
+    _, mu, S = _closed_form_matrices(model)
+    K = sp.expand(gaussian_expectation(sp.expand(g), model.h, mu, S))
+    if K.has(sp.Float):
+        return K
     return sp.simplify(K) if sp.count_ops(K) < 400 else K
 
 

@@ -34,9 +34,21 @@ class SeriesDiagnostics:
 
 
 def diagnose_series(terms: np.ndarray, eps: float, *, rtol: float = 1e-12,
-                    warn: bool = False) -> SeriesDiagnostics:
-    """Diagnose the partial sums of ``terms`` (shape ``(order+1, T)``, ``T_0 = <f>_0``)."""
+                    warn: bool = False, terminates_at: int | None = None) -> SeriesDiagnostics:
+    """Diagnose the partial sums of ``terms`` (shape ``(order+1, T)``, ``T_0 = <f>_0``).
+
+    ``terminates_at = d`` declares that every term beyond order ``d ≤ order`` vanishes
+    identically (linear model, polynomial observable of degree ``d``): the partial sum is
+    then exact at every ε.
+    """
     terms = np.asarray(terms, dtype=float)
+    if terminates_at is not None and terminates_at <= terms.shape[0] - 1:
+        a = np.max(np.abs(terms[1:]), axis=1) if terms.shape[0] > 1 else np.zeros(0)
+        sizes = np.array([abs(eps) ** N * x for N, x in enumerate(a, start=1)])
+        return SeriesDiagnostics(float(eps), sizes, np.full(max(len(a) - 1, 0), np.nan),
+                                 np.inf, True, f"the series terminates at order "
+                                 f"{terminates_at} (linear model, polynomial observable): "
+                                 "the partial sum is exact at every eps")
     a = np.max(np.abs(terms[1:]), axis=1) if terms.shape[0] > 1 else np.zeros(0)
     scale = max(float(np.max(np.abs(terms))) if terms.size else 0.0, 1e-300)
     nz = [N for N, x in enumerate(a, start=1) if x > rtol * scale]

@@ -141,14 +141,23 @@ class ResponseHierarchy:
         terms = self.series_terms(u, times, method=method)
         if check:
             for e in np.atleast_1d(eps_arr):
-                diagnose_series(terms, float(e), warn=True)
+                diagnose_series(terms, float(e), warn=True, terminates_at=self.terminates_at)
         powers = eps_arr[..., None] ** np.arange(self.order + 1)
         return np.cumsum(powers[..., :, None] * terms, axis=-2)
+
+    @property
+    def terminates_at(self) -> int | None:
+        """The order beyond which every kernel vanishes identically, if known: the degree
+        of a polynomial observable of a linear model (``L_k`` lowers it, ``P_s`` keeps it)."""
+        if self.model.is_linear and self.f.is_polynomial(*self.model.h):
+            return int(sp.Poly(self.f, *self.model.h).total_degree())
+        return None
 
     def diagnose(self, u: Callable, times, eps: float, method: str = "auto"):
         """Ratio-test diagnostics of the partial sums at ``eps``
         (:class:`~volterra_sym.hierarchy.convergence.SeriesDiagnostics`)."""
-        return diagnose_series(self.series_terms(u, times, method=method), float(eps))
+        return diagnose_series(self.series_terms(u, times, method=method), float(eps),
+                               terminates_at=self.terminates_at)
 
     def _backend(self, method: str, what: str):
         from ..backends import select_backend

@@ -1,0 +1,122 @@
+"""The response-kernel hierarchy: DAG structure, sharing, printing, symmetric extension."""
+
+import itertools
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from volterra_sym import SRNN, ResponseHierarchy
+from volterra_sym.hierarchy import ResponseKernel
+from volterra_sym.operators import Perturbation, Semigroup, StationaryAverage
+
+
+@pytest.mark.parametrize("m, order", [(1, 3), (2, 3), (3, 2), (2, 4)])
+def test_recursion_node_count_is_sum_of_powers(m, order):
+    model = SRNN(Gamma=np.eye(2), W=0.3 * np.ones((2, 2)), C=np.ones((2, m)),
+                 sigma=0.5, activation="tanh")
+    hier = ResponseHierarchy(model, "h1", order)
+    assert len(hier.recursion_nodes) == sum(m**j for j in range(1, order + 1))
+    kernels = [n for n, d in hier.graph.nodes(data=True) if d["kind"] == "kernel"]
+    assert len(kernels) == len(hier.recursion_nodes)
+
+
+def test_prefixes_are_shared():
+    model = SRNN(Gamma=np.eye(2), W=np.zeros((2, 2)), C=np.eye(2), sigma=0.5)
+    hier = ResponseHierarchy(model, "h1*h2", 3)
+    G = hier.graph
+    # each recursion node has exactly one parent and m children (except at the top order)
+    for node, data in G.nodes(data=True):
+        if data["kind"] == "recursion":
+            assert G.in_degree(node) == 1
+            rec_children = [c for c in G.successors(node) if G.nodes[c]["kind"] == "recursion"]
+            assert len(rec_children) == (2 if data["order"] < 3 else 0)
+    # the node of (0, 1) is an ancestor of the kernels (0, 1, 0) and (0, 1, 1): computed once
+    import networkx as nx
+    anc = nx.descendants(G, ("g", (0, 1)))
+    assert {("K", (0, 1, 0)), ("K", (0, 1, 1)), ("K", (0, 1))} <= anc
+
+
+def test_kernel_operator_form_matches_theory():
+    model = SRNN(Gamma=np.eye(2), W=np.zeros((2, 2)), C=np.eye(2), sigma=0.5)
+    hier = ResponseHierarchy(model, "h1**2", 2)
+    K = hier.kernel((1, 0))
+    s1, s2 = K.lags
+    ref = hier.ref
+    f = model.h[0] ** 2
+    expected = StationaryAverage(Perturbation(0, Semigroup(s2 - s1, Perturbation(
+        1, Semigroup(s1, f, ref), ref), ref), ref), ref)
+    assert K.rewrite("operator") == expected
+    assert isinstance(K, ResponseKernel) and isinstance(K, sp.Expr)
+    assert sp.latex(K) == r"K_{21}\left(\sigma_{1}, \sigma_{2}\right)"
+    tex = K.latex()
+    assert r"\mathcal{L}_{1} e^{\left(- \sigma_{1} + \sigma_{2}\right)\,\mathcal{L}_0}" in tex
+    assert r"\mathcal{L}_{2} e^{\sigma_{1}\,\mathcal{L}_0}" in tex
+
+
+def test_nodes_carry_expressions():
+    model = SRNN(Gamma=1.0, W=0.5, C=1.0, sigma=0.5, activation="tanh")
+    hier = ResponseHierarchy(model, "h1", 2)
+    data = hier.graph.nodes[("g", (0, 0))]
+    assert data["order"] == 2 and data["channels"] == (0, 0)
+    assert sp.latex(data["expr"]) == r"\mathcal{L}_{1} e^{\tau_{2}\,\mathcal{L}_0} g_{1}"
+
+
+def test_symmetric_extension_permutes_channels_with_lags(linear2):
+    hier = ResponseHierarchy(linear2, "h1**2 + h1*h2 + h2**3", 3)
+    rng = np.random.default_rng(0)
+    lags = rng.uniform(0, 2, size=(7, 3))
+    for k in itertools.product(range(2), repeat=3):
+        base = hier.kernel(k).evaluate(lags, method="exact")
+        for perm in itertools.permutations(range(3)):
+            permuted = hier.kernel(tuple(k[p] for p in perm)).evaluate(lags[:, perm],
+                                                                       method="exact")
+            np.testing.assert_allclose(permuted, base, rtol=1e-12, atol=1e-14)
+
+
+def test_bad_hierarchy_input():
+    model = SRNN(Gamma=1.0, W=0.5, C=1.0, sigma=0.5)
+    with pytest.raises(ValueError, match="order must be a positive integer"):
+        ResponseHierarchy(model, "h1", 0)
+    hier = ResponseHierarchy(model, "h1", 2)
+    with pytest.raises(ValueError, match="channel k=1 is out of range"):
+        hier.kernel((0, 1))
+    with pytest.raises(ValueError, match="holds orders 1..2"):
+        hier.kernel((0, 0, 0))
+    with pytest.raises(ValueError, match="lags must be ≥ 0"):
+        hier.kernel(0).evaluate([-0.1])
+    with pytest.raises(ValueError, match="finite"):
+        hier.kernel(0).evaluate([np.nan])
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., 2\)"):
+        hier.kernel((0, 0)).evaluate([0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="unknown variable"):
+        ResponseHierarchy(model, "h2", 1)
+
+
+def test_convergence_diagnostic_flags_large_eps():
+    """Ratio test: terms growing like (ε/ε*)^N are flagged beyond ε*, not inside it."""
+    import warnings
+
+    from volterra_sym.hierarchy import ConvergenceWarning, diagnose_series
+
+    t = np.linspace(0, 1, 5)
+    terms = np.array([np.ones_like(t)] + [2.0**N * np.sin(t + 1) for N in range(1, 4)])
+    inside = diagnose_series(terms, 0.25)
+    assert inside.meaningful and inside.radius == pytest.approx(0.5)
+    with pytest.warns(ConvergenceWarning, match="outside the estimated radius"):
+        outside = diagnose_series(terms, 0.8, warn=True)
+    assert not outside.meaningful
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        finite = diagnose_series(terms, 10.0, warn=True, terminates_at=3)
+    assert finite.meaningful and finite.radius == np.inf
+
+
+def test_finite_series_is_not_flagged(linear2):
+    import warnings
+
+    hier = ResponseHierarchy(linear2, "h1**2", 2)
+    assert hier.terminates_at == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hier.series(lambda t: np.array([np.sin(t), 0.0]), np.linspace(0, 2, 11), 10.0)
