@@ -1,0 +1,342 @@
+"""Tests of the short-lag (Taylor) chains and the ``taylor`` backend (THEORY §5).
+
+Independent references computed here: the naive SymPy generator applied ``p`` times (with
+``tanh``/``sigmoid``/``softplus`` written out), the ``exact`` backend for linear models, mpmath
+quadrature of naive SymPy chains and of exact rational chains (40 digits) for a 1-D tanh
+model, and a finite-volume discretisation of the 1-D generator (Richardson-extrapolated)
+for the kernel itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+
+import mpmath
+import numpy as np
+import pytest
+import scipy.sparse
+import scipy.sparse.linalg
+import sympy as sp
+
+from volterra_sym import SRNN, ResponseHierarchy, generator, perturbation, stationary_density
+from volterra_sym.backends import BackendError, available_methods
+from volterra_sym.backends.taylor import (
+    BACKEND,
+    MAX_ORDER,
+    TaylorAccuracyWarning,
+    taylor_coefficients,
+    taylor_hierarchy,
+    taylor_radius,
+    taylor_series,
+)
+from volterra_sym.hierarchy.shortlag import (
+    ChainError,
+    ChainSpace,
+    ShortLagChains,
+    chain_prefixes,
+    lambdify_chain,
+    multi_indices,
+)
+
+# ----------------------------------------------------------------------------- models
+
+
+def _model2(act: str) -> SRNN:
+    """n = 2, m = 2, non-diagonal D and Γ, every activation."""
+    W = [[0.5, -0.6], [0.7, 0.2]] if act != "linear" else [[0.1, 0.3], [-0.2, 0.2]]
+    return SRNN([[1.0, 0.2], [0.0, 1.3]], W, [[1.0, 0.0], [0.3, 1.0]],
+                [[0.7, 0.0], [0.2, 0.6]], b=[0.1, -0.2], activation=act)
+
+
+@pytest.fixture(scope="module")
+def tanh1():
+    """1-D tanh model: φ = -h + tanh(0.8 h + 0.2), D = 0.64 (relaxation time ≈ 1)."""
+    return SRNN(1.0, 0.8, 1.0, 0.8, b=0.2, activation="tanh")
+
+
+def _naive_values(model: SRNN, g: sp.Expr, X: np.ndarray) -> np.ndarray:
+    fn = sp.lambdify([model.h], g, "numpy")
+    return np.broadcast_to(np.asarray(fn(X.T), dtype=float), (X.shape[0],))
+
+
+# ----------------------------------------------------------------------------- (a) chains
+@pytest.mark.parametrize("act,pmax", [("tanh", 3), ("sigmoid", 3), ("softplus", 2),
+                                      ("linear", 3)])
+def test_generator_powers_match_naive_sympy(act, pmax):
+    model = _model2(act)
+    space = ChainSpace(model)
+    f = model.h[0] ** 2 * model.h[1] + 3 * model.h[1]
+    P, g = space.from_expr(f), f
+    X = np.random.default_rng(3).normal(scale=1.5, size=(40, 2))
+    x = space.variables_at(X)
+    for _ in range(pmax):
+        P, g = space.L0(P), generator(model, g)
+        ref = _naive_values(model, g, X)
+        np.testing.assert_allclose(space.evaluate(P, x), ref, rtol=1e-12,
+                                   atol=1e-12 * np.abs(ref).max())
+        for k in range(model.m):
+            ref_k = _naive_values(model, perturbation(model, k, g), X)
+            np.testing.assert_allclose(space.evaluate(space.L(k, P), x), ref_k, rtol=1e-12,
+                                       atol=1e-12 * np.abs(ref_k).max())
+    if act == "tanh":  # the SymPy bridge: substituting a_i = tanh(z_i) gives the same function
+        P2 = space.L0(space.from_expr(f))
+        expr = space.to_expr(P2, substitute=True)
+        np.testing.assert_allclose(_naive_values(model, expr, X),
+                                   _naive_values(model, generator(model, f), X), rtol=1e-12)
+        np.testing.assert_allclose(lambdify_chain(space, P2)(X), space.evaluate(P2, x),
+                                   rtol=1e-12)
+
+
+def test_chain_polynomials_stay_small_and_fast():
+    """n = 4 tanh, f = h1 h2: L0^6 f is a polynomial in (h, a) of modest size, built fast."""
+    rng = np.random.default_rng(0)
+    W = rng.normal(scale=0.5, size=(4, 4))
+    model = SRNN(np.eye(4), W, np.ones((4, 1)), 0.5, b=rng.normal(scale=0.2, size=4),
+                 activation="tanh")
+    t0 = time.perf_counter()
+    space = ChainSpace(model)
+    P = space.from_expr(model.h[0] * model.h[1])
+    sizes = []
+    for _ in range(6):
+        P = space.L0(P)
+        sizes.append(P.nterms)
+    assert time.perf_counter() - t0 < 5.0
+    assert sizes[0] == 3 and sizes[-1] < 100_000
+    assert P.degree == 12
+
+
+def test_chain_space_refuses_what_it_cannot_do():
+    custom = SRNN(1.0, 0.5, 1.0, 0.5, activation="z/(1+z**2)**0.5")
+    with pytest.raises(ChainError, match="closed derivative rule"):
+        ChainSpace(custom)
+    sym = SRNN.symbolic(1, 1, "tanh")
+    with pytest.raises(ChainError, match="symbolic"):
+        ChainSpace(sym)
+    space = ChainSpace(_model2("tanh"))
+    with pytest.raises(ChainError, match="not a polynomial"):
+        space.from_expr(sp.sin(space.symbols[0]))
+
+
+# ----------------------------------------------------------------------------- (b) linear
+@pytest.mark.parametrize("channels", [(0,), (1,), (0, 0), (0, 1), (1, 0), (0, 0, 0),
+                                      (0, 1, 1)])
+def test_linear_kernels_match_exact_backend(linear2, channels):
+    f = linear2.observable("h1 + 0.5*h1*h2 + 0.3*h2**3")
+    hier = ResponseHierarchy(linear2, f, order=3)
+    K = hier.kernel(channels)
+    N = len(channels)
+    lags = np.random.default_rng(N).uniform(0.0, 0.3, size=(25, N))  # unsorted too
+    val, err = K.evaluate(lags, method="taylor", return_error=True, degree=12)
+    ref = K.evaluate(lags, method="exact")
+    assert np.all(np.abs(val - ref) <= err + 1e-13)
+    assert np.max(np.abs(val - ref)) < 1e-9
+    assert np.max(err) < 1e-5  # the shell majorant uses the largest gap for every τ_j
+
+
+def test_linear_series_shape_and_radius(linear2):
+    f = linear2.observable("h1")
+    ser = taylor_series(linear2, f, (0,), degree=10)
+    assert ser.route == "gaussian"
+    A = np.array((linear2.Gamma - linear2.W).tolist(), dtype=float)
+    C = np.array(linear2.C.tolist(), dtype=float)
+    ref = [(np.linalg.matrix_power(-A, p) @ C[:, 0])[0] for p in range(11)]
+    np.testing.assert_allclose(ser.coeffs, ref, rtol=1e-12, atol=1e-14)
+    # the series of a linear model is entire: the radius estimate grows with the degree
+    assert taylor_radius(linear2, f, (0,), degree=12) > taylor_radius(linear2, f, (0,),
+                                                                      degree=6) > 1.0
+    # K_N = 0 for N ≥ 2 and linear f: every shell vanishes, the series is a polynomial
+    s2 = taylor_series(linear2, f, (0, 1), degree=5)
+    assert np.all(s2.coeffs == 0) and s2.radius == math.inf
+
+
+# ----------------------------------------------------------------------------- (c) 1-D tanh
+def test_tanh_coefficients_match_mpmath_naive_chains(tanh1):
+    coeffs = taylor_coefficients(tanh1, "h1", (0,), degree=4)
+    dens = stationary_density(tanh1)
+    g = tanh1.h[0]
+    for p in range(4):
+        ref = float(dens.expectation(perturbation(tanh1, 0, g)))  # mpmath, 25 digits
+        assert abs(coeffs[(p,)] - ref) <= 1e-12 * max(1.0, abs(ref))
+        g = sp.expand(generator(tanh1, g))
+
+
+def test_tanh_high_coefficients_within_error_estimates(tanh1):
+    """Exact rational chains in (h, a) + 30-digit quadrature vs the float chains: the
+    reported rounding estimates cover the true error up to degree 11."""
+    ser = taylor_series(tanh1, "h1", (0,), degree=11)
+    h, a = sp.symbols("h a")
+    W, b, D = sp.Rational(4, 5), sp.Rational(1, 5), sp.Rational(16, 25)
+    phi = sp.Poly(-h + a, h, a, domain="QQ")
+    J = sp.Poly(W * (1 - a ** 2), h, a, domain="QQ")
+
+    def d(P):
+        return P.diff(h) + P.diff(a) * J
+
+    logp = sp.lambdify(h, 2 * (-h ** 2 / 2 + sp.log(sp.cosh(W * h + b)) / W) / D, "mpmath")
+    P = sp.Poly(h, h, a, domain="QQ")
+    with mpmath.workdps(25):
+        pts = [-mpmath.inf, -6, -2, 0, 2, 6, mpmath.inf]
+        Z = mpmath.quad(lambda x: mpmath.exp(logp(x)), pts)
+        for p in range(12):
+            gf = sp.lambdify((h, a), d(P).as_expr(), "mpmath")
+            ref = mpmath.quad(lambda x, gf=gf: gf(x, mpmath.tanh(W * x + b))
+                              * mpmath.exp(logp(x)), pts) / Z
+            err = abs(ser.coeffs[p] - float(ref))
+            assert err <= ser.rounding[p] + 1e-15, (p, err, ser.rounding[p])
+            if p <= 6:
+                assert err <= 1e-10 * abs(float(ref))
+            P = phi * d(P) + D / 2 * d(d(P))
+
+
+def _fv_kernel(lags: np.ndarray, dx: float) -> np.ndarray:
+    """K(σ) = E[v(h_0) h_σ] for the tanh1 model: finite volumes for the symmetric form
+    L0 g = (D/2) p0⁻¹ (p0 g')' on [-6, 6], v = -2φ/D, exp by expm_multiply."""
+    D, w, b = 0.64, 0.8, 0.2
+
+    def logp(x):
+        return (2.0 / D) * (-x ** 2 / 2 + np.log(np.cosh(w * x + b)) / w)
+
+    x = np.arange(-6.0, 6.0 + dx / 2, dx)
+    top = logp(x).max()
+    p0 = np.exp(logp(x) - top)
+    pm = np.exp(logp(0.5 * (x[1:] + x[:-1])) - top)
+    wts = p0 / p0.sum()
+    flux = 0.5 * D * pm / dx ** 2
+    main = np.zeros(x.size)
+    main[:-1] -= flux
+    main[1:] -= flux
+    L = scipy.sparse.diags([main / p0, flux / p0[:-1], flux / p0[1:]], [0, 1, -1],
+                           format="csr")
+    v = -2.0 * (-x + np.tanh(w * x + b)) / D
+    U = scipy.sparse.linalg.expm_multiply(L, x, start=0.0, stop=lags[-1], num=lags.size,
+                                          endpoint=True)
+    return U @ (wts * v)
+
+
+def test_tanh_kernel_matches_independent_reference(tanh1):
+    lags = np.linspace(0.0, 0.3, 7)
+    coarse, fine = _fv_kernel(lags, 0.004), _fv_kernel(lags, 0.002)
+    ref = (4 * fine - coarse) / 3
+    ref_err = np.abs(fine - coarse) / 3 * 0.1 + 1e-12  # after Richardson
+    K = ResponseHierarchy(tanh1, "h1", order=1).kernel(0)
+    for degree in (4, 6, 8):
+        val, err = K.evaluate(lags, method="taylor", return_error=True, degree=degree)
+        assert np.all(np.abs(val - ref) <= err + ref_err), degree
+        assert err[-1] < 10 * abs(val[-1] - ref[-1]) + 1e-9  # and the estimate is useful
+    val, err = K.evaluate(lags, method="taylor", return_error=True)
+    assert np.max(np.abs(val - ref)) < 1e-7
+    assert np.max(err) < 1e-6
+    if "spectral" in available_methods():
+        spec, serr = K.evaluate(lags, method="spectral", return_error=True)
+        assert np.all(np.abs(val - spec) <= err + serr + 1e-9)
+
+
+def test_tanh_adaptive_degree_and_radius(tanh1):
+    K = ResponseHierarchy(tanh1, "h1", order=1).kernel(0)
+    lags = np.array([0.1, 0.3])
+    _, err = K.evaluate(lags, method="taylor", return_error=True, degree=4, tol=1e-9)
+    assert np.max(err) <= 1e-9
+    r8 = taylor_radius(tanh1, "h1", (0,), degree=8)
+    r12 = taylor_radius(tanh1, "h1", (0,), degree=12)
+    assert 0.5 < r12 <= r8 < 10  # nonlinear: the valid range shrinks with the degree
+
+
+def test_sampling_route_agrees_with_quadrature(tanh1):
+    q = taylor_series(tanh1, "h1", (0,), degree=3)
+    s = taylor_series(tanh1, "h1", (0,), degree=3, density="sampling", paths=128,
+                      snapshots=64, seed=1)
+    assert s.route == "sampling" and q.route == "quadrature"
+    se = s.coefficient_stderr
+    assert np.all(np.abs(s.coeffs - q.coeffs) <= 5 * se + 1e-3 * np.abs(q.coeffs))
+    lags = np.array([[0.1], [0.2]])
+    v, _, stat, _ = s.evaluate(lags)
+    assert np.all(stat > 0) and np.all(np.abs(v - q.evaluate(lags)[0]) < 5 * stat + 1e-3)
+
+
+def test_two_dim_nonlinear_route():
+    """n = 2 tanh (not a gradient system): grid density of the spectral backend if present,
+    else the sampling route; the first coefficients are exact identities."""
+    model = _model2("tanh")
+    ser = taylor_series(model, "h1", (1,), degree=2, paths=64, snapshots=32) \
+        if "spectral" not in available_methods() else taylor_series(model, "h1", (1,),
+                                                                    degree=2)
+    assert ser.route in ("grid", "sampling")
+    assert ser.coeffs[0] == pytest.approx(0.0, abs=1e-12)  # c_0 = C_{1,2} = 0
+    # c_1 = <p0, L_2 L0 h1> = E[∂_2 φ_1] = E[-Γ_12 + W_12 (1 - a_1²)] ∈ (-0.8, -0.2)
+    assert -0.8 < ser.coeffs[1] < -0.2
+
+
+# ----------------------------------------------------------------------------- (d) the DAG
+def test_dag_nodes_are_shared_and_computed_once():
+    model = _model2("tanh")
+    hier = ResponseHierarchy(model, "h1*h2", order=2)
+    degree = 4
+    chains = ShortLagChains.for_hierarchy(hier, degree)
+    expected = set()
+    for N in (1, 2):
+        for k in itertools.product(range(model.m), repeat=N):
+            for p in multi_indices(N, degree):
+                expected.update(chain_prefixes(k, p))
+    taylor_nodes = [n for n, d in hier.graph.nodes(data=True) if d["kind"] == "taylor"]
+    assert len(taylor_nodes) == len(expected) == chains.n_nodes
+    assert {(n[1], n[2]) for n in taylor_nodes} == expected
+    # each L0 application made once: one per node with q ≥ 1
+    assert chains.space.n_L0 == sum(1 for _, q in expected if q >= 1)
+    # edges: L0 from (π, q-1); L_k from (π[:-1], p) — every node has exactly one parent
+    for node in taylor_nodes:
+        preds = list(hier.graph.predecessors(node))
+        assert len(preds) == 1
+        op = hier.graph.edges[preds[0], node]["op"]
+        assert op in ("L0", "identity") or op.startswith("L_")
+    coef = [n for n, d in hier.graph.nodes(data=True) if d["kind"] == "taylor_coefficient"]
+    assert len(coef) == sum(model.m ** N * math.comb(degree + N, N) for N in (1, 2))
+    assert all(("K", n[1]) in hier.graph.successors(n) for n in coef)
+    # the second-order chains reuse the first-order ones: G((p,k),), 0) = L_k L0^p f
+    assert hier.graph.nodes[("L0^p", ((2, 0),), 0)]["poly"] is \
+        chains.chain((0,), (2,))
+
+
+def test_taylor_hierarchy_fills_values(linear2):
+    hier = ResponseHierarchy(linear2, "h1", order=2)
+    taylor_hierarchy(hier, degree=3)
+    vals = {n: d["value"] for n, d in hier.graph.nodes(data=True)
+            if d["kind"] == "taylor_coefficient"}
+    assert all(v is not None for v in vals.values())
+    assert vals[("c", (0,), (0,))] == pytest.approx(1.0)
+    assert vals[("c", (0, 1), (1, 2))] == pytest.approx(0.0, abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- (e) errors
+def test_bad_input_is_refused_clearly(tanh1, linear2):
+    K = ResponseHierarchy(tanh1, "h1", order=MAX_ORDER + 1).kernel((0,) * (MAX_ORDER + 1))
+    with pytest.raises(BackendError, match="order N=7 is beyond"):
+        K.evaluate(np.zeros(MAX_ORDER + 1), method="taylor")
+    K1 = ResponseHierarchy(tanh1, "h1", order=1).kernel(0)
+    r = taylor_radius(tanh1, "h1", (0,), degree=8)
+    with pytest.raises(BackendError, match="radius of convergence"):
+        K1.evaluate([0.1, 1.5 * r], method="taylor", degree=8)
+    with pytest.warns(TaylorAccuracyWarning, match="radius"):
+        _, err = K1.evaluate([0.1, 1.5 * r], method="taylor", degree=8, on_radius="warn",
+                             return_error=True)
+    assert np.isinf(err[1]) and np.isfinite(err[0])
+    with pytest.warns(TaylorAccuracyWarning, match="exceeds tol"):
+        K1.evaluate([0.5], method="taylor", degree=2, max_degree=4, tol=1e-14)
+    with pytest.raises(TypeError, match="unknown options"):
+        K1.evaluate([0.1], method="taylor", order=3)
+    with pytest.raises(BackendError, match="degree must be"):
+        K1.evaluate([0.1], method="taylor", degree=0)
+    with pytest.raises(BackendError, match="density="):
+        K1.evaluate([0.1], method="taylor", density="magic")
+    with pytest.raises(BackendError, match="sampling options"):
+        K1.evaluate([0.1], method="taylor", paths=64)
+    with pytest.raises(BackendError, match="divide paths"):
+        taylor_series(tanh1, "h1", (0,), degree=2, density="sampling", paths=10, batches=4)
+    assert "not a polynomial" in BACKEND.applies(tanh1, sp.sin(tanh1.h[0]))
+    assert "closed derivative rule" in BACKEND.applies(
+        SRNN(1.0, 0.5, 1.0, 0.5, activation="z/(1+z**2)**0.5"), tanh1.h[0])
+    hier = ResponseHierarchy(linear2, "h1", order=1)
+    with pytest.raises(BackendError, match="short lags only"):
+        hier.series_terms(lambda t: np.zeros(2), [0.0, 1.0], method="taylor")
+    assert hier.mean0(method="taylor") == pytest.approx(hier.mean0(method="exact"), rel=1e-12)
