@@ -70,12 +70,37 @@ def _expm_closed_form(model: SRNN, A: sp.Matrix) -> sp.Matrix:
     form (``e^{ax}cos(bx)``, ``e^{ax}sin(bx)``) so no imaginary rounding residue remains."""
     cache = model.__dict__.setdefault("_closed_form_cache", {})
     if "expm" not in cache:
-        E = (-A * _X).exp()
-        if A.has(sp.Float):
-            E = E.applyfunc(lambda e: sp.expand(sp.re(sp.expand(e.rewrite(sp.exp))),
-                                                complex=True).evalf(15))
-        cache["expm"] = E
+        cache["expm"] = _expm_real_float(A) if A.has(sp.Float) else (-A * _X).exp()
     return cache["expm"]
+
+
+def _expm_real_float(A: sp.Matrix) -> sp.Matrix:
+    """``e^{-Ax} = Σ_j M_j e^{-λ_j x}`` (``M_j = v_j w_jᵀ`` from the numeric eigen-
+    decomposition), written as ``e^{-a x}(Re M cos bx + Im M sin bx)`` for ``λ = a + ib``."""
+    An = np.array(A.tolist(), dtype=float)
+    lam, V = np.linalg.eig(An)
+    if np.linalg.cond(V) > 1e8:
+        raise NotImplementedError("A is (nearly) defective: no float closed form of e^{-Ax}")
+    Vi = np.linalg.inv(V)
+    n = An.shape[0]
+    E = sp.zeros(n, n)
+    done = np.zeros(len(lam), bool)
+    for j, lj in enumerate(lam):
+        if done[j]:
+            continue
+        M = np.outer(V[:, j], Vi[j])
+        a, b = float(lj.real), float(lj.imag)
+        if abs(b) < 1e-12 * max(1.0, abs(a)):
+            E += sp.Matrix(M.real) * sp.exp(-sp.Float(a, 15) * _X)
+            done[j] = True
+            continue
+        k = next(i for i in range(len(lam)) if not done[i] and i != j
+                 and abs(lam[i] - np.conj(lj)) < 1e-9 * abs(lj))
+        done[[j, k]] = True
+        E += sp.exp(-sp.Float(a, 15) * _X) * (
+            sp.Matrix(2 * M.real) * sp.cos(sp.Float(b, 15) * _X)
+            + sp.Matrix(2 * M.imag) * sp.sin(sp.Float(b, 15) * _X))
+    return E.applyfunc(lambda e: sp.Float(0) if e == 0 else e).evalf(15)
 
 
 def semigroup_closed_form(model: SRNN, g: sp.Expr, s: sp.Expr) -> sp.Expr:
@@ -104,8 +129,17 @@ def kernel_closed_form(model: SRNN, f: sp.Expr, channels: tuple[int, ...]) -> sp
     _, mu, S = _closed_form_matrices(model)
     K = sp.expand(gaussian_expectation(sp.expand(g), model.h, mu, S))
     if K.has(sp.Float):
-        return K
+        return chop(K)
     return sp.simplify(K) if sp.count_ops(K) < 400 else K
+
+
+def chop(expr: sp.Expr, rtol: float = 1e-12) -> sp.Expr:
+    """Drop the terms of a float closed form whose coefficient is rounding residue
+    (below ``rtol`` times the largest coefficient)."""
+    terms = sp.Add.make_args(sp.expand(expr))
+    coeffs = [abs(complex(t.as_coeff_Mul()[0])) for t in terms]
+    big = max(coeffs, default=0.0)
+    return sp.Add(*[t for t, c in zip(terms, coeffs, strict=True) if c > rtol * big])
 
 
 # ---------------------------------------------------------------------- numeric tensors

@@ -40,8 +40,10 @@ def _align(lines: list[str]) -> str:
     return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
 
 
-def _dmath(lhs: str, rhs_expr: sp.Expr, width: int = 110) -> str:
-    """An equation whose right side may be long: broken over lines with ``multline*``."""
+def _dmath(lhs: str, rhs_expr: sp.Expr, width: int = 110, digits: int = 6) -> str:
+    """An equation whose right side may be long: broken over lines with ``multline*``;
+    floats are shown to ``digits`` significant digits."""
+    rhs_expr = rhs_expr.xreplace({x: sp.Float(x, digits) for x in rhs_expr.atoms(sp.Float)})
     terms = sp.Add.make_args(sp.expand(rhs_expr)) if isinstance(rhs_expr, sp.Add) else \
         (rhs_expr,)
     chunks, cur = [], ""

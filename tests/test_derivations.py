@@ -1,0 +1,65 @@
+"""Committed LaTeX derivations: never stale, and every one compiles with pdflatex."""
+
+import os
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from volterra_sym.cli import load_model
+from volterra_sym.reports import compile_pdf, derivation_document
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = sorted((ROOT / "derivations").glob("*.tex"))
+REQUIRE_LATEX = os.environ.get("VOLTERRA_REQUIRE_LATEX") == "1"
+
+
+def _command(tex: Path) -> list[str]:
+    for line in tex.read_text().splitlines()[:5]:
+        if line.startswith("% command: "):
+            return shlex.split(line[len("% command: "):])
+    raise AssertionError(f"{tex.name} does not record the command that generated it")
+
+
+def test_required_documents_exist():
+    names = {p.stem for p in DOCS}
+    assert {"linear2d", "tanh1d"} <= names
+
+
+@pytest.mark.parametrize("tex", DOCS, ids=lambda p: p.stem)
+def test_committed_derivation_is_not_stale(tex):
+    argv = _command(tex)
+    assert argv[:2] == ["volterra-sym", "derive"]
+    model = argv[2]
+    order = int(argv[argv.index("--order") + 1])
+    obs = argv[argv.index("--observable") + 1] if "--observable" in argv else None
+    cmd = " ".join(argv[:2] + [model, "--order", str(order)])
+    if obs:
+        cmd += f" --observable '{obs}'"
+    fresh = derivation_document(load_model(model), order, obs, command=cmd)
+    assert fresh == tex.read_text(), (
+        f"{tex.name} is stale: regenerate it with `{' '.join(argv)} --out {tex}`")
+
+
+@pytest.mark.parametrize("tex", DOCS, ids=lambda p: p.stem)
+def test_derivation_compiles(tex, tmp_path):
+    if shutil.which("pdflatex") is None:
+        if REQUIRE_LATEX:
+            pytest.fail("pdflatex is required (VOLTERRA_REQUIRE_LATEX=1) but not installed")
+        pytest.skip("pdflatex not installed (apt-get install texlive-latex-base "
+                    "texlive-latex-recommended)")
+    copy = tmp_path / tex.name
+    copy.write_text(tex.read_text())
+    pdf = compile_pdf(copy)
+    assert pdf.exists() and pdf.stat().st_size > 10_000
+
+
+def test_missing_pdflatex_gives_clear_error(tmp_path, monkeypatch):
+    from volterra_sym.reports import LatexUnavailableError
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    tex = tmp_path / "x.tex"
+    tex.write_text("\\documentclass{article}\\begin{document}x\\end{document}")
+    with pytest.raises(LatexUnavailableError, match="apt-get install"):
+        compile_pdf(tex)
