@@ -173,6 +173,10 @@ def _contract_pairs(G: np.ndarray, S: np.ndarray, j: int) -> np.ndarray:
 def _transform_axes(H: np.ndarray, E: np.ndarray) -> np.ndarray:
     """``H[b1..br] -> Σ H[b1..br] E[b1,a1] ⋯ E[br,ar]`` (batched E)."""
     r = H.ndim - 1
+    if r == 1:
+        return (H[:, None, :] @ E)[:, 0, :]
+    if r == 2:
+        return E.transpose(0, 2, 1) @ H @ E
     for _ in range(r):
         H = np.einsum("pb...,pba->p...a", H, E)
     return H
@@ -182,8 +186,9 @@ def _double_factorial(k: int) -> int:
     return 1 if k <= 0 else k * _double_factorial(k - 2)
 
 
-def apply_semigroup(poly: Poly, E: np.ndarray, Sig: np.ndarray) -> Poly:
-    """``P_s`` on symmetric tensors: ``g(E y + ξ)`` averaged over ``ξ ~ N(0, Σ)``."""
+def apply_semigroup(poly: Poly, E: np.ndarray, Sig: np.ndarray | None) -> Poly:
+    """``P_s`` on symmetric tensors: ``g(E y + ξ)`` averaged over ``ξ ~ N(0, Σ)``
+    (``Sig`` may be ``None`` when every degree is below 2)."""
     out: Poly = {}
     for d, G in poly.items():
         for j in range(0, d + 1, 2):
@@ -250,7 +255,7 @@ class LinearGaussianPolynomials:
         if self._eig is None:
             return np.stack([scipy.linalg.expm(-A * t) for t in tau])
         lam, V, Vi = self._eig
-        E = np.einsum("ab,pb,bc->pac", V, np.exp(-np.outer(tau, lam)), Vi)
+        E = (V[None, :, :] * np.exp(-np.outer(tau, lam))[:, None, :]) @ Vi
         return E.real if np.isrealobj(A) else E
 
     def kernel(self, channels: tuple[int, ...], sorted_lags: np.ndarray) -> np.ndarray:
@@ -260,7 +265,8 @@ class LinearGaussianPolynomials:
         poly: Poly = self.f_tensors
         for j, k in enumerate(channels):
             E = self.expm_neg(gaps[:, j])
-            Sig = S[None] - np.einsum("pab,bc,pdc->pad", E, S, E)
+            # Σ_τ = S - E S Eᵀ is needed only when a term of degree ≥ 2 remains
+            Sig = S[None] - E @ S @ E.transpose(0, 2, 1) if max(poly, default=0) >= 2 else None
             poly = apply_semigroup({d: np.broadcast_to(G, (P,) + G.shape[1:])
                                     for d, G in poly.items()}, E, Sig)
             poly = apply_direction(poly, C[:, k])
