@@ -211,8 +211,14 @@ class StationaryDensity:
         logp = self.log_unnormalised
         grad = [sp.diff(logp, hi) for hi in self.h]
         C = self.model.C
-        return [sp.expand_func(sp.expand(-sum((C[i, k] * grad[i] for i in range(self.model.n)),
-                               sp.Integer(0)))) for k in range(self.model.m)]
+        out = []
+        for k in range(self.model.m):
+            v = sp.expand_func(sp.expand(-sum((C[i, k] * grad[i] for i in range(self.model.n)),
+                                              sp.Integer(0))))
+            # sinh(x)/cosh(x) -> tanh(x), as the activation is written
+            out.append(v.replace(lambda e: isinstance(e, sp.sinh),
+                                 lambda e: sp.tanh(e.args[0]) * sp.cosh(e.args[0])))
+        return out
 
     def conjugate_numpy(self):
         """Vectorised ``v``: array ``(..., n)`` -> ``(..., m)``."""
