@@ -34,10 +34,14 @@ def test_committed_derivation_is_not_stale(tex):
     model = argv[2]
     order = int(argv[argv.index("--order") + 1])
     obs = argv[argv.index("--observable") + 1] if "--observable" in argv else None
+    features = int(argv[argv.index("--features") + 1]) if "--features" in argv else None
     cmd = " ".join(argv[:2] + [model, "--order", str(order)])
     if obs:
         cmd += f" --observable '{obs}'"
-    fresh = derivation_document(load_model(model), order, obs, command=cmd)
+    if features is not None:
+        cmd += f" --features {features}"
+    fresh = derivation_document(load_model(model), order, obs, command=cmd,
+                                features=features)
     assert fresh == tex.read_text(), (
         f"{tex.name} is stale: regenerate it with `{' '.join(argv)} --out {tex}`")
 

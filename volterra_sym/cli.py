@@ -2,6 +2,7 @@
 
     volterra-sym models                                   # list the built-in example models
     volterra-sym derive MODEL --order N [--observable EXPR] --out FILE.tex [--pdf]
+                        [--features DEGREE]
     volterra-sym kernel MODEL --order N --lags 0.1 0.5 ... [--channels 0 1] [--method M] [--json]
     volterra-sym series MODEL --input "sin(2*t)" --eps 0.1 --order 3 --t-max 5
                         [--plot FILE.png] [--json] [--method M]
@@ -93,7 +94,12 @@ def cmd_derive(args) -> int:
     cmd = f"volterra-sym derive {args.model} --order {args.order}"
     if args.observable:
         cmd += f" --observable '{args.observable}'"
-    doc = derivation_document(model, args.order, args.observable, command=cmd)
+    if args.features is not None:
+        if args.features < 0:
+            raise ValueError(f"--features must be a degree ≥ 0, got {args.features}")
+        cmd += f" --features {args.features}"
+    doc = derivation_document(model, args.order, args.observable, command=cmd,
+                              features=args.features)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(doc)
@@ -198,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp_d.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
     sp_d.add_argument("--out", required=True, help="output .tex file")
     sp_d.add_argument("--pdf", action="store_true", help="also compile with pdflatex")
+    sp_d.add_argument("--features", type=int, metavar="DEGREE",
+                      help="add the response functional on the path signature (THEORY §5) "
+                           "from short-lag coefficients of total degree ≤ DEGREE")
     sp_d.set_defaults(func=cmd_derive)
 
     sp_k = sub.add_parser("kernel", help="evaluate a response kernel at lags")

@@ -29,3 +29,52 @@ __all__ = [
     "signature_words",
     "tensor_exp",
 ]
+
+# --- response functional and kernel machine (THEORY §5) ---
+from volterra_sym.features.functional import (  # noqa: E402
+    ResponseFunctional,
+    functional_from_coefficients,
+    response_functional,
+    response_functional_latex,
+    word_terms,
+)
+from volterra_sym.features.kernel_machine import (  # noqa: E402
+    KernelRidge,
+    RidgeReadout,
+    feature_kernel,
+    fit_kernel_ridge,
+    fit_ridge,
+    hidden_unit_functionals,
+    loo_errors,
+    response_kernel_matrix,
+    restrict_index,
+    select_lambda,
+    series_features,
+    signature_batch,
+    signature_kernel,
+    srnn_features,
+    unit_vectors,
+)
+
+__all__ += [
+    "KernelRidge",
+    "ResponseFunctional",
+    "RidgeReadout",
+    "feature_kernel",
+    "fit_kernel_ridge",
+    "fit_ridge",
+    "functional_from_coefficients",
+    "hidden_unit_functionals",
+    "loo_errors",
+    "response_functional",
+    "response_functional_latex",
+    "response_kernel_matrix",
+    "restrict_index",
+    "select_lambda",
+    "series_features",
+    "signature_batch",
+    "signature_kernel",
+    "srnn_features",
+    "unit_vectors",
+    "word_terms",
+]

@@ -145,6 +145,15 @@ class ResponseHierarchy:
         powers = eps_arr[..., None] ** np.arange(self.order + 1)
         return np.cumsum(powers[..., :, None] * terms, axis=-2)
 
+    def response_functional(self, degree: int, **taylor_options):
+        """The linear functional ``ℓ(t)`` with ``Σ_{N≤order} ε^N T_N(t) ≈ <ℓ(t), S(X)_{0,t}>``
+        on the response feature ``X^{(k,q)}(s) = ∫_0^s r^q u_k(r) dr`` (THEORY §5), built
+        from the short-lag coefficients ``c_{k,p}`` with ``|p| ≤ degree``; see
+        :func:`volterra_sym.features.functional.response_functional`."""
+        from ..features.functional import response_functional
+
+        return response_functional(self, degree, **taylor_options)
+
     @property
     def terminates_at(self) -> int | None:
         """The order beyond which every kernel vanishes identically, if known: the degree

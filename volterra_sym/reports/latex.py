@@ -63,8 +63,11 @@ def _dmath(lhs: str, rhs_expr: sp.Expr, width: int = 110, digits: int = 6) -> st
 
 
 def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | None = None,
-                        *, command: str | None = None, closed_forms: bool = True) -> str:
-    """The derivation of ``model``'s response kernels up to ``order`` as LaTeX source."""
+                        *, command: str | None = None, closed_forms: bool = True,
+                        features: int | None = None) -> str:
+    """The derivation of ``model``'s response kernels up to ``order`` as LaTeX source;
+    with ``features = degree`` also the response functional on the path signature
+    (THEORY §5) built from the short-lag coefficients of total degree ≤ ``degree``."""
     hier = ResponseHierarchy(model, observable, order)
     f = hier.f
     dens = stationary_density(model)
@@ -144,6 +147,11 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
     if not exact:
         out.append("No closed form: the kernels are evaluated numerically "
                    "(grid/spectral or short-lag backends).\n")
+    if features is not None:
+        from ..features.functional import response_functional_latex
+
+        out.append("\\section{Response features}\n")
+        out.append(response_functional_latex(hier.response_functional(features)))
     out.append("\\end{document}\n")
     return "".join(out)
 

@@ -1,0 +1,554 @@
+r"""The response functional: the output mean as a linear functional of the signature (THEORY §5).
+
+Conventions (binding, THEORY §4–§5)
+-----------------------------------
+Kicks at ``0 < s_N < … < s_1 < t`` (``s_1`` the most recent), lags ``σ_j = t - s_j``, gaps
+``τ_1 = σ_1 = t - s_1`` and ``τ_j = σ_j - σ_{j-1} = s_{j-1} - s_j``. The short-lag series of
+the kernel of channel tuple ``k = (k_1, …, k_N)`` is
+
+    K_k(σ) ≈ Σ_{|p| ≤ D} c_{k,p} Π_j τ_j^{p_j} / p_j! ,
+    c_{k,p} = < p0, L_{k_N} L0^{p_N} ⋯ L_{k_1} L0^{p_1} f > ,
+
+and ``T_N(t) = Σ_k ∫_{0<s_N<…<s_1<t} K_k(t-s_1, …, t-s_N) Π_j u_{k_j}(s_j) ds``.
+
+Derivation of the functional (index bookkeeping)
+------------------------------------------------
+Expand every gap binomially, ``τ_j^{p_j}/p_j! = Σ_{a_j + b_j = p_j} x^{a_j} (-y)^{b_j} /
+(a_j! b_j!)`` with ``(x, y) = (t, s_1)`` for ``j = 1`` and ``(s_{j-1}, s_j)`` for ``j ≥ 2``.
+Collecting the powers of each ``s_j`` gives, for every choice ``b ∈ Π_j [0, p_j]``
+(``a = p - b``),
+
+    Π_j τ_j^{p_j}/p_j! = Σ_b w(p, b) t^{a_1} Π_j s_j^{q_j} ,
+    w(p, b) = Π_j (-1)^{b_j} / (a_j! b_j!) ,
+    q_j = b_j + a_{j+1}  (j < N) ,   q_N = b_N .
+
+The iterated integral ``∫_{0<s_N<…<s_1<t} Π_j s_j^{q_j} u_{k_j}(s_j) ds`` is the signature
+term ``S^w(X)_{0,t}`` of the feature path ``X^{(k,q)}(s) = ∫_0^s r^q u_k(r) dr`` for the word
+(earliest kick first, :mod:`volterra_sym.features.signature`)
+
+    w = ((k_N, q_N), (k_{N-1}, q_{N-1}), …, (k_1, q_1)) ,  letter (k, q) -> k (D + 1) + q .
+
+Hence ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}> = Σ_{a=0}^{D} t^a <L_{N,a}, S(X)_{0,t}>`` where the
+coefficient matrix ``L_{N,a}[w] = Σ_{k,p,b: a_1 = a, word = w} c_{k,p} w(p, b)`` lives on level
+``N`` of the signature. Every ``q_j ≤ |p| ≤ D`` and ``a_1 ≤ D``, so a signature of depth
+``≥ N`` with monomial degree ``≥ D`` (the Taylor degree) holds every word; the layout of the
+functional is ``FeatureLayout(m, degree=D, depth=order)``. Level 0 carries ``T_0 = <f>_0``
+(coefficient of the empty word, power ``t^0``). The coefficients are stored as one array
+``coefficients[N, a, i]`` of shape ``(order + 1, D + 1, size)`` (``i`` the flat signature
+index), so ``<ℓ(t), S>`` at all times is one matrix product ``S @ L.reshape(-1, size).T``
+followed by a contraction with the powers ``t^a`` — applied on the fly while the signatures
+are computed (``reduce=`` of :func:`~volterra_sym.features.signature.response_features`).
+
+With ``ε``: ``Σ_{N ≤ order} ε^N T_N(t) ≈ <ℓ^ε(t), S>``, ``ℓ^ε = Σ_N ε^N ℓ_N``
+(:meth:`ResponseFunctional.matrix` / :meth:`ResponseFunctional.at` with ``eps``).
+
+Accuracy: the functional equals the truncated Taylor kernels integrated against the input
+exactly (up to the signature's quadrature/chord error and floating point). The truncation
+error of the Taylor kernels themselves is bounded by :meth:`ResponseFunctional.error_bound`:
+``|T_N - <ℓ_N, S>| ≲ E_N(t) U(t)^N / N!`` with ``E_N(t)`` the backend's error estimate of
+the kernels for gaps ``≤ t`` (truncation + rounding + 2 s.e.) and ``U(t) = ∫_0^t ‖u‖_1``.
+The binomial expansion costs a factor of at most ``2^D`` in relative rounding at ``t`` where
+the terms are of size ``t^D/D!``: harmless inside the radius of the Taylor series, which is
+where the functional means anything at all.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import product
+from typing import TYPE_CHECKING
+
+import numpy as np
+import sympy as sp
+
+from .signature import (
+    DEFAULT_REFINE,
+    FeatureLayout,
+    ResponseFeatures,
+    feature_layout,
+    response_features,
+)
+
+if TYPE_CHECKING:
+    from ..hierarchy.dag import ResponseHierarchy
+
+__all__ = [
+    "ResponseFunctional",
+    "functional_from_coefficients",
+    "response_functional",
+    "response_functional_latex",
+    "word_terms",
+]
+
+
+# --------------------------------------------------------------------------- bookkeeping
+def word_terms(
+    channels: Sequence[int], powers: Sequence[int]
+) -> list[tuple[int, tuple[tuple[int, int], ...], float]]:
+    """The binomial expansion of ``Π_j τ_j^{p_j}/p_j!`` for one channel tuple and power.
+
+    Returns ``[(a_1, word, weight), …]``: the power of ``t``, the word
+    ``((k_N, q_N), …, (k_1, q_1))`` as ``(k, q)`` pairs (earliest kick first) and the weight
+    ``Π_j (-1)^{b_j}/(a_j! b_j!)`` (see the module docstring). Terms with the same ``(a_1,
+    word)`` are *not* merged. Reference implementation (loops), used by the tests.
+    """
+    k = tuple(int(c) for c in channels)
+    p = tuple(int(x) for x in powers)
+    if len(k) != len(p) or not k:
+        raise ValueError(f"channels {k} and powers {p} must have the same length >= 1")
+    N = len(k)
+    out = []
+    for b in product(*(range(pj + 1) for pj in p)):
+        a = [pj - bj for pj, bj in zip(p, b, strict=True)]
+        q = [b[j] + (a[j + 1] if j + 1 < N else 0) for j in range(N)]
+        w = math.prod((-1) ** b[j] / (math.factorial(a[j]) * math.factorial(b[j]))
+                      for j in range(N))
+        word = tuple((k[j], q[j]) for j in reversed(range(N)))
+        out.append((a[0], word, w))
+    return out
+
+
+def _expand(powers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorised :func:`word_terms` for all rows of ``powers (K, N)``.
+
+    Returns ``(row, a1, q, weight)``: for every term the row of ``powers`` it comes from, the
+    power of ``t``, the monomial powers ``q (terms, N)`` (``q[:, j]`` for kick ``j + 1``) and
+    the weight ``Π_j (-1)^{b_j}/(a_j! b_j!)``.
+    """
+    K, N = powers.shape
+    row = np.arange(K)
+    b = np.zeros((K, 0), dtype=np.int64)
+    for j in range(N):
+        cnt = powers[row, j] + 1
+        start = np.repeat(np.cumsum(cnt) - cnt, cnt)
+        bj = np.arange(int(cnt.sum())) - start
+        row = np.repeat(row, cnt)
+        b = np.concatenate([np.repeat(b, cnt, axis=0), bj[:, None]], axis=1)
+    p = powers[row]
+    a = p - b
+    q = b.copy()
+    q[:, :-1] += a[:, 1:]
+    fact = np.array([math.factorial(i) for i in range(int(p.max(initial=0)) + 1)], dtype=float)
+    weight = np.prod(np.where(b % 2 == 1, -1.0, 1.0) / (fact[a] * fact[b]), axis=1)
+    return row, a[:, 0], q, weight
+
+
+def _level_index(layout: FeatureLayout, letters: np.ndarray) -> np.ndarray:
+    """Flat indices of words given as letter-index rows ``(terms, n)`` (first = earliest)."""
+    n = letters.shape[1]
+    idx = np.zeros(letters.shape[0], dtype=np.int64)
+    for i in range(n):
+        idx = idx * layout.d + letters[:, i]
+    return idx + layout.level_slice(n).start
+
+
+def _embed_index(src: FeatureLayout, dst: FeatureLayout) -> np.ndarray:
+    """``dst`` flat index of every ``src`` flat index (same ``m``; ``dst`` at least as deep
+    and of at least the same monomial degree)."""
+    if dst.m != src.m or dst.degree < src.degree or dst.depth < src.depth:
+        raise ValueError(
+            f"signature layout (m={dst.m}, degree={dst.degree}, depth={dst.depth}) cannot hold "
+            f"the functional (m={src.m}, degree={src.degree}, depth={src.depth}): it needs the "
+            f"same m, degree >= {src.degree} and depth >= {src.depth}"
+        )
+    out = [np.zeros(1, dtype=np.int64)]
+    for n in range(1, src.depth + 1):
+        loc = np.arange(src.d**n)
+        digits = np.stack([(loc // src.d ** (n - 1 - i)) % src.d for i in range(n)], axis=1)
+        k, q = np.divmod(digits, src.degree + 1)
+        out.append(_level_index(dst, k * (dst.degree + 1) + q))
+    return np.concatenate(out)
+
+
+# --------------------------------------------------------------------------- the functional
+@dataclass(frozen=True)
+class ResponseFunctional:
+    r"""Per-order linear functionals ``ℓ_N(t)`` with ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>``.
+
+    Attributes
+    ----------
+    layout : :class:`~volterra_sym.features.signature.FeatureLayout`
+        ``(m, degree = Taylor degree D, depth = order)``: the smallest signature holding ℓ.
+    coefficients : array ``(order + 1, D + 1, layout.size)``
+        ``coefficients[N, a]`` is the vector multiplying ``t^a`` in ``ℓ_N(t)``, i.e.
+        ``ℓ_N(t) = Σ_a t^a coefficients[N, a]``; nonzero only on signature level ``N``.
+        ``coefficients[0, 0, 0] = <f>_0``.
+    observable : str
+        Display name of ``f``.
+    taylor : dict
+        ``{k: TaylorSeries}`` of the Taylor backend (coefficients ``c_{k,p}`` with their
+        rounding / statistical errors and radius), or empty if built from raw coefficients.
+    info : dict
+        Provenance (density route, model name, ...).
+    """
+
+    layout: FeatureLayout
+    coefficients: np.ndarray
+    observable: str = "f"
+    taylor: Mapping[tuple[int, ...], object] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def order(self) -> int:
+        """Highest Volterra order ``N`` held."""
+        return self.coefficients.shape[0] - 1
+
+    @property
+    def degree(self) -> int:
+        """Taylor degree ``D`` (= monomial degree of the feature path, = top power of t)."""
+        return self.layout.degree
+
+    @property
+    def m(self) -> int:
+        """Number of input channels."""
+        return self.layout.m
+
+    @property
+    def mean0(self) -> float:
+        """``T_0 = <f>_0``."""
+        return float(self.coefficients[0, 0, 0])
+
+    def nonzero_words(self, N: int) -> list[tuple[tuple[int, int], ...]]:
+        """Words (as ``(k, q)`` pairs) with a nonzero coefficient in ``ℓ_N`` at some power."""
+        self._check_order(N)
+        idx = np.flatnonzero(np.any(self.coefficients[N] != 0, axis=0))
+        return [self.layout.describe(int(i)) for i in idx]
+
+    def _check_order(self, N: int) -> None:
+        if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or not 0 <= N <= self.order:
+            raise ValueError(f"order N must be an integer in 0..{self.order}, got {N!r}")
+
+    # ------------------------------------------------------------------ coefficients
+    def matrix(self, eps: float | None = None, layout: FeatureLayout | None = None) -> np.ndarray:
+        """Coefficient array in ``layout`` (default :attr:`layout`).
+
+        ``eps=None``: per order, shape ``(order + 1, D + 1, size)``; with ``eps``: the combined
+        ``Σ_N ε^N coefficients[N]``, shape ``(D + 1, size)``.
+        """
+        coef = self.coefficients
+        if layout is not None and layout != self.layout:
+            dst = np.zeros(coef.shape[:2] + (layout.size,))
+            dst[..., _embed_index(self.layout, layout)] = coef
+            coef = dst
+        if eps is None:
+            return coef
+        e = _check_eps(eps)
+        return np.tensordot(e ** np.arange(self.order + 1), coef, axes=(0, 0))
+
+    def at(
+        self, t: float | np.ndarray, eps: float | None = None,
+        layout: FeatureLayout | None = None,
+    ) -> np.ndarray:
+        """``ℓ_N(t)`` as flat vectors: shape ``(order + 1, size)`` (``(len(t), order + 1,
+        size)`` for an array ``t``); with ``eps`` the combined ``ℓ^ε(t)``, shape ``(size,)``
+        (``(len(t), size)``)."""
+        tt = np.asarray(t, dtype=float)
+        if tt.ndim > 1 or not np.all(np.isfinite(tt)):
+            raise ValueError(f"t must be a finite scalar or 1-D array, got {t!r}")
+        powers = tt[..., None] ** np.arange(self.degree + 1)
+        return np.tensordot(powers, self.matrix(eps, layout), axes=(-1, -2))
+
+    # ------------------------------------------------------------------ evaluation
+    def apply(
+        self,
+        signatures: ResponseFeatures | np.ndarray,
+        times: np.ndarray | None = None,
+        eps: float | None = None,
+        layout: FeatureLayout | None = None,
+    ) -> np.ndarray:
+        """``<ℓ_N(t), S(X)_{0,t}>`` from precomputed signatures.
+
+        ``signatures``: a :class:`ResponseFeatures` (its ``layout`` and ``times`` are used; any
+        depth ``≥ order`` and degree ``≥ D`` with the same ``m``) or an array ``(..., T, size)``
+        with ``times`` (length ``T``) and ``layout`` (default :attr:`layout`). Returns
+        ``(..., order + 1, T)`` (the terms ``T_N``), or ``(..., T)`` — the sum
+        ``Σ_N ε^N T_N`` — with ``eps``.
+        """
+        if isinstance(signatures, ResponseFeatures):
+            if signatures.reduced:
+                raise ValueError("signatures were reduced by a callback; pass full signatures")
+            vals, times, layout = signatures.values, signatures.times, signatures.layout
+        else:
+            vals = np.asarray(signatures, dtype=float)
+            layout = self.layout if layout is None else layout
+            if times is None:
+                raise ValueError("times are required when signatures is an array")
+        times = np.asarray(times, dtype=float)
+        if vals.ndim < 2 or vals.shape[-1] != layout.size or vals.shape[-2] != times.size:
+            raise ValueError(
+                f"signatures must have shape (..., T={times.size}, size={layout.size}), "
+                f"got {vals.shape}"
+            )
+        coef = self.matrix(None, layout)
+        flat = vals @ coef.reshape(-1, layout.size).T  # (..., T, (N+1)(D+1))
+        return self._contract(flat, times, eps)
+
+    def _contract(self, flat: np.ndarray, times: np.ndarray, eps: float | None) -> np.ndarray:
+        """``(..., T, (order+1)(D+1))`` products with ``L_{N,a}`` -> ``(..., order+1, T)``."""
+        res = flat.reshape(flat.shape[:-1] + (self.order + 1, self.degree + 1))
+        powers = times[:, None] ** np.arange(self.degree + 1)  # (T, D+1)
+        terms = np.einsum("...tna,ta->...nt", res, powers)
+        if eps is None:
+            return terms
+        e = _check_eps(eps)
+        return np.tensordot(e ** np.arange(self.order + 1), terms, axes=(0, -2))
+
+    def terms(self, u: Callable[..., object] | np.ndarray, times: np.ndarray, *,
+              extrapolate: bool = False, **feature_options: object) -> np.ndarray:
+        """``[T_0(t), …, T_order(t)]`` at ``times``: shape ``(order + 1, T)`` (``(B, order + 1,
+        T)`` for a batch of sampled inputs ``(B, T, m)``).
+
+        The signatures of depth ``order`` and degree ``D`` are computed by
+        :func:`~volterra_sym.features.signature.response_features` (``u`` callable or samples
+        at ``times``; ``feature_options``: ``times_out``, ``refine``, ``quad_points``,
+        ``rtol``, ``chunk_size``) and reduced on the fly, so only ``(order+1)(D+1)`` numbers
+        per time are kept. The signature of the piecewise-linear fine path has a chord error
+        ``O(h²)`` at levels ≥ 2 (``h`` the fine step); ``extrapolate=True`` removes it by
+        Richardson extrapolation ``(4 T_{2r} - T_r)/3`` over ``refine = r`` and ``2r``
+        (error ``O(h⁴)``, twice the cost). Raises ``ValueError`` for bad inputs (see
+        ``response_features``).
+        """
+        if "reduce" in feature_options:
+            raise TypeError("terms() sets reduce itself")
+        if extrapolate:
+            r = feature_options.pop("refine", None)
+            r = DEFAULT_REFINE if r is None else r
+            coarse = self.terms(u, times, refine=r, **feature_options)
+            fine = self.terms(u, times, refine=2 * r, **feature_options)
+            return (4.0 * fine - coarse) / 3.0
+        lf = self.coefficients.reshape(-1, self.layout.size).T.copy()
+
+        def reduce(v: np.ndarray) -> np.ndarray:
+            if v.shape[-1] != lf.shape[0]:
+                raise ValueError(
+                    f"the input has a different number of channels than the functional "
+                    f"(m={self.m}): signature size {v.shape[-1]} != {lf.shape[0]}")
+            return v @ lf
+
+        feats = response_features(
+            u, times, self.layout.depth, self.degree, reduce=reduce, **feature_options,
+        )
+        return self._contract(feats.values, feats.times, None)
+
+    def series(self, u: Callable[..., object] | np.ndarray, times: np.ndarray, eps: float,
+               *, extrapolate: bool = False, **feature_options: object) -> np.ndarray:
+        """Partial sums ``S_N(t) = Σ_{j ≤ N} ε^j T_j(t)``, ``N = 0..order`` (same layout as
+        :meth:`volterra_sym.hierarchy.dag.ResponseHierarchy.series`): ``(order + 1, T)``."""
+        e = _check_eps(eps)
+        terms = self.terms(u, times, extrapolate=extrapolate, **feature_options)
+        return np.cumsum((e ** np.arange(self.order + 1))[:, None] * terms, axis=-2)
+
+    # ------------------------------------------------------------------ errors
+    def kernel_error(self, t: float | np.ndarray) -> np.ndarray:
+        """``E_N(t)``: error estimate of the truncated Taylor kernels of order ``N`` for all
+        lags with every gap ``≤ t`` (max over channel tuples): the backend's truncation
+        estimate at largest gap ``t`` plus ``Σ_p (δc_p + 2 se_p) t^{|p|}/p!`` (rounding and
+        statistical errors of the coefficients). Shape ``(order + 1, len(t))``; row 0 is the
+        error of ``<f>_0``; ``inf`` beyond the estimated radius. Needs :attr:`taylor`."""
+        if not self.taylor:
+            raise ValueError("no Taylor series attached (functional built from raw coefficients)")
+        tt = np.atleast_1d(np.asarray(t, dtype=float))
+        out = np.zeros((self.order + 1, tt.size))
+        out[0] = float(self.info.get("mean0_error", 0.0))
+        for k, ser in self.taylor.items():
+            N = len(k)
+            if N > self.order:
+                continue
+            lags = np.repeat(tt[:, None], N, axis=1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _, trunc, _, _ = ser.evaluate(lags, on_radius="warn")
+            fact = np.prod([[math.factorial(int(x)) for x in row] for row in ser.powers], axis=1)
+            dc = (np.asarray(ser.rounding) + 2 * np.asarray(ser.coefficient_stderr)) / fact
+            tot = ser.powers.sum(axis=1)
+            rnd = (tt[:, None] ** tot[None, :]) @ dc
+            out[N] = np.maximum(out[N], trunc + rnd)
+        return out
+
+    def error_bound(self, u: Callable[..., object] | np.ndarray, times: np.ndarray,
+                    **feature_options: object) -> np.ndarray:
+        """Bound on ``|T_N(t) - <ℓ_N(t), S>|`` from the kernel truncation:
+        ``E_N(t) U(t)^N / N!`` with ``U(t) = ∫_0^t Σ_k |u_k|`` (because
+        ``Σ_k ∫_{simplex} Π_j |u_{k_j}(s_j)| ds = U(t)^N / N!``). Shape as :meth:`terms`.
+        Does not include the signature's own quadrature error."""
+        t = np.asarray(times, dtype=float)
+        if callable(u):
+            def uabs(s: object) -> np.ndarray:
+                return np.abs(np.asarray(u(s), dtype=float))
+            absu: Callable[..., object] | np.ndarray = uabs
+        else:
+            absu = np.abs(np.asarray(u, dtype=float))
+        feats = response_features(absu, t, 1, 0, **feature_options)
+        U = feats.values[..., 1:].sum(axis=-1)  # (..., T)
+        E = self.kernel_error(feats.times)  # (N+1, T)
+        fac = np.array([math.factorial(N) for N in range(self.order + 1)], dtype=float)
+        return E * U[..., None, :] ** np.arange(self.order + 1)[:, None] / fac[:, None]
+
+
+def _check_eps(eps: object) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(eps):
+        raise ValueError(f"eps must be a finite real number, got {eps!r}")
+    return float(eps)
+
+
+# --------------------------------------------------------------------------- constructors
+def functional_from_coefficients(
+    coefficients: Mapping[tuple[int, ...], Mapping[tuple[int, ...], float]],
+    m: int,
+    degree: int,
+    order: int | None = None,
+    mean0: float = 0.0,
+    *,
+    observable: str = "f",
+    taylor: Mapping[tuple[int, ...], object] | None = None,
+    info: dict | None = None,
+) -> ResponseFunctional:
+    """Build ``ℓ_N(t)`` from short-lag coefficients ``{k: {p: c_{k,p}}}``.
+
+    ``k = (k_1, …, k_N)`` 0-based channel tuples (``k_1`` the most recent kick), ``p`` power
+    tuples of the same length with ``|p| ≤ degree`` (missing ones are zero). ``order``
+    defaults to the longest ``k``. See the module docstring for the bookkeeping.
+    """
+    m = int(m)
+    lens = [len(k) for k in coefficients]
+    order = max(lens, default=1) if order is None else int(order)
+    if order < 1:
+        raise ValueError(f"order must be >= 1, got {order}")
+    layout = feature_layout(m, degree, order)
+    D = layout.degree
+    coef = np.zeros((order + 1, D + 1, layout.size))
+    coef[0, 0, 0] = float(mean0)
+    for k, cp in coefficients.items():
+        k = tuple(int(c) for c in k)
+        N = len(k)
+        if not 1 <= N <= order or any(not 0 <= c < m for c in k):
+            raise ValueError(f"channel tuple {k} invalid for m={m}, order={order}")
+        if not cp:
+            continue
+        powers = np.array([tuple(int(x) for x in p) for p in cp], dtype=np.int64)
+        vals = np.array([float(v) for v in cp.values()])
+        if powers.shape[1] != N or powers.min() < 0 or powers.sum(axis=1).max() > D:
+            raise ValueError(f"powers of {k} must be length-{N} tuples with |p| <= {D}")
+        row, a1, q, w = _expand(powers)
+        letters = np.asarray(k, dtype=np.int64)[None, :] * (D + 1) + q  # kick order 1..N
+        idx = _level_index(layout, letters[:, ::-1])  # word: earliest kick (N) first
+        np.add.at(coef[N], (a1, idx), vals[row] * w)
+    return ResponseFunctional(layout, coef, observable, dict(taylor or {}), dict(info or {}))
+
+
+def response_functional(hier: ResponseHierarchy, degree: int,
+                        **taylor_opts: object) -> ResponseFunctional:
+    """The response functional of a :class:`~volterra_sym.hierarchy.dag.ResponseHierarchy`.
+
+    Computes ``c_{k,p}`` for every channel tuple of order ``1..hier.order`` and ``|p| ≤
+    degree`` with the Taylor backend (:func:`volterra_sym.backends.taylor.taylor_hierarchy`,
+    which also writes the chains and coefficients into ``hier.graph``; ``taylor_opts``:
+    ``density`` and the sampling keys) and ``<f>_0`` from the same stationary averages, and
+    returns the :class:`ResponseFunctional` with ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>``,
+    ``N = 0..hier.order``; signatures of depth ``hier.order`` and monomial degree ``degree``.
+    """
+    import itertools
+
+    from ..backends.taylor import taylor_hierarchy
+
+    exp = taylor_hierarchy(hier, degree, **taylor_opts)
+    model = hier.model
+    series = {}
+    for N in range(1, hier.order + 1):
+        for k in itertools.product(range(model.m), repeat=N):
+            series[k] = exp.series(k, degree)
+    coeffs = {k: s.coefficients for k, s in series.items()}
+    mean0 = exp.mean0()
+    first = next(iter(series.values()))
+    info = {"route": first.route, "model": getattr(model, "name", None) or repr(model),
+            "radius": {k: float(s.radius) for k, s in series.items()},
+            "mean0_error": 0.0 if first.route != "sampling" else float("nan")}
+    return functional_from_coefficients(
+        coeffs, model.m, degree, hier.order, mean0,
+        observable=str(hier.f), taylor=series, info=info,
+    )
+
+
+# --------------------------------------------------------------------------- LaTeX
+def _fmt(x: float, digits: int = 6) -> str:
+    return sp.latex(sp.Float(x, digits))
+
+
+def _word_latex(word: Sequence[tuple[int, int]]) -> str:
+    return "(" + ",".join(f"({k + 1},{q})" for k, q in word) + ")"
+
+
+def _poly_latex(vals: np.ndarray, digits: int = 6) -> str:
+    t = sp.Symbol("t")
+    expr = sum((sp.Float(float(v), digits) * t**a for a, v in enumerate(vals) if v != 0),
+               sp.Integer(0))
+    return sp.latex(expr, order="rev-lex") if expr != 0 else "0"
+
+
+def response_functional_latex(
+    functional: ResponseFunctional, *, max_words: int = 12, digits: int = 6
+) -> str:
+    r"""A LaTeX section body (no ``\section`` line) describing the response functional:
+    the feature path, the word bookkeeping, the per-order coefficient polynomials
+    (at most ``max_words`` words per order, largest first) and the accuracy data.
+    Deterministic output (no dates)."""
+    F = functional
+    D, lay = F.degree, F.layout
+    out: list[str] = []
+    out.append(
+        "Expanding the short-lag series $K_{\\mathbf k}(\\sigma)=\\sum_{|p|\\le "
+        f"{D}" "} c_{\\mathbf k,p}\\prod_j \\tau_j^{p_j}/p_j!$ binomially in the gaps "
+        "$\\tau_1=t-s_1$, $\\tau_j=s_{j-1}-s_j$ turns every Volterra term into a linear "
+        "functional of the signature of the feature path\n"
+    )
+    ks = "k=1" if F.m == 1 else f"k=1,\\dots,{F.m}"
+    out.append("\\begin{equation*}\nX^{(k,q)}(s)=\\int_0^s r^q u_k(r)\\,dr,\\qquad "
+               f"{ks},\\ q=0,\\dots,{D},\n" "\\end{equation*}\n")
+    out.append(
+        "with coefficients polynomial in $t$:\n\\begin{equation*}\n"
+        "T_N(t)\\approx\\langle \\ell_N(t), S(X)_{0,t}\\rangle,\\qquad "
+        "\\ell_N(t)=\\sum_{a=0}^{" f"{D}" "} t^a L_{N,a},\\qquad "
+        "E f(h_t)\\approx \\sum_{N=0}^{" f"{F.order}" "}\\varepsilon^N "
+        "\\langle \\ell_N(t), S(X)_{0,t}\\rangle .\n\\end{equation*}\n"
+        "For $p=a+b$ (componentwise), $q_j=b_j+a_{j+1}$ ($q_N=b_N$), the term "
+        "$c_{\\mathbf k,p}\\prod_j (-1)^{b_j}/(a_j!\\,b_j!)$ is added to the coefficient of "
+        "$t^{a_1}$ on the word $\\big((k_N,q_N),\\dots,(k_1,q_1)\\big)$ (earliest kick "
+        "first; $S^w=\\int_{r_1<\\dots<r_n<t} dX^{w_1}\\cdots dX^{w_n}$), channels "
+        "numbered from 1.\n"
+    )
+    out.append(
+        f"Observable $f={sp.latex(sp.sympify(F.observable))}$, Taylor degree {D}, signature "
+        f"depth {lay.depth} with {lay.d} letters ({lay.size} terms); "
+        f"$\\langle f\\rangle_0 = {_fmt(F.mean0, digits)}$.\n"
+    )
+    for N in range(1, F.order + 1):
+        c = F.coefficients[N]
+        idx = np.flatnonzero(np.any(c != 0, axis=0))
+        mag = np.abs(c[:, idx]).max(axis=0) if idx.size else np.zeros(0)
+        sel = idx[np.argsort(-mag, kind="stable")][:max_words]
+        out.append(f"\\paragraph{{Order {N}.}} {idx.size} words carry a nonzero coefficient"
+                   + (f"; the {sel.size} largest:" if idx.size > sel.size else ":") + "\n")
+        if sel.size:
+            lines = [f"\\ell_{N}(t)_{{{_word_latex(lay.describe(int(i)))}}} &= "
+                     f"{_poly_latex(c[:, i], digits)}" for i in sorted(sel.tolist())]
+            out.append("\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n")
+    if F.taylor:
+        rows = []
+        for k, s in F.taylor.items():
+            r = float(s.radius)
+            rr = "\\infty" if math.isinf(r) else _fmt(r, 3)
+            rows.append(f"({','.join(str(c + 1) for c in k)}) & {len(s.coeffs)} & ${rr}$ \\\\")
+        out.append(
+            "Short-lag coefficients ("
+            f"{F.info.get('route', '?')} stationary averages) and the estimated radius of the "
+            "Taylor series in the largest gap; the functional is meaningful only for "
+            "$t$ below it.\n\\begin{center}\n\\begin{tabular}{lrr}\n\\hline\n"
+            "$\\mathbf k$ & coefficients & radius \\\\\n\\hline\n"
+            + "\n".join(rows) + "\n\\hline\n\\end{tabular}\n\\end{center}\n"
+        )
+    return "".join(out)

@@ -1,0 +1,401 @@
+r"""An SRNN with fixed hidden weights and a trained linear readout is a kernel machine (THEORY §5).
+
+Setting
+-------
+Readout ``y_t = f(h_t) = V h_t + c``. With the hidden weights fixed, the features of an input
+``u`` are the hidden means at a fixed time ``t``
+
+    φ_i(u) = E h^i_t[u] = Σ_{N ≤ order} ε^N T_N^{(i)}(t) ,   i = 1..n ,
+
+(the series of the observable ``f = h_i``), and by the response functional
+(:mod:`volterra_sym.features.functional`) each is a fixed linear map of the signature of the
+feature path ``X^u`` (``X^{(k,q)}(s) = ∫_0^s r^q u_k(r) dr``):
+
+    φ_i(u) ≈ <ℓ_i, S(X^u)_{0,t}> ,   ℓ_i = Σ_N ε^N ℓ_{i,N}(t) .
+
+So the readout is a linear model on the signature with the kernel
+
+    k(u, u') = Σ_i φ_i(u) φ_i(u') = <S(X^u), M S(X^{u'})> ,   M = Σ_i ℓ_i ℓ_iᵀ  (rank ≤ n),
+
+a low-rank weighting of the generic truncated signature kernel
+``k_sig(u, u') = <S(X^u), S(X^{u'})>`` (:func:`signature_kernel`). With ``per_order=True``
+each order is its own feature, ``φ_{i,N} = ε^N <ℓ_{i,N}, S>`` and ``M = Σ_{i,N} ℓ_{i,N}
+ℓ_{i,N}ᵀ`` (rank ≤ n·order; a richer readout that the ε-summed SRNN cannot express).
+
+Ridge readout with intercept (closed form)
+------------------------------------------
+``min_{V, c} Σ_j (y_j - c - Vᵀφ_j)² + λ |V|²`` with the intercept ``c`` *not* penalised.
+Centring ``Φ_c = Φ - 1 φ̄ᵀ``, ``y_c = y - ȳ`` eliminates ``c``:
+
+    V = (Φ_cᵀ Φ_c + λ I)⁻¹ Φ_cᵀ y_c ,   c = ȳ - φ̄ᵀ V ,   ŷ(u) = ȳ + (φ(u) - φ̄)ᵀ V .
+
+Kernel ridge with the same intercept handling uses the centred kernel
+``K_c = H K H`` (``H = I - 11ᵀ/n``) and, for a test input, ``k_c(u)_j = k(u, u_j) -
+mean_l k(u, u_l) - mean_l k(u_l, u_j) + mean_{l,l'} k(u_l, u_l')``:
+
+    α = (K_c + λ I)⁻¹ y_c ,   ŷ(u) = ȳ + k_c(u)ᵀ α .
+
+Since ``K_c = Φ_c Φ_cᵀ`` and ``Φ_cᵀ (Φ_c Φ_cᵀ + λ I)⁻¹ = (Φ_cᵀ Φ_c + λ I)⁻¹ Φ_cᵀ``, the two
+predictions are identical for ``k = <S, M S>`` whenever ``φ = <ℓ, S>`` — the SRNN readout
+*is* kernel ridge regression with the response kernel. ``λ = 0`` gives the minimum-norm
+least-squares solutions (pseudo-inverses), for which the identity also holds.
+
+Regularisation is chosen by exact leave-one-out error (:func:`loo_errors`): the fit is a
+linear smoother with hat matrix ``S_λ = 11ᵀ/n + K_c (K_c + λ I)⁻¹``, so the LOO residuals are
+``(y_j - ŷ_j)/(1 - (S_λ)_{jj})`` — exact for the intercept-unpenalised ridge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.linalg
+
+from .functional import ResponseFunctional, response_functional
+from .signature import FeatureLayout, feature_layout, response_features
+
+if TYPE_CHECKING:
+    from ..model import SRNN
+
+__all__ = [
+    "KernelRidge",
+    "RidgeReadout",
+    "feature_kernel",
+    "fit_kernel_ridge",
+    "fit_ridge",
+    "hidden_unit_functionals",
+    "loo_errors",
+    "response_kernel_matrix",
+    "restrict_index",
+    "select_lambda",
+    "series_features",
+    "signature_batch",
+    "signature_kernel",
+    "srnn_features",
+    "unit_vectors",
+]
+
+Inputs = np.ndarray | Sequence[Callable[..., object]]
+
+
+# --------------------------------------------------------------------------- functionals
+def hidden_unit_functionals(model: SRNN, order: int, degree: int,
+                            **taylor_opts: object) -> list[ResponseFunctional]:
+    """One :class:`ResponseFunctional` per hidden unit: observable ``f = h_i``, ``i = 1..n``
+    (Taylor backend, orders ``1..order``, Taylor degree ``degree``)."""
+    from ..hierarchy.dag import ResponseHierarchy
+
+    return [response_functional(ResponseHierarchy(model, f"h{i + 1}", order), degree,
+                                **taylor_opts) for i in range(model.n)]
+
+
+# --------------------------------------------------------------------------- signatures
+def signature_batch(
+    inputs: Inputs,
+    times: np.ndarray,
+    t: float,
+    depth: int,
+    degree: int,
+    *,
+    refine: int | None = None,
+    extrapolate: bool = False,
+    quad_points: int | None = None,
+) -> tuple[np.ndarray, FeatureLayout]:
+    """Signatures ``S(X^u)_{0,t}`` of a set of inputs at one time ``t``: ``(B, size)``.
+
+    ``inputs``: samples ``(B, T, m)`` (or ``(T, m)``/``(T,)`` for one input) at ``times``
+    (``times[0] = 0``), or a sequence of callables ``u(s)``. ``t`` must be one of
+    ``times``. With ``extrapolate`` the chord error ``O(h²)`` of the signature (levels ≥ 2)
+    is Richardson-extrapolated away from ``refine`` and ``2·refine`` sub-steps
+    (``(4 S_{2r} - S_r)/3``; the result is linear in the signatures, no longer group-like).
+    """
+    r = 4 if refine is None else refine
+    layouts: list[FeatureLayout] = []
+
+    def one(u: object, rr: int) -> np.ndarray:
+        feats = response_features(u, times, depth, degree, times_out=[t], refine=rr,
+                                  quad_points=quad_points)
+        layouts.append(feats.layout)
+        return feats.values[..., 0, :]
+
+    def run(rr: int) -> np.ndarray:
+        if isinstance(inputs, np.ndarray) or not _is_callable_seq(inputs):
+            vals = one(np.asarray(inputs, dtype=float), rr)
+            return vals if vals.ndim == 2 else vals[None]
+        return np.stack([one(u, rr) for u in inputs])
+
+    S = run(r)
+    if extrapolate:
+        S = (4 * run(2 * r) - S) / 3
+    if any(lay != layouts[0] for lay in layouts):
+        raise ValueError("inputs have different numbers of channels")
+    return S, layouts[0]
+
+
+def _is_callable_seq(inputs: object) -> bool:
+    if callable(inputs):
+        raise ValueError("inputs must be a sequence of callables or an array of samples; "
+                         "wrap a single callable in a list")
+    try:
+        seq = list(inputs)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    if not seq:
+        raise ValueError("inputs is empty")
+    flags = [callable(u) for u in seq]
+    if any(flags) and not all(flags):
+        raise ValueError("inputs mixes callables and arrays")
+    return all(flags)
+
+
+def restrict_index(layout: FeatureLayout, depth: int | None = None,
+                   degree: int | None = None) -> np.ndarray:
+    """Flat indices (in ``layout``) of the words of length ``≤ depth`` whose letters all have
+    monomial power ``q ≤ degree``, in the order of ``feature_layout(m, degree, depth)``.
+
+    The signature of the sub-path ``(X^{(k,q)})_{q ≤ degree}`` truncated at ``depth`` is
+    exactly this restriction of the full signature."""
+    depth = layout.depth if depth is None else int(depth)
+    degree = layout.degree if degree is None else int(degree)
+    if not 1 <= depth <= layout.depth or not 0 <= degree <= layout.degree:
+        raise ValueError(f"depth must be in 1..{layout.depth} and degree in 0..{layout.degree}, "
+                         f"got depth={depth}, degree={degree}")
+    sub = feature_layout(layout.m, degree, depth)
+    return np.array([layout.word_index([sub.letters[a] for a in w]) for w in sub.words],
+                    dtype=np.int64)
+
+
+def signature_kernel(
+    SA: np.ndarray,
+    SB: np.ndarray | None = None,
+    *,
+    layout: FeatureLayout | None = None,
+    depth: int | None = None,
+    degree: int | None = None,
+    scale: float = 1.0,
+) -> np.ndarray:
+    """Generic truncated signature kernel ``k(u, u') = Σ_{|w| ≤ depth} λ^{2|w|} S^w(X^u)
+    S^w(X^{u'})`` (``λ = scale``; the signature kernel of the dilated paths ``λ X``).
+
+    ``SA (A, size)``, ``SB (B, size)`` (default ``SA``) signatures in ``layout``; ``depth`` /
+    ``degree`` restrict to a sub-signature (needs ``layout``). Returns ``(A, B)``.
+    """
+    SA = np.asarray(SA, dtype=float)
+    SB = SA if SB is None else np.asarray(SB, dtype=float)
+    if SA.ndim != 2 or SB.ndim != 2 or SA.shape[1] != SB.shape[1]:
+        raise ValueError(f"SA and SB must be (A, size) and (B, size), got {SA.shape}, {SB.shape}")
+    if layout is None:
+        if depth is not None or degree is not None or scale != 1.0:
+            raise ValueError("layout is required for depth/degree/scale")
+        return SA @ SB.T
+    if layout.size != SA.shape[1]:
+        raise ValueError(f"signatures have size {SA.shape[1]}, layout.size={layout.size}")
+    idx = restrict_index(layout, depth, degree)
+    lev = np.array([len(layout.words[i]) for i in idx])
+    w = float(scale) ** (2 * lev)
+    return (SA[:, idx] * w) @ SB[:, idx].T
+
+
+# --------------------------------------------------------------------------- SRNN features
+def unit_vectors(functionals: Sequence[ResponseFunctional], t: float, eps: float,
+                 layout: FeatureLayout | None = None, per_order: bool = False) -> np.ndarray:
+    """Rows ``ℓ_i = Σ_N ε^N ℓ_{i,N}(t)`` (``(n, size)``), or with ``per_order`` the rows
+    ``ε^N ℓ_{i,N}(t)``, ``N = 1..order`` (``(n·order, size)``, unit-major), in ``layout``
+    (default the functionals' own). Level 0 (``<h_i>_0``) is included in ``ℓ_i`` only."""
+    if not functionals:
+        raise ValueError("functionals is empty")
+    lay = functionals[0].layout if layout is None else layout
+    rows = []
+    for F in functionals:
+        if per_order:
+            L = F.at(t, None, lay)  # (order+1, size)
+            rows.extend(float(eps) ** N * L[N] for N in range(1, F.order + 1))
+        else:
+            rows.append(F.at(t, eps, lay))
+    return np.stack(rows)
+
+
+def srnn_features(functionals: Sequence[ResponseFunctional], S: np.ndarray, t: float,
+                  eps: float, layout: FeatureLayout | None = None,
+                  per_order: bool = False) -> np.ndarray:
+    """``Φ = S Lᵀ``: features ``E h^i_t[u] ≈ <ℓ_i, S(X^u)_{0,t}>`` of signatures ``S (B, size)``
+    (at time ``t``, in ``layout``, default the functionals' layout). ``(B, n)`` or, with
+    ``per_order``, ``(B, n·order)``."""
+    L = unit_vectors(functionals, t, eps, layout, per_order)
+    S = np.asarray(S, dtype=float)
+    if S.ndim != 2 or S.shape[1] != L.shape[1]:
+        raise ValueError(f"S must have shape (B, {L.shape[1]}), got {S.shape}")
+    return S @ L.T
+
+
+def response_kernel_matrix(functionals: Sequence[ResponseFunctional], t: float, eps: float,
+                           layout: FeatureLayout | None = None,
+                           per_order: bool = False) -> np.ndarray:
+    """``M = Σ_i ℓ_i ℓ_iᵀ = Lᵀ L`` (``(size, size)``, rank ≤ n) so that
+    ``k(u, u') = <S(X^u), M S(X^{u'})>`` (see the module docstring)."""
+    L = unit_vectors(functionals, t, eps, layout, per_order)
+    return L.T @ L
+
+
+def feature_kernel(SA: np.ndarray, SB: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """``K[a, b] = <S_a, M S_b>`` for signatures ``SA (A, size)``, ``SB (B, size)``."""
+    return np.asarray(SA) @ np.asarray(M) @ np.asarray(SB).T
+
+
+def series_features(model: SRNN, inputs: Sequence[Callable[..., object]], t: float,
+                    eps: float, order: int, method: str = "auto",
+                    observables: Sequence[str] | None = None) -> np.ndarray:
+    """``E f_i(h_t)[u] ≈ Σ_{N ≤ order} ε^N T_N(t)`` by a series backend
+    (``ResponseHierarchy(model, f_i, order).series_terms(u, [t], method)``; ``exact`` for
+    linear models, ``spectral`` for n ≤ 2), for callables ``u(s) -> (m,)``. Default
+    observables ``h1..hn``. Returns ``(B, len(observables))``. Independent of the Taylor
+    coefficients and of the signatures."""
+    from ..hierarchy.dag import ResponseHierarchy
+
+    obs = [f"h{i + 1}" for i in range(model.n)] if observables is None else list(observables)
+    hiers = [ResponseHierarchy(model, f, order) for f in obs]
+    e = float(eps) ** np.arange(order + 1)
+    out = np.empty((len(inputs), len(obs)))
+    for b, u in enumerate(inputs):
+        for i, h in enumerate(hiers):
+            out[b, i] = float(e @ h.series_terms(u, [0.0, float(t)] if t > 0 else [0.0],
+                                                 method=method)[:, -1])
+    return out
+
+
+# --------------------------------------------------------------------------- ridge
+def _check_xy(X: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if X.ndim != 2 or y.ndim not in (1, 2) or y.shape[0] != X.shape[0] or X.shape[0] < 2:
+        raise ValueError(f"{name} must be 2-D with as many rows as y (>= 2), got {X.shape} and "
+                         f"y {y.shape}")
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+        raise ValueError(f"{name} and y must be finite")
+    return X, y
+
+
+def _check_lam(lam: float) -> float:
+    if not (isinstance(lam, (int, float, np.floating)) and np.isfinite(lam) and lam >= 0):
+        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+    return float(lam)
+
+
+def _solve_psd(A: np.ndarray, B: np.ndarray, lam: float) -> np.ndarray:
+    """``(A + λ I)⁻¹ B`` for symmetric PSD ``A`` (λ > 0: Cholesky; λ = 0: min-norm lstsq)."""
+    if lam > 0:
+        try:
+            return scipy.linalg.solve(A + lam * np.eye(A.shape[0]), B, assume_a="pos")
+        except np.linalg.LinAlgError:
+            pass
+    return scipy.linalg.lstsq(A + lam * np.eye(A.shape[0]), B)[0]
+
+
+@dataclass(frozen=True)
+class RidgeReadout:
+    """Linear readout ``ŷ = c + Φ V`` fitted by ridge with an unpenalised intercept."""
+
+    weights: np.ndarray
+    intercept: np.ndarray | float
+    lam: float
+
+    def predict(self, Phi: np.ndarray) -> np.ndarray:
+        """Predictions for features ``Phi (B, p)``."""
+        return np.asarray(Phi, dtype=float) @ self.weights + self.intercept
+
+
+def fit_ridge(Phi: np.ndarray, y: np.ndarray, lam: float) -> RidgeReadout:
+    """``V = (Φ_cᵀ Φ_c + λ I)⁻¹ Φ_cᵀ y_c``, ``c = ȳ - φ̄ᵀ V`` (module docstring)."""
+    Phi, y = _check_xy(Phi, y, "Phi")
+    lam = _check_lam(lam)
+    mu, ym = Phi.mean(axis=0), y.mean(axis=0)
+    Pc = Phi - mu
+    if lam == 0:
+        V = scipy.linalg.lstsq(Pc, y - ym)[0]
+    else:
+        V = _solve_psd(Pc.T @ Pc, Pc.T @ (y - ym), lam)
+    return RidgeReadout(V, ym - mu @ V, lam)
+
+
+@dataclass(frozen=True)
+class KernelRidge:
+    """Kernel ridge regression with an unpenalised intercept (centred kernel).
+
+    ``predict(K_test)`` takes ``K_test[a, j] = k(u_a, u_j)`` against the training inputs."""
+
+    alpha: np.ndarray
+    y_mean: np.ndarray | float
+    col_mean: np.ndarray
+    all_mean: float
+    lam: float
+
+    def predict(self, K_test: np.ndarray) -> np.ndarray:
+        """``ŷ(u) = ȳ + k_c(u)ᵀ α`` with the centred test kernel."""
+        K = np.asarray(K_test, dtype=float)
+        if K.ndim != 2 or K.shape[1] != self.col_mean.size:
+            raise ValueError(f"K_test must be (A, {self.col_mean.size}), got {K.shape}")
+        Kc = K - K.mean(axis=1, keepdims=True) - self.col_mean[None, :] + self.all_mean
+        return Kc @ self.alpha + self.y_mean
+
+
+def _center(K: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    col = K.mean(axis=0)
+    row = K.mean(axis=1)
+    tot = float(K.mean())
+    return K - row[:, None] - col[None, :] + tot, col, tot
+
+
+def fit_kernel_ridge(K: np.ndarray, y: np.ndarray, lam: float) -> KernelRidge:
+    """``α = (K_c + λ I)⁻¹ y_c`` on the training kernel ``K (n, n)`` (module docstring)."""
+    K, y = _check_xy(K, y, "K")
+    if K.shape[0] != K.shape[1]:
+        raise ValueError(f"K must be square, got {K.shape}")
+    lam = _check_lam(lam)
+    Kc, col, tot = _center(0.5 * (K + K.T))
+    ym = y.mean(axis=0)
+    alpha = _solve_psd(Kc, y - ym, lam)
+    return KernelRidge(alpha, ym, col, tot, lam)
+
+
+def loo_errors(K: np.ndarray, y: np.ndarray, lams: Sequence[float]) -> np.ndarray:
+    """Exact leave-one-out mean squared errors of :func:`fit_kernel_ridge` for each ``λ``
+    (eigen-decomposition of ``K_c``; hat matrix ``11ᵀ/n + K_c (K_c + λ I)⁻¹``). For ridge on
+    features pass ``K = Φ Φᵀ``."""
+    K, y = _check_xy(K, y, "K")
+    Kc, _, _ = _center(0.5 * (K + K.T))
+    s, U = np.linalg.eigh(Kc)
+    s = np.maximum(s, 0.0)
+    n = K.shape[0]
+    yc = y - y.mean(axis=0)
+    Uy = U.T @ yc
+    out = []
+    for lam in lams:
+        lam = _check_lam(lam)
+        if lam > 0:
+            g = s / (s + lam)
+        else:
+            g = (s > 1e-12 * max(s.max(initial=0.0), 1e-300)).astype(float)
+        gg = g[:, None] if y.ndim == 2 else g
+        resid = yc - U @ (gg * Uy)
+        diag = 1.0 / n + (U**2) @ g
+        lev = 1.0 - np.minimum(diag, 1.0 - 1e-12)
+        e = resid / (lev[:, None] if y.ndim == 2 else lev)
+        out.append(float(np.mean(e**2)))
+    return np.array(out)
+
+
+def select_lambda(K: np.ndarray, y: np.ndarray, lams: Sequence[float] | None = None,
+                  ) -> tuple[float, np.ndarray, np.ndarray]:
+    """``(best λ, λ grid, LOO errors)``; default grid ``10^{-12..2} · tr(K_c)/n``."""
+    K, y = _check_xy(K, y, "K")
+    if lams is None:
+        Kc, _, _ = _center(K)
+        scale = max(float(np.trace(Kc)) / K.shape[0], 1e-300)
+        lams = scale * np.logspace(-12, 2, 29)
+    lams = np.asarray(list(lams), dtype=float)
+    err = loo_errors(K, y, lams)
+    return float(lams[int(np.argmin(err))]), lams, err
+
