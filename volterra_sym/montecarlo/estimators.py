@@ -79,17 +79,19 @@ __all__ = ["ResponseEstimate", "KernelEstimate", "response", "first_order_kernel
 
 
 # ---------------------------------------------------------------------- statistics
-class _Moments:
-    """Streaming mean / sum of squared deviations over paths (Chan's pairwise merge)."""
+class Moments:
+    """Streaming mean / sum of squared deviations over paths (Chan's pairwise merge);
+    the paths lie on ``axis`` of every added array."""
 
-    def __init__(self):
+    def __init__(self, axis: int = 0):
         self.n, self.mean, self.m2 = 0, None, None
+        self.axis = axis
 
     def add(self, x: np.ndarray) -> None:
-        """``x`` has the paths on axis 0."""
-        nb = x.shape[0]
-        mb = x.mean(axis=0)
-        m2b = ((x - mb) ** 2).sum(axis=0)
+        """Add a block of paths (on ``self.axis``)."""
+        nb = x.shape[self.axis]
+        mb = x.mean(axis=self.axis)
+        m2b = ((x - np.expand_dims(mb, self.axis)) ** 2).sum(axis=self.axis)
         if self.n == 0:
             self.n, self.mean, self.m2 = nb, mb, m2b
             return
@@ -228,7 +230,7 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
     root = _seed_root(seed)
     T = len(idx)
     if crn:
-        diff, base, bias = _Moments(), _Moments(), _Moments()
+        diff, base, bias = Moments(), Moments(), Moments()
 
         def collect(vals):
             d0 = vals[0][:, 0] - vals[0][:, 1]          # (T, P)
@@ -244,7 +246,7 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
         base_m, base_se = base.mean, base.stderr
     else:
         streams = root.spawn(2)
-        mom = [[_Moments(), _Moments()] for _ in range(2)]  # [run][value, coarse-fine]
+        mom = [[Moments(), Moments()] for _ in range(2)]  # [run][value, coarse-fine]
         for r, (e, ss) in enumerate(zip((eps, 0.0), streams, strict=True)):
             def collect(vals, r=r):
                 v0 = vals[0][:, 0]
@@ -393,7 +395,7 @@ def _kernel_run(model: SRNN, terms: list[_Term], J: int, order: int, *, observab
     f = compile_observable(model, observable)
     n_levels = 2 if estimate_bias else 1
     BtB = None if B is None else B.T @ B
-    val, bias = _Moments(), _Moments()
+    val, bias = Moments(), Moments()
 
     def collect(avgs):
         val.add_blocks(np.moveaxis(avgs[0], 1, 0))
