@@ -65,6 +65,8 @@ def test_series_json_and_plot(tmp_path, capsys):
     (["series", "linear2d", "--input", "__import__('os').system('true')"], "input channel 0"),
     (["series", "linear2d", "--input", "sin(t)", "--input", "cos(t)"], "m=1 input channel"),
     (["series", "linear2d", "--input", "sin(t)", "--t-max", "-1"], "--t-max must be"),
+    (["verify", "linear2d", "--paths", "1"], "--paths must be an integer ≥ 2"),
+    (["verify", "linear2d", "--observable", "lambda: 0"], "not allowed"),
 ])
 def test_bad_input_exits_2_with_message(capsys, argv, msg):
     code, _, err = run(capsys, *argv)

@@ -6,6 +6,8 @@
     volterra-sym kernel MODEL --order N --lags 0.1 0.5 ... [--channels 0 1] [--method M] [--json]
     volterra-sym series MODEL --input "sin(2*t)" --eps 0.1 --order 3 --t-max 5
                         [--plot FILE.png] [--json] [--method M]
+    volterra-sym verify MODEL [--order N] [--observable EXPR] [--out DIR] [--quick]
+                        [--paths P] [--kernel-paths P] [--seed S]
 
 ``MODEL`` is a TOML model file or the name of a built-in example (``volterra-sym models``).
 Every user expression (observable, input) goes through the safe whitelist parser.
@@ -241,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp_v.add_argument("--out", default="verify_out", help="directory for JSON and figures")
     sp_v.add_argument("--quick", action="store_true", help="fewer paths (a smoke run)")
     sp_v.add_argument("--seed", type=int, default=12345)
+    sp_v.add_argument("--paths", type=int, help="paths of the series-vs-MC ensemble "
+                      "(default 600,000; 100,000 with --quick)")
+    sp_v.add_argument("--kernel-paths", type=int, help="paths of the kernel-vs-MC ensembles "
+                      "(default 40,000; 10,000 with --quick)")
     sp_v.set_defaults(func=cmd_verify)
     return p
 

@@ -42,6 +42,7 @@ methods) and the figures ``DIR/kernels.png`` and ``DIR/residuals.png``; progress
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -1062,9 +1063,18 @@ def run_verify(args) -> int:
             raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
         out = Path(getattr(args, "out", "verify_out"))
         out.mkdir(parents=True, exist_ok=True)
+        settings = settings_for(bool(getattr(args, "quick", False)), int(seed))
+        overrides = {}
+        for name, field_name in (("paths", "series_paths"), ("kernel_paths", "kernel_paths")):
+            value = getattr(args, name, None)
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+                    raise ValueError(f"--{name.replace('_', '-')} must be an integer ≥ 2, "
+                                     f"got {value!r}")
+                overrides[field_name] = value
+        settings = dataclasses.replace(settings, **overrides)
     except (ModelError, ExpressionError, ValueError, TypeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    code, _ = verify_model(model, observable, int(order), out=out,
-                           quick=bool(getattr(args, "quick", False)), seed=int(seed))
+    code, _ = verify_model(model, observable, int(order), out=out, settings=settings)
     return code
