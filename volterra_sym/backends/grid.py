@@ -40,9 +40,7 @@ In mode coordinates ``a = V⁻¹ ĝ``:
 
 from __future__ import annotations
 
-import ctypes
 import math
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +49,7 @@ from functools import cached_property
 import numpy as np
 import scipy.linalg
 import sympy as sp
+from threadpoolctl import threadpool_limits
 
 from ..density import stationary_density
 from ..model import SRNN
@@ -67,53 +66,18 @@ class GridError(ValueError):
 #: alone). One thread by default: the matrices are moderate and a multi-threaded OpenBLAS
 #: on a busy machine spins (measured 5-10x slower on 2 shared cores).
 BLAS_THREADS: int | None = 1
-_BLAS_HANDLES: list | None = None
-
-
-def _openblas_handles() -> list:
-    """``(get, set)`` thread functions of every OpenBLAS copy loaded (numpy's, scipy's)."""
-    global _BLAS_HANDLES
-    if _BLAS_HANDLES is not None:
-        return _BLAS_HANDLES
-    handles = []
-    try:
-        if sys.platform.startswith("linux"):
-            with open("/proc/self/maps") as fh:
-                paths = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.lower()
-                                and ln.split()[-1].startswith("/")})
-            for path in paths:
-                lib = ctypes.CDLL(path)
-                for stem in ("openblas", "scipy_openblas"):
-                    for suffix in ("", "64_"):
-                        get = getattr(lib, f"{stem}_get_num_threads{suffix}", None)
-                        put = getattr(lib, f"{stem}_set_num_threads{suffix}", None)
-                        if get is not None and put is not None:
-                            get.restype = ctypes.c_int
-                            put.argtypes = [ctypes.c_int]
-                            handles.append((get, put))
-    except OSError:
-        handles = []
-    _BLAS_HANDLES = handles
-    return handles
 
 
 @contextmanager
 def blas_threads(n: int | None = None) -> Iterator[None]:
-    """Temporarily set the OpenBLAS thread count (default :data:`BLAS_THREADS`); restores
-    the previous counts. A no-op where OpenBLAS cannot be found."""
+    """Temporarily limit the BLAS thread count (default :data:`BLAS_THREADS`) of every BLAS
+    loaded (OpenBLAS, MKL, BLIS: through ``threadpoolctl``); restores it afterwards."""
     n = BLAS_THREADS if n is None else n
     if n is None:
         yield
         return
-    saved = []
-    for get, put in _openblas_handles():
-        saved.append((put, get()))
-        put(n)
-    try:
+    with threadpool_limits(limits=n, user_api="blas"):
         yield
-    finally:
-        for put, old in saved:
-            put(old)
 
 
 # ---------------------------------------------------------------------- model as numbers
