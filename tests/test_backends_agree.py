@@ -44,3 +44,21 @@ def test_auto_picks_and_reports_the_method():
     tanh = ResponseHierarchy(load_model("tanh1d"), None, 1)
     tanh.kernel(0).evaluate([0.1])
     assert last_method() == "spectral"
+
+
+def test_taylor_series_through_the_response_functional_matches_spectral():
+    """Series for every method: taylor's T_N(t) (response functional, THEORY §5) agrees
+    with spectral's forward hierarchy at t inside the radius, and later t is refused."""
+    from volterra_sym.backends import BackendError
+
+    hier = ResponseHierarchy(load_model("tanh1d"), "h1", 3)
+    u = lambda t: np.array([np.sin(2 * t)])  # noqa: E731
+    times = np.linspace(0.0, 0.15, 11)  # the estimated radius is ≈ 0.19 for this model
+    ts = hier.series_terms(u, times, method="taylor")
+    sp_ = hier.series_terms(u, times, method="spectral")
+    scale = np.max(np.abs(sp_[1:]), axis=1)
+    np.testing.assert_allclose(ts[0], sp_[0], rtol=1e-9)
+    for N in range(1, 4):
+        assert np.max(np.abs(ts[N] - sp_[N])) < 1e-6 * scale[N - 1], N
+    with pytest.raises(BackendError, match="radius"):
+        hier.series_terms(u, np.linspace(0, 50, 5), method="taylor")

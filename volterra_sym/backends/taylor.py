@@ -909,11 +909,30 @@ class _TaylorBackend:
             raise BackendError(f"method 'taylor' does not apply: {reason}")
         return _expansion(hierarchy.model, hierarchy.f, "auto", {}).mean0()
 
+    #: monomial degree of the response functional used by :meth:`series_terms`
+    series_degree = 10
+
     def series_terms(self, hierarchy, u, times) -> np.ndarray:
-        raise BackendError("method 'taylor' evaluates kernels at short lags only (a truncated "
-                           "Taylor series in the lags with a finite radius of convergence); "
-                           "the series terms T_N(t) need every lag in [0, t]: use "
-                           "method='exact' (linear models) or method='spectral' (n ≤ 2)")
+        """``T_N(t)`` from the short-lag coefficients through the response functional on the
+        path signature (THEORY §5): ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>`` with monomial degree
+        :attr:`series_degree` (Richardson-extrapolated signatures). Valid only while every
+        gap ``≤ t`` lies inside the estimated radius of the Taylor series: a later time is
+        refused, pointing to the spectral/exact routes."""
+        from ..features.functional import response_functional
+
+        cache = hierarchy.__dict__.setdefault("_taylor_functional", {})
+        if self.series_degree not in cache:
+            cache[self.series_degree] = response_functional(hierarchy, self.series_degree)
+        functional = cache[self.series_degree]
+        radius = min(functional.info["radius"].values())
+        if times[-1] >= radius:
+            raise BackendError(
+                f"method 'taylor' gives series terms only for t below the estimated radius "
+                f"{radius:.3g} of its short-lag expansion; got t = {times[-1]:g}: use "
+                "method='exact' (linear models) or method='spectral' (n ≤ 2)")
+        if times.size > 1 and np.any(np.diff(times) <= 0):
+            raise BackendError("method 'taylor' needs strictly increasing times for its series")
+        return functional.terms(u, times, extrapolate=True)
 
 
 BACKEND = _TaylorBackend()
