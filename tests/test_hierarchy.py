@@ -120,3 +120,9 @@ def test_finite_series_is_not_flagged(linear2):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         hier.series(lambda t: np.array([np.sin(t), 0.0]), np.linspace(0, 2, 11), 10.0)
+
+
+def test_huge_hierarchy_refused_not_hung():
+    model = SRNN(Gamma=np.eye(2), W=np.zeros((2, 2)), C=np.eye(2), sigma=0.5)
+    with pytest.raises(ValueError, match="recursion nodes, more than the limit"):
+        ResponseHierarchy(model, "h1", 30)

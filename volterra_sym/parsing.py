@@ -31,6 +31,7 @@ __all__ = ["ExpressionError", "FUNCTIONS", "parse_expression", "sigmoid"]
 MAX_LENGTH = 2000
 MAX_NUMERIC_EXPONENT = 64
 MAX_NUMBER_DIGITS = 300
+MAX_DEPTH = 100
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -146,7 +147,12 @@ class _Builder:
     def fail(self, msg: str) -> None:
         raise ExpressionError(f"{self.what}: {msg} in {self.text!r}")
 
-    def build(self, node: ast.AST) -> sp.Expr:
+    def build(self, node: ast.AST, depth: int = 0) -> sp.Expr:
+        if depth > MAX_DEPTH:
+            self.fail(f"nested more than {MAX_DEPTH} levels deep")
+        return self._build(node, depth + 1)
+
+    def _build(self, node: ast.AST, depth: int) -> sp.Expr:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 self.fail(f"only numeric constants are allowed, not {node.value!r}")
@@ -157,24 +163,16 @@ class _Builder:
             return self.name(node.id)
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
-                return -self.build(node.operand)
+                return -self.build(node.operand, depth)
             if isinstance(node.op, ast.UAdd):
-                return self.build(node.operand)
+                return self.build(node.operand, depth)
             self.fail(f"operator {type(node.op).__name__} is not allowed")
         if isinstance(node, ast.BinOp):
             if type(node.op) not in _BINOPS:
                 self.fail(f"operator {type(node.op).__name__} is not allowed")
-            left, right = self.build(node.left), self.build(node.right)
-            if isinstance(node.op, ast.Add):
-                return left + right
-            if isinstance(node.op, ast.Sub):
-                return left - right
-            if isinstance(node.op, ast.Mult):
-                return left * right
-            if isinstance(node.op, ast.Div):
-                if right == 0:
-                    self.fail("division by zero")
-                return left / right
+            if isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+                return self._chain(node, depth)
+            left, right = self.build(node.left, depth), self.build(node.right, depth)
             # Pow: keep numeric exponents small (no 9**9**9 hangs)
             if right.is_number:
                 if not right.is_finite or abs(complex(right)) > MAX_NUMERIC_EXPONENT:
@@ -199,9 +197,33 @@ class _Builder:
             func, arity = FUNCTIONS[fname]
             if len(node.args) != arity or any(isinstance(a, ast.Starred) for a in node.args):
                 self.fail(f"{fname} takes {arity} argument(s)")
-            return func(*[self.build(a) for a in node.args])
+            return func(*[self.build(a, depth) for a in node.args])
         self.fail(f"construct {type(node).__name__} is not allowed")
         raise AssertionError  # unreachable
+
+    def _chain(self, node: ast.BinOp, depth: int) -> sp.Expr:
+        """A left-leaning chain ``a ± b ± c …`` or ``a */ b */ c …``, built iteratively
+        (a long polynomial is a long chain, not deep nesting)."""
+        additive = isinstance(node.op, (ast.Add, ast.Sub))
+        kinds = (ast.Add, ast.Sub) if additive else (ast.Mult, ast.Div)
+        ops = []
+        while isinstance(node, ast.BinOp) and isinstance(node.op, kinds):
+            ops.append((node.op, node.right))
+            node = node.left
+        result = self.build(node, depth)
+        for op, operand in reversed(ops):
+            value = self.build(operand, depth)
+            if isinstance(op, ast.Add):
+                result = result + value
+            elif isinstance(op, ast.Sub):
+                result = result - value
+            elif isinstance(op, ast.Mult):
+                result = result * value
+            else:
+                if value == 0:
+                    self.fail("division by zero")
+                result = result / value
+        return result
 
     def name(self, ident: str) -> sp.Expr:
         if ident in self.symbols:

@@ -32,7 +32,10 @@ from ..operators import Perturbation, Semigroup, StationaryAverage, check_channe
 from .convergence import diagnose_series
 from .kernel import ResponseKernel, gap_symbols, lag_symbols
 
-__all__ = ["ResponseHierarchy"]
+__all__ = ["ResponseHierarchy", "MAX_RECURSION_NODES"]
+
+#: refuse hierarchies with more recursion nodes than this (``Σ_{j≤N} m^j``)
+MAX_RECURSION_NODES = 100_000
 
 
 def _node_symbol(channels: tuple[int, ...]) -> sp.Symbol:
@@ -58,6 +61,11 @@ class ResponseHierarchy:
             raise TypeError(f"model must be an SRNN, got {type(model).__name__}")
         if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
             raise ValueError(f"order must be a positive integer, got {order!r}")
+        n_nodes = sum(model.m**j for j in range(1, int(order) + 1))
+        if n_nodes > MAX_RECURSION_NODES:
+            raise ValueError(f"order {order} with m = {model.m} channels needs {n_nodes} "
+                             f"recursion nodes, more than the limit {MAX_RECURSION_NODES}; "
+                             "lower the order")
         self.model = model
         self.f: sp.Expr = model.observable(observable)
         self.order = int(order)
