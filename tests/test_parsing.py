@@ -84,7 +84,7 @@ def test_free_parameters_allowed_only_when_asked():
 
 def test_long_polynomials_are_fine_but_deep_nesting_is_refused():
     h1 = sp.Symbol("h1", real=True)
-    assert parse_expression("+".join(["h1**2"] * 400), ["h1"]) == 400 * h1**2
+    assert parse_expression("+".join(["h1**2"] * 300), ["h1"]) == 300 * h1**2
     assert parse_expression("1/h1/2*3 - h1 + 4", ["h1"]) == sp.Rational(3, 2) / h1 - h1 + 4
     with pytest.raises(ExpressionError, match="nested"):
         parse_expression("-" * 1000 + "h1", ["h1"])
