@@ -36,13 +36,23 @@ from ..density import gaussian_expectation, stationary_density
 from ..model import SRNN
 from ..operators import perturbation
 
-__all__ = ["BACKEND", "supports", "semigroup_closed_form", "kernel_closed_form",
-           "LinearGaussianPolynomials"]
+__all__ = ["BACKEND", "supports", "closed_form_is_cheap", "semigroup_closed_form",
+           "kernel_closed_form", "LinearGaussianPolynomials"]
 
 
 def supports(model: SRNN, g: sp.Expr) -> bool:
     """Linear activation and ``g`` polynomial in the state ``h``."""
     return model.is_linear and sp.sympify(g).is_polynomial(*model.h)
+
+
+def closed_form_is_cheap(model: SRNN, f: sp.Expr) -> bool:
+    """Whether a symbolic closed form is quick to build and short enough to print:
+    measured ≤ 5 s for n ≤ 2 with degree ≤ 4 and for n = 3 with degree ≤ 2 (a degree-3
+    observable of a 3-dim model takes about a minute)."""
+    if not supports(model, f):
+        return False
+    deg = sp.Poly(f, *model.h).total_degree() if f.free_symbols & set(model.h) else 0
+    return (model.n <= 2 and deg <= 4) or (model.n == 3 and deg <= 2)
 
 
 # ---------------------------------------------------------------------- symbolic closed form

@@ -131,9 +131,9 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
                " g_{j-1}$ shares every prefix of the channel tuple; the hierarchy up to "
                f"order {order} has {len(hier.recursion_nodes)} recursion nodes "
                f"($\\sum_{{j\\le {order}}} {m}^j$).\n")
-    from ..backends.exact_linear import supports
+    from ..backends.exact_linear import closed_form_is_cheap, supports
 
-    exact = closed_forms and supports(model, f) and model.n <= 3
+    exact = closed_forms and closed_form_is_cheap(model, f)
     for N in range(1, order + 1):
         out.append(f"\\subsection*{{Order {N}}}\n")
         for K in hier.kernels(N):
@@ -144,7 +144,12 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
         if exact and N > sp.Poly(f, *model.h).total_degree():
             out.append(f"Every kernel of order {N} vanishes: each $\\mathcal{{L}}_k$ lowers "
                        "the degree of a polynomial by one and $P_s$ preserves it.\n")
-    if not exact:
+    if not exact and closed_forms and supports(model, f):
+        out.append("The kernels have closed forms in matrix exponentials (linear model, "
+                   "polynomial observable); they are long at this dimension and degree and "
+                   "are not printed: the exact backend evaluates them "
+                   "(\\texttt{method=\"exact\"}).\n")
+    elif not exact:
         out.append("No closed form: the kernels are evaluated numerically "
                    "(grid/spectral or short-lag backends).\n")
     if features is not None:
