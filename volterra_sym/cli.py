@@ -148,8 +148,8 @@ def cmd_series(args) -> int:
     u, parsed = parse_input(args.input, model.m)
     if not (np.isfinite(args.t_max) and args.t_max > 0):
         raise ValueError(f"--t-max must be a positive number, got {args.t_max}")
-    if args.n_times < 2:
-        raise ValueError(f"--n-times must be at least 2, got {args.n_times}")
+    if not 2 <= args.n_times <= 10_000_000:
+        raise ValueError(f"--n-times must be between 2 and 10,000,000, got {args.n_times}")
     times = np.linspace(0.0, args.t_max, args.n_times)
     terms = hier.series_terms(u, times, method=args.method)
     used = last_method()

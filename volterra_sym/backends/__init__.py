@@ -16,7 +16,6 @@ reports its choice through :func:`last_method`.
 from __future__ import annotations
 
 import importlib
-import warnings
 
 __all__ = ["available_methods", "get_backend", "select_backend", "select_kernel_backend",
            "last_method", "BackendError"]
@@ -95,6 +94,3 @@ def last_method() -> str | None:
     """The method used by the most recent evaluation (what ``auto`` chose)."""
     return _LAST.get("method")
 
-
-def warn_method(name: str) -> None:
-    warnings.warn(f"method='auto' used {name!r}", stacklevel=3)
