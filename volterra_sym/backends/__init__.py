@@ -70,7 +70,6 @@ def _select(model, f, method: str, what: str):
             continue
         reason = backend.applies(model, f)
         if reason is None:
-            _LAST["method"] = name
             return backend
         reasons.append(f"{name}: {reason}")
     raise BackendError(f"no method applies to {what}: " + "; ".join(reasons))

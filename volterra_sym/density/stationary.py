@@ -168,7 +168,7 @@ class StationaryDensity:
             return sp.sqrt((2 * sp.pi) ** self.model.n * self.cov.det())
         if self.kind == "one_dim" and self.model.is_numeric:
             with mpmath.workdps(30):
-                logZ = mpmath.log(self._quad1d(sp.Integer(1))) + self._bulk_1d[2]
+                logZ = mpmath.log(self._mass_1d) + self._bulk_1d[2]
                 return sp.Float(mpmath.exp(logZ), 30)
         integrand = sp.exp(self.log_unnormalised)
         return sp.Integral(integrand, *[(hi, -sp.oo, sp.oo) for hi in self.h])
@@ -184,9 +184,13 @@ class StationaryDensity:
 
         ``L0*`` is applied to ``p = exp(F(h))`` with ``F`` an undefined function, so that
         ``exp(F)`` cancels exactly; then the derivatives of ``F`` are replaced by those of
-        ``log p0`` and the result is simplified.
+        ``log p0`` and the result is simplified. Computed once per density.
         """
         self._require_closed_form("verify")
+        return self._verification
+
+    @cached_property
+    def _verification(self) -> Verification:
         F = sp.Function("F")(*self.h)
         ratio = sp.expand(sp.powsimp(fokker_planck(self.model, sp.exp(F)) / sp.exp(F)))
         logp = self.log_unnormalised
@@ -215,9 +219,7 @@ class StationaryDensity:
         for k in range(self.model.m):
             v = sp.expand_func(sp.expand(-sum((C[i, k] * grad[i] for i in range(self.model.n)),
                                               sp.Integer(0))))
-            # sinh(x)/cosh(x) -> tanh(x), as the activation is written
-            out.append(v.replace(lambda e: isinstance(e, sp.sinh),
-                                 lambda e: sp.tanh(e.args[0]) * sp.cosh(e.args[0])))
+            out.append(_sinh_to_tanh(v))  # as the activation is written
         return out
 
     def conjugate_numpy(self):
@@ -245,7 +247,7 @@ class StationaryDensity:
             return gaussian_expectation(g, self.h, self.mean, self.cov)
         if self.kind == "one_dim" and self.model.is_numeric and not g.free_symbols - set(self.h):
             with mpmath.workdps(30):
-                return sp.Float(self._quad1d(g) / self._quad1d(sp.Integer(1)), 25)
+                return sp.Float(self._quad1d(g) / self._mass_1d, 25)
         return sp.Integral(g * self.expr, *[(hi, -sp.oo, sp.oo) for hi in self.h])
 
     def pdf_numpy(self):
@@ -263,6 +265,11 @@ class StationaryDensity:
                 x = x[..., None]
             return np.exp(logp(np.moveaxis(x, -1, 0)) - logZ)
         return pdf
+
+    @cached_property
+    def _mass_1d(self):
+        """``∫ exp(2U/D - c) dh`` (30-digit mpmath number), shared by ``Z`` and averages."""
+        return self._quad1d(sp.Integer(1))
 
     def _quad1d(self, g: sp.Expr):
         """``∫ g(h) exp(2U/D - c) dh`` (``c`` = max of ``2U/D``, see ``_bulk_1d``) by mpmath
@@ -360,14 +367,15 @@ def overflow_safe(expr: sp.Expr) -> sp.Expr:
         next(t for t in e.args[0].args if isinstance(t, sp.exp)).args[0]))
 
 
+def _sinh_to_tanh(expr: sp.Expr) -> sp.Expr:
+    """Write ``sinh x`` as ``tanh x · cosh x`` (so ``sinh x / cosh x`` becomes ``tanh x``)."""
+    return expr.replace(lambda e: isinstance(e, sp.sinh),
+                        lambda e: sp.tanh(e.args[0]) * sp.cosh(e.args[0]))
+
+
 def _simplify_zero(expr: sp.Expr) -> sp.Expr:
     """Simplify an expression expected to vanish: cheap rewrites first, ``simplify`` last."""
-    def hyperbolic_to_tanh(e):
-        e = e.replace(lambda x: isinstance(x, sp.sinh),
-                      lambda x: sp.tanh(x.args[0]) * sp.cosh(x.args[0]))
-        return sp.expand(e)
-
-    for attempt in (hyperbolic_to_tanh,
+    for attempt in (lambda e: sp.expand(_sinh_to_tanh(e)),
                     lambda e: sp.cancel(sp.expand(e)),
                     lambda e: sp.cancel(sp.expand(e.rewrite(sp.exp))),
                     sp.simplify):
