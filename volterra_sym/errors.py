@@ -1,0 +1,82 @@
+"""The project's typed errors (docs/theory.md, "Errors and results").
+
+Callers branch on these types, never on message text::
+
+    VolterraSymError
+    ├── InvalidInputError (also ValueError)   a parameter breaks a stated condition
+    ├── NotApplicableError                     a route cannot compute this model/observable
+    │   └── UnsupportedOrderError              ... at this kernel order
+    ├── AccuracyNotReachedError                the requested tolerance was not reached
+    ├── ResourceLimitError                     the estimated memory/size/time exceeds a budget
+    └── SimulationError                        a Monte Carlo run failed (e.g. diverged)
+
+The command line maps :class:`InvalidInputError`, :class:`NotApplicableError` to exit
+code 2 (the request cannot be served as stated) and the others to exit code 1 (the
+computation failed or was refused for its cost).
+"""
+
+from __future__ import annotations
+
+__all__ = ["VolterraSymError", "InvalidInputError", "NotApplicableError",
+           "UnsupportedOrderError", "AccuracyNotReachedError", "ResourceLimitError",
+           "SimulationError", "format_bytes"]
+
+
+class VolterraSymError(Exception):
+    """Base class of every error volterra_sym raises on purpose."""
+
+
+class InvalidInputError(VolterraSymError, ValueError):
+    """A user-supplied value breaks a stated condition; the message names the parameter.
+
+    ``param`` (optional) is the parameter's name as the user wrote it.
+    """
+
+    def __init__(self, message: str, *, param: str | None = None):
+        super().__init__(message)
+        self.param = param
+
+
+class NotApplicableError(VolterraSymError):
+    """The requested route (backend, estimator, closed form) does not apply; the message
+    says which condition fails."""
+
+
+class UnsupportedOrderError(NotApplicableError):
+    """The route exists but not at this kernel/series order."""
+
+
+class AccuracyNotReachedError(VolterraSymError):
+    """A tolerance could not be reached within the budget. ``best`` is the best value
+    obtained (or None) and ``error`` its error estimate."""
+
+    def __init__(self, message: str, *, best=None, error=None, tol: float | None = None):
+        super().__init__(message)
+        self.best, self.error, self.tol = best, error, tol
+
+
+class ResourceLimitError(VolterraSymError):
+    """The estimated cost exceeds a budget; refused before the work starts.
+
+    ``estimate`` and ``budget`` are in ``unit`` (``"bytes"``, ``"terms"``, ``"nodes"``,
+    ``"seconds"``); ``option`` names how to lower the cost (``"--degree"``, ``"tol"``...).
+    """
+
+    def __init__(self, message: str, *, estimate: float | None = None,
+                 budget: float | None = None, unit: str = "bytes",
+                 option: str | None = None):
+        super().__init__(message)
+        self.estimate, self.budget, self.unit, self.option = estimate, budget, unit, option
+
+
+class SimulationError(VolterraSymError):
+    """A Monte Carlo simulation failed (diverged, non-finite states, bad step)."""
+
+
+def format_bytes(n: float) -> str:
+    """``1536 -> '1.5 KiB'``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.3g} PiB"

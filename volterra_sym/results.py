@@ -1,0 +1,112 @@
+"""Typed results: values with an error estimate, the method that produced them, details.
+
+``KernelValues`` and ``SeriesTerms`` are frozen; ``np.asarray(result)`` gives the plain
+value array (what older versions returned), and arithmetic with numpy works on it
+directly (``result - reference`` is an ndarray).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
+
+__all__ = ["Estimate", "KernelValues", "SeriesTerms"]
+
+
+def _frozen_array(x, name: str) -> np.ndarray | None:
+    if x is None:
+        return None
+    arr = np.array(x, dtype=float, copy=True)
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Estimate(NDArrayOperatorsMixin):
+    """Values with an error estimate.
+
+    Attributes
+    ----------
+    values : the numbers (read-only array).
+    error : an estimate of ``|values - truth|`` of the same shape, or ``None`` where the
+        route gives none ("unknown" rather than a false claim).
+    method : the route that produced them (``"exact"``, ``"spectral"``, ``"taylor"``...).
+    details : route-specific facts (grid sizes, degrees, paths, ...), read-only.
+    """
+
+    values: np.ndarray
+    error: np.ndarray | None = None
+    method: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        vals = _frozen_array(self.values, "values")
+        err = _frozen_array(self.error, "error")
+        if err is not None and err.shape != vals.shape:
+            err = np.broadcast_to(err, vals.shape)
+        object.__setattr__(self, "values", vals)
+        object.__setattr__(self, "error", err)
+        object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
+
+    # --- array behaviour -------------------------------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        out = self.values if dtype is None else self.values.astype(dtype)
+        return np.array(out, copy=True) if copy else out
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        args = [np.asarray(x) if isinstance(x, Estimate) else x for x in inputs]
+        return getattr(ufunc, method)(*args, **kwargs)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.values.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.values.ndim
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, idx):
+        return self.values[idx]
+
+    def __iter__(self):
+        return iter(self.values)
+
+    def __float__(self) -> float:
+        return float(self.values)
+
+    @property
+    def error_or_nan(self) -> np.ndarray:
+        """The error estimate, NaN where unknown."""
+        return np.full(self.shape, np.nan) if self.error is None else self.error
+
+    def __repr__(self) -> str:
+        err = "unknown" if self.error is None else np.array2string(
+            self.error, precision=3, threshold=6)
+        return (f"{type(self).__name__}(values={np.array2string(self.values, precision=6, threshold=6)}, "
+                f"error={err}, method={self.method!r})")
+
+    def _repr_html_(self) -> str:
+        v = self.values.ravel()
+        e = self.error_or_nan.ravel()
+        rows = "".join(f"<tr><td>{i}</td><td>{v[i]:.8g}</td><td>{e[i]:.2g}</td></tr>"
+                       for i in range(min(v.size, 20)))
+        more = f"<tr><td colspan=3>… {v.size - 20} more</td></tr>" if v.size > 20 else ""
+        return (f"<b>{type(self).__name__}</b> (method <code>{self.method}</code>, "
+                f"shape {self.shape})<table><tr><th>#</th><th>value</th><th>± error</th>"
+                f"</tr>{rows}{more}</table>")
+
+
+class KernelValues(Estimate):
+    """Kernel values ``K_k(σ)`` at a batch of lags (shape of the lag batch)."""
+
+
+class SeriesTerms(Estimate):
+    """Volterra terms ``[T_0(t), …, T_N(t)]``: shape ``(N+1, len(times))``."""
