@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from volterra_sym import ResponseHierarchy
-from volterra_sym.backends import available_methods, last_method
+from volterra_sym.backends import available_methods
 from volterra_sym.cli import load_model
 
 pytestmark = pytest.mark.skipif(
@@ -39,11 +39,15 @@ def test_spectral_and_taylor_agree_at_short_lags(name, orders):
 
 def test_auto_picks_and_reports_the_method():
     lin = ResponseHierarchy(load_model("linear2d"), None, 1)
-    lin.kernel(0).evaluate([0.1])
-    assert last_method() == "exact"
+    res = lin.kernel(0).evaluate([0.1])
+    assert res.method == "exact"
     tanh = ResponseHierarchy(load_model("tanh1d"), None, 1)
-    tanh.kernel(0).evaluate([0.1])
-    assert last_method() == "spectral"
+    res_t = tanh.kernel(0).evaluate([0.1])
+    assert res_t.method == "spectral"
+    assert res.method == "exact"          # a result keeps its own method: no global state
+    terms = tanh.series_terms(lambda t: [np.sin(t)], np.linspace(0, 1, 5))
+    assert terms.method == "spectral" and terms.error is not None
+    assert np.all(np.isfinite(terms.error)) and terms.shape == (2, 5)
 
 
 def test_taylor_series_through_the_response_functional_matches_spectral():

@@ -113,7 +113,6 @@ def cmd_derive(args) -> int:
 
 
 def cmd_kernel(args) -> int:
-    from .backends import last_method
     from .hierarchy import ResponseHierarchy
 
     model = load_model(args.model)
@@ -124,8 +123,8 @@ def cmd_kernel(args) -> int:
                          f"got {len(channels)}")
     lags = _parse_lags(args.lags, args.order)
     K = hier.kernel(channels)
-    vals, errs = K.evaluate(lags, method=args.method, return_error=True)
-    used = last_method()
+    res = K.evaluate(lags, method=args.method)
+    vals, errs, used = res.values, res.error_or_nan, res.method
     if args.json:
         print(json.dumps({"model": model.name, "observable": str(hier.f),
                           "channels": list(channels), "method": used,
@@ -140,7 +139,6 @@ def cmd_kernel(args) -> int:
 
 
 def cmd_series(args) -> int:
-    from .backends import last_method
     from .hierarchy import ResponseHierarchy, diagnose_series
 
     model = load_model(args.model)
@@ -151,8 +149,8 @@ def cmd_series(args) -> int:
     if not 2 <= args.n_times <= 10_000_000:
         raise ValueError(f"--n-times must be between 2 and 10,000,000, got {args.n_times}")
     times = np.linspace(0.0, args.t_max, args.n_times)
-    terms = hier.series_terms(u, times, method=args.method)
-    used = last_method()
+    res = hier.series_terms(u, times, method=args.method)
+    terms, used = np.asarray(res), res.method
     eps = args.eps
     partial = np.cumsum(eps ** np.arange(args.order + 1)[:, None] * terms, axis=0)
     diag = diagnose_series(terms, eps, terminates_at=hier.terminates_at)

@@ -90,8 +90,8 @@ class Estimate(NDArrayOperatorsMixin):
     def __repr__(self) -> str:
         err = "unknown" if self.error is None else np.array2string(
             self.error, precision=3, threshold=6)
-        return (f"{type(self).__name__}(values={np.array2string(self.values, precision=6, threshold=6)}, "
-                f"error={err}, method={self.method!r})")
+        vals = np.array2string(self.values, precision=6, threshold=6)
+        return f"{type(self).__name__}(values={vals}, error={err}, method={self.method!r})"
 
     def _repr_html_(self) -> str:
         v = self.values.ravel()

@@ -797,7 +797,6 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     gives), the CRN responses and, per ``M = 1..order``, the residuals at the chosen time,
     the fitted slope, the expected slope and a status (``PASS``/``FAIL``/``SKIP``).
     """
-    from .backends import last_method
     from .hierarchy import ResponseHierarchy, diagnose_series
 
     eps = np.asarray(eps, dtype=float)
@@ -812,8 +811,8 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                 Hx = ResponseHierarchy(model, f, order + extra)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    engine_terms = Hx.series_terms(u, times, method=method)
-                used_method = last_method()
+                    res = Hx.series_terms(u, times, method=method)
+                engine_terms, used_method = np.asarray(res), res.method
                 break
             except Exception as exc:  # noqa: BLE001
                 err = exc

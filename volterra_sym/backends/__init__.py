@@ -9,23 +9,24 @@ A backend is an object with
 * ``mean0(hierarchy) -> float`` and ``series_terms(hierarchy, u, times) -> ndarray``
   of shape ``(order+1, len(times))``.
 
-``method="auto"`` picks the first that applies in the order exact → spectral → taylor and
-reports its choice through :func:`last_method`.
+``method="auto"`` picks the first that applies in the order exact → spectral → taylor;
+results carry the method that produced them (``result.method``).
 """
 
 from __future__ import annotations
 
 import importlib
 
+from ..errors import InvalidInputError, NotApplicableError
+
 __all__ = ["available_methods", "get_backend", "select_backend", "select_kernel_backend",
-           "last_method", "BackendError"]
+           "BackendError"]
 
 #: method name -> module holding ``BACKEND``; tried in this order by ``auto``.
 _MODULES = {"exact": "exact_linear", "spectral": "spectral", "taylor": "taylor"}
-_LAST: dict[str, str] = {}
 
 
-class BackendError(ValueError):
+class BackendError(NotApplicableError):
     """No backend can do what was asked (the message says why for each)."""
 
 
@@ -43,7 +44,7 @@ def available_methods() -> list[str]:
 
 def get_backend(name: str):
     if name not in _MODULES:
-        raise BackendError(f"unknown method {name!r}; choose one of "
+        raise InvalidInputError(f"unknown method {name!r}; choose one of "
                            f"{['auto', *_MODULES]}")
     try:
         mod = importlib.import_module(f".{_MODULES[name]}", __name__)
@@ -77,19 +78,10 @@ def _select(model, f, method: str, what: str):
 
 def select_backend(hierarchy, method: str, what: str):
     """The backend for a hierarchy-level computation (``mean0``, ``series_terms``)."""
-    backend = _select(hierarchy.model, hierarchy.f, method, what)
-    _LAST["method"] = backend.name
-    return backend
+    return _select(hierarchy.model, hierarchy.f, method, what)
 
 
 def select_kernel_backend(kernel, method: str):
     """The backend for evaluating one kernel."""
-    backend = _select(kernel.model, kernel.observable, method, f"kernel {kernel}")
-    _LAST["method"] = backend.name
-    return backend
-
-
-def last_method() -> str | None:
-    """The method used by the most recent evaluation (what ``auto`` chose)."""
-    return _LAST.get("method")
+    return _select(kernel.model, kernel.observable, method, f"kernel {kernel}")
 

@@ -52,13 +52,14 @@ import sympy as sp
 from threadpoolctl import threadpool_limits
 
 from ..density import stationary_density
+from ..errors import NotApplicableError
 from ..model import SRNN
 
 __all__ = ["ModelNumerics", "Domain", "Discretisation", "GridError", "choose_domain",
            "fourier_d1", "estimate_bytes", "blas_threads", "BLAS_THREADS"]
 
 
-class GridError(ValueError):
+class GridError(NotApplicableError):
     """The grid discretisation cannot be built as asked (the message names the limit)."""
 
 

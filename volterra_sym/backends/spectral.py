@@ -61,6 +61,7 @@ import numpy as np
 import sympy as sp
 
 from ..model import SRNN
+from ..results import SeriesTerms
 from . import BackendError
 from .grid import (
     Discretisation,
@@ -699,8 +700,10 @@ class _SpectralBackend:
     def mean0(self, hierarchy) -> float:
         return mean0(hierarchy.model, hierarchy.f)[0]
 
-    def series_terms(self, hierarchy, u, times) -> np.ndarray:
-        return series_terms(hierarchy.model, hierarchy.f, hierarchy.order, u, times).terms
+    def series_terms(self, hierarchy, u, times) -> SeriesTerms:
+        res = series_terms(hierarchy.model, hierarchy.f, hierarchy.order, u, times)
+        return SeriesTerms(res.terms, res.error, self.name,
+                           {"resolution": res.resolution, "steps": res.steps})
 
 
 BACKEND = _SpectralBackend()

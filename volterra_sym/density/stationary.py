@@ -23,6 +23,7 @@ import scipy.linalg
 import scipy.special
 import sympy as sp
 
+from ..errors import NotApplicableError
 from ..model import SRNN, ModelError
 from ..operators import fokker_planck
 
@@ -30,7 +31,7 @@ __all__ = ["StationaryDensity", "stationary_density", "NoClosedFormError",
            "Verification", "gaussian_moment"]
 
 
-class NoClosedFormError(NotImplementedError):
+class NoClosedFormError(NotApplicableError, NotImplementedError):
     """The stationary density of this model has no closed form; use a numerical route."""
 
 

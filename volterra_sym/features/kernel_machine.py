@@ -284,14 +284,30 @@ def _check_lam(lam: float) -> float:
     return float(lam)
 
 
+#: eigenvalues of a PSD kernel below this fraction of the largest are treated as zero
+#: by the ridgeless (λ = 0) fits: they are rounding, not signal
+PINV_RCUT = 1e-12
+
+
+def _kept_spectrum(s: np.ndarray) -> np.ndarray:
+    """Mask of the eigenvalues a truncated pseudo-inverse keeps (``s > PINV_RCUT·max s``)."""
+    return s > PINV_RCUT * max(float(s.max(initial=0.0)), 1e-300)
+
+
 def _solve_psd(A: np.ndarray, B: np.ndarray, lam: float) -> np.ndarray:
-    """``(A + λ I)⁻¹ B`` for symmetric PSD ``A`` (λ > 0: Cholesky; λ = 0: min-norm lstsq)."""
+    """``(A + λ I)⁻¹ B`` for symmetric PSD ``A``; λ > 0: Cholesky; λ = 0: the truncated
+    pseudo-inverse ``U diag(1/s, s > PINV_RCUT·s_max) Uᵀ B`` (the min-norm solution with
+    rounding-level eigenvalues dropped, as in :func:`loo_errors`)."""
     if lam > 0:
         try:
             return scipy.linalg.solve(A + lam * np.eye(A.shape[0]), B, assume_a="pos")
         except np.linalg.LinAlgError:
-            pass
-    return scipy.linalg.lstsq(A + lam * np.eye(A.shape[0]), B)[0]
+            return scipy.linalg.lstsq(A + lam * np.eye(A.shape[0]), B)[0]
+    s, U = np.linalg.eigh(0.5 * (A + A.T))
+    keep = _kept_spectrum(s)
+    inv = np.where(keep, 1.0 / np.where(keep, s, 1.0), 0.0)
+    UB = U.T @ B
+    return U @ ((inv[:, None] if UB.ndim == 2 else inv) * UB)
 
 
 @dataclass(frozen=True)
@@ -377,7 +393,7 @@ def loo_errors(K: np.ndarray, y: np.ndarray, lams: Sequence[float]) -> np.ndarra
         if lam > 0:
             g = s / (s + lam)
         else:
-            g = (s > 1e-12 * max(s.max(initial=0.0), 1e-300)).astype(float)
+            g = _kept_spectrum(s).astype(float)
         gg = g[:, None] if y.ndim == 2 else g
         resid = yc - U @ (gg * Uy)
         diag = 1.0 / n + (U**2) @ g

@@ -29,6 +29,7 @@ import sympy as sp
 from ..density import stationary_density
 from ..model import SRNN
 from ..operators import Perturbation, Semigroup, StationaryAverage, check_channel, model_ref
+from ..results import SeriesTerms
 from .convergence import diagnose_series
 from .kernel import ResponseKernel, gap_symbols, lag_symbols
 
@@ -124,15 +125,22 @@ class ResponseHierarchy:
         """``<f>_0``, the stationary mean of the observable."""
         return float(self._backend(method, "mean0").mean0(self))
 
-    def series_terms(self, u: Callable, times, method: str = "auto") -> np.ndarray:
-        """``[T_0(t), T_1(t), …, T_order(t)]`` at ``times``: shape ``(order+1, len(times))``.
+    def series_terms(self, u: Callable, times, method: str = "auto") -> SeriesTerms:
+        """``[T_0(t), T_1(t), …, T_order(t)]`` at ``times`` as
+        :class:`~volterra_sym.results.SeriesTerms` of shape ``(order+1, len(times))``
+        (``np.asarray`` gives the values; ``.error`` the estimate, ``None`` = unknown;
+        ``.method`` the route used).
 
         ``T_0 = <f>_0``; ``T_N`` (no power of ε) is the N-th Volterra term of THEORY §4
         for the input ``u(t) -> array (m,)`` switched on at ``t = 0``.
         """
         times = check_times(times)
         u = check_input(u, self.model.m)
-        return self._backend(method, "series_terms").series_terms(self, u, times)
+        backend = self._backend(method, "series_terms")
+        res = backend.series_terms(self, u, times)
+        if isinstance(res, SeriesTerms):
+            return res
+        return SeriesTerms(res, None, backend.name, {"order": self.order})
 
     def series(self, u: Callable, times, eps, method: str = "auto", *,
                check: bool = True) -> np.ndarray:
@@ -146,7 +154,7 @@ class ResponseHierarchy:
         eps_arr = np.asarray(eps, dtype=float)
         if not np.all(np.isfinite(eps_arr)):
             raise ValueError(f"eps must be finite, got {eps}")
-        terms = self.series_terms(u, times, method=method)
+        terms = np.asarray(self.series_terms(u, times, method=method))
         if check:
             for e in np.atleast_1d(eps_arr):
                 diagnose_series(terms, float(e), warn=True, terminates_at=self.terminates_at)
@@ -173,7 +181,8 @@ class ResponseHierarchy:
     def diagnose(self, u: Callable, times, eps: float, method: str = "auto"):
         """Ratio-test diagnostics of the partial sums at ``eps``
         (:class:`~volterra_sym.hierarchy.convergence.SeriesDiagnostics`)."""
-        return diagnose_series(self.series_terms(u, times, method=method), float(eps),
+        return diagnose_series(np.asarray(self.series_terms(u, times, method=method)),
+                               float(eps),
                                terminates_at=self.terminates_at)
 
     def _backend(self, method: str, what: str):

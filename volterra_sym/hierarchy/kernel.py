@@ -19,6 +19,7 @@ import numpy as np
 import sympy as sp
 
 from ..operators import OperatorExpr, Perturbation, Semigroup, StationaryAverage
+from ..results import KernelValues
 
 __all__ = ["ResponseKernel", "lag_symbols", "gap_symbols", "check_lags"]
 
@@ -120,10 +121,12 @@ class ResponseKernel(OperatorExpr):
 
     # ------------------------------------------------------------------ numbers
     def evaluate(self, lags, method: str = "auto", *, return_error: bool = False,
-                 **options):
+                 **options) -> KernelValues:
         """Kernel values at ``lags`` of shape ``(..., N)`` (any order of the lags: the
-        symmetric extension is applied). Returns shape ``(...)``; with ``return_error``
-        a pair ``(values, error_estimate)`` of that shape. ``options`` go to the backend
+        symmetric extension is applied), as :class:`~volterra_sym.results.KernelValues`
+        of shape ``(...)`` with the error estimate and the method used
+        (``np.asarray(result)`` gives the values). ``return_error=True`` returns the
+        pair ``(values, error)`` of plain arrays instead. ``options`` go to the backend
         (e.g. ``tol`` for ``spectral``)."""
         from ..backends import select_kernel_backend
 
@@ -136,17 +139,18 @@ class ResponseKernel(OperatorExpr):
         err = np.zeros(flat.shape[0])
 
         def run(chans, sorted_lags, mask):
-            res = backend.kernel(self.model, self.observable, chans, sorted_lags,
-                                 return_error=return_error, **options)
+            out[mask], err[mask] = backend.kernel(self.model, self.observable, chans,
+                                                  sorted_lags, return_error=True, **options)
+
+        def result():
             if return_error:
-                out[mask], err[mask] = res
-            else:
-                out[mask] = res
+                return out.reshape(batch), err.reshape(batch)
+            return KernelValues(out.reshape(batch), err.reshape(batch), backend.name,
+                                {"kernel": str(self), "options": dict(options)})
 
         if N == 1:
             run(self.channels, flat, slice(None))
-            return (out.reshape(batch), err.reshape(batch)) if return_error \
-                else out.reshape(batch)
+            return result()
         order_idx = np.argsort(flat, axis=1, kind="stable")
         for perm in itertools.permutations(range(N)):
             mask = np.all(order_idx == np.asarray(perm), axis=1)
@@ -154,4 +158,4 @@ class ResponseKernel(OperatorExpr):
                 continue
             sorted_lags = flat[mask][:, list(perm)]
             run(tuple(self.channels[p] for p in perm), sorted_lags, mask)
-        return (out.reshape(batch), err.reshape(batch)) if return_error else out.reshape(batch)
+        return result()

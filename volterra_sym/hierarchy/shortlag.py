@@ -56,6 +56,7 @@ import numpy as np
 import scipy.sparse
 import sympy as sp
 
+from ..errors import NotApplicableError
 from ..model import SRNN
 
 __all__ = ["ChainPoly", "ChainSpace", "ChainError", "ShortLagChains", "lambdify_chain",
@@ -67,7 +68,7 @@ _MAX_EXP = 255
 _EPS = np.finfo(float).eps
 
 
-class ChainError(ValueError):
+class ChainError(NotApplicableError):
     """A short-lag chain cannot be built (unsupported model/observable or degree too high)."""
 
 

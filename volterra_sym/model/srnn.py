@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from ..errors import InvalidInputError
 from ..parsing import ExpressionError, parse_expression
 from .activations import Activation, get_activation
 
@@ -33,7 +34,7 @@ _RESERVED = {"z", "t", "eps", "epsilon"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\- ]{0,79}$")
 
 
-class ModelError(ValueError):
+class ModelError(InvalidInputError):
     """An SRNN specification is invalid (shape, value, stability or smoothness)."""
 
 

@@ -32,6 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
+from ..errors import SimulationError as _SimulationError
 from ..model import SRNN, ModelError
 
 __all__ = ["SCHEMES", "SimulationError", "Integrator", "activation_lipschitz",
@@ -40,8 +41,11 @@ __all__ = ["SCHEMES", "SimulationError", "Integrator", "activation_lipschitz",
 SCHEMES = ("euler", "exponential")
 
 
-class SimulationError(ValueError):
-    """A Monte Carlo run was refused or failed (bad parameter, instability, divergence)."""
+class SimulationError(_SimulationError, ValueError):
+    """A Monte Carlo run was refused or failed (bad parameter, instability, divergence).
+
+    Transitional: still a ValueError because bad parameters raise it too; those move to
+    :class:`~volterra_sym.errors.InvalidInputError`."""
 
 
 def model_arrays(model: SRNN) -> dict[str, np.ndarray]:

@@ -1,0 +1,84 @@
+"""Cost budgets: estimate before allocating, refuse with the estimate and how to lower it.
+
+The memory budget defaults to half of the memory available when the check runs
+(``/proc/meminfo``'s ``MemAvailable``; 4 GiB where that cannot be read) and can be set
+with the environment variable ``VOLTERRA_MEMORY_BUDGET`` (bytes, or with a suffix
+``K``, ``M``, ``G``) or per call.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import InvalidInputError, ResourceLimitError, format_bytes
+
+__all__ = ["available_memory", "memory_budget", "check_memory", "check_count"]
+
+_SUFFIX = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable``), or 8 GiB if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 8 * 1024**3
+
+
+def _parse_bytes(text: str) -> int:
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in _SUFFIX and t[-1:] else ""
+    num = t[: len(t) - len(unit)] if unit else t
+    try:
+        val = float(num) * _SUFFIX[unit]
+    except ValueError:
+        raise InvalidInputError(f"VOLTERRA_MEMORY_BUDGET must be a byte count such as "
+                                f"'4G' or '500M', got {text!r}",
+                                param="VOLTERRA_MEMORY_BUDGET") from None
+    if not val > 0:
+        raise InvalidInputError(f"VOLTERRA_MEMORY_BUDGET must be positive, got {text!r}",
+                                param="VOLTERRA_MEMORY_BUDGET")
+    return int(val)
+
+
+def memory_budget(budget: float | None = None) -> int:
+    """The memory budget in bytes: ``budget`` if given, else ``VOLTERRA_MEMORY_BUDGET``,
+    else half of the available memory."""
+    if budget is not None:
+        if not budget > 0:
+            raise InvalidInputError(f"memory budget must be positive, got {budget!r}",
+                                    param="memory_budget")
+        return int(budget)
+    env = os.environ.get("VOLTERRA_MEMORY_BUDGET")
+    if env:
+        return _parse_bytes(env)
+    return available_memory() // 2
+
+
+def check_memory(estimate_bytes: float, what: str, option: str,
+                 budget: float | None = None) -> None:
+    """Refuse (``ResourceLimitError``) if ``estimate_bytes`` exceeds the memory budget.
+
+    ``what`` says what would be allocated, ``option`` how to lower it
+    (e.g. ``"lower --degree or raise --tol"``).
+    """
+    limit = memory_budget(budget)
+    if estimate_bytes > limit:
+        raise ResourceLimitError(
+            f"{what} needs about {format_bytes(estimate_bytes)}, more than the memory budget "
+            f"{format_bytes(limit)} (half of the available memory; set "
+            f"VOLTERRA_MEMORY_BUDGET to change it); {option}",
+            estimate=float(estimate_bytes), budget=float(limit), unit="bytes", option=option)
+
+
+def check_count(estimate: float, limit: float, what: str, unit: str, option: str) -> None:
+    """Refuse (``ResourceLimitError``) if a count (terms, nodes, steps) exceeds ``limit``."""
+    if estimate > limit:
+        raise ResourceLimitError(
+            f"{what} needs about {estimate:.3g} {unit}, more than the limit {limit:.3g}; "
+            f"{option}", estimate=float(estimate), budget=float(limit), unit=unit,
+            option=option)
