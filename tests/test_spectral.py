@@ -17,9 +17,16 @@ import pytest
 import sympy as sp
 
 from volterra_sym import SRNN
-from volterra_sym.backends import BackendError, get_backend
+from volterra_sym.backends import get_backend
 from volterra_sym.backends import spectral as spec
 from volterra_sym.density import stationary_density
+from volterra_sym.errors import (
+    AccuracyNotReachedError,
+    InvalidInputError,
+    NotApplicableError,
+    ResourceLimitError,
+    UnsupportedOrderError,
+)
 from volterra_sym.hierarchy import ResponseHierarchy
 
 
@@ -313,7 +320,7 @@ def test_terms_that_vanish_by_symmetry_converge_at_the_rounding_level():
 
 def test_nonsmooth_input_fails_fast_with_a_reason():
     hier = ResponseHierarchy(tanh1(), "h1", order=2)
-    with pytest.raises(BackendError, match="is the input u smooth"):
+    with pytest.raises(AccuracyNotReachedError, match="is the input u smooth"):
         hier.series_terms(lambda t: np.array([t < 1.0, 0.0], dtype=float),
                           np.linspace(0, 5, 11), method="spectral")
 
@@ -324,34 +331,34 @@ def test_refuses_n3_with_reason():
     assert spec.BACKEND.applies(model, model.h[0]) == \
         "spectral supports n ≤ 2; this model has n = 3"
     hier = ResponseHierarchy(model, "h1", order=1)
-    with pytest.raises(BackendError, match="spectral supports n ≤ 2; this model has n = 3"):
+    with pytest.raises(NotApplicableError, match="spectral supports n ≤ 2; this model has n = 3"):
         hier.kernel(0).evaluate([0.5], method="spectral")
-    with pytest.raises(BackendError, match="n ≤ 2"):
+    with pytest.raises(NotApplicableError, match="n ≤ 2"):
         hier.series_terms(lambda t: [1.0], [0.0, 1.0], method="spectral")
 
 
 def test_refuses_order_4_and_bad_options():
     model = lin1()
     hier = ResponseHierarchy(model, "h1", order=4)
-    with pytest.raises(BackendError, match=r"order ≤ 3; got order 4"):
+    with pytest.raises(UnsupportedOrderError, match=r"order ≤ 3; got order 4"):
         hier.kernel((0, 0, 0, 0)).evaluate([[0.1, 0.2, 0.3, 0.4]], method="spectral")
     K = hier.kernel(0)
     with pytest.raises(ValueError, match="tol must be"):
         K.evaluate([0.1], method="spectral", tol=-1.0)
     with pytest.raises(ValueError, match="resolution must be"):
         K.evaluate([0.1], method="spectral", resolution=2)
-    with pytest.raises(TypeError, match="unknown options"):
+    with pytest.raises(InvalidInputError, match="unknown options"):
         K.evaluate([0.1], method="spectral", tolerance=1e-3)
 
 
 def test_unreachable_tolerance_names_the_limit():
     model = tanh2()
     K = ResponseHierarchy(model, "h1", order=1).kernel(0)
-    with pytest.raises(BackendError, match=r"memory_budget=0\.005 GB"):
+    with pytest.raises(ResourceLimitError, match=r"memory_budget=0\.005 GB"):
         K.evaluate([0.5, 1.0], method="spectral", tol=1e-10, memory_budget=5e6)
     model1 = lin1()
     K1 = ResponseHierarchy(model1, "h1**3", order=1).kernel(0)
-    with pytest.raises(BackendError, match="below the attainable accuracy"):
+    with pytest.raises(AccuracyNotReachedError, match="below the attainable accuracy"):
         K1.evaluate([0.5, 1.0], method="spectral", tol=1e-17)
 
 

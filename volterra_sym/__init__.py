@@ -9,7 +9,17 @@ Layers (each its own sub-package):
 * ``reports`` — LaTeX derivations and the ``volterra-sym`` command line.
 """
 
+from . import backends as _backends  # noqa: F401  (registers the numerical routes)
 from .density import NoClosedFormError, StationaryDensity, stationary_density
+from .errors import (
+    AccuracyNotReachedError,
+    InvalidInputError,
+    NotApplicableError,
+    ResourceLimitError,
+    SimulationError,
+    UnsupportedOrderError,
+    VolterraSymError,
+)
 from .hierarchy import ResponseHierarchy, ResponseKernel
 from .model import SRNN, Activation, ModelError
 from .operators import (
@@ -23,10 +33,14 @@ from .operators import (
     perturbation_adjoint,
 )
 from .parsing import ExpressionError, parse_expression
+from .results import Estimate, KernelValues, SeriesTerms
 
 __version__ = "0.1.0"
 
-__all__ = ["SRNN", "Activation", "ModelError", "ExpressionError", "parse_expression",
+__all__ = ["VolterraSymError", "InvalidInputError", "NotApplicableError",
+           "UnsupportedOrderError", "AccuracyNotReachedError", "ResourceLimitError",
+           "SimulationError", "Estimate", "KernelValues", "SeriesTerms",
+           "SRNN", "Activation", "ModelError", "ExpressionError", "parse_expression",
            "ResponseHierarchy", "ResponseKernel", "StationaryDensity", "stationary_density",
            "NoClosedFormError", "generator", "fokker_planck", "perturbation",
            "perturbation_adjoint", "Generator", "Semigroup", "Perturbation",

@@ -1,87 +1,36 @@
-"""Numerical backends: lowering kernels and truncated series to numbers.
+"""Numerical routes (representations of the propagation core) for kernels and series.
 
-A backend is an object with
+Each route registers itself with :mod:`volterra_sym.hierarchy.routes`, so that the
+hierarchy layer (below this one) can hand ``kernel.evaluate``, ``mean0`` and
+``series_terms`` to it without importing it. ``method="auto"`` tries them in the order
+exact → spectral → taylor; results carry the method that produced them (``result.method``).
 
-* ``name`` and ``applies(model, f) -> str | None`` (``None`` if it applies, else the reason);
-* ``kernel(model, f, channels, sorted_lags, *, return_error=False, **options)`` ->
-  ndarray ``(P,)`` (or ``(values, error_estimate)`` with ``return_error``) for lags of
-  shape ``(P, N)`` sorted along the last axis (the symmetric extension is the caller's);
-* ``mean0(hierarchy) -> float`` and ``series_terms(hierarchy, u, times) -> ndarray``
-  of shape ``(order+1, len(times))``.
-
-``method="auto"`` picks the first that applies in the order exact → spectral → taylor;
-results carry the method that produced them (``result.method``).
+Kernel routes implement :class:`~volterra_sym.hierarchy.propagation.Representation`
+(encode ``f``, ``P_τ`` on a batch of gaps, ``L_k``, ``<p0, ·>``) and evaluate kernels with
+the one DAG walker :func:`~volterra_sym.hierarchy.propagation.walk_kernels`.
 """
 
 from __future__ import annotations
 
-import importlib
+from ..errors import NotApplicableError
+from ..hierarchy.routes import available_routes, get_route, register_route, select_route
 
-from ..errors import InvalidInputError, NotApplicableError
+__all__ = ["available_methods", "get_backend", "select_route", "BackendError"]
 
-__all__ = ["available_methods", "get_backend", "select_backend", "select_kernel_backend",
-           "BackendError"]
-
-#: method name -> module holding ``BACKEND``; tried in this order by ``auto``.
-_MODULES = {"exact": "exact_linear", "spectral": "spectral", "taylor": "taylor"}
+register_route("exact", "volterra_sym.backends.exact_linear:BACKEND", priority=10)
+register_route("spectral", "volterra_sym.backends.spectral:BACKEND", priority=20)
+register_route("taylor", "volterra_sym.backends.taylor:BACKEND", priority=40)
 
 
 class BackendError(NotApplicableError):
-    """No backend can do what was asked (the message says why for each)."""
+    """A route cannot do what was asked (the message says why)."""
 
 
 def available_methods() -> list[str]:
-    """Backends installed in this version."""
-    out = []
-    for name in _MODULES:
-        try:
-            get_backend(name)
-            out.append(name)
-        except BackendError:
-            pass
-    return out
+    """Routes installed in this version, in ``auto`` order."""
+    return available_routes()
 
 
 def get_backend(name: str):
-    if name not in _MODULES:
-        raise InvalidInputError(f"unknown method {name!r}; choose one of "
-                           f"{['auto', *_MODULES]}")
-    try:
-        mod = importlib.import_module(f".{_MODULES[name]}", __name__)
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.endswith(_MODULES[name]):
-            raise BackendError(f"method {name!r} is not available in this version") from None
-        raise
-    return mod.BACKEND
-
-
-def _select(model, f, method: str, what: str):
-    if method != "auto":
-        backend = get_backend(method)
-        reason = backend.applies(model, f)
-        if reason is not None:
-            raise BackendError(f"method {method!r} does not apply to {what}: {reason}")
-        return backend
-    reasons = []
-    for name in _MODULES:
-        try:
-            backend = get_backend(name)
-        except BackendError as exc:
-            reasons.append(f"{name}: {exc}")
-            continue
-        reason = backend.applies(model, f)
-        if reason is None:
-            return backend
-        reasons.append(f"{name}: {reason}")
-    raise BackendError(f"no method applies to {what}: " + "; ".join(reasons))
-
-
-def select_backend(hierarchy, method: str, what: str):
-    """The backend for a hierarchy-level computation (``mean0``, ``series_terms``)."""
-    return _select(hierarchy.model, hierarchy.f, method, what)
-
-
-def select_kernel_backend(kernel, method: str):
-    """The backend for evaluating one kernel."""
-    return _select(kernel.model, kernel.observable, method, f"kernel {kernel}")
-
+    """The route object registered as ``name``."""
+    return get_route(name)

@@ -32,124 +32,19 @@ import scipy.integrate
 import scipy.linalg
 import sympy as sp
 
-from ..density import gaussian_expectation, stationary_density
+from ..density import stationary_density
+from ..errors import AccuracyNotReachedError, InvalidInputError
+from ..hierarchy.propagation import Representation, walk_kernels
 from ..model import SRNN
-from ..operators import perturbation
+from ..model.cache import derived
+from ..results import SeriesTerms
 
-__all__ = ["BACKEND", "supports", "closed_form_is_cheap", "semigroup_closed_form",
-           "kernel_closed_form", "LinearGaussianPolynomials"]
+__all__ = ["BACKEND", "supports", "LinearGaussianPolynomials", "ExactRepresentation"]
 
 
 def supports(model: SRNN, g: sp.Expr) -> bool:
     """Linear activation and ``g`` polynomial in the state ``h``."""
     return model.is_linear and sp.sympify(g).is_polynomial(*model.h)
-
-
-def closed_form_is_cheap(model: SRNN, f: sp.Expr) -> bool:
-    """Whether a symbolic closed form is quick to build and short enough to print:
-    measured ≤ 5 s for n ≤ 2 with degree ≤ 4 and for n = 3 with degree ≤ 2 (a degree-3
-    observable of a 3-dim model takes about a minute)."""
-    if not supports(model, f):
-        return False
-    deg = sp.Poly(f, *model.h).total_degree() if f.free_symbols & set(model.h) else 0
-    return (model.n <= 2 and deg <= 4) or (model.n == 3 and deg <= 2)
-
-
-# ---------------------------------------------------------------------- symbolic closed form
-def _closed_form_matrices(model: SRNN):
-    """``(A, μ, S)`` for symbolic closed forms: exact when ``A`` has rational eigenvalues
-    (or symbolic entries), else 15-digit floats (exact ``sqrt`` arithmetic would swell)."""
-    cache = model.__dict__.setdefault("_closed_form_cache", {})
-    if "mats" not in cache:
-        dens = stationary_density(model)
-        A, mu, S = model.A, dens.mean, dens.cov
-        if model.is_numeric:
-            lam = sp.Symbol("lam")
-            roots = sp.Poly(A.charpoly(lam).as_expr(), lam).all_roots() if A.rows <= 4 else []
-            if not roots or not all(r.is_rational for r in roots):
-                A, mu, S = (M.evalf(15) for M in (A, mu, S))
-        cache["mats"] = (A, mu, S)
-    return cache["mats"]
-
-
-_X = sp.Symbol("x_", nonnegative=True)
-
-
-def _expm_closed_form(model: SRNN, A: sp.Matrix) -> sp.Matrix:
-    """``e^{-A x}`` for a nonnegative symbol ``x``; with float entries, written in real
-    form (``e^{ax}cos(bx)``, ``e^{ax}sin(bx)``) so no imaginary rounding residue remains."""
-    cache = model.__dict__.setdefault("_closed_form_cache", {})
-    if "expm" not in cache:
-        cache["expm"] = _expm_real_float(A) if A.has(sp.Float) else (-A * _X).exp()
-    return cache["expm"]
-
-
-def _expm_real_float(A: sp.Matrix) -> sp.Matrix:
-    """``e^{-Ax} = Σ_j M_j e^{-λ_j x}`` (``M_j = v_j w_jᵀ`` from the numeric eigen-
-    decomposition), written as ``e^{-a x}(Re M cos bx + Im M sin bx)`` for ``λ = a + ib``."""
-    An = np.array(A.tolist(), dtype=float)
-    lam, V = np.linalg.eig(An)
-    if np.linalg.cond(V) > 1e8:
-        raise NotImplementedError("A is (nearly) defective: no float closed form of e^{-Ax}")
-    Vi = np.linalg.inv(V)
-    n = An.shape[0]
-    E = sp.zeros(n, n)
-    done = np.zeros(len(lam), bool)
-    for j, lj in enumerate(lam):
-        if done[j]:
-            continue
-        M = np.outer(V[:, j], Vi[j])
-        a, b = float(lj.real), float(lj.imag)
-        if abs(b) < 1e-12 * max(1.0, abs(a)):
-            E += sp.Matrix(M.real) * sp.exp(-sp.Float(a, 15) * _X)
-            done[j] = True
-            continue
-        k = next(i for i in range(len(lam)) if not done[i] and i != j
-                 and abs(lam[i] - np.conj(lj)) < 1e-9 * abs(lj))
-        done[[j, k]] = True
-        E += sp.exp(-sp.Float(a, 15) * _X) * (
-            sp.Matrix(2 * M.real) * sp.cos(sp.Float(b, 15) * _X)
-            + sp.Matrix(2 * M.imag) * sp.sin(sp.Float(b, 15) * _X))
-    return E.applyfunc(lambda e: sp.Float(0) if e == 0 else e).evalf(15)
-
-
-def semigroup_closed_form(model: SRNN, g: sp.Expr, s: sp.Expr) -> sp.Expr:
-    """``(P_s g)(h) = E[g(μ + e^{-As}(h - μ) + ξ)]``, ``ξ ~ N(0, S - e^{-As} S e^{-Aᵀs})``
-    as a SymPy expression (small n: uses ``Matrix.exp``)."""
-    A, mu, S = _closed_form_matrices(model)
-    E = _expm_closed_form(model, A).subs(_X, s)
-    degree = sp.Poly(g, *model.h).total_degree() if g.free_symbols & set(model.h) else 0
-    Sig = S - E * S * E.T if degree >= 2 else sp.zeros(model.n, model.n)
-    xi = sp.symbols(f"_xi0:{model.n}")
-    y = sp.Matrix(model.h) - mu
-    m_s = mu + E * y
-    shifted = g.subs({hi: m_s[i] + xi[i] for i, hi in enumerate(model.h)}, simultaneous=True)
-    return gaussian_expectation(sp.expand(shifted), xi, sp.zeros(model.n, 1), Sig)
-
-
-def kernel_closed_form(model: SRNN, f: sp.Expr, channels: tuple[int, ...]) -> sp.Expr:
-    """``K_k(σ)`` for sorted lags as a closed form in ``σ_1..σ_N`` (exponentials)."""
-    from ..hierarchy.kernel import lag_symbols
-
-    sig = lag_symbols(len(channels))
-    g = f
-    for j, k in enumerate(channels):
-        gap = sig[j] - (sig[j - 1] if j else 0)
-        g = perturbation(model, k, semigroup_closed_form(model, g, gap))
-    _, mu, S = _closed_form_matrices(model)
-    K = sp.expand(gaussian_expectation(sp.expand(g), model.h, mu, S))
-    if K.has(sp.Float):
-        return chop(K)
-    return sp.simplify(K) if sp.count_ops(K) < 400 else K
-
-
-def chop(expr: sp.Expr, rtol: float = 1e-12) -> sp.Expr:
-    """Drop the terms of a float closed form whose coefficient is rounding residue
-    (below ``rtol`` times the largest coefficient)."""
-    terms = sp.Add.make_args(sp.expand(expr))
-    coeffs = [abs(complex(t.as_coeff_Mul()[0])) for t in terms]
-    big = max(coeffs, default=0.0)
-    return sp.Add(*[t for t, c in zip(terms, coeffs, strict=True) if c > rtol * big])
 
 
 # ---------------------------------------------------------------------- numeric tensors
@@ -268,23 +163,7 @@ class LinearGaussianPolynomials:
         E = (V[None, :, :] * np.exp(-np.outer(tau, lam))[:, None, :]) @ Vi
         return E.real if np.isrealobj(A) else E
 
-    def kernel(self, channels: tuple[int, ...], sorted_lags: np.ndarray) -> np.ndarray:
-        _, _, S, C = self.params
-        P, N = sorted_lags.shape
-        gaps = np.diff(sorted_lags, axis=1, prepend=0.0)
-        poly: Poly = self.f_tensors
-        for j, k in enumerate(channels):
-            E = self.expm_neg(gaps[:, j])
-            # Σ_τ = S - E S Eᵀ is needed only when a term of degree ≥ 2 remains
-            Sig = S[None] - E @ S @ E.transpose(0, 2, 1) if max(poly, default=0) >= 2 else None
-            poly = apply_semigroup({d: np.broadcast_to(G, (P,) + G.shape[1:])
-                                    for d, G in poly.items()}, E, Sig)
-            poly = apply_direction(poly, C[:, k])
-        out = gaussian_average(poly, S)
-        return np.broadcast_to(out, (P,)).copy() if out.ndim == 0 or out.shape == (1,) \
-            else out
-
-    def drive(self, u: Callable, times: np.ndarray) -> np.ndarray:
+    def drive(self, u: Callable, times: np.ndarray, rtol: float = 1e-13) -> np.ndarray:
         """``δ(t)`` solving ``δ' = -Aδ + C u(t)``, ``δ(0) = 0``, at ``times``: ``(T, n)``."""
         A, _, _, C = self.params
         n = self.model.n
@@ -292,15 +171,15 @@ class LinearGaussianPolynomials:
             return np.zeros((times.size, n))
         sol = scipy.integrate.solve_ivp(lambda t, d: -A @ d + C @ u(t), (0.0, times[-1]),
                                         np.zeros(n), method="DOP853", t_eval=times,
-                                        rtol=1e-13, atol=1e-15, dense_output=False)
+                                        rtol=rtol, atol=rtol * 1e-2, dense_output=False)
         if not sol.success:
-            raise RuntimeError(f"integration of the driven mean failed: {sol.message}")
+            raise AccuracyNotReachedError(
+                f"integration of the driven mean δ' = -Aδ + Cu failed: {sol.message}")
         return sol.y.T
 
-    def series_terms(self, order: int, u: Callable, times: np.ndarray) -> np.ndarray:
+    def _terms(self, order: int, delta: np.ndarray) -> np.ndarray:
         _, _, S, _ = self.params
-        delta = self.drive(u, times)
-        T = times.size
+        T = delta.shape[0]
         out = np.empty((order + 1, T))
         poly = {d: np.broadcast_to(G, (T,) + G.shape[1:]) for d, G in self.f_tensors.items()}
         for j in range(order + 1):
@@ -309,12 +188,58 @@ class LinearGaussianPolynomials:
             poly = apply_direction(poly, delta)
         return out
 
+    def series_terms(self, order: int, u: Callable, times: np.ndarray) -> SeriesTerms:
+        """``T_j(t) = <p0, (δ(t)·∇)^j f> / j!`` (module docstring); the error estimate is the
+        change of the terms when the ODE tolerance is loosened from 1e-13 to 1e-10 (an
+        over-estimate of the error at 1e-13) plus rounding."""
+        fine = self._terms(order, self.drive(u, times, 1e-13))
+        coarse = self._terms(order, self.drive(u, times, 1e-10))
+        scale = np.maximum(np.abs(fine).max(axis=1, keepdims=True), 1e-300)
+        err = np.abs(fine - coarse) + 64 * np.finfo(float).eps * scale
+        return SeriesTerms(fine, err, "exact", {"ode": "DOP853", "rtol": 1e-13})
+
+
+class ExactRepresentation(Representation):
+    """Polynomials as symmetric coefficient tensors in ``y = h - μ`` (module docstring):
+    ``P_τ`` is ``g ↦ E[g(E_τ y + ξ)]``, ``L_k`` the derivative along ``C_k``, and
+    ``<p0, ·>`` the ``N(0, S)`` average — exact up to rounding."""
+
+    name = "exact"
+    max_rows = 200_000
+
+    def __init__(self, data: LinearGaussianPolynomials):
+        self.data = data
+
+    def encode(self) -> Poly:
+        return self.data.f_tensors
+
+    def propagate(self, state: Poly, gaps: np.ndarray) -> Poly:
+        _, _, S, _ = self.data.params
+        Q = gaps.shape[0]
+        E = self.data.expm_neg(gaps)
+        # Σ_τ = S - E S Eᵀ is needed only when a term of degree ≥ 2 remains
+        Sig = S[None] - E @ S @ E.transpose(0, 2, 1) if max(state, default=0) >= 2 else None
+        return apply_semigroup({d: np.broadcast_to(G, (Q,) + G.shape[1:])
+                                for d, G in state.items()}, E, Sig)
+
+    def perturb(self, k: int, state: Poly) -> Poly:
+        out = apply_direction(state, self.data.params[3][:, k])
+        if not out:         # L_k of a constant: keep the batch as an explicit zero
+            return {0: np.zeros(max((G.shape[0] for G in state.values()), default=1))}
+        return out
+
+    def pair(self, state: Poly) -> tuple[np.ndarray, np.ndarray]:
+        Q = max((G.shape[0] for G in state.values()), default=1)
+        val = np.broadcast_to(gaussian_average(state, self.data.params[2]), (Q,)).copy()
+        return val, np.maximum(np.abs(val), 1.0)
+
+    def take(self, state: Poly, rows: np.ndarray) -> Poly:
+        return {d: G[rows] if G.shape[0] > 1 else
+                np.broadcast_to(G, (len(rows),) + G.shape[1:]) for d, G in state.items()}
+
 
 def _data(model: SRNN, f: sp.Expr) -> LinearGaussianPolynomials:
-    cache = model.__dict__.setdefault("_exact_cache", {})
-    if f not in cache:
-        cache[f] = LinearGaussianPolynomials(model, f)
-    return cache[f]
+    return derived(model, ("exact", "polynomials", f), lambda: LinearGaussianPolynomials(model, f))
 
 
 class _ExactLinearBackend:
@@ -332,18 +257,22 @@ class _ExactLinearBackend:
             return "the observable has free parameters"
         return None
 
-    def kernel(self, model, f, channels, sorted_lags, *, return_error=False, **options):
+    def representation(self, model: SRNN, f: sp.Expr) -> ExactRepresentation:
+        """The exact representation of ``f`` (cached with the model)."""
+        return ExactRepresentation(_data(model, f))
+
+    def kernels(self, model, f, graph, requests, **options):
+        """Kernels through the propagation core; error = rounding, ``64 ε max(|K|, 1)``."""
         if options:
-            raise TypeError(f"method 'exact' takes no options, got {sorted(options)}")
-        val = _data(model, f).kernel(tuple(channels), np.asarray(sorted_lags, dtype=float))
-        if return_error:  # exact up to floating-point rounding
-            return val, 64 * np.finfo(float).eps * np.maximum(np.abs(val), 1.0)
-        return val
+            raise InvalidInputError(f"method 'exact' takes no options, got {sorted(options)}",
+                                    param="options")
+        res = walk_kernels(graph, self.representation(model, f), requests)
+        return {k: (v, 64 * np.finfo(float).eps * mag) for k, (v, mag) in res.items()}
 
     def mean0(self, hierarchy) -> float:
         return float(stationary_density(hierarchy.model).expectation(hierarchy.f))
 
-    def series_terms(self, hierarchy, u, times) -> np.ndarray:
+    def series_terms(self, hierarchy, u, times) -> SeriesTerms:
         return _data(hierarchy.model, hierarchy.f).series_terms(hierarchy.order, u, times)
 
 

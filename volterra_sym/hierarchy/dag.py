@@ -20,18 +20,20 @@ the parent's symbol) and ``tree`` (the full unevaluated operator tree).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
 import sympy as sp
 
 from ..density import stationary_density
+from ..errors import InvalidInputError
 from ..model import SRNN
 from ..operators import Perturbation, Semigroup, StationaryAverage, check_channel, model_ref
 from ..results import SeriesTerms
 from .convergence import diagnose_series
-from .kernel import ResponseKernel, gap_symbols, lag_symbols
+from .kernel import ResponseKernel, evaluate_kernels, gap_symbols, lag_symbols
+from .routes import select_route
 
 __all__ = ["ResponseHierarchy", "MAX_RECURSION_NODES"]
 
@@ -120,10 +122,28 @@ class ResponseHierarchy:
         """All kernels of one order, channel tuples in lexicographic order."""
         return [self.kernel(k) for k in itertools.product(range(self.model.m), repeat=order)]
 
+    def evaluate_kernels(self, requests, method: str = "auto", **options):
+        """Several kernels ``{channels: lags (..., N)}`` in one walk of :attr:`graph`
+        (every shared prefix ``g_j`` computed once); returns ``{channels: KernelValues}``.
+        ``requests`` may also be a lag array ``(..., order)``: then every kernel of orders
+        ``1..order`` is evaluated, order ``j`` at the first ``j`` lags of each point."""
+        if not isinstance(requests, Mapping):
+            lags = np.asarray(requests, dtype=float)
+            if lags.ndim == 0 or lags.shape[-1] != self.order:
+                raise InvalidInputError(f"lags must have shape (..., {self.order}) to evaluate "
+                                        f"every kernel of orders 1..{self.order}, got "
+                                        f"{lags.shape}", param="lags")
+            requests = {k: lags[..., :N] for N in range(1, self.order + 1)
+                        for k in itertools.product(range(self.model.m), repeat=N)}
+        for k in requests:
+            self.kernel(k)          # validates channel tuples against this hierarchy
+        return evaluate_kernels(self.model, self.f, requests, method, graph=self.graph,
+                                **options)
+
     # ------------------------------------------------------------------ numbers
     def mean0(self, method: str = "auto") -> float:
         """``<f>_0``, the stationary mean of the observable."""
-        return float(self._backend(method, "mean0").mean0(self))
+        return float(self._backend(method, f"<{self.f}>_0").mean0(self))
 
     def series_terms(self, u: Callable, times, method: str = "auto") -> SeriesTerms:
         """``[T_0(t), T_1(t), …, T_order(t)]`` at ``times`` as
@@ -136,7 +156,7 @@ class ResponseHierarchy:
         """
         times = check_times(times)
         u = check_input(u, self.model.m)
-        backend = self._backend(method, "series_terms")
+        backend = self._backend(method, f"the series of {self.f}")
         res = backend.series_terms(self, u, times)
         if isinstance(res, SeriesTerms):
             return res
@@ -186,9 +206,7 @@ class ResponseHierarchy:
                                terminates_at=self.terminates_at)
 
     def _backend(self, method: str, what: str):
-        from ..backends import select_backend
-
-        return select_backend(self, method, what)
+        return select_route(self.model, self.f, method, what)
 
     def __repr__(self) -> str:
         return (f"ResponseHierarchy({self.model!r}, f={self.f}, order={self.order}, "

@@ -13,13 +13,18 @@ Unsorted lags use the symmetric extension: the pairs ``(k_j, σ_j)`` are sorted 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from functools import cache
 
 import numpy as np
 import sympy as sp
 
+from ..errors import AccuracyNotReachedError
 from ..operators import OperatorExpr, Perturbation, Semigroup, StationaryAverage
+from ..operators.rules import apply_rule
 from ..results import KernelValues
+from .propagation import prefix_graph
+from .routes import run_kernels, select_route
 
 __all__ = ["ResponseKernel", "lag_symbols", "gap_symbols", "check_lags"]
 
@@ -94,11 +99,8 @@ class ResponseKernel(OperatorExpr):
         """The closed form where the exact backend applies (n ≤ 3; the cost grows fast with
         the dimension and the degree of ``f``: about a minute for a cubic observable of a
         3-dim model), else the operator tree with every applicable step carried out."""
-        from ..backends.exact_linear import kernel_closed_form, supports
-
-        if supports(self.model, self.observable) and self.model.n <= 3:
-            return kernel_closed_form(self.model, self.observable, self.channels)
-        return self.operator_form().doit(**hints)
+        out = apply_rule("kernel", self.model, self.observable, self.channels, self.lags)
+        return self.operator_form().doit(**hints) if out is None else out
 
     def _latex(self, printer) -> str:
         sub = "".join(str(k + 1) for k in self.channels) if self.model.m < 10 else \
@@ -126,36 +128,75 @@ class ResponseKernel(OperatorExpr):
         symmetric extension is applied), as :class:`~volterra_sym.results.KernelValues`
         of shape ``(...)`` with the error estimate and the method used
         (``np.asarray(result)`` gives the values). ``return_error=True`` returns the
-        pair ``(values, error)`` of plain arrays instead. ``options`` go to the backend
+        pair ``(values, error)`` of plain arrays instead. ``options`` go to the route
         (e.g. ``tol`` for ``spectral``)."""
-        from ..backends import select_kernel_backend
+        res = evaluate_kernels(self.model, self.observable, {self.channels: lags}, method,
+                               **options)[self.channels]
+        return (res.values, res.error_or_nan) if return_error else res
 
-        N = self.order
+
+def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
+                     method: str = "auto", graph=None, **options
+                     ) -> dict[tuple[int, ...], KernelValues]:
+    """Several kernels in one walk of the hierarchy DAG.
+
+    ``requests`` maps channel tuples (0-based) to lags of shape ``(..., N)`` in any order;
+    each lag point is sorted together with its channels (the symmetric extension), the
+    resulting sorted-lag kernels are evaluated by one route through
+    :func:`~volterra_sym.hierarchy.propagation.walk_kernels` (shared prefixes computed
+    once), and the values are put back in the caller's order. ``graph`` is the hierarchy
+    DAG to walk (default: the part of it the requests need).
+    """
+    route = select_route(model, f, method, f"kernels of {f}")
+    plan = []                       # (request key, batch shape, mask, permuted channels)
+    sorted_requests: dict[tuple[int, ...], list[np.ndarray]] = {}
+    arrays = {}
+    for channels, lags in requests.items():
+        channels = tuple(int(c) for c in channels)
+        N = len(channels)
         arr = check_lags(lags, N)
-        batch = arr.shape[:-1]
         flat = arr.reshape(-1, N)
-        backend = select_kernel_backend(self, method)
-        out = np.empty(flat.shape[0])
-        err = np.zeros(flat.shape[0])
-
-        def run(chans, sorted_lags, mask):
-            out[mask], err[mask] = backend.kernel(self.model, self.observable, chans,
-                                                  sorted_lags, return_error=True, **options)
-
-        def result():
-            if return_error:
-                return out.reshape(batch), err.reshape(batch)
-            return KernelValues(out.reshape(batch), err.reshape(batch), backend.name,
-                                {"kernel": str(self), "options": dict(options)})
-
+        arrays[channels] = (arr.shape[:-1], flat)
         if N == 1:
-            run(self.channels, flat, slice(None))
-            return result()
+            plan.append((channels, slice(None), channels, None))
+            sorted_requests.setdefault(channels, []).append(flat)
+            continue
         order_idx = np.argsort(flat, axis=1, kind="stable")
         for perm in itertools.permutations(range(N)):
             mask = np.all(order_idx == np.asarray(perm), axis=1)
             if not mask.any():
                 continue
-            sorted_lags = flat[mask][:, list(perm)]
-            run(tuple(self.channels[p] for p in perm), sorted_lags, mask)
-        return result()
+            chans = tuple(channels[p] for p in perm)
+            plan.append((channels, mask, chans, len(sorted_requests.get(chans, []))))
+            sorted_requests.setdefault(chans, []).append(flat[mask][:, list(perm)])
+    offsets = {}
+    merged = {}
+    for chans, parts in sorted_requests.items():
+        offsets[chans] = np.cumsum([0] + [p.shape[0] for p in parts])
+        merged[chans] = np.vstack(parts)
+    if graph is None:
+        graph = prefix_graph(merged)
+    results = run_kernels(route, model, f, graph, merged, **options)
+    out = {}
+    for channels, (batch, flat) in arrays.items():
+        vals = np.empty(flat.shape[0])
+        errs = np.empty(flat.shape[0])
+        for key, mask, chans, part in plan:
+            if key != channels:
+                continue
+            v, e = results[chans]
+            lo, hi = (0, len(v)) if part is None else offsets[chans][part:part + 2]
+            vals[mask], errs[mask] = np.asarray(v)[lo:hi], np.asarray(e)[lo:hi]
+        check_finite_real(vals, f"kernel {channels} ({route.name})")
+        out[channels] = KernelValues(vals.reshape(batch), errs.reshape(batch), route.name,
+                                     {"channels": channels, "options": dict(options)})
+    return out
+
+
+def check_finite_real(values: np.ndarray, what: str) -> None:
+    """Refuse non-finite or complex numbers coming out of a route (never return them)."""
+    if np.iscomplexobj(values) and np.any(np.imag(values) != 0):
+        raise AccuracyNotReachedError(f"{what} produced complex values")
+    if not np.all(np.isfinite(values)):
+        raise AccuracyNotReachedError(f"{what} produced non-finite values (overflow or a "
+                                      "failed evaluation); nothing is returned")

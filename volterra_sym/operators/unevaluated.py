@@ -19,6 +19,7 @@ import sympy as sp
 
 from ..model import SRNN
 from .generator import check_channel, generator, perturbation
+from .rules import apply_rule
 
 __all__ = ["ModelRef", "model_ref", "Generator", "Semigroup", "Perturbation",
            "StationaryAverage", "OperatorExpr"]
@@ -32,6 +33,9 @@ class ModelRef(sp.Symbol):
 
     @property
     def model(self) -> SRNN:
+        strong = self.__dict__.get("_model")      # set once, when the ref is created
+        if strong is not None:
+            return strong
         try:
             return _REGISTRY[self.name]
         except KeyError:
@@ -48,6 +52,9 @@ def model_ref(model: SRNN) -> ModelRef:
         name = f"_srnn{next(_COUNTER)}_{model.name.replace(' ', '_')}"
         _REGISTRY[name] = model
         ref = ModelRef(name)
+        # expressions holding the ref keep the model alive (a ResponseKernel may outlive
+        # every other reference to its model)
+        ref.__dict__["_model"] = model
         model._model_ref = ref
     return ref
 
@@ -133,11 +140,8 @@ class Semigroup(OperatorExpr):
         g = self._eval_operand(**hints)
         if self.time == 0:
             return g
-        from ..backends.exact_linear import semigroup_closed_form, supports
-
-        if supports(self.model, g):
-            return semigroup_closed_form(self.model, g, self.time)
-        return self.func(self.time, g, self.args[-1])
+        out = apply_rule("semigroup", self.model, g, self.time)
+        return self.func(self.time, g, self.args[-1]) if out is None else out
 
     def _latex(self, printer) -> str:
         s = printer._print(self.time)
@@ -156,12 +160,11 @@ class StationaryAverage(OperatorExpr):
         return super().__new__(cls, sp.sympify(g), ref)
 
     def doit(self, **hints):
-        from ..density import stationary_density
-
         g = self._eval_operand(**hints)
         if g.has(OperatorExpr):
             return self.func(g, self.args[-1])
-        return stationary_density(self.model).expectation(g)
+        out = apply_rule("average", self.model, g)
+        return self.func(g, self.args[-1]) if out is None else out
 
     def _latex(self, printer) -> str:
         return r"\left\langle p_0,\ " + printer._print(self.operand) + r"\right\rangle"

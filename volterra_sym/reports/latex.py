@@ -131,7 +131,7 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
                " g_{j-1}$ shares every prefix of the channel tuple; the hierarchy up to "
                f"order {order} has {len(hier.recursion_nodes)} recursion nodes "
                f"($\\sum_{{j\\le {order}}} {m}^j$).\n")
-    from ..backends.exact_linear import closed_form_is_cheap, supports
+    from ..density import closed_form_is_cheap, supports
 
     exact = closed_forms and closed_form_is_cheap(model, f)
     for N in range(1, order + 1):

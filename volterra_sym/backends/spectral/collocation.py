@@ -51,9 +51,12 @@ import scipy.linalg
 import sympy as sp
 from threadpoolctl import threadpool_limits
 
-from ..density import stationary_density
-from ..errors import NotApplicableError
-from ..model import SRNN
+from ...density import stationary_density
+from ...density.stationary import NUMPY_EXTRAS
+from ...errors import NotApplicableError
+from ...model import SRNN
+from ...model.cache import derived
+from ...operators import generator
 
 __all__ = ["ModelNumerics", "Domain", "Discretisation", "GridError", "choose_domain",
            "fourier_d1", "estimate_bytes", "blas_threads", "BLAS_THREADS"]
@@ -140,8 +143,6 @@ class ModelNumerics:
 
     def observable(self, f: sp.Expr):
         """Vectorised ``f``: array ``(..., n)`` -> ``(...)`` (lambdified once per ``f``)."""
-        from ..density.stationary import NUMPY_EXTRAS
-
         store = self.__dict__.setdefault("_observables", {})
         if f in store:
             return store[f]
@@ -157,10 +158,7 @@ class ModelNumerics:
 
 def numerics(model: SRNN) -> ModelNumerics:
     """The (cached) :class:`ModelNumerics` of ``model``."""
-    cache = model.__dict__.setdefault("_spectral_cache", {})
-    if "numerics" not in cache:
-        cache["numerics"] = ModelNumerics(model)
-    return cache["numerics"]
+    return derived(model, ("spectral", "numerics"), lambda: ModelNumerics(model))
 
 
 # ---------------------------------------------------------------------- domain
@@ -352,6 +350,8 @@ class Discretisation:
     domain: Domain
     N: int
     y: np.ndarray = field(init=False)
+    #: observables sampled on this grid and their mode coordinates, keyed by ``f``
+    observable_cache: dict = field(init=False, default_factory=dict, repr=False)
     x: np.ndarray = field(init=False)
 
     def __post_init__(self):
@@ -492,8 +492,6 @@ class Discretisation:
         """Stationarity in weak form: ``|<p0, L0 g>| / ‖L0 g‖_{L²(p0)}`` for a test function
         ``g`` (``L0 g`` symbolic, then the grid quadrature with the numerical ``p0``). Zero
         for the exact ``p0`` (``L0* p0 = 0``); independent of the hat discretisation."""
-        from ..operators import generator
-
         Lg = numerics(self.model).observable(sp.expand(generator(self.model, sp.sympify(g))))
         vals = Lg(self.x)
         norm = math.sqrt(max(self.mean(vals * vals), 1e-300))

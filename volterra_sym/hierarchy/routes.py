@@ -1,0 +1,120 @@
+"""Numerical routes, registered by the layers that implement them.
+
+The hierarchy describes kernels and series; it does not know how to compute them. Routes
+(the backends layer: ``exact``, ``spectral``, ``taylor``, ...) register themselves here,
+in the way ``sympy.stats`` hands ``doit()`` to the probability space that knows, so the
+hierarchy never imports the layers above it. A route object has
+
+* ``name`` and ``applies(model, f) -> str | None`` (``None`` if it applies, else why not);
+* ``kernels(model, f, graph, requests, **options)`` -> ``{channels: (values, errors)}``
+  for ``requests = {channels: sorted lags (P, N)}``, walking ``graph`` with
+  :func:`~volterra_sym.hierarchy.propagation.walk_kernels` (routes that only provide the
+  older per-kernel ``kernel(model, f, channels, sorted_lags, return_error=True, **options)``
+  are called once per channel tuple);
+* ``mean0(hierarchy) -> float`` and ``series_terms(hierarchy, u, times)`` ->
+  :class:`~volterra_sym.results.SeriesTerms` (or an array, wrapped with error unknown).
+
+``method="auto"`` tries the registered routes by increasing ``priority`` and uses the
+first that applies; every result records the route that produced it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..errors import InvalidInputError, NotApplicableError
+
+__all__ = ["register_route", "get_route", "select_route", "available_routes",
+           "route_names", "run_kernels"]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    priority: float
+    load: Callable[[], object]
+    auto: bool
+
+
+_ROUTES: dict[str, _Entry] = {}
+_LOCK = threading.Lock()
+
+
+def register_route(name: str, load: Callable[[], object] | str, *, priority: float,
+                   auto: bool = True) -> None:
+    """Register route ``name``: ``load`` returns the route object (or is the dotted path
+    ``"package.module:ATTRIBUTE"`` to import lazily). ``auto`` routes take part in
+    ``method="auto"`` in order of ``priority`` (lowest first)."""
+    if isinstance(load, str):
+        mod_name, _, attr = load.partition(":")
+
+        def load(mod_name=mod_name, attr=attr):  # noqa: ANN202
+            return getattr(importlib.import_module(mod_name), attr or "BACKEND")
+    with _LOCK:
+        _ROUTES[name] = _Entry(name, float(priority), load, auto)
+
+
+def route_names(*, auto_only: bool = False) -> list[str]:
+    """Registered route names in ``auto`` order."""
+    entries = sorted(_ROUTES.values(), key=lambda e: e.priority)
+    return [e.name for e in entries if e.auto or not auto_only]
+
+
+def get_route(name: str):
+    """The route object registered as ``name``."""
+    entry = _ROUTES.get(name)
+    if entry is None:
+        raise InvalidInputError(f"unknown method {name!r}; choose one of "
+                                f"{['auto', *route_names()]}", param="method")
+    return entry.load()
+
+
+def available_routes() -> list[str]:
+    """Routes whose implementation can be loaded in this installation."""
+    out = []
+    for name in route_names():
+        try:
+            get_route(name)
+        except (ImportError, NotApplicableError):
+            continue
+        out.append(name)
+    return out
+
+
+def select_route(model, f: sp.Expr, method: str, what: str):
+    """The route for ``what``: ``method`` itself if it applies, or with ``"auto"`` the first
+    registered route that applies. Raises :class:`NotApplicableError` saying why each
+    candidate does not apply."""
+    if not isinstance(method, str):
+        raise InvalidInputError(f"method must be a string, got {type(method).__name__}",
+                                param="method")
+    if method != "auto":
+        route = get_route(method)
+        reason = route.applies(model, f)
+        if reason is not None:
+            raise NotApplicableError(f"method {method!r} does not apply to {what}: {reason}")
+        return route
+    reasons = []
+    for name in route_names(auto_only=True):
+        route = get_route(name)
+        reason = route.applies(model, f)
+        if reason is None:
+            return route
+        reasons.append(f"{name}: {reason}")
+    if not reasons:
+        raise NotApplicableError(f"no numerical route is registered (import volterra_sym "
+                                 f"to register them) for {what}")
+    raise NotApplicableError(f"no method applies to {what}: " + "; ".join(reasons))
+
+
+def run_kernels(route, model, f, graph, requests, **options):
+    """``route.kernels(...)``, or the per-kernel ``route.kernel(...)`` for older routes."""
+    if hasattr(route, "kernels"):
+        return route.kernels(model, f, graph, requests, **options)
+    return {k: route.kernel(model, f, k, lags, return_error=True, **options)
+            for k, lags in requests.items()}
