@@ -1,11 +1,12 @@
 """Grid/spectral backend ``method="spectral"`` for n ≤ 2 (THEORY §2–§4, §6).
 
 Discretisation (see :mod:`volterra_sym.backends.spectral.collocation`): periodic Fourier
-collocation of the generator in symmetrising variables ``ĝ = w g``, ``ψ = ρ / w``
-(``w ≈ √p0``) on a box covering ``p0 > cut · max p0``, and a dense eigen-decomposition
-``L̂0 = V Λ V⁻¹`` whose stationary mode ``j0`` gives the numerical solution of
-``L0* p0 = 0`` (no closed form is used; where one exists the tests compare against it). In mode coordinates ``a = V⁻¹ ĝ`` the
-semigroup is diagonal, ``P_τ a = e^{Λτ} a``, and ``L_k`` is the matrix ``B_k = V⁻¹ L̂_k V``.
+collocation of the generator in symmetrising variables ``ĝ = w g``, ``ψ = ρ / w`` (``w ≈
+√p0``) on a box covering ``p0 > cut · max p0``, and a dense eigen-decomposition ``L̂0 = V Λ
+V⁻¹`` whose stationary mode ``j0`` gives the numerical solution of ``L0* p0 = 0`` (no closed
+form is used; where one exists the tests compare against it). In mode coordinates ``a = V⁻¹
+ĝ`` the semigroup is diagonal, ``P_τ a = e^{Λτ} a``, and ``L_k`` is the matrix ``B_k = V⁻¹
+L̂_k V``.
 
 **Kernels** (orders 1–3; sorted lags ``σ_1 ≤ … ≤ σ_N``, gaps ``τ_j = σ_j - σ_{j-1}``):
 
