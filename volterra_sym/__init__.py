@@ -1,47 +1,51 @@
 """volterra_sym: symbolic-numeric response theory of stochastic recurrent neural networks.
 
-Layers (each its own sub-package):
+Layers, lowest first (each imports only the ones below it; ``lint-imports`` checks it):
+``errors``/``results``/``budget`` → ``parsing`` → ``model`` → ``operators`` → ``density`` →
+``hierarchy`` → ``backends`` → ``montecarlo`` → ``features`` → ``reports`` → ``verify`` →
+``cli``. The theory and conventions are in ``docs/theory.md``.
 
-* ``model``, ``operators``, ``density`` — the SRNN, its generator/perturbation operators
-  and stationary density (THEORY §1–3);
-* ``hierarchy`` — the response-kernel hierarchy as a networkx DAG (THEORY §4);
-* ``backends`` — lowering kernels and truncated series to numbers (THEORY §6);
-* ``reports`` — LaTeX derivations and the ``volterra-sym`` command line.
+The names below are loaded on first use (PEP 562), so ``import volterra_sym.operators``
+loads the operators and what they stand on, nothing above them.
 """
 
-from . import backends as _backends  # noqa: F401  (registers the numerical routes)
-from .density import NoClosedFormError, StationaryDensity, stationary_density
-from .errors import (
-    AccuracyNotReachedError,
-    InvalidInputError,
-    NotApplicableError,
-    ResourceLimitError,
-    SimulationError,
-    UnsupportedOrderError,
-    VolterraSymError,
-)
-from .hierarchy import ResponseHierarchy, ResponseKernel
-from .model import SRNN, Activation, ModelError
-from .operators import (
-    Generator,
-    Perturbation,
-    Semigroup,
-    StationaryAverage,
-    fokker_planck,
-    generator,
-    perturbation,
-    perturbation_adjoint,
-)
-from .parsing import ExpressionError, parse_expression
-from .results import Estimate, KernelValues, SeriesTerms
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["VolterraSymError", "InvalidInputError", "NotApplicableError",
-           "UnsupportedOrderError", "AccuracyNotReachedError", "ResourceLimitError",
-           "SimulationError", "Estimate", "KernelValues", "SeriesTerms",
-           "SRNN", "Activation", "ModelError", "ExpressionError", "parse_expression",
-           "ResponseHierarchy", "ResponseKernel", "StationaryDensity", "stationary_density",
-           "NoClosedFormError", "generator", "fokker_planck", "perturbation",
-           "perturbation_adjoint", "Generator", "Semigroup", "Perturbation",
-           "StationaryAverage"]
+#: public name -> the module that defines it
+_EXPORTS = {
+    "VolterraSymError": "errors", "InvalidInputError": "errors",
+    "NotApplicableError": "errors", "UnsupportedOrderError": "errors",
+    "AccuracyNotReachedError": "errors", "ResourceLimitError": "errors",
+    "SimulationError": "errors",
+    "Estimate": "results", "KernelValues": "results", "SeriesTerms": "results",
+    "ExpressionError": "parsing", "parse_expression": "parsing",
+    "SRNN": "model", "Activation": "model", "ModelError": "model",
+    "generator": "operators", "fokker_planck": "operators", "perturbation": "operators",
+    "perturbation_adjoint": "operators", "Generator": "operators", "Semigroup": "operators",
+    "Perturbation": "operators", "StationaryAverage": "operators",
+    "StationaryDensity": "density", "stationary_density": "density",
+    "NoClosedFormError": "density",
+    "ResponseHierarchy": "hierarchy", "ResponseKernel": "hierarchy",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        try:                                  # sub-packages: volterra_sym.backends, ...
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError:
+            raise AttributeError(f"module 'volterra_sym' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -43,6 +43,18 @@ class _Entry:
 
 _ROUTES: dict[str, _Entry] = {}
 _LOCK = threading.Lock()
+#: packages that register routes when imported (a plugin list: data, not a code
+#: dependency — the hierarchy never calls into them except through the registry)
+PROVIDERS = ("volterra_sym.backends",)
+_LOADED = False
+
+
+def _load_providers() -> None:
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        for name in PROVIDERS:
+            importlib.import_module(name)
 
 
 def register_route(name: str, load: Callable[[], object] | str, *, priority: float,
@@ -61,12 +73,14 @@ def register_route(name: str, load: Callable[[], object] | str, *, priority: flo
 
 def route_names(*, auto_only: bool = False) -> list[str]:
     """Registered route names in ``auto`` order."""
+    _load_providers()
     entries = sorted(_ROUTES.values(), key=lambda e: e.priority)
     return [e.name for e in entries if e.auto or not auto_only]
 
 
 def get_route(name: str):
     """The route object registered as ``name``."""
+    _load_providers()
     entry = _ROUTES.get(name)
     if entry is None:
         raise InvalidInputError(f"unknown method {name!r}; choose one of "

@@ -12,6 +12,7 @@ expression stays unevaluated).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 __all__ = ["register_rule", "apply_rule", "RULE_KINDS"]
@@ -19,6 +20,9 @@ __all__ = ["register_rule", "apply_rule", "RULE_KINDS"]
 #: ``semigroup(model, g, s)``, ``average(model, g)``, ``kernel(model, f, channels, lags)``
 RULE_KINDS = ("semigroup", "average", "kernel")
 _RULES: dict[str, list[Callable]] = {k: [] for k in RULE_KINDS}
+#: packages that register rules when imported (a plugin list, see module docstring)
+PROVIDERS = ("volterra_sym.density",)
+_LOADED = False
 
 
 def register_rule(kind: str, rule: Callable) -> None:
@@ -31,6 +35,11 @@ def register_rule(kind: str, rule: Callable) -> None:
 
 def apply_rule(kind: str, model, *args):
     """The first registered rule of ``kind`` that applies, or ``None``."""
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        for name in PROVIDERS:
+            importlib.import_module(name)
     for rule in _RULES[kind]:
         out = rule(model, *args)
         if out is not None:
