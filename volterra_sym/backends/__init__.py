@@ -3,7 +3,8 @@
 Each route registers itself with :mod:`volterra_sym.hierarchy.routes`, so that the
 hierarchy layer (below this one) can hand ``kernel.evaluate``, ``mean0`` and
 ``series_terms`` to it without importing it. ``method="auto"`` tries them in the order
-exact → spectral → taylor; results carry the method that produced them (``result.method``).
+exact → spectral → taylor; results carry the method that produced them
+(``result.method``).
 
 Kernel routes implement :class:`~volterra_sym.hierarchy.propagation.Representation`
 (encode ``f``, ``P_τ`` on a batch of gaps, ``L_k``, ``<p0, ·>``) and evaluate kernels with

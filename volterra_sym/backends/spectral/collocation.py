@@ -456,6 +456,27 @@ class Discretisation:
         """``B_k = V⁻¹ L̂_k V`` (perturbations in mode coordinates; ``O(M³)`` once)."""
         return [self.Vinv @ (Lk @ self.V) for Lk in self.L]
 
+    # -- the modal-system view (volterra_sym.backends.modal): pairing vector e_{j0}
+    @property
+    def dtype(self) -> np.dtype:
+        return np.result_type(self.lam, self.V)
+
+    @cached_property
+    def pairing(self) -> np.ndarray:
+        """``p = e_{j0}``: ``<p0, g> = a_{j0}``."""
+        p = np.zeros(self.M)
+        p[self.j0] = 1.0
+        return p
+
+    def p_times_B(self, k: int) -> np.ndarray:
+        return self.last_row(k)
+
+    def times_B(self, k: int, X: np.ndarray) -> np.ndarray:
+        return X @ self.B[k]
+
+    def times_Bt(self, k: int, X: np.ndarray) -> np.ndarray:
+        return self.apply_transposed(k, X)
+
     def last_row(self, k: int) -> np.ndarray:
         """``B_k[j0]`` = ``(V⁻¹[j0] L̂_k) V``: the final ``<p0, L_k ·>`` in mode coordinates."""
         rows = self.__dict__.setdefault("_rows", {})

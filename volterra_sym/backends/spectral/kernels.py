@@ -11,8 +11,9 @@ from ...errors import (
     NotApplicableError,
     UnsupportedOrderError,
 )
-from ...hierarchy.propagation import Representation, prefix_graph, walk_kernels
+from ...hierarchy.propagation import prefix_graph, walk_kernels
 from ...model import SRNN
+from ..modal import ModalRepresentation
 from .collocation import (
     Discretisation,
     numerics,
@@ -45,38 +46,11 @@ def applies(model: SRNN, f: sp.Expr) -> str | None:
     return None
 
 
-class SpectralRepresentation(Representation):
-    """Functions in the eigen-coordinates ``a = V⁻¹ ĝ`` of one grid (module docstring):
-    states are row vectors ``(Q, M)``; ``P_τ a = e^{Λτ} a``, ``L_k a = B_k a`` and
-    ``<p0, g> = a_{j0}``; the last ``<p0, L_k ·>`` is the fused row ``B_k[j0]`` (``O(M)``
-    per lag instead of ``O(M²)``)."""
-
-    name = "spectral"
-
-    def __init__(self, dz: Discretisation, a0: np.ndarray):
-        self.dz, self.a0 = dz, a0
-        self.max_rows = max(1, int(4e6 // dz.M))
-
-    def encode(self) -> np.ndarray:
-        return self.a0[None, :]
-
-    def propagate(self, state: np.ndarray, gaps: np.ndarray) -> np.ndarray:
-        return state * np.exp(np.outer(gaps, self.dz.lam))
-
-    def perturb(self, k: int, state: np.ndarray) -> np.ndarray:
-        return self.dz.apply_transposed(k, state)
-
-    def pair(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        j0 = self.dz.j0
-        return np.real(state[:, j0]), np.abs(state[:, j0])
-
-    def pair_perturbed(self, k: int, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        last = self.dz.last_row(k)
-        return np.real(state @ last), np.linalg.norm(state, axis=1) * np.linalg.norm(last)
-
-    def take(self, state: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return state[rows] if state.shape[0] > 1 else np.broadcast_to(
-            state, (len(rows), state.shape[1]))
+def SpectralRepresentation(dz: Discretisation, a0: np.ndarray) -> ModalRepresentation:
+    """The grid's eigen-coordinates as a propagation-core representation: states are rows
+    ``a = V⁻¹ ĝ``; ``P_τ a = e^{Λτ} a``, ``L_k a = B_k a``, ``<p0, g> = a_{j0}``, and the last
+    ``<p0, L_k ·>`` is the fused row ``B_k[j0]`` (``O(M)`` per lag instead of ``O(M²)``)."""
+    return ModalRepresentation(dz, a0, "spectral")
 
 
 def _check_requests(model: SRNN, requests) -> dict[tuple[int, ...], np.ndarray]:

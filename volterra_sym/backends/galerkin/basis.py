@@ -1,0 +1,125 @@
+"""Monomial bases in whitened coordinates and the generator acting on them (docs/theory.md §9).
+
+With ``h = μ + L y`` (``L Lᵀ = S``, the stationary covariance of the linearised network) the
+basis is every monomial ``ψ_α(y) = y^α`` of total degree ``|α| ≤ d`` — ``C(n+d, d)`` of them,
+in graded order (degree 0 first, so the basis of degree ``d-1`` is a prefix). In ``y``
+
+    L0 g = φ̃·∇g + ½ D̃:∇∇g ,   L_k g = C̃_k·∇g ,
+    φ̃(y) = L⁻¹ φ(μ + L y) ,   D̃ = L⁻¹ D L⁻ᵀ ,   C̃ = L⁻¹ C ,
+
+and ``∂_i y^α = α_i y^{α - e_i}`` stays in the basis: the diffusion and perturbation parts are
+constant sparse matrices on coefficient vectors; only the drift part needs ``φ`` at points.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse
+
+__all__ = ["MonomialBasis", "basis_size"]
+
+
+def basis_size(n: int, d: int) -> int:
+    """``C(n + d, d)``: the number of monomials of total degree ≤ d in n variables."""
+    return math.comb(n + d, d)
+
+
+@dataclass(frozen=True)
+class MonomialBasis:
+    """All monomials of total degree ≤ ``degree`` in ``n`` variables (graded order)."""
+
+    n: int
+    degree: int
+
+    @cached_property
+    def exponents(self) -> np.ndarray:
+        """``(M, n)`` exponents ``α``, degree by degree."""
+        rows = [np.zeros(self.n, dtype=np.int64)]
+        for k in range(1, self.degree + 1):
+            for combo in itertools.combinations_with_replacement(range(self.n), k):
+                a = np.zeros(self.n, dtype=np.int64)
+                np.add.at(a, list(combo), 1)
+                rows.append(a)
+        return np.array(rows)
+
+    @property
+    def size(self) -> int:
+        return self.exponents.shape[0]
+
+    def size_of_degree(self, d: int) -> int:
+        """Number of basis functions of degree ≤ ``d`` (a prefix of the graded order)."""
+        return basis_size(self.n, d)
+
+    @cached_property
+    def _index(self) -> dict[tuple[int, ...], int]:
+        return {tuple(a): i for i, a in enumerate(self.exponents)}
+
+    @cached_property
+    def _parents(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each ``α ≠ 0``: the index of ``α - e_i`` and ``i`` (first nonzero variable)."""
+        E = self.exponents
+        var = np.argmax(E > 0, axis=1)
+        parent = np.array([self._index[tuple(a - np.eye(self.n, dtype=np.int64)[i])]
+                           if a.any() else -1 for a, i in zip(E, var, strict=True)])
+        return parent, var
+
+    def evaluate(self, y: np.ndarray) -> np.ndarray:
+        """``Ψ[p, b] = y_p^{α_b}`` for points ``y`` ``(P, n)`` -> ``(P, M)`` (each monomial is
+        its parent times one coordinate: ``P·M`` multiplications)."""
+        y = np.asarray(y, dtype=float)
+        P = y.shape[0]
+        out = np.empty((P, self.size))
+        out[:, 0] = 1.0
+        parent, var = self._parents
+        deg = self.exponents.sum(1)
+        for k in range(1, self.degree + 1):
+            idx = np.nonzero(deg == k)[0]
+            out[:, idx] = out[:, parent[idx]] * y[:, var[idx]]
+        return out
+
+    def derivative(self, i: int) -> scipy.sparse.csr_matrix:
+        """``D_i`` with ``∂_i ψ_b = Σ_c D_i[c, b] ψ_c`` (entries ``α_{b,i}`` at
+        ``c = α_b - e_i``)."""
+        return self._derivatives[i]
+
+    @cached_property
+    def _derivatives(self) -> list[scipy.sparse.csr_matrix]:
+        E = self.exponents
+        out = []
+        for i in range(self.n):
+            cols = np.nonzero(E[:, i] > 0)[0]
+            shifted = E[cols].copy()
+            shifted[:, i] -= 1
+            rows = np.array([self._index[tuple(a)] for a in shifted], dtype=np.int64)
+            out.append(scipy.sparse.csr_matrix(
+                (E[cols, i].astype(float), (rows, cols)), shape=(self.size, self.size)))
+        return out
+
+    def directional(self, c: np.ndarray) -> scipy.sparse.csr_matrix:
+        """``Σ_i c_i D_i``: the derivative along ``c`` on coefficient vectors."""
+        out = scipy.sparse.csr_matrix((self.size, self.size))
+        for i, ci in enumerate(np.asarray(c, dtype=float)):
+            if ci != 0:
+                out = out + ci * self._derivatives[i]
+        return out
+
+    def second_order(self, Dt: np.ndarray) -> scipy.sparse.csr_matrix:
+        """``½ Σ_ij D̃_ij D_i D_j``: the diffusion part of ``L0`` on coefficient vectors."""
+        out = scipy.sparse.csr_matrix((self.size, self.size))
+        for i in range(self.n):
+            for j in range(self.n):
+                if Dt[i, j] != 0:
+                    out = out + 0.5 * Dt[i, j] * (self._derivatives[i] @ self._derivatives[j])
+        return out.tocsr()
+
+    def drift_values(self, Psi: np.ndarray, phi_t: np.ndarray) -> np.ndarray:
+        """``Σ_i φ̃_i ∂_i ψ_b`` at the points: ``(P, M)`` from ``Ψ`` and ``φ̃`` ``(P, n)``."""
+        out = np.zeros_like(Psi)
+        for i in range(self.n):
+            out += phi_t[:, i:i + 1] * (self._derivatives[i].T @ Psi.T).T
+        return out

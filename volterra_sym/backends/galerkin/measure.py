@@ -1,0 +1,105 @@
+"""The stationary averaging measure of the Galerkin route as weighted points
+(docs/theory.md §9): ``E_0[g] ≈ Σ_p w_p g(x_p)``, by the best route available.
+
+* ``gauss_hermite`` — linear activation: ``p0 = N(μ, S)`` exactly; a tensor Gauss–Hermite
+  rule in whitened coordinates with ``q`` nodes per axis integrates every polynomial of
+  degree ≤ ``2q - 1`` per variable exactly (so the Galerkin matrices of a degree-``d``
+  basis are exact with ``q = d + 1``);
+* ``quadrature_1d`` — n = 1: Gauss–Legendre panels over the bracket of the closed-form
+  ``p0 ∝ exp(2U/D)``;
+* ``grid_2d`` — n = 2: the converged grid density of the spectral route;
+* ``samples`` — any n: an ensemble drawn from ``p0`` (exact Gaussian, inverse CDF, or
+  burn-in), split into ``batches`` whose spread gives the statistical error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.special
+
+from ...budget import check_memory
+from ...density.bracket import bracket_1d
+from ...density.linearisation import gaussian_moments
+from ...density.sampling import stationary_sampler
+from ...density.stationary import stationary_density
+from ...model import SRNN
+
+__all__ = ["Measure", "gauss_hermite", "quadrature_1d", "grid_2d", "samples"]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """Points ``x`` ``(P, n)`` with weights ``w`` ``(P,)`` (``Σ w = 1``); ``batches`` splits
+    the points into independent groups (sampled measures only); ``exact`` says whether
+    averages of polynomials up to the basis degree are exact."""
+
+    kind: str
+    x: np.ndarray
+    w: np.ndarray
+    exact: bool
+    batches: list[np.ndarray] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+
+
+def gauss_hermite(model: SRNN, q: int) -> Measure:
+    """Tensor Gauss–Hermite rule of ``N(μ, S)`` with ``q`` nodes per axis (``q^n`` points)."""
+    mu, S = gaussian_moments(model)
+    n = model.n
+    check_memory(8.0 * (n + 1) * q ** n, f"a Gauss–Hermite rule with {q}^{n} points",
+                 "lower the degree (the rule needs degree + 1 nodes per axis)")
+    z, wz = scipy.special.roots_hermitenorm(q)
+    wz = wz / math.sqrt(2 * math.pi)
+    grids = np.meshgrid(*([z] * n), indexing="ij")
+    Y = np.stack([g.ravel() for g in grids], -1)
+    W = np.ones(Y.shape[0])
+    for g in np.meshgrid(*([wz] * n), indexing="ij"):
+        W = W * g.ravel()
+    L = np.linalg.cholesky(S)
+    return Measure("gauss_hermite", mu + Y @ L.T, W, True, details={"nodes_per_axis": q})
+
+
+def quadrature_1d(model: SRNN, panels: int = 48, nodes: int = 20) -> Measure:
+    """Gauss–Legendre panels over the bracket of the closed-form one-dimensional ``p0``."""
+    br = bracket_1d(model)
+    edges = np.linspace(br.lo, br.hi, panels + 1)
+    z, wz = np.polynomial.legendre.leggauss(nodes)
+    half = 0.5 * np.diff(edges)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    x = (mid[:, None] + half[:, None] * z[None, :]).ravel()
+    wq = (half[:, None] * wz[None, :]).ravel()
+    pdf = stationary_density(model).pdf_numpy()
+    p = np.asarray(pdf(x), dtype=float).ravel()
+    w = wq * p
+    mass = float(w.sum())
+    return Measure("quadrature_1d", x[:, None], w / mass, True,
+                   details={"panels": panels, "nodes": nodes, "mass_before_normalising": mass,
+                            "bracket": (br.lo, br.hi)})
+
+
+def grid_2d(model: SRNN) -> Measure:
+    """The converged grid density of the spectral route (n = 2)."""
+    from ..spectral import grid_density  # same layer: the spectral route's p0
+
+    dz = grid_density(model)
+    w = np.clip(dz.p0 * dz.vol, 0.0, None)
+    return Measure("grid_2d", dz.x, w / w.sum(), True, details={"resolution": dz.N})
+
+
+def samples(model: SRNN, n_samples: int, seed: int, n_batches: int = 8) -> Measure:
+    """``n_samples`` draws from ``p0`` in ``n_batches`` independent batches (seeded)."""
+    check_memory(8.0 * n_samples * model.n * 3, f"{n_samples} stationary samples",
+                 "lower paths")
+    sampler = stationary_sampler(model)
+    root = np.random.SeedSequence(seed)
+    size = -(-n_samples // n_batches)
+    xs, batches = [], []
+    for i, child in enumerate(root.spawn(n_batches)):
+        x = np.asarray(sampler(np.random.default_rng(child), size), dtype=float)
+        xs.append(x.reshape(size, model.n))
+        batches.append(np.arange(i * size, (i + 1) * size))
+    x = np.vstack(xs)
+    return Measure("samples", x, np.full(x.shape[0], 1.0 / x.shape[0]), False, batches,
+                   details={"samples": x.shape[0], "batches": n_batches, "seed": seed})

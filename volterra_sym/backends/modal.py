@@ -1,0 +1,268 @@
+"""Modal systems: a linear generator diagonalised, ``Λ = V diag(λ) V⁻¹``, with perturbation
+matrices ``B_k`` and a pairing vector ``p`` in mode coordinates (``<p0, g> = p·a``).
+
+Both grid routes (spectral collocation, docs/theory.md §6) and basis routes (Galerkin, §9)
+end in such a system; this module holds what they share:
+
+* :class:`ModalRepresentation`, the propagation-core representation
+  (``P_τ a = e^{λτ} ⊙ a``, ``L_k a = B_k a``, ``<p0, g> = p·a``, and the fused last step
+  ``<p0, L_k g> = (pᵀ B_k)·a``);
+* the forward form of the series, ``c_0 = p``, ``c_N' = Λ c_N + Σ_k u_k(t) B_kᵀ c_{N-1}``,
+  ``T_N(t) = c_N(t)·a_0``, integrated by an exponential integrator exact in the diagonal
+  part, with the forcing interpolated through ``q`` Chebyshev–Lobatto nodes per step
+  (:func:`propagate_forward`, :func:`forward_output`).
+
+A modal system provides ``lam`` ``(M,)``, ``M``, ``dtype``, ``pairing`` ``(M,)``,
+``p_times_B(k)`` (the row ``pᵀ B_k``), ``times_B(k, X)`` (``X B_k``) and
+``times_Bt(k, X)`` (``X B_kᵀ``) for row blocks ``X`` ``(Q, M)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import AccuracyNotReachedError
+from ..hierarchy.propagation import Representation
+
+__all__ = ["converged_forward", "forward_grid", "ModalSystem", "ModalRepresentation",
+           "ForwardRun", "InputSampler", "propagate_forward", "forward_output", "lobatto",
+           "etd_weights"]
+
+
+class ModalSystem(Protocol):
+    lam: np.ndarray
+    M: int
+
+    @property
+    def dtype(self) -> np.dtype: ...
+
+    @property
+    def pairing(self) -> np.ndarray: ...
+
+    def p_times_B(self, k: int) -> np.ndarray: ...
+
+    def times_B(self, k: int, X: np.ndarray) -> np.ndarray: ...
+
+    def times_Bt(self, k: int, X: np.ndarray) -> np.ndarray: ...
+
+
+class ModalRepresentation(Representation):
+    """Kernels of a modal system: states are row blocks ``(Q, M)`` of mode coordinates."""
+
+    def __init__(self, system: ModalSystem, a0: np.ndarray, name: str):
+        self.system, self.a0, self.name = system, a0, name
+        self.max_rows = max(1, int(4e6 // system.M))
+
+    def encode(self) -> np.ndarray:
+        return self.a0[None, :]
+
+    def propagate(self, state: np.ndarray, gaps: np.ndarray) -> np.ndarray:
+        return state * np.exp(np.outer(gaps, self.system.lam))
+
+    def perturb(self, k: int, state: np.ndarray) -> np.ndarray:
+        return self.system.times_Bt(k, state)
+
+    def pair(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = self.system.pairing
+        return np.real(state @ p), np.linalg.norm(state, axis=1) * np.linalg.norm(p)
+
+    def pair_perturbed(self, k: int, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        row = self.system.p_times_B(k)
+        return np.real(state @ row), np.linalg.norm(state, axis=1) * np.linalg.norm(row)
+
+    def take(self, state: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return state[rows] if state.shape[0] > 1 else np.broadcast_to(
+            state, (len(rows), state.shape[1]))
+
+
+def phi_functions(z: np.ndarray, pmax: int) -> np.ndarray:
+    """``φ_0..φ_pmax`` at ``z``: ``φ_0 = e^z``, ``φ_{p+1}(z) = (φ_p(z) - 1/p!)/z``,
+    ``φ_p(z) = Σ_k z^k/(k+p)!`` (Taylor, 30 terms, for ``|z| < 2``: no cancellation)."""
+    z = np.asarray(z)
+    out = np.empty((pmax + 1,) + z.shape, dtype=np.result_type(z, float))
+    with np.errstate(over="ignore", under="ignore"):
+        out[0] = np.exp(z)
+    small = np.abs(z) < 2.0
+    zb = np.where(small, 1.0, z)
+    for p in range(pmax):
+        out[p + 1] = (out[p] - 1.0 / math.factorial(p)) / zb
+    if np.any(small):
+        zs = z[small]
+        for p in range(pmax + 1):
+            acc = np.zeros_like(zs) + 1.0 / math.factorial(p + 30)
+            for k in range(29, -1, -1):
+                acc = acc * zs + 1.0 / math.factorial(p + k)
+            out[p][small] = acc
+    return out
+
+
+def lobatto(q: int) -> np.ndarray:
+    """Chebyshev–Lobatto nodes on ``[0, 1]`` (increasing)."""
+    return 0.5 * (1.0 - np.cos(np.pi * np.arange(q) / (q - 1)))
+
+
+def etd_weights(z: np.ndarray, theta: np.ndarray, Lc: np.ndarray) -> np.ndarray:
+    """``W_l = ∫_0^θ e^{z(θ-v)} ℓ_l(v) dv`` (per unit step) for Lagrange polynomials
+    ``ℓ_l(v) = Σ_p Lc[p, l] v^p``: ``W_l = θ Σ_p Lc[p, l] θ^p p! φ_{p+1}(zθ)``.
+    ``z`` ``(M,)``, ``theta`` ``(T,)`` -> ``(T, q, M)``."""
+    q = Lc.shape[0]
+    x = theta[:, None] * z[None, :]
+    ph = phi_functions(x, q)  # (q+1, T, M)
+    fact = np.array([math.factorial(p) for p in range(q)], dtype=float)
+    powers = theta[None, :] ** np.arange(q)[:, None]  # (q, T)
+    terms = ph[1:] * (fact[:, None, None] * powers[:, :, None])  # (q, T, M): p, T, M
+    return theta[:, None, None] * np.einsum("pl,ptm->tlm", Lc, terms)
+
+
+@dataclass
+class ForwardRun:
+    """One run of the forward hierarchy on a grid with ``K`` uniform steps."""
+
+    K: int
+    delta: float
+    ends: list[np.ndarray]  # per order: c_N at step endpoints (K+1, M)
+    forcing: list[np.ndarray]  # per order: F_N at the nodes (K, q, M)
+
+    def endpoint_terms(self, a0: np.ndarray) -> np.ndarray:
+        """``T_N`` at the step ends: ``(order, K+1)``."""
+        return np.array([np.real(c @ a0) for c in self.ends])
+
+    def magnitudes(self, a0: np.ndarray) -> np.ndarray:
+        """``max_t ‖c_N(t)‖ ‖a0‖`` per order: the size rounding acts on (Cauchy–Schwarz;
+        the aligned ``Σ|c_j a0_j|`` misses errors across symmetry classes)."""
+        na = float(np.linalg.norm(a0))
+        return np.array([float(np.linalg.norm(c, axis=1).max()) * na for c in self.ends])
+
+
+class InputSampler:
+    """``u`` at the Lobatto nodes of ``K`` uniform steps (cached per K)."""
+
+    def __init__(self, u: Callable, m: int, tmax: float, q: int):
+        self.u, self.m, self.tmax, self.q = u, m, tmax, q
+        self.theta = lobatto(q)
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __call__(self, K: int) -> np.ndarray:
+        if K not in self._cache:
+            delta = self.tmax / K
+            t = (np.arange(K)[:, None] + self.theta[None, :]) * delta
+            flat = np.empty((K * (self.q - 1) + 1, self.m))
+            uniq = np.concatenate([t[:, :-1].ravel(), [self.tmax]])
+            for i, ti in enumerate(uniq):
+                flat[i] = self.u(float(ti))
+            idx = np.arange(K)[:, None] * (self.q - 1) + np.arange(self.q)[None, :]
+            self._cache[K] = flat[idx]  # (K, q, m)
+        return self._cache[K]
+
+
+def propagate_forward(dz: ModalSystem, order: int, K: int, tmax: float, usamp: np.ndarray,
+               Lc: np.ndarray, theta: np.ndarray) -> ForwardRun:
+    """Exponential integrator for ``c_N' = Λ c_N + Σ_k u_k B_kᵀ c_{N-1}``, ``c_0 = p`` (the
+    pairing vector): ``K`` uniform steps on ``[0, tmax]``, input samples ``usamp`` at the
+    Lobatto nodes of each step ``(K, q, m)``."""
+    q = theta.size
+    M, lam = dz.M, dz.lam
+    delta = tmax / K
+    z = lam * delta
+    E = np.exp(z)
+    Wend = etd_weights(z, np.array([1.0]), Lc)[0] * delta  # (q, M)
+    inner = theta[1:-1]
+    Wint = etd_weights(z, inner, Lc) * delta  # (q-2, q, M)
+    Eint = np.exp(inner[:, None] * z[None, :])  # (q-2, M)
+    dtype = dz.dtype
+    ends, forcing = [], []
+    nodes = None
+    for N in range(1, order + 1):
+        F = np.zeros((K, q, M), dtype=dtype)
+        for k in range(usamp.shape[2]):
+            uk = usamp[:, :, k]
+            if not np.any(uk):
+                continue
+            if N == 1:  # c_0 = p: the forcing is the row pᵀ B_k
+                F += uk[:, :, None] * dz.p_times_B(k)[None, None, :]
+            else:  # rows c_{N-1}ᵀ B_k
+                F += uk[:, :, None] * dz.times_B(k, nodes.reshape(-1, M)).reshape(K, q, M)
+        b = np.einsum("kqm,qm->km", F, Wend)
+        c = np.zeros((K + 1, M), dtype=dtype)
+        for i in range(K):
+            c[i + 1] = E * c[i] + b[i]
+        nodes = np.empty((K, q, M), dtype=dtype)
+        nodes[:, 0] = c[:-1]
+        nodes[:, -1] = c[1:]
+        nodes[:, 1:-1] = Eint[None] * c[:-1, None, :] + np.einsum("kqm,jqm->kjm", F, Wint)
+        ends.append(c)
+        forcing.append(F)
+    return ForwardRun(K, delta, ends, forcing)
+
+
+def forward_output(dz: ModalSystem, prop: ForwardRun, a0: np.ndarray, times: np.ndarray,
+            Lc: np.ndarray) -> np.ndarray:
+    """``T_N`` at arbitrary ``times`` from the step data: partial step from the left end."""
+    K, delta = prop.K, prop.delta
+    z = dz.lam * delta
+    out = np.empty((len(prop.ends), times.size))
+    idx = np.minimum((times / delta).astype(int), K - 1) if delta > 0 else \
+        np.zeros(times.size, dtype=int)
+    theta = np.clip(times / delta - idx, 0.0, 1.0) if delta > 0 else np.zeros(times.size)
+    ca = [c * a0 for c in prop.ends]
+    Fa = [F * a0 for F in prop.forcing]
+    chunk = max(1, int(2e6 // (dz.M * (Lc.shape[0] + 2))))
+    for s in range(0, times.size, chunk):
+        sl = slice(s, s + chunk)
+        th, ii = theta[sl], idx[sl]
+        W = etd_weights(z, th, Lc) * delta  # (T, q, M)
+        Eth = np.exp(th[:, None] * z[None, :])
+        for N in range(len(prop.ends)):
+            val = np.sum(Eth * ca[N][ii], axis=1) + np.einsum("tlm,tlm->t", W, Fa[N][ii])
+            out[N, sl] = np.real(val)
+    return out
+
+
+
+
+def forward_grid(q: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lobatto nodes ``θ`` on ``[0, 1]`` and the inverse Vandermonde ``Lc`` of degree ``q-1``."""
+    theta = lobatto(q)
+    return theta, np.linalg.inv(theta[:, None] ** np.arange(q)[None, :])
+
+
+def converged_forward(dz: ModalSystem, a0: np.ndarray, order: int, tmax: float,
+                      sampler: InputSampler, theta: np.ndarray, Lc: np.ndarray, *,
+                      tol: float, memory_budget: float, noise_unit: float, max_steps: int,
+                      what: str, K: int | None = None) -> tuple[ForwardRun, int, np.ndarray]:
+    """The forward form with ``K`` doubled until the step-end values of two runs agree to
+    ``tol/4`` (relative to the largest term of each order, plus ``noise_unit`` times the
+    rounding magnitude). Returns ``(run, K, time_error per order)``; with ``K`` given, one
+    run at that step count (time error zero: the caller already has it)."""
+    q = theta.size
+    if K is not None:
+        return propagate_forward(dz, order, K, tmax, sampler(K), Lc, theta), K, \
+            np.zeros(order)
+    lam = np.asarray(dz.lam)
+    slow = np.abs(np.real(lam[np.abs(lam) > 1e-12 * max(float(np.abs(lam).max()), 1.0)]))
+    rate = float(slow.min()) if slow.size else 1.0
+    itemsize = np.dtype(dz.dtype).itemsize
+    kmax = int(min(max_steps, memory_budget / (3 * q * dz.M * itemsize * order)))
+    K = int(min(max(8, math.ceil(tmax * max(rate, 1e-3))), max(kmax, 8)))
+    prev = None
+    while True:
+        prop = propagate_forward(dz, order, K, tmax, sampler(K), Lc, theta)
+        ends = prop.endpoint_terms(a0)
+        if prev is not None:
+            scale = np.maximum(np.abs(ends).max(1), 1e-300)
+            noise = noise_unit * prop.magnitudes(a0)
+            diff = np.abs(ends[:, ::2] - prev).max(1)
+            if np.all(diff <= tol / 4 * scale + noise):
+                return prop, K, diff
+        if 2 * K > kmax:
+            raise AccuracyNotReachedError(
+                f"{what}: the time integration did not reach tol={tol:g} with {K} steps of "
+                f"Δt={tmax / K:.3g} (the step limit from memory_budget="
+                f"{memory_budget / 1e9:.3g} GB and at most {max_steps} steps); is the input "
+                f"u smooth?", tol=tol)
+        prev, K = ends, 2 * K
