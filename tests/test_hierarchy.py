@@ -102,10 +102,14 @@ def test_convergence_diagnostic_flags_large_eps():
     t = np.linspace(0, 1, 5)
     terms = np.array([np.ones_like(t)] + [2.0**N * np.sin(t + 1) for N in range(1, 4)])
     inside = diagnose_series(terms, 0.25)
-    assert inside.meaningful and inside.radius == pytest.approx(0.5)
+    # three orders cannot show convergence: unknown, never "meaningful"
+    assert inside.meaningful is None and inside.radius == pytest.approx(0.5)
+    longer = np.array([np.ones_like(t)] + [2.0**N * np.sin(t + 1) for N in range(1, 6)])
+    assert diagnose_series(longer, 0.2).meaningful is True
+    assert diagnose_series(longer, 0.4).meaningful is None     # ratios 0.8: no evidence
     with pytest.warns(ConvergenceWarning, match="outside the estimated radius"):
         outside = diagnose_series(terms, 0.8, warn=True)
-    assert not outside.meaningful
+    assert outside.meaningful is False
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         finite = diagnose_series(terms, 10.0, warn=True, terminates_at=3)
@@ -126,3 +130,14 @@ def test_huge_hierarchy_refused_not_hung():
     model = SRNN(Gamma=np.eye(2), W=np.zeros((2, 2)), C=np.eye(2), sigma=0.5)
     with pytest.raises(ValueError, match="recursion nodes, more than the limit"):
         ResponseHierarchy(model, "h1", 30)
+
+
+def test_eps3_tanh1d_series_is_not_called_meaningful():
+    """Reproducer (issue: the order-3 sum is 0.109 while Monte Carlo gives 0.497 ± 0.003):
+    three orders cannot vouch for eps = 3."""
+    from volterra_sym.cli import load_model
+
+    hier = ResponseHierarchy(load_model("tanh1d"), None, 3)
+    diag = hier.diagnose(lambda t: [np.sin(2 * t)], np.linspace(0, 5, 51), 3.0,
+                         method="spectral")
+    assert diag.meaningful is not True and diag.status in ("unknown", "diverging")

@@ -1,10 +1,16 @@
 """Is a truncated Volterra series meaningful at this ε? (THEORY §8)
 
 With ``a_N = max_t |T_N(t)|`` the ratio test estimates the radius of convergence in ε
-from the last two non-vanishing orders, ``ε* ≈ a_{N-1} / a_N``; the partial sum at ε is
-trustworthy only when ``ε`` is well inside (``ε a_N / a_{N-1} < 1``, i.e. the terms
-``ε^N a_N`` decrease). Orders that vanish identically (e.g. beyond the degree of a
-polynomial observable of a linear model) make the series finite: radius ``∞``.
+from the last two non-vanishing orders, ``ε* ≈ a_{N-1} / a_N``. A few terms are weak
+evidence (a saturating network can have small low-order terms and a partial sum far from
+the response), so the verdict ``meaningful`` is three-valued:
+
+* ``True`` — evidence that the partial sum is meaningful: the series terminates (orders
+  that vanish identically, e.g. beyond the degree of a polynomial observable of a linear
+  model), or at least :data:`MIN_RATIOS` successive size ratios ``ε a_N / a_{N-1}`` are all
+  ≤ :data:`MAX_RATIO` (geometric decrease over at least four orders);
+* ``False`` — evidence against: the last terms grow (``ε`` beyond the estimated radius);
+* ``None`` — unknown: the terms computed cannot tell (too few orders, or irregular sizes).
 """
 
 from __future__ import annotations
@@ -17,20 +23,28 @@ import numpy as np
 __all__ = ["SeriesDiagnostics", "ConvergenceWarning", "diagnose_series"]
 
 
+#: successive ratios needed before a partial sum is called meaningful, and their bound
+MIN_RATIOS = 3
+MAX_RATIO = 0.5
+
+
 class ConvergenceWarning(RuntimeWarning):
     """A partial sum of the Volterra series is used outside its radius of convergence."""
 
 
 @dataclass(frozen=True)
 class SeriesDiagnostics:
-    """Sizes ``ε^N max_t|T_N|``, successive ratios and the estimated radius in ε."""
+    """Sizes ``ε^N max_t|T_N|``, successive ratios, the estimated radius in ε and the
+    verdict ``meaningful`` (``True``/``False``/``None`` = unknown; module docstring);
+    ``status`` is ``"exact"``, ``"converging"``, ``"diverging"`` or ``"unknown"``."""
 
     eps: float
     term_sizes: np.ndarray
     ratios: np.ndarray
     radius: float
-    meaningful: bool
+    meaningful: bool | None
     message: str
+    status: str = "unknown"
 
 
 def diagnose_series(terms: np.ndarray, eps: float, *, rtol: float = 1e-12,
@@ -48,7 +62,7 @@ def diagnose_series(terms: np.ndarray, eps: float, *, rtol: float = 1e-12,
         return SeriesDiagnostics(float(eps), sizes, np.full(max(len(a) - 1, 0), np.nan),
                                  np.inf, True, f"the series terminates at order "
                                  f"{terminates_at} (linear model, polynomial observable): "
-                                 "the partial sum is exact at every eps")
+                                 "the partial sum is exact at every eps", "exact")
     a = np.max(np.abs(terms[1:]), axis=1) if terms.shape[0] > 1 else np.zeros(0)
     scale = max(float(np.max(np.abs(terms))) if terms.size else 0.0, 1e-300)
     nz = [N for N, x in enumerate(a, start=1) if x > rtol * scale]
@@ -57,21 +71,32 @@ def diagnose_series(terms: np.ndarray, eps: float, *, rtol: float = 1e-12,
                        for i in range(1, len(sizes))])
     order = len(a)
     if not nz or nz[-1] < order:
-        radius, ok = np.inf, True
-        msg = "the highest computed order vanishes: the series terminates (exact)"
+        radius, ok, status = np.inf, None, "unknown"
+        msg = ("the highest computed order vanishes here, but that alone does not show the "
+               "series terminates: convergence unknown")
     elif len(nz) < 2:
-        radius, ok = np.inf, True
-        msg = "only one non-vanishing order: no ratio test possible"
+        radius, ok, status = np.inf, None, "unknown"
+        msg = "only one non-vanishing order: no ratio test possible; convergence unknown"
     else:
         last, prev = nz[-1], nz[-2]
         radius = float((a[prev - 1] / a[last - 1]) ** (1.0 / (last - prev)))
-        ok = abs(eps) < radius
-        msg = (f"eps = {eps:g} is inside the estimated radius of convergence {radius:.3g}"
-               if ok else
-               f"eps = {eps:g} is outside the estimated radius of convergence {radius:.3g}"
-               " (ratio test on the last two orders): the terms grow and the partial sum "
-               "is not meaningful")
-    diag = SeriesDiagnostics(float(eps), sizes, ratios, radius, bool(ok), msg)
-    if warn and not ok:
+        tail = ratios[-MIN_RATIOS:] if len(ratios) >= MIN_RATIOS else np.zeros(0)
+        if abs(eps) >= radius:
+            ok, status = False, "diverging"
+            msg = (f"eps = {eps:g} is outside the estimated radius of convergence "
+                   f"{radius:.3g} (ratio test on the last two orders): the terms grow and the "
+                   "partial sum is not meaningful")
+        elif tail.size == MIN_RATIOS and np.all(tail <= MAX_RATIO):
+            ok, status = True, "converging"
+            msg = (f"eps = {eps:g}: the last {MIN_RATIOS} term ratios are ≤ {MAX_RATIO} "
+                   f"(estimated radius {radius:.3g}); the partial sum is converging")
+        else:
+            ok, status = None, "unknown"
+            msg = (f"eps = {eps:g} is inside the radius {radius:.3g} estimated from orders "
+                   f"{prev} and {last}, but {order} orders cannot show convergence (need "
+                   f"{MIN_RATIOS} successive ratios ≤ {MAX_RATIO}; compute higher orders or "
+                   "compare with Monte Carlo): unknown")
+    diag = SeriesDiagnostics(float(eps), sizes, ratios, radius, ok, msg, status)
+    if warn and ok is False:
         warnings.warn(msg, ConvergenceWarning, stacklevel=3)
     return diag
