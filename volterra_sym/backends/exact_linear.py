@@ -272,7 +272,9 @@ class _ExactLinearBackend:
     def mean0(self, hierarchy) -> float:
         return float(stationary_density(hierarchy.model).expectation(hierarchy.f))
 
-    def series_terms(self, hierarchy, u, times) -> SeriesTerms:
+    def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
+        if options:
+            raise TypeError(f"method 'exact' takes no options, got {sorted(options)}")
         return _data(hierarchy.model, hierarchy.f).series_terms(hierarchy.order, u, times)
 
 
