@@ -113,6 +113,15 @@ def load_model(spec: str) -> SRNN:
                      f"(built-ins: {', '.join(sorted(models))})")
 
 
+def _load(spec: str) -> SRNN:
+    """:func:`load_model` with a file that is not UTF-8 text refused by name."""
+    try:
+        return load_model(spec)
+    except UnicodeError as exc:
+        raise InvalidInputError(f"model file {spec!r} is not UTF-8 text ({exc})",
+                                param="MODEL") from None
+
+
 # ---------------------------------------------------------------------- validation
 class _UsageError(Exception):
     """argparse refused the command line (exit status 2)."""
@@ -305,7 +314,7 @@ def cmd_derive(args) -> int:
         _positive_int("--features", args.features, lo=0)
     with StageProgress(2 + bool(args.pdf), "derive", enabled=args.progress) as bar:
         with bar.stage("load model"):
-            model = load_model(args.model)
+            model = _load(args.model)
             order = _check_order(args.order, model)
             model.observable(args.observable)          # refuse a bad observable first
         cmd = f"volterra-sym derive {args.model} --order {order}"
@@ -331,7 +340,7 @@ def cmd_kernel(args) -> int:
 
     with StageProgress(2, "kernel", enabled=args.progress) as bar:
         with bar.stage("load model, build hierarchy"):
-            model = load_model(args.model)
+            model = _load(args.model)
             order = _check_order(args.order, model)
             channels = _check_channels(args.channels, order, model.m)
             lags = _parse_lags(args.lags, order)
@@ -370,7 +379,7 @@ def cmd_series(args) -> int:
     plot = _output_path(_plot_path(args.plot)) if args.plot else None
     with StageProgress(2 + bool(plot), "series", enabled=args.progress) as bar:
         with bar.stage("load model, build hierarchy"):
-            model = load_model(args.model)
+            model = _load(args.model)
             order = _check_order(args.order, model)
             with np.errstate(over="ignore"):
                 if not np.isfinite(np.float64(abs(eps)) ** order):
@@ -426,7 +435,7 @@ def cmd_verify(args) -> int:
 
     from .verify import FAIL, VerificationFailedError, settings_for, verify_model
 
-    model = load_model(args.model)
+    model = _load(args.model)
     order = _check_order(args.order, model)
     if not model.is_numeric:
         raise NotApplicableError("verify needs numeric parameters (the model has symbols "
@@ -634,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         return fail(EXIT_INVALID, _os_error_line(exc))
     except UnicodeError as exc:
-        return fail(EXIT_INVALID, f"cannot decode the input as UTF-8 text: {exc}")
+        return fail(EXIT_INVALID, f"cannot decode text as UTF-8: {exc}")
     except MemoryError:
         return fail(EXIT_FAILED, "out of memory; lower the size options (--order, --n-times, "
                                  "--paths, --kernel-paths, --degree, or a looser --tol)")
