@@ -42,7 +42,7 @@ class StageProgress:
 
             self._bar = tqdm(total=total, desc=desc, unit="stage", file=sys.stderr,
                              leave=False, dynamic_ncols=True,
-                             bar_format="{desc}: {n_fmt}/{total_fmt} [{elapsed}] {postfix}")
+                             bar_format="{desc}: {n_fmt}/{total_fmt} [{elapsed}]{postfix}")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
