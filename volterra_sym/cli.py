@@ -335,7 +335,7 @@ def cmd_derive(args) -> int:
 
 
 def cmd_kernel(args) -> int:
-    from .backends import select_kernel_backend
+    from .backends import select_route
     from .hierarchy import ResponseHierarchy
 
     with StageProgress(2, "kernel", enabled=args.progress) as bar:
@@ -346,7 +346,7 @@ def cmd_kernel(args) -> int:
             lags = _parse_lags(args.lags, order)
             hier = ResponseHierarchy(model, args.observable, order)
             K = hier.kernel(channels)
-            route = select_kernel_backend(K, args.method).name
+            route = select_route(model, hier.f, args.method, f"kernel {K}").name
             opts, ignored = _route_options(args, route, KERNEL_OPTIONS)
         with bar.stage(f"evaluate ({route})"):
             res = K.evaluate(lags, method=route, **opts)
@@ -367,7 +367,7 @@ def cmd_kernel(args) -> int:
 
 
 def cmd_series(args) -> int:
-    from .backends import select_backend
+    from .backends import select_route
     from .hierarchy import ResponseHierarchy, diagnose_series
 
     eps = _finite("--eps", args.eps)
@@ -390,7 +390,7 @@ def cmd_series(args) -> int:
                          f"series of order {order} at {n_times:,} times", "lower --n-times")
             hier = ResponseHierarchy(model, args.observable, order)
             u, parsed = parse_input(args.input, model.m)
-            route = select_backend(hier, args.method, "series terms").name
+            route = select_route(model, hier.f, args.method, f"the series of {hier.f}").name
             opts, ignored = _route_options(args, route, SERIES_OPTIONS)
             times = np.linspace(0.0, t_max, n_times)
         with bar.stage(f"series terms ({route})"):
