@@ -274,7 +274,8 @@ class _ExactLinearBackend:
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
         if options:
-            raise TypeError(f"method 'exact' takes no options, got {sorted(options)}")
+            raise InvalidInputError(f"method 'exact' takes no options, got {sorted(options)}",
+                                    param="options")
         return _data(hierarchy.model, hierarchy.f).series_terms(hierarchy.order, u, times)
 
 

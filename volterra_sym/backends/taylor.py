@@ -922,8 +922,8 @@ class _TaylorBackend:
         from ..features.functional import response_functional
 
         if set(options) - {"degree"}:
-            raise TypeError(f"the taylor series takes only the option 'degree', got "
-                            f"{sorted(options)}")
+            raise BackendError(f"the taylor series takes only the option 'degree', got "
+                               f"{sorted(options)}")
         degree = _check_int("degree", options.get("degree", self.series_degree), 1, MAX_DEGREE)
         cache = hierarchy.__dict__.setdefault("_taylor_functional", {})
         if degree not in cache:
