@@ -1,31 +1,78 @@
-"""The volterra-sym command line: every subcommand, JSON output, and refusals."""
+"""The volterra-sym command line: every subcommand, JSON output, refusals and exit codes.
+
+The bad-input corpus (:data:`BAD_INPUTS`) runs in-process through ``main``; every case
+must give exactly one line on stderr, no traceback, and the documented exit status (2 for
+invalid input or a request that cannot be served, 1 for a computation refused for its
+cost or failed). A few cases also run as real processes.
+"""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.linalg
 
 from volterra_sym.cli import main
+from volterra_sym.hierarchy.kernel import ResponseKernel
 
 
 def run(capsys, *argv):
-    code = main(list(argv))
+    code = main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
 
 
+def assert_one_line(err: str) -> None:
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+
+
+# ---------------------------------------------------------------------- success paths
 def test_models_lists_builtins(capsys):
     code, out, _ = run(capsys, "models")
     assert code == 0 and "linear2d" in out and "tanh1d" in out
 
 
+def test_version_and_help_document_exit_codes(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("volterra-sym ")
+    for cmd in ([], ["kernel"], ["series"], ["verify"], ["derive"]):
+        code, out, _ = run(capsys, *cmd, "--help")
+        assert code == 0
+        assert "exit status:" in out and "130" in out and "VOLTERRA_DEBUG" in out
+        assert "``" not in out                       # no reST markup in help texts
+
+
+@pytest.mark.parametrize("cmd", ["kernel", "series", "verify", "derive"])
+def test_every_option_has_help_and_default(capsys, cmd):
+    from volterra_sym.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices[cmd]
+    for action in sub._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, (cmd, action.dest)
+        if action.option_strings and action.default not in (None, False):
+            help_text = sub.formatter_class(cmd)._get_help_string(action)
+            assert "default" in help_text, (cmd, action.dest)
+    text = sub.format_help()
+    if cmd in ("kernel", "series"):
+        assert "--tol" in text and "--degree" in text
+
+
 def test_derive_writes_document(tmp_path, capsys):
     code, out, _ = run(capsys, "derive", "tanh1d", "--order", "1", "--out",
-                       str(tmp_path / "t.tex"))
+                       tmp_path / "t.tex")
     assert code == 0
     tex = (tmp_path / "t.tex").read_text()
     assert r"\begin{document}" in tex and r"K_{1}" in tex
+    assert [p.name for p in tmp_path.iterdir()] == ["t.tex"]      # no temporary left
 
 
 def test_kernel_json_matches_closed_form(capsys):
@@ -43,12 +90,53 @@ def test_kernel_json_matches_closed_form(capsys):
     np.testing.assert_allclose(data["values"], ref, rtol=1e-12)
 
 
+def test_kernel_tol_reaches_the_spectral_backend(capsys):
+    """--tol is passed to spectral: a looser tol gives a larger error estimate, and both
+    agree with the exact kernel of the same (linear) model within their estimates."""
+    base = ["kernel", "linear2d", "--observable", "h1", "--lags", "0.3", "1.0", "--json"]
+    code, out, _ = run(capsys, *base, "--method", "exact")
+    exact = np.array(json.loads(out)["values"])
+    res = {}
+    for tol in ("1e-3", "1e-8"):
+        code, out, err = run(capsys, *base, "--method", "spectral", "--tol", tol)
+        assert code == 0, err
+        data = json.loads(out)
+        assert data["options"] == {"tol": float(tol)}
+        vals, errs = np.array(data["values"]), np.array(data["errors"])
+        assert np.all(np.abs(vals - exact) <= errs + 1e-12)
+        res[tol] = errs.max()
+    assert res["1e-3"] > res["1e-8"]
+
+
+def test_kernel_degree_reaches_the_taylor_backend(capsys):
+    """--degree is passed to taylor: degree 2 and degree 10 differ, degree 10 agrees with
+    the exact kernel within its estimate (linear2d at a short lag)."""
+    base = ["kernel", "linear2d", "--lags", "0.2", "--json"]
+    code, out, _ = run(capsys, *base, "--method", "exact")
+    exact = json.loads(out)["values"][0]
+    vals = {}
+    for deg in (2, 10):
+        code, out, err = run(capsys, *base, "--method", "taylor", "--degree", deg)
+        assert code == 0, err
+        data = json.loads(out)
+        assert data["options"] == {"degree": deg}
+        vals[deg] = (data["values"][0], data["errors"][0])
+    assert abs(vals[10][0] - exact) <= vals[10][1] + 1e-12
+    assert abs(vals[2][0] - exact) > abs(vals[10][0] - exact)
+
+
+def test_tol_ignored_by_exact_under_auto(capsys):
+    code, out, err = run(capsys, "kernel", "linear2d", "--lags", "0.1", "--tol", "1e-3")
+    assert code == 0 and "--tol not used by exact" in out
+
+
 def test_series_json_and_plot(tmp_path, capsys):
     png = tmp_path / "s.png"
-    code, out, _ = run(capsys, "series", "linear2d", "--input", "sin(2*t)", "--eps", "0.1",
-                       "--order", "2", "--t-max", "2", "--n-times", "21", "--json",
-                       "--plot", str(png))
+    code, out, err = run(capsys, "series", "linear2d", "--input", "sin(2*t)", "--eps", "0.1",
+                         "--order", "2", "--t-max", "2", "--n-times", "21", "--json",
+                         "--plot", png)
     assert code == 0 and png.stat().st_size > 5000
+    assert f"wrote {png}" in err
     data = json.loads(out)
     terms = np.array(data["terms"])
     partial = np.array(data["partial_sums"])
@@ -56,19 +144,240 @@ def test_series_json_and_plot(tmp_path, capsys):
     np.testing.assert_allclose(partial[2], terms[0] + 0.1 * terms[1] + 0.01 * terms[2])
 
 
-@pytest.mark.parametrize("argv, msg", [
-    (["kernel", "nosuchmodel", "--lags", "0.1"], "not a built-in example"),
-    (["kernel", "linear2d", "--order", "2", "--lags", "0.1"], "order 2 needs 2"),
-    (["kernel", "linear2d", "--lags", "-0.1"], "lags must be ≥ 0"),
-    (["kernel", "tanh1d", "--lags", "0.1", "--method", "magic"], "unknown method"),
-    (["kernel", "linear2d", "--lags", "0.1", "--observable", "h1.__class__"], "not allowed"),
-    (["series", "linear2d", "--input", "__import__('os').system('true')"], "input channel 0"),
-    (["series", "linear2d", "--input", "sin(t)", "--input", "cos(t)"], "m=1 input channel"),
-    (["series", "linear2d", "--input", "sin(t)", "--t-max", "-1"], "--t-max must be"),
-    (["verify", "linear2d", "--paths", "1"], "--paths must be an integer ≥ 2"),
-    (["verify", "linear2d", "--observable", "lambda: 0"], "not allowed"),
+def test_series_tol_reaches_spectral_and_error_is_reported(capsys):
+    """Spectral series with --tol: the JSON carries the route's error estimate, which
+    bounds the distance to the exact route's terms (linear model)."""
+    base = ["series", "linear2d", "--observable", "h1", "--input", "sin(2*t)", "--t-max", "1",
+            "--n-times", "5", "--json"]
+    code, out, _ = run(capsys, *base, "--method", "exact")
+    exact = np.array(json.loads(out)["terms"])
+    code, out, err = run(capsys, *base, "--method", "spectral", "--tol", "1e-6")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["options"] == {"tol": 1e-6}
+    terms, errs = np.array(data["terms"]), np.array(data["terms_error"])
+    assert np.all(np.abs(terms - exact) <= errs + 1e-9)
+
+
+def test_plot_prints_the_real_filename(tmp_path, capsys):
+    code, _, err = run(capsys, "series", "linear2d", "--input", "sin(t)", "--n-times", "11",
+                       "--plot", tmp_path / "myplot")
+    assert code == 0
+    assert (tmp_path / "myplot.png").is_file() and not (tmp_path / "myplot").exists()
+    assert f"wrote {tmp_path / 'myplot.png'}" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["myplot.png"]
+
+
+def test_out_through_symlink_writes_target(tmp_path, capsys):
+    target = tmp_path / "real.tex"
+    target.write_text("old")
+    link = tmp_path / "link.tex"
+    link.symlink_to(target)
+    code, _, err = run(capsys, "derive", "tanh1d", "--order", "1", "--out", link)
+    assert code == 0, err
+    assert link.is_symlink() and r"\begin{document}" in target.read_text()
+
+
+# ---------------------------------------------------------------------- bad inputs
+def _files(tmp: Path) -> dict[str, Path]:
+    (tmp / "bad.toml").write_text("name = [\n")
+    (tmp / "nonsquare.toml").write_text(
+        'name = "ns"\nactivation = "tanh"\nGamma = [[1.0, 0.0]]\nW = [[0.5]]\nb = [0.0]\n'
+        'C = [[1.0]]\nsigma = [[0.5]]\n')
+    (tmp / "binary.toml").write_bytes(b"\xff\xfe\x00n\x00a\x00m\x00e\x00")
+    (tmp / "a_file.txt").write_text("x")
+    (tmp / "fig.png").mkdir()
+    (tmp / "dangling.tex").symlink_to(tmp / "elsewhere" / "target.tex")
+    return {"bad": tmp / "bad.toml", "nonsquare": tmp / "nonsquare.toml",
+            "binary": tmp / "binary.toml", "file": tmp / "a_file.txt",
+            "dangling": tmp / "dangling.tex", "dir": tmp, "dirpng": tmp / "fig.png"}
+
+
+CANARY = "/tmp/volterra_cli_canary"
+S = ["series", "linear2d", "--input", "sin(t)"]
+K = ["kernel", "linear2d", "--lags", "0.1"]
+
+#: (id, argv with {placeholders}, exit status, substring of the one stderr line)
+BAD_INPUTS = [
+    ("unknown model", ["kernel", "nosuchmodel", "--lags", "0.1"], 2, "not a built-in example"),
+    ("missing model file", ["kernel", "{dir}/missing.toml", "--lags", "0.1"], 2,
+     "does not exist"),
+    ("model path is a directory", ["kernel", "{dir}", "--lags", "0.1"], 2, "directory"),
+    ("bad TOML", ["kernel", "{bad}", "--lags", "0.1"], 2, "not valid TOML"),
+    ("non-square Gamma", ["kernel", "{nonsquare}", "--lags", "0.1"], 2, "Gamma must be square"),
+    ("binary model file", ["kernel", "{binary}", "--lags", "0.1"], 2, "not UTF-8"),
+    ("unknown subcommand", ["frobnicate"], 2, "invalid choice"),
+    ("unknown method", K + ["--method", "magic"], 2, "invalid choice"),
+    ("spectral on n = 3", ["kernel", "linear3d", "--lags", "0.1", "--method", "spectral"], 2,
+     "n ≤ 2"),
+    ("order 0", ["kernel", "linear2d", "--order", "0", "--lags", "0.1"], 2, "--order"),
+    ("order 99", ["kernel", "linear2d", "--order", "99", "--lags", "0.1"], 2, "--order"),
+    ("order not an integer", ["kernel", "linear2d", "--order", "two", "--lags", "0.1"], 2,
+     "invalid int"),
+    ("missing --lags", ["kernel", "linear2d"], 2, "--lags"),
+    ("negative lags", ["kernel", "linear2d", "--lags", "-0.1"], 2, "≥ 0"),
+    ("NaN lags", ["kernel", "linear2d", "--lags", "nan"], 2, "finite"),
+    ("infinite lags", ["kernel", "linear2d", "--lags", "inf"], 2, "finite"),
+    ("unparseable lags", ["kernel", "linear2d", "--lags", "a,b"], 2, "not a comma-separated"),
+    ("lags of the wrong arity", ["kernel", "linear2d", "--order", "2", "--lags", "0.1"], 2,
+     "order 2 needs 2"),
+    ("channel out of range", K + ["--channels", "5"], 2, "--channels"),
+    ("wrong number of channels", ["kernel", "linear2d", "--order", "2", "--lags", "0.1,0.2",
+                                  "--channels", "0"], 2, "--channels"),
+    ("--tol 2", K + ["--method", "spectral", "--tol", "2"], 2, "--tol"),
+    ("--tol nan", K + ["--tol", "nan"], 2, "--tol"),
+    ("--degree 0", K + ["--method", "taylor", "--degree", "0"], 2, "--degree"),
+    ("--tol with method exact", K + ["--method", "exact", "--tol", "1e-3"], 2, "not used"),
+    ("taylor beyond its radius", ["kernel", "tanh1d", "--lags", "5", "--method", "taylor"], 2,
+     "radius"),
+    ("hostile observable (attribute)", K + ["--observable", "h1.__class__"], 2, "not allowed"),
+    ("hostile observable (import)",
+     K + ["--observable", f"__import__('os').system('touch {CANARY}')"], 2, "observable"),
+    ("hostile observable (lambda)", K + ["--observable", "(lambda: 0)()"], 2, "observable"),
+    ("unparseable input", ["series", "linear2d", "--input", "sin("], 2, "input channel 0"),
+    ("hostile input", ["series", "linear2d", "--input", f"__import__('os').system('touch "
+                       f"{CANARY}')"], 2, "input channel 0"),
+    ("input count", S + ["--input", "cos(t)"], 2, "m=1 input channel"),
+    ("input 1/t", ["series", "linear2d", "--input", "1/t"], 2, "t = 0"),
+    ("input not real", ["series", "linear2d", "--input", "sqrt(t - 1)"], 2, "not real"),
+    ("--t-max 0", S + ["--t-max", "0"], 2, "--t-max"),
+    ("--t-max -1", S + ["--t-max", "-1"], 2, "--t-max"),
+    ("--t-max inf", S + ["--t-max", "inf"], 2, "--t-max"),
+    ("--t-max nan", S + ["--t-max", "nan"], 2, "--t-max"),
+    ("--t-max 1e300", S + ["--t-max", "1e300"], 2, "--t-max"),
+    ("--n-times 1", S + ["--n-times", "1"], 2, "--n-times"),
+    ("--eps nan", S + ["--eps", "nan"], 2, "--eps"),
+    ("--eps inf", S + ["--eps", "inf"], 2, "--eps"),
+    ("--eps 1e300 overflows", S + ["--eps", "1e300", "--order", "3"], 2, "--eps"),
+    ("--degree on the exact series", S + ["--method", "exact", "--degree", "3"], 2,
+     "not used"),
+    ("derive --out a directory", ["derive", "tanh1d", "--order", "1", "--out", "{dir}"], 2,
+     "directory"),
+    ("derive --out under a file", ["derive", "tanh1d", "--order", "1", "--out",
+                                   "{file}/x.tex"], 2, "not a directory"),
+    ("derive --out a dangling symlink", ["derive", "tanh1d", "--order", "1", "--out",
+                                         "{dangling}"], 2, "dangling"),
+    ("derive --out a device", ["derive", "tanh1d", "--order", "1", "--out", "/dev/null"], 2,
+     "not a regular file"),
+    ("derive --features -1", ["derive", "tanh1d", "--out", "{dir}/x.tex", "--features", "-1"],
+     2, "--features"),
+    ("series --plot a directory", S + ["--plot", "{dirpng}"], 2, "directory"),
+    ("verify --paths 1", ["verify", "linear2d", "--paths", "1"], 2, "--paths"),
+    ("verify --seed -1", ["verify", "linear2d", "--seed", "-1"], 2, "--seed"),
+    ("verify --order 0", ["verify", "linear2d", "--order", "0"], 2, "--order"),
+    ("verify bad observable", ["verify", "linear2d", "--observable", "lambda: 0"], 2,
+     "not allowed"),
+    ("verify --out a file", ["verify", "linear2d", "--out", "{file}"], 2, "not a directory"),
+    ("MemoryError-sized series request", S + ["--n-times", "10000000", "--order", "16"], 1,
+     "memory budget"),
+]
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_one_line_and_exit_code(tmp_path, capsys, monkeypatch, case):
+    _, argv, expected, msg = case
+    files = _files(tmp_path)
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "200M")
+    if os.path.exists(CANARY):
+        os.unlink(CANARY)
+    argv = [a.format(**files) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == expected, (code, err)
+    assert_one_line(err)
+    assert err.startswith("error: ") and msg in err, err
+    assert not os.path.exists(CANARY)
+    # nothing written by a refused command (the inputs' own files aside)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["bad.toml", "nonsquare.toml", "binary.toml", "a_file.txt", "dangling.tex",
+         "fig.png"])
+
+
+def test_the_corpus_is_thirty_or_more():
+    assert len(BAD_INPUTS) >= 30
+    assert {c[2] for c in BAD_INPUTS} == {1, 2}
+
+
+# ---------------------------------------------------------------------- failures, crashes
+def _raise(exc):
+    def f(*a, **k):
+        raise exc
+    return f
+
+
+@pytest.mark.parametrize("exc, code, msg", [
+    (MemoryError(), 1, "out of memory"),
+    (KeyboardInterrupt(), 130, "interrupted"),
+    (ZeroDivisionError("boom"), 1, "internal error: ZeroDivisionError: boom"),
+    (RuntimeError("multi\nline\nmessage"), 1, "internal error: RuntimeError: multi line"),
 ])
-def test_bad_input_exits_2_with_message(capsys, argv, msg):
-    code, _, err = run(capsys, *argv)
-    assert code == 2
+def test_errors_inside_a_computation(capsys, monkeypatch, exc, code, msg):
+    monkeypatch.delenv("VOLTERRA_DEBUG", raising=False)
+    monkeypatch.setattr(ResponseKernel, "evaluate", _raise(exc))
+    c, out, err = run(capsys, *K)
+    assert c == code
+    assert_one_line(err)
     assert msg in err
+
+
+def test_typed_errors_map_to_documented_codes(capsys, monkeypatch):
+    from volterra_sym.errors import (
+        AccuracyNotReachedError,
+        InvalidInputError,
+        NotApplicableError,
+        ResourceLimitError,
+        SimulationError,
+        UnsupportedOrderError,
+    )
+
+    for exc, code in [(InvalidInputError("x"), 2), (NotApplicableError("x"), 2),
+                      (UnsupportedOrderError("x"), 2), (ResourceLimitError("x"), 1),
+                      (AccuracyNotReachedError("x"), 1), (SimulationError("x"), 1),
+                      (PermissionError(13, "Permission denied", "/some/file"), 2)]:
+        monkeypatch.setattr(ResponseKernel, "evaluate", _raise(exc))
+        c, _, err = run(capsys, *K)
+        assert c == code, (exc, c)
+        assert_one_line(err)
+    assert "/some/file" in err
+
+
+def test_debug_env_prints_traceback(capsys, monkeypatch):
+    monkeypatch.setenv("VOLTERRA_DEBUG", "1")
+    monkeypatch.setattr(ResponseKernel, "evaluate", _raise(ZeroDivisionError("boom")))
+    c, _, err = run(capsys, *K)
+    assert c == 1 and "Traceback" in err and "internal error" in err.splitlines()[-1]
+
+
+def test_interrupted_write_leaves_no_partial_file(tmp_path, capsys, monkeypatch):
+    """A KeyboardInterrupt while the figure is written: exit 130, the older file untouched,
+    no temporary file left."""
+    import volterra_sym.reports.plots as plots
+
+    old = tmp_path / "p.png"
+    old.write_bytes(b"older figure")
+
+    def interrupted(times, partial, path, **kw):
+        Path(path).write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plots, "plot_series", interrupted)
+    code, _, err = run(capsys, *S, "--n-times", "11", "--plot", old)
+    assert code == 130 and err.strip() == "interrupted"
+    assert old.read_bytes() == b"older figure"
+    assert [p.name for p in tmp_path.iterdir()] == ["p.png"]
+
+
+# ---------------------------------------------------------------------- real processes
+@pytest.mark.parametrize("argv, code", [
+    (["kernel", "linear2d", "--lags", "nan"], 2),
+    (["series", "linear2d", "--input", "sin(t)", "--eps", "inf"], 2),
+    (["series", "linear2d", "--input", "sin(t)", "--n-times", "10000000", "--order", "16"], 1),
+])
+def test_subprocess_exit_codes(argv, code):
+    env = dict(os.environ, VOLTERRA_MEMORY_BUDGET="200M")
+    env.pop("VOLTERRA_DEBUG", None)
+    proc = subprocess.run([sys.executable, "-m", "volterra_sym.cli", *argv], env=env,
+                          capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == code, proc.stderr
+    assert_one_line(proc.stderr)
+    assert proc.stdout == ""

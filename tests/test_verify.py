@@ -1,4 +1,5 @@
-"""``volterra-sym verify``: end-to-end run, a broken backend, the truncation-error slope.
+"""``volterra-sym verify``: end-to-end run, SKIP/FAIL by error type, broken backends, the
+series comparison with the routes' own error estimates, outputs, the truncation-error slope.
 
 The slope test is an acceptance criterion (THEORY §8): on a 1-D tanh model with
 ``u(t) = sin(2t)`` the residual of the series truncated at ``M`` against the CRN Monte Carlo
@@ -14,59 +15,109 @@ gain the same statistic needs ~10⁵ paths (every ε is then 5–400 s.e. above 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
+import sys
 
 import numpy as np
 import pytest
 
-import volterra_sym.verify as verify_mod
+import volterra_sym.verify as verify_pkg
 from volterra_sym import SRNN
 from volterra_sym.backends import available_methods, get_backend
-from volterra_sym.verify import FAIL, PASS, SKIP, run_verify, series_residuals
+from volterra_sym.cli import load_model, main
+from volterra_sym.errors import (
+    AccuracyNotReachedError,
+    InvalidInputError,
+    NotApplicableError,
+    ResourceLimitError,
+    SimulationError,
+    UnsupportedOrderError,
+)
+from volterra_sym.hierarchy import ResponseHierarchy
+from volterra_sym.hierarchy.kernel import ResponseKernel
+from volterra_sym.results import KernelValues, SeriesTerms
+from volterra_sym.verify import (
+    FAIL,
+    PASS,
+    SKIP,
+    series_residuals,
+    settings_for,
+    status_of,
+    verify_model,
+)
+from volterra_sym.verify.backends import check_kernels, check_series_terms
+from volterra_sym.verify.context import Context
+from volterra_sym.verify.identities import check_density, check_fdt, check_kernel_at_zero
 
 
-def _args(model, out, **kw):
-    base = dict(model=model, order=2, observable=None, out=str(out), quick=True, seed=12345)
-    base.update(kw)
-    return argparse.Namespace(**base)
-
-
-def _small(monkeypatch):
+def _small(seed: int = 12345):
     """Few paths: these tests are about the bookkeeping, not the statistics."""
-    base = verify_mod.settings_for
-
-    def small(quick, seed):
-        return dataclasses.replace(base(True, seed), kernel_paths=2000, kernel_origins=5,
-                                   series_paths=4000, eps=(0.1, 0.2, 0.4))
-    monkeypatch.setattr(verify_mod, "settings_for", small)
+    return dataclasses.replace(settings_for(True, seed), kernel_paths=2000, kernel_origins=5,
+                               series_paths=4000, eps=(0.1, 0.2, 0.4))
 
 
 def _load(out):
     return json.loads((out / "verify.json").read_text())
 
 
+def _cli(capsys, *argv):
+    code = main(["verify", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---------------------------------------------------------------------- the verify layer
+def test_verify_does_not_import_the_cli():
+    """verify sits below cli: importing it must not load volterra_sym.cli."""
+    import subprocess
+
+    code = ("import sys, volterra_sym.verify; "
+            "sys.exit(1 if 'volterra_sym.cli' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code], timeout=300).returncode == 0
+
+
+def test_crn_estimator_lives_in_montecarlo():
+    from volterra_sym.montecarlo import CRNResponses, crn_responses
+    from volterra_sym.montecarlo.crn import crn_responses as direct
+
+    assert crn_responses is direct and CRNResponses.__module__ == "volterra_sym.montecarlo.crn"
+
+
+@pytest.mark.parametrize("exc, status", [
+    (NotApplicableError("no"), SKIP), (UnsupportedOrderError("order 7"), SKIP),
+    (ResourceLimitError("big"), SKIP), (AccuracyNotReachedError("tol"), SKIP),
+    (SimulationError("diverged"), FAIL), (InvalidInputError("bad"), FAIL),
+    (ValueError("does not apply"), FAIL),      # a message saying so does not make it SKIP
+    (RuntimeError("order ≤ 3 supports"), FAIL), (TypeError("x"), FAIL),
+])
+def test_status_by_type_not_message(exc, status):
+    assert status_of(exc) == status
+
+
 # ---------------------------------------------------------------------- end to end
 @pytest.fixture(scope="module")
 def linear2d_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("verify_linear2d")
-    code = run_verify(_args("linear2d", out))
+    (out / "verify.json").write_text('{"stale": true}')
+    code = main(["verify", "linear2d", "--quick", "--out", str(out)])
     return code, out
 
 
-def test_linear2d_quick_passes(linear2d_run, capsys):
+def test_linear2d_quick_passes(linear2d_run):
     code, out = linear2d_run
     assert code == 0, json.dumps([c for c in _load(out)["checks"] if c["status"] == FAIL],
                                  indent=1)[:3000]
     for name in ("verify.json", "kernels.png", "residuals.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert sorted(p.name for p in out.iterdir()) == ["kernels.png", "residuals.png",
+                                                     "verify.json"]
 
 
 def test_linear2d_json_has_every_check(linear2d_run):
     _, out = linear2d_run
     rep = _load(out)
-    assert rep["exit_code"] == 0
+    assert "stale" not in rep and rep["exit_code"] == 0
     assert rep["model"] == "linear2d" and rep["order"] == 2
     assert rep["seed"] == 12345 and rep["settings"]["dt"] > 0
     assert rep["settings"]["series_paths"] > 0 and rep["settings"]["kernel_paths"] > 0
@@ -90,73 +141,172 @@ def test_linear2d_json_has_every_check(linear2d_run):
     assert abs(m1["slope"] - 2) <= 0.3
     if "spectral" in rep["applicable_methods"]:
         assert any(n == "backends: order 1 exact vs spectral" for n in names)
+        st = next(c for c in checks if c["name"] == "backends: series terms exact vs spectral")
+        assert st["status"] == PASS
+        # the spectral route's own error estimate is the tolerance (not a fixed 1e-5)
+        err = np.array(st["data"]["error_spectral"], dtype=float)
+        assert err.shape == np.array(st["data"]["spectral"]).shape and np.all(err >= 0)
+        assert np.max(st["data"]["tol"]) < 1e-5
     k1 = next(c for c in checks if c["name"].startswith("MC: kernels order 1"))["data"]
     assert len(k1["mc"]) == len(k1["lags"]) and k1["seed"] is not None
 
 
-# ---------------------------------------------------------------------- broken backend
-def test_broken_backend_fails(tmp_path, monkeypatch, capsys):
-    exact = get_backend("exact")
-    original = exact.kernel
+# ---------------------------------------------------------------------- broken backends
+def _scaled_exact(factor):
+    original = ResponseKernel.evaluate
 
-    def broken(model, f, channels, sorted_lags, *, return_error=False, **options):
-        res = original(model, f, channels, sorted_lags, return_error=return_error, **options)
-        if return_error:
-            return res[0] * 1.01, res[1]
-        return res * 1.01
+    def evaluate(self, lags, method="auto", **kw):
+        res = original(self, lags, method=method, **kw)
+        if res.method != "exact":
+            return res
+        return KernelValues(np.asarray(res) * factor, res.error, res.method, res.details)
+    return evaluate
 
-    monkeypatch.setattr(exact, "kernel", broken)
-    _small(monkeypatch)
-    code = run_verify(_args("linear2d", tmp_path, order=1))
+
+def test_kernel_scaled_by_1_01_fails(tmp_path, monkeypatch, capsys):
+    """The exact route off by 1 %: verify exits 1 and names the failed checks, on one
+    stderr line."""
+    monkeypatch.setattr(ResponseKernel, "evaluate", _scaled_exact(1.01))
+    monkeypatch.setattr(verify_pkg, "settings_for", lambda quick, seed: _small(seed))
+    code, out, err = _cli(capsys, "linear2d", "--order", "1", "--out", tmp_path)
     assert code == 1
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "check(s) failed" in err
     rep = _load(tmp_path)
     failed = [c["name"] for c in rep["checks"] if c["status"] == FAIL]
     assert "identity: K_k(0) = <p0, L_k f> [exact]" in failed
     if len(rep["applicable_methods"]) > 1:
         assert any(n.startswith("backends: order 1 exact vs") for n in failed), failed
-    table = capsys.readouterr().out
-    assert "FAIL" in table and "K_k(0) = <p0, L_k f> [exact]" in table
+    assert "FAIL" in out and "K_k(0) = <p0, L_k f> [exact]" in out
 
 
-def test_crashing_backend_is_a_failed_check(tmp_path, monkeypatch):
-    """An exception inside one backend is reported; the other checks still run."""
-    exact = get_backend("exact")
+def _raising(target, exc):
+    original = ResponseKernel.evaluate
 
-    def crash(*a, **k):
+    def evaluate(self, lags, method="auto", **kw):
+        if method == target:
+            raise exc
+        return original(self, lags, method=method, **kw)
+    return evaluate
+
+
+@pytest.fixture
+def linear2d_ctx():
+    model = load_model("linear2d")
+    ctx = Context(model, None, 1, _small())
+    if "spectral" not in ctx.methods:
+        pytest.skip("spectral not available")
+    check_density(ctx)
+    check_fdt(ctx)
+    assert ctx.fdt_reference                  # K_k(0) has its reference value
+    return ctx
+
+
+def test_unbroken_backends_pass(linear2d_ctx):
+    checks = check_kernel_at_zero(linear2d_ctx) + check_kernels(linear2d_ctx)
+    assert checks and all(c.status == PASS for c in checks), checks
+
+
+def test_not_applicable_backend_is_skip(linear2d_ctx, monkeypatch):
+    monkeypatch.setattr(ResponseKernel, "evaluate",
+                        _raising("spectral", NotApplicableError("spectral refuses")))
+    checks = check_kernel_at_zero(linear2d_ctx) + check_kernels(linear2d_ctx)
+    spectral = [c for c in checks if "spectral" in c.name]
+    assert spectral and all(c.status == SKIP for c in spectral), spectral
+    assert any("spectral refuses" in c.reason for c in spectral)
+    assert not any(c.status == FAIL for c in checks)
+    assert any(c.status == PASS for c in checks)         # exact vs taylor still compared
+
+
+def test_crashing_backend_is_fail(linear2d_ctx, monkeypatch):
+    monkeypatch.setattr(ResponseKernel, "evaluate",
+                        _raising("spectral", ValueError("does not apply")))
+    checks = check_kernel_at_zero(linear2d_ctx) + check_kernels(linear2d_ctx)
+    spectral = [c for c in checks if "spectral" in c.name and "vs" not in c.name]
+    assert spectral and all(c.status == FAIL for c in spectral), spectral
+    assert all("ValueError: does not apply" in c.reason for c in spectral)
+
+
+def test_series_comparison_uses_the_error_estimate(linear2d_ctx, monkeypatch):
+    """Spectral series terms off by a relative 1e-6 (inside the old fixed 1e-5): FAIL,
+    because the spectral route's own estimate is far smaller; unperturbed: PASS."""
+    ctx = linear2d_ctx
+    assert check_series_terms(ctx)[0].status == PASS
+    original = ResponseHierarchy.series_terms
+
+    def perturbed(self, u, times, method="auto", **kw):
+        res = original(self, u, times, method=method, **kw)
+        if res.method != "spectral":
+            return res
+        return SeriesTerms(np.asarray(res) * (1 + 1e-6), res.error, res.method, res.details)
+
+    monkeypatch.setattr(ResponseHierarchy, "series_terms", perturbed)
+    chk = check_series_terms(ctx)[0]
+    assert chk.status == FAIL, chk
+    assert np.max(chk.data["error_spectral"]) < 1e-6
+
+
+def test_crash_in_a_stage_does_not_hide_the_others(tmp_path, monkeypatch):
+    """An exception escaping a whole check group: one FAIL line, the other groups run."""
+    import volterra_sym.verify as v
+
+    def boom(ctx):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(exact, "kernel", crash)
-    _small(monkeypatch)
-    code = run_verify(_args("linear2d", tmp_path, order=1))
+    monkeypatch.setattr(v, "check_kernels", boom)
+    code, checks = verify_model(load_model("linear2d"), order=1, out=tmp_path,
+                                settings=_small(), print_table=False, figures=False)
     assert code == 1
-    rep = _load(tmp_path)
-    bad = [c for c in rep["checks"] if c["status"] == FAIL]
-    assert any("boom" in c["reason"] for c in bad)
-    assert any(c["name"] == "identity: L0* p0 = 0" and c["status"] == PASS
-               for c in rep["checks"])
+    bad = [c for c in checks if c.status == FAIL]
+    assert len(bad) == 1 and "boom" in bad[0].reason
+    assert any(c.name == "identity: L0* p0 = 0" and c.status == PASS for c in checks)
+    assert any(c.group == "mc-series" for c in checks)
+
+
+def test_interrupt_leaves_no_stale_report(tmp_path, monkeypatch, capsys):
+    """SIGINT during verify: exit 130, one line; the older verify.json is gone (not left
+    looking current) and no temporary file remains."""
+    import volterra_sym.verify as v
+
+    for name in ("verify.json", "kernels.png", "residuals.png"):
+        (tmp_path / name).write_text("from an older run")
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(v, "check_mc_kernels", interrupt)
+    code, _, err = _cli(capsys, "linear2d", "--order", "1", "--quick", "--out", tmp_path)
+    assert code == 130 and err.strip() == "interrupted"
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---------------------------------------------------------------------- bad input
 def test_unknown_model_exit_2(tmp_path, capsys):
-    code = run_verify(_args("no_such_model", tmp_path))
+    code, _, err = _cli(capsys, "no_such_model", "--out", tmp_path)
     assert code == 2
-    err = capsys.readouterr().err
     assert "no_such_model" in err and "built-in" in err
     assert not (tmp_path / "verify.json").exists()
 
 
-def test_bad_order_and_observable_exit_2(tmp_path, capsys):
-    assert run_verify(_args("linear2d", tmp_path, order=0)) == 2
-    assert "order" in capsys.readouterr().err
-    assert run_verify(_args("linear2d", tmp_path, observable="__import__('os')")) == 2
-    assert "error" in capsys.readouterr().err
+def test_bad_order_and_observable(tmp_path, capsys):
+    code, _, err = _cli(capsys, "linear2d", "--order", "0", "--out", tmp_path)
+    assert code == 2 and "--order" in err
+    code, _, err = _cli(capsys, "linear2d", "--observable", "__import__('os')", "--out",
+                        tmp_path)
+    assert code == 2 and err.startswith("error")
+    with pytest.raises(InvalidInputError):
+        verify_model(load_model("linear2d"), order=0, out=tmp_path)
 
 
-def test_cli_unknown_model(capsys):
-    from volterra_sym.cli import main
+def test_symbolic_model_not_applicable(tmp_path):
+    import sympy as sp
 
-    assert main(["verify", "definitely_not_a_model", "--quick"]) == 2
-    assert "definitely_not_a_model" in capsys.readouterr().err
+    g = sp.Symbol("gamma", positive=True)
+    model = SRNN(Gamma=[[g]], W=[[0.5]], b=[0.0], C=[[1.0]], sigma=[[0.5]],
+                 activation="tanh", name="sym")
+    with pytest.raises(NotApplicableError, match="numeric"):
+        verify_model(model, out=tmp_path)
+    assert not (tmp_path / "verify.json").exists()
 
 
 # ---------------------------------------------------------------------- THEORY §8 slope
@@ -218,8 +368,8 @@ def test_slope_check_detects_a_wrong_term(slope_run):
 @pytest.mark.slow
 def test_tanh1d_full_verify_runs(tmp_path):
     """The built-in bistable tanh1d: no failures (the M = 2 slope may be skipped: noise)."""
-    code = run_verify(_args("tanh1d", tmp_path, quick=False))
+    code, checks = verify_model(load_model("tanh1d"), out=tmp_path, quick=False)
     rep = _load(tmp_path)
     assert code == 0, [c for c in rep["checks"] if c["status"] == FAIL]
-    m1 = next(c for c in rep["checks"] if c["name"] == "MC: series residual M=1 (slope)")
-    assert m1["status"] == PASS
+    m1 = next(c for c in checks if c.name == "MC: series residual M=1 (slope)")
+    assert m1.status == PASS

@@ -3,22 +3,37 @@
     volterra-sym models                                   # list the built-in example models
     volterra-sym derive MODEL --order N [--observable EXPR] --out FILE.tex [--pdf]
                         [--features DEGREE]
-    volterra-sym kernel MODEL --order N --lags 0.1 0.5 ... [--channels 0 1] [--method M] [--json]
+    volterra-sym kernel MODEL --order N --lags 0.1 0.5 ... [--channels 0 1] [--method M]
+                        [--tol TOL] [--degree D] [--json]
     volterra-sym series MODEL --input "sin(2*t)" --eps 0.1 --order 3 --t-max 5
-                        [--plot FILE.png] [--json] [--method M]
+                        [--plot FILE.png] [--json] [--method M] [--tol TOL] [--degree D]
     volterra-sym verify MODEL [--order N] [--observable EXPR] [--out DIR] [--quick]
                         [--paths P] [--kernel-paths P] [--seed S]
 
 ``MODEL`` is a TOML model file or the name of a built-in example (``volterra-sym models``).
 Every user expression (observable, input) goes through the safe whitelist parser.
-Exit status: 0 on success, 2 on bad input, 1 on a failed computation.
+
+Errors: :func:`main` turns every error into one line on stderr and an exit status
+(:data:`EXIT_STATUS_HELP`): 0 success; 2 invalid input or a request that cannot be served
+as stated (:class:`~volterra_sym.errors.InvalidInputError`,
+:class:`~volterra_sym.errors.NotApplicableError`, a file that cannot be read or written);
+1 a computation that failed or was refused for its cost (the other
+:class:`~volterra_sym.errors.VolterraSymError`), a failed verify check, out of memory, or
+an internal error (traceback only with ``VOLTERRA_DEBUG=1``); 130 interrupted.
+
+Output files are written atomically (:mod:`volterra_sym.reports.atomic`).
 """
 
 from __future__ import annotations
 
 import argparse
+import cmath
+import errno
 import json
+import math
+import os
 import sys
+import traceback
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -26,10 +41,58 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
+from . import __version__
+from .budget import check_memory
+from .errors import (
+    InvalidInputError,
+    NotApplicableError,
+    VolterraSymError,
+)
 from .model import SRNN, ModelError
 from .parsing import ExpressionError, parse_expression
+from .reports.atomic import atomic_path, write_text_atomic
+from .reports.progress import StageProgress
 
-__all__ = ["main", "load_model", "builtin_models", "parse_input"]
+__all__ = ["main", "load_model", "builtin_models", "parse_input", "build_parser",
+           "EXIT_OK", "EXIT_FAILED", "EXIT_INVALID", "EXIT_INTERRUPTED"]
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: highest kernel/series order the command line accepts (a cost budget checked first)
+MAX_ORDER = 16
+#: largest time horizon of ``series`` (a cost budget: the routes integrate up to it)
+MAX_T_MAX = 1e4
+#: most observation times of ``series``
+MAX_N_TIMES = 10_000_000
+#: which backend options each route uses: kernels, series
+KERNEL_OPTIONS = {"exact": (), "spectral": ("tol",), "taylor": ("tol", "degree")}
+SERIES_OPTIONS = {"exact": (), "spectral": ("tol",), "taylor": ("degree",)}
+
+EXIT_STATUS_HELP = """\
+exit status:
+  0    success (verify: no check failed)
+  1    the computation failed or was refused for its cost (accuracy not reached,
+       resource limit, Monte Carlo failure), a verify check failed, out of memory,
+       or an internal error
+  2    invalid input, or a request that cannot be served as stated (unknown model
+       or method, a method that does not apply, an unreadable model file or an
+       unwritable output path)
+  130  interrupted (Ctrl-C)
+Every error is one line on stderr ("error: ..."); VOLTERRA_DEBUG=1 adds the
+traceback of internal errors.
+
+environment:
+  VOLTERRA_PROGRESS=1/0     force progress bars on/off (default: when stderr is a
+                            terminal)
+  VOLTERRA_MEMORY_BUDGET    memory budget such as 4G (default: half of the
+                            available memory)
+  VOLTERRA_DEBUG=1          print the traceback of internal errors
+
+output files are written atomically (a temporary file in the same directory,
+then renamed), so an interrupted run never leaves a partial file. An output
+path that is a symbolic link to a regular file writes that file; a dangling
+link, a directory or a device is refused.
+
+theory and conventions: docs/theory.md in the repository."""
 
 
 def builtin_models() -> dict[str, Path]:
@@ -50,34 +113,188 @@ def load_model(spec: str) -> SRNN:
                      f"(built-ins: {', '.join(sorted(models))})")
 
 
-def parse_input(exprs: list[str], m: int):
-    """Input ``u(t)`` from one safe expression in ``t`` per channel -> callable ``(m,)``."""
-    if len(exprs) != m:
-        raise ExpressionError(f"--input: the model has m={m} input channel(s); give one "
-                              f"--input expression per channel, got {len(exprs)}")
-    t = sp.Symbol("t", real=True)
-    parsed = [parse_expression(e, {"t": t}, what=f"input channel {k}")
-              for k, e in enumerate(exprs)]
-    fns = [sp.lambdify(t, e, "numpy") for e in parsed]
+def _load(spec: str) -> SRNN:
+    """:func:`load_model` with a file that is not UTF-8 text refused by name."""
+    try:
+        return load_model(spec)
+    except UnicodeError as exc:
+        raise InvalidInputError(f"model file {spec!r} is not UTF-8 text ({exc})",
+                                param="MODEL") from None
 
-    def u(tt):
-        return np.array([float(fn(tt)) for fn in fns])
-    return u, parsed
+
+# ---------------------------------------------------------------------- validation
+class _UsageError(Exception):
+    """argparse refused the command line (exit status 2)."""
+
+
+def _positive_int(name: str, value: int, hi: int | None = None, lo: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo \
+            or (hi is not None and value > hi):
+        bound = f"between {lo} and {hi:,}" if hi is not None else f"≥ {lo}"
+        raise InvalidInputError(f"{name} must be an integer {bound}, got {value!r}",
+                                param=name)
+    return int(value)
+
+
+def _finite(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise InvalidInputError(f"{name} must be a finite number, got {value!r}", param=name)
+    return float(value)
+
+
+def _check_order(order: int, model: SRNN) -> int:
+    """``1 ≤ order ≤ MAX_ORDER`` and the hierarchy's node count within its limit."""
+    from .hierarchy.dag import MAX_RECURSION_NODES
+
+    order = _positive_int("--order", order, MAX_ORDER)
+    nodes = sum(model.m ** j for j in range(1, order + 1))
+    if nodes > MAX_RECURSION_NODES:
+        raise InvalidInputError(f"--order {order} with m = {model.m} input channels needs "
+                                f"{nodes:,} recursion nodes, more than the limit "
+                                f"{MAX_RECURSION_NODES:,}; lower --order", param="--order")
+    return order
+
+
+def _check_tol(tol: float | None) -> float | None:
+    if tol is None:
+        return None
+    if not (math.isfinite(tol) and 0 < tol < 1):
+        raise InvalidInputError(f"--tol must be a number with 0 < tol < 1, got {tol!r}",
+                                param="--tol")
+    return float(tol)
+
+
+def _route_options(args, route: str, table: dict[str, tuple[str, ...]]) -> tuple[dict, list]:
+    """The backend options of ``--tol``/``--degree`` the chosen route uses; with an explicit
+    ``--method`` an option the route does not use is refused, with ``auto`` it is ignored
+    (returned in the second list)."""
+    given = {"tol": _check_tol(args.tol),
+             "degree": None if args.degree is None else _positive_int("--degree", args.degree)}
+    opts, ignored = {}, []
+    for name, value in given.items():
+        if value is None:
+            continue
+        if name in table.get(route, ()):
+            opts[name] = value
+        elif args.method != "auto":
+            users = [r for r, names in table.items() if name in names]
+            raise InvalidInputError(f"--{name} is not used by method {route!r} (only by "
+                                    f"{', '.join(users)})", param=f"--{name}")
+        else:
+            ignored.append(f"--{name}")
+    return opts, ignored
 
 
 def _parse_lags(items: list[str], order: int) -> np.ndarray:
+    """``--lags`` items, each ``order`` comma-separated finite numbers ≥ 0."""
     rows = []
     for it in items:
         try:
             row = [float(x) for x in it.split(",")]
         except ValueError:
-            raise ValueError(f"--lags: {it!r} is not a comma-separated list of numbers") \
-                from None
+            raise InvalidInputError(f"--lags: {it!r} is not a comma-separated list of "
+                                    "numbers", param="--lags") from None
         if len(row) != order:
-            raise ValueError(f"--lags: {it!r} has {len(row)} value(s); order {order} needs "
-                             f"{order} per lag point (comma-separated)")
+            raise InvalidInputError(f"--lags: {it!r} has {len(row)} value(s); order {order} "
+                                    f"needs {order} per lag point (comma-separated)",
+                                    param="--lags")
+        if not all(math.isfinite(x) for x in row):
+            raise InvalidInputError(f"--lags: {it!r}: lags must be finite numbers",
+                                    param="--lags")
+        if any(x < 0 for x in row):
+            raise InvalidInputError(f"--lags: {it!r}: lags must be ≥ 0 (a lag is the time "
+                                    "since a kick)", param="--lags")
         rows.append(row)
-    return np.asarray(rows)
+    return np.asarray(rows, dtype=float)
+
+
+def _check_channels(channels: list[int] | None, order: int, m: int) -> tuple[int, ...]:
+    if not channels:
+        return (0,) * order
+    if len(channels) != order:
+        raise InvalidInputError(f"--channels: give {order} channel(s) for order {order}, "
+                                f"got {len(channels)}", param="--channels")
+    bad = [k for k in channels if not 0 <= k < m]
+    if bad:
+        raise InvalidInputError(f"--channels: channels are 0-based and the model has m = {m} "
+                                f"input channel(s) (0..{m - 1}); got {bad}",
+                                param="--channels")
+    return tuple(int(k) for k in channels)
+
+
+def parse_input(exprs: list[str], m: int):
+    """Input ``u(t)`` from one safe expression in ``t`` per channel -> ``(u, parsed)``.
+
+    ``u(t)`` returns a float array ``(m,)`` and raises
+    :class:`~volterra_sym.errors.InvalidInputError` (naming the channel and ``t``) where an
+    expression is not a finite real number (``1/t`` at ``t = 0``, ``sqrt(t - 1)``...).
+    """
+    if len(exprs) != m:
+        raise InvalidInputError(f"--input: the model has m={m} input channel(s); give one "
+                                f"--input expression per channel, got {len(exprs)}",
+                                param="--input")
+    t = sp.Symbol("t", real=True)
+    parsed = [parse_expression(e, {"t": t}, what=f"input channel {k}")
+              for k, e in enumerate(exprs)]
+    fns = [sp.lambdify(t, e, "cmath") for e in parsed]
+
+    def value(k: int, tt: float) -> float:
+        try:
+            v = complex(fns[k](float(tt)))
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            raise InvalidInputError(f"--input channel {k} ({parsed[k]}) cannot be evaluated "
+                                    f"at t = {tt:g}: {exc}", param="--input") from None
+        if v.imag != 0 and abs(v.imag) > 1e-12 * max(abs(v.real), 1.0):
+            raise InvalidInputError(f"--input channel {k} ({parsed[k]}) is not real at "
+                                    f"t = {tt:g} (value {v})", param="--input")
+        if not cmath.isfinite(v) or not math.isfinite(v.real):
+            raise InvalidInputError(f"--input channel {k} ({parsed[k]}) is not finite at "
+                                    f"t = {tt:g}", param="--input")
+        return v.real
+
+    def u(tt):
+        return np.array([value(k, tt) for k in range(m)])
+    return u, parsed
+
+
+def _plot_path(spec: str) -> Path:
+    """The file ``--plot`` writes: ``spec`` if its suffix is an image format matplotlib
+    writes, else ``spec`` + ``.png``."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    path = Path(spec)
+    if path.suffix.lower().lstrip(".") not in FigureCanvasBase.get_supported_filetypes():
+        path = path.with_name(path.name + ".png")
+    return path
+
+
+def _output_path(spec: str | Path) -> Path:
+    """Where an output file goes; refused (an ``OSError`` naming the path) before any work
+    when it is a directory, a dangling symbolic link or not a regular file. A link to a
+    regular file is followed (the target is replaced atomically, the link stays)."""
+    path = Path(spec)
+    if path.is_symlink():
+        target = Path(os.path.realpath(path))
+        if not target.exists():
+            raise FileNotFoundError(errno.ENOENT, "is a dangling symbolic link (to "
+                                    f"{os.readlink(path)}); refusing to create its target",
+                                    str(path))
+        path = target
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", str(spec))
+    if path.exists() and not path.is_file():
+        raise OSError(errno.EINVAL, "is not a regular file (device, pipe or socket)",
+                      str(spec))
+    if path.name in ("", ".", ".."):
+        raise IsADirectoryError(errno.EISDIR, "names a directory, not a file", str(spec))
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "its parent is not a directory", str(spec))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "directory not writable", str(spec))
+    return path
 
 
 # ---------------------------------------------------------------------- commands
@@ -86,184 +303,354 @@ def cmd_models(args) -> int:
         m = SRNN.load(path)
         print(f"{name:12s} n={m.n} m={m.m} activation={m.activation.name:8s} "
               f"observable={m.default_observable}")
-    return 0
+    return EXIT_OK
 
 
 def cmd_derive(args) -> int:
     from .reports import compile_pdf, derivation_document
 
-    model = load_model(args.model)
-    cmd = f"volterra-sym derive {args.model} --order {args.order}"
-    if args.observable:
-        cmd += f" --observable '{args.observable}'"
+    out = _output_path(args.out)
     if args.features is not None:
-        if args.features < 0:
-            raise ValueError(f"--features must be a degree ≥ 0, got {args.features}")
-        cmd += f" --features {args.features}"
-    doc = derivation_document(model, args.order, args.observable, command=cmd,
-                              features=args.features)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(doc)
-    print(f"wrote {out} ({len(doc.splitlines())} lines)")
-    if args.pdf:
-        pdf = compile_pdf(out)
-        print(f"wrote {pdf}")
-    return 0
+        _positive_int("--features", args.features, lo=0)
+    with StageProgress(2 + bool(args.pdf), "derive", enabled=args.progress) as bar:
+        with bar.stage("load model"):
+            model = _load(args.model)
+            order = _check_order(args.order, model)
+            model.observable(args.observable)          # refuse a bad observable first
+        cmd = f"volterra-sym derive {args.model} --order {order}"
+        if args.observable:
+            cmd += f" --observable {json.dumps(args.observable)}"
+        if args.features is not None:
+            cmd += f" --features {args.features}"
+        with bar.stage("derivation (symbolic)"):
+            doc = derivation_document(model, order, args.observable, command=cmd,
+                                      features=args.features)
+            write_text_atomic(out, doc)
+        print(f"wrote {out} ({len(doc.splitlines())} lines)")
+        if args.pdf:
+            with bar.stage("pdflatex"):
+                pdf = compile_pdf(out)
+            print(f"wrote {pdf}")
+    return EXIT_OK
 
 
 def cmd_kernel(args) -> int:
+    from .backends import select_route
     from .hierarchy import ResponseHierarchy
 
-    model = load_model(args.model)
-    hier = ResponseHierarchy(model, args.observable, args.order)
-    channels = tuple(args.channels) if args.channels else (0,) * args.order
-    if len(channels) != args.order:
-        raise ValueError(f"--channels: give {args.order} channel(s) for order {args.order}, "
-                         f"got {len(channels)}")
-    lags = _parse_lags(args.lags, args.order)
-    K = hier.kernel(channels)
-    res = K.evaluate(lags, method=args.method)
+    with StageProgress(2, "kernel", enabled=args.progress) as bar:
+        with bar.stage("load model, build hierarchy"):
+            model = _load(args.model)
+            order = _check_order(args.order, model)
+            channels = _check_channels(args.channels, order, model.m)
+            lags = _parse_lags(args.lags, order)
+            hier = ResponseHierarchy(model, args.observable, order)
+            K = hier.kernel(channels)
+            route = select_route(model, hier.f, args.method, f"kernel {K}").name
+            opts, ignored = _route_options(args, route, KERNEL_OPTIONS)
+        with bar.stage(f"evaluate ({route})"):
+            res = K.evaluate(lags, method=route, **opts)
     vals, errs, used = res.values, res.error_or_nan, res.method
     if args.json:
         print(json.dumps({"model": model.name, "observable": str(hier.f),
-                          "channels": list(channels), "method": used,
+                          "channels": list(channels), "method": used, "options": opts,
                           "lags": lags.tolist(), "values": vals.tolist(),
-                          "errors": errs.tolist()}, indent=2))
+                          "errors": [e if math.isfinite(e) else None for e in errs.tolist()]},
+                         indent=2))
     else:
-        print(f"# {sp.sstr(K)} of f = {hier.f} for {model.name} (method: {used})")
+        note = f"; {', '.join(ignored)} not used by {used}" if ignored else ""
+        print(f"# {sp.sstr(K)} of f = {hier.f} for {model.name} (method: {used}{note})")
         print(f"# {'lags':>24s} {'K':>22s} {'error estimate':>16s}")
         for lag, v, e in zip(lags, vals, errs, strict=True):
             print(f"{','.join(f'{x:g}' for x in lag):>26s} {v:22.15g} {e:16.3g}")
-    return 0
+    return EXIT_OK
 
 
 def cmd_series(args) -> int:
+    from .backends import select_route
     from .hierarchy import ResponseHierarchy, diagnose_series
 
-    model = load_model(args.model)
-    hier = ResponseHierarchy(model, args.observable, args.order)
-    u, parsed = parse_input(args.input, model.m)
-    if not (np.isfinite(args.t_max) and args.t_max > 0):
-        raise ValueError(f"--t-max must be a positive number, got {args.t_max}")
-    if not 2 <= args.n_times <= 10_000_000:
-        raise ValueError(f"--n-times must be between 2 and 10,000,000, got {args.n_times}")
-    times = np.linspace(0.0, args.t_max, args.n_times)
-    res = hier.series_terms(u, times, method=args.method)
-    terms, used = np.asarray(res), res.method
-    eps = args.eps
-    partial = np.cumsum(eps ** np.arange(args.order + 1)[:, None] * terms, axis=0)
-    diag = diagnose_series(terms, eps, terminates_at=hier.terminates_at)
+    eps = _finite("--eps", args.eps)
+    t_max = _finite("--t-max", args.t_max)
+    if not 0 < t_max <= MAX_T_MAX:
+        raise InvalidInputError(f"--t-max must be a number with 0 < t-max ≤ {MAX_T_MAX:g}, "
+                                f"got {args.t_max!r}", param="--t-max")
+    n_times = _positive_int("--n-times", args.n_times, MAX_N_TIMES, lo=2)
+    plot = _output_path(_plot_path(args.plot)) if args.plot else None
+    with StageProgress(2 + bool(plot), "series", enabled=args.progress) as bar:
+        with bar.stage("load model, build hierarchy"):
+            model = _load(args.model)
+            order = _check_order(args.order, model)
+            with np.errstate(over="ignore"):
+                if not np.isfinite(np.float64(abs(eps)) ** order):
+                    raise InvalidInputError(f"--eps: |eps|^order = {abs(eps):g}^{order} "
+                                            "overflows", param="--eps")
+            # terms, errors, partial sums and their text: about 6 arrays (order+1, T)
+            check_memory(6 * 8 * (order + 1) * n_times * (4 if args.json else 1),
+                         f"series of order {order} at {n_times:,} times", "lower --n-times")
+            hier = ResponseHierarchy(model, args.observable, order)
+            u, parsed = parse_input(args.input, model.m)
+            route = select_route(model, hier.f, args.method, f"the series of {hier.f}").name
+            opts, ignored = _route_options(args, route, SERIES_OPTIONS)
+            times = np.linspace(0.0, t_max, n_times)
+        with bar.stage(f"series terms ({route})"):
+            res = hier.series_terms(u, times, method=route, **opts)
+        terms, used = np.asarray(res), res.method
+        partial = np.cumsum(eps ** np.arange(order + 1)[:, None] * terms, axis=0)
+        diag = diagnose_series(terms, eps, terminates_at=hier.terminates_at)
+        if plot:
+            from .reports.plots import plot_series
+
+            with bar.stage("plot"), atomic_path(plot) as tmp:
+                plot_series(times, partial, tmp, title=f"{model.name}: f = {hier.f}, "
+                            f"u = {', '.join(map(str, parsed))}, ε = {eps:g} ({used})")
     if not diag.meaningful:
         print(f"warning: {diag.message}", file=sys.stderr)
-    if args.plot:
-        from .reports.plots import plot_series
-
-        plot_series(times, partial, args.plot, title=f"{model.name}: f = {hier.f}, "
-                    f"u = {', '.join(map(str, parsed))}, ε = {eps:g} ({used})")
-        print(f"wrote {args.plot}", file=sys.stderr)
+    if plot:
+        print(f"wrote {plot}", file=sys.stderr)
+    err = None if res.error is None else np.asarray(res.error)
     if args.json:
         print(json.dumps({"model": model.name, "observable": str(hier.f), "method": used,
-                          "input": [str(p) for p in parsed], "eps": eps,
+                          "options": opts, "input": [str(p) for p in parsed], "eps": eps,
                           "times": times.tolist(), "terms": terms.tolist(),
+                          "terms_error": None if err is None else err.tolist(),
                           "partial_sums": partial.tolist(),
                           "radius_estimate": diag.radius if np.isfinite(diag.radius)
                           else None, "meaningful": diag.meaningful,
                           "diagnostic": diag.message}, indent=1))
     else:
-        print(f"# {model.name}: f = {hier.f}, method {used}, eps = {eps:g}; "
+        note = f"; {', '.join(ignored)} not used by {used}" if ignored else ""
+        print(f"# {model.name}: f = {hier.f}, method {used}{note}, eps = {eps:g}; "
               f"{diag.message}")
-        head = "".join(f"{'S_' + str(N):>16s}" for N in range(args.order + 1))
+        head = "".join(f"{'S_' + str(N):>16s}" for N in range(order + 1))
         print(f"# {'t':>10s}{head}")
         step = max(1, len(times) // 20)
         for i in range(0, len(times), step):
             print(f"{times[i]:12.5g}" + "".join(f"{x:16.9g}" for x in partial[:, i]))
-    return 0
+    return EXIT_OK
 
 
 def cmd_verify(args) -> int:
-    try:
-        from .verify import run_verify
-    except ModuleNotFoundError:
-        print("error: the verify command is not available in this version", file=sys.stderr)
-        return 1
-    return run_verify(args)
+    import dataclasses
+
+    from .verify import FAIL, VerificationFailedError, settings_for, verify_model
+
+    model = _load(args.model)
+    order = _check_order(args.order, model)
+    if not model.is_numeric:
+        raise NotApplicableError("verify needs numeric parameters (the model has symbols "
+                                 f"{sorted(map(str, model.parameters))})")
+    model.observable(args.observable)                 # parse now: bad input is exit 2
+    seed = _positive_int("--seed", args.seed, lo=0)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is not a directory", str(out))
+    settings = settings_for(bool(args.quick), seed)
+    overrides = {}
+    for name, field_name in (("paths", "series_paths"), ("kernel_paths", "kernel_paths")):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[field_name] = _positive_int(f"--{name.replace('_', '-')}", value,
+                                                  10**9, lo=2)
+    settings = dataclasses.replace(settings, **overrides)
+    code, checks = verify_model(model, args.observable, order, out=out, settings=settings,
+                                progress=args.progress)
+    failed = [c.name for c in checks if c.status == FAIL]
+    if code != 0:
+        raise VerificationFailedError(
+            f"verify: {len(failed)} check(s) failed: {'; '.join(failed[:5])}"
+            + (f" (+{len(failed) - 5} more)" if len(failed) > 5 else "")
+            + f"; see {out / 'verify.json'}")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------- parser
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Raw epilog; ``(default: ...)`` appended to every option whose help does not state
+    its default and whose default is a value (not None/False)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "(default" in text or "%(default)" in text or action.default in (
+                None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose refusals are one line (raised, turned into exit 2)."""
+
+    def error(self, message):
+        raise _UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars on stderr (default: when stderr is a terminal, or "
+                        "VOLTERRA_PROGRESS=1)")
+
+
+def _route_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", default="auto", choices=["auto", "exact", "spectral", "taylor"],
+                   help="route: auto tries exact, spectral, taylor in this order")
+    p.add_argument("--tol", type=float, metavar="TOL",
+                   help="target accuracy of the spectral and taylor routes, 0 < TOL < 1 "
+                        "(default: each route's own, spectral 1e-8 for n = 1, 1e-6 for "
+                        "n = 2; ignored by exact under --method auto)")
+    p.add_argument("--degree", type=int, metavar="D",
+                   help="Taylor degree of the short-lag expansion (taylor route only; "
+                        "default: 8 for kernels, 10 for the series functional)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="volterra-sym", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="volterra-sym", formatter_class=_Formatter, epilog=EXIT_STATUS_HELP,
+                description="Symbolic-numeric response theory (Volterra kernels) of "
+                            "stochastic recurrent neural networks. MODEL is a TOML model "
+                            "file or the name of a built-in example (volterra-sym models).")
+    p.add_argument("--version", action="version", version=f"volterra-sym {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    kw = dict(formatter_class=_Formatter, epilog=EXIT_STATUS_HELP)
 
-    sp_m = sub.add_parser("models", help="list the built-in example models")
-    sp_m.set_defaults(func=cmd_models)
+    sp_m = sub.add_parser("models", help="list the built-in example models",
+                          description="List the built-in example models.", **kw)
+    sp_m.set_defaults(func=cmd_models, progress=None)
 
-    sp_d = sub.add_parser("derive", help="write a LaTeX derivation of the kernels")
+    sp_d = sub.add_parser("derive", help="write a LaTeX derivation of the kernels",
+                          description="Write the derivation of the response kernels as a "
+                                      "LaTeX document.", **kw)
     sp_d.add_argument("model", help="TOML model file or built-in example name")
-    sp_d.add_argument("--order", type=int, default=2, help="highest kernel order (default 2)")
+    sp_d.add_argument("--order", type=int, default=2, help=f"highest kernel order, 1..{MAX_ORDER}")
     sp_d.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
-    sp_d.add_argument("--out", required=True, help="output .tex file")
-    sp_d.add_argument("--pdf", action="store_true", help="also compile with pdflatex")
+    sp_d.add_argument("--out", required=True, help="output .tex file (required)")
+    sp_d.add_argument("--pdf", action="store_true",
+                      help="also compile with pdflatex (default: off)")
     sp_d.add_argument("--features", type=int, metavar="DEGREE",
-                      help="add the response functional on the path signature (THEORY §5) "
-                           "from short-lag coefficients of total degree ≤ DEGREE")
+                      help="add the response functional on the path signature from the "
+                           "short-lag coefficients of total degree ≤ DEGREE (default: none)")
+    _common(sp_d)
     sp_d.set_defaults(func=cmd_derive)
 
-    sp_k = sub.add_parser("kernel", help="evaluate a response kernel at lags")
-    sp_k.add_argument("model")
-    sp_k.add_argument("--order", type=int, default=1)
-    sp_k.add_argument("--channels", type=int, nargs="+", help="0-based channels (default 0…)")
-    sp_k.add_argument("--lags", nargs="+", required=True,
-                      help="lag points; for order N each is N comma-separated numbers")
-    sp_k.add_argument("--observable")
-    sp_k.add_argument("--method", default="auto", help="auto, exact, spectral or taylor")
-    sp_k.add_argument("--json", action="store_true", help="print JSON")
+    sp_k = sub.add_parser("kernel", help="evaluate a response kernel at lags",
+                          description="Evaluate the kernel K_{k1..kN}(σ1..σN) at lag points, "
+                                      "with an error estimate.", **kw)
+    sp_k.add_argument("model", help="TOML model file or built-in example name")
+    sp_k.add_argument("--order", type=int, default=1, help=f"kernel order N, 1..{MAX_ORDER}")
+    sp_k.add_argument("--channels", type=int, nargs="+", metavar="K",
+                      help="N 0-based input channels (default: 0 for every lag)")
+    sp_k.add_argument("--lags", nargs="+", required=True, metavar="S1,..,SN",
+                      help="lag points (required); for order N each is N comma-separated "
+                           "numbers ≥ 0")
+    sp_k.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
+    _route_args(sp_k)
+    sp_k.add_argument("--json", action="store_true", help="print JSON (default: a table)")
+    _common(sp_k)
     sp_k.set_defaults(func=cmd_kernel)
 
-    sp_s = sub.add_parser("series", help="evaluate the truncated Volterra series")
-    sp_s.add_argument("model")
-    sp_s.add_argument("--input", action="append", required=True,
-                      help="input u_k(t), one expression in t per channel (repeat)")
-    sp_s.add_argument("--eps", type=float, default=0.1)
-    sp_s.add_argument("--order", type=int, default=2)
-    sp_s.add_argument("--t-max", type=float, default=5.0)
-    sp_s.add_argument("--n-times", type=int, default=201)
-    sp_s.add_argument("--observable")
-    sp_s.add_argument("--method", default="auto")
-    sp_s.add_argument("--plot", help="write a PNG of <f>_0 and each partial sum against t")
-    sp_s.add_argument("--json", action="store_true")
+    sp_s = sub.add_parser("series", help="evaluate the truncated Volterra series",
+                          description="Evaluate the partial sums of the Volterra series "
+                                      "for an input eps·u(t) switched on at t = 0.", **kw)
+    sp_s.add_argument("model", help="TOML model file or built-in example name")
+    sp_s.add_argument("--input", action="append", required=True, metavar="EXPR",
+                      help="input u_k(t), one expression in t per channel (repeat; required)")
+    sp_s.add_argument("--eps", type=float, default=0.1, help="input amplitude eps")
+    sp_s.add_argument("--order", type=int, default=2,
+                      help=f"highest order of the series, 1..{MAX_ORDER}")
+    sp_s.add_argument("--t-max", type=float, default=5.0,
+                      help=f"last observation time, 0 < T ≤ {MAX_T_MAX:g}")
+    sp_s.add_argument("--n-times", type=int, default=201,
+                      help=f"number of observation times in [0, T], 2..{MAX_N_TIMES:,}")
+    sp_s.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
+    _route_args(sp_s)
+    sp_s.add_argument("--plot", metavar="FILE",
+                      help="write a figure of <f>_0 and each partial sum against t; .png "
+                           "is appended unless FILE ends in an image format (default: none)")
+    sp_s.add_argument("--json", action="store_true", help="print JSON (default: a table)")
+    _common(sp_s)
     sp_s.set_defaults(func=cmd_series)
 
-    sp_v = sub.add_parser("verify", help="check every route against every other and MC")
-    sp_v.add_argument("model")
-    sp_v.add_argument("--order", type=int, default=2)
-    sp_v.add_argument("--observable")
-    sp_v.add_argument("--out", default="verify_out", help="directory for JSON and figures")
-    sp_v.add_argument("--quick", action="store_true", help="fewer paths (a smoke run)")
-    sp_v.add_argument("--seed", type=int, default=12345)
-    sp_v.add_argument("--paths", type=int, help="paths of the series-vs-MC ensemble "
-                      "(default 600,000; 100,000 with --quick)")
-    sp_v.add_argument("--kernel-paths", type=int, help="paths of the kernel-vs-MC ensembles "
-                      "(default 40,000; 10,000 with --quick)")
+    sp_v = sub.add_parser("verify", help="check every route against every other and MC",
+                          description="Check every route against every other and against "
+                                      "Monte Carlo; exit status 1 if a check fails. Removes "
+                                      "the verify.json and figures of an earlier run from "
+                                      "DIR first; verify.json is written last.", **kw)
+    sp_v.add_argument("model", help="TOML model file or built-in example name")
+    sp_v.add_argument("--order", type=int, default=2, help=f"highest kernel order, 1..{MAX_ORDER}")
+    sp_v.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
+    sp_v.add_argument("--out", default="verify_out", metavar="DIR",
+                      help="directory for verify.json, kernels.png and residuals.png")
+    sp_v.add_argument("--quick", action="store_true",
+                      help="fewer paths, a smoke run (default: off)")
+    sp_v.add_argument("--seed", type=int, default=12345, help="random seed, ≥ 0")
+    sp_v.add_argument("--paths", type=int, metavar="P",
+                      help="paths of the series-vs-MC ensemble (default: 600,000; 100,000 "
+                           "with --quick)")
+    sp_v.add_argument("--kernel-paths", type=int, metavar="P",
+                      help="paths of the kernel-vs-MC ensembles (default: 40,000; 10,000 "
+                           "with --quick)")
+    _common(sp_v)
     sp_v.set_defaults(func=cmd_verify)
     return p
 
 
+# ---------------------------------------------------------------------- error handling
+def _one_line(text: str, limit: int = 600) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[:limit - 1] + "…"
+
+
+def _os_error_line(exc: OSError) -> str:
+    path = exc.filename if exc.filename is not None else ""
+    what = exc.strerror or str(exc)
+    return f"{path}: {what}" if path else what
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings as one line each on stderr."""
+    print(_one_line(f"warning: {message}"), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status (module docstring, ``--help``)."""
+    def fail(code: int, text: str) -> int:
+        print(_one_line(f"error: {text}"), file=sys.stderr)
+        return code
+
     try:
+        try:
+            args = build_parser().parse_args(argv)
+        except _UsageError as exc:
+            return fail(EXIT_INVALID, str(exc))
+        except SystemExit as exc:          # --help, --version
+            return int(exc.code or 0)
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.showwarning = _show_warning
             return int(args.func(args) or 0)
-    except (ModelError, ExpressionError, ValueError, TypeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # e.g. piped into `head`
-        sys.stderr.close()
-        return 0
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (InvalidInputError, NotApplicableError, ExpressionError) as exc:
+        return fail(EXIT_INVALID, str(exc))
+    except VolterraSymError as exc:
+        return fail(EXIT_FAILED, str(exc))
+    except BrokenPipeError:                # e.g. piped into `head`: stop quietly
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_OK
+    except OSError as exc:
+        return fail(EXIT_INVALID, _os_error_line(exc))
+    except UnicodeError as exc:
+        return fail(EXIT_INVALID, f"cannot decode text as UTF-8: {exc}")
+    except MemoryError:
+        return fail(EXIT_FAILED, "out of memory; lower the size options (--order, --n-times, "
+                                 "--paths, --kernel-paths, --degree, or a looser --tol)")
+    except Exception as exc:  # noqa: BLE001 - the one place that turns crashes into a line
+        if os.environ.get("VOLTERRA_DEBUG", "") not in ("", "0"):
+            traceback.print_exc()
+        return fail(EXIT_FAILED, f"internal error: {type(exc).__name__}: {exc}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -272,7 +272,10 @@ class _ExactLinearBackend:
     def mean0(self, hierarchy) -> float:
         return float(stationary_density(hierarchy.model).expectation(hierarchy.f))
 
-    def series_terms(self, hierarchy, u, times) -> SeriesTerms:
+    def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
+        if options:
+            raise InvalidInputError(f"method 'exact' takes no options, got {sorted(options)}",
+                                    param="options")
         return _data(hierarchy.model, hierarchy.f).series_terms(hierarchy.order, u, times)
 
 

@@ -912,18 +912,23 @@ class _TaylorBackend:
     #: monomial degree of the response functional used by :meth:`series_terms`
     series_degree = 10
 
-    def series_terms(self, hierarchy, u, times) -> np.ndarray:
+    def series_terms(self, hierarchy, u, times, **options) -> np.ndarray:
         """``T_N(t)`` from the short-lag coefficients through the response functional on the
         path signature (THEORY §5): ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>`` with monomial degree
         :attr:`series_degree` (Richardson-extrapolated signatures). Valid only while every
         gap ``≤ t`` lies inside the estimated radius of the Taylor series: a later time is
-        refused, pointing to the spectral/exact routes."""
+        refused, pointing to the spectral/exact routes. Option ``degree`` replaces
+        :attr:`series_degree`."""
         from ..features.functional import response_functional
 
+        if set(options) - {"degree"}:
+            raise BackendError(f"the taylor series takes only the option 'degree', got "
+                               f"{sorted(options)}")
+        degree = _check_int("degree", options.get("degree", self.series_degree), 1, MAX_DEGREE)
         cache = hierarchy.__dict__.setdefault("_taylor_functional", {})
-        if self.series_degree not in cache:
-            cache[self.series_degree] = response_functional(hierarchy, self.series_degree)
-        functional = cache[self.series_degree]
+        if degree not in cache:
+            cache[degree] = response_functional(hierarchy, degree)
+        functional = cache[degree]
         radius = min(functional.info["radius"].values())
         if times[-1] >= radius:
             raise BackendError(

@@ -145,11 +145,13 @@ class ResponseHierarchy:
         """``<f>_0``, the stationary mean of the observable."""
         return float(self._backend(method, f"<{self.f}>_0").mean0(self))
 
-    def series_terms(self, u: Callable, times, method: str = "auto") -> SeriesTerms:
+    def series_terms(self, u: Callable, times, method: str = "auto",
+                     **options) -> SeriesTerms:
         """``[T_0(t), T_1(t), …, T_order(t)]`` at ``times`` as
         :class:`~volterra_sym.results.SeriesTerms` of shape ``(order+1, len(times))``
         (``np.asarray`` gives the values; ``.error`` the estimate, ``None`` = unknown;
-        ``.method`` the route used).
+        ``.method`` the route used). ``options`` go to the backend (``tol`` for
+        spectral, ``degree`` for taylor).
 
         ``T_0 = <f>_0``; ``T_N`` (no power of ε) is the N-th Volterra term of THEORY §4
         for the input ``u(t) -> array (m,)`` switched on at ``t = 0``.
@@ -157,7 +159,7 @@ class ResponseHierarchy:
         times = check_times(times)
         u = check_input(u, self.model.m)
         backend = self._backend(method, f"the series of {self.f}")
-        res = backend.series_terms(self, u, times)
+        res = backend.series_terms(self, u, times, **options)
         if isinstance(res, SeriesTerms):
             return res
         return SeriesTerms(res, None, backend.name, {"order": self.order})

@@ -5,8 +5,11 @@
 * :mod:`.simulate` — the chunked, reproducible path engine and :func:`simulate`.
 * :mod:`.estimators` — :func:`response` (common random numbers), first- and second-order
   kernels from fluctuation–dissipation and Girsanov correlations, time-step bias.
+* :mod:`.crn` — :func:`crn_responses`: responses at several ε from one CRN ensemble,
+  Richardson-extrapolated in ``dt``.
 """
 
+from .crn import CRNResponses, crn_responses
 from .estimators import (
     KernelEstimate,
     ResponseEstimate,
@@ -44,3 +47,4 @@ __all__ = [
     "ou_stationary", "response", "run_paths", "second_conjugate_variables",
     "second_order_kernel", "simulate", "stationary_sampler",
 ]
+__all__ += ["CRNResponses", "crn_responses"]

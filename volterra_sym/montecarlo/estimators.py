@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..model import SRNN
-from .integrators import SimulationError, model_arrays
+from .integrators import EstimatorNotApplicableError, SimulationError, model_arrays
 from .sampling import conjugate_variables, second_conjugate_variables
 from .simulate import (
     DEFAULT_CHUNK,
@@ -167,7 +167,7 @@ def girsanov_matrix(model: SRNN, tol: float = 1e-9) -> np.ndarray:
     B, *_ = np.linalg.lstsq(p["sigma"], p["C"], rcond=None)
     resid = float(np.max(np.abs(p["sigma"] @ B - p["C"]))) if B.size else 0.0
     if resid > tol * (1.0 + float(np.max(np.abs(p["C"])))):
-        raise SimulationError(
+        raise EstimatorNotApplicableError(
             f"C is not in the range of sigma (C = σB has no solution, residual {resid:.3g}): "
             "the Girsanov estimators need the input to enter through the noise; use "
             "method='fdt' (first order) or CRN responses")

@@ -32,11 +32,14 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
+from ..errors import NotApplicableError
 from ..errors import SimulationError as _SimulationError
 from ..model import SRNN, ModelError
 
 __all__ = ["SCHEMES", "SimulationError", "Integrator", "activation_lipschitz",
            "check_time_step", "model_arrays", "psd_sqrt"]
+
+__all__ += ["EstimatorNotApplicableError"]
 
 SCHEMES = ("euler", "exponential")
 
@@ -46,6 +49,11 @@ class SimulationError(_SimulationError, ValueError):
 
     Transitional: still a ValueError because bad parameters raise it too; those move to
     :class:`~volterra_sym.errors.InvalidInputError`."""
+
+
+class EstimatorNotApplicableError(SimulationError, NotApplicableError):
+    """A Monte Carlo estimator does not apply to this model (no conjugate variable, or
+    ``C`` outside the range of ``σ``); still a :class:`SimulationError` for old callers."""
 
 
 def model_arrays(model: SRNN) -> dict[str, np.ndarray]:

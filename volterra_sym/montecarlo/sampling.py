@@ -24,6 +24,7 @@ import scipy.linalg
 
 from ..model import SRNN
 from .integrators import (
+    EstimatorNotApplicableError,
     Integrator,
     SimulationError,
     check_time_step,
@@ -249,8 +250,9 @@ def conjugate_variables(model: SRNN) -> Callable[[np.ndarray], np.ndarray]:
         try:
             M = np.linalg.solve(S, C)  # S⁻¹ C, (n, m)
         except np.linalg.LinAlgError:
-            raise SimulationError("the stationary covariance S is singular (degenerate noise): "
-                                  "no conjugate variable; use method='girsanov'") from None
+            raise EstimatorNotApplicableError(
+                "the stationary covariance S is singular (degenerate noise): "
+                "no conjugate variable; use method='girsanov'") from None
         return lambda x: (np.asarray(x, float) - mu) @ M
     if model.n == 1:
         phi = model.drift_numpy()
@@ -261,8 +263,8 @@ def conjugate_variables(model: SRNN) -> Callable[[np.ndarray], np.ndarray]:
         from ..density import stationary_density
         return stationary_density(model).conjugate_numpy()
     except NotImplementedError as exc:
-        raise SimulationError(f"no conjugate variable for {model!r}: {exc}; "
-                              "use method='girsanov' (needs C = σB)") from None
+        raise EstimatorNotApplicableError(f"no conjugate variable for {model!r}: {exc}; "
+                                          "use method='girsanov' (needs C = σB)") from None
 
 
 def second_conjugate_variables(model: SRNN, v: Callable | None = None

@@ -18,14 +18,20 @@ from pathlib import Path
 import sympy as sp
 
 from ..density import stationary_density
+from ..errors import NotApplicableError, VolterraSymError
 from ..hierarchy import ResponseHierarchy
 from ..model import SRNN
+from .atomic import write_bytes_atomic
 
 __all__ = ["derivation_document", "compile_pdf", "LatexUnavailableError"]
 
 
-class LatexUnavailableError(RuntimeError):
+class LatexUnavailableError(NotApplicableError, RuntimeError):
     """No ``pdflatex`` on this machine."""
+
+
+class LatexError(VolterraSymError, RuntimeError):
+    """``pdflatex`` failed on the document (the message ends with its log)."""
 
 
 def _m(M: sp.Matrix) -> str:
@@ -240,7 +246,8 @@ def compile_pdf(tex_path: str | Path, *, timeout: float = 120) -> Path:
     """Compile ``tex_path`` with ``pdflatex`` (twice) next to it; return the PDF path.
 
     Raises :class:`LatexUnavailableError` when ``pdflatex`` is not installed, and
-    ``RuntimeError`` with the end of the log when compilation fails.
+    :class:`LatexError` with the end of the log when compilation fails or times out.
+    The PDF is written atomically (temporary file, then rename).
     """
     exe = shutil.which("pdflatex")
     if exe is None:
@@ -250,12 +257,16 @@ def compile_pdf(tex_path: str | Path, *, timeout: float = 120) -> Path:
     tex_path = Path(tex_path).resolve()
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(2):
-            proc = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error",
-                                   "-output-directory", tmp, str(tex_path)],
-                                  capture_output=True, text=True, timeout=timeout)
+            try:
+                proc = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error",
+                                       "-output-directory", tmp, str(tex_path)],
+                                      capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise LatexError(f"pdflatex did not finish {tex_path.name} within "
+                                 f"{timeout:g} s") from None
             if proc.returncode != 0:
                 tail = "\n".join(proc.stdout.splitlines()[-25:])
-                raise RuntimeError(f"pdflatex failed on {tex_path.name}:\n{tail}")
+                raise LatexError(f"pdflatex failed on {tex_path.name}:\n{tail}")
         pdf = tex_path.with_suffix(".pdf")
-        shutil.copy(Path(tmp) / (tex_path.stem + ".pdf"), pdf)
+        write_bytes_atomic(pdf, (Path(tmp) / (tex_path.stem + ".pdf")).read_bytes())
     return pdf

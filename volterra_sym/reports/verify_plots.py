@@ -27,9 +27,10 @@ def _empty(ax, text: str) -> None:
 
 
 def _engine_curve(ctx, channels, pts):
+    """The primary route's kernel at ``pts`` (NaN where it cannot be computed: the checks
+    report the reason; the figure leaves the curve out)."""
     try:
-        vals, _ = ctx.kernel(ctx.primary, tuple(channels), pts)
-        return vals
+        return np.asarray(ctx.kernel(ctx.primary, tuple(channels), pts).values)
     except Exception:  # noqa: BLE001 - a curve that cannot be drawn is left out
         return np.full(len(pts), np.nan)
 

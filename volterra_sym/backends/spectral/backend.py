@@ -28,8 +28,8 @@ class _SpectralBackend:
     def mean0(self, hierarchy) -> float:
         return mean0(hierarchy.model, hierarchy.f)[0]
 
-    def series_terms(self, hierarchy, u, times) -> SeriesTerms:
-        res = series_terms(hierarchy.model, hierarchy.f, hierarchy.order, u, times)
+    def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
+        res = series_terms(hierarchy.model, hierarchy.f, hierarchy.order, u, times, **options)
         return SeriesTerms(res.terms, res.error, self.name,
                            {"resolution": res.resolution, "steps": res.steps})
 

@@ -1,0 +1,142 @@
+"""``volterra-sym verify``: every route against every other and against Monte Carlo.
+
+Runs every check that applies to the model (THEORY §3, §4, §7, §8; docs/theory.md):
+
+1. **identities** (:mod:`.identities`, :mod:`.symmetry`) — ``L0* p0 = 0`` for a
+   closed-form density; the fluctuation–dissipation identity ``<p0, L_k g> = E_0[v_k g]``;
+   ``K_k(0) = <p0, L_k f>`` for every backend; the symmetry of the kernels of order ≥ 2
+   under simultaneous permutation of channels and lags, and their continuity across
+   ``σ1 = σ2``, for every backend.
+2. **backends** (:mod:`.backends`) — kernels of orders ``1..N`` of every pair of backends
+   that apply, ``|a - b| ≤ err_a + err_b + 1e-8·scale``; series terms of exact vs spectral
+   with the routes' own error estimates.
+3. **Monte Carlo kernels** (:mod:`.mc_kernels`) — orders 1 and 2 against the
+   fluctuation–dissipation or Girsanov estimator: ``|engine - MC| ≤ 4·se + |bias| +
+   4·se_bias + err``.
+4. **Monte Carlo series** (:mod:`.mc_series`) — the residual of the truncated series
+   against common-random-number responses (:func:`volterra_sym.montecarlo.crn_responses`)
+   has log–log slope ``M + 1 ± 0.3`` (or is within the noise when the truncation is exact).
+
+A check's status is PASS, FAIL or SKIP (with the reason). An exception inside a check is
+SKIP or FAIL by its *type* (:func:`.settings.status_of`): a route that does not apply, or
+refuses for cost or unreachable accuracy, is SKIP; anything else is FAIL.
+
+Output (:mod:`.report`): a table on stdout, ``DIR/verify.json`` (every number, seed,
+``dt``, ``n_paths``, methods) and the figures ``DIR/kernels.png`` and ``DIR/residuals.png``,
+each written atomically; the files of an earlier run are removed first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import InvalidInputError, NotApplicableError
+from ..model import SRNN
+from ..reports.progress import StageProgress
+from .backends import check_kernels, check_series_terms
+from .context import Context
+from .identities import check_density, check_fdt, check_kernel_at_zero
+from .mc_kernels import check_mc_kernels
+from .mc_series import check_mc_series, fit_slope, series_residuals
+from .report import clear_outputs, table, write_figures, write_json
+from .settings import (
+    FAIL,
+    PASS,
+    SKIP,
+    Check,
+    Settings,
+    VerificationFailedError,
+    describe,
+    settings_for,
+    status_of,
+)
+from .symmetry import check_symmetry
+
+__all__ = ["verify_model", "Check", "Settings", "settings_for", "series_residuals",
+           "fit_slope", "status_of", "VerificationFailedError", "PASS", "FAIL", "SKIP"]
+
+
+def _stages(ctx: Context, plots: dict, note: Callable[[str], None]):
+    """``(label, group, function)`` of every check group, in order."""
+    return [
+        ("identities: L0* p0 = 0 (symbolic)", "identities", lambda: check_density(ctx)),
+        ("identities: fluctuation-dissipation", "identities",
+         lambda: check_fdt(ctx) + check_kernel_at_zero(ctx)),
+        ("identities: kernel symmetry", "identities", lambda: check_symmetry(ctx)),
+        ("backends: kernels", "backends", lambda: check_kernels(ctx)),
+        ("backends: series terms", "backends", lambda: check_series_terms(ctx)),
+        ("Monte Carlo kernels", "mc-kernels", lambda: check_mc_kernels(ctx, plots, note)),
+        ("Monte Carlo series", "mc-series", lambda: check_mc_series(ctx, plots, note)),
+    ]
+
+
+def verify_model(model: SRNN, observable=None, order: int = 2, *,
+                 out: str | Path = "verify_out", quick: bool = False, seed: int = 12345,
+                 settings: Settings | None = None, print_table: bool = True,
+                 figures: bool = True, progress: bool | None = None
+                 ) -> tuple[int, list[Check]]:
+    """Run every check (module docstring); returns ``(status, checks)`` with status 0 if
+    no check failed and 1 otherwise, and writes ``out/verify.json`` (and the figures).
+
+    Raises :class:`~volterra_sym.errors.InvalidInputError` for a bad ``order``/``seed``
+    or observable, :class:`~volterra_sym.errors.NotApplicableError` for a model with
+    symbolic parameters, and ``OSError`` when ``out`` cannot be written. Errors inside a
+    check never escape: they become FAIL or SKIP lines. ``progress``: bars on stderr
+    (default: when stderr is a terminal).
+    """
+    t_start = time.time()
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise InvalidInputError(f"order must be a positive integer, got {order!r}",
+                                param="order")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}",
+                                param="seed")
+    if not model.is_numeric:
+        raise NotApplicableError("verify needs numeric parameters (the model has symbols "
+                                 f"{sorted(map(str, model.parameters))})")
+    s = settings or settings_for(quick, seed)
+    ctx = Context(model, observable, order, s)
+    outdir = Path(out)
+    clear_outputs(outdir)
+    checks: list[Check] = list(ctx.setup_checks)
+    plots: dict = {}
+    timings: dict[str, float] = {}
+    with StageProgress(7 + bool(figures), f"verify {model.name}", enabled=progress) as bar:
+        for label, group, fn in _stages(ctx, plots, bar.note):
+            t0 = time.time()
+            with bar.stage(label):
+                try:
+                    checks.extend(fn())
+                except Exception as exc:  # noqa: BLE001 - one broken stage must not hide
+                    checks.append(Check(f"{label}: error", group, status_of(exc),
+                                        reason=describe(exc)))
+            timings[label] = time.time() - t0
+        if figures:
+            with bar.stage("figures"):
+                try:
+                    write_figures(ctx, plots, outdir)
+                except OSError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a broken figure is a failure
+                    checks.append(Check("figures", "output", FAIL, reason=describe(exc)))
+    code = 1 if any(c.status == FAIL for c in checks) else 0
+    counts = {st: sum(c.status == st for c in checks) for st in (PASS, FAIL, SKIP)}
+    report = {"model": model.name, "observable": str(ctx.f), "order": order,
+              "methods": ctx.method_info, "applicable_methods": ctx.methods,
+              "primary_method": ctx.primary, "series_method": ctx.series_method,
+              "seed": s.seed, "settings": s.as_dict(), "input": "u_k(t) = sin(2t), every k",
+              "checks": [c.as_dict() for c in checks], "summary": counts,
+              "exit_code": code, "timings": timings, "seconds": time.time() - t_start}
+    json_path = write_json(report, outdir)
+    if print_table:
+        print(f"# volterra-sym verify {model.name}: f = {ctx.f}, order {order}, methods "
+              f"{', '.join(ctx.methods) or 'none'}; seed {s.seed}, dt {s.dt:g}, "
+              f"{'quick' if s.quick else 'full'} run")
+        print(table(checks))
+        written = [str(json_path)] + ([str(outdir / "kernels.png"),
+                                       str(outdir / "residuals.png")] if figures else [])
+        print(f"# {counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped "
+              f"in {time.time() - t_start:.1f} s; wrote {', '.join(written)}")
+    return code, checks

@@ -1,0 +1,117 @@
+"""Check group 2: the engine routes against each other (THEORY §6).
+
+Kernels of orders ``1..N`` of every pair of backends that apply (exact, spectral, taylor —
+the latter only at lags inside its valid range) at a set of lags:
+``|a - b| ≤ err_a + err_b + 1e-8·scale``. Series terms of exact vs spectral at the
+observation times, with the routes' own error estimates (``SeriesTerms.error``):
+``|T_a - T_b| ≤ err_a + err_b + 1e-8·scale`` per term and time (an unknown estimate,
+``None``, grants no slack).
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+
+from .context import Context, comparison_lags, fmt, kname, lags_text
+from .mc_series import sine_input
+from .settings import FAIL, PASS, REL_FLOOR, SKIP, Check, describe, error_check, status_of
+
+__all__ = ["check_kernels", "check_series_terms"]
+
+GROUP = "backends"
+
+
+def check_kernels(ctx: Context) -> list[Check]:
+    """Every pair of applicable backends, orders ``1..order``."""
+    out = []
+    if len(ctx.methods) < 2:
+        out.append(Check("backends: kernels", GROUP, SKIP,
+                         reason=f"only {ctx.methods or 'no'} backend applies: nothing to compare "
+                                f"({'; '.join(f'{k}: {v}' for k, v in ctx.method_info.items())})"
+                         [:300]))
+    for N in range(1, ctx.order + 1):
+        lags = comparison_lags(N)
+        results: dict[str, dict] = {}
+        for method in ctx.methods:
+            results[method] = {}
+            for ch in ctx.channel_tuples(N):
+                try:
+                    results[method][ch] = ctx.kernel(method, ch, lags)
+                except Exception as exc:  # noqa: BLE001 - status by type
+                    out.append(Check(f"backends: order {N} [{method}]", GROUP, status_of(exc),
+                                     reason=describe(exc)))
+                    results.pop(method)
+                    break
+        for a, b in itertools.combinations([m for m in ctx.methods if m in results], 2):
+            rows, worst, n_cmp = [], (0.0, None), 0
+            for ch in ctx.channel_tuples(N):
+                ka, kb = results[a][ch], results[b][ch]
+                va, ea, vb, eb = ka.values, ka.error, kb.values, kb.error
+                scale = max(np.nanmax(np.abs(va), initial=0.0),
+                            np.nanmax(np.abs(vb), initial=0.0), 1e-300)
+                tol = ea + eb + REL_FLOOR * scale
+                diff = np.abs(va - vb)
+                good = np.isfinite(diff) & np.isfinite(tol)
+                n_cmp += int(good.sum())
+                for j in np.flatnonzero(good):
+                    q = diff[j] / tol[j]
+                    rows.append({"channels": list(ch), "lags": lags[j].tolist(),
+                                 a: float(va[j]), b: float(vb[j]), f"err_{a}": float(ea[j]),
+                                 f"err_{b}": float(eb[j]), "diff": float(diff[j]),
+                                 "tol": float(tol[j]), "ok": bool(q <= 1.0)})
+                    if q > worst[0]:
+                        worst = (q, (ch, lags[j], diff[j], tol[j]))
+            name = f"backends: order {N} {a} vs {b}"
+            if n_cmp == 0:
+                out.append(Check(name, GROUP, SKIP,
+                                 reason="no lag inside the valid range of both "
+                                        "(taylor: short lags only)", data={"rows": rows}))
+                continue
+            st = PASS if all(r["ok"] for r in rows) else FAIL
+            if worst[1] is not None:
+                ch, lag, dif, tol = worst[1]
+                val = f"|Δ| = {fmt(dif)} at {kname(ch)}{lags_text(lag)}"
+                tol_s = f"err_a+err_b+1e-8rel: {fmt(tol)}"
+            else:
+                val, tol_s = "|Δ| = 0", "err_a+err_b+1e-8 rel"
+            out.append(Check(name, GROUP, st, value=val, tolerance=tol_s,
+                             reason=f"{n_cmp} comparisons, max |Δ|/tol = {fmt(worst[0])}",
+                             data={"rows": rows}))
+    return out
+
+
+def check_series_terms(ctx: Context) -> list[Check]:
+    """Series terms ``T_0..T_order`` of exact vs spectral for ``u_k(t) = sin(2t)``."""
+    if not ("exact" in ctx.methods and "spectral" in ctx.methods):
+        return []
+    name = "backends: series terms exact vs spectral"
+    times = np.asarray(ctx.settings.times)
+    u = sine_input(ctx.model.m)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Te = ctx.H.series_terms(u, times, method="exact")
+            Ts = ctx.H.series_terms(u, times, method="spectral")
+    except Exception as exc:  # noqa: BLE001 - status by type
+        return [error_check(name, GROUP, exc)]
+    a, b = np.asarray(Te), np.asarray(Ts)
+    unknown = [r.method for r in (Te, Ts) if r.error is None]
+    ea = np.zeros_like(a) if Te.error is None else np.abs(Te.error)
+    eb = np.zeros_like(b) if Ts.error is None else np.abs(Ts.error)
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), 1e-300)
+    tol = ea + eb + REL_FLOOR * scale
+    diff = np.abs(a - b)
+    ratio = diff / np.maximum(tol, 1e-300)
+    N, j = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+    note = f"error estimate unknown for {', '.join(unknown)} (counted as 0)" if unknown else ""
+    return [Check(name, GROUP, PASS if np.all(ratio <= 1.0) else FAIL,
+                  value=f"|Δ| = {fmt(float(diff[N, j]))} at T_{N}(t={times[j]:g})",
+                  tolerance=f"err_a+err_b+1e-8rel: {fmt(float(tol[N, j]))}",
+                  reason=(f"{diff.size} comparisons, max |Δ|/tol = {fmt(float(ratio.max()))}"
+                          + (f"; {note}" if note else "")),
+                  data={"times": times, "exact": a, "spectral": b, "error_exact": Te.error,
+                        "error_spectral": Ts.error, "tol": tol,
+                        "methods": [Te.method, Ts.method]})]

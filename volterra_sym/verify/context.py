@@ -1,0 +1,122 @@
+"""What every check group of ``verify`` shares: the model, the hierarchy, the backends that
+apply, and a cache of kernel evaluations (typed :class:`~volterra_sym.results.KernelValues`)."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+
+from ..backends import available_methods, get_backend
+from ..hierarchy import ResponseHierarchy
+from ..model import SRNN
+from ..results import KernelValues
+from .settings import Check, Settings, describe, status_of
+
+__all__ = ["Context", "comparison_lags", "fmt", "lags_text", "kname"]
+
+#: the engine routes verify compares, in the order ``auto`` tries them
+ROUTES = ("exact", "spectral", "taylor")
+
+
+def fmt(x: float | None) -> str:
+    return "nan" if x is None or not np.isfinite(x) else f"{x:.3g}"
+
+
+def lags_text(lag) -> str:
+    lag = np.atleast_1d(np.asarray(lag, float))
+    return "(" + ", ".join(f"{x:g}" for x in lag) + ")"
+
+
+def kname(channels) -> str:
+    return "K" + "".join(str(k + 1) for k in channels) if max(channels, default=0) < 9 \
+        else "K[" + ",".join(str(k + 1) for k in channels) + "]"
+
+
+def comparison_lags(N: int) -> np.ndarray:
+    """The lag points of the engine-vs-engine comparisons at order ``N`` (``(P, N)``)."""
+    if N == 1:
+        return np.array([0.0, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0])[:, None]
+    if N == 2:
+        return np.array([[0, 0], [0.05, 0.05], [0.1, 0.2], [0.2, 0.1], [0.25, 0.5],
+                         [0.5, 0.5], [1.0, 0.5], [0.0, 1.0], [1.0, 2.0]], dtype=float)
+    r = np.arange(1, N + 1, dtype=float)
+    return np.array([np.zeros(N), 0.05 * r, 0.1 * r[::-1], 0.25 * r, np.full(N, 0.5),
+                     0.5 * r])
+
+
+class Context:
+    """Model, hierarchy, applicable methods and a cache of engine evaluations.
+
+    ``setup_checks`` holds report lines produced while choosing the methods (a backend
+    whose ``applies()`` crashes is a failed check, not a silently excluded method).
+    """
+
+    def __init__(self, model: SRNN, observable, order: int, settings: Settings):
+        self.model, self.order, self.settings = model, order, settings
+        self.H = ResponseHierarchy(model, observable, order)
+        self.f = self.H.f
+        self.methods: list[str] = []
+        self.method_info: dict[str, str] = {}
+        self.setup_checks: list[Check] = []
+        installed = available_methods()
+        for name in ROUTES:
+            if name not in installed:
+                self.method_info[name] = "not available in this version"
+                continue
+            try:
+                reason = get_backend(name).applies(model, self.f)
+            except Exception as exc:  # noqa: BLE001 - reported as a check, by type
+                reason = f"applies() raised {describe(exc)}"
+                self.setup_checks.append(Check(f"backends: {name}.applies()", "backends",
+                                               status_of(exc), reason=reason))
+            if reason is None:
+                self.methods.append(name)
+                self.method_info[name] = "applies"
+            else:
+                self.method_info[name] = reason
+        full = [m for m in self.methods if m in ("exact", "spectral")]
+        #: the method used against Monte Carlo (kernels at any lag)
+        self.primary = full[0] if full else (self.methods[0] if self.methods else None)
+        self.series_method = full[0] if full else None
+        self.density = None
+        self.fdt_reference: dict[int, float] = {}
+        self._cache: dict = {}
+
+    def channel_tuples(self, N: int) -> list[tuple[int, ...]]:
+        """All channel tuples of order ``N`` if there are at most 4, else 4 representative
+        ones (constant first/last channel, alternating)."""
+        m = self.model.m
+        alltup = list(itertools.product(range(m), repeat=N))
+        if len(alltup) <= 4:
+            return alltup
+        picks = [(0,) * N, (m - 1,) * N, tuple((j % 2) * (m - 1) for j in range(N)),
+                 tuple(((j + 1) % 2) * (m - 1) for j in range(N))]
+        return list(dict.fromkeys(picks))
+
+    def kernel(self, method: str, channels: tuple[int, ...], lags) -> KernelValues:
+        """``K.evaluate(lags, method)`` at ``lags (P, N)`` as flat :class:`KernelValues`
+        (``.values``, ``.error`` — NaN where the route gives no estimate —, ``.method`` the
+        route that produced them). Entries taylor cannot give reliably (error above 1 % of
+        the batch's scale: beyond its radius) are NaN. Exceptions propagate."""
+        lags = np.asarray(lags, dtype=float).reshape(-1, len(channels))
+        key = (method, tuple(channels), lags.tobytes())
+        if key in self._cache:
+            return self._cache[key]
+        K = self.H.kernel(tuple(channels))
+        opts = {"on_radius": "warn"} if method == "taylor" else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = K.evaluate(lags, method=method, **opts)
+        vals = np.array(res.values, dtype=float).reshape(-1)
+        errs = np.abs(np.array(res.error_or_nan, dtype=float).reshape(-1))
+        if method == "taylor":
+            good = np.isfinite(vals) & np.isfinite(errs)
+            scale = np.max(np.abs(vals[good]), initial=0.0)
+            good &= errs <= 1e-2 * max(scale, 1e-300)
+            vals = np.where(good, vals, np.nan)
+            errs = np.where(good, errs, np.nan)
+        out = KernelValues(vals, errs, res.method, dict(res.details))
+        self._cache[key] = out
+        return out

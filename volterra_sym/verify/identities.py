@@ -1,0 +1,152 @@
+"""Check group 1a: identities of the stationary state (THEORY §3, §4).
+
+* ``L0* p0 = 0`` for a closed-form stationary density (``density.verify()``);
+* the fluctuation–dissipation identity ``<p0, L_k g> = E_0[v_k g]`` with the conjugate
+  variables ``v_k = -C_k·∇log p0``, for the observable and a polynomial test function;
+* ``K_k(0) = <p0, L_k f>`` for every backend that applies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from ..density import stationary_density
+from ..operators import perturbation
+from .context import Context, fmt
+from .settings import FAIL, PASS, REL_FLOOR, SKIP, Check, describe, error_check, status_of
+
+__all__ = ["check_density", "check_fdt", "check_kernel_at_zero"]
+
+GROUP = "identities"
+
+
+def check_density(ctx: Context) -> list[Check]:
+    """``L0* p0 = 0`` (symbolic, exact where the density is exact)."""
+    name = "identity: L0* p0 = 0"
+    try:
+        dens = stationary_density(ctx.model)
+    except Exception as exc:  # noqa: BLE001 - status by type
+        return [error_check(name, GROUP, exc, "stationary_density: ")]
+    ctx.density = dens
+    if dens.kind == "numerical":
+        return [Check(name, GROUP, SKIP, reason="no closed-form stationary density "
+                      "(kind 'numerical'): nothing to verify symbolically")]
+    try:
+        v = dens.verify()
+    except Exception as exc:  # noqa: BLE001
+        return [error_check(name, GROUP, exc, "density.verify(): ")]
+    return [Check(name, GROUP, PASS if v.ok else FAIL,
+                  value=f"residual {sp.sstr(v.residual)[:40]}" + (" (exact)" if v.exact
+                                                                   else " (floats)"),
+                  tolerance="== 0", reason=f"closed form of kind {dens.kind!r}",
+                  data={"kind": dens.kind, "residual": sp.sstr(v.residual),
+                        "exact": bool(v.exact)})]
+
+
+def _as_number(x) -> float | None:
+    x = sp.sympify(x)
+    if x.has(sp.Integral) or x.free_symbols:
+        return None
+    try:
+        return float(x.evalf(30))
+    except (TypeError, ValueError):
+        return None
+
+
+def check_fdt(ctx: Context) -> list[Check]:
+    """``<p0, L_k g> = E_0[v_k g]`` for ``g = f`` and ``g = (h_1 + h_n)² + h_1`` (exact when
+    both sides are exact, else to 1e-12 relative); records ``<p0, L_k f>`` for
+    :func:`check_kernel_at_zero`."""
+    dens = ctx.density
+    model, f = ctx.model, ctx.f
+    name0 = "identity: <p0, L_k g> = E0[v_k g]"
+    if dens is None or dens.kind == "numerical":
+        return [Check(name0, GROUP, SKIP,
+                      reason="no closed-form p0: the conjugate variables v_k = "
+                             "-C_k·∇log p0 are not available symbolically")]
+    try:
+        v = dens.conjugate_variables()
+    except Exception as exc:  # noqa: BLE001
+        return [error_check(name0, GROUP, exc, "conjugate_variables(): ")]
+    h = model.h
+    tests = [("f", f), ("g_test", sp.expand((h[0] + h[-1]) ** 2 + h[0]))]
+    out = []
+    for k in range(model.m):
+        rows, bad, skipped = [], [], []
+        for label, g in tests:
+            try:
+                lhs = dens.expectation(sp.expand(perturbation(model, k, g)))
+                rhs = dens.expectation(sp.expand(v[k] * g))
+            except Exception as exc:  # noqa: BLE001
+                # an expectation a closed form cannot give is "not applicable" (SKIP),
+                # anything else is a failure
+                (skipped if status_of(exc) == SKIP else bad).append(
+                    f"{label}: expectation: {describe(exc, 200)}")
+                continue
+            a, b = _as_number(lhs), _as_number(rhs)
+            if a is None or b is None:
+                skipped.append(f"{label}: no closed-form expectation")
+                continue
+            exact = not (sp.sympify(lhs).has(sp.Float) or sp.sympify(rhs).has(sp.Float))
+            if exact:
+                ok = sp.simplify(sp.sympify(lhs) - sp.sympify(rhs)) == 0
+                tol = 0.0
+            else:
+                tol = 1e-12 * (1.0 + abs(a) + abs(b))
+                ok = abs(a - b) <= tol
+            rows.append({"g": str(g), "lhs": a, "rhs": b, "diff": abs(a - b), "tol": tol,
+                         "exact": exact, "ok": bool(ok)})
+            if label == "f":
+                ctx.fdt_reference[k] = a
+            if not ok:
+                bad.append(f"{label}: {a!r} != {b!r}")
+        name = f"identity: <p0, L_{k + 1} g> = E0[v_{k + 1} g]"
+        if bad:
+            st, reason = FAIL, "; ".join(bad + skipped)
+        elif not rows:
+            st, reason = SKIP, "; ".join(skipped)
+        else:
+            st, reason = PASS, f"g in {{{', '.join(r['g'] for r in rows)}}}"
+        out.append(Check(name, GROUP, st,
+                         value="max |Δ| = " + fmt(max((r["diff"] for r in rows),
+                                                      default=float("nan"))),
+                         tolerance="exact" if rows and all(r["exact"] for r in rows)
+                         else "1e-12 rel", reason=reason[:300], data={"tests": rows}))
+    return out
+
+
+def check_kernel_at_zero(ctx: Context) -> list[Check]:
+    """``K_k(0) = <p0, L_k f>`` per backend: ``|K - ref| ≤ err + 1e-8·scale``."""
+    out = []
+    for method in ctx.methods:
+        rows, problems, notes = [], [], []
+        for k, ref in ctx.fdt_reference.items():
+            try:
+                res = ctx.kernel(method, (k,), [[0.0]])
+            except Exception as exc:  # noqa: BLE001
+                (notes if status_of(exc) == SKIP else problems).append(
+                    describe(exc))
+                continue
+            val, err = float(res.values[0]), float(res.error[0])
+            if not np.isfinite(val):
+                notes.append(f"{method} gives no reliable value of K_{k + 1}(0)")
+                continue
+            err = err if np.isfinite(err) else 0.0      # unknown error: no slack granted
+            tol = err + REL_FLOOR * max(abs(ref), abs(val), 1e-300)
+            rows.append({"channel": k, "kernel": val, "error": err, "reference": ref,
+                         "diff": abs(val - ref), "tol": tol, "method": res.method,
+                         "ok": bool(abs(val - ref) <= tol)})
+        name = f"identity: K_k(0) = <p0, L_k f> [{method}]"
+        if problems:
+            out.append(Check(name, GROUP, FAIL, reason="; ".join(problems)[:300]))
+        elif not rows:
+            out.append(Check(name, GROUP, SKIP,
+                             reason=("; ".join(notes) or "no reference value")[:300]))
+        else:
+            worst = max(rows, key=lambda r: r["diff"] / max(r["tol"], 1e-300))
+            out.append(Check(name, GROUP, PASS if all(r["ok"] for r in rows) else FAIL,
+                             value=f"|Δ| = {fmt(worst['diff'])}",
+                             tolerance=f"err+1e-8rel: {fmt(worst['tol'])}",
+                             reason="; ".join(notes)[:300], data={"rows": rows}))
+    return out

@@ -1,0 +1,180 @@
+"""Check group 3: kernels of orders 1 and 2 against Monte Carlo (THEORY §7).
+
+The fluctuation–dissipation estimator (needs the conjugate variables ``v_k``) or else the
+Girsanov estimator (needs ``C = σB``):
+``|engine - MC| ≤ 4·se + |bias| + 4·se_bias + err_engine``; windowed (Girsanov) estimates
+are compared with the engine kernel averaged over the same window (6-point Gauss–Legendre).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+
+from ..errors import NotApplicableError
+from ..model import SRNN
+from ..montecarlo import (
+    conjugate_variables,
+    first_order_kernel,
+    girsanov_matrix,
+    second_order_kernel,
+)
+from .context import Context, fmt, kname, lags_text
+from .settings import FAIL, PASS, SKIP, Check, Z, describe, status_of
+
+__all__ = ["check_mc_kernels", "estimators"]
+
+GROUP = "mc-kernels"
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(6)
+_GL_X, _GL_W = 0.5 * (_GL_X + 1.0), 0.5 * _GL_W     # nodes / weights on [0, 1]
+
+
+def estimators(model: SRNN) -> tuple[bool, bool, str, str]:
+    """``(has_v, has_B, why_not_v, why_not_B)``: which Monte Carlo kernel estimators apply
+    (a not-applicable error of the probe is the reason; other errors propagate)."""
+    try:
+        conjugate_variables(model)
+        has_v, why_v = True, ""
+    except NotApplicableError as exc:
+        has_v, why_v = False, str(exc)
+    try:
+        girsanov_matrix(model)
+        has_B, why_B = True, ""
+    except NotApplicableError as exc:
+        has_B, why_B = False, str(exc)
+    return has_v, has_B, why_v, why_B
+
+
+def _engine_windowed(ctx: Context, method: str, channels, pts_per_entry, weights):
+    """Weighted averages of the kernel over point sets (one set per entry), and the
+    weighted sums of the error estimates."""
+    sizes = [len(p) for p in pts_per_entry]
+    res = ctx.kernel(method, tuple(channels), np.concatenate(pts_per_entry))
+    vals, errs = res.values, res.error
+    out, err, pos = [], [], 0
+    for s, w in zip(sizes, weights, strict=True):
+        out.append(float(np.dot(w, vals[pos:pos + s])))
+        err.append(float(np.dot(np.abs(w), errs[pos:pos + s])))
+        pos += s
+    return np.array(out), np.array(err)
+
+
+def _entry_points(N: int, lag, kind: str, delta: float):
+    """Points and weights whose weighted sum is what the MC entry estimates."""
+    if kind == "point":
+        return np.atleast_2d(np.asarray(lag, float)).reshape(1, N), np.ones(1)
+    if N == 1:  # girsanov window [σ, σ+δ]
+        return (lag[0] + delta * _GL_X)[:, None], _GL_W.copy()
+    s1, s2 = float(lag[0]), float(lag[1])
+    if kind == "mix":  # recent kick averaged over [σ1, σ1+δ], earlier at σ2
+        return np.stack([s1 + delta * _GL_X, np.full_like(_GL_X, s2)], 1), _GL_W.copy()
+    # girsanov, both windows
+    a, b = np.meshgrid(s1 + delta * _GL_X, s2 + delta * _GL_X, indexing="ij")
+    return np.stack([a.ravel(), b.ravel()], 1), np.outer(_GL_W, _GL_W).ravel()
+
+
+def _plan(N: int, s, has_v: bool, has_B: bool):
+    """``(lags, estimator or None)`` of order ``N``."""
+    if N == 1:
+        return np.asarray(s.mc_lags1, float), ("fdt" if has_v else
+                                               ("girsanov" if has_B else None))
+    lags = np.asarray(s.mc_lags2, float)
+    if has_B:
+        return lags, "fdt" if has_v else "girsanov"
+    if has_v:   # the second-order FDT estimator needs B off the diagonal
+        return lags[lags[:, 0] == lags[:, 1]], "fdt"
+    return lags, None
+
+
+def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
+    """Orders 1 and 2 (those ``≤ order``) against their Monte Carlo estimates."""
+    s = ctx.settings
+    out = []
+    has_v, has_B, why_v, why_B = estimators(ctx.model)
+    method = ctx.primary
+    for N in (1, 2):
+        name = f"MC: kernels order {N}"
+        if N > ctx.order:
+            continue
+        if method is None:
+            out.append(Check(name, GROUP, SKIP, reason="no backend applies"))
+            continue
+        lags, est_method = _plan(N, s, has_v, has_B)
+        if est_method is None:
+            out.append(Check(name, GROUP, SKIP,
+                             reason=f"no MC kernel estimator: no conjugate variable ({why_v}) "
+                                    f"and C is not in the range of σ ({why_B})"[:300]))
+            continue
+        if progress is not None:
+            progress(f"MC kernels order {N} ({est_method}, {s.kernel_paths} paths)")
+        t0 = time.time()
+        kw = dict(observable=ctx.f, method=est_method, n_paths=s.kernel_paths, dt=s.dt,
+                  scheme=s.scheme, n_origins=s.kernel_origins, origin_stride=s.origin_stride,
+                  seed=s.seed + N, chunk_size=s.chunk_size)
+        try:
+            if N == 1:
+                est = first_order_kernel(ctx.model, lags,
+                                         window=s.window if est_method == "girsanov" else None,
+                                         **kw)
+            else:
+                est = second_order_kernel(ctx.model, lags, window=s.window, **kw)
+        except Exception as exc:  # noqa: BLE001 - status by type
+            out.append(Check(name, GROUP, status_of(exc),
+                             reason=f"Monte Carlo: {describe(exc)}"[:300]))
+            continue
+        elapsed = time.time() - t0
+        # engine values (window-averaged where the estimator is)
+        m = ctx.model.m
+        eng = np.full(est.value.shape, np.nan)
+        eng_err = np.full(est.value.shape, np.nan)
+        lag_rows = lags.reshape(len(lags), -1)
+        kinds = []
+        for lag in lag_rows:
+            if N == 1:
+                kinds.append("window" if est_method == "girsanov" else "point")
+            elif est_method == "girsanov":
+                kinds.append("window")
+            else:
+                kinds.append("mix" if lag[1] > lag[0] else "point")
+        try:
+            for ch in itertools.product(range(m), repeat=N):
+                pts, wts = zip(*[_entry_points(N, lag, kd, s.window)
+                                 for lag, kd in zip(lag_rows, kinds, strict=True)], strict=True)
+                v, e = _engine_windowed(ctx, method, ch, list(pts), list(wts))
+                idx = (slice(None),) + ch
+                eng[idx], eng_err[idx] = v, e
+        except Exception as exc:  # noqa: BLE001 - status by type
+            out.append(Check(name, GROUP, status_of(exc),
+                             reason=f"engine ({method}): {describe(exc)}"[:300]))
+            continue
+        bias = np.zeros_like(est.value) if est.bias is None else est.bias
+        bse = np.zeros_like(est.value) if est.bias_stderr is None else est.bias_stderr
+        tol = Z * est.stderr + np.abs(bias) + Z * bse + np.nan_to_num(eng_err, nan=0.0)
+        diff = np.abs(est.value - eng)
+        good = np.isfinite(diff)
+        ratio = np.where(good, diff / np.maximum(tol, 1e-300), np.nan)
+        data = {"estimator": est_method, "engine_method": method, "lags": lags,
+                "kinds": kinds, "window": s.window, "mc": est.value, "stderr": est.stderr,
+                "bias": bias, "bias_stderr": bse, "engine": eng, "engine_error": eng_err,
+                "tol": tol, "n_paths": est.n_paths, "n_origins": est.n_origins,
+                "origin_stride": s.origin_stride, "dt": est.dt, "scheme": est.scheme,
+                "seed": s.seed + N, "seconds": elapsed}
+        plots[f"kernel{N}"] = data
+        if not good.any():
+            out.append(Check(name, GROUP, SKIP,
+                             reason=f"the engine ({method}) gives no value at the MC lags"))
+            continue
+        jmax = np.unravel_index(np.nanargmax(ratio), ratio.shape)
+        ch = tuple(int(c) for c in jmax[1:])
+        st = PASS if np.nanmax(ratio) <= 1.0 else FAIL
+        out.append(Check(
+            f"{name} ({est_method} vs {method})", GROUP, st,
+            value=f"max |Δ|/tol = {fmt(float(np.nanmax(ratio)))} "
+                  f"({kname(ch)}{lags_text(lags[jmax[0]])})",
+            tolerance="4se+|bias|+4se_b+err",
+            reason=f"{int(good.sum())} entries, {est.n_paths} paths, dt={est.dt:g}"
+                   + (f", window {s.window:g}" if any(k != 'point' for k in kinds) else ""),
+            data=data))
+    return out

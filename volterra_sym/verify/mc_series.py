@@ -1,0 +1,240 @@
+"""Check group 4: the truncated Volterra series against Monte Carlo (THEORY §8).
+
+The residual ``R_M(ε) = MC response - Σ_{1≤N≤M} ε^N T_N(t)`` for ``u_k(t) = sin(2t)`` on
+every channel at geometric ``ε ∈ [0.05, 0.4]``, from one run of common-random-number paths
+(:func:`volterra_sym.montecarlo.crn_responses`: every ε in lockstep with ε = 0, time-step
+bias removed per path by Richardson extrapolation ``2·Δ(dt/2) - Δ(dt)``, whose standard
+error therefore includes the bias's). ``R_M = O(ε^{M+1})``: the fitted log–log slope must
+be ``M+1 ± 0.3`` (the first order ``> M`` whose term does not vanish at the chosen time),
+using only the ε whose residual is above the MC noise floor (``3·se``) and where the
+engine's next order is at most 15 % of the leading one (so that the slope is that of the
+leading order). The time is the one (of a grid) where the engine predicts the most such ε
+above the floor. When the truncated series is exact (linear model, polynomial observable
+of degree ≤ M) the check is instead ``|R_M| ≤ 4·se + 0.05·max_t|bias|`` (the second term
+bounds the O(dt²) remainder of the Richardson extrapolation, which matters when the
+response has no noise at all).
+
+The noise floor is ``ε·sd(D1)/√P`` (``D1`` the pathwise derivative of the response), the
+``M = 2`` residual ``ε³T_3``: for noisy, weakly nonlinear models the small-ε points drop out
+and the check reports SKIP with the reason rather than fit noise.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import sympy as sp
+
+from ..errors import AccuracyNotReachedError, NotApplicableError, ResourceLimitError
+from ..hierarchy import ResponseHierarchy, diagnose_series
+from ..model import SRNN
+from ..montecarlo import CRNResponses, crn_responses
+from .context import Context, fmt
+from .settings import (
+    FAIL,
+    NEXT_ORDER,
+    NOISE_FLOOR,
+    PASS,
+    REL_FLOOR,
+    RICHARDSON_REL,
+    SKIP,
+    SLOPE_TOL,
+    Check,
+    Z,
+    describe,
+    status_of,
+)
+
+__all__ = ["series_residuals", "fit_slope", "sine_input", "check_mc_series"]
+
+GROUP = "mc-series"
+
+
+def sine_input(m: int) -> Callable[[float], np.ndarray]:
+    """``u_k(t) = sin(2t)`` on every channel."""
+    def u(t):
+        return np.full(m, math.sin(2.0 * float(t)))
+    return u
+
+
+def fit_slope(eps, r, se) -> tuple[float, float]:
+    """Weighted least-squares slope of ``log|r|`` against ``log ε`` (weights ``(|r|/se)²``,
+    the inverse variance of ``log|r|``) and its standard error.
+
+    (The criterion of this check, not an estimator: it stays with verify.)"""
+    x, y = np.log(np.asarray(eps, float)), np.log(np.abs(np.asarray(r, float)))
+    w = (np.abs(r) / np.maximum(se, 1e-300)) ** 2
+    xm = np.sum(w * x) / np.sum(w)
+    ym = np.sum(w * y) / np.sum(w)
+    sxx = np.sum(w * (x - xm) ** 2)
+    slope = float(np.sum(w * (x - xm) * (y - ym)) / sxx)
+    return slope, float(1.0 / math.sqrt(sxx))
+
+
+def _poly_degree(model: SRNN, f: sp.Expr) -> int | None:
+    if not f.is_polynomial(*model.h):
+        return None
+    return int(sp.Poly(f, *model.h).total_degree()) if f.free_symbols else 0
+
+
+def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths: int,
+                     dt: float = 0.01, seed=None, method: str = "auto",
+                     scheme: str = "exponential", chunk_size: int = 16384,
+                     engine_terms: np.ndarray | None = None, mc: CRNResponses | None = None
+                     ) -> dict:
+    """The truncation-error check of THEORY §8 for ``u_k(t) = sin(2t)`` on every channel.
+
+    Returns a dict with the engine terms ``T_0..T_{order+2}`` (as many as the backend
+    gives), the CRN responses and, per ``M = 1..order``, the residuals at the chosen time,
+    the fitted slope, the expected slope and a status (``PASS``/``FAIL``/``SKIP``).
+    """
+    eps = np.asarray(eps, dtype=float)
+    times = np.asarray(times, dtype=float)
+    u = sine_input(model.m)
+    f = model.observable(observable) if not isinstance(observable, sp.Basic) else observable
+    used_method, terms_error = method, None
+    if engine_terms is None:
+        err = None
+        for extra in (2, 1, 0):
+            try:
+                Hx = ResponseHierarchy(model, f, order + extra)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    res = Hx.series_terms(u, times, method=method)
+                engine_terms, used_method = np.asarray(res), res.method
+                terms_error = res.error
+                break
+            except (NotApplicableError, ResourceLimitError, AccuracyNotReachedError) as exc:
+                err = exc       # order + extra not available: try fewer terms
+        if engine_terms is None:
+            raise err
+    T = np.asarray(engine_terms, dtype=float)
+    avail = T.shape[0] - 1
+    if mc is None:
+        mc = crn_responses(model, u, eps, times, observable=f, n_paths=n_paths, dt=dt,
+                           scheme=scheme, seed=seed, chunk_size=chunk_size)
+    y, se = mc.value, mc.stderr                                       # (E, T)
+    diag = diagnose_series(T[:order + 1], float(eps.max()))
+    inside = np.abs(eps) < diag.radius
+    deg = _poly_degree(model, f)
+    Tscale = float(np.max(np.abs(T[1:]))) if avail else 0.0
+    # bound on the O(dt²) remainder of the Richardson extrapolation: the measured O(dt) bias
+    # b ≈ c1·dt leaves ≈ c2·dt²/2; with |c2/c1| ~ the input / relaxation rates (a few) and
+    # dt = 0.01 that is ≲ 2 % of max_t |b| (measured: ≤ 1.6 % on linear2d with f = h1,
+    # where the response has no noise at all); RICHARDSON_REL adds a margin
+    remainder = RICHARDSON_REL * np.max(np.abs(mc.bias), axis=1)
+    results = []
+    for M in range(1, order + 1):
+        S = sum(eps[:, None] ** N * T[N][None, :] for N in range(1, M + 1))
+        R = y - S
+        res = {"M": M}
+        if model.is_linear and deg is not None and deg <= M:
+            floor = REL_FLOOR * max(Tscale, 1e-300)
+            tol = Z * se + remainder[:, None] + floor
+            ratio = np.abs(R) / tol
+            res.update(kind="exact", residual=R, stderr=se, tol=tol,
+                       max_ratio=float(ratio.max()),
+                       status=PASS if np.all(ratio <= 1.0) else FAIL,
+                       message=f"truncated series exact (linear model, degree-{deg} "
+                               f"observable): max |R|/tol = {ratio.max():.3g}")
+            results.append(res)
+            continue
+        # the leading order of the residual, the ε where it dominates (the next order is at
+        # most NEXT_ORDER of it, by the engine's own higher terms) and the time to look at
+        nz = [N for N in range(M + 1, avail + 1)
+              if np.max(np.abs(T[N])) > 1e-8 * max(Tscale, 1e-300)]
+        lead = nz[0] if nz else M + 1
+        asym = np.broadcast_to(inside[:, None], R.shape).copy()
+        if lead <= avail:
+            if lead + 1 <= avail:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    rho = np.abs(T[lead + 1]) / np.abs(T[lead])
+                asym &= eps[:, None] * np.nan_to_num(rho, nan=np.inf)[None, :] <= NEXT_ORDER
+            pred = sum(eps[:, None] ** N * T[N][None, :] for N in range(M + 1, avail + 1))
+            snr = np.abs(pred) / np.maximum(se, 1e-300)
+            good = asym & (snr >= NOISE_FLOOR + 1.0)
+
+            def key(t, good=good, snr=snr):
+                g = good[:, t]
+                n = int(g.sum())
+                span = eps[g].max() / eps[g].min() if n else 0.0
+                return (n >= 3 and span >= 2.0, n, float(np.sum(np.log(snr[g, t]))),
+                        float(np.max(snr[:, t])))
+            j = max(range(R.shape[1]), key=key)
+            expected = next((N for N in range(M + 1, avail + 1)
+                             if abs(T[N, j]) > 1e-8 * max(Tscale, 1e-300)), lead)
+        else:
+            j = int(np.argmax(np.abs(R[-1]) / np.maximum(se[-1], 1e-300)))
+            expected = M + 1
+        r, s = R[:, j], se[:, j]
+        above = (np.abs(r) > NOISE_FLOOR * s) & asym[:, j]
+        cut = "" if asym[:, j].all() else \
+            f"; ε > {eps[~asym[:, j]].min():.3g} left out (next order > {NEXT_ORDER:g} of leading)"
+        res.update(kind="slope", time=float(mc.times[j]), time_index=j, residual_t=r,
+                   stderr_t=s, used=above, asymptotic=asym[:, j], expected=expected,
+                   predicted_t=sum(eps ** N * T[N, j] for N in range(M + 1, avail + 1))
+                   if avail > M else None)
+        if above.sum() >= 3 and eps[above].max() / eps[above].min() >= 2.0:
+            slope, slope_se = fit_slope(eps[above], r[above], s[above])
+            ok = abs(slope - expected) <= SLOPE_TOL
+            res.update(slope=slope, slope_stderr=slope_se, status=PASS if ok else FAIL,
+                       message=f"slope {slope:.3f} ± {slope_se:.2g} vs {expected} at "
+                               f"t={mc.times[j]:g} from {int(above.sum())}/{len(eps)} ε in "
+                               f"[{eps[above].min():.3g}, {eps[above].max():.3g}]{cut}")
+        else:
+            res.update(slope=None, slope_stderr=None, status=SKIP,
+                       message=f"residual above the MC noise floor ({NOISE_FLOOR:g} se) at only "
+                               f"{int(above.sum())}/{len(eps)} ε values at t={mc.times[j]:g} "
+                               f"(need ≥ 3 spanning a factor 2){cut}: more paths needed")
+        results.append(res)
+    return {"method": used_method, "terms": T, "terms_error": terms_error, "mc": mc,
+            "results": results,
+            "richardson_remainder_bound": remainder, "radius": diag.radius,
+            "diagnostic": diag.message, "inside_radius": inside}
+
+
+
+def check_mc_series(ctx: Context, plots: dict, progress=None) -> list[Check]:
+    """The truncation-error check (module docstring) with the settings of ``ctx``."""
+    s = ctx.settings
+    if ctx.series_method is None:
+        return [Check("MC: series residual", GROUP, SKIP,
+                      reason="no backend gives series terms for this model (exact: linear "
+                             "model and polynomial observable; spectral: n ≤ 2)")]
+    if progress is not None:
+        progress(f"MC series: CRN responses at {len(s.eps)} ε ({s.series_paths} paths, "
+                 f"dt={s.dt:g} and dt/2)")
+    try:
+        out = series_residuals(ctx.model, ctx.f, ctx.order, eps=s.eps, times=s.times,
+                               n_paths=s.series_paths, dt=s.dt, seed=s.seed + 10,
+                               method=ctx.series_method, scheme=s.scheme,
+                               chunk_size=s.chunk_size)
+    except Exception as exc:  # noqa: BLE001 - status by type
+        return [Check("MC: series residual", GROUP, status_of(exc), reason=describe(exc))]
+    mc = out["mc"]
+    plots["series"] = out
+    checks = []
+    for res in out["results"]:
+        M = res["M"]
+        data = {"method": out["method"], "eps": mc.eps, "times": mc.times,
+                "n_paths": mc.n_paths, "dt": mc.dt, "scheme": mc.scheme,
+                "seed": s.seed + 10, "radius": out["radius"], "seconds": mc.seconds,
+                "terms": out["terms"], "terms_error": out["terms_error"],
+                "mc_response": mc.value, "mc_stderr": mc.stderr, "mc_bias": mc.bias}
+        data.update({k: v for k, v in res.items() if k not in ("M",)})
+        if res["kind"] == "exact":
+            checks.append(Check(f"MC: series residual M={M} (exact truncation)", GROUP,
+                                res["status"], value=f"max |R|/tol = {fmt(res['max_ratio'])}",
+                                tolerance="4se + 0.05·max|bias|", reason=res["message"], data=data))
+        else:
+            val = "slope " + (fmt(res["slope"]) if res["slope"] is not None else "n/a")
+            checks.append(Check(f"MC: series residual M={M} (slope)", GROUP,
+                                res["status"], value=val,
+                                tolerance=f"{res['expected']} ± {SLOPE_TOL:g}",
+                                reason=res["message"], data=data))
+    return checks
+
+

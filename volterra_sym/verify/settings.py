@@ -1,0 +1,125 @@
+"""Settings, constants and the report line of ``volterra-sym verify``; how an exception
+inside a check becomes SKIP or FAIL (by its type, never by its message)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import (
+    AccuracyNotReachedError,
+    NotApplicableError,
+    ResourceLimitError,
+    VolterraSymError,
+)
+
+__all__ = ["PASS", "FAIL", "SKIP", "REL_FLOOR", "SLOPE_TOL", "NOISE_FLOOR", "NEXT_ORDER",
+           "RICHARDSON_REL", "Z", "Settings", "settings_for", "Check", "status_of",
+           "error_check", "describe", "VerificationFailedError"]
+
+PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+#: relative floor added to every engine-vs-engine tolerance (× the kernel's scale)
+REL_FLOOR = 1e-8
+#: slope tolerance of the truncation-error check (THEORY §8)
+SLOPE_TOL = 0.3
+#: a residual is "above the MC noise floor" when |R| > NOISE_FLOOR · se
+NOISE_FLOOR = 3.0
+#: the slope fit uses only ε where the engine's next order is ≤ this fraction of the leading one
+NEXT_ORDER = 0.15
+#: bound of the Richardson remainder relative to the measured time-step bias (exact case)
+RICHARDSON_REL = 0.05
+#: z-score multiplier of the Monte Carlo comparisons
+Z = 4.0
+
+
+class VerificationFailedError(VolterraSymError):
+    """At least one verify check failed (the command line's exit status 1)."""
+
+
+# ====================================================================== settings
+@dataclass(frozen=True)
+class Settings:
+    """Everything that fixes the numbers of a run (written to ``verify.json``)."""
+
+    quick: bool
+    seed: int
+    dt: float = 0.01
+    scheme: str = "exponential"
+    kernel_paths: int = 40_000
+    kernel_origins: int = 20
+    origin_stride: float = 0.5
+    window: float = 0.1
+    series_paths: int = 600_000
+    eps: tuple[float, ...] = tuple(np.geomspace(0.05, 0.4, 6))
+    times: tuple[float, ...] = tuple(np.round(np.arange(0.5, 3.001, 0.25), 10))
+    mc_lags1: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0)
+    mc_lags2: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.25, 0.25), (0.5, 0.5),
+                                                (1.0, 1.0), (0.25, 0.5), (0.25, 0.75),
+                                                (0.25, 1.25), (0.25, 2.0))
+    continuity_step: float = 0.01
+    chunk_size: int = 16384
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def settings_for(quick: bool, seed: int) -> Settings:
+    """Defaults: the full run takes a minute or two on two cores, ``--quick`` a few seconds."""
+    if quick:
+        return Settings(quick=True, seed=seed, kernel_paths=10_000, kernel_origins=10,
+                        series_paths=100_000, eps=(0.05, 0.1, 0.2, 0.4),
+                        times=tuple(np.round(np.arange(0.5, 2.501, 0.25), 10)))
+    return Settings(quick=False, seed=seed)
+
+
+# ====================================================================== checks
+@dataclass
+class Check:
+    """One line of the report."""
+
+    name: str
+    group: str
+    status: str
+    value: str = ""
+    tolerance: str = ""
+    reason: str = ""
+    data: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "group": self.group, "status": self.status,
+                "value": self.value, "tolerance": self.tolerance, "reason": self.reason,
+                "data": self.data}
+
+
+def status_of(exc: BaseException) -> str:
+    """SKIP or FAIL for an exception raised inside a check, decided by its type:
+
+    * :class:`NotApplicableError` (incl. ``UnsupportedOrderError``): the route does not
+      cover this model/observable/order — nothing was computed, nothing can be wrong: SKIP;
+    * :class:`ResourceLimitError`: refused *before* the work for its cost: SKIP (the reason
+      names the option that lowers the cost);
+    * :class:`AccuracyNotReachedError`: SKIP. The route reports honestly that it cannot
+      deliver its tolerance here and returns no number; verify exists to catch numbers that
+      are wrong *within* their claimed error, and an honest refusal is not such a number.
+      (A route that returns a value whose error estimate is too small is still caught: its
+      comparison FAILs.)
+    * anything else — ``SimulationError`` (a Monte Carlo run diverged), an invalid-input
+      error raised from inside verify's own calls, or a crash (``TypeError``,
+      ``LinAlgError``, ...): FAIL. A check that cannot run for a reason other than
+      "does not apply" or "too expensive" is a failure.
+    """
+    if isinstance(exc, (NotApplicableError, ResourceLimitError, AccuracyNotReachedError)):
+        return SKIP
+    return FAIL
+
+
+def describe(exc: BaseException, limit: int = 300) -> str:
+    """``"TypeName: message"`` on one line, at most ``limit`` characters."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text[:limit]
+
+
+def error_check(name: str, group: str, exc: BaseException, prefix: str = "") -> Check:
+    """A report line for an exception raised by a check (status by :func:`status_of`)."""
+    return Check(name, group, status_of(exc), reason=(prefix + describe(exc))[:300])

@@ -1,0 +1,115 @@
+"""Check group 1b: symmetry of the kernels of order ≥ 2 (THEORY §4).
+
+Per backend: (a) ``evaluate`` is invariant under a simultaneous permutation of channels and
+lags; (b) ``K_{k1k2}(σ,σ) = K_{k2k1}(σ,σ)``; (c) continuity across the diagonal:
+``K_{k1k2}(σ, σ+δ) → K_{k1k2}(σ, σ)`` (quadratic extrapolation from δ, 2δ, 3δ).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from .context import Context, fmt, kname
+from .settings import FAIL, PASS, REL_FLOOR, SKIP, Check, describe, status_of
+
+__all__ = ["check_symmetry"]
+
+GROUP = "identities"
+
+
+def _permutations(ctx: Context, method: str, N: int, rng, rows, problems) -> None:
+    """(a) invariance under simultaneous permutation of channels and lags."""
+    lags = np.round(rng.uniform(0.0, 0.6 if method == "taylor" else 1.5, size=(3, N)), 3)
+    for ch in ctx.channel_tuples(N):
+        base = ctx.kernel(method, ch, lags).values
+        scale = np.nanmax(np.abs(base), initial=0.0)
+        for p in list(itertools.permutations(range(N)))[1:6]:
+            v = ctx.kernel(method, tuple(ch[i] for i in p), lags[:, list(p)]).values
+            diff = np.abs(v - base)
+            tol = REL_FLOOR * max(scale, 1e-300)
+            ok = bool(np.all((diff <= tol) | ~np.isfinite(diff)))
+            rows.append({"test": "permutation", "channels": list(ch), "perm": list(p),
+                         "lags": lags, "max_diff": float(np.nanmax(diff, initial=0)),
+                         "tol": tol, "ok": ok})
+            if not ok:
+                problems.append(f"{kname(ch)} not invariant under {p}")
+
+
+def _diagonal(ctx: Context, method: str, rows, problems) -> None:
+    """(b) ``K_{k1k2}(σ,σ) = K_{k2k1}(σ,σ)``; (c) ``K_{k1k2}(σ, σ+δ) → K_{k1k2}(σ, σ)``
+    (quadratic extrapolation from δ, 2δ, 3δ; tolerance the second difference + errors)."""
+    m = ctx.model.m
+    d = ctx.settings.continuity_step
+    sig = np.array([0.0, 0.1, 0.5]) if method != "taylor" else np.array([0.0, 0.1])
+    for k1, k2 in itertools.product(range(m), repeat=2):
+        if m > 2 and (k1, k2) not in ((0, 0), (0, m - 1), (m - 1, 0)):
+            continue
+        diag = np.stack([sig, sig], 1)
+        ka = ctx.kernel(method, (k1, k2), diag)
+        a, ea = ka.values, ka.error
+        scale = np.nanmax(np.abs(a), initial=0.0)
+        if k1 < k2:
+            kb = ctx.kernel(method, (k2, k1), diag)
+            diff = np.abs(a - kb.values)
+            tol = ea + kb.error + REL_FLOOR * max(scale, 1e-300)
+            ok = bool(np.all((diff <= tol) | ~np.isfinite(diff)))
+            rows.append({"test": "diagonal", "channels": [k1, k2], "lags": sig,
+                         "diff": diff, "tol": tol, "ok": ok})
+            if not ok:
+                problems.append(f"K{k1 + 1}{k2 + 1}(σ,σ) != K{k2 + 1}{k1 + 1}(σ,σ)")
+        steps = np.stack([np.stack([sig, sig + j * d], 1) for j in (1, 2, 3)])
+        ks = ctx.kernel(method, (k1, k2), steps.reshape(-1, 2))
+        vals, errs = ks.values.reshape(3, -1), ks.error.reshape(3, -1)
+        limit = 3 * vals[0] - 3 * vals[1] + vals[2]
+        curv = np.abs(vals[0] - 2 * vals[1] + vals[2])
+        diff = np.abs(limit - a)
+        tol = curv + 3 * errs[0] + 3 * errs[1] + errs[2] + ea + REL_FLOOR * max(scale, 1e-300)
+        ok = bool(np.all((diff <= tol) | ~np.isfinite(diff)))
+        rows.append({"test": "continuity", "channels": [k1, k2], "lags": sig, "step": d,
+                     "diff": diff, "tol": tol, "ok": ok})
+        if not ok:
+            problems.append(f"K{k1 + 1}{k2 + 1}(σ, σ+δ) does not tend to "
+                            f"K{k1 + 1}{k2 + 1}(σ, σ)")
+
+
+def check_symmetry(ctx: Context) -> list[Check]:
+    """Permutation invariance, diagonal commutation and continuity across σ1 = σ2, per
+    backend; an order a backend does not support (a not-applicable error) is noted and
+    skipped, any other error is a failure."""
+    if ctx.order < 2:
+        return [Check("identity: kernel symmetry", GROUP, SKIP,
+                      reason="order 1: nothing to permute")]
+    out = []
+    if not ctx.methods:
+        out.append(Check("identity: kernel symmetry", GROUP, SKIP,
+                         reason="no backend applies"))
+    rng = np.random.default_rng(12345)
+    for method in ctx.methods:
+        rows, problems, notes = [], [], []
+        tasks = [(f"order {N}", _permutations, (ctx, method, N, rng, rows, problems))
+                 for N in range(2, ctx.order + 1)]
+        tasks.append(("diagonal", _diagonal, (ctx, method, rows, problems)))
+        for label, task, task_args in tasks:
+            try:
+                task(*task_args)
+            except Exception as exc:  # noqa: BLE001 - status by type
+                msg = f"{label}: {describe(exc, 200)}"
+                (notes if status_of(exc) == SKIP else problems).append(msg)
+        name = f"identity: kernel symmetry [{method}]"
+        if not rows and not problems:
+            out.append(Check(name, GROUP, SKIP, reason="; ".join(notes)[:300]))
+            continue
+        worst = 0.0
+        for r in rows:
+            dd = np.atleast_1d(r.get("diff", r.get("max_diff")))
+            tt = np.atleast_1d(r["tol"])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                worst = max(worst, float(np.nanmax(dd / np.maximum(tt, 1e-300), initial=0.0)))
+        out.append(Check(name, GROUP, FAIL if problems else PASS,
+                         value=f"max |Δ|/tol = {fmt(worst)} ({len(rows)} tests)",
+                         tolerance="err_a + err_b + 1e-8 rel",
+                         reason="; ".join(problems[:4] + notes)[:300],
+                         data={"tests": rows, "skipped": notes}))
+    return out
