@@ -20,34 +20,15 @@ import argparse
 import json
 import sys
 import warnings
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import sympy as sp
 
-from .model import SRNN, ModelError
+from .model import SRNN, ModelError, builtin_models, load_model
 from .parsing import ExpressionError, parse_expression
 
 __all__ = ["main", "load_model", "builtin_models", "parse_input"]
-
-
-def builtin_models() -> dict[str, Path]:
-    """Built-in example models: name -> TOML path."""
-    root = resources.files("volterra_sym") / "data" / "models"
-    return {Path(p.name).stem: Path(str(p)) for p in root.iterdir() if p.name.endswith(".toml")}
-
-
-def load_model(spec: str) -> SRNN:
-    """Load a model from a TOML path or a built-in example name."""
-    path = Path(spec)
-    if path.suffix == ".toml" or path.exists():
-        return SRNN.load(path)
-    models = builtin_models()
-    if spec in models:
-        return SRNN.load(models[spec])
-    raise ModelError(f"model {spec!r}: no such file, and not a built-in example "
-                     f"(built-ins: {', '.join(sorted(models))})")
 
 
 def parse_input(exprs: list[str], m: int):

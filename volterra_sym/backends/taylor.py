@@ -78,6 +78,7 @@ from ..hierarchy.shortlag import (
     unsupported_reason,
 )
 from ..model import SRNN
+from ..model.cache import derived
 from . import BackendError
 
 __all__ = ["BACKEND", "TaylorSeries", "TaylorExpansion", "TaylorAccuracyWarning",
@@ -747,7 +748,7 @@ class TaylorExpansion:
 # ====================================================================== options & API
 def _expansion(model: SRNN, f: sp.Expr, density: str, sampling: dict) -> TaylorExpansion:
     key = (sp.sympify(f), density, tuple(sorted(sampling.items())))
-    cache = model.__dict__.setdefault("_taylor_cache", {})
+    cache = derived(model, ("taylor", "expansions"), dict)
     if key not in cache:
         cache[key] = TaylorExpansion(model, f, density, sampling)
     return cache[key]
@@ -840,7 +841,7 @@ def taylor_hierarchy(hierarchy: ResponseHierarchy, degree: int = DEFAULT_DEGREE,
     o = _Options.parse({"degree": degree, **options})
     exp = TaylorExpansion(model, f, o.density, o.sampling, hierarchy=hierarchy)
     key = (sp.sympify(f), o.density, tuple(sorted(o.sampling.items())))
-    model.__dict__.setdefault("_taylor_cache", {})[key] = exp
+    derived(model, ("taylor", "expansions"), dict)[key] = exp
     exp.chains.build(hierarchy.order, o.degree)
     if evaluate:
         exp.evaluate_nodes([n for n, d in hierarchy.graph.nodes(data=True)
@@ -920,10 +921,10 @@ class _TaylorBackend:
         refused, pointing to the spectral/exact routes."""
         from ..features.functional import response_functional
 
-        cache = hierarchy.__dict__.setdefault("_taylor_functional", {})
-        if self.series_degree not in cache:
-            cache[self.series_degree] = response_functional(hierarchy, self.series_degree)
-        functional = cache[self.series_degree]
+        degree = self.series_degree
+        functional = derived(hierarchy.model, ("taylor", "functional", hierarchy.f,
+                                               hierarchy.order, degree),
+                             lambda: response_functional(hierarchy, degree))
         radius = min(functional.info["radius"].values())
         if times[-1] >= radius:
             raise BackendError(

@@ -25,6 +25,7 @@ import sympy as sp
 
 from ..errors import NotApplicableError
 from ..model import SRNN, ModelError
+from ..model.cache import derived
 from ..operators import fokker_planck
 
 __all__ = ["StationaryDensity", "stationary_density", "NoClosedFormError",
@@ -49,11 +50,7 @@ class Verification:
 
 def stationary_density(model: SRNN) -> StationaryDensity:
     """The (cached) :class:`StationaryDensity` of ``model``; closed forms are verified."""
-    dens = model.__dict__.get("_stationary_density")
-    if dens is None:
-        dens = StationaryDensity(model)
-        model.__dict__["_stationary_density"] = dens
-    return dens
+    return derived(model, ("density", "stationary"), lambda: StationaryDensity(model))
 
 
 class StationaryDensity:
