@@ -391,8 +391,7 @@ def stationary_samples(model: SRNN, *, paths: int = 256, snapshots: int = 128,
     if lam_min <= 0:
         raise BackendError(f"the leak has an eigenvalue with real part {lam_min:.3g} ≤ 0: "
                            "no relaxation time to sample the stationary density with")
-    slope = {"linear": 0.0, "tanh": 1.0, "sigmoid": 0.25, "softplus": 1.0}.get(
-        model.activation.name, 1.0)
+    slope = 0.0 if lin else model.activation.lipschitz
     lam_max = float(np.linalg.norm(L, 2) + slope * np.linalg.norm(W, 2))
     dt = 0.005 / lam_max if dt is None else float(dt)
     burn_in = 20.0 / lam_min if burn_in is None else float(burn_in)
@@ -403,9 +402,7 @@ def stationary_samples(model: SRNN, *, paths: int = 256, snapshots: int = 128,
     if dt * lam_max > 0.5:
         raise BackendError(f"dt={dt:g} is too large for this model: dt·λ_max = "
                            f"{dt * lam_max:.3g} > 0.5 makes Euler–Maruyama unreliable")
-    act = {"tanh": np.tanh, "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),
-           "softplus": lambda z: np.logaddexp(0.0, z)}.get(model.activation.name) \
-        or model.activation.numpy()
+    act = model.activation.numpy()
     rng = np.random.default_rng(seed)
     h = np.zeros((paths, model.n))
     if lin:

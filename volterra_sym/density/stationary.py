@@ -444,10 +444,7 @@ def _integrate_term(term, x, act):
         z = _activation_argument(rest, act)
         if z is not None and sp.diff(z, x).free_symbols.isdisjoint({x}):
             w = sp.diff(z, x)
-            prim = {"tanh": sp.log(sp.cosh(z)),
-                    "sigmoid": sp.log(1 + sp.exp(z)),
-                    "softplus": -sp.polylog(2, -sp.exp(z))}[act.name]
-            return coeff * prim / w
+            return coeff * act.primitive(z) / w
     res = sp.integrate(rest, x, risch=False, conds="none")
     if res.has(sp.Integral):
         return coeff * sp.Integral(rest, (x, 0, x))

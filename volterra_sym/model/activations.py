@@ -105,12 +105,13 @@ class Activation:
         with a closed rule :attr:`derivative_in_a` (``None`` otherwise)."""
         return _derivative_poly(self, _order(j))
 
-    def primitive(self) -> sp.Expr | None:
-        """A closed primitive ``∫ a(z) dz`` (``None`` for a custom activation): ``z²/2``,
-        ``log cosh z`` (tanh), ``log(1 + e^z)`` (sigmoid), ``-Li₂(-e^z)`` (softplus)."""
-        return {"linear": Z**2 / 2, "tanh": sp.log(sp.cosh(Z)),
-                "sigmoid": sp.log(1 + sp.exp(Z)),
-                "softplus": -sp.polylog(2, -sp.exp(Z))}.get(self.name)
+    def primitive(self, x: sp.Expr = Z) -> sp.Expr | None:
+        """A closed primitive ``F(x)`` with ``F' = a`` (``None`` for a custom activation):
+        ``x²/2``, ``log cosh x`` (tanh), ``log(1 + e^x)`` (sigmoid), ``-Li₂(-e^x)``
+        (softplus)."""
+        return {"linear": x**2 / 2, "tanh": sp.log(sp.cosh(x)),
+                "sigmoid": sp.log(1 + sp.exp(x)),
+                "softplus": -sp.polylog(2, -sp.exp(x))}.get(self.name)
 
     # ------------------------------------------------------------------ numbers
     def numpy(self) -> Callable[[np.ndarray], np.ndarray]:
@@ -119,9 +120,11 @@ class Activation:
         return _numpy(self)
 
     def numpy_derivative(self, j: int = 1) -> Callable[[np.ndarray], np.ndarray]:
-        """Vectorised ``a^{(j)}(z)`` (float array of the shape of ``z``); for tanh, sigmoid
-        and softplus evaluated as ``P_j`` at the overflow-safe value (``a``, resp. the
-        sigmoid for softplus), so large ``|z|`` gives no ``inf/inf``."""
+        """Vectorised ``a^{(j)}(z)`` (float array of the shape of ``z``). For tanh and
+        sigmoid ``a^{(j)} = a'(z) · P_{j-1}'(a)`` with ``a'`` in a cancellation-free form
+        (``sech² z = 4e^{-2|z|}/(1+e^{-2|z|})²``, resp. ``σ(z)σ(-z)``); softplus uses
+        ``softplus^{(j)} = σ^{(j-1)}``. So large ``|z|`` gives neither ``inf/inf`` nor a
+        loss of relative accuracy in the tails; a custom activation is lambdified."""
         return _numpy_derivative(self, _order(j))
 
     def numpy_inplace(self) -> Callable[[np.ndarray], None] | None:
@@ -221,20 +224,39 @@ def _numpy(act: Activation) -> Callable[[np.ndarray], np.ndarray]:
     return a
 
 
+def _sech2_np(z: np.ndarray) -> np.ndarray:
+    """``tanh'(z) = sech² z = 4e/(1 + e)²`` with ``e = e^{-2|z|}`` (no overflow, and
+    accurate where ``1 - tanh² z`` would cancel)."""
+    e = np.exp(-2.0 * np.abs(np.asarray(z, dtype=float)))
+    return 4.0 * e / (1.0 + e) ** 2
+
+
+#: ``a'(z)`` of the built-ins with a rule ``a' = R(a)``, evaluated without cancellation
+_FIRST_DERIVATIVE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "tanh": _sech2_np,
+    "sigmoid": lambda z: _sigmoid_np(z) * _sigmoid_np(-np.asarray(z, dtype=float)),
+}
+
+
 @lru_cache(maxsize=256)
 def _numpy_derivative(act: Activation, j: int) -> Callable[[np.ndarray], np.ndarray]:
     if j == 0:
         return _numpy(act)
+    if act.name == "linear":
+        return lambda z: np.full(np.shape(z), 1.0 if j == 1 else 0.0)
     if act.name == "softplus":           # softplus^{(j)} = sigmoid^{(j-1)}
         return _numpy_derivative(_BUILTIN["sigmoid"], j - 1)
-    poly = _derivative_poly(act, j)
-    if poly is not None:
-        coeffs = [float(c) for c in sp.Poly(poly, _A).all_coeffs()]
+    if act.name in _FIRST_DERIVATIVE:
+        # a^{(j)} = P_{j-1}'(a) · R(a): the factor R = a' evaluated stably, so the tails
+        # (a → ±1 or 0, 1) keep their relative accuracy
+        first = _FIRST_DERIVATIVE[act.name]
+        q = sp.diff(_derivative_poly(act, j - 1), _A)
+        coeffs = [float(c) for c in sp.Poly(q, _A).all_coeffs()]
         value = _numpy(act)
 
         def dpoly(z: np.ndarray) -> np.ndarray:
             z = np.asarray(z, dtype=float)
-            return _as_float_array(np.polyval(coeffs, value(z)), z)
+            return _as_float_array(first(z) * np.polyval(coeffs, value(z)), z)
         return dpoly
     fn = sp.lambdify(Z, sp.diff(act.expr, Z, j), "numpy")
 

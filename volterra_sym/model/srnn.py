@@ -203,9 +203,9 @@ class SRNN:
         put(self, "is_numeric", not parameters and all(e.is_number for M in mats for e in M))
         put(self, "_observable_spec", "h1" if observable is None else observable)
         put(self, "default_observable", self.observable(self._observable_spec))
-        key = (*mats, self.activation, self.name, self.default_observable)
+        key = _ValueKey((*mats, self.activation, self.name, self.default_observable))
         put(self, "_key", key)
-        put(self, "_hash", hash((SRNN, key)))
+        put(self, "_hash", key.hash)
         put(self, "_derived_store", shared_store(key))
         if self.is_numeric and check:
             self.check_stability()
@@ -222,7 +222,7 @@ class SRNN:
             return True
         if not isinstance(other, SRNN):
             return NotImplemented
-        return self._hash == other._hash and self._key == other._key
+        return self._key == other._key
 
     def __hash__(self) -> int:
         return self._hash
@@ -422,6 +422,24 @@ class SRNN:
         """The SDE in LaTeX."""
         return (r"dh_t = \left[-\Gamma h_t + a(W h_t + b) + \varepsilon C u(t)\right]dt"
                 r" + \sigma\, dB_t,\qquad a(z) = " + self.activation.latex())
+
+
+class _ValueKey:
+    """The value of a model (its matrices, activation, name and observable) with its hash
+    computed once: hashing the key, or the model, never revisits the matrices."""
+
+    __slots__ = ("value", "hash")
+
+    def __init__(self, value: tuple):
+        self.value = value
+        self.hash = hash(("SRNN", value))
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, _ValueKey) and self.hash == other.hash
+                and self.value == other.value)
 
 
 def _frozen_message(name: str, verb: str) -> str:
