@@ -60,6 +60,10 @@ def exact_number(x: float) -> sp.Expr:
 
 def _entry(value: Any, param: str, index: tuple[int, ...], params: dict) -> sp.Expr:
     """One matrix entry: a finite number or a safely parsed expression in parameters."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return sp.Integer(int(value))                      # fast path: plain numbers
+    if isinstance(value, (float, np.floating)) and math.isfinite(value):
+        return exact_number(float(value))
     where = f"{param}{list(index)}" if index else param
     if isinstance(value, sp.Basic):
         expr = value
@@ -200,7 +204,8 @@ class SRNN:
         parameters.update({s.name: s for s in self.activation.expr.free_symbols
                            if s.name != "z"})
         put(self, "parameters", MappingProxyType(parameters))
-        put(self, "is_numeric", not parameters and all(e.is_number for M in mats for e in M))
+        put(self, "is_numeric", not parameters and all(e.is_number for M in mats
+                                                        for e in M.values()))
         put(self, "_observable_spec", "h1" if observable is None else observable)
         put(self, "default_observable", self.observable(self._observable_spec))
         key = _ValueKey((*mats, self.activation, self.name, self.default_observable))
@@ -332,14 +337,17 @@ class SRNN:
         return derived(self, ("model", "A"), lambda: sp.ImmutableMatrix(self.Gamma - self.W))
 
     def numpy_params(self) -> dict[str, np.ndarray]:
-        """Numeric parameters as float arrays: Gamma, W, b (n,), C, sigma, D (fresh copies of
-        arrays converted once per model)."""
+        """Numeric parameters as float arrays: Gamma, W, b (n,), C, sigma and
+        ``D = σσᵀ`` (multiplied in floats, symmetrised): fresh copies of arrays converted
+        once per model."""
         self._require_numeric("numpy_params")
 
         def convert() -> dict[str, np.ndarray]:
             f = lambda M: np.array(M.tolist(), dtype=float)  # noqa: E731
+            sigma = f(self.sigma)
+            D = sigma @ sigma.T
             return {"Gamma": f(self.Gamma), "W": f(self.W), "b": f(self.b).ravel(),
-                    "C": f(self.C), "sigma": f(self.sigma), "D": f(self.D)}
+                    "C": f(self.C), "sigma": sigma, "D": 0.5 * (D + D.T)}
         return {k: v.copy() for k, v in derived(self, ("model", "numpy_params"),
                                                 convert).items()}
 
