@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 from volterra_sym import SRNN, ModelError
-from volterra_sym.cli import builtin_models
+from volterra_sym.model import builtin_models
 
 
 def test_drift_is_minus_gamma_h_plus_activation():

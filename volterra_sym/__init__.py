@@ -24,6 +24,7 @@ _EXPORTS = {
     "Estimate": "results", "KernelValues": "results", "SeriesTerms": "results",
     "ExpressionError": "parsing", "parse_expression": "parsing",
     "SRNN": "model", "Activation": "model", "ModelError": "model",
+    "FrozenModelError": "model", "builtin_models": "model", "load_model": "model",
     "generator": "operators", "fokker_planck": "operators", "perturbation": "operators",
     "perturbation_adjoint": "operators", "Generator": "operators", "Semigroup": "operators",
     "Perturbation": "operators", "StationaryAverage": "operators",

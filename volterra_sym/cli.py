@@ -35,7 +35,6 @@ import os
 import sys
 import traceback
 import warnings
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +47,7 @@ from .errors import (
     NotApplicableError,
     VolterraSymError,
 )
-from .model import SRNN, ModelError
+from .model import SRNN, builtin_models, load_model
 from .parsing import ExpressionError, parse_expression
 from .reports.atomic import atomic_path, write_text_atomic
 from .reports.progress import StageProgress
@@ -93,24 +92,6 @@ path that is a symbolic link to a regular file writes that file; a dangling
 link, a directory or a device is refused.
 
 theory and conventions: docs/theory.md in the repository."""
-
-
-def builtin_models() -> dict[str, Path]:
-    """Built-in example models: name -> TOML path."""
-    root = resources.files("volterra_sym") / "data" / "models"
-    return {Path(p.name).stem: Path(str(p)) for p in root.iterdir() if p.name.endswith(".toml")}
-
-
-def load_model(spec: str) -> SRNN:
-    """Load a model from a TOML path or a built-in example name."""
-    path = Path(spec)
-    if path.suffix == ".toml" or path.exists():
-        return SRNN.load(path)
-    models = builtin_models()
-    if spec in models:
-        return SRNN.load(models[spec])
-    raise ModelError(f"model {spec!r}: no such file, and not a built-in example "
-                     f"(built-ins: {', '.join(sorted(models))})")
 
 
 def _load(spec: str) -> SRNN:

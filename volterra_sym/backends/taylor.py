@@ -78,6 +78,7 @@ from ..hierarchy.shortlag import (
     unsupported_reason,
 )
 from ..model import SRNN
+from ..model.cache import derived
 from . import BackendError
 
 __all__ = ["BACKEND", "TaylorSeries", "TaylorExpansion", "TaylorAccuracyWarning",
@@ -390,8 +391,7 @@ def stationary_samples(model: SRNN, *, paths: int = 256, snapshots: int = 128,
     if lam_min <= 0:
         raise BackendError(f"the leak has an eigenvalue with real part {lam_min:.3g} ≤ 0: "
                            "no relaxation time to sample the stationary density with")
-    slope = {"linear": 0.0, "tanh": 1.0, "sigmoid": 0.25, "softplus": 1.0}.get(
-        model.activation.name, 1.0)
+    slope = 0.0 if lin else model.activation.lipschitz
     lam_max = float(np.linalg.norm(L, 2) + slope * np.linalg.norm(W, 2))
     dt = 0.005 / lam_max if dt is None else float(dt)
     burn_in = 20.0 / lam_min if burn_in is None else float(burn_in)
@@ -402,9 +402,7 @@ def stationary_samples(model: SRNN, *, paths: int = 256, snapshots: int = 128,
     if dt * lam_max > 0.5:
         raise BackendError(f"dt={dt:g} is too large for this model: dt·λ_max = "
                            f"{dt * lam_max:.3g} > 0.5 makes Euler–Maruyama unreliable")
-    act = {"tanh": np.tanh, "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),
-           "softplus": lambda z: np.logaddexp(0.0, z)}.get(model.activation.name) \
-        or model.activation.numpy()
+    act = model.activation.numpy()
     rng = np.random.default_rng(seed)
     h = np.zeros((paths, model.n))
     if lin:
@@ -747,7 +745,7 @@ class TaylorExpansion:
 # ====================================================================== options & API
 def _expansion(model: SRNN, f: sp.Expr, density: str, sampling: dict) -> TaylorExpansion:
     key = (sp.sympify(f), density, tuple(sorted(sampling.items())))
-    cache = model.__dict__.setdefault("_taylor_cache", {})
+    cache = derived(model, ("taylor", "expansions"), dict)
     if key not in cache:
         cache[key] = TaylorExpansion(model, f, density, sampling)
     return cache[key]
@@ -840,7 +838,7 @@ def taylor_hierarchy(hierarchy: ResponseHierarchy, degree: int = DEFAULT_DEGREE,
     o = _Options.parse({"degree": degree, **options})
     exp = TaylorExpansion(model, f, o.density, o.sampling, hierarchy=hierarchy)
     key = (sp.sympify(f), o.density, tuple(sorted(o.sampling.items())))
-    model.__dict__.setdefault("_taylor_cache", {})[key] = exp
+    derived(model, ("taylor", "expansions"), dict)[key] = exp
     exp.chains.build(hierarchy.order, o.degree)
     if evaluate:
         exp.evaluate_nodes([n for n, d in hierarchy.graph.nodes(data=True)
@@ -925,10 +923,9 @@ class _TaylorBackend:
             raise BackendError(f"the taylor series takes only the option 'degree', got "
                                f"{sorted(options)}")
         degree = _check_int("degree", options.get("degree", self.series_degree), 1, MAX_DEGREE)
-        cache = hierarchy.__dict__.setdefault("_taylor_functional", {})
-        if degree not in cache:
-            cache[degree] = response_functional(hierarchy, degree)
-        functional = cache[degree]
+        functional = derived(hierarchy.model, ("taylor", "functional", hierarchy.f,
+                                               hierarchy.order, degree),
+                             lambda: response_functional(hierarchy, degree))
         radius = min(functional.info["radius"].values())
         if times[-1] >= radius:
             raise BackendError(

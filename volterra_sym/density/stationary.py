@@ -25,6 +25,7 @@ import sympy as sp
 
 from ..errors import NotApplicableError
 from ..model import SRNN, ModelError
+from ..model.cache import derived
 from ..operators import fokker_planck
 
 __all__ = ["StationaryDensity", "stationary_density", "NoClosedFormError",
@@ -49,11 +50,7 @@ class Verification:
 
 def stationary_density(model: SRNN) -> StationaryDensity:
     """The (cached) :class:`StationaryDensity` of ``model``; closed forms are verified."""
-    dens = model.__dict__.get("_stationary_density")
-    if dens is None:
-        dens = StationaryDensity(model)
-        model.__dict__["_stationary_density"] = dens
-    return dens
+    return derived(model, ("density", "stationary"), lambda: StationaryDensity(model))
 
 
 class StationaryDensity:
@@ -447,10 +444,7 @@ def _integrate_term(term, x, act):
         z = _activation_argument(rest, act)
         if z is not None and sp.diff(z, x).free_symbols.isdisjoint({x}):
             w = sp.diff(z, x)
-            prim = {"tanh": sp.log(sp.cosh(z)),
-                    "sigmoid": sp.log(1 + sp.exp(z)),
-                    "softplus": -sp.polylog(2, -sp.exp(z))}[act.name]
-            return coeff * prim / w
+            return coeff * act.primitive(z) / w
     res = sp.integrate(rest, x, risch=False, conds="none")
     if res.has(sp.Integral):
         return coeff * sp.Integral(rest, (x, 0, x))

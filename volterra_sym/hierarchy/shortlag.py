@@ -188,10 +188,9 @@ class ChainSpace:
         if not lin:
             for i in range(n):
                 a, s = n + i, 2 * n + i
-                if self.kind == "tanh":
-                    rule = self.add(self.const(1.0), self.poly({_unit(V, a, 2): -1.0}))
-                elif self.kind == "sigmoid":
-                    rule = self.add(self.var(a), self.poly({_unit(V, a, 2): -1.0}))
+                if self.kind in ("tanh", "sigmoid"):  # the activation's rule a' = P(a)
+                    rule = self.poly({_unit(V, a, e): float(c) for (e,), c in
+                                      sp.Poly(self.model.activation.derivative_in_a).terms()})
                 else:  # softplus: a' = s
                     rule = self.var(s)
                 J.append([self.scale(rule, W[i, k]) for k in range(n)])

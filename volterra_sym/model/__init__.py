@@ -1,6 +1,9 @@
-"""The SRNN model layer: parameters, activations, drift (THEORY §1)."""
+"""The SRNN model layer: parameters, activations, drift (THEORY §1), the catalogue of
+built-in models, and the one cache of data derived from a (frozen) model."""
 
 from .activations import Activation, Z, get_activation
-from .srnn import SRNN, ModelError, state_symbols
+from .catalogue import builtin_models, load_model
+from .srnn import SRNN, FrozenModelError, ModelError, state_symbols
 
-__all__ = ["SRNN", "Activation", "ModelError", "Z", "get_activation", "state_symbols"]
+__all__ = ["SRNN", "Activation", "FrozenModelError", "ModelError", "Z", "builtin_models",
+           "get_activation", "load_model", "state_symbols"]

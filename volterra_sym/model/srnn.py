@@ -15,18 +15,19 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping
-from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, VolterraSymError
 from ..parsing import ExpressionError, parse_expression
 from .activations import Activation, get_activation
+from .cache import derived, shared_store
 
-__all__ = ["SRNN", "ModelError", "state_symbols"]
+__all__ = ["SRNN", "ModelError", "FrozenModelError", "state_symbols"]
 
 #: names used by the engine itself: states h1..hn, lags sigma_j, gaps tau_j
 _STATE_NAME = re.compile(r"^(h\d+|sigma_\d+|tau_\d+)$")
@@ -36,6 +37,14 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\- ]{0,79}$")
 
 class ModelError(InvalidInputError):
     """An SRNN specification is invalid (shape, value, stability or smoothness)."""
+
+
+class FrozenModelError(VolterraSymError, AttributeError):
+    """An attempt to change an :class:`SRNN` in place (models are immutable)."""
+
+
+#: what :meth:`SRNN.replace` may change
+REPLACEABLE = ("Gamma", "W", "b", "C", "sigma", "activation", "name", "observable")
 
 
 def state_symbols(n: int) -> tuple[sp.Symbol, ...]:
@@ -51,6 +60,10 @@ def exact_number(x: float) -> sp.Expr:
 
 def _entry(value: Any, param: str, index: tuple[int, ...], params: dict) -> sp.Expr:
     """One matrix entry: a finite number or a safely parsed expression in parameters."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return sp.Integer(int(value))                      # fast path: plain numbers
+    if isinstance(value, (float, np.floating)) and math.isfinite(value):
+        return exact_number(float(value))
     where = f"{param}{list(index)}" if index else param
     if isinstance(value, sp.Basic):
         expr = value
@@ -81,8 +94,9 @@ def _entry(value: Any, param: str, index: tuple[int, ...], params: dict) -> sp.E
 
 
 def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params: dict,
-            *, scalar_to_identity: bool = False) -> sp.Matrix:
-    """Convert ``value`` to a SymPy matrix of ``shape`` (None = free), naming ``param``."""
+            *, scalar_to_identity: bool = False) -> sp.ImmutableMatrix:
+    """Convert ``value`` to an immutable SymPy matrix of ``shape`` (None = free), naming
+    ``param``."""
     if isinstance(value, sp.MatrixBase):
         rows = value.tolist()
     elif isinstance(value, (list, tuple, np.ndarray)):
@@ -104,9 +118,9 @@ def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params
         n0 = shape[0]
         if scalar_to_identity and n0 is not None and n0 > 1:
             e = _entry(value, param, (), params)
-            return sp.eye(n0) * e
+            return sp.ImmutableMatrix(sp.eye(n0) * e)
         rows = [[value]]
-    mat = sp.Matrix([[_entry(v, param, (i, j), params) for j, v in enumerate(row)]
+    mat = sp.ImmutableMatrix([[_entry(v, param, (i, j), params) for j, v in enumerate(row)]
                      for i, row in enumerate(rows)])
     want_r, want_c = shape
     if param in ("Gamma", "W") and mat.rows != mat.cols:
@@ -120,6 +134,12 @@ def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params
 class SRNN:
     """A continuous-time stochastic RNN ``dh = [-Γh + a(Wh+b) + εCu] dt + σ dB``.
 
+    A model is an immutable value: its matrices are ``sympy.ImmutableMatrix``, setting or
+    deleting an attribute raises :class:`FrozenModelError`, and :meth:`replace` (or
+    :meth:`subs`) returns a new, validated model. Equal parameters, activation, name and
+    observable make equal models (same hash); data derived from a model is cached through
+    :func:`volterra_sym.model.cache.derived` and shared between equal models.
+
     Parameters
     ----------
     Gamma : n×n leak matrix (a scalar means γ·I when the size is known from W or b).
@@ -128,40 +148,112 @@ class SRNN:
     sigma : n×r noise matrix (a scalar means s·I_n).
     b : bias, n entries (default 0).
     activation : ``"linear"``, ``"tanh"``, ``"sigmoid"``, ``"softplus"`` or a smooth
-        expression in ``z``.
+        expression in ``z`` (one equal to ``z``, such as ``"1*z"``, is ``"linear"``).
     name : a label for reports.
     observable : default observable ``f`` (expression in ``h1..hn``), default ``h1``.
     check : run the stability checks of numeric models (default True).
     """
 
+    __slots__ = ("Gamma", "W", "b", "C", "sigma", "activation", "name", "n", "m", "r", "h",
+                 "parameters", "default_observable", "_observable_spec", "is_numeric",
+                 "_key", "_hash", "_derived_store", "__weakref__")
+
+    Gamma: sp.ImmutableMatrix
+    W: sp.ImmutableMatrix
+    b: sp.ImmutableMatrix
+    C: sp.ImmutableMatrix
+    sigma: sp.ImmutableMatrix
+    activation: Activation
+    name: str
+    n: int
+    m: int
+    r: int
+    h: tuple[sp.Symbol, ...]
+    parameters: Mapping[str, sp.Symbol]
+    default_observable: sp.Expr
+    is_numeric: bool
+
     def __init__(self, Gamma, W, C, sigma, b=None, activation="linear", *, name: str = "srnn",
                  observable: str | sp.Expr | None = None, check: bool = True):
+        if hasattr(self, "_key"):
+            raise FrozenModelError("SRNN is immutable; __init__ cannot run twice on a model "
+                                   "(use model.replace(sigma=...) for a changed copy)")
+        put = object.__setattr__
         params: dict[str, sp.Symbol] = {}
         n = _infer_n(Gamma, W, b)
-        self.Gamma = _matrix(Gamma, "Gamma", (n, n), params, scalar_to_identity=True)
-        self.W = _matrix(W, "W", (n, n), params)
-        self.b = sp.zeros(n, 1) if b is None else _matrix(b, "b", (n, 1), params)
-        self.C = _matrix(C, "C", (n, None), params)
-        self.sigma = _matrix(sigma, "sigma", (n, None), params, scalar_to_identity=True)
+        put(self, "Gamma", _matrix(Gamma, "Gamma", (n, n), params, scalar_to_identity=True))
+        put(self, "W", _matrix(W, "W", (n, n), params))
+        put(self, "b", sp.ImmutableMatrix(sp.zeros(n, 1)) if b is None
+            else _matrix(b, "b", (n, 1), params))
+        put(self, "C", _matrix(C, "C", (n, None), params))
+        put(self, "sigma", _matrix(sigma, "sigma", (n, None), params, scalar_to_identity=True))
         try:
-            self.activation: Activation = get_activation(activation)
+            put(self, "activation", get_activation(activation))
         except ValueError as exc:
             raise ModelError(str(exc)) from None
         if not isinstance(name, str) or not _NAME.match(name) or "__" in name:
             raise ModelError(f"name must be a short plain label (letters, digits, '_', '-', "
                              f"spaces; no '__'), got {name!r}")
-        self.name = name
-        self.n, self.m, self.r = n, self.C.cols, self.sigma.cols
-        self.h = state_symbols(n)
-        self.parameters: dict[str, sp.Symbol] = {
-            s.name: s for M in (self.Gamma, self.W, self.b, self.C, self.sigma)
-            for s in M.free_symbols}
-        self.parameters.update({s.name: s for s in self.activation.expr.free_symbols
-                                if s.name != "z"})
-        self._observable_spec = "h1" if observable is None else observable
-        self.default_observable = self.observable(self._observable_spec)
+        put(self, "name", name)
+        put(self, "n", n)
+        put(self, "m", self.C.cols)
+        put(self, "r", self.sigma.cols)
+        put(self, "h", state_symbols(n))
+        mats = (self.Gamma, self.W, self.b, self.C, self.sigma)
+        parameters = {s.name: s for M in mats for s in M.free_symbols}
+        parameters.update({s.name: s for s in self.activation.expr.free_symbols
+                           if s.name != "z"})
+        put(self, "parameters", MappingProxyType(parameters))
+        put(self, "is_numeric", not parameters and all(e.is_number for M in mats
+                                                        for e in M.values()))
+        put(self, "_observable_spec", "h1" if observable is None else observable)
+        put(self, "default_observable", self.observable(self._observable_spec))
+        key = _ValueKey((*mats, self.activation, self.name, self.default_observable))
+        put(self, "_key", key)
+        put(self, "_hash", key.hash)
+        put(self, "_derived_store", shared_store(key))
         if self.is_numeric and check:
             self.check_stability()
+
+    # ------------------------------------------------------------------ immutability
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenModelError(_frozen_message(name, "set"))
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenModelError(_frozen_message(name, "delete"))
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, SRNN):
+            return NotImplemented
+        return self._key == other._key
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self):
+        return (_rebuild, (self.Gamma, self.W, self.C, self.sigma, self.b, self.activation,
+                           self.name, self.default_observable))
+
+    def replace(self, *, check: bool = True, **changes: Any) -> SRNN:
+        """A new model with some of ``Gamma, W, b, C, sigma, activation, name, observable``
+        changed (validated like a new model; the others as in ``self``)::
+
+            model.replace(sigma=1.0)              # s·I noise
+            model.replace(W=[[0, 1], [-1, 0]], activation="tanh")
+        """
+        unknown = set(changes) - set(REPLACEABLE)
+        if unknown:
+            raise ModelError(f"replace(): cannot change {sorted(unknown)}; allowed keys: "
+                             f"{', '.join(REPLACEABLE)}", param=sorted(unknown)[0])
+        spec = {"Gamma": self.Gamma, "W": self.W, "b": self.b, "C": self.C,
+                "sigma": self.sigma, "activation": self.activation, "name": self.name,
+                "observable": self._observable_spec}
+        spec.update(changes)
+        return SRNN(spec["Gamma"], spec["W"], spec["C"], spec["sigma"], spec["b"],
+                    spec["activation"], name=spec["name"], observable=spec["observable"],
+                    check=check)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -213,44 +305,51 @@ class SRNN:
                    activation, name=kwargs.pop("name", f"symbolic_{n}x{m}"), **kwargs)
 
     # ------------------------------------------------------------------ derived objects
-    @cached_property
-    def D(self) -> sp.Matrix:
+    @property
+    def D(self) -> sp.ImmutableMatrix:
         """Diffusion matrix ``D = σ σᵀ``."""
-        return self.sigma * self.sigma.T
-
-    @cached_property
-    def drift(self) -> sp.Matrix:
-        """``φ(h) = -Γ h + a(W h + b)`` as an n×1 SymPy matrix."""
-        hv = sp.Matrix(self.h)
-        pre = self.W * hv + self.b
-        return -self.Gamma * hv + sp.Matrix([self.activation(zi) for zi in pre])
+        return derived(self, ("model", "D"),
+                       lambda: sp.ImmutableMatrix(self.sigma * self.sigma.T))
 
     @property
-    def preactivation(self) -> sp.Matrix:
+    def drift(self) -> sp.ImmutableMatrix:
+        """``φ(h) = -Γ h + a(W h + b)`` as an n×1 SymPy matrix."""
+        def build() -> sp.ImmutableMatrix:
+            hv = sp.Matrix(self.h)
+            a = sp.Matrix([self.activation(zi) for zi in self.preactivation])
+            return sp.ImmutableMatrix(-self.Gamma * hv + a)
+        return derived(self, ("model", "drift"), build)
+
+    @property
+    def preactivation(self) -> sp.ImmutableMatrix:
         """``z = W h + b``."""
-        return self.W * sp.Matrix(self.h) + self.b
+        return derived(self, ("model", "preactivation"),
+                       lambda: sp.ImmutableMatrix(self.W * sp.Matrix(self.h) + self.b))
 
     @property
     def is_linear(self) -> bool:
-        """Linear activation: ``φ(h) = -A h + b`` with ``A = Γ - W``."""
-        return self.activation.name == "linear"
-
-    @cached_property
-    def A(self) -> sp.Matrix:
-        """``A = Γ - W`` (the drift matrix of a linear model)."""
-        return self.Gamma - self.W
+        """Linear activation ``a(z) ≡ z``: ``φ(h) = -A h + b`` with ``A = Γ - W``."""
+        return self.activation.is_linear
 
     @property
-    def is_numeric(self) -> bool:
-        return not self.parameters and all(
-            e.is_number for M in (self.Gamma, self.W, self.b, self.C, self.sigma) for e in M)
+    def A(self) -> sp.ImmutableMatrix:
+        """``A = Γ - W`` (the drift matrix of a linear model)."""
+        return derived(self, ("model", "A"), lambda: sp.ImmutableMatrix(self.Gamma - self.W))
 
     def numpy_params(self) -> dict[str, np.ndarray]:
-        """Numeric parameters as float arrays: Gamma, W, b (n,), C, sigma, D."""
+        """Numeric parameters as float arrays: Gamma, W, b (n,), C, sigma and
+        ``D = σσᵀ`` (multiplied in floats, symmetrised): fresh copies of arrays converted
+        once per model."""
         self._require_numeric("numpy_params")
-        f = lambda M: np.array(M.tolist(), dtype=float)  # noqa: E731
-        return {"Gamma": f(self.Gamma), "W": f(self.W), "b": f(self.b).ravel(),
-                "C": f(self.C), "sigma": f(self.sigma), "D": f(self.D)}
+
+        def convert() -> dict[str, np.ndarray]:
+            f = lambda M: np.array(M.tolist(), dtype=float)  # noqa: E731
+            sigma = f(self.sigma)
+            D = sigma @ sigma.T
+            return {"Gamma": f(self.Gamma), "W": f(self.W), "b": f(self.b).ravel(),
+                    "C": f(self.C), "sigma": sigma, "D": 0.5 * (D + D.T)}
+        return {k: v.copy() for k, v in derived(self, ("model", "numpy_params"),
+                                                convert).items()}
 
     def drift_numpy(self):
         """Vectorised drift ``φ``: array ``(..., n)`` -> ``(..., n)``."""
@@ -273,10 +372,9 @@ class SRNN:
         rep = {self.parameters[k]: exact_number(v) if isinstance(v, float) else v
                for k, v in vals.items()}
         sub = lambda M: M.subs(rep)  # noqa: E731
-        obs = self._observable_spec
         return SRNN(sub(self.Gamma), sub(self.W), sub(self.C), sub(self.sigma), sub(self.b),
                     self.activation, name=self.name,
-                    observable=obs.subs(rep) if isinstance(obs, sp.Expr) else obs)
+                    observable=self.default_observable.subs(rep))
 
     def observable(self, spec: str | sp.Expr | None = None) -> sp.Expr:
         """Parse an observable ``f(h1..hn)`` safely (model parameters may appear)."""
@@ -332,6 +430,36 @@ class SRNN:
         """The SDE in LaTeX."""
         return (r"dh_t = \left[-\Gamma h_t + a(W h_t + b) + \varepsilon C u(t)\right]dt"
                 r" + \sigma\, dB_t,\qquad a(z) = " + self.activation.latex())
+
+
+class _ValueKey:
+    """The value of a model (its matrices, activation, name and observable) with its hash
+    computed once: hashing the key, or the model, never revisits the matrices."""
+
+    __slots__ = ("value", "hash")
+
+    def __init__(self, value: tuple):
+        self.value = value
+        self.hash = hash(("SRNN", value))
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, _ValueKey) and self.hash == other.hash
+                and self.value == other.value)
+
+
+def _frozen_message(name: str, verb: str) -> str:
+    hint = f"{name}=..." if name in REPLACEABLE else "sigma=..."
+    return (f"SRNN is immutable; cannot {verb} attribute {name!r}: use model.replace({hint}) "
+            f"for a changed copy (changeable: {', '.join(REPLACEABLE)})")
+
+
+def _rebuild(Gamma, W, C, sigma, b, activation, name, observable) -> SRNN:
+    """Unpickle/copy an :class:`SRNN` (its stability was checked when it was made)."""
+    return SRNN(Gamma, W, C, sigma, b, activation, name=name, observable=observable,
+                check=False)
 
 
 def _hurwitz(M: np.ndarray, label: str) -> None:

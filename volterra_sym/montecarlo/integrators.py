@@ -73,41 +73,13 @@ def model_arrays(model: SRNN) -> dict[str, np.ndarray]:
 
 
 def activation_lipschitz(activation) -> float:
-    """``Lip(a) = sup |a'(z)|`` (closed form for built-ins, a dense grid otherwise)."""
-    known = {"linear": 1.0, "tanh": 1.0, "sigmoid": 0.25, "softplus": 1.0}
-    if activation.name in known:
-        return known[activation.name]
-    import sympy as sp
-
-    from ..model import Z
-    da = sp.lambdify(Z, sp.diff(activation.expr, Z), "numpy")
-    zs = np.linspace(-60.0, 60.0, 120001)
-    with np.errstate(all="ignore"):
-        vals = np.abs(np.asarray(da(zs), dtype=float) * np.ones_like(zs))
-    return float(np.nanmax(vals))
+    """``Lip(a) = sup |a'(z)|`` (:attr:`Activation.lipschitz`)."""
+    return float(activation.lipschitz)
 
 
 def inplace_activation(activation) -> Callable[[np.ndarray], None] | None:
-    """``x ← a(x)`` in place (``None`` for the identity)."""
-    name = activation.name
-    if name == "linear":
-        return None
-    if name == "tanh":
-        return lambda x: np.tanh(x, out=x)
-    if name == "sigmoid":
-        def sig(x: np.ndarray) -> None:  # σ(z) = (1 + tanh(z/2)) / 2
-            x *= 0.5
-            np.tanh(x, out=x)
-            x += 1.0
-            x *= 0.5
-        return sig
-    if name == "softplus":
-        return lambda x: np.logaddexp(0.0, x, out=x)
-    a = activation.numpy()
-
-    def custom(x: np.ndarray) -> None:
-        x[...] = a(x)
-    return custom
+    """``x ← a(x)`` in place (``None`` for the identity); :meth:`Activation.numpy_inplace`."""
+    return activation.numpy_inplace()
 
 
 def check_time_step(model: SRNN, p: dict[str, np.ndarray], dt: float, scheme: str) -> None:

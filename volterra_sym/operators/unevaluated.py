@@ -18,6 +18,7 @@ import weakref
 import sympy as sp
 
 from ..model import SRNN
+from ..model.cache import derived
 from .generator import check_channel, generator, perturbation
 from .rules import apply_rule
 
@@ -47,15 +48,15 @@ class ModelRef(sp.Symbol):
 
 def model_ref(model: SRNN) -> ModelRef:
     """The (cached) :class:`ModelRef` of ``model``."""
-    ref = getattr(model, "_model_ref", None)
-    if ref is None:
+    def build() -> ModelRef:
         name = f"_srnn{next(_COUNTER)}_{model.name.replace(' ', '_')}"
         _REGISTRY[name] = model
         ref = ModelRef(name)
         # expressions holding the ref keep the model alive (a ResponseKernel may outlive
         # every other reference to its model)
         ref.__dict__["_model"] = model
-        model._model_ref = ref
+        return ref
+    ref = derived(model, ("operators", "model_ref"), build)
     return ref
 
 

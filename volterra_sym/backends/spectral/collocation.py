@@ -114,17 +114,14 @@ class ModelNumerics:
 
     @cached_property
     def jac(self):
-        """``∇φ`` (``J_ij = ∂_j φ_i``): array ``(..., n)`` -> ``(..., n, n)``."""
-        m = self.model
-        J = m.drift.jacobian(m.h)
-        fn = sp.lambdify([m.h], J.tolist(), "numpy")
+        """``∇φ`` (``J_ij = ∂_j φ_i = -Γ_ij + a'(z_i) W_ij``, ``z = W h + b``): array
+        ``(..., n)`` -> ``(..., n, n)``."""
+        G, W, b = self.params["Gamma"], self.params["W"], self.params["b"]
+        da = self.model.activation.numpy_derivative(1)
 
         def jac(x: np.ndarray) -> np.ndarray:
             x = np.asarray(x, dtype=float)
-            rows = fn(np.moveaxis(x, -1, 0))
-            return np.stack([np.stack([np.broadcast_to(np.asarray(e, dtype=float),
-                                                       x.shape[:-1]) for e in row], -1)
-                             for row in rows], -2)
+            return da(x @ W.T + b)[..., :, None] * W - G
         return jac
 
     @cached_property
@@ -244,9 +241,8 @@ def _simulate(num: ModelNumerics, seed: int = 0, paths: int = 20000) -> np.ndarr
     G, W = p["Gamma"], p["W"]
     act = num.model.activation
     zs = np.linspace(-30, 30, 601)
-    a_vals = np.asarray(act.numpy()(zs), dtype=float) * np.ones_like(zs)
-    lip = np.linalg.norm(G, 2) + np.linalg.norm(W, 2) * float(np.abs(np.gradient(a_vals,
-                                                                                  zs)).max())
+    a_vals = act.numpy()(zs)
+    lip = np.linalg.norm(G, 2) + np.linalg.norm(W, 2) * act.lipschitz
     kappa = max(min(float(np.min(np.linalg.eigvals(M).real)) for M in _tail_matrices(num)),
                 1e-3)
     dt = min(0.05 / lip, 0.1 / kappa)

@@ -1,0 +1,32 @@
+"""The model catalogue: the built-in example models and loading a model by name or path.
+
+``load_model(spec)`` accepts a TOML model file (``*.toml``, or any existing path) or the
+name of a built-in example (``builtin_models()``: the files in ``volterra_sym/data/models``).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from .srnn import SRNN, ModelError
+
+__all__ = ["builtin_models", "load_model"]
+
+
+def builtin_models() -> dict[str, Path]:
+    """Built-in example models: name -> TOML path."""
+    root = resources.files("volterra_sym") / "data" / "models"
+    return {Path(p.name).stem: Path(str(p)) for p in root.iterdir() if p.name.endswith(".toml")}
+
+
+def load_model(spec: str | Path) -> SRNN:
+    """Load a model from a TOML path or a built-in example name."""
+    path = Path(spec)
+    if path.suffix == ".toml" or path.exists():
+        return SRNN.load(path)
+    models = builtin_models()
+    if str(spec) in models:
+        return SRNN.load(models[str(spec)])
+    raise ModelError(f"model {str(spec)!r}: no such file, and not a built-in example "
+                     f"(built-ins: {', '.join(sorted(models))})", param="model")
