@@ -1,4 +1,4 @@
-"""The SRNN model layer: parameters, activations, drift (THEORY §1)."""
+"""The SRNN model layer: parameters, activations, drift (docs/theory.md §1)."""
 
 from .activations import Activation, Z, get_activation
 from .srnn import SRNN, ModelError, state_symbols
