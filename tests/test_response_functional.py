@@ -1,4 +1,4 @@
-"""Tests of the response functional ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>`` (THEORY §5).
+"""Tests of the response functional ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>`` (docs/theory.md §5).
 
 Independent references computed here: hand-expanded binomials, the loop reference
 :func:`word_terms`, Dirichlet integrals over the simplex (closed form), the OU response

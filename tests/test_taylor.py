@@ -1,4 +1,4 @@
-"""Tests of the short-lag (Taylor) chains and the ``taylor`` backend (THEORY §5).
+"""Tests of the short-lag (Taylor) chains and the ``taylor`` backend (docs/theory.md §5).
 
 Independent references computed here: the naive SymPy generator applied ``p`` times (with
 ``tanh``/``sigmoid``/``softplus`` written out), the ``exact`` backend for linear models, mpmath
