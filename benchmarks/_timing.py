@@ -9,15 +9,24 @@ measures the neighbours. Every comparison therefore runs
 * interleaved in one run: round ``r`` times case A, then case B, then ... (A, B, A, B, …), so
   that a burst of load hits both sides of a round alike;
 * as the median of ``≥ 3`` rounds, with the ratio of each round kept, so the reported
-  ratio is ``median [min–max over rounds]``.
+  ratio is ``median [min–max over rounds]``;
+* on the ``volterra_sym`` of this checkout (the repository root goes first on ``sys.path``).
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 BLAS_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 os.environ.update(BLAS_ENV)
+
+#: the checkout these scripts belong to: its ``volterra_sym`` is the one measured, not
+#: whichever copy happens to be installed
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path[:1]:
+    sys.path.insert(0, str(ROOT))
 
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -97,6 +106,8 @@ def machine_info() -> dict[str, object]:
         from threadpoolctl import threadpool_info
 
         info["numpy"] = np.__version__
+        info["volterra_sym"] = str(Path(sys.modules["volterra_sym"].__file__).parent) \
+            if "volterra_sym" in sys.modules else None
         info["blas_threads_in_use"] = sorted({d.get("num_threads") for d in threadpool_info()
                                               if d.get("user_api") == "blas"})
     except ImportError:
