@@ -5,10 +5,13 @@ degree 4 (d = 10 letters), depth 3 (1111 features). All signatures at all times 
 1000 × 1000 × 1111 × 8 B = 8.9 GB, so inputs are processed in chunks and either only
 selected output times are kept (``times_out``) or every time is reduced on the fly by a
 ``reduce`` callback applied per time block (here a linear readout ``S_t · W``, W of shape
-(1111, 8): the kernel-machine feature map of THEORY.md §5).
+(1111, 8): the kernel-machine feature map of docs/theory.md §5).
 
 Reference: roughpy computing only the final signature of the same fine-grid increments
-(on a subset of inputs, scaled to the full count), with a check of agreement.
+(on a subset of inputs, scaled to the full count), with a check of agreement. The ratio
+is measured as every ratio here (``benchmarks/_timing.py``): single-threaded BLAS on both
+sides, interleaved rounds (ours, roughpy, ours, ...), median and range of the per-round
+ratios.
 
 Run: ``python benchmarks/bench_features.py [--n-inputs 1000 --n-times 1000 ...]``.
 Writes ``benchmarks/results/features.json``.
@@ -16,23 +19,20 @@ Writes ``benchmarks/results/features.json``.
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
 
 # The kernels are elementwise numpy plus small matrix products; a multi-threaded BLAS on a
-# small, shared machine only adds contention (observed 10-100x outliers), so pin BLAS to
-# one thread unless the caller chose otherwise. Must happen before numpy is imported.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+# small, shared machine only adds contention (observed 10-100x outliers): _timing pins BLAS
+# to one thread before numpy is imported.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _timing  # noqa: E402, I001
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import resource  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -76,16 +76,6 @@ def run_reduced(u, t, readout, refine, chunk) -> np.ndarray:
     ).values
 
 
-def timed(fn: Callable[[], object], repeats: int) -> tuple[float, list[float], object]:
-    fn()  # warm-up (first touch of memory, BLAS init)
-    times, res = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        res = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), times, res
-
-
 def traced_peak(fn: Callable[[], object]) -> float:
     """Peak Python/numpy heap allocation (MB) during one call, via tracemalloc."""
     tracemalloc.start()
@@ -96,7 +86,9 @@ def traced_peak(fn: Callable[[], object]) -> float:
     return peak / 2**20
 
 
-def roughpy_final(u, t, n_sub: int, refine: int) -> tuple[float, np.ndarray] | None:
+def roughpy_case(u, t, n_sub: int, refine: int) -> Callable[[], np.ndarray] | None:
+    """A callable computing roughpy's final signatures of the first ``n_sub`` inputs
+    (``None`` when roughpy is not installed)."""
     try:
         import roughpy as rp
     except ImportError:
@@ -106,12 +98,14 @@ def roughpy_final(u, t, n_sub: int, refine: int) -> tuple[float, np.ndarray] | N
     n = dx.shape[1]
     ctx = rp.get_context(width=M * (DEGREE + 1), depth=DEPTH, coeffs=rp.DPReal)
     idx = np.arange(n) / n  # indices normalised to [0, 1): much faster in roughpy
-    t0 = time.perf_counter()
-    sigs = []
-    for b in range(n_sub):
-        stream = rp.LieIncrementStream.from_increments(dx[b], indices=idx, ctx=ctx)
-        sigs.append(np.array(stream.signature(rp.RealInterval(0, 1))))
-    return time.perf_counter() - t0, np.array(sigs)
+
+    def run() -> np.ndarray:
+        sigs = []
+        for b in range(n_sub):
+            stream = rp.LieIncrementStream.from_increments(dx[b], indices=idx, ctx=ctx)
+            sigs.append(np.array(stream.signature(rp.RealInterval(0, 1))))
+        return np.array(sigs)
+    return run
 
 
 def main() -> None:
@@ -120,7 +114,7 @@ def main() -> None:
     ap.add_argument("--n-times", type=int, default=1000)
     ap.add_argument("--n-out", type=int, default=11, help="selected output times (sparse mode)")
     ap.add_argument("--chunk", type=int, default=32, help="inputs per chunk")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds (≥ 3)")
     ap.add_argument("--roughpy-subset", type=int, default=100)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "features.json")
     args = ap.parse_args()
@@ -140,41 +134,39 @@ def main() -> None:
             u, t, readout, 1, args.chunk
         ),
     }
+    n_sub = min(args.roughpy_subset, b)
+    rough_fn = roughpy_case(u, t, n_sub, refine=1)
+    scale = {}
+    if rough_fn is not None:
+        cases["roughpy, final signature only, refine=1"] = rough_fn
+        scale["roughpy, final signature only, refine=1"] = b / n_sub
+    times, results = _timing.interleaved(cases, args.repeats, scale=scale)
     rows = []
-    results: dict[str, object] = {}
-    for name, fn in cases.items():
-        med, all_t, res = timed(fn, args.repeats)
-        peak = traced_peak(fn)
-        results[name] = res
-        rows.append(
-            {
-                "case": name,
-                "median_s": med,
-                "runs_s": all_t,
-                "per_input_ms": 1e3 * med / b,
-                "peak_traced_MB": peak,
-            }
-        )
+    for name in cases:
+        if name in scale:
+            continue
+        summ = _timing.summary(times[name])
+        rows.append({"case": name, **summ, "per_input_ms": 1e3 * summ["median_s"] / b,
+                     "peak_traced_MB": traced_peak(cases[name])})
 
-    ref = roughpy_final(u, t, min(args.roughpy_subset, b), refine=1)
     rough = None
-    if ref is not None:
-        secs, sigs = ref
+    if rough_fn is not None:
+        key = "roughpy, final signature only, refine=1"
+        sigs = results[key]
         ours = results["selected times, refine=1"][: sigs.shape[0], -1]
-        scaled = secs * b / sigs.shape[0]
         rough = {
             "subset": sigs.shape[0],
-            "subset_s": secs,
-            "scaled_to_all_s": scaled,
+            "scaled_to_all": _timing.summary(times[key]),
             "max_rel_diff_vs_ours": float(np.max(np.abs(ours - sigs)) / np.max(np.abs(sigs))),
-            "ratio_roughpy_over_ours": scaled / rows[0]["median_s"],
+            "ratio_roughpy_over_ours": _timing.ratio(times[key],
+                                                     times["selected times, refine=1"]),
         }
 
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"response features: {b} inputs x {n_t} times, m={M}, degree={DEGREE}, "
         f"depth={DEPTH}, d={M * (DEGREE + 1)}, size={size}, chunk={args.chunk}, "
-        f"median of {args.repeats}"
+        f"median of {args.repeats} interleaved rounds"
     )
     print(f"{'case':48s} {'median [s]':>10s} {'ms/input':>9s} {'peak MB':>8s}")
     for r in rows:
@@ -184,12 +176,14 @@ def main() -> None:
         )
     if rough is not None:
         print(
-            f"{'roughpy, final signature only, refine=1':48s} {rough['scaled_to_all_s']:10.3f} "
-            f"{1e3 * rough['scaled_to_all_s'] / b:9.3f} {'-':>8s}   "
+            f"{'roughpy, final signature only, refine=1':48s} "
+            f"{rough['scaled_to_all']['median_s']:10.3f} "
+            f"{1e3 * rough['scaled_to_all']['median_s'] / b:9.3f} {'-':>8s}   "
             f"(timed on {rough['subset']} inputs, scaled)"
         )
         print(
-            f"roughpy / ours (selected, refine=1): {rough['ratio_roughpy_over_ours']:.1f}x; "
+            "roughpy / ours (selected, refine=1): "
+            f"{_timing.fmt_ratio(rough['ratio_roughpy_over_ours'])}; "
             f"final signatures agree to {rough['max_rel_diff_vs_ours']:.1e} "
             f"(max |diff| / max |value|)"
         )
@@ -212,14 +206,7 @@ def main() -> None:
         "cases": rows,
         "roughpy": rough,
         "process_max_rss_MB": maxrss_mb,
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "load_average_at_end": os.getloadavg(),
-            "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-        },
+        "machine": _timing.machine_info(),
     }
     args.out.write_text(json.dumps(payload, indent=2))
     print(f"wrote {args.out}")

@@ -3,10 +3,14 @@
 Problem: a 4-dimensional tanh SRNN, 10,000 paths, 1,000 Euler–Maruyama steps, dt = 0.01,
 all paths started at h = 0 (no initial-state sampling in the timed region).
 
-Measured in one run, best of ``--repeat`` runs each:
+Measured in one run, interleaved: each of ``--repeat`` (≥ 3) rounds times every case
+below once, in this order (so load bursts hit all cases of a round alike); BLAS is
+single-threaded on all sides (``benchmarks/_timing.py``, set before numpy is imported).
+Ratios are the median and range of the per-round ratios:
 
 * ``engine`` — :func:`volterra_sym.montecarlo.simulate` (Euler–Maruyama), default settings
-  (noise generated in blocks on a helper thread while the main thread integrates);
+  (noise generated in blocks on a helper thread while the main thread integrates: two
+  threads, so compare it with the one-thread loops only with that in mind);
 * ``engine, 1 thread`` — the same with ``prefetch_noise=False`` (strictly single-threaded);
 * ``engine, exponential`` — the exponential integrator;
 * ``numpy loop (paths × n)`` — a plain in-place numpy Euler–Maruyama loop written here
@@ -15,7 +19,8 @@ Measured in one run, best of ``--repeat`` runs each:
 * ``numpy loop (n × paths)`` — the same loop with the transposed, structure-of-arrays layout
   the engine uses internally (a fairer baseline: per-coordinate constants broadcast cheaply);
 * ``sdeint.itoEuler`` — one call per path; only a subset of paths is timed (default 100)
-  and the time is **scaled linearly** to the full number of paths.
+  and the time is **scaled linearly** to the full number of paths. Skipped (and said so)
+  when ``sdeint`` is not installed (``pip install -e ".[bench]"``).
 
 Run: ``python benchmarks/bench_montecarlo.py [--quick]``; writes
 ``benchmarks/results/montecarlo.json``.
@@ -23,17 +28,19 @@ Run: ``python benchmarks/bench_montecarlo.py [--quick]``; writes
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import time
+import sys
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
 
-from volterra_sym.model import SRNN
-from volterra_sym.montecarlo import simulate
+import _timing  # noqa: E402  (sets single-threaded BLAS before numpy is imported)
+import numpy as np  # noqa: E402
+
+from volterra_sym.model import SRNN  # noqa: E402
+from volterra_sym.montecarlo import simulate  # noqa: E402
 
 N_DIM = 4
 
@@ -105,13 +112,12 @@ def sdeint_paths(model: SRNN, n_paths: int, n_steps: int, dt: float, seed: int) 
     return out
 
 
-def best_of(fn, repeat: int) -> tuple[float, list[float], object]:
-    runs, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        runs.append(time.perf_counter() - t0)
-    return min(runs), runs, result
+def sdeint_available() -> str | None:
+    try:
+        import sdeint  # noqa: F401
+    except ImportError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def main() -> None:
@@ -121,13 +127,13 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--dt", type=float, default=0.01)
     ap.add_argument("--sdeint-paths", type=int, default=None)
-    ap.add_argument("--repeat", type=int, default=None)
+    ap.add_argument("--repeat", type=int, default=None, help="interleaved rounds (≥ 3)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "montecarlo.json"))
     args = ap.parse_args()
     n_paths = args.paths or (2000 if args.quick else 10000)
     n_steps = args.steps or (200 if args.quick else 1000)
     n_sde = args.sdeint_paths or (10 if args.quick else 100)
-    repeat = args.repeat or (2 if args.quick else 3)
+    repeat = args.repeat or (3 if args.quick else 5)
     dt = args.dt
     model = make_model()
     p = model.numpy_params()
@@ -147,23 +153,24 @@ def main() -> None:
         "numpy loop (paths x n)": lambda: numpy_loop_rows(p, n_paths, n_steps, dt, 2),
         "numpy loop (n x paths)": lambda: numpy_loop_cols(p, n_paths, n_steps, dt, 3),
     }
-    results, finals = {}, {}
-    simulate(model, [10 * dt], n_paths=2 * 256, dt=dt, initial=np.zeros(N_DIM))  # warm-up
-    for name, fn in cases.items():
-        best, runs, final = best_of(fn, repeat)
-        results[name] = {"seconds": best, "runs_s": runs, "paths_steps_per_s": work / best,
-                         "timed_paths": n_paths}
-        finals[name] = final
-        print(f"{name:28s} {best:8.3f} s   {work / best / 1e6:8.2f} M path-steps/s")
-    t_sde, runs, final = best_of(lambda: sdeint_paths(model, n_sde, n_steps, dt, 4), 1)
-    scaled = t_sde * n_paths / n_sde
-    results["sdeint.itoEuler (scaled)"] = {
-        "seconds": scaled, "runs_s": runs, "paths_steps_per_s": work / scaled,
-        "timed_paths": n_sde,
-        "note": f"{n_sde} paths timed ({t_sde:.3f} s), scaled linearly to {n_paths} paths"}
-    finals["sdeint"] = final
-    print(f"{'sdeint.itoEuler (scaled)':28s} {scaled:8.3f} s   {work / scaled / 1e6:8.2f} "
-          f"M path-steps/s   ({n_sde} paths timed, scaled linearly to {n_paths})")
+    scale = {}
+    no_sdeint = sdeint_available()
+    if no_sdeint is None:
+        cases["sdeint.itoEuler (scaled)"] = lambda: sdeint_paths(model, n_sde, n_steps, dt, 4)
+        scale["sdeint.itoEuler (scaled)"] = n_paths / n_sde
+    else:
+        print(f"sdeint not installed ({no_sdeint}): no sdeint comparison")
+    times, finals = _timing.interleaved(cases, repeat, scale=scale)
+    results = {}
+    for name, runs in times.items():
+        s = _timing.summary(runs)
+        results[name] = {**s, "paths_steps_per_s": work / s["median_s"], "timed_paths":
+                         n_sde if name in scale else n_paths}
+        if name in scale:
+            results[name]["note"] = (f"{n_sde} paths timed, scaled linearly to {n_paths} "
+                                     "paths")
+        print(f"{name:28s} {s['median_s']:8.3f} s [{s['min_s']:.3f}-{s['max_s']:.3f}]   "
+              f"{work / s['median_s'] / 1e6:8.2f} M path-steps/s")
 
     # sanity: every method samples the same law at time T (means within 5 standard errors)
     ref = finals["numpy loop (paths x n)"]
@@ -171,35 +178,37 @@ def main() -> None:
     for name, x in finals.items():
         se = np.sqrt(ref.var(0) / len(ref) + x.var(0) / len(x))
         agree[name] = bool(np.all(np.abs(x.mean(0) - ref.mean(0)) <= 5 * se))
-    eng = results["engine (euler)"]["seconds"]
-    eng1 = results["engine (euler, 1 thread)"]["seconds"]
-    base = min(results["numpy loop (paths x n)"]["seconds"],
-               results["numpy loop (n x paths)"]["seconds"])
+    eng, eng1 = times["engine (euler)"], times["engine (euler, 1 thread)"]
+    rows, cols = times["numpy loop (paths x n)"], times["numpy loop (n x paths)"]
+    best = [min(a, b) for a, b in zip(rows, cols, strict=True)]
     ratios = {
-        "engine_vs_numpy_rows": results["numpy loop (paths x n)"]["seconds"] / eng,
-        "engine_vs_numpy_cols": results["numpy loop (n x paths)"]["seconds"] / eng,
-        "engine_vs_best_numpy": base / eng,
-        "engine_1thread_vs_best_numpy": base / eng1,
-        "engine_vs_sdeint": scaled / eng,
-        "exponential_vs_euler_engine": results["engine (exponential)"]["seconds"] / eng,
+        "engine_vs_numpy_rows": _timing.ratio(rows, eng),
+        "engine_vs_numpy_cols": _timing.ratio(cols, eng),
+        "engine_vs_best_numpy": _timing.ratio(best, eng),
+        "engine_1thread_vs_best_numpy": _timing.ratio(best, eng1),
+        "exponential_vs_euler_engine": _timing.ratio(times["engine (exponential)"], eng),
     }
-    print("\nspeed-up (time of the other / time of the engine; > 1 means the engine is faster)")
+    if no_sdeint is None:
+        sde = times["sdeint.itoEuler (scaled)"]
+        ratios["engine_vs_sdeint"] = _timing.ratio(sde, eng)
+        ratios["engine_1thread_vs_sdeint"] = _timing.ratio(sde, eng1)
+    print("\nspeed-up (time of the other / time of the engine; > 1 means the engine is "
+          "faster), median [min-max] over interleaved rounds")
     for k, v in ratios.items():
-        print(f"  {k:32s} {v:8.2f}")
+        print(f"  {k:32s} {_timing.fmt_ratio(v)}")
     print("final-state means agree (5 se):", agree)
     print("load average (1, 5, 15 min):", os.getloadavg(), f"on {os.cpu_count()} CPUs")
     out = {
         "problem": {"model": "4-dim tanh SRNN, Γ = I, σ = 0.5 I", "n_paths": n_paths,
-                    "n_steps": n_steps, "dt": dt, "repeat": repeat, "quick": args.quick},
+                    "n_steps": n_steps, "dt": dt, "rounds": repeat, "quick": args.quick},
         "results": results,
         "ratios": ratios,
+        "sdeint_unavailable": no_sdeint,
         "means_agree": agree,
-        "machine": {"python": platform.python_version(), "numpy": np.__version__,
-                    "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_average_1_5_15min": list(os.getloadavg())},
+        "machine": _timing.machine_info(),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2))
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

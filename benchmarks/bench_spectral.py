@@ -18,19 +18,19 @@ Run: ``python benchmarks/bench_spectral.py``; writes ``benchmarks/results/spectr
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
 
-# Dense LAPACK on a small shared machine: a multi-threaded BLAS only adds contention.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+# Dense LAPACK on a small shared machine: a multi-threaded BLAS only adds contention;
+# _timing pins it to one thread before numpy is imported (and measures this checkout).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _timing  # noqa: E402, I001
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -129,9 +129,7 @@ def main() -> None:
         "kernels_1d_tanh": bench_kernels_1d(args.repeats),
         "series_1d_tanh": bench_series_1d(max(1, args.repeats // 2), args.n_times),
         "kernel_2d_tanh": bench_kernel_2d(max(1, args.repeats // 2)),
-        "machine": {"python": platform.python_version(), "processor": platform.machine(),
-                    "cpus": os.cpu_count(),
-                    "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")},
+        "machine": _timing.machine_info(),
     }
     print(json.dumps(results, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""An SRNN readout is a kernel machine: reproduce another SRNN's output (THEORY §5).
+"""An SRNN readout is a kernel machine: reproduce another SRNN's output (docs/theory.md §5).
 
 Task: for random smooth inputs ``u`` (seeded random Fourier series of low frequency) predict
 the output mean ``E y_t[u]`` of a *teacher* SRNN (1-D tanh, readout ``h1``) at the horizon
@@ -12,8 +12,8 @@ the output mean ``E y_t[u]`` of a *teacher* SRNN (1-D tanh, readout ``h1``) at t
 (b)  Kernel ridge with the generic truncated signature kernel ``<S(X^u), S(X^u')>`` of the
      same feature path, at several signature depths and monomial degrees.
 
-By THEORY §5 the teacher's output is itself (up to its Taylor truncation) a linear functional
-of the depth-3 signature of the same feature path, so the generic kernel at depth ≥ 3 can
+By docs/theory.md §5 the teacher's output is itself (up to its Taylor truncation) a linear
+functional of the depth-3 signature of the same feature path, so the generic kernel at depth ≥ 3 can
 learn it exactly given enough data and monomial degree, while the student's rank-2 kernel
 carries a fixed bias (it is a different network); the per-order student sits in between.
 

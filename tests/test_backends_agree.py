@@ -51,7 +51,7 @@ def test_auto_picks_and_reports_the_method():
 
 
 def test_taylor_series_through_the_response_functional_matches_spectral():
-    """Series for every method: taylor's T_N(t) (response functional, THEORY §5) agrees
+    """Series for every method: taylor's T_N(t) (response functional, docs/theory.md §5) agrees
     with spectral's forward hierarchy at t inside the radius, and later t is refused."""
     from volterra_sym.backends import BackendError
 

@@ -1,4 +1,4 @@
-"""Exact backend for linear SRNNs, against closed forms written here (THEORY §4 example)."""
+"""Exact backend for linear SRNNs, against closed forms written here (docs/theory.md §4 example)."""
 
 import numpy as np
 import pytest
@@ -101,7 +101,7 @@ def test_series_equals_driven_ou_moments(linear3, eps):
 
 
 def test_series_terms_match_kernel_quadrature(linear2):
-    """T_1(t) = Σ_k ∫_0^t K_k(σ) u_k(t-σ) dσ and T_2 = (1/2) Σ ∫∫ K u u (THEORY §4)."""
+    """T_1(t) = Σ_k ∫_0^t K_k(σ) u_k(t-σ) dσ and T_2 = (1/2) Σ ∫∫ K u u (docs/theory.md §4)."""
     hier = ResponseHierarchy(linear2, "h1**2 + 0.5*h2 + h1*h2", order=2)
     u = lambda t: np.array([np.sin(2 * t), np.cos(t)])  # noqa: E731
     t_end = 1.3

@@ -1,6 +1,7 @@
 """The response-kernel hierarchy: DAG structure, sharing, printing, symmetric extension."""
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -62,16 +63,59 @@ def test_nodes_carry_expressions():
     assert sp.latex(data["expr"]) == r"\mathcal{L}_{1} e^{\tau_{2}\,\mathcal{L}_0} g_{1}"
 
 
-def test_symmetric_extension_permutes_channels_with_lags(linear2):
-    hier = ResponseHierarchy(linear2, "h1**2 + h1*h2 + h2**3", 3)
+def _sym3(T: np.ndarray) -> np.ndarray:
+    """The symmetric part of a 3-tensor."""
+    return sum(np.transpose(T, p) for p in itertools.permutations(range(3))) / 6
+
+
+def test_symmetric_extension_against_closed_form(linear2):
+    """Independent of the code's sort. For a linear model ``(P_s g)(x) = E g(μ + e^{-As}(x-μ)
+    + ξ)``, so ``L_k P_s g = P_s ∂_{e^{-As}C_k} g`` and ``<p0, P_s g> = <p0, g>``; for sorted
+    lags the recursion collapses to ``K_k(σ) = E_0[∂_{a_N} ⋯ ∂_{a_1} f]``, ``a_j = e^{-Aσ_j}
+    C_{k_j}``, whose right side is symmetric in the pairs ``(k_j, σ_j)``: it is the symmetric
+    extension. For ``f = hᵀQh + T(h, h, h)`` (T symmetric):
+    ``K_{k1k2} = 2 a_1ᵀQa_2 + 6 T(a_1, a_2, μ)`` and ``K_{k1k2k3} = 6 T(a_1, a_2, a_3)``.
+    The code is evaluated at unsorted lags (all orderings occur) and again with the pairs
+    listed in another order; the closed form is evaluated with the lags as drawn."""
+    import scipy.linalg
+
     rng = np.random.default_rng(0)
-    lags = rng.uniform(0, 2, size=(7, 3))
-    for k in itertools.product(range(2), repeat=3):
-        base = hier.kernel(k).evaluate(lags, method="exact")
-        for perm in itertools.permutations(range(3)):
-            permuted = hier.kernel(tuple(k[p] for p in perm)).evaluate(lags[:, perm],
-                                                                       method="exact")
-            np.testing.assert_allclose(permuted, base, rtol=1e-12, atol=1e-14)
+    n = linear2.n
+    Q = np.array([[1.0, 0.5], [0.5, -0.25]])
+    T = _sym3(np.round(rng.normal(size=(n, n, n)), 2))
+    h = linear2.h
+    f = sum(sp.Float(Q[i, j]) * h[i] * h[j] for i in range(n) for j in range(n)) + sum(
+        sp.Float(T[i, j, k]) * h[i] * h[j] * h[k]
+        for i in range(n) for j in range(n) for k in range(n))
+    hier = ResponseHierarchy(linear2, sp.expand(f), 3)
+    p = linear2.numpy_params()
+    A, C = p["Gamma"] - p["W"], p["C"]
+    mu = np.linalg.solve(A, p["b"])
+
+    def a(sig, k):  # e^{-Aσ} C_k for a batch of lags σ (P,), channel k
+        return scipy.linalg.expm(-A[None] * sig[:, None, None]) @ C[:, k]
+
+    closed = {
+        2: lambda s, k: 2 * np.einsum("pi,ij,pj->p", a(s[:, 0], k[0]), Q, a(s[:, 1], k[1]))
+        + 6 * np.einsum("ijk,pi,pj,k->p", T, a(s[:, 0], k[0]), a(s[:, 1], k[1]), mu),
+        3: lambda s, k: 6 * np.einsum("ijk,pi,pj,pk->p", T, a(s[:, 0], k[0]),
+                                      a(s[:, 1], k[1]), a(s[:, 2], k[2])),
+    }
+    for N in (2, 3):
+        lags = rng.uniform(0, 2, size=(60, N))
+        lags[0] = lags[0, 0]  # a tie
+        assert len({tuple(np.argsort(r)) for r in lags}) == math.factorial(N)
+        for k in itertools.product(range(linear2.m), repeat=N):
+            ref = closed[N](lags, k)
+            got = hier.kernel(k).evaluate(lags, method="exact")
+            np.testing.assert_allclose(got, ref, rtol=1e-11, atol=1e-13)
+            for perm in itertools.permutations(range(N)):
+                got_perm = hier.kernel(tuple(k[q] for q in perm)).evaluate(
+                    lags[:, list(perm)], method="exact")
+                np.testing.assert_allclose(got_perm, ref, rtol=1e-11, atol=1e-13)
+    # a non-symmetric control: swapping the channels but not the lags changes K_{01}
+    lags = np.array([[0.1, 1.5]])
+    assert abs(closed[2](lags, (0, 1)) - closed[2](lags, (1, 0)))[0] > 1e-3
 
 
 def test_bad_hierarchy_input():

@@ -1,4 +1,4 @@
-"""Tests of the SRNN kernel machine (THEORY §5): ridge readout on the response features vs
+"""Tests of the SRNN kernel machine (docs/theory.md §5): ridge readout on the response features vs
 kernel ridge with ``k = <S, M S>``, the generic signature kernel, and the closed forms.
 
 Independent references: an augmented least-squares ridge (numpy lstsq), brute-force

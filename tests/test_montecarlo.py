@@ -1,4 +1,4 @@
-"""Monte Carlo engine and estimators (THEORY §7) against closed forms computed here.
+"""Monte Carlo engine and estimators (docs/theory.md §7) against closed forms computed here.
 
 Every statistical comparison allows 4 standard errors plus the measured time-step bias
 (and 4 standard errors of that bias): ``|value - exact| ≤ 4 se + |bias| + 4 se_bias``.

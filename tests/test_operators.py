@@ -1,4 +1,4 @@
-"""Operators of THEORY §2 against hand-written formulas, and the unevaluated objects."""
+"""Operators of docs/theory.md §2 against hand-written formulas, and the unevaluated objects."""
 
 import pytest
 import scipy.integrate

@@ -1,4 +1,4 @@
-"""Tests of the short-lag (Taylor) chains and the ``taylor`` backend (THEORY §5).
+"""Tests of the short-lag (Taylor) chains and the ``taylor`` backend (docs/theory.md §5).
 
 Independent references computed here: the naive SymPy generator applied ``p`` times (with
 ``tanh``/``sigmoid``/``softplus`` written out), the ``exact`` backend for linear models, mpmath
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 
 import mpmath
 import numpy as np
@@ -89,20 +88,19 @@ def test_generator_powers_match_naive_sympy(act, pmax):
                                    rtol=1e-12)
 
 
-def test_chain_polynomials_stay_small_and_fast():
-    """n = 4 tanh, f = h1 h2: L0^6 f is a polynomial in (h, a) of modest size, built fast."""
+def test_chain_polynomials_stay_small():
+    """n = 4 tanh, f = h1 h2: L0^6 f is a polynomial in (h, a) of modest size (its build
+    time, target < 5 s, is measured in benchmarks/bench_taylor.py)."""
     rng = np.random.default_rng(0)
     W = rng.normal(scale=0.5, size=(4, 4))
     model = SRNN(np.eye(4), W, np.ones((4, 1)), 0.5, b=rng.normal(scale=0.2, size=4),
                  activation="tanh")
-    t0 = time.perf_counter()
     space = ChainSpace(model)
     P = space.from_expr(model.h[0] * model.h[1])
     sizes = []
     for _ in range(6):
         P = space.L0(P)
         sizes.append(P.nterms)
-    assert time.perf_counter() - t0 < 5.0
     assert sizes[0] == 3 and sizes[-1] < 100_000
     assert P.degree == 12
 

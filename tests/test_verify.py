@@ -1,7 +1,7 @@
 """``volterra-sym verify``: end-to-end run, SKIP/FAIL by error type, broken backends, the
 series comparison with the routes' own error estimates, outputs, the truncation-error slope.
 
-The slope test is an acceptance criterion (THEORY §8): on a 1-D tanh model with
+The slope test is an acceptance criterion (docs/theory.md §8): on a 1-D tanh model with
 ``u(t) = sin(2t)`` the residual of the series truncated at ``M`` against the CRN Monte Carlo
 response has log–log slope ``M + 1 ± 0.3`` for ``M = 1, 2`` over ``ε ∈ [0.05, 0.4]``.
 
@@ -309,7 +309,7 @@ def test_symbolic_model_not_applicable(tmp_path):
     assert not (tmp_path / "verify.json").exists()
 
 
-# ---------------------------------------------------------------------- THEORY §8 slope
+# ---------------------------------------------------------------------- docs/theory.md §8 slope
 def _quiet_tanh():
     return SRNN(Gamma=[[1.0]], W=[[0.5]], b=[0.5], C=[[2.0]], sigma=[[0.03]],
                 activation="tanh", name="tanh1d_quiet")

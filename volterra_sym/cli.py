@@ -513,7 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp_k = sub.add_parser("kernel", help="evaluate a response kernel at lags",
                           description="Evaluate the kernel K_{k1..kN}(σ1..σN) at lag points, "
-                                      "with an error estimate.", **kw)
+                                      "with an error estimate. Lags σj = t - sj (σ1 the most "
+                                      "recent kick) in any order: (channel, lag) pairs are "
+                                      "sorted together (docs/theory.md §4).", **kw)
     sp_k.add_argument("model", help="TOML model file or built-in example name")
     sp_k.add_argument("--order", type=int, default=1, help=f"kernel order N, 1..{MAX_ORDER}")
     sp_k.add_argument("--channels", type=int, nargs="+", metavar="K",

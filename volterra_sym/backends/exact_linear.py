@@ -1,4 +1,4 @@
-"""Exact backend: linear activation and polynomial observables (THEORY §4, example).
+"""Exact backend: linear activation and polynomial observables (docs/theory.md §4, example).
 
 For ``φ(h) = -A h + b`` the semigroup maps polynomials of degree d to polynomials of
 degree d. In centred coordinates ``y = h - μ``
@@ -11,7 +11,7 @@ batched over lag points, and every step is an ``einsum`` — a closed form in ma
 exponentials evaluated in vectorised numpy. ``E_s`` is batched through the eigen-
 decomposition of ``A`` (``scipy.linalg.expm`` when ``A`` is near-defective).
 
-Series (THEORY §6, linear models): with additive input the driven state is
+Series (docs/theory.md §6, linear models): with additive input the driven state is
 ``h_t = h⁰_t + ε δ(t)``, ``δ' = -A δ + C u(t)``, ``δ(0) = 0``, and ``h⁰_t ~ p0``, so
 
     T_j(t) = (1/j!) < p0, (δ(t)·∇)^j f > ,

@@ -1,4 +1,4 @@
-"""Taylor (short-lag) backend: kernels as truncated Taylor series in the gaps (THEORY §5).
+"""Taylor (short-lag) backend: kernels as truncated Taylor series in the gaps (docs/theory.md §5).
 
 For sorted lags ``σ_1 ≤ … ≤ σ_N`` with gaps ``τ_1 = σ_1``, ``τ_j = σ_j - σ_{j-1}``
 
@@ -912,7 +912,7 @@ class _TaylorBackend:
 
     def series_terms(self, hierarchy, u, times, **options) -> np.ndarray:
         """``T_N(t)`` from the short-lag coefficients through the response functional on the
-        path signature (THEORY §5): ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>`` with monomial degree
+        path signature (docs/theory.md §5): ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>`` with monomial degree
         :attr:`series_degree` (Richardson-extrapolated signatures). Valid only while every
         gap ``≤ t`` lies inside the estimated radius of the Taylor series: a later time is
         refused, pointing to the spectral/exact routes. Option ``degree`` replaces

@@ -1,4 +1,4 @@
-"""Stationary densities of the unperturbed SRNN (THEORY §3)."""
+"""Stationary densities of the unperturbed SRNN (docs/theory.md §3)."""
 
 from ..operators.rules import register_rule
 from .semigroup import (

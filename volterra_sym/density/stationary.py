@@ -1,4 +1,4 @@
-"""Stationary densities ``p0`` of the unperturbed SRNN (THEORY §3).
+"""Stationary densities ``p0`` of the unperturbed SRNN (docs/theory.md §3).
 
 * Linear activation: ``φ(h) = -A h + b``, ``A = Γ - W`` Hurwitz, ``p0 = N(μ, S)`` with
   ``μ = A⁻¹ b`` and the Lyapunov equation ``A S + S Aᵀ = D``.

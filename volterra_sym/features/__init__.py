@@ -1,4 +1,4 @@
-"""Response features: expanding-window truncated path signatures (THEORY.md §5)."""
+"""Response features: expanding-window truncated path signatures (docs/theory.md §5)."""
 
 from volterra_sym.features.signature import (
     DEFAULT_REFINE,
@@ -30,7 +30,7 @@ __all__ = [
     "tensor_exp",
 ]
 
-# --- response functional and kernel machine (THEORY §5) ---
+# --- response functional and kernel machine (docs/theory.md §5) ---
 from volterra_sym.features.functional import (  # noqa: E402
     ResponseFunctional,
     functional_from_coefficients,

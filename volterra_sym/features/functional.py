@@ -1,7 +1,8 @@
-r"""The response functional: the output mean as a linear functional of the signature (THEORY §5).
+r"""The response functional: the output mean as a linear functional of the signature
+(docs/theory.md §5).
 
-Conventions (binding, THEORY §4–§5)
------------------------------------
+Conventions (binding, docs/theory.md §4–§5)
+-------------------------------------------
 Kicks at ``0 < s_N < … < s_1 < t`` (``s_1`` the most recent), lags ``σ_j = t - s_j``, gaps
 ``τ_1 = σ_1 = t - s_1`` and ``τ_j = σ_j - σ_{j-1} = s_{j-1} - s_j``. The short-lag series of
 the kernel of channel tuple ``k = (k_1, …, k_N)`` is

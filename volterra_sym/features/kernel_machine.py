@@ -1,4 +1,5 @@
-r"""An SRNN with fixed hidden weights and a trained linear readout is a kernel machine (THEORY §5).
+r"""An SRNN with fixed hidden weights and a trained linear readout is a kernel machine
+(docs/theory.md §5).
 
 Setting
 -------

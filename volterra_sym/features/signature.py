@@ -35,7 +35,7 @@ the time axis, for blocks of time steps (carrying the running signature across b
 and for a leading batch of paths at once: cost ``O(B · N · signature_size)``, memory
 ``O(B · block · signature_size)``, no Python loop over paths.
 
-**Response feature (THEORY.md §5).** For an input ``u : [0, ∞) -> R^m`` and a monomial
+**Response feature (docs/theory.md §5).** For an input ``u : [0, ∞) -> R^m`` and a monomial
 degree ``p`` (``degree``) the feature path has ``d = m (p + 1)`` channels
 
     X^{(k,q)}(s) = ∫_0^s r^q u_k(r) dr ,   k = 0..m-1 , q = 0..p ,

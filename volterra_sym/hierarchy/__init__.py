@@ -1,4 +1,4 @@
-"""The response-kernel hierarchy (THEORY §4): operator trees in a networkx DAG."""
+"""The response-kernel hierarchy (docs/theory.md §4): operator trees in a networkx DAG."""
 
 from .convergence import ConvergenceWarning, SeriesDiagnostics, diagnose_series
 from .dag import ResponseHierarchy, check_input, check_times

@@ -1,4 +1,4 @@
-"""Is a truncated Volterra series meaningful at this ε? (THEORY §8)
+"""Is a truncated Volterra series meaningful at this ε? (docs/theory.md §8)
 
 With ``a_N = max_t |T_N(t)|`` the ratio test estimates the radius of convergence in ε
 from the last two non-vanishing orders, ``ε* ≈ a_{N-1} / a_N``. A few terms are weak

@@ -1,4 +1,4 @@
-"""The response-kernel hierarchy as a DAG of shared sub-results (THEORY §4).
+"""The response-kernel hierarchy as a DAG of shared sub-results (docs/theory.md §4).
 
 For a channel tuple ``k = (k_1, …, k_N)`` and sorted lags ``σ_1 ≤ … ≤ σ_N`` (gaps
 ``τ_j = σ_j - σ_{j-1}``, ``σ_0 = 0``) the recursion
@@ -153,7 +153,7 @@ class ResponseHierarchy:
         ``.method`` the route used). ``options`` go to the backend (``tol`` for
         spectral, ``degree`` for taylor).
 
-        ``T_0 = <f>_0``; ``T_N`` (no power of ε) is the N-th Volterra term of THEORY §4
+        ``T_0 = <f>_0``; ``T_N`` (no power of ε) is the N-th Volterra term of docs/theory.md §4
         for the input ``u(t) -> array (m,)`` switched on at ``t = 0``.
         """
         times = check_times(times)
@@ -185,7 +185,7 @@ class ResponseHierarchy:
 
     def response_functional(self, degree: int, **taylor_options):
         """The linear functional ``ℓ(t)`` with ``Σ_{N≤order} ε^N T_N(t) ≈ <ℓ(t), S(X)_{0,t}>``
-        on the response feature ``X^{(k,q)}(s) = ∫_0^s r^q u_k(r) dr`` (THEORY §5), built
+        on the response feature ``X^{(k,q)}(s) = ∫_0^s r^q u_k(r) dr`` (docs/theory.md §5), built
         from the short-lag coefficients ``c_{k,p}`` with ``|p| ≤ degree``; see
         :func:`volterra_sym.features.functional.response_functional`."""
         from ..features.functional import response_functional

@@ -1,4 +1,4 @@
-"""Response kernels as unevaluated SymPy expressions (THEORY §4).
+"""Response kernels as unevaluated SymPy expressions (docs/theory.md §4).
 
 ``ResponseKernel(f, (k_1, …, k_N), ref)`` prints as ``K_{k_1…k_N}(σ_1, …, σ_N)`` and
 stands for, with sorted lags ``σ_1 ≤ … ≤ σ_N``,

@@ -1,4 +1,4 @@
-"""Short-lag (Taylor) chains of the response hierarchy (THEORY §5).
+"""Short-lag (Taylor) chains of the response hierarchy (docs/theory.md §5).
 
 With gaps ``τ_1 = σ_1``, ``τ_j = σ_j - σ_{j-1}`` and ``P_τ = Σ_p τ^p L0^p / p!``,
 

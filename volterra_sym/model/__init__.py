@@ -1,5 +1,5 @@
-"""The SRNN model layer: parameters, activations, drift (THEORY §1), the catalogue of
-built-in models, and the one cache of data derived from a (frozen) model."""
+"""The SRNN model layer: parameters, activations, drift (docs/theory.md §1), the
+catalogue of built-in models, and the one cache of data derived from a (frozen) model."""
 
 from .activations import Activation, Z, get_activation
 from .catalogue import builtin_models, load_model

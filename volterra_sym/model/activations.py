@@ -1,4 +1,4 @@
-"""Activation functions ``a(z)`` of an SRNN (THEORY §1).
+"""Activation functions ``a(z)`` of an SRNN (docs/theory.md §1).
 
 Built-ins: ``linear`` (a(z)=z), ``tanh``, ``sigmoid`` (1/(1+e^{-z})), ``softplus``
 (log(1+e^z)). A custom activation is any smooth one-variable expression in ``z``, parsed

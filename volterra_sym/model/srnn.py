@@ -1,4 +1,4 @@
-"""The stochastic recurrent neural network (THEORY §1).
+"""The stochastic recurrent neural network (docs/theory.md §1).
 
     dh_t = [ -Γ h_t + a(W h_t + b) + ε C u(t) ] dt + σ dB_t ,   y_t = f(h_t)
 

@@ -1,4 +1,4 @@
-"""Monte Carlo for SRNNs (THEORY §7): vectorised ensembles, CRN responses, kernel estimators.
+"""Monte Carlo for SRNNs (docs/theory.md §7): ensembles, CRN responses, kernel estimators.
 
 * :mod:`.integrators` — Euler–Maruyama and the exponential integrator, stability limits.
 * :mod:`.sampling` — initial states from ``p0``, conjugate variables ``v_k``.

@@ -1,7 +1,7 @@
 """Responses at several input amplitudes from one common-random-number ensemble.
 
 For an input ``ε u(t)`` switched on at ``t = 0`` the response is
-``Δ_ε(t) = E f(h^ε_t) - E f(h^0_t)`` (THEORY §7). All amplitudes ``ε_e`` and ``ε = 0`` are
+``Δ_ε(t) = E f(h^ε_t) - E f(h^0_t)`` (docs/theory.md §7). All amplitudes ``ε_e`` and ``ε = 0`` are
 integrated in lockstep from the same initial states (drawn from ``p0``) with the same noise,
 so that the O(1) noise of ``f`` cancels in the per-path difference, and each path is run at
 ``dt`` and ``dt/2`` on the same Brownian path; the estimate per path is Richardson's

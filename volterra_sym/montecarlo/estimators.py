@@ -1,4 +1,4 @@
-"""Monte Carlo estimators of responses and response kernels (THEORY §4, §7).
+"""Monte Carlo estimators of responses and response kernels (docs/theory.md §4, §7).
 
 Every estimate carries its standard error (over independent paths) and, unless
 ``estimate_bias=False``, a measured time-step bias: the same Brownian paths are integrated
@@ -41,7 +41,7 @@ Estimators along stationary unperturbed trajectories, with origins ``o`` (``h_o 
   for identical or disjoint windows (``σ1 = σ2`` or ``|σ2 - σ1| ≥ δ``); it averages the
   symmetrised kernel over the window square. Derivation: kicks of areas ``a_j`` give
   ``E^a f(h_t) = E_0[f(h_t) exp(Σ_j a_j X_j/δ - |Σ_j a_j B_{kj} 1_{Wj}|²-term/2)]`` and,
-  by THEORY §4, ``∂²/∂a_1∂a_2 |_0 = δ⁻²∫_{W1}∫_{W2} K_sym``; differentiating the weight
+  by docs/theory.md §4, ``∂²/∂a_1∂a_2 |_0 = δ⁻²∫_{W1}∫_{W2} K_sym``; differentiating the weight
   gives the Hermite product above. The mixed FDT–Girsanov form follows from the same
   derivative for the recent kick and ``<p0, L_{k2} G> = E_0[v_{k2} G]`` for the earlier one
   (Markov property at the origin: ``G = P_{σ2-σ1} L_{k1} P_{σ1} f``).
@@ -442,7 +442,7 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
                        estimate_bias: bool = True, initial=None, seed=None,
                        chunk_size: int = DEFAULT_CHUNK, progress: bool | None = None,
                        max_norm: float = 1e8) -> KernelEstimate:
-    """First-order kernels ``K_k(σ_j)`` for all channels ``k`` (THEORY §4, §7).
+    """First-order kernels ``K_k(σ_j)`` for all channels ``k`` (docs/theory.md §4, §7).
 
     ``method="fdt"``: ``E_0[v_k(h_o)(f(h_{o+σ}) - c)]`` (point values; ``conjugate``
     overrides ``v``). ``method="girsanov"``: ``E_0[(f(h_t) - c) B_k·ΔB_W]/δ`` over the kick

@@ -1,4 +1,4 @@
-"""One-step maps of the SRNN SDE (THEORY §1, §7) and their stability limits.
+"""One-step maps of the SRNN SDE (docs/theory.md §1, §7) and their stability limits.
 
     dh_t = [ -Γ h_t + a(W h_t + b) + ε C u(t) ] dt + σ dB_t
 

@@ -1,5 +1,5 @@
 """Initial states drawn from the stationary density ``p0`` and the conjugate variables
-``v_k = -C_k·∇ log p0`` of the fluctuation–dissipation relation (THEORY §3, §4, §7).
+``v_k = -C_k·∇ log p0`` of the fluctuation–dissipation relation (docs/theory.md §3, §4, §7).
 
 A *sampler* is a callable ``sampler(rng, size) -> array (size, n)``. The engine calls it once
 per fixed block of paths with that block's own generator, so initial states do not depend
@@ -238,7 +238,7 @@ def stationary_sampler(model: SRNN, method: str = "auto", **burn_in) -> Sampler:
 
 # ---------------------------------------------------------------------- conjugate variables
 def conjugate_variables(model: SRNN) -> Callable[[np.ndarray], np.ndarray]:
-    """``v(h)``: array ``(..., n)`` -> ``(..., m)``, ``v_k = -C_k·∇ log p0`` (THEORY §4).
+    """``v(h)``: array ``(..., n)`` -> ``(..., m)``, ``v_k = -C_k·∇ log p0`` (docs/theory.md §4).
 
     Linear: ``v_k(h) = C_kᵀ S⁻¹ (h - μ)``. One dimension: ``v_k = -2 C_k φ(h) / D``.
     Otherwise from :func:`volterra_sym.density.stationary_density` (closed-form kinds only).

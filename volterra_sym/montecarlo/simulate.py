@@ -1,4 +1,4 @@
-"""Ensembles of SRNN paths, vectorised over paths and chunked over paths (THEORY §7).
+"""Ensembles of SRNN paths, vectorised over paths and chunked over paths (docs/theory.md §7).
 
     dh_t = [ -Γ h_t + a(W h_t + b) + ε C u(t) ] dt + σ dB_t ,   h_0 ~ p0 ,   t_i = i·dt
 

@@ -1,4 +1,4 @@
-"""Operators of the SRNN (THEORY §2): generator, Fokker–Planck, perturbations, semigroup."""
+"""Operators of the SRNN (docs/theory.md §2): generator, Fokker–Planck, perturbations, semigroup."""
 
 from .generator import (
     check_channel,

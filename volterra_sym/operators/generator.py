@@ -1,4 +1,4 @@
-"""The generator, Fokker–Planck and perturbation operators (THEORY §2), acting on SymPy
+"""The generator, Fokker–Planck and perturbation operators (docs/theory.md §2), acting on SymPy
 expressions in the state symbols ``h1..hn``.
 
     L0 g   =  Σ_i φ_i ∂_i g + ½ Σ_ij D_ij ∂_i ∂_j g          (backward / Kolmogorov)

@@ -2,7 +2,7 @@
 
 The document states the SDE, the generator and perturbation operators of this model, its
 stationary density with the symbolic check ``L0* p0 = 0``, the conjugate variables, the
-Volterra series with its conventions (THEORY §4), every kernel up to the requested order
+Volterra series with its conventions (docs/theory.md §4), every kernel up to the requested order
 in operator form and — where the exact backend applies — in closed form.
 The output is deterministic (no dates), so committed documents can be checked for
 staleness by regenerating them.
@@ -73,7 +73,7 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
                         features: int | None = None) -> str:
     """The derivation of ``model``'s response kernels up to ``order`` as LaTeX source;
     with ``features = degree`` also the response functional on the path signature
-    (THEORY §5) built from the short-lag coefficients of total degree ≤ ``degree``."""
+    (docs/theory.md §5) built from the short-lag coefficients of total degree ≤ ``degree``."""
     hier = ResponseHierarchy(model, observable, order)
     f = hier.f
     dens = stationary_density(model)

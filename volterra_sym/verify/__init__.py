@@ -1,6 +1,6 @@
 """``volterra-sym verify``: every route against every other and against Monte Carlo.
 
-Runs every check that applies to the model (THEORY §3, §4, §7, §8; docs/theory.md):
+Runs every check that applies to the model (docs/theory.md §3, §4, §7, §8):
 
 1. **identities** (:mod:`.identities`, :mod:`.symmetry`) — ``L0* p0 = 0`` for a
    closed-form density; the fluctuation–dissipation identity ``<p0, L_k g> = E_0[v_k g]``;

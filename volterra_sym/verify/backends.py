@@ -1,4 +1,4 @@
-"""Check group 2: the engine routes against each other (THEORY §6).
+"""Check group 2: the engine routes against each other (docs/theory.md §6).
 
 Kernels of orders ``1..N`` of every pair of backends that apply (exact, spectral, taylor —
 the latter only at lags inside its valid range) at a set of lags:

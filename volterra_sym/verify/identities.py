@@ -1,4 +1,4 @@
-"""Check group 1a: identities of the stationary state (THEORY §3, §4).
+"""Check group 1a: identities of the stationary state (docs/theory.md §3, §4).
 
 * ``L0* p0 = 0`` for a closed-form stationary density (``density.verify()``);
 * the fluctuation–dissipation identity ``<p0, L_k g> = E_0[v_k g]`` with the conjugate

@@ -1,4 +1,4 @@
-"""Check group 3: kernels of orders 1 and 2 against Monte Carlo (THEORY §7).
+"""Check group 3: kernels of orders 1 and 2 against Monte Carlo (docs/theory.md §7).
 
 The fluctuation–dissipation estimator (needs the conjugate variables ``v_k``) or else the
 Girsanov estimator (needs ``C = σB``):

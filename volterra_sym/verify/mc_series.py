@@ -1,4 +1,4 @@
-"""Check group 4: the truncated Volterra series against Monte Carlo (THEORY §8).
+"""Check group 4: the truncated Volterra series against Monte Carlo (docs/theory.md §8).
 
 The residual ``R_M(ε) = MC response - Σ_{1≤N≤M} ε^N T_N(t)`` for ``u_k(t) = sin(2t)`` on
 every channel at geometric ``ε ∈ [0.05, 0.4]``, from one run of common-random-number paths
@@ -85,7 +85,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                      scheme: str = "exponential", chunk_size: int = 16384,
                      engine_terms: np.ndarray | None = None, mc: CRNResponses | None = None
                      ) -> dict:
-    """The truncation-error check of THEORY §8 for ``u_k(t) = sin(2t)`` on every channel.
+    """The truncation-error check of docs/theory.md §8 for ``u_k(t) = sin(2t)`` on every channel.
 
     Returns a dict with the engine terms ``T_0..T_{order+2}`` (as many as the backend
     gives), the CRN responses and, per ``M = 1..order``, the residuals at the chosen time,

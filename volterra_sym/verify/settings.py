@@ -21,7 +21,7 @@ __all__ = ["PASS", "FAIL", "SKIP", "REL_FLOOR", "SLOPE_TOL", "NOISE_FLOOR", "NEX
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 #: relative floor added to every engine-vs-engine tolerance (× the kernel's scale)
 REL_FLOOR = 1e-8
-#: slope tolerance of the truncation-error check (THEORY §8)
+#: slope tolerance of the truncation-error check (docs/theory.md §8)
 SLOPE_TOL = 0.3
 #: a residual is "above the MC noise floor" when |R| > NOISE_FLOOR · se
 NOISE_FLOOR = 3.0

@@ -1,4 +1,4 @@
-"""Check group 1b: symmetry of the kernels of order ≥ 2 (THEORY §4).
+"""Check group 1b: symmetry of the kernels of order ≥ 2 (docs/theory.md §4).
 
 Per backend: (a) ``evaluate`` is invariant under a simultaneous permutation of channels and
 lags; (b) ``K_{k1k2}(σ,σ) = K_{k2k1}(σ,σ)``; (c) continuity across the diagonal:

@@ -1,4 +1,4 @@
-"""Grid/spectral backend ``method="spectral"`` for n ≤ 2 (THEORY §2–§4, §6).
+"""Grid/spectral backend ``method="spectral"`` for n ≤ 2 (docs/theory.md §2–§4, §6).
 
 Discretisation (see :mod:`volterra_sym.backends.spectral.collocation`): periodic Fourier
 collocation of the generator in symmetrising variables ``ĝ = w g``, ``ψ = ρ / w`` (``w ≈
@@ -15,7 +15,7 @@ L̂_k V``.
 i.e. ``g_0 = f``, ``g_j = L_{k_j} P_{τ_j} g_{j-1}``, ``K = <p0, g_N>``; each lag costs
 ``O(M)`` for N = 1 and ``O(M²)`` for N = 2, 3 (``M`` grid points), batched over lags.
 
-**Series** (THEORY §6, forward hierarchy): with ``c_N = h^n Vᵀ ψ_N`` (so that
+**Series** (docs/theory.md §6, forward hierarchy): with ``c_N = h^n Vᵀ ψ_N`` (so that
 ``<ρ_N, g> = c_Nᵀ a``) the hierarchy ``∂_t ρ_N = L0* ρ_N + Σ_k u_k(t) L_k* ρ_{N-1}``,
 ``ρ_0 = p0``, ``ρ_N(0) = 0`` reads
 

@@ -1,4 +1,4 @@
-"""Fourier collocation of the SRNN generator in symmetrising variables (THEORY §2–§4).
+"""Fourier collocation of the SRNN generator in symmetrising variables (docs/theory.md §2–§4).
 
 This module holds the discretisation used by the ``spectral`` backend (n ≤ 2).
 
@@ -14,7 +14,7 @@ pairing is ``<ρ, g> = ∫ ψ ĝ dx``. With ``w ≈ √p0`` both ``ĝ`` (``g`` p
 decay like ``√p0`` and are well represented on a bounded box.
 
 * Reversible models (n = 1 always; n = 2 when ``D⁻¹φ`` is a gradient, e.g. the gradient
-  case of THEORY §3): ``∇ℓ = D⁻¹φ`` (so ``w = √p0`` exactly), the first-order term vanishes
+  case of docs/theory.md §3): ``∇ℓ = D⁻¹φ`` (so ``w = √p0`` exactly), the first-order term vanishes
   and ``L̂0 = ½ D:∇∇ - ½ φᵀD⁻¹φ - ½ tr ∇φ`` is a symmetric Schrödinger operator.
 * Otherwise (n = 2): ``w`` is a Gaussian centred in the box whose widths make ``w ≈ √cut``
   on the box edge; ``L̂0`` is then non-normal (its eigenbasis condition number enters the
