@@ -254,13 +254,16 @@ class _CV:
     companion: Companion
     lin: SRNN
     f_expr: Any
-    zbar: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+    kind: str
     sync: int            # synchronisation steps of dt before the estimator's origin
 
     def details(self, dt: float) -> dict[str, Any]:
         return {"control_variate": "linearised network (exact linear value + mean of the "
                                    "nonlinear − linear difference)",
-                "linearised_at_z": self.zbar.tolist(), "sync_time": self.sync * dt,
+                "linearization": self.kind, "slopes": self.beta.tolist(),
+                "intercepts": self.alpha.tolist(), "sync_time": self.sync * dt,
                 "sync_steps": self.sync}
 
 
@@ -281,20 +284,74 @@ def _first_block_states(model: SRNN, initial, seed, n_paths: int, dt: float,
 
 
 def _make_cv(model: SRNN, observable, dt: float, scheme: str, *, initial, seed,
-             n_paths: int, linearize_at, sync) -> _CV:
+             n_paths: int, linearize_at, sync, linearization: str) -> _CV:
     f_expr = observable_expr(model, observable)
     if model.is_linear:
         raise NotApplicableError("the model is linear: its kernels and responses are exact "
                                  "(method='exact'); a control variate has nothing to remove")
-    h_bar = (np.mean(_first_block_states(model, initial, seed, n_paths, dt, scheme), axis=0)
-             if linearize_at is None else linearize_at)
-    lin, zbar = linearised_model(model, h_bar)
+    states = (_first_block_states(model, initial, seed, n_paths, dt, scheme)
+              if linearize_at is None else linearize_at)
+    lin, alpha, beta = linearised_model(model, states, linearization)
     if sync is None:
         k = sync_steps(lin, dt)
     else:
         k = int(time_indices([sync], dt, "sync")[0])
     companion = Companion(lin, stationary_sampler(lin))
-    return _CV(companion, lin, f_expr, zbar, k)
+    return _CV(companion, lin, f_expr, alpha, beta, linearization, k)
+
+
+COEFFICIENTS = ("unit", "optimal")
+
+
+def _check_coefficient(coefficient: str) -> None:
+    if coefficient not in COEFFICIENTS:
+        raise InvalidInputError(f"control_coefficient must be one of {COEFFICIENTS}, got "
+                                f"{coefficient!r}", param="control_coefficient")
+
+
+def _combine_cv(mom: dict[str, Moments], exact: np.ndarray, n_levels: int,
+                coefficient: str):
+    """Control-variate estimate from the statistics of ``X`` (plain), ``Y`` (linear copy)
+    and ``D = X - Y`` over the same paths.
+
+    ``"unit"``: ``value = E_exact Y + mean D``, variance ``Var D / N`` (unbiased).
+    ``"optimal"``: ``value = mean X - β (mean Y - E_exact Y)`` with the regression
+    coefficient ``β = Cov(X, Y) / Var Y`` estimated from the same paths
+    (``Cov = (Var X + Var Y - Var D) / 2``), variance ``(Var X - Cov²/Var Y) / N``
+    (bias O(1/N), below the standard error). Returns
+    ``(value, stderr, bias, bias_stderr, variance_reduction, details)``.
+    """
+    X, Y, D = mom["plain"], mom["linear"], mom["value"]
+    N = X.n
+    vx, vy, vd = X.variance, Y.variance, D.variance
+    cov = 0.5 * (vx + vy - vd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = np.where(vy > 0, cov / np.where(vy > 0, vy, 1.0), 0.0)
+        rho = np.where((vx > 0) & (vy > 0), cov / np.sqrt(vx * np.where(vy > 0, vy, 1.0)), 0.0)
+    details: dict[str, Any] = {"linear_exact": exact, "linear_mean": Y.mean,
+                               "plain_value": X.mean, "plain_stderr": X.stderr,
+                               "correlation": rho, "control_coefficient": coefficient}
+    b = bse = None
+    if coefficient == "unit":
+        value, var = exact + D.mean, vd
+        if n_levels == 2:
+            b, bse = mom["bias"].mean, mom["bias"].stderr
+        details["coefficient"] = np.ones_like(beta)
+    else:
+        value = X.mean - beta * (Y.mean - exact)
+        var = np.maximum(vx - beta * cov, 0.0)
+        if n_levels == 2:
+            bx, by, bd = mom["bias_plain"], mom["bias_linear"], mom["bias"]
+            bcov = 0.5 * (bx.variance + by.variance - bd.variance)
+            b = bx.mean - beta * by.mean
+            bvar = np.maximum(bx.variance + beta ** 2 * by.variance - 2 * beta * bcov, 0.0)
+            bse = np.sqrt(bvar / N)
+        details["coefficient"] = beta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vr = np.where(var > 0, vx / np.where(var > 0, var, 1.0), np.inf)
+        details["variance_reduction_unit"] = vx / vd
+        details["variance_reduction_optimal"] = 1.0 / np.maximum(1.0 - rho ** 2, 1e-300)
+    return value, np.sqrt(var / N), b, bse, vr, details
 
 
 # ---------------------------------------------------------------------- response
@@ -340,12 +397,15 @@ class _ResponseHook(Hook):
         out["base"] = st(v0[:, 1].T)
         if self.cv:
             out["plain"] = st(x0.T)
+            out["linear"] = st((v0[:, 2] - v0[:, 3]).T)
         if self.n_levels == 2:
             v1 = self.vals[1]
-            d1 = v1[:, 0] - v1[:, 1]
-            if self.cv:
-                d1 = d1 - (v1[:, 2] - v1[:, 3])
+            x1 = v1[:, 0] - v1[:, 1]
+            d1 = x1 - (v1[:, 2] - v1[:, 3]) if self.cv else x1
             out["bias"] = st(2.0 * (d0 - d1).T)
+            if self.cv:
+                out["bias_plain"] = st(2.0 * (x0 - x1).T)
+                out["bias_linear"] = st(2.0 * ((x0 - d0) - (x1 - d1)).T)
         return out
 
 
@@ -354,7 +414,9 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
              estimate_bias: bool = True, initial=None, seed=None,
              chunk_size: int | None = None, progress: bool | None = None,
              max_norm: float = 1e8, client=None, control_variate: bool = False,
-             linearize_at=None, sync: float | None = None) -> ResponseEstimate:
+             linearization: str = "statistical", linearize_at=None,
+             sync: float | None = None, control_coefficient: str = "unit"
+             ) -> ResponseEstimate:
     """``E f(h^ε_t) - E f(h^0_t)`` at ``times`` for the input ``ε C u(t)`` on ``[0, t]``.
 
     ``crn=True``: perturbed and unperturbed paths share initial states and Brownian
@@ -385,6 +447,7 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
     details: dict[str, Any] = {}
     cv = None
     if control_variate:
+        _check_coefficient(control_coefficient)
         if not crn:
             raise InvalidInputError("control_variate=True needs crn=True (the control "
                                     "variate is a CRN difference)", param="control_variate")
@@ -397,7 +460,8 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
         else:
             initial = _resolve_sampler(model, initial)
             cv = _make_cv(model, observable, dt, scheme, initial=initial, seed=root,
-                          n_paths=n_paths, linearize_at=linearize_at, sync=sync)
+                          n_paths=n_paths, linearize_at=linearize_at, sync=sync,
+                          linearization=linearization)
             details.update(cv.details(float(dt)))
     shift = cv.sync if cv is not None else 0
     kw = dict(n_paths=n_paths, dt=dt, n_steps=int(idx.max()) + shift, scheme=scheme, u=u,
@@ -422,11 +486,9 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
         base_m, base_se = mom["base"].mean, mom["base"].stderr
         if cv is not None:
             lin_exact = linear_response_exact(cv.lin, cv.f_expr, u, eps, idx * float(dt))
-            details["linear_exact"] = lin_exact
-            details["plain_value"] = mom["plain"].mean
-            details["plain_stderr"] = mom["plain"].stderr
-            vr = mom["plain"].m2 / mom["value"].m2
-            value = lin_exact + value
+            value, stderr, b, bse, vr, extra = _combine_cv(mom, lin_exact, n_levels,
+                                                           control_coefficient)
+            details.update(extra)
     else:
         streams = root.spawn(2)
         runs = [{}, {}]
@@ -577,9 +639,14 @@ class _KernelHook(Hook):
         out = {"value": st(np.moveaxis(d0, 1, 0))}
         if self.cv:
             out["plain"] = st(np.moveaxis(x0, 1, 0))
+            out["linear"] = st(np.moveaxis(avg[0][1], 1, 0))
         if self.n_levels == 2:
-            d1 = avg[1][0] - avg[1][1] if self.cv else avg[1][0]
+            x1 = avg[1][0]
+            d1 = x1 - avg[1][1] if self.cv else x1
             out["bias"] = st(np.moveaxis(2.0 * (d0 - d1), 1, 0))
+            if self.cv:
+                out["bias_plain"] = st(np.moveaxis(2.0 * (x0 - x1), 1, 0))
+                out["bias_linear"] = st(np.moveaxis(2.0 * (avg[0][1] - avg[1][1]), 1, 0))
         return out
 
 
@@ -609,9 +676,7 @@ def _kernel_run(model: SRNN, terms: list[_Term], J: int, order: int, *, observab
                desc=f"kernel dt={dt:g}")
     out = (mom["value"].mean, mom["value"].stderr)
     b = (mom["bias"].mean, mom["bias"].stderr) if n_levels == 2 else (None, None)
-    plain = (mom["plain"].mean, mom["plain"].stderr, mom["plain"].m2 / mom["value"].m2) \
-        if cv is not None else None
-    return out, b, root.entropy, plain
+    return out, b, root.entropy, mom
 
 
 def _origins(n_origins, origin_stride, dt) -> tuple[int, int]:
@@ -651,7 +716,9 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
                        estimate_bias: bool = True, initial=None, seed=None,
                        chunk_size: int | None = None, progress: bool | None = None,
                        max_norm: float = 1e8, client=None, control_variate: bool = False,
-                       linearize_at=None, sync: float | None = None) -> KernelEstimate:
+                       linearization: str = "statistical", linearize_at=None,
+                       sync: float | None = None, control_coefficient: str = "unit"
+                       ) -> KernelEstimate:
     """First-order kernels ``K_k(σ_j)`` for all channels ``k`` (THEORY §4, §7).
 
     ``method="fdt"``: ``E_0[v_k(h_o)(f(h_{o+σ}) - c)]`` (point values; ``conjugate``
@@ -674,9 +741,11 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
     root = _seed_root(seed)
     cv = None
     if control_variate:
+        _check_coefficient(control_coefficient)
         initial = _resolve_sampler(model, initial)
         cv = _make_cv(model, observable, dt, scheme, initial=initial, seed=root,
-                      n_paths=n_paths, linearize_at=linearize_at, sync=sync)
+                      n_paths=n_paths, linearize_at=linearize_at, sync=sync,
+                          linearization=linearization)
     vL = None
     if method == "fdt":
         v = conjugate if conjugate is not None else conjugate_variables(model)
@@ -688,7 +757,7 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
         v = None
         B = girsanov_matrix(model)
         terms = [_Term("gir1", j, int(lj), int(lj), int(lj) + w) for j, lj in enumerate(L)]
-    (mean, se), (b, bse), ent, plain = _kernel_run(
+    (mean, se), (b, bse), ent, mom = _kernel_run(
         model, terms, len(L), 1, observable=observable, n_paths=n_paths, dt=dt, scheme=scheme,
         n_origins=n_origins, stride_steps=stride, w=w, B=B, v=v, w2=None,
         estimate_bias=estimate_bias, initial=initial, seed=root, chunk_size=chunk_size,
@@ -698,10 +767,9 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
     if cv is not None:
         K_L = linear_kernel_exact(cv.lin, cv.f_expr, L * float(dt),
                                   None if method == "fdt" else w * float(dt))
-        mean = K_L + mean
-        vr = plain[2]
-        details.update(cv.details(float(dt)), linear_exact=K_L, plain_value=plain[0],
-                       plain_stderr=plain[1])
+        mean, se, b, bse, vr, extra = _combine_cv(mom, K_L, 2 if estimate_bias else 1,
+                                                  control_coefficient)
+        details.update(cv.details(float(dt)), **extra)
     return KernelEstimate(order=1, lags=L * float(dt), value=mean, stderr=se, dt=float(dt),
                           n_paths=int(n_paths), n_origins=n_origins, method=method,
                           scheme=scheme, window=None if method == "fdt" else w * float(dt),
