@@ -34,6 +34,7 @@ import scipy.linalg
 
 from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN, ModelError
+from ..model.cache import derived
 
 __all__ = ["SCHEMES", "SimulationError", "Integrator", "activation_lipschitz",
            "check_time_step", "model_arrays", "psd_sqrt"]
@@ -53,11 +54,19 @@ def model_arrays(model: SRNN) -> dict[str, np.ndarray]:
     if not isinstance(model, SRNN):
         raise InvalidInputError(f"model must be an SRNN, got {type(model).__name__}",
                                 param="model")
+    return dict(derived(model, ("montecarlo", "arrays"), lambda: _checked_arrays(model)))
+
+
+def _checked_arrays(model: SRNN) -> dict[str, np.ndarray]:
+    """Computed once per model (``numpy_params`` of a 256-unit model takes tens of
+    seconds: sympy → float entry by entry); the arrays are made read-only."""
     p = model.numpy_params()  # raises ModelError for symbolic models
     try:
         model.check_stability()
     except ModelError as exc:
         raise InvalidInputError(f"model refused: {exc}", param="model") from None
+    for a in p.values():
+        a.setflags(write=False)
     return p
 
 
