@@ -14,6 +14,12 @@ import scipy.linalg as sl
 import sympy as sp
 from scipy.integrate import solve_ivp
 
+from volterra_sym.errors import (
+    InvalidInputError,
+    NotApplicableError,
+    ResourceLimitError,
+)
+from volterra_sym.errors import SimulationError as TypedSimulationError
 from volterra_sym.model import SRNN
 from volterra_sym.montecarlo import (
     DivergenceError,
@@ -334,30 +340,70 @@ def test_observable_callable_equals_expression(lin2):
 def test_refuses_unstable_model():
     bad = SRNN([[1.0, 0.0], [0.0, -0.5]], [[0.0, 0.0], [0.0, 0.0]], [[1.0], [0.0]], 0.5,
                check=False)
-    assert issubclass(SimulationError, ValueError)
-    with pytest.raises(SimulationError, match="not stable"):
+    # divergence stays a SimulationError (the typed one); bad parameters are not
+    assert SimulationError is TypedSimulationError and not issubclass(SimulationError,
+                                                                       ValueError)
+    with pytest.raises(InvalidInputError, match="not stable") as exc:
         simulate(bad, [1.0], n_paths=10, dt=0.01)
+    assert exc.value.param == "model"
 
 
 def test_refuses_large_time_step(lin2, tanh1):
-    with pytest.raises(ValueError, match=r"dt = 1\.5 is too large for Euler"):
+    with pytest.raises(InvalidInputError, match=r"dt = 1\.5 is too large for Euler") as exc:
         simulate(lin2, [3.0], n_paths=10, dt=1.5, scheme="euler")
-    with pytest.raises(ValueError, match="too large"):
+    assert exc.value.param == "dt"
+    with pytest.raises(InvalidInputError, match="too large"):
         simulate(tanh1, [3.0], n_paths=10, dt=3.0, scheme="euler")
     simulate(lin2, [3.0], n_paths=10, dt=1.5, scheme="exponential")  # exact: accepted
 
 
+def test_refuses_tiny_time_step_as_too_small(lin2, tanh1):
+    """dt = 1e-300: refused by its step count (or resolution), never as "too large"."""
+    for model in (lin2, tanh1):
+        for scheme in ("euler", "exponential"):
+            with pytest.raises((ResourceLimitError, InvalidInputError),
+                               match="too small") as exc:
+                simulate(model, [1.0], n_paths=10, dt=1e-300, scheme=scheme)
+            assert "too large" not in str(exc.value)
+    with pytest.raises(InvalidInputError, match="too small") as exc:
+        first_order_kernel(tanh1, [0.0], n_paths=10, dt=1e-300, estimate_bias=False)
+    with pytest.raises(InvalidInputError, match="too small"):   # through run_paths directly
+        from volterra_sym.montecarlo import run_paths
+        run_paths(tanh1, n_paths=10, dt=1e-300, n_steps=3)
+
+
 @pytest.mark.parametrize("n_paths", [1, 0, 2.5, True])
 def test_refuses_too_few_paths(lin2, n_paths):
-    with pytest.raises(ValueError, match="n_paths"):
+    with pytest.raises(InvalidInputError, match="n_paths") as exc:
         simulate(lin2, [1.0], n_paths=n_paths, dt=0.01)
+    assert exc.value.param == "n_paths"
+
+
+def test_refuses_huge_runs_before_allocating(lin2):
+    with pytest.raises(ResourceLimitError):
+        simulate(lin2, [1.0], n_paths=10**12, dt=0.01)
+    with pytest.raises(ResourceLimitError, match="path-steps"):
+        simulate(lin2, [1.0], n_paths=10**12, dt=0.01, keep_states=False)
+    with pytest.raises(ResourceLimitError, match="path-steps"):
+        response(lin2, lambda t: np.ones(2), 0.1, [1.0], n_paths=10**12, dt=0.01)
+    with pytest.raises(ResourceLimitError, match="path-steps"):
+        first_order_kernel(lin2, [1.0], n_paths=10**12, dt=0.01)
 
 
 def test_refuses_input_of_wrong_shape(lin2):
-    with pytest.raises(ValueError, match=r"u\(0\) returned shape \(3,\)"):
+    with pytest.raises(InvalidInputError, match=r"u\(0\) returned shape \(3,\)"):
         simulate(lin2, [1.0], n_paths=10, dt=0.01, u=lambda t: np.zeros(3))
-    with pytest.raises(ValueError, match="u must be a callable"):
+    with pytest.raises(InvalidInputError, match="u must be a callable") as exc:
         simulate(lin2, [1.0], n_paths=10, dt=0.01, u=np.zeros(2))
+    assert exc.value.param == "u"
+
+
+def test_input_returning_none_is_invalid_input_not_divergence(lin2, tanh1):
+    for model in (lin2, tanh1):
+        with pytest.raises(InvalidInputError, match="returned None") as exc:
+            simulate(model, [1.0], n_paths=10, dt=0.01, u=lambda t: None)
+        assert exc.value.param == "u"
+        assert not isinstance(exc.value, TypedSimulationError)
 
 
 def test_divergence_reported_with_step(tanh1):
@@ -374,15 +420,22 @@ def test_divergence_reported_with_step(tanh1):
 
 
 def test_refuses_bad_times_lags_and_ranges(lin2, lin3):
-    with pytest.raises(ValueError, match="multiples of dt"):
+    with pytest.raises(InvalidInputError, match="multiples of dt") as exc:
         simulate(lin2, [0.105], n_paths=10, dt=0.01)
-    with pytest.raises(ValueError, match="window"):
+    assert exc.value.param == "times"
+    with pytest.raises(InvalidInputError, match="window") as exc:
         second_order_kernel(lin2, [[0.0, 0.02]], n_paths=10, dt=0.01, window=0.05)
+    assert exc.value.param == "lags"
     no_noise_on_input = SRNN(G2, W2, C2, [[0.8], [0.0]], b=B2)
-    with pytest.raises(ValueError, match="range of sigma"):
+    with pytest.raises(NotApplicableError, match="range of sigma"):
         first_order_kernel(no_noise_on_input, [0.0], method="girsanov", n_paths=10, dt=0.01)
-    with pytest.raises(ValueError, match="free symbols"):
+    with pytest.raises(InvalidInputError, match="free symbols") as exc:
         simulate(lin2, [0.1], n_paths=10, dt=0.01, observable=sp.Symbol("x") + 1)
+    assert exc.value.param == "observable"
+    with pytest.raises(InvalidInputError, match="method") as exc:
+        first_order_kernel(lin2, [0.1], method="fd", n_paths=10, dt=0.01)
+    with pytest.raises(InvalidInputError, match="seed") as exc:
+        simulate(lin2, [0.1], n_paths=10, dt=0.01, seed="abc")
 
 
 # ---------------------------------------------------------------------- nonlinear second order

@@ -7,11 +7,17 @@
   kernels from fluctuation–dissipation and Girsanov correlations, time-step bias.
 * :mod:`.crn` — :func:`crn_responses`: responses at several ε from one CRN ensemble,
   Richardson-extrapolated in ``dt``.
+* :mod:`.control` — control variates from the linearised network.
+* :mod:`.distributed` — chunks in-process or on a Dask cluster (``client=``), merged in
+  chunk order (docs/theory.md §12).
 """
 
+from .control import linearised_model
 from .crn import CRNResponses, crn_responses
+from .distributed import map_chunks
 from .estimators import (
     KernelEstimate,
+    Moments,
     ResponseEstimate,
     first_order_kernel,
     girsanov_matrix,
@@ -32,16 +38,19 @@ from .sampling import (
 )
 from .simulate import (
     SEED_BLOCK,
+    Companion,
     DivergenceError,
     Ensemble,
+    PathJob,
     compile_observable,
     run_paths,
     simulate,
 )
 
 __all__ = [
-    "SCHEMES", "SEED_BLOCK", "BurnInSampler", "DivergenceError", "Ensemble", "Integrator",
-    "KernelEstimate", "ResponseEstimate", "SimulationError", "burn_in_sampler",
+    "SCHEMES", "SEED_BLOCK", "BurnInSampler", "Companion", "DivergenceError", "Ensemble",
+    "Integrator", "KernelEstimate", "Moments", "PathJob", "ResponseEstimate",
+    "SimulationError", "burn_in_sampler", "linearised_model", "map_chunks",
     "check_time_step", "compile_observable", "conjugate_variables", "first_order_kernel",
     "gaussian_sampler", "girsanov_matrix", "inverse_cdf_sampler", "one_dim_density",
     "ou_stationary", "response", "run_paths", "second_conjugate_variables",

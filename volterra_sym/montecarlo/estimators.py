@@ -50,48 +50,93 @@ Estimators along stationary unperturbed trajectories, with origins ``o`` (``h_o 
 subtracting it does not change the expectation (``E v = E w = E ΔB = 0``) but removes the
 large ``<f>·noise`` part of the variance. Time discretisation: the Euler scheme adds the
 kick of step ``i`` at ``t_{i+1}``; the exponential scheme integrates it exactly over the step.
+
+Distribution and reproducibility (docs/theory.md §12): every estimator accepts ``client=`` (a
+``dask.distributed.Client``); chunks return per-seed-block statistics (count, mean, sum
+of squared deviations — two-pass within the block) which are merged in block order with
+Chan's formula, so the numbers are bitwise identical in-process, on one worker and on many.
+
+Control variates (``control_variate=True``, first-order kernels and responses; see
+:mod:`.control`): the linearised network runs alongside with the same noise and
+``value = exact linear value + mean(X - Y)``; ``variance_reduction = Var X / Var(X - Y)``
+and ``details`` say what was done (or why it could not help: linear observables of CRN
+responses).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
 from ..model import SRNN
-from .integrators import EstimatorNotApplicableError, SimulationError, model_arrays
-from .sampling import conjugate_variables, second_conjugate_variables
+from .control import (
+    is_affine,
+    linear_kernel_exact,
+    linear_response_exact,
+    linearised_model,
+    observable_expr,
+    sync_steps,
+)
+from .distributed import check_client, map_chunks
+from .integrators import model_arrays
+from .sampling import conjugate_variables, second_conjugate_variables, stationary_sampler
 from .simulate import (
-    DEFAULT_CHUNK,
     SEED_BLOCK,
     TIME_BLOCK,
+    Companion,
     Hook,
+    PathJob,
+    _auto_progress,
     _check_n_paths,
+    _resolve_initial,
     _seed_root,
     compile_observable,
-    run_paths,
     time_indices,
 )
 
-__all__ = ["ResponseEstimate", "KernelEstimate", "response", "first_order_kernel",
+__all__ = ["ResponseEstimate", "KernelEstimate", "Moments", "response", "first_order_kernel",
            "second_order_kernel", "girsanov_matrix"]
 
 
 # ---------------------------------------------------------------------- statistics
+BlockStats = tuple[int, np.ndarray, np.ndarray]
+
+
 class Moments:
-    """Streaming mean / sum of squared deviations over paths (Chan's pairwise merge);
-    the paths lie on ``axis`` of every added array."""
+    """Mean and sum of squared deviations over paths, merged block by block.
+
+    A block's statistics are ``(n_b, mean_b, M2_b)`` with ``M2_b = Σ (x - mean_b)²``
+    (two passes over the block); blocks are merged with Chan et al.'s formula
+    ``mean ← mean + δ n_b/n``, ``M2 ← M2 + M2_b + δ² n n_b / (n + n_b)``, ``δ = mean_b - mean``.
+    Merging the same blocks in the same order is the same sequence of floating-point
+    operations, so the result does not depend on where the blocks were computed. The paths
+    lie on ``axis`` of every added array.
+    """
 
     def __init__(self, axis: int = 0):
         self.n, self.mean, self.m2 = 0, None, None
         self.axis = axis
 
-    def add(self, x: np.ndarray) -> None:
-        """Add a block of paths (on ``self.axis``)."""
-        nb = x.shape[self.axis]
-        mb = x.mean(axis=self.axis)
-        m2b = ((x - np.expand_dims(mb, self.axis)) ** 2).sum(axis=self.axis)
+    @staticmethod
+    def block(x: np.ndarray, axis: int = 0) -> BlockStats:
+        """``(n_b, mean_b, M2_b)`` of one block of paths on ``axis``."""
+        nb = x.shape[axis]
+        mb = x.mean(axis=axis)
+        m2b = ((x - np.expand_dims(mb, axis)) ** 2).sum(axis=axis)
+        return nb, mb, m2b
+
+    @staticmethod
+    def block_stats(x: np.ndarray) -> list[BlockStats]:
+        """Statistics of every seed block of ``x`` (paths on axis 0; chunk offsets are
+        multiples of ``SEED_BLOCK``), computed where the chunk ran."""
+        return [Moments.block(x[a:a + SEED_BLOCK]) for a in range(0, x.shape[0], SEED_BLOCK)]
+
+    def merge(self, nb: int, mb: np.ndarray, m2b: np.ndarray) -> None:
+        """Merge one block's statistics."""
         if self.n == 0:
             self.n, self.mean, self.m2 = nb, mb, m2b
             return
@@ -101,15 +146,33 @@ class Moments:
         self.m2 = self.m2 + m2b + delta ** 2 * (self.n * nb / n)
         self.n = n
 
+    def merge_all(self, stats: list[BlockStats]) -> None:
+        for st in stats:
+            self.merge(*st)
+
+    def add(self, x: np.ndarray) -> None:
+        """Add a block of paths (on ``self.axis``)."""
+        self.merge(*Moments.block(x, self.axis))
+
     def add_blocks(self, x: np.ndarray) -> None:
-        """Add per seed block (chunk offsets are multiples of ``SEED_BLOCK``), so that the
-        floating-point result does not depend on the chunk size."""
-        for a in range(0, x.shape[0], SEED_BLOCK):
-            self.add(x[a:a + SEED_BLOCK])
+        """Add per seed block (paths on axis 0)."""
+        self.merge_all(Moments.block_stats(x))
 
     @property
     def stderr(self) -> np.ndarray:
         return np.sqrt(self.m2 / (self.n - 1) / self.n)
+
+    @property
+    def variance(self) -> np.ndarray:
+        return self.m2 / (self.n - 1)
+
+
+def _merge_into(moments: dict[str, Moments]) -> Callable[[int, dict], None]:
+    """``on_chunk`` that merges a chunk's ``{name: [block stats]}`` in chunk order."""
+    def on_chunk(i: int, result: dict) -> None:
+        for name, stats in result.items():
+            moments.setdefault(name, Moments()).merge_all(stats)
+    return on_chunk
 
 
 @dataclass
@@ -118,6 +181,9 @@ class ResponseEstimate:
 
     ``baseline`` is ``E f(h^0_t)``; ``bias`` the measured time-step bias of ``value``
     (``None`` if not estimated); ``crn`` says whether common random numbers were used.
+    With a control variate ``value = linear exact + mean(X - Y)`` and
+    ``variance_reduction = Var X / Var(X - Y)`` per time (``None`` without one);
+    ``details`` records what was done (``details["control_variate"]``).
     """
 
     times: np.ndarray
@@ -133,6 +199,8 @@ class ResponseEstimate:
     bias: np.ndarray | None = None
     bias_stderr: np.ndarray | None = None
     seed: int | None = None
+    variance_reduction: np.ndarray | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -143,6 +211,7 @@ class KernelEstimate:
     ``value[j, k1, k2] ≈ K_{k1k2}(σ_{j,1}, σ_{j,2})`` (symmetric extension for unsorted
     lags). ``window`` is ``δ`` for windowed (Girsanov) entries, ``None`` for point (FDT)
     estimates; ``windowed[j]`` says which entries are window averages.
+    ``variance_reduction``: ``Var X / Var(X - Y)`` with a control variate, else ``None``.
     """
 
     order: int
@@ -159,31 +228,143 @@ class KernelEstimate:
     bias: np.ndarray | None = None
     bias_stderr: np.ndarray | None = None
     seed: int | None = None
+    variance_reduction: np.ndarray | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def girsanov_matrix(model: SRNN, tol: float = 1e-9) -> np.ndarray:
-    """``B`` with ``C = σ B`` (least squares); refuses ``C`` outside the range of ``σ``."""
+    """``B`` with ``C = σ B`` (least squares); refuses ``C`` outside the range of ``σ``
+    (:class:`~volterra_sym.errors.NotApplicableError`: the Girsanov route does not apply)."""
     p = model_arrays(model)
     B, *_ = np.linalg.lstsq(p["sigma"], p["C"], rcond=None)
     resid = float(np.max(np.abs(p["sigma"] @ B - p["C"]))) if B.size else 0.0
     if resid > tol * (1.0 + float(np.max(np.abs(p["C"])))):
-        raise EstimatorNotApplicableError(
+        raise NotApplicableError(
             f"C is not in the range of sigma (C = σB has no solution, residual {resid:.3g}): "
             "the Girsanov estimators need the input to enter through the noise; use "
             "method='fdt' (first order) or CRN responses")
     return B
 
 
+# ---------------------------------------------------------------------- control variates
+@dataclass
+class _CV:
+    """The linearised companion of a control-variate run."""
+
+    companion: Companion
+    lin: SRNN
+    f_expr: Any
+    alpha: np.ndarray
+    beta: np.ndarray
+    kind: str
+    sync: int            # synchronisation steps of dt before the estimator's origin
+
+    def details(self, dt: float) -> dict[str, Any]:
+        return {"control_variate": "linearised network (exact linear value + mean of the "
+                                   "nonlinear − linear difference)",
+                "linearization": self.kind, "slopes": self.beta.tolist(),
+                "intercepts": self.alpha.tolist(), "sync_time": self.sync * dt,
+                "sync_steps": self.sync}
+
+
+def _resolve_sampler(model: SRNN, initial):
+    """Build the stationary sampler once (``None``/strings); other values unchanged."""
+    if initial is None or isinstance(initial, str):
+        return _resolve_initial(model, initial, 2)[0]
+    return initial
+
+
+def _first_block_states(model: SRNN, initial, seed, n_paths: int, dt: float,
+                        scheme: str) -> np.ndarray:
+    """The initial states of seed block 0 (exactly those of the run)."""
+    job = PathJob(model, n_paths=n_paths, dt=dt, n_steps=0, scheme=scheme,
+                  initial=initial, seed=seed)
+    size = min(SEED_BLOCK, n_paths)
+    return job.initial_states([0], [size])
+
+
+def _make_cv(model: SRNN, observable, dt: float, scheme: str, *, initial, seed,
+             n_paths: int, linearize_at, sync, linearization: str) -> _CV:
+    f_expr = observable_expr(model, observable)
+    if model.is_linear:
+        raise NotApplicableError("the model is linear: its kernels and responses are exact "
+                                 "(method='exact'); a control variate has nothing to remove")
+    states = (_first_block_states(model, initial, seed, n_paths, dt, scheme)
+              if linearize_at is None else linearize_at)
+    lin, alpha, beta = linearised_model(model, states, linearization)
+    if sync is None:
+        k = sync_steps(lin, dt)
+    else:
+        k = int(time_indices([sync], dt, "sync")[0])
+    companion = Companion(lin, stationary_sampler(lin))
+    return _CV(companion, lin, f_expr, alpha, beta, linearization, k)
+
+
+COEFFICIENTS = ("unit", "optimal")
+
+
+def _check_coefficient(coefficient: str) -> None:
+    if coefficient not in COEFFICIENTS:
+        raise InvalidInputError(f"control_coefficient must be one of {COEFFICIENTS}, got "
+                                f"{coefficient!r}", param="control_coefficient")
+
+
+def _combine_cv(mom: dict[str, Moments], exact: np.ndarray, n_levels: int,
+                coefficient: str):
+    """Control-variate estimate from the statistics of ``X`` (plain), ``Y`` (linear copy)
+    and ``D = X - Y`` over the same paths.
+
+    ``"unit"``: ``value = E_exact Y + mean D``, variance ``Var D / N`` (unbiased).
+    ``"optimal"``: ``value = mean X - β (mean Y - E_exact Y)`` with the regression
+    coefficient ``β = Cov(X, Y) / Var Y`` estimated from the same paths
+    (``Cov = (Var X + Var Y - Var D) / 2``), variance ``(Var X - Cov²/Var Y) / N``
+    (bias O(1/N), below the standard error). Returns
+    ``(value, stderr, bias, bias_stderr, variance_reduction, details)``.
+    """
+    X, Y, D = mom["plain"], mom["linear"], mom["value"]
+    N = X.n
+    vx, vy, vd = X.variance, Y.variance, D.variance
+    cov = 0.5 * (vx + vy - vd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = np.where(vy > 0, cov / np.where(vy > 0, vy, 1.0), 0.0)
+        rho = np.where((vx > 0) & (vy > 0), cov / np.sqrt(vx * np.where(vy > 0, vy, 1.0)), 0.0)
+    details: dict[str, Any] = {"linear_exact": exact, "linear_mean": Y.mean,
+                               "plain_value": X.mean, "plain_stderr": X.stderr,
+                               "correlation": rho, "control_coefficient": coefficient}
+    b = bse = None
+    if coefficient == "unit":
+        value, var = exact + D.mean, vd
+        if n_levels == 2:
+            b, bse = mom["bias"].mean, mom["bias"].stderr
+        details["coefficient"] = np.ones_like(beta)
+    else:
+        value = X.mean - beta * (Y.mean - exact)
+        var = np.maximum(vx - beta * cov, 0.0)
+        if n_levels == 2:
+            bx, by, bd = mom["bias_plain"], mom["bias_linear"], mom["bias"]
+            bcov = 0.5 * (bx.variance + by.variance - bd.variance)
+            b = bx.mean - beta * by.mean
+            bvar = np.maximum(bx.variance + beta ** 2 * by.variance - 2 * beta * bcov, 0.0)
+            bse = np.sqrt(bvar / N)
+        details["coefficient"] = beta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vr = np.where(var > 0, vx / np.where(var > 0, var, 1.0), np.inf)
+        details["variance_reduction_unit"] = vx / vd
+        details["variance_reduction_optimal"] = 1.0 / np.maximum(1.0 - rho ** 2, 1e-300)
+    return value, np.sqrt(var / N), b, bse, vr, details
+
+
 # ---------------------------------------------------------------------- response
 class _ResponseHook(Hook):
-    """Records ``f`` at the observation indices for every variant and level."""
+    """Records ``f`` at the observation indices for every variant and level and returns
+    the per-block statistics of the CRN difference (and of the control-variate
+    difference) per chunk."""
 
-    def __init__(self, f, idx: np.ndarray, n_levels: int, on_chunk):
-        self.f, self.idx, self.on_chunk = f, idx, on_chunk
+    def __init__(self, f, idx: np.ndarray, n_levels: int, crn: bool, cv: bool):
+        self.f, self.idx, self.n_levels, self.crn, self.cv = f, idx, n_levels, crn, cv
         self.where: dict[int, list[int]] = {}
         for j, i in enumerate(idx):
             self.where.setdefault(int(i), []).append(j)
-        self.n_levels = n_levels
 
     def interest(self, level, n_steps):
         mask = np.zeros(n_steps + 1, dtype=bool)
@@ -202,72 +383,128 @@ class _ResponseHook(Hook):
             self.vals[level][j] = fv
 
     def end_chunk(self):
-        self.on_chunk(self.vals)
+        st = Moments.block_stats
+        out: dict[str, list] = {}
+        v0 = self.vals[0]
+        if not self.crn:
+            out["value"] = st(v0[:, 0].T)
+            if self.n_levels == 2:
+                out["bias"] = st(2.0 * (v0[:, 0] - self.vals[1][:, 0]).T)
+            return out
+        x0 = v0[:, 0] - v0[:, 1]                     # (T, P)
+        d0 = x0 - (v0[:, 2] - v0[:, 3]) if self.cv else x0
+        out["value"] = st(d0.T)
+        out["base"] = st(v0[:, 1].T)
+        if self.cv:
+            out["plain"] = st(x0.T)
+            out["linear"] = st((v0[:, 2] - v0[:, 3]).T)
+        if self.n_levels == 2:
+            v1 = self.vals[1]
+            x1 = v1[:, 0] - v1[:, 1]
+            d1 = x1 - (v1[:, 2] - v1[:, 3]) if self.cv else x1
+            out["bias"] = st(2.0 * (d0 - d1).T)
+            if self.cv:
+                out["bias_plain"] = st(2.0 * (x0 - x1).T)
+                out["bias_linear"] = st(2.0 * ((x0 - d0) - (x1 - d1)).T)
+        return out
 
 
 def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
              n_paths: int, dt: float, scheme: str = "exponential", crn: bool = True,
              estimate_bias: bool = True, initial=None, seed=None,
-             chunk_size: int = DEFAULT_CHUNK, progress: bool | None = None,
-             max_norm: float = 1e8) -> ResponseEstimate:
+             chunk_size: int | None = None, progress: bool | None = None,
+             max_norm: float = 1e8, client=None, control_variate: bool = False,
+             linearization: str = "statistical", linearize_at=None,
+             sync: float | None = None, control_coefficient: str = "unit"
+             ) -> ResponseEstimate:
     """``E f(h^ε_t) - E f(h^0_t)`` at ``times`` for the input ``ε C u(t)`` on ``[0, t]``.
 
     ``crn=True``: perturbed and unperturbed paths share initial states and Brownian
     increments and the estimator is the path average of ``f(h^ε_t) - f(h^0_t)``; its
     variance is O(ε²). ``crn=False``: two independent ensembles of ``n_paths`` each
-    (variance O(1): for comparison).
+    (variance O(1): for comparison). ``client``: a ``dask.distributed.Client``.
+
+    ``control_variate=True`` (with ``crn``): the linearised network (:mod:`.control`)
+    runs alongside with the same noise after a common synchronisation time ``sync``
+    (default from its relaxation), and ``value = linear exact + mean(X - Y)``. For an
+    affine observable the linear copy's CRN difference is deterministic: no linear copy is
+    run and ``details["control_variate"]`` says so (``variance_reduction`` is ``None``).
     """
-    eps = float(eps)
+    try:
+        eps = float(eps)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"eps must be a finite number, got {eps!r}",
+                                param="eps") from None
     if not np.isfinite(eps):
-        raise SimulationError(f"eps must be finite, got {eps}")
+        raise InvalidInputError(f"eps must be finite, got {eps}", param="eps")
     n_paths = _check_n_paths(n_paths)
     idx = time_indices(times, dt)
     f = compile_observable(model, observable)
+    client = check_client(client)
     n_levels = 2 if estimate_bias else 1
-    kw = dict(n_paths=n_paths, dt=dt, n_steps=int(idx.max()), scheme=scheme, u=u,
-              initial=initial, coupled=estimate_bias, chunk_size=chunk_size,
-              progress=progress, max_norm=max_norm)
     root = _seed_root(seed)
     T = len(idx)
-    if crn:
-        diff, base, bias = Moments(), Moments(), Moments()
+    details: dict[str, Any] = {}
+    cv = None
+    if control_variate:
+        _check_coefficient(control_coefficient)
+        if not crn:
+            raise InvalidInputError("control_variate=True needs crn=True (the control "
+                                    "variate is a CRN difference)", param="control_variate")
+        f_expr = observable_expr(model, observable)
+        if is_affine(model, f_expr):
+            details["control_variate"] = (
+                "not used: for an affine observable the linearised network's CRN difference "
+                "ε wᵀ∫e^{-A_L(t-s)}Cu(s)ds is deterministic (no noise, no initial-state "
+                "dependence), so it cannot reduce the variance")
+        else:
+            initial = _resolve_sampler(model, initial)
+            cv = _make_cv(model, observable, dt, scheme, initial=initial, seed=root,
+                          n_paths=n_paths, linearize_at=linearize_at, sync=sync,
+                          linearization=linearization)
+            details.update(cv.details(float(dt)))
+    shift = cv.sync if cv is not None else 0
+    kw = dict(n_paths=n_paths, dt=dt, n_steps=int(idx.max()) + shift, scheme=scheme, u=u,
+              initial=initial, coupled=estimate_bias, chunk_size=chunk_size,
+              max_norm=max_norm)
+    mom: dict[str, Moments] = {}
 
-        def collect(vals):
-            d0 = vals[0][:, 0] - vals[0][:, 1]          # (T, P)
-            diff.add_blocks(d0.T)
-            base.add_blocks(vals[0][:, 1].T)
-            if n_levels == 2:
-                d1 = vals[1][:, 0] - vals[1][:, 1]
-                bias.add_blocks(2.0 * (d0 - d1).T)
-        run_paths(model, hook=_ResponseHook(f, idx, n_levels, collect), eps=(eps, 0.0),
-                  seed=root, **kw)
-        value, stderr = diff.mean, diff.stderr
-        b, bse = (bias.mean, bias.stderr) if n_levels == 2 else (None, None)
-        base_m, base_se = base.mean, base.stderr
+    def run(hook, eps_v, seed_v, moments, companion=None):
+        job = PathJob(model, hook=hook, eps=eps_v, seed=seed_v, companion=companion,
+                      input_delay=shift, **kw)
+        map_chunks(job, job.n_chunks, client=client, on_result=_merge_into(moments),
+                   progress=_auto_progress(progress, n_paths * max(job.n_fine, 1)),
+                   desc=f"response dt={dt:g}")
+
+    b = bse = vr = None
+    if crn:
+        hook = _ResponseHook(f, idx + shift, n_levels, True, cv is not None)
+        run(hook, (eps, 0.0), root, mom, None if cv is None else cv.companion)
+        value, stderr = mom["value"].mean, mom["value"].stderr
+        if n_levels == 2:
+            b, bse = mom["bias"].mean, mom["bias"].stderr
+        base_m, base_se = mom["base"].mean, mom["base"].stderr
+        if cv is not None:
+            lin_exact = linear_response_exact(cv.lin, cv.f_expr, u, eps, idx * float(dt))
+            value, stderr, b, bse, vr, extra = _combine_cv(mom, lin_exact, n_levels,
+                                                           control_coefficient)
+            details.update(extra)
     else:
         streams = root.spawn(2)
-        mom = [[Moments(), Moments()] for _ in range(2)]  # [run][value, coarse-fine]
+        runs = [{}, {}]
         for r, (e, ss) in enumerate(zip((eps, 0.0), streams, strict=True)):
-            def collect(vals, r=r):
-                v0 = vals[0][:, 0]
-                mom[r][0].add_blocks(v0.T)
-                if n_levels == 2:
-                    mom[r][1].add_blocks(2.0 * (v0 - vals[1][:, 0]).T)
-            run_paths(model, hook=_ResponseHook(f, idx, n_levels, collect), eps=(e,), seed=ss,
-                      **kw)
-        value = mom[0][0].mean - mom[1][0].mean
-        stderr = np.hypot(mom[0][0].stderr, mom[1][0].stderr)
-        base_m, base_se = mom[1][0].mean, mom[1][0].stderr
+            run(_ResponseHook(f, idx, n_levels, False, False), (e,), ss, runs[r])
+        value = runs[0]["value"].mean - runs[1]["value"].mean
+        stderr = np.hypot(runs[0]["value"].stderr, runs[1]["value"].stderr)
+        base_m, base_se = runs[1]["value"].mean, runs[1]["value"].stderr
         if n_levels == 2:
-            b = mom[0][1].mean - mom[1][1].mean
-            bse = np.hypot(mom[0][1].stderr, mom[1][1].stderr)
-        else:
-            b = bse = None
+            b = runs[0]["bias"].mean - runs[1]["bias"].mean
+            bse = np.hypot(runs[0]["bias"].stderr, runs[1]["bias"].stderr)
     return ResponseEstimate(times=idx * float(dt), value=np.reshape(value, T),
                             stderr=np.reshape(stderr, T), dt=float(dt), n_paths=n_paths,
                             eps=eps, crn=crn, scheme=scheme, baseline=np.reshape(base_m, T),
                             baseline_stderr=np.reshape(base_se, T), bias=b, bias_stderr=bse,
-                            seed=root.entropy)
+                            seed=root.entropy, variance_reduction=vr, details=details)
 
 
 # ---------------------------------------------------------------------- kernels
@@ -281,19 +518,24 @@ class _Term:
 
 
 class _KernelHook(Hook):
-    """Accumulates the per-path averages of every term over the origins (see module doc)."""
+    """Accumulates the per-path averages of every term over the origins (see module doc)
+    and returns their per-block statistics per chunk. With a control variate the states
+    carry two variants (nonlinear, linearised) and the linear copy's terms are
+    accumulated alike (its own conjugate variable ``vL``)."""
 
     def __init__(self, terms: list[_Term], J: int, order: int, m: int, n_origins: int,
-                 stride: int, w: int, delta: float, f, v, w2, BtB, n_levels: int, on_chunk):
+                 stride: int, w: int, delta: float, f, v, w2, BtB, n_levels: int,
+                 c: float, origin0: int = 0, vL=None, cv: bool = False):
         self.terms, self.J, self.order, self.m = terms, J, order, m
         self.n_origins, self.stride, self.w, self.delta = n_origins, stride, w, delta
         self.f, self.v, self.w2, self.BtB = f, v, w2, BtB
-        self.n_levels, self.on_chunk = n_levels, on_chunk
+        self.vL, self.cv = vL, cv
+        self.n_levels, self.c, self.origin0 = n_levels, float(c), int(origin0)
         self.max_span = max(t.span for t in terms)
         self.need_v = any(t.kind in ("fdt1", "mix2") for t in terms)
         self.need_w2 = any(t.kind == "diag2" for t in terms)
         self.need_xi = any(t.kind in ("gir1", "mix2", "gir2") for t in terms)
-        self.c: float | None = None
+        self.G = 2 if cv else 1
         # completion schedule per level: state index -> [(term, origin q)]
         self.sched: list[dict[int, list[tuple[_Term, int]]]] = []
         for lv in range(n_levels):
@@ -301,24 +543,26 @@ class _KernelHook(Hook):
             s: dict[int, list[tuple[_Term, int]]] = {}
             for t in terms:
                 for q in range(n_origins):
-                    s.setdefault((q * stride + t.span) * fac, []).append((t, q))
+                    s.setdefault((self.origin0 + q * stride + t.span) * fac, []).append((t, q))
             self.sched.append(s)
+
+    @property
+    def n_steps(self) -> int:
+        return self.origin0 + (self.n_origins - 1) * self.stride + self.max_span
 
     def interest(self, level, n_steps):
         fac = 2 if level == 1 else 1
         mask = np.zeros(n_steps + 1, dtype=bool)
-        mask[np.arange(self.n_origins) * self.stride * fac] = True
+        mask[(self.origin0 + np.arange(self.n_origins) * self.stride) * fac] = True
         mask[np.fromiter(self.sched[level].keys(), dtype=np.int64)] = True
-        mask[0] = True
         return mask
 
     def start_chunk(self, offset, size):
-        self.first = offset == 0
-        P, m = size, self.m
+        P, m, G = size, self.m, self.G
         shape = (self.J, P, m) if self.order == 1 else (self.J, P, m, m)
-        self.acc = [np.zeros(shape) for _ in range(self.n_levels)]
+        self.acc = [[np.zeros(shape) for _ in range(G)] for _ in range(self.n_levels)]
         self.R_o = self.max_span // self.stride + 2
-        self.vring = [np.empty((self.R_o, P, m)) if self.need_v else None
+        self.vring = [[np.empty((self.R_o, P, m)) if self.need_v else None for _ in range(G)]
                       for _ in range(self.n_levels)]
         self.wring = [np.empty((self.R_o, P, m, m)) if self.need_w2 else None
                       for _ in range(self.n_levels)]
@@ -334,6 +578,9 @@ class _KernelHook(Hook):
         if ring is None:
             return
         R = ring.shape[0]
+        if xi.shape[0] > R - 2:
+            raise InvalidInputError("internal: noise block longer than the window ring",
+                                    param="TIME_BLOCK")
         cum = np.cumsum(xi, axis=0)
         cum += ring[k0 % R]
         ring[(k0 + 1 + np.arange(xi.shape[0])) % R] = cum
@@ -346,83 +593,103 @@ class _KernelHook(Hook):
         return ring[end % R] - ring[(end - w) % R]
 
     def on_state(self, level, i, h3):
-        h = h3[0]
         fac = 2 if level == 1 else 1
-        if self.c is None:
-            if not self.first:
-                raise SimulationError("internal: centering constant unset")
-            self.c = float(np.mean(self.f(h[:SEED_BLOCK])))
-        stride = self.stride * fac
-        if i % stride == 0 and i // stride < self.n_origins:
-            q = i // stride
+        stride, o0 = self.stride * fac, self.origin0 * fac
+        rel = i - o0
+        if rel >= 0 and rel % stride == 0 and rel // stride < self.n_origins:
+            q = rel // stride
             if self.need_v:
-                self.vring[level][q % self.R_o] = self.v(h)
+                self.vring[level][0][q % self.R_o] = self.v(h3[0])
+                if self.cv:
+                    self.vring[level][1][q % self.R_o] = self.vL(h3[1])
             if self.need_w2:
-                self.wring[level][q % self.R_o] = self.w2(h)
+                self.wring[level][q % self.R_o] = self.w2(h3[0])
         todo = self.sched[level].get(i)
         if not todo:
             return
-        fc = self.f(h) - self.c
-        acc = self.acc[level]
         d = self.delta
-        for t, q in todo:
-            slot = q % self.R_o
-            if t.kind == "fdt1":
-                acc[t.j] += self.vring[level][slot] * fc[:, None]
-            elif t.kind == "gir1":
-                acc[t.j] += self._window(level, i - t.l1 * fac) * (fc / d)[:, None]
-            elif t.kind == "diag2":
-                acc[t.j] += self.wring[level][slot] * fc[:, None, None]
-            elif t.kind == "mix2":
-                X1 = self._window(level, i - t.l1 * fac) * (fc / d)[:, None]
-                acc[t.j] += X1[:, :, None] * self.vring[level][slot][:, None, :]
-            else:  # gir2
-                X1 = self._window(level, i - t.l1 * fac)
-                X2 = self._window(level, i - t.l2 * fac)
-                prod = X1[:, :, None] * X2[:, None, :]
-                if t.l1 == t.l2:
-                    prod -= d * self.BtB
-                acc[t.j] += prod * (fc / d ** 2)[:, None, None]
+        for g in range(self.G):
+            fc = self.f(h3[g]) - self.c
+            acc = self.acc[level][g]
+            vring = self.vring[level][g]
+            for t, q in todo:
+                slot = q % self.R_o
+                if t.kind == "fdt1":
+                    acc[t.j] += vring[slot] * fc[:, None]
+                elif t.kind == "gir1":
+                    acc[t.j] += self._window(level, i - t.l1 * fac) * (fc / d)[:, None]
+                elif t.kind == "diag2":
+                    acc[t.j] += self.wring[level][slot] * fc[:, None, None]
+                elif t.kind == "mix2":
+                    X1 = self._window(level, i - t.l1 * fac) * (fc / d)[:, None]
+                    acc[t.j] += X1[:, :, None] * vring[slot][:, None, :]
+                else:  # gir2
+                    X1 = self._window(level, i - t.l1 * fac)
+                    X2 = self._window(level, i - t.l2 * fac)
+                    prod = X1[:, :, None] * X2[:, None, :]
+                    if t.l1 == t.l2:
+                        prod -= d * self.BtB
+                    acc[t.j] += prod * (fc / d ** 2)[:, None, None]
 
     def end_chunk(self):
-        self.on_chunk([a / self.n_origins for a in self.acc])
+        st = Moments.block_stats
+        avg = [[a / self.n_origins for a in lv] for lv in self.acc]     # [level][group]
+        x0 = avg[0][0]
+        d0 = x0 - avg[0][1] if self.cv else x0
+        out = {"value": st(np.moveaxis(d0, 1, 0))}
+        if self.cv:
+            out["plain"] = st(np.moveaxis(x0, 1, 0))
+            out["linear"] = st(np.moveaxis(avg[0][1], 1, 0))
+        if self.n_levels == 2:
+            x1 = avg[1][0]
+            d1 = x1 - avg[1][1] if self.cv else x1
+            out["bias"] = st(np.moveaxis(2.0 * (d0 - d1), 1, 0))
+            if self.cv:
+                out["bias_plain"] = st(np.moveaxis(2.0 * (x0 - x1), 1, 0))
+                out["bias_linear"] = st(np.moveaxis(2.0 * (avg[0][1] - avg[1][1]), 1, 0))
+        return out
 
 
 def _kernel_run(model: SRNN, terms: list[_Term], J: int, order: int, *, observable, n_paths,
                 dt, scheme, n_origins, stride_steps, w, B, v, w2, estimate_bias, initial,
-                seed, chunk_size, progress, max_norm):
+                seed, chunk_size, progress, max_norm, client=None, cv: _CV | None = None,
+                vL=None):
     n_paths = _check_n_paths(n_paths)
     f = compile_observable(model, observable)
+    client = check_client(client)
     n_levels = 2 if estimate_bias else 1
     BtB = None if B is None else B.T @ B
-    val, bias = Moments(), Moments()
-
-    def collect(avgs):
-        val.add_blocks(np.moveaxis(avgs[0], 1, 0))
-        if n_levels == 2:
-            bias.add_blocks(np.moveaxis(2.0 * (avgs[0] - avgs[1]), 1, 0))
-
-    hook = _KernelHook(terms, J, order, model.m, n_origins, stride_steps, w, w * dt, f, v, w2,
-                       BtB, n_levels, collect)
-    n_steps = (n_origins - 1) * stride_steps + hook.max_span
     root = _seed_root(seed)
-    run_paths(model, n_paths=n_paths, dt=dt, n_steps=n_steps, scheme=scheme, hook=hook,
-              initial=initial, seed=root, coupled=estimate_bias,
-              B=B if hook.need_xi else None, chunk_size=chunk_size, progress=progress,
-              max_norm=max_norm)
-    out = (val.mean, val.stderr)
-    b = (bias.mean, bias.stderr) if n_levels == 2 else (None, None)
-    return out, b, root.entropy
+    initial = _resolve_sampler(model, initial)
+    c = float(np.mean(f(_first_block_states(model, initial, root, n_paths, dt, scheme))))
+    hook = _KernelHook(terms, J, order, model.m, n_origins, stride_steps, w, w * dt, f, v, w2,
+                       BtB, n_levels, c, origin0=0 if cv is None else cv.sync, vL=vL,
+                       cv=cv is not None)
+    need_xi = hook.need_xi
+    job = PathJob(model, n_paths=n_paths, dt=dt, n_steps=hook.n_steps, scheme=scheme,
+                  hook=hook, initial=initial, seed=root, coupled=estimate_bias,
+                  B=B if need_xi else None, chunk_size=chunk_size, max_norm=max_norm,
+                  companion=None if cv is None else cv.companion)
+    mom: dict[str, Moments] = {}
+    map_chunks(job, job.n_chunks, client=client, on_result=_merge_into(mom),
+               progress=_auto_progress(progress, n_paths * max(job.n_fine, 1)),
+               desc=f"kernel dt={dt:g}")
+    out = (mom["value"].mean, mom["value"].stderr)
+    b = (mom["bias"].mean, mom["bias"].stderr) if n_levels == 2 else (None, None)
+    return out, b, root.entropy, mom
 
 
 def _origins(n_origins, origin_stride, dt) -> tuple[int, int]:
-    if not (isinstance(n_origins, (int, np.integer)) and n_origins >= 1):
-        raise SimulationError(f"n_origins must be a positive integer, got {n_origins!r}")
+    if isinstance(n_origins, bool) or not (isinstance(n_origins, (int, np.integer))
+                                           and n_origins >= 1):
+        raise InvalidInputError(f"n_origins must be a positive integer, got {n_origins!r}",
+                                param="n_origins")
     if origin_stride is None:
         return int(n_origins), 1
     s = int(time_indices([origin_stride], dt, "origin_stride")[0])
     if s < 1:
-        raise SimulationError(f"origin_stride must be ≥ dt, got {origin_stride}")
+        raise InvalidInputError(f"origin_stride must be ≥ dt, got {origin_stride}",
+                                param="origin_stride")
     return int(n_origins), s
 
 
@@ -431,8 +698,15 @@ def _window_steps(window, dt) -> int:
         return 1
     w = int(time_indices([window], dt, "window")[0])
     if w < 1:
-        raise SimulationError(f"window must be a positive multiple of dt, got {window}")
+        raise InvalidInputError(f"window must be a positive multiple of dt, got {window}",
+                                param="window")
     return w
+
+
+def _check_method(method) -> None:
+    if method not in ("fdt", "girsanov"):
+        raise InvalidInputError(f"method must be 'fdt' or 'girsanov', got {method!r}",
+                                param="method")
 
 
 def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt",
@@ -440,38 +714,67 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
                        n_origins: int = 1, origin_stride: float | None = None,
                        window: float | None = None, conjugate: Callable | None = None,
                        estimate_bias: bool = True, initial=None, seed=None,
-                       chunk_size: int = DEFAULT_CHUNK, progress: bool | None = None,
-                       max_norm: float = 1e8) -> KernelEstimate:
+                       chunk_size: int | None = None, progress: bool | None = None,
+                       max_norm: float = 1e8, client=None, control_variate: bool = False,
+                       linearization: str = "statistical", linearize_at=None,
+                       sync: float | None = None, control_coefficient: str = "unit"
+                       ) -> KernelEstimate:
     """First-order kernels ``K_k(σ_j)`` for all channels ``k`` (docs/theory.md §4, §7).
 
     ``method="fdt"``: ``E_0[v_k(h_o)(f(h_{o+σ}) - c)]`` (point values; ``conjugate``
     overrides ``v``). ``method="girsanov"``: ``E_0[(f(h_t) - c) B_k·ΔB_W]/δ`` over the kick
     window ``[t-σ-δ, t-σ]``, ``δ = window`` (default ``dt``): the window average
-    ``δ⁻¹∫_σ^{σ+δ} K_k``. Lags and window are multiples of ``dt``.
+    ``δ⁻¹∫_σ^{σ+δ} K_k``. Lags and window are multiples of ``dt``. ``client``: a
+    ``dask.distributed.Client`` (bitwise the same numbers).
+
+    ``control_variate=True``: the linearised network runs alongside (same noise, its own
+    exact stationary start, a synchronisation time ``sync`` before the first origin) and
+    ``value = K_L exact + mean(X - Y)`` with ``K_L`` the exact (window-averaged for
+    Girsanov) kernel of the linearised network; ``variance_reduction = Var X / Var(X-Y)``.
+    Needs a polynomial observable given as an expression.
     """
-    if method not in ("fdt", "girsanov"):
-        raise SimulationError(f"method must be 'fdt' or 'girsanov', got {method!r}")
+    _check_method(method)
     L = time_indices(lags, dt, "lags")
     n_origins, stride = _origins(n_origins, origin_stride, dt)
     w = _window_steps(window, dt)
+    n_paths = _check_n_paths(n_paths)
+    root = _seed_root(seed)
+    cv = None
+    if control_variate:
+        _check_coefficient(control_coefficient)
+        initial = _resolve_sampler(model, initial)
+        cv = _make_cv(model, observable, dt, scheme, initial=initial, seed=root,
+                      n_paths=n_paths, linearize_at=linearize_at, sync=sync,
+                          linearization=linearization)
+    vL = None
     if method == "fdt":
         v = conjugate if conjugate is not None else conjugate_variables(model)
+        if cv is not None:
+            vL = conjugate_variables(cv.lin)
         terms = [_Term("fdt1", j, int(lj), int(lj), int(lj)) for j, lj in enumerate(L)]
         B = None
     else:
         v = None
         B = girsanov_matrix(model)
         terms = [_Term("gir1", j, int(lj), int(lj), int(lj) + w) for j, lj in enumerate(L)]
-    (mean, se), (b, bse), ent = _kernel_run(
+    (mean, se), (b, bse), ent, mom = _kernel_run(
         model, terms, len(L), 1, observable=observable, n_paths=n_paths, dt=dt, scheme=scheme,
         n_origins=n_origins, stride_steps=stride, w=w, B=B, v=v, w2=None,
-        estimate_bias=estimate_bias, initial=initial, seed=seed, chunk_size=chunk_size,
-        progress=progress, max_norm=max_norm)
+        estimate_bias=estimate_bias, initial=initial, seed=root, chunk_size=chunk_size,
+        progress=progress, max_norm=max_norm, client=client, cv=cv, vL=vL)
+    details: dict[str, Any] = {}
+    vr = None
+    if cv is not None:
+        K_L = linear_kernel_exact(cv.lin, cv.f_expr, L * float(dt),
+                                  None if method == "fdt" else w * float(dt))
+        mean, se, b, bse, vr, extra = _combine_cv(mom, K_L, 2 if estimate_bias else 1,
+                                                  control_coefficient)
+        details.update(cv.details(float(dt)), **extra)
     return KernelEstimate(order=1, lags=L * float(dt), value=mean, stderr=se, dt=float(dt),
                           n_paths=int(n_paths), n_origins=n_origins, method=method,
                           scheme=scheme, window=None if method == "fdt" else w * float(dt),
                           windowed=np.full(len(L), method == "girsanov"), bias=b,
-                          bias_stderr=bse, seed=ent)
+                          bias_stderr=bse, seed=ent, variance_reduction=vr, details=details)
 
 
 def second_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt",
@@ -479,23 +782,31 @@ def second_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fd
                         n_origins: int = 1, origin_stride: float | None = None,
                         window: float | None = None, conjugate: Callable | None = None,
                         estimate_bias: bool = True, initial=None, seed=None,
-                        chunk_size: int = DEFAULT_CHUNK, progress: bool | None = None,
-                        max_norm: float = 1e8) -> KernelEstimate:
+                        chunk_size: int | None = None, progress: bool | None = None,
+                        max_norm: float = 1e8, client=None,
+                        control_variate: bool = False) -> KernelEstimate:
     """Second-order kernels ``K_{k1k2}(σ1, σ2)`` for all channel pairs (module docstring).
 
     ``lags``: array ``(J, 2)`` of lag pairs, multiples of ``dt``; each pair needs
     ``σ1 = σ2`` or ``|σ2 - σ1| ≥ window`` (default ``window = dt``). ``method="fdt"``
     (mixed FDT–Girsanov off the diagonal, second conjugate variable on it) or
-    ``"girsanov"`` (Hermite product of two window integrals).
+    ``"girsanov"`` (Hermite product of two window integrals). ``client``: a
+    ``dask.distributed.Client``. Control variates are not implemented at second order.
     """
-    if method not in ("fdt", "girsanov"):
-        raise SimulationError(f"method must be 'fdt' or 'girsanov', got {method!r}")
-    lags = np.asarray(lags, dtype=float)
+    _check_method(method)
+    if control_variate:
+        raise UnsupportedOrderError("control variates are implemented for first-order "
+                                    "kernels and CRN responses, not at second order")
+    try:
+        lags = np.asarray(lags, dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"lags must be an array of lag pairs, got {lags!r}",
+                                param="lags") from None
     if lags.ndim == 1 and lags.size == 2:
         lags = lags[None]
     if lags.ndim != 2 or lags.shape[1] != 2:
-        raise SimulationError(f"lags must be an array of lag pairs, shape (J, 2); got "
-                              f"{lags.shape}")
+        raise InvalidInputError(f"lags must be an array of lag pairs, shape (J, 2); got "
+                                f"{lags.shape}", param="lags")
     L = time_indices(lags.ravel(), dt, "lags").reshape(lags.shape)
     n_origins, stride = _origins(n_origins, origin_stride, dt)
     w = _window_steps(window, dt)
@@ -505,9 +816,9 @@ def second_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fd
     bad = (gap > 0) & (gap < w)
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
-        raise SimulationError(f"lags {tuple(lags[j])}: the two lags must be equal or at least "
-                              f"window = {w * dt:g} apart (kick windows must coincide or be "
-                              "disjoint)")
+        raise InvalidInputError(f"lags {tuple(lags[j])}: the two lags must be equal or at "
+                                f"least window = {w * dt:g} apart (kick windows must "
+                                "coincide or be disjoint)", param="lags")
     v = w2 = B = None
     terms = []
     if method == "fdt":
@@ -523,11 +834,11 @@ def second_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fd
         B = girsanov_matrix(model)
         for j, (l1, l2) in enumerate(Ls):
             terms.append(_Term("gir2", j, int(l1), int(l2), int(l2) + w))
-    (mean, se), (b, bse), ent = _kernel_run(
+    (mean, se), (b, bse), ent, _ = _kernel_run(
         model, terms, len(L), 2, observable=observable, n_paths=n_paths, dt=dt, scheme=scheme,
         n_origins=n_origins, stride_steps=stride, w=w, B=B, v=v, w2=w2,
         estimate_bias=estimate_bias, initial=initial, seed=seed, chunk_size=chunk_size,
-        progress=progress, max_norm=max_norm)
+        progress=progress, max_norm=max_norm, client=client)
 
     def unswap(x):
         if x is None:

@@ -32,9 +32,9 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
-from ..errors import NotApplicableError
-from ..errors import SimulationError as _SimulationError
+from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..model import SRNN, ModelError
+from ..model.cache import derived
 
 __all__ = ["SCHEMES", "SimulationError", "Integrator", "activation_lipschitz",
            "check_time_step", "model_arrays", "psd_sqrt"]
@@ -43,12 +43,8 @@ __all__ += ["EstimatorNotApplicableError"]
 
 SCHEMES = ("euler", "exponential")
 
-
-class SimulationError(_SimulationError, ValueError):
-    """A Monte Carlo run was refused or failed (bad parameter, instability, divergence).
-
-    Transitional: still a ValueError because bad parameters raise it too; those move to
-    :class:`~volterra_sym.errors.InvalidInputError`."""
+#: a step that changes no state by more than this relative amount is below resolution
+MIN_STEP_RESOLUTION = 1e-12
 
 
 class EstimatorNotApplicableError(SimulationError, NotApplicableError):
@@ -63,12 +59,21 @@ def model_arrays(model: SRNN) -> dict[str, np.ndarray]:
     (models built with ``check=False``) and names the failed condition.
     """
     if not isinstance(model, SRNN):
-        raise SimulationError(f"model must be an SRNN, got {type(model).__name__}")
+        raise InvalidInputError(f"model must be an SRNN, got {type(model).__name__}",
+                                param="model")
+    return dict(derived(model, ("montecarlo", "arrays"), lambda: _checked_arrays(model)))
+
+
+def _checked_arrays(model: SRNN) -> dict[str, np.ndarray]:
+    """Computed once per model (``numpy_params`` of a 256-unit model takes tens of
+    seconds: sympy → float entry by entry); the arrays are made read-only."""
     p = model.numpy_params()  # raises ModelError for symbolic models
     try:
         model.check_stability()
     except ModelError as exc:
-        raise SimulationError(f"model refused: {exc}") from None
+        raise InvalidInputError(f"model refused: {exc}", param="model") from None
+    for a in p.values():
+        a.setflags(write=False)
     return p
 
 
@@ -91,20 +96,35 @@ def check_time_step(model: SRNN, p: dict[str, np.ndarray], dt: float, scheme: st
       ``dt · Λ ≤ 2`` with ``Λ = ρ(Γ) + Lip(a) ‖W‖₂`` (a bound on the Jacobian's spectrum).
     * Exponential: exact (unconditionally stable) for linear models; for nonlinear models
       the explicit part must satisfy ``dt · Lip(a) ‖W‖₂ ≤ 2``.
+
+    A step below floating-point resolution (``dt · max(ρ(L), Lip(a)‖W‖₂) < 1e-12``: the
+    update ``h + dt φ(h)`` would round to ``h``) is refused as too small.
+    All refusals are :class:`~volterra_sym.errors.InvalidInputError` naming ``dt`` or
+    ``scheme``.
     """
-    if not (isinstance(dt, (int, float, np.floating)) and np.isfinite(dt) and dt > 0):
-        raise SimulationError(f"dt must be a positive finite number, got {dt!r}")
+    if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.floating))
+                                    and np.isfinite(dt) and dt > 0):
+        raise InvalidInputError(f"dt must be a positive finite number, got {dt!r}", param="dt")
     if scheme not in SCHEMES:
-        raise SimulationError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+        raise InvalidInputError(f"scheme must be one of {SCHEMES}, got {scheme!r}",
+                                param="scheme")
     G, W = p["Gamma"], p["W"]
+    rate = max(float(np.max(np.abs(np.linalg.eigvals(G - W if model.is_linear else G)))),
+               activation_lipschitz(model.activation) * float(np.linalg.norm(W, 2)))
+    if dt * rate < MIN_STEP_RESOLUTION:
+        raise InvalidInputError(
+            f"dt = {dt:g} is too small: dt·(fastest rate {rate:.3g}) = {dt * rate:.3g} is "
+            f"below floating-point resolution ({MIN_STEP_RESOLUTION:g}), and the run would "
+            f"need about {1.0 / max(dt * rate, 1e-300):.3g} steps per relaxation time; "
+            "use a larger dt", param="dt")
     lip = activation_lipschitz(model.activation)
     w_norm = float(np.linalg.norm(W, 2))
     if scheme == "exponential":
         if not model.is_linear and dt * lip * w_norm > 2.0:
-            raise SimulationError(
+            raise InvalidInputError(
                 f"dt = {dt:g} is too large for the exponential integrator: "
                 f"dt·Lip(a)·‖W‖₂ = {dt * lip * w_norm:.3g} > 2 (explicit nonlinear part); "
-                f"use dt < {2.0 / (lip * w_norm):.3g}")
+                f"use dt < {2.0 / (lip * w_norm):.3g}", param="dt")
         return
     L = G - W if model.is_linear else G
     lam = np.linalg.eigvals(L)
@@ -113,16 +133,16 @@ def check_time_step(model: SRNN, p: dict[str, np.ndarray], dt: float, scheme: st
     if amp[j] >= 1.0:
         lim = float(np.min(2 * lam.real / np.abs(lam) ** 2))
         which = "A = Γ - W" if model.is_linear else "Γ"
-        raise SimulationError(
+        raise InvalidInputError(
             f"dt = {dt:g} is too large for Euler–Maruyama: |1 - dt·λ| = {amp[j]:.3g} ≥ 1 "
             f"for the eigenvalue λ = {lam[j].real:.4g}{lam[j].imag:+.4g}j of {which}; "
-            f"stability needs dt < {lim:.3g} (or use scheme='exponential')")
+            f"stability needs dt < {lim:.3g} (or use scheme='exponential')", param="dt")
     if not model.is_linear:
         big = float(np.max(np.abs(np.linalg.eigvals(G)))) + lip * w_norm
         if dt * big > 2.0:
-            raise SimulationError(
+            raise InvalidInputError(
                 f"dt = {dt:g} is too large for Euler–Maruyama: dt·(ρ(Γ) + Lip(a)·‖W‖₂) = "
-                f"{dt * big:.3g} > 2; use dt < {2.0 / big:.3g}")
+                f"{dt * big:.3g} > 2; use dt < {2.0 / big:.3g}", param="dt")
 
 
 def psd_sqrt(M: np.ndarray, what: str = "covariance") -> np.ndarray:

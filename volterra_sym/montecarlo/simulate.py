@@ -1,31 +1,43 @@
-"""Ensembles of SRNN paths, vectorised over paths and chunked over paths (docs/theory.md §7).
+"""Ensembles of SRNN paths, vectorised over paths and chunked over paths (docs/theory.md §7, §12).
 
     dh_t = [ -Γ h_t + a(W h_t + b) + ε C u(t) ] dt + σ dB_t ,   h_0 ~ p0 ,   t_i = i·dt
 
 Conventions
 -----------
-* ``u(t)`` returns an array of shape ``(m,)``; it is evaluated once on the time grid and
-  frozen on each step at its left end point ``u(t_i)``.
-* Reproducibility: paths are grouped in fixed blocks of :data:`SEED_BLOCK` paths; block
-  ``j`` draws its initial states and its noise from its own generator, spawned from
-  ``np.random.SeedSequence(seed)`` (SFC64 for the noise). Within a block the normals are
-  consumed in the order (time step, noise coordinate, path) — time-major — so
-  the numbers do not depend on ``chunk_size`` (rounded up to a multiple of the block) nor on
-  how many steps of noise are generated at once (:data:`TIME_BLOCK`).
+* ``u(t)`` returns an array of shape ``(m,)``; it is evaluated once on the time grid (in
+  the calling process) and frozen on each step at its left end point ``u(t_i)``.
+* Reproducibility (docs/theory.md §12): paths are grouped in fixed blocks of :data:`SEED_BLOCK`
+  paths. Block ``j`` of a run with seed ``s`` draws its initial states from the keyed
+  stream ``SeedSequence(s, spawn_key=(0, j))`` (PCG64) and its noise from
+  ``SeedSequence(s, spawn_key=(1, j))`` (SFC64) — the same streams as
+  ``SeedSequence(s).spawn(2)[c].spawn(n_blocks)[j]``, built directly so that no list of
+  streams is ever allocated. Within a block the normals are consumed in the order (time
+  step, noise coordinate, path) — time-major — so the numbers depend neither on
+  ``chunk_size`` (a chunk is a run of consecutive blocks) nor on how many steps of noise
+  are generated at once, nor on which process integrated the chunk.
+* A *chunk* is the unit of work: :meth:`PathJob.run_chunk` is a pure function of the chunk
+  index; :func:`volterra_sym.montecarlo.distributed.map_chunks` runs the chunks in-process
+  or on a Dask cluster and hands their results back in chunk order.
 * Variants: several input amplitudes ``ε_v`` can be simulated in lockstep with *common
   random numbers* (same initial states, same noise).
+* Companion (control variates): a second model (the linearised network) integrated with
+  the same standard normals (hence the same Brownian increments) and its own initial
+  states (stream ``(2, j)``); hooks then see ``2V`` variants, the companion's last.
 * Two-level runs (``coupled=True``): the same Brownian paths are integrated with ``dt``
   and ``dt/2`` (coarse noise = sum of two fine increments, resp. the exact OU combination
   ``e^{-L dt/2} ξ₁ + ξ₂``), so the time-step bias ``v(dt) - v(dt/2)`` is measured with a
   small variance.
 * Only requested states are handed to *hooks* (estimators); full paths are never stored.
+  Memory per chunk is bounded by the chunk size: states ``O(V n P)`` and a noise buffer of
+  at most :data:`NOISE_BUFFER_BYTES` (the number of steps drawn at once adapts to it).
 * Divergence (a non-finite state or ``max |h| > max_norm``) is checked after every block of
-  :data:`TIME_BLOCK` steps; the block is then replayed step by step from a saved state to
-  report the first bad step, its time and path (:class:`DivergenceError`).
+  steps; the block is then replayed step by step from a saved state to report the first
+  bad step, its time and path (:class:`DivergenceError`).
 """
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,18 +46,34 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from ..budget import check_count, check_memory
+from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN
-from .integrators import Integrator, SimulationError, check_time_step, model_arrays
+from .distributed import check_client, map_chunks
+from .integrators import Integrator, check_time_step, model_arrays
 from .sampling import stationary_sampler
 
 __all__ = ["SEED_BLOCK", "TIME_BLOCK", "DivergenceError", "Ensemble", "simulate",
-           "compile_observable", "input_table", "time_indices", "run_paths", "Hook"]
+           "compile_observable", "input_table", "time_indices", "run_paths", "Hook",
+           "PathJob", "Companion", "block_seed", "MAX_PATH_STEPS", "MAX_STEPS"]
 
 #: paths per random-number stream (fixed: changing it changes the numbers)
 SEED_BLOCK = 256
-#: fine steps of noise generated at once (even; does not change the numbers)
+#: at most this many fine steps of noise are generated at once (does not change the numbers)
 TIME_BLOCK = 32
+#: target size of one noise buffer (two are used: one filled while the other is consumed)
+NOISE_BUFFER_BYTES = 16 * 2**20
+#: target size of one state array ``(V, n, P)`` of a chunk (sets the default chunk size)
+CHUNK_STATE_BYTES = 4 * 2**20
+#: largest default chunk (paths)
 DEFAULT_CHUNK = 16384
+#: refuse runs of more path-steps than this (about 10 days of one core at 100 ns each)
+MAX_PATH_STEPS = 1e13
+#: refuse time grids of more steps than this
+MAX_STEPS = 1e9
+
+#: stream keys below the run's seed: initial states, noise, companion initial states
+INIT_STREAM, NOISE_STREAM, COMPANION_STREAM = 0, 1, 2
 
 
 class DivergenceError(SimulationError):
@@ -54,6 +82,13 @@ class DivergenceError(SimulationError):
     def __init__(self, message: str, *, step: int, time: float, path: int, dt: float):
         super().__init__(message)
         self.step, self.time, self.path, self.dt = step, time, path, dt
+
+    def __reduce__(self):  # picklable (raised on Dask workers, re-raised by the client)
+        return (_rebuild_divergence, (str(self), self.step, self.time, self.path, self.dt))
+
+
+def _rebuild_divergence(message, step, time, path, dt):
+    return DivergenceError(message, step=step, time=time, path=path, dt=dt)
 
 
 # ---------------------------------------------------------------------- inputs, observables
@@ -64,15 +99,7 @@ def compile_observable(model: SRNN, observable=None) -> Callable[[np.ndarray], n
     ``h1..hn`` (lambdified), or a numpy callable taking ``(..., n)`` and returning ``(...)``.
     """
     if callable(observable) and not isinstance(observable, sp.Basic):
-        fn = observable
-
-        def f_call(x: np.ndarray) -> np.ndarray:
-            out = np.asarray(fn(x), dtype=float)
-            if out.shape != x.shape[:-1]:
-                raise SimulationError(f"observable returned shape {out.shape} for states of "
-                                      f"shape {x.shape}; expected {x.shape[:-1]}")
-            return out
-        return f_call
+        return _CallableObservable(observable)
     expr = model.observable(observable) if not isinstance(observable, sp.Basic) \
         else sp.sympify(observable)
     by_name = {hi.name: hi for hi in model.h}
@@ -80,48 +107,97 @@ def compile_observable(model: SRNN, observable=None) -> Callable[[np.ndarray], n
                           if s.name in by_name and s not in model.h})
     extra = expr.free_symbols - set(model.h)
     if extra:
-        raise SimulationError(f"observable {expr} has free symbols {sorted(map(str, extra))} "
-                              f"besides the state {', '.join(map(str, model.h))}")
+        raise InvalidInputError(f"observable {expr} has free symbols "
+                                f"{sorted(map(str, extra))} besides the state "
+                                f"{', '.join(map(str, model.h))}", param="observable")
     lam = sp.lambdify(model.h, expr, "numpy")
     n = model.n
 
     def f_expr(x: np.ndarray) -> np.ndarray:
         val = lam(*(x[..., i] for i in range(n)))
         return np.broadcast_to(np.asarray(val, dtype=float), x.shape[:-1])
+    f_expr.expr = expr
     return f_expr
 
 
+class _CallableObservable:
+    """A user's numpy observable with its output shape checked."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        self.expr = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = np.asarray(self.fn(x), dtype=float)
+        if out.shape != x.shape[:-1]:
+            raise InvalidInputError(f"observable returned shape {out.shape} for states of "
+                                    f"shape {x.shape}; expected {x.shape[:-1]}",
+                                    param="observable")
+        return out
+
+
 def input_table(u: Callable, times: np.ndarray, m: int) -> np.ndarray:
-    """``u(t_i)`` for every grid time, shape ``(len(times), m)``; checks ``u``'s output."""
+    """``u(t_i)`` for every grid time, shape ``(len(times), m)``; checks ``u``'s output.
+
+    ``u`` returning ``None``, a non-numeric value or the wrong shape is an
+    :class:`~volterra_sym.errors.InvalidInputError` (``param="u"``). Infinite values are
+    accepted here: they make the run diverge, which is reported with its step.
+    """
     if not callable(u):
-        raise SimulationError(f"u must be a callable u(t) -> array of shape ({m},), got "
-                              f"{type(u).__name__}")
+        raise InvalidInputError(f"u must be a callable u(t) -> array of shape ({m},), got "
+                                f"{type(u).__name__}", param="u")
     out = np.empty((len(times), m))
     for i, t in enumerate(times):
+        raw = u(float(t))
+        if raw is None:
+            raise InvalidInputError(f"u({t:g}) returned None; u must return an array of "
+                                    f"shape ({m},) (did the function forget to return?)",
+                                    param="u")
         try:
-            val = np.asarray(u(float(t)), dtype=float)
+            val = np.asarray(raw, dtype=float)
         except (TypeError, ValueError) as exc:
-            raise SimulationError(f"u({t:g}) must return a real array of shape ({m},): "
-                                  f"{exc}") from None
+            raise InvalidInputError(f"u({t:g}) must return a real array of shape ({m},): "
+                                    f"{exc}", param="u") from None
         if val.shape != (m,) and not (m == 1 and val.ndim == 0):
-            raise SimulationError(f"u({t:g}) returned shape {val.shape}; u must return an "
-                                  f"array of shape ({m},) (one entry per input channel, "
-                                  f"m = {m})")
+            raise InvalidInputError(f"u({t:g}) returned shape {val.shape}; u must return an "
+                                    f"array of shape ({m},) (one entry per input channel, "
+                                    f"m = {m})", param="u")
+        if np.any(np.isnan(val)):
+            raise InvalidInputError(f"u({t:g}) returned NaN", param="u")
         out[i] = val
     return out
 
 
 def time_indices(times, dt: float, what: str = "times") -> np.ndarray:
-    """Step indices ``t / dt`` of non-negative times that are multiples of ``dt``."""
-    t = np.atleast_1d(np.asarray(times, dtype=float))
+    """Step indices ``t / dt`` of non-negative times that are multiples of ``dt``.
+
+    Refuses (``ResourceLimitError``) grids needing more than :data:`MAX_STEPS` steps —
+    ``dt`` too small for the times asked.
+    """
+    if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.floating))
+                                    and np.isfinite(dt) and dt > 0):
+        raise InvalidInputError(f"dt must be a positive finite number, got {dt!r}", param="dt")
+    try:
+        t = np.atleast_1d(np.asarray(times, dtype=float))
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{what} must be a 1-d sequence of numbers, got {times!r}",
+                                param=what) from None
     if t.ndim != 1 or t.size == 0:
-        raise SimulationError(f"{what} must be a non-empty 1-d sequence of times")
+        raise InvalidInputError(f"{what} must be a non-empty 1-d sequence of times", param=what)
     if not np.all(np.isfinite(t)) or np.any(t < 0):
-        raise SimulationError(f"{what} must be finite and ≥ 0, got {t}")
-    k = np.rint(t / dt)
-    if np.any(np.abs(k * dt - t) > 1e-9 * np.maximum(1.0, np.abs(t))):
-        bad = t[np.abs(k * dt - t) > 1e-9 * np.maximum(1.0, np.abs(t))][0]
-        raise SimulationError(f"{what} must be multiples of dt = {dt:g}; {bad:g} is not")
+        raise InvalidInputError(f"{what} must be finite and ≥ 0, got {t}", param=what)
+    with np.errstate(over="ignore"):
+        ratio = t / float(dt)
+    top = float(np.max(ratio))
+    if not np.isfinite(top) or top > MAX_STEPS:
+        check_count(top if np.isfinite(top) else float("inf"), MAX_STEPS,
+                    f"dt = {dt:g} is too small: {what} up to {float(np.max(t)):g}",
+                    "steps", "raise dt")
+    k = np.rint(ratio)
+    off = np.abs(k * dt - t) > 1e-9 * np.maximum(1.0, np.abs(t))
+    if np.any(off):
+        raise InvalidInputError(f"{what} must be multiples of dt = {dt:g}; {t[off][0]:g} is "
+                                "not", param=what)
     return k.astype(np.int64)
 
 
@@ -129,15 +205,24 @@ def _seed_root(seed) -> np.random.SeedSequence:
     if isinstance(seed, np.random.SeedSequence):
         return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key,
                                       pool_size=seed.pool_size)
-    if seed is not None and not isinstance(seed, (int, np.integer)):
-        raise SimulationError(f"seed must be an int, a SeedSequence or None, got {seed!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or seed < 0):
+        raise InvalidInputError(f"seed must be a non-negative int, a SeedSequence or None, "
+                                f"got {seed!r}", param="seed")
     return np.random.SeedSequence(seed)
+
+
+def block_seed(root: np.random.SeedSequence, stream: int, j: int) -> np.random.SeedSequence:
+    """The keyed stream of seed block ``j``: ``SeedSequence(s, spawn_key=key + (stream, j))``
+    (equal to ``root.spawn(stream + 1)[stream].spawn(j + 1)[j]``)."""
+    return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (stream, j),
+                                  pool_size=root.pool_size)
 
 
 def _check_n_paths(n_paths) -> int:
     if not isinstance(n_paths, (int, np.integer)) or isinstance(n_paths, bool) or n_paths < 2:
-        raise SimulationError(f"n_paths must be an integer ≥ 2 (standard errors need at least "
-                              f"two paths), got {n_paths!r}")
+        raise InvalidInputError(f"n_paths must be an integer ≥ 2 (standard errors need at "
+                                f"least two paths), got {n_paths!r}", param="n_paths")
     return int(n_paths)
 
 
@@ -149,15 +234,28 @@ def _resolve_initial(model: SRNN, initial, n_paths: int):
         return stationary_sampler(model, initial), None
     if callable(initial):
         return initial, None
-    arr = np.asarray(initial, dtype=float)
+    try:
+        arr = np.asarray(initial, dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"initial must be a sampler, 'stationary' or an array; got "
+                                f"{type(initial).__name__}", param="initial") from None
     if arr.shape == (model.n,):
         arr = np.broadcast_to(arr, (n_paths, model.n))
     if arr.shape != (n_paths, model.n):
-        raise SimulationError(f"initial must be a sampler, 'stationary', an array ({model.n},) "
-                              f"or ({n_paths}, {model.n}); got shape {arr.shape}")
+        raise InvalidInputError(f"initial must be a sampler, 'stationary', an array "
+                                f"({model.n},) or ({n_paths}, {model.n}); got shape "
+                                f"{arr.shape}", param="initial")
     if not np.all(np.isfinite(arr)):
-        raise SimulationError("initial states must be finite")
+        raise InvalidInputError("initial states must be finite", param="initial")
     return None, arr
+
+
+def default_chunk_size(n: int, variants: int = 1) -> int:
+    """Paths per chunk: one state array ``(V, n, P)`` of about :data:`CHUNK_STATE_BYTES`,
+    between one seed block and :data:`DEFAULT_CHUNK`, a multiple of :data:`SEED_BLOCK`."""
+    P = CHUNK_STATE_BYTES // (8 * max(1, n) * max(1, variants))
+    P = min(DEFAULT_CHUNK, max(SEED_BLOCK, P))
+    return int(P // SEED_BLOCK * SEED_BLOCK)
 
 
 # ---------------------------------------------------------------------- the engine
@@ -166,7 +264,12 @@ class Hook:
 
     Levels: 0 is the run at ``dt``; 1 (two-level runs only) the run at ``dt/2``. State
     index ``i`` of level ``l`` is the state at time ``i·dt_l``. States are arrays
-    ``(V, P, n)`` (variants × paths of the chunk × state).
+    ``(V, P, n)`` (variants × paths of the chunk × state; with a companion, ``2V``).
+
+    The engine works on a shallow copy of the hook per chunk: ``start_chunk`` must
+    (re)create every per-chunk attribute, and what ``end_chunk`` returns is the chunk's
+    result, handed to ``on_chunk(i, result)`` in chunk order in the calling process (on a
+    Dask cluster the hook runs on a worker: results must be returned, not accumulated).
     """
 
     def interest(self, level: int, n_steps: int) -> np.ndarray:
@@ -180,7 +283,8 @@ class Hook:
 
     def on_state(self, level: int, i: int, h: np.ndarray) -> None: ...
 
-    def end_chunk(self) -> None: ...
+    def end_chunk(self):
+        return None
 
 
 @dataclass
@@ -191,183 +295,311 @@ class RunInfo:
     scheme: str
     entropy: int
     coupled: bool
+    n_chunks: int = 0
+    chunk_size: int = 0
+
+
+@dataclass
+class Companion:
+    """A second model integrated with the same normals (docs/theory.md §7, control variates):
+    ``model`` (linear: its exponential step is exact) and its initial-state ``sampler``."""
+
+    model: SRNN
+    sampler: Callable
+
+
+class PathJob:
+    """A validated run plan; :meth:`run_chunk` integrates one chunk (a pure function of
+    the chunk index) and returns the hook's result. Picklable (shipped to Dask workers)."""
+
+    def __init__(self, model: SRNN, *, n_paths: int, dt: float, n_steps: int,
+                 scheme: str = "euler", hook: Hook | None = None,
+                 eps: Sequence[float] = (0.0,), u: Callable | None = None, initial=None,
+                 seed=None, coupled: bool = False, B: np.ndarray | None = None,
+                 chunk_size: int | None = None, max_norm: float = 1e8,
+                 prefetch_noise: bool = True, companion: Companion | None = None,
+                 input_delay: int = 0):
+        n_paths = _check_n_paths(n_paths)
+        p = model_arrays(model)
+        check_time_step(model, p, dt, scheme)
+        if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) \
+                or n_steps < 0:
+            raise InvalidInputError(f"n_steps must be an integer ≥ 0, got {n_steps!r}",
+                                    param="n_steps")
+        if chunk_size is not None and (isinstance(chunk_size, bool) or not (
+                isinstance(chunk_size, (int, np.integer)) and chunk_size >= 1)):
+            raise InvalidInputError(f"chunk_size must be a positive integer, got "
+                                    f"{chunk_size!r}", param="chunk_size")
+        if not (isinstance(max_norm, (int, float, np.floating)) and max_norm > 0):
+            raise InvalidInputError(f"max_norm must be positive, got {max_norm!r}",
+                                    param="max_norm")
+        eps = np.atleast_1d(np.asarray(eps, dtype=float))
+        if eps.ndim != 1 or not np.all(np.isfinite(eps)):
+            raise InvalidInputError(f"eps must be finite numbers, got {eps}", param="eps")
+        self.n_paths, self.n_steps, self.scheme = n_paths, int(n_steps), scheme
+        self.coupled, self.max_norm = bool(coupled), float(max_norm)
+        self.prefetch_noise = bool(prefetch_noise)
+        self.hook = hook or Hook()
+        self.V, self.n, self.eps = eps.size, model.n, eps
+        self.root = _seed_root(seed)
+        self.n_fine = self.n_steps * (2 if coupled else 1)
+        self.steps = [self.n_steps] + ([self.n_fine] if coupled else [])
+        self.ratio = [2, 1] if coupled else [1]
+        groups = [(model, p)]
+        if companion is not None:
+            pc = model_arrays(companion.model)
+            check_time_step(companion.model, pc, dt, scheme)
+            if companion.model.n != model.n or companion.model.m != model.m:
+                raise InvalidInputError("the companion model must have the same n and m",
+                                        param="companion")
+            groups.append((companion.model, pc))
+        self.n_groups = len(groups)
+        # integrators per group and level
+        self.levels: list[list[Integrator]] = []
+        for gm, gp in groups:
+            lv = [Integrator(gm, gp, scheme, dt, B)]
+            if coupled:
+                lv.append(Integrator(gm, gp, scheme, dt / 2.0, B))
+            self.levels.append(lv)
+        dims = {lv[-1].noise_dim for lv in self.levels}
+        if len(dims) != 1:
+            raise InvalidInputError("the companion needs the same noise dimension",
+                                    param="companion")
+        self.noise_dim = dims.pop()
+        self.m_xi = None if B is None else int(B.shape[1])
+        # path-step budget (refused before anything is allocated)
+        check_count(float(n_paths) * (self.n_fine + 1) * self.n_groups, MAX_PATH_STEPS,
+                    f"{n_paths:.3g} paths × {self.n_fine + 1} steps", "path-steps",
+                    "lower n_paths (or split the run over several seeds)")
+        # inputs ε_v·(in_map u(t_i)) per group and level, shape (V, steps_l, n)
+        self.inputs: list[list[np.ndarray | None]] = [[None] * len(self.steps)
+                                                      for _ in groups]
+        if u is not None:
+            fine_dt = self.levels[0][-1].dt
+            lag = int(input_delay) * self.ratio[0]        # fine steps before the input starts
+            U = np.zeros((self.n_fine, model.m))
+            if self.n_fine > lag:
+                U[lag:] = input_table(u, np.arange(self.n_fine - lag) * fine_dt, model.m)
+            for g, lv in enumerate(self.levels):
+                for li, integ in enumerate(lv):
+                    Ul = U[::self.ratio[li]]
+                    self.inputs[g][li] = eps[:, None, None] * (Ul @ integ.in_map.T)[None]
+        self.has_input = u is not None
+        self.active = np.flatnonzero(eps != 0.0)
+        self.sampler, self.fixed = _resolve_initial(model, initial, n_paths)
+        self.companion_sampler = None if companion is None else companion.sampler
+        self.n_blocks = -(-n_paths // SEED_BLOCK)
+        V_tot = self.V * self.n_groups
+        cs = default_chunk_size(self.n, V_tot) if chunk_size is None else int(chunk_size)
+        self.per_chunk = max(1, -(-cs // SEED_BLOCK))
+        self.chunk_size = self.per_chunk * SEED_BLOCK
+        self.n_chunks = -(-self.n_blocks // self.per_chunk)
+        self.interest = [np.asarray(self.hook.interest(li, self.steps[li]), dtype=bool)
+                         for li in range(len(self.steps))]
+        for li, mask in enumerate(self.interest):
+            if mask.shape != (self.steps[li] + 1,):
+                raise InvalidInputError("hook.interest returned a mask of the wrong length",
+                                        param="hook")
+        # steps of noise drawn at once: a buffer (K, n, P) of at most NOISE_BUFFER_BYTES
+        P = min(self.chunk_size, n_paths)
+        per_step = 8 * P * (self.n * self.n_groups + (self.m_xi or 0))
+        K = int(min(TIME_BLOCK, max(2, NOISE_BUFFER_BYTES // max(per_step, 1))))
+        self.K = K - (K % 2)
+        self.dt = float(dt)
+
+    # ------------------------------------------------------------------ layout
+    def chunk_layout(self, i: int) -> tuple[int, list[int], list[int]]:
+        """``(offset, sizes, blocks)`` of chunk ``i``: first path, block sizes, block ids."""
+        if not 0 <= i < self.n_chunks:
+            raise InvalidInputError(f"chunk index {i} outside 0..{self.n_chunks - 1}",
+                                    param="chunk")
+        blocks = list(range(i * self.per_chunk, min((i + 1) * self.per_chunk, self.n_blocks)))
+        sizes = [min(SEED_BLOCK, self.n_paths - j * SEED_BLOCK) for j in blocks]
+        return blocks[0] * SEED_BLOCK, sizes, blocks
+
+    def _sample(self, sampler, stream: int, blocks: list[int], sizes: list[int]) -> np.ndarray:
+        n, P = self.n, sum(sizes)
+        if hasattr(sampler, "sample_blocks"):   # vectorised over the chunk's blocks
+            rngs = [np.random.Generator(np.random.PCG64(block_seed(self.root, stream, j)))
+                    for j in blocks]
+            h0 = np.asarray(sampler.sample_blocks(rngs, sizes), dtype=float)
+            if h0.shape != (P, n):
+                raise InvalidInputError(f"initial sampler returned shape {h0.shape}, "
+                                        f"expected {(P, n)}", param="initial")
+            return h0
+        parts = []
+        for j, size in zip(blocks, sizes, strict=True):
+            rng = np.random.Generator(np.random.PCG64(block_seed(self.root, stream, j)))
+            x = np.asarray(sampler(rng, size), dtype=float)
+            if x.shape != (size, n):
+                raise InvalidInputError(f"initial sampler returned shape {x.shape}, "
+                                        f"expected {(size, n)}", param="initial")
+            parts.append(x)
+        return np.concatenate(parts)
+
+    def initial_states(self, blocks: list[int], sizes: list[int], group: int = 0
+                       ) -> np.ndarray:
+        """Initial states ``(P, n)`` of the given seed blocks (group 1: the companion)."""
+        if group == 1:
+            return self._sample(self.companion_sampler, COMPANION_STREAM, blocks, sizes)
+        if self.fixed is not None:
+            a = blocks[0] * SEED_BLOCK
+            return np.array(self.fixed[a:a + sum(sizes)], dtype=float)
+        return self._sample(self.sampler, INIT_STREAM, blocks, sizes)
+
+    # ------------------------------------------------------------------ one chunk
+    def run_chunk(self, i: int):
+        """Integrate chunk ``i`` and return ``hook.end_chunk()`` (of a fresh hook copy)."""
+        hook = copy.copy(self.hook)
+        offset, sizes, blocks = self.chunk_layout(i)
+        P, n, V, K, d = sum(sizes), self.n, self.V, self.K, self.noise_dim
+        G, nlev = self.n_groups, len(self.steps)
+        h0s = [self.initial_states(blocks, sizes, g) for g in range(G)]
+        gens = [np.random.Generator(np.random.SFC64(block_seed(self.root, NOISE_STREAM, j)))
+                for j in blocks]
+        # internal layout (V, n, P): paths on the contiguous axis; hooks get (V, P, n) views
+        states = [[np.array(np.broadcast_to(h0s[g].T, (V, n, P)), dtype=float)
+                   for _ in range(nlev)] for g in range(G)]
+        nexts = [[np.empty((V, n, P)) for _ in range(nlev)] for g in range(G)]
+        for g in range(G):
+            for integ in self.levels[g]:
+                integ.allocate((V, n, P))
+        scratch = np.empty(K * SEED_BLOCK * d)
+        m_xi = self.m_xi
+        buffers = [([np.empty((K, n, P)) for _ in range(G)],
+                    None if m_xi is None else np.empty((K, m_xi, P))) for _ in range(2)]
+        finest = [lv[-1] for lv in self.levels]
+        n_fine = self.n_fine
+
+        def draw(k0: int, buf):
+            """Noise of fine steps k0.. for every seed block of the chunk (time-major)."""
+            Kb = min(K, n_fine - k0)
+            ebs = [b[:Kb] for b in buf[0]]
+            xb = None if buf[1] is None else buf[1][:Kb]
+            pos = 0
+            for gen, size in zip(gens, sizes, strict=True):
+                z = scratch[:Kb * size * d].reshape(Kb, d, size)
+                gen.standard_normal(out=z)
+                for g in range(G):
+                    finest[g].noise(z, ebs[g][:, :, pos:pos + size],
+                                    None if (xb is None or g > 0) else xb[:, :, pos:pos + size])
+                pos += size
+            return ebs, xb
+
+        def view(li: int) -> np.ndarray:
+            if G == 1:
+                return states[0][li].transpose(0, 2, 1)
+            return np.concatenate([states[g][li] for g in range(G)]).transpose(0, 2, 1)
+
+        hook.start_chunk(offset, P)
+        for li in range(nlev):
+            if self.interest[li][0]:
+                hook.on_state(li, 0, view(li))
+        starts = list(range(0, n_fine, K))
+        pool = ThreadPoolExecutor(max_workers=1) if (self.prefetch_noise and len(starts) > 1) \
+            else None
+        try:
+            pending = None
+            if starts:
+                pending = pool.submit(draw, 0, buffers[0]) if pool else draw(0, buffers[0])
+            for bi, k0 in enumerate(starts):
+                ebs, xb = pending.result() if pool else pending
+                if bi + 1 < len(starts):
+                    nxt_buf = buffers[(bi + 1) % 2]
+                    pending = pool.submit(draw, starts[bi + 1], nxt_buf) if pool else \
+                        draw(starts[bi + 1], nxt_buf)
+                Kb = ebs[0].shape[0]
+                for li in range(nlev):
+                    s0 = k0 // self.ratio[li]
+                    nb = Kb // self.ratio[li]
+                    etas, per_steps = [], []
+                    for g in range(G):
+                        integ = self.levels[g][li]
+                        if li == 0 and self.coupled:
+                            eta = finest[g].coarsen(ebs[g])
+                        else:
+                            eta = ebs[g]
+                        if np.any(integ.const):
+                            eta += integ.const[:, None]
+                        inp = self.inputs[g][li]
+                        per_step = inp is not None and V > 1
+                        if inp is not None and V == 1 and self.active.size:
+                            eta += inp[0, s0:s0 + nb, :, None]
+                        etas.append(eta)
+                        per_steps.append(per_step)
+                    if xb is not None:
+                        xi = xb[0::2] + xb[1::2] if (li == 0 and self.coupled) else xb
+                        hook.on_xi(li, s0, xi.transpose(0, 2, 1))
+                    saved = [states[g][li].copy() for g in range(G)]
+                    mask = self.interest[li]
+                    for kk in range(nb):
+                        for g in range(G):
+                            h, nxt = states[g][li], nexts[g][li]
+                            self.levels[g][li].step(h, nxt)
+                            nxt += etas[g][kk]
+                            if per_steps[g]:
+                                inp = self.inputs[g][li]
+                                for v in self.active:
+                                    nxt[v] += inp[v, s0 + kk, :, None]
+                            states[g][li], nexts[g][li] = nxt, h
+                        if mask[s0 + kk + 1]:
+                            hook.on_state(li, s0 + kk + 1, view(li))
+                    for g in range(G):
+                        h = states[g][li]
+                        hi, lo = h.max(), h.min()
+                        if not (hi <= self.max_norm and lo >= -self.max_norm):
+                            _locate_divergence(self.levels[g][li], saved[g], etas[g],
+                                               self.inputs[g][li] if per_steps[g] else None,
+                                               self.active, s0, nb, self.max_norm, offset,
+                                               self.has_input, g == 1)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        return hook.end_chunk()
+
+    def info(self) -> RunInfo:
+        return RunInfo(dt=self.dt, n_steps=self.n_steps, n_paths=self.n_paths,
+                       scheme=self.scheme, entropy=self.root.entropy, coupled=self.coupled,
+                       n_chunks=self.n_chunks, chunk_size=self.chunk_size)
+
+
+def _auto_progress(progress, work: float) -> bool:
+    if progress is None:
+        return bool(getattr(sys.stderr, "isatty", lambda: False)()) and work > 5e7
+    return bool(progress)
 
 
 def run_paths(model: SRNN, *, n_paths: int, dt: float, n_steps: int, scheme: str = "euler",
               hook: Hook | None = None, eps: Sequence[float] = (0.0,), u: Callable | None = None,
               initial=None, seed=None, coupled: bool = False, B: np.ndarray | None = None,
-              chunk_size: int = DEFAULT_CHUNK, progress: bool | None = None,
-              max_norm: float = 1e8, prefetch_noise: bool = True) -> RunInfo:
+              chunk_size: int | None = None, progress: bool | None = None,
+              max_norm: float = 1e8, prefetch_noise: bool = True,
+              companion: Companion | None = None, client=None,
+              on_chunk: Callable[[int, object], None] | None = None,
+              input_delay: int = 0) -> RunInfo:
     """Integrate ``n_paths`` paths for ``n_steps`` steps of ``dt`` and feed ``hook``.
 
     ``eps``: input amplitudes of the variants run with common random numbers. ``B``: if
     given (``C = σB``), the hook's ``on_xi`` receives ``B_kᵀΔB`` per step and channel.
+    ``client``: a ``dask.distributed.Client`` to run the chunks on (default in-process);
+    ``on_chunk(i, result)`` receives every chunk's ``hook.end_chunk()`` in chunk order.
+    ``progress``: a progress bar counting chunks (default: on a terminal, for long runs).
+    ``companion``: a second model integrated with the same noise (control variates).
+    ``input_delay``: steps of ``dt`` before the input starts (``u`` is evaluated at
+    ``t - input_delay·dt``).
     """
-    n_paths = _check_n_paths(n_paths)
-    p = model_arrays(model)
-    check_time_step(model, p, dt, scheme)
-    if not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
-        raise SimulationError(f"n_steps must be an integer ≥ 0, got {n_steps!r}")
-    if not (isinstance(chunk_size, (int, np.integer)) and chunk_size >= 1):
-        raise SimulationError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    if not (max_norm > 0):
-        raise SimulationError(f"max_norm must be positive, got {max_norm!r}")
-    eps = np.atleast_1d(np.asarray(eps, dtype=float))
-    if eps.ndim != 1 or not np.all(np.isfinite(eps)):
-        raise SimulationError(f"eps must be finite numbers, got {eps}")
-    hook = hook or Hook()
-    V, n = eps.size, model.n
-    root = _seed_root(seed)
-    init_ss, noise_ss = root.spawn(2)
-
-    levels = [Integrator(model, p, scheme, dt, B)]
-    if coupled:
-        levels.append(Integrator(model, p, scheme, dt / 2.0, B))
-    finest = levels[-1]
-    n_fine = n_steps * (2 if coupled else 1)
-    steps = [n_steps] + ([n_fine] if coupled else [])
-    ratio = [2 if coupled else 1, 1][:len(levels)]   # fine steps per step of each level
-
-    # inputs ε_v·(in_map u(t_i)) and constants, per level, shape (V, steps_l, n)
-    inputs: list[np.ndarray | None] = [None] * len(levels)
-    if u is not None:
-        U = input_table(u, np.arange(n_fine) * finest.dt, model.m) if n_fine else \
-            np.zeros((0, model.m))
-        for li, integ in enumerate(levels):
-            Ul = U[::ratio[li]]
-            inputs[li] = eps[:, None, None] * (Ul @ integ.in_map.T)[None]
-    active = [np.flatnonzero(eps != 0.0) for _ in levels]
-
-    sampler, fixed = _resolve_initial(model, initial, n_paths)
-    blocks = [(s, min(SEED_BLOCK, n_paths - s)) for s in range(0, n_paths, SEED_BLOCK)]
-    init_children = init_ss.spawn(len(blocks))
-    noise_children = noise_ss.spawn(len(blocks))
-    per_chunk = max(1, -(-int(chunk_size) // SEED_BLOCK))
-    chunks = [list(range(j, min(j + per_chunk, len(blocks))))
-              for j in range(0, len(blocks), per_chunk)]
-    interest = [np.asarray(hook.interest(li, steps[li]), dtype=bool) for li in range(len(levels))]
-    for li, mask in enumerate(interest):
-        if mask.shape != (steps[li] + 1,):
-            raise SimulationError("hook.interest returned a mask of the wrong length")
-
-    if progress is None:
-        progress = bool(getattr(sys.stderr, "isatty", lambda: False)()) and \
-            n_paths * n_fine > 5e7
-    from tqdm.auto import tqdm
-    bar = tqdm(total=len(chunks) * n_fine, unit="step", disable=not progress,
-               desc=f"{scheme} dt={dt:g}", leave=False)
-    K = TIME_BLOCK
-    d = finest.noise_dim
-    m_xi = None if B is None else B.shape[1]
-    pool = ThreadPoolExecutor(max_workers=1) if prefetch_noise else None
-    try:
-        for chunk in chunks:
-            offset = blocks[chunk[0]][0]
-            sizes = [blocks[j][1] for j in chunk]
-            P = sum(sizes)
-            gens = [np.random.Generator(np.random.SFC64(noise_children[j])) for j in chunk]
-            if fixed is not None:
-                h0 = np.array(fixed[offset:offset + P], dtype=float)
-            elif hasattr(sampler, "sample_blocks"):   # vectorised over the chunk's blocks
-                rngs = [np.random.Generator(np.random.PCG64(init_children[j])) for j in chunk]
-                h0 = np.asarray(sampler.sample_blocks(rngs, sizes), dtype=float)
-                if h0.shape != (P, n):
-                    raise SimulationError(f"initial sampler returned shape {h0.shape}, "
-                                          f"expected {(P, n)}")
-            else:
-                parts = []
-                for j, size in zip(chunk, sizes, strict=True):
-                    rng = np.random.Generator(np.random.PCG64(init_children[j]))
-                    x = np.asarray(sampler(rng, size), dtype=float)
-                    if x.shape != (size, n):
-                        raise SimulationError(f"initial sampler returned shape {x.shape}, "
-                                              f"expected {(size, n)}")
-                    parts.append(x)
-                h0 = np.concatenate(parts)
-            # internal layout (V, n, P): paths on the contiguous axis; hooks get (V, P, n) views
-            states, nexts = [], []
-            for integ in levels:
-                states.append(np.array(np.broadcast_to(h0.T, (V, n, P)), dtype=float))
-                nexts.append(np.empty((V, n, P)))
-                integ.allocate((V, n, P))
-            scratch = np.empty(K * SEED_BLOCK * d)
-            buffers = [(np.empty((K, n, P)), None if m_xi is None else np.empty((K, m_xi, P)))
-                       for _ in range(2)]
-
-            def draw(k0: int, buf, gens=gens, sizes=sizes, scratch=scratch):
-                """Noise of fine steps k0.. for every seed block of the chunk (time-major)."""
-                Kb = min(K, n_fine - k0)
-                eb = buf[0][:Kb]
-                xb = None if buf[1] is None else buf[1][:Kb]
-                pos = 0
-                for g, size in zip(gens, sizes, strict=True):
-                    z = scratch[:Kb * size * d].reshape(Kb, d, size)
-                    g.standard_normal(out=z)
-                    finest.noise(z, eb[:, :, pos:pos + size],
-                                 None if xb is None else xb[:, :, pos:pos + size])
-                    pos += size
-                return eb, xb
-
-            hook.start_chunk(offset, P)
-            for li in range(len(levels)):
-                if interest[li][0]:
-                    hook.on_state(li, 0, states[li].transpose(0, 2, 1))
-            starts = list(range(0, n_fine, K))
-            pending = None
-            if starts:
-                pending = pool.submit(draw, 0, buffers[0]) if pool else draw(0, buffers[0])
-            for bi, k0 in enumerate(starts):
-                eb, xb = pending.result() if pool else pending
-                if bi + 1 < len(starts):
-                    nxt_buf = buffers[(bi + 1) % 2]
-                    pending = pool.submit(draw, starts[bi + 1], nxt_buf) if pool else \
-                        draw(starts[bi + 1], nxt_buf)
-                Kb = eb.shape[0]
-                for li, integ in enumerate(levels):
-                    if li == 0 and coupled:
-                        eta = finest.coarsen(eb)
-                        xi = None if xb is None else xb[0::2] + xb[1::2]
-                    else:
-                        eta, xi = eb, xb
-                    s0 = k0 // ratio[li]
-                    nb = Kb // ratio[li]
-                    if xi is not None:
-                        hook.on_xi(li, s0, xi.transpose(0, 2, 1))
-                    if np.any(integ.const):
-                        eta += integ.const[:, None]
-                    inp = inputs[li]
-                    per_step = inp is not None and V > 1
-                    if inp is not None and V == 1 and active[li].size:
-                        eta += inp[0, s0:s0 + nb, :, None]
-                    saved = states[li].copy()
-                    h, nxt = states[li], nexts[li]
-                    mask = interest[li]
-                    for kk in range(nb):
-                        integ.step(h, nxt)
-                        nxt += eta[kk]
-                        if per_step:
-                            for v in active[li]:
-                                nxt[v] += inp[v, s0 + kk, :, None]
-                        h, nxt = nxt, h
-                        if mask[s0 + kk + 1]:
-                            hook.on_state(li, s0 + kk + 1, h.transpose(0, 2, 1))
-                    states[li], nexts[li] = h, nxt
-                    hi, lo = h.max(), h.min()
-                    if not (hi <= max_norm and lo >= -max_norm):
-                        _locate_divergence(integ, saved, eta, inp if per_step else None,
-                                           active[li], s0, nb, max_norm, offset, u is not None)
-                bar.update(Kb)
-            hook.end_chunk()
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-    return RunInfo(dt=float(dt), n_steps=int(n_steps), n_paths=n_paths, scheme=scheme,
-                   entropy=root.entropy, coupled=coupled)
-
-
+    client = check_client(client)
+    job = PathJob(model, n_paths=n_paths, dt=dt, n_steps=n_steps, scheme=scheme, hook=hook,
+                  eps=eps, u=u, initial=initial, seed=seed, coupled=coupled, B=B,
+                  chunk_size=chunk_size, max_norm=max_norm, prefetch_noise=prefetch_noise,
+                  companion=companion, input_delay=input_delay)
+    map_chunks(job, job.n_chunks, client=client, on_result=on_chunk,
+               progress=_auto_progress(progress, job.n_paths * max(job.n_fine, 1)),
+               desc=f"{scheme} dt={dt:g}")
+    return job.info()
 def _locate_divergence(integ: Integrator, h: np.ndarray, eta: np.ndarray, inp, active,
-                       s0: int, nb: int, max_norm: float, offset: int, has_input: bool) -> None:
+                       s0: int, nb: int, max_norm: float, offset: int, has_input: bool,
+                       companion: bool = False) -> None:
     """Replay a block step by step from its saved start and raise at the first bad step."""
     nxt = np.empty_like(h)
     for kk in range(nb):
@@ -385,6 +617,8 @@ def _locate_divergence(integ: Integrator, h: np.ndarray, eta: np.ndarray, inp, a
             kind = "a non-finite value" if not np.all(np.isfinite(h)) else \
                 f"|h| > max_norm = {max_norm:g}"
             hint = " (check the input u and eps)" if has_input else ""
+            if companion:
+                hint += " in the linearised companion (control variate)"
             raise DivergenceError(
                 f"simulation diverged at step {step} (t = {step * integ.dt:g}, dt = "
                 f"{integ.dt:g}): path {path} reached {kind}{hint}",
@@ -392,6 +626,9 @@ def _locate_divergence(integ: Integrator, h: np.ndarray, eta: np.ndarray, inp, a
     raise DivergenceError(f"simulation diverged in steps {s0 + 1}..{s0 + nb} (t ≤ "
                           f"{(s0 + nb) * integ.dt:g})", step=s0 + nb,
                           time=(s0 + nb) * integ.dt, path=offset, dt=integ.dt)
+
+
+# ---------------------------------------------------------------------- simulate()
 
 
 # ---------------------------------------------------------------------- simulate()
@@ -415,13 +652,13 @@ class Ensemble:
 
 
 class _Recorder(Hook):
-    def __init__(self, idx: np.ndarray, T: int, n_paths: int, n: int, f, keep_states: bool):
-        self.idx, self.f = idx, f
+    """Returns, per chunk, the states and/or observable values at the requested indices."""
+
+    def __init__(self, idx: np.ndarray, n: int, f, keep_states: bool):
+        self.idx, self.f, self.n, self.keep = idx, f, n, keep_states
         self.where: dict[int, list[int]] = {}
         for j, i in enumerate(idx):
             self.where.setdefault(int(i), []).append(j)
-        self.states = np.empty((T, n_paths, n)) if keep_states else None
-        self.values = np.empty((T, n_paths)) if f is not None else None
 
     def interest(self, level, n_steps):
         mask = np.zeros(n_steps + 1, dtype=bool)
@@ -429,34 +666,63 @@ class _Recorder(Hook):
         return mask
 
     def start_chunk(self, offset, size):
-        self.sl = slice(offset, offset + size)
+        T = len(self.idx)
+        self.states = np.empty((T, size, self.n)) if self.keep else None
+        self.values = np.empty((T, size)) if self.f is not None else None
 
     def on_state(self, level, i, h):
         for j in self.where[i]:
             if self.states is not None:
-                self.states[j, self.sl] = h[0]
+                self.states[j] = h[0]
             if self.values is not None:
-                self.values[j, self.sl] = self.f(h[0])
+                self.values[j] = self.f(h[0])
+
+    def end_chunk(self):
+        return self.states, self.values
 
 
 def simulate(model: SRNN, times, *, n_paths: int, dt: float, scheme: str = "euler",
              u: Callable | None = None, eps: float = 1.0, observable=None, initial=None,
-             seed=None, keep_states: bool = True, chunk_size: int = DEFAULT_CHUNK,
+             seed=None, keep_states: bool = True, chunk_size: int | None = None,
              progress: bool | None = None, max_norm: float = 1e8,
-             prefetch_noise: bool = True) -> Ensemble:
+             prefetch_noise: bool = True, client=None) -> Ensemble:
     """Simulate ``n_paths`` paths and return their states at ``times`` (multiples of dt).
 
     ``u``: input ``u(t) -> (m,)`` (scaled by ``eps``), ``None`` for the unperturbed
     dynamics. ``initial``: ``None``/"stationary" (draws from ``p0``), a sampler, a state
     ``(n,)`` or an array ``(n_paths, n)``. ``observable``: also record ``f(h_t)``.
+    ``client``: a ``dask.distributed.Client`` (chunks run on its workers; the numbers are
+    bitwise those of the in-process run). The returned arrays hold every path: their size
+    ``T·n_paths·(n+1)·8`` bytes is checked against the memory budget before the run.
     """
     idx = time_indices(times, dt)
     n_paths = _check_n_paths(n_paths)
     f = compile_observable(model, observable) if observable is not None else None
-    rec = _Recorder(idx, idx.size, n_paths, model.n, f, keep_states)
-    info = run_paths(model, n_paths=n_paths, dt=dt, n_steps=int(idx.max()), scheme=scheme,
-                     hook=rec, eps=(eps,), u=u, initial=initial, seed=seed,
-                     chunk_size=chunk_size, progress=progress, max_norm=max_norm,
-                     prefetch_noise=prefetch_noise)
-    return Ensemble(times=idx * float(dt), states=rec.states, values=rec.values, dt=float(dt),
-                    n_paths=n_paths, scheme=scheme, eps=float(eps), seed=info.entropy)
+    T = idx.size
+    check_memory(8.0 * T * n_paths * ((model.n if keep_states else 0) + (f is not None)),
+                 "the ensemble's recorded states", "lower n_paths or the number of times, "
+                 "or use keep_states=False with an observable")
+    rec = _Recorder(idx, model.n, f, keep_states)
+    states = np.empty((T, n_paths, model.n)) if keep_states else None
+    values = np.empty((T, n_paths)) if f is not None else None
+    job_box: list[PathJob] = []
+
+    def store(i, result):
+        st, va = result
+        offset, sizes, _ = job_box[0].chunk_layout(i)
+        sl = slice(offset, offset + sum(sizes))
+        if states is not None:
+            states[:, sl] = st
+        if values is not None:
+            values[:, sl] = va
+
+    client = check_client(client)
+    job = PathJob(model, n_paths=n_paths, dt=dt, n_steps=int(idx.max()), scheme=scheme,
+                  hook=rec, eps=(eps,), u=u, initial=initial, seed=seed,
+                  chunk_size=chunk_size, max_norm=max_norm, prefetch_noise=prefetch_noise)
+    job_box.append(job)
+    map_chunks(job, job.n_chunks, client=client, on_result=store,
+               progress=_auto_progress(progress, n_paths * max(job.n_fine, 1)),
+               desc=f"{scheme} dt={dt:g}")
+    return Ensemble(times=idx * float(dt), states=states, values=values, dt=float(dt),
+                    n_paths=n_paths, scheme=scheme, eps=float(eps), seed=job.root.entropy)
