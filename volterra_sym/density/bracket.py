@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import InvalidInputError, NotApplicableError
 from ..model import SRNN
 from ..model.cache import derived
+from .linearisation import arrays, drift
 
 __all__ = ["Bracket1D", "bracket_1d", "log_density_1d"]
 
@@ -56,15 +57,15 @@ class Bracket1D:
 def log_density_1d(model: SRNN, x: np.ndarray) -> np.ndarray:
     """``2U(x)/D`` up to a constant, ``U`` the cumulative trapezoid of ``φ`` on the
     increasing grid ``x``."""
-    phi = model.drift_numpy()(np.asarray(x, dtype=float)[:, None])[:, 0]
+    phi = drift(model)(np.asarray(x, dtype=float)[:, None])[:, 0]
     U = np.concatenate([[0.0], np.cumsum(0.5 * (phi[1:] + phi[:-1]) * np.diff(x))])
-    return 2.0 * U / float(model.numpy_params()["D"][0, 0])
+    return 2.0 * U / float(arrays(model)["D"][0, 0])
 
 
 def _bracket(model: SRNN, drop: float, points: int) -> Bracket1D:
     if model.n != 1:
         raise NotApplicableError(f"the 1-D bracket needs n = 1, the model has n = {model.n}")
-    p = model.numpy_params()
+    p = arrays(model)
     Dv = float(p["D"][0, 0])
     if not Dv > 0:
         raise NotApplicableError("D = σσᵀ is zero: no stationary density without noise")

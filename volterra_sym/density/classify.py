@@ -13,6 +13,7 @@ from ..errors import NotApplicableError
 from ..model import SRNN, ModelError
 from ..model.cache import derived
 from .gradient import is_gradient
+from .linearisation import arrays, check_hurwitz, is_numeric
 
 __all__ = ["density_kind", "KINDS", "NoClosedFormError"]
 
@@ -24,8 +25,9 @@ KINDS = ("gaussian", "one_dim", "gradient", "numerical")
 
 
 def _classify(model: SRNN) -> str:
-    if model.is_numeric and model.is_linear:
-        model.check_stability()
+    if model.is_linear and is_numeric(model):
+        p = arrays(model)
+        check_hurwitz(p["Gamma"] - p["W"], "A = Γ - W")
     if model.is_linear:
         return "gaussian"
     if model.n == 1:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..model import SRNN
 from .classify import NoClosedFormError, density_kind
-from .linearisation import activation_derivative, gaussian_moments
+from .linearisation import activation_derivative, arrays, drift, gaussian_moments
 
 __all__ = ["conjugate_variables", "second_conjugate_variables"]
 
@@ -36,14 +36,14 @@ def _no_closed_form(model: SRNN) -> NoClosedFormError:
 def conjugate_variables(model: SRNN) -> Callable[[np.ndarray], np.ndarray]:
     """``v(h)``: array ``(..., n)`` -> ``(..., m)``, ``v_k = -C_k·∇ log p0``."""
     kind = density_kind(model)
-    p = model.numpy_params()
+    p = arrays(model)
     C = p["C"]
     if kind == "gaussian":
         mu, S = gaussian_moments(model)
         M = np.linalg.solve(S, C)  # S⁻¹ C, (n, m)
         return lambda x: (np.asarray(x, dtype=float) - mu) @ M
     if kind in ("one_dim", "gradient"):
-        phi = model.drift_numpy()
+        phi = drift(model)
         M = -2.0 / float(p["D"][0, 0]) * C
         return lambda x: phi(np.asarray(x, dtype=float)) @ M
     raise _no_closed_form(model)
@@ -56,7 +56,7 @@ def second_conjugate_variables(model: SRNN, v: Callable | None = None
     With the default ``v`` the derivative term is the closed form of the module
     docstring; for a caller's ``v`` it is a central difference along ``C_{k1}`` (step
     ``10⁻⁵(1 + max|C|)``, error ~1e-10 relative)."""
-    p = model.numpy_params()
+    p = arrays(model)
     C = p["C"]
     if v is None:
         kind = density_kind(model)

@@ -19,7 +19,7 @@ import sympy as sp
 
 from ..model import SRNN
 from ..model.cache import derived
-from .linearisation import activation_derivative, linearisation
+from .linearisation import activation_derivative, arrays, is_numeric, linearisation
 
 __all__ = ["isotropic_noise", "is_gradient", "jacobian_asymmetry"]
 
@@ -38,7 +38,7 @@ def isotropic_noise(model: SRNN) -> bool:
 
 def jacobian_asymmetry(model: SRNN, points: np.ndarray) -> np.ndarray:
     """``max_ij |J_ij - J_ji| / max(1, max|J|)`` at each point (rows of ``points``)."""
-    p = model.numpy_params()
+    p = arrays(model)
     G, W, b = p["Gamma"], p["W"], p["b"]
     da = activation_derivative(model)
     x = np.atleast_2d(np.asarray(points, dtype=float))
@@ -50,7 +50,7 @@ def jacobian_asymmetry(model: SRNN, points: np.ndarray) -> np.ndarray:
 
 def _numeric_gradient(model: SRNN) -> bool:
     n = model.n
-    p = model.numpy_params()
+    p = arrays(model)
     rng = np.random.default_rng(20240611)
     scale = 1.0 + float(np.sqrt(np.abs(np.diag(p["D"])).max())) \
         + float(np.abs(p["b"]).max(initial=0.0))
@@ -75,6 +75,6 @@ def is_gradient(model: SRNN) -> bool:
         return False
     if model.n == 1:
         return True
-    if model.is_numeric:
+    if is_numeric(model):
         return derived(model, ("density", "is_gradient"), lambda: _numeric_gradient(model))
     return derived(model, ("density", "is_gradient"), lambda: _symbolic_gradient(model))

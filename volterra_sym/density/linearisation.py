@@ -28,9 +28,56 @@ import sympy as sp
 from ..model import SRNN, ModelError, Z
 from ..model.cache import derived
 
-__all__ = ["lyapunov", "gaussian_moments", "Linearisation", "linearisation",
-           "activation_derivative", "activation_lipschitz", "tail_matrices", "linear_step",
-           "psd_sqrt"]
+__all__ = ["arrays", "is_numeric", "drift", "check_hurwitz", "lyapunov", "gaussian_moments",
+           "Linearisation", "linearisation", "activation_derivative", "activation_lipschitz",
+           "tail_matrices", "linear_step", "psd_sqrt"]
+
+
+def is_numeric(model: SRNN) -> bool:
+    """``model.is_numeric``, cached (it visits every matrix entry: seconds at n = 128);
+    found by converting the parameters once (:func:`arrays`)."""
+    def build():
+        try:
+            arrays(model)
+        except ModelError:
+            return False
+        return True
+    return derived(model, ("density", "is_numeric"), build)
+
+
+def arrays(model: SRNN) -> dict[str, np.ndarray]:
+    """``arrays(model)`` (Gamma, W, b, C, sigma, D as read-only floats), cached."""
+    def build():
+        p = model.numpy_params()
+        for v in p.values():
+            v.flags.writeable = False
+        return p
+    return derived(model, ("density", "arrays"), build)
+
+
+def drift(model: SRNN):
+    """Vectorised drift ``φ(h) = -Γh + a(Wh + b)``: ``(..., n) -> (..., n)`` (cached)."""
+    def build():
+        p = arrays(model)
+        a = model.activation.numpy()
+        G, W, b = p["Gamma"], p["W"], p["b"]
+
+        def phi(x: np.ndarray) -> np.ndarray:
+            x = np.asarray(x, dtype=float)
+            return -x @ G.T + a(x @ W.T + b)
+        return phi
+    return derived(model, ("density", "drift"), build)
+
+
+def check_hurwitz(M: np.ndarray, label: str) -> None:
+    """Refuse (``ModelError``) a matrix with an eigenvalue of real part ≤ 0."""
+    eig = np.linalg.eigvals(M)
+    bad = eig[eig.real <= 1e-12]
+    if bad.size:
+        ev = bad[np.argmin(bad.real)]
+        raise ModelError(f"{label} is not stable: eigenvalue {ev.real:.4g}{ev.imag:+.4g}j "
+                         "has non-positive real part (all eigenvalues need Re > 0 for a "
+                         "stationary density)")
 
 
 def lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -57,9 +104,9 @@ def gaussian_moments(model: SRNN) -> tuple[np.ndarray, np.ndarray]:
                          f"is {model.activation.name!r}")
 
     def build():
-        p = model.numpy_params()
+        p = arrays(model)
         A = p["Gamma"] - p["W"]
-        model.check_stability()
+        check_hurwitz(A, "A = Γ - W")
         mu = np.linalg.solve(A, p["b"])
         S = lyapunov(A, p["D"])
         _check_pd(S)
@@ -108,7 +155,7 @@ def tail_matrices(model: SRNN) -> list[np.ndarray]:
     ``Γ - W`` for linear ones, else ``Γ - W diag(s)`` for the limiting slopes
     ``s_i ∈ {a'(-∞), a'(+∞)}`` (all ``2^n`` choices for ``n ≤ 10``, the two uniform ones
     beyond, as in :meth:`SRNN.check_stability`)."""
-    p = model.numpy_params()
+    p = arrays(model)
     G, W = p["Gamma"], p["W"]
     if model.is_linear:
         return [G - W]
@@ -160,7 +207,7 @@ def _jacobian_at(model: SRNN, p: dict, h: np.ndarray) -> np.ndarray:
 
 def _newton(model: SRNN, p: dict, h: np.ndarray) -> tuple[np.ndarray, bool]:
     """Damped Newton for ``φ(h) = 0`` from ``h`` (≤ 50 iterations)."""
-    phi = model.drift_numpy()
+    phi = drift(model)
     scale = (1.0 + float(np.abs(p["b"]).max(initial=0.0))) * np.sqrt(model.n)
     for _ in range(50):
         f = phi(h)
@@ -190,7 +237,7 @@ def _stable_fixed_points(model: SRNN, p: dict, rate_tail: float, fast: float,
     and ``starts`` seeded points on the noise scale (explicit Euler, step ``0.5/fast``,
     time ``30/κ_tail``), each polished by Newton; distinct points only."""
     n = model.n
-    phi = model.drift_numpy()
+    phi = drift(model)
     rng = np.random.default_rng(977)
     spread = 3.0 * np.sqrt(np.abs(np.diag(p["D"])).max() / (2.0 * rate_tail)) \
         + float(np.abs(p["b"]).max(initial=0.0))
@@ -220,7 +267,7 @@ def _min_rate(M: np.ndarray) -> float:
 def linearisation(model: SRNN) -> Linearisation:
     """The (cached) :class:`Linearisation` of a numeric model."""
     def build():
-        p = model.numpy_params()
+        p = arrays(model)
         rate_tail = min(_min_rate(M) for M in tail_matrices(model))
         if rate_tail <= 0:
             raise ModelError(f"the tail drift is not stable (slowest rate {rate_tail:.3g}): "

@@ -53,6 +53,7 @@ from .classify import density_kind
 from .linearisation import (
     activation_derivative,
     activation_lipschitz,
+    arrays,
     gaussian_moments,
     linear_step,
     linearisation,
@@ -184,7 +185,7 @@ class BurnInSampler:
 
     def __init__(self, model: SRNN, *, t_burn: float | None = None, dt: float | None = None,
                  start=None):
-        p = model.numpy_params()
+        p = arrays(model)
         lin = linearisation(model)
         self.model, self.n = model, model.n
         self.metastable = lin.metastable

@@ -37,7 +37,7 @@ from .bracket import bracket_1d
 from .classify import NoClosedFormError, density_kind
 from .conjugate import conjugate_variables as _numeric_conjugate
 from .gradient import is_gradient
-from .linearisation import gaussian_moments
+from .linearisation import gaussian_moments, is_numeric
 
 __all__ = ["StationaryDensity", "stationary_density", "NoClosedFormError",
            "Verification", "VerificationError", "gaussian_moment", "VERIFY_MAX_N",
@@ -71,7 +71,7 @@ class Verification:
 def verifies_by_default(model: SRNN) -> bool:
     """Whether building the density runs the symbolic check: symbolic models, and numeric
     models with ``n ≤`` :data:`VERIFY_MAX_N`."""
-    return not model.is_numeric or model.n <= VERIFY_MAX_N
+    return not is_numeric(model) or model.n <= VERIFY_MAX_N
 
 
 def stationary_density(model: SRNN, verify: bool | None = None) -> StationaryDensity:
@@ -132,7 +132,7 @@ class StationaryDensity:
         ``n ≤`` :data:`EXACT_MAX_N`, else the floats of :attr:`mean_numpy`."""
         self._require_kind("gaussian", "mean")
         m = self.model
-        if m.is_numeric and m.n > EXACT_MAX_N:
+        if is_numeric(m) and m.n > EXACT_MAX_N:
             return sp.Matrix(self.mean_numpy)
         return m.A.LUsolve(m.b)
 
@@ -143,7 +143,7 @@ class StationaryDensity:
         :attr:`cov_numpy`."""
         self._require_kind("gaussian", "cov")
         m = self.model
-        if m.is_numeric:
+        if is_numeric(m):
             S = self.cov_numpy  # checks stability and positive definiteness
             exact = _exact_lyapunov(m.A, m.D) if m.n <= EXACT_MAX_N else None
             return exact if exact is not None else sp.Matrix(S)
@@ -157,7 +157,7 @@ class StationaryDensity:
     def mean_numpy(self) -> np.ndarray:
         """``μ`` as floats (numeric models: ``np.linalg.solve``; cached per model)."""
         self._require_kind("gaussian", "mean")
-        if self.model.is_numeric:
+        if is_numeric(self.model):
             return gaussian_moments(self.model)[0]
         return np.array(self.mean.evalf(), dtype=float).ravel()
 
@@ -165,7 +165,7 @@ class StationaryDensity:
     def cov_numpy(self) -> np.ndarray:
         """``S`` as floats (numeric models: Bartels–Stewart; cached per model)."""
         self._require_kind("gaussian", "cov")
-        if self.model.is_numeric:
+        if is_numeric(self.model):
             return gaussian_moments(self.model)[1]
         return np.array(self.cov.evalf(), dtype=float)
 
@@ -198,7 +198,7 @@ class StationaryDensity:
         self._require_closed_form("normalisation")
         if self.kind == "gaussian":
             return sp.sqrt((2 * sp.pi) ** self.model.n * self.cov.det())
-        if self.kind == "one_dim" and self.model.is_numeric:
+        if self.kind == "one_dim" and is_numeric(self.model):
             with mpmath.workdps(30):
                 logZ = mpmath.log(self._mass_1d) + self._bulk_1d[2]
                 return sp.Float(mpmath.exp(logZ), 30)
@@ -258,7 +258,7 @@ class StationaryDensity:
         """Vectorised ``v``: array ``(..., n)`` -> ``(..., m)`` (numeric models: the
         numerical closed forms of :mod:`.conjugate`, no symbolic potential)."""
         self._require_closed_form("conjugate variables")
-        if self.model.is_numeric:
+        if is_numeric(self.model):
             return _numeric_conjugate(self.model)
         fn = sp.lambdify([self.h], self.conjugate_variables(), "numpy")
 
@@ -281,7 +281,7 @@ class StationaryDensity:
             return g
         if self.kind == "gaussian" and g.is_polynomial(*self.h):
             return gaussian_expectation(g, self.h, self.mean, self.cov)
-        if self.kind == "one_dim" and self.model.is_numeric and not g.free_symbols - set(self.h):
+        if self.kind == "one_dim" and is_numeric(self.model) and not g.free_symbols - set(self.h):
             with mpmath.workdps(30):
                 return sp.Float(self._quad1d(g) / self._mass_1d, 25)
         return sp.Integral(g * self.expr, *[(hi, -sp.oo, sp.oo) for hi in self.h])
@@ -289,7 +289,7 @@ class StationaryDensity:
     def pdf_numpy(self):
         """Vectorised normalised density (numeric models, closed-form kinds)."""
         self._require_closed_form("pdf")
-        if not self.model.is_numeric:
+        if not is_numeric(self.model):
             raise ModelError("pdf_numpy needs numeric parameters")
         logp = sp.lambdify([self.h], overflow_safe(self.log_unnormalised),
                            [NUMPY_EXTRAS, "numpy"])
