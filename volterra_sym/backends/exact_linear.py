@@ -32,7 +32,9 @@ import scipy.integrate
 import scipy.linalg
 import sympy as sp
 
-from ..density import stationary_density
+from ..density import gaussian_moments, stationary_density
+from ..density.linearisation import arrays, is_numeric
+from ..density.stationary import EXACT_MAX_N
 from ..errors import AccuracyNotReachedError, InvalidInputError
 from ..hierarchy.propagation import Representation, walk_kernels
 from ..model import SRNN
@@ -133,17 +135,28 @@ class LinearGaussianPolynomials:
 
     @cached_property
     def params(self):
-        p = self.model.numpy_params()
-        dens = stationary_density(self.model)
+        """``(A, μ, S, C)`` as floats: ``μ = A⁻¹b`` and the Lyapunov solution ``S`` of the
+        density layer (numerical; no symbolic solve or verification at any n)."""
+        p = arrays(self.model)
+        mu, S = gaussian_moments(self.model)
         A = p["Gamma"] - p["W"]
-        return A, dens.mean_numpy, dens.cov_numpy, p["C"]
+        return A, mu, S, p["C"]
 
     @cached_property
     def f_tensors(self) -> Poly:
-        y = sp.symbols(f"_y0:{self.model.n}")
-        dens = stationary_density(self.model)  # exact μ: the shift f(μ + y) stays exact
-        shifted = self.f.subs({h: yi + dens.mean[i] for i, (h, yi) in
-                               enumerate(zip(self.model.h, y, strict=True))},
+        """Tensors of ``f(μ + y)``: the shift by the exact ``μ`` for small models (so it
+        stays exact), by the floats of :attr:`params` beyond
+        :data:`volterra_sym.density.stationary.EXACT_MAX_N`; only the states ``f`` uses
+        are substituted."""
+        n = self.model.n
+        y = sp.symbols(f"_y0:{n}")
+        used = self.f.free_symbols
+        if n <= EXACT_MAX_N:
+            mean = stationary_density(self.model, verify=False).mean
+        else:
+            mean = [sp.Float(float(x), 17) for x in self.params[1]]
+        shifted = self.f.subs({h: yi + mean[i] for i, (h, yi) in
+                               enumerate(zip(self.model.h, y, strict=True)) if h in used},
                               simultaneous=True)
         return _symmetric_tensors(shifted, y)
 
@@ -250,7 +263,7 @@ class _ExactLinearBackend:
             return f"the activation is {model.activation.name!r}, not linear"
         if not sp.sympify(f).is_polynomial(*model.h):
             return f"the observable {f} is not a polynomial in the state"
-        if not model.is_numeric:
+        if not is_numeric(model):
             return ("the parameters are symbolic (use kernel.doit() for the symbolic "
                     "closed form, or model.subs(...))")
         if sp.sympify(f).free_symbols - set(model.h):

@@ -68,7 +68,9 @@ import numpy as np
 import scipy.special
 import sympy as sp
 
-from ..density import stationary_density
+from ..density import bracket_1d, burn_in_sampler, stationary_density
+from ..density.stationary import NUMPY_EXTRAS, overflow_safe
+from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..hierarchy.dag import ResponseHierarchy
 from ..hierarchy.shortlag import (
     ChainPoly,
@@ -309,35 +311,23 @@ class _MonomialPlan:
 
 
 def _quadrature_1d(space: ChainSpace, panels: int = 64, nodes: int = 24) -> _PointAverages:
-    """Composite Gauss–Legendre nodes and weights of the closed-form ``p0`` (n = 1)."""
-    from ..density.stationary import NUMPY_EXTRAS
-
+    """Composite Gauss–Legendre nodes and weights of the closed-form ``p0`` (n = 1) on the
+    bracket ``log p0 > max - 60`` of :func:`volterra_sym.density.bracket_1d`."""
     model = space.model
-    dens = stationary_density(model)
-    h = model.h[0]
-    logp = sp.lambdify(h, dens.log_unnormalised, [NUMPY_EXTRAS, "numpy"])
-    p = model.numpy_params()
-    g = float(p["Gamma"][0, 0] - (p["W"][0, 0] if model.is_linear else 0.0))
-    scale = math.sqrt(float(p["D"][0, 0]) / (2 * max(g, 1e-12)))
-    reach = 1 + abs(float(p["b"][0])) + abs(float(p["W"][0, 0]))
-    half = reach / max(g, 1e-12) + 40 * scale
-    for _ in range(30):
-        xs = np.linspace(-half, half, 20001)
-        with np.errstate(all="ignore"):
-            vals = np.asarray(logp(xs), dtype=float) * np.ones_like(xs)
-        top = np.nanmax(vals)
-        if vals[0] < top - 60 and vals[-1] < top - 60:
-            break
-        half *= 2
-    else:
-        raise BackendError("could not bracket the mass of the one-dimensional density")
-    keep = np.flatnonzero(vals > top - 60)
-    lo, hi = xs[max(keep[0] - 1, 0)], xs[min(keep[-1] + 1, xs.size - 1)]
+    logp = sp.lambdify(model.h[0], overflow_safe(stationary_density(model).log_unnormalised),
+                       [NUMPY_EXTRAS, "numpy"])
+    try:
+        br = bracket_1d(model, drop=60.0)
+    except NotApplicableError as exc:
+        raise BackendError(str(exc)) from None
+    lo, hi = br.lo, br.hi
     t, wt = np.polynomial.legendre.leggauss(nodes)
     edges = np.linspace(lo, hi, panels + 1)
     mid, rad = 0.5 * (edges[1:] + edges[:-1]), 0.5 * np.diff(edges)
     pts = (mid[:, None] + rad[:, None] * t[None, :]).ravel()
-    w = (rad[:, None] * wt[None, :]).ravel() * np.exp(np.asarray(logp(pts), float) - top)
+    with np.errstate(all="ignore"):
+        lv = np.asarray(logp(pts), dtype=float) * np.ones_like(pts)
+    w = (rad[:, None] * wt[None, :]).ravel() * np.exp(lv - np.nanmax(lv))
     info = {"route": "quadrature", "nodes": int(pts.size), "range": (float(lo), float(hi))}
     return _PointAverages(space, pts[:, None], w / w.sum(), None, info)
 
@@ -368,70 +358,38 @@ def stationary_samples(model: SRNN, *, paths: int = 256, snapshots: int = 128,
                        batches: int = 16, dt: float | None = None,
                        burn_in: float | None = None, spacing: float | None = None,
                        seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
-    """States from a long unperturbed Euler–Maruyama ensemble (any n).
+    """States of an unperturbed ensemble (any n), from the density layer's burn-in sampler
+    (:class:`volterra_sym.density.BurnInSampler`: start from the linearised density,
+    exponential Euler with the linearisation exact).
 
-    ``paths`` independent paths start at 0 (at ``μ`` for linear models), run ``burn_in``
-    (default 20 relaxation times ``1/λ_min``, ``λ_min`` the smallest real part of the leak
-    ``Γ`` — ``A = Γ - W`` for linear models), then record ``snapshots`` states every
-    ``spacing`` (default ``0.5/λ_min``). The step is ``dt = 0.005/λ_max``,
-    ``λ_max = ‖Γ‖ + max|a'| ‖W‖``. Returns ``h (paths·snapshots, n)``, the batch label of
-    every state (``batches`` groups of whole paths: independent) and an info dict.
-    Metastable models need a longer ``burn_in``/``spacing`` than the defaults.
+    ``paths`` independent paths run ``burn_in`` (default: the sampler's, 8 relaxation
+    times ``1/κ`` of the linearisation), then record ``snapshots`` states every
+    ``spacing`` (default ``0.5/κ``, rounded to whole steps of ``dt``; default ``dt``: the
+    sampler's). Returns ``h (paths·snapshots, n)``, the batch label of every state
+    (``batches`` groups of whole paths: independent) and an info dict. Metastable models
+    need a longer ``burn_in``/``spacing`` than the defaults.
     """
     for name, val in (("paths", paths), ("snapshots", snapshots), ("batches", batches)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
             raise BackendError(f"{name} must be a positive integer, got {val!r}")
     if batches < 2 or paths % batches:
         raise BackendError(f"batches={batches} must be ≥ 2 and divide paths={paths}")
-    p = model.numpy_params()
-    G, W, b, sig = p["Gamma"], p["W"], p["b"], p["sigma"]
-    lin = model.is_linear
-    L = G - W if lin else G
-    lam_min = float(np.min(np.linalg.eigvals(L).real))
-    if lam_min <= 0:
-        raise BackendError(f"the leak has an eigenvalue with real part {lam_min:.3g} ≤ 0: "
-                           "no relaxation time to sample the stationary density with")
-    slope = 0.0 if lin else model.activation.lipschitz
-    lam_max = float(np.linalg.norm(L, 2) + slope * np.linalg.norm(W, 2))
-    dt = 0.005 / lam_max if dt is None else float(dt)
-    burn_in = 20.0 / lam_min if burn_in is None else float(burn_in)
-    spacing = 0.5 / lam_min if spacing is None else float(spacing)
     for name, val in (("dt", dt), ("burn_in", burn_in), ("spacing", spacing)):
-        if not (math.isfinite(val) and val > 0):
+        if val is not None and not (isinstance(val, (int, float, np.floating))
+                                    and math.isfinite(val) and val > 0):
             raise BackendError(f"{name} must be a positive finite time, got {val}")
-    if dt * lam_max > 0.5:
-        raise BackendError(f"dt={dt:g} is too large for this model: dt·λ_max = "
-                           f"{dt * lam_max:.3g} > 0.5 makes Euler–Maruyama unreliable")
-    act = model.activation.numpy()
-    rng = np.random.default_rng(seed)
-    h = np.zeros((paths, model.n))
-    if lin:
-        h += np.linalg.solve(L, b)
-    sqdt = math.sqrt(dt)
-
-    def run(steps: int) -> None:
-        nonlocal h
-        block = 256
-        for lo in range(0, steps, block):
-            k = min(block, steps - lo)
-            noise = rng.standard_normal((k, paths, sig.shape[1])) @ (sqdt * sig.T)
-            for i in range(k):
-                drift = -(h @ L.T) + (b if lin else act(h @ W.T + b))
-                h = h + dt * drift + noise[i]
-        if not np.all(np.isfinite(h)):
-            raise BackendError("the stationary sampler diverged (non-finite states); "
-                               "pass a smaller dt")
-
-    run(int(math.ceil(burn_in / dt)))
-    per = max(1, int(round(spacing / dt)))
-    out = np.empty((snapshots, paths, model.n))
-    for s in range(snapshots):
-        run(per)
-        out[s] = h
+    try:
+        sampler = burn_in_sampler(model, t_burn=burn_in, dt=dt)
+        spacing = 0.5 * sampler.relaxation_time if spacing is None else float(spacing)
+        per = max(1, int(round(spacing / sampler.dt)))
+        out = sampler.snapshots(np.random.default_rng(seed), int(paths), int(snapshots), per)
+    except (InvalidInputError, SimulationError) as exc:
+        raise BackendError(f"the stationary sampler failed: {exc}") from None
     states = out.transpose(1, 0, 2).reshape(-1, model.n)
     label = np.repeat(np.arange(paths) // (paths // batches), snapshots)
     info = {"route": "sampling", "paths": paths, "snapshots": snapshots, "batches": batches,
-            "dt": dt, "burn_in": burn_in, "spacing": spacing, "seed": seed}
+            "dt": sampler.dt, "burn_in": sampler.t_burn, "spacing": per * sampler.dt,
+            "seed": seed}
     return states, label, info
 
 

@@ -1,6 +1,29 @@
-"""Stationary densities of the unperturbed SRNN (docs/theory.md §3)."""
+"""Stationary densities of the unperturbed SRNN and their samplers (docs/theory.md §3, §4).
+
+* :mod:`.stationary` — ``p0`` in closed form where it exists (symbolic objects, verified
+  ``L0* p0 = 0``); :mod:`.classify` which closed form applies; :mod:`.gradient` the
+  gradient test; :mod:`.linearisation` the numerical Lyapunov/linearisation layer;
+* :mod:`.semigroup` — closed-form semigroup/kernel rules (linear models);
+* :mod:`.bracket` — the one 1-D bracketing of ``p0``;
+* :mod:`.conjugate` — the conjugate variables ``v_k = -C_k·∇ log p0`` (numerically);
+* :mod:`.sampling` — the one set of ``p0`` samplers (exact Gaussian, inverse CDF, burn-in).
+"""
 
 from ..operators.rules import register_rule
+from .bracket import Bracket1D, bracket_1d
+from .classify import NoClosedFormError, density_kind
+from .conjugate import conjugate_variables, second_conjugate_variables
+from .gradient import is_gradient
+from .linearisation import Linearisation, gaussian_moments, linearisation, lyapunov
+from .sampling import (
+    BurnInSampler,
+    Sampler,
+    burn_in_sampler,
+    gaussian_sampler,
+    inverse_cdf_sampler,
+    one_dim_density,
+    stationary_sampler,
+)
 from .semigroup import (
     average_rule,
     closed_form_is_cheap,
@@ -11,9 +34,9 @@ from .semigroup import (
     supports,
 )
 from .stationary import (
-    NoClosedFormError,
     StationaryDensity,
     Verification,
+    VerificationError,
     gaussian_expectation,
     gaussian_moment,
     stationary_density,
@@ -26,4 +49,8 @@ register_rule("kernel", kernel_rule)
 
 __all__ = ["semigroup_closed_form", "kernel_closed_form", "closed_form_is_cheap", "supports",
            "StationaryDensity", "stationary_density", "NoClosedFormError", "Verification",
-           "gaussian_expectation", "gaussian_moment"]
+           "VerificationError", "gaussian_expectation", "gaussian_moment", "density_kind",
+           "is_gradient", "gaussian_moments", "lyapunov", "Linearisation", "linearisation",
+           "Bracket1D", "bracket_1d", "conjugate_variables", "second_conjugate_variables",
+           "Sampler", "BurnInSampler", "burn_in_sampler", "gaussian_sampler",
+           "inverse_cdf_sampler", "one_dim_density", "stationary_sampler"]

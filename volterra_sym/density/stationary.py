@@ -8,7 +8,14 @@
 * Otherwise there is no closed form: ``kind == "numerical"`` and :attr:`expr` raises
   :class:`NoClosedFormError` (later work solves ``L0* p = 0`` on a grid or samples).
 
-Every closed form is verified symbolically (``L0* p0 = 0``) before it is used.
+Numeric models are classified and their Gaussian moments computed numerically
+(:mod:`.classify`, :mod:`.gradient`, :mod:`.linearisation`: a Lyapunov solve and the
+Jacobian's symmetry at test points; no symbolic simplification of n×n matrices). The
+symbolic verification ``L0* p0 = 0`` of a closed form (:meth:`StationaryDensity.verify`)
+runs when the density is built for symbolic models and for numeric models with
+``n ≤`` :data:`VERIFY_MAX_N`, and on request otherwise
+(``stationary_density(model, verify=True)``; ``volterra-sym verify`` and ``derive`` ask
+for it). Every density is cached per model (``derived(model, ("density", ...))``).
 """
 
 from __future__ import annotations
@@ -19,21 +26,34 @@ from functools import cached_property, lru_cache
 
 import mpmath
 import numpy as np
-import scipy.linalg
 import scipy.special
 import sympy as sp
 
-from ..errors import NotApplicableError
+from ..errors import VolterraSymError
 from ..model import SRNN, ModelError
 from ..model.cache import derived
 from ..operators import fokker_planck
+from .bracket import bracket_1d
+from .classify import NoClosedFormError, density_kind
+from .conjugate import conjugate_variables as _numeric_conjugate
+from .gradient import is_gradient
+from .linearisation import gaussian_moments, is_numeric
 
 __all__ = ["StationaryDensity", "stationary_density", "NoClosedFormError",
-           "Verification", "gaussian_moment"]
+           "Verification", "VerificationError", "gaussian_moment", "VERIFY_MAX_N",
+           "EXACT_MAX_N"]
+
+#: numeric models up to this dimension verify ``L0* p0 = 0`` symbolically when their
+#: density is built (measured: n = 3 takes ≤ 1 s per kind, n = 4 up to a few seconds;
+#: see benchmarks/bench_walls.py); larger ones only on request.
+VERIFY_MAX_N = 3
+#: numeric linear models up to this dimension get exact (rational) ``μ`` and ``S``;
+#: larger ones the floating-point Lyapunov solution.
+EXACT_MAX_N = 4
 
 
-class NoClosedFormError(NotApplicableError, NotImplementedError):
-    """The stationary density of this model has no closed form; use a numerical route."""
+class VerificationError(VolterraSymError, RuntimeError):
+    """A closed-form stationary density failed its symbolic check ``L0* p0 = 0``."""
 
 
 @dataclass(frozen=True)
@@ -48,48 +68,51 @@ class Verification:
         return self.ok
 
 
-def stationary_density(model: SRNN) -> StationaryDensity:
-    """The (cached) :class:`StationaryDensity` of ``model``; closed forms are verified."""
-    return derived(model, ("density", "stationary"), lambda: StationaryDensity(model))
+def verifies_by_default(model: SRNN) -> bool:
+    """Whether building the density runs the symbolic check: symbolic models, and numeric
+    models with ``n ≤`` :data:`VERIFY_MAX_N`."""
+    return not is_numeric(model) or model.n <= VERIFY_MAX_N
+
+
+def stationary_density(model: SRNN, verify: bool | None = None) -> StationaryDensity:
+    """The (cached) :class:`StationaryDensity` of ``model``.
+
+    ``verify``: ``True`` checks a closed form symbolically (``L0* p0 = 0``) now and raises
+    :class:`VerificationError` if it fails; ``False`` never here; ``None`` (default) as
+    :func:`verifies_by_default` says. The check runs once per model.
+    """
+    dens = derived(model, ("density", "stationary"),
+                   lambda: StationaryDensity(model, verify=False))
+    if dens.has_closed_form and (verify or (verify is None and verifies_by_default(model))):
+        dens.check()
+    return dens
 
 
 class StationaryDensity:
-    """The stationary density ``p0`` of ``model`` (see module docstring for the cases)."""
+    """The stationary density ``p0`` of ``model`` (see module docstring for the cases).
 
-    def __init__(self, model: SRNN, *, verify: bool = True):
+    ``verify``: as in :func:`stationary_density` (``None``: by the model's size)."""
+
+    def __init__(self, model: SRNN, *, verify: bool | None = None):
         self.model = model
         self.h = model.h
-        self.kind = self._classify()
-        if self.kind != "numerical" and verify:
-            check = self.verify()
-            if not check.ok:
-                raise RuntimeError(f"closed-form stationary density failed verification: "
-                                   f"L0* p0 / p0 = {check.residual}")
+        self.kind = density_kind(model)
+        if self.kind != "numerical" and (verify or (verify is None
+                                                    and verifies_by_default(model))):
+            self.check()
+
+    def check(self) -> Verification:
+        """:meth:`verify`, raising :class:`VerificationError` if the check fails."""
+        ver = self.verify()
+        if not ver.ok:
+            raise VerificationError(f"closed-form stationary density failed verification: "
+                                    f"L0* p0 / p0 = {ver.residual}")
+        return ver
 
     # ------------------------------------------------------------------ classification
-    def _classify(self) -> str:
-        m = self.model
-        if m.is_numeric and m.is_linear:
-            m.check_stability()
-        if m.is_linear:
-            return "gaussian"
-        if m.n == 1:
-            if m.D[0, 0] == 0:
-                raise ModelError("D = σσᵀ is zero: no stationary density without noise")
-            return "one_dim"
-        if self._is_gradient():
-            return "gradient"
-        return "numerical"
-
     def _is_gradient(self) -> bool:
-        m = self.model
-        D = m.D
-        s2 = D[0, 0]
-        if D != s2 * sp.eye(m.n) or s2 == 0:
-            return False
-        J = m.drift.jacobian(m.h)
-        return all(sp.simplify(J[i, j] - J[j, i]) == 0
-                   for i in range(m.n) for j in range(i + 1, m.n))
+        """``φ = ∇U`` with ``D = s² I`` (numerically for numeric models)."""
+        return is_gradient(self.model)
 
     @property
     def has_closed_form(self) -> bool:
@@ -105,21 +128,24 @@ class StationaryDensity:
     # ------------------------------------------------------------------ Gaussian case
     @cached_property
     def mean(self) -> sp.Matrix:
-        """``μ = A⁻¹ b`` (Gaussian case)."""
+        """``μ = A⁻¹ b`` (Gaussian case): exact for symbolic models and numeric ones with
+        ``n ≤`` :data:`EXACT_MAX_N`, else the floats of :attr:`mean_numpy`."""
         self._require_kind("gaussian", "mean")
-        return self.model.A.LUsolve(self.model.b)
+        m = self.model
+        if is_numeric(m) and m.n > EXACT_MAX_N:
+            return sp.Matrix(self.mean_numpy)
+        return m.A.LUsolve(m.b)
 
     @cached_property
     def cov(self) -> sp.Matrix:
-        """``S`` solving ``A S + S Aᵀ = D`` (Gaussian case)."""
+        """``S`` solving ``A S + S Aᵀ = D`` (Gaussian case): exact for symbolic models and
+        numeric ones with ``n ≤`` :data:`EXACT_MAX_N`, else the floats of
+        :attr:`cov_numpy`."""
         self._require_kind("gaussian", "cov")
         m = self.model
-        if m.is_numeric:
-            p = m.numpy_params()
-            S = scipy.linalg.solve_continuous_lyapunov(p["Gamma"] - p["W"], p["D"])
-            S = 0.5 * (S + S.T)
-            _check_pd(S)
-            exact = _exact_lyapunov(m.A, m.D) if m.n <= 4 else None
+        if is_numeric(m):
+            S = self.cov_numpy  # checks stability and positive definiteness
+            exact = _exact_lyapunov(m.A, m.D) if m.n <= EXACT_MAX_N else None
             return exact if exact is not None else sp.Matrix(S)
         S = _exact_lyapunov(m.A, m.D)
         if S is None:
@@ -127,12 +153,20 @@ class StationaryDensity:
                              "for these symbolic parameters (A not stable?)")
         return S
 
-    @cached_property
+    @property
     def mean_numpy(self) -> np.ndarray:
+        """``μ`` as floats (numeric models: ``np.linalg.solve``; cached per model)."""
+        self._require_kind("gaussian", "mean")
+        if is_numeric(self.model):
+            return gaussian_moments(self.model)[0]
         return np.array(self.mean.evalf(), dtype=float).ravel()
 
-    @cached_property
+    @property
     def cov_numpy(self) -> np.ndarray:
+        """``S`` as floats (numeric models: Bartels–Stewart; cached per model)."""
+        self._require_kind("gaussian", "cov")
+        if is_numeric(self.model):
+            return gaussian_moments(self.model)[1]
         return np.array(self.cov.evalf(), dtype=float)
 
     def _require_kind(self, kind: str, what: str) -> None:
@@ -164,7 +198,7 @@ class StationaryDensity:
         self._require_closed_form("normalisation")
         if self.kind == "gaussian":
             return sp.sqrt((2 * sp.pi) ** self.model.n * self.cov.det())
-        if self.kind == "one_dim" and self.model.is_numeric:
+        if self.kind == "one_dim" and is_numeric(self.model):
             with mpmath.workdps(30):
                 logZ = mpmath.log(self._mass_1d) + self._bulk_1d[2]
                 return sp.Float(mpmath.exp(logZ), 30)
@@ -221,7 +255,11 @@ class StationaryDensity:
         return out
 
     def conjugate_numpy(self):
-        """Vectorised ``v``: array ``(..., n)`` -> ``(..., m)``."""
+        """Vectorised ``v``: array ``(..., n)`` -> ``(..., m)`` (numeric models: the
+        numerical closed forms of :mod:`.conjugate`, no symbolic potential)."""
+        self._require_closed_form("conjugate variables")
+        if is_numeric(self.model):
+            return _numeric_conjugate(self.model)
         fn = sp.lambdify([self.h], self.conjugate_variables(), "numpy")
 
         def v(x):
@@ -243,7 +281,7 @@ class StationaryDensity:
             return g
         if self.kind == "gaussian" and g.is_polynomial(*self.h):
             return gaussian_expectation(g, self.h, self.mean, self.cov)
-        if self.kind == "one_dim" and self.model.is_numeric and not g.free_symbols - set(self.h):
+        if self.kind == "one_dim" and is_numeric(self.model) and not g.free_symbols - set(self.h):
             with mpmath.workdps(30):
                 return sp.Float(self._quad1d(g) / self._mass_1d, 25)
         return sp.Integral(g * self.expr, *[(hi, -sp.oo, sp.oo) for hi in self.h])
@@ -251,7 +289,7 @@ class StationaryDensity:
     def pdf_numpy(self):
         """Vectorised normalised density (numeric models, closed-form kinds)."""
         self._require_closed_form("pdf")
-        if not self.model.is_numeric:
+        if not is_numeric(self.model):
             raise ModelError("pdf_numpy needs numeric parameters")
         logp = sp.lambdify([self.h], overflow_safe(self.log_unnormalised),
                            [NUMPY_EXTRAS, "numpy"])
@@ -282,19 +320,14 @@ class StationaryDensity:
 
     @cached_property
     def _bulk_1d(self) -> tuple[float, float, float]:
-        """A range holding the mass of a 1-D density and the max of its log."""
-        h = self.h[0]
-        f = sp.lambdify(h, overflow_safe(self.log_unnormalised), [NUMPY_EXTRAS, "numpy"])
-        p = self.model.numpy_params()
-        scale = np.sqrt(p["D"][0, 0] / (2 * max(p["Gamma"][0, 0], 1e-12)))
-        reach = 1 + np.abs(p["b"][0]) + np.abs(p["W"][0, 0])
-        xs = np.linspace(-(reach / p["Gamma"][0, 0] + 40 * scale),
-                         reach / p["Gamma"][0, 0] + 40 * scale, 20001)
+        """A range holding the mass of a 1-D density (:func:`.bracket.bracket_1d`, depth
+        60) and the max of the closed-form ``log p0`` on it."""
+        br = bracket_1d(self.model, drop=60.0)
+        f = sp.lambdify(self.h[0], overflow_safe(self.log_unnormalised),
+                        [NUMPY_EXTRAS, "numpy"])
         with np.errstate(all="ignore"):
-            vals = np.asarray(f(xs), dtype=float) * np.ones_like(xs)
-        c = float(np.nanmax(vals))
-        mass = xs[vals > c - 60]
-        return float(mass.min()), float(mass.max()), c
+            vals = np.asarray(f(br.x), dtype=float) * np.ones_like(br.x)
+        return br.lo, br.hi, float(np.nanmax(vals))
 
     def latex(self) -> str:
         """``p_0(h) = ...`` in LaTeX."""
@@ -386,14 +419,6 @@ def _simplify_zero(expr: sp.Expr) -> sp.Expr:
 def _tiny(expr: sp.Expr, tol: float = 1e-12) -> bool:
     coeffs = [a for a in sp.preorder_traversal(expr) if isinstance(a, sp.Float)]
     return all(abs(float(c)) < tol for c in coeffs)
-
-
-def _check_pd(S: np.ndarray) -> None:
-    w = np.linalg.eigvalsh(S)
-    if w.min() <= 1e-14 * max(1.0, w.max()):
-        raise ModelError(f"the stationary covariance S (A S + S Aᵀ = D) is singular "
-                         f"(smallest eigenvalue {w.min():.3g}): the noise does not reach "
-                         "every direction, so p0 has no density")
 
 
 def _exact_lyapunov(A: sp.Matrix, D: sp.Matrix) -> sp.Matrix | None:

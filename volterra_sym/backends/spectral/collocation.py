@@ -51,9 +51,10 @@ import scipy.linalg
 import sympy as sp
 from threadpoolctl import threadpool_limits
 
-from ...density import stationary_density
+from ...density import bracket_1d, burn_in_sampler, stationary_density
+from ...density.bracket import log_density_1d
 from ...density.stationary import NUMPY_EXTRAS
-from ...errors import NotApplicableError
+from ...errors import NotApplicableError, SimulationError
 from ...model import SRNN
 from ...model.cache import derived
 from ...operators import generator
@@ -199,66 +200,29 @@ class Domain:
 
 
 def _logp_1d(num: ModelNumerics, xs: np.ndarray) -> np.ndarray:
-    """``log p0 = 2U/D`` (up to a constant) on a fine grid, ``U`` by cumulative trapezoid."""
-    phi = num.phi(xs[:, None])[:, 0]
-    U = np.concatenate([[0.0], np.cumsum(0.5 * (phi[1:] + phi[:-1]) * np.diff(xs))])
-    return 2.0 * U / num.D[0, 0]
+    """``log p0 = 2U/D`` (up to a constant) on a fine grid, ``U`` by cumulative trapezoid
+    (:func:`volterra_sym.density.bracket.log_density_1d`)."""
+    return log_density_1d(num.model, xs)
 
 
 def _domain_1d(num: ModelNumerics, cut: float) -> Domain:
-    thr = math.log(cut)
-    c, R = 0.0, 8.0 * (1.0 + math.sqrt(num.D[0, 0]) + abs(float(num.params["b"][0])))
-    for _ in range(60):
-        xs = np.linspace(c - R, c + R, 8001)
-        with np.errstate(over="ignore", invalid="ignore"):
-            lp = _logp_1d(num, xs)
-        if not np.all(np.isfinite(lp)):
-            R /= 2
-            continue
-        lp -= lp.max()
-        inside = np.nonzero(lp >= thr)[0]
-        if inside[0] == 0 or inside[-1] == xs.size - 1:  # mass reaches the window edge
-            c, R = float(xs[np.argmax(lp)]), 2 * R
-            continue
-        a, b = xs[max(inside[0] - 1, 0)], xs[min(inside[-1] + 1, xs.size - 1)]
-        if (b - a) < R / 20:  # zoom in for a sharper boundary
-            c, R = 0.5 * (a + b), 0.75 * (b - a)
-            continue
-        p = np.exp(lp)
-        mean = float(np.sum(p * xs) / p.sum())
-        sd = math.sqrt(float(np.sum(p * (xs - mean) ** 2) / p.sum()))
-        return Domain(np.zeros(1), np.eye(1), np.array([a]), np.array([b]), "reversible",
-                      np.array([sd]), cut)
-    raise GridError("could not locate the bulk of the stationary density (n = 1): the "
-                    "drift does not confine the state")
+    """The box ``{p0 ≥ cut · max p0}`` of a 1-D model (:func:`volterra_sym.density.
+    bracket_1d` with depth ``log(1/cut)``)."""
+    try:
+        br = bracket_1d(num.model, drop=math.log(1.0 / cut))
+    except NotApplicableError as exc:
+        raise GridError(str(exc)) from None
+    return Domain(np.zeros(1), np.eye(1), np.array([br.lo]), np.array([br.hi]), "reversible",
+                  np.array([br.sd]), cut)
 
 
 def _simulate(num: ModelNumerics, seed: int = 0, paths: int = 20000) -> np.ndarray:
-    """Samples of a short seeded Euler–Maruyama run from a broad start (nonlinear n = 2):
-    ``10/κ`` time units (``κ``: slowest leak rate), step ``≤ 0.05/Lip(φ)``, at most
-    ``4·10⁷`` path-steps (fewer paths for slow models)."""
-    p = num.params
-    G, W = p["Gamma"], p["W"]
-    act = num.model.activation
-    zs = np.linspace(-30, 30, 601)
-    a_vals = act.numpy()(zs)
-    lip = np.linalg.norm(G, 2) + np.linalg.norm(W, 2) * act.lipschitz
-    kappa = max(min(float(np.min(np.linalg.eigvals(M).real)) for M in _tail_matrices(num)),
-                1e-3)
-    dt = min(0.05 / lip, 0.1 / kappa)
-    steps = int(min(max(10.0 / (kappa * dt), 200), 20000))
-    paths = int(max(2000, min(paths, 4e7 // steps)))
-    rng = np.random.default_rng(seed)
-    reach = float(np.abs(a_vals).max()) if act.bounded else 1.0 + float(np.abs(p["b"]).max())
-    spread = 2.0 * math.sqrt(float(np.abs(num.D).max()) / (2 * kappa)) + reach * float(
-        np.abs(np.linalg.inv(G)).sum(1).max() if act.bounded else 1.0)
-    x = rng.normal(size=(paths, num.n)) * spread
-    sig = p["sigma"]
-    sq = math.sqrt(dt)
-    for _ in range(steps):
-        x = x + num.phi(x) * dt + (rng.normal(size=(paths, sig.shape[1])) @ sig.T) * sq
-    if not np.all(np.isfinite(x)):
-        raise GridError("the short simulation used to locate p0 diverged")
+    """``paths`` states from the density layer's burn-in sampler of ``p0`` (nonlinear
+    n = 2; :func:`volterra_sym.density.burn_in_sampler`, seeded)."""
+    try:
+        x = burn_in_sampler(num.model)(np.random.default_rng(seed), paths)
+    except SimulationError as exc:
+        raise GridError(f"the short simulation used to locate p0 failed: {exc}") from None
     return x
 
 
