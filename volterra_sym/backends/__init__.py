@@ -3,7 +3,7 @@
 Each route registers itself with :mod:`volterra_sym.hierarchy.routes`, so that the
 hierarchy layer (below this one) can hand ``kernel.evaluate``, ``mean0`` and
 ``series_terms`` to it without importing it. ``method="auto"`` tries them in the order
-exact → spectral → taylor; results carry the method that produced them
+exact → spectral → galerkin → taylor; results carry the method that produced them
 (``result.method``).
 
 Kernel routes implement :class:`~volterra_sym.hierarchy.propagation.Representation`
@@ -20,6 +20,7 @@ __all__ = ["available_methods", "get_backend", "select_route", "BackendError"]
 
 register_route("exact", "volterra_sym.backends.exact_linear:BACKEND", priority=10)
 register_route("spectral", "volterra_sym.backends.spectral:BACKEND", priority=20)
+register_route("galerkin", "volterra_sym.backends.galerkin:BACKEND", priority=30)
 register_route("taylor", "volterra_sym.backends.taylor:BACKEND", priority=40)
 
 

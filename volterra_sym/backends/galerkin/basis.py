@@ -1,13 +1,18 @@
-"""Monomial bases in whitened coordinates and the generator acting on them (docs/theory.md §9).
+"""Polynomial bases in whitened coordinates and the generator acting on them
+(docs/theory.md §9).
 
-With ``h = μ + L y`` (``L Lᵀ = S``, the stationary covariance of the linearised network) the
-basis is every monomial ``ψ_α(y) = y^α`` of total degree ``|α| ≤ d`` — ``C(n+d, d)`` of them,
-in graded order (degree 0 first, so the basis of degree ``d-1`` is a prefix). In ``y``
+With ``h = μ + L y`` (``μ``, ``L Lᵀ = S``: mean and covariance of the averaging measure)
+the basis is every product of probabilists' Hermite polynomials
+``ψ_α(y) = Π_i He_{α_i}(y_i)`` of total degree ``|α| ≤ d`` — ``C(n+d, d)`` of them, spanning
+the polynomials of degree ≤ d, in graded order (degree 0 first, so the basis of degree
+``d-1`` is a prefix). Hermite products are orthonormal-up-to-scale for a Gaussian measure,
+which keeps the Gram matrix well conditioned, and ``He_k' = k He_{k-1}`` gives them the
+same derivative structure as monomials. In ``y``
 
     L0 g = φ̃·∇g + ½ D̃:∇∇g ,   L_k g = C̃_k·∇g ,
     φ̃(y) = L⁻¹ φ(μ + L y) ,   D̃ = L⁻¹ D L⁻ᵀ ,   C̃ = L⁻¹ C ,
 
-and ``∂_i y^α = α_i y^{α - e_i}`` stays in the basis: the diffusion and perturbation parts are
+and ``∂_i ψ_α = α_i ψ_{α - e_i}`` stays in the basis: the diffusion and perturbation parts are
 constant sparse matrices on coefficient vectors; only the drift part needs ``φ`` at points.
 """
 
@@ -31,7 +36,7 @@ def basis_size(n: int, d: int) -> int:
 
 @dataclass(frozen=True)
 class MonomialBasis:
-    """All monomials of total degree ≤ ``degree`` in ``n`` variables (graded order)."""
+    """All Hermite products of total degree ≤ ``degree`` in ``n`` variables (graded order)."""
 
     n: int
     degree: int
@@ -61,30 +66,46 @@ class MonomialBasis:
 
     @cached_property
     def _parents(self) -> tuple[np.ndarray, np.ndarray]:
-        """For each ``α ≠ 0``: the index of ``α - e_i`` and ``i`` (first nonzero variable)."""
+        """For each ``α ≠ 0``: the index of ``α`` with its first nonzero variable ``i``
+        removed (a lower degree), and ``i``."""
         E = self.exponents
         var = np.argmax(E > 0, axis=1)
-        parent = np.array([self._index[tuple(a - np.eye(self.n, dtype=np.int64)[i])]
-                           if a.any() else -1 for a, i in zip(E, var, strict=True)])
-        return parent, var
+        parent = []
+        for a, i in zip(E, var, strict=True):
+            if not a.any():
+                parent.append(-1)
+                continue
+            b = a.copy()
+            b[i] = 0
+            parent.append(self._index[tuple(b)])
+        return np.array(parent), var
 
     def evaluate(self, y: np.ndarray) -> np.ndarray:
-        """``Ψ[p, b] = y_p^{α_b}`` for points ``y`` ``(P, n)`` -> ``(P, M)`` (each monomial is
-        its parent times one coordinate: ``P·M`` multiplications)."""
+        """``Ψ[p, b] = Π_i He_{α_{b,i}}(y_{p,i})`` for points ``y`` ``(P, n)`` -> ``(P, M)``
+        (``He_{k+1} = y He_k - k He_{k-1}``; each product is a lower-degree product times
+        one factor: ``P·M`` multiplications)."""
         y = np.asarray(y, dtype=float)
         P = y.shape[0]
+        H = np.empty((self.degree + 1, P, self.n))
+        H[0] = 1.0
+        if self.degree >= 1:
+            H[1] = y
+        for k in range(1, self.degree):
+            H[k + 1] = y * H[k] - k * H[k - 1]
         out = np.empty((P, self.size))
         out[:, 0] = 1.0
         parent, var = self._parents
-        deg = self.exponents.sum(1)
+        E = self.exponents
+        deg = E.sum(1)
         for k in range(1, self.degree + 1):
             idx = np.nonzero(deg == k)[0]
-            out[:, idx] = out[:, parent[idx]] * y[:, var[idx]]
+            i = var[idx]
+            out[:, idx] = out[:, parent[idx]] * H[E[idx, i], :, i].T
         return out
 
     def derivative(self, i: int) -> scipy.sparse.csr_matrix:
         """``D_i`` with ``∂_i ψ_b = Σ_c D_i[c, b] ψ_c`` (entries ``α_{b,i}`` at
-        ``c = α_b - e_i``)."""
+        ``c = α_b - e_i``; ``He_k' = k He_{k-1}``)."""
         return self._derivatives[i]
 
     @cached_property

@@ -3,13 +3,14 @@
 
 Errors (each value's estimate is their sum; the parts are in ``details``):
 
-* truncation — the same quantity at degree ``d - 1`` (a uniform bound per kernel: the
-  largest difference over its lags);
+* truncation — the largest change of the same quantity at degrees ``d - 1`` and
+  ``d - 2`` (``d - 2`` as well because parity can leave ``d - 1`` unchanged; a uniform
+  bound per kernel: the largest difference over its lags);
 * statistical — sampled measures only: the spread of the values computed on each of the
   ``batches`` independent batches, ``3 · sd / √batches``;
 * rounding — ``64 ε κ(V) κ(G)^{1/2}`` times the size of the mode sums.
 
-``tol`` raises the degree from 2 until the estimate is below ``tol`` (relative to the
+``tol`` raises the degree from 3 until the estimate is below ``tol`` (relative to the
 largest |value|) or the memory budget is reached, then raises
 :class:`~volterra_sym.errors.AccuracyNotReachedError` with the best estimate.
 """
@@ -23,7 +24,6 @@ import numpy as np
 import sympy as sp
 
 from ...budget import check_memory, memory_budget
-from ...density.linearisation import linearisation
 from ...errors import (
     AccuracyNotReachedError,
     InvalidInputError,
@@ -51,7 +51,7 @@ __all__ = ["BACKEND", "GalerkinOptions", "galerkin_kernels", "galerkin_series", 
 
 _OPTIONS = ("degree", "tol", "paths", "seed", "batches", "memory_budget")
 #: default degree by dimension when neither ``degree`` nor ``tol`` is given
-DEFAULT_DEGREE = {1: 10, 2: 7, 3: 5, 4: 4, 5: 4}
+DEFAULT_DEGREE = {1: 12, 2: 8, 3: 5, 4: 4, 5: 4}
 MAX_DEGREE = 40
 _LOBATTO_Q = 7
 _MAX_STEPS = 1 << 15
@@ -114,14 +114,18 @@ def applies(model: SRNN, f: sp.Expr) -> str | None:
 
 
 # ---------------------------------------------------------------------- the measure
-def _whitening(model: SRNN) -> Whitening:
-    def build():
-        lin = linearisation(model)
-        if lin.cov is not None:
-            return Whitening(lin.center, np.linalg.cholesky(lin.cov))
-        raise NotApplicableError("galerkin: the linearised network has no stationary "
-                                 "covariance (its Jacobian is not stable); no whitening")
-    return derived(model, ("galerkin", "whitening"), build)
+def _whitening(meas: measures.Measure) -> Whitening:
+    """``h = μ + L y`` with ``μ``, ``L Lᵀ`` the mean and covariance of the measure itself
+    (robust where the linearisation is a poor guide, e.g. two wells)."""
+    mu = meas.w @ meas.x
+    d = meas.x - mu
+    S = (d * meas.w[:, None]).T @ d
+    try:
+        return Whitening(mu, np.linalg.cholesky(S))
+    except np.linalg.LinAlgError:
+        raise NotApplicableError("galerkin: the stationary covariance is singular (the "
+                                 "noise does not reach every coordinate); no whitening") \
+            from None
 
 
 def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measure:
@@ -161,7 +165,7 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions) -> _A
 
     def build():
         basis = MonomialBasis(model.n, degree)
-        white = _whitening(model)
+        white = _whitening(meas)
         p = model.numpy_params()
         Linv = np.linalg.inv(white.L)
         Dt = Linv @ p["D"] @ Linv.T
@@ -188,13 +192,17 @@ def _kernel_values(graph, requests, sums: Sums, Q, condG, what):
 
 def _at_degree(model, f, graph, reqs, degree, opts):
     asm = _assemble(model, f, degree, opts)
-    Mlow = basis_size(model.n, degree - 1)
     Q, condG = orthonormaliser(asm.total.G)
     what = f"galerkin kernels at degree {degree}"
     system, res = _kernel_values(graph, reqs, asm.total, Q, condG, what)
-    lowsums = asm.total.prefix(Mlow)
-    Ql, condl = orthonormaliser(lowsums.G)
-    _, low = _kernel_values(graph, reqs, lowsums, Ql, condl, what + " (truncation check)")
+    lows = []
+    for dl in (degree - 1, degree - 2):        # d-2 too: parity can hide d-1 changes
+        if dl < 1:
+            continue
+        lowsums = asm.total.prefix(basis_size(model.n, dl))
+        Ql, condl = orthonormaliser(lowsums.G)
+        lows.append(_kernel_values(graph, reqs, lowsums, Ql, condl,
+                                   what + f" (truncation check, degree {dl})")[1])
     stat = {k: np.zeros(v[0].shape) for k, v in res.items()}
     if asm.batches:
         vals = []
@@ -207,7 +215,8 @@ def _at_degree(model, f, graph, reqs, degree, opts):
             stat[k] = 3.0 * stack.std(axis=0, ddof=1) / math.sqrt(B)
     out, parts = {}, {}
     for k, (v, mag) in res.items():
-        trunc = float(np.max(np.abs(v - low[k][0]), initial=0.0))
+        trunc = max((float(np.max(np.abs(v - low[k][0]), initial=0.0)) for low in lows),
+                    default=float(np.max(np.abs(v), initial=0.0)))
         rnd = system.rounding(float(np.max(mag, initial=0.0)))
         err = trunc + stat[k] + rnd
         out[k] = (np.real(v), np.asarray(err, dtype=float) * np.ones_like(v))
@@ -227,7 +236,7 @@ def _degrees(model: SRNN, f: sp.Expr, opts: GalerkinOptions):
         if model.is_linear and deg_f is not None:
             return [max(deg_f, 2)]
         return [DEFAULT_DEGREE.get(model.n, 3)]
-    start = max(2, deg_f or 2)
+    start = max(3, deg_f or 3)     # two lower degrees exist for the truncation check
     return list(range(start, MAX_DEGREE + 1))
 
 
@@ -293,10 +302,15 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
 
     Q, condG = orthonormaliser(asm.total.G)
     vals, K, terr, system = run(asm.total, Q, condG)
-    low_sums = asm.total.prefix(basis_size(model.n, degree - 1))
-    Ql, cl = orthonormaliser(low_sums.G)
-    low, _, _, _ = run(low_sums, Ql, cl, K)
-    trunc = np.abs(vals - low).max(axis=1, keepdims=True)
+    trunc = np.abs(vals).max(axis=1, keepdims=True)
+    lows = []
+    for dl in (degree - 1, degree - 2):        # d-2 too: parity can hide d-1 changes
+        if dl >= 1:
+            low_sums = asm.total.prefix(basis_size(model.n, dl))
+            Ql, cl = orthonormaliser(low_sums.G)
+            lows.append(np.abs(vals - run(low_sums, Ql, cl, K)[0]).max(axis=1, keepdims=True))
+    if lows:
+        trunc = np.maximum.reduce(lows)
     stat = np.zeros_like(vals)
     if asm.batches:
         stack = np.stack([run(b, Q, condG, K)[0] for b in asm.batches])

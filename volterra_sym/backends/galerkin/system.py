@@ -26,6 +26,9 @@ __all__ = ["Sums", "assemble", "GalerkinSystem", "build_system", "Whitening"]
 
 #: eigenvalues of G below this fraction of the largest are dropped (conditioning)
 G_RCUT = 1e-13
+#: a basis whose Gram matrix is worse conditioned than this (or loses functions to the
+#: cutoff) is refused: the Galerkin answers break down well before the cutoff bites
+MAX_COND_G = 1e10
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,11 @@ class GalerkinSystem:
 
 def build_system(sums: Sums, Q: np.ndarray, cond_G: float, what: str) -> GalerkinSystem:
     """The modal system of the Galerkin matrices in the basis ``ψ Q``."""
+    if Q.shape[1] < sums.G.shape[0] or cond_G > MAX_COND_G:
+        raise AccuracyNotReachedError(
+            f"{what}: the basis is ill-conditioned under the averaging measure (cond(G) = "
+            f"{cond_G:.2g}, {sums.G.shape[0] - Q.shape[1]} functions below the cutoff); "
+            "lower the degree", error=cond_G)
     G = Q.T @ sums.G @ Q
     A = Q.T @ sums.A @ Q
     Lam = np.linalg.solve(G, A)
