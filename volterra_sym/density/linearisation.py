@@ -23,9 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-import sympy as sp
 
-from ..model import SRNN, ModelError, Z
+from ..model import SRNN, ModelError
 from ..model.cache import derived
 
 __all__ = ["arrays", "is_numeric", "drift", "check_hurwitz", "lyapunov", "gaussian_moments",
@@ -117,37 +116,15 @@ def gaussian_moments(model: SRNN) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------- activations
-_DERIV = {"linear": lambda z: np.ones_like(z),
-          "tanh": lambda z: 1.0 - np.tanh(z) ** 2,
-          "sigmoid": lambda z: 0.25 * (1.0 - np.tanh(0.5 * z) ** 2),
-          "softplus": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z))}
-_LIPSCHITZ = {"linear": 1.0, "tanh": 1.0, "sigmoid": 0.25, "softplus": 1.0}
-
-
 def activation_derivative(model: SRNN):
-    """Vectorised ``a'(z)`` (closed forms for the built-ins, lambdified otherwise)."""
-    act = model.activation
-    if act.name in _DERIV:
-        return _DERIV[act.name]
-
-    def build():
-        fn = sp.lambdify(Z, sp.diff(act.expr, Z), "numpy")
-        return lambda z: np.asarray(fn(z), dtype=float) * np.ones_like(z)
-    return derived(model, ("density", "activation_derivative"), build)
+    """Vectorised ``a'(z)``: :meth:`Activation.numpy_derivative` (cancellation-free closed
+    forms for the built-ins, lambdified otherwise)."""
+    return model.activation.numpy_derivative(1)
 
 
 def activation_lipschitz(model: SRNN) -> float:
-    """``sup |a'(z)|`` (closed form for built-ins, a dense grid on ``[-60, 60]`` otherwise)."""
-    act = model.activation
-    if act.name in _LIPSCHITZ:
-        return _LIPSCHITZ[act.name]
-
-    def build():
-        zs = np.linspace(-60.0, 60.0, 120001)
-        with np.errstate(all="ignore"):
-            vals = np.abs(activation_derivative(model)(zs))
-        return float(np.nanmax(vals))
-    return derived(model, ("density", "activation_lipschitz"), build)
+    """``sup |a'(z)|``: :attr:`Activation.lipschitz`."""
+    return float(model.activation.lipschitz)
 
 
 def tail_matrices(model: SRNN) -> list[np.ndarray]:

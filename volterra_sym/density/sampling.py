@@ -141,26 +141,8 @@ def one_dim_density(model: SRNN) -> tuple[Callable, float, float]:
 
 # ---------------------------------------------------------------------- burn-in
 def _inplace_activation(model: SRNN) -> Callable[[np.ndarray], None] | None:
-    """``x ← a(x)`` in place (``None`` for the identity)."""
-    name = model.activation.name
-    if name == "linear":
-        return None
-    if name == "tanh":
-        return lambda x: np.tanh(x, out=x)
-    if name == "sigmoid":
-        def sig(x: np.ndarray) -> None:  # σ(z) = (1 + tanh(z/2)) / 2
-            x *= 0.5
-            np.tanh(x, out=x)
-            x += 1.0
-            x *= 0.5
-        return sig
-    if name == "softplus":
-        return lambda x: np.logaddexp(0.0, x, out=x)
-    a = model.activation.numpy()
-
-    def custom(x: np.ndarray) -> None:
-        x[...] = np.asarray(a(x), dtype=float) * np.ones_like(x)
-    return custom
+    """``x ← a(x)`` in place (``None`` for the identity): :meth:`Activation.numpy_inplace`."""
+    return model.activation.numpy_inplace()
 
 
 def _diagonal(M: np.ndarray) -> np.ndarray | None:
