@@ -42,7 +42,7 @@ import _timing  # noqa: E402  (sets single-threaded BLAS before numpy is importe
 import numpy as np  # noqa: E402
 
 from volterra_sym import SRNN, ResponseHierarchy  # noqa: E402
-from volterra_sym.hierarchy.shortlag import ChainPoly, ChainSpace  # noqa: E402
+from volterra_sym.operators.powers import ChainPoly, ChainSpace  # noqa: E402
 
 ANCHOR_TME = {"seconds": {1: 0.1, 2: 0.15, 3: 2.2, 4: 70.0}, "ops_p4": 453_731,
               "source": "issue 3 (not re-measured here)"}
@@ -75,7 +75,7 @@ _OURS_SCRIPT = r"""
 import json, sys, time
 sys.path.insert(0, {root!r})
 from benchmarks.bench_taylor import network, poly_ops
-from volterra_sym.hierarchy.shortlag import ChainSpace
+from volterra_sym.operators.powers import ChainSpace
 model = network()
 t0 = time.perf_counter()
 space = ChainSpace(model)
@@ -173,26 +173,23 @@ def coefficients_order2(degree: int, paths: int, snapshots: int) -> dict:
     _ = exp.averager  # the stationary samples
     t_samples = time.perf_counter() - t1
     t2 = time.perf_counter()
-    exp.evaluate_nodes([n for n, d in hier.graph.nodes(data=True)
-                        if d["kind"] == "taylor_coefficient"])
     series = {}
+    taylor_hierarchy(hier, degree, density="sampling", paths=paths, snapshots=snapshots)
     for N in (1, 2):
         for k in np.ndindex(*(model.m,) * N):
-            series[k] = exp.series(tuple(int(c) for c in k), degree)
+            series[k] = exp.series(tuple(int(c) for c in k), degree, hier.graph)
     t_avg = time.perf_counter() - t2
     total = time.perf_counter() - t0
-    G = hier.graph
-    taylor = [d for _, d in G.nodes(data=True) if d["kind"] == "taylor"]
-    ncoef = sum(1 for _, d in G.nodes(data=True) if d["kind"] == "taylor_coefficient")
+    chains = exp.chains
+    sizes = [chains.get(hier.graph, *key).nterms for key in chains.keys()]
     s2 = series[(0, 1)]
     lags = np.array([[0.05, 0.1], [0.1, 0.2], [0.0, 0.15]])
     vals, trunc, stat, rnd = s2.evaluate(lags, on_radius="warn")
     return {
         "model": "n=4 tanh, m=2, f=h1", "order": 2, "degree": degree,
         "density_route": exp.averager.route, "samples": paths * snapshots,
-        "coefficients": ncoef, "chain_nodes": len(taylor),
-        "max_chain_terms": max(d["nterms"] for d in taylor),
-        "total_chain_terms": int(sum(d["nterms"] for d in taylor)),
+        "coefficients": exp.coefficient_count(), "chain_nodes": chains.n_nodes,
+        "max_chain_terms": max(sizes), "total_chain_terms": int(sum(sizes)),
         "seconds": {"chains_with_shadows": t_chain, "stationary_samples": t_samples,
                     "averages": t_avg, "total": total},
         "target_seconds": 30.0, "met": total < 30.0,
