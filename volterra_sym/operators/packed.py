@@ -144,14 +144,15 @@ class PackedAlgebra:
         perturbed algebra every result is multiplied by ``1 + ε u``, ``u ~ U(-1, 1)``."""
         if keys.shape[0] == 0:
             return self.zero()
-        if self.words == 1:
-            k1 = keys[:, 0]
+        bits = max(1, int(degree).bit_length())   # every exponent is ≤ the degree bound
+        if self.words == 1 or bits * self.V <= 64:
+            k1 = keys[:, 0] if self.words == 1 else self._compress(keys, bits)
             order = np.argsort(k1)
-            ks = k1[order]
-            new = np.empty(ks.shape[0], dtype=bool)
+            k1 = k1[order]
+            new = np.empty(k1.shape[0], dtype=bool)
             new[0] = True
-            np.not_equal(ks[1:], ks[:-1], out=new[1:])
-            ks = ks[:, None]
+            np.not_equal(k1[1:], k1[:-1], out=new[1:])
+            ks = keys[order]
         else:
             order = np.lexsort(keys.T[::-1])
             ks = keys[order]
@@ -167,6 +168,17 @@ class PackedAlgebra:
         if self._rng is not None:
             total *= 1.0 + _EPS * self._rng.uniform(-1.0, 1.0, total.shape[0])
         return ChainPoly(np.ascontiguousarray(ks[starts[keep]]), total, int(degree))
+
+    def _compress(self, keys: np.ndarray, bits: int) -> np.ndarray:
+        """One uint64 per monomial with ``bits`` bits per exponent (``bits · V ≤ 64``):
+        injective for exponents below ``2^bits``, so sorting it groups like terms with one
+        1-d sort instead of a multi-word ``lexsort``."""
+        out = np.zeros(keys.shape[0], dtype=np.uint64)
+        mask = np.uint64(0xFF)
+        for v in range(self.V):
+            w, s = _shift(v)
+            out |= ((keys[:, w] >> s) & mask) << np.uint64(bits * v)
+        return out
 
     def add(self, *polys: ChainPoly) -> ChainPoly:
         polys = [p for p in polys if not p.is_zero]
