@@ -15,12 +15,18 @@
      is recorded next to the re-measured numbers. Target: ≥ 100× faster than tme at p = 4,
      and reach p = 6.
 
+(iii) ``--n8``: all coefficients of ``K_1`` and ``K_11`` (``|p| ≤ 6``) of an 8-dim tanh
+     network (sampling route), in a fresh process: wall/CPU time, the part spent in the
+     stationary averages, and the peak resident memory, next to the numbers measured on the
+     dense moment matrix before issue 8.
+
 Expression sizes: our chains are polynomials in (h, a) — ``terms`` is the number of
 monomials and ``ops`` a ``count_ops``-style count of the expanded polynomial (one ADD per
 term boundary, a MUL per factor boundary, a POW per exponent > 1, a NEG per negative
 coefficient); for tme/naive ``ops`` is ``sympy.count_ops`` of the result.
 
-Run: ``python benchmarks/bench_taylor.py [--quick]`` (quick: no tme p = 4, fewer samples).
+Run: ``python benchmarks/bench_taylor.py [--quick] [--n8]`` (quick: no tme p = 4, fewer
+samples; n8: the long n = 8 run).
 ``tme`` is optional (``pip install tme``); without it only the naive route is compared.
 The wall-clock target of the chain build (L0^6 (h1 h2) < 5 s, formerly asserted in the
 test suite) is checked here.
@@ -42,20 +48,21 @@ import _timing  # noqa: E402  (sets single-threaded BLAS before numpy is importe
 import numpy as np  # noqa: E402
 
 from volterra_sym import SRNN, ResponseHierarchy  # noqa: E402
-from volterra_sym.hierarchy.shortlag import ChainPoly, ChainSpace  # noqa: E402
+from volterra_sym.operators.powers import ChainPoly, ChainSpace  # noqa: E402
 
 ANCHOR_TME = {"seconds": {1: 0.1, 2: 0.15, 3: 2.2, 4: 70.0}, "ops_p4": 453_731,
               "source": "issue 3 (not re-measured here)"}
 RESULTS = Path(__file__).parent / "results" / "taylor.json"
 
 
-def network(m: int = 1, seed: int = 0) -> SRNN:
-    """4-dim tanh SRNN: Γ = I, W ~ N(0, 0.5²), b ~ N(0, 0.2²), σ = 0.5 I."""
+def network(m: int = 1, seed: int = 0, n: int = 4) -> SRNN:
+    """n-dim tanh SRNN (default n = 4): Γ = I, W ~ N(0, 0.5² · 4/n), b ~ N(0, 0.2²),
+    σ = 0.5 I."""
     rng = np.random.default_rng(seed)
-    W = rng.normal(scale=0.5, size=(4, 4))
-    b = rng.normal(scale=0.2, size=4)
-    C = np.ones((4, 1)) if m == 1 else rng.normal(size=(4, m))
-    return SRNN(np.eye(4), W, C, 0.5, b=b, activation="tanh", name="bench4")
+    W = rng.normal(scale=0.5 / np.sqrt(n / 4), size=(n, n))
+    b = rng.normal(scale=0.2, size=n)
+    C = np.ones((n, 1)) if m == 1 else rng.normal(size=(n, m))
+    return SRNN(np.eye(n), W, C, 0.5, b=b, activation="tanh", name=f"bench{n}")
 
 
 def poly_ops(space: ChainSpace, P: ChainPoly) -> int:
@@ -75,7 +82,7 @@ _OURS_SCRIPT = r"""
 import json, sys, time
 sys.path.insert(0, {root!r})
 from benchmarks.bench_taylor import network, poly_ops
-from volterra_sym.hierarchy.shortlag import ChainSpace
+from volterra_sym.operators.powers import ChainSpace
 model = network()
 t0 = time.perf_counter()
 space = ChainSpace(model)
@@ -173,26 +180,23 @@ def coefficients_order2(degree: int, paths: int, snapshots: int) -> dict:
     _ = exp.averager  # the stationary samples
     t_samples = time.perf_counter() - t1
     t2 = time.perf_counter()
-    exp.evaluate_nodes([n for n, d in hier.graph.nodes(data=True)
-                        if d["kind"] == "taylor_coefficient"])
     series = {}
+    taylor_hierarchy(hier, degree, density="sampling", paths=paths, snapshots=snapshots)
     for N in (1, 2):
         for k in np.ndindex(*(model.m,) * N):
-            series[k] = exp.series(tuple(int(c) for c in k), degree)
+            series[k] = exp.series(tuple(int(c) for c in k), degree, hier.graph)
     t_avg = time.perf_counter() - t2
     total = time.perf_counter() - t0
-    G = hier.graph
-    taylor = [d for _, d in G.nodes(data=True) if d["kind"] == "taylor"]
-    ncoef = sum(1 for _, d in G.nodes(data=True) if d["kind"] == "taylor_coefficient")
+    chains = exp.chains
+    sizes = [chains.get(hier.graph, *key).nterms for key in chains.keys()]
     s2 = series[(0, 1)]
     lags = np.array([[0.05, 0.1], [0.1, 0.2], [0.0, 0.15]])
     vals, trunc, stat, rnd = s2.evaluate(lags, on_radius="warn")
     return {
         "model": "n=4 tanh, m=2, f=h1", "order": 2, "degree": degree,
         "density_route": exp.averager.route, "samples": paths * snapshots,
-        "coefficients": ncoef, "chain_nodes": len(taylor),
-        "max_chain_terms": max(d["nterms"] for d in taylor),
-        "total_chain_terms": int(sum(d["nterms"] for d in taylor)),
+        "coefficients": exp.coefficient_count(), "chain_nodes": chains.n_nodes,
+        "max_chain_terms": max(sizes), "total_chain_terms": int(sum(sizes)),
         "seconds": {"chains_with_shadows": t_chain, "stationary_samples": t_samples,
                     "averages": t_avg, "total": total},
         "target_seconds": 30.0, "met": total < 30.0,
@@ -202,12 +206,69 @@ def coefficients_order2(degree: int, paths: int, snapshots: int) -> dict:
     }
 
 
+# ----------------------------------------------------------------------------- (iii) n = 8
+#: issue 8: the Taylor averages built a dense 1287 × 115,661 moment matrix at n = 8 (tanh,
+#: degree 6, order 2) of which 1.1 % was used. Measured with this script's n = 8 run on
+#: the code before the change (commit 3ae94c1), same machine, OPENBLAS_NUM_THREADS=1.
+ANCHOR_N8_BEFORE: dict = {"source": "commit 3ae94c1 (dense moment matrix)"}
+
+_N8_SCRIPT = r"""
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from benchmarks.bench_taylor import network
+import volterra_sym.backends.taylor as T
+spent = [0.0, 0.0]
+for cls in (T.PointAverages, T.GaussianMoments):
+    def wrap(orig):
+        def average(self, *a, **k):
+            t, c = time.perf_counter(), time.process_time()
+            try:
+                return orig(self, *a, **k)
+            finally:
+                spent[0] += time.perf_counter() - t
+                spent[1] += time.process_time() - c
+        return average
+    cls.average = wrap(cls.average)
+model = network(n=8)
+t0, c0 = time.perf_counter(), time.process_time()
+s1 = T.taylor_series(model, "h1", (0,), {degree})
+s2 = T.taylor_series(model, "h1", (0, 0), {degree})
+print(json.dumps({{"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+                  "averages_seconds": spent[0], "averages_cpu_seconds": spent[1],
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "coefficients": len(s1.coeffs) + len(s2.coeffs), "route": s2.route,
+                  "radius_K11": s2.radius}}), flush=True)
+"""
+
+
+def averages_n8(degree: int = 6, timeout: float = 9000.0) -> dict:
+    """All coefficients of K_1 and K_11 (|p| ≤ degree) of an 8-dim tanh network with the
+    default sampling route, in a fresh process: wall and CPU time (total and in the
+    stationary averages) and the peak resident memory."""
+    root = str(Path(__file__).resolve().parent.parent)
+    code = _N8_SCRIPT.format(root=root, degree=degree)
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=timeout, env=_timing.subprocess_env())
+    except subprocess.TimeoutExpired:
+        return {"degree": degree, "timeout": timeout}
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        return {"degree": degree, "error": out.stderr.strip().splitlines()[-1][:300]}
+    res = json.loads(lines[-1])
+    res.update({"model": "n=8 tanh, m=1, f=h1", "order": 2, "degree": degree,
+                "before": ANCHOR_N8_BEFORE})
+    return res
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="no tme p = 4, fewer samples")
     ap.add_argument("--pmax", type=int, default=6)
     ap.add_argument("--tme-timeout", type=float, default=150.0)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (≥ 3)")
+    ap.add_argument("--n8", action="store_true",
+                    help="also time the n = 8 coefficients (degree 6, order 2; long)")
     args = ap.parse_args(argv)
     if args.rounds < 3:
         ap.error("--rounds must be ≥ 3")
@@ -276,6 +337,10 @@ def main(argv=None) -> dict:
     print(f"  {coef['coefficients']} coefficients, {coef['chain_nodes']} chain nodes, "
           f"{coef['seconds']}")
     out["coefficients_order2"] = coef
+    if args.n8:
+        print("(iii) Taylor coefficients, order 2, |p| ≤ 6, n = 8 tanh (sampling route)")
+        out["averages_n8"] = averages_n8()
+        print(f"  {out['averages_n8']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2, default=float))
     print(f"wrote {RESULTS}")

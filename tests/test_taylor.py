@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import mpmath
 import numpy as np
@@ -23,18 +24,26 @@ from volterra_sym import SRNN, ResponseHierarchy, generator, perturbation, stati
 from volterra_sym.backends import BackendError, available_methods
 from volterra_sym.backends.taylor import (
     BACKEND,
+    MAX_COEFFICIENTS,
     MAX_ORDER,
+    PointAverages,
     TaylorAccuracyWarning,
+    taylor_chains,
     taylor_coefficients,
     taylor_hierarchy,
     taylor_radius,
     taylor_series,
 )
-from volterra_sym.hierarchy.shortlag import (
+from volterra_sym.errors import (
+    AccuracyNotReachedError,
+    InvalidInputError,
+    NotApplicableError,
+    ResourceLimitError,
+    UnsupportedOrderError,
+)
+from volterra_sym.operators.powers import (
     ChainError,
     ChainSpace,
-    ShortLagChains,
-    chain_prefixes,
     lambdify_chain,
     multi_indices,
 )
@@ -267,65 +276,220 @@ def test_two_dim_nonlinear_route():
 
 
 # ----------------------------------------------------------------------------- (d) the DAG
-def test_dag_nodes_are_shared_and_computed_once():
-    model = _model2("tanh")
-    hier = ResponseHierarchy(model, "h1*h2", order=2)
-    degree = 4
-    chains = ShortLagChains.for_hierarchy(hier, degree)
-    expected = set()
-    for N in (1, 2):
+def _expected_chains(model: SRNN, order: int, degree: int) -> set:
+    """``(node, p, q)`` of every chain ``L0^q C_node[p]`` the coefficients need: for
+    ``c_{k,p}`` the powers ``L0^q C_{j-1}[p_1..p_{j-1}]``, ``q ≤ p_j``, on the node of
+    ``k[:j-1]`` and the integrand ``C_N[p]`` on the node of ``k``."""
+    out = set()
+    for N in range(1, order + 1):
         for k in itertools.product(range(model.m), repeat=N):
             for p in multi_indices(N, degree):
-                expected.update(chain_prefixes(k, p))
-    taylor_nodes = [n for n, d in hier.graph.nodes(data=True) if d["kind"] == "taylor"]
-    assert len(taylor_nodes) == len(expected) == chains.n_nodes
-    assert {(n[1], n[2]) for n in taylor_nodes} == expected
-    # each L0 application made once: one per node with q ≥ 1
-    assert chains.space.n_L0 == sum(1 for _, q in expected if q >= 1)
-    # edges: L0 from (π, q-1); L_k from (π[:-1], p) — every node has exactly one parent
-    for node in taylor_nodes:
-        preds = list(hier.graph.predecessors(node))
-        assert len(preds) == 1
-        op = hier.graph.edges[preds[0], node]["op"]
-        assert op in ("L0", "identity") or op.startswith("L_")
-    coef = [n for n, d in hier.graph.nodes(data=True) if d["kind"] == "taylor_coefficient"]
-    assert len(coef) == sum(model.m ** N * math.comb(degree + N, N) for N in (1, 2))
-    assert all(("K", n[1]) in hier.graph.successors(n) for n in coef)
-    # the second-order chains reuse the first-order ones: G((p,k),), 0) = L_k L0^p f
-    assert hier.graph.nodes[("L0^p", ((2, 0),), 0)]["poly"] is \
-        chains.chain((0,), (2,))
+                for j in range(N):
+                    node = ("g", k[:j]) if j else ("f",)
+                    out.update((node, p[:j], q) for q in range(p[j] + 1))
+                out.add((("g", k), p, 0))
+    return out
+
+
+def test_chains_live_on_the_dag_nodes_and_are_computed_once():
+    model = _model2("tanh")
+    hier = ResponseHierarchy(model, "h1*h2", order=2)
+    nodes, edges = set(hier.graph.nodes), set(hier.graph.edges)
+    degree = 4
+    exp = taylor_hierarchy(hier, degree, evaluate=False)
+    assert set(hier.graph.nodes) == nodes and set(hier.graph.edges) == edges
+    chains = exp.chains
+    expected = _expected_chains(model, 2, degree)
+    assert set(chains.keys()) == expected and chains.n_nodes == len(expected)
+    # every node of the DAG that a chain sits on is a node of the hierarchy
+    assert {key[0] for key in expected} <= nodes
+    # each L0 application made once: one per chain with q ≥ 1 (the prefixes are shared:
+    # computing the order-2 chains separately would repeat the order-1 powers)
+    assert chains.space.n_L0 == sum(1 for _, _, q in expected if q >= 1)
+    assert all(sh.n_L0 == chains.space.n_L0 for sh in chains.spaces[1:])
+    # the chains are the generator applied along the DAG: C_2[(2, 1)] on ("g", (0, 1)) is
+    # L_2 L0 L_1 L0^2 f
+    space = chains.space
+    ref = space.L(1, space.L0(space.L(0, space.L0_power(space.from_expr(hier.f), 2))))
+    got = chains.get(hier.graph, ("g", (0, 1)), (2, 1))
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    x = space.variables_at(X)
+    np.testing.assert_allclose(space.evaluate(got, x), space.evaluate(ref, x), rtol=1e-12,
+                               atol=1e-12 * np.abs(space.evaluate(ref, x)).max())
+    # a second hierarchy of the same model and observable reuses the chains (model cache)
+    again = taylor_chains(model, hier.f)
+    assert again is chains
+    n_before = space.n_L0
+    taylor_hierarchy(ResponseHierarchy(model, "h1*h2", order=2), degree, evaluate=False)
+    assert space.n_L0 == n_before
 
 
 def test_taylor_hierarchy_fills_values(linear2):
     hier = ResponseHierarchy(linear2, "h1", order=2)
-    taylor_hierarchy(hier, degree=3)
-    vals = {n: d["value"] for n, d in hier.graph.nodes(data=True)
-            if d["kind"] == "taylor_coefficient"}
-    assert all(v is not None for v in vals.values())
-    assert vals[("c", (0,), (0,))] == pytest.approx(1.0)
-    assert vals[("c", (0, 1), (1, 2))] == pytest.approx(0.0, abs=1e-12)
+    n_nodes = hier.graph.number_of_nodes()
+    exp = taylor_hierarchy(hier, degree=3)
+    assert hier.graph.number_of_nodes() == n_nodes
+    for node, data in hier.graph.nodes(data=True):
+        if data["kind"] == "recursion":
+            vals = exp.values(node)
+            assert set(vals) == set(multi_indices(len(data["channels"]), 3))
+    assert exp.values(("g", (0,)))[(0,)] == pytest.approx(1.0)
+    assert exp.values(("g", (0, 1)))[(1, 2)] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_evaluation_leaves_the_hierarchy_graph_unchanged(linear2):
+    """Measured on issue 8: series_terms(method="taylor") grew hier.graph from 7 to 1019
+    nodes. Evaluating must not add nodes (per-route data lives in the model's cache)."""
+    hier = ResponseHierarchy(linear2, "h1 + h1*h2", order=2)
+    nodes, edges = set(hier.graph.nodes), set(hier.graph.edges)
+    terms = hier.series_terms(lambda t: np.array([0.3, -0.2]), [0.0, 0.1, 0.2],
+                              method="taylor")
+    assert set(hier.graph.nodes) == nodes and set(hier.graph.edges) == edges
+    ref = hier.series_terms(lambda t: np.array([0.3, -0.2]), [0.0, 0.1, 0.2], method="exact")
+    np.testing.assert_allclose(np.asarray(terms), np.asarray(ref), rtol=1e-6, atol=1e-9)
+    lags = [[0.1, 0.05], [0.2, 0.3]]
+    vals, err = hier.kernel((0, 1)).evaluate(lags, method="taylor", return_error=True)
+    assert set(hier.graph.nodes) == nodes and set(hier.graph.edges) == edges
+    K = hier.evaluate_kernels({(0, 1): lags, (1,): [0.1]}, method="taylor")
+    assert set(hier.graph.nodes) == nodes and set(hier.graph.edges) == edges
+    np.testing.assert_allclose(np.asarray(K[(0, 1)]), vals, rtol=1e-12)
+    exact = np.asarray(hier.kernel((0, 1)).evaluate(lags, method="exact"))
+    assert np.all(np.abs(vals - exact) <= err) and np.max(err) < 1e-6
+
+
+# ----------------------------------------------------------------------------- averages
+def test_point_averages_use_only_the_monomials_that_occur():
+    """Moments of the distinct monomials only (no dense state × activation table), checked
+    against direct evaluation of the chains at the points (ChainSpace.evaluate)."""
+    rng = np.random.default_rng(5)
+    model = _model2("tanh")
+    space = ChainSpace(model)
+    f = space.from_expr(model.h[0] ** 2 * model.h[1])
+    polys = [space.L(0, f), space.L0(space.L(1, space.L0(f))), space.L0(space.L0(f))]
+    h = rng.normal(size=(3000, 2))
+    w = rng.uniform(0.5, 1.5, size=3000)
+    batch = np.repeat(np.arange(6), 500)
+    avg = PointAverages(space, h, w, batch, {"route": "test"})
+    keys = np.unique(np.concatenate([P.keys for P in polys]), axis=0)
+    M, mean, Mabs = avg.moments(keys)
+    assert M.shape == (keys.shape[0], 6)
+    E = space.exponents(polys[1])
+    n_h = len({tuple(r[:2]) for r in E})
+    n_a = len({tuple(r[2:]) for r in E})
+    assert polys[1].nterms < n_h * n_a     # the dense table would be larger
+    vals, per, rnd = avg.average(polys)
+    direct = space.evaluate(polys, space.variables_at(h))      # (K, S)
+    ref_per = np.stack([(direct[:, batch == b] * w[batch == b]).sum(axis=1)
+                        / w[batch == b].sum() for b in range(6)], axis=1)
+    scale = np.abs(direct).mean(axis=1)
+    np.testing.assert_allclose(per, ref_per, rtol=0, atol=1e-12 * scale.max())
+    np.testing.assert_allclose(vals, ref_per.mean(axis=1), rtol=0, atol=1e-12 * scale.max())
+    assert np.all(rnd >= 0)
+    ref_mean = (direct * w).sum(axis=1) / w.sum()
+    # overall (weighted) means of the monomials: c = Σ_t coeff_t mean_t
+    idx = np.searchsorted(keys[:, 0], polys[2].keys[:, 0])
+    assert polys[2].coeffs @ mean[idx] == pytest.approx(ref_mean[2], abs=1e-12 * scale[2])
+
+
+def test_two_word_monomials_chains_and_averages():
+    """n = 5 tanh: 10 chain variables, two packed words per monomial (the compressed-key
+    sort and the multi-word distinct-monomial search) against naive SymPy and direct
+    evaluation at the points."""
+    rng = np.random.default_rng(2)
+    n = 5
+    model = SRNN(np.eye(n) + 0.1 * rng.normal(size=(n, n)), rng.normal(scale=0.4, size=(n, n)),
+                 rng.normal(size=(n, 2)), 0.5 * np.eye(n) + 0.1 * np.tril(np.ones((n, n))),
+                 b=rng.normal(scale=0.2, size=n), activation="tanh")
+    space = ChainSpace(model)
+    assert space.words == 2
+    f = model.h[0] * model.h[3] + model.h[4] ** 2
+    X = rng.normal(size=(25, n))
+    x = space.variables_at(X)
+    P, g = space.from_expr(f), f
+    polys = []
+    for _ in range(2):
+        P, g = space.L0(P), generator(model, g)
+        ref = _naive_values(model, g, X)
+        np.testing.assert_allclose(space.evaluate(P, x), ref, rtol=1e-11,
+                                   atol=1e-12 * np.abs(ref).max())
+        polys.append(space.L(1, P))
+        ref1 = _naive_values(model, perturbation(model, 1, g), X)
+        np.testing.assert_allclose(space.evaluate(polys[-1], x), ref1, rtol=1e-11,
+                                   atol=1e-12 * np.abs(ref1).max())
+    h = rng.normal(size=(1200, n))
+    batch = np.repeat(np.arange(4), 300)
+    avg = PointAverages(space, h, np.ones(1200), batch, {"route": "test"})
+    shadow = ChainSpace(model, perturb_seed=7)
+    sh = [shadow.L(1, shadow.L0(shadow.from_expr(f))), shadow.L(1, shadow.L0(shadow.L0(
+        shadow.from_expr(f))))]
+    vals, per, rnd = avg.average(polys, [sh])
+    direct = space.evaluate(polys, space.variables_at(h))
+    ref_per = np.stack([direct[:, batch == b].mean(axis=1) for b in range(4)], axis=1)
+    scale = np.abs(direct).mean(axis=1)[:, None]
+    np.testing.assert_allclose(per, ref_per, rtol=0, atol=1e-12 * scale.max())
+    # the shadow chains differ by rounding only: the estimate is tiny but not zero
+    assert np.all(rnd > 0) and np.all(rnd < 1e-9 * scale.max())
+
+
+def test_memory_estimates_refuse_before_allocating(monkeypatch, tanh1):
+    space = ChainSpace(_model2("tanh"))
+    P = space.from_expr(space.symbols[0] ** 3 * space.symbols[1] ** 2)
+    for _ in range(3):
+        P = space.L0(P)
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "64K")
+    with pytest.raises(ResourceLimitError, match="applying L0") as exc:
+        space.L0(P)
+    assert exc.value.unit == "bytes" and exc.value.estimate > 64 * 1024
+    assert "degree" in exc.value.option
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "1M")
+    with pytest.raises(ResourceLimitError, match="stationary samples"):
+        taylor_series(tanh1, "h1", (0,), degree=2, density="sampling", paths=4096,
+                      snapshots=4096, batches=16)
+    monkeypatch.delenv("VOLTERRA_MEMORY_BUDGET")
+    with pytest.raises(ResourceLimitError) as exc:
+        lambdify_chain(space, P, max_terms=10)
+    assert exc.value.unit == "terms" and exc.value.estimate == P.nterms
+    with pytest.raises(ResourceLimitError, match="coefficients") as exc:
+        taylor_series(tanh1, "h1", (0,) * 6, degree=40)
+    assert exc.value.budget == MAX_COEFFICIENTS
+
+
+def test_layers_taylor_does_not_load_features():
+    import subprocess
+    import sys
+
+    code = ("import sys, volterra_sym.backends.taylor, volterra_sym.hierarchy.dag; "
+            "print(sorted(m for m in sys.modules if m.startswith('volterra_sym.features')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
 
 
 # ----------------------------------------------------------------------------- (e) errors
 def test_bad_input_is_refused_clearly(tanh1, linear2):
     K = ResponseHierarchy(tanh1, "h1", order=MAX_ORDER + 1).kernel((0,) * (MAX_ORDER + 1))
-    with pytest.raises(BackendError, match="order N=7 is beyond"):
+    with pytest.raises(UnsupportedOrderError, match="order N=7 is beyond"):
         K.evaluate(np.zeros(MAX_ORDER + 1), method="taylor")
     K1 = ResponseHierarchy(tanh1, "h1", order=1).kernel(0)
     r = taylor_radius(tanh1, "h1", (0,), degree=8)
-    with pytest.raises(BackendError, match="radius of convergence"):
+    with pytest.raises(NotApplicableError, match=f"radius of convergence r ≈ {r:.4g}"):
         K1.evaluate([0.1, 1.5 * r], method="taylor", degree=8)
     with pytest.warns(TaylorAccuracyWarning, match="radius"):
         _, err = K1.evaluate([0.1, 1.5 * r], method="taylor", degree=8, on_radius="warn",
                              return_error=True)
     assert np.isinf(err[1]) and np.isfinite(err[0])
-    with pytest.warns(TaylorAccuracyWarning, match="exceeds tol"):
+    with pytest.raises(AccuracyNotReachedError, match="exceeds tol") as exc:
         K1.evaluate([0.5], method="taylor", degree=2, max_degree=4, tol=1e-14)
+    used = int(re.search(r"at degree (\d+)", str(exc.value)).group(1))
+    best = K1.evaluate([0.5], method="taylor", degree=used)
+    assert exc.value.tol == 1e-14 and np.all(exc.value.error > 1e-14)
+    np.testing.assert_allclose(exc.value.best, np.asarray(best), rtol=1e-14)
     with pytest.raises(TypeError, match="unknown options"):
         K1.evaluate([0.1], method="taylor", order=3)
-    with pytest.raises(BackendError, match="degree must be"):
+    with pytest.raises(InvalidInputError, match="degree must be") as exc:
         K1.evaluate([0.1], method="taylor", degree=0)
-    with pytest.raises(BackendError, match="density="):
+    assert exc.value.param == "degree"
+    with pytest.raises(InvalidInputError, match="density="):
         K1.evaluate([0.1], method="taylor", density="magic")
     with pytest.raises(BackendError, match="sampling options"):
         K1.evaluate([0.1], method="taylor", paths=64)

@@ -65,6 +65,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
+from ..backends.taylor import taylor_hierarchy
+from ..hierarchy.hooks import register_implementation
 from .signature import (
     DEFAULT_REFINE,
     FeatureLayout,
@@ -448,21 +450,17 @@ def response_functional(hier: ResponseHierarchy, degree: int,
 
     Computes ``c_{k,p}`` for every channel tuple of order ``1..hier.order`` and ``|p| ≤
     degree`` with the Taylor backend (:func:`volterra_sym.backends.taylor.taylor_hierarchy`,
-    which also writes the chains and coefficients into ``hier.graph``; ``taylor_opts``:
-    ``density`` and the sampling keys) and ``<f>_0`` from the same stationary averages, and
+    on the nodes of ``hier.graph``, which stays unchanged; ``taylor_opts``: ``density`` and
+    the sampling keys) and ``<f>_0`` from the same stationary averages, and
     returns the :class:`ResponseFunctional` with ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>``,
     ``N = 0..hier.order``; signatures of depth ``hier.order`` and monomial degree ``degree``.
     """
-    import itertools
-
-    from ..backends.taylor import taylor_hierarchy
-
     exp = taylor_hierarchy(hier, degree, **taylor_opts)
     model = hier.model
     series = {}
     for N in range(1, hier.order + 1):
-        for k in itertools.product(range(model.m), repeat=N):
-            series[k] = exp.series(k, degree)
+        for k in product(range(model.m), repeat=N):
+            series[k] = exp.series(k, degree, hier.graph)
     coeffs = {k: s.coefficients for k, s in series.items()}
     mean0 = exp.mean0()
     first = next(iter(series.values()))
@@ -473,6 +471,11 @@ def response_functional(hier: ResponseHierarchy, degree: int,
         coeffs, model.m, degree, hier.order, mean0,
         observable=str(hier.f), taylor=series, info=info,
     )
+
+
+# the hierarchy hands ResponseHierarchy.response_functional (and through it the taylor
+# route's series terms) to this implementation: no layer below imports this module
+register_implementation("response_functional", response_functional)
 
 
 # --------------------------------------------------------------------------- LaTeX

@@ -32,6 +32,7 @@ from ..model import SRNN
 from ..operators import Perturbation, Semigroup, StationaryAverage, check_channel, model_ref
 from ..results import SeriesTerms
 from .convergence import diagnose_series
+from .hooks import implementation
 from .kernel import ResponseKernel, evaluate_kernels, gap_symbols, lag_symbols
 from .routes import select_route
 
@@ -187,10 +188,9 @@ class ResponseHierarchy:
         """The linear functional ``ℓ(t)`` with ``Σ_{N≤order} ε^N T_N(t) ≈ <ℓ(t), S(X)_{0,t}>``
         on the response feature ``X^{(k,q)}(s) = ∫_0^s r^q u_k(r) dr`` (docs/theory.md §5), built
         from the short-lag coefficients ``c_{k,p}`` with ``|p| ≤ degree``; see
-        :func:`volterra_sym.features.functional.response_functional`."""
-        from ..features.functional import response_functional
-
-        return response_functional(self, degree, **taylor_options)
+        :func:`volterra_sym.features.functional.response_functional` (registered by the
+        features layer, :mod:`volterra_sym.hierarchy.hooks`)."""
+        return implementation("response_functional")(self, degree, **taylor_options)
 
     @property
     def terminates_at(self) -> int | None:

@@ -1,4 +1,6 @@
-"""Operators of the SRNN (docs/theory.md §2): generator, Fokker–Planck, perturbations, semigroup."""
+"""Operators of the SRNN (docs/theory.md §2): generator, Fokker–Planck, perturbations,
+semigroup; the same generator on packed polynomials for the short-lag chains
+(docs/theory.md §5)."""
 
 from .generator import (
     check_channel,
@@ -6,6 +8,14 @@ from .generator import (
     generator,
     perturbation,
     perturbation_adjoint,
+)
+from .packed import ChainError, ChainPoly, PackedAlgebra
+from .powers import (
+    SUPPORTED_ACTIVATIONS,
+    ChainSpace,
+    lambdify_chain,
+    multi_indices,
+    unsupported_reason,
 )
 from .unevaluated import (
     Generator,
@@ -19,4 +29,6 @@ from .unevaluated import (
 
 __all__ = ["generator", "fokker_planck", "perturbation", "perturbation_adjoint",
            "check_channel", "Generator", "Semigroup", "Perturbation", "StationaryAverage",
-           "OperatorExpr", "ModelRef", "model_ref"]
+           "OperatorExpr", "ModelRef", "model_ref", "ChainPoly", "ChainSpace", "ChainError",
+           "PackedAlgebra", "SUPPORTED_ACTIVATIONS", "lambdify_chain", "multi_indices",
+           "unsupported_reason"]

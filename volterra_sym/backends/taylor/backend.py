@@ -1,0 +1,169 @@
+"""The ``taylor`` route object and the public functions of the Taylor backend."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import sympy as sp
+
+from ...errors import AccuracyNotReachedError
+from ...hierarchy.propagation import prefix_graph
+from ...model import SRNN
+from ...model.cache import derived
+from ...operators.powers import multi_indices
+from .. import BackendError
+from .expansion import TaylorExpansion, coefficient_nodes, kernel_node, taylor_expansion
+from .options import (
+    DEFAULT_DEGREE,
+    TaylorOptions,
+    applies,
+    check_coefficient_count,
+    check_request,
+)
+from .series import TaylorSeries
+
+__all__ = ["BACKEND", "taylor_series", "taylor_coefficients", "taylor_radius",
+           "taylor_hierarchy"]
+
+
+def taylor_series(model: SRNN, f=None, channels=(0,), degree: int = DEFAULT_DEGREE,
+                  **options) -> TaylorSeries:
+    """The short-lag series of ``K_{channels}`` for observable ``f`` (default the model's)
+    with all ``c_{k,p}``, ``|p| ≤ degree`` (``options``: ``density`` and sampling keys)."""
+    f = model.observable(f)
+    k = check_request(model, f, channels)
+    o = TaylorOptions.parse({"degree": degree, **options})
+    check_coefficient_count(o.degree, len(k))
+    return taylor_expansion(model, f, o).series(k, o.degree)
+
+
+def taylor_coefficients(model: SRNN, f=None, channels=(0,), degree: int = DEFAULT_DEGREE,
+                        **options) -> dict[tuple[int, ...], float]:
+    """``{p: c_{k,p}}`` for ``|p| ≤ degree``."""
+    return taylor_series(model, f, channels, degree, **options).coefficients
+
+
+def taylor_radius(model: SRNN, f=None, channels=(0,), degree: int = DEFAULT_DEGREE,
+                  **options) -> float:
+    """Estimated radius of convergence (in the largest gap ``max_j τ_j``) of the short-lag
+    series of ``K_{channels}``: lags whose largest gap exceeds it are refused."""
+    return taylor_series(model, f, channels, degree, **options).radius
+
+
+def taylor_hierarchy(hierarchy, degree: int = DEFAULT_DEGREE, *, evaluate: bool = True,
+                     **options) -> TaylorExpansion:
+    """The Taylor expansion of every kernel of ``hierarchy`` (orders ``1..order``,
+    ``|p| ≤ degree``) on the nodes of ``hierarchy.graph``: the chains of every recursion
+    node and, with ``evaluate``, their stationary averages. Everything is kept in the
+    model's derived-data cache (later ``method="taylor"`` evaluations of the same model,
+    observable and density options reuse it); the graph itself is not modified."""
+    model, f = hierarchy.model, hierarchy.f
+    reason = applies(model, f)
+    if reason is not None:
+        raise BackendError(f"method 'taylor' does not apply: {reason}")
+    o = TaylorOptions.parse({"degree": degree, **options})
+    check_coefficient_count(o.degree, hierarchy.order)
+    exp = taylor_expansion(model, f, o)
+    items = coefficient_nodes(hierarchy.graph, o.degree)
+    if evaluate:
+        exp.evaluate(hierarchy.graph, items)
+    else:
+        for s in range(exp.chains.n_shadows + 1):
+            for node, p in items:
+                exp.chains.get(hierarchy.graph, node, p, 0, s)
+    return exp
+
+
+def _kernel_values(exp: TaylorExpansion, graph: nx.DiGraph, k: tuple[int, ...],
+                   lags: np.ndarray, o: TaylorOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Values and error estimates of ``K_k`` at sorted lags; with ``tol`` the degree is
+    raised by 2 up to ``max_degree`` while the truncation error dominates."""
+    degree = o.degree
+    while True:
+        check_coefficient_count(degree, len(k))
+        ser = exp.series(k, degree, graph)
+        vals, trunc, stat, rnd = ser.evaluate(lags, o.on_radius)
+        err = trunc + stat + rnd
+        if o.tol is None or not np.any(err > o.tol) or degree >= o.max_degree:
+            break
+        if np.all(stat + rnd > o.tol) or not np.any(trunc > 0.1 * o.tol):
+            break  # raising the degree cannot help: statistical/rounding error
+        degree = min(degree + 2, o.max_degree)
+    if o.tol is not None and np.any(err > o.tol):
+        raise AccuracyNotReachedError(
+            f"method 'taylor': estimated error {np.max(err):.3g} of K"
+            f"{[c + 1 for c in k]} exceeds tol={o.tol:g} at degree {degree} (truncation "
+            f"{np.max(trunc):.3g}, statistical {np.max(stat):.3g}, rounding "
+            f"{np.max(rnd):.3g}); use shorter lags, a higher max_degree, more samples or "
+            "a looser tol", best=vals, error=err, tol=o.tol)
+    return vals, err
+
+
+class _TaylorBackend:
+    """The route ``method="taylor"`` (see :mod:`volterra_sym.backends.taylor`)."""
+
+    name = "taylor"
+
+    #: monomial degree of the response functional used by :meth:`series_terms`
+    series_degree = 10
+
+    def applies(self, model: SRNN, f) -> str | None:
+        return applies(model, f)
+
+    def kernels(self, model: SRNN, f, graph: nx.DiGraph, requests, **options):
+        """``{channels: (values, errors)}`` for ``{channels: sorted lags (P, N)}``: the
+        coefficients of every requested kernel on the nodes of ``graph``, averaged in one
+        pass over the density's points, then each series evaluated."""
+        o = TaylorOptions.parse(options)
+        reqs = {check_request(model, f, k): np.asarray(v, dtype=float).reshape(-1, len(k))
+                for k, v in requests.items()}
+        exp = taylor_expansion(model, f, o)
+        for k in reqs:
+            check_coefficient_count(o.degree, len(k))
+        exp.evaluate(graph, [(kernel_node(k), p) for k in reqs
+                             for p in multi_indices(len(k), o.degree)])
+        return {k: _kernel_values(exp, graph, k, lags, o) for k, lags in reqs.items()}
+
+    def kernel(self, model: SRNN, f, channels, sorted_lags, *, return_error: bool = False,
+               **options):
+        """One kernel at sorted lags ``(P, N)``."""
+        k = check_request(model, f, channels)
+        lags = np.asarray(sorted_lags, dtype=float).reshape(-1, len(k))
+        vals, err = self.kernels(model, f, prefix_graph([k]), {k: lags}, **options)[k]
+        return (vals, err) if return_error else vals
+
+    def mean0(self, hierarchy) -> float:
+        reason = self.applies(hierarchy.model, hierarchy.f)
+        if reason is not None:
+            raise BackendError(f"method 'taylor' does not apply: {reason}")
+        return taylor_expansion(hierarchy.model, hierarchy.f, TaylorOptions()).mean0()
+
+    def series_terms(self, hierarchy, u, times, **options) -> np.ndarray:
+        """``T_N(t)`` from the short-lag coefficients through the response functional on the
+        path signature (docs/theory.md §5): ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>`` with monomial
+        degree :attr:`series_degree` (option ``degree`` replaces it; Richardson-extrapolated
+        signatures), obtained from ``hierarchy.response_functional`` (registered by
+        :mod:`volterra_sym.features`). Valid only while every gap ``≤ t`` lies inside the
+        estimated radius of the Taylor series: a later time is refused
+        (:class:`~volterra_sym.errors.NotApplicableError` naming the radius), pointing to the
+        spectral/exact routes."""
+        if set(options) - {"degree"}:
+            raise BackendError(f"the taylor series takes only the option 'degree', got "
+                               f"{sorted(options)}")
+        degree = TaylorOptions.parse({"degree": options.get("degree", self.series_degree)}
+                                     ).degree
+        key = ("taylor", "functional", sp.sympify(hierarchy.f), hierarchy.order, degree)
+        functional = derived(hierarchy.model, key,
+                             lambda: hierarchy.response_functional(degree))
+        radius = min(functional.info["radius"].values())
+        if times[-1] >= radius:
+            raise BackendError(
+                f"method 'taylor' gives series terms only for t below the estimated radius "
+                f"{radius:.3g} of its short-lag expansion; got t = {times[-1]:g}: use "
+                "method='exact' (linear models) or method='spectral' (n ≤ 2)")
+        if times.size > 1 and np.any(np.diff(times) <= 0):
+            raise BackendError("method 'taylor' needs strictly increasing times for its series")
+        return functional.terms(u, times, extrapolate=True)
+
+
+BACKEND = _TaylorBackend()
