@@ -1,9 +1,26 @@
 """Shared fixtures: small models used across the test suite."""
 
+import os
+
 import numpy as np
 import pytest
 
 from volterra_sym import SRNN
+
+try:  # property-based tests (tests/test_properties_*.py); hypothesis is in the test extra
+    from hypothesis import HealthCheck, settings
+except ImportError:  # pragma: no cover
+    pass
+else:
+    # ci: 200 derandomized examples per target (reproducible); nightly: 2,000 random ones,
+    # selected by HYPOTHESIS_PROFILE=nightly
+    _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large,
+                HealthCheck.function_scoped_fixture]
+    settings.register_profile("ci", max_examples=200, derandomize=True, deadline=None,
+                              suppress_health_check=_SLOW_OK, print_blob=True)
+    settings.register_profile("nightly", max_examples=2000, deadline=None,
+                              suppress_health_check=_SLOW_OK, print_blob=True)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

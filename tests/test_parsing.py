@@ -1,7 +1,10 @@
 """The safe expression parser: whitelisted names and operators only, nothing evaluated."""
 
 import builtins
+import math
+import re
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -90,3 +93,124 @@ def test_long_polynomials_are_fine_but_deep_nesting_is_refused():
         parse_expression("-" * 1000 + "h1", ["h1"])
     with pytest.raises(ExpressionError):
         parse_expression("sin(" * 300 + "h1" + ")" * 300, ["h1"])
+
+
+# ---------------------------------------------------------------------- hardening (issue 11)
+from volterra_sym.errors import InvalidInputError  # noqa: E402
+from volterra_sym.parsing import compile_time_function  # noqa: E402
+
+
+def test_expression_error_is_the_projects_invalid_input_error():
+    with pytest.raises(InvalidInputError) as info:
+        parse_expression("h3", ["h1"], what="observable")
+    assert isinstance(info.value, ExpressionError) and isinstance(info.value, ValueError)
+    assert info.value.param == "observable"
+
+
+@pytest.mark.parametrize("text, condition", [
+    ("sqrt(-1)*h1", "not real"),
+    ("log(-1)*h1", "not real"),
+    ("(-8)**(1/3)*h1", "not real"),
+    ("(-1)**0.5 + h1", "not real"),
+    ("h1**sqrt(-1)", "not real"),
+    ("tan(pi/2)*h1", "infinite"),
+    ("log(0)*h1", "infinite"),
+    ("1e400*h1", "outside the float range"),
+    ("-1e400*h1", "outside the float range"),
+    ("exp(710)*h1", "outside the float range"),
+    ("exp(700)*h1*exp(700)", "outside the float range"),
+    ("h1*1e300*1e300", "outside the float range"),
+    ("9" * 400 + "*h1", "400 digits"),
+    ("1e-400*h1", "would read as 0"),
+    ("h1/(sin(1)**2 + cos(1)**2 - 1)", "cannot be evaluated reliably"),
+])
+def test_non_finite_or_complex_constants_are_refused(text, condition):
+    with pytest.raises(ExpressionError, match=condition) as info:
+        parse_expression(text, ["h1"], what="observable")
+    assert info.value.param == "observable"
+    assert str(info.value).startswith("observable:")
+
+
+def test_constants_inside_the_float_range_are_kept_exactly():
+    h1 = sp.Symbol("h1", real=True)
+    assert parse_expression("exp(709)*h1", ["h1"]) == sp.exp(709) * h1
+    assert parse_expression("1e308*h1", ["h1"]) == sp.Integer(10)**308 * h1
+    assert parse_expression("1e-320*h1", ["h1"]) == h1 / sp.Integer(10)**320  # subnormal
+    assert parse_expression("0e5 + 0.000*h1", ["h1"]) == 0
+    assert parse_expression("sqrt(2)*h1", ["h1"]) == sp.sqrt(2) * h1
+
+
+def test_nested_overflow_is_refused_without_evaluating_the_outer_function():
+    # exp(exp(exp(10))) would take mpmath minutes; the inner exp(exp(10)) ≈ 9.4e9565 is
+    # refused first (bottom-up check)
+    import time
+    t0 = time.perf_counter()
+    with pytest.raises(ExpressionError, match="exp\\(exp\\(10\\)\\).*outside the float range"):
+        parse_expression("exp(exp(exp(10)))*h1", ["h1"])
+    with pytest.raises(ExpressionError, match="outside the float range"):
+        parse_expression("h1**exp(exp(exp(10)))", ["h1"])
+    assert time.perf_counter() - t0 < 5
+
+
+def test_numbers_passed_directly_are_checked():
+    with pytest.raises(ExpressionError, match="outside the float range"):
+        parse_expression(10**400, what="gamma")
+    with pytest.raises(ExpressionError, match="finite"):
+        parse_expression(float("nan"))
+    with pytest.raises(ExpressionError, match="real"):
+        parse_expression(1 + 2j)
+    with pytest.raises(ExpressionError, match="not real"):
+        parse_expression(sp.I * sp.Symbol("h1", real=True), ["h1"])
+
+
+@pytest.mark.parametrize("text, char, column", [
+    ("ｈ１", "ｈ", 1),           # fullwidth letters: NFKC would fold them into h1
+    ("ℎ1", "ℎ", 1),             # PLANCK CONSTANT
+    ("ſin(h1)", "ſ", 1),        # LONG S: NFKC folds it into 's'
+    ("h1 + 𝐡1", "𝐡", 6),        # mathematical bold h
+    ("h1 # + h1", "#", 4),      # a comment would be dropped silently
+    ("h1 + \\\nh1", "\\", 6),    # a line continuation
+    ("h1\n+ h1", "\n", 3),
+    ("h1\r", "\r", 3),
+    ("h1 + h1\u200b", "\u200b", 8),  # zero-width space
+])
+def test_characters_outside_the_whitelist_are_refused_not_folded(text, char, column):
+    pattern = re.escape(f"character {char!r} (U+{ord(char):04X}") + f".* at column {column} "
+    with pytest.raises(ExpressionError, match=pattern) as info:
+        parse_expression(text, ["h1"], what="observable")
+    assert info.value.param == "observable"
+
+
+def test_refusal_names_the_code_point():
+    with pytest.raises(ExpressionError, match="U\\+017F LATIN SMALL LETTER LONG S"):
+        parse_expression("ſin(h1)", ["h1"])
+
+
+def test_time_function_checks_its_values():
+    u = compile_time_function("sin(2*t) + erf(t)", "input channel 0")
+    ts = np.linspace(0, 3, 7)
+    assert np.allclose(u(ts), np.sin(2 * ts) + np.array([math.erf(x) for x in ts]))
+    assert u(1.0) == pytest.approx(math.sin(2) + math.erf(1))
+    assert isinstance(u(1.0), float)
+    assert np.array_equal(compile_time_function("3")(np.zeros(4)), np.full(4, 3.0))
+
+
+@pytest.mark.parametrize("text, t, condition", [
+    ("1/t", 0.0, "not a finite real number at t = 0"),
+    ("1/t", np.array([1.0, 0.0]), "not a finite real number at t = 0"),
+    ("sqrt(t - 1)", 0.5, "not a finite real number at t = 0.5"),
+    ("log(t)", 0, "not a finite real number at t = 0"),
+    ("exp(t)", 800.0, "not a finite real number at t = 800"),
+    ("t", 1j, "must be real"),
+    ("t", float("nan"), "must be finite"),
+])
+def test_time_function_raises_the_projects_error(text, t, condition):
+    u = compile_time_function(text, "input channel 0")
+    with pytest.raises(InvalidInputError, match=condition) as info:
+        u(t)
+    assert info.value.param == "input channel 0"
+
+
+def test_time_function_refuses_other_names_at_parse_time():
+    with pytest.raises(ExpressionError, match="unknown variable 'h1'"):
+        compile_time_function("h1*t")

@@ -16,27 +16,66 @@ Allowed:
 
 Everything else (attributes, subscripts, lambdas, comprehensions, keywords, strings,
 dunder names, ...) raises :class:`ExpressionError` naming what was refused.
+
+Checks made before and after parsing (each failure is an :class:`ExpressionError`, a
+:class:`~volterra_sym.errors.InvalidInputError` whose ``param`` is the ``what`` of the call):
+
+* **characters**: the raw string may contain only the ASCII characters of the grammar
+  (:data:`ALLOWED_CHARACTERS`). Python's tokenizer NFKC-normalises identifiers
+  (``ｈ１`` → ``h1``, ``ℎ1`` → ``h1``, ``ſin`` → ``sin``) and drops ``#`` comments, so the
+  check runs on the raw string *before* :func:`ast.parse`; the message shows the
+  offending character, its code point and its column (counted from 1). Newlines and
+  backslashes (line continuations) are refused the same way.
+* **literals**: a float literal must lie in the float range (``1e400`` reads as ``inf``
+  and is refused; a non-zero literal such as ``1e-400`` that reads as ``0.0`` is refused);
+  an integer literal must satisfy ``|n| ≤`` :data:`FLOAT_MAX`.
+* **constants**: every sub-expression without free symbols (``sqrt(2)``, ``exp(710)``,
+  ``log(-1)``) is evaluated at two working precisions (20 and 40 digits); it must be
+  real, finite, ``|c| ≤`` :data:`FLOAT_MAX`, and the two values must agree (a constant
+  that is zero only up to rounding, e.g. ``1/(sin(1)**2 + cos(1)**2 - 1)``, is refused).
+  The check is bottom-up, so a function is never evaluated at an argument outside the
+  float range (``exp(exp(exp(10)))`` is refused at ``exp(exp(10))``, no hang).
+
+Input signals ``u(t)`` are compiled by :func:`compile_time_function`, whose callable
+raises :class:`ExpressionError` where the value is not finite or not real (``1/t`` at
+``t = 0``, ``sqrt(t - 1)`` at ``t < 1``, ``exp(t)`` beyond ``t ≈ 709.78``).
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Mapping
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 
+import numpy as np
 import sympy as sp
+from numpy.typing import ArrayLike
 
-__all__ = ["ExpressionError", "FUNCTIONS", "parse_expression", "sigmoid"]
+from .errors import InvalidInputError
+
+__all__ = ["ExpressionError", "FUNCTIONS", "parse_expression", "sigmoid",
+           "compile_time_function", "ALLOWED_CHARACTERS"]
 
 MAX_LENGTH = 2000
 MAX_NUMERIC_EXPONENT = 64
 MAX_NUMBER_DIGITS = 300
 MAX_DEPTH = 100
+#: The largest finite float, ``(2 - 2**-52) * 2**1023 ≈ 1.7977e308``.
+FLOAT_MAX = sys.float_info.max
+#: Every character a user expression may contain (ASCII only; see the module docstring).
+ALLOWED_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-*/^()., \t")
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_FLOAT_MAX_RATIONAL = sp.Rational(int(FLOAT_MAX))
+_CHECK_DIGITS = (20, 40)
 
 
-class ExpressionError(ValueError):
-    """A user-supplied expression was refused (syntax, unknown name or forbidden construct)."""
+class ExpressionError(InvalidInputError):
+    """A user-supplied expression was refused (syntax, unknown name, forbidden construct
+    or character, or a constant that is not a finite real float). ``param`` names the
+    expression (the ``what`` of :func:`parse_expression`)."""
 
 
 def sigmoid(x: sp.Expr) -> sp.Expr:
@@ -92,31 +131,136 @@ def parse_expression(
         ``gamma``); they become real symbols.
     what : how to name the expression in error messages, e.g. ``"observable"``.
     """
-    if isinstance(text, bool):
-        raise ExpressionError(f"{what}: expected an expression, got a boolean {text!r}")
-    if isinstance(text, int):
-        return sp.Integer(text)
-    if isinstance(text, float):
-        if text != text or text in (float("inf"), float("-inf")):
-            raise ExpressionError(f"{what}: must be finite, got {text}")
-        return sp.Rational(repr(text))
+    if isinstance(text, (bool, np.bool_)):
+        raise ExpressionError(f"{what}: expected an expression, got a boolean {text!r}",
+                              param=what)
+    if isinstance(text, (int, np.integer)):
+        if abs(int(text)) > FLOAT_MAX:
+            raise ExpressionError(f"{what}: the integer has {len(str(abs(int(text))))} digits "
+                                  f"and lies outside the float range (|x| ≤ {FLOAT_MAX:.4g})",
+                                  param=what)
+        return sp.Integer(int(text))
+    if isinstance(text, (float, np.floating)):
+        if not np.isfinite(text):
+            raise ExpressionError(f"{what}: must be finite, got {text}", param=what)
+        return sp.Rational(repr(float(text)))
+    if isinstance(text, (complex, np.complexfloating)):
+        raise ExpressionError(f"{what}: must be real, got the complex number {text}",
+                              param=what)
     if isinstance(text, sp.Expr):
-        return _check_sympy_expr(text, variables, allow_free_symbols, what)
+        expr = _check_sympy_expr(text, variables, allow_free_symbols, what)
+        _check_constants(expr, lambda msg: _fail(what, msg, None))
+        return expr
     if not isinstance(text, str):
-        raise ExpressionError(f"{what}: expected a string or number, got {type(text).__name__}")
+        raise ExpressionError(f"{what}: expected a string or number, got {type(text).__name__}",
+                              param=what)
     if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"{what}: longer than {MAX_LENGTH} characters")
+        raise ExpressionError(f"{what}: longer than {MAX_LENGTH} characters "
+                              f"(got {len(text)})", param=what)
+    check_characters(text, what)
     if not text.strip():
-        raise ExpressionError(f"{what}: empty expression")
+        raise ExpressionError(f"{what}: empty expression", param=what)
     symbols = _symbol_table(variables, real)
     try:
         # ``^`` means power (as in LaTeX/Matlab); rewrite it before parsing, since Python's
         # grammar would give it XOR precedence (h1**2+h2^3 == (h1**2+h2)^3).
-        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
+        source = text.strip().replace("^", "**")
+        tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"{what}: invalid syntax in {text!r} ({exc.msg})") from None
-    builder = _Builder(symbols, allow_free_symbols, what, text, real)
-    return builder.build(tree.body)
+        raise ExpressionError(f"{what}: invalid syntax in {text!r} ({exc.msg})",
+                              param=what) from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"{what}: too deeply nested to parse in {text!r}",
+                              param=what) from None
+    builder = _Builder(symbols, allow_free_symbols, what, text, real, source)
+    try:
+        expr = builder.build(tree.body)
+        _check_constants(expr, builder.fail)
+    except RecursionError:
+        raise ExpressionError(f"{what}: too deeply nested in {text!r}", param=what) from None
+    return expr
+
+
+def check_characters(text: str, what: str = "expression") -> None:
+    """Refuse any character outside :data:`ALLOWED_CHARACTERS`, naming it, its code point
+    and its column (from 1). Runs on the raw string, before Python's tokenizer could fold
+    lookalikes (NFKC) or drop a ``#`` comment."""
+    for i, ch in enumerate(text):
+        if ch not in ALLOWED_CHARACTERS:
+            label = unicodedata.name(ch, "control character")
+            why = {"#": " (comments are not allowed)",
+                   "\\": " (line continuations are not allowed)",
+                   "\n": " (an expression is one line)", "\r": " (an expression is one line)",
+                   }.get(ch, " (only ASCII letters, digits, spaces and _ + - * / ^ ( ) . , "
+                              "are allowed; lookalike characters are not folded)")
+            raise ExpressionError(
+                f"{what}: character {ch!r} (U+{ord(ch):04X} {label}) at column {i + 1} is "
+                f"not allowed{why} in {text!r}", param=what)
+
+
+def _fail(what: str, msg: str, text: str | None):
+    where = "" if text is None else f" in {text!r}"
+    raise ExpressionError(f"{what}: {msg}{where}", param=what)
+
+
+def _check_constants(expr: sp.Expr, fail: Callable[[str], None]) -> None:
+    """Every sub-expression of ``expr`` without free symbols must be a finite real number
+    within the float range; checked bottom-up (children before parents) so that no
+    function is evaluated at an out-of-range argument."""
+    seen: dict[sp.Basic, None] = {}
+
+    def visit(node: sp.Basic) -> None:
+        if node in seen or not isinstance(node, sp.Basic):
+            return
+        for arg in node.args:
+            visit(arg)
+        seen[node] = None
+        if not isinstance(node, sp.Expr) or node.free_symbols:
+            return
+        _check_constant(node, fail)
+
+    visit(expr)
+
+
+def _check_constant(c: sp.Expr, fail: Callable[[str], None]) -> None:
+    """One constant: real, finite, ``|c| ≤ FLOAT_MAX``, and stable under a change of the
+    working precision (20 vs 40 digits)."""
+    if c.has(sp.nan):
+        fail("the constant is undefined (nan)")
+    if c.has(sp.zoo, sp.oo, -sp.oo):
+        fail(f"the constant {c} is infinite (e.g. tan(pi/2), log(0) or 1/0)")
+    if isinstance(c, sp.Rational):
+        if abs(c) > _FLOAT_MAX_RATIONAL:
+            fail(f"the number {sp.N(c, 6)} lies outside the float range "
+                 f"(|x| ≤ {FLOAT_MAX:.4g})")
+        return
+    if c in (sp.pi, sp.E):
+        return
+    if c in (sp.I, -sp.I):
+        fail(f"the constant {c} = sqrt(-1) is not real (complex constants are refused)")
+    values = []
+    for digits in _CHECK_DIGITS:
+        try:
+            v = sp.N(c, digits)
+            z = complex(v)
+        except (TypeError, ValueError, ArithmeticError, RecursionError):
+            fail(f"the constant {_short(c)} cannot be evaluated to a number")
+        if not (np.isfinite(z.real) and np.isfinite(z.imag)):
+            fail(f"the constant {_short(c)} = {sp.N(c, 6)} lies outside the float range "
+                 f"(|x| ≤ {FLOAT_MAX:.4g})")
+        if z.imag != 0:
+            fail(f"the constant {_short(c)} = {sp.N(c, 6)} is not real (complex constants "
+                 "are refused)")
+        values.append(z.real)
+    lo, hi = values
+    if abs(lo - hi) > 1e-12 * max(abs(lo), abs(hi)) and abs(lo - hi) > 1e-300:
+        fail(f"the constant {_short(c)} cannot be evaluated reliably (its value changes with "
+             f"the working precision: {lo:.6g} vs {hi:.6g}; a zero up to rounding?)")
+
+
+def _short(c: sp.Expr, limit: int = 60) -> str:
+    text = str(c)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
 
 def _symbol_table(variables, real: bool) -> dict[str, sp.Symbol]:
@@ -137,15 +281,16 @@ def _check_sympy_expr(expr, variables, allow_free, what):
 
 
 class _Builder:
-    def __init__(self, symbols, allow_free, what, text, real):
+    def __init__(self, symbols, allow_free, what, text, real, source):
         self.symbols = symbols
         self.allow_free = allow_free
         self.what = what
         self.text = text
         self.real = real
+        self.source = source
 
     def fail(self, msg: str) -> None:
-        raise ExpressionError(f"{self.what}: {msg} in {self.text!r}")
+        _fail(self.what, msg, self.text)
 
     def build(self, node: ast.AST, depth: int = 0) -> sp.Expr:
         if depth > MAX_DEPTH:
@@ -156,9 +301,7 @@ class _Builder:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 self.fail(f"only numeric constants are allowed, not {node.value!r}")
-            if isinstance(node.value, float):  # exact decimal as written: 0.3 -> 3/10
-                return sp.Rational(repr(node.value))
-            return sp.Integer(node.value)
+            return self.literal(node)
         if isinstance(node, ast.Name):
             return self.name(node.id)
         if isinstance(node, ast.UnaryOp):
@@ -174,8 +317,11 @@ class _Builder:
                 return self._chain(node, depth)
             left, right = self.build(node.left, depth), self.build(node.right, depth)
             # Pow: keep numeric exponents small (no 9**9**9 hangs)
+            for side in (left, right):  # no evaluation at out-of-range or complex values
+                if side.is_number:
+                    _check_constants(side, self.fail)
             if right.is_number:
-                if not right.is_finite or abs(complex(right)) > MAX_NUMERIC_EXPONENT:
+                if abs(complex(right)) > MAX_NUMERIC_EXPONENT:
                     self.fail(f"numeric exponent {right} exceeds {MAX_NUMERIC_EXPONENT}")
                 if left.is_number and left != 0:
                     digits = abs(complex(right)) * abs(float(sp.log(abs(left), 10)))
@@ -225,6 +371,24 @@ class _Builder:
                 result = result / value
         return result
 
+    def literal(self, node: ast.Constant) -> sp.Expr:
+        """A numeric literal, exact as written (0.3 -> 3/10), within the float range."""
+        value = node.value
+        written = ast.get_source_segment(self.source, node) or repr(value)
+        if isinstance(value, int):
+            if abs(value) > FLOAT_MAX:
+                self.fail(f"the integer literal {_short(sp.Integer(value), 30)} has "
+                          f"{len(str(abs(value)))} digits and lies outside the float range "
+                          f"(|x| ≤ {FLOAT_MAX:.4g})")
+            return sp.Integer(value)
+        if not np.isfinite(value):
+            self.fail(f"the literal {written} lies outside the float range "
+                      f"(|x| ≤ {FLOAT_MAX:.4g}; it would read as {value})")
+        if value == 0 and any(ch in "123456789" for ch in written.lower().split("e")[0]):
+            self.fail(f"the literal {written} is below the smallest float "
+                      f"({sys.float_info.min * sys.float_info.epsilon:.4g}) and would read as 0")
+        return sp.Rational(repr(value))
+
     def name(self, ident: str) -> sp.Expr:
         if ident in self.symbols:
             return self.symbols[ident]
@@ -241,3 +405,55 @@ class _Builder:
         allowed = sorted(self.symbols)
         self.fail(f"unknown variable {ident!r}; allowed: {allowed or 'none'}")
         raise AssertionError  # unreachable
+
+
+def compile_time_function(text: str | sp.Expr | int | float, name: str = "input",
+                          variable: str = "t") -> Callable[[ArrayLike], float | np.ndarray]:
+    """Compile a safe expression in ``t`` (e.g. an input ``u(t) = sin(2*t)``) to a numeric
+    callable that never returns a non-finite or complex value silently.
+
+    ``text`` is parsed by :func:`parse_expression` (only ``t`` may appear) and lambdified
+    with numpy. The callable accepts a real scalar or array ``t`` and returns a float (or a
+    float array of the shape of ``t``). Where the value is not finite (``1/t`` at ``t = 0``,
+    ``exp(t)`` beyond ``t ≈ 709.78``) or not real (``sqrt(t - 1)`` for ``t < 1``, which
+    numpy reports as ``nan``), it raises :class:`ExpressionError` (``param = name``) naming
+    the first offending time; a complex or non-finite ``t`` is refused the same way.
+    """
+    t = sp.Symbol(variable, real=True)
+    expr = parse_expression(text, {variable: t}, what=name)
+    fn = sp.lambdify(t, expr, ["scipy", "numpy"])  # scipy: erf on arrays
+
+    def u(tt):
+        arr = np.asarray(tt)
+        if np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number)
+                                        or arr.dtype == bool):
+            raise ExpressionError(f"{name}: the time {variable} must be real, got {tt!r}",
+                                  param=name)
+        x = arr.astype(float)
+        if not np.all(np.isfinite(x)):
+            raise ExpressionError(f"{name}: the time {variable} must be finite, got {tt!r}",
+                                  param=name)
+        with np.errstate(all="ignore"):
+            try:
+                val = fn(x if x.ndim else np.float64(x))
+            except (ArithmeticError, ValueError, TypeError) as exc:
+                raise ExpressionError(f"{name} = {expr} cannot be evaluated at "
+                                      f"{variable} = {tt!r}: {exc}", param=name) from None
+        val = np.asarray(val)
+        if np.iscomplexobj(val):
+            if np.any(val.imag != 0):
+                raise ExpressionError(f"{name} = {expr} is not real at {variable} = {tt!r}",
+                                      param=name)
+            val = val.real
+        val = np.broadcast_to(val.astype(float), x.shape)
+        bad = ~np.isfinite(val)
+        if bad.any():
+            where = float(x[bad][0]) if x.ndim else float(x)
+            raise ExpressionError(
+                f"{name} = {expr} is not a finite real number at {variable} = {where:g} "
+                "(division by zero, overflow, or a complex value such as the square root of "
+                "a negative number)", param=name)
+        return float(val) if not x.ndim else np.array(val)
+
+    u.expr = expr  # type: ignore[attr-defined]
+    return u

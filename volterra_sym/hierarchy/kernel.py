@@ -42,18 +42,42 @@ def gap_symbols(N: int) -> tuple[sp.Symbol, ...]:
 
 
 def check_lags(lags, N: int) -> np.ndarray:
-    """Validate lags: shape ``(..., N)`` (for N = 1 also ``(...)``), finite, ≥ 0."""
-    arr = np.asarray(lags, dtype=float)
+    """Validate lags: real numbers of shape ``(..., N)`` (for N = 1 also ``(...)``), finite,
+    ≥ 0. Anything else (complex, booleans, strings, None, ragged lists, integers beyond the
+    float range) raises :class:`InvalidInputError` (``param="lags"``); nothing is cut."""
+    from ..errors import InvalidInputError
+
+    def bad(msg: str):
+        return InvalidInputError(f"lags {msg}", param="lags")
+
+    try:
+        raw = np.asarray(lags)
+    except (TypeError, ValueError, OverflowError) as exc:  # e.g. ragged nested lists
+        raise bad(f"must be an array of real numbers, got {type(lags).__name__} ({exc})") \
+            from None
+    if raw.dtype.kind == "c":
+        raise bad("must be real numbers, got complex values (nothing is cut to its real part)")
+    if raw.dtype.kind == "O":
+        try:
+            raw = raw.astype(float)
+        except OverflowError:
+            raise bad("must lie in the float range (|σ| ≤ 1.8e308)") from None
+        except (TypeError, ValueError):
+            raise bad(f"must be real numbers, got {type(lags).__name__} "
+                      f"{str(lags)[:60]!r}") from None
+    if raw.dtype.kind not in "iuf":
+        raise bad(f"must be real numbers, got {raw.dtype.name} values {str(lags)[:60]!r}")
+    arr = raw.astype(float)
     if N == 1 and (arr.ndim == 0 or arr.shape[-1] != 1):
         arr = arr[..., None]
     if arr.ndim == 0 or arr.shape[-1] != N:
-        raise ValueError(f"lags must have shape (..., {N}) for a kernel of order {N}, "
-                         f"got shape {arr.shape}")
+        raise bad(f"must have shape (..., {N}) for a kernel of order {N}, got shape "
+                  f"{arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError("lags must be finite (found NaN or inf)")
+        raise bad("must be finite (found NaN or inf)")
     if np.any(arr < 0):
-        raise ValueError(f"lags must be ≥ 0 (σ_j = t - s_j is a time since a kick), "
-                         f"got {arr[arr < 0].min()}")
+        raise bad(f"must be ≥ 0 (σ_j = t - s_j is a time since a kick), got "
+                  f"{arr[arr < 0].min()}")
     return arr
 
 

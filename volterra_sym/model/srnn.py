@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import InvalidInputError, VolterraSymError
+from ..errors import InvalidInputError, VolterraSymError, format_bytes
 from ..parsing import ExpressionError, parse_expression
 from .activations import Activation, get_activation
 from .cache import derived, shared_store
@@ -273,20 +273,127 @@ class SRNN:
                    d.get("activation", "linear"), name=d.get("name", "srnn"),
                    observable=d.get("observable"), **kwargs)
 
+    #: Largest model file :meth:`load` reads (bytes). tomllib parses ~0.3 MiB/s, so 1 MiB
+    #: (a dense n ≈ 300 model) parses in a few seconds; pass ``max_bytes`` to raise it.
+    MAX_FILE_BYTES: int = 2**20
+    #: Most parts a dotted TOML key may have (tomllib is quadratic in it: 20,000 parts
+    #: take 26 s; a model file needs none).
+    MAX_KEY_PARTS: int = 32
+
     @classmethod
-    def load(cls, path: str | Path, **kwargs) -> SRNN:
-        """Load a TOML model file (keys as in :meth:`from_dict`)."""
-        path = Path(path)
+    def load(cls, path: str | Path, *, max_bytes: int | None = None, **kwargs) -> SRNN:
+        """Load a TOML model file (keys as in :meth:`from_dict`).
+
+        The file must be UTF-8 text without a byte-order mark, at most ``max_bytes``
+        (default :attr:`MAX_FILE_BYTES`) long; at most that many bytes are read (an endless
+        device such as ``/dev/zero`` is refused, not exhausted). Everything wrong with the
+        file (missing, a directory, unreadable, a path too long, not UTF-8, binary, not
+        TOML, nested too deeply) raises :class:`ModelError` naming the file and the
+        condition. Without a ``name`` key the model is named after the file's stem,
+        sanitised to a valid label (``my.model.toml`` -> ``my_model``).
+        """
+        import errno
+
+        limit = cls.MAX_FILE_BYTES if max_bytes is None else max_bytes
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ModelError(f"max_bytes must be a positive integer, got {limit!r}",
+                             param="max_bytes")
+        given = path
         try:
+            path = Path(path)
+            shown = cls._shown_path(path)
             with path.open("rb") as fh:
-                data = tomllib.load(fh)
+                raw = fh.read(limit + 1)
+        except (TypeError, ValueError) as exc:  # not a path, or an embedded NUL byte
+            raise ModelError(f"model file path {given!r} is not a valid path: {exc}",
+                             param="path") from None
         except FileNotFoundError:
-            raise ModelError(f"model file {str(path)!r} does not exist") from None
+            raise ModelError(f"model file {shown} does not exist", param="path") from None
+        except IsADirectoryError:
+            raise ModelError(f"model file {shown} is a directory, not a TOML file",
+                             param="path") from None
+        except PermissionError:
+            raise ModelError(f"model file {shown} cannot be read (permission denied)",
+                             param="path") from None
+        except OSError as exc:
+            why = ("its path is too long for the file system" if exc.errno == errno.ENAMETOOLONG
+                   else exc.strerror or type(exc).__name__)
+            raise ModelError(f"model file {shown} cannot be read: {why}",
+                             param="path") from None
+        except MemoryError:
+            raise ModelError(f"model file {shown} cannot be read: out of memory",
+                             param="path") from None
+        if len(raw) > limit:
+            raise ModelError(f"model file {shown} is larger than {format_bytes(limit)} "
+                             "(or an endless device); raise max_bytes to load it",
+                             param="path")
+        text = cls._decode_model_text(raw, shown)
+        if cls._has_long_dotted_key(text, cls.MAX_KEY_PARTS):
+            raise ModelError(f"model file {shown} has a dotted key or table header of more "
+                             f"than {cls.MAX_KEY_PARTS} parts (a model file needs only plain "
+                             "keys Gamma, W, b, C, sigma, ...)", param="path")
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ModelError(f"model file {str(path)!r} is not valid TOML: {exc}") from None
+            raise ModelError(f"model file {shown} is not valid TOML: {exc}",
+                             param="path") from None
+        except (RecursionError, MemoryError):
+            raise ModelError(f"model file {shown} is nested too deeply to parse (arrays or "
+                             "tables inside each other)", param="path") from None
         if "name" not in data:
-            data["name"] = path.stem
-        return cls.from_dict(data, **kwargs)
+            data["name"] = cls._default_name(path)
+        try:
+            return cls.from_dict(data, **kwargs)
+        except ModelError as exc:
+            raise ModelError(f"model file {shown}: {exc}", param=exc.param) from None
+
+    @staticmethod
+    def _shown_path(path: Path, limit: int = 120) -> str:
+        """The path quoted for a message, shortened in the middle beyond ``limit``."""
+        text = repr(str(path))
+        return text if len(text) <= limit else f"{text[:limit // 2]}…{text[-limit // 2:]}"
+
+    @staticmethod
+    def _decode_model_text(raw: bytes, shown: str) -> str:
+        """Strict UTF-8 (no BOM, no NUL bytes) -> text, or a ModelError saying why not."""
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise ModelError(f"model file {shown} is UTF-16 encoded; save it as UTF-8",
+                             param="path")
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raise ModelError(f"model file {shown} starts with a UTF-8 byte-order mark, which "
+                             "TOML does not allow; save it as UTF-8 without BOM", param="path")
+        nul = raw.find(b"\x00")
+        if nul >= 0:
+            raise ModelError(f"model file {shown} contains binary data (a NUL byte at offset "
+                             f"{nul}); a model file is UTF-8 TOML text", param="path")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ModelError(f"model file {shown} is not UTF-8 text (byte "
+                             f"0x{raw[exc.start]:02x} at offset {exc.start})",
+                             param="path") from None
+
+    @staticmethod
+    def _has_long_dotted_key(text: str, parts: int) -> bool:
+        """Whether ``text`` has a dotted run (``a.b."c".d``) of more than ``parts`` parts
+        outside strings and comments; linear time, in the regex engine: strings and comments
+        become ``s`` (an unterminated one ends at its line's end), blanks around dots
+        vanish, then a run is matched from its first part only. A float or a date is a run
+        of 2; a model file's strings (expressions, names) never hold such a run."""
+        blank = re.sub(r'''"(?:[^"\\\n]|\\[^\n]?)*+(?:"|(?=\n)|\Z)'''
+                       r"|'[^'\n]*+(?:'|(?=\n)|\Z)|#[^\n]*+", "s", text)
+        blank = re.sub(r"[ \t]*+\.[ \t]*+", ".", blank)
+        run = rf"(?<![A-Za-z0-9_.-])[A-Za-z0-9_-]++(?:\.[A-Za-z0-9_-]++){{{parts}}}"
+        return re.search(run, blank) is not None
+
+    @staticmethod
+    def _default_name(path: Path) -> str:
+        """A valid model name from the file's stem: characters outside ``[A-Za-z0-9_ -]``
+        become ``_``, runs of ``_`` collapse, at most 80 characters; ``"model"`` if
+        nothing is left (``my.model.toml`` -> ``my_model``)."""
+        stem = re.sub(r"[^A-Za-z0-9_\- ]", "_", path.stem)
+        stem = re.sub(r"_{2,}", "_", stem).strip("_- ")[:80].strip("_- ")
+        return stem if stem and _NAME.match(stem) else "model"
 
     @classmethod
     def symbolic(cls, n: int, m: int, activation="linear", r: int | None = None,
