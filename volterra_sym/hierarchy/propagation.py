@@ -155,6 +155,10 @@ def _walk(graph: nx.DiGraph, rep: Representation, reqs: dict[Channels, np.ndarra
             raise KeyError(f"the hierarchy has no node for channels {k}")
         for j in range(1, len(k) + 1):
             needs.setdefault(k[:j], []).append(g[:, :j])
+    if len(reqs) == 1:
+        # one kernel: its prefixes need no de-duplication (rows map one to one)
+        (k, g), = gaps.items()
+        return {k: _walk_single(rep, k, g, reqs)}
     rows = {c: np.unique(np.vstack(v), axis=0) for c, v in needs.items()}
     has_child = {c[:-1] for c in rows if len(c) > 1}
     states: dict[Channels, State] = {(): rep.encode()}
@@ -178,3 +182,18 @@ def _walk(graph: nx.DiGraph, rep: Representation, reqs: dict[Channels, np.ndarra
         v, mag = values[k]
         out[k] = (np.asarray(v)[pos], np.asarray(mag)[pos])
     return out
+
+
+def _walk_single(rep: Representation, k: Channels, g: np.ndarray, reqs) -> tuple:
+    """The walk for a single kernel request: node ``k[:j]`` holds one state per lag row."""
+    state = rep.encode()
+    N = len(k)
+    P = g.shape[0]
+    state = rep.take(state, np.zeros(P, dtype=np.intp))
+    for j in range(N):
+        moved = rep.propagate(state, g[:, j])
+        if j == N - 1:
+            v, mag = rep.pair_perturbed(k[j], moved)
+            return np.asarray(v), np.asarray(mag)
+        state = rep.perturb(k[j], moved)
+    raise AssertionError("unreachable")
