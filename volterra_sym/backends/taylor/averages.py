@@ -284,7 +284,8 @@ class PointAverages:
         ih, ia = ih[order], ia[order]
         hplan, aplan = MonomialPlan(hp), MonomialPlan(ap)
         rows_per_point = hplan.size + hplan.n_out + aplan.size + aplan.n_out
-        check_memory(8.0 * U * (B + 4) + 8.0 * rows_per_point * 16 + 3 * _CHUNK_BYTES,
+        scratch = min(_CHUNK_BYTES, 8.0 * rows_per_point * max(len(self.w), 1))
+        check_memory(8.0 * U * (B + 4) + 8.0 * rows_per_point * 16 + 3 * scratch,
                      f"the stationary moments of {U} distinct monomials over {B} batch(es)",
                      LOWER_COST)
         chunk = int(np.clip(_CHUNK_BYTES // (8 * rows_per_point), 16, 4096))
