@@ -63,8 +63,10 @@ MAX_T_MAX = 1e4
 #: most observation times of ``series``
 MAX_N_TIMES = 10_000_000
 #: which backend options each route uses: kernels, series
-KERNEL_OPTIONS = {"exact": (), "spectral": ("tol",), "taylor": ("tol", "degree")}
-SERIES_OPTIONS = {"exact": (), "spectral": ("tol",), "taylor": ("degree",)}
+KERNEL_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": ("tol", "degree"),
+                  "taylor": ("tol", "degree")}
+SERIES_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": ("tol", "degree"),
+                  "taylor": ("degree",)}
 
 EXIT_STATUS_HELP = """\
 exit status:
@@ -472,10 +474,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _route_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", default="auto", choices=["auto", "exact", "spectral", "taylor"],
-                   help="route: auto tries exact, spectral, taylor in this order")
+    p.add_argument("--method", default="auto",
+                   choices=["auto", "exact", "spectral", "galerkin", "taylor"],
+                   help="route: auto tries exact, spectral, galerkin, taylor in this order")
     p.add_argument("--tol", type=float, metavar="TOL",
-                   help="target accuracy of the spectral and taylor routes, 0 < TOL < 1 "
+                   help="target accuracy of the spectral, galerkin and taylor routes, 0 < TOL < 1 "
                         "(default: each route's own, spectral 1e-8 for n = 1, 1e-6 for "
                         "n = 2; ignored by exact under --method auto)")
     p.add_argument("--degree", type=int, metavar="D",
