@@ -482,8 +482,9 @@ def _route_args(p: argparse.ArgumentParser) -> None:
                         "(default: each route's own, spectral 1e-8 for n = 1, 1e-6 for "
                         "n = 2; ignored by exact under --method auto)")
     p.add_argument("--degree", type=int, metavar="D",
-                   help="Taylor degree of the short-lag expansion (taylor route only; "
-                        "default: 8 for kernels, 10 for the series functional)")
+                   help="taylor: degree of the short-lag expansion (default 8 for kernels, "
+                        "10 for the series functional); galerkin: total degree of the "
+                        "polynomial basis (default by dimension, docs/theory.md §9)")
 
 
 def build_parser() -> argparse.ArgumentParser:
