@@ -214,3 +214,25 @@ def test_time_function_raises_the_projects_error(text, t, condition):
 def test_time_function_refuses_other_names_at_parse_time():
     with pytest.raises(ExpressionError, match="unknown variable 'h1'"):
         compile_time_function("h1*t")
+
+
+@pytest.mark.parametrize("text", ["0x10*h1", "0o17", "0b101", "1_000*h1", "1__0", "1e1_0"])
+def test_only_plain_decimal_literals(text):
+    with pytest.raises(ExpressionError, match="not a plain decimal literal|invalid syntax"):
+        parse_expression(text, ["h1"])
+
+
+def test_plain_decimal_literals_are_exact():
+    assert parse_expression(".5 + 5. + 1E2 + 2e-1") == sp.Rational(1, 2) + 5 + 100 + \
+        sp.Rational(1, 5)
+
+
+@pytest.mark.parametrize("name", ["nan", "NaN", "inf", "Infinity", "oo", "zoo", "I"])
+def test_spellings_of_non_finite_numbers_are_not_parameter_names(name):
+    with pytest.raises(ExpressionError, match="looks like a number"):
+        parse_expression(f"-{name}", allow_free_symbols=True, what="Gamma[0, 0]")
+
+
+def test_names_that_merely_start_like_numbers_are_fine():
+    assert parse_expression("inflation*nano", allow_free_symbols=True).free_symbols == {
+        sp.Symbol("inflation", real=True), sp.Symbol("nano", real=True)}

@@ -6,11 +6,12 @@ whitelist, and the SymPy expression is built from the checked tree directly.
 
 Allowed:
 
-* numbers (int, float), ``+ - * / **`` (``^`` is accepted as a power), unary ``+ -``,
-  parentheses;
+* plain decimal numbers (``16``, ``0.5``, ``1e-3``; not ``0x10``, ``1_000``, ``1j``),
+  ``+ - * / **`` (``^`` is accepted as a power), unary ``+ -``, parentheses;
 * variable names from an explicit set given by the caller (e.g. ``h1..hn``, ``z``, ``t``)
   or, where the caller allows free parameters, identifiers matching ``[A-Za-z][A-Za-z0-9_]*``
-  that do not start or end with an underscore;
+  that do not start or end with an underscore and are not spellings of non-finite
+  numbers (``nan``, ``inf``, ``oo``, ``zoo``, any case) or ``I``;
 * calls of whitelisted smooth functions (:data:`FUNCTIONS`) with positional arguments;
 * the constants ``pi`` and ``E``.
 
@@ -30,7 +31,8 @@ Checks made before and after parsing (each failure is an :class:`ExpressionError
   and is refused; a non-zero literal such as ``1e-400`` that reads as ``0.0`` is refused);
   an integer literal must satisfy ``|n| ≤`` :data:`FLOAT_MAX`.
 * **constants**: every sub-expression without free symbols (``sqrt(2)``, ``exp(710)``,
-  ``log(-1)``) is evaluated at two working precisions (20 and 40 digits); it must be
+  ``log(-1)``) is evaluated with mpmath at two working precisions (20 and 40 digits),
+  each node from its children's values; it must be
   real, finite, ``|c| ≤`` :data:`FLOAT_MAX`, and the two values must agree (a constant
   that is zero only up to rounding, e.g. ``1/(sin(1)**2 + cos(1)**2 - 1)``, is refused).
   The check is bottom-up, so a function is never evaluated at an argument outside the
@@ -49,6 +51,7 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 
+import mpmath
 import numpy as np
 import sympy as sp
 from numpy.typing import ArrayLike
@@ -68,6 +71,10 @@ FLOAT_MAX = sys.float_info.max
 ALLOWED_CHARACTERS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-*/^()., \t")
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_DECIMAL = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+#: Names refused (case-insensitively) although they are identifiers: SymPy/NumPy spellings
+#: of non-finite numbers.
+_NUMBER_LIKE = {"nan", "inf", "infinity", "oo", "zoo"}
 _FLOAT_MAX_RATIONAL = sp.Rational(int(FLOAT_MAX))
 _CHECK_DIGITS = (20, 40)
 
@@ -175,9 +182,14 @@ def parse_expression(
     builder = _Builder(symbols, allow_free_symbols, what, text, real, source)
     try:
         expr = builder.build(tree.body)
-        _check_constants(expr, builder.fail)
+        _check_constants(expr, builder.fail, builder.seen)
     except RecursionError:
         raise ExpressionError(f"{what}: too deeply nested in {text!r}", param=what) from None
+    except (ArithmeticError, ValueError, TypeError) as exc:  # SymPy/mpmath evaluation
+        if isinstance(exc, ExpressionError):
+            raise
+        raise ExpressionError(f"{what}: cannot be evaluated ({type(exc).__name__}: {exc}) in "
+                              f"{text!r}", param=what) from None
     return expr
 
 
@@ -203,59 +215,101 @@ def _fail(what: str, msg: str, text: str | None):
     raise ExpressionError(f"{what}: {msg}{where}", param=what)
 
 
-def _check_constants(expr: sp.Expr, fail: Callable[[str], None]) -> None:
+def _exact_argument(c: sp.Expr) -> bool:
+    """A constant SymPy may simplify a function at: a rational, ``pi``, ``E`` or a rational
+    multiple of ``pi`` (``sin(pi) = 0``, ``log(1) = 0``, ``tan(pi/2) = zoo``)."""
+    if c.is_Rational or c in (sp.pi, sp.E):
+        return True
+    coeff, rest = c.as_coeff_Mul()
+    return rest is sp.pi and coeff.is_Rational
+
+
+def _check_constants(expr: sp.Expr, fail: Callable[[str], None],
+                     seen: dict | None = None) -> None:
     """Every sub-expression of ``expr`` without free symbols must be a finite real number
     within the float range; checked bottom-up (children before parents) so that no
-    function is evaluated at an out-of-range argument."""
-    seen: dict[sp.Basic, None] = {}
+    function is evaluated at an out-of-range argument. ``seen`` maps the nodes already
+    checked to their values at the two working precisions (shared by the parser), so each
+    node is evaluated once, from its children's values (a 95-fold ``sin(sin(…))`` costs 95
+    evaluations, not 95²/2)."""
+    seen = {} if seen is None else seen
 
     def visit(node: sp.Basic) -> None:
         if node in seen or not isinstance(node, sp.Basic):
             return
         for arg in node.args:
             visit(arg)
-        seen[node] = None
         if not isinstance(node, sp.Expr) or node.free_symbols:
+            seen[node] = None
             return
-        _check_constant(node, fail)
+        seen[node] = _check_constant(node, fail, seen)
 
     visit(expr)
 
 
-def _check_constant(c: sp.Expr, fail: Callable[[str], None]) -> None:
+#: SymPy functions of the grammar -> mpmath (for the bottom-up constant check).
+_MPMATH = {sp.sin: mpmath.sin, sp.cos: mpmath.cos, sp.tan: mpmath.tan, sp.exp: mpmath.exp,
+           sp.log: mpmath.log, sp.tanh: mpmath.tanh, sp.sinh: mpmath.sinh,
+           sp.cosh: mpmath.cosh, sp.atan: mpmath.atan, sp.erf: mpmath.erf}
+
+
+def _mp_value(c: sp.Expr, digits: int, k: int, seen: dict):
+    """The value of the constant ``c`` at ``digits`` working digits, from the values
+    ``seen[child][k]`` of its (already checked) children where the node is an operation of
+    the grammar; other nodes are evaluated by SymPy."""
+    with mpmath.workdps(digits):
+        if isinstance(c, sp.Rational):
+            return mpmath.mpf(c.p) / c.q
+        if c is sp.pi:
+            return +mpmath.pi
+        if c is sp.E:
+            return +mpmath.e
+        kids = [seen.get(a) for a in c.args]
+        if all(v is not None for v in kids):
+            vals = [v[k] for v in kids]
+            if isinstance(c, sp.Add):
+                return mpmath.fsum(vals)
+            if isinstance(c, sp.Mul):
+                return mpmath.fprod(vals)
+            if isinstance(c, sp.Pow):
+                return mpmath.power(vals[0], vals[1])
+            if c.func in _MPMATH:
+                return _MPMATH[c.func](vals[0])
+        return mpmath.mpmathify(complex(sp.N(c, digits)))
+
+
+def _check_constant(c: sp.Expr, fail: Callable[[str], None], seen: dict) -> tuple:
     """One constant: real, finite, ``|c| ≤ FLOAT_MAX``, and stable under a change of the
-    working precision (20 vs 40 digits)."""
+    working precision (20 vs 40 digits). Returns its values at both precisions."""
     if c.has(sp.nan):
         fail("the constant is undefined (nan)")
     if c.has(sp.zoo, sp.oo, -sp.oo):
         fail(f"the constant {c} is infinite (e.g. tan(pi/2), log(0) or 1/0)")
-    if isinstance(c, sp.Rational):
-        if abs(c) > _FLOAT_MAX_RATIONAL:
-            fail(f"the number {sp.N(c, 6)} lies outside the float range "
-                 f"(|x| ≤ {FLOAT_MAX:.4g})")
-        return
-    if c in (sp.pi, sp.E):
-        return
+    if isinstance(c, sp.Rational) and abs(c) > _FLOAT_MAX_RATIONAL:
+        fail(f"the number {sp.N(c, 6)} lies outside the float range (|x| ≤ {FLOAT_MAX:.4g})")
     if c in (sp.I, -sp.I):
         fail(f"the constant {c} = sqrt(-1) is not real (complex constants are refused)")
     values = []
-    for digits in _CHECK_DIGITS:
+    for k, digits in enumerate(_CHECK_DIGITS):
         try:
-            v = sp.N(c, digits)
-            z = complex(v)
+            v = _mp_value(c, digits, k, seen)
         except (TypeError, ValueError, ArithmeticError, RecursionError):
             fail(f"the constant {_short(c)} cannot be evaluated to a number")
-        if not (np.isfinite(z.real) and np.isfinite(z.imag)):
-            fail(f"the constant {_short(c)} = {sp.N(c, 6)} lies outside the float range "
-                 f"(|x| ≤ {FLOAT_MAX:.4g})")
-        if z.imag != 0:
-            fail(f"the constant {_short(c)} = {sp.N(c, 6)} is not real (complex constants "
-                 "are refused)")
-        values.append(z.real)
+        if isinstance(v, mpmath.mpc):
+            if v.imag != 0:
+                fail(f"the constant {_short(c)} = {mpmath.nstr(v, 6)} is not real (complex "
+                     "constants are refused)")
+            v = v.real
+        if not mpmath.isfinite(v) or abs(v) > FLOAT_MAX:
+            fail(f"the constant {_short(c)} = {mpmath.nstr(v, 6)} lies outside the float "
+                 f"range (|x| ≤ {FLOAT_MAX:.4g})")
+        values.append(v)
     lo, hi = values
     if abs(lo - hi) > 1e-12 * max(abs(lo), abs(hi)) and abs(lo - hi) > 1e-300:
         fail(f"the constant {_short(c)} cannot be evaluated reliably (its value changes with "
-             f"the working precision: {lo:.6g} vs {hi:.6g}; a zero up to rounding?)")
+             f"the working precision: {mpmath.nstr(lo, 6)} vs {mpmath.nstr(hi, 6)}; a zero "
+             "up to rounding?)")
+    return lo, hi
 
 
 def _short(c: sp.Expr, limit: int = 60) -> str:
@@ -288,6 +342,7 @@ class _Builder:
         self.text = text
         self.real = real
         self.source = source
+        self.seen: dict[sp.Basic, None] = {}  # constants already checked
 
     def fail(self, msg: str) -> None:
         _fail(self.what, msg, self.text)
@@ -317,9 +372,7 @@ class _Builder:
                 return self._chain(node, depth)
             left, right = self.build(node.left, depth), self.build(node.right, depth)
             # Pow: keep numeric exponents small (no 9**9**9 hangs)
-            for side in (left, right):  # no evaluation at out-of-range or complex values
-                if side.is_number:
-                    _check_constants(side, self.fail)
+            left, right = self.checked(left), self.checked(right)
             if right.is_number:
                 if abs(complex(right)) > MAX_NUMERIC_EXPONENT:
                     self.fail(f"numeric exponent {right} exceeds {MAX_NUMERIC_EXPONENT}")
@@ -343,7 +396,14 @@ class _Builder:
             func, arity = FUNCTIONS[fname]
             if len(node.args) != arity or any(isinstance(a, ast.Starred) for a in node.args):
                 self.fail(f"{fname} takes {arity} argument(s)")
-            return func(*[self.build(a, depth) for a in node.args])
+            args = [self.checked(self.build(a, depth)) for a in node.args]
+            if all(a.is_number for a in args) and not all(_exact_argument(a) for a in args):
+                # f(c) for a composite constant c (sin(sin(1))): SymPy's automatic
+                # evaluation would evaluate c numerically again at every level (quadratic
+                # in the nesting, 6 s for 95 levels) and can simplify nothing; keep f(c)
+                with sp.evaluate(False):
+                    return func(*args)
+            return func(*args)
         self.fail(f"construct {type(node).__name__} is not allowed")
         raise AssertionError  # unreachable
 
@@ -356,25 +416,34 @@ class _Builder:
         while isinstance(node, ast.BinOp) and isinstance(node.op, kinds):
             ops.append((node.op, node.right))
             node = node.left
-        result = self.build(node, depth)
+        parts = [self.checked(self.build(node, depth))]
         for op, operand in reversed(ops):
-            value = self.build(operand, depth)
-            if isinstance(op, ast.Add):
-                result = result + value
-            elif isinstance(op, ast.Sub):
-                result = result - value
-            elif isinstance(op, ast.Mult):
-                result = result * value
-            else:
+            value = self.checked(self.build(operand, depth))
+            if isinstance(op, ast.Sub):
+                value = -value
+            elif isinstance(op, ast.Div):
                 if value == 0:
                     self.fail("division by zero")
-                result = result / value
-        return result
+                value = 1 / value
+            parts.append(value)
+        # one n-ary Add/Mul: adding term by term re-sorts the growing sum each time
+        return sp.Add(*parts) if additive else sp.Mul(*parts)
+
+    def checked(self, expr: sp.Expr) -> sp.Expr:
+        """``expr`` after the constant check if it is a number: SymPy's automatic
+        evaluation of ``f(c)`` may evaluate ``c`` numerically (``sin(exp(exp(exp(10))))``
+        overflowed mpmath), so no operation is applied to an unchecked constant."""
+        if expr.is_number:
+            _check_constants(expr, self.fail, self.seen)
+        return expr
 
     def literal(self, node: ast.Constant) -> sp.Expr:
         """A numeric literal, exact as written (0.3 -> 3/10), within the float range."""
         value = node.value
         written = ast.get_source_segment(self.source, node) or repr(value)
+        if not _DECIMAL.match(written):  # 0x10, 0o7, 0b1, 1_000: not in the grammar
+            self.fail(f"the number {written!r} is not a plain decimal literal (write digits, "
+                      "an optional decimal point and exponent, e.g. 16, 0.5, 1e-3)")
         if isinstance(value, int):
             if abs(value) > FLOAT_MAX:
                 self.fail(f"the integer literal {_short(sp.Integer(value), 30)} has "
@@ -398,6 +467,9 @@ class _Builder:
             self.fail(f"{ident!r} is not smooth")
         if ident in FUNCTIONS:
             self.fail(f"function {ident!r} used without arguments")
+        if ident.lower() in _NUMBER_LIKE or ident == "I":
+            self.fail(f"{ident!r} looks like a number or constant and is not allowed as a name "
+                      "(non-finite and complex values are refused)")
         if self.allow_free and _IDENT.match(ident) and not ident.endswith("_"):
             sym = sp.Symbol(ident, real=self.real)
             self.symbols[ident] = sym

@@ -65,7 +65,9 @@ class ResponseHierarchy:
             raise TypeError(f"model must be an SRNN, got {type(model).__name__}")
         if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
             raise ValueError(f"order must be a positive integer, got {order!r}")
-        n_nodes = sum(model.m**j for j in range(1, int(order) + 1))
+        # n_nodes ≥ order: refuse a huge order before summing m^j (10**400 terms for m = 1)
+        n_nodes = int(order) if order > MAX_RECURSION_NODES else \
+            sum(model.m**j for j in range(1, int(order) + 1))
         if n_nodes > MAX_RECURSION_NODES:
             raise ValueError(f"order {order} with m = {model.m} channels needs {n_nodes} "
                              f"recursion nodes, more than the limit {MAX_RECURSION_NODES}; "

@@ -30,6 +30,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from ..errors import InvalidInputError
 from ..parsing import ExpressionError, parse_expression, sigmoid
 
 __all__ = ["Activation", "get_activation", "Z"]
@@ -284,6 +285,10 @@ _REFUSED = {
 }
 
 
+def _invalid(message: str) -> InvalidInputError:
+    return InvalidInputError(message, param="activation")
+
+
 def get_activation(spec: str | Activation | sp.Expr) -> Activation:
     """Return the :class:`Activation` named or written by ``spec``.
 
@@ -302,13 +307,13 @@ def get_activation(spec: str | Activation | sp.Expr) -> Activation:
         if key in _BUILTIN:
             return _BUILTIN[key]
         if key in _REFUSED:
-            raise ValueError(f"activation {spec!r} refused: {_REFUSED[key]}")
+            raise _invalid(f"activation {spec!r} refused: {_REFUSED[key]}")
     try:
         expr = parse_expression(spec, {"z": Z}, what="activation")
     except ExpressionError as exc:
-        raise ValueError(str(exc)) from None
+        raise _invalid(str(exc)) from None
     if expr.free_symbols - {Z}:
-        raise ValueError(f"activation {spec!r} must be an expression in z only")
+        raise _invalid(f"activation {spec!r} must be an expression in z only")
     source = str(spec)
     return _canonical(expr, source) or _custom(expr, source)
 
@@ -331,10 +336,10 @@ def _custom(expr: sp.Expr, source: str) -> Activation:
         dvals = np.asarray(df(zs), dtype=complex) * np.ones_like(zs)
     if not (np.all(np.isfinite(vals)) and np.all(np.isfinite(dvals))):
         bad = zs[~(np.isfinite(vals) & np.isfinite(dvals))][0]
-        raise ValueError(f"activation {source!r} is not smooth/finite on the real line "
+        raise _invalid(f"activation {source!r} is not smooth/finite on the real line "
                          f"(not finite at z = {bad:g})")
     if np.max(np.abs(vals.imag)) > 1e-12:
-        raise ValueError(f"activation {source!r} is not real-valued on the real line")
+        raise _invalid(f"activation {source!r} is not real-valued on the real line")
     big = 1e3
     with np.errstate(all="ignore"):
         slopes = (float(np.real(df(-big))), float(np.real(df(big))))
