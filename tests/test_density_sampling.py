@@ -23,6 +23,7 @@ from volterra_sym.density import (
     stationary_sampler,
 )
 from volterra_sym.density.gradient import _symbolic_gradient
+from volterra_sym.density.sampling import RELAXATION_TIMES
 from volterra_sym.errors import ResourceLimitError
 from volterra_sym.model.cache import cached_keys
 
@@ -196,7 +197,7 @@ def test_burn_in_length_from_relaxation_time():
     J = lin.jacobian
     rate = min(np.linalg.eigvals(-J).real.min(), 1.0)    # linearisation vs tail (Γ) rate
     assert lin.relaxation_time == pytest.approx(1 / rate, rel=1e-12)
-    assert s.t_burn == pytest.approx(8 / rate, rel=s.dt * rate)
+    assert s.t_burn == pytest.approx(RELAXATION_TIMES / rate, rel=s.dt * rate)
     assert np.allclose(m.drift_numpy()(lin.center), 0, atol=1e-12)
 
 
