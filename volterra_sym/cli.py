@@ -9,6 +9,8 @@
                         [--plot FILE.png] [--json] [--method M] [--tol TOL] [--degree D]
     volterra-sym verify MODEL [--order N] [--observable EXPR] [--out DIR] [--quick]
                         [--paths P] [--kernel-paths P] [--seed S]
+    volterra-sym kernel MODEL --method montecarlo ...     # and: volterra-sym simulate MODEL
+                        (Monte Carlo, :mod:`volterra_sym.cli_montecarlo`)
 
 ``MODEL`` is a TOML model file or the name of a built-in example (``volterra-sym models``).
 Every user expression (observable, input) goes through the safe whitelist parser.
@@ -319,7 +321,12 @@ def cmd_derive(args) -> int:
 
 def cmd_kernel(args) -> int:
     from .backends import select_route
+    from .cli_montecarlo import cmd_kernel_montecarlo, refuse_mc_options
     from .hierarchy import ResponseHierarchy
+
+    if args.method == "montecarlo":
+        return cmd_kernel_montecarlo(args)
+    refuse_mc_options(args)
 
     with StageProgress(2, "kernel", enabled=args.progress) as bar:
         with bar.stage("load model, build hierarchy"):
@@ -473,10 +480,12 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "VOLTERRA_PROGRESS=1)")
 
 
-def _route_args(p: argparse.ArgumentParser) -> None:
+def _route_args(p: argparse.ArgumentParser, extra: tuple[str, ...] = ()) -> None:
     p.add_argument("--method", default="auto",
-                   choices=["auto", "exact", "spectral", "galerkin", "taylor"],
-                   help="route: auto tries exact, spectral, galerkin, taylor in this order")
+                   choices=["auto", "exact", "spectral", "galerkin", "taylor", *extra],
+                   help="route: auto tries exact, spectral, galerkin, taylor in this order"
+                        + ("; montecarlo: simulation estimates with standard errors and "
+                           "the time-step bias (options below)" if extra else ""))
     p.add_argument("--tol", type=float, metavar="TOL",
                    help="target accuracy of the spectral, galerkin and taylor routes, 0 < TOL < 1 "
                         "(default: each route's own, spectral 1e-8 for n = 1, 1e-6 for "
@@ -488,6 +497,8 @@ def _route_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import cli_montecarlo
+
     p = _Parser(prog="volterra-sym", formatter_class=_Formatter, epilog=EXIT_STATUS_HELP,
                 description="Symbolic-numeric response theory (Volterra kernels) of "
                             "stochastic recurrent neural networks. MODEL is a TOML model "
@@ -528,9 +539,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="lag points (required); for order N each is N comma-separated "
                            "numbers ≥ 0")
     sp_k.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
-    _route_args(sp_k)
+    _route_args(sp_k, ("montecarlo",))
     sp_k.add_argument("--json", action="store_true", help="print JSON (default: a table)")
     _common(sp_k)
+    cli_montecarlo.add_kernel_arguments(sp_k)
     sp_k.set_defaults(func=cmd_kernel)
 
     sp_s = sub.add_parser("series", help="evaluate the truncated Volterra series",
@@ -576,6 +588,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "with --quick)")
     _common(sp_v)
     sp_v.set_defaults(func=cmd_verify)
+
+    cli_montecarlo.add_simulate_parser(sub, _common, **kw)
     return p
 
 

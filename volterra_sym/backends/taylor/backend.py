@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from ...errors import AccuracyNotReachedError
+from ...errors import AccuracyNotReachedError, VolterraSymError
 from ...hierarchy.propagation import prefix_graph
 from ...model import SRNN
 from ...model.cache import derived
@@ -74,15 +74,36 @@ def taylor_hierarchy(hierarchy, degree: int = DEFAULT_DEGREE, *, evaluate: bool 
     return exp
 
 
+def other_routes(model: SRNN, f) -> str:
+    """The routes other than taylor that apply to ``(model, f)``, and Monte Carlo, as the
+    text of a refusal (``"method='galerkin' or Monte Carlo (...)"``)."""
+    from ...hierarchy.routes import get_route, route_names
+
+    names = []
+    for name in route_names():
+        if name == "taylor":
+            continue
+        try:
+            if get_route(name).applies(model, f) is None:
+                names.append(f"method={name!r}")
+        except (VolterraSymError, ImportError):   # a route that cannot say is not named
+            continue
+    if model.is_numeric:
+        names.append("Monte Carlo (volterra-sym kernel --method montecarlo; "
+                     "volterra_sym.montecarlo)")
+    return " or ".join(names) if names else "no other route (none applies)"
+
+
 def _kernel_values(exp: TaylorExpansion, graph: nx.DiGraph, k: tuple[int, ...],
-                   lags: np.ndarray, o: TaylorOptions) -> tuple[np.ndarray, np.ndarray]:
+                   lags: np.ndarray, o: TaylorOptions,
+                   alternatives: str) -> tuple[np.ndarray, np.ndarray]:
     """Values and error estimates of ``K_k`` at sorted lags; with ``tol`` the degree is
     raised by 2 up to ``max_degree`` while the truncation error dominates."""
     degree = o.degree
     while True:
         check_coefficient_count(degree, len(k))
         ser = exp.series(k, degree, graph)
-        vals, trunc, stat, rnd = ser.evaluate(lags, o.on_radius)
+        vals, trunc, stat, rnd = ser.evaluate(lags, o.on_radius, alternatives)
         err = trunc + stat + rnd
         if o.tol is None or not np.any(err > o.tol) or degree >= o.max_degree:
             break
@@ -122,7 +143,8 @@ class _TaylorBackend:
             check_coefficient_count(o.degree, len(k))
         exp.evaluate(graph, [(kernel_node(k), p) for k in reqs
                              for p in multi_indices(len(k), o.degree)])
-        return {k: _kernel_values(exp, graph, k, lags, o) for k, lags in reqs.items()}
+        alt = other_routes(model, f)
+        return {k: _kernel_values(exp, graph, k, lags, o, alt) for k, lags in reqs.items()}
 
     def kernel(self, model: SRNN, f, channels, sorted_lags, *, return_error: bool = False,
                **options):
@@ -160,7 +182,7 @@ class _TaylorBackend:
             raise BackendError(
                 f"method 'taylor' gives series terms only for t below the estimated radius "
                 f"{radius:.3g} of its short-lag expansion; got t = {times[-1]:g}: use "
-                "method='exact' (linear models) or method='spectral' (n ≤ 2)")
+                f"{other_routes(hierarchy.model, hierarchy.f)}")
         if times.size > 1 and np.any(np.diff(times) <= 0):
             raise BackendError("method 'taylor' needs strictly increasing times for its series")
         return functional.terms(u, times, extrapolate=True)

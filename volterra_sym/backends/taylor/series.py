@@ -183,9 +183,12 @@ class TaylorSeries:
             total = np.where(first >= 1.0, np.inf, 2.0 * total)  # ×2: safety factor
         return total
 
-    def evaluate(self, sorted_lags: np.ndarray, on_radius: str = "raise"):
+    def evaluate(self, sorted_lags: np.ndarray, on_radius: str = "raise",
+                 alternatives: str = "another route that applies (exact, spectral, "
+                                          "galerkin or Monte Carlo)"):
         """``(values, truncation_error, statistical_error, rounding_error)`` at sorted lags
-        ``(P, N)``; lags beyond :attr:`radius` raise (``on_radius="warn"``: warn, error inf)."""
+        ``(P, N)``; lags beyond :attr:`radius` raise (``on_radius="warn"``: warn, error inf;
+        the message suggests shorter lags or ``alternatives``)."""
         lags = np.asarray(sorted_lags, dtype=float).reshape(-1, self.order)
         tau = np.diff(lags, axis=1, prepend=0.0)
         if np.any(tau < -1e-12 * np.maximum(1.0, np.abs(lags).max(initial=0.0))):
@@ -211,7 +214,7 @@ class TaylorSeries:
                        f"radius of convergence r ≈ {r:.4g} of the short-lag Taylor series of "
                        f"K{[k + 1 for k in self.channels]} at degree {self.degree} (shell "
                        f"ratio test on shells {self.reliable_shells[-3:]}); the series is "
-                       "meaningless there — use shorter lags or method='exact'/'spectral'")
+                       f"meaningless there — use shorter lags or {alternatives}")
                 if on_radius == "raise":
                     raise BackendError(msg)
                 warnings.warn(msg, TaylorAccuracyWarning, stacklevel=3)

@@ -1,0 +1,510 @@
+"""Monte Carlo from the command line (docs/theory.md §7, §12); registered by :mod:`.cli`.
+
+    volterra-sym kernel MODEL --method montecarlo --lags 0.5 1 2 [--order 1|2]
+                        [--paths N] [--estimator auto|fdt|girsanov] [--control-variate]
+                        [--dt DT] [--window W] [--origins K] [--seed S]
+                        [--workers N | --scheduler ADDRESS] [--json]
+    volterra-sym simulate MODEL --input EXPR --eps E [E ...] [--paths N] [--t-max T]
+                        [--times T ...] [--control-variate] [--out F.json] [--plot F.png]
+
+Kernels: :func:`~volterra_sym.montecarlo.first_order_kernel` /
+:func:`~volterra_sym.montecarlo.second_order_kernel` (fluctuation–dissipation or Girsanov
+correlations along stationary paths). Responses: ``Δ_ε(t) = E f(h^ε_t) - E f(h^0_t)`` by
+:func:`~volterra_sym.montecarlo.response` with common random numbers; every amplitude is
+run with the same seed, hence the same initial states and Brownian paths. Every value has
+its standard error ``se`` and the measured time-step bias ``bias ≈ 2[v(dt) - v(dt/2)]``
+(the same paths at ``dt`` and ``dt/2``) with its standard error; an honest comparison with
+an exact ``x`` is ``|value - x| ≤ 4·se + |bias| + 4·se_bias``.
+
+``--workers N`` runs the chunks on a ``distributed.LocalCluster`` of ``N`` one-thread
+worker processes on the loopback interface, started and closed by the command;
+``--scheduler ADDRESS`` uses a running Dask scheduler (connection timeout
+:data:`SCHEDULER_TIMEOUT` s). The numbers are bitwise the same in-process and on any
+number of workers (chunks merged in chunk order, docs/theory.md §12).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from .cli import (
+    EXIT_OK,
+    _check_channels,
+    _check_order,
+    _finite,
+    _load,
+    _output_path,
+    _parse_lags,
+    _plot_path,
+    _positive_int,
+    parse_input,
+)
+from .errors import InvalidInputError, NotApplicableError, SimulationError
+from .reports.atomic import atomic_path, write_text_atomic
+from .reports.progress import StageProgress
+
+__all__ = ["add_kernel_arguments", "add_simulate_parser", "cmd_kernel_montecarlo",
+           "cmd_simulate", "dask_client", "check_scheduler_address", "refuse_mc_options"]
+
+#: seconds to wait for a Dask scheduler given by ``--scheduler``
+SCHEDULER_TIMEOUT = 10.0
+#: seconds to wait for the workers of ``--workers N`` to start
+CLUSTER_START_TIMEOUT = 60.0
+#: default time step (lags and observation times must be multiples of it)
+DEFAULT_DT = 0.01
+#: default paths of kernel estimates and of responses
+DEFAULT_KERNEL_PATHS = 10_000
+DEFAULT_RESPONSE_PATHS = 10_000
+#: most paths the command line accepts (the engine refuses larger path-step counts anyway)
+MAX_PATHS = 10**9
+#: the Monte Carlo options of ``kernel`` (refused with another ``--method``)
+KERNEL_MC_OPTIONS = ("paths", "estimator", "control_variate", "dt", "window", "origins",
+                     "origin_stride", "seed", "workers", "scheduler")
+_SCHEDULER_RE = re.compile(r"^(?:(tcp|tls)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
+
+
+# ---------------------------------------------------------------------- the cluster
+def max_workers() -> int:
+    """Largest ``--workers``: four per CPU (more only adds scheduling overhead)."""
+    return 4 * (os.cpu_count() or 1)
+
+
+def check_scheduler_address(address: str) -> str:
+    """``[tcp://|tls://]HOST:PORT`` with ``1 ≤ PORT ≤ 65535``, else
+    :class:`~volterra_sym.errors.InvalidInputError` (``param="--scheduler"``)."""
+    m = _SCHEDULER_RE.match(address.strip()) if isinstance(address, str) else None
+    if m is None or not 1 <= int(m.group(3)) <= 65535:
+        raise InvalidInputError(f"--scheduler: {address!r} is not a Dask scheduler address "
+                                "of the form [tcp://]HOST:PORT (PORT 1..65535), e.g. "
+                                "tcp://127.0.0.1:8786", param="--scheduler")
+    return f"{m.group(1) or 'tcp'}://{m.group(2)}:{m.group(3)}"
+
+
+@contextlib.contextmanager
+def dask_client(workers: int | None, scheduler: str | None) -> Iterator[object]:
+    """``None`` (in-process), a client of a fresh ``LocalCluster`` of ``workers`` one-thread
+    processes on 127.0.0.1 (closed on exit), or a client of the scheduler at ``scheduler``.
+
+    ``--workers`` outside ``1..4·CPUs`` and malformed addresses are invalid input; a
+    scheduler that cannot be reached within :data:`SCHEDULER_TIMEOUT` s is a
+    :class:`~volterra_sym.errors.SimulationError` (exit status 1)."""
+    if workers is None and scheduler is None:
+        yield None
+        return
+    if workers is not None:
+        _positive_int("--workers", workers, max_workers())
+    else:
+        address = check_scheduler_address(scheduler)
+    import distributed
+
+    if workers is not None:
+        try:
+            cluster = distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, silence_logs=logging.ERROR)
+        except (OSError, TimeoutError) as exc:
+            raise SimulationError(f"--workers {workers}: the local Dask cluster did not "
+                                  f"start ({type(exc).__name__}: {exc})") from None
+        try:
+            client = distributed.Client(cluster, set_as_default=False)
+            try:
+                client.wait_for_workers(workers, timeout=CLUSTER_START_TIMEOUT)
+                yield client
+            finally:
+                client.close()
+        finally:
+            cluster.close()
+        return
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    t0 = time.monotonic()
+    try:
+        client = distributed.Client(address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise SimulationError(f"--scheduler {address}: no Dask scheduler reachable within "
+                              f"{SCHEDULER_TIMEOUT:g} s (gave up after "
+                              f"{time.monotonic() - t0:.1f} s: {type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())[:160]})") from None
+    try:
+        if not client.scheduler_info().get("workers"):
+            raise SimulationError(f"--scheduler {address}: the scheduler has no workers")
+        yield client
+    finally:
+        client.close()
+
+
+def _cluster_label(args) -> str:
+    if args.workers is not None:
+        return f"LocalCluster of {args.workers} worker process(es)"
+    if args.scheduler is not None:
+        return f"Dask scheduler {args.scheduler}"
+    return "in-process"
+
+
+# ---------------------------------------------------------------------- arguments
+def _cluster_arguments(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=int, metavar="N",
+                   help="run the Monte Carlo chunks on a local Dask cluster of N one-thread "
+                        "worker processes (loopback only), started and closed by the "
+                        "command; the numbers are bitwise those of an in-process run "
+                        "(default: in-process)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the chunks on a running Dask scheduler, [tcp://]HOST:PORT "
+                        f"(connection timeout {SCHEDULER_TIMEOUT:g} s; default: in-process)")
+
+
+def _mc_common(p, paths_default: int) -> None:
+    p.add_argument("--paths", type=int, metavar="N",
+                   help=f"Monte Carlo paths, ≥ 2 (default: {paths_default:,})")
+    p.add_argument("--dt", type=float, metavar="DT",
+                   help="Monte Carlo time step; lags and times must be multiples of it; the "
+                        "time-step bias is measured by a second run at DT/2 on the same "
+                        f"Brownian paths (default: {DEFAULT_DT:g})")
+    p.add_argument("--seed", type=int, metavar="S",
+                   help="random seed, ≥ 0 (default: 12345; the output records it)")
+    p.add_argument("--control-variate", action="store_true", default=None,
+                   help="use the linearised network, run with the same noise, as a control "
+                        "variate (nonlinear models; first-order kernels and responses) "
+                        "(default: off)")
+    _cluster_arguments(p)
+
+
+def add_kernel_arguments(p) -> None:
+    """The Monte Carlo options of ``kernel`` (used with ``--method montecarlo``)."""
+    g = p.add_argument_group("Monte Carlo (--method montecarlo)")
+    g.add_argument("--estimator", choices=["auto", "fdt", "girsanov"],
+                   help="fdt: fluctuation–dissipation correlation E0[v_k(h_0) f(h_σ)] (needs "
+                        "the conjugate variable v = -C·∇log p0; order 2 also needs C = σB "
+                        "off the diagonal); girsanov: correlation with the Brownian "
+                        "increments of a kick window (needs C = σB); auto: fdt where it "
+                        "applies, else girsanov (default: auto)")
+    g.add_argument("--window", type=float, metavar="W",
+                   help="Girsanov kick window δ (a multiple of --dt): those estimates are "
+                        "averages of K over [σ, σ+δ] (default: 0.1)")
+    g.add_argument("--origins", type=int, metavar="K",
+                   help="time origins per path, --origin-stride apart (default: 10)")
+    g.add_argument("--origin-stride", type=float, metavar="S",
+                   help="time between origins on a path, a multiple of --dt (default: 0.5)")
+    _mc_common(g, DEFAULT_KERNEL_PATHS)
+
+
+def refuse_mc_options(args) -> None:
+    """With a method other than ``montecarlo``, a Monte Carlo option is refused by name."""
+    for name in KERNEL_MC_OPTIONS:
+        if getattr(args, name, None) is not None:
+            raise InvalidInputError(f"--{name.replace('_', '-')} is used only by --method "
+                                    f"montecarlo (got --method {args.method})",
+                                    param=f"--{name.replace('_', '-')}")
+
+
+def add_simulate_parser(sub, common, **kw) -> None:
+    """Register ``simulate`` (``common`` adds the shared ``--progress`` option)."""
+    p = sub.add_parser("simulate", help="Monte Carlo responses to an input (CRN)",
+                       description="Monte Carlo responses Δ(t) = E f(h^ε_t) - E f(h^0_t) "
+                                   "to the input ε·u(t) switched on at t = 0, for every ε, "
+                                   "from paths with common random numbers (the same initial "
+                                   "states from p0 and the same noise for every ε), with "
+                                   "standard errors and the measured time-step bias.", **kw)
+    p.add_argument("model", help="TOML model file or built-in example name")
+    p.add_argument("--input", action="append", required=True, metavar="EXPR",
+                   help="input u_k(t), one expression in t per channel (repeat; required)")
+    p.add_argument("--eps", type=float, nargs="+", required=True, metavar="E",
+                   help="input amplitudes ε (required)")
+    p.add_argument("--t-max", type=float, default=5.0,
+                   help="last observation time (51 times in [0, T] on the --dt grid)")
+    p.add_argument("--times", type=float, nargs="+", metavar="T",
+                   help="observation times, multiples of --dt, instead of --t-max "
+                        "(default: none)")
+    p.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
+    _mc_common(p, DEFAULT_RESPONSE_PATHS)
+    p.add_argument("--out", metavar="FILE",
+                   help="write the results as JSON to FILE (default: none)")
+    p.add_argument("--plot", metavar="FILE",
+                   help="write a figure of Δ(t) ± 2 se for every ε; .png is appended unless "
+                        "FILE ends in an image format (default: none)")
+    p.add_argument("--json", action="store_true", help="print JSON (default: a table)")
+    common(p)
+    p.set_defaults(func=cmd_simulate)
+
+
+# ---------------------------------------------------------------------- shared checks
+def _mc_settings(args, paths_default: int) -> dict:
+    dt = DEFAULT_DT if args.dt is None else _finite("--dt", args.dt)
+    if not 0 < dt <= 1:
+        raise InvalidInputError(f"--dt must be a number with 0 < dt ≤ 1, got {args.dt!r}",
+                                param="--dt")
+    paths = paths_default if args.paths is None else _positive_int("--paths", args.paths,
+                                                                    MAX_PATHS, lo=2)
+    seed = 12345 if args.seed is None else _positive_int("--seed", args.seed, lo=0)
+    if args.workers is not None:
+        _positive_int("--workers", args.workers, max_workers())
+    if args.scheduler is not None:
+        check_scheduler_address(args.scheduler)
+    return {"paths": paths, "dt": dt, "seed": seed,
+            "control_variate": bool(args.control_variate)}
+
+
+def _on_grid(name: str, values: np.ndarray, dt: float) -> None:
+    k = np.rint(values / dt)
+    bad = np.abs(k * dt - values) > 1e-9 * np.maximum(1.0, np.abs(values))
+    if np.any(bad):
+        raise InvalidInputError(f"{name}: {values[bad][0]:g} is not a multiple of --dt = "
+                                f"{dt:g}; choose values on the time grid or a smaller --dt",
+                                param=name)
+
+
+def _numeric(model) -> None:
+    if not model.is_numeric:
+        raise NotApplicableError("Monte Carlo needs numeric parameters (the model has "
+                                 f"symbols {sorted(map(str, model.parameters))})")
+
+
+def _nullable(x):
+    """A float array as nested JSON lists with non-finite entries as ``null``."""
+    if x is None:
+        return None
+    a = np.asarray(x, dtype=float)
+    obj = a.astype(object)
+    obj[~np.isfinite(a)] = None
+    return obj.tolist()
+
+
+# ---------------------------------------------------------------------- kernel
+def _choose_estimator(model, order: int, requested: str, lags: np.ndarray) -> str:
+    """``fdt`` or ``girsanov`` (``auto``: fdt where it applies); a requested estimator that
+    does not apply is refused with the reason."""
+    from .verify.mc_kernels import estimators
+
+    has_v, has_B, why_v, why_B = estimators(model)
+    need_B_for_fdt = order == 2 and bool(np.any(lags[:, 0] != lags[:, -1]))
+    fdt_ok = has_v and (has_B or not need_B_for_fdt)
+    if requested == "fdt" and not fdt_ok:
+        why = why_v if not has_v else (f"off-diagonal second-order lags need C = σB: {why_B}")
+        raise NotApplicableError(f"--estimator fdt does not apply: {why}")
+    if requested == "girsanov" and not has_B:
+        raise NotApplicableError(f"--estimator girsanov does not apply: {why_B}")
+    if requested in ("fdt", "girsanov"):
+        return requested
+    if fdt_ok:
+        return "fdt"
+    if has_B:
+        return "girsanov"
+    raise NotApplicableError(f"no Monte Carlo kernel estimator applies: fdt: {why_v}; "
+                             f"girsanov: {why_B}")
+
+
+def cmd_kernel_montecarlo(args) -> int:
+    """``kernel --method montecarlo``: values ± standard errors and the time-step bias."""
+    from .montecarlo import first_order_kernel, second_order_kernel
+
+    for opt in ("tol", "degree"):
+        if getattr(args, opt, None) is not None:
+            raise InvalidInputError(f"--{opt} is not used by method 'montecarlo' (its "
+                                    "accuracy is set by --paths and --dt)", param=f"--{opt}")
+    st = _mc_settings(args, DEFAULT_KERNEL_PATHS)
+    dt = st["dt"]
+    window = 0.1 if args.window is None else _finite("--window", args.window)
+    stride = 0.5 if args.origin_stride is None else _finite("--origin-stride",
+                                                            args.origin_stride)
+    origins = 10 if args.origins is None else _positive_int("--origins", args.origins, 10**6)
+    with StageProgress(2, "kernel", enabled=args.progress) as bar:
+        with bar.stage("load model"):
+            model = _load(args.model)
+            _numeric(model)
+            order = _check_order(args.order, model)
+            if order > 2:
+                raise NotApplicableError(f"--method montecarlo estimates kernels of order 1 "
+                                         f"and 2, not {order}")
+            channels = _check_channels(args.channels, order, model.m)
+            lags = _parse_lags(args.lags, order)
+            f = model.observable(args.observable)
+            _on_grid("--lags", lags.ravel(), dt)
+            estimator = _choose_estimator(model, order, args.estimator or "auto", lags)
+            if estimator == "girsanov" or (order == 2 and np.any(lags[:, 0] != lags[:, -1])):
+                if not window > 0:
+                    raise InvalidInputError(f"--window must be > 0, got {window:g}",
+                                            param="--window")
+                _on_grid("--window", np.array([window]), dt)
+            if not stride > 0:
+                raise InvalidInputError(f"--origin-stride must be > 0, got {stride:g}",
+                                        param="--origin-stride")
+            _on_grid("--origin-stride", np.array([stride]), dt)
+        kw = dict(observable=f, method=estimator, n_paths=st["paths"], dt=dt,
+                  n_origins=origins, origin_stride=stride, window=window, seed=st["seed"],
+                  progress=args.progress, control_variate=st["control_variate"])
+        with bar.stage(f"Monte Carlo ({estimator}, {st['paths']:,} paths, "
+                       f"{_cluster_label(args)})"):
+            t0 = time.time()
+            with dask_client(args.workers, args.scheduler) as client:
+                if order == 1:
+                    est = first_order_kernel(model, lags[:, 0], client=client, **kw)
+                else:
+                    if st["control_variate"]:
+                        raise NotApplicableError("--control-variate is implemented for "
+                                                 "first-order kernels, not order 2")
+                    kw.pop("control_variate")
+                    est = second_order_kernel(model, lags, client=client, **kw)
+            seconds = time.time() - t0
+    sel = (slice(None),) + tuple(channels)
+    vals, se = est.value[sel], est.stderr[sel]
+    bias = None if est.bias is None else est.bias[sel]
+    bse = None if est.bias_stderr is None else est.bias_stderr[sel]
+    vr = None if est.variance_reduction is None else est.variance_reduction[sel]
+    kname = "K_" + "".join(str(c + 1) for c in channels)
+    what = ("window averages over [σ, σ+δ]" if estimator == "girsanov" else
+            "point values" if order == 1 else
+            "point values on the diagonal, averages over σ1 ∈ [σ1, σ1+δ] off it")
+    if args.json:
+        print(json.dumps({
+            "model": model.name, "observable": str(f), "channels": list(channels),
+            "method": "montecarlo", "estimator": estimator,
+            "options": {"paths": est.n_paths, "dt": est.dt, "scheme": est.scheme,
+                        "seed": est.seed, "origins": est.n_origins, "origin_stride": stride,
+                        "window": est.window, "control_variate": st["control_variate"]},
+            "lags": lags.tolist(), "values": _nullable(vals), "errors": _nullable(se),
+            "error_kind": "standard error (1 sigma) of the Monte Carlo mean",
+            "stderr": _nullable(se), "bias": _nullable(bias), "bias_stderr": _nullable(bse),
+            "windowed": np.asarray(est.windowed, bool).tolist(), "window": est.window,
+            "variance_reduction": _nullable(vr), "values_are": what,
+            "cluster": _cluster_label(args), "seconds": seconds}, indent=2))
+        return EXIT_OK
+    print(f"# {kname} of f = {f} for {model.name} (method: montecarlo, estimator {estimator}: "
+          f"{what}{f', δ = {est.window:g}' if est.window else ''}); {est.n_paths:,} paths × "
+          f"{est.n_origins} origins, dt = {est.dt:g} ({est.scheme}), seed {est.seed}, "
+          f"{_cluster_label(args)}, {seconds:.1f} s")
+    print("# bias: time-step bias 2[K(dt) - K(dt/2)] measured on the same Brownian paths; "
+          "honest error bar 4·se + |bias| + 4·se_bias")
+    print(f"# {'lags':>14s} {'K':>14s} {'se':>10s} {'bias':>11s} {'se_bias':>10s}"
+          + (f" {'var.red.':>9s}" if vr is not None else ""))
+    for j, lag in enumerate(lags):
+        line = (f"{','.join(f'{x:g}' for x in lag):>16s} {vals[j]:14.6g} {se[j]:10.3g} "
+                f"{bias[j] if bias is not None else math.nan:11.3g} "
+                f"{bse[j] if bse is not None else math.nan:10.3g}")
+        if vr is not None:
+            line += f" {vr[j]:9.3g}"
+        print(line)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- simulate
+def _response_times(args, dt: float) -> np.ndarray:
+    if args.times:
+        t = np.array([_finite("--times", x) for x in args.times], dtype=float)
+        if np.any(t < 0):
+            raise InvalidInputError("--times must be ≥ 0", param="--times")
+        _on_grid("--times", t, dt)
+        return np.rint(t / dt) * dt
+    t_max = _finite("--t-max", args.t_max)
+    if not dt <= t_max <= 1e4:
+        raise InvalidInputError(f"--t-max must be a number with dt ≤ T ≤ 1e4, got "
+                                f"{args.t_max!r}", param="--t-max")
+    idx = np.unique(np.rint(np.linspace(0.0, t_max / dt, 51)))
+    return idx * dt
+
+
+def _plot_responses(path, times, eps, value, stderr, title: str) -> None:
+    from .reports.plots import _pyplot
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
+    for e, v, s in zip(eps, value, stderr, strict=True):
+        line, = ax.plot(times, v, lw=1.4, label=f"ε = {e:g}")
+        ax.fill_between(times, v - 2 * s, v + 2 * s, color=line.get_color(), alpha=0.25,
+                        lw=0)
+    ax.axhline(0.0, color="k", lw=0.6)
+    ax.set_xlabel("t")
+    ax.set_ylabel(r"$\mathbb{E} f(h^\varepsilon_t) - \mathbb{E} f(h^0_t)$  (± 2 se)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def cmd_simulate(args) -> int:
+    """``simulate``: CRN responses at every ``--eps`` (module docstring)."""
+    from .montecarlo import response
+
+    st = _mc_settings(args, DEFAULT_RESPONSE_PATHS)
+    dt = st["dt"]
+    eps = [_finite("--eps", e) for e in args.eps]
+    if len(set(eps)) != len(eps):
+        raise InvalidInputError("--eps: the amplitudes must be distinct", param="--eps")
+    times = _response_times(args, dt)
+    out = _output_path(args.out) if args.out else None
+    plot = _output_path(_plot_path(args.plot)) if args.plot else None
+    with StageProgress(len(eps) + 1 + bool(plot), "simulate", enabled=args.progress) as bar:
+        with bar.stage("load model"):
+            model = _load(args.model)
+            _numeric(model)
+            f = model.observable(args.observable)
+            u, parsed = parse_input(args.input, model.m)
+            u(0.0)                                      # refuse a bad input before the run
+        results = []
+        t0 = time.time()
+        with dask_client(args.workers, args.scheduler) as client:
+            for e in eps:
+                with bar.stage(f"Monte Carlo ε = {e:g} ({st['paths']:,} paths, "
+                               f"{_cluster_label(args)})"):
+                    results.append(response(model, u, e, times, observable=f,
+                                            n_paths=st["paths"], dt=dt, seed=st["seed"],
+                                            client=client, progress=args.progress,
+                                            control_variate=st["control_variate"]))
+        seconds = time.time() - t0
+        value = np.array([r.value for r in results])
+        stderr = np.array([r.stderr for r in results])
+        bias = np.array([r.bias for r in results])
+        bse = np.array([r.bias_stderr for r in results])
+        r0 = results[0]
+        vr = [None if r.variance_reduction is None else _nullable(r.variance_reduction)
+              for r in results]
+        cv_note = [r.details.get("control_variate") for r in results]
+        doc = {"model": model.name, "observable": str(f),
+               "input": [str(p) for p in parsed], "method": "montecarlo (CRN response)",
+               "options": {"paths": r0.n_paths, "dt": r0.dt, "scheme": r0.scheme,
+                           "seed": r0.seed, "control_variate": st["control_variate"]},
+               "eps": eps, "times": r0.times.tolist(), "values": _nullable(value),
+               "stderr": _nullable(stderr), "bias": _nullable(bias),
+               "bias_stderr": _nullable(bse),
+               "baseline": _nullable(r0.baseline),
+               "baseline_stderr": _nullable(r0.baseline_stderr),
+               "variance_reduction": vr, "control_variate_details": cv_note,
+               "values_are": "E f(h^eps_t) - E f(h^0_t) at dt (common random numbers); "
+                             "bias = 2[v(dt) - v(dt/2)] on the same Brownian paths",
+               "cluster": _cluster_label(args), "seconds": seconds}
+        text = json.dumps(doc, indent=1)
+        if out is not None:
+            write_text_atomic(out, text + "\n")
+        if plot is not None:
+            with bar.stage("plot"), atomic_path(plot) as tmp:
+                _plot_responses(tmp, r0.times, eps, value, stderr,
+                                f"{model.name}: f = {f}, u = {', '.join(map(str, parsed))}, "
+                                f"{r0.n_paths:,} CRN paths, dt = {dt:g}")
+    if out is not None:
+        print(f"wrote {out}", file=sys.stderr)
+    if plot is not None:
+        print(f"wrote {plot}", file=sys.stderr)
+    if args.json:
+        print(text)
+        return EXIT_OK
+    print(f"# {model.name}: response of f = {f} to eps·u, u = {', '.join(map(str, parsed))}; "
+          f"{r0.n_paths:,} CRN paths, dt = {dt:g} ({r0.scheme}), seed {r0.seed}, "
+          f"{_cluster_label(args)}, {seconds:.1f} s")
+    print("# value ± se [time-step bias 2(v(dt) - v(dt/2))] per eps")
+    print(f"# {'t':>8s}" + "".join(f"{'eps=' + format(e, 'g'):>36s}" for e in eps))
+    step = max(1, len(times) // 20)
+    for i in range(0, len(times), step):
+        print(f"{r0.times[i]:10.4g}" + "".join(
+            f"{value[e, i]:13.5g} ±{stderr[e, i]:9.2g} [{bias[e, i]:9.2g}]"
+            for e in range(len(eps))))
+    return EXIT_OK
