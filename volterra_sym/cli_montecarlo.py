@@ -57,7 +57,7 @@ __all__ = ["add_kernel_arguments", "add_simulate_parser", "cmd_kernel_montecarlo
            "cmd_simulate", "dask_client", "check_scheduler_address", "refuse_mc_options"]
 
 #: seconds to wait for a Dask scheduler given by ``--scheduler``
-SCHEDULER_TIMEOUT = 10.0
+SCHEDULER_TIMEOUT = 5.0
 #: seconds to wait for the workers of ``--workers N`` to start
 CLUSTER_START_TIMEOUT = 60.0
 #: default time step (lags and observation times must be multiples of it)
@@ -116,7 +116,7 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[object]:
             raise SimulationError(f"--workers {workers}: the local Dask cluster did not "
                                   f"start ({type(exc).__name__}: {exc})") from None
         try:
-            client = distributed.Client(cluster, set_as_default=False)
+            client = distributed.Client(cluster)
             try:
                 client.wait_for_workers(workers, timeout=CLUSTER_START_TIMEOUT)
                 yield client
@@ -126,10 +126,11 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[object]:
             cluster.close()
         return
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    _probe(address)
     t0 = time.monotonic()
     try:
-        client = distributed.Client(address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
+        client = distributed.Client(address, timeout=SCHEDULER_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - whatever the client raised: one line, exit 1
         raise SimulationError(f"--scheduler {address}: no Dask scheduler reachable within "
                               f"{SCHEDULER_TIMEOUT:g} s (gave up after "
                               f"{time.monotonic() - t0:.1f} s: {type(exc).__name__}: "
@@ -140,6 +141,45 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[object]:
         yield client
     finally:
         client.close()
+
+
+def _probe(address: str) -> None:
+    """Fail fast, before Dask's client, on a host that does not resolve, a port that
+    refuses the connection, or (``tcp://``) a server that is not Dask: a Dask scheduler
+    greets every new connection with a framed handshake whose first 8 bytes are a small
+    little-endian length. A server that stays silent (an HTTP proxy waits for a request)
+    or greets with text (``HTTP/1.1 400`` read as a length is absurd; Dask's client would
+    try to allocate it) is refused."""
+    import socket
+
+    scheme, rest = address.split("://", 1)
+    host, _, port = rest.rpartition(":")
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port)), timeout=SCHEDULER_TIMEOUT) as sock:
+            sock.settimeout(SCHEDULER_TIMEOUT)
+            head = b""
+            with contextlib.suppress(TimeoutError, OSError):
+                while len(head) < 8:
+                    chunk = sock.recv(8 - len(head))
+                    if not chunk:
+                        break
+                    head += chunk
+    except socket.gaierror as exc:
+        raise SimulationError(f"--scheduler {address}: host {host!r} not found "
+                              f"({exc.strerror or exc})") from None
+    except (OSError, TimeoutError) as exc:
+        why = ("connection refused (no scheduler listens there)"
+               if isinstance(exc, ConnectionRefusedError) else
+               f"no answer within {SCHEDULER_TIMEOUT:g} s" if isinstance(exc, TimeoutError)
+               else (exc.strerror or str(exc)))
+        raise SimulationError(f"--scheduler {address}: cannot reach a Dask scheduler: "
+                              f"{why}") from None
+    if scheme == "tcp" and (len(head) < 8 or int.from_bytes(head, "little") > 2**26):
+        said = f"it greeted with {head!r}" if head else \
+            f"it sent no Dask handshake within {SCHEDULER_TIMEOUT:g} s"
+        raise SimulationError(f"--scheduler {address}: the server there is not a Dask "
+                              f"scheduler ({said})")
 
 
 def _cluster_label(args) -> str:

@@ -1,0 +1,299 @@
+"""Monte Carlo from the command line: ``kernel --method montecarlo`` and ``simulate``.
+
+* Values against independent routes: the exact kernels of the linear ``linear2d`` (orders
+  1 and 2, FDT and Girsanov), the spectral kernel of ``tanh1d`` averaged over the Girsanov
+  window (6-point Gauss–Legendre), and the exact truncated series of ``linear2d`` (which
+  terminates at order 2 for its quadratic observable) for the CRN responses; every
+  comparison is ``|MC - x| ≤ 4·se + |bias| + 4·se_bias``.
+* The same seed gives bitwise the same output in-process, with ``--workers 2`` (a
+  LocalCluster started by the command) and with ``--scheduler`` (a running cluster).
+* Bad ``--workers``/``--scheduler`` values: one line, exit 2 (invalid) or 1 (unreachable),
+  measured as real processes in < 30 s.
+"""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from volterra_sym.cli import build_parser, main
+from volterra_sym.hierarchy import ResponseHierarchy
+from volterra_sym.model import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+Z = 4.0
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(6)
+_GL_X, _GL_W = 0.5 * (_GL_X + 1.0), 0.5 * _GL_W
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys, *argv):
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def one_line(err: str) -> str:
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def within(doc, exact, what):
+    v, se = np.array(doc["values"], float), np.array(doc["stderr"], float)
+    b, bse = np.array(doc["bias"], float), np.array(doc["bias_stderr"], float)
+    tol = Z * se + np.abs(b) + Z * bse
+    assert np.all(se > 0), (what, se)
+    assert np.all(np.abs(v - exact) <= tol), (what, v, exact, tol)
+
+
+# ---------------------------------------------------------------------- kernels
+def test_kernel_fdt_order1_matches_exact(capsys):
+    doc = run_json(capsys, "kernel", "linear2d", "--method", "montecarlo", "--lags", "0",
+                   "0.5", "1.5", "--paths", "4000", "--seed", "3")
+    assert doc["method"] == "montecarlo" and doc["estimator"] == "fdt"
+    assert doc["options"]["seed"] == 3 and doc["options"]["paths"] == 4000
+    K = ResponseHierarchy(load_model("linear2d"), None, 1).kernel((0,))
+    exact = K.evaluate(np.array([[0.0], [0.5], [1.5]]), method="exact").values
+    within(doc, exact, "K1 fdt")
+    # the error bar is informative: a few percent, not a blanket
+    assert np.max(np.array(doc["stderr"]) / np.abs(exact)) < 0.1
+
+
+def test_kernel_order2_both_estimators_match_exact(capsys):
+    lags = ["0.3,0.3", "0.2,0.7", "0.8,0.2"]
+    pts = np.array([[0.3, 0.3], [0.2, 0.7], [0.8, 0.2]])
+    K = ResponseHierarchy(load_model("linear2d"), None, 2).kernel((0, 0))
+    for est in ("fdt", "girsanov"):
+        doc = run_json(capsys, "kernel", "linear2d", "--method", "montecarlo", "--order", "2",
+                       "--lags", *lags, "--paths", "4000", "--estimator", est,
+                       "--window", "0.1")
+        assert doc["estimator"] == est
+        # exact values averaged as the estimator averages (docs/theory.md §7)
+        exact = []
+        for (s1, s2), windowed in zip(pts, doc["windowed"], strict=True):
+            if not windowed:
+                exact.append(float(K.evaluate(np.array([[s1, s2]]), method="exact").values[0]))
+                continue
+            lo, hi = min(s1, s2), max(s1, s2)
+            a = lo + 0.1 * _GL_X
+            if est == "fdt":     # recent kick averaged over [σ1, σ1+δ], earlier at σ2
+                p = np.stack([a, np.full_like(a, hi)], 1)
+                w = _GL_W
+            else:                # both kicks averaged over their windows
+                b = hi + 0.1 * _GL_X
+                A, B = np.meshgrid(a, b, indexing="ij")
+                p = np.stack([A.ravel(), B.ravel()], 1)
+                w = np.outer(_GL_W, _GL_W).ravel()
+            exact.append(float(w @ K.evaluate(p, method="exact").values))
+        within(doc, np.array(exact), f"K11 {est}")
+
+
+def test_kernel_girsanov_nonlinear_matches_spectral_window_average(capsys):
+    doc = run_json(capsys, "kernel", "tanh1d", "--method", "montecarlo", "--lags", "0.2",
+                   "1", "--paths", "3000", "--estimator", "girsanov", "--window", "0.1")
+    assert doc["window"] == pytest.approx(0.1) and all(doc["windowed"])
+    K = ResponseHierarchy(load_model("tanh1d"), None, 1).kernel((0,))
+    exact = [float(_GL_W @ K.evaluate((s + 0.1 * _GL_X)[:, None], method="spectral").values)
+             for s in (0.2, 1.0)]
+    within(doc, np.array(exact), "K1 girsanov tanh1d")
+    # a nonlinear model under the exponential scheme: the bias is measured, not zero
+    assert np.all(np.abs(doc["bias"]) > 0)
+
+
+def test_kernel_table_shows_se_and_bias(capsys):
+    code, out, err = run(capsys, "kernel", "tanh1d", "--method", "montecarlo", "--lags", "0.5",
+                         "--paths", "500", "--origins", "2")
+    assert code == 0, err
+    assert "se" in out and "bias" in out and "4·se + |bias| + 4·se_bias" in out
+    assert "estimator fdt" in out and "500 paths" in out
+
+
+# ---------------------------------------------------------------------- simulate
+def test_simulate_matches_exact_series(capsys, tmp_path):
+    """linear2d, f quadratic: E f(h^ε_t) - <f>_0 = ε T_1(t) + ε² T_2(t) exactly."""
+    times = [0.5, 1.0, 2.0]
+    out_json = tmp_path / "r.json"
+    code, out, err = run(capsys, "simulate", "linear2d", "--input", "sin(2*t)", "--eps", "0.3",
+                         "1.0", "--times", *times, "--paths", "4000",
+                         "--out", out_json, "--plot", tmp_path / "r.png")
+    assert code == 0, err
+    assert "wrote" in err and "eps=0.3" in out
+    doc = json.loads(out_json.read_text())
+    assert doc["times"] == pytest.approx(times) and doc["eps"] == [0.3, 1.0]
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    hier = ResponseHierarchy(load_model("linear2d"), None, 2)
+    terms = np.asarray(hier.series_terms(lambda t: np.array([np.sin(2 * t)]), np.array(times),
+                                         method="exact"))
+    for e, eps in enumerate(doc["eps"]):
+        exact = eps * terms[1] + eps ** 2 * terms[2]
+        row = {k: doc[k][e] for k in ("values", "stderr", "bias", "bias_stderr")}
+        within(row, exact, f"response eps={eps}")
+    # CRN: the standard error is small compared with the response
+    assert np.max(np.array(doc["stderr"][1]) / np.abs(doc["values"][1])) < 0.05
+
+
+WEAK = """name = "tanh1d_weak"
+activation = "tanh"
+Gamma = [[1]]
+W = [[0.5]]
+b = [0.2]
+C = [[1]]
+sigma = [[0.5]]
+observable = "h1**2"
+"""
+
+
+def test_simulate_control_variate_reduces_variance(capsys, tmp_path):
+    """A weakly nonlinear 1-D tanh network (gain 0.5) with a quadratic observable: the
+    linearised network as control variate cuts the variance ≥ 10×, and the estimate agrees
+    with the plain one."""
+    (tmp_path / "weak.toml").write_text(WEAK)
+    kw = ["simulate", tmp_path / "weak.toml", "--input", "sin(2*t)", "--eps", "0.2",
+          "--times", "1", "2", "--paths", "2000"]
+    plain = run_json(capsys, *kw)
+    cv = run_json(capsys, *kw, "--control-variate")
+    assert cv["options"]["control_variate"] is True
+    vr = np.array(cv["variance_reduction"][0], float)
+    assert np.all(vr > 10), vr
+    a, b = np.array(plain["values"][0]), np.array(cv["values"][0])
+    sa, sb = np.array(plain["stderr"][0]), np.array(cv["stderr"][0])
+    assert np.all(sb < sa)
+    assert np.all(np.abs(a - b) <= Z * np.hypot(sa, sb)
+                  + np.abs(plain["bias"][0]) + np.abs(cv["bias"][0]))
+
+
+# ---------------------------------------------------------------------- distributed
+def test_workers_give_bitwise_the_same_numbers(capsys):
+    """``--workers 2`` (a LocalCluster on 127.0.0.1 started by the command) and in-process."""
+    kw = ["kernel", "tanh1d", "--method", "montecarlo", "--lags", "0.1", "0.5", "--paths",
+          "3000", "--origins", "3", "--seed", "11"]
+    ref = run_json(capsys, *kw)
+    dist = run_json(capsys, *kw, "--workers", "2")
+    assert "LocalCluster of 2" in dist["cluster"] and ref["cluster"] == "in-process"
+    for key in ("values", "stderr", "bias", "bias_stderr"):
+        assert dist[key] == ref[key], key
+
+
+def test_scheduler_gives_bitwise_the_same_numbers(capsys):
+    distributed = pytest.importorskip("distributed")
+    kw = ["simulate", "tanh1d", "--input", "cos(t)", "--eps", "0.2", "0.4", "--times", "0.5",
+          "1.5", "--paths", "3000", "--seed", "5"]
+    ref = run_json(capsys, *kw)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        dist = run_json(capsys, *kw, "--scheduler", cluster.scheduler_address)
+    assert dist["cluster"].startswith("Dask scheduler tcp://127.0.0.1:")
+    for key in ("values", "stderr", "bias", "bias_stderr", "baseline"):
+        assert dist[key] == ref[key], key
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("extra, code, words", [
+    (["--workers", "0"], 2, ["--workers", "between 1 and"]),
+    (["--workers", "-2"], 2, ["--workers"]),
+    (["--scheduler", "not an address"], 2, ["--scheduler", "HOST:PORT"]),
+    (["--scheduler", "tcp://127.0.0.1:99999"], 2, ["--scheduler", "PORT 1..65535"]),
+    (["--scheduler", "tcp://127.0.0.1:{closed}"], 1, ["--scheduler", "connection refused"]),
+    (["--scheduler", "no-such-host.invalid:8786"], 1, ["--scheduler", "not found"]),
+])
+def test_bad_cluster_options_fail_fast_with_one_line(extra, code, words):
+    extra = [e.format(closed=_closed_port()) for e in extra]
+    argv = [sys.executable, "-m", "volterra_sym.cli", "kernel", "linear2d", "--method",
+            "montecarlo", "--lags", "0.5", "--paths", "100", *extra]
+    t0 = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == code, proc.stderr
+    line = one_line(proc.stderr)
+    assert line.startswith("error: ") and all(w in line for w in words), line
+    assert proc.stdout == ""
+    assert elapsed < 30, f"{extra}: {elapsed:.1f} s"
+
+
+def test_silent_server_is_not_a_scheduler(capsys):
+    """A port that accepts connections but never greets like Dask: exit 1 within the
+    timeout (an HTTP proxy behaves so; Dask's client would otherwise hang or allocate)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    try:
+        t0 = time.monotonic()
+        code, out, err = run(capsys, "kernel", "linear2d", "--method", "montecarlo", "--lags",
+                             "0.5", "--paths", "100", "--scheduler",
+                             f"127.0.0.1:{srv.getsockname()[1]}")
+        elapsed = time.monotonic() - t0
+    finally:
+        srv.close()
+    assert code == 1 and "not a Dask scheduler" in one_line(err)
+    assert elapsed < 30
+
+
+# ---------------------------------------------------------------------- refusals, help
+@pytest.mark.parametrize("argv, param", [
+    (["kernel", "linear2d", "--lags", "0.5", "--paths", "100"], "--paths"),
+    (["kernel", "linear2d", "--lags", "0.5", "--method", "exact", "--workers", "2"],
+     "--workers"),
+    (["kernel", "linear2d", "--lags", "0.5", "--method", "montecarlo", "--tol", "1e-3"],
+     "--tol"),
+    (["kernel", "linear2d", "--lags", "0.505", "--method", "montecarlo"], "--lags"),
+    (["kernel", "linear2d", "--lags", "0.5", "--method", "montecarlo", "--paths", "1"],
+     "--paths"),
+    (["kernel", "linear2d", "--lags", "0.5", "--method", "montecarlo", "--dt", "0"], "--dt"),
+    (["kernel", "linear2d", "--order", "3", "--lags", "0.1,0.2,0.3", "--method",
+      "montecarlo"], "order"),
+    (["kernel", "linear2d", "--lags", "0.5", "--method", "montecarlo",
+      "--control-variate"], "linear"),
+    (["kernel", "linear2d", "--order", "2", "--lags", "0.2,0.25", "--method", "montecarlo",
+      "--window", "0.1"], "window"),
+    (["simulate", "linear2d", "--input", "sin(t)", "--eps", "0.1", "--times", "0.333"],
+     "--times"),
+    (["simulate", "linear2d", "--input", "1/t", "--eps", "0.1"], "--input"),
+    (["simulate", "linear2d", "--input", "sin(t)", "--eps", "0.1", "0.1"], "--eps"),
+])
+def test_invalid_requests_exit_2_naming_the_option(capsys, argv, param):
+    code, out, err = run(capsys, *argv)
+    assert code == 2, err
+    assert param in one_line(err)
+
+
+def test_taylor_refusal_names_routes_that_apply(capsys):
+    """Beyond the Taylor radius of a nonlinear 1-D model: spectral, galerkin and Monte
+    Carlo apply, exact does not and is not suggested."""
+    code, _, err = run(capsys, "kernel", "tanh1d", "--method", "taylor", "--lags", "3")
+    line = one_line(err)
+    assert code == 2 and "radius" in line
+    assert "'spectral'" in line and "'galerkin'" in line and "--method montecarlo" in line
+    assert "exact" not in line
+
+
+def test_help_and_defaults(capsys):
+    parser = build_parser()
+    subs = next(a for a in parser._actions if a.dest == "command").choices
+    assert "montecarlo" in next(a for a in subs["kernel"]._actions
+                                if a.dest == "method").choices
+    for cmd in ("simulate", "kernel"):
+        for action in subs[cmd]._actions:
+            if action.dest != "help":
+                assert action.help, (cmd, action.dest)
+                if action.option_strings:
+                    text = subs[cmd].formatter_class(cmd)._get_help_string(action)
+                    assert "default" in text or action.required, (cmd, action.dest)
+    code, out, _ = run(capsys, "simulate", "--help")
+    assert code == 0 and "exit status:" in out and "--workers" in out
