@@ -401,9 +401,10 @@ def cmd_kernel_montecarlo(args) -> int:
     bse = None if est.bias_stderr is None else est.bias_stderr[sel]
     vr = None if est.variance_reduction is None else est.variance_reduction[sel]
     kname = "K_" + "".join(str(c + 1) for c in channels)
-    what = ("window averages over [σ, σ+δ]" if estimator == "girsanov" else
-            "point values" if order == 1 else
-            "point values on the diagonal, averages over σ1 ∈ [σ1, σ1+δ] off it")
+    what = ("point values" if estimator == "fdt" and order == 1 else
+            "window averages over [σ, σ+δ]" if order == 1 else
+            "averages over both lags' windows [σ, σ+δ]" if estimator == "girsanov" else
+            "point values on the diagonal; off it averages of the smaller lag over [σ, σ+δ]")
     if args.json:
         print(json.dumps({
             "model": model.name, "observable": str(f), "channels": list(channels),
