@@ -266,6 +266,12 @@ def test_silent_server_is_not_a_scheduler(capsys):
      "--times"),
     (["simulate", "linear2d", "--input", "1/t", "--eps", "0.1"], "--input"),
     (["simulate", "linear2d", "--input", "sin(t)", "--eps", "0.1", "0.1"], "--eps"),
+    (["simulate", "linear2d", "--input", "sin(t)", "--eps",
+      *[str(0.01 * k) for k in range(1, 66)]], "--eps"),
+    (["simulate", "linear2d", "--input", "sin(t)", "--eps", "0.1", "--t-max", "0"],
+     "--t-max"),
+    (["kernel", "linear2d", "--lags", "0.5", "--method", "montecarlo", "--scheduler",
+      "a" * 300 + ":8786"], "--scheduler"),
 ])
 def test_invalid_requests_exit_2_naming_the_option(capsys, argv, param):
     code, out, err = run(capsys, *argv)

@@ -37,6 +37,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .budget import check_memory
 from .cli import (
     EXIT_OK,
     _check_channels,
@@ -67,6 +68,9 @@ DEFAULT_KERNEL_PATHS = 10_000
 DEFAULT_RESPONSE_PATHS = 10_000
 #: most paths the command line accepts (the engine refuses larger path-step counts anyway)
 MAX_PATHS = 10**9
+#: most amplitudes and observation times of ``simulate`` (each amplitude is one run)
+MAX_EPS = 64
+MAX_TIMES = 10_000
 #: the Monte Carlo options of ``kernel`` (refused with another ``--method``)
 KERNEL_MC_OPTIONS = ("paths", "estimator", "control_variate", "dt", "window", "origins",
                      "origin_stride", "seed", "workers", "scheduler")
@@ -83,7 +87,7 @@ def check_scheduler_address(address: str) -> str:
     """``[tcp://|tls://]HOST:PORT`` with ``1 ≤ PORT ≤ 65535``, else
     :class:`~volterra_sym.errors.InvalidInputError` (``param="--scheduler"``)."""
     m = _SCHEDULER_RE.match(address.strip()) if isinstance(address, str) else None
-    if m is None or not 1 <= int(m.group(3)) <= 65535:
+    if m is None or not 1 <= int(m.group(3)) <= 65535 or len(m.group(2)) > 253:
         raise InvalidInputError(f"--scheduler: {address!r} is not a Dask scheduler address "
                                 "of the form [tcp://]HOST:PORT (PORT 1..65535), e.g. "
                                 "tcp://127.0.0.1:8786", param="--scheduler")
@@ -475,13 +479,23 @@ def _plot_responses(path, times, eps, value, stderr, title: str) -> None:
 def cmd_simulate(args) -> int:
     """``simulate``: CRN responses at every ``--eps`` (module docstring)."""
     from .montecarlo import response
+    from .montecarlo.simulate import DEFAULT_CHUNK
 
     st = _mc_settings(args, DEFAULT_RESPONSE_PATHS)
     dt = st["dt"]
     eps = [_finite("--eps", e) for e in args.eps]
+    if len(eps) > MAX_EPS:
+        raise InvalidInputError(f"--eps: at most {MAX_EPS} amplitudes (each is one Monte "
+                                f"Carlo run), got {len(eps)}", param="--eps")
     if len(set(eps)) != len(eps):
         raise InvalidInputError("--eps: the amplitudes must be distinct", param="--eps")
     times = _response_times(args, dt)
+    if times.size > MAX_TIMES:
+        raise InvalidInputError(f"--times: at most {MAX_TIMES:,} observation times, got "
+                                f"{times.size:,}", param="--times")
+    # the response hook keeps f at every time for 4 variants × 2 levels × a chunk of paths
+    check_memory(8.0 * times.size * 4 * 2 * DEFAULT_CHUNK, f"{times.size:,} observation "
+                 "times per chunk of paths", "use fewer --times")
     out = _output_path(args.out) if args.out else None
     plot = _output_path(_plot_path(args.plot)) if args.plot else None
     with StageProgress(len(eps) + 1 + bool(plot), "simulate", enabled=args.progress) as bar:
