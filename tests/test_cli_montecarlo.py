@@ -287,6 +287,13 @@ def test_taylor_refusal_names_routes_that_apply(capsys):
     assert code == 2 and "radius" in line
     assert "'spectral'" in line and "'galerkin'" in line and "--method montecarlo" in line
     assert "exact" not in line
+    # n = 10: only galerkin and Monte Carlo apply
+    from volterra_sym.backends.taylor.backend import other_routes
+
+    tanh10 = load_model(str(ROOT / "tests" / "data" / "tanh10.toml"))
+    text = other_routes(tanh10, tanh10.observable(None))
+    assert "'galerkin'" in text and "montecarlo" in text
+    assert "spectral" not in text and "exact" not in text
 
 
 def test_help_and_defaults(capsys):

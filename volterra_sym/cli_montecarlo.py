@@ -122,7 +122,12 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[object]:
         try:
             client = distributed.Client(cluster)
             try:
-                client.wait_for_workers(workers, timeout=CLUSTER_START_TIMEOUT)
+                try:
+                    client.wait_for_workers(workers, timeout=CLUSTER_START_TIMEOUT)
+                except (OSError, TimeoutError) as exc:      # TimeoutError is an OSError
+                    raise SimulationError(f"--workers {workers}: the workers did not start "
+                                          f"within {CLUSTER_START_TIMEOUT:g} s "
+                                          f"({type(exc).__name__}: {exc})") from None
                 yield client
             finally:
                 client.close()
