@@ -33,7 +33,13 @@ from ..operators import Perturbation, Semigroup, StationaryAverage, check_channe
 from ..results import SeriesTerms
 from .convergence import diagnose_series
 from .hooks import implementation
-from .kernel import ResponseKernel, evaluate_kernels, gap_symbols, lag_symbols
+from .kernel import (
+    ResponseKernel,
+    evaluate_kernels,
+    gap_symbols,
+    lag_symbols,
+    vanishing_order,
+)
 from .routes import select_route
 
 __all__ = ["ResponseHierarchy", "MAX_RECURSION_NODES"]
@@ -78,12 +84,19 @@ class ResponseHierarchy:
         self.ref = model_ref(model)
         self.sigma = lag_symbols(self.order)
         self.tau = gap_symbols(self.order)
-        self.graph = nx.DiGraph()
-        self._build()
+        self._graph: nx.DiGraph | None = None
 
     # ------------------------------------------------------------------ construction
-    def _build(self) -> None:
-        G, ref = self.graph, self.ref
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The hierarchy DAG (module docstring), built on first use: a single kernel's
+        evaluation walks only its own prefix path and never needs it."""
+        if self._graph is None:
+            self._graph = self._build()
+        return self._graph
+
+    def _build(self) -> nx.DiGraph:
+        G, ref = nx.DiGraph(), self.ref
         G.add_node(("f",), kind="observable", order=0, channels=(), expr=self.f, tree=self.f,
                    symbol=_node_symbol(()))
         for N in range(1, self.order + 1):
@@ -101,6 +114,7 @@ class ResponseHierarchy:
                            expr=StationaryAverage(_node_symbol(k), ref),
                            tree=StationaryAverage(tree, ref))
                 G.add_edge(node, ("K", k), op="<p0, .>")
+        return G
 
     @property
     def recursion_nodes(self) -> list:
@@ -198,9 +212,7 @@ class ResponseHierarchy:
     def terminates_at(self) -> int | None:
         """The order beyond which every kernel vanishes identically, if known: the degree
         of a polynomial observable of a linear model (``L_k`` lowers it, ``P_s`` keeps it)."""
-        if self.model.is_linear and self.f.is_polynomial(*self.model.h):
-            return int(sp.Poly(self.f, *self.model.h).total_degree())
-        return None
+        return vanishing_order(self.model, self.f)
 
     def diagnose(self, u: Callable, times, eps: float, method: str = "auto"):
         """Ratio-test diagnostics of the partial sums at ``eps``
