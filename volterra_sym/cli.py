@@ -428,7 +428,7 @@ def cmd_verify(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "is not a directory", str(out))
-    settings = settings_for(bool(args.quick), seed)
+    settings = settings_for(bool(args.quick), seed, model.n)
     overrides = {}
     for name, field_name in (("paths", "series_paths"), ("kernel_paths", "kernel_paths")):
         value = getattr(args, name)
