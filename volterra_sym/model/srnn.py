@@ -284,6 +284,10 @@ class SRNN:
     def load(cls, path: str | Path, *, max_bytes: int | None = None, **kwargs) -> SRNN:
         """Load a TOML model file (keys as in :meth:`from_dict`).
 
+        ``weights = "net.npz"`` adds the arrays of that NumPy archive (path relative to the
+        model file, inside its folder; no pickles) as keys, e.g. ``W`` and ``C`` trained
+        elsewhere (:mod:`volterra_sym.model.weights`).
+
         The file must be UTF-8 text without a byte-order mark, at most ``max_bytes``
         (default :attr:`MAX_FILE_BYTES`) long; at most that many bytes are read (an endless
         device such as ``/dev/zero`` is refused, not exhausted). Everything wrong with the
@@ -342,10 +346,21 @@ class SRNN:
                              "tables inside each other)", param="path") from None
         if "name" not in data:
             data["name"] = cls._default_name(path)
+        origin = ""
+        if "weights" in data:  # arrays from an .npz beside the file (model/weights.py)
+            from .weights import merge_weights
+
+            ref, keys = data["weights"], set(data)
+            try:
+                data = merge_weights(data, path.parent)
+            except ModelError as exc:
+                raise ModelError(f"model file {shown}: {exc}", param=exc.param) from None
+            origin = (f" (keys {sorted(set(data) - keys)} came from the weights file "
+                      f"{cls._shown_path(Path(ref))})")
         try:
             return cls.from_dict(data, **kwargs)
         except ModelError as exc:
-            raise ModelError(f"model file {shown}: {exc}", param=exc.param) from None
+            raise ModelError(f"model file {shown}: {exc}{origin}", param=exc.param) from None
 
     @staticmethod
     def _shown_path(path: Path, limit: int = 120) -> str:
