@@ -31,7 +31,8 @@ def test_noisy_rnn_parametrisation_matches_the_file():
                            name="noisy_rnn4")
     assert built == m
     Bm = sp.Matrix(B4).applyfunc(sp.nsimplify)
-    A = sp.Rational(4, 5) * (Bm - Bm.T) + sp.Rational(1, 5) * (Bm + Bm.T) - sp.Rational(3, 2) * sp.eye(4)
+    A = (sp.Rational(4, 5) * (Bm - Bm.T) + sp.Rational(1, 5) * (Bm + Bm.T)
+         - sp.Rational(3, 2) * sp.eye(4))
     assert sp.simplify(m.Gamma + A) == sp.zeros(4, 4)
     h = m.h
     assert m.sigma == sp.diag(*[sp.Rational(3, 10) + hi / 10 for hi in h])
