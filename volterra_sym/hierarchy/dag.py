@@ -29,8 +29,16 @@ import sympy as sp
 from ..density import stationary_density
 from ..errors import InvalidInputError
 from ..model import SRNN
-from ..operators import Perturbation, Semigroup, StationaryAverage, check_channel, model_ref
+from ..operators import (
+    KickPerturbation,
+    Perturbation,
+    Semigroup,
+    StationaryAverage,
+    check_channel,
+    model_ref,
+)
 from ..results import SeriesTerms
+from .composite import CompositeKernel, is_composite, kick_sequences
 from .convergence import diagnose_series
 from .hooks import implementation
 from .kernel import (
@@ -92,7 +100,8 @@ class ResponseHierarchy:
         """The hierarchy DAG (module docstring), built on first use: a single kernel's
         evaluation walks only its own prefix path and never needs it."""
         if self._graph is None:
-            self._graph = self._build()
+            self._graph = (self._build_kicks() if self.model.input == "activation"
+                           else self._build())
         return self._graph
 
     def _build(self) -> nx.DiGraph:
@@ -116,6 +125,32 @@ class ResponseHierarchy:
                 G.add_edge(node, ("K", k), op="<p0, .>")
         return G
 
+    def _build_kicks(self) -> nx.DiGraph:
+        """Input inside the activation (docs/theory.md §10): node ``("g", kicks)`` for every
+        sequence of kicks of total order ≤ ``order``; its children are ``L^{(j)}_k P_τ``
+        for every ``j`` up to the order left."""
+        G, ref = nx.DiGraph(), self.ref
+        G.add_node(("f",), kind="observable", order=0, channels=(), expr=self.f, tree=self.f,
+                   symbol=_node_symbol(()))
+        for N in range(1, self.order + 1):
+            for kicks in kick_sequences(self.model.m, N):
+                r = len(kicks)
+                parent = ("g", kicks[:-1]) if r > 1 else ("f",)
+                pdata = G.nodes[parent]
+                tau = self.tau[r - 1]
+                local = KickPerturbation(kicks[-1], Semigroup(tau, pdata["symbol"], ref), ref)
+                tree = KickPerturbation(kicks[-1], Semigroup(tau, pdata["tree"], ref), ref)
+                sym = sp.Symbol("g_{" + "|".join("".join(str(k + 1) for k in c)
+                                                 for c in kicks) + "}")
+                node = ("g", kicks)
+                G.add_node(node, kind="recursion", order=N, channels=kicks, expr=local,
+                           tree=tree, symbol=sym)
+                G.add_edge(parent, node, op=f"L^({len(kicks[-1])}) P_tau{r}")
+                G.add_node(("K", kicks), kind="kernel", order=N, channels=kicks,
+                           expr=StationaryAverage(sym, ref), tree=StationaryAverage(tree, ref))
+                G.add_edge(node, ("K", kicks), op="<p0, .>")
+        return G
+
     @property
     def recursion_nodes(self) -> list:
         """The ``g_j`` nodes (``Σ_{j≤order} m^j`` of them)."""
@@ -127,7 +162,18 @@ class ResponseHierarchy:
 
     # ------------------------------------------------------------------ kernels
     def kernel(self, channels: int | Sequence[int]) -> ResponseKernel:
-        """The kernel ``K_{k_1…k_N}`` (``channels`` 0-based, length ``N ≤ order``)."""
+        """The kernel ``K_{k_1…k_N}`` (``channels`` 0-based, length ``N ≤ order``); with
+        the input inside the activation also the composite form ``((0, 1), (0,))`` (kicks
+        carrying several channels, docs/theory.md §10: a
+        :class:`~volterra_sym.hierarchy.composite.CompositeKernel`)."""
+        if is_composite(channels) or (self.model.input == "activation"
+                                      and not isinstance(channels, (int, np.integer))
+                                      and self.model.features):
+            ck = CompositeKernel(self.model, self.f, channels, self.ref)
+            if ck.order > self.order:
+                raise ValueError(f"kicks {ck.kicks} have order {ck.order}; this hierarchy "
+                                 f"holds orders 1..{self.order}")
+            return ck
         k = (channels,) if isinstance(channels, (int, np.integer)) else tuple(channels)
         if not 1 <= len(k) <= self.order:
             raise ValueError(f"channels {k} has length {len(k)}; this hierarchy holds orders "
@@ -136,7 +182,11 @@ class ResponseHierarchy:
         return ResponseKernel(self.f, k, self.ref)
 
     def kernels(self, order: int) -> list[ResponseKernel]:
-        """All kernels of one order, channel tuples in lexicographic order."""
+        """All kernels of one order, channel tuples in lexicographic order (input inside
+        the activation: every composition, :func:`~volterra_sym.hierarchy.composite.
+        kick_sequences`)."""
+        if self.model.input == "activation":
+            return [self.kernel(k) for k in kick_sequences(self.model.m, order)]
         return [self.kernel(k) for k in itertools.product(range(self.model.m), repeat=order)]
 
     def evaluate_kernels(self, requests, method: str = "auto", **options):
