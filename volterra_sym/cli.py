@@ -282,10 +282,13 @@ def _output_path(spec: str | Path) -> Path:
 
 # ---------------------------------------------------------------------- commands
 def cmd_models(args) -> int:
-    for name, path in sorted(builtin_models().items()):
+    models = sorted(builtin_models().items())
+    width = max((len(name) for name, _ in models), default=0)
+    for name, path in models:
         m = SRNN.load(path)
-        print(f"{name:12s} n={m.n} m={m.m} activation={m.activation.name:8s} "
-              f"observable={m.default_observable}")
+        extra = "".join(f" [{feat}]" for feat in sorted(m.features))
+        print(f"{name:{width}s}  n={m.n} m={m.m} activation={m.activation.name:8s} "
+              f"observable={m.default_observable}{extra}")
     return EXIT_OK
 
 

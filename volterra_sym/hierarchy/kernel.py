@@ -211,7 +211,9 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
         merged[chans] = np.vstack(parts)
     if graph is None:
         graph = prefix_graph(merged)
-    results = run_kernels(route, model, f, graph, merged, **options)
+    scale = observable_scale(f)
+    results = run_kernels(route, model, f / scale if scale != 1.0 else f, graph, merged,
+                          **options)
     out = {}
     for channels, (batch, flat) in arrays.items():
         vals = np.empty(flat.shape[0])
@@ -223,9 +225,37 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
             lo, hi = (0, len(v)) if part is None else offsets[chans][part:part + 2]
             vals[mask], errs[mask] = np.asarray(v)[lo:hi], np.asarray(e)[lo:hi]
         check_finite_real(vals, f"kernel {channels} ({route.name})")
+        if np.any(np.isinf(errs)):
+            raise AccuracyNotReachedError(f"kernel {channels} ({route.name}): the error "
+                                          "estimate overflowed; nothing is returned")
+        if scale != 1.0:
+            with np.errstate(over="ignore"):
+                vals, errs = vals * scale, errs * scale
+            if not (np.all(np.isfinite(vals)) and not np.any(np.isinf(errs))):
+                raise AccuracyNotReachedError(
+                    f"kernel {channels} ({route.name}): the values exceed the float range "
+                    f"(the observable's coefficients reach {scale:.3g}); rescale the "
+                    "observable")
         out[channels] = KernelValues(vals.reshape(batch), errs.reshape(batch), route.name,
                                      {"channels": channels, "options": dict(options)})
     return out
+
+
+def observable_scale(f: sp.Expr) -> float:
+    """A power of two ``s`` near the largest numerical coefficient of ``f`` when that lies
+    outside ``[1e-30, 1e30]`` (else 1): kernels are linear in ``f``, so the routes evaluate
+    ``f/s`` — no overflow inside them (``1e308·h1²`` used to come back as 0 ± 0 from the
+    Taylor route) — and the values are multiplied back by ``s``."""
+    coeffs = []
+    for c in sp.sympify(f).as_coefficients_dict().values():
+        try:
+            coeffs.append(abs(float(c)))
+        except (TypeError, ValueError):
+            return 1.0
+    big = max(coeffs, default=0.0)
+    if not np.isfinite(big) or big == 0.0 or 1e-30 <= big <= 1e30:
+        return 1.0
+    return float(2.0 ** np.floor(np.log2(big)))
 
 
 def vanishing_order(model, f) -> int | None:
