@@ -237,8 +237,10 @@ class SRNN:
                            self.name, self.default_observable))
 
     def replace(self, *, check: bool = True, **changes: Any) -> SRNN:
-        """A new model with some of ``Gamma, W, b, C, sigma, activation, name, observable``
-        changed (validated like a new model; the others as in ``self``)::
+        """A new model with some parameters changed.
+
+        Any of ``Gamma, W, b, C, sigma, activation, name, observable`` may change; the
+        result is validated like a new model, the others are as in ``self``::
 
             model.replace(sigma=1.0)              # s·I noise
             model.replace(W=[[0, 1], [-1, 0]], activation="tanh")
