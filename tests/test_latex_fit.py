@@ -8,11 +8,19 @@ import subprocess
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sympy as sp
 
+import volterra_sym as vs
 from volterra_sym.model import load_model
-from volterra_sym.reports.latex import decimal_text, derivation_document, overfull_boxes, tex
+from volterra_sym.reports.latex import (
+    decimal_text,
+    derivation_document,
+    matrix_rows,
+    overfull_boxes,
+    tex,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "derivations").glob("*.tex"))
@@ -98,3 +106,31 @@ def test_small_model_keeps_every_kernel_and_closed_form():
     doc = derivation_document(load_model("linear2d"), 2, "h1**2 + h1*h2")
     for k in ("K_{1}", "K_{11}"):
         assert doc.count(k + r"\left(") >= 2, k           # operator form + closed form
+
+
+def _random_network(n: int, activation: str, seed: int = 1) -> vs.SRNN:
+    rng = np.random.default_rng(seed)
+    W = np.round(rng.normal(scale=0.4 / np.sqrt(n), size=(n, n)), 3)
+    b = np.round(rng.normal(size=n) * 0.1, 2)
+    return vs.SRNN(np.eye(n), W, np.eye(n)[:, :2], 0.5 * np.eye(n), b=b,
+                   activation=activation, name=f"{activation}{n}")
+
+
+@pytest.mark.parametrize("n, activation", [(6, "linear"), (20, "tanh"), (4, "sigmoid")])
+def test_generated_derivations_of_larger_networks_fit(n, activation, tmp_path):
+    """Beyond the committed documents: a 6-unit linear network (numerical Gaussian p0,
+    expanded log p0), a 20-unit tanh (W too wide: written by rows), a 4-unit sigmoid."""
+    doc = derivation_document(_random_network(n, activation), 2)
+    if n == 20:
+        assert r"W &= \text{by rows:}" in doc and r"W_{20\cdot} &= \bigl(" in doc
+    boxes = overfull_boxes(_pdflatex_log(doc, tmp_path))
+    wide = [b for b in boxes if b[0] > LIMIT_PT]
+    assert not wide, f"{activation}{n}: overfull boxes wider than {LIMIT_PT} pt: {wide}"
+
+
+def test_long_column_vector_breaks_as_one_transposed_row():
+    rows = matrix_rows("b", sp.Matrix([sp.Rational(k, 100) for k in range(-15, 15)]))
+    text = " ".join(rows)
+    assert len(rows) >= 2 and rows[0].startswith(r"b &= \bigl(-0.15,")
+    assert text.count(r"\bigl(") == 1 and text.count(r"\bigr)^{\top}") == 1
+    assert text.count(",") == 29                          # 30 entries, none lost

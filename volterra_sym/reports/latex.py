@@ -28,6 +28,7 @@ from ..model import SRNN
 from .atomic import write_bytes_atomic
 
 __all__ = ["derivation_document", "compile_pdf", "LatexUnavailableError", "overfull_boxes",
+           "matrix_rows", "split_lines",
            "decimal_text", "tex"]
 
 
@@ -94,8 +95,13 @@ def natural(expr):
     return expr.xreplace(table) if table else expr
 
 
-def tex(expr, **settings) -> str:
-    """LaTeX of ``expr`` as the derivation prints it (decimals, natural order)."""
+def tex(expr, digits: int = 6, **settings) -> str:
+    """LaTeX of ``expr`` as the derivation prints it: decimals, natural order, floating-point
+    numbers to ``digits`` significant digits."""
+    expr = sp.sympify(expr)
+    floats = expr.atoms(sp.Float)
+    if floats:
+        expr = expr.xreplace({x: sp.Float(x, digits) for x in floats})
     return DerivationPrinter(settings).doprint(natural(expr))
 
 
@@ -114,7 +120,8 @@ def _visible(s: str) -> float:
 def _pieces(expr) -> list[str]:
     """The signed terms of a sum, printed (``["a", "+ b", "- c"]``)."""
     pr = DerivationPrinter({})
-    e = natural(expr)
+    e = sp.sympify(expr)
+    e = natural(e.xreplace({x: sp.Float(x, 6) for x in e.atoms(sp.Float)}))
     terms = pr._as_ordered_terms(e, order=None) if isinstance(e, sp.Add) else [e]
     out = []
     for i, t in enumerate(terms):
@@ -161,6 +168,39 @@ def _m(M: sp.Matrix) -> str:
     body = tex(M, mat_delim="(")
     # wide matrices: half the column separation (5 pt by default)
     return body if M.cols < 6 else r"{\setlength{\arraycolsep}{2.5pt}" + body + "}"
+
+
+def _matrix_width(M: sp.Matrix) -> float:
+    """Visible width of :func:`_m`'s matrix (widest row, separators, delimiters)."""
+    M = sp.Matrix(M)
+    if M.cols == 1 or (M.is_square and M.is_diagonal()):
+        return _visible(_m(M))
+    sep = 0.8 if M.cols >= 6 else 2.0          # column separation (see _m) in glyphs
+    return max(sum(_visible(tex(x)) for x in M.row(i)) for i in range(M.rows)) \
+        + sep * M.cols + 3
+
+
+def matrix_rows(label: str, M, width: float = WIDTH) -> list[str]:
+    r"""``label &= matrix`` as ``align*`` rows; a matrix too wide for the line is written
+    row by row, ``label_{i\cdot} = (…)``, each row broken between entries as needed."""
+    M = sp.Matrix(M)
+    if _matrix_width(M) <= width + 6 - _visible(label) - 2:   # digits are narrow glyphs
+        return [f"{label} &= {_m(M)}"]
+
+    def bracketed(entries: list[str], close: str) -> list[str]:
+        pieces = [e + "," for e in entries[:-1]] + [entries[-1]]
+        pieces[0] = r"\bigl(" + pieces[0]
+        pieces[-1] = pieces[-1] + close
+        return pieces
+
+    if M.cols == 1:                                     # a column: one broken row, ^T
+        return split_lines(label, bracketed([tex(x) for x in M], r"\bigr)^{\top}"), width)
+    name = label.split("=")[0].strip()
+    rows = [rf"{label} &= \text{{by rows:}}"]
+    for i in range(M.rows):
+        rows += split_lines(rf"{name}_{{{i + 1}\cdot}}",
+                            bracketed([tex(x) for x in M.row(i)], r"\bigr)"), width)
+    return rows
 
 
 def _eq(body: str) -> str:
@@ -250,7 +290,7 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
         out.append(_align([f"{a} &= {_m(A)}, & {c} &= {_m(B)}"
                            for (a, A), (c, B) in zip(params[::2], params[1::2], strict=True)]))
     else:
-        out.append(_align([f"{a} &= {_m(A)}" for a, A in params]))
+        out.append(_align([row for a, A in params for row in matrix_rows(a, A)]))
     # long preactivations are named z_i = (Wh+b)_i so that every line fits the page
     pre = list(model.preactivation) if n >= 4 and not model.is_linear else []
     z = [sp.Symbol(f"z_{i + 1}") for i in range(len(pre))]
@@ -363,18 +403,20 @@ def _round(x):
 def _stationary_section(model: SRNN, dens) -> str:
     parts = []
     if dens.kind == "gaussian":
-        parts.append("The activation is linear, $\\varphi(h) = -Ah + b$ with "
-                     "$A = \\Gamma - W = " + _m(model.A) + "$. $A$ is stable, and "
-                     "$p_0 = \\mathcal{N}(\\mu, S)$ with $\\mu = A^{-1}b$ and the Lyapunov "
-                     "equation $AS + SA^\\top = D$:\n")
-        parts.append(_eq(r"\mu = " + _m(dens.mean)))
-        parts.append(_eq(r"S = " + _m(dens.cov)))
+        parts.append("The activation is linear, $\\varphi(h) = -Ah + b$ with\n")
+        parts.append(_align(matrix_rows(r"A = \Gamma - W", model.A)))
+        parts.append("$A$ is stable, and $p_0 = \\mathcal{N}(\\mu, S)$ with $\\mu = A^{-1}b$ "
+                     "and the Lyapunov equation $AS + SA^\\top = D$"
+                     + (" (floating point, shown to 6 significant digits)"
+                        if (dens.mean.atoms(sp.Float) | dens.cov.atoms(sp.Float)) else "")
+                     + ":\n")
+        parts.append(_align(matrix_rows(r"\mu", dens.mean) + matrix_rows("S", dens.cov)))
     elif dens.kind == "one_dim":
         parts.append("In one dimension $p_0(h) = Z^{-1}\\exp(2U(h)/D)$ with $U' = "
                      "\\varphi$:\n")
         parts.append(_dmath("U(h)", dens.potential))
         Z = dens.normalisation
-        ztxt = (f"$Z = {tex(sp.Float(Z, 15))}$ (mpmath quadrature, 30 digits)"
+        ztxt = (f"$Z = {tex(sp.Float(Z, 15), digits=15)}$ (mpmath quadrature, 30 digits)"
                 if Z.is_number else "$Z$ the normalising integral")
         parts.append(f"with {ztxt}.\n")
     else:
@@ -382,7 +424,8 @@ def _stationary_section(model: SRNN, dens) -> str:
                      "$p_0 \\propto \\exp(2U/s^2)$ with $\\nabla U = \\varphi$:\n")
         parts.append(_dmath("U(h)", dens.potential))
     ver = dens.verify()
-    parts.append(_align(split_lines(r"\log p_0(h)", _pieces(dens.log_unnormalised)
+    parts.append(_align(split_lines(r"\log p_0(h)", _pieces(sp.expand(dens.log_unnormalised,
+                                                                       log=False))
                                     + [r"+ \text{const}"])))
     parts.append("\\paragraph{Verification.} SymPy computes "
                  "$\\mathcal{L}_0^* p_0 / p_0$ for this $p_0$ and simplifies it to "
