@@ -86,3 +86,15 @@ def test_readme_says_how_to_build_the_docs():
     assert 'pip install -e ".[docs]"' in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert "sphinx-build -W --keep-going" in ci and ".[test,docs]" in ci
+
+
+def test_getting_started_code_runs(capsys):
+    """The Python blocks of docs/getting_started.md run as written, in order."""
+    text = (ROOT / "docs" / "getting_started.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 2
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "getting_started.md", "exec"), namespace)  # noqa: S102
+    assert namespace["res"].method == "exact"
+    assert str(namespace["model"]).startswith("SRNN 'tanh1'")
