@@ -63,7 +63,7 @@ autodoc_default_options = {
     "ignore-module-all": True,        # each object on the page of the module defining it
 }
 autodoc_member_order = "bysource"
-autodoc_typehints = "none"            # signatures show them; docstrings are not annotated
+autodoc_typehints = "signature"       # type hints in signatures, not in the docstrings
 autodoc_inherit_docstrings = False    # no numpy/sympy docstrings leaking into our pages
 autoclass_content = "class"       # no sympy __new__ docstrings
 numpydoc_show_class_members = False
