@@ -131,6 +131,6 @@ def test_generated_derivations_of_larger_networks_fit(n, activation, tmp_path):
 def test_long_column_vector_breaks_as_one_transposed_row():
     rows = matrix_rows("b", sp.Matrix([sp.Rational(k, 100) for k in range(-15, 15)]))
     text = " ".join(rows)
-    assert len(rows) >= 2 and rows[0].startswith(r"b &= \bigl(-0.15,")
+    assert len(rows) >= 2 and rows[0].startswith(r"b &= \bigl({-0.15},")
     assert text.count(r"\bigl(") == 1 and text.count(r"\bigr)^{\top}") == 1
     assert text.count(",") == 29                          # 30 entries, none lost

@@ -188,11 +188,13 @@ def matrix_rows(label: str, M, width: float = WIDTH) -> list[str]:
         return [f"{label} &= {_m(M)}"]
 
     def bracketed(entries: list[str], close: str) -> list[str]:
+        entries = ["{" + e + "}" if e.startswith("-") else e for e in entries]  # unary minus
         pieces = [e + "," for e in entries[:-1]] + [entries[-1]]
         pieces[0] = r"\bigl(" + pieces[0]
         pieces[-1] = pieces[-1] + close
         return pieces
 
+    width *= 1.25               # numbers and commas are narrower than the average glyph
     if M.cols == 1:                                     # a column: one broken row, ^T
         return split_lines(label, bracketed([tex(x) for x in M], r"\bigr)^{\top}"), width)
     name = label.split("=")[0].strip()
