@@ -5,7 +5,9 @@ stationary density with the symbolic check ``L0* p0 = 0``, the conjugate variabl
 Volterra series with its conventions (docs/theory.md §4), every kernel up to the requested order
 in operator form and — where the exact backend applies — in closed form.
 The output is deterministic (no dates), so committed documents can be checked for
-staleness by regenerating them.
+staleness by regenerating them. It fits the page (tests/test_latex_fit.py): decimals print
+as decimals, ``h1..hn`` in natural order, sums break between terms, long preactivations are
+named ``z_i``, and matrices too wide for a line are written row by row.
 """
 
 from __future__ import annotations
