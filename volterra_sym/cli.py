@@ -1,4 +1,4 @@
-"""The ``volterra-sym`` command line.
+"""The ``volterra-sym`` command line::
 
     volterra-sym models                                   # list the built-in example models
     volterra-sym derive MODEL --order N [--observable EXPR] --out FILE.tex [--pdf]

@@ -278,6 +278,25 @@ class ResponseHierarchy:
         return (f"ResponseHierarchy({self.model!r}, f={self.f}, order={self.order}, "
                 f"nodes={self.graph.number_of_nodes()})")
 
+    #: at most this many kernels are written out by :meth:`_repr_latex_`
+    LATEX_KERNELS = 24
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: every kernel up to ``order`` in operator form (the first
+        :attr:`LATEX_KERNELS`, then how many more)."""
+        rows, total = [], 0
+        for N in range(1, self.order + 1):
+            for K in self.kernels(N):
+                total += 1
+                if len(rows) < self.LATEX_KERNELS:
+                    rows.append(K.latex().replace(" = ", " &= ", 1))
+        if total > len(rows):
+            rows.append(rf"&\dots\ \text{{and {total - len(rows)} more kernels}}")
+        head = (rf"\text{{response hierarchy of {self.model.name}, }} f = {sp.latex(self.f)}"
+                rf",\ \text{{orders }} 1..{self.order}")
+        return ("$\\displaystyle \\begin{aligned}&" + head + r" \\ "
+                + r" \\ ".join(rows) + r"\end{aligned}$")
+
 
 def check_times(times) -> np.ndarray:
     """Validate an observation-time grid: 1-d, finite, ≥ 0, non-decreasing."""

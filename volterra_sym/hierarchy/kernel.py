@@ -144,6 +144,10 @@ class ResponseKernel(OperatorExpr):
             out += r" \\ &= " + sp.latex(self.doit())
         return out
 
+    def _repr_latex_(self) -> str:
+        """Jupyter: ``K_k(σ) = <p0, L_{k_N} ⋯ P_{σ_1} f>``, not only ``K_k(σ)``."""
+        return "$\\displaystyle " + self.latex() + "$"
+
     # ------------------------------------------------------------------ numbers
     def evaluate(self, lags, method: str = "auto", *, return_error: bool = False,
                  **options) -> KernelValues:

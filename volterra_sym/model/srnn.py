@@ -290,8 +290,10 @@ class SRNN:
                            self.name, self.default_observable, self.input))
 
     def replace(self, *, check: bool = True, **changes: Any) -> SRNN:
-        """A new model with some of ``Gamma, W, b, C, sigma, activation, name, observable``
-        changed (validated like a new model; the others as in ``self``)::
+        """A new model with some parameters changed.
+
+        Any of ``Gamma, W, b, C, sigma, activation, name, observable`` may change; the
+        result is validated like a new model, the others are as in ``self``::
 
             model.replace(sigma=1.0)              # s·I noise
             model.replace(W=[[0, 1], [-1, 0]], activation="tanh")
@@ -732,6 +734,44 @@ class SRNN:
         return (r"dh_t = \left[" + drift + r"\right]dt + " + sig
                 + r"\, dB_t,\qquad a(z) = " + self.activation.latex())
 
+    def __str__(self) -> str:
+        """A readable summary: sizes, activation, the SDE and the parameters."""
+        def show(M: sp.Matrix) -> str:
+            if all(e.is_number for e in M.values()):
+                arr = np.array(M.evalf(), dtype=float)
+                text = np.array2string(arr, threshold=64,
+                                       formatter={"float_kind": lambda x: f"{x:.6g}"})
+            else:
+                text = str(M.tolist())
+            return text.replace("\n", "\n      ")
+        lines = [f"SRNN {self.name!r}: n = {self.n} unit{'s' * (self.n != 1)}, m = {self.m} "
+                 "input channel"
+                 f"{'s' * (self.m != 1)}, r = {self.r} noise source{'s' * (self.r != 1)}, "
+                 f"activation {self.activation.name}",
+                 "  dh = [-Γ h + a(W h + b) + ε C u(t)] dt + σ dB,  a(z) = "
+                 f"{self.activation.expr}",
+                 f"  f(h) = {self.default_observable}"]
+        if self.parameters:
+            lines.append(f"  parameters: {', '.join(sorted(self.parameters))}")
+        for label, M in (("Γ", self.Gamma), ("W", self.W), ("b", self.b.T), ("C", self.C),
+                         ("σ", self.sigma)):
+            lines.append(f"  {label} = {show(M)}")
+        return "\n".join(lines)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: the SDE with this model's parameters (decimals as decimals)."""
+        def show(M: sp.Matrix) -> str:
+            dec = {r: sp.Float(r, 15) for r in M.atoms(sp.Rational)
+                   if not r.is_Integer and _terminating(r)}
+            return sp.latex(M.xreplace(dec), mat_delim="(")
+        rows = [self.latex_sde() + r",\qquad y_t = " + sp.latex(self.default_observable)]
+        rows.append(r"\Gamma = " + show(self.Gamma) + r",\quad W = " + show(self.W)
+                    + r",\quad b = " + show(self.b))
+        rows.append(r"C = " + show(self.C) + r",\quad \sigma = " + show(self.sigma))
+        head = rf"\text{{SRNN {self.name}: }} n = {self.n},\ m = {self.m},\ r = {self.r}"
+        return ("$\\displaystyle \\begin{gathered}" + head + r" \\ "
+                + r" \\ ".join(rows) + r"\end{gathered}$")
+
 
 class _ValueKey:
     """The value of a model (its matrices, activation, name and observable) with its hash
@@ -749,6 +789,12 @@ class _ValueKey:
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, _ValueKey) and self.hash == other.hash
                 and self.value == other.value)
+
+
+def _terminating(r: sp.Rational, places: int = 6) -> bool:
+    """``r`` is a decimal of at most ``places`` digits (its denominator is ``2^a 5^b``)."""
+    q = int(r.q)
+    return q > 0 and (10 ** places) % q == 0
 
 
 def _frozen_message(name: str, verb: str) -> str:

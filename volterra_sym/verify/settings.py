@@ -23,7 +23,7 @@ PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 REL_FLOOR = 1e-8
 #: slope tolerance of the truncation-error check (docs/theory.md §8)
 SLOPE_TOL = 0.3
-#: a residual is "above the MC noise floor" when |R| > NOISE_FLOOR · se
+#: a residual is "above the MC noise floor" when ``|R| > NOISE_FLOOR · se``
 NOISE_FLOOR = 3.0
 #: the slope fit uses only ε where the engine's next order is ≤ this fraction of the leading one
 NEXT_ORDER = 0.15
