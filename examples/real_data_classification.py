@@ -23,12 +23,15 @@ the ridge penalty is chosen by leave-one-out on the training set (``RidgeClassif
 
     pip install -e ".[examples]"
     python examples/real_data_classification.py [--datasets GunPoint] [--max-train 20]
+
+With ``VOLTERRA_EXAMPLES_QUICK=1`` (the documentation gallery) only ItalyPowerDemand runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -187,7 +190,8 @@ def run(name: str, max_train: int | None, max_test: int | None, check: int) -> d
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--datasets", default=",".join(LOADERS),
+    quick = os.environ.get("VOLTERRA_EXAMPLES_QUICK") == "1"
+    ap.add_argument("--datasets", default="ItalyPowerDemand" if quick else ",".join(LOADERS),
                     help=f"comma-separated subset of {', '.join(LOADERS)}")
     ap.add_argument("--max-train", type=int, default=None, help="first N training series")
     ap.add_argument("--max-test", type=int, default=None, help="first N test series")
