@@ -1,4 +1,6 @@
-"""Response features and the SRNN kernel inside scikit-learn pipelines
+"""
+Response features and the SRNN kernel inside scikit-learn pipelines
+===================================================================
 
 Synthetic two-class task: noisy chirps whose frequency rises (class 1) or falls (class 0)
 over the window, at random phase and amplitude. The sign of the chirp is a statement about
@@ -52,7 +54,7 @@ def chirps(rng: np.random.Generator, count: int, T: int) -> tuple[np.ndarray, np
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--n-train", type=int, default=200)
     ap.add_argument("--n-test", type=int, default=400)
     ap.add_argument("--length", type=int, default=64)
