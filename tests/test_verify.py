@@ -167,7 +167,7 @@ def test_kernel_scaled_by_1_01_fails(tmp_path, monkeypatch, capsys):
     """The exact route off by 1 %: verify exits 1 and names the failed checks, on one
     stderr line."""
     monkeypatch.setattr(ResponseKernel, "evaluate", _scaled_exact(1.01))
-    monkeypatch.setattr(verify_pkg, "settings_for", lambda quick, seed: _small(seed))
+    monkeypatch.setattr(verify_pkg, "settings_for", lambda quick, seed, n=1: _small(seed))
     code, out, err = _cli(capsys, "linear2d", "--order", "1", "--out", tmp_path)
     assert code == 1
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1

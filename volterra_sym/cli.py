@@ -1,4 +1,4 @@
-"""The ``volterra-sym`` command line.
+"""The ``volterra-sym`` command line::
 
     volterra-sym models                                   # list the built-in example models
     volterra-sym derive MODEL --order N [--observable EXPR] --out FILE.tex [--pdf]
@@ -284,10 +284,13 @@ def _output_path(spec: str | Path) -> Path:
 
 # ---------------------------------------------------------------------- commands
 def cmd_models(args) -> int:
-    for name, path in sorted(builtin_models().items()):
+    models = sorted(builtin_models().items())
+    width = max((len(name) for name, _ in models), default=0)
+    for name, path in models:
         m = SRNN.load(path)
-        print(f"{name:12s} n={m.n} m={m.m} activation={m.activation.name:8s} "
-              f"observable={m.default_observable}")
+        extra = "".join(f" [{feat}]" for feat in sorted(m.features))
+        print(f"{name:{width}s}  n={m.n} m={m.m} activation={m.activation.name:8s} "
+              f"observable={m.default_observable}{extra}")
     return EXIT_OK
 
 
@@ -435,7 +438,7 @@ def cmd_verify(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "is not a directory", str(out))
-    settings = settings_for(bool(args.quick), seed)
+    settings = settings_for(bool(args.quick), seed, model.n)
     overrides = {}
     for name, field_name in (("paths", "series_paths"), ("kernel_paths", "kernel_paths")):
         value = getattr(args, name)

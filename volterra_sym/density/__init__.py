@@ -15,6 +15,7 @@ from .classify import NoClosedFormError, density_kind
 from .conjugate import conjugate_variables, second_conjugate_variables
 from .gradient import is_gradient
 from .linearisation import Linearisation, gaussian_moments, linearisation, lyapunov
+from .multiplicative import MultiplicativeDensity1D, multiplicative_density
 from .sampling import (
     BurnInSampler,
     Sampler,
@@ -53,4 +54,5 @@ __all__ = ["semigroup_closed_form", "kernel_closed_form", "closed_form_is_cheap"
            "is_gradient", "gaussian_moments", "lyapunov", "Linearisation", "linearisation",
            "Bracket1D", "bracket_1d", "conjugate_variables", "second_conjugate_variables",
            "Sampler", "BurnInSampler", "burn_in_sampler", "gaussian_sampler",
-           "inverse_cdf_sampler", "one_dim_density", "stationary_sampler"]
+           "inverse_cdf_sampler", "one_dim_density", "stationary_sampler",
+           "MultiplicativeDensity1D", "multiplicative_density"]

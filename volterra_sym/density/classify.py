@@ -4,7 +4,8 @@ numeric models.
 * ``"gaussian"`` — linear activation (``A = Γ - W`` must be Hurwitz);
 * ``"one_dim"`` — ``n = 1`` (``p0 ∝ exp(2U/D)``, ``U' = φ``);
 * ``"gradient"`` — ``φ = ∇U`` and ``D = s² I`` (:func:`.gradient.is_gradient`);
-* ``"numerical"`` — none of these: no closed form.
+* ``"numerical"`` — none of these: no closed form;
+* ``"one_dim_noisy"`` — ``n = 1`` with state-dependent ``D(h)`` (:mod:`.multiplicative`).
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ __all__ = ["density_kind", "KINDS", "NoClosedFormError"]
 class NoClosedFormError(NotApplicableError, NotImplementedError):
     """The stationary density of this model has no closed form; use a numerical route."""
 
-KINDS = ("gaussian", "one_dim", "gradient", "numerical")
+KINDS = ("gaussian", "one_dim", "gradient", "numerical", "one_dim_noisy")
 
 
 def _classify(model: SRNN) -> str:
+    if model.state_dependent_noise:     # docs/theory.md §11: no Gaussian/gradient form
+        return "one_dim_noisy" if model.n == 1 else "numerical"
     if model.is_linear and is_numeric(model):
         p = arrays(model)
         check_hurwitz(p["Gamma"] - p["W"], "A = Γ - W")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from ..errors import NotApplicableError
 from ..model import SRNN, ModelError
 from ..model.cache import derived
 
@@ -40,6 +41,8 @@ def is_numeric(model: SRNN) -> bool:
             arrays(model)
         except ModelError:
             return False
+        except NotApplicableError:      # state-dependent noise: no constant D
+            return model.is_numeric
         return True
     return derived(model, ("density", "is_numeric"), build)
 

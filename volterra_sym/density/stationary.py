@@ -81,6 +81,12 @@ def stationary_density(model: SRNN, verify: bool | None = None) -> StationaryDen
     :class:`VerificationError` if it fails; ``False`` never here; ``None`` (default) as
     :func:`verifies_by_default` says. The check runs once per model.
     """
+    if model.state_dependent_noise and model.n == 1:
+        from .multiplicative import multiplicative_density  # D(h): docs/theory.md §11
+        dens1 = multiplicative_density(model)
+        if verify:
+            dens1.check()
+        return dens1
     dens = derived(model, ("density", "stationary"),
                    lambda: StationaryDensity(model, verify=False))
     if dens.has_closed_form and (verify or (verify is None and verifies_by_default(model))):

@@ -78,3 +78,19 @@ __all__ += [
     "unit_vectors",
     "word_terms",
 ]
+
+# --- scikit-learn estimators (volterra_sym.features.sklearn), loaded on first use so that
+# importing the features package does not import scikit-learn. ``ResponseFeatureTransformer``
+# is the transformer ``volterra_sym.features.sklearn.ResponseFeatures`` (the name
+# ``ResponseFeatures`` here is the signature result class).
+_SKLEARN = {"ResponseFeatureTransformer": "ResponseFeatures", "SRNNFeatures": "SRNNFeatures",
+            "SRNNKernel": "SRNNKernel"}
+__all__ += list(_SKLEARN)
+
+
+def __getattr__(name: str) -> object:
+    if name in _SKLEARN:
+        from . import sklearn as _sk
+
+        return getattr(_sk, _SKLEARN[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

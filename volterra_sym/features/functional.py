@@ -5,7 +5,7 @@ Conventions (binding, docs/theory.md §4–§5)
 -------------------------------------------
 Kicks at ``0 < s_N < … < s_1 < t`` (``s_1`` the most recent), lags ``σ_j = t - s_j``, gaps
 ``τ_1 = σ_1 = t - s_1`` and ``τ_j = σ_j - σ_{j-1} = s_{j-1} - s_j``. The short-lag series of
-the kernel of channel tuple ``k = (k_1, …, k_N)`` is
+the kernel of channel tuple ``k = (k_1, …, k_N)`` is::
 
     K_k(σ) ≈ Σ_{|p| ≤ D} c_{k,p} Π_j τ_j^{p_j} / p_j! ,
     c_{k,p} = < p0, L_{k_N} L0^{p_N} ⋯ L_{k_1} L0^{p_1} f > ,

@@ -21,7 +21,7 @@ this order, :func:`signature_size` gives ``Σ_{n=0}^{D} d^n``. This is the same 
 
     S_{0,i+1} = S_{0,i} ⊗ exp(ΔX_i) ,  exp(Δ) = Σ_{k=0}^{D} Δ^{⊗k} / k!   (truncated),
 
-so the level-``n`` part satisfies the exact recursion
+so the level-``n`` part satisfies the exact recursion::
 
     S^{(n)}_{0,i+1} = S^{(n)}_{0,i} + A^{(n)}_i ,
     A^{(n)}_i = Σ_{j=0}^{n-1} S^{(j)}_{0,i} ⊗ ΔX_i^{⊗(n-j)} / (n-j)!

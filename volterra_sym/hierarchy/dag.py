@@ -29,11 +29,25 @@ import sympy as sp
 from ..density import stationary_density
 from ..errors import InvalidInputError
 from ..model import SRNN
-from ..operators import Perturbation, Semigroup, StationaryAverage, check_channel, model_ref
+from ..operators import (
+    KickPerturbation,
+    Perturbation,
+    Semigroup,
+    StationaryAverage,
+    check_channel,
+    model_ref,
+)
 from ..results import SeriesTerms
+from .composite import CompositeKernel, is_composite, kick_sequences
 from .convergence import diagnose_series
 from .hooks import implementation
-from .kernel import ResponseKernel, evaluate_kernels, gap_symbols, lag_symbols
+from .kernel import (
+    ResponseKernel,
+    evaluate_kernels,
+    gap_symbols,
+    lag_symbols,
+    vanishing_order,
+)
 from .routes import select_route
 
 __all__ = ["ResponseHierarchy", "MAX_RECURSION_NODES"]
@@ -78,12 +92,20 @@ class ResponseHierarchy:
         self.ref = model_ref(model)
         self.sigma = lag_symbols(self.order)
         self.tau = gap_symbols(self.order)
-        self.graph = nx.DiGraph()
-        self._build()
+        self._graph: nx.DiGraph | None = None
 
     # ------------------------------------------------------------------ construction
-    def _build(self) -> None:
-        G, ref = self.graph, self.ref
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The hierarchy DAG (module docstring), built on first use: a single kernel's
+        evaluation walks only its own prefix path and never needs it."""
+        if self._graph is None:
+            self._graph = (self._build_kicks() if self.model.input == "activation"
+                           else self._build())
+        return self._graph
+
+    def _build(self) -> nx.DiGraph:
+        G, ref = nx.DiGraph(), self.ref
         G.add_node(("f",), kind="observable", order=0, channels=(), expr=self.f, tree=self.f,
                    symbol=_node_symbol(()))
         for N in range(1, self.order + 1):
@@ -101,6 +123,33 @@ class ResponseHierarchy:
                            expr=StationaryAverage(_node_symbol(k), ref),
                            tree=StationaryAverage(tree, ref))
                 G.add_edge(node, ("K", k), op="<p0, .>")
+        return G
+
+    def _build_kicks(self) -> nx.DiGraph:
+        """Input inside the activation (docs/theory.md §10): node ``("g", kicks)`` for every
+        sequence of kicks of total order ≤ ``order``; its children are ``L^{(j)}_k P_τ``
+        for every ``j`` up to the order left."""
+        G, ref = nx.DiGraph(), self.ref
+        G.add_node(("f",), kind="observable", order=0, channels=(), expr=self.f, tree=self.f,
+                   symbol=_node_symbol(()))
+        for N in range(1, self.order + 1):
+            for kicks in kick_sequences(self.model.m, N):
+                r = len(kicks)
+                parent = ("g", kicks[:-1]) if r > 1 else ("f",)
+                pdata = G.nodes[parent]
+                tau = self.tau[r - 1]
+                local = KickPerturbation(kicks[-1], Semigroup(tau, pdata["symbol"], ref), ref)
+                tree = KickPerturbation(kicks[-1], Semigroup(tau, pdata["tree"], ref), ref)
+                sym = sp.Symbol("g_{" + "|".join("".join(str(k + 1) for k in c)
+                                                 for c in kicks) + "}")
+                node = ("g", kicks)
+                G.add_node(node, kind="recursion", order=N, channels=kicks, expr=local,
+                           tree=tree, symbol=sym)
+                G.add_edge(parent, node, op=f"L^({len(kicks[-1])}) P_tau{r}")
+                G.add_node(("K", kicks), kind="kernel", order=N, channels=kicks,
+                           expr=StationaryAverage(sym, ref), tree=StationaryAverage(tree, ref))
+                G.add_edge(node, ("K", kicks), op="<p0, .>")
+        return G
 
     @property
     def recursion_nodes(self) -> list:
@@ -113,7 +162,18 @@ class ResponseHierarchy:
 
     # ------------------------------------------------------------------ kernels
     def kernel(self, channels: int | Sequence[int]) -> ResponseKernel:
-        """The kernel ``K_{k_1…k_N}`` (``channels`` 0-based, length ``N ≤ order``)."""
+        """The kernel ``K_{k_1…k_N}`` (``channels`` 0-based, length ``N ≤ order``); with
+        the input inside the activation also the composite form ``((0, 1), (0,))`` (kicks
+        carrying several channels, docs/theory.md §10: a
+        :class:`~volterra_sym.hierarchy.composite.CompositeKernel`)."""
+        if is_composite(channels) or (self.model.input == "activation"
+                                      and not isinstance(channels, (int, np.integer))
+                                      and self.model.features):
+            ck = CompositeKernel(self.model, self.f, channels, self.ref)
+            if ck.order > self.order:
+                raise ValueError(f"kicks {ck.kicks} have order {ck.order}; this hierarchy "
+                                 f"holds orders 1..{self.order}")
+            return ck
         k = (channels,) if isinstance(channels, (int, np.integer)) else tuple(channels)
         if not 1 <= len(k) <= self.order:
             raise ValueError(f"channels {k} has length {len(k)}; this hierarchy holds orders "
@@ -122,7 +182,11 @@ class ResponseHierarchy:
         return ResponseKernel(self.f, k, self.ref)
 
     def kernels(self, order: int) -> list[ResponseKernel]:
-        """All kernels of one order, channel tuples in lexicographic order."""
+        """All kernels of one order, channel tuples in lexicographic order (input inside
+        the activation: every composition, :func:`~volterra_sym.hierarchy.composite.
+        kick_sequences`)."""
+        if self.model.input == "activation":
+            return [self.kernel(k) for k in kick_sequences(self.model.m, order)]
         return [self.kernel(k) for k in itertools.product(range(self.model.m), repeat=order)]
 
     def evaluate_kernels(self, requests, method: str = "auto", **options):
@@ -198,9 +262,7 @@ class ResponseHierarchy:
     def terminates_at(self) -> int | None:
         """The order beyond which every kernel vanishes identically, if known: the degree
         of a polynomial observable of a linear model (``L_k`` lowers it, ``P_s`` keeps it)."""
-        if self.model.is_linear and self.f.is_polynomial(*self.model.h):
-            return int(sp.Poly(self.f, *self.model.h).total_degree())
-        return None
+        return vanishing_order(self.model, self.f)
 
     def diagnose(self, u: Callable, times, eps: float, method: str = "auto"):
         """Ratio-test diagnostics of the partial sums at ``eps``
@@ -215,6 +277,25 @@ class ResponseHierarchy:
     def __repr__(self) -> str:
         return (f"ResponseHierarchy({self.model!r}, f={self.f}, order={self.order}, "
                 f"nodes={self.graph.number_of_nodes()})")
+
+    #: at most this many kernels are written out by :meth:`_repr_latex_`
+    LATEX_KERNELS = 24
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: every kernel up to ``order`` in operator form (the first
+        :attr:`LATEX_KERNELS`, then how many more)."""
+        rows, total = [], 0
+        for N in range(1, self.order + 1):
+            for K in self.kernels(N):
+                total += 1
+                if len(rows) < self.LATEX_KERNELS:
+                    rows.append(K.latex().replace(" = ", " &= ", 1))
+        if total > len(rows):
+            rows.append(rf"&\dots\ \text{{and {total - len(rows)} more kernels}}")
+        head = (rf"\text{{response hierarchy of {self.model.name}, }} f = {sp.latex(self.f)}"
+                rf",\ \text{{orders }} 1..{self.order}")
+        return ("$\\displaystyle \\begin{aligned}&" + head + r" \\ "
+                + r" \\ ".join(rows) + r"\end{aligned}$")
 
 
 def check_times(times) -> np.ndarray:

@@ -12,7 +12,6 @@ Unsorted lags use the symmetric extension: the pairs ``(k_j, σ_j)`` are sorted 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from functools import cache
 
@@ -26,7 +25,7 @@ from ..results import KernelValues
 from .propagation import prefix_graph
 from .routes import run_kernels, select_route
 
-__all__ = ["ResponseKernel", "lag_symbols", "gap_symbols", "check_lags"]
+__all__ = ["ResponseKernel", "lag_symbols", "gap_symbols", "check_lags", "vanishing_order"]
 
 
 @cache
@@ -145,6 +144,10 @@ class ResponseKernel(OperatorExpr):
             out += r" \\ &= " + sp.latex(self.doit())
         return out
 
+    def _repr_latex_(self) -> str:
+        """Jupyter: ``K_k(σ) = <p0, L_{k_N} ⋯ P_{σ_1} f>``, not only ``K_k(σ)``."""
+        return "$\\displaystyle " + self.latex() + "$"
+
     # ------------------------------------------------------------------ numbers
     def evaluate(self, lags, method: str = "auto", *, return_error: bool = False,
                  **options) -> KernelValues:
@@ -172,6 +175,19 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
     DAG to walk (default: the part of it the requests need).
     """
     route = select_route(model, f, method, f"kernels of {f}")
+    d = vanishing_order(model, f)
+    if d is not None and any(len(k) > d for k in requests):
+        # identically zero kernels: zeros at once (no DAG walk), the rest as usual
+        zero = {tuple(int(c) for c in k): v for k, v in requests.items() if len(k) > d}
+        rest = {k: v for k, v in requests.items() if len(k) <= d}
+        out = evaluate_kernels(model, f, rest, method, graph, **options) if rest else {}
+        for k, lags in zero.items():
+            shape = check_lags(lags, len(k)).shape[:-1]
+            out[k] = KernelValues(np.zeros(shape), np.zeros(shape), route.name,
+                                  {"channels": k, "options": dict(options),
+                                   "identically_zero": f"order {len(k)} > {d}, the degree "
+                                   "of the polynomial observable of a linear model"})
+        return out
     plan = []                       # (request key, batch shape, mask, permuted channels)
     sorted_requests: dict[tuple[int, ...], list[np.ndarray]] = {}
     arrays = {}
@@ -186,10 +202,9 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
             sorted_requests.setdefault(channels, []).append(flat)
             continue
         order_idx = np.argsort(flat, axis=1, kind="stable")
-        for perm in itertools.permutations(range(N)):
+        # only the orderings that occur (N! of them would not finish for N ≥ 10)
+        for perm in (tuple(int(i) for i in row) for row in np.unique(order_idx, axis=0)):
             mask = np.all(order_idx == np.asarray(perm), axis=1)
-            if not mask.any():
-                continue
             chans = tuple(channels[p] for p in perm)
             plan.append((channels, mask, chans, len(sorted_requests.get(chans, []))))
             sorted_requests.setdefault(chans, []).append(flat[mask][:, list(perm)])
@@ -200,7 +215,9 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
         merged[chans] = np.vstack(parts)
     if graph is None:
         graph = prefix_graph(merged)
-    results = run_kernels(route, model, f, graph, merged, **options)
+    scale = observable_scale(f)
+    results = run_kernels(route, model, f / scale if scale != 1.0 else f, graph, merged,
+                          **options)
     out = {}
     for channels, (batch, flat) in arrays.items():
         vals = np.empty(flat.shape[0])
@@ -212,9 +229,48 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
             lo, hi = (0, len(v)) if part is None else offsets[chans][part:part + 2]
             vals[mask], errs[mask] = np.asarray(v)[lo:hi], np.asarray(e)[lo:hi]
         check_finite_real(vals, f"kernel {channels} ({route.name})")
+        if np.any(np.isinf(errs)):
+            raise AccuracyNotReachedError(f"kernel {channels} ({route.name}): the error "
+                                          "estimate overflowed; nothing is returned")
+        if scale != 1.0:
+            with np.errstate(over="ignore"):
+                vals, errs = vals * scale, errs * scale
+            if not (np.all(np.isfinite(vals)) and not np.any(np.isinf(errs))):
+                raise AccuracyNotReachedError(
+                    f"kernel {channels} ({route.name}): the values exceed the float range "
+                    f"(the observable's coefficients reach {scale:.3g}); rescale the "
+                    "observable")
         out[channels] = KernelValues(vals.reshape(batch), errs.reshape(batch), route.name,
                                      {"channels": channels, "options": dict(options)})
     return out
+
+
+def observable_scale(f: sp.Expr) -> float:
+    """A power of two ``s`` near the largest numerical coefficient of ``f`` when that lies
+    outside ``[1e-30, 1e30]`` (else 1): kernels are linear in ``f``, so the routes evaluate
+    ``f/s`` — no overflow inside them (``1e308·h1²`` used to come back as 0 ± 0 from the
+    Taylor route) — and the values are multiplied back by ``s``."""
+    coeffs = []
+    for c in sp.sympify(f).as_coefficients_dict().values():
+        try:
+            coeffs.append(abs(float(c)))
+        except (TypeError, ValueError):
+            return 1.0
+    big = max(coeffs, default=0.0)
+    if not np.isfinite(big) or big == 0.0 or 1e-30 <= big <= 1e30:
+        return 1.0
+    return float(2.0 ** np.floor(np.log2(big)))
+
+
+def vanishing_order(model, f) -> int | None:
+    """``d`` such that every kernel of order ``N > d`` vanishes identically, if known: the
+    total degree of a polynomial observable of a linear model with additive input and
+    constant noise (each ``L_k`` lowers the
+    degree by one and ``P_τ`` keeps it, so ``L_{k_N} P ⋯ L_{k_1} P f = 0`` for ``N > d``)."""
+    h = model.h
+    if model.is_linear and not model.features and f.is_polynomial(*h):
+        return int(sp.Poly(f, *h).total_degree()) if f.free_symbols else 0
+    return None
 
 
 def check_finite_real(values: np.ndarray, what: str) -> None:

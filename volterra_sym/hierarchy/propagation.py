@@ -90,14 +90,26 @@ def prefix_graph(channel_tuples: Iterable[Channels]) -> nx.DiGraph:
     G = nx.DiGraph()
     G.add_node(("f",), kind="observable", order=0, channels=())
     for k in channel_tuples:
+        k = _key(k)
         for j in range(1, len(k) + 1):
             node, parent = ("g", k[:j]), ("g", k[:j - 1]) if j > 1 else ("f",)
             if node not in G:
                 G.add_node(node, kind="recursion", order=j, channels=k[:j])
-                G.add_edge(parent, node, op=f"L_{k[j - 1] + 1} P_tau{j}")
+                G.add_edge(parent, node, op=f"{_label(k[j - 1])} P_tau{j}")
         G.add_node(("K", k), kind="kernel", order=len(k), channels=k)
         G.add_edge(("g", k), ("K", k), op="<p0, .>")
     return G
+
+
+def _key(k) -> tuple:
+    """A request key: channel indices, or kicks ``(k_1..k_j)`` (docs/theory.md §10)."""
+    return tuple(tuple(int(x) for x in c) if isinstance(c, (tuple, list)) else int(c)
+                 for c in k)
+
+
+def _label(c) -> str:
+    return (f"L^({len(c)})_{''.join(str(x + 1) for x in c)}" if isinstance(c, tuple)
+            else f"L_{c + 1}")
 
 
 def _parent(graph: nx.DiGraph, node: Hashable) -> Hashable:
@@ -128,7 +140,7 @@ def walk_kernels(graph: nx.DiGraph, rep: Representation,
     tuple, ``(values, magnitudes)`` of shape ``(P,)``. Each recursion node needed by the
     requests is propagated once (per chunk of at most ``rep.max_rows`` rows).
     """
-    reqs = {tuple(int(c) for c in k): np.asarray(v, dtype=float) for k, v in requests.items()}
+    reqs = {_key(k): np.asarray(v, dtype=float) for k, v in requests.items()}
     total = sum(v.shape[0] for v in reqs.values())
     if total == 0:
         return {k: (np.zeros(0), np.zeros(0)) for k in reqs}

@@ -6,6 +6,8 @@ in the way ``sympy.stats`` hands ``doit()`` to the probability space that knows,
 hierarchy never imports the layers above it. A route object has
 
 * ``name`` and ``applies(model, f) -> str | None`` (``None`` if it applies, else why not);
+* ``features``: the model features of docs/theory.md §10–§11 it treats (``SRNN.features``;
+  default none: such models are refused naming the feature);
 * ``kernels(model, f, graph, requests, **options)`` -> ``{channels: (values, errors)}``
   for ``requests = {channels: sorted lags (P, N)}``, walking ``graph`` with
   :func:`~volterra_sym.hierarchy.propagation.walk_kernels` (routes that only provide the
@@ -109,14 +111,14 @@ def select_route(model, f: sp.Expr, method: str, what: str):
                                 param="method")
     if method != "auto":
         route = get_route(method)
-        reason = route.applies(model, f)
+        reason = _applies(route, model, f)
         if reason is not None:
             raise NotApplicableError(f"method {method!r} does not apply to {what}: {reason}")
         return route
     reasons = []
     for name in route_names(auto_only=True):
         route = get_route(name)
-        reason = route.applies(model, f)
+        reason = _applies(route, model, f)
         if reason is None:
             return route
         reasons.append(f"{name}: {reason}")
@@ -124,6 +126,17 @@ def select_route(model, f: sp.Expr, method: str, what: str):
         raise NotApplicableError(f"no numerical route is registered (import volterra_sym "
                                  f"to register them) for {what}")
     raise NotApplicableError(f"no method applies to {what}: " + "; ".join(reasons))
+
+
+def _applies(route, model, f) -> str | None:
+    """``route.applies``, after the features of docs/theory.md §10–§11: a route treats only
+    the model features it lists in its ``features`` attribute (default none), so no route
+    silently computes the additive, constant-noise answer for another model."""
+    missing = sorted(getattr(model, "features", frozenset())
+                     - set(getattr(route, "features", ())))
+    if missing:
+        return f"it does not support {' and '.join(missing)} (docs/theory.md §10–§11)"
+    return route.applies(model, f)
 
 
 def run_kernels(route, model, f, graph, requests, **options):

@@ -1,6 +1,9 @@
-"""The stochastic recurrent neural network (docs/theory.md §1).
+"""The stochastic recurrent neural network (docs/theory.md §1, §10, §11).
 
     dh_t = [ -Γ h_t + a(W h_t + b) + ε C u(t) ] dt + σ dB_t ,   y_t = f(h_t)
+
+(``input="activation"``: ``a(W h_t + b + ε C u(t))`` instead; ``σ`` may depend on the state,
+``σ(h)``, with ``D(h) = σ(h)σ(h)ᵀ``: docs/theory.md §10–§11, :mod:`.noise`.)
 
 ``Γ, W`` are n×n, ``b`` has n entries, ``C`` is n×m (column ``C_k`` feeds input channel
 ``k``), ``σ`` is n×r and ``D = σ σᵀ``. The drift of the unperturbed dynamics is
@@ -22,10 +25,20 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import InvalidInputError, VolterraSymError, format_bytes
+from ..errors import InvalidInputError, NotApplicableError, VolterraSymError, format_bytes
 from ..parsing import ExpressionError, parse_expression
-from .activations import Activation, get_activation
+from .activations import Activation, Z, get_activation
 from .cache import derived, shared_store
+from .noise import (
+    FEATURE_ACTIVATION_INPUT,
+    FEATURE_STATE_NOISE,
+    box_points,
+    check_diffusion_positive,
+    check_input_mode,
+    noisy_rnn_A,
+    noisy_rnn_sigma,
+    support_1d,
+)
 
 __all__ = ["SRNN", "ModelError", "FrozenModelError", "state_symbols"]
 
@@ -44,7 +57,7 @@ class FrozenModelError(VolterraSymError, AttributeError):
 
 
 #: what :meth:`SRNN.replace` may change
-REPLACEABLE = ("Gamma", "W", "b", "C", "sigma", "activation", "name", "observable")
+REPLACEABLE = ("Gamma", "W", "b", "C", "sigma", "activation", "name", "observable", "input")
 
 
 def state_symbols(n: int) -> tuple[sp.Symbol, ...]:
@@ -58,8 +71,11 @@ def exact_number(x: float) -> sp.Expr:
     return sp.Rational(repr(float(x)))
 
 
-def _entry(value: Any, param: str, index: tuple[int, ...], params: dict) -> sp.Expr:
-    """One matrix entry: a finite number or a safely parsed expression in parameters."""
+def _entry(value: Any, param: str, index: tuple[int, ...], params: dict,
+           states: dict | None = None) -> sp.Expr:
+    """One matrix entry: a finite number or a safely parsed expression in parameters
+    (``states``: the state symbols ``h1..hn`` a noise entry may use, with the parameters
+    ``params`` of the other matrices; docs/theory.md §11)."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return sp.Integer(int(value))                      # fast path: plain numbers
     if isinstance(value, (float, np.floating)) and math.isfinite(value):
@@ -84,7 +100,11 @@ def _entry(value: Any, param: str, index: tuple[int, ...], params: dict) -> sp.E
         raise ModelError(f"{where} must be real, got {value}")
     else:
         raise ModelError(f"{where} must be a number or an expression, got {type(value).__name__}")
+    if states is not None:
+        _check_noise_symbols(expr, where, params, states)
     for s in expr.free_symbols:
+        if states is not None and s.name in states:
+            continue
         if _STATE_NAME.match(s.name) or s.name in _RESERVED:
             raise ModelError(f"{where}: parameter name {s.name!r} is reserved "
                              "(state variables h1..hn, lags sigma_j, tau_j, z, t, eps)")
@@ -93,8 +113,27 @@ def _entry(value: Any, param: str, index: tuple[int, ...], params: dict) -> sp.E
     return expr
 
 
+def _check_noise_symbols(expr: sp.Expr, where: str, params: dict, states: dict) -> None:
+    """A noise entry may use ``h1..hn``; one that does may use besides only the parameters
+    of ``Γ, W, b, C`` (an unknown name in a state-dependent noise is refused, not made a new
+    parameter)."""
+    names = {s.name for s in expr.free_symbols}
+    for name in sorted(names):
+        if re.fullmatch(r"h\d+", name) and name not in states:
+            raise ModelError(f"{where}: unknown state variable {name!r}: the model has "
+                             f"{', '.join(states)}", param="sigma")
+    if names & set(states):
+        unknown = sorted(names - set(states) - set(params))
+        if unknown:
+            raise ModelError(f"{where}: unknown variable {unknown[0]!r} in a state-dependent "
+                             f"noise expression; allowed: {', '.join(states)} and the "
+                             f"parameters of Gamma, W, b, C ({sorted(params) or 'none'})",
+                             param="sigma")
+
+
 def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params: dict,
-            *, scalar_to_identity: bool = False) -> sp.ImmutableMatrix:
+            *, scalar_to_identity: bool = False, states: dict | None = None
+            ) -> sp.ImmutableMatrix:
     """Convert ``value`` to an immutable SymPy matrix of ``shape`` (None = free), naming
     ``param``."""
     if isinstance(value, sp.MatrixBase):
@@ -117,10 +156,11 @@ def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params
     else:  # scalar
         n0 = shape[0]
         if scalar_to_identity and n0 is not None and n0 > 1:
-            e = _entry(value, param, (), params)
+            e = _entry(value, param, (), params, states)
             return sp.ImmutableMatrix(sp.eye(n0) * e)
         rows = [[value]]
-    mat = sp.ImmutableMatrix([[_entry(v, param, (i, j), params) for j, v in enumerate(row)]
+    mat = sp.ImmutableMatrix([[_entry(v, param, (i, j), params, states)
+                               for j, v in enumerate(row)]
                      for i, row in enumerate(rows)])
     want_r, want_c = shape
     if param in ("Gamma", "W") and mat.rows != mat.cols:
@@ -145,17 +185,21 @@ class SRNN:
     Gamma : n×n leak matrix (a scalar means γ·I when the size is known from W or b).
     W : n×n recurrent weights.
     C : n×m input matrix (a vector of n entries means m = 1).
-    sigma : n×r noise matrix (a scalar means s·I_n).
+    sigma : n×r noise matrix (a scalar means s·I_n); entries may be expressions in the states
+        ``h1..hn`` (state-dependent noise ``σ(h)``, docs/theory.md §11), which may use besides
+        only the parameters of ``Γ, W, b, C``.
     b : bias, n entries (default 0).
     activation : ``"linear"``, ``"tanh"``, ``"sigmoid"``, ``"softplus"`` or a smooth
         expression in ``z`` (one equal to ``z``, such as ``"1*z"``, is ``"linear"``).
     name : a label for reports.
     observable : default observable ``f`` (expression in ``h1..hn``), default ``h1``.
     check : run the stability checks of numeric models (default True).
+    input : ``"additive"`` (default: ``+ εCu`` in the drift) or ``"activation"``
+        (``a(Wh + b + εCu)``, docs/theory.md §10).
     """
 
     __slots__ = ("Gamma", "W", "b", "C", "sigma", "activation", "name", "n", "m", "r", "h",
-                 "parameters", "default_observable", "_observable_spec", "is_numeric",
+                 "parameters", "default_observable", "_observable_spec", "is_numeric", "input",
                  "_key", "_hash", "_derived_store", "__weakref__")
 
     Gamma: sp.ImmutableMatrix
@@ -172,9 +216,11 @@ class SRNN:
     parameters: Mapping[str, sp.Symbol]
     default_observable: sp.Expr
     is_numeric: bool
+    input: str
 
     def __init__(self, Gamma, W, C, sigma, b=None, activation="linear", *, name: str = "srnn",
-                 observable: str | sp.Expr | None = None, check: bool = True):
+                 observable: str | sp.Expr | None = None, check: bool = True,
+                 input: str = "additive"):  # noqa: A002 - the model's documented key
         if hasattr(self, "_key"):
             raise FrozenModelError("SRNN is immutable; __init__ cannot run twice on a model "
                                    "(use model.replace(sigma=...) for a changed copy)")
@@ -186,7 +232,11 @@ class SRNN:
         put(self, "b", sp.ImmutableMatrix(sp.zeros(n, 1)) if b is None
             else _matrix(b, "b", (n, 1), params))
         put(self, "C", _matrix(C, "C", (n, None), params))
-        put(self, "sigma", _matrix(sigma, "sigma", (n, None), params, scalar_to_identity=True))
+        known = {s.name: s for M in (self.Gamma, self.W, self.b, self.C) for s in M.free_symbols}
+        states = {s.name: s for s in state_symbols(n)}
+        put(self, "sigma", _matrix(sigma, "sigma", (n, None), known, scalar_to_identity=True,
+                                   states=states))
+        put(self, "input", check_input_mode(input))
         try:
             put(self, "activation", get_activation(activation))
         except ValueError as exc:
@@ -200,15 +250,18 @@ class SRNN:
         put(self, "r", self.sigma.cols)
         put(self, "h", state_symbols(n))
         mats = (self.Gamma, self.W, self.b, self.C, self.sigma)
-        parameters = {s.name: s for M in mats for s in M.free_symbols}
+        hset = set(self.h)
+        parameters = {s.name: s for M in mats for s in M.free_symbols if s not in hset}
         parameters.update({s.name: s for s in self.activation.expr.free_symbols
                            if s.name != "z"})
         put(self, "parameters", MappingProxyType(parameters))
-        put(self, "is_numeric", not parameters and all(e.is_number for M in mats
-                                                        for e in M.values()))
+        put(self, "is_numeric", not parameters and all(
+            e.is_number for M in mats[:-1] for e in M.values()) and all(
+            e.free_symbols <= hset for e in self.sigma.values()))
         put(self, "_observable_spec", "h1" if observable is None else observable)
         put(self, "default_observable", self.observable(self._observable_spec))
-        key = _ValueKey((*mats, self.activation, self.name, self.default_observable))
+        key = _ValueKey((*mats, self.activation, self.name, self.default_observable,
+                         self.input))
         put(self, "_key", key)
         put(self, "_hash", key.hash)
         put(self, "_derived_store", shared_store(key))
@@ -234,11 +287,13 @@ class SRNN:
 
     def __reduce__(self):
         return (_rebuild, (self.Gamma, self.W, self.C, self.sigma, self.b, self.activation,
-                           self.name, self.default_observable))
+                           self.name, self.default_observable, self.input))
 
     def replace(self, *, check: bool = True, **changes: Any) -> SRNN:
-        """A new model with some of ``Gamma, W, b, C, sigma, activation, name, observable``
-        changed (validated like a new model; the others as in ``self``)::
+        """A new model with some parameters changed.
+
+        Any of ``Gamma, W, b, C, sigma, activation, name, observable`` may change; the
+        result is validated like a new model, the others are as in ``self``::
 
             model.replace(sigma=1.0)              # s·I noise
             model.replace(W=[[0, 1], [-1, 0]], activation="tanh")
@@ -249,29 +304,59 @@ class SRNN:
                              f"{', '.join(REPLACEABLE)}", param=sorted(unknown)[0])
         spec = {"Gamma": self.Gamma, "W": self.W, "b": self.b, "C": self.C,
                 "sigma": self.sigma, "activation": self.activation, "name": self.name,
-                "observable": self._observable_spec}
+                "observable": self._observable_spec, "input": self.input}
         spec.update(changes)
         return SRNN(spec["Gamma"], spec["W"], spec["C"], spec["sigma"], spec["b"],
                     spec["activation"], name=spec["name"], observable=spec["observable"],
-                    check=check)
+                    check=check, input=spec["input"])
 
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], **kwargs) -> SRNN:
         """Build from a mapping with keys ``Gamma, W, b, C, sigma, activation``
-        (optional ``name``, ``observable``)."""
+        (optional ``name``, ``observable``, ``input``; the Noisy RNN noise
+        ``σ(h) = σ_1 I + σ_2 diag(h)`` as ``sigma1``, ``sigma2`` instead of ``sigma``)."""
         if not isinstance(d, Mapping):
             raise ModelError(f"model description must be a mapping, got {type(d).__name__}")
-        allowed = {"Gamma", "W", "b", "C", "sigma", "activation", "name", "observable"}
+        allowed = {"Gamma", "W", "b", "C", "sigma", "activation", "name", "observable",
+                   "input", "sigma1", "sigma2"}
         unknown = set(d) - allowed
         if unknown:
             raise ModelError(f"unknown model keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+        d = dict(d)
+        if "sigma1" in d or "sigma2" in d:
+            if "sigma" in d:
+                raise ModelError("give either sigma or the Noisy RNN keys sigma1, sigma2, not "
+                                 "both", param="sigma")
+            n = _infer_n(d.get("Gamma"), d.get("W"), d.get("b"))
+            s1 = _entry(d.get("sigma1", 0), "sigma1", (), {})
+            s2 = _entry(d.get("sigma2", 0), "sigma2", (), {})
+            d["sigma"] = noisy_rnn_sigma(state_symbols(n), s1, s2)
         missing = {"Gamma", "W", "C", "sigma"} - set(d)
         if missing:
             raise ModelError(f"model description lacks required keys {sorted(missing)}")
         return cls(d["Gamma"], d["W"], d["C"], d["sigma"], d.get("b"),
                    d.get("activation", "linear"), name=d.get("name", "srnn"),
-                   observable=d.get("observable"), **kwargs)
+                   observable=d.get("observable"), input=d.get("input", "additive"), **kwargs)
+
+    @classmethod
+    def noisy_rnn(cls, B, W, C, *, beta: float = 0.5, gamma: float = 1.0, b=None,
+                  sigma1: float = 0.1, sigma2: float = 0.0, activation="tanh",
+                  name: str = "noisy_rnn", **kwargs) -> SRNN:
+        """The Noisy RNN of Lim, Erichson, Hodgkinson & Mahoney (NeurIPS 2021),
+
+            dh = [ A h + a(W h + b + ε C u(t)) ] dt + (σ_1 I + σ_2 diag(h)) dB ,
+            A = β(B − Bᵀ) + (1 − β)(B + Bᵀ) − γI ,
+
+        i.e. this SRNN with ``Γ = −A``, ``input="activation"`` and ``σ(h) = σ_1 I +
+        σ_2 diag(h)`` (docs/theory.md §11)."""
+        A = noisy_rnn_A(B, beta, gamma)
+        n = A.rows
+        h = state_symbols(n)
+        s1 = _entry(sigma1, "sigma1", (), {})
+        s2 = _entry(sigma2, "sigma2", (), {})
+        return cls(-A, W, C, noisy_rnn_sigma(h, s1, s2), b, activation, name=name,
+                   input=kwargs.pop("input", "activation"), **kwargs)
 
     #: Largest model file :meth:`load` reads (bytes). tomllib parses ~0.3 MiB/s, so 1 MiB
     #: (a dense n ≈ 300 model) parses in a few seconds; pass ``max_bytes`` to raise it.
@@ -283,6 +368,10 @@ class SRNN:
     @classmethod
     def load(cls, path: str | Path, *, max_bytes: int | None = None, **kwargs) -> SRNN:
         """Load a TOML model file (keys as in :meth:`from_dict`).
+
+        ``weights = "net.npz"`` adds the arrays of that NumPy archive (path relative to the
+        model file, inside its folder; no pickles) as keys, e.g. ``W`` and ``C`` trained
+        elsewhere (:mod:`volterra_sym.model.weights`).
 
         The file must be UTF-8 text without a byte-order mark, at most ``max_bytes``
         (default :attr:`MAX_FILE_BYTES`) long; at most that many bytes are read (an endless
@@ -342,10 +431,21 @@ class SRNN:
                              "tables inside each other)", param="path") from None
         if "name" not in data:
             data["name"] = cls._default_name(path)
+        origin = ""
+        if "weights" in data:  # arrays from an .npz beside the file (model/weights.py)
+            from .weights import merge_weights
+
+            ref, keys = data["weights"], set(data)
+            try:
+                data = merge_weights(data, path.parent)
+            except ModelError as exc:
+                raise ModelError(f"model file {shown}: {exc}", param=exc.param) from None
+            origin = (f" (keys {sorted(set(data) - keys)} came from the weights file "
+                      f"{cls._shown_path(Path(ref))})")
         try:
             return cls.from_dict(data, **kwargs)
         except ModelError as exc:
-            raise ModelError(f"model file {shown}: {exc}", param=exc.param) from None
+            raise ModelError(f"model file {shown}: {exc}{origin}", param=exc.param) from None
 
     @staticmethod
     def _shown_path(path: Path, limit: int = 120) -> str:
@@ -413,8 +513,66 @@ class SRNN:
 
     # ------------------------------------------------------------------ derived objects
     @property
+    def state_dependent_noise(self) -> bool:
+        """``σ`` depends on ``h`` (docs/theory.md §11)."""
+        hset = set(self.h)
+        return any(e.free_symbols & hset for e in self.sigma.values())
+
+    @property
+    def features(self) -> frozenset[str]:
+        """The features of docs/theory.md §10–§11 this model has beyond the additive,
+        constant-noise SRNN: ``"input inside the activation"`` (unless the activation is
+        linear: then it *is* the additive model) and ``"state-dependent noise"``. A route
+        that cannot treat one refuses the model naming it."""
+        out = set()
+        if self.input == "activation" and not self.is_linear:
+            out.add(FEATURE_ACTIVATION_INPUT)
+        if self.state_dependent_noise:
+            out.add(FEATURE_STATE_NOISE)
+        return frozenset(out)
+
+    def require_features(self, supported, route: str) -> None:
+        """Raise :class:`NotApplicableError` naming every feature of this model that
+        ``route`` (supporting ``supported``) cannot treat."""
+        missing = sorted(self.features - set(supported))
+        if missing:
+            raise NotApplicableError(f"{route} does not support {' and '.join(missing)} "
+                                     "(docs/theory.md §10–§11)")
+
+    def input_operators(self, j: int) -> sp.ImmutableMatrix:
+        """``a^{(j)}(z_i)/j!`` as an n×1 matrix (``z = W h + b``): the coefficients of
+        ``ε^j (Cu)_i^j`` in the drift (docs/theory.md §10). Additive input: ``1`` for
+        ``j = 1`` and ``0`` beyond."""
+        def build() -> sp.ImmutableMatrix:
+            if self.input == "additive" or self.is_linear:
+                val = sp.Integer(1) if j == 1 else sp.Integer(0)
+                return sp.ImmutableMatrix([val] * self.n)
+            d = self.activation.derivative(j)
+            return sp.ImmutableMatrix([d.subs(Z, zi) / sp.factorial(j)
+                                       for zi in self.preactivation])
+        return derived(self, ("model", "input_operators", int(j)), build)
+
+    def noise_numpy(self):
+        """Vectorised ``σ(h)``: array ``(..., n)`` -> ``(..., n, r)``."""
+        def build():
+            n, r = self.n, self.r
+            entries = [[(i, j, sp.lambdify([self.h], self.sigma[i, j], "numpy"))
+                        for j in range(r)] for i in range(n)]
+
+            def sig(x: np.ndarray) -> np.ndarray:
+                x = np.asarray(x, dtype=float)
+                cols = tuple(np.moveaxis(x, -1, 0))
+                out = np.empty(x.shape[:-1] + (n, r))
+                for row in entries:
+                    for i, j, fn in row:
+                        out[..., i, j] = fn(cols)
+                return out
+            return sig
+        return derived(self, ("model", "noise_numpy"), build)
+
+    @property
     def D(self) -> sp.ImmutableMatrix:
-        """Diffusion matrix ``D = σ σᵀ``."""
+        """Diffusion matrix ``D = σ σᵀ`` (a function of ``h`` for state-dependent noise)."""
         return derived(self, ("model", "D"),
                        lambda: sp.ImmutableMatrix(self.sigma * self.sigma.T))
 
@@ -443,18 +601,26 @@ class SRNN:
         """``A = Γ - W`` (the drift matrix of a linear model)."""
         return derived(self, ("model", "A"), lambda: sp.ImmutableMatrix(self.Gamma - self.W))
 
-    def numpy_params(self) -> dict[str, np.ndarray]:
+    def numpy_params(self, *, state_noise: bool = False) -> dict[str, np.ndarray]:
         """Numeric parameters as float arrays: Gamma, W, b (n,), C, sigma and
         ``D = σσᵀ`` (multiplied in floats, symmetrised): fresh copies of arrays converted
-        once per model."""
+        once per model. A state-dependent ``σ(h)`` has no constant ``sigma`` and ``D``: then
+        :class:`NotApplicableError` (callers that use :meth:`noise_numpy` pass
+        ``state_noise=True`` and get the other arrays)."""
         self._require_numeric("numpy_params")
+        if self.state_dependent_noise and not state_noise:
+            raise NotApplicableError(f"{FEATURE_STATE_NOISE}: this computation needs a "
+                                     "constant noise matrix σ (docs/theory.md §11)")
 
         def convert() -> dict[str, np.ndarray]:
             f = lambda M: np.array(M.tolist(), dtype=float)  # noqa: E731
-            sigma = f(self.sigma)
-            D = sigma @ sigma.T
-            return {"Gamma": f(self.Gamma), "W": f(self.W), "b": f(self.b).ravel(),
-                    "C": f(self.C), "sigma": sigma, "D": 0.5 * (D + D.T)}
+            out = {"Gamma": f(self.Gamma), "W": f(self.W), "b": f(self.b).ravel(),
+                   "C": f(self.C)}
+            if not self.state_dependent_noise:
+                sigma = f(self.sigma)
+                D = sigma @ sigma.T
+                out.update(sigma=sigma, D=0.5 * (D + D.T))
+            return out
         return {k: v.copy() for k, v in derived(self, ("model", "numpy_params"),
                                                 convert).items()}
 
@@ -481,7 +647,7 @@ class SRNN:
         sub = lambda M: M.subs(rep)  # noqa: E731
         return SRNN(sub(self.Gamma), sub(self.W), sub(self.C), sub(self.sigma), sub(self.b),
                     self.activation, name=self.name,
-                    observable=self.default_observable.subs(rep))
+                    observable=self.default_observable.subs(rep), input=self.input)
 
     def observable(self, spec: str | sp.Expr | None = None) -> sp.Expr:
         """Parse an observable ``f(h1..hn)`` safely (model parameters may appear)."""
@@ -507,10 +673,13 @@ class SRNN:
         Linear: ``A = Γ - W`` must be Hurwitz-stable (all eigenvalues with positive real
         part). Bounded activations: ``Γ`` must be. Unbounded activations with limiting
         slopes ``s_±``: ``Γ - W diag(s)`` for every choice of ``s_i ∈ {s_-, s_+}``.
-        The noise must not vanish: ``D = σσᵀ ≠ 0``.
+        The noise must not vanish: ``D = σσᵀ ≠ 0``. A state-dependent ``D(h)`` must be
+        positive where the process lives (:meth:`check_noise`).
         """
-        p = self.numpy_params()
-        if not np.any(p["D"]):
+        p = self.numpy_params(state_noise=True)
+        if self.state_dependent_noise:
+            self.check_noise()
+        elif not np.any(p["D"]):
             raise ModelError("sigma is zero: the dynamics is deterministic and has no "
                              "stationary density")
         if self.is_linear:
@@ -529,14 +698,79 @@ class SRNN:
             _hurwitz(p["Gamma"] - p["W"] * np.asarray(s)[None, :],
                      f"Γ - W·diag(a'(±∞)) with slopes {tuple(float(x) for x in s)}")
 
+    def check_noise(self) -> tuple[float, float] | None:
+        """A state-dependent ``D(h) = σ(h)σ(h)ᵀ`` must be positive where the process lives.
+        n = 1: the support ``(lo, hi)`` bounded by zeros of ``D`` at which the drift points
+        inwards (returned); a zero the process can reach is refused, naming it. n > 1:
+        ``D(h)`` positive definite on test points (:func:`.noise.box_points`) of the box
+        ``|h_i| ≤ R`` that the deterministic flow cannot leave for a bounded activation
+        (``R = sup|a| ‖Γ⁻¹‖_∞``) or, otherwise, ``R = 1``."""
+        if self.n == 1:
+            return support_1d(self.D[0, 0], self.drift[0], self.h[0])
+        p = self.numpy_params(state_noise=True)
+        R = 1.0
+        if self.activation.bounded:
+            zs = np.linspace(-30, 30, 601)
+            amax = float(np.abs(np.asarray(self.activation.numpy()(zs), dtype=float)).max())
+            R = amax * float(np.abs(np.linalg.inv(p["Gamma"])).sum(1).max())
+        check_diffusion_positive(self.noise_numpy(), box_points(self.n, R),
+                                 f"inside the box |h_i| ≤ {R:.4g} the network reaches")
+        return None
+
     def __repr__(self) -> str:
+        extra = "" if self.input == "additive" else f", input={self.input!r}"
+        if self.state_dependent_noise:
+            extra += ", sigma=σ(h)"
         return (f"SRNN(name={self.name!r}, n={self.n}, m={self.m}, r={self.r}, "
-                f"activation={self.activation.name!r})")
+                f"activation={self.activation.name!r}{extra})")
 
     def latex_sde(self) -> str:
         """The SDE in LaTeX."""
-        return (r"dh_t = \left[-\Gamma h_t + a(W h_t + b) + \varepsilon C u(t)\right]dt"
-                r" + \sigma\, dB_t,\qquad a(z) = " + self.activation.latex())
+        sig = r"\sigma(h_t)" if self.state_dependent_noise else r"\sigma"
+        if self.input == "activation":
+            drift = r"-\Gamma h_t + a(W h_t + b + \varepsilon C u(t))"
+        else:
+            drift = r"-\Gamma h_t + a(W h_t + b) + \varepsilon C u(t)"
+        return (r"dh_t = \left[" + drift + r"\right]dt + " + sig
+                + r"\, dB_t,\qquad a(z) = " + self.activation.latex())
+
+    def __str__(self) -> str:
+        """A readable summary: sizes, activation, the SDE and the parameters."""
+        def show(M: sp.Matrix) -> str:
+            if all(e.is_number for e in M.values()):
+                arr = np.array(M.evalf(), dtype=float)
+                text = np.array2string(arr, threshold=64,
+                                       formatter={"float_kind": lambda x: f"{x:.6g}"})
+            else:
+                text = str(M.tolist())
+            return text.replace("\n", "\n      ")
+        lines = [f"SRNN {self.name!r}: n = {self.n} unit{'s' * (self.n != 1)}, m = {self.m} "
+                 "input channel"
+                 f"{'s' * (self.m != 1)}, r = {self.r} noise source{'s' * (self.r != 1)}, "
+                 f"activation {self.activation.name}",
+                 "  dh = [-Γ h + a(W h + b) + ε C u(t)] dt + σ dB,  a(z) = "
+                 f"{self.activation.expr}",
+                 f"  f(h) = {self.default_observable}"]
+        if self.parameters:
+            lines.append(f"  parameters: {', '.join(sorted(self.parameters))}")
+        for label, M in (("Γ", self.Gamma), ("W", self.W), ("b", self.b.T), ("C", self.C),
+                         ("σ", self.sigma)):
+            lines.append(f"  {label} = {show(M)}")
+        return "\n".join(lines)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: the SDE with this model's parameters (decimals as decimals)."""
+        def show(M: sp.Matrix) -> str:
+            dec = {r: sp.Float(r, 15) for r in M.atoms(sp.Rational)
+                   if not r.is_Integer and _terminating(r)}
+            return sp.latex(M.xreplace(dec), mat_delim="(")
+        rows = [self.latex_sde() + r",\qquad y_t = " + sp.latex(self.default_observable)]
+        rows.append(r"\Gamma = " + show(self.Gamma) + r",\quad W = " + show(self.W)
+                    + r",\quad b = " + show(self.b))
+        rows.append(r"C = " + show(self.C) + r",\quad \sigma = " + show(self.sigma))
+        head = rf"\text{{SRNN {self.name}: }} n = {self.n},\ m = {self.m},\ r = {self.r}"
+        return ("$\\displaystyle \\begin{gathered}" + head + r" \\ "
+                + r" \\ ".join(rows) + r"\end{gathered}$")
 
 
 class _ValueKey:
@@ -557,16 +791,22 @@ class _ValueKey:
                 and self.value == other.value)
 
 
+def _terminating(r: sp.Rational, places: int = 6) -> bool:
+    """``r`` is a decimal of at most ``places`` digits (its denominator is ``2^a 5^b``)."""
+    q = int(r.q)
+    return q > 0 and (10 ** places) % q == 0
+
+
 def _frozen_message(name: str, verb: str) -> str:
     hint = f"{name}=..." if name in REPLACEABLE else "sigma=..."
     return (f"SRNN is immutable; cannot {verb} attribute {name!r}: use model.replace({hint}) "
             f"for a changed copy (changeable: {', '.join(REPLACEABLE)})")
 
 
-def _rebuild(Gamma, W, C, sigma, b, activation, name, observable) -> SRNN:
+def _rebuild(Gamma, W, C, sigma, b, activation, name, observable, input="additive") -> SRNN:  # noqa: A002
     """Unpickle/copy an :class:`SRNN` (its stability was checked when it was made)."""
     return SRNN(Gamma, W, C, sigma, b, activation, name=name, observable=observable,
-                check=False)
+                check=False, input=input)
 
 
 def _hurwitz(M: np.ndarray, label: str) -> None:

@@ -4,10 +4,14 @@ semigroup; the same generator on packed polynomials for the short-lag chains
 
 from .generator import (
     check_channel,
+    check_composite,
     fokker_planck,
     generator,
     perturbation,
     perturbation_adjoint,
+    perturbation_j,
+    perturbation_j_adjoint,
+    perturbation_j_coefficients,
 )
 from .packed import ChainError, ChainPoly, PackedAlgebra
 from .powers import (
@@ -19,6 +23,7 @@ from .powers import (
 )
 from .unevaluated import (
     Generator,
+    KickPerturbation,
     ModelRef,
     OperatorExpr,
     Perturbation,
@@ -31,4 +36,5 @@ __all__ = ["generator", "fokker_planck", "perturbation", "perturbation_adjoint",
            "check_channel", "Generator", "Semigroup", "Perturbation", "StationaryAverage",
            "OperatorExpr", "ModelRef", "model_ref", "ChainPoly", "ChainSpace", "ChainError",
            "PackedAlgebra", "SUPPORTED_ACTIVATIONS", "lambdify_chain", "multi_indices",
-           "unsupported_reason"]
+           "unsupported_reason", "perturbation_j", "perturbation_j_adjoint",
+           "perturbation_j_coefficients", "check_composite", "KickPerturbation"]

@@ -5,6 +5,13 @@ expressions in the state symbols ``h1..hn``.
     L0* p  = -Σ_i ∂_i(φ_i p) + ½ Σ_ij ∂_i ∂_j (D_ij p)       (forward / Fokker–Planck)
     L_k g  =  Σ_i C_ik ∂_i g ,      L_k* p = -Σ_i C_ik ∂_i p
 
+``D = σσᵀ`` may depend on ``h`` (docs/theory.md §11): ``L0*`` differentiates ``D_ij p``. With the
+input inside the activation (docs/theory.md §10) the ε-ordered perturbations are
+
+    L^{(j)}_{k_1…k_j} g = (1/j!) Σ_i a^{(j)}(z_i) C_{ik_1}⋯C_{ik_j} ∂_i g ,   z = W h + b ,
+
+(:func:`perturbation_j`; for the additive input ``L^{(1)}_k = L_k`` and ``L^{(j≥2)} = 0``).
+
 Channels ``k`` are 0-based in the API (``k < m``); printed formulas number them from 1,
 like the state variables ``h1..hn``.
 """
@@ -15,7 +22,9 @@ import sympy as sp
 
 from ..model import SRNN
 
-__all__ = ["generator", "fokker_planck", "perturbation", "perturbation_adjoint", "check_channel"]
+__all__ = ["generator", "fokker_planck", "perturbation", "perturbation_adjoint", "check_channel",
+           "perturbation_j", "perturbation_j_adjoint", "perturbation_j_coefficients",
+           "check_composite"]
 
 
 def check_channel(model: SRNN, k: int) -> int:
@@ -39,13 +48,13 @@ def generator(model: SRNN, g: sp.Expr) -> sp.Expr:
 
 
 def fokker_planck(model: SRNN, p: sp.Expr) -> sp.Expr:
-    """``L0* p = -Σ_i ∂_i(φ_i p) + ½ Σ_ij ∂_i∂_j(D_ij p)`` (D constant)."""
+    """``L0* p = -Σ_i ∂_i(φ_i p) + ½ Σ_ij ∂_i∂_j(D_ij p)`` (``D`` may depend on ``h``)."""
     h, phi, D = model.h, model.drift, model.D
     out = -sum((sp.diff(phi[i] * p, h[i]) for i in range(model.n)), sp.Integer(0))
     for i in range(model.n):
         for j in range(model.n):
             if D[i, j] != 0:
-                out += sp.Rational(1, 2) * D[i, j] * sp.diff(p, h[i], h[j])
+                out += sp.Rational(1, 2) * sp.diff(D[i, j] * p, h[i], h[j])
     return out
 
 
@@ -59,3 +68,36 @@ def perturbation(model: SRNN, k: int, g: sp.Expr) -> sp.Expr:
 def perturbation_adjoint(model: SRNN, k: int, p: sp.Expr) -> sp.Expr:
     """``L_k* p = -Σ_i C_ik ∂_i p``."""
     return -perturbation(model, k, p)
+
+
+def check_composite(model: SRNN, ks) -> tuple[int, ...]:
+    """Validate the channels ``(k_1, …, k_j)`` of one kick (``j ≥ 1``)."""
+    if isinstance(ks, (int, sp.Integer)) and not isinstance(ks, bool):
+        ks = (ks,)
+    if not isinstance(ks, (tuple, list)) or not ks:
+        raise ValueError(f"a kick's channels must be a non-empty tuple of channel indices, "
+                         f"got {ks!r}")
+    return tuple(check_channel(model, k) for k in ks)
+
+
+def perturbation_j_coefficients(model: SRNN, ks) -> list[sp.Expr]:
+    """``c_i = a^{(j)}(z_i) C_{ik_1}⋯C_{ik_j} / j!`` (``j = len(ks)``), so that
+    ``L^{(j)}_{k} g = Σ_i c_i ∂_i g``."""
+    ks = check_composite(model, ks)
+    coef = model.input_operators(len(ks))
+    return [coef[i] * sp.prod([model.C[i, k] for k in ks]) for i in range(model.n)]
+
+
+def perturbation_j(model: SRNN, ks, g: sp.Expr) -> sp.Expr:
+    """``L^{(j)}_{k_1…k_j} g = (1/j!) Σ_i a^{(j)}(z_i) C_{ik_1}⋯C_{ik_j} ∂_i g``
+    (docs/theory.md §10; additive input: ``L_k`` for ``j = 1``, ``0`` beyond)."""
+    c = perturbation_j_coefficients(model, ks)
+    return sum((c[i] * sp.diff(g, model.h[i]) for i in range(model.n) if c[i] != 0),
+               sp.Integer(0))
+
+
+def perturbation_j_adjoint(model: SRNN, ks, p: sp.Expr) -> sp.Expr:
+    """``L^{(j)*}_{k} p = -Σ_i ∂_i(c_i p)`` (the coefficients depend on ``h``)."""
+    c = perturbation_j_coefficients(model, ks)
+    return -sum((sp.diff(c[i] * p, model.h[i]) for i in range(model.n) if c[i] != 0),
+                sp.Integer(0))

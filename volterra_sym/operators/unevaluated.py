@@ -19,11 +19,11 @@ import sympy as sp
 
 from ..model import SRNN
 from ..model.cache import derived
-from .generator import check_channel, generator, perturbation
+from .generator import check_channel, check_composite, generator, perturbation, perturbation_j
 from .rules import apply_rule
 
 __all__ = ["ModelRef", "model_ref", "Generator", "Semigroup", "Perturbation",
-           "StationaryAverage", "OperatorExpr"]
+           "StationaryAverage", "OperatorExpr", "KickPerturbation"]
 
 _REGISTRY: weakref.WeakValueDictionary[str, SRNN] = weakref.WeakValueDictionary()
 _COUNTER = itertools.count()
@@ -121,6 +121,32 @@ class Perturbation(OperatorExpr):
 
     def _sympystr(self, printer) -> str:
         return f"L{self.channel + 1}[{printer._print(self.operand)}]"
+
+
+class KickPerturbation(OperatorExpr):
+    """``\\mathcal{L}^{(j)}_{k_1…k_j} g`` (docs/theory.md §10): one kick carrying the channels
+    ``(k_1, …, k_j)`` (0-based, printed 1-based)."""
+
+    def __new__(cls, ks, g, ref: ModelRef):
+        ks = check_composite(ref.model, tuple(int(k) for k in ks))
+        return super().__new__(cls, sp.Tuple(*map(sp.Integer, ks)), sp.sympify(g), ref)
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        return tuple(int(k) for k in self.args[0])
+
+    def doit(self, **hints):
+        return perturbation_j(self.model, self.channels, self._eval_operand(**hints))
+
+    def _latex(self, printer) -> str:
+        sep = "," if any(k >= 9 for k in self.channels) else ""
+        sub = sep.join(str(k + 1) for k in self.channels)
+        return (rf"\mathcal{{L}}^{{({len(self.channels)})}}_{{{sub}}} "
+                + _operand_latex(printer, self.operand))
+
+    def _sympystr(self, printer) -> str:
+        sub = ",".join(str(k + 1) for k in self.channels)
+        return f"L^({len(self.channels)})_{sub}[{printer._print(self.operand)}]"
 
 
 class Semigroup(OperatorExpr):

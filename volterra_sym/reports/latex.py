@@ -5,17 +5,23 @@ stationary density with the symbolic check ``L0* p0 = 0``, the conjugate variabl
 Volterra series with its conventions (docs/theory.md §4), every kernel up to the requested order
 in operator form and — where the exact backend applies — in closed form.
 The output is deterministic (no dates), so committed documents can be checked for
-staleness by regenerating them.
+staleness by regenerating them. It fits the page (tests/test_latex_fit.py): decimals print
+as decimals, ``h1..hn`` in natural order, sums break between terms, long preactivations are
+named ``z_i``, and matrices too wide for a line are written row by row.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 
 from ..density import stationary_density
 from ..errors import NotApplicableError, VolterraSymError
@@ -23,7 +29,9 @@ from ..hierarchy import ResponseHierarchy
 from ..model import SRNN
 from .atomic import write_bytes_atomic
 
-__all__ = ["derivation_document", "compile_pdf", "LatexUnavailableError"]
+__all__ = ["derivation_document", "compile_pdf", "LatexUnavailableError", "overfull_boxes",
+           "matrix_rows", "split_lines",
+           "decimal_text", "tex"]
 
 
 class LatexUnavailableError(NotApplicableError, RuntimeError):
@@ -34,8 +42,169 @@ class LatexError(VolterraSymError, RuntimeError):
     """``pdflatex`` failed on the document (the message ends with its log)."""
 
 
+# ---------------------------------------------------------------------- printing
+# Documents must fit the page: numbers that came from decimals print as decimals, the state
+# variables in natural order (h1, h2, …, h10), and long sums break across lines between
+# terms (tests/test_latex_fit.py compiles every committed derivation and fails on an
+# overfull box wider than 10 pt).
+
+#: a line of a display holds about this many visible characters (10 pt, 2 cm margins)
+WIDTH = 78
+_STATE = re.compile(r"h(\d+)")
+_NATURAL = re.compile(r"h_nat(\d{4})")
+
+
+def decimal_text(r: sp.Rational, max_places: int = 6) -> str | None:
+    """``r`` as a terminating decimal (``2791/10000 -> "0.2791"``, ``3/2 -> "1.5"``) when
+    its denominator is ``2^a 5^b`` with ``max(a, b) ≤ max_places``, else ``None``."""
+    q, places = int(r.q), 0
+    for base in (2, 5):
+        k = 0
+        while q % base == 0:
+            q //= base
+            k += 1
+        places = max(places, k)
+    if q != 1 or places > max_places:
+        return None
+    return format(Decimal(int(r.p)) / Decimal(int(r.q)), "f")
+
+
+class DerivationPrinter(LatexPrinter):
+    """SymPy's LaTeX printer with decimal coefficients and ``h_nat0007 -> h_{7}``."""
+
+    def _print_Rational(self, expr):
+        d = decimal_text(expr)
+        return super()._print_Rational(expr) if d is None or expr.is_Integer else d
+
+    def _print_Mul(self, expr):
+        c, rest = expr.as_coeff_Mul()
+        if (isinstance(c, sp.Rational) and not c.is_Integer and rest is not sp.S.One
+                and decimal_text(c) is not None):
+            body = decimal_text(abs(c)) + " " + self.parenthesize(rest, PRECEDENCE["Mul"])
+            return "- " + body if c < 0 else body
+        return super()._print_Mul(expr)
+
+    def _print_Symbol(self, expr, style="plain"):
+        m = _NATURAL.fullmatch(expr.name)
+        return f"h_{{{int(m[1])}}}" if m else super()._print_Symbol(expr, style=style)
+
+
+def natural(expr):
+    """``expr`` with ``h1..hn`` renamed so that SymPy's ordering is the natural one."""
+    expr = sp.sympify(expr)
+    table = {x: sp.Symbol(f"h_nat{int(m[1]):04d}") for x in expr.free_symbols
+             if (m := _STATE.fullmatch(x.name))}
+    return expr.xreplace(table) if table else expr
+
+
+def tex(expr, digits: int = 6, **settings) -> str:
+    """LaTeX of ``expr`` as the derivation prints it: decimals, natural order, floating-point
+    numbers to ``digits`` significant digits."""
+    expr = sp.sympify(expr)
+    floats = expr.atoms(sp.Float)
+    if floats:
+        expr = expr.xreplace({x: sp.Float(x, digits) for x in floats})
+    return DerivationPrinter(settings).doprint(natural(expr))
+
+
+def _visible(s: str) -> float:
+    """A rough count of the glyphs ``s`` shows (commands one glyph, scripts smaller)."""
+    s = re.sub(r"\\(left|right|quad|qquad|,|;|!|mathcal|mathrm|operatorname)", "", s)
+    s = re.sub(r"\\(tanh|log|exp|cosh|sinh|tan|sin|cos)", "xxxx", s)
+    s = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}",
+               lambda m: "x" * max(len(m[1]), len(m[2])), s)
+    s = re.sub(r"\\[a-zA-Z]+", "x", s)
+    scripts = len(re.findall(r"[_^]\{[^{}]*\}", s))
+    s = re.sub(r"[{}_^ ]", "", s)
+    return len(s) - 0.3 * scripts
+
+
+def _pieces(expr) -> list[str]:
+    """The signed terms of a sum, printed (``["a", "+ b", "- c"]``)."""
+    pr = DerivationPrinter({})
+    e = sp.sympify(expr)
+    e = natural(e.xreplace({x: sp.Float(x, 6) for x in e.atoms(sp.Float)}))
+    terms = pr._as_ordered_terms(e, order=None) if isinstance(e, sp.Add) else [e]
+    out = []
+    for i, t in enumerate(terms):
+        if i and t.could_extract_minus_sign():
+            out.append("- " + pr._print(-t))
+        else:
+            out.append(("+ " if i else "") + pr._print(t))
+    return out
+
+
+def _pack(pieces: list[str], first: float, width: float) -> list[str]:
+    """Greedy lines: the first of at most ``first`` visible characters, the others of at
+    most ``width`` (a piece longer than that stands alone)."""
+    lines: list[str] = []
+    cur: list[str] = []
+    used = 0.0
+    for piece in pieces:
+        w = _visible(piece)
+        if cur and used + w > (width if lines else first):
+            lines.append(" ".join(cur))
+            cur, used = [], 0.0
+        cur.append(piece)
+        used += w + 1
+    lines.append(" ".join(cur))
+    return lines
+
+
+def split_lines(lhs: str, pieces: list[str], width: float = WIDTH) -> list[str]:
+    r"""``lhs &= …`` rows of an ``align*``, continued on ``&\quad …`` rows as needed."""
+    lines = _pack(pieces, width - _visible(lhs) - 2, width - 4)
+    return [f"{lhs} &= {lines[0]}"] + [rf"&\quad {ln}" for ln in lines[1:]]
+
+
 def _m(M: sp.Matrix) -> str:
-    return sp.latex(M, mat_delim="(")
+    r"""A matrix; a multiple of the identity as ``c\,I`` and a diagonal one as ``diag``."""
+    M = sp.Matrix(M)
+    if M.is_square and M.rows > 1 and M.is_diagonal():
+        d = [M[i, i] for i in range(M.rows)]
+        if all(x == d[0] for x in d):
+            return (tex(d[0]) + r"\,") * (d[0] != 1) + rf"I_{{{M.rows}}}"
+        return r"\operatorname{diag}\left(" + ", ".join(tex(x) for x in d) + r"\right)"
+    if M.cols == 1 and M.rows > 1:
+        return r"\left(" + ", ".join(tex(x) for x in M) + r"\right)^{\top}"
+    body = tex(M, mat_delim="(")
+    # wide matrices: half the column separation (5 pt by default)
+    return body if M.cols < 6 else r"{\setlength{\arraycolsep}{2.5pt}" + body + "}"
+
+
+def _matrix_width(M: sp.Matrix) -> float:
+    """Visible width of :func:`_m`'s matrix (widest row, separators, delimiters)."""
+    M = sp.Matrix(M)
+    if M.cols == 1 or (M.is_square and M.is_diagonal()):
+        return _visible(_m(M))
+    sep = 0.8 if M.cols >= 6 else 2.0          # column separation (see _m) in glyphs
+    return max(sum(_visible(tex(x)) for x in M.row(i)) for i in range(M.rows)) \
+        + sep * M.cols + 3
+
+
+def matrix_rows(label: str, M, width: float = WIDTH) -> list[str]:
+    r"""``label &= matrix`` as ``align*`` rows; a matrix too wide for the line is written
+    row by row, ``label_{i\cdot} = (…)``, each row broken between entries as needed."""
+    M = sp.Matrix(M)
+    if _matrix_width(M) <= width + 6 - _visible(label) - 2:   # digits are narrow glyphs
+        return [f"{label} &= {_m(M)}"]
+
+    def bracketed(entries: list[str], close: str) -> list[str]:
+        entries = ["{" + e + "}" if e.startswith("-") else e for e in entries]  # unary minus
+        pieces = [e + "," for e in entries[:-1]] + [entries[-1]]
+        pieces[0] = r"\bigl(" + pieces[0]
+        pieces[-1] = pieces[-1] + close
+        return pieces
+
+    width *= 1.25               # numbers and commas are narrower than the average glyph
+    if M.cols == 1:                                     # a column: one broken row, ^T
+        return split_lines(label, bracketed([tex(x) for x in M], r"\bigr)^{\top}"), width)
+    name = label.split("=")[0].strip()
+    rows = [rf"{label} &= \text{{by rows:}}"]
+    for i in range(M.rows):
+        rows += split_lines(rf"{name}_{{{i + 1}\cdot}}",
+                            bracketed([tex(x) for x in M.row(i)], r"\bigr)"), width)
+    return rows
 
 
 def _eq(body: str) -> str:
@@ -46,26 +215,58 @@ def _align(lines: list[str]) -> str:
     return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
 
 
-def _dmath(lhs: str, rhs_expr: sp.Expr, width: int = 110, digits: int = 6) -> str:
-    """An equation whose right side may be long: broken over lines with ``multline*``;
-    floats are shown to ``digits`` significant digits."""
+def _dmath(lhs: str, rhs_expr: sp.Expr, digits: int = 6) -> str:
+    """``lhs = rhs`` with the right side broken between terms over as many lines as it
+    needs; floats are shown to ``digits`` significant digits."""
+    rhs_expr = sp.sympify(rhs_expr)
     rhs_expr = rhs_expr.xreplace({x: sp.Float(x, digits) for x in rhs_expr.atoms(sp.Float)})
-    terms = sp.Add.make_args(sp.expand(rhs_expr)) if isinstance(rhs_expr, sp.Add) else \
-        (rhs_expr,)
-    chunks, cur = [], ""
-    for i, t in enumerate(terms):
-        s = sp.latex(t)
-        if i and not s.startswith("-"):
-            s = "+ " + s
-        if cur and len(cur) + len(s) > width:
-            chunks.append(cur)
-            cur = ""
-        cur += s + " "
-    chunks.append(cur)
-    if len(chunks) == 1:
-        return _eq(lhs + " = " + chunks[0].strip())
-    return ("\\begin{multline*}\n" + lhs + " = " + " \\\\\n".join(c.strip() for c in chunks)
-            + "\n\\end{multline*}\n")
+    if isinstance(rhs_expr, sp.Add):
+        rhs_expr = sp.expand(rhs_expr)
+    rows = split_lines(lhs, _pieces(rhs_expr))
+    if len(rows) == 1:
+        return _eq(rows[0].replace(" &= ", " = ", 1))
+    return _align(rows)
+
+
+def _short_args(expr, z: list[sp.Symbol], pre: list[sp.Expr]):
+    """``expr`` with every function argument equal to ``±(Wh+b)_i`` written ``±z_i``."""
+    table = {}
+    for zi, p in zip(z, pre, strict=True):
+        table[sp.expand(p)] = zi
+        table[sp.expand(-p)] = -zi
+
+    def hit(e):
+        return isinstance(e, sp.Function) and len(e.args) == 1 and \
+            sp.expand(e.args[0]) in table
+
+    return expr.replace(hit, lambda e: e.func(table[sp.expand(e.args[0])]))
+
+
+def _generator_rows(model: SRNN, z, pre) -> list[str]:
+    """``L0 g`` of this model, one term per derivative of ``g``, broken over lines."""
+    from ..operators import generator
+
+    g = sp.Function("g")(*model.h)
+    expr = sp.expand(generator(model, g))
+    pieces = []
+    ders = sorted(expr.atoms(sp.Derivative),
+                  key=lambda d: (len(d.variables), [model.h.index(v) for v in d.variables]))
+    for k, d in enumerate(ders):
+        coeff = expr.coeff(d)
+        if z:
+            coeff = _short_args(coeff, z, pre)
+        idx = [model.h.index(v) + 1 for v in d.variables]
+        dtex = (rf"\partial_{{{idx[0]}}}^{{2}} g" if len(idx) == 2 and idx[0] == idx[1]
+                else "".join(rf"\partial_{{{i}}}" for i in idx) + " g")
+        neg = coeff.could_extract_minus_sign() and not isinstance(coeff, sp.Add)
+        c = -coeff if neg else coeff
+        ctex = "" if c == 1 else (r"\left(" + tex(c) + r"\right)" if isinstance(c, sp.Add)
+                                  else tex(c))
+        sign = "- " if neg else ("+ " if k else "")
+        pieces.append(f"{sign}{ctex} {dtex}".replace("  ", " "))
+    if expr.has(g) and not isinstance(expr, sp.Add | sp.Mul | sp.Derivative):
+        pieces.append(tex(expr))
+    return split_lines(r"\mathcal{L}_0 g", pieces or ["0"])
 
 
 def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | None = None,
@@ -85,34 +286,45 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
     out.append("\\section{The model}\n")
     out.append("The stochastic recurrent network is the It\\^o SDE\n")
     out.append(_eq(model.latex_sde() + r",\qquad y_t = f(h_t)"))
-    out.append(f"with state $h\\in\\mathbb{{R}}^{n}$, input $u(t)\\in\\mathbb{{R}}^{m}$ "
-               f"and Brownian motion $B\\in\\mathbb{{R}}^{model.r}$. The parameters are\n")
-    b = model.b
-    out.append(_align([
-        r"\Gamma &= " + _m(model.Gamma) + r", & W &= " + _m(model.W),
-        r"b &= " + _m(b) + r", & C &= " + _m(model.C),
-        r"\sigma &= " + _m(model.sigma) + r", & D = \sigma\sigma^\top &= " + _m(model.D),
-    ]))
-    out.append("so the drift $\\varphi(h) = -\\Gamma h + a(Wh+b)$ is\n")
-    out.append(_align([rf"\varphi_{{{i + 1}}}(h) &= {sp.latex(model.drift[i])}"
-                       for i in range(n)]))
-    out.append(f"The observable is $f(h) = {sp.latex(f)}$.\n")
+    out.append(f"with state $h\\in\\mathbb{{R}}^{{{n}}}$, input $u(t)\\in\\mathbb{{R}}^{{{m}}}$ "
+               f"and Brownian motion $B\\in\\mathbb{{R}}^{{{model.r}}}$. The parameters are\n")
+    params = [(r"\Gamma", model.Gamma), ("W", model.W), ("b", model.b), ("C", model.C),
+              (r"\sigma", model.sigma), (r"D = \sigma\sigma^\top", model.D)]
+    if n <= 3:
+        out.append(_align([f"{a} &= {_m(A)}, & {c} &= {_m(B)}"
+                           for (a, A), (c, B) in zip(params[::2], params[1::2], strict=True)]))
+    else:
+        out.append(_align([row for a, A in params for row in matrix_rows(a, A)]))
+    # long preactivations are named z_i = (Wh+b)_i so that every line fits the page
+    pre = list(model.preactivation) if n >= 4 and not model.is_linear else []
+    z = [sp.Symbol(f"z_{i + 1}") for i in range(len(pre))]
+    if pre:
+        out.append("With the preactivations $z = Wh + b$,\n")
+        out.append(_align([row for i in range(n)
+                           for row in split_lines(f"z_{{{i + 1}}}", _pieces(pre[i]))]))
+    out.append("the drift $\\varphi(h) = -\\Gamma h + a(Wh+b)$ is\n")
+    out.append(_align([row for i in range(n) for row in split_lines(
+        rf"\varphi_{{{i + 1}}}(h)",
+        _pieces(_short_args(model.drift[i], z, pre) if pre else model.drift[i]))]))
+    out.append(f"The observable is $f(h) = {tex(f)}$.\n")
 
     # ------------------------------------------------------------------ operators
     out.append("\\section{Operators}\n")
     out.append("The generator of the unperturbed ($u=0$) dynamics acts on functions as\n")
     g = sp.Function("g")(*model.h)
-    from ..operators import generator, perturbation
+    from ..operators import perturbation
 
     out.append(_eq(r"\mathcal{L}_0 g = \sum_i \varphi_i \partial_i g + \tfrac12 \sum_{ij} "
-                   r"D_{ij}\partial_i\partial_j g = " + sp.latex(generator(model, g))))
+                   r"D_{ij}\partial_i\partial_j g ,"))
+    out.append("here, with $\\partial_i = \\partial/\\partial h_i$,\n")
+    out.append(_align(_generator_rows(model, z, pre)))
     out.append("and its adjoint, the Fokker--Planck operator, on densities as\n"
                "$\\mathcal{L}_0^* p = -\\sum_i \\partial_i(\\varphi_i p) + \\tfrac12 "
                "\\sum_{ij} \\partial_i\\partial_j(D_{ij} p)$.\n"
                "Input channel $k$ acts through the perturbation operator "
                "$\\mathcal{L}_k g = \\sum_i C_{ik}\\partial_i g$:\n")
-    out.append(_align([rf"\mathcal{{L}}_{{{k + 1}}} g &= {sp.latex(perturbation(model, k, g))}"
-                       for k in range(m)]))
+    out.append(_align([row for k in range(m) for row in split_lines(
+        rf"\mathcal{{L}}_{{{k + 1}}} g", _perturbation_pieces(model, perturbation(model, k, g)))]))
     out.append("The semigroup $P_s = e^{s\\mathcal{L}_0}$ gives "
                "$(P_s g)(x) = \\mathbb{E}[g(h_s)\\mid h_0 = x]$.\n")
 
@@ -129,7 +341,7 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
     out.append("\\section{The Volterra series}\n")
     out.append(_SERIES_TEXT)
     if dens.has_closed_form and (model.is_linear or model.n == 1) and model.is_numeric:
-        out.append(_eq(r"\langle f\rangle_0 = " + sp.latex(_round(dens.expectation(f)))))
+        out.append(_eq(r"\langle f\rangle_0 = " + tex(_round(dens.expectation(f)))))
 
     # ------------------------------------------------------------------ kernels
     out.append("\\section{Response kernels}\n")
@@ -143,10 +355,10 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
     for N in range(1, order + 1):
         out.append(f"\\subsection*{{Order {N}}}\n")
         for K in hier.kernels(N):
-            out.append(_eq(K.latex()))
+            out.append(_eq(tex(K) + " = " + tex(K.operator_form()) + _sorted_note(N)))
             if exact:
                 cf = K.doit()
-                out.append(_dmath(sp.latex(K), cf) if cf != 0 else _eq(sp.latex(K) + " = 0"))
+                out.append(_dmath(tex(K), cf) if cf != 0 else _eq(tex(K) + " = 0"))
         if exact and N > sp.Poly(f, *model.h).total_degree():
             out.append(f"Every kernel of order {N} vanishes: each $\\mathcal{{L}}_k$ lowers "
                        "the degree of a polynomial by one and $P_s$ preserves it.\n")
@@ -167,6 +379,27 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
     return "".join(out)
 
 
+def _sorted_note(N: int) -> str:
+    return (rf"\quad(\sigma_1 \le \dots \le \sigma_{N})" if N > 2 else
+            (r"\quad(\sigma_1 \le \sigma_2)" if N == 2 else ""))
+
+
+def _perturbation_pieces(model: SRNN, expr) -> list[str]:
+    """``L_k g = Σ_i C_ik ∂_i g`` term by term, derivatives written ``∂_i g``."""
+    pieces = []
+    for i, h in enumerate(model.h):
+        c = sp.expand(expr).coeff(sp.Derivative(sp.Function("g")(*model.h), h))
+        if c == 0:
+            continue
+        neg = c.could_extract_minus_sign() and not isinstance(c, sp.Add)
+        c = -c if neg else c
+        ctex = "" if c == 1 else (r"\left(" + tex(c) + r"\right)" if isinstance(c, sp.Add)
+                                  else tex(c) + " ")
+        pieces.append(("- " if neg else ("+ " if pieces else "")) + ctex
+                      + rf"\partial_{{{i + 1}}} g")
+    return pieces or ["0"]
+
+
 def _round(x):
     return sp.nsimplify(x) if x.is_Rational else sp.Float(x, 15)
 
@@ -174,36 +407,41 @@ def _round(x):
 def _stationary_section(model: SRNN, dens) -> str:
     parts = []
     if dens.kind == "gaussian":
-        parts.append("The activation is linear, $\\varphi(h) = -Ah + b$ with "
-                     "$A = \\Gamma - W = " + _m(model.A) + "$. $A$ is stable, and "
-                     "$p_0 = \\mathcal{N}(\\mu, S)$ with $\\mu = A^{-1}b$ and the Lyapunov "
-                     "equation $AS + SA^\\top = D$:\n")
-        parts.append(_eq(r"\mu = " + _m(dens.mean) + r",\qquad S = " + _m(dens.cov)))
+        parts.append("The activation is linear, $\\varphi(h) = -Ah + b$ with\n")
+        parts.append(_align(matrix_rows(r"A = \Gamma - W", model.A)))
+        parts.append("$A$ is stable, and $p_0 = \\mathcal{N}(\\mu, S)$ with $\\mu = A^{-1}b$ "
+                     "and the Lyapunov equation $AS + SA^\\top = D$"
+                     + (" (floating point, shown to 6 significant digits)"
+                        if (dens.mean.atoms(sp.Float) | dens.cov.atoms(sp.Float)) else "")
+                     + ":\n")
+        parts.append(_align(matrix_rows(r"\mu", dens.mean) + matrix_rows("S", dens.cov)))
     elif dens.kind == "one_dim":
         parts.append("In one dimension $p_0(h) = Z^{-1}\\exp(2U(h)/D)$ with $U' = "
                      "\\varphi$:\n")
-        parts.append(_eq(r"U(h) = " + sp.latex(dens.potential)))
+        parts.append(_dmath("U(h)", dens.potential))
         Z = dens.normalisation
-        ztxt = (f"$Z = {sp.latex(sp.Float(Z, 15))}$ (mpmath quadrature, 30 digits)"
+        ztxt = (f"$Z = {tex(sp.Float(Z, 15), digits=15)}$ (mpmath quadrature, 30 digits)"
                 if Z.is_number else "$Z$ the normalising integral")
         parts.append(f"with {ztxt}.\n")
     else:
         parts.append("The drift is a gradient and the noise isotropic, so "
                      "$p_0 \\propto \\exp(2U/s^2)$ with $\\nabla U = \\varphi$:\n")
-        parts.append(_eq(r"U(h) = " + sp.latex(dens.potential)))
+        parts.append(_dmath("U(h)", dens.potential))
     ver = dens.verify()
-    parts.append(_eq(r"\log p_0(h) = " + sp.latex(dens.log_unnormalised) + r" + \text{const}"))
+    parts.append(_align(split_lines(r"\log p_0(h)", _pieces(sp.expand(dens.log_unnormalised,
+                                                                       log=False))
+                                    + [r"+ \text{const}"])))
     parts.append("\\paragraph{Verification.} SymPy computes "
                  "$\\mathcal{L}_0^* p_0 / p_0$ for this $p_0$ and simplifies it to "
-                 f"${sp.latex(ver.residual)}$"
+                 f"${tex(ver.residual)}$"
                  + (" exactly" if ver.exact else " (up to floating-point rounding)")
                  + ", so $\\mathcal{L}_0^* p_0 = 0$.\n")
     parts.append("\\paragraph{Conjugate variables.} With $v_k = -C_k\\cdot\\nabla\\log p_0$, "
                  "$\\langle p_0, \\mathcal{L}_k g\\rangle = \\mathbb{E}_0[v_k(h) g(h)]$ "
                  "(fluctuation--dissipation), so "
                  "$K_k(\\sigma) = \\mathbb{E}_0[v_k(h_0) f(h_\\sigma)]$:\n")
-    parts.append(_align([rf"v_{{{k + 1}}}(h) &= {sp.latex(v)}"
-                         for k, v in enumerate(dens.conjugate_variables())]))
+    parts.append(_align([row for k, v in enumerate(dens.conjugate_variables())
+                         for row in split_lines(rf"v_{{{k + 1}}}(h)", _pieces(v))]))
     return "".join(parts)
 
 
@@ -221,7 +459,9 @@ K_{k_1\dots k_N}(\sigma) = \left\langle p_0,\ \mathcal{L}_{k_N} P_{\sigma_N-\sig
 \cdots P_{\sigma_2-\sigma_1}\mathcal{L}_{k_1} P_{\sigma_1} f\right\rangle ;
 \end{equation*}
 unsorted lags are sorted together with their channels, and with this symmetric extension
-$T_N(t) = \frac{1}{N!}\sum_k \int_{[0,t]^N} K_k(\sigma)\prod_j u_{k_j}(t-\sigma_j)\,d\sigma$.
+\begin{equation*}
+T_N(t) = \frac{1}{N!}\sum_k \int_{[0,t]^N} K_k(\sigma)\prod_j u_{k_j}(t-\sigma_j)\,d\sigma .
+\end{equation*}
 """
 
 
@@ -270,3 +510,11 @@ def compile_pdf(tex_path: str | Path, *, timeout: float = 120) -> Path:
         pdf = tex_path.with_suffix(".pdf")
         write_bytes_atomic(pdf, (Path(tmp) / (tex_path.stem + ".pdf")).read_bytes())
     return pdf
+
+
+_OVERFULL = re.compile(r"Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\) (.*)")
+
+
+def overfull_boxes(log: str) -> list[tuple[float, str]]:
+    """``(excess in pt, where)`` of every overfull ``\\hbox`` reported in a LaTeX log."""
+    return [(float(m[1]), m[2].strip()) for m in _OVERFULL.finditer(log)]

@@ -96,7 +96,7 @@ def verify_model(model: SRNN, observable=None, order: int = 2, *,
     if not model.is_numeric:
         raise NotApplicableError("verify needs numeric parameters (the model has symbols "
                                  f"{sorted(map(str, model.parameters))})")
-    s = settings or settings_for(quick, seed)
+    s = settings or settings_for(quick, seed, model.n)
     ctx = Context(model, observable, order, s)
     outdir = Path(out)
     clear_outputs(outdir)

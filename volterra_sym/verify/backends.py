@@ -1,9 +1,10 @@
 """Check group 2: the engine routes against each other (docs/theory.md §6).
 
-Kernels of orders ``1..N`` of every pair of backends that apply (exact, spectral, taylor —
-the latter only at lags inside its valid range) at a set of lags:
-``|a - b| ≤ err_a + err_b + 1e-8·scale``. Series terms of exact vs spectral at the
-observation times, with the routes' own error estimates (``SeriesTerms.error``):
+Kernels of orders ``1..N`` of every pair of backends that apply (exact, spectral, galerkin,
+taylor — the latter only at lags inside its valid range) at a set of lags:
+``|a - b| ≤ err_a + err_b + 1e-8·scale``. Series terms of every pair of the full routes
+(exact, spectral, galerkin) at the observation times, with the routes' own error
+estimates (``SeriesTerms.error``):
 ``|T_a - T_b| ≤ err_a + err_b + 1e-8·scale`` per term and time (an unknown estimate,
 ``None``, grants no slack).
 """
@@ -15,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from .context import Context, comparison_lags, fmt, kname, lags_text
+from .context import FULL_ROUTES, Context, comparison_lags, fmt, kname, lags_text
 from .mc_series import sine_input
 from .settings import FAIL, PASS, REL_FLOOR, SKIP, Check, describe, error_check, status_of
 
@@ -84,19 +85,29 @@ def check_kernels(ctx: Context) -> list[Check]:
 
 
 def check_series_terms(ctx: Context) -> list[Check]:
-    """Series terms ``T_0..T_order`` of exact vs spectral for ``u_k(t) = sin(2t)``."""
-    if not ("exact" in ctx.methods and "spectral" in ctx.methods):
+    """Series terms ``T_0..T_order`` of every pair of full routes (exact, spectral,
+    galerkin) that apply, for ``u_k(t) = sin(2t)``."""
+    full = [m for m in ctx.methods if m in FULL_ROUTES]
+    if len(full) < 2:
         return []
-    name = "backends: series terms exact vs spectral"
     times = np.asarray(ctx.settings.times)
     u = sine_input(ctx.model.m)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            Te = ctx.H.series_terms(u, times, method="exact")
-            Ts = ctx.H.series_terms(u, times, method="spectral")
-    except Exception as exc:  # noqa: BLE001 - status by type
-        return [error_check(name, GROUP, exc)]
+    terms, out = {}, []
+    for method in full:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                terms[method] = ctx.H.series_terms(u, times, method=method)
+        except Exception as exc:  # noqa: BLE001 - status by type
+            out.append(error_check(f"backends: series terms [{method}]", GROUP, exc))
+    for a_name, b_name in itertools.combinations([m for m in full if m in terms], 2):
+        out.append(_compare_series(f"backends: series terms {a_name} vs {b_name}",
+                                   times, terms[a_name], terms[b_name]))
+    return out
+
+
+def _compare_series(name: str, times: np.ndarray, Te, Ts) -> Check:
+    """``|T_a - T_b| ≤ err_a + err_b + 1e-8·scale`` per term and time."""
     a, b = np.asarray(Te), np.asarray(Ts)
     unknown = [r.method for r in (Te, Ts) if r.error is None]
     ea = np.zeros_like(a) if Te.error is None else np.abs(Te.error)
@@ -107,11 +118,11 @@ def check_series_terms(ctx: Context) -> list[Check]:
     ratio = diff / np.maximum(tol, 1e-300)
     N, j = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
     note = f"error estimate unknown for {', '.join(unknown)} (counted as 0)" if unknown else ""
-    return [Check(name, GROUP, PASS if np.all(ratio <= 1.0) else FAIL,
-                  value=f"|Δ| = {fmt(float(diff[N, j]))} at T_{N}(t={times[j]:g})",
-                  tolerance=f"err_a+err_b+1e-8rel: {fmt(float(tol[N, j]))}",
-                  reason=(f"{diff.size} comparisons, max |Δ|/tol = {fmt(float(ratio.max()))}"
-                          + (f"; {note}" if note else "")),
-                  data={"times": times, "exact": a, "spectral": b, "error_exact": Te.error,
-                        "error_spectral": Ts.error, "tol": tol,
-                        "methods": [Te.method, Ts.method]})]
+    return Check(name, GROUP, PASS if np.all(ratio <= 1.0) else FAIL,
+                 value=f"|Δ| = {fmt(float(diff[N, j]))} at T_{N}(t={times[j]:g})",
+                 tolerance=f"err_a+err_b+1e-8rel: {fmt(float(tol[N, j]))}",
+                 reason=(f"{diff.size} comparisons, max |Δ|/tol = {fmt(float(ratio.max()))}"
+                         + (f"; {note}" if note else "")),
+                 data={"times": times, Te.method: a, Ts.method: b,
+                       f"error_{Te.method}": Te.error, f"error_{Ts.method}": Ts.error,
+                       "tol": tol, "methods": [Te.method, Ts.method]})

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from ..backends import available_methods, get_backend
+from ..errors import ResourceLimitError
 from ..hierarchy import ResponseHierarchy
 from ..model import SRNN
 from ..results import KernelValues
@@ -17,7 +18,9 @@ from .settings import Check, Settings, describe, status_of
 __all__ = ["Context", "comparison_lags", "fmt", "lags_text", "kname"]
 
 #: the engine routes verify compares, in the order ``auto`` tries them
-ROUTES = ("exact", "spectral", "taylor")
+ROUTES = ("exact", "spectral", "galerkin", "taylor")
+#: the routes that give kernels at every lag and series terms (taylor: short lags only)
+FULL_ROUTES = ("exact", "spectral", "galerkin")
 
 
 def fmt(x: float | None) -> str:
@@ -76,13 +79,14 @@ class Context:
                 self.method_info[name] = "applies"
             else:
                 self.method_info[name] = reason
-        full = [m for m in self.methods if m in ("exact", "spectral")]
+        full = [m for m in self.methods if m in FULL_ROUTES]
         #: the method used against Monte Carlo (kernels at any lag)
         self.primary = full[0] if full else (self.methods[0] if self.methods else None)
         self.series_method = full[0] if full else None
         self.density = None
         self.fdt_reference: dict[int, float] = {}
         self._cache: dict = {}
+        self._refused: dict[tuple[str, int], ResourceLimitError] = {}
 
     def channel_tuples(self, N: int) -> list[tuple[int, ...]]:
         """All channel tuples of order ``N`` if there are at most 4, else 4 representative
@@ -104,11 +108,18 @@ class Context:
         key = (method, tuple(channels), lags.tobytes())
         if key in self._cache:
             return self._cache[key]
+        refused = self._refused.get((method, len(channels)))
+        if refused is not None:
+            raise refused  # the route refused this order for its cost: do not retry
         K = self.H.kernel(tuple(channels))
         opts = {"on_radius": "warn"} if method == "taylor" else {}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = K.evaluate(lags, method=method, **opts)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = K.evaluate(lags, method=method, **opts)
+        except ResourceLimitError as exc:
+            self._refused[(method, len(channels))] = exc
+            raise
         vals = np.array(res.values, dtype=float).reshape(-1)
         errs = np.abs(np.array(res.error_or_nan, dtype=float).reshape(-1))
         if method == "taylor":

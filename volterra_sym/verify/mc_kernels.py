@@ -107,28 +107,12 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
                              reason=f"no MC kernel estimator: no conjugate variable ({why_v}) "
                                     f"and C is not in the range of σ ({why_B})"[:300]))
             continue
-        if progress is not None:
-            progress(f"MC kernels order {N} ({est_method}, {s.kernel_paths} paths)")
-        t0 = time.time()
-        kw = dict(observable=ctx.f, method=est_method, n_paths=s.kernel_paths, dt=s.dt,
-                  scheme=s.scheme, n_origins=s.kernel_origins, origin_stride=s.origin_stride,
-                  seed=s.seed + N, chunk_size=s.chunk_size)
-        try:
-            if N == 1:
-                est = first_order_kernel(ctx.model, lags,
-                                         window=s.window if est_method == "girsanov" else None,
-                                         **kw)
-            else:
-                est = second_order_kernel(ctx.model, lags, window=s.window, **kw)
-        except Exception as exc:  # noqa: BLE001 - status by type
-            out.append(Check(name, GROUP, status_of(exc),
-                             reason=f"Monte Carlo: {describe(exc)}"[:300]))
-            continue
-        elapsed = time.time() - t0
-        # engine values (window-averaged where the estimator is)
+        # engine values first (window-averaged where the estimator is): a route that
+        # refuses makes the Monte Carlo run pointless
         m = ctx.model.m
-        eng = np.full(est.value.shape, np.nan)
-        eng_err = np.full(est.value.shape, np.nan)
+        shape = (len(lags),) + (m,) * N
+        eng = np.full(shape, np.nan)
+        eng_err = np.full(shape, np.nan)
         lag_rows = lags.reshape(len(lags), -1)
         kinds = []
         for lag in lag_rows:
@@ -149,6 +133,28 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
             out.append(Check(name, GROUP, status_of(exc),
                              reason=f"engine ({method}): {describe(exc)}"[:300]))
             continue
+        if not np.isfinite(eng).any():
+            out.append(Check(name, GROUP, SKIP,
+                             reason=f"the engine ({method}) gives no value at the MC lags"))
+            continue
+        if progress is not None:
+            progress(f"MC kernels order {N} ({est_method}, {s.kernel_paths} paths)")
+        t0 = time.time()
+        kw = dict(observable=ctx.f, method=est_method, n_paths=s.kernel_paths, dt=s.dt,
+                  scheme=s.scheme, n_origins=s.kernel_origins, origin_stride=s.origin_stride,
+                  seed=s.seed + N, chunk_size=s.chunk_size)
+        try:
+            if N == 1:
+                est = first_order_kernel(ctx.model, lags,
+                                         window=s.window if est_method == "girsanov" else None,
+                                         **kw)
+            else:
+                est = second_order_kernel(ctx.model, lags, window=s.window, **kw)
+        except Exception as exc:  # noqa: BLE001 - status by type
+            out.append(Check(name, GROUP, status_of(exc),
+                             reason=f"Monte Carlo: {describe(exc)}"[:300]))
+            continue
+        elapsed = time.time() - t0
         bias = np.zeros_like(est.value) if est.bias is None else est.bias
         bse = np.zeros_like(est.value) if est.bias_stderr is None else est.bias_stderr
         tol = Z * est.stderr + np.abs(bias) + Z * bse + np.nan_to_num(eng_err, nan=0.0)

@@ -23,7 +23,7 @@ PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 REL_FLOOR = 1e-8
 #: slope tolerance of the truncation-error check (docs/theory.md §8)
 SLOPE_TOL = 0.3
-#: a residual is "above the MC noise floor" when |R| > NOISE_FLOOR · se
+#: a residual is "above the MC noise floor" when ``|R| > NOISE_FLOOR · se``
 NOISE_FLOOR = 3.0
 #: the slope fit uses only ε where the engine's next order is ≤ this fraction of the leading one
 NEXT_ORDER = 0.15
@@ -64,11 +64,17 @@ class Settings:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def settings_for(quick: bool, seed: int) -> Settings:
-    """Defaults: the full run takes a minute or two on two cores, ``--quick`` a few seconds."""
+def settings_for(quick: bool, seed: int, n: int = 1) -> Settings:
+    """Defaults: the full run takes a minute or two on two cores, ``--quick`` a few seconds
+    for small networks. ``--quick`` keeps the Monte Carlo work (paths × units) of a
+    2-unit network: for ``n > 2`` units the kernel paths scale by ``2/n`` and the series
+    paths (whose steps cost ``~n²``) by ``(2/n)²`` — wider error bars, the same tolerances
+    in standard errors."""
     if quick:
-        return Settings(quick=True, seed=seed, kernel_paths=10_000, kernel_origins=10,
-                        series_paths=100_000, eps=(0.05, 0.1, 0.2, 0.4),
+        scale = min(1.0, 2.0 / max(int(n), 1))
+        return Settings(quick=True, seed=seed, kernel_paths=int(10_000 * scale),
+                        kernel_origins=10, series_paths=max(int(100_000 * scale**2), 2000),
+                        eps=(0.05, 0.1, 0.2, 0.4),
                         times=tuple(np.round(np.arange(0.5, 2.501, 0.25), 10)))
     return Settings(quick=False, seed=seed)
 

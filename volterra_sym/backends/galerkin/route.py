@@ -11,7 +11,7 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
 * rounding — ``64 ε κ(V) κ(G)^{1/2}`` times the size of the mode sums.
 
 ``tol`` raises the degree from 3 until the estimate is below ``tol`` (relative to the
-largest |value|) or the memory budget is reached, then raises
+largest ``|value|``) or the memory budget is reached, then raises
 :class:`~volterra_sym.errors.AccuracyNotReachedError` with the best estimate.
 """
 
@@ -139,6 +139,9 @@ def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measur
     if model.n == 2:
         return derived(model, ("galerkin", "measure", "grid"),
                        lambda: measures.grid_2d(model))
+    if measures.galerkin_density_points(model.n, degree)[1] <= measures.MAX_DENSITY_POINTS:
+        return derived(model, ("galerkin", "measure", "density", degree),
+                       lambda: measures.galerkin_density(model, degree))
     return derived(model, ("galerkin", "measure", "samples", opts.paths, opts.seed,
                            opts.batches),
                    lambda: measures.samples(model, opts.paths, opts.seed, opts.batches))
@@ -183,32 +186,56 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions) -> _A
                            opts.paths if not meas.exact else 0, opts.seed, opts.batches), build)
 
 
+def _lower(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions
+           ) -> list[tuple[int, Sums]]:
+    """The sums of degrees ``d-1`` and ``d-2`` for the truncation check (``d-2`` too: parity
+    can hide ``d-1`` changes): the prefix of the same measure, or — where the measure
+    itself depends on the degree (``galerkin_density``) — a full assembly with the
+    lower-degree density, so that the check sees the density's truncation as well."""
+    out = []
+    for dl in (asm.degree - 1, asm.degree - 2):
+        if dl < 1:
+            continue
+        if asm.measure.kind == "galerkin_density":
+            out.append((dl, _assemble(model, f, dl, opts).total))
+        else:
+            out.append((dl, asm.total.prefix(basis_size(model.n, dl))))
+    return out
+
+
 # ---------------------------------------------------------------------- kernels
-def _kernel_values(graph, requests, sums: Sums, Q, condG, what):
-    system = build_system(sums, Q, condG, what)
-    res = walk_kernels(graph, ModalRepresentation(system, system.a0, "galerkin"), requests)
-    return system, res
+def _system(asm: _Assembled, key: tuple, sums: Sums, Q, condG, what: str):
+    """The modal system of ``sums`` in the basis ``Q``, built once per assembled measure
+    (kept with the assembly in the model's derived-data cache; ``key`` names the part:
+    the full measure, a lower degree or a batch)."""
+    systems = asm.extra.setdefault("systems", {})
+    if key not in systems:
+        systems[key] = build_system(sums, Q, condG, what)
+    return systems[key]
+
+
+def _kernel_values(graph, requests, system):
+    return walk_kernels(graph, ModalRepresentation(system, system.a0, "galerkin"), requests)
 
 
 def _at_degree(model, f, graph, reqs, degree, opts):
     asm = _assemble(model, f, degree, opts)
-    Q, condG = orthonormaliser(asm.total.G)
     what = f"galerkin kernels at degree {degree}"
-    system, res = _kernel_values(graph, reqs, asm.total, Q, condG, what)
+    Q, condG = asm.extra.get("Q") or asm.extra.setdefault("Q", orthonormaliser(asm.total.G))
+    system = _system(asm, ("total",), asm.total, Q, condG, what)
+    res = _kernel_values(graph, reqs, system)
     lows = []
-    for dl in (degree - 1, degree - 2):        # d-2 too: parity can hide d-1 changes
-        if dl < 1:
-            continue
-        lowsums = asm.total.prefix(basis_size(model.n, dl))
+    for dl, lowsums in _lower(model, f, asm, opts):
         Ql, condl = orthonormaliser(lowsums.G)
-        lows.append(_kernel_values(graph, reqs, lowsums, Ql, condl,
-                                   what + f" (truncation check, degree {dl})")[1])
+        low_system = _system(asm, ("low", dl), lowsums, Ql, condl,
+                             what + f" (truncation check, degree {dl})")
+        lows.append(_kernel_values(graph, reqs, low_system))
     stat = {k: np.zeros(v[0].shape) for k, v in res.items()}
     if asm.batches:
         vals = []
-        for b in asm.batches:
-            _, rb = _kernel_values(graph, reqs, b, Q, condG, what + " (batch)")
-            vals.append(rb)
+        for i, b in enumerate(asm.batches):
+            vals.append(_kernel_values(graph, reqs, _system(asm, ("batch", i), b, Q, condG,
+                                                            what + " (batch)")))
         B = len(vals)
         for k in res:
             stack = np.stack([np.real(v[k][0]) for v in vals])
@@ -281,7 +308,8 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     degree = _degrees(model, f, opts)[0] if opts.tol is None else \
         max(_degrees(model, f, opts)[0], DEFAULT_DEGREE.get(model.n, 3))
     asm = _assemble(model, f, degree, opts)
-    mean, mean_err = _mean(asm)
+    low_sums = _lower(model, f, asm, opts)
+    mean, mean_err = _mean(asm, low_sums)
     tmax = float(times[-1])
     out = np.zeros((order + 1, times.size))
     err = np.zeros_like(out)
@@ -304,11 +332,9 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     vals, K, terr, system = run(asm.total, Q, condG)
     trunc = np.abs(vals).max(axis=1, keepdims=True)
     lows = []
-    for dl in (degree - 1, degree - 2):        # d-2 too: parity can hide d-1 changes
-        if dl >= 1:
-            low_sums = asm.total.prefix(basis_size(model.n, dl))
-            Ql, cl = orthonormaliser(low_sums.G)
-            lows.append(np.abs(vals - run(low_sums, Ql, cl, K)[0]).max(axis=1, keepdims=True))
+    for _, lsums in low_sums:
+        Ql, cl = orthonormaliser(lsums.G)
+        lows.append(np.abs(vals - run(lsums, Ql, cl, K)[0]).max(axis=1, keepdims=True))
     if lows:
         trunc = np.maximum.reduce(lows)
     stat = np.zeros_like(vals)
@@ -323,13 +349,21 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
                         "steps": K, "truncation": trunc.ravel().tolist()})
 
 
-def _mean(asm: _Assembled) -> tuple[float, float]:
-    """``<f>_0 = F_0`` (the first basis function is the constant 1) and its error."""
+def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
+          ) -> tuple[float, float]:
+    """``<f>_0 = F_0`` (the first basis function is the constant 1) and its error: the
+    batch spread of a sampled measure, the change against the lower-degree densities of a
+    ``galerkin_density`` measure, else rounding."""
     val = float(asm.total.F[0])
     if asm.batches:
         b = np.array([s.F[0] for s in asm.batches])
         return val, float(3.0 * b.std(ddof=1) / math.sqrt(b.size))
-    return val, 64 * np.finfo(float).eps * max(abs(val), 1.0)
+    rnd = 64 * np.finfo(float).eps * max(abs(val), 1.0)
+    if asm.measure.kind == "galerkin_density":
+        if not lows:
+            return val, float("nan")
+        return val, max(abs(val - float(s.F[0])) for _, s in lows) + rnd
+    return val, rnd
 
 
 class _GalerkinBackend:

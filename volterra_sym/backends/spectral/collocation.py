@@ -3,7 +3,7 @@
 This module holds the discretisation used by the ``spectral`` backend (n ≤ 2).
 
 **Symmetrising ("hat") variables.** Pick a positive weight ``w = e^ℓ``. A function ``g``
-is represented by ``ĝ = w g`` and a density ``ρ`` by ``ψ = ρ / w``; then
+is represented by ``ĝ = w g`` and a density ``ρ`` by ``ψ = ρ / w``; then::
 
     L̂0 ĝ := w L0 (ĝ / w) = ½ D:∇∇ĝ + (φ - D∇ℓ)·∇ĝ + c ĝ ,
         c = -φ·∇ℓ + ½ ∇ℓᵀ D ∇ℓ - ½ D:∇∇ℓ ,

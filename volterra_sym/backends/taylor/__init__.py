@@ -1,7 +1,7 @@
 """Taylor (short-lag) backend ``method="taylor"``: kernels as truncated Taylor series in
 the gaps (docs/theory.md §5).
 
-For sorted lags ``σ_1 ≤ … ≤ σ_N`` with gaps ``τ_1 = σ_1``, ``τ_j = σ_j - σ_{j-1}``
+For sorted lags ``σ_1 ≤ … ≤ σ_N`` with gaps ``τ_1 = σ_1``, ``τ_j = σ_j - σ_{j-1}``::
 
     K_k(σ) ≈ Σ_{|p| ≤ d} c_{k,p} Π_j τ_j^{p_j} / p_j! ,
     c_{k,p} = < p0, L_{k_N} L0^{p_N} ⋯ L_{k_1} L0^{p_1} f > .

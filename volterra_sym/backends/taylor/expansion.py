@@ -20,15 +20,18 @@ hierarchy's graph is only read (its parent links and channels), never written.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
+from contextlib import contextmanager
 
 import networkx as nx
 import numpy as np
 import sympy as sp
 
+from ...budget import check_count
+from ...errors import ResourceLimitError
 from ...hierarchy.propagation import prefix_graph
 from ...model import SRNN
 from ...model.cache import derived
-from ...operators.packed import ChainPoly
+from ...operators.packed import LOWER_COST, ChainPoly
 from ...operators.powers import ChainSpace, multi_indices
 from .averages import averager, chain_space
 from .options import TaylorOptions
@@ -40,6 +43,9 @@ __all__ = ["TaylorChains", "TaylorExpansion", "taylor_chains", "taylor_expansion
 Node = Hashable
 #: number of shadow (perturbed) chain spaces of the rounding estimate
 N_SHADOWS = 3
+#: raw terms the chains of one request may combine, all spaces together (about 7–10 s
+#: on one core at the 0.5–0.7e6 raw terms/s measured for tanh, n = 10)
+MAX_REQUEST_WORK = 5_000_000
 
 
 def kernel_node(channels: Sequence[int]) -> tuple:
@@ -68,6 +74,7 @@ class TaylorChains:
             chain_space(model, i) for i in range(shadows)]
         self._memo: list[dict[tuple[Node, tuple[int, ...], int], ChainPoly]] = [
             {(("f",), (), 0): sp_.from_expr(self.f)} for sp_ in self.spaces]
+        self._limit: tuple[int, float] | None = None
 
     @property
     def space(self) -> ChainSpace:
@@ -107,7 +114,26 @@ class TaylorChains:
                 parent, k = _parent_and_channel(graph, nd)
                 P = sp_.L(k, memo[(parent, p[:-1], p[-1])])
             memo[(nd, p, qq)] = P
+            if self._limit is not None:
+                check_count(self.work - self._limit[0], self._limit[1],
+                            "the Taylor chains of this request (so far)", "raw terms",
+                            LOWER_COST + ", or use method='galerkin'")
         return memo[key]
+
+    @property
+    def work(self) -> int:
+        """Raw terms combined so far in every space (:attr:`PackedAlgebra.work`)."""
+        return sum(s.work for s in self.spaces)
+
+    @contextmanager
+    def work_budget(self, limit: float):
+        """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`) once the chains built
+        inside the block have combined more than ``limit`` raw terms."""
+        self._limit = (self.work, float(limit))
+        try:
+            yield
+        finally:
+            self._limit = None
 
     def chain(self, graph: nx.DiGraph, channels: Sequence[int], powers: Sequence[int],
               space: int = 0) -> ChainPoly:
@@ -145,6 +171,8 @@ class TaylorExpansion:
         # (node, p) -> (value, rounding, per-batch values or None)
         self._values: dict[tuple[Node, tuple[int, ...]], tuple] = {}
         self._mean0: float | None = None
+        #: requests ``(order, degree)`` refused for their cost (larger ones fail at once)
+        self._refused: dict[tuple[int, int], ResourceLimitError] = {}
 
     @property
     def space(self) -> ChainSpace:
@@ -165,9 +193,19 @@ class TaylorExpansion:
         if not todo:
             return
         ch = self.chains
-        polys = [ch.get(graph, nd, p) for nd, p in todo]
-        shadows = [[ch.get(graph, nd, p, 0, s) for nd, p in todo]
-                   for s in range(1, ch.n_shadows + 1)]
+        size = (max(len(graph.nodes[nd].get("channels", ())) for nd, _ in todo),
+                max(sum(p) for _, p in todo))
+        for (order, degree), exc in self._refused.items():
+            if size[0] >= order and size[1] >= degree:
+                raise exc  # a smaller request already exceeded the budget
+        try:
+            with ch.work_budget(MAX_REQUEST_WORK):
+                polys = [ch.get(graph, nd, p) for nd, p in todo]
+                shadows = [[ch.get(graph, nd, p, 0, s) for nd, p in todo]
+                           for s in range(1, ch.n_shadows + 1)]
+        except ResourceLimitError as exc:
+            self._refused[size] = exc
+            raise
         avg = self.averager
         vals, batches, rnd = avg.average(polys, shadows)
         if avg.route == "grid":

@@ -1,6 +1,6 @@
 """The truncated short-lag series of one kernel and its error model (docs/theory.md §5).
 
-For sorted lags ``σ_1 ≤ … ≤ σ_N`` with gaps ``τ_1 = σ_1``, ``τ_j = σ_j - σ_{j-1}``
+For sorted lags ``σ_1 ≤ … ≤ σ_N`` with gaps ``τ_1 = σ_1``, ``τ_j = σ_j - σ_{j-1}``::
 
     K_k(σ) ≈ Σ_{|p| ≤ d} c_{k,p} Π_j τ_j^{p_j} / p_j! .
 

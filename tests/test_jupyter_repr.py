@@ -1,0 +1,104 @@
+"""Jupyter display: models, hierarchies and kernels as LaTeX (valid: compiled with pdflatex
+where it is installed), results as HTML, and ``str(model)`` a readable summary."""
+
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import volterra_sym as vs
+
+REQUIRE_LATEX = os.environ.get("VOLTERRA_REQUIRE_LATEX") == "1"
+
+
+def _math(latex: str) -> str:
+    m = re.fullmatch(r"\$\\displaystyle (.*)\$", latex, re.S)
+    assert m, latex[:80]
+    return m[1]
+
+
+def _compiles(body: str, tmp_path) -> None:
+    """pdflatex accepts the display (an independent check that the LaTeX is well formed)."""
+    if shutil.which("pdflatex") is None:
+        if REQUIRE_LATEX:
+            pytest.fail("pdflatex is required (VOLTERRA_REQUIRE_LATEX=1) but not installed")
+        pytest.skip("pdflatex not installed")
+    src = ("\\documentclass{article}\\usepackage[margin=1cm,paperwidth=60cm]{geometry}"
+           "\\usepackage{amsmath,amssymb}\\begin{document}\\[" + body + "\\]\\end{document}\n")
+    (tmp_path / "d.tex").write_text(src)
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-1500:]
+
+
+def test_model_latex_shows_sde_and_parameters(tmp_path):
+    model = vs.load_model("tanh1d")
+    body = _math(model._repr_latex_())
+    assert r"dh_t = \left[-\Gamma h_t + a(W h_t + b)" in body and r"\tanh z" in body
+    for name, value in (("W", "1.5"), ("b", "0.2"), (r"\sigma", "0.8")):
+        assert re.search(re.escape(name) + r" = \\left\(\\begin\{matrix\}" + re.escape(value),
+                         body), name
+    assert r"\frac" not in body                     # decimals as decimals
+    _compiles(body, tmp_path)
+
+
+def test_model_str_is_a_summary_not_the_repr():
+    model = vs.load_model("linear2d")
+    text = str(model)
+    assert text != repr(model)
+    assert text.splitlines()[0] == ("SRNN 'linear2d': n = 2 units, m = 1 input channel, "
+                                    "r = 2 noise sources, activation linear")
+    G = np.array(model.numpy_params()["Gamma"])
+    assert f"Γ = [[{G[0, 0]:.6g} {G[0, 1]:.6g}]" in text
+    assert "W = " in text and "σ = " in text and "f(h) = " in text
+
+
+def test_symbolic_model_str_lists_parameters():
+    model = vs.SRNN("g", 0.5, 1, "s", activation="tanh", name="sym")
+    assert "parameters: g, s" in str(model)
+    assert "Γ = [[g]]" in str(model)
+
+
+def test_hierarchy_latex_lists_every_kernel_in_operator_form(tmp_path):
+    model = vs.load_model("linear3d")
+    hier = vs.ResponseHierarchy(model, "h1", order=2)
+    body = _math(hier._repr_latex_())
+    kernels = [K for N in (1, 2) for K in hier.kernels(N)]
+    assert len(kernels) == model.m + model.m ** 2
+    for K in kernels:
+        sub = "".join(str(k + 1) for k in K.channels)
+        assert f"K_{{{sub}}}\\left(" in body
+    assert body.count(r"\left\langle p_0") == len(kernels)
+    _compiles(body, tmp_path)
+
+
+def test_hierarchy_latex_is_capped():
+    model = vs.SRNN(np.eye(2), np.zeros((2, 2)), np.eye(2), np.eye(2), name="two")
+    hier = vs.ResponseHierarchy(model, "h1", order=4)          # 2 + 4 + 8 + 16 = 30 kernels
+    body = _math(hier._repr_latex_())
+    shown = body.count(r"\left\langle p_0")
+    assert shown == hier.LATEX_KERNELS
+    assert f"and {30 - shown} more kernels" in body
+
+
+def test_kernel_latex_is_the_formula_not_only_the_name(tmp_path):
+    hier = vs.ResponseHierarchy(vs.load_model("linear2d"), "h1**2", order=2)
+    K = hier.kernel((0, 0))
+    body = _math(K._repr_latex_())
+    lhs, rhs = body.split(" = ", 1)
+    assert lhs == r"K_{11}\left(\sigma_{1}, \sigma_{2}\right)"
+    assert rhs.startswith(r"\left\langle p_0,\ \mathcal{L}_{1} e^{")
+    assert r"(\sigma_1 \le \sigma_2)" in rhs
+    _compiles(body, tmp_path)
+
+
+def test_results_display_as_html_tables():
+    hier = vs.ResponseHierarchy(vs.load_model("linear2d"), "h1", order=1)
+    res = hier.kernel((0,)).evaluate(np.array([0.0, 0.5]))
+    html = res._repr_html_()
+    assert "<table>" in html and "KernelValues" in html and res.method in html
+    for v in np.asarray(res):
+        assert f"{v:.8g}" in html

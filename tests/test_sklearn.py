@@ -1,0 +1,183 @@
+"""scikit-learn estimators of volterra_sym.features.sklearn (docs/theory.md §5).
+
+* the standard scikit-learn estimator checks (``parametrize_with_checks``) for
+  ``ResponseFeatures``, ``SRNNFeatures`` and ``SRNNKernel``;
+* the time-major reshape convention and the feature names against closed-form iterated
+  integrals of polynomial inputs (independent of the signature code);
+* SRNN features against the independent series backends (exact for a linear model,
+  spectral for tanh) within the functional's own error bound;
+* the kernel against ``<S, M S>`` built by the kernel-machine route;
+* typed errors for bad parameters and data.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from volterra_sym import SRNN, load_model
+from volterra_sym.errors import InvalidInputError
+from volterra_sym.features import (
+    feature_kernel,
+    hidden_unit_functionals,
+    response_kernel_matrix,
+    series_features,
+    signature_batch,
+)
+from volterra_sym.features.sklearn import (
+    InvalidInputTypeError,
+    NotFittedError,
+    ResponseFeatures,
+    SRNNFeatures,
+    SRNNKernel,
+    reshape_sequences,
+)
+
+
+@parametrize_with_checks([
+    ResponseFeatures(),
+    ResponseFeatures(depth=3, degree=2, t_max=2.0, output_steps=[0, -1]),
+    SRNNFeatures(),
+    SRNNFeatures(order=3, taylor_degree=5, per_order=True, output_steps=[0, -1]),
+    SRNNKernel(),
+])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def linear2() -> SRNN:
+    """2-dim linear SRNN, two input channels (exact Gaussian route)."""
+    return SRNN(Gamma=[[1.0, 0.2], [0.0, 1.5]], W=[[0.0, 0.4], [-0.5, 0.1]],
+                C=[[1.0, 0.0], [0.3, 1.0]], sigma=[[0.5, 0.0], [0.2, 0.4]], b=[0.3, -0.2])
+
+
+def _poly_inputs(times: np.ndarray) -> np.ndarray:
+    """Two samples of a 2-channel input, time-major flattened: u_0 = a + r, u_1 = r²."""
+    rows = []
+    for a in (1.0, -0.5):
+        u = np.stack([a + times, times**2], axis=1)  # (T, m=2)
+        rows.append(u.reshape(-1))                     # X[b, i*m + k] = u_k(t_i)
+    return np.array(rows)
+
+
+def test_reshape_convention_and_names_against_closed_forms():
+    times = np.linspace(0.0, 1.0, 201)
+    X = _poly_inputs(times)
+    assert np.array_equal(reshape_sequences(X, 2)[0, :, 1], times**2)
+    tr = ResponseFeatures(n_channels=2, depth=2, degree=1, t_max=1.0, output_steps=[100, -1])
+    F = tr.fit_transform(X)
+    names = list(tr.get_feature_names_out())
+    assert len(names) == F.shape[1] == 2 * (4 + 16)
+    col = {n: F[:, i] for i, n in enumerate(names)}
+    for b, a in enumerate((1.0, -0.5)):
+        for t in (0.5, 1.0):
+            lab = f"@t={t:g}"
+            # level 1: X^{(k,q)}(t) = ∫_0^t r^q u_k(r) dr (cubic interpolant: exact here)
+            assert col["S[u0]" + lab][b] == pytest.approx(a * t + t**2 / 2, rel=1e-12)
+            assert col["S[s*u0]" + lab][b] == pytest.approx(a * t**2 / 2 + t**3 / 3, rel=1e-12)
+            assert col["S[u1]" + lab][b] == pytest.approx(t**3 / 3, rel=1e-12)
+            assert col["S[s*u1]" + lab][b] == pytest.approx(t**4 / 4, rel=1e-12)
+            # level 2, first letter earliest: ∫_{r1<r2<t} u_0(r1) r2 u_1(r2) = ∫ r2³ (a r2 + r2²/2)
+            want = a * t**5 / 5 + t**6 / 12
+            assert col["S[u0,s*u1]" + lab][b] == pytest.approx(want, rel=1e-5, abs=1e-8)
+            # and the reverse order: ∫_{r1<r2<t} r1 u_1(r1) u_0(r2) = ∫ (a + r2) r2⁴/4
+            want = a * t**5 / 20 + t**6 / 24
+            assert col["S[s*u1,u0]" + lab][b] == pytest.approx(want, rel=1e-5, abs=1e-8)
+
+
+def test_srnn_features_match_the_exact_series_of_a_linear_model(linear2):
+    times = np.linspace(0.0, 0.8, 161)
+    inputs = [lambda s, c=c: np.stack([np.sin(2 * np.asarray(s) + c),
+                                       0.5 * np.cos(np.asarray(s) - c)], axis=-1)
+              for c in (0.0, 1.0, -0.7)]
+    X = np.stack([u(times).reshape(-1) for u in inputs])
+    est = SRNNFeatures(linear2, order=1, taylor_degree=10, eps=0.7, t_max=0.8,
+                       output_steps=[80, -1])
+    phi = est.fit_transform(X).reshape(3, 2, linear2.n)
+    for j, t in enumerate(est.output_times_):
+        ref = series_features(linear2, inputs, t, 0.7, 1, method="exact")
+        np.testing.assert_allclose(phi[:, j], ref, rtol=0, atol=1e-8)
+    assert list(est.get_feature_names_out()) == ["h1@t=0.4", "h2@t=0.4", "h1@t=0.8", "h2@t=0.8"]
+
+
+def test_srnn_features_per_order_match_the_spectral_series_within_the_bound():
+    model = load_model("tanh1d")
+    from volterra_sym.backends import spectral
+
+    t_max, order, degree = 0.25, 3, 8
+    times = np.linspace(0.0, t_max, 81)
+    us = [lambda s, a=a: a * np.sin(9 * np.asarray(s) + a) for a in (1.5, -2.0)]
+    X = np.stack([u(times) for u in us])
+    est = SRNNFeatures(model, order=order, taylor_degree=degree, t_max=t_max, per_order=True)
+    phi = est.fit_transform(X)  # (2, order): T_1..T_3 at t_max (eps = 1)
+    F = hidden_unit_functionals(model, order, degree)[0]
+    for b, u in enumerate(us):
+        ref = spectral.series_terms(model, "h1", order, lambda s, u=u: np.atleast_1d(u(s)),
+                                    [0.0, t_max], tol=1e-9)
+        bound = F.error_bound(X[b], times)[1:, -1] + 1e-7  # + quadrature of the signature
+        assert np.all(np.isfinite(bound))
+        diff = np.abs(phi[b] - ref.terms[1:, -1])
+        assert np.all(diff <= bound), (diff, bound)
+        # informative for orders 1-2: the bound is far below the terms themselves
+        assert np.all(bound[:2] < 1e-2 * np.abs(ref.terms[1:3, -1]))
+
+
+def test_srnn_kernel_is_the_kernel_machine_gram_matrix(linear2):
+    rng = np.random.default_rng(1)
+    times = np.linspace(0.0, 0.8, 41)
+    U = np.cumsum(rng.normal(scale=0.2, size=(7, times.size, 2)), axis=1)
+    X = U.reshape(7, -1)
+    kern = SRNNKernel(linear2, order=2, taylor_degree=6, eps=0.5, t_max=0.8).fit(X[:4])
+    K = kern.transform(X)
+    assert K.shape == (7, 4)
+    funcs = hidden_unit_functionals(linear2, 2, 6)
+    S, lay = signature_batch(U, times, 0.8, 2, 6)
+    M = response_kernel_matrix(funcs, 0.8, 0.5, lay)
+    np.testing.assert_allclose(K, feature_kernel(S, S[:4], M), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(kern.fit_transform(X[:4]), K[:4], rtol=1e-12)
+    restored = pickle.loads(pickle.dumps(kern))
+    np.testing.assert_array_equal(restored.transform(X), K)
+
+
+def test_unfitted_and_bad_input_raise_typed_errors(linear2):
+    X = np.zeros((3, 8))
+    with pytest.raises(NotFittedError) as info:
+        ResponseFeatures().transform(X)
+    assert isinstance(info.value, InvalidInputError)
+    assert isinstance(info.value, SklearnNotFittedError)
+    bad = [
+        (ResponseFeatures(depth=0), "depth"),
+        (ResponseFeatures(degree=1.5), "degree"),
+        (ResponseFeatures(t_max=-1.0), "t_max"),
+        (ResponseFeatures(n_channels=3), "X"),             # 8 columns, not a multiple of 3
+        (ResponseFeatures(output_steps=[8]), "output_steps"),
+        (ResponseFeatures(output_steps=[3, 2]), "output_steps"),
+        (SRNNFeatures(model=3.0), "model"),
+        (SRNNFeatures(model=linear2), "X"),                # m = 2: 8 columns fine ...
+        (SRNNFeatures(order=0), "order"),
+        (SRNNFeatures(eps=float("nan")), "eps"),
+        (SRNNKernel(per_order="yes"), "per_order"),
+    ]
+    for est, param in bad:
+        data = X if param != "X" or est.__class__ is ResponseFeatures else np.zeros((3, 7))
+        with pytest.raises(InvalidInputError) as info:
+            clone(est).fit(data)
+        assert info.value.param == param, (est, info.value)
+    Xn = X.copy()
+    Xn[1, 2] = np.nan
+    with pytest.raises(InvalidInputError, match="NaN") as info:
+        ResponseFeatures().fit(Xn)
+    assert info.value.param == "X"
+    with pytest.raises(InvalidInputTypeError):
+        ResponseFeatures().fit(np.array([[1.0, {"a": 1}]], dtype=object))
+    fitted = ResponseFeatures().fit(X)
+    with pytest.raises(InvalidInputError, match="8 features"):
+        fitted.transform(np.zeros((2, 6)))
+    with pytest.raises(InvalidInputError, match="input_features should have length"):
+        fitted.get_feature_names_out(["a", "b"])

@@ -1,0 +1,434 @@
+r"""scikit-learn estimators for response features (docs/theory.md §5).
+
+Input convention (all three estimators)
+---------------------------------------
+A data set of ``B`` input sequences ``u : [0, t_max] -> R^m`` sampled at ``T`` equally
+spaced times ``t_i = i · t_max / (T - 1)`` (``t_0 = 0``; ``T = 1`` means the single time 0)
+is a 2-D array ``X`` of shape ``(B, T·m)``, **time-major**:
+
+    X[b, i·m + k] = u_k(t_i) ,   i.e.   u = X.reshape(B, T, m) ,
+
+so a univariate series is just its row of samples and the standard scikit-learn checks
+apply (``m = n_channels``; ``T·m`` must be a multiple of ``m``). The time grid is rebuilt
+from ``t_max`` and the number of columns seen in ``fit``.
+
+Estimators
+----------
+:class:`ResponseFeatures`
+    ``X -> S(X^u)_{0,t}`` at the chosen output steps: the truncated signature (levels
+    ``1..depth``; the constant level 0 is left out) of the response-feature path
+    ``X^{(k,q)}(s) = ∫_0^s r^q u_k(r) dr`` (``q = 0..degree``), computed by
+    :func:`~volterra_sym.features.signature.response_features`. Feature names spell the
+    words, e.g. ``"S[u0,s*u0]@t=1"`` is ``∫_{0<r_1<r_2<1} u_0(r_1) r_2 u_0(r_2) dr``
+    (first letter earliest).
+:class:`SRNNFeatures`
+    ``X -> φ_i(u; t) = E h^i_t[u] ≈ Σ_{N ≤ order} ε^N <ℓ_{i,N}(t), S(X^u)_{0,t}>``: the hidden
+    means of a fixed SRNN at the output steps, from its response functional (Taylor
+    coefficients of the kernels, :func:`~volterra_sym.features.functional.response_functional`);
+    with ``per_order=True`` each order ``ε^N T_N^{(i)}(t)`` is its own feature.
+:class:`SRNNKernel`
+    ``fit(X_fit)``, ``transform(X) = K(X, X_fit)`` with ``K(u, u') = Σ φ(u)·φ(u')`` (the
+    kernel of an SRNN readout, ``<S(X^u), M S(X^{u'})>``, :mod:`.kernel_machine`), usable as
+    a precomputed kernel (``SVC(kernel="precomputed")``, ``KernelRidge(kernel="precomputed")``)
+    in a :class:`~sklearn.pipeline.Pipeline`.
+
+Errors: invalid parameters or data raise :class:`~volterra_sym.errors.InvalidInputError`
+(a ``ValueError``) naming the parameter; malformed data of the wrong type
+:class:`InvalidInputTypeError` (also a ``TypeError``); ``transform`` before ``fit``
+:class:`NotFittedError` (also scikit-learn's ``NotFittedError``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..errors import InvalidInputError
+from ..model import SRNN, load_model
+from .kernel_machine import hidden_unit_functionals
+from .signature import FeatureLayout, feature_layout, response_features
+
+__all__ = ["InvalidInputTypeError", "NotFittedError", "ResponseFeatures", "SRNNFeatures",
+           "SRNNKernel", "reshape_sequences"]
+
+
+class InvalidInputTypeError(InvalidInputError, TypeError):
+    """Data of a type that cannot be read as real numbers (also a ``TypeError``)."""
+
+
+class NotFittedError(InvalidInputError, _SklearnNotFittedError):
+    """``transform`` / ``get_feature_names_out`` called before ``fit``."""
+
+
+# --------------------------------------------------------------------------- validation
+def _int_param(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}",
+                                param=name)
+    return int(value)
+
+
+def _positive(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value <= 0:
+        raise InvalidInputError(f"{name} must be a finite number > 0, got {value!r}", param=name)
+    return float(value)
+
+
+def _real(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value):
+        raise InvalidInputError(f"{name} must be a finite real number, got {value!r}",
+                                param=name)
+    return float(value)
+
+
+def _validate(est: BaseEstimator, X: object, reset: bool) -> np.ndarray:
+    """scikit-learn's ``validate_data`` (2-D, finite, float, ≥ 1 sample and feature) with its
+    errors re-raised as the project's typed errors (same messages)."""
+    try:
+        return validate_data(est, X, reset=reset, dtype=np.float64, ensure_min_samples=1)
+    except TypeError as exc:
+        raise InvalidInputTypeError(str(exc), param="X") from None
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), param="X") from None
+
+
+def _require_fitted(est: BaseEstimator) -> None:
+    try:
+        check_is_fitted(est)
+    except _SklearnNotFittedError as exc:
+        raise NotFittedError(str(exc), param="fit") from None
+
+
+def reshape_sequences(X: np.ndarray, n_channels: int) -> np.ndarray:
+    """``(B, T·m) -> (B, T, m)``: ``X[b, i·m + k] = u_k(t_i)`` (the module's convention)."""
+    X = np.asarray(X, dtype=float)
+    m = _int_param(n_channels, "n_channels", 1)
+    if X.ndim != 2 or X.shape[1] % m:
+        raise InvalidInputError(
+            f"X must be 2-D with a multiple of n_channels={m} columns (time-major, "
+            f"X[b, i*m + k] = u_k(t_i)), got shape {X.shape}", param="X")
+    return X.reshape(X.shape[0], X.shape[1] // m, m)
+
+
+def _output_steps(steps: object, n_steps: int, n_features: int) -> np.ndarray:
+    """Validated step indices (negative counts from the end), strictly increasing."""
+    if steps is None:
+        return np.array([n_steps - 1])
+    try:
+        raw = list(steps)  # type: ignore[call-overload]
+    except TypeError:
+        raise InvalidInputError(f"output_steps must be None or a sequence of integers, got "
+                                f"{steps!r}", param="output_steps") from None
+    if not raw:
+        raise InvalidInputError("output_steps is empty", param="output_steps")
+    idx = []
+    for s in raw:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise InvalidInputError(f"output_steps must hold integers, got {s!r}",
+                                    param="output_steps")
+        if not -n_steps <= s < n_steps:
+            raise InvalidInputError(f"output step {s} outside the {n_steps} time steps of X "
+                                    f"(n_features={n_features})", param="output_steps")
+        idx.append(int(s) % n_steps)
+    out = np.array(idx)
+    if np.any(np.diff(out) <= 0):
+        raise InvalidInputError(f"output_steps must be strictly increasing after wrapping "
+                                f"negative steps, got {raw} for the {n_steps} time steps of X "
+                                f"(n_features={n_features})", param="output_steps")
+    return out
+
+
+def _time_label(t: float) -> str:
+    return f"{t:.6g}"
+
+
+def _letter_name(k: int, q: int) -> str:
+    """Channel ``X^{(k,q)}`` as ``s^q*u_k`` (``u0``, ``s*u0``, ``s^2*u1``)."""
+    return f"u{k}" if q == 0 else (f"s*u{k}" if q == 1 else f"s^{q}*u{k}")
+
+
+def _check_input_features(est: BaseEstimator, input_features: object) -> None:
+    """Validate ``input_features`` as scikit-learn does (length, equal to ``feature_names_in_``)."""
+    if input_features is None:
+        return
+    names = np.asarray(input_features, dtype=object)
+    if names.ndim != 1 or names.size != est.n_features_in_:
+        raise InvalidInputError(
+            f"input_features should have length equal to number of features "
+            f"({est.n_features_in_}), got {names.size}", param="input_features")
+    known = getattr(est, "feature_names_in_", None)
+    if known is not None and not np.array_equal(known, names):
+        raise InvalidInputError("input_features is not equal to feature_names_in_",
+                                param="input_features")
+
+
+class _SequenceTransformer(TransformerMixin, BaseEstimator):
+    """Shared grid handling: ``t_max``, ``output_steps``, ``refine``, the reshape."""
+
+    def _fit_grid(self, X: np.ndarray, m: int) -> None:
+        t_max = _positive(self.t_max, "t_max")
+        _int_param(self.refine, "refine", 1)
+        if X.shape[1] % m:
+            raise InvalidInputError(
+                f"X has n_features={X.shape[1]} columns, not a multiple of n_channels={m} "
+                f"(time-major layout X[b, i*m + k] = u_k(t_i))", param="X")
+        n_steps = X.shape[1] // m
+        self.n_timesteps_ = n_steps
+        self.times_ = np.linspace(0.0, t_max, n_steps) if n_steps > 1 else np.zeros(1)
+        self.output_steps_ = _output_steps(self.output_steps, n_steps, X.shape[1])
+        self.output_times_ = self.times_[self.output_steps_]
+
+    def _sequences(self, X: np.ndarray, m: int) -> np.ndarray:
+        return X.reshape(X.shape[0], self.n_timesteps_, m)
+
+
+# --------------------------------------------------------------------------- signatures
+class ResponseFeatures(_SequenceTransformer):
+    r"""Signature features of the response-feature path at chosen output steps.
+
+    ``transform(X)[b]`` concatenates, for each output step ``j`` (in order), the signature
+    ``S(X^{u_b})_{0, t_j}`` at levels ``1..depth`` in the flat word order of
+    :func:`~volterra_sym.features.signature.signature_words` (letter ``(k, q)`` at index
+    ``k (degree + 1) + q``): ``len(output_steps) · (Σ_{n=1}^{depth} d^n)`` columns,
+    ``d = n_channels (degree + 1)``.
+
+    Parameters
+    ----------
+    n_channels : int, default 1
+        Input channels ``m`` (``X`` has ``T·m`` columns, module docstring).
+    depth : int, default 2
+        Signature truncation level.
+    degree : int, default 1
+        Highest monomial power ``q`` of the feature path (0: the plain path ``∫u``).
+    t_max : float, default 1.0
+        Time of the last sample (``t_i = i·t_max/(T-1)``).
+    output_steps : sequence of int, optional
+        Time-step indices at which to report the signature (negative from the end);
+        default the last step only.
+    refine : int, default 4
+        Sub-steps per sampling interval of the piecewise-linear feature path.
+
+    Attributes
+    ----------
+    layout_ : FeatureLayout
+    n_timesteps_, times_, output_steps_, output_times_ : the grid seen in ``fit``.
+    """
+
+    def __init__(self, n_channels: int = 1, depth: int = 2, degree: int = 1,
+                 t_max: float = 1.0, output_steps: Sequence[int] | None = None,
+                 refine: int = 4) -> None:
+        self.n_channels = n_channels
+        self.depth = depth
+        self.degree = degree
+        self.t_max = t_max
+        self.output_steps = output_steps
+        self.refine = refine
+
+    def fit(self, X: object, y: object = None) -> ResponseFeatures:
+        """Validate the parameters and record the time grid of ``X`` (``(B, T·m)``)."""
+        X = _validate(self, X, reset=True)
+        m = _int_param(self.n_channels, "n_channels", 1)
+        self.layout_ = feature_layout(m, _int_param(self.degree, "degree", 0),
+                                      _int_param(self.depth, "depth", 1))
+        self._fit_grid(X, m)
+        return self
+
+    def transform(self, X: object) -> np.ndarray:
+        """``(B, len(output_steps) · (layout_.size - 1))`` signature features."""
+        _require_fitted(self)
+        X = _validate(self, X, reset=False)
+        lay = self.layout_
+        feats = response_features(self._sequences(X, lay.m), self.times_, lay.depth,
+                                  lay.degree, times_out=self.output_times_, refine=self.refine)
+        vals = np.asarray(feats.values).reshape(X.shape[0], self.output_steps_.size, lay.size)
+        return vals[..., 1:].reshape(X.shape[0], -1)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """``"S[w_1,…,w_n]@t=…"`` per column; letters ``u{k}``, ``s*u{k}``, ``s^q*u{k}``
+        (``X^{(k,q)}``), first letter earliest."""
+        _require_fitted(self)
+        _check_input_features(self, input_features)
+        lay = self.layout_
+        words = [",".join(_letter_name(*lay.letters[a]) for a in w) for w in lay.words[1:]]
+        return np.array([f"S[{w}]@t={_time_label(t)}" for t in self.output_times_
+                         for w in words], dtype=object)
+
+
+# --------------------------------------------------------------------------- SRNN features
+def _resolve_model(model: object) -> SRNN:
+    if isinstance(model, SRNN):
+        return model
+    if isinstance(model, (str, Path)):
+        return load_model(model)
+    raise InvalidInputError(f"model must be an SRNN, a built-in model name or a TOML path, "
+                            f"got {type(model).__name__}", param="model")
+
+
+class _SRNNBase(_SequenceTransformer):
+    """Fitting of the response functionals of a fixed SRNN and the feature map ``φ``."""
+
+    def __init__(self, model: SRNN | str = "tanh1d", order: int = 2, taylor_degree: int = 6,
+                 eps: float = 1.0, t_max: float = 1.0,
+                 output_steps: Sequence[int] | None = None, per_order: bool = False,
+                 refine: int = 4) -> None:
+        self.model = model
+        self.order = order
+        self.taylor_degree = taylor_degree
+        self.eps = eps
+        self.t_max = t_max
+        self.output_steps = output_steps
+        self.per_order = per_order
+        self.refine = refine
+
+    def _fit_functionals(self, X: np.ndarray) -> None:
+        model = _resolve_model(self.model)
+        if not model.is_numeric:
+            raise InvalidInputError(f"model {model.name!r} has free parameters "
+                                    f"{sorted(model.parameters)}; substitute numbers first",
+                                    param="model")
+        order = _int_param(self.order, "order", 1)
+        degree = _int_param(self.taylor_degree, "taylor_degree", 0)
+        _real(self.eps, "eps")
+        if not isinstance(self.per_order, (bool, np.bool_)):
+            raise InvalidInputError(f"per_order must be True or False, got {self.per_order!r}",
+                                    param="per_order")
+        self._fit_grid(X, model.m)
+        funcs = hidden_unit_functionals(model, order, degree)
+        lay: FeatureLayout = funcs[0].layout
+        self.layout_ = lay
+        #: ``coef_[i, N, a]``: vector of ``t^a`` in ``ℓ_{i,N}(t)`` (flat signature index)
+        self.coef_ = np.stack([F.coefficients for F in funcs])
+        self.n_units_ = model.n
+        self.n_channels_ = model.m
+        self.model_name_ = model.name
+
+    def _terms(self, X: np.ndarray) -> np.ndarray:
+        """``T_N^{(i)}(t_j)``: ``(B, T_out, n, order + 1)``. The signatures are reduced on
+        the fly by all coefficient vectors at once, then contracted with ``t_j^a``."""
+        lay, coef = self.layout_, self.coef_
+        n, n1, d1, size = coef.shape
+        lf = coef.reshape(-1, size).T.copy()
+        feats = response_features(self._sequences(X, lay.m), self.times_, lay.depth,
+                                  lay.degree, times_out=self.output_times_, refine=self.refine,
+                                  reduce=lambda v: v @ lf)
+        red = np.asarray(feats.values).reshape(X.shape[0], -1, n, n1, d1)
+        powers = self.output_times_[:, None] ** np.arange(d1)
+        return np.einsum("btiNa,ta->btiN", red, powers)
+
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        terms = self._terms(X)
+        e = float(self.eps) ** np.arange(terms.shape[-1])
+        if self.per_order:
+            out = terms[..., 1:] * e[1:]
+        else:
+            out = terms @ e
+        return out.reshape(X.shape[0], -1)
+
+    def _feature_names(self) -> list[str]:
+        names = []
+        for t in self.output_times_:
+            for i in range(self.n_units_):
+                if self.per_order:
+                    names.extend(f"h{i + 1}[N={N}]@t={_time_label(t)}"
+                                 for N in range(1, self.coef_.shape[1]))
+                else:
+                    names.append(f"h{i + 1}@t={_time_label(t)}")
+        return names
+
+
+class SRNNFeatures(_SRNNBase):
+    r"""Hidden means of a fixed SRNN as features: ``φ_i(u; t) = E h^i_t[u]``.
+
+    ``φ_i(u; t) ≈ Σ_{N=0}^{order} ε^N <ℓ_{i,N}(t), S(X^u)_{0,t}>`` (docs/theory.md §5): the
+    Volterra series of ``f = h_i`` to ``order``, its kernels replaced by their short-lag
+    Taylor series of degree ``taylor_degree`` (accurate for ``t_max`` inside the Taylor
+    radius, see :meth:`ResponseFunctional.error_bound`). Columns: for each output step,
+    for each unit ``i``: ``φ_i`` (including ``<h_i>_0``), or with ``per_order=True`` the
+    ``order`` terms ``ε^N T_N^{(i)}(t)``, ``N = 1..order``.
+
+    Parameters
+    ----------
+    model : SRNN or str, default ``"tanh1d"``
+        The network (numeric parameters): an :class:`~volterra_sym.model.SRNN`, a built-in
+        name or a TOML path. ``n_channels`` is ``model.m``.
+    order : int, default 2
+        Volterra order (= signature depth).
+    taylor_degree : int, default 6
+        Degree of the short-lag Taylor series (= monomial degree of the feature path).
+    eps : float, default 1.0
+        Input strength ``ε`` (the SDE has ``ε C u(t)``).
+    t_max, output_steps, refine
+        As in :class:`ResponseFeatures`.
+    per_order : bool, default False
+        One feature per order instead of their ε-weighted sum.
+
+    Attributes
+    ----------
+    coef_ : array ``(n, order + 1, taylor_degree + 1, layout_.size)``
+        ``ℓ_{i,N}(t) = Σ_a t^a coef_[i, N, a]``.
+    layout_, n_units_, n_channels_, model_name_ and the grid attributes of
+    :class:`ResponseFeatures`.
+    """
+
+    def fit(self, X: object, y: object = None) -> SRNNFeatures:
+        """Compute the response functionals of the units ``h_1..h_n`` (cached per model)
+        and record the time grid of ``X``."""
+        X = _validate(self, X, reset=True)
+        self._fit_functionals(X)
+        return self
+
+    def transform(self, X: object) -> np.ndarray:
+        """``(B, len(output_steps) · n)`` (``· order`` with ``per_order``) features."""
+        _require_fitted(self)
+        return self._features(_validate(self, X, reset=False))
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """``"h{i}@t=…"`` (or ``"h{i}[N=…]@t=…"`` with ``per_order``)."""
+        _require_fitted(self)
+        _check_input_features(self, input_features)
+        return np.array(self._feature_names(), dtype=object)
+
+
+class SRNNKernel(ClassNamePrefixFeaturesOutMixin, _SRNNBase):
+    r"""The kernel of a fixed SRNN's readout as a precomputed-kernel transformer.
+
+    ``fit(X_fit)`` stores ``Φ_fit = φ(X_fit)`` (:class:`SRNNFeatures`, same parameters);
+    ``transform(X)`` returns ``K(X, X_fit) = φ(X) Φ_fitᵀ``, shape ``(B, B_fit)``, so
+    ``fit_transform(X_train)`` is the training Gram matrix and ``transform(X_test)`` the
+    test-versus-train kernel that ``SVC(kernel="precomputed")`` or
+    ``KernelRidge(kernel="precomputed")`` expect after it in a ``Pipeline``. Equivalently
+    ``K(u, u') = <S(X^u), M S(X^{u'})>`` with ``M = Σ ℓ ℓᵀ`` (rank ≤ number of features).
+
+    Attributes
+    ----------
+    features_fit_ : array ``(B_fit, p)``
+        ``φ(X_fit)``.
+    and those of :class:`SRNNFeatures`.
+    """
+
+    def fit(self, X: object, y: object = None) -> SRNNKernel:
+        """Compute the functionals and the features ``Φ_fit`` of the fit inputs."""
+        X = _validate(self, X, reset=True)
+        self._fit_functionals(X)
+        self.features_fit_ = self._features(X)
+        self._n_features_out = X.shape[0]
+        return self
+
+    def transform(self, X: object) -> np.ndarray:
+        """``K(X, X_fit) = φ(X) φ(X_fit)ᵀ``: ``(B, B_fit)``."""
+        _require_fitted(self)
+        return self._features(_validate(self, X, reset=False)) @ self.features_fit_.T
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """``srnnkernel0 … srnnkernel{B_fit-1}`` (one column per fit input)."""
+        _require_fitted(self)
+        _check_input_features(self, input_features)
+        return super().get_feature_names_out(input_features)
