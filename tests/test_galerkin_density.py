@@ -36,7 +36,7 @@ def test_three_dim_kernel_agrees_with_monte_carlo():
                                                                method="galerkin")
     assert K.method == "galerkin"
     est = estimators.first_order_kernel(model, lags, observable="h1", method="girsanov",
-                                        n_paths=8000, dt=0.01, n_origins=10,
+                                        n_paths=4000, dt=0.01, n_origins=5,
                                         origin_stride=1.0, window=0.01, seed=3,
                                         control_variate=True)
     mc, se = est.value[:, 0], est.stderr[:, 0]
@@ -46,7 +46,7 @@ def test_three_dim_kernel_agrees_with_monte_carlo():
     tol = 4 * se + bias + np.asarray(K.error) + window
     assert np.all(np.abs(np.asarray(K) - mc) <= tol), (np.asarray(K), mc, se, K.error)
     # the check can fail: the Monte Carlo error bars resolve the kernel's decay
-    assert np.all(se < 0.1 * np.abs(mc[:2]))
+    assert np.all(se[:2] < 0.1 * np.abs(mc[:2]))
 
 
 def test_too_many_points_is_not_applicable():

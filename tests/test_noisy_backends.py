@@ -69,7 +69,10 @@ def _sampler(m):
     return inverse_cdf_sampler(*one_dim_density(m))
 
 
-@pytest.mark.parametrize("name", ["tanh1d_inside", "noisy_tanh1d"])
+@pytest.mark.parametrize("name", [
+    "tanh1d_inside",
+    pytest.param("noisy_tanh1d", marks=pytest.mark.slow),   # ~100 s: the state-noise CRN
+])
 def test_series_orders_one_two_against_crn_monte_carlo(name):
     """Odd part (R(ε) − R(−ε))/2 = ε T1 + O(ε³) and even part (R(ε) + R(−ε))/2 = ε² T2 +
     O(ε⁴) (T2 holds the contact kernel K^(2) for the input inside the activation) against

@@ -339,9 +339,13 @@ def test_refuses_n3_with_reason():
 
 def test_refuses_order_4_and_bad_options():
     model = lin1()
-    hier = ResponseHierarchy(model, "h1", order=4)
+    hier = ResponseHierarchy(model, "h1**4", order=4)
     with pytest.raises(UnsupportedOrderError, match=r"order ≤ 3; got order 4"):
         hier.kernel((0, 0, 0, 0)).evaluate([[0.1, 0.2, 0.3, 0.4]], method="spectral")
+    # of f = h1 every kernel above order 1 vanishes identically: zeros, whatever the route
+    K4 = ResponseHierarchy(model, "h1", order=4).kernel((0, 0, 0, 0))
+    assert np.asarray(K4.evaluate([[0.1, 0.2, 0.3, 0.4]], method="spectral"))[0] == 0.0
+    hier = ResponseHierarchy(model, "h1", order=4)
     K = hier.kernel(0)
     with pytest.raises(ValueError, match="tol must be"):
         K.evaluate([0.1], method="spectral", tol=-1.0)

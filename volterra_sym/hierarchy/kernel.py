@@ -229,13 +229,13 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
             lo, hi = (0, len(v)) if part is None else offsets[chans][part:part + 2]
             vals[mask], errs[mask] = np.asarray(v)[lo:hi], np.asarray(e)[lo:hi]
         check_finite_real(vals, f"kernel {channels} ({route.name})")
-        if np.any(np.isinf(errs)):
-            raise AccuracyNotReachedError(f"kernel {channels} ({route.name}): the error "
-                                          "estimate overflowed; nothing is returned")
         if scale != 1.0:
+            # an infinite error estimate before scaling means "no bound" (taylor beyond its
+            # radius with on_radius='warn'); one that becomes infinite is an overflow
+            finite_err = np.isfinite(errs)
             with np.errstate(over="ignore"):
                 vals, errs = vals * scale, errs * scale
-            if not (np.all(np.isfinite(vals)) and not np.any(np.isinf(errs))):
+            if not (np.all(np.isfinite(vals)) and np.all(np.isfinite(errs[finite_err]))):
                 raise AccuracyNotReachedError(
                     f"kernel {channels} ({route.name}): the values exceed the float range "
                     f"(the observable's coefficients reach {scale:.3g}); rescale the "

@@ -43,9 +43,10 @@ __all__ = ["TaylorChains", "TaylorExpansion", "taylor_chains", "taylor_expansion
 Node = Hashable
 #: number of shadow (perturbed) chain spaces of the rounding estimate
 N_SHADOWS = 3
-#: raw terms the chains of one request may combine, all spaces together (about 7–10 s
-#: on one core at the 0.5–0.7e6 raw terms/s measured for tanh, n = 10)
-MAX_REQUEST_WORK = 5_000_000
+#: raw terms the chains of one request may combine, all spaces together (about 30 s on one
+#: core at the 0.5–0.7e6 raw terms/s measured for tanh, n = 10; small chains go faster:
+#: the kernel-machine example's response functional needs 5e6)
+MAX_REQUEST_WORK = 20_000_000
 
 
 def kernel_node(channels: Sequence[int]) -> tuple:
