@@ -5,7 +5,8 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
 
 * truncation — the largest change of the same quantity at degrees ``d - 1`` and
   ``d - 2`` (``d - 2`` as well because parity can leave ``d - 1`` unchanged; a uniform
-  bound per kernel: the largest difference over its lags);
+  bound per kernel: the largest difference over its lags); for models with the features of
+  docs/theory.md §10–§11 also ``d - 3`` (from ``d ≥ 6``);
 * statistical — sampled measures only: the spread of the values computed on each of the
   ``batches`` independent batches, ``3 · sd / √batches``;
 * rounding — ``64 ε κ(V) κ(G)^{1/2}`` times the size of the mode sums.
@@ -17,6 +18,7 @@ largest |value|) or the memory budget is reached, then raises
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -33,6 +35,8 @@ from ...errors import (
 from ...hierarchy.propagation import walk_kernels
 from ...model import SRNN
 from ...model.cache import derived
+from ...model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
+from ...operators import perturbation_j_coefficients
 from ...results import SeriesTerms
 from ..modal import (
     InputSampler,
@@ -44,7 +48,7 @@ from ..modal import (
 from ..spectral.collocation import numerics
 from . import measure as measures
 from .basis import MonomialBasis, basis_size
-from .system import Sums, Whitening, assemble, build_system, orthonormaliser
+from .system import MAX_COND_G, Sums, Whitening, assemble, build_system, orthonormaliser
 
 __all__ = ["BACKEND", "GalerkinOptions", "galerkin_kernels", "galerkin_series", "applies",
            "parse_options"]
@@ -129,14 +133,17 @@ def _whitening(meas: measures.Measure) -> Whitening:
 
 
 def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measure:
-    """The best averaging measure for ``model`` (module docstring of ``measure``)."""
-    if model.is_linear and (degree + 1) ** model.n <= 200_000:
+    """The best averaging measure for ``model`` (module docstring of ``measure``); with
+    state-dependent noise (docs/theory.md §11) ``p0`` is not Gaussian and the 2-D grid does
+    not treat it: the 1-D quadrature of ``p0 ∝ D⁻¹exp(∫2φ/D)`` or samples."""
+    gaussian = model.is_linear and not model.state_dependent_noise
+    if gaussian and (degree + 1) ** model.n <= 200_000:
         return derived(model, ("galerkin", "measure", "gh", degree + 1),
                        lambda: measures.gauss_hermite(model, degree + 1))
     if model.n == 1:
         return derived(model, ("galerkin", "measure", "q1d"),
                        lambda: measures.quadrature_1d(model))
-    if model.n == 2:
+    if model.n == 2 and not model.state_dependent_noise:
         return derived(model, ("galerkin", "measure", "grid"),
                        lambda: measures.grid_2d(model))
     return derived(model, ("galerkin", "measure", "samples", opts.paths, opts.seed,
@@ -155,35 +162,115 @@ class _Assembled:
     extra: dict = field(default_factory=dict)
 
 
-def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions) -> _Assembled:
+def _drift(model: SRNN, x: np.ndarray) -> np.ndarray:
+    """``φ(x) = -Γx + a(Wx + b)`` at points ``(P, n)`` (any noise)."""
+    p = model.numpy_params(state_noise=True)
+    return -x @ p["Gamma"].T + model.activation.numpy()(x @ p["W"].T + p["b"])
+
+
+def _diffusion(model: SRNN, x: np.ndarray) -> np.ndarray:
+    """``D`` ``(n, n)``, or ``D(x) = σ(x)σ(x)ᵀ`` ``(P, n, n)`` for state-dependent noise."""
+    if not model.state_dependent_noise:
+        return model.numpy_params()["D"]
+    S = model.noise_numpy()(x)
+    return S @ np.swapaxes(S, -1, -2)
+
+
+def kick_keys(model: SRNN, order: int) -> list:
+    """The perturbation operators a series of ``order`` needs: channels ``0..m-1``
+    (additive input) or every kick ``(k_1..k_j)``, ``j ≤ order`` (input inside the
+    activation, docs/theory.md §10)."""
+    if model.input != "activation":
+        return list(range(model.m))
+    return [ks for j in range(1, order + 1)
+            for ks in itertools.product(range(model.m), repeat=j)]
+
+
+def _kick_coefficients(model: SRNN, key, x: np.ndarray) -> np.ndarray:
+    """Coefficients ``c`` of the kick ``key`` (``Σ_i c_i ∂_i``): ``C_k`` ``(n,)`` for a channel;
+    ``a^{(j)}(z)C_{k_1}⋯C_{k_j}/j!`` at the points ``(P, n)`` for a tuple (constant ``(n,)``
+    where it does not depend on ``h``, e.g. a linear activation)."""
+    if not isinstance(key, tuple):
+        return model.numpy_params(state_noise=True)["C"][:, key]
+    coef = perturbation_j_coefficients(model, key)
+    hs = set(model.h)
+    if not any(sp.sympify(c).free_symbols & hs for c in coef):
+        return np.array([float(c) for c in coef])
+    fn = numerics(model).observable
+    return np.stack([fn(sp.sympify(c))(x) for c in coef], axis=-1)
+
+
+def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
+              kicks=None) -> _Assembled:
+    """Galerkin sums at ``degree`` for the kicks ``kicks`` (default: the channels); kicks
+    with the same channels in another order share one matrix (``L^{(j)}`` is symmetric in
+    them)."""
+    kicks = tuple(range(model.m)) if kicks is None else tuple(kicks)
     M = basis_size(model.n, degree)
     meas = _measure(model, degree, opts)
     P = meas.x.shape[0]
-    check_memory(8.0 * P * M * 4 + 16.0 * M * M * (8 + model.m),
+    check_memory(8.0 * P * M * 5 + 16.0 * M * M * (8 + len(kicks)),
                  f"galerkin at degree {degree} (basis of {M} functions, {P} points)",
                  "lower --degree or --paths (or raise --tol)", opts.budget)
+
+    def canonical(k):
+        return tuple(sorted(k)) if isinstance(k, tuple) else k
 
     def build():
         basis = MonomialBasis(model.n, degree)
         white = _whitening(meas)
-        p = model.numpy_params()
-        Linv = np.linalg.inv(white.L)
-        Dt = Linv @ p["D"] @ Linv.T
-        Ct = Linv @ p["C"]
-        phi = model.drift_numpy()(meas.x)
+        phi = _drift(model, meas.x)
+        D = _diffusion(model, meas.x)
         fv = numerics(model).observable(f)(meas.x)
-        if not (np.all(np.isfinite(phi)) and np.all(np.isfinite(fv))):
-            raise AccuracyNotReachedError("galerkin: the drift or the observable is not "
-                                          "finite on the averaging points")
-        sums = assemble(basis, white, meas.x, meas.w, phi, fv, Dt, Ct)[0]
-        per = assemble(basis, white, meas.x, meas.w, phi, fv, Dt, Ct, meas.batches) \
-            if meas.batches else []
-        return _Assembled(degree, sums, per, meas)
+        coefs = {}
+        for k in kicks:
+            if canonical(k) not in coefs:
+                coefs[canonical(k)] = _kick_coefficients(model, canonical(k), meas.x)
+        if not all(np.all(np.isfinite(v)) for v in (phi, D, fv, *coefs.values())):
+            raise AccuracyNotReachedError("galerkin: the drift, the noise, the input "
+                                          "operators or the observable is not finite on the "
+                                          "averaging points")
+
+        def alias(sums: Sums) -> Sums:
+            return Sums(sums.G, sums.A, {k: sums.B[canonical(k)] for k in kicks}, sums.m,
+                        sums.F)
+        sums = alias(assemble(basis, white, meas.x, meas.w, phi, fv, D, coefs)[0])
+        per = [alias(b) for b in assemble(basis, white, meas.x, meas.w, phi, fv, D, coefs,
+                                          meas.batches)] if meas.batches else []
+        return _Assembled(degree, sums, per, meas,
+                          {"f_max": float(np.max(np.abs(fv), initial=0.0))})
     return derived(model, ("galerkin", "assembled", f, degree, meas.kind,
-                           opts.paths if not meas.exact else 0, opts.seed, opts.batches), build)
+                           opts.paths if not meas.exact else 0, opts.seed, opts.batches,
+                           kicks), build)
+
+
+def _request_kicks(reqs) -> list:
+    """The kicks (channels or channel tuples) the requested kernels apply."""
+    out = []
+    for key in reqs:
+        for c in key:
+            if c not in out:
+                out.append(c)
+    return out
+
+
+def _normalise_key(k) -> tuple:
+    return tuple(tuple(int(x) for x in c) if isinstance(c, (tuple, list)) else int(c)
+                 for c in k)
 
 
 # ---------------------------------------------------------------------- kernels
+def _lower_degrees(model: SRNN, degree: int) -> tuple[int, ...]:
+    """Degrees of the truncation check: ``d - 1`` and ``d - 2`` (parity can hide ``d - 1``
+    changes); with the features of docs/theory.md §10–§11 also ``d - 3`` (the coefficients
+    ``a^{(j)}(z)`` and skewed densities of ``σ(h)`` make the convergence plateau over two
+    degrees: measured on noisy_tanh1d, where ``d - 1``, ``d - 2`` alone under-estimated the
+    error 3-fold; only from ``d ≥ 6``: a basis of degree ≤ 2 does not resolve the dynamics
+    and its change says nothing about the truncation at ``d``)."""
+    return (degree - 1, degree - 2, degree - 3) if model.features and degree >= 6 else \
+        (degree - 1, degree - 2)
+
+
 def _kernel_values(graph, requests, sums: Sums, Q, condG, what):
     system = build_system(sums, Q, condG, what)
     res = walk_kernels(graph, ModalRepresentation(system, system.a0, "galerkin"), requests)
@@ -191,12 +278,12 @@ def _kernel_values(graph, requests, sums: Sums, Q, condG, what):
 
 
 def _at_degree(model, f, graph, reqs, degree, opts):
-    asm = _assemble(model, f, degree, opts)
+    asm = _assemble(model, f, degree, opts, _request_kicks(reqs))
     Q, condG = orthonormaliser(asm.total.G)
     what = f"galerkin kernels at degree {degree}"
     system, res = _kernel_values(graph, reqs, asm.total, Q, condG, what)
     lows = []
-    for dl in (degree - 1, degree - 2):        # d-2 too: parity can hide d-1 changes
+    for dl in _lower_degrees(model, degree):
         if dl < 1:
             continue
         lowsums = asm.total.prefix(basis_size(model.n, dl))
@@ -233,20 +320,40 @@ def _degrees(model: SRNN, f: sp.Expr, opts: GalerkinOptions):
     if f.is_polynomial(*model.h):
         deg_f = int(sp.Poly(f, *model.h).total_degree()) if f.free_symbols else 0
     if opts.tol is None:
-        if model.is_linear and deg_f is not None:
+        if model.is_linear and not model.state_dependent_noise and deg_f is not None:
             return [max(deg_f, 2)]
         return [DEFAULT_DEGREE.get(model.n, 3)]
     start = max(3, deg_f or 3)     # two lower degrees exist for the truncation check
     return list(range(start, MAX_DEGREE + 1))
 
 
+def _conditioned_degree(model: SRNN, f: sp.Expr, opts: GalerkinOptions, kicks) -> int:
+    """The default degree, lowered while the basis is ill-conditioned under the measure
+    (``cond(G) > MAX_COND_G`` or functions below the cutoff: a skewed ``p0``, e.g. ``σ(h)``
+    vanishing at the edge of the support, docs/theory.md §11). The lower bases are prefixes
+    of the default one, so one assembly decides."""
+    degree = _degrees(model, f, opts)[0]
+    if opts.degree is not None or opts.tol is not None:
+        return degree
+    G = _assemble(model, f, degree, opts, kicks).total.G
+    for d in range(degree, 2, -1):
+        M = basis_size(model.n, d)
+        Q, cond = orthonormaliser(G[:M, :M])
+        if Q.shape[1] == M and cond <= MAX_COND_G:
+            return d
+    return degree
+
+
 def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     """``{channels: (values, error)}`` (module docstring); ``details`` by degree ladder."""
     opts = parse_options(model, options)
     f = sp.sympify(f)
-    reqs = {tuple(int(c) for c in k): np.asarray(v, dtype=float) for k, v in requests.items()}
+    reqs = {_normalise_key(k): np.asarray(v, dtype=float) for k, v in requests.items()}
     best = None
-    for degree in _degrees(model, f, opts):
+    degrees = _degrees(model, f, opts)
+    if opts.degree is None and opts.tol is None:
+        degrees = [_conditioned_degree(model, f, opts, _request_kicks(reqs))]
+    for degree in degrees:
         try:
             out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
         except ResourceLimitError:
@@ -278,9 +385,11 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     opts = parse_options(model, options)
     f = sp.sympify(f)
     times = np.asarray(times, dtype=float)
-    degree = _degrees(model, f, opts)[0] if opts.tol is None else \
+    kicks = kick_keys(model, order)
+    degree = _conditioned_degree(model, f, opts, kicks) if opts.tol is None else \
         max(_degrees(model, f, opts)[0], DEFAULT_DEGREE.get(model.n, 3))
-    asm = _assemble(model, f, degree, opts)
+    asm = _assemble(model, f, degree, opts, kicks)
+    forward_kicks = kicks if model.input == "activation" else None
     mean, mean_err = _mean(asm)
     tmax = float(times[-1])
     out = np.zeros((order + 1, times.size))
@@ -297,14 +406,14 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
         prop, K, terr = converged_forward(
             system, system.a0, order, tmax, sampler, theta, Lc, tol=tol,
             memory_budget=opts.budget, noise_unit=system.rounding(1.0),
-            max_steps=_MAX_STEPS, what="galerkin series", K=K)
+            max_steps=_MAX_STEPS, what="galerkin series", K=K, kicks=forward_kicks)
         return forward_output(system, prop, system.a0, times, Lc), K, terr, system
 
     Q, condG = orthonormaliser(asm.total.G)
     vals, K, terr, system = run(asm.total, Q, condG)
     trunc = np.abs(vals).max(axis=1, keepdims=True)
     lows = []
-    for dl in (degree - 1, degree - 2):        # d-2 too: parity can hide d-1 changes
+    for dl in _lower_degrees(model, degree):
         if dl >= 1:
             low_sums = asm.total.prefix(basis_size(model.n, dl))
             Ql, cl = orthonormaliser(low_sums.G)
@@ -329,13 +438,17 @@ def _mean(asm: _Assembled) -> tuple[float, float]:
     if asm.batches:
         b = np.array([s.F[0] for s in asm.batches])
         return val, float(3.0 * b.std(ddof=1) / math.sqrt(b.size))
-    return val, 64 * np.finfo(float).eps * max(abs(val), 1.0)
+    # a tabulated density (σ(h), docs/theory.md §11): its weights' error times max |f|
+    werr = asm.measure.details.get("weight_error", 0.0) * asm.extra.get("f_max", 0.0)
+    return val, 64 * np.finfo(float).eps * max(abs(val), 1.0) + werr
 
 
 class _GalerkinBackend:
     """The ``galerkin`` route (see module docstring)."""
 
     name = "galerkin"
+    #: docs/theory.md §10–§11: kicks ``L^{(j)}`` and ``D(h)`` in the Galerkin matrices
+    features = frozenset({FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE})
 
     def applies(self, model: SRNN, f) -> str | None:
         return applies(model, f)
@@ -345,7 +458,7 @@ class _GalerkinBackend:
 
     def mean0(self, hierarchy) -> float:
         opts = parse_options(hierarchy.model, {})
-        degree = _degrees(hierarchy.model, sp.sympify(hierarchy.f), opts)[0]
+        degree = _conditioned_degree(hierarchy.model, sp.sympify(hierarchy.f), opts, None)
         return _mean(_assemble(hierarchy.model, sp.sympify(hierarchy.f), degree, opts))[0]
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
