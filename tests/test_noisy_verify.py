@@ -74,3 +74,14 @@ def test_verify_noisy_rnn4_quick(tmp_path):
     by = _by_name(checks)
     assert by["MC: series residual M=1 (slope)"].status == PASS
     assert by["identity: kernel symmetry [galerkin]"].status == PASS
+
+
+@pytest.mark.parametrize("name", ["tanh1d_inside", "noisy_tanh1d", "noisy_rnn4"])
+def test_response_functional_refuses_the_features(name):
+    """Not implemented for docs/theory.md §10–§11: a typed refusal naming the feature,
+    never the additive answer or a crash."""
+    from volterra_sym.errors import NotApplicableError
+
+    m = load_model(name)
+    with pytest.raises(NotApplicableError, match="does not support"):
+        vs.ResponseHierarchy(m, order=2).response_functional(3)
