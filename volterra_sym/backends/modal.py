@@ -161,10 +161,12 @@ class InputSampler:
 
 
 def propagate_forward(dz: ModalSystem, order: int, K: int, tmax: float, usamp: np.ndarray,
-               Lc: np.ndarray, theta: np.ndarray) -> ForwardRun:
+               Lc: np.ndarray, theta: np.ndarray, kicks=None) -> ForwardRun:
     """Exponential integrator for ``c_N' = Λ c_N + Σ_k u_k B_kᵀ c_{N-1}``, ``c_0 = p`` (the
     pairing vector): ``K`` uniform steps on ``[0, tmax]``, input samples ``usamp`` at the
-    Lobatto nodes of each step ``(K, q, m)``."""
+    Lobatto nodes of each step ``(K, q, m)``. With ``kicks`` (tuples of channels, the input
+    inside the activation, docs/theory.md §10) the forcing holds the contact terms,
+    ``Σ_{j≤N} Σ_{k ∈ kicks, |k| = j} u_{k_1}⋯u_{k_j} B_kᵀ c_{N-j}``."""
     q = theta.size
     M, lam = dz.M, dz.lam
     delta = tmax / K
@@ -176,17 +178,21 @@ def propagate_forward(dz: ModalSystem, order: int, K: int, tmax: float, usamp: n
     Eint = np.exp(inner[:, None] * z[None, :])  # (q-2, M)
     dtype = dz.dtype
     ends, forcing = [], []
-    nodes = None
+    if kicks is None:
+        weights = [(k, 1, usamp[:, :, k]) for k in range(usamp.shape[2])]
+    else:
+        weights = [(ks, len(ks), np.prod(usamp[:, :, list(ks)], axis=2)) for ks in kicks]
+    history: list[np.ndarray] = []      # c_N at the nodes, N = 1, 2, ...
     for N in range(1, order + 1):
         F = np.zeros((K, q, M), dtype=dtype)
-        for k in range(usamp.shape[2]):
-            uk = usamp[:, :, k]
-            if not np.any(uk):
+        for k, j, uk in weights:
+            if j > N or not np.any(uk):
                 continue
-            if N == 1:  # c_0 = p: the forcing is the row pᵀ B_k
+            if N == j:  # c_0 = p: the forcing is the row pᵀ B_k
                 F += uk[:, :, None] * dz.p_times_B(k)[None, None, :]
-            else:  # rows c_{N-1}ᵀ B_k
-                F += uk[:, :, None] * dz.times_B(k, nodes.reshape(-1, M)).reshape(K, q, M)
+            else:  # rows c_{N-j}ᵀ B_k
+                F += uk[:, :, None] * dz.times_B(k, history[N - j - 1].reshape(-1, M)
+                                                 ).reshape(K, q, M)
         b = np.einsum("kqm,qm->km", F, Wend)
         c = np.zeros((K + 1, M), dtype=dtype)
         for i in range(K):
@@ -195,6 +201,7 @@ def propagate_forward(dz: ModalSystem, order: int, K: int, tmax: float, usamp: n
         nodes[:, 0] = c[:-1]
         nodes[:, -1] = c[1:]
         nodes[:, 1:-1] = Eint[None] * c[:-1, None, :] + np.einsum("kqm,jqm->kjm", F, Wint)
+        history.append(nodes)
         ends.append(c)
         forcing.append(F)
     return ForwardRun(K, delta, ends, forcing)
@@ -234,14 +241,16 @@ def forward_grid(q: int) -> tuple[np.ndarray, np.ndarray]:
 def converged_forward(dz: ModalSystem, a0: np.ndarray, order: int, tmax: float,
                       sampler: InputSampler, theta: np.ndarray, Lc: np.ndarray, *,
                       tol: float, memory_budget: float, noise_unit: float, max_steps: int,
-                      what: str, K: int | None = None) -> tuple[ForwardRun, int, np.ndarray]:
+                      what: str, K: int | None = None, kicks=None
+                      ) -> tuple[ForwardRun, int, np.ndarray]:
     """The forward form with ``K`` doubled until the step-end values of two runs agree to
     ``tol/4`` (relative to the largest term of each order, plus ``noise_unit`` times the
     rounding magnitude). Returns ``(run, K, time_error per order)``; with ``K`` given, one
-    run at that step count (time error zero: the caller already has it)."""
+    run at that step count (time error zero: the caller already has it). ``kicks``: as in
+    :func:`propagate_forward`."""
     q = theta.size
     if K is not None:
-        return propagate_forward(dz, order, K, tmax, sampler(K), Lc, theta), K, \
+        return propagate_forward(dz, order, K, tmax, sampler(K), Lc, theta, kicks), K, \
             np.zeros(order)
     lam = np.asarray(dz.lam)
     slow = np.abs(np.real(lam[np.abs(lam) > 1e-12 * max(float(np.abs(lam).max()), 1.0)]))
@@ -251,7 +260,7 @@ def converged_forward(dz: ModalSystem, a0: np.ndarray, order: int, tmax: float,
     K = int(min(max(8, math.ceil(tmax * max(rate, 1e-3))), max(kmax, 8)))
     prev = None
     while True:
-        prop = propagate_forward(dz, order, K, tmax, sampler(K), Lc, theta)
+        prop = propagate_forward(dz, order, K, tmax, sampler(K), Lc, theta, kicks)
         ends = prop.endpoint_terms(a0)
         if prev is not None:
             scale = np.maximum(np.abs(ends).max(1), 1e-300)

@@ -12,6 +12,9 @@ states do not depend on how paths are chunked.
   (:func:`one_dim_density` gives the density and its bracket).
 * :func:`burn_in_sampler` — anything else: unperturbed paths started from the
   *linearised* density and run for a few relaxation times.
+* :func:`state_noise_burn_in` — state-dependent noise ``σ(h)`` (docs/theory.md §11):
+  seeded Euler–Maruyama burn-in (:class:`StateNoiseBurnIn`); for n = 1 the inverse CDF of
+  the 1-D density with ``D(h)`` is used instead.
 * :func:`stationary_sampler` — picks one of the above.
 
 Burn-in (:class:`BurnInSampler`). With ``h*`` the fixed point and ``J = ∇φ(h*)``
@@ -68,7 +71,8 @@ from .stationary import stationary_density
 
 __all__ = ["Sampler", "BurnInSampler", "gaussian_sampler", "inverse_cdf_sampler",
            "one_dim_density", "burn_in_sampler", "stationary_sampler", "RELAXATION_TIMES",
-           "ACCURACY"]
+           "ACCURACY", "StateNoiseBurnIn", "state_noise_burn_in", "STATE_NOISE_ACCURACY",
+           "STATE_NOISE_RELAXATION_TIMES"]
 
 Sampler = Callable[[np.random.Generator, int], np.ndarray]
 
@@ -82,6 +86,13 @@ METASTABLE_RELAXATION_TIMES = 50.0
 ACCURACY = 0.05
 #: time steps of noise drawn at once
 _TIME_BLOCK = 16
+#: state-dependent noise: default ``dt · ρ`` of the Euler–Maruyama burn-in (``ρ`` the
+#: drift's Lipschitz bound ``ρ(Γ) + Lip(a)‖W‖₂``); the stationary law of the chain is
+#: biased by ``O(dt)``
+STATE_NOISE_ACCURACY = 0.02
+#: state-dependent noise: burn-in length in relaxation times (the start is only a
+#: Gaussian around the fixed point with the noise frozen there)
+STATE_NOISE_RELAXATION_TIMES = 10.0
 
 
 # ---------------------------------------------------------------------- closed forms
@@ -405,6 +416,203 @@ def burn_in_sampler(model: SRNN, *, t_burn: float | None = None, dt: float | Non
     return BurnInSampler(model, t_burn=t_burn, dt=dt, start=start)
 
 
+# ---------------------------------------------------------------------- σ(h): §11
+class StateNoiseBurnIn:
+    """Burn-in sampler for state-dependent noise ``σ(h)`` (docs/theory.md §11), seeded
+    Euler–Maruyama
+
+        h_{i+1} = h_i + dt φ(h_i) + σ(h_i) ΔB_i ,     ΔB_i ~ N(0, dt I_r) ,
+
+    from ``h* + N(0, D(h*)/(2κ))`` (``h*`` the fixed point the deterministic flow reaches
+    from the origin, ``κ`` the relaxation rate: the slower of the tail drift's and
+    ``-∇φ(h*)``'s), run for ``t_burn`` (default :data:`STATE_NOISE_RELAXATION_TIMES` ``/κ``;
+    when the flow from 9 starts reaches several stable points, ``metastable``:
+    :data:`METASTABLE_RELAXATION_TIMES` ``/κ_tail``, starting from the origin's basin)
+    with ``dt = STATE_NOISE_ACCURACY / ρ`` by default, ``ρ = ρ(Γ) + Lip(a)‖W‖₂``. The
+    states follow the chain's stationary law, ``O(dt)`` from ``p0``. ``sampler(rng, size)``
+    runs one block; ``sample_blocks(rngs, sizes)`` several side by side, block ``j``
+    drawing from ``rngs[j]`` (start first, then per step), so the states do not depend on
+    how paths are chunked. Attributes ``dt``, ``n_steps``, ``t_burn``, ``relaxation_time``,
+    ``center``."""
+
+    def __init__(self, model: SRNN, *, t_burn: float | None = None, dt: float | None = None,
+                 start=None):
+        if not model.state_dependent_noise:
+            raise NotApplicableError("StateNoiseBurnIn is for state-dependent noise σ(h); "
+                                     "use burn_in_sampler")
+        p = model.numpy_params(state_noise=True)
+        self.model, self.n, self.r = model, model.n, model.r
+        self.G, self.W, self.b = p["Gamma"], p["W"], p["b"]
+        self.act = model.activation.numpy()
+        self.sig = model.noise_numpy()
+        self.diag = _diagonal_noise(model)
+        lip = activation_lipschitz(model) * float(np.linalg.norm(self.W, 2))
+        L = self.G - self.W if model.is_linear else self.G
+        fast = float(np.max(np.abs(np.linalg.eigvals(L)))) + (0.0 if model.is_linear else lip)
+        rate = self._tail_rate(model, self.G, self.W)
+        if not rate > 0:
+            raise InvalidInputError(f"the tail drift is not stable (slowest rate {rate:.3g}):"
+                                    " no stationary density", param="model")
+        ends = self._fixed_points(fast, rate)
+        center = ends[0] if ends.shape[0] else np.zeros(self.n)
+        tol = 1e-4 * (1.0 + float(np.abs(ends).max(initial=0.0)))
+        distinct = [e for i, e in enumerate(ends)
+                    if all(np.abs(e - g).max() > tol for g in ends[:i])]
+        #: several stable fixed points: relaxation by barrier crossing (as BurnInSampler)
+        self.metastable = len(distinct) != 1
+        z = self.W @ center + self.b
+        J = -self.G + np.asarray(activation_derivative(model)(z), float)[:, None] * self.W \
+            if not model.is_linear else -(self.G - self.W)
+        lin_rate = float(np.min(np.linalg.eigvals(-J).real))
+        if lin_rate > 0 and not self.metastable:
+            rate = min(rate, lin_rate)
+        self.center, self.relaxation_time = center, 1.0 / rate
+        S0 = self.sig(center[None, :])[0]
+        self.start_root = psd_sqrt(S0 @ S0.T / (2.0 * rate), "D(h*)/(2κ)")
+        self.start_mean = center
+        if start is not None:
+            h0 = np.asarray(start, dtype=float)
+            if h0.shape not in ((self.n,), (1, self.n)) or not np.all(np.isfinite(h0)):
+                raise InvalidInputError(f"start must be a finite state of shape ({self.n},), "
+                                        f"got shape {h0.shape}", param="start")
+            self.start_mean, self.start_root = h0.reshape(self.n), None
+        dt = STATE_NOISE_ACCURACY / max(fast, rate) if dt is None else _positive(dt, "dt")
+        if dt * max(fast, rate) > 2.0:
+            raise InvalidInputError(f"dt = {dt:g} is too large for the Euler–Maruyama burn-in: "
+                                    f"dt·ρ = {dt * max(fast, rate):.3g} > 2; use dt < "
+                                    f"{2.0 / max(fast, rate):.3g}", param="dt")
+        times = METASTABLE_RELAXATION_TIMES if self.metastable else \
+            STATE_NOISE_RELAXATION_TIMES
+        t_burn = times / rate if t_burn is None else \
+            _positive(t_burn, "t_burn", allow_zero=True)
+        self.dt = dt
+        self.n_steps = int(math.ceil(t_burn / dt - 1e-9)) if t_burn > 0 else 0
+        self.t_burn = self.n_steps * dt
+
+    @staticmethod
+    def _tail_rate(model: SRNN, G: np.ndarray, W: np.ndarray) -> float:
+        """Slowest rate of the tail drift: ``Γ`` (bounded activation), ``Γ - W`` (linear),
+        else ``Γ - W diag(s)`` for the uniform limiting slopes ``s``."""
+        if model.is_linear:
+            mats = [G - W]
+        elif model.activation.bounded:
+            mats = [G]
+        else:
+            mats = [G - W * float(s) for s in model.activation.slopes_at_infinity]
+        return min(float(np.min(np.linalg.eigvals(M).real)) for M in mats)
+
+    def _drift(self, h: np.ndarray) -> np.ndarray:
+        return -h @ self.G.T + self.act(h @ self.W.T + self.b)
+
+    def _fixed_points(self, fast: float, rate: float) -> np.ndarray:
+        """Ends of the deterministic flow (explicit Euler, step ``0.5/ρ``, time ``30/κ``)
+        from 0 (first row) and 8 seeded starts on the noise scale."""
+        rng = np.random.default_rng(977)
+        S0 = self.sig(np.zeros((1, self.n)))[0]
+        spread = 3.0 * math.sqrt(float(np.abs(np.diag(S0 @ S0.T)).max()) / (2.0 * rate)) \
+            + float(np.abs(self.b).max(initial=0.0))
+        x = np.vstack([np.zeros(self.n), spread * rng.standard_normal((8, self.n))])
+        dt = 0.5 / max(fast, rate)
+        with np.errstate(all="ignore"):
+            for _ in range(int(min(math.ceil(30.0 / (rate * dt)), 20000))):
+                x = x + dt * self._drift(x)
+        return x[np.all(np.isfinite(x), axis=1)]
+
+    def step(self, h: np.ndarray, dB: np.ndarray) -> np.ndarray:
+        """One Euler–Maruyama step of states ``h (P, n)`` with increments ``dB (P, r)``."""
+        if self.diag is not None:
+            return h + self.dt * self._drift(h) + self.diag(h) * dB
+        return h + self.dt * self._drift(h) + np.einsum("pij,pj->pi", self.sig(h), dB)
+
+    def __call__(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return self.sample_blocks([rng], [size])
+
+    def sample_blocks(self, rngs: Sequence[np.random.Generator], sizes: Sequence[int]
+                      ) -> np.ndarray:
+        """States ``(Σ sizes, n)`` after the burn-in, block ``j`` from ``rngs[j]``."""
+        sizes = [_count(s, "size") for s in sizes]
+        P = sum(sizes)
+        check_memory(8.0 * P * (self.n * (4 + self.r) + self.r), f"the burn-in of {P} paths "
+                     f"in {self.n} dimensions with σ(h)", "lower the number of paths")
+        parts = []
+        for rng, size in zip(rngs, sizes, strict=True):
+            if self.start_root is None:
+                parts.append(np.broadcast_to(self.start_mean, (size, self.n)))
+            else:
+                parts.append(self.start_mean + rng.standard_normal((size, self.n))
+                             @ self.start_root)
+        h = self._run(np.vstack(parts), self.n_steps, rngs, sizes)
+        return np.ascontiguousarray(h)
+
+    def _run(self, h: np.ndarray, steps: int, rngs, sizes) -> np.ndarray:
+        sq = math.sqrt(self.dt)
+        for i in range(steps):
+            dB = np.vstack([rng.standard_normal((size, self.r)) for rng, size
+                            in zip(rngs, sizes, strict=True)]) * sq
+            h = self.step(h, dB)
+            if i % 64 == 63 and not np.all(np.isfinite(h)):
+                raise SimulationError("the burn-in with σ(h) diverged (non-finite states); "
+                                      "pass a smaller dt")
+        if not np.all(np.isfinite(h)):
+            raise SimulationError("the burn-in with σ(h) diverged (non-finite states); pass "
+                                  "a smaller dt")
+        return h
+
+    def snapshot_blocks(self, rngs: Sequence[np.random.Generator], paths: int, count: int,
+                        every: int | None = None) -> list[np.ndarray]:
+        """Per block ``j``: ``count`` states of each of ``paths`` burnt-in paths drawn from
+        ``rngs[j]``, ``every`` steps apart (default one relaxation time), as an array
+        ``(count·paths, n)``. Blocks are independent; states within a block are correlated
+        along each path (use whole blocks as the units of a statistical error)."""
+        paths, count = _count(paths, "paths"), _count(count, "snapshots")
+        every = max(1, int(math.ceil(self.relaxation_time / self.dt))) if every is None \
+            else _count(every, "every")
+        sizes = [paths] * len(rngs)
+        h = self.sample_blocks(rngs, sizes)
+        out = np.empty((count, h.shape[0], self.n))
+        for i in range(count):
+            h = self._run(h, every, rngs, sizes)
+            out[i] = h
+        return [np.ascontiguousarray(out[:, j * paths:(j + 1) * paths].reshape(-1, self.n))
+                for j in range(len(rngs))]
+
+
+def _diagonal_noise(model: SRNN):
+    """``h ↦ (s_i(h_i))_i`` ``(P, n)`` when ``σ = diag(s_i(h_i))`` (square, each entry a
+    function of its own state), else ``None``."""
+    import sympy as sp
+
+    S = model.sigma
+    if S.rows != S.cols or any(S[i, j] != 0 for i in range(S.rows) for j in range(S.cols)
+                               if i != j):
+        return None
+    if any(S[i, i].free_symbols - {model.h[i]} for i in range(S.rows)):
+        return None
+    fns = [sp.lambdify(model.h[i], S[i, i], "numpy") for i in range(S.rows)]
+
+    def diag(h: np.ndarray) -> np.ndarray:
+        out = np.empty_like(h)
+        for i, fn in enumerate(fns):
+            out[:, i] = fn(h[:, i])
+        return out
+    return diag
+
+
+def state_noise_burn_in(model: SRNN, *, t_burn: float | None = None,
+                        dt: float | None = None, start=None) -> StateNoiseBurnIn:
+    """The :class:`StateNoiseBurnIn` of a numeric model with ``σ(h)``."""
+    return StateNoiseBurnIn(model, t_burn=t_burn, dt=dt, start=start)
+
+
+def _multiplicative_1d_sampler(model: SRNN) -> Sampler:
+    """Inverse CDF of the 1-D density with ``D(h)`` (:mod:`.multiplicative`, its table)."""
+    from .multiplicative import multiplicative_density
+
+    dens = multiplicative_density(model)
+    x, p = dens.table
+    return inverse_cdf_sampler(dens.pdf_numpy(), float(x[0]), float(x[-1]))
+
+
 # ---------------------------------------------------------------------- choice
 def stationary_sampler(model: SRNN, method: str = "auto", **burn_in) -> Sampler:
     """A sampler of ``p0`` for ``model``.
@@ -419,6 +627,16 @@ def stationary_sampler(model: SRNN, method: str = "auto", **burn_in) -> Sampler:
     if burn_in and method not in ("auto", "burn_in"):
         raise InvalidInputError(f"burn-in options {sorted(burn_in)} need method='burn_in'",
                                 param="method")
+    if model.state_dependent_noise:     # docs/theory.md §11: Euler–Maruyama with σ(h)
+        if method == "gaussian":
+            raise NotApplicableError("method 'gaussian' does not apply: p0 is not Gaussian "
+                                     "with state-dependent noise")
+        if method == "inverse_cdf" and model.n != 1:
+            raise NotApplicableError("method 'inverse_cdf' does not apply: inverse CDF needs "
+                                     "n = 1")
+        if model.n == 1 and method != "burn_in" and not burn_in:
+            return _multiplicative_1d_sampler(model)
+        return state_noise_burn_in(model, **burn_in)
     kind = density_kind(model)
     if method == "burn_in" or (method == "auto" and burn_in):
         return burn_in_sampler(model, **burn_in)

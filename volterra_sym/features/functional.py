@@ -454,7 +454,14 @@ def response_functional(hier: ResponseHierarchy, degree: int,
     the sampling keys) and ``<f>_0`` from the same stationary averages, and
     returns the :class:`ResponseFunctional` with ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>``,
     ``N = 0..hier.order``; signatures of depth ``hier.order`` and monomial degree ``degree``.
+
+    Models with the input inside a nonlinear activation or ``σ(h)`` (docs/theory.md §10–§11)
+    are refused (:class:`~volterra_sym.errors.NotApplicableError` naming the feature): the
+    Taylor chains do not carry the kicks ``L^{(j)}`` or ``D(h)``, and the contact terms
+    (words with several channels at one time) are not in the functional yet.
     """
+    hier.model.require_features((), "the response functional (short-lag Taylor "
+                                    "coefficients, docs/theory.md §5)")
     exp = taylor_hierarchy(hier, degree, **taylor_opts)
     model = hier.model
     series = {}

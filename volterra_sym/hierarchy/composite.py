@@ -120,12 +120,17 @@ class CompositeKernel:
             mask = np.all(order == np.asarray(perm), axis=1)
             if mask.any():
                 key = tuple(self.kicks[p] for p in perm)
-                requests[key] = flat[mask][:, list(perm)]
-                masks.append((key, mask))
+                # permutations of equal kicks give the same key: their rows are stacked
+                start = requests[key].shape[0] if key in requests else 0
+                rows = flat[mask][:, list(perm)]
+                requests[key] = rows if key not in requests else np.vstack([requests[key],
+                                                                            rows])
+                masks.append((key, mask, slice(start, start + rows.shape[0])))
         res = run_kernels(route, self.model, self.f, prefix_graph(requests), requests,
                           **options)
-        for key, mask in masks:
-            vals[mask], errs[mask] = res[key]
+        for key, mask, rows in masks:
+            v, e = res[key]
+            vals[mask], errs[mask] = np.asarray(v)[rows], np.asarray(e)[rows]
         check_finite_real(vals, f"kernel {self.kicks} ({route.name})")
         shape = arr.shape[:-1]
         return KernelValues(vals.reshape(shape), errs.reshape(shape), route.name,

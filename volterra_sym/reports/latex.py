@@ -325,6 +325,7 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
                "$\\mathcal{L}_k g = \\sum_i C_{ik}\\partial_i g$:\n")
     out.append(_align([row for k in range(m) for row in split_lines(
         rf"\mathcal{{L}}_{{{k + 1}}} g", _perturbation_pieces(model, perturbation(model, k, g)))]))
+    out.append(_kick_operators(model, order, g))
     out.append("The semigroup $P_s = e^{s\\mathcal{L}_0}$ gives "
                "$(P_s g)(x) = \\mathbb{E}[g(h_s)\\mid h_0 = x]$.\n")
 
@@ -340,7 +341,13 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
     # ------------------------------------------------------------------ series
     out.append("\\section{The Volterra series}\n")
     out.append(_SERIES_TEXT)
-    if dens.has_closed_form and (model.is_linear or model.n == 1) and model.is_numeric:
+    if _kicks_matter(model):
+        out.append(_COMPOSITE_TEXT)
+    if getattr(dens, "kind", "") == "one_dim_noisy" and model.is_numeric:
+        mean = dens.expectation_numpy(sp.lambdify(model.h[0], f, "numpy"))
+        out.append(_eq(r"\langle f\rangle_0 = " + sp.latex(sp.Float(mean, 12))
+                       + r"\quad\text{(Simpson on the tabulated $p_0$)}"))
+    elif dens.has_closed_form and (model.is_linear or model.n == 1) and model.is_numeric:
         out.append(_eq(r"\langle f\rangle_0 = " + tex(_round(dens.expectation(f)))))
 
     # ------------------------------------------------------------------ kernels
@@ -406,6 +413,8 @@ def _round(x):
 
 def _stationary_section(model: SRNN, dens) -> str:
     parts = []
+    if dens.kind == "one_dim_noisy":
+        return _multiplicative_section(model, dens)
     if dens.kind == "gaussian":
         parts.append("The activation is linear, $\\varphi(h) = -Ah + b$ with\n")
         parts.append(_align(matrix_rows(r"A = \Gamma - W", model.A)))
@@ -443,6 +452,77 @@ def _stationary_section(model: SRNN, dens) -> str:
     parts.append(_align([row for k, v in enumerate(dens.conjugate_variables())
                          for row in split_lines(rf"v_{{{k + 1}}}(h)", _pieces(v))]))
     return "".join(parts)
+
+
+def _kicks_matter(model: SRNN) -> bool:
+    """The input inside a nonlinear activation (docs/theory.md §10)."""
+    return model.input == "activation" and not model.is_linear
+
+
+def _kick_operators(model: SRNN, order: int, g) -> str:
+    """The ε-ordered kick operators ``L^{(j)}_{k_1…k_j}`` of the input inside the activation
+    (docs/theory.md §10), one per multiset of channels, ``j ≤ order``."""
+    if not _kicks_matter(model):
+        return ""
+    import itertools
+
+    from ..operators import perturbation_j
+
+    lines = []
+    for j in range(1, order + 1):
+        for ks in itertools.combinations_with_replacement(range(model.m), j):
+            sub = "".join(str(k + 1) for k in ks)
+            lines.append(rf"\mathcal{{L}}^{{({j})}}_{{{sub}}} g &= "
+                         + sp.latex(perturbation_j(model, ks, g)))
+    return ("The input enters inside the activation, $a(Wh + b + \\varepsilon Cu(t))$. "
+            "Expanding $a(z + \\varepsilon Cu) = \\sum_j \\varepsilon^j a^{(j)}(z)(Cu)^j/j!$ "
+            "gives one kick operator per power of $\\varepsilon$ and multiset of channels, "
+            "$\\mathcal{L}^{(j)}_{k_1\\dots k_j} g = \\frac{1}{j!}\\sum_i a^{(j)}(z_i) "
+            "C_{ik_1}\\cdots C_{ik_j}\\partial_i g$ with $z = Wh + b$ (symmetric in the "
+            "channels; $\\mathcal{L}^{(1)}_k$ replaces $\\mathcal{L}_k$ in the kernels):\n"
+            + _align(lines))
+
+
+def _multiplicative_section(model: SRNN, dens) -> str:
+    """``p0`` of a 1-D model with state-dependent noise (docs/theory.md §11)."""
+    ver = dens.verify()
+    parts = ["The noise depends on the state, $D(h) = \\sigma(h)^2$; in one dimension the "
+             "zero-flux solution of $\\mathcal{L}_0^* p_0 = 0$ is\n",
+             _eq(dens.latex()),
+             f"on the support $({_num(dens.support[0])}, {_num(dens.support[1])})$ "
+             "bounded by zeros of $D$ at which the drift points inwards.\n",
+             "\\paragraph{Verification.} SymPy computes $\\mathcal{L}_0^* p_0 / p_0$ with the "
+             "integral unevaluated ($\\frac{d}{dh}\\int^h = $ integrand) and simplifies it to "
+             f"${sp.latex(ver.residual)}$, so $\\mathcal{{L}}_0^* p_0 = 0$.\n",
+             "\\paragraph{Conjugate variables.} "
+             "$\\langle p_0, \\mathcal{L}^{(1)}_k g\\rangle = \\mathbb{E}_0[v^{(1)}_k g]$ "
+             "with $v^{(1)}_k = -(c' + c\\,(\\log p_0)')$, $c = a'(z) C_k$ (input inside "
+             "the activation) or $C_k$, $(\\log p_0)' = 2\\varphi/D - D'/D$:\n"]
+    parts.append(_align([rf"v^{{(1)}}_{{{k + 1}}}(h) &= "
+                         + sp.latex(sp.simplify(dens.conjugate_variable((k,))))
+                         for k in range(model.m)]))
+    return "".join(parts)
+
+
+def _num(x: float) -> str:
+    import math
+
+    return ("-\\infty" if x < 0 else "\\infty") if math.isinf(x) else f"{x:.6g}"
+
+
+_COMPOSITE_TEXT = r"""With the input inside the activation the Dyson series sums over compositions
+$N = j_1 + \dots + j_r$: a kick at time $s_i$ carries $j_i$ channels at the same time,
+\begin{equation*}
+T_N(t) = \sum_{(j_1\dots j_r)\models N}\sum_k \int_{0<s_r<\dots<s_1<t}
+K^{(j_1\dots j_r)}_k(t-s_1,\dots,t-s_r)\prod_i\prod_{l\le j_i} u_{k_{i,l}}(s_i)\,ds ,
+\end{equation*}
+\begin{equation*}
+K^{(j_1\dots j_r)}_k(\sigma) = \left\langle p_0,\ \mathcal{L}^{(j_r)}_{k_r}
+P_{\sigma_r-\sigma_{r-1}}\cdots\mathcal{L}^{(j_1)}_{k_1} P_{\sigma_1} f\right\rangle
+\quad(\sigma\ \text{sorted});
+\end{equation*}
+the kernels with some $j_i\ge2$ are the contact terms.
+"""
 
 
 _SERIES_TEXT = r"""Started in $p_0$ with the input acting on $[0,t]$, the output mean is a power

@@ -35,7 +35,7 @@ from pathlib import Path
 from ..errors import InvalidInputError, NotApplicableError
 from ..model import SRNN
 from ..reports.progress import StageProgress
-from .backends import check_kernels, check_series_terms
+from .backends import check_contact_kernels, check_kernels, check_series_terms
 from .context import Context
 from .identities import check_density, check_fdt, check_kernel_at_zero
 from .mc_kernels import check_mc_kernels
@@ -65,7 +65,8 @@ def _stages(ctx: Context, plots: dict, note: Callable[[str], None]):
         ("identities: fluctuation-dissipation", "identities",
          lambda: check_fdt(ctx) + check_kernel_at_zero(ctx)),
         ("identities: kernel symmetry", "identities", lambda: check_symmetry(ctx)),
-        ("backends: kernels", "backends", lambda: check_kernels(ctx)),
+        ("backends: kernels", "backends",
+         lambda: check_kernels(ctx) + check_contact_kernels(ctx)),
         ("backends: series terms", "backends", lambda: check_series_terms(ctx)),
         ("Monte Carlo kernels", "mc-kernels", lambda: check_mc_kernels(ctx, plots, note)),
         ("Monte Carlo series", "mc-series", lambda: check_mc_series(ctx, plots, note)),

@@ -6,7 +6,8 @@ taylor — the latter only at lags inside its valid range) at a set of lags:
 (exact, spectral, galerkin) at the observation times, with the routes' own error
 estimates (``SeriesTerms.error``):
 ``|T_a - T_b| ≤ err_a + err_b + 1e-8·scale`` per term and time (an unknown estimate,
-``None``, grants no slack).
+``None``, grants no slack). With the input inside the activation (docs/theory.md §10) also
+the contact kernels ``K^{(j_1..j_r)}`` with some ``j_i ≥ 2`` (up to 4 per order).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import warnings
 
 import numpy as np
 
+from ..hierarchy.composite import kick_sequences
 from .context import FULL_ROUTES, Context, comparison_lags, fmt, kname, lags_text
 from .mc_series import sine_input
 from .settings import FAIL, PASS, REL_FLOOR, SKIP, Check, describe, error_check, status_of
 
-__all__ = ["check_kernels", "check_series_terms"]
+__all__ = ["check_kernels", "check_series_terms", "check_contact_kernels"]
 
 GROUP = "backends"
 
@@ -79,6 +81,74 @@ def check_kernels(ctx: Context) -> list[Check]:
             else:
                 val, tol_s = "|Δ| = 0", "err_a+err_b+1e-8 rel"
             out.append(Check(name, GROUP, st, value=val, tolerance=tol_s,
+                             reason=f"{n_cmp} comparisons, max |Δ|/tol = {fmt(worst[0])}",
+                             data={"rows": rows}))
+    return out
+
+
+def _kick_name(kicks) -> str:
+    sup = ",".join(str(len(c)) for c in kicks)
+    return f"K^({sup})_" + ",".join("".join(str(k + 1) for k in c) for c in kicks)
+
+
+def contact_kernels(ctx: Context, N: int) -> list[tuple[tuple[int, ...], ...]]:
+    """Kernels of order ``N`` with a kick carrying several channels (the input inside the
+    activation, docs/theory.md §10): at most 4, the first ones of each composition."""
+    m = ctx.model.m
+    seqs = [k for k in kick_sequences(m, N) if any(len(c) > 1 for c in k)]
+    picked, seen = [], set()
+    for k in seqs:                      # one per composition first, then the rest
+        comp = tuple(len(c) for c in k)
+        if comp not in seen:
+            seen.add(comp)
+            picked.append(k)
+    picked += [k for k in seqs if k not in picked]
+    return picked[:4]
+
+
+def check_contact_kernels(ctx: Context) -> list[Check]:
+    """Contact kernels ``K^{(j_1..j_r)}`` (some ``j_i ≥ 2``) of every pair of backends
+    that apply, orders ``2..order``: ``|a - b| ≤ err_a + err_b + 1e-8·scale``."""
+    if ctx.model.input != "activation" or not ctx.model.features:
+        return []
+    out = []
+    for N in range(2, ctx.order + 1):
+        results: dict[str, dict] = {}
+        for method in ctx.methods:
+            results[method] = {}
+            for kicks in contact_kernels(ctx, N):
+                try:
+                    results[method][kicks] = ctx.kernel(method, kicks,
+                                                        comparison_lags(len(kicks)))
+                except Exception as exc:  # noqa: BLE001 - status by type
+                    out.append(Check(f"backends: contact kernels order {N} [{method}]",
+                                     GROUP, status_of(exc), reason=describe(exc)))
+                    results.pop(method)
+                    break
+        for a, b in itertools.combinations([m for m in ctx.methods if m in results], 2):
+            worst, n_cmp, ok, rows = (0.0, ""), 0, True, []
+            for kicks, ka in results[a].items():
+                kb = results[b][kicks]
+                scale = max(np.nanmax(np.abs(ka.values), initial=0.0),
+                            np.nanmax(np.abs(kb.values), initial=0.0), 1e-300)
+                tol = ka.error + kb.error + REL_FLOOR * scale
+                diff = np.abs(ka.values - kb.values)
+                good = np.isfinite(diff) & np.isfinite(tol)
+                n_cmp += int(good.sum())
+                ratio = np.where(good, diff / np.maximum(tol, 1e-300), 0.0)
+                ok &= bool(np.all(ratio <= 1.0))
+                j = int(np.argmax(ratio))
+                rows.append({"kicks": [list(c) for c in kicks], a: ka.values.tolist(),
+                             b: kb.values.tolist(), "tol": tol.tolist()})
+                if ratio[j] >= worst[0]:
+                    worst = (float(ratio[j]), f"|Δ| = {fmt(diff[j])} at {_kick_name(kicks)}"
+                             f"{lags_text(comparison_lags(len(kicks))[j])}")
+            name = f"backends: contact kernels order {N} {a} vs {b}"
+            if n_cmp == 0:
+                out.append(Check(name, GROUP, SKIP, reason="no comparable values"))
+                continue
+            out.append(Check(name, GROUP, PASS if ok else FAIL, value=worst[1],
+                             tolerance="err_a+err_b+1e-8rel",
                              reason=f"{n_cmp} comparisons, max |Δ|/tol = {fmt(worst[0])}",
                              data={"rows": rows}))
     return out

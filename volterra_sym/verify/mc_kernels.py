@@ -4,6 +4,8 @@ The fluctuation–dissipation estimator (needs the conjugate variables ``v_k``) 
 Girsanov estimator (needs ``C = σB``):
 ``|engine - MC| ≤ 4·se + |bias| + 4·se_bias + err_engine``; windowed (Girsanov) estimates
 are compared with the engine kernel averaged over the same window (6-point Gauss–Legendre).
+Models with the input inside the activation or ``σ(h)`` (docs/theory.md §10–§11): SKIP
+(the estimators treat the additive input with constant noise).
 """
 
 from __future__ import annotations
@@ -92,6 +94,15 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
     """Orders 1 and 2 (those ``≤ order``) against their Monte Carlo estimates."""
     s = ctx.settings
     out = []
+    if ctx.model.features:
+        # docs/theory.md §10–§11: the FDT estimator would need v^(j) (n = 1 only) and the
+        # Girsanov one an input through constant noise; the engine meets Monte Carlo in the
+        # series check (state_noise_crn) instead
+        why = ("the Monte Carlo kernel estimators treat the additive input with constant "
+               f"noise; this model has {' and '.join(sorted(ctx.model.features))} "
+               "(the series check compares with CRN responses of the model itself)")
+        return [Check(f"MC: kernels order {N}", GROUP, SKIP, reason=why)
+                for N in (1, 2) if N <= ctx.order]
     has_v, has_B, why_v, why_B = estimators(ctx.model)
     method = ctx.primary
     for N in (1, 2):

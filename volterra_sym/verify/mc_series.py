@@ -14,6 +14,10 @@ of degree ≤ M) the check is instead ``|R_M| ≤ 4·se + 0.05·max_t|bias|`` (t
 bounds the O(dt²) remainder of the Richardson extrapolation, which matters when the
 response has no noise at all).
 
+Models with the input inside the activation or ``σ(h)`` (docs/theory.md §10–§11) are
+simulated by :func:`~volterra_sym.montecarlo.integrators.state_noise_crn` (``bias`` is
+then the magnitude ``|R(dt/2) − R(dt)|``; ``raw`` = ``value``).
+
 The noise floor is ``ε·sd(D1)/√P`` (``D1`` the pathwise derivative of the response), the
 ``M = 2`` residual ``ε³T_3``: for noisy, weakly nonlinear models the small-ε points drop out
 and the check reports SKIP with the reason rather than fit noise.
@@ -22,16 +26,19 @@ and the check reports SKIP with the reason rather than fit noise.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 import sympy as sp
 
+from ..density.sampling import stationary_sampler
 from ..errors import AccuracyNotReachedError, NotApplicableError, ResourceLimitError
 from ..hierarchy import ResponseHierarchy, diagnose_series
 from ..model import SRNN
 from ..montecarlo import CRNResponses, crn_responses
+from ..montecarlo.integrators import state_noise_crn
 from .context import Context, fmt
 from .settings import (
     FAIL,
@@ -197,6 +204,25 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
 
 
 
+def _state_noise_responses(ctx: Context) -> CRNResponses:
+    """CRN responses of a model with the input inside the activation or ``σ(h)``
+    (docs/theory.md §10–§11): :func:`~volterra_sym.montecarlo.integrators.state_noise_crn`
+    (Euler–Maruyama with the model's own drift and noise, Richardson-extrapolated in
+    ``dt``), initial states from :func:`~volterra_sym.density.sampling.stationary_sampler`
+    (Euler–Maruyama burn-in with ``σ(h)`` for n > 1)."""
+    s = ctx.settings
+    t0 = time.time()
+    u = sine_input(ctx.model.m)
+    eps, times = np.asarray(s.eps, float), np.asarray(s.times, float)
+    mean, se, bias = state_noise_crn(ctx.model, u, eps, times, n_paths=s.series_paths,
+                                     dt=s.dt, initial=stationary_sampler(ctx.model),
+                                     seed=s.seed + 10, observable=ctx.f,
+                                     chunk=min(s.chunk_size, s.series_paths))
+    return CRNResponses(eps, times, mean, se, mean, se, bias, np.full(times.size, np.nan),
+                        s.series_paths, s.dt, "euler (state noise)", s.seed + 10,
+                        time.time() - t0)
+
+
 def check_mc_series(ctx: Context, plots: dict, progress=None) -> list[Check]:
     """The truncation-error check (module docstring) with the settings of ``ctx``."""
     s = ctx.settings
@@ -208,10 +234,11 @@ def check_mc_series(ctx: Context, plots: dict, progress=None) -> list[Check]:
         progress(f"MC series: CRN responses at {len(s.eps)} ε ({s.series_paths} paths, "
                  f"dt={s.dt:g} and dt/2)")
     try:
+        mc = _state_noise_responses(ctx) if ctx.model.features else None
         out = series_residuals(ctx.model, ctx.f, ctx.order, eps=s.eps, times=s.times,
                                n_paths=s.series_paths, dt=s.dt, seed=s.seed + 10,
                                method=ctx.series_method, scheme=s.scheme,
-                               chunk_size=s.chunk_size)
+                               chunk_size=s.chunk_size, mc=mc)
     except Exception as exc:  # noqa: BLE001 - status by type
         return [Check("MC: series residual", GROUP, status_of(exc), reason=describe(exc))]
     mc = out["mc"]

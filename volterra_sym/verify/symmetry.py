@@ -3,6 +3,9 @@
 Per backend: (a) ``evaluate`` is invariant under a simultaneous permutation of channels and
 lags; (b) ``K_{k1k2}(σ,σ) = K_{k2k1}(σ,σ)``; (c) continuity across the diagonal:
 ``K_{k1k2}(σ, σ+δ) → K_{k1k2}(σ, σ)`` (quadratic extrapolation from δ, 2δ, 3δ).
+(b) is left out for the input inside a nonlinear activation (docs/theory.md §10): the kicks
+``L^{(1)}_k = a'(z) C_k·∇`` do not commute, so the two orderings of simultaneous kicks
+differ by ``<p0, [L^{(1)}_{k2}, L^{(1)}_{k1}] P_σ f>``.
 """
 
 from __future__ import annotations
@@ -50,7 +53,10 @@ def _diagonal(ctx: Context, method: str, rows, problems) -> None:
         ka = ctx.kernel(method, (k1, k2), diag)
         a, ea = ka.values, ka.error
         scale = np.nanmax(np.abs(a), initial=0.0)
-        if k1 < k2:
+        # (b) needs [L_{k1}, L_{k2}] = 0: true for the constant C_k, not for the kicks
+        # L^(1)_k = a'(z) C_k·∇ of the input inside the activation (docs/theory.md §10)
+        commute = ctx.model.input != "activation" or ctx.model.is_linear
+        if k1 < k2 and commute:
             kb = ctx.kernel(method, (k2, k1), diag)
             diff = np.abs(a - kb.values)
             tol = ea + kb.error + REL_FLOOR * max(scale, 1e-300)

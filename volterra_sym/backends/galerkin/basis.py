@@ -139,8 +139,24 @@ class MonomialBasis:
         return out.tocsr()
 
     def drift_values(self, Psi: np.ndarray, phi_t: np.ndarray) -> np.ndarray:
-        """``Σ_i φ̃_i ∂_i ψ_b`` at the points: ``(P, M)`` from ``Ψ`` and ``φ̃`` ``(P, n)``."""
+        """``Σ_i φ̃_i ∂_i ψ_b`` at the points: ``(P, M)`` from ``Ψ`` and ``φ̃`` ``(P, n)``
+        (any first-order operator with coefficients ``φ̃(x)``, e.g. a kick
+        ``L^{(j)}_k`` with ``c̃ = L⁻¹c``, docs/theory.md §10)."""
         out = np.zeros_like(Psi)
         for i in range(self.n):
-            out += phi_t[:, i:i + 1] * (self._derivatives[i].T @ Psi.T).T
+            if np.any(phi_t[:, i]):
+                out += phi_t[:, i:i + 1] * (self._derivatives[i].T @ Psi.T).T
+        return out
+
+    def diffusion_values(self, Psi: np.ndarray, Dt: np.ndarray) -> np.ndarray:
+        """``½ Σ_ij D̃_ij(x) ∂_i∂_j ψ_b`` at the points (state-dependent noise,
+        docs/theory.md §11): ``(P, M)`` from ``Ψ`` and ``D̃`` ``(P, n, n)`` (symmetric);
+        ``∂_i∂_j ψ_b = Σ_c (D_i D_j)[c, b] ψ_c``."""
+        out = np.zeros_like(Psi)
+        for i in range(self.n):
+            for j in range(i, self.n):
+                d = Dt[:, i, j] if i == j else Dt[:, i, j] + Dt[:, j, i]
+                if np.any(d):
+                    second = (self._derivatives[i] @ self._derivatives[j]).tocsr()
+                    out += 0.5 * d[:, None] * (second.T @ Psi.T).T
         return out

@@ -6,14 +6,17 @@
   degree ≤ ``2q - 1`` per variable exactly (so the Galerkin matrices of a degree-``d``
   basis are exact with ``q = d + 1``);
 * ``quadrature_1d`` — n = 1: Gauss–Legendre panels over the bracket of the closed-form
-  ``p0 ∝ exp(2U/D)``;
+  ``p0 ∝ exp(2U/D)`` (state-dependent noise: ``p0 ∝ D(h)⁻¹ exp(∫2φ/D)``, docs/theory.md §11);
 * ``grid_2d`` — n = 2: the converged grid density of the spectral route;
 * ``galerkin_density`` — any n with a small enough tensor rule (n ≤ 5): ``p0 ≈ ρ·(ψᵀc)`` on
   a Gaussian reference ``ρ``, with ``c`` the left null vector of the Galerkin generator
   (``E_ρ[(ψᵀc) L0 ψ_j] = 0`` for every basis function: ``<p0, L0 g> = 0`` on the span),
   integrated by a tensor Gauss–Hermite rule of ``ρ`` — deterministic, no sampling error;
 * ``samples`` — any n: an ensemble drawn from ``p0`` (exact Gaussian, inverse CDF, or
-  burn-in), split into ``batches`` whose spread gives the statistical error.
+  burn-in), split into ``batches`` whose spread gives the statistical error. With
+  state-dependent noise the burn-in is Euler–Maruyama with ``σ(h)``
+  (:class:`~volterra_sym.density.sampling.StateNoiseBurnIn`) and each batch holds
+  :data:`SNAPSHOTS` states, one relaxation time apart, of its own paths.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import scipy.special
 from ...budget import check_memory
 from ...density.bracket import bracket_1d
 from ...density.linearisation import arrays, gaussian_moments, linearisation, lyapunov
+from ...density.multiplicative import multiplicative_density
 from ...density.sampling import stationary_sampler
 from ...density.stationary import stationary_density
 from ...errors import AccuracyNotReachedError, NotApplicableError
@@ -40,6 +44,9 @@ MAX_DENSITY_POINTS = 200_000
 #: covariance inflation of the Gaussian reference (measured on tanh2d against the grid
 #: density: 1.0 converges fastest once the reference is re-centred on the approximation)
 REFERENCE_INFLATION = 1.0
+
+#: state-dependent noise: states recorded per burnt-in path (one relaxation time apart)
+SNAPSHOTS = 16
 
 
 @dataclass(frozen=True)
@@ -75,20 +82,40 @@ def gauss_hermite(model: SRNN, q: int) -> Measure:
 
 def quadrature_1d(model: SRNN, panels: int = 48, nodes: int = 20) -> Measure:
     """Gauss–Legendre panels over the bracket of the closed-form one-dimensional ``p0``."""
-    br = bracket_1d(model)
-    edges = np.linspace(br.lo, br.hi, panels + 1)
+    if model.state_dependent_noise:
+        # p0 ∝ D⁻¹ exp(∫2φ/D) (docs/theory.md §11): log p0 at the increasing nodes by the
+        # Richardson-extrapolated cumulative trapezoid of the density module
+        dens = multiplicative_density(model)
+        lo, hi = dens.bracket
+    else:
+        br = bracket_1d(model)
+        lo, hi = br.lo, br.hi
+    edges = np.linspace(lo, hi, panels + 1)
     z, wz = np.polynomial.legendre.leggauss(nodes)
     half = 0.5 * np.diff(edges)
     mid = 0.5 * (edges[1:] + edges[:-1])
     x = (mid[:, None] + half[:, None] * z[None, :]).ravel()
     wq = (half[:, None] * wz[None, :]).ravel()
-    pdf = stationary_density(model).pdf_numpy()
-    p = np.asarray(pdf(x), dtype=float).ravel()
+    extra = {}
+    if model.state_dependent_noise:
+        def weights(k: int) -> np.ndarray:
+            fine = np.unique(np.concatenate([x, np.linspace(lo, hi, k * panels * nodes + 1)]))
+            lp = dens.log_density(fine)
+            p = np.exp(lp - lp.max())[np.searchsorted(fine, x)]
+            return wq * p / float((wq * p).sum())
+        w8 = weights(8)
+        # the tabulated log p0 is a Richardson-extrapolated trapezoid: its error is bounded
+        # by the change from the grid of half the resolution (total variation of weights)
+        extra["weight_error"] = float(np.abs(w8 - weights(4)).sum())
+        p = w8 / wq                     # Gauss–Legendre weights are positive
+    else:
+        pdf = stationary_density(model).pdf_numpy()
+        p = np.asarray(pdf(x), dtype=float).ravel()
     w = wq * p
     mass = float(w.sum())
     return Measure("quadrature_1d", x[:, None], w / mass, True,
                    details={"panels": panels, "nodes": nodes, "mass_before_normalising": mass,
-                            "bracket": (br.lo, br.hi)})
+                            "bracket": (lo, hi), **extra})
 
 
 def grid_2d(model: SRNN) -> Measure:
@@ -107,14 +134,24 @@ def samples(model: SRNN, n_samples: int, seed: int, n_batches: int = 8) -> Measu
     sampler = stationary_sampler(model)
     root = np.random.SeedSequence(seed)
     size = -(-n_samples // n_batches)
-    xs, batches = [], []
-    for i, child in enumerate(root.spawn(n_batches)):
-        x = np.asarray(sampler(np.random.default_rng(child), size), dtype=float)
-        xs.append(x.reshape(size, model.n))
-        batches.append(np.arange(i * size, (i + 1) * size))
+    details = {"batches": n_batches, "seed": seed}
+    if hasattr(sampler, "snapshot_blocks"):
+        # σ(h) (docs/theory.md §11): each batch is SNAPSHOTS states, one relaxation time
+        # apart, of size/SNAPSHOTS Euler–Maruyama paths (the batches stay independent)
+        paths = -(-size // SNAPSHOTS)
+        parts = sampler.snapshot_blocks([np.random.default_rng(c)
+                                         for c in root.spawn(n_batches)], paths, SNAPSHOTS)
+        size = paths * SNAPSHOTS
+        details.update(snapshots=SNAPSHOTS, burn_in_dt=sampler.dt, t_burn=sampler.t_burn)
+    else:
+        parts = [np.asarray(sampler(np.random.default_rng(c), size), dtype=float)
+                 for c in root.spawn(n_batches)]
+    xs = [np.asarray(x, dtype=float).reshape(size, model.n) for x in parts]
+    batches = [np.arange(i * size, (i + 1) * size) for i in range(n_batches)]
     x = np.vstack(xs)
+    details["samples"] = x.shape[0]
     return Measure("samples", x, np.full(x.shape[0], 1.0 / x.shape[0]), False, batches,
-                   details={"samples": x.shape[0], "batches": n_batches, "seed": seed})
+                   details=details)
 
 
 def _gh_rule(q: int, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -5,25 +5,28 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
 
 * truncation — the largest change of the same quantity at degrees ``d - 1`` and
   ``d - 2`` (``d - 2`` as well because parity can leave ``d - 1`` unchanged; a uniform
-  bound per kernel: the largest difference over its lags);
+  bound per kernel: the largest difference over its lags); for models with the features of
+  docs/theory.md §10–§11 also ``d - 3`` (from ``d ≥ 6``) and the change is doubled
+  (:data:`FEATURE_SAFETY`);
 * statistical — sampled measures only: the spread of the values computed on each of the
   ``batches`` independent batches, ``3 · sd / √batches``;
 * rounding — ``64 ε κ(V) κ(G)^{1/2}`` times the size of the mode sums.
 
 ``tol`` raises the degree from 3 until the estimate is below ``tol`` (relative to the
-largest ``|value|``) or the memory budget is reached, then raises
+largest |value|) or the memory budget is reached, then raises
 :class:`~volterra_sym.errors.AccuracyNotReachedError` with the best estimate.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 
-from ...budget import check_memory, memory_budget
+from ...budget import check_count, check_memory, memory_budget
 from ...errors import (
     AccuracyNotReachedError,
     InvalidInputError,
@@ -33,6 +36,8 @@ from ...errors import (
 from ...hierarchy.propagation import walk_kernels
 from ...model import SRNN
 from ...model.cache import derived
+from ...model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
+from ...operators import perturbation_j_coefficients
 from ...results import SeriesTerms
 from ..modal import (
     InputSampler,
@@ -44,7 +49,7 @@ from ..modal import (
 from ..spectral.collocation import numerics
 from . import measure as measures
 from .basis import MonomialBasis, basis_size
-from .system import Sums, Whitening, assemble, build_system, orthonormaliser
+from .system import MAX_COND_G, Sums, Whitening, assemble, build_system, orthonormaliser
 
 __all__ = ["BACKEND", "GalerkinOptions", "galerkin_kernels", "galerkin_series", "applies",
            "parse_options"]
@@ -129,17 +134,21 @@ def _whitening(meas: measures.Measure) -> Whitening:
 
 
 def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measure:
-    """The best averaging measure for ``model`` (module docstring of ``measure``)."""
-    if model.is_linear and (degree + 1) ** model.n <= 200_000:
+    """The best averaging measure for ``model`` (module docstring of ``measure``); with
+    state-dependent noise (docs/theory.md §11) ``p0`` is not Gaussian and the 2-D grid does
+    not treat it: the 1-D quadrature of ``p0 ∝ D⁻¹exp(∫2φ/D)`` or samples."""
+    gaussian = model.is_linear and not model.state_dependent_noise
+    if gaussian and (degree + 1) ** model.n <= 200_000:
         return derived(model, ("galerkin", "measure", "gh", degree + 1),
                        lambda: measures.gauss_hermite(model, degree + 1))
     if model.n == 1:
         return derived(model, ("galerkin", "measure", "q1d"),
                        lambda: measures.quadrature_1d(model))
-    if model.n == 2:
+    if model.n == 2 and not model.state_dependent_noise:
         return derived(model, ("galerkin", "measure", "grid"),
                        lambda: measures.grid_2d(model))
-    if measures.galerkin_density_points(model.n, degree)[1] <= measures.MAX_DENSITY_POINTS:
+    if not model.features and measures.galerkin_density_points(model.n, degree)[1] \
+            <= measures.MAX_DENSITY_POINTS:
         return derived(model, ("galerkin", "measure", "density", degree),
                        lambda: measures.galerkin_density(model, degree))
     return derived(model, ("galerkin", "measure", "samples", opts.paths, opts.seed,
@@ -158,52 +167,172 @@ class _Assembled:
     extra: dict = field(default_factory=dict)
 
 
-def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions) -> _Assembled:
+def _drift(model: SRNN, x: np.ndarray) -> np.ndarray:
+    """``φ(x) = -Γx + a(Wx + b)`` at points ``(P, n)`` (any noise)."""
+    p = model.numpy_params(state_noise=True)
+    return -x @ p["Gamma"].T + model.activation.numpy()(x @ p["W"].T + p["b"])
+
+
+def _diffusion(model: SRNN, x: np.ndarray) -> np.ndarray:
+    """``D`` ``(n, n)``, or ``D(x) = σ(x)σ(x)ᵀ`` ``(P, n, n)`` for state-dependent noise."""
+    if not model.state_dependent_noise:
+        return model.numpy_params()["D"]
+    S = model.noise_numpy()(x)
+    return S @ np.swapaxes(S, -1, -2)
+
+
+def kick_keys(model: SRNN, order: int) -> list:
+    """The perturbation operators a series of ``order`` needs: channels ``0..m-1``
+    (additive input) or every kick ``(k_1..k_j)``, ``j ≤ order`` (input inside the
+    activation, docs/theory.md §10)."""
+    if model.input != "activation":
+        return list(range(model.m))
+    return [ks for j in range(1, order + 1)
+            for ks in itertools.product(range(model.m), repeat=j)]
+
+
+def _kick_coefficients(model: SRNN, key, x: np.ndarray) -> np.ndarray:
+    """Coefficients ``c`` of the kick ``key`` (``Σ_i c_i ∂_i``): ``C_k`` ``(n,)`` for a channel;
+    ``a^{(j)}(z)C_{k_1}⋯C_{k_j}/j!`` at the points ``(P, n)`` for a tuple (constant ``(n,)``
+    where it does not depend on ``h``, e.g. a linear activation)."""
+    if not isinstance(key, tuple):
+        return model.numpy_params(state_noise=True)["C"][:, key]
+    coef = perturbation_j_coefficients(model, key)
+    hs = set(model.h)
+    if not any(sp.sympify(c).free_symbols & hs for c in coef):
+        return np.array([float(c) for c in coef])
+    fn = numerics(model).observable
+    return np.stack([fn(sp.sympify(c))(x) for c in coef], axis=-1)
+
+
+#: estimated seconds of one Galerkin evaluation above which it is refused before it starts
+MAX_SECONDS = 120.0
+#: rates of the cost model (one core, OpenBLAS): matrix products and eigen-decompositions
+_GEMM_FLOPS, _EIG_FLOPS = 1e10, 2e9
+
+
+def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
+    """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`) a degree whose estimated
+    time exceeds :data:`MAX_SECONDS`: ``4 P M²`` flops of averages (all points and the
+    batches) plus ``25 M³`` per modal system (the full basis, up to three lower degrees
+    and the batches), ``M = C(n+d, d)``, ``P`` the averaging points. Measured: n = 20 at
+    degree 3 (M = 1771) did not finish in 300 s before this check."""
     M = basis_size(model.n, degree)
+    if model.is_linear and (degree + 1) ** model.n <= 200_000:
+        P, systems = (degree + 1) ** model.n, 4
+    elif model.n <= 2:
+        P, systems = 4096, 4
+    elif not model.features and measures.galerkin_density_points(model.n, degree)[1] \
+            <= measures.MAX_DENSITY_POINTS:
+        P, systems = measures.galerkin_density_points(model.n, degree)[1], 4
+    else:
+        P, systems = opts.paths, 4 + opts.batches
+    seconds = 4.0 * P * M * M / _GEMM_FLOPS + systems * 25.0 * M ** 3 / _EIG_FLOPS
+    check_count(seconds, MAX_SECONDS, f"galerkin at degree {degree} (basis of {M} functions, "
+                f"{P} averaging points)", "s (estimated, one core)",
+                "lower --degree or --paths, or use --method montecarlo")
+
+
+def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
+              kicks=None) -> _Assembled:
+    """Galerkin sums at ``degree`` for the kicks ``kicks`` (default: the channels); kicks
+    with the same channels in another order share one matrix (``L^{(j)}`` is symmetric in
+    them)."""
+    kicks = tuple(range(model.m)) if kicks is None else tuple(kicks)
+    M = basis_size(model.n, degree)
+    check_time(model, degree, opts)
     meas = _measure(model, degree, opts)
     P = meas.x.shape[0]
-    check_memory(8.0 * P * M * 4 + 16.0 * M * M * (8 + model.m),
+    check_memory(8.0 * P * M * 5 + 16.0 * M * M * (8 + len(kicks)),
                  f"galerkin at degree {degree} (basis of {M} functions, {P} points)",
                  "lower --degree or --paths (or raise --tol)", opts.budget)
+
+    def canonical(k):
+        return tuple(sorted(k)) if isinstance(k, tuple) else k
 
     def build():
         basis = MonomialBasis(model.n, degree)
         white = _whitening(meas)
-        p = model.numpy_params()
-        Linv = np.linalg.inv(white.L)
-        Dt = Linv @ p["D"] @ Linv.T
-        Ct = Linv @ p["C"]
-        phi = model.drift_numpy()(meas.x)
+        phi = _drift(model, meas.x)
+        D = _diffusion(model, meas.x)
         fv = numerics(model).observable(f)(meas.x)
-        if not (np.all(np.isfinite(phi)) and np.all(np.isfinite(fv))):
-            raise AccuracyNotReachedError("galerkin: the drift or the observable is not "
-                                          "finite on the averaging points")
-        sums = assemble(basis, white, meas.x, meas.w, phi, fv, Dt, Ct)[0]
-        per = assemble(basis, white, meas.x, meas.w, phi, fv, Dt, Ct, meas.batches) \
-            if meas.batches else []
-        return _Assembled(degree, sums, per, meas)
+        coefs = {}
+        for k in kicks:
+            if canonical(k) not in coefs:
+                coefs[canonical(k)] = _kick_coefficients(model, canonical(k), meas.x)
+        if not all(np.all(np.isfinite(v)) for v in (phi, D, fv, *coefs.values())):
+            raise AccuracyNotReachedError("galerkin: the drift, the noise, the input "
+                                          "operators or the observable is not finite on the "
+                                          "averaging points")
+
+        def alias(sums: Sums) -> Sums:
+            return Sums(sums.G, sums.A, {k: sums.B[canonical(k)] for k in kicks}, sums.m,
+                        sums.F)
+        sums = alias(assemble(basis, white, meas.x, meas.w, phi, fv, D, coefs)[0])
+        per = [alias(b) for b in assemble(basis, white, meas.x, meas.w, phi, fv, D, coefs,
+                                          meas.batches)] if meas.batches else []
+        return _Assembled(degree, sums, per, meas,
+                          {"f_max": float(np.max(np.abs(fv), initial=0.0))})
     return derived(model, ("galerkin", "assembled", f, degree, meas.kind,
-                           opts.paths if not meas.exact else 0, opts.seed, opts.batches), build)
+                           opts.paths if not meas.exact else 0, opts.seed, opts.batches,
+                           kicks), build)
 
 
-def _lower(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions
-           ) -> list[tuple[int, Sums]]:
-    """The sums of degrees ``d-1`` and ``d-2`` for the truncation check (``d-2`` too: parity
-    can hide ``d-1`` changes): the prefix of the same measure, or — where the measure
-    itself depends on the degree (``galerkin_density``) — a full assembly with the
-    lower-degree density, so that the check sees the density's truncation as well."""
+def _request_kicks(reqs) -> list:
+    """The kicks (channels or channel tuples) the requested kernels apply."""
     out = []
-    for dl in (asm.degree - 1, asm.degree - 2):
+    for key in reqs:
+        for c in key:
+            if c not in out:
+                out.append(c)
+    return out
+
+
+def _normalise_key(k) -> tuple:
+    return tuple(tuple(int(x) for x in c) if isinstance(c, (tuple, list)) else int(c)
+                 for c in k)
+
+
+def _lower(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kicks
+           ) -> list[tuple[int, Sums]]:
+    """The sums of the lower degrees of the truncation check (:func:`_lower_degrees`): the
+    prefix of the same measure, or — where the measure itself depends on the degree
+    (``galerkin_density``) — a full assembly with the lower-degree density, so that the
+    check sees the density's truncation as well."""
+    out = []
+    for dl in _lower_degrees(model, asm.degree):
         if dl < 1:
             continue
         if asm.measure.kind == "galerkin_density":
-            out.append((dl, _assemble(model, f, dl, opts).total))
+            out.append((dl, _assemble(model, f, dl, opts, kicks).total))
         else:
             out.append((dl, asm.total.prefix(basis_size(model.n, dl))))
     return out
 
 
 # ---------------------------------------------------------------------- kernels
+def _lower_degrees(model: SRNN, degree: int) -> tuple[int, ...]:
+    """Degrees of the truncation check: ``d - 1`` and ``d - 2`` (parity can hide ``d - 1``
+    changes); with the features of docs/theory.md §10–§11 also ``d - 3`` (the coefficients
+    ``a^{(j)}(z)`` and skewed densities of ``σ(h)`` make the convergence plateau over two
+    degrees: measured on noisy_tanh1d, where ``d - 1``, ``d - 2`` alone under-estimated the
+    error 3-fold; only from ``d ≥ 6``: a basis of degree ≤ 2 does not resolve the dynamics
+    and its change says nothing about the truncation at ``d``)."""
+    return (degree - 1, degree - 2, degree - 3) if model.features and degree >= 6 else \
+        (degree - 1, degree - 2)
+
+
+#: factor on the truncation change for models with the features of docs/theory.md §10–§11:
+#: the polynomial basis converges slowly for their skewed, heavy-tailed p0 (σ(h)) and the
+#: change over three degrees under-estimated the error by up to 1.42× (noisy_tanh1d, K1 at
+#: lag 2 against the spectral route, degree 9)
+FEATURE_SAFETY = 2.0
+
+
+def _safety(model: SRNN) -> float:
+    return FEATURE_SAFETY if model.features else 1.0
+
+
 def _system(asm: _Assembled, key: tuple, sums: Sums, Q, condG, what: str):
     """The modal system of ``sums`` in the basis ``Q``, built once per assembled measure
     (kept with the assembly in the model's derived-data cache; ``key`` names the part:
@@ -219,13 +348,14 @@ def _kernel_values(graph, requests, system):
 
 
 def _at_degree(model, f, graph, reqs, degree, opts):
-    asm = _assemble(model, f, degree, opts)
+    kicks = _request_kicks(reqs)
+    asm = _assemble(model, f, degree, opts, kicks)
     what = f"galerkin kernels at degree {degree}"
     Q, condG = asm.extra.get("Q") or asm.extra.setdefault("Q", orthonormaliser(asm.total.G))
     system = _system(asm, ("total",), asm.total, Q, condG, what)
     res = _kernel_values(graph, reqs, system)
     lows = []
-    for dl, lowsums in _lower(model, f, asm, opts):
+    for dl, lowsums in _lower(model, f, asm, opts, kicks):
         Ql, condl = orthonormaliser(lowsums.G)
         low_system = _system(asm, ("low", dl), lowsums, Ql, condl,
                              what + f" (truncation check, degree {dl})")
@@ -242,8 +372,9 @@ def _at_degree(model, f, graph, reqs, degree, opts):
             stat[k] = 3.0 * stack.std(axis=0, ddof=1) / math.sqrt(B)
     out, parts = {}, {}
     for k, (v, mag) in res.items():
-        trunc = max((float(np.max(np.abs(v - low[k][0]), initial=0.0)) for low in lows),
-                    default=float(np.max(np.abs(v), initial=0.0)))
+        trunc = _safety(model) * max(
+            (float(np.max(np.abs(v - low[k][0]), initial=0.0)) for low in lows),
+            default=float(np.max(np.abs(v), initial=0.0)))
         rnd = system.rounding(float(np.max(mag, initial=0.0)))
         err = trunc + stat[k] + rnd
         out[k] = (np.real(v), np.asarray(err, dtype=float) * np.ones_like(v))
@@ -260,20 +391,40 @@ def _degrees(model: SRNN, f: sp.Expr, opts: GalerkinOptions):
     if f.is_polynomial(*model.h):
         deg_f = int(sp.Poly(f, *model.h).total_degree()) if f.free_symbols else 0
     if opts.tol is None:
-        if model.is_linear and deg_f is not None:
+        if model.is_linear and not model.state_dependent_noise and deg_f is not None:
             return [max(deg_f, 2)]
         return [DEFAULT_DEGREE.get(model.n, 3)]
     start = max(3, deg_f or 3)     # two lower degrees exist for the truncation check
     return list(range(start, MAX_DEGREE + 1))
 
 
+def _conditioned_degree(model: SRNN, f: sp.Expr, opts: GalerkinOptions, kicks) -> int:
+    """The default degree, lowered while the basis is ill-conditioned under the measure
+    (``cond(G) > MAX_COND_G`` or functions below the cutoff: a skewed ``p0``, e.g. ``σ(h)``
+    vanishing at the edge of the support, docs/theory.md §11). The lower bases are prefixes
+    of the default one, so one assembly decides."""
+    degree = _degrees(model, f, opts)[0]
+    if opts.degree is not None or opts.tol is not None:
+        return degree
+    G = _assemble(model, f, degree, opts, kicks).total.G
+    for d in range(degree, 2, -1):
+        M = basis_size(model.n, d)
+        Q, cond = orthonormaliser(G[:M, :M])
+        if Q.shape[1] == M and cond <= MAX_COND_G:
+            return d
+    return degree
+
+
 def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     """``{channels: (values, error)}`` (module docstring); ``details`` by degree ladder."""
     opts = parse_options(model, options)
     f = sp.sympify(f)
-    reqs = {tuple(int(c) for c in k): np.asarray(v, dtype=float) for k, v in requests.items()}
+    reqs = {_normalise_key(k): np.asarray(v, dtype=float) for k, v in requests.items()}
     best = None
-    for degree in _degrees(model, f, opts):
+    degrees = _degrees(model, f, opts)
+    if opts.degree is None and opts.tol is None:
+        degrees = [_conditioned_degree(model, f, opts, _request_kicks(reqs))]
+    for degree in degrees:
         try:
             out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
         except ResourceLimitError:
@@ -305,10 +456,12 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     opts = parse_options(model, options)
     f = sp.sympify(f)
     times = np.asarray(times, dtype=float)
-    degree = _degrees(model, f, opts)[0] if opts.tol is None else \
+    kicks = kick_keys(model, order)
+    degree = _conditioned_degree(model, f, opts, kicks) if opts.tol is None else \
         max(_degrees(model, f, opts)[0], DEFAULT_DEGREE.get(model.n, 3))
-    asm = _assemble(model, f, degree, opts)
-    low_sums = _lower(model, f, asm, opts)
+    asm = _assemble(model, f, degree, opts, kicks)
+    forward_kicks = kicks if model.input == "activation" else None
+    low_sums = _lower(model, f, asm, opts, kicks)
     mean, mean_err = _mean(asm, low_sums)
     tmax = float(times[-1])
     out = np.zeros((order + 1, times.size))
@@ -325,7 +478,7 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
         prop, K, terr = converged_forward(
             system, system.a0, order, tmax, sampler, theta, Lc, tol=tol,
             memory_budget=opts.budget, noise_unit=system.rounding(1.0),
-            max_steps=_MAX_STEPS, what="galerkin series", K=K)
+            max_steps=_MAX_STEPS, what="galerkin series", K=K, kicks=forward_kicks)
         return forward_output(system, prop, system.a0, times, Lc), K, terr, system
 
     Q, condG = orthonormaliser(asm.total.G)
@@ -336,7 +489,7 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
         Ql, cl = orthonormaliser(lsums.G)
         lows.append(np.abs(vals - run(lsums, Ql, cl, K)[0]).max(axis=1, keepdims=True))
     if lows:
-        trunc = np.maximum.reduce(lows)
+        trunc = _safety(model) * np.maximum.reduce(lows)
     stat = np.zeros_like(vals)
     if asm.batches:
         stack = np.stack([run(b, Q, condG, K)[0] for b in asm.batches])
@@ -353,23 +506,27 @@ def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
           ) -> tuple[float, float]:
     """``<f>_0 = F_0`` (the first basis function is the constant 1) and its error: the
     batch spread of a sampled measure, the change against the lower-degree densities of a
-    ``galerkin_density`` measure, else rounding."""
+    ``galerkin_density`` measure, else rounding (plus a tabulated density's weight error)."""
     val = float(asm.total.F[0])
     if asm.batches:
         b = np.array([s.F[0] for s in asm.batches])
         return val, float(3.0 * b.std(ddof=1) / math.sqrt(b.size))
-    rnd = 64 * np.finfo(float).eps * max(abs(val), 1.0)
     if asm.measure.kind == "galerkin_density":
+        rnd = 64 * np.finfo(float).eps * max(abs(val), 1.0)
         if not lows:
             return val, float("nan")
         return val, max(abs(val - float(s.F[0])) for _, s in lows) + rnd
-    return val, rnd
+    # a tabulated density (σ(h), docs/theory.md §11): its weights' error times max |f|
+    werr = asm.measure.details.get("weight_error", 0.0) * asm.extra.get("f_max", 0.0)
+    return val, 64 * np.finfo(float).eps * max(abs(val), 1.0) + werr
 
 
 class _GalerkinBackend:
     """The ``galerkin`` route (see module docstring)."""
 
     name = "galerkin"
+    #: docs/theory.md §10–§11: kicks ``L^{(j)}`` and ``D(h)`` in the Galerkin matrices
+    features = frozenset({FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE})
 
     def applies(self, model: SRNN, f) -> str | None:
         return applies(model, f)
@@ -379,7 +536,7 @@ class _GalerkinBackend:
 
     def mean0(self, hierarchy) -> float:
         opts = parse_options(hierarchy.model, {})
-        degree = _degrees(hierarchy.model, sp.sympify(hierarchy.f), opts)[0]
+        degree = _conditioned_degree(hierarchy.model, sp.sympify(hierarchy.f), opts, None)
         return _mean(_assemble(hierarchy.model, sp.sympify(hierarchy.f), degree, opts))[0]
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:

@@ -5,6 +5,10 @@ On the span of the basis ``ψ`` (coefficient vectors ``c``, function ``ψᵀc``)
     G = E_0[ψ ψᵀ] ,  A = E_0[ψ (L0 ψ)ᵀ] ,  B^k = E_0[ψ (L_k ψ)ᵀ] ,  m = E_0[ψ] ,  F = E_0[ψ f]
     L0 ≈ Λ = G⁻¹A ,   L_k ≈ M_k = G⁻¹B^k ,   c_f = G⁻¹F ,   <p0, ψᵀc> = mᵀc .
 
+``L0`` may carry a state-dependent ``D(h)`` (docs/theory.md §11) and the kicks may be the
+ε-ordered ``L^{(j)}_{k_1…k_j}`` of the input inside the activation (§10): ``B`` is keyed
+by the kick (a channel, or a tuple of channels).
+
 The basis is orthonormalised under the measure (``G = U s Uᵀ``, ``Q = U s^{-1/2}`` keeping
 ``s > 1e-13 max s``: the conditioning of ``G`` is controlled there), ``Λ = V diag(λ) V⁻¹``
 is diagonalised, and the result is a modal system (:mod:`volterra_sym.backends.modal`) with
@@ -44,41 +48,70 @@ class Whitening:
 
 @dataclass
 class Sums:
-    """Measure averages of one (sub)set of points: ``G, A, B^k, m, F`` for the full basis."""
+    """Measure averages of one (sub)set of points: ``G, A, B^k, m, F`` for the full basis.
+    ``B`` maps a kick key to its matrix: a channel ``k`` (``L_k``) or, with the input
+    inside the activation, a tuple of channels ``(k_1..k_j)`` (``L^{(j)}_k``, docs/theory.md
+    §10)."""
 
     G: np.ndarray
     A: np.ndarray
-    B: list[np.ndarray]
+    B: dict
     m: np.ndarray
     F: np.ndarray
 
     def prefix(self, M: int) -> Sums:
         """The averages of the first ``M`` basis functions (a lower degree)."""
-        return Sums(self.G[:M, :M], self.A[:M, :M], [b[:M, :M] for b in self.B],
+        return Sums(self.G[:M, :M], self.A[:M, :M], {k: b[:M, :M] for k, b in self.B.items()},
                     self.m[:M], self.F[:M])
+
+    def with_kicks(self, B: dict) -> Sums:
+        """The same averages with the kick matrices ``B`` (added to the present ones)."""
+        return Sums(self.G, self.A, {**self.B, **B}, self.m, self.F)
+
+
+def _whiten(L: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``L⁻¹ v`` for rows ``v`` ``(P, n)``."""
+    return scipy.linalg.solve_triangular(L, v.T, lower=True).T
 
 
 def assemble(basis: MonomialBasis, white: Whitening, x: np.ndarray, w: np.ndarray,
-             phi: np.ndarray, fvals: np.ndarray, Dt: np.ndarray, Ct: np.ndarray,
+             phi: np.ndarray, fvals: np.ndarray, D: np.ndarray, kicks: dict,
              groups: list[np.ndarray] | None = None) -> list[Sums]:
     """Averages over the weighted points (one :class:`Sums` per group of rows, or one for
-    all). ``phi`` is ``φ(x)``, ``Dt = L⁻¹DL⁻ᵀ``, ``Ct = L⁻¹C``: only the drift part of ``A``
-    needs the points; diffusion and perturbations are sparse maps (``A_diff = G T₂``,
-    ``B^k = G T_k``)."""
+    all). ``phi`` is ``φ(x)`` ``(P, n)``; ``D`` the diffusion matrix, constant ``(n, n)`` or
+    at the points ``(P, n, n)`` (``σ(h)``, docs/theory.md §11); ``kicks`` maps a key to the
+    coefficients ``c`` of the first-order operator ``Σ_i c_i ∂_i``: constant ``(n,)`` (``C_k``)
+    or at the points ``(P, n)`` (``a^{(j)}(z)C_{k_1}⋯C_{k_j}/j!``, docs/theory.md §10). In
+    whitened coordinates ``D̃ = L⁻¹DL⁻ᵀ``, ``c̃ = L⁻¹c``: constant parts are sparse maps
+    (``A_diff = G T₂``, ``B^k = G T_k``), the others averages of their values at the
+    points."""
     y = white.to_y(x)
     Psi = basis.evaluate(y)
-    phi_t = scipy.linalg.solve_triangular(white.L, phi.T, lower=True).T
-    drift = basis.drift_values(Psi, phi_t)
-    T2 = basis.second_order(Dt)
-    Tk = [basis.directional(Ct[:, k]) for k in range(Ct.shape[1])]
+    Linv = np.linalg.inv(white.L)
+    values = basis.drift_values(Psi, _whiten(white.L, phi))
+    T2 = None
+    if D.ndim == 2:
+        T2 = basis.second_order(Linv @ D @ Linv.T)
+    else:
+        values += basis.diffusion_values(Psi, np.einsum("ab,pbc,dc->pad", Linv, D, Linv))
+    kick_const, kick_vals = {}, {}
+    for key, c in kicks.items():
+        c = np.asarray(c, dtype=float)
+        if c.ndim == 1:
+            kick_const[key] = basis.directional(Linv @ c)
+        else:
+            kick_vals[key] = basis.drift_values(Psi, _whiten(white.L, c))
     out = []
     for rows in (groups or [slice(None)]):
         ww = w[rows] / w[rows].sum()
         WPsi = Psi[rows] * ww[:, None]
         G = Psi[rows].T @ WPsi
         G = 0.5 * (G + G.T)
-        A = WPsi.T @ drift[rows] + (T2.T @ G.T).T
-        B = [np.asarray((T.T @ G.T).T) for T in Tk]
+        A = WPsi.T @ values[rows]
+        if T2 is not None:
+            A = A + (T2.T @ G.T).T
+        B = {k: np.asarray((T.T @ G.T).T) for k, T in kick_const.items()}
+        B.update({k: WPsi.T @ v[rows] for k, v in kick_vals.items()})
         out.append(Sums(G, np.asarray(A), B, WPsi.sum(0), WPsi.T @ fvals[rows]))
     return out
 
@@ -99,7 +132,7 @@ class GalerkinSystem:
     lam: np.ndarray
     V: np.ndarray
     Vinv: np.ndarray
-    Bm: list[np.ndarray]
+    Bm: dict
     pairing: np.ndarray
     a0: np.ndarray
     cond_G: float
@@ -115,8 +148,8 @@ class GalerkinSystem:
         return np.result_type(self.lam, self.V)
 
     @cached_property
-    def _pB(self) -> list[np.ndarray]:
-        return [self.pairing @ B for B in self.Bm]
+    def _pB(self) -> dict:
+        return {k: self.pairing @ B for k, B in self.Bm.items()}
 
     def p_times_B(self, k: int) -> np.ndarray:
         return self._pB[k]
@@ -142,7 +175,7 @@ def build_system(sums: Sums, Q: np.ndarray, cond_G: float, what: str) -> Galerki
     G = Q.T @ sums.G @ Q
     A = Q.T @ sums.A @ Q
     Lam = np.linalg.solve(G, A)
-    Ms = [np.linalg.solve(G, Q.T @ B @ Q) for B in sums.B]
+    Ms = {k: np.linalg.solve(G, Q.T @ B @ Q) for k, B in sums.B.items()}
     m = Q.T @ sums.m
     cf = np.linalg.solve(G, Q.T @ sums.F)
     lam, V = scipy.linalg.eig(Lam)
@@ -164,5 +197,5 @@ def build_system(sums: Sums, Q: np.ndarray, cond_G: float, what: str) -> Galerki
             "lower the degree", error=growth)
     lam = lam.copy()
     lam[j0] = 0.0
-    return GalerkinSystem(lam, V, Vinv, [Vinv @ M @ V for M in Ms], V.T @ m, Vinv @ cf,
-                          cond_G, cond_V, growth)
+    return GalerkinSystem(lam, V, Vinv, {k: Vinv @ M @ V for k, M in Ms.items()}, V.T @ m,
+                          Vinv @ cf, cond_G, cond_V, growth)

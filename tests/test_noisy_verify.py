@@ -1,0 +1,87 @@
+"""Issue 12: ``verify`` and ``derive`` for the input inside the activation and σ(h)
+(docs/theory.md §10–§11)."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+import volterra_sym as vs
+from volterra_sym.model import load_model
+from volterra_sym.reports.latex import compile_pdf, derivation_document
+from volterra_sym.verify import FAIL, PASS, SKIP, verify_model
+
+
+def test_composite_kernel_symmetric_extension_with_equal_kicks():
+    """K^(1,1)_{1,1}(σ1, σ2) at both lag orderings in one call: rows of the two sorted
+    orderings (the same kick key) must not overwrite each other."""
+    m = load_model("tanh1d_inside")
+    K = vs.ResponseHierarchy(m, order=2).kernel(((0,), (0,)))
+    lags = np.array([[0.1, 0.2], [0.2, 0.1], [0.25, 0.5], [0.0, 0.0]])
+    both = np.asarray(K.evaluate(lags, method="spectral"))
+    one = np.array([float(np.asarray(K.evaluate(np.sort(r)[None], method="spectral"))[0])
+                    for r in lags])
+    np.testing.assert_allclose(both, one, rtol=0, atol=1e-12)
+    assert both[0] == both[1] and abs(both[0] - both[2]) > 1e-3
+
+
+def test_derive_prints_the_kick_operators_and_composite_kernels(tmp_path):
+    tex = derivation_document(load_model("tanh1d_inside"), 2)
+    assert r"\mathcal{L}^{(1)}_{1} g &=" in tex and r"\mathcal{L}^{(2)}_{11} g &=" in tex
+    assert r"\tanh^{3}" in tex                  # a''/2 = tanh³ - tanh for j = 2
+    assert r"K^{(2)}_{11}" in tex and r"K^{(1,1)}_{1,1}" in tex
+    assert r"\models N" in tex                  # the composition sum of the series
+    noisy = derivation_document(load_model("noisy_tanh1d"), 2)
+    assert r"D(h) = \left(\frac{h_{1}}{5} + \frac{2}{5}\right)^{2}" in noisy
+    assert r"v^{(1)}_{1}(h) &=" in noisy and r"(-2, \infty)" in noisy
+    assert r"\mathcal{L}^{(2)}" not in noisy   # additive input: no contact kicks
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex not installed")
+    for name, text in (("inside", tex), ("noisy", noisy)):
+        path = tmp_path / f"{name}.tex"
+        path.write_text(text)
+        assert compile_pdf(path).stat().st_size > 1000
+
+
+def _by_name(checks):
+    return {c.name: c for c in checks}
+
+
+@pytest.mark.slow
+def test_verify_tanh1d_inside_quick(tmp_path):
+    """Every check runs; nothing fails; the contact kernel K^(2) is compared between the
+    routes, the first-kick FDT identity passes, the Monte Carlo kernel estimators are
+    skipped with the reason and the series meets CRN responses of the model itself."""
+    code, checks = verify_model(load_model("tanh1d_inside"), quick=True, out=tmp_path,
+                                print_table=False, figures=False, progress=False)
+    assert code == 0, [(c.name, c.reason) for c in checks if c.status == FAIL]
+    by = _by_name(checks)
+    assert by["backends: contact kernels order 2 spectral vs galerkin"].status == PASS
+    assert by["identity: <p0, L^(1)_1 g> = E0[v^(1)_1 g]"].status == PASS
+    assert by["identity: K_k(0) = <p0, L_k f> [galerkin]"].status == PASS
+    assert by["MC: kernels order 1"].status == SKIP
+    assert "input inside the activation" in by["MC: kernels order 1"].reason
+    assert by["MC: series residual M=1 (slope)"].status == PASS
+
+
+@pytest.mark.slow
+def test_verify_noisy_rnn4_quick(tmp_path):
+    """Acceptance (issue 12): ``verify noisy_rnn4 --quick`` runs and passes; the series is
+    checked against CRN Monte Carlo with σ(h) (the slope check at M = 1)."""
+    code, checks = verify_model(load_model("noisy_rnn4"), quick=True, out=tmp_path,
+                                print_table=False, figures=False, progress=False)
+    assert code == 0, [(c.name, c.reason) for c in checks if c.status == FAIL]
+    by = _by_name(checks)
+    assert by["MC: series residual M=1 (slope)"].status == PASS
+    assert by["identity: kernel symmetry [galerkin]"].status == PASS
+
+
+@pytest.mark.parametrize("name", ["tanh1d_inside", "noisy_tanh1d", "noisy_rnn4"])
+def test_response_functional_refuses_the_features(name):
+    """Not implemented for docs/theory.md §10–§11: a typed refusal naming the feature,
+    never the additive answer or a crash."""
+    from volterra_sym.errors import NotApplicableError
+
+    m = load_model(name)
+    with pytest.raises(NotApplicableError, match="does not support"):
+        vs.ResponseHierarchy(m, order=2).response_functional(3)
