@@ -81,8 +81,9 @@ class ModalRepresentation(Representation):
 
 
 def phi_functions(z: np.ndarray, pmax: int) -> np.ndarray:
-    """``φ_0..φ_pmax`` at ``z``: ``φ_0 = e^z``, ``φ_{p+1}(z) = (φ_p(z) - 1/p!)/z``,
-    ``φ_p(z) = Σ_k z^k/(k+p)!`` (Taylor, 30 terms, for ``|z| < 2``: no cancellation)."""
+    """``φ_0..φ_pmax`` at ``z``: ``φ_0 = e^z``, ``φ_{p+1}(z) = (φ_p(z) - 1/p!)/z``; for
+    ``|z| < 2`` ``φ_pmax = Σ_k z^k/(k+pmax)!`` (Taylor, 30 terms) and downwards
+    ``φ_p = 1/p! + z φ_{p+1}`` (no cancellation)."""
     z = np.asarray(z)
     out = np.empty((pmax + 1,) + z.shape, dtype=np.result_type(z, float))
     with np.errstate(over="ignore", under="ignore"):
@@ -92,11 +93,15 @@ def phi_functions(z: np.ndarray, pmax: int) -> np.ndarray:
     for p in range(pmax):
         out[p + 1] = (out[p] - 1.0 / math.factorial(p)) / zb
     if np.any(small):
+        # φ_pmax by its Taylor series, then down by φ_p = 1/p! + z φ_{p+1} (no
+        # cancellation for |z| < 2; the relative error grows by at most |z|/(p+1) per step)
         zs = z[small]
-        for p in range(pmax + 1):
-            acc = np.zeros_like(zs) + 1.0 / math.factorial(p + 30)
-            for k in range(29, -1, -1):
-                acc = acc * zs + 1.0 / math.factorial(p + k)
+        acc = np.zeros_like(zs) + 1.0 / math.factorial(pmax + 30)
+        for k in range(29, -1, -1):
+            acc = acc * zs + 1.0 / math.factorial(pmax + k)
+        out[pmax][small] = acc
+        for p in range(pmax - 1, -1, -1):
+            acc = acc * zs + 1.0 / math.factorial(p)
             out[p][small] = acc
     return out
 

@@ -204,10 +204,9 @@ def galerkin_density(model: SRNN, degree: int, refinements: int = 2) -> Measure:
         if not np.all(np.isfinite(phi)):
             raise AccuracyNotReachedError("galerkin density: the drift is not finite on the "
                                           "quadrature points")
-        Linv = np.linalg.inv(L)
         white = Whitening(mu, L)
-        sums = assemble(basis, white, X, W, phi, np.zeros(P), Linv @ p["D"] @ Linv.T,
-                        Linv @ p["C"])[0]
+        # only A = E_ρ[ψ (L0 ψ)ᵀ] is needed: no kicks
+        sums = assemble(basis, white, X, W, phi, np.zeros(P), np.asarray(p["D"]), {})[0]
         # c with Σ_i c_i A_ij = 0 for every j: the right singular vector of Aᵀ for s_min
         _, sv, vt = np.linalg.svd(sums.A.T)
         c = vt[-1]
