@@ -191,7 +191,8 @@ def run(name: str, max_train: int | None, max_test: int | None, check: int) -> d
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap = argparse.ArgumentParser(description="Classifying real time series with the "
+                                 "response features of a fixed SRNN")
     quick = os.environ.get("VOLTERRA_EXAMPLES_QUICK") == "1"
     ap.add_argument("--datasets", default="ItalyPowerDemand" if quick else ",".join(LOADERS),
                     help=f"comma-separated subset of {', '.join(LOADERS)}")

@@ -54,7 +54,8 @@ def chirps(rng: np.random.Generator, count: int, T: int) -> tuple[np.ndarray, np
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap = argparse.ArgumentParser(description="Response features and the SRNN kernel "
+                                 "inside scikit-learn pipelines")
     ap.add_argument("--n-train", type=int, default=200)
     ap.add_argument("--n-test", type=int, default=400)
     ap.add_argument("--length", type=int, default=64)

@@ -13,7 +13,7 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
 * rounding — ``64 ε κ(V) κ(G)^{1/2}`` times the size of the mode sums.
 
 ``tol`` raises the degree from 3 until the estimate is below ``tol`` (relative to the
-largest |value|) or the memory budget is reached, then raises
+largest ``|value|``), the memory budget or the time estimate is reached, then raises
 :class:`~volterra_sym.errors.AccuracyNotReachedError` with the best estimate.
 """
 
