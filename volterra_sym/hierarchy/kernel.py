@@ -202,9 +202,17 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
             sorted_requests.setdefault(channels, []).append(flat)
             continue
         order_idx = np.argsort(flat, axis=1, kind="stable")
-        # only the orderings that occur (N! of them would not finish for N ≥ 10)
-        for perm in (tuple(int(i) for i in row) for row in np.unique(order_idx, axis=0)):
-            mask = np.all(order_idx == np.asarray(perm), axis=1)
+        # only the orderings that occur (N! of them would not finish for N ≥ 10), found
+        # through one integer code per row (N^N < 2^63 for N ≤ 15)
+        if N <= 15:
+            code = order_idx @ (N ** np.arange(N, dtype=np.int64))
+            codes, first = np.unique(code, return_index=True)
+            perms = [tuple(int(i) for i in order_idx[j]) for j in first]
+            masks = [code == c for c in codes]
+        else:
+            perms = [tuple(int(i) for i in row) for row in np.unique(order_idx, axis=0)]
+            masks = [np.all(order_idx == np.asarray(p), axis=1) for p in perms]
+        for perm, mask in zip(perms, masks, strict=True):
             chans = tuple(channels[p] for p in perm)
             plan.append((channels, mask, chans, len(sorted_requests.get(chans, []))))
             sorted_requests.setdefault(chans, []).append(flat[mask][:, list(perm)])

@@ -119,13 +119,26 @@ def _parent(graph: nx.DiGraph, node: Hashable) -> Hashable:
     return preds[0]
 
 
+def _unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(a, axis=0, return_inverse=True)`` through one ``lexsort`` (the
+    ``axis=0`` form sorts a structured view: 5–10× slower on 10⁵ float rows)."""
+    if a.shape[0] == 0:
+        return a, np.zeros(0, dtype=np.intp)
+    order = np.lexsort(a.T[::-1])
+    s = a[order]
+    new = np.ones(s.shape[0], dtype=bool)
+    new[1:] = np.any(s[1:] != s[:-1], axis=1)
+    inv = np.empty(a.shape[0], dtype=np.intp)
+    inv[order] = np.cumsum(new) - 1
+    return s[new], inv
+
+
 def _locate(parent_rows: np.ndarray, child_rows: np.ndarray) -> np.ndarray:
     """Index into ``parent_rows`` (unique rows) of every row of ``child_rows``."""
     if parent_rows.shape[1] == 0:
         return np.zeros(child_rows.shape[0], dtype=np.intp)
     both = np.vstack([parent_rows, child_rows])
-    _, inv = np.unique(both, axis=0, return_inverse=True)
-    inv = inv.ravel()
+    _, inv = _unique_rows(both)
     where = np.empty(int(inv.max()) + 1, dtype=np.intp)
     where[inv[:parent_rows.shape[0]]] = np.arange(parent_rows.shape[0])
     return where[inv[parent_rows.shape[0]:]]
@@ -171,7 +184,7 @@ def _walk(graph: nx.DiGraph, rep: Representation, reqs: dict[Channels, np.ndarra
         # one kernel: its prefixes need no de-duplication (rows map one to one)
         (k, g), = gaps.items()
         return {k: _walk_single(rep, k, g, reqs)}
-    rows = {c: np.unique(np.vstack(v), axis=0) for c, v in needs.items()}
+    rows = {c: _unique_rows(np.vstack(v))[0] for c, v in needs.items()}
     has_child = {c[:-1] for c in rows if len(c) > 1}
     states: dict[Channels, State] = {(): rep.encode()}
     values: dict[Channels, tuple[np.ndarray, np.ndarray]] = {}
