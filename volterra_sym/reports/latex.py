@@ -99,8 +99,12 @@ def natural(expr):
 
 def tex(expr, digits: int = 6, **settings) -> str:
     """LaTeX of ``expr`` as the derivation prints it: decimals, natural order, floating-point
-    numbers to ``digits`` significant digits."""
-    expr = sp.sympify(expr)
+    numbers to ``digits`` significant digits. Objects that are not SymPy expressions but
+    print themselves (a ``latex()`` method, e.g. a composite kernel) print as they do."""
+    if not isinstance(expr, sp.Basic):
+        if callable(getattr(expr, "latex", None)):
+            return expr.latex()
+        expr = sp.sympify(expr)
     floats = expr.atoms(sp.Float)
     if floats:
         expr = expr.xreplace({x: sp.Float(x, digits) for x in floats})
