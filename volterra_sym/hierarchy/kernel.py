@@ -275,9 +275,8 @@ def vanishing_order(model, f) -> int | None:
     total degree of a polynomial observable of a linear model with additive input and
     constant noise (each ``L_k`` lowers the
     degree by one and ``P_τ`` keeps it, so ``L_{k_N} P ⋯ L_{k_1} P f = 0`` for ``N > d``)."""
-    h = model.h
-    if model.is_linear and not model.features and f.is_polynomial(*h):
-        return int(sp.Poly(f, *h).total_degree()) if f.free_symbols else 0
+    if model.is_linear and not model.features:
+        return model.polynomial_degree(f)
     return None
 
 

@@ -649,6 +649,14 @@ class SRNN:
                     self.activation, name=self.name,
                     observable=self.default_observable.subs(rep), input=self.input)
 
+    def polynomial_degree(self, f: sp.Expr) -> int | None:
+        """Total degree of ``f`` in the state ``h1..hn`` (other symbols are coefficients),
+        or ``None`` if ``f`` is not a polynomial in the state."""
+        f = sp.sympify(f)
+        if not f.is_polynomial(*self.h):
+            return None
+        return int(sp.Poly(f, *self.h).total_degree()) if f.free_symbols & set(self.h) else 0
+
     def observable(self, spec: str | sp.Expr | None = None) -> sp.Expr:
         """Parse an observable ``f(h1..hn)`` safely (model parameters may appear)."""
         if spec is None:

@@ -143,11 +143,12 @@ def observable_expr(model: SRNN, observable) -> sp.Expr:
 
 
 def _require_polynomial(lin: SRNN, f: sp.Expr) -> int:
-    if not f.is_polynomial(*lin.h):
+    degree = lin.polynomial_degree(f)
+    if degree is None:
         raise NotApplicableError(
             f"control variates need a polynomial observable (the linearised network's "
             f"kernels are exact only for those); {f} is not polynomial in the state")
-    return int(sp.Poly(f, *lin.h).total_degree()) if f.free_symbols & set(lin.h) else 0
+    return degree
 
 
 def is_affine(model: SRNN, f: sp.Expr) -> bool:

@@ -32,6 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
+from ..density.linearisation import psd_sqrt as _psd_sqrt
 from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..model import SRNN, ModelError
 from ..model.cache import derived
@@ -151,13 +152,13 @@ def check_time_step(model: SRNN, p: dict[str, np.ndarray], dt: float, scheme: st
 
 
 def psd_sqrt(M: np.ndarray, what: str = "covariance") -> np.ndarray:
-    """Symmetric square root of a positive semi-definite matrix (tiny negatives clipped)."""
-    M = 0.5 * (M + M.T)
-    lam, V = np.linalg.eigh(M)
-    top = max(float(lam.max()), 0.0)
-    if lam.min() < -1e-9 * max(top, 1e-300):
-        raise SimulationError(f"{what} is not positive semi-definite (eigenvalue {lam.min():g})")
-    return (V * np.sqrt(np.clip(lam, 0.0, None))) @ V.T
+    """:func:`volterra_sym.density.linearisation.psd_sqrt` (symmetric square root of a
+    positive semi-definite matrix), refusing with :class:`SimulationError` as the engine's
+    callers expect."""
+    try:
+        return _psd_sqrt(M, what)
+    except ModelError as exc:
+        raise SimulationError(str(exc)) from None
 
 
 def _is_diagonal(M: np.ndarray, rtol: float = 1e-14) -> bool:

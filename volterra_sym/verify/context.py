@@ -9,7 +9,6 @@ import warnings
 import numpy as np
 
 from ..backends import available_methods, get_backend
-from ..errors import ResourceLimitError
 from ..hierarchy import ResponseHierarchy
 from ..model import SRNN
 from ..results import KernelValues
@@ -86,7 +85,6 @@ class Context:
         self.density = None
         self.fdt_reference: dict[int, float] = {}
         self._cache: dict = {}
-        self._refused: dict[tuple[str, int], ResourceLimitError] = {}
 
     def channel_tuples(self, N: int) -> list[tuple[int, ...]]:
         """All channel tuples of order ``N`` if there are at most 4, else 4 representative
@@ -108,18 +106,11 @@ class Context:
         key = (method, tuple(channels), lags.tobytes())
         if key in self._cache:
             return self._cache[key]
-        refused = self._refused.get((method, len(channels)))
-        if refused is not None:
-            raise refused  # the route refused this order for its cost: do not retry
         K = self.H.kernel(tuple(channels))
         opts = {"on_radius": "warn"} if method == "taylor" else {}
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = K.evaluate(lags, method=method, **opts)
-        except ResourceLimitError as exc:
-            self._refused[(method, len(channels))] = exc
-            raise
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = K.evaluate(lags, method=method, **opts)
         vals = np.array(res.values, dtype=float).reshape(-1)
         errs = np.abs(np.array(res.error_or_nan, dtype=float).reshape(-1))
         if method == "taylor":

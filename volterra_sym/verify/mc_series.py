@@ -82,9 +82,7 @@ def fit_slope(eps, r, se) -> tuple[float, float]:
 
 
 def _poly_degree(model: SRNN, f: sp.Expr) -> int | None:
-    if not f.is_polynomial(*model.h):
-        return None
-    return int(sp.Poly(f, *model.h).total_degree()) if f.free_symbols else 0
+    return model.polynomial_degree(f)
 
 
 def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths: int,

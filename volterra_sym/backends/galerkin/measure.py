@@ -69,13 +69,7 @@ def gauss_hermite(model: SRNN, q: int) -> Measure:
     n = model.n
     check_memory(8.0 * (n + 1) * q ** n, f"a Gauss–Hermite rule with {q}^{n} points",
                  "lower the degree (the rule needs degree + 1 nodes per axis)")
-    z, wz = scipy.special.roots_hermitenorm(q)
-    wz = wz / math.sqrt(2 * math.pi)
-    grids = np.meshgrid(*([z] * n), indexing="ij")
-    Y = np.stack([g.ravel() for g in grids], -1)
-    W = np.ones(Y.shape[0])
-    for g in np.meshgrid(*([wz] * n), indexing="ij"):
-        W = W * g.ravel()
+    Y, W = _gh_rule(q, n)
     L = np.linalg.cholesky(S)
     return Measure("gauss_hermite", mu + Y @ L.T, W, True, details={"nodes_per_axis": q})
 

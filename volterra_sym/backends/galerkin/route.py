@@ -133,22 +133,38 @@ def _whitening(meas: measures.Measure) -> Whitening:
             from None
 
 
-def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measure:
-    """The best averaging measure for ``model`` (module docstring of ``measure``); with
+def _measure_kind(model: SRNN, degree: int, opts: GalerkinOptions) -> tuple[str, int]:
+    """Which averaging measure :func:`_measure` uses for ``model`` at ``degree``, and about
+    how many points it has (for the cost estimate of :func:`check_time`); with
     state-dependent noise (docs/theory.md §11) ``p0`` is not Gaussian and the 2-D grid does
     not treat it: the 1-D quadrature of ``p0 ∝ D⁻¹exp(∫2φ/D)`` or samples."""
     gaussian = model.is_linear and not model.state_dependent_noise
     if gaussian and (degree + 1) ** model.n <= 200_000:
+        return "gh", (degree + 1) ** model.n
+    if model.n == 1:
+        return "q1d", 48 * 20
+    if model.n == 2 and not model.state_dependent_noise:
+        return "grid", 4096
+    points = measures.galerkin_density_points(model.n, degree)[1]
+    if not model.features and points <= measures.MAX_DENSITY_POINTS:
+        return "density", points
+    return "samples", opts.paths
+
+
+def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measure:
+    """The best averaging measure for ``model`` (module docstring of ``measure``;
+    :func:`_measure_kind` says which)."""
+    kind, _ = _measure_kind(model, degree, opts)
+    if kind == "gh":
         return derived(model, ("galerkin", "measure", "gh", degree + 1),
                        lambda: measures.gauss_hermite(model, degree + 1))
-    if model.n == 1:
+    if kind == "q1d":
         return derived(model, ("galerkin", "measure", "q1d"),
                        lambda: measures.quadrature_1d(model))
-    if model.n == 2 and not model.state_dependent_noise:
+    if kind == "grid":
         return derived(model, ("galerkin", "measure", "grid"),
                        lambda: measures.grid_2d(model))
-    if not model.features and measures.galerkin_density_points(model.n, degree)[1] \
-            <= measures.MAX_DENSITY_POINTS:
+    if kind == "density":
         return derived(model, ("galerkin", "measure", "density", degree),
                        lambda: measures.galerkin_density(model, degree))
     return derived(model, ("galerkin", "measure", "samples", opts.paths, opts.seed,
@@ -218,15 +234,8 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
     and the batches), ``M = C(n+d, d)``, ``P`` the averaging points. Measured: n = 20 at
     degree 3 (M = 1771) did not finish in 300 s before this check."""
     M = basis_size(model.n, degree)
-    if model.is_linear and (degree + 1) ** model.n <= 200_000:
-        P, systems = (degree + 1) ** model.n, 4
-    elif model.n <= 2:
-        P, systems = 4096, 4
-    elif not model.features and measures.galerkin_density_points(model.n, degree)[1] \
-            <= measures.MAX_DENSITY_POINTS:
-        P, systems = measures.galerkin_density_points(model.n, degree)[1], 4
-    else:
-        P, systems = opts.paths, 4 + opts.batches
+    kind, P = _measure_kind(model, degree, opts)
+    systems = 4 + (opts.batches if kind == "samples" else 0)
     seconds = 4.0 * P * M * M / _GEMM_FLOPS + systems * 25.0 * M ** 3 / _EIG_FLOPS
     check_count(seconds, MAX_SECONDS, f"galerkin at degree {degree} (basis of {M} functions, "
                 f"{P} averaging points)", "s (estimated, one core)",
@@ -387,9 +396,7 @@ def _at_degree(model, f, graph, reqs, degree, opts):
 def _degrees(model: SRNN, f: sp.Expr, opts: GalerkinOptions):
     if opts.degree is not None:
         return [opts.degree]
-    deg_f = None
-    if f.is_polynomial(*model.h):
-        deg_f = int(sp.Poly(f, *model.h).total_degree()) if f.free_symbols else 0
+    deg_f = model.polynomial_degree(f)
     if opts.tol is None:
         if model.is_linear and not model.state_dependent_noise and deg_f is not None:
             return [max(deg_f, 2)]
