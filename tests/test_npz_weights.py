@@ -72,8 +72,10 @@ def test_generic_keys_are_returned_for_the_model_class_to_validate(tmp_path):
     got = load_weights("noisy.npz", tmp_path)
     assert sorted(got) == ["B", "beta", "gamma"] and got["beta"] == 0.5
     assert got["B"].shape == (2, 3)
+    path = write_model(tmp_path, {**GOOD, "Beta": np.array(0.5)})
+    refused(path, "unknown model keys ['Beta']", "weights file 'net.npz'")
     path = write_model(tmp_path, {**GOOD, "beta": np.array(0.5)})
-    refused(path, "unknown model keys ['beta']", "weights file 'net.npz'")
+    refused(path, "needs the key B", "weights file 'net.npz'", param="beta")
 
 
 @pytest.mark.parametrize("arrays, fragments, param", [
@@ -168,3 +170,62 @@ def test_a_non_array_member_is_refused(tmp_path):
         zf.writestr("notes.txt", "hello")
     refused(write_model(tmp_path, None), "'notes.txt' is not a top-level .npy array",
             param="weights")
+
+
+# ---------------------------------------------------------------------- Noisy RNN weights
+NOISY_B = [[0, 0.5, 0, 0.2], [0, 0, 0.4, 0], [0.1, 0, 0, 0.3], [0, 0.2, 0, 0]]
+
+
+def test_noisy_rnn_weights_load_from_npz_as_the_builtin_model(tmp_path):
+    """A Noisy RNN's trained ``B, beta, gamma`` (Γ = −A(B, β, γ)) with ``W, b, C`` from an
+    archive, ``sigma1, sigma2`` in the TOML: the built-in ``noisy_rnn4`` (whose Γ was
+    written out by hand) and :meth:`SRNN.noisy_rnn` give the same model."""
+    from volterra_sym.model.catalogue import load_model
+
+    ref = load_model("noisy_rnn4")
+    arrays = {"B": np.array(NOISY_B), "beta": np.float64(0.8), "gamma": np.float64(1.5),
+              "W": np.array(ref.W.tolist(), dtype=float),
+              "b": np.array([0.1, -0.1, 0.2, 0.0]),
+              "C": np.array(ref.C.tolist(), dtype=float)}
+    path = write_model(tmp_path, arrays, 'sigma1 = 0.3\nsigma2 = 0.1\nobservable = "h1"\n')
+    model = SRNN.load(path)
+    assert model.input == "activation"                      # the Noisy RNN's default
+    assert model.Gamma == ref.Gamma and model.sigma == ref.sigma and model.W == ref.W
+    direct = SRNN.noisy_rnn(NOISY_B, arrays["W"], arrays["C"], beta=0.8, gamma=1.5,
+                            b=arrays["b"], sigma1=0.3, sigma2=0.1)
+    assert model.Gamma == direct.Gamma and model.input == direct.input
+
+
+def test_noisy_rnn_keys_in_toml_with_defaults_and_explicit_input(tmp_path):
+    path = tmp_path / "n.toml"
+    path.write_text('name = "n"\nactivation = "tanh"\nB = [[0, 1], [0, 0]]\n'
+                    'W = [[0.5, 0], [0, 0.5]]\nC = [[1.0], [0.0]]\nsigma = 0.3\n'
+                    'input = "additive"\n')
+    model = SRNN.load(path)
+    # β = 1/2, γ = 1: A = ½(B − Bᵀ) + ½(B + Bᵀ) − I = B − I
+    assert model.Gamma.tolist() == [[1, -1], [0, 1]] and model.input == "additive"
+
+
+@pytest.mark.parametrize("extra, param, fragment", [
+    ("Gamma = [[1, 0], [0, 1]]\n", "Gamma", "not both"),
+    ("beta = 'h1'\n", "beta", "beta"),
+    ("gamma = 'nan'\n", "gamma", "gamma"),
+])
+def test_noisy_rnn_keys_refused_with_the_key(tmp_path, extra, param, fragment):
+    path = tmp_path / "n.toml"
+    path.write_text('name = "n"\nB = [[0, 1], [0, 0]]\nW = [[0.5, 0], [0, 0.5]]\n'
+                    'C = [[1.0], [0.0]]\nsigma = 0.3\n' + extra)
+    refused(path, fragment, param=param)
+
+
+def test_beta_without_B_is_refused(tmp_path):
+    path = tmp_path / "n.toml"
+    path.write_text('name = "n"\nGamma = 1\nW = [[0.5]]\nC = [[1.0]]\nsigma = 0.3\n'
+                    'beta = 0.3\n')
+    refused(path, "needs the key B", param="beta")
+
+
+def test_non_square_B_is_refused(tmp_path):
+    path = write_model(tmp_path, {"B": np.ones((2, 3)), "W": GOOD["W"], "C": GOOD["C"],
+                                  "sigma": 0.5})
+    refused(path, "B", param="B")

@@ -87,19 +87,20 @@ def _entry(value: Any, param: str, index: tuple[int, ...], params: dict,
         try:
             expr = parse_expression(value, params, allow_free_symbols=True, what=where)
         except ExpressionError as exc:
-            raise ModelError(str(exc)) from None
+            raise ModelError(str(exc), param=param) from None
     elif isinstance(value, (bool, np.bool_)) or value is None:
-        raise ModelError(f"{where} must be a number or an expression, got {value!r}")
+        raise ModelError(f"{where} must be a number or an expression, got {value!r}", param=param)
     elif isinstance(value, (int, np.integer)):
         expr = sp.Integer(int(value))
     elif isinstance(value, (float, np.floating)):
         if not math.isfinite(float(value)):
-            raise ModelError(f"{where} must be finite, got {value}")
+            raise ModelError(f"{where} must be finite, got {value}", param=param)
         expr = exact_number(float(value))
     elif isinstance(value, complex):
-        raise ModelError(f"{where} must be real, got {value}")
+        raise ModelError(f"{where} must be real, got {value}", param=param)
     else:
-        raise ModelError(f"{where} must be a number or an expression, got {type(value).__name__}")
+        raise ModelError(f"{where} must be a number or an expression, got "
+                         f"{type(value).__name__}", param=param)
     if states is not None:
         _check_noise_symbols(expr, where, params, states)
     for s in expr.free_symbols:
@@ -107,9 +108,10 @@ def _entry(value: Any, param: str, index: tuple[int, ...], params: dict,
             continue
         if _STATE_NAME.match(s.name) or s.name in _RESERVED:
             raise ModelError(f"{where}: parameter name {s.name!r} is reserved "
-                             "(state variables h1..hn, lags sigma_j, tau_j, z, t, eps)")
+                             "(state variables h1..hn, lags sigma_j, tau_j, z, t, eps)",
+                             param=param)
     if expr.is_number and (expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or not expr.is_finite):
-        raise ModelError(f"{where} must be finite, got {expr}")
+        raise ModelError(f"{where} must be finite, got {expr}", param=param)
     return expr
 
 
@@ -314,16 +316,39 @@ class SRNN:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], **kwargs) -> SRNN:
         """Build from a mapping with keys ``Gamma, W, b, C, sigma, activation``
-        (optional ``name``, ``observable``, ``input``; the Noisy RNN noise
-        ``σ(h) = σ_1 I + σ_2 diag(h)`` as ``sigma1``, ``sigma2`` instead of ``sigma``)."""
+        (optional ``name``, ``observable``, ``input``).
+
+        The Noisy RNN parametrisation (:meth:`noisy_rnn`) has its own keys: the noise
+        ``σ(h) = σ_1 I + σ_2 diag(h)`` as ``sigma1``, ``sigma2`` instead of ``sigma``, and
+        the leak ``Γ = −A``, ``A = β(B − Bᵀ) + (1 − β)(B + Bᵀ) − γI``, as ``B`` (with
+        optional ``beta`` = 0.5, ``gamma`` = 1) instead of ``Gamma``; with ``B`` the input
+        enters the activation unless ``input`` says otherwise."""
         if not isinstance(d, Mapping):
             raise ModelError(f"model description must be a mapping, got {type(d).__name__}")
         allowed = {"Gamma", "W", "b", "C", "sigma", "activation", "name", "observable",
-                   "input", "sigma1", "sigma2"}
+                   "input", "sigma1", "sigma2", "B", "beta", "gamma"}
         unknown = set(d) - allowed
         if unknown:
             raise ModelError(f"unknown model keys {sorted(unknown)}; allowed: {sorted(allowed)}")
         d = dict(d)
+        if "B" in d:
+            if "Gamma" in d:
+                raise ModelError("give either Gamma or the Noisy RNN key B (Γ = −A(B, beta, "
+                                 "gamma)), not both", param="Gamma")
+            for key, default in (("beta", 0.5), ("gamma", 1.0)):
+                d[key] = _entry(d.get(key, default), key, (), {})
+                if not d[key].is_number:
+                    raise ModelError(f"{key} must be a number, got {d[key]}", param=key)
+            B = _matrix(d.pop("B"), "B", (None, None), {})
+            try:
+                d["Gamma"] = -noisy_rnn_A(B, d.pop("beta"), d.pop("gamma"))
+            except InvalidInputError as exc:
+                raise ModelError(str(exc), param="B") from None
+            d.setdefault("input", "activation")
+        elif "beta" in d or "gamma" in d:
+            key = "beta" if "beta" in d else "gamma"
+            raise ModelError(f"{key} is a parameter of the Noisy RNN leak A(B, beta, gamma) "
+                             "and needs the key B", param=key)
         if "sigma1" in d or "sigma2" in d:
             if "sigma" in d:
                 raise ModelError("give either sigma or the Noisy RNN keys sigma1, sigma2, not "
