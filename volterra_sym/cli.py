@@ -344,14 +344,17 @@ def cmd_kernel(args) -> int:
         with bar.stage(f"evaluate ({route})"):
             res = K.evaluate(lags, method=route, **opts)
     vals, errs, used = res.values, res.error_or_nan, res.method
+    facts = dict(res.details.get("route", {}))
     if args.json:
         print(json.dumps({"model": model.name, "observable": str(hier.f),
                           "channels": list(channels), "method": used, "options": opts,
                           "lags": lags.tolist(), "values": vals.tolist(),
-                          "errors": [e if math.isfinite(e) else None for e in errs.tolist()]},
-                         indent=2))
+                          "errors": [e if math.isfinite(e) else None for e in errs.tolist()],
+                          **({"details": facts} if facts else {})}, indent=2))
     else:
         note = f"; {', '.join(ignored)} not used by {used}" if ignored else ""
+        if "degree" in facts:
+            note = f", degree {facts['degree']}, {facts['measure']} measure" + note
         print(f"# {sp.sstr(K)} of f = {hier.f} for {model.name} (method: {used}{note})")
         print(f"# {'lags':>24s} {'K':>22s} {'error estimate':>16s}")
         for lag, v, e in zip(lags, vals, errs, strict=True):

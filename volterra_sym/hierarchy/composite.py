@@ -128,13 +128,17 @@ class CompositeKernel:
                 masks.append((key, mask, slice(start, start + rows.shape[0])))
         res = run_kernels(route, self.model, self.f, prefix_graph(requests), requests,
                           **options)
+        facts: dict = {}
         for key, mask, rows in masks:
-            v, e = res[key]
+            v, e, *more = res[key]   # a route may add its facts (degree, ...)
             vals[mask], errs[mask] = np.asarray(v)[rows], np.asarray(e)[rows]
+            if more:
+                facts.update(more[0])
         check_finite_real(vals, f"kernel {self.kicks} ({route.name})")
         shape = arr.shape[:-1]
         return KernelValues(vals.reshape(shape), errs.reshape(shape), route.name,
-                            {"kicks": self.kicks, "options": dict(options)})
+                            {"kicks": self.kicks, "options": dict(options),
+                             **({"route": facts} if facts else {})})
 
     def __repr__(self) -> str:
         return f"CompositeKernel({self.kicks}, f={self.f})"

@@ -230,10 +230,13 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
     for channels, (batch, flat) in arrays.items():
         vals = np.empty(flat.shape[0])
         errs = np.empty(flat.shape[0])
+        facts: dict = {}
         for key, mask, chans, part in plan:
             if key != channels:
                 continue
-            v, e = results[chans]
+            v, e, *more = results[chans]   # a route may add its facts (degree, ...)
+            if more:
+                facts.update(more[0])
             lo, hi = (0, len(v)) if part is None else offsets[chans][part:part + 2]
             vals[mask], errs[mask] = np.asarray(v)[lo:hi], np.asarray(e)[lo:hi]
         check_finite_real(vals, f"kernel {channels} ({route.name})")
@@ -249,7 +252,8 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
                     f"(the observable's coefficients reach {scale:.3g}); rescale the "
                     "observable")
         out[channels] = KernelValues(vals.reshape(batch), errs.reshape(batch), route.name,
-                                     {"channels": channels, "options": dict(options)})
+                                     {"channels": channels, "options": dict(options),
+                                      **({"route": facts} if facts else {})})
     return out
 
 

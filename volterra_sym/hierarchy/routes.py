@@ -140,7 +140,9 @@ def _applies(route, model, f) -> str | None:
 
 
 def run_kernels(route, model, f, graph, requests, **options):
-    """``route.kernels(...)``, or the per-kernel ``route.kernel(...)`` for older routes."""
+    """``route.kernels(...)``, or the per-kernel ``route.kernel(...)`` for older routes:
+    ``{channels: (values, error)}`` or ``(values, error, facts)`` (a mapping of the route's
+    facts, e.g. the Galerkin degree, kept in the result's ``details["route"]``)."""
     if hasattr(route, "kernels"):
         return route.kernels(model, f, graph, requests, **options)
     return {k: route.kernel(model, f, k, lags, return_error=True, **options)
