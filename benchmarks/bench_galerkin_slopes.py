@@ -1,0 +1,120 @@
+"""Residual slopes of the Galerkin series against CRN Monte Carlo (docs/theory.md §8) for
+coupled tanh networks of n = 3, 5 and 8 units (issue 9).
+
+For each network: the Galerkin series terms ``T_0..T_{M+2}`` for ``u_k(t) = sin(2t)`` and
+CRN Monte Carlo responses at geometric ε (one run, common random numbers, Richardson-
+extrapolated in dt) go through :func:`volterra_sym.verify.series_residuals`, which fits the
+log–log slope of ``R_M(ε) = y(ε) − <f>_0 − Σ_{N≤M} ε^N T_N`` over the ε whose residual is
+above the Monte Carlo noise floor and where the next order is small; the slope must be the
+order of the first non-vanishing omitted term (``M + 1``, or ``M + 2`` where ``T_{M+1}``
+vanishes at the chosen time) ± 0.3.
+
+Networks: the built-in ``tanh3`` (n = 3) and ``bench_galerkin_mc.network(n, 1.2)``
+(n = 5, 8; non-symmetric ``W = 1.2·N(0,1)/√n``).
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_galerkin_slopes.py --n 3 5 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_galerkin_mc import network  # noqa: E402
+
+from volterra_sym.model.catalogue import load_model  # noqa: E402
+from volterra_sym.verify import series_residuals  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def model_for(n: int, bias: list[float] | None = None):
+    model = load_model("tanh3") if n == 3 else network(n, 1.2)
+    return model if bias is None else model.replace(b=bias[:n] + [0.0] * (n - len(bias)),
+                                                    name=f"{model.name}_b")
+
+
+def paths_needed(model, order: int, times, c: float = 0.042) -> dict:
+    """Paths for a residual 4 se above the noise floor at the best time, from the engine's
+    own terms: ``R_M ≈ ε^{a}T_a`` (``a = M + 1``) within the asymptotic range
+    ``ε ≤ min(1, 0.15·|T_a/T_{a+1}|)``, CRN noise ``se ≈ c·ε/√P`` (``c`` measured on tanh3:
+    se = 9.5e-6 at ε = 0.05 with 50,000 paths)."""
+    import warnings
+
+    from volterra_sym import ResponseHierarchy
+    from volterra_sym.verify.mc_series import sine_input
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        T = np.asarray(ResponseHierarchy(model, "h1", order + 2).series_terms(
+            sine_input(model.m), times, method="galerkin"))
+    out = {}
+    for M in range(2, order + 1):
+        a = M + 1
+        eps = np.minimum(0.15 * np.abs(T[a]) / np.maximum(np.abs(T[a + 1]), 1e-300), 1.0)
+        snr = eps ** (a - 1) * np.abs(T[a]) / c
+        j = int(np.argmax(snr))
+        out[M] = {"paths": float((4.0 / snr[j]) ** 2), "time": float(times[j]),
+                  "eps_max": float(eps[j])}
+    return out
+
+
+def run(n: int, order: int, paths: int, eps, seed: int, bias=None) -> dict:
+    model = model_for(n, bias)
+    times = np.round(np.arange(0.5, 3.001, 0.25), 10)
+    need = paths_needed(model, order, times)
+    for M, v in need.items():
+        print(f"n={n} M={M}: about {v['paths']:.2g} paths needed (t = {v['time']:g}, "
+              f"ε ≤ {v['eps_max']:.3g})", flush=True)
+    t0 = time.perf_counter()
+    out = series_residuals(model, "h1", order, eps=eps, times=times, n_paths=paths,
+                           dt=0.01, seed=seed, method="galerkin")
+    wall = time.perf_counter() - t0
+    rows = []
+    for r in out["results"]:
+        rows.append({k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                     for k, v in r.items() if k in ("M", "kind", "status", "slope",
+                                                    "slope_stderr", "expected", "time",
+                                                    "message", "residual_t", "stderr_t",
+                                                    "used")})
+    return {"n": n, "model": model.name, "order": order, "paths": paths, "eps": list(eps),
+            "method": out["method"], "seconds": wall, "radius": out["radius"],
+            "bias": bias, "paths_needed": need,
+            "results": rows}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, nargs="+", default=[3, 5, 8])
+    ap.add_argument("--order", type=int, default=3)
+    ap.add_argument("--paths", type=int, default=200_000)
+    ap.add_argument("--eps", type=float, nargs="+",
+                    default=list(np.round(np.geomspace(0.05, 0.8, 7), 4)))
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--bias", type=float, nargs="+", default=None,
+                    help="replace b (padded with zeros): a bias off the centre of tanh "
+                         "makes the even orders large enough for the M = 3 slope")
+    args = ap.parse_args()
+    out = {"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
+           "load": os.getloadavg(), "runs": []}
+    for n in args.n:
+        r = run(n, args.order, args.paths, args.eps, args.seed, args.bias)
+        for row in r["results"]:
+            print(f"n={n} M={row['M']}: {row['status']} {row['message']}", flush=True)
+        print(f"n={n}: {r['seconds']:.0f} s, method {r['method']}", flush=True)
+        out["runs"].append(r)
+    tag = "" if args.bias is None else "_bias"
+    path = ROOT / "benchmarks" / "results" / f"galerkin_slopes{tag}.json"
+    path.write_text(json.dumps(out, indent=1))
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
