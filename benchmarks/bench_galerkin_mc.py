@@ -10,7 +10,11 @@ For each n: a tanh network with non-symmetric coupling ``W = g·N(0,1)/√n`` (s
   its standard error and time-step bias (dt vs dt/2);
 * ``z = |galerkin - MC| / (se + |bias| + err_galerkin)`` (pass: ≤ 4) and the ratio of the
   reported Galerkin error to the actual deviation from Monte Carlo;
-* the wall time of each route (``OPENBLAS_NUM_THREADS=1`` recommended).
+* the wall time of each route (``OPENBLAS_NUM_THREADS=1`` recommended), and the speed at
+  equal accuracy: Monte Carlo cost grows as ``1/se²``, so the estimator reaches Galerkin's
+  reported error (its largest over the lags) in ``t_MC · (se_max / err_galerkin)²``; the
+  ratio of that to Galerkin's time, for the control-variate estimator and for the plain
+  Girsanov estimator (run with ``--plain-paths`` paths, 0 to skip).
 
 Run: ``python benchmarks/bench_galerkin_mc.py [--n 3 5 8] [--paths 20000]``; prints and
 writes ``benchmarks/results/galerkin_mc.json``.
@@ -42,7 +46,7 @@ def network(n: int, gain: float, seed: int = 0) -> SRNN:
                 b=np.round(b, 4), activation="tanh", name=f"tanh{n}_bench")
 
 
-def run(n: int, paths: int, gain: float) -> dict:
+def run(n: int, paths: int, gain: float, plain_paths: int = 0) -> dict:
     model = network(n, gain)
     tau = 1.0 / linearisation(model).rate
     lags = np.round(np.array([0.25, 0.5, 1.0, 2.0, 3.0]) * tau / 0.01) * 0.01
@@ -59,12 +63,33 @@ def run(n: int, paths: int, gain: float) -> dict:
                                         origin_stride=1.0, window=0.01, seed=1,
                                         control_variate=True)
     t_mc = time.perf_counter() - t0
+    plain = {}
+    if plain_paths:
+        t0 = time.perf_counter()
+        pe = estimators.first_order_kernel(model, lags, observable="h1", method="girsanov",
+                                           n_paths=plain_paths, dt=0.01, n_origins=10,
+                                           origin_stride=1.0, window=0.01, seed=2)
+        plain = {"plain_paths": plain_paths, "plain_s": time.perf_counter() - t0,
+                 "plain": pe.value[:, 0].tolist(), "plain_se": pe.stderr[:, 0].tolist()}
     mc, se = est.value[:, 0], est.stderr[:, 0]
     bias = np.zeros_like(mc) if est.bias is None else np.abs(est.bias[:, 0])
     val, err = np.asarray(g), np.asarray(g.error)
     dev = np.abs(val - mc)
     z = dev / (se + bias + err)
-    return {"n": n, "gain": gain, "relaxation_time": tau, "lags": lags.tolist(),
+    target = float(np.max(err))
+    speed = {"cv_s_at_galerkin_error": t_mc * (float(se.max()) / target) ** 2}
+    speed["cv_speedup"] = speed["cv_s_at_galerkin_error"] / t_gal
+    if plain:
+        speed["plain_s_at_galerkin_error"] = plain["plain_s"] * (
+            max(plain["plain_se"]) / target) ** 2
+        speed["plain_speedup"] = speed["plain_s_at_galerkin_error"] / t_gal
+        pz = np.abs(val - np.asarray(plain["plain"])) / (np.asarray(plain["plain_se"])
+                                                         + bias + err)
+        plain["plain_max_z"] = float(pz.max())
+    return {**plain, **speed, "galerkin_details": {
+                k: (float(v) if isinstance(v, (int, float, np.floating)) else v)
+                for k, v in g.details.get("route", {}).items()},
+            "n": n, "gain": gain, "relaxation_time": tau, "lags": lags.tolist(),
             "linearised_exact": k_lin.tolist(),
             "nonlinearity": float(np.max(np.abs(val - k_lin)) / np.max(np.abs(val))),
             "galerkin": val.tolist(), "galerkin_error": err.tolist(), "galerkin_s": t_gal,
@@ -78,11 +103,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, nargs="+", default=[3, 5, 8])
     ap.add_argument("--paths", type=int, default=20_000)
     ap.add_argument("--gain", type=float, default=1.2)
+    ap.add_argument("--plain-paths", type=int, default=4000)
     args = ap.parse_args()
     out = {"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
            "load": os.getloadavg(), "runs": []}
     for n in args.n:
-        r = run(n, args.paths, args.gain)
+        r = run(n, args.paths, args.gain, args.plain_paths)
         print(json.dumps(r), flush=True)
         out["runs"].append(r)
     path = ROOT / "benchmarks" / "results" / "galerkin_mc.json"
