@@ -49,6 +49,7 @@ from .errors import (
     NotApplicableError,
     VolterraSymError,
 )
+from .hierarchy.dag import MAX_TIME
 from .model import SRNN, builtin_models, load_model
 from .parsing import ExpressionError, parse_expression
 from .reports.atomic import atomic_path, write_text_atomic
@@ -61,7 +62,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: highest kernel/series order the command line accepts (a cost budget checked first)
 MAX_ORDER = 16
 #: largest time horizon of ``series`` (a cost budget: the routes integrate up to it)
-MAX_T_MAX = 1e4
+MAX_T_MAX = MAX_TIME
 #: most observation times of ``series``
 MAX_N_TIMES = 10_000_000
 #: which backend options each route uses: kernels, series

@@ -21,7 +21,6 @@ a finite linear ODE plus one Gaussian average per order: no nested quadrature.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,10 +31,11 @@ import scipy.integrate
 import scipy.linalg
 import sympy as sp
 
+from ..budget import check_count, check_memory
 from ..density import gaussian_moments, stationary_density
 from ..density.linearisation import arrays, is_numeric
 from ..density.stationary import EXACT_MAX_N
-from ..errors import AccuracyNotReachedError, InvalidInputError
+from ..errors import AccuracyNotReachedError, InvalidInputError, ResourceLimitError
 from ..hierarchy.propagation import Representation, walk_kernels
 from ..model import SRNN
 from ..model.cache import derived
@@ -53,19 +53,70 @@ def supports(model: SRNN, g: sp.Expr) -> bool:
 Poly = dict[int, np.ndarray]  # degree -> tensor of shape (P, n, ..., n)
 
 
+#: numpy arrays have at most 64 axes; a batch axis plus ``d`` state axes
+MAX_TENSOR_DEGREE = 60
+#: entries of one row's tensors (``Σ_d n^d``); above it the filling and propagation
+#: take minutes (n = 2, degree 24: 1.7e7 entries, 347 s)
+MAX_TENSOR_ENTRIES = 2_000_000
+
+
+def tensor_entries(n: int, degrees) -> int:
+    """Entries of the dense symmetric tensors ``Σ_d n^d`` (one batch row)."""
+    return sum(n ** d for d in set(degrees))
+
+
+def check_tensor_cost(n: int, degree: int) -> None:
+    """Refuse, before anything is allocated, a polynomial whose dense coefficient
+    tensors (``n^d`` entries for degree ``d``) the exact backend cannot hold."""
+    option = "lower the observable's polynomial degree or use fewer units"
+    if degree > MAX_TENSOR_DEGREE:
+        raise ResourceLimitError(
+            f"the exact backend holds a degree-d polynomial as a tensor with d axes; "
+            f"degree {degree} is above its limit {MAX_TENSOR_DEGREE}; {option}",
+            estimate=float(degree), budget=float(MAX_TENSOR_DEGREE), unit="degree",
+            option=option)
+    entries = tensor_entries(n, range(degree + 1))
+    check_count(entries, MAX_TENSOR_ENTRIES, f"the exact backend's coefficient tensors of "
+                f"degree {degree} in {n} states", "entries per row", option)
+    # the propagated batch holds a few copies of each row; 4 rows is the least it needs
+    check_memory(32.0 * entries, f"the exact backend's coefficient tensors of degree "
+                 f"{degree} in {n} states ({entries:.3g} entries per row)", option)
+
+
 def _symmetric_tensors(g: sp.Expr, y: tuple[sp.Symbol, ...]) -> Poly:
-    """Symmetric coefficient tensors of a polynomial: ``g = Σ_d <G_d, y^{⊗d}>``."""
+    """Symmetric coefficient tensors of a polynomial: ``g = Σ_d <G_d, y^{⊗d}>``
+    (the cost is checked first). The entry at a multi-index with exponent pattern ``e``
+    is the coefficient of ``y^e`` over the number of its orderings ``d!/Π e_i!``."""
     n = len(y)
     poly = sp.Poly(sp.expand(g), *y)
-    out: Poly = {}
+    check_tensor_cost(n, poly.total_degree())
+    by_degree: dict[int, list[tuple[tuple[int, ...], float]]] = {}
     for monom, coeff in poly.terms():
-        d = sum(monom)
-        T = out.setdefault(d, np.zeros((1,) + (n,) * d))
-        letters = tuple(itertools.chain.from_iterable([i] * e for i, e in enumerate(monom)))
-        perms = set(itertools.permutations(letters))
-        val = float(coeff) / len(perms)
-        for p in perms:
-            T[(0,) + p] += val
+        by_degree.setdefault(sum(monom), []).append((monom, float(coeff)))
+    out: Poly = {}
+    for d, terms in by_degree.items():
+        if d == 0:
+            out[0] = np.array([sum(c for _, c in terms)])
+            continue
+        # key of a multi-index: its sorted letters read as a base-n number (< n^d)
+        idx = np.sort(np.indices((n,) * d, dtype=np.int64).reshape(d, -1), axis=0)
+        key = np.zeros(idx.shape[1], dtype=np.int64)
+        for row in idx:
+            key = key * n + row
+        keys = np.empty(len(terms), dtype=np.int64)
+        vals = np.empty(len(terms))
+        for t, (monom, coeff) in enumerate(terms):
+            k, count = 0, math.factorial(d)
+            for i, e in enumerate(monom):
+                for _ in range(e):
+                    k = k * n + i
+                count //= math.factorial(e)
+            keys[t], vals[t] = k, coeff / count
+        order = np.argsort(keys)
+        keys, vals = keys[order], vals[order]
+        pos = np.clip(np.searchsorted(keys, key), 0, len(keys) - 1)
+        flat = np.where(keys[pos] == key, vals[pos], 0.0)
+        out[d] = flat.reshape((1,) + (n,) * d)
     return out
 
 
@@ -222,6 +273,10 @@ class ExactRepresentation(Representation):
 
     def __init__(self, data: LinearGaussianPolynomials):
         self.data = data
+        # rows per propagated chunk: about 2e8 tensor entries in all
+        degrees = data.f_tensors.keys()
+        self.max_rows = max(1, min(200_000, int(2e8 // max(1, tensor_entries(
+            data.model.n, degrees)))))
 
     def encode(self) -> Poly:
         return self.data.f_tensors

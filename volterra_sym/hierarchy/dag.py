@@ -298,21 +298,38 @@ class ResponseHierarchy:
                 + r" \\ ".join(rows) + r"\end{aligned}$")
 
 
+#: the longest observation time accepted (in the model's time unit): the forward forms
+#: integrate the input over [0, t], so their cost grows with t
+MAX_TIME = 1e4
+
+
 def check_times(times) -> np.ndarray:
-    """Validate an observation-time grid: 1-d, finite, ≥ 0, non-decreasing."""
-    t = np.asarray(times, dtype=float)
+    """Validate an observation-time grid: 1-d, real, finite, ``0 ≤ t ≤ MAX_TIME``,
+    non-decreasing (``InvalidInputError`` naming ``times``)."""
+    def bad(msg: str) -> InvalidInputError:
+        return InvalidInputError(msg, param="times")
+    if np.iscomplexobj(times):
+        raise bad("times must be real, got a complex array")
+    try:
+        t = np.asarray(times, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise bad(f"times must be an array of real numbers, got {type(times).__name__}") \
+            from None
     if t.ndim == 0:
         t = t[None]
     if t.ndim != 1 or t.size == 0:
-        raise ValueError(f"times must be a non-empty 1-d array, got shape {t.shape}")
+        raise bad(f"times must be a non-empty 1-d array, got shape {t.shape}")
     if not np.all(np.isfinite(t)):
-        raise ValueError("times must be finite (found NaN or inf)")
+        raise bad("times must be finite (found NaN or inf)")
     if t[0] < 0:
-        raise ValueError(f"times must be ≥ 0 (the input starts at t = 0), got {t[0]}")
+        raise bad(f"times must be ≥ 0 (the input starts at t = 0), got {t[0]}")
     if np.any(np.diff(t) < 0):
         i = int(np.argmax(np.diff(t) < 0))
-        raise ValueError(f"times must be non-decreasing: times[{i + 1}] = {t[i + 1]} < "
-                         f"times[{i}] = {t[i]}")
+        raise bad(f"times must be non-decreasing: times[{i + 1}] = {t[i + 1]} < "
+                  f"times[{i}] = {t[i]}")
+    if t[-1] > MAX_TIME:
+        raise bad(f"times must be ≤ {MAX_TIME:g} (the series integrates the input over "
+                  f"[0, t]), got {t[-1]:g}; observe over a shorter horizon")
     return t
 
 

@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import InvalidInputError, NotApplicableError, VolterraSymError, format_bytes
+from ..errors import (
+    InvalidInputError,
+    NotApplicableError,
+    ResourceLimitError,
+    VolterraSymError,
+    format_bytes,
+)
 from ..parsing import ExpressionError, parse_expression
 from .activations import Activation, Z, get_activation
 from .cache import derived, shared_store
@@ -229,6 +235,7 @@ class SRNN:
         put = object.__setattr__
         params: dict[str, sp.Symbol] = {}
         n = _infer_n(Gamma, W, b)
+        check_model_size(n, Gamma, W, C, sigma)
         put(self, "Gamma", _matrix(Gamma, "Gamma", (n, n), params, scalar_to_identity=True))
         put(self, "W", _matrix(W, "W", (n, n), params))
         put(self, "b", sp.ImmutableMatrix(sp.zeros(n, 1)) if b is None
@@ -852,10 +859,43 @@ def _hurwitz(M: np.ndarray, label: str) -> None:
                          "stationary density)")
 
 
+#: matrix entries a model may hold; each is an exact SymPy number (about 20 µs to build)
+MAX_MODEL_ENTRIES = 1_200_000
+SECONDS_PER_ENTRY = 2e-5
+
+
+def _entries(value: Any) -> int:
+    """Entries of a matrix argument (1 for a scalar), read off its shape without copying."""
+    if isinstance(value, sp.MatrixBase):
+        return value.rows * value.cols
+    if isinstance(value, np.ndarray):
+        return int(value.size)
+    if isinstance(value, (list, tuple)):
+        first = value[0] if value else None
+        return len(value) * (len(first) if isinstance(first, (list, tuple, np.ndarray)) else 1)
+    return 1
+
+
+def check_model_size(n: int, *matrices: Any) -> None:
+    """Refuse, before any entry is built, a model whose exact matrices would take minutes
+    (``ResourceLimitError`` with the estimated time; the option is fewer units)."""
+    entries = sum(_entries(M) for M in matrices)
+    if entries > MAX_MODEL_ENTRIES:
+        secs = entries * SECONDS_PER_ENTRY
+        option = "use fewer units (n ≈ 600 with full Γ, W and σ fits)"
+        raise ResourceLimitError(
+            f"a model with n = {n} units has {entries:,} matrix entries, each held as an "
+            f"exact number (about {secs:.0f} s to build); the limit is "
+            f"{MAX_MODEL_ENTRIES:,} entries; {option}", estimate=float(entries),
+            budget=float(MAX_MODEL_ENTRIES), unit="entries", option=option)
+
+
 def _infer_n(Gamma, W, b) -> int:
     for v in (Gamma, W):
         if isinstance(v, sp.MatrixBase):
             return v.rows
+        if isinstance(v, np.ndarray) and v.ndim >= 1:
+            return v.shape[0]
         if isinstance(v, (list, tuple, np.ndarray)):
             arr = np.asarray(v, dtype=object)
             if arr.ndim >= 1:
