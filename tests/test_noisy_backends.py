@@ -93,3 +93,27 @@ def test_series_orders_one_two_against_crn_monte_carlo(name):
     assert np.all(np.abs(even - eps ** 2 * T[2]) <= 4 * se_max + b_max + 2 * eps ** 4)
     # the check can fail: without the second-order term the even part is missed
     assert np.any(np.abs(even) > 4 * se_max + b_max)
+
+
+def test_additive_input_engines_refuse_the_input_inside_the_activation():
+    """The ensemble engine and the kernel estimators add εCu to the drift and weight by
+    the additive conjugate: on tanh1d_inside they used to return the additive model's
+    numbers (K1(0.5) ≈ 0.80 against the model's own ≈ 0.3). Now a typed refusal; the
+    linear activation (where inside is additive) still runs."""
+    from volterra_sym.errors import NotApplicableError
+    from volterra_sym.montecarlo import crn_responses, first_order_kernel, second_order_kernel
+
+    m = load_model("tanh1d_inside")
+    with pytest.raises(NotApplicableError, match="inside the activation"):
+        crn_responses(m, u, [0.3], [1.0], n_paths=1000, dt=0.01, seed=1)
+    for method in ("fdt", "girsanov"):
+        with pytest.raises(NotApplicableError, match="inside the activation"):
+            first_order_kernel(m, [0.5], method=method, n_paths=1000, dt=0.01, seed=1)
+        with pytest.raises(NotApplicableError, match="inside the activation"):
+            second_order_kernel(m, [[0.5, 0.5]], method=method, n_paths=1000, dt=0.01,
+                                seed=1)
+    # unperturbed runs (ε = 0 only) are the same model and still allowed
+    crn_responses(m, u, [0.0], [0.5], n_paths=1000, dt=0.01, seed=1)
+    lin = m.replace(activation="linear", W=[[0.5]], name="lin_inside")
+    res = crn_responses(lin, u, [0.3], [1.0], n_paths=1000, dt=0.01, seed=1)
+    assert np.all(np.isfinite(res.value))

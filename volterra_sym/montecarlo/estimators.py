@@ -709,6 +709,18 @@ def _check_method(method) -> None:
                                 param="method")
 
 
+def _require_additive_input(model: SRNN, what: str) -> None:
+    """The estimators' weights (the conjugate ``v = −p0⁻¹∇·(C p0)``, the Girsanov matrix)
+    are those of the additive input ``εCu``; with the input inside a nonlinear activation
+    the kick is ``a'(z)C·∇`` (docs/theory.md §10) and they would estimate another kernel."""
+    if model.input == "activation" and not model.is_linear:
+        raise NotApplicableError(
+            f"{what}: input inside the activation (docs/theory.md §10) — the estimator's "
+            "weights belong to the additive input εCu; pass conjugate= (the first-order "
+            "FDT with v = −p0⁻¹∇·(a'(z)C p0)) or use the model's CRN responses "
+            "(volterra_sym.montecarlo.integrators.state_noise_crn)")
+
+
 def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt",
                        n_paths: int, dt: float, scheme: str = "exponential",
                        n_origins: int = 1, origin_stride: float | None = None,
@@ -734,6 +746,8 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
     Needs a polynomial observable given as an expression.
     """
     _check_method(method)
+    if not (method == "fdt" and conjugate is not None):
+        _require_additive_input(model, f"first-order {method} kernel estimator")
     L = time_indices(lags, dt, "lags")
     n_origins, stride = _origins(n_origins, origin_stride, dt)
     w = _window_steps(window, dt)
@@ -794,6 +808,7 @@ def second_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fd
     ``dask.distributed.Client``. Control variates are not implemented at second order.
     """
     _check_method(method)
+    _require_additive_input(model, f"second-order {method} kernel estimator")
     if control_variate:
         raise UnsupportedOrderError("control variates are implemented for first-order "
                                     "kernels and CRN responses, not at second order")

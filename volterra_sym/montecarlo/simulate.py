@@ -47,7 +47,7 @@ import numpy as np
 import sympy as sp
 
 from ..budget import check_count, check_memory
-from ..errors import InvalidInputError, SimulationError
+from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..model import SRNN
 from .distributed import check_client, map_chunks
 from .integrators import Integrator, check_time_step, model_arrays
@@ -374,6 +374,14 @@ class PathJob:
         # inputs ε_v·(in_map u(t_i)) per group and level, shape (V, steps_l, n)
         self.inputs: list[list[np.ndarray | None]] = [[None] * len(self.steps)
                                                       for _ in groups]
+        if u is not None and np.any(eps != 0.0):
+            for gm, _ in groups:
+                if gm.input == "activation" and not gm.is_linear:
+                    raise NotApplicableError(
+                        "input inside the activation (docs/theory.md §10): this ensemble "
+                        "engine adds εCu(t) to the drift, which is not this model's input; "
+                        "volterra_sym.montecarlo.integrators.state_noise_crn simulates "
+                        "a(Wh + b + εCu)")
         if u is not None:
             fine_dt = self.levels[0][-1].dt
             lag = int(input_delay) * self.ratio[0]        # fine steps before the input starts
