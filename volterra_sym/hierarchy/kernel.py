@@ -240,6 +240,12 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
             lo, hi = (0, len(v)) if part is None else offsets[chans][part:part + 2]
             vals[mask], errs[mask] = np.asarray(v)[lo:hi], np.asarray(e)[lo:hi]
         check_finite_real(vals, f"kernel {channels} ({route.name})")
+        if np.any(np.isnan(errs)) or (not getattr(route, "unbounded_error", False)
+                                      and not np.all(np.isfinite(errs))):
+            raise AccuracyNotReachedError(
+                f"kernel {channels} ({route.name}): the error estimate is not finite "
+                f"(values up to {np.max(np.abs(vals)):.3g}: an overflow in the estimate); "
+                "nothing is returned — rescale the model's inputs or the observable")
         if scale != 1.0:
             # an infinite error estimate before scaling means "no bound" (taylor beyond its
             # radius with on_radius='warn'); one that becomes infinite is an overflow

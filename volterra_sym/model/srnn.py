@@ -255,6 +255,9 @@ class SRNN:
                              f"spaces; no '__'), got {name!r}")
         put(self, "name", name)
         put(self, "n", n)
+        if self.C.cols == 0:
+            raise ModelError("C must have at least one column (one per input channel), got "
+                             f"shape {self.C.rows}×0", param="C")
         put(self, "m", self.C.cols)
         put(self, "r", self.sigma.cols)
         put(self, "h", state_symbols(n))

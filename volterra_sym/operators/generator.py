@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..errors import InvalidInputError
 from ..model import SRNN
 
 __all__ = ["generator", "fokker_planck", "perturbation", "perturbation_adjoint", "check_channel",
@@ -30,8 +31,8 @@ __all__ = ["generator", "fokker_planck", "perturbation", "perturbation_adjoint",
 def check_channel(model: SRNN, k: int) -> int:
     """Validate an input-channel index ``0 <= k < m``."""
     if isinstance(k, bool) or not isinstance(k, (int, sp.Integer)) or not 0 <= int(k) < model.m:
-        raise ValueError(f"channel k={k!r} is out of range: the model has m={model.m} input "
-                         f"channel(s), indexed 0..{model.m - 1}")
+        raise InvalidInputError(f"channel k={k!r} is out of range: the model has m={model.m} "
+                                f"input channel(s), indexed 0..{model.m - 1}", param="k")
     return int(k)
 
 

@@ -124,6 +124,8 @@ class _TaylorBackend:
     """The route ``method="taylor"`` (see :mod:`volterra_sym.backends.taylor`)."""
 
     name = "taylor"
+    #: an infinite error estimate means "no bound" (beyond the radius, on_radius='warn')
+    unbounded_error = True
 
     #: monomial degree of the response functional used by :meth:`series_terms`
     series_degree = 10
