@@ -1,0 +1,88 @@
+"""Residual slopes of the spectral series of ``tanh1d_inside`` (1-D tanh, input inside the
+activation, docs/theory.md §10) against CRN Monte Carlo responses (issue 12 acceptance).
+
+The spectral terms ``T_0..T_5`` for ``u(t) = sin(2t)`` and the responses of
+:func:`volterra_sym.montecarlo.integrators.state_noise_crn` (Euler–Maruyama with the model's
+own drift ``-Γh + a(Wh + b + εCu)``, Richardson-extrapolated in dt; initial states from the
+exact ``p0`` by inverse CDF) go through :func:`volterra_sym.verify.series_residuals`: per
+``M = 1, 2, 3`` the log–log slope of ``R_M(ε) = y(ε) − <f>_0 − Σ_{N≤M} ε^N T_N`` over the ε
+whose residual is above the noise floor and where the next order is small; expected ``M + 1``
+± 0.3.
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_inside_slopes.py --paths 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from volterra_sym import ResponseHierarchy
+from volterra_sym.density import inverse_cdf_sampler, one_dim_density
+from volterra_sym.model.catalogue import load_model
+from volterra_sym.montecarlo.crn import CRNResponses
+from volterra_sym.montecarlo.integrators import state_noise_crn
+from volterra_sym.verify import series_residuals
+from volterra_sym.verify.mc_series import sine_input
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="tanh1d_inside")
+    ap.add_argument("--paths", type=int, default=1_000_000)
+    ap.add_argument("--eps", type=float, nargs="+",
+                    default=list(np.round(np.geomspace(0.05, 0.8, 7), 4)))
+    ap.add_argument("--dt", type=float, default=0.01)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    model = load_model(args.model)
+    times = np.round(np.arange(0.5, 3.001, 0.25), 10)
+    u = sine_input(model.m)
+    t0 = time.perf_counter()
+    terms = ResponseHierarchy(model, "h1", 5).series_terms(u, times, method="spectral")
+    t_terms = time.perf_counter() - t0
+    eps = np.asarray(args.eps, float)
+    t0 = time.perf_counter()
+    mean, se, bias = state_noise_crn(model, u, eps, times, n_paths=args.paths, dt=args.dt,
+                                     initial=inverse_cdf_sampler(*one_dim_density(model)),
+                                     seed=args.seed, chunk=50_000)
+    t_mc = time.perf_counter() - t0
+    mc = CRNResponses(eps, times, mean, se, mean, se, bias, np.full(times.size, np.nan),
+                      args.paths, args.dt, "euler (state noise)", args.seed, t_mc)
+    out = series_residuals(model, "h1", 3, eps=eps, times=times, n_paths=args.paths,
+                           dt=args.dt, method="spectral", engine_terms=np.asarray(terms),
+                           mc=mc)
+    rows = []
+    for r in out["results"]:
+        rows.append({k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                     for k, v in r.items() if k in ("M", "kind", "status", "slope",
+                                                    "slope_stderr", "expected", "time",
+                                                    "message", "residual_t", "stderr_t",
+                                                    "used")})
+        print(f"M={r['M']}: {r['status']} {r['message']}", flush=True)
+    T = np.asarray(terms)
+    full = sum(eps[:, None] ** N * T[N][None, :] for N in range(1, T.shape[0]))
+    ratio = np.abs(mean - full) / (4 * se + bias)
+    print(f"terms {t_terms:.1f} s, Monte Carlo {t_mc:.0f} s ({args.paths} paths); series to "
+          f"order 5 vs CRN: max |Δ|/(4se + bias) = {ratio.max():.3g}")
+    res = {"model": model.name, "paths": args.paths, "eps": eps.tolist(),
+           "times": times.tolist(), "terms": T.tolist(),
+           "terms_error": np.asarray(terms.error).tolist(), "mc_value": mean.tolist(),
+           "mc_stderr": se.tolist(), "mc_bias": bias.tolist(), "seconds_terms": t_terms,
+           "seconds_mc": t_mc, "series_vs_mc_max_ratio": float(ratio.max()),
+           "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
+           "load": os.getloadavg(), "results": rows}
+    path = ROOT / "benchmarks" / "results" / f"inside_slopes_{model.name}.json"
+    path.write_text(json.dumps(res, indent=1))
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
