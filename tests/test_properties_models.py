@@ -30,7 +30,7 @@ import pytest
 import scipy.linalg
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import assume, event, given, note  # noqa: E402
+from hypothesis import assume, event, given, note, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from volterra_sym import SRNN  # noqa: E402
@@ -289,3 +289,45 @@ def test_reference_closed_form_is_right():
     """The oracle itself: K(σ) of a 1-d linear model is C e^{-(Γ-W)σ}."""
     model = SRNN([[2.0]], [[0.5]], [[1.5]], [[0.5]], [0.25])
     assert reference(model, [0.0, 1.0]) == pytest.approx([1.5, 1.5 * math.exp(-1.5)])
+
+
+HOSTILE_FLOATS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e-300, 1e300, -1.0, 5e-324, 1e4, 1e4 + 1]),
+    st.complex_numbers(max_magnitude=10), st.sampled_from([None, "1", [], True]))
+HOSTILE_TIMES = st.one_of(
+    st.lists(st.floats(min_value=-1, max_value=20, allow_nan=False), min_size=1, max_size=5)
+    .map(sorted),
+    st.lists(HOSTILE_FLOATS, min_size=0, max_size=4), HOSTILE_FLOATS)
+HOSTILE_EPS = st.one_of(HOSTILE_FLOATS, st.lists(HOSTILE_FLOATS, min_size=0, max_size=3))
+
+
+@pytest.fixture(scope="module")
+def linear1d_hier():
+    return ResponseHierarchy(SRNN([[2.0]], [[0.5]], [[1.5]], [[0.5]], [0.25]), "h1", 1)
+
+
+@settings(deadline=None)
+@given(times=HOSTILE_TIMES, eps=HOSTILE_EPS)
+def test_hostile_times_and_eps_give_the_closed_form_or_the_projects_error(linear1d_hier,
+                                                                          times, eps):
+    """Random observation times and amplitudes into the series of the 1-d linear model with
+    u = 1: ``ε T_1(t) = ε (1 − e^{−1.5 t})`` (C/A = 1), or the project's error."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)  # a silent cut
+            out = linear1d_hier.series(lambda t: np.array([1.0]), times, eps, method="exact")
+    except VolterraSymError as exc:
+        note(f"refused: {exc}")
+        event(f"refused: {type(exc).__name__}")
+        return
+    event("computed")
+    out = np.asarray(out)
+    assert out.dtype.kind == "f" and np.all(np.isfinite(out))
+    t = np.atleast_1d(np.asarray(times, dtype=float))
+    e = np.asarray(eps, dtype=float)
+    assert np.all(np.isfinite(t)) and np.all(t >= 0) and np.all(np.isfinite(e))
+    first = out[..., 1, :] - out[..., 0, :]          # partial sums: S_1 − S_0 = ε T_1
+    expected = (e[:, None] if e.ndim else e) * (1 - np.exp(-1.5 * t))
+    # (the difference of partial sums carries the rounding of T_0 ≈ 0.33)
+    assert np.allclose(first, expected, rtol=1e-9, atol=1e-15 + 1e-12 * np.max(np.abs(e)))

@@ -226,10 +226,16 @@ class ResponseHierarchy:
         times = check_times(times)
         u = check_input(u, self.model.m)
         backend = self._backend(method, f"the series of {self.f}")
-        res = backend.series_terms(self, u, times, **options)
-        if isinstance(res, SeriesTerms):
+        # the routes integrate forward through strictly increasing times: repeated ones are
+        # computed once and copied
+        uniq, inverse = np.unique(times, return_inverse=True)
+        res = backend.series_terms(self, u, uniq, **options)
+        if not isinstance(res, SeriesTerms):
+            res = SeriesTerms(res, None, backend.name, {"order": self.order})
+        if uniq.size == times.size:
             return res
-        return SeriesTerms(res, None, backend.name, {"order": self.order})
+        err = None if res.error is None else np.asarray(res.error)[:, inverse]
+        return SeriesTerms(np.asarray(res.values)[:, inverse], err, res.method, res.details)
 
     def series(self, u: Callable, times, eps, method: str = "auto", *,
                check: bool = True) -> np.ndarray:
@@ -240,9 +246,7 @@ class ResponseHierarchy:
         :class:`ConvergenceWarning` is issued for every ε outside the estimated radius
         of convergence (see :meth:`diagnose`).
         """
-        eps_arr = np.asarray(eps, dtype=float)
-        if not np.all(np.isfinite(eps_arr)):
-            raise ValueError(f"eps must be finite, got {eps}")
+        eps_arr = check_eps(eps)
         terms = np.asarray(self.series_terms(u, times, method=method))
         if check:
             for e in np.atleast_1d(eps_arr):
@@ -303,13 +307,24 @@ class ResponseHierarchy:
 MAX_TIME = 1e4
 
 
+def _dtype_kind(x) -> str:
+    """numpy's dtype kind of ``x`` as an array ('O' when it is not one: ragged, mixed)."""
+    try:
+        return np.asarray(x).dtype.kind
+    except (TypeError, ValueError):
+        return "O"
+
+
 def check_times(times) -> np.ndarray:
     """Validate an observation-time grid: 1-d, real, finite, ``0 ≤ t ≤ MAX_TIME``,
     non-decreasing (``InvalidInputError`` naming ``times``)."""
     def bad(msg: str) -> InvalidInputError:
         return InvalidInputError(msg, param="times")
-    if np.iscomplexobj(times):
+    kind = _dtype_kind(times)
+    if kind == "c":
         raise bad("times must be real, got a complex array")
+    if kind in "USb":
+        raise bad(f"times must be numbers, got {np.asarray(times).dtype} values {times!r}")
     try:
         t = np.asarray(times, dtype=float)
     except (TypeError, ValueError, OverflowError):
@@ -331,6 +346,27 @@ def check_times(times) -> np.ndarray:
         raise bad(f"times must be ≤ {MAX_TIME:g} (the series integrates the input over "
                   f"[0, t]), got {t[-1]:g}; observe over a shorter horizon")
     return t
+
+
+def check_eps(eps) -> np.ndarray:
+    """Validate input amplitudes: a real finite number or a non-empty 1-d array of them
+    (``InvalidInputError`` naming ``eps``)."""
+    def bad(msg: str) -> InvalidInputError:
+        return InvalidInputError(msg, param="eps")
+    kind = _dtype_kind(eps)
+    if kind == "c":
+        raise bad(f"eps must be real, got {eps!r}")
+    if eps is None or kind in "USb":
+        raise bad(f"eps must be a real number or an array of them, got {eps!r}")
+    try:
+        arr = np.asarray(eps, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise bad(f"eps must be a real number or an array of them, got {eps!r}") from None
+    if arr.ndim > 1 or arr.size == 0:
+        raise bad(f"eps must be a number or a non-empty 1-d array, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise bad(f"eps must be finite, got {eps!r}")
+    return arr
 
 
 def check_input(u: Callable, m: int) -> Callable[[float], np.ndarray]:
