@@ -68,3 +68,23 @@ def test_missing_pdflatex_gives_clear_error(tmp_path, monkeypatch):
     tex.write_text("\\documentclass{article}\\begin{document}x\\end{document}")
     with pytest.raises(LatexUnavailableError, match="apt-get install"):
         compile_pdf(tex)
+
+
+def test_derive_non_polynomial_observable_of_a_linear_model():
+    """Used to end in 'cannot create mpf from Integral(…)': <sin(h1)>_0 has no closed form
+    from the density's integral; the document gives the numeric route's value, named, which
+    matches the Gaussian identity E sin(h1) = sin(μ1) e^{−S11/2}."""
+    import re
+
+    import numpy as np
+
+    from volterra_sym.density import gaussian_moments
+
+    model = load_model("linear2d")
+    doc = derivation_document(model, 1, "sin(h1)")
+    m = re.search(r"\\langle f\\rangle_0 \\approx ([-0-9.e]+)\\quad\\text\{\(no closed form; "
+                  r"route: (\w+)\)\}", doc)
+    assert m, doc[-2000:]
+    mu, S = gaussian_moments(model)
+    exact = np.sin(float(mu[0])) * np.exp(-float(S[0, 0]) / 2)
+    assert abs(float(m.group(1)) - exact) < 1e-7

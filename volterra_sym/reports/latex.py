@@ -352,7 +352,22 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
         out.append(_eq(r"\langle f\rangle_0 = " + sp.latex(sp.Float(mean, 12))
                        + r"\quad\text{(Simpson on the tabulated $p_0$)}"))
     elif dens.has_closed_form and (model.is_linear or model.n == 1) and model.is_numeric:
-        out.append(_eq(r"\langle f\rangle_0 = " + tex(_round(dens.expectation(f)))))
+        mean = dens.expectation(f)
+        if mean.is_number and not mean.has(sp.Integral):
+            out.append(_eq(r"\langle f\rangle_0 = " + tex(_round(mean))))
+        else:
+            # no closed form of the average (e.g. sin(h1) under a Gaussian): the numeric
+            # route's value, named, with its error where the route gives one
+            try:
+                route = hier._backend("auto", f"<{f}>_0")
+                value = float(route.mean0(hier))
+            except VolterraSymError as exc:
+                out.append("$\\langle f\\rangle_0$ has no closed form here and no numeric "
+                           f"route gives it ({type(exc).__name__}).\n")
+            else:
+                out.append(_eq(r"\langle f\rangle_0 \approx " + sp.latex(sp.Float(value, 12))
+                               + r"\quad\text{(no closed form; route: " + route.name
+                               + ")}"))
 
     # ------------------------------------------------------------------ kernels
     out.append("\\section{Response kernels}\n")
