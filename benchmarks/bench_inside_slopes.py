@@ -41,6 +41,7 @@ def main() -> None:
                     default=list(np.round(np.geomspace(0.05, 0.8, 7), 4)))
     ap.add_argument("--dt", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--tag", default="", help="suffix of the result file")
     args = ap.parse_args()
     model = load_model(args.model)
     times = np.round(np.arange(0.5, 3.001, 0.25), 10)
@@ -79,7 +80,7 @@ def main() -> None:
            "seconds_mc": t_mc, "series_vs_mc_max_ratio": float(ratio.max()),
            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
            "load": os.getloadavg(), "results": rows}
-    path = ROOT / "benchmarks" / "results" / f"inside_slopes_{model.name}.json"
+    path = ROOT / "benchmarks" / "results" / f"inside_slopes_{model.name}{args.tag}.json"
     path.write_text(json.dumps(res, indent=1))
     print("wrote", path)
 
