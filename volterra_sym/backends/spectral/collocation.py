@@ -205,6 +205,10 @@ def _logp_1d(num: ModelNumerics, xs: np.ndarray) -> np.ndarray:
     return log_density_1d(num.model, xs)
 
 
+#: largest ``max|h| / width`` of the 1-D grid's box (see :func:`_domain_1d`)
+MAX_OFFSET = 1e4
+
+
 def _domain_1d(num: ModelNumerics, cut: float) -> Domain:
     """The box ``{p0 ≥ cut · max p0}`` of a 1-D model (:func:`volterra_sym.density.
     bracket_1d` with depth ``log(1/cut)``)."""
@@ -212,6 +216,15 @@ def _domain_1d(num: ModelNumerics, cut: float) -> Domain:
         br = bracket_1d(num.model, drop=math.log(1.0 / cut))
     except NotApplicableError as exc:
         raise GridError(str(exc)) from None
+    offset = max(abs(br.lo), abs(br.hi)) / (br.hi - br.lo)
+    if offset > MAX_OFFSET:
+        # the grid lives in absolute coordinates: a density this narrow this far from 0
+        # leaves too few digits for the differences of grid points (Γ = 1e-11 softplus:
+        # K(0) off by 4e-6 relative while the estimate said 6e-8)
+        raise GridError(f"the stationary density sits at |h| ≈ {max(abs(br.lo), abs(br.hi)):.3g}"
+                        f", {offset:.3g} times its width (limit {MAX_OFFSET:g}): the grid in "
+                        "absolute coordinates cannot resolve it; use method='galerkin' "
+                        "(whitened coordinates)")
     return Domain(np.zeros(1), np.eye(1), np.array([br.lo]), np.array([br.hi]), "reversible",
                   np.array([br.sd]), cut)
 
