@@ -67,6 +67,14 @@ def paths_needed(model, order: int, times, c: float = 0.042) -> dict:
     return out
 
 
+def result_rows(out: dict) -> list[dict]:
+    """The per-M slope results of :func:`series_residuals` as JSON-ready rows."""
+    keep = ("M", "kind", "status", "slope", "slope_stderr", "expected", "time", "message",
+            "residual_t", "stderr_t", "used")
+    return [{k: (v.tolist() if isinstance(v, np.ndarray) else v)
+             for k, v in r.items() if k in keep} for r in out["results"]]
+
+
 def run(n: int, order: int, paths: int, eps, seed: int, bias=None) -> dict:
     model = model_for(n, bias)
     times = np.round(np.arange(0.5, 3.001, 0.25), 10)
@@ -78,13 +86,7 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None) -> dict:
     out = series_residuals(model, "h1", order, eps=eps, times=times, n_paths=paths,
                            dt=0.01, seed=seed, method="galerkin")
     wall = time.perf_counter() - t0
-    rows = []
-    for r in out["results"]:
-        rows.append({k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                     for k, v in r.items() if k in ("M", "kind", "status", "slope",
-                                                    "slope_stderr", "expected", "time",
-                                                    "message", "residual_t", "stderr_t",
-                                                    "used")})
+    rows = result_rows(out)
     # agreement of the series with the responses (not only the slope): at every time and ε,
     # |y − Σ_{N≤M+2} ε^N T_N| against 4 se + Σ ε^N err(T_N) + the bound on the O(dt²)
     # remainder of the Richardson-extrapolated responses (as verify uses it)

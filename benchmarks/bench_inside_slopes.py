@@ -17,10 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_galerkin_slopes import result_rows  # noqa: E402
 
 from volterra_sym import ResponseHierarchy
 from volterra_sym.density import inverse_cdf_sampler, one_dim_density
@@ -60,13 +64,8 @@ def main() -> None:
     out = series_residuals(model, "h1", 3, eps=eps, times=times, n_paths=args.paths,
                            dt=args.dt, method="spectral", engine_terms=np.asarray(terms),
                            mc=mc)
-    rows = []
-    for r in out["results"]:
-        rows.append({k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                     for k, v in r.items() if k in ("M", "kind", "status", "slope",
-                                                    "slope_stderr", "expected", "time",
-                                                    "message", "residual_t", "stderr_t",
-                                                    "used")})
+    rows = result_rows(out)
+    for r in rows:
         print(f"M={r['M']}: {r['status']} {r['message']}", flush=True)
     T = np.asarray(terms)
     full = sum(eps[:, None] ** N * T[N][None, :] for N in range(1, T.shape[0]))
