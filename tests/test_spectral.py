@@ -378,3 +378,16 @@ def test_bad_lags_are_reported():
     with pytest.raises(ValueError, match="sorted"):
         get_backend("spectral").kernel(lin1(), sp.Symbol("h1", real=True), (0, 1),
                                        np.array([[0.3, 0.1]]))
+
+
+@pytest.mark.parametrize("gamma, w", [(1e-11, 0.0), (0.5, -479442211.0)])
+def test_grids_that_cannot_resolve_the_density_are_refused(gamma, w):
+    """Found by the nightly hypothesis run: softplus with Γ = 1e-11 (density at 6.9e10,
+    width 1e5) gave K(0) off by 3.7e-8 with an estimate of 6.4e-10; W = -4.8e8 (a kink on
+    the scale 2e-9) gave 0.0205 ± 3.9e-4 for the exact 0.01. Now refused, naming why."""
+    import volterra_sym as vs
+    from volterra_sym.errors import NotApplicableError
+    m = vs.SRNN([[gamma]], [[w]], [[0.01]], [[0.5]], [0.0], activation="softplus")
+    with pytest.raises(NotApplicableError, match="spectral grid|absolute coordinates"):
+        vs.ResponseHierarchy(m, "h1", 1).kernel((0,)).evaluate(np.array([[0.0]]),
+                                                               method="spectral")

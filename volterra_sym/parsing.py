@@ -289,6 +289,14 @@ def _check_constant(c: sp.Expr, fail: Callable[[str], None], seen: dict) -> tupl
         fail(f"the number {sp.N(c, 6)} lies outside the float range (|x| ≤ {FLOAT_MAX:.4g})")
     if c in (sp.I, -sp.I):
         fail(f"the constant {c} = sqrt(-1) is not real (complex constants are refused)")
+    if isinstance(c, sp.Pow) and c.exp.is_integer is not True:
+        base = seen.get(c.base)
+        if base is not None and any(mpmath.re(b) < 0 for b in base):
+            # real only for an integer exponent; an exponent within rounding of an integer
+            # (2**(-atan(1e-184))) would pass the numeric check and be complex in SymPy
+            fail(f"the constant {_short(c)} raises the negative number {_short(c.base)} to "
+                 f"the non-integer power {_short(c.exp)}: not real (complex constants are "
+                 "refused)")
     values = []
     for k, digits in enumerate(_CHECK_DIGITS):
         try:

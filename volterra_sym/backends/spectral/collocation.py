@@ -207,6 +207,8 @@ def _logp_1d(num: ModelNumerics, xs: np.ndarray) -> np.ndarray:
 
 #: largest ``max|h| / width`` of the 1-D grid's box (see :func:`_domain_1d`)
 MAX_OFFSET = 1e4
+#: largest ``|W|·Lip(a)·width`` of the 1-D grid's box (``tanh1d``: 22)
+MAX_STIFFNESS = 1e4
 
 
 def _domain_1d(num: ModelNumerics, cut: float) -> Domain:
@@ -225,6 +227,15 @@ def _domain_1d(num: ModelNumerics, cut: float) -> Domain:
                         f", {offset:.3g} times its width (limit {MAX_OFFSET:g}): the grid in "
                         "absolute coordinates cannot resolve it; use method='galerkin' "
                         "(whitened coordinates)")
+    W = float(np.max(np.abs(num.params["W"])))
+    stiff = W * float(num.model.activation.lipschitz) * (br.hi - br.lo)
+    if stiff > MAX_STIFFNESS:
+        # the drift bends on a scale 1/(|W| Lip a) far below the box (W = -4.8e8 softplus:
+        # K(0) = 0.0205 ± 3.9e-4 against the exact 0.01): no polynomial grid resolves it
+        scale = (br.hi - br.lo) / stiff
+        raise GridError(f"the drift changes on the scale 1/(|W|·Lip a) = {scale:.3g}"
+                        f", {stiff:.3g} times below the density's box {br.hi - br.lo:.3g} "
+                        f"(limit {MAX_STIFFNESS:g}): too stiff for the spectral grid")
     return Domain(np.zeros(1), np.eye(1), np.array([br.lo]), np.array([br.hi]), "reversible",
                   np.array([br.sd]), cut)
 
