@@ -10,6 +10,7 @@ from ...errors import AccuracyNotReachedError, VolterraSymError
 from ...hierarchy.propagation import prefix_graph
 from ...model import SRNN
 from ...model.cache import derived
+from ...model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
 from ...operators.powers import multi_indices
 from .. import BackendError
 from .expansion import TaylorExpansion, coefficient_nodes, kernel_node, taylor_expansion
@@ -20,7 +21,7 @@ from .options import (
     check_coefficient_count,
     check_request,
 )
-from .series import TaylorSeries
+from .series import TaylorSeries, kernel_label
 
 __all__ = ["BACKEND", "taylor_series", "taylor_coefficients", "taylor_radius",
            "taylor_hierarchy"]
@@ -113,7 +114,7 @@ def _kernel_values(exp: TaylorExpansion, graph: nx.DiGraph, k: tuple[int, ...],
     if o.tol is not None and np.any(err > o.tol):
         raise AccuracyNotReachedError(
             f"method 'taylor': estimated error {np.max(err):.3g} of K"
-            f"{[c + 1 for c in k]} exceeds tol={o.tol:g} at degree {degree} (truncation "
+            f"{kernel_label(k)} exceeds tol={o.tol:g} at degree {degree} (truncation "
             f"{np.max(trunc):.3g}, statistical {np.max(stat):.3g}, rounding "
             f"{np.max(rnd):.3g}); use shorter lags, a higher max_degree, more samples or "
             "a looser tol", best=vals, error=err, tol=o.tol)
@@ -124,6 +125,8 @@ class _TaylorBackend:
     """The route ``method="taylor"`` (see :mod:`volterra_sym.backends.taylor`)."""
 
     name = "taylor"
+    #: docs/theory.md §10–§11: the chains carry the kicks ``L^{(j)}`` and ``D(h)``
+    features = frozenset({FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE})
 
     #: monomial degree of the response functional used by :meth:`series_terms`
     series_degree = 10

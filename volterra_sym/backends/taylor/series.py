@@ -30,9 +30,17 @@ import scipy.special
 from .. import BackendError
 from .options import TaylorAccuracyWarning
 
-__all__ = ["TaylorSeries"]
+__all__ = ["TaylorSeries", "kernel_label"]
 
 _EPS = np.finfo(float).eps
+
+
+def kernel_label(channels) -> str:
+    """``[1, 2]`` for channels ``(0, 1)``; ``[12, 1]`` for kicks ``((0, 1), (0,))``
+    (1-based, docs/theory.md §10)."""
+    if any(isinstance(c, (tuple, list)) for c in channels):
+        return "[" + ", ".join("".join(str(x + 1) for x in c) for c in channels) + "]"
+    return str([int(c) + 1 for c in channels])
 
 
 @dataclass
@@ -212,7 +220,7 @@ class TaylorSeries:
             if bad.any():
                 msg = (f"lags with largest gap {gap[bad].max():.4g} are beyond the estimated "
                        f"radius of convergence r ≈ {r:.4g} of the short-lag Taylor series of "
-                       f"K{[k + 1 for k in self.channels]} at degree {self.degree} (shell "
+                       f"K{kernel_label(self.channels)} at degree {self.degree} (shell "
                        f"ratio test on shells {self.reliable_shells[-3:]}); the series is "
                        f"meaningless there — use shorter lags or {alternatives}")
                 if on_radius == "raise":
