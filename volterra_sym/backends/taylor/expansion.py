@@ -13,12 +13,13 @@ integrand is built from the parent node's chains. With the input inside the acti
 operator ``L^{(j_i)}_{κ_i}`` (:meth:`ChainSpace.L <volterra_sym.operators.powers.ChainSpace.L>`);
 with ``σ(h)`` (§11) ``L0`` carries ``½ Σ D_ij(h) ∂_i∂_j``. One power ``p_i`` per kick.
 
-:class:`TaylorChains` memoises, per DAG node, the chains ``G(node, p, q) = L0^q C_node[p]`` (``q`` the powers its children need) in
-the plain chain space and in the shadow spaces of the rounding estimate; every ``G`` is
-computed once and shared by every kernel whose channel tuple passes through the node.
-:class:`TaylorExpansion` memoises the stationary averages ``c_{k,p}`` per node. Both live
-in the model's derived-data cache (:func:`volterra_sym.model.cache.derived`): the
-hierarchy's graph is only read (its parent links and channels), never written.
+:class:`TaylorChains` memoises, per DAG node, the chains ``G(node, p, q) = L0^q C_node[p]``
+(``q`` the powers its children need) in the plain chain space and in the shadow spaces of
+the rounding estimate; every ``G`` is computed once and shared by every kernel whose channel
+tuple passes through the node. :class:`TaylorExpansion` memoises the stationary averages
+``c_{k,p}`` per node. Both live in the model's derived-data cache
+(:func:`volterra_sym.model.cache.derived`): the hierarchy's graph is only read (its parent
+links and channels), never written.
 """
 
 from __future__ import annotations
