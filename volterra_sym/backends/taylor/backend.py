@@ -52,12 +52,14 @@ def taylor_radius(model: SRNN, f=None, channels=(0,), degree: int = DEFAULT_DEGR
 
 
 def taylor_hierarchy(hierarchy, degree: int = DEFAULT_DEGREE, *, evaluate: bool = True,
-                     **options) -> TaylorExpansion:
+                     kernels=None, **options) -> TaylorExpansion:
     """The Taylor expansion of every kernel of ``hierarchy`` (orders ``1..order``,
     ``|p| ≤ degree``) on the nodes of ``hierarchy.graph``: the chains of every recursion
-    node and, with ``evaluate``, their stationary averages. Everything is kept in the
-    model's derived-data cache (later ``method="taylor"`` evaluations of the same model,
-    observable and density options reuse it); the graph itself is not modified."""
+    node and, with ``evaluate``, their stationary averages. ``kernels`` (channel tuples or
+    kicks, docs/theory.md §10): only the nodes of these kernels (and their prefixes, built on
+    the way). Everything is kept in the model's derived-data cache (later
+    ``method="taylor"`` evaluations of the same model, observable and density options reuse
+    it); the graph itself is not modified."""
     model, f = hierarchy.model, hierarchy.f
     reason = applies(model, f)
     if reason is not None:
@@ -65,7 +67,11 @@ def taylor_hierarchy(hierarchy, degree: int = DEFAULT_DEGREE, *, evaluate: bool 
     o = TaylorOptions.parse({"degree": degree, **options})
     check_coefficient_count(o.degree, hierarchy.order)
     exp = taylor_expansion(model, f, o)
-    items = coefficient_nodes(hierarchy.graph, o.degree)
+    if kernels is None:
+        items = coefficient_nodes(hierarchy.graph, o.degree)
+    else:
+        items = [(kernel_node(k), p) for k in kernels
+                 for p in multi_indices(len(k), o.degree)]
     if evaluate:
         exp.evaluate(hierarchy.graph, items)
     else:
