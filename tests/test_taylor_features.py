@@ -46,7 +46,8 @@ def test_nonpolynomial_noise_is_refused_naming_sigma():
 
 
 LAGS_1 = np.array([[0.0], [0.1], [0.2], [0.3]])
-LAGS_2 = np.array([[0.0, 0.0], [0.05, 0.2], [0.1, 0.3], [0.15, 0.3], [0.3, 0.1]])
+LAGS_2 = np.array([[0.0, 0.0], [0.05, 0.2], [0.1, 0.3], [0.15, 0.3], [0.3, 0.1], [0.25, 0.3],
+                   [0.2, 0.25], [0.3, 0.3]])
 
 
 @pytest.mark.parametrize("name", ["tanh1d_inside", "noisy_tanh1d"])
@@ -55,15 +56,21 @@ LAGS_2 = np.array([[0.0, 0.0], [0.05, 0.2], [0.1, 0.3], [0.15, 0.3], [0.3, 0.1]]
 def test_taylor_kernels_match_spectral(name, kicks, lags):
     """|taylor − spectral| ≤ err_taylor + err_spectral at lags ≤ 0.3; where the difference
     is resolved (above 10× the spectral error) the Taylor estimate of a one-gap kernel is
-    within 100× of it."""
+    within 100× of it. Several kicks (the ray-scaled estimate, docs/theory.md §5): the
+    median within 100×, every point within 1000× (measured: at most 190×, at (0.2, 0.25)
+    on tanh1d_inside, where the actual error is 1.1e-8 against 3e-6 at (0.1, 0.3))."""
     K = vs.ResponseHierarchy(load_model(name), order=2).kernel(kicks)
     t = K.evaluate(lags, method="taylor")
     s = K.evaluate(lags, method="spectral")
     assert t.method == ("exact" if len(kicks[0]) > 1 and name == "noisy_tanh1d" else "taylor")
     diff = np.abs(t.values - s.values)
     assert np.all(diff <= t.error + s.error), (diff, t.error, s.error)
-    resolved = (diff > 10 * s.error) & (len(kicks) == 1)
-    assert np.all(t.error[resolved] <= 100 * diff[resolved]), (t.error, diff)
+    resolved = diff > 10 * s.error
+    ratio = t.error[resolved] / diff[resolved]
+    if len(kicks) == 1:
+        assert np.all(ratio <= 100), (t.error, diff)
+    else:
+        assert np.median(ratio) <= 100 and np.all(ratio <= 1000), (t.error, diff)
 
 
 def test_noisy_tanh1d_has_no_contact_kernel():

@@ -413,7 +413,8 @@ class ResponseFunctional:
             lags = np.repeat(tt[:, None], len(k), axis=1)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                _, trunc, _, _ = ser.evaluate(lags, on_radius="warn")
+                # every lag with gaps ≤ t: the shells' estimate, not one ray's
+                _, trunc, _, _ = ser.evaluate(lags, on_radius="warn", directional=False)
             fact = np.prod([[math.factorial(int(x)) for x in row] for row in ser.powers], axis=1)
             dc = (np.asarray(ser.rounding) + 2 * np.asarray(ser.coefficient_stderr)) / fact
             tot = ser.powers.sum(axis=1)
