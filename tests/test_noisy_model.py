@@ -77,9 +77,14 @@ def test_diffusion_not_positive_is_refused_naming_the_point():
 def test_routes_without_the_feature_refuse():
     m = load_model("noisy_rnn4")
     H = vs.ResponseHierarchy(m, order=1)
-    for method in ("exact", "taylor", "spectral"):      # galerkin treats it (issue 12)
+    for method in ("exact", "spectral"):      # galerkin and taylor treat it (issue 12)
         with pytest.raises(NotApplicableError, match="state-dependent noise|n = 1 only|n = 4"):
             H.kernel(((0,),)).evaluate([[0.1]], method=method)
+    # taylor carries the kicks L^(j) and D(h) now: it computes, and agrees with galerkin
+    t = H.kernel(((0,),)).evaluate([[0.1]], method="taylor", degree=3)
+    g = H.kernel(((0,),)).evaluate([[0.1]], method="galerkin")
+    assert t.method == "taylor" and np.all(np.isfinite(t.error))
+    assert np.all(np.abs(t.values - g.values) <= t.error + g.error)
     with pytest.raises(NotApplicableError, match="state-dependent noise"):
         m.numpy_params()
 

@@ -328,3 +328,143 @@ def test_batch_terms_match_single_inputs(tanh_functionals) -> None:
         np.testing.assert_allclose(F.terms(U[j], times), T[j], rtol=0, atol=1e-14)
         callable_terms = F.terms(lambda s, j=j: np.sin((j + 1) * np.asarray(s)), times)
         np.testing.assert_allclose(callable_terms, T[j], rtol=1e-10, atol=1e-13)
+
+
+# ----------------------------------------------------------------------------- contact terms
+# docs/theory.md §10–§11 (issue 12): the input inside the activation (kicks carrying several
+# channels: the augmented input u_κ = Π_{c∈κ} u_c) and σ(h).
+
+
+def _inside_m2() -> SRNN:
+    """1-D tanh, two channels inside the activation (the spectral route treats it)."""
+    return SRNN(Gamma=1.0, W=1.5, C=[[1.0, -0.6]], sigma=0.8, b=0.2, activation="tanh",
+                input="activation", name="inside_m2")
+
+
+def _u2(s: float | np.ndarray) -> np.ndarray:
+    s = np.asarray(s, dtype=float)
+    return np.stack([0.5 + np.sin(3 * s), np.cos(2 * s)], axis=-1)
+
+
+def _contact_models():
+    from volterra_sym.model import load_model
+
+    return {"tanh1d_inside": (load_model("tanh1d_inside"), u_smooth),
+            "noisy_tanh1d": (load_model("noisy_tanh1d"), u_smooth),
+            "inside_m2": (_inside_m2(), _u2)}
+
+
+@pytest.fixture(scope="module")
+def contact_functionals():
+    out = {}
+    for name, (model, u) in _contact_models().items():
+        hier = ResponseHierarchy(model, None, 2)
+        out[name] = (model, u, hier, response_functional(hier, 10))
+    return out
+
+
+@pytest.mark.parametrize("name", ["tanh1d_inside", "noisy_tanh1d", "inside_m2"])
+def test_contact_functional_matches_simplex_quadrature(contact_functionals, name) -> None:
+    """<ℓ_N(t), S> against the truncated Taylor kernels of every kick sequence (all ordered
+    channel tuples, no multiplicities) integrated by nested Gauss–Legendre over the ordered
+    simplex with Π_i Π_{c∈κ_i} u_c(s_i): 1e-6 relative, orders 1–2, t ≤ 0.2."""
+    from volterra_sym.hierarchy.composite import kick_sequences
+
+    model, u, hier, F = contact_functionals[name]
+    assert (F.channels is None) == (model.input == "additive")
+    times = np.linspace(0.0, 0.2, 9)
+    T = F.terms(u, times, extrapolate=True)
+    for t in (0.1, 0.2):
+        i = int(np.argmin(np.abs(times - t)))
+        ref = [F.mean0]
+        for N in (1, 2):
+            total = 0.0
+            for kicks in kick_sequences(model.m, N):
+                ser = taylor_series(model, None, kicks, 10)
+                facs = [lambda s, c=c: _channel_product(u, model.m, c, s) for c in kicks]
+                total += _simplex_kicks(lambda lag, s=ser: s.evaluate(lag)[0], facs, t)
+            ref.append(total)
+        ref = np.array(ref)
+        rel = np.abs(T[:, i] - ref) / np.abs(ref)
+        assert np.all(rel < 1e-6), (name, t, rel)
+
+
+def _channel_product(u, m: int, channels, s: np.ndarray) -> np.ndarray:
+    """``Π_{c ∈ channels} u_c(s)`` (``u(s)`` of shape ``s.shape`` for m = 1, else
+    ``s.shape + (m,)``)."""
+    v = np.asarray(u(s), dtype=float)
+    if m == 1:
+        v = v[..., None]
+    return np.prod(v[..., list(channels)], axis=-1)
+
+
+def _simplex_kicks(kernel, factors, t: float, n: int = 24) -> float:
+    """``∫_{0<s_r<…<s_1<t} K(t-s_1, …) Π_i g_i(s_i) ds`` (nested Gauss–Legendre)."""
+    r = len(factors)
+    x, w = np.polynomial.legendre.leggauss(n)
+    x, w = 0.5 * (x + 1), 0.5 * w
+    X = np.meshgrid(*([x] * r), indexing="ij")
+    Wt = np.prod(np.meshgrid(*([w] * r), indexing="ij"), axis=0)
+    s, prev, jac = [], t, np.ones_like(Wt)
+    for j in range(r):
+        sj = prev * X[j]
+        jac = jac * prev
+        s.append(sj)
+        prev = sj
+    lags = np.stack([t - sj for sj in s], axis=-1).reshape(-1, r)
+    K = kernel(lags).reshape(Wt.shape)
+    return float(np.sum(Wt * jac * K * np.prod([g(sj) for g, sj in zip(factors, s,
+                                                                      strict=True)], axis=0)))
+
+
+@pytest.mark.parametrize("name", ["tanh1d_inside", "noisy_tanh1d", "inside_m2"])
+def test_contact_functional_matches_spectral_series(contact_functionals, name) -> None:
+    """Against the spectral series with the contact terms (forward hierarchy, n = 1): the
+    deviation is below the bound E_N B_N (+ the spectral error) and < 1e-6 relative at
+    t = 0.1, 0.2; series_terms(method="taylor") is the functional at degree 10."""
+    model, u, hier, F = contact_functionals[name]
+    times = np.linspace(0.0, 0.2, 9)
+    uu = (lambda s: np.atleast_1d(u(s))) if model.m == 1 else u
+    ref = hier.series_terms(uu, times, method="spectral")
+    T = F.terms(u, times, extrapolate=True)
+    sel = [4, 8]
+    diff = np.abs(T - np.asarray(ref))[:, sel]
+    bound = F.error_bound(u, times)[:, sel]
+    noise = ref.error[:, sel] + 1e-12 * np.abs(np.asarray(ref)[:, sel])
+    assert np.all(diff <= bound + noise), (diff, bound, noise)
+    rel = diff[1:] / np.abs(np.asarray(ref)[1:, sel])
+    assert np.all(rel < 1e-6), rel
+    tay = hier.series_terms(uu, times, method="taylor")
+    assert tay.method == "taylor"
+    np.testing.assert_allclose(np.asarray(tay), T, rtol=1e-12, atol=1e-15)
+
+
+def test_contact_functional_layout_and_error_bound(contact_functionals) -> None:
+    """The augmented layout (channel multisets of size ≤ order), kick multiplicities, a
+    functional with K ≡ 1 (T_1 = ∫u, T_2 = ∫u² + (∫u)²/2) and the factor B_N of the error
+    bound of the contact terms (m = 1: B_1 = U_1, B_2 = U_2 + U_1²/2, U_j = ∫|u|^j)."""
+    from volterra_sym.features import augment_input, kick_channels, kick_multiplicity
+
+    assert kick_channels(2, 2) == ((0,), (1,), (0, 0), (0, 1), (1, 1))
+    assert kick_multiplicity(((0, 1), (0,))) == 2 and kick_multiplicity(((0, 0, 1),)) == 3
+    np.testing.assert_allclose(augment_input(np.array([[1.0, 2.0], [3.0, -1.0]]),
+                                             kick_channels(2, 2)),
+                               [[1, 2, 1, 2, 4], [3, -1, 9, -3, 1]])
+    F = functional_from_coefficients({((0,),): {(0,): 1.0}, ((0, 0),): {(0,): 1.0},
+                                      ((0,), (0,)): {(0, 0): 1.0}}, 1, 2, 2,
+                                     channels=kick_channels(1, 2))
+    assert F.m == 2 and F.input_m == 1 and F.channels == ((0,), (0, 0))
+    times = np.linspace(0.0, 1.0, 41)
+    T = F.terms(u_smooth, times, extrapolate=True)
+    s = np.linspace(0, 1, 200001)
+    U1 = np.trapezoid(u_smooth(s), s)
+    U2 = np.trapezoid(u_smooth(s) ** 2, s)
+    np.testing.assert_allclose(T[1:, -1], [U1, U2 + U1 ** 2 / 2], rtol=1e-7)
+    _, _, _, G = contact_functionals["tanh1d_inside"]
+    assert G.channels == ((0,), (0, 0))
+    t = np.linspace(0.0, 0.2, 9)
+    B = G.error_bound(u_smooth, t)[1:, -1] / G.kernel_error(t)[1:, -1]
+    s = np.linspace(0, 0.2, 200001)
+    A1 = np.trapezoid(np.abs(u_smooth(s)), s)
+    A2 = np.trapezoid(u_smooth(s) ** 2, s)
+    np.testing.assert_allclose(B, [A1, A2 + A1 ** 2 / 2], rtol=1e-7)

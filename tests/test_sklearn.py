@@ -128,6 +128,34 @@ def test_srnn_features_per_order_match_the_spectral_series_within_the_bound():
         assert np.all(bound[:2] < 1e-2 * np.abs(ref.terms[1:3, -1]))
 
 
+def test_srnn_features_with_the_input_inside_the_activation():
+    """tanh1d_inside (docs/theory.md §10): the features read the augmented input u, u² (the
+    contact term of L^(2)); per order they match the spectral series with the contact terms
+    within the functional's bound; an additive model keeps its plain layout."""
+    from volterra_sym import ResponseHierarchy
+
+    model = load_model("tanh1d_inside")
+    t_max, order, degree = 0.2, 2, 8
+    times = np.linspace(0.0, t_max, 81)
+    us = [lambda s, a=a: a * np.sin(9 * np.asarray(s) + a) for a in (1.5, -2.0)]
+    X = np.stack([u(times) for u in us])
+    est = SRNNFeatures(model, order=order, taylor_degree=degree, t_max=t_max, per_order=True)
+    phi = est.fit_transform(X)
+    assert est.input_channels_ == ((0,), (0, 0)) and est.layout_.m == 2
+    F = hidden_unit_functionals(model, order, degree)[0]
+    H = ResponseHierarchy(model, "h1", order)
+    for b, u in enumerate(us):
+        ref = H.series_terms(lambda s, u=u: np.atleast_1d(u(s)), [0.0, t_max],
+                             method="spectral")
+        bound = F.error_bound(X[b], times)[1:, -1] + 1e-7  # + quadrature of the signature
+        diff = np.abs(phi[b] - np.asarray(ref)[1:, -1])
+        assert np.all(diff <= bound), (diff, bound)
+        assert np.all(bound < 1e-2 * np.abs(np.asarray(ref)[1:, -1]))
+    plain = SRNNFeatures(load_model("tanh1d"), order=order, taylor_degree=degree,
+                         t_max=t_max).fit(X)
+    assert plain.input_channels_ is None and plain.layout_.m == 1
+
+
 def test_srnn_kernel_is_the_kernel_machine_gram_matrix(linear2):
     rng = np.random.default_rng(1)
     times = np.linspace(0.0, 0.8, 41)

@@ -43,6 +43,24 @@ are computed (``reduce=`` of :func:`~volterra_sym.features.signature.response_fe
 With ``ε``: ``Σ_{N ≤ order} ε^N T_N(t) ≈ <ℓ^ε(t), S>``, ``ℓ^ε = Σ_N ε^N ℓ_N``
 (:meth:`ResponseFunctional.matrix` / :meth:`ResponseFunctional.at` with ``eps``).
 
+Contact terms (input inside the activation, docs/theory.md §10)
+--------------------------------------------------------------
+A kernel is then named by kicks ``κ = (κ_1, …, κ_r)`` (``κ_1`` the most recent; each a
+tuple of channels, total order ``N = Σ_i |κ_i|``; one gap per kick) and
+
+    T_N(t) = Σ_{κ ⊨ N} ∫_{0<s_r<…<s_1<t} K_κ(t-s_1, …, t-s_r) Π_i u_{κ_i}(s_i) ds ,
+    u_{κ_i} = Π_{c ∈ κ_i} u_c ,
+
+the sum over every composition of ``N`` and every ordered channel tuple per kick. ``K_κ``
+and ``u_{κ_i}`` depend on each kick's channels only as a multiset, so the terms are
+collected on the canonical (sorted) kicks with the multiplicity ``Π_i |κ_i|!/Π_c μ_c!``
+(``μ_c`` the multiplicity of channel ``c`` in ``κ_i``). The feature path is that of the
+*augmented* input ``(u_κ)_κ`` (``κ`` over the channel multisets of size ``1..order``,
+:func:`~volterra_sym.features.signature.kick_channels`), and the bookkeeping above applies
+unchanged with the letters ``(κ_i, q)``: a kernel with ``r`` kicks lives on signature level
+``r ≤ N`` of ``ℓ_N``. For the additive input (or a linear activation) ``L^{(j≥2)} = 0``, and
+the layout is the plain one (``m`` channels, :attr:`ResponseFunctional.channels` ``None``).
+
 Accuracy: the functional equals the truncated Taylor kernels integrated against the input
 exactly (up to the signature's quadrature/chord error and floating point). The truncation
 error of the Taylor kernels themselves is bounded by :meth:`ResponseFunctional.error_bound`:
@@ -66,12 +84,16 @@ import numpy as np
 import sympy as sp
 
 from ..backends.taylor import taylor_hierarchy
+from ..hierarchy.composite import kick_sequences
 from ..hierarchy.hooks import register_implementation
+from ..model.noise import FEATURE_ACTIVATION_INPUT
 from .signature import (
     DEFAULT_REFINE,
     FeatureLayout,
     ResponseFeatures,
+    augment_input,
     feature_layout,
+    kick_channels,
     response_features,
 )
 
@@ -80,6 +102,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ResponseFunctional",
+    "functional_channels",
+    "kick_multiplicity",
     "functional_from_coefficients",
     "response_functional",
     "response_functional_latex",
@@ -186,13 +210,20 @@ class ResponseFunctional:
         rounding / statistical errors and radius), or empty if built from raw coefficients.
     info : dict
         Provenance (density route, model name, ...).
+    channels : tuple of channel multisets, or ``None``
+        ``None``: the letters are the input channels ``0..m-1``. Otherwise (contact terms,
+        module docstring) letter channel ``i`` is the product ``Π_{c ∈ channels[i]} u_c``
+        of the augmented input, and :meth:`terms`, :meth:`series`, :meth:`error_bound`
+        augment ``u`` themselves (:meth:`feature_input`); :meth:`apply` takes signatures
+        of the augmented input.
     """
 
     layout: FeatureLayout
     coefficients: np.ndarray
     observable: str = "f"
-    taylor: Mapping[tuple[int, ...], object] = field(default_factory=dict)
+    taylor: Mapping[tuple, object] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    channels: tuple[tuple[int, ...], ...] | None = None
 
     # ------------------------------------------------------------------ shape
     @property
@@ -207,8 +238,21 @@ class ResponseFunctional:
 
     @property
     def m(self) -> int:
-        """Number of input channels."""
+        """Number of channels of the feature path (``len(channels)`` when augmented)."""
         return self.layout.m
+
+    @property
+    def input_m(self) -> int:
+        """Number of channels of the input ``u`` itself."""
+        if self.channels is None:
+            return self.layout.m
+        return 1 + max(c for ch in self.channels for c in ch)
+
+    def feature_input(self, u: Callable[..., object] | np.ndarray
+                      ) -> Callable[..., object] | np.ndarray:
+        """The input of the feature path: ``u`` itself, or the augmented input
+        ``(Π_{c ∈ κ} u_c)_κ`` (:func:`~volterra_sym.features.signature.augment_input`)."""
+        return u if self.channels is None else augment_input(u, self.channels)
 
     @property
     def mean0(self) -> float:
@@ -317,11 +361,16 @@ class ResponseFunctional:
         """
         if "reduce" in feature_options:
             raise TypeError("terms() sets reduce itself")
+        return self._terms(self.feature_input(u), times, extrapolate, **feature_options)
+
+    def _terms(self, u: Callable[..., object] | np.ndarray, times: np.ndarray,
+               extrapolate: bool, **feature_options: object) -> np.ndarray:
+        """:meth:`terms` for the input of the feature path (already augmented)."""
         if extrapolate:
             r = feature_options.pop("refine", None)
             r = DEFAULT_REFINE if r is None else r
-            coarse = self.terms(u, times, refine=r, **feature_options)
-            fine = self.terms(u, times, refine=2 * r, **feature_options)
+            coarse = self._terms(u, times, False, refine=r, **feature_options)
+            fine = self._terms(u, times, False, refine=2 * r, **feature_options)
             return (4.0 * fine - coarse) / 3.0
         lf = self.coefficients.reshape(-1, self.layout.size).T.copy()
 
@@ -358,13 +407,14 @@ class ResponseFunctional:
         out = np.zeros((self.order + 1, tt.size))
         out[0] = float(self.info.get("mean0_error", 0.0))
         for k, ser in self.taylor.items():
-            N = len(k)
+            N = _total_order(k)
             if N > self.order:
                 continue
-            lags = np.repeat(tt[:, None], N, axis=1)
+            lags = np.repeat(tt[:, None], len(k), axis=1)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                _, trunc, _, _ = ser.evaluate(lags, on_radius="warn")
+                # every lag with gaps ≤ t: the shells' estimate, not one ray's
+                _, trunc, _, _ = ser.evaluate(lags, on_radius="warn", directional=False)
             fact = np.prod([[math.factorial(int(x)) for x in row] for row in ser.powers], axis=1)
             dc = (np.asarray(ser.rounding) + 2 * np.asarray(ser.coefficient_stderr)) / fact
             tot = ser.powers.sum(axis=1)
@@ -376,8 +426,12 @@ class ResponseFunctional:
                     **feature_options: object) -> np.ndarray:
         """Bound on ``|T_N(t) - <ℓ_N(t), S>|`` from the kernel truncation:
         ``E_N(t) U(t)^N / N!`` with ``U(t) = ∫_0^t Σ_k |u_k|`` (because
-        ``Σ_k ∫_{simplex} Π_j |u_{k_j}(s_j)| ds = U(t)^N / N!``). Shape as :meth:`terms`.
-        Does not include the signature's own quadrature error."""
+        ``Σ_k ∫_{simplex} Π_j |u_{k_j}(s_j)| ds = U(t)^N / N!``). With contact terms
+        (:attr:`channels`) ``E_N(t) B_N(t)``, ``B_N = Σ_{(j_1..j_r) ⊨ N} ∫_{0<s_r<…<s_1<t}
+        Π_i ‖u(s_i)‖_1^{j_i} ds`` — the sum of the signature terms of the path
+        ``Y_j(s) = ∫_0^s ‖u‖_1^j`` (``j = 1..order``) over the words of weight ``N``
+        (``= U^N/N!`` when only ``j = 1`` occurs). Shape as :meth:`terms`. Does not include
+        the signature's own quadrature error."""
         t = np.asarray(times, dtype=float)
         if callable(u):
             def uabs(s: object) -> np.ndarray:
@@ -385,11 +439,67 @@ class ResponseFunctional:
             absu: Callable[..., object] | np.ndarray = uabs
         else:
             absu = np.abs(np.asarray(u, dtype=float))
-        feats = response_features(absu, t, 1, 0, **feature_options)
-        U = feats.values[..., 1:].sum(axis=-1)  # (..., T)
-        E = self.kernel_error(feats.times)  # (N+1, T)
         fac = np.array([math.factorial(N) for N in range(self.order + 1)], dtype=float)
-        return E * U[..., None, :] ** np.arange(self.order + 1)[:, None] / fac[:, None]
+        if self.channels is None:
+            feats = response_features(absu, t, 1, 0, **feature_options)
+            U = feats.values[..., 1:].sum(axis=-1)  # (..., T)
+            E = self.kernel_error(feats.times)  # (N+1, T)
+            return E * U[..., None, :] ** np.arange(self.order + 1)[:, None] / fac[:, None]
+        # ‖u‖_1^j, j = 1..order: the augmented input of the single channel ‖u‖_1
+        norm = _l1_input(absu, self.input_m)
+        powers = augment_input(norm, [(0,) * j for j in range(1, self.order + 1)])
+        feats = response_features(powers, t, self.order, 0, **feature_options)
+        lay = feats.layout
+        weight = np.array([sum(a + 1 for a in w) for w in lay.words])
+        B = np.stack([feats.values[..., weight == N].sum(axis=-1)
+                      for N in range(self.order + 1)], axis=-2)   # (..., N+1, T)
+        E = self.kernel_error(feats.times)
+        return E * B
+
+
+def _l1_input(absu: Callable[..., object] | np.ndarray, m: int
+              ) -> Callable[..., object] | np.ndarray:
+    """``‖u‖_1`` as a one-channel input (callable or samples ``(..., T, 1)``)."""
+    if callable(absu):
+        def norm(s: object) -> np.ndarray:
+            v = np.asarray(absu(s), dtype=float)
+            sa = np.asarray(s)
+            if sa.ndim == 0:
+                return np.atleast_1d(v.sum())
+            n = sa.size
+            if v.shape == (n, m) or (m == 1 and v.shape == (n,)):
+                return v.reshape(n, m).sum(axis=1)
+            if v.shape == (m, n):
+                return v.sum(axis=0)
+            raise ValueError(f"vectorised u(t) returned shape {v.shape} for {n} points")
+        return norm
+    arr = absu if absu.ndim > 1 else absu[:, None]
+    return arr.sum(axis=-1, keepdims=True)
+
+
+def _total_order(k: Sequence) -> int:
+    """``N = Σ_i |κ_i|`` for kicks, ``len(k)`` for a channel tuple."""
+    return sum(len(c) if isinstance(c, (tuple, list)) else 1 for c in k)
+
+
+def kick_multiplicity(kicks: Sequence[Sequence[int]]) -> int:
+    """The number of ordered channel tuples of each kick with the same multisets:
+    ``Π_i |κ_i|! / Π_c μ_c!`` (module docstring)."""
+    out = 1
+    for kick in kicks:
+        out *= math.factorial(len(kick))
+        for c in set(kick):
+            out //= math.factorial(list(kick).count(c))
+    return out
+
+
+def functional_channels(model: object, order: int) -> tuple[tuple[int, ...], ...] | None:
+    """The channels of the feature path of a model's functional: ``None`` (the input
+    channels) unless the input is inside a nonlinear activation (docs/theory.md §10), then
+    every channel multiset of size ``1..order`` (:func:`kick_channels`)."""
+    if FEATURE_ACTIVATION_INPUT in getattr(model, "features", frozenset()):
+        return kick_channels(model.m, order)
+    return None
 
 
 def _check_eps(eps: object) -> float:
@@ -401,47 +511,78 @@ def _check_eps(eps: object) -> float:
 
 # --------------------------------------------------------------------------- constructors
 def functional_from_coefficients(
-    coefficients: Mapping[tuple[int, ...], Mapping[tuple[int, ...], float]],
+    coefficients: Mapping[tuple, Mapping[tuple[int, ...], float]],
     m: int,
     degree: int,
     order: int | None = None,
     mean0: float = 0.0,
     *,
     observable: str = "f",
-    taylor: Mapping[tuple[int, ...], object] | None = None,
+    taylor: Mapping[tuple, object] | None = None,
     info: dict | None = None,
+    channels: Sequence[Sequence[int]] | None = None,
 ) -> ResponseFunctional:
     """Build ``ℓ_N(t)`` from short-lag coefficients ``{k: {p: c_{k,p}}}``.
 
     ``k = (k_1, …, k_N)`` 0-based channel tuples (``k_1`` the most recent kick), ``p`` power
     tuples of the same length with ``|p| ≤ degree`` (missing ones are zero). ``order``
     defaults to the longest ``k``. See the module docstring for the bookkeeping.
+
+    With ``channels`` (channel multisets, the letters of the augmented input, e.g.
+    :func:`~volterra_sym.features.signature.kick_channels`) the keys are kicks
+    ``κ = ((k..), …)`` (most recent first; order ``Σ_i |κ_i|``, one power per kick) and kick
+    ``κ_i`` is the letter of the multiset ``sorted(κ_i)``; coefficients of kicks with the
+    same multisets add up (so pass either every ordered kick or the canonical ones times
+    :func:`kick_multiplicity`).
     """
     m = int(m)
-    lens = [len(k) for k in coefficients]
+    if channels is None:
+        lens = [len(k) for k in coefficients]
+    else:
+        lens = [_total_order(k) for k in coefficients]
     order = max(lens, default=1) if order is None else int(order)
     if order < 1:
         raise ValueError(f"order must be >= 1, got {order}")
-    layout = feature_layout(m, degree, order)
+    chans = None
+    if channels is not None:
+        chans = tuple(tuple(sorted(int(c) for c in ch)) for ch in channels)
+        if len(set(chans)) != len(chans) or any(not ch or not all(0 <= c < m for c in ch)
+                                                for ch in chans):
+            raise ValueError(f"channels must be distinct non-empty multisets of channels "
+                             f"0..{m - 1}, got {channels!r}")
+    letters_m = m if chans is None else len(chans)
+    layout = feature_layout(letters_m, degree, order)
     D = layout.degree
     coef = np.zeros((order + 1, D + 1, layout.size))
     coef[0, 0, 0] = float(mean0)
+    index = None if chans is None else {ch: i for i, ch in enumerate(chans)}
     for k, cp in coefficients.items():
-        k = tuple(int(c) for c in k)
-        N = len(k)
-        if not 1 <= N <= order or any(not 0 <= c < m for c in k):
-            raise ValueError(f"channel tuple {k} invalid for m={m}, order={order}")
+        if chans is None:
+            k = tuple(int(c) for c in k)
+            N, r = len(k), len(k)
+            if not 1 <= N <= order or any(not 0 <= c < m for c in k):
+                raise ValueError(f"channel tuple {k} invalid for m={m}, order={order}")
+            letter = np.asarray(k, dtype=np.int64)
+        else:
+            kicks = tuple(tuple(sorted(int(c) for c in kick)) if isinstance(kick, (tuple, list))
+                          else (int(kick),) for kick in k)
+            N, r = _total_order(kicks), len(kicks)
+            if not 1 <= N <= order or any(kick not in index for kick in kicks):
+                raise ValueError(f"kicks {k} invalid for the channels {chans} and "
+                                 f"order={order}")
+            letter = np.array([index[kick] for kick in kicks], dtype=np.int64)
         if not cp:
             continue
         powers = np.array([tuple(int(x) for x in p) for p in cp], dtype=np.int64)
         vals = np.array([float(v) for v in cp.values()])
-        if powers.shape[1] != N or powers.min() < 0 or powers.sum(axis=1).max() > D:
-            raise ValueError(f"powers of {k} must be length-{N} tuples with |p| <= {D}")
+        if powers.shape[1] != r or powers.min() < 0 or powers.sum(axis=1).max() > D:
+            raise ValueError(f"powers of {k} must be length-{r} tuples with |p| <= {D}")
         row, a1, q, w = _expand(powers)
-        letters = np.asarray(k, dtype=np.int64)[None, :] * (D + 1) + q  # kick order 1..N
-        idx = _level_index(layout, letters[:, ::-1])  # word: earliest kick (N) first
+        letters = letter[None, :] * (D + 1) + q  # kick order 1..r
+        idx = _level_index(layout, letters[:, ::-1])  # word: earliest kick (r) first
         np.add.at(coef[N], (a1, idx), vals[row] * w)
-    return ResponseFunctional(layout, coef, observable, dict(taylor or {}), dict(info or {}))
+    return ResponseFunctional(layout, coef, observable, dict(taylor or {}), dict(info or {}),
+                              chans)
 
 
 def response_functional(hier: ResponseHierarchy, degree: int,
@@ -455,20 +596,32 @@ def response_functional(hier: ResponseHierarchy, degree: int,
     returns the :class:`ResponseFunctional` with ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>``,
     ``N = 0..hier.order``; signatures of depth ``hier.order`` and monomial degree ``degree``.
 
-    Models with the input inside a nonlinear activation or ``σ(h)`` (docs/theory.md §10–§11)
-    are refused (:class:`~volterra_sym.errors.NotApplicableError` naming the feature): the
-    Taylor chains do not carry the kicks ``L^{(j)}`` or ``D(h)``, and the contact terms
-    (words with several channels at one time) are not in the functional yet.
+    Models with ``σ(h)`` (docs/theory.md §11) have the plain layout (the chains carry
+    ``D(h)``). With the input inside a nonlinear activation (§10) the kernels are those of
+    the canonical kicks (each kick's channels sorted) of every composition of ``N``, weighted
+    by :func:`kick_multiplicity`, on the augmented input (:attr:`ResponseFunctional.channels`;
+    module docstring: contact terms).
     """
-    hier.model.require_features((), "the response functional (short-lag Taylor "
-                                    "coefficients, docs/theory.md §5)")
-    exp = taylor_hierarchy(hier, degree, **taylor_opts)
     model = hier.model
-    series = {}
-    for N in range(1, hier.order + 1):
-        for k in product(range(model.m), repeat=N):
-            series[k] = exp.series(k, degree, hier.graph)
-    coeffs = {k: s.coefficients for k, s in series.items()}
+    channels = functional_channels(model, hier.order)
+    if channels is None:
+        keys = [k for N in range(1, hier.order + 1)
+                for k in product(range(model.m), repeat=N)]
+        # a linear activation with input="activation" is the additive model; its hierarchy
+        # names the nodes by kicks ((k_1,), (k_2,), ...)
+        inside = model.input == "activation"
+        node_key = {k: tuple((c,) for c in k) if inside else k for k in keys}
+    else:
+        keys = [k for N in range(1, hier.order + 1) for k in kick_sequences(model.m, N)
+                if all(tuple(sorted(c)) == tuple(c) for c in k)]
+        node_key = {k: k for k in keys}
+    exp = taylor_hierarchy(hier, degree, kernels=list(node_key.values()), **taylor_opts)
+    series = {k: exp.series(node_key[k], degree, hier.graph) for k in keys}
+    if channels is None:
+        coeffs = {k: s.coefficients for k, s in series.items()}
+    else:
+        coeffs = {k: {p: kick_multiplicity(k) * c for p, c in s.coefficients.items()}
+                  for k, s in series.items()}
     mean0 = exp.mean0()
     first = next(iter(series.values()))
     info = {"route": first.route, "model": getattr(model, "name", None) or repr(model),
@@ -476,7 +629,7 @@ def response_functional(hier: ResponseHierarchy, degree: int,
             "mean0_error": 0.0 if first.route != "sampling" else float("nan")}
     return functional_from_coefficients(
         coeffs, model.m, degree, hier.order, mean0,
-        observable=str(hier.f), taylor=series, info=info,
+        observable=str(hier.f), taylor=series, info=info, channels=channels,
     )
 
 
@@ -490,8 +643,16 @@ def _fmt(x: float, digits: int = 6) -> str:
     return sp.latex(sp.Float(x, digits))
 
 
-def _word_latex(word: Sequence[tuple[int, int]]) -> str:
-    return "(" + ",".join(f"({k + 1},{q})" for k, q in word) + ")"
+def _word_latex(word: Sequence[tuple[int, int]],
+                channels: Sequence[tuple[int, ...]] | None = None) -> str:
+    def lab(k: int) -> str:
+        return str(k + 1) if channels is None else "".join(str(c + 1) for c in channels[k])
+    return "(" + ",".join(f"({lab(k)},{q})" for k, q in word) + ")"
+
+
+def _key_latex(k: Sequence) -> str:
+    return ",".join("".join(str(x + 1) for x in c) if isinstance(c, (tuple, list))
+                    else str(c + 1) for c in k)
 
 
 def _poly_latex(vals: np.ndarray, digits: int = 6) -> str:
@@ -545,7 +706,7 @@ def response_functional_latex(
         out.append(f"\\paragraph{{Order {N}.}} {idx.size} words carry a nonzero coefficient"
                    + (f"; the {sel.size} largest:" if idx.size > sel.size else ":") + "\n")
         if sel.size:
-            lines = [f"\\ell_{N}(t)_{{{_word_latex(lay.describe(int(i)))}}} &= "
+            lines = [f"\\ell_{N}(t)_{{{_word_latex(lay.describe(int(i)), F.channels)}}} &= "
                      f"{_poly_latex(c[:, i], digits)}" for i in sorted(sel.tolist())]
             out.append("\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n")
     if F.taylor:
@@ -553,7 +714,7 @@ def response_functional_latex(
         for k, s in F.taylor.items():
             r = float(s.radius)
             rr = "\\infty" if math.isinf(r) else _fmt(r, 3)
-            rows.append(f"({','.join(str(c + 1) for c in k)}) & {len(s.coeffs)} & ${rr}$ \\\\")
+            rows.append(f"({_key_latex(k)}) & {len(s.coeffs)} & ${rr}$ \\\\")
         out.append(
             "Short-lag coefficients ("
             f"{F.info.get('route', '?')} stationary averages) and the estimated radius of the "

@@ -56,7 +56,7 @@ import numpy as np
 import scipy.linalg
 
 from .functional import ResponseFunctional, response_functional
-from .signature import FeatureLayout, feature_layout, response_features
+from .signature import FeatureLayout, augment_input, feature_layout, response_features
 
 if TYPE_CHECKING:
     from ..model import SRNN
@@ -104,6 +104,7 @@ def signature_batch(
     refine: int | None = None,
     extrapolate: bool = False,
     quad_points: int | None = None,
+    channels: Sequence[tuple[int, ...]] | None = None,
 ) -> tuple[np.ndarray, FeatureLayout]:
     """Signatures ``S(X^u)_{0,t}`` of a set of inputs at one time ``t``: ``(B, size)``.
 
@@ -112,11 +113,16 @@ def signature_batch(
     ``times``. With ``extrapolate`` the chord error ``O(h²)`` of the signature (levels ≥ 2)
     is Richardson-extrapolated away from ``refine`` and ``2·refine`` sub-steps
     (``(4 S_{2r} - S_r)/3``; the result is linear in the signatures, no longer group-like).
+    ``channels``: the signature of the augmented input ``(Π_{c∈κ} u_c)_κ`` instead (the
+    :attr:`ResponseFunctional.channels` of a model with the input inside a nonlinear
+    activation, docs/theory.md §10).
     """
     r = 4 if refine is None else refine
     layouts: list[FeatureLayout] = []
 
     def one(u: object, rr: int) -> np.ndarray:
+        if channels is not None:
+            u = augment_input(u, channels)
         feats = response_features(u, times, depth, degree, times_out=[t], refine=rr,
                                   quad_points=quad_points)
         layouts.append(feats.layout)

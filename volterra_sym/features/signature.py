@@ -44,6 +44,13 @@ degree ``p`` (``degree``) the feature path has ``d = m (p + 1)`` channels
 The term ``∫_{0<s_N<…<s_1<t} Π_j s_j^{q_j} u_{k_j}(s_j) ds`` of ``T_N(t)`` is the signature
 term ``S^w(X)_{0,t}`` of the word ``w = ((k_N,q_N), …, (k_1,q_1))`` (earliest kick
 first), with each pair mapped to its letter index.
+
+**Augmented input (contact terms, docs/theory.md §10).** With the input inside the
+activation a kick carries a multiset ``κ`` of channels; its factor in ``T_N`` is
+``u_κ(s) = Π_{c ∈ κ} u_c(s)``. :func:`kick_channels` lists the multisets of ``1..order``
+channels and :func:`augment_input` maps ``u`` to ``(u_κ)_κ``: the response feature of the
+augmented input (``m' = len(channels)`` channels) is then the same construction, letter
+``(κ, q)`` with index ``i_κ (p + 1) + q``.
 """
 
 from __future__ import annotations
@@ -52,13 +59,15 @@ import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import product
+from itertools import combinations_with_replacement, product
 
 import numpy as np
 
 __all__ = [
     "DEFAULT_REFINE",
     "FeatureLayout",
+    "augment_input",
+    "kick_channels",
     "ResponseFeatures",
     "expanding_signature",
     "feature_layout",
@@ -508,6 +517,73 @@ class _CallableInput:
             bad = pts[np.nonzero(~np.all(np.isfinite(vals), axis=1))[0][0]]
             raise ValueError(f"u returned NaN or inf at t={bad}")
         return vals
+
+
+def kick_channels(m: int, order: int) -> tuple[tuple[int, ...], ...]:
+    """Every multiset of ``1..order`` channels of ``0..m-1`` as a sorted tuple, by size then
+    lexicographically: ``kick_channels(2, 2) = ((0,), (1,), (0, 0), (0, 1), (1, 1))``, the
+    channels of the augmented input (module docstring). The first ``m`` are the plain
+    channels."""
+    m, order = _check_int(m, "m", 1), _check_int(order, "order", 1)
+    return tuple(c for j in range(1, order + 1)
+                 for c in combinations_with_replacement(range(m), j))
+
+
+def _products(vals: np.ndarray, channels: Sequence[tuple[int, ...]]) -> np.ndarray:
+    """``(..., m) -> (..., len(channels))``: ``Π_{c ∈ κ} vals[..., c]`` per multiset ``κ``."""
+    m = vals.shape[-1]
+    top = max((c for ch in channels for c in ch), default=-1)
+    if top >= m:
+        raise ValueError(f"the input has m={m} channel(s) but the augmented channels use "
+                         f"channel {top}")
+    return np.stack([np.prod(vals[..., list(ch)], axis=-1) for ch in channels], axis=-1)
+
+
+class _ProductInput:
+    """``t -> (u_κ(t))_κ`` for a callable ``u`` (scalar ``t``: shape ``(m',)``; an array of
+    ``N`` times: ``(N, m')``, through the orientation probe of :class:`_CallableInput`)."""
+
+    def __init__(self, u: Callable[..., object], channels: tuple[tuple[int, ...], ...]):
+        self.u, self.channels = u, channels
+        self._ev: _CallableInput | None = None
+
+    def __call__(self, t: object) -> np.ndarray:
+        ta = np.asarray(t, dtype=float)
+        if ta.ndim == 0:
+            try:
+                val = np.asarray(self.u(float(ta)), dtype=float).reshape(-1)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"u(t) must return a real scalar or a 1-D array: {exc}") \
+                    from None
+            return _products(val[None], self.channels)[0]
+        if self._ev is None:
+            self._ev = _CallableInput(self.u, np.sort(ta.ravel()))
+        return _products(self._ev(ta.ravel()), self.channels)
+
+
+def augment_input(u: Callable[..., object] | np.ndarray,
+                  channels: Sequence[tuple[int, ...]]) -> Callable[..., object] | np.ndarray:
+    """The augmented input ``u_κ = Π_{c ∈ κ} u_c`` for every channel multiset ``κ`` of
+    ``channels`` (module docstring; :func:`kick_channels`). ``u`` callable (``u(t)`` a scalar
+    or ``(m,)``; vectorised forms are kept vectorised) or samples ``(T,)``, ``(T, m)``,
+    ``(B, T, m)``: returns a callable giving ``(m',)`` per time, resp. samples
+    ``(..., T, m')``."""
+    chans = tuple(tuple(int(c) for c in ch) for ch in channels)
+    if not chans or any(not ch or min(ch) < 0 for ch in chans):
+        raise ValueError(f"channels must be non-empty tuples of channel indices, got "
+                         f"{channels!r}")
+    if callable(u):
+        return _ProductInput(u, chans)
+    try:
+        arr = np.asarray(u, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"u must be callable or a real array: {exc}") from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"sampled u must have shape (T,), (T, m) or (B, T, m), got "
+                         f"{arr.shape}")
+    return _products(arr, chans)
 
 
 def _gauss_increments(

@@ -52,7 +52,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..errors import InvalidInputError
 from ..model import SRNN, load_model
 from .kernel_machine import hidden_unit_functionals
-from .signature import FeatureLayout, feature_layout, response_features
+from .signature import FeatureLayout, augment_input, feature_layout, response_features
 
 __all__ = ["InvalidInputTypeError", "NotFittedError", "ResponseFeatures", "SRNNFeatures",
            "SRNNKernel", "reshape_sequences"]
@@ -304,6 +304,9 @@ class _SRNNBase(_SequenceTransformer):
         funcs = hidden_unit_functionals(model, order, degree)
         lay: FeatureLayout = funcs[0].layout
         self.layout_ = lay
+        #: channel multisets of the augmented input (contact terms, docs/theory.md §10), or
+        #: ``None``: the feature path is that of ``u`` itself
+        self.input_channels_ = funcs[0].channels
         #: ``coef_[i, N, a]``: vector of ``t^a`` in ``ℓ_{i,N}(t)`` (flat signature index)
         self.coef_ = np.stack([F.coefficients for F in funcs])
         self.n_units_ = model.n
@@ -316,7 +319,10 @@ class _SRNNBase(_SequenceTransformer):
         lay, coef = self.layout_, self.coef_
         n, n1, d1, size = coef.shape
         lf = coef.reshape(-1, size).T.copy()
-        feats = response_features(self._sequences(X, lay.m), self.times_, lay.depth,
+        seq = self._sequences(X, self.n_channels_)
+        if self.input_channels_ is not None:
+            seq = augment_input(seq, self.input_channels_)
+        feats = response_features(seq, self.times_, lay.depth,
                                   lay.degree, times_out=self.output_times_, refine=self.refine,
                                   reduce=lambda v: v @ lf)
         red = np.asarray(feats.values).reshape(X.shape[0], -1, n, n1, d1)
@@ -374,6 +380,10 @@ class SRNNFeatures(_SRNNBase):
     ----------
     coef_ : array ``(n, order + 1, taylor_degree + 1, layout_.size)``
         ``ℓ_{i,N}(t) = Σ_a t^a coef_[i, N, a]``.
+    input_channels_ : tuple or None
+        With the input inside a nonlinear activation (docs/theory.md §10) the channel
+        multisets of the augmented input ``Π_{c∈κ} u_c`` the functionals read (contact
+        terms, :mod:`volterra_sym.features.functional`); ``None`` otherwise.
     layout_, n_units_, n_channels_, model_name_ and the grid attributes of
     :class:`ResponseFeatures`.
     """

@@ -16,6 +16,17 @@ with the Jacobian ``J_vk = ∂x_v/∂h_k`` (a polynomial),
     Q_vw = Σ_kl D_kl J_vk J_wl  (v < w) ,   Q_vv = ½ Σ_kl D_kl J_vk J_vl ,
     L_k  = Σ_v (Σ_i C_ik J_vi) ∂_v .
 
+State-dependent noise (docs/theory.md §11): ``D_kl(h) = (σ(h)σ(h)ᵀ)_kl`` enters the same
+formulas as a polynomial in ``h`` (``σ`` must be polynomial in the state, else the model is
+refused naming ``sigma``). Input inside the activation (docs/theory.md §10): the kick of
+``j`` channels ``κ = (k_1..k_j)`` is
+
+    L^{(j)}_κ = Σ_v (Σ_i c_i J_vi) ∂_v ,   c_i = a^{(j)}(z_i) C_{ik_1}⋯C_{ik_j} / j! ,
+
+with ``a^{(j)}(z) = P_j(a)`` (tanh, sigmoid: :meth:`Activation.derivative_poly`) or
+``softplus^{(j)} = sigmoid^{(j-1)}`` (a polynomial in ``s``); for the additive input (or a
+linear activation) ``L^{(1)}_k = L_k`` and ``L^{(j≥2)} = 0``.
+
 The polynomials live in a :class:`~volterra_sym.operators.packed.PackedAlgebra` (packed
 monomials, one sort per operator application, no expression swell and no ``simplify``).
 :func:`lambdify_chain` gives a CSE'd ``numpy`` function of a (small) chain for export.
@@ -31,6 +42,7 @@ import sympy as sp
 
 from ..budget import check_count
 from ..model import SRNN
+from ..model.activations import get_activation
 from .packed import ChainError, ChainPoly, PackedAlgebra, unit
 
 __all__ = ["ChainSpace", "ChainPoly", "ChainError", "SUPPORTED_ACTIVATIONS",
@@ -52,6 +64,12 @@ def unsupported_reason(model: SRNN) -> str | None:
     if not model.is_numeric:
         return (f"the parameters {sorted(model.parameters)} are symbolic; substitute values "
                 "with model.subs(...)")
+    if model.state_dependent_noise:
+        for (i, j), e in np.ndenumerate(np.array(model.sigma.tolist(), dtype=object)):
+            if not sp.sympify(e).is_polynomial(*model.h):
+                return (f"the state-dependent noise sigma[{i + 1},{j + 1}] = {e} is not a "
+                        "polynomial in the state (the short-lag chains need a polynomial "
+                        "D(h) = σ(h)σ(h)ᵀ)")
     return None
 
 
@@ -84,14 +102,41 @@ class ChainSpace(PackedAlgebra):
                                          for i in range(n))
         rng = None if perturb_seed is None else np.random.default_rng(perturb_seed)
         super().__init__(symbols, rng=rng)
-        p = model.numpy_params()
+        self.state_noise = model.state_dependent_noise
+        p = model.numpy_params(state_noise=self.state_noise)
         if rng is not None:
             p = {k: v * (1.0 + _EPS * rng.uniform(-1.0, 1.0, np.shape(v)))
                  for k, v in p.items()}
         self.Gamma, self.W, self.b = p["Gamma"], p["W"], p["b"]
-        self.C, self.D = p["C"], p["D"]
+        self.C = p["C"]
+        #: ``D`` (n, n) constant, or ``None`` with ``σ(h)`` (then :attr:`D_poly`)
+        self.D = p.get("D")
+        self.D_poly = self._diffusion_polys(rng) if self.state_noise else None
         self._build_operators()
+        self._kick_fields: dict[tuple[int, ...], list] = {}
         self.n_L0 = 0
+
+    def _diffusion_polys(self, rng) -> dict[tuple[int, int], ChainPoly]:
+        """``{(k, l): D_kl(h)}`` for the nonzero entries of ``D(h) = σ(h)σ(h)ᵀ`` as
+        polynomials in ``h`` (shadow spaces: every coefficient perturbed by ``1 + ε u``)."""
+        out = {}
+        n, h = self.n, self.model.h
+        for k in range(n):
+            for l in range(n):
+                e = sp.expand(self.model.D[k, l])
+                if e == 0:
+                    continue
+                poly = sp.Poly(e, *h)
+                terms = {}
+                for mono, c in poly.terms():
+                    c = float(c)
+                    if rng is not None:
+                        c *= 1.0 + _EPS * rng.uniform(-1.0, 1.0)
+                    terms[tuple(mono) + (0,) * (self.V - n)] = c
+                P = self.poly(terms)
+                if not P.is_zero:
+                    out[(k, l)] = P
+        return out
 
     def _build_operators(self) -> None:
         n, V, W = self.n, self.V, self.W
@@ -122,20 +167,29 @@ class ChainSpace(PackedAlgebra):
                     rule = self.add(self.var(s), self.poly({unit(V, s, 2): -1.0}))
                     J.append([self.scale(rule, W[i, k]) for k in range(n)])
         self.J = J
-        D = self.D
-        pairs = [(k, l) for k in range(n) for l in range(n) if D[k, l] != 0]
+        if self.D_poly is None:
+            D = self.D
+            pairs = [(k, l) for k in range(n) for l in range(n) if D[k, l] != 0]
+
+            def times_D(P: ChainPoly, k: int, l: int, fac: float) -> ChainPoly:
+                return self.scale(P, fac * D[k, l])
+        else:   # σ(h): D_kl(h) a polynomial in h (docs/theory.md §11)
+            pairs = sorted(self.D_poly)
+
+            def times_D(P: ChainPoly, k: int, l: int, fac: float) -> ChainPoly:
+                return self.scale(self.mul(self.D_poly[(k, l)], P), fac)
         F = []
         for v in range(V):
             parts = [self.mul(phi[k], J[v][k]) for k in range(n)]
             for k, l in pairs:
                 dJ = self.field(J[v][k], [(w, J[w][l]) for w in range(V)])
-                parts.append(self.scale(dJ, 0.5 * D[k, l]))
+                parts.append(times_D(dJ, k, l, 0.5))
             F.append(self.add(*parts))
         Q: dict[tuple[int, int], ChainPoly] = {}
         for v in range(V):
             for w in range(v, V):
                 fac = 0.5 if v == w else 1.0
-                q = self.add(*[self.scale(self.mul(J[v][k], J[w][l]), fac * D[k, l])
+                q = self.add(*[times_D(self.mul(J[v][k], J[w][l]), k, l, fac)
                                for k, l in pairs])
                 if not q.is_zero:
                     Q[(v, w)] = q
@@ -159,13 +213,66 @@ class ChainSpace(PackedAlgebra):
             P = self.L0(P)
         return P
 
-    def L(self, k: int, P: ChainPoly) -> ChainPoly:
-        """``L_k P = Σ_i C_ik ∂_{h_i} P`` (chain rule through ``a``, ``s``)."""
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) \
-                or not 0 <= k < self.model.m:
-            raise ChainError(f"channel k={k!r} is out of range: the model has m={self.model.m} "
-                             f"input channel(s), indexed 0..{self.model.m - 1}")
-        return self.apply(P, self.L_fields[k], what=f"L_{k + 1}")
+    def L(self, k, P: ChainPoly) -> ChainPoly:
+        """``L_k P = Σ_i C_ik ∂_{h_i} P`` (chain rule through ``a``, ``s``) for a channel
+        ``k``; for a kick ``k = (k_1..k_j)`` (a tuple, docs/theory.md §10) the kick operator
+        ``L^{(j)}_k P = Σ_i a^{(j)}(z_i) C_{ik_1}⋯C_{ik_j}/j! ∂_{h_i} P`` (module
+        docstring). With the input inside a nonlinear activation a plain channel ``k``
+        means the kick ``(k,)``, i.e. ``L^{(1)}_k``."""
+        kick = self._kick(k)
+        if self._inside:
+            return self.apply(P, self.kick_field(kick), what=_kick_name(kick))
+        if len(kick) > 1:
+            return self.zero()          # L^{(j≥2)} = 0 (additive input or a'' ≡ 0)
+        return self.apply(P, self.L_fields[kick[0]], what=f"L_{kick[0] + 1}")
+
+    @property
+    def _inside(self) -> bool:
+        """The input enters a nonlinear activation (kicks carry ``a^{(j)}(z)``)."""
+        return self.model.input == "activation" and self.kind != "linear"
+
+    def _kick(self, k) -> tuple[int, ...]:
+        ks = tuple(k) if isinstance(k, (tuple, list)) else (k,)
+        if not ks:
+            raise ChainError("a kick needs at least one channel")
+        for c in ks:
+            if isinstance(c, bool) or not isinstance(c, (int, np.integer)) \
+                    or not 0 <= c < self.model.m:
+                raise ChainError(f"channel k={c!r} is out of range: the model has "
+                                 f"m={self.model.m} input channel(s), indexed "
+                                 f"0..{self.model.m - 1}")
+        return tuple(int(c) for c in ks)
+
+    def activation_derivative(self, j: int, i: int) -> ChainPoly:
+        """``a^{(j)}(z_i)`` as a polynomial in the chain variables (``j ≥ 1``)."""
+        n, V = self.n, self.V
+        if self.kind == "softplus":     # softplus^{(j)} = sigmoid^{(j-1)}, in s_i
+            P = get_activation("sigmoid").derivative_poly(j - 1)
+            var = 2 * n + i
+        else:
+            P = self.model.activation.derivative_poly(j)
+            var = n + i
+        sym = next(iter(P.free_symbols), None) if P is not None else None
+        poly = sp.Poly(P, sym) if sym is not None else sp.Poly(P, sp.Symbol("A_"))
+        return self.poly({unit(V, var, int(e)): float(c) for (e,), c in poly.terms()})
+
+    def kick_field(self, kick: tuple[int, ...]) -> list[tuple[int, ChainPoly]]:
+        """The first-order field ``[(v, Σ_i c_i J_vi)]`` of ``L^{(j)}_κ`` (memoised)."""
+        got = self._kick_fields.get(kick)
+        if got is not None:
+            return got
+        n, V, j = self.n, self.V, len(kick)
+        scale = 1.0 / math.factorial(j)
+        coef = []
+        for i in range(n):
+            cik = float(np.prod([self.C[i, k] for k in kick])) * scale
+            coef.append(self.zero() if cik == 0 else
+                        self.scale(self.activation_derivative(j, i), cik))
+        G = [self.add(*[self.mul(coef[i], self.J[v][i]) for i in range(n)
+                        if not coef[i].is_zero]) for v in range(V)]
+        field_ = [(v, G[v]) for v in range(V) if not G[v].is_zero]
+        self._kick_fields[kick] = field_
+        return field_
 
     # ------------------------------------------------------------------ SymPy bridge
     def to_expr(self, P: ChainPoly, *, substitute: bool = False) -> sp.Expr:
@@ -206,6 +313,10 @@ class ChainSpace(PackedAlgebra):
         """Values of polynomial(s) at chain points ``x (S, V)`` (``(S,)`` or ``(K, S)``),
         the state part ``h`` and the activation part of the monomials tabulated apart."""
         return super().evaluate(polys, x, chunk, split=self.n if split is None else split)
+
+
+def _kick_name(kick: tuple[int, ...]) -> str:
+    return f"L^({len(kick)})_{''.join(str(k + 1) for k in kick)}"
 
 
 def lambdify_chain(space: ChainSpace, P: ChainPoly, *, max_terms: int = 5000):

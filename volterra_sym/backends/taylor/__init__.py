@@ -23,6 +23,17 @@ The polynomial algebra of the chains (packed monomials, ``L0`` and ``L_k`` in th
 variables ``x = (h, a(z)[, sigmoid(z)])``) is :mod:`volterra_sym.operators.packed` and
 :mod:`volterra_sym.operators.powers`.
 
+Input inside the activation and ``σ(h)`` (docs/theory.md §10–§11): a kernel is named by its
+kicks ``κ = ((k..), …)`` (one gap and one Taylor power per kick) and
+
+    c_{κ,p} = < p0, L^{(j_r)}_{κ_r} L0^{p_r} ⋯ L^{(j_1)}_{κ_1} L0^{p_1} f > ,
+    L^{(j)}_κ = Σ_i a^{(j)}(z_i) C_{iκ_1}⋯C_{iκ_j}/j! ∂_i ,
+
+with ``a^{(j)}`` a polynomial in the chain variables and ``L0`` carrying the polynomial
+``½ Σ D_ij(h) ∂_i∂_j``. The averages: quadrature against the tabulated 1-D density with
+``D(h)`` (its error ``|<p0_q, L0 Q>|`` added, as on the grid route) or samples of the
+Euler–Maruyama burn-in with ``σ(h)``.
+
 Error estimates and valid range
 -------------------------------
 *Coefficients.* The chains suffer massive cancellation (``<p0, L0 g> = 0``): the relative

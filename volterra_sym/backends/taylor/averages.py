@@ -5,13 +5,18 @@ Routes (``density=``):
 * ``"gaussian"`` — linear activation: ``p0 = N(μ, S)``, exact moments by the Stein recursion
   ``E[y_i y^α] = μ_i E[y^α] + Σ_j S_ij α_j E[y^{α-e_j}]`` (no statistical error);
 * ``"quadrature"`` — n = 1: composite Gauss–Legendre against the closed form
-  ``p0 ∝ exp(2U/D)`` (``U' = φ``) on the range where ``log p0 > max - 60``;
+  ``p0 ∝ exp(2U/D)`` (``U' = φ``) on the range where ``log p0 > max - 60``; with ``σ(h)``
+  (docs/theory.md §11) against ``p0 ∝ D(h)⁻¹ exp(∫2φ/D)``, whose ``log p0`` is tabulated
+  (Richardson-extrapolated trapezoid, :mod:`volterra_sym.density.multiplicative`): the
+  averages then add ``|<p0_q, L0 Q>|`` to the error, as on the grid route;
 * ``"grid"`` — n = 2 nonlinear: the grid solution of ``L0* p0 = 0`` of the spectral route
   (:func:`volterra_sym.backends.spectral.grid_density`: points ``.x``, weights
   ``.p0 · .vol``);
 * ``"sampling"`` — any n: an ensemble of unperturbed paths from the density layer's burn-in
   sampler, split into independent batches; every coefficient carries the batch-means
-  standard error. The time-step bias is *not* in the error estimate.
+  standard error (with ``σ(h)``: the Euler–Maruyama burn-in of
+  :class:`volterra_sym.density.sampling.StateNoiseBurnIn`, each batch its own paths). The
+  time-step bias is *not* in the error estimate.
 
 Only the moments that occur are computed. The distinct monomials ``x^{e_t}`` of all chains
 averaged together are found once (one sort of the packed keys); on the Gaussian route each
@@ -41,6 +46,8 @@ import sympy as sp
 
 from ...budget import check_memory
 from ...density import bracket_1d, burn_in_sampler, stationary_density
+from ...density.multiplicative import multiplicative_density
+from ...density.sampling import state_noise_burn_in
 from ...density.stationary import NUMPY_EXTRAS, overflow_safe
 from ...errors import InvalidInputError, NotApplicableError, SimulationError
 from ...model import SRNN
@@ -267,6 +274,9 @@ class PointAverages:
         self.batch = batch
         self.info = info
         self.route = info["route"]
+        #: ``p0`` is known only approximately (grid, tabulated ``log p0``): the caller adds
+        #: ``|<p0, L0 Q>|`` (zero for the exact ``p0``) to the error of ``<p0, Q>``
+        self.approximate = bool(info.get("approximate", self.route == "grid"))
         self.groups = [np.arange(self.x.shape[0])] if batch is None else \
             [np.flatnonzero(batch == b) for b in range(int(batch.max()) + 1)]
 
@@ -340,8 +350,32 @@ class PointAverages:
 # ====================================================================== point sets
 def _quadrature_1d(space: ChainSpace, panels: int = 64, nodes: int = 24) -> PointAverages:
     """Composite Gauss–Legendre nodes and weights of the closed-form ``p0`` (n = 1) on the
-    bracket ``log p0 > max - 60`` of :func:`volterra_sym.density.bracket_1d`."""
+    bracket ``log p0 > max - 60`` of :func:`volterra_sym.density.bracket_1d`; with ``σ(h)``
+    (docs/theory.md §11) the bracket and the tabulated ``log p0`` of
+    :func:`volterra_sym.density.multiplicative.multiplicative_density` (refined grid of
+    ``8 · panels · nodes`` intervals; the averages are marked approximate)."""
     model = space.model
+    t, wt = np.polynomial.legendre.leggauss(nodes)
+    if model.state_dependent_noise:
+        try:
+            dens = multiplicative_density(model)
+            lo, hi = dens.bracket
+        except NotApplicableError as exc:
+            raise BackendError(str(exc)) from None
+        edges = np.linspace(lo, hi, panels + 1)
+        mid, rad = 0.5 * (edges[1:] + edges[:-1]), 0.5 * np.diff(edges)
+        pts = (mid[:, None] + rad[:, None] * t[None, :]).ravel()
+        fine = np.unique(np.concatenate([pts, np.linspace(lo, hi, 8 * panels * nodes + 1)]))
+        with np.errstate(all="ignore"):
+            lf = np.asarray(dens.log_density(fine), dtype=float)
+        lv = lf[np.searchsorted(fine, pts)]
+        w = (rad[:, None] * wt[None, :]).ravel() * np.exp(lv - np.nanmax(lv))
+        if not np.all(np.isfinite(w)):
+            raise BackendError("the tabulated 1-D density with D(h) is not finite on its "
+                               f"bracket [{lo:.4g}, {hi:.4g}]")
+        info = {"route": "quadrature", "nodes": int(pts.size), "range": (float(lo), float(hi)),
+                "density": "multiplicative (tabulated log p0)", "approximate": True}
+        return PointAverages(space, pts[:, None], w / w.sum(), None, info)
     logp = sp.lambdify(model.h[0], overflow_safe(stationary_density(model).log_unnormalised),
                        [NUMPY_EXTRAS, "numpy"])
     try:
@@ -349,7 +383,6 @@ def _quadrature_1d(space: ChainSpace, panels: int = 64, nodes: int = 24) -> Poin
     except NotApplicableError as exc:
         raise BackendError(str(exc)) from None
     lo, hi = br.lo, br.hi
-    t, wt = np.polynomial.legendre.leggauss(nodes)
     edges = np.linspace(lo, hi, panels + 1)
     mid, rad = 0.5 * (edges[1:] + edges[:-1]), 0.5 * np.diff(edges)
     pts = (mid[:, None] + rad[:, None] * t[None, :]).ravel()
@@ -406,6 +439,9 @@ def stationary_samples(model: SRNN, *, paths: int = 256, snapshots: int = 128,
         if val is not None and not (isinstance(val, (int, float, np.floating))
                                     and math.isfinite(val) and val > 0):
             raise BackendError(f"{name} must be a positive finite time, got {val}")
+    if model.state_dependent_noise:
+        return _state_noise_samples(model, paths, snapshots, batches, dt, burn_in, spacing,
+                                    seed)
     try:
         sampler = burn_in_sampler(model, t_burn=burn_in, dt=dt)
         spacing = 0.5 * sampler.relaxation_time if spacing is None else float(spacing)
@@ -418,6 +454,30 @@ def stationary_samples(model: SRNN, *, paths: int = 256, snapshots: int = 128,
     info = {"route": "sampling", "paths": paths, "snapshots": snapshots, "batches": batches,
             "dt": sampler.dt, "burn_in": sampler.t_burn, "spacing": per * sampler.dt,
             "seed": seed}
+    return states, label, info
+
+
+def _state_noise_samples(model: SRNN, paths: int, snapshots: int, batches: int,
+                         dt: float | None, burn_in: float | None, spacing: float | None,
+                         seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """:func:`stationary_samples` for ``σ(h)`` (docs/theory.md §11): the Euler–Maruyama
+    burn-in :class:`volterra_sym.density.sampling.StateNoiseBurnIn`; batch ``b`` is
+    ``paths/batches`` paths of its own (generator ``b`` spawned from ``seed``), each giving
+    ``snapshots`` states ``spacing`` apart (default half a relaxation time). The chain's
+    stationary law is ``O(dt)`` from ``p0`` (not in the error estimate)."""
+    try:
+        sampler = state_noise_burn_in(model, t_burn=burn_in, dt=dt)
+        spacing = 0.5 * sampler.relaxation_time if spacing is None else float(spacing)
+        per = max(1, int(round(spacing / sampler.dt)))
+        rngs = [np.random.default_rng(c) for c in np.random.SeedSequence(seed).spawn(batches)]
+        blocks = sampler.snapshot_blocks(rngs, paths // batches, int(snapshots), per)
+    except (InvalidInputError, SimulationError) as exc:
+        raise BackendError(f"the stationary sampler with σ(h) failed: {exc}") from None
+    states = np.vstack(blocks)
+    label = np.repeat(np.arange(batches), [b.shape[0] for b in blocks])
+    info = {"route": "sampling", "paths": paths, "snapshots": snapshots, "batches": batches,
+            "dt": sampler.dt, "burn_in": sampler.t_burn, "spacing": per * sampler.dt,
+            "seed": seed, "sampler": "Euler–Maruyama with σ(h)"}
     return states, label, info
 
 

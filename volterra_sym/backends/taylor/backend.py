@@ -10,6 +10,7 @@ from ...errors import AccuracyNotReachedError, VolterraSymError
 from ...hierarchy.propagation import prefix_graph
 from ...model import SRNN
 from ...model.cache import derived
+from ...model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
 from ...operators.powers import multi_indices
 from .. import BackendError
 from .expansion import TaylorExpansion, coefficient_nodes, kernel_node, taylor_expansion
@@ -20,7 +21,7 @@ from .options import (
     check_coefficient_count,
     check_request,
 )
-from .series import TaylorSeries
+from .series import TaylorSeries, kernel_label
 
 __all__ = ["BACKEND", "taylor_series", "taylor_coefficients", "taylor_radius",
            "taylor_hierarchy"]
@@ -51,12 +52,14 @@ def taylor_radius(model: SRNN, f=None, channels=(0,), degree: int = DEFAULT_DEGR
 
 
 def taylor_hierarchy(hierarchy, degree: int = DEFAULT_DEGREE, *, evaluate: bool = True,
-                     **options) -> TaylorExpansion:
+                     kernels=None, **options) -> TaylorExpansion:
     """The Taylor expansion of every kernel of ``hierarchy`` (orders ``1..order``,
     ``|p| ≤ degree``) on the nodes of ``hierarchy.graph``: the chains of every recursion
-    node and, with ``evaluate``, their stationary averages. Everything is kept in the
-    model's derived-data cache (later ``method="taylor"`` evaluations of the same model,
-    observable and density options reuse it); the graph itself is not modified."""
+    node and, with ``evaluate``, their stationary averages. ``kernels`` (channel tuples or
+    kicks, docs/theory.md §10): only the nodes of these kernels (and their prefixes, built on
+    the way). Everything is kept in the model's derived-data cache (later
+    ``method="taylor"`` evaluations of the same model, observable and density options reuse
+    it); the graph itself is not modified."""
     model, f = hierarchy.model, hierarchy.f
     reason = applies(model, f)
     if reason is not None:
@@ -64,7 +67,11 @@ def taylor_hierarchy(hierarchy, degree: int = DEFAULT_DEGREE, *, evaluate: bool 
     o = TaylorOptions.parse({"degree": degree, **options})
     check_coefficient_count(o.degree, hierarchy.order)
     exp = taylor_expansion(model, f, o)
-    items = coefficient_nodes(hierarchy.graph, o.degree)
+    if kernels is None:
+        items = coefficient_nodes(hierarchy.graph, o.degree)
+    else:
+        items = [(kernel_node(k), p) for k in kernels
+                 for p in multi_indices(len(k), o.degree)]
     if evaluate:
         exp.evaluate(hierarchy.graph, items)
     else:
@@ -113,7 +120,7 @@ def _kernel_values(exp: TaylorExpansion, graph: nx.DiGraph, k: tuple[int, ...],
     if o.tol is not None and np.any(err > o.tol):
         raise AccuracyNotReachedError(
             f"method 'taylor': estimated error {np.max(err):.3g} of K"
-            f"{[c + 1 for c in k]} exceeds tol={o.tol:g} at degree {degree} (truncation "
+            f"{kernel_label(k)} exceeds tol={o.tol:g} at degree {degree} (truncation "
             f"{np.max(trunc):.3g}, statistical {np.max(stat):.3g}, rounding "
             f"{np.max(rnd):.3g}); use shorter lags, a higher max_degree, more samples or "
             "a looser tol", best=vals, error=err, tol=o.tol)
@@ -126,6 +133,8 @@ class _TaylorBackend:
     name = "taylor"
     #: an infinite error estimate means "no bound" (beyond the radius, on_radius='warn')
     unbounded_error = True
+    #: docs/theory.md §10–§11: the chains carry the kicks ``L^{(j)}`` and ``D(h)``
+    features = frozenset({FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE})
 
     #: monomial degree of the response functional used by :meth:`series_terms`
     series_degree = 10

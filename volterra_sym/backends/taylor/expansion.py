@@ -8,13 +8,18 @@ the gaps is
     C_0[()] = f ,   C_j[p] = L_{k_j} L0^{p_j} C_{j-1}[p_1..p_{j-1}] ,
 
 so the coefficient ``c_{k,p} = <p0, C_N[p]>`` of ``K_k`` lives on the node of ``k`` and its
-integrand is built from the parent node's chains. :class:`TaylorChains` memoises, per DAG
-node, the chains ``G(node, p, q) = L0^q C_node[p]`` (``q`` the powers its children need) in
-the plain chain space and in the shadow spaces of the rounding estimate; every ``G`` is
-computed once and shared by every kernel whose channel tuple passes through the node.
-:class:`TaylorExpansion` memoises the stationary averages ``c_{k,p}`` per node. Both live
-in the model's derived-data cache (:func:`volterra_sym.model.cache.derived`): the
-hierarchy's graph is only read (its parent links and channels), never written.
+integrand is built from the parent node's chains. With the input inside the activation
+(docs/theory.md §10) a node is named by kicks ``κ = (κ_1..κ_r)`` and ``L_{k_j}`` is the kick
+operator ``L^{(j_i)}_{κ_i}`` (:meth:`ChainSpace.L <volterra_sym.operators.powers.ChainSpace.L>`);
+with ``σ(h)`` (§11) ``L0`` carries ``½ Σ D_ij(h) ∂_i∂_j``. One power ``p_i`` per kick.
+
+:class:`TaylorChains` memoises, per DAG node, the chains ``G(node, p, q) = L0^q C_node[p]``
+(``q`` the powers its children need) in the plain chain space and in the shadow spaces of
+the rounding estimate; every ``G`` is computed once and shared by every kernel whose channel
+tuple passes through the node. :class:`TaylorExpansion` memoises the stationary averages
+``c_{k,p}`` per node. Both live in the model's derived-data cache
+(:func:`volterra_sym.model.cache.derived`): the hierarchy's graph is only read (its parent
+links and channels), never written.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from .options import TaylorOptions
 from .series import TaylorSeries
 
 __all__ = ["TaylorChains", "TaylorExpansion", "taylor_chains", "taylor_expansion",
-           "kernel_node", "coefficient_nodes", "N_SHADOWS"]
+           "kernel_node", "kernel_key", "coefficient_nodes", "N_SHADOWS"]
 
 Node = Hashable
 #: number of shadow (perturbed) chain spaces of the rounding estimate
@@ -49,18 +54,29 @@ N_SHADOWS = 3
 MAX_REQUEST_WORK = 20_000_000
 
 
-def kernel_node(channels: Sequence[int]) -> tuple:
-    """The recursion node ``("g", k)`` of the channel tuple ``k``."""
-    return ("g", tuple(int(c) for c in channels))
+def kernel_key(channels) -> tuple:
+    """A channel tuple ``(k_1..k_N)`` of ints, or kicks ``((k..), (k..), ...)`` (docs/theory.md
+    §10), normalised to Python ints."""
+    return tuple(tuple(int(x) for x in c) if isinstance(c, (tuple, list)) else int(c)
+                 for c in channels)
 
 
-def _parent_and_channel(graph: nx.DiGraph, node: Node) -> tuple[Node, int]:
+def kernel_node(channels) -> tuple:
+    """The recursion node ``("g", k)`` of the channel tuple (or kicks) ``k``."""
+    return ("g", kernel_key(channels))
+
+
+def _parent_and_channel(graph: nx.DiGraph, node: Node) -> tuple[Node, int | tuple[int, ...]]:
+    """The parent node and the most recent kick's channel (an int, or a tuple of channels
+    for a kick of the input inside the activation)."""
     if node not in graph:
         raise KeyError(f"the hierarchy graph has no node {node}")
     preds = list(graph.predecessors(node))
     if len(preds) != 1:
         raise ValueError(f"hierarchy node {node} must have exactly one parent, has {preds}")
-    return preds[0], int(graph.nodes[node]["channels"][-1])
+    last = graph.nodes[node]["channels"][-1]
+    return preds[0], (tuple(int(x) for x in last) if isinstance(last, (tuple, list))
+                      else int(last))
 
 
 class TaylorChains:
@@ -209,9 +225,9 @@ class TaylorExpansion:
             raise
         avg = self.averager
         vals, batches, rnd = avg.average(polys, shadows)
-        if avg.route == "grid":
-            # the grid p0 is approximate: <p0, L0 Q> = 0 exactly, so the computed
-            # |<p0_grid, L0 Q>| estimates its quadrature error for the chain Q
+        if getattr(avg, "approximate", False):
+            # the grid p0 (or the tabulated p0 with σ(h)) is approximate: <p0, L0 Q> = 0
+            # exactly, so the computed |<p0_approx, L0 Q>| estimates its error for Q
             resid, _, _ = avg.average([self.space.L0(P) for P in polys])
             rnd = rnd + np.abs(resid)
         for i, key in enumerate(todo):
@@ -222,12 +238,13 @@ class TaylorExpansion:
         """``{p: c_p}`` of the coefficients computed so far on ``node``."""
         return {p: v[0] for (nd, p), v in self._values.items() if nd == node}
 
-    def series(self, channels: Sequence[int], degree: int,
+    def series(self, channels, degree: int,
                graph: nx.DiGraph | None = None) -> TaylorSeries:
         """The coefficients ``c_{k,p}``, ``|p| ≤ degree``, as a :class:`TaylorSeries`
         (``graph``: the hierarchy DAG holding the node of ``channels``; default the part of
-        it this kernel needs)."""
-        k = tuple(int(c) for c in channels)
+        it this kernel needs). ``channels`` may be kicks (docs/theory.md §10): one power
+        ``p_i`` per kick."""
+        k = kernel_key(channels)
         graph = prefix_graph([k]) if graph is None else graph
         node = kernel_node(k)
         ps = multi_indices(len(k), degree)

@@ -101,25 +101,33 @@ def applies(model: SRNN, f) -> str | None:
     return None
 
 
-def check_request(model: SRNN, f, channels) -> tuple[int, ...]:
+def check_request(model: SRNN, f, channels) -> tuple:
     """Validate a kernel request: the route applies, ``1 ≤ N ≤ MAX_ORDER``
     (:class:`~volterra_sym.errors.UnsupportedOrderError` otherwise) and every channel is in
-    ``0..m-1``. Returns the channel tuple."""
+    ``0..m-1``. Returns the channel tuple; a request of kicks (docs/theory.md §10: a tuple
+    of tuples, ``((0, 1), (0,))``) keeps its kicks (order ``N = Σ_i j_i``, one gap per
+    kick)."""
     reason = applies(model, f)
     if reason is not None:
         raise BackendError(f"method 'taylor' does not apply: {reason}")
     k = (channels,) if isinstance(channels, (int, np.integer)) else tuple(channels)
-    N = len(k)
-    if not 1 <= N <= MAX_ORDER:
+    kicks = any(isinstance(c, (tuple, list)) for c in k)
+    flat = [c for kick in k for c in (kick if isinstance(kick, (tuple, list)) else (kick,))]
+    N = len(flat)
+    if not 1 <= N <= MAX_ORDER or (kicks and any(isinstance(c, (tuple, list)) and not c
+                                                 for c in k)):
         raise UnsupportedOrderError(
             f"kernel order N={N} is beyond what method 'taylor' supports (1 ≤ N ≤ "
             f"{MAX_ORDER}: the number of coefficients grows like C(degree+N, N) per channel "
             "tuple); use method='exact' or 'spectral'")
-    for c in k:
+    for c in flat:
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c < model.m:
             raise InvalidInputError(f"channel k={c!r} is out of range: the model has "
                                     f"m={model.m} input channel(s), indexed 0..{model.m - 1}",
                                     param="channels")
+    if kicks:
+        return tuple(tuple(int(x) for x in (c if isinstance(c, (tuple, list)) else (c,)))
+                     for c in k)
     return tuple(int(c) for c in k)
 
 
