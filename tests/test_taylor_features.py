@@ -95,6 +95,11 @@ def test_linear_activation_inside_equals_additive():
     z = vs.ResponseHierarchy(inside, order=2).kernel(((0, 0),)).evaluate([[0.2]],
                                                                          method="taylor")
     assert np.all(np.asarray(z.values) == 0)
+    # the response functional: the plain layout and the additive coefficients
+    Fi = vs.ResponseHierarchy(inside, order=2).response_functional(6)
+    Fa = vs.ResponseHierarchy(add, order=2).response_functional(6)
+    assert Fi.channels is None and Fi.layout == Fa.layout
+    np.testing.assert_allclose(Fi.coefficients, Fa.coefficients, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.slow
