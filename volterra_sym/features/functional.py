@@ -44,7 +44,7 @@ With ``ε``: ``Σ_{N ≤ order} ε^N T_N(t) ≈ <ℓ^ε(t), S>``, ``ℓ^ε = Σ_
 (:meth:`ResponseFunctional.matrix` / :meth:`ResponseFunctional.at` with ``eps``).
 
 Contact terms (input inside the activation, docs/theory.md §10)
---------------------------------------------------------------
+----------------------------------------------------------------
 A kernel is then named by kicks ``κ = (κ_1, …, κ_r)`` (``κ_1`` the most recent; each a
 tuple of channels, total order ``N = Σ_i |κ_i|``; one gap per kick) and
 
