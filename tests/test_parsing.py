@@ -245,3 +245,17 @@ def test_negative_base_to_a_power_within_rounding_of_an_integer_is_refused():
     with pytest.raises(ExpressionError, match="negative number"):
         parse_expression("arctan(-1)**2**arctan(-1.8485658102623812e-184)", ["h1"])
     assert parse_expression("(-2)**3*h1", ["h1"]) == -8 * parse_expression("h1", ["h1"])
+
+
+def test_fractional_power_of_a_number_with_a_huge_exponent_fraction_is_refused_quickly():
+    """Found by a nightly hypothesis run (the process was killed at 24 GB):
+    1.0005e-197**7.8e-15 made SymPy take an exact root with exponent numerator ~1e16."""
+    import time
+
+    from volterra_sym.parsing import ExpressionError
+    t0 = time.perf_counter()
+    with pytest.raises(ExpressionError, match="fractional power"):
+        parse_expression("h1+1.0005069585338132e-197**7.800825861903563e-15", ["h1"])
+    assert time.perf_counter() - t0 < 5
+    assert parse_expression("2**0.5*h1", ["h1"]) == sp.sqrt(2) * parse_expression("h1",
+                                                                                   ["h1"])

@@ -30,7 +30,7 @@ import pytest
 import scipy.linalg
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import assume, event, given, note, settings  # noqa: E402
+from hypothesis import event, given, note, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from volterra_sym import SRNN  # noqa: E402
@@ -42,20 +42,13 @@ from volterra_sym.hierarchy import ResponseHierarchy  # noqa: E402
 # Bugs outside this test's room, narrowed out of the generators (listed in the issue-11
 # report of the `harden` branch; remove the narrowing when they are fixed):
 #
-# 1. SRNN accepts sigma entries with |σ| ≳ 1.3e154: D = σσᵀ overflows to inf in
-#    numpy_params() (check_stability only tests D ≠ 0). -> sigma entries are drawn with
-#    |σ| ≤ 1e150.
-# 2. spectral returns K = 0 ± inf (a finite value with an infinite error) instead of raising
-#    for a 1-d model with σ = 3.3e-145 (D ≈ 1.1e-289). -> spectral is not asked for models
-#    with an eigenvalue of D below 1e-12.
+# (1. σ ≳ 1.3e154 overflowing D, 2. spectral's 0 ± inf for D ≈ 1e-289 and 4. integers beyond
+#  the float range are fixed: check_stability refuses non-finite numeric parameters and
+#  kernels refuse non-finite error estimates; their narrowings are gone. Bug 2's narrowing
+#  of spectral to D ≥ 1e-12 stays: not re-measured for D < 1e-12.)
 # 3. spectral under-reports its error for nearly unstable models: Γ = 1.0001, W = 1 (A = 1e-4)
 #    gives K(0) = 1.40000004 ± 7.2e-9 where the exact value is C = 1.4 (error 4.5e-8).
 #    -> spectral is not asked for models with Re λ_min(A) < 1e-3.
-# 4. SRNN accepts integer entries beyond the float range (Gamma = [[10**400]]: _entry makes
-#    sp.Integer without the range check that parse_expression applies); check_stability then
-#    ends in numpy's LinAlgError "Array must not contain infs or NaNs" (a traceback).
-#    -> integers are drawn with |n| ≤ 10**20.
-SIGMA_MAX = 1e150
 SPECTRAL_MIN_D = 1e-12
 SPECTRAL_MIN_RATE = 1e-3
 
@@ -68,7 +61,7 @@ HOSTILE_SCALARS = st.one_of(
     st.sampled_from([0, -0.0, 1e-13, -1e-13, 1e308, -1e308, 5e-324,
                      True, None, "1e400", "10**400", "nan", "inf", "sqrt(-1)", "gamma", "h1", "",
                      "__import__('os')", [1], {}]),
-    st.integers(min_value=-(10**20), max_value=10**20),
+    st.integers(min_value=-(10**400), max_value=10**400),
 )
 #: Ordinary entries: small decimals (symbolic checks stay quick with short rationals).
 NICE = st.decimals(min_value=-3, max_value=3, places=2, allow_nan=False,
@@ -93,14 +86,6 @@ def maybe_hostile(rows: int, cols: int):
         matrix(rows, cols).map(lambda m: np.asarray(m, dtype=float)),
         HOSTILE_SCALARS,
     )
-
-
-def _has_huge_float(value) -> bool:
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError, OverflowError):
-        return False
-    return bool(np.any(np.isfinite(arr) & (np.abs(arr) > SIGMA_MAX)))
 
 
 def _poke(args):
@@ -143,8 +128,6 @@ def model_specs(draw):
         part = draw(st.sampled_from(["Gamma", "W", "C", "sigma", "b"]))
         shapes = {"Gamma": (n, n), "W": (n, n), "C": (n, m), "sigma": (n, n), "b": (n, 1)}
         bad = draw(maybe_hostile(*shapes[part]))
-        if part == "sigma":  # known bug 1
-            assume(not _has_huge_float(bad))
         Gamma, W, C, sigma, b = [bad if part == p else v for p, v in
                                  zip(["Gamma", "W", "C", "sigma", "b"],
                                      [Gamma, W, C, sigma, b], strict=True)]
@@ -212,8 +195,9 @@ def test_hostile_matrices_give_a_model_and_kernel_or_the_projects_error(spec, da
         return  # kernels of these cost seconds each (see the module docstring)
     hier = ResponseHierarchy(model, "h1", 1)
     f = hier.f
-    methods = applicable_methods(model, f)
-    assert methods, "no backend applies to a numeric model with a polynomial observable"
+    # where every backend is narrowed out (tiny noise of a nonlinear model), 'auto' must
+    # still give K(0) = C or the project's error
+    methods = applicable_methods(model, f) or ["auto"]
     method = data.draw(st.sampled_from(methods), label="method")
     lags = data.draw(LAGS, label="lags")
     ref = reference(model, lags)

@@ -65,6 +65,16 @@ MAX_LENGTH = 2000
 MAX_NUMERIC_EXPONENT = 64
 MAX_NUMBER_DIGITS = 300
 MAX_DEPTH = 100
+#: A fractional power of a number ``x**(p/q)`` is evaluated exactly by SymPy (roots by
+#: factoring): ``|p|, q`` above this are refused.
+MAX_ROOT_EXPONENT_PARTS = 10**6
+
+
+def _short_number(x: sp.Expr, limit: int = 30) -> str:
+    text = str(sp.N(x, 6)) if len(str(x)) > limit else str(x)
+    return text
+
+
 #: The largest finite float, ``(2 - 2**-52) * 2**1023 ≈ 1.7977e308``.
 FLOAT_MAX = sys.float_info.max
 #: Every character a user expression may contain (ASCII only; see the module docstring).
@@ -384,6 +394,14 @@ class _Builder:
             if right.is_number:
                 if abs(complex(right)) > MAX_NUMERIC_EXPONENT:
                     self.fail(f"numeric exponent {right} exceeds {MAX_NUMERIC_EXPONENT}")
+                if (left.is_number and isinstance(right, sp.Rational) and not right.is_integer
+                        and max(abs(right.p), right.q) > MAX_ROOT_EXPONENT_PARTS):
+                    # SymPy takes exact roots of numbers (factoring the base, raising to the
+                    # numerator): 1e-197**7.8e-15 ran out of 24 GB
+                    self.fail(f"the number {_short_number(left)}**{right} is a fractional "
+                              f"power with numerator or denominator above "
+                              f"{MAX_ROOT_EXPONENT_PARTS:g}, which is evaluated exactly; "
+                              "write its value as a decimal")
                 if left.is_number and left != 0:
                     digits = abs(complex(right)) * abs(float(sp.log(abs(left), 10)))
                     if digits > MAX_NUMBER_DIGITS:

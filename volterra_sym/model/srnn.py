@@ -653,8 +653,9 @@ class SRNN:
                    "C": f(self.C)}
             if not self.state_dependent_noise:
                 sigma = f(self.sigma)
-                D = sigma @ sigma.T
-                out.update(sigma=sigma, D=0.5 * (D + D.T))
+                with np.errstate(over="ignore", invalid="ignore"):   # refused by check_stability
+                    D = sigma @ sigma.T
+                    out.update(sigma=sigma, D=0.5 * (D + D.T))
             return out
         return {k: v.copy() for k, v in derived(self, ("model", "numpy_params"),
                                                 convert).items()}
@@ -720,6 +721,12 @@ class SRNN:
         positive where the process lives (:meth:`check_noise`).
         """
         p = self.numpy_params(state_noise=True)
+        for key in ("Gamma", "W", "b", "C", "sigma", "D"):
+            if key in p and not np.all(np.isfinite(p[key])):
+                what = "D = σσᵀ overflows" if key == "D" else f"{key} has entries"
+                raise ModelError(f"{what} beyond the float range (|x| ≤ 1.8e308): the "
+                                 "model's numbers cannot be computed with; rescale it",
+                                 param="sigma" if key == "D" else key)
         if self.state_dependent_noise:
             self.check_noise()
         elif not np.any(p["D"]):
