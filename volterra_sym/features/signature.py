@@ -574,12 +574,7 @@ def augment_input(u: Callable[..., object] | np.ndarray,
                          f"{channels!r}")
     if callable(u):
         return _ProductInput(u, chans)
-    try:
-        arr = np.asarray(u, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"u must be callable or a real array: {exc}") from None
-    if arr.ndim == 1:
-        arr = arr[:, None]
+    arr = _real_samples(u)
     if arr.ndim not in (2, 3):
         raise ValueError(f"sampled u must have shape (T,), (T, m) or (B, T, m), got "
                          f"{arr.shape}")
@@ -698,13 +693,17 @@ def feature_path_increments(
     return _sample_increments(arr, t, degree, idx, w), grid, pos, arr.shape[2]
 
 
-def _check_samples(u: object, t: np.ndarray) -> np.ndarray:
+def _real_samples(u: object) -> np.ndarray:
+    """Sampled input as a float array, a single channel ``(T,)`` as ``(T, 1)``."""
     try:
         arr = np.asarray(u, dtype=float)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"u must be callable or a real array: {exc}") from None
-    if arr.ndim == 1:
-        arr = arr[:, None]
+    return arr[:, None] if arr.ndim == 1 else arr
+
+
+def _check_samples(u: object, t: np.ndarray) -> np.ndarray:
+    arr = _real_samples(u)
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] != t.size or arr.shape[2] < 1:
