@@ -71,8 +71,8 @@ MAX_ROOT_EXPONENT_PARTS = 10**6
 
 
 def _short_number(x: sp.Expr, limit: int = 30) -> str:
-    text = str(sp.N(x, 6)) if len(str(x)) > limit else str(x)
-    return text
+    """``x`` as written, or to 6 digits where that is longer than ``limit``."""
+    return str(sp.N(x, 6)) if len(str(x)) > limit else str(x)
 
 
 #: The largest finite float, ``(2 - 2**-52) * 2**1023 ≈ 1.7977e308``.

@@ -73,6 +73,7 @@ import numpy as np
 
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
 from ..model import SRNN
+from ..model.noise import FEATURE_STATE_NOISE
 from .control import (
     is_affine,
     linear_kernel_exact,
@@ -712,13 +713,11 @@ def _check_method(method) -> None:
 def _require_additive_input(model: SRNN, what: str) -> None:
     """The estimators' weights (the conjugate ``v = −p0⁻¹∇·(C p0)``, the Girsanov matrix)
     are those of the additive input ``εCu``; with the input inside a nonlinear activation
-    the kick is ``a'(z)C·∇`` (docs/theory.md §10) and they would estimate another kernel."""
-    if model.input == "activation" and not model.is_linear:
-        raise NotApplicableError(
-            f"{what}: input inside the activation (docs/theory.md §10) — the estimator's "
-            "weights belong to the additive input εCu; pass conjugate= (the first-order "
-            "FDT with v = −p0⁻¹∇·(a'(z)C p0)) or use the model's CRN responses "
-            "(volterra_sym.montecarlo.integrators.state_noise_crn)")
+    the kick is ``a'(z)C·∇`` (docs/theory.md §10) and they would estimate another kernel
+    (``σ(h)`` is refused where the numeric parameters are read)."""
+    model.require_features((FEATURE_STATE_NOISE,), f"the {what} (its weights belong to the "
+                           "additive input εCu; pass conjugate= for the first-order FDT with "
+                           "v = −p0⁻¹∇·(a'(z)C p0), or use state_noise_crn)")
 
 
 def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt",

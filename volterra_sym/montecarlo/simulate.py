@@ -47,8 +47,9 @@ import numpy as np
 import sympy as sp
 
 from ..budget import check_count, check_memory
-from ..errors import InvalidInputError, NotApplicableError, SimulationError
+from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN
+from ..model.noise import FEATURE_STATE_NOISE
 from .distributed import check_client, map_chunks
 from .integrators import Integrator, check_time_step, model_arrays
 from .sampling import stationary_sampler
@@ -67,6 +68,10 @@ NOISE_BUFFER_BYTES = 16 * 2**20
 CHUNK_STATE_BYTES = 4 * 2**20
 #: largest default chunk (paths)
 DEFAULT_CHUNK = 16384
+#: how the ensemble engine names itself when it refuses the input inside the activation
+ADDITIVE_ENGINE = ("the ensemble engine (it adds εCu(t) to the drift; "
+                   "volterra_sym.montecarlo.integrators.state_noise_crn simulates "
+                   "a(Wh + b + εCu))")
 #: refuse runs of more path-steps than this (about 10 days of one core at 100 ns each)
 MAX_PATH_STEPS = 1e13
 #: refuse time grids of more steps than this
@@ -375,13 +380,8 @@ class PathJob:
         self.inputs: list[list[np.ndarray | None]] = [[None] * len(self.steps)
                                                       for _ in groups]
         if u is not None and np.any(eps != 0.0):
-            for gm, _ in groups:
-                if gm.input == "activation" and not gm.is_linear:
-                    raise NotApplicableError(
-                        "input inside the activation (docs/theory.md §10): this ensemble "
-                        "engine adds εCu(t) to the drift, which is not this model's input; "
-                        "volterra_sym.montecarlo.integrators.state_noise_crn simulates "
-                        "a(Wh + b + εCu)")
+            for gm, _ in groups:     # (σ(h) is refused by the integrators' numpy_params)
+                gm.require_features((FEATURE_STATE_NOISE,), ADDITIVE_ENGINE)
         if u is not None:
             fine_dt = self.levels[0][-1].dt
             lag = int(input_delay) * self.ratio[0]        # fine steps before the input starts
