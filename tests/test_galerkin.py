@@ -52,9 +52,10 @@ def test_linear_models_are_exact(linear3m2):
 @pytest.mark.parametrize("act", ["tanh", "sigmoid", "softplus"])
 def test_one_dim_against_spectral(act):
     """K₁, K₂, K₃ of 1-D networks with one stable fixed point, lags up to 3 relaxation
-    times: K₁, K₂ galerkin vs spectral to 1e-6 of max |K| (K₃ reaches ~1.3e-6 at the
-    default degree, limited by the conditioning of the basis: checked for honesty only);
-    the reported error covers the difference."""
+    times: galerkin vs spectral to 1e-6 of max |K| at the default degree (measured: tanh
+    1.0e-9, 3.5e-8, 2.1e-7; sigmoid and softplus ≤ 1.1e-11); the reported error covers
+    the difference and, where the difference is resolved by the reference (above 10× the
+    spectral route's own estimate), is within 100× of it (tanh: 4–6×)."""
     model = SRNN([[1.0]], [[0.7]], [[1.0]], [[0.6]], [0.2], act)
     hier = ResponseHierarchy(model, "h1", order=3)
     rng = np.random.default_rng(1)
@@ -65,9 +66,10 @@ def test_one_dim_against_spectral(act):
         ga = hier.kernel(k).evaluate(lags, method="galerkin")
         scale = np.abs(np.asarray(sp_)).max()
         diff = np.abs(np.asarray(ga) - np.asarray(sp_))
-        if N < 3:
-            assert diff.max() <= 1e-6 * scale, (act, N, diff.max() / scale)
+        assert diff.max() <= 1e-6 * scale, (act, N, diff.max() / scale)
         assert np.all(diff <= ga.error + sp_.error), (act, N)
+        if diff.max() > 10 * sp_.error.max():
+            assert ga.error.max() <= 100 * diff.max(), (act, N, ga.error.max() / diff.max())
 
 
 def test_one_dim_series_against_spectral():
