@@ -56,6 +56,9 @@ DT = 0.01
 OUT = Path(__file__).parent / "results" / "montecarlo_n256.json"
 
 
+CASES = ("engine", "engine, 1 thread", "numpy loop", "numpy loop, exp-tanh")
+
+
 def tanh_net(n: int = N, gain: float = 0.5, seed: int = 4) -> SRNN:
     rng = np.random.default_rng(seed)
     W = gain * rng.normal(size=(n, n)) / np.sqrt(n)
@@ -127,23 +130,33 @@ def main() -> None:
     ap.add_argument("--paths", type=int, default=100_000)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--mem-steps", type=int, default=20)
+    ap.add_argument("--mem-paths", type=int, default=None,
+                    help="paths of the memory run (default: --paths); with --mem-steps 1000 "
+                         "it is the full-length run of the issue, timed too")
+    ap.add_argument("--cases", nargs="+", default=None, choices=list(CASES),
+                    help="the interleaved cases (default: all four)")
+    ap.add_argument("--no-warmup", action="store_true",
+                    help="skip the untimed warm-up run of each case (long runs; the model's "
+                         "parameters are converted before the rounds anyway)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
     if args.rss_child:
-        rss_child(args.paths, args.mem_steps)
+        rss_child(args.mem_paths or args.paths, args.mem_steps)
         return
     if args.rounds < 3:
         ap.error("--rounds must be ≥ 3")
+    mem_paths = args.mem_paths or args.paths
     proc = subprocess.run([sys.executable, __file__, "--rss-child", "--paths",
-                           str(args.paths), "--mem-steps", str(args.mem_steps)],
+                           str(mem_paths), "--mem-steps", str(args.mem_steps)],
                           capture_output=True, text=True, env=_timing.subprocess_env(),
                           check=True)
     mem = json.loads(proc.stdout.strip().splitlines()[-1])
+    mem["path_steps_per_s"] = mem["paths"] * mem["steps"] / mem["seconds"]
     print(f"memory: {mem['paths']:,} paths x {mem['steps']} steps, peak RSS "
           f"{mem['peak_rss_mib']:.0f} MiB (before the run {mem['rss_before_run_mib']:.0f} "
-          "MiB)")
+          f"MiB), {mem['seconds']:.0f} s", flush=True)
 
     model = tanh_net()
     engine(model, 2, 1, 0)
@@ -155,7 +168,11 @@ def main() -> None:
         "numpy loop": lambda: numpy_loop(p, P, S, DT, 2),
         "numpy loop, exp-tanh": lambda: numpy_loop(p, P, S, DT, 3, exp_tanh=True),
     }
-    times, finals = _timing.interleaved(cases, args.rounds)
+    chosen = args.cases or list(CASES)
+    if "engine" not in chosen or "numpy loop" not in chosen:
+        ap.error("--cases must include 'engine' and 'numpy loop' (the acceptance ratio)")
+    cases = {k: v for k, v in cases.items() if k in chosen}
+    times, finals = _timing.interleaved(cases, args.rounds, warmup=not args.no_warmup)
     work = P * S
     results = {}
     for name, runs in times.items():
@@ -168,15 +185,19 @@ def main() -> None:
     agree = {k: bool(abs(v.mean() - ref.mean())
                      <= 5 * np.sqrt(v.var() / v.size + ref.var() / ref.size))
              for k, v in finals.items()}
-    ratios = {
-        "engine_vs_numpy_loop": _timing.ratio(times["numpy loop"], times["engine"]),
-        "engine_1thread_vs_numpy_loop": _timing.ratio(times["numpy loop"],
-                                                      times["engine, 1 thread"]),
-        "engine_vs_numpy_loop_exp_tanh": _timing.ratio(times["numpy loop, exp-tanh"],
-                                                       times["engine"]),
-        "engine_1thread_vs_numpy_loop_exp_tanh": _timing.ratio(
-            times["numpy loop, exp-tanh"], times["engine, 1 thread"]),
-    }
+    pairs = {"engine_vs_numpy_loop": ("numpy loop", "engine"),
+             "engine_1thread_vs_numpy_loop": ("numpy loop", "engine, 1 thread"),
+             "engine_vs_numpy_loop_exp_tanh": ("numpy loop, exp-tanh", "engine"),
+             "engine_1thread_vs_numpy_loop_exp_tanh": ("numpy loop, exp-tanh",
+                                                       "engine, 1 thread")}
+    ratios = {k: _timing.ratio(times[a], times[b]) for k, (a, b) in pairs.items()
+              if a in times and b in times}
+    # the memory run's own throughput against the numpy loop's in the rounds (not
+    # interleaved: one run, so a ratio without a range)
+    mem["throughput_vs_numpy_loop_rounds"] = (
+        mem["path_steps_per_s"] / results["numpy loop"]["path_steps_per_s"])
+    print(f"memory run: {mem['path_steps_per_s'] / 1e6:.4f} M path-steps/s = "
+          f"{mem['throughput_vs_numpy_loop_rounds']:.3f}x the numpy loop's median in the rounds")
     print("throughput ratio (numpy loop time / engine time; ≥ 0.9 is the acceptance), "
           "median [min-max] over interleaved rounds")
     for k, v in ratios.items():
