@@ -63,7 +63,7 @@ def main() -> None:
                       args.paths, args.dt, "euler (state noise)", args.seed, t_mc)
     out = series_residuals(model, "h1", 3, eps=eps, times=times, n_paths=args.paths,
                            dt=args.dt, method="spectral", engine_terms=np.asarray(terms),
-                           mc=mc)
+                           engine_terms_error=np.asarray(terms.error), mc=mc)
     rows = result_rows(out)
     for r in rows:
         print(f"M={r['M']}: {r['status']} {r['message']}", flush=True)

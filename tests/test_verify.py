@@ -365,6 +365,27 @@ def test_slope_check_detects_a_wrong_term(slope_run):
     assert [r["status"] for r in bad["results"]] == [FAIL, FAIL]
 
 
+def test_slope_check_leaves_out_residuals_inside_the_engine_error(slope_run):
+    """A residual below the engine's own error of the subtracted terms measures that error
+    (∝ ε), not the truncation: the same T_1 off by 2 %, now declared with a 3 % error, is
+    neither passed nor failed but skipped, naming the engine as the limit; declared exact
+    (error 0) the check is unchanged."""
+    eps, out = slope_run
+    T = out["terms"].copy()
+    T[1] *= 1.02
+    err = np.zeros_like(T)
+    err[1] = 0.03 * np.abs(T[1]).max()
+    model = _quiet_tanh()
+    res = series_residuals(model, None, 2, eps=eps, times=out["mc"].times, n_paths=2,
+                           engine_terms=T, engine_terms_error=err, mc=out["mc"])
+    assert [r["status"] for r in res["results"]] == [SKIP, SKIP]
+    assert all("more accurate engine" in r["message"] for r in res["results"])
+    exact = series_residuals(model, None, 2, eps=eps, times=out["mc"].times, n_paths=2,
+                             engine_terms=out["terms"], engine_terms_error=0 * err,
+                             mc=out["mc"])
+    assert [r["status"] for r in exact["results"]] == [PASS, PASS]
+
+
 @pytest.mark.slow
 def test_tanh1d_full_verify_runs(tmp_path):
     """The built-in bistable tanh1d: no failures (the M = 2 slope may be skipped: noise)."""

@@ -88,13 +88,19 @@ def _poly_degree(model: SRNN, f: sp.Expr) -> int | None:
 def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths: int,
                      dt: float = 0.01, seed=None, method: str = "auto",
                      scheme: str = "exponential", chunk_size: int = 16384,
-                     engine_terms: np.ndarray | None = None, mc: CRNResponses | None = None
-                     ) -> dict:
+                     engine_terms: np.ndarray | None = None, mc: CRNResponses | None = None,
+                     engine_terms_error: np.ndarray | None = None) -> dict:
     """The truncation-error check of docs/theory.md §8 for ``u_k(t) = sin(2t)`` on every channel.
 
     Returns a dict with the engine terms ``T_0..T_{order+2}`` (as many as the backend
     gives), the CRN responses and, per ``M = 1..order``, the residuals at the chosen time,
     the fitted slope, the expected slope and a status (``PASS``/``FAIL``/``SKIP``).
+
+    An ε enters the slope fit only where ``|R_M(ε)|`` is above its floor
+    ``3·se + Σ_{N≤M} ε^N err(T_N)``: a residual below the engine's own error of the
+    subtracted terms measures that error (it scales like ``ε``), not the truncation.
+    ``engine_terms_error`` gives that error for ``engine_terms`` (default: none, the terms
+    are taken as exact); terms computed here bring their own.
     """
     eps = np.asarray(eps, dtype=float)
     times = np.asarray(times, dtype=float)
@@ -116,8 +122,12 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                 err = exc       # order + extra not available: try fewer terms
         if engine_terms is None:
             raise err
+    else:
+        terms_error = engine_terms_error
     T = np.asarray(engine_terms, dtype=float)
     avail = T.shape[0] - 1
+    Terr = np.zeros_like(T) if terms_error is None else \
+        np.broadcast_to(np.asarray(terms_error, dtype=float), T.shape)
     if mc is None:
         mc = crn_responses(model, u, eps, times, observable=f, n_paths=n_paths, dt=dt,
                            scheme=scheme, seed=seed, chunk_size=chunk_size)
@@ -135,6 +145,8 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     for M in range(1, order + 1):
         S = sum(eps[:, None] ** N * T[N][None, :] for N in range(1, M + 1))
         R = y - S
+        # the engine's error of the subtracted terms: residuals below it are not asymptotic
+        eng = sum(eps[:, None] ** N * Terr[N][None, :] for N in range(1, M + 1))
         res = {"M": M}
         if model.is_linear and deg is not None and deg <= M:
             floor = REL_FLOOR * max(Tscale, 1e-300)
@@ -159,7 +171,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                     rho = np.abs(T[lead + 1]) / np.abs(T[lead])
                 asym &= eps[:, None] * np.nan_to_num(rho, nan=np.inf)[None, :] <= NEXT_ORDER
             pred = sum(eps[:, None] ** N * T[N][None, :] for N in range(M + 1, avail + 1))
-            snr = np.abs(pred) / np.maximum(se, 1e-300)
+            snr = np.abs(pred) / np.maximum(se + eng / NOISE_FLOOR, 1e-300)
             good = asym & (snr >= NOISE_FLOOR + 1.0)
 
             def key(t, good=good, snr=snr):
@@ -175,11 +187,17 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
             j = int(np.argmax(np.abs(R[-1]) / np.maximum(se[-1], 1e-300)))
             expected = M + 1
         r, s = R[:, j], se[:, j]
-        above = (np.abs(r) > NOISE_FLOOR * s) & asym[:, j]
+        floor = NOISE_FLOOR * s + eng[:, j]
+        above = (np.abs(r) > floor) & asym[:, j]
+        below_engine = (np.abs(r) > NOISE_FLOOR * s) & ~(np.abs(r) > floor) & asym[:, j]
         cut = "" if asym[:, j].all() else \
             f"; ε > {eps[~asym[:, j]].min():.3g} left out (next order > {NEXT_ORDER:g} of leading)"
+        if below_engine.any():
+            cut += (f"; {int(below_engine.sum())} ε with the residual inside the engine's own "
+                    "error of the subtracted terms left out")
         res.update(kind="slope", time=float(mc.times[j]), time_index=j, residual_t=r,
-                   stderr_t=s, used=above, asymptotic=asym[:, j], expected=expected,
+                   stderr_t=s, floor_t=floor, used=above, asymptotic=asym[:, j],
+                   expected=expected,
                    predicted_t=sum(eps ** N * T[N, j] for N in range(M + 1, avail + 1))
                    if avail > M else None)
         if above.sum() >= 3 and eps[above].max() / eps[above].min() >= 2.0:
@@ -191,9 +209,14 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                                f"[{eps[above].min():.3g}, {eps[above].max():.3g}]{cut}")
         else:
             res.update(slope=None, slope_stderr=None, status=SKIP,
-                       message=f"residual above the MC noise floor ({NOISE_FLOOR:g} se) at only "
+                       message=f"residual above the floor ({NOISE_FLOOR:g} se + engine "
+                               f"error) at only "
                                f"{int(above.sum())}/{len(eps)} ε values at t={mc.times[j]:g} "
-                               f"(need ≥ 3 spanning a factor 2){cut}: more paths needed")
+                               f"(need ≥ 3 spanning a factor 2){cut}: " + (
+                                   "the engine's error of the subtracted terms is above the "
+                                   "Monte Carlo noise, a more accurate engine (degree, tol) "
+                                   "is needed" if np.median(eng[:, j] - NOISE_FLOOR * s) > 0
+                                   else "more paths needed"))
         results.append(res)
     return {"method": used_method, "terms": T, "terms_error": terms_error, "mc": mc,
             "results": results,
