@@ -29,8 +29,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_galerkin_mc import network  # noqa: E402
 
+from volterra_sym import ResponseHierarchy  # noqa: E402
 from volterra_sym.model.catalogue import load_model  # noqa: E402
 from volterra_sym.verify import series_residuals  # noqa: E402
+from volterra_sym.verify.mc_series import sine_input  # noqa: E402
 from volterra_sym.verify.settings import RICHARDSON_REL  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +77,8 @@ def result_rows(out: dict) -> list[dict]:
              for k, v in r.items() if k in keep} for r in out["results"]]
 
 
-def run(n: int, order: int, paths: int, eps, seed: int, bias=None) -> dict:
+def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
+        degree: int | None = None) -> dict:
     model = model_for(n, bias)
     times = np.round(np.arange(0.5, 3.001, 0.25), 10)
     need = paths_needed(model, order, times)
@@ -83,8 +86,18 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None) -> dict:
         print(f"n={n} M={M}: about {v['paths']:.2g} paths needed (t = {v['time']:g}, "
               f"ε ≤ {v['eps_max']:.3g})", flush=True)
     t0 = time.perf_counter()
+    terms = terms_error = None
+    if degree is not None:
+        # the terms T_0..T_{order+2} at a fixed degree (the default degree's error, ~2e-4 at
+        # n = 3, leaves ε·δT_1 in the residual, above ε^4 T_4 at small ε)
+        res = ResponseHierarchy(model, "h1", order + 2).series_terms(
+            sine_input(model.m), times, method="galerkin", degree=degree)
+        terms, terms_error = np.asarray(res), np.asarray(res.error)
+        print(f"n={n}: galerkin terms at degree {degree} in {time.perf_counter() - t0:.0f} s,"
+              f" largest error per order {np.max(terms_error, axis=1)}", flush=True)
     out = series_residuals(model, "h1", order, eps=eps, times=times, n_paths=paths,
-                           dt=0.01, seed=seed, method="galerkin")
+                           dt=0.01, seed=seed, method="galerkin", engine_terms=terms,
+                           engine_terms_error=terms_error)
     wall = time.perf_counter() - t0
     rows = result_rows(out)
     # agreement of the series with the responses (not only the slope): at every time and ε,
@@ -106,7 +119,7 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None) -> dict:
             "series_vs_mc_max_ratio": float(agree.max()),
             "series_vs_mc_max_abs": float(np.abs(mc.value - full).max()),
             "method": out["method"], "seconds": wall, "radius": out["radius"],
-            "bias": bias, "paths_needed": need,
+            "bias": bias, "degree": degree, "paths_needed": need,
             "results": rows}
 
 
@@ -121,11 +134,14 @@ def main() -> None:
     ap.add_argument("--bias", type=float, nargs="+", default=None,
                     help="replace b (padded with zeros): a bias off the centre of tanh "
                          "makes the even orders large enough for the M = 3 slope")
+    ap.add_argument("--degree", type=int, default=None,
+                    help="Galerkin degree of the terms (default: the route's default)")
+    ap.add_argument("--tag", default="", help="suffix of the result file")
     args = ap.parse_args()
     out = {"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
            "load": os.getloadavg(), "runs": []}
     for n in args.n:
-        r = run(n, args.order, args.paths, args.eps, args.seed, args.bias)
+        r = run(n, args.order, args.paths, args.eps, args.seed, args.bias, args.degree)
         for row in r["results"]:
             print(f"n={n} M={row['M']}: {row['status']} {row['message']}", flush=True)
         print(f"n={n}: {r['seconds']:.0f} s, method {r['method']}; series to order "
@@ -134,7 +150,8 @@ def main() -> None:
               f"{r['series_vs_mc_max_ratio']:.3g}",
               flush=True)
         out["runs"].append(r)
-    tag = (f"_n{'_'.join(map(str, args.n))}" + ("" if args.bias is None else "_bias"))
+    tag = (f"_n{'_'.join(map(str, args.n))}" + ("" if args.bias is None else "_bias")
+           + args.tag)
     path = ROOT / "benchmarks" / "results" / f"galerkin_slopes{tag}.json"
     path.write_text(json.dumps(out, indent=1))
     print("wrote", path)
