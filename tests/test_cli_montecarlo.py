@@ -112,6 +112,22 @@ def test_kernel_girsanov_nonlinear_matches_spectral_window_average(capsys):
     assert np.all(np.abs(doc["bias"]) > 0)
 
 
+def test_kernel_reports_the_burn_in_diagnostic(capsys):
+    """A burn-in chain (nonlinear, n ≥ 2) comes with its convergence diagnostic; exact
+    samplers (linear: Gaussian p0) have none."""
+    doc = run_json(capsys, "kernel", "tanh2d", "--method", "montecarlo", "--lags", "0.5",
+                   "--paths", "512")
+    burn = doc["burn_in"]
+    assert burn["converged"] and burn["t_burn"] > 0
+    assert max(burn["max_z_mean"], burn["max_z_var"]) <= burn["level"]
+    code, out, _ = run(capsys, "kernel", "tanh2d", "--method", "montecarlo", "--lags",
+                       "0.5", "--paths", "512")
+    assert code == 0 and "# initial states: burn-in of" in out
+    doc = run_json(capsys, "kernel", "linear2d", "--method", "montecarlo", "--lags", "0.5",
+                   "--paths", "512")
+    assert doc["burn_in"] is None
+
+
 def test_kernel_table_shows_se_and_bias(capsys):
     code, out, err = run(capsys, "kernel", "tanh1d", "--method", "montecarlo", "--lags", "0.5",
                          "--paths", "500", "--origins", "2")

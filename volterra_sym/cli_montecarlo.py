@@ -388,6 +388,7 @@ def cmd_kernel_montecarlo(args) -> int:
                 raise InvalidInputError(f"--origin-stride must be > 0, got {stride:g}",
                                         param="--origin-stride")
             _on_grid("--origin-stride", np.array([stride]), dt)
+            burn = _burn_in_diagnostic(model, st["seed"])
         kw = dict(observable=f, method=estimator, n_paths=st["paths"], dt=dt,
                   n_origins=origins, origin_stride=stride, window=window, seed=st["seed"],
                   progress=args.progress, control_variate=st["control_variate"])
@@ -426,6 +427,10 @@ def cmd_kernel_montecarlo(args) -> int:
             "stderr": _nullable(se), "bias": _nullable(bias), "bias_stderr": _nullable(bse),
             "windowed": np.asarray(est.windowed, bool).tolist(), "window": est.window,
             "variance_reduction": _nullable(vr), "values_are": what,
+            "burn_in": None if burn is None else {
+                "converged": burn.converged, "t_burn": burn.t_burn,
+                "max_z_mean": burn.max_z_mean, "max_z_var": burn.max_z_var,
+                "level": burn.level, "message": burn.message},
             "cluster": _cluster_label(args), "seconds": seconds}, indent=2))
         return EXIT_OK
     print(f"# {kname} of f = {f} for {model.name} (method: montecarlo, estimator {estimator}: "
@@ -434,6 +439,10 @@ def cmd_kernel_montecarlo(args) -> int:
           f"{_cluster_label(args)}, {seconds:.1f} s")
     print("# bias: time-step bias 2[K(dt) - K(dt/2)] measured on the same Brownian paths; "
           "honest error bar 4·se + |bias| + 4·se_bias")
+    if burn is not None:
+        print(f"# initial states: {burn.message}")
+        if not burn.converged:
+            print(f"warning: {burn.message}", file=sys.stderr)
     print(f"# {'lags':>14s} {'K':>14s} {'se':>10s} {'bias':>11s} {'se_bias':>10s}"
           + (f" {'var.red.':>9s}" if vr is not None else ""))
     for j, lag in enumerate(lags):
@@ -444,6 +453,18 @@ def cmd_kernel_montecarlo(args) -> int:
             line += f" {vr[j]:9.3g}"
         print(line)
     return EXIT_OK
+
+
+def _burn_in_diagnostic(model, seed: int):
+    """:meth:`~volterra_sym.density.BurnInSampler.diagnose` of the default sampler of
+    ``p0`` when it is a burn-in chain (nonlinear, n ≥ 2), on its own generator (the
+    estimator's numbers do not change); ``None`` for exact samplers."""
+    from .density import BurnInSampler, stationary_sampler
+
+    sampler = stationary_sampler(model)
+    if not isinstance(sampler, BurnInSampler):
+        return None
+    return sampler.diagnose(np.random.default_rng([seed, 0xB0]))
 
 
 # ---------------------------------------------------------------------- simulate

@@ -17,6 +17,7 @@ from .gradient import is_gradient
 from .linearisation import Linearisation, gaussian_moments, linearisation, lyapunov
 from .multiplicative import MultiplicativeDensity1D, multiplicative_density
 from .sampling import (
+    BurnInDiagnostic,
     BurnInSampler,
     Sampler,
     burn_in_sampler,
@@ -53,6 +54,6 @@ __all__ = ["semigroup_closed_form", "kernel_closed_form", "closed_form_is_cheap"
            "VerificationError", "gaussian_expectation", "gaussian_moment", "density_kind",
            "is_gradient", "gaussian_moments", "lyapunov", "Linearisation", "linearisation",
            "Bracket1D", "bracket_1d", "conjugate_variables", "second_conjugate_variables",
-           "Sampler", "BurnInSampler", "burn_in_sampler", "gaussian_sampler",
+           "Sampler", "BurnInDiagnostic", "BurnInSampler", "burn_in_sampler", "gaussian_sampler",
            "inverse_cdf_sampler", "one_dim_density", "stationary_sampler",
            "MultiplicativeDensity1D", "multiplicative_density"]
