@@ -210,7 +210,7 @@ class ResponseHierarchy:
     # ------------------------------------------------------------------ numbers
     def mean0(self, method: str = "auto") -> float:
         """``<f>_0``, the stationary mean of the observable."""
-        return float(self._backend(method, f"<{self.f}>_0").mean0(self))
+        return float(self.route(method, f"<{self.f}>_0").mean0(self))
 
     def series_terms(self, u: Callable, times, method: str = "auto",
                      **options) -> SeriesTerms:
@@ -225,7 +225,7 @@ class ResponseHierarchy:
         """
         times = check_times(times)
         u = check_input(u, self.model.m)
-        backend = self._backend(method, f"the series of {self.f}")
+        backend = self.route(method, f"the series of {self.f}")
         # the routes integrate forward through strictly increasing times: repeated ones are
         # computed once and copied
         uniq, inverse = np.unique(times, return_inverse=True)
@@ -275,8 +275,11 @@ class ResponseHierarchy:
                                float(eps),
                                terminates_at=self.terminates_at)
 
-    def _backend(self, method: str, what: str):
-        return select_route(self.model, self.f, method, what)
+    def route(self, method: str = "auto", what: str | None = None):
+        """The route that evaluates this hierarchy's numbers for ``method`` (``"auto"``: the
+        first that applies, docs/theory.md); its ``name`` says which. Refusals are the
+        route's typed errors, naming ``what`` (default: ``<f>_0``)."""
+        return select_route(self.model, self.f, method, what or f"<{self.f}>_0")
 
     def __repr__(self) -> str:
         return (f"ResponseHierarchy({self.model!r}, f={self.f}, order={self.order}, "

@@ -359,7 +359,7 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
             # no closed form of the average (e.g. sin(h1) under a Gaussian): the numeric
             # route's value, named, with its error where the route gives one
             try:
-                route = hier._backend("auto", f"<{f}>_0")
+                route = hier.route("auto")
                 value = float(route.mean0(hier))
             except VolterraSymError as exc:
                 out.append("$\\langle f\\rangle_0$ has no closed form here and no numeric "
