@@ -193,6 +193,16 @@ def test_bad_inputs(tanh2_funcs) -> None:
         signature_batch(lambda s: s, times, HORIZON, 2, 2)
     with pytest.raises(ValueError, match="S must"):
         srnn_features(tanh2_funcs, np.ones((3, 5)), HORIZON, 0.5)
+    # functionals of the input inside the activation read the augmented input: the
+    # refusal of a plain-input S says how to build the right one
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.features.kernel_machine import hidden_unit_functionals
+    from volterra_sym.model.catalogue import load_model
+
+    inside = hidden_unit_functionals(load_model("tanh1d_inside"), 2, 4)
+    with pytest.raises(InvalidInputError, match="feature_input") as exc:
+        srnn_features(inside, np.ones((3, 5)), HORIZON, 0.5)
+    assert exc.value.param == "S"
     with pytest.raises(ValueError, match="lam"):
         fit_ridge(np.ones((4, 2)), np.ones(4), -1.0)
     with pytest.raises(ValueError, match="finite"):

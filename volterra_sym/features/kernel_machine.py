@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.linalg
 
+from ..errors import InvalidInputError
 from .functional import ResponseFunctional, response_functional
 from .signature import FeatureLayout, augment_input, feature_layout, response_features
 
@@ -213,7 +214,7 @@ def unit_vectors(functionals: Sequence[ResponseFunctional], t: float, eps: float
     ``ε^N ℓ_{i,N}(t)``, ``N = 1..order`` (``(n·order, size)``, unit-major), in ``layout``
     (default the functionals' own). Level 0 (``<h_i>_0``) is included in ``ℓ_i`` only."""
     if not functionals:
-        raise ValueError("functionals is empty")
+        raise InvalidInputError("functionals is empty", param="functionals")
     lay = functionals[0].layout if layout is None else layout
     rows = []
     for F in functionals:
@@ -234,7 +235,13 @@ def srnn_features(functionals: Sequence[ResponseFunctional], S: np.ndarray, t: f
     L = unit_vectors(functionals, t, eps, layout, per_order)
     S = np.asarray(S, dtype=float)
     if S.ndim != 2 or S.shape[1] != L.shape[1]:
-        raise ValueError(f"S must have shape (B, {L.shape[1]}), got {S.shape}")
+        chans = functionals[0].channels
+        hint = "" if chans is None else (
+            f"; these functionals read the augmented input u_κ = Π_(c∈κ) u_c, κ in {chans} "
+            "(contact terms of the input inside the activation, docs/theory.md §10): "
+            "compute S from functionals[0].feature_input(u)")
+        raise InvalidInputError(f"S must have shape (B, {L.shape[1]}), got {S.shape}{hint}",
+                                param="S")
     return S @ L.T
 
 
