@@ -361,7 +361,7 @@ class BurnInSampler:
     def diagnose(self, rng: np.random.Generator, paths: int = 4096) -> BurnInDiagnostic:
         """Has the burn-in forgotten its start? Every coordinate's mean and variance over
         ``paths`` paths after the burn-in (``t_burn``) and after a second leg of the same
-        length (at least :data:`RELAXATION_TIMES` relaxation times) on the same paths:
+        length (at least :data:`RELAXATION_TIMES` relaxation times) on the same paths::
 
             z_mean = |m₁ − m₂| / √((v₁ + v₂)/P) ,
             z_var  = |v₁ − v₂| / √((μ₄,₁ − v₁² + μ₄,₂ − v₂²)/P)
