@@ -9,7 +9,15 @@ exact ``p0`` by inverse CDF) go through :func:`volterra_sym.verify.series_residu
 whose residual is above the noise floor and where the next order is small; expected ``M + 1``
 ± 0.3.
 
+``--parity`` runs every ε and −ε on the same paths and also checks the even and odd
+parts of the residual (``series_residuals(parity=...)``): the even part has no first-order
+pathwise fluctuation, so its noise floor is ``ε²·sd(D2)/√P`` instead of ``ε·sd(D1)/√P``;
+the odd part's leading order is ε⁵ for M = 3, where ε⁴ and ε⁵ no longer mix. Terms to
+order 7 then (the next order of each parity).
+
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_inside_slopes.py --paths 1000000
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_inside_slopes.py --paths 4000000 \
+        --parity --eps 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 1.0 --tag _parity
 """
 
 from __future__ import annotations
@@ -46,39 +54,61 @@ def main() -> None:
     ap.add_argument("--dt", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--tag", default="", help="suffix of the result file")
+    ap.add_argument("--parity", action="store_true",
+                    help="simulate ±ε and check the even and odd parts as well")
     args = ap.parse_args()
     model = load_model(args.model)
     times = np.round(np.arange(0.5, 3.001, 0.25), 10)
     u = sine_input(model.m)
     t0 = time.perf_counter()
-    terms = ResponseHierarchy(model, "h1", 5).series_terms(u, times, method="spectral")
+    terms = ResponseHierarchy(model, "h1", 7 if args.parity else 5).series_terms(
+        u, times, method="spectral")
     t_terms = time.perf_counter() - t0
     eps = np.asarray(args.eps, float)
+    if args.parity and np.any(eps <= 0):
+        ap.error("--parity takes positive ε (−ε is added)")
+    E = eps.size
+    I = np.eye(E)
+    sim_eps, combine = (np.concatenate([eps, -eps]),
+                        np.vstack([np.hstack([I, 0 * I]), np.hstack([I, I]) / 2,
+                                   np.hstack([I, -I]) / 2])) if args.parity else (eps, None)
     t0 = time.perf_counter()
-    mean, se, bias = state_noise_crn(model, u, eps, times, n_paths=args.paths, dt=args.dt,
-                                     initial=inverse_cdf_sampler(*one_dim_density(model)),
-                                     seed=args.seed, chunk=50_000)
+    stats = state_noise_crn(model, u, sim_eps, times, n_paths=args.paths, dt=args.dt,
+                            initial=inverse_cdf_sampler(*one_dim_density(model)),
+                            seed=args.seed, chunk=50_000, combine=combine)
     t_mc = time.perf_counter() - t0
-    mc = CRNResponses(eps, times, mean, se, mean, se, bias, np.full(times.size, np.nan),
-                      args.paths, args.dt, "euler (state noise)", args.seed, t_mc)
-    out = series_residuals(model, "h1", 3, eps=eps, times=times, n_paths=args.paths,
-                           dt=args.dt, method="spectral", engine_terms=np.asarray(terms),
-                           engine_terms_error=np.asarray(terms.error), mc=mc)
-    rows = result_rows(out)
-    for r in rows:
-        print(f"M={r['M']}: {r['status']} {r['message']}", flush=True)
+    rows, extra = [], {}
+    for k, parity in enumerate([None, "even", "odd"] if args.parity else [None]):
+        mean, se, bias = (a[k * E:(k + 1) * E] for a in stats)
+        mc = CRNResponses(eps, times, mean, se, mean, se, bias, np.full(times.size, np.nan),
+                          args.paths, args.dt, "euler (state noise)", args.seed, t_mc)
+        out = series_residuals(model, "h1", 3, eps=eps, times=times, n_paths=args.paths,
+                               dt=args.dt, method="spectral", engine_terms=np.asarray(terms),
+                               engine_terms_error=np.asarray(terms.error), mc=mc,
+                               parity=parity)
+        for r in result_rows(out):
+            r["parity"] = parity
+            rows.append(r)
+            print(f"M={r['M']} ({parity or 'whole'}): {r['status']} {r['message']}",
+                  flush=True)
+        if parity is not None:
+            extra[parity] = {"mc_value": mean.tolist(), "mc_stderr": se.tolist(),
+                             "mc_bias": bias.tolist()}
+        else:
+            keep = (mean, se, bias)
+    mean, se, bias = keep
     T = np.asarray(terms)
     full = sum(eps[:, None] ** N * T[N][None, :] for N in range(1, T.shape[0]))
     ratio = np.abs(mean - full) / (4 * se + bias)
     print(f"terms {t_terms:.1f} s, Monte Carlo {t_mc:.0f} s ({args.paths} paths); series to "
-          f"order 5 vs CRN: max |Δ|/(4se + bias) = {ratio.max():.3g}")
+          f"order {T.shape[0] - 1} vs CRN: max |Δ|/(4se + bias) = {ratio.max():.3g}")
     res = {"model": model.name, "paths": args.paths, "eps": eps.tolist(),
            "times": times.tolist(), "terms": T.tolist(),
            "terms_error": np.asarray(terms.error).tolist(), "mc_value": mean.tolist(),
            "mc_stderr": se.tolist(), "mc_bias": bias.tolist(), "seconds_terms": t_terms,
            "seconds_mc": t_mc, "series_vs_mc_max_ratio": float(ratio.max()),
            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
-           "load": os.getloadavg(), "results": rows}
+           "load": os.getloadavg(), "results": rows, "parts": extra}
     path = ROOT / "benchmarks" / "results" / f"inside_slopes_{model.name}{args.tag}.json"
     path.write_text(json.dumps(res, indent=1))
     print("wrote", path)

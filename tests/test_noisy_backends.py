@@ -185,3 +185,28 @@ def test_multiplicative_noise_spectral_k1_k2_against_monte_carlo():
         se, dt_bias = r[:, 1, 1], np.maximum(r[:, 0, 2], r[:, 1, 2])
         assert np.all(np.abs(rich - K) <= 4 * se + dt_bias + amp_bias + err), (rich, K, se)
         assert np.all(np.abs(K) > 10 * se)
+
+
+def test_state_noise_crn_combinations_carry_the_crn_covariance():
+    """``combine`` rows (½, ½) and (½, −½) over (ε, −ε): the means are the same linear
+    combinations of the per-ε means (to rounding), and the even part's standard error is far
+    below what the per-ε errors suggest (its first-order pathwise fluctuation cancels
+    exactly), the odd part's is not; a malformed matrix is refused naming ``combine``."""
+    from volterra_sym.errors import InvalidInputError
+
+    m = load_model("tanh1d_inside")
+    times = np.array([0.5, 1.0, 2.0])
+    kw = dict(n_paths=4000, dt=0.02, initial=inverse_cdf_sampler(*one_dim_density(m)),
+              seed=5, chunk=1500)
+    eps = [0.4, -0.4]
+    mean, se, bias = state_noise_crn(m, u, eps, times, **kw)
+    c = np.array([[0.5, 0.5], [0.5, -0.5]])
+    cm, cse, cbias = state_noise_crn(m, u, eps, times, combine=c, **kw)
+    assert cm.shape == (2, 3)
+    assert np.max(np.abs(cm - c @ mean)) < 1e-12
+    naive = (se[0] + se[1]) / 2                 # no covariance: ≥ the even part's s.e.
+    assert np.all(cse[0] < 0.5 * naive)
+    assert np.all(cse[1] > 0.5 * naive)
+    with pytest.raises(InvalidInputError) as err:
+        state_noise_crn(m, u, eps, times, combine=np.ones((2, 3)), **kw)
+    assert err.value.param == "combine"

@@ -394,3 +394,41 @@ def test_tanh1d_full_verify_runs(tmp_path):
     assert code == 0, [c for c in rep["checks"] if c["status"] == FAIL]
     m1 = next(c for c in checks if c.name == "MC: series residual M=1 (slope)")
     assert m1.status == PASS
+
+
+def test_slope_check_on_the_even_and_odd_parts():
+    """parity="even"/"odd": the residual of one parity, Σ_{N>M of that parity} ε^N T_N,
+    has the slope of its first order (4 and 5 for M = 3, 2 and 3 for M = 1). On synthetic
+    responses y(ε) = Σ ε^N T_N (+ 1e-9 noise) every check passes with that slope; T_2 off
+    by 2 % fails the even part and leaves the odd part passing (it does not contain T_2);
+    an unknown parity is refused naming the parameter."""
+    from volterra_sym.montecarlo import CRNResponses
+
+    model = load_model("tanh1d_inside")
+    times = np.array([1.0, 2.0])
+    eps = np.geomspace(0.1, 0.8, 8)
+    T = np.array([[0.3, 0.3], [0.2, 0.25], [-0.04, -0.05], [-0.01, -0.02],
+                  [0.004, 0.005], [0.006, 0.004], [1e-4, 2e-4], [-5e-4, -3e-4]])
+    se = np.full((eps.size, times.size), 1e-9)
+
+    def run(parity, terms):
+        keep = [N for N in range(1, 8) if (N % 2 == 0) == (parity == "even")]
+        y = sum(eps[:, None] ** N * T[N][None, :] for N in keep)
+        mc = CRNResponses(eps, times, y, se, y, se, 0 * se, np.full(2, np.nan), 10, 0.01,
+                          "synthetic", 0, 0.0)
+        return series_residuals(model, None, 3, eps=eps, times=times, n_paths=10,
+                                engine_terms=terms, mc=mc, parity=parity)["results"]
+
+    for parity, expected in (("even", [2, 4, 4]), ("odd", [3, 3, 5])):
+        res = run(parity, T)
+        assert [r["expected"] for r in res] == expected
+        assert [r["status"] for r in res] == [PASS] * 3, [r["message"] for r in res]
+        assert all(abs(r["slope"] - e) < 0.3 for r, e in zip(res, expected, strict=True))
+        assert all(r["message"].startswith(f"{parity} part") for r in res)
+    bad = T.copy()
+    bad[2] *= 1.02
+    assert [r["status"] for r in run("even", bad)][1:] == [FAIL, FAIL]
+    assert [r["status"] for r in run("odd", bad)] == [PASS] * 3
+    with pytest.raises(InvalidInputError) as err:
+        run("both", T)
+    assert err.value.param == "parity"

@@ -375,7 +375,8 @@ class StateNoiseStep:
 
 def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: float,
                     initial: Callable, seed: int = 0, observable=None,
-                    scheme: str = "euler", chunk: int = 20000, max_norm: float = 1e6):
+                    scheme: str = "euler", chunk: int = 20000, max_norm: float = 1e6,
+                    combine=None):
     """Common-random-number responses ``E[f(h^ε_t) − f(h^0_t)]`` for the models of
     docs/theory.md §10–§11 (:class:`StateNoiseStep`), with the time-step bias removed by
     Richardson extrapolation: every path runs at ``dt`` and at ``dt/2`` with the same
@@ -384,10 +385,24 @@ def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: f
 
     ``initial(rng, size) -> (size, n)`` draws from ``p0``; ``times`` must be multiples of
     ``dt``. Returns ``(mean, stderr, bias)`` of shape ``(len(eps), len(times))``: ``bias``
-    is ``|R(dt/2) − R(dt)|`` (the measured size of the removed first-order bias)."""
+    is ``|R(dt/2) − R(dt)|`` (the measured size of the removed first-order bias).
+
+    ``combine`` (a ``(K, len(eps))`` matrix ``c``) returns instead the estimates of the
+    pathwise combinations ``Σ_e c_ke Δ_e`` (``Δ_e = f(h^{ε_e}) − f(h^0)`` on one path):
+    their standard errors carry the covariance that common random numbers induce between
+    the ε, which the per-ε standard errors lose. With ``eps = (ε, −ε)`` the rows
+    ``(½, ½)`` and ``(½, −½)`` give the even and odd parts in ε, in which the pathwise
+    first- (even part) or second-order (odd part) fluctuation cancels exactly."""
     import sympy as sp
 
     eps = np.atleast_1d(np.asarray(eps, float))
+    if combine is not None:
+        combine = np.asarray(combine, float)
+        if combine.ndim != 2 or combine.shape[1] != eps.size or not np.all(
+                np.isfinite(combine)):
+            raise InvalidInputError(f"combine must be a finite (K, {eps.size}) matrix (one "
+                                    f"column per ε), got shape {combine.shape}",
+                                    param="combine")
     times = np.asarray(times, float)
     idx = np.rint(times / dt).astype(int)
     if np.any(np.abs(idx * dt - times) > 1e-9 * max(1.0, float(times.max()))):
@@ -402,9 +417,10 @@ def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: f
     steps = int(idx.max())
     root = np.random.SeedSequence(seed)
     E, T = eps.size, times.size
-    s1 = np.zeros((E, T))
-    s2 = np.zeros((E, T))
-    bias_sum = np.zeros((E, T))
+    K = E if combine is None else combine.shape[0]
+    s1 = np.zeros((K, T))
+    s2 = np.zeros((K, T))
+    bias_sum = np.zeros((K, T))
     done = 0
     for ci, child in enumerate(root.spawn(-(-n_paths // chunk))):
         P = min(chunk, n_paths - done)
@@ -437,6 +453,9 @@ def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: f
                     out_f[e, hit] = fval(hf[e])
         dc = out_c[1:] - out_c[:1]
         df = out_f[1:] - out_f[:1]
+        if combine is not None:
+            dc = np.einsum("ke,etp->ktp", combine, dc)
+            df = np.einsum("ke,etp->ktp", combine, df)
         rich = 2 * df - dc
         s1 += rich.sum(-1)
         s2 += (rich * rich).sum(-1)

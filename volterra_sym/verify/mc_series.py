@@ -34,7 +34,12 @@ import numpy as np
 import sympy as sp
 
 from ..density.sampling import stationary_sampler
-from ..errors import AccuracyNotReachedError, NotApplicableError, ResourceLimitError
+from ..errors import (
+    AccuracyNotReachedError,
+    InvalidInputError,
+    NotApplicableError,
+    ResourceLimitError,
+)
 from ..hierarchy import ResponseHierarchy, diagnose_series
 from ..model import SRNN
 from ..montecarlo import CRNResponses, crn_responses
@@ -89,7 +94,8 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                      dt: float = 0.01, seed=None, method: str = "auto",
                      scheme: str = "exponential", chunk_size: int = 16384,
                      engine_terms: np.ndarray | None = None, mc: CRNResponses | None = None,
-                     engine_terms_error: np.ndarray | None = None) -> dict:
+                     engine_terms_error: np.ndarray | None = None,
+                     parity: str | None = None) -> dict:
     """The truncation-error check of docs/theory.md §8 for ``u_k(t) = sin(2t)`` on every channel.
 
     Returns a dict with the engine terms ``T_0..T_{order+2}`` (as many as the backend
@@ -101,7 +107,22 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     subtracted terms measures that error (it scales like ``ε``), not the truncation.
     ``engine_terms_error`` gives that error for ``engine_terms`` (default: none, the terms
     are taken as exact); terms computed here bring their own.
+
+    ``parity="even"`` / ``"odd"``: ``mc`` holds the even part ``(y(ε) + y(−ε))/2`` or the
+    odd part ``(y(ε) − y(−ε))/2`` of the CRN responses (pathwise, e.g. from
+    :func:`~volterra_sym.montecarlo.integrators.state_noise_crn` with ``combine``), and the
+    check runs on the same part of the residual, ``Σ_{N>M, N of that parity} ε^N T_N``: the
+    expected slope is the first such order. The even part tests ``T_2, T_4, …``, the odd
+    part ``T_1, T_3, …``; together they test the whole truncation, and each is free of the
+    other parity's pathwise fluctuation (the even part of the first-order one, which is
+    what makes the noise floor ``ε·sd(D1)/√P``).
     """
+    if parity not in (None, "even", "odd"):
+        raise InvalidInputError(f"parity must be None, 'even' or 'odd', got {parity!r}",
+                                param="parity")
+
+    def of_parity(N: int) -> bool:
+        return parity is None or (N % 2 == 0) == (parity == "even")
     eps = np.asarray(eps, dtype=float)
     times = np.asarray(times, dtype=float)
     u = sine_input(model.m)
@@ -143,11 +164,13 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     remainder = RICHARDSON_REL * np.max(np.abs(mc.bias), axis=1)
     results = []
     for M in range(1, order + 1):
-        S = sum(eps[:, None] ** N * T[N][None, :] for N in range(1, M + 1))
+        sub = [N for N in range(1, M + 1) if of_parity(N)]
+        higher = [N for N in range(M + 1, avail + 1) if of_parity(N)]
+        S = sum((eps[:, None] ** N * T[N][None, :] for N in sub), np.zeros_like(y))
         R = y - S
         # the engine's error of the subtracted terms: residuals below it are not asymptotic
-        eng = sum(eps[:, None] ** N * Terr[N][None, :] for N in range(1, M + 1))
-        res = {"M": M}
+        eng = sum((eps[:, None] ** N * Terr[N][None, :] for N in sub), np.zeros_like(y))
+        res = {"M": M, "parity": parity}
         if model.is_linear and deg is not None and deg <= M:
             floor = REL_FLOOR * max(Tscale, 1e-300)
             tol = Z * se + remainder[:, None] + floor
@@ -161,16 +184,18 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
             continue
         # the leading order of the residual, the ε where it dominates (the next order is at
         # most NEXT_ORDER of it, by the engine's own higher terms) and the time to look at
-        nz = [N for N in range(M + 1, avail + 1)
-              if np.max(np.abs(T[N])) > 1e-8 * max(Tscale, 1e-300)]
-        lead = nz[0] if nz else M + 1
+        first = next(N for N in range(M + 1, M + 3) if of_parity(N))
+        nz = [N for N in higher if np.max(np.abs(T[N])) > 1e-8 * max(Tscale, 1e-300)]
+        lead = nz[0] if nz else first
         asym = np.broadcast_to(inside[:, None], R.shape).copy()
         if lead <= avail:
-            if lead + 1 <= avail:
+            nxt = [N for N in higher if N > lead]
+            if nxt:
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    rho = np.abs(T[lead + 1]) / np.abs(T[lead])
-                asym &= eps[:, None] * np.nan_to_num(rho, nan=np.inf)[None, :] <= NEXT_ORDER
-            pred = sum(eps[:, None] ** N * T[N][None, :] for N in range(M + 1, avail + 1))
+                    rho = np.abs(T[nxt[0]]) / np.abs(T[lead])
+                asym &= (eps[:, None] ** (nxt[0] - lead)
+                         * np.nan_to_num(rho, nan=np.inf)[None, :] <= NEXT_ORDER)
+            pred = sum(eps[:, None] ** N * T[N][None, :] for N in higher)
             snr = np.abs(pred) / np.maximum(se + eng / NOISE_FLOOR, 1e-300)
             good = asym & (snr >= NOISE_FLOOR + 1.0)
 
@@ -181,11 +206,11 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                 return (n >= 3 and span >= 2.0, n, float(np.sum(np.log(snr[g, t]))),
                         float(np.max(snr[:, t])))
             j = max(range(R.shape[1]), key=key)
-            expected = next((N for N in range(M + 1, avail + 1)
+            expected = next((N for N in higher
                              if abs(T[N, j]) > 1e-8 * max(Tscale, 1e-300)), lead)
         else:
             j = int(np.argmax(np.abs(R[-1]) / np.maximum(se[-1], 1e-300)))
-            expected = M + 1
+            expected = first
         r, s = R[:, j], se[:, j]
         floor = NOISE_FLOOR * s + eng[:, j]
         above = (np.abs(r) > floor) & asym[:, j]
@@ -198,18 +223,18 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
         res.update(kind="slope", time=float(mc.times[j]), time_index=j, residual_t=r,
                    stderr_t=s, floor_t=floor, used=above, asymptotic=asym[:, j],
                    expected=expected,
-                   predicted_t=sum(eps ** N * T[N, j] for N in range(M + 1, avail + 1))
-                   if avail > M else None)
+                   predicted_t=sum(eps ** N * T[N, j] for N in higher) if higher else None)
+        part = "" if parity is None else f"{parity} part: "
         if above.sum() >= 3 and eps[above].max() / eps[above].min() >= 2.0:
             slope, slope_se = fit_slope(eps[above], r[above], s[above])
             ok = abs(slope - expected) <= SLOPE_TOL
             res.update(slope=slope, slope_stderr=slope_se, status=PASS if ok else FAIL,
-                       message=f"slope {slope:.3f} ± {slope_se:.2g} vs {expected} at "
+                       message=f"{part}slope {slope:.3f} ± {slope_se:.2g} vs {expected} at "
                                f"t={mc.times[j]:g} from {int(above.sum())}/{len(eps)} ε in "
                                f"[{eps[above].min():.3g}, {eps[above].max():.3g}]{cut}")
         else:
             res.update(slope=None, slope_stderr=None, status=SKIP,
-                       message=f"residual above the floor ({NOISE_FLOOR:g} se + engine "
+                       message=f"{part}residual above the floor ({NOISE_FLOOR:g} se + engine "
                                f"error) at only "
                                f"{int(above.sum())}/{len(eps)} ε values at t={mc.times[j]:g} "
                                f"(need ≥ 3 spanning a factor 2){cut}: " + (
