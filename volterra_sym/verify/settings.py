@@ -25,7 +25,8 @@ REL_FLOOR = 1e-8
 SLOPE_TOL = 0.3
 #: a residual is "above the MC noise floor" when ``|R| > NOISE_FLOOR · se``
 NOISE_FLOOR = 3.0
-#: the slope fit uses only ε where the engine's next order is ≤ this fraction of the leading one
+#: the slope fit uses only ε where the engine's higher orders together are at most this
+#: fraction of the leading one
 NEXT_ORDER = 0.15
 #: bound of the Richardson remainder relative to the measured time-step bias (exact case)
 RICHARDSON_REL = 0.05
