@@ -7,7 +7,9 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
   ``d - 2`` (``d - 2`` as well because parity can leave ``d - 1`` unchanged; a uniform
   bound per kernel: the largest difference over its lags); for models with the features of
   docs/theory.md §10–§11 also ``d - 3`` (from ``d ≥ 6``) and the change is doubled
-  (:data:`FEATURE_SAFETY`);
+  (:data:`FEATURE_SAFETY`). A quantity with ``N`` kicks is compared only with degrees
+  ``≥ N`` where it is not identically zero (:func:`_informative_from`); with none left the
+  estimate is the value itself;
 * statistical — sampled measures only: the spread of the values computed on each of the
   ``batches`` independent batches, ``3 · sd / √batches``;
 * rounding — ``64 ε κ(V) κ(G)^{1/2}`` times the size of the mode sums.
@@ -352,6 +354,76 @@ def _safety(model: SRNN) -> float:
     return FEATURE_SAFETY if model.features else 1.0
 
 
+def reflection_symmetric(model: SRNN) -> bool:
+    """Whether the drift is odd about the linearisation centre ``μ``,
+    ``φ(μ + y) = −φ(μ − y)`` (checked at seeded points; always for a linear activation,
+    for an odd one with ``b = 0``). Then every quantity splits into parts living on
+    degrees of one parity, and a quantity can be identically 0 below a degree
+    (:func:`least_degree`). Models with the features of docs/theory.md §10–§11 count
+    as symmetric (no claim is made for them)."""
+    if model.features:
+        return True
+
+    def build() -> bool:
+        from ...density.linearisation import linearisation
+
+        mu = np.asarray(linearisation(model).center, dtype=float).ravel()
+        y = np.random.default_rng(0).standard_normal((16, model.n)) * np.sqrt(
+            np.max(np.diag(np.asarray(model.numpy_params()["D"]))) + 1e-300)
+        a, b = _drift(model, mu + y), _drift(model, mu - y)
+        scale = 1e-10 * (1.0 + np.abs(a).max() + np.abs(b).max())
+        return bool(np.all(np.abs(a + b) <= scale))
+    return derived(model, ("galerkin", "reflection_symmetric"), build)
+
+
+def _informative_from(model: SRNN, kicks: int) -> int:
+    """The lowest degree whose value of a quantity with ``kicks`` operators ``L_k`` (a
+    kernel with that many lags, the series term ``T_N`` with ``N = kicks``) is compared with
+    in the truncation check. With the input beside the activation ``L_k = C_k·∇`` maps the
+    degree-1 span ``{1, y}`` to the constants, which ``Λ`` keeps and the next ``L_k``
+    annihilates: every quantity with two or more kicks is identically 0 at degree 1, and
+    comparing with it only returns the value itself (measured: K₂ of an 8-unit tanh network
+    at degree 3, actual error 4.3e-4 against Monte Carlo, was reported ± 1.9e-2 from the
+    degree-1 comparison — more than its largest value; ± 4.9e-3 from degree 2). The input
+    inside the activation (docs/theory.md §10): ``L^{(j)}`` does not lower the degree, every
+    lower degree is kept."""
+    if model.input == "activation" or kicks < 2:
+        return 1
+    return 2
+
+
+def least_degree(model: SRNN, kicks: int) -> int:
+    """The lowest degree at which a quantity with ``kicks`` operators ``L_k`` is resolved:
+    ``kicks`` for a reflection-symmetric drift with the input beside the activation (each
+    ``L_k`` flips the parity about ``μ`` and ``Λ`` keeps it, so below that degree parity can
+    leave the quantity identically 0 while it is not — e.g. ``T_3`` of a 3-unit tanh
+    network with ``b = 0`` at degree 2 came out 0 with an error estimate of 0), else 1.
+    A linear network with constant noise is exempt: ``Λ`` keeps the polynomial degree, so a
+    quantity that vanishes there vanishes exactly."""
+    if model.is_linear and not model.state_dependent_noise:
+        return 1
+    if model.input != "activation" and kicks > 1 and reflection_symmetric(model):
+        return kicks
+    return 1
+
+
+def _needed_degree(model: SRNN, kick_counts) -> int:
+    """The largest :func:`least_degree` over quantities with ``kick_counts`` kicks."""
+    return max((least_degree(model, int(c)) for c in kick_counts), default=1)
+
+
+def _check_resolved(model: SRNN, degree: int, kick_counts, what: str, unit: str) -> None:
+    """Refuse a degree below :func:`least_degree` (only an explicit ``degree`` gets here:
+    the ladders start at or above it)."""
+    need = _needed_degree(model, kick_counts)
+    if degree < need:
+        raise InvalidInputError(
+            f"degree={degree}: the drift of this network is odd about its centre, so a "
+            f"{what} {need}{' ' + unit if unit else ''} is identically 0 in a basis below "
+            f"degree {need} whatever its value (parity); use degree >= {need}",
+            param="degree")
+
+
 def _system(asm: _Assembled, key: tuple, sums: Sums, Q, condG, what: str):
     """The modal system of ``sums`` in the basis ``Q``, built once per assembled measure
     (kept with the assembly in the model's derived-data cache; ``key`` names the part:
@@ -367,6 +439,7 @@ def _kernel_values(graph, requests, system):
 
 
 def _at_degree(model, f, graph, reqs, degree, opts):
+    _check_resolved(model, degree, (len(k) for k in reqs), "kernel with", "lags")
     kicks = _request_kicks(reqs)
     asm = _assemble(model, f, degree, opts, kicks)
     what = f"galerkin kernels at degree {degree}"
@@ -378,7 +451,7 @@ def _at_degree(model, f, graph, reqs, degree, opts):
         Ql, condl = orthonormaliser(lowsums.G)
         low_system = _system(asm, ("low", dl), lowsums, Ql, condl,
                              what + f" (truncation check, degree {dl})")
-        lows.append(_kernel_values(graph, reqs, low_system))
+        lows.append((dl, _kernel_values(graph, reqs, low_system)))
     stat = {k: np.zeros(v[0].shape) for k, v in res.items()}
     if asm.batches:
         vals = []
@@ -393,8 +466,10 @@ def _at_degree(model, f, graph, reqs, degree, opts):
             "cond_G": float(system.cond_G), "cond_V": float(system.cond_V)}
     out, parts = {}, {}
     for k, (v, mag) in res.items():
+        least = _informative_from(model, len(k))
         trunc = _safety(model) * max(
-            (float(np.max(np.abs(v - low[k][0]), initial=0.0)) for low in lows),
+            (float(np.max(np.abs(v - low[k][0]), initial=0.0))
+             for dl, low in lows if dl >= least),
             default=float(np.max(np.abs(v), initial=0.0)))
         rnd = system.rounding(float(np.max(mag, initial=0.0)))
         err = trunc + stat[k] + rnd
@@ -455,7 +530,8 @@ def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
     """Kernels without ``degree`` or ``tol`` (:data:`DEFAULT_TARGET`): a 3-unit network's
     K₁ at a zero crossing needs degree 11 for an error below 1 % of the value, while the
     default degree 5 gave 24 %."""
-    degree = _conditioned_degree(model, f, opts, _request_kicks(reqs))
+    degree = max(_conditioned_degree(model, f, opts, _request_kicks(reqs)),
+                 _needed_degree(model, (len(k) for k in reqs)))
     best = None
     while True:
         try:
@@ -484,7 +560,10 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     if opts.degree is None and opts.tol is None:
         return _default_ladder(model, f, graph, reqs, opts)
     best = None
+    need = _needed_degree(model, (len(k) for k in reqs))
     for degree in _degrees(model, f, opts):
+        if opts.degree is None and degree < need:
+            continue
         try:
             out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
         except ResourceLimitError:
@@ -523,6 +602,8 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     kicks = kick_keys(model, order)
     degree = _conditioned_degree(model, f, opts, kicks) if opts.tol is None else \
         max(_degrees(model, f, opts)[0], DEFAULT_DEGREE.get(model.n, 3))
+    if opts.degree is None:
+        degree = max(degree, _needed_degree(model, range(1, order + 1)))
     if opts.degree is not None or opts.tol is not None:
         return _series_at_degree(model, f, order, u, times, degree, opts, kicks)
     best = None
@@ -548,6 +629,7 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
 def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
                       degree: int, opts: GalerkinOptions, kicks) -> SeriesTerms:
     """:func:`galerkin_series` at one basis degree (its errors: module docstring)."""
+    _check_resolved(model, degree, range(1, order + 1), "series term of order", "")
     asm = _assemble(model, f, degree, opts, kicks)
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks)
@@ -572,13 +654,18 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
 
     Q, condG = orthonormaliser(asm.total.G)
     vals, K, terr, system = run(asm.total, Q, condG)
+    # T_N against the lower degrees informative for N kicks (:func:`_informative_from`);
+    # none: the value itself
     trunc = np.abs(vals).max(axis=1, keepdims=True)
-    lows = []
-    for _, lsums in low_sums:
+    changes = []
+    for dl, lsums in low_sums:
         Ql, cl = orthonormaliser(lsums.G)
-        lows.append(np.abs(vals - run(lsums, Ql, cl, K)[0]).max(axis=1, keepdims=True))
-    if lows:
-        trunc = _safety(model) * np.maximum.reduce(lows)
+        changes.append((dl, np.abs(vals - run(lsums, Ql, cl, K)[0]).max(axis=1)))
+    for N in range(1, order + 1):
+        least = _informative_from(model, N)
+        use = [c[N - 1] for dl, c in changes if dl >= least]
+        if use:
+            trunc[N - 1, 0] = _safety(model) * max(use)
     stat = np.zeros_like(vals)
     if asm.batches:
         stack = np.stack([run(b, Q, condG, K)[0] for b in asm.batches])
