@@ -24,6 +24,7 @@ import pytest
 from volterra_sym.cli import build_parser, main
 from volterra_sym.hierarchy import ResponseHierarchy
 from volterra_sym.model import load_model
+from volterra_sym.verify.settings import RICHARDSON_REL
 
 ROOT = Path(__file__).resolve().parents[1]
 Z = 4.0
@@ -50,10 +51,12 @@ def one_line(err: str) -> str:
     return lines[0]
 
 
-def within(doc, exact, what):
+def within(doc, exact, what, remainder: float = 0.0):
+    """``|value − exact| ≤ 4·se + (1 + remainder)·|bias| + 4·se_bias`` (``remainder``: the
+    bound on the Richardson remainder relative to the bias, as ``verify`` uses it)."""
     v, se = np.array(doc["values"], float), np.array(doc["stderr"], float)
     b, bse = np.array(doc["bias"], float), np.array(doc["bias_stderr"], float)
-    tol = Z * se + np.abs(b) + Z * bse
+    tol = Z * se + (1.0 + remainder) * np.abs(b) + Z * bse
     assert np.all(se > 0), (what, se)
     assert np.all(np.abs(v - exact) <= tol), (what, v, exact, tol)
 
@@ -69,6 +72,26 @@ def test_kernel_fdt_order1_matches_exact(capsys):
     within(doc, exact, "K1 fdt")
     # the error bar is informative: a few percent, not a blanket
     assert np.max(np.array(doc["stderr"]) / np.abs(exact)) < 0.1
+
+
+def test_kernel_kick_estimator_matches_spectral_order_one_and_two(capsys):
+    """``--estimator kick`` (central differences of kicked common-noise paths): point values
+    of K₁ and K₂ of the nonlinear 1-D model within the honest budget of the spectral ones
+    (plus the Richardson remainder bound ``verify`` uses)."""
+    H = ResponseHierarchy(load_model("tanh1d"), None, 2)
+    doc = run_json(capsys, "kernel", "tanh1d", "--method", "montecarlo", "--estimator",
+                   "kick", "--lags", "0.2", "1", "--paths", "6000", "--dt", "0.02")
+    assert doc["estimator"] == "kick" and doc["values_are"] == "point values"
+    ref = H.kernel((0,)).evaluate(np.array([[0.2], [1.0]]), method="spectral")
+    within(doc, np.asarray(ref), "K1 kick", remainder=RICHARDSON_REL)
+    doc = run_json(capsys, "kernel", "tanh1d", "--order", "2", "--method", "montecarlo",
+                   "--estimator", "kick", "--lags", "0.2,0.6", "0.4,0.4", "--paths", "6000",
+                   "--dt", "0.02")
+    ref = H.kernel((0, 0)).evaluate(np.array([[0.2, 0.6], [0.4, 0.4]]), method="spectral")
+    within(doc, np.asarray(ref), "K2 kick", remainder=RICHARDSON_REL)
+    code, _, err = run(capsys, "kernel", "tanh1d_inside", "--method", "montecarlo",
+                       "--estimator", "kick", "--lags", "0.5", "--paths", "100")
+    assert code != 0 and "kick" in one_line(err)
 
 
 def test_kernel_order2_both_estimators_match_exact(capsys):

@@ -31,6 +31,7 @@ from volterra_sym.model import SRNN
 from volterra_sym.montecarlo import (
     burn_in_sampler,
     first_order_kernel,
+    kick_kernel,
     response,
     second_order_kernel,
     simulate,
@@ -101,6 +102,10 @@ def _runs(small, **extra):
     out["girsanov"] = (k.value, k.stderr, k.bias, k.bias_stderr)
     e = simulate(model, [0.25, 0.5], observable="h1**2", **kw)
     out["simulate"] = (e.states, e.values)
+    k = kick_kernel(model, [[0.0, 0.5], [0.25, 0.25]], observable="h1**2 + h2",
+                    n_paths=768, dt=0.05, chunk_size=256, seed=11,
+                    client=extra.get("client"))
+    out["kick"] = (k.value, k.stderr, k.bias, k.bias_stderr)
     return out
 
 

@@ -231,12 +231,15 @@ def _mc_common(p, paths_default: int) -> None:
 def add_kernel_arguments(p) -> None:
     """The Monte Carlo options of ``kernel`` (used with ``--method montecarlo``)."""
     g = p.add_argument_group("Monte Carlo (--method montecarlo)")
-    g.add_argument("--estimator", choices=["auto", "fdt", "girsanov"],
+    g.add_argument("--estimator", choices=["auto", "fdt", "girsanov", "kick"],
                    help="fdt: fluctuation–dissipation correlation E0[v_k(h_0) f(h_σ)] (needs "
                         "the conjugate variable v = -C·∇log p0; order 2 also needs C = σB "
                         "off the diagonal); girsanov: correlation with the Brownian "
-                        "increments of a kick window (needs C = σB); auto: fdt where it "
-                        "applies, else girsanov (default: auto)")
+                        "increments of a kick window (needs C = σB); kick: central "
+                        "differences of paths whose state is kicked along C_k, with common "
+                        "noise (point values; constant noise and the input beside the "
+                        "activation; its variance does not grow with the order); auto: fdt "
+                        "where it applies, else girsanov (default: auto)")
     g.add_argument("--window", type=float, metavar="W",
                    help="Girsanov kick window δ (a multiple of --dt): those estimates are "
                         "averages of K over [σ, σ+δ] (default: 0.1)")
@@ -330,8 +333,8 @@ def _nullable(x):
 
 # ---------------------------------------------------------------------- kernel
 def _choose_estimator(model, order: int, requested: str, lags: np.ndarray) -> str:
-    """``fdt`` or ``girsanov`` (``auto``: fdt where it applies); a requested estimator that
-    does not apply is refused with the reason."""
+    """``fdt``, ``girsanov`` or ``kick`` (``auto``: fdt where it applies, else girsanov); a
+    requested estimator that does not apply is refused with the reason."""
     from .verify.mc_kernels import estimators
 
     has_v, has_B, why_v, why_B = estimators(model)
@@ -342,7 +345,11 @@ def _choose_estimator(model, order: int, requested: str, lags: np.ndarray) -> st
         raise NotApplicableError(f"--estimator fdt does not apply: {why}")
     if requested == "girsanov" and not has_B:
         raise NotApplicableError(f"--estimator girsanov does not apply: {why_B}")
-    if requested in ("fdt", "girsanov"):
+    if requested == "kick":
+        model.require_features((), "--estimator kick (the kick C_k·∇ is a translation of "
+                               "the state only with the input beside the activation and "
+                               "constant noise)")
+    if requested in ("fdt", "girsanov", "kick"):
         return requested
     if fdt_ok:
         return "fdt"
@@ -354,7 +361,7 @@ def _choose_estimator(model, order: int, requested: str, lags: np.ndarray) -> st
 
 def cmd_kernel_montecarlo(args) -> int:
     """``kernel --method montecarlo``: values ± standard errors and the time-step bias."""
-    from .montecarlo import first_order_kernel, second_order_kernel
+    from .montecarlo import first_order_kernel, kick_kernel, second_order_kernel
 
     for opt in ("tol", "degree"):
         if getattr(args, opt, None) is not None:
@@ -379,7 +386,11 @@ def cmd_kernel_montecarlo(args) -> int:
             f = model.observable(args.observable)
             _on_grid("--lags", lags.ravel(), dt)
             estimator = _choose_estimator(model, order, args.estimator or "auto", lags)
-            if estimator == "girsanov" or (order == 2 and np.any(lags[:, 0] != lags[:, -1])):
+            if estimator == "kick" and st["control_variate"]:
+                raise NotApplicableError("--control-variate is implemented for the fdt and "
+                                         "girsanov estimators, not for --estimator kick")
+            if estimator == "girsanov" or (estimator == "fdt" and order == 2
+                                           and np.any(lags[:, 0] != lags[:, -1])):
                 if not window > 0:
                     raise InvalidInputError(f"--window must be > 0, got {window:g}",
                                             param="--window")
@@ -396,7 +407,11 @@ def cmd_kernel_montecarlo(args) -> int:
                        f"{_cluster_label(args)})"):
             t0 = time.time()
             with dask_client(args.workers, args.scheduler) as client:
-                if order == 1:
+                if estimator == "kick":
+                    est = kick_kernel(model, lags[:, 0] if order == 1 else lags,
+                                      observable=f, n_paths=st["paths"], dt=dt,
+                                      seed=st["seed"], progress=args.progress, client=client)
+                elif order == 1:
                     est = first_order_kernel(model, lags[:, 0], client=client, **kw)
                 else:
                     if st["control_variate"]:
@@ -411,7 +426,7 @@ def cmd_kernel_montecarlo(args) -> int:
     bse = None if est.bias_stderr is None else est.bias_stderr[sel]
     vr = None if est.variance_reduction is None else est.variance_reduction[sel]
     kname = "K_" + "".join(str(c + 1) for c in channels)
-    what = ("point values" if estimator == "fdt" and order == 1 else
+    what = ("point values" if estimator == "kick" or (estimator == "fdt" and order == 1) else
             "window averages over [σ, σ+δ]" if order == 1 else
             "averages over both lags' windows [σ, σ+δ]" if estimator == "girsanov" else
             "point values on the diagonal; off it averages of the smaller lag over [σ, σ+δ]")

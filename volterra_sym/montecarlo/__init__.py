@@ -8,6 +8,8 @@
 * :mod:`.crn` — :func:`crn_responses`: responses at several ε from one CRN ensemble,
   Richardson-extrapolated in ``dt``.
 * :mod:`.control` — control variates from the linearised network.
+* :mod:`.kicks` — :func:`kick_kernel`: kernels of orders 1 and 2 as central differences of
+  kicked common-noise paths.
 * :mod:`.distributed` — chunks in-process or on a Dask cluster (``client=``), merged in
   chunk order (docs/theory.md §12).
 """
@@ -25,6 +27,7 @@ from .estimators import (
     second_order_kernel,
 )
 from .integrators import SCHEMES, Integrator, SimulationError, check_time_step
+from .kicks import kick_kernel
 from .sampling import (
     BurnInSampler,
     burn_in_sampler,
@@ -56,4 +59,4 @@ __all__ = [
     "ou_stationary", "response", "run_paths", "second_conjugate_variables",
     "second_order_kernel", "simulate", "stationary_sampler",
 ]
-__all__ += ["CRNResponses", "crn_responses"]
+__all__ += ["CRNResponses", "crn_responses", "kick_kernel"]

@@ -1,0 +1,105 @@
+"""The kick estimator (:func:`volterra_sym.montecarlo.kick_kernel`, docs/theory.md §7)
+against routes that share nothing with it: the spectral backend (1-D tanh) and the exact
+backend (a linear 3-unit network with two channels and a quadratic observable, every
+channel pair, lags in both orders and equal). The comparison is the estimators' honest one,
+``|value − x| ≤ 4·se + |bias| + 4·se_bias``, plus the reference's own error estimate and
+the bound on the Richardson remainder that ``verify`` uses (``RICHARDSON_REL·|bias|``: the
+second-order kernels of a linear network with a quadratic observable are the same on every
+path, ``se = 0``, and what is left of ``value − x`` after the measured bias is the O(dt²)
+term); the values must also be resolved (``|K| > 10 se`` somewhere), so a broken estimator
+cannot pass on noise alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from volterra_sym import ResponseHierarchy
+from volterra_sym.errors import InvalidInputError, NotApplicableError
+from volterra_sym.model.catalogue import load_model
+from volterra_sym.montecarlo import kick_kernel
+from volterra_sym.verify.settings import RICHARDSON_REL
+
+
+def _honest(est, exact, exact_error) -> np.ndarray:
+    dev = np.abs(est.value - exact)
+    return dev / (4 * est.stderr + (1 + RICHARDSON_REL) * np.abs(est.bias)
+                  + 4 * est.bias_stderr + exact_error + 1e-12)
+
+
+def test_one_dim_tanh_against_spectral():
+    model = load_model("tanh1d")
+    hier = ResponseHierarchy(model, "h1", order=2)
+    lags = np.array([0.0, 0.3, 0.8, 1.6])
+    est = kick_kernel(model, lags, n_paths=20_000, dt=0.02, seed=3)
+    ref = hier.kernel((0,)).evaluate(lags[:, None], method="spectral")
+    sp, sp_err = np.asarray(ref), np.asarray(ref.error)
+    assert est.method == "kick" and est.value.shape == (4, 1)
+    z = _honest(est, sp[:, None], sp_err[:, None])
+    assert np.all(z <= 1.0), z
+    assert np.all(np.abs(sp) > 20 * est.stderr[:, 0])
+    pairs = np.array([[0.2, 0.6], [0.6, 0.2], [0.4, 0.4], [0.2, 1.4]])
+    est2 = kick_kernel(model, pairs, n_paths=20_000, dt=0.02, seed=4)
+    ref2 = hier.kernel((0, 0)).evaluate(pairs, method="spectral")
+    sp2 = np.asarray(ref2)
+    z = _honest(est2, sp2[:, None, None], np.asarray(ref2.error)[:, None, None])
+    assert np.all(z <= 1.0), z
+    assert np.max(np.abs(sp2) / est2.stderr[:, 0, 0]) > 10
+    # the symmetric extension: (σ1, σ2) and (σ2, σ1) are the same paths
+    assert est2.value[0, 0, 0] == est2.value[1, 0, 0]
+
+
+def test_linear_two_channels_every_pair_against_the_exact_backend():
+    model = load_model("linear3d")
+    f = "h1*h2 + h3**2"
+    hier = ResponseHierarchy(model, f, order=2)
+    lags = np.array([0.1, 0.5, 1.0])
+    est = kick_kernel(model, lags, observable=f, n_paths=8_000, dt=0.05, seed=5)
+    refs = [hier.kernel((k,)).evaluate(lags[:, None], method="exact") for k in range(2)]
+    ex = np.stack([np.asarray(r) for r in refs], axis=1)
+    ex_err = np.stack([np.asarray(r.error) for r in refs], axis=1)
+    z = _honest(est, ex, ex_err)
+    assert np.all(z <= 1.0), z
+    pairs = np.array([[0.1, 0.5], [0.5, 0.1], [0.3, 0.3], [0.0, 1.0]])
+    est2 = kick_kernel(model, pairs, observable=f, n_paths=8_000, dt=0.05, seed=6)
+    ex2, ex2_err = np.zeros((4, 2, 2)), np.zeros((4, 2, 2))
+    for k1 in range(2):
+        for k2 in range(2):
+            r = hier.kernel((k1, k2)).evaluate(pairs, method="exact")
+            ex2[:, k1, k2], ex2_err[:, k1, k2] = np.asarray(r), np.asarray(r.error)
+    z = _honest(est2, ex2, ex2_err)
+    assert np.all(z <= 1.0), z
+    # the bias is resolved and removes most of the deviation (the estimate is O(dt) off)
+    assert np.all(np.abs(est2.value - est2.bias - ex2) < 0.1 * np.abs(est2.value - ex2))
+    # off the diagonal the channel order matters: K_12(σ1, σ2) = K_21(σ2, σ1)
+    np.testing.assert_array_equal(est2.value[0], est2.value[1].T)
+
+
+def test_refusals():
+    model = load_model("tanh1d")
+    with pytest.raises(NotApplicableError):
+        kick_kernel(load_model("tanh1d_inside"), [0.5], n_paths=100, dt=0.05)
+    with pytest.raises(NotApplicableError):
+        kick_kernel(load_model("noisy_tanh1d"), [0.5], n_paths=100, dt=0.05)
+    for kw, param in ((dict(lags=[[0.1, 0.2, 0.3]]), "lags"),
+                      (dict(lags=[0.13]), "lags"),
+                      (dict(lags=[0.1], amplitude=0.0), "amplitude"),
+                      (dict(lags=[0.1], n_paths=1), "n_paths"),
+                      (dict(lags=[0.1], dt=-0.1), "dt"),
+                      (dict(lags=[0.1], chunk_size=0), "chunk_size")):
+        args = {"n_paths": 100, "dt": 0.05, **kw}
+        with pytest.raises(InvalidInputError) as exc:
+            kick_kernel(model, **args)
+        assert exc.value.param == param, (kw, exc.value.param)
+
+
+def test_numbers_do_not_depend_on_the_chunk_size():
+    """Each block of 256 paths draws from its own generator and block sums merge in block
+    order: one chunk or many give bitwise the same estimate."""
+    model = load_model("tanh2d")
+    kw = dict(n_paths=700, dt=0.05, seed=9)
+    a = kick_kernel(model, [[0.1, 0.3], [0.2, 0.2]], **kw)
+    b = kick_kernel(model, [[0.1, 0.3], [0.2, 0.2]], chunk_size=256, **kw)
+    assert a.details["chunks"] == 1 and b.details["chunks"] == 3
+    for x, y in ((a.value, b.value), (a.stderr, b.stderr), (a.bias, b.bias)):
+        np.testing.assert_array_equal(x, y)

@@ -1,0 +1,329 @@
+"""Kernels as derivatives of kicked paths (docs/theory.md §7).
+
+With the input beside the activation, ``L_k = C_k·∇`` generates translations along ``C_k``,
+so (lags as in :mod:`.estimators`: ``σ_1 ≤ σ_2``, the kick of lag ``σ_2`` acts first)
+
+    K_k(σ)             = ∂_a E f(h_σ) ,          h_0 = x + a C_k ,                x ~ p0 ,
+    K_{k1k2}(σ1, σ2)   = ∂_a ∂_b E f(h_{σ2}) ,    h_0 = x + a C_{k2} ,  h_s ← h_s + b C_{k1} ,
+
+with ``s = σ2 − σ1`` (both kicks at once when ``σ1 = σ2``). Per path: central differences
+over copies ``(±a)`` resp. ``(±a, ±b)`` that share every increment (common random numbers:
+the differences are O(1) per path, so the variance does not grow as ``a → 0``, unlike a
+Girsanov weight's ``1/δ``), O(a²), Richardson-extrapolated in the amplitude
+(``a → a/2``). The copies run on two coupled Euler–Maruyama chains, ``dt`` and ``dt/2`` (the
+coarse increment the sum of two fine ones), started from one draw of the stationary sampler
+and burnt in together for ``burn_in`` relaxation times, so that each chain's own stationary
+law (``O(dt)`` off p0) is part of the time-step bias. As for every estimator of
+:mod:`.estimators`, ``value`` is the estimate at ``dt`` and ``bias ≈ 2 [v(dt) − v(dt/2)]``
+(per path, with its standard error): ``value − bias`` is the Richardson extrapolation and
+``|value − x| ≤ 4·stderr + |bias| + 4·bias_stderr`` an honest comparison.
+
+Applies to constant noise and the input beside the activation (state-dependent noise and
+the input inside the activation are refused: the kick is then not a translation of the
+state or the burn-in is not Euler with constant ``σ``). Chunks of paths run in-process or
+on a Dask cluster (``client=``, docs/theory.md §12); each chunk draws from its own seed and
+returns per-seed-block sums merged in block order, and each block of 256 paths draws from its
+own generator, so the numbers are bitwise identical either way and for any chunk size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..budget import check_count, check_memory
+from ..density.linearisation import linearisation
+from ..errors import InvalidInputError, SimulationError
+from ..model import SRNN
+from .distributed import check_client, map_chunks
+from .estimators import KernelEstimate
+from .integrators import check_time_step, model_arrays
+from .sampling import stationary_sampler
+from .simulate import (
+    MAX_PATH_STEPS,
+    SEED_BLOCK,
+    _check_n_paths,
+    _seed_root,
+    block_seed,
+    compile_observable,
+    time_indices,
+)
+
+__all__ = ["kick_kernel", "KICK_STREAM"]
+
+#: seed stream of the kick estimator's chunks (initial states and increments)
+KICK_STREAM = 7
+#: bytes of the state arrays of one chunk (both chains, every copy)
+CHUNK_BYTES = 48e6
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Copies and observations. ``first``/``second`` ``(R, n)``: the kicks of every copy at
+    step 0 and at its group's gap; ``groups``: ``(gap, rows, obs)`` — the copies kicked a
+    second time after ``gap`` coarse steps (``rows``) and their observation steps."""
+
+    first: np.ndarray
+    second: np.ndarray
+    groups: tuple
+    n_steps: int
+
+
+def _plan(C: np.ndarray, order: int, steps: np.ndarray, size: float) -> tuple[_Plan, list]:
+    """The copies for lags ``steps`` (coarse step indices; order 2: sorted pairs), kicks of
+    length ``size`` along each ``C_k``, and the recipe to turn their observations into
+    kernel values: a list of ``(out_index, group, obs_column, weights over the group's
+    rows)``. Observation steps are counted from the first kick."""
+    n, m = C.shape
+    C = C / np.linalg.norm(C, axis=0)[None, :]
+    a = size
+    rows_first, rows_second, groups, recipe = [], [], [], []
+    amps = [(a, 1.0), (a / 2, 4.0)]                 # Richardson: (4 D(a/2) − D(a)) / 3
+    if order == 1:
+        obs = np.unique(steps)
+        for k in range(m):
+            base = len(rows_first)
+            for amp, _ in amps:
+                rows_first += [amp * C[:, k], -amp * C[:, k]]
+                rows_second += [np.zeros(n), np.zeros(n)]
+            w = np.zeros(4)
+            for i, (amp, c) in enumerate(amps):
+                w[2 * i:2 * i + 2] = np.array([1.0, -1.0]) * (c if i else -1.0) / (2 * amp) / 3
+            groups.append((0, np.arange(base, base + 4), obs))
+            for j, s in enumerate(steps):
+                recipe.append(((j, k), len(groups) - 1, int(np.searchsorted(obs, s)), w))
+        return _Plan(np.array(rows_first), np.array(rows_second), tuple(groups),
+                     int(obs.max())), recipe
+    gaps = {}
+    for j, (lo, hi) in enumerate(steps):
+        gaps.setdefault(int(hi - lo), []).append((j, int(hi)))
+    for gap, items in gaps.items():
+        obs = np.unique([hi for _, hi in items])
+        for k1 in range(m):                         # the later kick (lag σ1)
+            for k2 in range(m):                     # the earlier kick (lag σ2)
+                base = len(rows_first)
+                w = np.zeros(8)
+                for i, (amp, c) in enumerate(amps):
+                    for sa, sb in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                        rows_first.append(sa * amp * C[:, k2])
+                        rows_second.append(sb * amp * C[:, k1])
+                    w[4 * i:4 * i + 4] = (np.array([1.0, -1.0, -1.0, 1.0])
+                                          * (c if i else -1.0) / (4 * amp * amp) / 3)
+                groups.append((gap, np.arange(base, base + 8), obs))
+                for j, hi in items:
+                    recipe.append(((j, k1, k2), len(groups) - 1,
+                                   int(np.searchsorted(obs, hi)), w))
+    n_steps = max(int(g[2].max()) for g in groups)
+    return _Plan(np.array(rows_first), np.array(rows_second), tuple(groups), n_steps), recipe
+
+
+class _KickJob:
+    """One validated run; :meth:`run_chunk` is a pure function of the chunk index
+    (picklable: shipped to Dask workers)."""
+
+    def __init__(self, model: SRNN, plan: _Plan, recipe: list, f, dt: float, burn: int,
+                 n_paths: int, blocks_per_chunk: int, root: np.random.SeedSequence):
+        p = model.numpy_params()
+        self.G, self.W, self.b = p["Gamma"], p["W"], p["b"]
+        self.S = p["sigma"]
+        self.act = model.activation.numpy()
+        self.plan, self.recipe, self.f = plan, recipe, f
+        self.dt, self.burn, self.n_paths = dt, burn, n_paths
+        self.root = root
+        self.sampler = stationary_sampler(model)
+        self.per_chunk = blocks_per_chunk
+        self.n_blocks = -(-n_paths // SEED_BLOCK)
+        self.n_chunks = -(-self.n_blocks // blocks_per_chunk)
+        self.Q = len(recipe)
+
+    def _drift(self, h: np.ndarray) -> np.ndarray:
+        return -h @ self.G.T + self.act(h @ self.W.T + self.b)
+
+    def run_chunk(self, i: int) -> tuple[list[int], np.ndarray]:
+        """``(sizes, sums)`` per seed block of the chunk: ``sums`` ``(blocks, 4, Q)`` — Σ
+        value, Σ value², Σ bias, Σ bias² over the block's paths (value at ``dt``, bias
+        ``2[v(dt) − v(dt/2)]``). Block ``j`` draws its initial states and increments from
+        its own generator, so the numbers do not depend on the chunk size."""
+        blocks = range(i * self.per_chunk, min((i + 1) * self.per_chunk, self.n_blocks))
+        sizes = [min(SEED_BLOCK, self.n_paths - j * SEED_BLOCK) for j in blocks]
+        rngs = [np.random.Generator(np.random.PCG64(block_seed(self.root, KICK_STREAM, j)))
+                for j in blocks]
+        P = sum(sizes)
+        x = np.concatenate([np.asarray(self.sampler(g, k), dtype=float)
+                            for g, k in zip(rngs, sizes, strict=True)])
+        r, hdt = self.S.shape[1], 0.5 * self.dt
+        sq = math.sqrt(hdt)
+
+        def increments() -> np.ndarray:
+            z = np.concatenate([g.standard_normal((k, r))
+                                for g, k in zip(rngs, sizes, strict=True)])
+            return z @ self.S.T * sq
+
+        fine, coarse = x.copy(), x.copy()
+        for _ in range(self.burn):                  # coupled burn-in
+            z1 = increments()
+            z2 = increments()
+            fine = fine + hdt * self._drift(fine) + z1
+            fine = fine + hdt * self._drift(fine) + z2
+            coarse = coarse + self.dt * self._drift(coarse) + z1 + z2
+        plan = self.plan
+        h = np.stack([fine, coarse])[:, None] + plan.first[None, :, None, :]   # (2, R, P, n)
+        kick_at = {}
+        for gap, rows, _ in plan.groups:
+            if np.any(plan.second[rows]):
+                kick_at.setdefault(gap, []).append(rows)
+        obs_at = {}
+        for g, (_, _, obs) in enumerate(plan.groups):
+            for s in obs:
+                obs_at.setdefault(int(s), []).append(g)
+        # observations per group: (2, len(obs), rows, P)
+        rec = [np.empty((2, len(obs), len(rows), P)) for _, rows, obs in plan.groups]
+        for step in range(plan.n_steps + 1):
+            for rows in kick_at.get(step, ()):
+                h[:, rows] += plan.second[rows][None, :, None, :]
+            for g in obs_at.get(step, ()):
+                _, rows, obs = plan.groups[g]
+                col = int(np.searchsorted(obs, step))
+                rec[g][:, col] = self.f(h[:, rows])
+            if step == plan.n_steps:
+                break
+            z1 = increments()
+            z2 = increments()
+            f_ = h[0] + hdt * self._drift(h[0]) + z1
+            h[0] = f_ + hdt * self._drift(f_) + z2
+            h[1] = h[1] + self.dt * self._drift(h[1]) + (z1 + z2)
+        if not all(np.all(np.isfinite(v)) for v in rec):
+            raise SimulationError(f"kick estimator: paths diverged in chunk {i} (dt = "
+                                  f"{self.dt:g}); lower dt")
+        edges = np.cumsum([0] + sizes)
+        sums = np.zeros((len(sizes), 4, self.Q))
+        for q, (_, g, col, w) in enumerate(self.recipe):
+            vc = np.tensordot(w, rec[g][1, col], axes=(0, 0))      # (P,)
+            bias = 2.0 * (vc - np.tensordot(w, rec[g][0, col], axes=(0, 0)))
+            for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+                v, d = vc[lo:hi], bias[lo:hi]
+                sums[b, :, q] = (v.sum(), (v * v).sum(), d.sum(), (d * d).sum())
+        return sizes, sums
+
+
+def _mean_se(total: float | np.ndarray, sq: np.ndarray, N: int):
+    mean = total / N
+    var = np.maximum(sq / N - mean * mean, 0.0) * N / (N - 1)
+    return mean, np.sqrt(var / N)
+
+
+def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
+                amplitude: float = 0.2, burn_in: float = 3.0, seed=None,
+                chunk_size: int | None = None, progress: bool | None = None,
+                client=None) -> KernelEstimate:
+    """First- (``lags`` ``(J,)``) or second-order (``lags`` ``(J, 2)``) kernels for all
+    channels (tuples) from kicked copies of common-noise paths (module docstring):
+    ``K_k(σ) = ∂_a E f(h_σ | h_0 = x + aC_k)``, ``K_{k1k2}(σ1, σ2) = ∂_a∂_b E f`` with the
+    kick ``b C_{k1}`` after ``σ2 − σ1``; symmetric extension for ``σ1 > σ2``.
+
+    ``amplitude``: the length ``|a C_k|`` of the kicks (Richardson with half of it);
+    ``burn_in``: relaxation times of the coupled burn-in; lags must be multiples of ``dt``.
+    Returns a :class:`~volterra_sym.montecarlo.KernelEstimate` with ``method="kick"``
+    (point values, ``window=None``) and ``value[j, k]`` resp. ``value[j, k1, k2]``.
+    """
+    model.require_features((), "the kick estimator (L_k = C_k·∇ translates the state only "
+                           "with the input beside the activation and constant noise)")
+    n_paths = _check_n_paths(n_paths)
+    client = check_client(client)
+    if not (isinstance(dt, (int, float, np.floating)) and math.isfinite(dt) and dt > 0):
+        raise InvalidInputError(f"dt must be a positive number, got {dt!r}", param="dt")
+    if not (isinstance(amplitude, (int, float, np.floating)) and 0 < amplitude < 1e3):
+        raise InvalidInputError(f"amplitude must be a positive number below 1e3, got "
+                                f"{amplitude!r}", param="amplitude")
+    if not (isinstance(burn_in, (int, float, np.floating)) and 0 <= burn_in <= 1e3):
+        raise InvalidInputError(f"burn_in must be between 0 and 1e3 relaxation times, got "
+                                f"{burn_in!r}", param="burn_in")
+    try:
+        lags = np.asarray(lags, dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"lags must be numbers or pairs of numbers, got {lags!r}",
+                                param="lags") from None
+    if lags.ndim == 0:
+        lags = lags[None]
+    if lags.ndim == 1:
+        order = 1
+    elif lags.ndim == 2 and lags.shape[1] == 2:
+        order = 2
+    else:
+        raise InvalidInputError(f"lags must have shape (J,) or (J, 2), got {lags.shape}",
+                                param="lags")
+    if lags.size == 0:
+        raise InvalidInputError("lags is empty", param="lags")
+    p = model_arrays(model)
+    check_time_step(model, p, dt / 2, "euler")
+    check_time_step(model, p, dt, "euler")
+    steps = time_indices(lags.ravel(), dt, "lags").reshape(lags.shape)
+    swap = None
+    if order == 2:
+        swap = steps[:, 0] > steps[:, 1]
+        steps = np.sort(steps, axis=1)
+    C = np.asarray(p["C"], dtype=float)
+    norms = np.linalg.norm(C, axis=0)
+    if np.any(norms == 0):
+        raise InvalidInputError("C has a zero column: that channel has no kick",
+                                param="C")
+    plan, recipe = _plan(C, order, steps, float(amplitude))
+    # the plan kicks along unit vectors C_k/|C_k|: rescale to K for C_k (order N: Π |C_k|)
+    f = compile_observable(model, observable)
+    tau = float(linearisation(model).relaxation_time)
+    burn = int(math.ceil(burn_in * tau / dt))
+    R = plan.first.shape[0]
+    n = model.n
+    work = float(n_paths) * 1.5 * (2 * burn + R * (plan.n_steps + 1))
+    check_count(work, MAX_PATH_STEPS, f"{n_paths:.3g} paths × {R} kicked copies × "
+                f"{plan.n_steps + 1} steps (plus burn-in)", "path-steps",
+                "lower n_paths or the largest lag, or raise dt")
+    per_path = 16.0 * R * n + 16.0 * sum(len(rows) * len(obs) for _, rows, obs in plan.groups)
+    if chunk_size is None:
+        chunk = int(max(SEED_BLOCK, min(n_paths, CHUNK_BYTES // per_path)))
+    elif isinstance(chunk_size, bool) or not (isinstance(chunk_size, (int, np.integer))
+                                              and chunk_size >= 1):
+        raise InvalidInputError(f"chunk_size must be a positive integer, got "
+                                f"{chunk_size!r}", param="chunk_size")
+    else:
+        chunk = int(chunk_size)
+    per_chunk = max(1, -(-chunk // SEED_BLOCK))       # whole seed blocks
+    chunk = per_chunk * SEED_BLOCK
+    check_memory(per_path * chunk,
+                 f"the kick estimator's chunk of {chunk} paths × {R} copies",
+                 "lower chunk_size")
+    root = _seed_root(seed)
+    job = _KickJob(model, plan, recipe, f, float(dt), burn, n_paths, per_chunk, root)
+    total = [0, np.zeros((4, len(recipe)))]
+
+    def merge(i: int, res) -> None:          # block by block, in block order
+        for size, sums in zip(res[0], res[1], strict=True):
+            total[0] += size
+            total[1] = total[1] + sums
+
+    if progress is None:
+        progress = work * n > 5e8
+    map_chunks(job, job.n_chunks, client=client, on_result=merge, progress=progress,
+               desc="kick estimator")
+    N, S = total
+    value, se = _mean_se(S[0], S[1], N)
+    bias, bse = _mean_se(S[2], S[3], N)
+    J, m = lags.shape[0], model.m
+    shape = (J, m) if order == 1 else (J, m, m)
+    out = [np.zeros(shape) for _ in range(4)]
+    for q, (idx, *_rest) in enumerate(recipe):
+        unit = float(np.prod(norms[list(idx[1:])]))
+        for arr, v in zip(out, (value, se, bias, bse), strict=True):
+            arr[idx] = v[q] * unit
+    if order == 2:
+        for arr in out:
+            arr[swap] = np.swapaxes(arr[swap], 1, 2)
+    return KernelEstimate(order=order, lags=lags, value=out[0], stderr=out[1], dt=float(dt),
+                          n_paths=N, n_origins=1, method="kick", scheme="euler",
+                          window=None, windowed=np.zeros(J, bool), bias=out[2],
+                          bias_stderr=out[3], seed=None if seed is None else seed,
+                          details={"amplitude": float(amplitude), "copies": R,
+                                   "burn_in_steps": burn, "relaxation_time": tau,
+                                   "chunks": job.n_chunks, "chunk_size": chunk})
