@@ -432,3 +432,23 @@ def test_slope_check_on_the_even_and_odd_parts():
     with pytest.raises(InvalidInputError) as err:
         run("both", T)
     assert err.value.param == "parity"
+
+
+def test_second_order_kernels_without_a_conjugate_variable_use_the_kick_estimator():
+    """A coupled 3-unit tanh network has no closed-form p0, so no FDT estimator; its K₂ is
+    checked against the kick estimator (point values, docs/theory.md §7) instead of the
+    Girsanov one — with standard errors small enough to resolve the kernel."""
+    import dataclasses
+
+    from volterra_sym.model.catalogue import load_model
+    from volterra_sym.verify.context import Context
+    from volterra_sym.verify.mc_kernels import check_mc_kernels
+    from volterra_sym.verify.settings import settings_for
+
+    s = dataclasses.replace(settings_for(True, 7, 3), kernel_paths=4000)
+    checks = check_mc_kernels(Context(load_model("tanh3"), None, 2, s), {})
+    c2 = next(c for c in checks if c.name.startswith("MC: kernels order 2"))
+    assert "kick vs galerkin" in c2.name and c2.status == PASS, (c2.name, c2.value)
+    d = c2.data
+    assert set(d["kinds"]) == {"point"}
+    assert np.max(np.abs(d["mc"]) / np.maximum(d["stderr"], 1e-300)) > 10
