@@ -239,7 +239,8 @@ def add_kernel_arguments(p) -> None:
                         "differences of paths whose state is kicked along C_k, with common "
                         "noise (point values; constant noise and the input beside the "
                         "activation; its variance does not grow with the order); auto: fdt "
-                        "where it applies, else girsanov (default: auto)")
+                        "where it applies, else kick at order 2 and girsanov at order 1 "
+                        "(default: auto)")
     g.add_argument("--window", type=float, metavar="W",
                    help="Girsanov kick window δ (a multiple of --dt): those estimates are "
                         "averages of K over [σ, σ+δ] (default: 0.1)")
@@ -333,8 +334,10 @@ def _nullable(x):
 
 # ---------------------------------------------------------------------- kernel
 def _choose_estimator(model, order: int, requested: str, lags: np.ndarray) -> str:
-    """``fdt``, ``girsanov`` or ``kick`` (``auto``: fdt where it applies, else girsanov); a
-    requested estimator that does not apply is refused with the reason."""
+    """``fdt``, ``girsanov`` or ``kick`` (``auto``: fdt where it applies, else at order 2
+    kick — the Girsanov K₂ of a 10-unit network had standard errors 0.19–0.27 for values
+    of 1e-3, the kick estimator 6e-6 — else girsanov, else kick); a requested estimator
+    that does not apply is refused with the reason."""
     from .verify.mc_kernels import estimators
 
     has_v, has_B, why_v, why_B = estimators(model)
@@ -353,10 +356,16 @@ def _choose_estimator(model, order: int, requested: str, lags: np.ndarray) -> st
         return requested
     if fdt_ok:
         return "fdt"
+    kick_ok = not model.features
+    if order == 2 and kick_ok:
+        return "kick"
     if has_B:
         return "girsanov"
+    if kick_ok:
+        return "kick"
     raise NotApplicableError(f"no Monte Carlo kernel estimator applies: fdt: {why_v}; "
-                             f"girsanov: {why_B}")
+                             f"girsanov: {why_B}; kick: the model has "
+                             f"{' and '.join(sorted(model.features))}")
 
 
 def cmd_kernel_montecarlo(args) -> int:
