@@ -155,19 +155,22 @@ def test_tanh3_default_degree_rises_until_the_error_is_small(tmp_path):
 
 def test_error_estimates_are_honest_against_a_higher_degree():
     """Acceptance (issue 9): the reported error is above the actual error and within 100×
-    of it. The actual error of degrees 5–8 is taken against degree 11 (whose own estimate
-    is ≤ 1/4 of the smallest actual error compared)."""
+    of it. The actual error of degrees 5–8 is taken against degree 11, whose own reported
+    error ``r`` brackets it: the true error lies in ``[actual − r, actual + r]``; the
+    estimate must be above the upper end and within 100× of the lower one (``r`` at most
+    half the difference, so the bracket is informative)."""
     from volterra_sym.model.catalogue import load_model
 
     hier = ResponseHierarchy(load_model("tanh3"), "h1", order=1)
     lags = np.array([0.5, 1.0, 2.0, 3.0])
     ref = hier.kernel(0).evaluate(lags, method="galerkin", degree=11)
+    r = float(ref.error.max())
     for degree in (5, 6, 8):
         res = hier.kernel(0).evaluate(lags, method="galerkin", degree=degree)
         actual = float(np.max(np.abs(res.values - ref.values)))
         est = float(res.error.max())
-        assert ref.error.max() <= 0.25 * actual, degree
-        assert actual <= est <= 100 * actual, (degree, actual, est)
+        assert r <= 0.5 * actual, degree
+        assert actual + r <= est <= 100 * (actual - r), (degree, actual, r, est)
 
 
 def _coupled3(b=(-0.2531, -0.1247, 0.0083)) -> SRNN:
