@@ -68,6 +68,43 @@ def equal_accuracy(res: dict) -> dict:
             "mc_over_deterministic": t_mc / res["deterministic_s"]}
 
 
+def compare(res: dict, key: str, g, mc, se, bias, bse) -> None:
+    """``res[key]``: the deterministic values ``g`` (with their errors) against the kick
+    estimates (value at dt, se, bias, se of the bias), and a printed table."""
+    gv, ge = np.asarray(g), np.asarray(g.error)
+    mc, se, bias, bse = (np.asarray(x, dtype=float) for x in (mc, se, bias, bse))
+    dev = np.abs(gv - mc)
+    budget = Z * se + (1 + RICHARDSON_REL) * np.abs(bias) + Z * bse + ge
+    rich = mc - bias
+    res[key] = {"deterministic": gv.tolist(), "deterministic_error": ge.tolist(),
+                "mc": mc.tolist(), "mc_se": se.tolist(), "mc_bias": bias.tolist(),
+                "mc_bias_se": bse.tolist(), "mc_richardson": rich.tolist(),
+                "abs_diff": dev.tolist(), "over_budget": (dev / budget).tolist(),
+                "richardson_abs_diff": np.abs(gv - rich).tolist(),
+                "max_over_budget": float((dev / budget).max()),
+                "peak": float(np.abs(gv).max()),
+                "max_se_over_peak": float(se.max() / np.abs(gv).max())}
+    print(f"  {key.upper()}: max |Δ|/(4se + 1.05|bias| + 4se_bias + err) = "
+          f"{(dev / budget).max():.2f}; max |Δ| {dev.max():.2e}, after Richardson "
+          f"{np.abs(gv - rich).max():.2e}; se ≤ {se.max():.1e}, |bias| ≤ "
+          f"{np.abs(bias).max():.1e}, "
+          f"err ≤ {ge.max():.1e}, peak {np.abs(gv).max():.3f}", flush=True)
+    for j in range(len(gv)):
+        print(f"    {'lag' if key == 'k1' else 'lags'} "
+              f"{np.round(res[key + '_lags'][j], 3)}: {gv[j]: .5f} ± {ge[j]:.1e}  "
+              f"MC {mc[j]: .5f} ± {se[j]:.1e} (bias {bias[j]:.1e}; value − bias "
+              f"{rich[j]: .5f})", flush=True)
+
+
+def deterministic(model, k1_lags, pairs, method: str):
+    """K₁ and K₂ by ``method`` (its default degree ladder) and the time taken."""
+    H = ResponseHierarchy(model, "h1", 2)
+    t0 = time.perf_counter()
+    g1 = H.kernel((0,)).evaluate(np.asarray(k1_lags)[:, None], method=method)
+    g2 = H.kernel((0, 0)).evaluate(np.asarray(pairs), method=method)
+    return g1, g2, time.perf_counter() - t0
+
+
 def run(n: int, paths: int, dt: float, amplitude: float, seed: int,
         net_seed: int | None = None) -> dict:
     warnings.simplefilter("ignore")
@@ -79,12 +116,8 @@ def run(n: int, paths: int, dt: float, amplitude: float, seed: int,
     plan_lags = {float(np.round(s * tau / step) * step):
                  np.round(np.array(t2) * tau / step) * step for s, t2 in K2_PAIRS.items()}
     pairs = np.round(np.array([(s + t, t) for s, ts in plan_lags.items() for t in ts]), 10)
-    H = ResponseHierarchy(model, "h1", 2)
     method = "spectral" if n == 1 else "galerkin"
-    t0 = time.perf_counter()
-    g1 = H.kernel((0,)).evaluate(k1_lags[:, None], method=method)
-    g2 = H.kernel((0, 0)).evaluate(pairs, method=method)
-    t_det = time.perf_counter() - t0
+    g1, g2, t_det = deterministic(model, k1_lags, pairs, method)
     lin, _, _ = linearised_model(model, linearisation(model).center, "tangent")
     k_lin = np.asarray(ResponseHierarchy(lin, "h1", 1).kernel((0,)).evaluate(
         k1_lags[:, None], method="exact"))
@@ -112,29 +145,7 @@ def run(n: int, paths: int, dt: float, amplitude: float, seed: int,
            "kick_details": [k1.details, k2.details],
            "route_k1": g1.details.get("route"), "route_k2": g2.details.get("route")}
     for key, g in (("k1", g1), ("k2", g2)):
-        mc, se, bias, bse = combine(key)
-        gv, ge = np.asarray(g), np.asarray(g.error)
-        dev = np.abs(gv - mc)
-        budget = Z * se + (1 + RICHARDSON_REL) * np.abs(bias) + Z * bse + ge
-        rich = mc - bias
-        res[key] = {"deterministic": gv.tolist(), "deterministic_error": ge.tolist(),
-                    "mc": mc.tolist(), "mc_se": se.tolist(), "mc_bias": bias.tolist(),
-                    "mc_bias_se": bse.tolist(), "mc_richardson": rich.tolist(),
-                    "abs_diff": dev.tolist(), "over_budget": (dev / budget).tolist(),
-                    "richardson_abs_diff": np.abs(gv - rich).tolist(),
-                    "max_over_budget": float((dev / budget).max()),
-                    "peak": float(np.abs(gv).max()),
-                    "max_se_over_peak": float(se.max() / np.abs(gv).max())}
-        print(f"  {key.upper()}: max |Δ|/(4se + 1.05|bias| + 4se_bias + err) = "
-              f"{(dev / budget).max():.2f}; max |Δ| {dev.max():.2e}, after Richardson "
-              f"{np.abs(gv - rich).max():.2e}; se ≤ {se.max():.1e}, |bias| ≤ "
-              f"{np.abs(bias).max():.1e}, "
-              f"err ≤ {ge.max():.1e}, peak {np.abs(gv).max():.3f}", flush=True)
-        for j in range(len(gv)):
-            print(f"    {'lag' if key == 'k1' else 'lags'} "
-                  f"{np.round(res[key + '_lags'][j], 3)}: {gv[j]: .5f} ± {ge[j]:.1e}  "
-                  f"MC {mc[j]: .5f} ± {se[j]:.1e} (bias {bias[j]:.1e}; value − bias "
-                  f"{rich[j]: .5f})", flush=True)
+        compare(res, key, g, *combine(key))
     if method == "galerkin":
         res.update(equal_accuracy(res))
         print(f"  Monte Carlo at the Galerkin route's accuracy: "
@@ -154,12 +165,28 @@ def main() -> None:
     ap.add_argument("--net-seed", type=int, default=None,
                     help="seed of the networks' weights instead of NETWORKS'")
     ap.add_argument("--reanalyse", metavar="JSON", default=None,
-                    help="add the equal-accuracy ratio to a stored result and exit")
+                    help="recompute the deterministic side (values, errors, time) of a "
+                         "stored result with the present code, keep its Monte Carlo "
+                         "estimates, and exit")
     args = ap.parse_args()
     if args.reanalyse:
         path = Path(args.reanalyse)
         out = json.loads(path.read_text())
         for res in out["runs"]:
+            warnings.simplefilter("ignore")
+            model = (load_model("tanh1d") if res["n"] == 1
+                     else network(res["n"], *res["network"]))
+            g1, g2, t_det = deterministic(model, res["k1_lags"], res["k2_lags"],
+                                          res["method"])
+            res.setdefault("before_reanalysis", {k: res[k] for k in ("k1", "k2")}
+                           | {"deterministic_s": res["deterministic_s"]})
+            res["deterministic_s"] = t_det
+            res["route_k1"], res["route_k2"] = (g1.details.get("route"),
+                                                g2.details.get("route"))
+            print(f"n={res['n']}:")
+            for key, g in (("k1", g1), ("k2", g2)):
+                r = res[key]
+                compare(res, key, g, r["mc"], r["mc_se"], r["mc_bias"], r["mc_bias_se"])
             if res["method"] == "galerkin":
                 res.update(equal_accuracy(res))
                 print(f"n={res['n']}: Monte Carlo at the Galerkin route's accuracy "
