@@ -92,6 +92,10 @@ def test_kernel_kick_estimator_matches_spectral_order_one_and_two(capsys):
     code, _, err = run(capsys, "kernel", "tanh1d_inside", "--method", "montecarlo",
                        "--estimator", "kick", "--lags", "0.5", "--paths", "100")
     assert code != 0 and "kick" in one_line(err)
+    # state-dependent noise σ(h): the kick estimator is the one that applies (auto)
+    doc = run_json(capsys, "kernel", "noisy_tanh1d", "--method", "montecarlo", "--lags",
+                   "0.5", "--paths", "600", "--dt", "0.02")
+    assert doc["estimator"] == "kick"
     # auto: a coupled network without a conjugate variable gets kicks at order 2
     doc = run_json(capsys, "kernel", "tanh3", "--order", "2", "--method", "montecarlo",
                    "--lags", "0.2,0.4", "--paths", "600", "--dt", "0.02")

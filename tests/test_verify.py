@@ -452,3 +452,20 @@ def test_second_order_kernels_without_a_conjugate_variable_use_the_kick_estimato
     d = c2.data
     assert set(d["kinds"]) == {"point"}
     assert np.max(np.abs(d["mc"]) / np.maximum(d["stderr"], 1e-300)) > 10
+
+
+def test_kernels_with_state_dependent_noise_use_the_kick_estimator():
+    """σ(h) (docs/theory.md §11) with the input beside the activation: the kick estimator
+    applies (the FDT and Girsanov weights do not) and the kernels pass against the spectral
+    route."""
+    import dataclasses
+
+    from volterra_sym.model.catalogue import load_model
+    from volterra_sym.verify.context import Context
+    from volterra_sym.verify.mc_kernels import check_mc_kernels
+    from volterra_sym.verify.settings import settings_for
+
+    s = dataclasses.replace(settings_for(True, 7, 1), kernel_paths=4000)
+    checks = check_mc_kernels(Context(load_model("noisy_tanh1d"), None, 2, s), {})
+    for c in checks:
+        assert "kick vs spectral" in c.name and c.status == PASS, (c.name, c.reason)

@@ -51,6 +51,7 @@ from .cli import (
     parse_input,
 )
 from .errors import InvalidInputError, NotApplicableError, SimulationError
+from .model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
 from .reports.atomic import atomic_path, write_text_atomic
 from .reports.progress import StageProgress
 
@@ -348,15 +349,15 @@ def _choose_estimator(model, order: int, requested: str, lags: np.ndarray) -> st
         raise NotApplicableError(f"--estimator fdt does not apply: {why}")
     if requested == "girsanov" and not has_B:
         raise NotApplicableError(f"--estimator girsanov does not apply: {why_B}")
+    kick_ok = FEATURE_ACTIVATION_INPUT not in model.features
     if requested == "kick":
-        model.require_features((), "--estimator kick (the kick C_k·∇ is a translation of "
-                               "the state only with the input beside the activation and "
-                               "constant noise)")
+        model.require_features((FEATURE_STATE_NOISE,), "--estimator kick (the kick C_k·∇ is "
+                               "a translation of the state only with the input beside the "
+                               "activation)")
     if requested in ("fdt", "girsanov", "kick"):
         return requested
     if fdt_ok:
         return "fdt"
-    kick_ok = not model.features
     if order == 2 and kick_ok:
         return "kick"
     if has_B:

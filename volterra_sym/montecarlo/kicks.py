@@ -18,9 +18,10 @@ law (``O(dt)`` off p0) is part of the time-step bias. As for every estimator of
 (per path, with its standard error): ``value − bias`` is the Richardson extrapolation and
 ``|value − x| ≤ 4·stderr + |bias| + 4·bias_stderr`` an honest comparison.
 
-Applies to constant noise and the input beside the activation (state-dependent noise and
-the input inside the activation are refused: the kick is then not a translation of the
-state or the burn-in is not Euler with constant ``σ``). Chunks of paths run in-process or
+Applies to the input beside the activation, with constant noise or a state-dependent
+``σ(h)`` (docs/theory.md §11: ``L_k = C_k·∇`` still, the chains are Euler–Maruyama with
+``σ(h)``); the input inside the activation is refused (its kick ``a'(z)C_k·∇`` is not a
+translation of the state). Chunks of paths run in-process or
 on a Dask cluster (``client=``, docs/theory.md §12); each chunk draws from its own seed and
 returns per-seed-block sums merged in block order, and each block of 256 paths draws from its
 own generator, so the numbers are bitwise identical either way and for any chunk size.
@@ -35,8 +36,10 @@ import numpy as np
 
 from ..budget import check_count, check_memory
 from ..density.linearisation import linearisation
+from ..density.sampling import state_noise_burn_in
 from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN
+from ..model.noise import FEATURE_STATE_NOISE
 from .distributed import check_client, map_chunks
 from .estimators import KernelEstimate
 from .integrators import check_time_step, model_arrays
@@ -57,6 +60,8 @@ __all__ = ["kick_kernel", "KICK_STREAM"]
 KICK_STREAM = 7
 #: bytes of the state arrays of one chunk (both chains, every copy)
 CHUNK_BYTES = 48e6
+#: an observed value beyond this counts as a diverged path
+MAX_NORM = 1e8
 
 
 @dataclass(frozen=True)
@@ -125,9 +130,11 @@ class _KickJob:
 
     def __init__(self, model: SRNN, plan: _Plan, recipe: list, f, dt: float, burn: int,
                  n_paths: int, blocks_per_chunk: int, root: np.random.SeedSequence):
-        p = model.numpy_params()
+        p = model.numpy_params(state_noise=True)
         self.G, self.W, self.b = p["Gamma"], p["W"], p["b"]
-        self.S = p["sigma"]
+        self.r = model.r
+        self.S = None if model.state_dependent_noise else p["sigma"]
+        self.sig = model.noise_numpy() if model.state_dependent_noise else None
         self.act = model.activation.numpy()
         self.plan, self.recipe, self.f = plan, recipe, f
         self.dt, self.burn, self.n_paths = dt, burn, n_paths
@@ -141,6 +148,15 @@ class _KickJob:
     def _drift(self, h: np.ndarray) -> np.ndarray:
         return -h @ self.G.T + self.act(h @ self.W.T + self.b)
 
+    def _noise(self, h: np.ndarray, dB: np.ndarray) -> np.ndarray:
+        """``σ ΔB`` (or ``σ(h) ΔB``) for states ``(..., P, n)`` and increments ``(P, r)``."""
+        if self.sig is None:
+            return dB @ self.S.T
+        return np.einsum("...pij,pj->...pi", self.sig(h), dB)
+
+    def _step(self, h: np.ndarray, dt: float, dB: np.ndarray) -> np.ndarray:
+        return h + dt * self._drift(h) + self._noise(h, dB)
+
     def run_chunk(self, i: int) -> tuple[list[int], np.ndarray]:
         """``(sizes, sums)`` per seed block of the chunk: ``sums`` ``(blocks, 4, Q)`` — Σ
         value, Σ value², Σ bias, Σ bias² over the block's paths (value at ``dt``, bias
@@ -153,21 +169,20 @@ class _KickJob:
         P = sum(sizes)
         x = np.concatenate([np.asarray(self.sampler(g, k), dtype=float)
                             for g, k in zip(rngs, sizes, strict=True)])
-        r, hdt = self.S.shape[1], 0.5 * self.dt
+        r, hdt = self.r, 0.5 * self.dt
         sq = math.sqrt(hdt)
 
         def increments() -> np.ndarray:
-            z = np.concatenate([g.standard_normal((k, r))
-                                for g, k in zip(rngs, sizes, strict=True)])
-            return z @ self.S.T * sq
+            """Brownian increments ``ΔB`` over ``dt/2`` of every path, ``(P, r)``."""
+            return np.concatenate([g.standard_normal((k, r))
+                                   for g, k in zip(rngs, sizes, strict=True)]) * sq
 
         fine, coarse = x.copy(), x.copy()
         for _ in range(self.burn):                  # coupled burn-in
             z1 = increments()
             z2 = increments()
-            fine = fine + hdt * self._drift(fine) + z1
-            fine = fine + hdt * self._drift(fine) + z2
-            coarse = coarse + self.dt * self._drift(coarse) + z1 + z2
+            fine = self._step(self._step(fine, hdt, z1), hdt, z2)
+            coarse = self._step(coarse, self.dt, z1 + z2)
         plan = self.plan
         h = np.stack([fine, coarse])[:, None] + plan.first[None, :, None, :]   # (2, R, P, n)
         kick_at = {}
@@ -191,10 +206,10 @@ class _KickJob:
                 break
             z1 = increments()
             z2 = increments()
-            f_ = h[0] + hdt * self._drift(h[0]) + z1
-            h[0] = f_ + hdt * self._drift(f_) + z2
-            h[1] = h[1] + self.dt * self._drift(h[1]) + (z1 + z2)
-        if not all(np.all(np.isfinite(v)) for v in rec):
+            h[0] = self._step(self._step(h[0], hdt, z1), hdt, z2)
+            h[1] = self._step(h[1], self.dt, z1 + z2)
+        if not all(np.all(np.isfinite(v)) and np.abs(v).max(initial=0.0) < MAX_NORM
+                   for v in rec):
             raise SimulationError(f"kick estimator: paths diverged in chunk {i} (dt = "
                                   f"{self.dt:g}); lower dt")
         edges = np.cumsum([0] + sizes)
@@ -228,8 +243,9 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     Returns a :class:`~volterra_sym.montecarlo.KernelEstimate` with ``method="kick"``
     (point values, ``window=None``) and ``value[j, k]`` resp. ``value[j, k1, k2]``.
     """
-    model.require_features((), "the kick estimator (L_k = C_k·∇ translates the state only "
-                           "with the input beside the activation and constant noise)")
+    model.require_features((FEATURE_STATE_NOISE,),
+                           "the kick estimator (L_k = C_k·∇ translates the state only with "
+                           "the input beside the activation)")
     n_paths = _check_n_paths(n_paths)
     client = check_client(client)
     if not (isinstance(dt, (int, float, np.floating)) and math.isfinite(dt) and dt > 0):
@@ -256,9 +272,12 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
                                 param="lags")
     if lags.size == 0:
         raise InvalidInputError("lags is empty", param="lags")
-    p = model_arrays(model)
-    check_time_step(model, p, dt / 2, "euler")
-    check_time_step(model, p, dt, "euler")
+    if model.state_dependent_noise:
+        p = model.numpy_params(state_noise=True)    # stability: divergence is detected
+    else:
+        p = model_arrays(model)
+        check_time_step(model, p, dt / 2, "euler")
+        check_time_step(model, p, dt, "euler")
     steps = time_indices(lags.ravel(), dt, "lags").reshape(lags.shape)
     swap = None
     if order == 2:
@@ -272,7 +291,8 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     plan, recipe = _plan(C, order, steps, float(amplitude))
     # the plan kicks along unit vectors C_k/|C_k|: rescale to K for C_k (order N: Π |C_k|)
     f = compile_observable(model, observable)
-    tau = float(linearisation(model).relaxation_time)
+    tau = float(state_noise_burn_in(model).relaxation_time if model.state_dependent_noise
+                else linearisation(model).relaxation_time)
     burn = int(math.ceil(burn_in * tau / dt))
     R = plan.first.shape[0]
     n = model.n

@@ -7,8 +7,9 @@ values; the Girsanov ``K₂`` of a 10-unit network had standard errors 0.12–0.
 signal):
 ``|engine - MC| ≤ 4·se + |bias| + 4·se_bias + err_engine``; windowed (Girsanov) estimates
 are compared with the engine kernel averaged over the same window (6-point Gauss–Legendre).
-Models with the input inside the activation or ``σ(h)`` (docs/theory.md §10–§11): SKIP
-(the estimators treat the additive input with constant noise).
+Models with ``σ(h)`` (docs/theory.md §11) use the kick estimator; models with the input
+inside the activation (§10): SKIP (no estimator applies; the series check meets Monte
+Carlo instead).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from ..errors import NotApplicableError
 from ..model import SRNN
+from ..model.noise import FEATURE_ACTIVATION_INPUT
 from ..montecarlo import (
     conjugate_variables,
     first_order_kernel,
@@ -97,16 +99,19 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
     """Orders 1 and 2 (those ``≤ order``) against their Monte Carlo estimates."""
     s = ctx.settings
     out = []
-    if ctx.model.features:
-        # docs/theory.md §10–§11: the FDT estimator would need v^(j) (n = 1 only) and the
-        # Girsanov one an input through constant noise; the engine meets Monte Carlo in the
-        # series check (state_noise_crn) instead
-        why = ("the Monte Carlo kernel estimators treat the additive input with constant "
-               f"noise; this model has {' and '.join(sorted(ctx.model.features))} "
+    if FEATURE_ACTIVATION_INPUT in ctx.model.features:
+        # docs/theory.md §10: the FDT estimator would need v^(j) (n = 1 only), the Girsanov
+        # one an input through constant noise, the kick one a kick that translates the
+        # state; the engine meets Monte Carlo in the series check (state_noise_crn) instead
+        why = ("the Monte Carlo kernel estimators need the input beside the activation; "
+               f"this model has {' and '.join(sorted(ctx.model.features))} "
                "(the series check compares with CRN responses of the model itself)")
         return [Check(f"MC: kernels order {N}", GROUP, SKIP, reason=why)
                 for N in (1, 2) if N <= ctx.order]
-    has_v, has_B, _, _ = estimators(ctx.model)
+    if ctx.model.features:      # σ(h) (docs/theory.md §11): only the kick estimator applies
+        has_v = has_B = False
+    else:
+        has_v, has_B, _, _ = estimators(ctx.model)
     method = ctx.primary
     for N in (1, 2):
         name = f"MC: kernels order {N}"
