@@ -36,6 +36,7 @@ from volterra_sym import SRNN
 from volterra_sym.errors import VolterraSymError
 from volterra_sym.hierarchy import ResponseHierarchy
 from volterra_sym.model import get_activation
+from volterra_sym.montecarlo import kick_kernel
 from volterra_sym.parsing import compile_time_function, parse_expression
 
 HERE = Path(__file__).parent
@@ -157,6 +158,9 @@ API: dict[str, Callable[[str, Path], object]] = {
     "name": lambda p, tmp: SRNN(**_MODEL_KW, name=p),
     "time_function": _time_function,
     "lags": lambda p, tmp: _kernel().evaluate(p),
+    "kick_observable": lambda p, tmp: kick_kernel(_model(), [0.1], observable=p, n_paths=2,
+                                                  dt=0.05),
+    "kick_lags": lambda p, tmp: kick_kernel(_model(), p, n_paths=2, dt=0.05),
     **{f"entry_{k}": _entry(k) for k in ("Gamma", "W", "b", "C", "sigma")},
     "load_path": lambda p, tmp: SRNN.load(p),
     "file_content": _file_content,
