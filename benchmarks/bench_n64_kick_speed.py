@@ -92,13 +92,13 @@ def main() -> None:
               f" vs Girsanov {row['max_abs_diff_vs_girsanov_over_peak']:.2%}, vs the "
               f"20,000-path reference {row['max_abs_diff_vs_kick_reference_over_peak']:.2%}",
               flush=True)
-    out = {"model": "bench_montecarlo_dask.tanh_net(64, 0.5, seed=2)", "lags": lags.tolist(),
-           "window": WINDOW, "peak": peak, "girsanov_cv_seconds_dt0.05":
-           gir.get("seconds_dt0.05"), "rows": rows,
-           "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
-           "load": os.getloadavg()}
-    OUT.write_text(json.dumps(out, indent=1))
-    print("wrote", OUT)
+    environment = {"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
+                   "load": os.getloadavg()}
+    OUT.write_text(json.dumps({
+        "model": "bench_montecarlo_dask.tanh_net(64, 0.5, seed=2)", "lags": lags.tolist(),
+        "window": WINDOW, "peak": peak, "girsanov_cv_seconds_dt0.05": gir.get("seconds_dt0.05"),
+        "rows": rows, **environment}, indent=1))
+    print(f"wrote {OUT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
