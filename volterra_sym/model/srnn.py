@@ -661,8 +661,9 @@ class SRNN:
                                                 convert).items()}
 
     def drift_numpy(self):
-        """Vectorised drift ``φ``: array ``(..., n)`` -> ``(..., n)``."""
-        p = self.numpy_params()
+        """Vectorised drift ``φ``: array ``(..., n)`` -> ``(..., n)`` (any noise: the drift
+        does not involve ``σ``)."""
+        p = self.numpy_params(state_noise=True)
         a = self.activation.numpy()
         G, W, b = p["Gamma"], p["W"], p["b"]
 

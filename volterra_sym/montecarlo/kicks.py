@@ -41,7 +41,7 @@ from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN
 from ..model.noise import FEATURE_STATE_NOISE
 from .distributed import check_client, map_chunks
-from .estimators import KernelEstimate
+from .estimators import KernelEstimate, Moments
 from .integrators import check_time_step, model_arrays
 from .sampling import stationary_sampler
 from .simulate import (
@@ -130,12 +130,10 @@ class _KickJob:
 
     def __init__(self, model: SRNN, plan: _Plan, recipe: list, f, dt: float, burn: int,
                  n_paths: int, blocks_per_chunk: int, root: np.random.SeedSequence):
-        p = model.numpy_params(state_noise=True)
-        self.G, self.W, self.b = p["Gamma"], p["W"], p["b"]
         self.r = model.r
-        self.S = None if model.state_dependent_noise else p["sigma"]
+        self.S = None if model.state_dependent_noise else model.numpy_params()["sigma"]
         self.sig = model.noise_numpy() if model.state_dependent_noise else None
-        self.act = model.activation.numpy()
+        self.drift = model.drift_numpy()
         self.plan, self.recipe, self.f = plan, recipe, f
         self.dt, self.burn, self.n_paths = dt, burn, n_paths
         self.root = root
@@ -144,9 +142,13 @@ class _KickJob:
         self.n_blocks = -(-n_paths // SEED_BLOCK)
         self.n_chunks = -(-self.n_blocks // blocks_per_chunk)
         self.Q = len(recipe)
-
-    def _drift(self, h: np.ndarray) -> np.ndarray:
-        return -h @ self.G.T + self.act(h @ self.W.T + self.b)
+        #: step -> rows kicked a second time then; step -> groups observed then
+        self.kick_at, self.obs_at = {}, {}
+        for g, (gap, rows, obs) in enumerate(plan.groups):
+            if np.any(plan.second[rows]):
+                self.kick_at.setdefault(gap, []).append(rows)
+            for s in obs:
+                self.obs_at.setdefault(int(s), []).append(g)
 
     def _noise(self, h: np.ndarray, dB: np.ndarray) -> np.ndarray:
         """``σ ΔB`` (or ``σ(h) ΔB``) for states ``(..., P, n)`` and increments ``(P, r)``."""
@@ -155,13 +157,13 @@ class _KickJob:
         return np.einsum("...pij,pj->...pi", self.sig(h), dB)
 
     def _step(self, h: np.ndarray, dt: float, dB: np.ndarray) -> np.ndarray:
-        return h + dt * self._drift(h) + self._noise(h, dB)
+        return h + dt * self.drift(h) + self._noise(h, dB)
 
-    def run_chunk(self, i: int) -> tuple[list[int], np.ndarray]:
-        """``(sizes, sums)`` per seed block of the chunk: ``sums`` ``(blocks, 4, Q)`` — Σ
-        value, Σ value², Σ bias, Σ bias² over the block's paths (value at ``dt``, bias
-        ``2[v(dt) − v(dt/2)]``). Block ``j`` draws its initial states and increments from
-        its own generator, so the numbers do not depend on the chunk size."""
+    def run_chunk(self, i: int) -> tuple[list, list]:
+        """Per seed block of the chunk, the :class:`~.estimators.Moments` block statistics
+        of the values at ``dt`` and of the biases ``2[v(dt) − v(dt/2)]`` (paths × ``Q``).
+        Block ``j`` draws its initial states and increments from its own generator, so the
+        numbers do not depend on the chunk size."""
         blocks = range(i * self.per_chunk, min((i + 1) * self.per_chunk, self.n_blocks))
         sizes = [min(SEED_BLOCK, self.n_paths - j * SEED_BLOCK) for j in blocks]
         rngs = [np.random.Generator(np.random.PCG64(block_seed(self.root, KICK_STREAM, j)))
@@ -185,20 +187,12 @@ class _KickJob:
             coarse = self._step(coarse, self.dt, z1 + z2)
         plan = self.plan
         h = np.stack([fine, coarse])[:, None] + plan.first[None, :, None, :]   # (2, R, P, n)
-        kick_at = {}
-        for gap, rows, _ in plan.groups:
-            if np.any(plan.second[rows]):
-                kick_at.setdefault(gap, []).append(rows)
-        obs_at = {}
-        for g, (_, _, obs) in enumerate(plan.groups):
-            for s in obs:
-                obs_at.setdefault(int(s), []).append(g)
         # observations per group: (2, len(obs), rows, P)
         rec = [np.empty((2, len(obs), len(rows), P)) for _, rows, obs in plan.groups]
         for step in range(plan.n_steps + 1):
-            for rows in kick_at.get(step, ()):
+            for rows in self.kick_at.get(step, ()):
                 h[:, rows] += plan.second[rows][None, :, None, :]
-            for g in obs_at.get(step, ()):
+            for g in self.obs_at.get(step, ()):
                 _, rows, obs = plan.groups[g]
                 col = int(np.searchsorted(obs, step))
                 rec[g][:, col] = self.f(h[:, rows])
@@ -212,21 +206,11 @@ class _KickJob:
                    for v in rec):
             raise SimulationError(f"kick estimator: paths diverged in chunk {i} (dt = "
                                   f"{self.dt:g}); lower dt")
-        edges = np.cumsum([0] + sizes)
-        sums = np.zeros((len(sizes), 4, self.Q))
+        value, bias = np.empty((P, self.Q)), np.empty((P, self.Q))
         for q, (_, g, col, w) in enumerate(self.recipe):
-            vc = np.tensordot(w, rec[g][1, col], axes=(0, 0))      # (P,)
-            bias = 2.0 * (vc - np.tensordot(w, rec[g][0, col], axes=(0, 0)))
-            for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-                v, d = vc[lo:hi], bias[lo:hi]
-                sums[b, :, q] = (v.sum(), (v * v).sum(), d.sum(), (d * d).sum())
-        return sizes, sums
-
-
-def _mean_se(total: float | np.ndarray, sq: np.ndarray, N: int):
-    mean = total / N
-    var = np.maximum(sq / N - mean * mean, 0.0) * N / (N - 1)
-    return mean, np.sqrt(var / N)
+            value[:, q] = np.tensordot(w, rec[g][1, col], axes=(0, 0))
+            bias[:, q] = 2.0 * (value[:, q] - np.tensordot(w, rec[g][0, col], axes=(0, 0)))
+        return Moments.block_stats(value), Moments.block_stats(bias)
 
 
 def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
@@ -289,7 +273,6 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
         raise InvalidInputError("C has a zero column: that channel has no kick",
                                 param="C")
     plan, recipe = _plan(C, order, steps, float(amplitude))
-    # the plan kicks along unit vectors C_k/|C_k|: rescale to K for C_k (order N: Π |C_k|)
     f = compile_observable(model, observable)
     tau = float(state_noise_burn_in(model).relaxation_time if model.state_dependent_noise
                 else linearisation(model).relaxation_time)
@@ -316,24 +299,24 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
                  "lower chunk_size")
     root = _seed_root(seed)
     job = _KickJob(model, plan, recipe, f, float(dt), burn, n_paths, per_chunk, root)
-    total = [0, np.zeros((4, len(recipe)))]
+    mom_value, mom_bias = Moments(), Moments()
 
     def merge(i: int, res) -> None:          # block by block, in block order
-        for size, sums in zip(res[0], res[1], strict=True):
-            total[0] += size
-            total[1] = total[1] + sums
+        mom_value.merge_all(res[0])
+        mom_bias.merge_all(res[1])
 
     if progress is None:
         progress = work * n > 5e8
     map_chunks(job, job.n_chunks, client=client, on_result=merge, progress=progress,
                desc="kick estimator")
-    N, S = total
-    value, se = _mean_se(S[0], S[1], N)
-    bias, bse = _mean_se(S[2], S[3], N)
+    N = mom_value.n
+    value, se = mom_value.mean, mom_value.stderr
+    bias, bse = mom_bias.mean, mom_bias.stderr
     J, m = lags.shape[0], model.m
     shape = (J, m) if order == 1 else (J, m, m)
     out = [np.zeros(shape) for _ in range(4)]
     for q, (idx, *_rest) in enumerate(recipe):
+        # the plan kicks along unit vectors C_k/|C_k|: K for C_k is Π |C_k| times that
         unit = float(np.prod(norms[list(idx[1:])]))
         for arr, v in zip(out, (value, se, bias, bse), strict=True):
             arr[idx] = v[q] * unit
@@ -343,7 +326,7 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     return KernelEstimate(order=order, lags=lags, value=out[0], stderr=out[1], dt=float(dt),
                           n_paths=N, n_origins=1, method="kick", scheme="euler",
                           window=None, windowed=np.zeros(J, bool), bias=out[2],
-                          bias_stderr=out[3], seed=None if seed is None else seed,
+                          bias_stderr=out[3], seed=seed,
                           details={"amplitude": float(amplitude), "copies": R,
                                    "burn_in_steps": burn, "relaxation_time": tau,
                                    "chunks": job.n_chunks, "chunk_size": chunk})

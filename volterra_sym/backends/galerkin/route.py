@@ -187,12 +187,6 @@ class _Assembled:
     extra: dict = field(default_factory=dict)
 
 
-def _drift(model: SRNN, x: np.ndarray) -> np.ndarray:
-    """``φ(x) = -Γx + a(Wx + b)`` at points ``(P, n)`` (any noise)."""
-    p = model.numpy_params(state_noise=True)
-    return -x @ p["Gamma"].T + model.activation.numpy()(x @ p["W"].T + p["b"])
-
-
 def _diffusion(model: SRNN, x: np.ndarray) -> np.ndarray:
     """``D`` ``(n, n)``, or ``D(x) = σ(x)σ(x)ᵀ`` ``(P, n, n)`` for state-dependent noise."""
     if not model.state_dependent_noise:
@@ -273,7 +267,7 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
     def build():
         basis = MonomialBasis(model.n, degree)
         white = _whitening(meas)
-        phi = _drift(model, meas.x)
+        phi = model.drift_numpy()(meas.x)
         D = _diffusion(model, meas.x)
         fv = numerics(model).observable(f)(meas.x)
         coefs = {}
@@ -382,7 +376,8 @@ def reflection_symmetric(model: SRNN) -> bool:
         mu = np.asarray(linearisation(model).center, dtype=float).ravel()
         y = np.random.default_rng(0).standard_normal((16, model.n)) * np.sqrt(
             np.max(np.diag(np.asarray(model.numpy_params()["D"]))) + 1e-300)
-        a, b = _drift(model, mu + y), _drift(model, mu - y)
+        drift = model.drift_numpy()
+        a, b = drift(mu + y), drift(mu - y)
         scale = 1e-10 * (1.0 + np.abs(a).max() + np.abs(b).max())
         return bool(np.all(np.abs(a + b) <= scale))
     return derived(model, ("galerkin", "reflection_symmetric"), build)
