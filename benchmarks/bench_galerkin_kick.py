@@ -96,13 +96,23 @@ def compare(res: dict, key: str, g, mc, se, bias, bse) -> None:
               f"{rich[j]: .5f})", flush=True)
 
 
-def deterministic(model, k1_lags, pairs, method: str):
-    """K₁ and K₂ by ``method`` (its default degree ladder) and the time taken."""
+def deterministic(model, k1_lags, pairs, method: str, **options):
+    """K₁ and K₂ by ``method`` (its default degree ladder, or ``options``) and the time
+    taken."""
     H = ResponseHierarchy(model, "h1", 2)
     t0 = time.perf_counter()
-    g1 = H.kernel((0,)).evaluate(np.asarray(k1_lags)[:, None], method=method)
-    g2 = H.kernel((0, 0)).evaluate(np.asarray(pairs), method=method)
+    g1 = H.kernel((0,)).evaluate(np.asarray(k1_lags)[:, None], method=method, **options)
+    g2 = H.kernel((0, 0)).evaluate(np.asarray(pairs), method=method, **options)
     return g1, g2, time.perf_counter() - t0
+
+
+def nonlinearity(model, k1, lags) -> float:
+    """``max |K₁ − K₁^lin| / max |K₁|`` over ``lags``: ``k1`` the network's K₁ there, ``K₁^lin``
+    the exact K₁ of the network linearised at its fixed point (tangent)."""
+    lin, _, _ = linearised_model(model, linearisation(model).center, "tangent")
+    k_lin = np.asarray(ResponseHierarchy(lin, "h1", 1).kernel((0,)).evaluate(
+        np.asarray(lags, dtype=float)[:, None], method="exact"))
+    return float(np.abs(np.asarray(k1) - k_lin).max() / np.abs(np.asarray(k1)).max())
 
 
 def run(n: int, paths: int, dt: float, amplitude: float, seed: int,
@@ -118,10 +128,7 @@ def run(n: int, paths: int, dt: float, amplitude: float, seed: int,
     pairs = np.round(np.array([(s + t, t) for s, ts in plan_lags.items() for t in ts]), 10)
     method = "spectral" if n == 1 else "galerkin"
     g1, g2, t_det = deterministic(model, k1_lags, pairs, method)
-    lin, _, _ = linearised_model(model, linearisation(model).center, "tangent")
-    k_lin = np.asarray(ResponseHierarchy(lin, "h1", 1).kernel((0,)).evaluate(
-        k1_lags[:, None], method="exact"))
-    nonlin = float(np.abs(np.asarray(g1) - k_lin).max() / np.abs(np.asarray(g1)).max())
+    nonlin = nonlinearity(model, g1, k1_lags)
     print(f"n={n}: tau {tau:.2f}, {method} K1/K2 in {t_det:.1f} s "
           f"({g1.details.get('route', {}).get('degree', '-')} / "
           f"{g2.details.get('route', {}).get('degree', '-')}), nonlinearity {nonlin:.3f}",
@@ -168,16 +175,27 @@ def main() -> None:
                     help="recompute the deterministic side (values, errors, time) of a "
                          "stored result with the present code, keep its Monte Carlo "
                          "estimates, and exit")
+    ap.add_argument("--degree", type=int, default=None,
+                    help="with --reanalyse: the Galerkin degree (default: its ladder)")
+    ap.add_argument("--galerkin-paths", type=int, default=None,
+                    help="with --reanalyse: samples of the Galerkin route's sampled measure")
+    ap.add_argument("--out", default=None,
+                    help="with --reanalyse: write here instead of over the input")
     args = ap.parse_args()
     if args.reanalyse:
         path = Path(args.reanalyse)
         out = json.loads(path.read_text())
+        options = {k: v for k, v in (("degree", args.degree), ("paths", args.galerkin_paths))
+                   if v is not None}
+        if options:
+            out["galerkin_options"] = options
         for res in out["runs"]:
             warnings.simplefilter("ignore")
             model = (load_model("tanh1d") if res["n"] == 1
                      else network(res["n"], *res["network"]))
             g1, g2, t_det = deterministic(model, res["k1_lags"], res["k2_lags"],
-                                          res["method"])
+                                          res["method"],
+                                          **(options if res["method"] == "galerkin" else {}))
             res.setdefault("before_reanalysis", {k: res[k] for k in ("k1", "k2")}
                            | {"deterministic_s": res["deterministic_s"]})
             res["deterministic_s"] = t_det
@@ -192,7 +210,7 @@ def main() -> None:
                 print(f"n={res['n']}: Monte Carlo at the Galerkin route's accuracy "
                       f"{res['mc_s_at_deterministic_accuracy']:.2g} s = "
                       f"{res['mc_over_deterministic']:.2g}× its {res['deterministic_s']:.1f} s")
-        path.write_text(json.dumps(out, indent=1))
+        (Path(args.out) if args.out else path).write_text(json.dumps(out, indent=1))
         return
     out = {"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
            "load": os.getloadavg(), "runs": []}

@@ -64,7 +64,8 @@ def main() -> None:
                 print("  (no stored responses: skipped)")
                 continue
             if "runs" in d:
-                model, order = model_for(run["n"], run.get("bias")), run["order"]
+                model, order = (model_for(run["n"], run.get("bias"), run.get("gain", 1.2)),
+                                run["order"])
             else:
                 model, order = load_model(run["model"]), 3
             parts = [(None, run)] + list(run.get("parts", {}).items())
