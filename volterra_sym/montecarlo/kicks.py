@@ -22,9 +22,10 @@ Applies to the input beside the activation, with constant noise or a state-depen
 ``σ(h)`` (docs/theory.md §11: ``L_k = C_k·∇`` still, the chains are Euler–Maruyama with
 ``σ(h)``); the input inside the activation is refused (its kick ``a'(z)C_k·∇`` is not a
 translation of the state). Chunks of paths run in-process or
-on a Dask cluster (``client=``, docs/theory.md §12); each chunk draws from its own seed and
-returns per-seed-block sums merged in block order, and each block of 256 paths draws from its
-own generator, so the numbers are bitwise identical either way and for any chunk size.
+on a Dask cluster (``client=``, docs/theory.md §12); each chunk returns the
+:class:`~.estimators.Moments` block statistics of its seed blocks, merged in block order, and
+each block of 256 paths draws from its own generator, so the numbers are bitwise identical
+either way and for any chunk size.
 """
 
 from __future__ import annotations
