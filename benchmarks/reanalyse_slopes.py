@@ -26,9 +26,11 @@ from volterra_sym.model.catalogue import load_model
 from volterra_sym.montecarlo.crn import CRNResponses
 from volterra_sym.verify import series_residuals
 
-NOTE = ("re-analysed from the stored responses by benchmarks/reanalyse_slopes.py after the "
-        "asymptotic criterion became 'higher orders together <= 0.15 of the leading' (was: "
-        "the next order alone); results_before holds the run's own analysis")
+NOTE = ("re-analysed from the stored responses by benchmarks/reanalyse_slopes.py with the "
+        "current criteria: asymptotic where the higher orders together are <= 0.15 of the "
+        "leading (was: the next order alone), and the radius from a ratio test within each "
+        "parity class over every computed order (was: neighbouring orders among those of the "
+        "check); results_before holds the run's own analysis")
 
 
 def analyse(model, run: dict, parts: list, order: int, dt: float) -> list[dict]:

@@ -160,6 +160,31 @@ def test_convergence_diagnostic_flags_large_eps():
     assert finite.meaningful and finite.radius == np.inf
 
 
+def test_radius_is_estimated_within_each_parity_class():
+    """A nearly odd series (small even terms): neighbouring orders would give a_2/a_3 ≪ the
+    radius; the ratio test within each parity class gives the radius of the odd terms, and
+    the smaller of the two classes' radii when the even terms grow faster."""
+    from volterra_sym.hierarchy import diagnose_series
+
+    t = np.linspace(0, 1, 5)
+    odd_r, even_r = 2.0, 0.7                     # radii of the odd and of the even part
+
+    def series(scale_even, orders):
+        return np.array([np.ones_like(t)] + [
+            (odd_r ** -N if N % 2 else scale_even * even_r ** -N) * np.cos(t)
+            for N in range(1, orders + 1)])
+    # orders 1-3: only the odd class has two orders; a_2/a_3 = 1e-3·8/0.49 would say 0.016
+    d = diagnose_series(series(1e-3, 3), 0.5)
+    assert d.radius == pytest.approx(odd_r) and d.meaningful is not False
+    # orders 1-5: the even class (2, 4) grows faster and sets the radius
+    d = diagnose_series(series(1e-3, 5), 0.5)
+    assert d.radius == pytest.approx(even_r)
+    assert diagnose_series(series(1e-3, 5), 0.8).meaningful is False
+    # an exactly odd series: the even orders vanish and do not enter
+    d = diagnose_series(series(0.0, 5), 1.0)
+    assert d.radius == pytest.approx(odd_r)
+
+
 def test_finite_series_is_not_flagged(linear2):
     import warnings
 

@@ -153,7 +153,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
         mc = crn_responses(model, u, eps, times, observable=f, n_paths=n_paths, dt=dt,
                            scheme=scheme, seed=seed, chunk_size=chunk_size)
     y, se = mc.value, mc.stderr                                       # (E, T)
-    diag = diagnose_series(T[:order + 1], float(eps.max()))
+    diag = diagnose_series(T, float(eps.max()))      # every computed order
     inside = np.abs(eps) < diag.radius
     deg = _poly_degree(model, f)
     Tscale = float(np.max(np.abs(T[1:]))) if avail else 0.0
