@@ -48,8 +48,9 @@ from volterra_sym.verify.settings import RICHARDSON_REL  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def model_for(n: int, bias: list[float] | None = None, gain: float = 1.2):
-    model = load_model("tanh3") if n == 3 else network(n, gain)
+def model_for(n: int, bias: list[float] | None = None, gain: float = 1.2,
+              net_seed: int = 0):
+    model = load_model("tanh3") if n == 3 else network(n, gain, net_seed)
     return model if bias is None else model.replace(b=bias[:n] + [0.0] * (n - len(bias)),
                                                     name=f"{model.name}_b")
 
@@ -103,8 +104,8 @@ def network_nonlinearity(model) -> float:
 
 def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
         degree: int | None = None, galerkin_paths: int | None = None,
-        gain: float = 1.2) -> dict:
-    model = model_for(n, bias, gain)
+        gain: float = 1.2, net_seed: int = 0) -> dict:
+    model = model_for(n, bias, gain, net_seed)
     nonlin = network_nonlinearity(model)
     print(f"n={n}: K1 differs from the linearised network's by {nonlin:.1%} of its peak",
           flush=True)
@@ -141,7 +142,8 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
     remainder = RICHARDSON_REL * np.max(np.abs(mc.bias), axis=1, keepdims=True)
     tol = 4 * mc.stderr + budget + remainder
     agree = np.abs(mc.value - full) / tol
-    return {"n": n, "model": model.name, "gain": gain, "nonlinearity": nonlin, "order": order,
+    return {"n": n, "model": model.name, "gain": gain, "net_seed": net_seed,
+            "nonlinearity": nonlin, "order": order,
             "paths": paths, "eps": list(eps),
             "terms": T.tolist(), "terms_error": E.tolist(), "times": times.tolist(),
             "mc_value": mc.value.tolist(), "mc_stderr": mc.stderr.tolist(),
@@ -173,6 +175,8 @@ def main() -> None:
                          "degrees above the deterministic measure's; with --degree)")
     ap.add_argument("--gain", type=float, default=1.2,
                     help="gain g of W = g·N(0,1)/√n (n = 5, 8)")
+    ap.add_argument("--net-seed", type=int, default=0,
+                    help="seed of the random W and b of bench_galerkin_mc.network (n = 5, 8)")
     ap.add_argument("--tag", default="", help="suffix of the result file")
     args = ap.parse_args()
     if args.galerkin_paths is not None and args.degree is None:
@@ -181,7 +185,7 @@ def main() -> None:
            "load": os.getloadavg(), "runs": []}
     for n in args.n:
         r = run(n, args.order, args.paths, args.eps, args.seed, args.bias, args.degree,
-                args.galerkin_paths, args.gain)
+                args.galerkin_paths, args.gain, args.net_seed)
         for row in r["results"]:
             print(f"n={n} M={row['M']}: {row['status']} {row['message']}", flush=True)
         print(f"n={n}: {r['seconds']:.0f} s, method {r['method']}; series to order "

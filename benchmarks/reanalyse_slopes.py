@@ -66,7 +66,8 @@ def main() -> None:
                 print("  (no stored responses: skipped)")
                 continue
             if "runs" in d:
-                model, order = (model_for(run["n"], run.get("bias"), run.get("gain", 1.2)),
+                model, order = (model_for(run["n"], run.get("bias"), run.get("gain", 1.2),
+                                          run.get("net_seed", 0)),
                                 run["order"])
             else:
                 model, order = load_model(run["model"]), 3
