@@ -58,6 +58,7 @@ import numpy as np
 from ..budget import check_memory
 from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..model import SRNN
+from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
 from .bracket import bracket_1d
 from .classify import density_kind
 from .linearisation import (
@@ -508,7 +509,7 @@ class StateNoiseBurnIn:
         self.G, self.W, self.b = p["Gamma"], p["W"], p["b"]
         self.act = model.activation.numpy()
         self.sig = model.noise_numpy()
-        self.diag = _diagonal_noise(model)
+        self.noise = NoiseMap(model)
         lip = activation_lipschitz(model) * float(np.linalg.norm(self.W, 2))
         L = self.G - self.W if model.is_linear else self.G
         fast = float(np.max(np.abs(np.linalg.eigvals(L)))) + (0.0 if model.is_linear else lip)
@@ -583,9 +584,7 @@ class StateNoiseBurnIn:
 
     def step(self, h: np.ndarray, dB: np.ndarray) -> np.ndarray:
         """One Euler–Maruyama step of states ``h (P, n)`` with increments ``dB (P, r)``."""
-        if self.diag is not None:
-            return h + self.dt * self._drift(h) + self.diag(h) * dB
-        return h + self.dt * self._drift(h) + np.einsum("pij,pj->pi", self.sig(h), dB)
+        return euler_maruyama_step(h, self._drift(h), self.dt, dB, self.noise)
 
     def __call__(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return self.sample_blocks([rng], [size])
@@ -638,27 +637,6 @@ class StateNoiseBurnIn:
             out[i] = h
         return [np.ascontiguousarray(out[:, j * paths:(j + 1) * paths].reshape(-1, self.n))
                 for j in range(len(rngs))]
-
-
-def _diagonal_noise(model: SRNN):
-    """``h ↦ (s_i(h_i))_i`` ``(P, n)`` when ``σ = diag(s_i(h_i))`` (square, each entry a
-    function of its own state), else ``None``."""
-    import sympy as sp
-
-    S = model.sigma
-    if S.rows != S.cols or any(S[i, j] != 0 for i in range(S.rows) for j in range(S.cols)
-                               if i != j):
-        return None
-    if any(S[i, i].free_symbols - {model.h[i]} for i in range(S.rows)):
-        return None
-    fns = [sp.lambdify(model.h[i], S[i, i], "numpy") for i in range(S.rows)]
-
-    def diag(h: np.ndarray) -> np.ndarray:
-        out = np.empty_like(h)
-        for i, fn in enumerate(fns):
-            out[:, i] = fn(h[:, i])
-        return out
-    return diag
 
 
 def state_noise_burn_in(model: SRNN, *, t_burn: float | None = None,

@@ -36,6 +36,7 @@ from ..density.linearisation import psd_sqrt as _psd_sqrt
 from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..model import SRNN, ModelError
 from ..model.cache import derived
+from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
 
 __all__ = ["SCHEMES", "SimulationError", "Integrator", "activation_lipschitz",
            "check_time_step", "model_arrays", "psd_sqrt"]
@@ -341,16 +342,13 @@ class StateNoiseStep:
         self.G, self.W, self.b, self.C = p["Gamma"], p["W"], p["b"], p["C"]
         self.a = model.activation.numpy()
         self.inside = model.input == "activation"
-        self.sig = model.noise_numpy()
+        self.noise = NoiseMap(model)
         self.r = model.r
         self.ds = None
         if scheme == "milstein":
             import sympy as sp
             S = model.sigma
-            diag = S.rows == S.cols and all(S[i, j] == 0 for i in range(S.rows)
-                                            for j in range(S.cols) if i != j) and all(
-                S[i, i].free_symbols <= {model.h[i]} for i in range(S.rows))
-            if not diag:
+            if self.noise.diagonal is None:
                 raise NotApplicableError("the Milstein scheme needs diagonal noise "
                                          "σ = diag(s_i(h_i)); use scheme='euler'")
             fns = [sp.lambdify(model.h[i], sp.diff(S[i, i], model.h[i]), "numpy")
@@ -365,11 +363,9 @@ class StateNoiseStep:
         return -h @ self.G.T + self.a(z) + v
 
     def step(self, h: np.ndarray, v: np.ndarray, dB: np.ndarray) -> np.ndarray:
-        S = self.sig(h)
-        out = h + self.dt * self.drift(h, v) + np.einsum("pij,pj->pi", S, dB)
+        out = euler_maruyama_step(h, self.drift(h, v), self.dt, dB, self.noise)
         if self.ds is not None:
-            s = np.einsum("pii->pi", S)
-            out += 0.5 * s * self.ds(h) * (dB * dB - self.dt)
+            out += 0.5 * self.noise.diagonal(h) * self.ds(h) * (dB * dB - self.dt)
         return out
 
 

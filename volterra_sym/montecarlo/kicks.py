@@ -40,6 +40,7 @@ from ..density.linearisation import linearisation
 from ..density.sampling import state_noise_burn_in
 from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN
+from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
 from ..model.noise import FEATURE_STATE_NOISE
 from .distributed import check_client, map_chunks
 from .estimators import KernelEstimate, Moments
@@ -132,8 +133,7 @@ class _KickJob:
     def __init__(self, model: SRNN, plan: _Plan, recipe: list, f, dt: float, burn: int,
                  n_paths: int, blocks_per_chunk: int, root: np.random.SeedSequence):
         self.r = model.r
-        self.S = None if model.state_dependent_noise else model.numpy_params()["sigma"]
-        self.sig = model.noise_numpy() if model.state_dependent_noise else None
+        self.noise = NoiseMap(model)
         self.drift = model.drift_numpy()
         self.plan, self.recipe, self.f = plan, recipe, f
         self.dt, self.burn, self.n_paths = dt, burn, n_paths
@@ -151,14 +151,9 @@ class _KickJob:
             for s in obs:
                 self.obs_at.setdefault(int(s), []).append(g)
 
-    def _noise(self, h: np.ndarray, dB: np.ndarray) -> np.ndarray:
-        """``σ ΔB`` (or ``σ(h) ΔB``) for states ``(..., P, n)`` and increments ``(P, r)``."""
-        if self.sig is None:
-            return dB @ self.S.T
-        return np.einsum("...pij,pj->...pi", self.sig(h), dB)
-
     def _step(self, h: np.ndarray, dt: float, dB: np.ndarray) -> np.ndarray:
-        return h + dt * self.drift(h) + self._noise(h, dB)
+        """Euler–Maruyama for states ``(..., P, n)``: the copies share ``dB (P, r)``."""
+        return euler_maruyama_step(h, self.drift(h), dt, dB, self.noise)
 
     def run_chunk(self, i: int) -> tuple[list, list]:
         """Per seed block of the chunk, the :class:`~.estimators.Moments` block statistics
