@@ -7,7 +7,9 @@ check's criteria can be applied to them without re-simulating:
     python benchmarks/reanalyse_slopes.py benchmarks/results/inside_slopes_*.json [--write]
 
 ``--write`` replaces ``results`` (keeping the run's own analysis in ``results_before``) and
-says so in ``reanalysed``.
+says so in ``reanalysed``. ``--recompute-terms`` recomputes the Galerkin terms of the
+``bench_galerkin_slopes.py`` runs with the present code, at the run's own degree and
+number of samples (the stored ones are kept in ``terms_before``), before the analysis.
 """
 
 from __future__ import annotations
@@ -52,10 +54,35 @@ def analyse(model, run: dict, parts: list, order: int, dt: float) -> list[dict]:
     return rows
 
 
+def recompute_terms(model, run: dict, order: int) -> None:
+    """The run's Galerkin terms ``T_0..T_{order+2}`` again, with the present code."""
+    import time
+    import warnings
+
+    from volterra_sym import ResponseHierarchy
+    from volterra_sym.verify.mc_series import sine_input
+
+    opts = {k: v for k, v in (("degree", run.get("degree")),
+                              ("paths", run.get("galerkin_paths"))) if v is not None}
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = ResponseHierarchy(model, "h1", order + 2).series_terms(
+            sine_input(model.m), np.array(run["times"]), method="galerkin", **opts)
+    run.setdefault("terms_before", {"terms": run["terms"],
+                                    "terms_error": run["terms_error"]})
+    run["terms"], run["terms_error"] = np.asarray(res).tolist(), np.asarray(res.error).tolist()
+    run["terms_seconds"] = time.perf_counter() - t0
+    err = np.max(np.asarray(res.error), axis=1)
+    print(f"  terms recomputed ({opts}, {run['terms_seconds']:.0f} s): largest error per "
+          f"order {np.array2string(err, precision=2)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--recompute-terms", action="store_true")
     args = ap.parse_args()
     for path in args.files:
         d = json.loads(path.read_text())
@@ -71,11 +98,15 @@ def main() -> None:
                                 run["order"])
             else:
                 model, order = load_model(run["model"]), 3
+            if args.recompute_terms and "runs" in d and run.get("method") == "galerkin":
+                recompute_terms(model, run, order)
             parts = [(None, run)] + list(run.get("parts", {}).items())
             rows = analyse(model, run, parts, order, 0.01)
             if args.write:
                 run.setdefault("results_before", run["results"])
-                run["results"], run["reanalysed"] = rows, NOTE
+                run["results"], run["reanalysed"] = rows, NOTE + (
+                    "; the Galerkin terms recomputed with the present code (terms_before "
+                    "holds the run's own)" if "terms_before" in run else "")
         if args.write:
             path.write_text(json.dumps(d, indent=1))
 
