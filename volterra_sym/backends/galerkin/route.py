@@ -669,7 +669,8 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     asm = _assemble(model, f, degree, opts, kicks)
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks)
-    mean, mean_err = _mean(asm, low_sums)
+    mean, mean_err = _paired_mean(model, asm, low_sums) if asm.pairing == "stationary" \
+        else _mean(asm, low_sums)
     tmax = float(times[-1])
     out = np.zeros((order + 1, times.size))
     err = np.zeros_like(out)
@@ -680,9 +681,8 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     sampler = InputSampler(u, model.m, tmax, _LOBATTO_Q)
     tol = opts.tol if opts.tol is not None else 1e-8
 
-    def run(sums: Sums, Q, condG, K=None):
-        system = build_system(sums, Q, condG, f"galerkin series at degree {degree}",
-                              asm.pairing)
+    def run(key: tuple, sums: Sums, Q, condG, K=None):
+        system = _system(asm, key, sums, Q, condG, f"galerkin series at degree {degree}")
         prop, K, terr = converged_forward(
             system, system.a0, order, tmax, sampler, theta, Lc, tol=tol,
             memory_budget=opts.budget, noise_unit=system.rounding(1.0),
@@ -690,14 +690,14 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
         return forward_output(system, prop, system.a0, times, Lc), K, terr, system
 
     Q, condG = orthonormaliser(asm.total.G)
-    vals, K, terr, system = run(asm.total, Q, condG)
+    vals, K, terr, system = run(("total",), asm.total, Q, condG)
     # T_N against the lower degrees informative for N kicks (:func:`_informative_from`);
     # none: the value itself
     trunc = np.abs(vals).max(axis=1, keepdims=True)
     changes = []
     for dl, lsums in low_sums:
         Ql, cl = orthonormaliser(lsums.G)
-        changes.append((dl, np.abs(vals - run(lsums, Ql, cl, K)[0]).max(axis=1)))
+        changes.append((dl, np.abs(vals - run(("low", dl), lsums, Ql, cl, K)[0]).max(axis=1)))
     for N in range(1, order + 1):
         least = _informative_from(model, N)
         use = [c[N - 1] for dl, c in changes if dl >= least]
@@ -705,13 +705,39 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
             trunc[N - 1, 0] = _safety(model, asm.measure.kind) * max(use)
     stat = np.zeros_like(vals)
     if asm.batches:
-        stat = jackknife_error(np.stack([run(b, Q, condG, K)[0] for b in asm.jackknife()]))
+        stat = jackknife_error(np.stack([run(("jackknife", i), b, Q, condG, K)[0]
+                                         for i, b in enumerate(asm.jackknife())]))
     out[1:] = vals
     err[1:] = trunc + stat + terr[:, None] + system.rounding(
         float(np.abs(vals).max(initial=0.0)) + 1.0)
     return SeriesTerms(out, err, "galerkin",
                        {"degree": degree, "basis": system.M, "measure": asm.measure.kind,
                         "steps": K, "truncation": trunc.ravel().tolist()})
+
+
+def _paired_mean(model: SRNN, asm: _Assembled, lows: list[tuple[int, Sums]]
+                 ) -> tuple[float, float]:
+    """``<f>_0 = ℓ(f)`` with the stationary pairing of a sampled measure (system module):
+    its error is the change against the lower degrees (times :func:`_safety`) plus three
+    jackknife standard errors plus rounding — the sample mean ``F_0`` carries the full
+    ``O(1/√P)`` sampling error instead (measured on an 8-unit tanh network: ± 9.4e-3 at
+    40,000 samples)."""
+    what = f"galerkin <f>_0 at degree {asm.degree}"
+    Q, condG = asm.extra.get("Q") or asm.extra.setdefault("Q", orthonormaliser(asm.total.G))
+
+    def value(system) -> float:
+        return float(np.real(system.pairing @ system.a0))
+    system = _system(asm, ("total",), asm.total, Q, condG, what)
+    val = value(system)
+    changes = []
+    for dl, lsums in lows:
+        Ql, cl = orthonormaliser(lsums.G)
+        changes.append(abs(val - value(_system(asm, ("low", dl), lsums, Ql, cl, what))))
+    trunc = _safety(model, asm.measure.kind) * max(changes) if changes else abs(val)
+    stat = float(jackknife_error(np.array([
+        value(_system(asm, ("jackknife", i), b, Q, condG, what))
+        for i, b in enumerate(asm.jackknife())]))) if asm.batches else 0.0
+    return val, trunc + stat + system.rounding(abs(val) + 1.0)
 
 
 def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
@@ -749,7 +775,11 @@ class _GalerkinBackend:
     def mean0(self, hierarchy) -> float:
         opts = parse_options(hierarchy.model, {})
         degree = _conditioned_degree(hierarchy.model, sp.sympify(hierarchy.f), opts, None)
-        return _mean(_assemble(hierarchy.model, sp.sympify(hierarchy.f), degree, opts))[0]
+        model, f = hierarchy.model, sp.sympify(hierarchy.f)
+        asm = _assemble(model, f, degree, opts)
+        if asm.pairing == "stationary":
+            return _paired_mean(model, asm, _lower(model, f, asm, opts, []))[0]
+        return _mean(asm)[0]
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
         return galerkin_series(hierarchy.model, hierarchy.f, hierarchy.order, u, times,
