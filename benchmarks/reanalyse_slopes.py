@@ -78,6 +78,20 @@ def recompute_terms(model, run: dict, order: int) -> None:
           f"order {np.array2string(err, precision=2)}")
 
 
+def agreement(run: dict) -> tuple[float, float]:
+    """``max |y − Σ_{N≥1} ε^N T_N|`` over ε and t, and its largest ratio to
+    ``4·se + Σ ε^N err(T_N) + remainder`` (as ``bench_galerkin_slopes.run``)."""
+    from volterra_sym.verify.settings import RICHARDSON_REL
+
+    T, E = np.array(run["terms"]), np.array(run["terms_error"])
+    y, se, b = (np.array(run[k]) for k in ("mc_value", "mc_stderr", "mc_bias"))
+    eps = np.array(run["eps"])[:, None]
+    full = sum(eps ** N * T[N][None, :] for N in range(1, T.shape[0]))
+    budget = sum(eps ** N * E[N][None, :] for N in range(1, T.shape[0]))
+    tol = 4 * se + budget + RICHARDSON_REL * np.max(np.abs(b), axis=1, keepdims=True)
+    return float(np.abs(y - full).max()), float((np.abs(y - full) / tol).max())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("files", nargs="+", type=Path)
@@ -102,6 +116,12 @@ def main() -> None:
                 recompute_terms(model, run, order)
             parts = [(None, run)] + list(run.get("parts", {}).items())
             rows = analyse(model, run, parts, order, 0.01)
+            if "runs" in d:      # bench_galerkin_slopes.py's agreement (its own definition)
+                dmax, ratio = agreement(run)
+                print(f"  series to order {len(run['terms']) - 1} vs CRN: max |Δ| {dmax:.3g}, "
+                      f"max |Δ|/(4se + Σε^N err_N + remainder) = {ratio:.3g}")
+                if args.write:
+                    run["series_vs_mc_max_abs"], run["series_vs_mc_max_ratio"] = dmax, ratio
             if args.write:
                 run.setdefault("results_before", run["results"])
                 run["results"], run["reanalysed"] = rows, NOTE + (
