@@ -13,7 +13,7 @@
   (``E_ρ[(ψᵀc) L0 ψ_j] = 0`` for every basis function: ``<p0, L0 g> = 0`` on the span),
   integrated by a tensor Gauss–Hermite rule of ``ρ`` — deterministic, no sampling error;
 * ``samples`` — any n: an ensemble drawn from ``p0`` (exact Gaussian, inverse CDF, or
-  burn-in), split into ``batches`` whose spread gives the statistical error. With
+  burn-in), split into ``batches`` for the jackknife of the statistical error. With
   state-dependent noise the burn-in is Euler–Maruyama with ``σ(h)``
   (:class:`~volterra_sym.density.sampling.StateNoiseBurnIn`) and each batch holds
   :data:`SNAPSHOTS` states, one relaxation time apart, of its own paths.

@@ -20,6 +20,10 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
   ``B`` times smaller, over-states);
 * rounding — ``64 ε κ(V) κ(G)^{1/2}`` times the size of the mode sums.
 
+A sampled measure pairs with ``p0`` through the stationary functional of the Galerkin
+generator, kernels, series and ``<f>_0`` alike (:func:`pairing_for`; the system module says
+why); the other measures through their own averages.
+
 ``tol`` raises the degree from 3 until the estimate is below ``tol`` (relative to the
 largest ``|value|``), the memory budget or the time estimate is reached, then raises
 :class:`~volterra_sym.errors.AccuracyNotReachedError` with the best estimate.
