@@ -37,7 +37,7 @@ import numpy as np
 
 from ..budget import check_count, check_memory
 from ..density.linearisation import linearisation
-from ..density.sampling import state_noise_burn_in
+from ..density.sampling import StateNoiseBurnIn, state_noise_burn_in
 from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN
 from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
@@ -131,14 +131,15 @@ class _KickJob:
     (picklable: shipped to Dask workers)."""
 
     def __init__(self, model: SRNN, plan: _Plan, recipe: list, f, dt: float, burn: int,
-                 n_paths: int, blocks_per_chunk: int, root: np.random.SeedSequence):
+                 n_paths: int, blocks_per_chunk: int, root: np.random.SeedSequence,
+                 sampler):
         self.r = model.r
         self.noise = NoiseMap(model)
         self.drift = model.drift_numpy()
         self.plan, self.recipe, self.f = plan, recipe, f
         self.dt, self.burn, self.n_paths = dt, burn, n_paths
         self.root = root
-        self.sampler = stationary_sampler(model)
+        self.sampler = sampler
         self.per_chunk = blocks_per_chunk
         self.n_blocks = -(-n_paths // SEED_BLOCK)
         self.n_chunks = -(-self.n_blocks // blocks_per_chunk)
@@ -270,8 +271,11 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
                                 param="C")
     plan, recipe = _plan(C, order, steps, float(amplitude))
     f = compile_observable(model, observable)
-    tau = float(state_noise_burn_in(model).relaxation_time if model.state_dependent_noise
-                else linearisation(model).relaxation_time)
+    sampler = stationary_sampler(model)
+    # σ(h), n > 1: the sampler is the burn-in, which knows the relaxation time (built once)
+    tau = float(sampler.relaxation_time if isinstance(sampler, StateNoiseBurnIn)
+                else state_noise_burn_in(model).relaxation_time
+                if model.state_dependent_noise else linearisation(model).relaxation_time)
     burn = int(math.ceil(burn_in * tau / dt))
     R = plan.first.shape[0]
     n = model.n
@@ -294,7 +298,8 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
                  f"the kick estimator's chunk of {chunk} paths × {R} copies",
                  "lower chunk_size")
     root = _seed_root(seed)
-    job = _KickJob(model, plan, recipe, f, float(dt), burn, n_paths, per_chunk, root)
+    job = _KickJob(model, plan, recipe, f, float(dt), burn, n_paths, per_chunk, root,
+                   sampler)
     mom_value, mom_bias = Moments(), Moments()
 
     def merge(i: int, res) -> None:          # block by block, in block order
