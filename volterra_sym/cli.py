@@ -355,7 +355,9 @@ def cmd_kernel(args) -> int:
     else:
         note = f"; {', '.join(ignored)} not used by {used}" if ignored else ""
         if "degree" in facts:
-            note = f", degree {facts['degree']}, {facts['measure']} measure" + note
+            note = (f", degree {facts['degree']}, {facts['measure']} measure"
+                    + (", stationary pairing" if facts.get("pairing") == "stationary" else "")
+                    + note)
         print(f"# {sp.sstr(K)} of f = {hier.f} for {model.name} (method: {used}{note})")
         print(f"# {'lags':>24s} {'K':>22s} {'error estimate':>16s}")
         for lag, v, e in zip(lags, vals, errs, strict=True):

@@ -503,7 +503,8 @@ def _at_degree(model, f, graph, reqs, degree, opts):
         for k in res:
             stat[k] = jackknife_error(np.stack([np.real(v[k][0]) for v in vals]))
     info = {"degree": degree, "basis": system.M, "measure": asm.measure.kind,
-            "cond_G": float(system.cond_G), "cond_V": float(system.cond_V)}
+            "pairing": asm.pairing, "cond_G": float(system.cond_G),
+            "cond_V": float(system.cond_V)}
     out, parts = {}, {}
     for k, (v, mag) in res.items():
         least = _informative_from(model, len(k))
@@ -716,7 +717,8 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
         float(np.abs(vals).max(initial=0.0)) + 1.0)
     return SeriesTerms(out, err, "galerkin",
                        {"degree": degree, "basis": system.M, "measure": asm.measure.kind,
-                        "steps": K, "truncation": trunc.ravel().tolist()})
+                        "pairing": asm.pairing, "steps": K,
+                        "truncation": trunc.ravel().tolist()})
 
 
 def _paired_mean(model: SRNN, asm: _Assembled, lows: list[tuple[int, Sums]]
