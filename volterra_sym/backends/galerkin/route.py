@@ -34,6 +34,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import sympy as sp
@@ -61,7 +62,15 @@ from ..modal import (
 from ..spectral.collocation import numerics
 from . import measure as measures
 from .basis import MonomialBasis, basis_size
-from .system import MAX_COND_G, Sums, Whitening, assemble, build_system, orthonormaliser
+from .system import (
+    MAX_COND_G,
+    GalerkinSystem,
+    Sums,
+    Whitening,
+    assemble,
+    build_system,
+    orthonormaliser,
+)
 
 __all__ = ["BACKEND", "GalerkinOptions", "galerkin_kernels", "galerkin_series", "applies",
            "parse_options"]
@@ -196,7 +205,8 @@ class _Assembled:
     #: how the systems pair with ``p0`` (:func:`pairing_for`)
     pairing: str = "measure"
 
-    def jackknife(self) -> list[Sums]:
+    @cached_property
+    def replicates(self) -> list[Sums]:
         """The averages without batch ``i``, for every ``i`` (jackknife replicates)."""
         w = [float(self.measure.w[rows].sum()) for rows in self.measure.batches]
         return [Sums.combine(self.batches[:i] + self.batches[i + 1:], w[:i] + w[i + 1:])
@@ -466,14 +476,36 @@ def _check_resolved(model: SRNN, degree: int, kick_counts, what: str, unit: str)
             param="degree")
 
 
-def _system(asm: _Assembled, key: tuple, sums: Sums, Q, condG, what: str):
-    """The modal system of ``sums`` in the basis ``Q``, built once per assembled measure
-    (kept with the assembly in the model's derived-data cache; ``key`` names the part:
-    the full measure, a lower degree or a batch)."""
-    systems = asm.extra.setdefault("systems", {})
-    if key not in systems:
-        systems[key] = build_system(sums, Q, condG, what, asm.pairing)
-    return systems[key]
+@dataclass(frozen=True)
+class _Systems:
+    """The modal systems of one assembly: the full measure, each lower degree of the
+    truncation check ``(d_l, system)``, and each jackknife replicate (sampled measures)."""
+
+    total: GalerkinSystem
+    lows: list[tuple[int, GalerkinSystem]]
+    replicates: list[GalerkinSystem]
+
+
+def _systems(asm: _Assembled, lows: list[tuple[int, Sums]], what: str) -> _Systems:
+    """:class:`_Systems` of ``asm`` and the lower-degree sums ``lows``, each system and
+    basis built once per assembly (kept with it in the model's derived-data cache, so that
+    kernels, series and ``<f>_0`` of one assembly share them). The full measure and the
+    replicates share its orthonormal basis; a lower degree has its own."""
+    cache = asm.extra.setdefault("systems", {})
+
+    def built(key, make):
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
+    Q, condG = built("Q", lambda: orthonormaliser(asm.total.G))
+    return _Systems(
+        built(("total",), lambda: build_system(asm.total, Q, condG, what, asm.pairing)),
+        [(dl, built(("low", dl), lambda s=s, dl=dl: build_system(
+            s, *orthonormaliser(s.G), what + f" (truncation check, degree {dl})",
+            asm.pairing))) for dl, s in lows],
+        [built(("jackknife", i), lambda i=i: build_system(
+            asm.replicates[i], Q, condG, what + " (jackknife)", asm.pairing))
+         for i in range(len(asm.batches))])
 
 
 def _kernel_values(graph, requests, system):
@@ -484,22 +516,14 @@ def _at_degree(model, f, graph, reqs, degree, opts):
     _check_resolved(model, degree, (len(k) for k in reqs), "kernel with", "lags")
     kicks = _request_kicks(reqs)
     asm = _assemble(model, f, degree, opts, kicks)
-    what = f"galerkin kernels at degree {degree}"
-    Q, condG = asm.extra.get("Q") or asm.extra.setdefault("Q", orthonormaliser(asm.total.G))
-    system = _system(asm, ("total",), asm.total, Q, condG, what)
+    systems = _systems(asm, _lower(model, f, asm, opts, kicks),
+                       f"galerkin kernels at degree {degree}")
+    system = systems.total
     res = _kernel_values(graph, reqs, system)
-    lows = []
-    for dl, lowsums in _lower(model, f, asm, opts, kicks):
-        Ql, condl = orthonormaliser(lowsums.G)
-        low_system = _system(asm, ("low", dl), lowsums, Ql, condl,
-                             what + f" (truncation check, degree {dl})")
-        lows.append((dl, _kernel_values(graph, reqs, low_system)))
+    lows = [(dl, _kernel_values(graph, reqs, s)) for dl, s in systems.lows]
     stat = {k: np.zeros(v[0].shape) for k, v in res.items()}
-    if asm.batches:
-        vals = []
-        for i, b in enumerate(asm.jackknife()):
-            vals.append(_kernel_values(graph, reqs, _system(asm, ("jackknife", i), b, Q,
-                                                            condG, what + " (jackknife)")))
+    if systems.replicates:
+        vals = [_kernel_values(graph, reqs, s) for s in systems.replicates]
         for k in res:
             stat[k] = jackknife_error(np.stack([np.real(v[k][0]) for v in vals]))
     info = {"degree": degree, "basis": system.M, "measure": asm.measure.kind,
@@ -674,8 +698,9 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     asm = _assemble(model, f, degree, opts, kicks)
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks)
-    mean, mean_err = _paired_mean(model, asm, low_sums) if asm.pairing == "stationary" \
-        else _mean(asm, low_sums)
+    what = f"galerkin series at degree {degree}"
+    mean, mean_err = _paired_mean(model, asm, _systems(asm, low_sums, what)) \
+        if asm.pairing == "stationary" else _mean(asm, low_sums)
     tmax = float(times[-1])
     out = np.zeros((order + 1, times.size))
     err = np.zeros_like(out)
@@ -686,32 +711,28 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     sampler = InputSampler(u, model.m, tmax, _LOBATTO_Q)
     tol = opts.tol if opts.tol is not None else 1e-8
 
-    def run(key: tuple, sums: Sums, Q, condG, K=None):
-        system = _system(asm, key, sums, Q, condG, f"galerkin series at degree {degree}")
+    def run(system: GalerkinSystem, K=None):
         prop, K, terr = converged_forward(
             system, system.a0, order, tmax, sampler, theta, Lc, tol=tol,
             memory_budget=opts.budget, noise_unit=system.rounding(1.0),
             max_steps=_MAX_STEPS, what="galerkin series", K=K, kicks=forward_kicks)
-        return forward_output(system, prop, system.a0, times, Lc), K, terr, system
+        return forward_output(system, prop, system.a0, times, Lc), K, terr
 
-    Q, condG = orthonormaliser(asm.total.G)
-    vals, K, terr, system = run(("total",), asm.total, Q, condG)
+    systems = _systems(asm, low_sums, what)
+    system = systems.total
+    vals, K, terr = run(system)
     # T_N against the lower degrees informative for N kicks (:func:`_informative_from`);
     # none: the value itself
     trunc = np.abs(vals).max(axis=1, keepdims=True)
-    changes = []
-    for dl, lsums in low_sums:
-        Ql, cl = orthonormaliser(lsums.G)
-        changes.append((dl, np.abs(vals - run(("low", dl), lsums, Ql, cl, K)[0]).max(axis=1)))
+    changes = [(dl, np.abs(vals - run(s, K)[0]).max(axis=1)) for dl, s in systems.lows]
     for N in range(1, order + 1):
         least = _informative_from(model, N)
         use = [c[N - 1] for dl, c in changes if dl >= least]
         if use:
             trunc[N - 1, 0] = _safety(model, asm.measure.kind) * max(use)
     stat = np.zeros_like(vals)
-    if asm.batches:
-        stat = jackknife_error(np.stack([run(("jackknife", i), b, Q, condG, K)[0]
-                                         for i, b in enumerate(asm.jackknife())]))
+    if systems.replicates:
+        stat = jackknife_error(np.stack([run(s, K)[0] for s in systems.replicates]))
     out[1:] = vals
     err[1:] = trunc + stat + terr[:, None] + system.rounding(
         float(np.abs(vals).max(initial=0.0)) + 1.0)
@@ -721,29 +742,20 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
                         "truncation": trunc.ravel().tolist()})
 
 
-def _paired_mean(model: SRNN, asm: _Assembled, lows: list[tuple[int, Sums]]
-                 ) -> tuple[float, float]:
+def _paired_mean(model: SRNN, asm: _Assembled, systems: _Systems) -> tuple[float, float]:
     """``<f>_0 = ℓ(f)`` with the stationary pairing of a sampled measure (system module):
     its error is the change against the lower degrees (times :func:`_safety`) plus three
     jackknife standard errors plus rounding — the sample mean ``F_0`` carries the full
     ``O(1/√P)`` sampling error instead (measured on an 8-unit tanh network: ± 9.4e-3 at
     40,000 samples)."""
-    what = f"galerkin <f>_0 at degree {asm.degree}"
-    Q, condG = asm.extra.get("Q") or asm.extra.setdefault("Q", orthonormaliser(asm.total.G))
-
-    def value(system) -> float:
+    def value(system: GalerkinSystem) -> float:
         return float(np.real(system.pairing @ system.a0))
-    system = _system(asm, ("total",), asm.total, Q, condG, what)
-    val = value(system)
-    changes = []
-    for dl, lsums in lows:
-        Ql, cl = orthonormaliser(lsums.G)
-        changes.append(abs(val - value(_system(asm, ("low", dl), lsums, Ql, cl, what))))
+    val = value(systems.total)
+    changes = [abs(val - value(s)) for _, s in systems.lows]
     trunc = _safety(model, asm.measure.kind) * max(changes) if changes else abs(val)
-    stat = float(jackknife_error(np.array([
-        value(_system(asm, ("jackknife", i), b, Q, condG, what))
-        for i, b in enumerate(asm.jackknife())]))) if asm.batches else 0.0
-    return val, trunc + stat + system.rounding(abs(val) + 1.0)
+    stat = float(jackknife_error(np.array([value(s) for s in systems.replicates]))) \
+        if systems.replicates else 0.0
+    return val, trunc + stat + systems.total.rounding(abs(val) + 1.0)
 
 
 def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
@@ -784,7 +796,8 @@ class _GalerkinBackend:
         model, f = hierarchy.model, sp.sympify(hierarchy.f)
         asm = _assemble(model, f, degree, opts)
         if asm.pairing == "stationary":
-            return _paired_mean(model, asm, _lower(model, f, asm, opts, []))[0]
+            return _paired_mean(model, asm, _systems(asm, _lower(model, f, asm, opts, []),
+                                                     f"galerkin <f>_0 at degree {degree}"))[0]
         return _mean(asm)[0]
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
