@@ -272,10 +272,12 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     plan, recipe = _plan(C, order, steps, float(amplitude))
     f = compile_observable(model, observable)
     sampler = stationary_sampler(model)
-    # σ(h), n > 1: the sampler is the burn-in, which knows the relaxation time (built once)
-    tau = float(sampler.relaxation_time if isinstance(sampler, StateNoiseBurnIn)
-                else state_noise_burn_in(model).relaxation_time
-                if model.state_dependent_noise else linearisation(model).relaxation_time)
+    if isinstance(sampler, StateNoiseBurnIn):    # σ(h), n > 1: the burn-in knows it
+        tau = float(sampler.relaxation_time)
+    elif model.state_dependent_noise:            # σ(h), n = 1: a closed-form sampler
+        tau = float(state_noise_burn_in(model).relaxation_time)
+    else:
+        tau = float(linearisation(model).relaxation_time)
     burn = int(math.ceil(burn_in * tau / dt))
     R = plan.first.shape[0]
     n = model.n
