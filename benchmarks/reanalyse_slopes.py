@@ -22,7 +22,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_galerkin_slopes import model_for, result_rows  # noqa: E402
+from bench_galerkin_slopes import (  # noqa: E402
+    galerkin_terms,
+    model_for,
+    result_rows,
+    series_agreement,
+)
 
 from volterra_sym.model.catalogue import load_model
 from volterra_sym.montecarlo.crn import CRNResponses
@@ -59,16 +64,11 @@ def recompute_terms(model, run: dict, order: int) -> None:
     import time
     import warnings
 
-    from volterra_sym import ResponseHierarchy
-    from volterra_sym.verify.mc_series import sine_input
-
-    opts = {k: v for k, v in (("degree", run.get("degree")),
-                              ("paths", run.get("galerkin_paths"))) if v is not None}
+    opts = {"degree": run.get("degree"), "galerkin_paths": run.get("galerkin_paths")}
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = ResponseHierarchy(model, "h1", order + 2).series_terms(
-            sine_input(model.m), np.array(run["times"]), method="galerkin", **opts)
+        res = galerkin_terms(model, order, run["times"], **opts)
     run.setdefault("terms_before", {"terms": run["terms"],
                                     "terms_error": run["terms_error"]})
     run["terms"], run["terms_error"] = np.asarray(res).tolist(), np.asarray(res.error).tolist()
@@ -76,20 +76,6 @@ def recompute_terms(model, run: dict, order: int) -> None:
     err = np.max(np.asarray(res.error), axis=1)
     print(f"  terms recomputed ({opts}, {run['terms_seconds']:.0f} s): largest error per "
           f"order {np.array2string(err, precision=2)}")
-
-
-def agreement(run: dict) -> tuple[float, float]:
-    """``max |y − Σ_{N≥1} ε^N T_N|`` over ε and t, and its largest ratio to
-    ``4·se + Σ ε^N err(T_N) + remainder`` (as ``bench_galerkin_slopes.run``)."""
-    from volterra_sym.verify.settings import RICHARDSON_REL
-
-    T, E = np.array(run["terms"]), np.array(run["terms_error"])
-    y, se, b = (np.array(run[k]) for k in ("mc_value", "mc_stderr", "mc_bias"))
-    eps = np.array(run["eps"])[:, None]
-    full = sum(eps ** N * T[N][None, :] for N in range(1, T.shape[0]))
-    budget = sum(eps ** N * E[N][None, :] for N in range(1, T.shape[0]))
-    tol = 4 * se + budget + RICHARDSON_REL * np.max(np.abs(b), axis=1, keepdims=True)
-    return float(np.abs(y - full).max()), float((np.abs(y - full) / tol).max())
 
 
 def main() -> None:
@@ -117,7 +103,9 @@ def main() -> None:
             parts = [(None, run)] + list(run.get("parts", {}).items())
             rows = analyse(model, run, parts, order, 0.01)
             if "runs" in d:      # bench_galerkin_slopes.py's agreement (its own definition)
-                dmax, ratio = agreement(run)
+                dmax, ratio = series_agreement(run["terms"], run["terms_error"], run["eps"],
+                                               run["mc_value"], run["mc_stderr"],
+                                               run["mc_bias"])
                 print(f"  series to order {len(run['terms']) - 1} vs CRN: max |Δ| {dmax:.3g}, "
                       f"max |Δ|/(4se + Σε^N err_N + remainder) = {ratio:.3g}")
                 if args.write:
