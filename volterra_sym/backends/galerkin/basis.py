@@ -95,16 +95,16 @@ class MonomialBasis:
             H[1] = y
         for k in range(1, self.degree):
             H[k + 1] = (y * H[k] - math.sqrt(k) * H[k - 1]) / math.sqrt(k + 1)
-        out = np.empty((P, self.size))
-        out[:, 0] = 1.0
+        out = np.empty((self.size, P))     # Ψᵀ, C-ordered: the products gather rows
+        out[0] = 1.0
         parent, var = self._parents
         E = self.exponents
         deg = E.sum(1)
         for k in range(1, self.degree + 1):
             idx = np.nonzero(deg == k)[0]
             i = var[idx]
-            out[:, idx] = out[:, parent[idx]] * H[E[idx, i], :, i].T
-        return out
+            out[idx] = out[parent[idx]] * H[E[idx, i], :, i]
+        return out.T
 
     def derivative(self, i: int) -> scipy.sparse.csr_matrix:
         """``D_i`` with ``∂_i ψ_b = Σ_c D_i[c, b] ψ_c`` (entries ``√α_{b,i}`` at
@@ -142,15 +142,32 @@ class MonomialBasis:
                     out = out + 0.5 * Dt[i, j] * (self._derivatives[i] @ self._derivatives[j])
         return out.tocsr()
 
+    @cached_property
+    def _shifts(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """For each variable ``i``: the columns ``b`` with ``α_{b,i} > 0``, the rows
+        ``c = α_b - e_i`` and the factors ``√α_{b,i}`` (``D_i`` has one entry per column)."""
+        out = []
+        for D in self._derivatives:
+            D = D.tocsc()
+            cols = np.nonzero(np.diff(D.indptr))[0]
+            out.append((cols, D.indices[D.indptr[cols]], D.data[D.indptr[cols]]))
+        return out
+
     def drift_values(self, Psi: np.ndarray, phi_t: np.ndarray) -> np.ndarray:
         """``Σ_i φ̃_i ∂_i ψ_b`` at the points: ``(P, M)`` from ``Ψ`` and ``φ̃`` ``(P, n)``
         (any first-order operator with coefficients ``φ̃(x)``, e.g. a kick
-        ``L^{(j)}_k`` with ``c̃ = L⁻¹c``, docs/theory.md §10)."""
-        out = np.zeros_like(Psi)
-        for i in range(self.n):
+        ``L^{(j)}_k`` with ``c̃ = L⁻¹c``, docs/theory.md §10); ``∂_i ψ_b = √α_{b,i}
+        ψ_{α_b - e_i}`` is a gather of rows of ``Ψᵀ`` (contiguous: the result is the
+        transpose of a C-ordered ``(M, P)`` array)."""
+        PT = np.ascontiguousarray(Psi.T)
+        out = np.zeros_like(PT)
+        for i, (cols, rows, vals) in enumerate(self._shifts):
             if np.any(phi_t[:, i]):
-                out += phi_t[:, i:i + 1] * (self._derivatives[i].T @ Psi.T).T
-        return out
+                part = PT[rows]
+                part *= vals[:, None]
+                part *= phi_t[None, :, i]
+                out[cols] += part
+        return out.T
 
     def diffusion_values(self, Psi: np.ndarray, Dt: np.ndarray) -> np.ndarray:
         """``½ Σ_ij D̃_ij(x) ∂_i∂_j ψ_b`` at the points (state-dependent noise,

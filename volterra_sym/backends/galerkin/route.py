@@ -326,9 +326,13 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
         def alias(sums: Sums) -> Sums:
             return Sums(sums.G, sums.A, {k: sums.B[canonical(k)] for k in kicks}, sums.m,
                         sums.F)
-        sums = alias(assemble(basis, white, meas.x, meas.w, phi, fv, D, coefs)[0])
-        per = [alias(b) for b in assemble(basis, white, meas.x, meas.w, phi, fv, D, coefs,
-                                          meas.batches)] if meas.batches else []
+        if meas.batches:
+            # one pass over the points: the batches' averages, and their weighted mean
+            per = [alias(b) for b in assemble(basis, white, meas.x, meas.w, phi, fv, D,
+                                              coefs, meas.batches)]
+            sums = Sums.combine(per, [float(meas.w[rows].sum()) for rows in meas.batches])
+        else:
+            sums, per = alias(assemble(basis, white, meas.x, meas.w, phi, fv, D, coefs)[0]), []
         return _Assembled(degree, sums, per, meas,
                           {"f_max": float(np.max(np.abs(fv), initial=0.0))},
                           pairing_for(model, meas.kind))
