@@ -233,3 +233,28 @@ def test_sampled_measure_pairs_with_the_stationary_functional():
     scale = float(np.max(np.abs(ex.values)))
     assert np.max(np.abs(g.values - ex.values)) <= 1e-9 * scale
     assert np.all(np.abs(g.values - ex.values) <= g.error)
+
+
+def _tanh_net(n: int, seed: int = 0) -> SRNN:
+    rng = np.random.default_rng(seed)
+    return SRNN(np.eye(n), np.round(1.2 * rng.standard_normal((n, n)) / np.sqrt(n), 4),
+                np.ones((n, 1)), 0.6 * np.eye(n),
+                b=np.round(0.2 * rng.standard_normal(n), 4), activation="tanh")
+
+
+def test_time_estimate_admits_degree_5_at_8_units_and_refuses_20_units_at_degree_3():
+    """The cost model (fitted: 8 units at degree 5 took 49–80 s with 40k–160k samples)
+    lets degree 5 run at n = 8 with the default samples, and refuses n = 20 at degree 3
+    (basis 1,771) before any work, as a ResourceLimitError."""
+    from volterra_sym.backends.galerkin import route
+    from volterra_sym.errors import ResourceLimitError
+
+    net8 = _tanh_net(8)
+    assert route.estimated_seconds(net8, 5, route.parse_options(net8, {})) \
+        < route.MAX_SECONDS
+    net20 = _tanh_net(20)
+    assert route.estimated_seconds(net20, 3, route.parse_options(net20, {})) \
+        > route.MAX_SECONDS
+    with pytest.raises(ResourceLimitError):
+        ResponseHierarchy(net20, "h1", 1).kernel((0,)).evaluate(np.array([[1.0]]),
+                                                                method="galerkin")

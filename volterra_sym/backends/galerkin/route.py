@@ -265,18 +265,28 @@ def _kick_coefficients(model: SRNN, key, x: np.ndarray) -> np.ndarray:
 
 #: estimated seconds of one Galerkin evaluation above which it is refused before it starts
 MAX_SECONDS = 120.0
-#: rates of the cost model (one core, OpenBLAS): matrix products and eigen-decompositions
-_GEMM_FLOPS, _EIG_FLOPS = 1e10, 2e9
+#: the cost model (one core, OpenBLAS), fitted to K₁ evaluations of 8-unit networks at
+#: degrees 4 and 5 with 40,000–160,000 samples (5.5–80 s) and checked at n = 5, 12:
+#: seconds per averaging point and ``M²`` (the Gram and generator sums), per point and
+#: ``M·n`` (the basis and its derivatives at the points), per modal system and ``M³``
+#: (eigen-decomposition, inverse, kick matrices); times :data:`COST_MARGIN`
+_POINT_M2, _POINT_MN, _SYSTEM_M3 = 9e-11, 9e-9, 1.7e-9
+#: safety factor of :func:`estimated_seconds` over the fitted model (machines differ; the
+#: fit's largest under-estimate on the calibration runs was 1.2×)
+COST_MARGIN = 1.5
 
 
 def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions) -> float:
-    """Estimated time of one evaluation at ``degree``: ``4 P M²`` flops of averages (all
-    points and the batches) plus ``25 M³`` per modal system (the full basis, up to three
-    lower degrees and the batches), ``M = C(n+d, d)``, ``P`` the averaging points."""
+    """Estimated time of one evaluation at ``degree``:
+    ``κ·[P(a M² + b M n) + S c M³]``, ``M = C(n+d, d)``, ``P`` the averaging points,
+    ``S`` the modal systems (the full basis, up to three lower degrees and the jackknife
+    batches), ``a, b, c`` the fitted rates and ``κ`` = :data:`COST_MARGIN` (sampling the
+    measure, cached per model, is not counted: 0.7 s for 40,000 samples of 8 units)."""
     M = basis_size(model.n, degree)
     kind, P = _measure_kind(model, degree, opts)
     systems = 4 + (opts.batches if kind == "samples" else 0)
-    return 4.0 * P * M * M / _GEMM_FLOPS + systems * 25.0 * M ** 3 / _EIG_FLOPS
+    return COST_MARGIN * (P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
+                          + systems * _SYSTEM_M3 * M ** 3)
 
 
 def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
@@ -582,9 +592,11 @@ def _conditioned_degree(model: SRNN, f: sp.Expr, opts: GalerkinOptions, kicks) -
 #: is above this (relative to the largest ``|value|`` asked for), the truncation part
 #: dominates it, and the next degree's :func:`estimated_seconds` are at most
 #: :data:`LADDER_SECONDS`; the best degree reached is returned with its own estimate (no
-#: refusal: no accuracy was asked for)
+#: refusal: no accuracy was asked for). 0.6 s of :func:`estimated_seconds` stops the ladders
+#: where the earlier cost model (2 s of a 2–7× pessimistic estimate) stopped them: ``tanh3``
+#: at degree 10, a 4-unit network at 6, ``noisy_rnn4`` at 5
 DEFAULT_TARGET = 1e-3
-LADDER_SECONDS = 2.0
+LADDER_SECONDS = 0.6
 
 
 def _relative(out) -> tuple[float, float]:
