@@ -276,17 +276,21 @@ _POINT_M2, _POINT_MN, _SYSTEM_M3 = 9e-11, 9e-9, 1.7e-9
 COST_MARGIN = 1.5
 
 
-def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions) -> float:
+def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
+                      sampling: bool = True) -> float:
     """Estimated time of one evaluation at ``degree``:
     ``κ·[P(a M² + b M n) + S c M³]``, ``M = C(n+d, d)``, ``P`` the averaging points,
     ``S`` the modal systems (the full basis, up to three lower degrees and the jackknife
-    batches), ``a, b, c`` the fitted rates and ``κ`` = :data:`COST_MARGIN` (sampling the
-    measure, cached per model, is not counted: 0.7 s for 40,000 samples of 8 units)."""
+    batches), ``a, b, c`` the fitted rates and ``κ`` = :data:`COST_MARGIN`; plus, for a
+    sampled measure and ``sampling``, :func:`~.measure.sampling_seconds` (its burn-in: 0.7 s
+    for 40,000 samples of 8 units, 56 s of 16; cached per model, so the degree ladders,
+    which have the samples already, leave it out)."""
     M = basis_size(model.n, degree)
     kind, P = _measure_kind(model, degree, opts)
     systems = 4 + (opts.batches if kind == "samples" else 0)
+    burn_in = measures.sampling_seconds(model, P) if sampling and kind == "samples" else 0.0
     return COST_MARGIN * (P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
-                          + systems * _SYSTEM_M3 * M ** 3)
+                          + systems * _SYSTEM_M3 * M ** 3 + burn_in)
 
 
 def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
@@ -626,7 +630,7 @@ def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
         trunc = max(p["truncation"] for p in parts.values())
         stat = max(p["statistical"] + p["rounding"] for p in parts.values())
         if (rel <= DEFAULT_TARGET or trunc <= stat or degree + 1 > MAX_DEGREE
-                or estimated_seconds(model, degree + 1, opts) > LADDER_SECONDS):
+                or estimated_seconds(model, degree + 1, opts, sampling=False) > LADDER_SECONDS):
             return best
         degree += 1
 
@@ -702,7 +706,7 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
         if (vals.size == 0 or float(np.max(errs, initial=0.0)) <= DEFAULT_TARGET * scale
                 or trunc <= 0.5 * float(np.max(errs, initial=0.0))
                 or degree + 1 > MAX_DEGREE
-                or estimated_seconds(model, degree + 1, opts) > LADDER_SECONDS):
+                or estimated_seconds(model, degree + 1, opts, sampling=False) > LADDER_SECONDS):
             return best
         degree += 1
 
