@@ -80,10 +80,20 @@ class ModalRepresentation(Representation):
             state, (len(rows), state.shape[1]))
 
 
+def _taylor_terms(pmax: int) -> int:
+    """Terms of ``φ_pmax(z) = Σ_k z^k/(k+pmax)!`` for ``|z| < 2``: the first ``K`` with
+    ``2^K pmax!/(K+pmax)! < 1e-18`` (the tail relative to ``φ_pmax(0) = 1/pmax!``;
+    30 at pmax = 0, 20 at pmax = 7)."""
+    K = 1
+    while 2.0 ** K * math.factorial(pmax) / math.factorial(K + pmax) >= 1e-18:
+        K += 1
+    return K
+
+
 def phi_functions(z: np.ndarray, pmax: int) -> np.ndarray:
     """``φ_0..φ_pmax`` at ``z``: ``φ_0 = e^z``, ``φ_{p+1}(z) = (φ_p(z) - 1/p!)/z``; for
-    ``|z| < 2`` ``φ_pmax = Σ_k z^k/(k+pmax)!`` (Taylor, 30 terms) and downwards
-    ``φ_p = 1/p! + z φ_{p+1}`` (no cancellation)."""
+    ``|z| < 2`` ``φ_pmax = Σ_k z^k/(k+pmax)!`` (Taylor, :func:`_taylor_terms` terms) and
+    downwards ``φ_p = 1/p! + z φ_{p+1}`` (no cancellation)."""
     z = np.asarray(z)
     out = np.empty((pmax + 1,) + z.shape, dtype=np.result_type(z, float))
     with np.errstate(over="ignore", under="ignore"):
@@ -96,9 +106,11 @@ def phi_functions(z: np.ndarray, pmax: int) -> np.ndarray:
         # φ_pmax by its Taylor series, then down by φ_p = 1/p! + z φ_{p+1} (no
         # cancellation for |z| < 2; the relative error grows by at most |z|/(p+1) per step)
         zs = z[small]
-        acc = np.zeros_like(zs) + 1.0 / math.factorial(pmax + 30)
-        for k in range(29, -1, -1):
-            acc = acc * zs + 1.0 / math.factorial(pmax + k)
+        K = _taylor_terms(pmax)
+        acc = np.zeros_like(zs) + 1.0 / math.factorial(pmax + K)
+        for k in range(K - 1, -1, -1):
+            acc *= zs
+            acc += 1.0 / math.factorial(pmax + k)
         out[pmax][small] = acc
         for p in range(pmax - 1, -1, -1):
             acc = acc * zs + 1.0 / math.factorial(p)
