@@ -209,6 +209,13 @@ def norm_2(A: np.ndarray, iterations: int = 10, block: int = 4) -> float:
     return est
 
 
+def _real_times(M: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """``M V`` for a real ``M``: two real products instead of one complex one."""
+    if np.iscomplexobj(M) or not np.iscomplexobj(V):
+        return M @ V
+    return (M @ V.real) + 1j * (M @ V.imag)
+
+
 def build_system(sums: Sums, Q: np.ndarray, cond_G: float, what: str,
                  pairing: str = "measure") -> GalerkinSystem:
     """The modal system of the Galerkin matrices in the basis ``ψ Q``, paired with ``p0``
@@ -254,5 +261,5 @@ def build_system(sums: Sums, Q: np.ndarray, cond_G: float, what: str,
         # ℓ = κ e_{j0}: the eigenfunction of λ = 0 is a constant (L0 1 = 0 on the span),
         # whose value κ is its average under any normalised measure, p[j0] = mᵀV[:, j0]
         p = np.where(np.arange(p.size) == j0, p, 0.0)
-    return GalerkinSystem(lam, V, Vinv, {k: Vinv @ M @ V for k, M in Ms.items()}, p,
+    return GalerkinSystem(lam, V, Vinv, {k: Vinv @ _real_times(M, V) for k, M in Ms.items()}, p,
                           Vinv @ cf, cond_G, cond_V, growth)
