@@ -205,7 +205,7 @@ def norm_2(A: np.ndarray, iterations: int = 10, block: int = 4) -> float:
         X, _ = np.linalg.qr(X)
         Y = A @ X
         est = float(np.linalg.norm(Y, 2))
-        X = A.conj().T @ Y
+        X = (Y.conj().T @ A).conj().T        # Aᴴ Y without a conjugated copy of A
     return est
 
 
