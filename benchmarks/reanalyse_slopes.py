@@ -9,7 +9,10 @@ check's criteria can be applied to them without re-simulating:
 ``--write`` replaces ``results`` (keeping the run's own analysis in ``results_before``) and
 says so in ``reanalysed``. ``--recompute-terms`` recomputes the Galerkin terms of the
 ``bench_galerkin_slopes.py`` runs with the present code, at the run's own degree and
-number of samples (the stored ones are kept in ``terms_before``), before the analysis.
+number of samples (the stored ones are kept in ``terms_before``), before the analysis;
+``--degree D --galerkin-paths P`` recompute them at another degree and number of samples
+(the run's ``degree`` and ``galerkin_paths`` are updated), ``--out F`` writes the result
+to ``F`` instead of the input file (one input file).
 """
 
 from __future__ import annotations
@@ -59,11 +62,17 @@ def analyse(model, run: dict, parts: list, order: int, dt: float) -> list[dict]:
     return rows
 
 
-def recompute_terms(model, run: dict, order: int) -> None:
-    """The run's Galerkin terms ``T_0..T_{order+2}`` again, with the present code."""
+def recompute_terms(model, run: dict, order: int, degree: int | None = None,
+                    galerkin_paths: int | None = None) -> None:
+    """The run's Galerkin terms ``T_0..T_{order+2}`` again, with the present code (at
+    ``degree`` and ``galerkin_paths`` when given)."""
     import time
     import warnings
 
+    if degree is not None:
+        run["degree"] = degree
+    if galerkin_paths is not None:
+        run["galerkin_paths"] = galerkin_paths
     opts = {"degree": run.get("degree"), "galerkin_paths": run.get("galerkin_paths")}
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -83,7 +92,17 @@ def main() -> None:
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--recompute-terms", action="store_true")
+    ap.add_argument("--degree", type=int, default=None,
+                    help="with --recompute-terms: the Galerkin degree (default: the run's)")
+    ap.add_argument("--galerkin-paths", type=int, default=None,
+                    help="with --recompute-terms: samples of the sampled measure")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="write here instead of the input file (one input file, --write)")
     args = ap.parse_args()
+    if (args.degree or args.galerkin_paths) and not args.recompute_terms:
+        ap.error("--degree and --galerkin-paths need --recompute-terms")
+    if args.out is not None and (len(args.files) != 1 or not args.write):
+        ap.error("--out needs exactly one input file and --write")
     for path in args.files:
         d = json.loads(path.read_text())
         print(path.name)
@@ -99,7 +118,7 @@ def main() -> None:
             else:
                 model, order = load_model(run["model"]), 3
             if args.recompute_terms and "runs" in d and run.get("method") == "galerkin":
-                recompute_terms(model, run, order)
+                recompute_terms(model, run, order, args.degree, args.galerkin_paths)
             parts = [(None, run)] + list(run.get("parts", {}).items())
             rows = analyse(model, run, parts, order, 0.01)
             if "runs" in d:      # bench_galerkin_slopes.py's agreement (its own definition)
@@ -116,7 +135,7 @@ def main() -> None:
                     "; the Galerkin terms recomputed with the present code (terms_before "
                     "holds the run's own)" if "terms_before" in run else "")
         if args.write:
-            path.write_text(json.dumps(d, indent=1))
+            (args.out or path).write_text(json.dumps(d, indent=1))
 
 
 if __name__ == "__main__":
