@@ -271,3 +271,27 @@ def test_norm_2_matches_the_singular_values():
         est = norm_2(A, iterations=30)
         assert est <= exact * (1 + 1e-12)
         assert est >= exact * (1 - 1e-3)
+
+
+def test_dense_series_errors_from_the_nodes_match_the_per_time_errors():
+    """Asked at more times than the forward form has nodes, the series compares its lower
+    degrees and jackknife replicates at the nodes; its values are the same and its errors
+    at shared times stay within a small factor of the per-time comparison (the statistical
+    part is the largest over each step, so never much below it)."""
+    from volterra_sym.model.catalogue import load_model
+
+    model = load_model("noisy_rnn4")          # sampled measure: jackknife replicates
+    H = ResponseHierarchy(model, "h1", 2)
+
+    def u(t):
+        return np.sin(2.0 * t) * np.ones(model.m)
+    sparse = np.array([0.6, 1.5, 3.0])
+    dense = np.linspace(0.0, 3.0, 2001)           # 0.6, 1.5, 3.0 are on this grid
+    at = [int(round(t / 3.0 * 2000)) for t in sparse]
+    a = H.series_terms(u, sparse, method="galerkin", degree=4)
+    b = H.series_terms(u, dense, method="galerkin", degree=4)
+    assert b.details["steps"] * 7 < dense.size < a.details["steps"] * 7 * 1000
+    va, vb = np.asarray(a), np.asarray(b)[:, at]
+    assert np.max(np.abs(va - vb)) <= 1e-12 * np.max(np.abs(va))
+    ea, eb = np.asarray(a.error)[1:], np.asarray(b.error)[1:, at]
+    assert np.all(eb >= 0.98 * ea) and np.all(eb <= 5.0 * ea)

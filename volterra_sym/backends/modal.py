@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -144,6 +144,11 @@ class ForwardRun:
     delta: float
     ends: list[np.ndarray]  # per order: c_N at step endpoints (K+1, M)
     forcing: list[np.ndarray]  # per order: F_N at the nodes (K, q, M)
+    nodes: list[np.ndarray] = field(default_factory=list)  # per order: c_N at the nodes
+
+    def node_terms(self, a0: np.ndarray) -> np.ndarray:
+        """``T_N`` at the Lobatto nodes of every step: ``(order, K, q)``."""
+        return np.array([np.real(c @ a0) for c in self.nodes])
 
     def endpoint_terms(self, a0: np.ndarray) -> np.ndarray:
         """``T_N`` at the step ends: ``(order, K+1)``."""
@@ -221,7 +226,7 @@ def propagate_forward(dz: ModalSystem, order: int, K: int, tmax: float, usamp: n
         history.append(nodes)
         ends.append(c)
         forcing.append(F)
-    return ForwardRun(K, delta, ends, forcing)
+    return ForwardRun(K, delta, ends, forcing, history)
 
 
 def forward_output(dz: ModalSystem, prop: ForwardRun, a0: np.ndarray, times: np.ndarray,

@@ -20,6 +20,11 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
   ``B`` times smaller, over-states);
 * rounding — ``64 ε κ(V) κ(G)^{1/2}`` times the size of the mode sums.
 
+Series asked at more times than the forward form has nodes (``K q``: ``K`` steps, ``q``
+Lobatto nodes each) compare the lower degrees and the replicates at those nodes: the
+truncation part is the largest change over them, the statistical part the largest over
+the step that holds each time.
+
 A sampled measure pairs with ``p0`` through the stationary functional of the Galerkin
 generator, kernels, series and ``<f>_0`` alike (:func:`pairing_for`; the system module says
 why); the other measures through their own averages.
@@ -732,19 +737,30 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     tol = opts.tol if opts.tol is not None else 1e-8
 
     def run(system: GalerkinSystem, K=None):
-        prop, K, terr = converged_forward(
+        return converged_forward(
             system, system.a0, order, tmax, sampler, theta, Lc, tol=tol,
             memory_budget=opts.budget, noise_unit=system.rounding(1.0),
             max_steps=_MAX_STEPS, what="galerkin series", K=K, kicks=forward_kicks)
-        return forward_output(system, prop, system.a0, times, Lc), K, terr
 
     systems = _systems(asm, low_sums, what)
     system = systems.total
-    vals, K, terr = run(system)
+    prop, K, terr = run(system)
+    vals = forward_output(system, prop, system.a0, times, Lc)
+    # the lower degrees and the jackknife replicates are compared where the values are: at
+    # the requested times, or — more of them than the integrator's nodes — at the nodes,
+    # the statistical part then carried to the times as its largest value over each step
+    # (:func:`_on_nodes`)
+    on_nodes = times.size > K * _LOBATTO_Q
+
+    def compared(s: GalerkinSystem, p=None) -> np.ndarray:
+        p = run(s, K)[0] if p is None else p
+        return p.node_terms(s.a0).reshape(order, -1) if on_nodes else \
+            forward_output(s, p, s.a0, times, Lc)
+    ref = compared(system, prop)
     # T_N against the lower degrees informative for N kicks (:func:`_informative_from`);
     # none: the value itself
     trunc = np.abs(vals).max(axis=1, keepdims=True)
-    changes = [(dl, np.abs(vals - run(s, K)[0]).max(axis=1)) for dl, s in systems.lows]
+    changes = [(dl, np.abs(ref - compared(s)).max(axis=1)) for dl, s in systems.lows]
     for N in range(1, order + 1):
         least = _informative_from(model, N)
         use = [c[N - 1] for dl, c in changes if dl >= least]
@@ -752,7 +768,9 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
             trunc[N - 1, 0] = _safety(model, asm.measure.kind) * max(use)
     stat = np.zeros_like(vals)
     if systems.replicates:
-        stat = jackknife_error(np.stack([run(s, K)[0] for s in systems.replicates]))
+        stat = jackknife_error(np.stack([compared(s) for s in systems.replicates]))
+        if on_nodes:
+            stat = _on_nodes(stat.reshape(order, K, _LOBATTO_Q), times, tmax / K)
     out[1:] = vals
     err[1:] = trunc + stat + terr[:, None] + system.rounding(
         float(np.abs(vals).max(initial=0.0)) + 1.0)
@@ -760,6 +778,17 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
                        {"degree": degree, "basis": system.M, "measure": asm.measure.kind,
                         "pairing": asm.pairing, "steps": K,
                         "truncation": trunc.ravel().tolist()})
+
+
+def _on_nodes(values: np.ndarray, times: np.ndarray, delta: float) -> np.ndarray:
+    """A quantity known at the Lobatto nodes of ``K`` steps of length ``delta``,
+    ``values`` ``(order, K, q)``, at ``times``: its largest value over the step holding each
+    time (the steps' nodes are ``K q`` points; ten thousand requested times would cost the
+    series output of every jackknife replicate and lower degree as much as the value's
+    own)."""
+    K = values.shape[1]
+    step = np.minimum((times / delta).astype(int), K - 1)
+    return values.max(axis=2)[:, step]
 
 
 def _paired_mean(model: SRNN, asm: _Assembled, systems: _Systems) -> tuple[float, float]:
