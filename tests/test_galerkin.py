@@ -258,6 +258,14 @@ def test_time_estimate_admits_degree_5_at_8_units_and_refuses_20_units_at_degree
     with pytest.raises(ResourceLimitError):
         ResponseHierarchy(net20, "h1", 1).kernel((0,)).evaluate(np.array([[1.0]]),
                                                                 method="galerkin")
+    # time_budget moves the limit (checked before any work), and is validated
+    route.check_time(net20, 3, route.parse_options(net20, {"time_budget": 1000}))
+    with pytest.raises(ResourceLimitError):
+        route.check_time(net8, 5, route.parse_options(net8, {"time_budget": 5}))
+    for bad in (0, -1.0, float("nan"), True, "60", 1e6):
+        with pytest.raises(InvalidInputError) as exc:
+            route.parse_options(net8, {"time_budget": bad})
+        assert exc.value.param == "time_budget"
 
 
 def test_norm_2_matches_the_singular_values():

@@ -80,7 +80,7 @@ from .system import (
 __all__ = ["BACKEND", "GalerkinOptions", "galerkin_kernels", "galerkin_series", "applies",
            "parse_options"]
 
-_OPTIONS = ("degree", "tol", "paths", "seed", "batches", "memory_budget")
+_OPTIONS = ("degree", "tol", "paths", "seed", "batches", "memory_budget", "time_budget")
 #: default degree by dimension when neither ``degree`` nor ``tol`` is given
 DEFAULT_DEGREE = {1: 14, 2: 8, 3: 5, 4: 4, 5: 4}
 MAX_DEGREE = 40
@@ -96,6 +96,8 @@ class GalerkinOptions:
     seed: int
     batches: int
     budget: int
+    #: seconds of :func:`estimated_seconds` above which a degree is refused
+    seconds: float
 
 
 def _int(options, name, lo, hi, default):
@@ -123,8 +125,13 @@ def parse_options(model: SRNN, options: dict) -> GalerkinOptions:
     seed = _int(options, "seed", 0, 2**63 - 1, 0)
     batches = _int(options, "batches", 2, 64, 8)
     budget = memory_budget(options.get("memory_budget"))
+    seconds = options.get("time_budget", MAX_SECONDS)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+            or not (math.isfinite(seconds) and 0 < seconds <= 86_400):
+        raise InvalidInputError(f"time_budget must be a number of seconds in (0, 86400], got "
+                                f"{seconds!r}", param="time_budget")
     return GalerkinOptions(degree, None if tol is None else float(tol), paths, seed, batches,
-                           budget)
+                           budget, float(seconds))
 
 
 def applies(model: SRNN, f: sp.Expr) -> str | None:
@@ -300,14 +307,15 @@ def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
 
 def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
     """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`) a degree whose
-    :func:`estimated_seconds` exceed :data:`MAX_SECONDS`. Measured: n = 20 at degree 3
-    (M = 1771) did not finish in 300 s before this check."""
+    :func:`estimated_seconds` exceed the option ``time_budget`` (default
+    :data:`MAX_SECONDS`). Measured: n = 20 at degree 3 (M = 1771) did not finish in 300 s
+    before this check."""
     M = basis_size(model.n, degree)
     _, P = _measure_kind(model, degree, opts)
     seconds = estimated_seconds(model, degree, opts)
-    check_count(seconds, MAX_SECONDS, f"galerkin at degree {degree} (basis of {M} functions, "
-                f"{P} averaging points)", "s (estimated, one core)",
-                "lower --degree or --paths, or use --method montecarlo")
+    check_count(seconds, opts.seconds, f"galerkin at degree {degree} (basis of {M} "
+                f"functions, {P} averaging points)", "s (estimated, one core)",
+                "lower --degree or --paths, raise time_budget, or use --method montecarlo")
 
 
 def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
