@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import AccuracyNotReachedError
 from ..hierarchy.propagation import Representation
 
-__all__ = ["converged_forward", "forward_grid", "ModalSystem", "ModalRepresentation",
+__all__ = ["converged_forward", "forward_grid", "step_index", "ModalSystem", "ModalRepresentation",
            "ForwardRun", "InputSampler", "propagate_forward", "forward_output", "lobatto",
            "etd_weights"]
 
@@ -83,7 +83,7 @@ class ModalRepresentation(Representation):
 def _taylor_terms(pmax: int) -> int:
     """Terms of ``φ_pmax(z) = Σ_k z^k/(k+pmax)!`` for ``|z| < 2``: the first ``K`` with
     ``2^K pmax!/(K+pmax)! < 1e-18`` (the tail relative to ``φ_pmax(0) = 1/pmax!``;
-    30 at pmax = 0, 20 at pmax = 7)."""
+    26 at pmax = 0, 20 at pmax = 7)."""
     K = 1
     while 2.0 ** K * math.factorial(pmax) / math.factorial(K + pmax) >= 1e-18:
         K += 1
@@ -229,6 +229,14 @@ def propagate_forward(dz: ModalSystem, order: int, K: int, tmax: float, usamp: n
     return ForwardRun(K, delta, ends, forcing, history)
 
 
+def step_index(times: np.ndarray, delta: float, K: int) -> np.ndarray:
+    """The step ``i`` (of ``K`` uniform steps of length ``delta`` from 0) holding each time,
+    ``min(⌊t/δ⌋, K − 1)``."""
+    if delta <= 0:
+        return np.zeros(np.shape(times), dtype=int)
+    return np.minimum((np.asarray(times) / delta).astype(int), K - 1)
+
+
 def forward_output(dz: ModalSystem, prop: ForwardRun, a0: np.ndarray, times: np.ndarray,
             Lc: np.ndarray) -> np.ndarray:
     """``T_N`` at arbitrary ``times`` from the step data: partial step ``θ`` from the left end
@@ -242,8 +250,7 @@ def forward_output(dz: ModalSystem, prop: ForwardRun, a0: np.ndarray, times: np.
     z = dz.lam * delta
     q = Lc.shape[0]
     out = np.empty((len(prop.ends), times.size))
-    idx = np.minimum((times / delta).astype(int), K - 1) if delta > 0 else \
-        np.zeros(times.size, dtype=int)
+    idx = step_index(times, delta, K)
     theta = np.clip(times / delta - idx, 0.0, 1.0) if delta > 0 else np.zeros(times.size)
     ca = [c * a0 for c in prop.ends]
     Ga = [np.einsum("pl,klm->kpm", Lc, F * a0) for F in prop.forcing]   # (K, q, M)

@@ -63,6 +63,7 @@ from ..modal import (
     converged_forward,
     forward_grid,
     forward_output,
+    step_index,
 )
 from ..spectral.collocation import numerics
 from . import measure as measures
@@ -731,9 +732,9 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     asm = _assemble(model, f, degree, opts, kicks)
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks)
-    what = f"galerkin series at degree {degree}"
-    mean, mean_err = _paired_mean(model, asm, _systems(asm, low_sums, what)) \
-        if asm.pairing == "stationary" else _mean(asm, low_sums)
+    systems = _systems(asm, low_sums, f"galerkin series at degree {degree}")
+    mean, mean_err = _paired_mean(model, asm, systems) if asm.pairing == "stationary" \
+        else _mean(asm, low_sums)
     tmax = float(times[-1])
     out = np.zeros((order + 1, times.size))
     err = np.zeros_like(out)
@@ -750,7 +751,6 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
             memory_budget=opts.budget, noise_unit=system.rounding(1.0),
             max_steps=_MAX_STEPS, what="galerkin series", K=K, kicks=forward_kicks)
 
-    systems = _systems(asm, low_sums, what)
     system = systems.total
     prop, K, terr = run(system)
     vals = forward_output(system, prop, system.a0, times, Lc)
@@ -760,11 +760,11 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     # (:func:`_on_nodes`)
     on_nodes = times.size > K * _LOBATTO_Q
 
-    def compared(s: GalerkinSystem, p=None) -> np.ndarray:
-        p = run(s, K)[0] if p is None else p
+    def compared(s: GalerkinSystem) -> np.ndarray:
+        p = run(s, K)[0]
         return p.node_terms(s.a0).reshape(order, -1) if on_nodes else \
             forward_output(s, p, s.a0, times, Lc)
-    ref = compared(system, prop)
+    ref = prop.node_terms(system.a0).reshape(order, -1) if on_nodes else vals
     # T_N against the lower degrees informative for N kicks (:func:`_informative_from`);
     # none: the value itself
     trunc = np.abs(vals).max(axis=1, keepdims=True)
@@ -794,9 +794,7 @@ def _on_nodes(values: np.ndarray, times: np.ndarray, delta: float) -> np.ndarray
     time (the steps' nodes are ``K q`` points; ten thousand requested times would cost the
     series output of every jackknife replicate and lower degree as much as the value's
     own)."""
-    K = values.shape[1]
-    step = np.minimum((times / delta).astype(int), K - 1)
-    return values.max(axis=2)[:, step]
+    return values.max(axis=2)[:, step_index(times, delta, values.shape[1])]
 
 
 def _paired_mean(model: SRNN, asm: _Assembled, systems: _Systems) -> tuple[float, float]:
