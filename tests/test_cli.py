@@ -270,6 +270,21 @@ BAD_INPUTS = [
     ("verify --out a file", ["verify", "linear2d", "--out", "{file}"], 2, "not a directory"),
     ("MemoryError-sized series request", S + ["--n-times", "10000000", "--order", "16"], 1,
      "memory budget"),
+    ("galerkin --paths below 1000", ["kernel", "tanh3", "--lags", "1", "--method", "galerkin",
+                                     "--paths", "20"], 2, "--paths must be an integer between"),
+    ("--paths with spectral", ["kernel", "tanh2d", "--lags", "1", "--method", "spectral",
+                               "--paths", "5000"], 2,
+     "--paths is not used by method 'spectral' (only by galerkin, montecarlo)"),
+    ("series --seed -1", S + ["--method", "galerkin", "--seed", "-1"], 2, "--seed"),
+    ("series --paths with exact", S + ["--method", "exact", "--paths", "5000"], 2,
+     "--paths is not used by method 'exact'"),
+    ("--time-budget with montecarlo", K + ["--method", "montecarlo", "--time-budget", "3"], 2,
+     "--time-budget is not used by method 'montecarlo'"),
+    ("--time-budget nan", ["kernel", "tanh3", "--lags", "1", "--method", "galerkin",
+                           "--time-budget", "nan"], 2, "--time-budget must be"),
+    ("galerkin over its --time-budget", ["kernel", "tanh3", "--lags", "1", "--method",
+                                         "galerkin", "--degree", "5", "--time-budget",
+                                         "0.001"], 1, "raise --time-budget"),
 ]
 
 
@@ -290,6 +305,32 @@ def test_bad_input_one_line_and_exit_code(tmp_path, capsys, monkeypatch, case):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["bad.toml", "nonsquare.toml", "binary.toml", "a_file.txt", "dangling.tex",
          "fig.png"])
+
+
+def test_galerkin_samples_from_the_command_line(capsys):
+    """``--paths``/``--seed`` reach the galerkin route's sampled measure (issue 9: options
+    degree, tol, paths, seed): the output names them, one seed reproduces its value
+    bitwise, and two seeds differ by less than their combined error estimates."""
+    model = str(Path(__file__).parent / "data" / "tanh10.toml")
+    argv = ["kernel", model, "--method", "galerkin", "--lags", "1", "--paths", "5000"]
+    runs = []
+    for seed in (1, 1, 2):
+        code, out, _ = run(capsys, *argv, "--seed", seed, "--json")
+        assert code == 0
+        runs.append(json.loads(out))
+    a, b, c = runs
+    assert a["options"] == {"paths": 5000, "seed": 1}
+    assert a["details"]["samples"] == 5000 and a["details"]["seed"] == 1
+    assert a["details"]["measure"] == "samples"
+    assert a["values"] == b["values"]
+    assert a["values"] != c["values"]
+    assert abs(a["values"][0] - c["values"][0]) < a["errors"][0] + c["errors"][0]
+    code, out, _ = run(capsys, *argv, "--seed", 1)
+    assert code == 0 and "5,000 samples (seed 1)" in out
+    # a measure that is not sampled (tanh3: the tensor rule) does not use them: said so
+    code, out, _ = run(capsys, "kernel", "tanh3", "--method", "galerkin", "--degree", "4",
+                       "--lags", "1", "--paths", "5000")
+    assert code == 0 and "--paths not used by galerkin" in out
 
 
 def test_the_corpus_is_thirty_or_more():

@@ -66,10 +66,15 @@ MAX_T_MAX = MAX_TIME
 #: most observation times of ``series``
 MAX_N_TIMES = 10_000_000
 #: which backend options each route uses: kernels, series
-KERNEL_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": ("tol", "degree"),
+GALERKIN_OPTIONS = ("tol", "degree", "paths", "seed", "time_budget")
+KERNEL_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": GALERKIN_OPTIONS,
                   "taylor": ("tol", "degree")}
-SERIES_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": ("tol", "degree"),
+SERIES_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": GALERKIN_OPTIONS,
                   "taylor": ("degree",)}
+#: samples of ``p0`` the galerkin route's sampled measure accepts (``--paths``)
+GALERKIN_PATHS = (1000, 10**8)
+#: largest ``--time-budget`` (seconds)
+MAX_TIME_BUDGET = 86_400.0
 
 EXIT_STATUS_HELP = """\
 exit status:
@@ -150,24 +155,42 @@ def _check_tol(tol: float | None) -> float | None:
     return float(tol)
 
 
-def _route_options(args, route: str, table: dict[str, tuple[str, ...]]) -> tuple[dict, list]:
-    """The backend options of ``--tol``/``--degree`` the chosen route uses; with an explicit
+def _route_options(args, route: str, table: dict[str, tuple[str, ...]],
+                   also: dict[str, str] | None = None) -> tuple[dict, list]:
+    """The backend options (``--tol``, ``--degree``; galerkin: ``--paths``, ``--seed``,
+    ``--time-budget`` of its sampled measure) the chosen route uses; with an explicit
     ``--method`` an option the route does not use is refused, with ``auto`` it is ignored
-    (returned in the second list)."""
+    (returned in the second list). ``also`` names other users of an option (for the
+    refusal's text: ``--paths`` of ``kernel`` is also Monte Carlo's)."""
     given = {"tol": _check_tol(args.tol),
-             "degree": None if args.degree is None else _positive_int("--degree", args.degree)}
+             "degree": None if args.degree is None else _positive_int("--degree", args.degree),
+             "paths": None, "seed": None, "time_budget": None}
+    if getattr(args, "paths", None) is not None:
+        lo, hi = GALERKIN_PATHS
+        given["paths"] = _positive_int("--paths", args.paths, hi, lo=lo)
+    if getattr(args, "seed", None) is not None:
+        given["seed"] = _positive_int("--seed", args.seed, 2**63 - 1, lo=0)
+    if getattr(args, "time_budget", None) is not None:
+        tb = args.time_budget
+        if not (math.isfinite(tb) and 0 < tb <= MAX_TIME_BUDGET):
+            raise InvalidInputError(f"--time-budget must be a number of seconds with 0 < "
+                                    f"seconds ≤ {MAX_TIME_BUDGET:g}, got {tb!r}",
+                                    param="--time-budget")
+        given["time_budget"] = float(tb)
     opts, ignored = {}, []
     for name, value in given.items():
         if value is None:
             continue
+        flag = "--" + name.replace("_", "-")
         if name in table.get(route, ()):
             opts[name] = value
         elif args.method != "auto":
             users = [r for r, names in table.items() if name in names]
-            raise InvalidInputError(f"--{name} is not used by method {route!r} (only by "
-                                    f"{', '.join(users)})", param=f"--{name}")
+            users += [(also or {}).get(name)] if (also or {}).get(name) else []
+            raise InvalidInputError(f"{flag} is not used by method {route!r} (only by "
+                                    f"{', '.join(users)})", param=flag)
         else:
-            ignored.append(f"--{name}")
+            ignored.append(flag)
     return opts, ignored
 
 
@@ -330,7 +353,7 @@ def cmd_kernel(args) -> int:
 
     if args.method == "montecarlo":
         return cmd_kernel_montecarlo(args)
-    refuse_mc_options(args)
+    refuse_mc_options(args, keep=("paths", "seed"))       # also the galerkin route's
 
     with StageProgress(2, "kernel", enabled=args.progress) as bar:
         with bar.stage("load model, build hierarchy"):
@@ -341,11 +364,13 @@ def cmd_kernel(args) -> int:
             hier = ResponseHierarchy(model, args.observable, order)
             K = hier.kernel(channels)
             route = select_route(model, hier.f, args.method, f"kernel {K}").name
-            opts, ignored = _route_options(args, route, KERNEL_OPTIONS)
+            opts, ignored = _route_options(args, route, KERNEL_OPTIONS,
+                                           {"paths": "montecarlo", "seed": "montecarlo"})
         with bar.stage(f"evaluate ({route})"):
             res = K.evaluate(lags, method=route, **opts)
     vals, errs, used = res.values, res.error_or_nan, res.method
     facts = dict(res.details.get("route", {}))
+    ignored += _unsampled(opts, facts)
     if args.json:
         print(json.dumps({"model": model.name, "observable": str(hier.f),
                           "channels": list(channels), "method": used, "options": opts,
@@ -355,14 +380,28 @@ def cmd_kernel(args) -> int:
     else:
         note = f"; {', '.join(ignored)} not used by {used}" if ignored else ""
         if "degree" in facts:
-            note = (f", degree {facts['degree']}, {facts['measure']} measure"
-                    + (", stationary pairing" if facts.get("pairing") == "stationary" else "")
-                    + note)
+            note = _galerkin_note(facts) + note
         print(f"# {sp.sstr(K)} of f = {hier.f} for {model.name} (method: {used}{note})")
         print(f"# {'lags':>24s} {'K':>22s} {'error estimate':>16s}")
         for lag, v, e in zip(lags, vals, errs, strict=True):
             print(f"{','.join(f'{x:g}' for x in lag):>26s} {v:22.15g} {e:16.3g}")
     return EXIT_OK
+
+
+def _unsampled(opts: dict, facts: dict) -> list[str]:
+    """``--paths``/``--seed`` given to a galerkin run whose measure was not sampled (the
+    tensor rule, a quadrature or a grid): they were not used."""
+    if "degree" not in facts or "samples" in facts:
+        return []
+    return [f"--{name}" for name in ("paths", "seed") if name in opts]
+
+
+def _galerkin_note(facts: dict) -> str:
+    """``, degree d, <measure> measure[ of N samples (seed S)][, stationary pairing]``."""
+    sampled = (f" of {facts['samples']:,} samples (seed {facts['seed']})"
+               if "samples" in facts else "")
+    return (f", degree {facts['degree']}, {facts['measure']} measure{sampled}"
+            + (", stationary pairing" if facts.get("pairing") == "stationary" else ""))
 
 
 def cmd_series(args) -> int:
@@ -395,6 +434,8 @@ def cmd_series(args) -> int:
         with bar.stage(f"series terms ({route})"):
             res = hier.series_terms(u, times, method=route, **opts)
         terms, used = np.asarray(res), res.method
+        facts = dict(res.details.get("route", res.details) or {})
+        ignored += _unsampled(opts, facts)
         partial = np.cumsum(eps ** np.arange(order + 1)[:, None] * terms, axis=0)
         diag = diagnose_series(terms, eps, terminates_at=hier.terminates_at)
         if plot:
@@ -419,6 +460,8 @@ def cmd_series(args) -> int:
                           "diagnostic": diag.message}, indent=1))
     else:
         note = f"; {', '.join(ignored)} not used by {used}" if ignored else ""
+        if "degree" in facts and "measure" in facts:
+            note = _galerkin_note(facts) + note
         print(f"# {model.name}: f = {hier.f}, method {used}{note}, eps = {eps:g}; "
               f"{diag.message}")
         head = "".join(f"{'S_' + str(N):>16s}" for N in range(order + 1))
@@ -505,6 +548,23 @@ def _route_args(p: argparse.ArgumentParser, extra: tuple[str, ...] = ()) -> None
                         "polynomial basis (default by dimension, docs/theory.md §9)")
 
 
+def _galerkin_args(p: argparse.ArgumentParser, sampling: bool) -> None:
+    """Options of the galerkin route's sampled measure (``--paths``/``--seed`` only where
+    Monte Carlo does not already define them) and its time limit."""
+    g = p.add_argument_group("galerkin (--method galerkin, or auto where it is chosen)")
+    if sampling:
+        g.add_argument("--paths", type=int, metavar="N",
+                       help="samples of the stationary density p0 averaging the Galerkin "
+                            "matrices where they are sampled (n ≥ 3 beyond the tensor rule, "
+                            f"docs/theory.md §9), {GALERKIN_PATHS[0]:,}..{GALERKIN_PATHS[1]:,} "
+                            "(default: 40,000)")
+        g.add_argument("--seed", type=int, metavar="S",
+                       help="seed of those samples, ≥ 0 (default: 0)")
+    g.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="refuse a degree whose estimated time exceeds SECONDS, 0 < SECONDS ≤ "
+                        f"{MAX_TIME_BUDGET:g} (default: 120)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import cli_montecarlo
 
@@ -549,6 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "numbers ≥ 0")
     sp_k.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
     _route_args(sp_k, ("montecarlo",))
+    _galerkin_args(sp_k, sampling=False)       # --paths, --seed: shared with Monte Carlo
     sp_k.add_argument("--json", action="store_true", help="print JSON (default: a table)")
     _common(sp_k)
     cli_montecarlo.add_kernel_arguments(sp_k)
@@ -569,6 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"number of observation times in [0, T], 2..{MAX_N_TIMES:,}")
     sp_s.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
     _route_args(sp_s)
+    _galerkin_args(sp_s, sampling=True)
     sp_s.add_argument("--plot", metavar="FILE",
                       help="write a figure of <f>_0 and each partial sum against t; .png "
                            "is appended unless FILE ends in an image format (default: none)")

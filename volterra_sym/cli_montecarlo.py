@@ -213,15 +213,22 @@ def _cluster_arguments(p) -> None:
                         f"(connection timeout {SCHEDULER_TIMEOUT:g} s; default: in-process)")
 
 
-def _mc_common(p, paths_default: int) -> None:
+#: ``kernel``: the galerkin route's sampled measure takes ``--paths`` and ``--seed`` too
+GALERKIN_SHARED = ("; galerkin: samples of p0 averaging its matrices where they are sampled "
+                   "(n ≥ 3 beyond the tensor rule), 1,000..100,000,000, default 40,000")
+
+
+def _mc_common(p, paths_default: int, shared: bool = False) -> None:
     p.add_argument("--paths", type=int, metavar="N",
-                   help=f"Monte Carlo paths, ≥ 2 (default: {paths_default:,})")
+                   help=f"Monte Carlo paths, ≥ 2 (default: {paths_default:,})"
+                        + (GALERKIN_SHARED if shared else ""))
     p.add_argument("--dt", type=float, metavar="DT",
                    help="Monte Carlo time step; lags and times must be multiples of it; the "
                         "time-step bias is measured by a second run at DT/2 on the same "
                         f"Brownian paths (default: {DEFAULT_DT:g})")
     p.add_argument("--seed", type=int, metavar="S",
-                   help="random seed, ≥ 0 (default: 12345; the output records it)")
+                   help="random seed, ≥ 0 (default: 12345; the output records it)"
+                        + ("; galerkin: the seed of its samples, default 0" if shared else ""))
     p.add_argument("--control-variate", action="store_true", default=None,
                    help="use the linearised network, run with the same noise, as a control "
                         "variate (nonlinear models; first-order kernels and responses) "
@@ -249,13 +256,14 @@ def add_kernel_arguments(p) -> None:
                    help="time origins per path, --origin-stride apart (default: 10)")
     g.add_argument("--origin-stride", type=float, metavar="S",
                    help="time between origins on a path, a multiple of --dt (default: 0.5)")
-    _mc_common(g, DEFAULT_KERNEL_PATHS)
+    _mc_common(g, DEFAULT_KERNEL_PATHS, shared=True)
 
 
-def refuse_mc_options(args) -> None:
-    """With a method other than ``montecarlo``, a Monte Carlo option is refused by name."""
+def refuse_mc_options(args, keep: tuple[str, ...] = ()) -> None:
+    """With a method other than ``montecarlo``, a Monte Carlo option is refused by name
+    (except those in ``keep``: another route uses them too)."""
     for name in KERNEL_MC_OPTIONS:
-        if getattr(args, name, None) is not None:
+        if name not in keep and getattr(args, name, None) is not None:
             raise InvalidInputError(f"--{name.replace('_', '-')} is used only by --method "
                                     f"montecarlo (got --method {args.method})",
                                     param=f"--{name.replace('_', '-')}")
@@ -373,10 +381,11 @@ def cmd_kernel_montecarlo(args) -> int:
     """``kernel --method montecarlo``: values ± standard errors and the time-step bias."""
     from .montecarlo import first_order_kernel, kick_kernel, second_order_kernel
 
-    for opt in ("tol", "degree"):
+    for opt in ("tol", "degree", "time_budget"):
         if getattr(args, opt, None) is not None:
-            raise InvalidInputError(f"--{opt} is not used by method 'montecarlo' (its "
-                                    "accuracy is set by --paths and --dt)", param=f"--{opt}")
+            flag = "--" + opt.replace("_", "-")
+            raise InvalidInputError(f"{flag} is not used by method 'montecarlo' (its "
+                                    "accuracy is set by --paths and --dt)", param=flag)
     st = _mc_settings(args, DEFAULT_KERNEL_PATHS)
     dt = st["dt"]
     window = 0.1 if args.window is None else _finite("--window", args.window)

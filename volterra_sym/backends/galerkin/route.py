@@ -316,7 +316,7 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
     seconds = estimated_seconds(model, degree, opts)
     check_count(seconds, opts.seconds, f"galerkin at degree {degree} (basis of {M} "
                 f"functions, {P} averaging points)", "s (estimated, one core)",
-                "lower --degree or --paths, raise time_budget, or use --method montecarlo")
+                "lower --degree or --paths, raise --time-budget, or use --method montecarlo")
 
 
 def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
@@ -540,6 +540,14 @@ def _systems(asm: _Assembled, lows: list[tuple[int, Sums]], what: str) -> _Syste
          for i in range(len(asm.batches))])
 
 
+def _sampling_facts(asm: _Assembled, opts: GalerkinOptions) -> dict:
+    """``{"samples": P, "seed": s}`` for a sampled measure (reproduce it with ``paths=P,
+    seed=s``), else nothing."""
+    if asm.measure.kind != "samples":
+        return {}
+    return {"samples": int(asm.measure.x.shape[0]), "seed": opts.seed}
+
+
 def _kernel_values(graph, requests, system):
     return walk_kernels(graph, ModalRepresentation(system, system.a0, "galerkin"), requests)
 
@@ -559,8 +567,8 @@ def _at_degree(model, f, graph, reqs, degree, opts):
         for k in res:
             stat[k] = jackknife_error(np.stack([np.real(v[k][0]) for v in vals]))
     info = {"degree": degree, "basis": system.M, "measure": asm.measure.kind,
-            "pairing": asm.pairing, "cond_G": float(system.cond_G),
-            "cond_V": float(system.cond_V)}
+            **_sampling_facts(asm, opts), "pairing": asm.pairing,
+            "cond_G": float(system.cond_G), "cond_V": float(system.cond_V)}
     out, parts = {}, {}
     for k, (v, mag) in res.items():
         least = _informative_from(model, len(k))
@@ -784,7 +792,7 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
         float(np.abs(vals).max(initial=0.0)) + 1.0)
     return SeriesTerms(out, err, "galerkin",
                        {"degree": degree, "basis": system.M, "measure": asm.measure.kind,
-                        "pairing": asm.pairing, "steps": K,
+                        **_sampling_facts(asm, opts), "pairing": asm.pairing, "steps": K,
                         "truncation": trunc.ravel().tolist()})
 
 
