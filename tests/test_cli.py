@@ -331,6 +331,13 @@ def test_galerkin_samples_from_the_command_line(capsys):
     code, out, _ = run(capsys, "kernel", "tanh3", "--method", "galerkin", "--degree", "4",
                        "--lags", "1", "--paths", "5000")
     assert code == 0 and "--paths not used by galerkin" in out
+    # series: the same options, and its JSON carries the route's facts
+    code, out, _ = run(capsys, "series", model, "--input", "sin(t)", "--t-max", "1",
+                       "--n-times", "3", "--order", "1", "--paths", "5000", "--seed", "4",
+                       "--json")
+    d = json.loads(out)
+    assert code == 0 and d["options"] == {"paths": 5000, "seed": 4}
+    assert d["details"]["samples"] == 5000 and d["details"]["seed"] == 4
 
 
 def test_the_corpus_is_thirty_or_more():

@@ -116,6 +116,24 @@ def test_bistable_error_says_so_and_tol_refuses():
         hier.kernel(0).evaluate(lags, method="galerkin", tol=1e-12)
 
 
+def test_an_unreached_tol_names_what_stopped_the_degree():
+    """``tol`` raises the degree until a budget refuses the next one; the refusal says
+    which budget and the option that moves it (a time limit used to be reported as "the
+    memory budget or a numerical limit"), and carries the best values."""
+    from volterra_sym.model.catalogue import load_model
+
+    hier = ResponseHierarchy(load_model("tanh3"), "h1", order=1)
+    with pytest.raises(AccuracyNotReachedError) as info:
+        hier.kernel(0).evaluate([0.5, 2.0], method="galerkin", tol=1e-9, time_budget=0.05)
+    msg = str(info.value)
+    assert "stopped by the time budget" in msg and "--time-budget" in msg, msg
+    assert info.value.best is not None
+    with pytest.raises(AccuracyNotReachedError) as info:
+        hier.kernel(0).evaluate([0.5, 2.0], method="galerkin", tol=1e-9,
+                                memory_budget="30M")
+    assert "stopped by the memory budget" in str(info.value), str(info.value)
+
+
 def test_tol_raises_the_degree():
     model = tanh1()
     hier = ResponseHierarchy(model, "h1", order=1)

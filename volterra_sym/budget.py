@@ -1,14 +1,17 @@
 """Cost budgets: estimate before allocating, refuse with the estimate and how to lower it.
 
 The memory budget defaults to half of the memory available when the check runs
-(``/proc/meminfo``'s ``MemAvailable``; 4 GiB where that cannot be read) and can be set
+(``/proc/meminfo``'s ``MemAvailable``; 8 GiB where that cannot be read) and can be set
 with the environment variable ``VOLTERRA_MEMORY_BUDGET`` (bytes, or with a suffix
 ``K``, ``M``, ``G``) or per call.
 """
 
 from __future__ import annotations
 
+import math
 import os
+
+import numpy as np
 
 from .errors import InvalidInputError, ResourceLimitError, format_bytes
 
@@ -29,28 +32,33 @@ def available_memory() -> int:
     return 8 * 1024**3
 
 
-def _parse_bytes(text: str) -> int:
+def _parse_bytes(text: str, param: str = "VOLTERRA_MEMORY_BUDGET") -> int:
+    """``'4G'``, ``'500M'``, ``'123456'`` (bytes): a finite positive byte count."""
     t = text.strip().upper().removesuffix("B").removesuffix("I")
     unit = t[-1:] if t[-1:] in _SUFFIX and t[-1:] else ""
     num = t[: len(t) - len(unit)] if unit else t
     try:
         val = float(num) * _SUFFIX[unit]
     except ValueError:
-        raise InvalidInputError(f"VOLTERRA_MEMORY_BUDGET must be a byte count such as "
-                                f"'4G' or '500M', got {text!r}",
-                                param="VOLTERRA_MEMORY_BUDGET") from None
-    if not val > 0:
-        raise InvalidInputError(f"VOLTERRA_MEMORY_BUDGET must be positive, got {text!r}",
-                                param="VOLTERRA_MEMORY_BUDGET")
+        raise InvalidInputError(f"{param} must be a byte count such as '4G' or '500M', got "
+                                f"{text!r}", param=param) from None
+    if not (math.isfinite(val) and val > 0):
+        raise InvalidInputError(f"{param} must be a finite positive byte count, got "
+                                f"{text!r}", param=param)
     return int(val)
 
 
-def memory_budget(budget: float | None = None) -> int:
-    """The memory budget in bytes: ``budget`` if given, else ``VOLTERRA_MEMORY_BUDGET``,
-    else half of the available memory."""
+def memory_budget(budget: float | str | None = None) -> int:
+    """The memory budget in bytes: ``budget`` if given (bytes, or text such as ``'4G'``),
+    else ``VOLTERRA_MEMORY_BUDGET``, else half of the available memory."""
     if budget is not None:
-        if not budget > 0:
-            raise InvalidInputError(f"memory budget must be positive, got {budget!r}",
+        if isinstance(budget, str):
+            return _parse_bytes(budget, "memory_budget")
+        if isinstance(budget, bool) or not isinstance(budget, (int, float, np.integer,
+                                                                 np.floating)) \
+                or not (math.isfinite(budget) and budget > 0):
+            raise InvalidInputError(f"memory_budget must be a finite positive number of "
+                                    f"bytes or text such as '4G', got {budget!r}",
                                     param="memory_budget")
         return int(budget)
     env = os.environ.get("VOLTERRA_MEMORY_BUDGET")

@@ -388,6 +388,20 @@ def cmd_kernel(args) -> int:
     return EXIT_OK
 
 
+def _jsonable(facts: dict) -> dict:
+    """The route's facts that are numbers, strings or short lists, for ``--json``."""
+    def plain(x):
+        return x.item() if isinstance(x, (np.integer, np.floating)) else x
+    out = {}
+    for k, v in facts.items():
+        v = plain(v)
+        if isinstance(v, (int, float, str, bool)) or v is None:
+            out[k] = v
+        elif isinstance(v, (list, tuple)) and len(v) <= 64:
+            out[k] = [plain(x) for x in v]
+    return out
+
+
 def _unsampled(opts: dict, facts: dict) -> list[str]:
     """``--paths``/``--seed`` given to a galerkin run whose measure was not sampled (the
     tensor rule, a quadrature or a grid): they were not used."""
@@ -457,7 +471,8 @@ def cmd_series(args) -> int:
                           "partial_sums": partial.tolist(),
                           "radius_estimate": diag.radius if np.isfinite(diag.radius)
                           else None, "meaningful": diag.meaningful,
-                          "diagnostic": diag.message}, indent=1))
+                          "diagnostic": diag.message,
+                          **({"details": _jsonable(facts)} if facts else {})}, indent=1))
     else:
         note = f"; {', '.join(ignored)} not used by {used}" if ignored else ""
         if "degree" in facts and "measure" in facts:

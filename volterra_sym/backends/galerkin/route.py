@@ -668,18 +668,21 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
         return _default_ladder(model, f, graph, reqs, opts)
     best = None
     need = _needed_degree(model, (len(k) for k in reqs))
+    stop = f"the largest degree {MAX_DEGREE}"
     for degree in _degrees(model, f, opts):
         if opts.degree is None and degree < need:
             continue
         try:
             out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
-        except ResourceLimitError:
+        except ResourceLimitError as exc:
             if best is None or opts.tol is None:
                 raise
+            stop = _stopped_by(degree, exc)
             break
-        except AccuracyNotReachedError:
+        except AccuracyNotReachedError as exc:
             if opts.tol is None or best is None:
                 raise
+            stop = f"degree {degree} failed ({exc})"
             break
         rel, _ = _relative(out)
         best = (out, parts, info, rel)
@@ -688,9 +691,17 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     out, parts, info, rel = best
     raise AccuracyNotReachedError(
         f"galerkin: tol={opts.tol:g} not reached: best relative error estimate {rel:.2g} at "
-        f"degree {info['degree']} (basis {info['basis']}, {info['measure']} measure) before "
-        f"the memory budget or a numerical limit; raise tol or the memory budget",
-        best=out, error=rel, tol=opts.tol)
+        f"degree {info['degree']} (basis {info['basis']}, {info['measure']} measure); "
+        f"stopped by {stop}; raise tol", best=out, error=rel, tol=opts.tol)
+
+
+def _stopped_by(degree: int, exc: ResourceLimitError) -> str:
+    """What refused ``degree`` in a ``tol`` ladder, and the option that moves it."""
+    if exc.unit.startswith("s"):
+        return (f"the time budget: degree {degree} is estimated at {exc.estimate:.3g} s, "
+                f"more than {exc.budget:.3g} s (time_budget, --time-budget)")
+    return (f"the memory budget: degree {degree} needs about {exc.estimate / 2**30:.3g} GiB, "
+            f"more than {exc.budget / 2**30:.3g} GiB (memory_budget, VOLTERRA_MEMORY_BUDGET)")
 
 
 # ---------------------------------------------------------------------- series
