@@ -134,6 +134,14 @@ def test_an_unreached_tol_names_what_stopped_the_degree():
     assert "stopped by the memory budget" in str(info.value), str(info.value)
 
 
+@pytest.mark.parametrize("bad", ["x", "inf", float("inf"), float("nan"), -1, True, [1]])
+def test_a_bad_memory_budget_is_refused_naming_it(bad):
+    hier = ResponseHierarchy(tanh1(), "h1", order=1)
+    with pytest.raises(InvalidInputError) as info:
+        hier.kernel(0).evaluate([0.5], method="galerkin", memory_budget=bad)
+    assert info.value.param == "memory_budget"
+
+
 def test_tol_raises_the_degree():
     model = tanh1()
     hier = ResponseHierarchy(model, "h1", order=1)
