@@ -142,6 +142,15 @@ def test_series_json_and_plot(tmp_path, capsys):
     partial = np.array(data["partial_sums"])
     assert terms.shape == (3, 21) and data["meaningful"]
     np.testing.assert_allclose(partial[2], terms[0] + 0.1 * terms[1] + 0.01 * terms[2])
+    terr = np.array(data["terms_error"])
+    np.testing.assert_allclose(data["partial_sum_error"],
+                               terr[0] + 0.1 * terr[1] + 0.01 * terr[2])
+    # the table shows the same error of the last partial sum, with what it contains
+    code, out, _ = run(capsys, "series", "tanh1d", "--input", "sin(2*t)", "--order", "2",
+                       "--t-max", "2", "--n-times", "3")
+    rows = [r.split() for r in out.splitlines() if not r.startswith("#")]
+    assert code == 0 and "error of S_2" in out and "remainder of the series" in out
+    assert all(len(r) == 5 and 0 < float(r[4]) < 1e-6 for r in rows), rows
 
 
 def test_series_tol_reaches_spectral_and_error_is_reported(capsys):

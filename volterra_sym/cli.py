@@ -463,12 +463,16 @@ def cmd_series(args) -> int:
     if plot:
         print(f"wrote {plot}", file=sys.stderr)
     err = None if res.error is None else np.asarray(res.error)
+    # the error of the partial sum S_M = Σ_N ε^N T_N: Σ_N |ε|^N err_N (the terms' errors
+    # are bounds, added)
+    bound = None if err is None else (abs(eps) ** np.arange(order + 1)[:, None] * err).sum(0)
     if args.json:
         print(json.dumps({"model": model.name, "observable": str(hier.f), "method": used,
                           "options": opts, "input": [str(p) for p in parsed], "eps": eps,
                           "times": times.tolist(), "terms": terms.tolist(),
                           "terms_error": None if err is None else err.tolist(),
                           "partial_sums": partial.tolist(),
+                          "partial_sum_error": None if bound is None else bound.tolist(),
                           "radius_estimate": diag.radius if np.isfinite(diag.radius)
                           else None, "meaningful": diag.meaningful,
                           "diagnostic": diag.message,
@@ -480,10 +484,15 @@ def cmd_series(args) -> int:
         print(f"# {model.name}: f = {hier.f}, method {used}{note}, eps = {eps:g}; "
               f"{diag.message}")
         head = "".join(f"{'S_' + str(N):>16s}" for N in range(order + 1))
-        print(f"# {'t':>10s}{head}")
+        last = f"{'error of S_' + str(order):>18s}" if bound is not None else ""
+        if bound is not None:
+            print(f"# error of S_{order}: Σ_N |eps|^N × the error of T_N (the route's "
+                  "estimate); the remainder of the series beyond the order is not in it")
+        print(f"# {'t':>10s}{head}{last}")
         step = max(1, len(times) // 20)
         for i in range(0, len(times), step):
-            print(f"{times[i]:12.5g}" + "".join(f"{x:16.9g}" for x in partial[:, i]))
+            tail = f"{bound[i]:18.3g}" if bound is not None else ""
+            print(f"{times[i]:12.5g}" + "".join(f"{x:16.9g}" for x in partial[:, i]) + tail)
     return EXIT_OK
 
 
