@@ -336,6 +336,10 @@ def test_galerkin_samples_from_the_command_line(capsys):
     assert abs(a["values"][0] - c["values"][0]) < a["errors"][0] + c["errors"][0]
     code, out, _ = run(capsys, *argv, "--seed", 1)
     assert code == 0 and "5,000 samples (seed 1)" in out
+    parts = a["details"]
+    line = next(r for r in out.splitlines() if r.startswith("# largest error parts"))
+    assert f"truncation {parts['truncation']:.3g}" in line
+    assert f"statistical {parts['statistical']:.3g}" in line
     # a measure that is not sampled (tanh3: the tensor rule) does not use them: said so
     code, out, _ = run(capsys, "kernel", "tanh3", "--method", "galerkin", "--degree", "4",
                        "--lags", "1", "--paths", "5000")

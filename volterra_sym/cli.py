@@ -382,6 +382,11 @@ def cmd_kernel(args) -> int:
         if "degree" in facts:
             note = _galerkin_note(facts) + note
         print(f"# {sp.sstr(K)} of f = {hier.f} for {model.name} (method: {used}{note})")
+        parts = [(k, facts[k]) for k in ("truncation", "statistical", "rounding")
+                 if isinstance(facts.get(k), (int, float))]
+        if parts:
+            print("# largest error parts: " + ", ".join(f"{k} {v:.3g}" for k, v in parts)
+                  + _advice(dict(parts)))
         print(f"# {'lags':>24s} {'K':>22s} {'error estimate':>16s}")
         for lag, v, e in zip(lags, vals, errs, strict=True):
             print(f"{','.join(f'{x:g}' for x in lag):>26s} {v:22.15g} {e:16.3g}")
@@ -408,6 +413,17 @@ def _unsampled(opts: dict, facts: dict) -> list[str]:
     if "degree" not in facts or "samples" in facts:
         return []
     return [f"--{name}" for name in ("paths", "seed") if name in opts]
+
+
+def _advice(parts: dict) -> str:
+    """Which option lowers the larger part of a Galerkin error."""
+    t, st = parts.get("truncation", 0.0), parts.get("statistical", 0.0)
+    if st > t:
+        return " (statistical leads: more --paths lower it as 1/√paths)"
+    if t > 0 and "statistical" in parts:
+        return (" (truncation leads: the change against lower degrees; a higher --degree "
+                "can lower it)")
+    return ""
 
 
 def _galerkin_note(facts: dict) -> str:
