@@ -102,3 +102,10 @@ def test_results_display_as_html_tables():
     assert "<table>" in html and "KernelValues" in html and res.method in html
     for v in np.asarray(res):
         assert f"{v:.8g}" in html
+    # a route's facts (degree, measure, the parts of the error) head the table
+    tanh = vs.ResponseHierarchy(vs.load_model("tanh3"), "h1", order=1)
+    g = tanh.kernel((0,)).evaluate(np.array([0.5]), method="galerkin", degree=5)
+    html = g._repr_html_()
+    facts = g.details["route"]
+    assert "degree 5" in html and f"measure {facts['measure']}" in html
+    assert f"truncation {facts['truncation']:.3g}" in html

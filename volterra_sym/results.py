@@ -7,6 +7,7 @@ directly (``result - reference`` is an ndarray).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -100,8 +101,26 @@ class Estimate(NDArrayOperatorsMixin):
                        for i in range(min(v.size, 20)))
         more = f"<tr><td colspan=3>… {v.size - 20} more</td></tr>" if v.size > 20 else ""
         return (f"<b>{type(self).__name__}</b> (method <code>{self.method}</code>, "
-                f"shape {self.shape})<table><tr><th>#</th><th>value</th><th>± error</th>"
-                f"</tr>{rows}{more}</table>")
+                f"shape {self.shape}){self._facts_html()}<table><tr><th>#</th><th>value</th>"
+                f"<th>± error</th></tr>{rows}{more}</table>")
+
+    def _facts_html(self) -> str:
+        """The route's scalar facts (degree, measure, samples, the parts of the error...)
+        as one line: ``details["route"]`` where a backend nests them, else ``details``."""
+        facts = self.details.get("route", self.details)
+        if not isinstance(facts, Mapping):
+            return ""
+        items = []
+        for k, val in facts.items():
+            if isinstance(val, (bool, np.bool_)):
+                continue
+            if isinstance(val, (int, np.integer)):
+                items.append(f"{html.escape(str(k))} {int(val):,}")
+            elif isinstance(val, (float, np.floating)):
+                items.append(f"{html.escape(str(k))} {float(val):.3g}")
+            elif isinstance(val, str):
+                items.append(f"{html.escape(str(k))} {html.escape(val)}")
+        return f"<br><small>{'; '.join(items[:12])}</small>" if items else ""
 
 
 class KernelValues(Estimate):
