@@ -15,7 +15,13 @@ import numpy as np
 
 from .errors import InvalidInputError, ResourceLimitError, format_bytes
 
-__all__ = ["available_memory", "memory_budget", "check_memory", "check_count"]
+__all__ = ["available_memory", "memory_budget", "check_memory", "check_count", "time_budget",
+           "MAX_TIME_BUDGET", "DEFAULT_TIME_BUDGET", "SAMPLE_COUNTS"]
+
+#: default and largest time budget (seconds of a cost estimate) of the Galerkin route
+DEFAULT_TIME_BUDGET, MAX_TIME_BUDGET = 120.0, 86_400.0
+#: samples of ``p0`` a sampled averaging measure may take: least, most, default
+SAMPLE_COUNTS = (1000, 10**8, 40_000)
 
 _SUFFIX = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
@@ -48,15 +54,19 @@ def _parse_bytes(text: str, param: str = "VOLTERRA_MEMORY_BUDGET") -> int:
     return int(val)
 
 
+def _positive_number(x, most: float = math.inf) -> bool:
+    """``x`` is a real number (not a bool) with ``0 < x ≤ most``, finite."""
+    return (not isinstance(x, bool) and isinstance(x, (int, float, np.integer, np.floating))
+            and math.isfinite(x) and 0 < x <= most)
+
+
 def memory_budget(budget: float | str | None = None) -> int:
     """The memory budget in bytes: ``budget`` if given (bytes, or text such as ``'4G'``),
     else ``VOLTERRA_MEMORY_BUDGET``, else half of the available memory."""
     if budget is not None:
         if isinstance(budget, str):
             return _parse_bytes(budget, "memory_budget")
-        if isinstance(budget, bool) or not isinstance(budget, (int, float, np.integer,
-                                                                 np.floating)) \
-                or not (math.isfinite(budget) and budget > 0):
+        if not _positive_number(budget):
             raise InvalidInputError(f"memory_budget must be a finite positive number of "
                                     f"bytes or text such as '4G', got {budget!r}",
                                     param="memory_budget")
@@ -65,6 +75,15 @@ def memory_budget(budget: float | str | None = None) -> int:
     if env:
         return _parse_bytes(env)
     return available_memory() // 2
+
+
+def time_budget(seconds, param: str = "time_budget") -> float:
+    """``seconds`` as a time budget: a number in ``(0, MAX_TIME_BUDGET]``, else
+    :class:`InvalidInputError` naming ``param``."""
+    if not _positive_number(seconds, MAX_TIME_BUDGET):
+        raise InvalidInputError(f"{param} must be a number of seconds in (0, "
+                                f"{MAX_TIME_BUDGET:g}], got {seconds!r}", param=param)
+    return float(seconds)
 
 
 def check_memory(estimate_bytes: float, what: str, option: str,

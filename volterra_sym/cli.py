@@ -43,7 +43,13 @@ import numpy as np
 import sympy as sp
 
 from . import __version__
-from .budget import check_memory
+from .budget import (
+    DEFAULT_TIME_BUDGET,
+    MAX_TIME_BUDGET,
+    SAMPLE_COUNTS,
+    check_memory,
+    time_budget,
+)
 from .errors import (
     InvalidInputError,
     NotApplicableError,
@@ -71,10 +77,6 @@ KERNEL_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": GALERKIN_OPTION
                   "taylor": ("tol", "degree")}
 SERIES_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": GALERKIN_OPTIONS,
                   "taylor": ("degree",)}
-#: samples of ``p0`` the galerkin route's sampled measure accepts (``--paths``)
-GALERKIN_PATHS = (1000, 10**8)
-#: largest ``--time-budget`` (seconds)
-MAX_TIME_BUDGET = 86_400.0
 
 EXIT_STATUS_HELP = """\
 exit status:
@@ -166,17 +168,12 @@ def _route_options(args, route: str, table: dict[str, tuple[str, ...]],
              "degree": None if args.degree is None else _positive_int("--degree", args.degree),
              "paths": None, "seed": None, "time_budget": None}
     if getattr(args, "paths", None) is not None:
-        lo, hi = GALERKIN_PATHS
+        lo, hi, _ = SAMPLE_COUNTS
         given["paths"] = _positive_int("--paths", args.paths, hi, lo=lo)
     if getattr(args, "seed", None) is not None:
         given["seed"] = _positive_int("--seed", args.seed, 2**63 - 1, lo=0)
     if getattr(args, "time_budget", None) is not None:
-        tb = args.time_budget
-        if not (math.isfinite(tb) and 0 < tb <= MAX_TIME_BUDGET):
-            raise InvalidInputError(f"--time-budget must be a number of seconds with 0 < "
-                                    f"seconds ≤ {MAX_TIME_BUDGET:g}, got {tb!r}",
-                                    param="--time-budget")
-        given["time_budget"] = float(tb)
+        given["time_budget"] = time_budget(args.time_budget, "--time-budget")
     opts, ignored = {}, []
     for name, value in given.items():
         if value is None:
@@ -186,7 +183,8 @@ def _route_options(args, route: str, table: dict[str, tuple[str, ...]],
             opts[name] = value
         elif args.method != "auto":
             users = [r for r, names in table.items() if name in names]
-            users += [(also or {}).get(name)] if (also or {}).get(name) else []
+            other = (also or {}).get(name)
+            users += [other] if other else []
             raise InvalidInputError(f"{flag} is not used by method {route!r} (only by "
                                     f"{', '.join(users)})", param=flag)
         else:
@@ -464,7 +462,7 @@ def cmd_series(args) -> int:
         with bar.stage(f"series terms ({route})"):
             res = hier.series_terms(u, times, method=route, **opts)
         terms, used = np.asarray(res), res.method
-        facts = dict(res.details.get("route", res.details) or {})
+        facts = dict(res.route_facts)
         ignored += _unsampled(opts, facts)
         partial = np.cumsum(eps ** np.arange(order + 1)[:, None] * terms, axis=0)
         diag = diagnose_series(terms, eps, terminates_at=hier.terminates_at)
@@ -596,13 +594,13 @@ def _galerkin_args(p: argparse.ArgumentParser, sampling: bool) -> None:
         g.add_argument("--paths", type=int, metavar="N",
                        help="samples of the stationary density p0 averaging the Galerkin "
                             "matrices where they are sampled (n ≥ 3 beyond the tensor rule, "
-                            f"docs/theory.md §9), {GALERKIN_PATHS[0]:,}..{GALERKIN_PATHS[1]:,} "
-                            "(default: 40,000)")
+                            f"docs/theory.md §9), {SAMPLE_COUNTS[0]:,}..{SAMPLE_COUNTS[1]:,} "
+                            f"(default: {SAMPLE_COUNTS[2]:,})")
         g.add_argument("--seed", type=int, metavar="S",
                        help="seed of those samples, ≥ 0 (default: 0)")
     g.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="refuse a degree whose estimated time exceeds SECONDS, 0 < SECONDS ≤ "
-                        f"{MAX_TIME_BUDGET:g} (default: 120)")
+                        f"{MAX_TIME_BUDGET:g} (default: {DEFAULT_TIME_BUDGET:g})")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,7 +37,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .budget import check_memory
+from .budget import SAMPLE_COUNTS, check_memory
 from .cli import (
     EXIT_OK,
     _check_channels,
@@ -215,7 +215,8 @@ def _cluster_arguments(p) -> None:
 
 #: ``kernel``: the galerkin route's sampled measure takes ``--paths`` and ``--seed`` too
 GALERKIN_SHARED = ("; galerkin: samples of p0 averaging its matrices where they are sampled "
-                   "(n ≥ 3 beyond the tensor rule), 1,000..100,000,000, default 40,000")
+                   f"(n ≥ 3 beyond the tensor rule), {SAMPLE_COUNTS[0]:,}..{SAMPLE_COUNTS[1]:,}, "
+                   f"default {SAMPLE_COUNTS[2]:,}")
 
 
 def _mc_common(p, paths_default: int, shared: bool = False) -> None:

@@ -104,14 +104,17 @@ class Estimate(NDArrayOperatorsMixin):
                 f"shape {self.shape}){self._facts_html()}<table><tr><th>#</th><th>value</th>"
                 f"<th>± error</th></tr>{rows}{more}</table>")
 
-    def _facts_html(self) -> str:
-        """The route's scalar facts (degree, measure, samples, the parts of the error...)
-        as one line: ``details["route"]`` where a backend nests them, else ``details``."""
+    @property
+    def route_facts(self) -> Mapping[str, Any]:
+        """The route's facts (degree, measure, samples, the parts of the error...):
+        ``details["route"]`` where a backend nests them, else ``details``."""
         facts = self.details.get("route", self.details)
-        if not isinstance(facts, Mapping):
-            return ""
+        return facts if isinstance(facts, Mapping) else {}
+
+    def _facts_html(self) -> str:
+        """The scalar :attr:`route_facts` as one line."""
         items = []
-        for k, val in facts.items():
+        for k, val in self.route_facts.items():
             if isinstance(val, (bool, np.bool_)):
                 continue
             if isinstance(val, (int, np.integer)):

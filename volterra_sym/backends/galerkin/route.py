@@ -44,7 +44,14 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
-from ...budget import check_count, check_memory, memory_budget
+from ...budget import (
+    DEFAULT_TIME_BUDGET,
+    SAMPLE_COUNTS,
+    check_count,
+    check_memory,
+    memory_budget,
+    time_budget,
+)
 from ...errors import (
     AccuracyNotReachedError,
     InvalidInputError,
@@ -122,17 +129,13 @@ def parse_options(model: SRNN, options: dict) -> GalerkinOptions:
         raise InvalidInputError(f"tol must be a number with 0 < tol < 1, got {tol!r}",
                                 param="tol")
     degree = _int(options, "degree", 1, MAX_DEGREE, None)
-    paths = _int(options, "paths", 1000, 10**8, 40_000)
+    paths = _int(options, "paths", *SAMPLE_COUNTS)
     seed = _int(options, "seed", 0, 2**63 - 1, 0)
     batches = _int(options, "batches", 2, 64, 8)
     budget = memory_budget(options.get("memory_budget"))
-    seconds = options.get("time_budget", MAX_SECONDS)
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
-            or not (math.isfinite(seconds) and 0 < seconds <= 86_400):
-        raise InvalidInputError(f"time_budget must be a number of seconds in (0, 86400], got "
-                                f"{seconds!r}", param="time_budget")
+    seconds = time_budget(options.get("time_budget", MAX_SECONDS))
     return GalerkinOptions(degree, None if tol is None else float(tol), paths, seed, batches,
-                           budget, float(seconds))
+                           budget, seconds)
 
 
 def applies(model: SRNN, f: sp.Expr) -> str | None:
@@ -277,7 +280,9 @@ def _kick_coefficients(model: SRNN, key, x: np.ndarray) -> np.ndarray:
 
 
 #: estimated seconds of one Galerkin evaluation above which it is refused before it starts
-MAX_SECONDS = 120.0
+MAX_SECONDS = DEFAULT_TIME_BUDGET
+#: the unit of :func:`check_time`'s refusal (its ``ResourceLimitError.unit``)
+TIME_UNIT = "s (estimated, one core)"
 #: the cost model (one core, OpenBLAS), fitted to K₁ evaluations of 8-unit networks at
 #: degrees 4 and 5 with 40,000–160,000 samples (5.5–80 s) and checked at n = 5, 12:
 #: seconds per averaging point and ``M²`` (the Gram and generator sums), per point and
@@ -315,7 +320,7 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
     _, P = _measure_kind(model, degree, opts)
     seconds = estimated_seconds(model, degree, opts)
     check_count(seconds, opts.seconds, f"galerkin at degree {degree} (basis of {M} "
-                f"functions, {P} averaging points)", "s (estimated, one core)",
+                f"functions, {P} averaging points)", TIME_UNIT,
                 "lower --degree or --paths, raise --time-budget, or use --method montecarlo")
 
 
@@ -696,12 +701,17 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
 
 
 def _stopped_by(degree: int, exc: ResourceLimitError) -> str:
-    """What refused ``degree`` in a ``tol`` ladder, and the option that moves it."""
-    if exc.unit.startswith("s"):
+    """What refused ``degree`` in a ``tol`` ladder (:func:`check_memory`: bytes;
+    :func:`check_time`: :data:`TIME_UNIT`; any other: its own message), and the option
+    that moves it."""
+    if exc.unit == "bytes":
+        return (f"the memory budget: degree {degree} needs about "
+                f"{exc.estimate / 2**30:.3g} GiB, more than {exc.budget / 2**30:.3g} GiB "
+                "(memory_budget, VOLTERRA_MEMORY_BUDGET)")
+    if exc.unit == TIME_UNIT:
         return (f"the time budget: degree {degree} is estimated at {exc.estimate:.3g} s, "
                 f"more than {exc.budget:.3g} s (time_budget, --time-budget)")
-    return (f"the memory budget: degree {degree} needs about {exc.estimate / 2**30:.3g} GiB, "
-            f"more than {exc.budget / 2**30:.3g} GiB (memory_budget, VOLTERRA_MEMORY_BUDGET)")
+    return f"a cost limit: {exc}"
 
 
 # ---------------------------------------------------------------------- series
