@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InvalidInputError
 from ..model import SRNN
 from .estimators import Moments
 from .simulate import Hook, compile_observable, run_paths, time_indices
@@ -52,8 +53,8 @@ class _CRNHook(Hook):
     the per-path differences to the running moments at the end of each chunk."""
 
     def __init__(self, f: Callable, idx: np.ndarray, val: Moments, raw: Moments,
-                 base: Moments):
-        self.f, self.idx = f, idx
+                 base: Moments, combine: np.ndarray | None = None):
+        self.f, self.idx, self.combine = f, idx, combine
         self.val, self.raw, self.base = val, raw, base
         self.pos: dict[int, list[int]] = {}
         for j, i in enumerate(idx):
@@ -78,6 +79,9 @@ class _CRNHook(Hook):
     def end_chunk(self):
         dc = self.v[0][:, :-1] - self.v[0][:, -1:]          # (T, E, P): Δ at dt
         df = self.v[1][:, :-1] - self.v[1][:, -1:]          # Δ at dt/2
+        if self.combine is not None:                        # (T, K, P): Σ_e c_ke Δ_e
+            dc = np.einsum("ke,tep->tkp", self.combine, dc)
+            df = np.einsum("ke,tep->tkp", self.combine, df)
         self.raw.add(dc)
         self.val.add(2.0 * df - dc)
         self.base.add(self.v[0][:, -1])
@@ -85,21 +89,36 @@ class _CRNHook(Hook):
 
 def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, observable=None,
                   n_paths: int, dt: float, scheme: str = "exponential", seed=None,
-                  chunk_size: int = 16384, progress: bool | None = None) -> CRNResponses:
+                  chunk_size: int = 16384, progress: bool | None = None,
+                  combine=None) -> CRNResponses:
     """Responses at every ``ε`` from one ensemble with common random numbers (module
     docstring): per path ``2·Δ(dt/2) - Δ(dt)`` with ``Δ = f(h^ε_t) - f(h^0_t)``.
 
     ``times`` must be multiples of ``dt``; ``u(t) -> (m,)`` is the input shape (the
     amplitudes multiply it). Errors of the simulation (divergence, a bad step) raise
     :class:`~volterra_sym.errors.SimulationError`.
+
+    ``combine`` (a finite ``(K, len(eps))`` matrix ``c``): the rows of ``value``, ``raw``
+    and ``bias`` are then the pathwise combinations ``Σ_e c_ke Δ_e`` (``eps`` stays the
+    simulated amplitudes), with standard errors that keep the covariance common random
+    numbers induce between the ``ε``. With ``eps = (ε, −ε)`` the rows ``(½, ½)`` and
+    ``(½, −½)`` are the even and odd parts in ε (docs/theory.md §8), in which the pathwise
+    first-order (even part) or second-order (odd part) fluctuation cancels exactly.
     """
     eps = np.asarray(eps, dtype=float)
+    if combine is not None:
+        combine = np.asarray(combine, dtype=float)
+        if combine.ndim != 2 or combine.shape[1] != eps.size or not np.all(
+                np.isfinite(combine)):
+            raise InvalidInputError(f"combine must be a finite (K, {eps.size}) matrix (one "
+                                    f"column per ε), got shape {combine.shape}",
+                                    param="combine")
     idx = time_indices(times, dt)
     f = compile_observable(model, observable)
     val, raw, base = Moments(axis=-1), Moments(axis=-1), Moments(axis=-1)
     t0 = time.time()
     info = run_paths(model, n_paths=n_paths, dt=dt, n_steps=int(idx.max()), scheme=scheme,
-                     hook=_CRNHook(f, idx, val, raw, base), eps=tuple(eps) + (0.0,), u=u,
+                     hook=_CRNHook(f, idx, val, raw, base, combine), eps=tuple(eps) + (0.0,), u=u,
                      seed=seed, coupled=True, chunk_size=chunk_size, progress=progress)
     return CRNResponses(eps=eps, times=idx * float(dt), value=val.mean.T, stderr=val.stderr.T,
                         raw=raw.mean.T, raw_stderr=raw.stderr.T, bias=(raw.mean - val.mean).T,

@@ -240,11 +240,15 @@ def pairing_for(model: SRNN, measure_kind: str) -> str:
     return "stationary" if measure_kind == "samples" and not model.features else "measure"
 
 
+#: standard errors in the statistical part of a reported error (a sampled measure's share)
+STAT_Z = 3.0
+
+
 def jackknife_error(stack: np.ndarray) -> np.ndarray:
-    """Three jackknife standard errors of the replicates ``stack`` ``(B, ...)``:
+    """``STAT_Z`` = three jackknife standard errors of the replicates ``stack`` ``(B, ...)``:
     ``3·[(B−1)/B Σ_i (v_(i) − v̄)²]^{1/2}``."""
     B = stack.shape[0]
-    return 3.0 * np.sqrt((B - 1) / B * np.sum((stack - stack.mean(axis=0)) ** 2, axis=0))
+    return STAT_Z * np.sqrt((B - 1) / B * np.sum((stack - stack.mean(axis=0)) ** 2, axis=0))
 
 
 def _diffusion(model: SRNN, x: np.ndarray) -> np.ndarray:
@@ -850,7 +854,7 @@ def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
     val = float(asm.total.F[0])
     if asm.batches:
         b = np.array([s.F[0] for s in asm.batches])
-        return val, float(3.0 * b.std(ddof=1) / math.sqrt(b.size))
+        return val, float(STAT_Z * b.std(ddof=1) / math.sqrt(b.size))
     if asm.measure.kind == "galerkin_density":
         rnd = 64 * np.finfo(float).eps * max(abs(val), 1.0)
         if not lows:
