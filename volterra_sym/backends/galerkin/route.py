@@ -11,7 +11,10 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
   (:data:`DENSITY_SAFETY`: non-monotone convergence measured at n = 5). A quantity with
   ``N ≥ 2`` kicks is not compared with degree 1, where it is identically zero
   (:func:`_informative_from`); with no lower degree left the estimate is the value itself;
-  a degree at which parity leaves it zero is refused (:func:`least_degree`);
+  a degree at which parity leaves it zero is refused (:func:`least_degree`); on the 1-D
+  quadrature and 2-D grid measures from ``d ≥ 6`` it is multiplied by
+  :func:`slow_convergence_factor` of the changes' two-degree contraction (two wells make
+  the basis converge slowly);
 * statistical — sampled measures only: three jackknife standard errors over the
   ``batches`` independent batches, ``3·[(B−1)/B Σ_i (v_(i) − v̄)²]^{1/2}`` with ``v_(i)`` the
   value computed without batch ``i`` (for a plain average this is the batch spread
@@ -410,6 +413,51 @@ def _lower(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kick
     return out
 
 
+def _rate_low(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kicks
+              ) -> tuple[int, Sums] | None:
+    """The sums at degree ``d − 4`` for the contraction of the truncation changes
+    (:func:`slow_convergence_factor`), from ``d ≥ 6``, for the measures of n ≤ 2 that are
+    ``p0`` itself (the 1-D quadrature, the 2-D grid; ``exact`` Gaussian moments make linear
+    models exact) — where the truncation is the only error and a two-well ``p0`` makes the
+    basis converge slowly and steadily. Not for a sampled measure (its changes carry the
+    sampling noise its statistical part counts) nor the ``galerkin_density`` measure of
+    3 ≤ n ≤ 5, whose change is doubled already and whose values approach their limit
+    non-monotonically: there the contraction of the changes says little (tanh3's K₁ at
+    lag 2 moved by 7.5e-5, 1.3e-5, 1.5e-5 over two degrees at degrees 10, 11, 13 while
+    staying within 1.8e-5 of its degree-14 value)."""
+    if asm.measure.kind not in ("quadrature_1d", "grid_2d") or asm.degree < 6:
+        return None
+    dl = asm.degree - 4
+    return dl, asm.total.prefix(basis_size(model.n, dl))
+
+
+#: the geometric tail of the truncation changes is multiplied by this
+#: (:func:`slow_convergence_factor`)
+SLOW_SAFETY = 3.0
+#: two-degree contraction of the truncation changes above which the estimate is inflated,
+#: and the largest one used (beyond it the factor stays at its value there)
+RATE_START, RATE_MAX = 1.0 / (1.0 + SLOW_SAFETY), 0.9
+
+
+def slow_convergence_factor(now: float, before: float) -> float:
+    """Factor on the truncation change where the basis converges slowly.
+
+    With the two-degree contraction ``ρ = max|v_d − v_{d−2}| / max|v_{d−2} − v_{d−4}|``
+    (maxima over the lags or times): ``3ρ/(1−ρ)`` above ``ρ = 1/4``, 1 below; ``ρ`` is
+    capped at 0.9 (factor 27, also when the changes are not shrinking). The geometric tail
+    of the two-degree changes is ``ρ/(1−ρ)`` of the last one; :data:`SLOW_SAFETY` triples
+    it because the convergence slows down and the maxima over the lags contract less
+    clearly than one lag does. Measured on the bistable tanh1d's K₃ at degrees 15–19: the
+    contraction was 0.46–0.51 per two degrees at a fixed lag, 0.35 in the maxima, the error
+    went 1.3e-4 … 3.4e-5, and the change over two degrees alone fell 1.01–1.47× below the
+    actual error at degrees 18 and 19.
+    """
+    rho = RATE_MAX if not before > 0.0 else min(now / before, RATE_MAX)
+    if now == 0.0:
+        return 1.0
+    return max(1.0, SLOW_SAFETY * rho / (1.0 - rho)) if rho > RATE_START else 1.0
+
+
 # ---------------------------------------------------------------------- kernels
 def _lower_degrees(model: SRNN, degree: int) -> tuple[int, ...]:
     """Degrees of the truncation check: ``d - 1`` and ``d - 2`` (parity can hide ``d - 1``
@@ -525,9 +573,12 @@ class _Systems:
     total: GalerkinSystem
     lows: list[tuple[int, GalerkinSystem]]
     replicates: list[GalerkinSystem]
+    #: degree ``d − 4`` for the contraction of the changes (:func:`_rate_low`), or None
+    rate: tuple[int, GalerkinSystem] | None = None
 
 
-def _systems(asm: _Assembled, lows: list[tuple[int, Sums]], what: str) -> _Systems:
+def _systems(asm: _Assembled, lows: list[tuple[int, Sums]], what: str,
+             rate: tuple[int, Sums] | None = None) -> _Systems:
     """:class:`_Systems` of ``asm`` and the lower-degree sums ``lows``, each system and
     basis built once per assembly (kept with it in the model's derived-data cache, so that
     kernels, series and ``<f>_0`` of one assembly share them). The full measure and the
@@ -546,7 +597,10 @@ def _systems(asm: _Assembled, lows: list[tuple[int, Sums]], what: str) -> _Syste
             asm.pairing))) for dl, s in lows],
         [built(("jackknife", i), lambda i=i: build_system(
             asm.replicates[i], Q, condG, what + " (jackknife)", asm.pairing))
-         for i in range(len(asm.batches))])
+         for i in range(len(asm.batches))],
+        None if rate is None else (rate[0], built(("rate", rate[0]), lambda: build_system(
+            rate[1], *orthonormaliser(rate[1].G), what + f" (truncation rate, degree "
+            f"{rate[0]})", asm.pairing))))
 
 
 def _sampling_facts(asm: _Assembled, opts: GalerkinOptions) -> dict:
@@ -566,10 +620,14 @@ def _at_degree(model, f, graph, reqs, degree, opts):
     kicks = _request_kicks(reqs)
     asm = _assemble(model, f, degree, opts, kicks)
     systems = _systems(asm, _lower(model, f, asm, opts, kicks),
-                       f"galerkin kernels at degree {degree}")
+                       f"galerkin kernels at degree {degree}",
+                       _rate_low(model, f, asm, opts, kicks))
     system = systems.total
     res = _kernel_values(graph, reqs, system)
     lows = [(dl, _kernel_values(graph, reqs, s)) for dl, s in systems.lows]
+    rate = None if systems.rate is None else (
+        systems.rate[0], _kernel_values(graph, reqs, systems.rate[1]))
+    by_degree = dict(lows)
     stat = {k: np.zeros(v[0].shape) for k, v in res.items()}
     if systems.replicates:
         vals = [_kernel_values(graph, reqs, s) for s in systems.replicates]
@@ -581,10 +639,15 @@ def _at_degree(model, f, graph, reqs, degree, opts):
     out, parts = {}, {}
     for k, (v, mag) in res.items():
         least = _informative_from(model, len(k))
+        size = float(np.max(np.abs(v), initial=0.0))
         trunc = _safety(model, asm.measure.kind) * max(
             (float(np.max(np.abs(v - low[k][0]), initial=0.0))
-             for dl, low in lows if dl >= least),
-            default=float(np.max(np.abs(v), initial=0.0)))
+             for dl, low in lows if dl >= least), default=size)
+        if rate is not None and rate[0] >= least and degree - 2 in by_degree:
+            mid = by_degree[degree - 2][k][0]
+            trunc *= slow_convergence_factor(
+                float(np.max(np.abs(v - mid), initial=0.0)),
+                float(np.max(np.abs(mid - rate[1][k][0]), initial=0.0)))
         rnd = system.rounding(float(np.max(mag, initial=0.0)))
         err = trunc + stat[k] + rnd
         parts[k] = {"truncation": trunc, "statistical": float(np.max(stat[k], initial=0.0)),
@@ -765,7 +828,8 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     asm = _assemble(model, f, degree, opts, kicks)
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks)
-    systems = _systems(asm, low_sums, f"galerkin series at degree {degree}")
+    systems = _systems(asm, low_sums, f"galerkin series at degree {degree}",
+                       _rate_low(model, f, asm, opts, kicks))
     mean, mean_err = _paired_mean(model, asm, systems) if asm.pairing == "stationary" \
         else _mean(asm, low_sums)
     tmax = float(times[-1])
@@ -801,12 +865,19 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     # T_N against the lower degrees informative for N kicks (:func:`_informative_from`);
     # none: the value itself
     trunc = np.abs(vals).max(axis=1, keepdims=True)
-    changes = [(dl, np.abs(ref - compared(s)).max(axis=1)) for dl, s in systems.lows]
+    at = {dl: compared(s) for dl, s in systems.lows}
+    changes = [(dl, np.abs(ref - v).max(axis=1)) for dl, v in at.items()]
+    rate = None if systems.rate is None else (systems.rate[0], compared(systems.rate[1]))
     for N in range(1, order + 1):
         least = _informative_from(model, N)
         use = [c[N - 1] for dl, c in changes if dl >= least]
         if use:
             trunc[N - 1, 0] = _safety(model, asm.measure.kind) * max(use)
+            if rate is not None and rate[0] >= least and degree - 2 in at:
+                mid = at[degree - 2][N - 1]
+                trunc[N - 1, 0] *= slow_convergence_factor(
+                    float(np.abs(ref[N - 1] - mid).max()),
+                    float(np.abs(mid - rate[1][N - 1]).max()))
     stat = np.zeros_like(vals)
     if systems.replicates:
         stat = jackknife_error(np.stack([compared(s) for s in systems.replicates]))
