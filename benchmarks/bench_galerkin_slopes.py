@@ -41,6 +41,7 @@ from bench_galerkin_mc import network  # noqa: E402
 
 from volterra_sym import ResponseHierarchy  # noqa: E402
 from volterra_sym.model.catalogue import load_model  # noqa: E402
+from volterra_sym.montecarlo import crn_responses, parity_matrix, parity_parts  # noqa: E402
 from volterra_sym.verify import series_residuals  # noqa: E402
 from volterra_sym.verify.mc_series import sine_input  # noqa: E402
 from volterra_sym.verify.settings import RICHARDSON_REL  # noqa: E402
@@ -122,9 +123,20 @@ def series_agreement(T, E, eps, value, stderr, bias) -> tuple[float, float]:
     return float(diff.max()), float((diff / (4 * np.asarray(stderr) + budget + remainder)).max())
 
 
+def parity_responses(model, eps, times, paths: int, seed: int, dt: float = 0.01) -> list:
+    """CRN responses at every ``ε`` and ``−ε`` on the same paths (one run), as
+    ``[(None, whole), ("even", (Δ(ε) + Δ(−ε))/2), ("odd", (Δ(ε) − Δ(−ε))/2)]``, each over
+    ``eps``, with standard errors that keep the CRN covariance between ``ε`` and ``−ε``
+    (docs/theory.md §8, even and odd parts)."""
+    eps = np.asarray(eps, dtype=float)
+    mc = crn_responses(model, sine_input(model.m), np.concatenate([eps, -eps]), times,
+                       n_paths=paths, dt=dt, seed=seed, combine=parity_matrix(eps.size))
+    return list(parity_parts(mc, eps).items())
+
+
 def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
         degree: int | None = None, galerkin_paths: int | None = None,
-        gain: float = 1.2, net_seed: int = 0) -> dict:
+        gain: float = 1.2, net_seed: int = 0, parity: bool = False) -> dict:
     model = model_for(n, bias, gain, net_seed)
     nonlin = network_nonlinearity(model)
     print(f"n={n}: K1 differs from the linearised network's by {nonlin:.1%} of its peak",
@@ -135,19 +147,35 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
         print(f"n={n} M={M}: about {v['paths']:.2g} paths needed (t = {v['time']:g}, "
               f"ε ≤ {v['eps_max']:.3g})", flush=True)
     t0 = time.perf_counter()
-    terms = terms_error = None
-    if degree is not None:
+    terms = terms_error = res = None
+    if degree is not None or parity:
         # the terms T_0..T_{order+2} at a fixed degree (the default degree's error, ~2e-4 at
-        # n = 3, leaves ε·δT_1 in the residual, above ε^4 T_4 at small ε)
-        res = galerkin_terms(model, order, times, degree, galerkin_paths)
+        # n = 3, leaves ε·δT_1 in the residual, above ε^4 T_4 at small ε); with the parity
+        # parts two more, so that each part's leading residual order has its successor
+        # (the asymptotic range of the check)
+        res = galerkin_terms(model, order + (2 if parity else 0), times, degree,
+                             galerkin_paths)
         terms, terms_error = np.asarray(res), np.asarray(res.error)
-        print(f"n={n}: galerkin terms at degree {degree} in {time.perf_counter() - t0:.0f} s,"
-              f" largest error per order {np.max(terms_error, axis=1)}", flush=True)
-    out = series_residuals(model, "h1", order, eps=eps, times=times, n_paths=paths,
-                           dt=0.01, seed=seed, method="galerkin", engine_terms=terms,
-                           engine_terms_error=terms_error)
+        print(f"n={n}: galerkin terms at degree {res.details.get('degree', degree)} in "
+              f"{time.perf_counter() - t0:.0f} s, largest error per order "
+              f"{np.max(terms_error, axis=1)}", flush=True)
+    parts = parity_responses(model, eps, times, paths, seed) if parity else [(None, None)]
+    rows, extra = [], {}
+    for part, mc_part in parts:
+        out_part = series_residuals(model, "h1", order, eps=eps, times=times, n_paths=paths,
+                                    dt=0.01, seed=seed, method="galerkin",
+                                    engine_terms=terms, engine_terms_error=terms_error,
+                                    mc=mc_part, parity=part)
+        for row in result_rows(out_part):
+            row["parity"] = part
+            rows.append(row)
+        if part is None:
+            out = out_part
+        else:
+            extra[part] = {"mc_value": mc_part.value.tolist(),
+                           "mc_stderr": mc_part.stderr.tolist(),
+                           "mc_bias": np.asarray(mc_part.bias).tolist()}
     wall = time.perf_counter() - t0
-    rows = result_rows(out)
     T, E = np.asarray(out["terms"]), np.asarray(out["terms_error"])
     mc = out["mc"]
     max_abs, max_ratio = series_agreement(T, E, eps, mc.value, mc.stderr, mc.bias)
@@ -160,8 +188,8 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
             "series_vs_mc_max_ratio": max_ratio, "series_vs_mc_max_abs": max_abs,
             "method": out["method"], "seconds": wall, "radius": out["radius"],
             "bias": bias, "degree": degree, "galerkin_paths": galerkin_paths,
-            "galerkin_measure": None if terms is None else res.details.get("measure"),
-            "paths_needed": need,
+            "galerkin_measure": None if res is None else res.details.get("measure"),
+            "paths_needed": need, "parity_parts": extra or None,
             "results": rows}
 
 
@@ -186,16 +214,23 @@ def main() -> None:
     ap.add_argument("--net-seed", type=int, default=0,
                     help="seed of the random W and b of bench_galerkin_mc.network (n = 5, 8)")
     ap.add_argument("--tag", default="", help="suffix of the result file")
+    ap.add_argument("--parity", action="store_true",
+                    help="simulate every ε with −ε on the same paths and check the even and "
+                         "odd parts of the residual too (docs/theory.md §8): the even part "
+                         "has no first-order fluctuation, which is what hides ε⁴T_4")
     args = ap.parse_args()
+    if args.parity and min(args.eps) <= 0:
+        ap.error("--parity takes positive ε (−ε is added)")
     if args.galerkin_paths is not None and args.degree is None:
         ap.error("--galerkin-paths needs --degree")
     out = {"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
            "load": os.getloadavg(), "runs": []}
     for n in args.n:
         r = run(n, args.order, args.paths, args.eps, args.seed, args.bias, args.degree,
-                args.galerkin_paths, args.gain, args.net_seed)
+                args.galerkin_paths, args.gain, args.net_seed, args.parity)
         for row in r["results"]:
-            print(f"n={n} M={row['M']}: {row['status']} {row['message']}", flush=True)
+            print(f"n={n} M={row['M']} ({row['parity'] or 'whole'}): {row['status']} "
+                  f"{row['message']}", flush=True)
         print(f"n={n}: {r['seconds']:.0f} s, method {r['method']}; series to order "
               f"{len(r['terms']) - 1} vs CRN: max |Δ| {r['series_vs_mc_max_abs']:.3g}, "
               f"max |Δ|/(4se + Σε^N err_N + remainder) = "

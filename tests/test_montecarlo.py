@@ -487,3 +487,25 @@ def test_crn_responses_combinations_carry_the_crn_covariance(tanh1):
         with pytest.raises(InvalidInputError) as err:
             crn_responses(tanh1, u, eps, times, combine=bad, **kw)
         assert err.value.param == "combine"
+
+
+def test_parity_parts_split_the_combined_responses(tanh1):
+    """``parity_matrix`` + ``parity_parts``: the whole part is the plain response at +ε,
+    even + odd is the whole (to rounding), each part is over the positive ε; responses not
+    made with the parity matrix are refused naming ``mc``."""
+    from volterra_sym.montecarlo import crn_responses, parity_matrix, parity_parts
+
+    u = lambda t: np.array([np.sin(2 * t)])  # noqa: E731
+    kw = dict(n_paths=2000, dt=0.02, seed=9, chunk_size=1000)
+    eps, times = np.array([0.2, 0.4]), [0.5, 1.0]
+    plain = crn_responses(tanh1, u, eps, times, **kw)
+    both = crn_responses(tanh1, u, np.concatenate([eps, -eps]), times,
+                         combine=parity_matrix(2), **kw)
+    parts = parity_parts(both, eps)
+    assert set(parts) == {None, "even", "odd"}
+    assert all(np.array_equal(p.eps, eps) and p.value.shape == (2, 2) for p in parts.values())
+    assert np.max(np.abs(parts[None].value - plain.value)) < 1e-12
+    assert np.max(np.abs(parts["even"].value + parts["odd"].value - parts[None].value)) < 1e-12
+    with pytest.raises(InvalidInputError) as err:
+        parity_parts(plain, eps)
+    assert err.value.param == "mc"

@@ -469,3 +469,25 @@ def test_kernels_with_state_dependent_noise_use_the_kick_estimator():
     checks = check_mc_kernels(Context(load_model("noisy_tanh1d"), None, 2, s), {})
     for c in checks:
         assert "kick vs spectral" in c.name and c.status == PASS, (c.name, c.reason)
+
+
+def test_verify_parity_checks_the_even_and_odd_parts(tmp_path):
+    """``verify --parity``: every ε also runs as −ε on the same paths and the series
+    residual is checked whole, even and odd (docs/theory.md §8). The even part has no
+    first-order pathwise noise, so its standard errors are far below the whole's; on the
+    bistable tanh1d its M = 1 residual (ε²T_2 + …, T_2 checked) has slope 2."""
+    out = tmp_path / "vp"
+    code = main(["verify", "tanh1d", "--quick", "--parity", "--order", "3", "--out",
+                 str(out)])
+    rep = _load(out)
+    checks = {c["name"]: c for c in rep["checks"]}
+    assert code == 0, [c for c in rep["checks"] if c["status"] == FAIL]
+    assert rep["settings"]["parity"] is True
+    for M in (1, 2, 3):
+        for suffix in ("", ", even part", ", odd part"):
+            assert f"MC: series residual M={M} (slope{suffix})" in checks, (M, suffix)
+    even = checks["MC: series residual M=1 (slope, even part)"]
+    assert even["status"] == PASS and abs(float(even["value"].split()[1]) - 2) <= 0.3
+    whole = checks["MC: series residual M=1 (slope)"]
+    se_even, se_whole = (np.asarray(c["data"]["mc_stderr"]) for c in (even, whole))
+    assert np.all(se_even < 0.5 * se_whole)

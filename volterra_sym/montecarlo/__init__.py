@@ -6,7 +6,8 @@
 * :mod:`.estimators` — :func:`response` (common random numbers), first- and second-order
   kernels from fluctuation–dissipation and Girsanov correlations, time-step bias.
 * :mod:`.crn` — :func:`crn_responses`: responses at several ε from one CRN ensemble,
-  Richardson-extrapolated in ``dt``.
+  Richardson-extrapolated in ``dt`` (and their even and odd parts in ε:
+  :func:`parity_matrix`, :func:`parity_parts`).
 * :mod:`.control` — control variates from the linearised network.
 * :mod:`.kicks` — :func:`kick_kernel`: kernels of orders 1 and 2 as central differences of
   kicked common-noise paths.
@@ -15,7 +16,7 @@
 """
 
 from .control import linearised_model
-from .crn import CRNResponses, crn_responses
+from .crn import CRNResponses, crn_responses, parity_matrix, parity_parts
 from .distributed import map_chunks
 from .estimators import (
     KernelEstimate,
@@ -59,4 +60,4 @@ __all__ = [
     "ou_stationary", "response", "run_paths", "second_conjugate_variables",
     "second_order_kernel", "simulate", "stationary_sampler",
 ]
-__all__ += ["CRNResponses", "crn_responses", "kick_kernel"]
+__all__ += ["CRNResponses", "crn_responses", "kick_kernel", "parity_matrix", "parity_parts"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from ..model import SRNN
 from .estimators import Moments
 from .simulate import Hook, compile_observable, run_paths, time_indices
 
-__all__ = ["CRNResponses", "crn_responses"]
+__all__ = ["CRNResponses", "crn_responses", "parity_matrix", "parity_parts"]
 
 
 @dataclass
@@ -124,3 +124,29 @@ def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, obse
                         raw=raw.mean.T, raw_stderr=raw.stderr.T, bias=(raw.mean - val.mean).T,
                         baseline=base.mean, n_paths=int(n_paths), dt=float(dt), scheme=scheme,
                         seed=info.entropy, seconds=time.time() - t0)
+
+
+def parity_matrix(n_eps: int) -> np.ndarray:
+    """The ``combine`` matrix ``(3E, 2E)`` over the amplitudes ``(ε_1..ε_E, −ε_1..−ε_E)``:
+    rows ``Δ(ε_e)``, then the even parts ``(Δ(ε_e) + Δ(−ε_e))/2``, then the odd parts
+    ``(Δ(ε_e) − Δ(−ε_e))/2`` (docs/theory.md §8)."""
+    I = np.eye(int(n_eps))
+    Z = np.zeros_like(I)
+    return np.vstack([np.hstack([I, Z]), np.hstack([I, I]) / 2, np.hstack([I, -I]) / 2])
+
+
+def parity_parts(mc: CRNResponses, eps) -> dict[str | None, CRNResponses]:
+    """Responses computed with ``combine=parity_matrix(len(eps))`` split into
+    ``{None: whole, "even": …, "odd": …}``, each over the positive ``eps``."""
+    eps = np.asarray(eps, dtype=float)
+    E = eps.size
+    if mc.value.shape[0] != 3 * E:
+        raise InvalidInputError(f"mc: {mc.value.shape[0]} rows, expected 3·{E} (whole, even "
+                                "and odd parts, from combine=parity_matrix)", param="mc")
+    out = {}
+    for k, part in enumerate((None, "even", "odd")):
+        rows = slice(k * E, (k + 1) * E)
+        out[part] = replace(mc, eps=eps, value=mc.value[rows], stderr=mc.stderr[rows],
+                            raw=mc.raw[rows], raw_stderr=mc.raw_stderr[rows],
+                            bias=mc.bias[rows])
+    return out

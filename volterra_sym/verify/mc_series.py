@@ -42,7 +42,7 @@ from ..errors import (
 )
 from ..hierarchy import ResponseHierarchy, diagnose_series
 from ..model import SRNN
-from ..montecarlo import CRNResponses, crn_responses
+from ..montecarlo import CRNResponses, crn_responses, parity_matrix, parity_parts
 from ..montecarlo.integrators import state_noise_crn
 from .context import Context, fmt
 from .settings import (
@@ -95,7 +95,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                      scheme: str = "exponential", chunk_size: int = 16384,
                      engine_terms: np.ndarray | None = None, mc: CRNResponses | None = None,
                      engine_terms_error: np.ndarray | None = None,
-                     parity: str | None = None) -> dict:
+                     parity: str | None = None, extra_orders: int = 2) -> dict:
     """The truncation-error check of docs/theory.md §8 for ``u_k(t) = sin(2t)`` on every channel.
 
     Returns a dict with the engine terms ``T_0..T_{order+2}`` (as many as the backend
@@ -116,7 +116,16 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     part ``T_1, T_3, …``; together they test the whole truncation, and each is free of the
     other parity's pathwise fluctuation (the even part of the first-order one, which is
     what makes the noise floor ``ε·sd(D1)/√P``).
+
+    ``extra_orders``: terms computed here go to ``order + extra_orders`` where the backend
+    gives them (fewer otherwise); the orders above ``order`` decide where the residual is
+    asymptotic. A part of one parity needs 4 (its leading residual order ``M + 2`` and the
+    next of that parity).
     """
+    if not isinstance(extra_orders, int) or isinstance(extra_orders, bool) \
+            or not 0 <= extra_orders <= 6:
+        raise InvalidInputError(f"extra_orders must be an integer in 0..6, got "
+                                f"{extra_orders!r}", param="extra_orders")
     if parity not in (None, "even", "odd"):
         raise InvalidInputError(f"parity must be None, 'even' or 'odd', got {parity!r}",
                                 param="parity")
@@ -130,7 +139,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     used_method, terms_error = method, None
     if engine_terms is None:
         err = None
-        for extra in (2, 1, 0):
+        for extra in range(extra_orders, -1, -1):
             try:
                 Hx = ResponseHierarchy(model, f, order + extra)
                 with warnings.catch_warnings():
@@ -251,23 +260,38 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
 
 
 
-def _state_noise_responses(ctx: Context) -> CRNResponses:
-    """CRN responses of a model with the input inside the activation or ``σ(h)``
-    (docs/theory.md §10–§11): :func:`~volterra_sym.montecarlo.integrators.state_noise_crn`
-    (Euler–Maruyama with the model's own drift and noise, Richardson-extrapolated in
-    ``dt``), initial states from :func:`~volterra_sym.density.sampling.stationary_sampler`
-    (Euler–Maruyama burn-in with ``σ(h)`` for n > 1)."""
+def _responses(ctx: Context) -> dict[str | None, CRNResponses | None]:
+    """The CRN responses of the check, by part: ``{None: whole}`` — ``None`` for an
+    additive-input model without ``--parity`` (:func:`series_residuals` runs
+    :func:`~volterra_sym.montecarlo.crn_responses` itself) — or, with ``settings.parity``,
+    ``{None, "even", "odd"}`` from every ε run with −ε on the same paths
+    (:func:`~volterra_sym.montecarlo.parity_parts`). Models with the input inside the
+    activation or ``σ(h)`` (docs/theory.md §10–§11) go through
+    :func:`~volterra_sym.montecarlo.integrators.state_noise_crn` (Euler–Maruyama with the
+    model's own drift and noise, Richardson-extrapolated in ``dt``), initial states from
+    :func:`~volterra_sym.density.sampling.stationary_sampler`."""
     s = ctx.settings
-    t0 = time.time()
     u = sine_input(ctx.model.m)
     eps, times = np.asarray(s.eps, float), np.asarray(s.times, float)
-    mean, se, bias = state_noise_crn(ctx.model, u, eps, times, n_paths=s.series_paths,
-                                     dt=s.dt, initial=stationary_sampler(ctx.model),
-                                     seed=s.seed + 10, observable=ctx.f,
-                                     chunk=min(s.chunk_size, s.series_paths))
-    return CRNResponses(eps, times, mean, se, mean, se, bias, np.full(times.size, np.nan),
-                        s.series_paths, s.dt, "euler (state noise)", s.seed + 10,
-                        time.time() - t0)
+    sim, combine = ((np.concatenate([eps, -eps]), parity_matrix(eps.size)) if s.parity
+                    else (eps, None))
+    if ctx.model.features:
+        t0 = time.time()
+        mean, se, bias = state_noise_crn(ctx.model, u, sim, times, n_paths=s.series_paths,
+                                         dt=s.dt, initial=stationary_sampler(ctx.model),
+                                         seed=s.seed + 10, observable=ctx.f,
+                                         chunk=min(s.chunk_size, s.series_paths),
+                                         combine=combine)
+        mc = CRNResponses(sim if combine is None else eps, times, mean, se, mean, se, bias,
+                          np.full(times.size, np.nan), s.series_paths, s.dt,
+                          "euler (state noise)", s.seed + 10, time.time() - t0)
+    elif s.parity:
+        mc = crn_responses(ctx.model, u, sim, times, observable=ctx.f, n_paths=s.series_paths,
+                           dt=s.dt, scheme=s.scheme, seed=s.seed + 10,
+                           chunk_size=s.chunk_size, combine=combine)
+    else:
+        return {None: None}
+    return parity_parts(mc, eps) if s.parity else {None: mc}
 
 
 def check_mc_series(ctx: Context, plots: dict, progress=None) -> list[Check]:
@@ -278,18 +302,32 @@ def check_mc_series(ctx: Context, plots: dict, progress=None) -> list[Check]:
                       reason="no backend gives series terms for this model (exact: linear "
                              "model and polynomial observable; spectral: n ≤ 2)")]
     if progress is not None:
-        progress(f"MC series: CRN responses at {len(s.eps)} ε ({s.series_paths} paths, "
-                 f"dt={s.dt:g} and dt/2)")
+        progress(f"MC series: CRN responses at {len(s.eps)} ε"
+                 + (" and −ε" if s.parity else "")
+                 + f" ({s.series_paths} paths, dt={s.dt:g} and dt/2)")
+    outs = {}
     try:
-        mc = _state_noise_responses(ctx) if ctx.model.features else None
-        out = series_residuals(ctx.model, ctx.f, ctx.order, eps=s.eps, times=s.times,
-                               n_paths=s.series_paths, dt=s.dt, seed=s.seed + 10,
-                               method=ctx.series_method, scheme=s.scheme,
-                               chunk_size=s.chunk_size, mc=mc)
+        for part, mc in _responses(ctx).items():
+            known = {} if not outs else {"engine_terms": outs[None]["terms"],
+                                         "engine_terms_error": outs[None]["terms_error"]}
+            outs[part] = series_residuals(
+                ctx.model, ctx.f, ctx.order, eps=s.eps, times=s.times,
+                n_paths=s.series_paths, dt=s.dt, seed=s.seed + 10, method=ctx.series_method,
+                scheme=s.scheme, chunk_size=s.chunk_size, mc=mc, parity=part,
+                extra_orders=4 if s.parity else 2, **known)
     except Exception as exc:  # noqa: BLE001 - status by type
         return [Check("MC: series residual", GROUP, status_of(exc), reason=describe(exc))]
+    plots["series"] = outs[None]
+    checks = []
+    for part, out in outs.items():
+        checks += _series_checks(out, s, "" if part is None else f", {part} part")
+    return checks
+
+
+def _series_checks(out: dict, s, suffix: str) -> list[Check]:
+    """One check per ``M`` from the result of :func:`series_residuals`; ``suffix`` names
+    the part (even, odd) in the check's name."""
     mc = out["mc"]
-    plots["series"] = out
     checks = []
     for res in out["results"]:
         M = res["M"]
@@ -300,12 +338,12 @@ def check_mc_series(ctx: Context, plots: dict, progress=None) -> list[Check]:
                 "mc_response": mc.value, "mc_stderr": mc.stderr, "mc_bias": mc.bias}
         data.update({k: v for k, v in res.items() if k not in ("M",)})
         if res["kind"] == "exact":
-            checks.append(Check(f"MC: series residual M={M} (exact truncation)", GROUP,
+            checks.append(Check(f"MC: series residual M={M} (exact truncation{suffix})", GROUP,
                                 res["status"], value=f"max |R|/tol = {fmt(res['max_ratio'])}",
                                 tolerance="4se + 0.05·max|bias|", reason=res["message"], data=data))
         else:
             val = "slope " + (fmt(res["slope"]) if res["slope"] is not None else "n/a")
-            checks.append(Check(f"MC: series residual M={M} (slope)", GROUP,
+            checks.append(Check(f"MC: series residual M={M} (slope{suffix})", GROUP,
                                 res["status"], value=val,
                                 tolerance=f"{res['expected']} ± {SLOPE_TOL:g}",
                                 reason=res["message"], data=data))

@@ -60,6 +60,9 @@ class Settings:
                                                 (0.25, 1.25), (0.25, 2.0))
     continuity_step: float = 0.01
     chunk_size: int = 16384
+    #: also simulate −ε on the same paths and check the even and odd parts of the series
+    #: residual (docs/theory.md §8): twice the series Monte Carlo
+    parity: bool = False
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
