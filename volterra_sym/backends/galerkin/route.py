@@ -12,7 +12,8 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
   ``N ≥ 2`` kicks is not compared with degree 1, where it is identically zero
   (:func:`_informative_from`); with no lower degree left the estimate is the value itself;
   a degree at which parity leaves it zero is refused (:func:`least_degree`); on the 1-D
-  quadrature and 2-D grid measures from ``d ≥ 6`` it is multiplied by
+  quadrature and 2-D grid measures it is doubled (:data:`GRID_SAFETY`: non-monotone
+  convergence measured on tanh2d) or, from ``d ≥ 6`` and where larger, multiplied by
   :func:`slow_convergence_factor` of the changes' two-degree contraction (two wells make
   the basis converge slowly);
 * statistical — sampled measures only: three jackknife standard errors over the
@@ -444,13 +445,15 @@ def slow_convergence_factor(now: float, before: float) -> float:
 
     With the two-degree contraction ``ρ = max|v_d − v_{d−2}| / max|v_{d−2} − v_{d−4}|``
     (maxima over the lags or times): ``3ρ/(1−ρ)`` above ``ρ = 1/4``, 1 below; ``ρ`` is
-    capped at 0.9 (factor 27, also when the changes are not shrinking). The geometric tail
-    of the two-degree changes is ``ρ/(1−ρ)`` of the last one; :data:`SLOW_SAFETY` triples
-    it because the convergence slows down and the maxima over the lags contract less
-    clearly than one lag does. Measured on the bistable tanh1d's K₃ at degrees 15–19: the
-    contraction was 0.46–0.51 per two degrees at a fixed lag, 0.35 in the maxima, the error
-    went 1.3e-4 … 3.4e-5, and the change over two degrees alone fell 1.01–1.47× below the
-    actual error at degrees 18 and 19.
+    capped at 0.9 (factor 27, also when the changes are not shrinking). The caller takes
+    the larger of this and :data:`GRID_SAFETY`. The geometric tail of the two-degree
+    changes is ``ρ/(1−ρ)`` of the last one; :data:`SLOW_SAFETY` triples it because the
+    convergence slows down and the maxima over the lags contract less clearly than one lag
+    does. Measured on the bistable tanh1d's K₃ at degrees 15–19: the contraction was
+    0.46–0.51 per two degrees at a fixed lag, 0.35 in the maxima, the error went 1.3e-4 …
+    3.4e-5, and the change over two degrees alone fell 1.01–1.47× below the actual error at
+    degrees 18 and 19; where the contraction is near 1 (two deep wells), doubling the
+    change would not be enough.
     """
     rho = RATE_MAX if not before > 0.0 else min(now / before, RATE_MAX)
     if now == 0.0:
@@ -485,13 +488,21 @@ FEATURE_SAFETY = 2.0
 #: against 0.1664 ± 0.0018 from the kick estimator, and the change over two degrees,
 #: 1.12e-2, fell below the actual error at degree 5, 1.38e-2
 DENSITY_SAFETY = 2.0
+#: the same factor for the measures of n ≤ 2 that are ``p0`` itself (1-D quadrature, 2-D
+#: grid): the values need not approach their limit monotonically either — tanh2d's K₃ at
+#: lags (0.5, 0.5, 0.5) was 3.3e-6, 3.1e-6, 5.6e-6 off the spectral route at degrees 7–9,
+#: and at degree 9 the change, 4.8e-6, fell below the actual error (``verify tanh2d
+#: --order 3`` failed its spectral-vs-galerkin check)
+GRID_SAFETY = 2.0
 
 
 def _safety(model: SRNN, measure_kind: str) -> float:
     """Factor on the largest change against the lower degrees (the truncation part)."""
     if model.features:
         return FEATURE_SAFETY
-    return DENSITY_SAFETY if measure_kind == "galerkin_density" else 1.0
+    if measure_kind == "galerkin_density":
+        return DENSITY_SAFETY
+    return GRID_SAFETY if measure_kind in ("quadrature_1d", "grid_2d") else 1.0
 
 
 def reflection_symmetric(model: SRNN) -> bool:
@@ -640,14 +651,14 @@ def _at_degree(model, f, graph, reqs, degree, opts):
     for k, (v, mag) in res.items():
         least = _informative_from(model, len(k))
         size = float(np.max(np.abs(v), initial=0.0))
-        trunc = _safety(model, asm.measure.kind) * max(
-            (float(np.max(np.abs(v - low[k][0]), initial=0.0))
-             for dl, low in lows if dl >= least), default=size)
+        factor = _safety(model, asm.measure.kind)
         if rate is not None and rate[0] >= least and degree - 2 in by_degree:
             mid = by_degree[degree - 2][k][0]
-            trunc *= slow_convergence_factor(
+            factor = max(factor, slow_convergence_factor(
                 float(np.max(np.abs(v - mid), initial=0.0)),
-                float(np.max(np.abs(mid - rate[1][k][0]), initial=0.0)))
+                float(np.max(np.abs(mid - rate[1][k][0]), initial=0.0))))
+        trunc = factor * max((float(np.max(np.abs(v - low[k][0]), initial=0.0))
+                              for dl, low in lows if dl >= least), default=size)
         rnd = system.rounding(float(np.max(mag, initial=0.0)))
         err = trunc + stat[k] + rnd
         parts[k] = {"truncation": trunc, "statistical": float(np.max(stat[k], initial=0.0)),
@@ -872,12 +883,13 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
         least = _informative_from(model, N)
         use = [c[N - 1] for dl, c in changes if dl >= least]
         if use:
-            trunc[N - 1, 0] = _safety(model, asm.measure.kind) * max(use)
+            factor = _safety(model, asm.measure.kind)
             if rate is not None and rate[0] >= least and degree - 2 in at:
                 mid = at[degree - 2][N - 1]
-                trunc[N - 1, 0] *= slow_convergence_factor(
+                factor = max(factor, slow_convergence_factor(
                     float(np.abs(ref[N - 1] - mid).max()),
-                    float(np.abs(mid - rate[1][N - 1]).max()))
+                    float(np.abs(mid - rate[1][N - 1]).max())))
+            trunc[N - 1, 0] = factor * max(use)
     stat = np.zeros_like(vals)
     if systems.replicates:
         stat = jackknife_error(np.stack([compared(s) for s in systems.replicates]))
