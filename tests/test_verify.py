@@ -491,3 +491,16 @@ def test_verify_parity_checks_the_even_and_odd_parts(tmp_path):
     whole = checks["MC: series residual M=1 (slope)"]
     se_even, se_whole = (np.asarray(c["data"]["mc_stderr"]) for c in (even, whole))
     assert np.all(se_even < 0.5 * se_whole)
+
+
+def test_verify_parity_part_whose_omitted_orders_vanish_is_an_exact_check(tmp_path):
+    """linear2d's f = h1² + h1h2 has T_N = 0 for N > 2: the odd part's residual after T_1
+    (orders 3, 5, …) vanishes, so its M = 1 check is the exact one (|R| ≤ 4se + remainder),
+    not a slope fit reporting "more paths needed" of a residual that is zero."""
+    out = tmp_path / "vl"
+    code = main(["verify", "linear2d", "--quick", "--parity", "--out", str(out)])
+    checks = {c["name"]: c for c in _load(out)["checks"]}
+    assert code == 0
+    odd = checks["MC: series residual M=1 (exact truncation, odd part)"]
+    assert odd["status"] == PASS
+    assert checks["MC: series residual M=1 (slope, even part)"]["status"] == PASS

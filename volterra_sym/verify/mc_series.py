@@ -180,7 +180,10 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
         # the engine's error of the subtracted terms: residuals below it are not asymptotic
         eng = sum((eps[:, None] ** N * Terr[N][None, :] for N in sub), np.zeros_like(y))
         res = {"M": M, "parity": parity}
-        if model.is_linear and deg is not None and deg <= M:
+        # the first omitted order of this part (M + 1 for the whole residual)
+        first = next(N for N in range(M + 1, M + 3) if of_parity(N))
+        if model.is_linear and deg is not None and deg < first:
+            # every omitted order of this part vanishes: the truncated series is exact
             floor = REL_FLOOR * max(Tscale, 1e-300)
             tol = Z * se + remainder[:, None] + floor
             ratio = np.abs(R) / tol
@@ -195,7 +198,6 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
         # terms, in absolute value and together, are at most NEXT_ORDER of it: the next order
         # alone is not enough when the one after is larger, e.g. ε⁵T_5 beside ε⁴T_4 near a
         # zero of T_4) and the time to look at
-        first = next(N for N in range(M + 1, M + 3) if of_parity(N))
         nz = [N for N in higher if np.max(np.abs(T[N])) > 1e-8 * max(Tscale, 1e-300)]
         lead = nz[0] if nz else first
         asym = np.broadcast_to(inside[:, None], R.shape).copy()
