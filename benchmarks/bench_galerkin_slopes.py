@@ -100,11 +100,12 @@ def network_nonlinearity(model) -> float:
 
 
 def galerkin_terms(model, order: int, times, degree: int | None = None,
-                   galerkin_paths: int | None = None):
+                   galerkin_paths: int | None = None, time_budget: float | None = None):
     """The Galerkin series terms ``T_0..T_{order+2}`` for ``u = sin 2t`` (``SeriesTerms``),
-    at ``degree`` and with ``galerkin_paths`` samples of the sampled measure when given."""
-    opts = {k: v for k, v in (("degree", degree), ("paths", galerkin_paths))
-            if v is not None}
+    at ``degree`` and with ``galerkin_paths`` samples of the sampled measure when given
+    (``time_budget``: the route's cost limit in seconds)."""
+    opts = {k: v for k, v in (("degree", degree), ("paths", galerkin_paths),
+                              ("time_budget", time_budget)) if v is not None}
     return ResponseHierarchy(model, "h1", order + 2).series_terms(
         sine_input(model.m), np.asarray(times, dtype=float), method="galerkin", **opts)
 
@@ -189,7 +190,7 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
             "method": out["method"], "seconds": wall, "radius": out["radius"],
             "bias": bias, "degree": degree, "galerkin_paths": galerkin_paths,
             "galerkin_measure": None if res is None else res.details.get("measure"),
-            "paths_needed": need, "parity_parts": extra or None,
+            "paths_needed": need, "parts": extra or None,
             "results": rows}
 
 

@@ -63,9 +63,11 @@ def analyse(model, run: dict, parts: list, order: int, dt: float) -> list[dict]:
 
 
 def recompute_terms(model, run: dict, order: int, degree: int | None = None,
-                    galerkin_paths: int | None = None) -> None:
-    """The run's Galerkin terms ``T_0..T_{order+2}`` again, with the present code (at
-    ``degree`` and ``galerkin_paths`` when given)."""
+                    galerkin_paths: int | None = None,
+                    time_budget: float | None = None) -> None:
+    """The run's Galerkin terms ``T_0..T_{order+2}`` again (``T_{order+4}`` for a run with
+    even and odd parts, as ``bench_galerkin_slopes.py --parity`` computes them), with the
+    present code (at ``degree`` and ``galerkin_paths`` when given)."""
     import time
     import warnings
 
@@ -77,7 +79,8 @@ def recompute_terms(model, run: dict, order: int, degree: int | None = None,
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = galerkin_terms(model, order, run["times"], **opts)
+        res = galerkin_terms(model, order + (2 if run.get("parts") else 0), run["times"],
+                             time_budget=time_budget, **opts)
     run.setdefault("terms_before", {"terms": run["terms"],
                                     "terms_error": run["terms_error"]})
     run["terms"], run["terms_error"] = np.asarray(res).tolist(), np.asarray(res.error).tolist()
@@ -96,6 +99,8 @@ def main() -> None:
                     help="with --recompute-terms: the Galerkin degree (default: the run's)")
     ap.add_argument("--galerkin-paths", type=int, default=None,
                     help="with --recompute-terms: samples of the sampled measure")
+    ap.add_argument("--time-budget", type=float, default=None,
+                    help="with --recompute-terms: the Galerkin route's cost limit (s)")
     ap.add_argument("--out", type=Path, default=None,
                     help="write here instead of the input file (one input file, --write)")
     args = ap.parse_args()
@@ -118,7 +123,8 @@ def main() -> None:
             else:
                 model, order = load_model(run["model"]), 3
             if args.recompute_terms and "runs" in d and run.get("method") == "galerkin":
-                recompute_terms(model, run, order, args.degree, args.galerkin_paths)
+                recompute_terms(model, run, order, args.degree, args.galerkin_paths,
+                                args.time_budget)
             parts = [(None, run)] + list(run.get("parts", {}).items())
             rows = analyse(model, run, parts, order, 0.01)
             if "runs" in d:      # bench_galerkin_slopes.py's agreement (its own definition)
