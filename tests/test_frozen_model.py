@@ -265,3 +265,40 @@ def test_model_catalogue():
     assert m == load_model(str(names["linear2d"])) == SRNN.load(names["linear2d"])
     with pytest.raises(ModelError, match="not a built-in example"):
         load_model("no_such_model")
+
+
+def test_derived_keep_bounds_a_family_least_recently_used_first():
+    """``derived(..., keep=k)``: at most ``k`` entries of a key family (``key[:2]``), the
+    least recently used dropped; other families untouched; a bad ``keep`` is refused."""
+    m = ou(gamma=1.7)
+    other = derived(m, ("x", "other"), lambda: "kept")
+    for i in range(3):
+        derived(m, ("x", "big", i), lambda i=i: i, keep=2)
+    assert [k for k in cached_keys(m) if k[:2] == ("x", "big")] == [("x", "big", 1),
+                                                                  ("x", "big", 2)]
+    assert derived(m, ("x", "big", 1), lambda: -1, keep=2) == 1     # a hit: now newest
+    derived(m, ("x", "big", 3), lambda: 3, keep=2)
+    assert [k for k in cached_keys(m) if k[:2] == ("x", "big")] == [("x", "big", 1),
+                                                                  ("x", "big", 3)]
+    assert derived(m, ("x", "other"), lambda: "new") == other
+    with pytest.raises(ValueError):
+        derived(m, ("x", "big", 4), lambda: 4, keep=0)
+
+
+def test_galerkin_assemblies_do_not_pile_up_over_seeds():
+    """K₁ of a 10-unit network on its sampled measure at six seeds: the cache keeps at
+    most ``ASSEMBLIES_KEPT`` assemblies and sample sets (every seed's were kept, about a
+    gigabyte each at 1,287 functions, until an 8-unit loop was refused for memory)."""
+    from pathlib import Path
+
+    from volterra_sym.backends.galerkin.route import ASSEMBLIES_KEPT
+
+    m = load_model(str(Path(__file__).parent / "data" / "tanh10.toml"))
+    hier = ResponseHierarchy(m, "h1", order=1)
+    for seed in range(6):
+        r = hier.kernel(0).evaluate([0.5], method="galerkin", degree=2, paths=2000,
+                                    seed=seed)
+    assert r.details["route"]["measure"] == "samples"
+    keys = cached_keys(m)
+    assert sum(k[:2] == ("galerkin", "assembled") for k in keys) <= ASSEMBLIES_KEPT
+    assert sum(k[:2] == ("galerkin", "samples") for k in keys) <= ASSEMBLIES_KEPT

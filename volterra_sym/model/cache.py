@@ -60,15 +60,32 @@ def _slot(model: Any, create: bool) -> dict[Hashable, Any] | None:
     return slot
 
 
-def derived(model: Any, key: Hashable, factory: Callable[[], T]) -> T:
-    """``factory()`` computed once for ``(model, key)`` and cached with the model."""
+def derived(model: Any, key: Hashable, factory: Callable[[], T], *,
+            keep: int | None = None) -> T:
+    """``factory()`` computed once for ``(model, key)`` and cached with the model.
+
+    ``keep``: at most this many entries of the key's family (keys sharing ``key[:2]``,
+    e.g. every ``("galerkin", "assembled", …)``) stay cached, the least recently used
+    dropped first — for values that are large and keyed on user choices (a sampled
+    measure's seed and size), which would otherwise pile up for as long as the model
+    lives."""
+    if keep is not None and (not isinstance(key, tuple) or keep < 1):
+        raise ValueError("keep needs a tuple key and keep >= 1")
     with _LOCK:
         slot = _slot(model, create=True)
         if key in slot:
+            if keep is not None:                 # most recently used last
+                slot[key] = slot.pop(key)
             return slot[key]
     value = factory()          # outside the lock: factories may call derived() again
     with _LOCK:
-        return slot.setdefault(key, value)
+        value = slot.setdefault(key, value)
+        if keep is not None:
+            family = [k for k in slot if isinstance(k, tuple) and k[:2] == key[:2]]
+            for k in family[:max(0, len(family) - keep)]:
+                if k != key:
+                    del slot[k]
+        return value
 
 
 def cached_keys(model: Any) -> list[Hashable]:

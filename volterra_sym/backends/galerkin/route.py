@@ -208,9 +208,9 @@ def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measur
     if kind == "density":
         return derived(model, ("galerkin", "measure", "density", degree),
                        lambda: measures.galerkin_density(model, degree))
-    return derived(model, ("galerkin", "measure", "samples", opts.paths, opts.seed,
-                           opts.batches),
-                   lambda: measures.samples(model, opts.paths, opts.seed, opts.batches))
+    return derived(model, ("galerkin", "samples", opts.paths, opts.seed, opts.batches),
+                   lambda: measures.samples(model, opts.paths, opts.seed, opts.batches),
+                   keep=ASSEMBLIES_KEPT)
 
 
 @dataclass
@@ -379,7 +379,14 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
                           pairing_for(model, meas.kind))
     return derived(model, ("galerkin", "assembled", f, degree, meas.kind,
                            opts.paths if not meas.exact else 0, opts.seed, opts.batches,
-                           kicks), build)
+                           kicks), build, keep=ASSEMBLIES_KEPT)
+
+
+#: assemblies (with their modal systems, up to ~1 GB each at 1,287 functions) kept per
+#: model: evaluating one degree needs it and its lower degrees; without a bound, a loop
+#: over seeds or sample sizes kept every one (K₁ of an 8-unit network at degree 5 was
+#: refused for memory at the 13th seed, the cache holding the other twelve)
+ASSEMBLIES_KEPT = 4
 
 
 def _request_kicks(reqs) -> list:
