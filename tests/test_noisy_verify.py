@@ -51,8 +51,15 @@ def _by_name(checks):
 def test_verify_tanh1d_inside_quick(tmp_path):
     """Every check runs; nothing fails; the contact kernel K^(2) is compared between the
     routes, the first-kick FDT identity passes, the Monte Carlo kernel estimators are
-    skipped with the reason and the series meets CRN responses of the model itself."""
-    code, checks = verify_model(load_model("tanh1d_inside"), quick=True, out=tmp_path,
+    skipped with the reason and the series meets CRN responses of the model itself —
+    with ``parity`` also its even and odd parts (``state_noise_crn(combine=…)``)."""
+    import dataclasses
+
+    from volterra_sym.verify import settings_for
+
+    model = load_model("tanh1d_inside")
+    settings = dataclasses.replace(settings_for(True, 12345, model.n), parity=True)
+    code, checks = verify_model(model, settings=settings, out=tmp_path,
                                 print_table=False, figures=False, progress=False)
     assert code == 0, [(c.name, c.reason) for c in checks if c.status == FAIL]
     by = _by_name(checks)
@@ -62,6 +69,8 @@ def test_verify_tanh1d_inside_quick(tmp_path):
     assert by["MC: kernels order 1"].status == SKIP
     assert "input inside the activation" in by["MC: kernels order 1"].reason
     assert by["MC: series residual M=1 (slope)"].status == PASS
+    assert by["MC: series residual M=1 (slope, even part)"].status == PASS
+    assert "MC: series residual M=2 (slope, odd part)" in by
 
 
 @pytest.mark.slow
