@@ -37,7 +37,7 @@ from bench_galerkin_slopes import result_rows  # noqa: E402
 from volterra_sym import ResponseHierarchy
 from volterra_sym.density import inverse_cdf_sampler, one_dim_density
 from volterra_sym.model.catalogue import load_model
-from volterra_sym.montecarlo.crn import CRNResponses
+from volterra_sym.montecarlo.crn import CRNResponses, parity_matrix
 from volterra_sym.montecarlo.integrators import state_noise_crn
 from volterra_sym.verify import series_residuals
 from volterra_sym.verify.mc_series import sine_input
@@ -68,10 +68,8 @@ def main() -> None:
     if args.parity and np.any(eps <= 0):
         ap.error("--parity takes positive ε (−ε is added)")
     E = eps.size
-    I = np.eye(E)
-    sim_eps, combine = (np.concatenate([eps, -eps]),
-                        np.vstack([np.hstack([I, 0 * I]), np.hstack([I, I]) / 2,
-                                   np.hstack([I, -I]) / 2])) if args.parity else (eps, None)
+    sim_eps, combine = ((np.concatenate([eps, -eps]), parity_matrix(E)) if args.parity
+                        else (eps, None))
     t0 = time.perf_counter()
     stats = state_noise_crn(model, u, sim_eps, times, n_paths=args.paths, dt=args.dt,
                             initial=inverse_cdf_sampler(*one_dim_density(model)),

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..model import SRNN
 from .estimators import Moments
+from .integrators import check_combine
 from .simulate import Hook, compile_observable, run_paths, time_indices
 
 __all__ = ["CRNResponses", "crn_responses", "parity_matrix", "parity_parts"]
@@ -106,13 +107,7 @@ def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, obse
     first-order (even part) or second-order (odd part) fluctuation cancels exactly.
     """
     eps = np.asarray(eps, dtype=float)
-    if combine is not None:
-        combine = np.asarray(combine, dtype=float)
-        if combine.ndim != 2 or combine.shape[1] != eps.size or not np.all(
-                np.isfinite(combine)):
-            raise InvalidInputError(f"combine must be a finite (K, {eps.size}) matrix (one "
-                                    f"column per ε), got shape {combine.shape}",
-                                    param="combine")
+    combine = check_combine(combine, eps.size)
     idx = time_indices(times, dt)
     f = compile_observable(model, observable)
     val, raw, base = Moments(axis=-1), Moments(axis=-1), Moments(axis=-1)

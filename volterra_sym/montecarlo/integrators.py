@@ -369,6 +369,19 @@ class StateNoiseStep:
         return out
 
 
+def check_combine(combine, n_eps: int) -> np.ndarray | None:
+    """``combine`` of the CRN responses (:func:`state_noise_crn`,
+    :func:`~volterra_sym.montecarlo.crn.crn_responses`) as a float matrix ``(K, n_eps)``
+    (one column per ε), or None; anything else is refused naming ``combine``."""
+    if combine is None:
+        return None
+    combine = np.asarray(combine, float)
+    if combine.ndim != 2 or combine.shape[1] != n_eps or not np.all(np.isfinite(combine)):
+        raise InvalidInputError(f"combine must be a finite (K, {n_eps}) matrix (one column "
+                                f"per ε), got shape {combine.shape}", param="combine")
+    return combine
+
+
 def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: float,
                     initial: Callable, seed: int = 0, observable=None,
                     scheme: str = "euler", chunk: int = 20000, max_norm: float = 1e6,
@@ -392,13 +405,7 @@ def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: f
     import sympy as sp
 
     eps = np.atleast_1d(np.asarray(eps, float))
-    if combine is not None:
-        combine = np.asarray(combine, float)
-        if combine.ndim != 2 or combine.shape[1] != eps.size or not np.all(
-                np.isfinite(combine)):
-            raise InvalidInputError(f"combine must be a finite (K, {eps.size}) matrix (one "
-                                    f"column per ε), got shape {combine.shape}",
-                                    param="combine")
+    combine = check_combine(combine, eps.size)
     times = np.asarray(times, float)
     idx = np.rint(times / dt).astype(int)
     if np.any(np.abs(idx * dt - times) > 1e-9 * max(1.0, float(times.max()))):

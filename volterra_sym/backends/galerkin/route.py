@@ -512,6 +512,19 @@ def _safety(model: SRNN, measure_kind: str) -> float:
     return GRID_SAFETY if measure_kind in ("quadrature_1d", "grid_2d") else 1.0
 
 
+def _truncation_factor(model: SRNN, measure_kind: str, value: np.ndarray,
+                       contraction: tuple[np.ndarray, np.ndarray] | None) -> float:
+    """Factor on the truncation change of ``value``: :func:`_safety`, or where the same
+    quantity at degrees ``d − 2`` and ``d − 4`` is given (``contraction``, both informative)
+    the larger :func:`slow_convergence_factor` of the changes between them."""
+    factor = _safety(model, measure_kind)
+    if contraction is None:
+        return factor
+    mid, far = contraction
+    return max(factor, slow_convergence_factor(float(np.max(np.abs(value - mid), initial=0.0)),
+                                               float(np.max(np.abs(mid - far), initial=0.0))))
+
+
 def reflection_symmetric(model: SRNN) -> bool:
     """Whether the drift is odd about the linearisation centre ``μ``,
     ``φ(μ + y) = −φ(μ − y)`` (checked at seeded points; always for a linear activation,
@@ -657,15 +670,12 @@ def _at_degree(model, f, graph, reqs, degree, opts):
     out, parts = {}, {}
     for k, (v, mag) in res.items():
         least = _informative_from(model, len(k))
-        size = float(np.max(np.abs(v), initial=0.0))
-        factor = _safety(model, asm.measure.kind)
-        if rate is not None and rate[0] >= least and degree - 2 in by_degree:
-            mid = by_degree[degree - 2][k][0]
-            factor = max(factor, slow_convergence_factor(
-                float(np.max(np.abs(v - mid), initial=0.0)),
-                float(np.max(np.abs(mid - rate[1][k][0]), initial=0.0))))
-        trunc = factor * max((float(np.max(np.abs(v - low[k][0]), initial=0.0))
-                              for dl, low in lows if dl >= least), default=size)
+        contraction = None if rate is None or rate[0] < least or degree - 2 not in by_degree \
+            else (by_degree[degree - 2][k][0], rate[1][k][0])
+        trunc = _truncation_factor(model, asm.measure.kind, v, contraction) * max(
+            (float(np.max(np.abs(v - low[k][0]), initial=0.0))
+             for dl, low in lows if dl >= least),
+            default=float(np.max(np.abs(v), initial=0.0)))
         rnd = system.rounding(float(np.max(mag, initial=0.0)))
         err = trunc + stat[k] + rnd
         parts[k] = {"truncation": trunc, "statistical": float(np.max(stat[k], initial=0.0)),
@@ -890,13 +900,10 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
         least = _informative_from(model, N)
         use = [c[N - 1] for dl, c in changes if dl >= least]
         if use:
-            factor = _safety(model, asm.measure.kind)
-            if rate is not None and rate[0] >= least and degree - 2 in at:
-                mid = at[degree - 2][N - 1]
-                factor = max(factor, slow_convergence_factor(
-                    float(np.abs(ref[N - 1] - mid).max()),
-                    float(np.abs(mid - rate[1][N - 1]).max())))
-            trunc[N - 1, 0] = factor * max(use)
+            contraction = None if rate is None or rate[0] < least or degree - 2 not in at \
+                else (at[degree - 2][N - 1], rate[1][N - 1])
+            trunc[N - 1, 0] = _truncation_factor(model, asm.measure.kind, ref[N - 1],
+                                                 contraction) * max(use)
     stat = np.zeros_like(vals)
     if systems.replicates:
         stat = jackknife_error(np.stack([compared(s) for s in systems.replicates]))
