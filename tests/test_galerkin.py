@@ -294,6 +294,34 @@ def test_time_estimate_admits_degree_5_at_8_units_and_refuses_20_units_at_degree
         assert exc.value.param == "time_budget"
 
 
+def test_degree_2_is_refused_for_nonlinear_networks():
+    """Degree 2 can only compare with degree 1, which under-estimated its truncation error
+    up to 3.8× on 8-unit networks (reported 1.4–2× below the actual error): an explicit
+    degree 2 is refused naming ``degree`` for a nonlinear network (kernels and series), and
+    no remedy of a cost refusal points there; a linear network keeps it (exact), and
+    degree 1 still reports the value itself as its error."""
+    from volterra_sym.backends.galerkin import route
+
+    hier = ResponseHierarchy(_coupled3(), "h1", order=2)
+    lags = np.array([[1.0], [2.0]])
+    with pytest.raises(InvalidInputError) as exc:
+        hier.kernel((0,)).evaluate(lags, method="galerkin", degree=2)
+    assert exc.value.param == "degree"
+    with pytest.raises(InvalidInputError) as exc:
+        hier.series_terms(lambda t: np.array([np.sin(t)]), np.linspace(0, 2, 5),
+                          method="galerkin", degree=2)
+    assert exc.value.param == "degree"
+    one = hier.kernel((0,)).evaluate(lags, method="galerkin", degree=1)
+    assert np.all(np.asarray(one.error) >= np.abs(np.asarray(one.values)))
+    assert not route._lower_allowed(_coupled3(), 3) and route._lower_allowed(_coupled3(), 4)
+    lin = SRNN(np.eye(3), 0.3 * np.eye(3), np.ones((3, 1)), 0.6 * np.eye(3),
+               activation="linear")
+    assert route._lower_allowed(lin, 3)
+    ex = ResponseHierarchy(lin, "h1", 1).kernel((0,))
+    np.testing.assert_allclose(np.asarray(ex.evaluate(lags, method="galerkin", degree=2)),
+                               np.asarray(ex.evaluate(lags, method="exact")), rtol=1e-10)
+
+
 def test_norm_2_matches_the_singular_values():
     """The power-iteration norm behind cond(V) against numpy's SVD (a lower bound, close)."""
     from volterra_sym.backends.galerkin.system import norm_2
