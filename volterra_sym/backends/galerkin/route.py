@@ -11,7 +11,9 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
   (:data:`DENSITY_SAFETY`: non-monotone convergence measured at n = 5). A quantity with
   ``N ≥ 2`` kicks is not compared with degree 1, where it is identically zero
   (:func:`_informative_from`); with no lower degree left the estimate is the value itself;
-  a degree at which parity leaves it zero is refused (:func:`least_degree`); on the 1-D
+  a degree at which parity leaves it zero is refused (:func:`least_degree`), and so is a
+  degree with fewer than two informative lower degrees for a nonlinear network
+  (:func:`estimable_degree`: one comparison under-estimated the error up to 3.8×); on the 1-D
   quadrature and 2-D grid measures it is doubled (:data:`GRID_SAFETY`: non-monotone
   convergence measured on tanh2d) or, from ``d ≥ 6`` and where larger, multiplied by
   :func:`slow_convergence_factor` of the changes' two-degree contraction (two wells make
@@ -595,26 +597,33 @@ def least_degree(model: SRNN, kicks: int) -> int:
     return 1
 
 
+def estimable_degree(model: SRNN, kicks: int) -> int:
+    """The lowest degree at which a quantity with ``kicks`` operators ``L_k`` has an error
+    estimate: two informative lower degrees to compare with, :func:`_informative_from`
+    ``+ 2`` (3 for K₁ and ``T_1``, 4 for K₂, ``T_2`` and beyond with the input beside the
+    activation); 1 for a linear network with constant noise (exact). With one comparison
+    only, the change under-estimated the actual error: K₁ at degree 2 (against degree 1)
+    up to 3.8× on 8-unit tanh networks (reported 1.4–2× below the actual error with
+    640,000–1,280,000 samples, ``network(8, 1.2, 0/9)`` against degree 5), K₂ at degree 3
+    (against degree 2) 2.4× on ``network(8, 1.3, 2)``: 1.04e-2 off the kick estimator
+    (± 2.5e-4) with ± 6.6e-3 reported. With two, the same K₁ at degree 3 and K₂ at degree 4
+    were reported at 6–50× their actual errors."""
+    if model.is_linear and not model.state_dependent_noise:
+        return 1
+    return _informative_from(model, kicks) + 2
+
+
 def _needed_degree(model: SRNN, kick_counts) -> int:
-    """The largest :func:`least_degree` over quantities with ``kick_counts`` kicks."""
-    return max((least_degree(model, int(c)) for c in kick_counts), default=1)
-
-
-#: an explicit degree 2 is refused for a nonlinear network: its truncation part can only
-#: compare with degree 1, and that change under-estimated degree 2's actual error (against
-#: degree 5) up to 3.8× on 8-unit tanh networks — reported errors 1.4× and 1.8× below the
-#: actual ones for ``bench_galerkin_mc.network(8, 1.2, s)``, s = 0 and 9, K₁ with 640,000
-#: samples (and 2.0× at 1,280,000). From degree 3 on two lower degrees are compared (the
-#: same K₁ at degree 3: 0.02–0.11 of the reported error). Degree 1 stays allowed: with no
-#: lower degree its estimate is the value itself.
-UNESTIMABLE_DEGREE = 2
+    """The largest :func:`least_degree` and :func:`estimable_degree` over quantities with
+    ``kick_counts`` kicks (``<f>_0``, no kicks: as one)."""
+    counts = [int(c) for c in kick_counts] or [0]
+    return max(max(least_degree(model, c), estimable_degree(model, max(c, 1)))
+               for c in counts)
 
 
 def _lower_allowed(model: SRNN, degree: int) -> bool:
-    """Whether ``degree - 1`` is a degree with an error estimate
-    (:data:`UNESTIMABLE_DEGREE` is refused for nonlinear networks)."""
-    return degree - 1 > UNESTIMABLE_DEGREE or (degree - 1 >= 1 and model.is_linear
-                                               and not model.state_dependent_noise)
+    """Whether ``degree - 1`` still gives K₁ an error estimate (:func:`estimable_degree`)."""
+    return degree - 1 >= estimable_degree(model, 1)
 
 
 def _degree_hint(model: SRNN, degree: int) -> str:
@@ -624,23 +633,25 @@ def _degree_hint(model: SRNN, degree: int) -> str:
 
 
 def _check_resolved(model: SRNN, degree: int, kick_counts, what: str, unit: str) -> None:
-    """Refuse a degree below :func:`least_degree`, and degree 2 for a nonlinear network
-    (:data:`UNESTIMABLE_DEGREE`) — only an explicit ``degree`` gets here: the ladders start
-    at or above them."""
-    if degree == UNESTIMABLE_DEGREE and not (model.is_linear
-                                             and not model.state_dependent_noise):
-        raise InvalidInputError(
-            "degree=2: its truncation error can only be compared with degree 1, and that "
-            "change under-estimated it up to 3.8x (measured on 8-unit tanh networks), so "
-            "no honest error could be reported; use degree >= 3 (or --method montecarlo)",
-            param="degree")
-    need = _needed_degree(model, kick_counts)
-    if degree < need:
+    """Refuse a degree below :func:`least_degree` (parity) or :func:`estimable_degree` —
+    only an explicit ``degree`` gets here: the ladders start at or above them."""
+    counts = [int(c) for c in kick_counts] or [0]
+    parity = max(least_degree(model, c) for c in counts)
+    if degree < parity:
         raise InvalidInputError(
             f"degree={degree}: the drift of this network is odd about its centre, so a "
-            f"{what} {need}{' ' + unit if unit else ''} is identically 0 in a basis below "
-            f"degree {need} whatever its value (parity); use degree >= {need}",
+            f"{what} {parity}{' ' + unit if unit else ''} is identically 0 in a basis below "
+            f"degree {parity} whatever its value (parity); use degree >= {parity}",
             param="degree")
+    for c in sorted(set(counts)):
+        need = estimable_degree(model, max(c, 1))
+        if degree < need:
+            raise InvalidInputError(
+                f"degree={degree}: a {what} {max(c, 1)}{' ' + unit if unit else ''} has an "
+                f"error estimate from degree {need} on (its truncation part compares two "
+                f"lower degrees from {need - 2}; with one, the change under-estimated the "
+                f"error up to 3.8x on 8-unit tanh networks); use degree >= {need} (or "
+                "--method montecarlo)", param="degree")
 
 
 @dataclass(frozen=True)
@@ -694,7 +705,7 @@ def _kernel_values(graph, requests, system):
 
 
 def _at_degree(model, f, graph, reqs, degree, opts):
-    _check_resolved(model, degree, (len(k) for k in reqs), "kernel with", "lags")
+    _check_resolved(model, degree, (len(k) for k in reqs), "kernel of order", "")
     kicks = _request_kicks(reqs)
     asm = _assemble(model, f, degree, opts, kicks)
     systems = _systems(asm, _lower(model, f, asm, opts, kicks),
