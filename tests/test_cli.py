@@ -145,12 +145,16 @@ def test_series_json_and_plot(tmp_path, capsys):
     terr = np.array(data["terms_error"])
     np.testing.assert_allclose(data["partial_sum_error"],
                                terr[0] + 0.1 * terr[1] + 0.01 * terr[2])
-    # the table shows the same error of the last partial sum, with what it contains
+    np.testing.assert_allclose(data["partial_sums_error"],
+                               np.cumsum(0.1 ** np.arange(3)[:, None] * terr, axis=0))
+    # the table shows every partial sum with its error, and says what the error contains
     code, out, _ = run(capsys, "series", "tanh1d", "--input", "sin(2*t)", "--order", "2",
                        "--t-max", "2", "--n-times", "3")
     rows = [r.split() for r in out.splitlines() if not r.startswith("#")]
-    assert code == 0 and "error of S_2" in out and "remainder of the series" in out
-    assert all(len(r) == 5 and 0 < float(r[4]) < 1e-6 for r in rows), rows
+    assert code == 0 and "error of S_N" in out and "remainder of the series" in out
+    assert all(len(r) == 7 and all(0 < float(r[k]) < 1e-6 for k in (2, 4, 6))
+               for r in rows), rows
+    assert all(float(r[2]) <= float(r[4]) <= float(r[6]) for r in rows)
 
 
 def test_series_tol_reaches_spectral_and_error_is_reported(capsys):

@@ -40,11 +40,14 @@ def test_committed_derivation_is_not_stale(tex):
         cmd += f" --observable '{obs}'"
     if features is not None:
         cmd += f" --features {features}"
+    if "--out" in argv:
+        cmd += f" --out {shlex.quote(argv[argv.index('--out') + 1])}"
     spec = ROOT / model if (ROOT / model).is_file() else model   # a model file in the repo
     fresh = derivation_document(load_model(spec), order, obs, command=cmd,
                                 features=features)
     assert fresh == tex.read_text(), (
-        f"{tex.name} is stale: regenerate it with `{' '.join(argv)} --out {tex}`")
+        f"{tex.name} is stale: regenerate it with `{' '.join(argv)}` (from the repository "
+        "root)")
 
 
 @pytest.mark.parametrize("tex", DOCS, ids=lambda p: p.stem)

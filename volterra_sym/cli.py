@@ -34,6 +34,7 @@ import errno
 import json
 import math
 import os
+import shlex
 import sys
 import traceback
 import warnings
@@ -332,6 +333,7 @@ def cmd_derive(args) -> int:
             cmd += f" --observable {json.dumps(args.observable)}"
         if args.features is not None:
             cmd += f" --features {args.features}"
+        cmd += f" --out {shlex.quote(str(args.out))}"      # the whole command, re-runnable
         with bar.stage("derivation (symbolic)"):
             doc = derivation_document(model, order, args.observable, command=cmd,
                                       features=args.features)
@@ -479,7 +481,10 @@ def cmd_series(args) -> int:
     err = None if res.error is None else np.asarray(res.error)
     # the error of the partial sum S_M = Σ_N ε^N T_N: Σ_N |ε|^N err_N (the terms' errors
     # are bounds, added)
-    bound = None if err is None else (abs(eps) ** np.arange(order + 1)[:, None] * err).sum(0)
+    # and of every S_N, N ≤ order: the cumulative sums
+    bounds = None if err is None else np.cumsum(
+        abs(eps) ** np.arange(order + 1)[:, None] * err, axis=0)
+    bound = None if bounds is None else bounds[-1]
     if args.json:
         print(json.dumps({"model": model.name, "observable": str(hier.f), "method": used,
                           "options": opts, "input": [str(p) for p in parsed], "eps": eps,
@@ -487,6 +492,7 @@ def cmd_series(args) -> int:
                           "terms_error": None if err is None else err.tolist(),
                           "partial_sums": partial.tolist(),
                           "partial_sum_error": None if bound is None else bound.tolist(),
+                          "partial_sums_error": None if bounds is None else bounds.tolist(),
                           "radius_estimate": diag.radius if np.isfinite(diag.radius)
                           else None, "meaningful": diag.meaningful,
                           "diagnostic": diag.message,
@@ -497,16 +503,20 @@ def cmd_series(args) -> int:
             note = _galerkin_note(facts) + note
         print(f"# {model.name}: f = {hier.f}, method {used}{note}, eps = {eps:g}; "
               f"{diag.message}")
-        head = "".join(f"{'S_' + str(N):>16s}" for N in range(order + 1))
-        last = f"{'error of S_' + str(order):>18s}" if bound is not None else ""
-        if bound is not None:
-            print(f"# error of S_{order}: Σ_N |eps|^N × the error of T_N (the route's "
-                  "estimate); the remainder of the series beyond the order is not in it")
-        print(f"# {'t':>10s}{head}{last}")
+        if bounds is not None:
+            print("# ± error of S_N: Σ_{j≤N} |eps|^j × the error of T_j (the route's "
+                  "estimate); the remainder of the series beyond N is not in it")
+            head = "".join(f"{'S_' + str(N):>16s}{'±':>9s}" for N in range(order + 1))
+        else:
+            print("# the route gives no error estimate for these terms: unknown")
+            head = "".join(f"{'S_' + str(N):>16s}" for N in range(order + 1))
+        print(f"# {'t':>10s}{head}")
         step = max(1, len(times) // 20)
         for i in range(0, len(times), step):
-            tail = f"{bound[i]:18.3g}" if bound is not None else ""
-            print(f"{times[i]:12.5g}" + "".join(f"{x:16.9g}" for x in partial[:, i]) + tail)
+            cells = (f"{partial[N, i]:16.9g}"
+                     + (f"{bounds[N, i]:9.2g}" if bounds is not None else "")
+                     for N in range(order + 1))
+            print(f"{times[i]:12.5g}" + "".join(cells))
     return EXIT_OK
 
 

@@ -49,6 +49,7 @@ from .sampling import stationary_sampler
 from .simulate import (
     MAX_PATH_STEPS,
     SEED_BLOCK,
+    _auto_progress,
     _check_n_paths,
     _seed_root,
     block_seed,
@@ -308,8 +309,8 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
         mom_value.merge_all(res[0])
         mom_bias.merge_all(res[1])
 
-    if progress is None:
-        progress = work * n > 5e8
+    # auto: a bar for long runs, and only on a terminal (as every other estimator)
+    progress = _auto_progress(progress, work * n / 10)
     map_chunks(job, job.n_chunks, client=client, on_result=merge, progress=progress,
                desc="kick estimator")
     N = mom_value.n
