@@ -309,8 +309,8 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
         mom_value.merge_all(res[0])
         mom_bias.merge_all(res[1])
 
-    # auto: a bar for long runs, and only on a terminal (as every other estimator)
-    progress = _auto_progress(progress, work * n / 10)
+    # auto: a bar for long runs (work × n above 5e8), only on a terminal
+    progress = _auto_progress(progress, work * n, threshold=5e8)
     map_chunks(job, job.n_chunks, client=client, on_result=merge, progress=progress,
                desc="kick estimator")
     N = mom_value.n

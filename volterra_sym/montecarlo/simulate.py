@@ -571,9 +571,11 @@ class PathJob:
                        n_chunks=self.n_chunks, chunk_size=self.chunk_size)
 
 
-def _auto_progress(progress, work: float) -> bool:
+def _auto_progress(progress, work: float, threshold: float = 5e7) -> bool:
+    """``progress``, or for ``None`` a bar when stderr is a terminal and ``work`` exceeds
+    ``threshold`` (path-steps, or the caller's own unit)."""
     if progress is None:
-        return bool(getattr(sys.stderr, "isatty", lambda: False)()) and work > 5e7
+        return bool(getattr(sys.stderr, "isatty", lambda: False)()) and work > threshold
     return bool(progress)
 
 
