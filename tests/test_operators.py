@@ -79,3 +79,23 @@ def test_unevaluated_objects_print_and_evaluate():
     assert sp.simplify(A.doit()) == 0    # <p0, ∂(P_s h²)> = 2 e^{-2γs} E[h] = 0
     # SymPy's reconstruction keeps the model
     assert A.func(*A.args) == A and A.func(*A.args).model is m
+
+
+def test_string_operands_are_parsed_in_the_models_symbols():
+    """A string argument of an operator or an average is parsed (never sympified, which
+    would evaluate it and build a complex ``h1`` that is not the model's state)."""
+    import volterra_sym as vs
+    from volterra_sym.errors import InvalidInputError
+
+    m = vs.load_model("linear2d")
+    h1 = m.h[0]
+    assert vs.generator(m, "h1**2") == vs.generator(m, h1**2) != 0
+    assert vs.fokker_planck(m, "h1") == vs.fokker_planck(m, h1)
+    assert vs.perturbation(m, 0, "h1*h2") == vs.perturbation(m, 0, h1 * m.h[1])
+    assert vs.stationary_density(m).expectation("h1**2") == \
+        vs.stationary_density(m).expectation(h1**2)
+    assert m.polynomial_degree("h1**3*h2") == 4
+    with pytest.raises(InvalidInputError, match="h3 is not a state of this 2-unit model"):
+        vs.generator(m, "h3 + h1")
+    with pytest.raises(InvalidInputError):
+        vs.generator(m, [1, 2])

@@ -58,7 +58,7 @@ from numpy.typing import ArrayLike
 
 from .errors import InvalidInputError
 
-__all__ = ["ExpressionError", "FUNCTIONS", "parse_expression", "sigmoid",
+__all__ = ["ExpressionError", "FUNCTIONS", "parse_expression", "as_expression", "sigmoid",
            "compile_time_function", "ALLOWED_CHARACTERS"]
 
 MAX_LENGTH = 2000
@@ -218,6 +218,25 @@ def check_characters(text: str, what: str = "expression") -> None:
             raise ExpressionError(
                 f"{what}: character {ch!r} (U+{ord(ch):04X} {label}) at column {i + 1} is "
                 f"not allowed{why} in {text!r}", param=what)
+
+
+def as_expression(value, variables: Mapping[str, sp.Symbol] | Iterable[str] = (), *,
+                  what: str = "expression") -> sp.Basic:
+    """Whatever a public function takes as an expression, safely: a SymPy object as it is;
+    a string or number through :func:`parse_expression` (names in ``variables`` become the
+    caller's symbols, other identifiers real symbols); any other object only through SymPy's
+    strict conversion, which never parses a string (``sympify`` of a string is ``eval``)."""
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, (str, bool, complex, np.bool_, np.complexfloating)):
+        return parse_expression(value, variables, allow_free_symbols=True, what=what)
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        raise ExpressionError(f"{what}: must be finite, got {value}", param=what)
+    try:
+        return sp.sympify(value, strict=True)
+    except (sp.SympifyError, TypeError, ValueError):
+        raise ExpressionError(f"{what}: expected a SymPy expression, a string or a number, "
+                              f"got {type(value).__name__}", param=what) from None
 
 
 def _fail(what: str, msg: str, text: str | None):

@@ -37,6 +37,7 @@ from volterra_sym.errors import VolterraSymError
 from volterra_sym.hierarchy import ResponseHierarchy
 from volterra_sym.model import get_activation
 from volterra_sym.montecarlo import kick_kernel
+from volterra_sym.operators.unevaluated import model_ref
 from volterra_sym.parsing import compile_time_function, parse_expression
 
 HERE = Path(__file__).parent
@@ -167,6 +168,16 @@ API: dict[str, Callable[[str, Path], object]] = {
     **{f"toml_{k}": _toml(k, _toml_string) for k in _TOML_BASE},
     "toml_W_entry": _toml("W", lambda p: f"[[{_toml_string(p)}, 1], [1, 0]]"),
     "toml_key": _toml_key,
+    "generator": lambda p, tmp: volterra_sym.generator(_model(), p),
+    "fokker_planck": lambda p, tmp: volterra_sym.fokker_planck(_model(), p),
+    "perturbation": lambda p, tmp: volterra_sym.perturbation(_model(), 0, p),
+    "Generator": lambda p, tmp: volterra_sym.Generator(p, model_ref(_model())),
+    "Semigroup_time": lambda p, tmp: volterra_sym.Semigroup(p, "h1", model_ref(_model())),
+    "expectation": lambda p, tmp: volterra_sym.stationary_density(_model()).expectation(p),
+    "polynomial_degree": lambda p, tmp: _model().polynomial_degree(p),
+    "subs": lambda p, tmp: SRNN("g", 0, 1, 1, activation="tanh").subs(g=p),
+    "noisy_beta": lambda p, tmp: SRNN.noisy_rnn([[0.0]], [[0.5]], [[1.0]], beta=p),
+    "noisy_B": lambda p, tmp: SRNN.noisy_rnn([[p]], [[0.5]], [[1.0]]),
 }
 
 

@@ -281,7 +281,7 @@ class StationaryDensity:
         Gaussian: exact (Isserlis) for polynomial ``g``. One-dimensional numeric model:
         mpmath quadrature (30 digits). Otherwise an unevaluated integral.
         """
-        g = sp.sympify(g)
+        g = self.model.expression(g, "g")
         self._require_closed_form("expectation")
         if not (g.free_symbols & set(self.h)):
             return g

@@ -23,6 +23,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import InvalidInputError
+from ..parsing import as_expression
 
 __all__ = ["INPUT_MODES", "FEATURE_ACTIVATION_INPUT", "FEATURE_STATE_NOISE", "noisy_rnn_A",
            "noisy_rnn_sigma", "check_input_mode", "check_diffusion_positive", "support_1d",
@@ -47,18 +48,22 @@ def noisy_rnn_A(B, beta, gamma) -> np.ndarray | sp.Matrix:
     """``A = β(B − Bᵀ) + (1 − β)(B + Bᵀ) − γI`` (Lim et al. 2021): the antisymmetric part of
     ``B`` weighted by ``β``, the symmetric part by ``1 − β``, shifted by ``−γ``. The SRNN's
     leak is ``Γ = −A``."""
-    M = sp.Matrix(B).applyfunc(
+    rows = B.tolist() if isinstance(B, sp.MatrixBase) else np.asarray(B, dtype=object).tolist()
+    if not (isinstance(rows, list) and rows and all(isinstance(r, list) for r in rows)):
+        raise InvalidInputError(f"B must be a square matrix, got {B!r}", param="B")
+    M = sp.Matrix([[as_expression(e, what="B") for e in r] for r in rows]).applyfunc(
         lambda e: sp.Rational(repr(float(e))) if isinstance(e, sp.Float) else e)
     if M.rows != M.cols:
         raise InvalidInputError(f"B must be square, got {M.rows}×{M.cols}", param="B")
-    beta, gamma = (sp.Rational(repr(float(x))) if isinstance(x, float) else sp.sympify(x)
-                   for x in (beta, gamma))
+    beta, gamma = (sp.Rational(repr(float(x))) if isinstance(x, float)
+                   else as_expression(x, what=name)
+                   for x, name in ((beta, "beta"), (gamma, "gamma")))
     return beta * (M - M.T) + (1 - beta) * (M + M.T) - gamma * sp.eye(M.rows)
 
 
 def noisy_rnn_sigma(h: tuple[sp.Symbol, ...], sigma1, sigma2) -> sp.Matrix:
     """``σ(h) = σ_1 I + σ_2 diag(h)`` (n×n)."""
-    s1, s2 = sp.sympify(sigma1), sp.sympify(sigma2)
+    s1, s2 = as_expression(sigma1, what="sigma1"), as_expression(sigma2, what="sigma2")
     return sp.diag(*[s1 + s2 * hi for hi in h])
 
 

@@ -32,7 +32,7 @@ from ..errors import (
     VolterraSymError,
     format_bytes,
 )
-from ..parsing import ExpressionError, parse_expression
+from ..parsing import ExpressionError, as_expression, parse_expression
 from .activations import Activation, Z, get_activation
 from .cache import derived, shared_store
 from .noise import (
@@ -385,7 +385,8 @@ class SRNN:
 
         i.e. this SRNN with ``Γ = −A``, ``input="activation"`` and ``σ(h) = σ_1 I +
         σ_2 diag(h)`` (docs/theory.md §11)."""
-        A = noisy_rnn_A(B, beta, gamma)
+        A = noisy_rnn_A(_matrix(B, "B", (None, None), {}), _entry(beta, "beta", (), {}),
+                        _entry(gamma, "gamma", (), {}))
         n = A.rows
         h = state_symbols(n)
         s1 = _entry(sigma1, "sigma1", (), {})
@@ -679,8 +680,9 @@ class SRNN:
         if unknown:
             raise ModelError(f"unknown parameters {sorted(unknown)}; model has "
                              f"{sorted(self.parameters)}")
-        rep = {self.parameters[k]: exact_number(v) if isinstance(v, float) else v
-               for k, v in vals.items()}
+        # every value through the constructor's entry check (a string is parsed, never
+        # sympified: sympify of a string is eval)
+        rep = {self.parameters[k]: _entry(v, k, (), self.parameters) for k, v in vals.items()}
         sub = lambda M: M.subs(rep)  # noqa: E731
         return SRNN(sub(self.Gamma), sub(self.W), sub(self.C), sub(self.sigma), sub(self.b),
                     self.activation, name=self.name,
@@ -689,10 +691,25 @@ class SRNN:
     def polynomial_degree(self, f: sp.Expr) -> int | None:
         """Total degree of ``f`` in the state ``h1..hn`` (other symbols are coefficients),
         or ``None`` if ``f`` is not a polynomial in the state."""
-        f = sp.sympify(f)
+        f = self.expression(f, "f")
         if not f.is_polynomial(*self.h):
             return None
         return int(sp.Poly(f, *self.h).total_degree()) if f.free_symbols & set(self.h) else 0
+
+    def expression(self, spec: Any, what: str = "expression") -> sp.Basic:
+        """``spec`` as a SymPy expression: a SymPy object as it is, a string or number parsed
+        safely (:func:`~volterra_sym.parsing.as_expression`; ``h1..hn`` and the parameters
+        are the model's symbols). For the operators' arguments, which may hold symbols
+        beyond the model's (lags, test functions)."""
+        allowed = {s.name: s for s in self.h}
+        allowed.update(self.parameters)
+        expr = as_expression(spec, allowed, what=what)
+        alien = sorted(s.name for s in expr.free_symbols
+                       if re.fullmatch(r"h\d+", s.name) and s not in self.h)
+        if alien:
+            raise ModelError(f"{what}: {', '.join(alien)} is not a state of this {self.n}-unit "
+                             f"model (its states are h1..h{self.n})", param=what)
+        return expr
 
     def observable(self, spec: str | sp.Expr | None = None) -> sp.Expr:
         """Parse an observable ``f(h1..hn)`` safely (model parameters may appear)."""

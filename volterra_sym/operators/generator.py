@@ -23,7 +23,8 @@ import sympy as sp
 from ..errors import InvalidInputError
 from ..model import SRNN
 
-__all__ = ["generator", "fokker_planck", "perturbation", "perturbation_adjoint", "check_channel",
+__all__ = ["operand", "generator", "fokker_planck", "perturbation", "perturbation_adjoint",
+           "check_channel",
            "perturbation_j", "perturbation_j_adjoint", "perturbation_j_coefficients",
            "check_composite"]
 
@@ -36,9 +37,16 @@ def check_channel(model: SRNN, k: int) -> int:
     return int(k)
 
 
+def operand(model: SRNN, g, what: str = "g") -> sp.Basic:
+    """An operator's argument: a SymPy expression as it is, a string or number parsed safely
+    in the model's symbols (:meth:`SRNN.expression`), anything else refused."""
+    return g if isinstance(g, sp.Basic) else model.expression(g, what)
+
+
 def generator(model: SRNN, g: sp.Expr) -> sp.Expr:
     """``L0 g = Σ_i φ_i ∂_i g + ½ Σ_ij D_ij ∂_i∂_j g``."""
     h, phi, D = model.h, model.drift, model.D
+    g = operand(model, g)
     grad = [sp.diff(g, hi) for hi in h]
     out = sum((phi[i] * grad[i] for i in range(model.n)), sp.Integer(0))
     for i in range(model.n):
@@ -51,6 +59,7 @@ def generator(model: SRNN, g: sp.Expr) -> sp.Expr:
 def fokker_planck(model: SRNN, p: sp.Expr) -> sp.Expr:
     """``L0* p = -Σ_i ∂_i(φ_i p) + ½ Σ_ij ∂_i∂_j(D_ij p)`` (``D`` may depend on ``h``)."""
     h, phi, D = model.h, model.drift, model.D
+    p = operand(model, p, "p")
     out = -sum((sp.diff(phi[i] * p, h[i]) for i in range(model.n)), sp.Integer(0))
     for i in range(model.n):
         for j in range(model.n):
@@ -62,6 +71,7 @@ def fokker_planck(model: SRNN, p: sp.Expr) -> sp.Expr:
 def perturbation(model: SRNN, k: int, g: sp.Expr) -> sp.Expr:
     """``L_k g = Σ_i C_ik ∂_i g`` (directional derivative along column ``C_k``)."""
     k = check_channel(model, k)
+    g = operand(model, g)
     return sum((model.C[i, k] * sp.diff(g, model.h[i]) for i in range(model.n)
                 if model.C[i, k] != 0), sp.Integer(0))
 
@@ -93,6 +103,7 @@ def perturbation_j(model: SRNN, ks, g: sp.Expr) -> sp.Expr:
     """``L^{(j)}_{k_1…k_j} g = (1/j!) Σ_i a^{(j)}(z_i) C_{ik_1}⋯C_{ik_j} ∂_i g``
     (docs/theory.md §10; additive input: ``L_k`` for ``j = 1``, ``0`` beyond)."""
     c = perturbation_j_coefficients(model, ks)
+    g = operand(model, g)
     return sum((c[i] * sp.diff(g, model.h[i]) for i in range(model.n) if c[i] != 0),
                sp.Integer(0))
 
@@ -100,5 +111,6 @@ def perturbation_j(model: SRNN, ks, g: sp.Expr) -> sp.Expr:
 def perturbation_j_adjoint(model: SRNN, ks, p: sp.Expr) -> sp.Expr:
     """``L^{(j)*}_{k} p = -Σ_i ∂_i(c_i p)`` (the coefficients depend on ``h``)."""
     c = perturbation_j_coefficients(model, ks)
+    p = operand(model, p, "p")
     return -sum((sp.diff(c[i] * p, model.h[i]) for i in range(model.n) if c[i] != 0),
                 sp.Integer(0))

@@ -39,6 +39,7 @@ import sympy as sp
 
 from ..budget import check_count, check_memory
 from ..errors import NotApplicableError
+from ..parsing import as_expression
 
 __all__ = ["ChainPoly", "PackedAlgebra", "ChainError", "MAX_EXPONENT", "MAX_RAW_TERMS",
            "LOWER_COST"]
@@ -303,7 +304,7 @@ class PackedAlgebra:
     # ------------------------------------------------------------------ SymPy bridge
     def from_expr(self, expr: sp.Expr | str) -> ChainPoly:
         """A polynomial in :attr:`symbols` (e.g. any polynomial observable in ``h``)."""
-        expr = sp.sympify(expr)
+        expr = as_expression(expr, {str(v): v for v in self.symbols}, what="expression")
         extra = expr.free_symbols - set(self.symbols)
         if extra:
             raise ChainError(f"the expression {expr} has symbols {sorted(map(str, extra))} "

@@ -19,7 +19,14 @@ import sympy as sp
 
 from ..model import SRNN
 from ..model.cache import derived
-from .generator import check_channel, check_composite, generator, perturbation, perturbation_j
+from .generator import (
+    check_channel,
+    check_composite,
+    generator,
+    operand,
+    perturbation,
+    perturbation_j,
+)
 from .rules import apply_rule
 
 __all__ = ["ModelRef", "model_ref", "Generator", "Semigroup", "Perturbation",
@@ -89,7 +96,7 @@ class Generator(OperatorExpr):
     """``\\mathcal{L}_0 g``: the generator of the unperturbed dynamics applied to ``g``."""
 
     def __new__(cls, g, ref: ModelRef):
-        return super().__new__(cls, sp.sympify(g), ref)
+        return super().__new__(cls, operand(ref.model, g), ref)
 
     def doit(self, **hints):
         return generator(self.model, self._eval_operand(**hints))
@@ -106,7 +113,7 @@ class Perturbation(OperatorExpr):
 
     def __new__(cls, k, g, ref: ModelRef):
         check_channel(ref.model, int(k))
-        return super().__new__(cls, sp.Integer(int(k)), sp.sympify(g), ref)
+        return super().__new__(cls, sp.Integer(int(k)), operand(ref.model, g), ref)
 
     @property
     def channel(self) -> int:
@@ -129,7 +136,7 @@ class KickPerturbation(OperatorExpr):
 
     def __new__(cls, ks, g, ref: ModelRef):
         ks = check_composite(ref.model, tuple(int(k) for k in ks))
-        return super().__new__(cls, sp.Tuple(*map(sp.Integer, ks)), sp.sympify(g), ref)
+        return super().__new__(cls, sp.Tuple(*map(sp.Integer, ks)), operand(ref.model, g), ref)
 
     @property
     def channels(self) -> tuple[int, ...]:
@@ -157,7 +164,7 @@ class Semigroup(OperatorExpr):
     """
 
     def __new__(cls, s, g, ref: ModelRef):
-        return super().__new__(cls, sp.sympify(s), sp.sympify(g), ref)
+        return super().__new__(cls, ref.model.expression(s, "s"), operand(ref.model, g), ref)
 
     @property
     def time(self) -> sp.Expr:
@@ -184,7 +191,7 @@ class StationaryAverage(OperatorExpr):
     """``\\langle p_0, g \\rangle = E_0[g(h)]``, the average over the stationary density."""
 
     def __new__(cls, g, ref: ModelRef):
-        return super().__new__(cls, sp.sympify(g), ref)
+        return super().__new__(cls, operand(ref.model, g), ref)
 
     def doit(self, **hints):
         g = self._eval_operand(**hints)
