@@ -136,3 +136,26 @@ def test_singular_covariance_refused():
              sigma=[[0, 0], [0, 1.0]])
     with pytest.raises(ModelError, match="singular"):
         _ = stationary_density(m).cov
+
+
+def test_cached_density_is_read_only():
+    """The density is cached per model and shared by equal models: neither its moments nor
+    its attributes can be changed in place (a changed covariance used to change every later
+    exact mean of an equal model)."""
+    import volterra_sym as vs
+    from volterra_sym.model import FrozenModelError
+
+    m = vs.load_model("linear2d")
+    H = vs.ResponseHierarchy(m, "h1**2 + h1*h2", order=1)
+    before = H.mean0("exact")
+    dens = vs.stationary_density(m)
+    with pytest.raises(TypeError):
+        dens.cov[0, 0] = 100
+    with pytest.raises(TypeError):
+        dens.mean[0] = 1
+    with pytest.raises(FrozenModelError):
+        dens.model = vs.load_model("tanh1d")
+    with pytest.raises(FrozenModelError):
+        del dens.kind
+    H2 = vs.ResponseHierarchy(vs.load_model("linear2d"), "h1**2 + h1*h2", order=1)
+    assert H2.mean0("exact") == before

@@ -11,12 +11,31 @@ numeric models.
 from __future__ import annotations
 
 from ..errors import NotApplicableError
-from ..model import SRNN, ModelError
+from ..model import SRNN, FrozenModelError, ModelError
 from ..model.cache import derived
 from .gradient import is_gradient
 from .linearisation import arrays, check_hurwitz, is_numeric
 
-__all__ = ["density_kind", "KINDS", "NoClosedFormError"]
+__all__ = ["density_kind", "KINDS", "NoClosedFormError", "ReadOnly"]
+
+
+class ReadOnly:
+    """Attributes set once in ``__init__`` (through :meth:`_init`) and never again: a
+    density is cached per model and shared by every equal model, so changing one in place
+    would change the results of all of them. ``cached_property`` values are still filled
+    in on first use (they write the instance dictionary directly)."""
+
+    def _init(self, **attributes) -> None:
+        for name, value in attributes.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise FrozenModelError(f"{type(self).__name__} is read-only (cached per model and "
+                               f"shared by equal models): cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenModelError(f"{type(self).__name__} is read-only (cached per model and "
+                               f"shared by equal models): cannot delete {name!r}")
 
 
 class NoClosedFormError(NotApplicableError, NotImplementedError):

@@ -27,6 +27,7 @@ from ..errors import NotApplicableError
 from ..model import SRNN
 from ..model.cache import derived
 from ..operators import fokker_planck, perturbation_j_coefficients
+from .classify import ReadOnly
 
 __all__ = ["MultiplicativeDensity1D", "multiplicative_density", "Verification1D"]
 
@@ -43,7 +44,7 @@ class Verification1D:
         return self.ok
 
 
-class MultiplicativeDensity1D:
+class MultiplicativeDensity1D(ReadOnly):
     """``p0`` of a numeric 1-D model with ``σ = σ(h)`` (see module docstring)."""
 
     kind = "one_dim_noisy"
@@ -53,9 +54,7 @@ class MultiplicativeDensity1D:
         if model.n != 1:
             raise NotApplicableError(f"the 1-D density with D(h) needs n = 1, the model has "
                                      f"n = {model.n}")
-        self.model = model
-        self.h = model.h
-        self.support = model.check_noise()
+        self._init(model=model, h=model.h, support=model.check_noise())
 
     # ------------------------------------------------------------------ symbolic
     @cached_property

@@ -34,7 +34,7 @@ from ..model import SRNN, ModelError
 from ..model.cache import derived
 from ..operators import fokker_planck
 from .bracket import bracket_1d
-from .classify import NoClosedFormError, density_kind
+from .classify import NoClosedFormError, ReadOnly, density_kind
 from .conjugate import conjugate_variables as _numeric_conjugate
 from .gradient import is_gradient
 from .linearisation import gaussian_moments, is_numeric
@@ -94,15 +94,13 @@ def stationary_density(model: SRNN, verify: bool | None = None) -> StationaryDen
     return dens
 
 
-class StationaryDensity:
+class StationaryDensity(ReadOnly):
     """The stationary density ``p0`` of ``model`` (see module docstring for the cases).
 
     ``verify``: as in :func:`stationary_density` (``None``: by the model's size)."""
 
     def __init__(self, model: SRNN, *, verify: bool | None = None):
-        self.model = model
-        self.h = model.h
-        self.kind = density_kind(model)
+        self._init(model=model, h=model.h, kind=density_kind(model))
         if self.kind != "numerical" and (verify or (verify is None
                                                     and verifies_by_default(model))):
             self.check()
@@ -133,17 +131,17 @@ class StationaryDensity:
 
     # ------------------------------------------------------------------ Gaussian case
     @cached_property
-    def mean(self) -> sp.Matrix:
+    def mean(self) -> sp.ImmutableMatrix:
         """``μ = A⁻¹ b`` (Gaussian case): exact for symbolic models and numeric ones with
         ``n ≤`` :data:`EXACT_MAX_N`, else the floats of :attr:`mean_numpy`."""
         self._require_kind("gaussian", "mean")
         m = self.model
         if is_numeric(m) and m.n > EXACT_MAX_N:
-            return sp.Matrix(self.mean_numpy)
-        return m.A.LUsolve(m.b)
+            return sp.ImmutableMatrix(self.mean_numpy)
+        return sp.ImmutableMatrix(m.A.LUsolve(m.b))
 
     @cached_property
-    def cov(self) -> sp.Matrix:
+    def cov(self) -> sp.ImmutableMatrix:
         """``S`` solving ``A S + S Aᵀ = D`` (Gaussian case): exact for symbolic models and
         numeric ones with ``n ≤`` :data:`EXACT_MAX_N`, else the floats of
         :attr:`cov_numpy`."""
@@ -152,12 +150,12 @@ class StationaryDensity:
         if is_numeric(m):
             S = self.cov_numpy  # checks stability and positive definiteness
             exact = _exact_lyapunov(m.A, m.D) if m.n <= EXACT_MAX_N else None
-            return exact if exact is not None else sp.Matrix(S)
+            return sp.ImmutableMatrix(exact if exact is not None else S)
         S = _exact_lyapunov(m.A, m.D)
         if S is None:
             raise ModelError("the Lyapunov equation A S + S Aᵀ = D has no unique solution "
                              "for these symbolic parameters (A not stable?)")
-        return S
+        return sp.ImmutableMatrix(S)
 
     @property
     def mean_numpy(self) -> np.ndarray:
