@@ -68,6 +68,7 @@ from ...errors import (
 from ...hierarchy.propagation import walk_kernels
 from ...model import SRNN
 from ...model.cache import derived
+from ...model.domain import observable_singularity
 from ...model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
 from ...operators import perturbation_j_coefficients
 from ...results import SeriesTerms
@@ -152,11 +153,15 @@ def applies(model: SRNN, f: sp.Expr) -> str | None:
     if f.free_symbols - set(model.h):
         return "the observable has free parameters"
     try:
-        val = numerics(model).observable(f)(np.zeros((1, model.n)))
+        with np.errstate(all="ignore"):     # a non-finite value is the answer, not a warning
+            val = numerics(model).observable(f)(np.zeros((1, model.n)))
     except Exception as exc:  # noqa: BLE001 - any failure means "cannot evaluate"
         return f"the observable {f} cannot be evaluated numerically ({exc})"
     if not np.all(np.isfinite(val)):
         return f"the observable {f} is not finite at h = 0"
+    singular = observable_singularity(model, f)
+    if singular is not None:
+        return singular
     if basis_size(model.n, 2) ** 2 * 8 * 6 > memory_budget():
         return f"even a degree-2 basis of n = {model.n} variables exceeds the memory budget"
     return None

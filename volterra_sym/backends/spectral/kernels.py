@@ -13,6 +13,7 @@ from ...errors import (
 )
 from ...hierarchy.propagation import prefix_graph, walk_kernels
 from ...model import SRNN
+from ...model.domain import observable_singularity
 from ..modal import ModalRepresentation
 from .collocation import (
     Discretisation,
@@ -38,11 +39,15 @@ def applies(model: SRNN, f: sp.Expr) -> str | None:
     if f.free_symbols - set(model.h):
         return "the observable has free parameters"
     try:
-        val = numerics(model).observable(f)(np.zeros((1, model.n)))
+        with np.errstate(all="ignore"):     # a non-finite value is the answer, not a warning
+            val = numerics(model).observable(f)(np.zeros((1, model.n)))
     except Exception as exc:  # noqa: BLE001 - any failure means "cannot evaluate"
         return f"the observable {f} cannot be evaluated numerically ({exc})"
     if not np.all(np.isfinite(val)):
         return f"the observable {f} is not finite at h = 0"
+    singular = observable_singularity(model, f)
+    if singular is not None:
+        return singular
     return None
 
 
