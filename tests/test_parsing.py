@@ -259,3 +259,21 @@ def test_fractional_power_of_a_number_with_a_huge_exponent_fraction_is_refused_q
     assert time.perf_counter() - t0 < 5
     assert parse_expression("2**0.5*h1", ["h1"]) == sp.sqrt(2) * parse_expression("h1",
                                                                                    ["h1"])
+
+
+def test_sympy_observables_are_held_to_the_string_grammar():
+    """A SymPy observable may not hold the non-smooth functions a string may not, and a
+    symbol named like a state becomes that state (a plain ``Symbol("h1")`` is complex and
+    used to be refused later by every route as a "free parameter")."""
+    import sympy as sp
+
+    import volterra_sym as vs
+
+    m = vs.load_model("tanh1d")
+    h = m.h[0]
+    for f in (sp.Abs(h), sp.sign(h), sp.Heaviside(h), sp.Piecewise((1, h > 0), (0, True)),
+              sp.floor(h), sp.Max(h, 0)):
+        with pytest.raises(vs.InvalidInputError, match="not smooth"):
+            vs.ResponseHierarchy(m, f, order=1)
+    H = vs.ResponseHierarchy(m, sp.Symbol("h1") ** 2, order=1)
+    assert H.f == h**2

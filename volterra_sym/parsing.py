@@ -361,14 +361,29 @@ def _symbol_table(variables, real: bool) -> dict[str, sp.Symbol]:
 
 
 def _check_sympy_expr(expr, variables, allow_free, what):
-    """Accept a SymPy expression built by the caller; check its free symbols."""
-    allowed = set(_symbol_table(variables, True))
+    """Accept a SymPy expression built by the caller: its free symbols must be allowed
+    (a symbol named like an allowed variable becomes that variable: ``Symbol("h1")``
+    without ``real=True`` is another symbol than the model's ``h1``), and it may not hold
+    the non-smooth functions the string grammar refuses (:data:`NON_SMOOTH`)."""
+    table = _symbol_table(variables, True)
     for s in expr.free_symbols:
-        if s.name not in allowed and not allow_free:
+        if s.name not in table and not allow_free:
             raise ExpressionError(
-                f"{what}: unknown variable {s.name!r}; allowed: {sorted(allowed) or 'none'}"
-            )
+                f"{what}: unknown variable {s.name!r}; allowed: {sorted(table) or 'none'}",
+                param=what)
+    swap = {s: table[s.name] for s in expr.free_symbols
+            if s.name in table and s != table[s.name]}
+    if swap:
+        expr = expr.xreplace(swap)
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, _NON_SMOOTH_TYPES) and node.free_symbols:
+            raise ExpressionError(f"{what}: function {type(node).__name__!r} is not smooth "
+                                  f"(the theory needs smooth functions): {node}", param=what)
     return expr
+
+
+_NON_SMOOTH_TYPES = (sp.Abs, sp.sign, sp.floor, sp.ceiling, sp.Heaviside, sp.Piecewise,
+                     sp.Max, sp.Min, sp.DiracDelta, sp.frac, sp.re, sp.im)
 
 
 class _Builder:
