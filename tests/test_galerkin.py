@@ -423,3 +423,22 @@ def test_smooth_observables_with_guarded_parts_are_accepted(f):
     g = H.kernel(0).evaluate([0.5], method="galerkin")
     s = H.kernel(0).evaluate([0.5], method="spectral")
     assert abs(float(g.values) - float(s.values)) <= float(g.error) + float(s.error) + 1e-12
+
+
+def test_sampling_options_without_a_sampled_measure_warn():
+    """tanh3 averages over the deterministic density: ``paths``/``seed`` change nothing,
+    and the caller is told so instead of believing they did."""
+    import warnings
+
+    import volterra_sym as vs
+
+    H = vs.ResponseHierarchy(vs.load_model("tanh3"), "h1", order=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        base = H.kernel(0).evaluate([0.5], method="galerkin", degree=5)
+    with pytest.warns(UserWarning, match="paths, seed had no effect"):
+        again = H.kernel(0).evaluate([0.5], method="galerkin", degree=5, paths=1000, seed=7)
+    assert float(again.values) == float(base.values)
+    with pytest.warns(UserWarning, match="paths had no effect"):
+        H.series_terms(lambda t: np.array([1.0]), [0.0, 1.0], method="galerkin", degree=5,
+                       paths=1000)

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -1039,7 +1040,9 @@ class _GalerkinBackend:
         return applies(model, f)
 
     def kernels(self, model, f, graph, requests, **options):
-        return galerkin_kernels(model, f, graph, requests, **options)
+        out = galerkin_kernels(model, f, graph, requests, **options)
+        _warn_unsampled(options, {d.get("measure") for _, _, d in out.values()})
+        return out
 
     def mean0(self, hierarchy) -> float:
         opts = parse_options(hierarchy.model, {})
@@ -1052,8 +1055,22 @@ class _GalerkinBackend:
         return _mean(asm)[0]
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
-        return galerkin_series(hierarchy.model, hierarchy.f, hierarchy.order, u, times,
-                               **options)
+        out = galerkin_series(hierarchy.model, hierarchy.f, hierarchy.order, u, times,
+                              **options)
+        _warn_unsampled(options, {out.details.get("measure")})
+        return out
+
+
+def _warn_unsampled(options: dict, measures_used: set) -> None:
+    """``paths``/``seed``/``batches`` passed for a measure that was not sampled (the
+    deterministic density of 3 ≤ n ≤ 5, a quadrature, a grid, a Gaussian rule): they had no
+    effect, which the caller should hear rather than believe they did."""
+    unused = [k for k in ("paths", "seed", "batches") if k in options]
+    if unused and "samples" not in measures_used:
+        kinds = ", ".join(sorted(str(k) for k in measures_used if k))
+        warnings.warn(f"galerkin: {', '.join(unused)} had no effect — the averaging measure "
+                      f"({kinds}) is deterministic, not sampled (docs/theory.md §9)",
+                      UserWarning, stacklevel=4)
 
 
 BACKEND = _GalerkinBackend()
