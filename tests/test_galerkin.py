@@ -442,3 +442,23 @@ def test_sampling_options_without_a_sampled_measure_warn():
     with pytest.warns(UserWarning, match="paths had no effect"):
         H.series_terms(lambda t: np.array([1.0]), [0.0, 1.0], method="galerkin", degree=5,
                        paths=1000)
+
+
+def test_singular_noise_in_two_dimensions():
+    """A 2-unit network whose noise drives one unit: the grid density (spectral) needs a
+    regular D, so galerkin averages over its own density — K₁ of the driven OU unit is
+    exactly exp(-2σ) — and where the noise reaches nothing else p0 has no density and
+    galerkin says so (it used to say "method 'spectral' does not apply")."""
+    import volterra_sym as vs
+    from volterra_sym.errors import NotApplicableError
+
+    sigma = [[1, 0], [0, 0]]
+    coupled = vs.SRNN(np.eye(2) * 2, [[0, 0], [1, 0]], [1, 0], sigma, activation="tanh",
+                      b=[0.1, 0.2])
+    r = vs.ResponseHierarchy(coupled, "h1").kernel(0).evaluate([0.5, 1.0], method="galerkin")
+    exact = np.exp(-2 * np.array([0.5, 1.0]))
+    assert np.all(np.abs(r.values - exact) <= r.error + 1e-12)
+    alone = vs.SRNN(np.eye(2) * 2, np.zeros((2, 2)), [1, 0], sigma, activation="tanh",
+                    b=[0.1, 0.2])
+    with pytest.raises(NotApplicableError, match="galerkin.*p0 has no density"):
+        vs.ResponseHierarchy(alone, "h1").kernel(0).evaluate([0.5], method="galerkin")

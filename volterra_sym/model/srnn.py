@@ -748,8 +748,11 @@ class SRNN:
         if self.state_dependent_noise:
             self.check_noise()
         elif not np.any(p["D"]):
-            raise ModelError("sigma is zero: the dynamics is deterministic and has no "
-                             "stationary density")
+            what = ("sigma is zero" if not np.any(p["sigma"]) else
+                    f"D = σσᵀ underflows to zero (largest |σ| = {np.abs(p['sigma']).max():.3g}; "
+                    "|σ| below about 1.5e-154 squares to 0 in floating point)")
+            raise ModelError(f"{what}: the dynamics is deterministic and has no stationary "
+                             "density", param="sigma")
         if self.is_linear:
             _hurwitz(p["Gamma"] - p["W"], "A = Γ - W")
             return

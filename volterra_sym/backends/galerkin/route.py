@@ -60,6 +60,7 @@ from ...budget import (
     memory_budget,
     time_budget,
 )
+from ...density.linearisation import arrays, linearisation
 from ...errors import (
     AccuracyNotReachedError,
     InvalidInputError,
@@ -133,7 +134,8 @@ def parse_options(model: SRNN, options: dict) -> GalerkinOptions:
         raise InvalidInputError(f"method 'galerkin' got unknown options {sorted(unknown)}; "
                                 f"allowed: {list(_OPTIONS)}", param="options")
     tol = options.get("tol")
-    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float))
+    if tol is not None and (isinstance(tol, bool)
+                            or not isinstance(tol, (int, float, np.integer, np.floating))
                             or not (math.isfinite(tol) and 0 < tol < 1)):
         raise InvalidInputError(f"tol must be a number with 0 < tol < 1, got {tol!r}",
                                 param="tol")
@@ -163,6 +165,13 @@ def applies(model: SRNN, f: sp.Expr) -> str | None:
     singular = observable_singularity(model, f)
     if singular is not None:
         return singular
+    if not model.state_dependent_noise and not _regular_noise(model):
+        cov = linearisation(model).cov
+        w = None if cov is None else np.linalg.eigvalsh(0.5 * (cov + cov.T))
+        if w is None or w.min() <= 1e-10 * max(w.max(), 1e-300):
+            return ("D = σσᵀ is singular and the linearised network's stationary covariance "
+                    "is too: the noise does not reach every direction, so p0 has no density "
+                    "to average over")
     if basis_size(model.n, 2) ** 2 * 8 * 6 > memory_budget():
         return f"even a degree-2 basis of n = {model.n} variables exceeds the memory budget"
     return None
@@ -193,12 +202,19 @@ def _measure_kind(model: SRNN, degree: int, opts: GalerkinOptions) -> tuple[str,
         return "gh", (degree + 1) ** model.n
     if model.n == 1:
         return "q1d", 48 * 20
-    if model.n == 2 and not model.state_dependent_noise:
+    if model.n == 2 and not model.state_dependent_noise and _regular_noise(model):
         return "grid", 4096
     points = measures.galerkin_density_points(model.n, degree)[1]
     if not model.features and points <= measures.MAX_DENSITY_POINTS:
         return "density", points
     return "samples", opts.paths
+
+
+def _regular_noise(model: SRNN) -> bool:
+    """``D = σσᵀ`` of full rank (the 2-D grid density needs it; with a singular ``D`` the
+    measure is sampled)."""
+    D = np.asarray(arrays(model)["D"], dtype=float)
+    return np.linalg.matrix_rank(D, tol=1e-12 * max(float(np.abs(D).max()), 1e-300)) == model.n
 
 
 def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measure:
