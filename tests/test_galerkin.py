@@ -462,3 +462,24 @@ def test_singular_noise_in_two_dimensions():
                     b=[0.1, 0.2])
     with pytest.raises(NotApplicableError, match="galerkin.*p0 has no density"):
         vs.ResponseHierarchy(alone, "h1").kernel(0).evaluate([0.5], method="galerkin")
+
+
+def test_coincident_kicks_need_a_degree_that_resolves_them():
+    """r kicks at one time are r derivatives in a row: below degree r the kernel and its
+    lower-degree comparisons are all exactly 0, which used to come back as 0 ± 1e-14
+    (tanh1d K₈ at eight equal lags, degree 5; the value is about −2.3)."""
+    import volterra_sym as vs
+    from volterra_sym.backends.galerkin.route import coincident_kicks
+    from volterra_sym.errors import InvalidInputError
+
+    assert coincident_kicks(np.array([[0.3, 0.3, 0.3], [0.1, 0.2, 0.2]])) == 3
+    assert coincident_kicks(np.array([[0.1, 0.2, 0.3]])) == 1
+    m = vs.load_model("tanh1d")
+    H = vs.ResponseHierarchy(m, "h1", order=8)
+    with pytest.raises(InvalidInputError, match="kicks at the same time"):
+        H.kernel((0,) * 8).evaluate([[0.05] * 8], method="galerkin", degree=5)
+    H3 = vs.ResponseHierarchy(m, "h1", order=3)
+    g = H3.kernel((0, 0, 0)).evaluate([[0.3, 0.3, 0.3]], method="galerkin")
+    s = H3.kernel((0, 0, 0)).evaluate([[0.3, 0.3, 0.3]], method="spectral")
+    assert np.all(np.abs(g.values - s.values) <= g.error + s.error)
+    assert g.details["route"]["degree"] >= 5
