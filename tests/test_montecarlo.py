@@ -509,3 +509,25 @@ def test_parity_parts_split_the_combined_responses(tanh1):
     with pytest.raises(InvalidInputError) as err:
         parity_parts(plain, eps)
     assert err.value.param == "mc"
+
+
+def test_a_run_longer_than_the_time_budget_is_refused_after_one_chunk(monkeypatch):
+    """The first chunk is timed; chunks × its time above VOLTERRA_TIME_BUDGET is refused
+    (10⁹ paths used to start a run of about ten hours)."""
+    import time
+
+    import volterra_sym as vs
+    from volterra_sym.errors import ResourceLimitError
+    from volterra_sym.montecarlo import simulate
+
+    m = vs.load_model("tanh1d")
+    monkeypatch.setenv("VOLTERRA_TIME_BUDGET", "0.001")
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError, match="chunks took .* VOLTERRA_TIME_BUDGET"):
+        simulate(m, [1.0], n_paths=4096, dt=0.01, seed=1, chunk_size=256)
+    assert time.perf_counter() - t0 < 10
+    monkeypatch.setenv("VOLTERRA_TIME_BUDGET", "nan")
+    with pytest.raises(vs.InvalidInputError, match="VOLTERRA_TIME_BUDGET"):
+        simulate(m, [1.0], n_paths=4096, dt=0.01, seed=1, chunk_size=256)
+    monkeypatch.delenv("VOLTERRA_TIME_BUDGET")
+    simulate(m, [1.0], n_paths=4096, dt=0.01, seed=1, chunk_size=256)

@@ -16,10 +16,13 @@ import numpy as np
 from .errors import InvalidInputError, ResourceLimitError, format_bytes
 
 __all__ = ["available_memory", "memory_budget", "check_memory", "check_count", "time_budget",
-           "MAX_TIME_BUDGET", "DEFAULT_TIME_BUDGET", "SAMPLE_COUNTS"]
+           "MAX_TIME_BUDGET", "DEFAULT_TIME_BUDGET", "SAMPLE_COUNTS", "montecarlo_seconds",
+           "DEFAULT_MONTECARLO_SECONDS"]
 
 #: default and largest time budget (seconds of a cost estimate) of the Galerkin route
 DEFAULT_TIME_BUDGET, MAX_TIME_BUDGET = 120.0, 86_400.0
+#: default time budget of a Monte Carlo run (``VOLTERRA_TIME_BUDGET`` moves it)
+DEFAULT_MONTECARLO_SECONDS = 3600.0
 #: samples of ``p0`` a sampled averaging measure may take: least, most, default
 SAMPLE_COUNTS = (1000, 10**8, 40_000)
 
@@ -86,6 +89,19 @@ def time_budget(seconds, param: str = "time_budget") -> float:
     return float(seconds)
 
 
+def montecarlo_seconds() -> float:
+    """The time budget of a Monte Carlo run in seconds: ``VOLTERRA_TIME_BUDGET`` if set
+    (a number in ``(0, MAX_TIME_BUDGET]``), else :data:`DEFAULT_MONTECARLO_SECONDS`."""
+    env = os.environ.get("VOLTERRA_TIME_BUDGET")
+    if not env:
+        return DEFAULT_MONTECARLO_SECONDS
+    try:
+        val = float(env)
+    except ValueError:
+        val = math.nan
+    return time_budget(val, "VOLTERRA_TIME_BUDGET")
+
+
 def check_memory(estimate_bytes: float, what: str, option: str,
                  budget: float | None = None) -> None:
     """Refuse (``ResourceLimitError``) if ``estimate_bytes`` exceeds the memory budget.
@@ -95,10 +111,12 @@ def check_memory(estimate_bytes: float, what: str, option: str,
     """
     limit = memory_budget(budget)
     if estimate_bytes > limit:
+        source = ("as given" if budget is not None else
+                  "VOLTERRA_MEMORY_BUDGET" if os.environ.get("VOLTERRA_MEMORY_BUDGET") else
+                  "half of the available memory; set VOLTERRA_MEMORY_BUDGET to change it")
         raise ResourceLimitError(
             f"{what} needs about {format_bytes(estimate_bytes)}, more than the memory budget "
-            f"{format_bytes(limit)} (half of the available memory; set "
-            f"VOLTERRA_MEMORY_BUDGET to change it); {option}",
+            f"{format_bytes(limit)} ({source}); {option}",
             estimate=float(estimate_bytes), budget=float(limit), unit="bytes", option=option)
 
 

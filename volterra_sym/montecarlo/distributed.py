@@ -25,13 +25,15 @@ imported only when a client is passed.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..errors import InvalidInputError, SimulationError
+from ..budget import montecarlo_seconds
+from ..errors import InvalidInputError, ResourceLimitError, SimulationError
 
 __all__ = ["check_client", "map_chunks"]
 
@@ -81,13 +83,31 @@ def map_chunks(job, n_chunks: int, *, client=None,
     bar = tqdm(total=n_chunks, unit="chunk", disable=not progress, desc=desc, leave=False)
     try:
         if client is None:
+            budget = montecarlo_seconds()
+            start = time.perf_counter()
             for i in range(n_chunks):
                 on_result(i, job.run_chunk(i))
                 bar.update(1)
+                if i == 0 and n_chunks > 1:
+                    _check_pilot(time.perf_counter() - start, n_chunks, budget)
             return
         _map_on_client(job, n_chunks, client, on_result, bar)
     finally:
         bar.close()
+
+
+def _check_pilot(first: float, n_chunks: int, budget: float) -> None:
+    """Refuse a run whose first chunk, times the number of chunks, exceeds the time budget
+    (the cost is measured, not modelled: one chunk of ≤ a few thousand paths is spent)."""
+    estimate = first * n_chunks
+    if estimate > budget:
+        raise ResourceLimitError(
+            f"Monte Carlo: the first of {n_chunks} chunks took {first:.3g} s, so the run needs "
+            f"about {estimate:.3g} s, more than the time budget {budget:g} s "
+            f"(VOLTERRA_TIME_BUDGET); lower the paths (or the time steps, origins or "
+            f"window), or raise VOLTERRA_TIME_BUDGET",
+            estimate=estimate, budget=budget, unit="seconds",
+            option="lower the paths or raise VOLTERRA_TIME_BUDGET")
 
 
 def _map_on_client(job, n_chunks: int, client, on_result, bar) -> None:
