@@ -27,6 +27,13 @@ def _frozen_array(x, name: str) -> np.ndarray | None:
     return arr
 
 
+def _short(arr: np.ndarray, spec: str) -> str:
+    """``arr`` with ``spec`` significant digits (a non-zero number never shows as 0),
+    summarised by numpy beyond 6 numbers."""
+    return np.array2string(arr, threshold=6, separator=" ",
+                           formatter={"float_kind": lambda x: format(x, spec)})
+
+
 @dataclass(frozen=True, eq=False)
 class Estimate(NDArrayOperatorsMixin):
     """Values with an error estimate.
@@ -89,9 +96,10 @@ class Estimate(NDArrayOperatorsMixin):
         return np.full(self.shape, np.nan) if self.error is None else self.error
 
     def __repr__(self) -> str:
-        err = "unknown" if self.error is None else np.array2string(
-            self.error, precision=3, threshold=6)
-        vals = np.array2string(self.values, precision=6, threshold=6)
+        # significant digits, never fixed decimals: a fixed 3-decimal error of 2.7e-4
+        # printed as "0." (an error shown as zero); summarised beyond 6 numbers
+        err = "unknown" if self.error is None else _short(self.error, ".2g")
+        vals = _short(self.values, ".6g")
         return f"{type(self).__name__}(values={vals}, error={err}, method={self.method!r})"
 
     def _repr_html_(self) -> str:
