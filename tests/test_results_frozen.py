@@ -3,7 +3,9 @@ error as 0, results pickle and deep-copy, and they are frozen all the way down (
 errors and nested details cannot be changed in place), while reading them (``np.asarray``,
 arithmetic, ``details[...]``, ``.get``, JSON) works as before."""
 
+import copy
 import json
+import pickle
 import re
 
 import numpy as np
@@ -65,6 +67,48 @@ def test_repr_is_short_for_large_arrays():
     text = repr(r)
     assert "..." in text and len(text) < 1000, text
     assert "0." not in re.findall(r"[\d.e+-]+", text.split("error=")[1])
+
+
+# ----------------------------------------------------------------------- pickling
+@pytest.mark.parametrize("copier", [lambda r: pickle.loads(pickle.dumps(r)),
+                                    lambda r: pickle.loads(pickle.dumps(r, protocol=0)),
+                                    copy.deepcopy, copy.copy])
+def test_results_pickle_and_copy(copier):
+    for r in (_nested(), SeriesTerms(np.ones((2, 3)), None, "spectral", {"order": 1}),
+              KernelValues(0.25, 1e-3, "exact"),
+              KernelValues(np.zeros((0, 2)), np.zeros((0, 2)), "exact")):
+        s = copier(r)
+        assert type(s) is type(r) and s.method == r.method
+        assert np.array_equal(s.values, r.values) and s.values.shape == r.values.shape
+        assert (s.error is None) == (r.error is None)
+        if r.error is not None:
+            assert np.array_equal(s.error, r.error)
+        assert s.details.keys() == r.details.keys()
+        _assert_frozen(s)
+    thawed = copier(dict(_nested().details))
+    assert thawed["route"]["degree"] == 5 and thawed["options"]["paths"] == (1, 2)
+    a, b = _nested(), copier(_nested())
+    assert b.details["options"] == a.details["options"] == {"tol": 1e-6, "paths": (1, 2)}
+    route = b.details["route"]
+    assert route["truncation"] == (1e-4, 2e-4) and route["inner"] == {"x": ((1, 2), (3,))}
+    assert np.array_equal(route["grid"], np.arange(3.0))
+
+
+def test_a_real_result_pickles(exact):
+    s = pickle.loads(pickle.dumps(exact))
+    assert np.array_equal(s.values, exact.values) and np.array_equal(s.error, exact.error)
+    assert s.method == exact.method and s.details == exact.details
+    _assert_frozen(s)
+    d = copy.deepcopy(exact)
+    assert d.details == exact.details and np.array_equal(d, exact)
+
+
+def test_pickled_broadcast_error():
+    r = KernelValues(np.ones(4), 1e-3, "exact")          # a scalar error, broadcast
+    assert r.error.shape == (4,)
+    s = pickle.loads(pickle.dumps(r))
+    assert s.error.shape == (4,) and np.all(s.error == 1e-3)
+    _assert_frozen(s)
 
 
 # ------------------------------------------------------------------------- frozen

@@ -3,9 +3,9 @@
 ``KernelValues`` and ``SeriesTerms`` are frozen all the way down: values and errors are
 read-only arrays that cannot be made writable, and ``details`` is a read-only
 :class:`FrozenDict` whose nested mappings, lists and arrays are frozen too (it reads, and
-``json.dumps``, like a dict). ``np.asarray(result)`` gives the plain value array (what
-older versions returned), and arithmetic with numpy works on it directly
-(``result - reference`` is an ndarray).
+``json.dumps``, like a dict); they pickle and deep-copy (and stay frozen).
+``np.asarray(result)`` gives the plain value array (what older versions returned), and
+arithmetic with numpy works on it directly (``result - reference`` is an ndarray).
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ def _readonly(arr: np.ndarray) -> np.ndarray:
 
 
 def _frozen_array(x) -> np.ndarray | None:
-    return None if x is None else _readonly(np.asarray(x, dtype=float))
+    if x is None:
+        return None
+    x = np.asarray(x, dtype=float)
+    return x if _frozen(x) else _readonly(x)     # a frozen array is shared, not copied
 
 
 class FrozenDict(dict):
@@ -58,6 +61,11 @@ class FrozenDict(dict):
 
     __setitem__ = __delitem__ = __ior__ = _readonly
     clear = pop = popitem = setdefault = update = _readonly
+
+    def __reduce__(self):
+        # rebuilt through __new__ (which freezes again: unpickled arrays are writable),
+        # not item by item through the refused __setitem__
+        return type(self), (dict(self),)
 
     @classmethod
     def fromkeys(cls, iterable, value=None):
@@ -135,9 +143,14 @@ class Estimate(NDArrayOperatorsMixin):
         object.__setattr__(self, "error", _frozen_array(err))
         object.__setattr__(self, "details", FrozenDict(self.details))
 
+    def __reduce__(self):
+        # pickle, copy and deepcopy rebuild through the constructor, which freezes again
+        # (unpickled arrays are writable, owning copies)
+        return type(self), (self.values, self.error, self.method, self.details)
+
     # --- array behaviour -------------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
-        out = self.values if dtype is None else self.values.astype(dtype)
+        out = self.values if dtype is None else self.values.astype(dtype, copy=False)
         return np.array(out, copy=True) if copy else out
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
