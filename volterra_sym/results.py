@@ -1,8 +1,11 @@
 """Typed results: values with an error estimate, the method that produced them, details.
 
-``KernelValues`` and ``SeriesTerms`` are frozen; ``np.asarray(result)`` gives the plain
-value array (what older versions returned), and arithmetic with numpy works on it
-directly (``result - reference`` is an ndarray).
+``KernelValues`` and ``SeriesTerms`` are frozen all the way down: values and errors are
+read-only arrays that cannot be made writable, and ``details`` is a read-only
+:class:`FrozenDict` whose nested mappings, lists and arrays are frozen too (it reads, and
+``json.dumps``, like a dict); they pickle and deep-copy (and stay frozen).
+``np.asarray(result)`` gives the plain value array (what older versions returned), and
+arithmetic with numpy works on it directly (``result - reference`` is an ndarray).
 """
 
 from __future__ import annotations
@@ -10,21 +13,104 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
-__all__ = ["Estimate", "KernelValues", "SeriesTerms"]
+__all__ = ["Estimate", "FrozenDict", "KernelValues", "SeriesTerms", "freeze"]
 
 
-def _frozen_array(x, name: str) -> np.ndarray | None:
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``arr`` that no one can make writable: its memory is an
+    immutable ``bytes`` buffer, so ``setflags(write=True)`` raises (on it and its base)."""
+    arr = np.asarray(arr)
+    if arr.dtype.hasobject:        # pointers cannot live in a bytes buffer
+        out = arr.copy()
+        out.setflags(write=False)
+        return out
+    return np.frombuffer(arr.tobytes(order="C"), dtype=arr.dtype).reshape(arr.shape)
+
+
+def _frozen_array(x) -> np.ndarray | None:
     if x is None:
         return None
-    arr = np.array(x, dtype=float, copy=True)
-    arr.setflags(write=False)
-    return arr
+    x = np.asarray(x, dtype=float)
+    return x if _frozen(x) else _readonly(x)     # a frozen array is shared, not copied
+
+
+class FrozenDict(dict):
+    """A read-only ``dict`` (a result's ``details``): its values frozen recursively
+    (mappings → ``FrozenDict``, lists → tuples, sets → frozensets, arrays → read-only
+    copies). Reading is a dict's (``[]``, ``.get``, ``dict(d)``, ``{**d}``, ``json.dumps``);
+    ``d.copy()`` is a plain, mutable (shallow) dict."""
+
+    __slots__ = ()
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        dict.update(self, ((k, freeze(v)) for k, v in dict(*args, **kwargs).items()))
+        return self
+
+    def __init__(self, *args, **kwargs):   # filled in __new__; re-calling it changes nothing
+        pass
+
+    def _readonly(self, *args, **kwargs):
+        raise TypeError(f"{type(self).__name__} is read-only (a result's details); "
+                        "dict(details) or details.copy() is a mutable copy")
+
+    __setitem__ = __delitem__ = __ior__ = _readonly
+    clear = pop = popitem = setdefault = update = _readonly
+
+    def __reduce__(self):
+        # rebuilt through __new__ (which freezes again: unpickled arrays are writable),
+        # not item by item through the refused __setitem__
+        return type(self), (dict(self),)
+
+    @classmethod
+    def fromkeys(cls, iterable, value=None):
+        return cls(dict.fromkeys(iterable, value))
+
+    def __repr__(self) -> str:
+        return dict.__repr__(self)
+
+
+def freeze(x: Any) -> Any:
+    """``x`` frozen recursively: mappings → :class:`FrozenDict`, lists and tuples →
+    tuples (named tuples keep their type), sets → frozensets, bytearrays → bytes, arrays →
+    read-only copies; anything else (numbers, strings, other objects) as is."""
+    if isinstance(x, FrozenDict):
+        return x
+    if isinstance(x, Mapping):
+        return FrozenDict(x)
+    if isinstance(x, np.ndarray):
+        return x if _frozen(x) else _readonly(x)
+    if isinstance(x, list) or type(x) is tuple:
+        return tuple(freeze(v) for v in x)
+    if isinstance(x, tuple) and hasattr(x, "_make"):         # a named tuple
+        return type(x)._make(freeze(v) for v in x)
+    if isinstance(x, (set, frozenset)):
+        return frozenset(x)
+    if isinstance(x, bytearray):
+        return bytes(x)
+    return x
+
+
+def _frozen(arr: np.ndarray) -> bool:
+    """``arr`` is one of :func:`_readonly`'s (its memory an immutable buffer)."""
+    base = arr
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return False
+        base = base.base
+    return isinstance(base, bytes)
+
+
+def _short(arr: np.ndarray, spec: str) -> str:
+    """``arr`` with ``spec`` significant digits (a non-zero number never shows as 0),
+    summarised by numpy beyond 6 numbers."""
+    return np.array2string(arr, threshold=6, separator=" ",
+                           formatter={"float_kind": lambda x: format(x, spec)})
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,7 +123,8 @@ class Estimate(NDArrayOperatorsMixin):
     error : an estimate of ``|values - truth|`` of the same shape, or ``None`` where the
         route gives none ("unknown" rather than a false claim).
     method : the route that produced them (``"exact"``, ``"spectral"``, ``"taylor"``...).
-    details : route-specific facts (grid sizes, degrees, paths, ...), read-only.
+    details : route-specific facts (grid sizes, degrees, paths, ...), read-only all the
+        way down (a :class:`FrozenDict`; nested lists are tuples, arrays read-only).
     """
 
     values: np.ndarray
@@ -46,17 +133,24 @@ class Estimate(NDArrayOperatorsMixin):
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        vals = _frozen_array(self.values, "values")
-        err = _frozen_array(self.error, "error")
+        # read-only copies in immutable buffers (setflags(write=True) raises), details
+        # frozen recursively: a frozen result cannot be changed in place
+        vals = _frozen_array(self.values)
+        err = None if self.error is None else np.asarray(self.error, dtype=float)
         if err is not None and err.shape != vals.shape:
             err = np.broadcast_to(err, vals.shape)
         object.__setattr__(self, "values", vals)
-        object.__setattr__(self, "error", err)
-        object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
+        object.__setattr__(self, "error", _frozen_array(err))
+        object.__setattr__(self, "details", FrozenDict(self.details))
+
+    def __reduce__(self):
+        # pickle, copy and deepcopy rebuild through the constructor, which freezes again
+        # (unpickled arrays are writable, owning copies)
+        return type(self), (self.values, self.error, self.method, self.details)
 
     # --- array behaviour -------------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
-        out = self.values if dtype is None else self.values.astype(dtype)
+        out = self.values if dtype is None else self.values.astype(dtype, copy=False)
         return np.array(out, copy=True) if copy else out
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -89,9 +183,10 @@ class Estimate(NDArrayOperatorsMixin):
         return np.full(self.shape, np.nan) if self.error is None else self.error
 
     def __repr__(self) -> str:
-        err = "unknown" if self.error is None else np.array2string(
-            self.error, precision=3, threshold=6)
-        vals = np.array2string(self.values, precision=6, threshold=6)
+        # significant digits, never fixed decimals: a fixed 3-decimal error of 2.7e-4
+        # printed as "0." (an error shown as zero); summarised beyond 6 numbers
+        err = "unknown" if self.error is None else _short(self.error, ".2g")
+        vals = _short(self.values, ".6g")
         return f"{type(self).__name__}(values={vals}, error={err}, method={self.method!r})"
 
     def _repr_html_(self) -> str:
