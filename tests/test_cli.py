@@ -446,3 +446,14 @@ def test_subprocess_exit_codes(argv, code):
     assert proc.returncode == code, proc.stderr
     assert_one_line(proc.stderr)
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("argv", [
+    ("kernel", "tanh1d", "--lags", "0.5", "--observable", "exp(100*h1)"),
+    ("series", "tanh1d", "--n-times", "5", "--input", "exp(3*t)", "--t-max", "200")])
+def test_a_refusal_is_one_line(capsys, argv):
+    """numpy's floating-point notes (overflow in a lambdified observable or input) used to
+    precede the error line on stderr: 2 and 6 lines."""
+    code, _, err = run(capsys, *argv)
+    assert code in (1, 2)
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error:")

@@ -753,6 +753,11 @@ def main(argv: list[str] | None = None) -> int:
             return int(exc.code or 0)
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            # numpy's floating-point notes (from lambdified observables and inputs probed
+            # at singular points) are not messages for the user: what they lead to is
+            # refused or reported on its own, in one line
+            warnings.filterwarnings("ignore", category=RuntimeWarning, message=(
+                r"(divide by zero|invalid value|overflow|underflow) encountered"))
             warnings.showwarning = _show_warning
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
