@@ -123,3 +123,16 @@ def test_softplus_growth_checked():
     with pytest.raises(ModelError, match="not stable"):
         SRNN(Gamma=1.0, W=1.5, C=1.0, sigma=1.0, activation="softplus")
     SRNN(Gamma=1.0, W=0.5, C=1.0, sigma=1.0, activation="softplus")
+
+
+def test_a_fifo_is_not_read_as_a_model_file(tmp_path):
+    """Opening a FIFO for reading blocks until a writer comes: it used to hang forever."""
+    import os
+
+    from volterra_sym import SRNN
+    from volterra_sym.model import ModelError
+
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelError, match="not a regular file"):
+        SRNN.load(fifo)

@@ -72,10 +72,11 @@ def test_dotted_runs_in_strings_comments_and_floats_do_not_count(tmp_path):
     assert not SRNN._has_long_dotted_key(".".join("a" * 33) + " = 1", 33)
 
 
-def test_an_endless_device_is_refused_after_a_bounded_read():
+def test_an_endless_device_is_refused_before_it_is_read():
+    """A device is not a regular file: refused before reading (a FIFO would block)."""
     if not os.path.exists("/dev/zero"):
         pytest.skip("no /dev/zero")
-    refused("/dev/zero", "larger than 1 MiB (or an endless device)")
+    refused("/dev/zero", "is not a regular file (a pipe, socket or device)")
 
 
 def test_size_limit_and_max_bytes(tmp_path):

@@ -427,8 +427,14 @@ class SRNN:
         try:
             path = Path(path)
             shown = cls._shown_path(path)
+            if path.exists() and not (path.is_file() or path.is_dir()):
+                # a FIFO, socket or device: reading it may block forever or never end
+                raise ModelError(f"model file {shown} is not a regular file (a pipe, socket "
+                                 "or device)", param="path")
             with path.open("rb") as fh:
                 raw = fh.read(limit + 1)
+        except ModelError:
+            raise
         except (TypeError, ValueError) as exc:  # not a path, or an embedded NUL byte
             raise ModelError(f"model file path {given!r} is not a valid path: {exc}",
                              param="path") from None
