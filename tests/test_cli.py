@@ -457,3 +457,14 @@ def test_a_refusal_is_one_line(capsys, argv):
     code, _, err = run(capsys, *argv)
     assert code in (1, 2)
     assert len(err.strip().splitlines()) == 1 and err.startswith("error:")
+
+
+def test_values_starting_with_a_dash(capsys):
+    """``--observable -h1`` used to fail with argparse's "expected one argument"."""
+    code, out, _ = run(capsys, "kernel", "tanh1d", "--lags", "0.5", "--observable", "-h1")
+    assert code == 0
+    code2, out2, _ = run(capsys, "kernel", "tanh1d", "--lags", "0.5", "--observable", "h1")
+    assert out.split()[-2] == "-" + out2.split()[-2]
+    code, _, err = run(capsys, "series", "tanh1d", "--n-times", "3", "--input", "sin(t)",
+                       "--eps", "-inf")
+    assert code == 2 and "--eps must be a finite number" in err

@@ -357,3 +357,14 @@ def test_help_and_defaults(capsys):
                     assert "default" in text or action.required, (cmd, action.dest)
     code, out, _ = run(capsys, "simulate", "--help")
     assert code == 0 and "exit status:" in out and "--workers" in out
+
+
+def test_out_and_plot_may_not_be_one_file(capsys, tmp_path):
+    """The figure used to overwrite the JSON results silently."""
+    from volterra_sym.cli import main
+
+    same = tmp_path / "same.png"
+    code = main(["simulate", "tanh1d", "--input", "sin(t)", "--paths", "100", "--eps", "0.1",
+                 "--out", str(same), "--plot", str(same)])
+    assert code == 2 and "name the same file" in capsys.readouterr().err
+    assert not same.exists()

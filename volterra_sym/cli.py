@@ -330,7 +330,7 @@ def cmd_derive(args) -> int:
             model = _load(args.model)
             order = _check_order(args.order, model)
             model.observable(args.observable)          # refuse a bad observable first
-        cmd = f"volterra-sym derive {args.model} --order {order}"
+        cmd = f"volterra-sym derive {shlex.quote(str(args.model))} --order {order}"
         if args.observable:
             cmd += f" --observable {json.dumps(args.observable)}"
         if args.features is not None:
@@ -591,9 +591,9 @@ def _route_args(p: argparse.ArgumentParser, extra: tuple[str, ...] = ()) -> None
                         + ("; montecarlo: simulation estimates with standard errors and "
                            "the time-step bias (options below)" if extra else ""))
     p.add_argument("--tol", type=float, metavar="TOL",
-                   help="target accuracy of the spectral, galerkin and taylor routes, 0 < TOL < 1 "
-                        "(default: each route's own, spectral 1e-8 for n = 1, 1e-6 for "
-                        "n = 2; ignored by exact under --method auto)")
+                   help="target accuracy of the spectral, galerkin and (kernels only) taylor "
+                        "routes, 0 < TOL < 1 (default: each route's own, spectral 1e-8 for "
+                        "n = 1, 1e-6 for n = 2; ignored by exact under --method auto)")
     p.add_argument("--degree", type=int, metavar="D",
                    help="taylor: degree of the short-lag expansion (default 8 for kernels, "
                         "10 for the series functional); galerkin: total degree of the "
@@ -738,6 +738,29 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(_one_line(f"warning: {message}"), file=sys.stderr)
 
 
+#: single-valued options whose value may start with '-' (an expression, ``-inf``)
+_DASH_VALUE_OPTIONS = ("--input", "--observable", "--eps")
+
+
+def _attach_dash_values(argv: list[str]) -> list[str]:
+    """``--input -sin(t)`` as ``--input=-sin(t)``: argparse takes a separate value that
+    starts with '-' (and is not a plain negative number) for an option and refuses it.
+    ``simulate --eps`` takes several values and is left alone."""
+    out, i = [], 0
+    simulate = bool(argv) and argv[0] == "simulate"
+    while i < len(argv):
+        a = argv[i]
+        if (a in _DASH_VALUE_OPTIONS and not (simulate and a == "--eps")
+                and i + 1 < len(argv) and argv[i + 1].startswith("-")
+                and not argv[i + 1].startswith("--")):
+            out.append(f"{a}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (module docstring, ``--help``)."""
     def fail(code: int, text: str) -> int:
@@ -746,7 +769,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         try:
-            args = build_parser().parse_args(argv)
+            args = build_parser().parse_args(_attach_dash_values(
+                sys.argv[1:] if argv is None else list(argv)))
         except _UsageError as exc:
             return fail(EXIT_INVALID, str(exc))
         except SystemExit as exc:          # --help, --version

@@ -34,6 +34,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -559,6 +560,9 @@ def cmd_simulate(args) -> int:
                  "times per chunk of paths", "use fewer --times")
     out = _output_path(args.out) if args.out else None
     plot = _output_path(_plot_path(args.plot)) if args.plot else None
+    if out is not None and plot is not None and Path(out).resolve() == Path(plot).resolve():
+        raise InvalidInputError(f"--out and --plot name the same file {str(out)!r}: the "
+                                "figure would overwrite the results", param="--plot")
     with StageProgress(len(eps) + 1 + bool(plot), "simulate", enabled=args.progress) as bar:
         with bar.stage("load model"):
             model = _load(args.model)
