@@ -368,3 +368,19 @@ def test_out_and_plot_may_not_be_one_file(capsys, tmp_path):
                  "--out", str(same), "--plot", str(same)])
     assert code == 2 and "name the same file" in capsys.readouterr().err
     assert not same.exists()
+
+
+def test_options_an_estimator_does_not_use(capsys):
+    """--window and --origins were dropped without a word by estimators that do not use
+    them, and the default window was checked against --dt even there."""
+    from volterra_sym.cli import main
+
+    code = main(["kernel", "tanh1d", "--method", "montecarlo", "--paths", "2000", "--order",
+                 "2", "--lags", "0.5,1", "--estimator", "kick", "--origins", "50"])
+    assert code == 2 and "--origins not used by the kick estimator" in capsys.readouterr().err
+    code = main(["kernel", "tanh1d", "--method", "montecarlo", "--paths", "200", "--lags",
+                 "0.5", "--window", "0.3"])
+    assert code == 2 and "--window not used by the fdt estimator" in capsys.readouterr().err
+    code = main(["kernel", "tanh1d", "--method", "montecarlo", "--paths", "200", "--lags",
+                 "0.5", "--dt", "0.25"])
+    assert code == 0, capsys.readouterr().err

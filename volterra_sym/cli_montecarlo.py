@@ -410,12 +410,27 @@ def cmd_kernel_montecarlo(args) -> int:
             if estimator == "kick" and st["control_variate"]:
                 raise NotApplicableError("--control-variate is implemented for the fdt and "
                                          "girsanov estimators, not for --estimator kick")
-            if estimator == "girsanov" or (estimator == "fdt" and order == 2
-                                           and np.any(lags[:, 0] != lags[:, -1])):
+            uses_window = estimator == "girsanov" or (estimator == "fdt" and order == 2
+                                                      and np.any(lags[:, 0] != lags[:, -1]))
+            unused = [flag for flag, given, used in (
+                ("--window", args.window, uses_window),
+                ("--origins", args.origins, estimator != "kick"),
+                ("--origin-stride", args.origin_stride, estimator != "kick"))
+                if given is not None and not used]
+            if unused:
+                raise InvalidInputError(f"{', '.join(unused)} not used by the {estimator} "
+                                        f"estimator at order {order} (its values are point "
+                                        "values" + (", one origin per path" if estimator ==
+                                                    "kick" else "") + ")", param=unused[0])
+            if not uses_window:
+                window = dt          # not used; any multiple of dt passes the API's check
+            else:
                 if not window > 0:
                     raise InvalidInputError(f"--window must be > 0, got {window:g}",
                                             param="--window")
                 _on_grid("--window", np.array([window]), dt)
+            if estimator == "kick":
+                stride = dt          # one origin per path: not used
             if not stride > 0:
                 raise InvalidInputError(f"--origin-stride must be > 0, got {stride:g}",
                                         param="--origin-stride")
