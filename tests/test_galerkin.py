@@ -483,3 +483,18 @@ def test_coincident_kicks_need_a_degree_that_resolves_them():
     s = H3.kernel((0, 0, 0)).evaluate([[0.3, 0.3, 0.3]], method="spectral")
     assert np.all(np.abs(g.values - s.values) <= g.error + s.error)
     assert g.details["route"]["degree"] >= 5
+
+
+def test_the_time_budget_bounds_a_tol_ladder():
+    """--time-budget held for each degree, not for the ladder: tanh3 at tol=1e-9 with a
+    20 s budget ran 50 s before giving up."""
+    import time
+
+    import volterra_sym as vs
+    from volterra_sym.errors import AccuracyNotReachedError
+
+    H = vs.ResponseHierarchy(vs.load_model("tanh3"), "h1", order=1)
+    t0 = time.perf_counter()
+    with pytest.raises(AccuracyNotReachedError, match="stopped by the time budget"):
+        H.kernel(0).evaluate([0.5], method="galerkin", tol=1e-12, time_budget=3)
+    assert time.perf_counter() - t0 < 3 * 2.5

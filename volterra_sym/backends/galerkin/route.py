@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -897,9 +898,22 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     best = None
     need = _kernels_need(model, reqs)
     stop = f"the largest degree {MAX_DEGREE}"
+    start = last = time.perf_counter()
     for degree in _degrees(model, f, opts):
         if opts.degree is None and degree < need:
             continue
+        if best is not None:      # the budget holds for the whole ladder, not each degree
+            now = time.perf_counter()
+            spent = now - start
+            # a degree costs at least what the one below it took (the cost model leaves out
+            # the density measure's own assemblies)
+            nxt = max(estimated_seconds(model, degree, opts), now - last)
+            if spent + nxt > opts.seconds:
+                stop = (f"the time budget: {spent:.3g} s spent on the lower degrees and "
+                        f"degree {degree} estimated at {nxt:.3g} s exceed {opts.seconds:g} s "
+                        "(time_budget, --time-budget)")
+                break
+        last = time.perf_counter()
         try:
             out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
         except ResourceLimitError as exc:
