@@ -384,3 +384,12 @@ def test_options_an_estimator_does_not_use(capsys):
     code = main(["kernel", "tanh1d", "--method", "montecarlo", "--paths", "200", "--lags",
                  "0.5", "--dt", "0.25"])
     assert code == 0, capsys.readouterr().err
+
+
+def test_times_and_t_max_together_are_refused(capsys):
+    """--times used to win silently over --t-max."""
+    from volterra_sym.cli import main
+
+    code = main(["simulate", "tanh1d", "--input", "sin(t)", "--paths", "100", "--eps", "0.1",
+                 "--times", "0.5", "--t-max", "100"])
+    assert code == 2 and "not both" in capsys.readouterr().err

@@ -324,7 +324,7 @@ def cmd_derive(args) -> int:
 
     out = _output_path(args.out)
     if args.features is not None:
-        _positive_int("--features", args.features, lo=0)
+        _positive_int("--features", args.features, 40, lo=1)    # the Taylor degree
     with StageProgress(2 + bool(args.pdf), "derive", enabled=args.progress) as bar:
         with bar.stage("load model"):
             model = _load(args.model)
@@ -383,7 +383,7 @@ def cmd_kernel(args) -> int:
         note = f"; {', '.join(ignored)} not used by {used}" if ignored else ""
         if "degree" in facts:
             note = _galerkin_note(facts) + note
-        print(f"# {sp.sstr(K)} of f = {hier.f} for {model.name} (method: {used}{note})")
+        print(f"# {_kernel_label(K)} of f = {hier.f} for {model.name} (method: {used}{note})")
         parts = [(k, facts[k]) for k in ("truncation", "statistical", "rounding")
                  if isinstance(facts.get(k), (int, float))]
         if parts:
@@ -415,6 +415,16 @@ def _unsampled(opts: dict, facts: dict) -> list[str]:
     if "degree" not in facts or "samples" in facts:
         return []
     return [f"--{name}" for name in ("paths", "seed") if name in opts]
+
+
+def _kernel_label(K) -> str:
+    """``K[1, 1](sigma_1, sigma_2)``; a kernel of kicks (the input inside the activation,
+    docs/theory.md §10) ``K^(2,1)[12, 1](sigma_1, sigma_2)``."""
+    if isinstance(K, sp.Basic):
+        return sp.sstr(K)
+    sup = ",".join(str(len(c)) for c in K.kicks)
+    sub = ", ".join("".join(str(k + 1) for k in c) for c in K.kicks)
+    return f"K^({sup})[{sub}]({', '.join(str(s) for s in K.lags)})"
 
 
 def _advice(parts: dict) -> str:
@@ -643,7 +653,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also compile with pdflatex (default: off)")
     sp_d.add_argument("--features", type=int, metavar="DEGREE",
                       help="add the response functional on the path signature from the "
-                           "short-lag coefficients of total degree ≤ DEGREE (default: none)")
+                           "short-lag coefficients of total degree ≤ DEGREE, 1 ≤ DEGREE ≤ 40 "
+                           "(default: none)")
     _common(sp_d)
     sp_d.set_defaults(func=cmd_derive)
 

@@ -284,8 +284,9 @@ def add_simulate_parser(sub, common, **kw) -> None:
                    help="input u_k(t), one expression in t per channel (repeat; required)")
     p.add_argument("--eps", type=float, nargs="+", required=True, metavar="E",
                    help="input amplitudes ε (required)")
-    p.add_argument("--t-max", type=float, default=5.0,
-                   help="last observation time (51 times in [0, T] on the --dt grid)")
+    p.add_argument("--t-max", type=float, default=None,
+                   help="last observation time, dt ≤ T ≤ 1e4 (51 times in [0, T] on the "
+                        "--dt grid; default 5)")
     p.add_argument("--times", type=float, nargs="+", metavar="T",
                    help="observation times, multiples of --dt, instead of --t-max "
                         "(default: none)")
@@ -520,13 +521,17 @@ def _burn_in_diagnostic(model, seed: int):
 
 # ---------------------------------------------------------------------- simulate
 def _response_times(args, dt: float) -> np.ndarray:
+    if args.times and args.t_max is not None:
+        raise InvalidInputError("give --times or --t-max, not both (--times lists the "
+                                "observation times, --t-max spaces 51 up to T)",
+                                param="--t-max")
     if args.times:
         t = np.array([_finite("--times", x) for x in args.times], dtype=float)
         if np.any(t < 0):
             raise InvalidInputError("--times must be ≥ 0", param="--times")
         _on_grid("--times", t, dt)
         return np.rint(t / dt) * dt
-    t_max = _finite("--t-max", args.t_max)
+    t_max = 5.0 if args.t_max is None else _finite("--t-max", args.t_max)
     if not dt <= t_max <= 1e4:
         raise InvalidInputError(f"--t-max must be a number with dt ≤ T ≤ 1e4, got "
                                 f"{args.t_max!r}", param="--t-max")
