@@ -468,3 +468,11 @@ def test_values_starting_with_a_dash(capsys):
     code, _, err = run(capsys, "series", "tanh1d", "--n-times", "3", "--input", "sin(t)",
                        "--eps", "-inf")
     assert code == 2 and "--eps must be a finite number" in err
+
+
+@pytest.mark.parametrize("var", ["VOLTERRA_MEMORY_BUDGET", "VOLTERRA_TIME_BUDGET"])
+def test_a_malformed_budget_variable_is_refused_by_every_command(capsys, monkeypatch, var):
+    """kernel tanh1d (spectral) never read VOLTERRA_MEMORY_BUDGET and ran with 'abc'."""
+    monkeypatch.setenv(var, "abc")
+    code, _, err = run(capsys, "kernel", "tanh1d", "--lags", "0.5")
+    assert code == 2 and var in err

@@ -49,6 +49,8 @@ from .budget import (
     MAX_TIME_BUDGET,
     SAMPLE_COUNTS,
     check_memory,
+    memory_budget,
+    montecarlo_seconds,
     time_budget,
 )
 from .errors import (
@@ -786,6 +788,8 @@ def main(argv: list[str] | None = None) -> int:
             return fail(EXIT_INVALID, str(exc))
         except SystemExit as exc:          # --help, --version
             return int(exc.code or 0)
+        memory_budget()           # a malformed VOLTERRA_MEMORY_BUDGET / _TIME_BUDGET is
+        montecarlo_seconds()      # refused up front, whichever route would have read it
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             # numpy's floating-point notes (from lambdified observables and inputs probed
