@@ -506,3 +506,13 @@ def test_bad_input_is_refused_clearly(tanh1, linear2):
     with pytest.raises(BackendError, match="below the estimated radius"):
         hier.series_terms(lambda t: np.zeros(2), [0.0, 1e3], method="taylor")
     assert hier.mean0(method="taylor") == pytest.approx(hier.mean0(method="exact"), rel=1e-12)
+
+
+def test_a_degree_whose_shells_are_all_unreliable_says_so():
+    """At degree 30 no shell is known to 25 %: the refusal used to read "radius r ≈ 0 …
+    shells []"."""
+    import volterra_sym as vs
+
+    H = vs.ResponseHierarchy(vs.load_model("tanh1d"), "h1", order=1)
+    with pytest.raises(vs.VolterraSymError, match="no radius estimate.*lower the degree"):
+        H.kernel(0).evaluate([0.01], method="taylor", degree=30)

@@ -210,7 +210,16 @@ class TaylorSeries:
 
             bad = (gap >= r) & (gap > 0)
             trunc[bad] = np.inf
-            if bad.any():
+            if bad.any() and self._ratio_model is None:
+                msg = (f"the short-lag Taylor series of K{kernel_label(self.channels)} at "
+                       f"degree {self.degree} has no radius estimate: fewer than two of its "
+                       f"shells are known to 25 % (reliable: {self.reliable_shells}; rounding "
+                       "and sampling swamp the high-order coefficients) — lower the degree, "
+                       f"or use {alternatives}")
+                if on_radius == "raise":
+                    raise BackendError(msg)
+                warnings.warn(msg, TaylorAccuracyWarning, stacklevel=3)
+            elif bad.any():
                 msg = (f"lags with largest gap {gap[bad].max():.4g} are beyond the estimated "
                        f"radius of convergence r ≈ {r:.4g} of the short-lag Taylor series of "
                        f"K{kernel_label(self.channels)} at degree {self.degree} (shell "
