@@ -162,3 +162,12 @@ def test_bad_series_input(linear2):
         hier.series_terms(lambda t: np.array([np.nan, 0.0]), [0.0, 1.0])
     with pytest.raises(ValueError, match="≥ 0"):
         hier.series_terms(lambda t: np.zeros(2), [-1.0, 0.5])
+
+
+def test_a_narrow_stationary_density_is_not_called_singular():
+    """Γ = 1e44 has S = 5e-45: the singularity check was absolute and refused it."""
+    import volterra_sym as vs
+
+    m = vs.SRNN([[1e44]], [[0]], [[1]], [[1]], activation="linear")
+    r = vs.ResponseHierarchy(m, "h1", order=1).kernel(0).evaluate([1e-44], method="exact")
+    assert abs(float(r.values) - np.exp(-1.0)) <= 1e-12

@@ -91,7 +91,7 @@ def lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:
 
 def _check_pd(S: np.ndarray) -> None:
     w = np.linalg.eigvalsh(S)
-    if w.min() <= 1e-14 * max(1.0, w.max()):
+    if w.max() <= 0 or w.min() <= 1e-14 * w.max():      # relative: a narrow p0 is fine
         raise ModelError(f"the stationary covariance S (A S + S Aᵀ = D) is singular "
                          f"(smallest eigenvalue {w.min():.3g}): the noise does not reach "
                          "every direction, so p0 has no density")
