@@ -476,3 +476,14 @@ def test_a_malformed_budget_variable_is_refused_by_every_command(capsys, monkeyp
     monkeypatch.setenv(var, "abc")
     code, _, err = run(capsys, "kernel", "tanh1d", "--lags", "0.5")
     assert code == 2 and var in err
+
+
+def test_an_output_directory_that_refuses_new_files_is_refused_first(capsys):
+    """/proc passes access(W_OK) for root but refuses new files: the error used to come
+    after the work and name the internal temporary file."""
+    import os
+
+    if not os.path.isdir("/proc"):
+        pytest.skip("no /proc")
+    code, _, err = run(capsys, "derive", "tanh1d", "--out", "/proc/x.tex")
+    assert code == 2 and "cannot create files in '/proc'" in err and ".part" not in err

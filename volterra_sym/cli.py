@@ -36,6 +36,7 @@ import math
 import os
 import shlex
 import sys
+import tempfile
 import traceback
 import warnings
 from pathlib import Path
@@ -306,6 +307,17 @@ def _output_path(spec: str | Path) -> Path:
         raise NotADirectoryError(errno.ENOTDIR, "its parent is not a directory", str(spec))
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(errno.EACCES, "directory not writable", str(spec))
+    if path.parent.is_dir():
+        # access() says yes to root everywhere (and /proc refuses new files anyway): try
+        # what the atomic write will do, a temporary file beside the target
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe",
+                                         dir=path.parent)
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot create files in {str(path.parent)!r} "
+                          f"({exc.strerror})", str(spec)) from None
+        os.close(fd)
+        os.unlink(probe)
     return path
 
 
