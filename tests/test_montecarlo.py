@@ -531,3 +531,15 @@ def test_a_run_longer_than_the_time_budget_is_refused_after_one_chunk(monkeypatc
         simulate(m, [1.0], n_paths=4096, dt=0.01, seed=1, chunk_size=256)
     monkeypatch.delenv("VOLTERRA_TIME_BUDGET")
     simulate(m, [1.0], n_paths=4096, dt=0.01, seed=1, chunk_size=256)
+
+
+def test_a_window_too_long_for_memory_is_refused_before_allocation():
+    """--window 1e6 used to end in MemoryError ("out of memory")."""
+    import volterra_sym as vs
+    from volterra_sym.errors import ResourceLimitError
+    from volterra_sym.montecarlo import first_order_kernel
+
+    m = vs.load_model("tanh1d")
+    with pytest.raises(ResourceLimitError, match="noise ring of the window integrals"):
+        first_order_kernel(m, [0.5], method="girsanov", n_paths=200, dt=0.01,
+                           window=1e6, seed=1)

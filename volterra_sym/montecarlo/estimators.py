@@ -71,6 +71,7 @@ from typing import Any
 
 import numpy as np
 
+from ..budget import check_memory
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
 from ..model import SRNN
 from ..model.noise import FEATURE_STATE_NOISE
@@ -568,6 +569,12 @@ class _KernelHook(Hook):
         self.wring = [np.empty((self.R_o, P, m, m)) if self.need_w2 else None
                       for _ in range(self.n_levels)]
         self.xring = []
+        if self.need_xi:           # refused before the rings are allocated
+            rows = sum((self.max_span + self.w) * (2 if lv == 1 else 1) + TIME_BLOCK + 2
+                       for lv in range(self.n_levels))
+            check_memory(8.0 * rows * P * m, f"the noise ring of the window integrals "
+                         f"({rows:,} steps × {P:,} paths × {m} channels)",
+                         "lower the window (--window) or the largest lag")
         for lv in range(self.n_levels):
             fac = 2 if lv == 1 else 1
             R = (self.max_span + self.w) * fac + TIME_BLOCK + 2
