@@ -729,11 +729,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fewer paths, a smoke run (default: off)")
     sp_v.add_argument("--seed", type=int, default=12345, help="random seed, ≥ 0")
     sp_v.add_argument("--paths", type=int, metavar="P",
-                      help="paths of the series-vs-MC ensemble (default: 600,000; 100,000 "
-                           "with --quick)")
+                      help="paths of the series-vs-MC ensemble (default for n ≤ 2: "
+                           "600,000; 100,000 with --quick; fewer for larger networks, whose "
+                           "steps cost more)")
     sp_v.add_argument("--kernel-paths", type=int, metavar="P",
-                      help="paths of the kernel-vs-MC ensembles (default: 40,000; 10,000 "
-                           "with --quick)")
+                      help="paths of the kernel-vs-MC ensembles (default for n ≤ 2: 40,000; "
+                           "10,000 with --quick; fewer for larger networks)")
     sp_v.add_argument("--parity", action="store_true",
                       help="also run every ε with −ε on the same paths (twice the series "
                            "Monte Carlo) and check the even and odd parts of the series "

@@ -59,7 +59,8 @@ class ResourceLimitError(VolterraSymError):
     """The estimated cost exceeds a budget; refused before the work starts.
 
     ``estimate`` and ``budget`` are in ``unit`` (``"bytes"``, ``"terms"``, ``"nodes"``,
-    ``"seconds"``); ``option`` names how to lower the cost (``"--degree"``, ``"tol"``...).
+    ``"seconds"``, ``"entries"``, ``"degree"``, ``"path-steps"``...: what the budget counts);
+    ``option`` names how to lower the cost (``"--degree"``, ``"tol"``...).
     """
 
     def __init__(self, message: str, *, estimate: float | None = None,

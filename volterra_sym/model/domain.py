@@ -30,8 +30,8 @@ __all__ = ["observable_singularity", "SCALES", "NEAR_ZERO"]
 
 #: standard deviations of the Gaussian states the numerical check tries
 SCALES = (0.5, 2.0, 10.0, 50.0)
-#: a guarded quantity whose smallest |value| is below this fraction of its median is
-#: treated as vanishing
+#: a guarded quantity whose smallest absolute value is below this fraction of its median
+#: is treated as vanishing
 NEAR_ZERO = 1e-3
 _POINTS = 10_000
 

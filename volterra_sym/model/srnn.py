@@ -304,7 +304,7 @@ class SRNN:
     def replace(self, *, check: bool = True, **changes: Any) -> SRNN:
         """A new model with some parameters changed.
 
-        Any of ``Gamma, W, b, C, sigma, activation, name, observable`` may change; the
+        Any of ``Gamma, W, b, C, sigma, activation, name, observable, input`` may change; the
         result is validated like a new model, the others are as in ``self``::
 
             model.replace(sigma=1.0)              # s·I noise

@@ -1,7 +1,8 @@
 """Unevaluated operator expressions, in the style of ``sympy.stats.Expectation``.
 
-``Generator(g)``, ``Semigroup(s, g)``, ``Perturbation(k, g)`` and ``StationaryAverage(g)``
-are SymPy ``Expr`` objects that print as the formula they stand for
+``Generator(g, ref)``, ``Semigroup(s, g, ref)``, ``Perturbation(k, g, ref)`` and
+``StationaryAverage(g, ref)`` (``ref = model_ref(model)``) are SymPy ``Expr`` objects that
+print as the formula they stand for
 
     \\mathcal{L}_0 g ,   e^{s\\mathcal{L}_0} g ,   \\mathcal{L}_k g ,   \\langle p_0, g \\rangle
 
