@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from volterra_sym import ResponseHierarchy, load_model
+from volterra_sym.errors import InvalidInputError
 from volterra_sym.model import ModelError
 
 
@@ -25,6 +26,18 @@ def _u(t):
 
 
 TIMES = np.linspace(0, 3, 31)
+
+
+# ----------------------------------------------------------------- options
+def test_taylor_unknown_options_are_invalid_input(tanh1):
+    # TaylorOptions.parse raised TypeError; the series a NotApplicableError
+    calls = [lambda: tanh1.kernel(0).evaluate([0.1], method="taylor", bogus=1),
+             lambda: tanh1.response_functional(2, bogus=1),
+             lambda: tanh1.series_terms(_u, [0.0, 0.1], method="taylor", bogus=1)]
+    for call in calls:
+        with pytest.raises(InvalidInputError, match="bogus") as exc:
+            call()
+        assert exc.value.param == "options"
 
 
 # ----------------------------------------------------------------- load_model
