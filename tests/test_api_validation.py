@@ -28,6 +28,45 @@ def _u(t):
 TIMES = np.linspace(0, 3, 31)
 
 
+# ----------------------------------------------------------------- eps
+def test_eps_whose_powers_overflow_is_refused(tanh1):
+    # used to be a bare OverflowError (check=True) or NaN/-inf (check=False)
+    for check in (True, False):
+        with pytest.raises(InvalidInputError, match=r"\|eps\| must be ≤ 7.7") as exc:
+            tanh1.series(_u, TIMES, 1e160, check=check)
+        assert exc.value.param == "eps"
+    with pytest.raises(InvalidInputError, match="too large"):
+        tanh1.diagnose(_u, TIMES, 1e160)
+
+
+def test_eps_whose_terms_overflow_is_refused():
+    # ε^N is finite, ε^N T_N(t) is not (T_1 reaches 5e299)
+    H = ResponseHierarchy(load_model("linear2d"), "1e300*h1", 2)
+    for check in (True, False):
+        with pytest.raises(InvalidInputError, match="T_N") as exc:
+            H.series(_u, TIMES, 1e10, check=check)
+        assert exc.value.param == "eps"
+    assert np.all(np.isfinite(H.series(_u, TIMES, 1.0, check=False)))
+
+
+@pytest.mark.parametrize("eps", [np.nan, np.inf, "x", 1j, None, True, [0.1, 0.2]], ids=repr)
+def test_diagnose_checks_eps(tanh1, eps):
+    # nan used to get a verdict; "x" and 1j bare ValueError/TypeError
+    with pytest.raises(InvalidInputError) as exc:
+        tanh1.diagnose(_u, TIMES, eps)
+    assert exc.value.param == "eps"
+
+
+def test_diagnose_series_checks_eps():
+    from volterra_sym.hierarchy.convergence import diagnose_series
+
+    terms = np.array([[1.0, 1.0], [1.0, 2.0], [3.0, 1.0]])
+    for eps in (np.nan, 1e200):
+        with pytest.raises(InvalidInputError) as exc:
+            diagnose_series(terms, eps)
+        assert exc.value.param == "eps"
+
+
 # ----------------------------------------------------------------- options
 def test_taylor_unknown_options_are_invalid_input(tanh1):
     # TaylorOptions.parse raised TypeError; the series a NotApplicableError

@@ -27,7 +27,7 @@ import numpy as np
 import sympy as sp
 
 from ..density import stationary_density
-from ..errors import InvalidInputError
+from ..errors import AccuracyNotReachedError, InvalidInputError
 from ..model import SRNN
 from ..operators import (
     KickPerturbation,
@@ -39,7 +39,7 @@ from ..operators import (
 )
 from ..results import SeriesTerms
 from .composite import CompositeKernel, is_composite, kick_sequences
-from .convergence import diagnose_series
+from .convergence import check_eps_range, diagnose_series
 from .hooks import implementation
 from .kernel import (
     ResponseKernel,
@@ -246,13 +246,18 @@ class ResponseHierarchy:
         :class:`ConvergenceWarning` is issued for every ε outside the estimated radius
         of convergence (see :meth:`diagnose`).
         """
-        eps_arr = check_eps(eps)
+        eps_arr = check_eps(eps, self.order)
         terms = np.asarray(self.series_terms(u, times, method=method))
+        check_eps_range(eps_arr, self.order, np.max(np.abs(terms[1:]), axis=1))
         if check:
             for e in np.atleast_1d(eps_arr):
                 diagnose_series(terms, float(e), warn=True, terminates_at=self.terminates_at)
         powers = eps_arr[..., None] ** np.arange(self.order + 1)
-        return np.cumsum(powers[..., :, None] * terms, axis=-2)
+        out = np.cumsum(powers[..., :, None] * terms, axis=-2)
+        if not np.all(np.isfinite(out)):
+            raise AccuracyNotReachedError(f"the partial sums of {self.f} exceed the float "
+                                          "range; rescale the observable")
+        return out
 
     def response_functional(self, degree: int, **taylor_options):
         """The linear functional ``ℓ(t)`` with ``Σ_{N≤order} ε^N T_N(t) ≈ <ℓ(t), S(X)_{0,t}>``
@@ -269,11 +274,14 @@ class ResponseHierarchy:
         return vanishing_order(self.model, self.f)
 
     def diagnose(self, u: Callable, times, eps: float, method: str = "auto"):
-        """Ratio-test diagnostics of the partial sums at ``eps``
+        """Ratio-test diagnostics of the partial sums at ``eps`` (one real number)
         (:class:`~volterra_sym.hierarchy.convergence.SeriesDiagnostics`)."""
+        eps_arr = check_eps(eps, self.order)
+        if eps_arr.ndim != 0:
+            raise InvalidInputError(f"eps must be one real number for diagnose, got shape "
+                                    f"{eps_arr.shape}", param="eps")
         return diagnose_series(np.asarray(self.series_terms(u, times, method=method)),
-                               float(eps),
-                               terminates_at=self.terminates_at)
+                               float(eps_arr), terminates_at=self.terminates_at)
 
     def route(self, method: str = "auto", what: str | None = None):
         """The route that evaluates this hierarchy's numbers for ``method`` (``"auto"``: the
@@ -351,9 +359,11 @@ def check_times(times) -> np.ndarray:
     return t
 
 
-def check_eps(eps) -> np.ndarray:
-    """Validate input amplitudes: a real finite number or a non-empty 1-d array of them
-    (``InvalidInputError`` naming ``eps``)."""
+def check_eps(eps, order: int | None = None) -> np.ndarray:
+    """Validate input amplitudes: a real finite number or a non-empty 1-d array of them,
+    with ``ε^order`` in the float range when ``order`` is given
+    (:func:`~volterra_sym.hierarchy.convergence.check_eps_range`; ``InvalidInputError``
+    naming ``eps``)."""
     def bad(msg: str) -> InvalidInputError:
         return InvalidInputError(msg, param="eps")
     kind = _dtype_kind(eps)
@@ -369,6 +379,8 @@ def check_eps(eps) -> np.ndarray:
         raise bad(f"eps must be a number or a non-empty 1-d array, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise bad(f"eps must be finite, got {eps!r}")
+    if order is not None:
+        check_eps_range(arr, order)
     return arr
 
 
