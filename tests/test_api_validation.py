@@ -28,6 +28,51 @@ def _u(t):
 TIMES = np.linspace(0, 3, 31)
 
 
+# ----------------------------------------------------------------- complex, None
+def test_complex_lag_array_is_refused_not_cut(tanh1):
+    # used to evaluate the lag 1j as 0 (np.asarray(..., dtype=float), a ComplexWarning)
+    with pytest.raises(InvalidInputError, match="complex") as exc:
+        tanh1.evaluate_kernels(np.array([[1j, 0.1]]))
+    assert exc.value.param == "lags"
+
+
+@pytest.mark.parametrize("u", [lambda t: np.array([1j]), lambda t: 1j if t > 0.5 else 0.1],
+                         ids=["at t=0", "later"])
+def test_complex_input_is_refused_not_cut(tanh1, u):
+    # u = 1j used to be treated as u = 0
+    with pytest.raises(InvalidInputError, match="complex") as exc:
+        tanh1.series_terms(u, [0.0, 1.0])
+    assert exc.value.param == "u"
+
+
+@pytest.mark.parametrize("u, condition", [
+    ("sin(t)", "callable"), (None, "callable"), (lambda t: None, "got None"),
+    (lambda t: [None], "got"), (lambda t: "a", "real numbers"),
+    (lambda t: np.array([np.nan]), "finite"), (lambda t: np.ones(3), r"shape \(1,\)"),
+    (lambda t: [[1.0], [1.0, 2.0]], "real numbers"), (lambda t: True, "real numbers"),
+])
+def test_bad_input_u_is_typed(tanh1, u, condition):
+    with pytest.raises(InvalidInputError, match=condition) as exc:
+        tanh1.series_terms(u, [0.0, 1.0])
+    assert exc.value.param == "u"
+
+
+@pytest.mark.parametrize("lags", [None, [0.1, None]])
+def test_none_lags_say_what_was_given(tanh1, lags):
+    # used to say "found NaN or inf"
+    with pytest.raises(InvalidInputError, match="None") as exc:
+        tanh1.kernel(0).evaluate(lags)
+    assert exc.value.param == "lags"
+
+
+@pytest.mark.parametrize("lags", [np.array([["a", "b"]]), [[0.1], [0.1, 0.2]], [0.1],
+                                  np.zeros((3, 1))])
+def test_bad_lag_arrays_in_evaluate_kernels_are_typed(tanh1, lags):
+    with pytest.raises(InvalidInputError) as exc:
+        tanh1.evaluate_kernels(lags)
+    assert exc.value.param == "lags"
+
+
 # ----------------------------------------------------------------- eps
 def test_eps_whose_powers_overflow_is_refused(tanh1):
     # used to be a bare OverflowError (check=True) or NaN/-inf (check=False)

@@ -43,6 +43,7 @@ from .convergence import check_eps_range, diagnose_series
 from .hooks import implementation
 from .kernel import (
     ResponseKernel,
+    check_lags,
     evaluate_kernels,
     gap_symbols,
     lag_symbols,
@@ -195,11 +196,7 @@ class ResponseHierarchy:
         ``requests`` may also be a lag array ``(..., order)``: then every kernel of orders
         ``1..order`` is evaluated, order ``j`` at the first ``j`` lags of each point."""
         if not isinstance(requests, Mapping):
-            lags = np.asarray(requests, dtype=float)
-            if lags.ndim == 0 or lags.shape[-1] != self.order:
-                raise InvalidInputError(f"lags must have shape (..., {self.order}) to evaluate "
-                                        f"every kernel of orders 1..{self.order}, got "
-                                        f"{lags.shape}", param="lags")
+            lags = check_lags(requests, self.order, exact_shape=True)
             requests = {k: lags[..., :N] for N in range(1, self.order + 1)
                         for k in itertools.product(range(self.model.m), repeat=N)}
         for k in requests:
@@ -385,23 +382,41 @@ def check_eps(eps, order: int | None = None) -> np.ndarray:
 
 
 def check_input(u: Callable, m: int) -> Callable[[float], np.ndarray]:
-    """Wrap an input ``u(t)`` so that it returns a finite float array of shape ``(m,)``."""
+    """Wrap an input ``u(t)`` so that it returns a real, finite float array of shape
+    ``(m,)``; anything else (not callable, complex, None, strings, booleans, the wrong
+    shape, NaN/inf) is refused (``InvalidInputError`` naming ``u``) at ``t = 0`` and at
+    every later call. Nothing is cut to its real part."""
     if not callable(u):
-        raise TypeError(f"the input u must be callable u(t) -> array of shape ({m},), "
-                        f"got {type(u).__name__}")
+        raise InvalidInputError(f"the input u must be callable u(t) -> array of shape ({m},), "
+                                f"got {type(u).__name__} {u!r:.60}", param="u")
+
+    def bad(msg: str, t: float) -> InvalidInputError:
+        return InvalidInputError(f"the input u(t) must return {msg} at t={t}", param="u")
 
     def wrapped(t: float) -> np.ndarray:
-        val = np.asarray(u(t), dtype=float)
+        out = u(t)
+        kind = _dtype_kind(out)
+        if out is None or (kind == "O" and any(x is None for x in np.ravel(
+                np.asarray(out, dtype=object)))):
+            raise bad(f"real numbers, got {out!r:.60}", t)
+        if kind == "c":
+            raise bad(f"real numbers, got complex values {out!r:.60} (nothing is cut to its "
+                      "real part)", t)
+        try:
+            val = np.asarray(out, dtype=float) if kind in "iufO" else None
+        except (TypeError, ValueError, OverflowError):
+            val = None
+        if val is None:
+            raise bad(f"an array of real numbers, got {type(out).__name__} {out!r:.60}", t)
         if val.shape != (m,):
             if m == 1 and val.size == 1:
                 val = val.reshape(1)
             else:
-                raise ValueError(f"the input u(t) must return an array of shape ({m},) "
-                                 f"(one value per channel), got shape {val.shape} at t={t}")
+                raise bad(f"an array of shape ({m},) (one value per channel), got shape "
+                          f"{val.shape}", t)
         if not np.all(np.isfinite(val)):
-            raise ValueError(f"the input u(t) is not finite at t={t}: {val}")
+            raise InvalidInputError(f"the input u(t) is not finite at t={t}: {val}", param="u")
         return val
 
     wrapped(0.0)
     return wrapped
-

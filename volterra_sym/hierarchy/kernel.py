@@ -18,7 +18,7 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from ..errors import AccuracyNotReachedError
+from ..errors import AccuracyNotReachedError, InvalidInputError
 from ..operators import OperatorExpr, Perturbation, Semigroup, StationaryAverage
 from ..operators.rules import apply_rule
 from ..results import KernelValues
@@ -40,15 +40,16 @@ def gap_symbols(N: int) -> tuple[sp.Symbol, ...]:
     return tuple(sp.Symbol(f"tau_{j + 1}", nonnegative=True) for j in range(N))
 
 
-def check_lags(lags, N: int) -> np.ndarray:
-    """Validate lags: real numbers of shape ``(..., N)`` (for N = 1 also ``(...)``), finite,
-    ≥ 0. Anything else (complex, booleans, strings, None, ragged lists, integers beyond the
-    float range) raises :class:`InvalidInputError` (``param="lags"``); nothing is cut."""
-    from ..errors import InvalidInputError
-
+def check_lags(lags, N: int, *, exact_shape: bool = False) -> np.ndarray:
+    """Validate lags: real numbers of shape ``(..., N)`` (for N = 1 also ``(...)`` unless
+    ``exact_shape``), finite, ≥ 0. Anything else (complex, booleans, strings, None, ragged
+    lists, integers beyond the float range) raises :class:`InvalidInputError`
+    (``param="lags"``); nothing is cut."""
     def bad(msg: str):
         return InvalidInputError(f"lags {msg}", param="lags")
 
+    if lags is None:
+        raise bad("must be an array of real numbers, got None")
     try:
         raw = np.asarray(lags)
     except (TypeError, ValueError, OverflowError) as exc:  # e.g. ragged nested lists
@@ -57,6 +58,8 @@ def check_lags(lags, N: int) -> np.ndarray:
     if raw.dtype.kind == "c":
         raise bad("must be real numbers, got complex values (nothing is cut to its real part)")
     if raw.dtype.kind == "O":
+        if any(x is None for x in raw.flat):
+            raise bad(f"must be real numbers, got None in {str(lags)[:60]!r}")
         try:
             raw = raw.astype(float)
         except OverflowError:
@@ -67,7 +70,7 @@ def check_lags(lags, N: int) -> np.ndarray:
     if raw.dtype.kind not in "iuf":
         raise bad(f"must be real numbers, got {raw.dtype.name} values {str(lags)[:60]!r}")
     arr = raw.astype(float)
-    if N == 1 and (arr.ndim == 0 or arr.shape[-1] != 1):
+    if N == 1 and not exact_shape and (arr.ndim == 0 or arr.shape[-1] != 1):
         arr = arr[..., None]
     if arr.ndim == 0 or arr.shape[-1] != N:
         raise bad(f"must have shape (..., {N}) for a kernel of order {N}, got shape "
