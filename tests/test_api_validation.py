@@ -2,12 +2,14 @@
 never a bare TypeError/ValueError/OverflowError, a silent cut (complex -> real, 0.9 -> 0),
 NaN/inf, or work refused only after it ran (docs/theory.md, Appendix B)."""
 
+import time
 
 import numpy as np
 import pytest
 
-from volterra_sym import ResponseHierarchy, load_model
-from volterra_sym.errors import InvalidInputError
+from volterra_sym import SRNN, ResponseHierarchy, load_model
+from volterra_sym.errors import InvalidInputError, ResourceLimitError
+from volterra_sym.hierarchy.dag import MAX_RECURSION_NODES, recursion_node_count
 from volterra_sym.model import ModelError
 
 
@@ -110,6 +112,44 @@ def test_diagnose_series_checks_eps():
         with pytest.raises(InvalidInputError) as exc:
             diagnose_series(terms, eps)
         assert exc.value.param == "eps"
+
+
+# ----------------------------------------------------------------- constructor
+@pytest.mark.parametrize("order", [0, -1, 2.5, "3", True, None, np.float64(2)], ids=repr)
+def test_bad_order_is_typed(order):
+    with pytest.raises(InvalidInputError) as exc:
+        ResponseHierarchy(load_model("tanh1d"), "h1", order)
+    assert exc.value.param == "order"
+
+
+def test_non_model_is_typed():
+    with pytest.raises(InvalidInputError, match="SRNN") as exc:
+        ResponseHierarchy("linear2d")
+    assert exc.value.param == "model"
+
+
+@pytest.mark.parametrize("order", [10**6, 10**400])
+def test_oversized_hierarchy_is_a_resource_limit(order):
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError, match="recursion nodes") as exc:
+        ResponseHierarchy(load_model("tanh1d"), "h1", order)
+    assert time.perf_counter() - t0 < 5
+    assert exc.value.unit == "nodes" and exc.value.option == "order"
+
+
+def test_activation_input_graph_counts_one_node_per_sequence_of_kicks():
+    # Σ m^j = 1022 passed the limit, but the graph has one node per sequence of kicks:
+    # repr(H) used to build 349,525 nodes (18 s, 750 MB) at order 9
+    m = SRNN(np.eye(2), np.zeros((2, 2)), np.eye(2), 1.0, activation="tanh",
+             input="activation")
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError, match="at most 8") as exc:
+        ResponseHierarchy(m, "h1", 9)
+    assert time.perf_counter() - t0 < 2
+    assert exc.value.estimate == recursion_node_count(2, 9, kicks=True) == 174_762
+    H = ResponseHierarchy(m, "h1", 3)
+    assert len(H.recursion_nodes) == recursion_node_count(2, 3, kicks=True) == 42
+    assert recursion_node_count(2, 8, kicks=True) <= MAX_RECURSION_NODES
 
 
 # ----------------------------------------------------------------- options

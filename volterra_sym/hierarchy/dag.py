@@ -20,6 +20,7 @@ the parent's symbol) and ``tree`` (the full unevaluated operator tree).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 import networkx as nx
@@ -27,7 +28,7 @@ import numpy as np
 import sympy as sp
 
 from ..density import stationary_density
-from ..errors import AccuracyNotReachedError, InvalidInputError
+from ..errors import AccuracyNotReachedError, InvalidInputError, ResourceLimitError
 from ..model import SRNN
 from ..operators import (
     KickPerturbation,
@@ -51,10 +52,44 @@ from .kernel import (
 )
 from .routes import select_route
 
-__all__ = ["ResponseHierarchy", "MAX_RECURSION_NODES"]
+__all__ = ["ResponseHierarchy", "MAX_RECURSION_NODES", "recursion_node_count"]
 
 #: refuse hierarchies with more recursion nodes than this (``Σ_{j≤N} m^j``)
 MAX_RECURSION_NODES = 100_000
+
+
+def recursion_node_count(m: int, order: int, kicks: bool = False) -> int:
+    """Recursion nodes of the hierarchy DAG: ``m^N`` of order ``N`` (``Σ_{N≤order} m^N``),
+    or with the input inside the activation one per sequence of kicks, ``2^{N-1} m^N`` of
+    order ``N`` (one of the ``2^{N-1}`` compositions ``(j_1..j_r)`` of ``N``, and a channel
+    for each of the ``N`` slots)."""
+    base = 2 * m if kicks else m
+    return order if base == 1 else m * (base**order - 1) // (base - 1)
+
+
+def _count_text(n: int) -> str:
+    return f"{n:,}" if n < 10**15 else f"about 10^{math.floor(math.log10(n))}"
+
+
+def _check_size(model: SRNN, order: int) -> None:
+    """Refuse (:class:`ResourceLimitError`) a hierarchy whose DAG would have more than
+    :data:`MAX_RECURSION_NODES` recursion nodes (:func:`recursion_node_count`)."""
+    kicks = model.input == "activation"
+    # the count is ≥ order: refuse a huge order before raising m to it (10**400 for m = 1)
+    n_nodes = order if order > MAX_RECURSION_NODES else \
+        recursion_node_count(model.m, order, kicks)
+    if n_nodes <= MAX_RECURSION_NODES:
+        return
+    most = 1
+    while recursion_node_count(model.m, most + 1, kicks) <= MAX_RECURSION_NODES:
+        most += 1
+    how = " (input inside the activation: one node per sequence of kicks)" if kicks else ""
+    raise ResourceLimitError(
+        f"order {_count_text(order)} with m = {model.m} channel(s) needs "
+        f"{'at least ' if order > MAX_RECURSION_NODES else ''}{_count_text(n_nodes)} "
+        f"recursion nodes{how}, more than the limit {MAX_RECURSION_NODES:,}; lower the order "
+        f"to at most {most}", estimate=float(min(n_nodes, 10**300)),
+        budget=float(MAX_RECURSION_NODES), unit="nodes", option="order")
 
 
 def _node_symbol(channels: tuple[int, ...]) -> sp.Symbol:
@@ -77,16 +112,14 @@ class ResponseHierarchy:
 
     def __init__(self, model: SRNN, observable: str | sp.Expr | None = None, order: int = 1):
         if not isinstance(model, SRNN):
-            raise TypeError(f"model must be an SRNN, got {type(model).__name__}")
-        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-            raise ValueError(f"order must be a positive integer, got {order!r}")
-        # n_nodes ≥ order: refuse a huge order before summing m^j (10**400 terms for m = 1)
-        n_nodes = int(order) if order > MAX_RECURSION_NODES else \
-            sum(model.m**j for j in range(1, int(order) + 1))
-        if n_nodes > MAX_RECURSION_NODES:
-            raise ValueError(f"order {order} with m = {model.m} channels needs {n_nodes} "
-                             f"recursion nodes, more than the limit {MAX_RECURSION_NODES}; "
-                             "lower the order")
+            raise InvalidInputError(f"model must be an SRNN (volterra_sym.SRNN(...) or "
+                                    f"load_model(name)), got {type(model).__name__} "
+                                    f"{model!r:.60}", param="model")
+        if isinstance(order, (bool, np.bool_)) or not isinstance(order, (int, np.integer)) \
+                or order < 1:
+            raise InvalidInputError(f"order must be a positive integer, got "
+                                    f"{type(order).__name__} {order!r:.60}", param="order")
+        _check_size(model, int(order))
         self.model = model
         self.f: sp.Expr = model.observable(observable)
         self.order = int(order)
