@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from volterra_sym import SRNN, ResponseHierarchy, load_model
 from volterra_sym.errors import InvalidInputError, ResourceLimitError
@@ -73,6 +74,37 @@ def test_bad_lag_arrays_in_evaluate_kernels_are_typed(tanh1, lags):
     with pytest.raises(InvalidInputError) as exc:
         tanh1.evaluate_kernels(lags)
     assert exc.value.param == "lags"
+
+
+# ----------------------------------------------------------------- channels
+@pytest.mark.parametrize("channels", [(0.9,), (1.9,), "10", "0", 0.5, np.float64(0), None,
+                                      True, (True,), np.array([0.0, 1.0]), (), [], ((),),
+                                      (0, 0, 0), (2,), (-1,)],
+                         ids=repr)
+def test_bad_channels_are_refused_not_truncated(tanh2, channels):
+    # (0.9,) used to be channel 0 and "10" the tuple (1, 0); 0.5 and None a bare TypeError
+    with pytest.raises(InvalidInputError) as exc:
+        tanh2.kernel(channels)
+    assert exc.value.param == "channels"
+
+
+def test_evaluate_kernels_checks_channels_and_accepts_an_int_key(tanh2):
+    with pytest.raises(InvalidInputError) as exc:
+        tanh2.evaluate_kernels({(0.7,): [0.1]})
+    assert exc.value.param == "channels"
+    # H.kernel(0) takes an int: so does evaluate_kernels, under the caller's key
+    out = tanh2.evaluate_kernels({0: [0.1], (np.int64(1), 0): [[0.1, 0.2]]})
+    assert set(out) == {0, (1, 0)}
+    np.testing.assert_allclose(np.asarray(out[0]), np.asarray(tanh2.kernel(0).evaluate([0.1])))
+    with pytest.raises(InvalidInputError, match="same kernel") as exc:
+        tanh2.evaluate_kernels({0: [0.1], (0,): [0.2]})
+    assert exc.value.param == "requests"
+
+
+def test_numpy_integer_channels_are_accepted(tanh2):
+    assert tanh2.kernel(np.int64(1)).channels == (1,)
+    assert tanh2.kernel(np.array([0, 1])).channels == (0, 1)
+    assert tanh2.kernel(sp.Integer(1)).channels == (1,)
 
 
 # ----------------------------------------------------------------- eps

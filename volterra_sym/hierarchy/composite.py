@@ -17,9 +17,16 @@ import itertools
 import numpy as np
 import sympy as sp
 
-from ..operators import KickPerturbation, Semigroup, StationaryAverage, check_composite
+from ..errors import InvalidInputError
+from ..operators import KickPerturbation, Semigroup, StationaryAverage
 from ..results import KernelValues
-from .kernel import check_finite_real, check_lags, evaluate_kernels, lag_symbols
+from .kernel import (
+    channel_index,
+    check_finite_real,
+    check_lags,
+    evaluate_kernels,
+    lag_symbols,
+)
 from .propagation import prefix_graph
 from .routes import run_kernels, select_route
 
@@ -32,14 +39,22 @@ def is_composite(spec) -> bool:
 
 
 def normalise_kicks(model, spec) -> tuple[tuple[int, ...], ...]:
-    """``((k..), (k..), ...)`` from the composite form or a plain channel tuple."""
-    if isinstance(spec, (int, np.integer)):
+    """``((k..), (k..), ...)`` from the composite form or a plain channel tuple; anything
+    else (empty kicks, non-integer channels, strings) is refused
+    (:class:`InvalidInputError`, ``param="channels"``)."""
+    if isinstance(spec, (int, np.integer, sp.Integer)) and not isinstance(spec, bool):
         spec = (spec,)
     if not isinstance(spec, (tuple, list)) or not spec:
-        raise ValueError(f"kicks must be a non-empty tuple such as ((0, 1), (0,)), got "
-                         f"{spec!r}")
-    return tuple(check_composite(model, c if isinstance(c, (tuple, list)) else (c,))
-                 for c in spec)
+        raise InvalidInputError(f"kicks must be a non-empty tuple such as ((0, 1), (0,)), got "
+                                f"{spec!r}", param="channels")
+    out = []
+    for c in spec:
+        kick = c if isinstance(c, (tuple, list)) else (c,)
+        if not kick:
+            raise InvalidInputError(f"every kick carries at least one channel, got {spec!r}",
+                                    param="channels")
+        out.append(tuple(channel_index(model, k) for k in kick))
+    return tuple(out)
 
 
 def kick_sequences(m: int, order: int) -> list[tuple[tuple[int, ...], ...]]:

@@ -35,7 +35,6 @@ from ..operators import (
     Perturbation,
     Semigroup,
     StationaryAverage,
-    check_channel,
     model_ref,
 )
 from ..results import SeriesTerms
@@ -44,6 +43,7 @@ from .convergence import check_eps_range, diagnose_series
 from .hooks import implementation
 from .kernel import (
     ResponseKernel,
+    channel_index,
     check_lags,
     evaluate_kernels,
     gap_symbols,
@@ -69,6 +69,26 @@ def recursion_node_count(m: int, order: int, kicks: bool = False) -> int:
 
 def _count_text(n: int) -> str:
     return f"{n:,}" if n < 10**15 else f"about 10^{math.floor(math.log10(n))}"
+
+
+def _is_index(c) -> bool:
+    return isinstance(c, (int, np.integer, sp.Integer)) and not isinstance(c, bool)
+
+
+def _channel_spec(channels) -> tuple:
+    """``channels`` as a tuple (an index ``k`` as ``(k,)``); anything but an integer or a
+    sequence (tuple, list, 1-d array) of them or of kicks is refused. The entries are checked
+    against the model by :meth:`ResponseHierarchy.kernel`."""
+    if _is_index(channels):
+        return (channels,)
+    if isinstance(channels, np.ndarray) and channels.ndim == 1:
+        channels = list(channels)
+    if not isinstance(channels, (tuple, list)) or not channels:
+        raise InvalidInputError(f"channels must be an integer or a non-empty tuple of "
+                                f"integers such as (0, 1) (0-based), got "
+                                f"{type(channels).__name__} {channels!r:.60}",
+                                param="channels")
+    return tuple(tuple(c) if isinstance(c, list) else c for c in channels)
 
 
 def _check_size(model: SRNN, order: int) -> None:
@@ -195,25 +215,38 @@ class ResponseHierarchy:
         return stationary_density(self.model)
 
     # ------------------------------------------------------------------ kernels
-    def kernel(self, channels: int | Sequence[int]) -> ResponseKernel:
-        """The kernel ``K_{k_1…k_N}`` (``channels`` 0-based, length ``N ≤ order``); with
-        the input inside the activation also the composite form ``((0, 1), (0,))`` (kicks
-        carrying several channels, docs/theory.md §10: a
-        :class:`~volterra_sym.hierarchy.composite.CompositeKernel`)."""
-        if is_composite(channels) or (self.model.input == "activation"
-                                      and not isinstance(channels, (int, np.integer))
-                                      and self.model.features):
-            ck = CompositeKernel(self.model, self.f, channels, self.ref)
+    def kernel(self, channels: int | Sequence[int]) -> ResponseKernel | CompositeKernel:
+        """The kernel ``K_{k_1…k_N}`` (``channels`` 0-based integers, length ``N ≤ order``);
+        with the input inside the activation also the composite form ``((0, 1), (0,))``
+        (kicks carrying several channels, docs/theory.md §10: a
+        :class:`~volterra_sym.hierarchy.composite.CompositeKernel`). Anything else (floats,
+        strings, bools, an empty or too long tuple) is refused (:class:`InvalidInputError`,
+        ``param="channels"``)."""
+        spec = _channel_spec(channels)
+        if is_composite(spec) or (self.model.input == "activation" and self.model.features
+                                  and len(spec) > 0 and not _is_index(channels)):
+            ck = CompositeKernel(self.model, self.f, spec, self.ref)
             if ck.order > self.order:
-                raise ValueError(f"kicks {ck.kicks} have order {ck.order}; this hierarchy "
-                                 f"holds orders 1..{self.order}")
+                raise InvalidInputError(f"kicks {ck.kicks} have order {ck.order}; this "
+                                        f"hierarchy holds orders 1..{self.order}",
+                                        param="channels")
             return ck
-        k = (channels,) if isinstance(channels, (int, np.integer)) else tuple(channels)
-        if not 1 <= len(k) <= self.order:
-            raise ValueError(f"channels {k} has length {len(k)}; this hierarchy holds orders "
-                             f"1..{self.order}")
-        k = tuple(check_channel(self.model, int(c)) for c in k)
-        return ResponseKernel(self.f, k, self.ref)
+        if not 1 <= len(spec) <= self.order:
+            raise InvalidInputError(f"channels {spec} has length {len(spec)}; this hierarchy "
+                                    f"holds orders 1..{self.order}", param="channels")
+        return ResponseKernel(self.f, tuple(channel_index(self.model, c) for c in spec),
+                              self.ref)
+
+    def _request_key(self, channels) -> tuple:
+        """The key of :func:`~volterra_sym.hierarchy.kernel.evaluate_kernels` for
+        ``channels`` (validated by :meth:`kernel`): the channel tuple, or the kicks."""
+        K = self.kernel(channels)
+        if isinstance(K, ResponseKernel):
+            return K.channels
+        if (self.model.input == "additive" or self.model.is_linear) \
+                and all(len(c) == 1 for c in K.kicks):
+            return tuple(c[0] for c in K.kicks)
+        return K.kicks
 
     def kernels(self, order: int) -> list[ResponseKernel]:
         """All kernels of one order, channel tuples in lexicographic order (input inside
@@ -227,15 +260,22 @@ class ResponseHierarchy:
         """Several kernels ``{channels: lags (..., N)}`` in one walk of :attr:`graph`
         (every shared prefix ``g_j`` computed once); returns ``{channels: KernelValues}``.
         ``requests`` may also be a lag array ``(..., order)``: then every kernel of orders
-        ``1..order`` is evaluated, order ``j`` at the first ``j`` lags of each point."""
+        ``1..order`` is evaluated, order ``j`` at the first ``j`` lags of each point. The
+        result is keyed as the request (``channels`` as for :meth:`kernel`)."""
         if not isinstance(requests, Mapping):
             lags = check_lags(requests, self.order, exact_shape=True)
             requests = {k: lags[..., :N] for N in range(1, self.order + 1)
                         for k in itertools.product(range(self.model.m), repeat=N)}
-        for k in requests:
-            self.kernel(k)          # validates channel tuples against this hierarchy
-        return evaluate_kernels(self.model, self.f, requests, method, graph=self.graph,
-                                **options)
+        keys: dict[tuple, object] = {}
+        for key in requests:
+            canon = self._request_key(key)
+            if canon in keys:
+                raise InvalidInputError(f"requests {keys[canon]!r} and {key!r} name the same "
+                                        "kernel", param="requests")
+            keys[canon] = key
+        res = evaluate_kernels(self.model, self.f, {k: requests[key] for k, key in keys.items()},
+                               method, graph=self.graph, **options)
+        return {key: res[k] for k, key in keys.items()}
 
     # ------------------------------------------------------------------ numbers
     def mean0(self, method: str = "auto") -> float:

@@ -25,7 +25,21 @@ from ..results import KernelValues
 from .propagation import prefix_graph
 from .routes import run_kernels, select_route
 
-__all__ = ["ResponseKernel", "lag_symbols", "gap_symbols", "check_lags", "vanishing_order"]
+__all__ = ["ResponseKernel", "lag_symbols", "gap_symbols", "check_lags", "vanishing_order",
+           "channel_index"]
+
+
+def channel_index(model, c) -> int:
+    """An input-channel index: an integer (Python, NumPy or SymPy; not a bool) in
+    ``0..m-1``, else :class:`InvalidInputError` (``param="channels"``); nothing is cut."""
+    if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer, sp.Integer)):
+        raise InvalidInputError(f"channels must be integers (0-based input channels), got "
+                                f"{type(c).__name__} {c!r}", param="channels")
+    if not 0 <= int(c) < model.m:
+        raise InvalidInputError(f"channel k={int(c)} is out of range: the model has "
+                                f"m={model.m} input channel(s), indexed 0..{model.m - 1}",
+                                param="channels")
+    return int(c)
 
 
 @cache
