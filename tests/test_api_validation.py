@@ -107,6 +107,14 @@ def test_numpy_integer_channels_are_accepted(tanh2):
     assert tanh2.kernel(sp.Integer(1)).channels == (1,)
 
 
+def test_empty_requests_return_empty_on_every_route_after_checking_options(tanh1):
+    # galerkin used to fail with a bare "max() arg is an empty sequence"
+    assert tanh1.evaluate_kernels({}, method="galerkin") == {}
+    assert tanh1.evaluate_kernels({}) == {}
+    with pytest.raises(InvalidInputError, match="unknown options"):
+        tanh1.evaluate_kernels({}, method="galerkin", bogus=1)
+
+
 # ----------------------------------------------------------------- eps
 def test_eps_whose_powers_overflow_is_refused(tanh1):
     # used to be a bare OverflowError (check=True) or NaN/-inf (check=False)
@@ -194,6 +202,35 @@ def test_taylor_unknown_options_are_invalid_input(tanh1):
         with pytest.raises(InvalidInputError, match="bogus") as exc:
             call()
         assert exc.value.param == "options"
+
+
+# ----------------------------------------------------------------- identically zero kernels
+def test_identically_zero_shortcuts_check_method_and_options(tanh2):
+    # additive input: a kick of two channels vanishes; it used to come back as 0 labelled
+    # 'exact' for any method and options
+    K = tanh2.kernel(((0, 1),))
+    with pytest.raises(InvalidInputError) as exc:
+        K.evaluate([0.1], method="no-such-method")
+    assert exc.value.param == "method"
+    for bad in ({"bogus": 1}, {"tol": -5}):
+        with pytest.raises(InvalidInputError):
+            K.evaluate([0.1], **bad)
+    res = K.evaluate([0.1, 0.2])
+    assert res.method == tanh2.route().name != "exact"
+    assert "a''" in res.details["identically_zero"]
+    np.testing.assert_array_equal(np.asarray(res), 0.0)
+    assert K.evaluate([0.1], method="galerkin", degree=3).method == "galerkin"
+
+
+def test_vanishing_order_shortcut_checks_options():
+    H = ResponseHierarchy(load_model("linear2d"), "h1", 3)
+    with pytest.raises(InvalidInputError):
+        H.kernel((0, 0)).evaluate([[0.1, 0.2]], bogus=1, tol=-5)
+    with pytest.raises(InvalidInputError) as exc:
+        H.kernel((0, 0)).evaluate([[0.1, 0.2]], method="galerkin", degree=0)
+    assert exc.value.param == "degree"
+    res = H.kernel((0, 0)).evaluate([[0.1, 0.2]], method="galerkin")
+    assert res.method == "galerkin" and "identically_zero" in res.details
 
 
 # ----------------------------------------------------------------- load_model

@@ -26,6 +26,7 @@ from .kernel import (
     check_lags,
     evaluate_kernels,
     lag_symbols,
+    request_key,
 )
 from .propagation import prefix_graph
 from .routes import run_kernels, select_route
@@ -111,21 +112,20 @@ class CompositeKernel:
 
     def evaluate(self, lags, method: str = "auto", **options) -> KernelValues:
         """Values at lags ``(..., r)`` (one lag per kick, any order: kicks and lags are
-        sorted together)."""
+        sorted together). Kicks of several channels vanish for the additive input or a
+        linear activation (``L^{(j≥2)} = 0``); then the method and options are still checked
+        and ``details["identically_zero"]`` says why."""
+        trivial = self.model.input == "additive" or self.model.is_linear
+        if trivial:
+            # L^{(j)} = a^{(j)}/j! ... = 0 for j ≥ 2 (a'' ≡ 0, or additive input): kicks of
+            # several channels vanish (evaluate_kernels still checks method and options)
+            key = request_key(self.model, self.kicks)
+            res = evaluate_kernels(self.model, self.f, {key: lags}, method, **options)[key]
+            return KernelValues(res.values, res.error, res.method,
+                                {**res.details, "kicks": self.kicks})
         r = len(self.kicks)
         arr = check_lags(lags, r)
         flat = arr.reshape(-1, r)
-        trivial = self.model.input == "additive" or self.model.is_linear
-        if trivial and any(len(c) > 1 for c in self.kicks):
-            # L^{(j)} = a^{(j)}/j! ... = 0 for j ≥ 2 (a'' ≡ 0, or additive input)
-            zeros = np.zeros(flat.shape[0]).reshape(arr.shape[:-1])
-            return KernelValues(zeros, np.zeros_like(zeros), "exact",
-                                {"kicks": self.kicks, "reason": "L^(j) = 0 for j >= 2"})
-        if trivial:
-            chans = tuple(c[0] for c in self.kicks)
-            res = evaluate_kernels(self.model, self.f, {chans: arr}, method, **options)[chans]
-            return KernelValues(res.values, res.error, res.method,
-                                {**res.details, "kicks": self.kicks})
         route = select_route(self.model, self.f, method, f"kernel {self.kicks}")
         vals = np.empty(flat.shape[0])
         errs = np.empty(flat.shape[0])

@@ -23,10 +23,10 @@ from ..operators import OperatorExpr, Perturbation, Semigroup, StationaryAverage
 from ..operators.rules import apply_rule
 from ..results import KernelValues
 from .propagation import prefix_graph
-from .routes import run_kernels, select_route
+from .routes import check_options, run_kernels, select_route
 
 __all__ = ["ResponseKernel", "lag_symbols", "gap_symbols", "check_lags", "vanishing_order",
-           "channel_index"]
+           "channel_index", "request_key"]
 
 
 def channel_index(model, c) -> int:
@@ -179,41 +179,45 @@ class ResponseKernel(OperatorExpr):
         return (res.values, res.error_or_nan) if return_error else res
 
 
-def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
-                     method: str = "auto", graph=None, **options
-                     ) -> dict[tuple[int, ...], KernelValues]:
+def evaluate_kernels(model, f, requests: Mapping[tuple, object],
+                     method: str = "auto", graph=None, **options) -> dict[tuple, KernelValues]:
     """Several kernels in one walk of the hierarchy DAG.
 
-    ``requests`` maps channel tuples (0-based) to lags of shape ``(..., N)`` in any order;
-    each lag point is sorted together with its channels (the symmetric extension), the
-    resulting sorted-lag kernels are evaluated by one route through
-    :func:`~volterra_sym.hierarchy.propagation.walk_kernels` (shared prefixes computed
-    once), and the values are put back in the caller's order. ``graph`` is the hierarchy
-    DAG to walk (default: the part of it the requests need).
+    ``requests`` maps channel tuples (0-based) — or, with the input inside the activation,
+    kicks ``((k..), (k..), ...)`` (docs/theory.md §10) — to lags of shape ``(..., N)`` (one
+    lag per entry of the key) in any order; each lag point is sorted together with its
+    channels (the symmetric extension), the resulting sorted-lag kernels are evaluated by one
+    route through :func:`~volterra_sym.hierarchy.propagation.walk_kernels` (shared prefixes
+    computed once), and the values are put back in the caller's order. ``graph`` is the
+    hierarchy DAG to walk (default: the part of it the requests need). The method and the
+    options are checked even when every requested kernel vanishes identically.
     """
     route = select_route(model, f, method, f"kernels of {f}")
-    d = vanishing_order(model, f)
-    if d is not None and any(len(k) > d for k in requests):
+    arrays = {}                      # key -> (batch shape, lags (P, N)), all checked first
+    for key, lags in requests.items():
+        key = request_key(model, key)
+        arr = check_lags(lags, len(key))
+        arrays[key] = (arr.shape[:-1], arr.reshape(-1, len(key)))
+    zero = {k: why for k in arrays if (why := vanishing_reason(model, f, k)) is not None}
+    if zero or not arrays:
         # identically zero kernels: zeros at once (no DAG walk), the rest as usual
-        zero = {tuple(int(c) for c in k): v for k, v in requests.items() if len(k) > d}
-        rest = {k: v for k, v in requests.items() if len(k) <= d}
-        out = evaluate_kernels(model, f, rest, method, graph, **options) if rest else {}
-        for k, lags in zero.items():
-            shape = check_lags(lags, len(k)).shape[:-1]
+        rest = {k: flat.reshape(*batch, len(k)) for k, (batch, flat) in arrays.items()
+                if k not in zero}
+        if rest:
+            out = evaluate_kernels(model, f, rest, method, graph, **options)
+        else:
+            check_options(route, model, f, options)
+            out = {}
+        for k, why in zero.items():
+            shape = arrays[k][0]
             out[k] = KernelValues(np.zeros(shape), np.zeros(shape), route.name,
                                   {"channels": k, "options": dict(options),
-                                   "identically_zero": f"order {len(k)} > {d}, the degree "
-                                   "of the polynomial observable of a linear model"})
-        return out
-    plan = []                       # (request key, batch shape, mask, permuted channels)
-    sorted_requests: dict[tuple[int, ...], list[np.ndarray]] = {}
-    arrays = {}
-    for channels, lags in requests.items():
-        channels = tuple(int(c) for c in channels)
+                                   "identically_zero": why})
+        return {k: out[k] for k in arrays}
+    plan = []                       # (request key, rows, sorted key, part)
+    sorted_requests: dict[tuple, list[np.ndarray]] = {}
+    for channels, (_, flat) in arrays.items():
         N = len(channels)
-        arr = check_lags(lags, N)
-        flat = arr.reshape(-1, N)
-        arrays[channels] = (arr.shape[:-1], flat)
         if N == 1:
             plan.append((channels, slice(None), channels, None))
             sorted_requests.setdefault(channels, []).append(flat)
@@ -229,10 +233,10 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
         else:
             perms = [tuple(int(i) for i in row) for row in np.unique(order_idx, axis=0)]
             masks = [np.all(order_idx == np.asarray(p), axis=1) for p in perms]
-        for perm, mask in zip(perms, masks, strict=True):
+        for perm, rows in zip(perms, masks, strict=True):
             chans = tuple(channels[p] for p in perm)
-            plan.append((channels, mask, chans, len(sorted_requests.get(chans, []))))
-            sorted_requests.setdefault(chans, []).append(flat[mask][:, list(perm)])
+            plan.append((channels, rows, chans, len(sorted_requests.get(chans, []))))
+            sorted_requests.setdefault(chans, []).append(flat[rows][:, list(perm)])
     offsets = {}
     merged = {}
     for chans, parts in sorted_requests.items():
@@ -248,14 +252,14 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
         vals = np.empty(flat.shape[0])
         errs = np.empty(flat.shape[0])
         facts: dict = {}
-        for key, mask, chans, part in plan:
+        for key, rows, chans, part in plan:
             if key != channels:
                 continue
             v, e, *more = results[chans]   # a route may add its facts (degree, ...)
             if more:
                 facts.update(more[0])
             lo, hi = (0, len(v)) if part is None else offsets[chans][part:part + 2]
-            vals[mask], errs[mask] = np.asarray(v)[lo:hi], np.asarray(e)[lo:hi]
+            vals[rows], errs[rows] = np.asarray(v)[lo:hi], np.asarray(e)[lo:hi]
         check_finite_real(vals, f"kernel {channels} ({route.name})")
         if np.any(np.isnan(errs)) or (not getattr(route, "unbounded_error", False)
                                       and not np.all(np.isfinite(errs))):
@@ -278,6 +282,39 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
                                      {"channels": channels, "options": dict(options),
                                       **({"route": facts} if facts else {})})
     return out
+
+
+def request_key(model, key) -> tuple:
+    """The key under which :func:`evaluate_kernels` computes and returns a request: a tuple
+    of channels, or of kicks (tuples of channels) where a kick carries several channels or
+    the input is inside a nonlinear activation (single-channel kicks are plain channels
+    otherwise, ``L^{(1)}_k = L_k``). Every channel is checked by :func:`channel_index`."""
+    key = tuple(key) if isinstance(key, (tuple, list)) else (key,)
+    if not key or any(isinstance(c, (tuple, list)) and not c for c in key):
+        raise InvalidInputError(f"a kernel needs at least one kick, each with a channel; got "
+                                f"{key!r}", param="channels")
+    if not any(isinstance(c, (tuple, list)) for c in key):
+        return tuple(channel_index(model, c) for c in key)
+    kicks = tuple(tuple(channel_index(model, x) for x in c) if isinstance(c, (tuple, list))
+                  else (channel_index(model, c),) for c in key)
+    if (model.input == "additive" or model.is_linear) and all(len(c) == 1 for c in kicks):
+        return tuple(c[0] for c in kicks)
+    return kicks
+
+
+def vanishing_reason(model, f, key: tuple) -> str | None:
+    """Why the kernel of request ``key`` vanishes identically (``None``: not known to):
+    a kick carrying several channels where ``L^{(j≥2)} = 0`` (additive input, or a linear
+    activation), or an order beyond :func:`vanishing_order`."""
+    if any(isinstance(c, tuple) and len(c) > 1 for c in key) and \
+            (model.input == "additive" or model.is_linear):
+        return ("L^(j) = 0 for kicks of j >= 2 channels (additive input or a linear "
+                "activation: a'' = 0)")
+    d = vanishing_order(model, f)
+    N = sum(len(c) if isinstance(c, tuple) else 1 for c in key)
+    if d is not None and N > d:
+        return f"order {N} > {d}, the degree of the polynomial observable of a linear model"
+    return None
 
 
 def observable_scale(f: sp.Expr) -> float:
