@@ -3,13 +3,15 @@ never a bare TypeError/ValueError/OverflowError, a silent cut (complex -> real, 
 NaN/inf, or work refused only after it ran (docs/theory.md, Appendix B)."""
 
 import time
+import warnings
 
 import numpy as np
 import pytest
 import sympy as sp
 
+import volterra_sym as vs
 from volterra_sym import SRNN, ResponseHierarchy, load_model
-from volterra_sym.errors import InvalidInputError, ResourceLimitError
+from volterra_sym.errors import InvalidInputError, ResourceLimitError, VolterraSymError
 from volterra_sym.hierarchy.dag import MAX_RECURSION_NODES, recursion_node_count
 from volterra_sym.model import ModelError
 
@@ -204,7 +206,6 @@ def test_taylor_unknown_options_are_invalid_input(tanh1):
         assert exc.value.param == "options"
 
 
-# ----------------------------------------------------------------- identically zero kernels
 def test_identically_zero_shortcuts_check_method_and_options(tanh2):
     # additive input: a kick of two channels vanishes; it used to come back as 0 labelled
     # 'exact' for any method and options
@@ -233,9 +234,72 @@ def test_vanishing_order_shortcut_checks_options():
     assert res.method == "galerkin" and "identically_zero" in res.details
 
 
+# ----------------------------------------------------------------- input inside the activation
+def test_composite_kernel_checks_options_before_any_ordering_work():
+    # all r! orderings were looped over first: r = 10 took 21 s before the option error
+    m = load_model("tanh1d_inside")
+    r = 10
+    K = ResponseHierarchy(m, "h1", r).kernel(tuple((0,) for _ in range(r)))
+    t0 = time.perf_counter()
+    with pytest.raises(InvalidInputError) as exc:
+        K.evaluate(np.linspace(0.1, 1, r)[None, :], method="galerkin", degree=0)
+    assert exc.value.param == "degree" and time.perf_counter() - t0 < 5
+
+
+def test_many_orderings_are_refused_up_front():
+    # a kernel built without a hierarchy (whose size limit bounds the orderings otherwise):
+    # 20,000 random lag points of a 20-kick kernel order their kicks in ~19,000 ways
+    from volterra_sym.hierarchy.kernel import evaluate_kernels
+
+    m = load_model("tanh2d")
+    lags = np.random.default_rng(0).random((20_000, 20))
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError, match="recursion nodes") as exc:
+        evaluate_kernels(m, m.h[0], {(0, 1) * 10: lags}, method="galerkin")
+    assert exc.value.unit == "nodes" and time.perf_counter() - t0 < 10
+
+
+def test_evaluate_kernels_with_input_inside_the_activation():
+    # used to fail with KeyError (no node for channels (0, 0)) or TypeError (kicks)
+    H = ResponseHierarchy(load_model("tanh1d_inside"), "h1", 2)
+    lags = np.array([[0.1, 0.3], [0.4, 0.2]])
+    out = H.evaluate_kernels({(0, 0): lags, ((0, 0),): lags[:, 0]}, method="galerkin")
+    for key in out:
+        ref = H.kernel(key).evaluate(lags if len(key) == 2 else lags[:, 0], method="galerkin")
+        np.testing.assert_allclose(np.asarray(out[key]), np.asarray(ref), rtol=1e-12)
+    every = H.evaluate_kernels(lags, method="galerkin")
+    assert set(every) == {((0,),), ((0,), (0,)), ((0, 0),)}
+    np.testing.assert_allclose(np.asarray(every[((0,), (0,))]), np.asarray(out[(0, 0)]))
+    # a linear activation: the additive kernels, multi-channel kicks vanish
+    lin = SRNN(np.eye(2), 0.1 * np.ones((2, 2)), np.eye(2), 1.0, input="activation")
+    HL = ResponseHierarchy(lin, "h1", 2)
+    res = HL.evaluate_kernels(lags)
+    assert res[((0, 1),)].details["identically_zero"]
+    np.testing.assert_allclose(np.asarray(res[((0,), (1,))]),
+                               np.asarray(HL.kernel((0, 1)).evaluate(lags)))
+
+
 # ----------------------------------------------------------------- load_model
 @pytest.mark.parametrize("spec", [None, 5, b"linear2d", "", "x" * 5000, 2.5], ids=repr)
 def test_load_model_refuses_non_names(spec):
     with pytest.raises(ModelError) as exc:
         load_model(spec)
     assert exc.value.param == "model"
+
+
+def test_bare_errors_table_is_typed():
+    """Report section 9 (the hierarchy and load_model rows): each call raises a
+    VolterraSymError."""
+    m = load_model("tanh1d")
+    H = ResponseHierarchy(m, "h1", 2)
+    calls = [lambda: ResponseHierarchy("linear2d"), lambda: ResponseHierarchy(m, order=0),
+             lambda: ResponseHierarchy(m, order=10**6), lambda: H.kernel((0, 0, 0)),
+             lambda: H.kernel(0.5), lambda: H.kernel(np.float64(0)), lambda: H.kernel(None),
+             lambda: H.series_terms("sin(t)", [0, 1]),
+             lambda: H.evaluate_kernels(np.array([["a", "b"]])),
+             lambda: vs.load_model(None)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for call in calls:
+            with pytest.raises(VolterraSymError):
+                call()

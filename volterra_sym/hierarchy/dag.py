@@ -42,20 +42,19 @@ from .composite import CompositeKernel, is_composite, kick_sequences
 from .convergence import check_eps_range, diagnose_series
 from .hooks import implementation
 from .kernel import (
+    MAX_RECURSION_NODES,
     ResponseKernel,
     channel_index,
     check_lags,
     evaluate_kernels,
     gap_symbols,
     lag_symbols,
+    request_key,
     vanishing_order,
 )
 from .routes import select_route
 
 __all__ = ["ResponseHierarchy", "MAX_RECURSION_NODES", "recursion_node_count"]
-
-#: refuse hierarchies with more recursion nodes than this (``Σ_{j≤N} m^j``)
-MAX_RECURSION_NODES = 100_000
 
 
 def recursion_node_count(m: int, order: int, kicks: bool = False) -> int:
@@ -241,12 +240,8 @@ class ResponseHierarchy:
         """The key of :func:`~volterra_sym.hierarchy.kernel.evaluate_kernels` for
         ``channels`` (validated by :meth:`kernel`): the channel tuple, or the kicks."""
         K = self.kernel(channels)
-        if isinstance(K, ResponseKernel):
-            return K.channels
-        if (self.model.input == "additive" or self.model.is_linear) \
-                and all(len(c) == 1 for c in K.kicks):
-            return tuple(c[0] for c in K.kicks)
-        return K.kicks
+        return request_key(self.model, K.channels if isinstance(K, ResponseKernel)
+                           else K.kicks)
 
     def kernels(self, order: int) -> list[ResponseKernel]:
         """All kernels of one order, channel tuples in lexicographic order (input inside
@@ -258,14 +253,16 @@ class ResponseHierarchy:
 
     def evaluate_kernels(self, requests, method: str = "auto", **options):
         """Several kernels ``{channels: lags (..., N)}`` in one walk of :attr:`graph`
-        (every shared prefix ``g_j`` computed once); returns ``{channels: KernelValues}``.
-        ``requests`` may also be a lag array ``(..., order)``: then every kernel of orders
-        ``1..order`` is evaluated, order ``j`` at the first ``j`` lags of each point. The
-        result is keyed as the request (``channels`` as for :meth:`kernel`)."""
+        (every shared prefix ``g_j`` computed once); returns ``{channels: KernelValues}``
+        under the caller's keys (``channels`` as for :meth:`kernel`). ``requests`` may also
+        be a lag array ``(..., order)``: then every kernel of orders ``1..order`` is
+        evaluated, one with ``N`` lags at the first ``N`` lags of each point (input inside
+        the activation: every sequence of kicks, :meth:`kernels`)."""
         if not isinstance(requests, Mapping):
             lags = check_lags(requests, self.order, exact_shape=True)
-            requests = {k: lags[..., :N] for N in range(1, self.order + 1)
-                        for k in itertools.product(range(self.model.m), repeat=N)}
+            every = [K.kicks if isinstance(K, CompositeKernel) else K.channels
+                     for N in range(1, self.order + 1) for K in self.kernels(N)]
+            requests = {k: lags[..., :len(k)] for k in every}
         keys: dict[tuple, object] = {}
         for key in requests:
             canon = self._request_key(key)
@@ -273,8 +270,9 @@ class ResponseHierarchy:
                 raise InvalidInputError(f"requests {keys[canon]!r} and {key!r} name the same "
                                         "kernel", param="requests")
             keys[canon] = key
+        graph = self.graph if self.model.input == "additive" else None
         res = evaluate_kernels(self.model, self.f, {k: requests[key] for k, key in keys.items()},
-                               method, graph=self.graph, **options)
+                               method, graph=graph, **options)
         return {key: res[k] for k, key in keys.items()}
 
     # ------------------------------------------------------------------ numbers

@@ -18,7 +18,7 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from ..errors import AccuracyNotReachedError, InvalidInputError
+from ..errors import AccuracyNotReachedError, InvalidInputError, ResourceLimitError
 from ..operators import OperatorExpr, Perturbation, Semigroup, StationaryAverage
 from ..operators.rules import apply_rule
 from ..results import KernelValues
@@ -26,7 +26,10 @@ from .propagation import prefix_graph
 from .routes import check_options, run_kernels, select_route
 
 __all__ = ["ResponseKernel", "lag_symbols", "gap_symbols", "check_lags", "vanishing_order",
-           "channel_index", "request_key"]
+           "channel_index", "request_key", "MAX_RECURSION_NODES"]
+
+#: refuse hierarchies (and kernel requests) needing more recursion nodes than this
+MAX_RECURSION_NODES = 100_000
 
 
 def channel_index(model, c) -> int:
@@ -222,21 +225,11 @@ def evaluate_kernels(model, f, requests: Mapping[tuple, object],
             plan.append((channels, slice(None), channels, None))
             sorted_requests.setdefault(channels, []).append(flat)
             continue
-        order_idx = np.argsort(flat, axis=1, kind="stable")
-        # only the orderings that occur (N! of them would not finish for N ≥ 10), found
-        # through one integer code per row (N^N < 2^63 for N ≤ 15)
-        if N <= 15:
-            code = order_idx @ (N ** np.arange(N, dtype=np.int64))
-            codes, first = np.unique(code, return_index=True)
-            perms = [tuple(int(i) for i in order_idx[j]) for j in first]
-            masks = [code == c for c in codes]
-        else:
-            perms = [tuple(int(i) for i in row) for row in np.unique(order_idx, axis=0)]
-            masks = [np.all(order_idx == np.asarray(p), axis=1) for p in perms]
-        for perm, rows in zip(perms, masks, strict=True):
+        for perm, rows in _orderings(flat):
             chans = tuple(channels[p] for p in perm)
             plan.append((channels, rows, chans, len(sorted_requests.get(chans, []))))
             sorted_requests.setdefault(chans, []).append(flat[rows][:, list(perm)])
+    check_node_count(sorted_requests)
     offsets = {}
     merged = {}
     for chans, parts in sorted_requests.items():
@@ -300,6 +293,41 @@ def request_key(model, key) -> tuple:
     if (model.input == "additive" or model.is_linear) and all(len(c) == 1 for c in kicks):
         return tuple(c[0] for c in kicks)
     return kicks
+
+
+def _orderings(flat: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """The orderings of the rows of ``flat (P, N)`` that occur (``N!`` of them would not
+    finish for N ≥ 10), each with the indices of its rows: one integer code per row
+    (``N^N < 2^63`` for N ≤ 15), grouped through one sort (no mask per ordering)."""
+    N = flat.shape[1]
+    order_idx = np.argsort(flat, axis=1, kind="stable")
+    if N <= 15:
+        _, first, inverse = np.unique(order_idx @ (N ** np.arange(N, dtype=np.int64)),
+                                      return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(order_idx, axis=0, return_index=True,
+                                      return_inverse=True)
+    inverse = inverse.ravel()
+    by_group = np.argsort(inverse, kind="stable")
+    cuts = np.searchsorted(inverse[by_group], np.arange(len(first) + 1))
+    return [(tuple(int(i) for i in order_idx[j]), by_group[cuts[g]:cuts[g + 1]])
+            for g, j in enumerate(first)]
+
+
+def check_node_count(keys, limit: int = MAX_RECURSION_NODES) -> int:
+    """The recursion nodes (distinct prefixes) that the sorted kernels ``keys`` need;
+    more than ``limit`` is refused up front (:class:`ResourceLimitError`)."""
+    prefixes: set = set()
+    for k in keys:
+        prefixes.update(k[:j] for j in range(1, len(k) + 1))
+        if len(prefixes) > limit:
+            raise ResourceLimitError(
+                f"the lag points need {len(keys)} sorted kernels (one per ordering of the "
+                f"lags that occurs) with more than {limit} recursion nodes (the limit); "
+                "evaluate fewer lag points per call or lower the order",
+                estimate=float(len(prefixes)), budget=float(limit), unit="nodes",
+                option="fewer lag points or a lower order")
+    return len(prefixes)
 
 
 def vanishing_reason(model, f, key: tuple) -> str | None:
