@@ -8,6 +8,7 @@ import pytest
 import sympy as sp
 
 from volterra_sym import SRNN, ResponseHierarchy
+from volterra_sym.errors import ResourceLimitError
 from volterra_sym.hierarchy import ResponseKernel
 from volterra_sym.operators import Perturbation, Semigroup, StationaryAverage
 
@@ -197,7 +198,7 @@ def test_finite_series_is_not_flagged(linear2):
 
 def test_huge_hierarchy_refused_not_hung():
     model = SRNN(Gamma=np.eye(2), W=np.zeros((2, 2)), C=np.eye(2), sigma=0.5)
-    with pytest.raises(ValueError, match="recursion nodes, more than the limit"):
+    with pytest.raises(ResourceLimitError, match="recursion nodes, more than the limit"):
         ResponseHierarchy(model, "h1", 30)
 
 

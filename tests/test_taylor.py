@@ -487,8 +487,9 @@ def test_bad_input_is_refused_clearly(tanh1, linear2):
     best = K1.evaluate([0.5], method="taylor", degree=used)
     assert exc.value.tol == 1e-14 and np.all(exc.value.error > 1e-14)
     np.testing.assert_allclose(exc.value.best, np.asarray(best), rtol=1e-14)
-    with pytest.raises(TypeError, match="unknown options"):
+    with pytest.raises(InvalidInputError, match="unknown options") as exc:
         K1.evaluate([0.1], method="taylor", order=3)
+    assert exc.value.param == "options"
     with pytest.raises(InvalidInputError, match="degree must be") as exc:
         K1.evaluate([0.1], method="taylor", degree=0)
     assert exc.value.param == "degree"

@@ -17,11 +17,10 @@ import itertools
 import numpy as np
 import sympy as sp
 
-from ..operators import KickPerturbation, Semigroup, StationaryAverage, check_composite
+from ..errors import InvalidInputError
+from ..operators import KickPerturbation, Semigroup, StationaryAverage
 from ..results import KernelValues
-from .kernel import check_finite_real, check_lags, evaluate_kernels, lag_symbols
-from .propagation import prefix_graph
-from .routes import run_kernels, select_route
+from .kernel import channel_index, evaluate_kernels, lag_symbols, request_key
 
 __all__ = ["CompositeKernel", "kick_sequences", "is_composite", "normalise_kicks"]
 
@@ -32,14 +31,22 @@ def is_composite(spec) -> bool:
 
 
 def normalise_kicks(model, spec) -> tuple[tuple[int, ...], ...]:
-    """``((k..), (k..), ...)`` from the composite form or a plain channel tuple."""
-    if isinstance(spec, (int, np.integer)):
+    """``((k..), (k..), ...)`` from the composite form or a plain channel tuple; anything
+    else (empty kicks, non-integer channels, strings) is refused
+    (:class:`InvalidInputError`, ``param="channels"``)."""
+    if isinstance(spec, (int, np.integer, sp.Integer)) and not isinstance(spec, bool):
         spec = (spec,)
     if not isinstance(spec, (tuple, list)) or not spec:
-        raise ValueError(f"kicks must be a non-empty tuple such as ((0, 1), (0,)), got "
-                         f"{spec!r}")
-    return tuple(check_composite(model, c if isinstance(c, (tuple, list)) else (c,))
-                 for c in spec)
+        raise InvalidInputError(f"kicks must be a non-empty tuple such as ((0, 1), (0,)), got "
+                                f"{spec!r}", param="channels")
+    out = []
+    for c in spec:
+        kick = c if isinstance(c, (tuple, list)) else (c,)
+        if not kick:
+            raise InvalidInputError(f"every kick carries at least one channel, got {spec!r}",
+                                    param="channels")
+        out.append(tuple(channel_index(model, k) for k in kick))
+    return tuple(out)
 
 
 def kick_sequences(m: int, order: int) -> list[tuple[tuple[int, ...], ...]]:
@@ -96,49 +103,13 @@ class CompositeKernel:
 
     def evaluate(self, lags, method: str = "auto", **options) -> KernelValues:
         """Values at lags ``(..., r)`` (one lag per kick, any order: kicks and lags are
-        sorted together)."""
-        r = len(self.kicks)
-        arr = check_lags(lags, r)
-        flat = arr.reshape(-1, r)
-        trivial = self.model.input == "additive" or self.model.is_linear
-        if trivial and any(len(c) > 1 for c in self.kicks):
-            # L^{(j)} = a^{(j)}/j! ... = 0 for j ≥ 2 (a'' ≡ 0, or additive input)
-            zeros = np.zeros(flat.shape[0]).reshape(arr.shape[:-1])
-            return KernelValues(zeros, np.zeros_like(zeros), "exact",
-                                {"kicks": self.kicks, "reason": "L^(j) = 0 for j >= 2"})
-        if trivial:
-            chans = tuple(c[0] for c in self.kicks)
-            res = evaluate_kernels(self.model, self.f, {chans: arr}, method, **options)[chans]
-            return KernelValues(res.values, res.error, res.method,
-                                {**res.details, "kicks": self.kicks})
-        route = select_route(self.model, self.f, method, f"kernel {self.kicks}")
-        vals = np.empty(flat.shape[0])
-        errs = np.empty(flat.shape[0])
-        order = np.argsort(flat, axis=1, kind="stable")
-        requests, masks = {}, []
-        for perm in itertools.permutations(range(r)):
-            mask = np.all(order == np.asarray(perm), axis=1)
-            if mask.any():
-                key = tuple(self.kicks[p] for p in perm)
-                # permutations of equal kicks give the same key: their rows are stacked
-                start = requests[key].shape[0] if key in requests else 0
-                rows = flat[mask][:, list(perm)]
-                requests[key] = rows if key not in requests else np.vstack([requests[key],
-                                                                            rows])
-                masks.append((key, mask, slice(start, start + rows.shape[0])))
-        res = run_kernels(route, self.model, self.f, prefix_graph(requests), requests,
-                          **options)
-        facts: dict = {}
-        for key, mask, rows in masks:
-            v, e, *more = res[key]   # a route may add its facts (degree, ...)
-            vals[mask], errs[mask] = np.asarray(v)[rows], np.asarray(e)[rows]
-            if more:
-                facts.update(more[0])
-        check_finite_real(vals, f"kernel {self.kicks} ({route.name})")
-        shape = arr.shape[:-1]
-        return KernelValues(vals.reshape(shape), errs.reshape(shape), route.name,
-                            {"kicks": self.kicks, "options": dict(options),
-                             **({"route": facts} if facts else {})})
+        sorted together, only the orderings that occur). Kicks of several channels vanish
+        for the additive input or a linear activation (``L^{(j≥2)} = 0``); then the
+        method and options are still checked and ``details["identically_zero"]`` says why."""
+        key = request_key(self.model, self.kicks)
+        res = evaluate_kernels(self.model, self.f, {key: lags}, method, **options)[key]
+        return KernelValues(res.values, res.error, res.method,
+                            {**res.details, "kicks": self.kicks})
 
     def __repr__(self) -> str:
         return f"CompositeKernel({self.kicks}, f={self.f})"

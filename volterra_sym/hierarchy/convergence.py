@@ -28,7 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SeriesDiagnostics", "ConvergenceWarning", "diagnose_series"]
+from ..errors import InvalidInputError
+
+__all__ = ["SeriesDiagnostics", "ConvergenceWarning", "diagnose_series", "eps_limit",
+           "check_eps_range"]
 
 
 #: successive ratios needed before a partial sum is called meaningful, and their bound
@@ -55,6 +58,31 @@ class SeriesDiagnostics:
     status: str = "unknown"
 
 
+def eps_limit(order: int, a=None) -> float:
+    """The largest ``|ε|`` whose powers ``ε^N`` (``N ≤ order``) stay in the float range with
+    room for the ``order + 1`` terms of a partial sum; given the term sizes
+    ``a = [max_t |T_N|]_{N=1..order}``, also every ``ε^N a_N``."""
+    room = np.finfo(float).max / (order + 1)
+    limit = float(room ** (1.0 / order))
+    with np.errstate(over="ignore", divide="ignore"):
+        for N, x in enumerate(np.asarray(a if a is not None else [], dtype=float), start=1):
+            if x > 0:
+                limit = min(limit, float((room / x) ** (1.0 / N)))
+    return limit
+
+
+def check_eps_range(eps, order: int, a=None) -> None:
+    """Refuse (:class:`InvalidInputError`, ``param="eps"``) an ``ε`` beyond
+    :func:`eps_limit`: its powers (or the terms ``ε^N T_N``) would overflow to inf/NaN."""
+    limit = eps_limit(order, a)
+    big = float(np.max(np.abs(eps)))
+    if not big <= limit:
+        what = "eps^N T_N(t)" if a is not None and limit < eps_limit(order) else "eps^N"
+        raise InvalidInputError(f"eps = {big:g} is too large: {what} overflows the float range "
+                                f"at order N ≤ {order}; |eps| must be ≤ {limit:.3g}",
+                                param="eps")
+
+
 def _parity_radius(a: np.ndarray, nz: list[int]) -> tuple[float, tuple[int, int]]:
     """``min_p (a_{N'_p} / a_{N_p})^{1/(N_p − N'_p)}`` over the parity classes ``p`` with two
     non-vanishing orders ``N'_p < N_p`` (the last two of the class; ``a[N-1] = a_N``), and
@@ -74,6 +102,14 @@ def diagnose_series(terms: np.ndarray, eps: float, *, rtol: float = 1e-12,
     then exact at every ε.
     """
     terms = np.asarray(terms, dtype=float)
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer,
+                                                                  np.floating)) \
+            or not np.isfinite(eps):
+        raise InvalidInputError(f"eps must be a finite real number, got {eps!r}", param="eps")
+    eps = float(eps)
+    if terms.shape[0] > 1:
+        check_eps_range(eps, terms.shape[0] - 1,
+                        np.max(np.abs(terms[1:]), axis=1, initial=0.0))
     if terminates_at is not None and terminates_at <= terms.shape[0] - 1:
         a = np.max(np.abs(terms[1:]), axis=1) if terms.shape[0] > 1 else np.zeros(0)
         sizes = np.array([abs(eps) ** N * x for N, x in enumerate(a, start=1)])

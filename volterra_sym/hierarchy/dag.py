@@ -20,6 +20,7 @@ the parent's symbol) and ``tree`` (the full unevaluated operator tree).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 import networkx as nx
@@ -27,33 +28,87 @@ import numpy as np
 import sympy as sp
 
 from ..density import stationary_density
-from ..errors import InvalidInputError
+from ..errors import AccuracyNotReachedError, InvalidInputError, ResourceLimitError
 from ..model import SRNN
 from ..operators import (
     KickPerturbation,
     Perturbation,
     Semigroup,
     StationaryAverage,
-    check_channel,
     model_ref,
 )
 from ..results import SeriesTerms
 from .composite import CompositeKernel, is_composite, kick_sequences
-from .convergence import diagnose_series
+from .convergence import check_eps_range, diagnose_series
 from .hooks import implementation
 from .kernel import (
+    MAX_RECURSION_NODES,
     ResponseKernel,
+    channel_index,
+    check_lags,
     evaluate_kernels,
     gap_symbols,
     lag_symbols,
+    request_key,
     vanishing_order,
 )
 from .routes import select_route
 
-__all__ = ["ResponseHierarchy", "MAX_RECURSION_NODES"]
+__all__ = ["ResponseHierarchy", "MAX_RECURSION_NODES", "recursion_node_count"]
 
-#: refuse hierarchies with more recursion nodes than this (``Σ_{j≤N} m^j``)
-MAX_RECURSION_NODES = 100_000
+
+def recursion_node_count(m: int, order: int, kicks: bool = False) -> int:
+    """Recursion nodes of the hierarchy DAG: ``m^N`` of order ``N`` (``Σ_{N≤order} m^N``),
+    or with the input inside the activation one per sequence of kicks, ``2^{N-1} m^N`` of
+    order ``N`` (one of the ``2^{N-1}`` compositions ``(j_1..j_r)`` of ``N``, and a channel
+    for each of the ``N`` slots)."""
+    base = 2 * m if kicks else m
+    return order if base == 1 else m * (base**order - 1) // (base - 1)
+
+
+def _count_text(n: int) -> str:
+    return f"{n:,}" if n < 10**15 else f"about 10^{math.floor(math.log10(n))}"
+
+
+def _is_index(c) -> bool:
+    return isinstance(c, (int, np.integer, sp.Integer)) and not isinstance(c, bool)
+
+
+def _channel_spec(channels) -> tuple:
+    """``channels`` as a tuple (an index ``k`` as ``(k,)``); anything but an integer or a
+    sequence (tuple, list, 1-d array) of them or of kicks is refused. The entries are checked
+    against the model by :meth:`ResponseHierarchy.kernel`."""
+    if _is_index(channels):
+        return (channels,)
+    if isinstance(channels, np.ndarray) and channels.ndim == 1:
+        channels = list(channels)
+    if not isinstance(channels, (tuple, list)) or not channels:
+        raise InvalidInputError(f"channels must be an integer or a non-empty tuple of "
+                                f"integers such as (0, 1) (0-based), got "
+                                f"{type(channels).__name__} {channels!r:.60}",
+                                param="channels")
+    return tuple(tuple(c) if isinstance(c, list) else c for c in channels)
+
+
+def _check_size(model: SRNN, order: int) -> None:
+    """Refuse (:class:`ResourceLimitError`) a hierarchy whose DAG would have more than
+    :data:`MAX_RECURSION_NODES` recursion nodes (:func:`recursion_node_count`)."""
+    kicks = model.input == "activation"
+    # the count is ≥ order: refuse a huge order before raising m to it (10**400 for m = 1)
+    n_nodes = order if order > MAX_RECURSION_NODES else \
+        recursion_node_count(model.m, order, kicks)
+    if n_nodes <= MAX_RECURSION_NODES:
+        return
+    most = 1
+    while recursion_node_count(model.m, most + 1, kicks) <= MAX_RECURSION_NODES:
+        most += 1
+    how = " (input inside the activation: one node per sequence of kicks)" if kicks else ""
+    raise ResourceLimitError(
+        f"order {_count_text(order)} with m = {model.m} channel(s) needs "
+        f"{'at least ' if order > MAX_RECURSION_NODES else ''}{_count_text(n_nodes)} "
+        f"recursion nodes{how}, more than the limit {MAX_RECURSION_NODES:,}; lower the order "
+        f"to at most {most}", estimate=float(min(n_nodes, 10**300)),
+        budget=float(MAX_RECURSION_NODES), unit="nodes", option="order")
 
 
 def _node_symbol(channels: tuple[int, ...]) -> sp.Symbol:
@@ -76,16 +131,14 @@ class ResponseHierarchy:
 
     def __init__(self, model: SRNN, observable: str | sp.Expr | None = None, order: int = 1):
         if not isinstance(model, SRNN):
-            raise TypeError(f"model must be an SRNN, got {type(model).__name__}")
-        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-            raise ValueError(f"order must be a positive integer, got {order!r}")
-        # n_nodes ≥ order: refuse a huge order before summing m^j (10**400 terms for m = 1)
-        n_nodes = int(order) if order > MAX_RECURSION_NODES else \
-            sum(model.m**j for j in range(1, int(order) + 1))
-        if n_nodes > MAX_RECURSION_NODES:
-            raise ValueError(f"order {order} with m = {model.m} channels needs {n_nodes} "
-                             f"recursion nodes, more than the limit {MAX_RECURSION_NODES}; "
-                             "lower the order")
+            raise InvalidInputError(f"model must be an SRNN (volterra_sym.SRNN(...) or "
+                                    f"load_model(name)), got {type(model).__name__} "
+                                    f"{model!r:.60}", param="model")
+        if isinstance(order, (bool, np.bool_)) or not isinstance(order, (int, np.integer)) \
+                or order < 1:
+            raise InvalidInputError(f"order must be a positive integer, got "
+                                    f"{type(order).__name__} {order!r:.60}", param="order")
+        _check_size(model, int(order))
         self.model = model
         self.f: sp.Expr = model.observable(observable)
         self.order = int(order)
@@ -161,25 +214,34 @@ class ResponseHierarchy:
         return stationary_density(self.model)
 
     # ------------------------------------------------------------------ kernels
-    def kernel(self, channels: int | Sequence[int]) -> ResponseKernel:
-        """The kernel ``K_{k_1…k_N}`` (``channels`` 0-based, length ``N ≤ order``); with
-        the input inside the activation also the composite form ``((0, 1), (0,))`` (kicks
-        carrying several channels, docs/theory.md §10: a
-        :class:`~volterra_sym.hierarchy.composite.CompositeKernel`)."""
-        if is_composite(channels) or (self.model.input == "activation"
-                                      and not isinstance(channels, (int, np.integer))
-                                      and self.model.features):
-            ck = CompositeKernel(self.model, self.f, channels, self.ref)
+    def kernel(self, channels: int | Sequence[int]) -> ResponseKernel | CompositeKernel:
+        """The kernel ``K_{k_1…k_N}`` (``channels`` 0-based integers, length ``N ≤ order``);
+        with the input inside the activation also the composite form ``((0, 1), (0,))``
+        (kicks carrying several channels, docs/theory.md §10: a
+        :class:`~volterra_sym.hierarchy.composite.CompositeKernel`). Anything else (floats,
+        strings, bools, an empty or too long tuple) is refused (:class:`InvalidInputError`,
+        ``param="channels"``)."""
+        spec = _channel_spec(channels)
+        if is_composite(spec) or (self.model.input == "activation" and self.model.features
+                                  and len(spec) > 0 and not _is_index(channels)):
+            ck = CompositeKernel(self.model, self.f, spec, self.ref)
             if ck.order > self.order:
-                raise ValueError(f"kicks {ck.kicks} have order {ck.order}; this hierarchy "
-                                 f"holds orders 1..{self.order}")
+                raise InvalidInputError(f"kicks {ck.kicks} have order {ck.order}; this "
+                                        f"hierarchy holds orders 1..{self.order}",
+                                        param="channels")
             return ck
-        k = (channels,) if isinstance(channels, (int, np.integer)) else tuple(channels)
-        if not 1 <= len(k) <= self.order:
-            raise ValueError(f"channels {k} has length {len(k)}; this hierarchy holds orders "
-                             f"1..{self.order}")
-        k = tuple(check_channel(self.model, int(c)) for c in k)
-        return ResponseKernel(self.f, k, self.ref)
+        if not 1 <= len(spec) <= self.order:
+            raise InvalidInputError(f"channels {spec} has length {len(spec)}; this hierarchy "
+                                    f"holds orders 1..{self.order}", param="channels")
+        return ResponseKernel(self.f, tuple(channel_index(self.model, c) for c in spec),
+                              self.ref)
+
+    def _request_key(self, channels) -> tuple:
+        """The key of :func:`~volterra_sym.hierarchy.kernel.evaluate_kernels` for
+        ``channels`` (validated by :meth:`kernel`): the channel tuple, or the kicks."""
+        K = self.kernel(channels)
+        return request_key(self.model, K.channels if isinstance(K, ResponseKernel)
+                           else K.kicks)
 
     def kernels(self, order: int) -> list[ResponseKernel]:
         """All kernels of one order, channel tuples in lexicographic order (input inside
@@ -191,21 +253,27 @@ class ResponseHierarchy:
 
     def evaluate_kernels(self, requests, method: str = "auto", **options):
         """Several kernels ``{channels: lags (..., N)}`` in one walk of :attr:`graph`
-        (every shared prefix ``g_j`` computed once); returns ``{channels: KernelValues}``.
-        ``requests`` may also be a lag array ``(..., order)``: then every kernel of orders
-        ``1..order`` is evaluated, order ``j`` at the first ``j`` lags of each point."""
+        (every shared prefix ``g_j`` computed once); returns ``{channels: KernelValues}``
+        under the caller's keys (``channels`` as for :meth:`kernel`). ``requests`` may also
+        be a lag array ``(..., order)``: then every kernel of orders ``1..order`` is
+        evaluated, one with ``N`` lags at the first ``N`` lags of each point (input inside
+        the activation: every sequence of kicks, :meth:`kernels`)."""
         if not isinstance(requests, Mapping):
-            lags = np.asarray(requests, dtype=float)
-            if lags.ndim == 0 or lags.shape[-1] != self.order:
-                raise InvalidInputError(f"lags must have shape (..., {self.order}) to evaluate "
-                                        f"every kernel of orders 1..{self.order}, got "
-                                        f"{lags.shape}", param="lags")
-            requests = {k: lags[..., :N] for N in range(1, self.order + 1)
-                        for k in itertools.product(range(self.model.m), repeat=N)}
-        for k in requests:
-            self.kernel(k)          # validates channel tuples against this hierarchy
-        return evaluate_kernels(self.model, self.f, requests, method, graph=self.graph,
-                                **options)
+            lags = check_lags(requests, self.order, exact_shape=True)
+            every = [K.kicks if isinstance(K, CompositeKernel) else K.channels
+                     for N in range(1, self.order + 1) for K in self.kernels(N)]
+            requests = {k: lags[..., :len(k)] for k in every}
+        keys: dict[tuple, object] = {}
+        for key in requests:
+            canon = self._request_key(key)
+            if canon in keys:
+                raise InvalidInputError(f"requests {keys[canon]!r} and {key!r} name the same "
+                                        "kernel", param="requests")
+            keys[canon] = key
+        graph = self.graph if self.model.input == "additive" else None
+        res = evaluate_kernels(self.model, self.f, {k: requests[key] for k, key in keys.items()},
+                               method, graph=graph, **options)
+        return {key: res[k] for k, key in keys.items()}
 
     # ------------------------------------------------------------------ numbers
     def mean0(self, method: str = "auto") -> float:
@@ -246,13 +314,18 @@ class ResponseHierarchy:
         :class:`ConvergenceWarning` is issued for every ε outside the estimated radius
         of convergence (see :meth:`diagnose`).
         """
-        eps_arr = check_eps(eps)
+        eps_arr = check_eps(eps, self.order)
         terms = np.asarray(self.series_terms(u, times, method=method))
+        check_eps_range(eps_arr, self.order, np.max(np.abs(terms[1:]), axis=1))
         if check:
             for e in np.atleast_1d(eps_arr):
                 diagnose_series(terms, float(e), warn=True, terminates_at=self.terminates_at)
         powers = eps_arr[..., None] ** np.arange(self.order + 1)
-        return np.cumsum(powers[..., :, None] * terms, axis=-2)
+        out = np.cumsum(powers[..., :, None] * terms, axis=-2)
+        if not np.all(np.isfinite(out)):
+            raise AccuracyNotReachedError(f"the partial sums of {self.f} exceed the float "
+                                          "range; rescale the observable")
+        return out
 
     def response_functional(self, degree: int, **taylor_options):
         """The linear functional ``ℓ(t)`` with ``Σ_{N≤order} ε^N T_N(t) ≈ <ℓ(t), S(X)_{0,t}>``
@@ -269,11 +342,14 @@ class ResponseHierarchy:
         return vanishing_order(self.model, self.f)
 
     def diagnose(self, u: Callable, times, eps: float, method: str = "auto"):
-        """Ratio-test diagnostics of the partial sums at ``eps``
+        """Ratio-test diagnostics of the partial sums at ``eps`` (one real number)
         (:class:`~volterra_sym.hierarchy.convergence.SeriesDiagnostics`)."""
+        eps_arr = check_eps(eps, self.order)
+        if eps_arr.ndim != 0:
+            raise InvalidInputError(f"eps must be one real number for diagnose, got shape "
+                                    f"{eps_arr.shape}", param="eps")
         return diagnose_series(np.asarray(self.series_terms(u, times, method=method)),
-                               float(eps),
-                               terminates_at=self.terminates_at)
+                               float(eps_arr), terminates_at=self.terminates_at)
 
     def route(self, method: str = "auto", what: str | None = None):
         """The route that evaluates this hierarchy's numbers for ``method`` (``"auto"``: the
@@ -351,9 +427,11 @@ def check_times(times) -> np.ndarray:
     return t
 
 
-def check_eps(eps) -> np.ndarray:
-    """Validate input amplitudes: a real finite number or a non-empty 1-d array of them
-    (``InvalidInputError`` naming ``eps``)."""
+def check_eps(eps, order: int | None = None) -> np.ndarray:
+    """Validate input amplitudes: a real finite number or a non-empty 1-d array of them,
+    with ``ε^order`` in the float range when ``order`` is given
+    (:func:`~volterra_sym.hierarchy.convergence.check_eps_range`; ``InvalidInputError``
+    naming ``eps``)."""
     def bad(msg: str) -> InvalidInputError:
         return InvalidInputError(msg, param="eps")
     kind = _dtype_kind(eps)
@@ -369,27 +447,47 @@ def check_eps(eps) -> np.ndarray:
         raise bad(f"eps must be a number or a non-empty 1-d array, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise bad(f"eps must be finite, got {eps!r}")
+    if order is not None:
+        check_eps_range(arr, order)
     return arr
 
 
 def check_input(u: Callable, m: int) -> Callable[[float], np.ndarray]:
-    """Wrap an input ``u(t)`` so that it returns a finite float array of shape ``(m,)``."""
+    """Wrap an input ``u(t)`` so that it returns a real, finite float array of shape
+    ``(m,)``; anything else (not callable, complex, None, strings, booleans, the wrong
+    shape, NaN/inf) is refused (``InvalidInputError`` naming ``u``) at ``t = 0`` and at
+    every later call. Nothing is cut to its real part."""
     if not callable(u):
-        raise TypeError(f"the input u must be callable u(t) -> array of shape ({m},), "
-                        f"got {type(u).__name__}")
+        raise InvalidInputError(f"the input u must be callable u(t) -> array of shape ({m},), "
+                                f"got {type(u).__name__} {u!r:.60}", param="u")
+
+    def bad(msg: str, t: float) -> InvalidInputError:
+        return InvalidInputError(f"the input u(t) must return {msg} at t={t}", param="u")
 
     def wrapped(t: float) -> np.ndarray:
-        val = np.asarray(u(t), dtype=float)
+        out = u(t)
+        kind = _dtype_kind(out)
+        if out is None or (kind == "O" and any(x is None for x in np.ravel(
+                np.asarray(out, dtype=object)))):
+            raise bad(f"real numbers, got {out!r:.60}", t)
+        if kind == "c":
+            raise bad(f"real numbers, got complex values {out!r:.60} (nothing is cut to its "
+                      "real part)", t)
+        try:
+            val = np.asarray(out, dtype=float) if kind in "iufO" else None
+        except (TypeError, ValueError, OverflowError):
+            val = None
+        if val is None:
+            raise bad(f"an array of real numbers, got {type(out).__name__} {out!r:.60}", t)
         if val.shape != (m,):
             if m == 1 and val.size == 1:
                 val = val.reshape(1)
             else:
-                raise ValueError(f"the input u(t) must return an array of shape ({m},) "
-                                 f"(one value per channel), got shape {val.shape} at t={t}")
+                raise bad(f"an array of shape ({m},) (one value per channel), got shape "
+                          f"{val.shape}", t)
         if not np.all(np.isfinite(val)):
-            raise ValueError(f"the input u(t) is not finite at t={t}: {val}")
+            raise InvalidInputError(f"the input u(t) is not finite at t={t}: {val}", param="u")
         return val
 
     wrapped(0.0)
     return wrapped
-

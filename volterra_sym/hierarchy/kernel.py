@@ -18,14 +18,31 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from ..errors import AccuracyNotReachedError
+from ..errors import AccuracyNotReachedError, InvalidInputError, ResourceLimitError
 from ..operators import OperatorExpr, Perturbation, Semigroup, StationaryAverage
 from ..operators.rules import apply_rule
 from ..results import KernelValues
 from .propagation import prefix_graph
-from .routes import run_kernels, select_route
+from .routes import check_options, run_kernels, select_route
 
-__all__ = ["ResponseKernel", "lag_symbols", "gap_symbols", "check_lags", "vanishing_order"]
+__all__ = ["ResponseKernel", "lag_symbols", "gap_symbols", "check_lags", "vanishing_order",
+           "channel_index", "request_key", "MAX_RECURSION_NODES"]
+
+#: refuse hierarchies (and kernel requests) needing more recursion nodes than this
+MAX_RECURSION_NODES = 100_000
+
+
+def channel_index(model, c) -> int:
+    """An input-channel index: an integer (Python, NumPy or SymPy; not a bool) in
+    ``0..m-1``, else :class:`InvalidInputError` (``param="channels"``); nothing is cut."""
+    if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer, sp.Integer)):
+        raise InvalidInputError(f"channels must be integers (0-based input channels), got "
+                                f"{type(c).__name__} {c!r}", param="channels")
+    if not 0 <= int(c) < model.m:
+        raise InvalidInputError(f"channel k={int(c)} is out of range: the model has "
+                                f"m={model.m} input channel(s), indexed 0..{model.m - 1}",
+                                param="channels")
+    return int(c)
 
 
 @cache
@@ -40,15 +57,16 @@ def gap_symbols(N: int) -> tuple[sp.Symbol, ...]:
     return tuple(sp.Symbol(f"tau_{j + 1}", nonnegative=True) for j in range(N))
 
 
-def check_lags(lags, N: int) -> np.ndarray:
-    """Validate lags: real numbers of shape ``(..., N)`` (for N = 1 also ``(...)``), finite,
-    ≥ 0. Anything else (complex, booleans, strings, None, ragged lists, integers beyond the
-    float range) raises :class:`InvalidInputError` (``param="lags"``); nothing is cut."""
-    from ..errors import InvalidInputError
-
+def check_lags(lags, N: int, *, exact_shape: bool = False) -> np.ndarray:
+    """Validate lags: real numbers of shape ``(..., N)`` (for N = 1 also ``(...)`` unless
+    ``exact_shape``), finite, ≥ 0. Anything else (complex, booleans, strings, None, ragged
+    lists, integers beyond the float range) raises :class:`InvalidInputError`
+    (``param="lags"``); nothing is cut."""
     def bad(msg: str):
         return InvalidInputError(f"lags {msg}", param="lags")
 
+    if lags is None:
+        raise bad("must be an array of real numbers, got None")
     try:
         raw = np.asarray(lags)
     except (TypeError, ValueError, OverflowError) as exc:  # e.g. ragged nested lists
@@ -57,6 +75,8 @@ def check_lags(lags, N: int) -> np.ndarray:
     if raw.dtype.kind == "c":
         raise bad("must be real numbers, got complex values (nothing is cut to its real part)")
     if raw.dtype.kind == "O":
+        if any(x is None for x in raw.flat):
+            raise bad(f"must be real numbers, got None in {str(lags)[:60]!r}")
         try:
             raw = raw.astype(float)
         except OverflowError:
@@ -67,7 +87,7 @@ def check_lags(lags, N: int) -> np.ndarray:
     if raw.dtype.kind not in "iuf":
         raise bad(f"must be real numbers, got {raw.dtype.name} values {str(lags)[:60]!r}")
     arr = raw.astype(float)
-    if N == 1 and (arr.ndim == 0 or arr.shape[-1] != 1):
+    if N == 1 and not exact_shape and (arr.ndim == 0 or arr.shape[-1] != 1):
         arr = arr[..., None]
     if arr.ndim == 0 or arr.shape[-1] != N:
         raise bad(f"must have shape (..., {N}) for a kernel of order {N}, got shape "
@@ -162,60 +182,54 @@ class ResponseKernel(OperatorExpr):
         return (res.values, res.error_or_nan) if return_error else res
 
 
-def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
-                     method: str = "auto", graph=None, **options
-                     ) -> dict[tuple[int, ...], KernelValues]:
+def evaluate_kernels(model, f, requests: Mapping[tuple, object],
+                     method: str = "auto", graph=None, **options) -> dict[tuple, KernelValues]:
     """Several kernels in one walk of the hierarchy DAG.
 
-    ``requests`` maps channel tuples (0-based) to lags of shape ``(..., N)`` in any order;
-    each lag point is sorted together with its channels (the symmetric extension), the
-    resulting sorted-lag kernels are evaluated by one route through
-    :func:`~volterra_sym.hierarchy.propagation.walk_kernels` (shared prefixes computed
-    once), and the values are put back in the caller's order. ``graph`` is the hierarchy
-    DAG to walk (default: the part of it the requests need).
+    ``requests`` maps channel tuples (0-based) — or, with the input inside the activation,
+    kicks ``((k..), (k..), ...)`` (docs/theory.md §10) — to lags of shape ``(..., N)`` (one
+    lag per entry of the key) in any order; each lag point is sorted together with its
+    channels (the symmetric extension), the resulting sorted-lag kernels are evaluated by one
+    route through :func:`~volterra_sym.hierarchy.propagation.walk_kernels` (shared prefixes
+    computed once), and the values are put back in the caller's order. ``graph`` is the
+    hierarchy DAG to walk (default: the part of it the requests need). The method and the
+    options are checked even when every requested kernel vanishes identically.
     """
     route = select_route(model, f, method, f"kernels of {f}")
-    d = vanishing_order(model, f)
-    if d is not None and any(len(k) > d for k in requests):
+    arrays = {}                      # key -> (batch shape, lags (P, N)), all checked first
+    for key, lags in requests.items():
+        key = request_key(model, key)
+        arr = check_lags(lags, len(key))
+        arrays[key] = (arr.shape[:-1], arr.reshape(-1, len(key)))
+    zero = {k: why for k in arrays if (why := vanishing_reason(model, f, k)) is not None}
+    if zero or not arrays:
         # identically zero kernels: zeros at once (no DAG walk), the rest as usual
-        zero = {tuple(int(c) for c in k): v for k, v in requests.items() if len(k) > d}
-        rest = {k: v for k, v in requests.items() if len(k) <= d}
-        out = evaluate_kernels(model, f, rest, method, graph, **options) if rest else {}
-        for k, lags in zero.items():
-            shape = check_lags(lags, len(k)).shape[:-1]
+        rest = {k: flat.reshape(*batch, len(k)) for k, (batch, flat) in arrays.items()
+                if k not in zero}
+        if rest:
+            out = evaluate_kernels(model, f, rest, method, graph, **options)
+        else:
+            check_options(route, model, f, options)
+            out = {}
+        for k, why in zero.items():
+            shape = arrays[k][0]
             out[k] = KernelValues(np.zeros(shape), np.zeros(shape), route.name,
                                   {"channels": k, "options": dict(options),
-                                   "identically_zero": f"order {len(k)} > {d}, the degree "
-                                   "of the polynomial observable of a linear model"})
-        return out
-    plan = []                       # (request key, batch shape, mask, permuted channels)
-    sorted_requests: dict[tuple[int, ...], list[np.ndarray]] = {}
-    arrays = {}
-    for channels, lags in requests.items():
-        channels = tuple(int(c) for c in channels)
+                                   "identically_zero": why})
+        return {k: out[k] for k in arrays}
+    plan = []                       # (request key, rows, sorted key, part)
+    sorted_requests: dict[tuple, list[np.ndarray]] = {}
+    for channels, (_, flat) in arrays.items():
         N = len(channels)
-        arr = check_lags(lags, N)
-        flat = arr.reshape(-1, N)
-        arrays[channels] = (arr.shape[:-1], flat)
         if N == 1:
             plan.append((channels, slice(None), channels, None))
             sorted_requests.setdefault(channels, []).append(flat)
             continue
-        order_idx = np.argsort(flat, axis=1, kind="stable")
-        # only the orderings that occur (N! of them would not finish for N ≥ 10), found
-        # through one integer code per row (N^N < 2^63 for N ≤ 15)
-        if N <= 15:
-            code = order_idx @ (N ** np.arange(N, dtype=np.int64))
-            codes, first = np.unique(code, return_index=True)
-            perms = [tuple(int(i) for i in order_idx[j]) for j in first]
-            masks = [code == c for c in codes]
-        else:
-            perms = [tuple(int(i) for i in row) for row in np.unique(order_idx, axis=0)]
-            masks = [np.all(order_idx == np.asarray(p), axis=1) for p in perms]
-        for perm, mask in zip(perms, masks, strict=True):
+        for perm, rows in _orderings(flat):
             chans = tuple(channels[p] for p in perm)
-            plan.append((channels, mask, chans, len(sorted_requests.get(chans, []))))
-            sorted_requests.setdefault(chans, []).append(flat[mask][:, list(perm)])
+            plan.append((channels, rows, chans, len(sorted_requests.get(chans, []))))
+            sorted_requests.setdefault(chans, []).append(flat[rows][:, list(perm)])
+    check_node_count(sorted_requests)
     offsets = {}
     merged = {}
     for chans, parts in sorted_requests.items():
@@ -231,14 +245,14 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
         vals = np.empty(flat.shape[0])
         errs = np.empty(flat.shape[0])
         facts: dict = {}
-        for key, mask, chans, part in plan:
+        for key, rows, chans, part in plan:
             if key != channels:
                 continue
             v, e, *more = results[chans]   # a route may add its facts (degree, ...)
             if more:
                 facts.update(more[0])
             lo, hi = (0, len(v)) if part is None else offsets[chans][part:part + 2]
-            vals[mask], errs[mask] = np.asarray(v)[lo:hi], np.asarray(e)[lo:hi]
+            vals[rows], errs[rows] = np.asarray(v)[lo:hi], np.asarray(e)[lo:hi]
         check_finite_real(vals, f"kernel {channels} ({route.name})")
         if np.any(np.isnan(errs)) or (not getattr(route, "unbounded_error", False)
                                       and not np.all(np.isfinite(errs))):
@@ -261,6 +275,74 @@ def evaluate_kernels(model, f, requests: Mapping[tuple[int, ...], object],
                                      {"channels": channels, "options": dict(options),
                                       **({"route": facts} if facts else {})})
     return out
+
+
+def request_key(model, key) -> tuple:
+    """The key under which :func:`evaluate_kernels` computes and returns a request: a tuple
+    of channels, or of kicks (tuples of channels) where a kick carries several channels or
+    the input is inside a nonlinear activation (single-channel kicks are plain channels
+    otherwise, ``L^{(1)}_k = L_k``). Every channel is checked by :func:`channel_index`."""
+    key = tuple(key) if isinstance(key, (tuple, list)) else (key,)
+    if not key or any(isinstance(c, (tuple, list)) and not c for c in key):
+        raise InvalidInputError(f"a kernel needs at least one kick, each with a channel; got "
+                                f"{key!r}", param="channels")
+    if not any(isinstance(c, (tuple, list)) for c in key):
+        return tuple(channel_index(model, c) for c in key)
+    kicks = tuple(tuple(channel_index(model, x) for x in c) if isinstance(c, (tuple, list))
+                  else (channel_index(model, c),) for c in key)
+    if (model.input == "additive" or model.is_linear) and all(len(c) == 1 for c in kicks):
+        return tuple(c[0] for c in kicks)
+    return kicks
+
+
+def _orderings(flat: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """The orderings of the rows of ``flat (P, N)`` that occur (``N!`` of them would not
+    finish for N ≥ 10), each with the indices of its rows: one integer code per row
+    (``N^N < 2^63`` for N ≤ 15), grouped through one sort (no mask per ordering)."""
+    N = flat.shape[1]
+    order_idx = np.argsort(flat, axis=1, kind="stable")
+    if N <= 15:
+        _, first, inverse = np.unique(order_idx @ (N ** np.arange(N, dtype=np.int64)),
+                                      return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(order_idx, axis=0, return_index=True,
+                                      return_inverse=True)
+    inverse = inverse.ravel()
+    by_group = np.argsort(inverse, kind="stable")
+    cuts = np.searchsorted(inverse[by_group], np.arange(len(first) + 1))
+    return [(tuple(int(i) for i in order_idx[j]), by_group[cuts[g]:cuts[g + 1]])
+            for g, j in enumerate(first)]
+
+
+def check_node_count(keys, limit: int = MAX_RECURSION_NODES) -> int:
+    """The recursion nodes (distinct prefixes) that the sorted kernels ``keys`` need;
+    more than ``limit`` is refused up front (:class:`ResourceLimitError`)."""
+    prefixes: set = set()
+    for k in keys:
+        prefixes.update(k[:j] for j in range(1, len(k) + 1))
+        if len(prefixes) > limit:
+            raise ResourceLimitError(
+                f"the lag points need {len(keys)} sorted kernels (one per ordering of the "
+                f"lags that occurs) with more than {limit} recursion nodes (the limit); "
+                "evaluate fewer lag points per call or lower the order",
+                estimate=float(len(prefixes)), budget=float(limit), unit="nodes",
+                option="fewer lag points or a lower order")
+    return len(prefixes)
+
+
+def vanishing_reason(model, f, key: tuple) -> str | None:
+    """Why the kernel of request ``key`` vanishes identically (``None``: not known to):
+    a kick carrying several channels where ``L^{(j≥2)} = 0`` (additive input, or a linear
+    activation), or an order beyond :func:`vanishing_order`."""
+    if any(isinstance(c, tuple) and len(c) > 1 for c in key) and \
+            (model.input == "additive" or model.is_linear):
+        return ("L^(j) = 0 for kicks of j >= 2 channels (additive input or a linear "
+                "activation: a'' = 0)")
+    d = vanishing_order(model, f)
+    N = sum(len(c) if isinstance(c, tuple) else 1 for c in key)
+    if d is not None and N > d:
+        return f"order {N} > {d}, the degree of the polynomial observable of a linear model"
+    return None
 
 
 def observable_scale(f: sp.Expr) -> float:

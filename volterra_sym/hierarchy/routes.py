@@ -27,12 +27,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
 from ..errors import InvalidInputError, NotApplicableError
+from .propagation import prefix_graph
 
 __all__ = ["register_route", "get_route", "select_route", "available_routes",
-           "route_names", "run_kernels"]
+           "route_names", "run_kernels", "check_options"]
 
 
 @dataclass(frozen=True)
@@ -147,3 +149,11 @@ def run_kernels(route, model, f, graph, requests, **options):
         return route.kernels(model, f, graph, requests, **options)
     return {k: route.kernel(model, f, k, lags, return_error=True, **options)
             for k, lags in requests.items()}
+
+
+def check_options(route, model, f, options: dict) -> None:
+    """Validate ``options`` for ``route`` when no lag point is computed (every requested
+    kernel vanishes identically, or nothing was requested): the route on a request of no
+    lag points (every route checks its options before any work on lags)."""
+    if options:
+        run_kernels(route, model, f, prefix_graph([(0,)]), {(0,): np.zeros((0, 1))}, **options)

@@ -7,6 +7,7 @@ name of a built-in example (``builtin_models()``: the files in ``volterra_sym/da
 from __future__ import annotations
 
 from importlib import resources
+from os import PathLike
 from pathlib import Path
 
 from .srnn import SRNN, ModelError
@@ -21,9 +22,20 @@ def builtin_models() -> dict[str, Path]:
 
 
 def load_model(spec: str | Path) -> SRNN:
-    """Load a model from a TOML path or a built-in example name."""
+    """Load a model from a TOML path or a built-in example name (a ``str`` or
+    ``os.PathLike``; anything else is refused naming ``model``)."""
+    if not isinstance(spec, (str, PathLike)):
+        raise ModelError(f"model must be a built-in example name or the path of a TOML model "
+                         f"file, got {type(spec).__name__} {spec!r:.60}", param="model")
+    if not str(spec).strip():
+        raise ModelError("model must be a built-in example name or the path of a TOML model "
+                         "file, got an empty name", param="model")
     path = Path(spec)
-    if path.suffix == ".toml" or path.exists():
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):    # a name too long for a path, a NUL byte
+        exists = False
+    if path.suffix == ".toml" or exists:
         return SRNN.load(path)
     models = builtin_models()
     if str(spec) in models:

@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from ...errors import AccuracyNotReachedError, VolterraSymError
+from ...errors import AccuracyNotReachedError, InvalidInputError, VolterraSymError
 from ...hierarchy.propagation import prefix_graph
 from ...model import SRNN
 from ...model.cache import derived
@@ -181,8 +181,8 @@ class _TaylorBackend:
         (:class:`~volterra_sym.errors.NotApplicableError` naming the radius), pointing to the
         spectral/exact routes."""
         if set(options) - {"degree"}:
-            raise BackendError(f"the taylor series takes only the option 'degree', got "
-                               f"{sorted(options)}")
+            raise InvalidInputError(f"the taylor series takes only the option 'degree', got "
+                                    f"{sorted(options)}", param="options")
         degree = TaylorOptions.parse({"degree": options.get("degree", self.series_degree)}
                                      ).degree
         key = ("taylor", "functional", sp.sympify(hierarchy.f), hierarchy.order, degree)

@@ -58,8 +58,8 @@ class TaylorOptions:
         allowed = {"degree", "tol", "max_degree", "density", "on_radius", *SAMPLING_KEYS}
         unknown = set(options) - allowed
         if unknown:
-            raise TypeError(f"method 'taylor' got unknown options {sorted(unknown)}; "
-                            f"allowed: {sorted(allowed)}")
+            raise InvalidInputError(f"method 'taylor' got unknown options {sorted(unknown)}; "
+                                    f"allowed: {sorted(allowed)}", param="options")
         o = cls()
         o.degree = _check_int("degree", options.get("degree", DEFAULT_DEGREE), 1, MAX_DEGREE)
         o.max_degree = _check_int("max_degree", options.get("max_degree", max(16, o.degree)),
