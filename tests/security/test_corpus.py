@@ -175,6 +175,7 @@ API: dict[str, Callable[[str, Path], object]] = {
     "Semigroup_time": lambda p, tmp: volterra_sym.Semigroup(p, "h1", model_ref(_model())),
     "expectation": lambda p, tmp: volterra_sym.stationary_density(_model()).expectation(p),
     "polynomial_degree": lambda p, tmp: _model().polynomial_degree(p),
+    "ResponseKernel": lambda p, tmp: volterra_sym.ResponseKernel(p, (0,), model_ref(_model())),
     "subs": lambda p, tmp: SRNN("g", 0, 1, 1, activation="tanh").subs(g=p),
     "noisy_beta": lambda p, tmp: SRNN.noisy_rnn([[0.0]], [[0.5]], [[1.0]], beta=p),
     "noisy_B": lambda p, tmp: SRNN.noisy_rnn([[p]], [[0.5]], [[1.0]]),

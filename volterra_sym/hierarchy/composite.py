@@ -74,7 +74,8 @@ class CompositeKernel:
     """``K^{(j_1…j_r)}_{k}(σ_1..σ_r)`` (module docstring)."""
 
     def __init__(self, model, f: sp.Expr, kicks, ref):
-        self.model, self.f, self.ref = model, sp.sympify(f), ref
+        self.model, self.ref = model, ref
+        self.f = f if isinstance(f, sp.Basic) else model.observable(f)
         self.kicks = normalise_kicks(model, kicks)
 
     @property

@@ -105,7 +105,9 @@ class ResponseKernel(OperatorExpr):
 
     def __new__(cls, f, channels, ref):
         ch = sp.Tuple(*[sp.Integer(int(k)) for k in channels])
-        return super().__new__(cls, sp.sympify(f), ch, ref)
+        # a string observable is parsed in the model's symbols (sympify of a string is eval)
+        return super().__new__(cls, ref.model.observable(f) if not isinstance(f, sp.Basic)
+                               else f, ch, ref)
 
     @property
     def observable(self) -> sp.Expr:
