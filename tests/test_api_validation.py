@@ -303,3 +303,21 @@ def test_bare_errors_table_is_typed():
         for call in calls:
             with pytest.raises(VolterraSymError):
                 call()
+
+
+def test_auto_falls_back_when_its_route_does_not_reach_the_order(capsys):
+    """spectral applies to tanh1d but evaluates kernels of order ≤ 3 and series of order
+    ≤ 12: auto used to stop there instead of trying the next route."""
+    import volterra_sym as vs
+    from volterra_sym.cli import main
+    from volterra_sym.errors import UnsupportedOrderError
+
+    H = vs.ResponseHierarchy(vs.load_model("tanh1d"), "h1", order=4)
+    r = H.kernel((0, 0, 0, 0)).evaluate([[0.1, 0.2, 0.3, 0.4]])
+    assert r.method == "galerkin" and np.all(np.isfinite(r.error))
+    with pytest.raises(UnsupportedOrderError):
+        H.kernel((0, 0, 0, 0)).evaluate([[0.1, 0.2, 0.3, 0.4]], method="spectral")
+    assert main(["kernel", "tanh1d", "--order", "4", "--lags", "0.1,0.2,0.3,0.4"]) == 0
+    assert "method: galerkin" in capsys.readouterr().out
+    assert main(["series", "tanh1d", "--order", "13", "--n-times", "3", "--input",
+                 "sin(t)"]) == 0

@@ -57,6 +57,7 @@ from .budget import (
 from .errors import (
     InvalidInputError,
     NotApplicableError,
+    UnsupportedOrderError,
     VolterraSymError,
 )
 from .hierarchy.dag import MAX_TIME
@@ -380,10 +381,15 @@ def cmd_kernel(args) -> int:
             hier = ResponseHierarchy(model, args.observable, order)
             K = hier.kernel(channels)
             route = select_route(model, hier.f, args.method, f"kernel {K}").name
-            opts, ignored = _route_options(args, route, KERNEL_OPTIONS,
-                                           {"paths": "montecarlo", "seed": "montecarlo"})
         with bar.stage(f"evaluate ({route})"):
-            res = K.evaluate(lags, method=route, **opts)
+            while True:
+                opts, ignored = _route_options(args, route, KERNEL_OPTIONS,
+                                               {"paths": "montecarlo", "seed": "montecarlo"})
+                try:
+                    res = K.evaluate(lags, method=route, **opts)
+                    break
+                except UnsupportedOrderError as exc:
+                    route = _next_route_name(args, model, hier.f, route, exc)
     vals, errs, used = res.values, res.error_or_nan, res.method
     facts = dict(res.details.get("route", {}))
     ignored += _unsampled(opts, facts)
@@ -429,6 +435,17 @@ def _unsampled(opts: dict, facts: dict) -> list[str]:
     if "degree" not in facts or "samples" in facts:
         return []
     return [f"--{name}" for name in ("paths", "seed") if name in opts]
+
+
+def _next_route_name(args, model, f, route: str, exc: Exception) -> str:
+    """Under ``--method auto``, the next route that applies after ``route`` refused the
+    order (``exc``; spectral: kernels of order ≤ 3, series ≤ 12); otherwise ``exc``."""
+    from .backends import next_route
+
+    nxt = next_route(model, f, route) if args.method == "auto" else None
+    if nxt is None:
+        raise exc
+    return nxt.name
 
 
 def _kernel_label(K) -> str:
@@ -485,10 +502,15 @@ def cmd_series(args) -> int:
             hier = ResponseHierarchy(model, args.observable, order)
             u, parsed = parse_input(args.input, model.m)
             route = select_route(model, hier.f, args.method, f"the series of {hier.f}").name
-            opts, ignored = _route_options(args, route, SERIES_OPTIONS)
             times = np.linspace(0.0, t_max, n_times)
         with bar.stage(f"series terms ({route})"):
-            res = hier.series_terms(u, times, method=route, **opts)
+            while True:
+                opts, ignored = _route_options(args, route, SERIES_OPTIONS)
+                try:
+                    res = hier.series_terms(u, times, method=route, **opts)
+                    break
+                except UnsupportedOrderError as exc:
+                    route = _next_route_name(args, model, hier.f, route, exc)
         terms, used = np.asarray(res), res.method
         facts = dict(res.route_facts)
         ignored += _unsampled(opts, facts)

@@ -14,9 +14,15 @@ the one DAG walker :func:`~volterra_sym.hierarchy.propagation.walk_kernels`.
 from __future__ import annotations
 
 from ..errors import NotApplicableError
-from ..hierarchy.routes import available_routes, get_route, register_route, select_route
+from ..hierarchy.routes import (
+    available_routes,
+    get_route,
+    next_route,
+    register_route,
+    select_route,
+)
 
-__all__ = ["available_methods", "get_backend", "select_route", "BackendError"]
+__all__ = ["available_methods", "get_backend", "select_route", "next_route", "BackendError"]
 
 register_route("exact", "volterra_sym.backends.exact_linear:BACKEND", priority=10)
 register_route("spectral", "volterra_sym.backends.spectral:BACKEND", priority=20)

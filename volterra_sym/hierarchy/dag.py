@@ -28,7 +28,12 @@ import numpy as np
 import sympy as sp
 
 from ..density import stationary_density
-from ..errors import AccuracyNotReachedError, InvalidInputError, ResourceLimitError
+from ..errors import (
+    AccuracyNotReachedError,
+    InvalidInputError,
+    ResourceLimitError,
+    UnsupportedOrderError,
+)
 from ..model import SRNN
 from ..operators import (
     KickPerturbation,
@@ -52,7 +57,7 @@ from .kernel import (
     request_key,
     vanishing_order,
 )
-from .routes import select_route
+from .routes import next_route, select_route
 
 __all__ = ["ResponseHierarchy", "MAX_RECURSION_NODES", "recursion_node_count"]
 
@@ -297,7 +302,17 @@ class ResponseHierarchy:
         # the routes integrate forward through strictly increasing times: repeated ones are
         # computed once and copied
         uniq, inverse = np.unique(times, return_inverse=True)
-        res = backend.series_terms(self, u, uniq, **options)
+        while True:
+            try:
+                res = backend.series_terms(self, u, uniq, **options)
+                break
+            except UnsupportedOrderError:
+                # auto: the first route that applies may not reach this order
+                nxt = next_route(self.model, self.f, backend.name) if method == "auto" \
+                    else None
+                if nxt is None:
+                    raise
+                backend = nxt
         if not isinstance(res, SeriesTerms):
             res = SeriesTerms(res, None, backend.name, {"order": self.order})
         if uniq.size == times.size:

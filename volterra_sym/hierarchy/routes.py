@@ -130,6 +130,18 @@ def select_route(model, f: sp.Expr, method: str, what: str):
     raise NotApplicableError(f"no method applies to {what}: " + "; ".join(reasons))
 
 
+def next_route(model, f: sp.Expr, after: str):
+    """The first ``auto`` route after ``after`` (in priority order) that applies, or
+    ``None``: where ``auto``'s choice cannot serve a request (an order beyond its limit,
+    :class:`~volterra_sym.errors.UnsupportedOrderError`), the next one takes it."""
+    names = route_names(auto_only=True)
+    for name in names[names.index(after) + 1:] if after in names else []:
+        route = get_route(name)
+        if _applies(route, model, f) is None:
+            return route
+    return None
+
+
 def _applies(route, model, f) -> str | None:
     """``route.applies``, after the features of docs/theory.md §10–§11: a route treats only
     the model features it lists in its ``features`` attribute (default none), so no route
