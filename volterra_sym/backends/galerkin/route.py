@@ -651,9 +651,10 @@ def _needed_degree(model: SRNN, kick_counts) -> int:
 def coincident_kicks(lags: np.ndarray) -> int:
     """The most kicks at one time in any row of ``lags`` ``(J, N)``: the longest run of equal
     lags (1 when all differ)."""
-    lags = np.sort(np.asarray(lags, dtype=float).reshape(len(lags), -1), axis=1)
-    if lags.size == 0 or lags.shape[1] < 2:
+    lags = np.asarray(lags, dtype=float)
+    if lags.size == 0 or lags.ndim < 2 or lags.shape[-1] < 2:
         return 1
+    lags = np.sort(lags.reshape(-1, lags.shape[-1]), axis=1)
     same = np.diff(lags, axis=1) <= 1e-12 * (1.0 + np.abs(lags[:, 1:]))
     best = 1
     for row in same:
