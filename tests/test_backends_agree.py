@@ -66,3 +66,23 @@ def test_taylor_series_through_the_response_functional_matches_spectral():
         assert np.max(np.abs(ts[N] - sp_[N])) < 1e-6 * scale[N - 1], N
     with pytest.raises(BackendError, match="radius"):
         hier.series_terms(u, np.linspace(0, 50, 5), method="taylor")
+
+
+def test_mean0_carries_an_error_estimate_on_every_route():
+    """``<f>_0`` was a bare float (no error: the infinite mean of 1/(h1-0.3)**2 came back as
+    493.18); it is an Estimate, and the routes agree within their errors."""
+    import volterra_sym as vs
+    from volterra_sym.results import Estimate
+
+    for name, methods in (("linear2d", ("exact", "spectral", "galerkin", "taylor")),
+                          ("tanh1d", ("spectral", "galerkin")),
+                          ("tanh3", ("galerkin",))):
+        H = vs.ResponseHierarchy(vs.load_model(name), "h1**2", order=1)
+        ests = [H.mean0(m) for m in methods]
+        for m, e in zip(methods, ests, strict=True):
+            assert isinstance(e, Estimate) and e.method == m
+            assert e.error is not None and np.isfinite(float(e.error)), (name, m)
+        for a in ests:
+            for b in ests:
+                assert abs(float(a) - float(b)) <= float(a.error) + float(b.error) + 1e-12, \
+                    (name, a, b)

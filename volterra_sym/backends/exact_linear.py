@@ -337,8 +337,10 @@ class _ExactLinearBackend:
         res = walk_kernels(graph, self.representation(model, f), requests)
         return {k: (v, 64 * np.finfo(float).eps * mag) for k, (v, mag) in res.items()}
 
-    def mean0(self, hierarchy) -> float:
-        return float(stationary_density(hierarchy.model).expectation(hierarchy.f))
+    def mean0(self, hierarchy) -> tuple[float, float]:
+        """``(<f>_0, rounding)``: the closed form, evaluated in floating point."""
+        v = float(stationary_density(hierarchy.model).expectation(hierarchy.f))
+        return v, 64 * np.finfo(float).eps * abs(v)
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
         if options:

@@ -42,7 +42,7 @@ from ..operators import (
     StationaryAverage,
     model_ref,
 )
-from ..results import SeriesTerms
+from ..results import Estimate, SeriesTerms
 from .composite import CompositeKernel, is_composite, kick_sequences
 from .convergence import check_eps_range, diagnose_series
 from .hooks import implementation
@@ -281,9 +281,19 @@ class ResponseHierarchy:
         return {key: res[k] for k, key in keys.items()}
 
     # ------------------------------------------------------------------ numbers
-    def mean0(self, method: str = "auto") -> float:
-        """``<f>_0``, the stationary mean of the observable."""
-        return float(self.route(method, f"<{self.f}>_0").mean0(self))
+    def mean0(self, method: str = "auto") -> Estimate:
+        """``<f>_0 = E_0[f(h)]``, the stationary mean of the observable, as an
+        :class:`~volterra_sym.results.Estimate` (a 0-d value with the route's error estimate,
+        ``None`` where it gives none, and the route's name); ``float(...)`` is the number."""
+        route = self.route(method, f"<{self.f}>_0")
+        out = route.mean0(self)
+        value, err = out if isinstance(out, tuple) else (out, None)
+        value = float(value)
+        if not math.isfinite(value):
+            raise AccuracyNotReachedError(f"<{self.f}>_0 ({route.name}): the value is not "
+                                          f"finite ({value})")
+        return Estimate(value, None if err is None else float(err), route.name,
+                        {"observable": str(self.f)})
 
     def series_terms(self, u: Callable, times, method: str = "auto",
                      **options) -> SeriesTerms:

@@ -13,7 +13,8 @@ hierarchy never imports the layers above it. A route object has
   :func:`~volterra_sym.hierarchy.propagation.walk_kernels` (routes that only provide the
   older per-kernel ``kernel(model, f, channels, sorted_lags, return_error=True, **options)``
   are called once per channel tuple);
-* ``mean0(hierarchy) -> float`` and ``series_terms(hierarchy, u, times)`` ->
+* ``mean0(hierarchy) -> (value, error)`` (or a bare float: no estimate) and
+  ``series_terms(hierarchy, u, times)`` ->
   :class:`~volterra_sym.results.SeriesTerms` (or an array, wrapped with error unknown).
 
 ``method="auto"`` tries the registered routes by increasing ``priority`` and uses the

@@ -359,14 +359,16 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
             # no closed form of the average (e.g. sin(h1) under a Gaussian): the numeric
             # route's value, named, with its error where the route gives one
             try:
-                route = hier.route("auto")
-                value = float(route.mean0(hier))
+                est = hier.mean0("auto")
             except VolterraSymError as exc:
                 out.append("$\\langle f\\rangle_0$ has no closed form here and no numeric "
                            f"route gives it ({type(exc).__name__}).\n")
             else:
-                out.append(_eq(r"\langle f\rangle_0 \approx " + sp.latex(sp.Float(value, 12))
-                               + r"\quad\text{(no closed form; route: " + route.name
+                err = "" if est.error is None else (
+                    r" \pm " + sp.latex(sp.Float(float(est.error), 2)))
+                out.append(_eq(r"\langle f\rangle_0 \approx "
+                               + sp.latex(sp.Float(float(est), 12)) + err
+                               + r"\quad\text{(no closed form; route: " + est.method
                                + ")}"))
 
     # ------------------------------------------------------------------ kernels

@@ -1120,15 +1120,16 @@ class _GalerkinBackend:
         _warn_unsampled(options, {d.get("measure") for _, _, d in out.values()})
         return out
 
-    def mean0(self, hierarchy) -> float:
+    def mean0(self, hierarchy) -> tuple[float, float]:
+        """``(<f>_0, error estimate)`` at the default degree (docs/theory.md §9)."""
         opts = parse_options(hierarchy.model, {})
         degree = _conditioned_degree(hierarchy.model, sp.sympify(hierarchy.f), opts, None)
         model, f = hierarchy.model, sp.sympify(hierarchy.f)
         asm = _assemble(model, f, degree, opts)
         if asm.pairing == "stationary":
             return _paired_mean(model, asm, _systems(asm, _lower(model, f, asm, opts, []),
-                                                     f"galerkin <f>_0 at degree {degree}"))[0]
-        return _mean(asm)[0]
+                                                     f"galerkin <f>_0 at degree {degree}"))
+        return _mean(asm, _lower(model, f, asm, opts, []))   # T_0 of the series, the same
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
         out = galerkin_series(hierarchy.model, hierarchy.f, hierarchy.order, u, times,

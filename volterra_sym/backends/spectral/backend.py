@@ -38,10 +38,11 @@ class _SpectralBackend:
     def kernel(self, model, f, channels, sorted_lags, *, return_error=False, **options):
         return kernel(model, f, channels, sorted_lags, return_error=return_error, **options)
 
-    def mean0(self, hierarchy) -> float:
+    def mean0(self, hierarchy) -> tuple[float, float]:
+        """``(<f>_0, error estimate)`` of the converged grid."""
         if _general(hierarchy.model):
-            return general.mean0(hierarchy.model, hierarchy.f)[0]
-        return mean0(hierarchy.model, hierarchy.f)[0]
+            return tuple(general.mean0(hierarchy.model, hierarchy.f))
+        return tuple(mean0(hierarchy.model, hierarchy.f))
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
         if _general(hierarchy.model):

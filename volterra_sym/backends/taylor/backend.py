@@ -165,11 +165,12 @@ class _TaylorBackend:
         vals, err = self.kernels(model, f, prefix_graph([k]), {k: lags}, **options)[k]
         return (vals, err) if return_error else vals
 
-    def mean0(self, hierarchy) -> float:
+    def mean0(self, hierarchy) -> tuple[float, float]:
         reason = self.applies(hierarchy.model, hierarchy.f)
         if reason is not None:
             raise BackendError(f"method 'taylor' does not apply: {reason}")
-        return taylor_expansion(hierarchy.model, hierarchy.f, TaylorOptions()).mean0()
+        return taylor_expansion(hierarchy.model, hierarchy.f,
+                                TaylorOptions()).mean0_with_error()
 
     def series_terms(self, hierarchy, u, times, **options) -> np.ndarray:
         """``T_N(t)`` from the short-lag coefficients through the response functional on the

@@ -24,6 +24,7 @@ links and channels), never written.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable, Sequence
 from contextlib import contextmanager
 
@@ -259,9 +260,18 @@ class TaylorExpansion:
 
     def mean0(self) -> float:
         """``<p0, f>``."""
+        return self.mean0_with_error()[0]
+
+    def mean0_with_error(self) -> tuple[float, float]:
+        """``(<p0, f>, error)``: rounding plus, for sampled moments, the batch standard
+        error."""
         if self._mean0 is None:
-            vals, _, _ = self.averager.average([self.chains.get(nx.DiGraph(), ("f",), ())])
-            self._mean0 = float(vals[0])
+            vals, per, rnd = self.averager.average([self.chains.get(nx.DiGraph(), ("f",), ())])
+            err = float(rnd[0]) if rnd is not None else 0.0
+            if per is not None:
+                row = np.asarray(per)[0]
+                err += float(row.std(ddof=1) / math.sqrt(row.size))
+            self._mean0 = (float(vals[0]), err)
         return self._mean0
 
     def coefficient_count(self) -> int:
