@@ -99,3 +99,16 @@ def test_string_operands_are_parsed_in_the_models_symbols():
         vs.generator(m, "h3 + h1")
     with pytest.raises(InvalidInputError):
         vs.generator(m, [1, 2])
+
+
+def test_numpy_integer_channels():
+    """perturbation(m, np.int64(0), …) was refused as "channel k=0 is out of range"."""
+    import numpy as np
+
+    import volterra_sym as vs
+    from volterra_sym.errors import InvalidInputError
+
+    m = vs.load_model("linear2d")
+    assert vs.perturbation(m, np.int64(0), m.h[0]) == vs.perturbation(m, 0, m.h[0])
+    with pytest.raises(InvalidInputError):
+        vs.perturbation(m, np.True_, m.h[0])

@@ -18,6 +18,7 @@ like the state variables ``h1..hn``.
 
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
 from ..errors import InvalidInputError
@@ -31,7 +32,8 @@ __all__ = ["operand", "generator", "fokker_planck", "perturbation", "perturbatio
 
 def check_channel(model: SRNN, k: int) -> int:
     """Validate an input-channel index ``0 <= k < m``."""
-    if isinstance(k, bool) or not isinstance(k, (int, sp.Integer)) or not 0 <= int(k) < model.m:
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer, sp.Integer)) \
+            or not 0 <= int(k) < model.m:
         raise InvalidInputError(f"channel k={k!r} is out of range: the model has m={model.m} "
                                 f"input channel(s), indexed 0..{model.m - 1}", param="k")
     return int(k)
