@@ -211,3 +211,12 @@ def test_eps3_tanh1d_series_is_not_called_meaningful():
     diag = hier.diagnose(lambda t: [np.sin(2 * t)], np.linspace(0, 5, 51), 3.0,
                          method="spectral")
     assert diag.meaningful is not True and diag.status in ("unknown", "diverging")
+
+
+def test_a_large_mean_does_not_make_the_response_terms_vanish():
+    """f = h1 + 1e13: T_2 ~ 1e-2 was called vanishing against T_0 = 1e13."""
+    from volterra_sym.hierarchy.convergence import diagnose_series
+
+    terms = np.array([[1e13, 1e13, 1e13], [0.0, 0.3, 0.5], [0.0, 0.01, 0.02]])
+    d = diagnose_series(terms, 0.1)
+    assert "vanishes" not in d.message

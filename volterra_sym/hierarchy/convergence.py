@@ -118,7 +118,9 @@ def diagnose_series(terms: np.ndarray, eps: float, *, rtol: float = 1e-12,
                                  f"{terminates_at} (linear model, polynomial observable): "
                                  "the partial sum is exact at every eps", "exact")
     a = np.max(np.abs(terms[1:]), axis=1) if terms.shape[0] > 1 else np.zeros(0)
-    scale = max(float(np.max(np.abs(terms))) if terms.size else 0.0, 1e-300)
+    # vanishing is judged against the response terms only: <f>_0 is unrelated to their size
+    # (f = h1 + 1e13 made T_2 ~ 1e-2 "vanish")
+    scale = max(float(np.max(a, initial=0.0)), 1e-300)
     nz = [N for N, x in enumerate(a, start=1) if x > rtol * scale]
     sizes = np.array([abs(eps) ** N * x for N, x in enumerate(a, start=1)])
     ratios = np.array([sizes[i] / sizes[i - 1] if sizes[i - 1] > 0 else np.inf
