@@ -144,10 +144,10 @@ def _finite(name: str, value: float) -> float:
 
 def _check_order(order: int, model: SRNN) -> int:
     """``1 ≤ order ≤ MAX_ORDER`` and the hierarchy's node count within its limit."""
-    from .hierarchy.dag import MAX_RECURSION_NODES
+    from .hierarchy.dag import MAX_RECURSION_NODES, recursion_node_count
 
     order = _positive_int("--order", order, MAX_ORDER)
-    nodes = sum(model.m ** j for j in range(1, order + 1))
+    nodes = recursion_node_count(model.m, order, model.input == "activation")
     if nodes > MAX_RECURSION_NODES:
         raise InvalidInputError(f"--order {order} with m = {model.m} input channels needs "
                                 f"{nodes:,} recursion nodes, more than the limit "
