@@ -136,3 +136,16 @@ def test_a_fifo_is_not_read_as_a_model_file(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(ModelError, match="not a regular file"):
         SRNN.load(fifo)
+
+
+def test_complex_sympy_entries_are_refused():
+    """SRNN(sp.I, …) and subs(g=sp.I) raised a bare TypeError from float()."""
+    import sympy as sp
+
+    from volterra_sym import SRNN
+    from volterra_sym.model import ModelError
+
+    with pytest.raises(ModelError, match="must be real"):
+        SRNN(sp.I, 0, 1, 1)
+    with pytest.raises(ModelError, match="must be real"):
+        SRNN("g", 0, 1, 1).subs(g=1 + 2 * sp.I)

@@ -118,6 +118,8 @@ def _entry(value: Any, param: str, index: tuple[int, ...], params: dict,
                              param=param)
     if expr.is_number and (expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or not expr.is_finite):
         raise ModelError(f"{where} must be finite, got {expr}", param=param)
+    if expr.has(sp.I) or (expr.is_number and expr.is_real is False):
+        raise ModelError(f"{where} must be real, got {expr}", param=param)
     return expr
 
 
