@@ -457,9 +457,9 @@ class SRNN:
             raise ModelError(f"model file {shown} cannot be read: out of memory",
                              param="path") from None
         if len(raw) > limit:
-            raise ModelError(f"model file {shown} is larger than {format_bytes(limit)} "
-                             "(or an endless device); raise max_bytes to load it",
-                             param="path")
+            raise ModelError(f"model file {shown} is larger than {format_bytes(limit)}; to "
+                             "load it, pass max_bytes to SRNN.load (Python API: the command "
+                             "line keeps the limit)", param="path")
         text = cls._decode_model_text(raw, shown)
         if cls._has_long_dotted_key(text, cls.MAX_KEY_PARTS):
             raise ModelError(f"model file {shown} has a dotted key or table header of more "
