@@ -24,7 +24,13 @@ from ..errors import (
     ResourceLimitError,
     UnsupportedOrderError,
 )
-from ..operators import OperatorExpr, Perturbation, Semigroup, StationaryAverage
+from ..operators import (
+    OperatorExpr,
+    Perturbation,
+    Semigroup,
+    StationaryAverage,
+    check_channel,
+)
 from ..operators.rules import apply_rule
 from ..results import KernelValues
 from .propagation import prefix_graph
@@ -38,16 +44,8 @@ MAX_RECURSION_NODES = 100_000
 
 
 def channel_index(model, c) -> int:
-    """An input-channel index: an integer (Python, NumPy or SymPy; not a bool) in
-    ``0..m-1``, else :class:`InvalidInputError` (``param="channels"``); nothing is cut."""
-    if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer, sp.Integer)):
-        raise InvalidInputError(f"channels must be integers (0-based input channels), got "
-                                f"{type(c).__name__} {c!r}", param="channels")
-    if not 0 <= int(c) < model.m:
-        raise InvalidInputError(f"channel k={int(c)} is out of range: the model has "
-                                f"m={model.m} input channel(s), indexed 0..{model.m - 1}",
-                                param="channels")
-    return int(c)
+    """:func:`~volterra_sym.operators.check_channel` naming ``channels``."""
+    return check_channel(model, c, param="channels")
 
 
 @cache

@@ -30,12 +30,16 @@ __all__ = ["operand", "generator", "fokker_planck", "perturbation", "perturbatio
            "check_composite"]
 
 
-def check_channel(model: SRNN, k: int) -> int:
-    """Validate an input-channel index ``0 <= k < m``."""
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer, sp.Integer)) \
-            or not 0 <= int(k) < model.m:
-        raise InvalidInputError(f"channel k={k!r} is out of range: the model has m={model.m} "
-                                f"input channel(s), indexed 0..{model.m - 1}", param="k")
+def check_channel(model: SRNN, k: int, param: str = "k") -> int:
+    """An input-channel index: an integer (Python, NumPy or SymPy; not a bool) in
+    ``0..m-1``, else :class:`InvalidInputError` naming ``param``; nothing is cut."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer, sp.Integer)):
+        raise InvalidInputError(f"channels must be integers (0-based input channels), got "
+                                f"{type(k).__name__} {k!r}", param=param)
+    if not 0 <= int(k) < model.m:
+        raise InvalidInputError(f"channel k={int(k)} is out of range: the model has "
+                                f"m={model.m} input channel(s), indexed 0..{model.m - 1}",
+                                param=param)
     return int(k)
 
 
