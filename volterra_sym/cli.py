@@ -57,7 +57,6 @@ from .budget import (
 from .errors import (
     InvalidInputError,
     NotApplicableError,
-    UnsupportedOrderError,
     VolterraSymError,
 )
 from .hierarchy.dag import MAX_TIME
@@ -364,7 +363,7 @@ def cmd_derive(args) -> int:
 
 
 def cmd_kernel(args) -> int:
-    from .backends import select_route
+    from .backends import select_route, with_fallback
     from .cli_montecarlo import cmd_kernel_montecarlo, refuse_mc_options
     from .hierarchy import ResponseHierarchy
 
@@ -380,16 +379,15 @@ def cmd_kernel(args) -> int:
             lags = _parse_lags(args.lags, order)
             hier = ResponseHierarchy(model, args.observable, order)
             K = hier.kernel(channels)
-            route = select_route(model, hier.f, args.method, f"kernel {K}").name
+            chosen = select_route(model, hier.f, args.method, f"kernel {K}")
+            route = chosen.name
         with bar.stage(f"evaluate ({route})"):
-            while True:
-                opts, ignored = _route_options(args, route, KERNEL_OPTIONS,
+            def run(r):
+                opts, ignored = _route_options(args, r.name, KERNEL_OPTIONS,
                                                {"paths": "montecarlo", "seed": "montecarlo"})
-                try:
-                    res = K.evaluate(lags, method=route, **opts)
-                    break
-                except UnsupportedOrderError as exc:
-                    route = _next_route_name(args, model, hier.f, route, exc)
+                return K.evaluate(lags, method=r.name, **opts), opts, ignored
+            _, (res, opts, ignored) = with_fallback(chosen, model, hier.f,
+                                                    args.method, run)
     vals, errs, used = res.values, res.error_or_nan, res.method
     facts = dict(res.details.get("route", {}))
     ignored += _unsampled(opts, facts)
@@ -437,17 +435,6 @@ def _unsampled(opts: dict, facts: dict) -> list[str]:
     return [f"--{name}" for name in ("paths", "seed") if name in opts]
 
 
-def _next_route_name(args, model, f, route: str, exc: Exception) -> str:
-    """Under ``--method auto``, the next route that applies after ``route`` refused the
-    order (``exc``; spectral: kernels of order ≤ 3, series ≤ 12); otherwise ``exc``."""
-    from .backends import next_route
-
-    nxt = next_route(model, f, route) if args.method == "auto" else None
-    if nxt is None:
-        raise exc
-    return nxt.name
-
-
 def _kernel_label(K) -> str:
     """``K[1, 1](sigma_1, sigma_2)``; a kernel of kicks (the input inside the activation,
     docs/theory.md §10) ``K^(2,1)[12, 1](sigma_1, sigma_2)``."""
@@ -478,7 +465,7 @@ def _galerkin_note(facts: dict) -> str:
 
 
 def cmd_series(args) -> int:
-    from .backends import select_route
+    from .backends import select_route, with_fallback
     from .hierarchy import ResponseHierarchy, diagnose_series
 
     eps = _finite("--eps", args.eps)
@@ -501,16 +488,15 @@ def cmd_series(args) -> int:
                          f"series of order {order} at {n_times:,} times", "lower --n-times")
             hier = ResponseHierarchy(model, args.observable, order)
             u, parsed = parse_input(args.input, model.m)
-            route = select_route(model, hier.f, args.method, f"the series of {hier.f}").name
+            chosen = select_route(model, hier.f, args.method, f"the series of {hier.f}")
+            route = chosen.name
             times = np.linspace(0.0, t_max, n_times)
         with bar.stage(f"series terms ({route})"):
-            while True:
-                opts, ignored = _route_options(args, route, SERIES_OPTIONS)
-                try:
-                    res = hier.series_terms(u, times, method=route, **opts)
-                    break
-                except UnsupportedOrderError as exc:
-                    route = _next_route_name(args, model, hier.f, route, exc)
+            def run(r):
+                opts, ignored = _route_options(args, r.name, SERIES_OPTIONS)
+                return hier.series_terms(u, times, method=r.name, **opts), opts, ignored
+            _, (res, opts, ignored) = with_fallback(chosen, model, hier.f,
+                                                    args.method, run)
         terms, used = np.asarray(res), res.method
         facts = dict(res.route_facts)
         ignored += _unsampled(opts, facts)

@@ -17,12 +17,12 @@ from ..errors import NotApplicableError
 from ..hierarchy.routes import (
     available_routes,
     get_route,
-    next_route,
     register_route,
     select_route,
+    with_fallback,
 )
 
-__all__ = ["available_methods", "get_backend", "select_route", "next_route", "BackendError"]
+__all__ = ["available_methods", "get_backend", "select_route", "with_fallback", "BackendError"]
 
 register_route("exact", "volterra_sym.backends.exact_linear:BACKEND", priority=10)
 register_route("spectral", "volterra_sym.backends.spectral:BACKEND", priority=20)

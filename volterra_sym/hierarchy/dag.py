@@ -32,7 +32,6 @@ from ..errors import (
     AccuracyNotReachedError,
     InvalidInputError,
     ResourceLimitError,
-    UnsupportedOrderError,
 )
 from ..model import SRNN
 from ..operators import (
@@ -57,7 +56,7 @@ from .kernel import (
     request_key,
     vanishing_order,
 )
-from .routes import next_route, select_route
+from .routes import select_route, with_fallback
 
 __all__ = ["ResponseHierarchy", "MAX_RECURSION_NODES", "recursion_node_count"]
 
@@ -312,17 +311,8 @@ class ResponseHierarchy:
         # the routes integrate forward through strictly increasing times: repeated ones are
         # computed once and copied
         uniq, inverse = np.unique(times, return_inverse=True)
-        while True:
-            try:
-                res = backend.series_terms(self, u, uniq, **options)
-                break
-            except UnsupportedOrderError:
-                # auto: the first route that applies may not reach this order
-                nxt = next_route(self.model, self.f, backend.name) if method == "auto" \
-                    else None
-                if nxt is None:
-                    raise
-                backend = nxt
+        backend, res = with_fallback(backend, self.model, self.f, method,
+                                     lambda r: r.series_terms(self, u, uniq, **options))
         if not isinstance(res, SeriesTerms):
             res = SeriesTerms(res, None, backend.name, {"order": self.order})
         if uniq.size == times.size:

@@ -22,7 +22,6 @@ from ..errors import (
     AccuracyNotReachedError,
     InvalidInputError,
     ResourceLimitError,
-    UnsupportedOrderError,
 )
 from ..operators import (
     OperatorExpr,
@@ -34,7 +33,7 @@ from ..operators import (
 from ..operators.rules import apply_rule
 from ..results import KernelValues
 from .propagation import prefix_graph
-from .routes import check_options, next_route, run_kernels, select_route
+from .routes import check_options, run_kernels, select_route, with_fallback
 
 __all__ = ["ResponseKernel", "lag_symbols", "gap_symbols", "check_lags", "vanishing_order",
            "channel_index", "request_key", "MAX_RECURSION_NODES"]
@@ -245,17 +244,10 @@ def evaluate_kernels(model, f, requests: Mapping[tuple, object],
     if graph is None:
         graph = prefix_graph(merged)
     scale = observable_scale(f)
-    while True:
-        try:
-            results = run_kernels(route, model, f / scale if scale != 1.0 else f, graph,
-                                  merged, **options)
-            break
-        except UnsupportedOrderError:
-            # auto: the first route that applies may not reach this order (spectral ≤ 3)
-            nxt = next_route(model, f, route.name) if method == "auto" else None
-            if nxt is None:
-                raise
-            route = nxt
+    route, results = with_fallback(
+        route, model, f, method,
+        lambda r: run_kernels(r, model, f / scale if scale != 1.0 else f, graph, merged,
+                              **options))
     out = {}
     for channels, (batch, flat) in arrays.items():
         vals = np.empty(flat.shape[0])

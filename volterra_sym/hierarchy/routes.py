@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from ..errors import InvalidInputError, NotApplicableError
+from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
 from .propagation import prefix_graph
 
 __all__ = ["register_route", "get_route", "select_route", "available_routes",
@@ -129,6 +129,21 @@ def select_route(model, f: sp.Expr, method: str, what: str):
         raise NotApplicableError(f"no numerical route is registered (import volterra_sym "
                                  f"to register them) for {what}")
     raise NotApplicableError(f"no method applies to {what}: " + "; ".join(reasons))
+
+
+def with_fallback(route, model, f: sp.Expr, method: str, call):
+    """``(route', call(route'))`` for ``route' = route``, or — with ``method="auto"``, where
+    that route cannot reach the order (:class:`~volterra_sym.errors.UnsupportedOrderError`:
+    spectral kernels of order ≤ 3, series ≤ 12) — the next route that applies
+    (:func:`next_route`); with an explicit method the refusal stands."""
+    while True:
+        try:
+            return route, call(route)
+        except UnsupportedOrderError:
+            nxt = next_route(model, f, route.name) if method == "auto" else None
+            if nxt is None:
+                raise
+            route = nxt
 
 
 def next_route(model, f: sp.Expr, after: str):
