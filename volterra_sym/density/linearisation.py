@@ -30,7 +30,7 @@ from ..model.cache import derived
 
 __all__ = ["arrays", "is_numeric", "drift", "check_hurwitz", "lyapunov", "gaussian_moments",
            "Linearisation", "linearisation", "activation_derivative", "activation_lipschitz",
-           "tail_matrices", "linear_step", "psd_sqrt"]
+           "tail_matrices", "linear_step", "psd_sqrt", "regular_noise"]
 
 
 def is_numeric(model: SRNN) -> bool:
@@ -87,6 +87,12 @@ def lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:
     positive real part), by Bartels–Stewart (``scipy.linalg.solve_continuous_lyapunov``)."""
     S = scipy.linalg.solve_continuous_lyapunov(A, D)
     return 0.5 * (S + S.T)
+
+
+def regular_noise(model: SRNN) -> bool:
+    """``D = σσᵀ`` (constant noise) of full rank: the noise reaches every coordinate."""
+    D = np.asarray(arrays(model)["D"], dtype=float)
+    return np.linalg.matrix_rank(D, tol=1e-12 * max(float(np.abs(D).max()), 1e-300)) == model.n
 
 
 def _check_pd(S: np.ndarray) -> None:

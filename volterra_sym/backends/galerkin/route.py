@@ -61,7 +61,7 @@ from ...budget import (
     memory_budget,
     time_budget,
 )
-from ...density.linearisation import arrays, linearisation
+from ...density.linearisation import linearisation, regular_noise
 from ...errors import (
     AccuracyNotReachedError,
     InvalidInputError,
@@ -166,7 +166,7 @@ def applies(model: SRNN, f: sp.Expr) -> str | None:
     singular = observable_singularity(model, f)
     if singular is not None:
         return singular
-    if not model.state_dependent_noise and not _regular_noise(model):
+    if not model.state_dependent_noise and not regular_noise(model):
         cov = linearisation(model).cov
         w = None if cov is None else np.linalg.eigvalsh(0.5 * (cov + cov.T))
         if w is None or w.min() <= 1e-10 * max(w.max(), 1e-300):
@@ -203,19 +203,12 @@ def _measure_kind(model: SRNN, degree: int, opts: GalerkinOptions) -> tuple[str,
         return "gh", (degree + 1) ** model.n
     if model.n == 1:
         return "q1d", 48 * 20
-    if model.n == 2 and not model.state_dependent_noise and _regular_noise(model):
+    if model.n == 2 and not model.state_dependent_noise and regular_noise(model):
         return "grid", 4096
     points = measures.galerkin_density_points(model.n, degree)[1]
     if not model.features and points <= measures.MAX_DENSITY_POINTS:
         return "density", points
     return "samples", opts.paths
-
-
-def _regular_noise(model: SRNN) -> bool:
-    """``D = σσᵀ`` of full rank (the 2-D grid density needs it; with a singular ``D`` the
-    measure is sampled)."""
-    D = np.asarray(arrays(model)["D"], dtype=float)
-    return np.linalg.matrix_rank(D, tol=1e-12 * max(float(np.abs(D).max()), 1e-300)) == model.n
 
 
 def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measure:

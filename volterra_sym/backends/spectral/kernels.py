@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from ...density.linearisation import regular_noise
 from ...errors import (
     InvalidInputError,
     NotApplicableError,
@@ -31,8 +32,7 @@ def applies(model: SRNN, f: sp.Expr) -> str | None:
     if not model.is_numeric:
         return ("the parameters are symbolic (substitute numbers with model.subs(...))")
     if model.n == 2:
-        D = numerics(model).D
-        if np.linalg.matrix_rank(D, tol=1e-12 * max(float(np.abs(D).max()), 1e-300)) < 2:
+        if not regular_noise(model):
             return ("spectral needs a non-singular diffusion matrix D = σσᵀ for n = 2 "
                     "(the noise must reach both coordinates); this D is singular")
     f = sp.sympify(f)
