@@ -649,13 +649,11 @@ def coincident_kicks(lags: np.ndarray) -> int:
         return 1
     lags = np.sort(lags.reshape(-1, lags.shape[-1]), axis=1)
     same = np.diff(lags, axis=1) <= 1e-12 * (1.0 + np.abs(lags[:, 1:]))
-    best = 1
-    for row in same:
-        run = 1
-        for eq in row:
-            run = run + 1 if eq else 1
-            best = max(best, run)
-    return best
+    run = best = np.ones(lags.shape[0], dtype=int)      # the run ending at each column
+    for col in same.T:                                  # N - 1 vector steps over the rows
+        run = np.where(col, run + 1, 1)
+        best = np.maximum(best, run)
+    return int(best.max())
 
 
 def _kernel_informative_from(model: SRNN, key, lags: np.ndarray) -> int:
