@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import cmath
+import contextlib
 import errno
 import json
 import math
@@ -57,6 +58,7 @@ from .budget import (
 from .errors import (
     InvalidInputError,
     NotApplicableError,
+    UnusedOptionsWarning,
     VolterraSymError,
 )
 from .hierarchy.dag import MAX_TIME
@@ -386,11 +388,12 @@ def cmd_kernel(args) -> int:
                 opts, ignored = _route_options(args, r.name, KERNEL_OPTIONS,
                                                {"paths": "montecarlo", "seed": "montecarlo"})
                 return K.evaluate(lags, method=r.name, **opts), opts, ignored
-            _, (res, opts, ignored) = with_fallback(chosen, model, hier.f,
-                                                    args.method, run)
+            with _unused_options() as unused:
+                _, (res, opts, ignored) = with_fallback(chosen, model, hier.f,
+                                                        args.method, run)
+    ignored += unused
     vals, errs, used = res.values, res.error_or_nan, res.method
     facts = dict(res.details.get("route", {}))
-    ignored += _unsampled(opts, facts)
     if args.json:
         print(json.dumps({"model": model.name, "observable": str(hier.f),
                           "channels": list(channels), "method": used, "options": opts,
@@ -427,12 +430,21 @@ def _jsonable(facts: dict) -> dict:
     return out
 
 
-def _unsampled(opts: dict, facts: dict) -> list[str]:
-    """``--paths``/``--seed`` given to a galerkin run whose measure was not sampled (the
-    tensor rule, a quadrature or a grid): they were not used."""
-    if "degree" not in facts or "samples" in facts:
-        return []
-    return [f"--{name}" for name in ("paths", "seed") if name in opts]
+@contextlib.contextmanager
+def _unused_options():
+    """The options the route reported unused (:class:`UnusedOptionsWarning`), as flags for
+    the output's header ("--paths not used by galerkin") instead of a second message on
+    stderr; every other warning is shown as usual."""
+    flags: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield flags
+    for w in caught:
+        if isinstance(w.message, UnusedOptionsWarning):
+            flags += [f"--{o.replace('_', '-')}" for o in w.message.options
+                      if f"--{o.replace('_', '-')}" not in flags]
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def _kernel_label(K) -> str:
@@ -495,11 +507,12 @@ def cmd_series(args) -> int:
             def run(r):
                 opts, ignored = _route_options(args, r.name, SERIES_OPTIONS)
                 return hier.series_terms(u, times, method=r.name, **opts), opts, ignored
-            _, (res, opts, ignored) = with_fallback(chosen, model, hier.f,
-                                                    args.method, run)
+            with _unused_options() as unused:
+                _, (res, opts, ignored) = with_fallback(chosen, model, hier.f,
+                                                        args.method, run)
+        ignored += unused
         terms, used = np.asarray(res), res.method
         facts = dict(res.route_facts)
-        ignored += _unsampled(opts, facts)
         partial = np.cumsum(eps ** np.arange(order + 1)[:, None] * terms, axis=0)
         diag = diagnose_series(terms, eps, terminates_at=hier.terminates_at)
         if plot:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 __all__ = ["VolterraSymError", "InvalidInputError", "NotApplicableError",
            "UnsupportedOrderError", "AccuracyNotReachedError", "ResourceLimitError",
-           "SimulationError", "format_bytes"]
+           "SimulationError", "UnusedOptionsWarning", "format_bytes"]
 
 
 class VolterraSymError(Exception):
@@ -44,6 +44,15 @@ class NotApplicableError(VolterraSymError):
 
 class UnsupportedOrderError(NotApplicableError):
     """The route exists but not at this kernel/series order."""
+
+
+class UnusedOptionsWarning(UserWarning):
+    """Options a route accepted but did not use (e.g. ``paths`` for a deterministic
+    averaging measure); ``options`` names them."""
+
+    def __init__(self, message: str, options: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.options = tuple(options)
 
 
 class AccuracyNotReachedError(VolterraSymError):

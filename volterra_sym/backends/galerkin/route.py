@@ -67,6 +67,7 @@ from ...errors import (
     InvalidInputError,
     NotApplicableError,
     ResourceLimitError,
+    UnusedOptionsWarning,
 )
 from ...hierarchy.propagation import walk_kernels
 from ...model import SRNN
@@ -1136,9 +1137,9 @@ def _warn_unsampled(options: dict, measures_used: set) -> None:
     unused = [k for k in ("paths", "seed", "batches") if k in options]
     if unused and "samples" not in measures_used:
         kinds = ", ".join(sorted(str(k) for k in measures_used if k))
-        warnings.warn(f"galerkin: {', '.join(unused)} had no effect — the averaging measure "
-                      f"({kinds}) is deterministic, not sampled (docs/theory.md §9)",
-                      UserWarning, stacklevel=4)
+        warnings.warn(UnusedOptionsWarning(
+            f"galerkin: {', '.join(unused)} had no effect — the averaging measure ({kinds}) "
+            "is deterministic, not sampled (docs/theory.md §9)", tuple(unused)), stacklevel=4)
 
 
 BACKEND = _GalerkinBackend()
