@@ -1118,10 +1118,11 @@ class _GalerkinBackend:
         degree = _conditioned_degree(hierarchy.model, sp.sympify(hierarchy.f), opts, None)
         model, f = hierarchy.model, sp.sympify(hierarchy.f)
         asm = _assemble(model, f, degree, opts)
+        lows = _lower(model, f, asm, opts, [])
         if asm.pairing == "stationary":
-            return _paired_mean(model, asm, _systems(asm, _lower(model, f, asm, opts, []),
+            return _paired_mean(model, asm, _systems(asm, lows,
                                                      f"galerkin <f>_0 at degree {degree}"))
-        return _mean(asm, _lower(model, f, asm, opts, []))   # T_0 of the series, the same
+        return _mean(asm, lows)                  # as T_0 of the series
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
         out = galerkin_series(hierarchy.model, hierarchy.f, hierarchy.order, u, times,
