@@ -533,6 +533,28 @@ def test_a_run_longer_than_the_time_budget_is_refused_after_one_chunk(monkeypatc
     simulate(m, [1.0], n_paths=4096, dt=0.01, seed=1, chunk_size=256)
 
 
+def test_a_run_that_is_one_long_chunk_is_refused_inside_it(monkeypatch):
+    """200 paths × 10⁶ origins are one chunk of about an hour: the first chunk's time loop
+    is timed after one second and the run refused then (it used to run to the end)."""
+    import time
+
+    import volterra_sym as vs
+    from volterra_sym.errors import ResourceLimitError
+    from volterra_sym.montecarlo import first_order_kernel, kick_kernel
+
+    m = vs.load_model("tanh3")
+    monkeypatch.setenv("VOLTERRA_TIME_BUDGET", "5")
+    for run in (lambda: first_order_kernel(m, [1.0], n_paths=200, dt=0.02, n_origins=10**6,
+                                           method="girsanov",
+                                           seed=1),
+                lambda: kick_kernel(m, [4000.0], n_paths=200, dt=0.02, seed=1)):
+        t0 = time.perf_counter()
+        with pytest.raises(ResourceLimitError, match="of the first of 1 chunks took") as err:
+            run()
+        assert time.perf_counter() - t0 < 4.5
+        assert err.value.estimate > 5
+
+
 def test_a_window_too_long_for_memory_is_refused_before_allocation():
     """--window 1e6 used to end in MemoryError ("out of memory")."""
     import volterra_sym as vs

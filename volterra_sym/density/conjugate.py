@@ -29,8 +29,7 @@ __all__ = ["conjugate_variables", "second_conjugate_variables"]
 def _no_closed_form(model: SRNN) -> NoClosedFormError:
     return NoClosedFormError(
         f"no conjugate variable for {model!r}: the stationary density has no closed form "
-        "(nonlinear, n > 1, not a gradient system with isotropic noise); use the "
-        "Girsanov estimator (needs C = σB)")
+        "(nonlinear, n > 1, not a gradient system with isotropic noise)")
 
 
 def conjugate_variables(model: SRNN) -> Callable[[np.ndarray], np.ndarray]:

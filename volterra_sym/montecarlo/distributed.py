@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from ..budget import montecarlo_seconds
 from ..errors import InvalidInputError, ResourceLimitError, SimulationError
 
-__all__ = ["check_client", "map_chunks"]
+__all__ = ["PilotWatch", "check_client", "map_chunks"]
 
 
 def check_client(client):
@@ -86,7 +86,8 @@ def map_chunks(job, n_chunks: int, *, client=None,
             budget = montecarlo_seconds()
             start = time.perf_counter()
             for i in range(n_chunks):
-                on_result(i, job.run_chunk(i))
+                watch = PilotWatch(n_chunks, budget) if i == 0 else None
+                on_result(i, job.run_chunk(i, watch=watch))
                 bar.update(1)
                 if i == 0 and n_chunks > 1:
                     _check_pilot(time.perf_counter() - start, n_chunks, budget)
@@ -96,18 +97,55 @@ def map_chunks(job, n_chunks: int, *, client=None,
         bar.close()
 
 
+class PilotWatch:
+    """Time budget inside the first chunk: a run that is one long chunk (few paths, many
+    steps) is judged before it ends. ``run_chunk`` calls ``watch(done)`` with the fraction
+    ``done ∈ [0, 1]`` of its time loop; the first call marks the end of its set-up ``s``.
+    Once the loop has run ``MIN_SECONDS``, the run's cost is estimated once as
+    ``(s + loop / done)·n_chunks`` and refused if over ``budget``."""
+
+    MIN_SECONDS = 1.0
+
+    def __init__(self, n_chunks: int, budget: float):
+        self.n_chunks, self.budget = n_chunks, budget
+        self.start = time.perf_counter()
+        self.loop_start: float | None = None
+        self.judged = False
+
+    def __call__(self, done: float) -> None:
+        if self.judged:
+            return
+        now = time.perf_counter()
+        if self.loop_start is None:
+            self.loop_start = now
+            return
+        loop = now - self.loop_start
+        if loop < self.MIN_SECONDS or done <= 0:
+            return
+        self.judged = True
+        setup = self.loop_start - self.start
+        chunk = setup + loop / min(done, 1.0)
+        if chunk * self.n_chunks > self.budget:
+            _refuse(chunk * self.n_chunks, self.budget,
+                    f"{done:.2%} of the first of {self.n_chunks} chunks took "
+                    f"{setup + loop:.3g} s")
+
+
+def _refuse(estimate: float, budget: float, measured: str) -> None:
+    raise ResourceLimitError(
+        f"Monte Carlo: {measured}, so the run needs about {estimate:.3g} s, more than the "
+        f"time budget {budget:g} s (VOLTERRA_TIME_BUDGET); lower the paths (or the time "
+        f"steps, origins or window), or raise VOLTERRA_TIME_BUDGET",
+        estimate=estimate, budget=budget, unit="seconds",
+        option="lower the paths or raise VOLTERRA_TIME_BUDGET")
+
+
 def _check_pilot(first: float, n_chunks: int, budget: float) -> None:
     """Refuse a run whose first chunk, times the number of chunks, exceeds the time budget
     (the cost is measured, not modelled: one chunk of ≤ a few thousand paths is spent)."""
     estimate = first * n_chunks
     if estimate > budget:
-        raise ResourceLimitError(
-            f"Monte Carlo: the first of {n_chunks} chunks took {first:.3g} s, so the run needs "
-            f"about {estimate:.3g} s, more than the time budget {budget:g} s "
-            f"(VOLTERRA_TIME_BUDGET); lower the paths (or the time steps, origins or "
-            f"window), or raise VOLTERRA_TIME_BUDGET",
-            estimate=estimate, budget=budget, unit="seconds",
-            option="lower the paths or raise VOLTERRA_TIME_BUDGET")
+        _refuse(estimate, budget, f"the first of {n_chunks} chunks took {first:.3g} s")
 
 
 def _map_on_client(job, n_chunks: int, client, on_result, bar) -> None:

@@ -31,6 +31,7 @@ either way and for any chunk size.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -157,7 +158,8 @@ class _KickJob:
         """Euler–Maruyama for states ``(..., P, n)``: the copies share ``dB (P, r)``."""
         return euler_maruyama_step(h, self.drift(h), dt, dB, self.noise)
 
-    def run_chunk(self, i: int) -> tuple[list, list]:
+    def run_chunk(self, i: int, watch: Callable[[float], None] | None = None
+                  ) -> tuple[list, list]:
         """Per seed block of the chunk, the :class:`~.estimators.Moments` block statistics
         of the values at ``dt`` and of the biases ``2[v(dt) − v(dt/2)]`` (paths × ``Q``).
         Block ``j`` draws its initial states and increments from its own generator, so the
@@ -178,7 +180,12 @@ class _KickJob:
                                    for g, k in zip(rngs, sizes, strict=True)]) * sq
 
         fine, coarse = x.copy(), x.copy()
-        for _ in range(self.burn):                  # coupled burn-in
+        total = self.burn + self.plan.n_steps
+        if watch is not None:
+            watch(0.0)
+        for b in range(self.burn):                  # coupled burn-in
+            if watch is not None and b % 64 == 63:
+                watch(b / total)
             z1 = increments()
             z2 = increments()
             fine = self._step(self._step(fine, hdt, z1), hdt, z2)
@@ -196,6 +203,8 @@ class _KickJob:
                 rec[g][:, col] = self.f(h[:, rows])
             if step == plan.n_steps:
                 break
+            if watch is not None and step % 64 == 63:
+                watch((self.burn + step) / total)
             z1 = increments()
             z2 = increments()
             h[0] = self._step(self._step(h[0], hdt, z1), hdt, z2)

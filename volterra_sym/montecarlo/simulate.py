@@ -456,8 +456,9 @@ class PathJob:
         return self._sample(self.sampler, INIT_STREAM, blocks, sizes)
 
     # ------------------------------------------------------------------ one chunk
-    def run_chunk(self, i: int):
-        """Integrate chunk ``i`` and return ``hook.end_chunk()`` (of a fresh hook copy)."""
+    def run_chunk(self, i: int, watch: Callable[[float], None] | None = None):
+        """Integrate chunk ``i`` and return ``hook.end_chunk()`` (of a fresh hook copy);
+        ``watch(done)`` (a :class:`~.distributed.PilotWatch`) sees the loop's progress."""
         hook = copy.copy(self.hook)
         offset, sizes, blocks = self.chunk_layout(i)
         P, n, V, K, d = sum(sizes), self.n, self.V, self.K, self.noise_dim
@@ -510,7 +511,11 @@ class PathJob:
             pending = None
             if starts:
                 pending = pool.submit(draw, 0, buffers[0]) if pool else draw(0, buffers[0])
+            if watch is not None:
+                watch(0.0)
             for bi, k0 in enumerate(starts):
+                if watch is not None and bi:
+                    watch(bi / len(starts))
                 ebs, xb = pending.result() if pool else pending
                 if bi + 1 < len(starts):
                     nxt_buf = buffers[(bi + 1) % 2]
