@@ -171,3 +171,43 @@ def test_a_narrow_stationary_density_is_not_called_singular():
     m = vs.SRNN([[1e44]], [[0]], [[1]], [[1]], activation="linear")
     r = vs.ResponseHierarchy(m, "h1", order=1).kernel(0).evaluate([1e-44], method="exact")
     assert abs(float(r.values) - np.exp(-1.0)) <= 1e-12
+
+
+def test_a_closed_form_over_its_time_budget_is_refused_before_work(linear3, monkeypatch):
+    """``doit()`` used to build any closed form however long (degree 4 of a 3-unit model
+    takes about 20 s at order 1 and over 400 s at order 2): its cost is estimated from the
+    terms of the shifted polynomial and refused over ``time_budget`` (default 120 s) in
+    well under a second, with the estimate; a form whose estimate was too low is stopped
+    between its steps once the budget has passed; cheap forms are still built."""
+    import time
+
+    from volterra_sym.density import closed_form_seconds
+    from volterra_sym.errors import InvalidInputError, ResourceLimitError
+
+    big = ResponseHierarchy(linear3, "h1**6", order=1).kernel(0)
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError, match="about 278 s.*time_budget") as err:
+        big.doit()
+    assert time.perf_counter() - t0 < 1.0
+    assert err.value.unit == "seconds" and err.value.budget == 120.0
+    # estimated 82 s, measured over 400 s: with a too-low estimate it is stopped at the
+    # deadline (the estimate is replaced by 0 to see the deadline under a short budget)
+    deep = ResponseHierarchy(linear3, "h1**3*h3", order=2).kernel((0, 0))
+    assert closed_form_seconds(linear3, deep.observable, 2) == pytest.approx(81.9)
+    from volterra_sym.density import semigroup
+
+    monkeypatch.setattr(semigroup, "closed_form_seconds", lambda *a: 0.0)
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError, match="stopped after .* time budget 3 s"):
+        deep.doit(time_budget=3)
+    assert time.perf_counter() - t0 < 10
+    monkeypatch.undo()
+    small = ResponseHierarchy(linear3, "h1**2", order=1).kernel(0)
+    assert closed_form_seconds(linear3, small.observable, 1) == pytest.approx(1.365)
+    with pytest.raises(ResourceLimitError, match="time budget 0.1 s"):
+        small.doit(time_budget=0.1)
+    with pytest.raises(InvalidInputError, match="time_budget"):
+        small.doit(time_budget=float("nan"))
+    s1 = small.lags[0]
+    assert float(small.doit().subs(s1, 0.5)) == pytest.approx(
+        float(small.evaluate(0.5, method="exact")), rel=1e-12)

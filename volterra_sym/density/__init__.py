@@ -29,6 +29,7 @@ from .sampling import (
 from .semigroup import (
     average_rule,
     closed_form_is_cheap,
+    closed_form_seconds,
     kernel_closed_form,
     kernel_rule,
     semigroup_closed_form,
@@ -49,7 +50,8 @@ register_rule("semigroup", semigroup_rule)
 register_rule("average", average_rule)
 register_rule("kernel", kernel_rule)
 
-__all__ = ["semigroup_closed_form", "kernel_closed_form", "closed_form_is_cheap", "supports",
+__all__ = ["semigroup_closed_form", "kernel_closed_form", "closed_form_is_cheap",
+           "closed_form_seconds", "supports",
            "StationaryDensity", "stationary_density", "NoClosedFormError", "Verification",
            "VerificationError", "gaussian_expectation", "gaussian_moment", "density_kind",
            "is_gradient", "gaussian_moments", "lyapunov", "Linearisation", "linearisation",

@@ -12,16 +12,22 @@ are the density layer's answers to ``Semigroup(s, g).doit()`` and ``ResponseKern
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from math import comb
+
 import numpy as np
 import sympy as sp
 
+from ..budget import DEFAULT_TIME_BUDGET, time_budget
+from ..errors import ResourceLimitError
 from ..model import SRNN
 from ..model.cache import derived
 from ..operators import perturbation
 from .stationary import gaussian_expectation, stationary_density
 
-__all__ = ["supports", "closed_form_is_cheap", "semigroup_closed_form", "kernel_closed_form",
-           "chop", "semigroup_rule", "kernel_rule"]
+__all__ = ["supports", "closed_form_is_cheap", "closed_form_seconds", "Deadline",
+           "semigroup_closed_form", "kernel_closed_form", "chop", "semigroup_rule", "kernel_rule"]
 
 
 def supports(model: SRNN, g: sp.Expr) -> bool:
@@ -37,6 +43,52 @@ def closed_form_is_cheap(model: SRNN, f: sp.Expr) -> bool:
         return False
     deg = sp.Poly(f, *model.h).total_degree() if f.free_symbols & set(model.h) else 0
     return (model.n <= 2 and deg <= 4) or (model.n == 3 and deg <= 2)
+
+
+#: seconds per term of the expanded shifted polynomial (measured on 2 shared cores)
+_SECONDS_PER_TERM = 0.015
+
+
+def closed_form_seconds(model: SRNN, f: sp.Expr, order: int) -> float:
+    """A lower estimate of the seconds :func:`kernel_closed_form` of order ``N`` takes:
+    ``0.015 s · C(n² + n + d, d) · (1 + 2(min(N, d) − 1))``, ``d = deg f``. The first
+    factor counts the terms of ``f(μ + e^{-As}(h − μ) + ξ)`` expanded (``e^{-As}`` has
+    about ``n²`` exponential terms); each deeper level costs at least twice the first (its
+    coefficients are products of exponentials of several lags) and up to 20 times
+    (3 units, ``d = 4``). Measured on linear 2- and 3-unit models (``d ≤ 6``, ``N ≤ 3``,
+    0.3–90 s): order 1 took 0.5–0.95 of the estimate; orders 2 and 3 took 0.8–1.5 of it,
+    and more than 5 times it for 3 units with ``d = 4`` — which is why
+    :func:`kernel_closed_form` also keeps a deadline."""
+    n = model.n
+    d = sp.Poly(f, *model.h).total_degree() if f.free_symbols & set(model.h) else 0
+    levels = max(min(int(order), d), 1)
+    return _SECONDS_PER_TERM * comb(n * n + n + d, d) * (1 + 2 * (levels - 1))
+
+
+class Deadline:
+    """``check()`` raises :class:`~volterra_sym.errors.ResourceLimitError` once ``budget``
+    seconds have passed since construction (called between the steps of a closed form)."""
+
+    OPTION = ("evaluate numbers with .evaluate(lags, method='exact'), lower the degree of "
+              "the observable, or pass doit(time_budget=...)")
+
+    def __init__(self, budget: float, estimate: float, what: str):
+        self.budget, self.estimate, self.what = budget, estimate, what
+        self.start = time.perf_counter()
+        if estimate > budget:
+            raise ResourceLimitError(
+                f"{what} needs at least about {estimate:.3g} s (estimated from its terms), "
+                f"more than the time budget {budget:g} s; {self.OPTION}", estimate=estimate,
+                budget=budget, unit="seconds", option=self.OPTION)
+
+    def check(self) -> None:
+        spent = time.perf_counter() - self.start
+        if spent > self.budget:
+            raise ResourceLimitError(
+                f"{self.what} was stopped after {spent:.3g} s, over the time budget "
+                f"{self.budget:g} s (the estimate beforehand was {self.estimate:.3g} s); "
+                f"{self.OPTION}", estimate=spent, budget=self.budget, unit="seconds",
+                option=self.OPTION)
 
 
 # ---------------------------------------------------------------------- symbolic closed form
@@ -94,9 +146,10 @@ def _expm_real_float(A: sp.Matrix) -> sp.Matrix:
     return E.applyfunc(lambda e: sp.Float(0) if e == 0 else e).evalf(15)
 
 
-def semigroup_closed_form(model: SRNN, g: sp.Expr, s: sp.Expr) -> sp.Expr:
+def semigroup_closed_form(model: SRNN, g: sp.Expr, s: sp.Expr,
+                          check: Callable[[], None] | None = None) -> sp.Expr:
     """``(P_s g)(h) = E[g(μ + e^{-As}(h - μ) + ξ)]``, ``ξ ~ N(0, S - e^{-As} S e^{-Aᵀs})``
-    as a SymPy expression (small n: uses ``Matrix.exp``)."""
+    as a SymPy expression (small n: uses ``Matrix.exp``); ``check()`` between the steps."""
     A, mu, S = _closed_form_matrices(model)
     E = _expm_closed_form(model, A).subs(_X, s)
     degree = sp.Poly(g, *model.h).total_degree() if g.free_symbols & set(model.h) else 0
@@ -105,21 +158,32 @@ def semigroup_closed_form(model: SRNN, g: sp.Expr, s: sp.Expr) -> sp.Expr:
     y = sp.Matrix(model.h) - mu
     m_s = mu + E * y
     shifted = g.subs({hi: m_s[i] + xi[i] for i, hi in enumerate(model.h)}, simultaneous=True)
-    return gaussian_expectation(sp.expand(shifted), xi, sp.zeros(model.n, 1), Sig)
+    if check is not None:
+        check()
+    return gaussian_expectation(sp.expand(shifted), xi, sp.zeros(model.n, 1), Sig, check)
 
 
 def kernel_closed_form(model: SRNN, f: sp.Expr, channels: tuple[int, ...],
-                       lags: tuple[sp.Symbol, ...]) -> sp.Expr:
+                       lags: tuple[sp.Symbol, ...], budget: float | None = None) -> sp.Expr:
     """``K_k(σ)`` for sorted lags ``σ_1 ≤ … ≤ σ_N`` (the symbols ``lags``) as a closed form
     in exponentials: ``g_j = L_{k_j} P_{σ_j-σ_{j-1}} g_{j-1}`` with the closed-form
-    semigroup, then the Gaussian average."""
+    semigroup, then the Gaussian average. Refused beforehand when
+    :func:`closed_form_seconds` exceeds ``budget`` seconds (default 120), and stopped
+    between its steps once ``budget`` has passed
+    (:class:`~volterra_sym.errors.ResourceLimitError` either way)."""
+    limit = DEFAULT_TIME_BUDGET if budget is None else time_budget(budget)
+    N = len(channels)
+    check = Deadline(limit, closed_form_seconds(model, f, N),
+                     f"the closed form of this order-{N} kernel").check
     sig = tuple(lags)
     g = f
     for j, k in enumerate(channels):
         gap = sig[j] - (sig[j - 1] if j else 0)
-        g = perturbation(model, k, semigroup_closed_form(model, g, gap))
+        g = perturbation(model, k, semigroup_closed_form(model, g, gap, check))
+        check()
     _, mu, S = _closed_form_matrices(model)
-    K = sp.expand(gaussian_expectation(sp.expand(g), model.h, mu, S))
+    K = sp.expand(gaussian_expectation(sp.expand(g), model.h, mu, S, check))
+    check()
     if K.has(sp.Float):
         return chop(K)
     return sp.simplify(K) if sp.count_ops(K) < 400 else K
@@ -143,11 +207,13 @@ def semigroup_rule(model: SRNN, g: sp.Expr, s: sp.Expr) -> sp.Expr | None:
     return semigroup_closed_form(model, g, s) if supports(model, g) else None
 
 
-def kernel_rule(model: SRNN, f: sp.Expr, channels, lags) -> sp.Expr | None:
-    """Rule for ``ResponseKernel.doit()``: the closed form for n ≤ 3 where it applies."""
-    if supports(model, f) and model.n <= MAX_CLOSED_FORM_DIM:
-        return kernel_closed_form(model, f, tuple(channels), tuple(lags))
-    return None
+def kernel_rule(model: SRNN, f: sp.Expr, channels, lags,
+                budget: float | None = None) -> sp.Expr | None:
+    """Rule for ``ResponseKernel.doit()``: the closed form for n ≤ 3 where it applies,
+    within the time budget ``budget`` (see :func:`kernel_closed_form`)."""
+    if not (supports(model, f) and model.n <= MAX_CLOSED_FORM_DIM):
+        return None
+    return kernel_closed_form(model, f, tuple(channels), tuple(lags), budget)
 
 
 def average_rule(model: SRNN, g: sp.Expr) -> sp.Expr | None:

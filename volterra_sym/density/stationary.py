@@ -21,6 +21,7 @@ for it). Every density is cached per model (``derived(model, ("density", ...))``
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -526,15 +527,20 @@ def gaussian_moment(exponents: tuple[int, ...], S: sp.Matrix) -> sp.Expr:
     return _isserlis(idx, _MatrixKey(S))
 
 
-def gaussian_expectation(g: sp.Expr, h, mean: sp.Matrix, cov: sp.Matrix) -> sp.Expr:
-    """``E[g(h)]`` for ``h ~ N(mean, cov)`` and polynomial ``g`` (exact)."""
+def gaussian_expectation(g: sp.Expr, h, mean: sp.Matrix, cov: sp.Matrix,
+                         check: Callable[[], None] | None = None) -> sp.Expr:
+    """``E[g(h)]`` for ``h ~ N(mean, cov)`` and polynomial ``g`` (exact); ``check()`` is
+    called between the steps (a deadline that raises)."""
+    check = check or (lambda: None)
     y = sp.symbols(f"_y0:{len(h)}")
     shifted = sp.expand(g.subs({hi: yi + mi for hi, yi, mi in zip(h, y, mean, strict=True)},
                                simultaneous=True))
+    check()
     poly = sp.Poly(shifted, *y)
     key = _MatrixKey(cov)
     out = sp.Integer(0)
     for monom, coeff in poly.terms():
+        check()
         if sum(monom) % 2 == 0:
             idx = tuple(itertools.chain.from_iterable([i] * e for i, e in enumerate(monom)))
             out += coeff * _isserlis(idx, key)

@@ -143,12 +143,14 @@ class ResponseKernel(OperatorExpr):
         return self.operator_form()
 
     def doit(self, **hints):
-        """The closed form where the exact backend applies (n ≤ 3; the cost grows fast with
-        the dimension and the degree of ``f``: K₁ of a 3-dim model took 1.4 s for a quadratic
-        observable, 10 s for a cubic and more than a minute for a quartic; no estimate
-        refuses it beforehand), else the operator tree with every applicable step carried
-        out."""
-        out = apply_rule("kernel", self.model, self.observable, self.channels, self.lags)
+        """The closed form where the exact backend applies (linear model, polynomial ``f``,
+        n ≤ 3), else the operator tree with every applicable step carried out. The cost
+        grows fast with n, the degree of ``f`` and the order: it is estimated first
+        (:func:`~volterra_sym.density.closed_form_seconds`) and a form over the hint
+        ``time_budget`` (seconds, default 120) is refused with the estimate."""
+        budget = hints.pop("time_budget", None)
+        out = apply_rule("kernel", self.model, self.observable, self.channels, self.lags,
+                         budget)
         return self.operator_form().doit(**hints) if out is None else out
 
     def _latex(self, printer) -> str:
