@@ -220,3 +220,18 @@ def test_a_large_mean_does_not_make_the_response_terms_vanish():
     terms = np.array([[1e13, 1e13, 1e13], [0.0, 0.3, 0.5], [0.0, 0.01, 0.02]])
     d = diagnose_series(terms, 0.1)
     assert "vanishes" not in d.message
+
+
+def test_a_term_dominant_early_does_not_vanish_beside_a_later_giant():
+    """u = exp(exp(t)) on [0, 5]: sup|T_1| ~ 1e61 is 1e-58 of sup|T_2| ~ 1e119, so a sup-norm
+    test called T_1 vanishing ("only one non-vanishing order: convergence unknown") though
+    it dominates at early times; judged at each time, the ratio test sees the divergence."""
+    from volterra_sym.hierarchy.convergence import diagnose_series
+
+    terms = np.array([[0.3, 0.3, 0.3], [1.0, 1e3, 1e61], [1e-3, 1.0, 1e119]])
+    d = diagnose_series(terms, 0.1)
+    assert d.status == "diverging" and d.meaningful is False
+    assert d.radius < 1e-50
+    # a term below rtol of the others at every time still vanishes
+    tiny = np.array([[0.3, 0.3], [1.0, 2.0], [1e-14, 1e-13]])
+    assert "highest computed order vanishes" in diagnose_series(tiny, 0.1).message

@@ -118,10 +118,13 @@ def diagnose_series(terms: np.ndarray, eps: float, *, rtol: float = 1e-12,
                                  f"{terminates_at} (linear model, polynomial observable): "
                                  "the partial sum is exact at every eps", "exact")
     a = np.max(np.abs(terms[1:]), axis=1) if terms.shape[0] > 1 else np.zeros(0)
-    # vanishing is judged against the response terms only: <f>_0 is unrelated to their size
-    # (f = h1 + 1e13 made T_2 ~ 1e-2 "vanish")
-    scale = max(float(np.max(a, initial=0.0)), 1e-300)
-    nz = [N for N, x in enumerate(a, start=1) if x > rtol * scale]
+    # vanishing is judged against the response terms only (<f>_0 is unrelated to their size:
+    # f = h1 + 1e13 made T_2 ~ 1e-2 "vanish") and at each time: T_N vanishes when
+    # |T_N(t)| ≤ rtol·max_j |T_j(t)| at every t (a sup over t made T_1 ~ 1e61 "vanish"
+    # beside T_2 ~ 1e119 for u = exp(exp(t)), though T_1 dominates at early times)
+    resp = np.abs(terms[1:])
+    scale = np.maximum(np.max(resp, axis=0, initial=0.0), 1e-300)
+    nz = [N for N in range(1, len(a) + 1) if np.any(resp[N - 1] > rtol * scale)]
     sizes = np.array([abs(eps) ** N * x for N, x in enumerate(a, start=1)])
     ratios = np.array([sizes[i] / sizes[i - 1] if sizes[i - 1] > 0 else np.inf
                        for i in range(1, len(sizes))])
