@@ -393,3 +393,14 @@ def test_times_and_t_max_together_are_refused(capsys):
     code = main(["simulate", "tanh1d", "--input", "sin(t)", "--paths", "100", "--eps", "0.1",
                  "--times", "0.5", "--t-max", "100"])
     assert code == 2 and "not both" in capsys.readouterr().err
+
+
+def test_kernel_montecarlo_with_input_inside_the_activation_names_cli_routes(capsys):
+    """The auto estimator used to pick fdt for tanh1d_inside and fail inside the API with
+    advice to pass ``conjugate=`` (a Python argument): now the CLI refuses up front and
+    names the routes a CLI user has."""
+    code, _, err = run(capsys, "kernel", "tanh1d_inside", "--method", "montecarlo",
+                       "--lags", "0.5", "--paths", "100")
+    msg = one_line(err)
+    assert code == 2 and "inside the activation" in msg and "--method" in msg
+    assert "conjugate=" not in msg and "state_noise_crn" not in msg

@@ -352,6 +352,13 @@ def _choose_estimator(model, order: int, requested: str, lags: np.ndarray) -> st
     that does not apply is refused with the reason."""
     from .verify.mc_kernels import estimators
 
+    if FEATURE_ACTIVATION_INPUT in model.features:
+        raise NotApplicableError(
+            "--method montecarlo has no kernel estimator for input inside the activation "
+            "(docs/theory.md §10: the fdt and girsanov weights belong to the additive input "
+            "εCu, and the kick a'(z)C·∇ is no translation of the state); use --method "
+            "spectral or galerkin, checked against Monte Carlo responses by `volterra-sym "
+            "verify`")
     has_v, has_B, why_v, why_B = estimators(model)
     need_B_for_fdt = order == 2 and bool(np.any(lags[:, 0] != lags[:, -1]))
     fdt_ok = has_v and (has_B or not need_B_for_fdt)
