@@ -170,13 +170,20 @@ def applies(model: SRNN, f: sp.Expr) -> str | None:
     if not model.state_dependent_noise and not regular_noise(model):
         cov = linearisation(model).cov
         w = None if cov is None else np.linalg.eigvalsh(0.5 * (cov + cov.T))
-        if w is None or w.min() <= 1e-10 * max(w.max(), 1e-300):
+        if w is None or w.min() <= WHITENING_RTOL * max(w.max(), 1e-300):
             return ("D = σσᵀ is singular and the linearised network's stationary covariance "
                     "is too: the noise does not reach every direction, so p0 has no density "
                     "to average over")
     if basis_size(model.n, 2) ** 2 * 8 * 6 > memory_budget():
         return f"even a degree-2 basis of n = {model.n} variables exceeds the memory budget"
     return None
+
+
+#: smallest eigenvalue of the linearised covariance, relative to the largest, that the
+#: whitening accepts: stricter than the exact Gaussian density's 1e-14
+#: (``density.linearisation``), because the basis is polynomial in ``L⁻¹(h − μ)`` and a
+#: condition number above 1e10 leaves degree-d products with no correct digits
+WHITENING_RTOL = 1e-10
 
 
 # ---------------------------------------------------------------------- the measure
