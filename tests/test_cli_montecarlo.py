@@ -404,3 +404,29 @@ def test_kernel_montecarlo_with_input_inside_the_activation_names_cli_routes(cap
     msg = one_line(err)
     assert code == 2 and "inside the activation" in msg and "--method" in msg
     assert "conjugate=" not in msg and "state_noise_crn" not in msg
+
+
+def test_simulate_runs_models_with_input_inside_the_activation(capsys):
+    """``simulate`` refused the models of docs/theory.md §10–§11 ("the ensemble engine ...
+    does not support input inside the activation"); they now run on the state-noise engine
+    (every ε on the same paths, Richardson in dt) and meet the spectral series: within
+    4·se + the removed bias + 2|ε⁵T₅|, while the first order alone is far outside."""
+    times = [1.0, 2.0]
+    doc = run_json(capsys, "simulate", "tanh1d_inside", "--input", "sin(t)", "--eps", "0.3",
+                   "-0.3", "--times", *times, "--paths", "20000", "--seed", "7")
+    assert doc["method"].startswith("montecarlo (CRN response, Richardson")
+    hier = ResponseHierarchy(load_model("tanh1d_inside"), None, 5)
+    res = hier.series_terms(lambda t: np.array([np.sin(t)]), np.array(times),
+                            method="spectral")
+    T, err = np.asarray(res), np.asarray(res.error)
+    for e, eps in enumerate(doc["eps"]):
+        v, se = np.array(doc["values"][e]), np.array(doc["stderr"][e])
+        bias = np.array(doc["bias"][e])
+        assert np.all(se > 0)
+        S4 = sum(eps ** N * T[N] for N in range(1, 5))
+        tol = Z * se + bias + 2 * np.abs(eps ** 5 * T[5]) + np.abs(err[1:5]).sum(0)
+        assert np.all(np.abs(v - S4) <= tol), (eps, v, S4, tol)
+        assert np.abs(v - eps * T[1])[1] > tol[1]       # the check has power
+    code, _, err_text = run(capsys, "simulate", "tanh1d_inside", "--input", "sin(t)", "--eps",
+                            "0.3", "--times", "1", "--paths", "100", "--workers", "2")
+    assert code == 2 and "--workers" in one_line(err_text)

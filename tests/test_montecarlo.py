@@ -540,14 +540,18 @@ def test_a_run_that_is_one_long_chunk_is_refused_inside_it(monkeypatch):
 
     import volterra_sym as vs
     from volterra_sym.errors import ResourceLimitError
+    from volterra_sym.density.sampling import stationary_sampler
     from volterra_sym.montecarlo import first_order_kernel, kick_kernel
+    from volterra_sym.montecarlo.integrators import state_noise_crn
 
-    m = vs.load_model("tanh3")
+    m, inside = vs.load_model("tanh3"), vs.load_model("tanh1d_inside")
     monkeypatch.setenv("VOLTERRA_TIME_BUDGET", "5")
     for run in (lambda: first_order_kernel(m, [1.0], n_paths=200, dt=0.02, n_origins=10**6,
                                            method="girsanov",
                                            seed=1),
-                lambda: kick_kernel(m, [4000.0], n_paths=200, dt=0.02, seed=1)):
+                lambda: kick_kernel(m, [4000.0], n_paths=200, dt=0.02, seed=1),
+                lambda: state_noise_crn(inside, np.sin, [0.1], [2000.0], n_paths=2000,
+                                        dt=0.01, initial=stationary_sampler(inside))):
         t0 = time.perf_counter()
         with pytest.raises(ResourceLimitError, match="of the first of 1 chunks took") as err:
             run()

@@ -565,6 +565,73 @@ def _plot_responses(path, times, eps, value, stderr, title: str) -> None:
     plt.close(fig)
 
 
+def _simulate_state_noise(args, model, f, u, parsed, eps, times, st, out, plot, bar) -> int:
+    """``simulate`` for the models of docs/theory.md §10–§11 (input inside the activation,
+    state-dependent noise): :func:`~volterra_sym.montecarlo.integrators.state_noise_crn`,
+    every ε on the same paths, Richardson-extrapolated in ``dt``."""
+    from .density.sampling import stationary_sampler
+    from .montecarlo.integrators import state_noise_crn
+
+    for flag, given in (("--workers", args.workers), ("--scheduler", args.scheduler),
+                        ("--control-variate", args.control_variate or None)):
+        if given is not None:
+            raise InvalidInputError(
+                f"{flag} is not used for a model with {' and '.join(sorted(model.features))} "
+                "(its Monte Carlo engine runs in-process without a control variate)",
+                param=flag)
+    chunk = 20_000
+    check_memory(16.0 * (len(eps) + 1) * times.size * min(chunk, st["paths"]),
+                 f"{times.size:,} observation times × {len(eps) + 1} amplitudes per chunk "
+                 "of paths", "use fewer --times or --eps")
+    t0 = time.time()
+    with bar.stage(f"Monte Carlo, every ε on the same {st['paths']:,} paths (in-process)"):
+        initial = stationary_sampler(model)
+        value, stderr, bias = state_noise_crn(model, u, eps, times, n_paths=st["paths"],
+                                              dt=st["dt"], initial=initial, seed=st["seed"],
+                                              observable=f, chunk=chunk)
+    seconds = time.time() - t0
+    dt = st["dt"]
+    doc = {"model": model.name, "observable": str(f),
+           "input": [str(p) for p in parsed],
+           "method": "montecarlo (CRN response, Richardson-extrapolated in dt)",
+           "options": {"paths": st["paths"], "dt": dt, "scheme": "euler",
+                       "seed": st["seed"], "control_variate": False},
+           "eps": eps, "times": times.tolist(), "values": _nullable(value),
+           "stderr": _nullable(stderr), "bias": _nullable(bias), "bias_stderr": None,
+           "baseline": None, "baseline_stderr": None,
+           "values_are": "2 R(dt/2) - R(dt), R = E f(h^eps_t) - E f(h^0_t) on common random "
+                         "numbers (the first-order time-step bias removed); bias = "
+                         "|R(dt/2) - R(dt)|, the size of what was removed",
+           "cluster": "in-process", "seconds": seconds}
+    text = json.dumps(doc, indent=1)
+    if out is not None:
+        write_text_atomic(out, text + "\n")
+    if plot is not None:
+        with bar.stage("plot"), atomic_path(plot) as tmp:
+            _plot_responses(tmp, times, eps, value, stderr,
+                            f"{model.name}: f = {f}, u = {', '.join(map(str, parsed))}, "
+                            f"{st['paths']:,} CRN paths, dt = {dt:g} (Richardson)")
+    bar.close()
+    if out is not None:
+        print(f"wrote {out}", file=sys.stderr)
+    if plot is not None:
+        print(f"wrote {plot}", file=sys.stderr)
+    if args.json:
+        print(text)
+        return EXIT_OK
+    print(f"# {model.name}: response of f = {f} to eps·u, u = {', '.join(map(str, parsed))}; "
+          f"{st['paths']:,} CRN paths, dt = {dt:g} and dt/2 (euler, Richardson), seed "
+          f"{st['seed']}, in-process, {seconds:.1f} s")
+    print("# value ± se [|R(dt/2) - R(dt)|, the removed time-step bias] per eps")
+    print(f"# {'t':>8s}" + "".join(f"{'eps=' + format(e, 'g'):>36s}" for e in eps))
+    step = max(1, len(times) // 20)
+    for i in range(0, len(times), step):
+        print(f"{times[i]:10.4g}" + "".join(
+            f"{value[e, i]:13.5g} ±{stderr[e, i]:9.2g} [{bias[e, i]:9.2g}]"
+            for e in range(len(eps))))
+    return EXIT_OK
+
+
 def cmd_simulate(args) -> int:
     """``simulate``: CRN responses at every ``--eps`` (module docstring)."""
     from .montecarlo import response
@@ -597,6 +664,9 @@ def cmd_simulate(args) -> int:
             f = model.observable(args.observable)
             u, parsed = parse_input(args.input, model.m)
             u(0.0)                                      # refuse a bad input before the run
+        if model.features:
+            return _simulate_state_noise(args, model, f, u, parsed, eps, times, st, out,
+                                         plot, bar)
         results = []
         t0 = time.time()
         with dask_client(args.workers, args.scheduler) as client:

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from ..budget import montecarlo_seconds
 from ..errors import InvalidInputError, ResourceLimitError, SimulationError
 
-__all__ = ["PilotWatch", "check_client", "map_chunks"]
+__all__ = ["PilotWatch", "check_client", "check_pilot", "map_chunks"]
 
 
 def check_client(client):
@@ -90,7 +90,7 @@ def map_chunks(job, n_chunks: int, *, client=None,
                 on_result(i, job.run_chunk(i, watch=watch))
                 bar.update(1)
                 if i == 0 and n_chunks > 1:
-                    _check_pilot(time.perf_counter() - start, n_chunks, budget)
+                    check_pilot(time.perf_counter() - start, n_chunks, budget)
             return
         _map_on_client(job, n_chunks, client, on_result, bar)
     finally:
@@ -140,7 +140,7 @@ def _refuse(estimate: float, budget: float, measured: str) -> None:
         option="lower the paths or raise VOLTERRA_TIME_BUDGET")
 
 
-def _check_pilot(first: float, n_chunks: int, budget: float) -> None:
+def check_pilot(first: float, n_chunks: int, budget: float) -> None:
     """Refuse a run whose first chunk, times the number of chunks, exceeds the time budget
     (the cost is measured, not modelled: one chunk of ≤ a few thousand paths is spent)."""
     estimate = first * n_chunks

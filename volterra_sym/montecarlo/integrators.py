@@ -32,6 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
+from ..budget import montecarlo_seconds
 from ..density.linearisation import psd_sqrt as _psd_sqrt
 from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..model import SRNN, ModelError
@@ -401,8 +402,15 @@ def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: f
     their standard errors carry the covariance that common random numbers induce between
     the ε, which the per-ε standard errors lose. With ``eps = (ε, −ε)`` the rows
     ``(½, ½)`` and ``(½, −½)`` give the even and odd parts in ε, in which the pathwise
-    first- (even part) or second-order (odd part) fluctuation cancels exactly."""
+    first- (even part) or second-order (odd part) fluctuation cancels exactly.
+
+    The first chunk is timed (in its loop and at its end, :class:`.distributed.PilotWatch`):
+    a run over ``VOLTERRA_TIME_BUDGET`` is refused then."""
+    import time
+
     import sympy as sp
+
+    from .distributed import PilotWatch, check_pilot
 
     eps = np.atleast_1d(np.asarray(eps, float))
     combine = check_combine(combine, eps.size)
@@ -425,7 +433,13 @@ def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: f
     s2 = np.zeros((K, T))
     bias_sum = np.zeros((K, T))
     done = 0
-    for ci, child in enumerate(root.spawn(-(-n_paths // chunk))):
+    n_chunks = -(-n_paths // chunk)
+    budget = montecarlo_seconds()
+    start = time.perf_counter()
+    for ci, child in enumerate(root.spawn(n_chunks)):
+        if ci == 1 and n_chunks > 1:
+            check_pilot(time.perf_counter() - start, n_chunks, budget)
+        watch = PilotWatch(n_chunks, budget) if ci == 0 else None
         P = min(chunk, n_paths - done)
         rng = np.random.default_rng(child)
         h0 = np.asarray(initial(rng, P), float).reshape(P, model.n)
@@ -436,7 +450,11 @@ def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: f
         out_f = np.zeros((E + 1, T, P))
         for e in range(E + 1):
             out_c[e, idx == 0] = out_f[e, idx == 0] = fval(h0)
+        if watch is not None:
+            watch(0.0)
         for i in range(steps):
+            if watch is not None and i % 32 == 31:
+                watch(i / steps)
             dB1 = rng.standard_normal((P, coarse.r)) * np.sqrt(dt / 2)
             dB2 = rng.standard_normal((P, coarse.r)) * np.sqrt(dt / 2)
             t = i * dt
