@@ -539,8 +539,8 @@ def test_a_run_that_is_one_long_chunk_is_refused_inside_it(monkeypatch):
     import time
 
     import volterra_sym as vs
-    from volterra_sym.errors import ResourceLimitError
     from volterra_sym.density.sampling import stationary_sampler
+    from volterra_sym.errors import ResourceLimitError
     from volterra_sym.montecarlo import first_order_kernel, kick_kernel
     from volterra_sym.montecarlo.integrators import state_noise_crn
 

@@ -310,3 +310,24 @@ def test_control_variate_refusals(nets):
     with pytest.raises(InvalidInputError, match="crn"):
         response(model, u_sin, 0.5, [1.0], n_paths=10, dt=0.1, crn=False,
                  control_variate=True, observable="h1**2")
+
+
+def test_a_run_over_the_time_budget_on_a_cluster_is_refused_after_its_first_chunk(
+        client, small, monkeypatch):
+    """On a Dask client no pilot was taken: a run of hours started. The first chunk back,
+    times the rounds of chunks the worker threads need, is compared with
+    VOLTERRA_TIME_BUDGET; the rest of the chunks are cancelled."""
+    from volterra_sym.errors import ResourceLimitError
+
+    model, conj, sampler = small
+    monkeypatch.setenv("VOLTERRA_TIME_BUDGET", "0.5")
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError, match="chunks on 2 worker threads took"):
+        first_order_kernel(model, [0.0, 0.5], n_paths=256 * 400, dt=0.05, chunk_size=256,
+                           seed=5, initial=sampler, method="girsanov", window=0.1,
+                           n_origins=8, origin_stride=0.5, client=client)
+    assert time.perf_counter() - t0 < 20
+    monkeypatch.delenv("VOLTERRA_TIME_BUDGET")
+    # the cluster is still usable, and a run within the budget is not refused
+    first_order_kernel(model, [0.0], n_paths=256 * 4, dt=0.05, chunk_size=256, seed=5,
+                       initial=sampler, method="girsanov", client=client)

@@ -158,6 +158,9 @@ def _map_on_client(job, n_chunks: int, client, on_result, bar) -> None:
     except ImportError:  # pragma: no cover
         KilledWorker = ()  # noqa: N806
 
+    budget = montecarlo_seconds()
+    slots = max(sum(client.nthreads().values()), 1)
+    start = time.perf_counter()
     run = uuid.uuid4().hex[:16]
     payload = cloudpickle.dumps(job)
     job_f = client.submit(_unpack, payload, key=f"volterra-job-{run}", pure=False)
@@ -165,6 +168,7 @@ def _map_on_client(job, n_chunks: int, client, on_result, bar) -> None:
                              pure=False): i for i in range(n_chunks)}
     waiting: dict[int, Any] = {}
     nxt = 0
+    judged = False
     try:
         for fut in as_completed(list(futures)):
             i = futures[fut]
@@ -177,6 +181,13 @@ def _map_on_client(job, n_chunks: int, client, on_result, bar) -> None:
                 raise SimulationError(f"chunk {i} was cancelled (the Dask client or cluster "
                                       "shut down during the run)") from None
             fut.release()
+            if not judged and n_chunks > slots:      # the pilot: the first chunk back
+                judged = True
+                first = time.perf_counter() - start
+                estimate = first * -(-n_chunks // slots)
+                if estimate > budget:
+                    _refuse(estimate, budget, f"the first of {n_chunks} chunks on {slots} "
+                                              f"worker threads took {first:.3g} s")
             waiting[i] = res
             bar.update(1)
             while nxt in waiting:
