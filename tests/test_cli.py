@@ -252,7 +252,15 @@ BAD_INPUTS = [
                        f"{CANARY}')"], 2, "input channel 0"),
     ("input count", S + ["--input", "cos(t)"], 2, "m=1 input channel"),
     ("input 1/t", ["series", "linear2d", "--input", "1/t"], 2, "t = 0"),
-    ("input not real", ["series", "linear2d", "--input", "sqrt(t - 1)"], 2, "not real"),
+    ("input not real", ["series", "linear2d", "--input", "sqrt(t - 1)"], 2,
+     "fractional power t - 1 is ≤ 0 at t = 0"),
+    # a pole inside [0, T] (the integrator used to step into it and report a missed tol)
+    ("input pole", ["series", "tanh1d", "--input", "1/(t - 1)", "--t-max", "3"], 2,
+     "singular on [0, 3]: its denominator t - 1 vanishes between t = 0.9999 and 1.00005"),
+    ("input tan pole", ["series", "tanh1d", "--input", "tan(t)", "--t-max", "3"], 2,
+     "cos(t) vanishes between t = 1.57"),
+    ("simulate input pole", ["simulate", "tanh1d", "--input", "1/(t - 2)", "--eps", "0.1",
+                             "--t-max", "3"], 2, "denominator t - 2 vanishes"),
     ("--t-max 0", S + ["--t-max", "0"], 2, "--t-max"),
     ("--t-max -1", S + ["--t-max", "-1"], 2, "--t-max"),
     ("--t-max inf", S + ["--t-max", "inf"], 2, "--t-max"),
@@ -487,3 +495,12 @@ def test_an_output_directory_that_refuses_new_files_is_refused_first(capsys):
         pytest.skip("no /proc")
     code, _, err = run(capsys, "derive", "tanh1d", "--out", "/proc/x.tex")
     assert code == 2 and "cannot create files in '/proc'" in err and ".part" not in err
+
+
+def test_guarded_inputs_without_a_singularity_on_the_range_are_accepted(capsys):
+    """The singularity check of ``--input`` is on [0, --t-max] only: a pole beyond it, a
+    denominator that never vanishes and a log of a positive argument pass."""
+    for expr, t_max in (("1/(2 + sin(t))", "3"), ("log(t + 1)", "3"), ("1/(t - 5)", "3")):
+        code, out, err = run(capsys, "series", "tanh1d", "--input", expr, "--t-max", t_max,
+                             "--order", "1", "--n-times", "5")
+        assert code == 0, err

@@ -63,6 +63,7 @@ from .errors import (
 )
 from .hierarchy.dag import MAX_TIME
 from .model import SRNN, builtin_models, load_model
+from .model.domain import input_singularity
 from .parsing import ExpressionError, parse_expression
 from .reports.atomic import atomic_path, write_text_atomic
 from .reports.progress import StageProgress
@@ -237,12 +238,14 @@ def _check_channels(channels: list[int] | None, order: int, m: int) -> tuple[int
     return tuple(int(k) for k in channels)
 
 
-def parse_input(exprs: list[str], m: int):
+def parse_input(exprs: list[str], m: int, t_max: float | None = None):
     """Input ``u(t)`` from one safe expression in ``t`` per channel -> ``(u, parsed)``.
 
     ``u(t)`` returns a float array ``(m,)`` and raises
     :class:`~volterra_sym.errors.InvalidInputError` (naming the channel and ``t``) where an
     expression is not a finite real number (``1/t`` at ``t = 0``, ``sqrt(t - 1)``...).
+    With ``t_max``, an expression singular on ``[0, t_max]`` (a pole, a log of a number
+    ≤ 0...) is refused up front (:func:`~volterra_sym.model.domain.input_singularity`).
     """
     if len(exprs) != m:
         raise InvalidInputError(f"--input: the model has m={m} input channel(s); give one "
@@ -251,6 +254,12 @@ def parse_input(exprs: list[str], m: int):
     t = sp.Symbol("t", real=True)
     parsed = [parse_expression(e, {"t": t}, what=f"input channel {k}")
               for k, e in enumerate(exprs)]
+    if t_max is not None:
+        for k, e in enumerate(parsed):
+            why = input_singularity(e, t, t_max)
+            if why is not None:
+                raise InvalidInputError(f"--input channel {k} ({e}) is singular on "
+                                        f"[0, {t_max:g}]: {why}", param="--input")
     fns = [sp.lambdify(t, e, "cmath") for e in parsed]
 
     def value(k: int, tt: float) -> float:
@@ -499,7 +508,7 @@ def cmd_series(args) -> int:
             check_memory(6 * 8 * (order + 1) * n_times * (4 if args.json else 1),
                          f"series of order {order} at {n_times:,} times", "lower --n-times")
             hier = ResponseHierarchy(model, args.observable, order)
-            u, parsed = parse_input(args.input, model.m)
+            u, parsed = parse_input(args.input, model.m, t_max)
             chosen = select_route(model, hier.f, args.method, f"the series of {hier.f}")
             route = chosen.name
             times = np.linspace(0.0, t_max, n_times)

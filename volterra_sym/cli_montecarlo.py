@@ -662,7 +662,7 @@ def cmd_simulate(args) -> int:
             model = _load(args.model)
             _numeric(model)
             f = model.observable(args.observable)
-            u, parsed = parse_input(args.input, model.m)
+            u, parsed = parse_input(args.input, model.m, float(times.max()))
             u(0.0)                                      # refuse a bad input before the run
         if model.features:
             return _simulate_state_noise(args, model, f, u, parsed, eps, times, st, out,

@@ -26,7 +26,7 @@ import sympy as sp
 from .cache import derived
 from .srnn import SRNN
 
-__all__ = ["observable_singularity", "SCALES", "NEAR_ZERO"]
+__all__ = ["observable_singularity", "input_singularity", "SCALES", "NEAR_ZERO"]
 
 #: standard deviations of the Gaussian states the numerical check tries
 SCALES = (0.5, 2.0, 10.0, 50.0)
@@ -103,3 +103,44 @@ def observable_singularity(model: SRNN, f: sp.Expr) -> str | None:
                         f"{reason}, so its average over p0 may not exist")
         return None
     return derived(model, ("model", "observable_singularity", f), build)
+
+
+#: points of the grid on ``[0, T]`` on which an input's guarded sub-expressions are checked
+INPUT_GRID = 20_001
+
+
+def input_singularity(u: sp.Expr, t: sp.Symbol, t_max: float) -> str | None:
+    """Why the input ``u(t)`` is singular (or nearly) on ``[0, t_max]``, or ``None``: every
+    guarded sub-expression (denominator, ``log`` argument, fractional-power base, ``tan``;
+    see the module docstring) is checked on ``INPUT_GRID`` equally spaced times — a sign
+    change, a non-finite or non-real value, or a minimum of ``|g|`` below ``10⁻³`` of its
+    median refuses ``u`` (``1/(t − 1)`` on ``[0, 3]``; the integrators would otherwise
+    step into the pole and report only that they missed their tolerance)."""
+    grid = np.linspace(0.0, float(t_max), INPUT_GRID)
+    for what, g, positive in _guarded(u, (t,)):
+        if g.is_positive if positive else (g.is_positive or g.is_negative):
+            continue
+        with np.errstate(all="ignore"):
+            try:
+                vals = np.broadcast_to(np.asarray(sp.lambdify(t, g, "numpy")(grid),
+                                                  dtype=complex), grid.shape)
+            except Exception as exc:  # noqa: BLE001 - any failure means "cannot evaluate"
+                return f"its {what} {g} cannot be evaluated ({type(exc).__name__})"
+        bad = ~np.isfinite(vals) | (np.abs(vals.imag) > 1e-12 * (1 + np.abs(vals.real)))
+        v = vals.real
+        if bad.any():
+            return f"its {what} {g} is not finite and real at t = {grid[bad.argmax()]:.4g}"
+        if positive and (v <= 0).any():
+            return f"its {what} {g} is ≤ 0 at t = {grid[(v <= 0).argmax()]:.4g}"
+        if not positive and (v > 0).any() and (v < 0).any():
+            k = int(np.flatnonzero(np.diff(np.sign(v)) != 0)[0])
+            if v[k + 1] == 0:
+                return f"its {what} {g} vanishes at t = {grid[k + 1]:.6g}"
+            return (f"its {what} {g} vanishes between t = {grid[k]:.6g} and "
+                    f"{grid[k + 1]:.6g}")
+        a = np.abs(v)
+        i = int(a.argmin())
+        if a[i] < NEAR_ZERO * float(np.median(a)):
+            return (f"its {what} {g} comes within {a[i]:.2g} of 0 (median "
+                    f"{np.median(a):.2g}) at t = {grid[i]:.4g}")
+    return None
