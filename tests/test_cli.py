@@ -259,6 +259,8 @@ BAD_INPUTS = [
      "singular on [0, 3]: its denominator t - 1 vanishes between t = 0.9999 and 1.00005"),
     ("input tan pole", ["series", "tanh1d", "--input", "tan(t)", "--t-max", "3"], 2,
      "cos(t) vanishes between t = 1.57"),
+    ("input overflowing the terms", ["series", "tanh1d", "--input", "sin(t)*1e300"], 2,
+     "the terms overflow the float range"),
     ("simulate input pole", ["simulate", "tanh1d", "--input", "1/(t - 2)", "--eps", "0.1",
                              "--t-max", "3"], 2, "denominator t - 2 vanishes"),
     ("--t-max 0", S + ["--t-max", "0"], 2, "--t-max"),

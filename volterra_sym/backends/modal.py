@@ -26,7 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import AccuracyNotReachedError
+from ..errors import AccuracyNotReachedError, InvalidInputError
 from ..hierarchy.propagation import Representation
 
 __all__ = ["converged_forward", "forward_grid", "step_index", "ModalSystem", "ModalRepresentation",
@@ -300,6 +300,11 @@ def converged_forward(dz: ModalSystem, a0: np.ndarray, order: int, tmax: float,
     while True:
         prop = propagate_forward(dz, order, K, tmax, sampler(K), Lc, theta, kicks)
         ends = prop.endpoint_terms(a0)
+        if not np.all(np.isfinite(ends)):
+            raise InvalidInputError(
+                f"{what}: the terms overflow the float range (order N grows like |u|^N; "
+                f"the input u is too large for order {order}): scale u down and eps up, or "
+                f"lower the order", param="u")
         if prev is not None:
             scale = np.maximum(np.abs(ends).max(1), 1e-300)
             noise = noise_unit * prop.magnitudes(a0)
