@@ -555,7 +555,7 @@ def test_a_run_that_is_one_long_chunk_is_refused_inside_it(monkeypatch):
         t0 = time.perf_counter()
         with pytest.raises(ResourceLimitError, match="of the first of 1 chunks took") as err:
             run()
-        assert time.perf_counter() - t0 < 4.5
+        assert time.perf_counter() - t0 < 15     # the whole runs: about 3000 s, 21 s, 60 s
         assert err.value.estimate > 5
 
 
