@@ -104,7 +104,8 @@ environment:
   VOLTERRA_MEMORY_BUDGET    memory budget such as 4G (default: half of the
                             available memory)
   VOLTERRA_TIME_BUDGET      seconds a Monte Carlo run may take (default 3600): the
-                            first chunk of paths is timed and a longer run refused
+                            first chunk of paths (or the first second of a single
+                            long chunk) is timed and a longer run refused
   VOLTERRA_DEBUG=1          print the traceback of internal errors
 
 output files are written atomically (a temporary file in the same directory,
