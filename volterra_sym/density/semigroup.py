@@ -178,6 +178,8 @@ def kernel_closed_form(model: SRNN, f: sp.Expr, channels: tuple[int, ...],
     sig = tuple(lags)
     g = f
     for j, k in enumerate(channels):
+        if g == 0:              # P_s and L_k keep 0: every deeper level is 0 as well
+            return sp.Integer(0)
         gap = sig[j] - (sig[j - 1] if j else 0)
         g = perturbation(model, k, semigroup_closed_form(model, g, gap, check))
         check()

@@ -380,14 +380,15 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
     from ..density import closed_form_is_cheap, supports
 
     exact = closed_forms and closed_form_is_cheap(model, f)
+    degree = sp.Poly(f, *model.h).total_degree() if exact else None
     for N in range(1, order + 1):
         out.append(f"\\subsection*{{Order {N}}}\n")
         for K in hier.kernels(N):
             out.append(_eq(tex(K) + " = " + tex(K.operator_form()) + _sorted_note(N)))
-            if exact:
+            if exact and N <= degree:       # beyond the degree of f: 0 (noted below)
                 cf = K.doit()
                 out.append(_dmath(tex(K), cf) if cf != 0 else _eq(tex(K) + " = 0"))
-        if exact and N > sp.Poly(f, *model.h).total_degree():
+        if exact and N > degree:
             out.append(f"Every kernel of order {N} vanishes: each $\\mathcal{{L}}_k$ lowers "
                        "the degree of a polynomial by one and $P_s$ preserves it.\n")
     if not exact and closed_forms and supports(model, f):
