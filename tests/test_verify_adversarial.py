@@ -1,0 +1,108 @@
+"""Adversarial checks of ``volterra_sym.verify`` and the Monte Carlo estimator API: a
+verification must fail on a deliberately broken route, bad input gets a typed error
+naming the parameter, estimates are reproducible and frozen, error bars are honest."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from volterra_sym.cli import load_model
+from volterra_sym.hierarchy.kernel import ResponseKernel
+from volterra_sym.results import KernelValues
+from volterra_sym.verify import FAIL, PASS, settings_for
+from volterra_sym.verify.backends import check_kernels
+from volterra_sym.verify.context import Context
+from volterra_sym.verify.identities import check_density, check_fdt, check_kernel_at_zero
+from volterra_sym.verify.symmetry import check_symmetry
+
+
+def _small(seed: int = 12345):
+    return dataclasses.replace(settings_for(True, seed), kernel_paths=2000, kernel_origins=5,
+                               series_paths=4000, eps=(0.1, 0.2, 0.4))
+
+
+def _spectral_replaced(transform):
+    """``ResponseKernel.evaluate`` with the spectral route's result passed through
+    ``transform(values, lags, result) -> KernelValues``."""
+    original = ResponseKernel.evaluate
+
+    def evaluate(self, lags, method="auto", **kw):
+        res = original(self, lags, method=method, **kw)
+        if res.method != "spectral":
+            return res
+        return transform(np.asarray(res), np.asarray(lags, float), res)
+    return evaluate
+
+
+def _ctx(order: int = 2) -> Context:
+    ctx = Context(load_model("linear2d"), None, order, _small())
+    if "spectral" not in ctx.methods or "exact" not in ctx.methods:
+        pytest.skip("exact and spectral needed")
+    check_density(ctx)
+    check_fdt(ctx)
+    return ctx
+
+
+def _spectral_checks(ctx):
+    checks = check_kernel_at_zero(ctx) + check_kernels(ctx) + check_symmetry(ctx)
+    return [c for c in checks if "spectral" in c.name]
+
+
+# ---------------------------------------------------------------------- broken routes
+def test_a_route_returning_nan_kernels_fails(monkeypatch):
+    """A full route that returns NaN without raising: FAIL (was SKIP "taylor: short lags
+    only" for every comparison, and PASS for its symmetry)."""
+    monkeypatch.setattr(ResponseKernel, "evaluate", _spectral_replaced(
+        lambda v, lags, res: KernelValues(v * np.nan, res.error, res.method, res.details)))
+    checks = _spectral_checks(_ctx())
+    assert checks and all(c.status == FAIL for c in checks
+                          if not c.name.startswith("backends: order")
+                          or "vs" not in c.name), [(c.name, c.status) for c in checks]
+    assert any("not finite" in c.reason for c in checks)
+    assert not any(c.status == PASS for c in checks), [(c.name, c.status) for c in checks]
+
+
+def test_a_route_without_error_estimate_is_still_compared(monkeypatch):
+    """Spectral 5 % off at every lag > 0 and no error estimate (``error=None``): the
+    backend comparisons FAIL (they used to drop every entry with an unknown error and
+    report SKIP); unperturbed without an estimate they PASS (no spurious failure)."""
+    def no_error(factor):
+        def transform(v, lags, res):
+            lag_rows = lags.reshape(v.shape[0], -1) if v.ndim else lags.reshape(1, -1)
+            f = np.where(lag_rows.min(axis=1) > 0, factor, 1.0).reshape(v.shape)
+            return KernelValues(v * f, None, res.method, res.details)
+        return transform
+
+    monkeypatch.setattr(ResponseKernel, "evaluate", _spectral_replaced(no_error(1.0)))
+    checks = _spectral_checks(_ctx())
+    assert checks and all(c.status == PASS for c in checks), \
+        [(c.name, c.status, c.reason) for c in checks if c.status != PASS]
+    assert any("unknown for spectral" in c.reason for c in checks)
+
+    monkeypatch.setattr(ResponseKernel, "evaluate", _spectral_replaced(no_error(1.05)))
+    ctx = _ctx()
+    vs = [c for c in check_kernels(ctx) if c.name == "backends: order 1 exact vs spectral"]
+    assert vs and vs[0].status == FAIL, vs
+
+
+def test_monte_carlo_nan_kernel_fails(monkeypatch):
+    """A Monte Carlo estimate that is NaN where the engine has a value: FAIL (NaN entries
+    were dropped from the comparison and the rest could PASS)."""
+    import volterra_sym.verify.mc_kernels as mk
+
+    original = mk.first_order_kernel
+
+    def nan_first(*args, **kw):
+        est = original(*args, **kw)
+        value = np.array(est.value, dtype=float)
+        value[0] = np.nan
+        return dataclasses.replace(est, value=value)
+
+    monkeypatch.setattr(mk, "first_order_kernel", nan_first)
+    ctx = Context(load_model("linear2d"), None, 1, _small())
+    checks = mk.check_mc_kernels(ctx, {})
+    assert len(checks) == 1 and checks[0].status == FAIL, checks
+    assert "non-finite" in checks[0].value
