@@ -106,3 +106,39 @@ def test_monte_carlo_nan_kernel_fails(monkeypatch):
     checks = mk.check_mc_kernels(ctx, {})
     assert len(checks) == 1 and checks[0].status == FAIL, checks
     assert "non-finite" in checks[0].value
+
+
+# ---------------------------------------------------------------------- Monte Carlo API
+def _u1(t):
+    return np.array([np.sin(2.0 * t)])
+
+
+def _estimates():
+    from volterra_sym.montecarlo import (
+        crn_responses,
+        first_order_kernel,
+        kick_kernel,
+        response,
+    )
+    m = load_model("linear2d")
+    return [first_order_kernel(m, [0.0, 0.1], n_paths=64, dt=0.05, seed=1),
+            kick_kernel(m, [0.0, 0.1], n_paths=64, dt=0.05, seed=1),
+            response(m, _u1, 0.1, [0.1], n_paths=64, dt=0.05, seed=1),
+            crn_responses(m, _u1, [0.1], [0.1], n_paths=64, dt=0.05, seed=1)]
+
+
+def test_monte_carlo_results_are_frozen():
+    """Estimates cannot be changed in place (fields, arrays, details); ``replace`` copies."""
+    for est in _estimates():
+        name = type(est).__name__
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            est.value = None
+        with pytest.raises(ValueError):
+            est.value[...] = 0.0
+        with pytest.raises(ValueError):
+            est.stderr.setflags(write=True)
+        if hasattr(est, "details"):
+            with pytest.raises(TypeError):
+                est.details["x"] = 1
+        copy = dataclasses.replace(est, value=np.zeros_like(est.value))
+        assert np.all(copy.value == 0) and not np.all(est.value == 0), name

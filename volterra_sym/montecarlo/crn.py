@@ -20,19 +20,20 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..model import SRNN
-from .estimators import Moments
+from .estimators import FrozenResult, Moments
 from .integrators import check_combine
 from .simulate import Hook, compile_observable, run_paths, time_indices
 
 __all__ = ["CRNResponses", "crn_responses", "parity_matrix", "parity_parts"]
 
 
-@dataclass
-class CRNResponses:
+@dataclass(frozen=True)
+class CRNResponses(FrozenResult):
     """``value[e, j]`` ≈ ``E f(h^{ε_e}_{t_j}) - E f(h^0_{t_j})`` (Richardson-extrapolated in
     ``dt`` per path; ``stderr`` includes the bias estimate's noise); ``raw``/``raw_stderr``
     are the plain ``dt`` estimates, ``bias = raw - value``; ``baseline[j]`` ≈
-    ``E f(h^0_{t_j})`` at ``dt``."""
+    ``E f(h^0_{t_j})`` at ``dt``. Frozen: arrays are read-only
+    (:func:`dataclasses.replace` gives a modified copy)."""
 
     eps: np.ndarray
     times: np.ndarray
