@@ -142,3 +142,28 @@ def test_monte_carlo_results_are_frozen():
                 est.details["x"] = 1
         copy = dataclasses.replace(est, value=np.zeros_like(est.value))
         assert np.all(copy.value == 0) and not np.all(est.value == 0), name
+
+
+def test_kick_kernel_reports_the_seed_that_reproduces_it():
+    """``seed=None``: the estimate's ``seed`` is the drawn entropy (was ``None``: a run
+    without a seed could not be repeated), and passing it back gives the same numbers, as
+    for the other estimators."""
+    from volterra_sym.montecarlo import kick_kernel
+
+    m = load_model("linear2d")
+    a = kick_kernel(m, [0.0, 0.1], n_paths=64, dt=0.05)
+    assert a.seed is not None
+    b = kick_kernel(m, [0.0, 0.1], n_paths=64, dt=0.05, seed=a.seed)
+    assert np.array_equal(a.value, b.value)
+    assert kick_kernel(m, [0.1], n_paths=64, dt=0.05, seed=3).seed == 3
+
+
+@pytest.mark.parametrize("kw, param", [({"amplitude": True}, "amplitude"),
+                                       ({"burn_in": True}, "burn_in")])
+def test_kick_kernel_refuses_booleans(kw, param):
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.montecarlo import kick_kernel
+
+    with pytest.raises(InvalidInputError) as err:
+        kick_kernel(load_model("linear2d"), [0.1], n_paths=64, dt=0.05, **kw)
+    assert err.value.param == param
