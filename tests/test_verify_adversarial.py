@@ -167,3 +167,23 @@ def test_kick_kernel_refuses_booleans(kw, param):
     with pytest.raises(InvalidInputError) as err:
         kick_kernel(load_model("linear2d"), [0.1], n_paths=64, dt=0.05, **kw)
     assert err.value.param == param
+
+
+def test_kernel_origin_ring_is_sized_by_the_origins_and_budgeted(monkeypatch):
+    """One origin and a lag of 10⁹ steps: the conjugate-variable ring used to have a slot
+    per step of the lag (7 TiB: a raw MemoryError); now one slot, and the run is refused
+    for its time. Many origins alive at once over the memory budget: refused by type,
+    naming what to lower."""
+    from volterra_sym.errors import ResourceLimitError
+    from volterra_sym.montecarlo import first_order_kernel
+
+    m = load_model("linear2d")
+    monkeypatch.setenv("VOLTERRA_TIME_BUDGET", "1")
+    with pytest.raises(ResourceLimitError):
+        first_order_kernel(m, [1e6], n_paths=1000, dt=0.001, seed=1)
+    monkeypatch.delenv("VOLTERRA_TIME_BUDGET")
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "50MB")
+    with pytest.raises(ResourceLimitError, match="conjugate-variable ring") as err:
+        first_order_kernel(m, [1000.0], n_paths=512, dt=0.01, n_origins=10**5,
+                           origin_stride=0.01, seed=1, chunk_size=512)
+    assert "origin_stride" in err.value.option

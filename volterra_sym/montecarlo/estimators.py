@@ -578,7 +578,14 @@ class _KernelHook(Hook):
         P, m, G = size, self.m, self.G
         shape = (self.J, P, m) if self.order == 1 else (self.J, P, m, m)
         self.acc = [[np.zeros(shape) for _ in range(G)] for _ in range(self.n_levels)]
-        self.R_o = self.max_span // self.stride + 2
+        # an origin's v (w) is read until its last term completes, max_span later: slots
+        # for the origins alive at once, never more than there are origins
+        self.R_o = min(self.n_origins, self.max_span // self.stride + 2)
+        per_slot = (self.need_v * G * m + self.need_w2 * m * m) * self.n_levels
+        check_memory(8.0 * self.R_o * P * per_slot,
+                     f"the conjugate-variable ring ({self.R_o:,} origins alive at once × "
+                     f"{P:,} paths × {per_slot} values)",
+                     "lower the largest lag or raise origin_stride, or lower chunk_size")
         self.vring = [[np.empty((self.R_o, P, m)) if self.need_v else None for _ in range(G)]
                       for _ in range(self.n_levels)]
         self.wring = [np.empty((self.R_o, P, m, m)) if self.need_w2 else None
