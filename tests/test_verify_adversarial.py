@@ -187,3 +187,57 @@ def test_kernel_origin_ring_is_sized_by_the_origins_and_budgeted(monkeypatch):
         first_order_kernel(m, [1000.0], n_paths=512, dt=0.01, n_origins=10**5,
                            origin_stride=0.01, seed=1, chunk_size=512)
     assert "origin_stride" in err.value.option
+
+
+# ---------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("eps", [[], [[0.1, 0.2]], ["a"], [1j], [True], [np.nan], "0.1"])
+def test_crn_responses_refuse_bad_amplitudes(eps):
+    """Empty eps returned an empty result; nested, string or complex eps raised a raw
+    ValueError/TypeError; booleans were taken as 1.0."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.montecarlo import crn_responses
+
+    with pytest.raises(InvalidInputError) as err:
+        crn_responses(load_model("linear2d"), _u1, eps, [0.1], n_paths=16, dt=0.05)
+    assert err.value.param == "eps"
+
+
+@pytest.mark.parametrize("args, param", [
+    (([0.1], [1.0], [0.1]), "eps"),                 # one ε: was ZeroDivisionError
+    (([0.1, 0.2], [0.0, 1.0], [0.1, 0.1]), "r"),    # log 0: was ZeroDivisionError
+    (([0.1, 0.2], [1.0], [0.1, 0.1]), "r"),         # lengths differ: was broadcast
+    (([-0.1, 0.2], [1.0, 2.0], [0.1, 0.1]), "eps"),  # was a slope of NaN
+    (([0.1, 0.2], [np.nan, 2.0], [0.1, 0.1]), "r"),  # was a slope of NaN
+    (([0.1, 0.2], [1.0, 2.0], [-0.1, 0.1]), "se"),
+    (([0.1, 0.2], [1.0, 2.0], [0.0, 0.1]), "se"),   # an infinite weight: was NaN
+])
+def test_fit_slope_refuses_what_has_no_slope(args, param):
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.verify import fit_slope
+
+    with pytest.raises(InvalidInputError) as err:
+        fit_slope(*args)
+    assert err.value.param == param
+    slope, se = fit_slope([0.1, 0.2, 0.4], [1e-3, 8e-3, 6.4e-2], [1e-4, 1e-4, 1e-3])
+    assert abs(slope - 3.0) < 1e-9 and np.isfinite(se)
+
+
+def test_series_residuals_refuse_inconsistent_input():
+    """ε ≤ 0 (log of the slope fit), order 0 (returned no result at all), responses or
+    engine terms of another shape (broadcast silently into wrong residuals)."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.montecarlo import crn_responses
+    from volterra_sym.verify import series_residuals
+
+    m = load_model("linear2d")
+    base = dict(eps=[0.1, 0.2, 0.4], times=[0.5], n_paths=16)
+    mc = crn_responses(m, _u1, [0.1], [0.5], n_paths=16, dt=0.05, seed=1)
+    for kw, param in [({"eps": [0.0, 0.1, 0.2]}, "eps"), ({"eps": [-0.1, 0.1]}, "eps"),
+                      ({"eps": []}, "eps"), ({"mc": mc}, "mc"),
+                      ({"engine_terms": np.zeros((3, 5))}, "engine_terms")]:
+        with pytest.raises(InvalidInputError) as err:
+            series_residuals(m, None, 1, **{**base, **kw})
+        assert err.value.param == param, kw
+    with pytest.raises(InvalidInputError) as err:
+        series_residuals(m, None, 0, **base)
+    assert err.value.param == "order"

@@ -24,7 +24,23 @@ from .estimators import FrozenResult, Moments
 from .integrators import check_combine
 from .simulate import Hook, compile_observable, run_paths, time_indices
 
-__all__ = ["CRNResponses", "crn_responses", "parity_matrix", "parity_parts"]
+__all__ = ["CRNResponses", "crn_responses", "parity_matrix", "parity_parts",
+           "check_amplitudes"]
+
+
+def check_amplitudes(eps, param: str = "eps") -> np.ndarray:
+    """``eps`` as a non-empty 1-d float array of finite real amplitudes; anything else
+    (strings, booleans, complex numbers, nested or empty sequences, NaN/inf) is an
+    :class:`~volterra_sym.errors.InvalidInputError` naming ``param``."""
+    values = np.atleast_1d(np.asarray(eps, dtype=object))
+    ok = values.ndim == 1 and values.size > 0 and all(
+        isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+        for x in values)
+    out = values.astype(float) if ok else None
+    if out is None or not np.all(np.isfinite(out)):
+        raise InvalidInputError(f"{param} must be a non-empty 1-d sequence of finite real "
+                                f"numbers, got {eps!r}"[:300], param=param)
+    return out
 
 
 @dataclass(frozen=True)
@@ -107,7 +123,7 @@ def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, obse
     ``(½, −½)`` are the even and odd parts in ε (docs/theory.md §8), in which the pathwise
     first-order (even part) or second-order (odd part) fluctuation cancels exactly.
     """
-    eps = np.asarray(eps, dtype=float)
+    eps = check_amplitudes(eps)
     combine = check_combine(combine, eps.size)
     idx = time_indices(times, dt)
     f = compile_observable(model, observable)
