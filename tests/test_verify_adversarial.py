@@ -241,3 +241,35 @@ def test_series_residuals_refuse_inconsistent_input():
     with pytest.raises(InvalidInputError) as err:
         series_residuals(m, None, 0, **base)
     assert err.value.param == "order"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("dt", -0.01), ("dt", 0.03), ("kernel_paths", 0), ("series_paths", 1.5),
+    ("eps", (0.1, -0.2)), ("eps", ()), ("times", ()), ("window", 0.005), ("scheme", "rk"),
+    ("mc_lags1", (float("nan"),)), ("mc_lags2", ((0.1,),)), ("parity", "yes"),
+])
+def test_bad_settings_are_refused_before_any_check(tmp_path, field, value):
+    """Settings no check can run with: an InvalidInputError naming the field (they used to
+    become FAIL lines — "verification failed" for a correct engine, exit 1 — after the
+    identities and backends had run)."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.verify import verify_model
+
+    with pytest.raises(InvalidInputError) as err:
+        settings = dataclasses.replace(_small(), **{field: value})
+        verify_model(load_model("linear2d"), order=1, out=tmp_path, settings=settings,
+                     print_table=False, figures=False)
+    # dt = 0.03 is fine by itself: the times are not on its grid
+    assert err.value.param == ("times" if (field, value) == ("dt", 0.03) else field)
+    assert not (tmp_path / "verify.json").exists()
+
+
+def test_a_seed_beside_settings_with_another_seed_is_refused(tmp_path):
+    """``verify_model(seed=5, settings=...)`` silently used the settings' seed."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.verify import verify_model
+
+    with pytest.raises(InvalidInputError) as err:
+        verify_model(load_model("linear2d"), order=1, out=tmp_path, seed=5,
+                     settings=_small(seed=1), print_table=False, figures=False)
+    assert err.value.param == "seed"
