@@ -273,3 +273,14 @@ def test_a_seed_beside_settings_with_another_seed_is_refused(tmp_path):
         verify_model(load_model("linear2d"), order=1, out=tmp_path, seed=5,
                      settings=_small(seed=1), print_table=False, figures=False)
     assert err.value.param == "seed"
+
+
+@pytest.mark.parametrize("eps", ["1", "nan", True, 1j, [0.1], None])
+def test_response_refuses_an_amplitude_that_is_not_a_real_number(eps):
+    """``eps="1"`` was converted by ``float()`` (a user string outside the parser)."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.montecarlo import response
+
+    with pytest.raises(InvalidInputError) as err:
+        response(load_model("linear2d"), _u1, eps, [0.1], n_paths=16, dt=0.05)
+    assert err.value.param == "eps"

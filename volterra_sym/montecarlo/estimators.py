@@ -447,11 +447,13 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
     affine observable the linear copy's CRN difference is deterministic: no linear copy is
     run and ``details["control_variate"]`` says so (``variance_reduction`` is ``None``).
     """
-    try:
-        eps = float(eps)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"eps must be a finite number, got {eps!r}",
-                                param="eps") from None
+    if isinstance(eps, np.ndarray) and eps.ndim == 0 and eps.dtype.kind in "iuf":
+        eps = eps.item()
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer,
+                                                                   np.floating)):
+        raise InvalidInputError(f"eps must be a finite real number, got {eps!r}",
+                                param="eps")
+    eps = float(eps)
     if not np.isfinite(eps):
         raise InvalidInputError(f"eps must be finite, got {eps}", param="eps")
     n_paths = _check_n_paths(n_paths)
