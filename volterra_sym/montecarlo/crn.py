@@ -20,19 +20,36 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..model import SRNN
-from .estimators import Moments
+from .estimators import FrozenResult, Moments
 from .integrators import check_combine
 from .simulate import Hook, compile_observable, run_paths, time_indices
 
-__all__ = ["CRNResponses", "crn_responses", "parity_matrix", "parity_parts"]
+__all__ = ["CRNResponses", "crn_responses", "parity_matrix", "parity_parts",
+           "check_amplitudes"]
 
 
-@dataclass
-class CRNResponses:
+def check_amplitudes(eps, param: str = "eps") -> np.ndarray:
+    """``eps`` as a non-empty 1-d float array of finite real amplitudes; anything else
+    (strings, booleans, complex numbers, nested or empty sequences, NaN/inf) is an
+    :class:`~volterra_sym.errors.InvalidInputError` naming ``param``."""
+    values = np.atleast_1d(np.asarray(eps, dtype=object))
+    ok = values.ndim == 1 and values.size > 0 and all(
+        isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+        for x in values)
+    out = values.astype(float) if ok else None
+    if out is None or not np.all(np.isfinite(out)):
+        raise InvalidInputError(f"{param} must be a non-empty 1-d sequence of finite real "
+                                f"numbers, got {eps!r}"[:300], param=param)
+    return out
+
+
+@dataclass(frozen=True)
+class CRNResponses(FrozenResult):
     """``value[e, j]`` ≈ ``E f(h^{ε_e}_{t_j}) - E f(h^0_{t_j})`` (Richardson-extrapolated in
     ``dt`` per path; ``stderr`` includes the bias estimate's noise); ``raw``/``raw_stderr``
     are the plain ``dt`` estimates, ``bias = raw - value``; ``baseline[j]`` ≈
-    ``E f(h^0_{t_j})`` at ``dt``."""
+    ``E f(h^0_{t_j})`` at ``dt``. Frozen: arrays are read-only
+    (:func:`dataclasses.replace` gives a modified copy)."""
 
     eps: np.ndarray
     times: np.ndarray
@@ -106,7 +123,7 @@ def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, obse
     ``(½, −½)`` are the even and odd parts in ε (docs/theory.md §8), in which the pathwise
     first-order (even part) or second-order (odd part) fluctuation cancels exactly.
     """
-    eps = np.asarray(eps, dtype=float)
+    eps = check_amplitudes(eps)
     combine = check_combine(combine, eps.size)
     idx = time_indices(times, dt)
     f = compile_observable(model, observable)

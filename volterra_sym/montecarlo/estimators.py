@@ -66,7 +66,7 @@ responses).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,7 @@ from ..budget import check_memory
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
 from ..model import SRNN
 from ..model.noise import FEATURE_STATE_NOISE
+from ..results import freeze
 from .control import (
     is_affine,
     linear_kernel_exact,
@@ -100,8 +101,8 @@ from .simulate import (
     time_indices,
 )
 
-__all__ = ["ResponseEstimate", "KernelEstimate", "Moments", "response", "first_order_kernel",
-           "second_order_kernel", "girsanov_matrix"]
+__all__ = ["ResponseEstimate", "KernelEstimate", "FrozenResult", "Moments", "response",
+           "first_order_kernel", "second_order_kernel", "girsanov_matrix"]
 
 
 # ---------------------------------------------------------------------- statistics
@@ -177,15 +178,29 @@ def _merge_into(moments: dict[str, Moments]) -> Callable[[int, dict], None]:
     return on_chunk
 
 
-@dataclass
-class ResponseEstimate:
+class FrozenResult:
+    """Base of the frozen Monte Carlo results (``@dataclass(frozen=True)`` subclasses):
+    ``__post_init__`` makes every array field a read-only copy and ``details`` a read-only
+    mapping (:func:`volterra_sym.results.freeze`), so an estimate cannot be changed in
+    place; :func:`dataclasses.replace` gives a modified copy."""
+
+    def __post_init__(self):
+        for f in fields(self):          # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if isinstance(value, (np.ndarray, dict)):
+                object.__setattr__(self, f.name, freeze(value))
+
+
+@dataclass(frozen=True)
+class ResponseEstimate(FrozenResult):
     """``value[j] ≈ E f(h^ε_{t_j}) - E f(h^0_{t_j})`` (``stderr`` its standard error).
 
     ``baseline`` is ``E f(h^0_t)``; ``bias`` the measured time-step bias of ``value``
     (``None`` if not estimated); ``crn`` says whether common random numbers were used.
     With a control variate ``value = linear exact + mean(X - Y)`` and
     ``variance_reduction = Var X / Var(X - Y)`` per time (``None`` without one);
-    ``details`` records what was done (``details["control_variate"]``).
+    ``details`` records what was done (``details["control_variate"]``). Frozen
+    (:class:`FrozenResult`).
     """
 
     times: np.ndarray
@@ -205,9 +220,9 @@ class ResponseEstimate:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class KernelEstimate:
-    """Estimated kernel values.
+@dataclass(frozen=True)
+class KernelEstimate(FrozenResult):
+    """Estimated kernel values (frozen: :class:`FrozenResult`).
 
     First order: ``lags (J,)``, ``value[j, k] ≈ K_k(σ_j)``. Second order: ``lags (J, 2)``,
     ``value[j, k1, k2] ≈ K_{k1k2}(σ_{j,1}, σ_{j,2})`` (symmetric extension for unsorted
@@ -432,11 +447,13 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
     affine observable the linear copy's CRN difference is deterministic: no linear copy is
     run and ``details["control_variate"]`` says so (``variance_reduction`` is ``None``).
     """
-    try:
-        eps = float(eps)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"eps must be a finite number, got {eps!r}",
-                                param="eps") from None
+    if isinstance(eps, np.ndarray) and eps.ndim == 0 and eps.dtype.kind in "iuf":
+        eps = eps.item()
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer,
+                                                                   np.floating)):
+        raise InvalidInputError(f"eps must be a finite real number, got {eps!r}",
+                                param="eps")
+    eps = float(eps)
     if not np.isfinite(eps):
         raise InvalidInputError(f"eps must be finite, got {eps}", param="eps")
     n_paths = _check_n_paths(n_paths)
@@ -563,7 +580,14 @@ class _KernelHook(Hook):
         P, m, G = size, self.m, self.G
         shape = (self.J, P, m) if self.order == 1 else (self.J, P, m, m)
         self.acc = [[np.zeros(shape) for _ in range(G)] for _ in range(self.n_levels)]
-        self.R_o = self.max_span // self.stride + 2
+        # an origin's v (w) is read until its last term completes, max_span later: slots
+        # for the origins alive at once, never more than there are origins
+        self.R_o = min(self.n_origins, self.max_span // self.stride + 2)
+        per_slot = (self.need_v * G * m + self.need_w2 * m * m) * self.n_levels
+        check_memory(8.0 * self.R_o * P * per_slot,
+                     f"the conjugate-variable ring ({self.R_o:,} origins alive at once × "
+                     f"{P:,} paths × {per_slot} values)",
+                     "lower the largest lag or raise origin_stride, or lower chunk_size")
         self.vring = [[np.empty((self.R_o, P, m)) if self.need_v else None for _ in range(G)]
                       for _ in range(self.n_levels)]
         self.wring = [np.empty((self.R_o, P, m, m)) if self.need_w2 else None

@@ -232,7 +232,9 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     ``amplitude``: the length ``|a C_k|`` of the kicks (Richardson with half of it);
     ``burn_in``: relaxation times of the coupled burn-in; lags must be multiples of ``dt``.
     Returns a :class:`~volterra_sym.montecarlo.KernelEstimate` with ``method="kick"``
-    (point values, ``window=None``) and ``value[j, k]`` resp. ``value[j, k1, k2]``.
+    (point values, ``window=None``) and ``value[j, k]`` resp. ``value[j, k1, k2]``;
+    its ``seed`` is the entropy of the run (drawn when ``seed=None``): passing it back
+    reproduces the numbers.
     """
     model.require_features((FEATURE_STATE_NOISE,),
                            "the kick estimator (L_k = C_k·∇ translates the state only with "
@@ -241,10 +243,12 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     client = check_client(client)
     if not (isinstance(dt, (int, float, np.floating)) and math.isfinite(dt) and dt > 0):
         raise InvalidInputError(f"dt must be a positive number, got {dt!r}", param="dt")
-    if not (isinstance(amplitude, (int, float, np.floating)) and 0 < amplitude < 1e3):
+    if isinstance(amplitude, bool) or not (isinstance(amplitude, (int, float, np.floating))
+                                           and 0 < amplitude < 1e3):
         raise InvalidInputError(f"amplitude must be a positive number below 1e3, got "
                                 f"{amplitude!r}", param="amplitude")
-    if not (isinstance(burn_in, (int, float, np.floating)) and 0 <= burn_in <= 1e3):
+    if isinstance(burn_in, bool) or not (isinstance(burn_in, (int, float, np.floating))
+                                         and 0 <= burn_in <= 1e3):
         raise InvalidInputError(f"burn_in must be between 0 and 1e3 relaxation times, got "
                                 f"{burn_in!r}", param="burn_in")
     try:
@@ -339,7 +343,7 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     return KernelEstimate(order=order, lags=lags, value=out[0], stderr=out[1], dt=float(dt),
                           n_paths=N, n_origins=1, method="kick", scheme="euler",
                           window=None, windowed=np.zeros(J, bool), bias=out[2],
-                          bias_stderr=out[3], seed=seed,
+                          bias_stderr=out[3], seed=root.entropy,
                           details={"amplitude": float(amplitude), "copies": R,
                                    "burn_in_steps": burn, "relaxation_time": tau,
                                    "chunks": job.n_chunks, "chunk_size": chunk})

@@ -74,12 +74,15 @@ def _stages(ctx: Context, plots: dict, note: Callable[[str], None]):
 
 
 def verify_model(model: SRNN, observable=None, order: int = 2, *,
-                 out: str | Path = "verify_out", quick: bool = False, seed: int = 12345,
+                 out: str | Path = "verify_out", quick: bool = False, seed: int | None = None,
                  settings: Settings | None = None, print_table: bool = True,
                  figures: bool = True, progress: bool | None = None
                  ) -> tuple[int, list[Check]]:
     """Run every check (module docstring); returns ``(status, checks)`` with status 0 if
     no check failed and 1 otherwise, and writes ``out/verify.json`` (and the figures).
+
+    ``seed`` (default 12345) and ``quick`` choose the default settings; with ``settings``
+    its own seed is used, and a different ``seed`` beside it is refused.
 
     Raises :class:`~volterra_sym.errors.InvalidInputError` for a bad ``order``/``seed``
     or observable, :class:`~volterra_sym.errors.NotApplicableError` for a model with
@@ -91,13 +94,19 @@ def verify_model(model: SRNN, observable=None, order: int = 2, *,
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise InvalidInputError(f"order must be a positive integer, got {order!r}",
                                 param="order")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}",
                                 param="seed")
+    if settings is not None and seed is not None and seed != settings.seed:
+        raise InvalidInputError(f"seed {seed} differs from settings.seed {settings.seed}: "
+                                "give one (settings carry their own seed)", param="seed")
     if not model.is_numeric:
         raise NotApplicableError("verify needs numeric parameters (the model has symbols "
                                  f"{sorted(map(str, model.parameters))})")
-    s = settings or settings_for(quick, seed, model.n)
+    if settings is not None and not isinstance(settings, Settings):
+        raise InvalidInputError(f"settings must be a verify Settings, got "
+                                f"{type(settings).__name__}", param="settings")
+    s = settings or settings_for(quick, 12345 if seed is None else seed, model.n)
     ctx = Context(model, observable, order, s)
     outdir = Path(out)
     clear_outputs(outdir)

@@ -12,9 +12,9 @@ from ..backends import available_methods, get_backend
 from ..hierarchy import ResponseHierarchy
 from ..model import SRNN
 from ..results import KernelValues
-from .settings import Check, Settings, describe, status_of
+from .settings import Check, Settings, VerificationFailedError, describe, status_of
 
-__all__ = ["Context", "comparison_lags", "fmt", "lags_text", "kname"]
+__all__ = ["Context", "comparison_lags", "fmt", "lags_text", "kname", "slack"]
 
 #: the engine routes verify compares, in the order ``auto`` tries them
 ROUTES = ("exact", "spectral", "galerkin", "taylor")
@@ -34,6 +34,14 @@ def lags_text(lag) -> str:
 def kname(channels) -> str:
     return "K" + "".join(str(k + 1) for k in channels) if max(channels, default=0) < 9 \
         else "K[" + ",".join(str(k + 1) for k in channels) + "]"
+
+
+def slack(err) -> np.ndarray:
+    """An error estimate as the slack of a comparison: unknown (NaN) or unbounded entries
+    grant none (0), as in the series and ``K(0)`` checks — a route that states no error
+    bound is held to the relative floor, never excused from the comparison."""
+    err = np.abs(np.asarray(err, dtype=float))
+    return np.where(np.isfinite(err), err, 0.0)
 
 
 def comparison_lags(N: int) -> np.ndarray:
@@ -101,7 +109,9 @@ class Context:
         """``K.evaluate(lags, method)`` at ``lags (P, N)`` as flat :class:`KernelValues`
         (``.values``, ``.error`` — NaN where the route gives no estimate —, ``.method`` the
         route that produced them). Entries taylor cannot give reliably (error above 1 % of
-        the batch's scale: beyond its radius) are NaN. Exceptions propagate."""
+        the batch's scale: beyond its radius) are NaN. Exceptions propagate; a full route
+        (exact, spectral, galerkin) that returns a non-finite value without raising is a
+        :class:`~.settings.VerificationFailedError` (a FAIL, never a silently dropped entry)."""
         lags = np.asarray(lags, dtype=float).reshape(-1, len(channels))
         key = (method, tuple(channels), lags.tobytes())
         if key in self._cache:
@@ -119,6 +129,13 @@ class Context:
             good &= errs <= 1e-2 * max(scale, 1e-300)
             vals = np.where(good, vals, np.nan)
             errs = np.where(good, errs, np.nan)
+        elif not np.all(np.isfinite(vals)):
+            j = int(np.flatnonzero(~np.isfinite(vals))[0])
+            raise VerificationFailedError(
+                f"{method} returned {vals[j]} for channels {tuple(channels)} at lags "
+                f"{lags_text(lags[j])} "
+                f"({int(np.sum(~np.isfinite(vals)))} of {vals.size} values not finite) "
+                "without raising an error")
         out = KernelValues(vals, errs, res.method, dict(res.details))
         self._cache[key] = out
         return out

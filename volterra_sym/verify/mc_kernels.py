@@ -29,7 +29,7 @@ from ..montecarlo import (
     kick_kernel,
     second_order_kernel,
 )
-from .context import Context, fmt, kname, lags_text
+from .context import Context, fmt, kname, lags_text, slack
 from .settings import FAIL, PASS, SKIP, Check, Z, describe, status_of
 
 __all__ = ["check_mc_kernels", "estimators"]
@@ -176,9 +176,11 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
         elapsed = time.time() - t0
         bias = np.zeros_like(est.value) if est.bias is None else est.bias
         bse = np.zeros_like(est.value) if est.bias_stderr is None else est.bias_stderr
-        tol = Z * est.stderr + np.abs(bias) + Z * bse + np.nan_to_num(eng_err, nan=0.0)
+        tol = Z * est.stderr + np.abs(bias) + Z * bse + slack(eng_err)
         diff = np.abs(est.value - eng)
         good = np.isfinite(diff)
+        # an entry the engine gives and Monte Carlo (or its error bar) does not is a failure
+        broken = np.isfinite(eng) & ~(np.isfinite(diff) & np.isfinite(tol))
         ratio = np.where(good, diff / np.maximum(tol, 1e-300), np.nan)
         data = {"estimator": est_method, "engine_method": method, "lags": lags,
                 "kinds": kinds, "window": s.window, "mc": est.value, "stderr": est.stderr,
@@ -190,6 +192,15 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
         if not good.any():
             out.append(Check(name, GROUP, SKIP,
                              reason=f"the engine ({method}) gives no value at the MC lags"))
+            continue
+        if broken.any():
+            j = np.unravel_index(int(np.flatnonzero(broken)[0]), broken.shape)
+            out.append(Check(f"{name} ({est_method} vs {method})", GROUP, FAIL,
+                             value=f"{int(broken.sum())} non-finite Monte Carlo entries",
+                             tolerance="finite",
+                             reason=f"Monte Carlo ({est_method}) gave {est.value[j]} ± "
+                                    f"{est.stderr[j]} at {kname(j[1:])}{lags_text(lags[j[0]])}",
+                             data=data))
             continue
         jmax = np.unravel_index(np.nanargmax(ratio), ratio.shape)
         ch = tuple(int(c) for c in jmax[1:])

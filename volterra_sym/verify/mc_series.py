@@ -43,6 +43,7 @@ from ..errors import (
 from ..hierarchy import ResponseHierarchy, diagnose_series
 from ..model import SRNN
 from ..montecarlo import CRNResponses, crn_responses, parity_matrix, parity_parts
+from ..montecarlo.crn import check_amplitudes
 from ..montecarlo.integrators import state_noise_crn
 from .context import Context, fmt
 from .settings import (
@@ -76,14 +77,46 @@ def fit_slope(eps, r, se) -> tuple[float, float]:
     """Weighted least-squares slope of ``log|r|`` against ``log ε`` (weights ``(|r|/se)²``,
     the inverse variance of ``log|r|``) and its standard error.
 
+    Needs at least two distinct positive ``ε``, non-zero finite residuals and positive
+    finite standard errors (the weights), all of one length (else
+    :class:`InvalidInputError`: a slope of NaN or a division by zero is no verdict).
+
     (The criterion of this check, not an estimator: it stays with verify.)"""
-    x, y = np.log(np.asarray(eps, float)), np.log(np.abs(np.asarray(r, float)))
-    w = (np.abs(r) / np.maximum(se, 1e-300)) ** 2
+    eps = check_amplitudes(eps)
+    try:
+        r, se = (np.asarray(a, dtype=float) for a in (r, se))
+    except (TypeError, ValueError):
+        raise InvalidInputError("r and se must be sequences of numbers", param="r") from None
+    for name, a, ok in (("eps", eps, eps > 0), ("r", r, np.isfinite(r) & (r != 0)),
+                        ("se", se, np.isfinite(se) & (se > 0))):
+        if a.shape != eps.shape or not np.all(ok):
+            kind = "non-zero" if name == "r" else "positive"
+            raise InvalidInputError(f"{name} must hold {eps.size} finite {kind} numbers "
+                                    f"(one per ε), got {a}", param=name)
+    if np.unique(eps).size < 2:
+        raise InvalidInputError(f"eps must hold at least two distinct values to fit a slope, "
+                                f"got {eps}", param="eps")
+    x, y = np.log(eps), np.log(np.abs(r))
+    w = (np.abs(r) / se) ** 2
     xm = np.sum(w * x) / np.sum(w)
     ym = np.sum(w * y) / np.sum(w)
     sxx = np.sum(w * (x - xm) ** 2)
     slope = float(np.sum(w * (x - xm) * (y - ym)) / sxx)
     return slope, float(1.0 / math.sqrt(sxx))
+
+
+def _check_mc(mc: CRNResponses, eps: np.ndarray, times: np.ndarray) -> None:
+    """Responses given to :func:`series_residuals` must be those of its ``eps`` and
+    ``times`` (a mismatch used to broadcast silently into wrong residuals)."""
+    value = np.asarray(mc.value)
+    if value.shape != (eps.size, times.size) or np.shape(mc.stderr) != value.shape:
+        raise InvalidInputError(f"mc holds responses of shape {value.shape}, expected "
+                                f"(len(eps), len(times)) = ({eps.size}, {times.size})",
+                                param="mc")
+    for name, have, want in (("times", mc.times, times), ("eps", mc.eps, eps)):
+        if not np.allclose(np.asarray(have, float), want, rtol=1e-9, atol=1e-12):
+            raise InvalidInputError(f"mc holds responses at {name} {np.asarray(have)}, not at "
+                                    f"the {name} {want} asked", param="mc")
 
 
 def _poly_degree(model: SRNN, f: sp.Expr) -> int | None:
@@ -130,10 +163,19 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
         raise InvalidInputError(f"parity must be None, 'even' or 'odd', got {parity!r}",
                                 param="parity")
 
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+        raise InvalidInputError(f"order must be a positive integer, got {order!r}",
+                                param="order")
+
     def of_parity(N: int) -> bool:
         return parity is None or (N % 2 == 0) == (parity == "even")
-    eps = np.asarray(eps, dtype=float)
+    eps = check_amplitudes(eps)
+    if np.any(eps <= 0):
+        raise InvalidInputError(f"eps must be positive (the slope is fitted to log ε), got "
+                                f"{eps}", param="eps")
     times = np.asarray(times, dtype=float)
+    if mc is not None:
+        _check_mc(mc, eps, times)
     u = sine_input(model.m)
     f = model.observable(observable) if not isinstance(observable, sp.Basic) else observable
     used_method, terms_error = method, None
@@ -155,9 +197,18 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     else:
         terms_error = engine_terms_error
     T = np.asarray(engine_terms, dtype=float)
+    if T.ndim != 2 or T.shape[0] < 2 or T.shape[1] != times.size \
+            or not np.all(np.isfinite(T)):
+        raise InvalidInputError(f"engine_terms must be finite terms T_0..T_N (N ≥ 1) at the "
+                                f"{times.size} times, shape (N+1, {times.size}); got shape "
+                                f"{T.shape}", param="engine_terms")
     avail = T.shape[0] - 1
-    Terr = np.zeros_like(T) if terms_error is None else \
-        np.broadcast_to(np.asarray(terms_error, dtype=float), T.shape)
+    try:
+        Terr = np.zeros_like(T) if terms_error is None else \
+            np.broadcast_to(np.abs(np.asarray(terms_error, dtype=float)), T.shape)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"engine_terms_error must be numbers of the shape of the terms "
+                                f"{T.shape}", param="engine_terms_error") from None
     if mc is None:
         mc = crn_responses(model, u, eps, times, observable=f, n_paths=n_paths, dt=dt,
                            scheme=scheme, seed=seed, chunk_size=chunk_size)

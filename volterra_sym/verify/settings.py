@@ -3,16 +3,21 @@ inside a check becomes SKIP or FAIL (by its type, never by its message)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import (
     AccuracyNotReachedError,
+    InvalidInputError,
     NotApplicableError,
     ResourceLimitError,
     VolterraSymError,
 )
+from ..montecarlo.crn import check_amplitudes
+from ..montecarlo.integrators import SCHEMES
+from ..montecarlo.simulate import time_indices
 
 __all__ = ["PASS", "FAIL", "SKIP", "REL_FLOOR", "SLOPE_TOL", "NOISE_FLOOR", "NEXT_ORDER",
            "RICHARDSON_REL", "Z", "Settings", "settings_for", "Check", "status_of",
@@ -41,7 +46,8 @@ class VerificationFailedError(VolterraSymError):
 # ====================================================================== settings
 @dataclass(frozen=True)
 class Settings:
-    """Everything that fixes the numbers of a run (written to ``verify.json``)."""
+    """Everything that fixes the numbers of a run (written to ``verify.json``); checked
+    when made (also by :func:`dataclasses.replace`)."""
 
     quick: bool
     seed: int
@@ -63,6 +69,52 @@ class Settings:
     #: also simulate −ε on the same paths and check the even and odd parts of the series
     #: residual (docs/theory.md §8): twice the series Monte Carlo
     parity: bool = False
+
+    def __post_init__(self):
+        """Refuse settings that no check could run with (an :class:`InvalidInputError`
+        naming the field, before any work — they used to surface as FAIL lines, i.e. as a
+        failed verification of a correct engine)."""
+        def bad(name: str, condition: str):
+            return InvalidInputError(f"settings.{name} must be {condition}, got "
+                                     f"{getattr(self, name)!r}"[:300], param=name)
+
+        def is_int(x, lo: int) -> bool:
+            return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= lo
+
+        def is_pos(x) -> bool:
+            return isinstance(x, (int, float, np.integer, np.floating)) \
+                and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+        for name in ("quick", "parity"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise bad(name, "True or False")
+        for name, lo in (("seed", 0), ("kernel_paths", 2), ("series_paths", 2),
+                         ("kernel_origins", 1), ("chunk_size", 1)):
+            if not is_int(getattr(self, name), lo):
+                raise bad(name, f"an integer ≥ {lo}")
+        for name in ("dt", "origin_stride", "window", "continuity_step"):
+            if not is_pos(getattr(self, name)):
+                raise bad(name, "a positive finite number")
+        if self.scheme not in SCHEMES:
+            raise bad("scheme", f"one of {SCHEMES}")
+        try:
+            eps = check_amplitudes(self.eps, "settings.eps")
+        except InvalidInputError as exc:
+            raise InvalidInputError(str(exc), param="eps") from None
+        if np.any(eps <= 0):
+            raise bad("eps", "positive amplitudes (the slope is fitted to log ε)")
+        object.__setattr__(self, "eps", tuple(float(e) for e in eps))
+        lags2 = np.asarray(self.mc_lags2, dtype=float) if len(self.mc_lags2) else None
+        if lags2 is None or lags2.ndim != 2 or lags2.shape[1] != 2:
+            raise bad("mc_lags2", "a non-empty sequence of lag pairs")
+        # times, lags, window and stride on the grid of dt (the Monte Carlo's condition)
+        for name, value in (("times", self.times), ("mc_lags1", self.mc_lags1),
+                            ("mc_lags2", lags2.ravel()), ("window", [self.window]),
+                            ("origin_stride", [self.origin_stride])):
+            try:
+                time_indices(value, self.dt, f"settings.{name}")
+            except InvalidInputError as exc:
+                raise InvalidInputError(str(exc), param=name) from None
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

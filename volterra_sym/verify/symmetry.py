@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 
-from .context import Context, fmt, kname
+from .context import Context, fmt, kname, slack
 from .settings import FAIL, PASS, REL_FLOOR, SKIP, Check, describe, status_of
 
 __all__ = ["check_symmetry"]
@@ -59,7 +59,7 @@ def _diagonal(ctx: Context, method: str, rows, problems) -> None:
         if k1 < k2 and commute:
             kb = ctx.kernel(method, (k2, k1), diag)
             diff = np.abs(a - kb.values)
-            tol = ea + kb.error + REL_FLOOR * max(scale, 1e-300)
+            tol = slack(ea) + slack(kb.error) + REL_FLOOR * max(scale, 1e-300)
             ok = bool(np.all((diff <= tol) | ~np.isfinite(diff)))
             rows.append({"test": "diagonal", "channels": [k1, k2], "lags": sig,
                          "diff": diff, "tol": tol, "ok": ok})
@@ -71,7 +71,9 @@ def _diagonal(ctx: Context, method: str, rows, problems) -> None:
         limit = 3 * vals[0] - 3 * vals[1] + vals[2]
         curv = np.abs(vals[0] - 2 * vals[1] + vals[2])
         diff = np.abs(limit - a)
-        tol = curv + 3 * errs[0] + 3 * errs[1] + errs[2] + ea + REL_FLOOR * max(scale, 1e-300)
+        errs = slack(errs)
+        tol = (curv + 3 * errs[0] + 3 * errs[1] + errs[2] + slack(ea)
+               + REL_FLOOR * max(scale, 1e-300))
         ok = bool(np.all((diff <= tol) | ~np.isfinite(diff)))
         rows.append({"test": "continuity", "channels": [k1, k2], "lags": sig, "step": d,
                      "diff": diff, "tol": tol, "ok": ok})

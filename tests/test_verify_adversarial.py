@@ -1,0 +1,286 @@
+"""Adversarial checks of ``volterra_sym.verify`` and the Monte Carlo estimator API: a
+verification must fail on a deliberately broken route, bad input gets a typed error
+naming the parameter, estimates are reproducible and frozen, error bars are honest."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from volterra_sym.cli import load_model
+from volterra_sym.hierarchy.kernel import ResponseKernel
+from volterra_sym.results import KernelValues
+from volterra_sym.verify import FAIL, PASS, settings_for
+from volterra_sym.verify.backends import check_kernels
+from volterra_sym.verify.context import Context
+from volterra_sym.verify.identities import check_density, check_fdt, check_kernel_at_zero
+from volterra_sym.verify.symmetry import check_symmetry
+
+
+def _small(seed: int = 12345):
+    return dataclasses.replace(settings_for(True, seed), kernel_paths=2000, kernel_origins=5,
+                               series_paths=4000, eps=(0.1, 0.2, 0.4))
+
+
+def _spectral_replaced(transform):
+    """``ResponseKernel.evaluate`` with the spectral route's result passed through
+    ``transform(values, lags, result) -> KernelValues``."""
+    original = ResponseKernel.evaluate
+
+    def evaluate(self, lags, method="auto", **kw):
+        res = original(self, lags, method=method, **kw)
+        if res.method != "spectral":
+            return res
+        return transform(np.asarray(res), np.asarray(lags, float), res)
+    return evaluate
+
+
+def _ctx(order: int = 2) -> Context:
+    ctx = Context(load_model("linear2d"), None, order, _small())
+    if "spectral" not in ctx.methods or "exact" not in ctx.methods:
+        pytest.skip("exact and spectral needed")
+    check_density(ctx)
+    check_fdt(ctx)
+    return ctx
+
+
+def _spectral_checks(ctx):
+    checks = check_kernel_at_zero(ctx) + check_kernels(ctx) + check_symmetry(ctx)
+    return [c for c in checks if "spectral" in c.name]
+
+
+# ---------------------------------------------------------------------- broken routes
+def test_a_route_returning_nan_kernels_fails(monkeypatch):
+    """A full route that returns NaN without raising: FAIL (was SKIP "taylor: short lags
+    only" for every comparison, and PASS for its symmetry)."""
+    monkeypatch.setattr(ResponseKernel, "evaluate", _spectral_replaced(
+        lambda v, lags, res: KernelValues(v * np.nan, res.error, res.method, res.details)))
+    checks = _spectral_checks(_ctx())
+    assert checks and all(c.status == FAIL for c in checks
+                          if not c.name.startswith("backends: order")
+                          or "vs" not in c.name), [(c.name, c.status) for c in checks]
+    assert any("not finite" in c.reason for c in checks)
+    assert not any(c.status == PASS for c in checks), [(c.name, c.status) for c in checks]
+
+
+def test_a_route_without_error_estimate_is_still_compared(monkeypatch):
+    """Spectral 5 % off at every lag > 0 and no error estimate (``error=None``): the
+    backend comparisons FAIL (they used to drop every entry with an unknown error and
+    report SKIP); unperturbed without an estimate they PASS (no spurious failure)."""
+    def no_error(factor):
+        def transform(v, lags, res):
+            lag_rows = lags.reshape(v.shape[0], -1) if v.ndim else lags.reshape(1, -1)
+            f = np.where(lag_rows.min(axis=1) > 0, factor, 1.0).reshape(v.shape)
+            return KernelValues(v * f, None, res.method, res.details)
+        return transform
+
+    monkeypatch.setattr(ResponseKernel, "evaluate", _spectral_replaced(no_error(1.0)))
+    checks = _spectral_checks(_ctx())
+    assert checks and all(c.status == PASS for c in checks), \
+        [(c.name, c.status, c.reason) for c in checks if c.status != PASS]
+    assert any("unknown for spectral" in c.reason for c in checks)
+
+    monkeypatch.setattr(ResponseKernel, "evaluate", _spectral_replaced(no_error(1.05)))
+    ctx = _ctx()
+    vs = [c for c in check_kernels(ctx) if c.name == "backends: order 1 exact vs spectral"]
+    assert vs and vs[0].status == FAIL, vs
+
+
+def test_monte_carlo_nan_kernel_fails(monkeypatch):
+    """A Monte Carlo estimate that is NaN where the engine has a value: FAIL (NaN entries
+    were dropped from the comparison and the rest could PASS)."""
+    import volterra_sym.verify.mc_kernels as mk
+
+    original = mk.first_order_kernel
+
+    def nan_first(*args, **kw):
+        est = original(*args, **kw)
+        value = np.array(est.value, dtype=float)
+        value[0] = np.nan
+        return dataclasses.replace(est, value=value)
+
+    monkeypatch.setattr(mk, "first_order_kernel", nan_first)
+    ctx = Context(load_model("linear2d"), None, 1, _small())
+    checks = mk.check_mc_kernels(ctx, {})
+    assert len(checks) == 1 and checks[0].status == FAIL, checks
+    assert "non-finite" in checks[0].value
+
+
+# ---------------------------------------------------------------------- Monte Carlo API
+def _u1(t):
+    return np.array([np.sin(2.0 * t)])
+
+
+def _estimates():
+    from volterra_sym.montecarlo import (
+        crn_responses,
+        first_order_kernel,
+        kick_kernel,
+        response,
+    )
+    m = load_model("linear2d")
+    return [first_order_kernel(m, [0.0, 0.1], n_paths=64, dt=0.05, seed=1),
+            kick_kernel(m, [0.0, 0.1], n_paths=64, dt=0.05, seed=1),
+            response(m, _u1, 0.1, [0.1], n_paths=64, dt=0.05, seed=1),
+            crn_responses(m, _u1, [0.1], [0.1], n_paths=64, dt=0.05, seed=1)]
+
+
+def test_monte_carlo_results_are_frozen():
+    """Estimates cannot be changed in place (fields, arrays, details); ``replace`` copies."""
+    for est in _estimates():
+        name = type(est).__name__
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            est.value = None
+        with pytest.raises(ValueError):
+            est.value[...] = 0.0
+        with pytest.raises(ValueError):
+            est.stderr.setflags(write=True)
+        if hasattr(est, "details"):
+            with pytest.raises(TypeError):
+                est.details["x"] = 1
+        copy = dataclasses.replace(est, value=np.zeros_like(est.value))
+        assert np.all(copy.value == 0) and not np.all(est.value == 0), name
+
+
+def test_kick_kernel_reports_the_seed_that_reproduces_it():
+    """``seed=None``: the estimate's ``seed`` is the drawn entropy (was ``None``: a run
+    without a seed could not be repeated), and passing it back gives the same numbers, as
+    for the other estimators."""
+    from volterra_sym.montecarlo import kick_kernel
+
+    m = load_model("linear2d")
+    a = kick_kernel(m, [0.0, 0.1], n_paths=64, dt=0.05)
+    assert a.seed is not None
+    b = kick_kernel(m, [0.0, 0.1], n_paths=64, dt=0.05, seed=a.seed)
+    assert np.array_equal(a.value, b.value)
+    assert kick_kernel(m, [0.1], n_paths=64, dt=0.05, seed=3).seed == 3
+
+
+@pytest.mark.parametrize("kw, param", [({"amplitude": True}, "amplitude"),
+                                       ({"burn_in": True}, "burn_in")])
+def test_kick_kernel_refuses_booleans(kw, param):
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.montecarlo import kick_kernel
+
+    with pytest.raises(InvalidInputError) as err:
+        kick_kernel(load_model("linear2d"), [0.1], n_paths=64, dt=0.05, **kw)
+    assert err.value.param == param
+
+
+def test_kernel_origin_ring_is_sized_by_the_origins_and_budgeted(monkeypatch):
+    """One origin and a lag of 10⁹ steps: the conjugate-variable ring used to have a slot
+    per step of the lag (7 TiB: a raw MemoryError); now one slot, and the run is refused
+    for its time. Many origins alive at once over the memory budget: refused by type,
+    naming what to lower."""
+    from volterra_sym.errors import ResourceLimitError
+    from volterra_sym.montecarlo import first_order_kernel
+
+    m = load_model("linear2d")
+    monkeypatch.setenv("VOLTERRA_TIME_BUDGET", "1")
+    with pytest.raises(ResourceLimitError):
+        first_order_kernel(m, [1e6], n_paths=1000, dt=0.001, seed=1)
+    monkeypatch.delenv("VOLTERRA_TIME_BUDGET")
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "50MB")
+    with pytest.raises(ResourceLimitError, match="conjugate-variable ring") as err:
+        first_order_kernel(m, [1000.0], n_paths=512, dt=0.01, n_origins=10**5,
+                           origin_stride=0.01, seed=1, chunk_size=512)
+    assert "origin_stride" in err.value.option
+
+
+# ---------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("eps", [[], [[0.1, 0.2]], ["a"], [1j], [True], [np.nan], "0.1"])
+def test_crn_responses_refuse_bad_amplitudes(eps):
+    """Empty eps returned an empty result; nested, string or complex eps raised a raw
+    ValueError/TypeError; booleans were taken as 1.0."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.montecarlo import crn_responses
+
+    with pytest.raises(InvalidInputError) as err:
+        crn_responses(load_model("linear2d"), _u1, eps, [0.1], n_paths=16, dt=0.05)
+    assert err.value.param == "eps"
+
+
+@pytest.mark.parametrize("args, param", [
+    (([0.1], [1.0], [0.1]), "eps"),                 # one ε: was ZeroDivisionError
+    (([0.1, 0.2], [0.0, 1.0], [0.1, 0.1]), "r"),    # log 0: was ZeroDivisionError
+    (([0.1, 0.2], [1.0], [0.1, 0.1]), "r"),         # lengths differ: was broadcast
+    (([-0.1, 0.2], [1.0, 2.0], [0.1, 0.1]), "eps"),  # was a slope of NaN
+    (([0.1, 0.2], [np.nan, 2.0], [0.1, 0.1]), "r"),  # was a slope of NaN
+    (([0.1, 0.2], [1.0, 2.0], [-0.1, 0.1]), "se"),
+    (([0.1, 0.2], [1.0, 2.0], [0.0, 0.1]), "se"),   # an infinite weight: was NaN
+])
+def test_fit_slope_refuses_what_has_no_slope(args, param):
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.verify import fit_slope
+
+    with pytest.raises(InvalidInputError) as err:
+        fit_slope(*args)
+    assert err.value.param == param
+    slope, se = fit_slope([0.1, 0.2, 0.4], [1e-3, 8e-3, 6.4e-2], [1e-4, 1e-4, 1e-3])
+    assert abs(slope - 3.0) < 1e-9 and np.isfinite(se)
+
+
+def test_series_residuals_refuse_inconsistent_input():
+    """ε ≤ 0 (log of the slope fit), order 0 (returned no result at all), responses or
+    engine terms of another shape (broadcast silently into wrong residuals)."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.montecarlo import crn_responses
+    from volterra_sym.verify import series_residuals
+
+    m = load_model("linear2d")
+    base = dict(eps=[0.1, 0.2, 0.4], times=[0.5], n_paths=16)
+    mc = crn_responses(m, _u1, [0.1], [0.5], n_paths=16, dt=0.05, seed=1)
+    for kw, param in [({"eps": [0.0, 0.1, 0.2]}, "eps"), ({"eps": [-0.1, 0.1]}, "eps"),
+                      ({"eps": []}, "eps"), ({"mc": mc}, "mc"),
+                      ({"engine_terms": np.zeros((3, 5))}, "engine_terms")]:
+        with pytest.raises(InvalidInputError) as err:
+            series_residuals(m, None, 1, **{**base, **kw})
+        assert err.value.param == param, kw
+    with pytest.raises(InvalidInputError) as err:
+        series_residuals(m, None, 0, **base)
+    assert err.value.param == "order"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("dt", -0.01), ("dt", 0.03), ("kernel_paths", 0), ("series_paths", 1.5),
+    ("eps", (0.1, -0.2)), ("eps", ()), ("times", ()), ("window", 0.005), ("scheme", "rk"),
+    ("mc_lags1", (float("nan"),)), ("mc_lags2", ((0.1,),)), ("parity", "yes"),
+])
+def test_bad_settings_are_refused_before_any_check(tmp_path, field, value):
+    """Settings no check can run with: an InvalidInputError naming the field (they used to
+    become FAIL lines — "verification failed" for a correct engine, exit 1 — after the
+    identities and backends had run)."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.verify import verify_model
+
+    with pytest.raises(InvalidInputError) as err:
+        settings = dataclasses.replace(_small(), **{field: value})
+        verify_model(load_model("linear2d"), order=1, out=tmp_path, settings=settings,
+                     print_table=False, figures=False)
+    # dt = 0.03 is fine by itself: the times are not on its grid
+    assert err.value.param == ("times" if (field, value) == ("dt", 0.03) else field)
+    assert not (tmp_path / "verify.json").exists()
+
+
+def test_a_seed_beside_settings_with_another_seed_is_refused(tmp_path):
+    """``verify_model(seed=5, settings=...)`` silently used the settings' seed."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.verify import verify_model
+
+    with pytest.raises(InvalidInputError) as err:
+        verify_model(load_model("linear2d"), order=1, out=tmp_path, seed=5,
+                     settings=_small(seed=1), print_table=False, figures=False)
+    assert err.value.param == "seed"
+
+
+@pytest.mark.parametrize("eps", ["1", "nan", True, 1j, [0.1], None])
+def test_response_refuses_an_amplitude_that_is_not_a_real_number(eps):
+    """``eps="1"`` was converted by ``float()`` (a user string outside the parser)."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.montecarlo import response
+
+    with pytest.raises(InvalidInputError) as err:
+        response(load_model("linear2d"), _u1, eps, [0.1], n_paths=16, dt=0.05)
+    assert err.value.param == "eps"
