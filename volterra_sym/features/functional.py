@@ -84,9 +84,11 @@ import numpy as np
 import sympy as sp
 
 from ..backends.taylor import taylor_hierarchy
+from ..errors import InvalidInputError
 from ..hierarchy.composite import kick_sequences
 from ..hierarchy.hooks import register_implementation
 from ..model.noise import FEATURE_ACTIVATION_INPUT
+from ..parsing import as_expression
 from .signature import (
     DEFAULT_REFINE,
     FeatureLayout,
@@ -643,6 +645,21 @@ def _fmt(x: float, digits: int = 6) -> str:
     return sp.latex(sp.Float(x, digits))
 
 
+def _observable_latex(observable: object) -> str:
+    """``$f=…$`` for the observable: a SymPy object or a string read by the whitelist parser
+    (never ``sympify``, which evaluates strings); text the parser refuses is shown verbatim
+    (LaTeX-escaped)."""
+    try:
+        return f"$f={sp.latex(as_expression(observable, what='observable'))}$"
+    except InvalidInputError:
+        text = "".join(_TEX_SPECIAL.get(c, c) for c in str(observable))
+        return f"$f$ = \\texttt{{{text}}}"
+
+
+_TEX_SPECIAL = {c: "\\" + c for c in "#$%&_{}"} | {
+    "\\": "\\textbackslash{}", "^": "\\textasciicircum{}", "~": "\\textasciitilde{}"}
+
+
 def _word_latex(word: Sequence[tuple[int, int]],
                 channels: Sequence[tuple[int, ...]] | None = None) -> str:
     def lab(k: int) -> str:
@@ -694,7 +711,7 @@ def response_functional_latex(
         "numbered from 1.\n"
     )
     out.append(
-        f"Observable $f={sp.latex(sp.sympify(F.observable))}$, Taylor degree {D}, signature "
+        f"Observable {_observable_latex(F.observable)}, Taylor degree {D}, signature "
         f"depth {lay.depth} with {lay.d} letters ({lay.size} terms); "
         f"$\\langle f\\rangle_0 = {_fmt(F.mean0, digits)}$.\n"
     )
