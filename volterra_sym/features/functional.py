@@ -84,7 +84,7 @@ import numpy as np
 import sympy as sp
 
 from ..backends.taylor import taylor_hierarchy
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, NotApplicableError
 from ..hierarchy.composite import kick_sequences
 from ..hierarchy.hooks import register_implementation
 from ..model.noise import FEATURE_ACTIVATION_INPUT
@@ -127,7 +127,8 @@ def word_terms(
     k = tuple(int(c) for c in channels)
     p = tuple(int(x) for x in powers)
     if len(k) != len(p) or not k:
-        raise ValueError(f"channels {k} and powers {p} must have the same length >= 1")
+        raise InvalidInputError(f"channels {k} and powers {p} must have the same length >= 1",
+                                param="channels")
     N = len(k)
     out = []
     for b in product(*(range(pj + 1) for pj in p)):
@@ -178,10 +179,11 @@ def _embed_index(src: FeatureLayout, dst: FeatureLayout) -> np.ndarray:
     """``dst`` flat index of every ``src`` flat index (same ``m``; ``dst`` at least as deep
     and of at least the same monomial degree)."""
     if dst.m != src.m or dst.degree < src.degree or dst.depth < src.depth:
-        raise ValueError(
+        raise InvalidInputError(
             f"signature layout (m={dst.m}, degree={dst.degree}, depth={dst.depth}) cannot hold "
             f"the functional (m={src.m}, degree={src.degree}, depth={src.depth}): it needs the "
-            f"same m, degree >= {src.degree} and depth >= {src.depth}"
+            f"same m, degree >= {src.degree} and depth >= {src.depth}",
+            param="layout",
         )
     out = [np.zeros(1, dtype=np.int64)]
     for n in range(1, src.depth + 1):
@@ -269,7 +271,8 @@ class ResponseFunctional:
 
     def _check_order(self, N: int) -> None:
         if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or not 0 <= N <= self.order:
-            raise ValueError(f"order N must be an integer in 0..{self.order}, got {N!r}")
+            raise InvalidInputError(f"order N must be an integer in 0..{self.order}, got {N!r}",
+                                    param="N")
 
     # ------------------------------------------------------------------ coefficients
     def matrix(self, eps: float | None = None, layout: FeatureLayout | None = None) -> np.ndarray:
@@ -297,7 +300,7 @@ class ResponseFunctional:
         (``(len(t), size)``)."""
         tt = np.asarray(t, dtype=float)
         if tt.ndim > 1 or not np.all(np.isfinite(tt)):
-            raise ValueError(f"t must be a finite scalar or 1-D array, got {t!r}")
+            raise InvalidInputError(f"t must be a finite scalar or 1-D array, got {t!r}", param="t")
         powers = tt[..., None] ** np.arange(self.degree + 1)
         return np.tensordot(powers, self.matrix(eps, layout), axes=(-1, -2))
 
@@ -319,18 +322,21 @@ class ResponseFunctional:
         """
         if isinstance(signatures, ResponseFeatures):
             if signatures.reduced:
-                raise ValueError("signatures were reduced by a callback; pass full signatures")
+                raise InvalidInputError("signatures were reduced by a callback; pass full "
+                                        "signatures", param="signatures")
             vals, times, layout = signatures.values, signatures.times, signatures.layout
         else:
             vals = np.asarray(signatures, dtype=float)
             layout = self.layout if layout is None else layout
             if times is None:
-                raise ValueError("times are required when signatures is an array")
+                raise InvalidInputError("times are required when signatures is an array",
+                                        param="times")
         times = np.asarray(times, dtype=float)
         if vals.ndim < 2 or vals.shape[-1] != layout.size or vals.shape[-2] != times.size:
-            raise ValueError(
+            raise InvalidInputError(
                 f"signatures must have shape (..., T={times.size}, size={layout.size}), "
-                f"got {vals.shape}"
+                f"got {vals.shape}",
+                param="signatures",
             )
         coef = self.matrix(None, layout)
         flat = vals @ coef.reshape(-1, layout.size).T  # (..., T, (N+1)(D+1))
@@ -358,7 +364,8 @@ class ResponseFunctional:
         per time are kept. The signature of the piecewise-linear fine path has a chord error
         ``O(h²)`` at levels ≥ 2 (``h`` the fine step); ``extrapolate=True`` removes it by
         Richardson extrapolation ``(4 T_{2r} - T_r)/3`` over ``refine = r`` and ``2r``
-        (error ``O(h⁴)``, twice the cost). Raises ``ValueError`` for bad inputs (see
+        (error ``O(h⁴)``, twice the cost). Raises
+        :class:`~volterra_sym.errors.InvalidInputError` for bad inputs (see
         ``response_features``).
         """
         if "reduce" in feature_options:
@@ -378,9 +385,9 @@ class ResponseFunctional:
 
         def reduce(v: np.ndarray) -> np.ndarray:
             if v.shape[-1] != lf.shape[0]:
-                raise ValueError(
+                raise InvalidInputError(
                     f"the input has a different number of channels than the functional "
-                    f"(m={self.m}): signature size {v.shape[-1]} != {lf.shape[0]}")
+                    f"(m={self.m}): signature size {v.shape[-1]} != {lf.shape[0]}", param="u")
             return v @ lf
 
         feats = response_features(
@@ -404,7 +411,8 @@ class ResponseFunctional:
         statistical errors of the coefficients). Shape ``(order + 1, len(t))``; row 0 is the
         error of ``<f>_0``; ``inf`` beyond the estimated radius. Needs :attr:`taylor`."""
         if not self.taylor:
-            raise ValueError("no Taylor series attached (functional built from raw coefficients)")
+            raise NotApplicableError("kernel_error needs the Taylor series of the kernels; this "
+                                     "functional was built from raw coefficients")
         tt = np.atleast_1d(np.asarray(t, dtype=float))
         out = np.zeros((self.order + 1, tt.size))
         out[0] = float(self.info.get("mean0_error", 0.0))
@@ -473,7 +481,8 @@ def _l1_input(absu: Callable[..., object] | np.ndarray, m: int
                 return v.reshape(n, m).sum(axis=1)
             if v.shape == (m, n):
                 return v.sum(axis=0)
-            raise ValueError(f"vectorised u(t) returned shape {v.shape} for {n} points")
+            raise InvalidInputError(f"vectorised u(t) returned shape {v.shape} for {n} points",
+                                    param="u")
         return norm
     arr = absu if absu.ndim > 1 else absu[:, None]
     return arr.sum(axis=-1, keepdims=True)
@@ -507,7 +516,7 @@ def functional_channels(model: object, order: int) -> tuple[tuple[int, ...], ...
 def _check_eps(eps: object) -> float:
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)) \
             or not np.isfinite(eps):
-        raise ValueError(f"eps must be a finite real number, got {eps!r}")
+        raise InvalidInputError(f"eps must be a finite real number, got {eps!r}", param="eps")
     return float(eps)
 
 
@@ -544,14 +553,14 @@ def functional_from_coefficients(
         lens = [_total_order(k) for k in coefficients]
     order = max(lens, default=1) if order is None else int(order)
     if order < 1:
-        raise ValueError(f"order must be >= 1, got {order}")
+        raise InvalidInputError(f"order must be >= 1, got {order}", param="order")
     chans = None
     if channels is not None:
         chans = tuple(tuple(sorted(int(c) for c in ch)) for ch in channels)
         if len(set(chans)) != len(chans) or any(not ch or not all(0 <= c < m for c in ch)
                                                 for ch in chans):
-            raise ValueError(f"channels must be distinct non-empty multisets of channels "
-                             f"0..{m - 1}, got {channels!r}")
+            raise InvalidInputError(f"channels must be distinct non-empty multisets of channels "
+                                    f"0..{m - 1}, got {channels!r}", param="channels")
     letters_m = m if chans is None else len(chans)
     layout = feature_layout(letters_m, degree, order)
     D = layout.degree
@@ -563,22 +572,24 @@ def functional_from_coefficients(
             k = tuple(int(c) for c in k)
             N, r = len(k), len(k)
             if not 1 <= N <= order or any(not 0 <= c < m for c in k):
-                raise ValueError(f"channel tuple {k} invalid for m={m}, order={order}")
+                raise InvalidInputError(f"channel tuple {k} invalid for m={m}, order={order}",
+                                        param="coefficients")
             letter = np.asarray(k, dtype=np.int64)
         else:
             kicks = tuple(tuple(sorted(int(c) for c in kick)) if isinstance(kick, (tuple, list))
                           else (int(kick),) for kick in k)
             N, r = _total_order(kicks), len(kicks)
             if not 1 <= N <= order or any(kick not in index for kick in kicks):
-                raise ValueError(f"kicks {k} invalid for the channels {chans} and "
-                                 f"order={order}")
+                raise InvalidInputError(f"kicks {k} invalid for the channels {chans} and "
+                                        f"order={order}", param="coefficients")
             letter = np.array([index[kick] for kick in kicks], dtype=np.int64)
         if not cp:
             continue
         powers = np.array([tuple(int(x) for x in p) for p in cp], dtype=np.int64)
         vals = np.array([float(v) for v in cp.values()])
         if powers.shape[1] != r or powers.min() < 0 or powers.sum(axis=1).max() > D:
-            raise ValueError(f"powers of {k} must be length-{r} tuples with |p| <= {D}")
+            raise InvalidInputError(f"powers of {k} must be length-{r} tuples with |p| <= {D}",
+                                    param="coefficients")
         row, a1, q, w = _expand(powers)
         letters = letter[None, :] * (D + 1) + q  # kick order 1..r
         idx = _level_index(layout, letters[:, ::-1])  # word: earliest kick (r) first

@@ -139,23 +139,23 @@ def signature_batch(
     if extrapolate:
         S = (4 * run(2 * r) - S) / 3
     if any(lay != layouts[0] for lay in layouts):
-        raise ValueError("inputs have different numbers of channels")
+        raise InvalidInputError("inputs have different numbers of channels", param="inputs")
     return S, layouts[0]
 
 
 def _is_callable_seq(inputs: object) -> bool:
     if callable(inputs):
-        raise ValueError("inputs must be a sequence of callables or an array of samples; "
-                         "wrap a single callable in a list")
+        raise InvalidInputError("inputs must be a sequence of callables or an array of samples; "
+                                "wrap a single callable in a list", param="inputs")
     try:
         seq = list(inputs)  # type: ignore[arg-type]
     except TypeError:
         return False
     if not seq:
-        raise ValueError("inputs is empty")
+        raise InvalidInputError("inputs is empty", param="inputs")
     flags = [callable(u) for u in seq]
     if any(flags) and not all(flags):
-        raise ValueError("inputs mixes callables and arrays")
+        raise InvalidInputError("inputs mixes callables and arrays", param="inputs")
     return all(flags)
 
 
@@ -169,8 +169,9 @@ def restrict_index(layout: FeatureLayout, depth: int | None = None,
     depth = layout.depth if depth is None else int(depth)
     degree = layout.degree if degree is None else int(degree)
     if not 1 <= depth <= layout.depth or not 0 <= degree <= layout.degree:
-        raise ValueError(f"depth must be in 1..{layout.depth} and degree in 0..{layout.degree}, "
-                         f"got depth={depth}, degree={degree}")
+        raise InvalidInputError(f"depth must be in 1..{layout.depth} and degree in "
+                                f"0..{layout.degree}, got depth={depth}, degree={degree}",
+                                param="depth" if not 1 <= depth <= layout.depth else "degree")
     sub = feature_layout(layout.m, degree, depth)
     return np.array([layout.word_index([sub.letters[a] for a in w]) for w in sub.words],
                     dtype=np.int64)
@@ -194,13 +195,15 @@ def signature_kernel(
     SA = np.asarray(SA, dtype=float)
     SB = SA if SB is None else np.asarray(SB, dtype=float)
     if SA.ndim != 2 or SB.ndim != 2 or SA.shape[1] != SB.shape[1]:
-        raise ValueError(f"SA and SB must be (A, size) and (B, size), got {SA.shape}, {SB.shape}")
+        raise InvalidInputError(f"SA and SB must be (A, size) and (B, size), got {SA.shape}, "
+                                f"{SB.shape}", param="SB")
     if layout is None:
         if depth is not None or degree is not None or scale != 1.0:
-            raise ValueError("layout is required for depth/degree/scale")
+            raise InvalidInputError("layout is required for depth/degree/scale", param="layout")
         return SA @ SB.T
     if layout.size != SA.shape[1]:
-        raise ValueError(f"signatures have size {SA.shape[1]}, layout.size={layout.size}")
+        raise InvalidInputError(f"signatures have size {SA.shape[1]}, layout.size={layout.size}",
+                                param="SA")
     idx = restrict_index(layout, depth, degree)
     lev = np.array([len(layout.words[i]) for i in idx])
     w = float(scale) ** (2 * lev)
@@ -285,16 +288,17 @@ def _check_xy(X: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.n
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     if X.ndim != 2 or y.ndim not in (1, 2) or y.shape[0] != X.shape[0] or X.shape[0] < 2:
-        raise ValueError(f"{name} must be 2-D with as many rows as y (>= 2), got {X.shape} and "
-                         f"y {y.shape}")
+        raise InvalidInputError(f"{name} must be 2-D with as many rows as y (>= 2), got "
+                                f"{X.shape} and y {y.shape}", param=name)
     if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
-        raise ValueError(f"{name} and y must be finite")
+        raise InvalidInputError(f"{name} and y must be finite",
+                                param=name if not np.all(np.isfinite(X)) else "y")
     return X, y
 
 
 def _check_lam(lam: float) -> float:
     if not (isinstance(lam, (int, float, np.floating)) and np.isfinite(lam) and lam >= 0):
-        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+        raise InvalidInputError(f"lam must be a finite number >= 0, got {lam!r}", param="lam")
     return float(lam)
 
 
@@ -366,7 +370,8 @@ class KernelRidge:
         """``ŷ(u) = ȳ + k_c(u)ᵀ α`` with the centred test kernel."""
         K = np.asarray(K_test, dtype=float)
         if K.ndim != 2 or K.shape[1] != self.col_mean.size:
-            raise ValueError(f"K_test must be (A, {self.col_mean.size}), got {K.shape}")
+            raise InvalidInputError(f"K_test must be (A, {self.col_mean.size}), got {K.shape}",
+                                    param="K_test")
         Kc = K - K.mean(axis=1, keepdims=True) - self.col_mean[None, :] + self.all_mean
         return Kc @ self.alpha + self.y_mean
 
@@ -382,7 +387,7 @@ def fit_kernel_ridge(K: np.ndarray, y: np.ndarray, lam: float) -> KernelRidge:
     """``α = (K_c + λ I)⁻¹ y_c`` on the training kernel ``K (n, n)`` (module docstring)."""
     K, y = _check_xy(K, y, "K")
     if K.shape[0] != K.shape[1]:
-        raise ValueError(f"K must be square, got {K.shape}")
+        raise InvalidInputError(f"K must be square, got {K.shape}", param="K")
     lam = _check_lam(lam)
     Kc, col, tot = _center(0.5 * (K + K.T))
     ym = y.mean(axis=0)

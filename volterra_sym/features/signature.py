@@ -63,6 +63,8 @@ from itertools import combinations_with_replacement, product
 
 import numpy as np
 
+from ..errors import InvalidInputError
+
 __all__ = [
     "DEFAULT_REFINE",
     "FeatureLayout",
@@ -91,9 +93,10 @@ _GL_NODES = (8, 16, 32, 64, 128)
 # --------------------------------------------------------------------------- validation
 def _check_int(value: object, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}",
+                                param=name)
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise InvalidInputError(f"{name} must be >= {minimum}, got {value}", param=name)
     return int(value)
 
 
@@ -101,23 +104,27 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
         where = tuple(int(i) for i in bad)
-        raise ValueError(f"{name} contains NaN or inf (first at index {where})")
+        raise InvalidInputError(f"{name} contains NaN or inf (first at index {where})", param=name)
 
 
 def _check_times(times: object) -> np.ndarray:
     try:
         t = np.asarray(times, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"times must be a 1-D array of real numbers: {exc}") from None
+        raise InvalidInputError(f"times must be a 1-D array of real numbers: {exc}",
+                                param="times") from None
     if t.ndim != 1 or t.size == 0:
-        raise ValueError(f"times must be a non-empty 1-D array, got shape {t.shape}")
+        raise InvalidInputError(f"times must be a non-empty 1-D array, got shape {t.shape}",
+                                param="times")
     _check_finite(t, "times")
     if t[0] < 0:
-        raise ValueError(f"times must be non-negative (inputs start at 0), got times[0]={t[0]}")
+        raise InvalidInputError(f"times must be non-negative (inputs start at 0), got "
+                                f"times[0]={t[0]}", param="times")
     if t.size > 1 and np.any(np.diff(t) <= 0):
         i = int(np.argmax(np.diff(t) <= 0))
-        raise ValueError(
-            f"times must be strictly increasing, but times[{i + 1}]={t[i + 1]} <= times[{i}]={t[i]}"
+        raise InvalidInputError(
+            f"times must be strictly increasing, but times[{i + 1}]={t[i + 1]} <= "
+            f"times[{i}]={t[i]}", param="times",
         )
     return t
 
@@ -186,13 +193,14 @@ class FeatureLayout:
     def letter_index(self, k: int, q: int) -> int:
         """Letter index ``k * (degree + 1) + q`` of channel ``(k, q)``."""
         if not (0 <= k < self.m and 0 <= q <= self.degree):
-            raise ValueError(f"channel (k, q)=({k}, {q}) outside m={self.m}, degree={self.degree}")
+            raise InvalidInputError(f"channel (k, q)=({k}, {q}) outside m={self.m}, "
+                                    f"degree={self.degree}", param="channel")
         return k * (self.degree + 1) + q
 
     def level_slice(self, n: int) -> slice:
         """Slice of level ``n`` in the flat vector."""
         if not 0 <= n <= self.depth:
-            raise ValueError(f"level n must be in 0..{self.depth}, got {n}")
+            raise InvalidInputError(f"level n must be in 0..{self.depth}, got {n}", param="n")
         offs = _level_offsets(self.d, self.depth)
         return slice(offs[n], offs[n + 1])
 
@@ -201,9 +209,10 @@ class FeatureLayout:
         letters = [self.letter_index(*a) if isinstance(a, tuple) else int(a) for a in word]
         n = len(letters)
         if n > self.depth:
-            raise ValueError(f"word length {n} exceeds depth {self.depth}")
+            raise InvalidInputError(f"word length {n} exceeds depth {self.depth}", param="word")
         if any(not 0 <= a < self.d for a in letters):
-            raise ValueError(f"letters must be in 0..{self.d - 1}, got {letters}")
+            raise InvalidInputError(f"letters must be in 0..{self.d - 1}, got {letters}",
+                                    param="word")
         idx = 0
         for a in letters:
             idx = idx * self.d + a
@@ -231,7 +240,8 @@ def tensor_exp(increment: np.ndarray, depth: int) -> np.ndarray:
     depth = _check_int(depth, "depth", 1)
     inc = np.asarray(increment, dtype=float)
     if inc.ndim < 1 or inc.shape[-1] < 1:
-        raise ValueError(f"increment must have shape (..., d) with d >= 1, got {inc.shape}")
+        raise InvalidInputError(f"increment must have shape (..., d) with d >= 1, got {inc.shape}",
+                                param="increment")
     levels = [np.ones(inc.shape[:-1] + (1,))]
     cur = levels[0]
     for k in range(1, depth + 1):
@@ -281,8 +291,9 @@ def _expanding_from_increments(
         nonlocal result
         red = np.asarray(reduce(vals), dtype=float)
         if red.ndim != 3 or red.shape[:2] != vals.shape[:2]:
-            raise ValueError(
-                f"reduce must map (B, rows, size) -> (B, rows, k), got {vals.shape} -> {red.shape}"
+            raise InvalidInputError(
+                f"reduce must map (B, rows, size) -> (B, rows, k), got {vals.shape} -> {red.shape}",
+                param="reduce",
             )
         if result is None:
             result = np.empty((bsz, out_pos.size, red.shape[2]))
@@ -366,12 +377,14 @@ def _as_batch_path(X: object, name: str = "X") -> tuple[np.ndarray, bool]:
     try:
         arr = np.asarray(X, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{name} must be a real array of shape (T, d) or (B, T, d): {exc}"
+        raise InvalidInputError(
+            f"{name} must be a real array of shape (T, d) or (B, T, d): {exc}",
+            param=name,
         ) from None
     if arr.ndim not in (2, 3) or arr.shape[-1] < 1 or arr.shape[-2] < 1:
-        raise ValueError(
-            f"{name} must have shape (T, d) or (B, T, d) with T, d >= 1, got {arr.shape}"
+        raise InvalidInputError(
+            f"{name} must have shape (T, d) or (B, T, d) with T, d >= 1, got {arr.shape}",
+            param=name,
         )
     _check_finite(arr, name)
     single = arr.ndim == 2
@@ -383,9 +396,10 @@ def _resolve_index(index: object, n: int, name: str) -> np.ndarray:
         return np.arange(n)
     idx = np.asarray(index)
     if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
-        raise ValueError(f"{name} must be a 1-D integer array, got {idx.dtype} shape {idx.shape}")
+        raise InvalidInputError(f"{name} must be a 1-D integer array, got {idx.dtype} shape "
+                                f"{idx.shape}", param=name)
     if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise ValueError(f"{name} entries must lie in [-{n}, {n - 1}]")
+        raise InvalidInputError(f"{name} entries must lie in [-{n}, {n - 1}]", param=name)
     return np.where(idx < 0, idx + n, idx)
 
 
@@ -489,13 +503,16 @@ class _CallableInput:
         try:
             val = np.asarray(self.u(t), dtype=float)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"u(t) must return a real scalar or a 1-D array: {exc}") from None
+            raise InvalidInputError(f"u(t) must return a real scalar or a 1-D array: {exc}",
+                                    param="u") from None
         if val.ndim > 1 or val.size == 0:
-            raise ValueError(
-                f"u(t) must return a scalar or an array of shape (m,), got {val.shape}"
+            raise InvalidInputError(
+                f"u(t) must return a scalar or an array of shape (m,), got {val.shape}",
+                param="u",
             )
         if hasattr(self, "m") and val.size != self.m:
-            raise ValueError(f"u(t) returned {val.size} values at t={t}, expected m={self.m}")
+            raise InvalidInputError(f"u(t) returned {val.size} values at t={t}, expected "
+                                    f"m={self.m}", param="u")
         return val.reshape(-1)
 
     def __call__(self, pts: np.ndarray) -> np.ndarray:
@@ -512,10 +529,11 @@ class _CallableInput:
             elif self.mode == "cols" and res.shape == (self.m, n):
                 vals = res.T
             else:
-                raise ValueError(f"vectorised u(t) returned shape {res.shape} for {n} points")
+                raise InvalidInputError(f"vectorised u(t) returned shape {res.shape} for {n} "
+                                        "points", param="u")
         if not np.all(np.isfinite(vals)):
             bad = pts[np.nonzero(~np.all(np.isfinite(vals), axis=1))[0][0]]
-            raise ValueError(f"u returned NaN or inf at t={bad}")
+            raise InvalidInputError(f"u returned NaN or inf at t={bad}", param="u")
         return vals
 
 
@@ -534,8 +552,8 @@ def _products(vals: np.ndarray, channels: Sequence[tuple[int, ...]]) -> np.ndarr
     m = vals.shape[-1]
     top = max((c for ch in channels for c in ch), default=-1)
     if top >= m:
-        raise ValueError(f"the input has m={m} channel(s) but the augmented channels use "
-                         f"channel {top}")
+        raise InvalidInputError(f"the input has m={m} channel(s) but the augmented channels use "
+                                f"channel {top}", param="channels")
     return np.stack([np.prod(vals[..., list(ch)], axis=-1) for ch in channels], axis=-1)
 
 
@@ -553,7 +571,8 @@ class _ProductInput:
             try:
                 val = np.asarray(self.u(float(ta)), dtype=float).reshape(-1)
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"u(t) must return a real scalar or a 1-D array: {exc}") \
+                raise InvalidInputError(f"u(t) must return a real scalar or a 1-D array: {exc}",
+                                        param="u") \
                     from None
             return _products(val[None], self.channels)[0]
         if self._ev is None:
@@ -570,14 +589,14 @@ def augment_input(u: Callable[..., object] | np.ndarray,
     ``(..., T, m')``."""
     chans = tuple(tuple(int(c) for c in ch) for ch in channels)
     if not chans or any(not ch or min(ch) < 0 for ch in chans):
-        raise ValueError(f"channels must be non-empty tuples of channel indices, got "
-                         f"{channels!r}")
+        raise InvalidInputError(f"channels must be non-empty tuples of channel indices, got "
+                                f"{channels!r}", param="channels")
     if callable(u):
         return _ProductInput(u, chans)
     arr = _real_samples(u)
     if arr.ndim not in (2, 3):
-        raise ValueError(f"sampled u must have shape (T,), (T, m) or (B, T, m), got "
-                         f"{arr.shape}")
+        raise InvalidInputError(f"sampled u must have shape (T,), (T, m) or (B, T, m), got "
+                                f"{arr.shape}", param="u")
     return _products(arr, chans)
 
 
@@ -679,7 +698,8 @@ def feature_path_increments(
     if quad_points is not None:
         quad_points = _check_int(quad_points, "quad_points", 1)
     if not (isinstance(rtol, (int, float)) and np.isfinite(rtol) and rtol > 0):
-        raise ValueError(f"rtol must be a positive finite number, got {rtol!r}")
+        raise InvalidInputError(f"rtol must be a positive finite number, got {rtol!r}",
+                                param="rtol")
     if callable(u):
         grid, pos = _fine_grid(t, refine)
         ev = _CallableInput(u, grid)
@@ -698,7 +718,7 @@ def _real_samples(u: object) -> np.ndarray:
     try:
         arr = np.asarray(u, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"u must be callable or a real array: {exc}") from None
+        raise InvalidInputError(f"u must be callable or a real array: {exc}", param="u") from None
     return arr[:, None] if arr.ndim == 1 else arr
 
 
@@ -707,15 +727,17 @@ def _check_samples(u: object, t: np.ndarray) -> np.ndarray:
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] != t.size or arr.shape[2] < 1:
-        raise ValueError(
+        raise InvalidInputError(
             f"sampled u must have shape (T,), (T, m) or (B, T, m) with T=len(times)={t.size} "
-            f"and B, m >= 1, got {np.shape(u)}"
+            f"and B, m >= 1, got {np.shape(u)}",
+            param="u",
         )
     _check_finite(arr, "u")
     if t[0] != 0:
-        raise ValueError(
+        raise InvalidInputError(
             f"sampled u needs times[0] == 0 (X is integrated from 0 and u is unknown on "
-            f"[0, times[0]]), got times[0]={t[0]}"
+            f"[0, times[0]]), got times[0]={t[0]}",
+            param="u",
         )
     return arr
 
@@ -740,7 +762,8 @@ class ResponseFeatures:
 
     def _require_signature(self) -> None:
         if self.reduced:
-            raise ValueError("values were reduced by a callback; levels are not available")
+            raise InvalidInputError("values were reduced by a callback; levels are not available",
+                                    param="reduce")
 
     def level(self, n: int) -> np.ndarray:
         """Level ``n`` as a tensor of shape ``(..., T_out, d, ..., d)``."""
@@ -762,7 +785,7 @@ def _resolve_times_out(times: np.ndarray, times_out: object) -> np.ndarray:
         return np.arange(times.size)
     to = np.asarray(times_out, dtype=float)
     if to.ndim != 1:
-        raise ValueError(f"times_out must be 1-D, got shape {to.shape}")
+        raise InvalidInputError(f"times_out must be 1-D, got shape {to.shape}", param="times_out")
     _check_finite(to, "times_out")
     j = np.clip(np.searchsorted(times, to), 0, times.size - 1)
     jm = np.clip(j - 1, 0, times.size - 1)
@@ -770,7 +793,8 @@ def _resolve_times_out(times: np.ndarray, times_out: object) -> np.ndarray:
     tol = 1e-12 * np.maximum(1.0, np.abs(to))
     if np.any(np.abs(times[j] - to) > tol):
         bad = to[np.abs(times[j] - to) > tol][0]
-        raise ValueError(f"times_out must be a subset of times; {bad} is not in times")
+        raise InvalidInputError(f"times_out must be a subset of times; {bad} is not in times",
+                                param="times_out")
     return j
 
 
@@ -809,7 +833,7 @@ def iter_response_features(
     out_i = _resolve_times_out(t, times_out)
     r = DEFAULT_REFINE if refine is None else _check_int(refine, "refine", 1)
     if reduce is not None and not callable(reduce):
-        raise ValueError(f"reduce must be callable or None, got {reduce!r}")
+        raise InvalidInputError(f"reduce must be callable or None, got {reduce!r}", param="reduce")
     red = reduce is not None
     if callable(u):
         dx, _, pos, m = feature_path_increments(
@@ -909,11 +933,12 @@ def response_features(
 
     Raises
     ------
-    ValueError
-        Naming the offending parameter: bad shape, NaN/inf in ``u`` or its values, ``depth``
-        not an integer >= 1, ``degree`` not an integer >= 0, ``times`` negative / not
-        strictly increasing / not finite, ``times_out`` not a subset of ``times``,
-        ``refine`` / ``quad_points`` / ``chunk_size`` not positive integers, ``rtol <= 0``.
+    InvalidInputError
+        (a ``ValueError``) naming the offending parameter (``.param``): bad shape, NaN/inf
+        in ``u`` or its values, ``depth`` not an integer >= 1, ``degree`` not an integer
+        >= 0, ``times`` negative / not strictly increasing / not finite, ``times_out`` not
+        a subset of ``times``, ``refine`` / ``quad_points`` / ``chunk_size`` not positive
+        integers, ``rtol <= 0``.
     """
     chunks = list(
         iter_response_features(
