@@ -10,6 +10,7 @@ import pytest
 from volterra_sym.errors import InvalidInputError, NotApplicableError
 from volterra_sym.features import (
     expanding_signature,
+    feature_kernel,
     feature_layout,
     fit_kernel_ridge,
     fit_ridge,
@@ -20,7 +21,9 @@ from volterra_sym.features import (
     signature_batch,
     signature_kernel,
     signature_size,
+    tensor_exp,
 )
+from volterra_sym.features.sklearn import reshape_sequences
 
 
 def test_latex_of_an_observable_string_never_evaluates_it(tmp_path):
@@ -74,3 +77,50 @@ def test_bad_input_gets_the_typed_error_naming_the_parameter(call, param):
 def test_kernel_error_without_taylor_series_is_not_applicable():
     with pytest.raises(NotApplicableError, match="raw coefficients"):
         _F.kernel_error(1.0)
+
+
+_KR = fit_kernel_ridge(np.eye(4) + 0.1, np.arange(4.0), 0.1)
+_RR = fit_ridge(np.arange(8.0).reshape(4, 2) ** 2, np.arange(4.0), 0.1)
+
+
+@pytest.mark.parametrize(("call", "param"), [
+    # complex values: a cast to float would silently drop the imaginary part
+    (lambda: response_features(np.ones(11) + 1j, T11, 2, 1), "u"),
+    (lambda: response_features(lambda s: np.exp(1j * np.asarray(s)), T11, 2, 1), "u"),
+    (lambda: response_features(np.ones(11), T11 + 0j, 2, 1), "times"),
+    (lambda: expanding_signature(np.ones((3, 2)) * 1j, 2), "X"),
+    (lambda: tensor_exp(np.array([1j, 1.0]), 2), "increment"),
+    (lambda: _F.terms(np.ones(11) + 1j, T11), "u"),
+    (lambda: fit_ridge(np.random.rand(5, 2) + 1j, np.random.rand(5), 1.0), "Phi"),
+    (lambda: fit_ridge(np.random.rand(5, 2), np.random.rand(5) + 1j, 1.0), "y"),
+    (lambda: signature_kernel(np.ones((2, 3)) * 1j), "SA"),
+    (lambda: reshape_sequences(np.ones((2, 4)) + 1j, 2), "X"),
+    # NaN / inf in, never a silent NaN out
+    (lambda: _RR.predict(np.full((3, 2), np.nan)), "Phi"),
+    (lambda: _KR.predict(np.full((2, 4), np.nan)), "K_test"),
+    (lambda: signature_kernel(np.full((2, 3), np.nan)), "SA"),
+    (lambda: signature_kernel(np.ones((2, _LAY.size)), layout=_LAY, scale=np.nan), "scale"),
+    (lambda: feature_kernel(np.ones((2, 3)), np.ones((2, 3)), np.full((3, 3), np.nan)), "M"),
+    (lambda: _F.apply(np.ones((11, _F.layout.size)), np.full(11, np.nan)), "times"),
+    (lambda: tensor_exp(np.array([np.nan, 1.0]), 2), "increment"),
+    # shapes that reached numpy's own errors
+    (lambda: _RR.predict(np.zeros((3, 3))), "Phi"),
+    (lambda: feature_kernel(np.ones((2, 3)), np.ones((2, 3)), np.ones((4, 4))), "M"),
+])
+def test_complex_nonfinite_and_misshaped_input_is_refused(call, param):
+    with pytest.raises(InvalidInputError) as info:
+        call()
+    assert info.value.param == param, info.value
+
+
+@pytest.mark.parametrize("call", [
+    lambda: response_features(np.ones(11) * 1e300, T11, 3, 1),
+    lambda: response_features(np.ones(11), T11 * 1e300, 2, 3),
+    lambda: response_features(np.ones((2, 11, 1)) * 1e300, T11, 3, 1, reduce=lambda v: v[..., :1]),
+    lambda: expanding_signature(np.array([[0.0], [1e300]]), 3),
+    lambda: tensor_exp(np.array([1e200]), 2),
+])
+def test_signature_overflow_is_refused_not_returned_as_inf_or_nan(call):
+    with pytest.raises(InvalidInputError, match="overflows the float range"):
+        with np.errstate(all="ignore"):
+            call()

@@ -96,6 +96,7 @@ from .signature import (
     augment_input,
     feature_layout,
     kick_channels,
+    real_array,
     response_features,
 )
 
@@ -298,7 +299,7 @@ class ResponseFunctional:
         """``ℓ_N(t)`` as flat vectors: shape ``(order + 1, size)`` (``(len(t), order + 1,
         size)`` for an array ``t``); with ``eps`` the combined ``ℓ^ε(t)``, shape ``(size,)``
         (``(len(t), size)``)."""
-        tt = np.asarray(t, dtype=float)
+        tt = real_array(t, "t")
         if tt.ndim > 1 or not np.all(np.isfinite(tt)):
             raise InvalidInputError(f"t must be a finite scalar or 1-D array, got {t!r}", param="t")
         powers = tt[..., None] ** np.arange(self.degree + 1)
@@ -326,12 +327,15 @@ class ResponseFunctional:
                                         "signatures", param="signatures")
             vals, times, layout = signatures.values, signatures.times, signatures.layout
         else:
-            vals = np.asarray(signatures, dtype=float)
+            vals = real_array(signatures, "signatures")
             layout = self.layout if layout is None else layout
             if times is None:
                 raise InvalidInputError("times are required when signatures is an array",
                                         param="times")
-        times = np.asarray(times, dtype=float)
+        times = real_array(times, "times")
+        for arr, name in ((vals, "signatures"), (times, "times")):
+            if not np.all(np.isfinite(arr)):
+                raise InvalidInputError(f"{name} contains NaN or inf", param=name)
         if vals.ndim < 2 or vals.shape[-1] != layout.size or vals.shape[-2] != times.size:
             raise InvalidInputError(
                 f"signatures must have shape (..., T={times.size}, size={layout.size}), "
@@ -442,13 +446,13 @@ class ResponseFunctional:
         ``Y_j(s) = ∫_0^s ‖u‖_1^j`` (``j = 1..order``) over the words of weight ``N``
         (``= U^N/N!`` when only ``j = 1`` occurs). Shape as :meth:`terms`. Does not include
         the signature's own quadrature error."""
-        t = np.asarray(times, dtype=float)
+        t = real_array(times, "times")
         if callable(u):
             def uabs(s: object) -> np.ndarray:
-                return np.abs(np.asarray(u(s), dtype=float))
+                return np.abs(real_array(u(s), "u"))
             absu: Callable[..., object] | np.ndarray = uabs
         else:
-            absu = np.abs(np.asarray(u, dtype=float))
+            absu = np.abs(real_array(u, "u"))
         fac = np.array([math.factorial(N) for N in range(self.order + 1)], dtype=float)
         if self.channels is None:
             feats = response_features(absu, t, 1, 0, **feature_options)

@@ -57,7 +57,13 @@ import scipy.linalg
 
 from ..errors import InvalidInputError
 from .functional import ResponseFunctional, response_functional
-from .signature import FeatureLayout, augment_input, feature_layout, response_features
+from .signature import (
+    FeatureLayout,
+    augment_input,
+    feature_layout,
+    real_array,
+    response_features,
+)
 
 if TYPE_CHECKING:
     from ..model import SRNN
@@ -131,7 +137,7 @@ def signature_batch(
 
     def run(rr: int) -> np.ndarray:
         if isinstance(inputs, np.ndarray) or not _is_callable_seq(inputs):
-            vals = one(np.asarray(inputs, dtype=float), rr)
+            vals = one(real_array(inputs, "inputs"), rr)
             return vals if vals.ndim == 2 else vals[None]
         return np.stack([one(u, rr) for u in inputs])
 
@@ -192,8 +198,8 @@ def signature_kernel(
     ``SA (A, size)``, ``SB (B, size)`` (default ``SA``) signatures in ``layout``; ``depth`` /
     ``degree`` restrict to a sub-signature (needs ``layout``). Returns ``(A, B)``.
     """
-    SA = np.asarray(SA, dtype=float)
-    SB = SA if SB is None else np.asarray(SB, dtype=float)
+    SA = _finite(SA, "SA")
+    SB = SA if SB is None else _finite(SB, "SB")
     if SA.ndim != 2 or SB.ndim != 2 or SA.shape[1] != SB.shape[1]:
         raise InvalidInputError(f"SA and SB must be (A, size) and (B, size), got {SA.shape}, "
                                 f"{SB.shape}", param="SB")
@@ -201,6 +207,10 @@ def signature_kernel(
         if depth is not None or degree is not None or scale != 1.0:
             raise InvalidInputError("layout is required for depth/degree/scale", param="layout")
         return SA @ SB.T
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(scale):
+        raise InvalidInputError(f"scale must be a finite real number, got {scale!r}",
+                                param="scale")
     if layout.size != SA.shape[1]:
         raise InvalidInputError(f"signatures have size {SA.shape[1]}, layout.size={layout.size}",
                                 param="SA")
@@ -236,7 +246,7 @@ def srnn_features(functionals: Sequence[ResponseFunctional], S: np.ndarray, t: f
     (at time ``t``, in ``layout``, default the functionals' layout). ``(B, n)`` or, with
     ``per_order``, ``(B, n·order)``."""
     L = unit_vectors(functionals, t, eps, layout, per_order)
-    S = np.asarray(S, dtype=float)
+    S = _finite(S, "S")
     if S.ndim != 2 or S.shape[1] != L.shape[1]:
         chans = functionals[0].channels
         hint = "" if chans is None else (
@@ -259,7 +269,11 @@ def response_kernel_matrix(functionals: Sequence[ResponseFunctional], t: float, 
 
 def feature_kernel(SA: np.ndarray, SB: np.ndarray, M: np.ndarray) -> np.ndarray:
     """``K[a, b] = <S_a, M S_b>`` for signatures ``SA (A, size)``, ``SB (B, size)``."""
-    return np.asarray(SA) @ np.asarray(M) @ np.asarray(SB).T
+    SA, SB, M = _finite(SA, "SA"), _finite(SB, "SB"), _finite(M, "M")
+    if SA.ndim != 2 or SB.ndim != 2 or M.shape != (SA.shape[1], SB.shape[1]):
+        raise InvalidInputError(f"SA (A, size), SB (B, size) and M (size, size) must agree, got "
+                                f"{SA.shape}, {SB.shape}, {M.shape}", param="M")
+    return SA @ M @ SB.T
 
 
 def series_features(model: SRNN, inputs: Sequence[Callable[..., object]], t: float,
@@ -284,9 +298,17 @@ def series_features(model: SRNN, inputs: Sequence[Callable[..., object]], t: flo
 
 
 # --------------------------------------------------------------------------- ridge
+def _finite(value: object, name: str) -> np.ndarray:
+    """``value`` as a real float array with finite entries, else :class:`InvalidInputError`."""
+    arr = real_array(value, name)
+    if not np.all(np.isfinite(arr)):
+        raise InvalidInputError(f"{name} contains NaN or inf", param=name)
+    return arr
+
+
 def _check_xy(X: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
+    X = real_array(X, name)
+    y = real_array(y, "y")
     if X.ndim != 2 or y.ndim not in (1, 2) or y.shape[0] != X.shape[0] or X.shape[0] < 2:
         raise InvalidInputError(f"{name} must be 2-D with as many rows as y (>= 2), got "
                                 f"{X.shape} and y {y.shape}", param=name)
@@ -338,7 +360,11 @@ class RidgeReadout:
 
     def predict(self, Phi: np.ndarray) -> np.ndarray:
         """Predictions for features ``Phi (B, p)``."""
-        return np.asarray(Phi, dtype=float) @ self.weights + self.intercept
+        Phi = _finite(Phi, "Phi")
+        if Phi.ndim != 2 or Phi.shape[1] != self.weights.shape[0]:
+            raise InvalidInputError(f"Phi must be (B, {self.weights.shape[0]}), got {Phi.shape}",
+                                    param="Phi")
+        return Phi @ self.weights + self.intercept
 
 
 def fit_ridge(Phi: np.ndarray, y: np.ndarray, lam: float) -> RidgeReadout:
@@ -368,7 +394,7 @@ class KernelRidge:
 
     def predict(self, K_test: np.ndarray) -> np.ndarray:
         """``ŷ(u) = ȳ + k_c(u)ᵀ α`` with the centred test kernel."""
-        K = np.asarray(K_test, dtype=float)
+        K = _finite(K_test, "K_test")
         if K.ndim != 2 or K.shape[1] != self.col_mean.size:
             raise InvalidInputError(f"K_test must be (A, {self.col_mean.size}), got {K.shape}",
                                     param="K_test")

@@ -100,6 +100,20 @@ def _check_int(value: object, name: str, minimum: int) -> int:
     return int(value)
 
 
+def real_array(value: object, name: str, what: str = "a real array") -> np.ndarray:
+    """``value`` as a float array; complex values (whose imaginary part a cast to float would
+    drop) and anything that is not numbers are an :class:`InvalidInputError` naming ``name``."""
+    try:
+        arr = np.asarray(value)
+        if np.iscomplexobj(arr):
+            raise InvalidInputError(f"{name} must be real, got complex values", param=name)
+        return arr.astype(float, copy=False)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
+        raise InvalidInputError(f"{name} must be {what}: {exc}", param=name) from None
+
+
 def _check_finite(arr: np.ndarray, name: str) -> None:
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
@@ -107,12 +121,18 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
         raise InvalidInputError(f"{name} contains NaN or inf (first at index {where})", param=name)
 
 
+def _check_overflow(vals: np.ndarray, name: str) -> None:
+    """Signatures with NaN/inf (finite input whose iterated integrals left the float range)
+    are an :class:`InvalidInputError` naming ``name``, never returned."""
+    if not np.all(np.isfinite(vals)):
+        raise InvalidInputError(
+            f"the signature overflows the float range (level n grows like |X|^n/n!): scale "
+            f"{name} down (for the response feature also the times: X^(k,q) grows like "
+            f"t^(q+1)), or lower depth or degree", param=name)
+
+
 def _check_times(times: object) -> np.ndarray:
-    try:
-        t = np.asarray(times, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"times must be a 1-D array of real numbers: {exc}",
-                                param="times") from None
+    t = real_array(times, "times", "a 1-D array of real numbers")
     if t.ndim != 1 or t.size == 0:
         raise InvalidInputError(f"times must be a non-empty 1-D array, got shape {t.shape}",
                                 param="times")
@@ -238,7 +258,8 @@ def tensor_exp(increment: np.ndarray, depth: int) -> np.ndarray:
     This is the signature of the straight segment with increment ``Δ``.
     """
     depth = _check_int(depth, "depth", 1)
-    inc = np.asarray(increment, dtype=float)
+    inc = real_array(increment, "increment")
+    _check_finite(inc, "increment")
     if inc.ndim < 1 or inc.shape[-1] < 1:
         raise InvalidInputError(f"increment must have shape (..., d) with d >= 1, got {inc.shape}",
                                 param="increment")
@@ -247,7 +268,9 @@ def tensor_exp(increment: np.ndarray, depth: int) -> np.ndarray:
     for k in range(1, depth + 1):
         cur = (cur[..., :, None] * (inc / k)[..., None, :]).reshape(inc.shape[:-1] + (-1,))
         levels.append(cur)
-    return np.concatenate(levels, axis=-1)
+    out = np.concatenate(levels, axis=-1)
+    _check_overflow(out, "increment")
+    return out
 
 
 def _expanding_from_increments(
@@ -258,6 +281,7 @@ def _expanding_from_increments(
     block: int | None = None,
     dense: bool | None = None,
     reduce: Callable[[np.ndarray], np.ndarray] | None = None,
+    name: str = "X",
 ) -> np.ndarray:
     """Core Chen recursion on increments ``dx`` of shape ``(B, N, d)``.
 
@@ -289,6 +313,7 @@ def _expanding_from_increments(
 
     def store(rows_idx: np.ndarray, vals: np.ndarray) -> None:
         nonlocal result
+        _check_overflow(vals, name)
         red = np.asarray(reduce(vals), dtype=float)
         if red.ndim != 3 or red.shape[:2] != vals.shape[:2]:
             raise InvalidInputError(
@@ -370,17 +395,13 @@ def _expanding_from_increments(
             store(sel, target)
     if reduce is not None and result is None:  # no rows requested: still learn k
         store(np.arange(0), identity(0))
+    if reduce is None:
+        _check_overflow(out, name)
     return out if reduce is None else result
 
 
 def _as_batch_path(X: object, name: str = "X") -> tuple[np.ndarray, bool]:
-    try:
-        arr = np.asarray(X, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"{name} must be a real array of shape (T, d) or (B, T, d): {exc}",
-            param=name,
-        ) from None
+    arr = real_array(X, name, "a real array of shape (T, d) or (B, T, d)")
     if arr.ndim not in (2, 3) or arr.shape[-1] < 1 or arr.shape[-2] < 1:
         raise InvalidInputError(
             f"{name} must have shape (T, d) or (B, T, d) with T, d >= 1, got {arr.shape}",
@@ -483,7 +504,7 @@ class _CallableInput:
         span = grid[-1] - grid[0]
         pts = grid[-1] - span * np.arange(p) / p if span > 0 else grid[-1] + np.arange(p)
         try:
-            res = np.asarray(u(pts), dtype=float)
+            res = real_array(u(pts), "u")
         except Exception:  # noqa: BLE001 - any failure means "not vectorised"
             return
         if res.shape == (p, self.m):
@@ -500,11 +521,7 @@ class _CallableInput:
             self.mode = mode
 
     def _point(self, t: float) -> np.ndarray:
-        try:
-            val = np.asarray(self.u(t), dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"u(t) must return a real scalar or a 1-D array: {exc}",
-                                    param="u") from None
+        val = real_array(self.u(t), "u", "a real scalar or a 1-D array at every t")
         if val.ndim > 1 or val.size == 0:
             raise InvalidInputError(
                 f"u(t) must return a scalar or an array of shape (m,), got {val.shape}",
@@ -522,7 +539,7 @@ class _CallableInput:
         if self.mode == "pointwise":
             vals = np.stack([self._point(float(t)) for t in pts])
         else:
-            res = np.asarray(self.u(pts), dtype=float)
+            res = real_array(self.u(pts), "u", "a real array")
             n = pts.size
             if self.mode == "rows" and res.size == n * self.m and res.shape[0] == n:
                 vals = res.reshape(n, self.m)
@@ -568,12 +585,8 @@ class _ProductInput:
     def __call__(self, t: object) -> np.ndarray:
         ta = np.asarray(t, dtype=float)
         if ta.ndim == 0:
-            try:
-                val = np.asarray(self.u(float(ta)), dtype=float).reshape(-1)
-            except (TypeError, ValueError) as exc:
-                raise InvalidInputError(f"u(t) must return a real scalar or a 1-D array: {exc}",
-                                        param="u") \
-                    from None
+            val = real_array(self.u(float(ta)), "u", "a real scalar or a 1-D array at every t")
+            val = val.reshape(-1)
             return _products(val[None], self.channels)[0]
         if self._ev is None:
             self._ev = _CallableInput(self.u, np.sort(ta.ravel()))
@@ -715,10 +728,7 @@ def feature_path_increments(
 
 def _real_samples(u: object) -> np.ndarray:
     """Sampled input as a float array, a single channel ``(T,)`` as ``(T, 1)``."""
-    try:
-        arr = np.asarray(u, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"u must be callable or a real array: {exc}", param="u") from None
+    arr = real_array(u, "u", "callable or a real array")
     return arr[:, None] if arr.ndim == 1 else arr
 
 
@@ -804,7 +814,7 @@ def _signatures(
     pos: np.ndarray,
     reduce: Callable[[np.ndarray], np.ndarray] | None,
 ) -> np.ndarray:
-    return _expanding_from_increments(dx, depth, pos, reduce=reduce)
+    return _expanding_from_increments(dx, depth, pos, reduce=reduce, name="u")
 
 
 def iter_response_features(
