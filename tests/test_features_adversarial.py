@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from volterra_sym.errors import InvalidInputError, NotApplicableError
+from volterra_sym.errors import InvalidInputError, NotApplicableError, ResourceLimitError
 from volterra_sym.features import (
     expanding_signature,
     feature_kernel,
@@ -21,9 +21,10 @@ from volterra_sym.features import (
     signature_batch,
     signature_kernel,
     signature_size,
+    signature_words,
     tensor_exp,
 )
-from volterra_sym.features.sklearn import reshape_sequences
+from volterra_sym.features.sklearn import ResponseFeatures, reshape_sequences
 
 
 def test_latex_of_an_observable_string_never_evaluates_it(tmp_path):
@@ -124,3 +125,23 @@ def test_signature_overflow_is_refused_not_returned_as_inf_or_nan(call):
     with pytest.raises(InvalidInputError, match="overflows the float range"):
         with np.errstate(all="ignore"):
             call()
+
+
+@pytest.mark.parametrize(("call", "option"), [
+    (lambda: response_features(np.ones(11), T11, 40, 5), "depth"),
+    (lambda: response_features(np.ones(11), T11, 2, 1, refine=10**9), "refine"),
+    (lambda: response_features(lambda s: s, T11, 2, 1, refine=10**9), "refine"),
+    (lambda: response_features(lambda s: s, [1e9, 1e9 + 1], 2, 1), "refine"),
+    (lambda: response_features(np.ones((10**5, 11, 3)), T11, 6, 3), "chunk_size"),
+    (lambda: response_features(np.ones((11, 10**4)), T11, 200, 0), "depth"),
+    (lambda: expanding_signature(np.ones((1000, 50)), 5), "depth"),
+    (lambda: signature_words(100, 6), "depth"),
+    (lambda: tensor_exp(np.ones(100), 6), "depth"),
+    (lambda: functional_from_coefficients({(0,) * 8: {(0,) * 8: 1.0}}, 10, 3), "order"),
+    (lambda: ResponseFeatures(depth=30, degree=5).fit_transform(np.ones((3, 11))), "depth"),
+])
+def test_huge_sizes_are_refused_before_the_work_naming_what_to_lower(call, option):
+    """These ran out of memory (the OOM killer, or a raw MemoryError / numpy ValueError)."""
+    with pytest.raises(ResourceLimitError) as info:
+        call()
+    assert option in info.value.option and info.value.unit == "bytes"

@@ -84,6 +84,7 @@ import numpy as np
 import sympy as sp
 
 from ..backends.taylor import taylor_hierarchy
+from ..budget import check_memory
 from ..errors import InvalidInputError, NotApplicableError
 from ..hierarchy.composite import kick_sequences
 from ..hierarchy.hooks import register_implementation
@@ -568,6 +569,9 @@ def functional_from_coefficients(
     letters_m = m if chans is None else len(chans)
     layout = feature_layout(letters_m, degree, order)
     D = layout.degree
+    check_memory(8.0 * (order + 1) * (D + 1) * layout.size,
+                 f"the functional's coefficients ({order + 1} orders x {D + 1} powers x "
+                 f"{layout.size:.3g} signature terms)", "lower the order or the degree")
     coef = np.zeros((order + 1, D + 1, layout.size))
     coef[0, 0, 0] = float(mean0)
     index = None if chans is None else {ch: i for i, ch in enumerate(chans)}

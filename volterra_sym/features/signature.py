@@ -63,6 +63,7 @@ from itertools import combinations_with_replacement, product
 
 import numpy as np
 
+from ..budget import check_memory
 from ..errors import InvalidInputError
 
 __all__ = [
@@ -149,6 +150,46 @@ def _check_times(times: object) -> np.ndarray:
     return t
 
 
+# --------------------------------------------------------------------------- cost
+#: what to lower when a signature computation is refused for its memory
+_LOWER = ("lower depth, degree (letters) or refine, or pass times_out / reduce / a smaller "
+          "chunk_size")
+
+
+def _fpow(d: float, n: int) -> float:
+    """``d**n`` as a float, ``inf`` past the float range (no OverflowError)."""
+    return math.inf if n * math.log(max(d, 1.0)) > 700 else float(d) ** n
+
+
+def _n_fine(times: np.ndarray, refine: int) -> int:
+    """Number of fine steps of :func:`_fine_grid` (computed, not allocated)."""
+    n0 = 0
+    if times[0] > 0:
+        h = np.median(np.diff(times)) if times.size > 1 else times[0]
+        n0 = refine * max(1, math.ceil(times[0] / h - 1e-9))
+    return n0 + refine * (times.size - 1)
+
+
+def _check_signature_memory(bsz: int, chunk: int, n_fine: int, d: int, depth: int, rows: int,
+                            *, reduced: bool, quad_channels: int = 0,
+                            option: str = _LOWER) -> None:
+    """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`, before any allocation) a
+    signature computation whose memory exceeds the budget: the stored rows (unless
+    ``reduced``; twice, for the chunks and their concatenation), the Chen recursion's working
+    blocks (at least one step of the top level per path of a chunk), the fine increments of a
+    chunk and, for a callable input with ``quad_channels`` values per node, its quadrature."""
+    size = sum(_fpow(d, n) for n in range(depth + 1))
+    top = _fpow(d, depth)
+    chunk = min(chunk, bsz)
+    est = 8.0 * (6 * max(_BLOCK_ENTRIES, chunk * top) + 2 * chunk * size
+                 + 6.0 * chunk * (n_fine + 1) * d
+                 + 3.0 * (n_fine + 1) * _GL_NODES[-1] * quad_channels)
+    if not reduced:
+        est += 16.0 * bsz * rows * size
+    check_memory(est, f"the signatures (depth {depth}, {d} letters, {n_fine} fine steps, "
+                      f"{bsz} path(s), {rows} output row(s) of {size:.3g} terms)", option)
+
+
 # --------------------------------------------------------------------------- layout
 def signature_size(d: int, depth: int) -> int:
     """Length ``Σ_{n=0}^{depth} d^n`` of the flat truncated signature (level 0 included)."""
@@ -164,6 +205,8 @@ def signature_words(d: int, depth: int) -> list[tuple[int, ...]]:
     """
     d = _check_int(d, "d", 1)
     depth = _check_int(depth, "depth", 1)
+    n_words = sum(_fpow(d, n) for n in range(depth + 1))
+    check_memory(n_words * (64 + 8 * depth), f"the list of {n_words:.3g} words", "lower d or depth")
     words: list[tuple[int, ...]] = []
     for n in range(depth + 1):
         words.extend(product(range(d), repeat=n))
@@ -260,6 +303,11 @@ def tensor_exp(increment: np.ndarray, depth: int) -> np.ndarray:
     depth = _check_int(depth, "depth", 1)
     inc = real_array(increment, "increment")
     _check_finite(inc, "increment")
+    if inc.ndim >= 1:
+        rows = math.prod(inc.shape[:-1])
+        size = sum(_fpow(inc.shape[-1], n) for n in range(depth + 1))
+        check_memory(16.0 * rows * size, f"the tensor exponential ({rows} row(s) of "
+                                          f"{size:.3g} terms)", "lower depth or d")
     if inc.ndim < 1 or inc.shape[-1] < 1:
         raise InvalidInputError(f"increment must have shape (..., d) with d >= 1, got {inc.shape}",
                                 param="increment")
@@ -451,6 +499,8 @@ def expanding_signature(
     arr, single = _as_batch_path(X)
     bsz, t_len, d = arr.shape
     idx = _resolve_index(out_index, t_len, "out_index")
+    _check_signature_memory(bsz, bsz, t_len - 1, d, depth, idx.size, reduced=False,
+                            option="lower depth or pass fewer out_index rows or paths")
     out = np.empty((bsz, idx.size, signature_size(d, depth)))
     _expanding_from_increments(np.diff(arr, axis=1), depth, idx, out)
     return out[0] if single else out
@@ -493,6 +543,20 @@ def _fine_grid(times: np.ndarray, refine: int) -> tuple[np.ndarray, np.ndarray]:
     return grid, pos
 
 
+def _point_value(u: Callable[..., object], t: float, m: int | None = None) -> np.ndarray:
+    """``u(t)`` as a real vector ``(m,)`` (a scalar as ``(1,)``), validated."""
+    val = real_array(u(t), "u", "a real scalar or a 1-D array at every t")
+    if val.ndim > 1 or val.size == 0:
+        raise InvalidInputError(
+            f"u(t) must return a scalar or an array of shape (m,), got {val.shape}",
+            param="u",
+        )
+    if m is not None and val.size != m:
+        raise InvalidInputError(f"u(t) returned {val.size} values at t={t}, expected "
+                                f"m={m}", param="u")
+    return val.reshape(-1)
+
+
 class _CallableInput:
     """Wraps a user callable ``u`` into ``eval(points) -> (N, m)`` (validated, finite)."""
 
@@ -521,16 +585,7 @@ class _CallableInput:
             self.mode = mode
 
     def _point(self, t: float) -> np.ndarray:
-        val = real_array(self.u(t), "u", "a real scalar or a 1-D array at every t")
-        if val.ndim > 1 or val.size == 0:
-            raise InvalidInputError(
-                f"u(t) must return a scalar or an array of shape (m,), got {val.shape}",
-                param="u",
-            )
-        if hasattr(self, "m") and val.size != self.m:
-            raise InvalidInputError(f"u(t) returned {val.size} values at t={t}, expected "
-                                    f"m={self.m}", param="u")
-        return val.reshape(-1)
+        return _point_value(self.u, t, getattr(self, "m", None))
 
     def __call__(self, pts: np.ndarray) -> np.ndarray:
         pts = np.asarray(pts, dtype=float).ravel()
@@ -714,11 +769,15 @@ def feature_path_increments(
         raise InvalidInputError(f"rtol must be a positive finite number, got {rtol!r}",
                                 param="rtol")
     if callable(u):
+        _check_signature_memory(1, 1, _n_fine(t, refine), degree + 1, 1, 0, reduced=True,
+                                quad_channels=degree + 2)
         grid, pos = _fine_grid(t, refine)
         ev = _CallableInput(u, grid)
         dx = _callable_increments(ev, grid, degree, quad_points, float(rtol))
         return dx[None], grid, pos, ev.m
     arr = _check_samples(u, t)
+    _check_signature_memory(arr.shape[0], arr.shape[0], _n_fine(t, refine),
+                            arr.shape[2] * (degree + 1), 1, 0, reduced=True)
     grid, pos = _fine_grid(t, refine)
     if t.size == 1:
         return np.zeros((arr.shape[0], 0, arr.shape[2] * (degree + 1))), grid, pos, arr.shape[2]
@@ -845,7 +904,11 @@ def iter_response_features(
     if reduce is not None and not callable(reduce):
         raise InvalidInputError(f"reduce must be callable or None, got {reduce!r}", param="reduce")
     red = reduce is not None
+    n_fine = _n_fine(t, r)
     if callable(u):
+        m = _point_value(u, float(t[-1])).size
+        _check_signature_memory(1, 1, n_fine, m * (degree + 1), depth, out_i.size, reduced=red,
+                                quad_channels=m + degree + 2)
         dx, _, pos, m = feature_path_increments(
             u, t, degree, refine=r, quad_points=quad_points, rtol=rtol
         )
@@ -855,6 +918,8 @@ def iter_response_features(
     arr = _check_samples(u, t)
     single = np.ndim(u) < 3
     lay = FeatureLayout(arr.shape[2], degree, depth)
+    _check_signature_memory(arr.shape[0], chunk_size, n_fine, lay.d, depth, out_i.size,
+                            reduced=red)
     _, pos = _fine_grid(t, r)
     weights = _sample_weights(t, r) if t.size > 1 else None
 
