@@ -145,3 +145,25 @@ def test_huge_sizes_are_refused_before_the_work_naming_what_to_lower(call, optio
     with pytest.raises(ResourceLimitError) as info:
         call()
     assert option in info.value.option and info.value.unit == "bytes"
+
+
+def _assert_frozen(arr: np.ndarray) -> None:
+    with pytest.raises(ValueError):
+        arr[(0,) * arr.ndim] = 99.0
+    with pytest.raises(ValueError):
+        arr.setflags(write=True)
+
+
+def test_returned_results_are_frozen():
+    feats = response_features(np.sin(T11), T11, 2, 1)
+    _assert_frozen(feats.values)
+    _assert_frozen(feats.times)
+    _assert_frozen(_F.coefficients)
+    with pytest.raises(TypeError):
+        _F.info["route"] = "forged"
+    ridge = fit_ridge(np.random.rand(6, 2), np.random.rand(6, 2), 0.5)
+    _assert_frozen(ridge.weights)
+    _assert_frozen(ridge.intercept)
+    _assert_frozen(_KR.alpha)
+    _assert_frozen(_KR.col_mean)
+    assert _F.mean0 == 0.0 and np.isfinite(_KR.predict(np.ones((1, 4)))).all()

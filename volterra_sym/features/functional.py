@@ -90,6 +90,7 @@ from ..hierarchy.composite import kick_sequences
 from ..hierarchy.hooks import register_implementation
 from ..model.noise import FEATURE_ACTIVATION_INPUT
 from ..parsing import as_expression
+from ..results import freeze
 from .signature import (
     DEFAULT_REFINE,
     FeatureLayout,
@@ -230,6 +231,13 @@ class ResponseFunctional:
     taylor: Mapping[tuple, object] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
     channels: tuple[tuple[int, ...], ...] | None = None
+
+    def __post_init__(self) -> None:
+        # frozen all the way down, like the package's results (volterra_sym.results)
+        object.__setattr__(self, "coefficients",
+                           freeze(np.asarray(self.coefficients, dtype=float)))
+        object.__setattr__(self, "taylor", freeze(dict(self.taylor)))
+        object.__setattr__(self, "info", freeze(dict(self.info)))
 
     # ------------------------------------------------------------------ shape
     @property

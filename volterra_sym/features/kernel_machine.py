@@ -56,6 +56,7 @@ import numpy as np
 import scipy.linalg
 
 from ..errors import InvalidInputError
+from ..results import freeze
 from .functional import ResponseFunctional, response_functional
 from .signature import (
     FeatureLayout,
@@ -350,6 +351,14 @@ def _solve_psd(A: np.ndarray, B: np.ndarray, lam: float) -> np.ndarray:
     return U @ ((inv[:, None] if UB.ndim == 2 else inv) * UB)
 
 
+def _freeze_fields(obj: object, *names: str) -> None:
+    """Array fields of a frozen dataclass as read-only arrays that cannot be made writable."""
+    for name in names:
+        val = getattr(obj, name)
+        if isinstance(val, np.ndarray):
+            object.__setattr__(obj, name, freeze(val))
+
+
 @dataclass(frozen=True)
 class RidgeReadout:
     """Linear readout ``ŷ = c + Φ V`` fitted by ridge with an unpenalised intercept."""
@@ -357,6 +366,9 @@ class RidgeReadout:
     weights: np.ndarray
     intercept: np.ndarray | float
     lam: float
+
+    def __post_init__(self) -> None:
+        _freeze_fields(self, "weights", "intercept")
 
     def predict(self, Phi: np.ndarray) -> np.ndarray:
         """Predictions for features ``Phi (B, p)``."""
@@ -391,6 +403,9 @@ class KernelRidge:
     col_mean: np.ndarray
     all_mean: float
     lam: float
+
+    def __post_init__(self) -> None:
+        _freeze_fields(self, "alpha", "y_mean", "col_mean")
 
     def predict(self, K_test: np.ndarray) -> np.ndarray:
         """``ŷ(u) = ȳ + k_c(u)ᵀ α`` with the centred test kernel."""

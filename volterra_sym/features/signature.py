@@ -65,6 +65,7 @@ import numpy as np
 
 from ..budget import check_memory
 from ..errors import InvalidInputError
+from ..results import freeze
 
 __all__ = [
     "DEFAULT_REFINE",
@@ -175,9 +176,10 @@ def _check_signature_memory(bsz: int, chunk: int, n_fine: int, d: int, depth: in
                             option: str = _LOWER) -> None:
     """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`, before any allocation) a
     signature computation whose memory exceeds the budget: the stored rows (unless
-    ``reduced``; twice, for the chunks and their concatenation), the Chen recursion's working
-    blocks (at least one step of the top level per path of a chunk), the fine increments of a
-    chunk and, for a callable input with ``quad_channels`` values per node, its quadrature."""
+    ``reduced``; three times: the chunks, their concatenation and its read-only copy), the
+    Chen recursion's working blocks (at least one step of the top level per path of a
+    chunk), the fine increments of a chunk and, for a callable input with ``quad_channels``
+    values per node, its quadrature."""
     size = sum(_fpow(d, n) for n in range(depth + 1))
     top = _fpow(d, depth)
     chunk = min(chunk, bsz)
@@ -185,7 +187,7 @@ def _check_signature_memory(bsz: int, chunk: int, n_fine: int, d: int, depth: in
                  + 6.0 * chunk * (n_fine + 1) * d
                  + 3.0 * (n_fine + 1) * _GL_NODES[-1] * quad_channels)
     if not reduced:
-        est += 16.0 * bsz * rows * size
+        est += 24.0 * bsz * rows * size
     check_memory(est, f"the signatures (depth {depth}, {d} letters, {n_fine} fine steps, "
                       f"{bsz} path(s), {rows} output row(s) of {size:.3g} terms)", option)
 
@@ -828,6 +830,11 @@ class ResponseFeatures:
     layout: FeatureLayout
     refine: int = field(default=DEFAULT_REFINE)
     reduced: bool = False
+
+    def __post_init__(self) -> None:
+        # a result: read-only arrays that cannot be made writable (volterra_sym.results)
+        object.__setattr__(self, "values", freeze(np.asarray(self.values, dtype=float)))
+        object.__setattr__(self, "times", freeze(np.asarray(self.times, dtype=float)))
 
     def _require_signature(self) -> None:
         if self.reduced:
