@@ -167,3 +167,17 @@ def test_returned_results_are_frozen():
     _assert_frozen(_KR.alpha)
     _assert_frozen(_KR.col_mean)
     assert _F.mean0 == 0.0 and np.isfinite(_KR.predict(np.ones((1, 4)))).all()
+
+
+def test_taylor_series_refusal_names_the_routes_options(monkeypatch):
+    """The taylor series route evaluates the functional on signatures; a refusal of their
+    memory names what a caller of the route (or ``volterra-sym series``) can lower."""
+    import volterra_sym as vs
+
+    hier = vs.ResponseHierarchy(vs.load_model("tanh1d"), "h1", order=2)
+    times = np.linspace(0.0, 0.3, 20001)
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "64M")
+    with pytest.raises(ResourceLimitError) as info:
+        hier.series_terms(np.sin, times, method="taylor")
+    assert "--n-times" in info.value.option and "--n-times" in str(info.value)
+    assert "chunk_size" not in str(info.value)
