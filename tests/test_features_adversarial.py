@@ -15,14 +15,17 @@ from volterra_sym.features import (
     fit_kernel_ridge,
     fit_ridge,
     functional_from_coefficients,
+    loo_errors,
     response_features,
     response_functional_latex,
     restrict_index,
+    select_lambda,
     signature_batch,
     signature_kernel,
     signature_size,
     signature_words,
     tensor_exp,
+    word_terms,
 )
 from volterra_sym.features.sklearn import ResponseFeatures, reshape_sequences
 
@@ -181,3 +184,33 @@ def test_taylor_series_refusal_names_the_routes_options(monkeypatch):
         hier.series_terms(np.sin, times, method="taylor")
     assert "--n-times" in info.value.option and "--n-times" in str(info.value)
     assert "chunk_size" not in str(info.value)
+
+
+@pytest.mark.parametrize(("call", "param"), [
+    # silently truncated or accepted before
+    (lambda: functional_from_coefficients({(0,): {(0,): 1.0}}, 1, 2, order=1.5), "order"),
+    (lambda: functional_from_coefficients({(0,): {(0,): 1.0}}, "1", 2), "m"),
+    (lambda: functional_from_coefficients({(0,): {(0,): np.nan}}, 1, 2), "coefficients"),
+    (lambda: functional_from_coefficients({(0,): {(0,): 1j}}, 1, 2), "coefficients"),
+    (lambda: functional_from_coefficients({(0,): {(0,): 1.0}}, 1, 2, mean0=np.inf), "mean0"),
+    (lambda: signature_kernel(np.ones((2, _LAY.size)), layout=_LAY, depth=1.7), "depth"),
+    (lambda: restrict_index(_LAY, depth="2"), "depth"),
+    (lambda: fit_ridge(np.random.rand(5, 2), np.random.rand(5), True), "lam"),
+    (lambda: word_terms([0], [-1]), "powers"),
+    (lambda: response_functional_latex(_F, max_words=-1), "max_words"),
+    (lambda: response_functional_latex(_F, digits=0), "digits"),
+    # numpy's own errors before
+    (lambda: select_lambda(np.eye(4), np.arange(4.0), []), "lams"),
+    (lambda: select_lambda(np.ones((6, 3)), np.ones(6)), "K"),
+    (lambda: loo_errors(np.ones((6, 3)), np.ones(6), [1.0]), "K"),
+])
+def test_loose_parameters_are_refused(call, param):
+    with pytest.raises(InvalidInputError) as info:
+        call()
+    assert info.value.param == param, info.value
+
+
+def test_numpy_scalar_tolerance_is_accepted():
+    a = response_features(lambda s: np.sin(s), T11, 2, 1, rtol=np.float32(1e-6))
+    b = response_features(lambda s: np.sin(s), T11, 2, 1, rtol=1e-6)
+    np.testing.assert_array_equal(a.values, b.values)

@@ -95,6 +95,7 @@ from .signature import (
     DEFAULT_REFINE,
     FeatureLayout,
     ResponseFeatures,
+    _check_int,
     augment_input,
     feature_layout,
     kick_channels,
@@ -129,6 +130,8 @@ def word_terms(
     """
     k = tuple(int(c) for c in channels)
     p = tuple(int(x) for x in powers)
+    if min(p, default=0) < 0:
+        raise InvalidInputError(f"powers must be integers >= 0, got {p}", param="powers")
     if len(k) != len(p) or not k:
         raise InvalidInputError(f"channels {k} and powers {p} must have the same length >= 1",
                                 param="channels")
@@ -526,6 +529,15 @@ def functional_channels(model: object, order: int) -> tuple[tuple[int, ...], ...
     return None
 
 
+def _finite_real(value: object, name: str) -> float:
+    """A finite real number (numpy scalars included), else :class:`InvalidInputError`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value):
+        raise InvalidInputError(f"{name} must hold finite real numbers, got {value!r}",
+                                param=name)
+    return float(value)
+
+
 def _check_eps(eps: object) -> float:
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)) \
             or not np.isfinite(eps):
@@ -559,14 +571,13 @@ def functional_from_coefficients(
     same multisets add up (so pass either every ordered kick or the canonical ones times
     :func:`kick_multiplicity`).
     """
-    m = int(m)
+    m = _check_int(m, "m", 1)
     if channels is None:
         lens = [len(k) for k in coefficients]
     else:
         lens = [_total_order(k) for k in coefficients]
-    order = max(lens, default=1) if order is None else int(order)
-    if order < 1:
-        raise InvalidInputError(f"order must be >= 1, got {order}", param="order")
+    order = max(lens, default=1) if order is None else _check_int(order, "order", 1)
+    mean0 = _finite_real(mean0, "mean0")
     chans = None
     if channels is not None:
         chans = tuple(tuple(sorted(int(c) for c in ch)) for ch in channels)
@@ -602,7 +613,7 @@ def functional_from_coefficients(
         if not cp:
             continue
         powers = np.array([tuple(int(x) for x in p) for p in cp], dtype=np.int64)
-        vals = np.array([float(v) for v in cp.values()])
+        vals = np.array([_finite_real(v, "coefficients") for v in cp.values()])
         if powers.shape[1] != r or powers.min() < 0 or powers.sum(axis=1).max() > D:
             raise InvalidInputError(f"powers of {k} must be length-{r} tuples with |p| <= {D}",
                                     param="coefficients")
@@ -714,6 +725,8 @@ def response_functional_latex(
     (at most ``max_words`` words per order, largest first) and the accuracy data.
     Deterministic output (no dates)."""
     F = functional
+    max_words = _check_int(max_words, "max_words", 1)
+    digits = _check_int(digits, "digits", 1)
     D, lay = F.degree, F.layout
     out: list[str] = []
     out.append(

@@ -60,6 +60,7 @@ from ..results import freeze
 from .functional import ResponseFunctional, response_functional
 from .signature import (
     FeatureLayout,
+    _check_int,
     augment_input,
     feature_layout,
     real_array,
@@ -173,8 +174,8 @@ def restrict_index(layout: FeatureLayout, depth: int | None = None,
 
     The signature of the sub-path ``(X^{(k,q)})_{q ≤ degree}`` truncated at ``depth`` is
     exactly this restriction of the full signature."""
-    depth = layout.depth if depth is None else int(depth)
-    degree = layout.degree if degree is None else int(degree)
+    depth = layout.depth if depth is None else _check_int(depth, "depth", 1)
+    degree = layout.degree if degree is None else _check_int(degree, "degree", 0)
     if not 1 <= depth <= layout.depth or not 0 <= degree <= layout.degree:
         raise InvalidInputError(f"depth must be in 1..{layout.depth} and degree in "
                                 f"0..{layout.degree}, got depth={depth}, degree={degree}",
@@ -320,7 +321,8 @@ def _check_xy(X: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.n
 
 
 def _check_lam(lam: float) -> float:
-    if not (isinstance(lam, (int, float, np.floating)) and np.isfinite(lam) and lam >= 0):
+    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(lam) and lam >= 0):
         raise InvalidInputError(f"lam must be a finite number >= 0, got {lam!r}", param="lam")
     return float(lam)
 
@@ -441,6 +443,8 @@ def loo_errors(K: np.ndarray, y: np.ndarray, lams: Sequence[float]) -> np.ndarra
     (eigen-decomposition of ``K_c``; hat matrix ``11ᵀ/n + K_c (K_c + λ I)⁻¹``). For ridge on
     features pass ``K = Φ Φᵀ``."""
     K, y = _check_xy(K, y, "K")
+    if K.shape[0] != K.shape[1]:
+        raise InvalidInputError(f"K must be square, got {K.shape}", param="K")
     Kc, _, _ = _center(0.5 * (K + K.T))
     s, U = np.linalg.eigh(Kc)
     s = np.maximum(s, 0.0)
@@ -467,11 +471,16 @@ def select_lambda(K: np.ndarray, y: np.ndarray, lams: Sequence[float] | None = N
                   ) -> tuple[float, np.ndarray, np.ndarray]:
     """``(best λ, λ grid, LOO errors)``; default grid ``10^{-12..2} · tr(K_c)/n``."""
     K, y = _check_xy(K, y, "K")
+    if K.shape[0] != K.shape[1]:
+        raise InvalidInputError(f"K must be square, got {K.shape}", param="K")
     if lams is None:
         Kc, _, _ = _center(K)
         scale = max(float(np.trace(Kc)) / K.shape[0], 1e-300)
         lams = scale * np.logspace(-12, 2, 29)
-    lams = np.asarray(list(lams), dtype=float)
+    lams = real_array(list(lams), "lams")
+    if lams.ndim != 1 or lams.size == 0:
+        raise InvalidInputError(f"lams must be a non-empty sequence of numbers >= 0, got shape "
+                                f"{lams.shape}", param="lams")
     err = loo_errors(K, y, lams)
     return float(lams[int(np.argmin(err))]), lams, err
 

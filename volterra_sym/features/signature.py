@@ -767,7 +767,8 @@ def feature_path_increments(
     refine = DEFAULT_REFINE if refine is None else _check_int(refine, "refine", 1)
     if quad_points is not None:
         quad_points = _check_int(quad_points, "quad_points", 1)
-    if not (isinstance(rtol, (int, float)) and np.isfinite(rtol) and rtol > 0):
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(rtol) and rtol > 0):
         raise InvalidInputError(f"rtol must be a positive finite number, got {rtol!r}",
                                 param="rtol")
     if callable(u):
