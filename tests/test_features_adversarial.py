@@ -214,3 +214,14 @@ def test_numpy_scalar_tolerance_is_accepted():
     a = response_features(lambda s: np.sin(s), T11, 2, 1, rtol=np.float32(1e-6))
     b = response_features(lambda s: np.sin(s), T11, 2, 1, rtol=1e-6)
     np.testing.assert_array_equal(a.values, b.values)
+
+
+def test_results_stay_frozen_after_pickling():
+    import pickle
+
+    ridge = fit_ridge(np.random.rand(6, 2), np.random.rand(6), 0.5)
+    for obj, name in [(response_features(np.sin(T11), T11, 2, 1), "values"), (_F, "coefficients"),
+                      (ridge, "weights"), (_KR, "alpha")]:
+        back = pickle.loads(pickle.dumps(obj))
+        np.testing.assert_array_equal(getattr(back, name), getattr(obj, name))
+        _assert_frozen(getattr(back, name))

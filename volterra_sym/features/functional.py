@@ -94,6 +94,7 @@ from ..results import freeze
 from .signature import (
     DEFAULT_REFINE,
     FeatureLayout,
+    FrozenResult,
     ResponseFeatures,
     _check_int,
     augment_input,
@@ -202,7 +203,7 @@ def _embed_index(src: FeatureLayout, dst: FeatureLayout) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the functional
 @dataclass(frozen=True)
-class ResponseFunctional:
+class ResponseFunctional(FrozenResult):
     r"""Per-order linear functionals ``ℓ_N(t)`` with ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>``.
 
     Attributes

@@ -60,6 +60,7 @@ from ..results import freeze
 from .functional import ResponseFunctional, response_functional
 from .signature import (
     FeatureLayout,
+    FrozenResult,
     _check_int,
     augment_input,
     feature_layout,
@@ -362,7 +363,7 @@ def _freeze_fields(obj: object, *names: str) -> None:
 
 
 @dataclass(frozen=True)
-class RidgeReadout:
+class RidgeReadout(FrozenResult):
     """Linear readout ``ŷ = c + Φ V`` fitted by ridge with an unpenalised intercept."""
 
     weights: np.ndarray
@@ -395,7 +396,7 @@ def fit_ridge(Phi: np.ndarray, y: np.ndarray, lam: float) -> RidgeReadout:
 
 
 @dataclass(frozen=True)
-class KernelRidge:
+class KernelRidge(FrozenResult):
     """Kernel ridge regression with an unpenalised intercept (centred kernel).
 
     ``predict(K_test)`` takes ``K_test[a, j] = k(u_a, u_j)`` against the training inputs."""

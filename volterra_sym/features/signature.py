@@ -58,7 +58,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import combinations_with_replacement, product
 
 import numpy as np
@@ -815,8 +815,16 @@ def _check_samples(u: object, t: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- response features
+class FrozenResult:
+    """Base of the frozen result dataclasses: unpickling rebuilds through ``__init__`` so
+    that ``__post_init__`` freezes the arrays again (pickle restores them writable)."""
+
+    def __reduce__(self) -> tuple:
+        return type(self), tuple(getattr(self, f.name) for f in fields(self))
+
+
 @dataclass(frozen=True)
-class ResponseFeatures:
+class ResponseFeatures(FrozenResult):
     """Expanding-window signature of the response-feature path.
 
     ``values[..., j, :]`` is the flat truncated signature ``S(X)_{0, times[j]}`` (level 0 =
