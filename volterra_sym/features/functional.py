@@ -84,16 +84,23 @@ import numpy as np
 import sympy as sp
 
 from ..backends.taylor import taylor_hierarchy
+from ..budget import check_memory
+from ..errors import InvalidInputError, NotApplicableError
 from ..hierarchy.composite import kick_sequences
 from ..hierarchy.hooks import register_implementation
 from ..model.noise import FEATURE_ACTIVATION_INPUT
+from ..parsing import as_expression
+from ..results import freeze
 from .signature import (
     DEFAULT_REFINE,
     FeatureLayout,
+    FrozenResult,
     ResponseFeatures,
+    _check_int,
     augment_input,
     feature_layout,
     kick_channels,
+    real_array,
     response_features,
 )
 
@@ -124,8 +131,11 @@ def word_terms(
     """
     k = tuple(int(c) for c in channels)
     p = tuple(int(x) for x in powers)
+    if min(p, default=0) < 0:
+        raise InvalidInputError(f"powers must be integers >= 0, got {p}", param="powers")
     if len(k) != len(p) or not k:
-        raise ValueError(f"channels {k} and powers {p} must have the same length >= 1")
+        raise InvalidInputError(f"channels {k} and powers {p} must have the same length >= 1",
+                                param="channels")
     N = len(k)
     out = []
     for b in product(*(range(pj + 1) for pj in p)):
@@ -176,10 +186,11 @@ def _embed_index(src: FeatureLayout, dst: FeatureLayout) -> np.ndarray:
     """``dst`` flat index of every ``src`` flat index (same ``m``; ``dst`` at least as deep
     and of at least the same monomial degree)."""
     if dst.m != src.m or dst.degree < src.degree or dst.depth < src.depth:
-        raise ValueError(
+        raise InvalidInputError(
             f"signature layout (m={dst.m}, degree={dst.degree}, depth={dst.depth}) cannot hold "
             f"the functional (m={src.m}, degree={src.degree}, depth={src.depth}): it needs the "
-            f"same m, degree >= {src.degree} and depth >= {src.depth}"
+            f"same m, degree >= {src.degree} and depth >= {src.depth}",
+            param="layout",
         )
     out = [np.zeros(1, dtype=np.int64)]
     for n in range(1, src.depth + 1):
@@ -192,7 +203,7 @@ def _embed_index(src: FeatureLayout, dst: FeatureLayout) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the functional
 @dataclass(frozen=True)
-class ResponseFunctional:
+class ResponseFunctional(FrozenResult):
     r"""Per-order linear functionals ``ℓ_N(t)`` with ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>``.
 
     Attributes
@@ -224,6 +235,13 @@ class ResponseFunctional:
     taylor: Mapping[tuple, object] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
     channels: tuple[tuple[int, ...], ...] | None = None
+
+    def __post_init__(self) -> None:
+        # frozen all the way down, like the package's results (volterra_sym.results)
+        object.__setattr__(self, "coefficients",
+                           freeze(np.asarray(self.coefficients, dtype=float)))
+        object.__setattr__(self, "taylor", freeze(dict(self.taylor)))
+        object.__setattr__(self, "info", freeze(dict(self.info)))
 
     # ------------------------------------------------------------------ shape
     @property
@@ -267,7 +285,8 @@ class ResponseFunctional:
 
     def _check_order(self, N: int) -> None:
         if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or not 0 <= N <= self.order:
-            raise ValueError(f"order N must be an integer in 0..{self.order}, got {N!r}")
+            raise InvalidInputError(f"order N must be an integer in 0..{self.order}, got {N!r}",
+                                    param="N")
 
     # ------------------------------------------------------------------ coefficients
     def matrix(self, eps: float | None = None, layout: FeatureLayout | None = None) -> np.ndarray:
@@ -293,9 +312,9 @@ class ResponseFunctional:
         """``ℓ_N(t)`` as flat vectors: shape ``(order + 1, size)`` (``(len(t), order + 1,
         size)`` for an array ``t``); with ``eps`` the combined ``ℓ^ε(t)``, shape ``(size,)``
         (``(len(t), size)``)."""
-        tt = np.asarray(t, dtype=float)
+        tt = real_array(t, "t")
         if tt.ndim > 1 or not np.all(np.isfinite(tt)):
-            raise ValueError(f"t must be a finite scalar or 1-D array, got {t!r}")
+            raise InvalidInputError(f"t must be a finite scalar or 1-D array, got {t!r}", param="t")
         powers = tt[..., None] ** np.arange(self.degree + 1)
         return np.tensordot(powers, self.matrix(eps, layout), axes=(-1, -2))
 
@@ -317,18 +336,24 @@ class ResponseFunctional:
         """
         if isinstance(signatures, ResponseFeatures):
             if signatures.reduced:
-                raise ValueError("signatures were reduced by a callback; pass full signatures")
+                raise InvalidInputError("signatures were reduced by a callback; pass full "
+                                        "signatures", param="signatures")
             vals, times, layout = signatures.values, signatures.times, signatures.layout
         else:
-            vals = np.asarray(signatures, dtype=float)
+            vals = real_array(signatures, "signatures")
             layout = self.layout if layout is None else layout
             if times is None:
-                raise ValueError("times are required when signatures is an array")
-        times = np.asarray(times, dtype=float)
+                raise InvalidInputError("times are required when signatures is an array",
+                                        param="times")
+        times = real_array(times, "times")
+        for arr, name in ((vals, "signatures"), (times, "times")):
+            if not np.all(np.isfinite(arr)):
+                raise InvalidInputError(f"{name} contains NaN or inf", param=name)
         if vals.ndim < 2 or vals.shape[-1] != layout.size or vals.shape[-2] != times.size:
-            raise ValueError(
+            raise InvalidInputError(
                 f"signatures must have shape (..., T={times.size}, size={layout.size}), "
-                f"got {vals.shape}"
+                f"got {vals.shape}",
+                param="signatures",
             )
         coef = self.matrix(None, layout)
         flat = vals @ coef.reshape(-1, layout.size).T  # (..., T, (N+1)(D+1))
@@ -356,7 +381,8 @@ class ResponseFunctional:
         per time are kept. The signature of the piecewise-linear fine path has a chord error
         ``O(h²)`` at levels ≥ 2 (``h`` the fine step); ``extrapolate=True`` removes it by
         Richardson extrapolation ``(4 T_{2r} - T_r)/3`` over ``refine = r`` and ``2r``
-        (error ``O(h⁴)``, twice the cost). Raises ``ValueError`` for bad inputs (see
+        (error ``O(h⁴)``, twice the cost). Raises
+        :class:`~volterra_sym.errors.InvalidInputError` for bad inputs (see
         ``response_features``).
         """
         if "reduce" in feature_options:
@@ -376,9 +402,9 @@ class ResponseFunctional:
 
         def reduce(v: np.ndarray) -> np.ndarray:
             if v.shape[-1] != lf.shape[0]:
-                raise ValueError(
+                raise InvalidInputError(
                     f"the input has a different number of channels than the functional "
-                    f"(m={self.m}): signature size {v.shape[-1]} != {lf.shape[0]}")
+                    f"(m={self.m}): signature size {v.shape[-1]} != {lf.shape[0]}", param="u")
             return v @ lf
 
         feats = response_features(
@@ -402,7 +428,8 @@ class ResponseFunctional:
         statistical errors of the coefficients). Shape ``(order + 1, len(t))``; row 0 is the
         error of ``<f>_0``; ``inf`` beyond the estimated radius. Needs :attr:`taylor`."""
         if not self.taylor:
-            raise ValueError("no Taylor series attached (functional built from raw coefficients)")
+            raise NotApplicableError("kernel_error needs the Taylor series of the kernels; this "
+                                     "functional was built from raw coefficients")
         tt = np.atleast_1d(np.asarray(t, dtype=float))
         out = np.zeros((self.order + 1, tt.size))
         out[0] = float(self.info.get("mean0_error", 0.0))
@@ -432,13 +459,13 @@ class ResponseFunctional:
         ``Y_j(s) = ∫_0^s ‖u‖_1^j`` (``j = 1..order``) over the words of weight ``N``
         (``= U^N/N!`` when only ``j = 1`` occurs). Shape as :meth:`terms`. Does not include
         the signature's own quadrature error."""
-        t = np.asarray(times, dtype=float)
+        t = real_array(times, "times")
         if callable(u):
             def uabs(s: object) -> np.ndarray:
-                return np.abs(np.asarray(u(s), dtype=float))
+                return np.abs(real_array(u(s), "u"))
             absu: Callable[..., object] | np.ndarray = uabs
         else:
-            absu = np.abs(np.asarray(u, dtype=float))
+            absu = np.abs(real_array(u, "u"))
         fac = np.array([math.factorial(N) for N in range(self.order + 1)], dtype=float)
         if self.channels is None:
             feats = response_features(absu, t, 1, 0, **feature_options)
@@ -471,7 +498,8 @@ def _l1_input(absu: Callable[..., object] | np.ndarray, m: int
                 return v.reshape(n, m).sum(axis=1)
             if v.shape == (m, n):
                 return v.sum(axis=0)
-            raise ValueError(f"vectorised u(t) returned shape {v.shape} for {n} points")
+            raise InvalidInputError(f"vectorised u(t) returned shape {v.shape} for {n} points",
+                                    param="u")
         return norm
     arr = absu if absu.ndim > 1 else absu[:, None]
     return arr.sum(axis=-1, keepdims=True)
@@ -502,10 +530,19 @@ def functional_channels(model: object, order: int) -> tuple[tuple[int, ...], ...
     return None
 
 
+def _finite_real(value: object, name: str) -> float:
+    """A finite real number (numpy scalars included), else :class:`InvalidInputError`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value):
+        raise InvalidInputError(f"{name} must hold finite real numbers, got {value!r}",
+                                param=name)
+    return float(value)
+
+
 def _check_eps(eps: object) -> float:
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)) \
             or not np.isfinite(eps):
-        raise ValueError(f"eps must be a finite real number, got {eps!r}")
+        raise InvalidInputError(f"eps must be a finite real number, got {eps!r}", param="eps")
     return float(eps)
 
 
@@ -535,24 +572,26 @@ def functional_from_coefficients(
     same multisets add up (so pass either every ordered kick or the canonical ones times
     :func:`kick_multiplicity`).
     """
-    m = int(m)
+    m = _check_int(m, "m", 1)
     if channels is None:
         lens = [len(k) for k in coefficients]
     else:
         lens = [_total_order(k) for k in coefficients]
-    order = max(lens, default=1) if order is None else int(order)
-    if order < 1:
-        raise ValueError(f"order must be >= 1, got {order}")
+    order = max(lens, default=1) if order is None else _check_int(order, "order", 1)
+    mean0 = _finite_real(mean0, "mean0")
     chans = None
     if channels is not None:
         chans = tuple(tuple(sorted(int(c) for c in ch)) for ch in channels)
         if len(set(chans)) != len(chans) or any(not ch or not all(0 <= c < m for c in ch)
                                                 for ch in chans):
-            raise ValueError(f"channels must be distinct non-empty multisets of channels "
-                             f"0..{m - 1}, got {channels!r}")
+            raise InvalidInputError(f"channels must be distinct non-empty multisets of channels "
+                                    f"0..{m - 1}, got {channels!r}", param="channels")
     letters_m = m if chans is None else len(chans)
     layout = feature_layout(letters_m, degree, order)
     D = layout.degree
+    check_memory(8.0 * (order + 1) * (D + 1) * layout.size,
+                 f"the functional's coefficients ({order + 1} orders x {D + 1} powers x "
+                 f"{layout.size:.3g} signature terms)", "lower the order or the degree")
     coef = np.zeros((order + 1, D + 1, layout.size))
     coef[0, 0, 0] = float(mean0)
     index = None if chans is None else {ch: i for i, ch in enumerate(chans)}
@@ -561,22 +600,24 @@ def functional_from_coefficients(
             k = tuple(int(c) for c in k)
             N, r = len(k), len(k)
             if not 1 <= N <= order or any(not 0 <= c < m for c in k):
-                raise ValueError(f"channel tuple {k} invalid for m={m}, order={order}")
+                raise InvalidInputError(f"channel tuple {k} invalid for m={m}, order={order}",
+                                        param="coefficients")
             letter = np.asarray(k, dtype=np.int64)
         else:
             kicks = tuple(tuple(sorted(int(c) for c in kick)) if isinstance(kick, (tuple, list))
                           else (int(kick),) for kick in k)
             N, r = _total_order(kicks), len(kicks)
             if not 1 <= N <= order or any(kick not in index for kick in kicks):
-                raise ValueError(f"kicks {k} invalid for the channels {chans} and "
-                                 f"order={order}")
+                raise InvalidInputError(f"kicks {k} invalid for the channels {chans} and "
+                                        f"order={order}", param="coefficients")
             letter = np.array([index[kick] for kick in kicks], dtype=np.int64)
         if not cp:
             continue
         powers = np.array([tuple(int(x) for x in p) for p in cp], dtype=np.int64)
-        vals = np.array([float(v) for v in cp.values()])
+        vals = np.array([_finite_real(v, "coefficients") for v in cp.values()])
         if powers.shape[1] != r or powers.min() < 0 or powers.sum(axis=1).max() > D:
-            raise ValueError(f"powers of {k} must be length-{r} tuples with |p| <= {D}")
+            raise InvalidInputError(f"powers of {k} must be length-{r} tuples with |p| <= {D}",
+                                    param="coefficients")
         row, a1, q, w = _expand(powers)
         letters = letter[None, :] * (D + 1) + q  # kick order 1..r
         idx = _level_index(layout, letters[:, ::-1])  # word: earliest kick (r) first
@@ -643,6 +684,21 @@ def _fmt(x: float, digits: int = 6) -> str:
     return sp.latex(sp.Float(x, digits))
 
 
+def _observable_latex(observable: object) -> str:
+    """``$f=…$`` for the observable: a SymPy object or a string read by the whitelist parser
+    (never ``sympify``, which evaluates strings); text the parser refuses is shown verbatim
+    (LaTeX-escaped)."""
+    try:
+        return f"$f={sp.latex(as_expression(observable, what='observable'))}$"
+    except InvalidInputError:
+        text = "".join(_TEX_SPECIAL.get(c, c) for c in str(observable))
+        return f"$f$ = \\texttt{{{text}}}"
+
+
+_TEX_SPECIAL = {c: "\\" + c for c in "#$%&_{}"} | {
+    "\\": "\\textbackslash{}", "^": "\\textasciicircum{}", "~": "\\textasciitilde{}"}
+
+
 def _word_latex(word: Sequence[tuple[int, int]],
                 channels: Sequence[tuple[int, ...]] | None = None) -> str:
     def lab(k: int) -> str:
@@ -670,6 +726,8 @@ def response_functional_latex(
     (at most ``max_words`` words per order, largest first) and the accuracy data.
     Deterministic output (no dates)."""
     F = functional
+    max_words = _check_int(max_words, "max_words", 1)
+    digits = _check_int(digits, "digits", 1)
     D, lay = F.degree, F.layout
     out: list[str] = []
     out.append(
@@ -694,7 +752,7 @@ def response_functional_latex(
         "numbered from 1.\n"
     )
     out.append(
-        f"Observable $f={sp.latex(sp.sympify(F.observable))}$, Taylor degree {D}, signature "
+        f"Observable {_observable_latex(F.observable)}, Taylor degree {D}, signature "
         f"depth {lay.depth} with {lay.d} letters ({lay.size} terms); "
         f"$\\langle f\\rangle_0 = {_fmt(F.mean0, digits)}$.\n"
     )

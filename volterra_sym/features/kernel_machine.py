@@ -56,8 +56,17 @@ import numpy as np
 import scipy.linalg
 
 from ..errors import InvalidInputError
+from ..results import freeze
 from .functional import ResponseFunctional, response_functional
-from .signature import FeatureLayout, augment_input, feature_layout, response_features
+from .signature import (
+    FeatureLayout,
+    FrozenResult,
+    _check_int,
+    augment_input,
+    feature_layout,
+    real_array,
+    response_features,
+)
 
 if TYPE_CHECKING:
     from ..model import SRNN
@@ -131,7 +140,7 @@ def signature_batch(
 
     def run(rr: int) -> np.ndarray:
         if isinstance(inputs, np.ndarray) or not _is_callable_seq(inputs):
-            vals = one(np.asarray(inputs, dtype=float), rr)
+            vals = one(real_array(inputs, "inputs"), rr)
             return vals if vals.ndim == 2 else vals[None]
         return np.stack([one(u, rr) for u in inputs])
 
@@ -139,23 +148,23 @@ def signature_batch(
     if extrapolate:
         S = (4 * run(2 * r) - S) / 3
     if any(lay != layouts[0] for lay in layouts):
-        raise ValueError("inputs have different numbers of channels")
+        raise InvalidInputError("inputs have different numbers of channels", param="inputs")
     return S, layouts[0]
 
 
 def _is_callable_seq(inputs: object) -> bool:
     if callable(inputs):
-        raise ValueError("inputs must be a sequence of callables or an array of samples; "
-                         "wrap a single callable in a list")
+        raise InvalidInputError("inputs must be a sequence of callables or an array of samples; "
+                                "wrap a single callable in a list", param="inputs")
     try:
         seq = list(inputs)  # type: ignore[arg-type]
     except TypeError:
         return False
     if not seq:
-        raise ValueError("inputs is empty")
+        raise InvalidInputError("inputs is empty", param="inputs")
     flags = [callable(u) for u in seq]
     if any(flags) and not all(flags):
-        raise ValueError("inputs mixes callables and arrays")
+        raise InvalidInputError("inputs mixes callables and arrays", param="inputs")
     return all(flags)
 
 
@@ -166,11 +175,12 @@ def restrict_index(layout: FeatureLayout, depth: int | None = None,
 
     The signature of the sub-path ``(X^{(k,q)})_{q ≤ degree}`` truncated at ``depth`` is
     exactly this restriction of the full signature."""
-    depth = layout.depth if depth is None else int(depth)
-    degree = layout.degree if degree is None else int(degree)
+    depth = layout.depth if depth is None else _check_int(depth, "depth", 1)
+    degree = layout.degree if degree is None else _check_int(degree, "degree", 0)
     if not 1 <= depth <= layout.depth or not 0 <= degree <= layout.degree:
-        raise ValueError(f"depth must be in 1..{layout.depth} and degree in 0..{layout.degree}, "
-                         f"got depth={depth}, degree={degree}")
+        raise InvalidInputError(f"depth must be in 1..{layout.depth} and degree in "
+                                f"0..{layout.degree}, got depth={depth}, degree={degree}",
+                                param="depth" if not 1 <= depth <= layout.depth else "degree")
     sub = feature_layout(layout.m, degree, depth)
     return np.array([layout.word_index([sub.letters[a] for a in w]) for w in sub.words],
                     dtype=np.int64)
@@ -191,16 +201,22 @@ def signature_kernel(
     ``SA (A, size)``, ``SB (B, size)`` (default ``SA``) signatures in ``layout``; ``depth`` /
     ``degree`` restrict to a sub-signature (needs ``layout``). Returns ``(A, B)``.
     """
-    SA = np.asarray(SA, dtype=float)
-    SB = SA if SB is None else np.asarray(SB, dtype=float)
+    SA = _finite(SA, "SA")
+    SB = SA if SB is None else _finite(SB, "SB")
     if SA.ndim != 2 or SB.ndim != 2 or SA.shape[1] != SB.shape[1]:
-        raise ValueError(f"SA and SB must be (A, size) and (B, size), got {SA.shape}, {SB.shape}")
+        raise InvalidInputError(f"SA and SB must be (A, size) and (B, size), got {SA.shape}, "
+                                f"{SB.shape}", param="SB")
     if layout is None:
         if depth is not None or degree is not None or scale != 1.0:
-            raise ValueError("layout is required for depth/degree/scale")
+            raise InvalidInputError("layout is required for depth/degree/scale", param="layout")
         return SA @ SB.T
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(scale):
+        raise InvalidInputError(f"scale must be a finite real number, got {scale!r}",
+                                param="scale")
     if layout.size != SA.shape[1]:
-        raise ValueError(f"signatures have size {SA.shape[1]}, layout.size={layout.size}")
+        raise InvalidInputError(f"signatures have size {SA.shape[1]}, layout.size={layout.size}",
+                                param="SA")
     idx = restrict_index(layout, depth, degree)
     lev = np.array([len(layout.words[i]) for i in idx])
     w = float(scale) ** (2 * lev)
@@ -233,7 +249,7 @@ def srnn_features(functionals: Sequence[ResponseFunctional], S: np.ndarray, t: f
     (at time ``t``, in ``layout``, default the functionals' layout). ``(B, n)`` or, with
     ``per_order``, ``(B, n·order)``."""
     L = unit_vectors(functionals, t, eps, layout, per_order)
-    S = np.asarray(S, dtype=float)
+    S = _finite(S, "S")
     if S.ndim != 2 or S.shape[1] != L.shape[1]:
         chans = functionals[0].channels
         hint = "" if chans is None else (
@@ -256,7 +272,11 @@ def response_kernel_matrix(functionals: Sequence[ResponseFunctional], t: float, 
 
 def feature_kernel(SA: np.ndarray, SB: np.ndarray, M: np.ndarray) -> np.ndarray:
     """``K[a, b] = <S_a, M S_b>`` for signatures ``SA (A, size)``, ``SB (B, size)``."""
-    return np.asarray(SA) @ np.asarray(M) @ np.asarray(SB).T
+    SA, SB, M = _finite(SA, "SA"), _finite(SB, "SB"), _finite(M, "M")
+    if SA.ndim != 2 or SB.ndim != 2 or M.shape != (SA.shape[1], SB.shape[1]):
+        raise InvalidInputError(f"SA (A, size), SB (B, size) and M (size, size) must agree, got "
+                                f"{SA.shape}, {SB.shape}, {M.shape}", param="M")
+    return SA @ M @ SB.T
 
 
 def series_features(model: SRNN, inputs: Sequence[Callable[..., object]], t: float,
@@ -281,20 +301,30 @@ def series_features(model: SRNN, inputs: Sequence[Callable[..., object]], t: flo
 
 
 # --------------------------------------------------------------------------- ridge
+def _finite(value: object, name: str) -> np.ndarray:
+    """``value`` as a real float array with finite entries, else :class:`InvalidInputError`."""
+    arr = real_array(value, name)
+    if not np.all(np.isfinite(arr)):
+        raise InvalidInputError(f"{name} contains NaN or inf", param=name)
+    return arr
+
+
 def _check_xy(X: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
+    X = real_array(X, name)
+    y = real_array(y, "y")
     if X.ndim != 2 or y.ndim not in (1, 2) or y.shape[0] != X.shape[0] or X.shape[0] < 2:
-        raise ValueError(f"{name} must be 2-D with as many rows as y (>= 2), got {X.shape} and "
-                         f"y {y.shape}")
+        raise InvalidInputError(f"{name} must be 2-D with as many rows as y (>= 2), got "
+                                f"{X.shape} and y {y.shape}", param=name)
     if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
-        raise ValueError(f"{name} and y must be finite")
+        raise InvalidInputError(f"{name} and y must be finite",
+                                param=name if not np.all(np.isfinite(X)) else "y")
     return X, y
 
 
 def _check_lam(lam: float) -> float:
-    if not (isinstance(lam, (int, float, np.floating)) and np.isfinite(lam) and lam >= 0):
-        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(lam) and lam >= 0):
+        raise InvalidInputError(f"lam must be a finite number >= 0, got {lam!r}", param="lam")
     return float(lam)
 
 
@@ -324,17 +354,32 @@ def _solve_psd(A: np.ndarray, B: np.ndarray, lam: float) -> np.ndarray:
     return U @ ((inv[:, None] if UB.ndim == 2 else inv) * UB)
 
 
+def _freeze_fields(obj: object, *names: str) -> None:
+    """Array fields of a frozen dataclass as read-only arrays that cannot be made writable."""
+    for name in names:
+        val = getattr(obj, name)
+        if isinstance(val, np.ndarray):
+            object.__setattr__(obj, name, freeze(val))
+
+
 @dataclass(frozen=True)
-class RidgeReadout:
+class RidgeReadout(FrozenResult):
     """Linear readout ``ŷ = c + Φ V`` fitted by ridge with an unpenalised intercept."""
 
     weights: np.ndarray
     intercept: np.ndarray | float
     lam: float
 
+    def __post_init__(self) -> None:
+        _freeze_fields(self, "weights", "intercept")
+
     def predict(self, Phi: np.ndarray) -> np.ndarray:
         """Predictions for features ``Phi (B, p)``."""
-        return np.asarray(Phi, dtype=float) @ self.weights + self.intercept
+        Phi = _finite(Phi, "Phi")
+        if Phi.ndim != 2 or Phi.shape[1] != self.weights.shape[0]:
+            raise InvalidInputError(f"Phi must be (B, {self.weights.shape[0]}), got {Phi.shape}",
+                                    param="Phi")
+        return Phi @ self.weights + self.intercept
 
 
 def fit_ridge(Phi: np.ndarray, y: np.ndarray, lam: float) -> RidgeReadout:
@@ -351,7 +396,7 @@ def fit_ridge(Phi: np.ndarray, y: np.ndarray, lam: float) -> RidgeReadout:
 
 
 @dataclass(frozen=True)
-class KernelRidge:
+class KernelRidge(FrozenResult):
     """Kernel ridge regression with an unpenalised intercept (centred kernel).
 
     ``predict(K_test)`` takes ``K_test[a, j] = k(u_a, u_j)`` against the training inputs."""
@@ -362,11 +407,15 @@ class KernelRidge:
     all_mean: float
     lam: float
 
+    def __post_init__(self) -> None:
+        _freeze_fields(self, "alpha", "y_mean", "col_mean")
+
     def predict(self, K_test: np.ndarray) -> np.ndarray:
         """``ŷ(u) = ȳ + k_c(u)ᵀ α`` with the centred test kernel."""
-        K = np.asarray(K_test, dtype=float)
+        K = _finite(K_test, "K_test")
         if K.ndim != 2 or K.shape[1] != self.col_mean.size:
-            raise ValueError(f"K_test must be (A, {self.col_mean.size}), got {K.shape}")
+            raise InvalidInputError(f"K_test must be (A, {self.col_mean.size}), got {K.shape}",
+                                    param="K_test")
         Kc = K - K.mean(axis=1, keepdims=True) - self.col_mean[None, :] + self.all_mean
         return Kc @ self.alpha + self.y_mean
 
@@ -382,7 +431,7 @@ def fit_kernel_ridge(K: np.ndarray, y: np.ndarray, lam: float) -> KernelRidge:
     """``α = (K_c + λ I)⁻¹ y_c`` on the training kernel ``K (n, n)`` (module docstring)."""
     K, y = _check_xy(K, y, "K")
     if K.shape[0] != K.shape[1]:
-        raise ValueError(f"K must be square, got {K.shape}")
+        raise InvalidInputError(f"K must be square, got {K.shape}", param="K")
     lam = _check_lam(lam)
     Kc, col, tot = _center(0.5 * (K + K.T))
     ym = y.mean(axis=0)
@@ -395,6 +444,8 @@ def loo_errors(K: np.ndarray, y: np.ndarray, lams: Sequence[float]) -> np.ndarra
     (eigen-decomposition of ``K_c``; hat matrix ``11ᵀ/n + K_c (K_c + λ I)⁻¹``). For ridge on
     features pass ``K = Φ Φᵀ``."""
     K, y = _check_xy(K, y, "K")
+    if K.shape[0] != K.shape[1]:
+        raise InvalidInputError(f"K must be square, got {K.shape}", param="K")
     Kc, _, _ = _center(0.5 * (K + K.T))
     s, U = np.linalg.eigh(Kc)
     s = np.maximum(s, 0.0)
@@ -421,11 +472,16 @@ def select_lambda(K: np.ndarray, y: np.ndarray, lams: Sequence[float] | None = N
                   ) -> tuple[float, np.ndarray, np.ndarray]:
     """``(best λ, λ grid, LOO errors)``; default grid ``10^{-12..2} · tr(K_c)/n``."""
     K, y = _check_xy(K, y, "K")
+    if K.shape[0] != K.shape[1]:
+        raise InvalidInputError(f"K must be square, got {K.shape}", param="K")
     if lams is None:
         Kc, _, _ = _center(K)
         scale = max(float(np.trace(Kc)) / K.shape[0], 1e-300)
         lams = scale * np.logspace(-12, 2, 29)
-    lams = np.asarray(list(lams), dtype=float)
+    lams = real_array(list(lams), "lams")
+    if lams.ndim != 1 or lams.size == 0:
+        raise InvalidInputError(f"lams must be a non-empty sequence of numbers >= 0, got shape "
+                                f"{lams.shape}", param="lams")
     err = loo_errors(K, y, lams)
     return float(lams[int(np.argmin(err))]), lams, err
 

@@ -58,10 +58,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import combinations_with_replacement, product
 
 import numpy as np
+
+from ..budget import check_memory
+from ..errors import InvalidInputError
+from ..results import freeze
 
 __all__ = [
     "DEFAULT_REFINE",
@@ -91,35 +95,101 @@ _GL_NODES = (8, 16, 32, 64, 128)
 # --------------------------------------------------------------------------- validation
 def _check_int(value: object, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}",
+                                param=name)
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise InvalidInputError(f"{name} must be >= {minimum}, got {value}", param=name)
     return int(value)
+
+
+def real_array(value: object, name: str, what: str = "a real array") -> np.ndarray:
+    """``value`` as a float array; complex values (whose imaginary part a cast to float would
+    drop) and anything that is not numbers are an :class:`InvalidInputError` naming ``name``."""
+    try:
+        arr = np.asarray(value)
+        if np.iscomplexobj(arr):
+            raise InvalidInputError(f"{name} must be real, got complex values", param=name)
+        return arr.astype(float, copy=False)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
+        raise InvalidInputError(f"{name} must be {what}: {exc}", param=name) from None
 
 
 def _check_finite(arr: np.ndarray, name: str) -> None:
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
         where = tuple(int(i) for i in bad)
-        raise ValueError(f"{name} contains NaN or inf (first at index {where})")
+        raise InvalidInputError(f"{name} contains NaN or inf (first at index {where})", param=name)
+
+
+def _check_overflow(vals: np.ndarray, name: str) -> None:
+    """Signatures with NaN/inf (finite input whose iterated integrals left the float range)
+    are an :class:`InvalidInputError` naming ``name``, never returned."""
+    if not np.all(np.isfinite(vals)):
+        raise InvalidInputError(
+            f"the signature overflows the float range (level n grows like |X|^n/n!): scale "
+            f"{name} down (for the response feature also the times: X^(k,q) grows like "
+            f"t^(q+1)), or lower depth or degree", param=name)
 
 
 def _check_times(times: object) -> np.ndarray:
-    try:
-        t = np.asarray(times, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"times must be a 1-D array of real numbers: {exc}") from None
+    t = real_array(times, "times", "a 1-D array of real numbers")
     if t.ndim != 1 or t.size == 0:
-        raise ValueError(f"times must be a non-empty 1-D array, got shape {t.shape}")
+        raise InvalidInputError(f"times must be a non-empty 1-D array, got shape {t.shape}",
+                                param="times")
     _check_finite(t, "times")
     if t[0] < 0:
-        raise ValueError(f"times must be non-negative (inputs start at 0), got times[0]={t[0]}")
+        raise InvalidInputError(f"times must be non-negative (inputs start at 0), got "
+                                f"times[0]={t[0]}", param="times")
     if t.size > 1 and np.any(np.diff(t) <= 0):
         i = int(np.argmax(np.diff(t) <= 0))
-        raise ValueError(
-            f"times must be strictly increasing, but times[{i + 1}]={t[i + 1]} <= times[{i}]={t[i]}"
+        raise InvalidInputError(
+            f"times must be strictly increasing, but times[{i + 1}]={t[i + 1]} <= "
+            f"times[{i}]={t[i]}", param="times",
         )
     return t
+
+
+# --------------------------------------------------------------------------- cost
+#: what to lower when a signature computation is refused for its memory
+_LOWER = ("lower depth, degree (letters) or refine, or pass times_out / reduce / a smaller "
+          "chunk_size")
+
+
+def _fpow(d: float, n: int) -> float:
+    """``d**n`` as a float, ``inf`` past the float range (no OverflowError)."""
+    return math.inf if n * math.log(max(d, 1.0)) > 700 else float(d) ** n
+
+
+def _n_fine(times: np.ndarray, refine: int) -> int:
+    """Number of fine steps of :func:`_fine_grid` (computed, not allocated)."""
+    n0 = 0
+    if times[0] > 0:
+        h = np.median(np.diff(times)) if times.size > 1 else times[0]
+        n0 = refine * max(1, math.ceil(times[0] / h - 1e-9))
+    return n0 + refine * (times.size - 1)
+
+
+def _check_signature_memory(bsz: int, chunk: int, n_fine: int, d: int, depth: int, rows: int,
+                            *, reduced: bool, quad_channels: int = 0,
+                            option: str = _LOWER) -> None:
+    """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`, before any allocation) a
+    signature computation whose memory exceeds the budget: the stored rows (unless
+    ``reduced``; three times: the chunks, their concatenation and its read-only copy), the
+    Chen recursion's working blocks (at least one step of the top level per path of a
+    chunk), the fine increments of a chunk and, for a callable input with ``quad_channels``
+    values per node, its quadrature."""
+    size = sum(_fpow(d, n) for n in range(depth + 1))
+    top = _fpow(d, depth)
+    chunk = min(chunk, bsz)
+    est = 8.0 * (6 * max(_BLOCK_ENTRIES, chunk * top) + 2 * chunk * size
+                 + 6.0 * chunk * (n_fine + 1) * d
+                 + 3.0 * (n_fine + 1) * _GL_NODES[-1] * quad_channels)
+    if not reduced:
+        est += 24.0 * bsz * rows * size
+    check_memory(est, f"the signatures (depth {depth}, {d} letters, {n_fine} fine steps, "
+                      f"{bsz} path(s), {rows} output row(s) of {size:.3g} terms)", option)
 
 
 # --------------------------------------------------------------------------- layout
@@ -137,6 +207,8 @@ def signature_words(d: int, depth: int) -> list[tuple[int, ...]]:
     """
     d = _check_int(d, "d", 1)
     depth = _check_int(depth, "depth", 1)
+    n_words = sum(_fpow(d, n) for n in range(depth + 1))
+    check_memory(n_words * (64 + 8 * depth), f"the list of {n_words:.3g} words", "lower d or depth")
     words: list[tuple[int, ...]] = []
     for n in range(depth + 1):
         words.extend(product(range(d), repeat=n))
@@ -186,13 +258,14 @@ class FeatureLayout:
     def letter_index(self, k: int, q: int) -> int:
         """Letter index ``k * (degree + 1) + q`` of channel ``(k, q)``."""
         if not (0 <= k < self.m and 0 <= q <= self.degree):
-            raise ValueError(f"channel (k, q)=({k}, {q}) outside m={self.m}, degree={self.degree}")
+            raise InvalidInputError(f"channel (k, q)=({k}, {q}) outside m={self.m}, "
+                                    f"degree={self.degree}", param="channel")
         return k * (self.degree + 1) + q
 
     def level_slice(self, n: int) -> slice:
         """Slice of level ``n`` in the flat vector."""
         if not 0 <= n <= self.depth:
-            raise ValueError(f"level n must be in 0..{self.depth}, got {n}")
+            raise InvalidInputError(f"level n must be in 0..{self.depth}, got {n}", param="n")
         offs = _level_offsets(self.d, self.depth)
         return slice(offs[n], offs[n + 1])
 
@@ -201,9 +274,10 @@ class FeatureLayout:
         letters = [self.letter_index(*a) if isinstance(a, tuple) else int(a) for a in word]
         n = len(letters)
         if n > self.depth:
-            raise ValueError(f"word length {n} exceeds depth {self.depth}")
+            raise InvalidInputError(f"word length {n} exceeds depth {self.depth}", param="word")
         if any(not 0 <= a < self.d for a in letters):
-            raise ValueError(f"letters must be in 0..{self.d - 1}, got {letters}")
+            raise InvalidInputError(f"letters must be in 0..{self.d - 1}, got {letters}",
+                                    param="word")
         idx = 0
         for a in letters:
             idx = idx * self.d + a
@@ -229,15 +303,24 @@ def tensor_exp(increment: np.ndarray, depth: int) -> np.ndarray:
     This is the signature of the straight segment with increment ``Δ``.
     """
     depth = _check_int(depth, "depth", 1)
-    inc = np.asarray(increment, dtype=float)
+    inc = real_array(increment, "increment")
+    _check_finite(inc, "increment")
+    if inc.ndim >= 1:
+        rows = math.prod(inc.shape[:-1])
+        size = sum(_fpow(inc.shape[-1], n) for n in range(depth + 1))
+        check_memory(16.0 * rows * size, f"the tensor exponential ({rows} row(s) of "
+                                          f"{size:.3g} terms)", "lower depth or d")
     if inc.ndim < 1 or inc.shape[-1] < 1:
-        raise ValueError(f"increment must have shape (..., d) with d >= 1, got {inc.shape}")
+        raise InvalidInputError(f"increment must have shape (..., d) with d >= 1, got {inc.shape}",
+                                param="increment")
     levels = [np.ones(inc.shape[:-1] + (1,))]
     cur = levels[0]
     for k in range(1, depth + 1):
         cur = (cur[..., :, None] * (inc / k)[..., None, :]).reshape(inc.shape[:-1] + (-1,))
         levels.append(cur)
-    return np.concatenate(levels, axis=-1)
+    out = np.concatenate(levels, axis=-1)
+    _check_overflow(out, "increment")
+    return out
 
 
 def _expanding_from_increments(
@@ -248,6 +331,7 @@ def _expanding_from_increments(
     block: int | None = None,
     dense: bool | None = None,
     reduce: Callable[[np.ndarray], np.ndarray] | None = None,
+    name: str = "X",
 ) -> np.ndarray:
     """Core Chen recursion on increments ``dx`` of shape ``(B, N, d)``.
 
@@ -279,10 +363,12 @@ def _expanding_from_increments(
 
     def store(rows_idx: np.ndarray, vals: np.ndarray) -> None:
         nonlocal result
+        _check_overflow(vals, name)
         red = np.asarray(reduce(vals), dtype=float)
         if red.ndim != 3 or red.shape[:2] != vals.shape[:2]:
-            raise ValueError(
-                f"reduce must map (B, rows, size) -> (B, rows, k), got {vals.shape} -> {red.shape}"
+            raise InvalidInputError(
+                f"reduce must map (B, rows, size) -> (B, rows, k), got {vals.shape} -> {red.shape}",
+                param="reduce",
             )
         if result is None:
             result = np.empty((bsz, out_pos.size, red.shape[2]))
@@ -359,19 +445,17 @@ def _expanding_from_increments(
             store(sel, target)
     if reduce is not None and result is None:  # no rows requested: still learn k
         store(np.arange(0), identity(0))
+    if reduce is None:
+        _check_overflow(out, name)
     return out if reduce is None else result
 
 
 def _as_batch_path(X: object, name: str = "X") -> tuple[np.ndarray, bool]:
-    try:
-        arr = np.asarray(X, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{name} must be a real array of shape (T, d) or (B, T, d): {exc}"
-        ) from None
+    arr = real_array(X, name, "a real array of shape (T, d) or (B, T, d)")
     if arr.ndim not in (2, 3) or arr.shape[-1] < 1 or arr.shape[-2] < 1:
-        raise ValueError(
-            f"{name} must have shape (T, d) or (B, T, d) with T, d >= 1, got {arr.shape}"
+        raise InvalidInputError(
+            f"{name} must have shape (T, d) or (B, T, d) with T, d >= 1, got {arr.shape}",
+            param=name,
         )
     _check_finite(arr, name)
     single = arr.ndim == 2
@@ -383,9 +467,10 @@ def _resolve_index(index: object, n: int, name: str) -> np.ndarray:
         return np.arange(n)
     idx = np.asarray(index)
     if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
-        raise ValueError(f"{name} must be a 1-D integer array, got {idx.dtype} shape {idx.shape}")
+        raise InvalidInputError(f"{name} must be a 1-D integer array, got {idx.dtype} shape "
+                                f"{idx.shape}", param=name)
     if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise ValueError(f"{name} entries must lie in [-{n}, {n - 1}]")
+        raise InvalidInputError(f"{name} entries must lie in [-{n}, {n - 1}]", param=name)
     return np.where(idx < 0, idx + n, idx)
 
 
@@ -416,6 +501,8 @@ def expanding_signature(
     arr, single = _as_batch_path(X)
     bsz, t_len, d = arr.shape
     idx = _resolve_index(out_index, t_len, "out_index")
+    _check_signature_memory(bsz, bsz, t_len - 1, d, depth, idx.size, reduced=False,
+                            option="lower depth or pass fewer out_index rows or paths")
     out = np.empty((bsz, idx.size, signature_size(d, depth)))
     _expanding_from_increments(np.diff(arr, axis=1), depth, idx, out)
     return out[0] if single else out
@@ -458,6 +545,20 @@ def _fine_grid(times: np.ndarray, refine: int) -> tuple[np.ndarray, np.ndarray]:
     return grid, pos
 
 
+def _point_value(u: Callable[..., object], t: float, m: int | None = None) -> np.ndarray:
+    """``u(t)`` as a real vector ``(m,)`` (a scalar as ``(1,)``), validated."""
+    val = real_array(u(t), "u", "a real scalar or a 1-D array at every t")
+    if val.ndim > 1 or val.size == 0:
+        raise InvalidInputError(
+            f"u(t) must return a scalar or an array of shape (m,), got {val.shape}",
+            param="u",
+        )
+    if m is not None and val.size != m:
+        raise InvalidInputError(f"u(t) returned {val.size} values at t={t}, expected "
+                                f"m={m}", param="u")
+    return val.reshape(-1)
+
+
 class _CallableInput:
     """Wraps a user callable ``u`` into ``eval(points) -> (N, m)`` (validated, finite)."""
 
@@ -469,7 +570,7 @@ class _CallableInput:
         span = grid[-1] - grid[0]
         pts = grid[-1] - span * np.arange(p) / p if span > 0 else grid[-1] + np.arange(p)
         try:
-            res = np.asarray(u(pts), dtype=float)
+            res = real_array(u(pts), "u")
         except Exception:  # noqa: BLE001 - any failure means "not vectorised"
             return
         if res.shape == (p, self.m):
@@ -486,17 +587,7 @@ class _CallableInput:
             self.mode = mode
 
     def _point(self, t: float) -> np.ndarray:
-        try:
-            val = np.asarray(self.u(t), dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"u(t) must return a real scalar or a 1-D array: {exc}") from None
-        if val.ndim > 1 or val.size == 0:
-            raise ValueError(
-                f"u(t) must return a scalar or an array of shape (m,), got {val.shape}"
-            )
-        if hasattr(self, "m") and val.size != self.m:
-            raise ValueError(f"u(t) returned {val.size} values at t={t}, expected m={self.m}")
-        return val.reshape(-1)
+        return _point_value(self.u, t, getattr(self, "m", None))
 
     def __call__(self, pts: np.ndarray) -> np.ndarray:
         pts = np.asarray(pts, dtype=float).ravel()
@@ -505,17 +596,18 @@ class _CallableInput:
         if self.mode == "pointwise":
             vals = np.stack([self._point(float(t)) for t in pts])
         else:
-            res = np.asarray(self.u(pts), dtype=float)
+            res = real_array(self.u(pts), "u", "a real array")
             n = pts.size
             if self.mode == "rows" and res.size == n * self.m and res.shape[0] == n:
                 vals = res.reshape(n, self.m)
             elif self.mode == "cols" and res.shape == (self.m, n):
                 vals = res.T
             else:
-                raise ValueError(f"vectorised u(t) returned shape {res.shape} for {n} points")
+                raise InvalidInputError(f"vectorised u(t) returned shape {res.shape} for {n} "
+                                        "points", param="u")
         if not np.all(np.isfinite(vals)):
             bad = pts[np.nonzero(~np.all(np.isfinite(vals), axis=1))[0][0]]
-            raise ValueError(f"u returned NaN or inf at t={bad}")
+            raise InvalidInputError(f"u returned NaN or inf at t={bad}", param="u")
         return vals
 
 
@@ -534,8 +626,8 @@ def _products(vals: np.ndarray, channels: Sequence[tuple[int, ...]]) -> np.ndarr
     m = vals.shape[-1]
     top = max((c for ch in channels for c in ch), default=-1)
     if top >= m:
-        raise ValueError(f"the input has m={m} channel(s) but the augmented channels use "
-                         f"channel {top}")
+        raise InvalidInputError(f"the input has m={m} channel(s) but the augmented channels use "
+                                f"channel {top}", param="channels")
     return np.stack([np.prod(vals[..., list(ch)], axis=-1) for ch in channels], axis=-1)
 
 
@@ -550,11 +642,8 @@ class _ProductInput:
     def __call__(self, t: object) -> np.ndarray:
         ta = np.asarray(t, dtype=float)
         if ta.ndim == 0:
-            try:
-                val = np.asarray(self.u(float(ta)), dtype=float).reshape(-1)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"u(t) must return a real scalar or a 1-D array: {exc}") \
-                    from None
+            val = real_array(self.u(float(ta)), "u", "a real scalar or a 1-D array at every t")
+            val = val.reshape(-1)
             return _products(val[None], self.channels)[0]
         if self._ev is None:
             self._ev = _CallableInput(self.u, np.sort(ta.ravel()))
@@ -570,14 +659,14 @@ def augment_input(u: Callable[..., object] | np.ndarray,
     ``(..., T, m')``."""
     chans = tuple(tuple(int(c) for c in ch) for ch in channels)
     if not chans or any(not ch or min(ch) < 0 for ch in chans):
-        raise ValueError(f"channels must be non-empty tuples of channel indices, got "
-                         f"{channels!r}")
+        raise InvalidInputError(f"channels must be non-empty tuples of channel indices, got "
+                                f"{channels!r}", param="channels")
     if callable(u):
         return _ProductInput(u, chans)
     arr = _real_samples(u)
     if arr.ndim not in (2, 3):
-        raise ValueError(f"sampled u must have shape (T,), (T, m) or (B, T, m), got "
-                         f"{arr.shape}")
+        raise InvalidInputError(f"sampled u must have shape (T,), (T, m) or (B, T, m), got "
+                                f"{arr.shape}", param="u")
     return _products(arr, chans)
 
 
@@ -678,14 +767,20 @@ def feature_path_increments(
     refine = DEFAULT_REFINE if refine is None else _check_int(refine, "refine", 1)
     if quad_points is not None:
         quad_points = _check_int(quad_points, "quad_points", 1)
-    if not (isinstance(rtol, (int, float)) and np.isfinite(rtol) and rtol > 0):
-        raise ValueError(f"rtol must be a positive finite number, got {rtol!r}")
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(rtol) and rtol > 0):
+        raise InvalidInputError(f"rtol must be a positive finite number, got {rtol!r}",
+                                param="rtol")
     if callable(u):
+        _check_signature_memory(1, 1, _n_fine(t, refine), degree + 1, 1, 0, reduced=True,
+                                quad_channels=degree + 2)
         grid, pos = _fine_grid(t, refine)
         ev = _CallableInput(u, grid)
         dx = _callable_increments(ev, grid, degree, quad_points, float(rtol))
         return dx[None], grid, pos, ev.m
     arr = _check_samples(u, t)
+    _check_signature_memory(arr.shape[0], arr.shape[0], _n_fine(t, refine),
+                            arr.shape[2] * (degree + 1), 1, 0, reduced=True)
     grid, pos = _fine_grid(t, refine)
     if t.size == 1:
         return np.zeros((arr.shape[0], 0, arr.shape[2] * (degree + 1))), grid, pos, arr.shape[2]
@@ -695,10 +790,7 @@ def feature_path_increments(
 
 def _real_samples(u: object) -> np.ndarray:
     """Sampled input as a float array, a single channel ``(T,)`` as ``(T, 1)``."""
-    try:
-        arr = np.asarray(u, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"u must be callable or a real array: {exc}") from None
+    arr = real_array(u, "u", "callable or a real array")
     return arr[:, None] if arr.ndim == 1 else arr
 
 
@@ -707,22 +799,32 @@ def _check_samples(u: object, t: np.ndarray) -> np.ndarray:
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] != t.size or arr.shape[2] < 1:
-        raise ValueError(
+        raise InvalidInputError(
             f"sampled u must have shape (T,), (T, m) or (B, T, m) with T=len(times)={t.size} "
-            f"and B, m >= 1, got {np.shape(u)}"
+            f"and B, m >= 1, got {np.shape(u)}",
+            param="u",
         )
     _check_finite(arr, "u")
     if t[0] != 0:
-        raise ValueError(
+        raise InvalidInputError(
             f"sampled u needs times[0] == 0 (X is integrated from 0 and u is unknown on "
-            f"[0, times[0]]), got times[0]={t[0]}"
+            f"[0, times[0]]), got times[0]={t[0]}",
+            param="u",
         )
     return arr
 
 
 # --------------------------------------------------------------------------- response features
+class FrozenResult:
+    """Base of the frozen result dataclasses: unpickling rebuilds through ``__init__`` so
+    that ``__post_init__`` freezes the arrays again (pickle restores them writable)."""
+
+    def __reduce__(self) -> tuple:
+        return type(self), tuple(getattr(self, f.name) for f in fields(self))
+
+
 @dataclass(frozen=True)
-class ResponseFeatures:
+class ResponseFeatures(FrozenResult):
     """Expanding-window signature of the response-feature path.
 
     ``values[..., j, :]`` is the flat truncated signature ``S(X)_{0, times[j]}`` (level 0 =
@@ -738,9 +840,15 @@ class ResponseFeatures:
     refine: int = field(default=DEFAULT_REFINE)
     reduced: bool = False
 
+    def __post_init__(self) -> None:
+        # a result: read-only arrays that cannot be made writable (volterra_sym.results)
+        object.__setattr__(self, "values", freeze(np.asarray(self.values, dtype=float)))
+        object.__setattr__(self, "times", freeze(np.asarray(self.times, dtype=float)))
+
     def _require_signature(self) -> None:
         if self.reduced:
-            raise ValueError("values were reduced by a callback; levels are not available")
+            raise InvalidInputError("values were reduced by a callback; levels are not available",
+                                    param="reduce")
 
     def level(self, n: int) -> np.ndarray:
         """Level ``n`` as a tensor of shape ``(..., T_out, d, ..., d)``."""
@@ -762,7 +870,7 @@ def _resolve_times_out(times: np.ndarray, times_out: object) -> np.ndarray:
         return np.arange(times.size)
     to = np.asarray(times_out, dtype=float)
     if to.ndim != 1:
-        raise ValueError(f"times_out must be 1-D, got shape {to.shape}")
+        raise InvalidInputError(f"times_out must be 1-D, got shape {to.shape}", param="times_out")
     _check_finite(to, "times_out")
     j = np.clip(np.searchsorted(times, to), 0, times.size - 1)
     jm = np.clip(j - 1, 0, times.size - 1)
@@ -770,7 +878,8 @@ def _resolve_times_out(times: np.ndarray, times_out: object) -> np.ndarray:
     tol = 1e-12 * np.maximum(1.0, np.abs(to))
     if np.any(np.abs(times[j] - to) > tol):
         bad = to[np.abs(times[j] - to) > tol][0]
-        raise ValueError(f"times_out must be a subset of times; {bad} is not in times")
+        raise InvalidInputError(f"times_out must be a subset of times; {bad} is not in times",
+                                param="times_out")
     return j
 
 
@@ -780,7 +889,7 @@ def _signatures(
     pos: np.ndarray,
     reduce: Callable[[np.ndarray], np.ndarray] | None,
 ) -> np.ndarray:
-    return _expanding_from_increments(dx, depth, pos, reduce=reduce)
+    return _expanding_from_increments(dx, depth, pos, reduce=reduce, name="u")
 
 
 def iter_response_features(
@@ -809,9 +918,13 @@ def iter_response_features(
     out_i = _resolve_times_out(t, times_out)
     r = DEFAULT_REFINE if refine is None else _check_int(refine, "refine", 1)
     if reduce is not None and not callable(reduce):
-        raise ValueError(f"reduce must be callable or None, got {reduce!r}")
+        raise InvalidInputError(f"reduce must be callable or None, got {reduce!r}", param="reduce")
     red = reduce is not None
+    n_fine = _n_fine(t, r)
     if callable(u):
+        m = _point_value(u, float(t[-1])).size
+        _check_signature_memory(1, 1, n_fine, m * (degree + 1), depth, out_i.size, reduced=red,
+                                quad_channels=m + degree + 2)
         dx, _, pos, m = feature_path_increments(
             u, t, degree, refine=r, quad_points=quad_points, rtol=rtol
         )
@@ -821,6 +934,8 @@ def iter_response_features(
     arr = _check_samples(u, t)
     single = np.ndim(u) < 3
     lay = FeatureLayout(arr.shape[2], degree, depth)
+    _check_signature_memory(arr.shape[0], chunk_size, n_fine, lay.d, depth, out_i.size,
+                            reduced=red)
     _, pos = _fine_grid(t, r)
     weights = _sample_weights(t, r) if t.size > 1 else None
 
@@ -909,11 +1024,12 @@ def response_features(
 
     Raises
     ------
-    ValueError
-        Naming the offending parameter: bad shape, NaN/inf in ``u`` or its values, ``depth``
-        not an integer >= 1, ``degree`` not an integer >= 0, ``times`` negative / not
-        strictly increasing / not finite, ``times_out`` not a subset of ``times``,
-        ``refine`` / ``quad_points`` / ``chunk_size`` not positive integers, ``rtol <= 0``.
+    InvalidInputError
+        (a ``ValueError``) naming the offending parameter (``.param``): bad shape, NaN/inf
+        in ``u`` or its values, ``depth`` not an integer >= 1, ``degree`` not an integer
+        >= 0, ``times`` negative / not strictly increasing / not finite, ``times_out`` not
+        a subset of ``times``, ``refine`` / ``quad_points`` / ``chunk_size`` not positive
+        integers, ``rtol <= 0``.
     """
     chunks = list(
         iter_response_features(

@@ -52,7 +52,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..errors import InvalidInputError
 from ..model import SRNN, load_model
 from .kernel_machine import hidden_unit_functionals
-from .signature import FeatureLayout, augment_input, feature_layout, response_features
+from .signature import (
+    FeatureLayout,
+    augment_input,
+    feature_layout,
+    real_array,
+    response_features,
+)
 
 __all__ = ["InvalidInputTypeError", "NotFittedError", "ResponseFeatures", "SRNNFeatures",
            "SRNNKernel", "reshape_sequences"]
@@ -109,7 +115,7 @@ def _require_fitted(est: BaseEstimator) -> None:
 
 def reshape_sequences(X: np.ndarray, n_channels: int) -> np.ndarray:
     """``(B, T·m) -> (B, T, m)``: ``X[b, i·m + k] = u_k(t_i)`` (the module's convention)."""
-    X = np.asarray(X, dtype=float)
+    X = real_array(X, "X")
     m = _int_param(n_channels, "n_channels", 1)
     if X.ndim != 2 or X.shape[1] % m:
         raise InvalidInputError(

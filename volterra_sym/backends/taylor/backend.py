@@ -6,7 +6,12 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from ...errors import AccuracyNotReachedError, InvalidInputError, VolterraSymError
+from ...errors import (
+    AccuracyNotReachedError,
+    InvalidInputError,
+    ResourceLimitError,
+    VolterraSymError,
+)
 from ...hierarchy.propagation import prefix_graph
 from ...model import SRNN
 from ...model.cache import derived
@@ -197,7 +202,13 @@ class _TaylorBackend:
                 f"{other_routes(hierarchy.model, hierarchy.f)}")
         if times.size > 1 and np.any(np.diff(times) <= 0):
             raise BackendError("method 'taylor' needs strictly increasing times for its series")
-        return functional.terms(u, times, extrapolate=True)
+        try:
+            return functional.terms(u, times, extrapolate=True)
+        except ResourceLimitError as exc:   # name this route's knobs, not the signature's
+            option = "fewer times (--n-times), a lower degree (degree=, --degree) or order"
+            what = str(exc).removesuffix(f"; {exc.option}")
+            raise ResourceLimitError(f"method 'taylor': {what}; {option}", estimate=exc.estimate,
+                                     budget=exc.budget, unit=exc.unit, option=option) from None
 
 
 BACKEND = _TaylorBackend()

@@ -1,0 +1,227 @@
+"""Adversarial inputs to the response features (volterra_sym.features): bad input gets the
+project's typed errors naming the parameter, results are frozen, costs are refused before
+the work, and user strings never reach ``sympify``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from volterra_sym.errors import InvalidInputError, NotApplicableError, ResourceLimitError
+from volterra_sym.features import (
+    expanding_signature,
+    feature_kernel,
+    feature_layout,
+    fit_kernel_ridge,
+    fit_ridge,
+    functional_from_coefficients,
+    loo_errors,
+    response_features,
+    response_functional_latex,
+    restrict_index,
+    select_lambda,
+    signature_batch,
+    signature_kernel,
+    signature_size,
+    signature_words,
+    tensor_exp,
+    word_terms,
+)
+from volterra_sym.features.sklearn import ResponseFeatures, reshape_sequences
+
+
+def test_latex_of_an_observable_string_never_evaluates_it(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    F = functional_from_coefficients({(0,): {(0,): 1.0}}, 1, 2, observable=evil)
+    text = response_functional_latex(F)
+    assert not marker.exists()
+    assert "\\texttt{" in text and "\\_\\_import\\_\\_" in text
+    ok = functional_from_coefficients({(0,): {(0,): 1.0}}, 1, 2, observable="h1**2 + tanh(h1)")
+    assert "h_{1}^{2}" in response_functional_latex(ok)
+
+
+T11 = np.linspace(0.0, 1.0, 11)
+_F = functional_from_coefficients({(0,): {(0,): 1.0, (1,): -1.0}, (0, 0): {(0, 0): 0.5}}, 1, 2)
+_LAY = feature_layout(1, 1, 2)
+
+
+@pytest.mark.parametrize(("call", "param"), [
+    (lambda: response_features(np.ones(11), T11, 0, 1), "depth"),
+    (lambda: response_features(np.ones(11), T11, 2.0, 1), "depth"),
+    (lambda: response_features(np.ones(11), T11, 2, -1), "degree"),
+    (lambda: response_features(np.r_[np.nan, np.ones(10)], T11, 2, 1), "u"),
+    (lambda: response_features(np.ones(11), T11[::-1], 2, 1), "times"),
+    (lambda: response_features(np.ones(11), T11, 2, 1, times_out=[0.55]), "times_out"),
+    (lambda: response_features(np.ones(11), T11, 2, 1, chunk_size=0), "chunk_size"),
+    (lambda: response_features(lambda s: np.ones((2, 2)), T11, 2, 1), "u"),
+    (lambda: response_features(lambda s: s, T11, 2, 1, rtol=-1.0), "rtol"),
+    (lambda: response_features(np.ones(11), T11, 2, 1, reduce=lambda v: v[0]), "reduce"),
+    (lambda: expanding_signature(np.ones(3), 2), "X"),
+    (lambda: expanding_signature(np.ones((3, 2)), 2, out_index=[3]), "out_index"),
+    (lambda: signature_size(0, 2), "d"),
+    (lambda: _LAY.word_index([5]), "word"),
+    (lambda: signature_kernel(np.ones((2, 3)), np.ones((2, 4))), "SB"),
+    (lambda: restrict_index(_LAY, depth=0), "depth"),
+    (lambda: fit_ridge(np.random.rand(5, 2), np.random.rand(5), -1.0), "lam"),
+    (lambda: fit_kernel_ridge(np.ones((6, 3)), np.ones(6), 0.1), "K"),
+    (lambda: signature_batch([], T11, 1.0, 2, 1), "inputs"),
+    (lambda: _F.at(np.nan), "t"),
+    (lambda: _F.at(1.0, np.nan), "eps"),
+    (lambda: _F.apply(np.ones((11, 3)), T11), "signatures"),
+    (lambda: _F.nonzero_words(5), "N"),
+    (lambda: functional_from_coefficients({(3,): {(0,): 1.0}}, 1, 2), "coefficients"),
+])
+def test_bad_input_gets_the_typed_error_naming_the_parameter(call, param):
+    with pytest.raises(InvalidInputError) as info:
+        call()
+    assert info.value.param == param, info.value
+
+
+def test_kernel_error_without_taylor_series_is_not_applicable():
+    with pytest.raises(NotApplicableError, match="raw coefficients"):
+        _F.kernel_error(1.0)
+
+
+_KR = fit_kernel_ridge(np.eye(4) + 0.1, np.arange(4.0), 0.1)
+_RR = fit_ridge(np.arange(8.0).reshape(4, 2) ** 2, np.arange(4.0), 0.1)
+
+
+@pytest.mark.parametrize(("call", "param"), [
+    # complex values: a cast to float would silently drop the imaginary part
+    (lambda: response_features(np.ones(11) + 1j, T11, 2, 1), "u"),
+    (lambda: response_features(lambda s: np.exp(1j * np.asarray(s)), T11, 2, 1), "u"),
+    (lambda: response_features(np.ones(11), T11 + 0j, 2, 1), "times"),
+    (lambda: expanding_signature(np.ones((3, 2)) * 1j, 2), "X"),
+    (lambda: tensor_exp(np.array([1j, 1.0]), 2), "increment"),
+    (lambda: _F.terms(np.ones(11) + 1j, T11), "u"),
+    (lambda: fit_ridge(np.random.rand(5, 2) + 1j, np.random.rand(5), 1.0), "Phi"),
+    (lambda: fit_ridge(np.random.rand(5, 2), np.random.rand(5) + 1j, 1.0), "y"),
+    (lambda: signature_kernel(np.ones((2, 3)) * 1j), "SA"),
+    (lambda: reshape_sequences(np.ones((2, 4)) + 1j, 2), "X"),
+    # NaN / inf in, never a silent NaN out
+    (lambda: _RR.predict(np.full((3, 2), np.nan)), "Phi"),
+    (lambda: _KR.predict(np.full((2, 4), np.nan)), "K_test"),
+    (lambda: signature_kernel(np.full((2, 3), np.nan)), "SA"),
+    (lambda: signature_kernel(np.ones((2, _LAY.size)), layout=_LAY, scale=np.nan), "scale"),
+    (lambda: feature_kernel(np.ones((2, 3)), np.ones((2, 3)), np.full((3, 3), np.nan)), "M"),
+    (lambda: _F.apply(np.ones((11, _F.layout.size)), np.full(11, np.nan)), "times"),
+    (lambda: tensor_exp(np.array([np.nan, 1.0]), 2), "increment"),
+    # shapes that reached numpy's own errors
+    (lambda: _RR.predict(np.zeros((3, 3))), "Phi"),
+    (lambda: feature_kernel(np.ones((2, 3)), np.ones((2, 3)), np.ones((4, 4))), "M"),
+])
+def test_complex_nonfinite_and_misshaped_input_is_refused(call, param):
+    with pytest.raises(InvalidInputError) as info:
+        call()
+    assert info.value.param == param, info.value
+
+
+@pytest.mark.parametrize("call", [
+    lambda: response_features(np.ones(11) * 1e300, T11, 3, 1),
+    lambda: response_features(np.ones(11), T11 * 1e300, 2, 3),
+    lambda: response_features(np.ones((2, 11, 1)) * 1e300, T11, 3, 1, reduce=lambda v: v[..., :1]),
+    lambda: expanding_signature(np.array([[0.0], [1e300]]), 3),
+    lambda: tensor_exp(np.array([1e200]), 2),
+])
+def test_signature_overflow_is_refused_not_returned_as_inf_or_nan(call):
+    with pytest.raises(InvalidInputError, match="overflows the float range"):
+        with np.errstate(all="ignore"):
+            call()
+
+
+@pytest.mark.parametrize(("call", "option"), [
+    (lambda: response_features(np.ones(11), T11, 40, 5), "depth"),
+    (lambda: response_features(np.ones(11), T11, 2, 1, refine=10**9), "refine"),
+    (lambda: response_features(lambda s: s, T11, 2, 1, refine=10**9), "refine"),
+    (lambda: response_features(lambda s: s, [1e9, 1e9 + 1], 2, 1), "refine"),
+    (lambda: response_features(np.ones((10**5, 11, 3)), T11, 6, 3), "chunk_size"),
+    (lambda: response_features(np.ones((11, 10**4)), T11, 200, 0), "depth"),
+    (lambda: expanding_signature(np.ones((1000, 50)), 5), "depth"),
+    (lambda: signature_words(100, 6), "depth"),
+    (lambda: tensor_exp(np.ones(100), 6), "depth"),
+    (lambda: functional_from_coefficients({(0,) * 8: {(0,) * 8: 1.0}}, 10, 3), "order"),
+    (lambda: ResponseFeatures(depth=30, degree=5).fit_transform(np.ones((3, 11))), "depth"),
+])
+def test_huge_sizes_are_refused_before_the_work_naming_what_to_lower(call, option):
+    """These ran out of memory (the OOM killer, or a raw MemoryError / numpy ValueError)."""
+    with pytest.raises(ResourceLimitError) as info:
+        call()
+    assert option in info.value.option and info.value.unit == "bytes"
+
+
+def _assert_frozen(arr: np.ndarray) -> None:
+    with pytest.raises(ValueError):
+        arr[(0,) * arr.ndim] = 99.0
+    with pytest.raises(ValueError):
+        arr.setflags(write=True)
+
+
+def test_returned_results_are_frozen():
+    feats = response_features(np.sin(T11), T11, 2, 1)
+    _assert_frozen(feats.values)
+    _assert_frozen(feats.times)
+    _assert_frozen(_F.coefficients)
+    with pytest.raises(TypeError):
+        _F.info["route"] = "forged"
+    ridge = fit_ridge(np.random.rand(6, 2), np.random.rand(6, 2), 0.5)
+    _assert_frozen(ridge.weights)
+    _assert_frozen(ridge.intercept)
+    _assert_frozen(_KR.alpha)
+    _assert_frozen(_KR.col_mean)
+    assert _F.mean0 == 0.0 and np.isfinite(_KR.predict(np.ones((1, 4)))).all()
+
+
+def test_taylor_series_refusal_names_the_routes_options(monkeypatch):
+    """The taylor series route evaluates the functional on signatures; a refusal of their
+    memory names what a caller of the route (or ``volterra-sym series``) can lower."""
+    import volterra_sym as vs
+
+    hier = vs.ResponseHierarchy(vs.load_model("tanh1d"), "h1", order=2)
+    times = np.linspace(0.0, 0.3, 20001)
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "64M")
+    with pytest.raises(ResourceLimitError) as info:
+        hier.series_terms(np.sin, times, method="taylor")
+    assert "--n-times" in info.value.option and "--n-times" in str(info.value)
+    assert "chunk_size" not in str(info.value)
+
+
+@pytest.mark.parametrize(("call", "param"), [
+    # silently truncated or accepted before
+    (lambda: functional_from_coefficients({(0,): {(0,): 1.0}}, 1, 2, order=1.5), "order"),
+    (lambda: functional_from_coefficients({(0,): {(0,): 1.0}}, "1", 2), "m"),
+    (lambda: functional_from_coefficients({(0,): {(0,): np.nan}}, 1, 2), "coefficients"),
+    (lambda: functional_from_coefficients({(0,): {(0,): 1j}}, 1, 2), "coefficients"),
+    (lambda: functional_from_coefficients({(0,): {(0,): 1.0}}, 1, 2, mean0=np.inf), "mean0"),
+    (lambda: signature_kernel(np.ones((2, _LAY.size)), layout=_LAY, depth=1.7), "depth"),
+    (lambda: restrict_index(_LAY, depth="2"), "depth"),
+    (lambda: fit_ridge(np.random.rand(5, 2), np.random.rand(5), True), "lam"),
+    (lambda: word_terms([0], [-1]), "powers"),
+    (lambda: response_functional_latex(_F, max_words=-1), "max_words"),
+    (lambda: response_functional_latex(_F, digits=0), "digits"),
+    # numpy's own errors before
+    (lambda: select_lambda(np.eye(4), np.arange(4.0), []), "lams"),
+    (lambda: select_lambda(np.ones((6, 3)), np.ones(6)), "K"),
+    (lambda: loo_errors(np.ones((6, 3)), np.ones(6), [1.0]), "K"),
+])
+def test_loose_parameters_are_refused(call, param):
+    with pytest.raises(InvalidInputError) as info:
+        call()
+    assert info.value.param == param, info.value
+
+
+def test_numpy_scalar_tolerance_is_accepted():
+    a = response_features(lambda s: np.sin(s), T11, 2, 1, rtol=np.float32(1e-6))
+    b = response_features(lambda s: np.sin(s), T11, 2, 1, rtol=1e-6)
+    np.testing.assert_array_equal(a.values, b.values)
+
+
+def test_results_stay_frozen_after_pickling():
+    import pickle
+
+    ridge = fit_ridge(np.random.rand(6, 2), np.random.rand(6), 0.5)
+    for obj, name in [(response_features(np.sin(T11), T11, 2, 1), "values"), (_F, "coefficients"),
+                      (ridge, "weights"), (_KR, "alpha")]:
+        back = pickle.loads(pickle.dumps(obj))
+        np.testing.assert_array_equal(getattr(back, name), getattr(obj, name))
+        _assert_frozen(getattr(back, name))
