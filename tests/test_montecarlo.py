@@ -569,3 +569,21 @@ def test_a_window_too_long_for_memory_is_refused_before_allocation():
     with pytest.raises(ResourceLimitError, match="noise ring of the window integrals"):
         first_order_kernel(m, [0.5], method="girsanov", n_paths=200, dt=0.01,
                            window=1e6, seed=1)
+
+
+def test_a_complex_input_is_refused_not_cut_to_its_real_part():
+    """``response`` and ``state_noise_crn`` cast a complex ``u(t)`` to float (only a numpy
+    ComplexWarning): the imaginary part was dropped silently."""
+    import volterra_sym as vs
+    from volterra_sym.density.sampling import stationary_sampler
+    from volterra_sym.montecarlo import response
+    from volterra_sym.montecarlo.integrators import state_noise_crn
+
+    m, inside = vs.load_model("tanh1d"), vs.load_model("tanh1d_inside")
+    for u in (lambda t: np.array([1j * t + 1]), lambda t: 1 + 0j, lambda t: [complex(1, 0)]):
+        with pytest.raises(vs.InvalidInputError, match="complex") as err:
+            response(m, u, 0.1, [0.5], n_paths=512, dt=0.05, seed=1)
+        assert err.value.param == "u"
+        with pytest.raises(vs.InvalidInputError, match="complex"):
+            state_noise_crn(inside, u, [0.1], [0.5], n_paths=100, dt=0.05,
+                            initial=stationary_sampler(inside))

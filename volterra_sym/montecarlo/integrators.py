@@ -32,7 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
-from ..budget import montecarlo_seconds
+from ..budget import check_memory, montecarlo_seconds
 from ..density.linearisation import psd_sqrt as _psd_sqrt
 from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..model import SRNN, ModelError
@@ -411,6 +411,7 @@ def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: f
     import sympy as sp
 
     from .distributed import PilotWatch, check_pilot
+    from .simulate import input_table
 
     eps = np.atleast_1d(np.asarray(eps, float))
     combine = check_combine(combine, eps.size)
@@ -426,6 +427,10 @@ def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: f
     coarse, fine = StateNoiseStep(model, dt, scheme), StateNoiseStep(model, dt / 2, scheme)
     C = coarse.C
     steps = int(idx.max())
+    # u at every step's start and midpoint, checked once (real, finite, shape (m,))
+    check_memory(16.0 * steps * model.m, f"the input at {steps:,} steps", "lower the times")
+    grid = np.arange(steps) * dt
+    u_start, u_mid = input_table(u, grid, model.m), input_table(u, grid + dt / 2, model.m)
     root = np.random.SeedSequence(seed)
     E, T = eps.size, times.size
     K = E if combine is None else combine.shape[0]
@@ -457,9 +462,7 @@ def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: f
                 watch(i / steps)
             dB1 = rng.standard_normal((P, coarse.r)) * np.sqrt(dt / 2)
             dB2 = rng.standard_normal((P, coarse.r)) * np.sqrt(dt / 2)
-            t = i * dt
-            uc, um = np.asarray(u(t), float).reshape(-1), np.asarray(u(t + dt / 2),
-                                                                      float).reshape(-1)
+            uc, um = u_start[i], u_mid[i]
             for e in range(E + 1):
                 hc[e] = coarse.step(hc[e], epsv[e] * (C @ uc), dB1 + dB2)
                 hf[e] = fine.step(fine.step(hf[e], epsv[e] * (C @ uc), dB1),

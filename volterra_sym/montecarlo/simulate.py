@@ -158,6 +158,10 @@ def input_table(u: Callable, times: np.ndarray, m: int) -> np.ndarray:
             raise InvalidInputError(f"u({t:g}) returned None; u must return an array of "
                                     f"shape ({m},) (did the function forget to return?)",
                                     param="u")
+        if np.iscomplexobj(raw) or any(isinstance(x, complex)
+                                       for x in np.ravel(np.asarray(raw, dtype=object))):
+            raise InvalidInputError(f"u({t:g}) returned complex values {raw!r:.60}; u must "
+                                    "be real (nothing is cut to its real part)", param="u")
         try:
             val = np.asarray(raw, dtype=float)
         except (TypeError, ValueError) as exc:
