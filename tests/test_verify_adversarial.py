@@ -284,3 +284,29 @@ def test_response_refuses_an_amplitude_that_is_not_a_real_number(eps):
     with pytest.raises(InvalidInputError) as err:
         response(load_model("linear2d"), _u1, eps, [0.1], n_paths=16, dt=0.05)
     assert err.value.param == "eps"
+
+
+# ---------------------------------------------------------------------- pass 3
+def test_many_kernel_origins_are_refused_before_any_work(monkeypatch):
+    """A schedule entry per (lag, origin) was built before anything was checked:
+    ``n_origins=10**9`` ran into the OOM killer, 10⁶ origins took half a minute and
+    gigabytes before the run's time budget was even looked at. The completions are now
+    found by arithmetic; a grid beyond the step limit, or masks over the memory budget,
+    are refused up front naming n_origins."""
+    import time
+
+    from volterra_sym.errors import ResourceLimitError
+    from volterra_sym.montecarlo import first_order_kernel
+
+    m = load_model("linear2d")
+    monkeypatch.setenv("VOLTERRA_TIME_BUDGET", "5")
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError) as err:
+        first_order_kernel(m, [0.0, 0.01], n_paths=2, dt=0.01, n_origins=10**9, seed=1)
+    assert "n_origins" in err.value.option
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "64M")
+    with pytest.raises(ResourceLimitError) as err:
+        first_order_kernel(m, np.arange(11) * 0.01, n_paths=2, dt=0.01, n_origins=3 * 10**6,
+                           origin_stride=0.05, seed=1)
+    assert "n_origins" in err.value.option
+    assert time.perf_counter() - t0 < 5.0

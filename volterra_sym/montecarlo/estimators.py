@@ -71,7 +71,7 @@ from typing import Any
 
 import numpy as np
 
-from ..budget import check_memory
+from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
 from ..model import SRNN
 from ..model.noise import FEATURE_STATE_NOISE
@@ -88,6 +88,7 @@ from .distributed import check_client, map_chunks
 from .integrators import model_arrays
 from .sampling import conjugate_variables, second_conjugate_variables, stationary_sampler
 from .simulate import (
+    MAX_STEPS,
     SEED_BLOCK,
     TIME_BLOCK,
     Companion,
@@ -555,15 +556,19 @@ class _KernelHook(Hook):
         self.need_w2 = any(t.kind == "diag2" for t in terms)
         self.need_xi = any(t.kind in ("gir1", "mix2", "gir2") for t in terms)
         self.G = 2 if cv else 1
-        # completion schedule per level: state index -> [(term, origin q)]
-        self.sched: list[dict[int, list[tuple[_Term, int]]]] = []
-        for lv in range(n_levels):
-            fac = 2 if lv == 1 else 1
-            s: dict[int, list[tuple[_Term, int]]] = {}
-            for t in terms:
-                for q in range(n_origins):
-                    s.setdefault((self.origin0 + q * stride + t.span) * fac, []).append((t, q))
-            self.sched.append(s)
+        # completion schedule: the terms of span s complete for origin q at the state
+        # (origin0 + q·stride + s)·fac — found by arithmetic, never listed per origin (a
+        # list of terms × origins entries took minutes and gigabytes for 10⁶ origins)
+        self.by_span: dict[int, list[_Term]] = {}
+        for t in terms:
+            self.by_span.setdefault(t.span, []).append(t)
+        check_count(self.n_steps, MAX_STEPS, f"{n_origins:,} origins {stride:,} steps apart "
+                    f"and a largest span of {self.max_span:,} steps", "steps",
+                    "lower n_origins (--origins) or origin_stride, or raise dt")
+        # boolean masks of the states of interest at dt and dt/2, and the origins' indices
+        check_memory(3.0 * (self.n_steps + 1) + 16.0 * n_origins,
+                     f"the step masks of {n_origins:,} origins ({self.n_steps:,} steps)",
+                     "lower n_origins (--origins) or origin_stride")
 
     @property
     def n_steps(self) -> int:
@@ -572,9 +577,22 @@ class _KernelHook(Hook):
     def interest(self, level, n_steps):
         fac = 2 if level == 1 else 1
         mask = np.zeros(n_steps + 1, dtype=bool)
-        mask[(self.origin0 + np.arange(self.n_origins) * self.stride) * fac] = True
-        mask[np.fromiter(self.sched[level].keys(), dtype=np.int64)] = True
+        starts = self.origin0 + np.arange(self.n_origins) * self.stride
+        mask[starts * fac] = True
+        for span in self.by_span:
+            mask[(starts + span) * fac] = True
         return mask
+
+    def _completed(self, level: int, i: int) -> list[tuple[_Term, int]]:
+        """``(term, origin q)`` of the terms completed at state ``i`` of ``level``."""
+        fac = 2 if level == 1 else 1
+        out = []
+        for span, ts in self.by_span.items():
+            rel = i - (self.origin0 + span) * fac
+            q, r = divmod(rel, self.stride * fac)
+            if rel >= 0 and r == 0 and q < self.n_origins:
+                out += [(t, q) for t in ts]
+        return out
 
     def start_chunk(self, offset, size):
         P, m, G = size, self.m, self.G
@@ -636,7 +654,7 @@ class _KernelHook(Hook):
                     self.vring[level][1][q % self.R_o] = self.vL(h3[1])
             if self.need_w2:
                 self.wring[level][q % self.R_o] = self.w2(h3[0])
-        todo = self.sched[level].get(i)
+        todo = self._completed(level, i)
         if not todo:
             return
         d = self.delta
