@@ -287,6 +287,23 @@ def test_response_refuses_an_amplitude_that_is_not_a_real_number(eps):
 
 
 # ---------------------------------------------------------------------- pass 3
+def test_monte_carlo_results_stay_frozen_after_pickling_and_copying():
+    """Unpickled (and deep-copied) estimates had writable arrays: pickle restored them as
+    owning writable copies and skipped ``__post_init__``."""
+    import copy
+    import pickle
+
+    for est in _estimates():
+        for again in (pickle.loads(pickle.dumps(est)), copy.deepcopy(est)):
+            assert type(again) is type(est)
+            assert np.array_equal(again.value, est.value)
+            with pytest.raises(ValueError):
+                again.value[...] = 0.0
+            if hasattr(est, "details"):
+                with pytest.raises(TypeError):
+                    again.details["x"] = 1
+
+
 def test_many_kernel_origins_are_refused_before_any_work(monkeypatch):
     """A schedule entry per (lag, origin) was built before anything was checked:
     ``n_origins=10**9`` ran into the OOM killer, 10⁶ origins took half a minute and

@@ -191,6 +191,11 @@ class FrozenResult:
             if isinstance(value, (np.ndarray, dict)):
                 object.__setattr__(self, f.name, freeze(value))
 
+    def __reduce__(self) -> tuple:
+        # pickle, copy and deepcopy rebuild through __init__, which freezes again (pickle
+        # restores arrays writable and would skip __post_init__)
+        return type(self), tuple(getattr(self, f.name) for f in fields(self))
+
 
 @dataclass(frozen=True)
 class ResponseEstimate(FrozenResult):
