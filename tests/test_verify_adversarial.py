@@ -304,6 +304,67 @@ def test_monte_carlo_results_stay_frozen_after_pickling_and_copying():
                     again.details["x"] = 1
 
 
+def test_simulate_returns_a_frozen_ensemble():
+    """``simulate`` returned a plain dataclass: states and values could be changed in place
+    and fields reassigned."""
+    from volterra_sym.montecarlo import simulate
+
+    ens = simulate(load_model("linear2d"), [0.1, 0.2], n_paths=8, dt=0.05, seed=1,
+                   observable="h1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ens.n_paths = 3
+    for arr in (ens.states, ens.values, ens.times):
+        with pytest.raises(ValueError):
+            arr[...] = 0.0
+
+
+@pytest.mark.parametrize("kw, param", [
+    ({"eps": "1"}, "eps"), ({"eps": True}, "eps"), ({"eps": "abc"}, "eps"),
+    ({"eps": 1j}, "eps"), ({"eps": np.inf}, "eps"), ({"keep_states": "no"}, "keep_states"),
+])
+def test_simulate_refuses_loose_parameters(kw, param):
+    """``eps="1"`` was converted by float() (a user string outside the parser), ``eps=True``
+    taken as 1, ``"abc"``/``1j`` raised a raw ValueError/TypeError; ``keep_states="no"``
+    kept the states."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.montecarlo import simulate
+
+    with pytest.raises(InvalidInputError) as err:
+        simulate(load_model("linear2d"), [0.1], n_paths=8, dt=0.05, u=_u1, **kw)
+    assert err.value.param == param
+
+
+@pytest.mark.parametrize("call", ["response", "first", "second"])
+@pytest.mark.parametrize("flag", ["estimate_bias", "control_variate", "crn"])
+def test_estimator_flags_must_be_booleans(call, flag):
+    """``estimate_bias="no"`` estimated the bias (any string was taken by its truth
+    value)."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.montecarlo import first_order_kernel, response, second_order_kernel
+
+    m = load_model("linear2d")
+    if flag == "crn" and call != "response":
+        pytest.skip("crn is a flag of response only")
+    kw = dict(n_paths=16, dt=0.05, seed=1, **{flag: "no"})
+    with pytest.raises(InvalidInputError) as err:
+        if call == "response":
+            response(m, _u1, 0.1, [0.1], **kw)
+        elif call == "first":
+            first_order_kernel(m, [0.1], **kw)
+        else:
+            second_order_kernel(m, [[0.1, 0.1]], **kw)
+    assert err.value.param == flag
+
+
+def test_a_numpy_integer_time_step_is_a_number():
+    """``dt=np.int64(1)`` was refused as "not a positive finite number"."""
+    from volterra_sym.montecarlo import simulate
+
+    ens = simulate(load_model("linear2d"), [0.0, 1.0], n_paths=4, dt=np.int64(1), seed=1,
+                   scheme="exponential")
+    assert ens.dt == 1.0
+
+
 def test_many_kernel_origins_are_refused_before_any_work(monkeypatch):
     """A schedule entry per (lag, origin) was built before anything was checked:
     ``n_origins=10**9`` ran into the OOM killer, 10⁶ origins took half a minute and

@@ -98,6 +98,8 @@ from .simulate import (
     _check_n_paths,
     _resolve_initial,
     _seed_root,
+    check_amplitude,
+    check_flag,
     compile_observable,
     time_indices,
 )
@@ -453,15 +455,10 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
     affine observable the linear copy's CRN difference is deterministic: no linear copy is
     run and ``details["control_variate"]`` says so (``variance_reduction`` is ``None``).
     """
-    if isinstance(eps, np.ndarray) and eps.ndim == 0 and eps.dtype.kind in "iuf":
-        eps = eps.item()
-    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer,
-                                                                   np.floating)):
-        raise InvalidInputError(f"eps must be a finite real number, got {eps!r}",
-                                param="eps")
-    eps = float(eps)
-    if not np.isfinite(eps):
-        raise InvalidInputError(f"eps must be finite, got {eps}", param="eps")
+    eps = check_amplitude(eps)
+    crn = check_flag(crn, "crn")
+    estimate_bias = check_flag(estimate_bias, "estimate_bias")
+    control_variate = check_flag(control_variate, "control_variate")
     n_paths = _check_n_paths(n_paths)
     idx = time_indices(times, dt)
     f = compile_observable(model, observable)
@@ -799,6 +796,8 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
     Needs a polynomial observable given as an expression.
     """
     _check_method(method)
+    estimate_bias = check_flag(estimate_bias, "estimate_bias")
+    control_variate = check_flag(control_variate, "control_variate")
     if not (method == "fdt" and conjugate is not None):
         _require_additive_input(model, f"first-order {method} kernel estimator")
     L = time_indices(lags, dt, "lags")
@@ -861,8 +860,9 @@ def second_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fd
     ``dask.distributed.Client``. Control variates are not implemented at second order.
     """
     _check_method(method)
+    estimate_bias = check_flag(estimate_bias, "estimate_bias")
     _require_additive_input(model, f"second-order {method} kernel estimator")
-    if control_variate:
+    if check_flag(control_variate, "control_variate"):
         raise UnsupportedOrderError("control variates are implemented for first-order "
                                     "kernels and CRN responses, not at second order")
     try:
