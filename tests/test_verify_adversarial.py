@@ -388,3 +388,30 @@ def test_many_kernel_origins_are_refused_before_any_work(monkeypatch):
                            origin_stride=0.05, seed=1)
     assert "n_origins" in err.value.option
     assert time.perf_counter() - t0 < 5.0
+
+
+def test_an_output_directory_that_takes_no_files_is_refused_before_any_check(monkeypatch):
+    """An existing directory in which no file can be created: every check ran (minutes
+    for a full run) and the run failed at the end, writing the first figure."""
+    import os
+    import tempfile
+
+    import volterra_sym.verify as verify
+    from volterra_sym.verify import verify_model
+
+    target = "/sys/kernel"
+    if not os.path.isdir(target):
+        pytest.skip("needs a directory that refuses new files")
+    try:
+        with tempfile.TemporaryFile(dir=target):
+            pytest.skip(f"{target} takes files here")
+    except OSError:
+        pass
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("a check ran before the output directory was checked")
+    monkeypatch.setattr(verify, "_stages", no_work)
+    with pytest.raises(OSError) as err:
+        verify_model(load_model("linear2d"), order=1, out=target, settings=_small(),
+                     print_table=False)
+    assert err.value.filename == target
