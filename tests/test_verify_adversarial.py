@@ -284,3 +284,134 @@ def test_response_refuses_an_amplitude_that_is_not_a_real_number(eps):
     with pytest.raises(InvalidInputError) as err:
         response(load_model("linear2d"), _u1, eps, [0.1], n_paths=16, dt=0.05)
     assert err.value.param == "eps"
+
+
+# ---------------------------------------------------------------------- pass 3
+def test_monte_carlo_results_stay_frozen_after_pickling_and_copying():
+    """Unpickled (and deep-copied) estimates had writable arrays: pickle restored them as
+    owning writable copies and skipped ``__post_init__``."""
+    import copy
+    import pickle
+
+    for est in _estimates():
+        for again in (pickle.loads(pickle.dumps(est)), copy.deepcopy(est)):
+            assert type(again) is type(est)
+            assert np.array_equal(again.value, est.value)
+            with pytest.raises(ValueError):
+                again.value[...] = 0.0
+            if hasattr(est, "details"):
+                with pytest.raises(TypeError):
+                    again.details["x"] = 1
+
+
+def test_simulate_returns_a_frozen_ensemble():
+    """``simulate`` returned a plain dataclass: states and values could be changed in place
+    and fields reassigned."""
+    from volterra_sym.montecarlo import simulate
+
+    ens = simulate(load_model("linear2d"), [0.1, 0.2], n_paths=8, dt=0.05, seed=1,
+                   observable="h1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ens.n_paths = 3
+    for arr in (ens.states, ens.values, ens.times):
+        with pytest.raises(ValueError):
+            arr[...] = 0.0
+
+
+@pytest.mark.parametrize("kw, param", [
+    ({"eps": "1"}, "eps"), ({"eps": True}, "eps"), ({"eps": "abc"}, "eps"),
+    ({"eps": 1j}, "eps"), ({"eps": np.inf}, "eps"), ({"keep_states": "no"}, "keep_states"),
+])
+def test_simulate_refuses_loose_parameters(kw, param):
+    """``eps="1"`` was converted by float() (a user string outside the parser), ``eps=True``
+    taken as 1, ``"abc"``/``1j`` raised a raw ValueError/TypeError; ``keep_states="no"``
+    kept the states."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.montecarlo import simulate
+
+    with pytest.raises(InvalidInputError) as err:
+        simulate(load_model("linear2d"), [0.1], n_paths=8, dt=0.05, u=_u1, **kw)
+    assert err.value.param == param
+
+
+@pytest.mark.parametrize("call", ["response", "first", "second"])
+@pytest.mark.parametrize("flag", ["estimate_bias", "control_variate", "crn"])
+def test_estimator_flags_must_be_booleans(call, flag):
+    """``estimate_bias="no"`` estimated the bias (any string was taken by its truth
+    value)."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.montecarlo import first_order_kernel, response, second_order_kernel
+
+    m = load_model("linear2d")
+    if flag == "crn" and call != "response":
+        pytest.skip("crn is a flag of response only")
+    kw = dict(n_paths=16, dt=0.05, seed=1, **{flag: "no"})
+    with pytest.raises(InvalidInputError) as err:
+        if call == "response":
+            response(m, _u1, 0.1, [0.1], **kw)
+        elif call == "first":
+            first_order_kernel(m, [0.1], **kw)
+        else:
+            second_order_kernel(m, [[0.1, 0.1]], **kw)
+    assert err.value.param == flag
+
+
+def test_a_numpy_integer_time_step_is_a_number():
+    """``dt=np.int64(1)`` was refused as "not a positive finite number"."""
+    from volterra_sym.montecarlo import simulate
+
+    ens = simulate(load_model("linear2d"), [0.0, 1.0], n_paths=4, dt=np.int64(1), seed=1,
+                   scheme="exponential")
+    assert ens.dt == 1.0
+
+
+def test_many_kernel_origins_are_refused_before_any_work(monkeypatch):
+    """A schedule entry per (lag, origin) was built before anything was checked:
+    ``n_origins=10**9`` ran into the OOM killer, 10⁶ origins took half a minute and
+    gigabytes before the run's time budget was even looked at. The completions are now
+    found by arithmetic; a grid beyond the step limit, or masks over the memory budget,
+    are refused up front naming n_origins."""
+    import time
+
+    from volterra_sym.errors import ResourceLimitError
+    from volterra_sym.montecarlo import first_order_kernel
+
+    m = load_model("linear2d")
+    monkeypatch.setenv("VOLTERRA_TIME_BUDGET", "5")
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError) as err:
+        first_order_kernel(m, [0.0, 0.01], n_paths=2, dt=0.01, n_origins=10**9, seed=1)
+    assert "n_origins" in err.value.option
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "64M")
+    with pytest.raises(ResourceLimitError) as err:
+        first_order_kernel(m, np.arange(11) * 0.01, n_paths=2, dt=0.01, n_origins=3 * 10**6,
+                           origin_stride=0.05, seed=1)
+    assert "n_origins" in err.value.option
+    assert time.perf_counter() - t0 < 5.0
+
+
+def test_an_output_directory_that_takes_no_files_is_refused_before_any_check(monkeypatch):
+    """An existing directory in which no file can be created: every check ran (minutes
+    for a full run) and the run failed at the end, writing the first figure."""
+    import os
+    import tempfile
+
+    import volterra_sym.verify as verify
+    from volterra_sym.verify import verify_model
+
+    target = "/sys/kernel"
+    if not os.path.isdir(target):
+        pytest.skip("needs a directory that refuses new files")
+    try:
+        with tempfile.TemporaryFile(dir=target):
+            pytest.skip(f"{target} takes files here")
+    except OSError:
+        pass
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("a check ran before the output directory was checked")
+    monkeypatch.setattr(verify, "_stages", no_work)
+    with pytest.raises(OSError) as err:
+        verify_model(load_model("linear2d"), order=1, out=target, settings=_small(),
+                     print_table=False)
+    assert err.value.filename == target

@@ -71,7 +71,7 @@ from typing import Any
 
 import numpy as np
 
-from ..budget import check_memory
+from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
 from ..model import SRNN
 from ..model.noise import FEATURE_STATE_NOISE
@@ -88,6 +88,7 @@ from .distributed import check_client, map_chunks
 from .integrators import model_arrays
 from .sampling import conjugate_variables, second_conjugate_variables, stationary_sampler
 from .simulate import (
+    MAX_STEPS,
     SEED_BLOCK,
     TIME_BLOCK,
     Companion,
@@ -97,6 +98,8 @@ from .simulate import (
     _check_n_paths,
     _resolve_initial,
     _seed_root,
+    check_amplitude,
+    check_flag,
     compile_observable,
     time_indices,
 )
@@ -189,6 +192,11 @@ class FrozenResult:
             value = getattr(self, f.name)
             if isinstance(value, (np.ndarray, dict)):
                 object.__setattr__(self, f.name, freeze(value))
+
+    def __reduce__(self) -> tuple:
+        # pickle, copy and deepcopy rebuild through __init__, which freezes again (pickle
+        # restores arrays writable and would skip __post_init__)
+        return type(self), tuple(getattr(self, f.name) for f in fields(self))
 
 
 @dataclass(frozen=True)
@@ -447,15 +455,10 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
     affine observable the linear copy's CRN difference is deterministic: no linear copy is
     run and ``details["control_variate"]`` says so (``variance_reduction`` is ``None``).
     """
-    if isinstance(eps, np.ndarray) and eps.ndim == 0 and eps.dtype.kind in "iuf":
-        eps = eps.item()
-    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer,
-                                                                   np.floating)):
-        raise InvalidInputError(f"eps must be a finite real number, got {eps!r}",
-                                param="eps")
-    eps = float(eps)
-    if not np.isfinite(eps):
-        raise InvalidInputError(f"eps must be finite, got {eps}", param="eps")
+    eps = check_amplitude(eps)
+    crn = check_flag(crn, "crn")
+    estimate_bias = check_flag(estimate_bias, "estimate_bias")
+    control_variate = check_flag(control_variate, "control_variate")
     n_paths = _check_n_paths(n_paths)
     idx = time_indices(times, dt)
     f = compile_observable(model, observable)
@@ -555,15 +558,19 @@ class _KernelHook(Hook):
         self.need_w2 = any(t.kind == "diag2" for t in terms)
         self.need_xi = any(t.kind in ("gir1", "mix2", "gir2") for t in terms)
         self.G = 2 if cv else 1
-        # completion schedule per level: state index -> [(term, origin q)]
-        self.sched: list[dict[int, list[tuple[_Term, int]]]] = []
-        for lv in range(n_levels):
-            fac = 2 if lv == 1 else 1
-            s: dict[int, list[tuple[_Term, int]]] = {}
-            for t in terms:
-                for q in range(n_origins):
-                    s.setdefault((self.origin0 + q * stride + t.span) * fac, []).append((t, q))
-            self.sched.append(s)
+        # completion schedule: the terms of span s complete for origin q at the state
+        # (origin0 + q·stride + s)·fac — found by arithmetic, never listed per origin (a
+        # list of terms × origins entries took minutes and gigabytes for 10⁶ origins)
+        self.by_span: dict[int, list[_Term]] = {}
+        for t in terms:
+            self.by_span.setdefault(t.span, []).append(t)
+        check_count(self.n_steps, MAX_STEPS, f"{n_origins:,} origins {stride:,} steps apart "
+                    f"and a largest span of {self.max_span:,} steps", "steps",
+                    "lower n_origins (--origins) or origin_stride, or raise dt")
+        # boolean masks of the states of interest at dt and dt/2, and the origins' indices
+        check_memory(3.0 * (self.n_steps + 1) + 16.0 * n_origins,
+                     f"the step masks of {n_origins:,} origins ({self.n_steps:,} steps)",
+                     "lower n_origins (--origins) or origin_stride")
 
     @property
     def n_steps(self) -> int:
@@ -572,9 +579,22 @@ class _KernelHook(Hook):
     def interest(self, level, n_steps):
         fac = 2 if level == 1 else 1
         mask = np.zeros(n_steps + 1, dtype=bool)
-        mask[(self.origin0 + np.arange(self.n_origins) * self.stride) * fac] = True
-        mask[np.fromiter(self.sched[level].keys(), dtype=np.int64)] = True
+        starts = self.origin0 + np.arange(self.n_origins) * self.stride
+        mask[starts * fac] = True
+        for span in self.by_span:
+            mask[(starts + span) * fac] = True
         return mask
+
+    def _completed(self, level: int, i: int) -> list[tuple[_Term, int]]:
+        """``(term, origin q)`` of the terms completed at state ``i`` of ``level``."""
+        fac = 2 if level == 1 else 1
+        out = []
+        for span, ts in self.by_span.items():
+            rel = i - (self.origin0 + span) * fac
+            q, r = divmod(rel, self.stride * fac)
+            if rel >= 0 and r == 0 and q < self.n_origins:
+                out += [(t, q) for t in ts]
+        return out
 
     def start_chunk(self, offset, size):
         P, m, G = size, self.m, self.G
@@ -636,7 +656,7 @@ class _KernelHook(Hook):
                     self.vring[level][1][q % self.R_o] = self.vL(h3[1])
             if self.need_w2:
                 self.wring[level][q % self.R_o] = self.w2(h3[0])
-        todo = self.sched[level].get(i)
+        todo = self._completed(level, i)
         if not todo:
             return
         d = self.delta
@@ -776,6 +796,8 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
     Needs a polynomial observable given as an expression.
     """
     _check_method(method)
+    estimate_bias = check_flag(estimate_bias, "estimate_bias")
+    control_variate = check_flag(control_variate, "control_variate")
     if not (method == "fdt" and conjugate is not None):
         _require_additive_input(model, f"first-order {method} kernel estimator")
     L = time_indices(lags, dt, "lags")
@@ -838,8 +860,9 @@ def second_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fd
     ``dask.distributed.Client``. Control variates are not implemented at second order.
     """
     _check_method(method)
+    estimate_bias = check_flag(estimate_bias, "estimate_bias")
     _require_additive_input(model, f"second-order {method} kernel estimator")
-    if control_variate:
+    if check_flag(control_variate, "control_variate"):
         raise UnsupportedOrderError("control variates are implemented for first-order "
                                     "kernels and CRN responses, not at second order")
     try:

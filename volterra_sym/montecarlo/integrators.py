@@ -110,7 +110,7 @@ def check_time_step(model: SRNN, p: dict[str, np.ndarray], dt: float, scheme: st
     All refusals are :class:`~volterra_sym.errors.InvalidInputError` naming ``dt`` or
     ``scheme``.
     """
-    if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.floating))
+    if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating))
                                     and np.isfinite(dt) and dt > 0):
         raise InvalidInputError(f"dt must be a positive finite number, got {dt!r}", param="dt")
     if scheme not in SCHEMES:

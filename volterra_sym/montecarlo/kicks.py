@@ -241,7 +241,8 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
                            "the input beside the activation)")
     n_paths = _check_n_paths(n_paths)
     client = check_client(client)
-    if not (isinstance(dt, (int, float, np.floating)) and math.isfinite(dt) and dt > 0):
+    if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating))
+                                    and math.isfinite(dt) and dt > 0):
         raise InvalidInputError(f"dt must be a positive number, got {dt!r}", param="dt")
     if isinstance(amplitude, bool) or not (isinstance(amplitude, (int, float, np.floating))
                                            and 0 < amplitude < 1e3):

@@ -56,7 +56,8 @@ from .sampling import stationary_sampler
 
 __all__ = ["SEED_BLOCK", "TIME_BLOCK", "DivergenceError", "Ensemble", "simulate",
            "compile_observable", "input_table", "time_indices", "run_paths", "Hook",
-           "PathJob", "Companion", "block_seed", "MAX_PATH_STEPS", "MAX_STEPS"]
+           "PathJob", "Companion", "block_seed", "MAX_PATH_STEPS", "MAX_STEPS",
+           "check_flag", "check_amplitude"]
 
 #: paths per random-number stream (fixed: changing it changes the numbers)
 SEED_BLOCK = 256
@@ -183,7 +184,7 @@ def time_indices(times, dt: float, what: str = "times") -> np.ndarray:
     Refuses (``ResourceLimitError``) grids needing more than :data:`MAX_STEPS` steps —
     ``dt`` too small for the times asked.
     """
-    if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.floating))
+    if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating))
                                     and np.isfinite(dt) and dt > 0):
         raise InvalidInputError(f"dt must be a positive finite number, got {dt!r}", param="dt")
     try:
@@ -226,6 +227,32 @@ def block_seed(root: np.random.SeedSequence, stream: int, j: int) -> np.random.S
     (equal to ``root.spawn(stream + 1)[stream].spawn(j + 1)[j]``)."""
     return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (stream, j),
                                   pool_size=root.pool_size)
+
+
+def check_flag(value, name: str) -> bool:
+    """``value`` as a bool; anything but ``True``/``False`` (a string such as ``"no"``, a
+    number) is an :class:`~volterra_sym.errors.InvalidInputError` naming ``name`` (it was
+    taken by its truth value: ``estimate_bias="no"`` estimated the bias)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidInputError(f"{name} must be True or False, got {value!r}"[:300],
+                                param=name)
+    return bool(value)
+
+
+def check_amplitude(eps, name: str = "eps") -> float:
+    """``eps`` as a finite real amplitude (a 0-d numeric array too); strings, booleans,
+    complex numbers, sequences, NaN and inf are an
+    :class:`~volterra_sym.errors.InvalidInputError` naming ``name`` (a string was converted
+    by ``float()``, outside the whitelist parser)."""
+    if isinstance(eps, np.ndarray) and eps.ndim == 0 and eps.dtype.kind in "iuf":
+        eps = eps.item()
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer,
+                                                                   np.floating)):
+        raise InvalidInputError(f"{name} must be a finite real number, got {eps!r}"[:300],
+                                param=name)
+    if not np.isfinite(eps):
+        raise InvalidInputError(f"{name} must be finite, got {eps}", param=name)
+    return float(eps)
 
 
 def _check_n_paths(n_paths) -> int:
@@ -651,13 +678,14 @@ def _locate_divergence(integ: Integrator, h: np.ndarray, eta: np.ndarray, inp, a
 
 
 # ---------------------------------------------------------------------- simulate()
-@dataclass
+@dataclass(frozen=True)
 class Ensemble:
     """States (or observable values) of ``n_paths`` paths at the requested ``times``.
 
     ``states`` has shape ``(T, n_paths, n)`` (``None`` if not kept); ``values`` has shape
     ``(T, n_paths)`` when an observable was given. ``seed`` is the entropy that reproduces
-    the run.
+    the run. Frozen: the fields cannot be reassigned and the arrays are read-only (flagged
+    in place, not copied: an ensemble can fill most of the memory budget).
     """
 
     times: np.ndarray
@@ -668,6 +696,11 @@ class Ensemble:
     scheme: str
     eps: float
     seed: int
+
+    def __post_init__(self):
+        for arr in (self.times, self.states, self.values):
+            if isinstance(arr, np.ndarray):
+                arr.setflags(write=False)
 
 
 class _Recorder(Hook):
@@ -716,6 +749,8 @@ def simulate(model: SRNN, times, *, n_paths: int, dt: float, scheme: str = "eule
     """
     idx = time_indices(times, dt)
     n_paths = _check_n_paths(n_paths)
+    eps = check_amplitude(eps)
+    keep_states = check_flag(keep_states, "keep_states")
     f = compile_observable(model, observable) if observable is not None else None
     T = idx.size
     check_memory(8.0 * T * n_paths * ((model.n if keep_states else 0) + (f is not None)),
@@ -744,4 +779,4 @@ def simulate(model: SRNN, times, *, n_paths: int, dt: float, scheme: str = "eule
                progress=_auto_progress(progress, n_paths * max(job.n_fine, 1)),
                desc=f"{scheme} dt={dt:g}")
     return Ensemble(times=idx * float(dt), states=states, values=values, dt=float(dt),
-                    n_paths=n_paths, scheme=scheme, eps=float(eps), seed=job.root.entropy)
+                    n_paths=n_paths, scheme=scheme, eps=eps, seed=job.root.entropy)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,16 @@ def table(checks: list[Check]) -> str:
 
 
 def clear_outputs(outdir: Path) -> None:
-    """Create ``outdir`` and remove the files of an earlier run (``verify.json`` first)."""
+    """Create ``outdir``, check that files can be created in it (an ``OSError`` before any
+    check runs, not after all of them) and remove the files of an earlier run
+    (``verify.json`` first)."""
     outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryFile(dir=outdir, prefix=".verify-probe."):
+            pass
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"cannot create files in the output directory "
+                        f"({exc.strerror})", str(outdir)) from None
     for name in reversed(OUTPUT_FILES):
         path = outdir / name
         if path.is_symlink() or path.is_file():
