@@ -603,14 +603,27 @@ def _simulate_state_noise(args, model, f, u, parsed, eps, times, st, out, plot, 
                          "numbers (the first-order time-step bias removed); bias = "
                          "|R(dt/2) - R(dt)|, the size of what was removed",
            "cluster": "in-process", "seconds": seconds}
+    return _emit_responses(
+        args, doc, out, plot, bar, times, eps, (value, stderr, bias),
+        f"{model.name}: f = {f}, u = {', '.join(map(str, parsed))}, {st['paths']:,} CRN "
+        f"paths, dt = {dt:g} (Richardson)",
+        f"# {model.name}: response of f = {f} to eps·u, u = {', '.join(map(str, parsed))}; "
+        f"{st['paths']:,} CRN paths, dt = {dt:g} and dt/2 (euler, Richardson), seed "
+        f"{st['seed']}, in-process, {seconds:.1f} s",
+        "|R(dt/2) - R(dt)|, the removed time-step bias")
+
+
+def _emit_responses(args, doc: dict, out, plot, bar, times, eps, arrays, title: str,
+                    header: str, bias_label: str) -> int:
+    """Write ``doc`` (``--out``) and the figure (``--plot``), then print the JSON
+    (``--json``) or the table ``value ± se [bias]`` per ε (about 20 rows)."""
+    value, stderr, bias = arrays
     text = json.dumps(doc, indent=1)
     if out is not None:
         write_text_atomic(out, text + "\n")
     if plot is not None:
         with bar.stage("plot"), atomic_path(plot) as tmp:
-            _plot_responses(tmp, times, eps, value, stderr,
-                            f"{model.name}: f = {f}, u = {', '.join(map(str, parsed))}, "
-                            f"{st['paths']:,} CRN paths, dt = {dt:g} (Richardson)")
+            _plot_responses(tmp, times, eps, value, stderr, title)
     bar.close()
     if out is not None:
         print(f"wrote {out}", file=sys.stderr)
@@ -619,10 +632,8 @@ def _simulate_state_noise(args, model, f, u, parsed, eps, times, st, out, plot, 
     if args.json:
         print(text)
         return EXIT_OK
-    print(f"# {model.name}: response of f = {f} to eps·u, u = {', '.join(map(str, parsed))}; "
-          f"{st['paths']:,} CRN paths, dt = {dt:g} and dt/2 (euler, Richardson), seed "
-          f"{st['seed']}, in-process, {seconds:.1f} s")
-    print("# value ± se [|R(dt/2) - R(dt)|, the removed time-step bias] per eps")
+    print(header)
+    print(f"# value ± se [{bias_label}] per eps")
     print(f"# {'t':>8s}" + "".join(f"{'eps=' + format(e, 'g'):>36s}" for e in eps))
     step = max(1, len(times) // 20)
     for i in range(0, len(times), step):
@@ -699,21 +710,14 @@ def cmd_simulate(args) -> int:
                "values_are": "E f(h^eps_t) - E f(h^0_t) at dt (common random numbers); "
                              "bias = 2[v(dt) - v(dt/2)] on the same Brownian paths",
                "cluster": _cluster_label(args), "seconds": seconds}
-        text = json.dumps(doc, indent=1)
-        if out is not None:
-            write_text_atomic(out, text + "\n")
-        if plot is not None:
-            with bar.stage("plot"), atomic_path(plot) as tmp:
-                _plot_responses(tmp, r0.times, eps, value, stderr,
-                                f"{model.name}: f = {f}, u = {', '.join(map(str, parsed))}, "
-                                f"{r0.n_paths:,} CRN paths, dt = {dt:g}")
-    if out is not None:
-        print(f"wrote {out}", file=sys.stderr)
-    if plot is not None:
-        print(f"wrote {plot}", file=sys.stderr)
-    if args.json:
-        print(text)
-        return EXIT_OK
+        return _emit_responses(
+            args, doc, out, plot, bar, r0.times, eps, (value, stderr, bias),
+            f"{model.name}: f = {f}, u = {', '.join(map(str, parsed))}, {r0.n_paths:,} CRN "
+            f"paths, dt = {dt:g}",
+            f"# {model.name}: response of f = {f} to eps·u, u = "
+            f"{', '.join(map(str, parsed))}; {r0.n_paths:,} CRN paths, dt = {dt:g} "
+            f"({r0.scheme}), seed {r0.seed}, {_cluster_label(args)}, {seconds:.1f} s",
+            "time-step bias 2(v(dt) - v(dt/2))")
     print(f"# {model.name}: response of f = {f} to eps·u, u = {', '.join(map(str, parsed))}; "
           f"{r0.n_paths:,} CRN paths, dt = {dt:g} ({r0.scheme}), seed {r0.seed}, "
           f"{_cluster_label(args)}, {seconds:.1f} s")

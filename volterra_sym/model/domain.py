@@ -20,6 +20,8 @@ the states tried.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import sympy as sp
 
@@ -62,27 +64,31 @@ def _states(n: int) -> np.ndarray:
     return np.concatenate([s * rng.standard_normal((_POINTS, n)) for s in SCALES])
 
 
-def _numeric_reason(g: sp.Expr, h: tuple[sp.Symbol, ...], positive: bool) -> str | None:
-    X = _states(len(h))
+def _numeric_reason(g: sp.Expr, args: tuple[sp.Symbol, ...], points: np.ndarray,
+                    positive: bool, where: Callable[[int], str],
+                    sign_change: Callable[[np.ndarray], str]) -> str | None:
+    """Why ``g`` fails its guard at ``points`` (rows: values of ``args``), or ``None``: not
+    finite and real, ``≤ 0`` where it must be positive, a sign change (described by
+    ``sign_change(values)``) or ``|g|`` below ``NEAR_ZERO`` of its median; ``where(i)``
+    names point ``i``."""
     with np.errstate(all="ignore"):
         try:
-            vals = np.broadcast_to(np.asarray(sp.lambdify(h, g, "numpy")(*X.T), dtype=complex),
-                                   X.shape[:1])
+            vals = np.broadcast_to(np.asarray(sp.lambdify(args, g, "numpy")(*points.T),
+                                              dtype=complex), points.shape[:1])
         except Exception as exc:  # noqa: BLE001 - any failure means "cannot evaluate"
             return f"cannot be evaluated ({type(exc).__name__})"
     bad = ~np.isfinite(vals) | (np.abs(vals.imag) > 1e-12 * (1 + np.abs(vals.real)))
     if bad.any():
-        return f"is not finite and real at h = {np.round(X[bad.argmax()], 3).tolist()}"
+        return f"is not finite and real at {where(int(bad.argmax()))}"
     v = vals.real
     if positive and (v <= 0).any():
-        return f"is ≤ 0 at h = {np.round(X[(v <= 0).argmax()], 3).tolist()}"
+        return f"is ≤ 0 at {where(int((v <= 0).argmax()))}"
     if not positive and (v > 0).any() and (v < 0).any():
-        return "changes sign (it vanishes between the states tried)"
+        return sign_change(v)
     a = np.abs(v)
     i = int(a.argmin())
     if a[i] < NEAR_ZERO * float(np.median(a)):
-        return (f"comes within {a[i]:.2g} of 0 (median {np.median(a):.2g}) at "
-                f"h = {np.round(X[i], 3).tolist()}")
+        return f"comes within {a[i]:.2g} of 0 (median {np.median(a):.2g}) at {where(i)}"
     return None
 
 
@@ -94,10 +100,13 @@ def observable_singularity(model: SRNN, f: sp.Expr) -> str | None:
         return None
 
     def build() -> str | None:
+        X = _states(model.n)
         for what, g, positive in _guarded(f, model.h):
             if (g.is_positive if positive else (g.is_positive or g.is_negative)):
                 continue
-            reason = _numeric_reason(g, model.h, positive)
+            reason = _numeric_reason(
+                g, model.h, X, positive, lambda i: f"h = {np.round(X[i], 3).tolist()}",
+                lambda v: "changes sign (it vanishes between the states tried)")
             if reason is not None:
                 return (f"the observable {f} is singular on the state space: its {what} {g} "
                         f"{reason}, so its average over p0 may not exist")
@@ -117,30 +126,18 @@ def input_singularity(u: sp.Expr, t: sp.Symbol, t_max: float) -> str | None:
     median refuses ``u`` (``1/(t − 1)`` on ``[0, 3]``; the integrators would otherwise
     step into the pole and report only that they missed their tolerance)."""
     grid = np.linspace(0.0, float(t_max), INPUT_GRID)
+
+    def sign_change(v: np.ndarray) -> str:
+        k = int(np.flatnonzero(np.diff(np.sign(v)) != 0)[0])
+        if v[k + 1] == 0:
+            return f"vanishes at t = {grid[k + 1]:.6g}"
+        return f"vanishes between t = {grid[k]:.6g} and {grid[k + 1]:.6g}"
+
     for what, g, positive in _guarded(u, (t,)):
         if g.is_positive if positive else (g.is_positive or g.is_negative):
             continue
-        with np.errstate(all="ignore"):
-            try:
-                vals = np.broadcast_to(np.asarray(sp.lambdify(t, g, "numpy")(grid),
-                                                  dtype=complex), grid.shape)
-            except Exception as exc:  # noqa: BLE001 - any failure means "cannot evaluate"
-                return f"its {what} {g} cannot be evaluated ({type(exc).__name__})"
-        bad = ~np.isfinite(vals) | (np.abs(vals.imag) > 1e-12 * (1 + np.abs(vals.real)))
-        v = vals.real
-        if bad.any():
-            return f"its {what} {g} is not finite and real at t = {grid[bad.argmax()]:.4g}"
-        if positive and (v <= 0).any():
-            return f"its {what} {g} is ≤ 0 at t = {grid[(v <= 0).argmax()]:.4g}"
-        if not positive and (v > 0).any() and (v < 0).any():
-            k = int(np.flatnonzero(np.diff(np.sign(v)) != 0)[0])
-            if v[k + 1] == 0:
-                return f"its {what} {g} vanishes at t = {grid[k + 1]:.6g}"
-            return (f"its {what} {g} vanishes between t = {grid[k]:.6g} and "
-                    f"{grid[k + 1]:.6g}")
-        a = np.abs(v)
-        i = int(a.argmin())
-        if a[i] < NEAR_ZERO * float(np.median(a)):
-            return (f"its {what} {g} comes within {a[i]:.2g} of 0 (median "
-                    f"{np.median(a):.2g}) at t = {grid[i]:.4g}")
+        reason = _numeric_reason(g, (t,), grid[:, None], positive,
+                                 lambda i: f"t = {grid[i]:.4g}", sign_change)
+        if reason is not None:
+            return f"its {what} {g} {reason}"
     return None
