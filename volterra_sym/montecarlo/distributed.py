@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from ..budget import montecarlo_seconds
 from ..errors import InvalidInputError, ResourceLimitError, SimulationError
 
-__all__ = ["PilotWatch", "check_client", "check_pilot", "map_chunks"]
+__all__ = ["Pilot", "PilotWatch", "check_client", "map_chunks"]
 
 
 def check_client(client):
@@ -83,14 +83,11 @@ def map_chunks(job, n_chunks: int, *, client=None,
     bar = tqdm(total=n_chunks, unit="chunk", disable=not progress, desc=desc, leave=False)
     try:
         if client is None:
-            budget = montecarlo_seconds()
-            start = time.perf_counter()
+            pilot = Pilot(n_chunks)
             for i in range(n_chunks):
-                watch = PilotWatch(n_chunks, budget) if i == 0 else None
-                on_result(i, job.run_chunk(i, watch=watch))
+                on_result(i, job.run_chunk(i, watch=pilot.watch(i)))
                 bar.update(1)
-                if i == 0 and n_chunks > 1:
-                    check_pilot(time.perf_counter() - start, n_chunks, budget)
+                pilot.chunk_done(i)
             return
         _map_on_client(job, n_chunks, client, on_result, bar)
     finally:
@@ -140,12 +137,28 @@ def _refuse(estimate: float, budget: float, measured: str) -> None:
         option="lower the paths or raise VOLTERRA_TIME_BUDGET")
 
 
-def check_pilot(first: float, n_chunks: int, budget: float) -> None:
-    """Refuse a run whose first chunk, times the number of chunks, exceeds the time budget
-    (the cost is measured, not modelled: one chunk of ≤ a few thousand paths is spent)."""
-    estimate = first * n_chunks
-    if estimate > budget:
-        _refuse(estimate, budget, f"the first of {n_chunks} chunks took {first:.3g} s")
+class Pilot:
+    """The time budget (``VOLTERRA_TIME_BUDGET``) of ``n_chunks`` chunks run one after
+    another in-process: :meth:`watch` gives the first chunk its in-loop
+    :class:`PilotWatch`; :meth:`chunk_done` refuses, after the first chunk, a run whose
+    first chunk times ``n_chunks`` exceeds the budget (the cost is measured, not modelled:
+    one chunk of ≤ a few thousand paths is spent)."""
+
+    def __init__(self, n_chunks: int):
+        self.n_chunks, self.budget = n_chunks, montecarlo_seconds()
+        self.start = time.perf_counter()
+
+    def watch(self, i: int) -> PilotWatch | None:
+        return PilotWatch(self.n_chunks, self.budget) if i == 0 else None
+
+    def chunk_done(self, i: int) -> None:
+        if i != 0 or self.n_chunks < 2:
+            return
+        first = time.perf_counter() - self.start
+        estimate = first * self.n_chunks
+        if estimate > self.budget:
+            _refuse(estimate, self.budget,
+                    f"the first of {self.n_chunks} chunks took {first:.3g} s")
 
 
 def _map_on_client(job, n_chunks: int, client, on_result, bar) -> None:

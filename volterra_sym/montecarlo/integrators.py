@@ -32,7 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
-from ..budget import check_memory, montecarlo_seconds
+from ..budget import check_memory
 from ..density.linearisation import psd_sqrt as _psd_sqrt
 from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..model import SRNN, ModelError
@@ -404,13 +404,11 @@ def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: f
     ``(½, ½)`` and ``(½, −½)`` give the even and odd parts in ε, in which the pathwise
     first- (even part) or second-order (odd part) fluctuation cancels exactly.
 
-    The first chunk is timed (in its loop and at its end, :class:`.distributed.PilotWatch`):
+    The first chunk is timed (in its loop and at its end, :class:`.distributed.Pilot`):
     a run over ``VOLTERRA_TIME_BUDGET`` is refused then."""
-    import time
-
     import sympy as sp
 
-    from .distributed import PilotWatch, check_pilot
+    from .distributed import Pilot
     from .simulate import input_table
 
     eps = np.atleast_1d(np.asarray(eps, float))
@@ -439,12 +437,9 @@ def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: f
     bias_sum = np.zeros((K, T))
     done = 0
     n_chunks = -(-n_paths // chunk)
-    budget = montecarlo_seconds()
-    start = time.perf_counter()
+    pilot = Pilot(n_chunks)
     for ci, child in enumerate(root.spawn(n_chunks)):
-        if ci == 1 and n_chunks > 1:
-            check_pilot(time.perf_counter() - start, n_chunks, budget)
-        watch = PilotWatch(n_chunks, budget) if ci == 0 else None
+        watch = pilot.watch(ci)
         P = min(chunk, n_paths - done)
         rng = np.random.default_rng(child)
         h0 = np.asarray(initial(rng, P), float).reshape(P, model.n)
@@ -485,6 +480,7 @@ def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: f
         s2 += (rich * rich).sum(-1)
         bias_sum += (df - dc).sum(-1)
         done += P
+        pilot.chunk_done(ci)
     mean = s1 / done
     var = np.maximum(s2 / done - mean ** 2, 0.0)
     return mean, np.sqrt(var / max(done - 1, 1)), np.abs(bias_sum / done)
