@@ -4,6 +4,9 @@ the work, and user strings never reach ``sympify``."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+
 import numpy as np
 import pytest
 
@@ -225,3 +228,43 @@ def test_results_stay_frozen_after_pickling():
         back = pickle.loads(pickle.dumps(obj))
         np.testing.assert_array_equal(getattr(back, name), getattr(obj, name))
         _assert_frozen(getattr(back, name))
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int):
+    """Turn a hang into a failure (SIGALRM; the refusals below take milliseconds)."""
+    def fail(*_):
+        raise TimeoutError(f"no answer within {seconds} s")
+    old = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize(("call", "option"), [
+    # each looped over every level (10**30 of them) before its cost check: a hang
+    (lambda: response_features(np.ones(11), T11, 10**30, 1), "depth"),
+    (lambda: expanding_signature(np.ones((3, 1)), 10**30), "depth"),
+    (lambda: signature_size(2, 10**30), "depth"),
+    (lambda: feature_layout(1, 1, 10**30).size, "depth"),
+    (lambda: signature_words(1, 10**30), "depth"),
+    (lambda: tensor_exp(np.ones(1), 10**30), "depth"),
+    (lambda: functional_from_coefficients({}, 1, 2, order=10**9), "order"),
+    # one letter: no memory to speak of, but ~depth² numpy operations (about an hour)
+    (lambda: response_features(np.ones(11) * 0.1, T11, 10**4, 0), "depth"),
+    # a Gauss–Legendre rule of 10⁹ nodes: a raw MemoryError (10⁴: minutes of eigensolver)
+    (lambda: response_features(np.sin, T11, 2, 1, quad_points=10**9), "quad_points"),
+    (lambda: response_features(np.sin, T11, 2, 1, quad_points=10**4), "quad_points"),
+])
+def test_huge_counts_are_refused_at_once(call, option):
+    with _deadline(20), pytest.raises(ResourceLimitError) as info:
+        call()
+    assert option in info.value.option
+
+
+def test_small_sizes_unchanged():
+    assert [signature_size(d, n) for d, n in [(1, 5), (2, 3), (3, 4)]] == [6, 15, 121]
+    assert response_features(np.ones(11) * 0.1, T11, 300, 0).values.shape == (11, 301)

@@ -63,7 +63,7 @@ from itertools import combinations_with_replacement, product
 
 import numpy as np
 
-from ..budget import check_memory
+from ..budget import check_count, check_memory
 from ..errors import InvalidInputError
 from ..results import freeze
 
@@ -162,6 +162,21 @@ def _fpow(d: float, n: int) -> float:
     return math.inf if n * math.log(max(d, 1.0)) > 700 else float(d) ** n
 
 
+def _size_estimate(d: int, depth: int) -> float:
+    """``Σ_{n=0}^{depth} d^n`` as a float in O(1) (``inf`` past the float range): the cost
+    estimates must not loop over a huge ``depth`` before refusing it."""
+    if d <= 1:
+        return float(depth) + 1.0
+    top = _fpow(d, depth + 1)
+    return math.inf if math.isinf(top) else (top - 1.0) / (d - 1.0)
+
+
+#: signatures longer than this cannot be indexed (numpy's intp), whatever the memory
+_MAX_SIZE = 2.0**62
+#: numpy operations of the Chen recursion per chunk of paths (a few microseconds each: ~30 s)
+_MAX_OPERATIONS = 1e7
+
+
 def _n_fine(times: np.ndarray, refine: int) -> int:
     """Number of fine steps of :func:`_fine_grid` (computed, not allocated)."""
     n0 = 0
@@ -173,23 +188,32 @@ def _n_fine(times: np.ndarray, refine: int) -> int:
 
 def _check_signature_memory(bsz: int, chunk: int, n_fine: int, d: int, depth: int, rows: int,
                             *, reduced: bool, quad_channels: int = 0,
-                            option: str = _LOWER) -> None:
+                            quad_nodes: int | None = None, option: str = _LOWER) -> None:
     """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`, before any allocation) a
     signature computation whose memory exceeds the budget: the stored rows (unless
     ``reduced``; three times: the chunks, their concatenation and its read-only copy), the
     Chen recursion's working blocks (at least one step of the top level per path of a
     chunk), the fine increments of a chunk and, for a callable input with ``quad_channels``
-    values per node, its quadrature."""
-    size = sum(_fpow(d, n) for n in range(depth + 1))
+    values per node, its quadrature with ``quad_nodes`` nodes per fine step; then the time
+    of the recursion's ``depth²/2`` operations per time block."""
+    size = _size_estimate(d, depth)
     top = _fpow(d, depth)
     chunk = min(chunk, bsz)
+    nodes = float(_GL_NODES[-1] if quad_nodes is None else quad_nodes)
     est = 8.0 * (6 * max(_BLOCK_ENTRIES, chunk * top) + 2 * chunk * size
                  + 6.0 * chunk * (n_fine + 1) * d
-                 + 3.0 * (n_fine + 1) * _GL_NODES[-1] * quad_channels)
+                 + 3.0 * (n_fine + 1) * nodes * quad_channels)
     if not reduced:
         est += 24.0 * bsz * rows * size
     check_memory(est, f"the signatures (depth {depth}, {d} letters, {n_fine} fine steps, "
                       f"{bsz} path(s), {rows} output row(s) of {size:.3g} terms)", option)
+    # the recursion runs ~depth²/2 numpy operations per time block (of each chunk): with one
+    # letter a huge depth costs no memory but hours of time
+    blocks = math.ceil(max(n_fine, 1) / max(1.0, _BLOCK_ENTRIES // max(1.0, min(chunk * top,
+                                                                                 2.0**62))))
+    check_count(0.5 * depth * depth * blocks, _MAX_OPERATIONS,
+                f"the Chen recursion at depth {depth} over {n_fine} fine steps", "operations",
+                option)
 
 
 # --------------------------------------------------------------------------- layout
@@ -197,7 +221,9 @@ def signature_size(d: int, depth: int) -> int:
     """Length ``Σ_{n=0}^{depth} d^n`` of the flat truncated signature (level 0 included)."""
     d = _check_int(d, "d", 1)
     depth = _check_int(depth, "depth", 1)
-    return sum(d**n for n in range(depth + 1))
+    check_count(_size_estimate(d, depth), _MAX_SIZE, f"a signature of depth {depth} in {d} "
+                "letters", "terms", "lower d or depth")
+    return depth + 1 if d == 1 else (d ** (depth + 1) - 1) // (d - 1)
 
 
 def signature_words(d: int, depth: int) -> list[tuple[int, ...]]:
@@ -207,7 +233,7 @@ def signature_words(d: int, depth: int) -> list[tuple[int, ...]]:
     """
     d = _check_int(d, "d", 1)
     depth = _check_int(depth, "depth", 1)
-    n_words = sum(_fpow(d, n) for n in range(depth + 1))
+    n_words = _size_estimate(d, depth)
     check_memory(n_words * (64 + 8 * depth), f"the list of {n_words:.3g} words", "lower d or depth")
     words: list[tuple[int, ...]] = []
     for n in range(depth + 1):
@@ -307,7 +333,7 @@ def tensor_exp(increment: np.ndarray, depth: int) -> np.ndarray:
     _check_finite(inc, "increment")
     if inc.ndim >= 1:
         rows = math.prod(inc.shape[:-1])
-        size = sum(_fpow(inc.shape[-1], n) for n in range(depth + 1))
+        size = _size_estimate(inc.shape[-1], depth)
         check_memory(16.0 * rows * size, f"the tensor exponential ({rows} row(s) of "
                                           f"{size:.3g} terms)", "lower depth or d")
     if inc.ndim < 1 or inc.shape[-1] < 1:
@@ -525,6 +551,20 @@ def signature_levels(
 
 
 # --------------------------------------------------------------------------- input handling
+#: Gauss–Legendre nodes per fine sub-interval beyond which a rule is refused: its nodes
+#: come from a dense ``quad_points²`` eigenproblem (minutes at 10⁴), far past any use
+_MAX_QUAD_POINTS = 1024
+
+
+def _check_quad_points(quad_points: object) -> int | None:
+    if quad_points is None:
+        return None
+    quad_points = _check_int(quad_points, "quad_points", 1)
+    check_count(quad_points, _MAX_QUAD_POINTS, "a Gauss–Legendre rule per fine sub-interval",
+                "nodes", "fewer quad_points (or a finer time grid / refine)")
+    return quad_points
+
+
 def _fine_grid(times: np.ndarray, refine: int) -> tuple[np.ndarray, np.ndarray]:
     """Fine grid from 0 through all ``times`` (``refine`` sub-steps per interval; the
     segment ``[0, times[0]]`` gets proportionally many) and the positions of ``times``."""
@@ -765,15 +805,15 @@ def feature_path_increments(
     t = _check_times(times)
     degree = _check_int(degree, "degree", 0)
     refine = DEFAULT_REFINE if refine is None else _check_int(refine, "refine", 1)
-    if quad_points is not None:
-        quad_points = _check_int(quad_points, "quad_points", 1)
+    quad_points = _check_quad_points(quad_points)
     if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.integer, np.floating)) \
             or not (np.isfinite(rtol) and rtol > 0):
         raise InvalidInputError(f"rtol must be a positive finite number, got {rtol!r}",
                                 param="rtol")
     if callable(u):
         _check_signature_memory(1, 1, _n_fine(t, refine), degree + 1, 1, 0, reduced=True,
-                                quad_channels=degree + 2)
+                                quad_channels=degree + 2, quad_nodes=quad_points,
+                                option=_LOWER + ", or fewer quad_points")
         grid, pos = _fine_grid(t, refine)
         ev = _CallableInput(u, grid)
         dx = _callable_increments(ev, grid, degree, quad_points, float(rtol))
@@ -923,8 +963,10 @@ def iter_response_features(
     n_fine = _n_fine(t, r)
     if callable(u):
         m = _point_value(u, float(t[-1])).size
+        quad_points = _check_quad_points(quad_points)
         _check_signature_memory(1, 1, n_fine, m * (degree + 1), depth, out_i.size, reduced=red,
-                                quad_channels=m + degree + 2)
+                                quad_channels=m + degree + 2, quad_nodes=quad_points,
+                                option=_LOWER + ", or fewer quad_points")
         dx, _, pos, m = feature_path_increments(
             u, t, degree, refine=r, quad_points=quad_points, rtol=rtol
         )
