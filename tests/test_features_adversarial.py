@@ -268,3 +268,21 @@ def test_huge_counts_are_refused_at_once(call, option):
 def test_small_sizes_unchanged():
     assert [signature_size(d, n) for d, n in [(1, 5), (2, 3), (3, 4)]] == [6, 15, 121]
     assert response_features(np.ones(11) * 0.1, T11, 300, 0).values.shape == (11, 301)
+
+
+@pytest.mark.parametrize("cls", ["SRNNFeatures", "SRNNKernel"])
+def test_srnn_features_beyond_the_taylor_radius_warn(cls):
+    """t_max=5 on tanh1d (radius ≈ 0.61 at degree 6) gave features like -256 and, at
+    t_max=1e6, -4.8e44 without a word; the taylor series route refuses such times."""
+    import warnings
+
+    from volterra_sym.backends.taylor import TaylorAccuracyWarning
+    from volterra_sym.features import sklearn as sk
+
+    X = np.random.default_rng(0).normal(size=(3, 11))
+    with pytest.warns(TaylorAccuracyWarning, match="t_max"):
+        est = getattr(sk, cls)(t_max=5.0).fit(X)
+    assert 0.3 < est.taylor_radius_ < 5.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TaylorAccuracyWarning)
+        getattr(sk, cls)(t_max=0.3).fit(X)
