@@ -286,3 +286,16 @@ def test_srnn_features_beyond_the_taylor_radius_warn(cls):
     with warnings.catch_warnings():
         warnings.simplefilter("error", TaylorAccuracyWarning)
         getattr(sk, cls)(t_max=0.3).fit(X)
+
+
+def test_derive_features_refusal_names_the_commands_options(tmp_path, capsys):
+    """``derive --features 10 --order 3`` was refused advising 'degree=, --degree' and
+    method='galerkin', which derive does not have; no partial file is left."""
+    from volterra_sym.cli import main
+
+    out = tmp_path / "d.tex"
+    code = main(["derive", "tanh2d", "--order", "3", "--features", "10", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and not out.exists()
+    assert "--features" in err and "--order" in err
+    assert "--degree" not in err and "galerkin" not in err
