@@ -299,3 +299,41 @@ def test_derive_features_refusal_names_the_commands_options(tmp_path, capsys):
     assert code == 1 and not out.exists()
     assert "--features" in err and "--order" in err
     assert "--degree" not in err and "galerkin" not in err
+
+
+_PHI = np.random.default_rng(1).normal(size=(12, 3))
+_Y = np.random.default_rng(2).normal(size=12)
+_K = _PHI @ _PHI.T
+
+
+@pytest.mark.parametrize(("call", "param"), [
+    # finite but huge data: raw scipy ValueError / LinAlgError, or a silent inf prediction
+    (lambda: fit_ridge(_PHI * 1e155, _Y, 0.1), "Phi"),
+    (lambda: fit_kernel_ridge(_K * 1e307, _Y, 0.1), "K"),
+    (lambda: fit_kernel_ridge(_K * 1e307, _Y, 0.0), "K"),
+    (lambda: loo_errors(_K * 1e307, _Y, [0.0, 1.0]), "K"),
+    (lambda: loo_errors(_K, _Y * 1e300, [0.0, 1.0]), "y"),
+    (lambda: fit_ridge(_PHI, _Y * 1e307, 0.1).predict(_PHI * 1e10), "Phi"),
+    # raw TypeError / AttributeError / numpy ValueError
+    (lambda: loo_errors(_K, _Y, 0.1), "lams"),
+    (lambda: select_lambda(_K, _Y, 0.1), "lams"),
+    (lambda: signature_kernel(np.ones((2, 7)), layout="x"), "layout"),
+    (lambda: restrict_index("x"), "layout"),
+    (lambda: signature_batch([np.sin, lambda s: np.array([s, s])], T11, 1.0, 2, 1), "inputs"),
+    # a truthy string extrapolated
+    (lambda: signature_batch(np.ones((2, 11, 1)), T11, 1.0, 2, 1, extrapolate="no"),
+     "extrapolate"),
+])
+def test_kernel_machine_overflow_and_loose_arguments_are_refused(call, param):
+    with pytest.raises(InvalidInputError) as info:
+        with np.errstate(all="ignore"):
+            call()
+    assert info.value.param == param, info.value
+
+
+def test_signature_batch_reads_a_generator_of_inputs_once():
+    """A generator was consumed by the type probe: 'need at least one array to stack'."""
+    fs = [np.sin, np.cos]
+    ref, _ = signature_batch(fs, T11, 1.0, 2, 1, extrapolate=True)
+    got, _ = signature_batch((f for f in fs), T11, 1.0, 2, 1, extrapolate=True)
+    np.testing.assert_array_equal(got, ref)
