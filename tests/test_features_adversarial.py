@@ -337,3 +337,26 @@ def test_signature_batch_reads_a_generator_of_inputs_once():
     ref, _ = signature_batch(fs, T11, 1.0, 2, 1, extrapolate=True)
     got, _ = signature_batch((f for f in fs), T11, 1.0, 2, 1, extrapolate=True)
     np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize(("call", "param"), [
+    # raw TypeError / ValueError
+    (lambda: response_features(np.ones(11), T11, 2, 1, times_out=[1.0 + 1j]), "times_out"),
+    (lambda: response_features(np.ones(11), T11, 2, 1, times_out=["a"]), "times_out"),
+    (lambda: response_features(np.ones(11), T11, 2, 1, reduce=lambda v: np.full(v.shape, "a")),
+     "reduce"),
+    (lambda: _LAY.describe(100), "index"),
+    (lambda: _LAY.level_slice(1.5), "n"),
+    (lambda: _LAY.word_index("ab"), "word"),
+    # silently a NaN result, or the imaginary part dropped with only a ComplexWarning
+    (lambda: response_features(np.ones(11), T11, 2, 1, reduce=lambda v: v * np.nan), "reduce"),
+    (lambda: response_features(np.ones(11), T11, 2, 1, reduce=lambda v: v * 1j), "reduce"),
+    # a float letter silently truncated: word_index([0.7]) was the index of word (0,)
+    (lambda: _LAY.word_index([0.7]), "word"),
+    (lambda: _LAY.letter_index(0.5, 0), "channel"),
+])
+def test_signature_layout_and_callbacks_are_checked(call, param):
+    with pytest.raises(InvalidInputError) as info:
+        call()
+    assert info.value.param == param, info.value
+    assert _LAY.word_index([(0, 1), 1]) == 6 and _LAY.describe(-1) == ((0, 1), (0, 1))

@@ -102,6 +102,10 @@ def _check_int(value: object, name: str, minimum: int) -> int:
     return int(value)
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def real_array(value: object, name: str, what: str = "a real array") -> np.ndarray:
     """``value`` as a float array; complex values (whose imaginary part a cast to float would
     drop) and anything that is not numbers are an :class:`InvalidInputError` naming ``name``."""
@@ -283,20 +287,25 @@ class FeatureLayout:
 
     def letter_index(self, k: int, q: int) -> int:
         """Letter index ``k * (degree + 1) + q`` of channel ``(k, q)``."""
-        if not (0 <= k < self.m and 0 <= q <= self.degree):
+        if not (_is_int(k) and _is_int(q) and 0 <= k < self.m and 0 <= q <= self.degree):
             raise InvalidInputError(f"channel (k, q)=({k}, {q}) outside m={self.m}, "
                                     f"degree={self.degree}", param="channel")
-        return k * (self.degree + 1) + q
+        return int(k) * (self.degree + 1) + int(q)
 
     def level_slice(self, n: int) -> slice:
         """Slice of level ``n`` in the flat vector."""
-        if not 0 <= n <= self.depth:
-            raise InvalidInputError(f"level n must be in 0..{self.depth}, got {n}", param="n")
+        if not (_is_int(n) and 0 <= n <= self.depth):
+            raise InvalidInputError(f"level n must be an integer in 0..{self.depth}, got {n!r}",
+                                    param="n")
         offs = _level_offsets(self.d, self.depth)
         return slice(offs[n], offs[n + 1])
 
     def word_index(self, word: Sequence[int] | Sequence[tuple[int, int]]) -> int:
         """Flat index of a word given as letter indices or as ``(k, q)`` pairs."""
+        if isinstance(word, (str, bytes)) or any(
+                not (isinstance(a, tuple) or _is_int(a)) for a in word):
+            raise InvalidInputError(f"word must hold letter indices (integers) or (k, q) pairs, "
+                                    f"got {word!r}", param="word")
         letters = [self.letter_index(*a) if isinstance(a, tuple) else int(a) for a in word]
         n = len(letters)
         if n > self.depth:
@@ -311,6 +320,9 @@ class FeatureLayout:
 
     def describe(self, index: int) -> tuple[tuple[int, int], ...]:
         """The word at flat position ``index`` as a tuple of ``(k, q)`` pairs."""
+        if not (_is_int(index) and -self.size <= index < self.size):
+            raise InvalidInputError(f"index must be an integer in -{self.size}..{self.size - 1}, "
+                                    f"got {index!r}", param="index")
         return tuple(self.letters[a] for a in self.words[index])
 
 
@@ -390,7 +402,9 @@ def _expanding_from_increments(
     def store(rows_idx: np.ndarray, vals: np.ndarray) -> None:
         nonlocal result
         _check_overflow(vals, name)
-        red = np.asarray(reduce(vals), dtype=float)
+        red = real_array(reduce(vals), "reduce", "a real array (B, rows, k)")
+        if not np.all(np.isfinite(red)):
+            raise InvalidInputError("reduce returned NaN or inf", param="reduce")
         if red.ndim != 3 or red.shape[:2] != vals.shape[:2]:
             raise InvalidInputError(
                 f"reduce must map (B, rows, size) -> (B, rows, k), got {vals.shape} -> {red.shape}",
@@ -908,7 +922,7 @@ class ResponseFeatures(FrozenResult):
 def _resolve_times_out(times: np.ndarray, times_out: object) -> np.ndarray:
     if times_out is None:
         return np.arange(times.size)
-    to = np.asarray(times_out, dtype=float)
+    to = real_array(times_out, "times_out", "a 1-D array of real numbers")
     if to.ndim != 1:
         raise InvalidInputError(f"times_out must be 1-D, got shape {to.shape}", param="times_out")
     _check_finite(to, "times_out")
