@@ -4,6 +4,9 @@ the work, and user strings never reach ``sympify``."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+
 import numpy as np
 import pytest
 
@@ -225,3 +228,135 @@ def test_results_stay_frozen_after_pickling():
         back = pickle.loads(pickle.dumps(obj))
         np.testing.assert_array_equal(getattr(back, name), getattr(obj, name))
         _assert_frozen(getattr(back, name))
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int):
+    """Turn a hang into a failure (SIGALRM; the refusals below take milliseconds)."""
+    def fail(*_):
+        raise TimeoutError(f"no answer within {seconds} s")
+    old = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize(("call", "option"), [
+    # each looped over every level (10**30 of them) before its cost check: a hang
+    (lambda: response_features(np.ones(11), T11, 10**30, 1), "depth"),
+    (lambda: expanding_signature(np.ones((3, 1)), 10**30), "depth"),
+    (lambda: signature_size(2, 10**30), "depth"),
+    (lambda: feature_layout(1, 1, 10**30).size, "depth"),
+    (lambda: signature_words(1, 10**30), "depth"),
+    (lambda: tensor_exp(np.ones(1), 10**30), "depth"),
+    (lambda: functional_from_coefficients({}, 1, 2, order=10**9), "order"),
+    # one letter: no memory to speak of, but ~depth² numpy operations (about an hour)
+    (lambda: response_features(np.ones(11) * 0.1, T11, 10**4, 0), "depth"),
+    # a Gauss–Legendre rule of 10⁹ nodes: a raw MemoryError (10⁴: minutes of eigensolver)
+    (lambda: response_features(np.sin, T11, 2, 1, quad_points=10**9), "quad_points"),
+    (lambda: response_features(np.sin, T11, 2, 1, quad_points=10**4), "quad_points"),
+])
+def test_huge_counts_are_refused_at_once(call, option):
+    with _deadline(20), pytest.raises(ResourceLimitError) as info:
+        call()
+    assert option in info.value.option
+
+
+def test_small_sizes_unchanged():
+    assert [signature_size(d, n) for d, n in [(1, 5), (2, 3), (3, 4)]] == [6, 15, 121]
+    assert response_features(np.ones(11) * 0.1, T11, 300, 0).values.shape == (11, 301)
+
+
+@pytest.mark.parametrize("cls", ["SRNNFeatures", "SRNNKernel"])
+def test_srnn_features_beyond_the_taylor_radius_warn(cls):
+    """t_max=5 on tanh1d (radius ≈ 0.61 at degree 6) gave features like -256 and, at
+    t_max=1e6, -4.8e44 without a word; the taylor series route refuses such times."""
+    import warnings
+
+    from volterra_sym.backends.taylor import TaylorAccuracyWarning
+    from volterra_sym.features import sklearn as sk
+
+    X = np.random.default_rng(0).normal(size=(3, 11))
+    with pytest.warns(TaylorAccuracyWarning, match="t_max"):
+        est = getattr(sk, cls)(t_max=5.0).fit(X)
+    assert 0.3 < est.taylor_radius_ < 5.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TaylorAccuracyWarning)
+        getattr(sk, cls)(t_max=0.3).fit(X)
+
+
+def test_derive_features_refusal_names_the_commands_options(tmp_path, capsys):
+    """``derive --features 10 --order 3`` was refused advising 'degree=, --degree' and
+    method='galerkin', which derive does not have; no partial file is left."""
+    from volterra_sym.cli import main
+
+    out = tmp_path / "d.tex"
+    code = main(["derive", "tanh2d", "--order", "3", "--features", "10", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and not out.exists()
+    assert "--features" in err and "--order" in err
+    assert "--degree" not in err and "galerkin" not in err
+
+
+_PHI = np.random.default_rng(1).normal(size=(12, 3))
+_Y = np.random.default_rng(2).normal(size=12)
+_K = _PHI @ _PHI.T
+
+
+@pytest.mark.parametrize(("call", "param"), [
+    # finite but huge data: raw scipy ValueError / LinAlgError, or a silent inf prediction
+    (lambda: fit_ridge(_PHI * 1e155, _Y, 0.1), "Phi"),
+    (lambda: fit_kernel_ridge(_K * 1e307, _Y, 0.1), "K"),
+    (lambda: fit_kernel_ridge(_K * 1e307, _Y, 0.0), "K"),
+    (lambda: loo_errors(_K * 1e307, _Y, [0.0, 1.0]), "K"),
+    (lambda: loo_errors(_K, _Y * 1e300, [0.0, 1.0]), "y"),
+    (lambda: fit_ridge(_PHI, _Y * 1e307, 0.1).predict(_PHI * 1e10), "Phi"),
+    # raw TypeError / AttributeError / numpy ValueError
+    (lambda: loo_errors(_K, _Y, 0.1), "lams"),
+    (lambda: select_lambda(_K, _Y, 0.1), "lams"),
+    (lambda: signature_kernel(np.ones((2, 7)), layout="x"), "layout"),
+    (lambda: restrict_index("x"), "layout"),
+    (lambda: signature_batch([np.sin, lambda s: np.array([s, s])], T11, 1.0, 2, 1), "inputs"),
+    # a truthy string extrapolated
+    (lambda: signature_batch(np.ones((2, 11, 1)), T11, 1.0, 2, 1, extrapolate="no"),
+     "extrapolate"),
+])
+def test_kernel_machine_overflow_and_loose_arguments_are_refused(call, param):
+    with pytest.raises(InvalidInputError) as info:
+        with np.errstate(all="ignore"):
+            call()
+    assert info.value.param == param, info.value
+
+
+def test_signature_batch_reads_a_generator_of_inputs_once():
+    """A generator was consumed by the type probe: 'need at least one array to stack'."""
+    fs = [np.sin, np.cos]
+    ref, _ = signature_batch(fs, T11, 1.0, 2, 1, extrapolate=True)
+    got, _ = signature_batch((f for f in fs), T11, 1.0, 2, 1, extrapolate=True)
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize(("call", "param"), [
+    # raw TypeError / ValueError
+    (lambda: response_features(np.ones(11), T11, 2, 1, times_out=[1.0 + 1j]), "times_out"),
+    (lambda: response_features(np.ones(11), T11, 2, 1, times_out=["a"]), "times_out"),
+    (lambda: response_features(np.ones(11), T11, 2, 1, reduce=lambda v: np.full(v.shape, "a")),
+     "reduce"),
+    (lambda: _LAY.describe(100), "index"),
+    (lambda: _LAY.level_slice(1.5), "n"),
+    (lambda: _LAY.word_index("ab"), "word"),
+    # silently a NaN result, or the imaginary part dropped with only a ComplexWarning
+    (lambda: response_features(np.ones(11), T11, 2, 1, reduce=lambda v: v * np.nan), "reduce"),
+    (lambda: response_features(np.ones(11), T11, 2, 1, reduce=lambda v: v * 1j), "reduce"),
+    # a float letter silently truncated: word_index([0.7]) was the index of word (0,)
+    (lambda: _LAY.word_index([0.7]), "word"),
+    (lambda: _LAY.letter_index(0.5, 0), "channel"),
+])
+def test_signature_layout_and_callbacks_are_checked(call, param):
+    with pytest.raises(InvalidInputError) as info:
+        call()
+    assert info.value.param == param, info.value
+    assert _LAY.word_index([(0, 1), 1]) == 6 and _LAY.describe(-1) == ((0, 1), (0, 1))

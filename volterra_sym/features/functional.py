@@ -97,6 +97,7 @@ from .signature import (
     FrozenResult,
     ResponseFeatures,
     _check_int,
+    _size_estimate,
     augment_input,
     feature_layout,
     kick_channels,
@@ -589,9 +590,10 @@ def functional_from_coefficients(
     letters_m = m if chans is None else len(chans)
     layout = feature_layout(letters_m, degree, order)
     D = layout.degree
-    check_memory(8.0 * (order + 1) * (D + 1) * layout.size,
+    size = _size_estimate(layout.d, layout.depth)  # O(1): layout.size would first build it
+    check_memory(8.0 * (order + 1) * (D + 1) * size,
                  f"the functional's coefficients ({order + 1} orders x {D + 1} powers x "
-                 f"{layout.size:.3g} signature terms)", "lower the order or the degree")
+                 f"{size:.3g} signature terms)", "lower the order or the degree")
     coef = np.zeros((order + 1, D + 1, layout.size))
     coef[0, 0, 0] = float(mean0)
     index = None if chans is None else {ch: i for i, ch in enumerate(chans)}

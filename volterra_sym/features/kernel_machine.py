@@ -128,6 +128,14 @@ def signature_batch(
     activation, docs/theory.md §10).
     """
     r = 4 if refine is None else refine
+    if not isinstance(extrapolate, (bool, np.bool_)):
+        raise InvalidInputError(f"extrapolate must be True or False, got {extrapolate!r}",
+                                param="extrapolate")
+    if not isinstance(inputs, np.ndarray) and not isinstance(inputs, (str, bytes)):
+        try:
+            inputs = list(inputs)  # a generator is read once, not once per refine
+        except TypeError:
+            pass
     layouts: list[FeatureLayout] = []
 
     def one(u: object, rr: int) -> np.ndarray:
@@ -142,7 +150,10 @@ def signature_batch(
         if isinstance(inputs, np.ndarray) or not _is_callable_seq(inputs):
             vals = one(real_array(inputs, "inputs"), rr)
             return vals if vals.ndim == 2 else vals[None]
-        return np.stack([one(u, rr) for u in inputs])
+        rows = [one(u, rr) for u in inputs]
+        if any(lay != layouts[0] for lay in layouts):
+            raise InvalidInputError("inputs have different numbers of channels", param="inputs")
+        return np.stack(rows)
 
     S = run(r)
     if extrapolate:
@@ -168,6 +179,12 @@ def _is_callable_seq(inputs: object) -> bool:
     return all(flags)
 
 
+def _check_layout(layout: object) -> None:
+    if not isinstance(layout, FeatureLayout):
+        raise InvalidInputError(f"layout must be a FeatureLayout (feature_layout(m, degree, "
+                                f"depth)), got {type(layout).__name__}", param="layout")
+
+
 def restrict_index(layout: FeatureLayout, depth: int | None = None,
                    degree: int | None = None) -> np.ndarray:
     """Flat indices (in ``layout``) of the words of length ``≤ depth`` whose letters all have
@@ -175,6 +192,7 @@ def restrict_index(layout: FeatureLayout, depth: int | None = None,
 
     The signature of the sub-path ``(X^{(k,q)})_{q ≤ degree}`` truncated at ``depth`` is
     exactly this restriction of the full signature."""
+    _check_layout(layout)
     depth = layout.depth if depth is None else _check_int(depth, "depth", 1)
     degree = layout.degree if degree is None else _check_int(degree, "degree", 0)
     if not 1 <= depth <= layout.depth or not 0 <= degree <= layout.degree:
@@ -214,6 +232,7 @@ def signature_kernel(
             or not np.isfinite(scale):
         raise InvalidInputError(f"scale must be a finite real number, got {scale!r}",
                                 param="scale")
+    _check_layout(layout)
     if layout.size != SA.shape[1]:
         raise InvalidInputError(f"signatures have size {SA.shape[1]}, layout.size={layout.size}",
                                 param="SA")
@@ -379,7 +398,10 @@ class RidgeReadout(FrozenResult):
         if Phi.ndim != 2 or Phi.shape[1] != self.weights.shape[0]:
             raise InvalidInputError(f"Phi must be (B, {self.weights.shape[0]}), got {Phi.shape}",
                                     param="Phi")
-        return Phi @ self.weights + self.intercept
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = Phi @ self.weights + self.intercept
+        _check_range(out, "Phi")
+        return out
 
 
 def fit_ridge(Phi: np.ndarray, y: np.ndarray, lam: float) -> RidgeReadout:
@@ -388,11 +410,24 @@ def fit_ridge(Phi: np.ndarray, y: np.ndarray, lam: float) -> RidgeReadout:
     lam = _check_lam(lam)
     mu, ym = Phi.mean(axis=0), y.mean(axis=0)
     Pc = Phi - mu
-    if lam == 0:
-        V = scipy.linalg.lstsq(Pc, y - ym)[0]
-    else:
-        V = _solve_psd(Pc.T @ Pc, Pc.T @ (y - ym), lam)
-    return RidgeReadout(V, ym - mu @ V, lam)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if lam == 0:
+            V = scipy.linalg.lstsq(Pc, y - ym)[0]
+        else:
+            gram = Pc.T @ Pc
+            _check_range(gram, "Phi")
+            V = _solve_psd(gram, Pc.T @ (y - ym), lam)
+        c = ym - mu @ V
+    _check_range(V, "Phi")
+    _check_range(c, "Phi")
+    return RidgeReadout(V, c, lam)
+
+
+def _check_range(arr: np.ndarray, name: str) -> None:
+    """Products that left the float range (finite but huge data) are refused naming ``name``."""
+    if not np.all(np.isfinite(arr)):
+        raise InvalidInputError(f"{name} is too large: its products overflow the float range; "
+                                "scale it down", param=name)
 
 
 @dataclass(frozen=True)
@@ -416,15 +451,22 @@ class KernelRidge(FrozenResult):
         if K.ndim != 2 or K.shape[1] != self.col_mean.size:
             raise InvalidInputError(f"K_test must be (A, {self.col_mean.size}), got {K.shape}",
                                     param="K_test")
-        Kc = K - K.mean(axis=1, keepdims=True) - self.col_mean[None, :] + self.all_mean
-        return Kc @ self.alpha + self.y_mean
+        with np.errstate(over="ignore", invalid="ignore"):
+            Kc = K - K.mean(axis=1, keepdims=True) - self.col_mean[None, :] + self.all_mean
+            out = Kc @ self.alpha + self.y_mean
+        _check_range(out, "K_test")
+        return out
 
 
 def _center(K: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    col = K.mean(axis=0)
-    row = K.mean(axis=1)
-    tot = float(K.mean())
-    return K - row[:, None] - col[None, :] + tot, col, tot
+    with np.errstate(over="ignore", invalid="ignore"):
+        K = 0.5 * (K + K.T)
+        col = K.mean(axis=0)
+        row = K.mean(axis=1)
+        tot = float(K.mean())
+        Kc = K - row[:, None] - col[None, :] + tot
+    _check_range(Kc, "K")
+    return Kc, col, tot
 
 
 def fit_kernel_ridge(K: np.ndarray, y: np.ndarray, lam: float) -> KernelRidge:
@@ -433,9 +475,11 @@ def fit_kernel_ridge(K: np.ndarray, y: np.ndarray, lam: float) -> KernelRidge:
     if K.shape[0] != K.shape[1]:
         raise InvalidInputError(f"K must be square, got {K.shape}", param="K")
     lam = _check_lam(lam)
-    Kc, col, tot = _center(0.5 * (K + K.T))
+    Kc, col, tot = _center(K)
     ym = y.mean(axis=0)
-    alpha = _solve_psd(Kc, y - ym, lam)
+    with np.errstate(over="ignore", invalid="ignore"):
+        alpha = _solve_psd(Kc, y - ym, lam)
+    _check_range(alpha, "K")
     return KernelRidge(alpha, ym, col, tot, lam)
 
 
@@ -446,12 +490,15 @@ def loo_errors(K: np.ndarray, y: np.ndarray, lams: Sequence[float]) -> np.ndarra
     K, y = _check_xy(K, y, "K")
     if K.shape[0] != K.shape[1]:
         raise InvalidInputError(f"K must be square, got {K.shape}", param="K")
-    Kc, _, _ = _center(0.5 * (K + K.T))
+    Kc, _, _ = _center(K)
     s, U = np.linalg.eigh(Kc)
     s = np.maximum(s, 0.0)
     n = K.shape[0]
     yc = y - y.mean(axis=0)
     Uy = U.T @ yc
+    if isinstance(lams, (str, bytes)) or np.ndim(lams) != 1:
+        raise InvalidInputError(f"lams must be a 1-D sequence of numbers >= 0, got {lams!r}",
+                                param="lams")
     out = []
     for lam in lams:
         lam = _check_lam(lam)
@@ -463,8 +510,10 @@ def loo_errors(K: np.ndarray, y: np.ndarray, lams: Sequence[float]) -> np.ndarra
         resid = yc - U @ (gg * Uy)
         diag = 1.0 / n + (U**2) @ g
         lev = 1.0 - np.minimum(diag, 1.0 - 1e-12)
-        e = resid / (lev[:, None] if y.ndim == 2 else lev)
-        out.append(float(np.mean(e**2)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = resid / (lev[:, None] if y.ndim == 2 else lev)
+            out.append(float(np.mean(e**2)))
+    _check_range(np.array(out), "y")
     return np.array(out)
 
 
@@ -478,7 +527,7 @@ def select_lambda(K: np.ndarray, y: np.ndarray, lams: Sequence[float] | None = N
         Kc, _, _ = _center(K)
         scale = max(float(np.trace(Kc)) / K.shape[0], 1e-300)
         lams = scale * np.logspace(-12, 2, 29)
-    lams = real_array(list(lams), "lams")
+    lams = real_array(lams, "lams")
     if lams.ndim != 1 or lams.size == 0:
         raise InvalidInputError(f"lams must be a non-empty sequence of numbers >= 0, got shape "
                                 f"{lams.shape}", param="lams")

@@ -63,7 +63,7 @@ from itertools import combinations_with_replacement, product
 
 import numpy as np
 
-from ..budget import check_memory
+from ..budget import check_count, check_memory
 from ..errors import InvalidInputError
 from ..results import freeze
 
@@ -100,6 +100,10 @@ def _check_int(value: object, name: str, minimum: int) -> int:
     if value < minimum:
         raise InvalidInputError(f"{name} must be >= {minimum}, got {value}", param=name)
     return int(value)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def real_array(value: object, name: str, what: str = "a real array") -> np.ndarray:
@@ -162,6 +166,21 @@ def _fpow(d: float, n: int) -> float:
     return math.inf if n * math.log(max(d, 1.0)) > 700 else float(d) ** n
 
 
+def _size_estimate(d: int, depth: int) -> float:
+    """``Σ_{n=0}^{depth} d^n`` as a float in O(1) (``inf`` past the float range): the cost
+    estimates must not loop over a huge ``depth`` before refusing it."""
+    if d <= 1:
+        return float(depth) + 1.0
+    top = _fpow(d, depth + 1)
+    return math.inf if math.isinf(top) else (top - 1.0) / (d - 1.0)
+
+
+#: signatures longer than this cannot be indexed (numpy's intp), whatever the memory
+_MAX_SIZE = 2.0**62
+#: numpy operations of the Chen recursion per chunk of paths (a few microseconds each: ~30 s)
+_MAX_OPERATIONS = 1e7
+
+
 def _n_fine(times: np.ndarray, refine: int) -> int:
     """Number of fine steps of :func:`_fine_grid` (computed, not allocated)."""
     n0 = 0
@@ -173,23 +192,32 @@ def _n_fine(times: np.ndarray, refine: int) -> int:
 
 def _check_signature_memory(bsz: int, chunk: int, n_fine: int, d: int, depth: int, rows: int,
                             *, reduced: bool, quad_channels: int = 0,
-                            option: str = _LOWER) -> None:
+                            quad_nodes: int | None = None, option: str = _LOWER) -> None:
     """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`, before any allocation) a
     signature computation whose memory exceeds the budget: the stored rows (unless
     ``reduced``; three times: the chunks, their concatenation and its read-only copy), the
     Chen recursion's working blocks (at least one step of the top level per path of a
     chunk), the fine increments of a chunk and, for a callable input with ``quad_channels``
-    values per node, its quadrature."""
-    size = sum(_fpow(d, n) for n in range(depth + 1))
+    values per node, its quadrature with ``quad_nodes`` nodes per fine step; then the time
+    of the recursion's ``depth²/2`` operations per time block."""
+    size = _size_estimate(d, depth)
     top = _fpow(d, depth)
     chunk = min(chunk, bsz)
+    nodes = float(_GL_NODES[-1] if quad_nodes is None else quad_nodes)
     est = 8.0 * (6 * max(_BLOCK_ENTRIES, chunk * top) + 2 * chunk * size
                  + 6.0 * chunk * (n_fine + 1) * d
-                 + 3.0 * (n_fine + 1) * _GL_NODES[-1] * quad_channels)
+                 + 3.0 * (n_fine + 1) * nodes * quad_channels)
     if not reduced:
         est += 24.0 * bsz * rows * size
     check_memory(est, f"the signatures (depth {depth}, {d} letters, {n_fine} fine steps, "
                       f"{bsz} path(s), {rows} output row(s) of {size:.3g} terms)", option)
+    # the recursion runs ~depth²/2 numpy operations per time block (of each chunk): with one
+    # letter a huge depth costs no memory but hours of time
+    blocks = math.ceil(max(n_fine, 1) / max(1.0, _BLOCK_ENTRIES // max(1.0, min(chunk * top,
+                                                                                 2.0**62))))
+    check_count(0.5 * depth * depth * blocks, _MAX_OPERATIONS,
+                f"the Chen recursion at depth {depth} over {n_fine} fine steps", "operations",
+                option)
 
 
 # --------------------------------------------------------------------------- layout
@@ -197,7 +225,9 @@ def signature_size(d: int, depth: int) -> int:
     """Length ``Σ_{n=0}^{depth} d^n`` of the flat truncated signature (level 0 included)."""
     d = _check_int(d, "d", 1)
     depth = _check_int(depth, "depth", 1)
-    return sum(d**n for n in range(depth + 1))
+    check_count(_size_estimate(d, depth), _MAX_SIZE, f"a signature of depth {depth} in {d} "
+                "letters", "terms", "lower d or depth")
+    return depth + 1 if d == 1 else (d ** (depth + 1) - 1) // (d - 1)
 
 
 def signature_words(d: int, depth: int) -> list[tuple[int, ...]]:
@@ -207,7 +237,7 @@ def signature_words(d: int, depth: int) -> list[tuple[int, ...]]:
     """
     d = _check_int(d, "d", 1)
     depth = _check_int(depth, "depth", 1)
-    n_words = sum(_fpow(d, n) for n in range(depth + 1))
+    n_words = _size_estimate(d, depth)
     check_memory(n_words * (64 + 8 * depth), f"the list of {n_words:.3g} words", "lower d or depth")
     words: list[tuple[int, ...]] = []
     for n in range(depth + 1):
@@ -257,20 +287,25 @@ class FeatureLayout:
 
     def letter_index(self, k: int, q: int) -> int:
         """Letter index ``k * (degree + 1) + q`` of channel ``(k, q)``."""
-        if not (0 <= k < self.m and 0 <= q <= self.degree):
+        if not (_is_int(k) and _is_int(q) and 0 <= k < self.m and 0 <= q <= self.degree):
             raise InvalidInputError(f"channel (k, q)=({k}, {q}) outside m={self.m}, "
                                     f"degree={self.degree}", param="channel")
-        return k * (self.degree + 1) + q
+        return int(k) * (self.degree + 1) + int(q)
 
     def level_slice(self, n: int) -> slice:
         """Slice of level ``n`` in the flat vector."""
-        if not 0 <= n <= self.depth:
-            raise InvalidInputError(f"level n must be in 0..{self.depth}, got {n}", param="n")
+        if not (_is_int(n) and 0 <= n <= self.depth):
+            raise InvalidInputError(f"level n must be an integer in 0..{self.depth}, got {n!r}",
+                                    param="n")
         offs = _level_offsets(self.d, self.depth)
         return slice(offs[n], offs[n + 1])
 
     def word_index(self, word: Sequence[int] | Sequence[tuple[int, int]]) -> int:
         """Flat index of a word given as letter indices or as ``(k, q)`` pairs."""
+        if isinstance(word, (str, bytes)) or any(
+                not (isinstance(a, tuple) or _is_int(a)) for a in word):
+            raise InvalidInputError(f"word must hold letter indices (integers) or (k, q) pairs, "
+                                    f"got {word!r}", param="word")
         letters = [self.letter_index(*a) if isinstance(a, tuple) else int(a) for a in word]
         n = len(letters)
         if n > self.depth:
@@ -285,6 +320,9 @@ class FeatureLayout:
 
     def describe(self, index: int) -> tuple[tuple[int, int], ...]:
         """The word at flat position ``index`` as a tuple of ``(k, q)`` pairs."""
+        if not (_is_int(index) and -self.size <= index < self.size):
+            raise InvalidInputError(f"index must be an integer in -{self.size}..{self.size - 1}, "
+                                    f"got {index!r}", param="index")
         return tuple(self.letters[a] for a in self.words[index])
 
 
@@ -307,7 +345,7 @@ def tensor_exp(increment: np.ndarray, depth: int) -> np.ndarray:
     _check_finite(inc, "increment")
     if inc.ndim >= 1:
         rows = math.prod(inc.shape[:-1])
-        size = sum(_fpow(inc.shape[-1], n) for n in range(depth + 1))
+        size = _size_estimate(inc.shape[-1], depth)
         check_memory(16.0 * rows * size, f"the tensor exponential ({rows} row(s) of "
                                           f"{size:.3g} terms)", "lower depth or d")
     if inc.ndim < 1 or inc.shape[-1] < 1:
@@ -364,7 +402,9 @@ def _expanding_from_increments(
     def store(rows_idx: np.ndarray, vals: np.ndarray) -> None:
         nonlocal result
         _check_overflow(vals, name)
-        red = np.asarray(reduce(vals), dtype=float)
+        red = real_array(reduce(vals), "reduce", "a real array (B, rows, k)")
+        if not np.all(np.isfinite(red)):
+            raise InvalidInputError("reduce returned NaN or inf", param="reduce")
         if red.ndim != 3 or red.shape[:2] != vals.shape[:2]:
             raise InvalidInputError(
                 f"reduce must map (B, rows, size) -> (B, rows, k), got {vals.shape} -> {red.shape}",
@@ -525,6 +565,20 @@ def signature_levels(
 
 
 # --------------------------------------------------------------------------- input handling
+#: Gauss–Legendre nodes per fine sub-interval beyond which a rule is refused: its nodes
+#: come from a dense ``quad_points²`` eigenproblem (minutes at 10⁴), far past any use
+_MAX_QUAD_POINTS = 1024
+
+
+def _check_quad_points(quad_points: object) -> int | None:
+    if quad_points is None:
+        return None
+    quad_points = _check_int(quad_points, "quad_points", 1)
+    check_count(quad_points, _MAX_QUAD_POINTS, "a Gauss–Legendre rule per fine sub-interval",
+                "nodes", "fewer quad_points (or a finer time grid / refine)")
+    return quad_points
+
+
 def _fine_grid(times: np.ndarray, refine: int) -> tuple[np.ndarray, np.ndarray]:
     """Fine grid from 0 through all ``times`` (``refine`` sub-steps per interval; the
     segment ``[0, times[0]]`` gets proportionally many) and the positions of ``times``."""
@@ -765,15 +819,15 @@ def feature_path_increments(
     t = _check_times(times)
     degree = _check_int(degree, "degree", 0)
     refine = DEFAULT_REFINE if refine is None else _check_int(refine, "refine", 1)
-    if quad_points is not None:
-        quad_points = _check_int(quad_points, "quad_points", 1)
+    quad_points = _check_quad_points(quad_points)
     if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.integer, np.floating)) \
             or not (np.isfinite(rtol) and rtol > 0):
         raise InvalidInputError(f"rtol must be a positive finite number, got {rtol!r}",
                                 param="rtol")
     if callable(u):
         _check_signature_memory(1, 1, _n_fine(t, refine), degree + 1, 1, 0, reduced=True,
-                                quad_channels=degree + 2)
+                                quad_channels=degree + 2, quad_nodes=quad_points,
+                                option=_LOWER + ", or fewer quad_points")
         grid, pos = _fine_grid(t, refine)
         ev = _CallableInput(u, grid)
         dx = _callable_increments(ev, grid, degree, quad_points, float(rtol))
@@ -868,7 +922,7 @@ class ResponseFeatures(FrozenResult):
 def _resolve_times_out(times: np.ndarray, times_out: object) -> np.ndarray:
     if times_out is None:
         return np.arange(times.size)
-    to = np.asarray(times_out, dtype=float)
+    to = real_array(times_out, "times_out", "a 1-D array of real numbers")
     if to.ndim != 1:
         raise InvalidInputError(f"times_out must be 1-D, got shape {to.shape}", param="times_out")
     _check_finite(to, "times_out")
@@ -923,8 +977,10 @@ def iter_response_features(
     n_fine = _n_fine(t, r)
     if callable(u):
         m = _point_value(u, float(t[-1])).size
+        quad_points = _check_quad_points(quad_points)
         _check_signature_memory(1, 1, n_fine, m * (degree + 1), depth, out_i.size, reduced=red,
-                                quad_channels=m + degree + 2)
+                                quad_channels=m + degree + 2, quad_nodes=quad_points,
+                                option=_LOWER + ", or fewer quad_points")
         dx, _, pos, m = feature_path_increments(
             u, t, degree, refine=r, quad_points=quad_points, rtol=rtol
         )

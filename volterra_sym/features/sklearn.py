@@ -41,6 +41,7 @@ Errors: invalid parameters or data raise :class:`~volterra_sym.errors.InvalidInp
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,6 +50,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..backends.taylor import TaylorAccuracyWarning
 from ..errors import InvalidInputError
 from ..model import SRNN, load_model
 from .kernel_machine import hidden_unit_functionals
@@ -308,6 +310,15 @@ class _SRNNBase(_SequenceTransformer):
                                     param="per_order")
         self._fit_grid(X, model.m)
         funcs = hidden_unit_functionals(model, order, degree)
+        #: estimated radius (in the largest gap) of the kernels' short-lag Taylor series
+        self.taylor_radius_ = min(min(F.info["radius"].values()) for F in funcs)
+        if self.output_times_[-1] >= self.taylor_radius_:
+            warnings.warn(
+                f"{type(self).__name__}: output time {self.output_times_[-1]:g} (t_max, "
+                f"output_steps) is beyond the estimated radius {self.taylor_radius_:.3g} of "
+                f"the short-lag Taylor series of {model.name!r} at taylor_degree={degree}; the "
+                "features are meaningless there: lower t_max (or the output_steps)",
+                TaylorAccuracyWarning, stacklevel=3)
         lay: FeatureLayout = funcs[0].layout
         self.layout_ = lay
         #: channel multisets of the augmented input (contact terms, docs/theory.md §10), or
@@ -362,9 +373,11 @@ class SRNNFeatures(_SRNNBase):
     ``φ_i(u; t) ≈ Σ_{N=0}^{order} ε^N <ℓ_{i,N}(t), S(X^u)_{0,t}>`` (docs/theory.md §5): the
     Volterra series of ``f = h_i`` to ``order``, its kernels replaced by their short-lag
     Taylor series of degree ``taylor_degree`` (accurate for ``t_max`` inside the Taylor
-    radius, see :meth:`ResponseFunctional.error_bound`). Columns: for each output step,
-    for each unit ``i``: ``φ_i`` (including ``<h_i>_0``), or with ``per_order=True`` the
-    ``order`` terms ``ε^N T_N^{(i)}(t)``, ``N = 1..order``.
+    radius, see :meth:`ResponseFunctional.error_bound`; ``fit`` warns
+    (:class:`~volterra_sym.backends.taylor.TaylorAccuracyWarning`) when an output time is
+    beyond the estimated radius ``taylor_radius_``: the features are meaningless there).
+    Columns: for each output step, for each unit ``i``: ``φ_i`` (including ``<h_i>_0``), or
+    with ``per_order=True`` the ``order`` terms ``ε^N T_N^{(i)}(t)``, ``N = 1..order``.
 
     Parameters
     ----------
@@ -386,6 +399,8 @@ class SRNNFeatures(_SRNNBase):
     ----------
     coef_ : array ``(n, order + 1, taylor_degree + 1, layout_.size)``
         ``ℓ_{i,N}(t) = Σ_a t^a coef_[i, N, a]``.
+    taylor_radius_ : float
+        Estimated radius (in the largest gap) of the kernels' short-lag Taylor series.
     input_channels_ : tuple or None
         With the input inside a nonlinear activation (docs/theory.md §10) the channel
         multisets of the augmented input ``Π_{c∈κ} u_c`` the functionals read (contact

@@ -24,7 +24,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from ..density import stationary_density
-from ..errors import NotApplicableError, VolterraSymError
+from ..errors import NotApplicableError, ResourceLimitError, VolterraSymError
 from ..hierarchy import ResponseHierarchy
 from ..model import SRNN
 from .atomic import write_bytes_atomic
@@ -402,8 +402,16 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
     if features is not None:
         from ..features.functional import response_functional_latex
 
+        try:
+            functional = hier.response_functional(features)
+        except ResourceLimitError as exc:  # name this document's knobs, not the backend's
+            option = "lower the features= degree (--features) or the order (--order)"
+            what = str(exc).removesuffix(f"; {exc.option}")
+            raise ResourceLimitError(f"the response features: {what}; {option}",
+                                     estimate=exc.estimate, budget=exc.budget, unit=exc.unit,
+                                     option=option) from None
         out.append("\\section{Response features}\n")
-        out.append(response_functional_latex(hier.response_functional(features)))
+        out.append(response_functional_latex(functional))
     out.append("\\end{document}\n")
     return "".join(out)
 
