@@ -284,7 +284,7 @@ class _SRNNBase(_SequenceTransformer):
     """Fitting of the response functionals of a fixed SRNN and the feature map ``φ``."""
 
     def __init__(self, model: SRNN | str = "tanh1d", order: int = 2, taylor_degree: int = 6,
-                 eps: float = 1.0, t_max: float = 1.0,
+                 eps: float = 1.0, t_max: float = 0.25,
                  output_steps: Sequence[int] | None = None, per_order: bool = False,
                  refine: int = 4) -> None:
         self.model = model
@@ -390,7 +390,10 @@ class SRNNFeatures(_SRNNBase):
         Degree of the short-lag Taylor series (= monomial degree of the feature path).
     eps : float, default 1.0
         Input strength ``ε`` (the SDE has ``ε C u(t)``).
-    t_max, output_steps, refine
+    t_max : float, default 0.25
+        Time of the last sample; the default lies inside the Taylor radius of the default
+        model (``tanh1d`` at ``taylor_degree=6``: radius 0.61).
+    output_steps, refine
         As in :class:`ResponseFeatures`.
     per_order : bool, default False
         One feature per order instead of their ε-weighted sum.
