@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .errors import InvalidInputError, ResourceLimitError, format_bytes
 
 __all__ = ["available_memory", "memory_budget", "check_memory", "check_count", "time_budget",
            "MAX_TIME_BUDGET", "DEFAULT_TIME_BUDGET", "SAMPLE_COUNTS", "montecarlo_seconds",
-           "DEFAULT_MONTECARLO_SECONDS"]
+           "DEFAULT_MONTECARLO_SECONDS", "blas_threads", "BLAS_THREADS"]
 
 #: default and largest time budget (seconds of a cost estimate) of the Galerkin route
 DEFAULT_TIME_BUDGET, MAX_TIME_BUDGET = 120.0, 86_400.0
@@ -25,6 +28,13 @@ DEFAULT_TIME_BUDGET, MAX_TIME_BUDGET = 120.0, 86_400.0
 DEFAULT_MONTECARLO_SECONDS = 3600.0
 #: samples of ``p0`` a sampled averaging measure may take: least, most, default
 SAMPLE_COUNTS = (1000, 10**8, 40_000)
+
+#: BLAS threads of the deterministic routes' dense linear algebra (kernels, series and
+#: ``<f>_0`` of every route run through one thread; ``VOLTERRA_BLAS_THREADS`` moves it,
+#: ``0`` leaves BLAS alone). A multi-threaded OpenBLAS on a busy machine spins: on 2
+#: shared cores (load ≈ 4) an 8-unit Galerkin K₁ at degree 4 took 14–107 s with two
+#: threads against 5–14 s with one, and the 3-unit CLI kernel 6–11 s against 2.4–2.6 s.
+BLAS_THREADS = 1
 
 _SUFFIX = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
@@ -100,6 +110,32 @@ def montecarlo_seconds() -> float:
     except ValueError:
         val = math.nan
     return time_budget(val, "VOLTERRA_TIME_BUDGET")
+
+
+def _blas_thread_count() -> int | None:
+    """:data:`BLAS_THREADS`, or ``VOLTERRA_BLAS_THREADS`` (a whole number ≥ 0; ``0``:
+    ``None``, leave BLAS alone)."""
+    env = os.environ.get("VOLTERRA_BLAS_THREADS")
+    if not env:
+        return BLAS_THREADS
+    if not env.strip().isdigit() or int(env) > 4096:
+        raise InvalidInputError(f"VOLTERRA_BLAS_THREADS must be a whole number in [0, 4096] "
+                                f"(0: leave BLAS alone), got {env!r}",
+                                param="VOLTERRA_BLAS_THREADS")
+    return int(env) or None
+
+
+@contextmanager
+def blas_threads(n: int | None = None) -> Iterator[None]:
+    """Limit the BLAS thread count of every loaded BLAS (OpenBLAS, MKL, BLIS, through
+    ``threadpoolctl``) to ``n`` (default :data:`BLAS_THREADS` or
+    ``VOLTERRA_BLAS_THREADS``) while the block runs; restores it afterwards."""
+    n = _blas_thread_count() if n is None else n
+    if n is None:
+        yield
+        return
+    with threadpool_limits(limits=n, user_api="blas"):
+        yield
 
 
 def check_memory(estimate_bytes: float, what: str, option: str,

@@ -50,6 +50,7 @@ from .budget import (
     DEFAULT_TIME_BUDGET,
     MAX_TIME_BUDGET,
     SAMPLE_COUNTS,
+    blas_threads,
     check_memory,
     memory_budget,
     montecarlo_seconds,
@@ -106,6 +107,9 @@ environment:
   VOLTERRA_TIME_BUDGET      seconds a Monte Carlo run may take (default 3600): the
                             first chunk of paths (or the first second of a single
                             long chunk) is timed and a longer run refused
+  VOLTERRA_BLAS_THREADS     BLAS threads of the deterministic routes (default 1:
+                            a multi-threaded BLAS on a busy machine spins; 0
+                            leaves BLAS alone)
   VOLTERRA_DEBUG=1          print the traceback of internal errors
 
 output files are written atomically (a temporary file in the same directory,
@@ -834,6 +838,8 @@ def main(argv: list[str] | None = None) -> int:
             return int(exc.code or 0)
         memory_budget()           # a malformed VOLTERRA_MEMORY_BUDGET / _TIME_BUDGET is
         montecarlo_seconds()      # refused up front, whichever route would have read it
+        with blas_threads():      # ... and so is a malformed VOLTERRA_BLAS_THREADS
+            pass
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             # numpy's floating-point notes (from lambdified observables and inputs probed

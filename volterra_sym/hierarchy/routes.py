@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from ..budget import blas_threads
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
 from .propagation import prefix_graph
 
@@ -135,10 +136,12 @@ def with_fallback(route, model, f: sp.Expr, method: str, call):
     """``(route', call(route'))`` for ``route' = route``, or — with ``method="auto"``, where
     that route cannot reach the order (:class:`~volterra_sym.errors.UnsupportedOrderError`:
     spectral kernels of order ≤ 3, series ≤ 12) — the next route that applies
-    (:func:`next_route`); with an explicit method the refusal stands."""
+    (:func:`next_route`); with an explicit method the refusal stands. Every route runs
+    with :func:`~volterra_sym.budget.blas_threads` (one BLAS thread by default)."""
     while True:
         try:
-            return route, call(route)
+            with blas_threads():
+                return route, call(route)
         except UnsupportedOrderError:
             nxt = next_route(model, f, route.name) if method == "auto" else None
             if nxt is None:

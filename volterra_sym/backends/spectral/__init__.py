@@ -47,7 +47,7 @@ next coarser ladder rung), ``memory_budget`` (bytes), ``cut``. ``BACKEND.series_
 ``BACKEND.mean0`` use the defaults; call :func:`series_terms` / :func:`mean0` for options and
 error estimates. Refused (``applies``): n ≥ 3, symbolic parameters, observables with free
 parameters, a singular ``D`` for n = 2. Dense LAPACK runs with
-:data:`~volterra_sym.backends.spectral.collocation.BLAS_THREADS` (1) BLAS threads.
+:data:`~volterra_sym.budget.BLAS_THREADS` (1) BLAS threads.
 """
 
 from .backend import BACKEND

@@ -41,16 +41,14 @@ In mode coordinates ``a = V⁻¹ ĝ``:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 import scipy.linalg
 import sympy as sp
-from threadpoolctl import threadpool_limits
 
+from ...budget import BLAS_THREADS, blas_threads
 from ...density import bracket_1d, stationary_density
 from ...density.bracket import log_density_1d
 from ...density.stationary import NUMPY_EXTRAS
@@ -65,24 +63,6 @@ __all__ = ["ModelNumerics", "Domain", "Discretisation", "GridError", "choose_dom
 
 class GridError(NotApplicableError):
     """The grid discretisation cannot be built as asked (the message names the limit)."""
-
-
-#: BLAS threads used by the spectral backend's dense linear algebra (``None``: leave BLAS
-#: alone). One thread by default: the matrices are moderate and a multi-threaded OpenBLAS
-#: on a busy machine spins (measured 5-10x slower on 2 shared cores).
-BLAS_THREADS: int | None = 1
-
-
-@contextmanager
-def blas_threads(n: int | None = None) -> Iterator[None]:
-    """Temporarily limit the BLAS thread count (default :data:`BLAS_THREADS`) of every BLAS
-    loaded (OpenBLAS, MKL, BLIS: through ``threadpoolctl``); restores it afterwards."""
-    n = BLAS_THREADS if n is None else n
-    if n is None:
-        yield
-        return
-    with threadpool_limits(limits=n, user_api="blas"):
-        yield
 
 
 # ---------------------------------------------------------------------- model as numbers

@@ -31,7 +31,7 @@ _CACHE_BYTES = 1 << 30
 
 
 def _blas_limited(fn):
-    """Run ``fn`` with :data:`~volterra_sym.backends.spectral.collocation.BLAS_THREADS`
+    """Run ``fn`` with :data:`~volterra_sym.budget.BLAS_THREADS`
     BLAS threads."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
