@@ -245,6 +245,11 @@ def signature_words(d: int, depth: int) -> list[tuple[int, ...]]:
     return words
 
 
+def _level_offset(d: int, n: int) -> int:
+    """Flat offset ``Σ_{j<n} d^j`` of level ``n`` (no loop over the levels)."""
+    return n if d == 1 else (d**n - 1) // (d - 1)
+
+
 def _level_offsets(d: int, depth: int) -> list[int]:
     offs = [0]
     for n in range(depth + 1):
@@ -265,6 +270,12 @@ class FeatureLayout:
     degree: int
     depth: int
 
+    def __post_init__(self) -> None:
+        # validated here too, not only in feature_layout (a float degree reached range())
+        _check_int(self.m, "m", 1)
+        _check_int(self.degree, "degree", 0)
+        _check_int(self.depth, "depth", 1)
+
     @property
     def d(self) -> int:
         """Number of letters (path channels) ``m * (degree + 1)``."""
@@ -277,7 +288,10 @@ class FeatureLayout:
 
     @property
     def letters(self) -> tuple[tuple[int, int], ...]:
-        """``letters[i] = (k, q)``: input channel ``k`` and monomial power ``q`` of letter ``i``."""
+        """``letters[i] = (k, q)``: input channel ``k`` and monomial power ``q`` of letter ``i``
+        (their memory is estimated first: ``degree = 10**30`` looped for ever)."""
+        check_memory(120.0 * self.m * (self.degree + 1), f"the {self.d:.3g} letters",
+                     "lower degree or m")
         return tuple((k, q) for k in range(self.m) for q in range(self.degree + 1))
 
     @property
@@ -297,8 +311,7 @@ class FeatureLayout:
         if not (_is_int(n) and 0 <= n <= self.depth):
             raise InvalidInputError(f"level n must be an integer in 0..{self.depth}, got {n!r}",
                                     param="n")
-        offs = _level_offsets(self.d, self.depth)
-        return slice(offs[n], offs[n + 1])
+        return slice(_level_offset(self.d, n), _level_offset(self.d, n + 1))
 
     def word_index(self, word: Sequence[int] | Sequence[tuple[int, int]]) -> int:
         """Flat index of a word given as letter indices or as ``(k, q)`` pairs."""
@@ -316,7 +329,7 @@ class FeatureLayout:
         idx = 0
         for a in letters:
             idx = idx * self.d + a
-        return _level_offsets(self.d, self.depth)[n] + idx
+        return _level_offset(self.d, n) + idx
 
     def describe(self, index: int) -> tuple[tuple[int, int], ...]:
         """The word at flat position ``index`` as a tuple of ``(k, q)`` pairs."""
@@ -665,12 +678,28 @@ class _CallableInput:
         return vals
 
 
+def _multiset_count(m: int, order: int) -> float:
+    """``Σ_{j=1}^{order} C(m+j-1, j) = C(m+order, order) − 1`` (multisets of ``1..order`` of
+    ``m`` channels) as a float in O(1) (``inf`` past the float range)."""
+    k, big = min(m, order), max(m, order)
+    if k > 1000:  # C(2k, k) > 1e600: past the float range, whatever the precision
+        return math.inf
+    # log C(big + k, k) = Σ_i log((big + i)/i): lgamma(big + k) − lgamma(big) cancels for huge big
+    log = math.fsum(math.log(float(big) + i) - math.log(i) for i in range(1, k + 1))
+    return math.inf if log > 700 else max(math.exp(log) - 1.0, 0.0)
+
+
 def kick_channels(m: int, order: int) -> tuple[tuple[int, ...], ...]:
     """Every multiset of ``1..order`` channels of ``0..m-1`` as a sorted tuple, by size then
     lexicographically: ``kick_channels(2, 2) = ((0,), (1,), (0, 0), (0, 1), (1, 1))``, the
     channels of the augmented input (module docstring). The first ``m`` are the plain
-    channels."""
+    channels. There are ``C(m + order, order) − 1`` of them; their memory is estimated from
+    that count first (:class:`~volterra_sym.errors.ResourceLimitError` naming ``order``)."""
     m, order = _check_int(m, "m", 1), _check_int(order, "order", 1)
+    count = _multiset_count(m, order)
+    check_memory(count * (64 + 8 * min(order, 2**40)),
+                 f"the {count:.3g} channel multisets of sizes 1..{order} of {m} channel(s)",
+                 "lower order (or m)")
     return tuple(c for j in range(1, order + 1)
                  for c in combinations_with_replacement(range(m), j))
 
@@ -989,9 +1018,9 @@ def iter_response_features(
         return iter([(slice(0, 1), ResponseFeatures(vals, t[out_i], lay, r, red))])
     arr = _check_samples(u, t)
     single = np.ndim(u) < 3
+    _check_signature_memory(arr.shape[0], chunk_size, n_fine, arr.shape[2] * (degree + 1),
+                            depth, out_i.size, reduced=red)
     lay = FeatureLayout(arr.shape[2], degree, depth)
-    _check_signature_memory(arr.shape[0], chunk_size, n_fine, lay.d, depth, out_i.size,
-                            reduced=red)
     _, pos = _fine_grid(t, r)
     weights = _sample_weights(t, r) if t.size > 1 else None
 
