@@ -426,3 +426,49 @@ def test_integer_powers_still_work_and_large_ones_do_not_overflow():
     assert np.all(np.abs(F.coefficients[1]) < 1e-300)
     ref = {(a, w): c for a, w, c in word_terms([0], [200])}
     assert max(abs(c) for c in ref.values()) < 1e-300
+
+
+@pytest.mark.parametrize("call", [
+    # ~10^5 sequences of 10^4 samples: hours of Chen recursion, started without a word
+    lambda: signature_batch(np.broadcast_to(np.zeros((1, 2001, 1)), (10**5, 2001, 1)),
+                            np.linspace(0, 1, 2001), 1.0, 3, 3),
+    lambda: response_features(np.broadcast_to(np.zeros((1, 2001, 1)), (10**5, 2001, 1)),
+                              np.linspace(0, 1, 2001), 3, 3, times_out=[1.0], reduce=_first),
+    lambda: signature_batch([np.sin] * 10**5, np.linspace(0, 1, 2001), 1.0, 3, 3),
+    lambda: signature_batch([np.sin] * 2000, np.linspace(0, 1, 2001), 1.0, 3, 3,
+                            extrapolate=True, time_budget=5),
+    lambda: ResponseFeatures(depth=3, degree=3).fit(np.zeros((1, 2001))).transform(
+        np.broadcast_to(np.zeros((1, 2001)), (10**5, 2001))),
+])
+def test_feature_batches_estimate_their_time_before_the_work(call):
+    with _deadline(20), pytest.raises(ResourceLimitError) as info:
+        call()
+    err = info.value
+    assert err.unit == "seconds" and err.estimate > err.budget
+    assert "time_budget" in err.option and "time_budget" in str(err)
+
+
+def _first(v):
+    return v[..., :1]
+
+
+def test_time_estimate_against_a_measured_batch():
+    """The estimate (signature_seconds) is within a factor 5 of a measured batch, and a
+    batch under the budget runs; time_budget is validated like the Galerkin route's."""
+    import time
+
+    from volterra_sym.features.signature import signature_seconds
+
+    rng = np.random.default_rng(0)
+    T = np.linspace(0, 1, 201)
+    U = rng.normal(size=(256, 201, 2)) * 0.1
+    t0 = time.perf_counter()
+    response_features(U, T, 3, 2, times_out=[1.0])
+    took = time.perf_counter() - t0
+    est = signature_seconds(256, 32, 800, 6, 3, 1)
+    assert est / 5 < took < 5 * est, (took, est)
+    with pytest.raises(ResourceLimitError):
+        response_features(U, T, 3, 2, times_out=[1.0], time_budget=est / 100)
+    with pytest.raises(InvalidInputError) as info:
+        response_features(U, T, 3, 2, time_budget=-1)
+    assert info.value.param == "time_budget"

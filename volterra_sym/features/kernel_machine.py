@@ -62,10 +62,15 @@ from .signature import (
     FeatureLayout,
     FrozenResult,
     _check_int,
+    _check_times,
+    _n_fine,
+    _point_value,
     augment_input,
+    check_signature_time,
     feature_layout,
     real_array,
     response_features,
+    signature_seconds,
 )
 
 if TYPE_CHECKING:
@@ -115,6 +120,7 @@ def signature_batch(
     extrapolate: bool = False,
     quad_points: int | None = None,
     channels: Sequence[tuple[int, ...]] | None = None,
+    time_budget: float | None = None,
 ) -> tuple[np.ndarray, FeatureLayout]:
     """Signatures ``S(X^u)_{0,t}`` of a set of inputs at one time ``t``: ``(B, size)``.
 
@@ -126,8 +132,14 @@ def signature_batch(
     ``channels``: the signature of the augmented input ``(Π_{c∈κ} u_c)_κ`` instead (the
     :attr:`ResponseFunctional.channels` of a model with the input inside a nonlinear
     activation, docs/theory.md §10).
+
+    The time of the whole batch (both refinements with ``extrapolate``) is estimated first
+    (:func:`~volterra_sym.features.signature.signature_seconds`, about ``1.5e-9·B·N·size
+    + 3e-6·N·depth`` per chunk of inputs, ``N`` fine steps) and refused
+    (:class:`~volterra_sym.errors.ResourceLimitError`) over ``time_budget`` seconds
+    (default 120).
     """
-    r = 4 if refine is None else refine
+    r = 4 if refine is None else _check_int(refine, "refine", 1)
     if not isinstance(extrapolate, (bool, np.bool_)):
         raise InvalidInputError(f"extrapolate must be True or False, got {extrapolate!r}",
                                 param="extrapolate")
@@ -136,13 +148,16 @@ def signature_batch(
             inputs = list(inputs)  # a generator is read once, not once per refine
         except TypeError:
             pass
+    _check_batch_time(inputs, times, _check_int(depth, "depth", 1),
+                      _check_int(degree, "degree", 0), r, bool(extrapolate), channels,
+                      time_budget)
     layouts: list[FeatureLayout] = []
 
     def one(u: object, rr: int) -> np.ndarray:
         if channels is not None:
             u = augment_input(u, channels)
         feats = response_features(u, times, depth, degree, times_out=[t], refine=rr,
-                                  quad_points=quad_points)
+                                  quad_points=quad_points, time_budget=time_budget)
         layouts.append(feats.layout)
         return feats.values[..., 0, :]
 
@@ -161,6 +176,29 @@ def signature_batch(
     if any(lay != layouts[0] for lay in layouts):
         raise InvalidInputError("inputs have different numbers of channels", param="inputs")
     return S, layouts[0]
+
+
+def _check_batch_time(inputs: object, times: object, depth: int, degree: int, refine: int,
+                      extrapolate: bool, channels: object, budget: object) -> None:
+    """Refuse a :func:`signature_batch` whose estimated seconds exceed ``budget``."""
+    t = _check_times(times)
+    if isinstance(inputs, np.ndarray) or not _is_callable_seq(inputs):
+        arr = real_array(inputs, "inputs")
+        n_in, chunk = (arr.shape[0] if arr.ndim == 3 else 1), 32
+        m = arr.shape[-1] if arr.ndim >= 2 else 1
+    else:
+        n_in, chunk = len(inputs), 1  # type: ignore[arg-type]
+        m = None if channels is None else len(channels)  # type: ignore[arg-type]
+        if m is None:
+            m = _point_value(inputs[0], float(t[-1])).size  # type: ignore[index]
+    if channels is not None:
+        m = len(channels)  # type: ignore[arg-type]
+    d = m * (degree + 1)
+    seconds = sum(signature_seconds(n_in, chunk, _n_fine(t, rr), d, depth, 1)
+                  for rr in ((refine, 2 * refine) if extrapolate else (refine,)))
+    check_signature_time(seconds, budget, f"the signatures of {n_in} input(s) (depth {depth}, "
+                                          f"{d} letters, {_n_fine(t, refine)} fine steps"
+                                          f"{', twice with extrapolate' if extrapolate else ''})")
 
 
 def _is_callable_seq(inputs: object) -> bool:

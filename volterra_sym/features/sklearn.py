@@ -52,6 +52,7 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..backends.taylor import TaylorAccuracyWarning
+from ..budget import time_budget
 from ..errors import InvalidInputError, ResourceLimitError
 from ..model import SRNN, load_model
 from .kernel_machine import hidden_unit_functionals
@@ -220,6 +221,8 @@ class _SequenceTransformer(TransformerMixin, BaseEstimator):
     def _fit_grid(self, X: np.ndarray, m: int) -> None:
         t_max = _positive(self.t_max, "t_max")
         _int_param(self.refine, "refine", 1)
+        if self.time_budget is not None:
+            time_budget(self.time_budget)
         if X.shape[1] % m:
             raise InvalidInputError(
                 f"X has n_features={X.shape[1]} columns, not a multiple of n_channels={m} "
@@ -259,6 +262,11 @@ class ResponseFeatures(_SequenceTransformer):
         default the last step only.
     refine : int, default 4
         Sub-steps per sampling interval of the piecewise-linear feature path.
+    time_budget : float, optional
+        Seconds a ``transform`` may take (default 120, at most 86400): its time is estimated
+        first (about ``1.5e-9·B·N·size + 3e-6·⌈B/32⌉·N·depth`` s for ``B`` sequences of ``N``
+        fine steps, :func:`~volterra_sym.features.signature.signature_seconds`) and refused
+        (:class:`~volterra_sym.errors.ResourceLimitError`) over the budget.
 
     Attributes
     ----------
@@ -268,13 +276,14 @@ class ResponseFeatures(_SequenceTransformer):
 
     def __init__(self, n_channels: int = 1, depth: int = 2, degree: int = 1,
                  t_max: float = 1.0, output_steps: Sequence[int] | None = None,
-                 refine: int = 4) -> None:
+                 refine: int = 4, time_budget: float | None = None) -> None:
         self.n_channels = n_channels
         self.depth = depth
         self.degree = degree
         self.t_max = t_max
         self.output_steps = output_steps
         self.refine = refine
+        self.time_budget = time_budget
 
     def fit(self, X: object, y: object = None) -> ResponseFeatures:
         """Validate the parameters and record the time grid of ``X`` (``(B, T·m)``)."""
@@ -293,7 +302,7 @@ class ResponseFeatures(_SequenceTransformer):
         with _own_names(self, u="X"):
             feats = response_features(self._sequences(X, lay.m), self.times_, lay.depth,
                                       lay.degree, times_out=self.output_times_,
-                                      refine=self.refine)
+                                      refine=self.refine, time_budget=self.time_budget)
         vals = np.asarray(feats.values).reshape(X.shape[0], self.output_steps_.size, lay.size)
         return vals[..., 1:].reshape(X.shape[0], -1)
 
@@ -324,7 +333,7 @@ class _SRNNBase(_SequenceTransformer):
     def __init__(self, model: SRNN | str = "tanh1d", order: int = 2, taylor_degree: int = 6,
                  eps: float = 1.0, t_max: float = 0.25,
                  output_steps: Sequence[int] | None = None, per_order: bool = False,
-                 refine: int = 4) -> None:
+                 refine: int = 4, time_budget: float | None = None) -> None:
         self.model = model
         self.order = order
         self.taylor_degree = taylor_degree
@@ -333,6 +342,7 @@ class _SRNNBase(_SequenceTransformer):
         self.output_steps = output_steps
         self.per_order = per_order
         self.refine = refine
+        self.time_budget = time_budget
 
     def _fit_functionals(self, X: np.ndarray) -> None:
         model = _resolve_model(self.model)
@@ -382,7 +392,8 @@ class _SRNNBase(_SequenceTransformer):
                 np.errstate(over="ignore", invalid="ignore"):
             feats = response_features(seq, self.times_, lay.depth,
                                       lay.degree, times_out=self.output_times_,
-                                      refine=self.refine, reduce=lambda v: v @ lf)
+                                      refine=self.refine, reduce=lambda v: v @ lf,
+                                      time_budget=self.time_budget)
         red = np.asarray(feats.values).reshape(X.shape[0], -1, n, n1, d1)
         powers = self.output_times_[:, None] ** np.arange(d1)
         return np.einsum("btiNa,ta->btiN", red, powers)
@@ -435,7 +446,7 @@ class SRNNFeatures(_SRNNBase):
     t_max : float, default 0.25
         Time of the last sample; the default lies inside the Taylor radius of the default
         model (``tanh1d`` at ``taylor_degree=6``: radius 0.61).
-    output_steps, refine
+    output_steps, refine, time_budget
         As in :class:`ResponseFeatures`.
     per_order : bool, default False
         One feature per order instead of their ε-weighted sum.
