@@ -12,12 +12,14 @@ import pytest
 
 from volterra_sym.errors import InvalidInputError, NotApplicableError, ResourceLimitError
 from volterra_sym.features import (
+    FeatureLayout,
     expanding_signature,
     feature_kernel,
     feature_layout,
     fit_kernel_ridge,
     fit_ridge,
     functional_from_coefficients,
+    kick_channels,
     loo_errors,
     response_features,
     response_functional_latex,
@@ -360,3 +362,113 @@ def test_signature_layout_and_callbacks_are_checked(call, param):
         call()
     assert info.value.param == param, info.value
     assert _LAY.word_index([(0, 1), 1]) == 6 and _LAY.describe(-1) == ((0, 1), (0, 1))
+
+
+@pytest.mark.parametrize(("call", "option"), [
+    # each looped over every multiset / term / letter before any cost check: a hang
+    (lambda: kick_channels(2, 10**30), "order"),
+    (lambda: kick_channels(10**30, 2), "m"),
+    (lambda: word_terms([0], [10**30]), "powers"),
+    (lambda: word_terms([0, 1], [10**4, 10**4]), "powers"),
+    # 2·10^6 terms, each with two factorials of up to 10^6! (hours)
+    (lambda: word_terms([0], [2 * 10**6]), "powers"),
+    (lambda: feature_layout(1, 10**30, 1).letters, "degree"),
+])
+def test_huge_multiset_word_and_letter_counts_are_refused_at_once(call, option):
+    with _deadline(20), pytest.raises(ResourceLimitError) as info:
+        call()
+    assert option in info.value.option
+
+
+def test_counts_are_closed_forms():
+    """C(m + order, order) − 1 multisets (independent route: math.comb), Π(p_j + 1) terms;
+    level offsets without a loop over the levels."""
+    import math
+
+    for m, order in [(1, 1), (2, 2), (3, 5), (4, 3)]:
+        assert len(kick_channels(m, order)) == math.comb(m + order, order) - 1
+    assert len(word_terms([0, 1, 0], [3, 0, 5])) == 4 * 1 * 6
+    with _deadline(20):
+        lay = FeatureLayout(1, 0, 10**15)  # one letter: level n starts at n
+        assert lay.level_slice(10**14) == slice(10**14, 10**14 + 1)
+
+
+@pytest.mark.parametrize(("call", "param"), [
+    # int() truncated these: power 2.7 meant 2, channel 0.5 meant channel 0
+    (lambda: functional_from_coefficients({(0,): {(2.7,): 1.0}}, 1, 3), "coefficients"),
+    (lambda: functional_from_coefficients({(0,): {(2.0,): 1.0}}, 1, 3), "coefficients"),
+    (lambda: functional_from_coefficients({(0.5,): {(2,): 1.0}}, 1, 3), "coefficients"),
+    (lambda: functional_from_coefficients({((0, 1.5),): {(1,): 1.0}}, 2, 3,
+                                          channels=[(0,), (1,), (0, 1)]), "coefficients"),
+    (lambda: functional_from_coefficients({((0, 1),): {(1,): 1.0}}, 2, 3,
+                                          channels=[(0,), (1,), (0, 1.0)]), "channels"),
+    (lambda: word_terms([0], [2.7]), "powers"),
+    (lambda: word_terms([0.5], [1]), "channels"),
+    # raw TypeError before
+    (lambda: functional_from_coefficients({0: {(2,): 1.0}}, 1, 3), "coefficients"),
+    (lambda: functional_from_coefficients({(0,): {2: 1.0}}, 1, 3), "coefficients"),
+    (lambda: FeatureLayout(1, 1.5, 2), "degree"),
+])
+def test_non_integer_channels_and_powers_are_refused_not_truncated(call, param):
+    with pytest.raises(InvalidInputError) as info:
+        call()
+    assert info.value.param == param, info.value
+
+
+def test_integer_powers_still_work_and_large_ones_do_not_overflow():
+    a = functional_from_coefficients({(0,): {(np.int64(2),): 1.0}}, 1, 3)
+    b = functional_from_coefficients({(0,): {(2,): 1.0}}, 1, 3)
+    np.testing.assert_array_equal(a.coefficients, b.coefficients)
+    # 171! is past the floats: a raw OverflowError before; the weights 1/(a! b!) with
+    # a + b = 200 are all < 1e-300 (word_terms, the loop reference, gives the same)
+    with np.errstate(all="raise"):
+        F = functional_from_coefficients({(0,): {(200,): 1.0}}, 1, 200)
+    assert np.all(np.abs(F.coefficients[1]) < 1e-300)
+    ref = {(a, w): c for a, w, c in word_terms([0], [200])}
+    assert max(abs(c) for c in ref.values()) < 1e-300
+
+
+@pytest.mark.parametrize("call", [
+    # ~10^5 sequences of 10^4 samples: hours of Chen recursion, started without a word
+    lambda: signature_batch(np.broadcast_to(np.zeros((1, 2001, 1)), (10**5, 2001, 1)),
+                            np.linspace(0, 1, 2001), 1.0, 3, 3),
+    lambda: response_features(np.broadcast_to(np.zeros((1, 2001, 1)), (10**5, 2001, 1)),
+                              np.linspace(0, 1, 2001), 3, 3, times_out=[1.0], reduce=_first),
+    lambda: signature_batch([np.sin] * 10**5, np.linspace(0, 1, 2001), 1.0, 3, 3),
+    lambda: signature_batch([np.sin] * 2000, np.linspace(0, 1, 2001), 1.0, 3, 3,
+                            extrapolate=True, time_budget=5),
+    lambda: ResponseFeatures(depth=3, degree=3).fit(np.zeros((1, 2001))).transform(
+        np.broadcast_to(np.zeros((1, 2001)), (10**5, 2001))),
+])
+def test_feature_batches_estimate_their_time_before_the_work(call):
+    with _deadline(20), pytest.raises(ResourceLimitError) as info:
+        call()
+    err = info.value
+    assert err.unit == "seconds" and err.estimate > err.budget
+    assert "time_budget" in err.option and "time_budget" in str(err)
+
+
+def _first(v):
+    return v[..., :1]
+
+
+def test_time_estimate_against_a_measured_batch():
+    """The estimate (signature_seconds) is within a factor 5 of a measured batch, and a
+    batch under the budget runs; time_budget is validated like the Galerkin route's."""
+    import time
+
+    from volterra_sym.features.signature import signature_seconds
+
+    rng = np.random.default_rng(0)
+    T = np.linspace(0, 1, 201)
+    U = rng.normal(size=(256, 201, 2)) * 0.1
+    t0 = time.perf_counter()
+    response_features(U, T, 3, 2, times_out=[1.0])
+    took = time.perf_counter() - t0
+    est = signature_seconds(256, 32, 800, 6, 3, 1)
+    assert est / 5 < took < 5 * est, (took, est)
+    with pytest.raises(ResourceLimitError):
+        response_features(U, T, 3, 2, times_out=[1.0], time_budget=est / 100)
+    with pytest.raises(InvalidInputError) as info:
+        response_features(U, T, 3, 2, time_budget=-1)
+    assert info.value.param == "time_budget"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from volterra_sym import SRNN
+from volterra_sym.errors import InvalidInputError
 from volterra_sym.features import (
     feature_kernel,
     fit_kernel_ridge,
@@ -230,3 +231,48 @@ def test_example_quick(tmp_path) -> None:
     assert (tmp_path / "km.png").exists()
     assert res["kernel_identity"] < 1e-8
     assert res["feature_check"] < 1e-4
+
+
+# ----------------------------------------------------------------------------- bad kernels
+_RNG = np.random.default_rng(7)
+_X3 = _RNG.normal(size=(12, 3))
+_Y12 = _RNG.normal(size=12)
+_A = _RNG.normal(size=(12, 12))
+_INDEF = _A + _A.T                       # eigenvalues of both signs, O(1)
+_NOISY = _X3 @ _X3.T + 1e-11 * _INDEF    # rank 3 plus perturbations of ±1e-11
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fit_kernel_ridge(_INDEF, _Y12, 0.0),
+    lambda: fit_kernel_ridge(_INDEF, _Y12, 1e-3),
+    lambda: fit_kernel_ridge(_X3 @ _X3.T + np.triu(np.ones((12, 12)), 1), _Y12, 0.1),
+    lambda: loo_errors(_INDEF, _Y12, [0.0, 1.0]),
+    lambda: select_lambda(_INDEF, _Y12),
+])
+def test_indefinite_or_asymmetric_kernel_is_refused(call) -> None:
+    """An indefinite K_c had its negative directions dropped silently (λ = 0; λ = −s_min
+    makes K_c + λI singular); an asymmetric K was symmetrised without a word."""
+    with pytest.raises(InvalidInputError) as info:
+        call()
+    assert info.value.param == "K"
+
+
+def test_ridgeless_fit_on_a_numerically_singular_kernel_is_refused() -> None:
+    """λ = 0 on a rank-3 kernel plus ±1e-11 noise kept the +1e-11 eigenvalues: coefficients
+    ~1e11 (dominated by the noise), returned silently."""
+    with pytest.raises(InvalidInputError, match="lam > 0") as info:
+        fit_kernel_ridge(_NOISY, _Y12, 0.0)
+    assert info.value.param == "lam"
+    # at the advised λ the noise (≤ 1e-3 λ) hardly moves the fit: the ridge readout on the
+    # noise-free features (independent route) predicts the same to 1e-2 |y|
+    lam = float(str(info.value).split("lam >= ")[1].split(",")[0])
+    kr = fit_kernel_ridge(_NOISY, _Y12, lam)
+    ref = fit_ridge(_X3, _Y12, lam).predict(_X3)
+    np.testing.assert_allclose(kr.predict(_NOISY), ref, atol=1e-2 * np.abs(_Y12).max())
+    # the same kernel without the noise is exactly rank 3: the ridgeless fit is the min-norm
+    # least squares fit on the features (independent route: lstsq on [1, Φ])
+    K = _X3 @ _X3.T
+    kr0 = fit_kernel_ridge(K, _Y12, 0.0)
+    A = np.hstack([np.ones((12, 1)), _X3])
+    coef = np.linalg.lstsq(A, _Y12, rcond=None)[0]
+    np.testing.assert_allclose(kr0.predict(K), A @ coef, rtol=1e-9, atol=1e-12)

@@ -209,3 +209,39 @@ def test_unfitted_and_bad_input_raise_typed_errors(linear2):
         fitted.transform(np.zeros((2, 6)))
     with pytest.raises(InvalidInputError, match="input_features should have length"):
         fitted.get_feature_names_out(["a", "b"])
+
+
+_XS = np.random.default_rng(0).normal(size=(3, 11))
+
+
+@pytest.mark.parametrize(("make", "param"), [
+    # the Taylor backend's refusal named its own "degree"
+    (lambda: SRNNFeatures(taylor_degree=10**9).fit(_XS), "taylor_degree"),
+    (lambda: SRNNKernel(taylor_degree=10**30).fit(_XS), "taylor_degree"),
+    # the signature's overflow named the inner sequences "u"
+    (lambda: SRNNFeatures().fit(_XS).transform(_XS * 1e200), "X"),
+    (lambda: SRNNKernel().fit(_XS * 1e300), "X"),
+    (lambda: ResponseFeatures(depth=3).fit_transform(_XS * 1e200), "X"),
+    # φ(X) φ(X_fit)ᵀ overflowed to inf, returned silently
+    (lambda: SRNNKernel().fit_transform(_XS * 1e150), "X"),
+    (lambda: SRNNKernel().fit(_XS * 1e70).transform(_XS * 1e90), "X"),
+    # ε^N overflowed to inf: NaN/inf features
+    (lambda: SRNNFeatures(eps=1e200).fit_transform(_XS), "eps"),
+])
+def test_errors_name_the_estimators_own_parameters(make, param):
+    import warnings
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        with pytest.raises(InvalidInputError) as info:
+            make()
+    assert info.value.param == param, info.value
+    assert param in str(info.value)
+
+
+def test_srnn_resource_refusal_names_order_and_taylor_degree():
+    from volterra_sym.errors import ResourceLimitError
+
+    with pytest.raises(ResourceLimitError) as info:
+        SRNNFeatures(refine=10**9).fit_transform(_XS)
+    assert "taylor_degree" in info.value.option and "order" in info.value.option

@@ -84,7 +84,7 @@ import numpy as np
 import sympy as sp
 
 from ..backends.taylor import taylor_hierarchy
-from ..budget import check_memory
+from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, NotApplicableError
 from ..hierarchy.composite import kick_sequences
 from ..hierarchy.hooks import register_implementation
@@ -120,6 +120,10 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- bookkeeping
+#: terms :func:`word_terms` may expand (a Python loop of ~5 µs a term: ~5 s)
+MAX_WORD_TERMS = 10**6
+
+
 def word_terms(
     channels: Sequence[int], powers: Sequence[int]
 ) -> list[tuple[int, tuple[tuple[int, int], ...], float]]:
@@ -130,23 +134,49 @@ def word_terms(
     ``Π_j (-1)^{b_j}/(a_j! b_j!)`` (see the module docstring). Terms with the same ``(a_1,
     word)`` are *not* merged. Reference implementation (loops), used by the tests.
     """
-    k = tuple(int(c) for c in channels)
-    p = tuple(int(x) for x in powers)
+    k = _int_tuple(channels, "channels")
+    p = _int_tuple(powers, "powers")
     if min(p, default=0) < 0:
         raise InvalidInputError(f"powers must be integers >= 0, got {p}", param="powers")
+    if min(k, default=0) < 0:
+        raise InvalidInputError(f"channels must be integers >= 0, got {k}", param="channels")
     if len(k) != len(p) or not k:
         raise InvalidInputError(f"channels {k} and powers {p} must have the same length >= 1",
                                 param="channels")
+    count = math.prod(float(pj) + 1.0 for pj in p)  # Π (p_j + 1) terms, no loop over them
+    check_memory(count * (100 + 120 * len(p)), f"the {count:.3g} terms of word_terms",
+                 "lower powers")
+    check_count(count, MAX_WORD_TERMS, "word_terms (a Python loop, ~5 µs a term)", "terms",
+                "lower powers")
+    # 1/(a! b!) in floats: a factorial past 170 is inf (its weight underflows to 0 anyway)
+    fact = [float(math.factorial(i)) if i <= 170 else math.inf for i in range(max(p) + 1)]
     N = len(k)
     out = []
     for b in product(*(range(pj + 1) for pj in p)):
         a = [pj - bj for pj, bj in zip(p, b, strict=True)]
         q = [b[j] + (a[j + 1] if j + 1 < N else 0) for j in range(N)]
-        w = math.prod((-1) ** b[j] / (math.factorial(a[j]) * math.factorial(b[j]))
-                      for j in range(N))
+        w = math.prod((-1) ** b[j] / (fact[a[j]] * fact[b[j]]) for j in range(N))
         word = tuple((k[j], q[j]) for j in reversed(range(N)))
         out.append((a[0], word, w))
     return out
+
+
+def _int_tuple(values: object, name: str) -> tuple[int, ...]:
+    """``values`` as a tuple of integers; a float (``2.7``, also ``2.0``), bool or string is an
+    :class:`InvalidInputError` naming ``name`` (``int()`` truncated 2.7 to 2)."""
+    if isinstance(values, (str, bytes)):
+        raise InvalidInputError(f"{name} must be a sequence of integers, got {values!r}",
+                                param=name)
+    try:
+        items = tuple(values)  # type: ignore[arg-type]
+    except TypeError:
+        raise InvalidInputError(f"{name} must be a sequence of integers, got {values!r}",
+                                param=name) from None
+    bad = [x for x in items if isinstance(x, bool) or not isinstance(x, (int, np.integer))]
+    if bad:
+        raise InvalidInputError(f"{name} must hold integers, got {bad[0]!r} in {values!r}",
+                                param=name)
+    return tuple(int(x) for x in items)
 
 
 def _expand(powers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -169,8 +199,10 @@ def _expand(powers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     a = p - b
     q = b.copy()
     q[:, :-1] += a[:, 1:]
-    fact = np.array([math.factorial(i) for i in range(int(p.max(initial=0)) + 1)], dtype=float)
-    weight = np.prod(np.where(b % 2 == 1, -1.0, 1.0) / (fact[a] * fact[b]), axis=1)
+    fact = np.array([float(math.factorial(i)) if i <= 170 else np.inf
+                     for i in range(int(p.max(initial=0)) + 1)])  # 171! is past the floats
+    with np.errstate(over="ignore"):  # a! b! past the floats: the weight is 0 (< 1e-308)
+        weight = np.prod(np.where(b % 2 == 1, -1.0, 1.0) / (fact[a] * fact[b]), axis=1)
     return row, a[:, 0], q, weight
 
 
@@ -563,8 +595,9 @@ def functional_from_coefficients(
     """Build ``ℓ_N(t)`` from short-lag coefficients ``{k: {p: c_{k,p}}}``.
 
     ``k = (k_1, …, k_N)`` 0-based channel tuples (``k_1`` the most recent kick), ``p`` power
-    tuples of the same length with ``|p| ≤ degree`` (missing ones are zero). ``order``
-    defaults to the longest ``k``. See the module docstring for the bookkeeping.
+    tuples of the same length with ``|p| ≤ degree`` (missing ones are zero); channels and
+    powers are integers (a float is refused, not truncated). ``order`` defaults to the
+    longest ``k``. See the module docstring for the bookkeeping.
 
     With ``channels`` (channel multisets, the letters of the augmented input, e.g.
     :func:`~volterra_sym.features.signature.kick_channels`) the keys are kicks
@@ -574,6 +607,11 @@ def functional_from_coefficients(
     :func:`kick_multiplicity`).
     """
     m = _check_int(m, "m", 1)
+    if not isinstance(coefficients, Mapping) or any(
+            not isinstance(k, (tuple, list)) or not isinstance(cp, Mapping)
+            for k, cp in coefficients.items()):
+        raise InvalidInputError("coefficients must map channel tuples k to {power tuple p: "
+                                "c_kp} mappings", param="coefficients")
     if channels is None:
         lens = [len(k) for k in coefficients]
     else:
@@ -582,7 +620,7 @@ def functional_from_coefficients(
     mean0 = _finite_real(mean0, "mean0")
     chans = None
     if channels is not None:
-        chans = tuple(tuple(sorted(int(c) for c in ch)) for ch in channels)
+        chans = tuple(tuple(sorted(_int_tuple(ch, "channels"))) for ch in channels)
         if len(set(chans)) != len(chans) or any(not ch or not all(0 <= c < m for c in ch)
                                                 for ch in chans):
             raise InvalidInputError(f"channels must be distinct non-empty multisets of channels "
@@ -599,15 +637,16 @@ def functional_from_coefficients(
     index = None if chans is None else {ch: i for i, ch in enumerate(chans)}
     for k, cp in coefficients.items():
         if chans is None:
-            k = tuple(int(c) for c in k)
+            k = _int_tuple(k, "coefficients")
             N, r = len(k), len(k)
             if not 1 <= N <= order or any(not 0 <= c < m for c in k):
                 raise InvalidInputError(f"channel tuple {k} invalid for m={m}, order={order}",
                                         param="coefficients")
             letter = np.asarray(k, dtype=np.int64)
         else:
-            kicks = tuple(tuple(sorted(int(c) for c in kick)) if isinstance(kick, (tuple, list))
-                          else (int(kick),) for kick in k)
+            kicks = tuple(tuple(sorted(_int_tuple(
+                kick if isinstance(kick, (tuple, list)) else (kick,), "coefficients")))
+                for kick in k)
             N, r = _total_order(kicks), len(kicks)
             if not 1 <= N <= order or any(kick not in index for kick in kicks):
                 raise InvalidInputError(f"kicks {k} invalid for the channels {chans} and "
@@ -615,7 +654,7 @@ def functional_from_coefficients(
             letter = np.array([index[kick] for kick in kicks], dtype=np.int64)
         if not cp:
             continue
-        powers = np.array([tuple(int(x) for x in p) for p in cp], dtype=np.int64)
+        powers = np.array([_int_tuple(p, "coefficients") for p in cp], dtype=np.int64)
         vals = np.array([_finite_real(v, "coefficients") for v in cp.values()])
         if powers.shape[1] != r or powers.min() < 0 or powers.sum(axis=1).max() > D:
             raise InvalidInputError(f"powers of {k} must be length-{r} tuples with |p| <= {D}",

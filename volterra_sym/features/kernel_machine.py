@@ -62,10 +62,15 @@ from .signature import (
     FeatureLayout,
     FrozenResult,
     _check_int,
+    _check_times,
+    _n_fine,
+    _point_value,
     augment_input,
+    check_signature_time,
     feature_layout,
     real_array,
     response_features,
+    signature_seconds,
 )
 
 if TYPE_CHECKING:
@@ -115,6 +120,7 @@ def signature_batch(
     extrapolate: bool = False,
     quad_points: int | None = None,
     channels: Sequence[tuple[int, ...]] | None = None,
+    time_budget: float | None = None,
 ) -> tuple[np.ndarray, FeatureLayout]:
     """Signatures ``S(X^u)_{0,t}`` of a set of inputs at one time ``t``: ``(B, size)``.
 
@@ -126,8 +132,14 @@ def signature_batch(
     ``channels``: the signature of the augmented input ``(Π_{c∈κ} u_c)_κ`` instead (the
     :attr:`ResponseFunctional.channels` of a model with the input inside a nonlinear
     activation, docs/theory.md §10).
+
+    The time of the whole batch (both refinements with ``extrapolate``) is estimated first
+    (:func:`~volterra_sym.features.signature.signature_seconds`, about ``1.5e-9·B·N·size
+    + 3e-6·N·depth`` per chunk of inputs, ``N`` fine steps) and refused
+    (:class:`~volterra_sym.errors.ResourceLimitError`) over ``time_budget`` seconds
+    (default 120).
     """
-    r = 4 if refine is None else refine
+    r = 4 if refine is None else _check_int(refine, "refine", 1)
     if not isinstance(extrapolate, (bool, np.bool_)):
         raise InvalidInputError(f"extrapolate must be True or False, got {extrapolate!r}",
                                 param="extrapolate")
@@ -136,13 +148,16 @@ def signature_batch(
             inputs = list(inputs)  # a generator is read once, not once per refine
         except TypeError:
             pass
+    _check_batch_time(inputs, times, _check_int(depth, "depth", 1),
+                      _check_int(degree, "degree", 0), r, bool(extrapolate), channels,
+                      time_budget)
     layouts: list[FeatureLayout] = []
 
     def one(u: object, rr: int) -> np.ndarray:
         if channels is not None:
             u = augment_input(u, channels)
         feats = response_features(u, times, depth, degree, times_out=[t], refine=rr,
-                                  quad_points=quad_points)
+                                  quad_points=quad_points, time_budget=time_budget)
         layouts.append(feats.layout)
         return feats.values[..., 0, :]
 
@@ -161,6 +176,29 @@ def signature_batch(
     if any(lay != layouts[0] for lay in layouts):
         raise InvalidInputError("inputs have different numbers of channels", param="inputs")
     return S, layouts[0]
+
+
+def _check_batch_time(inputs: object, times: object, depth: int, degree: int, refine: int,
+                      extrapolate: bool, channels: object, budget: object) -> None:
+    """Refuse a :func:`signature_batch` whose estimated seconds exceed ``budget``."""
+    t = _check_times(times)
+    if isinstance(inputs, np.ndarray) or not _is_callable_seq(inputs):
+        arr = real_array(inputs, "inputs")
+        n_in, chunk = (arr.shape[0] if arr.ndim == 3 else 1), 32
+        m = arr.shape[-1] if arr.ndim >= 2 else 1
+    else:
+        n_in, chunk = len(inputs), 1  # type: ignore[arg-type]
+        m = None if channels is None else len(channels)  # type: ignore[arg-type]
+        if m is None:
+            m = _point_value(inputs[0], float(t[-1])).size  # type: ignore[index]
+    if channels is not None:
+        m = len(channels)  # type: ignore[arg-type]
+    d = m * (degree + 1)
+    seconds = sum(signature_seconds(n_in, chunk, _n_fine(t, rr), d, depth, 1)
+                  for rr in ((refine, 2 * refine) if extrapolate else (refine,)))
+    check_signature_time(seconds, budget, f"the signatures of {n_in} input(s) (depth {depth}, "
+                                          f"{d} letters, {_n_fine(t, refine)} fine steps"
+                                          f"{', twice with extrapolate' if extrapolate else ''})")
 
 
 def _is_callable_seq(inputs: object) -> bool:
@@ -359,18 +397,77 @@ def _kept_spectrum(s: np.ndarray) -> np.ndarray:
 
 def _solve_psd(A: np.ndarray, B: np.ndarray, lam: float) -> np.ndarray:
     """``(A + λ I)⁻¹ B`` for symmetric PSD ``A``; λ > 0: Cholesky; λ = 0: the truncated
-    pseudo-inverse ``U diag(1/s, s > PINV_RCUT·s_max) Uᵀ B`` (the min-norm solution with
-    rounding-level eigenvalues dropped, as in :func:`loo_errors`)."""
+    pseudo-inverse of :func:`_pinv_solve`."""
     if lam > 0:
         try:
             return scipy.linalg.solve(A + lam * np.eye(A.shape[0]), B, assume_a="pos")
         except np.linalg.LinAlgError:
             return scipy.linalg.lstsq(A + lam * np.eye(A.shape[0]), B)[0]
     s, U = np.linalg.eigh(0.5 * (A + A.T))
+    return _pinv_solve(s, U, B)
+
+
+def _pinv_solve(s: np.ndarray, U: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``U diag(1/s, s > PINV_RCUT·s_max) Uᵀ B``: the min-norm solution with rounding-level
+    eigenvalues dropped, as in :func:`loo_errors`."""
     keep = _kept_spectrum(s)
     inv = np.where(keep, 1.0 / np.where(keep, s, 1.0), 0.0)
     UB = U.T @ B
     return U @ ((inv[:, None] if UB.ndim == 2 else inv) * UB)
+
+
+#: a kernel matrix is refused when ``max|K − Kᵀ|`` or a negative eigenvalue of ``K_c``
+#: exceeds this fraction of its scale (``max(max|K|, s_max)``): more than rounding
+KERNEL_RTOL = 1e-8
+#: the ridgeless fit (λ = 0) refuses a kept eigenvalue of ``K_c`` below this multiple of the
+#: rounding level (``n·eps·scale``, or the largest ``|negative eigenvalue|`` if larger): its
+#: ``1/s`` would carry a relative error above ``1/RIDGELESS_MARGIN``
+RIDGELESS_MARGIN = 1e3
+
+
+def _kernel_spectrum(K: np.ndarray, Kc: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(s, U, floor)``: ``K_c = U diag(s) Uᵀ`` (``s`` clipped at 0) of a kernel matrix that
+    is symmetric and whose centred form is PSD up to :data:`KERNEL_RTOL`, else
+    :class:`InvalidInputError` naming ``K`` (an indefinite ``K_c`` has no ridge solution:
+    ``K_c + λI`` is singular at ``λ = −s_min``, and the ridgeless fit would drop the negative
+    directions silently). ``floor = max(n·eps·scale, −min(s, 0))`` is the rounding level
+    of the eigenvalues."""
+    scale = float(np.abs(K).max(initial=0.0))
+    if scale > 0:
+        with np.errstate(over="ignore", invalid="ignore"):
+            asym = float(np.abs(K / scale - K.T / scale).max())
+        if not asym <= KERNEL_RTOL:
+            raise InvalidInputError(
+                f"K must be symmetric (a Gram matrix k(u_i, u_j)), but max|K - K^T| is "
+                f"{asym:.3g} of max|K| (tolerance {KERNEL_RTOL:g})", param="K")
+    s, U = np.linalg.eigh(Kc)
+    top = max(float(s.max(initial=0.0)), scale)
+    low = float(s.min(initial=0.0))
+    if low < -KERNEL_RTOL * top:
+        raise InvalidInputError(
+            f"K is not positive semi-definite: its centred form K_c = HKH has the eigenvalue "
+            f"{low:.3g} (largest {s.max():.3g}, rounding tolerance {KERNEL_RTOL * top:.3g}); "
+            f"a kernel must be a Gram matrix <φ(u_i), φ(u_j)>", param="K")
+    floor = max(K.shape[0] * np.finfo(float).eps * top, -low)
+    return np.maximum(s, 0.0), U, floor
+
+
+def _check_ridgeless(s: np.ndarray, floor: float) -> None:
+    """Refuse λ = 0 (naming ``lam``) when the pseudo-inverse keeps an eigenvalue of ``K_c``
+    within :data:`RIDGELESS_MARGIN` times its rounding level ``floor``."""
+    keep = _kept_spectrum(s)
+    if not keep.any():
+        return
+    low = float(s[keep].min())
+    if low < RIDGELESS_MARGIN * floor:
+        raise InvalidInputError(
+            f"lam=0 on a numerically singular kernel: K_c has the eigenvalue {low:.3g} "
+            f"(largest {s.max():.3g}), kept by the pseudo-inverse but within "
+            f"{RIDGELESS_MARGIN:g} times the rounding level {floor:.3g} of its eigenvalues, so "
+            f"the coefficients (~|y|/{low:.3g}) would be dominated by rounding; pass lam > 0 "
+            f"(e.g. lam >= {RIDGELESS_MARGIN * floor:.3g}, or select_lambda(K, y))",
+            param="lam")
 
 
 def _freeze_fields(obj: object, *names: str) -> None:
@@ -470,15 +567,28 @@ def _center(K: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 def fit_kernel_ridge(K: np.ndarray, y: np.ndarray, lam: float) -> KernelRidge:
-    """``α = (K_c + λ I)⁻¹ y_c`` on the training kernel ``K (n, n)`` (module docstring)."""
+    """``α = (K_c + λ I)⁻¹ y_c`` on the training kernel ``K (n, n)`` (module docstring).
+
+    ``K`` must be symmetric with ``K_c`` positive semi-definite up to rounding
+    (:data:`KERNEL_RTOL`), else :class:`InvalidInputError` naming ``K``. ``λ = 0`` is the
+    truncated pseudo-inverse (eigenvalues ``≤ PINV_RCUT·s_max`` dropped); it is refused
+    (naming ``lam``) when a kept eigenvalue ``s`` lies within :data:`RIDGELESS_MARGIN` times
+    the rounding level of the spectrum (``n·eps·max(max|K|, s_max)``, or the largest
+    ``|negative eigenvalue|``): ``α ~ |y|/s`` would be dominated by rounding — pass
+    ``λ > 0`` (:func:`select_lambda`)."""
     K, y = _check_xy(K, y, "K")
     if K.shape[0] != K.shape[1]:
         raise InvalidInputError(f"K must be square, got {K.shape}", param="K")
     lam = _check_lam(lam)
     Kc, col, tot = _center(K)
+    s, U, floor = _kernel_spectrum(K, Kc)
     ym = y.mean(axis=0)
     with np.errstate(over="ignore", invalid="ignore"):
-        alpha = _solve_psd(Kc, y - ym, lam)
+        if lam > 0:
+            alpha = _solve_psd(Kc, y - ym, lam)
+        else:
+            _check_ridgeless(s, floor)
+            alpha = _pinv_solve(s, U, y - ym)
     _check_range(alpha, "K")
     return KernelRidge(alpha, ym, col, tot, lam)
 
@@ -486,13 +596,13 @@ def fit_kernel_ridge(K: np.ndarray, y: np.ndarray, lam: float) -> KernelRidge:
 def loo_errors(K: np.ndarray, y: np.ndarray, lams: Sequence[float]) -> np.ndarray:
     """Exact leave-one-out mean squared errors of :func:`fit_kernel_ridge` for each ``λ``
     (eigen-decomposition of ``K_c``; hat matrix ``11ᵀ/n + K_c (K_c + λ I)⁻¹``). For ridge on
-    features pass ``K = Φ Φᵀ``."""
+    features pass ``K = Φ Φᵀ``. ``K`` is checked as in :func:`fit_kernel_ridge` (symmetric,
+    ``K_c`` PSD up to rounding)."""
     K, y = _check_xy(K, y, "K")
     if K.shape[0] != K.shape[1]:
         raise InvalidInputError(f"K must be square, got {K.shape}", param="K")
     Kc, _, _ = _center(K)
-    s, U = np.linalg.eigh(Kc)
-    s = np.maximum(s, 0.0)
+    s, U, _ = _kernel_spectrum(K, Kc)
     n = K.shape[0]
     yc = y - y.mean(axis=0)
     Uy = U.T @ yc

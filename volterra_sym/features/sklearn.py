@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,8 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..backends.taylor import TaylorAccuracyWarning
-from ..errors import InvalidInputError
+from ..budget import time_budget
+from ..errors import InvalidInputError, ResourceLimitError
 from ..model import SRNN, load_model
 from .kernel_machine import hidden_unit_functionals
 from .signature import (
@@ -106,6 +108,41 @@ def _validate(est: BaseEstimator, X: object, reset: bool) -> np.ndarray:
         raise InvalidInputTypeError(str(exc), param="X") from None
     except ValueError as exc:
         raise InvalidInputError(str(exc), param="X") from None
+
+
+@contextmanager
+def _own_names(est: BaseEstimator, **names: str):
+    """Re-raise an :class:`InvalidInputError` of an inner routine whose ``param`` is a key of
+    ``names`` as the same error naming the estimator's own parameter (``degree`` ->
+    ``taylor_degree``, the sequences ``u`` -> the data ``X``)."""
+    try:
+        yield
+    except ResourceLimitError as exc:
+        # the inner option names the routine's parameters: say which are the estimator's
+        inner = [k for k in ("depth", "degree") if k in names and k in (exc.option or "")]
+        if not inner:
+            raise
+        note = " (" + ", ".join(f"{k} = {names[k]}" for k in inner) + " here)"
+        raise ResourceLimitError(f"{type(est).__name__}: {exc}{note}", estimate=exc.estimate,
+                                 budget=exc.budget, unit=exc.unit,
+                                 option=f"{exc.option}{note}") from None
+    except InvalidInputError as exc:
+        own = names.get(exc.param or "")
+        if own is None:
+            raise
+        what = ("X (the sequences u = X.reshape(B, T, m))" if own == "X" else
+                f"{own}={getattr(est, own)!r}")
+        raise type(exc)(f"{type(est).__name__}: {what} is refused: {exc}", param=own) from None
+
+
+def _finite_out(est: BaseEstimator, out: np.ndarray) -> np.ndarray:
+    """Features or kernel values that left the float range (finite but huge ``X``) are an
+    :class:`InvalidInputError` naming ``X``, never returned as inf/NaN."""
+    if not np.all(np.isfinite(out)):
+        raise InvalidInputError(f"{type(est).__name__}: X is too large: its features overflow "
+                                "the float range; scale X down (or lower t_max or eps)",
+                                param="X")
+    return out
 
 
 def _require_fitted(est: BaseEstimator) -> None:
@@ -184,6 +221,8 @@ class _SequenceTransformer(TransformerMixin, BaseEstimator):
     def _fit_grid(self, X: np.ndarray, m: int) -> None:
         t_max = _positive(self.t_max, "t_max")
         _int_param(self.refine, "refine", 1)
+        if self.time_budget is not None:
+            time_budget(self.time_budget)
         if X.shape[1] % m:
             raise InvalidInputError(
                 f"X has n_features={X.shape[1]} columns, not a multiple of n_channels={m} "
@@ -223,6 +262,11 @@ class ResponseFeatures(_SequenceTransformer):
         default the last step only.
     refine : int, default 4
         Sub-steps per sampling interval of the piecewise-linear feature path.
+    time_budget : float, optional
+        Seconds a ``transform`` may take (default 120, at most 86400): its time is estimated
+        first (about ``1.5e-9·B·N·size + 3e-6·⌈B/32⌉·N·depth`` s for ``B`` sequences of ``N``
+        fine steps, :func:`~volterra_sym.features.signature.signature_seconds`) and refused
+        (:class:`~volterra_sym.errors.ResourceLimitError`) over the budget.
 
     Attributes
     ----------
@@ -232,13 +276,14 @@ class ResponseFeatures(_SequenceTransformer):
 
     def __init__(self, n_channels: int = 1, depth: int = 2, degree: int = 1,
                  t_max: float = 1.0, output_steps: Sequence[int] | None = None,
-                 refine: int = 4) -> None:
+                 refine: int = 4, time_budget: float | None = None) -> None:
         self.n_channels = n_channels
         self.depth = depth
         self.degree = degree
         self.t_max = t_max
         self.output_steps = output_steps
         self.refine = refine
+        self.time_budget = time_budget
 
     def fit(self, X: object, y: object = None) -> ResponseFeatures:
         """Validate the parameters and record the time grid of ``X`` (``(B, T·m)``)."""
@@ -254,8 +299,10 @@ class ResponseFeatures(_SequenceTransformer):
         _require_fitted(self)
         X = _validate(self, X, reset=False)
         lay = self.layout_
-        feats = response_features(self._sequences(X, lay.m), self.times_, lay.depth,
-                                  lay.degree, times_out=self.output_times_, refine=self.refine)
+        with _own_names(self, u="X"):
+            feats = response_features(self._sequences(X, lay.m), self.times_, lay.depth,
+                                      lay.degree, times_out=self.output_times_,
+                                      refine=self.refine, time_budget=self.time_budget)
         vals = np.asarray(feats.values).reshape(X.shape[0], self.output_steps_.size, lay.size)
         return vals[..., 1:].reshape(X.shape[0], -1)
 
@@ -286,7 +333,7 @@ class _SRNNBase(_SequenceTransformer):
     def __init__(self, model: SRNN | str = "tanh1d", order: int = 2, taylor_degree: int = 6,
                  eps: float = 1.0, t_max: float = 0.25,
                  output_steps: Sequence[int] | None = None, per_order: bool = False,
-                 refine: int = 4) -> None:
+                 refine: int = 4, time_budget: float | None = None) -> None:
         self.model = model
         self.order = order
         self.taylor_degree = taylor_degree
@@ -295,6 +342,7 @@ class _SRNNBase(_SequenceTransformer):
         self.output_steps = output_steps
         self.per_order = per_order
         self.refine = refine
+        self.time_budget = time_budget
 
     def _fit_functionals(self, X: np.ndarray) -> None:
         model = _resolve_model(self.model)
@@ -309,7 +357,8 @@ class _SRNNBase(_SequenceTransformer):
             raise InvalidInputError(f"per_order must be True or False, got {self.per_order!r}",
                                     param="per_order")
         self._fit_grid(X, model.m)
-        funcs = hidden_unit_functionals(model, order, degree)
+        with _own_names(self, degree="taylor_degree", order="order"):
+            funcs = hidden_unit_functionals(model, order, degree)
         #: estimated radius (in the largest gap) of the kernels' short-lag Taylor series
         self.taylor_radius_ = min(min(F.info["radius"].values()) for F in funcs)
         if self.output_times_[-1] >= self.taylor_radius_:
@@ -339,21 +388,25 @@ class _SRNNBase(_SequenceTransformer):
         seq = self._sequences(X, self.n_channels_)
         if self.input_channels_ is not None:
             seq = augment_input(seq, self.input_channels_)
-        feats = response_features(seq, self.times_, lay.depth,
-                                  lay.degree, times_out=self.output_times_, refine=self.refine,
-                                  reduce=lambda v: v @ lf)
+        with _own_names(self, u="X", depth="order", degree="taylor_degree"), \
+                np.errstate(over="ignore", invalid="ignore"):
+            feats = response_features(seq, self.times_, lay.depth,
+                                      lay.degree, times_out=self.output_times_,
+                                      refine=self.refine, reduce=lambda v: v @ lf,
+                                      time_budget=self.time_budget)
         red = np.asarray(feats.values).reshape(X.shape[0], -1, n, n1, d1)
         powers = self.output_times_[:, None] ** np.arange(d1)
         return np.einsum("btiNa,ta->btiN", red, powers)
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         terms = self._terms(X)
-        e = float(self.eps) ** np.arange(terms.shape[-1])
-        if self.per_order:
-            out = terms[..., 1:] * e[1:]
-        else:
-            out = terms @ e
-        return out.reshape(X.shape[0], -1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = float(self.eps) ** np.arange(terms.shape[-1])
+            if not np.all(np.isfinite(e)):
+                raise InvalidInputError(f"eps**order = {self.eps!r}**{e.size - 1} overflows "
+                                        "the float range; lower eps", param="eps")
+            out = terms[..., 1:] * e[1:] if self.per_order else terms @ e
+        return _finite_out(self, out.reshape(X.shape[0], -1))
 
     def _feature_names(self) -> list[str]:
         names = []
@@ -393,7 +446,7 @@ class SRNNFeatures(_SRNNBase):
     t_max : float, default 0.25
         Time of the last sample; the default lies inside the Taylor radius of the default
         model (``tanh1d`` at ``taylor_degree=6``: radius 0.61).
-    output_steps, refine
+    output_steps, refine, time_budget
         As in :class:`ResponseFeatures`.
     per_order : bool, default False
         One feature per order instead of their ε-weighted sum.
@@ -453,13 +506,17 @@ class SRNNKernel(ClassNamePrefixFeaturesOutMixin, _SRNNBase):
         X = _validate(self, X, reset=True)
         self._fit_functionals(X)
         self.features_fit_ = self._features(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            _finite_out(self, self.features_fit_ @ self.features_fit_.T)
         self._n_features_out = X.shape[0]
         return self
 
     def transform(self, X: object) -> np.ndarray:
         """``K(X, X_fit) = φ(X) φ(X_fit)ᵀ``: ``(B, B_fit)``."""
         _require_fitted(self)
-        return self._features(_validate(self, X, reset=False)) @ self.features_fit_.T
+        with np.errstate(over="ignore", invalid="ignore"):
+            K = self._features(_validate(self, X, reset=False)) @ self.features_fit_.T
+        return _finite_out(self, K)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """``srnnkernel0 … srnnkernel{B_fit-1}`` (one column per fit input)."""
