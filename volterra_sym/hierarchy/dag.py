@@ -315,6 +315,7 @@ class ResponseHierarchy:
                                      lambda r: r.series_terms(self, u, uniq, **options))
         if not isinstance(res, SeriesTerms):
             res = SeriesTerms(res, None, backend.name, {"order": self.order})
+        _check_series_finite(res, backend.name)
         if uniq.size == times.size:
             return res
         err = None if res.error is None else np.asarray(res.error)[:, inverse]
@@ -396,6 +397,23 @@ class ResponseHierarchy:
                 + r" \\ ".join(rows) + r"\end{aligned}$")
 
 
+def _check_series_finite(res: SeriesTerms, route: str) -> None:
+    """Refuse series terms (or their error estimate) that left the float range: a route
+    integrating a huge input ``u`` can overflow to inf/NaN, and such terms are never
+    returned (:class:`InvalidInputError` naming ``u``, as the routes that check it)."""
+    vals = np.asarray(res.values)
+    err = None if res.error is None else np.asarray(res.error)
+    if np.all(np.isfinite(vals)) and (err is None or np.all(np.isfinite(err))):
+        return
+    bad = [N for N in range(vals.shape[0])
+           if not (np.all(np.isfinite(vals[N]))
+                   and (err is None or np.all(np.isfinite(err[N]))))]
+    raise InvalidInputError(
+        f"{route} series: the terms of order {bad} (or their error estimates) overflow the "
+        "float range (order N grows like |u|^N; the input u is too large): scale u down and "
+        "eps up, or lower the order", param="u")
+
+
 #: the longest observation time accepted (in the model's time unit): the forward forms
 #: integrate the input over [0, t], so their cost grows with t
 MAX_TIME = 1e4
@@ -415,6 +433,9 @@ def check_times(times) -> np.ndarray:
     def bad(msg: str) -> InvalidInputError:
         return InvalidInputError(msg, param="times")
     kind = _dtype_kind(times)
+    if times is None or (kind == "O" and any(x is None for x in np.ravel(
+            np.asarray(times, dtype=object)))):
+        raise bad(f"times must be an array of real numbers, got None in {times!r:.60}")
     if kind == "c":
         raise bad("times must be real, got a complex array")
     if kind in "USb":
