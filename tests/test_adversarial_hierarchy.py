@@ -4,6 +4,7 @@ a wrong formula; cached objects handed out cannot be changed."""
 
 import numpy as np
 import pytest
+import sympy as sp
 
 import volterra_sym as vs
 from volterra_sym.errors import (
@@ -40,3 +41,37 @@ def test_times_none_is_named_as_none(times):
     with pytest.raises(InvalidInputError, match="None") as exc:
         check_times(times)
     assert exc.value.param == "times"
+
+
+# ---------------------------------------------------------------------- cached objects
+def test_the_hierarchy_graph_cannot_be_changed(lin):
+    """``hier.graph`` is the hierarchy's cached DAG: removing an edge from it made every
+    later evaluate_kernels fail with a raw ValueError ('must have exactly one parent')."""
+    import networkx as nx
+
+    hier = vs.ResponseHierarchy(lin, None, order=2)
+    G = hier.graph
+    with pytest.raises(nx.NetworkXError):
+        G.remove_edge(("f",), ("g", (0,)))
+    with pytest.raises(nx.NetworkXError):
+        G.add_node("junk")
+    out = hier.evaluate_kernels(np.array([[0.1, 0.5]]))
+    assert set(out) == {(0,), (0, 0)} and hier.graph is G
+
+
+# ---------------------------------------------------------------------- doit
+@pytest.mark.parametrize("budget", [-1, 0, float("nan"), "10", True])
+def test_doit_checks_its_time_budget_where_no_closed_form_applies(tanh1, budget):
+    """A nonlinear model's kernel has no closed form: doit() dropped the hint unchecked."""
+    K = vs.ResponseHierarchy(tanh1, None, order=2).kernel((0, 0))
+    with pytest.raises(InvalidInputError) as exc:
+        K.doit(time_budget=budget)
+    assert exc.value.param == "time_budget"
+
+
+@pytest.mark.parametrize("obs", ["h3", "", "h1 +", sp.Symbol("x") * sp.Symbol("h1")])
+def test_a_bad_observable_is_named(lin, obs):
+    """The observable's refusal carried param=None."""
+    with pytest.raises(InvalidInputError) as exc:
+        vs.ResponseHierarchy(lin, obs, order=1)
+    assert exc.value.param == "observable"

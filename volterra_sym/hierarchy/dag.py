@@ -53,6 +53,7 @@ from .kernel import (
     evaluate_kernels,
     gap_symbols,
     lag_symbols,
+    parse_observable,
     request_key,
     vanishing_order,
 )
@@ -144,7 +145,7 @@ class ResponseHierarchy:
                                     f"{type(order).__name__} {order!r:.60}", param="order")
         _check_size(model, int(order))
         self.model = model
-        self.f: sp.Expr = model.observable(observable)
+        self.f: sp.Expr = parse_observable(model, observable)
         self.order = int(order)
         self.ref = model_ref(model)
         self.sigma = lag_symbols(self.order)
@@ -154,11 +155,14 @@ class ResponseHierarchy:
     # ------------------------------------------------------------------ construction
     @property
     def graph(self) -> nx.DiGraph:
-        """The hierarchy DAG (module docstring), built on first use: a single kernel's
-        evaluation walks only its own prefix path and never needs it."""
+        """The hierarchy DAG (module docstring), built on first use (a single kernel's
+        evaluation walks only its own prefix path and never needs it); frozen
+        (``networkx.freeze``: adding or removing nodes or edges raises)."""
         if self._graph is None:
-            self._graph = (self._build_kicks() if self.model.input == "activation"
-                           else self._build())
+            # frozen: the evaluations walk this DAG, so no caller may change its nodes
+            # or edges (networkx raises NetworkXError)
+            self._graph = nx.freeze(self._build_kicks() if self.model.input == "activation"
+                                    else self._build())
         return self._graph
 
     def _build(self) -> nx.DiGraph:
