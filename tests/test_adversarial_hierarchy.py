@@ -75,3 +75,48 @@ def test_a_bad_observable_is_named(lin, obs):
     with pytest.raises(InvalidInputError) as exc:
         vs.ResponseHierarchy(lin, obs, order=1)
     assert exc.value.param == "observable"
+
+
+# ---------------------------------------------------------------------- diagnostics
+_TERMS = np.array([[1.0, 1.0], [0.5, 0.2], [0.1, 0.05], [0.02, 0.01]])
+
+
+@pytest.mark.parametrize("terms", [np.ones(3), np.array(1.0), np.ones((2, 2, 2)), None,
+                                   [["a"]], [[1.0], [1.0, 2.0]], np.zeros((3, 0)),
+                                   np.array([[1.0], [np.nan], [1.0]]),
+                                   np.array([[1.0], [np.inf], [1.0]]), _TERMS + 1j])
+def test_diagnose_series_refuses_malformed_terms(terms):
+    """Raw AxisError/IndexError/ValueError, a silent NaN size, a misleading 'eps too large'
+    for inf terms, and complex terms cut to their real part."""
+    from volterra_sym.hierarchy import diagnose_series
+
+    with pytest.raises(InvalidInputError) as exc:
+        diagnose_series(terms, 0.1)
+    assert exc.value.param == "terms"
+
+
+@pytest.mark.parametrize("kw, param", [({"eps": 10**400}, "eps"),
+                                       ({"terminates_at": "2"}, "terminates_at"),
+                                       ({"terminates_at": -1}, "terminates_at"),
+                                       ({"terminates_at": 1.5}, "terminates_at"),
+                                       ({"terminates_at": True}, "terminates_at"),
+                                       ({"rtol": float("nan")}, "rtol"),
+                                       ({"rtol": -1.0}, "rtol"),
+                                       ({"rtol": "x"}, "rtol")])
+def test_diagnose_series_refuses_bad_arguments(kw, param):
+    from volterra_sym.hierarchy import diagnose_series
+
+    kw = {"eps": 0.1, **kw}
+    with pytest.raises(InvalidInputError) as exc:
+        diagnose_series(_TERMS, **kw)
+    assert exc.value.param == param
+
+
+@pytest.mark.parametrize("order", [0, -1, 2.5, None, True])
+def test_eps_limit_refuses_a_bad_order(order):
+    """eps_limit(0) divided by zero; eps_limit(-1) returned 0."""
+    from volterra_sym.hierarchy.convergence import eps_limit
+
+    with pytest.raises(InvalidInputError) as exc:
+        eps_limit(order)
+    assert exc.value.param == "order"
