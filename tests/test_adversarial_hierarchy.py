@@ -120,3 +120,62 @@ def test_eps_limit_refuses_a_bad_order(order):
     with pytest.raises(InvalidInputError) as exc:
         eps_limit(order)
     assert exc.value.param == "order"
+
+
+# ---------------------------------------------------------------------- operators
+def test_semigroup_prints_a_difference_of_times_in_parentheses(lin):
+    """str() wrote exp(sigma_2 - sigma_1) P as 'exp(-sigma_1 + sigma_2*L0)', which reads as
+    e^{-σ1} e^{σ2 L0} (the LaTeX form had the parentheses)."""
+    from volterra_sym.operators import Semigroup, model_ref
+
+    a, b = sp.symbols("a b", nonnegative=True)
+    assert str(Semigroup(a - b, "h1", model_ref(lin))) == "exp((a - b)*L0)[h1]"
+    assert str(Semigroup(a, "h1", model_ref(lin))) == "exp(a*L0)[h1]"
+    K = vs.ResponseHierarchy(lin, "h1", order=2).kernel((0, 0))
+    assert "exp((-sigma_1 + sigma_2)*L0)" in str(K.rewrite("operator"))
+
+
+@pytest.mark.parametrize("s", [-1, "-1", -0.5, sp.Symbol("t", negative=True),
+                               -sp.Symbol("t", positive=True)])
+def test_semigroup_refuses_a_negative_time(lin, s):
+    """P_s for s < 0 does not exist (a diffusion cannot be run backwards): Semigroup(-1, g)
+    .doit() returned the closed form at s = -1 (coefficients e^{+6})."""
+    from volterra_sym.operators import Semigroup, model_ref
+
+    with pytest.raises(InvalidInputError) as exc:
+        Semigroup(s, "h1**2", model_ref(lin))
+    assert exc.value.param == "s"
+
+
+def test_semigroup_closed_form_refuses_a_negative_time(lin):
+    from volterra_sym.density import semigroup_closed_form
+
+    with pytest.raises(InvalidInputError) as exc:
+        semigroup_closed_form(lin, lin.observable("h1**2"), sp.Integer(-1))
+    assert exc.value.param == "s"
+
+
+@pytest.mark.parametrize("k", [None, sp.Symbol("k"), "0", 1.0, True, 0.0])
+def test_perturbation_object_checks_its_channel_first(lin, k):
+    """Perturbation(k, ...) took int(k) before checking it: None and a Symbol raised a raw
+    TypeError, '0' and 0.0 were taken as channel 0 and True as 1 (perturbation() refuses
+    them all)."""
+    from volterra_sym.operators import Perturbation, model_ref
+
+    with pytest.raises(InvalidInputError) as exc:
+        Perturbation(k, "h1**2", model_ref(lin))
+    assert exc.value.param == "k"
+
+
+@pytest.mark.parametrize("ks", [(), [], None, ((0,),), "0", (0.0,), (True,)])
+def test_kick_channels_are_checked(ks):
+    """check_composite raised a plain ValueError; KickPerturbation took int() of every
+    entry first (raw TypeError for tuples, None; '0' and True accepted)."""
+    from volterra_sym.operators import KickPerturbation, check_composite, model_ref
+
+    model = vs.load_model("tanh1d_inside")
+    with pytest.raises(InvalidInputError) as exc:
+        check_composite(model, ks)
+    assert exc.value.param == "k"
+    with pytest.raises(InvalidInputError):
+        KickPerturbation(ks, "h1", model_ref(model))
