@@ -9,6 +9,8 @@ import sympy as sp
 import volterra_sym as vs
 from volterra_sym.errors import (
     InvalidInputError,
+    ResourceLimitError,
+    VolterraSymError,
 )
 from volterra_sym.hierarchy import check_times
 
@@ -179,3 +181,82 @@ def test_kick_channels_are_checked(ks):
     assert exc.value.param == "k"
     with pytest.raises(InvalidInputError):
         KickPerturbation(ks, "h1", model_ref(model))
+
+
+# ---------------------------------------------------------------------- samplers of p0
+def _gauss_pdf(x):
+    return np.exp(-np.asarray(x) ** 2 / 2)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: vs.density.gaussian_sampler([0.0], [[1.0]]),
+    lambda: vs.density.inverse_cdf_sampler(_gauss_pdf, -5.0, 5.0),
+    lambda: vs.density.stationary_sampler(vs.load_model("tanh1d")),
+    lambda: vs.density.stationary_sampler(vs.load_model("tanh1d"), "burn_in"),
+], ids=["gaussian", "inverse_cdf", "auto-1d", "burn_in"])
+@pytest.mark.parametrize("rng, size, param", [
+    ("rng", -1, "size"), ("rng", 2.5, "size"), ("rng", "3", "size"), ("rng", None, "size"),
+    ("rng", True, "size"), ("rng", 10**30, "size"),
+    (None, 3, "rng"), (0, 3, "rng"), ("x", 3, "rng")])
+def test_samplers_check_size_and_rng(make, rng, size, param):
+    """The closed-form samplers passed size and rng straight to numpy (raw ValueError,
+    TypeError, AttributeError; 10**12 draws a MemoryError); the burn-in checked the size
+    but not the generator."""
+    sampler = make()
+    gen = np.random.default_rng(0) if rng == "rng" else rng
+    with pytest.raises(VolterraSymError) as exc:
+        sampler(gen, size)
+    assert getattr(exc.value, "param", None) == param or param == "size" and \
+        type(exc.value).__name__ == "ResourceLimitError"
+
+
+def test_samplers_refuse_a_draw_beyond_the_memory_budget(monkeypatch):
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "1M")
+    sampler = vs.density.gaussian_sampler([0.0, 0.0], np.eye(2))
+    with pytest.raises(ResourceLimitError):
+        sampler(np.random.default_rng(0), 10**6)
+
+
+@pytest.mark.parametrize("n_grid", [1, 2.5, "100", None, True, 10**9])
+def test_inverse_cdf_sampler_checks_its_grid(n_grid):
+    """n_grid = 10**9 allocated until the kernel killed the process; 1 was refused as 'pdf
+    has no mass', 2.5 cut to 2."""
+    with pytest.raises(VolterraSymError) as exc:
+        vs.density.inverse_cdf_sampler(_gauss_pdf, -5.0, 5.0, n_grid)
+    assert getattr(exc.value, "param", "n_grid") == "n_grid"
+
+
+@pytest.mark.parametrize("mean, cov, param", [
+    ([np.nan], [[1.0]], "mean"), ([0.0], [[np.inf]], "cov"), (None, None, "mean"),
+    ([1j], [[1.0]], "mean"), ("a", "b", "mean"), ([0.0, 0.0], [[1.0, 0.0], [1.0, 1.0]], "cov"),
+    ([0.0, 0.0], [[1.0, 0.0], [0.0, -1.0]], "cov")])
+def test_gaussian_sampler_checks_mean_and_cov(mean, cov, param):
+    """NaN/None means and infinite covariances gave a sampler of NaN/inf states; complex
+    or text raised raw errors; a non-symmetric 'covariance' was silently symmetrised."""
+    with pytest.raises(InvalidInputError) as exc:
+        vs.density.gaussian_sampler(mean, cov)
+    assert exc.value.param == param
+
+
+@pytest.mark.parametrize("kw", [{"dt": 1e-12}, {"t_burn": 1e12},
+                                {"t_burn": 1e6, "dt": 1e-6}])
+def test_a_burn_in_of_too_many_steps_is_refused_up_front(kw):
+    """dt = 1e-12 (5·10^12 steps) ran on for hours."""
+    with pytest.raises(ResourceLimitError) as exc:
+        vs.density.stationary_sampler(vs.load_model("tanh1d"), "burn_in", **kw)
+    assert exc.value.unit == "steps"
+
+
+def test_stationary_sampler_names_an_unknown_burn_in_option():
+    """bogus=1 raised a raw TypeError from burn_in_sampler()."""
+    with pytest.raises(InvalidInputError) as exc:
+        vs.density.stationary_sampler(vs.load_model("tanh1d"), "burn_in", bogus=1)
+    assert exc.value.param == "bogus"
+
+
+def test_a_burn_in_beyond_the_time_budget_is_refused_before_it_runs(monkeypatch):
+    monkeypatch.setenv("VOLTERRA_TIME_BUDGET", "1")
+    sampler = vs.density.stationary_sampler(vs.load_model("tanh1d"), "burn_in", dt=1e-4)
+    with pytest.raises(ResourceLimitError) as exc:
+        sampler(np.random.default_rng(0), 100_000)
+    assert exc.value.unit == "seconds"
