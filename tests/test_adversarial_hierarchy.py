@@ -260,3 +260,15 @@ def test_a_burn_in_beyond_the_time_budget_is_refused_before_it_runs(monkeypatch)
     with pytest.raises(ResourceLimitError) as exc:
         sampler(np.random.default_rng(0), 100_000)
     assert exc.value.unit == "seconds"
+
+
+@pytest.mark.parametrize("A, D, param", [
+    (-np.eye(2), np.eye(2), "A"), (np.array([[0.0, 1.0], [-1.0, 0.0]]), np.eye(2), "A"),
+    (np.eye(2), np.eye(3), "D"), (np.full((2, 2), np.nan), np.eye(2), "A"),
+    ("a", "b", "A"), (np.eye(2), None, "D")])
+def test_lyapunov_refuses_what_has_no_covariance(A, D, param):
+    """A = -I (not Hurwitz) came back as S = -I/2, a 'covariance' with negative variances;
+    mismatched shapes, NaN, text and None raised raw scipy/numpy errors."""
+    with pytest.raises(InvalidInputError) as exc:
+        vs.density.lyapunov(A, D)
+    assert exc.value.param == param
