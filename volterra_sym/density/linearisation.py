@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from ..errors import NotApplicableError
+from ..errors import InvalidInputError, NotApplicableError
 from ..model import SRNN, ModelError
 from ..model.cache import derived
 
@@ -84,7 +84,30 @@ def check_hurwitz(M: np.ndarray, label: str) -> None:
 
 def lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:
     """Symmetric ``S`` solving ``A S + S Aᵀ = D`` (``A`` Hurwitz: eigenvalues with
-    positive real part), by Bartels–Stewart (``scipy.linalg.solve_continuous_lyapunov``)."""
+    positive real part), by Bartels–Stewart (``scipy.linalg.solve_continuous_lyapunov``).
+    ``A`` and ``D`` must be finite real square matrices of one shape and ``A`` Hurwitz —
+    else the solution is no covariance (``-I`` gave ``S = -I/2``) and
+    :class:`InvalidInputError` names ``A`` or ``D``."""
+    mats = {}
+    for name, M in (("A", A), ("D", D)):
+        raw = np.asarray(M) if M is not None else np.asarray(None)
+        if raw.dtype.kind not in "iuf" or raw.ndim != 2 or raw.shape[0] != raw.shape[1] \
+                or raw.shape[0] == 0:
+            raise InvalidInputError(f"{name} must be a non-empty square matrix of real "
+                                    f"numbers, got {type(M).__name__} of shape "
+                                    f"{raw.shape}", param=name)
+        mats[name] = raw.astype(float)
+        if not np.all(np.isfinite(mats[name])):
+            raise InvalidInputError(f"{name} must be finite (found NaN or inf)", param=name)
+    A, D = mats["A"], mats["D"]
+    if A.shape != D.shape:
+        raise InvalidInputError(f"D has shape {D.shape}, A has {A.shape}: they must match",
+                                param="D")
+    try:
+        check_hurwitz(A, "A")
+    except InvalidInputError as exc:
+        exc.param = "A"
+        raise
     S = scipy.linalg.solve_continuous_lyapunov(A, D)
     return 0.5 * (S + S.T)
 

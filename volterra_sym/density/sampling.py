@@ -55,8 +55,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..budget import check_memory
-from ..errors import InvalidInputError, NotApplicableError, SimulationError
+from ..budget import check_count, check_memory, montecarlo_seconds
+from ..errors import (
+    InvalidInputError,
+    NotApplicableError,
+    ResourceLimitError,
+    SimulationError,
+)
 from ..model import SRNN
 from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
 from .bracket import bracket_1d
@@ -76,7 +81,7 @@ __all__ = ["Sampler", "BurnInSampler", "BurnInDiagnostic", "gaussian_sampler",
            "inverse_cdf_sampler",
            "one_dim_density", "burn_in_sampler", "stationary_sampler", "RELAXATION_TIMES",
            "ACCURACY", "StateNoiseBurnIn", "state_noise_burn_in", "STATE_NOISE_ACCURACY",
-           "STATE_NOISE_RELAXATION_TIMES"]
+           "STATE_NOISE_RELAXATION_TIMES", "MAX_BURN_IN_STEPS", "MAX_GRID"]
 
 Sampler = Callable[[np.random.Generator, int], np.ndarray]
 
@@ -99,17 +104,75 @@ STATE_NOISE_ACCURACY = 0.02
 STATE_NOISE_RELAXATION_TIMES = 10.0
 
 
+#: the most burn-in steps a sampler takes (refused beforehand: dt = 1e-12 meant 5·10^12);
+#: a step costs at least ~15 µs of interpreter time (measured on 2 shared cores), so this
+#: is already ≥ 15 s; the built-in models take 20–6,250
+MAX_BURN_IN_STEPS = 10**6
+#: lower estimate of a burn-in's seconds: per step, and per path and dimension of a step
+#: (measured 15 µs and 23 ns on 2 shared cores; a third of that is charged)
+_STEP_SECONDS, _ELEMENT_SECONDS = 5e-6, 7e-9
+#: the most grid points of :func:`inverse_cdf_sampler`
+MAX_GRID = 10**7
+
+
+def _check_draw(rng, size, n: int, arrays: float = 2.0) -> int:
+    """A sampler's ``(rng, size)``: ``rng`` a :class:`numpy.random.Generator`, ``size`` an
+    integer ≥ 0 whose ``(size, n)`` draw (``arrays`` float arrays of it) fits the memory
+    budget; else :class:`InvalidInputError` naming ``rng``/``size``
+    (:class:`~volterra_sym.errors.ResourceLimitError` for the memory)."""
+    if not isinstance(rng, np.random.Generator):
+        raise InvalidInputError(f"rng must be a numpy.random.Generator "
+                                f"(np.random.default_rng(seed)), got {type(rng).__name__} "
+                                f"{rng!r:.60}", param="rng")
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) \
+            or size < 0:
+        raise InvalidInputError(f"size must be an integer ≥ 0, got {size!r:.60}",
+                                param="size")
+    check_memory(8.0 * arrays * float(size) * max(n, 1), f"a draw of {size} states in {n} "
+                 "dimensions", "draw fewer states per call")
+    return int(size)
+
+
+def _real_array(x, name: str, ndim: int) -> np.ndarray:
+    """``x`` as a finite real float array (``ndim`` 1 or 2, scalars promoted), else
+    :class:`InvalidInputError` naming ``name``; nothing is cut."""
+    try:
+        raw = np.asarray(x)
+    except (TypeError, ValueError):
+        raw = np.asarray(None)
+    if x is None or raw.dtype.kind not in "iuf":
+        raise InvalidInputError(f"{name} must be an array of real numbers, got "
+                                f"{type(x).__name__} {str(x)[:60]!r}", param=name)
+    arr = (np.atleast_1d if ndim == 1 else np.atleast_2d)(raw.astype(float))
+    if not np.all(np.isfinite(arr)):
+        raise InvalidInputError(f"{name} must be finite (found NaN or inf)", param=name)
+    return arr
+
+
 # ---------------------------------------------------------------------- closed forms
 def gaussian_sampler(mean, cov) -> Sampler:
-    """Exact draws from ``N(mean, cov)`` (``cov`` positive semi-definite)."""
-    mean = np.atleast_1d(np.asarray(mean, dtype=float))
-    cov = np.atleast_2d(np.asarray(cov, dtype=float))
+    """Exact draws from ``N(mean, cov)`` (``mean``, ``cov`` finite and real, ``cov``
+    symmetric positive semi-definite; else :class:`InvalidInputError` naming them)."""
+    mean = _real_array(mean, "mean", 1)
+    cov = _real_array(cov, "cov", 2)
+    if mean.ndim != 1:
+        raise InvalidInputError(f"mean must be a vector, got shape {mean.shape}",
+                                param="mean")
     if cov.shape != (mean.size, mean.size):
         raise InvalidInputError(f"cov has shape {cov.shape}, expected "
                                 f"{(mean.size, mean.size)}", param="cov")
-    root = psd_sqrt(cov, "cov")
+    scale = float(np.abs(cov).max(initial=0.0))
+    if np.abs(cov - cov.T).max(initial=0.0) > 1e-9 * scale:
+        raise InvalidInputError("cov must be symmetric (a covariance matrix), got "
+                                f"{cov.tolist()!r:.80}", param="cov")
+    try:
+        root = psd_sqrt(cov, "cov")
+    except InvalidInputError as exc:
+        exc.param = "cov"
+        raise
 
     def sample(rng: np.random.Generator, size: int) -> np.ndarray:
+        size = _check_draw(rng, size, mean.size)
         return mean + rng.standard_normal((size, mean.size)) @ root
     return sample
 
@@ -123,6 +186,10 @@ def inverse_cdf_sampler(pdf: Callable, lo: float, hi: float, n_grid: int = 20001
     if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
         raise InvalidInputError(f"need a finite range lo < hi, got [{lo}, {hi}]",
                                 param="lo, hi")
+    if isinstance(n_grid, (bool, np.bool_)) or not isinstance(n_grid, (int, np.integer)) \
+            or not 2 <= n_grid <= MAX_GRID:
+        raise InvalidInputError(f"n_grid must be an integer in [2, {MAX_GRID:,}], got "
+                                f"{n_grid!r:.60}", param="n_grid")
     xs = np.linspace(lo, hi, int(n_grid))
     ps = np.asarray(pdf(xs), dtype=float).reshape(-1)
     if ps.shape != xs.shape or not np.all(np.isfinite(ps)) or np.any(ps < 0):
@@ -134,6 +201,7 @@ def inverse_cdf_sampler(pdf: Callable, lo: float, hi: float, n_grid: int = 20001
     cdf /= cdf[-1]
 
     def sample(rng: np.random.Generator, size: int) -> np.ndarray:
+        size = _check_draw(rng, size, 1)
         return np.interp(rng.random(size), cdf, xs)[:, None]
     return sample
 
@@ -250,7 +318,7 @@ class BurnInSampler:
                                     f"dt < {2.0 / lip:.3g}", param="dt")
         t_burn = t_default if t_burn is None else _positive(t_burn, "t_burn", allow_zero=True)
         self.dt = dt
-        self.n_steps = int(math.ceil(t_burn / dt - 1e-9)) if t_burn > 0 else 0
+        self.n_steps = _burn_in_steps(t_burn, dt)
         self.t_burn = self.n_steps * dt
         E, Phi1, Q = linear_step(L, D, dt)
         self.E, self.Phi1 = np.ascontiguousarray(E), np.ascontiguousarray(Phi1)
@@ -354,8 +422,10 @@ class BurnInSampler:
     def sample_blocks(self, rngs: Sequence[np.random.Generator], sizes: Sequence[int]
                       ) -> np.ndarray:
         """States ``(Σ sizes, n)`` after the burn-in, block ``j`` from ``rngs[j]``."""
+        rngs = _check_rngs(rngs)
         sizes = [_count(s, "size") for s in sizes]
         self._check_memory(sum(sizes))
+        _check_burn_in_time(self.n_steps, sum(sizes), self.n)
         h = self._run(self._start(rngs, sizes), self.n_steps, rngs, sizes)
         return np.ascontiguousarray(h.T)
 
@@ -467,6 +537,42 @@ def _positive(val, name: str, allow_zero: bool = False) -> float:
     return x
 
 
+def _burn_in_steps(t_burn: float, dt: float) -> int:
+    """``⌈t_burn / dt⌉`` steps, refused beyond :data:`MAX_BURN_IN_STEPS`
+    (:class:`~volterra_sym.errors.ResourceLimitError`) before any is taken."""
+    if t_burn <= 0:
+        return 0
+    steps = math.ceil(t_burn / dt - 1e-9)
+    check_count(steps, MAX_BURN_IN_STEPS, f"a burn-in of t_burn = {t_burn:g} with dt = "
+                f"{dt:g}", "steps", "shorten t_burn or raise dt")
+    return int(steps)
+
+
+def _check_burn_in_time(steps: int, paths: int, n: int) -> None:
+    """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`) a burn-in whose lower
+    time estimate exceeds the Monte Carlo time budget
+    (:func:`~volterra_sym.budget.montecarlo_seconds`) before it starts."""
+    est = steps * (_STEP_SECONDS + _ELEMENT_SECONDS * paths * n)
+    limit = montecarlo_seconds()
+    if est > limit:
+        raise ResourceLimitError(
+            f"a burn-in of {steps:,} steps on {paths:,} paths in {n} dimensions needs at "
+            f"least about {est:.3g} s, more than the time budget {limit:g} s "
+            "(VOLTERRA_TIME_BUDGET); lower the paths, shorten t_burn or raise dt",
+            estimate=est, budget=limit, unit="seconds", option="paths, t_burn or dt")
+
+
+def _check_rngs(rngs) -> list:
+    """The generators of :meth:`sample_blocks` (each a :class:`numpy.random.Generator`)."""
+    rngs = list(rngs)
+    for rng in rngs:
+        if not isinstance(rng, np.random.Generator):
+            raise InvalidInputError(f"rng must be a numpy.random.Generator "
+                                    f"(np.random.default_rng(seed)), got "
+                                    f"{type(rng).__name__} {rng!r:.60}", param="rng")
+    return rngs
+
+
 def _count(val, name: str) -> int:
     if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
         raise InvalidInputError(f"{name} must be a positive integer, got {val!r}", param=name)
@@ -550,7 +656,7 @@ class StateNoiseBurnIn:
         t_burn = times / rate if t_burn is None else \
             _positive(t_burn, "t_burn", allow_zero=True)
         self.dt = dt
-        self.n_steps = int(math.ceil(t_burn / dt - 1e-9)) if t_burn > 0 else 0
+        self.n_steps = _burn_in_steps(t_burn, dt)
         self.t_burn = self.n_steps * dt
 
     @staticmethod
@@ -592,8 +698,10 @@ class StateNoiseBurnIn:
     def sample_blocks(self, rngs: Sequence[np.random.Generator], sizes: Sequence[int]
                       ) -> np.ndarray:
         """States ``(Σ sizes, n)`` after the burn-in, block ``j`` from ``rngs[j]``."""
+        rngs = _check_rngs(rngs)
         sizes = [_count(s, "size") for s in sizes]
         P = sum(sizes)
+        _check_burn_in_time(self.n_steps, P, self.n)
         check_memory(8.0 * P * (self.n * (4 + self.r) + self.r), f"the burn-in of {P} paths "
                      f"in {self.n} dimensions with σ(h)", "lower the number of paths")
         parts = []
@@ -665,6 +773,10 @@ def stationary_sampler(model: SRNN, method: str = "auto", **burn_in) -> Sampler:
     if method not in ("auto", "gaussian", "inverse_cdf", "burn_in"):
         raise InvalidInputError(f"method must be auto/gaussian/inverse_cdf/burn_in, got "
                                 f"{method!r}", param="method")
+    unknown = sorted(set(burn_in) - {"t_burn", "dt", "start"})
+    if unknown:
+        raise InvalidInputError(f"unknown burn-in option(s) {unknown}; allowed: t_burn, dt, "
+                                "start", param=unknown[0])
     if burn_in and method not in ("auto", "burn_in"):
         raise InvalidInputError(f"burn-in options {sorted(burn_in)} need method='burn_in'",
                                 param="method")

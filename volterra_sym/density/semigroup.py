@@ -23,7 +23,7 @@ from ..budget import DEFAULT_TIME_BUDGET, time_budget
 from ..errors import ResourceLimitError
 from ..model import SRNN
 from ..model.cache import derived
-from ..operators import perturbation
+from ..operators import check_time, perturbation
 from .stationary import gaussian_expectation, stationary_density
 
 __all__ = ["supports", "closed_form_is_cheap", "closed_form_seconds", "Deadline",
@@ -150,6 +150,7 @@ def semigroup_closed_form(model: SRNN, g: sp.Expr, s: sp.Expr,
                           check: Callable[[], None] | None = None) -> sp.Expr:
     """``(P_s g)(h) = E[g(μ + e^{-As}(h - μ) + ξ)]``, ``ξ ~ N(0, S - e^{-As} S e^{-Aᵀs})``
     as a SymPy expression (small n: uses ``Matrix.exp``); ``check()`` between the steps."""
+    check_time(s)
     A, mu, S = _closed_form_matrices(model)
     E = _expm_closed_form(model, A).subs(_X, s)
     degree = sp.Poly(g, *model.h).total_degree() if g.free_symbols & set(model.h) else 0

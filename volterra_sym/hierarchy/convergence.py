@@ -23,6 +23,7 @@ the response), so the verdict ``meaningful`` is three-valued:
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -62,6 +63,10 @@ def eps_limit(order: int, a=None) -> float:
     """The largest ``|ε|`` whose powers ``ε^N`` (``N ≤ order``) stay in the float range with
     room for the ``order + 1`` terms of a partial sum; given the term sizes
     ``a = [max_t |T_N|]_{N=1..order}``, also every ``ε^N a_N``."""
+    if isinstance(order, (bool, np.bool_)) or not isinstance(order, (int, np.integer)) \
+            or order < 1:
+        raise InvalidInputError(f"order must be a positive integer, got {order!r}",
+                                param="order")
     room = np.finfo(float).max / (order + 1)
     limit = float(room ** (1.0 / order))
     with np.errstate(over="ignore", divide="ignore"):
@@ -93,6 +98,28 @@ def _parity_radius(a: np.ndarray, nz: list[int]) -> tuple[float, tuple[int, int]
     return min(est)
 
 
+def _check_terms(terms) -> np.ndarray:
+    """``terms`` as a real, finite float array ``(order+1, T)`` with ``T ≥ 1`` (row 0 is
+    ``T_0``), else :class:`InvalidInputError` naming ``terms``; nothing is cut."""
+    def bad(msg: str) -> InvalidInputError:
+        return InvalidInputError(f"terms {msg}", param="terms")
+    try:
+        raw = np.asarray(terms)
+    except (TypeError, ValueError) as exc:       # ragged nested lists
+        raise bad(f"must be an array (order+1, times) of real numbers ({exc})") from None
+    if raw.dtype.kind == "c":
+        raise bad("must be real, got complex values (nothing is cut to its real part)")
+    if raw.dtype.kind not in "iuf":
+        raise bad(f"must be real numbers, got {raw.dtype} values {str(terms)[:60]!r}")
+    arr = raw.astype(float)
+    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise bad(f"must have shape (order+1, times) with at least T_0 and one time, got "
+                  f"shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise bad("must be finite (found NaN or inf)")
+    return arr
+
+
 def diagnose_series(terms: np.ndarray, eps: float, *, rtol: float = 1e-12,
                     warn: bool = False, terminates_at: int | None = None) -> SeriesDiagnostics:
     """Diagnose the partial sums of ``terms`` (shape ``(order+1, T)``, ``T_0 = <f>_0``).
@@ -101,12 +128,27 @@ def diagnose_series(terms: np.ndarray, eps: float, *, rtol: float = 1e-12,
     identically (linear model, polynomial observable of degree ``d``): the partial sum is
     then exact at every ε.
     """
-    terms = np.asarray(terms, dtype=float)
+    terms = _check_terms(terms)
     if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer,
-                                                                  np.floating)) \
-            or not np.isfinite(eps):
+                                                                  np.floating)):
         raise InvalidInputError(f"eps must be a finite real number, got {eps!r}", param="eps")
-    eps = float(eps)
+    try:
+        eps = float(eps)
+    except OverflowError:           # an int beyond the float range
+        eps = math.inf
+    if not math.isfinite(eps):
+        raise InvalidInputError(f"eps must be a finite real number, got {eps:g}",
+                                param="eps")
+    if isinstance(rtol, (bool, np.bool_)) or not isinstance(rtol, (int, float, np.integer,
+                                                                    np.floating)) \
+            or not 0 <= rtol < 1:
+        raise InvalidInputError(f"rtol must be a number with 0 ≤ rtol < 1, got {rtol!r}",
+                                param="rtol")
+    if terminates_at is not None and (
+            isinstance(terminates_at, (bool, np.bool_))
+            or not isinstance(terminates_at, (int, np.integer)) or terminates_at < 0):
+        raise InvalidInputError(f"terminates_at must be None or an order ≥ 0, got "
+                                f"{terminates_at!r}", param="terminates_at")
     if terms.shape[0] > 1:
         check_eps_range(eps, terms.shape[0] - 1,
                         np.max(np.abs(terms[1:]), axis=1, initial=0.0))

@@ -53,6 +53,7 @@ from .kernel import (
     evaluate_kernels,
     gap_symbols,
     lag_symbols,
+    parse_observable,
     request_key,
     vanishing_order,
 )
@@ -144,7 +145,7 @@ class ResponseHierarchy:
                                     f"{type(order).__name__} {order!r:.60}", param="order")
         _check_size(model, int(order))
         self.model = model
-        self.f: sp.Expr = model.observable(observable)
+        self.f: sp.Expr = parse_observable(model, observable)
         self.order = int(order)
         self.ref = model_ref(model)
         self.sigma = lag_symbols(self.order)
@@ -154,11 +155,14 @@ class ResponseHierarchy:
     # ------------------------------------------------------------------ construction
     @property
     def graph(self) -> nx.DiGraph:
-        """The hierarchy DAG (module docstring), built on first use: a single kernel's
-        evaluation walks only its own prefix path and never needs it."""
+        """The hierarchy DAG (module docstring), built on first use (a single kernel's
+        evaluation walks only its own prefix path and never needs it); frozen
+        (``networkx.freeze``: adding or removing nodes or edges raises)."""
         if self._graph is None:
-            self._graph = (self._build_kicks() if self.model.input == "activation"
-                           else self._build())
+            # frozen: the evaluations walk this DAG, so no caller may change its nodes
+            # or edges (networkx raises NetworkXError)
+            self._graph = nx.freeze(self._build_kicks() if self.model.input == "activation"
+                                    else self._build())
         return self._graph
 
     def _build(self) -> nx.DiGraph:
@@ -315,6 +319,7 @@ class ResponseHierarchy:
                                      lambda r: r.series_terms(self, u, uniq, **options))
         if not isinstance(res, SeriesTerms):
             res = SeriesTerms(res, None, backend.name, {"order": self.order})
+        _check_series_finite(res, backend.name)
         if uniq.size == times.size:
             return res
         err = None if res.error is None else np.asarray(res.error)[:, inverse]
@@ -396,6 +401,23 @@ class ResponseHierarchy:
                 + r" \\ ".join(rows) + r"\end{aligned}$")
 
 
+def _check_series_finite(res: SeriesTerms, route: str) -> None:
+    """Refuse series terms (or their error estimate) that left the float range: a route
+    integrating a huge input ``u`` can overflow to inf/NaN, and such terms are never
+    returned (:class:`InvalidInputError` naming ``u``, as the routes that check it)."""
+    vals = np.asarray(res.values)
+    err = None if res.error is None else np.asarray(res.error)
+    if np.all(np.isfinite(vals)) and (err is None or np.all(np.isfinite(err))):
+        return
+    bad = [N for N in range(vals.shape[0])
+           if not (np.all(np.isfinite(vals[N]))
+                   and (err is None or np.all(np.isfinite(err[N]))))]
+    raise InvalidInputError(
+        f"{route} series: the terms of order {bad} (or their error estimates) overflow the "
+        "float range (order N grows like |u|^N; the input u is too large): scale u down and "
+        "eps up, or lower the order", param="u")
+
+
 #: the longest observation time accepted (in the model's time unit): the forward forms
 #: integrate the input over [0, t], so their cost grows with t
 MAX_TIME = 1e4
@@ -415,6 +437,9 @@ def check_times(times) -> np.ndarray:
     def bad(msg: str) -> InvalidInputError:
         return InvalidInputError(msg, param="times")
     kind = _dtype_kind(times)
+    if times is None or (kind == "O" and any(x is None for x in np.ravel(
+            np.asarray(times, dtype=object)))):
+        raise bad(f"times must be an array of real numbers, got None in {times!r:.60}")
     if kind == "c":
         raise bad("times must be real, got a complex array")
     if kind in "USb":

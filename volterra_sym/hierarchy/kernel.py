@@ -18,6 +18,7 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
+from ..budget import time_budget
 from ..errors import (
     AccuracyNotReachedError,
     InvalidInputError,
@@ -36,10 +37,21 @@ from .propagation import prefix_graph
 from .routes import check_options, run_kernels, select_route, with_fallback
 
 __all__ = ["ResponseKernel", "lag_symbols", "gap_symbols", "check_lags", "vanishing_order",
-           "channel_index", "request_key", "MAX_RECURSION_NODES"]
+           "channel_index", "parse_observable", "request_key", "MAX_RECURSION_NODES"]
 
 #: refuse hierarchies (and kernel requests) needing more recursion nodes than this
 MAX_RECURSION_NODES = 100_000
+
+
+def parse_observable(model, spec):
+    """:meth:`SRNN.observable <volterra_sym.SRNN.observable>`, its refusal naming
+    ``observable`` (``param``)."""
+    try:
+        return model.observable(spec)
+    except InvalidInputError as exc:
+        if exc.param is None:
+            exc.param = "observable"
+        raise
 
 
 def channel_index(model, c) -> int:
@@ -108,8 +120,8 @@ class ResponseKernel(OperatorExpr):
     def __new__(cls, f, channels, ref):
         ch = sp.Tuple(*[sp.Integer(int(k)) for k in channels])
         # a string observable is parsed in the model's symbols (sympify of a string is eval)
-        return super().__new__(cls, ref.model.observable(f) if not isinstance(f, sp.Basic)
-                               else f, ch, ref)
+        return super().__new__(cls, parse_observable(ref.model, f)
+                               if not isinstance(f, sp.Basic) else f, ch, ref)
 
     @property
     def observable(self) -> sp.Expr:
@@ -149,6 +161,8 @@ class ResponseKernel(OperatorExpr):
         (:func:`~volterra_sym.density.closed_form_seconds`) and a form over the hint
         ``time_budget`` (seconds, default 120) is refused with the estimate."""
         budget = hints.pop("time_budget", None)
+        if budget is not None:       # checked even where no closed form applies
+            budget = time_budget(budget)
         out = apply_rule("kernel", self.model, self.observable, self.channels, self.lags,
                          budget)
         return self.operator_form().doit(**hints) if out is None else out

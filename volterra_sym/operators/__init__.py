@@ -5,6 +5,7 @@ semigroup; the same generator on packed polynomials for the short-lag chains
 from .generator import (
     check_channel,
     check_composite,
+    check_time,
     fokker_planck,
     generator,
     perturbation,
@@ -33,7 +34,8 @@ from .unevaluated import (
 )
 
 __all__ = ["generator", "fokker_planck", "perturbation", "perturbation_adjoint",
-           "check_channel", "Generator", "Semigroup", "Perturbation", "StationaryAverage",
+           "check_channel", "check_time", "Generator", "Semigroup", "Perturbation",
+           "StationaryAverage",
            "OperatorExpr", "ModelRef", "model_ref", "ChainPoly", "ChainSpace", "ChainError",
            "PackedAlgebra", "SUPPORTED_ACTIVATIONS", "lambdify_chain", "multi_indices",
            "unsupported_reason", "perturbation_j", "perturbation_j_adjoint",

@@ -25,7 +25,7 @@ from ..errors import InvalidInputError
 from ..model import SRNN
 
 __all__ = ["operand", "generator", "fokker_planck", "perturbation", "perturbation_adjoint",
-           "check_channel",
+           "check_channel", "check_time",
            "perturbation_j", "perturbation_j_adjoint", "perturbation_j_coefficients",
            "check_composite"]
 
@@ -87,14 +87,27 @@ def perturbation_adjoint(model: SRNN, k: int, p: sp.Expr) -> sp.Expr:
     return -perturbation(model, k, p)
 
 
-def check_composite(model: SRNN, ks) -> tuple[int, ...]:
-    """Validate the channels ``(k_1, …, k_j)`` of one kick (``j ≥ 1``)."""
-    if isinstance(ks, (int, sp.Integer)) and not isinstance(ks, bool):
+def check_composite(model: SRNN, ks, param: str = "k") -> tuple[int, ...]:
+    """Validate the channels ``(k_1, …, k_j)`` of one kick (``j ≥ 1``; one channel index
+    stands for ``(k,)``), else :class:`InvalidInputError` naming ``param``."""
+    if isinstance(ks, (int, np.integer, sp.Integer)) and not isinstance(ks, (bool, np.bool_)):
         ks = (ks,)
+    if isinstance(ks, sp.Tuple):
+        ks = tuple(ks)
     if not isinstance(ks, (tuple, list)) or not ks:
-        raise ValueError(f"a kick's channels must be a non-empty tuple of channel indices, "
-                         f"got {ks!r}")
-    return tuple(check_channel(model, k) for k in ks)
+        raise InvalidInputError(f"a kick's channels must be a non-empty tuple of channel "
+                                f"indices, got {type(ks).__name__} {ks!r:.60}", param=param)
+    return tuple(check_channel(model, k, param) for k in ks)
+
+
+def check_time(s: sp.Expr, param: str = "s") -> sp.Expr:
+    """A semigroup time ``s``: refused (:class:`InvalidInputError` naming ``param``) when it
+    is negative or SymPy can tell it is (``P_s`` exists for ``s ≥ 0`` only: a diffusion is
+    not run backwards); symbols of unknown sign pass."""
+    if sp.sympify(s).is_negative:
+        raise InvalidInputError(f"the semigroup time must be ≥ 0 (P_s = e^(s L0) exists for "
+                                f"s ≥ 0 only), got {s}", param=param)
+    return s
 
 
 def perturbation_j_coefficients(model: SRNN, ks) -> list[sp.Expr]:

@@ -23,6 +23,7 @@ from ..model.cache import derived
 from .generator import (
     check_channel,
     check_composite,
+    check_time,
     generator,
     operand,
     perturbation,
@@ -113,8 +114,8 @@ class Perturbation(OperatorExpr):
     """``\\mathcal{L}_k g = C_k · ∇g`` (channel ``k`` 0-based, printed 1-based)."""
 
     def __new__(cls, k, g, ref: ModelRef):
-        check_channel(ref.model, int(k))
-        return super().__new__(cls, sp.Integer(int(k)), operand(ref.model, g), ref)
+        k = check_channel(ref.model, k)        # before int(): '0', 1.0, True are refused
+        return super().__new__(cls, sp.Integer(k), operand(ref.model, g), ref)
 
     @property
     def channel(self) -> int:
@@ -136,7 +137,7 @@ class KickPerturbation(OperatorExpr):
     ``(k_1, …, k_j)`` (0-based, printed 1-based)."""
 
     def __new__(cls, ks, g, ref: ModelRef):
-        ks = check_composite(ref.model, tuple(int(k) for k in ks))
+        ks = check_composite(ref.model, ks)
         return super().__new__(cls, sp.Tuple(*map(sp.Integer, ks)), operand(ref.model, g), ref)
 
     @property
@@ -165,7 +166,8 @@ class Semigroup(OperatorExpr):
     """
 
     def __new__(cls, s, g, ref: ModelRef):
-        return super().__new__(cls, ref.model.expression(s, "s"), operand(ref.model, g), ref)
+        time = check_time(ref.model.expression(s, "s"))
+        return super().__new__(cls, time, operand(ref.model, g), ref)
 
     @property
     def time(self) -> sp.Expr:
@@ -185,7 +187,10 @@ class Semigroup(OperatorExpr):
         return rf"e^{{{s}\,\mathcal{{L}}_0}} " + _operand_latex(printer, self.operand)
 
     def _sympystr(self, printer) -> str:
-        return f"exp({printer._print(self.time)}*L0)[{printer._print(self.operand)}]"
+        s = printer._print(self.time)
+        if isinstance(self.time, sp.Add):       # exp((a - b)*L0), not exp(a - b*L0)
+            s = f"({s})"
+        return f"exp({s}*L0)[{printer._print(self.operand)}]"
 
 
 class StationaryAverage(OperatorExpr):
