@@ -235,3 +235,30 @@ def test_a_term_dominant_early_does_not_vanish_beside_a_later_giant():
     # a term below rtol of the others at every time still vanishes
     tiny = np.array([[0.3, 0.3], [1.0, 2.0], [1e-14, 1e-13]])
     assert "highest computed order vanishes" in diagnose_series(tiny, 0.1).message
+
+
+def test_partial_sums_carry_the_terms_errors_and_agree_across_routes():
+    """``series`` returns PartialSums whose error, ``Σ |ε|^j err(T_j)``, covers the
+    difference between two independent routes (Galerkin at a low degree against spectral)."""
+    from volterra_sym import load_model
+    from volterra_sym.results import PartialSums
+    hier = ResponseHierarchy(load_model("tanh1d"), "h1", 2)
+    times = np.linspace(0.0, 3.0, 31)
+    u = lambda t: np.array([np.sin(t)])  # noqa: E731
+    eps = np.array([0.3, -0.5])
+    gal = hier.series(u, times, eps, method="galerkin", degree=6, check=False)
+    spec = hier.series(u, times, eps, method="spectral", check=False)
+    assert isinstance(gal, PartialSums) and gal.shape == (2, 3, 31)
+    assert gal.method == "galerkin" and spec.method == "spectral"
+    terms = hier.series_terms(u, times, method="galerkin", degree=6)
+    want = np.cumsum(np.abs(eps)[:, None, None] ** np.arange(3)[None, :, None]
+                     * np.asarray(terms.error)[None], axis=1)
+    np.testing.assert_allclose(gal.error, want, rtol=1e-12)
+    actual = np.abs(np.asarray(gal) - np.asarray(spec))
+    assert np.all(actual <= gal.error + spec.error)
+    # honest, not inflated: within 100x of the actual error where the difference is resolved
+    resolved = actual > 10 * spec.error
+    assert resolved.any()
+    assert np.all(gal.error[resolved] <= 100 * actual[resolved].max())
+    with pytest.raises(ValueError):
+        gal.values[0, 0, 0] = 1.0

@@ -22,6 +22,7 @@ _EXPORTS = {
     "AccuracyNotReachedError": "errors", "ResourceLimitError": "errors",
     "SimulationError": "errors",
     "Estimate": "results", "KernelValues": "results", "SeriesTerms": "results",
+    "PartialSums": "results",
     "ExpressionError": "parsing", "parse_expression": "parsing",
     "SRNN": "model", "Activation": "model", "ModelError": "model",
     "FrozenModelError": "model", "builtin_models": "model", "load_model": "model",

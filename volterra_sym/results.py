@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
-__all__ = ["Estimate", "FrozenDict", "KernelValues", "SeriesTerms", "freeze"]
+__all__ = ["Estimate", "FrozenDict", "KernelValues", "SeriesTerms", "PartialSums", "freeze"]
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
@@ -227,3 +227,10 @@ class KernelValues(Estimate):
 
 class SeriesTerms(Estimate):
     """Volterra terms ``[T_0(t), …, T_N(t)]``: shape ``(N+1, len(times))``."""
+
+
+class PartialSums(Estimate):
+    """Partial sums ``S_N(t) = Σ_{j≤N} ε^j T_j(t)``: shape ``(N+1, len(times))`` (one ε) or
+    ``(len(ε), N+1, len(times))``; ``error`` bounds ``|S_N − Σ_{j≤N} ε^j T_j^{true}|`` by
+    ``Σ_{j≤N} |ε|^j err(T_j)`` — the computed terms' errors, not the remainder of the
+    series beyond ``N``."""

@@ -41,7 +41,7 @@ from ..operators import (
     StationaryAverage,
     model_ref,
 )
-from ..results import Estimate, SeriesTerms
+from ..results import Estimate, PartialSums, SeriesTerms
 from .composite import CompositeKernel, is_composite, kick_sequences
 from .convergence import check_eps_range, diagnose_series
 from .hooks import implementation
@@ -326,26 +326,33 @@ class ResponseHierarchy:
         return SeriesTerms(np.asarray(res.values)[:, inverse], err, res.method, res.details)
 
     def series(self, u: Callable, times, eps, method: str = "auto", *,
-               check: bool = True) -> np.ndarray:
+               check: bool = True, **options) -> PartialSums:
         """Partial sums ``S_N(t) = Σ_{j≤N} ε^j T_j(t)`` for ``N = 0..order``.
 
-        Returns shape ``(order+1, len(times))`` for scalar ``eps`` and
-        ``(len(eps), order+1, len(times))`` for an array of ε. With ``check`` a
-        :class:`ConvergenceWarning` is issued for every ε outside the estimated radius
-        of convergence (see :meth:`diagnose`).
+        Returns :class:`~volterra_sym.results.PartialSums` of shape
+        ``(order+1, len(times))`` for scalar ``eps`` and ``(len(eps), order+1, len(times))``
+        for an array of ε, with the error ``Σ_{j≤N} |ε|^j err(T_j)`` of the computed terms
+        (``None`` where a term's error is unknown; the remainder beyond ``order`` is not in
+        it: see :meth:`diagnose`). With ``check`` a :class:`ConvergenceWarning` is issued
+        for every ε outside the estimated radius of convergence. ``options`` go to the
+        route as in :meth:`series_terms`.
         """
         eps_arr = check_eps(eps, self.order)
-        terms = np.asarray(self.series_terms(u, times, method=method))
+        res = self.series_terms(u, times, method=method, **options)
+        terms = np.asarray(res)
         check_eps_range(eps_arr, self.order, np.max(np.abs(terms[1:]), axis=1))
         if check:
             for e in np.atleast_1d(eps_arr):
                 diagnose_series(terms, float(e), warn=True, terminates_at=self.terminates_at)
         powers = eps_arr[..., None] ** np.arange(self.order + 1)
         out = np.cumsum(powers[..., :, None] * terms, axis=-2)
-        if not np.all(np.isfinite(out)):
+        err = None if res.error is None else np.cumsum(
+            np.abs(powers)[..., :, None] * np.asarray(res.error), axis=-2)
+        if not np.all(np.isfinite(out)) or (err is not None and not np.all(np.isfinite(err))):
             raise AccuracyNotReachedError(f"the partial sums of {self.f} exceed the float "
                                           "range; rescale the observable")
-        return out
+        return PartialSums(out, err, res.method,
+                           {"eps": eps_arr.tolist(), "terms": dict(res.details)})
 
     def response_functional(self, degree: int, **taylor_options):
         """The linear functional ``ℓ(t)`` with ``Σ_{N≤order} ε^N T_N(t) ≈ <ℓ(t), S(X)_{0,t}>``
