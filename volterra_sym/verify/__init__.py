@@ -17,9 +17,14 @@ Runs every check that applies to the model (docs/theory.md §3, §4, §7, §8):
    against common-random-number responses (:func:`volterra_sym.montecarlo.crn_responses`)
    has log–log slope ``M + 1 ± 0.3`` (or is within the noise when the truncation is exact).
 
-A check's status is PASS, FAIL or SKIP (with the reason). An exception inside a check is
-SKIP or FAIL by its *type* (:func:`.settings.status_of`): a route that does not apply, or
-refuses for cost or unreachable accuracy, is SKIP; anything else is FAIL.
+A check's status is PASS, FAIL, WEAK or SKIP (with the reason). An exception inside a check
+is SKIP or FAIL by its *type* (:func:`.settings.status_of`): a route that does not apply, or
+refuses for cost or unreachable accuracy, is SKIP; anything else is FAIL. A comparison that
+found no disagreement is WEAK instead of PASS when its tolerance exceeds
+``RESOLVE_FRACTION = 0.5`` of the compared magnitude (the largest ``|value|`` of either side
+over the check's entries) at more than half of its entries
+(:func:`.settings.agreement_status`): agreement within error bars as large as the values
+cannot tell a route returning 0 from a correct one. WEAK is not a failure (exit status 0).
 
 Output (:mod:`.report`): a table on stdout, ``DIR/verify.json`` (every number, seed,
 ``dt``, ``n_paths``, methods) and the figures ``DIR/kernels.png`` and ``DIR/residuals.png``,
@@ -44,7 +49,9 @@ from .report import clear_outputs, table, write_figures, write_json
 from .settings import (
     FAIL,
     PASS,
+    RESOLVE_FRACTION,
     SKIP,
+    WEAK,
     Check,
     Settings,
     VerificationFailedError,
@@ -55,7 +62,8 @@ from .settings import (
 from .symmetry import check_symmetry
 
 __all__ = ["verify_model", "Check", "Settings", "settings_for", "series_residuals",
-           "fit_slope", "status_of", "VerificationFailedError", "PASS", "FAIL", "SKIP"]
+           "fit_slope", "status_of", "VerificationFailedError", "PASS", "FAIL", "SKIP", "WEAK",
+           "RESOLVE_FRACTION"]
 
 
 def _stages(ctx: Context, plots: dict, note: Callable[[str], None]):
@@ -132,7 +140,7 @@ def verify_model(model: SRNN, observable=None, order: int = 2, *,
                 except Exception as exc:  # noqa: BLE001 - a broken figure is a failure
                     checks.append(Check("figures", "output", FAIL, reason=describe(exc)))
     code = 1 if any(c.status == FAIL for c in checks) else 0
-    counts = {st: sum(c.status == st for c in checks) for st in (PASS, FAIL, SKIP)}
+    counts = {st: sum(c.status == st for c in checks) for st in (PASS, FAIL, WEAK, SKIP)}
     report = {"model": model.name, "observable": str(ctx.f), "order": order,
               "methods": ctx.method_info, "applicable_methods": ctx.methods,
               "primary_method": ctx.primary, "series_method": ctx.series_method,
@@ -147,6 +155,7 @@ def verify_model(model: SRNN, observable=None, order: int = 2, *,
         print(table(checks))
         written = [str(json_path)] + ([str(outdir / "kernels.png"),
                                        str(outdir / "residuals.png")] if figures else [])
-        print(f"# {counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped "
-              f"in {time.time() - t_start:.1f} s; wrote {', '.join(written)}")
+        print(f"# {counts[PASS]} passed, {counts[FAIL]} failed, {counts[WEAK]} weak, "
+              f"{counts[SKIP]} skipped in {time.time() - t_start:.1f} s; wrote "
+              f"{', '.join(written)}")
     return code, checks

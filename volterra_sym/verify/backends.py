@@ -20,7 +20,17 @@ import numpy as np
 from ..hierarchy.composite import kick_sequences
 from .context import FULL_ROUTES, Context, comparison_lags, fmt, kname, lags_text, slack
 from .mc_series import sine_input
-from .settings import FAIL, PASS, REL_FLOOR, SKIP, Check, describe, error_check, status_of
+from .settings import (
+    REL_FLOOR,
+    SKIP,
+    Check,
+    agreement_status,
+    annotate,
+    describe,
+    error_check,
+    resolution,
+    status_of,
+)
 
 __all__ = ["check_kernels", "check_series_terms", "check_contact_kernels"]
 
@@ -74,7 +84,9 @@ def check_kernels(ctx: Context) -> list[Check]:
                                  reason="no lag inside the valid range of both "
                                         "(taylor: short lags only)", data={"rows": rows}))
                 continue
-            st = PASS if all(r["ok"] for r in rows) else FAIL
+            res = resolution([r["tol"] for r in rows], [r[a] for r in rows],
+                             [r[b] for r in rows])
+            st = agreement_status(all(r["ok"] for r in rows), res)
             if worst[1] is not None:
                 ch, lag, dif, tol = worst[1]
                 val = f"|Δ| = {fmt(dif)} at {kname(ch)}{lags_text(lag)}"
@@ -84,8 +96,9 @@ def check_kernels(ctx: Context) -> list[Check]:
             note = (f"; error estimate unknown for {', '.join(sorted(unknown))} (counted as "
                     "0)" if unknown else "")
             out.append(Check(name, GROUP, st, value=val, tolerance=tol_s,
-                             reason=f"{n_cmp} comparisons, max |Δ|/tol = {fmt(worst[0])}"
-                                    + note, data={"rows": rows}))
+                             reason=annotate(f"{n_cmp} comparisons, max |Δ|/tol = "
+                                          f"{fmt(worst[0])}" + note, res),
+                             data={"rows": rows, "resolution": res}))
     return out
 
 
@@ -130,6 +143,7 @@ def check_contact_kernels(ctx: Context) -> list[Check]:
                     break
         for a, b in itertools.combinations([m for m in ctx.methods if m in results], 2):
             worst, n_cmp, ok, rows = (0.0, ""), 0, True, []
+            tols, vals = [], []
             for kicks, ka in results[a].items():
                 kb = results[b][kicks]
                 scale = max(np.nanmax(np.abs(ka.values), initial=0.0),
@@ -140,6 +154,8 @@ def check_contact_kernels(ctx: Context) -> list[Check]:
                 n_cmp += int(good.sum())
                 ratio = np.where(good, diff / np.maximum(tol, 1e-300), 0.0)
                 ok &= bool(np.all(ratio <= 1.0))
+                tols.append(tol[good])
+                vals += [ka.values[good], kb.values[good]]
                 j = int(np.argmax(ratio))
                 rows.append({"kicks": [list(c) for c in kicks], a: ka.values.tolist(),
                              b: kb.values.tolist(), "tol": tol.tolist()})
@@ -150,10 +166,12 @@ def check_contact_kernels(ctx: Context) -> list[Check]:
             if n_cmp == 0:
                 out.append(Check(name, GROUP, SKIP, reason="no comparable values"))
                 continue
-            out.append(Check(name, GROUP, PASS if ok else FAIL, value=worst[1],
+            res = resolution(np.concatenate(tols), *vals)
+            out.append(Check(name, GROUP, agreement_status(ok, res), value=worst[1],
                              tolerance="err_a+err_b+1e-8rel",
-                             reason=f"{n_cmp} comparisons, max |Δ|/tol = {fmt(worst[0])}",
-                             data={"rows": rows}))
+                             reason=annotate(f"{n_cmp} comparisons, max |Δ|/tol = "
+                                          f"{fmt(worst[0])}", res),
+                             data={"rows": rows, "resolution": res}))
     return out
 
 
@@ -191,11 +209,14 @@ def _compare_series(name: str, times: np.ndarray, Te, Ts) -> Check:
     ratio = diff / np.maximum(tol, 1e-300)
     N, j = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
     note = f"error estimate unknown for {', '.join(unknown)} (counted as 0)" if unknown else ""
-    return Check(name, GROUP, PASS if np.all(ratio <= 1.0) else FAIL,
+    res = resolution(tol, a, b)
+    return Check(name, GROUP, agreement_status(bool(np.all(ratio <= 1.0)), res),
                  value=f"|Δ| = {fmt(float(diff[N, j]))} at T_{N}(t={times[j]:g})",
                  tolerance=f"err_a+err_b+1e-8rel: {fmt(float(tol[N, j]))}",
-                 reason=(f"{diff.size} comparisons, max |Δ|/tol = {fmt(float(ratio.max()))}"
-                         + (f"; {note}" if note else "")),
+                 reason=annotate(f"{diff.size} comparisons, max |Δ|/tol = "
+                              f"{fmt(float(ratio.max()))}" + (f"; {note}" if note else ""),
+                              res),
                  data={"times": times, Te.method: a, Ts.method: b,
                        f"error_{Te.method}": Te.error, f"error_{Ts.method}": Ts.error,
-                       "tol": tol, "methods": [Te.method, Ts.method]})
+                       "tol": tol, "methods": [Te.method, Ts.method], "resolution": res})
+

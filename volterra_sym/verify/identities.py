@@ -21,7 +21,19 @@ from ..density import stationary_density
 from ..density.sampling import one_dim_density
 from ..operators import perturbation, perturbation_j_coefficients
 from .context import Context, fmt
-from .settings import FAIL, PASS, REL_FLOOR, SKIP, Check, describe, error_check, status_of
+from .settings import (
+    FAIL,
+    PASS,
+    REL_FLOOR,
+    SKIP,
+    Check,
+    agreement_status,
+    annotate,
+    describe,
+    error_check,
+    resolution,
+    status_of,
+)
 
 __all__ = ["check_density", "check_fdt", "check_kernel_at_zero"]
 
@@ -216,8 +228,11 @@ def check_kernel_at_zero(ctx: Context) -> list[Check]:
                              reason=("; ".join(notes) or "no reference value")[:300]))
         else:
             worst = max(rows, key=lambda r: r["diff"] / max(r["tol"], 1e-300))
-            out.append(Check(name, GROUP, PASS if all(r["ok"] for r in rows) else FAIL,
+            res = resolution([r["tol"] for r in rows], [r["kernel"] for r in rows],
+                             [r["reference"] for r in rows])
+            out.append(Check(name, GROUP, agreement_status(all(r["ok"] for r in rows), res),
                              value=f"|Δ| = {fmt(worst['diff'])}",
                              tolerance=f"err+1e-8rel: {fmt(worst['tol'])}",
-                             reason="; ".join(notes)[:300], data={"rows": rows}))
+                             reason=annotate("; ".join(notes), res).lstrip("; ")[:300],
+                             data={"rows": rows, "resolution": res}))
     return out

@@ -30,7 +30,17 @@ from ..montecarlo import (
     second_order_kernel,
 )
 from .context import Context, fmt, kname, lags_text, slack
-from .settings import FAIL, PASS, SKIP, Check, Z, describe, status_of
+from .settings import (
+    FAIL,
+    SKIP,
+    Check,
+    Z,
+    agreement_status,
+    annotate,
+    describe,
+    resolution,
+    status_of,
+)
 
 __all__ = ["check_mc_kernels", "estimators"]
 
@@ -204,13 +214,16 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
             continue
         jmax = np.unravel_index(np.nanargmax(ratio), ratio.shape)
         ch = tuple(int(c) for c in jmax[1:])
-        st = PASS if np.nanmax(ratio) <= 1.0 else FAIL
+        res = resolution(tol[good], eng[good], est.value[good])
+        data["resolution"] = res
+        st = agreement_status(bool(np.nanmax(ratio) <= 1.0), res)
         out.append(Check(
             f"{name} ({est_method} vs {method})", GROUP, st,
             value=f"max |Δ|/tol = {fmt(float(np.nanmax(ratio)))} "
                   f"({kname(ch)}{lags_text(lags[jmax[0]])})",
             tolerance="4se+|bias|+4se_b+err",
-            reason=f"{int(good.sum())} entries, {est.n_paths} paths, dt={est.dt:g}"
-                   + (f", window {s.window:g}" if any(k != 'point' for k in kinds) else ""),
+            reason=annotate(f"{int(good.sum())} entries, {est.n_paths} paths, dt={est.dt:g}"
+                            + (f", window {s.window:g}" if any(k != 'point' for k in kinds)
+                               else ""), res),
             data=data))
     return out

@@ -57,7 +57,10 @@ from .settings import (
     SLOPE_TOL,
     Check,
     Z,
+    agreement_status,
+    annotate,
     describe,
+    resolution,
     status_of,
 )
 
@@ -238,11 +241,13 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
             floor = REL_FLOOR * max(Tscale, 1e-300)
             tol = Z * se + remainder[:, None] + floor
             ratio = np.abs(R) / tol
+            resolved = resolution(tol, y, S)    # tolerance against the response's size
             res.update(kind="exact", residual=R, stderr=se, tol=tol,
-                       max_ratio=float(ratio.max()),
-                       status=PASS if np.all(ratio <= 1.0) else FAIL,
-                       message=f"truncated series exact (linear model, degree-{deg} "
-                               f"observable): max |R|/tol = {ratio.max():.3g}")
+                       max_ratio=float(ratio.max()), resolution=resolved,
+                       status=agreement_status(bool(np.all(ratio <= 1.0)), resolved),
+                       message=annotate(f"truncated series exact (linear model, degree-{deg} "
+                                        f"observable): max |R|/tol = {ratio.max():.3g}",
+                                        resolved))
             results.append(res)
             continue
         # the leading order of the residual, the ε where it dominates (the engine's higher

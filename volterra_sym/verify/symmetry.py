@@ -15,7 +15,16 @@ import itertools
 import numpy as np
 
 from .context import Context, fmt, kname, slack
-from .settings import FAIL, PASS, REL_FLOOR, SKIP, Check, describe, status_of
+from .settings import (
+    REL_FLOOR,
+    SKIP,
+    Check,
+    agreement_status,
+    annotate,
+    describe,
+    resolution,
+    status_of,
+)
 
 __all__ = ["check_symmetry"]
 
@@ -35,7 +44,7 @@ def _permutations(ctx: Context, method: str, N: int, rng, rows, problems) -> Non
             ok = bool(np.all((diff <= tol) | ~np.isfinite(diff)))
             rows.append({"test": "permutation", "channels": list(ch), "perm": list(p),
                          "lags": lags, "max_diff": float(np.nanmax(diff, initial=0)),
-                         "tol": tol, "ok": ok})
+                         "tol": tol, "scale": float(scale), "ok": ok})
             if not ok:
                 problems.append(f"{kname(ch)} not invariant under {p}")
 
@@ -62,7 +71,7 @@ def _diagonal(ctx: Context, method: str, rows, problems) -> None:
             tol = slack(ea) + slack(kb.error) + REL_FLOOR * max(scale, 1e-300)
             ok = bool(np.all((diff <= tol) | ~np.isfinite(diff)))
             rows.append({"test": "diagonal", "channels": [k1, k2], "lags": sig,
-                         "diff": diff, "tol": tol, "ok": ok})
+                         "diff": diff, "tol": tol, "scale": float(scale), "ok": ok})
             if not ok:
                 problems.append(f"K{k1 + 1}{k2 + 1}(σ,σ) != K{k2 + 1}{k1 + 1}(σ,σ)")
         steps = np.stack([np.stack([sig, sig + j * d], 1) for j in (1, 2, 3)])
@@ -76,7 +85,7 @@ def _diagonal(ctx: Context, method: str, rows, problems) -> None:
                + REL_FLOOR * max(scale, 1e-300))
         ok = bool(np.all((diff <= tol) | ~np.isfinite(diff)))
         rows.append({"test": "continuity", "channels": [k1, k2], "lags": sig, "step": d,
-                     "diff": diff, "tol": tol, "ok": ok})
+                     "diff": diff, "tol": tol, "scale": float(scale), "ok": ok})
         if not ok:
             problems.append(f"K{k1 + 1}{k2 + 1}(σ, σ+δ) does not tend to "
                             f"K{k1 + 1}{k2 + 1}(σ, σ)")
@@ -115,9 +124,14 @@ def check_symmetry(ctx: Context) -> list[Check]:
             tt = np.atleast_1d(r["tol"])
             with np.errstate(invalid="ignore", divide="ignore"):
                 worst = max(worst, float(np.nanmax(dd / np.maximum(tt, 1e-300), initial=0.0)))
-        out.append(Check(name, GROUP, FAIL if problems else PASS,
+        # the tolerances of the compared entries against the kernels' size
+        tols = [np.atleast_1d(r["tol"])[np.isfinite(np.atleast_1d(r.get("diff", 0.0)))]
+                for r in rows]
+        res = resolution(np.concatenate(tols) if tols else [], [r["scale"] for r in rows])
+        out.append(Check(name, GROUP, agreement_status(not problems, res),
                          value=f"max |Δ|/tol = {fmt(worst)} ({len(rows)} tests)",
                          tolerance="err_a + err_b + 1e-8 rel",
-                         reason="; ".join(problems[:4] + notes)[:300],
-                         data={"tests": rows, "skipped": notes}))
+                         reason=annotate("; ".join(problems[:4] + notes), res)
+                         .lstrip("; ")[:300],
+                         data={"tests": rows, "skipped": notes, "resolution": res}))
     return out
