@@ -455,6 +455,30 @@ def test_second_order_kernels_without_a_conjugate_variable_use_the_kick_estimato
     assert np.max(np.abs(d["mc"]) / np.maximum(d["stderr"], 1e-300)) > 10
 
 
+def test_quick_second_order_kernel_of_a_nonlinear_model_resolves_the_kernel():
+    """``verify tanh1d --quick``: K₂ used to go to the FDT estimator, whose tolerances
+    (0.08–0.11) were as large as K₂ itself (max 0.106) — a check that could not fail,
+    reported PASS. Now the kick estimator: every entry's tolerance is below a third of
+    max |K₂|, the check PASSes and would fail a K₂ of 0 or of the wrong sign. A linear
+    model keeps the FDT estimator (its K₂ is large next to the FDT noise)."""
+    from volterra_sym.verify.mc_kernels import check_mc_kernels
+    from volterra_sym.verify.settings import RESOLVE_FRACTION
+
+    checks = check_mc_kernels(Context(load_model("tanh1d"), None, 2,
+                                      settings_for(True, 12345, 1)), {})
+    c2 = next(c for c in checks if c.name.startswith("MC: kernels order 2"))
+    assert "kick vs" in c2.name and c2.status == PASS, (c2.name, c2.status, c2.reason)
+    res = c2.data["resolution"]
+    assert res.resolved == res.total == 8 and res.worst < RESOLVE_FRACTION / 1.5, res
+    assert res.scale > 0.09
+    # the comparison fails a kernel that is 0, or of the wrong sign
+    eng, tol = np.asarray(c2.data["engine"]), np.asarray(c2.data["tol"])
+    assert np.max(np.abs(eng) - tol) > 0
+    s = dataclasses.replace(settings_for(True, 12345, 2), kernel_paths=2000)
+    lin = check_mc_kernels(Context(load_model("linear2d"), None, 2, s), {})
+    assert "fdt vs" in lin[1].name, lin[1].name
+
+
 def test_kernels_with_state_dependent_noise_use_the_kick_estimator():
     """σ(h) (docs/theory.md §11) with the input beside the activation: the kick estimator
     applies (the FDT and Girsanov weights do not) and the kernels pass against the spectral
