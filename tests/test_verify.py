@@ -41,6 +41,7 @@ from volterra_sym.verify import (
     FAIL,
     PASS,
     SKIP,
+    SKIP_CAUSES,
     WEAK,
     series_residuals,
     settings_for,
@@ -126,6 +127,9 @@ def test_linear2d_json_has_every_check(linear2d_run):
     checks = rep["checks"]
     assert all(c["status"] in (PASS, FAIL, WEAK, SKIP) for c in checks)
     assert all(c["reason"] for c in checks if c["status"] in (SKIP, WEAK))
+    # every SKIP says why, by a cause the code classified (none "unclassified")
+    assert all(c["cause"] in SKIP_CAUSES[:-1] for c in checks if c["status"] == SKIP)
+    assert sum(rep["skipped_by_cause"].values()) == rep["summary"]["SKIP"]
     groups = {c["group"] for c in checks}
     assert {"identities", "backends", "mc-kernels", "mc-series"} <= groups
     names = [c["name"] for c in checks]
@@ -279,6 +283,57 @@ def test_interrupt_leaves_no_stale_report(tmp_path, monkeypatch, capsys):
     code, _, err = _cli(capsys, "linear2d", "--order", "1", "--quick", "--out", tmp_path)
     assert code == 130 and err.strip() == "interrupted"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cost_refusal_is_counted_and_fails_strict(tmp_path, monkeypatch, capsys):
+    """A Monte Carlo run refused for its cost (VOLTERRA_TIME_BUDGET) is a SKIP with exit
+    status 0, as documented — but the line names the cause, the summary counts it apart
+    from the checks that do not apply, verify.json records it, and ``--strict`` exits 1
+    naming it on one stderr line (``--strict`` used not to exist: argparse refused it)."""
+    monkeypatch.setenv("VOLTERRA_TIME_BUDGET", "0.05")
+    argv = ("linear2d", "--order", "1", "--quick", "--out", tmp_path / "a")
+    code, out, err = _cli(capsys, *argv)
+    assert code == 0, err
+    assert "SKIP [refused: cost]" in out and "VOLTERRA_TIME_BUDGET" in out
+    summary = out.strip().splitlines()[-1]
+    assert "skipped (1 not applicable, 1 refused: cost)" in summary, summary
+    rep = _load(tmp_path / "a")
+    refused = [c for c in rep["checks"] if c["cause"] == "refused: cost"]
+    assert [c["name"] for c in refused] == ["MC: series residual"]
+    assert rep["skipped_by_cause"]["refused: cost"] == 1 and rep["strict"] is False
+
+    code, out, err = _cli(capsys, *argv[:-1], tmp_path / "b", "--strict")
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "--strict" in err and "MC: series residual [refused: cost]" in err
+    assert "failed:" not in err                 # nothing failed: a different message
+    rep = _load(tmp_path / "b")
+    assert rep["strict"] is True and rep["exit_code"] == 1
+    assert not any(c["status"] == FAIL for c in rep["checks"])
+
+
+def test_strict_counts_weak_and_refused_skips_but_not_inapplicable_ones():
+    from volterra_sym.verify import blocking, summary_line
+    from volterra_sym.verify.settings import (
+        NOT_APPLICABLE,
+        REFUSED_ACCURACY,
+        REFUSED_COST,
+        SKIP_CAUSES,
+        UNCLASSIFIED,
+        UNRESOLVED,
+        Check,
+    )
+
+    def c(status, cause=""):
+        return Check("x", "g", status, cause=cause)
+
+    assert not blocking(c(PASS)) and not blocking(c(SKIP, NOT_APPLICABLE))
+    assert all(blocking(c(SKIP, k)) for k in (REFUSED_COST, REFUSED_ACCURACY, UNRESOLVED))
+    assert blocking(c(WEAK)) and blocking(c(FAIL))
+    assert c(SKIP).cause == UNCLASSIFIED and blocking(c(SKIP))   # never silently n/a
+    counts = {PASS: 3, FAIL: 0, WEAK: 1, SKIP: 2}
+    causes = dict.fromkeys(SKIP_CAUSES, 0) | {NOT_APPLICABLE: 1, REFUSED_COST: 1}
+    assert summary_line(counts, causes) == ("3 passed, 0 failed, 1 weak, 2 skipped "
+                                            "(1 not applicable, 1 refused: cost)")
 
 
 # ---------------------------------------------------------------------- bad input
@@ -508,6 +563,8 @@ def test_verify_parity_checks_the_even_and_odd_parts(tmp_path):
     checks = {c["name"]: c for c in rep["checks"]}
     assert code == 0, [c for c in rep["checks"] if c["status"] == FAIL]
     assert rep["settings"]["parity"] is True
+    skipped = [c for c in rep["checks"] if c["status"] == SKIP]
+    assert all(c["cause"] in SKIP_CAUSES[:-1] for c in skipped), skipped   # classified
     for M in (1, 2, 3):
         for suffix in ("", ", even part", ", odd part"):
             assert f"MC: series residual M={M} (slope{suffix})" in checks, (M, suffix)

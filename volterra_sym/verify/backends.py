@@ -21,15 +21,14 @@ from ..hierarchy.composite import kick_sequences
 from .context import FULL_ROUTES, Context, comparison_lags, fmt, kname, lags_text, slack
 from .mc_series import sine_input
 from .settings import (
+    NOT_APPLICABLE,
     REL_FLOOR,
     SKIP,
     Check,
     agreement_status,
     annotate,
-    describe,
     error_check,
     resolution,
-    status_of,
 )
 
 __all__ = ["check_kernels", "check_series_terms", "check_contact_kernels"]
@@ -44,7 +43,7 @@ def check_kernels(ctx: Context) -> list[Check]:
         out.append(Check("backends: kernels", GROUP, SKIP,
                          reason=f"only {ctx.methods or 'no'} backend applies: nothing to compare "
                                 f"({'; '.join(f'{k}: {v}' for k, v in ctx.method_info.items())})"
-                         [:300]))
+                         [:300], cause=NOT_APPLICABLE))
     for N in range(1, ctx.order + 1):
         lags = comparison_lags(N)
         results: dict[str, dict] = {}
@@ -54,8 +53,7 @@ def check_kernels(ctx: Context) -> list[Check]:
                 try:
                     results[method][ch] = ctx.kernel(method, ch, lags)
                 except Exception as exc:  # noqa: BLE001 - status by type
-                    out.append(Check(f"backends: order {N} [{method}]", GROUP, status_of(exc),
-                                     reason=describe(exc)))
+                    out.append(error_check(f"backends: order {N} [{method}]", GROUP, exc))
                     results.pop(method)
                     break
         for a, b in itertools.combinations([m for m in ctx.methods if m in results], 2):
@@ -82,7 +80,8 @@ def check_kernels(ctx: Context) -> list[Check]:
             if n_cmp == 0:
                 out.append(Check(name, GROUP, SKIP,
                                  reason="no lag inside the valid range of both "
-                                        "(taylor: short lags only)", data={"rows": rows}))
+                                        "(taylor: short lags only)", data={"rows": rows},
+                                 cause=NOT_APPLICABLE))
                 continue
             res = resolution([r["tol"] for r in rows], [r[a] for r in rows],
                              [r[b] for r in rows])
@@ -137,8 +136,8 @@ def check_contact_kernels(ctx: Context) -> list[Check]:
                     results[method][kicks] = ctx.kernel(method, kicks,
                                                         comparison_lags(len(kicks)))
                 except Exception as exc:  # noqa: BLE001 - status by type
-                    out.append(Check(f"backends: contact kernels order {N} [{method}]",
-                                     GROUP, status_of(exc), reason=describe(exc)))
+                    out.append(error_check(f"backends: contact kernels order {N} [{method}]",
+                                           GROUP, exc))
                     results.pop(method)
                     break
         for a, b in itertools.combinations([m for m in ctx.methods if m in results], 2):
@@ -164,7 +163,8 @@ def check_contact_kernels(ctx: Context) -> list[Check]:
                              f"{lags_text(comparison_lags(len(kicks))[j])}")
             name = f"backends: contact kernels order {N} {a} vs {b}"
             if n_cmp == 0:
-                out.append(Check(name, GROUP, SKIP, reason="no comparable values"))
+                out.append(Check(name, GROUP, SKIP, reason="no comparable values",
+                                 cause=NOT_APPLICABLE))
                 continue
             res = resolution(np.concatenate(tols), *vals)
             out.append(Check(name, GROUP, agreement_status(ok, res), value=worst[1],

@@ -33,14 +33,14 @@ from ..montecarlo import (
 from .context import Context, fmt, kname, lags_text, slack
 from .settings import (
     FAIL,
+    NOT_APPLICABLE,
     SKIP,
     Check,
     Z,
     agreement_status,
     annotate,
-    describe,
+    error_check,
     resolution,
-    status_of,
 )
 
 __all__ = ["check_mc_kernels", "estimators"]
@@ -131,7 +131,7 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
         why = ("the Monte Carlo kernel estimators need the input beside the activation; "
                f"this model has {' and '.join(sorted(ctx.model.features))} "
                "(the series check compares with CRN responses of the model itself)")
-        return [Check(f"MC: kernels order {N}", GROUP, SKIP, reason=why)
+        return [Check(f"MC: kernels order {N}", GROUP, SKIP, reason=why, cause=NOT_APPLICABLE)
                 for N in (1, 2) if N <= ctx.order]
     if ctx.model.features:      # σ(h) (docs/theory.md §11): only the kick estimator applies
         has_v = has_B = False
@@ -143,7 +143,8 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
         if N > ctx.order:
             continue
         if method is None:
-            out.append(Check(name, GROUP, SKIP, reason="no backend applies"))
+            out.append(Check(name, GROUP, SKIP, reason="no backend applies",
+                             cause=NOT_APPLICABLE))
             continue
         lags, est_method = _plan(N, s, has_v, has_B, ctx.model.is_linear)
         # engine values first (window-averaged where the estimator is): a route that
@@ -171,11 +172,10 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
                 idx = (slice(None),) + ch
                 eng[idx], eng_err[idx] = v, e
         except Exception as exc:  # noqa: BLE001 - status by type
-            out.append(Check(name, GROUP, status_of(exc),
-                             reason=f"engine ({method}): {describe(exc)}"[:300]))
+            out.append(error_check(name, GROUP, exc, f"engine ({method}): "))
             continue
         if not np.isfinite(eng).any():
-            out.append(Check(name, GROUP, SKIP,
+            out.append(Check(name, GROUP, SKIP, cause=NOT_APPLICABLE,
                              reason=f"the engine ({method}) gives no value at the MC lags"))
             continue
         if progress is not None:
@@ -196,8 +196,7 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
             else:
                 est = second_order_kernel(ctx.model, lags, window=s.window, **kw)
         except Exception as exc:  # noqa: BLE001 - status by type
-            out.append(Check(name, GROUP, status_of(exc),
-                             reason=f"Monte Carlo: {describe(exc)}"[:300]))
+            out.append(error_check(name, GROUP, exc, "Monte Carlo: "))
             continue
         elapsed = time.time() - t0
         bias = np.zeros_like(est.value) if est.bias is None else est.bias
@@ -216,7 +215,7 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
                 "seed": s.seed + N, "seconds": elapsed}
         plots[f"kernel{N}"] = data
         if not good.any():
-            out.append(Check(name, GROUP, SKIP,
+            out.append(Check(name, GROUP, SKIP, cause=NOT_APPLICABLE,
                              reason=f"the engine ({method}) gives no value at the MC lags"))
             continue
         if broken.any():

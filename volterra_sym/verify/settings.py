@@ -20,7 +20,9 @@ from ..montecarlo.integrators import SCHEMES
 from ..montecarlo.simulate import time_indices
 
 __all__ = ["PASS", "FAIL", "SKIP", "WEAK", "RESOLVE_FRACTION", "Resolution", "resolution",
-           "agreement_status", "annotate", "REL_FLOOR", "SLOPE_TOL", "NOISE_FLOOR", "NEXT_ORDER",
+           "agreement_status", "annotate", "NOT_APPLICABLE", "REFUSED_COST", "REFUSED_ACCURACY",
+           "UNRESOLVED", "UNCLASSIFIED", "SKIP_CAUSES", "cause_of", "worst_cause", "blocking",
+           "VerificationIncompleteError", "REL_FLOOR", "SLOPE_TOL", "NOISE_FLOOR", "NEXT_ORDER",
            "RICHARDSON_REL", "Z", "Settings", "settings_for", "Check", "status_of",
            "error_check", "describe", "VerificationFailedError"]
 
@@ -29,6 +31,21 @@ PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 #: tolerance is above RESOLVE_FRACTION of the compared magnitude at most of its entries
 #: (:func:`agreement_status`, docs/theory.md §8 "What a PASS means")
 WEAK = "WEAK"
+#: why a check was skipped (``Check.cause``; docs/theory.md §8 "Skipped checks"): the route
+#: or estimator does not cover this model/observable/order — nothing can enable the check
+NOT_APPLICABLE = "not applicable"
+#: refused before the work for its cost (:class:`ResourceLimitError`: memory, size, the
+#: Monte Carlo time budget); the reason names the option that lowers it
+REFUSED_COST = "refused: cost"
+#: the route could not reach its tolerance and returned no number
+#: (:class:`AccuracyNotReachedError`)
+REFUSED_ACCURACY = "refused: accuracy"
+#: the check ran but its data do not decide it (too few ε above the Monte Carlo noise
+#: floor, or the engine's error of the subtracted terms above it)
+UNRESOLVED = "unresolved"
+#: a SKIP that no code path classified (counted as blocking by ``--strict``)
+UNCLASSIFIED = "unclassified"
+SKIP_CAUSES = (NOT_APPLICABLE, REFUSED_COST, REFUSED_ACCURACY, UNRESOLVED, UNCLASSIFIED)
 #: an entry of a comparison *resolves* the compared values when its tolerance is at most
 #: this fraction of their magnitude (a route returning 0 or the wrong sign there would fail)
 RESOLVE_FRACTION = 0.5
@@ -49,6 +66,11 @@ Z = 4.0
 
 class VerificationFailedError(VolterraSymError):
     """At least one verify check failed (the command line's exit status 1)."""
+
+
+class VerificationIncompleteError(VerificationFailedError):
+    """``verify --strict``: no check failed, but one is WEAK or was skipped for a reason
+    other than not applying (refused for cost or accuracy, unresolved): exit status 1."""
 
 
 # ====================================================================== settings
@@ -155,11 +177,27 @@ class Check:
     tolerance: str = ""
     reason: str = ""
     data: dict = field(default_factory=dict)
+    #: why a SKIP was skipped (one of :data:`SKIP_CAUSES`; ``""`` for the other statuses);
+    #: a SKIP made without one is :data:`UNCLASSIFIED`
+    cause: str = ""
+
+    def __post_init__(self):
+        if self.status == SKIP and not self.cause:
+            self.cause = UNCLASSIFIED
 
     def as_dict(self) -> dict:
         return {"name": self.name, "group": self.group, "status": self.status,
                 "value": self.value, "tolerance": self.tolerance, "reason": self.reason,
-                "data": self.data}
+                "cause": self.cause, "data": self.data}
+
+
+def blocking(check: Check) -> bool:
+    """Whether ``verify --strict`` fails on ``check``: FAIL, WEAK, or a SKIP for any
+    cause but :data:`NOT_APPLICABLE` (a refusal for cost or accuracy, an unresolved or an
+    unclassified check: the verification is incomplete)."""
+    if check.status == SKIP:
+        return check.cause != NOT_APPLICABLE
+    return check.status != PASS
 
 
 @dataclass(frozen=True)
@@ -250,6 +288,27 @@ def status_of(exc: BaseException) -> str:
     return FAIL
 
 
+def cause_of(exc: BaseException) -> str:
+    """The :attr:`Check.cause` of an exception that :func:`status_of` makes SKIP, by its
+    type (``""`` for the others): cost or accuracy refusals, else not applicable."""
+    if isinstance(exc, ResourceLimitError):
+        return REFUSED_COST
+    if isinstance(exc, AccuracyNotReachedError):
+        return REFUSED_ACCURACY
+    if isinstance(exc, NotApplicableError):
+        return NOT_APPLICABLE
+    return ""
+
+
+def worst_cause(causes) -> str:
+    """The most actionable of several skip causes (cost, accuracy, unresolved,
+    unclassified before not applicable); :data:`NOT_APPLICABLE` for none."""
+    for c in (REFUSED_COST, REFUSED_ACCURACY, UNRESOLVED, UNCLASSIFIED):
+        if c in causes:
+            return c
+    return NOT_APPLICABLE
+
+
 def describe(exc: BaseException, limit: int = 300) -> str:
     """``"TypeName: message"`` on one line, at most ``limit`` characters."""
     text = " ".join(f"{type(exc).__name__}: {exc}".split())
@@ -257,5 +316,7 @@ def describe(exc: BaseException, limit: int = 300) -> str:
 
 
 def error_check(name: str, group: str, exc: BaseException, prefix: str = "") -> Check:
-    """A report line for an exception raised by a check (status by :func:`status_of`)."""
-    return Check(name, group, status_of(exc), reason=(prefix + describe(exc))[:300])
+    """A report line for an exception raised by a check (status by :func:`status_of`, the
+    cause of a SKIP by :func:`cause_of`)."""
+    return Check(name, group, status_of(exc), reason=(prefix + describe(exc))[:300],
+                 cause=cause_of(exc))

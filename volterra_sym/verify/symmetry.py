@@ -16,14 +16,17 @@ import numpy as np
 
 from .context import Context, fmt, kname, slack
 from .settings import (
+    NOT_APPLICABLE,
     REL_FLOOR,
     SKIP,
     Check,
     agreement_status,
     annotate,
+    cause_of,
     describe,
     resolution,
     status_of,
+    worst_cause,
 )
 
 __all__ = ["check_symmetry"]
@@ -96,15 +99,15 @@ def check_symmetry(ctx: Context) -> list[Check]:
     backend; an order a backend does not support (a not-applicable error) is noted and
     skipped, any other error is a failure."""
     if ctx.order < 2:
-        return [Check("identity: kernel symmetry", GROUP, SKIP,
+        return [Check("identity: kernel symmetry", GROUP, SKIP, cause=NOT_APPLICABLE,
                       reason="order 1: nothing to permute")]
     out = []
     if not ctx.methods:
-        out.append(Check("identity: kernel symmetry", GROUP, SKIP,
+        out.append(Check("identity: kernel symmetry", GROUP, SKIP, cause=NOT_APPLICABLE,
                          reason="no backend applies"))
     rng = np.random.default_rng(12345)
     for method in ctx.methods:
-        rows, problems, notes = [], [], []
+        rows, problems, notes, causes = [], [], [], set()
         tasks = [(f"order {N}", _permutations, (ctx, method, N, rng, rows, problems))
                  for N in range(2, ctx.order + 1)]
         tasks.append(("diagonal", _diagonal, (ctx, method, rows, problems)))
@@ -114,9 +117,11 @@ def check_symmetry(ctx: Context) -> list[Check]:
             except Exception as exc:  # noqa: BLE001 - status by type
                 msg = f"{label}: {describe(exc, 200)}"
                 (notes if status_of(exc) == SKIP else problems).append(msg)
+                causes.add(cause_of(exc))
         name = f"identity: kernel symmetry [{method}]"
         if not rows and not problems:
-            out.append(Check(name, GROUP, SKIP, reason="; ".join(notes)[:300]))
+            out.append(Check(name, GROUP, SKIP, reason="; ".join(notes)[:300],
+                             cause=worst_cause(causes)))
             continue
         worst = 0.0
         for r in rows:
