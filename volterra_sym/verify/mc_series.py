@@ -137,7 +137,9 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
 
     Returns a dict with the engine terms ``T_0..T_{order+2}`` (as many as the backend
     gives), the CRN responses and, per ``M = 1..order``, the residuals at the chosen time,
-    the fitted slope, the expected slope and a status (``PASS``/``FAIL``/``SKIP``).
+    the fitted slope, the expected slope and a status (``PASS``/``FAIL``/``SKIP``, and
+    ``WEAK`` for an exact truncation whose tolerance does not resolve the response,
+    :func:`.settings.agreement_status`; a SKIP carries its ``cause``).
 
     An ε enters the slope fit only where ``|R_M(ε)|`` is above its floor
     ``3·se + Σ_{N≤M} ε^N err(T_N)``: a residual below the engine's own error of the
