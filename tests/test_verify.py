@@ -296,11 +296,12 @@ def test_a_cost_refusal_is_counted_and_fails_strict(tmp_path, monkeypatch, capsy
     assert code == 0, err
     assert "SKIP [refused: cost]" in out and "VOLTERRA_TIME_BUDGET" in out
     summary = out.strip().splitlines()[-1]
-    assert "skipped (1 not applicable, 1 refused: cost)" in summary, summary
     rep = _load(tmp_path / "a")
-    refused = [c for c in rep["checks"] if c["cause"] == "refused: cost"]
-    assert [c["name"] for c in refused] == ["MC: series residual"]
-    assert rep["skipped_by_cause"]["refused: cost"] == 1 and rep["strict"] is False
+    # the series run always exceeds 0.05 s; on a loaded machine the kernel run may too
+    refused = [c["name"] for c in rep["checks"] if c["cause"] == "refused: cost"]
+    assert "MC: series residual" in refused and len(refused) <= 2, refused
+    assert f"skipped (1 not applicable, {len(refused)} refused: cost)" in summary, summary
+    assert rep["skipped_by_cause"]["refused: cost"] == len(refused) and rep["strict"] is False
 
     code, out, err = _cli(capsys, *argv[:-1], tmp_path / "b", "--strict")
     assert code == 1 and len(err.strip().splitlines()) == 1, err
