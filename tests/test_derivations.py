@@ -92,3 +92,69 @@ def test_derive_non_polynomial_observable_of_a_linear_model():
     exact = np.sin(float(mu[0])) * np.exp(-float(S[0, 0]) / 2)
     err = float(m.group(2)) * 10.0 ** int(m.group(3))
     assert abs(float(m.group(1)) - exact) < min(err, 1e-7)      # its stated error holds
+
+
+def _table_row(tex: str, label: str) -> list[float]:
+    """The numbers of the row starting with ``label`` in the accuracy table (∞ → inf,
+    "unknown" → nan; ``a \\cdot 10^{b}`` read as a·10^b)."""
+    import math
+    import re
+
+    line = next(x for x in tex.splitlines() if x.startswith(label + " & "))
+    out = []
+    for cell in line.removesuffix(r" \\").split(" & ")[1:]:
+        if "infty" in cell:
+            out.append(math.inf)
+        elif "unknown" in cell:
+            out.append(math.nan)
+        else:
+            m = re.fullmatch(r"\$([0-9.]+)(?: \\cdot 10\^\{(-?\d+)\})?\$", cell.strip())
+            assert m, cell
+            out.append(float(m[1]) * 10.0 ** int(m[2] or 0))
+    return out
+
+
+@pytest.mark.parametrize("name", ["tanh1d", "tanh2d"])
+def test_derive_features_states_the_error_bound_of_the_functional(name):
+    """``derive --features`` printed the coefficients of ℓ_N(t) with no error at all. The
+    document now states, at the stated times, the Taylor route's kernel error E_N(t) and
+    the bound E_N(t)·U(t)^N/N! on |T_N − <ℓ_N, S>| for |u_k| ≤ 1 — checked here against
+    that formula with U = m·t (the document takes it from ``error_bound`` on the unit
+    input, through signatures); ∞ beyond the radius, and ⟨f⟩_0's error "unknown" where
+    the averaging route states none (quadrature, grid) instead of a claimed 0."""
+    import math
+
+    import numpy as np
+
+    from volterra_sym.hierarchy import ResponseHierarchy
+    from volterra_sym.reports.latex import FEATURE_ERROR_TIMES
+
+    model = load_model(name)
+    doc = derivation_document(model, 2, features=4)
+    assert r"\paragraph{Accuracy.}" in doc
+    t = np.array(FEATURE_ERROR_TIMES)
+    assert _table_row(doc, "$t$") == list(t)
+    F = ResponseHierarchy(model, None, 2).response_functional(4)
+    E = F.kernel_error(t)
+    for N in (1, 2):
+        shown_E = np.array(_table_row(doc, f"$E_{{{N}}}(t)$"))
+        shown = np.array(_table_row(doc, f"bound, $N={N}$"))
+        expected = E[N] * (model.m * t) ** N / math.factorial(N)
+        assert np.array_equal(np.isinf(shown), np.isinf(expected)), (N, shown)
+        fin = np.isfinite(expected)
+        assert fin.sum() >= 3
+        np.testing.assert_allclose(shown_E[fin], E[N][fin], rtol=0.05)   # 2 digits
+        np.testing.assert_allclose(shown[fin], expected[fin], rtol=0.05)
+    assert all(math.isnan(x) for x in _table_row(doc, r"$\langle f\rangle_0$"))
+
+
+def test_functional_without_error_estimates_says_unknown():
+    """A functional built from raw coefficients has no Taylor error estimates: the
+    document says the error is unknown rather than printing a table of zeros."""
+    from volterra_sym.features.functional import functional_from_coefficients
+    from volterra_sym.reports.latex import functional_accuracy_latex
+
+    F = functional_from_coefficients({(0,): {(0,): 1.0, (1,): -0.5}}, 1, 2, 1, 0.3)
+    text = functional_accuracy_latex(F)
+    assert "No error bound is available" in text and "unknown" in text
+    assert "tabular" not in text

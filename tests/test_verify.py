@@ -41,6 +41,8 @@ from volterra_sym.verify import (
     FAIL,
     PASS,
     SKIP,
+    SKIP_CAUSES,
+    WEAK,
     series_residuals,
     settings_for,
     status_of,
@@ -123,8 +125,11 @@ def test_linear2d_json_has_every_check(linear2d_run):
     assert rep["settings"]["series_paths"] > 0 and rep["settings"]["kernel_paths"] > 0
     assert "exact" in rep["applicable_methods"]
     checks = rep["checks"]
-    assert all(c["status"] in (PASS, FAIL, SKIP) for c in checks)
-    assert all(c["reason"] for c in checks if c["status"] == SKIP)
+    assert all(c["status"] in (PASS, FAIL, WEAK, SKIP) for c in checks)
+    assert all(c["reason"] for c in checks if c["status"] in (SKIP, WEAK))
+    # every SKIP says why, by a cause the code classified (none "unclassified")
+    assert all(c["cause"] in SKIP_CAUSES[:-1] for c in checks if c["status"] == SKIP)
+    assert sum(rep["skipped_by_cause"].values()) == rep["summary"]["SKIP"]
     groups = {c["group"] for c in checks}
     assert {"identities", "backends", "mc-kernels", "mc-series"} <= groups
     names = [c["name"] for c in checks]
@@ -278,6 +283,58 @@ def test_interrupt_leaves_no_stale_report(tmp_path, monkeypatch, capsys):
     code, _, err = _cli(capsys, "linear2d", "--order", "1", "--quick", "--out", tmp_path)
     assert code == 130 and err.strip() == "interrupted"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cost_refusal_is_counted_and_fails_strict(tmp_path, monkeypatch, capsys):
+    """A Monte Carlo run refused for its cost (VOLTERRA_TIME_BUDGET) is a SKIP with exit
+    status 0, as documented — but the line names the cause, the summary counts it apart
+    from the checks that do not apply, verify.json records it, and ``--strict`` exits 1
+    naming it on one stderr line (``--strict`` used not to exist: argparse refused it)."""
+    monkeypatch.setenv("VOLTERRA_TIME_BUDGET", "0.05")
+    argv = ("linear2d", "--order", "1", "--quick", "--out", tmp_path / "a")
+    code, out, err = _cli(capsys, *argv)
+    assert code == 0, err
+    assert "SKIP [refused: cost]" in out and "VOLTERRA_TIME_BUDGET" in out
+    summary = out.strip().splitlines()[-1]
+    rep = _load(tmp_path / "a")
+    # the series run always exceeds 0.05 s; on a loaded machine the kernel run may too
+    refused = [c["name"] for c in rep["checks"] if c["cause"] == "refused: cost"]
+    assert "MC: series residual" in refused and len(refused) <= 2, refused
+    assert f"skipped (1 not applicable, {len(refused)} refused: cost)" in summary, summary
+    assert rep["skipped_by_cause"]["refused: cost"] == len(refused) and rep["strict"] is False
+
+    code, out, err = _cli(capsys, *argv[:-1], tmp_path / "b", "--strict")
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "--strict" in err and "MC: series residual [refused: cost]" in err
+    assert "failed:" not in err                 # nothing failed: a different message
+    rep = _load(tmp_path / "b")
+    assert rep["strict"] is True and rep["exit_code"] == 1
+    assert not any(c["status"] == FAIL for c in rep["checks"])
+
+
+def test_strict_counts_weak_and_refused_skips_but_not_inapplicable_ones():
+    from volterra_sym.verify import blocking, summary_line
+    from volterra_sym.verify.settings import (
+        NOT_APPLICABLE,
+        REFUSED_ACCURACY,
+        REFUSED_COST,
+        SKIP_CAUSES,
+        UNCLASSIFIED,
+        UNRESOLVED,
+        Check,
+    )
+
+    def c(status, cause=""):
+        return Check("x", "g", status, cause=cause)
+
+    assert not blocking(c(PASS)) and not blocking(c(SKIP, NOT_APPLICABLE))
+    assert all(blocking(c(SKIP, k)) for k in (REFUSED_COST, REFUSED_ACCURACY, UNRESOLVED))
+    assert blocking(c(WEAK)) and blocking(c(FAIL))
+    assert c(SKIP).cause == UNCLASSIFIED and blocking(c(SKIP))   # never silently n/a
+    counts = {PASS: 3, FAIL: 0, WEAK: 1, SKIP: 2}
+    causes = dict.fromkeys(SKIP_CAUSES, 0) | {NOT_APPLICABLE: 1, REFUSED_COST: 1}
+    assert summary_line(counts, causes) == ("3 passed, 0 failed, 1 weak, 2 skipped "
+                                            "(1 not applicable, 1 refused: cost)")
 
 
 # ---------------------------------------------------------------------- bad input
@@ -454,6 +511,30 @@ def test_second_order_kernels_without_a_conjugate_variable_use_the_kick_estimato
     assert np.max(np.abs(d["mc"]) / np.maximum(d["stderr"], 1e-300)) > 10
 
 
+def test_quick_second_order_kernel_of_a_nonlinear_model_resolves_the_kernel():
+    """``verify tanh1d --quick``: K₂ used to go to the FDT estimator, whose tolerances
+    (0.08–0.11) were as large as K₂ itself (max 0.106) — a check that could not fail,
+    reported PASS. Now the kick estimator: every entry's tolerance is below a third of
+    max |K₂|, the check PASSes and would fail a K₂ of 0 or of the wrong sign. A linear
+    model keeps the FDT estimator (its K₂ is large next to the FDT noise)."""
+    from volterra_sym.verify.mc_kernels import check_mc_kernels
+    from volterra_sym.verify.settings import RESOLVE_FRACTION
+
+    checks = check_mc_kernels(Context(load_model("tanh1d"), None, 2,
+                                      settings_for(True, 12345, 1)), {})
+    c2 = next(c for c in checks if c.name.startswith("MC: kernels order 2"))
+    assert "kick vs" in c2.name and c2.status == PASS, (c2.name, c2.status, c2.reason)
+    res = c2.data["resolution"]
+    assert res.resolved == res.total == 8 and res.worst < RESOLVE_FRACTION / 1.5, res
+    assert res.scale > 0.09
+    # the comparison fails a kernel that is 0, or of the wrong sign
+    eng, tol = np.asarray(c2.data["engine"]), np.asarray(c2.data["tol"])
+    assert np.max(np.abs(eng) - tol) > 0
+    s = dataclasses.replace(settings_for(True, 12345, 2), kernel_paths=2000)
+    lin = check_mc_kernels(Context(load_model("linear2d"), None, 2, s), {})
+    assert "fdt vs" in lin[1].name, lin[1].name
+
+
 def test_kernels_with_state_dependent_noise_use_the_kick_estimator():
     """σ(h) (docs/theory.md §11) with the input beside the activation: the kick estimator
     applies (the FDT and Girsanov weights do not) and the kernels pass against the spectral
@@ -483,6 +564,8 @@ def test_verify_parity_checks_the_even_and_odd_parts(tmp_path):
     checks = {c["name"]: c for c in rep["checks"]}
     assert code == 0, [c for c in rep["checks"] if c["status"] == FAIL]
     assert rep["settings"]["parity"] is True
+    skipped = [c for c in rep["checks"] if c["status"] == SKIP]
+    assert all(c["cause"] in SKIP_CAUSES[:-1] for c in skipped), skipped   # classified
     for M in (1, 2, 3):
         for suffix in ("", ", even part", ", odd part"):
             assert f"MC: series residual M={M} (slope{suffix})" in checks, (M, suffix)

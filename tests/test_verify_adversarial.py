@@ -12,7 +12,7 @@ import pytest
 from volterra_sym.cli import load_model
 from volterra_sym.hierarchy.kernel import ResponseKernel
 from volterra_sym.results import KernelValues
-from volterra_sym.verify import FAIL, PASS, settings_for
+from volterra_sym.verify import FAIL, PASS, WEAK, settings_for
 from volterra_sym.verify.backends import check_kernels
 from volterra_sym.verify.context import Context
 from volterra_sym.verify.identities import check_density, check_fdt, check_kernel_at_zero
@@ -106,6 +106,80 @@ def test_monte_carlo_nan_kernel_fails(monkeypatch):
     checks = mk.check_mc_kernels(ctx, {})
     assert len(checks) == 1 and checks[0].status == FAIL, checks
     assert "non-finite" in checks[0].value
+
+
+def test_agreement_within_an_error_bar_as_large_as_the_value_is_not_a_pass(monkeypatch):
+    """Spectral 40 % off at every lag > 0 but reporting an error of 1.5× its value: the
+    comparisons with exact/galerkin/taylor agree "within error bars" that could not tell
+    the kernel from 0. They used to PASS; now they are WEAK (not FAIL: no value is shown
+    wrong) naming the unresolved entries. The same spectral values with their own error
+    FAIL, and unperturbed they PASS."""
+    def inflated(factor):
+        def transform(v, lags, res):
+            lag_rows = lags.reshape(v.shape[0], -1) if v.ndim else lags.reshape(1, -1)
+            f = np.where(lag_rows.min(axis=1) > 0, factor, 1.0).reshape(v.shape)
+            return KernelValues(v * f, 1.5 * np.abs(v), res.method, res.details)
+        return transform
+
+    monkeypatch.setattr(ResponseKernel, "evaluate", _spectral_replaced(inflated(1.4)))
+    ctx = _ctx(1)
+    vs = [c for c in check_kernels(ctx) if "spectral" in c.name]
+    assert vs and all(c.status == WEAK for c in vs), [(c.name, c.status) for c in vs]
+    assert all("tolerance > 0.5 × max |value|" in c.reason for c in vs)
+    res = vs[0].data["resolution"]
+    assert 2 * res.resolved < res.total and res.worst > 0.5
+
+    def scaled(v, lags, res):
+        lag_rows = lags.reshape(v.shape[0], -1) if v.ndim else lags.reshape(1, -1)
+        f = np.where(lag_rows.min(axis=1) > 0, 1.4, 1.0).reshape(v.shape)
+        return KernelValues(v * f, res.error, res.method, res.details)
+
+    monkeypatch.undo()
+    monkeypatch.setattr(ResponseKernel, "evaluate", _spectral_replaced(scaled))
+    vs = [c for c in check_kernels(_ctx(1)) if "spectral" in c.name]
+    assert vs and all(c.status == FAIL for c in vs), [(c.name, c.status) for c in vs]
+    monkeypatch.undo()
+    vs = [c for c in check_kernels(_ctx(1)) if "spectral" in c.name]
+    assert vs and all(c.status == PASS for c in vs), [(c.name, c.status) for c in vs]
+
+
+def test_monte_carlo_error_bar_as_large_as_the_kernel_is_weak(monkeypatch):
+    """A Monte Carlo K₁ whose standard errors are as large as the kernel: the comparison
+    cannot fail and is WEAK (it was PASS); with its own standard errors it PASSes."""
+    import volterra_sym.verify.mc_kernels as mk
+
+    original = mk.first_order_kernel
+
+    def noisy_first(*args, **kw):
+        est = original(*args, **kw)
+        return dataclasses.replace(est, stderr=np.full_like(est.stderr,
+                                                            np.max(np.abs(est.value))))
+
+    ctx = Context(load_model("linear2d"), None, 1, _small())
+    (honest,) = mk.check_mc_kernels(ctx, {})
+    assert honest.status == PASS, honest
+    monkeypatch.setattr(mk, "first_order_kernel", noisy_first)
+    (weak,) = mk.check_mc_kernels(Context(load_model("linear2d"), None, 1, _small()), {})
+    assert weak.status == WEAK, weak
+    assert weak.data["resolution"].resolved == 0
+
+
+@pytest.mark.parametrize("tol, values, ok, status", [
+    ([0.4, 0.4], [[1.0, -0.2]], True, PASS),     # both entries resolve (tol ≤ 0.5 · 1.0)
+    ([0.4, 0.6], [[1.0, -0.2]], True, PASS),     # half of them: PASS
+    ([0.6, 0.6, 0.1], [[1.0, 0.0, 0.5]], True, WEAK),  # one of three
+    ([0.6], [[1.0], [0.9]], True, WEAK),         # the scale is either side's largest
+    ([0.6], [[1.0]], False, FAIL),               # a disagreement is conclusive
+    ([1e-9], [[0.0], [0.0]], True, WEAK),        # all values 0: nothing to resolve
+    ([0.0], [[0.0], [0.0]], True, PASS),         # exactly 0 on both sides, no tolerance
+])
+def test_resolution_rule(tol, values, ok, status):
+    """docs/theory.md §8: an entry resolves when tol ≤ RESOLVE_FRACTION · max |value|
+    (0.5); PASS needs at least half of the entries resolved."""
+    from volterra_sym.verify.settings import RESOLVE_FRACTION, agreement_status, resolution
+
+    assert RESOLVE_FRACTION == 0.5
+    assert agreement_status(ok, resolution(tol, *values)) == status
 
 
 # ---------------------------------------------------------------------- Monte Carlo API

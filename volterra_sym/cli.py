@@ -8,7 +8,7 @@
     volterra-sym series MODEL --input "sin(2*t)" --eps 0.1 --order 3 --t-max 5
                         [--plot FILE.png] [--json] [--method M] [--tol TOL] [--degree D]
     volterra-sym verify MODEL [--order N] [--observable EXPR] [--out DIR] [--quick]
-                        [--paths P] [--kernel-paths P] [--seed S]
+                        [--paths P] [--kernel-paths P] [--seed S] [--strict] [--parity]
     volterra-sym kernel MODEL --method montecarlo ...     # and: volterra-sym simulate MODEL
                         (Monte Carlo, :mod:`volterra_sym.cli_montecarlo`)
 
@@ -88,9 +88,11 @@ SERIES_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": GALERKIN_OPTION
 
 EXIT_STATUS_HELP = """\
 exit status:
-  0    success (verify: no check failed)
+  0    success (verify: no check failed; WEAK and SKIP lines do not fail it
+       unless --strict)
   1    the computation failed or was refused for its cost (accuracy not reached,
-       resource limit, Monte Carlo failure), a verify check failed, out of memory,
+       resource limit, Monte Carlo failure), a verify check failed (with --strict
+       also: a check WEAK or skipped other than as not applicable), out of memory,
        or an internal error
   2    invalid input, or a request that cannot be served as stated (unknown model
        or method, a method that does not apply, an unreadable model file or an
@@ -584,7 +586,14 @@ def cmd_series(args) -> int:
 def cmd_verify(args) -> int:
     import dataclasses
 
-    from .verify import FAIL, VerificationFailedError, settings_for, verify_model
+    from .verify import (
+        FAIL,
+        VerificationFailedError,
+        VerificationIncompleteError,
+        blocking,
+        settings_for,
+        verify_model,
+    )
 
     model = _load(args.model)
     order = _check_order(args.order, model)
@@ -607,12 +616,19 @@ def cmd_verify(args) -> int:
         overrides["parity"] = True
     settings = dataclasses.replace(settings, **overrides)
     code, checks = verify_model(model, args.observable, order, out=out, settings=settings,
-                                progress=args.progress)
+                                progress=args.progress, strict=bool(args.strict))
     failed = [c.name for c in checks if c.status == FAIL]
-    if code != 0:
+    if code != 0 and failed:
         raise VerificationFailedError(
             f"verify: {len(failed)} check(s) failed: {'; '.join(failed[:5])}"
             + (f" (+{len(failed) - 5} more)" if len(failed) > 5 else "")
+            + f"; see {out / 'verify.json'}")
+    if code != 0:                       # --strict: weak or refused checks
+        held = [f"{c.name} [{c.cause or c.status}]" for c in checks if blocking(c)]
+        raise VerificationIncompleteError(
+            f"verify --strict: no check failed, but {len(held)} check(s) are weak or were "
+            f"skipped other than as not applicable: {'; '.join(held[:5])}"
+            + (f" (+{len(held) - 5} more)" if len(held) > 5 else "")
             + f"; see {out / 'verify.json'}")
     return EXIT_OK
 
@@ -752,7 +768,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp_v = sub.add_parser("verify", help="check every route against every other and MC",
                           description="Check every route against every other and against "
-                                      "Monte Carlo; exit status 1 if a check fails. Removes "
+                                      "Monte Carlo; exit status 1 if a check fails (with "
+                                      "--strict also if one is WEAK or was refused). Removes "
                                       "the verify.json and figures of an earlier run from "
                                       "DIR first; verify.json is written last.", **kw)
     sp_v.add_argument("model", help="TOML model file or built-in example name")
@@ -770,6 +787,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp_v.add_argument("--kernel-paths", type=int, metavar="P",
                       help="paths of the kernel-vs-MC ensembles (default for n ≤ 2: 40,000; "
                            "10,000 with --quick; fewer for larger networks)")
+    sp_v.add_argument("--strict", action="store_true",
+                      help="exit status 1 also when a check is WEAK (agreement within "
+                           "tolerances as large as the values) or was skipped for any cause "
+                           "but not applying: refused for its cost or accuracy, or unresolved "
+                           "by the Monte Carlo noise")
     sp_v.add_argument("--parity", action="store_true",
                       help="also run every ε with −ε on the same paths (twice the series "
                            "Monte Carlo) and check the even and odd parts of the series "

@@ -12,6 +12,7 @@ named ``z_i``, and matrices too wide for a line are written row by row.
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
@@ -412,8 +414,86 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
                                      option=option) from None
         out.append("\\section{Response features}\n")
         out.append(response_functional_latex(functional))
+        out.append(functional_accuracy_latex(functional))
     out.append("\\end{document}\n")
     return "".join(out)
+
+
+#: the times at which ``derive --features`` states the error bound of the functional
+FEATURE_ERROR_TIMES = (0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+def _sci(x: float) -> str:
+    """``x`` to 2 significant digits for a table cell; ``∞`` (no bound), ``unknown`` (NaN)."""
+    if math.isnan(x):
+        return "unknown"
+    if math.isinf(x):
+        return "$\\infty$"
+    return "$" + sp.latex(sp.Float(x, 2)) + "$" if x else "$0$"
+
+
+def functional_accuracy_latex(functional, times=FEATURE_ERROR_TIMES) -> str:
+    r"""The error bound of the response functional at ``times`` as a LaTeX paragraph and
+    table: per order ``N`` the Taylor route's estimate ``E_N(t)`` of the truncated kernels
+    for every lag with gaps ``≤ t`` (:meth:`~volterra_sym.features.functional.
+    ResponseFunctional.kernel_error`: truncation plus the coefficients' rounding and two
+    standard errors) and the bound :meth:`~volterra_sym.features.functional.
+    ResponseFunctional.error_bound` on ``|T_N(t) − <ℓ_N(t), S>|`` for every input with
+    ``|u_k| ≤ 1`` (the bound is monotone in ``|u|``, so the unit input gives it). ``∞``
+    beyond the estimated radius (no bound), "unknown" where no estimate exists — a
+    functional built from raw coefficients has none, and says so instead of a table."""
+    F = functional
+    t = [float(x) for x in times]
+    head = ("\\paragraph{Accuracy.} The functional integrates the Taylor kernels truncated "
+            f"at degree {F.degree} exactly (up to the signature's own quadrature, not "
+            "included below); its coefficients are shown to 6 significant digits. ")
+    try:
+        E = np.asarray(F.kernel_error(np.asarray(t)), dtype=float)
+
+        def unit(s):
+            return np.ones(F.input_m) if np.ndim(s) == 0 else np.ones((np.size(s), F.input_m))
+        bound = np.asarray(F.error_bound(unit, np.asarray(t)), dtype=float)
+    except VolterraSymError as exc:
+        return head + ("No error bound is available for this functional "
+                       f"({type(exc).__name__}: {_tex_text(str(exc))[:200]}): the error of "
+                       "the coefficients above is unknown.\n")
+    route = str(F.info.get("route", "?"))
+    weight = ("U(t)^N/N!,\\quad U(t)=\\int_0^t\\sum_k|u_k(s)|\\,ds\\le "
+              + (f"{F.input_m}t" if F.input_m > 1 else "t") if F.channels is None else
+              "B_N(t),\\quad B_N(t)=\\sum_{(j_1,\\dots,j_r)\\models N}"
+              "\\int_{0<s_r<\\dots<s_1<t}\\prod_i\\|u(s_i)\\|_1^{j_i}\\,ds")
+    text = (head + "What it leaves out is bounded by the Taylor route's error estimate "
+            "$E_N(t)$ of the order-$N$ kernels at every lag whose gaps are at most $t$ "
+            "(truncation estimate, plus the rounding and two standard errors of the "
+            "coefficients $c_{\\mathbf k,p}$; $\\infty$: $t$ beyond the estimated radius, "
+            "no bound):\n"
+            + _eq("\\bigl|T_N(t)-\\langle \\ell_N(t), S(X)_{0,t}\\rangle\\bigr|\\le "
+                  "E_N(t)\\," + weight)
+            + "The bound for every input with $|u_k(s)|\\le 1$ on each channel (an input "
+            "bounded by $A$ multiplies order $N$ by $A^N$); the first row is the error "
+            f"of $\\langle f\\rangle_0$ ({_tex_text(route)} stationary averages; unknown "
+            "where that route states none):\n")
+    cols = "l" + "r" * len(t)
+    rows = ["$t$ & " + " & ".join(f"${x:g}$" for x in t) + " \\\\", "\\hline"]
+    for N in range(F.order + 1):
+        if N == 0:
+            # 0 is a claim only of the exact Gaussian moments; other routes (quadrature,
+            # grid, sampling) state no error of <f>_0 here: unknown, not 0
+            e0 = [x if (x > 0 or route == "gaussian") else math.nan for x in bound[0]]
+            rows.append("$\\langle f\\rangle_0$ & " + " & ".join(_sci(x) for x in e0)
+                        + " \\\\")
+            continue
+        rows.append(f"$E_{{{N}}}(t)$ & " + " & ".join(_sci(x) for x in E[N]) + " \\\\")
+        rows.append(f"bound, $N={N}$ & " + " & ".join(_sci(x) for x in bound[N]) + " \\\\")
+    return (text + "\\begin{center}\n\\begin{tabular}{" + cols + "}\n\\hline\n"
+            + "\n".join(rows) + "\n\\hline\n\\end{tabular}\n\\end{center}\n")
+
+
+def _tex_text(text: str) -> str:
+    """Plain text safe inside a LaTeX paragraph."""
+    special = {c: "\\" + c for c in "#$%&_{}"} | {
+        "\\": "\\textbackslash{}", "^": "\\textasciicircum{}", "~": "\\textasciitilde{}"}
+    return "".join(special.get(c, c) for c in text)
 
 
 def _sorted_note(N: int) -> str:

@@ -17,9 +17,19 @@ Runs every check that applies to the model (docs/theory.md §3, §4, §7, §8):
    against common-random-number responses (:func:`volterra_sym.montecarlo.crn_responses`)
    has log–log slope ``M + 1 ± 0.3`` (or is within the noise when the truncation is exact).
 
-A check's status is PASS, FAIL or SKIP (with the reason). An exception inside a check is
-SKIP or FAIL by its *type* (:func:`.settings.status_of`): a route that does not apply, or
-refuses for cost or unreachable accuracy, is SKIP; anything else is FAIL.
+A check's status is PASS, FAIL, WEAK or SKIP (with the reason). An exception inside a check
+is SKIP or FAIL by its *type* (:func:`.settings.status_of`): a route that does not apply, or
+refuses for cost or unreachable accuracy, is SKIP; anything else is FAIL. A comparison that
+found no disagreement is WEAK instead of PASS when its tolerance exceeds
+``RESOLVE_FRACTION = 0.5`` of the compared magnitude (the largest ``|value|`` of either side
+over the check's entries) at more than half of its entries
+(:func:`.settings.agreement_status`): agreement within error bars as large as the values
+cannot tell a route returning 0 from a correct one. WEAK is not a failure (exit status 0).
+A SKIP carries its cause (:data:`.settings.SKIP_CAUSES`: not applicable, refused for cost or
+accuracy — by the exception's type, :func:`.settings.cause_of` —, unresolved by the Monte
+Carlo noise) and the summary line counts the skipped checks by cause; with ``strict`` a
+WEAK check or a SKIP for any cause but "not applicable" makes the status 1
+(:func:`.settings.blocking`).
 
 Output (:mod:`.report`): a table on stdout, ``DIR/verify.json`` (every number, seed,
 ``dt``, ``n_paths``, methods) and the figures ``DIR/kernels.png`` and ``DIR/residuals.png``,
@@ -31,6 +41,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import InvalidInputError, NotApplicableError
 from ..model import SRNN
@@ -44,18 +56,26 @@ from .report import clear_outputs, table, write_figures, write_json
 from .settings import (
     FAIL,
     PASS,
+    RESOLVE_FRACTION,
     SKIP,
+    SKIP_CAUSES,
+    WEAK,
     Check,
     Settings,
     VerificationFailedError,
+    VerificationIncompleteError,
+    blocking,
     describe,
+    error_check,
     settings_for,
     status_of,
 )
 from .symmetry import check_symmetry
 
 __all__ = ["verify_model", "Check", "Settings", "settings_for", "series_residuals",
-           "fit_slope", "status_of", "VerificationFailedError", "PASS", "FAIL", "SKIP"]
+           "fit_slope", "status_of", "VerificationFailedError", "VerificationIncompleteError",
+           "blocking", "summary_line", "PASS", "FAIL", "SKIP", "WEAK", "RESOLVE_FRACTION",
+           "SKIP_CAUSES"]
 
 
 def _stages(ctx: Context, plots: dict, note: Callable[[str], None]):
@@ -73,13 +93,25 @@ def _stages(ctx: Context, plots: dict, note: Callable[[str], None]):
     ]
 
 
+def summary_line(counts: dict[str, int], skip_causes: dict[str, int]) -> str:
+    """``"12 passed, 0 failed, 1 weak, 3 skipped (2 not applicable, 1 refused: cost)"``:
+    the skipped checks counted by cause, so that a refusal is not lost among checks that
+    do not apply."""
+    causes = ", ".join(f"{n} {cause}" for cause, n in skip_causes.items() if n)
+    return (f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[WEAK]} weak, "
+            f"{counts[SKIP]} skipped" + (f" ({causes})" if causes else ""))
+
+
 def verify_model(model: SRNN, observable=None, order: int = 2, *,
                  out: str | Path = "verify_out", quick: bool = False, seed: int | None = None,
                  settings: Settings | None = None, print_table: bool = True,
-                 figures: bool = True, progress: bool | None = None
+                 figures: bool = True, progress: bool | None = None, strict: bool = False
                  ) -> tuple[int, list[Check]]:
     """Run every check (module docstring); returns ``(status, checks)`` with status 0 if
     no check failed and 1 otherwise, and writes ``out/verify.json`` (and the figures).
+    With ``strict`` the status is also 1 when a check is WEAK or was skipped for any
+    cause but "not applicable" (:func:`.settings.blocking`: refused for cost or accuracy,
+    unresolved): a verification that left out what it could have checked is incomplete.
 
     ``seed`` (default 12345) and ``quick`` choose the default settings; with ``settings``
     its own seed is used, and a different ``seed`` beside it is refused.
@@ -103,6 +135,9 @@ def verify_model(model: SRNN, observable=None, order: int = 2, *,
     if not model.is_numeric:
         raise NotApplicableError("verify needs numeric parameters (the model has symbols "
                                  f"{sorted(map(str, model.parameters))})")
+    if not isinstance(strict, (bool, np.bool_)):
+        raise InvalidInputError(f"strict must be True or False, got {strict!r}",
+                                param="strict")
     if settings is not None and not isinstance(settings, Settings):
         raise InvalidInputError(f"settings must be a verify Settings, got "
                                 f"{type(settings).__name__}", param="settings")
@@ -120,8 +155,7 @@ def verify_model(model: SRNN, observable=None, order: int = 2, *,
                 try:
                     checks.extend(fn())
                 except Exception as exc:  # noqa: BLE001 - one broken stage must not hide
-                    checks.append(Check(f"{label}: error", group, status_of(exc),
-                                        reason=describe(exc)))
+                    checks.append(error_check(f"{label}: error", group, exc))
             timings[label] = time.time() - t0
         if figures:
             with bar.stage("figures"):
@@ -132,13 +166,18 @@ def verify_model(model: SRNN, observable=None, order: int = 2, *,
                 except Exception as exc:  # noqa: BLE001 - a broken figure is a failure
                     checks.append(Check("figures", "output", FAIL, reason=describe(exc)))
     code = 1 if any(c.status == FAIL for c in checks) else 0
-    counts = {st: sum(c.status == st for c in checks) for st in (PASS, FAIL, SKIP)}
+    if strict and any(blocking(c) for c in checks):
+        code = 1
+    counts = {st: sum(c.status == st for c in checks) for st in (PASS, FAIL, WEAK, SKIP)}
+    skip_causes = {cause: sum(c.status == SKIP and c.cause == cause for c in checks)
+                   for cause in SKIP_CAUSES}
     report = {"model": model.name, "observable": str(ctx.f), "order": order,
               "methods": ctx.method_info, "applicable_methods": ctx.methods,
               "primary_method": ctx.primary, "series_method": ctx.series_method,
               "seed": s.seed, "settings": s.as_dict(), "input": "u_k(t) = sin(2t), every k",
               "checks": [c.as_dict() for c in checks], "summary": counts,
-              "exit_code": code, "timings": timings, "seconds": time.time() - t_start}
+              "skipped_by_cause": skip_causes, "strict": bool(strict), "exit_code": code,
+              "timings": timings, "seconds": time.time() - t_start}
     json_path = write_json(report, outdir)
     if print_table:
         print(f"# volterra-sym verify {model.name}: f = {ctx.f}, order {order}, methods "
@@ -147,6 +186,6 @@ def verify_model(model: SRNN, observable=None, order: int = 2, *,
         print(table(checks))
         written = [str(json_path)] + ([str(outdir / "kernels.png"),
                                        str(outdir / "residuals.png")] if figures else [])
-        print(f"# {counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped "
-              f"in {time.time() - t_start:.1f} s; wrote {', '.join(written)}")
+        print(f"# {summary_line(counts, skip_causes)} in {time.time() - t_start:.1f} s; "
+              f"wrote {', '.join(written)}")
     return code, checks

@@ -20,7 +20,16 @@ import numpy as np
 from ..hierarchy.composite import kick_sequences
 from .context import FULL_ROUTES, Context, comparison_lags, fmt, kname, lags_text, slack
 from .mc_series import sine_input
-from .settings import FAIL, PASS, REL_FLOOR, SKIP, Check, describe, error_check, status_of
+from .settings import (
+    NOT_APPLICABLE,
+    REL_FLOOR,
+    SKIP,
+    Check,
+    agreement_status,
+    annotate,
+    error_check,
+    resolution,
+)
 
 __all__ = ["check_kernels", "check_series_terms", "check_contact_kernels"]
 
@@ -34,7 +43,7 @@ def check_kernels(ctx: Context) -> list[Check]:
         out.append(Check("backends: kernels", GROUP, SKIP,
                          reason=f"only {ctx.methods or 'no'} backend applies: nothing to compare "
                                 f"({'; '.join(f'{k}: {v}' for k, v in ctx.method_info.items())})"
-                         [:300]))
+                         [:300], cause=NOT_APPLICABLE))
     for N in range(1, ctx.order + 1):
         lags = comparison_lags(N)
         results: dict[str, dict] = {}
@@ -44,8 +53,7 @@ def check_kernels(ctx: Context) -> list[Check]:
                 try:
                     results[method][ch] = ctx.kernel(method, ch, lags)
                 except Exception as exc:  # noqa: BLE001 - status by type
-                    out.append(Check(f"backends: order {N} [{method}]", GROUP, status_of(exc),
-                                     reason=describe(exc)))
+                    out.append(error_check(f"backends: order {N} [{method}]", GROUP, exc))
                     results.pop(method)
                     break
         for a, b in itertools.combinations([m for m in ctx.methods if m in results], 2):
@@ -72,9 +80,12 @@ def check_kernels(ctx: Context) -> list[Check]:
             if n_cmp == 0:
                 out.append(Check(name, GROUP, SKIP,
                                  reason="no lag inside the valid range of both "
-                                        "(taylor: short lags only)", data={"rows": rows}))
+                                        "(taylor: short lags only)", data={"rows": rows},
+                                 cause=NOT_APPLICABLE))
                 continue
-            st = PASS if all(r["ok"] for r in rows) else FAIL
+            res = resolution([r["tol"] for r in rows], [r[a] for r in rows],
+                             [r[b] for r in rows])
+            st = agreement_status(all(r["ok"] for r in rows), res)
             if worst[1] is not None:
                 ch, lag, dif, tol = worst[1]
                 val = f"|Δ| = {fmt(dif)} at {kname(ch)}{lags_text(lag)}"
@@ -84,8 +95,9 @@ def check_kernels(ctx: Context) -> list[Check]:
             note = (f"; error estimate unknown for {', '.join(sorted(unknown))} (counted as "
                     "0)" if unknown else "")
             out.append(Check(name, GROUP, st, value=val, tolerance=tol_s,
-                             reason=f"{n_cmp} comparisons, max |Δ|/tol = {fmt(worst[0])}"
-                                    + note, data={"rows": rows}))
+                             reason=annotate(f"{n_cmp} comparisons, max |Δ|/tol = "
+                                          f"{fmt(worst[0])}" + note, res),
+                             data={"rows": rows, "resolution": res}))
     return out
 
 
@@ -124,12 +136,13 @@ def check_contact_kernels(ctx: Context) -> list[Check]:
                     results[method][kicks] = ctx.kernel(method, kicks,
                                                         comparison_lags(len(kicks)))
                 except Exception as exc:  # noqa: BLE001 - status by type
-                    out.append(Check(f"backends: contact kernels order {N} [{method}]",
-                                     GROUP, status_of(exc), reason=describe(exc)))
+                    out.append(error_check(f"backends: contact kernels order {N} [{method}]",
+                                           GROUP, exc))
                     results.pop(method)
                     break
         for a, b in itertools.combinations([m for m in ctx.methods if m in results], 2):
             worst, n_cmp, ok, rows = (0.0, ""), 0, True, []
+            tols, vals = [], []
             for kicks, ka in results[a].items():
                 kb = results[b][kicks]
                 scale = max(np.nanmax(np.abs(ka.values), initial=0.0),
@@ -140,6 +153,8 @@ def check_contact_kernels(ctx: Context) -> list[Check]:
                 n_cmp += int(good.sum())
                 ratio = np.where(good, diff / np.maximum(tol, 1e-300), 0.0)
                 ok &= bool(np.all(ratio <= 1.0))
+                tols.append(tol[good])
+                vals += [ka.values[good], kb.values[good]]
                 j = int(np.argmax(ratio))
                 rows.append({"kicks": [list(c) for c in kicks], a: ka.values.tolist(),
                              b: kb.values.tolist(), "tol": tol.tolist()})
@@ -148,12 +163,15 @@ def check_contact_kernels(ctx: Context) -> list[Check]:
                              f"{lags_text(comparison_lags(len(kicks))[j])}")
             name = f"backends: contact kernels order {N} {a} vs {b}"
             if n_cmp == 0:
-                out.append(Check(name, GROUP, SKIP, reason="no comparable values"))
+                out.append(Check(name, GROUP, SKIP, reason="no comparable values",
+                                 cause=NOT_APPLICABLE))
                 continue
-            out.append(Check(name, GROUP, PASS if ok else FAIL, value=worst[1],
+            res = resolution(np.concatenate(tols), *vals)
+            out.append(Check(name, GROUP, agreement_status(ok, res), value=worst[1],
                              tolerance="err_a+err_b+1e-8rel",
-                             reason=f"{n_cmp} comparisons, max |Δ|/tol = {fmt(worst[0])}",
-                             data={"rows": rows}))
+                             reason=annotate(f"{n_cmp} comparisons, max |Δ|/tol = "
+                                          f"{fmt(worst[0])}", res),
+                             data={"rows": rows, "resolution": res}))
     return out
 
 
@@ -191,11 +209,14 @@ def _compare_series(name: str, times: np.ndarray, Te, Ts) -> Check:
     ratio = diff / np.maximum(tol, 1e-300)
     N, j = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
     note = f"error estimate unknown for {', '.join(unknown)} (counted as 0)" if unknown else ""
-    return Check(name, GROUP, PASS if np.all(ratio <= 1.0) else FAIL,
+    res = resolution(tol, a, b)
+    return Check(name, GROUP, agreement_status(bool(np.all(ratio <= 1.0)), res),
                  value=f"|Δ| = {fmt(float(diff[N, j]))} at T_{N}(t={times[j]:g})",
                  tolerance=f"err_a+err_b+1e-8rel: {fmt(float(tol[N, j]))}",
-                 reason=(f"{diff.size} comparisons, max |Δ|/tol = {fmt(float(ratio.max()))}"
-                         + (f"; {note}" if note else "")),
+                 reason=annotate(f"{diff.size} comparisons, max |Δ|/tol = "
+                              f"{fmt(float(ratio.max()))}" + (f"; {note}" if note else ""),
+                              res),
                  data={"times": times, Te.method: a, Ts.method: b,
                        f"error_{Te.method}": Te.error, f"error_{Ts.method}": Ts.error,
-                       "tol": tol, "methods": [Te.method, Ts.method]})
+                       "tol": tol, "methods": [Te.method, Ts.method], "resolution": res})
+

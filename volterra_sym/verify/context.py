@@ -12,7 +12,14 @@ from ..backends import available_methods, get_backend
 from ..hierarchy import ResponseHierarchy
 from ..model import SRNN
 from ..results import KernelValues
-from .settings import Check, Settings, VerificationFailedError, describe, status_of
+from .settings import (
+    Check,
+    Settings,
+    VerificationFailedError,
+    cause_of,
+    describe,
+    status_of,
+)
 
 __all__ = ["Context", "comparison_lags", "fmt", "lags_text", "kname", "slack"]
 
@@ -80,7 +87,8 @@ class Context:
             except Exception as exc:  # noqa: BLE001 - reported as a check, by type
                 reason = f"applies() raised {describe(exc)}"
                 self.setup_checks.append(Check(f"backends: {name}.applies()", "backends",
-                                               status_of(exc), reason=reason))
+                                               status_of(exc), reason=reason,
+                                               cause=cause_of(exc)))
             if reason is None:
                 self.methods.append(name)
                 self.method_info[name] = "applies"

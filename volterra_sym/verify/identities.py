@@ -21,7 +21,22 @@ from ..density import stationary_density
 from ..density.sampling import one_dim_density
 from ..operators import perturbation, perturbation_j_coefficients
 from .context import Context, fmt
-from .settings import FAIL, PASS, REL_FLOOR, SKIP, Check, describe, error_check, status_of
+from .settings import (
+    FAIL,
+    NOT_APPLICABLE,
+    PASS,
+    REL_FLOOR,
+    SKIP,
+    Check,
+    agreement_status,
+    annotate,
+    cause_of,
+    describe,
+    error_check,
+    resolution,
+    status_of,
+    worst_cause,
+)
 
 __all__ = ["check_density", "check_fdt", "check_kernel_at_zero"]
 
@@ -37,7 +52,8 @@ def check_density(ctx: Context) -> list[Check]:
         return [error_check(name, GROUP, exc, "stationary_density: ")]
     ctx.density = dens
     if dens.kind == "numerical":
-        return [Check(name, GROUP, SKIP, reason="no closed-form stationary density "
+        return [Check(name, GROUP, SKIP, cause=NOT_APPLICABLE,
+                      reason="no closed-form stationary density "
                       "(kind 'numerical'): nothing to verify symbolically")]
     try:
         v = dens.verify()
@@ -71,7 +87,7 @@ def check_fdt(ctx: Context) -> list[Check]:
     if model.features:
         return _check_fdt_features(ctx)
     if dens is None or dens.kind == "numerical":
-        return [Check(name0, GROUP, SKIP,
+        return [Check(name0, GROUP, SKIP, cause=NOT_APPLICABLE,
                       reason="no closed-form p0: the conjugate variables v_k = "
                              "-C_k·∇log p0 are not available symbolically")]
     try:
@@ -82,7 +98,7 @@ def check_fdt(ctx: Context) -> list[Check]:
     tests = [("f", f), ("g_test", sp.expand((h[0] + h[-1]) ** 2 + h[0]))]
     out = []
     for k in range(model.m):
-        rows, bad, skipped = [], [], []
+        rows, bad, skipped, causes = [], [], [], set()
         for label, g in tests:
             try:
                 lhs = dens.expectation(sp.expand(perturbation(model, k, g)))
@@ -92,10 +108,12 @@ def check_fdt(ctx: Context) -> list[Check]:
                 # anything else is a failure
                 (skipped if status_of(exc) == SKIP else bad).append(
                     f"{label}: expectation: {describe(exc, 200)}")
+                causes.add(cause_of(exc))
                 continue
             a, b = _as_number(lhs), _as_number(rhs)
             if a is None or b is None:
                 skipped.append(f"{label}: no closed-form expectation")
+                causes.add(NOT_APPLICABLE)
                 continue
             exact = not (sp.sympify(lhs).has(sp.Float) or sp.sympify(rhs).has(sp.Float))
             if exact:
@@ -121,7 +139,8 @@ def check_fdt(ctx: Context) -> list[Check]:
                          value="max |Δ| = " + fmt(max((r["diff"] for r in rows),
                                                       default=float("nan"))),
                          tolerance="exact" if rows and all(r["exact"] for r in rows)
-                         else "1e-12 rel", reason=reason[:300], data={"tests": rows}))
+                         else "1e-12 rel", reason=reason[:300], data={"tests": rows},
+                         cause=worst_cause(causes) if st == SKIP else ""))
     return out
 
 
@@ -146,6 +165,7 @@ def _check_fdt_features(ctx: Context) -> list[Check]:
     model, f = ctx.model, ctx.f
     if model.n != 1:
         return [Check("identity: <p0, L^(1)_k g> = E0[v^(1)_k g]", GROUP, SKIP,
+                      cause=NOT_APPLICABLE,
                       reason="no closed-form p0 for n > 1 with the features of "
                              "docs/theory.md §10–§11: v^(j) not available")]
     h = model.h[0]
@@ -191,17 +211,19 @@ def check_kernel_at_zero(ctx: Context) -> list[Check]:
     """``K_k(0) = <p0, L_k f>`` per backend: ``|K - ref| ≤ err + 1e-8·scale``."""
     out = []
     for method in ctx.methods:
-        rows, problems, notes = [], [], []
+        rows, problems, notes, causes = [], [], [], set()
         for k, ref in ctx.fdt_reference.items():
             try:
                 res = ctx.kernel(method, (k,), [[0.0]])
             except Exception as exc:  # noqa: BLE001
                 (notes if status_of(exc) == SKIP else problems).append(
                     describe(exc))
+                causes.add(cause_of(exc))
                 continue
             val, err = float(res.values[0]), float(res.error[0])
             if not np.isfinite(val):
                 notes.append(f"{method} gives no reliable value of K_{k + 1}(0)")
+                causes.add(NOT_APPLICABLE)
                 continue
             err = err if np.isfinite(err) else 0.0      # unknown error: no slack granted
             tol = err + REL_FLOOR * max(abs(ref), abs(val), 1e-300)
@@ -212,12 +234,15 @@ def check_kernel_at_zero(ctx: Context) -> list[Check]:
         if problems:
             out.append(Check(name, GROUP, FAIL, reason="; ".join(problems)[:300]))
         elif not rows:
-            out.append(Check(name, GROUP, SKIP,
+            out.append(Check(name, GROUP, SKIP, cause=worst_cause(causes),
                              reason=("; ".join(notes) or "no reference value")[:300]))
         else:
             worst = max(rows, key=lambda r: r["diff"] / max(r["tol"], 1e-300))
-            out.append(Check(name, GROUP, PASS if all(r["ok"] for r in rows) else FAIL,
+            res = resolution([r["tol"] for r in rows], [r["kernel"] for r in rows],
+                             [r["reference"] for r in rows])
+            out.append(Check(name, GROUP, agreement_status(all(r["ok"] for r in rows), res),
                              value=f"|Δ| = {fmt(worst['diff'])}",
                              tolerance=f"err+1e-8rel: {fmt(worst['tol'])}",
-                             reason="; ".join(notes)[:300], data={"rows": rows}))
+                             reason=annotate("; ".join(notes), res).lstrip("; ")[:300],
+                             data={"rows": rows, "resolution": res}))
     return out

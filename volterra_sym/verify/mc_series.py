@@ -50,15 +50,19 @@ from .settings import (
     FAIL,
     NEXT_ORDER,
     NOISE_FLOOR,
+    NOT_APPLICABLE,
     PASS,
     REL_FLOOR,
     RICHARDSON_REL,
     SKIP,
     SLOPE_TOL,
+    UNRESOLVED,
     Check,
     Z,
-    describe,
-    status_of,
+    agreement_status,
+    annotate,
+    error_check,
+    resolution,
 )
 
 __all__ = ["series_residuals", "fit_slope", "sine_input", "check_mc_series"]
@@ -133,7 +137,9 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
 
     Returns a dict with the engine terms ``T_0..T_{order+2}`` (as many as the backend
     gives), the CRN responses and, per ``M = 1..order``, the residuals at the chosen time,
-    the fitted slope, the expected slope and a status (``PASS``/``FAIL``/``SKIP``).
+    the fitted slope, the expected slope and a status (``PASS``/``FAIL``/``SKIP``, and
+    ``WEAK`` for an exact truncation whose tolerance does not resolve the response,
+    :func:`.settings.agreement_status`; a SKIP carries its ``cause``).
 
     An ε enters the slope fit only where ``|R_M(ε)|`` is above its floor
     ``3·se + Σ_{N≤M} ε^N err(T_N)``: a residual below the engine's own error of the
@@ -238,11 +244,13 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
             floor = REL_FLOOR * max(Tscale, 1e-300)
             tol = Z * se + remainder[:, None] + floor
             ratio = np.abs(R) / tol
+            resolved = resolution(tol, y, S)    # tolerance against the response's size
             res.update(kind="exact", residual=R, stderr=se, tol=tol,
-                       max_ratio=float(ratio.max()),
-                       status=PASS if np.all(ratio <= 1.0) else FAIL,
-                       message=f"truncated series exact (linear model, degree-{deg} "
-                               f"observable): max |R|/tol = {ratio.max():.3g}")
+                       max_ratio=float(ratio.max()), resolution=resolved,
+                       status=agreement_status(bool(np.all(ratio <= 1.0)), resolved),
+                       message=annotate(f"truncated series exact (linear model, degree-{deg} "
+                                        f"observable): max |R|/tol = {ratio.max():.3g}",
+                                        resolved))
             results.append(res)
             continue
         # the leading order of the residual, the ε where it dominates (the engine's higher
@@ -296,7 +304,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                                f"t={mc.times[j]:g} from {int(above.sum())}/{len(eps)} ε in "
                                f"[{eps[above].min():.3g}, {eps[above].max():.3g}]{cut}")
         else:
-            res.update(slope=None, slope_stderr=None, status=SKIP,
+            res.update(slope=None, slope_stderr=None, status=SKIP, cause=UNRESOLVED,
                        message=f"{part}residual above the floor ({NOISE_FLOOR:g} se + engine "
                                f"error) at only "
                                f"{int(above.sum())}/{len(eps)} ε values at t={mc.times[j]:g} "
@@ -351,7 +359,7 @@ def check_mc_series(ctx: Context, plots: dict, progress=None) -> list[Check]:
     """The truncation-error check (module docstring) with the settings of ``ctx``."""
     s = ctx.settings
     if ctx.series_method is None:
-        return [Check("MC: series residual", GROUP, SKIP,
+        return [Check("MC: series residual", GROUP, SKIP, cause=NOT_APPLICABLE,
                       reason="no backend gives series terms for this model (exact: linear "
                              "model and polynomial observable; spectral: n ≤ 2)")]
     if progress is not None:
@@ -369,7 +377,7 @@ def check_mc_series(ctx: Context, plots: dict, progress=None) -> list[Check]:
                 scheme=s.scheme, chunk_size=s.chunk_size, mc=mc, parity=part,
                 extra_orders=4 if s.parity else 2, **known)
     except Exception as exc:  # noqa: BLE001 - status by type
-        return [Check("MC: series residual", GROUP, status_of(exc), reason=describe(exc))]
+        return [error_check("MC: series residual", GROUP, exc)]
     plots["series"] = outs[None]
     checks = []
     for part, out in outs.items():
@@ -389,7 +397,7 @@ def _series_checks(out: dict, s, suffix: str) -> list[Check]:
                 "seed": s.seed + 10, "radius": out["radius"], "seconds": mc.seconds,
                 "terms": out["terms"], "terms_error": out["terms_error"],
                 "mc_response": mc.value, "mc_stderr": mc.stderr, "mc_bias": mc.bias}
-        data.update({k: v for k, v in res.items() if k not in ("M",)})
+        data.update({k: v for k, v in res.items() if k not in ("M", "cause")})
         if res["kind"] == "exact":
             checks.append(Check(f"MC: series residual M={M} (exact truncation{suffix})", GROUP,
                                 res["status"], value=f"max |R|/tol = {fmt(res['max_ratio'])}",
@@ -399,7 +407,8 @@ def _series_checks(out: dict, s, suffix: str) -> list[Check]:
             checks.append(Check(f"MC: series residual M={M} (slope{suffix})", GROUP,
                                 res["status"], value=val,
                                 tolerance=f"{res['expected']} ± {SLOPE_TOL:g}",
-                                reason=res["message"], data=data))
+                                reason=res["message"], data=data,
+                                cause=res.get("cause", "")))
     return checks
 
 

@@ -19,7 +19,7 @@ import sympy as sp
 
 from ..reports.atomic import atomic_path, write_text_atomic
 from ..reports.verify_plots import plot_kernels, plot_residuals
-from .settings import PASS, Check
+from .settings import PASS, SKIP, Check
 
 __all__ = ["OUTPUT_FILES", "jsonable", "table", "clear_outputs", "write_figures",
            "write_json"]
@@ -54,14 +54,15 @@ def jsonable(x):
 
 
 def table(checks: list[Check]) -> str:
-    """The report as a fixed-width text table."""
+    """The report as a fixed-width text table (a SKIP shows its cause in brackets)."""
     w1 = max(36, max((len(c.name) for c in checks), default=0))
     w2 = min(44, max(12, max((len(c.value) for c in checks), default=0)))
     w3 = min(36, max(10, max((len(c.tolerance) for c in checks), default=0)))
     lines = [f"{'check':{w1}s}  {'value':{w2}s}  {'tolerance':{w3}s}  status",
              "-" * (w1 + w2 + w3 + 14)]
     for c in checks:
-        tail = c.status + (f"  ({c.reason})" if c.reason and c.status != PASS else "")
+        tail = c.status + (f" [{c.cause}]" if c.status == SKIP else "") \
+            + (f"  ({c.reason})" if c.reason and c.status != PASS else "")
         lines.append(f"{c.name:{w1}s}  {c.value[:w2]:{w2}s}  {c.tolerance[:w3]:{w3}s}  {tail}")
     return "\n".join(lines)
 

@@ -19,11 +19,36 @@ from ..montecarlo.crn import check_amplitudes
 from ..montecarlo.integrators import SCHEMES
 from ..montecarlo.simulate import time_indices
 
-__all__ = ["PASS", "FAIL", "SKIP", "REL_FLOOR", "SLOPE_TOL", "NOISE_FLOOR", "NEXT_ORDER",
+__all__ = ["PASS", "FAIL", "SKIP", "WEAK", "RESOLVE_FRACTION", "Resolution", "resolution",
+           "agreement_status", "annotate", "NOT_APPLICABLE", "REFUSED_COST", "REFUSED_ACCURACY",
+           "UNRESOLVED", "UNCLASSIFIED", "SKIP_CAUSES", "cause_of", "worst_cause", "blocking",
+           "VerificationIncompleteError", "REL_FLOOR", "SLOPE_TOL", "NOISE_FLOOR", "NEXT_ORDER",
            "RICHARDSON_REL", "Z", "Settings", "settings_for", "Check", "status_of",
            "error_check", "describe", "VerificationFailedError"]
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+#: a comparison that found no disagreement but could not tell the values from 0: its
+#: tolerance is above RESOLVE_FRACTION of the compared magnitude at most of its entries
+#: (:func:`agreement_status`, docs/theory.md §8 "What a PASS means")
+WEAK = "WEAK"
+#: why a check was skipped (``Check.cause``; docs/theory.md §8 "Skipped checks"): the route
+#: or estimator does not cover this model/observable/order — nothing can enable the check
+NOT_APPLICABLE = "not applicable"
+#: refused before the work for its cost (:class:`ResourceLimitError`: memory, size, the
+#: Monte Carlo time budget); the reason names the option that lowers it
+REFUSED_COST = "refused: cost"
+#: the route could not reach its tolerance and returned no number
+#: (:class:`AccuracyNotReachedError`)
+REFUSED_ACCURACY = "refused: accuracy"
+#: the check ran but its data do not decide it (too few ε above the Monte Carlo noise
+#: floor, or the engine's error of the subtracted terms above it)
+UNRESOLVED = "unresolved"
+#: a SKIP that no code path classified (counted as blocking by ``--strict``)
+UNCLASSIFIED = "unclassified"
+SKIP_CAUSES = (NOT_APPLICABLE, REFUSED_COST, REFUSED_ACCURACY, UNRESOLVED, UNCLASSIFIED)
+#: an entry of a comparison *resolves* the compared values when its tolerance is at most
+#: this fraction of their magnitude (a route returning 0 or the wrong sign there would fail)
+RESOLVE_FRACTION = 0.5
 #: relative floor added to every engine-vs-engine tolerance (× the kernel's scale)
 REL_FLOOR = 1e-8
 #: slope tolerance of the truncation-error check (docs/theory.md §8)
@@ -41,6 +66,11 @@ Z = 4.0
 
 class VerificationFailedError(VolterraSymError):
     """At least one verify check failed (the command line's exit status 1)."""
+
+
+class VerificationIncompleteError(VerificationFailedError):
+    """``verify --strict``: no check failed, but one is WEAK or was skipped for a reason
+    other than not applying (refused for cost or accuracy, unresolved): exit status 1."""
 
 
 # ====================================================================== settings
@@ -147,11 +177,93 @@ class Check:
     tolerance: str = ""
     reason: str = ""
     data: dict = field(default_factory=dict)
+    #: why a SKIP was skipped (one of :data:`SKIP_CAUSES`; ``""`` for the other statuses);
+    #: a SKIP made without one is :data:`UNCLASSIFIED`
+    cause: str = ""
+
+    def __post_init__(self):
+        if self.status == SKIP and not self.cause:
+            self.cause = UNCLASSIFIED
 
     def as_dict(self) -> dict:
         return {"name": self.name, "group": self.group, "status": self.status,
                 "value": self.value, "tolerance": self.tolerance, "reason": self.reason,
-                "data": self.data}
+                "cause": self.cause, "data": self.data}
+
+
+def blocking(check: Check) -> bool:
+    """Whether ``verify --strict`` fails on ``check``: FAIL, WEAK, or a SKIP for any
+    cause but :data:`NOT_APPLICABLE` (a refusal for cost or accuracy, an unresolved or an
+    unclassified check: the verification is incomplete)."""
+    if check.status == SKIP:
+        return check.cause != NOT_APPLICABLE
+    return check.status != PASS
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """How many entries of a comparison resolve the compared values (:func:`resolution`):
+    ``resolved`` of ``total`` have ``tol ≤ RESOLVE_FRACTION · scale``; ``scale`` is the
+    largest ``|value|`` of either side over the compared entries, ``worst`` the largest
+    ``tol / scale`` (``inf`` when every value is 0 and some tolerance is not)."""
+
+    resolved: int
+    total: int
+    scale: float
+    worst: float
+
+    @property
+    def weak(self) -> bool:
+        """Fewer than half of the entries resolve the values (and at least one was
+        compared): agreement within such tolerances says little."""
+        return self.total > 0 and 2 * self.resolved < self.total
+
+    def note(self) -> str:
+        """One phrase for the report line ("" when every entry resolves)."""
+        if self.resolved == self.total:
+            return ""
+        return (f"tolerance > {RESOLVE_FRACTION:g} × max |value| ({self.scale:.3g}) at "
+                f"{self.total - self.resolved}/{self.total} entries (max tol/|value| "
+                f"{self.worst:.3g})")
+
+
+def resolution(tol, *values) -> Resolution:
+    """The :class:`Resolution` of a comparison with tolerances ``tol`` (one per compared
+    entry; non-finite entries are not counted) between the arrays ``values`` (both sides,
+    any shapes; NaN ignored). The magnitude is the largest ``|value|`` over every compared
+    entry of every side: one scale per check, so that an entry where the kernel crosses 0
+    is judged against the kernel's size, not its own."""
+    tol = np.abs(np.asarray(tol, dtype=float)).ravel()
+    tol = tol[np.isfinite(tol)]
+    parts = [np.abs(np.asarray(v, dtype=float)).ravel() for v in values]
+    allv = np.concatenate(parts) if parts else np.zeros(0)
+    scale = float(np.max(allv[np.isfinite(allv)], initial=0.0))
+    resolved = int(np.sum(tol <= RESOLVE_FRACTION * scale))
+    if tol.size == 0:
+        worst = 0.0
+    elif scale > 0:
+        worst = float(np.max(tol) / scale)
+    else:
+        worst = 0.0 if np.all(tol == 0) else math.inf
+    return Resolution(resolved, int(tol.size), scale, worst)
+
+
+def annotate(reason: str, res: Resolution) -> str:
+    """``reason`` with the note of ``res`` appended (entries that do not resolve)."""
+    note = res.note()
+    return f"{reason}; {note}" if note else reason
+
+
+def agreement_status(ok: bool, res: Resolution) -> str:
+    """The status of a comparison ``|a − b| ≤ tol`` (docs/theory.md §8): FAIL if an entry
+    disagrees (``ok`` False) — a disagreement is conclusive whatever the tolerances —;
+    otherwise WEAK when fewer than half of the compared entries resolve the values
+    (``tol ≤ RESOLVE_FRACTION · max |value|``: agreement within error bars about as large
+    as the values themselves could not tell a route returning 0 from a correct one), else
+    PASS."""
+    if not ok:
+        return FAIL
+    return WEAK if res.weak else PASS
 
 
 def status_of(exc: BaseException) -> str:
@@ -176,6 +288,27 @@ def status_of(exc: BaseException) -> str:
     return FAIL
 
 
+def cause_of(exc: BaseException) -> str:
+    """The :attr:`Check.cause` of an exception that :func:`status_of` makes SKIP, by its
+    type (``""`` for the others): cost or accuracy refusals, else not applicable."""
+    if isinstance(exc, ResourceLimitError):
+        return REFUSED_COST
+    if isinstance(exc, AccuracyNotReachedError):
+        return REFUSED_ACCURACY
+    if isinstance(exc, NotApplicableError):
+        return NOT_APPLICABLE
+    return ""
+
+
+def worst_cause(causes) -> str:
+    """The most actionable of several skip causes (cost, accuracy, unresolved,
+    unclassified before not applicable); :data:`NOT_APPLICABLE` for none."""
+    for c in (REFUSED_COST, REFUSED_ACCURACY, UNRESOLVED, UNCLASSIFIED):
+        if c in causes:
+            return c
+    return NOT_APPLICABLE
+
+
 def describe(exc: BaseException, limit: int = 300) -> str:
     """``"TypeName: message"`` on one line, at most ``limit`` characters."""
     text = " ".join(f"{type(exc).__name__}: {exc}".split())
@@ -183,5 +316,7 @@ def describe(exc: BaseException, limit: int = 300) -> str:
 
 
 def error_check(name: str, group: str, exc: BaseException, prefix: str = "") -> Check:
-    """A report line for an exception raised by a check (status by :func:`status_of`)."""
-    return Check(name, group, status_of(exc), reason=(prefix + describe(exc))[:300])
+    """A report line for an exception raised by a check (status by :func:`status_of`, the
+    cause of a SKIP by :func:`cause_of`)."""
+    return Check(name, group, status_of(exc), reason=(prefix + describe(exc))[:300],
+                 cause=cause_of(exc))

@@ -15,7 +15,19 @@ import itertools
 import numpy as np
 
 from .context import Context, fmt, kname, slack
-from .settings import FAIL, PASS, REL_FLOOR, SKIP, Check, describe, status_of
+from .settings import (
+    NOT_APPLICABLE,
+    REL_FLOOR,
+    SKIP,
+    Check,
+    agreement_status,
+    annotate,
+    cause_of,
+    describe,
+    resolution,
+    status_of,
+    worst_cause,
+)
 
 __all__ = ["check_symmetry"]
 
@@ -35,7 +47,7 @@ def _permutations(ctx: Context, method: str, N: int, rng, rows, problems) -> Non
             ok = bool(np.all((diff <= tol) | ~np.isfinite(diff)))
             rows.append({"test": "permutation", "channels": list(ch), "perm": list(p),
                          "lags": lags, "max_diff": float(np.nanmax(diff, initial=0)),
-                         "tol": tol, "ok": ok})
+                         "tol": tol, "scale": float(scale), "ok": ok})
             if not ok:
                 problems.append(f"{kname(ch)} not invariant under {p}")
 
@@ -62,7 +74,7 @@ def _diagonal(ctx: Context, method: str, rows, problems) -> None:
             tol = slack(ea) + slack(kb.error) + REL_FLOOR * max(scale, 1e-300)
             ok = bool(np.all((diff <= tol) | ~np.isfinite(diff)))
             rows.append({"test": "diagonal", "channels": [k1, k2], "lags": sig,
-                         "diff": diff, "tol": tol, "ok": ok})
+                         "diff": diff, "tol": tol, "scale": float(scale), "ok": ok})
             if not ok:
                 problems.append(f"K{k1 + 1}{k2 + 1}(σ,σ) != K{k2 + 1}{k1 + 1}(σ,σ)")
         steps = np.stack([np.stack([sig, sig + j * d], 1) for j in (1, 2, 3)])
@@ -76,7 +88,7 @@ def _diagonal(ctx: Context, method: str, rows, problems) -> None:
                + REL_FLOOR * max(scale, 1e-300))
         ok = bool(np.all((diff <= tol) | ~np.isfinite(diff)))
         rows.append({"test": "continuity", "channels": [k1, k2], "lags": sig, "step": d,
-                     "diff": diff, "tol": tol, "ok": ok})
+                     "diff": diff, "tol": tol, "scale": float(scale), "ok": ok})
         if not ok:
             problems.append(f"K{k1 + 1}{k2 + 1}(σ, σ+δ) does not tend to "
                             f"K{k1 + 1}{k2 + 1}(σ, σ)")
@@ -87,15 +99,15 @@ def check_symmetry(ctx: Context) -> list[Check]:
     backend; an order a backend does not support (a not-applicable error) is noted and
     skipped, any other error is a failure."""
     if ctx.order < 2:
-        return [Check("identity: kernel symmetry", GROUP, SKIP,
+        return [Check("identity: kernel symmetry", GROUP, SKIP, cause=NOT_APPLICABLE,
                       reason="order 1: nothing to permute")]
     out = []
     if not ctx.methods:
-        out.append(Check("identity: kernel symmetry", GROUP, SKIP,
+        out.append(Check("identity: kernel symmetry", GROUP, SKIP, cause=NOT_APPLICABLE,
                          reason="no backend applies"))
     rng = np.random.default_rng(12345)
     for method in ctx.methods:
-        rows, problems, notes = [], [], []
+        rows, problems, notes, causes = [], [], [], set()
         tasks = [(f"order {N}", _permutations, (ctx, method, N, rng, rows, problems))
                  for N in range(2, ctx.order + 1)]
         tasks.append(("diagonal", _diagonal, (ctx, method, rows, problems)))
@@ -105,9 +117,11 @@ def check_symmetry(ctx: Context) -> list[Check]:
             except Exception as exc:  # noqa: BLE001 - status by type
                 msg = f"{label}: {describe(exc, 200)}"
                 (notes if status_of(exc) == SKIP else problems).append(msg)
+                causes.add(cause_of(exc))
         name = f"identity: kernel symmetry [{method}]"
         if not rows and not problems:
-            out.append(Check(name, GROUP, SKIP, reason="; ".join(notes)[:300]))
+            out.append(Check(name, GROUP, SKIP, reason="; ".join(notes)[:300],
+                             cause=worst_cause(causes)))
             continue
         worst = 0.0
         for r in rows:
@@ -115,9 +129,14 @@ def check_symmetry(ctx: Context) -> list[Check]:
             tt = np.atleast_1d(r["tol"])
             with np.errstate(invalid="ignore", divide="ignore"):
                 worst = max(worst, float(np.nanmax(dd / np.maximum(tt, 1e-300), initial=0.0)))
-        out.append(Check(name, GROUP, FAIL if problems else PASS,
+        # the tolerances of the compared entries against the kernels' size
+        tols = [np.atleast_1d(r["tol"])[np.isfinite(np.atleast_1d(r.get("diff", 0.0)))]
+                for r in rows]
+        res = resolution(np.concatenate(tols) if tols else [], [r["scale"] for r in rows])
+        out.append(Check(name, GROUP, agreement_status(not problems, res),
                          value=f"max |Δ|/tol = {fmt(worst)} ({len(rows)} tests)",
                          tolerance="err_a + err_b + 1e-8 rel",
-                         reason="; ".join(problems[:4] + notes)[:300],
-                         data={"tests": rows, "skipped": notes}))
+                         reason=annotate("; ".join(problems[:4] + notes), res)
+                         .lstrip("; ")[:300],
+                         data={"tests": rows, "skipped": notes, "resolution": res}))
     return out
