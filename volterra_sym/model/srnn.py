@@ -728,7 +728,7 @@ class SRNN:
         try:
             expr = parse_expression(spec, allowed, what="observable")
         except ExpressionError as exc:
-            raise ModelError(str(exc)) from None
+            raise ModelError(str(exc), param="observable") from None
         return expr
 
     # ------------------------------------------------------------------ checks

@@ -1,0 +1,86 @@
+"""Adversarial inputs to the parser, the model's observables and the operators: SymPy
+objects are held to the same whitelist as strings, operator arguments are checked, and
+masked arrays do not pass as plain data."""
+
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+
+import volterra_sym as vs
+from volterra_sym.errors import InvalidInputError
+from volterra_sym.parsing import FUNCTIONS, parse_expression
+
+
+@pytest.fixture(scope="module")
+def tanh2d():
+    return vs.load_model("tanh2d")
+
+
+def _sympy_observables_outside_the_grammar(h1, h2):
+    k, x = sp.Symbol("k", integer=True), sp.Symbol("x", real=True)
+    return {
+        "unknown function": sp.Function("g")(h1),
+        "unknown function of two states": sp.Function("f")(h1, h2),
+        "Integral": sp.Integral(h1 * h2, (h1, 0, 1)),
+        "Integral in a dummy": sp.Integral(h1 * x, (x, 0, 1)),
+        "Derivative": sp.Derivative(sp.sin(h1), h1),
+        "Sum": sp.Sum(h1**k, (k, 0, 3)),
+        "Product": sp.Product(h1, (k, 1, 3)),
+        "Subs": sp.Subs(h1**2, h1, h2),
+        "Limit": sp.Limit(h1 / x, x, 1),
+        "Order": sp.O(h1),
+        "asin (not in FUNCTIONS)": sp.asin(h1 / 2),
+        "gamma": sp.gamma(h1),
+        "besselj": sp.besselj(0, h1),
+        "nan": sp.nan,
+        "h1 + nan": h1 + sp.Float("nan"),
+        "zoo": sp.zoo,
+        "oo * h1": sp.oo * h1,
+        "I * h1": sp.I * h1,
+        "Dummy": sp.Dummy("h") * h1,
+    }
+
+
+def test_sympy_observables_outside_the_string_grammar_are_refused(tanh2d):
+    """They used to be accepted (``g(h1)``, ``Integral``, ``Derivative``, ``Sum``...): the
+    numeric routes refused them later, ``doit()`` evaluated the integral quietly."""
+    h1, h2 = tanh2d.h
+    for label, f in _sympy_observables_outside_the_grammar(h1, h2).items():
+        with pytest.raises(InvalidInputError) as info:
+            vs.ResponseHierarchy(tanh2d, f, 2)
+        assert info.value.param == "observable", label
+        with pytest.raises(InvalidInputError) as info:
+            tanh2d.observable(f)
+        assert info.value.param == "observable", label
+
+
+def test_sympy_refusals_name_the_construct(tanh2d):
+    h1, _ = tanh2d.h
+    with pytest.raises(InvalidInputError, match="unknown function 'g'"):
+        tanh2d.observable(sp.Function("g")(h1))
+    with pytest.raises(InvalidInputError, match="Integral is not allowed"):
+        tanh2d.observable(sp.Integral(h1, (h1, 0, 1)))
+    with pytest.raises(InvalidInputError, match="not real"):
+        tanh2d.observable(sp.I * h1)
+    with pytest.raises(InvalidInputError, match="not a finite number"):
+        tanh2d.observable(sp.zoo + h1)
+
+
+def test_every_string_of_the_grammar_passes_again_as_sympy(tanh2d):
+    """The whitelist is the string grammar: what the parser builds is accepted back."""
+    texts = [f"{name}(h1/3 + 1)" for name in FUNCTIONS] + [
+        "h1**2 + 0.5*h2 - pi*E", "sqrt(2)*h1", "(h1 - h2)**3/7", "exp(-h1**2/2)"]
+    for text in texts:
+        f = tanh2d.observable(text)
+        assert tanh2d.observable(f) == f, text
+        assert vs.ResponseHierarchy(tanh2d, f, 1).f == f, text
+
+
+def test_sympy_activations_are_held_to_the_grammar_too():
+    z = sp.Symbol("z", real=True)
+    with pytest.raises(InvalidInputError) as info:
+        vs.model.activations.get_activation(sp.Function("a")(z))
+    assert info.value.param == "activation"
+    with pytest.raises(InvalidInputError, match="Integral"):
+        parse_expression(sp.Integral(z, (z, 0, 1)), {"z": z}, what="activation")
