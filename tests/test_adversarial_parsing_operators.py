@@ -84,3 +84,69 @@ def test_sympy_activations_are_held_to_the_grammar_too():
     assert info.value.param == "activation"
     with pytest.raises(InvalidInputError, match="Integral"):
         parse_expression(sp.Integral(z, (z, 0, 1)), {"z": z}, what="activation")
+
+
+def _operator_calls(model):
+    from volterra_sym import operators as ops
+
+    ref = ops.model_ref(model)
+    return {
+        "generator": lambda g: ops.generator(model, g),
+        "fokker_planck": lambda g: ops.fokker_planck(model, g),
+        "perturbation": lambda g: ops.perturbation(model, 0, g),
+        "perturbation_adjoint": lambda g: ops.perturbation_adjoint(model, 0, g),
+        "perturbation_j": lambda g: ops.perturbation_j(model, (0,), g),
+        "Generator": lambda g: ops.Generator(g, ref),
+        "Perturbation": lambda g: ops.Perturbation(0, g, ref),
+        "KickPerturbation": lambda g: ops.KickPerturbation((0,), g, ref),
+        "Semigroup": lambda g: ops.Semigroup(1, g, ref),
+        "StationaryAverage": lambda g: ops.StationaryAverage(g, ref),
+    }
+
+
+def test_operators_check_sympy_operands(tanh2d):
+    """Raw SymPy operands were used unchecked: ``nan``/``zoo`` gave ``0`` or ``L0[nan]``,
+    ``h3`` on a 2-unit model was a constant (``L0 h3 = 0``), ``I*h1`` a complex result,
+    ``Eq(h1, 1)`` or ``True`` an operand or a raw TypeError."""
+    h1, _ = tanh2d.h
+    bad = {"nan": sp.nan, "h1 + zoo": h1 + sp.zoo, "oo*h1": sp.oo * h1, "-oo": -sp.oo,
+           "h3 (2 units)": sp.Symbol("h3", real=True), "h3*h1": sp.Symbol("h3") * h1,
+           "I*h1": sp.I * h1, "exp(I*h1)": sp.exp(sp.I * h1), "Eq": sp.Eq(h1, 1),
+           "True": sp.true, "Matrix": sp.Matrix([h1])}
+    for name, call in _operator_calls(tanh2d).items():
+        for label, g in bad.items():
+            with pytest.raises(InvalidInputError) as info:
+                call(g)
+            assert info.value.param in ("g", "p"), (name, label)
+    with pytest.raises(InvalidInputError, match="h3 is not a state"):
+        _operator_calls(tanh2d)["generator"](sp.Symbol("h3", real=True))
+    with pytest.raises(InvalidInputError, match="not real"):
+        _operator_calls(tanh2d)["generator"](sp.I * h1)
+
+
+def test_operators_still_act_on_symbolic_operands(tanh2d):
+    """Test functions, derivatives, parameters and lags stay allowed; a state symbol built
+    without ``real=True`` is the model's state (it was another symbol: ``L1 h1`` was 0)."""
+    from volterra_sym import operators as ops
+
+    h1, h2 = tanh2d.h
+    g = sp.Function("g")(h1, h2)
+    assert ops.perturbation(tanh2d, 0, g) != 0
+    assert ops.generator(tanh2d, sp.Symbol("x") * h1) == sp.Symbol("x") * \
+        ops.generator(tanh2d, h1)
+    plain = sp.Symbol("h1")
+    assert ops.perturbation(tanh2d, 0, plain) == ops.perturbation(tanh2d, 0, h1) != 0
+    assert ops.generator(tanh2d, plain**2) == ops.generator(tanh2d, h1**2)
+    ref = ops.model_ref(tanh2d)
+    inner = ops.Semigroup(sp.Symbol("tau_1", nonnegative=True), h1, ref)
+    assert ops.Perturbation(0, inner, ref).operand == inner
+
+
+def test_semigroup_time_is_checked(tanh2d):
+    from volterra_sym import operators as ops
+
+    ref = ops.model_ref(tanh2d)
+    for s in (sp.nan, sp.oo, sp.zoo, sp.I, 1 + sp.I):
+        with pytest.raises(InvalidInputError) as info:
+            ops.Semigroup(s, tanh2d.h[0], ref)
+        assert info.value.param == "s"
