@@ -150,3 +150,31 @@ def test_semigroup_time_is_checked(tanh2d):
         with pytest.raises(InvalidInputError) as info:
             ops.Semigroup(s, tanh2d.h[0], ref)
         assert info.value.param == "s"
+
+
+def test_masked_model_matrices_are_refused():
+    """``np.asarray`` dropped the mask: the masked ``99`` of ``W`` became a weight."""
+    import numpy as np
+
+    from volterra_sym.model.noise import noisy_rnn_A
+
+    W = np.ma.array([[0.5, 99.0], [0.1, 0.2]], mask=[[0, 1], [0, 0]])
+    with pytest.raises(InvalidInputError, match=r"masked entry \(first at index \[0, 1\]\)") \
+            as info:
+        vs.SRNN(Gamma=1, W=W, C=[[1], [0]], sigma=0.5, b=[0, 0], activation="tanh")
+    assert info.value.param == "W"
+    for key in ("Gamma", "C", "sigma", "b"):
+        kw = dict(Gamma=np.eye(2), W=[[0.5, 0.3], [0.1, 0.2]], C=np.array([[1.0], [0.0]]),
+                  sigma=np.eye(2) / 2, b=np.array([0.0, 0.0]), activation="tanh")
+        kw[key] = np.ma.array(kw[key], mask=np.ones(np.shape(kw[key]), dtype=bool))
+        with pytest.raises(InvalidInputError) as info:
+            vs.SRNN(**kw)
+        assert info.value.param == key
+    with pytest.raises(InvalidInputError) as info:
+        noisy_rnn_A(np.ma.array([[1.0, 2.0], [3.0, 4.0]], mask=[[0, 0], [1, 0]]), 0.5, 1.0)
+    assert info.value.param == "B"
+    # a fully unmasked array stands for its data
+    m = vs.SRNN(Gamma=1, W=np.ma.array([[0.5, 0.3], [0.1, 0.2]]), C=[[1], [0]], sigma=0.5,
+                b=[0, 0], activation="tanh")
+    assert m.W == vs.SRNN(Gamma=1, W=[[0.5, 0.3], [0.1, 0.2]], C=[[1], [0]], sigma=0.5,
+                          b=[0, 0], activation="tanh").W

@@ -41,6 +41,7 @@ from .noise import (
     box_points,
     check_diffusion_positive,
     check_input_mode,
+    check_unmasked,
     noisy_rnn_A,
     noisy_rnn_sigma,
     support_1d,
@@ -150,6 +151,10 @@ def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params
     if isinstance(value, sp.MatrixBase):
         rows = value.tolist()
     elif isinstance(value, (list, tuple, np.ndarray)):
+        try:
+            value = check_unmasked(value, param)
+        except InvalidInputError as exc:
+            raise ModelError(str(exc), param=param) from None
         arr = np.asarray(value, dtype=object)
         if arr.ndim == 1:
             # a vector is a column, except a row of a 1-row matrix (n = 1, several channels)
