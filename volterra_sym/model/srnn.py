@@ -733,11 +733,13 @@ class SRNN:
         Nodes whose class sets ``operand_checked`` (the operators' unevaluated expressions,
         whose operands were checked when they were built) are not walked into, so nesting
         them costs no re-walk."""
+        if getattr(expr, "operand_checked", False):
+            return expr
         if not isinstance(expr, sp.Expr) or isinstance(expr, sp.MatrixExpr):
             raise ModelError(f"{what}: expected a SymPy expression, got "
                              f"{type(expr).__name__} {str(expr)[:60]!r}", param=what)
-        if getattr(expr, "operand_checked", False):
-            return expr
+        if expr.is_Symbol and (expr.name[:1] != "h" or expr in self.h):
+            return expr                   # a state, a lag, a test function's name...
         states = None
         swap, alien = {}, set()
         stack, seen = [expr], set()
