@@ -361,10 +361,14 @@ def _symbol_table(variables, real: bool) -> dict[str, sp.Symbol]:
 
 
 def _check_sympy_expr(expr, variables, allow_free, what):
-    """Accept a SymPy expression built by the caller: its free symbols must be allowed
-    (a symbol named like an allowed variable becomes that variable: ``Symbol("h1")``
-    without ``real=True`` is another symbol than the model's ``h1``), and it may not hold
-    the non-smooth functions the string grammar refuses (:data:`NON_SMOOTH`)."""
+    """Accept a SymPy expression built by the caller only if the string grammar could have
+    written it: its free symbols must be allowed (a symbol named like an allowed variable
+    becomes that variable: ``Symbol("h1")`` without ``real=True`` is another symbol than
+    the model's ``h1``), and its nodes must be those of the grammar (:func:`_check_sympy_nodes`:
+    ``+ * **``, numbers, ``pi``, ``E``, symbols and the functions of :data:`FUNCTIONS`). An
+    unknown function ``g(h1)``, an ``Integral``, ``Derivative``, ``Sum``, a non-smooth
+    function (:data:`NON_SMOOTH`), ``nan``, ``oo``, ``zoo`` or ``I`` is refused."""
+    _check_sympy_nodes(expr, what)
     table = _symbol_table(variables, True)
     for s in expr.free_symbols:
         if s.name not in table and not allow_free:
@@ -375,15 +379,55 @@ def _check_sympy_expr(expr, variables, allow_free, what):
             if s.name in table and s != table[s.name]}
     if swap:
         expr = expr.xreplace(swap)
-    for node in sp.preorder_traversal(expr):
-        if isinstance(node, _NON_SMOOTH_TYPES) and node.free_symbols:
-            raise ExpressionError(f"{what}: function {type(node).__name__!r} is not smooth "
-                                  f"(the theory needs smooth functions): {node}", param=what)
     return expr
 
 
 _NON_SMOOTH_TYPES = (sp.Abs, sp.sign, sp.floor, sp.ceiling, sp.Heaviside, sp.Piecewise,
                      sp.Max, sp.Min, sp.DiracDelta, sp.frac, sp.re, sp.im)
+#: The SymPy functions the grammar can produce (``sqrt`` is a power, ``sigmoid`` and
+#: ``softplus`` are written with ``exp`` and ``log``).
+_SYMPY_FUNCTIONS = frozenset(f for f, _ in FUNCTIONS.values() if isinstance(f, type))
+_SYMPY_CONSTANTS = (sp.pi, sp.E)
+
+
+def _check_sympy_nodes(expr: sp.Basic, what: str) -> None:
+    """Every node of ``expr`` must be one the string grammar produces, else
+    :class:`ExpressionError` naming ``what`` and the construct (iterative, each distinct
+    node once)."""
+    def fail(msg: str):
+        raise ExpressionError(f"{what}: {msg} (a SymPy expression is held to the grammar of "
+                              f"string expressions: numbers, pi, E, symbols, + - * / ** and "
+                              f"the functions {sorted(FUNCTIONS)})", param=what)
+
+    stack, seen = [expr], set()
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if isinstance(node, (sp.Add, sp.Mul, sp.Pow)):
+            stack.extend(node.args)
+        elif isinstance(node, sp.Symbol):
+            if type(node) is not sp.Symbol:       # Dummy, Wild, ModelRef, ...
+                fail(f"the symbol {node} is a {type(node).__name__}, not a plain Symbol")
+        elif node in (sp.nan, sp.zoo, sp.oo, -sp.oo):
+            fail(f"the constant {node} is not a finite number")
+        elif node is sp.I:
+            fail(f"the constant {node} = sqrt(-1) is not real (complex constants are refused)")
+        elif isinstance(node, sp.Number):
+            if not node.is_finite:                 # pragma: no cover (nan/oo are singletons)
+                fail(f"the number {node} is not finite")
+        elif node in _SYMPY_CONSTANTS:
+            pass
+        elif type(node) in _SYMPY_FUNCTIONS:
+            stack.extend(node.args)
+        elif isinstance(node, _NON_SMOOTH_TYPES):
+            fail(f"function {type(node).__name__!r} is not smooth (the theory needs smooth "
+                 f"functions): {_short(node)}")
+        elif isinstance(node, sp.Expr) and isinstance(node, sp.core.function.AppliedUndef):
+            fail(f"unknown function {type(node).__name__!r} in {_short(node)}")
+        else:
+            fail(f"{type(node).__name__} is not allowed: {_short(node)}")
 
 
 class _Builder:

@@ -27,7 +27,7 @@ from ..parsing import as_expression
 
 __all__ = ["INPUT_MODES", "FEATURE_ACTIVATION_INPUT", "FEATURE_STATE_NOISE", "noisy_rnn_A",
            "noisy_rnn_sigma", "check_input_mode", "check_diffusion_positive", "support_1d",
-           "box_points"]
+           "box_points", "check_unmasked"]
 
 #: where the input enters: added to the drift, or inside the activation
 INPUT_MODES = ("additive", "activation")
@@ -44,10 +44,28 @@ def check_input_mode(mode) -> str:
     return mode
 
 
+def check_unmasked(value, param: str):
+    """A NumPy masked array with a masked entry is refused (:class:`InvalidInputError` naming
+    ``param``): its masked entries would be read as data (``np.asarray`` drops the mask). A
+    fully unmasked one stands for its data."""
+    if not isinstance(value, np.ma.MaskedArray):
+        return value
+    mask = np.ma.getmaskarray(value)
+    if mask.any():
+        where = tuple(int(i) for i in np.argwhere(mask)[0])
+        raise InvalidInputError(f"{param} is a masked array with {int(mask.sum())} masked "
+                                f"entr{'y' if mask.sum() == 1 else 'ies'} (first at index "
+                                f"{list(where)}): masked entries are not data; pass the "
+                                "values to use (e.g. value.filled(x)) or drop them",
+                                param=param)
+    return np.ma.getdata(value)
+
+
 def noisy_rnn_A(B, beta, gamma) -> np.ndarray | sp.Matrix:
     """``A = β(B − Bᵀ) + (1 − β)(B + Bᵀ) − γI`` (Lim et al. 2021): the antisymmetric part of
     ``B`` weighted by ``β``, the symmetric part by ``1 − β``, shifted by ``−γ``. The SRNN's
     leak is ``Γ = −A``."""
+    B = check_unmasked(B, "B")
     rows = B.tolist() if isinstance(B, sp.MatrixBase) else np.asarray(B, dtype=object).tolist()
     if not (isinstance(rows, list) and rows and all(isinstance(r, list) for r in rows)):
         raise InvalidInputError(f"B must be a square matrix, got {B!r}", param="B")

@@ -41,6 +41,7 @@ from .noise import (
     box_points,
     check_diffusion_positive,
     check_input_mode,
+    check_unmasked,
     noisy_rnn_A,
     noisy_rnn_sigma,
     support_1d,
@@ -51,6 +52,7 @@ __all__ = ["SRNN", "ModelError", "FrozenModelError", "state_symbols"]
 #: names used by the engine itself: states h1..hn, lags sigma_j, gaps tau_j
 _STATE_NAME = re.compile(r"^(h\d+|sigma_\d+|tau_\d+)$")
 _RESERVED = {"z", "t", "eps", "epsilon"}
+_NON_FINITE = (sp.nan, sp.zoo, sp.oo, -sp.oo)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\- ]{0,79}$")
 
 
@@ -149,6 +151,10 @@ def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params
     if isinstance(value, sp.MatrixBase):
         rows = value.tolist()
     elif isinstance(value, (list, tuple, np.ndarray)):
+        try:
+            value = check_unmasked(value, param)
+        except InvalidInputError as exc:
+            raise ModelError(str(exc), param=param) from None
         arr = np.asarray(value, dtype=object)
         if arr.ndim == 1:
             # a vector is a column, except a row of a 1-row matrix (n = 1, several channels)
@@ -705,19 +711,69 @@ class SRNN:
         return int(sp.Poly(f, *self.h).total_degree()) if f.free_symbols & set(self.h) else 0
 
     def expression(self, spec: Any, what: str = "expression") -> sp.Basic:
-        """``spec`` as a SymPy expression: a SymPy object as it is, a string or number parsed
-        safely (:func:`~volterra_sym.parsing.as_expression`; ``h1..hn`` and the parameters
-        are the model's symbols). For the operators' arguments, which may hold symbols
-        beyond the model's (lags, test functions)."""
+        """``spec`` as a SymPy expression: a string or number parsed safely
+        (:func:`~volterra_sym.parsing.as_expression`; ``h1..hn`` and the parameters are the
+        model's symbols), a SymPy object checked (:meth:`_checked_sympy`: no ``nan``, ``oo``,
+        ``zoo``, ``I``, no ``h<k>`` beyond the model's states). For the operators'
+        arguments, which may hold symbols beyond the model's (lags, test functions)."""
+        if isinstance(spec, sp.Basic):
+            return self._checked_sympy(spec, what)
         allowed = {s.name: s for s in self.h}
         allowed.update(self.parameters)
-        expr = as_expression(spec, allowed, what=what)
-        alien = sorted(s.name for s in expr.free_symbols
-                       if re.fullmatch(r"h\d+", s.name) and s not in self.h)
+        return self._checked_sympy(as_expression(spec, allowed, what=what), what)
+
+    def _checked_sympy(self, expr: sp.Basic, what: str) -> sp.Expr:
+        """The SymPy form of an argument of :meth:`expression`: an ``Expr`` (not a relation, a
+        boolean or a matrix) without ``nan``, ``oo``, ``zoo`` or ``I``, whose symbols named
+        ``h<k>`` are states of this model (a ``Symbol("h1")`` without ``real=True`` becomes
+        the model's ``h1``; ``h3`` in a 2-unit model is refused, the operators would treat it
+        as a constant). Unknown functions, derivatives and other symbols (lags, test
+        functions, parameters) pass: the operators act on them symbolically.
+
+        Nodes whose class sets ``operand_checked`` (the operators' unevaluated expressions,
+        whose operands were checked when they were built) are not walked into, so nesting
+        them costs no re-walk."""
+        if getattr(expr, "operand_checked", False):
+            return expr
+        if not isinstance(expr, sp.Expr) or isinstance(expr, sp.MatrixExpr):
+            raise ModelError(f"{what}: expected a SymPy expression, got "
+                             f"{type(expr).__name__} {str(expr)[:60]!r}", param=what)
+        if expr.is_Symbol and (expr.name[:1] != "h" or expr in self.h):
+            return expr                   # a state, a lag, a test function's name...
+        states = None
+        swap, alien = {}, set()
+        stack, seen = [expr], set()
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            if node.is_Atom:
+                if node.is_Symbol:
+                    name = node.name
+                    if name[:1] != "h":
+                        continue
+                    if states is None:
+                        states = {s.name: s for s in self.h}
+                    if name in states:
+                        if node is not states[name] and node != states[name]:
+                            swap[node] = states[name]
+                    elif name[1:].isdigit():
+                        alien.add(name)
+                elif node in _NON_FINITE:
+                    raise ModelError(f"{what}: the constant {node} is not a finite number "
+                                     f"(in {str(expr)[:60]})", param=what)
+                elif node is sp.I:
+                    raise ModelError(f"{what}: the constant I = sqrt(-1) is not real (complex "
+                                     f"constants are refused; in {str(expr)[:60]})", param=what)
+                continue
+            if getattr(node, "operand_checked", False):
+                continue
+            stack.extend(node.args)
         if alien:
-            raise ModelError(f"{what}: {', '.join(alien)} is not a state of this {self.n}-unit "
-                             f"model (its states are h1..h{self.n})", param=what)
-        return expr
+            raise ModelError(f"{what}: {', '.join(sorted(alien))} is not a state of this "
+                             f"{self.n}-unit model (its states are h1..h{self.n})", param=what)
+        return expr.xreplace(swap) if swap else expr
 
     def observable(self, spec: str | sp.Expr | None = None) -> sp.Expr:
         """Parse an observable ``f(h1..hn)`` safely (model parameters may appear)."""
@@ -728,7 +784,7 @@ class SRNN:
         try:
             expr = parse_expression(spec, allowed, what="observable")
         except ExpressionError as exc:
-            raise ModelError(str(exc)) from None
+            raise ModelError(str(exc), param="observable") from None
         return expr
 
     # ------------------------------------------------------------------ checks

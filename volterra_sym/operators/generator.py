@@ -43,10 +43,12 @@ def check_channel(model: SRNN, k: int, param: str = "k") -> int:
     return int(k)
 
 
-def operand(model: SRNN, g, what: str = "g") -> sp.Basic:
-    """An operator's argument: a SymPy expression as it is, a string or number parsed safely
-    in the model's symbols (:meth:`SRNN.expression`), anything else refused."""
-    return g if isinstance(g, sp.Basic) else model.expression(g, what)
+def operand(model: SRNN, g, what: str = "g") -> sp.Expr:
+    """An operator's argument through :meth:`SRNN.expression`: a string or number parsed
+    safely in the model's symbols; a SymPy expression checked (no ``nan``, ``oo``, ``zoo``
+    or ``I``; ``h<k>`` must be a state of the model; not a relation, boolean or matrix),
+    anything else refused (:class:`InvalidInputError` naming ``what``)."""
+    return model.expression(g, what)
 
 
 def generator(model: SRNN, g: sp.Expr) -> sp.Expr:

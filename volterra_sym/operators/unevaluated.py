@@ -80,6 +80,9 @@ class OperatorExpr(sp.Expr):
     """Base class: the last argument is the :class:`ModelRef`."""
 
     is_commutative = True
+    #: the operand was checked when the expression was built (:func:`operand`); the
+    #: operand check does not walk into it again
+    operand_checked = True
 
     @property
     def model(self) -> SRNN:
