@@ -272,3 +272,21 @@ def test_lyapunov_refuses_what_has_no_covariance(A, D, param):
     with pytest.raises(InvalidInputError) as exc:
         vs.density.lyapunov(A, D)
     assert exc.value.param == param
+
+
+@pytest.mark.parametrize("where", ["lags", "times", "eps"])
+def test_masked_lags_times_and_eps_are_refused_not_read(where):
+    """A masked entry is not data: ``np.asarray`` would drop the mask and use it."""
+    hier = vs.ResponseHierarchy(vs.load_model("linear2d"), "h1", 1)
+    u = lambda t: np.array([1.0])  # noqa: E731
+    with pytest.raises(vs.InvalidInputError) as exc:
+        if where == "lags":
+            hier.kernel((0,)).evaluate(np.ma.array([0.1, 0.7], mask=[0, 1]))
+        elif where == "times":
+            hier.series_terms(u, np.ma.array([0.0, 0.5, 0.7], mask=[0, 0, 1]))
+        else:
+            hier.series(u, np.linspace(0, 1, 5), np.ma.array([0.1, 0.2], mask=[0, 1]))
+    assert exc.value.param == where
+    # fully unmasked arrays stand for their data
+    ok = hier.kernel((0,)).evaluate(np.ma.array([0.1, 0.5], mask=[0, 0]))
+    np.testing.assert_allclose(ok.values, hier.kernel((0,)).evaluate(np.array([0.1, 0.5])).values)

@@ -34,6 +34,7 @@ from ..errors import (
     ResourceLimitError,
 )
 from ..model import SRNN
+from ..model.noise import check_unmasked
 from ..operators import (
     KickPerturbation,
     Perturbation,
@@ -443,6 +444,7 @@ def check_times(times) -> np.ndarray:
     non-decreasing (``InvalidInputError`` naming ``times``)."""
     def bad(msg: str) -> InvalidInputError:
         return InvalidInputError(msg, param="times")
+    times = check_unmasked(times, "times")
     kind = _dtype_kind(times)
     if times is None or (kind == "O" and any(x is None for x in np.ravel(
             np.asarray(times, dtype=object)))):
@@ -481,6 +483,7 @@ def check_eps(eps, order: int | None = None) -> np.ndarray:
     naming ``eps``)."""
     def bad(msg: str) -> InvalidInputError:
         return InvalidInputError(msg, param="eps")
+    eps = check_unmasked(eps, "eps")
     kind = _dtype_kind(eps)
     if kind == "c":
         raise bad(f"eps must be real, got {eps!r}")

@@ -24,6 +24,7 @@ from ..errors import (
     InvalidInputError,
     ResourceLimitError,
 )
+from ..model.noise import check_unmasked
 from ..operators import (
     OperatorExpr,
     Perturbation,
@@ -81,6 +82,7 @@ def check_lags(lags, N: int, *, exact_shape: bool = False) -> np.ndarray:
 
     if lags is None:
         raise bad("must be an array of real numbers, got None")
+    lags = check_unmasked(lags, "lags")
     try:
         raw = np.asarray(lags)
     except (TypeError, ValueError, OverflowError) as exc:  # e.g. ragged nested lists
