@@ -290,3 +290,23 @@ def test_masked_lags_times_and_eps_are_refused_not_read(where):
     # fully unmasked arrays stand for their data
     ok = hier.kernel((0,)).evaluate(np.ma.array([0.1, 0.5], mask=[0, 0]))
     np.testing.assert_allclose(ok.values, hier.kernel((0,)).evaluate(np.array([0.1, 0.5])).values)
+
+
+def test_sympy_observables_are_held_to_the_whitelist_on_every_entry():
+    """Monte Carlo's observable compilers and a composite kernel refuse what the parser
+    refuses (an unknown function, an Integral), not only the hierarchy."""
+    from volterra_sym.hierarchy.composite import CompositeKernel
+    from volterra_sym.montecarlo.control import observable_expr
+    from volterra_sym.montecarlo.simulate import compile_observable
+    model = vs.load_model("tanh1d")
+    hier = vs.ResponseHierarchy(model, "h1", 2)
+    h1 = model.h[0]
+    for bad in (sp.Function("g")(h1), sp.Integral(h1, (h1, 0, 1)) + h1):
+        for make in (lambda f: compile_observable(model, f),
+                     lambda f: observable_expr(model, f),
+                     lambda f: CompositeKernel(model, f, ((0,),), hier.ref)):
+            with pytest.raises(vs.InvalidInputError) as exc:
+                make(bad)
+            assert exc.value.param == "observable"
+    assert np.isclose(compile_observable(model, sp.tanh(h1))(np.array([[0.5]]))[0],
+                      np.tanh(0.5))

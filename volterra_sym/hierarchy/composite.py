@@ -75,7 +75,7 @@ class CompositeKernel:
 
     def __init__(self, model, f: sp.Expr, kicks, ref):
         self.model, self.ref = model, ref
-        self.f = f if isinstance(f, sp.Basic) else model.observable(f)
+        self.f = model.observable(f)      # SymPy input too: the parser's whitelist
         self.kicks = normalise_kicks(model, kicks)
 
     @property

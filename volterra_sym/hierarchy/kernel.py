@@ -121,7 +121,9 @@ class ResponseKernel(OperatorExpr):
 
     def __new__(cls, f, channels, ref):
         ch = sp.Tuple(*[sp.Integer(int(k)) for k in channels])
-        # a string observable is parsed in the model's symbols (sympify of a string is eval)
+        # a string observable is parsed in the model's symbols (sympify of a string is
+        # eval); SymPy input is taken as is — SymPy rebuilds kernels through here
+        # (xreplace, subs) with args that are not observables (the hierarchy checks f)
         return super().__new__(cls, parse_observable(ref.model, f)
                                if not isinstance(f, sp.Basic) else f, ch, ref)
 

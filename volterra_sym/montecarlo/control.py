@@ -136,8 +136,7 @@ def observable_expr(model: SRNN, observable) -> sp.Expr:
         raise NotApplicableError("control variates need the observable as an expression "
                                  "(the linearised network's exact kernels are symbolic); "
                                  "got a Python callable")
-    expr = model.observable(observable) if not isinstance(observable, sp.Basic) \
-        else sp.sympify(observable)
+    expr = model.observable(observable)     # SymPy input too: the whitelist of the parser
     by_name = {hi.name: hi for hi in model.h}
     return expr.xreplace({s: by_name[s.name] for s in expr.free_symbols if s.name in by_name})
 
