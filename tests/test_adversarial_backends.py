@@ -70,3 +70,84 @@ def test_exact_series_unknown_option_is_named(linear_hier):
     with pytest.raises(InvalidInputError) as info:
         linear_hier.series_terms(_fast, [0.0, 1.0], method="exact", tol=1e-3)
     assert info.value.param == "options"
+
+
+# ---------------------------------------------------------------- spectral: named refusals
+@pytest.fixture(scope="module")
+def tanh_hier():
+    return ResponseHierarchy(load_model("tanh1d"), "h1", 1)
+
+
+@pytest.mark.parametrize("options, param", [
+    ({"tol": 0}, "tol"), ({"tol": 2.0}, "tol"), ({"tol": "x"}, "tol"),
+    ({"resolution": 3}, "resolution"), ({"resolution": 7.5}, "resolution"),
+    ({"memory_budget": -1}, "memory_budget"), ({"memory_budget": float("inf")}, "memory_budget"),
+    ({"memory_budget": "lots"}, "memory_budget"),
+    ({"cut": 0.5}, "cut"), ({"cut": 0}, "cut"), ({"foo": 1}, "options"),
+])
+def test_spectral_option_refusals_name_the_parameter(tanh_hier, options, param):
+    """They were InvalidInputError with param=None."""
+    with pytest.raises(InvalidInputError) as info:
+        tanh_hier.kernel(0).evaluate([0.5], method="spectral", **options)
+    assert info.value.param == param
+    with pytest.raises(InvalidInputError) as info:
+        tanh_hier.series_terms(lambda t: np.array([1.0]), [0.0, 1.0], method="spectral",
+                               **options)
+    assert info.value.param == param
+
+
+def test_spectral_series_function_names_order_and_times():
+    from volterra_sym.backends.spectral import series_terms
+    model = load_model("tanh1d")
+    with pytest.raises(InvalidInputError) as info:
+        series_terms(model, model.h[0], 0, lambda t: np.array([1.0]), [0.0, 1.0])
+    assert info.value.param == "order"
+    with pytest.raises(InvalidInputError) as info:
+        series_terms(model, model.h[0], 1, lambda t: np.array([1.0]), [1.0, 0.5])
+    assert info.value.param == "times"
+
+
+# ------------------------------------------- spectral n = 1 with features (Radau series)
+@pytest.fixture(scope="module")
+def inside_hier():
+    return ResponseHierarchy(load_model("tanh1d_inside"), "h1", 2)
+
+
+@pytest.mark.parametrize("options, param", [
+    ({"foo": 1}, "options"), ({"tol": -1}, "tol"), ({"tol": "x"}, "tol"),
+    ({"time_budget": -1}, "time_budget"), ({"time_budget": "x"}, "time_budget"),
+])
+def test_spectral_features_series_options_are_named(inside_hier, options, param):
+    """Unknown options and a text tol raised raw TypeErrors; tol=-1 ran the whole grid
+    ladder and ended in AccuracyNotReachedError."""
+    with pytest.raises(InvalidInputError) as info:
+        inside_hier.series_terms(lambda t: np.array([np.sin(t)]), [0.0, 1.0],
+                                 method="spectral", **options)
+    assert info.value.param == param
+
+
+def test_spectral_features_kernel_and_mean_options_are_named(inside_hier):
+    from volterra_sym.backends.spectral import general
+    model = load_model("tanh1d_inside")
+    with pytest.raises(InvalidInputError) as info:
+        inside_hier.kernel(0).evaluate([0.5], method="spectral", tol="x")
+    assert info.value.param == "tol"
+    with pytest.raises(InvalidInputError) as info:
+        general.mean0(model, model.h[0], tol=5)
+    assert info.value.param == "tol"
+
+
+def test_spectral_features_series_long_span_is_refused_quickly(inside_hier):
+    """The Radau forward hierarchy took 115 s up to t = 100 (12 s up to t = 10, linear in
+    t_max), so t = 10⁴ would run for hours; now it is refused with the extrapolated
+    estimate within seconds, and time_budget moves the limit."""
+    u = lambda t: np.array([np.sin(5 * t)])  # noqa: E731
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError) as info:
+        inside_hier.series_terms(u, np.linspace(0, 1e4, 51), method="spectral")
+    assert time.perf_counter() - t0 < 30
+    assert info.value.budget == 120.0 and info.value.estimate > 120.0
+    with pytest.raises(ResourceLimitError) as info:
+        inside_hier.series_terms(u, np.linspace(0, 100, 51), method="spectral",
+                                 time_budget=1)
+    assert info.value.budget == 1.0

@@ -63,14 +63,20 @@ class Deadline:
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
-    def check(self, progress: float) -> None:
+    def check(self, progress: float, base: float | None = None) -> None:
+        """``progress``: the fraction done of all the work (``base = None``), or of the run
+        that started after ``base`` seconds (later runs are not counted: the estimate is
+        then a lower bound)."""
         spent = self.elapsed()
         if spent < self.probe:
             return
-        estimate = spent / max(progress, 1e-12) if progress < 1 else spent
+        start = 0.0 if base is None else base
+        estimate = start + (spent - start) / max(progress, 1e-12) if progress < 1 else spent
         if spent > self.seconds or estimate > self.seconds:
             estimate = max(estimate, spent)
-            done = f"{100 * min(progress, 1.0):.3g} % done after {spent:.3g} s"
+            done = (f"{100 * min(progress, 1.0):.3g} % "
+                    f"{'done' if base is None else 'of the run under way done'} after "
+                    f"{spent:.3g} s")
             check_count(estimate, self.seconds, f"{self.what} ({done}; the step control "
                         "follows the input's oscillation)", TIME_UNIT,
                         f"{self.option}, or raise time_budget (to about "
@@ -78,13 +84,14 @@ class Deadline:
 
 
 def integrate(method: str, fun: Callable, y0: np.ndarray, times: np.ndarray,
-              deadline: Deadline, progress: tuple[float, float] = (0.0, 1.0), *,
+              deadline: Deadline, progress: tuple[float, float | None] = (0.0, 1.0), *,
               what: str, **solver_options) -> np.ndarray:
     """``y`` at ``times`` (non-decreasing, ``≥ 0``) of ``y' = fun(t, y)``, ``y(0) = y0``,
     by the scipy solver ``method`` (``"DOP853"``, ``"Radau"``, …) stepped one step at a
     time (as ``solve_ivp`` with ``t_eval`` does: each step's dense output gives the times
     inside it), with ``deadline.check`` between steps; ``progress = (done, share)``: the
-    fraction of the deadline's work done before this run and this run's share of it.
+    fraction of the deadline's work done before this run and this run's share of it
+    (``share = None``: unknown, the estimate extrapolates this run alone).
     Returns ``(len(times), len(y0))``."""
     y0 = np.asarray(y0)
     out = np.empty((times.size, y0.size), dtype=y0.dtype)
@@ -95,6 +102,7 @@ def integrate(method: str, fun: Callable, y0: np.ndarray, times: np.ndarray,
         return out
     solver = getattr(scipy.integrate, method)(fun, 0.0, y0, t_end, **solver_options)
     done, share = progress
+    base = deadline.elapsed() if share is None else None
     while solver.status == "running":
         message = solver.step()
         if solver.status == "failed":
@@ -104,5 +112,8 @@ def integrate(method: str, fun: Callable, y0: np.ndarray, times: np.ndarray,
         if j > i:
             out[i:j] = solver.dense_output()(times[i:j]).T
             i = j
-        deadline.check(done + share * solver.t / t_end)
+        if share is None:
+            deadline.check(solver.t / t_end, base)
+        else:
+            deadline.check(done + share * solver.t / t_end)
     return out
