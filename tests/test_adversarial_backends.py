@@ -151,3 +151,51 @@ def test_spectral_features_series_long_span_is_refused_quickly(inside_hier):
         inside_hier.series_terms(u, np.linspace(0, 100, 51), method="spectral",
                                  time_budget=1)
     assert info.value.budget == 1.0
+
+
+# ------------------------------------------------ huge observables: <f>_0 and series rescaled
+@pytest.mark.parametrize("method", ["spectral", "galerkin", "taylor", "auto"])
+def test_mean0_of_a_huge_observable_is_rescaled(method):
+    """``1e300*h1`` on tanh1d: the spectral route's scale of f overflowed (inf - inf), the
+    estimate was NaN and the refinement climbed the ladder for ~40 s to a
+    ResourceLimitError reading "estimated error nan"; every route now returns 1e300 times
+    ``<h1>_0`` with 1e300 times its error."""
+    model = load_model("tanh1d")
+    ref = ResponseHierarchy(model, "h1", 1).mean0(method=method)
+    t0 = time.perf_counter()
+    big = ResponseHierarchy(model, "1e300*h1", 1).mean0(method=method)
+    assert time.perf_counter() - t0 < 20
+    assert big.method == ref.method
+    assert np.isfinite(big.error) and big.error > 0
+    np.testing.assert_allclose(float(big), 1e300 * float(ref), rtol=1e-9)
+    # both estimates describe the same number: they overlap
+    assert abs(float(big) / 1e300 - float(ref)) <= big.error / 1e300 + ref.error
+
+
+def test_series_of_a_huge_observable_is_rescaled():
+    model = load_model("tanh1d")
+    u = lambda t: np.array([np.sin(t)])  # noqa: E731
+    ref = ResponseHierarchy(model, "h1", 1).series_terms(u, [0.0, 1.0], method="spectral")
+    big = ResponseHierarchy(model, "1e300*h1", 1).series_terms(u, [0.0, 1.0],
+                                                               method="spectral")
+    np.testing.assert_allclose(np.asarray(big), 1e300 * np.asarray(ref), rtol=1e-8)
+    assert np.all(np.isfinite(big.error))
+    assert np.all(np.asarray(big.error) <= 1e301 * np.asarray(ref.error) + 1e290)
+
+
+def test_spectral_functions_scale_of_a_huge_observable_is_finite():
+    """The public spectral mean0 (no rescaling around it) used to end in the NaN refusal."""
+    from volterra_sym.backends.spectral import mean0
+    model = load_model("tanh1d")
+    val, err = mean0(model, 1e300 * model.h[0])
+    ref, ref_err = mean0(model, model.h[0])
+    np.testing.assert_allclose(val, 1e300 * ref, rtol=1e-9)
+    assert np.isfinite(err) and err <= 2e300 * ref_err
+
+
+def test_mean0_overflowing_once_scaled_back_is_refused_with_the_observable():
+    from volterra_sym.errors import AccuracyNotReachedError
+    model = load_model("tanh1d")
+    with pytest.raises(AccuracyNotReachedError, match=r"cosh") as info:
+        ResponseHierarchy(model, "1e308*cosh(3*h1)", 1).mean0(method="spectral")
+    assert "nan" not in str(info.value).lower()

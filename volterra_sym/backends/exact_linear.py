@@ -39,6 +39,7 @@ from ..hierarchy.propagation import Representation, walk_kernels
 from ..model import SRNN
 from ..model.cache import derived
 from ..results import SeriesTerms
+from .scaling import scaled_mean0, scaled_series
 from .stepping import Deadline, budget_option, integrate
 
 __all__ = ["BACKEND", "supports", "LinearGaussianPolynomials", "ExactRepresentation"]
@@ -361,9 +362,12 @@ class _ExactLinearBackend:
         return {k: (v, 64 * np.finfo(float).eps * mag) for k, (v, mag) in res.items()}
 
     def mean0(self, hierarchy) -> tuple[float, float]:
-        """``(<f>_0, rounding)``: the closed form, evaluated in floating point."""
-        v = float(stationary_density(hierarchy.model).expectation(hierarchy.f))
-        return v, 64 * np.finfo(float).eps * abs(v)
+        """``(<f>_0, rounding)``: the closed form, evaluated in floating point (``f``
+        rescaled, :mod:`.scaling`)."""
+        def compute(f):
+            v = float(stationary_density(hierarchy.model).expectation(f))
+            return v, 64 * np.finfo(float).eps * abs(v)
+        return scaled_mean0(hierarchy.f, compute, self.name)
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
         """Series terms (:meth:`LinearGaussianPolynomials.series_terms`); the one option
@@ -373,9 +377,9 @@ class _ExactLinearBackend:
             raise InvalidInputError(f"method 'exact' takes only the series option "
                                     f"'time_budget', got {sorted(options)}", param="options")
         seconds = budget_option(options)
-        return _data(hierarchy.model, hierarchy.f).series_terms(hierarchy.order, u,
-                                                                np.asarray(times, float),
-                                                                seconds)
+        times = np.asarray(times, float)
+        return scaled_series(hierarchy.f, lambda f: _data(hierarchy.model, f).series_terms(
+            hierarchy.order, u, times, seconds), self.name)
 
 
 BACKEND = _ExactLinearBackend()
