@@ -199,3 +199,27 @@ def test_mean0_overflowing_once_scaled_back_is_refused_with_the_observable():
     with pytest.raises(AccuracyNotReachedError, match=r"cosh") as info:
         ResponseHierarchy(model, "1e308*cosh(3*h1)", 1).mean0(method="spectral")
     assert "nan" not in str(info.value).lower()
+
+
+# ------------------------------------------------- taylor: sampling options name themselves
+@pytest.mark.parametrize("options, param", [
+    ({"paths": 0}, "paths"), ({"snapshots": "x"}, "snapshots"), ({"batches": 1}, "batches"),
+    ({"paths": 10, "batches": 4}, "batches"), ({"dt": -1.0}, "dt"),
+    ({"burn_in": float("nan")}, "burn_in"), ({"spacing": True}, "spacing"),
+    ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"),
+])
+def test_taylor_sampling_options_are_named(options, param):
+    """They were BackendError (NotApplicableError, no parameter), and seed=-1 a raw
+    ValueError from numpy."""
+    hier = ResponseHierarchy(load_model("tanh2d"), "h1", 1)
+    with pytest.raises(InvalidInputError) as info:
+        hier.kernel(0).evaluate([0.1], method="taylor", density="sampling", degree=2,
+                                **options)
+    assert info.value.param == param
+
+
+def test_taylor_sampling_options_without_sampling_density_are_named():
+    hier = ResponseHierarchy(load_model("tanh1d"), "h1", 1)
+    with pytest.raises(InvalidInputError) as info:
+        hier.kernel(0).evaluate([0.1], method="taylor", snapshots=64)
+    assert info.value.param == "snapshots"
