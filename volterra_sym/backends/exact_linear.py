@@ -262,7 +262,7 @@ class LinearGaussianPolynomials:
         Cost: the memory of the terms (``len(times)`` rows of the coefficient tensors) is
         checked first; the two integrations of ``δ`` run under one budget of ``seconds``
         (:class:`~volterra_sym.backends.stepping.Deadline`: refused with the measured,
-        extrapolated estimate after at most 0.5 s of work, or at the deadline). The run at
+        extrapolated estimate after about 1 s of work, or at the deadline). The run at
         1e-10 takes :data:`COARSE_SHARE` of the work (measured: 0.4–0.5 of the time of the
         run at 1e-13 for ``sin(ω t)``, ω = 0.1…50, on ``linear2d``)."""
         entries = tensor_entries(self.model.n, self.f_tensors.keys())

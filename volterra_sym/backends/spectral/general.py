@@ -287,7 +287,7 @@ def series_terms(model: SRNN, f: sp.Expr, order: int, u: Callable, times, *,
     (default 1e-7) and ``time_budget`` (seconds, default
     :data:`~volterra_sym.budget.DEFAULT_TIME_BUDGET`): every Radau run of the refinement
     steps under one :class:`~volterra_sym.backends.stepping.Deadline` — refused with the
-    measured, extrapolated estimate of the run under way after 0.5 s of work, or at the
+    measured, extrapolated estimate of the run under way after about 1 s of its work, or at the
     deadline. Measured on ``tanh1d_inside`` (order 2, ``u = sin(5t)``): 12 s up to
     ``t = 10``, 115 s up to ``t = 100`` (linear in ``t_max``)."""
     tol, seconds = parse_options(options, ("tol", "time_budget"), "series", 1e-7)
