@@ -1097,8 +1097,8 @@ def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
         return val, float(STAT_Z * b.std(ddof=1) / math.sqrt(b.size))
     if asm.measure.kind == "galerkin_density":
         rnd = 64 * np.finfo(float).eps * max(abs(val), 1.0)
-        if not lows:
-            return val, float("nan")
+        if not lows:         # no lower degree left: the value itself (module docstring)
+            return val, abs(val) + rnd
         return val, max(abs(val - float(s.F[0])) for _, s in lows) + rnd
     # a tabulated density (σ(h), docs/theory.md §11): its weights' error times max |f|
     werr = asm.measure.details.get("weight_error", 0.0) * asm.extra.get("f_max", 0.0)
