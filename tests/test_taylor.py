@@ -495,10 +495,12 @@ def test_bad_input_is_refused_clearly(tanh1, linear2):
     assert exc.value.param == "degree"
     with pytest.raises(InvalidInputError, match="density="):
         K1.evaluate([0.1], method="taylor", density="magic")
-    with pytest.raises(BackendError, match="sampling options"):
+    with pytest.raises(InvalidInputError, match="sampling options") as exc:
         K1.evaluate([0.1], method="taylor", paths=64)
-    with pytest.raises(BackendError, match="divide paths"):
+    assert exc.value.param == "paths"
+    with pytest.raises(InvalidInputError, match="divide paths") as exc:
         taylor_series(tanh1, "h1", (0,), degree=2, density="sampling", paths=10, batches=4)
+    assert exc.value.param == "batches"
     assert "not a polynomial" in BACKEND.applies(tanh1, sp.sin(tanh1.h[0]))
     assert "closed derivative rule" in BACKEND.applies(
         SRNN(1.0, 0.5, 1.0, 0.5, activation="z/(1+z**2)**0.5"), tanh1.h[0])

@@ -27,19 +27,20 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import scipy.integrate
 import scipy.linalg
 import sympy as sp
 
-from ..budget import check_count, check_memory
+from ..budget import DEFAULT_TIME_BUDGET, check_count, check_memory
 from ..density import gaussian_moments, stationary_density
 from ..density.linearisation import arrays, is_numeric
 from ..density.stationary import EXACT_MAX_N
-from ..errors import AccuracyNotReachedError, InvalidInputError, ResourceLimitError
+from ..errors import InvalidInputError, ResourceLimitError
 from ..hierarchy.propagation import Representation, walk_kernels
 from ..model import SRNN
 from ..model.cache import derived
 from ..results import SeriesTerms
+from .scaling import scaled_mean0, scaled_series
+from .stepping import Deadline, budget_option, integrate
 
 __all__ = ["BACKEND", "supports", "LinearGaussianPolynomials", "ExactRepresentation"]
 
@@ -227,19 +228,19 @@ class LinearGaussianPolynomials:
         E = (V[None, :, :] * np.exp(-np.outer(tau, lam))[:, None, :]) @ Vi
         return E.real if np.isrealobj(A) else E
 
-    def drive(self, u: Callable, times: np.ndarray, rtol: float = 1e-13) -> np.ndarray:
-        """``δ(t)`` solving ``δ' = -Aδ + C u(t)``, ``δ(0) = 0``, at ``times``: ``(T, n)``."""
+    def drive(self, u: Callable, times: np.ndarray, rtol: float = 1e-13,
+              deadline: Deadline | None = None,
+              progress: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+        """``δ(t)`` solving ``δ' = -Aδ + C u(t)``, ``δ(0) = 0``, at ``times``: ``(T, n)``
+        (DOP853 stepped under ``deadline``, default :data:`DEFAULT_TIME_BUDGET`; see
+        :mod:`volterra_sym.backends.stepping`)."""
         A, _, _, C = self.params
-        n = self.model.n
-        if times[-1] == 0:
-            return np.zeros((times.size, n))
-        sol = scipy.integrate.solve_ivp(lambda t, d: -A @ d + C @ u(t), (0.0, times[-1]),
-                                        np.zeros(n), method="DOP853", t_eval=times,
-                                        rtol=rtol, atol=rtol * 1e-2, dense_output=False)
-        if not sol.success:
-            raise AccuracyNotReachedError(
-                f"integration of the driven mean δ' = -Aδ + Cu failed: {sol.message}")
-        return sol.y.T
+        if deadline is None:
+            deadline = Deadline(DEFAULT_TIME_BUDGET, "the exact route's driven mean",
+                                SERIES_COST_OPTION)
+        return integrate("DOP853", lambda t, d: -A @ d + C @ u(t), np.zeros(self.model.n),
+                         times, deadline, progress, rtol=rtol, atol=rtol * 1e-2,
+                         what="exact series: the driven mean δ' = -Aδ + Cu")
 
     def _terms(self, order: int, delta: np.ndarray) -> np.ndarray:
         _, _, S, _ = self.params
@@ -252,15 +253,40 @@ class LinearGaussianPolynomials:
             poly = apply_direction(poly, delta)
         return out
 
-    def series_terms(self, order: int, u: Callable, times: np.ndarray) -> SeriesTerms:
+    def series_terms(self, order: int, u: Callable, times: np.ndarray,
+                     seconds: float = DEFAULT_TIME_BUDGET) -> SeriesTerms:
         """``T_j(t) = <p0, (δ(t)·∇)^j f> / j!`` (module docstring); the error estimate is the
         change of the terms when the ODE tolerance is loosened from 1e-13 to 1e-10 (an
-        over-estimate of the error at 1e-13) plus rounding."""
-        fine = self._terms(order, self.drive(u, times, 1e-13))
-        coarse = self._terms(order, self.drive(u, times, 1e-10))
-        scale = np.maximum(np.abs(fine).max(axis=1, keepdims=True), 1e-300)
-        err = np.abs(fine - coarse) + 64 * np.finfo(float).eps * scale
-        return SeriesTerms(fine, err, "exact", {"ode": "DOP853", "rtol": 1e-13})
+        over-estimate of the error at 1e-13) plus rounding.
+
+        Cost: the memory of the terms (``len(times)`` rows of the coefficient tensors) is
+        checked first; the two integrations of ``δ`` run under one budget of ``seconds``
+        (:class:`~volterra_sym.backends.stepping.Deadline`: refused with the measured,
+        extrapolated estimate after about 1 s of work, or at the deadline). The run at
+        1e-10 takes :data:`COARSE_SHARE` of the work (measured: 0.4–0.5 of the time of the
+        run at 1e-13 for ``sin(ω t)``, ω = 0.1…50, on ``linear2d``)."""
+        entries = tensor_entries(self.model.n, self.f_tensors.keys())
+        check_memory(8.0 * 4 * times.size * entries + 16.0 * times.size * self.model.n,
+                     f"the exact series at {times.size} times ({entries} tensor entries "
+                     "per time)", "request fewer times")
+        deadline = Deadline(seconds, f"the exact series up to t = {float(times[-1]):.6g} "
+                            f"({times.size} times, {self.model.n} states)", SERIES_COST_OPTION)
+        fine_share = 1.0 - COARSE_SHARE
+        fine = self._terms(order, self.drive(u, times, 1e-13, deadline, (0.0, fine_share)))
+        coarse = self._terms(order, self.drive(u, times, 1e-10, deadline,
+                                               (fine_share, COARSE_SHARE)))
+        # an overflowing input gives inf terms: refused, naming u, by the hierarchy layer
+        with np.errstate(invalid="ignore", over="ignore"):
+            scale = np.maximum(np.abs(fine).max(axis=1, keepdims=True), 1e-300)
+            err = np.abs(fine - coarse) + 64 * np.finfo(float).eps * scale
+        return SeriesTerms(fine, err, "exact", {"ode": "DOP853", "rtol": 1e-13,
+                                                "seconds": deadline.elapsed()})
+
+
+#: share of the exact series' work in its second (``rtol = 1e-10``) integration
+COARSE_SHARE = 1.0 / 3.0
+#: how to lower the cost of a series integration
+SERIES_COST_OPTION = "request a shorter time span (t_max) or a slower input u"
 
 
 class ExactRepresentation(Representation):
@@ -338,15 +364,24 @@ class _ExactLinearBackend:
         return {k: (v, 64 * np.finfo(float).eps * mag) for k, (v, mag) in res.items()}
 
     def mean0(self, hierarchy) -> tuple[float, float]:
-        """``(<f>_0, rounding)``: the closed form, evaluated in floating point."""
-        v = float(stationary_density(hierarchy.model).expectation(hierarchy.f))
-        return v, 64 * np.finfo(float).eps * abs(v)
+        """``(<f>_0, rounding)``: the closed form, evaluated in floating point (``f``
+        rescaled, :mod:`.scaling`)."""
+        def compute(f):
+            v = float(stationary_density(hierarchy.model).expectation(f))
+            return v, 64 * np.finfo(float).eps * abs(v)
+        return scaled_mean0(hierarchy.f, compute, self.name)
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
-        if options:
-            raise InvalidInputError(f"method 'exact' takes no options, got {sorted(options)}",
-                                    param="options")
-        return _data(hierarchy.model, hierarchy.f).series_terms(hierarchy.order, u, times)
+        """Series terms (:meth:`LinearGaussianPolynomials.series_terms`); the one option
+        ``time_budget`` (seconds, default :data:`~volterra_sym.budget.DEFAULT_TIME_BUDGET`)
+        bounds the integration of the driven mean."""
+        if set(options) - {"time_budget"}:
+            raise InvalidInputError(f"method 'exact' takes only the series option "
+                                    f"'time_budget', got {sorted(options)}", param="options")
+        seconds = budget_option(options)
+        times = np.asarray(times, float)
+        return scaled_series(hierarchy.f, lambda f: _data(hierarchy.model, f).series_terms(
+            hierarchy.order, u, times, seconds), self.name)
 
 
 BACKEND = _ExactLinearBackend()

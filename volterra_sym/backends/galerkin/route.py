@@ -84,6 +84,7 @@ from ..modal import (
     forward_output,
     step_index,
 )
+from ..scaling import scaled_mean0, scaled_series
 from ..spectral.collocation import numerics
 from . import measure as measures
 from .basis import MonomialBasis, basis_size
@@ -1096,8 +1097,8 @@ def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
         return val, float(STAT_Z * b.std(ddof=1) / math.sqrt(b.size))
     if asm.measure.kind == "galerkin_density":
         rnd = 64 * np.finfo(float).eps * max(abs(val), 1.0)
-        if not lows:
-            return val, float("nan")
+        if not lows:         # no lower degree left: the value itself (module docstring)
+            return val, abs(val) + rnd
         return val, max(abs(val - float(s.F[0])) for _, s in lows) + rnd
     # a tabulated density (σ(h), docs/theory.md §11): its weights' error times max |f|
     werr = asm.measure.details.get("weight_error", 0.0) * asm.extra.get("f_max", 0.0)
@@ -1120,22 +1121,27 @@ class _GalerkinBackend:
         return out
 
     def mean0(self, hierarchy) -> tuple[float, float]:
-        """``(<f>_0, error estimate)`` at the default degree (docs/theory.md §9)."""
-        opts = parse_options(hierarchy.model, {})
-        degree = _conditioned_degree(hierarchy.model, sp.sympify(hierarchy.f), opts, None)
-        model, f = hierarchy.model, sp.sympify(hierarchy.f)
-        asm = _assemble(model, f, degree, opts)
-        lows = _lower(model, f, asm, opts, [])
-        if asm.pairing == "stationary":
-            return _paired_mean(model, asm, _systems(asm, lows,
-                                                     f"galerkin <f>_0 at degree {degree}"))
-        return _mean(asm, lows)                  # as T_0 of the series
+        """``(<f>_0, error estimate)`` at the default degree (docs/theory.md §9; ``f``
+        rescaled, :mod:`..scaling`)."""
+        return scaled_mean0(hierarchy.f, lambda f: _mean0(hierarchy.model, f), self.name)
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
-        out = galerkin_series(hierarchy.model, hierarchy.f, hierarchy.order, u, times,
-                              **options)
+        out = scaled_series(hierarchy.f, lambda f: galerkin_series(
+            hierarchy.model, f, hierarchy.order, u, times, **options), self.name)
         _warn_unsampled(options, {out.details.get("measure")})
         return out
+
+
+def _mean0(model: SRNN, f: sp.Expr) -> tuple[float, float]:
+    """``(<f>_0, error estimate)`` at the default degree."""
+    opts = parse_options(model, {})
+    degree = _conditioned_degree(model, f, opts, None)
+    asm = _assemble(model, f, degree, opts)
+    lows = _lower(model, f, asm, opts, [])
+    if asm.pairing == "stationary":
+        return _paired_mean(model, asm, _systems(asm, lows,
+                                                 f"galerkin <f>_0 at degree {degree}"))
+    return _mean(asm, lows)                  # as T_0 of the series
 
 
 def _warn_unsampled(options: dict, measures_used: set) -> None:

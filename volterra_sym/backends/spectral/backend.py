@@ -7,6 +7,7 @@ import sympy as sp
 from ...model import SRNN
 from ...model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
 from ...results import SeriesTerms
+from ..scaling import scaled_mean0, scaled_series
 from . import general
 from .kernels import applies, kernel, kernels, mean0
 from .series import series_terms
@@ -39,19 +40,25 @@ class _SpectralBackend:
         return kernel(model, f, channels, sorted_lags, return_error=return_error, **options)
 
     def mean0(self, hierarchy) -> tuple[float, float]:
-        """``(<f>_0, error estimate)`` of the converged grid."""
-        if _general(hierarchy.model):
-            return tuple(general.mean0(hierarchy.model, hierarchy.f))
-        return tuple(mean0(hierarchy.model, hierarchy.f))
+        """``(<f>_0, error estimate)`` of the converged grid (``f`` rescaled,
+        :mod:`..scaling`)."""
+        model = hierarchy.model
+        fn = general.mean0 if _general(model) else mean0
+        return scaled_mean0(hierarchy.f, lambda f: tuple(fn(model, f)), self.name)
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
-        if _general(hierarchy.model):
-            terms, err, N = general.series_terms(hierarchy.model, hierarchy.f,
-                                                 hierarchy.order, u, times, **options)
-            return SeriesTerms(terms, err, self.name, {"resolution": N, "integrator": "Radau"})
-        res = series_terms(hierarchy.model, hierarchy.f, hierarchy.order, u, times, **options)
-        return SeriesTerms(res.terms, res.error, self.name,
-                           {"resolution": res.resolution, "steps": res.steps})
+        """Series terms of the converged grid (``f`` rescaled, :mod:`..scaling`)."""
+        model, order = hierarchy.model, hierarchy.order
+
+        def compute(f) -> SeriesTerms:
+            if _general(model):
+                terms, err, N = general.series_terms(model, f, order, u, times, **options)
+                return SeriesTerms(terms, err, self.name,
+                                   {"resolution": N, "integrator": "Radau"})
+            res = series_terms(model, f, order, u, times, **options)
+            return SeriesTerms(res.terms, res.error, self.name,
+                               {"resolution": res.resolution, "steps": res.steps})
+        return scaled_series(hierarchy.f, compute, self.name)
 
 
 BACKEND = _SpectralBackend()

@@ -32,7 +32,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.integrate
 import scipy.linalg
 import sympy as sp
 
@@ -44,6 +43,7 @@ from ...hierarchy.propagation import Representation, walk_kernels
 from ...model import SRNN
 from ...model.cache import derived
 from ...operators import perturbation_j_coefficients
+from ..stepping import Deadline, budget_option, integrate
 from .collocation import fourier_d1
 
 __all__ = ["Grid1D", "kernels", "series_terms", "applies_general", "LADDER"]
@@ -162,6 +162,28 @@ class _Rep(Representation):
         return state[np.zeros(len(rows), dtype=np.intp) if state.shape[0] == 1 else rows]
 
 
+def parse_options(options: dict, allowed: tuple[str, ...], what: str,
+                  tol: float) -> tuple[float, float]:
+    """``(tol, time_budget)`` of this route's ``options``: only ``allowed`` names, ``tol`` a
+    number in ``(0, 1)`` (default ``tol``), ``time_budget`` seconds (series; default
+    :data:`~volterra_sym.budget.DEFAULT_TIME_BUDGET`) — else :class:`InvalidInputError`
+    naming the parameter."""
+    unknown = set(options) - set(allowed)
+    if unknown:
+        raise InvalidInputError(f"spectral {what} (n = 1, docs/theory.md §10–§11) got unknown "
+                                f"options {sorted(unknown)}; allowed: {list(allowed)}",
+                                param="options")
+    value = options.get("tol")
+    if value is not None:
+        if isinstance(value, bool) \
+                or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not (math.isfinite(value) and 0 < value < 1):
+            raise InvalidInputError(f"tol must be a number with 0 < tol < 1, got {value!r}",
+                                    param="tol")
+        tol = float(value)
+    return tol, budget_option(options)
+
+
 def grid(model: SRNN, N: int) -> Grid1D:
     """The (cached) :class:`Grid1D` at ``N`` points."""
     return derived(model, ("spectral", "general", int(N)), lambda: Grid1D(model, int(N)))
@@ -181,12 +203,11 @@ def _refine(model: SRNN, evaluate: Callable[[Grid1D], np.ndarray], tol: float, w
                                   f"up to {LADDER[-1]} points", best=prev, tol=tol)
 
 
-def kernels(model: SRNN, f: sp.Expr, graph, requests, *, tol: float = 1e-8, **options):
+def kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     """``{key: (values, error)}`` for ``requests = {key: sorted lags (P, r)}``; keys are
-    channel tuples or kick tuples ``((k..), (k..), ...)``."""
-    if options:
-        raise InvalidInputError(f"spectral (n = 1, docs/theory.md §10–§11) got unknown options "
-                                f"{sorted(options)}; allowed: tol", param="options")
+    channel tuples or kick tuples ``((k..), (k..), ...)``; the one option ``tol``
+    (default 1e-8)."""
+    tol, _ = parse_options(options, ("tol",), "kernels", 1e-8)
     keys = list(requests)
     sizes = [np.asarray(requests[k]).shape[0] for k in keys]
     cuts = np.cumsum([0] + sizes)
@@ -201,7 +222,10 @@ def kernels(model: SRNN, f: sp.Expr, graph, requests, *, tol: float = 1e-8, **op
             for i, k in enumerate(keys)}
 
 
-def mean0(model: SRNN, f: sp.Expr, *, tol: float = 1e-8) -> tuple[float, float]:
+def mean0(model: SRNN, f: sp.Expr, **options) -> tuple[float, float]:
+    """``(<f>_0, error)``: the change against the coarser grid; option ``tol``."""
+    tol, _ = parse_options(options, ("tol",), "<f>_0", 1e-8)
+
     def evaluate(g: Grid1D):
         return np.array([float(g.encode(f) @ g.pair_vec)])
     val, diff, _ = _refine(model, evaluate, tol, "<f>_0")
@@ -213,7 +237,7 @@ def _kick_keys(m: int, j: int) -> list[tuple[int, ...]]:
 
 
 def _forward(g: Grid1D, f: sp.Expr, order: int, u: Callable, times: np.ndarray,
-             rtol: float) -> np.ndarray:
+             rtol: float, deadline: Deadline) -> np.ndarray:
     m, M = g.model.m, g.N
     a_f = g.encode(f)
     js = range(1, order + 1)
@@ -249,26 +273,34 @@ def _forward(g: Grid1D, f: sp.Expr, order: int, u: Callable, times: np.ndarray,
     out[0] = float(a_f @ c0)
     if times[-1] <= 0:
         return out
-    sol = scipy.integrate.solve_ivp(rhs, (0.0, float(times[-1])), np.zeros(order * M),
-                                    method="Radau", t_eval=times, jac=jac, rtol=rtol,
-                                    atol=rtol * 1e-3 * max(1.0, float(np.abs(c0).max())))
-    if not sol.success:
-        raise AccuracyNotReachedError(f"spectral series: the forward integration failed "
-                                      f"({sol.message})")
+    y = integrate("Radau", rhs, np.zeros(order * M), times, deadline, (0.0, None),
+                  what=f"spectral series (Radau, {M} points, order {order})", jac=jac,
+                  rtol=rtol, atol=rtol * 1e-3 * max(1.0, float(np.abs(c0).max()))).T
     for N in range(1, order + 1):
-        out[N] = a_f @ sol.y[(N - 1) * M:N * M]
+        out[N] = a_f @ y[(N - 1) * M:N * M]
     return out
 
 
 def series_terms(model: SRNN, f: sp.Expr, order: int, u: Callable, times, *,
-                 tol: float = 1e-7, rtol: float = 1e-10):
-    """``(terms (order+1, T), error, resolution)`` (module docstring)."""
+                 rtol: float = 1e-10, **options):
+    """``(terms (order+1, T), error, resolution)`` (module docstring); options ``tol``
+    (default 1e-7) and ``time_budget`` (seconds, default
+    :data:`~volterra_sym.budget.DEFAULT_TIME_BUDGET`): every Radau run of the refinement
+    steps under one :class:`~volterra_sym.backends.stepping.Deadline` — refused with the
+    measured, extrapolated estimate of the run under way after about 1 s of its work, or at the
+    deadline. Measured on ``tanh1d_inside`` (order 2, ``u = sin(5t)``): 12 s up to
+    ``t = 10``, 115 s up to ``t = 100`` (linear in ``t_max``)."""
+    tol, seconds = parse_options(options, ("tol", "time_budget"), "series", 1e-7)
     times = np.asarray(times, float)
+    deadline = Deadline(seconds, f"the spectral series (n = 1) up to t = "
+                        f"{float(times[-1]):.6g} at order {order}",
+                        "request a shorter time span (t_max), a slower input u or a lower "
+                        "order")
 
     def evaluate(g: Grid1D):
-        return _forward(g, f, order, u, times, rtol).ravel()
+        return _forward(g, f, order, u, times, rtol, deadline).ravel()
     val, diff, N = _refine(model, evaluate, tol, "series")
-    coarse = _forward(grid(model, N), f, order, u, times, 100 * rtol).ravel()
+    coarse = _forward(grid(model, N), f, order, u, times, 100 * rtol, deadline).ravel()
     err = diff.reshape(order + 1, -1).max(1, keepdims=True) + np.abs(val - coarse).reshape(
         order + 1, -1)
     return val.reshape(order + 1, -1), err, N

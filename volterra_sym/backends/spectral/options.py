@@ -53,30 +53,33 @@ def _options(model: SRNN, options: dict) -> Options:
     unknown = set(options) - set(_OPTIONS)
     if unknown:
         raise InvalidInputError(f"method 'spectral' got unknown options {sorted(unknown)}; "
-                        f"allowed: {list(_OPTIONS)}")
+                                f"allowed: {list(_OPTIONS)}", param="options")
     tol = options.get("tol")
     tol = DEFAULT_TOL[model.n] if tol is None else tol
     if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) \
             or not (math.isfinite(tol) and 0 < tol < 1):
-        raise InvalidInputError(f"tol must be a number with 0 < tol < 1, got {tol!r}")
+        raise InvalidInputError(f"tol must be a number with 0 < tol < 1, got {tol!r}",
+                                param="tol")
     res = options.get("resolution")
     if res is not None:
         if isinstance(res, bool) or not isinstance(res, (int, np.integer)) or res < 5:
-            raise InvalidInputError(f"resolution must be an integer ≥ 5 (grid points per axis), "
-                             f"got {res!r}")
+            raise InvalidInputError(f"resolution must be an integer ≥ 5 (grid points per "
+                                    f"axis), got {res!r}", param="resolution")
         res = int(res) | 1  # odd
     budget = options.get("memory_budget")
     budget = DEFAULT_MEMORY_BUDGET if budget is None else budget
-    if isinstance(budget, bool) or not isinstance(budget, (int, float, np.floating)) \
-            or not budget > 0:
-        raise InvalidInputError(f"memory_budget must be a positive number of bytes, got {budget!r}")
+    if isinstance(budget, bool) \
+            or not isinstance(budget, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(budget) and budget > 0):
+        raise InvalidInputError(f"memory_budget must be a finite positive number of bytes, "
+                                f"got {budget!r}", param="memory_budget")
     cut = options.get("cut")
     if cut is None:
         cut = float(np.clip(1e-4 * tol * tol, 1e-24, 1e-12))
     elif isinstance(cut, bool) or not isinstance(cut, (int, float, np.floating)) \
             or not 1e-300 < cut < 1e-3:
-        raise InvalidInputError(f"cut must be a number in (0, 1e-3) (relative density at the box "
-                         f"edge), got {cut!r}")
+        raise InvalidInputError(f"cut must be a number in (0, 1e-3) (relative density at the "
+                                f"box edge), got {cut!r}", param="cut")
     return Options(float(tol), res, float(budget), float(cut))
 
 

@@ -96,10 +96,17 @@ def _fvals(model: SRNN, f: sp.Expr, dz: Discretisation) -> np.ndarray:
 
 
 def _fscale(dz: Discretisation, fv: np.ndarray) -> float:
-    """``max(sd_{p0}(f), |<f>_0|, tiny)``: the size of the observable."""
+    """``max(sd_{p0}(f), |<f>_0|, tiny)``: the size of the observable (the variance of
+    ``f / max|f|``, so that ``f²`` cannot overflow: ``1e300·h1`` gave ``inf - inf``, a NaN
+    scale and a NaN error estimate)."""
     mean = dz.mean(fv)
-    var = max(dz.mean(fv * fv) - mean * mean, 0.0)
-    return max(math.sqrt(var), abs(mean), 1e-300)
+    top = float(np.max(np.abs(fv), initial=0.0))
+    if top == 0.0:
+        return max(abs(mean), 1e-300)
+    g = fv / top
+    mg = dz.mean(g)
+    sd = top * math.sqrt(max(dz.mean(g * g) - mg * mg, 0.0))
+    return max(sd, abs(mean), 1e-300)
 
 
 # ---------------------------------------------------------------------- refinement driver
@@ -156,6 +163,13 @@ def _refine_once(model: SRNN, opts: Options, evaluate, what: str):
                       f"{what} to tol={opts.tol:g} (estimated error {prev_err:.2e} at "
                       f"N={ladder[i - 1]})" if prev_err is not None else f"{what}")
         val, scale, noise = evaluate(N)
+        if not (np.all(np.isfinite(val)) and np.all(np.isfinite(scale))
+                and np.all(np.isfinite(noise))):
+            raise AccuracyNotReachedError(
+                f"spectral: {what}: the values, their scale or their rounding level are not "
+                f"finite at N={N} (an overflow: values up to "
+                f"{float(np.max(np.abs(np.nan_to_num(val)), initial=0.0)):.3g}); rescale the "
+                "observable or the input")
         if prev_val is not None:
             diff = np.abs(val - prev_val)
             d, sc, nz = np.broadcast_arrays(diff, scale, noise)

@@ -39,7 +39,8 @@ def series_terms(model: SRNN, f: sp.Expr, order: int, u: Callable, times,
                  **options) -> SeriesResult:
     """``T_0..T_order`` at ``times`` through the forward hierarchy (module docstring)."""
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-        raise InvalidInputError(f"order must be a positive integer, got {order!r}")
+        raise InvalidInputError(f"order must be a positive integer, got {order!r}",
+                                param="order")
     if order > MAX_SERIES_ORDER:
         raise UnsupportedOrderError(f"spectral series supports orders ≤ {MAX_SERIES_ORDER}, "
                                     f"got {order}")
@@ -47,7 +48,7 @@ def series_terms(model: SRNN, f: sp.Expr, order: int, u: Callable, times,
     if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)) \
             or times[0] < 0 or np.any(np.diff(times) < 0):
         raise InvalidInputError("times must be a non-empty 1-d array of finite, non-negative, "
-                         "non-decreasing values")
+                                "non-decreasing values", param="times")
     f = sp.sympify(f)
     opts = _options(model, options)
     tmax = float(times[-1])

@@ -432,13 +432,21 @@ def stationary_samples(model: SRNN, *, paths: int = 256, snapshots: int = 128,
     """
     for name, val in (("paths", paths), ("snapshots", snapshots), ("batches", batches)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
-            raise BackendError(f"{name} must be a positive integer, got {val!r}")
+            raise InvalidInputError(f"{name} must be a positive integer, got {val!r}",
+                                    param=name)
     if batches < 2 or paths % batches:
-        raise BackendError(f"batches={batches} must be ≥ 2 and divide paths={paths}")
+        raise InvalidInputError(f"batches={batches} must be ≥ 2 and divide paths={paths}",
+                                param="batches")
     for name, val in (("dt", dt), ("burn_in", burn_in), ("spacing", spacing)):
-        if val is not None and not (isinstance(val, (int, float, np.floating))
-                                    and math.isfinite(val) and val > 0):
-            raise BackendError(f"{name} must be a positive finite time, got {val}")
+        if val is not None and (isinstance(val, bool) or not (
+                isinstance(val, (int, float, np.integer, np.floating))
+                and math.isfinite(val) and val > 0)):
+            raise InvalidInputError(f"{name} must be a positive finite time, got {val!r}",
+                                    param=name)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= seed < 2**63:
+        raise InvalidInputError(f"seed must be an integer in [0, 2**63), got {seed!r}",
+                                param="seed")
     if model.state_dependent_noise:
         return _state_noise_samples(model, paths, snapshots, batches, dt, burn_in, spacing,
                                     seed)
@@ -447,7 +455,7 @@ def stationary_samples(model: SRNN, *, paths: int = 256, snapshots: int = 128,
         spacing = 0.5 * sampler.relaxation_time if spacing is None else float(spacing)
         per = max(1, int(round(spacing / sampler.dt)))
         out = sampler.snapshots(np.random.default_rng(seed), int(paths), int(snapshots), per)
-    except (InvalidInputError, SimulationError) as exc:
+    except SimulationError as exc:      # a bad value keeps its InvalidInputError and name
         raise BackendError(f"the stationary sampler failed: {exc}") from None
     states = out.transpose(1, 0, 2).reshape(-1, model.n)
     label = np.repeat(np.arange(paths) // (paths // batches), snapshots)
@@ -471,7 +479,7 @@ def _state_noise_samples(model: SRNN, paths: int, snapshots: int, batches: int,
         per = max(1, int(round(spacing / sampler.dt)))
         rngs = [np.random.default_rng(c) for c in np.random.SeedSequence(seed).spawn(batches)]
         blocks = sampler.snapshot_blocks(rngs, paths // batches, int(snapshots), per)
-    except (InvalidInputError, SimulationError) as exc:
+    except SimulationError as exc:      # a bad value keeps its InvalidInputError and name
         raise BackendError(f"the stationary sampler with σ(h) failed: {exc}") from None
     states = np.vstack(blocks)
     label = np.repeat(np.arange(batches), [b.shape[0] for b in blocks])
@@ -512,8 +520,9 @@ def make_averager(space: ChainSpace, density: str, sampling: dict):
         else:
             route = "sampling"
     if route != "sampling" and sampling:
-        raise BackendError(f"sampling options {sorted(sampling)} given but density route "
-                           f"is {route!r}; pass density='sampling' to use them")
+        raise InvalidInputError(f"sampling options {sorted(sampling)} given but density "
+                                f"route is {route!r}; pass density='sampling' to use them",
+                                param=sorted(sampling)[0])
     if route == "gaussian":
         if not model.is_linear:
             raise BackendError("density='gaussian' needs a linear activation (p0 is "

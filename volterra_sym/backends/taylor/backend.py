@@ -18,6 +18,7 @@ from ...model.cache import derived
 from ...model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
 from ...operators.powers import multi_indices
 from .. import BackendError
+from ..scaling import scaled_mean0
 from .expansion import TaylorExpansion, coefficient_nodes, kernel_node, taylor_expansion
 from .options import (
     DEFAULT_DEGREE,
@@ -174,8 +175,8 @@ class _TaylorBackend:
         reason = self.applies(hierarchy.model, hierarchy.f)
         if reason is not None:
             raise BackendError(f"method 'taylor' does not apply: {reason}")
-        return taylor_expansion(hierarchy.model, hierarchy.f,
-                                TaylorOptions()).mean0_with_error()
+        return scaled_mean0(hierarchy.f, lambda f: taylor_expansion(
+            hierarchy.model, f, TaylorOptions()).mean0_with_error(), self.name)
 
     def series_terms(self, hierarchy, u, times, **options) -> np.ndarray:
         """``T_N(t)`` from the short-lag coefficients through the response functional on the

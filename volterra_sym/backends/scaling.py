@@ -1,0 +1,55 @@
+"""Huge or tiny observables: ``<f>_0`` and the series terms are linear in ``f``, so the
+routes compute them for ``f / s`` and multiply back by ``s`` — the power of two
+:func:`~volterra_sym.hierarchy.kernel.observable_scale` that the kernels use (no overflow
+inside a route: ``1e300·h1`` on ``tanh1d`` made the spectral grid's scale of ``f`` overflow,
+its error estimate NaN, and the refinement climb the whole ladder to a memory refusal
+reading "estimated error nan"). A value or error that leaves the float range once scaled
+back is refused, naming the observable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import sympy as sp
+
+from ..errors import AccuracyNotReachedError
+from ..hierarchy.kernel import observable_scale
+from ..results import SeriesTerms
+
+__all__ = ["scaled_mean0", "scaled_series"]
+
+
+def _back(f: sp.Expr, s: float, value, error, what: str, route: str):
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = np.asarray(value, dtype=float) * s
+        error = None if error is None else np.asarray(error, dtype=float) * s
+    if not (np.all(np.isfinite(value)) and (error is None or np.all(np.isfinite(error)))):
+        raise AccuracyNotReachedError(
+            f"{what} of {f} ({route}): the value or its error estimate exceeds the float "
+            f"range once scaled back (the observable's coefficients reach {s:.3g}); "
+            "rescale the observable")
+    return value, error
+
+
+def scaled_mean0(f, compute: Callable[[sp.Expr], tuple[float, float]],
+                 route: str) -> tuple[float, float]:
+    """``compute(f)`` — ``(<f>_0, error)`` — evaluated as ``s · compute(f / s)``."""
+    f = sp.sympify(f)
+    s = observable_scale(f)
+    if s == 1.0:
+        return compute(f)
+    value, error = compute(f / s)
+    value, error = _back(f, s, value, error, "<f>_0", route)
+    return float(value), float(error)
+
+
+def scaled_series(f, compute: Callable[[sp.Expr], SeriesTerms], route: str) -> SeriesTerms:
+    """``compute(f)`` — series terms — evaluated as ``s · compute(f / s)``."""
+    f = sp.sympify(f)
+    s = observable_scale(f)
+    if s == 1.0:
+        return compute(f)
+    res = compute(f / s)
+    values, error = _back(f, s, res.values, res.error, "the series terms", route)
+    return SeriesTerms(values, error, res.method, {**res.details, "observable_scale": s})
