@@ -506,3 +506,19 @@ def test_guarded_inputs_without_a_singularity_on_the_range_are_accepted(capsys):
         code, out, err = run(capsys, "series", "tanh1d", "--input", expr, "--t-max", t_max,
                              "--order", "1", "--n-times", "5")
         assert code == 0, err
+
+
+def test_series_time_budget_reaches_the_exact_route(capsys):
+    """``--time-budget`` bounds the exact series' integration (it was refused as 'not used
+    by method exact'): a fast input passes, a fast oscillation over a long span is
+    refused in seconds naming the option."""
+    import time as _time
+
+    from volterra_sym.cli import main
+    assert main(["series", "linear2d", "--input", "sin(t)", "--t-max", "3", "--n-times", "4",
+                 "--method", "exact", "--time-budget", "30"]) == 0
+    t0 = _time.perf_counter()
+    assert main(["series", "linear2d", "--input", "sin(50*t)", "--t-max", "10000",
+                 "--method", "exact", "--time-budget", "3"]) == 1
+    assert _time.perf_counter() - t0 < 30
+    assert "--time-budget" in capsys.readouterr().err

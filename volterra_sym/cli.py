@@ -83,7 +83,7 @@ MAX_N_TIMES = 10_000_000
 GALERKIN_OPTIONS = ("tol", "degree", "paths", "seed", "time_budget")
 KERNEL_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": GALERKIN_OPTIONS,
                   "taylor": ("tol", "degree")}
-SERIES_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": GALERKIN_OPTIONS,
+SERIES_OPTIONS = {"exact": ("time_budget",), "spectral": ("tol",), "galerkin": GALERKIN_OPTIONS,
                   "taylor": ("degree",)}
 
 EXIT_STATUS_HELP = """\
@@ -675,7 +675,7 @@ def _route_args(p: argparse.ArgumentParser, extra: tuple[str, ...] = ()) -> None
                         "polynomial basis (default by dimension, docs/theory.md §9)")
 
 
-def _galerkin_args(p: argparse.ArgumentParser, sampling: bool) -> None:
+def _galerkin_args(p: argparse.ArgumentParser, sampling: bool, series: bool = False) -> None:
     """Options of the galerkin route's sampled measure (``--paths``/``--seed`` only where
     Monte Carlo does not already define them) and its time limit."""
     g = p.add_argument_group("galerkin (--method galerkin, or auto where it is chosen)")
@@ -687,9 +687,11 @@ def _galerkin_args(p: argparse.ArgumentParser, sampling: bool) -> None:
                             f"(default: {SAMPLE_COUNTS[2]:,})")
         g.add_argument("--seed", type=int, metavar="S",
                        help="seed of those samples, ≥ 0 (default: 0)")
+    exact = ("; exact: stop the integration of the driven means when it is projected "
+             "(or found) to take longer" if series else "")
     g.add_argument("--time-budget", type=float, metavar="SECONDS",
-                   help="refuse a degree whose estimated time exceeds SECONDS, 0 < SECONDS ≤ "
-                        f"{MAX_TIME_BUDGET:g} (default: {DEFAULT_TIME_BUDGET:g})")
+                   help=f"refuse a degree whose estimated time exceeds SECONDS{exact}, 0 < "
+                        f"SECONDS ≤ {MAX_TIME_BUDGET:g} (default: {DEFAULT_TIME_BUDGET:g})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -758,7 +760,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"number of observation times in [0, T], 2..{MAX_N_TIMES:,}")
     sp_s.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
     _route_args(sp_s)
-    _galerkin_args(sp_s, sampling=True)
+    _galerkin_args(sp_s, sampling=True, series=True)
     sp_s.add_argument("--plot", metavar="FILE",
                       help="write a figure of <f>_0 and each partial sum against t; .png "
                            "is appended unless FILE ends in an image format (default: none)")

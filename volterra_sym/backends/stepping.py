@@ -93,8 +93,8 @@ class Deadline:
         done = (f"{100 * min(progress, 1.0):.3g} % "
                 f"{'of the run under way done' if self._open else 'done'} after "
                 f"{spent:.3g} s")
-        raise_to = (f"raise time_budget (to about {int(np.ceil(estimate * 1.2))} s)"
-                    if np.isfinite(estimate) else "raise time_budget")
+        raise_to = ("raise time_budget, --time-budget" + (
+            f" (to about {int(np.ceil(estimate * 1.2))} s)" if np.isfinite(estimate) else ""))
         check_count(estimate, self.seconds, f"{self.what} ({done}; the step control "
                     "follows the input's oscillation)", TIME_UNIT,
                     f"{self.option}, or {raise_to}")
