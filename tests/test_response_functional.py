@@ -431,6 +431,11 @@ def test_contact_functional_matches_spectral_series(contact_functionals, name) -
     diff = np.abs(T - np.asarray(ref))[:, sel]
     bound = F.error_bound(u, times)[:, sel]
     noise = ref.error[:, sel] + 1e-12 * np.abs(np.asarray(ref)[:, sel])
+    # <f>_0's error is unknown (NaN) where p0 is approximate (a tabulated log p0 with σ(h)):
+    # then only the orders N ≥ 1 are compared and T_0 to the spectral route's accuracy
+    if F.info["route"] == "quadrature" and np.isnan(F.info["mean0_error"]):
+        assert model.state_dependent_noise and np.all(np.isnan(bound[0]))
+        bound[0] = 0.0
     assert np.all(diff <= bound + noise), (diff, bound, noise)
     rel = diff[1:] / np.abs(np.asarray(ref)[1:, sel])
     assert np.all(rel < 1e-6), rel

@@ -704,11 +704,16 @@ def response_functional(hier: ResponseHierarchy, degree: int,
     else:
         coeffs = {k: {p: kick_multiplicity(k) * c for p, c in s.coefficients.items()}
                   for k, s in series.items()}
-    mean0 = exp.mean0()
+    # the route's own estimate of <f>_0: rounding, plus the batch standard error of sampled
+    # moments; unknown (NaN) where p0 itself is approximate (the 2-D grid, a tabulated
+    # log p0), whose error in <f>_0 no residual bounds — 0 claimed exactness for those
+    mean0, mean0_error = exp.mean0_with_error()
+    if getattr(exp.averager, "approximate", False):
+        mean0_error = float("nan")
     first = next(iter(series.values()))
     info = {"route": first.route, "model": getattr(model, "name", None) or repr(model),
             "radius": {k: float(s.radius) for k, s in series.items()},
-            "mean0_error": 0.0 if first.route != "sampling" else float("nan")}
+            "mean0_error": float(mean0_error)}
     return functional_from_coefficients(
         coeffs, model.m, degree, hier.order, mean0,
         observable=str(hier.f), taylor=series, info=info, channels=channels,

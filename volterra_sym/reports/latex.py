@@ -477,8 +477,8 @@ def functional_accuracy_latex(functional, times=FEATURE_ERROR_TIMES) -> str:
     rows = ["$t$ & " + " & ".join(f"${x:g}$" for x in t) + " \\\\", "\\hline"]
     for N in range(F.order + 1):
         if N == 0:
-            # 0 is a claim only of the exact Gaussian moments; other routes (quadrature,
-            # grid, sampling) state no error of <f>_0 here: unknown, not 0
+            # the route's estimate (rounding; sampled: + standard error; NaN where p0 is
+            # approximate); a 0 is a claim only of the exact Gaussian moments
             e0 = [x if (x > 0 or route == "gaussian") else math.nan for x in bound[0]]
             rows.append("$\\langle f\\rangle_0$ & " + " & ".join(_sci(x) for x in e0)
                         + " \\\\")
