@@ -49,7 +49,7 @@ import ast
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import mpmath
 import numpy as np
@@ -390,6 +390,26 @@ _SYMPY_FUNCTIONS = frozenset(f for f, _ in FUNCTIONS.values() if isinstance(f, t
 _SYMPY_CONSTANTS = (sp.pi, sp.E)
 
 
+def distinct_nodes(expr: sp.Basic, children) -> Iterator[sp.Basic]:
+    """Each distinct node of the tree ``expr`` once, depth first and iteratively (no
+    recursion limit); ``children(node)`` gives the nodes to visit below ``node``."""
+    stack, seen = [expr], set()
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        yield node
+        stack.extend(children(node))
+
+
+def _grammar_children(node: sp.Basic) -> tuple:
+    """The arguments the string grammar can nest: those of ``+ * **`` and its functions."""
+    if isinstance(node, (sp.Add, sp.Mul, sp.Pow)) or type(node) in _SYMPY_FUNCTIONS:
+        return node.args
+    return ()
+
+
 def _check_sympy_nodes(expr: sp.Basic, what: str) -> None:
     """Every node of ``expr`` must be one the string grammar produces, else
     :class:`ExpressionError` naming ``what`` and the construct (iterative, each distinct
@@ -399,14 +419,9 @@ def _check_sympy_nodes(expr: sp.Basic, what: str) -> None:
                               f"string expressions: numbers, pi, E, symbols, + - * / ** and "
                               f"the functions {sorted(FUNCTIONS)})", param=what)
 
-    stack, seen = [expr], set()
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
+    for node in distinct_nodes(expr, _grammar_children):
         if isinstance(node, (sp.Add, sp.Mul, sp.Pow)):
-            stack.extend(node.args)
+            continue
         elif isinstance(node, sp.Symbol):
             if type(node) is not sp.Symbol:       # Dummy, Wild, ModelRef, ...
                 fail(f"the symbol {node} is a {type(node).__name__}, not a plain Symbol")
@@ -420,7 +435,7 @@ def _check_sympy_nodes(expr: sp.Basic, what: str) -> None:
         elif node in _SYMPY_CONSTANTS:
             pass
         elif type(node) in _SYMPY_FUNCTIONS:
-            stack.extend(node.args)
+            continue
         elif isinstance(node, _NON_SMOOTH_TYPES):
             fail(f"function {type(node).__name__!r} is not smooth (the theory needs smooth "
                  f"functions): {_short(node)}")

@@ -32,7 +32,7 @@ from ..errors import (
     VolterraSymError,
     format_bytes,
 )
-from ..parsing import ExpressionError, as_expression, parse_expression
+from ..parsing import ExpressionError, as_expression, distinct_nodes, parse_expression
 from .activations import Activation, Z, get_activation
 from .cache import derived, shared_store
 from .noise import (
@@ -742,12 +742,11 @@ class SRNN:
             return expr                   # a state, a lag, a test function's name...
         states = None
         swap, alien = {}, set()
-        stack, seen = [expr], set()
-        while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
+
+        def children(node):
+            return () if node.is_Atom or getattr(node, "operand_checked", False) else node.args
+
+        for node in distinct_nodes(expr, children):
             if node.is_Atom:
                 if node.is_Symbol:
                     name = node.name
@@ -766,10 +765,6 @@ class SRNN:
                 elif node is sp.I:
                     raise ModelError(f"{what}: the constant I = sqrt(-1) is not real (complex "
                                      f"constants are refused; in {str(expr)[:60]})", param=what)
-                continue
-            if getattr(node, "operand_checked", False):
-                continue
-            stack.extend(node.args)
         if alien:
             raise ModelError(f"{what}: {', '.join(sorted(alien))} is not a state of this "
                              f"{self.n}-unit model (its states are h1..h{self.n})", param=what)
