@@ -489,3 +489,31 @@ def test_an_output_directory_that_takes_no_files_is_refused_before_any_check(mon
         verify_model(load_model("linear2d"), order=1, out=target, settings=_small(),
                      print_table=False)
     assert err.value.filename == target
+
+
+def test_symmetry_with_a_part_refused_for_cost_is_weak_not_pass(monkeypatch):
+    """A symmetry check whose continuity part was refused for its cost (a
+    ResourceLimitError from the route) checked only the rest: WEAK naming the refusal (was
+    PASS, the refusal only in the reason text); a not-applicable part leaves PASS."""
+    from volterra_sym.errors import NotApplicableError, ResourceLimitError
+
+    def refusing(exc_type):
+        original = ResponseKernel.evaluate
+
+        def evaluate(self, lags, method="auto", **kw):
+            lags_arr = np.asarray(lags, float)
+            # the continuity part asks K(σ, σ + jδ): off-diagonal lags at the step
+            if (method == "spectral" and lags_arr.ndim == 2 and lags_arr.shape[1] == 2
+                    and lags_arr.shape[0] == 9):
+                raise exc_type("too expensive for this test", option="resolution") \
+                    if exc_type is ResourceLimitError else exc_type("not here")
+            return original(self, lags, method=method, **kw)
+        return evaluate
+
+    monkeypatch.setattr(ResponseKernel, "evaluate", refusing(ResourceLimitError))
+    sym = [c for c in check_symmetry(_ctx()) if "spectral" in c.name]
+    assert len(sym) == 1 and sym[0].status == WEAK, sym
+    assert "refused: cost" in sym[0].reason
+    monkeypatch.setattr(ResponseKernel, "evaluate", refusing(NotApplicableError))
+    sym = [c for c in check_symmetry(_ctx()) if "spectral" in c.name]
+    assert sym[0].status == PASS, sym

@@ -17,8 +17,10 @@ import numpy as np
 from .context import Context, fmt, kname, slack
 from .settings import (
     NOT_APPLICABLE,
+    PASS,
     REL_FLOOR,
     SKIP,
+    WEAK,
     Check,
     agreement_status,
     annotate,
@@ -133,7 +135,14 @@ def check_symmetry(ctx: Context) -> list[Check]:
         tols = [np.atleast_1d(r["tol"])[np.isfinite(np.atleast_1d(r.get("diff", 0.0)))]
                 for r in rows]
         res = resolution(np.concatenate(tols) if tols else [], [r["scale"] for r in rows])
-        out.append(Check(name, GROUP, agreement_status(not problems, res),
+        status = agreement_status(not problems, res)
+        refused = sorted(c for c in causes if c and c != NOT_APPLICABLE)
+        if status == PASS and refused:
+            # a part refused for its cost or accuracy was not checked: the rest cannot
+            # stand for the whole (a not-applicable order is outside the route, not missing)
+            status = WEAK
+            notes = [f"incomplete ({', '.join(refused)})"] + notes
+        out.append(Check(name, GROUP, status,
                          value=f"max |Δ|/tol = {fmt(worst)} ({len(rows)} tests)",
                          tolerance="err_a + err_b + 1e-8 rel",
                          reason=annotate("; ".join(problems[:4] + notes), res)
