@@ -276,3 +276,26 @@ def test_ridgeless_fit_on_a_numerically_singular_kernel_is_refused() -> None:
     A = np.hstack([np.ones((12, 1)), _X3])
     coef = np.linalg.lstsq(A, _Y12, rcond=None)[0]
     np.testing.assert_allclose(kr0.predict(K), A @ coef, rtol=1e-9, atol=1e-12)
+
+
+def test_ridgeless_readout_refuses_numerically_collinear_features():
+    """fit_ridge(lam=0) kept a singular value of Φ_c just above lstsq's cutoff (features
+    collinear up to 1e-11 noise), its 1/s amplifying rounding; now refused naming lam, as
+    fit_kernel_ridge does. Exactly collinear columns are dropped by the pseudo-inverse
+    (accepted, and the predictions equal those of the independent columns alone)."""
+    from volterra_sym.errors import InvalidInputError
+    from volterra_sym.features.kernel_machine import fit_ridge
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(40, 3))
+    y = A @ np.array([1.0, -1.0, 0.5]) + 0.1 * rng.normal(size=40)
+    near = np.hstack([A, A @ np.array([[1.0], [2.0], [3.0]])
+                      + 1e-11 * rng.normal(size=(40, 1))])
+    with pytest.raises(InvalidInputError) as exc:
+        fit_ridge(near, y, 0.0)
+    assert exc.value.param == "lam"
+    exact = np.hstack([A, A[:, :1]])
+    np.testing.assert_allclose(fit_ridge(exact, y, 0.0).predict(exact),
+                               fit_ridge(A, y, 0.0).predict(A), rtol=1e-10, atol=1e-12)
+    # a small ridge on the near-collinear features fits as the independent ones do
+    np.testing.assert_allclose(fit_ridge(near, y, 1e-12).predict(near),
+                               fit_ridge(A, y, 0.0).predict(A), rtol=1e-6, atol=1e-8)

@@ -509,7 +509,12 @@ def fit_ridge(Phi: np.ndarray, y: np.ndarray, lam: float) -> RidgeReadout:
     Pc = Phi - mu
     with np.errstate(over="ignore", invalid="ignore"):
         if lam == 0:
-            V = scipy.linalg.lstsq(Pc, y - ym)[0]
+            # the minimum-norm least-squares readout: singular values of Φ_c below the
+            # rounding level r = max(B, F)·eps·s_max are dropped; a kept one within
+            # RIDGELESS_MARGIN·r carries its rounding into V ~ |y|/s_min (refused, as for K)
+            rnd = max(Pc.shape) * np.finfo(float).eps
+            V, _, _, sv = scipy.linalg.lstsq(Pc, y - ym, cond=rnd)
+            _check_ridgeless_features(sv, rnd)
         else:
             gram = Pc.T @ Pc
             _check_range(gram, "Phi")
@@ -518,6 +523,25 @@ def fit_ridge(Phi: np.ndarray, y: np.ndarray, lam: float) -> RidgeReadout:
     _check_range(V, "Phi")
     _check_range(c, "Phi")
     return RidgeReadout(V, c, lam)
+
+
+def _check_ridgeless_features(sv: np.ndarray, rnd: float) -> None:
+    """Refuse λ = 0 (naming ``lam``) when the pseudo-inverse keeps a singular value of
+    ``Φ_c`` within :data:`RIDGELESS_MARGIN` times its rounding level ``rnd·s_max``."""
+    top = float(sv.max(initial=0.0))
+    if not np.isfinite(top) or top == 0.0:
+        return
+    floor = rnd * top
+    kept = sv[sv > floor]
+    if kept.size and float(kept.min()) < RIDGELESS_MARGIN * floor:
+        low = float(kept.min())
+        raise InvalidInputError(
+            f"lam=0 on numerically collinear features: the centred Phi has the singular value "
+            f"{low:.3g} (largest {top:.3g}), kept by the pseudo-inverse but within "
+            f"{RIDGELESS_MARGIN:g} times its rounding level {floor:.3g}, so the readout "
+            f"(~|y|/{low:.3g}) would be dominated by rounding; pass lam > 0 (e.g. lam >= "
+            f"{(RIDGELESS_MARGIN * floor) ** 2:.3g}, the square of that level: λ adds to s²)",
+            param="lam")
 
 
 def _check_range(arr: np.ndarray, name: str) -> None:
