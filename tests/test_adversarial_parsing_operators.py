@@ -178,3 +178,21 @@ def test_masked_model_matrices_are_refused():
                 b=[0, 0], activation="tanh")
     assert m.W == vs.SRNN(Gamma=1, W=[[0.5, 0.3], [0.1, 0.2]], C=[[1], [0]], sigma=0.5,
                           b=[0, 0], activation="tanh").W
+
+
+def test_sympy_model_entries_are_held_to_the_grammar():
+    """A SymPy matrix entry was taken as is (an unknown function, an Integral, a Dummy
+    passed into the model); now it follows the string grammar, as string entries and
+    observables do. Parameters and the grammar's functions stay accepted."""
+    import sympy as sp
+
+    from volterra_sym import SRNN
+    from volterra_sym.model import ModelError
+    a = sp.Symbol("a")
+    for bad in (sp.Function("g")(a), sp.Integral(a, (a, 0, 1)), sp.Dummy("d"), sp.zoo):
+        with pytest.raises(ModelError) as exc:
+            SRNN([[bad]], 0, 1, 1)
+        assert exc.value.param == "Gamma"
+    m = SRNN([[1 + a**2]], 0, 1, [[sp.sqrt(2) * sp.exp(a) / 4]])
+    assert {s.name for s in m.parameters.values()} == {"a"}
+    assert m.subs(a=0).is_numeric

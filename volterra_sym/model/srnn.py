@@ -89,9 +89,9 @@ def _entry(value: Any, param: str, index: tuple[int, ...], params: dict,
     if isinstance(value, (float, np.floating)) and math.isfinite(value):
         return exact_number(float(value))
     where = f"{param}{list(index)}" if index else param
-    if isinstance(value, sp.Basic):
-        expr = value
-    elif isinstance(value, str):
+    if isinstance(value, (sp.Basic, str)):
+        # SymPy entries are held to the grammar of string entries (no unknown functions,
+        # Integral, nan/zoo, I, Dummy symbols ...), as observables are
         try:
             expr = parse_expression(value, params, allow_free_symbols=True, what=where)
         except ExpressionError as exc:
