@@ -310,3 +310,19 @@ def test_sympy_observables_are_held_to_the_whitelist_on_every_entry():
             assert exc.value.param == "observable"
     assert np.isclose(compile_observable(model, sp.tanh(h1))(np.array([[0.5]]))[0],
                       np.tanh(0.5))
+
+
+def test_density_callables_refuse_junk_points():
+    """conjugate_variables(model)(x) and StationaryDensity.pdf_numpy()(x) raised raw numpy
+    or lambdify errors on text, complex, ragged or wrong-width points."""
+    from volterra_sym.density import stationary_density
+    from volterra_sym.density.conjugate import conjugate_variables
+    model = vs.load_model("linear2d")
+    v, pdf = conjugate_variables(model), stationary_density(model).pdf_numpy()
+    for bad in ("x", [1 + 2j, 0.0], [[0.1, 0.2], [0.3]], np.zeros((3, 5)), np.float64(0.2)):
+        for fn in (v, pdf):
+            with pytest.raises(vs.InvalidInputError) as exc:
+                fn(bad)
+            assert exc.value.param == "x"
+    pts = np.array([[0.1, -0.2], [0.4, 0.3]])
+    assert v(pts).shape == (2, 1) and pdf(pts).shape == (2,)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..errors import InvalidInputError
 from ..model import SRNN
 from .classify import NoClosedFormError, density_kind
 from .linearisation import activation_derivative, arrays, drift, gaussian_moments
@@ -32,6 +33,26 @@ def _no_closed_form(model: SRNN) -> NoClosedFormError:
         "(nonlinear, n > 1, not a gradient system with isotropic noise)")
 
 
+def state_points(x, n: int, param: str = "x") -> np.ndarray:
+    """``x`` as real points ``(..., n)`` of the state space (a scalar or ``(...)`` for
+    ``n = 1`` gets the last axis), else :class:`InvalidInputError` naming ``param`` — a
+    check of dtype and shape only (O(1)): the callables it guards run in hot loops."""
+    try:
+        kind = np.asarray(x).dtype.kind
+    except (TypeError, ValueError):       # ragged nested sequences
+        kind = "O"
+    if kind not in "iuf":
+        raise InvalidInputError(f"{param} must be real numbers (states h of shape (..., {n})), "
+                                f"got {type(x).__name__} of dtype kind {kind!r}", param=param)
+    arr = np.asarray(x, dtype=float)
+    if n == 1 and (arr.ndim == 0 or arr.shape[-1] != 1):
+        arr = arr[..., None]
+    if arr.ndim == 0 or arr.shape[-1] != n:
+        raise InvalidInputError(f"{param} must have shape (..., {n}) (one state of the "
+                                f"{n}-unit model per row), got {arr.shape}", param=param)
+    return arr
+
+
 def conjugate_variables(model: SRNN) -> Callable[[np.ndarray], np.ndarray]:
     """``v(h)``: array ``(..., n)`` -> ``(..., m)``, ``v_k = -C_k·∇ log p0``."""
     kind = density_kind(model)
@@ -40,11 +61,11 @@ def conjugate_variables(model: SRNN) -> Callable[[np.ndarray], np.ndarray]:
     if kind == "gaussian":
         mu, S = gaussian_moments(model)
         M = np.linalg.solve(S, C)  # S⁻¹ C, (n, m)
-        return lambda x: (np.asarray(x, dtype=float) - mu) @ M
+        return lambda x: (state_points(x, model.n) - mu) @ M
     if kind in ("one_dim", "gradient"):
         phi = drift(model)
         M = -2.0 / float(p["D"][0, 0]) * C
-        return lambda x: phi(np.asarray(x, dtype=float)) @ M
+        return lambda x: phi(state_points(x, model.n)) @ M
     raise _no_closed_form(model)
 
 

@@ -37,6 +37,7 @@ from ..operators import fokker_planck
 from .bracket import bracket_1d
 from .classify import NoClosedFormError, ReadOnly, density_kind
 from .conjugate import conjugate_variables as _numeric_conjugate
+from .conjugate import state_points
 from .gradient import is_gradient
 from .linearisation import gaussian_moments, is_numeric
 
@@ -301,9 +302,7 @@ class StationaryDensity(ReadOnly):
         logZ = float(sp.log(self.normalisation).evalf())
 
         def pdf(x):
-            x = np.asarray(x, dtype=float)
-            if self.model.n == 1 and (x.ndim == 0 or x.shape[-1] != 1):
-                x = x[..., None]
+            x = state_points(x, self.model.n)
             return np.exp(logp(np.moveaxis(x, -1, 0)) - logZ)
         return pdf
 
