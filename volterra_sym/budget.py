@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,7 +21,8 @@ from .errors import InvalidInputError, ResourceLimitError, format_bytes
 
 __all__ = ["available_memory", "memory_budget", "check_memory", "check_count", "time_budget",
            "MAX_TIME_BUDGET", "DEFAULT_TIME_BUDGET", "SAMPLE_COUNTS", "montecarlo_seconds",
-           "DEFAULT_MONTECARLO_SECONDS", "blas_threads", "BLAS_THREADS"]
+           "DEFAULT_MONTECARLO_SECONDS", "blas_threads", "BLAS_THREADS", "Deadline",
+           "PROBE_SECONDS", "PROBE_FRACTION", "TIME_UNIT"]
 
 #: default and largest time budget (seconds of a cost estimate) of the Galerkin route
 DEFAULT_TIME_BUDGET, MAX_TIME_BUDGET = 120.0, 86_400.0
@@ -136,6 +138,80 @@ def blas_threads(n: int | None = None) -> Iterator[None]:
         return
     with threadpool_limits(limits=n, user_api="blas"):
         yield
+
+
+#: work after which the time of the whole run is extrapolated and checked
+PROBE_SECONDS = 0.5
+#: ... or this fraction of the budget, whichever is less
+PROBE_FRACTION = 0.05
+#: the unit of the time refusals (wall-clock seconds, measured and extrapolated)
+TIME_UNIT = "s (wall clock, extrapolated)"
+
+
+class Deadline:
+    """The time budget of one computation: ``check()`` between its steps refuses it
+    (``ResourceLimitError``) once ``seconds`` have passed since construction (closed forms,
+    :mod:`volterra_sym.density.semigroup`); a forward integration
+    (:mod:`volterra_sym.backends.stepping`) also passes its progress and is refused early.
+
+    Each run calls :meth:`begin`, then :meth:`check` between steps with its progress: the
+    fraction done of all the planned work (``open_ended=False``), or of this run alone
+    (``open_ended=True``: later runs are not counted, the estimate is a lower bound). The
+    time spent is a hard deadline; the rest of the work is extrapolated from the rate of
+    progress over the last window of :attr:`probe` seconds — not the first window of a run,
+    whose small start-up steps (and, for Radau, the first factorisations) over-state it —
+    and a run whose estimate exceeds the budget is refused (``ResourceLimitError``, unit
+    :data:`TIME_UNIT`). ``what`` says what runs, ``option`` how to lower the cost."""
+
+    def __init__(self, seconds: float, what: str, option: str):
+        self.seconds, self.what, self.option = float(seconds), what, option
+        self.start = time.perf_counter()
+        self.probe = min(PROBE_SECONDS, PROBE_FRACTION * self.seconds)
+        self.begin()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def begin(self, open_ended: bool = False) -> None:
+        """A run starts: the rate is measured afresh."""
+        self._open, self._mark, self._windows = open_ended, None, 0
+
+    def check(self, progress: float | None = None) -> None:
+        """Refuse once the budget has passed; with ``progress`` also when the rest of the
+        work, extrapolated from the last window's rate, would exceed it."""
+        spent = self.elapsed()
+        if spent > self.seconds:
+            self._refuse(spent, spent, progress)
+        if progress is None:
+            return
+        if self._mark is None:
+            self._mark = (spent, progress)
+            return
+        t0, p0 = self._mark
+        if spent - t0 < self.probe:
+            return
+        self._mark, self._windows = (spent, progress), self._windows + 1
+        if self._windows < 2 or progress >= 1:
+            return
+        rate = (progress - p0) / (spent - t0)
+        estimate = spent + (1 - progress) / rate if rate > 0 else np.inf
+        if estimate > self.seconds:
+            self._refuse(estimate, spent, progress)
+
+    def _refuse(self, estimate: float, spent: float, progress: float | None) -> None:
+        if progress is None:
+            raise ResourceLimitError(
+                f"{self.what} was stopped after {spent:.3g} s, over the time budget "
+                f"{self.seconds:g} s; {self.option}", estimate=spent, budget=self.seconds,
+                unit="seconds", option=self.option)
+        done = (f"{100 * min(progress, 1.0):.3g} % "
+                f"{'of the run under way done' if self._open else 'done'} after "
+                f"{spent:.3g} s")
+        raise_to = ("raise time_budget, --time-budget" + (
+            f" (to about {int(np.ceil(estimate * 1.2))} s)" if np.isfinite(estimate) else ""))
+        check_count(estimate, self.seconds, f"{self.what} ({done}; the step control "
+                    "follows the input's oscillation)", TIME_UNIT,
+                    f"{self.option}, or {raise_to}")
 
 
 def check_memory(estimate_bytes: float, what: str, option: str,

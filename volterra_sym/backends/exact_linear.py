@@ -30,7 +30,7 @@ import numpy as np
 import scipy.linalg
 import sympy as sp
 
-from ..budget import DEFAULT_TIME_BUDGET, check_count, check_memory
+from ..budget import DEFAULT_TIME_BUDGET, Deadline, check_count, check_memory
 from ..density import gaussian_moments, stationary_density
 from ..density.linearisation import arrays, is_numeric
 from ..density.stationary import EXACT_MAX_N
@@ -40,7 +40,7 @@ from ..model import SRNN
 from ..model.cache import derived
 from ..results import SeriesTerms
 from .scaling import scaled_mean0, scaled_series
-from .stepping import Deadline, budget_option, integrate
+from .stepping import budget_option, integrate
 
 __all__ = ["BACKEND", "supports", "LinearGaussianPolynomials", "ExactRepresentation"]
 
@@ -261,7 +261,7 @@ class LinearGaussianPolynomials:
 
         Cost: the memory of the terms (``len(times)`` rows of the coefficient tensors) is
         checked first; the two integrations of ``δ`` run under one budget of ``seconds``
-        (:class:`~volterra_sym.backends.stepping.Deadline`: refused with the measured,
+        (:class:`~volterra_sym.budget.Deadline`: refused with the measured,
         extrapolated estimate after about 1 s of work, or at the deadline). The run at
         1e-10 takes :data:`COARSE_SHARE` of the work (measured: 0.4–0.5 of the time of the
         run at 1e-13 for ``sin(ω t)``, ω = 0.1…50, on ``linear2d``)."""

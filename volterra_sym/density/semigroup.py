@@ -12,21 +12,20 @@ are the density layer's answers to ``Semigroup(s, g).doit()`` and ``ResponseKern
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from math import comb
 
 import numpy as np
 import sympy as sp
 
-from ..budget import DEFAULT_TIME_BUDGET, time_budget
+from ..budget import DEFAULT_TIME_BUDGET, Deadline, time_budget
 from ..errors import ResourceLimitError
 from ..model import SRNN
 from ..model.cache import derived
 from ..operators import check_time, perturbation
 from .stationary import gaussian_expectation, stationary_density
 
-__all__ = ["supports", "closed_form_is_cheap", "closed_form_seconds", "Deadline",
+__all__ = ["supports", "closed_form_is_cheap", "closed_form_seconds", "closed_form_deadline",
            "semigroup_closed_form", "kernel_closed_form", "chop", "semigroup_rule", "kernel_rule"]
 
 
@@ -65,30 +64,21 @@ def closed_form_seconds(model: SRNN, f: sp.Expr, order: int) -> float:
     return _SECONDS_PER_TERM * comb(n * n + n + d, d) * (1 + 2 * (levels - 1))
 
 
-class Deadline:
-    """``check()`` raises :class:`~volterra_sym.errors.ResourceLimitError` once ``budget``
-    seconds have passed since construction (called between the steps of a closed form)."""
+#: how to lower the cost of a closed form
+CLOSED_FORM_OPTION = ("evaluate numbers with .evaluate(lags, method='exact'), lower the degree "
+                      "of the observable, or pass doit(time_budget=...)")
 
-    OPTION = ("evaluate numbers with .evaluate(lags, method='exact'), lower the degree of "
-              "the observable, or pass doit(time_budget=...)")
 
-    def __init__(self, budget: float, estimate: float, what: str):
-        self.budget, self.estimate, self.what = budget, estimate, what
-        self.start = time.perf_counter()
-        if estimate > budget:
-            raise ResourceLimitError(
-                f"{what} needs at least about {estimate:.3g} s (estimated from its terms), "
-                f"more than the time budget {budget:g} s; {self.OPTION}", estimate=estimate,
-                budget=budget, unit="seconds", option=self.OPTION)
-
-    def check(self) -> None:
-        spent = time.perf_counter() - self.start
-        if spent > self.budget:
-            raise ResourceLimitError(
-                f"{self.what} was stopped after {spent:.3g} s, over the time budget "
-                f"{self.budget:g} s (the estimate beforehand was {self.estimate:.3g} s); "
-                f"{self.OPTION}", estimate=spent, budget=self.budget, unit="seconds",
-                option=self.OPTION)
+def closed_form_deadline(budget: float, estimate: float, what: str) -> Deadline:
+    """The :class:`~volterra_sym.budget.Deadline` of a closed form (``check()`` between its
+    steps), refused at once when its estimate ``estimate`` (seconds) exceeds ``budget``."""
+    if estimate > budget:
+        raise ResourceLimitError(
+            f"{what} needs at least about {estimate:.3g} s (estimated from its terms), "
+            f"more than the time budget {budget:g} s; {CLOSED_FORM_OPTION}",
+            estimate=estimate, budget=budget, unit="seconds", option=CLOSED_FORM_OPTION)
+    return Deadline(budget, f"{what} (estimated beforehand at {estimate:.3g} s)",
+                    CLOSED_FORM_OPTION)
 
 
 # ---------------------------------------------------------------------- symbolic closed form
@@ -174,8 +164,8 @@ def kernel_closed_form(model: SRNN, f: sp.Expr, channels: tuple[int, ...],
     (:class:`~volterra_sym.errors.ResourceLimitError` either way)."""
     limit = DEFAULT_TIME_BUDGET if budget is None else time_budget(budget)
     N = len(channels)
-    check = Deadline(limit, closed_form_seconds(model, f, N),
-                     f"the closed form of this order-{N} kernel").check
+    check = closed_form_deadline(limit, closed_form_seconds(model, f, N),
+                                 f"the closed form of this order-{N} kernel").check
     sig = tuple(lags)
     g = f
     for j, k in enumerate(channels):

@@ -35,6 +35,7 @@ import numpy as np
 import scipy.linalg
 import sympy as sp
 
+from ...budget import Deadline
 from ...density import bracket_1d
 from ...density.bracket import log_density_1d
 from ...density.multiplicative import multiplicative_density
@@ -43,7 +44,7 @@ from ...hierarchy.propagation import Representation, walk_kernels
 from ...model import SRNN
 from ...model.cache import derived
 from ...operators import perturbation_j_coefficients
-from ..stepping import Deadline, budget_option, integrate
+from ..stepping import budget_option, integrate
 from .collocation import fourier_d1
 
 __all__ = ["Grid1D", "kernels", "series_terms", "applies_general", "LADDER"]
@@ -286,7 +287,7 @@ def series_terms(model: SRNN, f: sp.Expr, order: int, u: Callable, times, *,
     """``(terms (order+1, T), error, resolution)`` (module docstring); options ``tol``
     (default 1e-7) and ``time_budget`` (seconds, default
     :data:`~volterra_sym.budget.DEFAULT_TIME_BUDGET`): every Radau run of the refinement
-    steps under one :class:`~volterra_sym.backends.stepping.Deadline` — refused with the
+    steps under one :class:`~volterra_sym.budget.Deadline` — refused with the
     measured, extrapolated estimate of the run under way after about 1 s of its work, or at the
     deadline. Measured on ``tanh1d_inside`` (order 2, ``u = sin(5t)``): 12 s up to
     ``t = 10``, 115 s up to ``t = 100`` (linear in ``t_max``)."""
