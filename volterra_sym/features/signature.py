@@ -266,7 +266,7 @@ def signature_size(d: int, depth: int) -> int:
     depth = _check_int(depth, "depth", 1)
     check_count(_size_estimate(d, depth), _MAX_SIZE, f"a signature of depth {depth} in {d} "
                 "letters", "terms", "lower d or depth")
-    return depth + 1 if d == 1 else (d ** (depth + 1) - 1) // (d - 1)
+    return _level_offset(d, depth + 1)
 
 
 def signature_words(d: int, depth: int) -> list[tuple[int, ...]]:
