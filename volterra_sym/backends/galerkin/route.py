@@ -15,9 +15,9 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
   degree with fewer than two informative lower degrees for a nonlinear network
   (:func:`estimable_degree`: one comparison under-estimated the error up to 3.8×); on the 1-D
   quadrature and 2-D grid measures it is doubled (:data:`GRID_SAFETY`: non-monotone
-  convergence measured on tanh2d) or, from ``d ≥ 6`` and where larger, multiplied by
-  :func:`slow_convergence_factor` of the changes' two-degree contraction (two wells make
-  the basis converge slowly);
+  convergence measured on tanh2d); from ``d ≥ 6``, where larger, the latest changes
+  (``d − 1``, ``d − 2``) times :func:`slow_convergence_factor` of their two-degree
+  contraction (two wells make the basis converge slowly; :func:`truncation_part`);
 * statistical — sampled measures only: three jackknife standard errors over the
   ``batches`` independent batches, ``3·[(B−1)/B Σ_i (v_(i) − v̄)²]^{1/2}`` with ``v_(i)`` the
   value computed without batch ``i`` (for a plain average this is the batch spread
@@ -554,17 +554,33 @@ def _safety(model: SRNN, measure_kind: str) -> float:
     return GRID_SAFETY if measure_kind in ("quadrature_1d", "grid_2d") else 1.0
 
 
-def _truncation_factor(model: SRNN, measure_kind: str, value: np.ndarray,
-                       contraction: tuple[np.ndarray, np.ndarray] | None) -> float:
-    """Factor on the truncation change of ``value``: :func:`_safety`, or where the same
-    quantity at degrees ``d − 2`` and ``d − 4`` is given (``contraction``, both informative)
-    the larger :func:`slow_convergence_factor` of the changes between them."""
-    factor = _safety(model, measure_kind)
+def truncation_part(model: SRNN, measure_kind: str, degree: int, value: np.ndarray,
+                    changes: dict[int, float],
+                    contraction: tuple[np.ndarray, np.ndarray] | None) -> float:
+    """The truncation part of ``value`` at ``degree`` from its largest changes ``changes``
+    ``{d_l: max|v_d − v_{d_l}|}`` against the informative lower degrees:
+
+        max( s · max_l Δ_l ,  c · max(Δ_{d−1}, Δ_{d−2}) ) ,
+
+    ``s`` = :func:`_safety` and ``c`` = :func:`slow_convergence_factor` of the two-degree
+    contraction, where the same quantity at degrees ``d − 2`` and ``d − 4`` is given
+    (``contraction``, both informative), else 1. The geometric tail ``c`` extrapolates
+    the latest changes, not the window's older ones: with the features of docs/theory.md
+    §10–§11 the window reaches back ``⌈d/3⌉`` degrees, and multiplying its largest change
+    (from degree ``d − 5``) by the tail factor of the last two counted the slow
+    convergence twice (noisy_tanh1d, K₂ at degree 13: 0.63 reported against an actual
+    6.4e-3; 0.20 now). Where the window is ``d − 1, d − 2`` this is ``max(s, c)·max_l Δ_l``.
+    With no informative lower degree, the value itself."""
+    if not changes:
+        return float(np.max(np.abs(value), initial=0.0))
+    window = _safety(model, measure_kind) * max(changes.values())
     if contraction is None:
-        return factor
+        return window
     mid, far = contraction
-    return max(factor, slow_convergence_factor(float(np.max(np.abs(value - mid), initial=0.0)),
-                                               float(np.max(np.abs(mid - far), initial=0.0))))
+    tail = slow_convergence_factor(float(np.max(np.abs(value - mid), initial=0.0)),
+                                   float(np.max(np.abs(mid - far), initial=0.0)))
+    latest = max((changes[d] for d in (degree - 1, degree - 2) if d in changes), default=0.0)
+    return max(window, tail * latest)
 
 
 def reflection_symmetric(model: SRNN) -> bool:
@@ -802,10 +818,9 @@ def _at_degree(model, f, graph, reqs, degree, opts):
         least = _kernel_informative_from(model, k, reqs[k])
         contraction = None if rate is None or rate[0] < least or degree - 2 not in by_degree \
             else (by_degree[degree - 2][k][0], rate[1][k][0])
-        trunc = _truncation_factor(model, asm.measure.kind, v, contraction) * max(
-            (float(np.max(np.abs(v - low[k][0]), initial=0.0))
-             for dl, low in lows if dl >= least),
-            default=float(np.max(np.abs(v), initial=0.0)))
+        trunc = truncation_part(model, asm.measure.kind, degree, v, {
+            dl: float(np.max(np.abs(v - low[k][0]), initial=0.0))
+            for dl, low in lows if dl >= least}, contraction)
         rnd = system.rounding(float(np.max(mag, initial=0.0)))
         err = trunc + stat[k] + rnd
         parts[k] = {"truncation": trunc, "statistical": float(np.max(stat[k], initial=0.0)),
@@ -1041,12 +1056,12 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     rate = None if systems.rate is None else (systems.rate[0], compared(systems.rate[1]))
     for N in range(1, order + 1):
         least = _informative_from(model, N)
-        use = [c[N - 1] for dl, c in changes if dl >= least]
+        use = {dl: float(c[N - 1]) for dl, c in changes if dl >= least}
         if use:
             contraction = None if rate is None or rate[0] < least or degree - 2 not in at \
                 else (at[degree - 2][N - 1], rate[1][N - 1])
-            trunc[N - 1, 0] = _truncation_factor(model, asm.measure.kind, ref[N - 1],
-                                                 contraction) * max(use)
+            trunc[N - 1, 0] = truncation_part(model, asm.measure.kind, degree, ref[N - 1],
+                                              use, contraction)
     stat = np.zeros_like(vals)
     if systems.replicates:
         stat = jackknife_error(np.stack([compared(s) for s in systems.replicates]))
