@@ -587,3 +587,22 @@ def test_verify_parity_part_whose_omitted_orders_vanish_is_an_exact_check(tmp_pa
     odd = checks["MC: series residual M=1 (exact truncation, odd part)"]
     assert odd["status"] == PASS
     assert checks["MC: series residual M=1 (slope, even part)"]["status"] == PASS
+
+
+def test_taylor_degree_lowered_on_cost_refusal_for_every_request_of_the_order():
+    """tanh3's order-2 Taylor chains at the default degree 8 are refused for their cost
+    (2.03e7 raw terms, limit 2e7): verify retries at degree 7 (one degree for every
+    order-2 request, so that symmetry tests compare like with like) and the
+    galerkin-vs-taylor comparison runs instead of being skipped; the reason says so."""
+    from volterra_sym.verify.symmetry import check_symmetry
+    ctx = Context(load_model("tanh3"), None, 2, settings_for(True, 1, 3))
+    k = ctx.kernel("taylor", (0, 0), [[0.05, 0.05], [0.1, 0.1]])
+    assert k.details["degree"] == 7 and k.details["lowered_from"] == 8
+    assert ctx.taylor_degrees == {2: 7}
+    assert ctx.kernel("taylor", (0,), [[0.1]]).details["degree"] == 8   # order 1 unaffected
+    checks = {c.name: c for c in check_kernels(ctx)}
+    cmp = checks["backends: order 2 galerkin vs taylor"]
+    assert cmp.status == "PASS" and ctx.taylor_note([2]) in cmp.reason
+    assert "backends: order 2 [taylor]" not in checks
+    sym = {c.name: c for c in check_symmetry(ctx)}["identity: kernel symmetry [taylor]"]
+    assert sym.status in ("PASS", "SKIP")       # never WEAK on an all-NaN comparison

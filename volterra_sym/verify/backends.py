@@ -94,6 +94,8 @@ def check_kernels(ctx: Context) -> list[Check]:
                 val, tol_s = "|Δ| = 0", "err_a+err_b+1e-8 rel"
             note = (f"; error estimate unknown for {', '.join(sorted(unknown))} (counted as "
                     "0)" if unknown else "")
+            if "taylor" in (a, b) and ctx.taylor_note([N]):
+                note += "; " + ctx.taylor_note([N])
             out.append(Check(name, GROUP, st, value=val, tolerance=tol_s,
                              reason=annotate(f"{n_cmp} comparisons, max |Δ|/tol = "
                                           f"{fmt(worst[0])}" + note, res),

@@ -9,6 +9,8 @@ import warnings
 import numpy as np
 
 from ..backends import available_methods, get_backend
+from ..backends.taylor import DEFAULT_DEGREE as TAYLOR_DEGREE
+from ..errors import ResourceLimitError
 from ..hierarchy import ResponseHierarchy
 from ..model import SRNN
 from ..results import KernelValues
@@ -27,6 +29,10 @@ __all__ = ["Context", "comparison_lags", "fmt", "lags_text", "kname", "slack"]
 ROUTES = ("exact", "spectral", "galerkin", "taylor")
 #: the routes that give kernels at every lag and series terms (taylor: short lags only)
 FULL_ROUTES = ("exact", "spectral", "galerkin")
+#: a Taylor request refused for its cost at the default degree is retried down to this
+#: degree (one at a time; a cross-check at a lower degree, with its own error estimate and
+#: the 1 % filter of :meth:`Context.kernel`, beats none)
+TAYLOR_FLOOR = TAYLOR_DEGREE - 4
 
 
 def fmt(x: float | None) -> str:
@@ -101,6 +107,8 @@ class Context:
         self.density = None
         self.fdt_reference: dict[int, float] = {}
         self._cache: dict = {}
+        #: the Taylor degree of each kernel order (:meth:`kernel`)
+        self.taylor_degrees: dict[int, int] = {}
 
     def channel_tuples(self, N: int) -> list[tuple[int, ...]]:
         """All channel tuples of order ``N`` if there are at most 4, else 4 representative
@@ -119,16 +127,25 @@ class Context:
         route that produced them). Entries taylor cannot give reliably (error above 1 % of
         the batch's scale: beyond its radius) are NaN. Exceptions propagate; a full route
         (exact, spectral, galerkin) that returns a non-finite value without raising is a
-        :class:`~.settings.VerificationFailedError` (a FAIL, never a silently dropped entry)."""
+        :class:`~.settings.VerificationFailedError` (a FAIL, never a silently dropped entry).
+
+        Taylor kernels of order ``N`` all use one degree, :attr:`taylor_degrees` ``[N]``
+        (default ``DEFAULT_DEGREE``): a request refused for its cost
+        (:class:`ResourceLimitError`) lowers it by one, down to :data:`TAYLOR_FLOOR`, for
+        every later order-``N`` request too (cached values at another degree are
+        recomputed), and ``details["lowered_from"]`` records the default."""
         lags = np.asarray(lags, dtype=float).reshape(-1, len(channels))
+        N = len(channels)
         key = (method, tuple(channels), lags.tobytes())
-        if key in self._cache:
-            return self._cache[key]
+        hit = self._cache.get(key)
+        if hit is not None and (method != "taylor" or hit.details.get("degree") ==
+                                self.taylor_degrees.get(N, TAYLOR_DEGREE)):
+            return hit
         K = self.H.kernel(tuple(channels))
-        opts = {"on_radius": "warn"} if method == "taylor" else {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = K.evaluate(lags, method=method, **opts)
+            res = self._taylor(K, lags, N) if method == "taylor" else \
+                K.evaluate(lags, method=method)
         vals = np.array(res.values, dtype=float).reshape(-1)
         errs = np.abs(np.array(res.error_or_nan, dtype=float).reshape(-1))
         if method == "taylor":
@@ -147,3 +164,28 @@ class Context:
         out = KernelValues(vals, errs, res.method, dict(res.details))
         self._cache[key] = out
         return out
+
+    def taylor_note(self, orders) -> str:
+        """``"taylor at degree 7 for order 2 (degree 8 refused for its cost)"`` for the
+        ``orders`` whose Taylor degree was lowered (:meth:`kernel`), else ``""``."""
+        low = {N: self.taylor_degrees[N] for N in orders if N in self.taylor_degrees}
+        if not low:
+            return ""
+        return "taylor at " + ", ".join(f"degree {d} for order {N}" for N, d in low.items()) \
+            + f" (degree {TAYLOR_DEGREE} refused for its cost)"
+
+    def _taylor(self, K, lags: np.ndarray, N: int):
+        """The Taylor route at this order's degree, lowered on cost refusals (:meth:`kernel`)."""
+        while True:
+            degree = self.taylor_degrees.get(N, TAYLOR_DEGREE)
+            try:
+                res = K.evaluate(lags, method="taylor", on_radius="warn", degree=degree)
+            except ResourceLimitError:
+                if degree <= TAYLOR_FLOOR:
+                    raise
+                self.taylor_degrees[N] = degree - 1
+                continue
+            details = {**res.details, "degree": degree}
+            if degree < TAYLOR_DEGREE:
+                details["lowered_from"] = TAYLOR_DEGREE
+            return type(res)(res.values, res.error, res.method, details)
