@@ -606,3 +606,13 @@ def test_taylor_degree_lowered_on_cost_refusal_for_every_request_of_the_order():
     assert "backends: order 2 [taylor]" not in checks
     sym = {c.name: c for c in check_symmetry(ctx)}["identity: kernel symmetry [taylor]"]
     assert sym.status in ("PASS", "SKIP")       # never WEAK on an all-NaN comparison
+
+
+def test_taylor_far_over_its_budget_is_not_retried():
+    """noisy_rnn4's K₁ chains are 3.9× over the raw-term limit at degrees 8 and 7: no
+    retry (degree 6 runs 31 s, and order 2 needed degree 4: 312 s for a quick verify); the
+    refusal propagates as it did and the degree stays the default."""
+    ctx = Context(load_model("noisy_rnn4"), None, 1, settings_for(True, 1, 4))
+    with pytest.raises(ResourceLimitError):
+        ctx.kernel("taylor", (0,), [[0.05], [0.1]])
+    assert ctx.taylor_degrees == {}
