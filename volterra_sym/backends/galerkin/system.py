@@ -38,6 +38,7 @@ from functools import cached_property
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg.blas import dsyrk
 
 from ...errors import AccuracyNotReachedError
 from .basis import MonomialBasis
@@ -102,6 +103,17 @@ def _whiten(L: np.ndarray, v: np.ndarray) -> np.ndarray:
     return scipy.linalg.solve_triangular(L, v.T, lower=True).T
 
 
+def _gram(Psi: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``Ψᵀ diag(w) Ψ``, exactly symmetric: for weights ``w ≥ 0`` by a symmetric rank-k
+    update of ``√w Ψ`` (half the products of ``Ψᵀ(wΨ)``); a signed density's weights (the
+    ``galerkin_density`` measure may dip below 0) by the plain product, symmetrised."""
+    if np.all(w >= 0):
+        U = dsyrk(1.0, np.asarray(Psi * np.sqrt(w)[:, None], dtype=float), trans=1, lower=0)
+        return np.triu(U) + np.triu(U, 1).T
+    G = Psi.T @ (Psi * w[:, None])
+    return 0.5 * (G + G.T)
+
+
 def assemble(basis: MonomialBasis, white: Whitening, x: np.ndarray, w: np.ndarray,
              phi: np.ndarray, fvals: np.ndarray, D: np.ndarray, kicks: dict,
              groups: list[np.ndarray] | None = None) -> list[Sums]:
@@ -133,8 +145,7 @@ def assemble(basis: MonomialBasis, white: Whitening, x: np.ndarray, w: np.ndarra
     for rows in (groups or [slice(None)]):
         ww = w[rows] / w[rows].sum()
         WPsi = Psi[rows] * ww[:, None]
-        G = Psi[rows].T @ WPsi
-        G = 0.5 * (G + G.T)
+        G = _gram(Psi[rows], ww)
         A = WPsi.T @ values[rows]
         if T2 is not None:
             A = A + (T2.T @ G.T).T
@@ -216,6 +227,17 @@ def _real_times(M: np.ndarray, V: np.ndarray) -> np.ndarray:
     return (M @ V.real) + 1j * (M @ V.imag)
 
 
+def _gram_solver(G: np.ndarray):
+    """``X ↦ G⁻¹X`` from one factorisation of the Gram matrix ``G``: Cholesky (it is
+    symmetric positive definite), LU where rounding has made it numerically indefinite."""
+    try:
+        c = scipy.linalg.cho_factor(G)
+        return lambda X: scipy.linalg.cho_solve(c, X, check_finite=False)
+    except np.linalg.LinAlgError:
+        lu = scipy.linalg.lu_factor(G)
+        return lambda X: scipy.linalg.lu_solve(lu, X, check_finite=False)
+
+
 def build_system(sums: Sums, Q: np.ndarray, cond_G: float, what: str,
                  pairing: str = "measure") -> GalerkinSystem:
     """The modal system of the Galerkin matrices in the basis ``ψ Q``, paired with ``p0``
@@ -228,13 +250,12 @@ def build_system(sums: Sums, Q: np.ndarray, cond_G: float, what: str,
             f"{what}: the basis is ill-conditioned under the averaging measure (cond(G) = "
             f"{cond_G:.2g}, {sums.G.shape[0] - Q.shape[1]} functions below the cutoff); "
             "lower the degree", error=cond_G)
-    G = Q.T @ sums.G @ Q
-    A = Q.T @ sums.A @ Q
-    Lam = np.linalg.solve(G, A)
-    Ms = {k: np.linalg.solve(G, Q.T @ B @ Q) for k, B in sums.B.items()}
+    solve = _gram_solver(Q.T @ sums.G @ Q)
+    Lam = solve(Q.T @ sums.A @ Q)
+    Ms = {k: solve(Q.T @ B @ Q) for k, B in sums.B.items()}
     m = Q.T @ sums.m
-    cf = np.linalg.solve(G, Q.T @ sums.F)
-    lam, V = scipy.linalg.eig(Lam)
+    cf = solve(Q.T @ sums.F)
+    lam, V = scipy.linalg.eig(Lam, overwrite_a=True, check_finite=False)
     try:
         Vinv = np.linalg.inv(V)
         cond_V = norm_2(V) * norm_2(Vinv)
