@@ -198,6 +198,17 @@ class Deadline:
         if estimate > self.seconds:
             self._refuse(estimate, spent, progress)
 
+    def expect(self, seconds: float, what: str) -> None:
+        """Refuse (``ResourceLimitError``, unit :data:`TIME_UNIT`) before ``what``, estimated
+        at ``seconds`` more work, when it would end past the budget: a step of work whose
+        cost a finished one predicts (a run of twice the steps of the last) is not started
+        to be stopped half-way."""
+        spent = self.elapsed()
+        estimate = spent + float(seconds)
+        check_count(estimate, self.seconds, f"{self.what}: {what} after {spent:.3g} s",
+                    TIME_UNIT, f"{self.option}, or raise time_budget, --time-budget (to "
+                    f"about {int(np.ceil(estimate * 1.2))} s)")
+
     def _refuse(self, estimate: float, spent: float, progress: float | None) -> None:
         if progress is None:
             raise ResourceLimitError(

@@ -83,7 +83,8 @@ MAX_N_TIMES = 10_000_000
 GALERKIN_OPTIONS = ("tol", "degree", "paths", "seed", "time_budget")
 KERNEL_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": GALERKIN_OPTIONS,
                   "taylor": ("tol", "degree")}
-SERIES_OPTIONS = {"exact": ("time_budget",), "spectral": ("tol",), "galerkin": GALERKIN_OPTIONS,
+SERIES_OPTIONS = {"exact": ("time_budget",), "spectral": ("tol", "time_budget"),
+                  "galerkin": GALERKIN_OPTIONS,
                   "taylor": ("degree",)}
 
 EXIT_STATUS_HELP = """\
@@ -687,10 +688,11 @@ def _galerkin_args(p: argparse.ArgumentParser, sampling: bool, series: bool = Fa
                             f"(default: {SAMPLE_COUNTS[2]:,})")
         g.add_argument("--seed", type=int, metavar="S",
                        help="seed of those samples, ≥ 0 (default: 0)")
-    exact = ("; exact: stop the integration of the driven means when it is projected "
-             "(or found) to take longer" if series else "")
+    exact = ("; every route's time integration (exact, spectral, galerkin) is stopped "
+             "when it is projected (or found) to take longer" if series else "")
     g.add_argument("--time-budget", type=float, metavar="SECONDS",
-                   help=f"refuse a degree whose estimated time exceeds SECONDS{exact}, 0 < "
+                   help=f"galerkin: refuse a degree whose estimated time exceeds "
+                        f"SECONDS{exact}, 0 < "
                         f"SECONDS ≤ {MAX_TIME_BUDGET:g} (default: {DEFAULT_TIME_BUDGET:g})")
 
 

@@ -20,12 +20,14 @@ A modal system provides ``lam`` ``(M,)``, ``M``, ``dtype``, ``pairing`` ``(M,)``
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
+from ..budget import Deadline
 from ..errors import AccuracyNotReachedError, InvalidInputError
 from ..hierarchy.propagation import Representation
 
@@ -78,6 +80,10 @@ class ModalRepresentation(Representation):
     def take(self, state: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return state[rows] if state.shape[0] > 1 else np.broadcast_to(
             state, (len(rows), state.shape[1]))
+
+
+#: steps of the forward form between two checks of a deadline (~1 ms of work at M = 1000)
+CHECK_EVERY = 64
 
 
 def _taylor_terms(pmax: int) -> int:
@@ -183,12 +189,17 @@ class InputSampler:
 
 
 def propagate_forward(dz: ModalSystem, order: int, K: int, tmax: float, usamp: np.ndarray,
-               Lc: np.ndarray, theta: np.ndarray, kicks=None) -> ForwardRun:
+               Lc: np.ndarray, theta: np.ndarray, kicks=None,
+               deadline: Deadline | None = None) -> ForwardRun:
     """Exponential integrator for ``c_N' = Λ c_N + Σ_k u_k B_kᵀ c_{N-1}``, ``c_0 = p`` (the
     pairing vector): ``K`` uniform steps on ``[0, tmax]``, input samples ``usamp`` at the
     Lobatto nodes of each step ``(K, q, m)``. With ``kicks`` (tuples of channels, the input
     inside the activation, docs/theory.md §10) the forcing holds the contact terms,
-    ``Σ_{j≤N} Σ_{k ∈ kicks, |k| = j} u_{k_1}⋯u_{k_j} B_kᵀ c_{N-j}``."""
+    ``Σ_{j≤N} Σ_{k ∈ kicks, |k| = j} u_{k_1}⋯u_{k_j} B_kᵀ c_{N-j}``. With a ``deadline``
+    (:class:`~volterra_sym.budget.Deadline`) the run is one open-ended run of it, checked
+    every :data:`CHECK_EVERY` steps with the fraction of its ``order·K`` steps done."""
+    if deadline is not None:
+        deadline.begin(open_ended=True)
     q = theta.size
     M, lam = dz.M, dz.lam
     delta = tmax / K
@@ -219,6 +230,8 @@ def propagate_forward(dz: ModalSystem, order: int, K: int, tmax: float, usamp: n
         c = np.zeros((K + 1, M), dtype=dtype)
         for i in range(K):
             c[i + 1] = E * c[i] + b[i]
+            if deadline is not None and i % CHECK_EVERY == CHECK_EVERY - 1:
+                deadline.check(((N - 1) * K + i + 1) / (order * K))
         nodes = np.empty((K, q, M), dtype=dtype)
         nodes[:, 0] = c[:-1]
         nodes[:, -1] = c[1:]
@@ -279,26 +292,34 @@ def forward_grid(q: int) -> tuple[np.ndarray, np.ndarray]:
 def converged_forward(dz: ModalSystem, a0: np.ndarray, order: int, tmax: float,
                       sampler: InputSampler, theta: np.ndarray, Lc: np.ndarray, *,
                       tol: float, memory_budget: float, noise_unit: float, max_steps: int,
-                      what: str, K: int | None = None, kicks=None
+                      what: str, K: int | None = None, kicks=None,
+                      deadline: Deadline | None = None
                       ) -> tuple[ForwardRun, int, np.ndarray]:
     """The forward form with ``K`` doubled until the step-end values of two runs agree to
     ``tol/4`` (relative to the largest term of each order, plus ``noise_unit`` times the
     rounding magnitude). Returns ``(run, K, time_error per order)``; with ``K`` given, one
     run at that step count (time error zero: the caller already has it). ``kicks``: as in
-    :func:`propagate_forward`."""
+    :func:`propagate_forward`. With a ``deadline`` every run is checked between its steps,
+    and a doubled run is not started when twice the last run's time would end past the
+    budget (:meth:`~volterra_sym.budget.Deadline.expect`)."""
     q = theta.size
     if K is not None:
-        return propagate_forward(dz, order, K, tmax, sampler(K), Lc, theta, kicks), K, \
-            np.zeros(order)
+        return propagate_forward(dz, order, K, tmax, sampler(K), Lc, theta, kicks,
+                                 deadline), K, np.zeros(order)
     lam = np.asarray(dz.lam)
     slow = np.abs(np.real(lam[np.abs(lam) > 1e-12 * max(float(np.abs(lam).max()), 1.0)]))
     rate = float(slow.min()) if slow.size else 1.0
     itemsize = np.dtype(dz.dtype).itemsize
     kmax = int(min(max_steps, memory_budget / (3 * q * dz.M * itemsize * order)))
     K = int(min(max(8, math.ceil(tmax * max(rate, 1e-3))), max(kmax, 8)))
-    prev = None
+    prev, last = None, None
     while True:
-        prop = propagate_forward(dz, order, K, tmax, sampler(K), Lc, theta, kicks)
+        if deadline is not None and last is not None:
+            deadline.expect(2 * last, f"the next run of the time integration ({K} steps of "
+                            f"Δt={tmax / K:.3g}, twice the last, which took {last:.3g} s)")
+        started = time.perf_counter()
+        prop = propagate_forward(dz, order, K, tmax, sampler(K), Lc, theta, kicks, deadline)
+        last = time.perf_counter() - started
         ends = prop.endpoint_terms(a0)
         if not np.all(np.isfinite(ends)):
             raise InvalidInputError(

@@ -56,6 +56,7 @@ from ...budget import (
     DEFAULT_TIME_BUDGET,
     MAX_TIME_BUDGET,
     SAMPLE_COUNTS,
+    Deadline,
     check_count,
     check_memory,
     memory_budget,
@@ -976,7 +977,9 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     (:data:`DEFAULT_TARGET` of the largest ``|T_N|``, N ≥ 1, within
     :data:`LADDER_SECONDS` per step): on ``tanh3`` the default degree 5 left ``T_1`` off by
     5e-4 (inside its estimate 4e-3), enough to bend the residual slopes of docs/theory.md §8
-    at ε = 0.05."""
+    at ε = 0.05. The option ``time_budget`` (seconds) also bounds the time integrations of
+    every degree tried (one :class:`~volterra_sym.budget.Deadline`); a degree the ladder
+    cannot finish in it leaves the last finished one."""
     opts = parse_options(model, options)
     f = sp.sympify(f)
     times = np.asarray(times, dtype=float)
@@ -985,12 +988,16 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
         max(_degrees(model, f, opts)[0], DEFAULT_DEGREE.get(model.n, 3))
     if opts.degree is None:
         degree = max(degree, _needed_degree(model, range(1, order + 1)))
+    # the time integrations of every degree tried under one budget
+    deadline = Deadline(opts.seconds, f"the galerkin series up to t = {float(times[-1]):.6g} "
+                        f"at order {order}", "request a shorter time span (t_max), a slower "
+                        "input u, a looser tol, a lower order or degree")
     if opts.degree is not None or opts.tol is not None:
-        return _series_at_degree(model, f, order, u, times, degree, opts, kicks)
+        return _series_at_degree(model, f, order, u, times, degree, opts, kicks, deadline)
     best = None
     while True:
         try:
-            res = _series_at_degree(model, f, order, u, times, degree, opts, kicks)
+            res = _series_at_degree(model, f, order, u, times, degree, opts, kicks, deadline)
         except (ResourceLimitError, AccuracyNotReachedError):
             if best is None:
                 raise
@@ -1008,8 +1015,11 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
 
 
 def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
-                      degree: int, opts: GalerkinOptions, kicks) -> SeriesTerms:
-    """:func:`galerkin_series` at one basis degree (its errors: module docstring)."""
+                      degree: int, opts: GalerkinOptions, kicks,
+                      deadline: Deadline) -> SeriesTerms:
+    """:func:`galerkin_series` at one basis degree (its errors: module docstring); the
+    forward runs — the full basis, the lower degrees, the replicates — checked against
+    ``deadline`` (:func:`~volterra_sym.backends.modal.converged_forward`)."""
     _check_resolved(model, degree, range(1, order + 1), "series term of order", "")
     asm = _assemble(model, f, degree, opts, kicks)
     forward_kicks = kicks if model.input == "activation" else None
@@ -1032,7 +1042,8 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
         return converged_forward(
             system, system.a0, order, tmax, sampler, theta, Lc, tol=tol,
             memory_budget=opts.budget, noise_unit=system.rounding(1.0),
-            max_steps=_MAX_STEPS, what="galerkin series", K=K, kicks=forward_kicks)
+            max_steps=_MAX_STEPS, what="galerkin series", K=K, kicks=forward_kicks,
+            deadline=deadline)
 
     system = systems.total
     prop, K, terr = run(system)

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from ...budget import Deadline
 from ...errors import (
     InvalidInputError,
     UnsupportedOrderError,
 )
 from ...model import SRNN
 from ..modal import ForwardRun, InputSampler, converged_forward, forward_grid, forward_output
+from ..stepping import budget_option
 from .collocation import (
     Discretisation,
 )
@@ -37,7 +39,11 @@ class SeriesResult:
 @_blas_limited
 def series_terms(model: SRNN, f: sp.Expr, order: int, u: Callable, times,
                  **options) -> SeriesResult:
-    """``T_0..T_order`` at ``times`` through the forward hierarchy (module docstring)."""
+    """``T_0..T_order`` at ``times`` through the forward hierarchy (module docstring).
+    Option ``time_budget`` (seconds, default
+    :data:`~volterra_sym.budget.DEFAULT_TIME_BUDGET`): every forward run of the refinement
+    steps under one :class:`~volterra_sym.budget.Deadline` (checked between steps; a
+    doubled run whose predicted time ends past it is not started)."""
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
         raise InvalidInputError(f"order must be a positive integer, got {order!r}",
                                 param="order")
@@ -50,8 +56,13 @@ def series_terms(model: SRNN, f: sp.Expr, order: int, u: Callable, times,
         raise InvalidInputError("times must be a non-empty 1-d array of finite, non-negative, "
                                 "non-decreasing values", param="times")
     f = sp.sympify(f)
+    options = dict(options)
+    seconds = budget_option({"time_budget": options.pop("time_budget", None)})
     opts = _options(model, options)
     tmax = float(times[-1])
+    deadline = Deadline(seconds, f"the spectral series up to t = {tmax:.6g} at order {order}",
+                        "request a shorter time span (t_max), a slower input u, a looser "
+                        "tol or a lower order")
     q = _LOBATTO_Q
     theta, Lc = forward_grid(q)
     sampler = InputSampler(u, model.m, tmax, q) if tmax > 0 else None
@@ -62,7 +73,8 @@ def series_terms(model: SRNN, f: sp.Expr, order: int, u: Callable, times,
         prop, K, err = converged_forward(
             dz, a0, order, tmax, sampler, theta, Lc, tol=opts.tol,
             memory_budget=opts.memory_budget, noise_unit=_rounding(dz, 1.0),
-            max_steps=_MAX_STEPS, what="spectral series", K=state.get("K"))
+            max_steps=_MAX_STEPS, what="spectral series", K=state.get("K"),
+            deadline=deadline)
         if "K" not in state:
             state["K"], state["time_err"] = K, err
         return prop
