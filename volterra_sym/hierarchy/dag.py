@@ -27,6 +27,7 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
+from ..arrays import check_unmasked
 from ..density import stationary_density
 from ..errors import (
     AccuracyNotReachedError,
@@ -34,7 +35,6 @@ from ..errors import (
     ResourceLimitError,
 )
 from ..model import SRNN
-from ..model.noise import check_unmasked
 from ..operators import (
     KickPerturbation,
     Perturbation,

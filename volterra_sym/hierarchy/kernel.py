@@ -18,13 +18,13 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
+from ..arrays import check_unmasked
 from ..budget import time_budget
 from ..errors import (
     AccuracyNotReachedError,
     InvalidInputError,
     ResourceLimitError,
 )
-from ..model.noise import check_unmasked
 from ..operators import (
     OperatorExpr,
     Perturbation,
