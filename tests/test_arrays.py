@@ -185,3 +185,31 @@ def test_call_sites_name_their_params():
     SA = np.ones((2, 3))
     _refused("SA", signature_kernel, np.ma.MaskedArray(SA, mask=[[0, 1, 0], [0, 0, 0]]))
     _refused("SB", signature_kernel, SA, [[1.0, 2.0, np.inf]])
+
+
+def test_hierarchy_and_montecarlo_entry_points_refuse_masked_arrays():
+    import sympy as sp
+
+    from volterra_sym.density.linearisation import lyapunov
+    from volterra_sym.hierarchy.convergence import diagnose_series
+    from volterra_sym.hierarchy.dag import check_eps, check_input, check_times
+    from volterra_sym.hierarchy.kernel import check_lags
+    from volterra_sym.montecarlo.simulate import _resolve_initial
+
+    _refused("lags", check_lags, _masked((3, 2)), 2)
+    _refused("lags", check_lags, np.array([[10**400, 1]], dtype=object), 2)
+    _refused("lags", check_lags, [["0.1", "0.2"]], 2)
+    _refused("lags", check_lags, [[0.1, np.nan]], 2)
+    np.testing.assert_array_equal(check_lags([[sp.Rational(1, 2), 1]], 2), [[0.5, 1.0]])
+    _refused("times", check_times, np.ma.MaskedArray([0.0, 1.0, 2.0], mask=[0, 1, 0]))
+    _refused("times", check_times, [0.0, "1"])
+    _refused("eps", check_eps, np.ma.MaskedArray([0.1, 0.2], mask=[0, 1]))
+    assert check_eps(np.ma.MaskedArray([0.1, 0.2])).tolist() == [0.1, 0.2]
+    _refused("u", check_input, lambda t: np.ma.MaskedArray([1.0], mask=[True]), 1)
+    _refused("terms", diagnose_series, np.ma.MaskedArray(np.ones((2, 3)),
+                                                         mask=[[0, 0, 1], [0, 0, 0]]), 0.1)
+    _refused("A", lyapunov, np.ma.MaskedArray(-np.eye(2), mask=[[0, 1], [0, 0]]), np.eye(2))
+    _refused("D", lyapunov, -np.eye(2), [[1.0, 0.0], [0.0, 1j]])
+    lin = _model("linear")
+    _refused("initial", _resolve_initial, lin, _masked((2,), (1,)), 4)
+    _refused("initial", _resolve_initial, lin, np.array([0.1, 0.2j]), 4)

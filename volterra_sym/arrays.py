@@ -47,16 +47,39 @@ def _describe(value) -> str:
     return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
 
 
+def _cast_objects(raw: np.ndarray, value, name: str, what: str) -> np.ndarray:
+    """An object array of numbers as floats (see :func:`real_array`, ``objects=True``)."""
+    flat = raw.ravel()
+    if any(v is None for v in flat):
+        raise InvalidInputError(f"{name} must be {what}, got None in {_describe(value)}",
+                                param=name)
+    if any(isinstance(v, (complex, np.complexfloating)) for v in flat):
+        raise InvalidInputError(f"{name} must be real, got complex values", param=name)
+    if any(isinstance(v, (str, bytes, bool, np.bool_)) for v in flat):
+        raise InvalidInputError(f"{name} must be {what}, got {_describe(value)}", param=name)
+    try:
+        return raw.astype(float)
+    except OverflowError:
+        raise InvalidInputError(f"{name} must lie in the float range (|x| ≤ 1.8e308)",
+                                param=name) from None
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must be {what}, got {_describe(value)}",
+                                param=name) from None
+
+
 def real_array(value, name: str, *, ndim: int | tuple[int, ...] | None = None,
-               finite: bool = True, last: int | None = None,
-               what: str = "an array of real numbers") -> np.ndarray:
+               finite: bool = True, last: int | None = None, objects: bool = False,
+               copy: bool = False, what: str = "an array of real numbers") -> np.ndarray:
     """``value`` as a float ndarray, else :class:`InvalidInputError` with ``param=name``.
 
     Refused: ``None``; a masked array with a masked entry; complex values (a cast to float
     would drop the imaginary part); text, booleans, objects and ragged nesting (anything whose
-    dtype kind is not integer or float); with ``finite`` NaN or inf; a number of dimensions
+    dtype kind is not integer or float — with ``objects`` an object array of numbers, such
+    as SymPy numbers or Python ints, is cast instead, its ``None``, text, booleans and
+    numbers outside the float range refused); with ``finite`` NaN or inf; a number of dimensions
     not ``ndim`` (an int or a tuple of allowed ints); a last axis not of size ``last``.
-    Nothing is cut or promoted. With ``finite=False`` the check of an ndarray is O(1)
+    Nothing is cut or promoted. The result shares memory with a float ``value`` unless
+    ``copy``. With ``finite=False`` the check of an ndarray is O(1)
     (dtype and shape only; a masked array is an O(1) isinstance check unless it has a mask).
     """
     value = check_unmasked(value, name)
@@ -64,16 +87,19 @@ def real_array(value, name: str, *, ndim: int | tuple[int, ...] | None = None,
         raise InvalidInputError(f"{name} must be {what}, got None", param=name)
     try:
         raw = np.asarray(value)
-    except (TypeError, ValueError):           # ragged nesting, unconvertible objects
+    except (TypeError, ValueError, OverflowError):     # ragged nesting, odd objects
         raise InvalidInputError(f"{name} must be {what} (not ragged or mixed), got "
                                 f"{_describe(value)}", param=name) from None
     kind = raw.dtype.kind
     if kind == "c":
         raise InvalidInputError(f"{name} must be real, got complex values", param=name)
+    if kind == "O" and objects:
+        raw = _cast_objects(raw, value, name, what)
+        kind = raw.dtype.kind
     if kind not in _REAL_KINDS:
         raise InvalidInputError(f"{name} must be {what}, got {_describe(value)} (dtype "
                                 f"{raw.dtype})", param=name)
-    arr = raw.astype(float, copy=False)
+    arr = raw.astype(float, copy=copy)
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if arr.ndim not in allowed:

@@ -138,8 +138,8 @@ def _check_draw(rng, size, n: int, arrays: float = 2.0) -> int:
 def gaussian_sampler(mean, cov) -> Sampler:
     """Exact draws from ``N(mean, cov)`` (``mean``, ``cov`` finite and real, ``cov``
     symmetric positive semi-definite; else :class:`InvalidInputError` naming them)."""
-    mean = np.atleast_1d(real_array(mean, "mean"))     # scalars promoted, nothing cut
-    cov = np.atleast_2d(real_array(cov, "cov"))
+    mean = np.atleast_1d(real_array(mean, "mean", copy=True))  # scalars promoted, not cut
+    cov = np.atleast_2d(real_array(cov, "cov", copy=True))
     if mean.ndim != 1:
         raise InvalidInputError(f"mean must be a vector, got shape {mean.shape}",
                                 param="mean")
@@ -321,7 +321,7 @@ class BurnInSampler:
             self.start_mean = np.asarray(start_mean, dtype=float)
             self.start_root = psd_sqrt(start_cov, "the linearised covariance")
         else:
-            h0 = np.asarray(start, dtype=float)
+            h0 = real_array(start, "start", finite=False, copy=True)
             if h0.shape not in ((self.n,), (1, self.n)) or not np.all(np.isfinite(h0)):
                 raise InvalidInputError(f"start must be a finite state of shape ({self.n},), "
                                         f"got shape {h0.shape}", param="start")
@@ -626,7 +626,7 @@ class StateNoiseBurnIn:
         self.start_root = psd_sqrt(S0 @ S0.T / (2.0 * rate), "D(h*)/(2κ)")
         self.start_mean = center
         if start is not None:
-            h0 = np.asarray(start, dtype=float)
+            h0 = real_array(start, "start", finite=False, copy=True)
             if h0.shape not in ((self.n,), (1, self.n)) or not np.all(np.isfinite(h0)):
                 raise InvalidInputError(f"start must be a finite state of shape ({self.n},), "
                                         f"got shape {h0.shape}", param="start")

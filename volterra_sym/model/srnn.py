@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..arrays import real_array
+from ..arrays import check_unmasked, real_array
 from ..errors import (
     InvalidInputError,
     NotApplicableError,
@@ -42,7 +42,6 @@ from .noise import (
     box_points,
     check_diffusion_positive,
     check_input_mode,
-    check_unmasked,
     noisy_rnn_A,
     noisy_rnn_sigma,
     support_1d,

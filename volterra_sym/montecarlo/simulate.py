@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from ..arrays import real_array
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN
@@ -158,15 +159,12 @@ def input_table(u: Callable, times: np.ndarray, m: int) -> np.ndarray:
             raise InvalidInputError(f"u({t:g}) returned None; u must return an array of "
                                     f"shape ({m},) (did the function forget to return?)",
                                     param="u")
-        if np.iscomplexobj(raw) or any(isinstance(x, complex)
-                                       for x in np.ravel(np.asarray(raw, dtype=object))):
-            raise InvalidInputError(f"u({t:g}) returned complex values {raw!r:.60}; u must "
-                                    "be real (nothing is cut to its real part)", param="u")
         try:
-            val = np.asarray(raw, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"u({t:g}) must return a real array of shape ({m},): "
-                                    f"{exc}", param="u") from None
+            val = real_array(raw, "u", objects=True, finite=False,
+                             what=f"a real array of shape ({m},) (nothing is cut to its "
+                                  "real part)")
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"u({t:g}): {exc}", param="u") from None
         if val.shape != (m,) and not (m == 1 and val.ndim == 0):
             raise InvalidInputError(f"u({t:g}) returned shape {val.shape}; u must return an "
                                     f"array of shape ({m},) (one entry per input channel, "
@@ -269,11 +267,8 @@ def _resolve_initial(model: SRNN, initial, n_paths: int):
         return stationary_sampler(model, initial), None
     if callable(initial):
         return initial, None
-    try:
-        arr = np.asarray(initial, dtype=float)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"initial must be a sampler, 'stationary' or an array; got "
-                                f"{type(initial).__name__}", param="initial") from None
+    arr = real_array(initial, "initial", finite=False,
+                     what="a sampler, 'stationary' or an array of real numbers")
     if arr.shape == (model.n,):
         arr = np.broadcast_to(arr, (n_paths, model.n))
     if arr.shape != (n_paths, model.n):
