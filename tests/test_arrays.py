@@ -213,3 +213,17 @@ def test_hierarchy_and_montecarlo_entry_points_refuse_masked_arrays():
     lin = _model("linear")
     _refused("initial", _resolve_initial, lin, _masked((2,), (1,)), 4)
     _refused("initial", _resolve_initial, lin, np.array([0.1, 0.2j]), 4)
+
+
+def test_montecarlo_grids_refuse_masked_arrays():
+    from volterra_sym.montecarlo.control import linearised_model
+    from volterra_sym.montecarlo.kicks import kick_kernel
+    from volterra_sym.montecarlo.simulate import time_indices
+
+    grid = np.ma.MaskedArray([0.0, 0.5, 1.0], mask=[0, 1, 0])
+    _refused("times", time_indices, grid, 0.5)
+    _refused("t_obs", time_indices, grid, 0.5, "t_obs")
+    np.testing.assert_array_equal(time_indices(np.ma.MaskedArray(grid.data), 0.5), [0, 1, 2])
+    lin = _model("linear")
+    _refused("lags", kick_kernel, lin, grid, n_paths=64, dt=0.5)
+    _refused("linearize_at", linearised_model, lin, _masked((2, 2)))

@@ -184,11 +184,8 @@ def time_indices(times, dt: float, what: str = "times") -> np.ndarray:
     if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating))
                                     and np.isfinite(dt) and dt > 0):
         raise InvalidInputError(f"dt must be a positive finite number, got {dt!r}", param="dt")
-    try:
-        t = np.atleast_1d(np.asarray(times, dtype=float))
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{what} must be a 1-d sequence of numbers, got {times!r}",
-                                param=what) from None
+    t = np.atleast_1d(real_array(times, what, objects=True, finite=False,
+                                 what="a 1-d sequence of numbers"))
     if t.ndim != 1 or t.size == 0:
         raise InvalidInputError(f"{what} must be a non-empty 1-d sequence of times", param=what)
     if not np.all(np.isfinite(t)) or np.any(t < 0):
@@ -363,7 +360,7 @@ class PathJob:
         if not (isinstance(max_norm, (int, float, np.floating)) and max_norm > 0):
             raise InvalidInputError(f"max_norm must be positive, got {max_norm!r}",
                                     param="max_norm")
-        eps = np.atleast_1d(np.asarray(eps, dtype=float))
+        eps = np.atleast_1d(real_array(eps, "eps", objects=True, finite=False))
         if eps.ndim != 1 or not np.all(np.isfinite(eps)):
             raise InvalidInputError(f"eps must be finite numbers, got {eps}", param="eps")
         self.n_paths, self.n_steps, self.scheme = n_paths, int(n_steps), scheme
