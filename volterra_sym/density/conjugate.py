@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import InvalidInputError
+from ..arrays import real_array, state_points
 from ..model import SRNN
 from .classify import NoClosedFormError, density_kind
 from .linearisation import activation_derivative, arrays, drift, gaussian_moments
@@ -31,26 +31,6 @@ def _no_closed_form(model: SRNN) -> NoClosedFormError:
     return NoClosedFormError(
         f"no conjugate variable for {model!r}: the stationary density has no closed form "
         "(nonlinear, n > 1, not a gradient system with isotropic noise)")
-
-
-def state_points(x, n: int, param: str = "x") -> np.ndarray:
-    """``x`` as real points ``(..., n)`` of the state space (a scalar or ``(...)`` for
-    ``n = 1`` gets the last axis), else :class:`InvalidInputError` naming ``param`` — a
-    check of dtype and shape only (O(1)): the callables it guards run in hot loops."""
-    try:
-        kind = np.asarray(x).dtype.kind
-    except (TypeError, ValueError):       # ragged nested sequences
-        kind = "O"
-    if kind not in "iuf":
-        raise InvalidInputError(f"{param} must be real numbers (states h of shape (..., {n})), "
-                                f"got {type(x).__name__} of dtype kind {kind!r}", param=param)
-    arr = np.asarray(x, dtype=float)
-    if n == 1 and (arr.ndim == 0 or arr.shape[-1] != 1):
-        arr = arr[..., None]
-    if arr.ndim == 0 or arr.shape[-1] != n:
-        raise InvalidInputError(f"{param} must have shape (..., {n}) (one state of the "
-                                f"{n}-unit model per row), got {arr.shape}", param=param)
-    return arr
 
 
 def conjugate_variables(model: SRNN) -> Callable[[np.ndarray], np.ndarray]:
@@ -95,7 +75,7 @@ def second_conjugate_variables(model: SRNN, v: Callable | None = None
         CG, WC = C.T @ G0 @ C, W @ C      # (m, m), (n, m)
 
         def w_grad(x):
-            x = np.asarray(x, dtype=float)
+            x = state_points(x, model.n)
             vx = v(x)
             s = da(x @ W.T + b)                                 # (..., n)
             CJC = -CG + np.einsum("ik,...i,il->...kl", C, s, WC)
@@ -104,7 +84,7 @@ def second_conjugate_variables(model: SRNN, v: Callable | None = None
     scale = 1e-5 * (1.0 + float(np.max(np.abs(C))))
 
     def w_fd(x):
-        x = np.asarray(x, dtype=float)
+        x = real_array(x, "x", finite=False)
         vx = v(x)
         out = vx[..., :, None] * vx[..., None, :]
         for k1 in range(C.shape[1]):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from ..arrays import real_array
 from ..errors import InvalidInputError, NotApplicableError
 from ..model import SRNN, ModelError
 from ..model.cache import derived
@@ -90,15 +91,13 @@ def lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:
     :class:`InvalidInputError` names ``A`` or ``D``."""
     mats = {}
     for name, M in (("A", A), ("D", D)):
-        raw = np.asarray(M) if M is not None else np.asarray(None)
-        if raw.dtype.kind not in "iuf" or raw.ndim != 2 or raw.shape[0] != raw.shape[1] \
-                or raw.shape[0] == 0:
+        raw = real_array(M, name, finite=False, copy=True,
+                         what="a non-empty square matrix of real numbers")
+        if raw.ndim != 2 or raw.shape[0] != raw.shape[1] or raw.shape[0] == 0:
             raise InvalidInputError(f"{name} must be a non-empty square matrix of real "
                                     f"numbers, got {type(M).__name__} of shape "
                                     f"{raw.shape}", param=name)
-        mats[name] = raw.astype(float)
-        if not np.all(np.isfinite(mats[name])):
-            raise InvalidInputError(f"{name} must be finite (found NaN or inf)", param=name)
+        mats[name] = real_array(raw, name)                 # finite
     A, D = mats["A"], mats["D"]
     if A.shape != D.shape:
         raise InvalidInputError(f"D has shape {D.shape}, A has {A.shape}: they must match",

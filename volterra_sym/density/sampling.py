@@ -55,6 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arrays import real_array
 from ..budget import check_count, check_memory, montecarlo_seconds
 from ..errors import (
     InvalidInputError,
@@ -133,28 +134,12 @@ def _check_draw(rng, size, n: int, arrays: float = 2.0) -> int:
     return int(size)
 
 
-def _real_array(x, name: str, ndim: int) -> np.ndarray:
-    """``x`` as a finite real float array (``ndim`` 1 or 2, scalars promoted), else
-    :class:`InvalidInputError` naming ``name``; nothing is cut."""
-    try:
-        raw = np.asarray(x)
-    except (TypeError, ValueError):
-        raw = np.asarray(None)
-    if x is None or raw.dtype.kind not in "iuf":
-        raise InvalidInputError(f"{name} must be an array of real numbers, got "
-                                f"{type(x).__name__} {str(x)[:60]!r}", param=name)
-    arr = (np.atleast_1d if ndim == 1 else np.atleast_2d)(raw.astype(float))
-    if not np.all(np.isfinite(arr)):
-        raise InvalidInputError(f"{name} must be finite (found NaN or inf)", param=name)
-    return arr
-
-
 # ---------------------------------------------------------------------- closed forms
 def gaussian_sampler(mean, cov) -> Sampler:
     """Exact draws from ``N(mean, cov)`` (``mean``, ``cov`` finite and real, ``cov``
     symmetric positive semi-definite; else :class:`InvalidInputError` naming them)."""
-    mean = _real_array(mean, "mean", 1)
-    cov = _real_array(cov, "cov", 2)
+    mean = np.atleast_1d(real_array(mean, "mean", copy=True))  # scalars promoted, not cut
+    cov = np.atleast_2d(real_array(cov, "cov", copy=True))
     if mean.ndim != 1:
         raise InvalidInputError(f"mean must be a vector, got shape {mean.shape}",
                                 param="mean")
@@ -336,7 +321,7 @@ class BurnInSampler:
             self.start_mean = np.asarray(start_mean, dtype=float)
             self.start_root = psd_sqrt(start_cov, "the linearised covariance")
         else:
-            h0 = np.asarray(start, dtype=float)
+            h0 = real_array(start, "start", finite=False, copy=True)
             if h0.shape not in ((self.n,), (1, self.n)) or not np.all(np.isfinite(h0)):
                 raise InvalidInputError(f"start must be a finite state of shape ({self.n},), "
                                         f"got shape {h0.shape}", param="start")
@@ -641,7 +626,7 @@ class StateNoiseBurnIn:
         self.start_root = psd_sqrt(S0 @ S0.T / (2.0 * rate), "D(h*)/(2κ)")
         self.start_mean = center
         if start is not None:
-            h0 = np.asarray(start, dtype=float)
+            h0 = real_array(start, "start", finite=False, copy=True)
             if h0.shape not in ((self.n,), (1, self.n)) or not np.all(np.isfinite(h0)):
                 raise InvalidInputError(f"start must be a finite state of shape ({self.n},), "
                                         f"got shape {h0.shape}", param="start")

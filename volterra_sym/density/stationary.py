@@ -30,6 +30,7 @@ import numpy as np
 import scipy.special
 import sympy as sp
 
+from ..arrays import real_array, state_points
 from ..errors import VolterraSymError
 from ..model import SRNN, ModelError
 from ..model.cache import derived
@@ -37,7 +38,6 @@ from ..operators import fokker_planck
 from .bracket import bracket_1d
 from .classify import NoClosedFormError, ReadOnly, density_kind
 from .conjugate import conjugate_variables as _numeric_conjugate
-from .conjugate import state_points
 from .gradient import is_gradient
 from .linearisation import gaussian_moments, is_numeric
 
@@ -269,7 +269,7 @@ class StationaryDensity(ReadOnly):
         fn = sp.lambdify([self.h], self.conjugate_variables(), "numpy")
 
         def v(x):
-            x = np.asarray(x, dtype=float)
+            x = real_array(x, "x", finite=False)
             out = fn(np.moveaxis(x, -1, 0))
             return np.stack([np.broadcast_to(o, x.shape[:-1]) for o in out], axis=-1)
         return v

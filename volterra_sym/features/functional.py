@@ -83,6 +83,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
+from ..arrays import real_array, real_number
 from ..backends.taylor import taylor_hierarchy
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, NotApplicableError
@@ -101,7 +102,6 @@ from .signature import (
     augment_input,
     feature_layout,
     kick_channels,
-    real_array,
     response_features,
 )
 
@@ -345,8 +345,8 @@ class ResponseFunctional(FrozenResult):
         """``ℓ_N(t)`` as flat vectors: shape ``(order + 1, size)`` (``(len(t), order + 1,
         size)`` for an array ``t``); with ``eps`` the combined ``ℓ^ε(t)``, shape ``(size,)``
         (``(len(t), size)``)."""
-        tt = real_array(t, "t")
-        if tt.ndim > 1 or not np.all(np.isfinite(tt)):
+        tt = real_array(t, "t", what="a finite scalar or 1-D array")
+        if tt.ndim > 1:
             raise InvalidInputError(f"t must be a finite scalar or 1-D array, got {t!r}", param="t")
         powers = tt[..., None] ** np.arange(self.degree + 1)
         return np.tensordot(powers, self.matrix(eps, layout), axes=(-1, -2))
@@ -373,15 +373,13 @@ class ResponseFunctional(FrozenResult):
                                         "signatures", param="signatures")
             vals, times, layout = signatures.values, signatures.times, signatures.layout
         else:
-            vals = real_array(signatures, "signatures")
+            vals = real_array(signatures, "signatures", finite=False)
             layout = self.layout if layout is None else layout
             if times is None:
                 raise InvalidInputError("times are required when signatures is an array",
                                         param="times")
-        times = real_array(times, "times")
-        for arr, name in ((vals, "signatures"), (times, "times")):
-            if not np.all(np.isfinite(arr)):
-                raise InvalidInputError(f"{name} contains NaN or inf", param=name)
+        times = real_array(times, "times", finite=False)
+        vals, times = real_array(vals, "signatures"), real_array(times, "times")
         if vals.ndim < 2 or vals.shape[-1] != layout.size or vals.shape[-2] != times.size:
             raise InvalidInputError(
                 f"signatures must have shape (..., T={times.size}, size={layout.size}), "
@@ -492,13 +490,13 @@ class ResponseFunctional(FrozenResult):
         ``Y_j(s) = ∫_0^s ‖u‖_1^j`` (``j = 1..order``) over the words of weight ``N``
         (``= U^N/N!`` when only ``j = 1`` occurs). Shape as :meth:`terms`. Does not include
         the signature's own quadrature error."""
-        t = real_array(times, "times")
+        t = real_array(times, "times", finite=False)
         if callable(u):
             def uabs(s: object) -> np.ndarray:
-                return np.abs(real_array(u(s), "u"))
+                return np.abs(real_array(u(s), "u", finite=False))
             absu: Callable[..., object] | np.ndarray = uabs
         else:
-            absu = np.abs(real_array(u, "u"))
+            absu = np.abs(real_array(u, "u", finite=False))
         fac = np.array([math.factorial(N) for N in range(self.order + 1)], dtype=float)
         if self.channels is None:
             feats = response_features(absu, t, 1, 0, **feature_options)
@@ -563,15 +561,6 @@ def functional_channels(model: object, order: int) -> tuple[tuple[int, ...], ...
     return None
 
 
-def _finite_real(value: object, name: str) -> float:
-    """A finite real number (numpy scalars included), else :class:`InvalidInputError`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value):
-        raise InvalidInputError(f"{name} must hold finite real numbers, got {value!r}",
-                                param=name)
-    return float(value)
-
-
 def _check_eps(eps: object) -> float:
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)) \
             or not np.isfinite(eps):
@@ -617,7 +606,7 @@ def functional_from_coefficients(
     else:
         lens = [_total_order(k) for k in coefficients]
     order = max(lens, default=1) if order is None else _check_int(order, "order", 1)
-    mean0 = _finite_real(mean0, "mean0")
+    mean0 = real_number(mean0, "mean0")
     chans = None
     if channels is not None:
         chans = tuple(tuple(sorted(_int_tuple(ch, "channels"))) for ch in channels)
@@ -655,7 +644,7 @@ def functional_from_coefficients(
         if not cp:
             continue
         powers = np.array([_int_tuple(p, "coefficients") for p in cp], dtype=np.int64)
-        vals = np.array([_finite_real(v, "coefficients") for v in cp.values()])
+        vals = np.array([real_number(v, "coefficients") for v in cp.values()])
         if powers.shape[1] != r or powers.min() < 0 or powers.sum(axis=1).max() > D:
             raise InvalidInputError(f"powers of {k} must be length-{r} tuples with |p| <= {D}",
                                     param="coefficients")

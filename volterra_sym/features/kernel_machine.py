@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.linalg
 
+from ..arrays import real_array
 from ..errors import InvalidInputError
 from ..results import freeze
 from .functional import ResponseFunctional, response_functional
@@ -68,7 +69,6 @@ from .signature import (
     augment_input,
     check_signature_time,
     feature_layout,
-    real_array,
     response_features,
     signature_seconds,
 )
@@ -163,7 +163,7 @@ def signature_batch(
 
     def run(rr: int) -> np.ndarray:
         if isinstance(inputs, np.ndarray) or not _is_callable_seq(inputs):
-            vals = one(real_array(inputs, "inputs"), rr)
+            vals = one(real_array(inputs, "inputs", finite=False), rr)
             return vals if vals.ndim == 2 else vals[None]
         rows = [one(u, rr) for u in inputs]
         if any(lay != layouts[0] for lay in layouts):
@@ -183,7 +183,7 @@ def _check_batch_time(inputs: object, times: object, depth: int, degree: int, re
     """Refuse a :func:`signature_batch` whose estimated seconds exceed ``budget``."""
     t = _check_times(times)
     if isinstance(inputs, np.ndarray) or not _is_callable_seq(inputs):
-        arr = real_array(inputs, "inputs")
+        arr = real_array(inputs, "inputs", finite=False)
         n_in, chunk = (arr.shape[0] if arr.ndim == 3 else 1), 32
         m = arr.shape[-1] if arr.ndim >= 2 else 1
     else:
@@ -257,8 +257,8 @@ def signature_kernel(
     ``SA (A, size)``, ``SB (B, size)`` (default ``SA``) signatures in ``layout``; ``depth`` /
     ``degree`` restrict to a sub-signature (needs ``layout``). Returns ``(A, B)``.
     """
-    SA = _finite(SA, "SA")
-    SB = SA if SB is None else _finite(SB, "SB")
+    SA = real_array(SA, "SA")
+    SB = SA if SB is None else real_array(SB, "SB")
     if SA.ndim != 2 or SB.ndim != 2 or SA.shape[1] != SB.shape[1]:
         raise InvalidInputError(f"SA and SB must be (A, size) and (B, size), got {SA.shape}, "
                                 f"{SB.shape}", param="SB")
@@ -306,7 +306,7 @@ def srnn_features(functionals: Sequence[ResponseFunctional], S: np.ndarray, t: f
     (at time ``t``, in ``layout``, default the functionals' layout). ``(B, n)`` or, with
     ``per_order``, ``(B, n·order)``."""
     L = unit_vectors(functionals, t, eps, layout, per_order)
-    S = _finite(S, "S")
+    S = real_array(S, "S")
     if S.ndim != 2 or S.shape[1] != L.shape[1]:
         chans = functionals[0].channels
         hint = "" if chans is None else (
@@ -329,7 +329,7 @@ def response_kernel_matrix(functionals: Sequence[ResponseFunctional], t: float, 
 
 def feature_kernel(SA: np.ndarray, SB: np.ndarray, M: np.ndarray) -> np.ndarray:
     """``K[a, b] = <S_a, M S_b>`` for signatures ``SA (A, size)``, ``SB (B, size)``."""
-    SA, SB, M = _finite(SA, "SA"), _finite(SB, "SB"), _finite(M, "M")
+    SA, SB, M = real_array(SA, "SA"), real_array(SB, "SB"), real_array(M, "M")
     if SA.ndim != 2 or SB.ndim != 2 or M.shape != (SA.shape[1], SB.shape[1]):
         raise InvalidInputError(f"SA (A, size), SB (B, size) and M (size, size) must agree, got "
                                 f"{SA.shape}, {SB.shape}, {M.shape}", param="M")
@@ -358,24 +358,13 @@ def series_features(model: SRNN, inputs: Sequence[Callable[..., object]], t: flo
 
 
 # --------------------------------------------------------------------------- ridge
-def _finite(value: object, name: str) -> np.ndarray:
-    """``value`` as a real float array with finite entries, else :class:`InvalidInputError`."""
-    arr = real_array(value, name)
-    if not np.all(np.isfinite(arr)):
-        raise InvalidInputError(f"{name} contains NaN or inf", param=name)
-    return arr
-
-
 def _check_xy(X: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    X = real_array(X, name)
-    y = real_array(y, "y")
+    X = real_array(X, name, finite=False)
+    y = real_array(y, "y", finite=False)
     if X.ndim != 2 or y.ndim not in (1, 2) or y.shape[0] != X.shape[0] or X.shape[0] < 2:
         raise InvalidInputError(f"{name} must be 2-D with as many rows as y (>= 2), got "
                                 f"{X.shape} and y {y.shape}", param=name)
-    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
-        raise InvalidInputError(f"{name} and y must be finite",
-                                param=name if not np.all(np.isfinite(X)) else "y")
-    return X, y
+    return real_array(X, name), real_array(y, "y")
 
 
 def _check_lam(lam: float) -> float:
@@ -491,7 +480,7 @@ class RidgeReadout(FrozenResult):
 
     def predict(self, Phi: np.ndarray) -> np.ndarray:
         """Predictions for features ``Phi (B, p)``."""
-        Phi = _finite(Phi, "Phi")
+        Phi = real_array(Phi, "Phi")
         if Phi.ndim != 2 or Phi.shape[1] != self.weights.shape[0]:
             raise InvalidInputError(f"Phi must be (B, {self.weights.shape[0]}), got {Phi.shape}",
                                     param="Phi")
@@ -568,7 +557,7 @@ class KernelRidge(FrozenResult):
 
     def predict(self, K_test: np.ndarray) -> np.ndarray:
         """``ŷ(u) = ȳ + k_c(u)ᵀ α`` with the centred test kernel."""
-        K = _finite(K_test, "K_test")
+        K = real_array(K_test, "K_test")
         if K.ndim != 2 or K.shape[1] != self.col_mean.size:
             raise InvalidInputError(f"K_test must be (A, {self.col_mean.size}), got {K.shape}",
                                     param="K_test")
@@ -661,7 +650,7 @@ def select_lambda(K: np.ndarray, y: np.ndarray, lams: Sequence[float] | None = N
         Kc, _, _ = _center(K)
         scale = max(float(np.trace(Kc)) / K.shape[0], 1e-300)
         lams = scale * np.logspace(-12, 2, 29)
-    lams = real_array(lams, "lams")
+    lams = real_array(lams, "lams", finite=False)
     if lams.ndim != 1 or lams.size == 0:
         raise InvalidInputError(f"lams must be a non-empty sequence of numbers >= 0, got shape "
                                 f"{lams.shape}", param="lams")

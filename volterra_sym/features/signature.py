@@ -63,6 +63,7 @@ from itertools import combinations_with_replacement, product
 
 import numpy as np
 
+from ..arrays import real_array
 from ..budget import DEFAULT_TIME_BUDGET, check_count, check_memory, time_budget
 from ..errors import InvalidInputError
 from ..results import freeze
@@ -108,27 +109,6 @@ def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def real_array(value: object, name: str, what: str = "a real array") -> np.ndarray:
-    """``value`` as a float array; complex values (whose imaginary part a cast to float would
-    drop) and anything that is not numbers are an :class:`InvalidInputError` naming ``name``."""
-    try:
-        arr = np.asarray(value)
-        if np.iscomplexobj(arr):
-            raise InvalidInputError(f"{name} must be real, got complex values", param=name)
-        return arr.astype(float, copy=False)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, InvalidInputError):
-            raise
-        raise InvalidInputError(f"{name} must be {what}: {exc}", param=name) from None
-
-
-def _check_finite(arr: np.ndarray, name: str) -> None:
-    if not np.all(np.isfinite(arr)):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        where = tuple(int(i) for i in bad)
-        raise InvalidInputError(f"{name} contains NaN or inf (first at index {where})", param=name)
-
-
 def _check_overflow(vals: np.ndarray, name: str) -> None:
     """Signatures with NaN/inf (finite input whose iterated integrals left the float range)
     are an :class:`InvalidInputError` naming ``name``, never returned."""
@@ -140,11 +120,10 @@ def _check_overflow(vals: np.ndarray, name: str) -> None:
 
 
 def _check_times(times: object) -> np.ndarray:
-    t = real_array(times, "times", "a 1-D array of real numbers")
+    t = real_array(times, "times", what="a 1-D array of real numbers")
     if t.ndim != 1 or t.size == 0:
         raise InvalidInputError(f"times must be a non-empty 1-D array, got shape {t.shape}",
                                 param="times")
-    _check_finite(t, "times")
     if t[0] < 0:
         raise InvalidInputError(f"times must be non-negative (inputs start at 0), got "
                                 f"times[0]={t[0]}", param="times")
@@ -394,7 +373,6 @@ def tensor_exp(increment: np.ndarray, depth: int) -> np.ndarray:
     """
     depth = _check_int(depth, "depth", 1)
     inc = real_array(increment, "increment")
-    _check_finite(inc, "increment")
     if inc.ndim >= 1:
         rows = math.prod(inc.shape[:-1])
         size = _size_estimate(inc.shape[-1], depth)
@@ -454,7 +432,8 @@ def _expanding_from_increments(
     def store(rows_idx: np.ndarray, vals: np.ndarray) -> None:
         nonlocal result
         _check_overflow(vals, name)
-        red = real_array(reduce(vals), "reduce", "a real array (B, rows, k)")
+        red = real_array(reduce(vals), "reduce", what="a real array (B, rows, k)",
+                         finite=False)
         if not np.all(np.isfinite(red)):
             raise InvalidInputError("reduce returned NaN or inf", param="reduce")
         if red.ndim != 3 or red.shape[:2] != vals.shape[:2]:
@@ -543,13 +522,12 @@ def _expanding_from_increments(
 
 
 def _as_batch_path(X: object, name: str = "X") -> tuple[np.ndarray, bool]:
-    arr = real_array(X, name, "a real array of shape (T, d) or (B, T, d)")
+    arr = real_array(X, name, what="a real array of shape (T, d) or (B, T, d)")
     if arr.ndim not in (2, 3) or arr.shape[-1] < 1 or arr.shape[-2] < 1:
         raise InvalidInputError(
             f"{name} must have shape (T, d) or (B, T, d) with T, d >= 1, got {arr.shape}",
             param=name,
         )
-    _check_finite(arr, name)
     single = arr.ndim == 2
     return (arr[None] if single else arr), single
 
@@ -653,7 +631,8 @@ def _fine_grid(times: np.ndarray, refine: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _point_value(u: Callable[..., object], t: float, m: int | None = None) -> np.ndarray:
     """``u(t)`` as a real vector ``(m,)`` (a scalar as ``(1,)``), validated."""
-    val = real_array(u(t), "u", "a real scalar or a 1-D array at every t")
+    val = real_array(u(t), "u", what="a real scalar or a 1-D array at every t",
+                     finite=False)
     if val.ndim > 1 or val.size == 0:
         raise InvalidInputError(
             f"u(t) must return a scalar or an array of shape (m,), got {val.shape}",
@@ -676,7 +655,7 @@ class _CallableInput:
         span = grid[-1] - grid[0]
         pts = grid[-1] - span * np.arange(p) / p if span > 0 else grid[-1] + np.arange(p)
         try:
-            res = real_array(u(pts), "u")
+            res = real_array(u(pts), "u", finite=False)
         except Exception:  # noqa: BLE001 - any failure means "not vectorised"
             return
         if res.shape == (p, self.m):
@@ -702,7 +681,7 @@ class _CallableInput:
         if self.mode == "pointwise":
             vals = np.stack([self._point(float(t)) for t in pts])
         else:
-            res = real_array(self.u(pts), "u", "a real array")
+            res = real_array(self.u(pts), "u", what="a real array", finite=False)
             n = pts.size
             if self.mode == "rows" and res.size == n * self.m and res.shape[0] == n:
                 vals = res.reshape(n, self.m)
@@ -764,7 +743,8 @@ class _ProductInput:
     def __call__(self, t: object) -> np.ndarray:
         ta = np.asarray(t, dtype=float)
         if ta.ndim == 0:
-            val = real_array(self.u(float(ta)), "u", "a real scalar or a 1-D array at every t")
+            val = real_array(self.u(float(ta)), "u", finite=False,
+                             what="a real scalar or a 1-D array at every t")
             val = val.reshape(-1)
             return _products(val[None], self.channels)[0]
         if self._ev is None:
@@ -912,7 +892,7 @@ def feature_path_increments(
 
 def _real_samples(u: object) -> np.ndarray:
     """Sampled input as a float array, a single channel ``(T,)`` as ``(T, 1)``."""
-    arr = real_array(u, "u", "callable or a real array")
+    arr = real_array(u, "u", what="callable or a real array", finite=False)
     return arr[:, None] if arr.ndim == 1 else arr
 
 
@@ -926,7 +906,7 @@ def _check_samples(u: object, t: np.ndarray) -> np.ndarray:
             f"and B, m >= 1, got {np.shape(u)}",
             param="u",
         )
-    _check_finite(arr, "u")
+    real_array(arr, "u")                 # finite (names the first NaN/inf)
     if t[0] != 0:
         raise InvalidInputError(
             f"sampled u needs times[0] == 0 (X is integrated from 0 and u is unknown on "
@@ -990,10 +970,9 @@ class ResponseFeatures(FrozenResult):
 def _resolve_times_out(times: np.ndarray, times_out: object) -> np.ndarray:
     if times_out is None:
         return np.arange(times.size)
-    to = real_array(times_out, "times_out", "a 1-D array of real numbers")
+    to = real_array(times_out, "times_out", what="a 1-D array of real numbers")
     if to.ndim != 1:
         raise InvalidInputError(f"times_out must be 1-D, got shape {to.shape}", param="times_out")
-    _check_finite(to, "times_out")
     j = np.clip(np.searchsorted(times, to), 0, times.size - 1)
     jm = np.clip(j - 1, 0, times.size - 1)
     j = np.where(np.abs(times[jm] - to) < np.abs(times[j] - to), jm, j)

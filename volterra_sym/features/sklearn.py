@@ -51,6 +51,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..arrays import real_array
 from ..backends.taylor import TaylorAccuracyWarning
 from ..budget import time_budget
 from ..errors import InvalidInputError, ResourceLimitError
@@ -60,7 +61,6 @@ from .signature import (
     FeatureLayout,
     augment_input,
     feature_layout,
-    real_array,
     response_features,
 )
 
@@ -154,7 +154,7 @@ def _require_fitted(est: BaseEstimator) -> None:
 
 def reshape_sequences(X: np.ndarray, n_channels: int) -> np.ndarray:
     """``(B, T·m) -> (B, T, m)``: ``X[b, i·m + k] = u_k(t_i)`` (the module's convention)."""
-    X = real_array(X, "X")
+    X = real_array(X, "X", finite=False)
     m = _int_param(n_channels, "n_channels", 1)
     if X.ndim != 2 or X.shape[1] % m:
         raise InvalidInputError(

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arrays import real_array
 from ..errors import InvalidInputError
 
 __all__ = ["SeriesDiagnostics", "ConvergenceWarning", "diagnose_series", "eps_limit",
@@ -103,21 +104,12 @@ def _check_terms(terms) -> np.ndarray:
     ``T_0``), else :class:`InvalidInputError` naming ``terms``; nothing is cut."""
     def bad(msg: str) -> InvalidInputError:
         return InvalidInputError(f"terms {msg}", param="terms")
-    try:
-        raw = np.asarray(terms)
-    except (TypeError, ValueError) as exc:       # ragged nested lists
-        raise bad(f"must be an array (order+1, times) of real numbers ({exc})") from None
-    if raw.dtype.kind == "c":
-        raise bad("must be real, got complex values (nothing is cut to its real part)")
-    if raw.dtype.kind not in "iuf":
-        raise bad(f"must be real numbers, got {raw.dtype} values {str(terms)[:60]!r}")
-    arr = raw.astype(float)
+    arr = real_array(terms, "terms", finite=False, copy=True,
+                     what="an array (order+1, times) of real numbers")
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise bad(f"must have shape (order+1, times) with at least T_0 and one time, got "
                   f"shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise bad("must be finite (found NaN or inf)")
-    return arr
+    return real_array(arr, "terms")                  # finite
 
 
 def diagnose_series(terms: np.ndarray, eps: float, *, rtol: float = 1e-12,

@@ -27,6 +27,7 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
+from ..arrays import real_array
 from ..density import stationary_density
 from ..errors import (
     AccuracyNotReachedError,
@@ -34,7 +35,6 @@ from ..errors import (
     ResourceLimitError,
 )
 from ..model import SRNN
-from ..model.noise import check_unmasked
 from ..operators import (
     KickPerturbation,
     Perturbation,
@@ -431,33 +431,12 @@ def _check_series_finite(res: SeriesTerms, route: str) -> None:
 MAX_TIME = 1e4
 
 
-def _dtype_kind(x) -> str:
-    """numpy's dtype kind of ``x`` as an array ('O' when it is not one: ragged, mixed)."""
-    try:
-        return np.asarray(x).dtype.kind
-    except (TypeError, ValueError):
-        return "O"
-
-
 def check_times(times) -> np.ndarray:
     """Validate an observation-time grid: 1-d, real, finite, ``0 ≤ t ≤ MAX_TIME``,
     non-decreasing (``InvalidInputError`` naming ``times``)."""
     def bad(msg: str) -> InvalidInputError:
         return InvalidInputError(msg, param="times")
-    times = check_unmasked(times, "times")
-    kind = _dtype_kind(times)
-    if times is None or (kind == "O" and any(x is None for x in np.ravel(
-            np.asarray(times, dtype=object)))):
-        raise bad(f"times must be an array of real numbers, got None in {times!r:.60}")
-    if kind == "c":
-        raise bad("times must be real, got a complex array")
-    if kind in "USb":
-        raise bad(f"times must be numbers, got {np.asarray(times).dtype} values {times!r}")
-    try:
-        t = np.asarray(times, dtype=float)
-    except (TypeError, ValueError, OverflowError):
-        raise bad(f"times must be an array of real numbers, got {type(times).__name__}") \
-            from None
+    t = real_array(times, "times", objects=True, finite=False)
     if t.ndim == 0:
         t = t[None]
     if t.ndim != 1 or t.size == 0:
@@ -483,16 +462,8 @@ def check_eps(eps, order: int | None = None) -> np.ndarray:
     naming ``eps``)."""
     def bad(msg: str) -> InvalidInputError:
         return InvalidInputError(msg, param="eps")
-    eps = check_unmasked(eps, "eps")
-    kind = _dtype_kind(eps)
-    if kind == "c":
-        raise bad(f"eps must be real, got {eps!r}")
-    if eps is None or kind in "USb":
-        raise bad(f"eps must be a real number or an array of them, got {eps!r}")
-    try:
-        arr = np.asarray(eps, dtype=float)
-    except (TypeError, ValueError, OverflowError):
-        raise bad(f"eps must be a real number or an array of them, got {eps!r}") from None
+    arr = real_array(eps, "eps", objects=True, finite=False,
+                     what="a real number or an array of them")
     if arr.ndim > 1 or arr.size == 0:
         raise bad(f"eps must be a number or a non-empty 1-d array, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -516,19 +487,11 @@ def check_input(u: Callable, m: int) -> Callable[[float], np.ndarray]:
 
     def wrapped(t: float) -> np.ndarray:
         out = u(t)
-        kind = _dtype_kind(out)
-        if out is None or (kind == "O" and any(x is None for x in np.ravel(
-                np.asarray(out, dtype=object)))):
-            raise bad(f"real numbers, got {out!r:.60}", t)
-        if kind == "c":
-            raise bad(f"real numbers, got complex values {out!r:.60} (nothing is cut to its "
-                      "real part)", t)
         try:
-            val = np.asarray(out, dtype=float) if kind in "iufO" else None
-        except (TypeError, ValueError, OverflowError):
-            val = None
-        if val is None:
-            raise bad(f"an array of real numbers, got {type(out).__name__} {out!r:.60}", t)
+            val = real_array(out, "u", objects=True, finite=False,
+                             what="an array of real numbers (nothing is cut to its real part)")
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"the input u(t) at t={t}: {exc}", param="u") from None
         if val.shape != (m,):
             if m == 1 and val.size == 1:
                 val = val.reshape(1)

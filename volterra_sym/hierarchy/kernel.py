@@ -18,13 +18,13 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
+from ..arrays import real_array
 from ..budget import time_budget
 from ..errors import (
     AccuracyNotReachedError,
     InvalidInputError,
     ResourceLimitError,
 )
-from ..model.noise import check_unmasked
 from ..operators import (
     OperatorExpr,
     Perturbation,
@@ -80,36 +80,13 @@ def check_lags(lags, N: int, *, exact_shape: bool = False) -> np.ndarray:
     def bad(msg: str):
         return InvalidInputError(f"lags {msg}", param="lags")
 
-    if lags is None:
-        raise bad("must be an array of real numbers, got None")
-    lags = check_unmasked(lags, "lags")
-    try:
-        raw = np.asarray(lags)
-    except (TypeError, ValueError, OverflowError) as exc:  # e.g. ragged nested lists
-        raise bad(f"must be an array of real numbers, got {type(lags).__name__} ({exc})") \
-            from None
-    if raw.dtype.kind == "c":
-        raise bad("must be real numbers, got complex values (nothing is cut to its real part)")
-    if raw.dtype.kind == "O":
-        if any(x is None for x in raw.flat):
-            raise bad(f"must be real numbers, got None in {str(lags)[:60]!r}")
-        try:
-            raw = raw.astype(float)
-        except OverflowError:
-            raise bad("must lie in the float range (|σ| ≤ 1.8e308)") from None
-        except (TypeError, ValueError):
-            raise bad(f"must be real numbers, got {type(lags).__name__} "
-                      f"{str(lags)[:60]!r}") from None
-    if raw.dtype.kind not in "iuf":
-        raise bad(f"must be real numbers, got {raw.dtype.name} values {str(lags)[:60]!r}")
-    arr = raw.astype(float)
+    arr = real_array(lags, "lags", objects=True, finite=False, copy=True)
     if N == 1 and not exact_shape and (arr.ndim == 0 or arr.shape[-1] != 1):
         arr = arr[..., None]
     if arr.ndim == 0 or arr.shape[-1] != N:
         raise bad(f"must have shape (..., {N}) for a kernel of order {N}, got shape "
                   f"{arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise bad("must be finite (found NaN or inf)")
+    arr = real_array(arr, "lags")                       # finite
     if np.any(arr < 0):
         raise bad(f"must be ≥ 0 (σ_j = t - s_j is a time since a kick), got "
                   f"{arr[arr < 0].min()}")

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 import sympy as sp
 
+from ..arrays import check_unmasked
 from ..errors import InvalidInputError
 from ..parsing import as_expression
 
@@ -42,23 +43,6 @@ def check_input_mode(mode) -> str:
         raise InvalidInputError(f"input must be one of {INPUT_MODES} (where ε C u(t) enters the "
                                 f"drift), got {mode!r}", param="input")
     return mode
-
-
-def check_unmasked(value, param: str):
-    """A NumPy masked array with a masked entry is refused (:class:`InvalidInputError` naming
-    ``param``): its masked entries would be read as data (``np.asarray`` drops the mask). A
-    fully unmasked one stands for its data."""
-    if not isinstance(value, np.ma.MaskedArray):
-        return value
-    mask = np.ma.getmaskarray(value)
-    if mask.any():
-        where = tuple(int(i) for i in np.argwhere(mask)[0])
-        raise InvalidInputError(f"{param} is a masked array with {int(mask.sum())} masked "
-                                f"entr{'y' if mask.sum() == 1 else 'ies'} (first at index "
-                                f"{list(where)}): masked entries are not data; pass the "
-                                "values to use (e.g. value.filled(x)) or drop them",
-                                param=param)
-    return np.ma.getdata(value)
 
 
 def noisy_rnn_A(B, beta, gamma) -> np.ndarray | sp.Matrix:

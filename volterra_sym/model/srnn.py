@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from ..arrays import check_unmasked, real_array
 from ..errors import (
     InvalidInputError,
     NotApplicableError,
@@ -41,7 +42,6 @@ from .noise import (
     box_points,
     check_diffusion_positive,
     check_input_mode,
-    check_unmasked,
     noisy_rnn_A,
     noisy_rnn_sigma,
     support_1d,
@@ -610,7 +610,7 @@ class SRNN:
                         for j in range(r)] for i in range(n)]
 
             def sig(x: np.ndarray) -> np.ndarray:
-                x = np.asarray(x, dtype=float)
+                x = real_array(x, "x", finite=False)     # dtype/shape only: hot loops
                 cols = tuple(np.moveaxis(x, -1, 0))
                 out = np.empty(x.shape[:-1] + (n, r))
                 for row in entries:
@@ -683,7 +683,7 @@ class SRNN:
         G, W, b = p["Gamma"], p["W"], p["b"]
 
         def phi(x: np.ndarray) -> np.ndarray:
-            x = np.asarray(x, dtype=float)
+            x = real_array(x, "x", finite=False)     # dtype/shape only: hot loops
             return -x @ G.T + a(x @ W.T + b)
         return phi
 

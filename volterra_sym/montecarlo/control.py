@@ -53,6 +53,7 @@ import scipy.integrate
 import scipy.linalg
 import sympy as sp
 
+from ..arrays import real_array
 from ..errors import InvalidInputError, NotApplicableError
 from ..model import SRNN, Z
 from .integrators import model_arrays
@@ -85,7 +86,8 @@ def linearised_model(model: SRNN, states, kind: str = "tangent"
         raise InvalidInputError(f"linearization must be one of {LINEARISATIONS}, got "
                                 f"{kind!r}", param="linearization")
     p = model_arrays(model)
-    X = np.asarray(states, dtype=float)
+    X = real_array(states, "linearize_at", finite=False,
+                   what=f"finite states of shape (N, {model.n}) or ({model.n},)")
     X = X.reshape(1, -1) if X.ndim == 1 else X
     if X.ndim != 2 or X.shape[1] != model.n or not np.all(np.isfinite(X)):
         raise InvalidInputError(f"linearize_at must be finite states of shape (N, {model.n}) "

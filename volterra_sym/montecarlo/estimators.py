@@ -71,6 +71,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import real_array
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
 from ..model import SRNN
@@ -865,11 +866,8 @@ def second_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fd
     if check_flag(control_variate, "control_variate"):
         raise UnsupportedOrderError("control variates are implemented for first-order "
                                     "kernels and CRN responses, not at second order")
-    try:
-        lags = np.asarray(lags, dtype=float)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"lags must be an array of lag pairs, got {lags!r}",
-                                param="lags") from None
+    lags = real_array(lags, "lags", objects=True, finite=False,
+                      what="an array of lag pairs")
     if lags.ndim == 1 and lags.size == 2:
         lags = lags[None]
     if lags.ndim != 2 or lags.shape[1] != 2:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arrays import real_array
 from ..budget import check_count, check_memory
 from ..density.linearisation import linearisation
 from ..density.sampling import StateNoiseBurnIn, state_noise_burn_in
@@ -252,11 +253,8 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
                                          and 0 <= burn_in <= 1e3):
         raise InvalidInputError(f"burn_in must be between 0 and 1e3 relaxation times, got "
                                 f"{burn_in!r}", param="burn_in")
-    try:
-        lags = np.asarray(lags, dtype=float)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"lags must be numbers or pairs of numbers, got {lags!r}",
-                                param="lags") from None
+    lags = real_array(lags, "lags", objects=True, finite=False,
+                      what="numbers or pairs of numbers")
     if lags.ndim == 0:
         lags = lags[None]
     if lags.ndim == 1:

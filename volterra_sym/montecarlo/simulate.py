@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from ..arrays import real_array
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN
@@ -158,15 +159,12 @@ def input_table(u: Callable, times: np.ndarray, m: int) -> np.ndarray:
             raise InvalidInputError(f"u({t:g}) returned None; u must return an array of "
                                     f"shape ({m},) (did the function forget to return?)",
                                     param="u")
-        if np.iscomplexobj(raw) or any(isinstance(x, complex)
-                                       for x in np.ravel(np.asarray(raw, dtype=object))):
-            raise InvalidInputError(f"u({t:g}) returned complex values {raw!r:.60}; u must "
-                                    "be real (nothing is cut to its real part)", param="u")
         try:
-            val = np.asarray(raw, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"u({t:g}) must return a real array of shape ({m},): "
-                                    f"{exc}", param="u") from None
+            val = real_array(raw, "u", objects=True, finite=False,
+                             what=f"a real array of shape ({m},) (nothing is cut to its "
+                                  "real part)")
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"u({t:g}): {exc}", param="u") from None
         if val.shape != (m,) and not (m == 1 and val.ndim == 0):
             raise InvalidInputError(f"u({t:g}) returned shape {val.shape}; u must return an "
                                     f"array of shape ({m},) (one entry per input channel, "
@@ -186,11 +184,8 @@ def time_indices(times, dt: float, what: str = "times") -> np.ndarray:
     if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating))
                                     and np.isfinite(dt) and dt > 0):
         raise InvalidInputError(f"dt must be a positive finite number, got {dt!r}", param="dt")
-    try:
-        t = np.atleast_1d(np.asarray(times, dtype=float))
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{what} must be a 1-d sequence of numbers, got {times!r}",
-                                param=what) from None
+    t = np.atleast_1d(real_array(times, what, objects=True, finite=False,
+                                 what="a 1-d sequence of numbers"))
     if t.ndim != 1 or t.size == 0:
         raise InvalidInputError(f"{what} must be a non-empty 1-d sequence of times", param=what)
     if not np.all(np.isfinite(t)) or np.any(t < 0):
@@ -269,11 +264,8 @@ def _resolve_initial(model: SRNN, initial, n_paths: int):
         return stationary_sampler(model, initial), None
     if callable(initial):
         return initial, None
-    try:
-        arr = np.asarray(initial, dtype=float)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"initial must be a sampler, 'stationary' or an array; got "
-                                f"{type(initial).__name__}", param="initial") from None
+    arr = real_array(initial, "initial", finite=False,
+                     what="a sampler, 'stationary' or an array of real numbers")
     if arr.shape == (model.n,):
         arr = np.broadcast_to(arr, (n_paths, model.n))
     if arr.shape != (n_paths, model.n):
@@ -368,7 +360,7 @@ class PathJob:
         if not (isinstance(max_norm, (int, float, np.floating)) and max_norm > 0):
             raise InvalidInputError(f"max_norm must be positive, got {max_norm!r}",
                                     param="max_norm")
-        eps = np.atleast_1d(np.asarray(eps, dtype=float))
+        eps = np.atleast_1d(real_array(eps, "eps", objects=True, finite=False))
         if eps.ndim != 1 or not np.all(np.isfinite(eps)):
             raise InvalidInputError(f"eps must be finite numbers, got {eps}", param="eps")
         self.n_paths, self.n_steps, self.scheme = n_paths, int(n_steps), scheme

@@ -37,6 +37,7 @@ import numpy as np
 import scipy.sparse
 import sympy as sp
 
+from ..arrays import real_array
 from ..budget import check_count, check_memory
 from ..errors import NotApplicableError
 from ..parsing import as_expression
@@ -335,7 +336,7 @@ class PackedAlgebra:
         ``g_K = Σ_u H_u (C_K A)_u`` with one sparse matrix ``C`` per polynomial."""
         single = isinstance(polys, ChainPoly)
         plist = [polys] if single else list(polys)
-        x = np.asarray(x, dtype=float)
+        x = real_array(x, "x", finite=False)     # dtype/shape only, O(1) for ndarrays
         S = x.shape[0]
         plan = _EvalPlan(self, plist, self.V if split is None else split)
         check_memory(8.0 * len(plist) * S, f"the values of {len(plist)} polynomials at "

@@ -40,6 +40,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import sympy as sp
 
+from ..arrays import real_array
 from ..budget import check_count
 from ..model import SRNN
 from ..model.activations import get_activation
@@ -297,7 +298,7 @@ class ChainSpace(PackedAlgebra):
     # ------------------------------------------------------------------ numbers
     def variables_at(self, h: np.ndarray) -> np.ndarray:
         """Chain variables ``x`` at states ``h (S, n)``: ``(S, V)``."""
-        h = np.asarray(h, dtype=float).reshape(-1, self.n)
+        h = real_array(h, "h", finite=False).reshape(-1, self.n)
         if self.kind == "linear":
             return h
         z = h @ self.W.T + self.b

@@ -1,0 +1,229 @@
+"""The one validator of user-supplied numeric arrays (volterra_sym.arrays) and the numeric
+callables it guards: every refusal is an InvalidInputError naming the parameter (checked by
+type and ``param``, never message text); masked arrays with masked entries never have their
+hidden data read."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from volterra_sym import SRNN
+from volterra_sym.arrays import check_unmasked, real_array, real_number, state_points
+from volterra_sym.density.conjugate import conjugate_variables, second_conjugate_variables
+from volterra_sym.density.sampling import gaussian_sampler
+from volterra_sym.errors import InvalidInputError
+from volterra_sym.features.kernel_machine import signature_kernel
+from volterra_sym.features.signature import tensor_exp
+from volterra_sym.operators.packed import PackedAlgebra
+from volterra_sym.operators.powers import ChainSpace
+
+
+def _masked(shape=(3, 2), where=(1, 0)):
+    """A masked array whose masked entry hides a finite, plausible value (so that reading
+    the hidden data gives no error of its own)."""
+    data = np.arange(np.prod(shape), dtype=float).reshape(shape) * 0.1
+    mask = np.zeros(shape, dtype=bool)
+    mask[where] = True
+    return np.ma.MaskedArray(data, mask=mask)
+
+
+def _refused(param, fn, *args, **kw):
+    with pytest.raises(InvalidInputError) as info:
+        fn(*args, **kw)
+    assert info.value.param == param
+    return info.value
+
+
+# ----------------------------------------------------------------------------- real_array
+@pytest.mark.parametrize("value", [
+    _masked(),
+    np.array([1.0, 2.0 + 1e-3j]),
+    [1.0, 2j],
+    "1.5",
+    ["1", "2"],
+    np.array([1.0, None], dtype=object),
+    np.array([1.0, 2.0], dtype=object),
+    [[1.0], [1.0, 2.0]],
+    None,
+    np.array([True, False]),
+    [1.0, float("nan")],
+    np.array([[0.0, np.inf]]),
+    {"a": 1.0},
+])
+def test_real_array_refusals_name_the_param(value):
+    _refused("widgets", real_array, value, "widgets")
+
+
+def test_real_array_shape_checks_name_the_param():
+    _refused("w", real_array, np.zeros((2, 3)), "w", ndim=1)
+    _refused("w", real_array, np.zeros(3), "w", ndim=(0, 2))
+    _refused("w", real_array, np.zeros((2, 3)), "w", last=2)
+    _refused("w", real_array, 1.0, "w", last=1)
+    assert real_array(np.zeros((2, 3)), "w", ndim=(1, 2), last=3).shape == (2, 3)
+
+
+def test_real_array_accepts_real_numbers_as_float():
+    for value, shape in [(1, ()), (2.5, ()), ([1, 2, 3], (3,)), (np.arange(6).reshape(2, 3),
+                                                                  (2, 3)),
+                         (np.float32(1.5), ()), (np.array([1, 2], dtype=np.uint8), (2,))]:
+        out = real_array(value, "v")
+        assert isinstance(out, np.ndarray) and out.dtype == float and out.shape == shape
+
+
+def test_real_array_finite_false_is_dtype_and_shape_only():
+    x = np.array([np.nan, np.inf, 1.0])
+    out = real_array(x, "x", finite=False)
+    assert out is x                                   # no copy, no scan
+    _refused("x", real_array, x, "x")
+    _refused("x", real_array, np.array([1j]), "x", finite=False)
+    _refused("x", real_array, _masked(), "x", finite=False)
+
+
+def test_fully_unmasked_masked_array_is_its_data():
+    data = np.array([[1.0, 2.0], [3.0, 4.0]])
+    for ma in (np.ma.MaskedArray(data, mask=np.zeros((2, 2), bool)),
+               np.ma.MaskedArray(data)):              # nomask
+        out = real_array(ma, "m")
+        assert not isinstance(out, np.ma.MaskedArray)
+        np.testing.assert_array_equal(out, data)
+        assert state_points(ma, 2).shape == (2, 2)
+    assert check_unmasked(3.0, "p") == 3.0
+
+
+def test_check_unmasked_names_param_and_stays_importable_from_noise():
+    from volterra_sym.model.noise import check_unmasked as legacy
+    assert legacy is check_unmasked
+    _refused("B", check_unmasked, _masked(), "B")
+
+
+def test_real_number():
+    assert real_number(np.int64(3), "c") == 3.0 and real_number(0.5, "c") == 0.5
+    for bad in (True, np.nan, np.inf, "1", 1j, np.array(1.0), [1.0], None):
+        _refused("c", real_number, bad, "c")
+
+
+def test_state_points():
+    assert state_points(0.3, 1).shape == (1,)
+    assert state_points([0.1, 0.2], 1).shape == (2, 1)
+    assert state_points(np.zeros((4, 2)), 2).shape == (4, 2)
+    _refused("x", state_points, np.zeros((4, 3)), 2)
+    _refused("h", state_points, _masked((4, 2)), 2, "h")
+    _refused("x", state_points, [[0.1, "a"]], 2)
+    _refused("x", state_points, [[0.1, 1j]], 2)
+    _refused("x", state_points, [[0.1], [0.1, 0.2]], 2)
+
+
+# ----------------------------------------------------------------------------- model callables
+def _model(activation="tanh"):
+    return SRNN(Gamma=[[1, 0.5], [0, 2]], W=[[0.3, -0.2], [0.4, 0.1]], C=[[1, 0], [0.5, 2]],
+                sigma=[[0.5, 0], [0, 0.7]], b=[0.1, -0.2], activation=activation)
+
+
+def _state_noise_model():
+    return SRNN(Gamma=1.0, W=0.5, C=1.0, sigma="0.5 + 0.1*h1**2", activation="tanh")
+
+
+@pytest.mark.parametrize("which", ["drift", "noise"])
+def test_model_numpy_callables_refuse_masked_points(which):
+    m = _model()
+    fn = m.drift_numpy() if which == "drift" else m.noise_numpy()
+    x = _masked((3, 2))
+    _refused("x", fn, x)
+    # a fully unmasked masked array is its data
+    np.testing.assert_array_equal(fn(np.ma.MaskedArray(x.data)), fn(x.data))
+
+
+@pytest.mark.parametrize("which", ["drift", "noise"])
+def test_model_numpy_callables_refuse_complex_and_text(which):
+    m = _state_noise_model()
+    fn = m.drift_numpy() if which == "drift" else m.noise_numpy()
+    assert fn(np.array([[0.3]])).shape[0] == 1
+    _refused("x", fn, np.array([[0.3 + 0.1j]]))
+    _refused("x", fn, np.array([["0.3"]]))
+    _refused("x", fn, _masked((2, 1), (0, 0)))
+
+
+# ----------------------------------------------------------------------------- packed chains
+def test_packed_chains_refuse_masked_points():
+    m = _model()
+    space = ChainSpace(m)
+    P = space.L0(space.from_expr(m.h[0] * m.h[1]))
+    h = _masked((4, 2))
+    _refused("h", space.variables_at, h)
+    x = space.variables_at(h.data)
+    xm = np.ma.MaskedArray(x, mask=np.zeros(x.shape, bool))
+    xm[2, 3] = np.ma.masked
+    _refused("x", space.evaluate, P, xm)
+    _refused("x", space.evaluate, [P, P], xm)
+    _refused("x", PackedAlgebra.evaluate, space, P, xm)
+    _refused("x", space.evaluate, P, x.astype(complex))
+    # unmasked: the values of the plain array
+    np.testing.assert_array_equal(space.evaluate(P, np.ma.MaskedArray(x)),
+                                  space.evaluate(P, x))
+
+
+def test_conjugate_variables_refuse_masked_points():
+    lin = _model("linear")
+    v, w = conjugate_variables(lin), second_conjugate_variables(lin)
+    _refused("x", v, _masked((3, 2)))
+    _refused("x", w, _masked((3, 2)))
+    one = SRNN(Gamma=1.0, W=0.5, C=1.0, sigma=0.5, activation="tanh")
+    w1 = second_conjugate_variables(one)
+    _refused("x", w1, _masked((3, 1), (2, 0)))
+    w_fd = second_conjugate_variables(one, v=conjugate_variables(one))
+    _refused("x", w_fd, _masked((3, 1), (2, 0)))
+
+
+# ----------------------------------------------------------------------------- call sites
+def test_call_sites_name_their_params():
+    _refused("mean", gaussian_sampler, _masked((2,), (0,)), np.eye(2))
+    _refused("cov", gaussian_sampler, [0.0, 0.0], [[1.0, 0.0], [0.0, 1j]])
+    _refused("cov", gaussian_sampler, [0.0, 0.0], [[1.0, np.nan], [0.0, 1.0]])
+    _refused("increment", tensor_exp, _masked((1, 2), (0, 1)), 2)
+    _refused("increment", tensor_exp, np.array([[1.0, "a"]], dtype=object), 2)
+    _refused("increment", tensor_exp, [[np.nan, 1.0]], 2)
+    SA = np.ones((2, 3))
+    _refused("SA", signature_kernel, np.ma.MaskedArray(SA, mask=[[0, 1, 0], [0, 0, 0]]))
+    _refused("SB", signature_kernel, SA, [[1.0, 2.0, np.inf]])
+
+
+def test_hierarchy_and_montecarlo_entry_points_refuse_masked_arrays():
+    import sympy as sp
+
+    from volterra_sym.density.linearisation import lyapunov
+    from volterra_sym.hierarchy.convergence import diagnose_series
+    from volterra_sym.hierarchy.dag import check_eps, check_input, check_times
+    from volterra_sym.hierarchy.kernel import check_lags
+    from volterra_sym.montecarlo.simulate import _resolve_initial
+
+    _refused("lags", check_lags, _masked((3, 2)), 2)
+    _refused("lags", check_lags, np.array([[10**400, 1]], dtype=object), 2)
+    _refused("lags", check_lags, [["0.1", "0.2"]], 2)
+    _refused("lags", check_lags, [[0.1, np.nan]], 2)
+    np.testing.assert_array_equal(check_lags([[sp.Rational(1, 2), 1]], 2), [[0.5, 1.0]])
+    _refused("times", check_times, np.ma.MaskedArray([0.0, 1.0, 2.0], mask=[0, 1, 0]))
+    _refused("times", check_times, [0.0, "1"])
+    _refused("eps", check_eps, np.ma.MaskedArray([0.1, 0.2], mask=[0, 1]))
+    assert check_eps(np.ma.MaskedArray([0.1, 0.2])).tolist() == [0.1, 0.2]
+    _refused("u", check_input, lambda t: np.ma.MaskedArray([1.0], mask=[True]), 1)
+    _refused("terms", diagnose_series, np.ma.MaskedArray(np.ones((2, 3)),
+                                                         mask=[[0, 0, 1], [0, 0, 0]]), 0.1)
+    _refused("A", lyapunov, np.ma.MaskedArray(-np.eye(2), mask=[[0, 1], [0, 0]]), np.eye(2))
+    _refused("D", lyapunov, -np.eye(2), [[1.0, 0.0], [0.0, 1j]])
+    lin = _model("linear")
+    _refused("initial", _resolve_initial, lin, _masked((2,), (1,)), 4)
+    _refused("initial", _resolve_initial, lin, np.array([0.1, 0.2j]), 4)
+
+
+def test_montecarlo_grids_refuse_masked_arrays():
+    from volterra_sym.montecarlo.control import linearised_model
+    from volterra_sym.montecarlo.kicks import kick_kernel
+    from volterra_sym.montecarlo.simulate import time_indices
+
+    grid = np.ma.MaskedArray([0.0, 0.5, 1.0], mask=[0, 1, 0])
+    _refused("times", time_indices, grid, 0.5)
+    _refused("t_obs", time_indices, grid, 0.5, "t_obs")
+    np.testing.assert_array_equal(time_indices(np.ma.MaskedArray(grid.data), 0.5), [0, 1, 2])
+    lin = _model("linear")
+    _refused("lags", kick_kernel, lin, grid, n_paths=64, dt=0.5)
+    _refused("linearize_at", linearised_model, lin, _masked((2, 2)))
