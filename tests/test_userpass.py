@@ -1,9 +1,11 @@
 """Friction found by a new user's pass through the README, docs and examples: each test
 failed before its fix (exit codes and error types, never message text)."""
 
+import numpy as np
 import pytest
 
 from volterra_sym.cli import main
+from volterra_sym.errors import InvalidInputError
 
 
 def run(capsys, *argv):
@@ -33,3 +35,34 @@ def test_unused_small_paths_is_ignored_under_auto(capsys, argv):
 def test_bad_or_too_few_galerkin_paths_still_refused(capsys, argv):
     code, _, err = run(capsys, *argv)
     assert code == 2 and "Traceback" not in err
+
+
+# volterra_sym.reports.plots.plot_series called as a user would: matplotlib's raw
+# ValueError came out of ax.plot / savefig for partial sums of several ε (3-D), times that
+# do not match and a path whose suffix is no image format
+@pytest.mark.parametrize("case", ["several eps", "times mismatch", "1-D sums", "suffix",
+                                  "text"])
+def test_plot_series_refuses_bad_arguments(tmp_path, case):
+    from volterra_sym.reports.plots import plot_series
+
+    times = np.linspace(0.0, 1.0, 11)
+    sums = np.vstack([np.ones(11), np.linspace(1.0, 2.0, 11)])
+    path = tmp_path / "s.png"
+    args = {"several eps": (times, np.stack([sums, sums]), path),
+            "times mismatch": (times[:5], sums, path),
+            "1-D sums": (times, sums[0], path),
+            "suffix": (times, sums, tmp_path / "s.xyz"),
+            "text": (times, [["a"] * 11, ["b"] * 11], path)}[case]
+    with pytest.raises(InvalidInputError):
+        plot_series(*args)
+    assert not path.exists()
+
+
+def test_plot_series_takes_partial_sums(tmp_path):
+    import volterra_sym as vs
+    from volterra_sym.reports.plots import plot_series
+
+    hier = vs.ResponseHierarchy(vs.load_model("linear2d"), "h1", order=2)
+    times = np.linspace(0.0, 2.0, 9)
+    sums = hier.series(lambda t: np.array([np.sin(t)]), times, 0.1)
+    assert plot_series(times, sums, tmp_path / "s.pdf").stat().st_size > 0
