@@ -770,14 +770,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp_s.add_argument("--t-max", type=float, default=5.0,
                       help=f"last observation time, 0 < T ≤ {MAX_T_MAX:g}")
     sp_s.add_argument("--n-times", type=int, default=201,
-                      help=f"number of observation times in [0, T], 2..{MAX_N_TIMES:,}")
+                      help=f"number of observation times in [0, T], 2..{MAX_N_TIMES:,}; the "
+                           "table prints about 20 of them, --json and --plot every one")
     sp_s.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
     _route_args(sp_s)
     _galerkin_args(sp_s, sampling=True, series=True)
     sp_s.add_argument("--plot", metavar="FILE",
                       help="write a figure of <f>_0 and each partial sum against t; .png "
                            "is appended unless FILE ends in an image format (default: none)")
-    sp_s.add_argument("--json", action="store_true", help="print JSON (default: a table)")
+    sp_s.add_argument("--json", action="store_true",
+                      help="print JSON with every time, term and error (default: a table of "
+                           "the partial sums at about 20 of the times)")
     _common(sp_s)
     sp_s.set_defaults(func=cmd_series)
 
