@@ -708,6 +708,8 @@ def _galerkin_args(p: argparse.ArgumentParser, sampling: bool, series: bool = Fa
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``volterra-sym`` argument parser with every sub-command (docs/cli.rst is
+    generated from it)."""
     from . import cli_montecarlo
 
     p = _Parser(prog="volterra-sym", formatter_class=_Formatter, epilog=EXIT_STATUS_HELP,
