@@ -1,6 +1,8 @@
 """Friction found by a new user's pass through the README, docs and examples: each test
 failed before its fix (exit codes and error types, never message text)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,20 @@ def test_plot_series_takes_partial_sums(tmp_path):
     times = np.linspace(0.0, 2.0, 9)
     sums = hier.series(lambda t: np.array([np.sin(t)]), times, 0.1)
     assert plot_series(times, sums, tmp_path / "s.pdf").stat().st_size > 0
+
+
+# --input with Euler's number (E, exp(1)) parsed fine but crashed in SymPy's cmath printer
+# (KeyError 'Exp1': an internal error, exit 1) before any computation
+@pytest.mark.parametrize("expr", ["E", "exp(1)*sin(t)", "2*E + pi*t"])
+def test_input_with_constant_e(capsys, expr):
+    code, out, err = run(capsys, "series", "linear2d", "--input", expr, "--n-times", "3",
+                         "--order", "1", "--json")
+    assert code == 0, err
+    assert np.all(np.isfinite(np.array(json.loads(out)["terms"])))
+
+
+def test_input_e_is_the_number_e():
+    from volterra_sym.cli import parse_input
+
+    u, _ = parse_input(["E*t + pi"], 1, 2.0)
+    assert u(1.5)[0] == pytest.approx(np.e * 1.5 + np.pi, rel=1e-15)

@@ -280,7 +280,11 @@ def parse_input(exprs: list[str], m: int, t_max: float | None = None):
             if why is not None:
                 raise InvalidInputError(f"--input channel {k} ({e}) is singular on "
                                         f"[0, {t_max:g}]: {why}", param="--input")
-    fns = [sp.lambdify(t, e, "cmath") for e in parsed]
+    # SymPy's cmath printer knows pi but not E (KeyError 'Exp1' from lambdify) and recurses
+    # on a Float: constants go in as the exact rationals of their doubles
+    fns = [sp.lambdify(t, e.xreplace({c: sp.Rational(float(c))
+                                      for c in e.atoms(sp.NumberSymbol)}), "cmath")
+           for e in parsed]
 
     def value(k: int, tt: float) -> float:
         try:
