@@ -16,27 +16,24 @@ def run(capsys, *argv):
     return code, out, err
 
 
-# --paths without --method montecarlo: under auto the chosen route (spectral for tanh1d)
-# does not use it, so it is ignored and named, whatever its size; it was refused as below
-# the galerkin route's 1000 samples, which a user who forgot --method montecarlo could not
-# relate to what they asked
+# --paths outside --method montecarlo counts the galerkin route's samples of p0 (1000 or
+# more): a user who forgot --method montecarlo is refused (exit 2, the message now says
+# what the number counts and that Monte Carlo needs --method montecarlo); a valid count is
+# ignored and named where the chosen route does not use it
 @pytest.mark.parametrize("argv", [
     ["kernel", "tanh1d", "--lags", "0.5", "--paths", "200"],
-    ["series", "tanh1d", "--input", "sin(t)", "--n-times", "3", "--order", "1",
-     "--paths", "200"],
-])
-def test_unused_small_paths_is_ignored_under_auto(capsys, argv):
-    code, out, err = run(capsys, *argv)
-    assert code == 0, err
-
-
-@pytest.mark.parametrize("argv", [
     ["kernel", "tanh1d", "--lags", "0.5", "--paths", "-3"],
     ["kernel", "tanh3", "--lags", "0.5", "--method", "galerkin", "--paths", "200"],
+    ["series", "tanh1d", "--input", "sin(t)", "--n-times", "3", "--paths", "200"],
 ])
-def test_bad_or_too_few_galerkin_paths_still_refused(capsys, argv):
+def test_too_few_paths_outside_montecarlo_refused(capsys, argv):
     code, _, err = run(capsys, *argv)
-    assert code == 2 and "Traceback" not in err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_valid_paths_unused_by_the_route_is_ignored(capsys):
+    code, _, err = run(capsys, "kernel", "tanh1d", "--lags", "0.5", "--paths", "2000")
+    assert code == 0, err
 
 
 # volterra_sym.reports.plots.plot_series called as a user would: matplotlib's raw

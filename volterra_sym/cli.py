@@ -184,21 +184,17 @@ def _route_options(args, route: str, table: dict[str, tuple[str, ...]],
              "degree": None if args.degree is None else _positive_int("--degree", args.degree),
              "paths": None, "seed": None, "time_budget": None}
     if getattr(args, "paths", None) is not None:
-        # the range of the galerkin route's samples of p0 only where they are drawn:
-        # elsewhere --paths is refused (explicit --method) or ignored and named (auto) as
-        # any other unused option, not refused as "≥ 1000" when Monte Carlo was meant
         lo, hi, _ = SAMPLE_COUNTS
-        if "paths" not in table.get(route, ()):
-            given["paths"] = _positive_int("--paths", args.paths)
-        elif isinstance(args.paths, int) and not lo <= args.paths <= hi:
-            mc = " (Monte Carlo paths: --method montecarlo)" if (also or {}).get("paths") \
-                else ""
-            raise InvalidInputError(f"--paths must be an integer between {lo:,} and {hi:,} "
-                                    f"here, got {args.paths}: the number of samples of p0 "
-                                    f"averaging the {route} route's matrices{mc}",
+        if isinstance(args.paths, int) and not lo <= args.paths <= hi:
+            # outside --method montecarlo, --paths counts the galerkin route's samples
+            # (a user who forgot --method montecarlo was told only "between 1000 and 1e8")
+            mc = (" outside --method montecarlo", "; Monte Carlo paths (≥ 2) need --method "
+                  "montecarlo") if (also or {}).get("paths") else ("", "")
+            raise InvalidInputError(f"--paths must be an integer between {lo:,} and {hi:,}"
+                                    f"{mc[0]}, got {args.paths}: it counts the samples of p0 "
+                                    f"averaging the galerkin route's matrices{mc[1]}",
                                     param="--paths")
-        else:
-            given["paths"] = _positive_int("--paths", args.paths, hi, lo=lo)
+        given["paths"] = _positive_int("--paths", args.paths, hi, lo=lo)
     if getattr(args, "seed", None) is not None:
         given["seed"] = _positive_int("--seed", args.seed, 2**63 - 1, lo=0)
     if getattr(args, "time_budget", None) is not None:
