@@ -28,9 +28,10 @@ against the spectral series, and plots test error against depth and degree.
     python examples/kernel_machine.py [--quick] [--out examples/out/kernel_machine.png]
 
 ``--quick`` (60 training / 100 test inputs, Taylor degree 8, depths ≤ 3, degrees ≤ 3; about
-40 s on one core) is also chosen by the environment variable ``VOLTERRA_EXAMPLES_QUICK=1``,
+10 s) is also chosen by the environment variable ``VOLTERRA_EXAMPLES_QUICK=1``,
 which the documentation gallery sets; the full run uses 200 / 300 inputs, degree 9, depths
-≤ 4, degrees ≤ 5 (16 s; at Taylor degree 10 the student's functionals need 2.01·10⁷ raw
+≤ 4, degrees ≤ 5 (about 30 s; measured 2026-12-05 on 2 shared cores: 8.4 s
+and 29.7 s; at Taylor degree 10 the student's functionals need 2.01·10⁷ raw
 terms, just over the Taylor route's limit of 2·10⁷, and are refused).
 ``VOLTERRA_EXAMPLES_OUT`` changes the default output folder.
 """
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description="An SRNN readout is a kernel machine.")
     ap.add_argument("--quick", action="store_true",
                     default=os.environ.get("VOLTERRA_EXAMPLES_QUICK") == "1",
-                    help="fewer inputs, lower degree (about 40 s; default when "
+                    help="fewer inputs, lower degree (about 10 s; default when "
                          "VOLTERRA_EXAMPLES_QUICK=1)")
     ap.add_argument("--out", help="PNG path (default: examples/out/kernel_machine.png)",
                     default=str(Path(os.environ.get("VOLTERRA_EXAMPLES_OUT", "examples/out"))

@@ -14,7 +14,7 @@ bound ``E_N(t) U(t)^N/N!`` (:meth:`ResponseFunctional.error_bound`) is drawn das
     python examples/response_functional_convergence.py [--out PNG]
 
 (default ``examples/out/functional_convergence.png``; ``VOLTERRA_EXAMPLES_OUT`` changes the
-folder). It takes about 12 s and has no quick mode.
+folder). It takes a few seconds (2.6 s, measured 2026-12-05) and has no quick mode.
 """
 
 from __future__ import annotations

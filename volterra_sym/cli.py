@@ -186,6 +186,15 @@ def _route_options(args, route: str, table: dict[str, tuple[str, ...]],
              "paths": None, "seed": None, "time_budget": None}
     if getattr(args, "paths", None) is not None:
         lo, hi, _ = SAMPLE_COUNTS
+        if isinstance(args.paths, int) and not lo <= args.paths <= hi:
+            # outside --method montecarlo, --paths counts the galerkin route's samples
+            # (a user who forgot --method montecarlo was told only "between 1000 and 1e8")
+            mc = (" outside --method montecarlo", "; Monte Carlo paths (≥ 2) need --method "
+                  "montecarlo") if (also or {}).get("paths") else ("", "")
+            raise InvalidInputError(f"--paths must be an integer between {lo:,} and {hi:,}"
+                                    f"{mc[0]}, got {args.paths}: it counts the samples of p0 "
+                                    f"averaging the galerkin route's matrices{mc[1]}",
+                                    param="--paths")
         given["paths"] = _positive_int("--paths", args.paths, hi, lo=lo)
     if getattr(args, "seed", None) is not None:
         given["seed"] = _positive_int("--seed", args.seed, 2**63 - 1, lo=0)
@@ -268,7 +277,11 @@ def parse_input(exprs: list[str], m: int, t_max: float | None = None):
             if why is not None:
                 raise InvalidInputError(f"--input channel {k} ({e}) is singular on "
                                         f"[0, {t_max:g}]: {why}", param="--input")
-    fns = [sp.lambdify(t, e, "cmath") for e in parsed]
+    # SymPy's cmath printer knows pi but not E (KeyError 'Exp1' from lambdify) and recurses
+    # on a Float: constants go in as the exact rationals of their doubles
+    fns = [sp.lambdify(t, e.xreplace({c: sp.Rational(float(c))
+                                      for c in e.atoms(sp.NumberSymbol)}), "cmath")
+           for e in parsed]
 
     def value(k: int, tt: float) -> float:
         try:
@@ -697,6 +710,8 @@ def _galerkin_args(p: argparse.ArgumentParser, sampling: bool, series: bool = Fa
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``volterra-sym`` argument parser with every sub-command (docs/cli.rst is
+    generated from it)."""
     from . import cli_montecarlo
 
     p = _Parser(prog="volterra-sym", formatter_class=_Formatter, epilog=EXIT_STATUS_HELP,
@@ -759,14 +774,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp_s.add_argument("--t-max", type=float, default=5.0,
                       help=f"last observation time, 0 < T ≤ {MAX_T_MAX:g}")
     sp_s.add_argument("--n-times", type=int, default=201,
-                      help=f"number of observation times in [0, T], 2..{MAX_N_TIMES:,}")
+                      help=f"number of observation times in [0, T], 2..{MAX_N_TIMES:,}; the "
+                           "table prints about 20 of them, --json and --plot every one")
     sp_s.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
     _route_args(sp_s)
     _galerkin_args(sp_s, sampling=True, series=True)
     sp_s.add_argument("--plot", metavar="FILE",
                       help="write a figure of <f>_0 and each partial sum against t; .png "
                            "is appended unless FILE ends in an image format (default: none)")
-    sp_s.add_argument("--json", action="store_true", help="print JSON (default: a table)")
+    sp_s.add_argument("--json", action="store_true",
+                      help="print JSON with every time, term and error (default: a table of "
+                           "the partial sums at about 20 of the times)")
     _common(sp_s)
     sp_s.set_defaults(func=cmd_series)
 

@@ -297,7 +297,9 @@ def add_simulate_parser(sub, common, **kw) -> None:
     p.add_argument("--plot", metavar="FILE",
                    help="write a figure of Δ(t) ± 2 se for every ε; .png is appended unless "
                         "FILE ends in an image format (default: none)")
-    p.add_argument("--json", action="store_true", help="print JSON (default: a table)")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON with every time (default: a table of about 20 of the "
+                        "times; --out also writes every one)")
     common(p)
     p.set_defaults(func=cmd_simulate)
 

@@ -72,6 +72,8 @@ class StageProgress:
             self._bar.set_postfix_str(text, refresh=True)
 
     def close(self) -> None:
+        """Stop the refresh thread and remove the bar (idempotent; leaving the ``with``
+        block calls it)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
