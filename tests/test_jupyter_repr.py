@@ -109,3 +109,16 @@ def test_results_display_as_html_tables():
     facts = g.details["route"]
     assert "degree 5" in html and f"measure {facts['measure']}" in html
     assert f"truncation {facts['truncation']:.3g}" in html
+
+
+def test_html_tables_label_orders_and_times_and_cover_every_order():
+    """A SeriesTerms table labels each row with its order and time index and spreads its
+    20 rows over the whole array (it showed T_0 at the first 20 times, flat-indexed); an
+    unknown error reads "unknown" as in the repr (it showed nan)."""
+    from volterra_sym.results import KernelValues, SeriesTerms
+    T = SeriesTerms(np.arange(303.0).reshape(3, 101), np.full((3, 101), 1e-3), "exact")
+    html = T._repr_html_()
+    for N in range(3):
+        assert f"T_{N} at time #" in html
+    assert "T_2 at time #100" in html and "20 of 303 entries" in html
+    assert "unknown" in KernelValues(np.ones(2), None, "taylor")._repr_html_()

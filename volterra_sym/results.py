@@ -189,15 +189,31 @@ class Estimate(NDArrayOperatorsMixin):
         vals = _short(self.values, ".6g")
         return f"{type(self).__name__}(values={vals}, error={err}, method={self.method!r})"
 
+    #: most rows of the HTML table (beyond it, rows spread evenly over the whole array)
+    HTML_ROWS = 20
+
+    def _index_label(self, index: tuple[int, ...]) -> str:
+        """The row label of entry ``index`` in the HTML table."""
+        return str(index[0]) if len(index) == 1 else str(index)
+
     def _repr_html_(self) -> str:
         v = self.values.ravel()
         e = self.error_or_nan.ravel()
-        rows = "".join(f"<tr><td>{i}</td><td>{v[i]:.8g}</td><td>{e[i]:.2g}</td></tr>"
-                       for i in range(min(v.size, 20)))
-        more = f"<tr><td colspan=3>… {v.size - 20} more</td></tr>" if v.size > 20 else ""
+        picks = np.arange(v.size) if v.size <= self.HTML_ROWS else \
+            np.unique(np.linspace(0, v.size - 1, self.HTML_ROWS).round().astype(int))
+        shape = self.values.shape or (1,)
+
+        def label(i) -> str:
+            return html.escape(self._index_label(tuple(int(j) for j in
+                                                       np.unravel_index(i, shape))))
+        rows = "".join(f"<tr><td>{label(i)}</td><td>{v[i]:.8g}</td><td>"
+                       f"{'unknown' if self.error is None else format(e[i], '.2g')}</td></tr>"
+                       for i in picks)
+        more = (f"<tr><td colspan=3>{picks.size} of {v.size} entries, evenly spread</td></tr>"
+                if picks.size < v.size else "")
         return (f"<b>{type(self).__name__}</b> (method <code>{self.method}</code>, "
-                f"shape {self.shape}){self._facts_html()}<table><tr><th>#</th><th>value</th>"
-                f"<th>± error</th></tr>{rows}{more}</table>")
+                f"shape {self.shape}){self._facts_html()}<table><tr><th>entry</th>"
+                f"<th>value</th><th>± error</th></tr>{rows}{more}</table>")
 
     @property
     def route_facts(self) -> Mapping[str, Any]:
@@ -228,9 +244,19 @@ class KernelValues(Estimate):
 class SeriesTerms(Estimate):
     """Volterra terms ``[T_0(t), …, T_N(t)]``: shape ``(N+1, len(times))``."""
 
+    def _index_label(self, index: tuple[int, ...]) -> str:
+        return f"T_{index[0]} at time #{index[1]}" if len(index) == 2 else str(index)
+
 
 class PartialSums(Estimate):
     """Partial sums ``S_N(t) = Σ_{j≤N} ε^j T_j(t)``: shape ``(N+1, len(times))`` (one ε) or
     ``(len(ε), N+1, len(times))``; ``error`` bounds ``|S_N − Σ_{j≤N} ε^j T_j^{true}|`` by
     ``Σ_{j≤N} |ε|^j err(T_j)`` — the computed terms' errors, not the remainder of the
     series beyond ``N``."""
+
+    def _index_label(self, index: tuple[int, ...]) -> str:
+        if len(index) == 2:
+            return f"S_{index[0]} at time #{index[1]}"
+        if len(index) == 3:
+            return f"ε #{index[0]}: S_{index[1]} at time #{index[2]}"
+        return str(index)
