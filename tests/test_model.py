@@ -149,3 +149,11 @@ def test_complex_sympy_entries_are_refused():
         SRNN(sp.I, 0, 1, 1)
     with pytest.raises(ModelError, match="real"):
         SRNN("g", 0, 1, 1).subs(g=1 + 2 * sp.I)
+
+
+def test_activation_typo_names_the_builtins():
+    """``activation="tahn"`` said only "unknown variable 'tahn'; allowed: ['z']"; the
+    refusal now suggests the close built-in and lists them (still a ModelError)."""
+    with pytest.raises(ModelError) as info:
+        SRNN([[1]], [[1]], [[1]], [[0.5]], [0], "tahn")
+    assert "'tanh'" in str(info.value) and "softplus" in str(info.value)

@@ -23,6 +23,7 @@ A custom expression that equals a built-in (``"z"``, ``"1*z"``, ``"z + 0"``,
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -311,7 +312,13 @@ def get_activation(spec: str | Activation | sp.Expr) -> Activation:
     try:
         expr = parse_expression(spec, {"z": Z}, what="activation")
     except ExpressionError as exc:
-        raise _invalid(str(exc)) from None
+        hint = ""
+        if isinstance(spec, str) and spec.strip().isidentifier():
+            close = difflib.get_close_matches(spec.strip().lower(),
+                                              [*_BUILTIN, *_ALIASES], n=1)
+            hint = (f" (did you mean {close[0]!r}?)" if close else "") + \
+                f"; built-in activations: {sorted(_BUILTIN)}, or an expression in z"
+        raise _invalid(str(exc) + hint) from None
     if expr.free_symbols - {Z}:
         raise _invalid(f"activation {spec!r} must be an expression in z only")
     source = str(spec)
