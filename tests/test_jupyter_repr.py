@@ -122,3 +122,19 @@ def test_html_tables_label_orders_and_times_and_cover_every_order():
         assert f"T_{N} at time #" in html
     assert "T_2 at time #100" in html and "20 of 303 entries" in html
     assert "unknown" in KernelValues(np.ones(2), None, "taylor")._repr_html_()
+
+
+def test_monte_carlo_estimates_display_as_html_tables():
+    """ResponseEstimate and KernelEstimate showed the plain dataclass repr in Jupyter; they
+    now give a table of value ± standard error (and the time-step bias where measured)."""
+    from volterra_sym.montecarlo import kick_kernel, response
+    m = vs.load_model("tanh1d")
+    k = kick_kernel(m, np.array([0.1, 0.5]), n_paths=500, dt=0.05, seed=1)
+    html = k._repr_html_()
+    assert "<table>" in html and "KernelEstimate" in html and "500 paths" in html
+    for v, e in zip(np.ravel(k.value), np.ravel(k.stderr), strict=True):
+        assert f"{v:.6g} ± {e:.2g}" in html
+    r = response(m, lambda t: np.array([np.sin(t)]), 0.1, np.linspace(0, 1, 30),
+                 n_paths=200, dt=0.05, seed=2)
+    html = r._repr_html_()
+    assert "ResponseEstimate" in html and "20 of 30 rows" in html and "CRN" in html

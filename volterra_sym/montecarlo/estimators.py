@@ -200,6 +200,29 @@ class FrozenResult:
         return type(self), tuple(getattr(self, f.name) for f in fields(self))
 
 
+def _estimate_html(title: str, facts: str, coord: str, coords: np.ndarray, value: np.ndarray,
+                   stderr: np.ndarray, bias: np.ndarray | None, rows: int = 20) -> str:
+    """An HTML table (Jupyter) of a Monte Carlo estimate: one row per time or lag (at most
+    ``rows``, spread evenly), every channel entry with its standard error and, where
+    measured, its time-step bias."""
+    n = value.shape[0] if value.ndim else 1
+    picks = np.arange(n) if n <= rows else np.unique(np.linspace(0, n - 1, rows).round()
+                                                     .astype(int))
+    flat = lambda a, j: np.ravel(np.asarray(a)[j]) if np.ndim(a) else np.ravel(a)  # noqa: E731
+    body = []
+    for j in picks:
+        c = ", ".join(f"{x:g}" for x in np.ravel(coords[j]))
+        cells = [f"{v:.6g} ± {e:.2g}" + ("" if bias is None else f" (bias {b:.2g})")
+                 for v, e, b in zip(flat(value, j), flat(stderr, j),
+                                    flat(bias, j) if bias is not None
+                                    else np.zeros(flat(value, j).size), strict=True)]
+        body.append(f"<tr><td>{c}</td><td>{'; '.join(cells)}</td></tr>")
+    more = (f"<tr><td colspan=2>{picks.size} of {n} rows, evenly spread</td></tr>"
+            if picks.size < n else "")
+    return (f"<b>{title}</b> ({facts})<table><tr><th>{coord}</th><th>value ± standard "
+            f"error</th></tr>{''.join(body)}{more}</table>")
+
+
 @dataclass(frozen=True)
 class ResponseEstimate(FrozenResult):
     """``value[j] ≈ E f(h^ε_{t_j}) - E f(h^0_{t_j})`` (``stderr`` its standard error).
@@ -227,6 +250,12 @@ class ResponseEstimate(FrozenResult):
     seed: int | None = None
     variance_reduction: np.ndarray | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        return _estimate_html(
+            "ResponseEstimate", f"ε = {self.eps:g}, {self.n_paths:,} paths, dt {self.dt:g}, "
+            f"{self.scheme}{', CRN' if self.crn else ''}, seed {self.seed}", "t",
+            self.times, self.value, self.stderr, self.bias)
 
 
 @dataclass(frozen=True)
@@ -256,6 +285,12 @@ class KernelEstimate(FrozenResult):
     seed: int | None = None
     variance_reduction: np.ndarray | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        return _estimate_html(
+            f"KernelEstimate (order {self.order}, {self.method})", f"{self.n_paths:,} paths, "
+            f"dt {self.dt:g}, {self.scheme}, seed {self.seed}", "lag" + "s" * (self.order > 1),
+            self.lags, self.value, self.stderr, self.bias)
 
 
 def girsanov_matrix(model: SRNN, tol: float = 1e-9) -> np.ndarray:
