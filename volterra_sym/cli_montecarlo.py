@@ -720,14 +720,3 @@ def cmd_simulate(args) -> int:
             f"{', '.join(map(str, parsed))}; {r0.n_paths:,} CRN paths, dt = {dt:g} "
             f"({r0.scheme}), seed {r0.seed}, {_cluster_label(args)}, {seconds:.1f} s",
             "time-step bias 2(v(dt) - v(dt/2))")
-    print(f"# {model.name}: response of f = {f} to eps·u, u = {', '.join(map(str, parsed))}; "
-          f"{r0.n_paths:,} CRN paths, dt = {dt:g} ({r0.scheme}), seed {r0.seed}, "
-          f"{_cluster_label(args)}, {seconds:.1f} s")
-    print("# value ± se [time-step bias 2(v(dt) - v(dt/2))] per eps")
-    print(f"# {'t':>8s}" + "".join(f"{'eps=' + format(e, 'g'):>36s}" for e in eps))
-    step = max(1, len(times) // 20)
-    for i in range(0, len(times), step):
-        print(f"{r0.times[i]:10.4g}" + "".join(
-            f"{value[e, i]:13.5g} ±{stderr[e, i]:9.2g} [{bias[e, i]:9.2g}]"
-            for e in range(len(eps))))
-    return EXIT_OK
