@@ -187,6 +187,12 @@ def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params
     return mat
 
 
+#: why a numerical route does not apply to a model with symbolic parameters, and the way
+#: out from the command line and from Python
+SYMBOLIC_PARAMETERS = ("the parameters are symbolic (write numbers in the model file, or "
+                       "substitute them with model.subs(...) in Python)")
+
+
 class SRNN:
     """A continuous-time stochastic RNN ``dh = [-Γh + a(Wh+b) + εCu] dt + σ dB``.
 

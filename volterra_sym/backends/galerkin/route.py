@@ -75,6 +75,7 @@ from ...model import SRNN
 from ...model.cache import derived
 from ...model.domain import observable_singularity
 from ...model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
+from ...model.srnn import SYMBOLIC_PARAMETERS
 from ...operators import perturbation_j_coefficients
 from ...results import SeriesTerms
 from ..modal import (
@@ -155,7 +156,7 @@ def parse_options(model: SRNN, options: dict) -> GalerkinOptions:
 
 def applies(model: SRNN, f: sp.Expr) -> str | None:
     if not model.is_numeric:
-        return "the parameters are symbolic (substitute numbers with model.subs(...))"
+        return SYMBOLIC_PARAMETERS
     f = sp.sympify(f)
     if f.free_symbols - set(model.h):
         return "the observable has free parameters"

@@ -43,6 +43,7 @@ from ...errors import AccuracyNotReachedError, InvalidInputError, NotApplicableE
 from ...hierarchy.propagation import Representation, walk_kernels
 from ...model import SRNN
 from ...model.cache import derived
+from ...model.srnn import SYMBOLIC_PARAMETERS
 from ...operators import perturbation_j_coefficients
 from ..stepping import budget_option, integrate
 from .collocation import fourier_d1
@@ -59,7 +60,7 @@ def applies_general(model: SRNN, f: sp.Expr) -> str | None:
         return (f"spectral treats {', '.join(sorted(model.features))} for n = 1 only; "
                 f"this model has n = {model.n}")
     if not model.is_numeric:
-        return "the parameters are symbolic (substitute numbers with model.subs(...))"
+        return SYMBOLIC_PARAMETERS
     if sp.sympify(f).free_symbols - set(model.h):
         return "the observable has free parameters"
     return None

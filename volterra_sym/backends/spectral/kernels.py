@@ -15,6 +15,7 @@ from ...errors import (
 from ...hierarchy.propagation import prefix_graph, walk_kernels
 from ...model import SRNN
 from ...model.domain import observable_singularity
+from ...model.srnn import SYMBOLIC_PARAMETERS
 from ..modal import ModalRepresentation
 from .collocation import (
     Discretisation,
@@ -30,7 +31,7 @@ def applies(model: SRNN, f: sp.Expr) -> str | None:
     if model.n > 2:
         return f"spectral supports n ≤ 2; this model has n = {model.n}"
     if not model.is_numeric:
-        return ("the parameters are symbolic (substitute numbers with model.subs(...))")
+        return SYMBOLIC_PARAMETERS
     if model.n == 2:
         if not regular_noise(model):
             return ("spectral needs a non-singular diffusion matrix D = σσᵀ for n = 2 "
