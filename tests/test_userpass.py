@@ -82,3 +82,69 @@ def test_input_e_is_the_number_e():
 
     u, _ = parse_input(["E*t + pi"], 1, 2.0)
     assert u(1.5)[0] == pytest.approx(np.e * 1.5 + np.pi, rel=1e-15)
+
+
+# --channels in the comma form of --lags ("0,0") was refused by argparse as an invalid int
+def test_channels_comma_form_equals_space_form(capsys):
+    argv = ["kernel", "tanh1d", "--order", "2", "--lags", "0.1,0.5", "--json"]
+    code1, out1, err1 = run(capsys, *argv, "--channels", "0,0")
+    code2, out2, _ = run(capsys, *argv, "--channels", "0", "0")
+    assert code1 == code2 == 0, err1
+    assert json.loads(out1)["values"] == json.loads(out2)["values"]
+    code, _, err = run(capsys, *argv, "--channels", "0,x")
+    assert code == 2 and "--channels" in err and "Traceback" not in err
+
+
+# a backend's refusal of a route option named the Python keyword ("degree must be ...",
+# "use degree >= 3"); on the command line it names the flag the user typed
+@pytest.mark.parametrize("degree", ["1000", "1"])
+def test_route_option_refusal_names_the_flag(capsys, degree):
+    code, _, err = run(capsys, "kernel", "tanh1d", "--lags", "1", "--method", "galerkin",
+                       "--degree", degree)
+    assert code == 2 and err.startswith("error: --degree") and "degree >=" not in err.replace(
+        "--degree >=", "")
+
+
+def test_as_flags_keeps_the_type_and_sets_the_flag():
+    from volterra_sym.cli import _as_flags
+
+    with pytest.raises(InvalidInputError) as info:
+        with _as_flags({"time_budget": 3.0}):
+            raise InvalidInputError("time_budget must be > 0", param="time_budget")
+    assert info.value.param == "--time-budget"
+    with pytest.raises(InvalidInputError) as info:      # not one of the options: untouched
+        with _as_flags({"degree": 3}):
+            raise InvalidInputError("lags must be finite", param="lags")
+    assert info.value.param == "lags"
+
+
+def test_python_dash_m_runs_the_command_line():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "volterra_sym", "models"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "tanh3" in proc.stdout, proc.stderr
+
+
+def test_model_summary_shows_b_as_a_vector():
+    from volterra_sym.model import load_model
+
+    line = next(x for x in str(load_model("tanh3")).splitlines() if x.strip().startswith("b ="))
+    assert "[[" not in line and line.split("=", 1)[1].split() == ["[0.1", "-0.2", "0.05]"]
+
+
+# derive --out sub/a.tex --pdf printed "wrote sub/a.tex" and then an absolute pdf path
+def test_derive_pdf_named_like_out(capsys, tmp_path, monkeypatch):
+    import volterra_sym.reports as reports
+
+    def fake_compile(tex):
+        pdf = (tmp_path / "sub" / "a.pdf").resolve()
+        pdf.write_bytes(b"%PDF")
+        return pdf
+    monkeypatch.setattr(reports, "compile_pdf", fake_compile)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "derive", "linear2d", "--order", "1", "--out", "sub/a.tex",
+                         "--pdf")
+    assert code == 0, err
+    assert out.splitlines()[-1] == "wrote sub/a.pdf"

@@ -35,6 +35,7 @@ import errno
 import json
 import math
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -174,6 +175,26 @@ def _check_tol(tol: float | None) -> float | None:
     return float(tol)
 
 
+@contextlib.contextmanager
+def _as_flags(opts: dict):
+    """A backend's refusal of one of ``opts`` (``param="degree"``) re-raised under the
+    command-line flag the user typed (``--degree``): the option names of the Python API are
+    not the user's words here."""
+    try:
+        yield
+    except InvalidInputError as exc:
+        name = exc.param
+        if name not in opts:
+            raise
+        flag = "--" + name.replace("_", "-")
+        text = re.sub(rf"(?<![\w-]){re.escape(name)}(?= *[<>=]=? *\d)", flag, str(exc))
+        if text.startswith(name + " "):
+            text = flag + text[len(name):]
+        elif not text.startswith(flag):
+            text = f"{flag}: {text}"
+        raise InvalidInputError(text, param=flag) from exc
+
+
 def _route_options(args, route: str, table: dict[str, tuple[str, ...]],
                    also: dict[str, str] | None = None) -> tuple[dict, list]:
     """The backend options (``--tol``, ``--degree``; galerkin: ``--paths``, ``--seed``,
@@ -241,9 +262,18 @@ def _parse_lags(items: list[str], order: int) -> np.ndarray:
     return np.asarray(rows, dtype=float)
 
 
-def _check_channels(channels: list[int] | None, order: int, m: int) -> tuple[int, ...]:
-    if not channels:
+def _check_channels(items: list[str] | None, order: int, m: int) -> tuple[int, ...]:
+    """``--channels`` as ``order`` 0-based channel numbers < m, given as separate words
+    (``0 1``) or comma-separated (``0,1``, the form of ``--lags``)."""
+    if not items:
         return (0,) * order
+    words = [w for it in items for w in str(it).replace(",", " ").split()]
+    try:
+        channels = [int(w) for w in words]
+    except ValueError:
+        raise InvalidInputError(f"--channels: {' '.join(map(str, items))!r} is not a list "
+                                "of integers (0-based channel numbers)",
+                                param="--channels") from None
     if len(channels) != order:
         raise InvalidInputError(f"--channels: give {order} channel(s) for order {order}, "
                                 f"got {len(channels)}", param="--channels")
@@ -390,7 +420,9 @@ def cmd_derive(args) -> int:
         if args.pdf:
             with bar.stage("pdflatex"):
                 pdf = compile_pdf(out)
-            print(f"wrote {pdf}")
+            # named the way the user named --out (compile_pdf returns an absolute path)
+            shown = Path(out).with_suffix(".pdf")
+            print(f"wrote {shown if shown.resolve() == Path(pdf).resolve() else pdf}")
     return EXIT_OK
 
 
@@ -417,7 +449,8 @@ def cmd_kernel(args) -> int:
             def run(r):
                 opts, ignored = _route_options(args, r.name, KERNEL_OPTIONS,
                                                {"paths": "montecarlo", "seed": "montecarlo"})
-                return K.evaluate(lags, method=r.name, **opts), opts, ignored
+                with _as_flags(opts):
+                    return K.evaluate(lags, method=r.name, **opts), opts, ignored
             with _unused_options() as unused:
                 _, (res, opts, ignored) = with_fallback(chosen, model, hier.f,
                                                         args.method, run)
@@ -536,7 +569,9 @@ def cmd_series(args) -> int:
         with bar.stage(f"series terms ({route})"):
             def run(r):
                 opts, ignored = _route_options(args, r.name, SERIES_OPTIONS)
-                return hier.series_terms(u, times, method=r.name, **opts), opts, ignored
+                with _as_flags(opts):
+                    return (hier.series_terms(u, times, method=r.name, **opts), opts,
+                            ignored)
             with _unused_options() as unused:
                 _, (res, opts, ignored) = with_fallback(chosen, model, hier.f,
                                                         args.method, run)
@@ -749,8 +784,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "sorted together (docs/theory.md §4).", **kw)
     sp_k.add_argument("model", help="TOML model file or built-in example name")
     sp_k.add_argument("--order", type=int, default=1, help=f"kernel order N, 1..{MAX_ORDER}")
-    sp_k.add_argument("--channels", type=int, nargs="+", metavar="K",
-                      help="N 0-based input channels (default: 0 for every lag)")
+    sp_k.add_argument("--channels", nargs="+", metavar="K",
+                      help="N 0-based input channels, space- or comma-separated "
+                           "(default: 0 for every lag)")
     sp_k.add_argument("--lags", nargs="+", required=True, metavar="S1,..,SN",
                       help="lag points (required); for order N each is N comma-separated "
                            "numbers ≥ 0")

@@ -872,13 +872,14 @@ class SRNN:
 
     def __str__(self) -> str:
         """A readable summary: sizes, activation, the SDE and the parameters."""
-        def show(M: sp.Matrix) -> str:
+        def show(M: sp.Matrix, vector: bool = False) -> str:
             if all(e.is_number for e in M.values()):
                 arr = np.array(M.evalf(), dtype=float)
+                arr = arr.ravel() if vector else arr
                 text = np.array2string(arr, threshold=64,
                                        formatter={"float_kind": lambda x: f"{x:.6g}"})
             else:
-                text = str(M.tolist())
+                text = str(list(M) if vector else M.tolist())
             return text.replace("\n", "\n      ")
         lines = [f"SRNN {self.name!r}: n = {self.n} unit{'s' * (self.n != 1)}, m = {self.m} "
                  "input channel"
@@ -889,9 +890,9 @@ class SRNN:
                  f"  f(h) = {self.default_observable}"]
         if self.parameters:
             lines.append(f"  parameters: {', '.join(sorted(self.parameters))}")
-        for label, M in (("Γ", self.Gamma), ("W", self.W), ("b", self.b.T), ("C", self.C),
+        for label, M in (("Γ", self.Gamma), ("W", self.W), ("b", self.b), ("C", self.C),
                          ("σ", self.sigma)):
-            lines.append(f"  {label} = {show(M)}")
+            lines.append(f"  {label} = {show(M, vector=label == 'b')}")
         return "\n".join(lines)
 
     def _repr_latex_(self) -> str:

@@ -952,7 +952,7 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     raise AccuracyNotReachedError(
         f"galerkin: tol={opts.tol:g} not reached: best relative error estimate {rel:.2g} at "
         f"degree {info['degree']} (basis {info['basis']}, {info['measure']} measure); "
-        f"stopped by {stop}; raise tol", best=out, error=rel, tol=opts.tol)
+        f"stopped by {stop}; raise tol (--tol)", best=out, error=rel, tol=opts.tol)
 
 
 def _stopped_by(degree: int, exc: ResourceLimitError) -> str:
