@@ -321,14 +321,18 @@ def _kick_coefficients(model: SRNN, key, x: np.ndarray) -> np.ndarray:
 MAX_SECONDS = DEFAULT_TIME_BUDGET
 #: the unit of :func:`check_time`'s refusal (its ``ResourceLimitError.unit``)
 TIME_UNIT = "s (estimated, one core)"
-#: the cost model (one core, OpenBLAS), fitted to K₁ evaluations of 8-unit networks at
-#: degrees 4 and 5 with 40,000–160,000 samples (5.5–80 s) and checked at n = 5, 12:
-#: seconds per averaging point and ``M²`` (the Gram and generator sums), per point and
-#: ``M·n`` (the basis and its derivatives at the points), per modal system and ``M³``
-#: (eigen-decomposition, inverse, kick matrices); times :data:`COST_MARGIN`
-_POINT_M2, _POINT_MN, _SYSTEM_M3 = 9e-11, 9e-9, 1.7e-9
+#: the cost model (one core, OpenBLAS): seconds per averaging point and ``M²`` (the Gram
+#: and generator sums), per point and ``M·n`` (the basis and its derivatives at the
+#: points), per modal system and ``M³`` (eigen-decomposition, transforms to mode
+#: coordinates, kick matrices); times :data:`COST_MARGIN`. Refitted 2026-12-05 after the
+#: real-basis modal transforms (the old model, 9e-11/9e-9/1.7e-9, had become 1.8–2.8×
+#: pessimistic) to K₁ at 50 lags in fresh processes, one BLAS thread, load ≈ 1: n = 8 at
+#: degrees 4 (40,000 and 160,000 samples) and 5; n = 5 at degrees 6 and 7; n = 12 and
+#: n = 20 at degree 3 (4.4–95 s); the point-M² rate held at its flop count (the fit cannot
+#: separate it from the others)
+_POINT_M2, _POINT_MN, _SYSTEM_M3 = 6e-11, 7.4e-9, 9.1e-10
 #: safety factor of :func:`estimated_seconds` over the fitted model (machines differ; the
-#: fit's largest under-estimate on the calibration runs was 1.2×)
+#: fit's largest under-estimate on the calibration runs was 1.16×)
 COST_MARGIN = 1.5
 
 
