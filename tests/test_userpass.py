@@ -148,3 +148,55 @@ def test_derive_pdf_named_like_out(capsys, tmp_path, monkeypatch):
                          "--pdf")
     assert code == 0, err
     assert out.splitlines()[-1] == "wrote sub/a.pdf"
+
+
+# a CLI that composes: a built-in's TOML printed as a starting point, and MODEL "-" reading
+# the TOML text from standard input (both missing before: "unrecognized arguments", "no such
+# file")
+def test_models_name_prints_toml_that_loads_back(capsys, tmp_path):
+    from volterra_sym.model import SRNN, load_model
+
+    code, out, err = run(capsys, "models", "tanh3")
+    assert code == 0, err
+    path = tmp_path / "mine.toml"
+    path.write_text(out, encoding="utf-8")
+    a, b = SRNN.load(path), load_model("tanh3")
+    assert (a.W, a.b, a.C, a.sigma, a.Gamma) == (b.W, b.b, b.C, b.sigma, b.Gamma)
+    code, _, err = run(capsys, "models", "nope")
+    assert code == 2 and "Traceback" not in err
+
+
+def _stdin(monkeypatch, data: bytes):
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+def test_model_from_standard_input_equals_the_file(capsys, monkeypatch):
+    from volterra_sym.model import builtin_models
+
+    _stdin(monkeypatch, builtin_models()["tanh1d"].read_bytes())
+    code, out1, err = run(capsys, "kernel", "-", "--lags", "0.5", "--json")
+    assert code == 0, err
+    code, out2, _ = run(capsys, "kernel", "tanh1d", "--lags", "0.5", "--json")
+    assert json.loads(out1)["values"] == json.loads(out2)["values"]
+    for bad in (b"", b"W = [[1", b"\xff\xfe"):
+        _stdin(monkeypatch, bad)
+        code, _, err = run(capsys, "kernel", "-", "--lags", "0.5")
+        assert code == 2 and "Traceback" not in err
+
+
+def test_from_toml_python_api():
+    from volterra_sym.model import SRNN, ModelError, builtin_models
+
+    text = builtin_models()["tanh2d"].read_text(encoding="utf-8")
+    m = SRNN.from_toml(text)
+    assert m.name == "tanh2d" and m.n == 2
+    assert SRNN.from_toml(text.replace('name = "tanh2d"', ""), name="my model").name \
+        == "my model"
+    with pytest.raises(ModelError) as info:
+        SRNN.from_toml(42)
+    assert info.value.param == "data"
+    with pytest.raises(ModelError):
+        SRNN.from_toml(b"x" * (SRNN.MAX_FILE_BYTES + 1))

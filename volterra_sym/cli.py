@@ -124,8 +124,22 @@ link, a directory or a device is refused.
 theory and conventions: docs/theory.md in the repository."""
 
 
+#: the MODEL argument's help, shared by every sub-command
+MODEL_HELP = ("TOML model file, built-in example name (volterra-sym models), or - for the "
+              "TOML text on standard input")
+
+
 def _load(spec: str) -> SRNN:
-    """:func:`load_model` with a file that is not UTF-8 text refused by name."""
+    """:func:`load_model`, or for ``-`` the TOML text on standard input
+    (:meth:`SRNN.from_toml`, named ``stdin`` unless it has a ``name``); a file that is not
+    UTF-8 text refused by name."""
+    if spec == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise InvalidInputError("MODEL '-' reads the TOML model from standard input, "
+                                    "which is a terminal (pipe or redirect a file into it)",
+                                    param="MODEL")
+        raw = sys.stdin.buffer.read(SRNN.MAX_FILE_BYTES + 1)
+        return SRNN.from_toml(raw, name="stdin")
     try:
         return load_model(spec)
     except UnicodeError as exc:
@@ -385,6 +399,16 @@ def _output_path(spec: str | Path) -> Path:
 
 # ---------------------------------------------------------------------- commands
 def cmd_models(args) -> int:
+    """List the built-ins, or print one's TOML file (``volterra-sym models tanh3 > my.toml``:
+    a starting point to edit)."""
+    if args.name is not None:
+        models = builtin_models()
+        if args.name not in models:
+            raise InvalidInputError(f"models: {args.name!r} is not a built-in example "
+                                    f"(built-ins: {', '.join(sorted(models))})",
+                                    param="NAME")
+        sys.stdout.write(models[args.name].read_text(encoding="utf-8"))
+        return EXIT_OK
     models = sorted(builtin_models().items())
     width = max((len(name) for name, _ in models), default=0)
     for name, path in models:
@@ -758,13 +782,17 @@ def build_parser() -> argparse.ArgumentParser:
     kw = dict(formatter_class=_Formatter, epilog=EXIT_STATUS_HELP)
 
     sp_m = sub.add_parser("models", help="list the built-in example models",
-                          description="List the built-in example models.", **kw)
+                          description="List the built-in example models, or print one's "
+                                      "TOML file (a starting point for your own: "
+                                      "volterra-sym models tanh3 > my.toml).", **kw)
+    sp_m.add_argument("name", nargs="?", metavar="NAME",
+                      help="print this built-in's TOML model file instead of the list")
     sp_m.set_defaults(func=cmd_models, progress=None)
 
     sp_d = sub.add_parser("derive", help="write a LaTeX derivation of the kernels",
                           description="Write the derivation of the response kernels as a "
                                       "LaTeX document.", **kw)
-    sp_d.add_argument("model", help="TOML model file or built-in example name")
+    sp_d.add_argument("model", help=MODEL_HELP)
     sp_d.add_argument("--order", type=int, default=2, help=f"highest kernel order, 1..{MAX_ORDER}")
     sp_d.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
     sp_d.add_argument("--out", required=True, help="output .tex file (required)")
@@ -782,7 +810,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "with an error estimate. Lags σj = t - sj (σ1 the most "
                                       "recent kick) in any order: (channel, lag) pairs are "
                                       "sorted together (docs/theory.md §4).", **kw)
-    sp_k.add_argument("model", help="TOML model file or built-in example name")
+    sp_k.add_argument("model", help=MODEL_HELP)
     sp_k.add_argument("--order", type=int, default=1, help=f"kernel order N, 1..{MAX_ORDER}")
     sp_k.add_argument("--channels", nargs="+", metavar="K",
                       help="N 0-based input channels, space- or comma-separated "
@@ -801,7 +829,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp_s = sub.add_parser("series", help="evaluate the truncated Volterra series",
                           description="Evaluate the partial sums of the Volterra series "
                                       "for an input eps·u(t) switched on at t = 0.", **kw)
-    sp_s.add_argument("model", help="TOML model file or built-in example name")
+    sp_s.add_argument("model", help=MODEL_HELP)
     sp_s.add_argument("--input", action="append", required=True, metavar="EXPR",
                       help="input u_k(t), one expression in t per channel (repeat; required)")
     sp_s.add_argument("--eps", type=float, default=0.1, help="input amplitude eps")
@@ -830,7 +858,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "--strict also if one is WEAK or was refused). Removes "
                                       "the verify.json and figures of an earlier run from "
                                       "DIR first; verify.json is written last.", **kw)
-    sp_v.add_argument("model", help="TOML model file or built-in example name")
+    sp_v.add_argument("model", help=MODEL_HELP)
     sp_v.add_argument("--order", type=int, default=2, help=f"highest kernel order, 1..{MAX_ORDER}")
     sp_v.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
     sp_v.add_argument("--out", default="verify_out", metavar="DIR",

@@ -41,6 +41,7 @@ import numpy as np
 from .budget import SAMPLE_COUNTS, check_memory
 from .cli import (
     EXIT_OK,
+    MODEL_HELP,
     _check_channels,
     _check_order,
     _finite,
@@ -279,7 +280,7 @@ def add_simulate_parser(sub, common, **kw) -> None:
                                    "from paths with common random numbers (the same initial "
                                    "states from p0 and the same noise for every ε), with "
                                    "standard errors and the measured time-step bias.", **kw)
-    p.add_argument("model", help="TOML model file or built-in example name")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--input", action="append", required=True, metavar="EXPR",
                    help="input u_k(t), one expression in t per channel (repeat; required)")
     p.add_argument("--eps", type=float, nargs="+", required=True, metavar="E",

@@ -472,6 +472,32 @@ class SRNN:
             raise ModelError(f"model file {shown} is larger than {format_bytes(limit)}; to "
                              "load it, pass max_bytes to SRNN.load (Python API: the command "
                              "line keeps the limit)", param="path")
+        return cls._from_bytes(raw, shown, path.parent, cls._default_name(path), **kwargs)
+
+    @classmethod
+    def from_toml(cls, data: bytes | str, *, name: str = "model",
+                  folder: str | Path = ".", **kwargs) -> SRNN:
+        """A model from the text of a TOML model file (``bytes`` as UTF-8; the same checks
+        and keys as :meth:`load`, at most :attr:`MAX_FILE_BYTES`): e.g. read from standard
+        input (``volterra-sym kernel - ...``). ``name`` is used where the text has no
+        ``name`` key; a ``weights`` archive is looked up in ``folder``."""
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogatepass")
+        if not isinstance(data, (bytes, bytearray)):
+            raise ModelError(f"data must be the TOML text (str or bytes), got "
+                             f"{type(data).__name__}", param="data")
+        shown = repr(str(name))
+        if len(data) > cls.MAX_FILE_BYTES:
+            raise ModelError(f"model text {shown} is larger than "
+                             f"{format_bytes(cls.MAX_FILE_BYTES)}", param="data")
+        return cls._from_bytes(bytes(data), shown, Path(folder),
+                               cls._default_name(Path(str(name))), **kwargs)
+
+    @classmethod
+    def _from_bytes(cls, raw: bytes, shown: str, folder: Path, default_name: str,
+                    **kwargs) -> SRNN:
+        """The body of :meth:`load` once the bytes are read: decode, parse, merge a
+        ``weights`` archive from ``folder``, build."""
         text = cls._decode_model_text(raw, shown)
         if cls._has_long_dotted_key(text, cls.MAX_KEY_PARTS):
             raise ModelError(f"model file {shown} has a dotted key or table header of more "
@@ -486,14 +512,14 @@ class SRNN:
             raise ModelError(f"model file {shown} is nested too deeply to parse (arrays or "
                              "tables inside each other)", param="path") from None
         if "name" not in data:
-            data["name"] = cls._default_name(path)
+            data["name"] = default_name
         origin = ""
         if "weights" in data:  # arrays from an .npz beside the file (model/weights.py)
             from .weights import merge_weights
 
             ref, keys = data["weights"], set(data)
             try:
-                data = merge_weights(data, path.parent)
+                data = merge_weights(data, folder)
             except ModelError as exc:
                 raise ModelError(f"model file {shown}: {exc}", param=exc.param) from None
             origin = (f" (keys {sorted(set(data) - keys)} came from the weights file "
