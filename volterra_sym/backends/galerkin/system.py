@@ -201,7 +201,8 @@ class GalerkinSystem:
 
     def rounding(self, magnitude: float) -> float:
         """Rounding level of a mode sum of size ``magnitude``: ``64 ε κ(V) κ(G)^{1/2}``."""
-        return 64 * np.finfo(float).eps * self.cond_V * np.sqrt(self.cond_G) * magnitude
+        return float(64 * np.finfo(float).eps * self.cond_V * np.sqrt(self.cond_G)
+                     * magnitude)
 
 
 def norm_2(A: np.ndarray, iterations: int = 10, block: int = 4) -> float:
