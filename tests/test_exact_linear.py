@@ -169,7 +169,7 @@ def test_a_narrow_stationary_density_is_not_called_singular():
     import volterra_sym as vs
 
     m = vs.SRNN([[1e44]], [[0]], [[1]], [[1]], activation="linear")
-    r = vs.ResponseHierarchy(m, "h1", order=1).kernel(0).evaluate(1e-44, method="exact")
+    r = vs.ResponseHierarchy(m, "h1", order=1).kernel(0).evaluate([1e-44], method="exact")
     assert abs(float(r.values) - np.exp(-1.0)) <= 1e-12
 
 

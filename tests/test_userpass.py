@@ -200,17 +200,3 @@ def test_from_toml_python_api():
     assert info.value.param == "data"
     with pytest.raises(ModelError):
         SRNN.from_toml(b"x" * (SRNN.MAX_FILE_BYTES + 1))
-
-
-# an order-1 kernel at a 1-D array of L lags gave L values for every L but 1, where it
-# gave a scalar: np.linspace(0, 3, L) changed the result's rank with L
-@pytest.mark.parametrize("L", [1, 2, 5])
-def test_order1_lags_keep_their_shape(L):
-    from volterra_sym import ResponseHierarchy
-    from volterra_sym.model import load_model
-
-    K = ResponseHierarchy(load_model("tanh1d"), "h1", 1).kernel((0,))
-    lags = np.linspace(0.2, 3.0, L)
-    assert np.shape(K.evaluate(lags).values) == (L,)
-    assert np.shape(K.evaluate(lags[:, None]).values) == (L,)
-    assert np.shape(K.evaluate(float(lags[0])).values) == ()

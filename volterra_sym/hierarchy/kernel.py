@@ -74,16 +74,16 @@ def gap_symbols(N: int) -> tuple[sp.Symbol, ...]:
 
 def check_lags(lags, N: int, *, exact_shape: bool = False) -> np.ndarray:
     """Validate lags: real numbers of shape ``(..., N)`` (for N = 1 also ``(...)`` unless
-    ``exact_shape``: a scalar is one lag, a 1-D array of any length ``L`` — 1 included —
-    is ``L`` lags, so ``np.linspace(0, 3, L)`` gives ``L`` values for every ``L``), finite,
-    ≥ 0. Anything else (complex, booleans, strings, None, ragged
+    ``exact_shape``), finite, ≥ 0. For N = 1 a 1-D array of length 1 is read by the first
+    rule, one lag point (a scalar result, as ``[s1, s2]`` is one point of order 2): pass
+    ``lags[:, None]`` for a result of shape ``(L,)`` whatever ``L``. Anything else (complex, booleans, strings, None, ragged
     lists, integers beyond the float range) raises :class:`InvalidInputError`
     (``param="lags"``); nothing is cut."""
     def bad(msg: str):
         return InvalidInputError(f"lags {msg}", param="lags")
 
     arr = real_array(lags, "lags", objects=True, finite=False, copy=True)
-    if N == 1 and not exact_shape and (arr.ndim <= 1 or arr.shape[-1] != 1):
+    if N == 1 and not exact_shape and (arr.ndim == 0 or arr.shape[-1] != 1):
         arr = arr[..., None]
     if arr.ndim == 0 or arr.shape[-1] != N:
         raise bad(f"must have shape (..., {N}) for a kernel of order {N}, got shape "
