@@ -76,9 +76,9 @@ def check_lags(lags, N: int, *, exact_shape: bool = False) -> np.ndarray:
     """Validate lags: real numbers of shape ``(..., N)`` (for N = 1 also ``(...)`` unless
     ``exact_shape``), finite, ≥ 0. For N = 1 a 1-D array of length 1 is read by the first
     rule, one lag point (a scalar result, as ``[s1, s2]`` is one point of order 2): pass
-    ``lags[:, None]`` for a result of shape ``(L,)`` whatever ``L``. Anything else (complex, booleans, strings, None, ragged
-    lists, integers beyond the float range) raises :class:`InvalidInputError`
-    (``param="lags"``); nothing is cut."""
+    ``lags[:, None]`` for a result of shape ``(L,)`` whatever ``L``. Anything else
+    (complex, booleans, strings, None, ragged lists, integers beyond the float range)
+    raises :class:`InvalidInputError` (``param="lags"``); nothing is cut."""
     def bad(msg: str):
         return InvalidInputError(f"lags {msg}", param="lags")
 
