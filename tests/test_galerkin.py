@@ -529,3 +529,31 @@ def test_modal_transforms_real_blocks_equal_the_complex_products(kind):
     assert np.abs(a0 - ref @ c).max() < 1e-11 * np.abs(ref @ c).max()
     if kind == "complex_pairs":
         assert np.iscomplexobj(V) and np.count_nonzero(lam.imag) > 10
+
+
+def test_modal_system_does_not_depend_on_the_basis_of_the_span():
+    """build_system with Q = None (a jackknife replicate in the basis as it is) gives the
+    same modal invariants as with the orthonormalising Q: the spectrum, p·e^{τΛ}a₀ and
+    p·e^{τΛ}B e^{τΛ}a₀ — against the independent route through Q."""
+    from volterra_sym.backends.galerkin.system import Sums, build_system, orthonormaliser
+
+    rng = np.random.default_rng(5)
+    M = 40
+    X = rng.standard_normal((M, M))
+    G = X @ X.T / M + 0.5 * np.eye(M)
+    Lam = -np.diag(np.arange(M, dtype=float)) + 0.3 * rng.standard_normal((M, M))
+    Lam[:, 0] = 0.0                                  # a constant mode: λ = 0
+    sums = Sums(G, G @ Lam, {0: G @ rng.standard_normal((M, M))},
+                G[:, 0].copy(), G @ rng.standard_normal(M))
+    Q, cond = orthonormaliser(G)
+    assert Q.shape == (M, M)
+    a = build_system(sums, Q, cond, "test", "stationary")
+    b = build_system(sums, None, cond, "test", "stationary")
+    assert np.allclose(np.sort_complex(a.lam), np.sort_complex(b.lam), atol=1e-9)
+    for tau in (0.05, 0.3, 1.0):
+        ea, eb = np.exp(tau * a.lam), np.exp(tau * b.lam)
+        k1a, k1b = a.pairing @ (ea * a.a0), b.pairing @ (eb * b.a0)
+        k2a = a.pairing @ (ea * (a.Bm[0] @ (ea * a.a0)))
+        k2b = b.pairing @ (eb * (b.Bm[0] @ (eb * b.a0)))
+        assert abs(k1a - k1b) <= 1e-10 * max(1.0, abs(k1a))
+        assert abs(k2a - k2b) <= 1e-10 * max(1.0, abs(k2a))

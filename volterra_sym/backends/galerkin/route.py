@@ -772,7 +772,8 @@ def _systems(asm: _Assembled, lows: list[tuple[int, Sums]], what: str,
             s, *orthonormaliser(s.G), what + f" (truncation check, degree {dl})",
             asm.pairing))) for dl, s in lows],
         [built(("jackknife", i), lambda i=i: build_system(
-            asm.replicates[i], Q, condG, what + " (jackknife)", asm.pairing))
+            asm.replicates[i], None if Q.shape[1] == Q.shape[0] else Q, condG,
+            what + " (jackknife)", asm.pairing))
          for i in range(len(asm.batches))],
         None if rate is None else (rate[0], built(("rate", rate[0]), lambda: build_system(
             rate[1], *orthonormaliser(rate[1].G), what + f" (truncation rate, degree "
