@@ -316,16 +316,15 @@ def build_system(sums: Sums, Q: np.ndarray | None, cond_G: float, what: str,
             f"{what}: the basis is ill-conditioned under the averaging measure (cond(G) = "
             f"{cond_G:.2g}, {sums.G.shape[0] - kept} functions below the cutoff); "
             "lower the degree", error=cond_G)
-    if Q is None:       # the basis as it is (a jackknife replicate: see the docstring)
-        project = lambda X: X  # noqa: E731
-        m = sums.m
-    else:
-        project = lambda X: Q.T @ X @ Q  # noqa: E731
-        m = Q.T @ sums.m
+    # Qᵀ· on the vectors and Qᵀ·Q on the matrices; the basis as it is for Q = None (a
+    # jackknife replicate: see the docstring)
+    left = (lambda X: X) if Q is None else (lambda X: Q.T @ X)
+    project = (lambda X: X) if Q is None else (lambda X: Q.T @ X @ Q)
     solve = _gram_solver(project(sums.G))
     Lam = solve(project(sums.A))
     Ms = {k: solve(project(B)) for k, B in sums.B.items()}
-    cf = solve(sums.F if Q is None else Q.T @ sums.F)
+    m = left(sums.m)
+    cf = solve(left(sums.F))
     lam, V = scipy.linalg.eig(Lam, overwrite_a=True, check_finite=False)
     try:
         Vinv, kicks, a0 = modal_transforms(lam, V, Ms, cf)
