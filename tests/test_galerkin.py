@@ -557,3 +557,77 @@ def test_modal_system_does_not_depend_on_the_basis_of_the_span():
         k2b = b.pairing @ (eb * (b.Bm[0] @ (eb * b.a0)))
         assert abs(k1a - k1b) <= 1e-10 * max(1.0, abs(k1a))
         assert abs(k2a - k2b) <= 1e-10 * max(1.0, abs(k2a))
+
+
+@pytest.mark.parametrize("noise", ["constant", "state_dependent"])
+def test_chunked_assembly_equals_the_sums_written_out(monkeypatch, noise):
+    """``assemble`` accumulates ``G, A, B^k, m, F`` over chunks of points (memory independent
+    of their number); against the averages written out from ``ψ_α(y) = Π_i He_{α_i}(y_i)
+    /√α_i!`` (numpy's Hermite–E polynomials), ``∂_h = L⁻ᵀ∂_y`` and
+    ``L0ψ = φ·∇ψ + ½ tr(D ∇²ψ)``, per group of points, with one group of signed weights
+    (the ``galerkin_density`` measure), at many chunks (256 rows) and at one."""
+    import math
+
+    from numpy.polynomial import hermite_e as He
+
+    from volterra_sym.backends.galerkin import system
+    from volterra_sym.backends.galerkin.basis import MonomialBasis
+
+    rng = np.random.default_rng(7)
+    n, d, P = 2, 3, 2100
+    basis = MonomialBasis(n, d)
+    L = np.array([[1.3, 0.0], [0.4, 0.8]])
+    white = system.Whitening(np.array([0.2, -0.1]), L)
+    x = white.mu + rng.standard_normal((P, n)) @ L.T
+    phi = np.tanh(x @ np.array([[0.5, -0.7], [0.9, 0.2]]).T) - x
+    fv = x[:, 0] ** 2 - x[:, 1]
+    if noise == "constant":
+        D = np.array([[0.5, 0.1], [0.1, 0.3]])
+        Dp = np.broadcast_to(D, (P, n, n))
+    else:
+        S = 0.4 * np.eye(n) + 0.2 * np.tanh(x)[:, :, None] * np.eye(n)
+        D = Dp = S @ np.swapaxes(S, 1, 2)
+    kicks = {0: np.array([1.0, -0.5]), (0, 0): 0.3 * (1 - np.tanh(x) ** 2)}
+    w = rng.random(P)
+    w[1500] = -0.05                             # the last group's weights are signed
+    groups = [np.arange(0, 700), np.arange(700, 1400), np.arange(1400, P)]
+
+    # the averages written out
+    y = white.to_y(x)
+    Linv = np.linalg.inv(L)
+
+    def he(k, t, der=0):
+        c = np.zeros(k + 1)
+        c[k] = 1.0
+        return He.hermeval(t, He.hermeder(c, der) if der else c) / math.sqrt(math.factorial(k))
+
+    E = basis.exponents
+    psi = np.ones((P, len(E)))
+    grad = np.ones((P, len(E), n))
+    hess = np.ones((P, len(E), n, n))
+    for b, a in enumerate(E):
+        for i in range(n):
+            psi[:, b] *= he(a[i], y[:, i])
+            for j in range(n):
+                grad[:, b, j] *= he(a[i], y[:, i], 1 if i == j else 0)
+                for k in range(n):
+                    hess[:, b, j, k] *= he(a[i], y[:, i], (i == j) + (i == k))
+    Dt = np.einsum("ab,pbc,dc->pad", Linv, Dp, Linv)
+    L0psi = (np.einsum("pbi,pi->pb", grad, phi @ Linv.T)
+             + 0.5 * np.einsum("pbij,pij->pb", hess, Dt))
+    Lk = {0: grad @ (Linv @ kicks[0]),
+          (0, 0): np.einsum("pbi,pi->pb", grad, kicks[(0, 0)] @ Linv.T)}
+    for rows_per_chunk in (256, 10 ** 6):
+        monkeypatch.setattr(system, "CHUNK_BYTES", 8 * basis.size * rows_per_chunk)
+        got = system.assemble(basis, white, x, w, phi, fv, D, kicks, groups)
+        for rows, s in zip(groups, got, strict=True):
+            ww = w[rows] / w[rows].sum()
+            want = {"G": psi[rows].T @ (ww[:, None] * psi[rows]),
+                    "A": psi[rows].T @ (ww[:, None] * L0psi[rows]),
+                    "m": ww @ psi[rows], "F": psi[rows].T @ (ww * fv[rows]),
+                    **{f"B{k}": psi[rows].T @ (ww[:, None] * v[rows]) for k, v in Lk.items()}}
+            have = {"G": s.G, "A": s.A, "m": s.m, "F": s.F,
+                    **{f"B{k}": np.asarray(s.B[k]) for k in Lk}}
+            for key, ref in want.items():
+                assert np.abs(have[key] - ref).max() < 1e-12 * np.abs(ref).max(), key
+            assert np.array_equal(s.G, s.G.T)

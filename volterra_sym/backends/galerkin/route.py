@@ -96,6 +96,7 @@ from .system import (
     Sums,
     Whitening,
     assemble,
+    assembly_bytes,
     build_system,
     orthonormaliser,
 )
@@ -395,7 +396,11 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
     check_time(model, degree, opts)
     meas = _measure(model, degree, opts)
     P = meas.x.shape[0]
-    check_memory(8.0 * P * M * 5 + 16.0 * M * M * (8 + len(kicks)),
+    # the chunked assembly, the sums of the full measure and of each batch (with their
+    # jackknife replicates), and the modal systems built from them
+    groups = len(meas.batches) * 2 + 1
+    check_memory(assembly_bytes(M, P, len(kicks)) + 8.0 * P * meas.x.shape[1] * 3
+                 + 8.0 * M * M * (3 + len(kicks)) * groups + 16.0 * M * M * (8 + len(kicks)),
                  f"galerkin at degree {degree} (basis of {M} functions, {P} points)",
                  f"{_degree_hint(model, degree)} (or raise --tol)", opts.budget)
 

@@ -43,7 +43,7 @@ from scipy.linalg.blas import dsyrk
 from ...errors import AccuracyNotReachedError
 from .basis import MonomialBasis
 
-__all__ = ["Sums", "assemble", "GalerkinSystem", "build_system", "Whitening"]
+__all__ = ["Sums", "assemble", "assembly_bytes", "GalerkinSystem", "build_system", "Whitening"]
 
 #: eigenvalues of G below this fraction of the largest are dropped (conditioning)
 G_RCUT = 1e-13
@@ -103,15 +103,43 @@ def _whiten(L: np.ndarray, v: np.ndarray) -> np.ndarray:
     return scipy.linalg.solve_triangular(L, v.T, lower=True).T
 
 
-def _gram(Psi: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``Ψᵀ diag(w) Ψ``, exactly symmetric: for weights ``w ≥ 0`` by a symmetric rank-k
-    update of ``√w Ψ`` (half the products of ``Ψᵀ(wΨ)``); a signed density's weights (the
-    ``galerkin_density`` measure may dip below 0) by the plain product, symmetrised."""
-    if np.all(w >= 0):
-        U = dsyrk(1.0, np.asarray(Psi * np.sqrt(w)[:, None], dtype=float), trans=1, lower=0)
-        return np.triu(U) + np.triu(U, 1).T
-    G = Psi.T @ (Psi * w[:, None])
-    return 0.5 * (G + G.T)
+#: rows of points evaluated at once by :func:`assemble`: about this many bytes per
+#: ``(rows, M)`` array (the basis, the generator and each point-dependent kick at the
+#: points), so its memory does not grow with the number of points
+CHUNK_BYTES = 2 ** 27
+
+
+def chunk_rows(M: int) -> int:
+    """Rows per chunk of :func:`assemble` for a basis of ``M`` functions."""
+    return max(256, CHUNK_BYTES // (8 * max(M, 1)))
+
+
+def assembly_bytes(M: int, P: int, kicks: int) -> float:
+    """Peak bytes of :func:`assemble` for ``P`` points (beyond the points themselves): about
+    five ``(rows, M)`` chunk arrays plus, per group, the accumulating ``G, A, B^k``."""
+    return 8.0 * min(P, chunk_rows(M)) * M * (5 + kicks) + 8.0 * M * M * (3 + kicks)
+
+
+def _add_gram(G: np.ndarray | None, Psi: np.ndarray, w: np.ndarray, signed: bool
+              ) -> np.ndarray:
+    """``G + Ψᵀ diag(w) Ψ``: for a group of weights ``w ≥ 0`` the upper triangle only (a
+    symmetric rank-k update of ``√w Ψ``, half the products of ``Ψᵀ(wΨ)``); for a group with
+    ``signed`` weights — the ``galerkin_density`` measure may dip below 0 — the plain
+    product, in full."""
+    if not signed:
+        a = np.asarray(Psi * np.sqrt(w)[:, None], dtype=float)
+        if G is None:
+            return dsyrk(1.0, a, trans=1, lower=0)
+        return dsyrk(1.0, a, beta=1.0, c=G, trans=1, lower=0, overwrite_c=1)
+    part = Psi.T @ (Psi * w[:, None])
+    return part if G is None else G + part
+
+
+def _symmetric(G: np.ndarray, signed: bool) -> np.ndarray:
+    """The exactly symmetric Gram matrix from :func:`_add_gram`'s accumulation."""
+    if signed:
+        return 0.5 * (G + G.T)
+    return np.triu(G) + np.triu(G, 1).T
 
 
 def assemble(basis: MonomialBasis, white: Whitening, x: np.ndarray, w: np.ndarray,
@@ -124,35 +152,55 @@ def assemble(basis: MonomialBasis, white: Whitening, x: np.ndarray, w: np.ndarra
     or at the points ``(P, n)`` (``a^{(j)}(z)C_{k_1}⋯C_{k_j}/j!``, docs/theory.md §10). In
     whitened coordinates ``D̃ = L⁻¹DL⁻ᵀ``, ``c̃ = L⁻¹c``: constant parts are sparse maps
     (``A_diff = G T₂``, ``B^k = G T_k``), the others averages of their values at the
-    points."""
-    y = white.to_y(x)
-    Psi = basis.evaluate(y)
+    points, accumulated over chunks of :func:`chunk_rows` points (memory
+    :func:`assembly_bytes`, whatever the number of points)."""
     Linv = np.linalg.inv(white.L)
-    values = basis.drift_values(Psi, _whiten(white.L, phi))
-    T2 = None
-    if D.ndim == 2:
-        T2 = basis.second_order(Linv @ D @ Linv.T)
-    else:
-        values += basis.diffusion_values(Psi, np.einsum("ab,pbc,dc->pad", Linv, D, Linv))
+    T2 = basis.second_order(Linv @ D @ Linv.T) if D.ndim == 2 else None
     kick_const, kick_vals = {}, {}
     for key, c in kicks.items():
         c = np.asarray(c, dtype=float)
         if c.ndim == 1:
             kick_const[key] = basis.directional(Linv @ c)
         else:
-            kick_vals[key] = basis.drift_values(Psi, _whiten(white.L, c))
+            kick_vals[key] = c
+    step = chunk_rows(basis.size)
     out = []
-    for rows in (groups or [slice(None)]):
-        ww = w[rows] / w[rows].sum()
-        WPsi = Psi[rows] * ww[:, None]
-        G = _gram(Psi[rows], ww)
-        A = WPsi.T @ values[rows]
+    for rows in (groups or [np.arange(x.shape[0])]):
+        rows = np.asarray(rows)
+        total = float(w[rows].sum())
+        signed = bool(np.any(w[rows] < 0))
+        G = A = m = F = None
+        B = dict.fromkeys(kick_vals)
+        for lo in range(0, rows.size, step):
+            r = rows[lo:lo + step]
+            ww = w[r] / total
+            Psi = basis.evaluate(white.to_y(x[r]))
+            values = basis.drift_values(Psi, _whiten(white.L, phi[r]))
+            if T2 is None:
+                values += basis.diffusion_values(
+                    Psi, np.einsum("ab,pbc,dc->pad", Linv, D[r], Linv))
+            WPsi = Psi * ww[:, None]
+            G = _add_gram(G, Psi, ww, signed)
+            A = _accumulate(A, WPsi.T @ values)
+            del values
+            for k, c in kick_vals.items():
+                B[k] = _accumulate(B[k], WPsi.T @ basis.drift_values(Psi, _whiten(white.L,
+                                                                                   c[r])))
+            m = _accumulate(m, WPsi.sum(0))
+            F = _accumulate(F, WPsi.T @ fvals[r])
+        G = _symmetric(G, signed)
         if T2 is not None:
             A = A + (T2.T @ G.T).T
-        B = {k: np.asarray((T.T @ G.T).T) for k, T in kick_const.items()}
-        B.update({k: WPsi.T @ v[rows] for k, v in kick_vals.items()})
-        out.append(Sums(G, np.asarray(A), B, WPsi.sum(0), WPsi.T @ fvals[rows]))
+        B.update({k: np.asarray((T.T @ G.T).T) for k, T in kick_const.items()})
+        out.append(Sums(G, np.asarray(A), B, m, F))
     return out
+
+
+def _accumulate(total: np.ndarray | None, part: np.ndarray) -> np.ndarray:
+    if total is None:
+        return part
+    total += part
+    return total
 
 
 def orthonormaliser(G: np.ndarray) -> tuple[np.ndarray, float]:
