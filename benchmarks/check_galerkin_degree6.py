@@ -2,8 +2,10 @@
 the same 80,000 samples of ``p0`` (issue 9; docs/theory.md §9).
 
 ``--task acceptance``: K₁ at the 50 lags and K₂ at the 55 pairs of
-``bench_galerkin_equal_accuracy.py --task acceptance``, degrees 5 and 6 on the same 40,000
-samples (seed 11, that benchmark's first round, so degree 5 reproduces its values): is the
+``bench_galerkin_equal_accuracy.py --task acceptance``, degrees 5 and 6 on the same
+``--samples`` samples (40,000 by default; seed 11, that benchmark's first round, so degree 5
+reproduces its values — the benchmark file of that sample count, ``…_acceptance.json`` or
+``…_acceptance_<k>k.json``): is the
 reported degree-5 error above the change to degree 6 at every lag, and — reading "the same
 accuracy" as the same *actual* error, in the sup norm over the lags, with the change to
 degree 6 standing in for degree 5's actual error — how much Monte Carlo time (the kick
@@ -16,10 +18,12 @@ time limit: it runs with ``time_budget=1000`` (about 7 minutes and 10 GB on one 
 change from degree 5 to 6 is compared with degree 5's truncation estimate (its change
 against degrees 4 and 3).
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/check_galerkin_degree6.py [--task acceptance]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/check_galerkin_degree6.py \
+        [--task acceptance [--samples 160000]]
     python benchmarks/check_galerkin_degree6.py --task reanalyse   # after a benchmark re-run
 
-writes ``benchmarks/results/galerkin_degree6_n8.json`` (``..._acceptance.json``).
+writes ``benchmarks/results/galerkin_degree6_n8.json`` (``..._acceptance.json``, with
+``_<k>k`` for another sample count).
 """
 
 from __future__ import annotations
@@ -68,7 +72,19 @@ def kick_lags() -> None:
     print("wrote", path)
 
 
-def acceptance() -> None:
+def _suffix(samples: int) -> str:
+    return "" if samples == 40_000 else f"_{samples // 1000}k"
+
+
+def _bench(samples: int) -> dict:
+    name = f"galerkin_equal_accuracy_n8_acceptance{_suffix(samples)}.json"
+    bench = json.loads((ROOT / "benchmarks" / "results" / name).read_text())
+    if bench["samples"] != samples:
+        raise SystemExit(f"{name} was run with {bench['samples']} samples, not {samples}")
+    return bench
+
+
+def acceptance(samples: int) -> None:
     import warnings
 
     from bench_galerkin_equal_accuracy import task_lags
@@ -81,16 +97,15 @@ def acceptance() -> None:
     tau = 1.0 / linearisation(model).rate
     k1_lags, pairs = task_lags("acceptance", tau, 0.04)     # 2·dt of that benchmark
     H = ResponseHierarchy(model, "h1", 2)
-    bench = json.loads((ROOT / "benchmarks" / "results"
-                        / "galerkin_equal_accuracy_n8_acceptance.json").read_text())
+    bench = _bench(samples)
     if bench["task"]["k1_lags"] != k1_lags.tolist():
         raise SystemExit("the stored acceptance benchmark has other lags")
     out: dict = {"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
-                 "load": os.getloadavg(), "samples": 40_000, "seed": 11,
+                 "load": os.getloadavg(), "samples": samples, "seed": 11,
                  "k1_lags": k1_lags.tolist(), "k2_lags": pairs.tolist()}
     for d in (5, 6):
         t0 = time.perf_counter()
-        opts = dict(degree=d, paths=40_000, seed=11, time_budget=5000)
+        opts = dict(degree=d, paths=samples, seed=11, time_budget=5000)
         ks = {"k1": H.kernel((0,)).evaluate(k1_lags[:, None], method="galerkin", **opts),
               "k2": H.kernel((0, 0)).evaluate(pairs, method="galerkin", **opts)}
         out[f"degree_{d}"] = {"seconds": time.perf_counter() - t0}
@@ -103,14 +118,14 @@ def acceptance() -> None:
     analyse(out, bench)
 
 
-def reanalyse() -> None:
+def reanalyse(samples: int) -> None:
     """The analysis of a stored ``--task acceptance`` result against the present
     equal-accuracy benchmark file (its Galerkin time and Monte Carlo costs per path, e.g.
     after either was re-run), without recomputing degrees 5 and 6."""
     stored = json.loads((ROOT / "benchmarks" / "results"
-                         / "galerkin_degree6_n8_acceptance.json").read_text())
-    bench = json.loads((ROOT / "benchmarks" / "results"
-                        / "galerkin_equal_accuracy_n8_acceptance.json").read_text())
+                         / f"galerkin_degree6_n8_acceptance{_suffix(samples)}.json"
+                         ).read_text())
+    bench = _bench(samples)
     if bench["task"]["k1_lags"] != stored["k1_lags"]:
         raise SystemExit("the stored acceptance benchmark has other lags")
     analyse(stored, bench)
@@ -147,7 +162,8 @@ def analyse(out: dict, bench: dict) -> None:
         print(f"dt {dt}: Monte Carlo at 1 s.e. = the sup-norm change to degree 6: "
               f"{t_change:.0f} s, {t_change / t_gal:.1f}× the Galerkin route's {t_gal:.1f} s "
               f"(at the sup-norm reported error: {t_reported / t_gal:.1f}×)")
-    path = ROOT / "benchmarks" / "results" / "galerkin_degree6_n8_acceptance.json"
+    path = (ROOT / "benchmarks" / "results"
+            / f"galerkin_degree6_n8_acceptance{_suffix(out['samples'])}.json")
     path.write_text(json.dumps(out, indent=1))
     print("wrote", path)
 
@@ -156,8 +172,13 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--task", choices=("kick", "acceptance", "reanalyse"), default="kick",
                     help="kick: K₁ at the kick comparison's 5 lags, 80,000 samples; "
-                         "acceptance: K₁ and K₂ at the issue's lags, 40,000 samples; "
+                         "acceptance: K₁ and K₂ at the issue's lags, --samples samples; "
                          "reanalyse: the stored acceptance result against the present "
                          "equal-accuracy benchmark file")
-    {"kick": kick_lags, "acceptance": acceptance,
-     "reanalyse": reanalyse}[ap.parse_args().task]()
+    ap.add_argument("--samples", type=int, default=40_000,
+                    help="acceptance, reanalyse: samples of p0 (the benchmark file's)")
+    args = ap.parse_args()
+    if args.task == "kick":
+        kick_lags()
+    else:
+        {"acceptance": acceptance, "reanalyse": reanalyse}[args.task](args.samples)
