@@ -631,3 +631,39 @@ def test_chunked_assembly_equals_the_sums_written_out(monkeypatch, noise):
             for key, ref in want.items():
                 assert np.abs(have[key] - ref).max() < 1e-12 * np.abs(ref).max(), key
             assert np.array_equal(s.G, s.G.T)
+
+
+def test_samples_hint_of_a_tol_refusal():
+    """``P·(stat / (tol·scale − trunc − rounding))²`` samples where the statistical part
+    dominates; nothing where the truncation part does; and no number where the truncation
+    part alone is above ``tol``."""
+    from volterra_sym.backends.galerkin.route import GalerkinOptions, _samples_hint
+
+    opts = GalerkinOptions(5, 2e-4, 40_000, 0, 8, 2**30, 120.0)
+    parts = {(0,): {"truncation": 1e-4, "statistical": 3e-4, "rounding": 0.0}}
+    # scale 1: rel = 4e-4, room = 2e-4 − 1e-4, paths = 40,000·3² = 360,000
+    assert "about 360,000 samples" in _samples_hint(parts, 4e-4, opts)
+    assert _samples_hint({(0,): {"truncation": 3e-4, "statistical": 1e-4, "rounding": 0.0}},
+                         4e-4, opts) == ""
+    hint = _samples_hint({(0,): {"truncation": 2.5e-4, "statistical": 3e-4, "rounding": 0.0}},
+                         5.5e-4, opts)
+    assert "alone is above tol" in hint and "samples" not in hint
+
+
+def test_a_tol_refusal_dominated_by_sampling_names_paths_and_more_paths_reach_it():
+    """A 6-unit network (sampled measure): with 2,000 samples and a short time budget
+    ``tol=4e-4`` is refused with the advice to raise ``--paths``; with 30 times the samples
+    the same ``tol`` is reached (measured: at degree 3, statistical part 5.9e-5)."""
+    rng = np.random.default_rng(0)        # benchmarks/bench_galerkin_mc.py's network(6, 1.0)
+    W = np.round(rng.standard_normal((6, 6)) / np.sqrt(6), 4)
+    b = np.round(0.2 * rng.standard_normal(6), 4)
+    model = SRNN(np.eye(6), W, np.ones((6, 1)), 0.6 * np.eye(6), b=b, activation="tanh")
+    hier = ResponseHierarchy(model, "h1", order=1)
+    lags = [[0.5], [1.5]]
+    with pytest.raises(AccuracyNotReachedError) as info:
+        hier.kernel((0,)).evaluate(lags, method="galerkin", tol=4e-4, paths=2000,
+                                   time_budget=2)
+    assert "--paths" in str(info.value), str(info.value)
+    k = hier.kernel((0,)).evaluate(lags, method="galerkin", tol=4e-4, paths=60_000,
+                                   time_budget=10)
+    assert np.max(k.error) <= 4e-4 * np.max(np.abs(k.values))

@@ -968,7 +968,29 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     raise AccuracyNotReachedError(
         f"galerkin: tol={opts.tol:g} not reached: best relative error estimate {rel:.2g} at "
         f"degree {info['degree']} (basis {info['basis']}, {info['measure']} measure); "
-        f"stopped by {stop}; raise tol (--tol)", best=out, error=rel, tol=opts.tol)
+        f"stopped by {stop}; raise tol (--tol){_samples_hint(parts, rel, opts)}",
+        best=out, error=rel, tol=opts.tol)
+
+
+def _samples_hint(parts: dict, rel: float, opts: GalerkinOptions) -> str:
+    """For a ``tol`` refusal whose best estimate is mostly sampling error: the samples that
+    would bring the statistical part (``∝ 1/√paths``) under what ``tol`` leaves beside the
+    truncation part, ``P·(stat / (tol·scale − trunc))²``; or that more samples alone cannot
+    reach ``tol``. Empty for a deterministic measure or a truncation-dominated estimate."""
+    trunc = max(p["truncation"] for p in parts.values())
+    stat = max(p["statistical"] for p in parts.values())
+    total = max(p["truncation"] + p["statistical"] + p["rounding"] for p in parts.values())
+    if not stat > trunc:
+        return ""
+    room = opts.tol * total / rel - trunc - max(p["rounding"] for p in parts.values())
+    if room <= 0:
+        return (f"; its statistical part ({stat:.2g}) is larger than its truncation part "
+                f"({trunc:.2g}), but the truncation part alone is above tol")
+    paths = opts.paths * (stat / room) ** 2
+    return (f"; its statistical part ({stat:.2g}) is larger than its truncation part "
+            f"({trunc:.2g}): about {paths:,.0f} samples (paths, --paths; now "
+            f"{opts.paths:,}) would bring it under what tol leaves (the truncation part, "
+            "estimated from the samples too, may then change)")
 
 
 def _stopped_by(degree: int, exc: ResourceLimitError) -> str:
