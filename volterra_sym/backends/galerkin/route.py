@@ -37,7 +37,9 @@ why); the other measures through their own averages.
 
 ``tol`` raises the degree from 3 until the estimate is below ``tol`` (relative to the
 largest ``|value|``), the memory budget or the time estimate is reached, then raises
-:class:`~volterra_sym.errors.AccuracyNotReachedError` with the best estimate.
+:class:`~volterra_sym.errors.AccuracyNotReachedError` with the best estimate (and, where
+its statistical part is the larger, the samples that would lower it enough:
+:func:`_samples_hint`).
 """
 
 from __future__ import annotations
