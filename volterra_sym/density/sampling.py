@@ -63,7 +63,7 @@ from ..errors import (
     ResourceLimitError,
     SimulationError,
 )
-from ..model import SRNN
+from ..model import SRNN, check_model
 from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
 from .bracket import bracket_1d
 from .classify import density_kind
@@ -256,7 +256,7 @@ class BurnInSampler:
 
     def __init__(self, model: SRNN, *, t_burn: float | None = None, dt: float | None = None,
                  start=None):
-        p = arrays(model)
+        p = arrays(check_model(model))
         lin = linearisation(model)
         self.model, self.n = model, model.n
         self.metastable = lin.metastable
@@ -755,6 +755,7 @@ def stationary_sampler(model: SRNN, method: str = "auto", **burn_in) -> Sampler:
     otherwise burn-in), ``"gaussian"``, ``"inverse_cdf"`` or ``"burn_in"`` (keyword
     arguments go to :func:`burn_in_sampler`).
     """
+    check_model(model)
     if method not in ("auto", "gaussian", "inverse_cdf", "burn_in"):
         raise InvalidInputError(f"method must be auto/gaussian/inverse_cdf/burn_in, got "
                                 f"{method!r}", param="method")

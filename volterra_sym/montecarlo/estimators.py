@@ -74,7 +74,7 @@ import numpy as np
 from ..arrays import real_array
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
-from ..model import SRNN
+from ..model import SRNN, check_model
 from ..model.noise import FEATURE_STATE_NOISE
 from ..results import freeze
 from .control import (
@@ -802,9 +802,10 @@ def _require_additive_input(model: SRNN, what: str) -> None:
     are those of the additive input ``εCu``; with the input inside a nonlinear activation
     the kick is ``a'(z)C·∇`` (docs/theory.md §10) and they would estimate another kernel
     (``σ(h)`` is refused where the numeric parameters are read)."""
-    model.require_features((FEATURE_STATE_NOISE,), f"the {what} (its weights belong to the "
-                           "additive input εCu; pass conjugate= for the first-order FDT with "
-                           "v = −p0⁻¹∇·(a'(z)C p0), or use state_noise_crn)")
+    check_model(model).require_features(
+        (FEATURE_STATE_NOISE,), f"the {what} (its weights belong to the additive input εCu; "
+        "pass conjugate= for the first-order FDT with v = −p0⁻¹∇·(a'(z)C p0), or use "
+        "state_noise_crn)")
 
 
 def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt",

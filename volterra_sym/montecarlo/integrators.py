@@ -35,7 +35,7 @@ import scipy.linalg
 from ..budget import check_memory
 from ..density.linearisation import psd_sqrt as _psd_sqrt
 from ..errors import InvalidInputError, NotApplicableError, SimulationError
-from ..model import SRNN, ModelError
+from ..model import SRNN, ModelError, check_model
 from ..model.cache import derived
 from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
 
@@ -66,9 +66,7 @@ def model_arrays(model: SRNN) -> dict[str, np.ndarray]:
     The model constructor already refuses unstable numeric models; this re-checks
     (models built with ``check=False``) and names the failed condition.
     """
-    if not isinstance(model, SRNN):
-        raise InvalidInputError(f"model must be an SRNN, got {type(model).__name__}",
-                                param="model")
+    check_model(model)
     return dict(derived(model, ("montecarlo", "arrays"), lambda: _checked_arrays(model)))
 
 

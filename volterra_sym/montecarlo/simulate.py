@@ -49,7 +49,7 @@ import sympy as sp
 from ..arrays import real_array
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, SimulationError
-from ..model import SRNN
+from ..model import SRNN, check_model
 from ..model.noise import FEATURE_STATE_NOISE
 from .distributed import check_client, map_chunks
 from .integrators import Integrator, check_time_step, model_arrays
@@ -105,6 +105,7 @@ def compile_observable(model: SRNN, observable=None) -> Callable[[np.ndarray], n
     ``observable`` is ``None`` (the model's default), a string or SymPy expression in
     ``h1..hn`` (lambdified), or a numpy callable taking ``(..., n)`` and returning ``(...)``.
     """
+    check_model(model)
     if callable(observable) and not isinstance(observable, sp.Basic):
         return _CallableObservable(observable)
     expr = model.observable(observable)     # SymPy input too: the whitelist of the parser
@@ -738,6 +739,7 @@ def simulate(model: SRNN, times, *, n_paths: int, dt: float, scheme: str = "eule
     bitwise those of the in-process run). The returned arrays hold every path: their size
     ``T·n_paths·(n+1)·8`` bytes is checked against the memory budget before the run.
     """
+    check_model(model)
     idx = time_indices(times, dt)
     n_paths = _check_n_paths(n_paths)
     eps = check_amplitude(eps)
