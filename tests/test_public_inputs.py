@@ -45,3 +45,30 @@ def test_montecarlo_model_not_an_srnn(name, model):
     with pytest.raises(InvalidInputError) as e:
         MODEL_CALLS[name](model)
     assert e.value.param == "model"
+
+
+# ------------------------------------------------------------ a caller's conjugate variable
+BAD_CONJUGATES = {
+    "text": "abc",
+    "number": 3,
+    "nan": lambda x: np.full(np.shape(x)[:-1] + (1,), np.nan),
+    "wrong_shape": lambda x: np.zeros(3),
+}
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("bad", sorted(BAD_CONJUGATES))
+def test_kernel_conjugate_refused(tanh1, order, bad):
+    lags = [0.0, 0.1] if order == 1 else [[0.0, 0.0]]
+    run = M.first_order_kernel if order == 1 else M.second_order_kernel
+    with pytest.raises(InvalidInputError) as e:
+        run(tanh1, lags, conjugate=BAD_CONJUGATES[bad], n_paths=20, dt=0.05, seed=1,
+            estimate_bias=False)
+    assert e.value.param == "conjugate"
+
+
+@pytest.mark.parametrize("bad", ["abc", 3])
+def test_second_conjugate_variables_v_refused(tanh1, bad):
+    with pytest.raises(InvalidInputError) as e:
+        M.second_conjugate_variables(tanh1, bad)
+    assert e.value.param == "v"

@@ -73,6 +73,7 @@ import numpy as np
 
 from ..arrays import real_array
 from ..budget import check_count, check_memory
+from ..density.conjugate import check_conjugate
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
 from ..model import SRNN, check_model
 from ..model.noise import FEATURE_STATE_NOISE
@@ -820,9 +821,10 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
                        ) -> KernelEstimate:
     """First-order kernels ``K_k(σ_j)`` for all channels ``k`` (docs/theory.md §4, §7).
 
-    ``method="fdt"``: ``E_0[v_k(h_o)(f(h_{o+σ}) - c)]`` (point values; ``conjugate``
-    overrides ``v``). ``method="girsanov"``: ``E_0[(f(h_t) - c) B_k·ΔB_W]/δ`` over the kick
-    window ``[t-σ-δ, t-σ]``, ``δ = window`` (default ``dt``): the window average
+    ``method="fdt"``: ``E_0[v_k(h_o)(f(h_{o+σ}) - c)]`` (point values; ``conjugate``,
+    a callable ``(..., n) -> (..., m)`` returning finite values, overrides ``v``).
+    ``method="girsanov"``: ``E_0[(f(h_t) - c) B_k·ΔB_W]/δ`` over the kick window
+    ``[t-σ-δ, t-σ]``, ``δ = window`` (default ``dt``): the window average
     ``δ⁻¹∫_σ^{σ+δ} K_k``. Lags and window are multiples of ``dt``. ``client``: a
     ``dask.distributed.Client`` (bitwise the same numbers).
 
@@ -851,7 +853,8 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
                           linearization=linearization)
     vL = None
     if method == "fdt":
-        v = conjugate if conjugate is not None else conjugate_variables(model)
+        v = check_conjugate(conjugate, model.m) if conjugate is not None \
+            else conjugate_variables(model)
         if cv is not None:
             vL = conjugate_variables(cv.lin)
         terms = [_Term("fdt1", j, int(lj), int(lj), int(lj)) for j, lj in enumerate(L)]
@@ -924,7 +927,8 @@ def second_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fd
     v = w2 = B = None
     terms = []
     if method == "fdt":
-        v = conjugate if conjugate is not None else conjugate_variables(model)
+        v = check_conjugate(conjugate, model.m) if conjugate is not None \
+            else conjugate_variables(model)
         if np.any(gap == 0):
             w2 = second_conjugate_variables(model, v)
         if np.any(gap > 0):
