@@ -72,3 +72,44 @@ def test_second_conjugate_variables_v_refused(tanh1, bad):
     with pytest.raises(InvalidInputError) as e:
         M.second_conjugate_variables(tanh1, bad)
     assert e.value.param == "v"
+
+
+# ------------------------------------------------------- CRN combinations and parity parts
+@pytest.mark.parametrize("combine", ["a", 1j, [["a", 1.0]], np.zeros((0, 2))])
+def test_crn_responses_combine_refused(tanh1, combine):
+    with pytest.raises(InvalidInputError) as e:
+        M.crn_responses(tanh1, _u, [0.1, 0.2], [0.5], n_paths=10, dt=0.05, combine=combine)
+    assert e.value.param == "combine"
+
+
+@pytest.mark.parametrize("n_eps", [0, -1, 1.5, np.nan, np.inf, "3", True, 1j, None, [1, 2]])
+def test_parity_matrix_n_eps_refused(n_eps):
+    with pytest.raises(InvalidInputError) as e:
+        M.parity_matrix(n_eps)
+    assert e.value.param == "n_eps"
+
+
+def test_parity_matrix_too_large_refused():
+    from volterra_sym.errors import ResourceLimitError
+    with pytest.raises(ResourceLimitError):
+        M.parity_matrix(10**9)
+
+
+@pytest.mark.parametrize("mc", ["abc", None, 3])
+def test_parity_parts_mc_refused(mc):
+    with pytest.raises(InvalidInputError) as e:
+        M.parity_parts(mc, [0.1])
+    assert e.value.param == "mc"
+
+
+@pytest.fixture(scope="module")
+def parity_mc(tanh1):
+    return M.crn_responses(tanh1, _u, [0.1, -0.1], [0.5], n_paths=10, dt=0.05, seed=1,
+                           combine=M.parity_matrix(1))
+
+
+@pytest.mark.parametrize("eps", ["a", [1j], [np.nan], [], None])
+def test_parity_parts_eps_refused(parity_mc, eps):
+    with pytest.raises(InvalidInputError) as e:
+        M.parity_parts(parity_mc, eps)
+    assert e.value.param == "eps"

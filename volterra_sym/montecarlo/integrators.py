@@ -32,6 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
+from ..arrays import real_array
 from ..budget import check_memory
 from ..density.linearisation import psd_sqrt as _psd_sqrt
 from ..errors import InvalidInputError, NotApplicableError, SimulationError
@@ -374,10 +375,12 @@ def check_combine(combine, n_eps: int) -> np.ndarray | None:
     (one column per ε), or None; anything else is refused naming ``combine``."""
     if combine is None:
         return None
-    combine = np.asarray(combine, float)
-    if combine.ndim != 2 or combine.shape[1] != n_eps or not np.all(np.isfinite(combine)):
-        raise InvalidInputError(f"combine must be a finite (K, {n_eps}) matrix (one column "
-                                f"per ε), got shape {combine.shape}", param="combine")
+    combine = real_array(combine, "combine", objects=True, finite=False,
+                         what=f"a finite (K, {n_eps}) matrix (one column per ε)")
+    if combine.ndim != 2 or combine.shape[1] != n_eps or combine.shape[0] == 0 \
+            or not np.all(np.isfinite(combine)):
+        raise InvalidInputError(f"combine must be a finite (K, {n_eps}) matrix, K ≥ 1 (one "
+                                f"column per ε), got shape {combine.shape}", param="combine")
     return combine
 
 
