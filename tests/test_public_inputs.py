@@ -113,3 +113,33 @@ def test_parity_parts_eps_refused(parity_mc, eps):
     with pytest.raises(InvalidInputError) as e:
         M.parity_parts(parity_mc, eps)
     assert e.value.param == "eps"
+
+
+# ------------------------------------------------------------------------------ run_paths
+RUN_PATHS_BAD = [
+    ("eps", []),
+    ("coupled", "no"), ("coupled", None), ("coupled", 2.0),
+    ("prefetch_noise", "no"), ("prefetch_noise", np.nan),
+    ("input_delay", -1), ("input_delay", np.nan), ("input_delay", np.inf),
+    ("input_delay", None), ("input_delay", 1j), ("input_delay", 1.5), ("input_delay", "10"),
+    ("input_delay", True), ("input_delay", [1, 2]),
+    ("hook", "abc"), ("hook", 3),
+    ("companion", "abc"), ("companion", 3),
+    ("B", np.nan), ("B", "a"), ("B", 1j), ("B", [[np.nan]]), ("B", np.zeros((5, 5))),
+]
+
+
+@pytest.mark.parametrize("param, value", RUN_PATHS_BAD)
+def test_run_paths_refused(tanh1, param, value):
+    kw = dict(n_paths=10, dt=0.05, n_steps=3, seed=1, u=_u, eps=(0.0, 0.1))
+    kw[param] = value
+    with pytest.raises(InvalidInputError) as e:
+        M.run_paths(tanh1, **kw)
+    assert e.value.param == param
+
+
+@pytest.mark.parametrize("tol", ["0.1", 1j, None, [0.1, 0.2], np.nan, np.inf, -1.0, True])
+def test_girsanov_matrix_tol_refused(tanh1, tol):
+    with pytest.raises(InvalidInputError) as e:
+        M.girsanov_matrix(tanh1, tol=tol)
+    assert e.value.param == "tol"

@@ -71,7 +71,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import real_array
+from ..arrays import real_array, real_number
 from ..budget import check_count, check_memory
 from ..density.conjugate import check_conjugate
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
@@ -296,8 +296,11 @@ class KernelEstimate(FrozenResult):
 
 def girsanov_matrix(model: SRNN, tol: float = 1e-9) -> np.ndarray:
     """``B`` with ``C = σ B`` (least squares); refuses ``C`` outside the range of ``σ``
-    (:class:`~volterra_sym.errors.NotApplicableError`: the Girsanov route does not apply)."""
+    (:class:`~volterra_sym.errors.NotApplicableError`: the Girsanov route does not apply).
+    ``tol`` (relative, of ``max|C|``) must be a finite number ≥ 0."""
     p = model_arrays(model)
+    if real_number(tol, "tol", what="a finite number ≥ 0") < 0:
+        raise InvalidInputError(f"tol must be ≥ 0, got {tol!r}", param="tol")
     B, *_ = np.linalg.lstsq(p["sigma"], p["C"], rcond=None)
     resid = float(np.max(np.abs(p["sigma"] @ B - p["C"]))) if B.size else 0.0
     if resid > tol * (1.0 + float(np.max(np.abs(p["C"])))):

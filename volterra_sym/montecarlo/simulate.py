@@ -362,11 +362,32 @@ class PathJob:
             raise InvalidInputError(f"max_norm must be positive, got {max_norm!r}",
                                     param="max_norm")
         eps = np.atleast_1d(real_array(eps, "eps", objects=True, finite=False))
-        if eps.ndim != 1 or not np.all(np.isfinite(eps)):
-            raise InvalidInputError(f"eps must be finite numbers, got {eps}", param="eps")
+        if eps.ndim != 1 or eps.size == 0 or not np.all(np.isfinite(eps)):
+            raise InvalidInputError(f"eps must be a non-empty 1-d sequence of finite numbers, "
+                                    f"got {eps}", param="eps")
+        coupled = check_flag(coupled, "coupled")
+        prefetch_noise = check_flag(prefetch_noise, "prefetch_noise")
+        if isinstance(input_delay, (bool, np.bool_)) or not isinstance(
+                input_delay, (int, np.integer)) or input_delay < 0:
+            raise InvalidInputError(f"input_delay must be an integer ≥ 0 (steps of dt), got "
+                                    f"{input_delay!r:.60}", param="input_delay")
+        if hook is not None and not all(callable(getattr(hook, name, None)) for name in
+                                        ("interest", "start_chunk", "on_xi", "on_state",
+                                         "end_chunk")):
+            raise InvalidInputError(f"hook must be a Hook (a subclass of "
+                                    f"volterra_sym.montecarlo.simulate.Hook) or None, got "
+                                    f"{type(hook).__name__}", param="hook")
+        if companion is not None and not isinstance(companion, Companion):
+            raise InvalidInputError(f"companion must be a Companion(model, sampler) or None, "
+                                    f"got {type(companion).__name__}", param="companion")
+        if B is not None:
+            B = real_array(B, "B", ndim=2, what="a finite matrix (r, m_B) with C = σB")
+            if B.shape[0] != model.r:
+                raise InvalidInputError(f"B must have {model.r} rows (one per noise source, "
+                                        f"C = σB), got shape {B.shape}", param="B")
         self.n_paths, self.n_steps, self.scheme = n_paths, int(n_steps), scheme
-        self.coupled, self.max_norm = bool(coupled), float(max_norm)
-        self.prefetch_noise = bool(prefetch_noise)
+        self.coupled, self.max_norm = coupled, float(max_norm)
+        self.prefetch_noise = prefetch_noise
         self.hook = hook or Hook()
         self.V, self.n, self.eps = eps.size, model.n, eps
         self.root = _seed_root(seed)
