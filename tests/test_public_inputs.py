@@ -143,3 +143,43 @@ def test_girsanov_matrix_tol_refused(tanh1, tol):
     with pytest.raises(InvalidInputError) as e:
         M.girsanov_matrix(tanh1, tol=tol)
     assert e.value.param == "tol"
+
+
+# ------------------------------------------------- samplers, time-step check, chunk map
+def _gauss(x):
+    return np.exp(-x * x)
+
+
+@pytest.mark.parametrize("param, value", [
+    ("lo", "a"), ("lo", 1j), ("lo", None), ("hi", "a"), ("hi", 1j), ("hi", None),
+    ("pdf", "abc"), ("pdf", lambda x: np.array(["a"] * len(x))),
+])
+def test_inverse_cdf_sampler_refused(param, value):
+    kw = dict(pdf=_gauss, lo=-5.0, hi=5.0)
+    kw[param] = value
+    with pytest.raises(InvalidInputError) as e:
+        M.inverse_cdf_sampler(**kw)
+    assert e.value.param == param
+
+
+@pytest.mark.parametrize("p", [None, "abc", {}, 3])
+def test_check_time_step_p_refused(tanh1, p):
+    with pytest.raises(InvalidInputError) as e:
+        M.check_time_step(tanh1, p, 0.05, "euler")
+    assert e.value.param == "p"
+
+
+@pytest.mark.parametrize("n_chunks", [-1, 1.5, np.nan, np.inf, "10", True, 1j, None, [1, 2],
+                                      np.float64(3.0)])
+def test_map_chunks_n_chunks_refused(tanh1, n_chunks):
+    job = M.PathJob(tanh1, n_paths=10, dt=0.05, n_steps=2, seed=1)
+    with pytest.raises(InvalidInputError) as e:
+        M.map_chunks(job, n_chunks)
+    assert e.value.param == "n_chunks"
+
+
+@pytest.mark.parametrize("job", [None, "abc"])
+def test_map_chunks_job_refused(job):
+    with pytest.raises(InvalidInputError) as e:
+        M.map_chunks(job, 1)
+    assert e.value.param == "job"

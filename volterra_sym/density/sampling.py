@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import real_array
+from ..arrays import real_array, real_number
 from ..budget import check_count, check_memory, montecarlo_seconds
 from ..errors import (
     InvalidInputError,
@@ -166,9 +166,15 @@ def inverse_cdf_sampler(pdf: Callable, lo: float, hi: float, n_grid: int = 20001
     """One-dimensional draws ``F⁻¹(U)`` from a density tabulated on ``[lo, hi]``.
 
     The CDF is the cumulative trapezoidal integral of ``pdf`` on ``n_grid`` points,
-    renormalised to 1 on the grid; ``F⁻¹`` is interpolated linearly.
+    renormalised to 1 on the grid; ``F⁻¹`` is interpolated linearly. ``lo``, ``hi`` must
+    be finite real numbers and ``pdf`` a callable returning finite non-negative reals
+    (else :class:`~volterra_sym.errors.InvalidInputError` naming them).
     """
-    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+    lo, hi = real_number(lo, "lo"), real_number(hi, "hi")
+    if not callable(pdf):
+        raise InvalidInputError(f"pdf must be a callable pdf(x) -> densities, got "
+                                f"{type(pdf).__name__}", param="pdf")
+    if not hi > lo:
         raise InvalidInputError(f"need a finite range lo < hi, got [{lo}, {hi}]",
                                 param="lo, hi")
     if isinstance(n_grid, (bool, np.bool_)) or not isinstance(n_grid, (int, np.integer)) \
@@ -176,7 +182,8 @@ def inverse_cdf_sampler(pdf: Callable, lo: float, hi: float, n_grid: int = 20001
         raise InvalidInputError(f"n_grid must be an integer in [2, {MAX_GRID:,}], got "
                                 f"{n_grid!r:.60}", param="n_grid")
     xs = np.linspace(lo, hi, int(n_grid))
-    ps = np.asarray(pdf(xs), dtype=float).reshape(-1)
+    ps = real_array(pdf(xs), "pdf", objects=True, finite=False,
+                    what="finite non-negative real densities").reshape(-1)
     if ps.shape != xs.shape or not np.all(np.isfinite(ps)) or np.any(ps < 0):
         raise InvalidInputError("pdf must return finite non-negative values of the grid's "
                                 "shape", param="pdf")

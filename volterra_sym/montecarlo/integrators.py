@@ -107,8 +107,11 @@ def check_time_step(model: SRNN, p: dict[str, np.ndarray], dt: float, scheme: st
     A step below floating-point resolution (``dt · max(ρ(L), Lip(a)‖W‖₂) < 1e-12``: the
     update ``h + dt φ(h)`` would round to ``h``) is refused as too small.
     All refusals are :class:`~volterra_sym.errors.InvalidInputError` naming ``dt`` or
-    ``scheme``.
+    ``scheme`` (or ``p``, when it is not the dict of :func:`model_arrays`).
     """
+    if not (isinstance(p, dict) and {"Gamma", "W"} <= p.keys()):
+        raise InvalidInputError(f"p must be the parameter arrays model_arrays(model) (a dict "
+                                f"with 'Gamma' and 'W'), got {type(p).__name__}", param="p")
     if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating))
                                     and np.isfinite(dt) and dt > 0):
         raise InvalidInputError(f"dt must be a positive finite number, got {dt!r}", param="dt")
