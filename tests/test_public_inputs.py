@@ -183,3 +183,11 @@ def test_map_chunks_job_refused(job):
     with pytest.raises(InvalidInputError) as e:
         M.map_chunks(job, 1)
     assert e.value.param == "job"
+
+
+@pytest.mark.parametrize("x", ["a", 1j, None, [[0.0, "a"]]])
+def test_compiled_observable_refuses_non_states(tanh1, x):
+    f = M.compile_observable(tanh1, "h1")
+    with pytest.raises(InvalidInputError) as e:
+        f(x)
+    assert e.value.param == "x"

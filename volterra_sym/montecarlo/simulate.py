@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from ..arrays import real_array
+from ..arrays import real_array, state_points
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN, check_model
@@ -104,6 +104,8 @@ def compile_observable(model: SRNN, observable=None) -> Callable[[np.ndarray], n
 
     ``observable`` is ``None`` (the model's default), a string or SymPy expression in
     ``h1..hn`` (lambdified), or a numpy callable taking ``(..., n)`` and returning ``(...)``.
+    The compiled expression refuses states that are not real points ``(..., n)``
+    (:func:`~volterra_sym.arrays.state_points`, ``param="x"``).
     """
     check_model(model)
     if callable(observable) and not isinstance(observable, sp.Basic):
@@ -121,6 +123,7 @@ def compile_observable(model: SRNN, observable=None) -> Callable[[np.ndarray], n
     n = model.n
 
     def f_expr(x: np.ndarray) -> np.ndarray:
+        x = state_points(x, n)
         val = lam(*(x[..., i] for i in range(n)))
         return np.broadcast_to(np.asarray(val, dtype=float), x.shape[:-1])
     f_expr.expr = expr
