@@ -191,3 +191,30 @@ def test_compiled_observable_refuses_non_states(tanh1, x):
     with pytest.raises(InvalidInputError) as e:
         f(x)
     assert e.value.param == "x"
+
+
+# ------------------------------------------------------------------ features: augmented input
+import volterra_sym.features as F  # noqa: E402
+
+
+@pytest.mark.parametrize("channels", ["a", [("a",)], None, [(1.5,)], 3])
+def test_augment_input_channels_refused(channels):
+    with pytest.raises(InvalidInputError) as e:
+        F.augment_input(_u, channels)
+    assert e.value.param == "channels"
+
+
+@pytest.mark.parametrize("channels", ["a", [("a",)]])
+def test_signature_batch_channels_refused(channels):
+    with pytest.raises(InvalidInputError) as e:
+        F.signature_batch([_u], np.linspace(0, 1, 11), 1.0, 2, 1, channels=channels)
+    assert e.value.param == "channels"
+
+
+@pytest.mark.parametrize("u", [lambda t: np.nan, lambda t: np.array([np.inf]),
+                               lambda t: np.zeros((1, 2)), np.full((10, 1), np.nan)])
+def test_augment_input_u_refused(u):
+    with pytest.raises(InvalidInputError) as e:
+        out = F.augment_input(u, [(0,), (0, 0)])
+        out(0.3) if callable(out) else out
+    assert e.value.param == "u"

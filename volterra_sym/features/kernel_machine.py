@@ -62,6 +62,7 @@ from .functional import ResponseFunctional, response_functional
 from .signature import (
     FeatureLayout,
     FrozenResult,
+    _check_channels,
     _check_int,
     _check_times,
     _n_fine,
@@ -140,6 +141,8 @@ def signature_batch(
     (default 120).
     """
     r = 4 if refine is None else _check_int(refine, "refine", 1)
+    if channels is not None:
+        channels = _check_channels(channels)
     if not isinstance(extrapolate, (bool, np.bool_)):
         raise InvalidInputError(f"extrapolate must be True or False, got {extrapolate!r}",
                                 param="extrapolate")
