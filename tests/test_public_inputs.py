@@ -218,3 +218,63 @@ def test_augment_input_u_refused(u):
         out = F.augment_input(u, [(0,), (0, 0)])
         out(0.3) if callable(out) else out
     assert e.value.param == "u"
+
+
+# --------------------------------------------------------------- features: SRNN features
+@pytest.fixture(scope="module")
+def functional():
+    return F.functional_from_coefficients({(0,): {(0,): 1.0}}, m=1, degree=1, order=1)
+
+
+UNIT_VECTOR_BAD = [
+    ("functionals", "abc"), ("functionals", ["abc"]), ("functionals", [None]),
+    ("layout", "abc"), ("layout", 3),
+    ("t", -1.0), ("t", [0.1, 0.2]), ("t", np.array([0.1])),
+    ("eps", None),
+    ("per_order", "no"), ("per_order", None), ("per_order", 2.0),
+]
+
+
+@pytest.mark.parametrize("name", ["unit_vectors", "response_kernel_matrix"])
+@pytest.mark.parametrize("param, value", UNIT_VECTOR_BAD)
+def test_unit_vectors_refused(functional, name, param, value):
+    kw = dict(functionals=[functional], t=1.0, eps=0.5)
+    kw[param] = value
+    with pytest.raises(InvalidInputError) as e:
+        getattr(F, name)(**kw)
+    assert e.value.param == param
+
+
+@pytest.mark.parametrize("param, value", [("t", -1.0), ("eps", None)])
+def test_srnn_features_refused(functional, param, value):
+    kw = dict(functionals=[functional], S=np.ones((2, functional.layout.size)), t=1.0, eps=0.5)
+    kw[param] = value
+    with pytest.raises(InvalidInputError) as e:
+        F.srnn_features(**kw)
+    assert e.value.param == param
+
+
+SERIES_FEATURES_BAD = [
+    ("model", "tanh1d"), ("model", None),
+    ("inputs", None), ("inputs", "abc"), ("inputs", [None]),
+    ("t", "0.1"), ("t", 1j), ("t", None), ("t", [0.1, 0.2]), ("t", np.array([0.1])),
+    ("t", -1.0), ("t", np.nan), ("t", -np.inf), ("t", True),
+    ("eps", np.nan), ("eps", np.inf), ("eps", "a"), ("eps", 1j), ("eps", None), ("eps", True),
+    ("observables", 3), ("observables", "h1"),
+]
+
+
+@pytest.mark.parametrize("param, value", SERIES_FEATURES_BAD)
+def test_series_features_refused(tanh1, param, value):
+    kw = dict(model=tanh1, inputs=[_u], t=0.5, eps=0.1, order=1)
+    kw[param] = value
+    with pytest.raises(InvalidInputError) as e:
+        F.series_features(**kw)
+    assert e.value.param == param
+
+
+@pytest.mark.parametrize("model", ["tanh1d", None])
+def test_hidden_unit_functionals_model_refused(model):
+    with pytest.raises(InvalidInputError) as e:
+        F.hidden_unit_functionals(model, 1, 1)
+    assert e.value.param == "model"
