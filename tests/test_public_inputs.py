@@ -278,3 +278,32 @@ def test_hidden_unit_functionals_model_refused(model):
     with pytest.raises(InvalidInputError) as e:
         F.hidden_unit_functionals(model, 1, 1)
     assert e.value.param == "model"
+
+
+# ------------------------------------------------------------- features: functionals
+@pytest.mark.parametrize("kicks", [None, [3], "a", [["a"]], [[1.5]], [[-1]], [[True]]])
+def test_kick_multiplicity_refused(kicks):
+    with pytest.raises(InvalidInputError) as e:
+        F.kick_multiplicity(kicks)
+    assert e.value.param == "kicks"
+
+
+@pytest.mark.parametrize("hier", ["abc", None, 3])
+def test_response_functional_hier_refused(hier):
+    with pytest.raises(InvalidInputError) as e:
+        F.response_functional(hier, 1)
+    assert e.value.param == "hier"
+
+
+@pytest.mark.parametrize("functional", ["abc", None])
+def test_response_functional_latex_refused(functional):
+    with pytest.raises(InvalidInputError) as e:
+        F.response_functional_latex(functional)
+    assert e.value.param == "functional"
+
+
+@pytest.mark.parametrize("order", [0, -1, 1.5, np.nan, "10", True, 1j, None, [1, 2]])
+def test_functional_channels_order_refused(tanh1, order):
+    with pytest.raises(InvalidInputError) as e:
+        F.functional_channels(tanh1, order)
+    assert e.value.param == "order"

@@ -732,17 +732,17 @@ def _products(vals: np.ndarray, channels: Sequence[tuple[int, ...]]) -> np.ndarr
     return np.stack([np.prod(vals[..., list(ch)], axis=-1) for ch in channels], axis=-1)
 
 
-def _check_channels(channels: object) -> tuple[tuple[int, ...], ...]:
+def _check_channels(channels: object, param: str = "channels") -> tuple[tuple[int, ...], ...]:
     """``channels`` as a non-empty tuple of non-empty tuples of integers ≥ 0, else
-    :class:`~volterra_sym.errors.InvalidInputError` naming ``channels``."""
+    :class:`~volterra_sym.errors.InvalidInputError` naming ``param``."""
     try:
         chans = tuple(tuple(ch) for ch in channels)          # type: ignore[union-attr]
     except TypeError:
         chans = ()
     if not chans or any(not ch or not all(_is_int(c) and c >= 0 for c in ch)
                         for ch in chans):
-        raise InvalidInputError(f"channels must be non-empty tuples of channel indices "
-                                f"(integers ≥ 0), got {channels!r:.80}", param="channels")
+        raise InvalidInputError(f"{param} must be non-empty tuples of channel indices "
+                                f"(integers ≥ 0), got {channels!r:.80}", param=param)
     return tuple(tuple(int(c) for c in ch) for ch in chans)
 
 
