@@ -307,3 +307,68 @@ def test_functional_channels_order_refused(tanh1, order):
     with pytest.raises(InvalidInputError) as e:
         F.functional_channels(tanh1, order)
     assert e.value.param == "order"
+
+
+# ------------------------------------------------------------------------------- verify
+import volterra_sym.verify as V  # noqa: E402
+
+
+@pytest.mark.parametrize("param, value", [
+    ("quick", "yes"), ("quick", None), ("quick", 1), ("quick", np.nan),
+    ("n", 0), ("n", -1), ("n", 1.5), ("n", np.nan), ("n", np.inf), ("n", "abc"), ("n", True),
+    ("n", 1j), ("n", None), ("n", [1, 2]),
+])
+def test_settings_for_refused(param, value):
+    kw = dict(quick=True, seed=1, n=1)
+    kw[param] = value
+    with pytest.raises(InvalidInputError) as e:
+        V.settings_for(**kw)
+    assert e.value.param == param
+
+
+@pytest.mark.parametrize("param, value", [("r", [True, True]), ("se", [True, True])])
+def test_fit_slope_refused(param, value):
+    kw = dict(eps=[0.1, 0.2], r=[0.01, 0.04], se=[0.001, 0.001])
+    kw[param] = value
+    with pytest.raises(InvalidInputError) as e:
+        V.fit_slope(**kw)
+    assert e.value.param == param
+
+
+@pytest.fixture(scope="module")
+def linear2():
+    return load_model("linear2d")
+
+
+@pytest.mark.parametrize("param, value", [
+    ("times", "abc"), ("times", [0.1, "a"]), ("times", [1 + 1j]), ("times", 0.1j),
+    ("engine_terms", "a"), ("engine_terms", 1j),
+    ("mc", "abc"), ("mc", 3),
+    ("model", "tanh1d"), ("model", None),
+])
+def test_series_residuals_refused(linear2, param, value):
+    kw = dict(model=linear2, observable="h1", order=1, eps=[0.1, 0.2], times=[0.5],
+              n_paths=10, dt=0.05, seed=1)
+    kw[param] = value
+    with pytest.raises(InvalidInputError) as e:
+        V.series_residuals(**kw)
+    assert e.value.param == param
+
+
+@pytest.mark.parametrize("param, value", [
+    ("model", "tanh1d"), ("model", None), ("model", 3),
+    ("out", None), ("out", 3), ("out", b"x"), ("out", 1j), ("out", ""),
+    ("quick", "yes"), ("quick", None),
+    ("print_table", "no"), ("print_table", None), ("figures", "no"), ("figures", 2),
+    ("progress", "no"), ("progress", 2),
+])
+def test_verify_model_refused(tanh1, tmp_path, monkeypatch, param, value):
+    monkeypatch.chdir(tmp_path)
+    kw = dict(model=tanh1, order=1, out=str(tmp_path / "v"), seed=1, quick=True,
+              print_table=False, figures=False, progress=False)
+    kw[param] = value
+    with pytest.raises(InvalidInputError) as e:
+        V.verify_model(**kw)
+    assert e.value.param == param
+    assert not list(tmp_path.iterdir())          # nothing written
+
