@@ -372,3 +372,22 @@ def test_verify_model_refused(tanh1, tmp_path, monkeypatch, param, value):
     assert e.value.param == param
     assert not list(tmp_path.iterdir())          # nothing written
 
+
+# ------------------------------------------------------------ progress is a bool or None
+PROGRESS_CALLS = {
+    "simulate": lambda m, p: M.simulate(m, [0.5], n_paths=10, dt=0.05, progress=p),
+    "response": lambda m, p: M.response(m, _u, 0.1, [0.5], n_paths=10, dt=0.05, progress=p),
+    "first_order_kernel": lambda m, p: M.first_order_kernel(m, [0.5], n_paths=10, dt=0.05,
+                                                            progress=p),
+    "crn_responses": lambda m, p: M.crn_responses(m, _u, [0.1], [0.5], n_paths=10, dt=0.05,
+                                                  progress=p),
+    "kick_kernel": lambda m, p: M.kick_kernel(m, [0.5], n_paths=10, dt=0.05, progress=p),
+}
+
+
+@pytest.mark.parametrize("progress", ["yes", 2, np.nan])
+@pytest.mark.parametrize("name", sorted(PROGRESS_CALLS))
+def test_montecarlo_progress_refused(tanh1, name, progress):
+    with pytest.raises(InvalidInputError) as e:
+        PROGRESS_CALLS[name](tanh1, progress)
+    assert e.value.param == "progress"

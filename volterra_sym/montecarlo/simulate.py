@@ -625,10 +625,11 @@ class PathJob:
 
 def _auto_progress(progress, work: float, threshold: float = 5e7) -> bool:
     """``progress``, or for ``None`` a bar when stderr is a terminal and ``work`` exceeds
-    ``threshold`` (path-steps, or the caller's own unit)."""
+    ``threshold`` (path-steps, or the caller's own unit). Anything but ``True``, ``False``
+    or ``None`` is an :class:`~volterra_sym.errors.InvalidInputError` naming ``progress``."""
     if progress is None:
         return bool(getattr(sys.stderr, "isatty", lambda: False)()) and work > threshold
-    return bool(progress)
+    return check_flag(progress, "progress")
 
 
 def run_paths(model: SRNN, *, n_paths: int, dt: float, n_steps: int, scheme: str = "euler",
