@@ -391,3 +391,20 @@ def test_montecarlo_progress_refused(tanh1, name, progress):
     with pytest.raises(InvalidInputError) as e:
         PROGRESS_CALLS[name](tanh1, progress)
     assert e.value.param == "progress"
+
+
+# ------------------------------------------- an observable undefined at finite states
+@pytest.mark.parametrize("observable", ["sqrt(-1 - h1**2)",
+                                        lambda x: np.full(np.shape(x)[:-1], np.nan),
+                                        lambda x: np.full(np.shape(x)[:-1], "a")])
+@pytest.mark.parametrize("name", ["simulate", "response", "crn_responses"])
+def test_montecarlo_observable_not_finite_refused(tanh1, name, observable):
+    kw = dict(n_paths=10, dt=0.05, seed=1, observable=observable)
+    with pytest.raises(InvalidInputError) as e:
+        if name == "simulate":
+            M.simulate(tanh1, [0.5], **kw)
+        elif name == "response":
+            M.response(tanh1, _u, 0.1, [0.5], **kw)
+        else:
+            M.crn_responses(tanh1, _u, [0.1], [0.5], **kw)
+    assert e.value.param == "observable"

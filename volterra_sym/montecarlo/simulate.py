@@ -105,7 +105,10 @@ def compile_observable(model: SRNN, observable=None) -> Callable[[np.ndarray], n
     ``observable`` is ``None`` (the model's default), a string or SymPy expression in
     ``h1..hn`` (lambdified), or a numpy callable taking ``(..., n)`` and returning ``(...)``.
     The compiled expression refuses states that are not real points ``(..., n)``
-    (:func:`~volterra_sym.arrays.state_points`, ``param="x"``).
+    (:func:`~volterra_sym.arrays.state_points`, ``param="x"``); an observable that is NaN
+    or infinite at a finite state (e.g. ``sqrt(-1 - h1**2)``, or a callable returning NaN)
+    is an :class:`~volterra_sym.errors.InvalidInputError` naming ``observable`` (it made the
+    estimates NaN silently, or a kick run report a divergence).
     """
     check_model(model)
     if callable(observable) and not isinstance(observable, sp.Basic):
@@ -125,7 +128,7 @@ def compile_observable(model: SRNN, observable=None) -> Callable[[np.ndarray], n
     def f_expr(x: np.ndarray) -> np.ndarray:
         x = state_points(x, n)
         val = lam(*(x[..., i] for i in range(n)))
-        return np.broadcast_to(np.asarray(val, dtype=float), x.shape[:-1])
+        return _defined(np.broadcast_to(np.asarray(val, dtype=float), x.shape[:-1]), x, expr)
     f_expr.expr = expr
     return f_expr
 
@@ -138,12 +141,29 @@ class _CallableObservable:
         self.expr = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        out = np.asarray(self.fn(x), dtype=float)
+        out = real_array(self.fn(x), "observable", objects=True, finite=False,
+                         what="real values, one per state")
         if out.shape != x.shape[:-1]:
             raise InvalidInputError(f"observable returned shape {out.shape} for states of "
                                     f"shape {x.shape}; expected {x.shape[:-1]}",
                                     param="observable")
-        return out
+        return _defined(out, x, self.fn)
+
+
+def _defined(out: np.ndarray, x: np.ndarray, what) -> np.ndarray:
+    """``out`` unless the observable is NaN/inf at a finite state (then
+    :class:`~volterra_sym.errors.InvalidInputError` naming ``observable``); non-finite
+    states are left to the divergence checks of the run."""
+    bad = ~np.isfinite(out)
+    if bad.any():
+        states = np.asarray(x)[bad]
+        ok = np.all(np.isfinite(states), axis=-1)
+        if ok.any():
+            h = states[ok][0]
+            raise InvalidInputError(f"observable {getattr(what, '__name__', what)} is not "
+                                    f"finite at the state h = {h}: it must be defined "
+                                    "(finite) on the whole state space", param="observable")
+    return out
 
 
 def input_table(u: Callable, times: np.ndarray, m: int) -> np.ndarray:
