@@ -408,3 +408,17 @@ def test_montecarlo_observable_not_finite_refused(tanh1, name, observable):
         else:
             M.crn_responses(tanh1, _u, [0.1], [0.5], **kw)
     assert e.value.param == "observable"
+
+
+@pytest.mark.parametrize("with_terms, value", [
+    (False, np.zeros((2, 1))), (False, "a"), (True, np.full((2, 1), np.nan)),
+    (True, [[True], [False]]),
+])
+def test_series_residuals_engine_terms_error_refused(linear2, with_terms, value):
+    kw = dict(eps=[0.1, 0.2], times=[0.5], n_paths=10, dt=0.05, seed=1,
+              engine_terms_error=value)
+    if with_terms:
+        kw["engine_terms"] = np.array([[0.3], [0.2]])
+    with pytest.raises(InvalidInputError) as e:
+        V.series_residuals(linear2, "h1", 1, **kw)
+    assert e.value.param == "engine_terms_error"

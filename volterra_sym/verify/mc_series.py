@@ -146,8 +146,9 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     An ε enters the slope fit only where ``|R_M(ε)|`` is above its floor
     ``3·se + Σ_{N≤M} ε^N err(T_N)``: a residual below the engine's own error of the
     subtracted terms measures that error (it scales like ``ε``), not the truncation.
-    ``engine_terms_error`` gives that error for ``engine_terms`` (default: none, the terms
-    are taken as exact); terms computed here bring their own.
+    ``engine_terms_error`` gives that error for ``engine_terms`` (finite; default: none, the
+    terms are taken as exact; refused without ``engine_terms``); terms computed here bring
+    their own.
 
     ``parity="even"`` / ``"odd"``: ``mc`` holds the even part ``(y(ε) + y(−ε))/2`` or the
     odd part ``(y(ε) − y(−ε))/2`` of the CRN responses (pathwise, e.g. from
@@ -171,6 +172,10 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
         raise InvalidInputError(f"parity must be None, 'even' or 'odd', got {parity!r}",
                                 param="parity")
     check_model(model)
+    if engine_terms is None and engine_terms_error is not None:
+        raise InvalidInputError("engine_terms_error is the error of engine_terms: give both "
+                                "(terms computed here bring their own error)",
+                                param="engine_terms_error")
 
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
         raise InvalidInputError(f"order must be a positive integer, got {order!r}",
@@ -208,7 +213,9 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
         if engine_terms is None:
             raise err
     else:
-        terms_error = engine_terms_error
+        terms_error = None if engine_terms_error is None else real_array(
+            engine_terms_error, "engine_terms_error", objects=True,
+            what="finite errors of the terms (broadcastable to engine_terms)")
     T = real_array(engine_terms, "engine_terms", finite=False,
                    what="finite terms T_0..T_N (an array (N+1, len(times)))")
     if T.ndim != 2 or T.shape[0] < 2 or T.shape[1] != times.size \
