@@ -398,6 +398,7 @@ def test_montecarlo_progress_refused(tanh1, name, progress):
                                         lambda x: np.full(np.shape(x)[:-1], np.nan),
                                         lambda x: np.full(np.shape(x)[:-1], "a")])
 @pytest.mark.parametrize("name", ["simulate", "response", "crn_responses"])
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_montecarlo_observable_not_finite_refused(tanh1, name, observable):
     kw = dict(n_paths=10, dt=0.05, seed=1, observable=observable)
     with pytest.raises(InvalidInputError) as e:
