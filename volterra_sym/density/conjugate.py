@@ -20,17 +20,38 @@ from collections.abc import Callable
 import numpy as np
 
 from ..arrays import real_array, state_points
+from ..errors import InvalidInputError
 from ..model import SRNN
 from .classify import NoClosedFormError, density_kind
 from .linearisation import activation_derivative, arrays, drift, gaussian_moments
 
-__all__ = ["conjugate_variables", "second_conjugate_variables"]
+__all__ = ["conjugate_variables", "second_conjugate_variables", "check_conjugate"]
 
 
 def _no_closed_form(model: SRNN) -> NoClosedFormError:
     return NoClosedFormError(
         f"no conjugate variable for {model!r}: the stationary density has no closed form "
         "(nonlinear, n > 1, not a gradient system with isotropic noise)")
+
+
+def check_conjugate(v, m: int, param: str = "conjugate") -> Callable[[np.ndarray], np.ndarray]:
+    """A caller's conjugate variable ``v(h)``, ``(..., n)`` -> ``(..., m)``, wrapped so that
+    every call returns finite real values of that shape; ``v`` not callable, or returning
+    anything else (NaN/inf, text, complex, another shape), is an
+    :class:`~volterra_sym.errors.InvalidInputError` naming ``param`` (a NaN used to become
+    a NaN kernel, a wrong shape a NumPy broadcasting error)."""
+    if not callable(v):
+        raise InvalidInputError(f"{param} must be a callable v(h): (..., n) -> (..., {m}), "
+                                f"got {type(v).__name__} {v!r:.60}", param=param)
+
+    def checked(x):
+        out = real_array(v(x), param, what=f"finite real numbers of shape (..., {m})")
+        want = np.shape(x)[:-1] + (m,)
+        if out.shape != want:
+            raise InvalidInputError(f"{param}(h) must return shape {want} for states of "
+                                    f"shape {np.shape(x)}, got {out.shape}", param=param)
+        return out
+    return checked
 
 
 def conjugate_variables(model: SRNN) -> Callable[[np.ndarray], np.ndarray]:
@@ -55,9 +76,13 @@ def second_conjugate_variables(model: SRNN, v: Callable | None = None
 
     With the default ``v`` the derivative term is the closed form of the module
     docstring; for a caller's ``v`` it is a central difference along ``C_{k1}`` (step
-    ``10⁻⁵(1 + max|C|)``, error ~1e-10 relative)."""
+    ``10⁻⁵(1 + max|C|)``, error ~1e-10 relative); a caller's ``v`` that is not callable
+    or returns non-finite values or the wrong shape is an
+    :class:`~volterra_sym.errors.InvalidInputError` naming ``v``."""
     p = arrays(model)
     C = p["C"]
+    if v is not None:
+        v = check_conjugate(v, C.shape[1], "v")
     if v is None:
         kind = density_kind(model)
         v = conjugate_variables(model)

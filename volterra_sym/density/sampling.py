@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import real_array
+from ..arrays import real_array, real_number
 from ..budget import check_count, check_memory, montecarlo_seconds
 from ..errors import (
     InvalidInputError,
@@ -63,7 +63,7 @@ from ..errors import (
     ResourceLimitError,
     SimulationError,
 )
-from ..model import SRNN
+from ..model import SRNN, check_model
 from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
 from .bracket import bracket_1d
 from .classify import density_kind
@@ -166,9 +166,15 @@ def inverse_cdf_sampler(pdf: Callable, lo: float, hi: float, n_grid: int = 20001
     """One-dimensional draws ``F⁻¹(U)`` from a density tabulated on ``[lo, hi]``.
 
     The CDF is the cumulative trapezoidal integral of ``pdf`` on ``n_grid`` points,
-    renormalised to 1 on the grid; ``F⁻¹`` is interpolated linearly.
+    renormalised to 1 on the grid; ``F⁻¹`` is interpolated linearly. ``lo``, ``hi`` must
+    be finite real numbers and ``pdf`` a callable returning finite non-negative reals
+    (else :class:`~volterra_sym.errors.InvalidInputError` naming them).
     """
-    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+    lo, hi = real_number(lo, "lo"), real_number(hi, "hi")
+    if not callable(pdf):
+        raise InvalidInputError(f"pdf must be a callable pdf(x) -> densities, got "
+                                f"{type(pdf).__name__}", param="pdf")
+    if not hi > lo:
         raise InvalidInputError(f"need a finite range lo < hi, got [{lo}, {hi}]",
                                 param="lo, hi")
     if isinstance(n_grid, (bool, np.bool_)) or not isinstance(n_grid, (int, np.integer)) \
@@ -176,7 +182,8 @@ def inverse_cdf_sampler(pdf: Callable, lo: float, hi: float, n_grid: int = 20001
         raise InvalidInputError(f"n_grid must be an integer in [2, {MAX_GRID:,}], got "
                                 f"{n_grid!r:.60}", param="n_grid")
     xs = np.linspace(lo, hi, int(n_grid))
-    ps = np.asarray(pdf(xs), dtype=float).reshape(-1)
+    ps = real_array(pdf(xs), "pdf", objects=True, finite=False,
+                    what="finite non-negative real densities").reshape(-1)
     if ps.shape != xs.shape or not np.all(np.isfinite(ps)) or np.any(ps < 0):
         raise InvalidInputError("pdf must return finite non-negative values of the grid's "
                                 "shape", param="pdf")
@@ -256,7 +263,7 @@ class BurnInSampler:
 
     def __init__(self, model: SRNN, *, t_burn: float | None = None, dt: float | None = None,
                  start=None):
-        p = arrays(model)
+        p = arrays(check_model(model))
         lin = linearisation(model)
         self.model, self.n = model, model.n
         self.metastable = lin.metastable
@@ -755,6 +762,7 @@ def stationary_sampler(model: SRNN, method: str = "auto", **burn_in) -> Sampler:
     otherwise burn-in), ``"gaussian"``, ``"inverse_cdf"`` or ``"burn_in"`` (keyword
     arguments go to :func:`burn_in_sampler`).
     """
+    check_model(model)
     if method not in ("auto", "gaussian", "inverse_cdf", "burn_in"):
         raise InvalidInputError(f"method must be auto/gaussian/inverse_cdf/burn_in, got "
                                 f"{method!r}", param="method")

@@ -97,6 +97,7 @@ from .signature import (
     FeatureLayout,
     FrozenResult,
     ResponseFeatures,
+    _check_channels,
     _check_int,
     _size_estimate,
     augment_input,
@@ -543,9 +544,11 @@ def _total_order(k: Sequence) -> int:
 
 def kick_multiplicity(kicks: Sequence[Sequence[int]]) -> int:
     """The number of ordered channel tuples of each kick with the same multisets:
-    ``Π_i |κ_i|! / Π_c μ_c!`` (module docstring)."""
+    ``Π_i |κ_i|! / Π_c μ_c!`` (module docstring). Each kick is a non-empty sequence of
+    channel indices (integers ≥ 0), else :class:`~volterra_sym.errors.InvalidInputError`
+    naming ``kicks``."""
     out = 1
-    for kick in kicks:
+    for kick in _check_channels(kicks, "kicks"):
         out *= math.factorial(len(kick))
         for c in set(kick):
             out //= math.factorial(list(kick).count(c))
@@ -555,7 +558,9 @@ def kick_multiplicity(kicks: Sequence[Sequence[int]]) -> int:
 def functional_channels(model: object, order: int) -> tuple[tuple[int, ...], ...] | None:
     """The channels of the feature path of a model's functional: ``None`` (the input
     channels) unless the input is inside a nonlinear activation (docs/theory.md §10), then
-    every channel multiset of size ``1..order`` (:func:`kick_channels`)."""
+    every channel multiset of size ``1..order`` (:func:`kick_channels`). ``order`` must be
+    an integer ≥ 1 (:class:`~volterra_sym.errors.InvalidInputError`)."""
+    order = _check_int(order, "order", 1)
     if FEATURE_ACTIVATION_INPUT in getattr(model, "features", frozenset()):
         return kick_channels(model.m, order)
     return None
@@ -673,6 +678,11 @@ def response_functional(hier: ResponseHierarchy, degree: int,
     by :func:`kick_multiplicity`, on the augmented input (:attr:`ResponseFunctional.channels`;
     module docstring: contact terms).
     """
+    from ..hierarchy.dag import ResponseHierarchy
+
+    if not isinstance(hier, ResponseHierarchy):
+        raise InvalidInputError(f"hier must be a ResponseHierarchy(model, observable, order), "
+                                f"got {type(hier).__name__}", param="hier")
     model = hier.model
     channels = functional_channels(model, hier.order)
     if channels is None:
@@ -760,6 +770,9 @@ def response_functional_latex(
     the feature path, the word bookkeeping, the per-order coefficient polynomials
     (at most ``max_words`` words per order, largest first) and the accuracy data.
     Deterministic output (no dates)."""
+    if not isinstance(functional, ResponseFunctional):
+        raise InvalidInputError(f"functional must be a ResponseFunctional, got "
+                                f"{type(functional).__name__}", param="functional")
     F = functional
     max_words = _check_int(max_words, "max_words", 1)
     digits = _check_int(digits, "digits", 1)

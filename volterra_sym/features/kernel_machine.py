@@ -55,13 +55,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.linalg
 
-from ..arrays import real_array
+from ..arrays import real_array, real_number
 from ..errors import InvalidInputError
+from ..model import check_model
 from ..results import freeze
 from .functional import ResponseFunctional, response_functional
 from .signature import (
     FeatureLayout,
     FrozenResult,
+    _check_channels,
     _check_int,
     _check_times,
     _n_fine,
@@ -105,7 +107,7 @@ def hidden_unit_functionals(model: SRNN, order: int, degree: int,
     from ..hierarchy.dag import ResponseHierarchy
 
     return [response_functional(ResponseHierarchy(model, f"h{i + 1}", order), degree,
-                                **taylor_opts) for i in range(model.n)]
+                                **taylor_opts) for i in range(check_model(model).n)]
 
 
 # --------------------------------------------------------------------------- signatures
@@ -140,6 +142,8 @@ def signature_batch(
     (default 120).
     """
     r = 4 if refine is None else _check_int(refine, "refine", 1)
+    if channels is not None:
+        channels = _check_channels(channels)
     if not isinstance(extrapolate, (bool, np.bool_)):
         raise InvalidInputError(f"extrapolate must be True or False, got {extrapolate!r}",
                                 param="extrapolate")
@@ -285,9 +289,21 @@ def unit_vectors(functionals: Sequence[ResponseFunctional], t: float, eps: float
                  layout: FeatureLayout | None = None, per_order: bool = False) -> np.ndarray:
     """Rows ``ℓ_i = Σ_N ε^N ℓ_{i,N}(t)`` (``(n, size)``), or with ``per_order`` the rows
     ``ε^N ℓ_{i,N}(t)``, ``N = 1..order`` (``(n·order, size)``, unit-major), in ``layout``
-    (default the functionals' own). Level 0 (``<h_i>_0``) is included in ``ℓ_i`` only."""
-    if not functionals:
-        raise InvalidInputError("functionals is empty", param="functionals")
+    (default the functionals' own). Level 0 (``<h_i>_0``) is included in ``ℓ_i`` only.
+    ``t`` (≥ 0) and ``eps`` are finite real numbers; a bad argument is an
+    :class:`~volterra_sym.errors.InvalidInputError` naming it."""
+    functionals = _check_functionals(functionals)
+    t = real_number(t, "t", what="a finite time ≥ 0")
+    if t < 0:
+        raise InvalidInputError(f"t must be ≥ 0 (the time of the response), got {t}",
+                                param="t")
+    eps = real_number(eps, "eps", what="a finite real amplitude")
+    if layout is not None and not isinstance(layout, FeatureLayout):
+        raise InvalidInputError(f"layout must be a FeatureLayout or None, got "
+                                f"{type(layout).__name__}", param="layout")
+    if not isinstance(per_order, (bool, np.bool_)):
+        raise InvalidInputError(f"per_order must be True or False, got {per_order!r:.60}",
+                                param="per_order")
     lay = functionals[0].layout if layout is None else layout
     rows = []
     for F in functionals:
@@ -297,6 +313,25 @@ def unit_vectors(functionals: Sequence[ResponseFunctional], t: float, eps: float
         else:
             rows.append(F.at(t, eps, lay))
     return np.stack(rows)
+
+
+def _check_functionals(functionals: object) -> list[ResponseFunctional]:
+    """A non-empty sequence of :class:`ResponseFunctional`, else
+    :class:`~volterra_sym.errors.InvalidInputError` naming ``functionals``."""
+    if isinstance(functionals, (str, bytes)):
+        functionals = [functionals]
+    try:
+        funcs = list(functionals)  # type: ignore[call-overload]
+    except TypeError:
+        funcs = [functionals]
+    if not funcs:
+        raise InvalidInputError("functionals is empty", param="functionals")
+    bad = [type(f).__name__ for f in funcs if not isinstance(f, ResponseFunctional)]
+    if bad:
+        raise InvalidInputError(f"functionals must be ResponseFunctional objects "
+                                f"(hidden_unit_functionals, response_functional), got "
+                                f"{bad[0]}", param="functionals")
+    return funcs
 
 
 def srnn_features(functionals: Sequence[ResponseFunctional], S: np.ndarray, t: float,
@@ -343,9 +378,26 @@ def series_features(model: SRNN, inputs: Sequence[Callable[..., object]], t: flo
     (``ResponseHierarchy(model, f_i, order).series_terms(u, [t], method)``; ``exact`` for
     linear models, ``spectral`` for n ≤ 2), for callables ``u(s) -> (m,)``. Default
     observables ``h1..hn``. Returns ``(B, len(observables))``. Independent of the Taylor
-    coefficients and of the signatures."""
+    coefficients and of the signatures. ``t`` (≥ 0) and ``eps`` are finite real numbers,
+    ``inputs`` a sequence of callables and ``observables`` a sequence (else
+    :class:`~volterra_sym.errors.InvalidInputError` naming it)."""
     from ..hierarchy.dag import ResponseHierarchy
 
+    check_model(model)
+    t = real_number(t, "t", what="a finite time ≥ 0")
+    if t < 0:
+        raise InvalidInputError(f"t must be ≥ 0 (the time of the response), got {t}",
+                                param="t")
+    eps = real_number(eps, "eps", what="a finite real amplitude")
+    if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence) \
+            or not all(callable(u) for u in inputs):
+        raise InvalidInputError(f"inputs must be a sequence of callables u(s) -> (m,), got "
+                                f"{inputs!r:.60}", param="inputs")
+    if observables is not None and (isinstance(observables, (str, bytes))
+                                    or not isinstance(observables, Sequence)):
+        raise InvalidInputError(f"observables must be a sequence of observables (e.g. "
+                                f"['h1']) or None, got {observables!r:.60}",
+                                param="observables")
     obs = [f"h{i + 1}" for i in range(model.n)] if observables is None else list(observables)
     hiers = [ResponseHierarchy(model, f, order) for f in obs]
     e = float(eps) ** np.arange(order + 1)

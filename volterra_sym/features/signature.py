@@ -732,6 +732,20 @@ def _products(vals: np.ndarray, channels: Sequence[tuple[int, ...]]) -> np.ndarr
     return np.stack([np.prod(vals[..., list(ch)], axis=-1) for ch in channels], axis=-1)
 
 
+def _check_channels(channels: object, param: str = "channels") -> tuple[tuple[int, ...], ...]:
+    """``channels`` as a non-empty tuple of non-empty tuples of integers ≥ 0, else
+    :class:`~volterra_sym.errors.InvalidInputError` naming ``param``."""
+    try:
+        chans = tuple(tuple(ch) for ch in channels)          # type: ignore[union-attr]
+    except TypeError:
+        chans = ()
+    if not chans or any(not ch or not all(_is_int(c) and c >= 0 for c in ch)
+                        for ch in chans):
+        raise InvalidInputError(f"{param} must be non-empty tuples of channel indices "
+                                f"(integers ≥ 0), got {channels!r:.80}", param=param)
+    return tuple(tuple(int(c) for c in ch) for ch in chans)
+
+
 class _ProductInput:
     """``t -> (u_κ(t))_κ`` for a callable ``u`` (scalar ``t``: shape ``(m',)``; an array of
     ``N`` times: ``(N, m')``, through the orientation probe of :class:`_CallableInput`)."""
@@ -743,9 +757,7 @@ class _ProductInput:
     def __call__(self, t: object) -> np.ndarray:
         ta = np.asarray(t, dtype=float)
         if ta.ndim == 0:
-            val = real_array(self.u(float(ta)), "u", finite=False,
-                             what="a real scalar or a 1-D array at every t")
-            val = val.reshape(-1)
+            val = real_array(_point_value(self.u, float(ta)), "u")    # finite
             return _products(val[None], self.channels)[0]
         if self._ev is None:
             self._ev = _CallableInput(self.u, np.sort(ta.ravel()))
@@ -758,14 +770,12 @@ def augment_input(u: Callable[..., object] | np.ndarray,
     ``channels`` (module docstring; :func:`kick_channels`). ``u`` callable (``u(t)`` a scalar
     or ``(m,)``; vectorised forms are kept vectorised) or samples ``(T,)``, ``(T, m)``,
     ``(B, T, m)``: returns a callable giving ``(m',)`` per time, resp. samples
-    ``(..., T, m')``."""
-    chans = tuple(tuple(int(c) for c in ch) for ch in channels)
-    if not chans or any(not ch or min(ch) < 0 for ch in chans):
-        raise InvalidInputError(f"channels must be non-empty tuples of channel indices, got "
-                                f"{channels!r}", param="channels")
+    ``(..., T, m')``. Channel indices must be integers ≥ 0 and the input's values finite
+    (else :class:`~volterra_sym.errors.InvalidInputError` naming ``channels`` or ``u``)."""
+    chans = _check_channels(channels)
     if callable(u):
         return _ProductInput(u, chans)
-    arr = _real_samples(u)
+    arr = real_array(_real_samples(u), "u")          # finite (names the first NaN/inf)
     if arr.ndim not in (2, 3):
         raise InvalidInputError(f"sampled u must have shape (T,), (T, m) or (B, T, m), got "
                                 f"{arr.shape}", param="u")

@@ -47,7 +47,7 @@ from .noise import (
     support_1d,
 )
 
-__all__ = ["SRNN", "ModelError", "FrozenModelError", "state_symbols"]
+__all__ = ["SRNN", "ModelError", "FrozenModelError", "check_model", "state_symbols"]
 
 #: names used by the engine itself: states h1..hn, lags sigma_j, gaps tau_j
 _STATE_NAME = re.compile(r"^(h\d+|sigma_\d+|tau_\d+)$")
@@ -997,6 +997,16 @@ def _entries(value: Any) -> int:
         first = value[0] if value else None
         return len(value) * (len(first) if isinstance(first, (list, tuple, np.ndarray)) else 1)
     return 1
+
+
+def check_model(model: Any, param: str = "model") -> SRNN:
+    """``model`` if it is an :class:`SRNN`, else :class:`InvalidInputError` naming ``param``
+    (a model name or ``None`` reached attribute lookups and raised ``AttributeError``)."""
+    if not isinstance(model, SRNN):
+        raise InvalidInputError(f"{param} must be an SRNN (volterra_sym.load_model(name) or "
+                                f"volterra_sym.SRNN(...)), got {type(model).__name__} "
+                                f"{model!r:.60}", param=param)
+    return model
 
 
 def check_model_size(n: int, *matrices: Any) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..budget import check_memory
 from ..errors import InvalidInputError
 from ..model import SRNN
 from .estimators import FrozenResult, Moments
@@ -141,7 +142,15 @@ def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, obse
 def parity_matrix(n_eps: int) -> np.ndarray:
     """The ``combine`` matrix ``(3E, 2E)`` over the amplitudes ``(ε_1..ε_E, −ε_1..−ε_E)``:
     rows ``Δ(ε_e)``, then the even parts ``(Δ(ε_e) + Δ(−ε_e))/2``, then the odd parts
-    ``(Δ(ε_e) − Δ(−ε_e))/2`` (docs/theory.md §8)."""
+    ``(Δ(ε_e) − Δ(−ε_e))/2`` (docs/theory.md §8). ``n_eps`` must be an integer ≥ 1
+    (else :class:`~volterra_sym.errors.InvalidInputError`) whose matrix fits the memory
+    budget (else :class:`~volterra_sym.errors.ResourceLimitError`)."""
+    if isinstance(n_eps, (bool, np.bool_)) or not isinstance(n_eps, (int, np.integer)) \
+            or n_eps < 1:
+        raise InvalidInputError(f"n_eps must be an integer ≥ 1 (the number of positive "
+                                f"amplitudes), got {n_eps!r:.60}", param="n_eps")
+    check_memory(8.0 * 6 * float(n_eps) ** 2, f"the ({3 * n_eps}, {2 * n_eps}) parity matrix",
+                 "use fewer amplitudes")
     I = np.eye(int(n_eps))
     Z = np.zeros_like(I)
     return np.vstack([np.hstack([I, Z]), np.hstack([I, I]) / 2, np.hstack([I, -I]) / 2])
@@ -149,8 +158,14 @@ def parity_matrix(n_eps: int) -> np.ndarray:
 
 def parity_parts(mc: CRNResponses, eps) -> dict[str | None, CRNResponses]:
     """Responses computed with ``combine=parity_matrix(len(eps))`` split into
-    ``{None: whole, "even": …, "odd": …}``, each over the positive ``eps``."""
-    eps = np.asarray(eps, dtype=float)
+    ``{None: whole, "even": …, "odd": …}``, each over the positive ``eps``. ``mc`` not a
+    :class:`CRNResponses` or ``eps`` not finite real numbers is an
+    :class:`~volterra_sym.errors.InvalidInputError` naming it."""
+    if not isinstance(mc, CRNResponses):
+        raise InvalidInputError(f"mc must be the CRNResponses of crn_responses(..., "
+                                f"combine=parity_matrix(len(eps))), got {type(mc).__name__}",
+                                param="mc")
+    eps = check_amplitudes(eps)
     E = eps.size
     if mc.value.shape[0] != 3 * E:
         raise InvalidInputError(f"mc: {mc.value.shape[0]} rows, expected 3·{E} (whole, even "

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from ..budget import montecarlo_seconds
@@ -77,8 +78,16 @@ def map_chunks(job, n_chunks: int, *, client=None,
     Errors raised by a chunk (a typed :class:`~volterra_sym.errors.VolterraSymError` such
     as a divergence) are re-raised here unchanged; the other chunks are cancelled. A chunk
     whose workers died too often (Dask's ``allowed-failures``) is a
-    :class:`~volterra_sym.errors.SimulationError`.
+    :class:`~volterra_sym.errors.SimulationError`. ``job`` without a ``run_chunk`` method or
+    ``n_chunks`` not an integer ≥ 0 is an :class:`~volterra_sym.errors.InvalidInputError`.
     """
+    if not callable(getattr(job, "run_chunk", None)):
+        raise InvalidInputError(f"job must be a run plan with run_chunk(i) (a PathJob), got "
+                                f"{type(job).__name__}", param="job")
+    if isinstance(n_chunks, (bool, np.bool_)) or not isinstance(n_chunks, (int, np.integer)) \
+            or n_chunks < 0:
+        raise InvalidInputError(f"n_chunks must be an integer ≥ 0, got {n_chunks!r:.60}",
+                                param="n_chunks")
     on_result = on_result or (lambda i, r: None)
     bar = tqdm(total=n_chunks, unit="chunk", disable=not progress, desc=desc, leave=False)
     try:

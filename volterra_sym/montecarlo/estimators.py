@@ -71,10 +71,11 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import real_array
+from ..arrays import real_array, real_number
 from ..budget import check_count, check_memory
+from ..density.conjugate import check_conjugate
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
-from ..model import SRNN
+from ..model import SRNN, check_model
 from ..model.noise import FEATURE_STATE_NOISE
 from ..results import freeze
 from .control import (
@@ -295,8 +296,11 @@ class KernelEstimate(FrozenResult):
 
 def girsanov_matrix(model: SRNN, tol: float = 1e-9) -> np.ndarray:
     """``B`` with ``C = σ B`` (least squares); refuses ``C`` outside the range of ``σ``
-    (:class:`~volterra_sym.errors.NotApplicableError`: the Girsanov route does not apply)."""
+    (:class:`~volterra_sym.errors.NotApplicableError`: the Girsanov route does not apply).
+    ``tol`` (relative, of ``max|C|``) must be a finite number ≥ 0."""
     p = model_arrays(model)
+    if real_number(tol, "tol", what="a finite number ≥ 0") < 0:
+        raise InvalidInputError(f"tol must be ≥ 0, got {tol!r}", param="tol")
     B, *_ = np.linalg.lstsq(p["sigma"], p["C"], rcond=None)
     resid = float(np.max(np.abs(p["sigma"] @ B - p["C"]))) if B.size else 0.0
     if resid > tol * (1.0 + float(np.max(np.abs(p["C"])))):
@@ -802,9 +806,10 @@ def _require_additive_input(model: SRNN, what: str) -> None:
     are those of the additive input ``εCu``; with the input inside a nonlinear activation
     the kick is ``a'(z)C·∇`` (docs/theory.md §10) and they would estimate another kernel
     (``σ(h)`` is refused where the numeric parameters are read)."""
-    model.require_features((FEATURE_STATE_NOISE,), f"the {what} (its weights belong to the "
-                           "additive input εCu; pass conjugate= for the first-order FDT with "
-                           "v = −p0⁻¹∇·(a'(z)C p0), or use state_noise_crn)")
+    check_model(model).require_features(
+        (FEATURE_STATE_NOISE,), f"the {what} (its weights belong to the additive input εCu; "
+        "pass conjugate= for the first-order FDT with v = −p0⁻¹∇·(a'(z)C p0), or use "
+        "state_noise_crn)")
 
 
 def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt",
@@ -819,9 +824,10 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
                        ) -> KernelEstimate:
     """First-order kernels ``K_k(σ_j)`` for all channels ``k`` (docs/theory.md §4, §7).
 
-    ``method="fdt"``: ``E_0[v_k(h_o)(f(h_{o+σ}) - c)]`` (point values; ``conjugate``
-    overrides ``v``). ``method="girsanov"``: ``E_0[(f(h_t) - c) B_k·ΔB_W]/δ`` over the kick
-    window ``[t-σ-δ, t-σ]``, ``δ = window`` (default ``dt``): the window average
+    ``method="fdt"``: ``E_0[v_k(h_o)(f(h_{o+σ}) - c)]`` (point values; ``conjugate``,
+    a callable ``(..., n) -> (..., m)`` returning finite values, overrides ``v``).
+    ``method="girsanov"``: ``E_0[(f(h_t) - c) B_k·ΔB_W]/δ`` over the kick window
+    ``[t-σ-δ, t-σ]``, ``δ = window`` (default ``dt``): the window average
     ``δ⁻¹∫_σ^{σ+δ} K_k``. Lags and window are multiples of ``dt``. ``client``: a
     ``dask.distributed.Client`` (bitwise the same numbers).
 
@@ -850,7 +856,8 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
                           linearization=linearization)
     vL = None
     if method == "fdt":
-        v = conjugate if conjugate is not None else conjugate_variables(model)
+        v = check_conjugate(conjugate, model.m) if conjugate is not None \
+            else conjugate_variables(model)
         if cv is not None:
             vL = conjugate_variables(cv.lin)
         terms = [_Term("fdt1", j, int(lj), int(lj), int(lj)) for j, lj in enumerate(L)]
@@ -923,7 +930,8 @@ def second_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fd
     v = w2 = B = None
     terms = []
     if method == "fdt":
-        v = conjugate if conjugate is not None else conjugate_variables(model)
+        v = check_conjugate(conjugate, model.m) if conjugate is not None \
+            else conjugate_variables(model)
         if np.any(gap == 0):
             w2 = second_conjugate_variables(model, v)
         if np.any(gap > 0):

@@ -32,10 +32,11 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
+from ..arrays import real_array
 from ..budget import check_memory
 from ..density.linearisation import psd_sqrt as _psd_sqrt
 from ..errors import InvalidInputError, NotApplicableError, SimulationError
-from ..model import SRNN, ModelError
+from ..model import SRNN, ModelError, check_model
 from ..model.cache import derived
 from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
 
@@ -66,9 +67,7 @@ def model_arrays(model: SRNN) -> dict[str, np.ndarray]:
     The model constructor already refuses unstable numeric models; this re-checks
     (models built with ``check=False``) and names the failed condition.
     """
-    if not isinstance(model, SRNN):
-        raise InvalidInputError(f"model must be an SRNN, got {type(model).__name__}",
-                                param="model")
+    check_model(model)
     return dict(derived(model, ("montecarlo", "arrays"), lambda: _checked_arrays(model)))
 
 
@@ -108,8 +107,11 @@ def check_time_step(model: SRNN, p: dict[str, np.ndarray], dt: float, scheme: st
     A step below floating-point resolution (``dt · max(ρ(L), Lip(a)‖W‖₂) < 1e-12``: the
     update ``h + dt φ(h)`` would round to ``h``) is refused as too small.
     All refusals are :class:`~volterra_sym.errors.InvalidInputError` naming ``dt`` or
-    ``scheme``.
+    ``scheme`` (or ``p``, when it is not the dict of :func:`model_arrays`).
     """
+    if not (isinstance(p, dict) and {"Gamma", "W"} <= p.keys()):
+        raise InvalidInputError(f"p must be the parameter arrays model_arrays(model) (a dict "
+                                f"with 'Gamma' and 'W'), got {type(p).__name__}", param="p")
     if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating))
                                     and np.isfinite(dt) and dt > 0):
         raise InvalidInputError(f"dt must be a positive finite number, got {dt!r}", param="dt")
@@ -376,10 +378,12 @@ def check_combine(combine, n_eps: int) -> np.ndarray | None:
     (one column per ε), or None; anything else is refused naming ``combine``."""
     if combine is None:
         return None
-    combine = np.asarray(combine, float)
-    if combine.ndim != 2 or combine.shape[1] != n_eps or not np.all(np.isfinite(combine)):
-        raise InvalidInputError(f"combine must be a finite (K, {n_eps}) matrix (one column "
-                                f"per ε), got shape {combine.shape}", param="combine")
+    combine = real_array(combine, "combine", objects=True, finite=False,
+                         what=f"a finite (K, {n_eps}) matrix (one column per ε)")
+    if combine.ndim != 2 or combine.shape[1] != n_eps or combine.shape[0] == 0 \
+            or not np.all(np.isfinite(combine)):
+        raise InvalidInputError(f"combine must be a finite (K, {n_eps}) matrix, K ≥ 1 (one "
+                                f"column per ε), got shape {combine.shape}", param="combine")
     return combine
 
 

@@ -41,7 +41,7 @@ from ..budget import check_count, check_memory
 from ..density.linearisation import linearisation
 from ..density.sampling import StateNoiseBurnIn, state_noise_burn_in
 from ..errors import InvalidInputError, SimulationError
-from ..model import SRNN
+from ..model import SRNN, check_model
 from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
 from ..model.noise import FEATURE_STATE_NOISE
 from .distributed import check_client, map_chunks
@@ -237,9 +237,9 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     its ``seed`` is the entropy of the run (drawn when ``seed=None``): passing it back
     reproduces the numbers.
     """
-    model.require_features((FEATURE_STATE_NOISE,),
-                           "the kick estimator (L_k = C_k·∇ translates the state only with "
-                           "the input beside the activation)")
+    check_model(model).require_features(
+        (FEATURE_STATE_NOISE,), "the kick estimator (L_k = C_k·∇ translates the state only "
+        "with the input beside the activation)")
     n_paths = _check_n_paths(n_paths)
     client = check_client(client)
     if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating))

@@ -32,7 +32,7 @@ from ..density import conjugate_variables as _conjugate_variables
 from ..density import one_dim_density as _one_dim_density
 from ..density import second_conjugate_variables as _second_conjugate_variables
 from ..errors import NotApplicableError
-from ..model import SRNN, ModelError
+from ..model import SRNN, ModelError, check_model
 from .integrators import EstimatorNotApplicableError, SimulationError, model_arrays
 
 __all__ = ["Sampler", "BurnInSampler", "gaussian_sampler", "inverse_cdf_sampler",
@@ -43,7 +43,7 @@ __all__ = ["Sampler", "BurnInSampler", "gaussian_sampler", "inverse_cdf_sampler"
 def ou_stationary(model: SRNN) -> tuple[np.ndarray, np.ndarray]:
     """``(μ, S)`` of a linear model: ``μ = A⁻¹ b``, ``A S + S Aᵀ = D``, ``A = Γ - W``
     (:func:`volterra_sym.density.gaussian_moments`)."""
-    if not model.is_linear:
+    if not check_model(model).is_linear:
         raise SimulationError("ou_stationary needs a linear activation")
     model_arrays(model)
     return gaussian_moments(model)
@@ -52,7 +52,7 @@ def ou_stationary(model: SRNN) -> tuple[np.ndarray, np.ndarray]:
 def one_dim_density(model: SRNN) -> tuple[Callable, float, float]:
     """Normalised ``p0`` of a one-dimensional model and a range ``[lo, hi]`` holding its
     mass (:func:`volterra_sym.density.one_dim_density`)."""
-    if model.n != 1:
+    if check_model(model).n != 1:
         raise SimulationError(f"one_dim_density needs n = 1, the model has n = {model.n}")
     return _one_dim_density(model)
 

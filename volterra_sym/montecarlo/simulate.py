@@ -46,10 +46,10 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from ..arrays import real_array
+from ..arrays import real_array, state_points
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, SimulationError
-from ..model import SRNN
+from ..model import SRNN, check_model
 from ..model.noise import FEATURE_STATE_NOISE
 from .distributed import check_client, map_chunks
 from .integrators import Integrator, check_time_step, model_arrays
@@ -104,7 +104,13 @@ def compile_observable(model: SRNN, observable=None) -> Callable[[np.ndarray], n
 
     ``observable`` is ``None`` (the model's default), a string or SymPy expression in
     ``h1..hn`` (lambdified), or a numpy callable taking ``(..., n)`` and returning ``(...)``.
+    The compiled expression refuses states that are not real points ``(..., n)``
+    (:func:`~volterra_sym.arrays.state_points`, ``param="x"``); an observable that is NaN
+    or infinite at a finite state (e.g. ``sqrt(-1 - h1**2)``, or a callable returning NaN)
+    is an :class:`~volterra_sym.errors.InvalidInputError` naming ``observable`` (it made the
+    estimates NaN silently, or a kick run report a divergence).
     """
+    check_model(model)
     if callable(observable) and not isinstance(observable, sp.Basic):
         return _CallableObservable(observable)
     expr = model.observable(observable)     # SymPy input too: the whitelist of the parser
@@ -120,8 +126,9 @@ def compile_observable(model: SRNN, observable=None) -> Callable[[np.ndarray], n
     n = model.n
 
     def f_expr(x: np.ndarray) -> np.ndarray:
+        x = state_points(x, n)
         val = lam(*(x[..., i] for i in range(n)))
-        return np.broadcast_to(np.asarray(val, dtype=float), x.shape[:-1])
+        return _defined(np.broadcast_to(np.asarray(val, dtype=float), x.shape[:-1]), x, expr)
     f_expr.expr = expr
     return f_expr
 
@@ -134,12 +141,29 @@ class _CallableObservable:
         self.expr = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        out = np.asarray(self.fn(x), dtype=float)
+        out = real_array(self.fn(x), "observable", objects=True, finite=False,
+                         what="real values, one per state")
         if out.shape != x.shape[:-1]:
             raise InvalidInputError(f"observable returned shape {out.shape} for states of "
                                     f"shape {x.shape}; expected {x.shape[:-1]}",
                                     param="observable")
-        return out
+        return _defined(out, x, self.fn)
+
+
+def _defined(out: np.ndarray, x: np.ndarray, what) -> np.ndarray:
+    """``out`` unless the observable is NaN/inf at a finite state (then
+    :class:`~volterra_sym.errors.InvalidInputError` naming ``observable``); non-finite
+    states are left to the divergence checks of the run."""
+    bad = ~np.isfinite(out)
+    if bad.any():
+        states = np.asarray(x)[bad]
+        ok = np.all(np.isfinite(states), axis=-1)
+        if ok.any():
+            h = states[ok][0]
+            raise InvalidInputError(f"observable {getattr(what, '__name__', what)} is not "
+                                    f"finite at the state h = {h}: it must be defined "
+                                    "(finite) on the whole state space", param="observable")
+    return out
 
 
 def input_table(u: Callable, times: np.ndarray, m: int) -> np.ndarray:
@@ -361,11 +385,32 @@ class PathJob:
             raise InvalidInputError(f"max_norm must be positive, got {max_norm!r}",
                                     param="max_norm")
         eps = np.atleast_1d(real_array(eps, "eps", objects=True, finite=False))
-        if eps.ndim != 1 or not np.all(np.isfinite(eps)):
-            raise InvalidInputError(f"eps must be finite numbers, got {eps}", param="eps")
+        if eps.ndim != 1 or eps.size == 0 or not np.all(np.isfinite(eps)):
+            raise InvalidInputError(f"eps must be a non-empty 1-d sequence of finite numbers, "
+                                    f"got {eps}", param="eps")
+        coupled = check_flag(coupled, "coupled")
+        prefetch_noise = check_flag(prefetch_noise, "prefetch_noise")
+        if isinstance(input_delay, (bool, np.bool_)) or not isinstance(
+                input_delay, (int, np.integer)) or input_delay < 0:
+            raise InvalidInputError(f"input_delay must be an integer ≥ 0 (steps of dt), got "
+                                    f"{input_delay!r:.60}", param="input_delay")
+        if hook is not None and not all(callable(getattr(hook, name, None)) for name in
+                                        ("interest", "start_chunk", "on_xi", "on_state",
+                                         "end_chunk")):
+            raise InvalidInputError(f"hook must be a Hook (a subclass of "
+                                    f"volterra_sym.montecarlo.simulate.Hook) or None, got "
+                                    f"{type(hook).__name__}", param="hook")
+        if companion is not None and not isinstance(companion, Companion):
+            raise InvalidInputError(f"companion must be a Companion(model, sampler) or None, "
+                                    f"got {type(companion).__name__}", param="companion")
+        if B is not None:
+            B = real_array(B, "B", ndim=2, what="a finite matrix (r, m_B) with C = σB")
+            if B.shape[0] != model.r:
+                raise InvalidInputError(f"B must have {model.r} rows (one per noise source, "
+                                        f"C = σB), got shape {B.shape}", param="B")
         self.n_paths, self.n_steps, self.scheme = n_paths, int(n_steps), scheme
-        self.coupled, self.max_norm = bool(coupled), float(max_norm)
-        self.prefetch_noise = bool(prefetch_noise)
+        self.coupled, self.max_norm = coupled, float(max_norm)
+        self.prefetch_noise = prefetch_noise
         self.hook = hook or Hook()
         self.V, self.n, self.eps = eps.size, model.n, eps
         self.root = _seed_root(seed)
@@ -600,10 +645,11 @@ class PathJob:
 
 def _auto_progress(progress, work: float, threshold: float = 5e7) -> bool:
     """``progress``, or for ``None`` a bar when stderr is a terminal and ``work`` exceeds
-    ``threshold`` (path-steps, or the caller's own unit)."""
+    ``threshold`` (path-steps, or the caller's own unit). Anything but ``True``, ``False``
+    or ``None`` is an :class:`~volterra_sym.errors.InvalidInputError` naming ``progress``."""
     if progress is None:
         return bool(getattr(sys.stderr, "isatty", lambda: False)()) and work > threshold
-    return bool(progress)
+    return check_flag(progress, "progress")
 
 
 def run_paths(model: SRNN, *, n_paths: int, dt: float, n_steps: int, scheme: str = "euler",
@@ -738,6 +784,7 @@ def simulate(model: SRNN, times, *, n_paths: int, dt: float, scheme: str = "eule
     bitwise those of the in-process run). The returned arrays hold every path: their size
     ``T·n_paths·(n+1)·8`` bytes is checked against the memory budget before the run.
     """
+    check_model(model)
     idx = time_indices(times, dt)
     n_paths = _check_n_paths(n_paths)
     eps = check_amplitude(eps)

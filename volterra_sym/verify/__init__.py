@@ -40,12 +40,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from os import PathLike
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InvalidInputError, NotApplicableError
-from ..model import SRNN
+from ..model import SRNN, check_model
 from ..reports.progress import StageProgress
 from .backends import check_contact_kernels, check_kernels, check_series_terms
 from .context import Context
@@ -116,13 +117,27 @@ def verify_model(model: SRNN, observable=None, order: int = 2, *,
     ``seed`` (default 12345) and ``quick`` choose the default settings; with ``settings``
     its own seed is used, and a different ``seed`` beside it is refused.
 
-    Raises :class:`~volterra_sym.errors.InvalidInputError` for a bad ``order``/``seed``
-    or observable, :class:`~volterra_sym.errors.NotApplicableError` for a model with
-    symbolic parameters, and ``OSError`` when ``out`` cannot be written. Errors inside a
+    Raises :class:`~volterra_sym.errors.InvalidInputError` for a bad ``order``/``seed``,
+    observable, ``model`` (not an SRNN), ``out`` (not a path), or a flag
+    (``quick``/``print_table``/``figures``/``strict``) that is not a bool, before any work
+    and before ``out`` is touched, :class:`~volterra_sym.errors.NotApplicableError` for a
+    model with symbolic parameters, and ``OSError`` when ``out`` cannot be written. Errors inside a
     check never escape: they become FAIL or SKIP lines. ``progress``: bars on stderr
     (default: when stderr is a terminal).
     """
     t_start = time.time()
+    check_model(model)
+    if not isinstance(out, (str, PathLike)) or isinstance(out, bytes) or str(out) == "":
+        raise InvalidInputError(f"out must be a non-empty directory path (str or "
+                                f"os.PathLike), got {type(out).__name__} {out!r:.60}",
+                                param="out")
+    for name, flag in (("quick", quick), ("print_table", print_table), ("figures", figures)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise InvalidInputError(f"{name} must be True or False, got {flag!r:.60}",
+                                    param=name)
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise InvalidInputError(f"progress must be True, False or None, got {progress!r:.60}",
+                                param="progress")
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise InvalidInputError(f"order must be a positive integer, got {order!r}",
                                 param="order")

@@ -33,6 +33,7 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
+from ..arrays import real_array
 from ..density.sampling import stationary_sampler
 from ..errors import (
     AccuracyNotReachedError,
@@ -41,7 +42,7 @@ from ..errors import (
     ResourceLimitError,
 )
 from ..hierarchy import ResponseHierarchy, diagnose_series
-from ..model import SRNN
+from ..model import SRNN, check_model
 from ..montecarlo import CRNResponses, crn_responses, parity_matrix, parity_parts
 from ..montecarlo.crn import check_amplitudes
 from ..montecarlo.integrators import state_noise_crn
@@ -87,10 +88,8 @@ def fit_slope(eps, r, se) -> tuple[float, float]:
 
     (The criterion of this check, not an estimator: it stays with verify.)"""
     eps = check_amplitudes(eps)
-    try:
-        r, se = (np.asarray(a, dtype=float) for a in (r, se))
-    except (TypeError, ValueError):
-        raise InvalidInputError("r and se must be sequences of numbers", param="r") from None
+    r, se = (real_array(a, name, objects=True, finite=False, what="a sequence of numbers")
+             for a, name in ((r, "r"), (se, "se")))
     for name, a, ok in (("eps", eps, eps > 0), ("r", r, np.isfinite(r) & (r != 0)),
                         ("se", se, np.isfinite(se) & (se > 0))):
         if a.shape != eps.shape or not np.all(ok):
@@ -112,6 +111,9 @@ def fit_slope(eps, r, se) -> tuple[float, float]:
 def _check_mc(mc: CRNResponses, eps: np.ndarray, times: np.ndarray) -> None:
     """Responses given to :func:`series_residuals` must be those of its ``eps`` and
     ``times`` (a mismatch used to broadcast silently into wrong residuals)."""
+    if not isinstance(mc, CRNResponses):
+        raise InvalidInputError(f"mc must be the CRNResponses of crn_responses or None, got "
+                                f"{type(mc).__name__}", param="mc")
     value = np.asarray(mc.value)
     if value.shape != (eps.size, times.size) or np.shape(mc.stderr) != value.shape:
         raise InvalidInputError(f"mc holds responses of shape {value.shape}, expected "
@@ -144,8 +146,9 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     An ε enters the slope fit only where ``|R_M(ε)|`` is above its floor
     ``3·se + Σ_{N≤M} ε^N err(T_N)``: a residual below the engine's own error of the
     subtracted terms measures that error (it scales like ``ε``), not the truncation.
-    ``engine_terms_error`` gives that error for ``engine_terms`` (default: none, the terms
-    are taken as exact); terms computed here bring their own.
+    ``engine_terms_error`` gives that error for ``engine_terms`` (finite; default: none, the
+    terms are taken as exact; refused without ``engine_terms``); terms computed here bring
+    their own.
 
     ``parity="even"`` / ``"odd"``: ``mc`` holds the even part ``(y(ε) + y(−ε))/2`` or the
     odd part ``(y(ε) − y(−ε))/2`` of the CRN responses (pathwise, e.g. from
@@ -168,6 +171,11 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     if parity not in (None, "even", "odd"):
         raise InvalidInputError(f"parity must be None, 'even' or 'odd', got {parity!r}",
                                 param="parity")
+    check_model(model)
+    if engine_terms is None and engine_terms_error is not None:
+        raise InvalidInputError("engine_terms_error is the error of engine_terms: give both "
+                                "(terms computed here bring their own error)",
+                                param="engine_terms_error")
 
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
         raise InvalidInputError(f"order must be a positive integer, got {order!r}",
@@ -179,7 +187,11 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     if np.any(eps <= 0):
         raise InvalidInputError(f"eps must be positive (the slope is fitted to log ε), got "
                                 f"{eps}", param="eps")
-    times = np.asarray(times, dtype=float)
+    times = np.atleast_1d(real_array(times, "times", objects=True,
+                                     what="a 1-d sequence of finite times ≥ 0"))
+    if times.ndim != 1 or times.size == 0 or np.any(times < 0):
+        raise InvalidInputError(f"times must be a non-empty 1-d sequence of finite times ≥ 0, "
+                                f"got {times}", param="times")
     if mc is not None:
         _check_mc(mc, eps, times)
     u = sine_input(model.m)
@@ -201,8 +213,11 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
         if engine_terms is None:
             raise err
     else:
-        terms_error = engine_terms_error
-    T = np.asarray(engine_terms, dtype=float)
+        terms_error = None if engine_terms_error is None else real_array(
+            engine_terms_error, "engine_terms_error", objects=True,
+            what="finite errors of the terms (broadcastable to engine_terms)")
+    T = real_array(engine_terms, "engine_terms", finite=False,
+                   what="finite terms T_0..T_N (an array (N+1, len(times)))")
     if T.ndim != 2 or T.shape[0] < 2 or T.shape[1] != times.size \
             or not np.all(np.isfinite(T)):
         raise InvalidInputError(f"engine_terms must be finite terms T_0..T_N (N ≥ 1) at the "

@@ -155,7 +155,14 @@ def settings_for(quick: bool, seed: int, n: int = 1) -> Settings:
     for small networks. ``--quick`` keeps the Monte Carlo work (paths × units) of a
     2-unit network: for ``n > 2`` units the kernel paths scale by ``2/n`` and the series
     paths (whose steps cost ``~n²``) by ``(2/n)²`` — wider error bars, the same tolerances
-    in standard errors."""
+    in standard errors. ``quick`` must be a bool and ``n`` an integer ≥ 1 (else
+    :class:`InvalidInputError`; ``seed`` is checked by :class:`Settings`)."""
+    if not isinstance(quick, (bool, np.bool_)):
+        raise InvalidInputError(f"quick must be True or False, got {quick!r:.60}",
+                                param="quick")
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InvalidInputError(f"n (the number of units) must be an integer ≥ 1, got "
+                                f"{n!r:.60}", param="n")
     if quick:
         scale = min(1.0, 2.0 / max(int(n), 1))
         return Settings(quick=True, seed=seed, kernel_paths=int(10_000 * scale),
