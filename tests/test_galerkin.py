@@ -641,12 +641,12 @@ def test_samples_hint_of_a_tol_refusal():
 
     opts = GalerkinOptions(5, 2e-4, 40_000, 0, 8, 2**30, 120.0)
     parts = {(0,): {"truncation": 1e-4, "statistical": 3e-4, "rounding": 0.0}}
-    # scale 1: rel = 4e-4, room = 2e-4 − 1e-4, paths = 40,000·3² = 360,000
-    assert "about 360,000 samples" in _samples_hint(parts, 4e-4, opts)
+    # scale 1: room = 2e-4 − 1e-4, paths = 40,000·3² = 360,000
+    assert "about 360,000 samples" in _samples_hint(parts, 1.0, opts)
     assert _samples_hint({(0,): {"truncation": 3e-4, "statistical": 1e-4, "rounding": 0.0}},
-                         4e-4, opts) == ""
+                         1.0, opts) == ""
     hint = _samples_hint({(0,): {"truncation": 2.5e-4, "statistical": 3e-4, "rounding": 0.0}},
-                         5.5e-4, opts)
+                         1.0, opts)
     assert "alone is above tol" in hint and "samples" not in hint
 
 

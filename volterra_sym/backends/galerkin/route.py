@@ -962,29 +962,29 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
                 raise
             stop = f"degree {degree} failed ({exc})"
             break
-        rel, _ = _relative(out)
-        best = (out, parts, info, rel)
+        rel, scale = _relative(out)
+        best = (out, parts, info, rel, scale)
         if opts.tol is None or rel <= opts.tol:
             return out
-    out, parts, info, rel = best
+    out, parts, info, rel, scale = best
     raise AccuracyNotReachedError(
         f"galerkin: tol={opts.tol:g} not reached: best relative error estimate {rel:.2g} at "
         f"degree {info['degree']} (basis {info['basis']}, {info['measure']} measure); "
-        f"stopped by {stop}; raise tol (--tol){_samples_hint(parts, rel, opts)}",
+        f"stopped by {stop}; raise tol (--tol){_samples_hint(parts, scale, opts)}",
         best=out, error=rel, tol=opts.tol)
 
 
-def _samples_hint(parts: dict, rel: float, opts: GalerkinOptions) -> str:
+def _samples_hint(parts: dict, scale: float, opts: GalerkinOptions) -> str:
     """For a ``tol`` refusal whose best estimate is mostly sampling error: the samples that
     would bring the statistical part (``∝ 1/√paths``) under what ``tol`` leaves beside the
-    truncation part, ``P·(stat / (tol·scale − trunc))²``; or that more samples alone cannot
-    reach ``tol``. Empty for a deterministic measure or a truncation-dominated estimate."""
-    trunc = max(p["truncation"] for p in parts.values())
-    stat = max(p["statistical"] for p in parts.values())
-    total = max(p["truncation"] + p["statistical"] + p["rounding"] for p in parts.values())
+    truncation and rounding parts, ``P·(stat / (tol·scale − trunc − rounding))²`` (``scale``
+    the largest ``|value|``); or that more samples alone cannot reach ``tol``. Empty for a
+    deterministic measure or a truncation-dominated estimate."""
+    trunc, stat, rnd = (max(p[k] for p in parts.values())
+                        for k in ("truncation", "statistical", "rounding"))
     if not stat > trunc:
         return ""
-    room = opts.tol * total / rel - trunc - max(p["rounding"] for p in parts.values())
+    room = opts.tol * scale - trunc - rnd
     if room <= 0:
         return (f"; its statistical part ({stat:.2g}) is larger than its truncation part "
                 f"({trunc:.2g}), but the truncation part alone is above tol")
