@@ -10,6 +10,8 @@ it imports only :mod:`volterra_sym.errors` and NumPy).
   :class:`~volterra_sym.errors.InvalidInputError` whose ``param`` is ``name``.
   ``finite=False`` is the O(1) mode for ndarrays (dtype and shape only) for hot loops.
 * :func:`real_number` — one finite real number (Python or NumPy int/float, not bool).
+* :func:`check_flag` — ``True`` or ``False`` (Python or NumPy bool), nothing taken by its
+  truth value.
 * :func:`state_points` — points ``(..., n)`` of an ``n``-dimensional state space (dtype and
   shape only, O(1)).
 """
@@ -19,7 +21,7 @@ import numpy as np
 
 from .errors import InvalidInputError
 
-__all__ = ["check_unmasked", "real_array", "real_number", "state_points"]
+__all__ = ["check_flag", "check_unmasked", "real_array", "real_number", "state_points"]
 
 _REAL_KINDS = "iuf"
 
@@ -123,6 +125,16 @@ def real_number(value, name: str, *, what: str = "finite real numbers") -> float
             or not np.isfinite(value):
         raise InvalidInputError(f"{name} must hold {what}, got {value!r}", param=name)
     return float(value)
+
+
+def check_flag(value, name: str) -> bool:
+    """``value`` as a bool; anything but ``True``/``False`` (a string such as ``"no"``, a
+    number, ``None``) is an :class:`InvalidInputError` naming ``name`` (it was taken by its
+    truth value: ``estimate_bias="no"`` estimated the bias)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidInputError(f"{name} must be True or False, got {value!r}"[:300],
+                                param=name)
+    return bool(value)
 
 
 def state_points(x, n: int, param: str = "x") -> np.ndarray:

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.linalg
 
-from ..arrays import real_array, real_number
+from ..arrays import check_flag, real_array, real_number
 from ..errors import InvalidInputError
 from ..model import check_model
 from ..results import freeze
@@ -144,9 +144,7 @@ def signature_batch(
     r = 4 if refine is None else _check_int(refine, "refine", 1)
     if channels is not None:
         channels = _check_channels(channels)
-    if not isinstance(extrapolate, (bool, np.bool_)):
-        raise InvalidInputError(f"extrapolate must be True or False, got {extrapolate!r}",
-                                param="extrapolate")
+    check_flag(extrapolate, "extrapolate")
     if not isinstance(inputs, np.ndarray) and not isinstance(inputs, (str, bytes)):
         try:
             inputs = list(inputs)  # a generator is read once, not once per refine
@@ -293,17 +291,11 @@ def unit_vectors(functionals: Sequence[ResponseFunctional], t: float, eps: float
     ``t`` (≥ 0) and ``eps`` are finite real numbers; a bad argument is an
     :class:`~volterra_sym.errors.InvalidInputError` naming it."""
     functionals = _check_functionals(functionals)
-    t = real_number(t, "t", what="a finite time ≥ 0")
-    if t < 0:
-        raise InvalidInputError(f"t must be ≥ 0 (the time of the response), got {t}",
-                                param="t")
-    eps = real_number(eps, "eps", what="a finite real amplitude")
+    t, eps = _check_time_amplitude(t, eps)
     if layout is not None and not isinstance(layout, FeatureLayout):
         raise InvalidInputError(f"layout must be a FeatureLayout or None, got "
                                 f"{type(layout).__name__}", param="layout")
-    if not isinstance(per_order, (bool, np.bool_)):
-        raise InvalidInputError(f"per_order must be True or False, got {per_order!r:.60}",
-                                param="per_order")
+    check_flag(per_order, "per_order")
     lay = functionals[0].layout if layout is None else layout
     rows = []
     for F in functionals:
@@ -313,6 +305,16 @@ def unit_vectors(functionals: Sequence[ResponseFunctional], t: float, eps: float
         else:
             rows.append(F.at(t, eps, lay))
     return np.stack(rows)
+
+
+def _check_time_amplitude(t: object, eps: object) -> tuple[float, float]:
+    """``(t, eps)`` as floats: ``t`` a finite time ≥ 0, ``eps`` a finite real amplitude,
+    else :class:`~volterra_sym.errors.InvalidInputError` naming it."""
+    t = real_number(t, "t", what="a finite time ≥ 0")
+    if t < 0:
+        raise InvalidInputError(f"t must be ≥ 0 (the time of the response), got {t}",
+                                param="t")
+    return t, real_number(eps, "eps", what="a finite real amplitude")
 
 
 def _check_functionals(functionals: object) -> list[ResponseFunctional]:
@@ -384,11 +386,7 @@ def series_features(model: SRNN, inputs: Sequence[Callable[..., object]], t: flo
     from ..hierarchy.dag import ResponseHierarchy
 
     check_model(model)
-    t = real_number(t, "t", what="a finite time ≥ 0")
-    if t < 0:
-        raise InvalidInputError(f"t must be ≥ 0 (the time of the response), got {t}",
-                                param="t")
-    eps = real_number(eps, "eps", what="a finite real amplitude")
+    t, eps = _check_time_amplitude(t, eps)
     if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence) \
             or not all(callable(u) for u in inputs):
         raise InvalidInputError(f"inputs must be a sequence of callables u(s) -> (m,), got "

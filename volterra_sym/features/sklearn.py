@@ -51,7 +51,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..arrays import real_array
+from ..arrays import check_flag, real_array
 from ..backends.taylor import TaylorAccuracyWarning
 from ..budget import time_budget
 from ..errors import InvalidInputError, ResourceLimitError
@@ -353,9 +353,7 @@ class _SRNNBase(_SequenceTransformer):
         order = _int_param(self.order, "order", 1)
         degree = _int_param(self.taylor_degree, "taylor_degree", 0)
         _real(self.eps, "eps")
-        if not isinstance(self.per_order, (bool, np.bool_)):
-            raise InvalidInputError(f"per_order must be True or False, got {self.per_order!r}",
-                                    param="per_order")
+        check_flag(self.per_order, "per_order")
         self._fit_grid(X, model.m)
         with _own_names(self, degree="taylor_degree", order="order"):
             funcs = hidden_unit_functionals(model, order, degree)

@@ -71,7 +71,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import real_array, real_number
+from ..arrays import check_flag, real_array, real_number
 from ..budget import check_count, check_memory
 from ..density.conjugate import check_conjugate
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
@@ -101,7 +101,6 @@ from .simulate import (
     _resolve_initial,
     _seed_root,
     check_amplitude,
-    check_flag,
     compile_observable,
     time_indices,
 )

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from ..arrays import real_array, state_points
+from ..arrays import check_flag, real_array, state_points
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN, check_model
@@ -58,7 +58,7 @@ from .sampling import stationary_sampler
 __all__ = ["SEED_BLOCK", "TIME_BLOCK", "DivergenceError", "Ensemble", "simulate",
            "compile_observable", "input_table", "time_indices", "run_paths", "Hook",
            "PathJob", "Companion", "block_seed", "MAX_PATH_STEPS", "MAX_STEPS",
-           "check_flag", "check_amplitude"]
+           "check_amplitude"]
 
 #: paths per random-number stream (fixed: changing it changes the numbers)
 SEED_BLOCK = 256
@@ -245,16 +245,6 @@ def block_seed(root: np.random.SeedSequence, stream: int, j: int) -> np.random.S
     (equal to ``root.spawn(stream + 1)[stream].spawn(j + 1)[j]``)."""
     return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (stream, j),
                                   pool_size=root.pool_size)
-
-
-def check_flag(value, name: str) -> bool:
-    """``value`` as a bool; anything but ``True``/``False`` (a string such as ``"no"``, a
-    number) is an :class:`~volterra_sym.errors.InvalidInputError` naming ``name`` (it was
-    taken by its truth value: ``estimate_bias="no"`` estimated the bias)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise InvalidInputError(f"{name} must be True or False, got {value!r}"[:300],
-                                param=name)
-    return bool(value)
 
 
 def check_amplitude(eps, name: str = "eps") -> float:

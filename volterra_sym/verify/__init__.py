@@ -43,8 +43,7 @@ from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
 
-import numpy as np
-
+from ..arrays import check_flag
 from ..errors import InvalidInputError, NotApplicableError
 from ..model import SRNN, check_model
 from ..reports.progress import StageProgress
@@ -132,12 +131,9 @@ def verify_model(model: SRNN, observable=None, order: int = 2, *,
                                 f"os.PathLike), got {type(out).__name__} {out!r:.60}",
                                 param="out")
     for name, flag in (("quick", quick), ("print_table", print_table), ("figures", figures)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise InvalidInputError(f"{name} must be True or False, got {flag!r:.60}",
-                                    param=name)
-    if progress is not None and not isinstance(progress, (bool, np.bool_)):
-        raise InvalidInputError(f"progress must be True, False or None, got {progress!r:.60}",
-                                param="progress")
+        check_flag(flag, name)
+    if progress is not None:
+        check_flag(progress, "progress")
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise InvalidInputError(f"order must be a positive integer, got {order!r}",
                                 param="order")
@@ -150,9 +146,7 @@ def verify_model(model: SRNN, observable=None, order: int = 2, *,
     if not model.is_numeric:
         raise NotApplicableError("verify needs numeric parameters (the model has symbols "
                                  f"{sorted(map(str, model.parameters))})")
-    if not isinstance(strict, (bool, np.bool_)):
-        raise InvalidInputError(f"strict must be True or False, got {strict!r}",
-                                param="strict")
+    check_flag(strict, "strict")
     if settings is not None and not isinstance(settings, Settings):
         raise InvalidInputError(f"settings must be a verify Settings, got "
                                 f"{type(settings).__name__}", param="settings")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..arrays import check_flag
 from ..errors import (
     AccuracyNotReachedError,
     InvalidInputError,
@@ -157,9 +158,7 @@ def settings_for(quick: bool, seed: int, n: int = 1) -> Settings:
     paths (whose steps cost ``~n²``) by ``(2/n)²`` — wider error bars, the same tolerances
     in standard errors. ``quick`` must be a bool and ``n`` an integer ≥ 1 (else
     :class:`InvalidInputError`; ``seed`` is checked by :class:`Settings`)."""
-    if not isinstance(quick, (bool, np.bool_)):
-        raise InvalidInputError(f"quick must be True or False, got {quick!r:.60}",
-                                param="quick")
+    check_flag(quick, "quick")
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InvalidInputError(f"n (the number of units) must be an integer ≥ 1, got "
                                 f"{n!r:.60}", param="n")
