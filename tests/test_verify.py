@@ -491,6 +491,50 @@ def test_slope_check_on_the_even_and_odd_parts():
     assert err.value.param == "parity"
 
 
+
+def test_slope_window_counts_the_engines_errors_of_the_higher_orders():
+    """A FAIL needs the ε where the engine vouches that the leading omitted order leads:
+    higher orders as ``|T_N| + err_N``, the leading one as ``|T_4| − err_4``. Synthetic even
+    responses ``ε²T_2 + ε⁴T_4 + ε⁶T_6`` with ``T_6`` 63 % of ``|T_4|`` (the measured 8-unit
+    case: the engine's ``T_6`` small but unresolved): the engine's ``T_6 = 1e-5`` declared
+    exact lets ε up to 1 in and the slope comes out 2.4 for 4 — a FAIL, as it should be for
+    terms declared exact; declared ``± 3e-3`` the refit over the ε it vouches for (up to
+    ≈ 0.39) gives 4 within 0.3 and passes; a ``T_4`` not above its own error vouches for no
+    ε and the check has no verdict (SKIP), naming the engine."""
+    from volterra_sym.montecarlo import CRNResponses
+
+    model = load_model("tanh1d_inside")
+    times = np.array([1.0])
+    eps = np.geomspace(0.15, 1.0, 7)
+    true = np.zeros((8, 1))
+    true[2], true[4], true[6] = 0.01, -6.3e-3, 4e-3
+    y = sum(eps[:, None] ** N * true[N][None, :] for N in (2, 4, 6))
+    se = np.full((eps.size, 1), 1e-9)
+    mc = CRNResponses(eps, times, y, se, y, se, 0 * se, np.full(1, np.nan), 10, 0.01,
+                      "synthetic", 0, 0.0)
+    engine = true.copy()
+    engine[6] = 1e-5
+
+    def run(err):
+        return series_residuals(model, None, 3, eps=eps, times=times, n_paths=10,
+                                engine_terms=engine, engine_terms_error=err, mc=mc,
+                                parity="even")["results"][1:]
+    declared_exact = run(np.zeros_like(true))
+    assert [r["status"] for r in declared_exact] == [FAIL, FAIL]
+    err = np.zeros_like(true)
+    err[4], err[6] = 1e-3, 3e-3
+    with_errors = run(err)
+    assert [r["status"] for r in with_errors] == [PASS, PASS], with_errors[0]["message"]
+    for r in with_errors:
+        assert abs(r["slope"] - 4) <= 0.3
+        assert eps[r["used"]].max() < 0.4 and not r["vouched"][-2:].any()
+        assert r["asymptotic"].all()          # by the values alone every ε is in
+    err[4] = 7e-3                                   # |T_4| = 6.3e-3: not resolved
+    unresolved = run(err)
+    assert [r["status"] for r in unresolved] == [SKIP, SKIP]
+    assert not any(r["vouched"].any() for r in unresolved)
+    assert all("T_4 and beyond" in r["message"] for r in unresolved)
+
 def test_second_order_kernels_without_a_conjugate_variable_use_the_kick_estimator():
     """A coupled 3-unit tanh network has no closed-form p0, so no FDT estimator; its K₂ is
     checked against the kick estimator (point values, docs/theory.md §7) instead of the
