@@ -40,7 +40,9 @@ NOTE = ("re-analysed from the stored responses by benchmarks/reanalyse_slopes.py
         "current criteria: asymptotic where the higher orders together are <= 0.15 of the "
         "leading (was: the next order alone), and the radius from a ratio test within each "
         "parity class over every computed order (was: neighbouring orders among those of the "
-        "check); results_before holds the run's own analysis")
+        "check); a slope off M+1 FAILs only over the ε where the higher orders with the "
+        "engine's errors are <= 0.15 of the leading one less its error (refitted there, else "
+        "SKIP); results_before holds the run's own analysis")
 
 
 def analyse(model, run: dict, parts: list, order: int, dt: float) -> list[dict]:
