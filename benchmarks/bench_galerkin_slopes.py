@@ -23,6 +23,16 @@ sampled (``--degree 7 --galerkin-paths 160000`` at n = 5, ``--degree 4`` at n = 
         --bias 0.3 0.8 0.6 -0.5 -0.4 --paths 200000 \
         --eps 0.1 0.1468 0.2154 0.3162 0.4642 0.6813 1.0 --degree 7 \
         --galerkin-paths 160000 --tag _deg7
+
+At n = 8 the M = 3 check passes on the even part (``--parity``) once ``T_2`` is within
+``ε²|T_4|``: the responses of ::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_galerkin_slopes.py --n 8 --parity \
+        --degree 5 --galerkin-paths 160000 --paths 400000 \
+        --eps 0.1 0.1468 0.2154 0.3162 0.4642 0.6813 1.0 --tag _g12_deg5_parity
+
+with the terms on 640,000 samples (``reanalyse_slopes.py --recompute-terms --degree 5
+--galerkin-paths 640000``; ``galerkin_slopes_n8_g12_deg5_parity_640k.json``).
 """
 
 from __future__ import annotations
