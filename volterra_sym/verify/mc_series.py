@@ -309,7 +309,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
         above = (np.abs(r) > floor) & asym[:, j]
         below_engine = (np.abs(r) > NOISE_FLOOR * s) & ~(np.abs(r) > floor) & asym[:, j]
         cut = "" if asym[:, j].all() else \
-            (f"; ε > {eps[~asym[:, j]].min():.3g} left out (higher orders > "
+            (f"; ε ≥ {eps[~asym[:, j]].min():.3g} left out (higher orders > "
              f"{NEXT_ORDER:g} of leading)")
         if below_engine.any():
             cut += (f"; {int(below_engine.sum())} ε with the residual inside the engine's own "
