@@ -89,7 +89,7 @@ def recompute_terms(model, run: dict, order: int, degree: int | None = None,
     run["terms_seconds"] = time.perf_counter() - t0
     err = np.max(np.asarray(res.error), axis=1)
     print(f"  terms recomputed ({opts}, {run['terms_seconds']:.0f} s): largest error per "
-          f"order {np.array2string(err, precision=2)}")
+          f"order {np.array2string(err, formatter={'float_kind': '{:.2e}'.format})}")
 
 
 def main() -> None:
