@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from volterra_sym import SRNN
-from volterra_sym.arrays import check_unmasked, real_array, real_number, state_points
+from volterra_sym.arrays import check_int, check_unmasked, real_array, real_number, state_points
 from volterra_sym.density.conjugate import conjugate_variables, second_conjugate_variables
 from volterra_sym.density.sampling import gaussian_sampler
 from volterra_sym.errors import InvalidInputError
@@ -100,6 +100,47 @@ def test_real_number():
     assert real_number(np.int64(3), "c") == 3.0 and real_number(0.5, "c") == 0.5
     for bad in (True, np.nan, np.inf, "1", 1j, np.array(1.0), [1.0], None):
         _refused("c", real_number, bad, "c")
+
+
+def test_check_int_accepts_python_and_numpy_integers():
+    assert check_int(3, "n") == 3 and type(check_int(3, "n")) is int
+    assert check_int(np.int64(7), "n", lo=0, hi=7) == 7
+    assert type(check_int(np.uint8(2), "n", lo=2)) is int
+    assert check_int(-5, "n", hi=-5) == -5
+
+
+@pytest.mark.parametrize("value", [True, False, np.bool_(True), 2.0, np.float64(2.0), "3",
+                                   None, [1], np.array(1)])
+def test_check_int_refuses_non_integers(value):
+    with pytest.raises(InvalidInputError, match="n_paths must be an integer") as err:
+        check_int(value, "n_paths")
+    assert err.value.param == "n_paths"
+
+
+def test_check_int_states_the_broken_bound():
+    with pytest.raises(InvalidInputError, match=r"k must be an integer in \[0, 3\], got 4"):
+        check_int(4, "k", lo=0, hi=3)
+    with pytest.raises(InvalidInputError, match=r"k must be an integer in \[0, 3\], got -1"):
+        check_int(-1, "k", lo=0, hi=3)
+    with pytest.raises(InvalidInputError, match="seed must be an integer ≥ 0 \\(a seed\\), "
+                                                "got .*-1") as err:
+        check_int(np.int64(-1), "seed", lo=0, what="a seed")
+    assert err.value.param == "seed"
+    with pytest.raises(InvalidInputError, match="order must be a positive integer, got 0"):
+        check_int(0, "order", lo=1)
+    with pytest.raises(InvalidInputError, match="k must be an integer ≤ 2, got 3"):
+        check_int(3, "k", hi=2)
+    with pytest.raises(InvalidInputError, match="n_grid must be an integer in "
+                                                r"\[2, 100,000\], got 100001"):
+        check_int(100_001, "n_grid", lo=2, hi=100_000)
+
+
+def test_check_int_truncates_long_values():
+    with pytest.raises(InvalidInputError) as err:
+        check_int("x" * 1000, "n")
+    assert len(str(err.value)) == 300
+    with pytest.raises(InvalidInputError, match="an int of"):     # beyond str()'s digit limit
+        check_int(10**5000, "n", hi=10)
 
 
 def test_state_points():

@@ -12,6 +12,8 @@ it imports only :mod:`volterra_sym.errors` and NumPy).
 * :func:`real_number` — one finite real number (Python or NumPy int/float, not bool).
 * :func:`check_flag` — ``True`` or ``False`` (Python or NumPy bool), nothing taken by its
   truth value.
+* :func:`check_int` — a Python or NumPy integer (not bool, not an integral float) within
+  optional bounds ``[lo, hi]``.
 * :func:`state_points` — points ``(..., n)`` of an ``n``-dimensional state space (dtype and
   shape only, O(1)).
 """
@@ -21,7 +23,7 @@ import numpy as np
 
 from .errors import InvalidInputError
 
-__all__ = ["check_flag", "check_unmasked", "real_array", "real_number", "state_points"]
+__all__ = ["check_flag", "check_int", "check_unmasked", "real_array", "real_number", "state_points"]
 
 _REAL_KINDS = "iuf"
 
@@ -135,6 +137,34 @@ def check_flag(value, name: str) -> bool:
         raise InvalidInputError(f"{name} must be True or False, got {value!r}"[:300],
                                 param=name)
     return bool(value)
+
+
+def check_int(value, name: str, *, lo: int | None = None, hi: int | None = None,
+              what: str | None = None) -> int:
+    """``value`` as an int: a Python or NumPy integer with ``lo ≤ value ≤ hi`` (each bound
+    only when given). Booleans, floats (even integral ones), text and ``None`` are refused:
+    :class:`InvalidInputError` with ``param=name``, whose message states the bound and, when
+    given, ``what`` (the meaning of the value or a hint, shown in parentheses)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or (lo is not None and value < lo) or (hi is not None and value > hi):
+        if lo is not None and hi is not None:
+            rule = f"an integer in [{lo:,}, {hi:,}]"
+        elif lo == 1:
+            rule = "a positive integer"
+        elif lo is not None:
+            rule = f"an integer ≥ {lo:,}"
+        elif hi is not None:
+            rule = f"an integer ≤ {hi:,}"
+        else:
+            rule = "an integer"
+        note = f" ({what})" if what else ""
+        try:
+            shown = repr(value)
+        except ValueError:                  # an int beyond Python's digit limit for str()
+            shown = f"an int of {value.bit_length()} bits"
+        raise InvalidInputError(f"{name} must be {rule}{note}, got {shown}"[:300],
+                                param=name)
+    return int(value)
 
 
 def state_points(x, n: int, param: str = "x") -> np.ndarray:

@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import real_array, real_number
+from ..arrays import check_int, real_array, real_number
 from ..budget import check_count, check_memory, montecarlo_seconds
 from ..errors import (
     InvalidInputError,
@@ -125,10 +125,7 @@ def _check_draw(rng, size, n: int, arrays: float = 2.0) -> int:
         raise InvalidInputError(f"rng must be a numpy.random.Generator "
                                 f"(np.random.default_rng(seed)), got {type(rng).__name__} "
                                 f"{rng!r:.60}", param="rng")
-    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) \
-            or size < 0:
-        raise InvalidInputError(f"size must be an integer ≥ 0, got {size!r:.60}",
-                                param="size")
+    size = check_int(size, "size", lo=0)
     check_memory(8.0 * arrays * float(size) * max(n, 1), f"a draw of {size} states in {n} "
                  "dimensions", "draw fewer states per call")
     return int(size)
@@ -177,10 +174,7 @@ def inverse_cdf_sampler(pdf: Callable, lo: float, hi: float, n_grid: int = 20001
     if not hi > lo:
         raise InvalidInputError(f"need a finite range lo < hi, got [{lo}, {hi}]",
                                 param="lo, hi")
-    if isinstance(n_grid, (bool, np.bool_)) or not isinstance(n_grid, (int, np.integer)) \
-            or not 2 <= n_grid <= MAX_GRID:
-        raise InvalidInputError(f"n_grid must be an integer in [2, {MAX_GRID:,}], got "
-                                f"{n_grid!r:.60}", param="n_grid")
+    n_grid = check_int(n_grid, "n_grid", lo=2, hi=MAX_GRID)
     xs = np.linspace(lo, hi, int(n_grid))
     ps = real_array(pdf(xs), "pdf", objects=True, finite=False,
                     what="finite non-negative real densities").reshape(-1)
@@ -566,9 +560,7 @@ def _check_rngs(rngs) -> list:
 
 
 def _count(val, name: str) -> int:
-    if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, got {val!r}", param=name)
-    return int(val)
+    return check_int(val, name, lo=1)
 
 
 def burn_in_sampler(model: SRNN, *, t_burn: float | None = None, dt: float | None = None,

@@ -83,7 +83,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
-from ..arrays import real_array, real_number
+from ..arrays import check_int, real_array, real_number
 from ..backends.taylor import taylor_hierarchy
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, NotApplicableError
@@ -318,9 +318,7 @@ class ResponseFunctional(FrozenResult):
         return [self.layout.describe(int(i)) for i in idx]
 
     def _check_order(self, N: int) -> None:
-        if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or not 0 <= N <= self.order:
-            raise InvalidInputError(f"order N must be an integer in 0..{self.order}, got {N!r}",
-                                    param="N")
+        check_int(N, "N", lo=0, hi=self.order, what="the order N of a kernel")
 
     # ------------------------------------------------------------------ coefficients
     def matrix(self, eps: float | None = None, layout: FeatureLayout | None = None) -> np.ndarray:

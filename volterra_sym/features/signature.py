@@ -63,7 +63,7 @@ from itertools import combinations_with_replacement, product
 
 import numpy as np
 
-from ..arrays import real_array
+from ..arrays import check_int, real_array
 from ..budget import DEFAULT_TIME_BUDGET, check_count, check_memory, time_budget
 from ..errors import InvalidInputError
 from ..results import freeze
@@ -97,9 +97,9 @@ _GL_NODES = (8, 16, 32, 64, 128)
 
 # --------------------------------------------------------------------------- validation
 def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}",
-                                param=name)
+    """The type check is :func:`~volterra_sym.arrays.check_int`'s; the range refusal keeps
+    its wording ("depth must be >= 1")."""
+    value = check_int(value, name, what=f">= {minimum}")
     if value < minimum:
         raise InvalidInputError(f"{name} must be >= {minimum}, got {value}", param=name)
     return int(value)

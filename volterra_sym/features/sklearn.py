@@ -51,7 +51,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..arrays import check_flag, real_array
+from ..arrays import check_flag, check_int, real_array
 from ..backends.taylor import TaylorAccuracyWarning
 from ..budget import time_budget
 from ..errors import InvalidInputError, ResourceLimitError
@@ -77,13 +77,6 @@ class NotFittedError(InvalidInputError, _SklearnNotFittedError):
 
 
 # --------------------------------------------------------------------------- validation
-def _int_param(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}",
-                                param=name)
-    return int(value)
-
-
 def _positive(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
             or not math.isfinite(value) or value <= 0:
@@ -155,7 +148,7 @@ def _require_fitted(est: BaseEstimator) -> None:
 def reshape_sequences(X: np.ndarray, n_channels: int) -> np.ndarray:
     """``(B, T·m) -> (B, T, m)``: ``X[b, i·m + k] = u_k(t_i)`` (the module's convention)."""
     X = real_array(X, "X", finite=False)
-    m = _int_param(n_channels, "n_channels", 1)
+    m = check_int(n_channels, "n_channels", lo=1)
     if X.ndim != 2 or X.shape[1] % m:
         raise InvalidInputError(
             f"X must be 2-D with a multiple of n_channels={m} columns (time-major, "
@@ -220,7 +213,7 @@ class _SequenceTransformer(TransformerMixin, BaseEstimator):
 
     def _fit_grid(self, X: np.ndarray, m: int) -> None:
         t_max = _positive(self.t_max, "t_max")
-        _int_param(self.refine, "refine", 1)
+        check_int(self.refine, "refine", lo=1)
         if self.time_budget is not None:
             time_budget(self.time_budget)
         if X.shape[1] % m:
@@ -288,9 +281,9 @@ class ResponseFeatures(_SequenceTransformer):
     def fit(self, X: object, y: object = None) -> ResponseFeatures:
         """Validate the parameters and record the time grid of ``X`` (``(B, T·m)``)."""
         X = _validate(self, X, reset=True)
-        m = _int_param(self.n_channels, "n_channels", 1)
-        self.layout_ = feature_layout(m, _int_param(self.degree, "degree", 0),
-                                      _int_param(self.depth, "depth", 1))
+        m = check_int(self.n_channels, "n_channels", lo=1)
+        self.layout_ = feature_layout(m, check_int(self.degree, "degree", lo=0),
+                                      check_int(self.depth, "depth", lo=1))
         self._fit_grid(X, m)
         return self
 
@@ -350,8 +343,8 @@ class _SRNNBase(_SequenceTransformer):
             raise InvalidInputError(f"model {model.name!r} has free parameters "
                                     f"{sorted(model.parameters)}; substitute numbers first",
                                     param="model")
-        order = _int_param(self.order, "order", 1)
-        degree = _int_param(self.taylor_degree, "taylor_degree", 0)
+        order = check_int(self.order, "order", lo=1)
+        degree = check_int(self.taylor_degree, "taylor_degree", lo=0)
         _real(self.eps, "eps")
         check_flag(self.per_order, "per_order")
         self._fit_grid(X, model.m)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import real_array
+from ..arrays import check_int, real_array
 from ..errors import InvalidInputError
 
 __all__ = ["SeriesDiagnostics", "ConvergenceWarning", "diagnose_series", "eps_limit",
@@ -64,10 +64,7 @@ def eps_limit(order: int, a=None) -> float:
     """The largest ``|ε|`` whose powers ``ε^N`` (``N ≤ order``) stay in the float range with
     room for the ``order + 1`` terms of a partial sum; given the term sizes
     ``a = [max_t |T_N|]_{N=1..order}``, also every ``ε^N a_N``."""
-    if isinstance(order, (bool, np.bool_)) or not isinstance(order, (int, np.integer)) \
-            or order < 1:
-        raise InvalidInputError(f"order must be a positive integer, got {order!r}",
-                                param="order")
+    order = check_int(order, "order", lo=1)
     room = np.finfo(float).max / (order + 1)
     limit = float(room ** (1.0 / order))
     with np.errstate(over="ignore", divide="ignore"):
@@ -136,11 +133,9 @@ def diagnose_series(terms: np.ndarray, eps: float, *, rtol: float = 1e-12,
             or not 0 <= rtol < 1:
         raise InvalidInputError(f"rtol must be a number with 0 ≤ rtol < 1, got {rtol!r}",
                                 param="rtol")
-    if terminates_at is not None and (
-            isinstance(terminates_at, (bool, np.bool_))
-            or not isinstance(terminates_at, (int, np.integer)) or terminates_at < 0):
-        raise InvalidInputError(f"terminates_at must be None or an order ≥ 0, got "
-                                f"{terminates_at!r}", param="terminates_at")
+    if terminates_at is not None:
+        terminates_at = check_int(terminates_at, "terminates_at", lo=0,
+                                  what="an order, or None")
     if terms.shape[0] > 1:
         check_eps_range(eps, terms.shape[0] - 1,
                         np.max(np.abs(terms[1:]), axis=1, initial=0.0))

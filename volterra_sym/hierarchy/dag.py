@@ -27,7 +27,7 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from ..arrays import real_array
+from ..arrays import check_int, real_array
 from ..density import stationary_density
 from ..errors import (
     AccuracyNotReachedError,
@@ -140,10 +140,7 @@ class ResponseHierarchy:
             raise InvalidInputError(f"model must be an SRNN (volterra_sym.SRNN(...) or "
                                     f"load_model(name)), got {type(model).__name__} "
                                     f"{model!r:.60}", param="model")
-        if isinstance(order, (bool, np.bool_)) or not isinstance(order, (int, np.integer)) \
-                or order < 1:
-            raise InvalidInputError(f"order must be a positive integer, got "
-                                    f"{type(order).__name__} {order!r:.60}", param="order")
+        order = check_int(order, "order", lo=1)
         _check_size(model, int(order))
         self.model = model
         self.f: sp.Expr = parse_observable(model, observable)

@@ -31,6 +31,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from ..arrays import check_int
 from ..errors import InvalidInputError
 from ..parsing import ExpressionError, parse_expression, sigmoid
 
@@ -159,9 +160,7 @@ class Activation:
 
 # ---------------------------------------------------------------------- helpers
 def _order(j) -> int:
-    if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or j < 0:
-        raise ValueError(f"derivative order j must be a non-negative integer, got {j!r}")
-    return int(j)
+    return check_int(j, "j", lo=0, what="a derivative order")
 
 
 def _equals(expr: sp.Expr, other: sp.Expr) -> bool:

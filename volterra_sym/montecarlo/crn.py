@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..arrays import check_int
 from ..budget import check_memory
 from ..errors import InvalidInputError
 from ..model import SRNN
@@ -145,10 +146,7 @@ def parity_matrix(n_eps: int) -> np.ndarray:
     ``(Δ(ε_e) − Δ(−ε_e))/2`` (docs/theory.md §8). ``n_eps`` must be an integer ≥ 1
     (else :class:`~volterra_sym.errors.InvalidInputError`) whose matrix fits the memory
     budget (else :class:`~volterra_sym.errors.ResourceLimitError`)."""
-    if isinstance(n_eps, (bool, np.bool_)) or not isinstance(n_eps, (int, np.integer)) \
-            or n_eps < 1:
-        raise InvalidInputError(f"n_eps must be an integer ≥ 1 (the number of positive "
-                                f"amplitudes), got {n_eps!r:.60}", param="n_eps")
+    n_eps = check_int(n_eps, "n_eps", lo=1, what="the number of positive amplitudes")
     check_memory(8.0 * 6 * float(n_eps) ** 2, f"the ({3 * n_eps}, {2 * n_eps}) parity matrix",
                  "use fewer amplitudes")
     I = np.eye(int(n_eps))

@@ -30,9 +30,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
+from ..arrays import check_int
 from ..budget import montecarlo_seconds
 from ..errors import InvalidInputError, ResourceLimitError, SimulationError
 
@@ -84,10 +84,7 @@ def map_chunks(job, n_chunks: int, *, client=None,
     if not callable(getattr(job, "run_chunk", None)):
         raise InvalidInputError(f"job must be a run plan with run_chunk(i) (a PathJob), got "
                                 f"{type(job).__name__}", param="job")
-    if isinstance(n_chunks, (bool, np.bool_)) or not isinstance(n_chunks, (int, np.integer)) \
-            or n_chunks < 0:
-        raise InvalidInputError(f"n_chunks must be an integer ≥ 0, got {n_chunks!r:.60}",
-                                param="n_chunks")
+    n_chunks = check_int(n_chunks, "n_chunks", lo=0)
     on_result = on_result or (lambda i, r: None)
     bar = tqdm(total=n_chunks, unit="chunk", disable=not progress, desc=desc, leave=False)
     try:

@@ -71,7 +71,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import check_flag, real_array, real_number
+from ..arrays import check_flag, check_int, real_array, real_number
 from ..budget import check_count, check_memory
 from ..density.conjugate import check_conjugate
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
@@ -771,10 +771,7 @@ def _kernel_run(model: SRNN, terms: list[_Term], J: int, order: int, *, observab
 
 
 def _origins(n_origins, origin_stride, dt) -> tuple[int, int]:
-    if isinstance(n_origins, bool) or not (isinstance(n_origins, (int, np.integer))
-                                           and n_origins >= 1):
-        raise InvalidInputError(f"n_origins must be a positive integer, got {n_origins!r}",
-                                param="n_origins")
+    n_origins = check_int(n_origins, "n_origins", lo=1)
     if origin_stride is None:
         return int(n_origins), 1
     s = int(time_indices([origin_stride], dt, "origin_stride")[0])

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import real_array
+from ..arrays import check_int, real_array
 from ..budget import check_count, check_memory
 from ..density.linearisation import linearisation
 from ..density.sampling import StateNoiseBurnIn, state_noise_burn_in
@@ -301,12 +301,8 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     per_path = 16.0 * R * n + 16.0 * sum(len(rows) * len(obs) for _, rows, obs in plan.groups)
     if chunk_size is None:
         chunk = int(max(SEED_BLOCK, min(n_paths, CHUNK_BYTES // per_path)))
-    elif isinstance(chunk_size, bool) or not (isinstance(chunk_size, (int, np.integer))
-                                              and chunk_size >= 1):
-        raise InvalidInputError(f"chunk_size must be a positive integer, got "
-                                f"{chunk_size!r}", param="chunk_size")
     else:
-        chunk = int(chunk_size)
+        chunk = check_int(chunk_size, "chunk_size", lo=1)
     per_chunk = max(1, -(-chunk // SEED_BLOCK))       # whole seed blocks
     chunk = per_chunk * SEED_BLOCK
     check_memory(per_path * chunk,

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from ..arrays import check_flag, real_array, state_points
+from ..arrays import check_flag, check_int, real_array, state_points
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN, check_model
@@ -233,10 +233,8 @@ def _seed_root(seed) -> np.random.SeedSequence:
     if isinstance(seed, np.random.SeedSequence):
         return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key,
                                       pool_size=seed.pool_size)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                             or seed < 0):
-        raise InvalidInputError(f"seed must be a non-negative int, a SeedSequence or None, "
-                                f"got {seed!r}", param="seed")
+    if seed is not None:
+        seed = check_int(seed, "seed", lo=0, what="or a SeedSequence or None")
     return np.random.SeedSequence(seed)
 
 
@@ -264,10 +262,8 @@ def check_amplitude(eps, name: str = "eps") -> float:
 
 
 def _check_n_paths(n_paths) -> int:
-    if not isinstance(n_paths, (int, np.integer)) or isinstance(n_paths, bool) or n_paths < 2:
-        raise InvalidInputError(f"n_paths must be an integer ≥ 2 (standard errors need at "
-                                f"least two paths), got {n_paths!r}", param="n_paths")
-    return int(n_paths)
+    return check_int(n_paths, "n_paths", lo=2,
+                     what="standard errors need at least two paths")
 
 
 def _resolve_initial(model: SRNN, initial, n_paths: int):
@@ -363,14 +359,9 @@ class PathJob:
         n_paths = _check_n_paths(n_paths)
         p = model_arrays(model)
         check_time_step(model, p, dt, scheme)
-        if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) \
-                or n_steps < 0:
-            raise InvalidInputError(f"n_steps must be an integer ≥ 0, got {n_steps!r}",
-                                    param="n_steps")
-        if chunk_size is not None and (isinstance(chunk_size, bool) or not (
-                isinstance(chunk_size, (int, np.integer)) and chunk_size >= 1)):
-            raise InvalidInputError(f"chunk_size must be a positive integer, got "
-                                    f"{chunk_size!r}", param="chunk_size")
+        check_int(n_steps, "n_steps", lo=0)
+        if chunk_size is not None:
+            check_int(chunk_size, "chunk_size", lo=1)
         if not (isinstance(max_norm, (int, float, np.floating)) and max_norm > 0):
             raise InvalidInputError(f"max_norm must be positive, got {max_norm!r}",
                                     param="max_norm")
@@ -380,10 +371,7 @@ class PathJob:
                                     f"got {eps}", param="eps")
         coupled = check_flag(coupled, "coupled")
         prefetch_noise = check_flag(prefetch_noise, "prefetch_noise")
-        if isinstance(input_delay, (bool, np.bool_)) or not isinstance(
-                input_delay, (int, np.integer)) or input_delay < 0:
-            raise InvalidInputError(f"input_delay must be an integer ≥ 0 (steps of dt), got "
-                                    f"{input_delay!r:.60}", param="input_delay")
+        check_int(input_delay, "input_delay", lo=0, what="steps of dt")
         if hook is not None and not all(callable(getattr(hook, name, None)) for name in
                                         ("interest", "start_chunk", "on_xi", "on_state",
                                          "end_chunk")):

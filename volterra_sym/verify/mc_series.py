@@ -35,7 +35,7 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
-from ..arrays import real_array
+from ..arrays import check_int, real_array
 from ..density.sampling import stationary_sampler
 from ..errors import (
     AccuracyNotReachedError,
@@ -179,9 +179,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                                 "(terms computed here bring their own error)",
                                 param="engine_terms_error")
 
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-        raise InvalidInputError(f"order must be a positive integer, got {order!r}",
-                                param="order")
+    order = check_int(order, "order", lo=1)
 
     def of_parity(N: int) -> bool:
         return parity is None or (N % 2 == 0) == (parity == "even")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..arrays import check_flag
+from ..arrays import check_flag, check_int
 from ..errors import (
     AccuracyNotReachedError,
     InvalidInputError,
@@ -109,9 +109,6 @@ class Settings:
             return InvalidInputError(f"settings.{name} must be {condition}, got "
                                      f"{getattr(self, name)!r}"[:300], param=name)
 
-        def is_int(x, lo: int) -> bool:
-            return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= lo
-
         def is_pos(x) -> bool:
             return isinstance(x, (int, float, np.integer, np.floating)) \
                 and not isinstance(x, bool) and math.isfinite(x) and x > 0
@@ -121,8 +118,10 @@ class Settings:
                 raise bad(name, "True or False")
         for name, lo in (("seed", 0), ("kernel_paths", 2), ("series_paths", 2),
                          ("kernel_origins", 1), ("chunk_size", 1)):
-            if not is_int(getattr(self, name), lo):
-                raise bad(name, f"an integer ≥ {lo}")
+            try:
+                check_int(getattr(self, name), f"settings.{name}", lo=lo)
+            except InvalidInputError as exc:
+                raise InvalidInputError(str(exc), param=name) from None
         for name in ("dt", "origin_stride", "window", "continuity_step"):
             if not is_pos(getattr(self, name)):
                 raise bad(name, "a positive finite number")
@@ -159,9 +158,7 @@ def settings_for(quick: bool, seed: int, n: int = 1) -> Settings:
     in standard errors. ``quick`` must be a bool and ``n`` an integer ≥ 1 (else
     :class:`InvalidInputError`; ``seed`` is checked by :class:`Settings`)."""
     check_flag(quick, "quick")
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InvalidInputError(f"n (the number of units) must be an integer ≥ 1, got "
-                                f"{n!r:.60}", param="n")
+    n = check_int(n, "n", lo=1, what="the number of units")
     if quick:
         scale = min(1.0, 2.0 / max(int(n), 1))
         return Settings(quick=True, seed=seed, kernel_paths=int(10_000 * scale),

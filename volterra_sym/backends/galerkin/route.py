@@ -54,6 +54,7 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
+from ...arrays import check_int
 from ...budget import (
     DEFAULT_TIME_BUDGET,
     MAX_TIME_BUDGET,
@@ -130,10 +131,7 @@ def _int(options, name, lo, hi, default):
     v = options.get(name, default)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
-        raise InvalidInputError(f"{name} must be an integer in [{lo}, {hi}], got {v!r}",
-                                param=name)
-    return int(v)
+    return check_int(v, name, lo=lo, hi=hi)
 
 
 def parse_options(model: SRNN, options: dict) -> GalerkinOptions:

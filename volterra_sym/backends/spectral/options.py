@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...arrays import check_int
 from ...errors import (
     InvalidInputError,
 )
@@ -62,10 +63,7 @@ def _options(model: SRNN, options: dict) -> Options:
                                 param="tol")
     res = options.get("resolution")
     if res is not None:
-        if isinstance(res, bool) or not isinstance(res, (int, np.integer)) or res < 5:
-            raise InvalidInputError(f"resolution must be an integer ≥ 5 (grid points per "
-                                    f"axis), got {res!r}", param="resolution")
-        res = int(res) | 1  # odd
+        res = check_int(res, "resolution", lo=5, what="grid points per axis") | 1  # odd
     budget = options.get("memory_budget")
     budget = DEFAULT_MEMORY_BUDGET if budget is None else budget
     if isinstance(budget, bool) \

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from ...arrays import check_int
 from ...budget import Deadline
 from ...errors import (
     InvalidInputError,
@@ -44,9 +45,7 @@ def series_terms(model: SRNN, f: sp.Expr, order: int, u: Callable, times,
     :data:`~volterra_sym.budget.DEFAULT_TIME_BUDGET`): every forward run of the refinement
     steps under one :class:`~volterra_sym.budget.Deadline` (checked between steps; a
     doubled run whose predicted time ends past it is not started)."""
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-        raise InvalidInputError(f"order must be a positive integer, got {order!r}",
-                                param="order")
+    order = check_int(order, "order", lo=1)
     if order > MAX_SERIES_ORDER:
         raise UnsupportedOrderError(f"spectral series supports orders ≤ {MAX_SERIES_ORDER}, "
                                     f"got {order}")

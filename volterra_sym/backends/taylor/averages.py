@@ -44,6 +44,7 @@ import math
 import numpy as np
 import sympy as sp
 
+from ...arrays import check_int
 from ...budget import check_memory
 from ...density import bracket_1d, burn_in_sampler, stationary_density
 from ...density.multiplicative import multiplicative_density
@@ -430,10 +431,9 @@ def stationary_samples(model: SRNN, *, paths: int = 256, snapshots: int = 128,
     (``batches`` groups of whole paths: independent) and an info dict. Metastable models
     need a longer ``burn_in``/``spacing`` than the defaults.
     """
-    for name, val in (("paths", paths), ("snapshots", snapshots), ("batches", batches)):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
-            raise InvalidInputError(f"{name} must be a positive integer, got {val!r}",
-                                    param=name)
+    paths = check_int(paths, "paths", lo=1)
+    snapshots = check_int(snapshots, "snapshots", lo=1)
+    batches = check_int(batches, "batches", lo=1)
     if batches < 2 or paths % batches:
         raise InvalidInputError(f"batches={batches} must be ≥ 2 and divide paths={paths}",
                                 param="batches")
@@ -443,10 +443,7 @@ def stationary_samples(model: SRNN, *, paths: int = 256, snapshots: int = 128,
                 and math.isfinite(val) and val > 0)):
             raise InvalidInputError(f"{name} must be a positive finite time, got {val!r}",
                                     param=name)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
-            or not 0 <= seed < 2**63:
-        raise InvalidInputError(f"seed must be an integer in [0, 2**63), got {seed!r}",
-                                param="seed")
+    seed = check_int(seed, "seed", lo=0, hi=2**63 - 1)
     if model.state_dependent_noise:
         return _state_noise_samples(model, paths, snapshots, batches, dt, burn_in, spacing,
                                     seed)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from ...arrays import check_int
 from ...budget import check_count
 from ...errors import InvalidInputError, UnsupportedOrderError
 from ...model import SRNN
@@ -33,13 +34,6 @@ class TaylorAccuracyWarning(UserWarning):
     """Lags beyond the valid range were evaluated with ``on_radius="warn"``."""
 
 
-def _check_int(name: str, val, lo: int, hi: int) -> int:
-    if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or not lo <= val <= hi:
-        raise InvalidInputError(f"{name} must be an integer in [{lo}, {hi}], got {val!r}",
-                                param=name)
-    return int(val)
-
-
 @dataclass
 class TaylorOptions:
     """Options of ``method="taylor"``: ``degree`` (default 8), ``tol``, ``max_degree``
@@ -61,9 +55,10 @@ class TaylorOptions:
             raise InvalidInputError(f"method 'taylor' got unknown options {sorted(unknown)}; "
                                     f"allowed: {sorted(allowed)}", param="options")
         o = cls()
-        o.degree = _check_int("degree", options.get("degree", DEFAULT_DEGREE), 1, MAX_DEGREE)
-        o.max_degree = _check_int("max_degree", options.get("max_degree", max(16, o.degree)),
-                                  o.degree, MAX_DEGREE)
+        o.degree = check_int(options.get("degree", DEFAULT_DEGREE), "degree", lo=1,
+                             hi=MAX_DEGREE)
+        o.max_degree = check_int(options.get("max_degree", max(16, o.degree)), "max_degree",
+                                 lo=o.degree, hi=MAX_DEGREE)
         tol = options.get("tol")
         if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float))
                                 or not math.isfinite(tol) or tol <= 0):
