@@ -10,8 +10,8 @@ using only the ε whose residual is above the MC noise floor (``3·se``) and whe
 engine's higher orders together are at most 15 % of the leading one (so that the slope is
 that of the leading order); a slope off ``M+1`` FAILs only over the ε where that holds with
 the engine's errors (``|T_N| + err_N`` against ``|T_lead| − err_lead``) — refitted there, or
-no verdict (SKIP) if fewer than 3 such ε remain. The time is the one (of a grid) where the engine predicts
-the most such ε above the floor. When the truncated series is exact (linear model,
+no verdict (SKIP) if fewer than 3 such ε remain. The time is the one (of a grid) where the
+engine predicts the most such ε above the floor. When the truncated series is exact (linear model,
 polynomial observable of degree ≤ M) the check is instead
 ``|R_M| ≤ 4·se + 0.05·max_t|bias|`` (the second term bounds the O(dt²) remainder of the
 Richardson extrapolation, which matters when the response has no noise at all).
