@@ -32,7 +32,11 @@ At n = 8 the M = 3 check passes on the even part (``--parity``) once ``T_2`` is 
         --eps 0.1 0.1468 0.2154 0.3162 0.4642 0.6813 1.0 --tag _g12_deg5_parity
 
 with the terms on 640,000 samples (``reanalyse_slopes.py --recompute-terms --degree 5
---galerkin-paths 640000``; ``galerkin_slopes_n8_g12_deg5_parity_640k.json``).
+--galerkin-paths 640000 --time-budget 3000``; ``galerkin_slopes_n8_g12_deg5_parity_640k.json``).
+With degree-6 terms (``--degree 6 --galerkin-paths 640000 --time-budget 5000``: 480 s,
+6.2 GB) ``T_4`` is resolved and closes the range at ε ≈ 0.56; responses at ``--paths 1600000
+--eps 0.27 0.32 0.38 0.46 0.56 --seed 11`` (1,715 s) then give 4.02 ± 0.09
+(``galerkin_slopes_n8_g12_deg6_parity_1600k.json``, the degree-6 terms spliced in).
 """
 
 from __future__ import annotations
