@@ -320,11 +320,10 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
         at = f"{expected} at t={mc.times[j]:g}"
         narrow = above & sure[:, j]
         if _spans(eps, above):
-            slope, slope_se = fit_slope(eps[above], r[above], s[above])
-            ok = abs(slope - expected) <= SLOPE_TOL
-            res.update(slope=slope, slope_stderr=slope_se, status=PASS if ok else FAIL,
+            slope, slope_se, status = _slope_verdict(eps, r, s, above, expected)
+            res.update(slope=slope, slope_stderr=slope_se, status=status,
                        message=part + _fit_message(eps, above, slope, slope_se, at, cut))
-            if not ok and not np.array_equal(narrow, above):
+            if status == FAIL and not np.array_equal(narrow, above):
                 # off the expected slope over ε the engine does not vouch for: a FAIL needs
                 # the ε it does vouch for, else the verdict is unknown
                 beyond = (f"; over all {int(above.sum())} ε above the floor the slope was "
@@ -332,10 +331,8 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                           f"the higher orders, with the engine's errors, may exceed "
                           f"{NEXT_ORDER:g} of T_{lead} less its error")
                 if _spans(eps, narrow):
-                    slope, slope_se = fit_slope(eps[narrow], r[narrow], s[narrow])
-                    ok = abs(slope - expected) <= SLOPE_TOL
-                    res.update(slope=slope, slope_stderr=slope_se, used=narrow,
-                               status=PASS if ok else FAIL,
+                    slope, slope_se, status = _slope_verdict(eps, r, s, narrow, expected)
+                    res.update(slope=slope, slope_stderr=slope_se, used=narrow, status=status,
                                message=part + _fit_message(eps, narrow, slope, slope_se,
                                                            at, cut + beyond))
                 else:
@@ -362,8 +359,6 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
             "diagnostic": diag.message, "inside_radius": inside}
 
 
-
-
 def _leads(eps: np.ndarray, T: np.ndarray, Terr: np.ndarray, lead: int, nxt: list[int],
            with_errors: bool) -> np.ndarray:
     """``(E, times)``: where ``ε^lead T_lead`` leads the omitted orders,
@@ -374,15 +369,25 @@ def _leads(eps: np.ndarray, T: np.ndarray, Terr: np.ndarray, lead: int, nxt: lis
     return rest <= NEXT_ORDER * np.maximum(np.abs(T[lead]) - k * Terr[lead], 0.0)[None, :]
 
 
-
-def _fit_message(eps: np.ndarray, mask: np.ndarray, slope: float, slope_se: float, at: str,
-                 tail: str) -> str:
-    return (f"slope {slope:.3f} ± {slope_se:.2g} vs {at} from {int(mask.sum())}/{len(eps)} "
-            f"ε in [{eps[mask].min():.3g}, {eps[mask].max():.3g}]{tail}")
-
 def _spans(eps: np.ndarray, mask: np.ndarray) -> bool:
     """At least 3 of ``eps`` in ``mask``, spanning a factor 2 (what a slope fit needs)."""
     return bool(mask.sum() >= 3 and eps[mask].max() / eps[mask].min() >= 2.0)
+
+
+def _slope_verdict(eps: np.ndarray, r: np.ndarray, s: np.ndarray, mask: np.ndarray,
+                   expected: int) -> tuple[float, float, str]:
+    """The log–log slope of ``r`` over ``eps[mask]`` (:func:`fit_slope`), its standard
+    error, and PASS if it is within ``SLOPE_TOL`` of ``expected``, else FAIL."""
+    slope, slope_se = fit_slope(eps[mask], r[mask], s[mask])
+    return slope, slope_se, PASS if abs(slope - expected) <= SLOPE_TOL else FAIL
+
+
+def _fit_message(eps: np.ndarray, mask: np.ndarray, slope: float, slope_se: float, at: str,
+                 tail: str) -> str:
+    """``slope ± se vs <at> from k/E ε in [lo, hi]<tail>``."""
+    return (f"slope {slope:.3f} ± {slope_se:.2g} vs {at} from {int(mask.sum())}/{len(eps)} "
+            f"ε in [{eps[mask].min():.3g}, {eps[mask].max():.3g}]{tail}")
+
 
 def _responses(ctx: Context) -> dict[str | None, CRNResponses | None]:
     """The CRN responses of the check, by part: ``{None: whole}`` — ``None`` for an
