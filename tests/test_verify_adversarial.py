@@ -517,3 +517,36 @@ def test_symmetry_with_a_part_refused_for_cost_is_weak_not_pass(monkeypatch):
     monkeypatch.setattr(ResponseKernel, "evaluate", refusing(NotApplicableError))
     sym = [c for c in check_symmetry(_ctx()) if "spectral" in c.name]
     assert sym[0].status == PASS, sym
+
+
+def test_order_and_seed_accept_numpy_integers_and_refuse_the_rest(tmp_path, monkeypatch):
+    """``order``/``seed`` as NumPy integers (``np.arange`` loops) were refused as "not a
+    positive integer"; they now reach the checks as Python ints (the report is JSON).
+    Floats, bools and out-of-range values are still refused, naming the parameter."""
+    import numpy as np
+
+    import volterra_sym.verify as v
+    from volterra_sym.errors import InvalidInputError
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def context(model, observable, order, settings):
+        seen.update(order=order, seed=settings.seed)
+        raise Stop
+
+    monkeypatch.setattr(v, "Context", context)
+    with pytest.raises(Stop):
+        v.verify_model(load_model("linear2d"), order=np.int64(2), seed=np.uint32(7),
+                       out=tmp_path, print_table=False, figures=False)
+    assert seen == {"order": 2, "seed": 7}
+    assert type(seen["order"]) is int and type(seen["seed"]) is int
+    for kw, param in (({"order": 2.0}, "order"), ({"order": True}, "order"),
+                      ({"order": np.int64(0)}, "order"), ({"seed": -1}, "seed"),
+                      ({"seed": 1.5}, "seed"), ({"seed": np.bool_(True)}, "seed")):
+        with pytest.raises(InvalidInputError) as err:
+            v.verify_model(load_model("linear2d"), out=tmp_path, print_table=False,
+                           figures=False, **kw)
+        assert err.value.param == param

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
 
-from ..arrays import check_flag
+from ..arrays import check_flag, check_int
 from ..errors import InvalidInputError, NotApplicableError
 from ..model import SRNN, check_model
 from ..reports.progress import StageProgress
@@ -134,12 +134,9 @@ def verify_model(model: SRNN, observable=None, order: int = 2, *,
         check_flag(flag, name)
     if progress is not None:
         check_flag(progress, "progress")
-    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-        raise InvalidInputError(f"order must be a positive integer, got {order!r}",
-                                param="order")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}",
-                                param="seed")
+    order = check_int(order, "order", lo=1)
+    if seed is not None:
+        seed = check_int(seed, "seed", lo=0)
     if settings is not None and seed is not None and seed != settings.seed:
         raise InvalidInputError(f"seed {seed} differs from settings.seed {settings.seed}: "
                                 "give one (settings carry their own seed)", param="seed")
