@@ -97,12 +97,8 @@ _GL_NODES = (8, 16, 32, 64, 128)
 
 # --------------------------------------------------------------------------- validation
 def _check_int(value: object, name: str, minimum: int) -> int:
-    """The type check is :func:`~volterra_sym.arrays.check_int`'s; the range refusal keeps
-    its wording ("depth must be >= 1")."""
-    value = check_int(value, name, what=f">= {minimum}")
-    if value < minimum:
-        raise InvalidInputError(f"{name} must be >= {minimum}, got {value}", param=name)
-    return int(value)
+    """``value`` as an int ``≥ minimum`` (:func:`~volterra_sym.arrays.check_int`)."""
+    return check_int(value, name, lo=minimum)
 
 
 def _is_int(value: object) -> bool:
