@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from volterra_sym import SRNN
-from volterra_sym.arrays import check_int, check_unmasked, real_array, real_number, state_points
+from volterra_sym.arrays import (
+    check_int,
+    check_unmasked,
+    positive_number,
+    real_array,
+    real_number,
+    state_points,
+)
 from volterra_sym.density.conjugate import conjugate_variables, second_conjugate_variables
 from volterra_sym.density.sampling import gaussian_sampler
 from volterra_sym.errors import InvalidInputError
@@ -268,3 +275,48 @@ def test_montecarlo_grids_refuse_masked_arrays():
     lin = _model("linear")
     _refused("lags", kick_kernel, lin, grid, n_paths=64, dt=0.5)
     _refused("linearize_at", linearised_model, lin, _masked((2, 2)))
+
+
+def test_positive_number_accepts_numpy_numbers_and_refuses_the_rest():
+    """``positive_number``: Python and NumPy integers and floats above 0 (``≥ 0`` with
+    ``allow_zero``) as floats; bool, text, None, complex, arrays, 0, negatives, NaN and inf
+    refused naming the parameter."""
+    for v in (2, 0.5, np.int64(3), np.float32(0.25), np.uint8(1)):
+        out = positive_number(v, "dt")
+        assert type(out) is float and out == float(v)
+    assert positive_number(0, "t", allow_zero=True) == 0.0
+    for v in (0, -1, -0.5, np.nan, np.inf, True, np.bool_(True), "1", None, 1j,
+              np.array([1.0]), [1.0]):
+        with pytest.raises(InvalidInputError) as err:
+            positive_number(v, "dt")
+        assert err.value.param == "dt"
+    with pytest.raises(InvalidInputError) as err:
+        positive_number(-1e-300, "t", allow_zero=True)
+    assert err.value.param == "t"
+
+
+def test_time_steps_and_tolerances_share_one_positive_number_check():
+    """Where ``dt``/``tol`` took only Python numbers (the σ(h) step, the Taylor ``tol``),
+    NumPy integers and ``float32`` were refused as "not a positive finite number"; every
+    such site now takes them, and still refuses 0, NaN and bools naming the parameter."""
+    from volterra_sym import load_model
+    from volterra_sym.backends.taylor.options import TaylorOptions
+    from volterra_sym.montecarlo.integrators import StateNoiseStep, check_time_step, model_arrays
+
+    noisy = load_model("noisy_rnn4")
+    assert StateNoiseStep(noisy, np.float32(0.01)).dt == pytest.approx(0.01)
+    assert StateNoiseStep(noisy, np.int64(1)).dt == 1.0
+    model = load_model("tanh2d")
+    check_time_step(model, model_arrays(model), np.float32(0.01), "euler")
+    for bad in (0, np.nan, True):
+        with pytest.raises(InvalidInputError) as err:
+            StateNoiseStep(noisy, bad)
+        assert err.value.param == "dt"
+        with pytest.raises(InvalidInputError) as err:
+            check_time_step(model, model_arrays(model), bad, "euler")
+        assert err.value.param == "dt"
+    assert TaylorOptions.parse({"tol": np.float32(1e-3)}).tol == pytest.approx(1e-3)
+    for bad in (0, -1e-3, np.nan, True):
+        with pytest.raises(InvalidInputError) as err:
+            TaylorOptions.parse({"tol": bad})
+        assert err.value.param == "tol"

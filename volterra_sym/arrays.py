@@ -129,6 +129,18 @@ def real_number(value, name: str, *, what: str = "finite real numbers") -> float
     return float(value)
 
 
+def positive_number(value, name: str, *, what: str = "a positive finite number",
+                    allow_zero: bool = False) -> float:
+    """``value`` as a float ``> 0`` (``≥ 0`` with ``allow_zero``): a finite Python or NumPy
+    integer or float (``bool``, arrays, text and complex are refused), else
+    :class:`InvalidInputError` with ``param=name`` saying it must be ``what``."""
+    ok = not isinstance(value, (bool, np.bool_)) \
+        and isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value)
+    if not (ok and (value > 0 or (allow_zero and value == 0))):
+        raise InvalidInputError(f"{name} must be {what}, got {value!r}"[:300], param=name)
+    return float(value)
+
+
 def check_flag(value, name: str) -> bool:
     """``value`` as a bool; anything but ``True``/``False`` (a string such as ``"no"``, a
     number, ``None``) is an :class:`InvalidInputError` naming ``name`` (it was taken by its

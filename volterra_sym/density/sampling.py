@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import check_int, real_array, real_number
+from ..arrays import check_int, positive_number, real_array, real_number
 from ..budget import check_count, check_memory, montecarlo_seconds
 from ..errors import (
     InvalidInputError,
@@ -515,12 +515,7 @@ def _step_cost(n: int, dense: int) -> float:
 
 
 def _positive(val, name: str, allow_zero: bool = False) -> float:
-    ok = isinstance(val, (int, float, np.integer, np.floating)) and not isinstance(val, bool)
-    x = float(val) if ok else float("nan")
-    if not (ok and math.isfinite(x) and (x > 0 or (allow_zero and x == 0))):
-        raise InvalidInputError(f"{name} must be a positive finite time, got {val!r}",
-                                param=name)
-    return x
+    return positive_number(val, name, what="a positive finite time", allow_zero=allow_zero)
 
 
 def _burn_in_steps(t_burn: float, dt: float) -> int:

@@ -63,7 +63,7 @@ from itertools import combinations_with_replacement, product
 
 import numpy as np
 
-from ..arrays import check_int, real_array
+from ..arrays import check_int, positive_number, real_array
 from ..budget import DEFAULT_TIME_BUDGET, check_count, check_memory, time_budget
 from ..errors import InvalidInputError
 from ..results import freeze
@@ -874,10 +874,7 @@ def feature_path_increments(
     degree = _check_int(degree, "degree", 0)
     refine = DEFAULT_REFINE if refine is None else _check_int(refine, "refine", 1)
     quad_points = _check_quad_points(quad_points)
-    if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.integer, np.floating)) \
-            or not (np.isfinite(rtol) and rtol > 0):
-        raise InvalidInputError(f"rtol must be a positive finite number, got {rtol!r}",
-                                param="rtol")
+    rtol = positive_number(rtol, "rtol")
     if callable(u):
         _check_signature_memory(1, 1, _n_fine(t, refine), degree + 1, 1, 0, reduced=True,
                                 quad_channels=degree + 2, quad_nodes=quad_points,

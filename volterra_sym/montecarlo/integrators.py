@@ -32,7 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.linalg
 
-from ..arrays import real_array
+from ..arrays import positive_number, real_array
 from ..budget import check_memory
 from ..density.linearisation import psd_sqrt as _psd_sqrt
 from ..errors import InvalidInputError, NotApplicableError, SimulationError
@@ -112,9 +112,7 @@ def check_time_step(model: SRNN, p: dict[str, np.ndarray], dt: float, scheme: st
     if not (isinstance(p, dict) and {"Gamma", "W"} <= p.keys()):
         raise InvalidInputError(f"p must be the parameter arrays model_arrays(model) (a dict "
                                 f"with 'Gamma' and 'W'), got {type(p).__name__}", param="p")
-    if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating))
-                                    and np.isfinite(dt) and dt > 0):
-        raise InvalidInputError(f"dt must be a positive finite number, got {dt!r}", param="dt")
+    dt = positive_number(dt, "dt")
     if scheme not in SCHEMES:
         raise InvalidInputError(f"scheme must be one of {SCHEMES}, got {scheme!r}",
                                 param="scheme")
@@ -336,10 +334,7 @@ class StateNoiseStep:
         if scheme not in ("euler", "milstein"):
             raise InvalidInputError(f"scheme must be 'euler' or 'milstein' for state-dependent "
                                     f"noise, got {scheme!r}", param="scheme")
-        if isinstance(dt, bool) or not (isinstance(dt, (int, float)) and np.isfinite(dt)
-                                        and dt > 0):
-            raise InvalidInputError(f"dt must be a positive finite number, got {dt!r}",
-                                    param="dt")
+        dt = positive_number(dt, "dt")
         p = model.numpy_params(state_noise=True)
         self.model, self.dt, self.scheme = model, float(dt), scheme
         self.G, self.W, self.b, self.C = p["Gamma"], p["W"], p["b"], p["C"]

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import check_int, real_array
+from ..arrays import check_int, positive_number, real_array
 from ..budget import check_count, check_memory
 from ..density.linearisation import linearisation
 from ..density.sampling import StateNoiseBurnIn, state_noise_burn_in
@@ -242,9 +242,7 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
         "with the input beside the activation)")
     n_paths = _check_n_paths(n_paths)
     client = check_client(client)
-    if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating))
-                                    and math.isfinite(dt) and dt > 0):
-        raise InvalidInputError(f"dt must be a positive number, got {dt!r}", param="dt")
+    dt = positive_number(dt, "dt")
     if isinstance(amplitude, bool) or not (isinstance(amplitude, (int, float, np.floating))
                                            and 0 < amplitude < 1e3):
         raise InvalidInputError(f"amplitude must be a positive number below 1e3, got "

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from ..arrays import check_flag, check_int, real_array, state_points
+from ..arrays import check_flag, check_int, positive_number, real_array, state_points
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN, check_model
@@ -205,9 +205,7 @@ def time_indices(times, dt: float, what: str = "times") -> np.ndarray:
     Refuses (``ResourceLimitError``) grids needing more than :data:`MAX_STEPS` steps —
     ``dt`` too small for the times asked.
     """
-    if isinstance(dt, bool) or not (isinstance(dt, (int, float, np.integer, np.floating))
-                                    and np.isfinite(dt) and dt > 0):
-        raise InvalidInputError(f"dt must be a positive finite number, got {dt!r}", param="dt")
+    dt = positive_number(dt, "dt")
     t = np.atleast_1d(real_array(times, what, objects=True, finite=False,
                                  what="a 1-d sequence of numbers"))
     if t.ndim != 1 or t.size == 0:

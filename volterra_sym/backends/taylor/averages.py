@@ -44,7 +44,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from ...arrays import check_int
+from ...arrays import check_int, positive_number
 from ...budget import check_memory
 from ...density import bracket_1d, burn_in_sampler, stationary_density
 from ...density.multiplicative import multiplicative_density
@@ -438,11 +438,8 @@ def stationary_samples(model: SRNN, *, paths: int = 256, snapshots: int = 128,
         raise InvalidInputError(f"batches={batches} must be ≥ 2 and divide paths={paths}",
                                 param="batches")
     for name, val in (("dt", dt), ("burn_in", burn_in), ("spacing", spacing)):
-        if val is not None and (isinstance(val, bool) or not (
-                isinstance(val, (int, float, np.integer, np.floating))
-                and math.isfinite(val) and val > 0)):
-            raise InvalidInputError(f"{name} must be a positive finite time, got {val!r}",
-                                    param=name)
+        if val is not None:
+            positive_number(val, name, what="a positive finite time")
     seed = check_int(seed, "seed", lo=0, hi=2**63 - 1)
     if model.state_dependent_noise:
         return _state_noise_samples(model, paths, snapshots, batches, dt, burn_in, spacing,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from ...arrays import check_int
+from ...arrays import check_int, positive_number
 from ...budget import check_count
 from ...errors import InvalidInputError, UnsupportedOrderError
 from ...model import SRNN
@@ -60,11 +60,7 @@ class TaylorOptions:
         o.max_degree = check_int(options.get("max_degree", max(16, o.degree)), "max_degree",
                                  lo=o.degree, hi=MAX_DEGREE)
         tol = options.get("tol")
-        if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float))
-                                or not math.isfinite(tol) or tol <= 0):
-            raise InvalidInputError(f"tol must be a positive finite number, got {tol!r}",
-                                    param="tol")
-        o.tol = None if tol is None else float(tol)
+        o.tol = None if tol is None else positive_number(tol, "tol")
         o.density = options.get("density", "auto")
         if o.density not in DENSITY_ROUTES:
             raise InvalidInputError(f"density={o.density!r} is not a route; choose one of "
