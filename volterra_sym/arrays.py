@@ -120,11 +120,16 @@ def real_array(value, name: str, *, ndim: int | tuple[int, ...] | None = None,
     return arr
 
 
+def _finite_scalar(value) -> bool:
+    """A finite Python or NumPy integer or float (not ``bool``, an array, text or complex)."""
+    return not isinstance(value, (bool, np.bool_)) \
+        and isinstance(value, (int, float, np.integer, np.floating)) and bool(np.isfinite(value))
+
+
 def real_number(value, name: str, *, what: str = "finite real numbers") -> float:
     """``value`` as a float: a finite Python or NumPy integer or float (``bool``, arrays,
     text and complex are refused), else :class:`InvalidInputError` with ``param=name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value):
+    if not _finite_scalar(value):
         raise InvalidInputError(f"{name} must hold {what}, got {value!r}", param=name)
     return float(value)
 
@@ -134,9 +139,7 @@ def positive_number(value, name: str, *, what: str = "a positive finite number",
     """``value`` as a float ``> 0`` (``≥ 0`` with ``allow_zero``): a finite Python or NumPy
     integer or float (``bool``, arrays, text and complex are refused), else
     :class:`InvalidInputError` with ``param=name`` saying it must be ``what``."""
-    ok = not isinstance(value, (bool, np.bool_)) \
-        and isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value)
-    if not (ok and (value > 0 or (allow_zero and value == 0))):
+    if not (_finite_scalar(value) and (value > 0 or (allow_zero and value == 0))):
         raise InvalidInputError(f"{name} must be {what}, got {value!r}"[:300], param=name)
     return float(value)
 

@@ -98,7 +98,6 @@ from .signature import (
     FrozenResult,
     ResponseFeatures,
     _check_channels,
-    _check_int,
     _size_estimate,
     augment_input,
     feature_layout,
@@ -558,7 +557,7 @@ def functional_channels(model: object, order: int) -> tuple[tuple[int, ...], ...
     channels) unless the input is inside a nonlinear activation (docs/theory.md §10), then
     every channel multiset of size ``1..order`` (:func:`kick_channels`). ``order`` must be
     an integer ≥ 1 (:class:`~volterra_sym.errors.InvalidInputError`)."""
-    order = _check_int(order, "order", 1)
+    order = check_int(order, "order", lo=1)
     if FEATURE_ACTIVATION_INPUT in getattr(model, "features", frozenset()):
         return kick_channels(model.m, order)
     return None
@@ -598,7 +597,7 @@ def functional_from_coefficients(
     same multisets add up (so pass either every ordered kick or the canonical ones times
     :func:`kick_multiplicity`).
     """
-    m = _check_int(m, "m", 1)
+    m = check_int(m, "m", lo=1)
     if not isinstance(coefficients, Mapping) or any(
             not isinstance(k, (tuple, list)) or not isinstance(cp, Mapping)
             for k, cp in coefficients.items()):
@@ -608,7 +607,7 @@ def functional_from_coefficients(
         lens = [len(k) for k in coefficients]
     else:
         lens = [_total_order(k) for k in coefficients]
-    order = max(lens, default=1) if order is None else _check_int(order, "order", 1)
+    order = max(lens, default=1) if order is None else check_int(order, "order", lo=1)
     mean0 = real_number(mean0, "mean0")
     chans = None
     if channels is not None:
@@ -772,8 +771,8 @@ def response_functional_latex(
         raise InvalidInputError(f"functional must be a ResponseFunctional, got "
                                 f"{type(functional).__name__}", param="functional")
     F = functional
-    max_words = _check_int(max_words, "max_words", 1)
-    digits = _check_int(digits, "digits", 1)
+    max_words = check_int(max_words, "max_words", lo=1)
+    digits = check_int(digits, "digits", lo=1)
     D, lay = F.degree, F.layout
     out: list[str] = []
     out.append(

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.linalg
 
-from ..arrays import check_flag, real_array, real_number
+from ..arrays import check_flag, check_int, real_array, real_number
 from ..errors import InvalidInputError
 from ..model import check_model
 from ..results import freeze
@@ -64,7 +64,6 @@ from .signature import (
     FeatureLayout,
     FrozenResult,
     _check_channels,
-    _check_int,
     _check_times,
     _n_fine,
     _point_value,
@@ -141,7 +140,7 @@ def signature_batch(
     (:class:`~volterra_sym.errors.ResourceLimitError`) over ``time_budget`` seconds
     (default 120).
     """
-    r = 4 if refine is None else _check_int(refine, "refine", 1)
+    r = 4 if refine is None else check_int(refine, "refine", lo=1)
     if channels is not None:
         channels = _check_channels(channels)
     check_flag(extrapolate, "extrapolate")
@@ -150,8 +149,8 @@ def signature_batch(
             inputs = list(inputs)  # a generator is read once, not once per refine
         except TypeError:
             pass
-    _check_batch_time(inputs, times, _check_int(depth, "depth", 1),
-                      _check_int(degree, "degree", 0), r, bool(extrapolate), channels,
+    _check_batch_time(inputs, times, check_int(depth, "depth", lo=1),
+                      check_int(degree, "degree", lo=0), r, bool(extrapolate), channels,
                       time_budget)
     layouts: list[FeatureLayout] = []
 
@@ -233,8 +232,8 @@ def restrict_index(layout: FeatureLayout, depth: int | None = None,
     The signature of the sub-path ``(X^{(k,q)})_{q ≤ degree}`` truncated at ``depth`` is
     exactly this restriction of the full signature."""
     _check_layout(layout)
-    depth = layout.depth if depth is None else _check_int(depth, "depth", 1)
-    degree = layout.degree if degree is None else _check_int(degree, "degree", 0)
+    depth = layout.depth if depth is None else check_int(depth, "depth", lo=1)
+    degree = layout.degree if degree is None else check_int(degree, "degree", lo=0)
     if not 1 <= depth <= layout.depth or not 0 <= degree <= layout.degree:
         raise InvalidInputError(f"depth must be in 1..{layout.depth} and degree in "
                                 f"0..{layout.degree}, got depth={depth}, degree={degree}",

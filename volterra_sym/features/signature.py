@@ -96,11 +96,6 @@ _GL_NODES = (8, 16, 32, 64, 128)
 
 
 # --------------------------------------------------------------------------- validation
-def _check_int(value: object, name: str, minimum: int) -> int:
-    """``value`` as an int ``≥ minimum`` (:func:`~volterra_sym.arrays.check_int`)."""
-    return check_int(value, name, lo=minimum)
-
-
 def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
@@ -237,8 +232,8 @@ def check_signature_time(seconds: float, budget: object, what: str,
 # --------------------------------------------------------------------------- layout
 def signature_size(d: int, depth: int) -> int:
     """Length ``Σ_{n=0}^{depth} d^n`` of the flat truncated signature (level 0 included)."""
-    d = _check_int(d, "d", 1)
-    depth = _check_int(depth, "depth", 1)
+    d = check_int(d, "d", lo=1)
+    depth = check_int(depth, "depth", lo=1)
     check_count(_size_estimate(d, depth), _MAX_SIZE, f"a signature of depth {depth} in {d} "
                 "letters", "terms", "lower d or depth")
     return _level_offset(d, depth + 1)
@@ -249,8 +244,8 @@ def signature_words(d: int, depth: int) -> list[tuple[int, ...]]:
 
     ``signature_words(2, 2) == [(), (0,), (1,), (0, 0), (0, 1), (1, 0), (1, 1)]``.
     """
-    d = _check_int(d, "d", 1)
-    depth = _check_int(depth, "depth", 1)
+    d = check_int(d, "d", lo=1)
+    depth = check_int(depth, "depth", lo=1)
     n_words = _size_estimate(d, depth)
     check_memory(n_words * (64 + 8 * depth), f"the list of {n_words:.3g} words", "lower d or depth")
     words: list[tuple[int, ...]] = []
@@ -286,9 +281,9 @@ class FeatureLayout:
 
     def __post_init__(self) -> None:
         # validated here too, not only in feature_layout (a float degree reached range())
-        _check_int(self.m, "m", 1)
-        _check_int(self.degree, "degree", 0)
-        _check_int(self.depth, "depth", 1)
+        check_int(self.m, "m", lo=1)
+        check_int(self.degree, "degree", lo=0)
+        check_int(self.depth, "depth", lo=1)
 
     @property
     def d(self) -> int:
@@ -356,7 +351,7 @@ class FeatureLayout:
 def feature_layout(m: int, degree: int, depth: int) -> FeatureLayout:
     """Validated :class:`FeatureLayout`."""
     return FeatureLayout(
-        _check_int(m, "m", 1), _check_int(degree, "degree", 0), _check_int(depth, "depth", 1)
+        check_int(m, "m", lo=1), check_int(degree, "degree", lo=0), check_int(depth, "depth", lo=1)
     )
 
 
@@ -367,7 +362,7 @@ def tensor_exp(increment: np.ndarray, depth: int) -> np.ndarray:
     ``increment`` has shape ``(..., d)``; the result has shape ``(..., signature_size)``.
     This is the signature of the straight segment with increment ``Δ``.
     """
-    depth = _check_int(depth, "depth", 1)
+    depth = check_int(depth, "depth", lo=1)
     inc = real_array(increment, "increment")
     if inc.ndim >= 1:
         rows = math.prod(inc.shape[:-1])
@@ -563,7 +558,7 @@ def expanding_signature(
     :func:`signature_words`; row ``j`` is the signature from node 0 to node
     ``out_index[j]`` (so node 0 gives ``(1, 0, ..., 0)``).
     """
-    depth = _check_int(depth, "depth", 1)
+    depth = check_int(depth, "depth", lo=1)
     arr, single = _as_batch_path(X)
     bsz, t_len, d = arr.shape
     idx = _resolve_index(out_index, t_len, "out_index")
@@ -599,7 +594,7 @@ _MAX_QUAD_POINTS = 1024
 def _check_quad_points(quad_points: object) -> int | None:
     if quad_points is None:
         return None
-    quad_points = _check_int(quad_points, "quad_points", 1)
+    quad_points = check_int(quad_points, "quad_points", lo=1)
     check_count(quad_points, _MAX_QUAD_POINTS, "a Gauss–Legendre rule per fine sub-interval",
                 "nodes", "fewer quad_points (or a finer time grid / refine)")
     return quad_points
@@ -709,7 +704,7 @@ def kick_channels(m: int, order: int) -> tuple[tuple[int, ...], ...]:
     channels of the augmented input (module docstring). The first ``m`` are the plain
     channels. There are ``C(m + order, order) − 1`` of them; their memory is estimated from
     that count first (:class:`~volterra_sym.errors.ResourceLimitError` naming ``order``)."""
-    m, order = _check_int(m, "m", 1), _check_int(order, "order", 1)
+    m, order = check_int(m, "m", lo=1), check_int(order, "order", lo=1)
     count = _multiset_count(m, order)
     check_memory(count * (64 + 8 * min(order, 2**40)),
                  f"the {count:.3g} channel multisets of sizes 1..{order} of {m} channel(s)",
@@ -871,8 +866,8 @@ def feature_path_increments(
     See :func:`response_features` for the parameters.
     """
     t = _check_times(times)
-    degree = _check_int(degree, "degree", 0)
-    refine = DEFAULT_REFINE if refine is None else _check_int(refine, "refine", 1)
+    degree = check_int(degree, "degree", lo=0)
+    refine = DEFAULT_REFINE if refine is None else check_int(refine, "refine", lo=1)
     quad_points = _check_quad_points(quad_points)
     rtol = positive_number(rtol, "rtol")
     if callable(u):
@@ -1017,12 +1012,12 @@ def iter_response_features(
     Arguments are validated when this function is called, not on first iteration, and the
     time of the whole batch (:func:`signature_seconds`) is checked against ``time_budget``.
     """
-    depth = _check_int(depth, "depth", 1)
-    degree = _check_int(degree, "degree", 0)
-    chunk_size = _check_int(chunk_size, "chunk_size", 1)
+    depth = check_int(depth, "depth", lo=1)
+    degree = check_int(degree, "degree", lo=0)
+    chunk_size = check_int(chunk_size, "chunk_size", lo=1)
     t = _check_times(times)
     out_i = _resolve_times_out(t, times_out)
-    r = DEFAULT_REFINE if refine is None else _check_int(refine, "refine", 1)
+    r = DEFAULT_REFINE if refine is None else check_int(refine, "refine", lo=1)
     if reduce is not None and not callable(reduce):
         raise InvalidInputError(f"reduce must be callable or None, got {reduce!r}", param="reduce")
     red = reduce is not None

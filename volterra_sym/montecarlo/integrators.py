@@ -336,7 +336,7 @@ class StateNoiseStep:
                                     f"noise, got {scheme!r}", param="scheme")
         dt = positive_number(dt, "dt")
         p = model.numpy_params(state_noise=True)
-        self.model, self.dt, self.scheme = model, float(dt), scheme
+        self.model, self.dt, self.scheme = model, dt, scheme
         self.G, self.W, self.b, self.C = p["Gamma"], p["W"], p["b"], p["C"]
         self.a = model.activation.numpy()
         self.inside = model.input == "activation"
