@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_galerkin_mc import network  # noqa: E402
 
 from volterra_sym import ResponseHierarchy  # noqa: E402
+from volterra_sym.cli import parse_input  # noqa: E402
 from volterra_sym.model.catalogue import load_model  # noqa: E402
 from volterra_sym.montecarlo import crn_responses, parity_matrix, parity_parts  # noqa: E402
 from volterra_sym.verify import series_residuals  # noqa: E402
@@ -70,7 +71,7 @@ def model_for(n: int, bias: list[float] | None = None, gain: float = 1.2,
                                                     name=f"{model.name}_b")
 
 
-def paths_needed(model, order: int, times, c: float = 0.042) -> dict:
+def paths_needed(model, order: int, times, c: float = 0.042, expr: str | None = None) -> dict:
     """Paths for a residual 4 se above the noise floor at the best time, from the engine's
     own terms: ``R_M ≈ ε^{a}T_a`` (``a = M + 1``) within the asymptotic range
     ``ε ≤ min(1, 0.15·|T_a/T_{a+1}|)``, CRN noise ``se ≈ c·ε/√P`` (``c`` measured on tanh3:
@@ -79,7 +80,7 @@ def paths_needed(model, order: int, times, c: float = 0.042) -> dict:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        T = np.asarray(galerkin_terms(model, order, times))
+        T = np.asarray(galerkin_terms(model, order, times, expr=expr))
     out = {}
     for M in range(2, order + 1):
         a = M + 1
@@ -113,15 +114,25 @@ def network_nonlinearity(model) -> float:
     return nonlinearity(model, k1, lags)
 
 
+def input_for(model, expr: str | None):
+    """``u(t) -> (m,)``: the expression ``expr`` in ``t`` (the CLI's whitelist parser) on
+    every channel; ``None`` is ``sin 2t`` (the default of verify's check)."""
+    if expr is None:
+        return sine_input(model.m)
+    return parse_input([expr] * model.m, model.m, t_max=10.0)[0]
+
+
 def galerkin_terms(model, order: int, times, degree: int | None = None,
-                   galerkin_paths: int | None = None, time_budget: float | None = None):
-    """The Galerkin series terms ``T_0..T_{order+2}`` for ``u = sin 2t`` (``SeriesTerms``),
-    at ``degree`` and with ``galerkin_paths`` samples of the sampled measure when given
-    (``time_budget``: the route's cost limit in seconds)."""
+                   galerkin_paths: int | None = None, time_budget: float | None = None,
+                   expr: str | None = None):
+    """The Galerkin series terms ``T_0..T_{order+2}`` for the input ``expr`` (default
+    ``sin 2t``, :func:`input_for`) (``SeriesTerms``), at ``degree`` and with
+    ``galerkin_paths`` samples of the sampled measure when given (``time_budget``: the
+    route's cost limit in seconds)."""
     opts = {k: v for k, v in (("degree", degree), ("paths", galerkin_paths),
                               ("time_budget", time_budget)) if v is not None}
     return ResponseHierarchy(model, "h1", order + 2).series_terms(
-        sine_input(model.m), np.asarray(times, dtype=float), method="galerkin", **opts)
+        input_for(model, expr), np.asarray(times, dtype=float), method="galerkin", **opts)
 
 
 def series_agreement(T, E, eps, value, stderr, bias) -> tuple[float, float]:
@@ -138,26 +149,28 @@ def series_agreement(T, E, eps, value, stderr, bias) -> tuple[float, float]:
     return float(diff.max()), float((diff / (4 * np.asarray(stderr) + budget + remainder)).max())
 
 
-def parity_responses(model, eps, times, paths: int, seed: int, dt: float = 0.01) -> list:
+def parity_responses(model, eps, times, paths: int, seed: int, dt: float = 0.01,
+                     expr: str | None = None) -> list:
     """CRN responses at every ``ε`` and ``−ε`` on the same paths (one run), as
     ``[(None, whole), ("even", (Δ(ε) + Δ(−ε))/2), ("odd", (Δ(ε) − Δ(−ε))/2)]``, each over
     ``eps``, with standard errors that keep the CRN covariance between ``ε`` and ``−ε``
     (docs/theory.md §8, even and odd parts)."""
     eps = np.asarray(eps, dtype=float)
-    mc = crn_responses(model, sine_input(model.m), np.concatenate([eps, -eps]), times,
+    mc = crn_responses(model, input_for(model, expr), np.concatenate([eps, -eps]), times,
                        n_paths=paths, dt=dt, seed=seed, combine=parity_matrix(eps.size))
     return list(parity_parts(mc, eps).items())
 
 
 def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
         degree: int | None = None, galerkin_paths: int | None = None,
-        gain: float = 1.2, net_seed: int = 0, parity: bool = False) -> dict:
+        gain: float = 1.2, net_seed: int = 0, parity: bool = False,
+        expr: str | None = None) -> dict:
     model = model_for(n, bias, gain, net_seed)
     nonlin = network_nonlinearity(model)
     print(f"n={n}: K1 differs from the linearised network's by {nonlin:.1%} of its peak",
           flush=True)
     times = np.round(np.arange(0.5, 3.001, 0.25), 10)
-    need = paths_needed(model, order, times)
+    need = paths_needed(model, order, times, expr=expr)
     for M, v in need.items():
         print(f"n={n} M={M}: about {v['paths']:.2g} paths needed (t = {v['time']:g}, "
               f"ε ≤ {v['eps_max']:.3g})", flush=True)
@@ -169,18 +182,19 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
         # parts two more, so that each part's leading residual order has its successor
         # (the asymptotic range of the check)
         res = galerkin_terms(model, order + (2 if parity else 0), times, degree,
-                             galerkin_paths)
+                             galerkin_paths, expr=expr)
         terms, terms_error = np.asarray(res), np.asarray(res.error)
         print(f"n={n}: galerkin terms at degree {res.details.get('degree', degree)} in "
               f"{time.perf_counter() - t0:.0f} s, largest error per order "
               f"{np.max(terms_error, axis=1)}", flush=True)
-    parts = parity_responses(model, eps, times, paths, seed) if parity else [(None, None)]
+    parts = (parity_responses(model, eps, times, paths, seed, expr=expr) if parity
+             else [(None, None)])
     rows, extra = [], {}
     for part, mc_part in parts:
         out_part = series_residuals(model, "h1", order, eps=eps, times=times, n_paths=paths,
                                     dt=0.01, seed=seed, method="galerkin",
                                     engine_terms=terms, engine_terms_error=terms_error,
-                                    mc=mc_part, parity=part)
+                                    mc=mc_part, parity=part, u=input_for(model, expr))
         for row in result_rows(out_part):
             row["parity"] = part
             rows.append(row)
@@ -202,7 +216,8 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
             "mc_bias": np.asarray(mc.bias).tolist(),
             "series_vs_mc_max_ratio": max_ratio, "series_vs_mc_max_abs": max_abs,
             "method": out["method"], "seconds": wall, "radius": out["radius"],
-            "bias": bias, "degree": degree, "galerkin_paths": galerkin_paths,
+            "bias": bias, "input": expr or "sin(2*t)", "degree": degree,
+            "galerkin_paths": galerkin_paths,
             "galerkin_measure": None if res is None else res.details.get("measure"),
             "paths_needed": need, "parts": extra or None,
             "results": rows}
@@ -228,6 +243,9 @@ def main() -> None:
                     help="gain g of W = g·N(0,1)/√n (n = 5, 8)")
     ap.add_argument("--net-seed", type=int, default=0,
                     help="seed of the random W and b of bench_galerkin_mc.network (n = 5, 8)")
+    ap.add_argument("--input", default=None, metavar="EXPR",
+                    help="input u(t) on every channel, an expression in t (default sin(2*t)); "
+                         "an input with a non-zero mean makes the even orders larger")
     ap.add_argument("--tag", default="", help="suffix of the result file")
     ap.add_argument("--parity", action="store_true",
                     help="simulate every ε with −ε on the same paths and check the even and "
@@ -242,7 +260,7 @@ def main() -> None:
            "load": os.getloadavg(), "runs": []}
     for n in args.n:
         r = run(n, args.order, args.paths, args.eps, args.seed, args.bias, args.degree,
-                args.galerkin_paths, args.gain, args.net_seed, args.parity)
+                args.galerkin_paths, args.gain, args.net_seed, args.parity, args.input)
         for row in r["results"]:
             print(f"n={n} M={row['M']} ({row['parity'] or 'whole'}): {row['status']} "
                   f"{row['message']}", flush=True)

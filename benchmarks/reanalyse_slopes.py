@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_galerkin_slopes import (  # noqa: E402
     galerkin_terms,
+    input_for,
     model_for,
     result_rows,
     series_agreement,
@@ -45,6 +46,11 @@ NOTE = ("re-analysed from the stored responses by benchmarks/reanalyse_slopes.py
         "SKIP); results_before holds the run's own analysis")
 
 
+def _expr(run: dict) -> str | None:
+    """The run's input expression (runs before 2026-12-05 have none: ``sin 2t``)."""
+    return run.get("input")
+
+
 def analyse(model, run: dict, parts: list, order: int, dt: float) -> list[dict]:
     eps, times = np.array(run["eps"]), np.array(run["times"])
     T = np.array(run["terms"])
@@ -56,7 +62,7 @@ def analyse(model, run: dict, parts: list, order: int, dt: float) -> list[dict]:
                           run["paths"], dt, "stored", None, 0.0)
         out = series_residuals(model, "h1", order, eps=eps, times=times,
                                n_paths=run["paths"], engine_terms=T, engine_terms_error=Te,
-                               mc=mc, parity=parity)
+                               mc=mc, parity=parity, u=input_for(model, _expr(run)))
         for r in result_rows(out):
             r["parity"] = parity
             rows.append(r)
@@ -82,7 +88,7 @@ def recompute_terms(model, run: dict, order: int, degree: int | None = None,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = galerkin_terms(model, order + (2 if run.get("parts") else 0), run["times"],
-                             time_budget=time_budget, **opts)
+                             time_budget=time_budget, expr=_expr(run), **opts)
     run.setdefault("terms_before", {"terms": run["terms"],
                                     "terms_error": run["terms_error"]})
     run["terms"], run["terms_error"] = np.asarray(res).tolist(), np.asarray(res.error).tolist()

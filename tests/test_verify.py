@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 
 import numpy as np
@@ -441,6 +442,37 @@ def test_slope_check_leaves_out_residuals_inside_the_engine_error(slope_run):
                              engine_terms=out["terms"], engine_terms_error=0 * err,
                              mc=out["mc"])
     assert [r["status"] for r in exact["results"]] == [PASS, PASS]
+
+
+def _one_minus_cos(t):
+    return np.array([1.0 - math.cos(t)])
+
+
+def test_slope_check_takes_any_input(slope_run):
+    """``u=``: the check for the input ``1 − cos t`` (non-zero mean, so the even orders are
+    driven too) — terms and CRN responses both for that input — passes with slopes M+1; the
+    same terms against the responses to the default ``sin 2t`` (the fixture's) fail."""
+    eps, sine = slope_run
+    model = _quiet_tanh()
+    method = _series_method(model)
+    out = series_residuals(model, None, 2, eps=eps, times=sine["mc"].times, n_paths=150_000,
+                           dt=0.01, seed=2024, method=method, u=_one_minus_cos)
+    for res in out["results"]:
+        assert res["status"] == PASS, res["message"]
+        assert abs(res["slope"] - (res["M"] + 1)) <= 0.3
+        assert res["used"].sum() >= 5, res["message"]
+    mixed = series_residuals(model, None, 2, eps=eps, times=sine["mc"].times, n_paths=2,
+                             engine_terms=out["terms"], mc=sine["mc"])
+    assert [r["status"] for r in mixed["results"]] == [FAIL, FAIL]
+
+
+def test_slope_check_refuses_a_bad_input():
+    """``u`` must be callable ``u(t) -> (m,)``: refused naming ``u``."""
+    model = _quiet_tanh()
+    for bad in (3.0, lambda t: np.array([1.0, 2.0]), lambda t: np.array([np.nan])):
+        with pytest.raises(InvalidInputError) as exc:
+            series_residuals(model, None, 1, eps=[0.1, 0.2], times=[0.5], n_paths=10, u=bad)
+        assert exc.value.param == "u"
 
 
 @pytest.mark.slow

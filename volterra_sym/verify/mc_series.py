@@ -43,7 +43,7 @@ from ..errors import (
     NotApplicableError,
     ResourceLimitError,
 )
-from ..hierarchy import ResponseHierarchy, diagnose_series
+from ..hierarchy import ResponseHierarchy, check_input, diagnose_series
 from ..model import SRNN, check_model
 from ..montecarlo import CRNResponses, crn_responses, parity_matrix, parity_parts
 from ..montecarlo.crn import check_amplitudes
@@ -136,8 +136,12 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                      scheme: str = "exponential", chunk_size: int = 16384,
                      engine_terms: np.ndarray | None = None, mc: CRNResponses | None = None,
                      engine_terms_error: np.ndarray | None = None,
-                     parity: str | None = None, extra_orders: int = 2) -> dict:
-    """The truncation-error check of docs/theory.md §8 for ``u_k(t) = sin(2t)`` on every channel.
+                     parity: str | None = None, extra_orders: int = 2,
+                     u: Callable | None = None) -> dict:
+    """The truncation-error check of docs/theory.md §8 for the input ``ε·u(t)``: ``u(t) ->
+    (m,)`` any smooth bounded input (checked as the series route checks it); default
+    ``u_k(t) = sin(2t)`` on every channel. ``mc`` and ``engine_terms``, when given, must be
+    for the same ``u``.
 
     Returns a dict with the engine terms ``T_0..T_{order+2}`` (as many as the backend
     gives), the CRN responses and, per ``M = 1..order``, the residuals at the chosen time,
@@ -194,7 +198,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                                 f"got {times}", param="times")
     if mc is not None:
         _check_mc(mc, eps, times)
-    u = sine_input(model.m)
+    u = sine_input(model.m) if u is None else check_input(u, model.m)
     f = model.observable(observable) if not isinstance(observable, sp.Basic) else observable
     used_method, terms_error = method, None
     if engine_terms is None:
