@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from volterra_sym import SRNN, ResponseHierarchy
-from volterra_sym.errors import AccuracyNotReachedError, InvalidInputError
+from volterra_sym.errors import AccuracyNotReachedError, InvalidInputError, ResourceLimitError
 
 
 @pytest.fixture(scope="module")
@@ -667,3 +667,47 @@ def test_a_tol_refusal_dominated_by_sampling_names_paths_and_more_paths_reach_it
     k = hier.kernel((0,)).evaluate(lags, method="galerkin", tol=4e-4, paths=60_000,
                                    time_budget=10)
     assert np.max(k.error) <= 4e-4 * np.max(np.abs(k.values))
+
+
+def _sampled_network(name: str):
+    """A 6-unit tanh network, whose averaging measure is sampled (degree 3: M = 84)."""
+    rng = np.random.default_rng(3)
+    W = np.round(rng.standard_normal((6, 6)) / np.sqrt(6), 4)
+    return SRNN(np.eye(6), W, np.ones((6, 1)), 0.6 * np.eye(6), activation="tanh",
+                b=[0.2, -0.1, 0.3, 0.0, 0.1, -0.2], name=name)
+
+
+def test_a_cached_assembly_is_not_refused_for_memory_again(monkeypatch):
+    """The memory check of the Galerkin sums runs where they are computed: a second request
+    on the same model and measure (other lags) is served from the cached assembly even
+    when the memory left would not hold a new one (measured on a 5-unit network: the
+    series for a second input was refused at degree 9 after the first had been computed,
+    the caches then holding what the check asked for)."""
+    model = _sampled_network("tanh6_cached")
+    K = ResponseHierarchy(model, "h1", 1).kernel((0,))
+    opts = {"method": "galerkin", "degree": 3, "paths": 4000}
+    first = K.evaluate(np.array([[0.5]]), **opts)
+    # 100 kB: a degree-2 basis still fits (the route applies), 4,000 points do not
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "100K")
+    second = K.evaluate(np.array([[0.5], [1.0]]), **opts)
+    assert np.isclose(np.asarray(second)[0], np.asarray(first)[0], rtol=1e-13, atol=0)
+    with pytest.raises(ResourceLimitError) as exc:      # a new assembly is still checked
+        K.evaluate(np.array([[0.5]]), **{**opts, "paths": 4008})
+    assert exc.value.unit == "bytes"
+
+
+def test_a_default_memory_budget_is_not_called_given(monkeypatch):
+    """Without ``memory_budget`` the refusal names where the budget came from
+    (``VOLTERRA_MEMORY_BUDGET`` here), not "as given" (the route had resolved the default
+    into a number and passed it on as the user's); with it, "as given" — and the sampling
+    of ``p0`` keeps to it too (it had checked against the default)."""
+    model = _sampled_network("tanh6_budget")       # nothing of it cached
+    K = ResponseHierarchy(model, "h1", 1).kernel((0,))
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "100K")
+    with pytest.raises(ResourceLimitError) as exc:
+        K.evaluate(np.array([[0.5]]), method="galerkin", degree=3, paths=4000)
+    assert "VOLTERRA_MEMORY_BUDGET" in str(exc.value) and "as given" not in str(exc.value)
+    with pytest.raises(ResourceLimitError) as exc:
+        K.evaluate(np.array([[0.5]]), method="galerkin", degree=3, paths=4000,
+                   memory_budget=100_000)
+    assert "as given" in str(exc.value)

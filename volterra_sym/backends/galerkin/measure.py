@@ -63,12 +63,13 @@ class Measure:
     details: dict = field(default_factory=dict)
 
 
-def gauss_hermite(model: SRNN, q: int) -> Measure:
-    """Tensor Gauss–Hermite rule of ``N(μ, S)`` with ``q`` nodes per axis (``q^n`` points)."""
+def gauss_hermite(model: SRNN, q: int, budget: int | None = None) -> Measure:
+    """Tensor Gauss–Hermite rule of ``N(μ, S)`` with ``q`` nodes per axis (``q^n`` points);
+    ``budget``: the memory budget in bytes (default :func:`~volterra_sym.budget.memory_budget`)."""
     mu, S = gaussian_moments(model)
     n = model.n
     check_memory(8.0 * (n + 1) * q ** n, f"a Gauss–Hermite rule with {q}^{n} points",
-                 "lower the degree (the rule needs degree + 1 nodes per axis)")
+                 "lower the degree (the rule needs degree + 1 nodes per axis)", budget)
     Y, W = _gh_rule(q, n)
     L = np.linalg.cholesky(S)
     return Measure("gauss_hermite", mu + Y @ L.T, W, True, details={"nodes_per_axis": q})
@@ -140,10 +141,12 @@ def sampling_seconds(model: SRNN, n_samples: int) -> float:
     return path_steps * (_STEP_SECONDS + _STEP_SECONDS_PER_UNIT * model.n)
 
 
-def samples(model: SRNN, n_samples: int, seed: int, n_batches: int = 8) -> Measure:
-    """``n_samples`` draws from ``p0`` in ``n_batches`` independent batches (seeded)."""
+def samples(model: SRNN, n_samples: int, seed: int, n_batches: int = 8,
+            budget: int | None = None) -> Measure:
+    """``n_samples`` draws from ``p0`` in ``n_batches`` independent batches (seeded);
+    ``budget``: the memory budget in bytes (default :func:`~volterra_sym.budget.memory_budget`)."""
     check_memory(8.0 * n_samples * model.n * 3, f"{n_samples} stationary samples",
-                 "lower paths")
+                 "lower paths", budget)
     sampler = stationary_sampler(model)
     root = np.random.SeedSequence(seed)
     size = -(-n_samples // n_batches)

@@ -122,7 +122,9 @@ class GalerkinOptions:
     paths: int
     seed: int
     batches: int
-    budget: int
+    #: the memory budget as given (bytes), ``None`` for the default (``VOLTERRA_MEMORY_BUDGET``
+    #: or half of the memory available when a check is made)
+    budget: int | None
     #: seconds of :func:`estimated_seconds` above which a degree is refused
     seconds: float
 
@@ -149,7 +151,8 @@ def parse_options(model: SRNN, options: dict) -> GalerkinOptions:
     paths = _int(options, "paths", *SAMPLE_COUNTS)
     seed = _int(options, "seed", 0, 2**63 - 1, 0)
     batches = _int(options, "batches", 2, 64, 8)
-    budget = memory_budget(options.get("memory_budget"))
+    given = options.get("memory_budget")
+    budget = None if given is None else memory_budget(given)
     seconds = time_budget(options.get("time_budget", MAX_SECONDS))
     return GalerkinOptions(degree, None if tol is None else float(tol), paths, seed, batches,
                            budget, seconds)
@@ -229,7 +232,7 @@ def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measur
     kind, _ = _measure_kind(model, degree, opts)
     if kind == "gh":
         return derived(model, ("galerkin", "measure", "gh", degree + 1),
-                       lambda: measures.gauss_hermite(model, degree + 1))
+                       lambda: measures.gauss_hermite(model, degree + 1, opts.budget))
     if kind == "q1d":
         return derived(model, ("galerkin", "measure", "q1d"),
                        lambda: measures.quadrature_1d(model))
@@ -240,7 +243,8 @@ def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measur
         return derived(model, ("galerkin", "measure", "density", degree),
                        lambda: measures.galerkin_density(model, degree))
     return derived(model, ("galerkin", "samples", opts.paths, opts.seed, opts.batches),
-                   lambda: measures.samples(model, opts.paths, opts.seed, opts.batches),
+                   lambda: measures.samples(model, opts.paths, opts.seed, opts.batches,
+                                            opts.budget),
                    keep=ASSEMBLIES_KEPT)
 
 
@@ -393,21 +397,26 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
     them)."""
     kicks = tuple(range(model.m)) if kicks is None else tuple(kicks)
     M = basis_size(model.n, degree)
-    check_time(model, degree, opts)
-    meas = _measure(model, degree, opts)
-    P = meas.x.shape[0]
-    # the chunked assembly, the sums of the full measure and of each batch (with their
-    # jackknife replicates), and the modal systems built from them
-    groups = len(meas.batches) * 2 + 1
-    check_memory(assembly_bytes(M, P, len(kicks)) + 8.0 * P * meas.x.shape[1] * 3
-                 + 8.0 * M * M * (3 + len(kicks)) * groups + 16.0 * M * M * (8 + len(kicks)),
-                 f"galerkin at degree {degree} (basis of {M} functions, {P} points)",
-                 f"{_degree_hint(model, degree)} (or raise --tol)", opts.budget)
+    kind, _ = _measure_kind(model, degree, opts)
 
     def canonical(k):
         return tuple(sorted(k)) if isinstance(k, tuple) else k
 
     def build():
+        # the cost checks only where the sums are computed: a cached assembly (another
+        # input or lags on the same model) costs nothing, and the memory free by then is
+        # less by what the caches hold
+        check_time(model, degree, opts)
+        meas = _measure(model, degree, opts)
+        P = meas.x.shape[0]
+        # the chunked assembly, the sums of the full measure and of each batch (with their
+        # jackknife replicates), and the modal systems built from them
+        groups = len(meas.batches) * 2 + 1
+        check_memory(assembly_bytes(M, P, len(kicks)) + 8.0 * P * meas.x.shape[1] * 3
+                     + 8.0 * M * M * (3 + len(kicks)) * groups
+                     + 16.0 * M * M * (8 + len(kicks)),
+                     f"galerkin at degree {degree} (basis of {M} functions, {P} points)",
+                     f"{_degree_hint(model, degree)} (or raise --tol)", opts.budget)
         basis = MonomialBasis(model.n, degree)
         white = _whitening(meas)
         phi = model.drift_numpy()(meas.x)
@@ -435,8 +444,8 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
         return _Assembled(degree, sums, per, meas,
                           {"f_max": float(np.max(np.abs(fv), initial=0.0))},
                           pairing_for(model, meas.kind))
-    return derived(model, ("galerkin", "assembled", f, degree, meas.kind,
-                           opts.paths if not meas.exact else 0, opts.seed, opts.batches,
+    return derived(model, ("galerkin", "assembled", f, degree, kind,
+                           opts.paths if kind == "samples" else 0, opts.seed, opts.batches,
                            kicks), build, keep=ASSEMBLIES_KEPT)
 
 
@@ -1080,7 +1089,7 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     def run(system: GalerkinSystem, K=None):
         return converged_forward(
             system, system.a0, order, tmax, sampler, theta, Lc, tol=tol,
-            memory_budget=opts.budget, noise_unit=system.rounding(1.0),
+            memory_budget=memory_budget(opts.budget), noise_unit=system.rounding(1.0),
             max_steps=_MAX_STEPS, what="galerkin series", K=K, kicks=forward_kicks,
             deadline=deadline)
 
