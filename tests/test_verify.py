@@ -665,6 +665,56 @@ def test_verify_parity_part_whose_omitted_orders_vanish_is_an_exact_check(tmp_pa
     assert checks["MC: series residual M=1 (slope, even part)"]["status"] == PASS
 
 
+def test_verify_input_is_the_series_checks_input(tmp_path):
+    """``verify --input EXPR``: the series checks run for that input on every channel
+    (their terms are the engine's terms for it, not for sin 2t), the report records it,
+    and the checks pass on linear2d."""
+    out = tmp_path / "vi"
+    code = main(["verify", "linear2d", "--quick", "--input", "1 - cos(t)", "--out",
+                 str(out)])
+    rep = _load(out)
+    assert code == 0, [c for c in rep["checks"] if c["status"] == FAIL]
+    assert rep["settings"]["input"] == "1 - cos(t)" and "1 - cos(t)" in rep["input"]
+    series = [c for c in rep["checks"] if c["name"].startswith("MC: series residual")]
+    assert series and all(c["status"] == PASS for c in series), series
+    model = load_model("linear2d")
+    times = np.asarray(rep["settings"]["times"])
+    H = ResponseHierarchy(model, None, 2)
+
+    def u(t):
+        return np.full(model.m, 1.0 - math.cos(t))
+    want = np.asarray(H.series_terms(u, times, method="exact"))
+    sine = np.asarray(H.series_terms(lambda t: np.full(model.m, math.sin(2 * t)), times,
+                                     method="exact"))
+    have = np.asarray(series[0]["data"]["terms"])
+    assert np.allclose(have[:3], want[:3], rtol=1e-10, atol=1e-12)
+    assert not np.allclose(have[1], sine[1], rtol=1e-2)
+
+
+@pytest.mark.parametrize("expr, why", [("1/(t - 1)", "singular"),
+                                       ("__import__('os')", "--input"),
+                                       ("exp(t", "--input")])
+def test_verify_bad_input_is_refused_before_work(tmp_path, capsys, expr, why):
+    """A singular, unsafe or malformed ``--input``: exit 2 naming it, nothing written."""
+    out = tmp_path / "vb"
+    assert main(["verify", "linear2d", "--quick", "--input", expr, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--input" in err and why in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_settings_input_is_checked_when_made():
+    """``Settings.input``: text parsed by the whitelist parser, refused (param ``input``)
+    when it is not text, not an expression in t, or singular on [0, max(times)]."""
+    s = dataclasses.replace(settings_for(True, 1, 1), input="tanh(t)**2")
+    assert np.allclose(s.input_function(3)(0.5), np.full(3, math.tanh(0.5) ** 2))
+    for bad in (3.0, "h1 + t", "log(t - 1)", "1/(t - 2.5)"):
+        with pytest.raises(InvalidInputError) as exc:
+            dataclasses.replace(s, input=bad)
+        assert exc.value.param == "input"
+    assert dataclasses.replace(s, input="1/(t - 2.6)").input == "1/(t - 2.6)"  # past t_max
+
+
 def test_taylor_degree_lowered_on_cost_refusal_for_every_request_of_the_order():
     """tanh3's order-2 Taylor chains at the default degree 8 are refused for their cost
     (2.03e7 raw terms, limit 2e7): verify retries at degree 7 (one degree for every

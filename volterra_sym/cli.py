@@ -687,7 +687,14 @@ def cmd_verify(args) -> int:
                                                   10**9, lo=2)
     if args.parity:
         overrides["parity"] = True
-    settings = dataclasses.replace(settings, **overrides)
+    if args.input is not None:
+        overrides["input"] = args.input
+    try:
+        settings = dataclasses.replace(settings, **overrides)
+    except InvalidInputError as exc:
+        if exc.param != "input":
+            raise
+        raise InvalidInputError(f"--input: {exc}", param="--input") from None
     code, checks = verify_model(model, args.observable, order, out=out, settings=settings,
                                 progress=args.progress, strict=bool(args.strict))
     failed = [c.name for c in checks if c.status == FAIL]
@@ -883,6 +890,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "Monte Carlo) and check the even and odd parts of the series "
                            "residual: the even part has no first-order noise, so the "
                            "M = 3 residual ε⁴T_4 shows with far fewer paths")
+    sp_v.add_argument("--input", metavar="EXPR",
+                      help="input u(t) of the series checks on every channel, an expression "
+                           "in t (default: sin(2*t)); one with a non-zero mean drives the "
+                           "even orders too")
     _common(sp_v)
     sp_v.set_defaults(func=cmd_verify)
 

@@ -19,7 +19,6 @@ import numpy as np
 
 from ..hierarchy.composite import kick_sequences
 from .context import FULL_ROUTES, Context, comparison_lags, fmt, kname, lags_text, slack
-from .mc_series import sine_input
 from .settings import (
     NOT_APPLICABLE,
     REL_FLOOR,
@@ -179,12 +178,12 @@ def check_contact_kernels(ctx: Context) -> list[Check]:
 
 def check_series_terms(ctx: Context) -> list[Check]:
     """Series terms ``T_0..T_order`` of every pair of full routes (exact, spectral,
-    galerkin) that apply, for ``u_k(t) = sin(2t)``."""
+    galerkin) that apply, for the input of the settings (default ``u_k(t) = sin(2t)``)."""
     full = [m for m in ctx.methods if m in FULL_ROUTES]
     if len(full) < 2:
         return []
     times = np.asarray(ctx.settings.times)
-    u = sine_input(ctx.model.m)
+    u = ctx.settings.input_function(ctx.model.m)
     terms, out = {}, []
     for method in full:
         try:

@@ -1,7 +1,8 @@
 """Check group 4: the truncated Volterra series against Monte Carlo (docs/theory.md §8).
 
-The residual ``R_M(ε) = MC response - Σ_{1≤N≤M} ε^N T_N(t)`` for ``u_k(t) = sin(2t)`` on
-every channel at geometric ``ε ∈ [0.05, 0.4]``, from one run of common-random-number paths
+The residual ``R_M(ε) = MC response - Σ_{1≤N≤M} ε^N T_N(t)`` for the input of the settings
+(``Settings.input``, default ``u_k(t) = sin(2t)``) on every channel at geometric
+``ε ∈ [0.05, 0.4]``, from one run of common-random-number paths
 (:func:`volterra_sym.montecarlo.crn_responses`: every ε in lockstep with ε = 0, time-step
 bias removed per path by Richardson extrapolation ``2·Δ(dt/2) - Δ(dt)``, whose standard
 error therefore includes the bias's). ``R_M = O(ε^{M+1})``: the fitted log–log slope must
@@ -404,7 +405,7 @@ def _responses(ctx: Context) -> dict[str | None, CRNResponses | None]:
     model's own drift and noise, Richardson-extrapolated in ``dt``), initial states from
     :func:`~volterra_sym.density.sampling.stationary_sampler`."""
     s = ctx.settings
-    u = sine_input(ctx.model.m)
+    u = s.input_function(ctx.model.m)
     eps, times = np.asarray(s.eps, float), np.asarray(s.times, float)
     sim, combine = ((np.concatenate([eps, -eps]), parity_matrix(eps.size)) if s.parity
                     else (eps, None))
@@ -447,7 +448,7 @@ def check_mc_series(ctx: Context, plots: dict, progress=None) -> list[Check]:
                 ctx.model, ctx.f, ctx.order, eps=s.eps, times=s.times,
                 n_paths=s.series_paths, dt=s.dt, seed=s.seed + 10, method=ctx.series_method,
                 scheme=s.scheme, chunk_size=s.chunk_size, mc=mc, parity=part,
-                extra_orders=4 if s.parity else 2, **known)
+                extra_orders=4 if s.parity else 2, u=s.input_function(ctx.model.m), **known)
     except Exception as exc:  # noqa: BLE001 - status by type
         return [error_check("MC: series residual", GROUP, exc)]
     plots["series"] = outs[None]

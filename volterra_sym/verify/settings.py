@@ -4,9 +4,11 @@ inside a check becomes SKIP or FAIL (by its type, never by its message)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import sympy as sp
 
 from ..arrays import check_flag, check_int
 from ..errors import (
@@ -16,9 +18,11 @@ from ..errors import (
     ResourceLimitError,
     VolterraSymError,
 )
+from ..model.domain import input_singularity
 from ..montecarlo.crn import check_amplitudes
 from ..montecarlo.integrators import SCHEMES
 from ..montecarlo.simulate import time_indices
+from ..parsing import compile_time_function
 
 __all__ = ["PASS", "FAIL", "SKIP", "WEAK", "RESOLVE_FRACTION", "Resolution", "resolution",
            "agreement_status", "annotate", "NOT_APPLICABLE", "REFUSED_COST", "REFUSED_ACCURACY",
@@ -100,6 +104,9 @@ class Settings:
     #: also simulate −ε on the same paths and check the even and odd parts of the series
     #: residual (docs/theory.md §8): twice the series Monte Carlo
     parity: bool = False
+    #: the input ``u_k(t)`` of the series checks on every channel: an expression in ``t``
+    #: (the whitelist parser), smooth and bounded on ``[0, max(times)]``
+    input: str = "sin(2*t)"
 
     def __post_init__(self):
         """Refuse settings that no check could run with (an :class:`InvalidInputError`
@@ -146,8 +153,27 @@ class Settings:
             except InvalidInputError as exc:
                 raise InvalidInputError(str(exc), param=name) from None
 
+        if not isinstance(self.input, str):
+            raise bad("input", "an expression in t (text)")
+        try:
+            u = compile_time_function(self.input, "settings.input")
+            why = input_singularity(u.expr, sp.Symbol("t", real=True), max(self.times))
+        except InvalidInputError as exc:
+            raise InvalidInputError(str(exc), param="input") from None
+        if why is not None:
+            raise InvalidInputError(f"settings.input = {u.expr} is singular on [0, "
+                                    f"{max(self.times):g}]: {why}", param="input")
+
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    def input_function(self, m: int) -> Callable[[float], np.ndarray]:
+        """``u(t) -> (m,)``: :attr:`input` on each of the ``m`` channels."""
+        u = compile_time_function(self.input, "settings.input")
+
+        def on_every_channel(t: float) -> np.ndarray:
+            return np.full(m, u(float(t)))
+        return on_every_channel
 
 
 def settings_for(quick: bool, seed: int, n: int = 1) -> Settings:
