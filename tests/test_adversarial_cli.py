@@ -1,0 +1,67 @@
+"""Adversarial user input at the command line that the other CLI tests do not cover:
+output paths (empty, trailing slash, the PDF over its own LaTeX source), high orders in
+``verify``, floating-point notes of the routes, and expressions that break the parser's
+own limits. Each refusal is one line on stderr with the option named, exit status 2, and
+no file written."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from volterra_sym.cli import main
+from volterra_sym.verify import symmetry
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line(err: str) -> str:
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# ---------------------------------------------------------------------- verify --order
+class _Kernel:
+    values = np.zeros(3)
+
+
+class _Ctx:
+    """The two things ``_permutations`` asks of a verify context."""
+
+    taylor_degrees: dict = {}
+
+    def channel_tuples(self, N: int):
+        return [(0,) * N]
+
+    def kernel(self, method, ch, lags):
+        return _Kernel()
+
+
+def test_symmetry_check_takes_five_permutations_without_listing_all(monkeypatch):
+    """``verify --order 12`` listed all 12! permutations to take five of them: 20 GB and
+    the process was killed by the kernel's OOM killer (no message, no exit status)."""
+    taken = []
+    original = itertools.permutations
+
+    def permutations(items):
+        for k, p in enumerate(original(items)):
+            taken.append(k)
+            if k > 100:
+                raise AssertionError("more than 100 permutations listed")
+            yield p
+
+    monkeypatch.setattr(symmetry.itertools, "permutations", permutations)
+    rows: list = []
+    problems: list = []
+    symmetry._permutations(_Ctx(), "galerkin", 12, np.random.default_rng(0), rows, problems)
+    monkeypatch.undo()
+    assert [r["perm"] for r in rows] == [list(p) for p in itertools.islice(
+        itertools.permutations(range(12)), 1, 6)]
+    assert len(taken) <= 7 and not problems
