@@ -65,3 +65,10 @@ def test_symmetry_check_takes_five_permutations_without_listing_all(monkeypatch)
     assert [r["perm"] for r in rows] == [list(p) for p in itertools.islice(
         itertools.permutations(range(12)), 1, 6)]
     assert len(taken) <= 7 and not problems
+
+
+# ---------------------------------------------------------------------- stderr, messages
+def test_model_from_a_closed_standard_input(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", None)
+    code, _, err = run(capsys, "kernel", "-", "--lags", "0.5")
+    assert code == 2 and "standard input, which is closed" in one_line(err)

@@ -135,8 +135,9 @@ def _load(spec: str) -> SRNN:
     UTF-8 text refused by name."""
     if spec == "-":
         if sys.stdin is None or sys.stdin.isatty():
+            state = "closed" if sys.stdin is None else "a terminal"
             raise InvalidInputError("MODEL '-' reads the TOML model from standard input, "
-                                    "which is a terminal (pipe or redirect a file into it)",
+                                    f"which is {state} (pipe or redirect a file into it)",
                                     param="MODEL")
         raw = sys.stdin.buffer.read(SRNN.MAX_FILE_BYTES + 1)
         return SRNN.from_toml(raw, name="stdin")
