@@ -67,7 +67,24 @@ def test_symmetry_check_takes_five_permutations_without_listing_all(monkeypatch)
     assert len(taken) <= 7 and not problems
 
 
+# ---------------------------------------------------------------------- output paths
+S = ["series", "tanh1d", "--input", "sin(t)", "--n-times", "5", "--order", "1", "--t-max",
+     "1"]
+M = ["simulate", "tanh1d", "--input", "sin(t)", "--eps", "0.1", "--paths", "50", "--t-max",
+     "0.1"]
+
 # ---------------------------------------------------------------------- stderr, messages
+def test_a_syntax_refusal_keeps_its_reason_in_the_line(capsys):
+    """Python's reason came after the echoed expression, cut off the one-line message for a
+    long expression."""
+    expr = "sin(" * 300 + "t" + ")" * 300
+    code, _, err = run(capsys, *S[:2], "--input", expr)
+    line = one_line(err)
+    assert code == 2
+    assert line.startswith("error: input channel 0: invalid syntax (too many nested "
+                           "parentheses) in 'sin(sin("), line
+
+
 def test_model_from_a_closed_standard_input(capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", None)
     code, _, err = run(capsys, "kernel", "-", "--lags", "0.5")
