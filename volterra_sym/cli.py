@@ -80,6 +80,9 @@ MAX_ORDER = 16
 MAX_T_MAX = MAX_TIME
 #: most observation times of ``series``
 MAX_N_TIMES = 10_000_000
+#: numpy's floating-point notes (RuntimeWarning messages), not shown on the command line
+_FP_NOTES = r"(divide by zero|invalid value|overflow|underflow) encountered"
+
 #: which backend options each route uses: kernels, series
 GALERKIN_OPTIONS = ("tol", "degree", "paths", "seed", "time_budget")
 KERNEL_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": GALERKIN_OPTIONS,
@@ -526,6 +529,8 @@ def _unused_options():
     flags: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        # recording replaces main's filters: numpy's floating-point notes stay silent here
+        warnings.filterwarnings("ignore", category=RuntimeWarning, message=_FP_NOTES)
         yield flags
     for w in caught:
         if isinstance(w.message, UnusedOptionsWarning):
@@ -954,8 +959,7 @@ def main(argv: list[str] | None = None) -> int:
             # numpy's floating-point notes (from lambdified observables and inputs probed
             # at singular points) are not messages for the user: what they lead to is
             # refused or reported on its own, in one line
-            warnings.filterwarnings("ignore", category=RuntimeWarning, message=(
-                r"(divide by zero|invalid value|overflow|underflow) encountered"))
+            warnings.filterwarnings("ignore", category=RuntimeWarning, message=_FP_NOTES)
             warnings.showwarning = _show_warning
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
