@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 from volterra_sym.cli import main
 from volterra_sym.verify import symmetry
@@ -72,6 +73,53 @@ S = ["series", "tanh1d", "--input", "sin(t)", "--n-times", "5", "--order", "1", 
      "1"]
 M = ["simulate", "tanh1d", "--input", "sin(t)", "--eps", "0.1", "--paths", "50", "--t-max",
      "0.1"]
+
+#: (id, argv, the start of the stderr line after "error: ")
+BAD_OUTPUTS = [
+    # an empty --out/--plot was taken as "none": exit 0 and nothing written (verify: the
+    # report went into the working directory)
+    ("derive --out ''", ["derive", "tanh1d", "--order", "1", "--out", ""],
+     "--out must name a file, got an empty path"),
+    ("series --plot ''", S + ["--plot", ""], "--plot must name a file, got an empty path"),
+    ("simulate --out ''", M + ["--out", ""], "--out must name a file, got an empty path"),
+    ("simulate --plot ''", M + ["--plot", ""], "--plot must name a file, got an empty path"),
+    ("verify --out ''", ["verify", "tanh1d", "--quick", "--out", ""],
+     "--out must name a directory, got an empty path"),
+    ("verify --out ' '", ["verify", "tanh1d", "--quick", "--out", " "],
+     "--out must name a directory"),
+    # a trailing '/' was dropped: x.tex/ wrote the file x.tex
+    ("derive --out x.tex/", ["derive", "tanh1d", "--order", "1", "--out", "x.tex/"],
+     "--out 'x.tex/' ends in '/': it names a directory, not a file"),
+    ("simulate --out x.json/", M + ["--out", "x.json/"], "--out 'x.json/' ends in '/'"),
+    ("series --plot figs/", S + ["--plot", "figs/"], "--plot 'figs/' ends in '/'"),
+    # '.' as a figure name: ValueError from pathlib ("internal error")
+    ("series --plot .", S + ["--plot", "."], "--plot .: is a directory, not a file"),
+    # the file-system refusals name the option (they named only the path)
+    ("derive --out a directory", ["derive", "tanh1d", "--order", "1", "--out", "."],
+     "--out .: is a directory, not a file"),
+    ("simulate --out a device", M + ["--out", "/dev/null"],
+     "--out /dev/null: is not a regular file"),
+]
+
+
+@pytest.mark.parametrize("case", BAD_OUTPUTS, ids=[c[0] for c in BAD_OUTPUTS])
+def test_bad_output_paths_are_refused_first(tmp_path, capsys, monkeypatch, case):
+    _, argv, start = case
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv)
+    assert code == 2, err
+    assert one_line(err).startswith("error: " + start), err
+    assert out == "" and list(tmp_path.iterdir()) == []
+
+
+def test_verify_output_directory_that_cannot_be_created(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("x")
+    code, _, err = run(capsys, "verify", "tanh1d", "--quick", "--out",
+                       tmp_path / "a_file" / "sub")
+    assert code == 2
+    assert "cannot create the output directory (Not a directory)" in one_line(err)
+    assert [p.name for p in tmp_path.iterdir()] == ["a_file"]
+
 
 # ---------------------------------------------------------------------- stderr, messages
 def test_route_floating_point_notes_stay_off_stderr(capsys):

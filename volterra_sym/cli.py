@@ -356,16 +356,33 @@ def _plot_path(spec: str) -> Path:
     from matplotlib.backend_bases import FigureCanvasBase
 
     path = Path(spec)
-    if path.suffix.lower().lstrip(".") not in FigureCanvasBase.get_supported_filetypes():
+    if path.name not in ("", ".", "..") and path.suffix.lower().lstrip(".") not in \
+            FigureCanvasBase.get_supported_filetypes():
         path = path.with_name(path.name + ".png")
     return path
 
 
-def _output_path(spec: str | Path) -> Path:
-    """Where an output file goes; refused (an ``OSError`` naming the path) before any work
-    when it is a directory, a dangling symbolic link or not a regular file. A link to a
-    regular file is followed (the target is replaced atomically, the link stays)."""
-    path = Path(spec)
+def _output_path(spec: str | Path, flag: str = "--out", *, image: bool = False) -> Path:
+    """Where the output file of option ``flag`` goes (``image``: through :func:`_plot_path`);
+    refused before any work (:class:`InvalidInputError` naming ``flag`` and the path) when
+    it is empty, ends in '/', or is a directory, a dangling symbolic link, not a regular
+    file or in a directory that refuses new files. A link to a regular file is followed
+    (the target is replaced atomically, the link stays)."""
+    text = str(spec)
+    if not text.strip():
+        raise InvalidInputError(f"{flag} must name a file, got an empty path", param=flag)
+    if text.endswith(("/", os.sep)):
+        raise InvalidInputError(f"{flag} {text!r} ends in '/': it names a directory, not a "
+                                "file", param=flag)
+    try:
+        return _checked_output(_plot_path(text) if image else Path(text))
+    except OSError as exc:
+        raise InvalidInputError(f"{flag} {_os_error_line(exc)}", param=flag) from None
+
+
+def _checked_output(path: Path) -> Path:
+    """:func:`_output_path`'s checks of the file system (an ``OSError`` naming the path)."""
+    spec = path
     if path.is_symlink():
         target = Path(os.path.realpath(path))
         if not target.exists():
@@ -579,7 +596,7 @@ def cmd_series(args) -> int:
         raise InvalidInputError(f"--t-max must be a number with 0 < t-max ≤ {MAX_T_MAX:g}, "
                                 f"got {args.t_max!r}", param="--t-max")
     n_times = _positive_int("--n-times", args.n_times, MAX_N_TIMES, lo=2)
-    plot = _output_path(_plot_path(args.plot)) if args.plot else None
+    plot = None if args.plot is None else _output_path(args.plot, "--plot", image=True)
     with StageProgress(2 + bool(plot), "series", enabled=args.progress) as bar:
         with bar.stage("load model, build hierarchy"):
             model = _load(args.model)
@@ -681,6 +698,9 @@ def cmd_verify(args) -> int:
                                  f"{sorted(map(str, model.parameters))})")
     model.observable(args.observable)                 # parse now: bad input is exit 2
     seed = _positive_int("--seed", args.seed, lo=0)
+    if not str(args.out).strip():
+        raise InvalidInputError("--out must name a directory, got an empty path",
+                                param="--out")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "is not a directory", str(out))
