@@ -99,6 +99,9 @@ BAD_OUTPUTS = [
      "--out .: is a directory, not a file"),
     ("simulate --out a device", M + ["--out", "/dev/null"],
      "--out /dev/null: is not a regular file"),
+    # --pdf replaced the LaTeX source d.pdf by the compiled PDF
+    ("derive --out d.pdf --pdf", ["derive", "tanh1d", "--order", "1", "--out", "d.pdf",
+                                  "--pdf"], "--out 'd.pdf': --pdf writes the PDF beside"),
 ]
 
 

@@ -444,6 +444,10 @@ def cmd_derive(args) -> int:
     from .reports import compile_pdf, derivation_document
 
     out = _output_path(args.out)
+    if args.pdf and out.resolve().suffix == ".pdf":
+        raise InvalidInputError(f"--out {str(args.out)!r}: --pdf writes the PDF beside the "
+                                "LaTeX file with the suffix .pdf, which would replace the "
+                                "LaTeX file itself; name it .tex", param="--out")
     if args.features is not None:
         _positive_int("--features", args.features, 40, lo=1)    # the Taylor degree
     with StageProgress(2 + bool(args.pdf), "derive", enabled=args.progress) as bar:
