@@ -151,3 +151,18 @@ def test_model_from_a_closed_standard_input(capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", None)
     code, _, err = run(capsys, "kernel", "-", "--lags", "0.5")
     assert code == 2 and "standard input, which is closed" in one_line(err)
+
+
+# ---------------------------------------------------------------------- cost refusals
+def test_a_monte_carlo_grid_too_long_for_any_dt_says_to_lower_the_times(capsys):
+    """``--lags 1e30`` needs 1e32 steps at dt = 0.01 and 1e30 at the largest dt = 1; the
+    refusal advised only 'raise dt'."""
+    from volterra_sym.errors import ResourceLimitError
+    from volterra_sym.montecarlo.simulate import time_indices
+
+    with pytest.raises(ResourceLimitError) as info:
+        time_indices([1e30], 0.01, "lags")
+    assert info.value.option == "raise dt or lower the lags"
+    assert info.value.estimate == pytest.approx(1e32) and info.value.unit == "steps"
+    code, _, err = run(capsys, "kernel", "tanh1d", "--lags", "1e30", "--method", "montecarlo")
+    assert code == 1 and one_line(err).endswith("; raise dt or lower the lags")
