@@ -166,3 +166,12 @@ def test_a_monte_carlo_grid_too_long_for_any_dt_says_to_lower_the_times(capsys):
     assert info.value.estimate == pytest.approx(1e32) and info.value.unit == "steps"
     code, _, err = run(capsys, "kernel", "tanh1d", "--lags", "1e30", "--method", "montecarlo")
     assert code == 1 and one_line(err).endswith("; raise dt or lower the lags")
+
+
+@pytest.mark.parametrize("argv", [["kernel", "a" * 3000, "--lags", "0.5"],
+                                  ["models", "b" * 3000]])
+def test_a_long_unknown_model_name_keeps_the_builtins_in_the_line(capsys, argv):
+    """The name was echoed in full and the one-line message cut before the built-ins."""
+    code, _, err = run(capsys, *argv)
+    line = one_line(err)
+    assert code == 2 and "…" in line and "(built-ins: linear2d, " in line, line

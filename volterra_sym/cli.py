@@ -425,8 +425,8 @@ def cmd_models(args) -> int:
     if args.name is not None:
         models = builtin_models()
         if args.name not in models:
-            raise InvalidInputError(f"models: {args.name!r} is not a built-in example "
-                                    f"(built-ins: {', '.join(sorted(models))})",
+            raise InvalidInputError(f"models: {SRNN._shown_path(args.name)} is not a "
+                                    f"built-in example (built-ins: {', '.join(sorted(models))})",
                                     param="NAME")
         sys.stdout.write(models[args.name].read_text(encoding="utf-8"))
         return EXIT_OK
