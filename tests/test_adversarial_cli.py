@@ -175,3 +175,17 @@ def test_a_long_unknown_model_name_keeps_the_builtins_in_the_line(capsys, argv):
     code, _, err = run(capsys, *argv)
     line = one_line(err)
     assert code == 2 and "…" in line and "(built-ins: linear2d, " in line, line
+
+
+def test_a_pgf_figure_without_its_tex_system_is_refused_first(capsys, monkeypatch,
+                                                             tmp_path):
+    """``--plot fig.pgf`` ran the series, then failed in matplotlib: 'internal error:
+    RuntimeError: 'xelatex' not found', exit 1."""
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    for argv in (S, M):
+        code, out, err = run(capsys, *argv, "--plot", tmp_path / "fig.pgf")
+        assert code == 2 and out == ""
+        assert "a .pgf figure needs" in one_line(err) and "--plot" in err
+    assert list(tmp_path.iterdir()) == []

@@ -37,6 +37,7 @@ import math
 import os
 import re
 import shlex
+import shutil
 import sys
 import tempfile
 import traceback
@@ -374,8 +375,17 @@ def _output_path(spec: str | Path, flag: str = "--out", *, image: bool = False) 
     if text.endswith(("/", os.sep)):
         raise InvalidInputError(f"{flag} {text!r} ends in '/': it names a directory, not a "
                                 "file", param=flag)
+    path = _plot_path(text) if image else Path(text)
+    if image and path.suffix.lower() == ".pgf":
+        import matplotlib
+
+        tex = matplotlib.rcParams["pgf.texsystem"]
+        if shutil.which(tex) is None:
+            raise InvalidInputError(f"{flag} {str(path)!r}: a .pgf figure needs {tex}, which "
+                                    "is not installed; choose another format (.png, .pdf, "
+                                    ".svg)", param=flag)
     try:
-        return _checked_output(_plot_path(text) if image else Path(text))
+        return _checked_output(path)
     except OSError as exc:
         raise InvalidInputError(f"{flag} {_os_error_line(exc)}", param=flag) from None
 
