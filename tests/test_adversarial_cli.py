@@ -189,3 +189,16 @@ def test_a_pgf_figure_without_its_tex_system_is_refused_first(capsys, monkeypatc
         assert code == 2 and out == ""
         assert "a .pgf figure needs" in one_line(err) and "--plot" in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [
+    ["series", "linear2d", "--input", "exp(t)", "--t-max", "1000"],
+    ["simulate", "linear2d", "--input", "exp(t)", "--eps", "0.1", "--t-max", "1000",
+     "--paths", "20"]])
+def test_an_input_that_overflows_on_the_range_is_refused_first(capsys, argv):
+    """exp(t) overflows beyond t ≈ 709.8: the exact series failed in its integrator at
+    t = 707 and the simulation diverged (both exit 1, no option named)."""
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert one_line(err).startswith("error: --input channel 0 (exp(t)) cannot be evaluated "
+                                    "at t = 710.9"), err

@@ -81,6 +81,8 @@ MAX_ORDER = 16
 MAX_T_MAX = MAX_TIME
 #: most observation times of ``series``
 MAX_N_TIMES = 10_000_000
+#: times of ``[0, T]`` at which an input is evaluated before a run (finite and real there)
+INPUT_PROBES = 257
 #: numpy's floating-point notes (RuntimeWarning messages), not shown on the command line
 _FP_NOTES = r"(divide by zero|invalid value|overflow|underflow) encountered"
 
@@ -311,7 +313,9 @@ def parse_input(exprs: list[str], m: int, t_max: float | None = None):
     :class:`~volterra_sym.errors.InvalidInputError` (naming the channel and ``t``) where an
     expression is not a finite real number (``1/t`` at ``t = 0``, ``sqrt(t - 1)``...).
     With ``t_max``, an expression singular on ``[0, t_max]`` (a pole, a log of a number
-    ≤ 0...) is refused up front (:func:`~volterra_sym.model.domain.input_singularity`).
+    ≤ 0...) is refused up front (:func:`~volterra_sym.model.domain.input_singularity`), and
+    so is one that is not a finite real number at one of :data:`INPUT_PROBES` evenly
+    spaced times of ``[0, t_max]`` (``exp(t)`` overflows beyond t ≈ 709.8).
     """
     if len(exprs) != m:
         raise InvalidInputError(f"--input: the model has m={m} input channel(s); give one "
@@ -348,6 +352,10 @@ def parse_input(exprs: list[str], m: int, t_max: float | None = None):
 
     def u(tt):
         return np.array([value(k, tt) for k in range(m)])
+
+    if t_max is not None:
+        for tt in np.linspace(0.0, t_max, INPUT_PROBES):
+            u(tt)
     return u, parsed
 
 
