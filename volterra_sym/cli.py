@@ -37,6 +37,7 @@ import math
 import os
 import re
 import shlex
+import shutil
 import sys
 import tempfile
 import traceback
@@ -80,6 +81,11 @@ MAX_ORDER = 16
 MAX_T_MAX = MAX_TIME
 #: most observation times of ``series``
 MAX_N_TIMES = 10_000_000
+#: times of ``[0, T]`` at which an input is evaluated before a run (finite and real there)
+INPUT_PROBES = 257
+#: numpy's floating-point notes (RuntimeWarning messages), not shown on the command line
+_FP_NOTES = r"(divide by zero|invalid value|overflow|underflow) encountered"
+
 #: which backend options each route uses: kernels, series
 GALERKIN_OPTIONS = ("tol", "degree", "paths", "seed", "time_budget")
 KERNEL_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": GALERKIN_OPTIONS,
@@ -135,8 +141,9 @@ def _load(spec: str) -> SRNN:
     UTF-8 text refused by name."""
     if spec == "-":
         if sys.stdin is None or sys.stdin.isatty():
+            state = "closed" if sys.stdin is None else "a terminal"
             raise InvalidInputError("MODEL '-' reads the TOML model from standard input, "
-                                    "which is a terminal (pipe or redirect a file into it)",
+                                    f"which is {state} (pipe or redirect a file into it)",
                                     param="MODEL")
         raw = sys.stdin.buffer.read(SRNN.MAX_FILE_BYTES + 1)
         return SRNN.from_toml(raw, name="stdin")
@@ -306,7 +313,9 @@ def parse_input(exprs: list[str], m: int, t_max: float | None = None):
     :class:`~volterra_sym.errors.InvalidInputError` (naming the channel and ``t``) where an
     expression is not a finite real number (``1/t`` at ``t = 0``, ``sqrt(t - 1)``...).
     With ``t_max``, an expression singular on ``[0, t_max]`` (a pole, a log of a number
-    ≤ 0...) is refused up front (:func:`~volterra_sym.model.domain.input_singularity`).
+    ≤ 0...) is refused up front (:func:`~volterra_sym.model.domain.input_singularity`), and
+    so is one that is not a finite real number at one of :data:`INPUT_PROBES` evenly
+    spaced times of ``[0, t_max]`` (``exp(t)`` overflows beyond t ≈ 709.8).
     """
     if len(exprs) != m:
         raise InvalidInputError(f"--input: the model has m={m} input channel(s); give one "
@@ -343,6 +352,10 @@ def parse_input(exprs: list[str], m: int, t_max: float | None = None):
 
     def u(tt):
         return np.array([value(k, tt) for k in range(m)])
+
+    if t_max is not None:
+        for tt in np.linspace(0.0, t_max, INPUT_PROBES):
+            u(tt)
     return u, parsed
 
 
@@ -352,16 +365,42 @@ def _plot_path(spec: str) -> Path:
     from matplotlib.backend_bases import FigureCanvasBase
 
     path = Path(spec)
-    if path.suffix.lower().lstrip(".") not in FigureCanvasBase.get_supported_filetypes():
+    if path.name not in ("", ".", "..") and path.suffix.lower().lstrip(".") not in \
+            FigureCanvasBase.get_supported_filetypes():
         path = path.with_name(path.name + ".png")
     return path
 
 
-def _output_path(spec: str | Path) -> Path:
-    """Where an output file goes; refused (an ``OSError`` naming the path) before any work
-    when it is a directory, a dangling symbolic link or not a regular file. A link to a
-    regular file is followed (the target is replaced atomically, the link stays)."""
-    path = Path(spec)
+def _output_path(spec: str | Path, flag: str = "--out", *, image: bool = False) -> Path:
+    """Where the output file of option ``flag`` goes (``image``: through :func:`_plot_path`);
+    refused before any work (:class:`InvalidInputError` naming ``flag`` and the path) when
+    it is empty, ends in '/', or is a directory, a dangling symbolic link, not a regular
+    file or in a directory that refuses new files. A link to a regular file is followed
+    (the target is replaced atomically, the link stays)."""
+    text = str(spec)
+    if not text.strip():
+        raise InvalidInputError(f"{flag} must name a file, got an empty path", param=flag)
+    if text.endswith(("/", os.sep)):
+        raise InvalidInputError(f"{flag} {text!r} ends in '/': it names a directory, not a "
+                                "file", param=flag)
+    path = _plot_path(text) if image else Path(text)
+    if image and path.suffix.lower() == ".pgf":
+        import matplotlib
+
+        tex = matplotlib.rcParams["pgf.texsystem"]
+        if shutil.which(tex) is None:
+            raise InvalidInputError(f"{flag} {str(path)!r}: a .pgf figure needs {tex}, which "
+                                    "is not installed; choose another format (.png, .pdf, "
+                                    ".svg)", param=flag)
+    try:
+        return _checked_output(path)
+    except OSError as exc:
+        raise InvalidInputError(f"{flag} {_os_error_line(exc)}", param=flag) from None
+
+
+def _checked_output(path: Path) -> Path:
+    """:func:`_output_path`'s checks of the file system (an ``OSError`` naming the path)."""
+    spec = path
     if path.is_symlink():
         target = Path(os.path.realpath(path))
         if not target.exists():
@@ -404,8 +443,8 @@ def cmd_models(args) -> int:
     if args.name is not None:
         models = builtin_models()
         if args.name not in models:
-            raise InvalidInputError(f"models: {args.name!r} is not a built-in example "
-                                    f"(built-ins: {', '.join(sorted(models))})",
+            raise InvalidInputError(f"models: {SRNN._shown_path(args.name)} is not a "
+                                    f"built-in example (built-ins: {', '.join(sorted(models))})",
                                     param="NAME")
         sys.stdout.write(models[args.name].read_text(encoding="utf-8"))
         return EXIT_OK
@@ -423,6 +462,10 @@ def cmd_derive(args) -> int:
     from .reports import compile_pdf, derivation_document
 
     out = _output_path(args.out)
+    if args.pdf and out.resolve().suffix == ".pdf":
+        raise InvalidInputError(f"--out {str(args.out)!r}: --pdf writes the PDF beside the "
+                                "LaTeX file with the suffix .pdf, which would replace the "
+                                "LaTeX file itself; name it .tex", param="--out")
     if args.features is not None:
         _positive_int("--features", args.features, 40, lo=1)    # the Taylor degree
     with StageProgress(2 + bool(args.pdf), "derive", enabled=args.progress) as bar:
@@ -525,6 +568,8 @@ def _unused_options():
     flags: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        # recording replaces main's filters: numpy's floating-point notes stay silent here
+        warnings.filterwarnings("ignore", category=RuntimeWarning, message=_FP_NOTES)
         yield flags
     for w in caught:
         if isinstance(w.message, UnusedOptionsWarning):
@@ -573,7 +618,7 @@ def cmd_series(args) -> int:
         raise InvalidInputError(f"--t-max must be a number with 0 < t-max ≤ {MAX_T_MAX:g}, "
                                 f"got {args.t_max!r}", param="--t-max")
     n_times = _positive_int("--n-times", args.n_times, MAX_N_TIMES, lo=2)
-    plot = _output_path(_plot_path(args.plot)) if args.plot else None
+    plot = None if args.plot is None else _output_path(args.plot, "--plot", image=True)
     with StageProgress(2 + bool(plot), "series", enabled=args.progress) as bar:
         with bar.stage("load model, build hierarchy"):
             model = _load(args.model)
@@ -675,6 +720,9 @@ def cmd_verify(args) -> int:
                                  f"{sorted(map(str, model.parameters))})")
     model.observable(args.observable)                 # parse now: bad input is exit 2
     seed = _positive_int("--seed", args.seed, lo=0)
+    if not str(args.out).strip():
+        raise InvalidInputError("--out must name a directory, got an empty path",
+                                param="--out")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "is not a directory", str(out))
@@ -964,8 +1012,7 @@ def main(argv: list[str] | None = None) -> int:
             # numpy's floating-point notes (from lambdified observables and inputs probed
             # at singular points) are not messages for the user: what they lead to is
             # refused or reported on its own, in one line
-            warnings.filterwarnings("ignore", category=RuntimeWarning, message=(
-                r"(divide by zero|invalid value|overflow|underflow) encountered"))
+            warnings.filterwarnings("ignore", category=RuntimeWarning, message=_FP_NOTES)
             warnings.showwarning = _show_warning
             return int(args.func(args) or 0)
     except KeyboardInterrupt:

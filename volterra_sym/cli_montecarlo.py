@@ -48,7 +48,6 @@ from .cli import (
     _load,
     _output_path,
     _parse_lags,
-    _plot_path,
     _positive_int,
     parse_input,
 )
@@ -666,8 +665,8 @@ def cmd_simulate(args) -> int:
     # the response hook keeps f at every time for 4 variants × 2 levels × a chunk of paths
     check_memory(8.0 * times.size * 4 * 2 * DEFAULT_CHUNK, f"{times.size:,} observation "
                  "times per chunk of paths", "use fewer --times")
-    out = _output_path(args.out) if args.out else None
-    plot = _output_path(_plot_path(args.plot)) if args.plot else None
+    out = None if args.out is None else _output_path(args.out)
+    plot = None if args.plot is None else _output_path(args.plot, "--plot", image=True)
     if out is not None and plot is not None and Path(out).resolve() == Path(plot).resolve():
         raise InvalidInputError(f"--out and --plot name the same file {str(out)!r}: the "
                                 "figure would overwrite the results", param="--plot")

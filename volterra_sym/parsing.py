@@ -184,7 +184,8 @@ def parse_expression(
         source = text.strip().replace("^", "**")
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"{what}: invalid syntax in {text!r} ({exc.msg})",
+        # the reason before the text: a long text would push it out of a one-line message
+        raise ExpressionError(f"{what}: invalid syntax ({exc.msg}) in {text!r}",
                               param=what) from None
     except (RecursionError, MemoryError):
         raise ExpressionError(f"{what}: too deeply nested to parse in {text!r}",

@@ -52,6 +52,11 @@ VERIFY_MAX_N = 3
 #: numeric linear models up to this dimension get exact (rational) ``μ`` and ``S``;
 #: larger ones the floating-point Lyapunov solution.
 EXACT_MAX_N = 4
+#: ``<p0, g>`` by quadrature (1-D) needs ``g·p0`` to decay: checked out to this many
+#: widths of the bulk of ``p0`` beyond it, where ``log|g·p0|`` must lie this far below
+#: its maximum
+TAIL_WIDTHS = 4
+TAIL_DROP = 30.0
 
 
 class VerificationError(VolterraSymError, RuntimeError):
@@ -279,7 +284,9 @@ class StationaryDensity(ReadOnly):
         """``<p0, g> = E_0[g(h)]``.
 
         Gaussian: exact (Isserlis) for polynomial ``g``. One-dimensional numeric model:
-        mpmath quadrature (30 digits). Otherwise an unevaluated integral.
+        mpmath quadrature (30 digits), where ``g·p0`` is finite in double precision and
+        decays beyond the bulk of ``p0`` (:meth:`_decays_1d`). Otherwise an unevaluated
+        integral.
         """
         g = self.model.expression(g, "g")
         self._require_closed_form("expectation")
@@ -287,7 +294,8 @@ class StationaryDensity(ReadOnly):
             return g
         if self.kind == "gaussian" and g.is_polynomial(*self.h):
             return gaussian_expectation(g, self.h, self.mean, self.cov)
-        if self.kind == "one_dim" and is_numeric(self.model) and not g.free_symbols - set(self.h):
+        if self.kind == "one_dim" and is_numeric(self.model) \
+                and not g.free_symbols - set(self.h) and self._decays_1d(g):
             with mpmath.workdps(30):
                 return sp.Float(self._quad1d(g) / self._mass_1d, 25)
         return sp.Integral(g * self.expr, *[(hi, -sp.oo, sp.oo) for hi in self.h])
@@ -321,6 +329,32 @@ class StationaryDensity(ReadOnly):
         with mpmath.workdps(30):
             pts = [-mpmath.inf] + list(np.linspace(lo, hi, 9)) + [mpmath.inf]
             return mpmath.quad(lambda x: f_g(x) * mpmath.exp(f_log(x)), pts)
+
+    def _decays_1d(self, g: sp.Expr) -> bool:
+        """Whether ``log|g| + log p0`` is finite in double precision on the bulk of ``p0``
+        and out to :data:`TAIL_WIDTHS` bulk widths beyond it, and at the outermost points
+        :data:`TAIL_DROP` below its largest value. ``g`` that grows like ``exp(h⁴)``
+        (``<p0, g> = ∞``) or ``exp(exp(h))`` fails: mpmath's quadrature returned a finite
+        number for the first and ran for ever on the second (exponents of exponents)."""
+        h = self.h[0]
+        lo, hi, c = self._bulk_1d
+        width = max(hi - lo, 1.0)
+        far = width * np.arange(1, TAIL_WIDTHS + 1)
+        x = np.concatenate([lo - far[::-1], np.linspace(lo, hi, 65), hi + far])
+        # log g, expanded (exp(h²) -> h²), on complex points: Re is log|g| without the
+        # overflow of g itself, Im a multiple of π where g is real
+        f_lg = sp.lambdify(h, sp.expand_log(sp.log(g), force=True), [NUMPY_EXTRAS, "numpy"])
+        f_log = sp.lambdify(h, overflow_safe(self.log_unnormalised), [NUMPY_EXTRAS, "numpy"])
+        with np.errstate(all="ignore"):
+            lg = np.asarray(f_lg(x.astype(complex)), dtype=complex) * np.ones_like(x)
+            turns = lg.imag / np.pi
+            if np.any(np.abs(turns - np.rint(turns)) > 1e-9):
+                return False                                # g not real
+            logs = lg.real + np.asarray(f_log(x), dtype=float) - c
+        if np.any(np.isnan(logs) | (logs == np.inf)):
+            return False
+        top = float(np.max(logs))
+        return top == -np.inf or bool(max(logs[0], logs[-1]) < top - TAIL_DROP)
 
     @cached_property
     def _bulk_1d(self) -> tuple[float, float, float]:

@@ -40,5 +40,6 @@ def load_model(spec: str | Path) -> SRNN:
     models = builtin_models()
     if str(spec) in models:
         return SRNN.load(models[str(spec)])
-    raise ModelError(f"model {str(spec)!r}: no such file, and not a built-in example "
+    # a long name is shortened, so that the built-ins' list stays in a one-line message
+    raise ModelError(f"model {SRNN._shown_path(spec)}: no such file, and not a built-in example "
                      f"(built-ins: {', '.join(sorted(models))})", param="model")

@@ -218,7 +218,7 @@ def time_indices(times, dt: float, what: str = "times") -> np.ndarray:
     if not np.isfinite(top) or top > MAX_STEPS:
         check_count(top if np.isfinite(top) else float("inf"), MAX_STEPS,
                     f"dt = {dt:g} is too small: {what} up to {float(np.max(t)):g}",
-                    "steps", "raise dt")
+                    "steps", f"raise dt or lower the {what}")
     k = np.rint(ratio)
     off = np.abs(k * dt - t) > 1e-9 * np.maximum(1.0, np.abs(t))
     if np.any(off):

@@ -71,7 +71,11 @@ def clear_outputs(outdir: Path) -> None:
     """Create ``outdir``, check that files can be created in it (an ``OSError`` before any
     check runs, not after all of them) and remove the files of an earlier run
     (``verify.json`` first)."""
-    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"cannot create the output directory ({exc.strerror})",
+                        str(outdir)) from None
     try:
         with tempfile.TemporaryFile(dir=outdir, prefix=".verify-probe."):
             pass
