@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from volterra_sym.cli import load_model
+from volterra_sym.errors import InvalidInputError
 from volterra_sym.hierarchy.kernel import ResponseKernel
 from volterra_sym.results import KernelValues
 from volterra_sym.verify import FAIL, PASS, WEAK, settings_for
@@ -550,3 +551,21 @@ def test_order_and_seed_accept_numpy_integers_and_refuse_the_rest(tmp_path, monk
             v.verify_model(load_model("linear2d"), out=tmp_path, print_table=False,
                            figures=False, **kw)
         assert err.value.param == param
+
+
+@pytest.mark.parametrize("flag", ["--kernel-paths", "--paths"])
+def test_too_few_paths_for_a_standard_error_are_refused(tmp_path, capsys, flag):
+    """A Monte Carlo ensemble of fewer than MIN_PATHS = 30 paths has no usable standard
+    error (Student's t with 1 degree of freedom exceeds 4 with probability 0.16: a correct
+    engine FAILed with --kernel-paths 2): refused before any work, naming the option."""
+    from volterra_sym.cli import main
+    from volterra_sym.verify import MIN_PATHS
+
+    out = tmp_path / "few"
+    assert main(["verify", "linear2d", "--quick", flag, str(MIN_PATHS - 1), "--out",
+                 str(out)]) == 2
+    assert flag in capsys.readouterr().err and not out.exists()
+    with pytest.raises(InvalidInputError) as exc:
+        dataclasses.replace(settings_for(True, 1), kernel_paths=2)
+    assert exc.value.param == "kernel_paths"
+    assert settings_for(True, 1, 10_000).kernel_paths == MIN_PATHS   # quick, huge n

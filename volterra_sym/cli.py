@@ -706,6 +706,7 @@ def cmd_verify(args) -> int:
 
     from .verify import (
         FAIL,
+        MIN_PATHS,
         VerificationFailedError,
         VerificationIncompleteError,
         blocking,
@@ -732,7 +733,7 @@ def cmd_verify(args) -> int:
         value = getattr(args, name)
         if value is not None:
             overrides[field_name] = _positive_int(f"--{name.replace('_', '-')}", value,
-                                                  10**9, lo=2)
+                                                  10**9, lo=MIN_PATHS)
     if args.parity:
         overrides["parity"] = True
     if args.input is not None:
@@ -924,10 +925,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp_v.add_argument("--paths", type=int, metavar="P",
                       help="paths of the series-vs-MC ensemble (default for n ≤ 2: "
                            "600,000; 100,000 with --quick; fewer for larger networks, whose "
-                           "steps cost more)")
+                           "steps cost more; at least 30)")
     sp_v.add_argument("--kernel-paths", type=int, metavar="P",
                       help="paths of the kernel-vs-MC ensembles (default for n ≤ 2: 40,000; "
-                           "10,000 with --quick; fewer for larger networks)")
+                           "10,000 with --quick; fewer for larger networks; at least 30)")
     sp_v.add_argument("--strict", action="store_true",
                       help="exit status 1 also when a check is WEAK (agreement within "
                            "tolerances as large as the values) or was skipped for any cause "

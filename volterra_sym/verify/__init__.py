@@ -55,6 +55,7 @@ from .mc_series import check_mc_series, fit_slope, series_residuals
 from .report import clear_outputs, table, write_figures, write_json
 from .settings import (
     FAIL,
+    MIN_PATHS,
     PASS,
     RESOLVE_FRACTION,
     SKIP,
@@ -75,7 +76,7 @@ from .symmetry import check_symmetry
 __all__ = ["verify_model", "Check", "Settings", "settings_for", "series_residuals",
            "fit_slope", "status_of", "VerificationFailedError", "VerificationIncompleteError",
            "blocking", "summary_line", "PASS", "FAIL", "SKIP", "WEAK", "RESOLVE_FRACTION",
-           "SKIP_CAUSES"]
+           "SKIP_CAUSES", "MIN_PATHS"]
 
 
 def _stages(ctx: Context, plots: dict, note: Callable[[str], None]):

@@ -67,6 +67,11 @@ NEXT_ORDER = 0.15
 RICHARDSON_REL = 0.05
 #: z-score multiplier of the Monte Carlo comparisons
 Z = 4.0
+#: fewest paths of a Monte Carlo ensemble of verify: ``Z·se`` is a tolerance only where
+#: ``se`` is estimated well — from P paths ``|Δ|/se`` follows Student's t with P − 1
+#: degrees of freedom, beyond ``Z = 4`` with probability 0.16 at 2 paths (a correct engine
+#: FAILed with ``--kernel-paths 2``), 4e-4 at 30 (6e-5 for the normal limit)
+MIN_PATHS = 30
 
 
 class VerificationFailedError(VolterraSymError):
@@ -123,7 +128,7 @@ class Settings:
         for name in ("quick", "parity"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise bad(name, "True or False")
-        for name, lo in (("seed", 0), ("kernel_paths", 2), ("series_paths", 2),
+        for name, lo in (("seed", 0), ("kernel_paths", MIN_PATHS), ("series_paths", MIN_PATHS),
                          ("kernel_origins", 1), ("chunk_size", 1)):
             try:
                 check_int(getattr(self, name), f"settings.{name}", lo=lo)
@@ -187,7 +192,8 @@ def settings_for(quick: bool, seed: int, n: int = 1) -> Settings:
     n = check_int(n, "n", lo=1, what="the number of units")
     if quick:
         scale = min(1.0, 2.0 / max(int(n), 1))
-        return Settings(quick=True, seed=seed, kernel_paths=int(10_000 * scale),
+        return Settings(quick=True, seed=seed,
+                        kernel_paths=max(int(10_000 * scale), MIN_PATHS),
                         kernel_origins=10, series_paths=max(int(100_000 * scale**2), 2000),
                         eps=(0.05, 0.1, 0.2, 0.4),
                         times=tuple(np.round(np.arange(0.5, 2.501, 0.25), 10)))
