@@ -105,3 +105,18 @@ def test_a_deadline_does_not_change_the_numbers():
     with pytest.raises(ResourceLimitError):
         propagate_forward(dz, 2, 4096, 20.0, InputSampler(_u(1), 1, 20.0, 7)(4096), Lc, theta,
                           deadline=late)
+
+
+def test_a_refusal_shows_its_estimate_and_limit_apart():
+    """Estimate and limit rounded alike ("needs about 1e+13 … more than the limit 1e+13",
+    found by the adversarial pass) get as many digits as tell them apart; 3 otherwise."""
+    from volterra_sym.budget import check_count, check_memory
+    from volterra_sym.errors import ResourceLimitError, apart
+
+    with pytest.raises(ResourceLimitError) as exc:
+        check_count(1.0004e13, 1e13, "a walk", "steps", "lower it")
+    assert "about 1.0004e+13 steps, more than the limit 1e+13" in str(exc.value)
+    with pytest.raises(ResourceLimitError) as exc:
+        check_memory(1.0001 * 2**30, "a matrix", "lower it", 2**30)
+    assert "about 1.0001 GiB, more than the memory budget 1 GiB" in str(exc.value)
+    assert apart(2e13, 1e13) == ("2e+13", "1e+13")

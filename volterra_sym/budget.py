@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .errors import InvalidInputError, ResourceLimitError, format_bytes
+from .errors import InvalidInputError, ResourceLimitError, apart, format_bytes
 
 __all__ = ["available_memory", "memory_budget", "check_memory", "check_count", "time_budget",
            "MAX_TIME_BUDGET", "DEFAULT_TIME_BUDGET", "SAMPLE_COUNTS", "montecarlo_seconds",
@@ -237,16 +237,18 @@ def check_memory(estimate_bytes: float, what: str, option: str,
         source = ("as given" if budget is not None else
                   "VOLTERRA_MEMORY_BUDGET" if os.environ.get("VOLTERRA_MEMORY_BUDGET") else
                   "half of the available memory; set VOLTERRA_MEMORY_BUDGET to change it")
+        shown = apart(estimate_bytes, limit, format_bytes)
         raise ResourceLimitError(
-            f"{what} needs about {format_bytes(estimate_bytes)}, more than the memory budget "
-            f"{format_bytes(limit)} ({source}); {option}",
+            f"{what} needs about {shown[0]}, more than the memory budget "
+            f"{shown[1]} ({source}); {option}",
             estimate=float(estimate_bytes), budget=float(limit), unit="bytes", option=option)
 
 
 def check_count(estimate: float, limit: float, what: str, unit: str, option: str) -> None:
     """Refuse (``ResourceLimitError``) if a count (terms, nodes, steps) exceeds ``limit``."""
     if estimate > limit:
+        shown = apart(estimate, limit)
         raise ResourceLimitError(
-            f"{what} needs about {estimate:.3g} {unit}, more than the limit {limit:.3g}; "
+            f"{what} needs about {shown[0]} {unit}, more than the limit {shown[1]}; "
             f"{option}", estimate=float(estimate), budget=float(limit), unit=unit,
             option=option)

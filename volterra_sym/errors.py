@@ -19,7 +19,7 @@ from __future__ import annotations
 
 __all__ = ["VolterraSymError", "InvalidInputError", "NotApplicableError",
            "UnsupportedOrderError", "AccuracyNotReachedError", "ResourceLimitError",
-           "SimulationError", "UnusedOptionsWarning", "format_bytes"]
+           "SimulationError", "UnusedOptionsWarning", "format_bytes", "apart"]
 
 
 class VolterraSymError(Exception):
@@ -83,10 +83,21 @@ class SimulationError(VolterraSymError):
     """A Monte Carlo simulation failed (diverged, non-finite states, bad step)."""
 
 
-def format_bytes(n: float) -> str:
-    """``1536 -> '1.5 KiB'``."""
+def format_bytes(n: float, digits: int = 3) -> str:
+    """``1536 -> '1.5 KiB'`` (``digits`` significant digits)."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+            return f"{n:.{digits}g} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1024
-    return f"{n:.3g} PiB"
+    return f"{n:.{digits}g} PiB"
+
+
+def apart(estimate: float, limit: float, fmt=lambda x, d: f"{x:.{d}g}") -> tuple[str, str]:
+    """``estimate`` and ``limit`` shown with 3 significant digits, or as many more (up to
+    17) as make them differ: a refusal that reads "needs about 1e+13, more than the limit
+    1e+13" says nothing. ``fmt(x, digits)`` formats one number."""
+    for digits in range(3, 18):
+        a, b = fmt(estimate, digits), fmt(limit, digits)
+        if a != b:
+            return a, b
+    return a, b
