@@ -234,3 +234,18 @@ def test_the_quadrature_still_averages_observables_p0_can_average():
         assert dens.expectation(g).is_Float, g
     for g in (sp.exp(h**4), sp.exp(sp.exp(h)), sp.log(h), sp.sqrt(h)):
         assert not dens._decays_1d(g), g
+
+
+def test_simulate_leaves_no_results_file_when_its_figure_fails(tmp_path, monkeypatch, capsys):
+    """simulate --out A --plot B: the figure is drawn before A is written, so a figure that
+    cannot be drawn leaves neither file (A used to stay behind alone)."""
+    import volterra_sym.cli_montecarlo as cm
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(cm, "_plot_responses", broken)
+    out, plot = tmp_path / "r.json", tmp_path / "r.png"
+    assert main(M + ["--out", str(out), "--plot", str(plot)]) != 0
+    assert not out.exists() and not plot.exists()
+    assert list(tmp_path.iterdir()) == []               # no temporary file either
+    capsys.readouterr()

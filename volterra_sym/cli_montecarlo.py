@@ -618,14 +618,19 @@ def _simulate_state_noise(args, model, f, u, parsed, eps, times, st, out, plot, 
 def _emit_responses(args, doc: dict, out, plot, bar, times, eps, arrays, title: str,
                     header: str, bias_label: str) -> int:
     """Write ``doc`` (``--out``) and the figure (``--plot``), then print the JSON
-    (``--json``) or the table ``value ± se [bias]`` per ε (about 20 rows)."""
+    (``--json``) or the table ``value ± se [bias]`` per ε (about 20 rows). The figure is
+    drawn into its temporary file first and renamed onto ``--plot`` after ``--out`` is
+    written: a figure that cannot be drawn leaves neither file (the results were written
+    first and stayed behind alone)."""
     value, stderr, bias = arrays
     text = json.dumps(doc, indent=1)
-    if out is not None:
-        write_text_atomic(out, text + "\n")
-    if plot is not None:
-        with bar.stage("plot"), atomic_path(plot) as tmp:
-            _plot_responses(tmp, times, eps, value, stderr, title)
+    with contextlib.ExitStack() as files:
+        if plot is not None:
+            tmp = files.enter_context(atomic_path(plot))
+            with bar.stage("plot"):
+                _plot_responses(tmp, times, eps, value, stderr, title)
+        if out is not None:
+            write_text_atomic(out, text + "\n")
     bar.close()
     if out is not None:
         print(f"wrote {out}", file=sys.stderr)
