@@ -201,11 +201,12 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
     parts = (parity_responses(model, eps, times, paths, seed, expr=expr) if parity
              else [(None, None)])
     rows, extra = [], {}
+    u = input_for(model, expr)
     for part, mc_part in parts:
         out_part = series_residuals(model, "h1", order, eps=eps, times=times, n_paths=paths,
                                     dt=0.01, seed=seed, method="galerkin",
                                     engine_terms=terms, engine_terms_error=terms_error,
-                                    mc=mc_part, parity=part, u=input_for(model, expr))
+                                    mc=mc_part, parity=part, u=u)
         for row in result_rows(out_part):
             row["parity"] = part
             rows.append(row)

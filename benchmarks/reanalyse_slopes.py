@@ -56,13 +56,14 @@ def analyse(model, run: dict, parts: list, order: int, dt: float) -> list[dict]:
     T = np.array(run["terms"])
     Te = None if run.get("terms_error") is None else np.array(run["terms_error"])
     rows = []
+    u = input_for(model, _expr(run))
     for parity, p in parts:
         y, se, b = (np.array(p[k]) for k in ("mc_value", "mc_stderr", "mc_bias"))
         mc = CRNResponses(eps, times, y, se, y, se, b, np.full(times.size, np.nan),
                           run["paths"], dt, "stored", None, 0.0)
         out = series_residuals(model, "h1", order, eps=eps, times=times,
                                n_paths=run["paths"], engine_terms=T, engine_terms_error=Te,
-                               mc=mc, parity=parity, u=input_for(model, _expr(run)))
+                               mc=mc, parity=parity, u=u)
         for r in result_rows(out):
             r["parity"] = parity
             rows.append(r)
@@ -133,7 +134,7 @@ def main() -> None:
             if args.recompute_terms and "runs" in d and run.get("method") == "galerkin":
                 recompute_terms(model, run, order, args.degree, args.galerkin_paths,
                                 args.time_budget)
-            parts = [(None, run)] + list(run.get("parts", {}).items())
+            parts = [(None, run)] + list((run.get("parts") or {}).items())
             rows = analyse(model, run, parts, order, 0.01)
             if "runs" in d:      # bench_galerkin_slopes.py's agreement (its own definition)
                 dmax, ratio = series_agreement(run["terms"], run["terms_error"], run["eps"],

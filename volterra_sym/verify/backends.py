@@ -183,13 +183,12 @@ def check_series_terms(ctx: Context) -> list[Check]:
     if len(full) < 2:
         return []
     times = np.asarray(ctx.settings.times)
-    u = ctx.settings.input_function(ctx.model.m)
     terms, out = {}, []
     for method in full:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                terms[method] = ctx.H.series_terms(u, times, method=method)
+                terms[method] = ctx.H.series_terms(ctx.u, times, method=method)
         except Exception as exc:  # noqa: BLE001 - status by type
             out.append(error_check(f"backends: series terms [{method}]", GROUP, exc))
     for a_name, b_name in itertools.combinations([m for m in full if m in terms], 2):

@@ -85,6 +85,8 @@ class Context:
         self.model, self.order, self.settings = model, order, settings
         self.H = ResponseHierarchy(model, observable, order)
         self.f = self.H.f
+        #: the input of the series checks, ``u(t) -> (m,)`` (compiled once per run)
+        self.u = settings.input_function(model.m)
         self.methods: list[str] = []
         self.method_info: dict[str, str] = {}
         self.setup_checks: list[Check] = []

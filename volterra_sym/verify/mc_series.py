@@ -404,8 +404,7 @@ def _responses(ctx: Context) -> dict[str | None, CRNResponses | None]:
     :func:`~volterra_sym.montecarlo.integrators.state_noise_crn` (Euler–Maruyama with the
     model's own drift and noise, Richardson-extrapolated in ``dt``), initial states from
     :func:`~volterra_sym.density.sampling.stationary_sampler`."""
-    s = ctx.settings
-    u = s.input_function(ctx.model.m)
+    s, u = ctx.settings, ctx.u
     eps, times = np.asarray(s.eps, float), np.asarray(s.times, float)
     sim, combine = ((np.concatenate([eps, -eps]), parity_matrix(eps.size)) if s.parity
                     else (eps, None))
@@ -448,7 +447,7 @@ def check_mc_series(ctx: Context, plots: dict, progress=None) -> list[Check]:
                 ctx.model, ctx.f, ctx.order, eps=s.eps, times=s.times,
                 n_paths=s.series_paths, dt=s.dt, seed=s.seed + 10, method=ctx.series_method,
                 scheme=s.scheme, chunk_size=s.chunk_size, mc=mc, parity=part,
-                extra_orders=4 if s.parity else 2, u=s.input_function(ctx.model.m), **known)
+                extra_orders=4 if s.parity else 2, u=ctx.u, **known)
     except Exception as exc:  # noqa: BLE001 - status by type
         return [error_check("MC: series residual", GROUP, exc)]
     plots["series"] = outs[None]
