@@ -181,7 +181,10 @@ def test_tanh3_default_degree_rises_until_the_error_is_small(tmp_path):
 
 def test_error_estimates_are_honest_against_a_higher_degree():
     """Acceptance (issue 9): the reported error is above the actual error and within 100×
-    of it. The actual error of degrees 5–8 is taken against degree 11, whose own reported
+    of it. The actual error of degrees 5–7 is taken against degree 14 (degrees 5–8 against
+    11 until the ``galerkin_density`` measure compared with a window of lower degrees,
+    which raised the reference's estimate above half the difference; measured: 9.1e-3,
+    1.0e-2, 3.5e-3 reported for 8.7e-4, 2.4e-4, 1.6e-4 at degrees 5–7), whose own reported
     error ``r`` brackets it: the true error lies in ``[actual − r, actual + r]``; the
     estimate must be above the upper end and within 100× of the lower one (``r`` at most
     half the difference, so the bracket is informative)."""
@@ -189,9 +192,9 @@ def test_error_estimates_are_honest_against_a_higher_degree():
 
     hier = ResponseHierarchy(load_model("tanh3"), "h1", order=1)
     lags = np.array([0.5, 1.0, 2.0, 3.0])
-    ref = hier.kernel(0).evaluate(lags, method="galerkin", degree=11)
+    ref = hier.kernel(0).evaluate(lags, method="galerkin", degree=14)
     r = float(ref.error.max())
-    for degree in (5, 6, 8):
+    for degree in (5, 6, 7):
         res = hier.kernel(0).evaluate(lags, method="galerkin", degree=degree)
         actual = float(np.max(np.abs(res.values - ref.values)))
         est = float(res.error.max())
@@ -211,7 +214,8 @@ def test_second_order_error_is_not_taken_from_degree_one():
     constants, which ``Λ`` keeps and the next ``C·∇`` annihilates), so the truncation check
     leaves degree 1 out: K₂ at degree 3 was reported ± 3.8e-2 (its own size) for an actual
     error of 7e-5; now (degree 4: two informative lower degrees) the estimate covers the
-    error against degree 8 within 100×."""
+    error against degree 10 within 100× (degree 8's own estimate, 3.5e-6 since the window of
+    lower degrees, is no longer below a quarter of the difference, 1.4e-5)."""
     from volterra_sym.backends.galerkin import route
 
     model = _coupled3()
@@ -219,7 +223,7 @@ def test_second_order_error_is_not_taken_from_degree_one():
     assert route.estimable_degree(model, 2) == 4
     hier = ResponseHierarchy(model, "h1", order=2)
     lags = np.array([[1.0, 0.5], [2.0, 0.5], [3.0, 2.0]])
-    ref = hier.kernel((0, 0)).evaluate(lags, method="galerkin", degree=8)
+    ref = hier.kernel((0, 0)).evaluate(lags, method="galerkin", degree=10)
     res = hier.kernel((0, 0)).evaluate(lags, method="galerkin", degree=4)
     actual = float(np.abs(res.values - ref.values).max())
     est = float(res.error.max())

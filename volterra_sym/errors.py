@@ -18,7 +18,8 @@ computation failed or was refused for its cost).
 from __future__ import annotations
 
 __all__ = ["VolterraSymError", "InvalidInputError", "NotApplicableError",
-           "UnsupportedOrderError", "AccuracyNotReachedError", "ResourceLimitError",
+           "UnsupportedOrderError", "AccuracyNotReachedError", "TruncationCheckError",
+           "ResourceLimitError",
            "SimulationError", "UnusedOptionsWarning", "format_bytes", "apart"]
 
 
@@ -62,6 +63,17 @@ class AccuracyNotReachedError(VolterraSymError):
     def __init__(self, message: str, *, best=None, error=None, tol: float | None = None):
         super().__init__(message)
         self.best, self.error, self.tol = best, error, tol
+
+
+class TruncationCheckError(AccuracyNotReachedError):
+    """A lower degree ``degree`` of a truncation check (the values compared with, to
+    estimate the truncation error) could not be computed; ``usable`` is the lowest degree
+    whose check does not reach it. The asked-for degree itself may be fine: the default
+    degree ladders move on to ``usable``."""
+
+    def __init__(self, message: str, *, degree: int, usable: int, error=None):
+        super().__init__(message, error=error)
+        self.degree, self.usable = degree, usable
 
 
 class ResourceLimitError(VolterraSymError):

@@ -6,9 +6,12 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
 * truncation — the largest change of the same quantity at degrees ``d - 1`` and
   ``d - 2`` (``d - 2`` as well because parity can leave ``d - 1`` unchanged; a uniform
   bound per kernel: the largest difference over its lags); for models with the features of
-  docs/theory.md §10–§11 also ``d - 3`` (from ``d ≥ 6``) and the change is doubled
-  (:data:`FEATURE_SAFETY`), as it is for the ``galerkin_density`` measure
-  (:data:`DENSITY_SAFETY`: non-monotone convergence measured at n = 5). A quantity with
+  docs/theory.md §10–§11 (from ``d ≥ 6``) and on the ``galerkin_density`` measure the
+  degrees ``d - 1 … d - max(3, ⌈d/3⌉)`` (:func:`_lower_degrees`: plateaus over several
+  degrees) and the change is doubled (:data:`FEATURE_SAFETY`, :data:`DENSITY_SAFETY`:
+  non-monotone convergence measured at n = 3 and 5); a lower degree that cannot be
+  computed refuses the degree with :class:`~volterra_sym.errors.TruncationCheckError`
+  (the default ladders move on to a degree whose check stays above it). A quantity with
   ``N ≥ 2`` kicks is not compared with degree 1, where it is identically zero
   (:func:`_informative_from`); with no lower degree left the estimate is the value itself;
   a degree at which parity leaves it zero is refused (:func:`least_degree`), and so is a
@@ -71,6 +74,7 @@ from ...errors import (
     InvalidInputError,
     NotApplicableError,
     ResourceLimitError,
+    TruncationCheckError,
     UnusedOptionsWarning,
 )
 from ...hierarchy.propagation import walk_kernels
@@ -478,7 +482,7 @@ def _lower(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kick
     (``galerkin_density``) — a full assembly with the lower-degree density, so that the
     check sees the density's truncation as well."""
     out = []
-    for dl in _lower_degrees(model, asm.degree):
+    for dl in _lower_degrees(model, asm.degree, asm.measure.kind):
         if dl < 1:
             continue
         if asm.measure.kind == "galerkin_density":
@@ -536,16 +540,22 @@ def slow_convergence_factor(now: float, before: float) -> float:
 
 
 # ---------------------------------------------------------------------- kernels
-def _lower_degrees(model: SRNN, degree: int) -> tuple[int, ...]:
+def _lower_degrees(model: SRNN, degree: int, measure_kind: str = "") -> tuple[int, ...]:
     """Degrees of the truncation check: ``d - 1`` and ``d - 2`` (parity can hide ``d - 1``
-    changes); with the features of docs/theory.md §10–§11 ``d - 1 … d - w``,
-    ``w = max(3, ⌈d/3⌉)`` (the coefficients ``a^{(j)}(z)`` and skewed densities of ``σ(h)``
-    make the convergence plateau over several degrees, the longer the higher the degree:
-    measured on noisy_tanh1d, K₁'s actual error stays at 1.1–1.6e-3 from degree 10 to 13,
-    where ``d - 1 … d - 3`` under-estimated it 1.4-fold; only from ``d ≥ 6``: a basis of
-    degree ≤ 2 does not resolve the dynamics and its change says nothing about the
-    truncation at ``d``)."""
-    if model.features and degree >= 6:
+    changes); ``d - 1 … d - w``, ``w = max(3, ⌈d/3⌉)``, with the features of
+    docs/theory.md §10–§11 (from ``d ≥ 6``: a basis of degree ≤ 2 does not resolve the
+    dynamics and its change says nothing about the truncation at ``d``) and on the
+    ``galerkin_density`` measure (any ``d``). Both converge in plateaus over several
+    degrees, the longer the higher the degree. With σ(h) (the coefficients ``a^{(j)}(z)``
+    and skewed densities): measured on noisy_tanh1d, K₁'s actual error stays at 1.1–1.6e-3
+    from degree 10 to 13, where ``d - 1 … d - 3`` under-estimated it 1.4-fold. With the
+    density truncated at the basis degree: measured on a 3-unit tanh network of independent
+    units against the 1-D spectral route, K₃ at degree 14 was 3.8× and ``T_5`` at degree 11
+    2.4× its estimate from ``d - 1, d - 2`` (doubled); over the window, doubled, every
+    K₁–K₃ and ``T_0 … T_6`` at degrees 8–15 (n = 3 at two gains, n = 4 and 5) was within
+    0.79 of its estimate but ``T_6`` at degree 11, 1.16 (``d − N = 5``: the plateau of
+    :data:`SERIES_DENSITY_MARGIN`)."""
+    if (model.features and degree >= 6) or measure_kind == "galerkin_density":
         return tuple(degree - j for j in range(1, max(3, -(-degree // 3)) + 1))
     return (degree - 1, degree - 2)
 
@@ -772,7 +782,29 @@ class _Systems:
     rate: tuple[int, GalerkinSystem] | None = None
 
 
-def _systems(asm: _Assembled, lows: list[tuple[int, Sums]], what: str,
+def _low_system(model: SRNN, asm: _Assembled, dl: int, sums: Sums, what: str
+                ) -> GalerkinSystem:
+    """The system of the truncation check's lower degree ``dl``; one that cannot be built
+    (a growing mode: the density of a low degree can be too coarse for the generator —
+    measured on a 3-unit tanh network of gains up to 1.44, degree 4 of the
+    ``galerkin_density`` measure while degrees 5–15 were stable) raises
+    :class:`~volterra_sym.errors.TruncationCheckError` naming the lowest degree whose check
+    stays above ``dl``."""
+    try:
+        return build_system(sums, *orthonormaliser(sums.G),
+                            what + f" (truncation check, degree {dl})", asm.pairing)
+    except AccuracyNotReachedError as exc:
+        usable = asm.degree + 1
+        while min(_lower_degrees(model, usable, asm.measure.kind)) <= dl:
+            usable += 1
+        raise TruncationCheckError(
+            f"{what}: the truncation check compares with degree {dl}, which cannot be "
+            f"computed ({exc}); without it degree {asm.degree} has no error estimate: use "
+            f"degree >= {usable} (its check starts above degree {dl})",
+            degree=dl, usable=usable, error=exc.error) from exc
+
+
+def _systems(model: SRNN, asm: _Assembled, lows: list[tuple[int, Sums]], what: str,
              rate: tuple[int, Sums] | None = None) -> _Systems:
     """:class:`_Systems` of ``asm`` and the lower-degree sums ``lows``, each system and
     basis built once per assembly (kept with it in the model's derived-data cache, so that
@@ -787,9 +819,8 @@ def _systems(asm: _Assembled, lows: list[tuple[int, Sums]], what: str,
     Q, condG = built("Q", lambda: orthonormaliser(asm.total.G))
     return _Systems(
         built(("total",), lambda: build_system(asm.total, Q, condG, what, asm.pairing)),
-        [(dl, built(("low", dl), lambda s=s, dl=dl: build_system(
-            s, *orthonormaliser(s.G), what + f" (truncation check, degree {dl})",
-            asm.pairing))) for dl, s in lows],
+        [(dl, built(("low", dl), lambda s=s, dl=dl: _low_system(model, asm, dl, s, what)))
+         for dl, s in lows],
         [built(("jackknife", i), lambda i=i: build_system(
             asm.replicates[i], None if Q.shape[1] == Q.shape[0] and condG <= RAW_COND_G
             else Q, condG,
@@ -823,7 +854,7 @@ def _at_degree(model, f, graph, reqs, degree, opts):
             f"with would all be 0; use degree >= {need}", param="degree")
     kicks = _request_kicks(reqs)
     asm = _assemble(model, f, degree, opts, kicks)
-    systems = _systems(asm, _lower(model, f, asm, opts, kicks),
+    systems = _systems(model, asm, _lower(model, f, asm, opts, kicks),
                        f"galerkin kernels at degree {degree}",
                        _rate_low(model, f, asm, opts, kicks))
     system = systems.total
@@ -891,11 +922,12 @@ def _conditioned_degree(model: SRNN, f: sp.Expr, opts: GalerkinOptions, kicks,
 #: is above this (relative to the largest ``|value|`` asked for), the truncation part
 #: dominates it, and the next degree's :func:`estimated_seconds` are at most
 #: :data:`LADDER_SECONDS`; the best degree reached is returned with its own estimate (no
-#: refusal: no accuracy was asked for). 0.6 s of :func:`estimated_seconds` stops the ladders
-#: where the earlier cost model (2 s of a 2–7× pessimistic estimate) stopped them: ``tanh3``
-#: at degree 10, a 4-unit network at 6, ``noisy_rnn4`` at 5
+#: refusal: no accuracy was asked for). 1.0 s of :func:`estimated_seconds` stops ``tanh3``
+#: at degree 12 (0.6 s stopped it at 10 or 11, which since the ``galerkin_density``
+#: measure's window of lower degrees (:func:`_lower_degrees`) left its K₁ at lag 2 with an
+#: estimate of 1.9 % of the value: 0.6 % at degree 12)
 DEFAULT_TARGET = 1e-3
-LADDER_SECONDS = 0.6
+LADDER_SECONDS = 1.0
 
 
 def _relative(out) -> tuple[float, float]:
@@ -916,6 +948,11 @@ def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
     while True:
         try:
             out, parts, _ = _at_degree(model, f, graph, reqs, degree, opts)
+        except TruncationCheckError as exc:
+            if best is not None:
+                return best
+            degree = _past_check(model, degree, opts, exc)
+            continue
         except (ResourceLimitError, AccuracyNotReachedError):
             if best is None:
                 raise
@@ -928,6 +965,16 @@ def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
                 or estimated_seconds(model, degree + 1, opts, sampling=False) > LADDER_SECONDS):
             return best
         degree += 1
+
+
+def _past_check(model: SRNN, degree: int, opts: GalerkinOptions,
+                exc: TruncationCheckError) -> int:
+    """The default ladders' next degree when the first one's truncation check failed at a
+    lower degree: the lowest degree whose check stays above it, if its
+    :func:`estimated_seconds` are within the time budget (else ``exc`` is raised)."""
+    if exc.usable > MAX_DEGREE or estimated_seconds(model, exc.usable, opts) > opts.seconds:
+        raise exc
+    return exc.usable
 
 
 def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
@@ -960,6 +1007,10 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
         last = time.perf_counter()
         try:
             out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
+        except TruncationCheckError:
+            if opts.tol is None:
+                raise
+            continue                  # a higher degree's check may stay above it
         except ResourceLimitError as exc:
             if best is None or opts.tol is None:
                 raise
@@ -1027,6 +1078,13 @@ def _stopped_by(degree: int, exc: ResourceLimitError) -> str:
 #: default degree 14 (``verify tanh1d --order 10`` failed its spectral-vs-galerkin check);
 #: from ``d − N ≥ 6`` every ``T_N`` (N ≤ 12) was within 0.05–0.72 of its estimate
 SERIES_DEGREE_MARGIN = 8
+#: the same margin on the ``galerkin_density`` measure (3 ≤ n ≤ 5) where its degree is
+#: estimated within the time budget: on a 3-unit tanh network of independent units against
+#: the 1-D spectral route, ``T_6`` for ``sin 2t`` stayed 8.5e-4 off at degrees 7–11 (above
+#: ``|T_6|`` = 3.3e-4) and at degree 11 was 1.16× its estimate over the lower degrees'
+#: window; from ``d − N ≥ 6`` every ``T_N`` (N ≤ 6, degrees 12–15, n = 3 and 4, two gains)
+#: was within 0.79 of its estimate
+SERIES_DENSITY_MARGIN = 6
 
 
 def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) -> SeriesTerms:
@@ -1052,6 +1110,11 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
             and _measure_kind(model, degree, opts)[0] in ("q1d", "grid"):
         degree = max(degree, _conditioned_degree(model, f, opts, kicks,
                                                  start=order + SERIES_DEGREE_MARGIN))
+    margin = order + SERIES_DENSITY_MARGIN
+    if opts.degree is None and opts.tol is None and degree < margin \
+            and _measure_kind(model, margin, opts)[0] == "density" \
+            and estimated_seconds(model, margin, opts) <= opts.seconds:
+        degree = max(degree, _conditioned_degree(model, f, opts, kicks, start=margin))
     # the time integrations of every degree tried under one budget
     deadline = Deadline(opts.seconds, f"the galerkin series up to t = {float(times[-1]):.6g} "
                         f"at order {order}", "request a shorter time span (t_max), a slower "
@@ -1062,6 +1125,11 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     while True:
         try:
             res = _series_at_degree(model, f, order, u, times, degree, opts, kicks, deadline)
+        except TruncationCheckError as exc:
+            if best is not None:
+                return best
+            degree = _past_check(model, degree, opts, exc)
+            continue
         except (ResourceLimitError, AccuracyNotReachedError):
             if best is None:
                 raise
@@ -1088,7 +1156,7 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     asm = _assemble(model, f, degree, opts, kicks)
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks)
-    systems = _systems(asm, low_sums, f"galerkin series at degree {degree}",
+    systems = _systems(model, asm, low_sums, f"galerkin series at degree {degree}",
                        _rate_low(model, f, asm, opts, kicks))
     mean, mean_err = _paired_mean(model, asm, systems) if asm.pairing == "stationary" \
         else _mean(asm, low_sums)
@@ -1180,7 +1248,9 @@ def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
           ) -> tuple[float, float]:
     """``<f>_0 = F_0`` (the first basis function is the constant 1) and its error: the
     batch spread of a sampled measure, the change against the lower-degree densities of a
-    ``galerkin_density`` measure, else rounding (plus a tabulated density's weight error)."""
+    ``galerkin_density`` measure (times :data:`DENSITY_SAFETY`: on a 3-unit tanh network
+    ``<f>_0`` at degree 10 was 1.14× its undoubled change off the 1-D spectral route), else
+    rounding (plus a tabulated density's weight error)."""
     val = float(asm.total.F[0])
     if asm.batches:
         b = np.array([s.F[0] for s in asm.batches])
@@ -1189,7 +1259,7 @@ def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
         rnd = 64 * np.finfo(float).eps * max(abs(val), 1.0)
         if not lows:         # no lower degree left: the value itself (module docstring)
             return val, abs(val) + rnd
-        return val, max(abs(val - float(s.F[0])) for _, s in lows) + rnd
+        return val, DENSITY_SAFETY * max(abs(val - float(s.F[0])) for _, s in lows) + rnd
     # a tabulated density (σ(h), docs/theory.md §11): its weights' error times max |f|
     werr = asm.measure.details.get("weight_error", 0.0) * asm.extra.get("f_max", 0.0)
     return val, 64 * np.finfo(float).eps * max(abs(val), 1.0) + werr
@@ -1229,7 +1299,7 @@ def _mean0(model: SRNN, f: sp.Expr) -> tuple[float, float]:
     asm = _assemble(model, f, degree, opts)
     lows = _lower(model, f, asm, opts, [])
     if asm.pairing == "stationary":
-        return _paired_mean(model, asm, _systems(asm, lows,
+        return _paired_mean(model, asm, _systems(model, asm, lows,
                                                  f"galerkin <f>_0 at degree {degree}"))
     return _mean(asm, lows)                  # as T_0 of the series
 
