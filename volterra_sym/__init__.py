@@ -20,7 +20,7 @@ _EXPORTS = {
     "VolterraSymError": "errors", "InvalidInputError": "errors",
     "NotApplicableError": "errors", "UnsupportedOrderError": "errors",
     "AccuracyNotReachedError": "errors", "ResourceLimitError": "errors",
-    "TruncationCheckError": "errors",
+    "TruncationCheckError": "errors", "DivergentAverageError": "errors",
     "SimulationError": "errors",
     "Estimate": "results", "KernelValues": "results", "SeriesTerms": "results",
     "PartialSums": "results",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 __all__ = ["VolterraSymError", "InvalidInputError", "NotApplicableError",
            "UnsupportedOrderError", "AccuracyNotReachedError", "TruncationCheckError",
+           "DivergentAverageError",
            "ResourceLimitError",
            "SimulationError", "UnusedOptionsWarning", "format_bytes", "apart"]
 
@@ -36,6 +37,11 @@ class InvalidInputError(VolterraSymError, ValueError):
     def __init__(self, message: str, *, param: str | None = None):
         super().__init__(message)
         self.param = param
+
+
+class DivergentAverageError(InvalidInputError):
+    """The observable has no stationary average: ``<f>_0 = ∞`` (it outgrows the tail of
+    ``p0``), so none of its kernels or series terms exists either."""
 
 
 class NotApplicableError(VolterraSymError):

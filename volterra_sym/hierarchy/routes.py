@@ -32,7 +32,13 @@ import numpy as np
 import sympy as sp
 
 from ..budget import blas_threads
-from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
+from ..density.tails import average_diverges
+from ..errors import (
+    DivergentAverageError,
+    InvalidInputError,
+    NotApplicableError,
+    UnsupportedOrderError,
+)
 from .propagation import prefix_graph
 
 __all__ = ["register_route", "get_route", "select_route", "available_routes",
@@ -113,6 +119,9 @@ def select_route(model, f: sp.Expr, method: str, what: str):
     if not isinstance(method, str):
         raise InvalidInputError(f"method must be a string, got {type(method).__name__}",
                                 param="method")
+    diverges = average_diverges(model, f) if model.is_numeric else None
+    if diverges is not None:
+        raise DivergentAverageError(f"{what}: {diverges}", param="f")
     if method != "auto":
         route = get_route(method)
         reason = _applies(route, model, f)

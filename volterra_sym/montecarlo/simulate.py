@@ -48,7 +48,8 @@ import sympy as sp
 
 from ..arrays import check_flag, check_int, positive_number, real_array, state_points
 from ..budget import check_count, check_memory
-from ..errors import InvalidInputError, SimulationError
+from ..density.tails import average_diverges
+from ..errors import DivergentAverageError, InvalidInputError, SimulationError
 from ..model import SRNN, check_model
 from ..model.noise import FEATURE_STATE_NOISE
 from .distributed import check_client, map_chunks
@@ -108,7 +109,9 @@ def compile_observable(model: SRNN, observable=None) -> Callable[[np.ndarray], n
     (:func:`~volterra_sym.arrays.state_points`, ``param="x"``); an observable that is NaN
     or infinite at a finite state (e.g. ``sqrt(-1 - h1**2)``, or a callable returning NaN)
     is an :class:`~volterra_sym.errors.InvalidInputError` naming ``observable`` (it made the
-    estimates NaN silently, or a kick run report a divergence).
+    estimates NaN silently, or a kick run report a divergence), and so is one without an
+    average (:class:`~volterra_sym.errors.DivergentAverageError`, e.g. ``exp(exp(h1))``:
+    :func:`~volterra_sym.density.tails.average_diverges`).
     """
     check_model(model)
     if callable(observable) and not isinstance(observable, sp.Basic):
@@ -122,6 +125,11 @@ def compile_observable(model: SRNN, observable=None) -> Callable[[np.ndarray], n
         raise InvalidInputError(f"observable {expr} has free symbols "
                                 f"{sorted(map(str, extra))} besides the state "
                                 f"{', '.join(map(str, model.h))}", param="observable")
+    diverges = average_diverges(model, expr) if model.is_numeric else None
+    if diverges is not None:
+        raise DivergentAverageError(f"observable: {diverges} (nor does E f(h_t) at any t > 0: "
+                                    "sample means of it only grow with the paths)",
+                                    param="observable")
     lam = sp.lambdify(model.h, expr, "numpy")
     n = model.n
 

@@ -26,7 +26,12 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from ..density import stationary_density
-from ..errors import NotApplicableError, ResourceLimitError, VolterraSymError
+from ..errors import (
+    DivergentAverageError,
+    NotApplicableError,
+    ResourceLimitError,
+    VolterraSymError,
+)
 from ..hierarchy import ResponseHierarchy
 from ..model import SRNN
 from .atomic import write_bytes_atomic
@@ -362,6 +367,9 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
             # route's value, named, with its error where the route gives one
             try:
                 est = hier.mean0("auto")
+            except DivergentAverageError:
+                out.append(_eq(r"\langle f\rangle_0 = \infty\quad\text{($f$ grows faster "
+                               r"than the Gaussian tail of $p_0$ decays: no average exists)}"))
             except VolterraSymError as exc:
                 out.append("$\\langle f\\rangle_0$ has no closed form here and no numeric "
                            f"route gives it ({type(exc).__name__}).\n")
