@@ -70,7 +70,7 @@ from volterra_sym.model.catalogue import load_model  # noqa: E402
 from volterra_sym.montecarlo import crn_responses, parity_matrix, parity_parts  # noqa: E402
 from volterra_sym.verify import series_residuals  # noqa: E402
 from volterra_sym.verify.mc_series import sine_input  # noqa: E402
-from volterra_sym.verify.settings import RICHARDSON_REL  # noqa: E402
+from volterra_sym.verify.settings import DEFAULT_INPUT, RICHARDSON_REL  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -228,7 +228,7 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
             "mc_bias": np.asarray(mc.bias).tolist(),
             "series_vs_mc_max_ratio": max_ratio, "series_vs_mc_max_abs": max_abs,
             "method": out["method"], "seconds": wall, "radius": out["radius"],
-            "bias": bias, "input": expr or "sin(2*t)", "degree": degree,
+            "bias": bias, "input": expr or DEFAULT_INPUT, "degree": degree,
             "galerkin_paths": galerkin_paths,
             "galerkin_measure": None if res is None else res.details.get("measure"),
             "paths_needed": need, "parts": extra or None,

@@ -51,6 +51,7 @@ from ..montecarlo.crn import check_amplitudes
 from ..montecarlo.integrators import state_noise_crn
 from .context import Context, fmt
 from .settings import (
+    DEFAULT_INPUT,
     FAIL,
     NEXT_ORDER,
     NOISE_FLOOR,
@@ -66,6 +67,7 @@ from .settings import (
     agreement_status,
     annotate,
     error_check,
+    input_on_channels,
     resolution,
 )
 
@@ -75,10 +77,9 @@ GROUP = "mc-series"
 
 
 def sine_input(m: int) -> Callable[[float], np.ndarray]:
-    """``u_k(t) = sin(2t)`` on every channel."""
-    def u(t):
-        return np.full(m, math.sin(2.0 * float(t)))
-    return u
+    """``u_k(t) = sin(2t)`` on every channel: :data:`~.settings.DEFAULT_INPUT`, the default
+    of ``Settings.input`` too."""
+    return input_on_channels(DEFAULT_INPUT, m, "input")
 
 
 def fit_slope(eps, r, se) -> tuple[float, float]:

@@ -24,7 +24,8 @@ from ..montecarlo.integrators import SCHEMES
 from ..montecarlo.simulate import time_indices
 from ..parsing import compile_time_function
 
-__all__ = ["PASS", "FAIL", "SKIP", "WEAK", "RESOLVE_FRACTION", "Resolution", "resolution",
+__all__ = ["DEFAULT_INPUT", "input_on_channels",
+           "PASS", "FAIL", "SKIP", "WEAK", "RESOLVE_FRACTION", "Resolution", "resolution",
            "agreement_status", "annotate", "NOT_APPLICABLE", "REFUSED_COST", "REFUSED_ACCURACY",
            "UNRESOLVED", "UNCLASSIFIED", "SKIP_CAUSES", "cause_of", "worst_cause", "blocking",
            "VerificationIncompleteError", "REL_FLOOR", "SLOPE_TOL", "NOISE_FLOOR", "NEXT_ORDER",
@@ -84,6 +85,21 @@ class VerificationIncompleteError(VerificationFailedError):
 
 
 # ====================================================================== settings
+#: the input of the series checks unless the user gives one (``--input``)
+DEFAULT_INPUT = "sin(2*t)"
+
+
+def input_on_channels(text: str, m: int, name: str = "settings.input"
+                      ) -> Callable[[float], np.ndarray]:
+    """``u(t) -> (m,)``: the expression ``text`` in ``t`` (whitelist parser) on each of the
+    ``m`` channels."""
+    u = compile_time_function(text, name)
+
+    def on_every_channel(t: float) -> np.ndarray:
+        return np.full(m, u(float(t)))
+    return on_every_channel
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything that fixes the numbers of a run (written to ``verify.json``); checked
@@ -111,7 +127,7 @@ class Settings:
     parity: bool = False
     #: the input ``u_k(t)`` of the series checks on every channel: an expression in ``t``
     #: (the whitelist parser), smooth and bounded on ``[0, max(times)]``
-    input: str = "sin(2*t)"
+    input: str = DEFAULT_INPUT
 
     def __post_init__(self):
         """Refuse settings that no check could run with (an :class:`InvalidInputError`
@@ -174,11 +190,7 @@ class Settings:
 
     def input_function(self, m: int) -> Callable[[float], np.ndarray]:
         """``u(t) -> (m,)``: :attr:`input` on each of the ``m`` channels."""
-        u = compile_time_function(self.input, "settings.input")
-
-        def on_every_channel(t: float) -> np.ndarray:
-            return np.full(m, u(float(t)))
-        return on_every_channel
+        return input_on_channels(self.input, m)
 
 
 def settings_for(quick: bool, seed: int, n: int = 1) -> Settings:
