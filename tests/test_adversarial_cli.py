@@ -252,3 +252,18 @@ def test_simulate_leaves_no_results_file_when_its_figure_fails(tmp_path, monkeyp
     assert not out.exists() and not plot.exists()
     assert list(tmp_path.iterdir()) == []               # no temporary file either
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv", [S, M], ids=["series", "simulate"])
+def test_an_eps_figure_has_no_translucent_artists(tmp_path, capsys, caplog, argv):
+    """PostScript has no transparency: ``--plot fig.eps`` printed matplotlib's 'The
+    PostScript backend does not support transparency' on stderr, and simulate's ±2 s.e.
+    bands (alpha 0.25, drawn after the curves) came out opaque over them. Grids, legends
+    and bands are opaque colours now (reports.plots.blend), the bands under the curves."""
+    fig = tmp_path / "fig.eps"
+    with caplog.at_level("WARNING"):
+        code, _, err = run(capsys, *argv, "--plot", fig)
+    assert code == 0, err
+    assert not [r for r in caplog.records if "transparency" in r.getMessage()]
+    assert "transparency" not in err
+    assert fig.read_bytes().startswith(b"%!PS")

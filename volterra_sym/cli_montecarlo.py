@@ -549,20 +549,22 @@ def _response_times(args, dt: float) -> np.ndarray:
 
 
 def _plot_responses(path, times, eps, value, stderr, title: str) -> None:
-    from .reports.plots import _pyplot
+    from .reports.plots import GRID, _pyplot, blend
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
     for e, v, s in zip(eps, value, stderr, strict=True):
-        line, = ax.plot(times, v, lw=1.4, label=f"ε = {e:g}")
-        ax.fill_between(times, v - 2 * s, v + 2 * s, color=line.get_color(), alpha=0.25,
-                        lw=0)
+        line, = ax.plot(times, v, lw=1.4, label=f"ε = {e:g}", zorder=3)
+        # opaque bands under the lines: PostScript has no transparency (an .eps drew them
+        # opaque over the curves)
+        ax.fill_between(times, v - 2 * s, v + 2 * s, color=blend(line.get_color(), 0.25),
+                        lw=0, zorder=1)
     ax.axhline(0.0, color="k", lw=0.6)
     ax.set_xlabel("t")
     ax.set_ylabel(r"$\mathbb{E} f(h^\varepsilon_t) - \mathbb{E} f(h^0_t)$  (± 2 se)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, framealpha=1.0)
+    ax.grid(**GRID)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

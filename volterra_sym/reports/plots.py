@@ -8,7 +8,21 @@ import numpy as np
 
 from ..errors import InvalidInputError
 
-__all__ = ["plot_series"]
+__all__ = ["plot_series", "blend", "GRID"]
+
+#: grid lines: a solid light grey (no transparency — nor in legends, framealpha=1 —, which
+#: PostScript cannot draw: an
+#: ``.eps`` figure printed "The PostScript backend does not support transparency" on stderr
+#: and rendered translucent artists opaque)
+GRID = {"color": "0.88", "lw": 0.6}
+
+
+def blend(color, alpha: float) -> tuple[float, float, float]:
+    """``color`` at opacity ``alpha`` over white, as an opaque colour
+    (``1 − α(1 − rgb)``): the same look in every format, ``.eps`` included."""
+    from matplotlib.colors import to_rgb
+
+    return tuple(1.0 - alpha * (1.0 - c) for c in to_rgb(color))
 
 
 def _pyplot():
@@ -65,8 +79,8 @@ def plot_series(times: np.ndarray, partial_sums: np.ndarray, path: str | Path, *
     ax.set_xlabel("t")
     ax.set_ylabel(r"$\mathbb{E} f(h_t)$")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, framealpha=1.0)
+    ax.grid(**GRID)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .plots import _pyplot
+from .plots import GRID, _pyplot, blend
 
 __all__ = ["plot_kernels", "plot_residuals"]
 
@@ -67,8 +67,8 @@ def plot_kernels(ctx, plots: dict, path) -> Path:
         ax.set_xlabel("lag σ")
         ax.set_title(f"order 1, {d['n_paths']} paths × {d['n_origins']} origins, "
                      f"dt={d['dt']:g}", fontsize=9)
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, framealpha=1.0)
+        ax.grid(**GRID)
     if 2 in have:
         d = plots["kernel2"]
         lags = np.asarray(d["lags"], float)
@@ -103,8 +103,8 @@ def plot_kernels(ctx, plots: dict, path) -> Path:
                             mfc="none", color=c, ms=6)
             ax.set_xlabel("lag σ")
             ax.set_title(f"order 2, {title}; MC {d['estimator']} ±2 s.e.", fontsize=9)
-            ax.legend(fontsize=7)
-            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, framealpha=1.0)
+            ax.grid(**GRID)
     fig.suptitle(f"{ctx.model.name}: f = {ctx.f}", fontsize=10)
     return _save(fig, plt, path)
 
@@ -142,7 +142,7 @@ def plot_residuals(series: dict | None, path, *, title: str = "") -> Path:
         p = res["expected"]
         anchor = int(np.argmax(eps * used)) if used.any() else len(eps) - 1
         ref = r[anchor] * (eps / eps[anchor]) ** p
-        ax.plot(eps, ref, "--", color=c, lw=1, alpha=0.8,
+        ax.plot(eps, ref, "--", color=blend(c, 0.8), lw=1,
                 label=rf"reference $\varepsilon^{{{p}}}$")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -150,6 +150,6 @@ def plot_residuals(series: dict | None, path, *, title: str = "") -> Path:
     ax.set_ylabel(r"$|\,$MC $- \sum_{N\leq M} \varepsilon^N T_N\,|$")
     ax.set_title(f"{title}\n{mc.n_paths} CRN paths, dt={mc.dt:g} (Richardson), "
                  f"{series['method']}; dotted: 3 s.e.", fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, framealpha=1.0)
+    ax.grid(which="both", **GRID)
     return _save(fig, plt, path)
