@@ -118,3 +118,28 @@ def test_kernels_of_independent_units_past_an_unstable_lower_degree(order):
     res = hier.kernel(key).evaluate(lags, method="galerkin")
     assert res.details["route"]["degree"] >= 8
     assert np.all(np.abs(np.asarray(res) - ref) <= np.asarray(res.error))
+
+
+def test_tol_climbs_past_degrees_that_fail_and_refuses_what_it_cannot_vouch_for():
+    """Three independent bistable units (gain 1.6): degree 3, where the tol ladder starts,
+    has a growing mode, and the ladder stopped there ('lower the degree') although degrees
+    5–16 are stable. It now goes on, and where tol is out of reach it refuses with the best
+    value, which is within its estimate of the 1-D sum (2.4762, 1.7131 by the spectral
+    route)."""
+    from volterra_sym import SRNN, AccuracyNotReachedError
+
+    n = 3
+    model = SRNN(np.eye(n), 1.6 * np.eye(n), np.ones((n, 1)), 0.6 * np.eye(n),
+                 b=[0.0, 0.05, -0.05], activation="tanh")
+    units = [SRNN(np.eye(1), [[1.6]], np.ones((1, 1)), 0.6 * np.eye(1), b=[b],
+                  activation="tanh") for b in (0.0, 0.05, -0.05)]
+    lags = np.array([[0.5], [2.0]])
+    ref = sum(np.asarray(ResponseHierarchy(m, "h1", 1).kernel(0).evaluate(
+        lags, method="spectral")) for m in units)
+    hier = ResponseHierarchy(model, "h1 + h2 + h3", 1)
+    with pytest.raises(AccuracyNotReachedError) as info:
+        hier.kernel(0).evaluate(lags, method="galerkin", tol=1e-3, time_budget=6)
+    assert "best relative error estimate" in str(info.value)
+    value, error, details = info.value.best[(0,)]
+    assert details["degree"] >= 8
+    assert np.all(np.abs(value - ref) <= error)

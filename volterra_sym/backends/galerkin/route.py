@@ -986,14 +986,14 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     reqs = {_normalise_key(k): np.asarray(v, dtype=float) for k, v in requests.items()}
     if opts.degree is None and opts.tol is None:
         return _default_ladder(model, f, graph, reqs, opts)
-    best = None
+    best = failed = None
     need = _kernels_need(model, reqs)
     stop = f"the largest degree {MAX_DEGREE}"
     start = last = time.perf_counter()
     for degree in _degrees(model, f, opts):
         if opts.degree is None and degree < need:
             continue
-        if best is not None:      # the budget holds for the whole ladder, not each degree
+        if best is not None or failed is not None:   # the budget holds for the whole ladder
             now = time.perf_counter()
             spent = now - start
             # a degree costs at least what the one below it took (the cost model leaves out
@@ -1007,24 +1007,34 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
         last = time.perf_counter()
         try:
             out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
-        except TruncationCheckError:
-            if opts.tol is None:
-                raise
-            continue                  # a higher degree's check may stay above it
         except ResourceLimitError as exc:
             if best is None or opts.tol is None:
                 raise
             stop = _stopped_by(degree, exc)
             break
         except AccuracyNotReachedError as exc:
-            if opts.tol is None or best is None:
+            if opts.tol is None:
                 raise
+            if best is None:
+                # a low degree can fail where higher ones do not (a growing mode of a basis
+                # too coarse for two wells: independent tanh units of gain 1.6 at degree 3;
+                # a truncation check reaching an unstable lower degree): go on
+                failed = exc
+                continue
             stop = f"degree {degree} failed ({exc})"
             break
         rel, scale = _relative(out)
         best = (out, parts, info, rel, scale)
         if opts.tol is None or rel <= opts.tol:
             return out
+    if best is None:
+        if failed is None:
+            raise AccuracyNotReachedError(f"galerkin: tol={opts.tol:g}: no degree was tried "
+                                          f"(stopped by {stop})", tol=opts.tol)
+        raise AccuracyNotReachedError(
+            f"galerkin: tol={opts.tol:g} not reached: no degree up to the stop ({stop}) gave "
+            f"a value; the last failure: {failed}", error=failed.error, tol=opts.tol) \
+            from failed
     out, parts, info, rel, scale = best
     raise AccuracyNotReachedError(
         f"galerkin: tol={opts.tol:g} not reached: best relative error estimate {rel:.2g} at "

@@ -391,8 +391,9 @@ def build_system(sums: Sums, Q: np.ndarray | None, cond_G: float, what: str,
     if growth > 1e-8 * scale:
         raise AccuracyNotReachedError(
             f"{what}: the Galerkin generator has a growing mode (Re λ = {growth:.3g}): the "
-            "averages are too noisy or the basis too large for this measure; add paths or "
-            "lower the degree", error=growth)
+            "averages are too noisy, or the basis too large for this measure or too coarse "
+            "for p0 (degree 3 of three two-well units while degrees 5–16 were stable); add "
+            "paths or try another degree", error=growth)
     lam = lam.copy()
     lam[j0] = 0.0
     p = V.T @ m
