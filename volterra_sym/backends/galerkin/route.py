@@ -553,7 +553,7 @@ def _lower_degrees(model: SRNN, degree: int, measure_kind: str = "") -> tuple[in
     density truncated at the basis degree: measured on a 3-unit tanh network of independent
     units against the 1-D spectral route, K₃ at degree 14 was 3.8× and ``T_5`` at degree 11
     2.4× its estimate from ``d - 1, d - 2`` (doubled); over the window (tripled,
-    :data:`DENSITY_SAFETY`) every K₁–K₃ and ``T_0 … T_6`` at degrees 4–15 was within 0.82
+    :data:`DENSITY_SAFETY`) every K₁–K₃ and ``T_0 … T_6`` at degrees 4–15 was within 0.94
     of its estimate (n = 3 at two gains, n = 4, 5) but ``T_2`` and K₂ at degrees 6 and 5,
     1.03 and 1.01 (benchmarks/check_galerkin_independent_units.py)."""
     if (model.features and degree >= 6) or measure_kind == "galerkin_density":
