@@ -48,6 +48,16 @@ break the near-odd symmetry of the seed-0 drift while keeping its nonlinearity a
         --eps 0.1 0.13 0.17 0.22 0.28 0.36 0.46 0.58 0.74 0.9 --seed 11 --tag _bq_sin_deg6_1600k
 
 (``--input "tanh(t)**2" --tag _bq_tanh2_deg6_1600k``: M = 1, 2 pass, M = 3 skipped.)
+
+At n = 5 no network tried so far lets M = 3 pass on the whole residual. The one with the
+largest T₄/T₅ of a 40-network scan (``--net-seed 6``, 19 % nonlinearity, T₄/T₅ ≈ 0.03/0.0066
+at t = 3) gives M = 2 2.89 ± 0.09 and leaves M = 3 skipped: 3 ε above the floor spanning
+1.61, with a local slope of 4.4 from T₅ (2,000 s)::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_galerkin_slopes.py --n 5 --net-seed 6 \
+        --bias 0.346 -0.046 0.691 0.256 -0.102 --degree 9 --galerkin-paths 2560000 \
+        --time-budget 5000 --paths 1600000 \
+        --eps 0.1 0.13 0.17 0.22 0.28 0.36 0.46 0.58 0.74 0.9 --seed 11 --tag _s6_deg9_2560k
 """
 
 from __future__ import annotations
