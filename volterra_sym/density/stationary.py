@@ -341,9 +341,7 @@ class StationaryDensity(ReadOnly):
         width = max(hi - lo, 1.0)
         far = width * np.arange(1, TAIL_WIDTHS + 1)
         x = np.concatenate([lo - far[::-1], np.linspace(lo, hi, 65), hi + far])
-        # log g, expanded (exp(h²) -> h²), on complex points: Re is log|g| without the
-        # overflow of g itself, Im a multiple of π where g is real
-        f_lg = sp.lambdify(h, sp.expand_log(sp.log(g), force=True), [NUMPY_EXTRAS, "numpy"])
+        f_lg = complex_log(g, h)
         f_log = sp.lambdify(h, overflow_safe(self.log_unnormalised), [NUMPY_EXTRAS, "numpy"])
         with np.errstate(all="ignore"):
             lg = np.asarray(f_lg(x.astype(complex)), dtype=complex) * np.ones_like(x)
@@ -412,6 +410,13 @@ NUMPY_EXTRAS = {"polylog": _polylog_numpy, "logcosh": _logcosh_numpy,
 _LOGCOSH = sp.Function("logcosh")
 _LOG1PEXP = sp.Function("log1pexp")
 _LI2NEGEXP = sp.Function("li2negexp")
+
+
+def complex_log(g: sp.Expr, args) -> Callable:
+    """``log g`` expanded (``exp(h²) -> h²``), lambdified in ``args`` for complex points:
+    the real part is ``log|g|`` without the overflow of ``g`` itself, the imaginary part a
+    multiple of π where ``g`` is real."""
+    return sp.lambdify(args, sp.expand_log(sp.log(g), force=True), [NUMPY_EXTRAS, "numpy"])
 
 
 def overflow_safe(expr: sp.Expr) -> sp.Expr:

@@ -26,7 +26,7 @@ import sympy as sp
 from ..model import SRNN
 from ..model.cache import derived
 from .linearisation import linearisation, lyapunov
-from .stationary import NUMPY_EXTRAS
+from .stationary import complex_log
 
 __all__ = ["average_diverges", "TAIL_RADII", "MARGIN"]
 
@@ -44,7 +44,7 @@ def _tail_precisions(model: SRNN) -> np.ndarray | None:
     """``S⁻¹`` of the tail (module docstring), or None where the tail is not known to be
     that Gaussian (state-dependent noise, an unbounded nonlinear activation, a singular
     ``S``)."""
-    if model.state_dependent_noise or not model.is_numeric:
+    if model.state_dependent_noise:
         return None
     p = model.numpy_params()
     if model.is_linear:
@@ -75,7 +75,8 @@ def average_diverges(model: SRNN, f: sp.Expr) -> str | None:
     or None (it exists, or the test cannot tell: module docstring). Cached per model and
     observable."""
     f = sp.sympify(f)
-    if not f.free_symbols or f.free_symbols - set(model.h) or f.is_polynomial(*model.h):
+    if not model.is_numeric or not f.free_symbols or f.free_symbols - set(model.h) \
+            or f.is_polynomial(*model.h):
         return None
 
     def build() -> str | None:
@@ -83,11 +84,8 @@ def average_diverges(model: SRNN, f: sp.Expr) -> str | None:
         if P is None:
             return None
         mu = np.asarray(linearisation(model).center, dtype=float).ravel()
-        # log f, expanded (exp(h⁴) -> h⁴), on complex points: Re is log|f| without the
-        # overflow of f itself
         try:
-            lg = sp.lambdify([model.h], sp.expand_log(sp.log(f), force=True),
-                             [NUMPY_EXTRAS, "numpy"])
+            lg = complex_log(f, [model.h])
         except Exception:  # noqa: BLE001 - not expressible numerically: no claim
             return None
         E = _directions(model.n, np.linalg.inv(P))

@@ -119,7 +119,7 @@ def select_route(model, f: sp.Expr, method: str, what: str):
     if not isinstance(method, str):
         raise InvalidInputError(f"method must be a string, got {type(method).__name__}",
                                 param="method")
-    diverges = average_diverges(model, f) if model.is_numeric else None
+    diverges = average_diverges(model, f)
     if diverges is not None:
         raise DivergentAverageError(f"{what}: {diverges}", param="f")
     if method != "auto":

@@ -125,7 +125,7 @@ def compile_observable(model: SRNN, observable=None) -> Callable[[np.ndarray], n
         raise InvalidInputError(f"observable {expr} has free symbols "
                                 f"{sorted(map(str, extra))} besides the state "
                                 f"{', '.join(map(str, model.h))}", param="observable")
-    diverges = average_diverges(model, expr) if model.is_numeric else None
+    diverges = average_diverges(model, expr)
     if diverges is not None:
         raise DivergentAverageError(f"observable: {diverges} (nor does E f(h_t) at any t > 0: "
                                     "sample means of it only grow with the paths)",
