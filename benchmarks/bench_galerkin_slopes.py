@@ -93,16 +93,16 @@ def model_for(n: int, bias: list[float] | None = None, gain: float = 1.2,
                                                     name=f"{model.name}_b")
 
 
-def paths_needed(model, order: int, times, c: float = 0.042, expr: str | None = None) -> dict:
+def paths_needed(model, order: int, times, c: float = 0.042, u=None) -> dict:
     """Paths for a residual 4 se above the noise floor at the best time, from the engine's
     own terms: ``R_M ≈ ε^{a}T_a`` (``a = M + 1``) within the asymptotic range
     ``ε ≤ min(1, 0.15·|T_a/T_{a+1}|)``, CRN noise ``se ≈ c·ε/√P`` (``c`` measured on tanh3:
-    se = 9.5e-6 at ε = 0.05 with 50,000 paths)."""
+    se = 9.5e-6 at ε = 0.05 with 50,000 paths); ``u`` the input (default ``sin 2t``)."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        T = np.asarray(galerkin_terms(model, order, times, expr=expr))
+        T = np.asarray(galerkin_terms(model, order, times, u=u))
     out = {}
     for M in range(2, order + 1):
         a = M + 1
@@ -146,15 +146,16 @@ def input_for(model, expr: str | None):
 
 def galerkin_terms(model, order: int, times, degree: int | None = None,
                    galerkin_paths: int | None = None, time_budget: float | None = None,
-                   expr: str | None = None):
-    """The Galerkin series terms ``T_0..T_{order+2}`` for the input ``expr`` (default
-    ``sin 2t``, :func:`input_for`) (``SeriesTerms``), at ``degree`` and with
+                   u=None):
+    """The Galerkin series terms ``T_0..T_{order+2}`` for the input ``u`` (default
+    ``sin 2t``; :func:`input_for`) (``SeriesTerms``), at ``degree`` and with
     ``galerkin_paths`` samples of the sampled measure when given (``time_budget``: the
     route's cost limit in seconds)."""
     opts = {k: v for k, v in (("degree", degree), ("paths", galerkin_paths),
                               ("time_budget", time_budget)) if v is not None}
     return ResponseHierarchy(model, "h1", order + 2).series_terms(
-        input_for(model, expr), np.asarray(times, dtype=float), method="galerkin", **opts)
+        input_for(model, None) if u is None else u, np.asarray(times, dtype=float),
+        method="galerkin", **opts)
 
 
 def series_agreement(T, E, eps, value, stderr, bias) -> tuple[float, float]:
@@ -172,13 +173,14 @@ def series_agreement(T, E, eps, value, stderr, bias) -> tuple[float, float]:
 
 
 def parity_responses(model, eps, times, paths: int, seed: int, dt: float = 0.01,
-                     expr: str | None = None) -> list:
+                     u=None) -> list:
     """CRN responses at every ``ε`` and ``−ε`` on the same paths (one run), as
     ``[(None, whole), ("even", (Δ(ε) + Δ(−ε))/2), ("odd", (Δ(ε) − Δ(−ε))/2)]``, each over
     ``eps``, with standard errors that keep the CRN covariance between ``ε`` and ``−ε``
-    (docs/theory.md §8, even and odd parts)."""
+    (docs/theory.md §8, even and odd parts); ``u`` the input (default ``sin 2t``)."""
     eps = np.asarray(eps, dtype=float)
-    mc = crn_responses(model, input_for(model, expr), np.concatenate([eps, -eps]), times,
+    mc = crn_responses(model, input_for(model, None) if u is None else u,
+                       np.concatenate([eps, -eps]), times,
                        n_paths=paths, dt=dt, seed=seed, combine=parity_matrix(eps.size))
     return list(parity_parts(mc, eps).items())
 
@@ -192,7 +194,8 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
     print(f"n={n}: K1 differs from the linearised network's by {nonlin:.1%} of its peak",
           flush=True)
     times = np.round(np.arange(0.5, 3.001, 0.25), 10)
-    need = paths_needed(model, order, times, expr=expr)
+    u = input_for(model, expr)              # parsed once per run
+    need = paths_needed(model, order, times, u=u)
     for M, v in need.items():
         print(f"n={n} M={M}: about {v['paths']:.2g} paths needed (t = {v['time']:g}, "
               f"ε ≤ {v['eps_max']:.3g})", flush=True)
@@ -204,15 +207,14 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
         # parts two more, so that each part's leading residual order has its successor
         # (the asymptotic range of the check)
         res = galerkin_terms(model, order + (2 if parity else 0), times, degree,
-                             galerkin_paths, time_budget, expr=expr)
+                             galerkin_paths, time_budget, u=u)
         terms, terms_error = np.asarray(res), np.asarray(res.error)
         print(f"n={n}: galerkin terms at degree {res.details.get('degree', degree)} in "
               f"{time.perf_counter() - t0:.0f} s, largest error per order "
               f"{np.max(terms_error, axis=1)}", flush=True)
-    parts = (parity_responses(model, eps, times, paths, seed, expr=expr) if parity
+    parts = (parity_responses(model, eps, times, paths, seed, u=u) if parity
              else [(None, None)])
     rows, extra = [], {}
-    u = input_for(model, expr)
     for part, mc_part in parts:
         out_part = series_residuals(model, "h1", order, eps=eps, times=times, n_paths=paths,
                                     dt=0.01, seed=seed, method="galerkin",

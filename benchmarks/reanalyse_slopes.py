@@ -89,7 +89,8 @@ def recompute_terms(model, run: dict, order: int, degree: int | None = None,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = galerkin_terms(model, order + (2 if run.get("parts") else 0), run["times"],
-                             time_budget=time_budget, expr=_expr(run), **opts)
+                             time_budget=time_budget, u=input_for(model, _expr(run)),
+                             **opts)
     run.setdefault("terms_before", {"terms": run["terms"],
                                     "terms_error": run["terms_error"]})
     run["terms"], run["terms_error"] = np.asarray(res).tolist(), np.asarray(res.error).tolist()
