@@ -1102,6 +1102,21 @@ SERIES_DEGREE_MARGIN = 8
 SERIES_DENSITY_MARGIN = 6
 
 
+def _series_margin(model: SRNN, f: sp.Expr, opts: GalerkinOptions, kicks, order: int,
+                   degree: int) -> int:
+    """The default series degree: at least ``order +`` :data:`SERIES_DEGREE_MARGIN` on the
+    1-D quadrature and the 2-D grid, ``order +`` :data:`SERIES_DENSITY_MARGIN` on the
+    ``galerkin_density`` measure where its estimated time fits the budget (the conditioning
+    of the measure may lower either: :func:`_conditioned_degree`)."""
+    for kinds, margin, timed in ((("q1d", "grid"), SERIES_DEGREE_MARGIN, False),
+                                 (("density",), SERIES_DENSITY_MARGIN, True)):
+        start = order + margin
+        if degree < start and _measure_kind(model, start, opts)[0] in kinds and (
+                not timed or estimated_seconds(model, start, opts) <= opts.seconds):
+            degree = max(degree, _conditioned_degree(model, f, opts, kicks, start=start))
+    return degree
+
+
 def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) -> SeriesTerms:
     """``T_0..T_order`` through the forward form ``r_0 = mᵀ``,
     ``r_N' = r_N Λ + Σ_k u_k r_{N-1} M_k``, ``T_N = r_N c_f`` (modal coordinates).
@@ -1121,15 +1136,8 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
         max(_degrees(model, f, opts)[0], DEFAULT_DEGREE.get(model.n, 3))
     if opts.degree is None:
         degree = max(degree, _needed_degree(model, range(1, order + 1)))
-    if opts.degree is None and opts.tol is None and degree < order + SERIES_DEGREE_MARGIN \
-            and _measure_kind(model, degree, opts)[0] in ("q1d", "grid"):
-        degree = max(degree, _conditioned_degree(model, f, opts, kicks,
-                                                 start=order + SERIES_DEGREE_MARGIN))
-    margin = order + SERIES_DENSITY_MARGIN
-    if opts.degree is None and opts.tol is None and degree < margin \
-            and _measure_kind(model, margin, opts)[0] == "density" \
-            and estimated_seconds(model, margin, opts) <= opts.seconds:
-        degree = max(degree, _conditioned_degree(model, f, opts, kicks, start=margin))
+    if opts.degree is None and opts.tol is None:
+        degree = _series_margin(model, f, opts, kicks, order, degree)
     # the time integrations of every degree tried under one budget
     deadline = Deadline(opts.seconds, f"the galerkin series up to t = {float(times[-1]):.6g} "
                         f"at order {order}", "request a shorter time span (t_max), a slower "
