@@ -235,7 +235,7 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
     max_abs, max_ratio = series_agreement(T, E, eps, mc.value, mc.stderr, mc.bias)
     return {"n": n, "model": model.name, "gain": gain, "net_seed": net_seed,
             "nonlinearity": nonlin, "order": order,
-            "paths": paths, "eps": list(eps),
+            "paths": paths, "seed": seed, "eps": list(eps),
             "terms": T.tolist(), "terms_error": E.tolist(), "times": times.tolist(),
             "mc_value": mc.value.tolist(), "mc_stderr": mc.stderr.tolist(),
             "mc_bias": np.asarray(mc.bias).tolist(),

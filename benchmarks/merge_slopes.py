@@ -1,0 +1,106 @@
+"""Pool independent CRN runs of ``bench_galerkin_slopes.py`` into one result (two cores: two
+runs of the same network, ε and times with different ``--seed``, side by side).
+
+The runs are independent ensembles of ``P_r`` paths each, so the pooled response is the
+path-weighted mean ``ȳ = Σ_r P_r y_r / Σ_r P_r`` with standard error
+``(Σ_r P_r² se_r²)^{1/2} / Σ_r P_r`` (whole residual and, with ``--parity``, its even and
+odd parts alike); the time-step bias is pooled the same way. ``--terms-from F`` takes the
+Galerkin terms (and their degree, samples and errors) from the first run of ``F``, which
+must be of the same network at the same times — e.g. terms recomputed at a higher degree by
+``reanalyse_slopes.py --recompute-terms``. The pooled file holds no analysis
+(``results`` is empty); run ``reanalyse_slopes.py OUT --write`` on it::
+
+    python benchmarks/merge_slopes.py A.json B.json --out C.json [--terms-from T.json]
+    python benchmarks/reanalyse_slopes.py C.json --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from volterra_sym.verify.settings import DEFAULT_INPUT
+
+#: what must agree between pooled runs
+SAME = ("n", "model", "gain", "net_seed", "bias", "order", "eps", "times", "input")
+#: ... and between them and ``--terms-from``'s run (the network, the input and the times)
+SAME_TERMS = ("n", "model", "gain", "net_seed", "bias", "times", "input")
+#: the Galerkin side of a run, taken over by ``--terms-from``
+TERMS = ("terms", "terms_error", "degree", "galerkin_paths", "galerkin_measure")
+
+
+def _pool(parts: list[dict], paths: np.ndarray) -> dict:
+    """Path-weighted mean of ``mc_value`` and ``mc_bias``; standard errors in quadrature."""
+    w = paths / paths.sum()
+    value = sum(wi * np.asarray(p["mc_value"]) for wi, p in zip(w, parts, strict=True))
+    bias = sum(wi * np.asarray(p["mc_bias"]) for wi, p in zip(w, parts, strict=True))
+    se = np.sqrt(sum((wi * np.asarray(p["mc_stderr"])) ** 2
+                     for wi, p in zip(w, parts, strict=True)))
+    return {"mc_value": value.tolist(), "mc_stderr": se.tolist(), "mc_bias": bias.tolist()}
+
+
+def merge(runs: list[dict], terms_from: dict | None = None,
+          names: list[str] | None = None, terms_name: str | None = None) -> dict:
+    """One run from ``runs`` (independent ensembles of one network, see the module
+    docstring); ``ValueError`` naming the field where they differ."""
+    def same(r: dict, key: str):
+        # runs before 2026-12-05 stored no input: theirs is the default
+        return r.get(key) or DEFAULT_INPUT if key == "input" else r.get(key)
+
+    first = runs[0]
+    checks = [(r, SAME) for r in runs[1:]] + (
+        [] if terms_from is None else [(terms_from, SAME_TERMS)])
+    for r, keys in checks:
+        for key in keys:
+            if same(r, key) != same(first, key):
+                raise ValueError(f"the runs differ in {key!r}: {same(first, key)!r} against "
+                                 f"{same(r, key)!r}")
+    if any(bool(r.get("parts")) != bool(first.get("parts")) for r in runs):
+        raise ValueError("pool runs with --parity only with runs with --parity")
+    paths = np.array([float(r["paths"]) for r in runs])
+    out = {k: first[k] for k in first if k not in ("results", "results_before", "reanalysed")}
+    out.update(_pool(runs, paths))
+    if first.get("parts"):
+        out["parts"] = {p: _pool([r["parts"][p] for r in runs], paths)
+                        for p in first["parts"]}
+    out.update(paths=int(paths.sum()), seconds=float(sum(r["seconds"] for r in runs)),
+               pooled={"files": names, "seeds": [r.get("seed") for r in runs],
+                       "paths": paths.astype(int).tolist()},
+               results=[])
+    if terms_from is not None:
+        if len(terms_from["terms"]) < len(first["terms"]):
+            raise ValueError(f"--terms-from has terms to order {len(terms_from['terms']) - 1}, "
+                             f"the runs need {len(first['terms']) - 1}")
+        out.update({k: terms_from[k] for k in TERMS})
+        out["terms_from"] = {"file": terms_name, "degree": terms_from["degree"],
+                             "galerkin_paths": terms_from["galerkin_paths"]}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="+", type=Path)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--terms-from", type=Path, default=None)
+    args = ap.parse_args()
+    if len(args.files) < 2:
+        ap.error("pool at least two runs")
+    runs = [json.loads(p.read_text())["runs"][0] for p in args.files]
+    terms = None if args.terms_from is None else \
+        json.loads(args.terms_from.read_text())["runs"][0]
+    try:
+        run = merge(runs, terms, [p.name for p in args.files],
+                    None if args.terms_from is None else args.terms_from.name)
+    except ValueError as exc:
+        ap.error(str(exc))
+    head = json.loads(args.files[0].read_text())
+    args.out.write_text(json.dumps({k: v for k, v in head.items() if k != "runs"}
+                                   | {"runs": [run]}, indent=1))
+    print(f"wrote {args.out}: {run['paths']} paths from {len(runs)} runs")
+
+
+if __name__ == "__main__":
+    main()
