@@ -40,7 +40,9 @@ generator, kernels, series and ``<f>_0`` alike (:func:`pairing_for`; the system 
 why); the other measures through their own averages.
 
 ``tol`` raises the degree from 3 until the estimate is below ``tol`` (relative to the
-largest ``|value|``), the memory budget or the time estimate is reached, then raises
+largest ``|value|``; for a series, every term's error relative to the largest ``|T_N(t)|``,
+from the default degree: :func:`_series_to_tol`), the memory budget or the time estimate is
+reached, then raises
 :class:`~volterra_sym.errors.AccuracyNotReachedError` with the best estimate (and, where
 its statistical part is the larger, the samples that would lower it enough:
 :func:`_samples_hint`).
@@ -993,7 +995,8 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
         return _default_ladder(model, f, graph, reqs, opts)
     best = failed = None
     need = _kernels_need(model, reqs)
-    stop = f"the largest degree {MAX_DEGREE}"
+    stop = (f"the fixed degree {opts.degree} (degree, --degree: without it tol raises the "
+            "degree)" if opts.degree is not None else f"the largest degree {MAX_DEGREE}")
     start = last = time.perf_counter()
     for degree in _degrees(model, f, opts):
         if opts.degree is None and degree < need:
@@ -1127,7 +1130,9 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     5e-4 (inside its estimate 4e-3), enough to bend the residual slopes of docs/theory.md §8
     at ε = 0.05. The option ``time_budget`` (seconds) also bounds the time integrations of
     every degree tried (one :class:`~volterra_sym.budget.Deadline`); a degree the ladder
-    cannot finish in it leaves the last finished one."""
+    cannot finish in it leaves the last finished one. With ``tol`` the degree rises until
+    every error is below ``tol·max_{N,t}|T_N(t)|`` (:func:`_series_to_tol`; with ``degree``
+    too, that degree or a refusal)."""
     opts = parse_options(model, options)
     f = sp.sympify(f)
     times = np.asarray(times, dtype=float)
@@ -1142,7 +1147,9 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     deadline = Deadline(opts.seconds, f"the galerkin series up to t = {float(times[-1]):.6g} "
                         f"at order {order}", "request a shorter time span (t_max), a slower "
                         "input u, a looser tol, a lower order or degree")
-    if opts.degree is not None or opts.tol is not None:
+    if opts.tol is not None:
+        return _series_to_tol(model, f, order, u, times, degree, opts, kicks, deadline)
+    if opts.degree is not None:
         return _series_at_degree(model, f, order, u, times, degree, opts, kicks, deadline)
     best = None
     while True:
@@ -1169,6 +1176,65 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
         degree += 1
 
 
+def _series_relative(res: SeriesTerms) -> tuple[float, float]:
+    """``(max error / max |T_N(t)|, max |T_N(t)|)`` over every term and time."""
+    scale = max(float(np.max(np.abs(np.asarray(res)), initial=0.0)), 1e-300)
+    return float(np.max(np.asarray(res.error), initial=0.0)) / scale, scale
+
+
+def _series_to_tol(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray, degree: int,
+                   opts: GalerkinOptions, kicks, deadline: Deadline) -> SeriesTerms:
+    """The series with ``tol``: from ``degree`` up (at ``degree`` only where ``degree`` is
+    given) until every error is below ``tol·max_{N,t}|T_N(t)|``, the whole ladder within
+    the time budget; else :class:`~volterra_sym.errors.AccuracyNotReachedError` with the
+    best terms (``best``) and their relative error. A degree that fails before any value
+    (a growing mode, an unstable lower degree of its check) is skipped, as for kernels."""
+    fixed = opts.degree is not None
+    stop = (f"the fixed degree {degree} (degree, --degree: without it tol raises the degree)"
+            if fixed else f"the largest degree {MAX_DEGREE}")
+    best = failed = None
+    start = last = time.perf_counter()
+    for d in ([degree] if fixed else range(degree, MAX_DEGREE + 1)):
+        if best is not None or failed is not None:   # the budget holds for the whole ladder
+            now = time.perf_counter()
+            spent, nxt = now - start, max(estimated_seconds(model, d, opts), now - last)
+            if spent + nxt > opts.seconds:
+                stop = (f"the time budget: {spent:.3g} s spent on the lower degrees and "
+                        f"degree {d} estimated at {nxt:.3g} s exceed {opts.seconds:g} s "
+                        "(time_budget, --time-budget)")
+                break
+        last = time.perf_counter()
+        try:
+            res = _series_at_degree(model, f, order, u, times, d, opts, kicks, deadline)
+        except ResourceLimitError as exc:
+            if best is None:
+                raise
+            stop = _stopped_by(d, exc)
+            break
+        except AccuracyNotReachedError as exc:
+            if fixed:
+                raise
+            if best is None:
+                failed = exc
+                continue
+            stop = f"degree {d} failed ({exc})"
+            break
+        rel, scale = _series_relative(res)
+        best = (res, rel, d)
+        if rel <= opts.tol:
+            return res
+    if best is None:
+        raise AccuracyNotReachedError(
+            f"galerkin series: tol={opts.tol:g} not reached: no degree up to the stop ({stop}) "
+            f"gave a value; the last failure: {failed}", error=failed.error, tol=opts.tol) \
+            from failed
+    res, rel, d = best
+    raise AccuracyNotReachedError(
+        f"galerkin series: tol={opts.tol:g} not reached: best relative error estimate "
+        f"{rel:.2g} at degree {d} ({res.details.get('measure')} measure); stopped by {stop}; "
+        "raise tol (--tol)", best=res, error=rel, tol=opts.tol)
+
+
 def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
                       degree: int, opts: GalerkinOptions, kicks,
                       deadline: Deadline) -> SeriesTerms:
@@ -1191,7 +1257,8 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
         return SeriesTerms(out, err, "galerkin", {"degree": degree})
     theta, Lc = forward_grid(_LOBATTO_Q)
     sampler = InputSampler(u, model.m, tmax, _LOBATTO_Q)
-    tol = opts.tol if opts.tol is not None else 1e-8
+    # the forward form's own tolerance: well below the series' tol
+    tol = 1e-8 if opts.tol is None else min(1e-8, 0.1 * opts.tol)
 
     def run(system: GalerkinSystem, K=None):
         return converged_forward(
