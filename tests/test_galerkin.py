@@ -727,24 +727,31 @@ def test_a_default_memory_budget_is_not_called_given(monkeypatch):
     assert "as given" in str(exc.value)
 
 
+def _tanh1d_sin2t(order: int):
+    """tanh1d's hierarchy to ``order``, the input sin 2t, times 0.5–2.5 and the spectral
+    route's terms there (tol 1e-10): the reference of the series tests below."""
+    import math
+
+    from volterra_sym.cli import load_model
+
+    model = load_model("tanh1d")
+    H = ResponseHierarchy(model, None, order)
+
+    def u(t):
+        return np.full(model.m, math.sin(2 * t))
+    times = np.round(np.arange(0.5, 2.501, 0.25), 10)
+    return H, u, times, H.series_terms(u, times, method="spectral", tol=1e-10)
+
+
 def test_high_order_series_terms_are_within_their_estimates_at_the_default_degree():
     """tanh1d, the series for sin 2t to order 10 without degree or tol: the default degree
     is at least order + SERIES_DEGREE_MARGIN on the 1-D quadrature, and every T_N is within
     its reported error of the spectral route. At the former default degree 14, T_10 was
     3.9e-7 off with 2.2e-7 reported (its convergence plateaus at degrees 12–15), and
     ``verify tanh1d --order 10`` failed its spectral-vs-galerkin check."""
-    import math
-
     from volterra_sym.backends.galerkin.route import SERIES_DEGREE_MARGIN
-    from volterra_sym.cli import load_model
 
-    model = load_model("tanh1d")
-    H = ResponseHierarchy(model, None, 10)
-
-    def u(t):
-        return np.full(model.m, math.sin(2 * t))
-    times = np.round(np.arange(0.5, 2.501, 0.25), 10)
-    spec = H.series_terms(u, times, method="spectral", tol=1e-10)
+    H, u, times, spec = _tanh1d_sin2t(10)
     res = H.series_terms(u, times, method="galerkin")
     assert res.details["degree"] >= 10 + SERIES_DEGREE_MARGIN - 2     # conditioning may lower
     tol = np.asarray(res.error) + np.asarray(spec.error)
@@ -758,17 +765,7 @@ def test_series_tol_raises_the_degree_until_every_error_is_below_it():
     only handed to the forward form as its step tolerance: ``series tanh3 --tol 1e-3`` came
     back at degree 5 with errors up to 2.5e-2 on terms up to 0.94. Checked against the
     spectral route on tanh1d."""
-    import math
-
-    from volterra_sym.cli import load_model
-
-    model = load_model("tanh1d")
-    H = ResponseHierarchy(model, None, 3)
-
-    def u(t):
-        return np.full(model.m, math.sin(2 * t))
-    times = np.round(np.arange(0.5, 2.501, 0.25), 10)
-    spec = H.series_terms(u, times, method="spectral", tol=1e-10)
+    H, u, times, spec = _tanh1d_sin2t(3)
     degrees = []
     for tol in (1e-2, 1e-4):
         res = H.series_terms(u, times, method="galerkin", tol=tol)

@@ -996,57 +996,18 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     reqs = {_normalise_key(k): np.asarray(v, dtype=float) for k, v in requests.items()}
     if opts.degree is None and opts.tol is None:
         return _default_ladder(model, f, graph, reqs, opts)
-    best = failed = None
+    if opts.tol is None:                               # degree alone
+        return _at_degree(model, f, graph, reqs, opts.degree, opts)[0]
     need = _kernels_need(model, reqs)
-    stop = (f"the fixed degree {opts.degree} (degree, --degree: without it tol raises the "
-            "degree)" if opts.degree is not None else f"the largest degree {MAX_DEGREE}")
-    start, took = time.perf_counter(), []
-    for degree in _degrees(model, f, opts):
-        if opts.degree is None and degree < need:
-            continue
-        if best is not None or failed is not None:   # the budget holds for the whole ladder
-            stop = _over_budget(model, degree, opts, time.perf_counter() - start, took)
-            if stop:
-                break
-        took.append(-time.perf_counter())
-        try:
-            out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
-        except ResourceLimitError as exc:
-            if best is None or opts.tol is None:
-                raise
-            stop = _stopped_by(degree, exc)
-            break
-        except AccuracyNotReachedError as exc:
-            if opts.tol is None:
-                raise
-            if best is None:
-                # a low degree can fail where higher ones do not (a growing mode of a basis
-                # too coarse for two wells: independent tanh units of gain 1.6 at degree 3;
-                # a truncation check reaching an unstable lower degree): go on
-                failed = exc
-                continue
-            stop = f"degree {degree} failed ({exc})"
-            break
-        finally:
-            took[-1] += time.perf_counter()
+
+    def compute(degree: int):
+        out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
         rel, scale = _relative(out)
-        best = (out, parts, info, rel, scale)
-        if opts.tol is None or rel <= opts.tol:
-            return out
-    if best is None:
-        if failed is None:
-            raise AccuracyNotReachedError(f"galerkin: tol={opts.tol:g}: no degree was tried "
-                                          f"(stopped by {stop})", tol=opts.tol)
-        raise AccuracyNotReachedError(
-            f"galerkin: tol={opts.tol:g} not reached: no degree up to the stop ({stop}) gave "
-            f"a value; the last failure: {failed}", error=failed.error, tol=opts.tol) \
-            from failed
-    out, parts, info, rel, scale = best
-    raise AccuracyNotReachedError(
-        f"galerkin: tol={opts.tol:g} not reached: best relative error estimate {rel:.2g} at "
-        f"degree {info['degree']} (basis {info['basis']}, {info['measure']} measure); "
-        f"stopped by {stop}; raise tol (--tol){_samples_hint(parts, scale, opts)}",
-        best=out, error=rel, tol=opts.tol)
+        return (out, rel, f"basis {info['basis']}, {info['measure']} measure",
+                _samples_hint(parts, scale, opts))
+    return _tol_ladder(opts, [d for d in _degrees(model, f, opts)
+                              if opts.degree is not None or d >= need],
+                       compute, "galerkin", model)
 
 
 def _samples_hint(parts: dict, scale: float, opts: GalerkinOptions) -> str:
@@ -1208,19 +1169,35 @@ def _series_to_tol(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray, de
     the time budget; else :class:`~volterra_sym.errors.AccuracyNotReachedError` with the
     best terms (``best``) and their relative error. A degree that fails before any value
     (a growing mode, an unstable lower degree of its check) is skipped, as for kernels."""
+    def compute(d: int):
+        res = _series_at_degree(model, f, order, u, times, d, opts, kicks, deadline)
+        return res, _series_relative(res)[0], f"{res.details.get('measure')} measure", ""
+    return _tol_ladder(opts, [degree] if opts.degree is not None
+                       else range(degree, MAX_DEGREE + 1), compute, "galerkin series", model)
+
+
+def _tol_ladder(opts: GalerkinOptions, degrees, compute, what: str, model: SRNN):
+    """The ``tol`` ladder of kernels and series: ``compute(d)`` → ``(result, relative
+    error, what the degree used, a hint)`` over ``degrees`` (one where ``degree`` is given)
+    until the relative error is at most ``tol``, the whole ladder within the time budget
+    (:func:`_over_budget`); else :class:`~volterra_sym.errors.AccuracyNotReachedError` with
+    the best result (``best``). A degree that fails before any value (a growing mode of a
+    basis too coarse for two wells: independent tanh units of gain 1.6 at degree 3; a
+    truncation check reaching an unstable lower degree) is skipped; a given degree that
+    fails raises."""
     fixed = opts.degree is not None
-    stop = (f"the fixed degree {degree} (degree, --degree: without it tol raises the degree)"
-            if fixed else f"the largest degree {MAX_DEGREE}")
+    stop = (f"the fixed degree {opts.degree} (degree, --degree: without it tol raises the "
+            "degree)" if fixed else f"the largest degree {MAX_DEGREE}")
     best = failed = None
     start, took = time.perf_counter(), []
-    for d in ([degree] if fixed else range(degree, MAX_DEGREE + 1)):
+    for d in degrees:
         if best is not None or failed is not None:   # the budget holds for the whole ladder
             stop = _over_budget(model, d, opts, time.perf_counter() - start, took)
             if stop:
                 break
         took.append(-time.perf_counter())
         try:
-            res = _series_at_degree(model, f, order, u, times, d, opts, kicks, deadline)
+            result, rel, about, hint = compute(d)
         except ResourceLimitError as exc:
             if best is None:
                 raise
@@ -1236,20 +1213,22 @@ def _series_to_tol(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray, de
             break
         finally:
             took[-1] += time.perf_counter()
-        rel, scale = _series_relative(res)
-        best = (res, rel, d)
+        best = (result, rel, about, hint, d)
         if rel <= opts.tol:
-            return res
+            return result
     if best is None:
+        if failed is None:
+            raise AccuracyNotReachedError(f"{what}: tol={opts.tol:g}: no degree was tried "
+                                          f"(stopped by {stop})", tol=opts.tol)
         raise AccuracyNotReachedError(
-            f"galerkin series: tol={opts.tol:g} not reached: no degree up to the stop ({stop}) "
-            f"gave a value; the last failure: {failed}", error=failed.error, tol=opts.tol) \
+            f"{what}: tol={opts.tol:g} not reached: no degree up to the stop ({stop}) gave "
+            f"a value; the last failure: {failed}", error=failed.error, tol=opts.tol) \
             from failed
-    res, rel, d = best
+    result, rel, about, hint, d = best
     raise AccuracyNotReachedError(
-        f"galerkin series: tol={opts.tol:g} not reached: best relative error estimate "
-        f"{rel:.2g} at degree {d} ({res.details.get('measure')} measure); stopped by {stop}; "
-        "raise tol (--tol)", best=res, error=rel, tol=opts.tol)
+        f"{what}: tol={opts.tol:g} not reached: best relative error estimate {rel:.2g} at "
+        f"degree {d} ({about}); stopped by {stop}; raise tol (--tol){hint}",
+        best=result, error=rel, tol=opts.tol)
 
 
 def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
