@@ -1005,9 +1005,9 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
         rel, scale = _relative(out)
         return (out, rel, f"basis {info['basis']}, {info['measure']} measure",
                 _samples_hint(parts, scale, opts))
-    return _tol_ladder(opts, [d for d in _degrees(model, f, opts)
-                              if opts.degree is not None or d >= need],
-                       compute, "galerkin", model)
+    return _tol_ladder(model, opts, [d for d in _degrees(model, f, opts)
+                                     if opts.degree is not None or d >= need],
+                       compute, "galerkin")
 
 
 def _samples_hint(parts: dict, scale: float, opts: GalerkinOptions) -> str:
@@ -1172,11 +1172,11 @@ def _series_to_tol(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray, de
     def compute(d: int):
         res = _series_at_degree(model, f, order, u, times, d, opts, kicks, deadline)
         return res, _series_relative(res)[0], f"{res.details.get('measure')} measure", ""
-    return _tol_ladder(opts, [degree] if opts.degree is not None
-                       else range(degree, MAX_DEGREE + 1), compute, "galerkin series", model)
+    return _tol_ladder(model, opts, [degree] if opts.degree is not None
+                       else range(degree, MAX_DEGREE + 1), compute, "galerkin series")
 
 
-def _tol_ladder(opts: GalerkinOptions, degrees, compute, what: str, model: SRNN):
+def _tol_ladder(model: SRNN, opts: GalerkinOptions, degrees, compute, what: str):
     """The ``tol`` ladder of kernels and series: ``compute(d)`` → ``(result, relative
     error, what the degree used, a hint)`` over ``degrees`` (one where ``degree`` is given)
     until the relative error is at most ``tol``, the whole ladder within the time budget
