@@ -21,7 +21,7 @@ _EXPORTS = {
     "NotApplicableError": "errors", "UnsupportedOrderError": "errors",
     "AccuracyNotReachedError": "errors", "ResourceLimitError": "errors",
     "TruncationCheckError": "errors", "DivergentAverageError": "errors",
-    "SimulationError": "errors",
+    "SimulationError": "errors", "UnresolvedWarning": "errors",
     "Estimate": "results", "KernelValues": "results", "SeriesTerms": "results",
     "PartialSums": "results",
     "ExpressionError": "parsing", "parse_expression": "parsing",

@@ -21,7 +21,8 @@ __all__ = ["VolterraSymError", "InvalidInputError", "NotApplicableError",
            "UnsupportedOrderError", "AccuracyNotReachedError", "TruncationCheckError",
            "DivergentAverageError",
            "ResourceLimitError",
-           "SimulationError", "UnusedOptionsWarning", "format_bytes", "apart"]
+           "SimulationError", "UnusedOptionsWarning", "UnresolvedWarning", "format_bytes",
+           "apart"]
 
 
 class VolterraSymError(Exception):
@@ -51,6 +52,16 @@ class NotApplicableError(VolterraSymError):
 
 class UnsupportedOrderError(NotApplicableError):
     """The route exists but not at this kernel/series order."""
+
+
+class UnresolvedWarning(UserWarning):
+    """A value returned with an error estimate at least as large as the value itself (a
+    default setting stopped before resolving it); ``relative`` is that ratio and ``option``
+    names how to go further."""
+
+    def __init__(self, message: str, relative: float = float("nan"), option: str = ""):
+        super().__init__(message)
+        self.relative, self.option = float(relative), option
 
 
 class UnusedOptionsWarning(UserWarning):
