@@ -94,10 +94,8 @@ def average_diverges(model: SRNN, f: sp.Expr) -> str | None:
         q = np.einsum("ij,jk,ik->i", E, P, E)          # eᵀS⁻¹e
         r1, r2 = k1 / np.sqrt(q), k2 / np.sqrt(q)
         with np.errstate(all="ignore"):
-            v1 = np.real(np.asarray(lg((mu + r1[:, None] * E).T.astype(complex)),
-                                    dtype=complex)) * np.ones(len(E))
-            v2 = np.real(np.asarray(lg((mu + r2[:, None] * E).T.astype(complex)),
-                                    dtype=complex)) * np.ones(len(E))
+            v1, v2 = (np.real(np.asarray(lg((mu + r[:, None] * E).T.astype(complex)),
+                                         dtype=complex)) * np.ones(len(E)) for r in (r1, r2))
             grow = v2 - v1                      # inf - inf: NaN, no claim from it
         bad = np.isposinf(v2) | (np.isfinite(grow) & (grow > MARGIN * fall))
         if not np.any(bad):

@@ -955,10 +955,26 @@ def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
     default degree 5 gave 24 %."""
     degree = max(_conditioned_degree(model, f, opts, _request_kicks(reqs)),
                  _kernels_need(model, reqs))
+
+    def compute(d: int):
+        out, parts, _ = _at_degree(model, f, graph, reqs, d, opts)
+        trunc = max(p["truncation"] for p in parts.values())
+        stat = max(p["statistical"] + p["rounding"] for p in parts.values())
+        return out, _relative(out)[0], trunc > stat
+    return _default_climb(model, opts, degree, compute, "kernels")
+
+
+def _default_climb(model: SRNN, opts: GalerkinOptions, degree: int, compute, what: str):
+    """The default ladder of kernels and series: ``compute(d)`` → ``(result, relative
+    error, whether the truncation part leads)`` from ``degree`` up while the relative error
+    is above :data:`DEFAULT_TARGET`, the truncation part leads and the next degree's
+    :func:`estimated_seconds` are within :data:`LADDER_SECONDS`; the last result. A first
+    degree whose truncation check fails moves on (:func:`_past_check`); a later failure
+    leaves the last result. Stopping unresolved warns (:func:`_warn_unresolved`)."""
     best = None
     while True:
         try:
-            out, parts, _ = _at_degree(model, f, graph, reqs, degree, opts)
+            result, rel, trunc_leads = compute(degree)
         except TruncationCheckError as exc:
             if best is not None:
                 return best
@@ -968,15 +984,12 @@ def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
             if best is None:
                 raise
             return best
-        best = out
-        rel, _ = _relative(out)
-        trunc = max(p["truncation"] for p in parts.values())
-        stat = max(p["statistical"] + p["rounding"] for p in parts.values())
+        best = result
         nxt = estimated_seconds(model, degree + 1, opts, sampling=False)
-        if (rel <= DEFAULT_TARGET or trunc <= stat or degree + 1 > MAX_DEGREE
+        if (rel <= DEFAULT_TARGET or not trunc_leads or degree + 1 > MAX_DEGREE
                 or nxt > LADDER_SECONDS):
-            if rel >= 1.0 and trunc > stat and degree + 1 <= MAX_DEGREE:
-                _warn_unresolved("kernels", degree, rel, nxt)
+            if rel >= 1.0 and trunc_leads and degree + 1 <= MAX_DEGREE:
+                _warn_unresolved(what, degree, rel, nxt)
             return best
         degree += 1
 
@@ -1149,39 +1162,22 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
         return _series_to_tol(model, f, order, u, times, degree, opts, kicks, deadline)
     if opts.degree is not None:
         return _series_at_degree(model, f, order, u, times, degree, opts, kicks, deadline)
-    best = None
-    while True:
-        try:
-            res = _series_at_degree(model, f, order, u, times, degree, opts, kicks, deadline)
-        except TruncationCheckError as exc:
-            if best is not None:
-                return best
-            degree = _past_check(model, degree, opts, exc)
-            continue
-        except (ResourceLimitError, AccuracyNotReachedError):
-            if best is None:
-                raise
-            return best
-        best = res
+
+    def compute(d: int):
+        # judged on T_N, N ≥ 1 (T_0 = <f>_0 is not what the ladder is for)
+        res = _series_at_degree(model, f, order, u, times, d, opts, kicks, deadline)
         vals, errs = np.asarray(res)[1:], np.asarray(res.error)[1:]
         scale = max(float(np.max(np.abs(vals), initial=0.0)), 1e-300)
+        worst = float(np.max(errs, initial=0.0))
         trunc = float(np.max(res.details.get("truncation", [0.0]), initial=0.0))
-        nxt = estimated_seconds(model, degree + 1, opts, sampling=False)
-        if (vals.size == 0 or float(np.max(errs, initial=0.0)) <= DEFAULT_TARGET * scale
-                or trunc <= 0.5 * float(np.max(errs, initial=0.0))
-                or degree + 1 > MAX_DEGREE or nxt > LADDER_SECONDS):
-            rel = float(np.max(errs, initial=0.0)) / scale
-            if vals.size and rel >= 1.0 and trunc > 0.5 * float(np.max(errs)) \
-                    and degree + 1 <= MAX_DEGREE:
-                _warn_unresolved("series", degree, rel, nxt)
-            return best
-        degree += 1
+        return res, worst / scale, trunc > 0.5 * worst
+    return _default_climb(model, opts, degree, compute, "series")
 
 
-def _series_relative(res: SeriesTerms) -> tuple[float, float]:
-    """``(max error / max |T_N(t)|, max |T_N(t)|)`` over every term and time."""
+def _series_relative(res: SeriesTerms) -> float:
+    """``max error / max |T_N(t)|`` over every term and time."""
     scale = max(float(np.max(np.abs(np.asarray(res)), initial=0.0)), 1e-300)
-    return float(np.max(np.asarray(res.error), initial=0.0)) / scale, scale
+    return float(np.max(np.asarray(res.error), initial=0.0)) / scale
 
 
 def _series_to_tol(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray, degree: int,
@@ -1193,7 +1189,7 @@ def _series_to_tol(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray, de
     (a growing mode, an unstable lower degree of its check) is skipped, as for kernels."""
     def compute(d: int):
         res = _series_at_degree(model, f, order, u, times, d, opts, kicks, deadline)
-        return res, _series_relative(res)[0], f"{res.details.get('measure')} measure", ""
+        return res, _series_relative(res), f"{res.details.get('measure')} measure", ""
     return _tol_ladder(model, opts, [degree] if opts.degree is not None
                        else range(degree, MAX_DEGREE + 1), compute, "galerkin series")
 
