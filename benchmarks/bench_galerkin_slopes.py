@@ -49,6 +49,22 @@ break the near-odd symmetry of the seed-0 drift while keeping its nonlinearity a
 
 (``--input "tanh(t)**2" --tag _bq_tanh2_deg6_1600k``: M = 1, 2 pass, M = 3 skipped.)
 
+``--levels 3`` runs the CRN paths at dt/4 too and stores the measured O(dt²) remainder of
+the two-level responses (``mc_remainder``). A few hundred thousand such paths measure it to
+about 1/30 of the response's standard error, so ``merge_slopes.py --remainder-from`` can
+subtract it from a large two-level run: the odd part of the n = 5 run above (3.2 million
+paths) then passes M = 3 (4.763 ± 0.048; docs/theory.md §9)::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_galerkin_slopes.py --n 5 \
+        --bias 0.3 0.8 0.6 -0.5 -0.4 --parity --degree 5 --paths 160000 \
+        --eps 0.4 0.44 0.5 0.58 0.68 0.8 0.95 --seed 31 --levels 3 --tag _odd_L3_s31
+    python benchmarks/merge_slopes.py results/galerkin_slopes_n5_bias_odd_3200k.json \
+        --remainder-from results/galerkin_slopes_n5_bias_odd_L3_s31.json \
+        results/galerkin_slopes_n5_bias_odd_L3_s32.json \
+        --out results/galerkin_slopes_n5_bias_odd_3200k_L3rem.json
+    python benchmarks/reanalyse_slopes.py --write \
+        results/galerkin_slopes_n5_bias_odd_3200k_L3rem.json
+
 At n = 5 no network tried so far lets M = 3 pass on the whole residual. The one with the
 largest T₄/T₅ of a scan of 53 networks, 23 of them above 5 % nonlinearity
 (``--net-seed 6``, 19 %, T₄/T₅ ≈ 0.03/0.0066 at t = 3), gives M = 2 2.89 ± 0.09 and leaves
@@ -158,37 +174,45 @@ def galerkin_terms(model, order: int, times, degree: int | None = None,
         method="galerkin", **opts)
 
 
-def series_agreement(T, E, eps, value, stderr, bias) -> tuple[float, float]:
+def series_agreement(T, E, eps, value, stderr, bias, remainder=None,
+                     remainder_stderr=None) -> tuple[float, float]:
     """Agreement of the series with the responses (not only the slope): over every time and
     ε, ``max |y − Σ_{N≥1} ε^N T_N|`` and its largest ratio to ``4 se + Σ ε^N err(T_N)`` plus
     the bound on the O(dt²) remainder of the Richardson-extrapolated responses (as verify
-    uses it)."""
+    uses it: measured, ``max_t(|R₁ − R₂| + 3 se)``, where a third level gave ``remainder``;
+    else ``0.05·max_t|bias|``)."""
     T, E = np.asarray(T, dtype=float), np.asarray(E, dtype=float)
     eps_a = np.asarray(eps, dtype=float)[:, None]
     full = sum(eps_a ** N * T[N][None, :] for N in range(1, T.shape[0]))
     budget = sum(eps_a ** N * E[N][None, :] for N in range(1, T.shape[0]))
-    remainder = RICHARDSON_REL * np.max(np.abs(bias), axis=1, keepdims=True)
+    if remainder is None:
+        remainder = RICHARDSON_REL * np.max(np.abs(bias), axis=1, keepdims=True)
+    else:
+        remainder = np.max(np.abs(np.asarray(remainder))
+                           + 3.0 * np.asarray(remainder_stderr), axis=1, keepdims=True)
     diff = np.abs(np.asarray(value) - full)
     return float(diff.max()), float((diff / (4 * np.asarray(stderr) + budget + remainder)).max())
 
 
 def parity_responses(model, eps, times, paths: int, seed: int, dt: float = 0.01,
-                     u=None) -> list:
+                     u=None, levels: int = 2) -> list:
     """CRN responses at every ``ε`` and ``−ε`` on the same paths (one run), as
     ``[(None, whole), ("even", (Δ(ε) + Δ(−ε))/2), ("odd", (Δ(ε) − Δ(−ε))/2)]``, each over
     ``eps``, with standard errors that keep the CRN covariance between ``ε`` and ``−ε``
-    (docs/theory.md §8, even and odd parts); ``u`` the input (default ``sin 2t``)."""
+    (docs/theory.md §8, even and odd parts); ``u`` the input (default ``sin 2t``);
+    ``levels=3``: second Richardson step, with the measured remainder of the first."""
     eps = np.asarray(eps, dtype=float)
     mc = crn_responses(model, input_for(model, None) if u is None else u,
                        np.concatenate([eps, -eps]), times,
-                       n_paths=paths, dt=dt, seed=seed, combine=parity_matrix(eps.size))
+                       n_paths=paths, dt=dt, seed=seed, combine=parity_matrix(eps.size),
+                       levels=levels)
     return list(parity_parts(mc, eps).items())
 
 
 def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
         degree: int | None = None, galerkin_paths: int | None = None,
         gain: float = 1.2, net_seed: int = 0, parity: bool = False,
-        expr: str | None = None, time_budget: float | None = None) -> dict:
+        expr: str | None = None, time_budget: float | None = None, levels: int = 2) -> dict:
     model = model_for(n, bias, gain, net_seed)
     nonlin = network_nonlinearity(model)
     print(f"n={n}: K1 differs from the linearised network's by {nonlin:.1%} of its peak",
@@ -212,14 +236,14 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
         print(f"n={n}: galerkin terms at degree {res.details.get('degree', degree)} in "
               f"{time.perf_counter() - t0:.0f} s, largest error per order "
               f"{np.max(terms_error, axis=1)}", flush=True)
-    parts = (parity_responses(model, eps, times, paths, seed, u=u) if parity
+    parts = (parity_responses(model, eps, times, paths, seed, u=u, levels=levels) if parity
              else [(None, None)])
     rows, extra = [], {}
     for part, mc_part in parts:
         out_part = series_residuals(model, "h1", order, eps=eps, times=times, n_paths=paths,
                                     dt=0.01, seed=seed, method="galerkin",
                                     engine_terms=terms, engine_terms_error=terms_error,
-                                    mc=mc_part, parity=part, u=u)
+                                    mc=mc_part, parity=part, u=u, levels=levels)
         for row in result_rows(out_part):
             row["parity"] = part
             rows.append(row)
@@ -228,11 +252,12 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
         else:
             extra[part] = {"mc_value": mc_part.value.tolist(),
                            "mc_stderr": mc_part.stderr.tolist(),
-                           "mc_bias": np.asarray(mc_part.bias).tolist()}
+                           "mc_bias": np.asarray(mc_part.bias).tolist()} | _remainder(mc_part)
     wall = time.perf_counter() - t0
     T, E = np.asarray(out["terms"]), np.asarray(out["terms_error"])
     mc = out["mc"]
-    max_abs, max_ratio = series_agreement(T, E, eps, mc.value, mc.stderr, mc.bias)
+    max_abs, max_ratio = series_agreement(T, E, eps, mc.value, mc.stderr, mc.bias,
+                                          mc.remainder, mc.remainder_stderr)
     return {"n": n, "model": model.name, "gain": gain, "net_seed": net_seed,
             "nonlinearity": nonlin, "order": order,
             "paths": paths, "seed": seed, "eps": list(eps),
@@ -244,8 +269,16 @@ def run(n: int, order: int, paths: int, eps, seed: int, bias=None,
             "bias": bias, "input": expr or DEFAULT_INPUT, "degree": degree,
             "galerkin_paths": galerkin_paths,
             "galerkin_measure": None if res is None else res.details.get("measure"),
-            "paths_needed": need, "parts": extra or None,
-            "results": rows}
+            "paths_needed": need, "parts": extra or None, "levels": levels,
+            "results": rows} | _remainder(mc)
+
+
+def _remainder(mc) -> dict:
+    """The measured O(dt²) remainder ``R₁ − R₂`` of a three-level run, as JSON (else {})."""
+    if mc.remainder is None:
+        return {}
+    return {"mc_remainder": mc.remainder.tolist(),
+            "mc_remainder_stderr": mc.remainder_stderr.tolist()}
 
 
 def main() -> None:
@@ -275,6 +308,10 @@ def main() -> None:
                     help="the Galerkin route's cost limit in seconds (with --degree; degree 6 "
                          "at n = 8 on 640,000 samples is estimated at about 1,200 s)")
     ap.add_argument("--tag", default="", help="suffix of the result file")
+    ap.add_argument("--levels", type=int, choices=(2, 3), default=2,
+                    help="time-step levels of the CRN responses: 3 adds dt/4, so that the "
+                         "responses are the second Richardson step and the first one's O(dt²) "
+                         "remainder is measured (7/3 of the cost per path)")
     ap.add_argument("--parity", action="store_true",
                     help="simulate every ε with −ε on the same paths and check the even and "
                          "odd parts of the residual too (docs/theory.md §8): the even part "
@@ -289,7 +326,7 @@ def main() -> None:
     for n in args.n:
         r = run(n, args.order, args.paths, args.eps, args.seed, args.bias, args.degree,
                 args.galerkin_paths, args.gain, args.net_seed, args.parity, args.input,
-                args.time_budget)
+                args.time_budget, args.levels)
         for row in r["results"]:
             print(f"n={n} M={row['M']} ({row['parity'] or 'whole'}): {row['status']} "
                   f"{row['message']}", flush=True)

@@ -59,8 +59,11 @@ def analyse(model, run: dict, parts: list, order: int, dt: float) -> list[dict]:
     u = input_for(model, _expr(run))
     for parity, p in parts:
         y, se, b = (np.array(p[k]) for k in ("mc_value", "mc_stderr", "mc_bias"))
+        rem = {} if "mc_remainder" not in p else {
+            "levels": 3, "remainder": np.array(p["mc_remainder"]),
+            "remainder_stderr": np.array(p["mc_remainder_stderr"])}
         mc = CRNResponses(eps, times, y, se, y, se, b, np.full(times.size, np.nan),
-                          run["paths"], dt, "stored", None, 0.0)
+                          run["paths"], dt, "stored", None, 0.0, **rem)
         out = series_residuals(model, "h1", order, eps=eps, times=times,
                                n_paths=run["paths"], engine_terms=T, engine_terms_error=Te,
                                mc=mc, parity=parity, u=u)
@@ -140,7 +143,8 @@ def main() -> None:
             if "runs" in d:      # bench_galerkin_slopes.py's agreement (its own definition)
                 dmax, ratio = series_agreement(run["terms"], run["terms_error"], run["eps"],
                                                run["mc_value"], run["mc_stderr"],
-                                               run["mc_bias"])
+                                               run["mc_bias"], run.get("mc_remainder"),
+                                               run.get("mc_remainder_stderr"))
                 print(f"  series to order {len(run['terms']) - 1} vs CRN: max |Δ| {dmax:.3g}, "
                       f"max |Δ|/(4se + Σε^N err_N + remainder) = {ratio:.3g}")
                 if args.write:

@@ -345,6 +345,7 @@ def linear2():
     ("engine_terms", "a"), ("engine_terms", 1j),
     ("mc", "abc"), ("mc", 3),
     ("model", "tanh1d"), ("model", None),
+    ("levels", 1), ("levels", 4), ("levels", "3"), ("levels", True),
 ])
 def test_series_residuals_refused(linear2, param, value):
     kw = dict(model=linear2, observable="h1", order=1, eps=[0.1, 0.2], times=[0.5],

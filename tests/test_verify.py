@@ -444,6 +444,28 @@ def test_slope_check_leaves_out_residuals_inside_the_engine_error(slope_run):
     assert [r["status"] for r in exact["results"]] == [PASS, PASS]
 
 
+def test_exact_truncation_check_carries_a_measured_remainder():
+    """``levels=3``: the exact-truncation check of a linear network (no noise in the CRN
+    response) takes the measured Richardson remainder, ``max_t(|R₁ − R₂| + 4 se)``, in place
+    of ``0.05·max_t|bias|``: it passes, with a tolerance over 10× tighter, and a response off
+    by twice the measured bound — which the old tolerance let through — fails."""
+    m = load_model("linear2d")
+    eps, times = np.array([0.1, 0.2, 0.4]), np.arange(1, 9) * 0.5
+    out = series_residuals(m, "h1", 1, eps=eps, times=times, n_paths=2048, dt=0.02, seed=3,
+                           levels=3, method="exact")
+    res, mc = out["results"][0], out["mc"]
+    assert out["richardson_remainder_measured"] and res["kind"] == "exact"
+    assert res["status"] == PASS, res["message"]
+    old = 0.05 * np.max(np.abs(mc.bias), axis=1)
+    assert np.all(out["richardson_remainder_bound"] < old / 10)
+    shift = 2 * mc.remainder_bound()[:, None]
+    assert np.all(shift < old[:, None])
+    bad = series_residuals(m, "h1", 1, eps=eps, times=times, n_paths=2,
+                           mc=dataclasses.replace(mc, value=mc.value + shift),
+                           engine_terms=out["terms"])
+    assert bad["results"][0]["status"] == FAIL
+
+
 def _one_minus_cos(t):
     return np.array([1.0 - math.cos(t)])
 

@@ -8,6 +8,13 @@ so that the O(1) noise of ``f`` cancels in the per-path difference, and each pat
 ``2·Δ(dt/2) - Δ(dt)``, which removes the O(dt) time-step bias (including the bias from
 freezing ``u`` over a step). ``bias = raw - value`` is the measured O(dt) bias of the plain
 ``dt`` estimate.
+
+With ``levels=3`` the paths also run at ``dt/4`` and the estimate is the second Richardson
+step ``R₂ = (8·Δ(dt/4) - 6·Δ(dt/2) + Δ(dt))/3``, which also removes the O(dt²) term of a
+weak error expansion ``c₁dt + c₂dt² + O(dt³)``. ``remainder = R₁ - R₂`` (with
+``R₁ = 2·Δ(dt/2) - Δ(dt)``) is then the measured O(dt²) remainder of the two-level
+estimate: a pathwise combination ``-(4/3)(2Δ(dt/4) - 3Δ(dt/2) + Δ(dt))`` of strongly coupled
+levels, so its standard error is far below the response's.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from ..errors import InvalidInputError
 from ..model import SRNN
 from .estimators import FrozenResult, Moments
 from .integrators import check_combine
-from .simulate import Hook, compile_observable, run_paths, time_indices
+from .simulate import Hook, check_levels, compile_observable, run_paths, time_indices
 
 __all__ = ["CRNResponses", "crn_responses", "parity_matrix", "parity_parts",
            "check_amplitudes"]
@@ -50,8 +57,10 @@ class CRNResponses(FrozenResult):
     """``value[e, j]`` ≈ ``E f(h^{ε_e}_{t_j}) - E f(h^0_{t_j})`` (Richardson-extrapolated in
     ``dt`` per path; ``stderr`` includes the bias estimate's noise); ``raw``/``raw_stderr``
     are the plain ``dt`` estimates, ``bias = raw - value``; ``baseline[j]`` ≈
-    ``E f(h^0_{t_j})`` at ``dt``. Frozen: arrays are read-only
-    (:func:`dataclasses.replace` gives a modified copy)."""
+    ``E f(h^0_{t_j})`` at ``dt``. ``levels = 3``: ``value`` is the second Richardson step
+    and ``remainder``/``remainder_stderr`` the measured O(dt²) remainder ``R₁ - R₂`` of the
+    two-level estimate (module docstring; ``None`` for two levels). Frozen: arrays are
+    read-only (:func:`dataclasses.replace` gives a modified copy)."""
 
     eps: np.ndarray
     times: np.ndarray
@@ -66,6 +75,17 @@ class CRNResponses(FrozenResult):
     scheme: str
     seed: int | None
     seconds: float
+    levels: int = 2
+    remainder: np.ndarray | None = None
+    remainder_stderr: np.ndarray | None = None
+
+    def remainder_bound(self, z: float = 3.0) -> np.ndarray | None:
+        """Per amplitude, ``max_t (|remainder| + z·remainder_stderr)`` — a bound on the
+        O(dt²) remainder of ``R₁`` and, since the next term of the expansion is O(dt³), on
+        the remainder of ``R₂`` too; ``None`` without a third level."""
+        if self.remainder is None:
+            return None
+        return np.max(np.abs(self.remainder) + z * self.remainder_stderr, axis=-1)
 
 
 class _CRNHook(Hook):
@@ -73,23 +93,24 @@ class _CRNHook(Hook):
     the per-path differences to the running moments at the end of each chunk."""
 
     def __init__(self, f: Callable, idx: np.ndarray, val: Moments, raw: Moments,
-                 base: Moments, combine: np.ndarray | None = None):
-        self.f, self.idx, self.combine = f, idx, combine
-        self.val, self.raw, self.base = val, raw, base
+                 base: Moments, combine: np.ndarray | None = None, levels: int = 2,
+                 rem: Moments | None = None):
+        self.f, self.idx, self.combine, self.levels = f, idx, combine, levels
+        self.val, self.raw, self.base, self.rem = val, raw, base, rem
         self.pos: dict[int, list[int]] = {}
         for j, i in enumerate(idx):
             self.pos.setdefault(int(i), []).append(j)
 
     def interest(self, level, n_steps):
         mask = np.zeros(n_steps + 1, dtype=bool)
-        mask[self.idx * (2 if level == 1 else 1)] = True
+        mask[self.idx * 2 ** level] = True
         return mask
 
     def start_chunk(self, offset, size):
-        self.v = [None, None]
+        self.v = [None] * self.levels
 
     def on_state(self, level, i, h):
-        i0 = i // 2 if level == 1 else i
+        i0 = i // 2 ** level
         fv = self.f(h)                                      # (V, P)
         if self.v[level] is None:
             self.v[level] = np.empty((len(self.idx),) + fv.shape)
@@ -97,20 +118,27 @@ class _CRNHook(Hook):
             self.v[level][j] = fv
 
     def end_chunk(self):
-        dc = self.v[0][:, :-1] - self.v[0][:, -1:]          # (T, E, P): Δ at dt
-        df = self.v[1][:, :-1] - self.v[1][:, -1:]          # Δ at dt/2
-        if self.combine is not None:                        # (T, K, P): Σ_e c_ke Δ_e
-            dc = np.einsum("ke,tep->tkp", self.combine, dc)
-            df = np.einsum("ke,tep->tkp", self.combine, df)
-        self.raw.add(dc)
-        self.val.add(2.0 * df - dc)
+        d = []                                              # (T, E, P): Δ at dt/2^l
+        for v in self.v:
+            dl = v[:, :-1] - v[:, -1:]
+            if self.combine is not None:                    # (T, K, P): Σ_e c_ke Δ_e
+                dl = np.einsum("ke,tep->tkp", self.combine, dl)
+            d.append(dl)
+        self.raw.add(d[0])
+        r1 = 2.0 * d[1] - d[0]
+        if self.levels == 3:
+            r2 = (8.0 * d[2] - 6.0 * d[1] + d[0]) / 3.0
+            self.val.add(r2)
+            self.rem.add(r1 - r2)
+        else:
+            self.val.add(r1)
         self.base.add(self.v[0][:, -1])
 
 
 def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, observable=None,
                   n_paths: int, dt: float, scheme: str = "exponential", seed=None,
                   chunk_size: int = 16384, progress: bool | None = None,
-                  combine=None) -> CRNResponses:
+                  combine=None, levels: int = 2) -> CRNResponses:
     """Responses at every ``ε`` from one ensemble with common random numbers (module
     docstring): per path ``2·Δ(dt/2) - Δ(dt)`` with ``Δ = f(h^ε_t) - f(h^0_t)``.
 
@@ -124,20 +152,31 @@ def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, obse
     numbers induce between the ``ε``. With ``eps = (ε, −ε)`` the rows ``(½, ½)`` and
     ``(½, −½)`` are the even and odd parts in ε (docs/theory.md §8), in which the pathwise
     first-order (even part) or second-order (odd part) fluctuation cancels exactly.
+
+    ``levels`` (2 or 3): with 3 the paths also run at ``dt/4``, ``value`` is the second
+    Richardson step and ``remainder`` the measured O(dt²) remainder of the first (module
+    docstring); a path costs 7/3 of a two-level one.
     """
     eps = check_amplitudes(eps)
     combine = check_combine(combine, eps.size)
+    if check_levels(levels) < 2:
+        raise InvalidInputError(f"levels must be 2 or 3 (the responses are Richardson-"
+                                f"extrapolated), got {levels}", param="levels")
     idx = time_indices(times, dt)
     f = compile_observable(model, observable)
     val, raw, base = Moments(axis=-1), Moments(axis=-1), Moments(axis=-1)
+    rem = Moments(axis=-1) if levels == 3 else None
     t0 = time.time()
     info = run_paths(model, n_paths=n_paths, dt=dt, n_steps=int(idx.max()), scheme=scheme,
-                     hook=_CRNHook(f, idx, val, raw, base, combine), eps=tuple(eps) + (0.0,), u=u,
-                     seed=seed, coupled=True, chunk_size=chunk_size, progress=progress)
+                     hook=_CRNHook(f, idx, val, raw, base, combine, levels, rem),
+                     eps=tuple(eps) + (0.0,), u=u, seed=seed, levels=levels,
+                     chunk_size=chunk_size, progress=progress)
     return CRNResponses(eps=eps, times=idx * float(dt), value=val.mean.T, stderr=val.stderr.T,
                         raw=raw.mean.T, raw_stderr=raw.stderr.T, bias=(raw.mean - val.mean).T,
                         baseline=base.mean, n_paths=int(n_paths), dt=float(dt), scheme=scheme,
-                        seed=info.entropy, seconds=time.time() - t0)
+                        seed=info.entropy, seconds=time.time() - t0, levels=int(levels),
+                        remainder=None if rem is None else rem.mean.T,
+                        remainder_stderr=None if rem is None else rem.stderr.T)
 
 
 def parity_matrix(n_eps: int) -> np.ndarray:
@@ -173,5 +212,8 @@ def parity_parts(mc: CRNResponses, eps) -> dict[str | None, CRNResponses]:
         rows = slice(k * E, (k + 1) * E)
         out[part] = replace(mc, eps=eps, value=mc.value[rows], stderr=mc.stderr[rows],
                             raw=mc.raw[rows], raw_stderr=mc.raw_stderr[rows],
-                            bias=mc.bias[rows])
+                            bias=mc.bias[rows],
+                            remainder=None if mc.remainder is None else mc.remainder[rows],
+                            remainder_stderr=None if mc.remainder is None
+                            else mc.remainder_stderr[rows])
     return out

@@ -26,7 +26,8 @@ Conventions
 * Two-level runs (``coupled=True``): the same Brownian paths are integrated with ``dt``
   and ``dt/2`` (coarse noise = sum of two fine increments, resp. the exact OU combination
   ``e^{-L dt/2} ξ₁ + ξ₂``), so the time-step bias ``v(dt) - v(dt/2)`` is measured with a
-  small variance.
+  small variance. ``levels=3`` adds ``dt/4`` on the same paths (noise coarsened twice), so
+  that the O(dt²) remainder of the two-level Richardson extrapolation is measured too.
 * Only requested states are handed to *hooks* (estimators); full paths are never stored.
   Memory per chunk is bounded by the chunk size: states ``O(V n P)`` and a noise buffer of
   at most :data:`NOISE_BUFFER_BYTES` (the number of steps drawn at once adapts to it).
@@ -305,8 +306,9 @@ def default_chunk_size(n: int, variants: int = 1) -> int:
 class Hook:
     """What an estimator sees of a run (all methods optional to override).
 
-    Levels: 0 is the run at ``dt``; 1 (two-level runs only) the run at ``dt/2``. State
-    index ``i`` of level ``l`` is the state at time ``i·dt_l``. States are arrays
+    Levels: level ``l`` is the run at ``dt_l = dt/2^l`` (``l = 0`` always; 1 and 2 in
+    coupled runs of two and three levels). State index ``i`` of level ``l`` is the state
+    at time ``i·dt_l``. States are arrays
     ``(V, P, n)`` (variants × paths of the chunk × state; with a companion, ``2V``).
 
     The engine works on a shallow copy of the hook per chunk: ``start_chunk`` must
@@ -338,6 +340,7 @@ class RunInfo:
     scheme: str
     entropy: int
     coupled: bool
+    levels: int = 1
     n_chunks: int = 0
     chunk_size: int = 0
 
@@ -361,7 +364,7 @@ class PathJob:
                  seed=None, coupled: bool = False, B: np.ndarray | None = None,
                  chunk_size: int | None = None, max_norm: float = 1e8,
                  prefetch_noise: bool = True, companion: Companion | None = None,
-                 input_delay: int = 0):
+                 input_delay: int = 0, levels: int | None = None):
         n_paths = _check_n_paths(n_paths)
         p = model_arrays(model)
         check_time_step(model, p, dt, scheme)
@@ -376,6 +379,8 @@ class PathJob:
             raise InvalidInputError(f"eps must be a non-empty 1-d sequence of finite numbers, "
                                     f"got {eps}", param="eps")
         coupled = check_flag(coupled, "coupled")
+        levels = check_levels(levels, coupled)
+        coupled = levels > 1
         prefetch_noise = check_flag(prefetch_noise, "prefetch_noise")
         check_int(input_delay, "input_delay", lo=0, what="steps of dt")
         if hook is not None and not all(callable(getattr(hook, name, None)) for name in
@@ -398,9 +403,10 @@ class PathJob:
         self.hook = hook or Hook()
         self.V, self.n, self.eps = eps.size, model.n, eps
         self.root = _seed_root(seed)
-        self.n_fine = self.n_steps * (2 if coupled else 1)
-        self.steps = [self.n_steps] + ([self.n_fine] if coupled else [])
-        self.ratio = [2, 1] if coupled else [1]
+        self.n_levels = levels
+        self.n_fine = self.n_steps * 2 ** (levels - 1)
+        self.steps = [self.n_steps * 2 ** li for li in range(levels)]
+        self.ratio = [2 ** (levels - 1 - li) for li in range(levels)]   # fine steps per step
         groups = [(model, p)]
         if companion is not None:
             pc = model_arrays(companion.model)
@@ -413,10 +419,8 @@ class PathJob:
         # integrators per group and level
         self.levels: list[list[Integrator]] = []
         for gm, gp in groups:
-            lv = [Integrator(gm, gp, scheme, dt, B)]
-            if coupled:
-                lv.append(Integrator(gm, gp, scheme, dt / 2.0, B))
-            self.levels.append(lv)
+            self.levels.append([Integrator(gm, gp, scheme, dt / 2.0 ** li, B)
+                                for li in range(levels)])
         dims = {lv[-1].noise_dim for lv in self.levels}
         if len(dims) != 1:
             raise InvalidInputError("the companion needs the same noise dimension",
@@ -462,8 +466,9 @@ class PathJob:
         # steps of noise drawn at once: a buffer (K, n, P) of at most NOISE_BUFFER_BYTES
         P = min(self.chunk_size, n_paths)
         per_step = 8 * P * (self.n * self.n_groups + (self.m_xi or 0))
-        K = int(min(TIME_BLOCK, max(2, NOISE_BUFFER_BYTES // max(per_step, 1))))
-        self.K = K - (K % 2)
+        q = max(2, self.ratio[0])           # a block holds whole coarse steps
+        K = int(min(TIME_BLOCK, max(q, NOISE_BUFFER_BYTES // max(per_step, 1))))
+        self.K = K - (K % q)
         self.dt = float(dt)
 
     # ------------------------------------------------------------------ layout
@@ -573,16 +578,19 @@ class PathJob:
                     pending = pool.submit(draw, starts[bi + 1], nxt_buf) if pool else \
                         draw(starts[bi + 1], nxt_buf)
                 Kb = ebs[0].shape[0]
+                # every level's noise from the finest (coarsened before any is modified)
+                noise = [[None] * nlev for _ in range(G)]
+                for g in range(G):
+                    noise[g][-1] = ebs[g]
+                    for li in range(nlev - 2, -1, -1):
+                        noise[g][li] = self.levels[g][li + 1].coarsen(noise[g][li + 1])
                 for li in range(nlev):
                     s0 = k0 // self.ratio[li]
                     nb = Kb // self.ratio[li]
                     etas, per_steps = [], []
                     for g in range(G):
                         integ = self.levels[g][li]
-                        if li == 0 and self.coupled:
-                            eta = finest[g].coarsen(ebs[g])
-                        else:
-                            eta = ebs[g]
+                        eta = noise[g][li]
                         if np.any(integ.const):
                             eta += integ.const[:, None]
                         inp = self.inputs[g][li]
@@ -592,7 +600,9 @@ class PathJob:
                         etas.append(eta)
                         per_steps.append(per_step)
                     if xb is not None:
-                        xi = xb[0::2] + xb[1::2] if (li == 0 and self.coupled) else xb
+                        xi = xb
+                        for _ in range(nlev - 1 - li):
+                            xi = xi[0::2] + xi[1::2]
                         hook.on_xi(li, s0, xi.transpose(0, 2, 1))
                     saved = [states[g][li].copy() for g in range(G)]
                     mask = self.interest[li]
@@ -624,7 +634,21 @@ class PathJob:
     def info(self) -> RunInfo:
         return RunInfo(dt=self.dt, n_steps=self.n_steps, n_paths=self.n_paths,
                        scheme=self.scheme, entropy=self.root.entropy, coupled=self.coupled,
+                       levels=self.n_levels,
                        n_chunks=self.n_chunks, chunk_size=self.chunk_size)
+
+
+def check_levels(levels, coupled: bool = False) -> int:
+    """The number of coupled time-step levels: ``levels`` (1, 2 or 3), or for ``None`` 2
+    with ``coupled`` and 1 without. Anything else, or ``coupled`` with ``levels = 1``, is an
+    :class:`~volterra_sym.errors.InvalidInputError` naming ``levels``."""
+    if levels is None:
+        return 2 if coupled else 1
+    levels = check_int(levels, "levels", lo=1, what="the number of time-step levels")
+    if levels > 3 or (coupled and levels < 2):
+        raise InvalidInputError(f"levels must be 1, 2 or 3 (at least 2 with coupled=True), "
+                                f"got {levels}", param="levels")
+    return levels
 
 
 def _auto_progress(progress, work: float, threshold: float = 5e7) -> bool:
@@ -643,7 +667,7 @@ def run_paths(model: SRNN, *, n_paths: int, dt: float, n_steps: int, scheme: str
               max_norm: float = 1e8, prefetch_noise: bool = True,
               companion: Companion | None = None, client=None,
               on_chunk: Callable[[int, object], None] | None = None,
-              input_delay: int = 0) -> RunInfo:
+              input_delay: int = 0, levels: int | None = None) -> RunInfo:
     """Integrate ``n_paths`` paths for ``n_steps`` steps of ``dt`` and feed ``hook``.
 
     ``eps``: input amplitudes of the variants run with common random numbers. ``B``: if
@@ -653,13 +677,14 @@ def run_paths(model: SRNN, *, n_paths: int, dt: float, n_steps: int, scheme: str
     ``progress``: a progress bar counting chunks (default: on a terminal, for long runs).
     ``companion``: a second model integrated with the same noise (control variates).
     ``input_delay``: steps of ``dt`` before the input starts (``u`` is evaluated at
-    ``t - input_delay·dt``).
+    ``t - input_delay·dt``). ``levels``: time steps ``dt/2^l``, ``l < levels``, integrated
+    on the same Brownian paths (1, 2 or 3; default 2 with ``coupled``, else 1).
     """
     client = check_client(client)
     job = PathJob(model, n_paths=n_paths, dt=dt, n_steps=n_steps, scheme=scheme, hook=hook,
                   eps=eps, u=u, initial=initial, seed=seed, coupled=coupled, B=B,
                   chunk_size=chunk_size, max_norm=max_norm, prefetch_noise=prefetch_noise,
-                  companion=companion, input_delay=input_delay)
+                  companion=companion, input_delay=input_delay, levels=levels)
     map_chunks(job, job.n_chunks, client=client, on_result=on_chunk,
                progress=_auto_progress(progress, job.n_paths * max(job.n_fine, 1)),
                desc=f"{scheme} dt={dt:g}")

@@ -139,7 +139,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                      engine_terms: np.ndarray | None = None, mc: CRNResponses | None = None,
                      engine_terms_error: np.ndarray | None = None,
                      parity: str | None = None, extra_orders: int = 2,
-                     u: Callable | None = None) -> dict:
+                     u: Callable | None = None, levels: int = 2) -> dict:
     """The truncation-error check of docs/theory.md §8 for the input ``ε·u(t)``: ``u(t) ->
     (m,)`` any smooth bounded input (checked as the series route checks it); default
     ``u_k(t) = sin(2t)`` on every channel. ``mc`` and ``engine_terms``, when given, must be
@@ -171,6 +171,13 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     gives them (fewer otherwise); the orders above ``order`` decide where the residual is
     asymptotic. A part of one parity needs 4 (its leading residual order ``M + 2`` and the
     next of that parity).
+
+    ``levels=3`` (responses run here) or an ``mc`` with a third level (``dt/4``): the
+    responses are the second Richardson step and the Monte Carlo's time-step remainder is
+    *measured* — ``max_t(|R₁ − R₂| + 3 se)`` per ε (:meth:`CRNResponses.remainder_bound`)
+    — and enters the slope check's floor and the exact check's tolerance. With two levels
+    the exact check bounds it by ``0.05·max_t|bias|`` and the slope check's floor leaves it
+    out (docs/theory.md §8).
     """
     if not isinstance(extra_orders, int) or isinstance(extra_orders, bool) \
             or not 0 <= extra_orders <= 6:
@@ -198,6 +205,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     if times.ndim != 1 or times.size == 0 or np.any(times < 0):
         raise InvalidInputError(f"times must be a non-empty 1-d sequence of finite times ≥ 0, "
                                 f"got {times}", param="times")
+    levels = check_int(levels, "levels", lo=2, hi=3, what="time-step levels of the responses")
     if mc is not None:
         _check_mc(mc, eps, times)
     u = sine_input(model.m) if u is None else check_input(u, model.m)
@@ -238,7 +246,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                                 f"{T.shape}", param="engine_terms_error") from None
     if mc is None:
         mc = crn_responses(model, u, eps, times, observable=f, n_paths=n_paths, dt=dt,
-                           scheme=scheme, seed=seed, chunk_size=chunk_size)
+                           scheme=scheme, seed=seed, chunk_size=chunk_size, levels=levels)
     y, se = mc.value, mc.stderr                                       # (E, T)
     diag = diagnose_series(T, float(eps.max()))      # every computed order
     inside = np.abs(eps) < diag.radius
@@ -247,8 +255,12 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     # bound on the O(dt²) remainder of the Richardson extrapolation: the measured O(dt) bias
     # b ≈ c1·dt leaves ≈ c2·dt²/2; with |c2/c1| ~ the input / relaxation rates (a few) and
     # dt = 0.01 that is ≲ 2 % of max_t |b| (measured: ≤ 1.6 % on linear2d with f = h1,
-    # where the response has no noise at all); RICHARDSON_REL adds a margin
-    remainder = RICHARDSON_REL * np.max(np.abs(mc.bias), axis=1)
+    # where the response has no noise at all); RICHARDSON_REL adds a margin. A third level
+    # measures it instead (and then the slope check's floor carries it too)
+    measured = mc.remainder_bound(Z)
+    remainder = RICHARDSON_REL * np.max(np.abs(mc.bias), axis=1) if measured is None \
+        else measured
+    slope_rem = np.zeros_like(remainder) if measured is None else measured
     results = []
     for M in range(1, order + 1):
         sub = [N for N in range(1, M + 1) if of_parity(N)]
@@ -309,9 +321,10 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
             j = int(np.argmax(np.abs(R[-1]) / np.maximum(se[-1], 1e-300)))
             expected = first
         r, s = R[:, j], se[:, j]
-        floor = NOISE_FLOOR * s + eng[:, j]
+        floor = NOISE_FLOOR * s + eng[:, j] + slope_rem
         above = (np.abs(r) > floor) & asym[:, j]
-        below_engine = (np.abs(r) > NOISE_FLOOR * s) & ~(np.abs(r) > floor) & asym[:, j]
+        below_engine = (np.abs(r) > NOISE_FLOOR * s + slope_rem) & ~(np.abs(r) > floor) \
+            & asym[:, j]
         cut = "" if asym[:, j].all() else \
             (f"; ε ≥ {eps[~asym[:, j]].min():.3g} left out (higher orders > "
              f"{NEXT_ORDER:g} of leading)")
@@ -361,7 +374,8 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
         results.append(res)
     return {"method": used_method, "terms": T, "terms_error": terms_error, "mc": mc,
             "results": results,
-            "richardson_remainder_bound": remainder, "radius": diag.radius,
+            "richardson_remainder_bound": remainder,
+            "richardson_remainder_measured": measured is not None, "radius": diag.radius,
             "diagnostic": diag.message, "inside_radius": inside}
 
 
@@ -410,6 +424,10 @@ def _responses(ctx: Context) -> dict[str | None, CRNResponses | None]:
     sim, combine = ((np.concatenate([eps, -eps]), parity_matrix(eps.size)) if s.parity
                     else (eps, None))
     if ctx.model.features:
+        if s.levels != 2:
+            raise NotApplicableError("settings.levels = 3 needs a model with the input outside "
+                                     "the activation and constant noise (the state-noise "
+                                     "simulation runs two levels)")
         t0 = time.time()
         mean, se, bias = state_noise_crn(ctx.model, u, sim, times, n_paths=s.series_paths,
                                          dt=s.dt, initial=stationary_sampler(ctx.model),
@@ -422,7 +440,7 @@ def _responses(ctx: Context) -> dict[str | None, CRNResponses | None]:
     elif s.parity:
         mc = crn_responses(ctx.model, u, sim, times, observable=ctx.f, n_paths=s.series_paths,
                            dt=s.dt, scheme=s.scheme, seed=s.seed + 10,
-                           chunk_size=s.chunk_size, combine=combine)
+                           chunk_size=s.chunk_size, combine=combine, levels=s.levels)
     else:
         return {None: None}
     return parity_parts(mc, eps) if s.parity else {None: mc}
@@ -438,7 +456,8 @@ def check_mc_series(ctx: Context, plots: dict, progress=None) -> list[Check]:
     if progress is not None:
         progress(f"MC series: CRN responses at {len(s.eps)} ε"
                  + (" and −ε" if s.parity else "")
-                 + f" ({s.series_paths} paths, dt={s.dt:g} and dt/2)")
+                 + f" ({s.series_paths} paths, dt={s.dt:g}, dt/2"
+                 + (", dt/4)" if s.levels == 3 else ")"))
     outs = {}
     try:
         for part, mc in _responses(ctx).items():
@@ -448,7 +467,7 @@ def check_mc_series(ctx: Context, plots: dict, progress=None) -> list[Check]:
                 ctx.model, ctx.f, ctx.order, eps=s.eps, times=s.times,
                 n_paths=s.series_paths, dt=s.dt, seed=s.seed + 10, method=ctx.series_method,
                 scheme=s.scheme, chunk_size=s.chunk_size, mc=mc, parity=part,
-                extra_orders=4 if s.parity else 2, u=ctx.u, **known)
+                extra_orders=4 if s.parity else 2, u=ctx.u, levels=s.levels, **known)
     except Exception as exc:  # noqa: BLE001 - status by type
         return [error_check("MC: series residual", GROUP, exc)]
     plots["series"] = outs[None]
@@ -469,12 +488,17 @@ def _series_checks(out: dict, s, suffix: str) -> list[Check]:
                 "n_paths": mc.n_paths, "dt": mc.dt, "scheme": mc.scheme,
                 "seed": s.seed + 10, "radius": out["radius"], "seconds": mc.seconds,
                 "terms": out["terms"], "terms_error": out["terms_error"],
-                "mc_response": mc.value, "mc_stderr": mc.stderr, "mc_bias": mc.bias}
+                "mc_response": mc.value, "mc_stderr": mc.stderr, "mc_bias": mc.bias,
+                "mc_levels": mc.levels, "mc_remainder": mc.remainder,
+                "richardson_remainder_bound": out["richardson_remainder_bound"]}
         data.update({k: v for k, v in res.items() if k not in ("M", "cause")})
         if res["kind"] == "exact":
             checks.append(Check(f"MC: series residual M={M} (exact truncation{suffix})", GROUP,
                                 res["status"], value=f"max |R|/tol = {fmt(res['max_ratio'])}",
-                                tolerance="4se + 0.05·max|bias|", reason=res["message"], data=data))
+                                tolerance="4se + " + (
+                                    "max|R₁ − R₂| + 4se(R₁ − R₂)" if mc.remainder is not None
+                                    else "0.05·max|bias|"),
+                                reason=res["message"], data=data))
         else:
             val = "slope " + (fmt(res["slope"]) if res["slope"] is not None else "n/a")
             checks.append(Check(f"MC: series residual M={M} (slope{suffix})", GROUP,

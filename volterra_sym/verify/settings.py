@@ -128,6 +128,10 @@ class Settings:
     #: the input ``u_k(t)`` of the series checks on every channel: an expression in ``t``
     #: (the whitelist parser), smooth and bounded on ``[0, max(times)]``
     input: str = DEFAULT_INPUT
+    #: time-step levels of the series Monte Carlo: 2 (``dt``, ``dt/2``: Richardson) or 3
+    #: (also ``dt/4``: the second Richardson step, whose measured remainder enters the
+    #: check's floor; 7/3 of the cost per path)
+    levels: int = 2
 
     def __post_init__(self):
         """Refuse settings that no check could run with (an :class:`InvalidInputError`
@@ -150,6 +154,8 @@ class Settings:
                 check_int(getattr(self, name), f"settings.{name}", lo=lo)
             except InvalidInputError as exc:
                 raise InvalidInputError(str(exc), param=name) from None
+        if isinstance(self.levels, (bool, np.bool_)) or self.levels not in (2, 3):
+            raise bad("levels", "2 or 3")
         for name in ("dt", "origin_stride", "window", "continuity_step"):
             if not is_pos(getattr(self, name)):
                 raise bad(name, "a positive finite number")
