@@ -28,8 +28,8 @@ __all__ = ["DEFAULT_INPUT", "input_on_channels",
            "PASS", "FAIL", "SKIP", "WEAK", "RESOLVE_FRACTION", "Resolution", "resolution",
            "agreement_status", "annotate", "NOT_APPLICABLE", "REFUSED_COST", "REFUSED_ACCURACY",
            "UNRESOLVED", "UNCLASSIFIED", "SKIP_CAUSES", "cause_of", "worst_cause", "blocking",
-           "VerificationIncompleteError", "REL_FLOOR", "SLOPE_TOL", "NOISE_FLOOR", "NEXT_ORDER",
-           "RICHARDSON_REL", "Z", "Settings", "settings_for", "Check", "status_of",
+           "VerificationIncompleteError", "REL_FLOOR", "SLOPE_TOL", "SLOPE_Z", "NOISE_FLOOR",
+           "NEXT_ORDER", "RICHARDSON_REL", "Z", "Settings", "settings_for", "Check", "status_of",
            "error_check", "describe", "VerificationFailedError"]
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
@@ -59,6 +59,9 @@ RESOLVE_FRACTION = 0.5
 REL_FLOOR = 1e-8
 #: slope tolerance of the truncation-error check (docs/theory.md §8)
 SLOPE_TOL = 0.3
+#: a slope off by more than SLOPE_TOL FAILs only beyond SLOPE_TOL + SLOPE_Z·(its standard
+#: error); in between the check has no verdict (the fit's noise, not the engine)
+SLOPE_Z = 3.0
 #: a residual is "above the MC noise floor" when ``|R| > NOISE_FLOOR · se``
 NOISE_FLOOR = 3.0
 #: the slope fit uses only ε where the engine's higher orders together are at most this
