@@ -75,6 +75,14 @@ M = 3 skipped: 3 ε above the floor spanning 1.61, with a local slope of 4.4 fro
         --bias 0.346 -0.046 0.691 0.256 -0.102 --degree 9 --galerkin-paths 2560000 \
         --time-budget 5000 --paths 1600000 \
         --eps 0.1 0.13 0.17 0.22 0.28 0.36 0.46 0.58 0.74 0.9 --seed 11 --tag _s6_deg9_2560k
+
+More paths would not close that window: at ε = 0.28 (t = 3) the floor is 1.35e-4 of Monte
+Carlo (3 se) plus 1.0e-4 of the engine's errors of T₁…T₃ at degree 9, against a residual of
+1.15e-4 — a higher degree is needed. An input with a non-zero mean (``--input "1-cos(2*t)"``,
+network of ``--bias 0.3 0.8 0.6 -0.5 -0.4``, degree 7 on 160,000 samples, 200,000 paths,
+``--levels 3``, 343 s; ``galerkin_slopes_n5_bias_1mcos_deg7_L3.json``) drives T₄ 40× harder
+than sin 2t, but T₅ more: |T₅/T₄| ≈ 2 at t ≥ 2, so the range closes at ε ≈ 0.07 (M = 1 and
+M = 2 pass, 1.88 ± 0.10 and 3.06 ± 0.06; M = 3 skipped).
 """
 
 from __future__ import annotations

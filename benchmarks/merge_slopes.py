@@ -75,8 +75,10 @@ def merge(runs: list[dict], terms_from: dict | None = None,
     """One run from ``runs`` (independent ensembles of one network, see the module
     docstring); ``ValueError`` naming the field where they differ."""
     def same(r: dict, key: str):
-        # runs before 2026-12-05 stored no input: theirs is the default
-        return r.get(key) or DEFAULT_INPUT if key == "input" else r.get(key)
+        # older runs stored no input, gain or network seed: theirs are the defaults
+        value = r.get(key)
+        return {"input": DEFAULT_INPUT, "gain": 1.2, "net_seed": 0}.get(key, value) \
+            if value is None else value
 
     first = runs[0]
     checks = [(r, SAME) for r in runs[1:]] + (
