@@ -29,7 +29,7 @@ from ..arrays import check_int
 from ..budget import check_memory
 from ..errors import InvalidInputError
 from ..model import SRNN
-from .estimators import FrozenResult, Moments
+from .estimators import FrozenResult, Moments, merge_chunk_stats
 from .integrators import check_combine
 from .simulate import Hook, check_levels, compile_observable, run_paths, time_indices
 
@@ -89,14 +89,15 @@ class CRNResponses(FrozenResult):
 
 
 class _CRNHook(Hook):
-    """Collects ``f`` at the observation times for every variant on both levels and adds
-    the per-path differences to the running moments at the end of each chunk."""
+    """Collects ``f`` at the observation times for every variant on every level and
+    returns, per chunk, the statistics of each seed block of the per-path differences
+    (``{"val", "raw", "base"[, "rem"]: [block stats]}``), merged in chunk order where the
+    run was started — so the result does not depend on the chunking nor on where the
+    chunks ran (a Dask cluster)."""
 
-    def __init__(self, f: Callable, idx: np.ndarray, val: Moments, raw: Moments,
-                 base: Moments, combine: np.ndarray | None = None, levels: int = 2,
-                 rem: Moments | None = None):
+    def __init__(self, f: Callable, idx: np.ndarray, combine: np.ndarray | None = None,
+                 levels: int = 2):
         self.f, self.idx, self.combine, self.levels = f, idx, combine, levels
-        self.val, self.raw, self.base, self.rem = val, raw, base, rem
         self.pos: dict[int, list[int]] = {}
         for j, i in enumerate(idx):
             self.pos.setdefault(int(i), []).append(j)
@@ -124,21 +125,20 @@ class _CRNHook(Hook):
             if self.combine is not None:                    # (T, K, P): Σ_e c_ke Δ_e
                 dl = np.einsum("ke,tep->tkp", self.combine, dl)
             d.append(dl)
-        self.raw.add(d[0])
         r1 = 2.0 * d[1] - d[0]
+        out = {"raw": d[0], "base": self.v[0][:, -1]}
         if self.levels == 3:
             r2 = (8.0 * d[2] - 6.0 * d[1] + d[0]) / 3.0
-            self.val.add(r2)
-            self.rem.add(r1 - r2)
+            out.update(val=r2, rem=r1 - r2)
         else:
-            self.val.add(r1)
-        self.base.add(self.v[0][:, -1])
+            out["val"] = r1
+        return {k: Moments.block_stats(np.moveaxis(x, -1, 0)) for k, x in out.items()}
 
 
 def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, observable=None,
                   n_paths: int, dt: float, scheme: str = "exponential", seed=None,
                   chunk_size: int = 16384, progress: bool | None = None,
-                  combine=None, levels: int = 2) -> CRNResponses:
+                  combine=None, levels: int = 2, client=None) -> CRNResponses:
     """Responses at every ``ε`` from one ensemble with common random numbers (module
     docstring): per path ``2·Δ(dt/2) - Δ(dt)`` with ``Δ = f(h^ε_t) - f(h^0_t)``.
 
@@ -155,7 +155,8 @@ def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, obse
 
     ``levels`` (2 or 3): with 3 the paths also run at ``dt/4``, ``value`` is the second
     Richardson step and ``remainder`` the measured O(dt²) remainder of the first (module
-    docstring); a path costs 7/3 of a two-level one.
+    docstring); a path costs 7/3 of a two-level one. ``client``: a
+    ``dask.distributed.Client`` to run the chunks on (the numbers are the same bit for bit).
     """
     eps = check_amplitudes(eps)
     combine = check_combine(combine, eps.size)
@@ -164,13 +165,13 @@ def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, obse
                                 f"extrapolated), got {levels}", param="levels")
     idx = time_indices(times, dt)
     f = compile_observable(model, observable)
-    val, raw, base = Moments(axis=-1), Moments(axis=-1), Moments(axis=-1)
-    rem = Moments(axis=-1) if levels == 3 else None
+    mom: dict[str, Moments] = {}
     t0 = time.time()
     info = run_paths(model, n_paths=n_paths, dt=dt, n_steps=int(idx.max()), scheme=scheme,
-                     hook=_CRNHook(f, idx, val, raw, base, combine, levels, rem),
-                     eps=tuple(eps) + (0.0,), u=u, seed=seed, levels=levels,
-                     chunk_size=chunk_size, progress=progress)
+                     hook=_CRNHook(f, idx, combine, levels), eps=tuple(eps) + (0.0,), u=u,
+                     seed=seed, levels=levels, chunk_size=chunk_size, progress=progress,
+                     client=client, on_chunk=merge_chunk_stats(mom))
+    val, raw, base, rem = mom["val"], mom["raw"], mom["base"], mom.get("rem")
     return CRNResponses(eps=eps, times=idx * float(dt), value=val.mean.T, stderr=val.stderr.T,
                         raw=raw.mean.T, raw_stderr=raw.stderr.T, bias=(raw.mean - val.mean).T,
                         baseline=base.mean, n_paths=int(n_paths), dt=float(dt), scheme=scheme,

@@ -174,7 +174,7 @@ class Moments:
         return self.m2 / (self.n - 1)
 
 
-def _merge_into(moments: dict[str, Moments]) -> Callable[[int, dict], None]:
+def merge_chunk_stats(moments: dict[str, Moments]) -> Callable[[int, dict], None]:
     """``on_chunk`` that merges a chunk's ``{name: [block stats]}`` in chunk order."""
     def on_chunk(i: int, result: dict) -> None:
         for name, stats in result.items():
@@ -533,7 +533,7 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
     def run(hook, eps_v, seed_v, moments, companion=None):
         job = PathJob(model, hook=hook, eps=eps_v, seed=seed_v, companion=companion,
                       input_delay=shift, **kw)
-        map_chunks(job, job.n_chunks, client=client, on_result=_merge_into(moments),
+        map_chunks(job, job.n_chunks, client=client, on_result=merge_chunk_stats(moments),
                    progress=_auto_progress(progress, n_paths * max(job.n_fine, 1)),
                    desc=f"response dt={dt:g}")
 
@@ -762,7 +762,7 @@ def _kernel_run(model: SRNN, terms: list[_Term], J: int, order: int, *, observab
                   B=B if need_xi else None, chunk_size=chunk_size, max_norm=max_norm,
                   companion=None if cv is None else cv.companion)
     mom: dict[str, Moments] = {}
-    map_chunks(job, job.n_chunks, client=client, on_result=_merge_into(mom),
+    map_chunks(job, job.n_chunks, client=client, on_result=merge_chunk_stats(mom),
                progress=_auto_progress(progress, n_paths * max(job.n_fine, 1)),
                desc=f"kernel dt={dt:g}")
     out = (mom["value"].mean, mom["value"].stderr)
