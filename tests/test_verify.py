@@ -782,3 +782,26 @@ def test_taylor_far_over_its_budget_is_not_retried():
     with pytest.raises(ResourceLimitError):
         ctx.kernel("taylor", (0,), [[0.05], [0.1]])
     assert ctx.taylor_degrees == {}
+
+
+def test_verify_levels_3_measures_the_richardson_remainder(tmp_path, capsys):
+    """``verify --levels 3``: the report records the setting, the exact-truncation check of
+    linear2d charges the measured remainder (not 0.05·max|bias|) and passes, the slope check
+    passes; a model simulated with its own state noise says the option does not apply to it
+    (SKIP, not applicable); ``--levels 4`` is refused naming the option (exit 2)."""
+    out = tmp_path / "l3"
+    code = main(["verify", "linear2d", "--quick", "--levels", "3", "--out", str(out)])
+    rep = _load(out)
+    assert code == 0 and rep["settings"]["levels"] == 3
+    series = {c["name"]: c for c in rep["checks"] if c["name"].startswith("MC: series")}
+    exact = series["MC: series residual M=2 (exact truncation)"]
+    assert exact["status"] == PASS and "R₁ − R₂" in exact["tolerance"]
+    assert exact["data"]["mc_levels"] == 3
+    assert series["MC: series residual M=1 (slope)"]["status"] == PASS
+    inside = tmp_path / "in"
+    main(["verify", "tanh1d_inside", "--quick", "--levels", "3", "--out", str(inside)])
+    check = next(c for c in _load(inside)["checks"] if c["name"] == "MC: series residual")
+    assert check["status"] == SKIP and check["cause"] == "not applicable"
+    capsys.readouterr()
+    code, _, err = _cli(capsys, "linear2d", "--levels", "4")
+    assert code == 2 and "--levels" in err
