@@ -138,3 +138,10 @@ def test_monte_carlo_estimates_display_as_html_tables():
                  n_paths=200, dt=0.05, seed=2)
     html = r._repr_html_()
     assert "ResponseEstimate" in html and "20 of 30 rows" in html and "CRN" in html
+    from volterra_sym.montecarlo import crn_responses
+    c = crn_responses(m, lambda t: np.array([np.sin(t)]), [0.1, 0.2], [0.5, 1.0],
+                      n_paths=256, dt=0.05, seed=3, levels=3)
+    html = c._repr_html_()
+    assert "CRNResponses (ε = 0.1, 0.2)" in html and "3 levels" in html
+    for v, e in zip(np.ravel(c.value.T), np.ravel(c.stderr.T), strict=True):
+        assert f"{v:.6g} ± {e:.2g}" in html

@@ -29,7 +29,7 @@ from ..arrays import check_int
 from ..budget import check_memory
 from ..errors import InvalidInputError
 from ..model import SRNN
-from .estimators import FrozenResult, Moments, merge_chunk_stats
+from .estimators import FrozenResult, Moments, _estimate_html, merge_chunk_stats
 from .integrators import check_combine
 from .simulate import Hook, check_levels, compile_observable, run_paths, time_indices
 
@@ -78,6 +78,15 @@ class CRNResponses(FrozenResult):
     levels: int = 2
     remainder: np.ndarray | None = None
     remainder_stderr: np.ndarray | None = None
+
+    def _repr_html_(self) -> str:
+        rem = "" if self.remainder is None else \
+            f", 3 levels: max |R₁ − R₂| {np.max(np.abs(self.remainder)):.2g}"
+        eps = ", ".join(f"{e:g}" for e in self.eps[:8]) + (" …" if self.eps.size > 8 else "")
+        return _estimate_html(
+            f"CRNResponses (ε = {eps})", f"{self.n_paths:,} paths, dt {self.dt:g}, "
+            f"{self.scheme}, seed {self.seed}{rem}", "t", self.times, self.value.T,
+            self.stderr.T, self.bias.T)
 
     def remainder_bound(self, z: float = 3.0) -> np.ndarray | None:
         """Per amplitude, ``max_t (|remainder| + z·remainder_stderr)`` — a bound on the
