@@ -186,9 +186,9 @@ def series_agreement(T, E, eps, value, stderr, bias, remainder=None,
                      remainder_stderr=None) -> tuple[float, float]:
     """Agreement of the series with the responses (not only the slope): over every time and
     ε, ``max |y − Σ_{N≥1} ε^N T_N|`` and its largest ratio to ``4 se + Σ ε^N err(T_N)`` plus
-    the bound on the O(dt²) remainder of the Richardson-extrapolated responses (as verify
-    uses it: measured, ``max_t(|R₁ − R₂| + 3 se)``, where a third level gave ``remainder``;
-    else ``0.05·max_t|bias|``)."""
+    the bound on the O(dt²) remainder of the Richardson-extrapolated responses: measured,
+    ``max_t(|R₁ − R₂| + 3 se)``, where a third level gave ``remainder`` (verify allows
+    ``4 se`` there); else ``0.05·max_t|bias|``, as verify uses it."""
     T, E = np.asarray(T, dtype=float), np.asarray(E, dtype=float)
     eps_a = np.asarray(eps, dtype=float)[:, None]
     full = sum(eps_a ** N * T[N][None, :] for N in range(1, T.shape[0]))

@@ -322,6 +322,7 @@ def test_series_residuals_refuse_inconsistent_input():
     ("dt", -0.01), ("dt", 0.03), ("kernel_paths", 0), ("series_paths", 1.5),
     ("eps", (0.1, -0.2)), ("eps", ()), ("times", ()), ("window", 0.005), ("scheme", "rk"),
     ("mc_lags1", (float("nan"),)), ("mc_lags2", ((0.1,),)), ("parity", "yes"),
+    ("levels", 2.0), ("levels", 4), ("levels", True),
 ])
 def test_bad_settings_are_refused_before_any_check(tmp_path, field, value):
     """Settings no check can run with: an InvalidInputError naming the field (they used to

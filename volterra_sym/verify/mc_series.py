@@ -175,7 +175,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
 
     ``levels=3`` (responses run here) or an ``mc`` with a third level (``dt/4``): the
     responses are the second Richardson step and the Monte Carlo's time-step remainder is
-    *measured* — ``max_t(|R₁ − R₂| + 3 se)`` per ε (:meth:`CRNResponses.remainder_bound`)
+    *measured* — ``max_t(|R₁ − R₂| + 4 se)`` per ε (:meth:`CRNResponses.remainder_bound`)
     — and enters the slope check's floor and the exact check's tolerance. With two levels
     the exact check bounds it by ``0.05·max_t|bias|`` and the slope check's floor leaves it
     out (docs/theory.md §8).
@@ -341,11 +341,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
         at = f"{expected} at t={mc.times[j]:g}"
         narrow = above & sure[:, j]
         if _spans(eps, above):
-            slope, slope_se, status = _slope_verdict(eps, r, s, above, expected)
-            res.update(slope=slope, slope_stderr=slope_se, status=status,
-                       message=part + _fit_message(eps, above, slope, slope_se, at, cut))
-            if status == SKIP:
-                res.update(cause=UNRESOLVED, message=res["message"] + _noisy_slope(slope_se))
+            slope, status = _fit_into(res, eps, r, s, above, expected, part, at, cut)
             if status != PASS and not np.array_equal(narrow, above):
                 # off the expected slope over ε the engine does not vouch for: a FAIL needs
                 # the ε it does vouch for, else the verdict is unknown (and a slope left
@@ -355,14 +351,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
                           f"the higher orders, with the engine's errors, may exceed "
                           f"{NEXT_ORDER:g} of T_{lead} less its error")
                 if _spans(eps, narrow):
-                    slope, slope_se, status = _slope_verdict(eps, r, s, narrow, expected)
-                    res.pop("cause", None)
-                    res.update(slope=slope, slope_stderr=slope_se, used=narrow, status=status,
-                               message=part + _fit_message(eps, narrow, slope, slope_se,
-                                                           at, cut + beyond))
-                    if status == SKIP:
-                        res.update(cause=UNRESOLVED,
-                                   message=res["message"] + _noisy_slope(slope_se))
+                    _fit_into(res, eps, r, s, narrow, expected, part, at, cut + beyond)
                 else:
                     res.update(slope=None, slope_stderr=None, status=SKIP, cause=UNRESOLVED,
                                message=f"{part}no verdict{beyond}; the engine vouches for "
@@ -412,6 +401,20 @@ def _slope_verdict(eps: np.ndarray, r: np.ndarray, s: np.ndarray, mask: np.ndarr
     off = abs(slope - expected)
     return slope, slope_se, (PASS if off <= SLOPE_TOL else
                              FAIL if off > SLOPE_TOL + SLOPE_Z * slope_se else SKIP)
+
+
+def _fit_into(res: dict, eps: np.ndarray, r: np.ndarray, s: np.ndarray, mask: np.ndarray,
+              expected: int, part: str, at: str, tail: str) -> tuple[float, str]:
+    """The slope over ``eps[mask]`` and its verdict (:func:`_slope_verdict`) written into
+    ``res`` (``slope``, ``slope_stderr``, ``used``, ``status``, ``message``; ``cause``
+    unresolved for a slope its own noise leaves open); returns ``(slope, status)``."""
+    slope, slope_se, status = _slope_verdict(eps, r, s, mask, expected)
+    res.pop("cause", None)
+    res.update(slope=slope, slope_stderr=slope_se, used=mask, status=status,
+               message=part + _fit_message(eps, mask, slope, slope_se, at, tail))
+    if status == SKIP:
+        res.update(cause=UNRESOLVED, message=res["message"] + _noisy_slope(slope_se))
+    return slope, status
 
 
 def _noisy_slope(slope_se: float) -> str:

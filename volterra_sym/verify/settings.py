@@ -151,14 +151,13 @@ class Settings:
         for name in ("quick", "parity"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise bad(name, "True or False")
-        for name, lo in (("seed", 0), ("kernel_paths", MIN_PATHS), ("series_paths", MIN_PATHS),
-                         ("kernel_origins", 1), ("chunk_size", 1)):
+        for name, lo, hi in (("seed", 0, None), ("kernel_paths", MIN_PATHS, None),
+                             ("series_paths", MIN_PATHS, None), ("kernel_origins", 1, None),
+                             ("chunk_size", 1, None), ("levels", 2, 3)):
             try:
-                check_int(getattr(self, name), f"settings.{name}", lo=lo)
+                check_int(getattr(self, name), f"settings.{name}", lo=lo, hi=hi)
             except InvalidInputError as exc:
                 raise InvalidInputError(str(exc), param=name) from None
-        if isinstance(self.levels, (bool, np.bool_)) or self.levels not in (2, 3):
-            raise bad("levels", "2 or 3")
         for name in ("dt", "origin_stride", "window", "continuity_step"):
             if not is_pos(getattr(self, name)):
                 raise bad(name, "a positive finite number")

@@ -71,9 +71,7 @@ from ...budget import (
     memory_budget,
     time_budget,
 )
-from ...budget import (
-    TIME_UNIT as WALL_UNIT,
-)
+from ...budget import TIME_UNIT as WALL_UNIT  # wall seconds (route.TIME_UNIT: one core)
 from ...density.linearisation import linearisation, regular_noise
 from ...errors import (
     AccuracyNotReachedError,
