@@ -82,6 +82,25 @@ def test_bad_input_is_refused_with_named_condition(kw, match):
         SRNN.from_dict(base(**kw))
 
 
+def test_gamma_as_a_vector_of_leak_rates_is_its_diagonal():
+    """Γ = [γ_1, …, γ_n] means diag(γ); a wrong length, a NaN or a junk entry is refused by
+    name (a vector is never a valid n×1 Γ for n > 1, so nothing else was meant)."""
+    m = SRNN.from_dict(base(Gamma=[1.0, "2*g"]))
+    assert m.Gamma == SRNN.from_dict(base(Gamma=[[1.0, 0], [0, "2*g"]])).Gamma
+    assert str(m.Gamma[1, 1]) == "2*g" and m.Gamma[0, 1] == 0
+    m = SRNN.from_dict(base(Gamma=[1.0, 0.8]))
+    assert m == SRNN.from_dict(base(Gamma=[[1.0, 0], [0, 0.8]]))
+    assert np.allclose(m.numpy_params()["Gamma"], np.diag([1.0, 0.8]))
+    with pytest.raises(ModelError, match=r"W has shape 2×2, expected 3×3"):
+        SRNN.from_dict(base(Gamma=[1.0, 0.8, 0.5]))
+    with pytest.raises(ModelError, match=r"Gamma\[1, 1\] must be finite"):
+        SRNN.from_dict(base(Gamma=[1.0, math.nan]))
+    with pytest.raises(ModelError, match="Gamma"):
+        SRNN.from_dict(base(Gamma=[1.0, "h1.__class__"]))
+    # sigma keeps its meaning: a vector is one column (a single noise source)
+    assert SRNN.from_dict(base(sigma=[0.5, 0.4])).sigma.shape == (2, 1)
+
+
 HOSTILE = ["__import__('os').system('true')", "h1.__class__", "lambda: 0"]
 
 

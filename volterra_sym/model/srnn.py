@@ -156,7 +156,11 @@ def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params
         except InvalidInputError as exc:
             raise ModelError(str(exc), param=param) from None
         arr = np.asarray(value, dtype=object)
-        if arr.ndim == 1:
+        if arr.ndim == 1 and param == "Gamma" and arr.shape[0] > 1:
+            # Γ as a vector of n leak rates: diag(γ_1, …, γ_n) (a square matrix is required)
+            rows = [[x if i == j else 0 for j, _ in enumerate(arr)]
+                    for i, x in enumerate(arr.tolist())]
+        elif arr.ndim == 1:
             # a vector is a column, except a row of a 1-row matrix (n = 1, several channels)
             as_row = shape[0] == 1 and arr.shape[0] != 1
             rows = [arr.tolist()] if as_row else [[x] for x in arr.tolist()]
@@ -204,7 +208,8 @@ class SRNN:
 
     Parameters
     ----------
-    Gamma : n×n leak matrix (a scalar means γ·I when the size is known from W or b).
+    Gamma : n×n leak matrix (a scalar means γ·I when the size is known from W or b; a
+        vector of n leak rates means diag(γ_1, …, γ_n)).
     W : n×n recurrent weights.
     C : n×m input matrix (a vector of n entries means m = 1).
     sigma : n×r noise matrix (a scalar means s·I_n); entries may be expressions in the states
