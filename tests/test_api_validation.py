@@ -321,3 +321,15 @@ def test_auto_falls_back_when_its_route_does_not_reach_the_order(capsys):
     assert "method: galerkin" in capsys.readouterr().out
     assert main(["series", "tanh1d", "--order", "13", "--n-times", "3", "--input",
                  "sin(t)"]) == 0
+
+
+@pytest.mark.parametrize("name", ["montecarlo", "mc"])
+def test_monte_carlo_as_a_kernel_method_points_to_the_estimators(tanh1, name):
+    """The command line's ``--method montecarlo`` is not a route of the kernel core; from
+    Python the error names the estimators instead of only listing the routes."""
+    with pytest.raises(InvalidInputError, match="kick_kernel") as exc:
+        tanh1.kernel((0,)).evaluate(np.array([[0.5]]), method=name)
+    assert exc.value.param == "method"
+    with pytest.raises(InvalidInputError) as other:
+        tanh1.kernel((0,)).evaluate(np.array([[0.5]]), method="magic")
+    assert "kick_kernel" not in str(other.value)

@@ -145,3 +145,20 @@ def test_monte_carlo_estimates_display_as_html_tables():
     assert "CRNResponses (ε = 0.1, 0.2)" in html and "3 levels" in html
     for v, e in zip(np.ravel(c.value.T), np.ravel(c.stderr.T), strict=True):
         assert f"{v:.6g} ± {e:.2g}" in html
+
+
+def test_monte_carlo_estimates_repr_is_one_short_line():
+    """``print(estimate)`` at the prompt printed every array in full over dozens of lines
+    (the dataclass repr); now one line with significant digits, arrays beyond 6 numbers
+    summarised and ``details`` by its keys."""
+    from volterra_sym.montecarlo import kick_kernel, response
+    m = vs.load_model("tanh1d")
+    k = kick_kernel(m, np.array([0.1, 0.5]), n_paths=500, dt=0.05, seed=1)
+    text = repr(k)
+    assert "\n" not in text and text.startswith("KernelEstimate(order=1, lags=[0.1 0.5]")
+    assert f"{k.value[0, 0]:.6g}" in text and "n_paths=500" in text and "seed=1" in text
+    assert "details={" in text and "'" not in text.split("details=")[1]
+    r = response(m, lambda t: np.array([np.sin(t)]), 0.1, np.arange(30) * 0.05,
+                 n_paths=200, dt=0.05, seed=2)
+    text = repr(r)
+    assert "\n" not in text and "..." in text and len(text) < 1500

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
-__all__ = ["Estimate", "FrozenDict", "KernelValues", "SeriesTerms", "PartialSums", "freeze"]
+__all__ = ["Estimate", "FrozenDict", "KernelValues", "SeriesTerms", "PartialSums", "freeze",
+           "short_numbers"]
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
@@ -106,7 +107,7 @@ def _frozen(arr: np.ndarray) -> bool:
     return isinstance(base, bytes)
 
 
-def _short(arr: np.ndarray, spec: str) -> str:
+def short_numbers(arr: np.ndarray, spec: str) -> str:
     """``arr`` with ``spec`` significant digits (a non-zero number never shows as 0),
     summarised by numpy beyond 6 numbers."""
     return np.array2string(arr, threshold=6, separator=" ",
@@ -185,8 +186,8 @@ class Estimate(NDArrayOperatorsMixin):
     def __repr__(self) -> str:
         # significant digits, never fixed decimals: a fixed 3-decimal error of 2.7e-4
         # printed as "0." (an error shown as zero); summarised beyond 6 numbers
-        err = "unknown" if self.error is None else _short(self.error, ".2g")
-        vals = _short(self.values, ".6g")
+        err = "unknown" if self.error is None else short_numbers(self.error, ".2g")
+        vals = short_numbers(self.values, ".6g")
         return f"{type(self).__name__}(values={vals}, error={err}, method={self.method!r})"
 
     #: most rows of the HTML table (beyond it, rows spread evenly over the whole array)

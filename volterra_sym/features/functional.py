@@ -235,7 +235,7 @@ def _embed_index(src: FeatureLayout, dst: FeatureLayout) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the functional
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ResponseFunctional(FrozenResult):
     r"""Per-order linear functionals ``ℓ_N(t)`` with ``T_N(t) ≈ <ℓ_N(t), S(X)_{0,t}>``.
 

@@ -516,7 +516,7 @@ def _freeze_fields(obj: object, *names: str) -> None:
             object.__setattr__(obj, name, freeze(val))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RidgeReadout(FrozenResult):
     """Linear readout ``ŷ = c + Φ V`` fitted by ridge with an unpenalised intercept."""
 
@@ -589,7 +589,7 @@ def _check_range(arr: np.ndarray, name: str) -> None:
                                 "scale it down", param=name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class KernelRidge(FrozenResult):
     """Kernel ridge regression with an unpenalised intercept (centred kernel).
 

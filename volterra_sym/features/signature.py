@@ -923,7 +923,7 @@ class FrozenResult:
         return type(self), tuple(getattr(self, f.name) for f in fields(self))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ResponseFeatures(FrozenResult):
     """Expanding-window signature of the response-feature path.
 

@@ -90,13 +90,20 @@ def route_names(*, auto_only: bool = False) -> list[str]:
     return [e.name for e in entries if e.auto or not auto_only]
 
 
+#: method names a user may try for the Monte Carlo estimators
+MONTE_CARLO_NAMES = ("montecarlo", "monte_carlo", "monte-carlo", "mc")
+
+
 def get_route(name: str):
     """The route object registered as ``name``."""
     _load_providers()
     entry = _ROUTES.get(name)
     if entry is None:
+        mc = ("; Monte Carlo kernels are estimates outside the kernel core: "
+              "volterra_sym.montecarlo.kick_kernel (first_order_kernel, second_order_kernel) "
+              "or the command line's --method montecarlo") if name in MONTE_CARLO_NAMES else ""
         raise InvalidInputError(f"unknown method {name!r}; choose one of "
-                                f"{['auto', *route_names()]}", param="method")
+                                f"{['auto', *route_names()]}{mc}", param="method")
     return entry.load()
 
 

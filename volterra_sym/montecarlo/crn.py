@@ -52,7 +52,7 @@ def check_amplitudes(eps, param: str = "eps") -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class CRNResponses(FrozenResult):
     """``value[e, j]`` ≈ ``E f(h^{ε_e}_{t_j}) - E f(h^0_{t_j})`` (Richardson-extrapolated in
     ``dt`` per path; ``stderr`` includes the bias estimate's noise); ``raw``/``raw_stderr``

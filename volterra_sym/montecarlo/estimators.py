@@ -65,7 +65,7 @@ responses).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -77,7 +77,7 @@ from ..density.conjugate import check_conjugate
 from ..errors import InvalidInputError, NotApplicableError, UnsupportedOrderError
 from ..model import SRNN, check_model
 from ..model.noise import FEATURE_STATE_NOISE
-from ..results import freeze
+from ..results import freeze, short_numbers
 from .control import (
     is_affine,
     linear_kernel_exact,
@@ -199,6 +199,20 @@ class FrozenResult:
         # restores arrays writable and would skip __post_init__)
         return type(self), tuple(getattr(self, f.name) for f in fields(self))
 
+    def __repr__(self) -> str:
+        # arrays summarised with significant digits (beyond 6 numbers: numpy's ellipsis),
+        # details by their keys: the dataclass repr printed every array in full
+        def show(v) -> str:
+            if isinstance(v, np.ndarray):
+                text = (short_numbers(v, ".6g") if v.dtype.kind in "fc"
+                        else np.array2string(v, threshold=6, separator=" "))
+                return " ".join(text.split())      # one line
+            if isinstance(v, Mapping):
+                return "{" + ", ".join(map(str, v)) + "}"
+            return repr(v)
+        parts = ", ".join(f"{f.name}={show(getattr(self, f.name))}" for f in fields(self))
+        return f"{type(self).__name__}({parts})"
+
 
 def _estimate_html(title: str, facts: str, coord: str, coords: np.ndarray, value: np.ndarray,
                    stderr: np.ndarray, bias: np.ndarray | None, rows: int = 20) -> str:
@@ -223,7 +237,7 @@ def _estimate_html(title: str, facts: str, coord: str, coords: np.ndarray, value
             f"error</th></tr>{''.join(body)}{more}</table>")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ResponseEstimate(FrozenResult):
     """``value[j] ≈ E f(h^ε_{t_j}) - E f(h^0_{t_j})`` (``stderr`` its standard error).
 
@@ -258,7 +272,7 @@ class ResponseEstimate(FrozenResult):
             self.times, self.value, self.stderr, self.bias)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class KernelEstimate(FrozenResult):
     """Estimated kernel values (frozen: :class:`FrozenResult`).
 
