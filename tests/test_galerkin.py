@@ -226,11 +226,11 @@ def test_second_order_error_is_not_taken_from_degree_one():
     (DENSITY_SAFETY): at degrees 4–8 142×, 1051×, 272×, 476×, 67× the difference to
     degree 12 (94× at degree 4 when doubled) — short of the acceptance's 100× at the
     explicit low degrees, on the safe side."""
-    from volterra_sym.backends.galerkin import route
+    from volterra_sym.backends.galerkin import truncation
 
     model = _coupled3()
-    assert route._informative_from(model, 2) == 2
-    assert route.estimable_degree(model, 2) == 4
+    assert truncation.informative_from(model, 2) == 2
+    assert truncation.estimable_degree(model, 2) == 4
     hier = ResponseHierarchy(model, "h1", order=2)
     lags = np.array([[1.0, 0.5], [2.0, 0.5], [3.0, 2.0]])
     ref = hier.kernel((0, 0)).evaluate(lags, method="galerkin", degree=10)
@@ -320,7 +320,7 @@ def test_a_degree_with_one_comparison_is_refused_for_nonlinear_networks():
     nonlinear network, kernels and series alike; without one the degree starts high
     enough; no remedy of a cost refusal points below degree 3; a linear network keeps
     every degree (exact)."""
-    from volterra_sym.backends.galerkin import route
+    from volterra_sym.backends.galerkin import truncation
 
     model = _coupled3()
     hier = ResponseHierarchy(model, "h1", order=2)
@@ -338,10 +338,10 @@ def test_a_degree_with_one_comparison_is_refused_for_nonlinear_networks():
     assert hier.series_terms(u, times, method="galerkin", degree=4).details["degree"] == 4
     default = hier.kernel((0, 0)).evaluate([[1.0, 0.5]], method="galerkin")
     assert default.details["route"]["degree"] >= 4
-    assert not route._lower_allowed(model, 3) and route._lower_allowed(model, 4)
+    assert not truncation.lower_allowed(model, 3) and truncation.lower_allowed(model, 4)
     lin = SRNN(np.eye(3), 0.3 * np.eye(3), np.ones((3, 1)), 0.6 * np.eye(3),
                activation="linear")
-    assert route._lower_allowed(lin, 3)
+    assert truncation.lower_allowed(lin, 3)
     ex = ResponseHierarchy(lin, "h1", 2)
     lags = np.array([[1.0, 0.5], [2.0, 0.3]])
     np.testing.assert_allclose(
@@ -392,7 +392,7 @@ def test_slow_convergence_of_a_two_well_density_is_in_the_error():
     d − 2 alone fell 1.01–1.47× below the actual error at degrees 18 and 19 (``verify
     tanh1d --order 3`` failed its spectral-vs-galerkin check). With the contraction factor
     the reported error covers the spectral route's value at every degree, within 4×."""
-    from volterra_sym.backends.galerkin.route import slow_convergence_factor
+    from volterra_sym.backends.galerkin.truncation import slow_convergence_factor
     from volterra_sym.model.catalogue import load_model
 
     hier = ResponseHierarchy(load_model("tanh1d"), "h1", order=3)
@@ -483,7 +483,7 @@ def test_coincident_kicks_need_a_degree_that_resolves_them():
     lower-degree comparisons are all exactly 0, which used to come back as 0 ± 1e-14
     (tanh1d K₈ at eight equal lags, degree 5; the value is about −2.3)."""
     import volterra_sym as vs
-    from volterra_sym.backends.galerkin.route import coincident_kicks
+    from volterra_sym.backends.galerkin.truncation import coincident_kicks
     from volterra_sym.errors import InvalidInputError
 
     assert coincident_kicks(np.array([[0.3, 0.3, 0.3], [0.1, 0.2, 0.2]])) == 3

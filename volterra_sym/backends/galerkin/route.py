@@ -3,25 +3,13 @@
 
 Errors (each value's estimate is their sum; the parts are in ``details``):
 
-* truncation — the largest change of the same quantity at degrees ``d - 1`` and
-  ``d - 2`` (``d - 2`` as well because parity can leave ``d - 1`` unchanged; a uniform
-  bound per kernel: the largest difference over its lags); for models with the features of
-  docs/theory.md §10–§11 (from ``d ≥ 6``) and on the ``galerkin_density`` measure the
-  degrees ``d - 1 … d - max(3, ⌈d/3⌉)`` (:func:`_lower_degrees`: plateaus over several
-  degrees) and the change is doubled (:data:`FEATURE_SAFETY`) or tripled
-  (:data:`DENSITY_SAFETY`: non-monotone convergence measured at n = 3 and 5); a lower
-  degree that cannot be
-  computed refuses the degree with :class:`~volterra_sym.errors.TruncationCheckError`
-  (the default ladders move on to a degree whose check stays above it). A quantity with
-  ``N ≥ 2`` kicks is not compared with degree 1, where it is identically zero
-  (:func:`_informative_from`); with no lower degree left the estimate is the value itself;
-  a degree at which parity leaves it zero is refused (:func:`least_degree`), and so is a
-  degree with fewer than two informative lower degrees for a nonlinear network
-  (:func:`estimable_degree`: one comparison under-estimated the error up to 3.8×); on the 1-D
-  quadrature and 2-D grid measures it is doubled (:data:`GRID_SAFETY`: non-monotone
-  convergence measured on tanh2d); from ``d ≥ 6``, where larger, the latest changes
-  (``d − 1``, ``d − 2``) times :func:`slow_convergence_factor` of their two-degree
-  contraction (two wells make the basis converge slowly; :func:`truncation_part`);
+* truncation — the change of the same quantity against lower degrees (a uniform bound
+  per kernel: the largest difference over its lags), by the rules of :mod:`.truncation`
+  (which lower degrees, the safety factor by measure and model, the geometric tail where
+  the basis converges slowly, the degrees at which a quantity has an estimate at all); a
+  lower degree that cannot be computed refuses the degree with
+  :class:`~volterra_sym.errors.TruncationCheckError` (the default ladders move on to a
+  degree whose check stays above it);
 * statistical — sampled measures only: three jackknife standard errors over the
   ``batches`` independent batches, ``3·[(B−1)/B Σ_i (v_(i) − v̄)²]^{1/2}`` with ``v_(i)`` the
   value computed without batch ``i`` (for a plain average this is the batch spread
@@ -111,6 +99,20 @@ from .system import (
     assembly_bytes,
     build_system,
     orthonormaliser,
+)
+from .truncation import (
+    DENSITY_SAFETY,
+    check_resolved,
+    coincident_kicks,
+    degree_hint,
+    informative_from,
+    kernel_informative_from,
+    kernels_need,
+    lower_allowed,
+    lower_degrees,
+    needed_degree,
+    safety,
+    truncation_part,
 )
 
 __all__ = ["BACKEND", "GalerkinOptions", "galerkin_kernels", "galerkin_series", "applies",
@@ -281,8 +283,8 @@ def pairing_for(model: SRNN, measure_kind: str) -> str:
     """``"stationary"`` (the left null vector of the Galerkin generator, system module) for
     a sampled measure of a model without the features of docs/theory.md §10–§11, else
     ``"measure"``. With ``σ(h)`` the polynomial basis converges slowly and not
-    monotonically for the skewed ``p0`` (see :data:`FEATURE_SAFETY`), and the stationary
-    functional's own truncation error escapes the degree comparison: measured on
+    monotonically for the skewed ``p0`` (see :data:`~.truncation.FEATURE_SAFETY`), and the
+    stationary functional's own truncation error escapes the degree comparison: measured on
     ``noisy_rnn4``, K₁ at lag 0.1 came out 6.0e-4 off the Taylor route with an estimate of
     3.9e-5; the measure's average is unbiased there."""
     return "stationary" if measure_kind == "samples" and not model.features else "measure"
@@ -385,7 +387,7 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
     # only the remedies that would fit: a lower degree with an error estimate, fewer
     # samples (the M³ of the modal systems does not shrink with them), a larger budget
     ways = []
-    if _lower_allowed(model, degree) and estimated_seconds(model, degree - 1,
+    if lower_allowed(model, degree) and estimated_seconds(model, degree - 1,
                                                            opts) <= opts.seconds:
         ways.append("lower --degree")
     fewest = replace(opts, paths=SAMPLE_COUNTS[0])
@@ -425,7 +427,7 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
                      + 8.0 * M * M * (3 + len(kicks)) * groups
                      + 16.0 * M * M * (8 + len(kicks)),
                      f"galerkin at degree {degree} (basis of {M} functions, {P} points)",
-                     f"{_degree_hint(model, degree)} (or raise --tol)", opts.budget)
+                     f"{degree_hint(model, degree)} (or raise --tol)", opts.budget)
         basis = MonomialBasis(model.n, degree)
         white = _whitening(meas)
         phi = model.drift_numpy()(meas.x)
@@ -482,12 +484,12 @@ def _normalise_key(k) -> tuple:
 
 def _lower(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kicks
            ) -> list[tuple[int, Sums]]:
-    """The sums of the lower degrees of the truncation check (:func:`_lower_degrees`): the
-    prefix of the same measure, or — where the measure itself depends on the degree
-    (``galerkin_density``) — a full assembly with the lower-degree density, so that the
-    check sees the density's truncation as well."""
+    """The sums of the lower degrees of the truncation check
+    (:func:`~.truncation.lower_degrees`): the prefix of the same measure, or — where the
+    measure itself depends on the degree (``galerkin_density``) — a full assembly with the
+    lower-degree density, so that the check sees the density's truncation as well."""
     out = []
-    for dl in _lower_degrees(model, asm.degree, asm.measure.kind):
+    for dl in lower_degrees(model, asm.degree, asm.measure.kind):
         if dl < 1:
             continue
         if asm.measure.kind == "galerkin_density":
@@ -500,8 +502,8 @@ def _lower(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kick
 def _rate_low(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kicks
               ) -> tuple[int, Sums] | None:
     """The sums at degree ``d − 4`` for the contraction of the truncation changes
-    (:func:`slow_convergence_factor`), from ``d ≥ 6``, for the measures of n ≤ 2 that are
-    ``p0`` itself (the 1-D quadrature, the 2-D grid; ``exact`` Gaussian moments make linear
+    (:func:`~.truncation.slow_convergence_factor`), from ``d ≥ 6``, for the measures of n ≤ 2
+    that are ``p0`` itself (the 1-D quadrature, the 2-D grid; ``exact`` Gaussian moments make linear
     models exact) — where the truncation is the only error and a two-well ``p0`` makes the
     basis converge slowly and steadily. Not for a sampled measure (its changes carry the
     sampling noise its statistical part counts) nor the ``galerkin_density`` measure of
@@ -515,270 +517,7 @@ def _rate_low(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, k
     return dl, asm.total.prefix(basis_size(model.n, dl))
 
 
-#: the geometric tail of the truncation changes is multiplied by this
-#: (:func:`slow_convergence_factor`)
-SLOW_SAFETY = 3.0
-#: two-degree contraction of the truncation changes above which the estimate is inflated,
-#: and the largest one used (beyond it the factor stays at its value there)
-RATE_START, RATE_MAX = 1.0 / (1.0 + SLOW_SAFETY), 0.9
-
-
-def slow_convergence_factor(now: float, before: float) -> float:
-    """Factor on the truncation change where the basis converges slowly.
-
-    With the two-degree contraction ``ρ = max|v_d − v_{d−2}| / max|v_{d−2} − v_{d−4}|``
-    (maxima over the lags or times): ``3ρ/(1−ρ)`` above ``ρ = 1/4``, 1 below; ``ρ`` is
-    capped at 0.9 (factor 27, also when the changes are not shrinking). The caller takes
-    the larger of this and :data:`GRID_SAFETY`. The geometric tail of the two-degree
-    changes is ``ρ/(1−ρ)`` of the last one; :data:`SLOW_SAFETY` triples it because the
-    convergence slows down and the maxima over the lags contract less clearly than one lag
-    does. Measured on the bistable tanh1d's K₃ at degrees 15–19: the contraction was
-    0.46–0.51 per two degrees at a fixed lag, 0.35 in the maxima, the error went 1.3e-4 …
-    3.4e-5, and the change over two degrees alone fell 1.01–1.47× below the actual error at
-    degrees 18 and 19; where the contraction is near 1 (two deep wells), doubling the
-    change would not be enough.
-    """
-    rho = RATE_MAX if not before > 0.0 else min(now / before, RATE_MAX)
-    if now == 0.0:
-        return 1.0
-    return max(1.0, SLOW_SAFETY * rho / (1.0 - rho)) if rho > RATE_START else 1.0
-
-
 # ---------------------------------------------------------------------- kernels
-def _lower_degrees(model: SRNN, degree: int, measure_kind: str = "") -> tuple[int, ...]:
-    """Degrees of the truncation check: ``d - 1`` and ``d - 2`` (parity can hide ``d - 1``
-    changes); ``d - 1 … d - w``, ``w = max(3, ⌈d/3⌉)``, with the features of
-    docs/theory.md §10–§11 (from ``d ≥ 6``: a basis of degree ≤ 2 does not resolve the
-    dynamics and its change says nothing about the truncation at ``d``) and on the
-    ``galerkin_density`` measure (any ``d``). Both converge in plateaus over several
-    degrees, the longer the higher the degree. With σ(h) (the coefficients ``a^{(j)}(z)``
-    and skewed densities): measured on noisy_tanh1d, K₁'s actual error stays at 1.1–1.6e-3
-    from degree 10 to 13, where ``d - 1 … d - 3`` under-estimated it 1.4-fold. With the
-    density truncated at the basis degree: measured on a 3-unit tanh network of independent
-    units against the 1-D spectral route, K₃ at degree 14 was 3.8× and ``T_5`` at degree 11
-    2.4× its estimate from ``d - 1, d - 2`` (doubled); over the window (tripled,
-    :data:`DENSITY_SAFETY`) every K₁–K₃ and ``T_0 … T_6`` at degrees 4–15 was within 0.94
-    of its estimate (n = 3 at two gains, n = 4, 5) but ``T_2`` and K₂ at degrees 6 and 5,
-    1.03 and 1.01 (benchmarks/check_galerkin_independent_units.py)."""
-    if (model.features and degree >= 6) or measure_kind == "galerkin_density":
-        return tuple(degree - j for j in range(1, max(3, -(-degree // 3)) + 1))
-    return (degree - 1, degree - 2)
-
-
-#: factor on the truncation change for models with the features of docs/theory.md §10–§11:
-#: the polynomial basis converges slowly for their skewed, heavy-tailed p0 (σ(h)) and the
-#: change over three degrees under-estimated the error by up to 1.42× (noisy_tanh1d, K1 at
-#: lag 2 against the spectral route, degree 9)
-FEATURE_SAFETY = 2.0
-#: the same factor for the ``galerkin_density`` measure (3 ≤ n ≤ 5): the density is truncated
-#: at the same degree as the dynamics, and the values need not approach their limit
-#: monotonically — K₂ of a 5-unit tanh network whose linearised K₁ is 39 % off
-#: (``bench_galerkin_mc.network(5, 1.2, 6)``) went 0.1707, 0.1770, 0.1801 at degrees 3–5
-#: against 0.1664 ± 0.0018 from the kick estimator, and the change over two degrees,
-#: 1.12e-2, fell below the actual error at degree 5, 1.38e-2; tripled since the window of
-#: lower degrees (:func:`_lower_degrees`): on 3-unit networks of independent tanh units
-#: (benchmarks/check_galerkin_independent_units.py) the doubled change over the window
-#: still left K₂ at degree 5 1.51×, ``T_2`` at degree 6 1.54× and ``T_1`` at degree 9
-#: (gains ×1.2) 1.24× below their actual errors (n = 4, 5: within 0.92, 0.66)
-DENSITY_SAFETY = 3.0
-#: the same factor for the measures of n ≤ 2 that are ``p0`` itself (1-D quadrature, 2-D
-#: grid): the values need not approach their limit monotonically either — tanh2d's K₃ at
-#: lags (0.5, 0.5, 0.5) was 3.3e-6, 3.1e-6, 5.6e-6 off the spectral route at degrees 7–9,
-#: and at degree 9 the change, 4.8e-6, fell below the actual error (``verify tanh2d
-#: --order 3`` failed its spectral-vs-galerkin check)
-GRID_SAFETY = 2.0
-
-
-def _safety(model: SRNN, measure_kind: str) -> float:
-    """Factor on the largest change against the lower degrees (the truncation part)."""
-    if model.features:
-        return FEATURE_SAFETY
-    if measure_kind == "galerkin_density":
-        return DENSITY_SAFETY
-    return GRID_SAFETY if measure_kind in ("quadrature_1d", "grid_2d") else 1.0
-
-
-def truncation_part(model: SRNN, measure_kind: str, degree: int, value: np.ndarray,
-                    changes: dict[int, float],
-                    contraction: tuple[np.ndarray, np.ndarray] | None) -> float:
-    """The truncation part of ``value`` at ``degree`` from its largest changes ``changes``
-    ``{d_l: max|v_d − v_{d_l}|}`` against the informative lower degrees:
-
-        max( s · max_l Δ_l ,  c · max(Δ_{d−1}, Δ_{d−2}) ) ,
-
-    ``s`` = :func:`_safety` and ``c`` = :func:`slow_convergence_factor` of the two-degree
-    contraction, where the same quantity at degrees ``d − 2`` and ``d − 4`` is given
-    (``contraction``, both informative), else 1. The geometric tail ``c`` extrapolates
-    the latest changes, not the window's older ones: with the features of docs/theory.md
-    §10–§11 the window reaches back ``⌈d/3⌉`` degrees, and multiplying its largest change
-    (from degree ``d − 5``) by the tail factor of the last two counted the slow
-    convergence twice (noisy_tanh1d, K₂ at degree 13: 0.63 reported against an actual
-    6.4e-3; 0.20 now). Where the window is ``d − 1, d − 2`` this is ``max(s, c)·max_l Δ_l``.
-    With no informative lower degree, the value itself."""
-    if not changes:
-        return float(np.max(np.abs(value), initial=0.0))
-    window = _safety(model, measure_kind) * max(changes.values())
-    if contraction is None:
-        return window
-    mid, far = contraction
-    tail = slow_convergence_factor(float(np.max(np.abs(value - mid), initial=0.0)),
-                                   float(np.max(np.abs(mid - far), initial=0.0)))
-    latest = max((changes[d] for d in (degree - 1, degree - 2) if d in changes), default=0.0)
-    return max(window, tail * latest)
-
-
-def reflection_symmetric(model: SRNN) -> bool:
-    """Whether the drift is odd about the linearisation centre ``μ``,
-    ``φ(μ + y) = −φ(μ − y)`` (checked at seeded points; always for a linear activation,
-    for an odd one with ``b = 0``). Then every quantity splits into parts living on
-    degrees of one parity, and a quantity can be identically 0 below a degree
-    (:func:`least_degree`). Models with the features of docs/theory.md §10–§11 count
-    as symmetric (no claim is made for them)."""
-    if model.features:
-        return True
-
-    def build() -> bool:
-        from ...density.linearisation import linearisation
-
-        mu = np.asarray(linearisation(model).center, dtype=float).ravel()
-        y = np.random.default_rng(0).standard_normal((16, model.n)) * np.sqrt(
-            np.max(np.diag(np.asarray(model.numpy_params()["D"]))) + 1e-300)
-        drift = model.drift_numpy()
-        a, b = drift(mu + y), drift(mu - y)
-        scale = 1e-10 * (1.0 + np.abs(a).max() + np.abs(b).max())
-        return bool(np.all(np.abs(a + b) <= scale))
-    return derived(model, ("galerkin", "reflection_symmetric"), build)
-
-
-def _informative_from(model: SRNN, kicks: int) -> int:
-    """The lowest degree whose value of a quantity with ``kicks`` operators ``L_k`` (a
-    kernel with that many lags, the series term ``T_N`` with ``N = kicks``) is compared with
-    in the truncation check. With the input beside the activation ``L_k = C_k·∇`` maps the
-    degree-1 span ``{1, y}`` to the constants, which ``Λ`` keeps and the next ``L_k``
-    annihilates: every quantity with two or more kicks is identically 0 at degree 1, and
-    comparing with it only returns the value itself (measured: K₂ of an 8-unit tanh network
-    at degree 3, actual error 4.3e-4 against Monte Carlo, was reported ± 1.9e-2 from the
-    degree-1 comparison — more than its largest value; ± 4.9e-3 from degree 2). The input
-    inside the activation (docs/theory.md §10): ``L^{(j)}`` does not lower the degree, every
-    lower degree is kept."""
-    if model.input == "activation" or kicks < 2:
-        return 1
-    return 2
-
-
-def least_degree(model: SRNN, kicks: int) -> int:
-    """The lowest degree at which a quantity with ``kicks`` operators ``L_k`` is resolved:
-    ``kicks`` for a reflection-symmetric drift with the input beside the activation (each
-    ``L_k`` flips the parity about ``μ`` and ``Λ`` keeps it, so below that degree parity can
-    leave the quantity identically 0 while it is not — e.g. ``T_3`` of a 3-unit tanh
-    network with ``b = 0`` at degree 2 came out 0 with an error estimate of 0), else 1.
-    A linear network with constant noise is exempt: ``Λ`` keeps the polynomial degree, so a
-    quantity that vanishes there vanishes exactly."""
-    if model.is_linear and not model.state_dependent_noise:
-        return 1
-    if model.input != "activation" and kicks > 1 and reflection_symmetric(model):
-        return kicks
-    return 1
-
-
-def estimable_degree(model: SRNN, kicks: int) -> int:
-    """The lowest degree at which a quantity with ``kicks`` operators ``L_k`` has an error
-    estimate: two informative lower degrees to compare with, :func:`_informative_from`
-    ``+ 2`` (3 for K₁ and ``T_1``, 4 for K₂, ``T_2`` and beyond with the input beside the
-    activation); 1 for a linear network with constant noise (exact). With one comparison
-    only, the change under-estimated the actual error: K₁ at degree 2 (against degree 1)
-    up to 3.8× on 8-unit tanh networks (reported 1.4–2× below the actual error with
-    640,000–1,280,000 samples, ``network(8, 1.2, 0/9)`` against degree 5), K₂ at degree 3
-    (against degree 2) 2.4× on ``network(8, 1.3, 2)``: 1.04e-2 off the kick estimator
-    (± 2.5e-4) with ± 6.6e-3 reported. With two, the same K₁ at degree 3 and K₂ at degree 4
-    were reported at 6–50× their actual errors."""
-    if model.is_linear and not model.state_dependent_noise:
-        return 1
-    return _informative_from(model, kicks) + 2
-
-
-def _most_kicks(kick_counts) -> int:
-    """The largest of ``kick_counts`` (0 for none: ``<f>_0``). :func:`least_degree` and
-    :func:`estimable_degree` do not decrease with the kicks, so it decides both."""
-    return max((int(c) for c in kick_counts), default=0)
-
-
-def _needed_degree(model: SRNN, kick_counts) -> int:
-    """The larger of :func:`least_degree` and :func:`estimable_degree` for the quantity
-    with the most of ``kick_counts`` kicks (``<f>_0``, no kicks: as one)."""
-    c = _most_kicks(kick_counts)
-    return max(least_degree(model, c), estimable_degree(model, max(c, 1)))
-
-
-def coincident_kicks(lags: np.ndarray) -> int:
-    """The most kicks at one time in any row of ``lags`` ``(J, N)``: the longest run of equal
-    lags (1 when all differ)."""
-    lags = np.asarray(lags, dtype=float)
-    if lags.size == 0 or lags.ndim < 2 or lags.shape[-1] < 2:
-        return 1
-    lags = np.sort(lags.reshape(-1, lags.shape[-1]), axis=1)
-    same = np.diff(lags, axis=1) <= 1e-12 * (1.0 + np.abs(lags[:, 1:]))
-    run = best = np.ones(lags.shape[0], dtype=int)      # the run ending at each column
-    for col in same.T:                                  # N - 1 vector steps over the rows
-        run = np.where(col, run + 1, 1)
-        best = np.maximum(best, run)
-    return int(best.max())
-
-
-def _kernel_informative_from(model: SRNN, key, lags: np.ndarray) -> int:
-    """:func:`_informative_from` for a kernel at ``lags``, and at least the most kicks at one
-    time (:func:`coincident_kicks`) with the input beside the activation: ``r`` kicks with no
-    propagation between them are ``r`` derivatives ``C_k·∇`` in a row, which annihilate every
-    polynomial of degree below ``r`` — the value *and* the lower degrees it is compared with
-    are exactly 0 there (``tanh3``'s K₇ at seven equal lags came out −2.7e-15 ± 3.9e-14 at
-    degree 6; its value is about 0.017). A linear network with constant noise is exact."""
-    base = _informative_from(model, len(key))
-    if model.input == "activation" or (model.is_linear and not model.state_dependent_noise):
-        return base
-    return max(base, coincident_kicks(lags))
-
-
-def _kernels_need(model: SRNN, reqs) -> int:
-    """The least degree with an error estimate for every requested kernel: :func:`_needed_degree`
-    and two informative lower degrees below it (:func:`_kernel_informative_from` ``+ 2``)."""
-    need = _needed_degree(model, (len(k) for k in reqs))
-    if model.is_linear and not model.state_dependent_noise:
-        return need
-    return max([need] + [_kernel_informative_from(model, k, v) + 2 for k, v in reqs.items()])
-
-
-def _lower_allowed(model: SRNN, degree: int) -> bool:
-    """Whether ``degree - 1`` still gives K₁ an error estimate (:func:`estimable_degree`)."""
-    return degree - 1 >= estimable_degree(model, 1)
-
-
-def _degree_hint(model: SRNN, degree: int) -> str:
-    """How to lower the memory of ``degree``: ``--degree`` only where
-    :func:`_lower_allowed`."""
-    return "lower --degree or --paths" if _lower_allowed(model, degree) else "lower --paths"
-
-
-def _check_resolved(model: SRNN, degree: int, kick_counts, what: str, unit: str) -> None:
-    """Refuse a degree below :func:`least_degree` (parity) or :func:`estimable_degree` —
-    only an explicit ``degree`` gets here: the ladders start at or above them."""
-    c = _most_kicks(kick_counts)
-    parity = least_degree(model, c)
-    if degree < parity:
-        raise InvalidInputError(
-            f"degree={degree}: the drift of this network is odd about its centre, so a "
-            f"{what} {parity}{' ' + unit if unit else ''} is identically 0 in a basis below "
-            f"degree {parity} whatever its value (parity); use degree >= {parity}",
-            param="degree")
-    need = estimable_degree(model, max(c, 1))
-    if degree < need:
-        raise InvalidInputError(
-            f"degree={degree}: a {what} {max(c, 1)}{' ' + unit if unit else ''} has an "
-            f"error estimate from degree {need} on (its truncation part compares two lower "
-            f"degrees from {need - 2}; with one, the change under-estimated the error up to "
-            f"3.8x on 8-unit tanh networks); use degree >= {need} (or --method montecarlo)",
-            param="degree")
-
-
 @dataclass(frozen=True)
 class _Systems:
     """The modal systems of one assembly: the full measure, each lower degree of the
@@ -804,7 +543,7 @@ def _low_system(model: SRNN, asm: _Assembled, dl: int, sums: Sums, what: str
                             what + f" (truncation check, degree {dl})", asm.pairing)
     except AccuracyNotReachedError as exc:
         usable = asm.degree + 1
-        while min(_lower_degrees(model, usable, asm.measure.kind)) <= dl:
+        while min(lower_degrees(model, usable, asm.measure.kind)) <= dl:
             usable += 1
         raise TruncationCheckError(
             f"{what}: the truncation check compares with degree {dl}, which cannot be "
@@ -853,8 +592,8 @@ def _kernel_values(graph, requests, system):
 
 
 def _at_degree(model, f, graph, reqs, degree, opts):
-    _check_resolved(model, degree, (len(k) for k in reqs), "kernel of order", "")
-    need = _kernels_need(model, reqs)
+    check_resolved(model, degree, (len(k) for k in reqs), "kernel of order", "")
+    need = kernels_need(model, reqs)
     if degree < need:
         raise InvalidInputError(
             f"degree={degree}: {max(coincident_kicks(v) for v in reqs.values())} kicks at the "
@@ -882,7 +621,7 @@ def _at_degree(model, f, graph, reqs, degree, opts):
             "cond_G": float(system.cond_G), "cond_V": float(system.cond_V)}
     out, parts = {}, {}
     for k, (v, mag) in res.items():
-        least = _kernel_informative_from(model, k, reqs[k])
+        least = kernel_informative_from(model, k, reqs[k])
         contraction = None if rate is None or rate[0] < least or degree - 2 not in by_degree \
             else (by_degree[degree - 2][k][0], rate[1][k][0])
         trunc = truncation_part(model, asm.measure.kind, degree, v, {
@@ -933,8 +672,8 @@ def _conditioned_degree(model: SRNN, f: sp.Expr, opts: GalerkinOptions, kicks,
 #: :data:`LADDER_SECONDS`; the best degree reached is returned with its own estimate (no
 #: refusal: no accuracy was asked for). 1.0 s of :func:`estimated_seconds` stops ``tanh3``
 #: at degree 12 (0.6 s stopped it at 10 or 11, which since the ``galerkin_density``
-#: measure's window of lower degrees (:func:`_lower_degrees`) left its K₁ at lag 2 with an
-#: estimate of 1.9 % of the value: 0.6 % at degree 12)
+#: measure's window of lower degrees (:func:`~.truncation.lower_degrees`) left its K₁ at lag 2
+#: with an estimate of 1.9 % of the value: 0.6 % at degree 12)
 DEFAULT_TARGET = 1e-3
 LADDER_SECONDS = 1.0
 
@@ -952,7 +691,7 @@ def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
     K₁ at a zero crossing needs degree 11 for an error below 1 % of the value, while the
     default degree 5 gave 24 %."""
     degree = max(_conditioned_degree(model, f, opts, _request_kicks(reqs)),
-                 _kernels_need(model, reqs))
+                 kernels_need(model, reqs))
 
     def compute(d: int):
         out, parts, _ = _at_degree(model, f, graph, reqs, d, opts)
@@ -1027,7 +766,7 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
         return _default_ladder(model, f, graph, reqs, opts)
     if opts.tol is None:                               # degree alone
         return _at_degree(model, f, graph, reqs, opts.degree, opts)[0]
-    need = _kernels_need(model, reqs)
+    need = kernels_need(model, reqs)
 
     def compute(degree: int):
         out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
@@ -1149,7 +888,7 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     degree = _conditioned_degree(model, f, opts, kicks) if opts.tol is None else \
         max(_degrees(model, f, opts)[0], DEFAULT_DEGREE.get(model.n, 3))
     if opts.degree is None:
-        degree = max(degree, _needed_degree(model, range(1, order + 1)))
+        degree = max(degree, needed_degree(model, range(1, order + 1)))
     if opts.degree is None and opts.tol is None:
         degree = _series_margin(model, f, opts, kicks, order, degree)
     # the time integrations of every degree tried under one budget
@@ -1253,7 +992,7 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     """:func:`galerkin_series` at one basis degree (its errors: module docstring); the
     forward runs — the full basis, the lower degrees, the replicates — checked against
     ``deadline`` (:func:`~volterra_sym.backends.modal.converged_forward`)."""
-    _check_resolved(model, degree, range(1, order + 1), "series term of order", "")
+    check_resolved(model, degree, range(1, order + 1), "series term of order", "")
     asm = _assemble(model, f, degree, opts, kicks)
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks)
@@ -1293,14 +1032,14 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
         return p.node_terms(s.a0).reshape(order, -1) if on_nodes else \
             forward_output(s, p, s.a0, times, Lc)
     ref = prop.node_terms(system.a0).reshape(order, -1) if on_nodes else vals
-    # T_N against the lower degrees informative for N kicks (:func:`_informative_from`);
+    # T_N against the lower degrees informative for N kicks (:func:`~.truncation.informative_from`);
     # none: the value itself
     trunc = np.abs(vals).max(axis=1, keepdims=True)
     at = {dl: compared(s) for dl, s in systems.lows}
     changes = [(dl, np.abs(ref - v).max(axis=1)) for dl, v in at.items()]
     rate = None if systems.rate is None else (systems.rate[0], compared(systems.rate[1]))
     for N in range(1, order + 1):
-        least = _informative_from(model, N)
+        least = informative_from(model, N)
         use = {dl: float(c[N - 1]) for dl, c in changes if dl >= least}
         if use:
             contraction = None if rate is None or rate[0] < least or degree - 2 not in at \
@@ -1332,7 +1071,7 @@ def _on_nodes(values: np.ndarray, times: np.ndarray, delta: float) -> np.ndarray
 
 def _paired_mean(model: SRNN, asm: _Assembled, systems: _Systems) -> tuple[float, float]:
     """``<f>_0 = ℓ(f)`` with the stationary pairing of a sampled measure (system module):
-    its error is the change against the lower degrees (times :func:`_safety`) plus three
+    its error is the change against the lower degrees (times :func:`~.truncation.safety`) plus three
     jackknife standard errors plus rounding — the sample mean ``F_0`` carries the full
     ``O(1/√P)`` sampling error instead (measured on an 8-unit tanh network: ± 9.4e-3 at
     40,000 samples)."""
@@ -1340,7 +1079,7 @@ def _paired_mean(model: SRNN, asm: _Assembled, systems: _Systems) -> tuple[float
         return float(np.real(system.pairing @ system.a0))
     val = value(systems.total)
     changes = [abs(val - value(s)) for _, s in systems.lows]
-    trunc = _safety(model, asm.measure.kind) * max(changes) if changes else abs(val)
+    trunc = safety(model, asm.measure.kind) * max(changes) if changes else abs(val)
     stat = float(jackknife_error(np.array([value(s) for s in systems.replicates]))) \
         if systems.replicates else 0.0
     return val, trunc + stat + systems.total.rounding(abs(val) + 1.0)
@@ -1350,8 +1089,8 @@ def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
           ) -> tuple[float, float]:
     """``<f>_0 = F_0`` (the first basis function is the constant 1) and its error: the
     batch spread of a sampled measure, the change against the lower-degree densities of a
-    ``galerkin_density`` measure (times :data:`DENSITY_SAFETY`: on a 3-unit tanh network
-    ``<f>_0`` at degree 10 was 1.14× its undoubled change off the 1-D spectral route), else
+    ``galerkin_density`` measure (times :data:`~.truncation.DENSITY_SAFETY`: on a 3-unit tanh
+    network ``<f>_0`` at degree 10 was 1.14× its undoubled change off the 1-D spectral route), else
     rounding (plus a tabulated density's weight error)."""
     val = float(asm.total.F[0])
     if asm.batches:

@@ -1,0 +1,304 @@
+"""The truncation part of the Galerkin route's error estimate (docs/theory.md §9), and
+the degrees at which a quantity has one.
+
+A value at basis degree ``d`` is compared with the same quantity at lower degrees
+(:func:`lower_degrees`); the truncation part is the largest change times a safety factor
+by measure and model (:func:`safety`), or, where the basis converges slowly, the geometric
+tail of the latest changes (:func:`slow_convergence_factor`)::
+
+    trunc = max( s · max_l |v_d − v_{d_l}| ,  c(ρ) · max(Δ_{d−1}, Δ_{d−2}) ),
+    c(ρ) = 3ρ/(1−ρ) above ρ = 1/4,   ρ = max|v_d − v_{d−2}| / max|v_{d−2} − v_{d−4}| .
+
+The lower degrees are ``d - 1`` and ``d - 2`` (``d - 2`` as well because parity can leave
+``d - 1`` unchanged); for models with the features of docs/theory.md §10–§11 (from
+``d ≥ 6``) and on the ``galerkin_density`` measure ``d - 1 … d - max(3, ⌈d/3⌉)``
+(plateaus over several degrees), with the change doubled (:data:`FEATURE_SAFETY`) or
+tripled (:data:`DENSITY_SAFETY`: non-monotone convergence measured at n = 3 and 5); on the
+1-D quadrature and 2-D grid measures doubled (:data:`GRID_SAFETY`: non-monotone
+convergence measured on tanh2d); from ``d ≥ 6`` on those, where larger, the geometric tail
+(two wells make the basis converge slowly). A quantity with ``N ≥ 2`` kicks is not
+compared with degree 1, where it is identically zero (:func:`informative_from`); with no
+lower degree left the estimate is the value itself.
+
+A quantity with ``N`` kicks has an estimate only from the degree that gives it two
+informative lower degrees (:func:`estimable_degree`) and is resolved only from the degree
+parity allows (:func:`least_degree`); an explicit degree below either is refused
+(:func:`check_resolved`). The route (:mod:`.route`) computes the values; this module holds
+the rules that turn their changes into an error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...density.linearisation import linearisation
+from ...errors import InvalidInputError
+from ...model import SRNN
+from ...model.cache import derived
+
+__all__ = ["DENSITY_SAFETY", "FEATURE_SAFETY", "GRID_SAFETY", "RATE_MAX", "RATE_START",
+           "SLOW_SAFETY", "check_resolved", "coincident_kicks", "degree_hint",
+           "estimable_degree", "informative_from", "kernel_informative_from", "kernels_need",
+           "least_degree", "lower_allowed", "lower_degrees", "most_kicks", "needed_degree",
+           "reflection_symmetric", "safety", "slow_convergence_factor", "truncation_part"]
+
+
+#: the geometric tail of the truncation changes is multiplied by this
+#: (:func:`slow_convergence_factor`)
+SLOW_SAFETY = 3.0
+#: two-degree contraction of the truncation changes above which the estimate is inflated,
+#: and the largest one used (beyond it the factor stays at its value there)
+RATE_START, RATE_MAX = 1.0 / (1.0 + SLOW_SAFETY), 0.9
+
+
+def slow_convergence_factor(now: float, before: float) -> float:
+    """Factor on the truncation change where the basis converges slowly.
+
+    With the two-degree contraction ``ρ = max|v_d − v_{d−2}| / max|v_{d−2} − v_{d−4}|``
+    (maxima over the lags or times): ``3ρ/(1−ρ)`` above ``ρ = 1/4``, 1 below; ``ρ`` is
+    capped at 0.9 (factor 27, also when the changes are not shrinking). The caller takes
+    the larger of this and :data:`GRID_SAFETY`. The geometric tail of the two-degree
+    changes is ``ρ/(1−ρ)`` of the last one; :data:`SLOW_SAFETY` triples it because the
+    convergence slows down and the maxima over the lags contract less clearly than one lag
+    does. Measured on the bistable tanh1d's K₃ at degrees 15–19: the contraction was
+    0.46–0.51 per two degrees at a fixed lag, 0.35 in the maxima, the error went 1.3e-4 …
+    3.4e-5, and the change over two degrees alone fell 1.01–1.47× below the actual error at
+    degrees 18 and 19; where the contraction is near 1 (two deep wells), doubling the
+    change would not be enough.
+    """
+    rho = RATE_MAX if not before > 0.0 else min(now / before, RATE_MAX)
+    if now == 0.0:
+        return 1.0
+    return max(1.0, SLOW_SAFETY * rho / (1.0 - rho)) if rho > RATE_START else 1.0
+
+
+def lower_degrees(model: SRNN, degree: int, measure_kind: str = "") -> tuple[int, ...]:
+    """Degrees of the truncation check: ``d - 1`` and ``d - 2`` (parity can hide ``d - 1``
+    changes); ``d - 1 … d - w``, ``w = max(3, ⌈d/3⌉)``, with the features of
+    docs/theory.md §10–§11 (from ``d ≥ 6``: a basis of degree ≤ 2 does not resolve the
+    dynamics and its change says nothing about the truncation at ``d``) and on the
+    ``galerkin_density`` measure (any ``d``). Both converge in plateaus over several
+    degrees, the longer the higher the degree. With σ(h) (the coefficients ``a^{(j)}(z)``
+    and skewed densities): measured on noisy_tanh1d, K₁'s actual error stays at 1.1–1.6e-3
+    from degree 10 to 13, where ``d - 1 … d - 3`` under-estimated it 1.4-fold. With the
+    density truncated at the basis degree: measured on a 3-unit tanh network of independent
+    units against the 1-D spectral route, K₃ at degree 14 was 3.8× and ``T_5`` at degree 11
+    2.4× its estimate from ``d - 1, d - 2`` (doubled); over the window (tripled,
+    :data:`DENSITY_SAFETY`) every K₁–K₃ and ``T_0 … T_6`` at degrees 4–15 was within 0.94
+    of its estimate (n = 3 at two gains, n = 4, 5) but ``T_2`` and K₂ at degrees 6 and 5,
+    1.03 and 1.01 (benchmarks/check_galerkin_independent_units.py)."""
+    if (model.features and degree >= 6) or measure_kind == "galerkin_density":
+        return tuple(degree - j for j in range(1, max(3, -(-degree // 3)) + 1))
+    return (degree - 1, degree - 2)
+
+
+#: factor on the truncation change for models with the features of docs/theory.md §10–§11:
+#: the polynomial basis converges slowly for their skewed, heavy-tailed p0 (σ(h)) and the
+#: change over three degrees under-estimated the error by up to 1.42× (noisy_tanh1d, K1 at
+#: lag 2 against the spectral route, degree 9)
+FEATURE_SAFETY = 2.0
+#: the same factor for the ``galerkin_density`` measure (3 ≤ n ≤ 5): the density is truncated
+#: at the same degree as the dynamics, and the values need not approach their limit
+#: monotonically — K₂ of a 5-unit tanh network whose linearised K₁ is 39 % off
+#: (``bench_galerkin_mc.network(5, 1.2, 6)``) went 0.1707, 0.1770, 0.1801 at degrees 3–5
+#: against 0.1664 ± 0.0018 from the kick estimator, and the change over two degrees,
+#: 1.12e-2, fell below the actual error at degree 5, 1.38e-2; tripled since the window of
+#: lower degrees (:func:`lower_degrees`): on 3-unit networks of independent tanh units
+#: (benchmarks/check_galerkin_independent_units.py) the doubled change over the window
+#: still left K₂ at degree 5 1.51×, ``T_2`` at degree 6 1.54× and ``T_1`` at degree 9
+#: (gains ×1.2) 1.24× below their actual errors (n = 4, 5: within 0.92, 0.66)
+DENSITY_SAFETY = 3.0
+#: the same factor for the measures of n ≤ 2 that are ``p0`` itself (1-D quadrature, 2-D
+#: grid): the values need not approach their limit monotonically either — tanh2d's K₃ at
+#: lags (0.5, 0.5, 0.5) was 3.3e-6, 3.1e-6, 5.6e-6 off the spectral route at degrees 7–9,
+#: and at degree 9 the change, 4.8e-6, fell below the actual error (``verify tanh2d
+#: --order 3`` failed its spectral-vs-galerkin check)
+GRID_SAFETY = 2.0
+
+
+def safety(model: SRNN, measure_kind: str) -> float:
+    """Factor on the largest change against the lower degrees (the truncation part)."""
+    if model.features:
+        return FEATURE_SAFETY
+    if measure_kind == "galerkin_density":
+        return DENSITY_SAFETY
+    return GRID_SAFETY if measure_kind in ("quadrature_1d", "grid_2d") else 1.0
+
+
+def truncation_part(model: SRNN, measure_kind: str, degree: int, value: np.ndarray,
+                    changes: dict[int, float],
+                    contraction: tuple[np.ndarray, np.ndarray] | None) -> float:
+    """The truncation part of ``value`` at ``degree`` from its largest changes ``changes``
+    ``{d_l: max|v_d − v_{d_l}|}`` against the informative lower degrees:
+
+        max( s · max_l Δ_l ,  c · max(Δ_{d−1}, Δ_{d−2}) ) ,
+
+    ``s`` = :func:`safety` and ``c`` = :func:`slow_convergence_factor` of the two-degree
+    contraction, where the same quantity at degrees ``d − 2`` and ``d − 4`` is given
+    (``contraction``, both informative), else 1. The geometric tail ``c`` extrapolates
+    the latest changes, not the window's older ones: with the features of docs/theory.md
+    §10–§11 the window reaches back ``⌈d/3⌉`` degrees, and multiplying its largest change
+    (from degree ``d − 5``) by the tail factor of the last two counted the slow
+    convergence twice (noisy_tanh1d, K₂ at degree 13: 0.63 reported against an actual
+    6.4e-3; 0.20 now). Where the window is ``d − 1, d − 2`` this is ``max(s, c)·max_l Δ_l``.
+    With no informative lower degree, the value itself."""
+    if not changes:
+        return float(np.max(np.abs(value), initial=0.0))
+    window = safety(model, measure_kind) * max(changes.values())
+    if contraction is None:
+        return window
+    mid, far = contraction
+    tail = slow_convergence_factor(float(np.max(np.abs(value - mid), initial=0.0)),
+                                   float(np.max(np.abs(mid - far), initial=0.0)))
+    latest = max((changes[d] for d in (degree - 1, degree - 2) if d in changes), default=0.0)
+    return max(window, tail * latest)
+
+
+def reflection_symmetric(model: SRNN) -> bool:
+    """Whether the drift is odd about the linearisation centre ``μ``,
+    ``φ(μ + y) = −φ(μ − y)`` (checked at seeded points; always for a linear activation,
+    for an odd one with ``b = 0``). Then every quantity splits into parts living on
+    degrees of one parity, and a quantity can be identically 0 below a degree
+    (:func:`least_degree`). Models with the features of docs/theory.md §10–§11 count
+    as symmetric (no claim is made for them)."""
+    if model.features:
+        return True
+
+    def build() -> bool:
+        mu = np.asarray(linearisation(model).center, dtype=float).ravel()
+        y = np.random.default_rng(0).standard_normal((16, model.n)) * np.sqrt(
+            np.max(np.diag(np.asarray(model.numpy_params()["D"]))) + 1e-300)
+        drift = model.drift_numpy()
+        a, b = drift(mu + y), drift(mu - y)
+        scale = 1e-10 * (1.0 + np.abs(a).max() + np.abs(b).max())
+        return bool(np.all(np.abs(a + b) <= scale))
+    return derived(model, ("galerkin", "reflection_symmetric"), build)
+
+
+def informative_from(model: SRNN, kicks: int) -> int:
+    """The lowest degree whose value of a quantity with ``kicks`` operators ``L_k`` (a
+    kernel with that many lags, the series term ``T_N`` with ``N = kicks``) is compared with
+    in the truncation check. With the input beside the activation ``L_k = C_k·∇`` maps the
+    degree-1 span ``{1, y}`` to the constants, which ``Λ`` keeps and the next ``L_k``
+    annihilates: every quantity with two or more kicks is identically 0 at degree 1, and
+    comparing with it only returns the value itself (measured: K₂ of an 8-unit tanh network
+    at degree 3, actual error 4.3e-4 against Monte Carlo, was reported ± 1.9e-2 from the
+    degree-1 comparison — more than its largest value; ± 4.9e-3 from degree 2). The input
+    inside the activation (docs/theory.md §10): ``L^{(j)}`` does not lower the degree, every
+    lower degree is kept."""
+    if model.input == "activation" or kicks < 2:
+        return 1
+    return 2
+
+
+def least_degree(model: SRNN, kicks: int) -> int:
+    """The lowest degree at which a quantity with ``kicks`` operators ``L_k`` is resolved:
+    ``kicks`` for a reflection-symmetric drift with the input beside the activation (each
+    ``L_k`` flips the parity about ``μ`` and ``Λ`` keeps it, so below that degree parity can
+    leave the quantity identically 0 while it is not — e.g. ``T_3`` of a 3-unit tanh
+    network with ``b = 0`` at degree 2 came out 0 with an error estimate of 0), else 1.
+    A linear network with constant noise is exempt: ``Λ`` keeps the polynomial degree, so a
+    quantity that vanishes there vanishes exactly."""
+    if model.is_linear and not model.state_dependent_noise:
+        return 1
+    if model.input != "activation" and kicks > 1 and reflection_symmetric(model):
+        return kicks
+    return 1
+
+
+def estimable_degree(model: SRNN, kicks: int) -> int:
+    """The lowest degree at which a quantity with ``kicks`` operators ``L_k`` has an error
+    estimate: two informative lower degrees to compare with, :func:`informative_from`
+    ``+ 2`` (3 for K₁ and ``T_1``, 4 for K₂, ``T_2`` and beyond with the input beside the
+    activation); 1 for a linear network with constant noise (exact). With one comparison
+    only, the change under-estimated the actual error: K₁ at degree 2 (against degree 1)
+    up to 3.8× on 8-unit tanh networks (reported 1.4–2× below the actual error with
+    640,000–1,280,000 samples, ``network(8, 1.2, 0/9)`` against degree 5), K₂ at degree 3
+    (against degree 2) 2.4× on ``network(8, 1.3, 2)``: 1.04e-2 off the kick estimator
+    (± 2.5e-4) with ± 6.6e-3 reported. With two, the same K₁ at degree 3 and K₂ at degree 4
+    were reported at 6–50× their actual errors."""
+    if model.is_linear and not model.state_dependent_noise:
+        return 1
+    return informative_from(model, kicks) + 2
+
+
+def most_kicks(kick_counts) -> int:
+    """The largest of ``kick_counts`` (0 for none: ``<f>_0``). :func:`least_degree` and
+    :func:`estimable_degree` do not decrease with the kicks, so it decides both."""
+    return max((int(c) for c in kick_counts), default=0)
+
+
+def needed_degree(model: SRNN, kick_counts) -> int:
+    """The larger of :func:`least_degree` and :func:`estimable_degree` for the quantity
+    with the most of ``kick_counts`` kicks (``<f>_0``, no kicks: as one)."""
+    c = most_kicks(kick_counts)
+    return max(least_degree(model, c), estimable_degree(model, max(c, 1)))
+
+
+def coincident_kicks(lags: np.ndarray) -> int:
+    """The most kicks at one time in any row of ``lags`` ``(J, N)``: the longest run of equal
+    lags (1 when all differ)."""
+    lags = np.asarray(lags, dtype=float)
+    if lags.size == 0 or lags.ndim < 2 or lags.shape[-1] < 2:
+        return 1
+    lags = np.sort(lags.reshape(-1, lags.shape[-1]), axis=1)
+    same = np.diff(lags, axis=1) <= 1e-12 * (1.0 + np.abs(lags[:, 1:]))
+    run = best = np.ones(lags.shape[0], dtype=int)      # the run ending at each column
+    for col in same.T:                                  # N - 1 vector steps over the rows
+        run = np.where(col, run + 1, 1)
+        best = np.maximum(best, run)
+    return int(best.max())
+
+
+def kernel_informative_from(model: SRNN, key, lags: np.ndarray) -> int:
+    """:func:`informative_from` for a kernel at ``lags``, and at least the most kicks at one
+    time (:func:`coincident_kicks`) with the input beside the activation: ``r`` kicks with no
+    propagation between them are ``r`` derivatives ``C_k·∇`` in a row, which annihilate every
+    polynomial of degree below ``r`` — the value *and* the lower degrees it is compared with
+    are exactly 0 there (``tanh3``'s K₇ at seven equal lags came out −2.7e-15 ± 3.9e-14 at
+    degree 6; its value is about 0.017). A linear network with constant noise is exact."""
+    base = informative_from(model, len(key))
+    if model.input == "activation" or (model.is_linear and not model.state_dependent_noise):
+        return base
+    return max(base, coincident_kicks(lags))
+
+
+def kernels_need(model: SRNN, reqs) -> int:
+    """The least degree with an error estimate for every requested kernel: :func:`needed_degree`
+    and two informative lower degrees below it (:func:`kernel_informative_from` ``+ 2``)."""
+    need = needed_degree(model, (len(k) for k in reqs))
+    if model.is_linear and not model.state_dependent_noise:
+        return need
+    return max([need] + [kernel_informative_from(model, k, v) + 2 for k, v in reqs.items()])
+
+
+def lower_allowed(model: SRNN, degree: int) -> bool:
+    """Whether ``degree - 1`` still gives K₁ an error estimate (:func:`estimable_degree`)."""
+    return degree - 1 >= estimable_degree(model, 1)
+
+
+def degree_hint(model: SRNN, degree: int) -> str:
+    """How to lower the memory of ``degree``: ``--degree`` only where
+    :func:`lower_allowed`."""
+    return "lower --degree or --paths" if lower_allowed(model, degree) else "lower --paths"
+
+
+def check_resolved(model: SRNN, degree: int, kick_counts, what: str, unit: str) -> None:
+    """Refuse a degree below :func:`least_degree` (parity) or :func:`estimable_degree` —
+    only an explicit ``degree`` gets here: the ladders start at or above them."""
+    c = most_kicks(kick_counts)
+    parity = least_degree(model, c)
+    if degree < parity:
+        raise InvalidInputError(
+            f"degree={degree}: the drift of this network is odd about its centre, so a "
+            f"{what} {parity}{' ' + unit if unit else ''} is identically 0 in a basis below "
+            f"degree {parity} whatever its value (parity); use degree >= {parity}",
+            param="degree")
+    need = estimable_degree(model, max(c, 1))
+    if degree < need:
+        raise InvalidInputError(
+            f"degree={degree}: a {what} {max(c, 1)}{' ' + unit if unit else ''} has an "
+            f"error estimate from degree {need} on (its truncation part compares two lower "
+            f"degrees from {need - 2}; with one, the change under-estimated the error up to "
+            f"3.8x on 8-unit tanh networks); use degree >= {need} (or --method montecarlo)",
+            param="degree")
