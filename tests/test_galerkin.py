@@ -290,25 +290,26 @@ def test_time_estimate_admits_degree_5_at_8_units_and_refuses_20_units_at_degree
     """The cost model (fitted: 8 units at degree 5 took 49–80 s with 40k–160k samples)
     lets degree 5 run at n = 8 with the default samples, and refuses n = 20 at degree 3
     (basis 1,771) before any work, as a ResourceLimitError."""
-    from volterra_sym.backends.galerkin import route
+    from volterra_sym.backends.galerkin import cost
+    from volterra_sym.backends.galerkin.options import parse_options
     from volterra_sym.errors import ResourceLimitError
 
     net8 = _tanh_net(8)
-    assert route.estimated_seconds(net8, 5, route.parse_options(net8, {})) \
-        < route.MAX_SECONDS
+    assert cost.estimated_seconds(net8, 5, parse_options(net8, {})) \
+        < cost.MAX_SECONDS
     net20 = _tanh_net(20)
-    assert route.estimated_seconds(net20, 3, route.parse_options(net20, {})) \
-        > route.MAX_SECONDS
+    assert cost.estimated_seconds(net20, 3, parse_options(net20, {})) \
+        > cost.MAX_SECONDS
     with pytest.raises(ResourceLimitError):
         ResponseHierarchy(net20, "h1", 1).kernel((0,)).evaluate(np.array([[1.0]]),
                                                                 method="galerkin")
     # time_budget moves the limit (checked before any work), and is validated
-    route.check_time(net20, 3, route.parse_options(net20, {"time_budget": 1000}))
+    cost.check_time(net20, 3, parse_options(net20, {"time_budget": 1000}))
     with pytest.raises(ResourceLimitError):
-        route.check_time(net8, 5, route.parse_options(net8, {"time_budget": 5}))
+        cost.check_time(net8, 5, parse_options(net8, {"time_budget": 5}))
     for bad in (0, -1.0, float("nan"), True, "60", 1e6):
         with pytest.raises(InvalidInputError) as exc:
-            route.parse_options(net8, {"time_budget": bad})
+            parse_options(net8, {"time_budget": bad})
         assert exc.value.param == "time_budget"
 
 
@@ -651,7 +652,8 @@ def test_samples_hint_of_a_tol_refusal():
     """``P·(stat / (tol·scale − trunc − rounding))²`` samples where the statistical part
     dominates; nothing where the truncation part does; and no number where the truncation
     part alone is above ``tol``."""
-    from volterra_sym.backends.galerkin.route import GalerkinOptions, _samples_hint
+    from volterra_sym.backends.galerkin.options import GalerkinOptions
+    from volterra_sym.backends.galerkin.route import _samples_hint
 
     opts = GalerkinOptions(5, 2e-4, 40_000, 0, 8, 2**30, 120.0)
     parts = {(0,): {"truncation": 1e-4, "statistical": 3e-4, "rounding": 0.0}}

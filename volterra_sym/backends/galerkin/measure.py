@@ -29,7 +29,13 @@ import scipy.special
 
 from ...budget import check_memory
 from ...density.bracket import bracket_1d
-from ...density.linearisation import arrays, gaussian_moments, linearisation, lyapunov
+from ...density.linearisation import (
+    arrays,
+    gaussian_moments,
+    linearisation,
+    lyapunov,
+    regular_noise,
+)
 from ...density.multiplicative import multiplicative_density
 from ...density.sampling import stationary_sampler
 from ...density.stationary import stationary_density
@@ -37,7 +43,7 @@ from ...errors import AccuracyNotReachedError, NotApplicableError
 from ...model import SRNN
 
 __all__ = ["Measure", "gauss_hermite", "quadrature_1d", "grid_2d", "samples",
-           "galerkin_density", "galerkin_density_points", "MAX_DENSITY_POINTS"]
+           "galerkin_density", "galerkin_density_points", "MAX_DENSITY_POINTS", "kind_for"]
 
 #: largest tensor rule (points) of the ``galerkin_density`` measure
 MAX_DENSITY_POINTS = 200_000
@@ -244,3 +250,22 @@ def galerkin_density(model: SRNN, degree: int, refinements: int = 2) -> Measure:
             break
         mu, S = mu_new, S_new
     return Measure("galerkin_density", X, w, True, details=details)
+
+
+def kind_for(model: SRNN, degree: int, paths: int) -> tuple[str, int]:
+    """Which averaging measure the route uses for ``model`` at ``degree`` (``"gh"``,
+    ``"q1d"``, ``"grid"``, ``"density"`` or ``"samples"``, ``paths`` of them), and about how
+    many points it has (for the cost estimate, :mod:`.cost`); with
+    state-dependent noise (docs/theory.md §11) ``p0`` is not Gaussian and the 2-D grid does
+    not treat it: the 1-D quadrature of ``p0 ∝ D⁻¹exp(∫2φ/D)`` or samples."""
+    gaussian = model.is_linear and not model.state_dependent_noise
+    if gaussian and (degree + 1) ** model.n <= 200_000:
+        return "gh", (degree + 1) ** model.n
+    if model.n == 1:
+        return "q1d", 48 * 20
+    if model.n == 2 and not model.state_dependent_noise and regular_noise(model):
+        return "grid", 4096
+    points = galerkin_density_points(model.n, degree)[1]
+    if not model.features and points <= MAX_DENSITY_POINTS:
+        return "density", points
+    return "samples", paths

@@ -42,24 +42,18 @@ import itertools
 import math
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 import sympy as sp
 
-from ...arrays import check_int
+from ...budget import TIME_UNIT as WALL_UNIT  # wall seconds (cost.TIME_UNIT: one core)
 from ...budget import (
-    DEFAULT_TIME_BUDGET,
-    MAX_TIME_BUDGET,
-    SAMPLE_COUNTS,
     Deadline,
-    check_count,
     check_memory,
     memory_budget,
-    time_budget,
 )
-from ...budget import TIME_UNIT as WALL_UNIT  # wall seconds (route.TIME_UNIT: one core)
 from ...density.linearisation import linearisation, regular_noise
 from ...errors import (
     AccuracyNotReachedError,
@@ -90,6 +84,8 @@ from ..scaling import scaled_mean0, scaled_series
 from ..spectral.collocation import numerics
 from . import measure as measures
 from .basis import MonomialBasis, basis_size
+from .cost import TIME_UNIT, check_time, estimated_seconds
+from .options import DEFAULT_DEGREE, MAX_DEGREE, GalerkinOptions, parse_options
 from .system import (
     MAX_COND_G,
     GalerkinSystem,
@@ -108,7 +104,6 @@ from .truncation import (
     informative_from,
     kernel_informative_from,
     kernels_need,
-    lower_allowed,
     lower_degrees,
     needed_degree,
     safety,
@@ -118,55 +113,8 @@ from .truncation import (
 __all__ = ["BACKEND", "GalerkinOptions", "galerkin_kernels", "galerkin_series", "applies",
            "parse_options"]
 
-_OPTIONS = ("degree", "tol", "paths", "seed", "batches", "memory_budget", "time_budget")
-#: default degree by dimension when neither ``degree`` nor ``tol`` is given
-DEFAULT_DEGREE = {1: 14, 2: 8, 3: 5, 4: 4, 5: 4}
-MAX_DEGREE = 40
 _LOBATTO_Q = 7
 _MAX_STEPS = 1 << 15
-
-
-@dataclass(frozen=True)
-class GalerkinOptions:
-    degree: int | None
-    tol: float | None
-    paths: int
-    seed: int
-    batches: int
-    #: the memory budget as given (bytes), ``None`` for the default (``VOLTERRA_MEMORY_BUDGET``
-    #: or half of the memory available when a check is made)
-    budget: int | None
-    #: seconds of :func:`estimated_seconds` above which a degree is refused
-    seconds: float
-
-
-def _int(options, name, lo, hi, default):
-    v = options.get(name, default)
-    if v is None:
-        return None
-    return check_int(v, name, lo=lo, hi=hi)
-
-
-def parse_options(model: SRNN, options: dict) -> GalerkinOptions:
-    unknown = set(options) - set(_OPTIONS)
-    if unknown:
-        raise InvalidInputError(f"method 'galerkin' got unknown options {sorted(unknown)}; "
-                                f"allowed: {list(_OPTIONS)}", param="options")
-    tol = options.get("tol")
-    if tol is not None and (isinstance(tol, bool)
-                            or not isinstance(tol, (int, float, np.integer, np.floating))
-                            or not (math.isfinite(tol) and 0 < tol < 1)):
-        raise InvalidInputError(f"tol must be a number with 0 < tol < 1, got {tol!r}",
-                                param="tol")
-    degree = _int(options, "degree", 1, MAX_DEGREE, None)
-    paths = _int(options, "paths", *SAMPLE_COUNTS)
-    seed = _int(options, "seed", 0, 2**63 - 1, 0)
-    batches = _int(options, "batches", 2, 64, 8)
-    given = options.get("memory_budget")
-    budget = None if given is None else memory_budget(given)
-    seconds = time_budget(options.get("time_budget", MAX_SECONDS))
-    return GalerkinOptions(degree, None if tol is None else float(tol), paths, seed, batches,
-                           budget, seconds)
 
 
 def applies(model: SRNN, f: sp.Expr) -> str | None:
@@ -219,28 +167,10 @@ def _whitening(meas: measures.Measure) -> Whitening:
             from None
 
 
-def _measure_kind(model: SRNN, degree: int, opts: GalerkinOptions) -> tuple[str, int]:
-    """Which averaging measure :func:`_measure` uses for ``model`` at ``degree``, and about
-    how many points it has (for the cost estimate of :func:`check_time`); with
-    state-dependent noise (docs/theory.md §11) ``p0`` is not Gaussian and the 2-D grid does
-    not treat it: the 1-D quadrature of ``p0 ∝ D⁻¹exp(∫2φ/D)`` or samples."""
-    gaussian = model.is_linear and not model.state_dependent_noise
-    if gaussian and (degree + 1) ** model.n <= 200_000:
-        return "gh", (degree + 1) ** model.n
-    if model.n == 1:
-        return "q1d", 48 * 20
-    if model.n == 2 and not model.state_dependent_noise and regular_noise(model):
-        return "grid", 4096
-    points = measures.galerkin_density_points(model.n, degree)[1]
-    if not model.features and points <= measures.MAX_DENSITY_POINTS:
-        return "density", points
-    return "samples", opts.paths
-
-
 def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measure:
     """The best averaging measure for ``model`` (module docstring of ``measure``;
-    :func:`_measure_kind` says which)."""
-    kind, _ = _measure_kind(model, degree, opts)
+    :func:`~.measure.kind_for` says which)."""
+    kind, _ = measures.kind_for(model, degree, opts.paths)
     if kind == "gh":
         return derived(model, ("galerkin", "measure", "gh", degree + 1),
                        lambda: measures.gauss_hermite(model, degree + 1, opts.budget))
@@ -338,69 +268,6 @@ def _kick_coefficients(model: SRNN, key, x: np.ndarray) -> np.ndarray:
 #: the Gram solve then loses at most 4 digits and ``κ(V)`` grows by at most ``√cond(G)``
 #: = 100 (8 units at degree 5: cond(G) = 99)
 RAW_COND_G = 1e4
-#: estimated seconds of one Galerkin evaluation above which it is refused before it starts
-MAX_SECONDS = DEFAULT_TIME_BUDGET
-#: the unit of :func:`check_time`'s refusal (its ``ResourceLimitError.unit``)
-TIME_UNIT = "s (estimated, one core)"
-#: the cost model (one core, OpenBLAS): seconds per averaging point and ``M²`` (the Gram
-#: and generator sums), per point and ``M·n`` (the basis and its derivatives at the
-#: points), per modal system and ``M³`` (eigen-decomposition, transforms to mode
-#: coordinates, kick matrices); times :data:`COST_MARGIN`. Refitted 2026-12-05 after the
-#: real-basis modal transforms (the old model, 9e-11/9e-9/1.7e-9, had become 1.8–2.8×
-#: pessimistic) to K₁ at 50 lags in fresh processes, one BLAS thread, load ≈ 1: n = 8 at
-#: degrees 4 (40,000 and 160,000 samples) and 5; n = 5 at degrees 6 and 7; n = 12 and
-#: n = 20 at degree 3 (4.4–95 s); the point-M² rate held at its flop count (the fit cannot
-#: separate it from the others)
-_POINT_M2, _POINT_MN, _SYSTEM_M3 = 6e-11, 7.4e-9, 9.1e-10
-#: safety factor of :func:`estimated_seconds` over the fitted model (machines differ; the
-#: fit's largest under-estimate on the calibration runs was 1.16×)
-COST_MARGIN = 1.5
-
-
-def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
-                      sampling: bool = True) -> float:
-    """Estimated time of one evaluation at ``degree``:
-    ``κ·[P(a M² + b M n) + S c M³]``, ``M = C(n+d, d)``, ``P`` the averaging points,
-    ``S`` the modal systems (the full basis, up to three lower degrees and the jackknife
-    batches), ``a, b, c`` the fitted rates and ``κ`` = :data:`COST_MARGIN`; plus, for a
-    sampled measure and ``sampling``, :func:`~.measure.sampling_seconds` (its burn-in: 0.7 s
-    for 40,000 samples of 8 units, 56 s of 16; cached per model, so the degree ladders,
-    which have the samples already, leave it out)."""
-    M = basis_size(model.n, degree)
-    kind, P = _measure_kind(model, degree, opts)
-    systems = 4 + (opts.batches if kind == "samples" else 0)
-    burn_in = measures.sampling_seconds(model, P) if sampling and kind == "samples" else 0.0
-    return COST_MARGIN * (P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
-                          + systems * _SYSTEM_M3 * M ** 3 + burn_in)
-
-
-def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
-    """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`) a degree whose
-    :func:`estimated_seconds` exceed the option ``time_budget`` (default
-    :data:`MAX_SECONDS`). Measured: n = 20 at degree 3 (M = 1771) did not finish in 300 s
-    before this check."""
-    M = basis_size(model.n, degree)
-    kind, P = _measure_kind(model, degree, opts)
-    seconds = estimated_seconds(model, degree, opts)
-    if seconds <= opts.seconds:
-        return
-    # only the remedies that would fit: a lower degree with an error estimate, fewer
-    # samples (the M³ of the modal systems does not shrink with them), a larger budget
-    ways = []
-    if lower_allowed(model, degree) and estimated_seconds(model, degree - 1,
-                                                           opts) <= opts.seconds:
-        ways.append("lower --degree")
-    fewest = replace(opts, paths=SAMPLE_COUNTS[0])
-    if kind == "samples" and estimated_seconds(model, degree, fewest) <= opts.seconds:
-        ways.append("lower --paths")
-    if seconds <= MAX_TIME_BUDGET:
-        ways.append(f"raise --time-budget (to about {math.ceil(seconds)} s)")
-    ways.append("use --method montecarlo")
-    check_count(seconds, opts.seconds, f"galerkin at degree {degree} (basis of {M} "
-                f"functions, {P} averaging points)", TIME_UNIT,
-                ", ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1])
-
-
 def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
               kicks=None) -> _Assembled:
     """Galerkin sums at ``degree`` for the kicks ``kicks`` (default: the channels); kicks
@@ -408,7 +275,7 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
     them)."""
     kicks = tuple(range(model.m)) if kicks is None else tuple(kicks)
     M = basis_size(model.n, degree)
-    kind, _ = _measure_kind(model, degree, opts)
+    kind, _ = measures.kind_for(model, degree, opts.paths)
 
     def canonical(k):
         return tuple(sorted(k)) if isinstance(k, tuple) else k
@@ -668,9 +535,9 @@ def _conditioned_degree(model: SRNN, f: sp.Expr, opts: GalerkinOptions, kicks,
 
 #: without ``degree`` or ``tol``: the degree rises from the default while the error estimate
 #: is above this (relative to the largest ``|value|`` asked for), the truncation part
-#: dominates it, and the next degree's :func:`estimated_seconds` are at most
+#: dominates it, and the next degree's :func:`~.cost.estimated_seconds` are at most
 #: :data:`LADDER_SECONDS`; the best degree reached is returned with its own estimate (no
-#: refusal: no accuracy was asked for). 1.0 s of :func:`estimated_seconds` stops ``tanh3``
+#: refusal: no accuracy was asked for). 1.0 s of :func:`~.cost.estimated_seconds` stops ``tanh3``
 #: at degree 12 (0.6 s stopped it at 10 or 11, which since the ``galerkin_density``
 #: measure's window of lower degrees (:func:`~.truncation.lower_degrees`) left its K₁ at lag 2
 #: with an estimate of 1.9 % of the value: 0.6 % at degree 12)
@@ -705,7 +572,7 @@ def _default_climb(model: SRNN, opts: GalerkinOptions, degree: int, compute, wha
     """The default ladder of kernels and series: ``compute(d)`` → ``(result, relative
     error, whether the truncation part leads)`` from ``degree`` up while the relative error
     is above :data:`DEFAULT_TARGET`, the truncation part leads and the next degree's
-    :func:`estimated_seconds` are within :data:`LADDER_SECONDS`; the last result. A first
+    :func:`~.cost.estimated_seconds` are within :data:`LADDER_SECONDS`; the last result. A first
     degree whose truncation check fails moves on (:func:`_past_check`); a later failure
     leaves the last result. Stopping unresolved warns (:func:`_warn_unresolved`)."""
     best = None
@@ -749,7 +616,7 @@ def _past_check(model: SRNN, degree: int, opts: GalerkinOptions,
                 exc: TruncationCheckError) -> int:
     """The default ladders' next degree when the first one's truncation check failed at a
     lower degree: the lowest degree whose check stays above it, if its
-    :func:`estimated_seconds` are within the time budget (else ``exc`` is raised)."""
+    :func:`~.cost.estimated_seconds` are within the time budget (else ``exc`` is raised)."""
     if exc.usable > MAX_DEGREE or estimated_seconds(model, exc.usable, opts) > opts.seconds:
         raise exc
     return exc.usable
@@ -819,7 +686,7 @@ def _over_budget(model: SRNN, degree: int, opts: GalerkinOptions, spent: float,
 
 def _stopped_by(degree: int, exc: ResourceLimitError) -> str:
     """What refused ``degree`` in a ``tol`` ladder (:func:`check_memory`: bytes;
-    :func:`check_time`: :data:`TIME_UNIT`; any other: its own message), and the option
+    :func:`~.cost.check_time`: :data:`~.cost.TIME_UNIT`; any other: its own message), and the option
     that moves it."""
     if exc.unit == "bytes":
         return (f"the memory budget: degree {degree} needs about "
@@ -862,7 +729,7 @@ def _series_margin(model: SRNN, f: sp.Expr, opts: GalerkinOptions, kicks, order:
     for kinds, margin, timed in ((("q1d", "grid"), SERIES_DEGREE_MARGIN, False),
                                  (("density",), SERIES_DENSITY_MARGIN, True)):
         start = order + margin
-        if degree < start and _measure_kind(model, start, opts)[0] in kinds and (
+        if degree < start and measures.kind_for(model, start, opts.paths)[0] in kinds and (
                 not timed or estimated_seconds(model, start, opts) <= opts.seconds):
             degree = max(degree, _conditioned_degree(model, f, opts, kicks, start=start))
     return degree

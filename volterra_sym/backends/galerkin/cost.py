@@ -1,0 +1,83 @@
+"""The cost model of the Galerkin route: its estimated time at a degree, and the refusal
+of a degree whose estimate exceeds the time budget before any work starts::
+
+    seconds ≈ κ·[P(a M² + b M n) + S c M³],   M = C(n+d, d),
+
+``P`` the averaging points, ``S`` the modal systems, ``a, b, c`` fitted rates, ``κ`` a
+margin (:func:`estimated_seconds`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from ...budget import MAX_TIME_BUDGET, SAMPLE_COUNTS, check_count
+from ...model import SRNN
+from . import measure as measures
+from .basis import basis_size
+from .measure import kind_for
+from .options import MAX_SECONDS, GalerkinOptions
+from .truncation import lower_allowed
+
+__all__ = ["COST_MARGIN", "MAX_SECONDS", "TIME_UNIT", "check_time", "estimated_seconds"]
+
+
+#: the unit of :func:`check_time`'s refusal (its ``ResourceLimitError.unit``)
+TIME_UNIT = "s (estimated, one core)"
+#: the cost model (one core, OpenBLAS): seconds per averaging point and ``M²`` (the Gram
+#: and generator sums), per point and ``M·n`` (the basis and its derivatives at the
+#: points), per modal system and ``M³`` (eigen-decomposition, transforms to mode
+#: coordinates, kick matrices); times :data:`COST_MARGIN`. Refitted 2026-12-05 after the
+#: real-basis modal transforms (the old model, 9e-11/9e-9/1.7e-9, had become 1.8–2.8×
+#: pessimistic) to K₁ at 50 lags in fresh processes, one BLAS thread, load ≈ 1: n = 8 at
+#: degrees 4 (40,000 and 160,000 samples) and 5; n = 5 at degrees 6 and 7; n = 12 and
+#: n = 20 at degree 3 (4.4–95 s); the point-M² rate held at its flop count (the fit cannot
+#: separate it from the others)
+_POINT_M2, _POINT_MN, _SYSTEM_M3 = 6e-11, 7.4e-9, 9.1e-10
+#: safety factor of :func:`estimated_seconds` over the fitted model (machines differ; the
+#: fit's largest under-estimate on the calibration runs was 1.16×)
+COST_MARGIN = 1.5
+
+
+def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
+                      sampling: bool = True) -> float:
+    """Estimated time of one evaluation at ``degree``:
+    ``κ·[P(a M² + b M n) + S c M³]``, ``M = C(n+d, d)``, ``P`` the averaging points,
+    ``S`` the modal systems (the full basis, up to three lower degrees and the jackknife
+    batches), ``a, b, c`` the fitted rates and ``κ`` = :data:`COST_MARGIN`; plus, for a
+    sampled measure and ``sampling``, :func:`~.measure.sampling_seconds` (its burn-in: 0.7 s
+    for 40,000 samples of 8 units, 56 s of 16; cached per model, so the degree ladders,
+    which have the samples already, leave it out)."""
+    M = basis_size(model.n, degree)
+    kind, P = kind_for(model, degree, opts.paths)
+    systems = 4 + (opts.batches if kind == "samples" else 0)
+    burn_in = measures.sampling_seconds(model, P) if sampling and kind == "samples" else 0.0
+    return COST_MARGIN * (P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
+                          + systems * _SYSTEM_M3 * M ** 3 + burn_in)
+
+
+def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
+    """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`) a degree whose
+    :func:`estimated_seconds` exceed the option ``time_budget`` (default
+    :data:`~.options.MAX_SECONDS`). Measured: n = 20 at degree 3 (M = 1771) did not finish in 300 s
+    before this check."""
+    M = basis_size(model.n, degree)
+    kind, P = kind_for(model, degree, opts.paths)
+    seconds = estimated_seconds(model, degree, opts)
+    if seconds <= opts.seconds:
+        return
+    # only the remedies that would fit: a lower degree with an error estimate, fewer
+    # samples (the M³ of the modal systems does not shrink with them), a larger budget
+    ways = []
+    if lower_allowed(model, degree) and estimated_seconds(model, degree - 1,
+                                                           opts) <= opts.seconds:
+        ways.append("lower --degree")
+    fewest = replace(opts, paths=SAMPLE_COUNTS[0])
+    if kind == "samples" and estimated_seconds(model, degree, fewest) <= opts.seconds:
+        ways.append("lower --paths")
+    if seconds <= MAX_TIME_BUDGET:
+        ways.append(f"raise --time-budget (to about {math.ceil(seconds)} s)")
+    ways.append("use --method montecarlo")
+    check_count(seconds, opts.seconds, f"galerkin at degree {degree} (basis of {M} "
+                f"functions, {P} averaging points)", TIME_UNIT,
+                ", ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1])

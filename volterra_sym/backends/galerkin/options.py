@@ -1,0 +1,73 @@
+"""Options of the Galerkin route (docs/theory.md §9): ``degree``, ``tol``, ``paths``,
+``seed``, ``batches``, ``memory_budget``, ``time_budget``, checked once into a frozen
+:class:`GalerkinOptions`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...arrays import check_int
+from ...budget import DEFAULT_TIME_BUDGET, SAMPLE_COUNTS, memory_budget, time_budget
+from ...errors import InvalidInputError
+from ...model import SRNN
+
+__all__ = ["DEFAULT_DEGREE", "GalerkinOptions", "MAX_DEGREE", "MAX_SECONDS", "parse_options"]
+
+_OPTIONS = ("degree", "tol", "paths", "seed", "batches", "memory_budget", "time_budget")
+#: default degree by dimension when neither ``degree`` nor ``tol`` is given
+DEFAULT_DEGREE = {1: 14, 2: 8, 3: 5, 4: 4, 5: 4}
+MAX_DEGREE = 40
+#: estimated seconds of one Galerkin evaluation above which it is refused before it starts
+MAX_SECONDS = DEFAULT_TIME_BUDGET
+
+
+@dataclass(frozen=True)
+class GalerkinOptions:
+    """The route's options, checked: ``degree`` (``None``: by dimension or ``tol``),
+    ``tol`` (relative, ``0 < tol < 1``), ``paths`` and ``seed`` of the sampled measure, its
+    jackknife ``batches``."""
+
+    degree: int | None
+    tol: float | None
+    paths: int
+    seed: int
+    batches: int
+    #: the memory budget as given (bytes), ``None`` for the default (``VOLTERRA_MEMORY_BUDGET``
+    #: or half of the memory available when a check is made)
+    budget: int | None
+    #: seconds of :func:`~.cost.estimated_seconds` above which a degree is refused
+    seconds: float
+
+
+def _int(options, name, lo, hi, default):
+    v = options.get(name, default)
+    if v is None:
+        return None
+    return check_int(v, name, lo=lo, hi=hi)
+
+
+def parse_options(model: SRNN, options: dict) -> GalerkinOptions:
+    """``options`` checked into :class:`GalerkinOptions`; an unknown option or a value out
+    of range raises :class:`~volterra_sym.errors.InvalidInputError` naming it."""
+    unknown = set(options) - set(_OPTIONS)
+    if unknown:
+        raise InvalidInputError(f"method 'galerkin' got unknown options {sorted(unknown)}; "
+                                f"allowed: {list(_OPTIONS)}", param="options")
+    tol = options.get("tol")
+    if tol is not None and (isinstance(tol, bool)
+                            or not isinstance(tol, (int, float, np.integer, np.floating))
+                            or not (math.isfinite(tol) and 0 < tol < 1)):
+        raise InvalidInputError(f"tol must be a number with 0 < tol < 1, got {tol!r}",
+                                param="tol")
+    degree = _int(options, "degree", 1, MAX_DEGREE, None)
+    paths = _int(options, "paths", *SAMPLE_COUNTS)
+    seed = _int(options, "seed", 0, 2**63 - 1, 0)
+    batches = _int(options, "batches", 2, 64, 8)
+    given = options.get("memory_budget")
+    budget = None if given is None else memory_budget(given)
+    seconds = time_budget(options.get("time_budget", MAX_SECONDS))
+    return GalerkinOptions(degree, None if tol is None else float(tol), paths, seed, batches,
+                           budget, seconds)
