@@ -313,6 +313,34 @@ def test_time_estimate_admits_degree_5_at_8_units_and_refuses_20_units_at_degree
         assert exc.value.param == "time_budget"
 
 
+def test_a_cost_refusal_says_when_drawing_the_samples_dominates():
+    """A 14-unit network with a slow mode (relaxation time 15) was refused at degree 3 with
+    "needs about 437 s" and no hint that 426 s of it were the burn-in of the p0 sampler
+    (33,158 steps per sample), which only fewer samples or Monte Carlo avoid. The refusal
+    now names that share where it is at least a quarter; a fast network's does not."""
+    from volterra_sym.backends.galerkin import cost
+    from volterra_sym.backends.galerkin import measure as measures
+    from volterra_sym.backends.galerkin.options import parse_options
+    from volterra_sym.errors import ResourceLimitError
+
+    n, rng = 6, np.random.default_rng(0)
+    slow = SRNN(1.0, 0.93 * np.eye(n) + 0.05 * rng.standard_normal((n, n)), np.ones((n, 1)),
+                0.5, activation="tanh", name="slow6")
+    steps, tau, _ = measures.burn_in_facts(slow)
+    assert tau > 30 and steps > 1000
+    with pytest.raises(ResourceLimitError) as exc:
+        cost.check_time(slow, 4, parse_options(slow, {"time_budget": 5}))
+    msg = str(exc.value)
+    share = float(msg.split("of which about ")[1].split(" s")[0])
+    assert share >= 0.25 * exc.value.estimate and f"{steps:,} steps" in msg
+    assert f"relaxation time being {tau:.3g}" in msg and "lower --paths" in msg
+    fast = SRNN(1.0, 0.3 * rng.standard_normal((n, n)) / np.sqrt(n), np.ones((n, 1)), 0.5,
+                activation="tanh", name="fast6")
+    with pytest.raises(ResourceLimitError) as exc:
+        cost.check_time(fast, 7, parse_options(fast, {"time_budget": 5}))
+    assert "draw the samples" not in str(exc.value)
+
+
 def test_a_degree_with_one_comparison_is_refused_for_nonlinear_networks():
     """The truncation part needs two informative lower degrees: with one (K₁ at degree 2
     against degree 1; K₂ at degree 3 against degree 2) the change under-estimated the

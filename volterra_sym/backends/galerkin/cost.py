@@ -79,5 +79,23 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
         ways.append(f"raise --time-budget (to about {math.ceil(seconds)} s)")
     ways.append("use --method montecarlo")
     check_count(seconds, opts.seconds, f"galerkin at degree {degree} (basis of {M} "
-                f"functions, {P} averaging points)", TIME_UNIT,
+                f"functions, {P} averaging points{_sampling_share(model, kind, P, seconds)})",
+                TIME_UNIT,
                 ", ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1])
+
+
+def _sampling_share(model: SRNN, kind: str, points: int, seconds: float) -> str:
+    """``", of which about X s draw the samples …"`` where drawing the samples of ``p0`` is
+    at least a quarter of the estimate ``seconds`` (else empty): a network with a slow or
+    metastable mode needs a long burn-in (a 14-unit network with relaxation time 15 took
+    33,158 steps per sample), which only fewer samples or Monte Carlo avoid."""
+    if kind != "samples":
+        return ""
+    share = COST_MARGIN * measures.sampling_seconds(model, points)
+    facts = measures.burn_in_facts(model)
+    if facts is None or share < 0.25 * seconds:
+        return ""
+    steps, tau, metastable = facts
+    return (f", of which about {share:.0f} s draw the samples of p0: a burn-in of "
+            f"{steps:,} steps each, the linearised network's relaxation time being "
+            f"{tau:.3g}{' (metastable)' if metastable else ''}")

@@ -43,7 +43,8 @@ from ...errors import AccuracyNotReachedError, NotApplicableError
 from ...model import SRNN
 
 __all__ = ["Measure", "gauss_hermite", "quadrature_1d", "grid_2d", "samples",
-           "galerkin_density", "galerkin_density_points", "MAX_DENSITY_POINTS", "kind_for"]
+           "galerkin_density", "galerkin_density_points", "MAX_DENSITY_POINTS", "kind_for",
+           "burn_in_facts", "sampling_seconds"]
 
 #: largest tensor rule (points) of the ``galerkin_density`` measure
 MAX_DENSITY_POINTS = 200_000
@@ -131,6 +132,17 @@ def grid_2d(model: SRNN) -> Measure:
 #: seconds per burn-in path-step and per unit (fitted to the burn-in of 40,000 samples:
 #: 8 units, 146 steps, 0.7 s; 16 units, 5,715 steps, 56 s)
 _STEP_SECONDS, _STEP_SECONDS_PER_UNIT = 6e-8, 1.1e-8
+
+
+def burn_in_facts(model: SRNN) -> tuple[int, float, bool] | None:
+    """``(steps, relaxation time, metastable)`` of the burn-in that draws the samples of
+    ``p0`` (None where ``p0`` is sampled exactly): what makes :func:`sampling_seconds`
+    large — a slow mode of the linearised network, or a metastable one."""
+    sampler = stationary_sampler(model)
+    if not hasattr(sampler, "n_steps"):
+        return None
+    return (int(sampler.n_steps), float(sampler.relaxation_time),
+            bool(getattr(sampler, "metastable", False)))
 
 
 def sampling_seconds(model: SRNN, n_samples: int) -> float:
