@@ -67,6 +67,49 @@ def test_plot_series_takes_partial_sums(tmp_path):
     assert plot_series(times, sums, tmp_path / "s.pdf").stat().st_size > 0
 
 
+def test_plot_series_draws_error_bands_and_the_orders_panel(tmp_path, monkeypatch):
+    """The series figure showed the partial sums without their errors; now each S_N has a
+    band ± its error, and with the terms a second panel plots |ε^N T_N| against its error
+    (log scale): where an order is under its own error the route does not resolve it.
+    Without an error the title says so. Mismatched extras are refused by name."""
+    import matplotlib.figure
+
+    import volterra_sym as vs
+    from volterra_sym.reports.plots import plot_series
+
+    figures = []
+    save = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda self, *a, **k: (figures.append(self), save(self, *a, **k))[1])
+    hier = vs.ResponseHierarchy(vs.load_model("tanh1d"), "h1", order=2)
+    times = np.linspace(0.0, 2.0, 9)
+    u = lambda t: np.array([np.sin(t)])  # noqa: E731
+    terms = hier.series_terms(u, times)
+    sums = hier.series(u, times, 0.3)
+    assert sums.error is not None
+    plot_series(times, sums, tmp_path / "a.png")
+    (ax,) = figures[-1].axes
+    assert len(ax.collections) == 2 and "± the error" in ax.get_title()
+    plot_series(times, np.asarray(sums), tmp_path / "b.png")
+    (ax,) = figures[-1].axes
+    assert not ax.collections and "errors unknown" in ax.get_title()
+    plot_series(times, sums, tmp_path / "c.png", terms=np.asarray(terms),
+                terms_error=np.asarray(terms.error), eps=0.3)
+    top, orders = figures[-1].axes
+    assert orders.get_yscale() == "log" and len(orders.lines) == 4      # solid + dashed
+    dashed = [ln for ln in orders.lines if ln.get_linestyle() == "--"]
+    assert np.allclose(np.asarray(dashed[1].get_ydata(), float),
+                       0.3 ** 2 * np.asarray(terms.error)[2], equal_nan=True)
+    bad = {"error": {"error": np.ones((2, 9))}, "terms": {"eps": 0.3},
+           "terms_error": {"terms": np.asarray(terms), "eps": 0.3,
+                           "terms_error": np.full((3, 9), np.nan)}}
+    for param, kw in bad.items():
+        with pytest.raises(InvalidInputError) as exc:
+            plot_series(times, sums, tmp_path / "d.png", **kw)
+        assert exc.value.param == param
+    assert not (tmp_path / "d.png").exists()
+
+
 # --input with Euler's number (E, exp(1)) parsed fine but crashed in SymPy's cmath printer
 # (KeyError 'Exp1': an internal error, exit 1) before any computation
 @pytest.mark.parametrize("expr", ["E", "exp(1)*sin(t)", "2*E + pi*t"])

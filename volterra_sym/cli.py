@@ -650,22 +650,22 @@ def cmd_series(args) -> int:
         facts = dict(res.route_facts)
         partial = np.cumsum(eps ** np.arange(order + 1)[:, None] * terms, axis=0)
         diag = diagnose_series(terms, eps, terminates_at=hier.terminates_at)
+        err = None if res.error is None else np.asarray(res.error)
+        # the error of the partial sum S_M = Σ_N ε^N T_N: Σ_N |ε|^N err_N (the terms'
+        # errors are bounds, added), and of every S_N, N ≤ order: the cumulative sums
+        bounds = None if err is None else np.cumsum(
+            abs(eps) ** np.arange(order + 1)[:, None] * err, axis=0)
         if plot:
             from .reports.plots import plot_series
 
             with bar.stage("plot"), atomic_path(plot) as tmp:
                 plot_series(times, partial, tmp, title=f"{model.name}: f = {hier.f}, "
-                            f"u = {', '.join(map(str, parsed))}, ε = {eps:g} ({used})")
+                            f"u = {', '.join(map(str, parsed))}, ε = {eps:g} ({used})",
+                            error=bounds, terms=terms, terms_error=err, eps=eps)
     if not diag.meaningful:
         print(f"warning: {diag.message}", file=sys.stderr)
     if plot:
         print(f"wrote {plot}", file=sys.stderr)
-    err = None if res.error is None else np.asarray(res.error)
-    # the error of the partial sum S_M = Σ_N ε^N T_N: Σ_N |ε|^N err_N (the terms' errors
-    # are bounds, added)
-    # and of every S_N, N ≤ order: the cumulative sums
-    bounds = None if err is None else np.cumsum(
-        abs(eps) ** np.arange(order + 1)[:, None] * err, axis=0)
     bound = None if bounds is None else bounds[-1]
     if args.json:
         print(json.dumps({"model": model.name, "observable": str(hier.f), "method": used,
