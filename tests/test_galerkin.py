@@ -680,16 +680,16 @@ def test_samples_hint_of_a_tol_refusal():
     """``P·(stat / (tol·scale − trunc − rounding))²`` samples where the statistical part
     dominates; nothing where the truncation part does; and no number where the truncation
     part alone is above ``tol``."""
+    from volterra_sym.backends.galerkin.ladder import samples_hint
     from volterra_sym.backends.galerkin.options import GalerkinOptions
-    from volterra_sym.backends.galerkin.route import _samples_hint
 
     opts = GalerkinOptions(5, 2e-4, 40_000, 0, 8, 2**30, 120.0)
     parts = {(0,): {"truncation": 1e-4, "statistical": 3e-4, "rounding": 0.0}}
     # scale 1: room = 2e-4 − 1e-4, paths = 40,000·3² = 360,000
-    assert "about 360,000 samples" in _samples_hint(parts, 1.0, opts)
-    assert _samples_hint({(0,): {"truncation": 3e-4, "statistical": 1e-4, "rounding": 0.0}},
+    assert "about 360,000 samples" in samples_hint(parts, 1.0, opts)
+    assert samples_hint({(0,): {"truncation": 3e-4, "statistical": 1e-4, "rounding": 0.0}},
                          1.0, opts) == ""
-    hint = _samples_hint({(0,): {"truncation": 2.5e-4, "statistical": 3e-4, "rounding": 0.0}},
+    hint = samples_hint({(0,): {"truncation": 2.5e-4, "statistical": 3e-4, "rounding": 0.0}},
                          1.0, opts)
     assert "alone is above tol" in hint and "samples" not in hint
 

@@ -33,14 +33,13 @@ from the default degree: :func:`_series_to_tol`), the memory budget or the time 
 reached, then raises
 :class:`~volterra_sym.errors.AccuracyNotReachedError` with the best estimate (and, where
 its statistical part is the larger, the samples that would lower it enough:
-:func:`_samples_hint`).
+:func:`samples_hint`).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import time
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -48,7 +47,6 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
-from ...budget import TIME_UNIT as WALL_UNIT  # wall seconds (cost.TIME_UNIT: one core)
 from ...budget import (
     Deadline,
     check_memory,
@@ -59,9 +57,7 @@ from ...errors import (
     AccuracyNotReachedError,
     InvalidInputError,
     NotApplicableError,
-    ResourceLimitError,
     TruncationCheckError,
-    UnresolvedWarning,
     UnusedOptionsWarning,
 )
 from ...hierarchy.propagation import walk_kernels
@@ -84,7 +80,8 @@ from ..scaling import scaled_mean0, scaled_series
 from ..spectral.collocation import numerics
 from . import measure as measures
 from .basis import MonomialBasis, basis_size
-from .cost import TIME_UNIT, check_time, estimated_seconds
+from .cost import check_time, estimated_seconds
+from .ladder import default_climb, samples_hint, tol_ladder
 from .options import DEFAULT_DEGREE, MAX_DEGREE, GalerkinOptions, parse_options
 from .system import (
     MAX_COND_G,
@@ -533,18 +530,6 @@ def _conditioned_degree(model: SRNN, f: sp.Expr, opts: GalerkinOptions, kicks,
     return degree
 
 
-#: without ``degree`` or ``tol``: the degree rises from the default while the error estimate
-#: is above this (relative to the largest ``|value|`` asked for), the truncation part
-#: dominates it, and the next degree's :func:`~.cost.estimated_seconds` are at most
-#: :data:`LADDER_SECONDS`; the best degree reached is returned with its own estimate (no
-#: refusal: no accuracy was asked for). 1.0 s of :func:`~.cost.estimated_seconds` stops ``tanh3``
-#: at degree 12 (0.6 s stopped it at 10 or 11, which since the ``galerkin_density``
-#: measure's window of lower degrees (:func:`~.truncation.lower_degrees`) left its K₁ at lag 2
-#: with an estimate of 1.9 % of the value: 0.6 % at degree 12)
-DEFAULT_TARGET = 1e-3
-LADDER_SECONDS = 1.0
-
-
 def _relative(out) -> tuple[float, float]:
     """``(largest error / largest |value|, largest |value|)`` over all requested kernels."""
     scale = max(max((float(np.max(np.abs(v), initial=0.0)) for v, *_ in out.values()),
@@ -554,7 +539,7 @@ def _relative(out) -> tuple[float, float]:
 
 
 def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
-    """Kernels without ``degree`` or ``tol`` (:data:`DEFAULT_TARGET`): a 3-unit network's
+    """Kernels without ``degree`` or ``tol`` (:data:`~.ladder.DEFAULT_TARGET`): a 3-unit network's
     K₁ at a zero crossing needs degree 11 for an error below 1 % of the value, while the
     default degree 5 gave 24 %."""
     degree = max(_conditioned_degree(model, f, opts, _request_kicks(reqs)),
@@ -565,67 +550,14 @@ def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
         trunc = max(p["truncation"] for p in parts.values())
         stat = max(p["statistical"] + p["rounding"] for p in parts.values())
         return out, _relative(out)[0], trunc > stat
-    return _default_climb(model, opts, degree, compute, "kernels")
-
-
-def _default_climb(model: SRNN, opts: GalerkinOptions, degree: int, compute, what: str):
-    """The default ladder of kernels and series: ``compute(d)`` → ``(result, relative
-    error, whether the truncation part leads)`` from ``degree`` up while the relative error
-    is above :data:`DEFAULT_TARGET`, the truncation part leads and the next degree's
-    :func:`~.cost.estimated_seconds` are within :data:`LADDER_SECONDS`; the last result. A first
-    degree whose truncation check fails moves on (:func:`_past_check`); a later failure
-    leaves the last result. Stopping unresolved warns (:func:`_warn_unresolved`)."""
-    best = None
-    while True:
-        try:
-            result, rel, trunc_leads = compute(degree)
-        except TruncationCheckError as exc:
-            if best is not None:
-                return best
-            degree = _past_check(model, degree, opts, exc)
-            continue
-        except (ResourceLimitError, AccuracyNotReachedError):
-            if best is None:
-                raise
-            return best
-        best = result
-        nxt = estimated_seconds(model, degree + 1, opts, sampling=False)
-        if (rel <= DEFAULT_TARGET or not trunc_leads or degree + 1 > MAX_DEGREE
-                or nxt > LADDER_SECONDS):
-            if rel >= 1.0 and trunc_leads and degree + 1 <= MAX_DEGREE:
-                _warn_unresolved(what, degree, rel, nxt)
-            return best
-        degree += 1
-
-
-def _warn_unresolved(what: str, degree: int, rel: float, nxt: float) -> None:
-    """:class:`~volterra_sym.errors.UnresolvedWarning` where a default ladder stops at its
-    per-step time (:data:`LADDER_SECONDS`) with errors at least the largest value: measured
-    on six independent tanh units, K₃ at lags including three equal ones came back at the
-    default degree 5 as −0.20 ± 0.87 (actual error 4.7e-3) without a word; degree 7 gives
-    ± 0.07 in 54 s."""
-    warnings.warn(UnresolvedWarning(
-        f"galerkin {what}: errors up to {rel:.2g}× the largest value at the default degree "
-        f"{degree}, where the default ladder stops (degree {degree + 1} is estimated at "
-        f"{nxt:.2g} s, above {LADDER_SECONDS:g} s a step): the values are not resolved; "
-        "tol= (--tol) or degree= (--degree) goes further within the time budget",
-        rel, "tol"), stacklevel=3)
-
-
-def _past_check(model: SRNN, degree: int, opts: GalerkinOptions,
-                exc: TruncationCheckError) -> int:
-    """The default ladders' next degree when the first one's truncation check failed at a
-    lower degree: the lowest degree whose check stays above it, if its
-    :func:`~.cost.estimated_seconds` are within the time budget (else ``exc`` is raised)."""
-    if exc.usable > MAX_DEGREE or estimated_seconds(model, exc.usable, opts) > opts.seconds:
-        raise exc
-    return exc.usable
+    return default_climb(model, opts, degree, compute, "kernels")
 
 
 def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     """``{channels: (values, error, details)}`` (module docstring; ``details``: the degree,
-    basis size, measure and the parts of the error); without ``degree`` or ``tol``
-    the degree rises towards :data:`DEFAULT_TARGET` within :data:`LADDER_SECONDS`."""
+    basis size, measure and the parts of the error); without ``degree`` or ``tol`` the
+    degree rises towards :data:`~.ladder.DEFAULT_TARGET` within
+    :data:`~.ladder.LADDER_SECONDS`."""
     opts = parse_options(model, options)
     f = sp.sympify(f)
     reqs = {_normalise_key(k): np.asarray(v, dtype=float) for k, v in requests.items()}
@@ -639,66 +571,10 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
         out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
         rel, scale = _relative(out)
         return (out, rel, f"basis {info['basis']}, {info['measure']} measure",
-                _samples_hint(parts, scale, opts))
-    return _tol_ladder(model, opts, [d for d in _degrees(model, f, opts)
+                samples_hint(parts, scale, opts))
+    return tol_ladder(model, opts, [d for d in _degrees(model, f, opts)
                                      if opts.degree is not None or d >= need],
                        compute, "galerkin")
-
-
-def _samples_hint(parts: dict, scale: float, opts: GalerkinOptions) -> str:
-    """For a ``tol`` refusal whose best estimate is mostly sampling error: the samples that
-    would bring the statistical part (``∝ 1/√paths``) under what ``tol`` leaves beside the
-    truncation and rounding parts, ``P·(stat / (tol·scale − trunc − rounding))²`` (``scale``
-    the largest ``|value|``); or that more samples alone cannot reach ``tol``. Empty for a
-    deterministic measure or a truncation-dominated estimate."""
-    trunc, stat, rnd = (max(p[k] for p in parts.values())
-                        for k in ("truncation", "statistical", "rounding"))
-    if not stat > trunc:
-        return ""
-    room = opts.tol * scale - trunc - rnd
-    if room <= 0:
-        return (f"; its statistical part ({stat:.2g}) is larger than its truncation part "
-                f"({trunc:.2g}), but the truncation part alone is above tol")
-    paths = opts.paths * (stat / room) ** 2
-    return (f"; its statistical part ({stat:.2g}) is larger than its truncation part "
-            f"({trunc:.2g}): about {paths:,.0f} samples (paths, --paths; now "
-            f"{opts.paths:,}) would bring it under what tol leaves (the truncation part, "
-            "estimated from the samples too, may then change)")
-
-
-def _over_budget(model: SRNN, degree: int, opts: GalerkinOptions, spent: float,
-                 took: list[float]) -> str:
-    """Why a ``tol`` ladder stops before ``degree`` (``""``: it goes on): ``spent`` seconds
-    so far plus ``degree``'s — the cost model's estimate, and at least the last degree's
-    time grown as it grew from the one before (the cost model leaves out the density
-    measure's own assemblies; a series ladder on tanh3 to ``tol=1e-6`` passed the 120 s
-    budget by 14 s when each degree was taken to cost what the last one did) — above the
-    time budget."""
-    nxt = estimated_seconds(model, degree, opts)
-    if took:
-        grow = took[-1] / took[-2] if len(took) > 1 and took[-2] > 0 else 1.0
-        nxt = max(nxt, took[-1] * max(1.0, grow))
-    if spent + nxt <= opts.seconds:
-        return ""
-    return (f"the time budget: {spent:.3g} s spent on the lower degrees and degree {degree} "
-            f"estimated at {nxt:.3g} s exceed {opts.seconds:g} s (time_budget, --time-budget)")
-
-
-def _stopped_by(degree: int, exc: ResourceLimitError) -> str:
-    """What refused ``degree`` in a ``tol`` ladder (:func:`check_memory`: bytes;
-    :func:`~.cost.check_time`: :data:`~.cost.TIME_UNIT`; any other: its own message), and the option
-    that moves it."""
-    if exc.unit == "bytes":
-        return (f"the memory budget: degree {degree} needs about "
-                f"{exc.estimate / 2**30:.3g} GiB, more than {exc.budget / 2**30:.3g} GiB "
-                "(memory_budget, VOLTERRA_MEMORY_BUDGET)")
-    if exc.unit == TIME_UNIT:
-        return (f"the time budget: degree {degree} is estimated at {exc.estimate:.3g} s, "
-                f"more than {exc.budget:.3g} s (time_budget, --time-budget)")
-    if exc.unit == WALL_UNIT:
-        return (f"the time budget: the time integrations at degree {degree} would pass "
-                f"{exc.budget:.3g} s (time_budget, --time-budget)")
-    return f"a cost limit: {exc}"
 
 
 # ---------------------------------------------------------------------- series
@@ -740,8 +616,8 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     ``r_N' = r_N Λ + Σ_k u_k r_{N-1} M_k``, ``T_N = r_N c_f`` (modal coordinates).
 
     Without ``degree`` or ``tol`` the degree rises from the default as for kernels
-    (:data:`DEFAULT_TARGET` of the largest ``|T_N|``, N ≥ 1, within
-    :data:`LADDER_SECONDS` per step): on ``tanh3`` the default degree 5 left ``T_1`` off by
+    (:data:`~.ladder.DEFAULT_TARGET` of the largest ``|T_N|``, N ≥ 1, within
+    :data:`~.ladder.LADDER_SECONDS` per step): on ``tanh3`` the default degree 5 left ``T_1`` off by
     5e-4 (inside its estimate 4e-3), enough to bend the residual slopes of docs/theory.md §8
     at ε = 0.05. The option ``time_budget`` (seconds) also bounds the time integrations of
     every degree tried (one :class:`~volterra_sym.budget.Deadline`); a degree the ladder
@@ -775,7 +651,7 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
         worst = float(np.max(errs, initial=0.0))
         trunc = float(np.max(res.details.get("truncation", [0.0]), initial=0.0))
         return res, worst / scale, trunc > 0.5 * worst
-    return _default_climb(model, opts, degree, compute, "series")
+    return default_climb(model, opts, degree, compute, "series")
 
 
 def _series_relative(res: SeriesTerms) -> float:
@@ -794,63 +670,8 @@ def _series_to_tol(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray, de
     def compute(d: int):
         res = _series_at_degree(model, f, order, u, times, d, opts, kicks, deadline)
         return res, _series_relative(res), f"{res.details.get('measure')} measure", ""
-    return _tol_ladder(model, opts, [degree] if opts.degree is not None
+    return tol_ladder(model, opts, [degree] if opts.degree is not None
                        else range(degree, MAX_DEGREE + 1), compute, "galerkin series")
-
-
-def _tol_ladder(model: SRNN, opts: GalerkinOptions, degrees, compute, what: str):
-    """The ``tol`` ladder of kernels and series: ``compute(d)`` → ``(result, relative
-    error, what the degree used, a hint)`` over ``degrees`` (one where ``degree`` is given)
-    until the relative error is at most ``tol``, the whole ladder within the time budget
-    (:func:`_over_budget`); else :class:`~volterra_sym.errors.AccuracyNotReachedError` with
-    the best result (``best``). A degree that fails before any value (a growing mode of a
-    basis too coarse for two wells: independent tanh units of gain 1.6 at degree 3; a
-    truncation check reaching an unstable lower degree) is skipped; a given degree that
-    fails raises."""
-    fixed = opts.degree is not None
-    stop = (f"the fixed degree {opts.degree} (degree, --degree: without it tol raises the "
-            "degree)" if fixed else f"the largest degree {MAX_DEGREE}")
-    best = failed = None
-    start, took = time.perf_counter(), []
-    for d in degrees:
-        if best is not None or failed is not None:   # the budget holds for the whole ladder
-            stop = _over_budget(model, d, opts, time.perf_counter() - start, took)
-            if stop:
-                break
-        took.append(-time.perf_counter())
-        try:
-            result, rel, about, hint = compute(d)
-        except ResourceLimitError as exc:
-            if best is None:
-                raise
-            stop = _stopped_by(d, exc)
-            break
-        except AccuracyNotReachedError as exc:
-            if fixed:
-                raise
-            if best is None:
-                failed = exc
-                continue
-            stop = f"degree {d} failed ({exc})"
-            break
-        finally:
-            took[-1] += time.perf_counter()
-        best = (result, rel, about, hint, d)
-        if rel <= opts.tol:
-            return result
-    if best is None:
-        if failed is None:
-            raise AccuracyNotReachedError(f"{what}: tol={opts.tol:g}: no degree was tried "
-                                          f"(stopped by {stop})", tol=opts.tol)
-        raise AccuracyNotReachedError(
-            f"{what}: tol={opts.tol:g} not reached: no degree up to the stop ({stop}) gave "
-            f"a value; the last failure: {failed}", error=failed.error, tol=opts.tol) \
-            from failed
-    result, rel, about, hint, d = best
-    raise AccuracyNotReachedError(
-        f"{what}: tol={opts.tol:g} not reached: best relative error estimate {rel:.2g} at "
-        f"degree {d} ({about}); stopped by {stop}; raise tol (--tol){hint}",
-        best=result, error=rel, tol=opts.tol)
 
 
 def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
