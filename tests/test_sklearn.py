@@ -239,6 +239,20 @@ def test_errors_name_the_estimators_own_parameters(make, param):
     assert param in str(info.value)
 
 
+def test_taylor_chain_refusal_names_the_estimators_knobs_only():
+    """SRNNFeatures on a 3-unit network at a high taylor_degree was refused with the kernel
+    API's remedies ("degree=, --degree ... or use method='galerkin'"), none of which is a
+    parameter of the estimator (features need the short-lag functional); the remedy is now
+    its own taylor_degree and order, with their values."""
+    from volterra_sym.errors import ResourceLimitError
+
+    with pytest.raises(ResourceLimitError) as info:
+        SRNNFeatures(model="tanh3", taylor_degree=16).fit(_XS)
+    assert info.value.option == "lower taylor_degree (now 16) or order (now 2)"
+    assert str(info.value).endswith(info.value.option) and "galerkin" not in str(info.value)
+    assert info.value.unit == "raw terms" and info.value.estimate > info.value.budget
+
+
 def test_srnn_resource_refusal_names_order_and_taylor_degree():
     from volterra_sym.errors import ResourceLimitError
 

@@ -56,6 +56,7 @@ from ..backends.taylor import TaylorAccuracyWarning
 from ..budget import time_budget
 from ..errors import InvalidInputError, ResourceLimitError
 from ..model import SRNN, load_model
+from ..operators.packed import LOWER_COST
 from .kernel_machine import hidden_unit_functionals
 from .signature import (
     FeatureLayout,
@@ -111,8 +112,18 @@ def _own_names(est: BaseEstimator, **names: str):
     try:
         yield
     except ResourceLimitError as exc:
+        text, option = str(exc), exc.option or ""
+        if option.startswith(LOWER_COST) and text.endswith(option) and "degree" in names:
+            # the Taylor chains of the functionals: the estimator's own knobs, not the
+            # kernel API's (degree=, --degree, method='galerkin': features need the
+            # short-lag functional)
+            own = [names[k] for k in ("degree", "order") if k in names]
+            remedy = "lower " + " or ".join(f"{p} (now {getattr(est, p)!r})" for p in own)
+            raise ResourceLimitError(f"{type(est).__name__}: {text[:-len(option)]}{remedy}",
+                                     estimate=exc.estimate, budget=exc.budget, unit=exc.unit,
+                                     option=remedy) from None
         # the inner option names the routine's parameters: say which are the estimator's
-        inner = [k for k in ("depth", "degree") if k in names and k in (exc.option or "")]
+        inner = [k for k in ("depth", "degree") if k in names and k in option]
         if not inner:
             raise
         note = " (" + ", ".join(f"{k} = {names[k]}" for k in inner) + " here)"
