@@ -805,3 +805,36 @@ def test_verify_levels_3_measures_the_richardson_remainder(tmp_path, capsys):
     capsys.readouterr()
     code, _, err = _cli(capsys, "linear2d", "--levels", "4")
     assert code == 2 and "--levels" in err
+
+
+def _scaled_galerkin(factor):
+    original = ResponseKernel.evaluate
+
+    def evaluate(self, lags, method="auto", **kw):
+        res = original(self, lags, method=method, **kw)
+        if res.method != "galerkin":
+            return res
+        return KernelValues(np.asarray(res) * factor, res.error, res.method, res.details)
+    return evaluate
+
+
+def test_kernel_at_zero_is_checked_without_a_closed_form_density(monkeypatch):
+    """``K_k(0) = <p0, L_k f>`` was skipped ("no reference value") on every network without
+    a closed-form p0; for ``f`` linear in the states ``L_k f = C_k·∇f`` is a constant, an
+    exact reference: the 3-unit tanh network's galerkin and taylor routes pass it, a
+    galerkin route off by 1e-6 relative fails it, and a quadratic ``f`` has no reference."""
+    model = load_model("tanh3").replace(observable="2*h1 - h2 + 0.5")
+    ctx = Context(model, None, 1, _small())
+    check_fdt(ctx)
+    C = np.asarray(model.numpy_params()["C"])
+    assert ctx.fdt_reference == {0: pytest.approx(2 * C[0, 0] - C[1, 0], abs=1e-15)}
+    checks = {c.name: c for c in check_kernel_at_zero(ctx)}
+    assert checks["identity: K_k(0) = <p0, L_k f> [galerkin]"].status == PASS
+    monkeypatch.setattr(ResponseKernel, "evaluate", _scaled_galerkin(1 + 1e-6))
+    ctx = Context(model, None, 1, _small())
+    check_fdt(ctx)
+    checks = {c.name: c for c in check_kernel_at_zero(ctx)}
+    assert checks["identity: K_k(0) = <p0, L_k f> [galerkin]"].status == FAIL
+    quad = Context(model.replace(observable="h1**2"), None, 1, _small())
+    check_fdt(quad)
+    assert quad.fdt_reference == {}

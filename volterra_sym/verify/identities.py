@@ -3,7 +3,8 @@
 * ``L0* p0 = 0`` for a closed-form stationary density (``density.verify()``);
 * the fluctuation–dissipation identity ``<p0, L_k g> = E_0[v_k g]`` with the conjugate
   variables ``v_k = -C_k·∇log p0``, for the observable and a polynomial test function;
-* ``K_k(0) = <p0, L_k f>`` for every backend that applies.
+* ``K_k(0) = <p0, L_k f>`` for every backend that applies (also without a closed-form
+  ``p0`` where ``L_k f`` is a constant: ``f`` linear in the states).
 
 With the features of docs/theory.md §10–§11 (n = 1) the identity is checked for the first
 kick, ``<p0, L^{(1)}_k g> = E_0[v^{(1)}_k g]`` with ``v^{(1)}_k = −(c' + c (log p0)')``,
@@ -87,6 +88,7 @@ def check_fdt(ctx: Context) -> list[Check]:
     if model.features:
         return _check_fdt_features(ctx)
     if dens is None or dens.kind == "numerical":
+        _constant_references(ctx)
         return [Check(name0, GROUP, SKIP, cause=NOT_APPLICABLE,
                       reason="no closed-form p0: the conjugate variables v_k = "
                              "-C_k·∇log p0 are not available symbolically")]
@@ -142,6 +144,23 @@ def check_fdt(ctx: Context) -> list[Check]:
                          else "1e-12 rel", reason=reason[:300], data={"tests": rows},
                          cause=worst_cause(causes) if st == SKIP else ""))
     return out
+
+
+def _constant_references(ctx: Context) -> None:
+    """``<p0, L_k f>`` without ``p0`` where ``L_k f`` is a constant (``f`` of degree ≤ 1
+    in the states, the input beside the activation: ``L_k f = C_k·∇f``): the reference of
+    :func:`check_kernel_at_zero` for networks with no closed-form ``p0``, which then checks
+    the value at lag 0 of every route (the Galerkin route's kick matrices and pairing with
+    ``p0``, the Taylor route's averages) against an exact number."""
+    model = ctx.model
+    if model.input == "activation":
+        return
+    for k in range(model.m):
+        c = sp.expand(perturbation(model, k, ctx.f))
+        if not (c.free_symbols & set(model.h)):
+            a = _as_number(c)
+            if a is not None:
+                ctx.fdt_reference[k] = a
 
 
 def _table_1d(model) -> tuple[np.ndarray, np.ndarray]:
