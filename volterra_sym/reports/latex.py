@@ -363,23 +363,11 @@ def derivation_document(model: SRNN, order: int, observable: str | sp.Expr | Non
         if mean.is_number and not mean.has(sp.Integral):
             out.append(_eq(r"\langle f\rangle_0 = " + tex(_round(mean))))
         else:
-            # no closed form of the average (e.g. sin(h1) under a Gaussian): the numeric
-            # route's value, named, with its error where the route gives one
-            try:
-                est = hier.mean0("auto")
-            except DivergentAverageError:
-                out.append(_eq(r"\langle f\rangle_0 = \infty\quad\text{($f$ grows faster "
-                               r"than the Gaussian tail of $p_0$ decays: no average exists)}"))
-            except VolterraSymError as exc:
-                out.append("$\\langle f\\rangle_0$ has no closed form here and no numeric "
-                           f"route gives it ({type(exc).__name__}).\n")
-            else:
-                err = "" if est.error is None else (
-                    r" \pm " + sp.latex(sp.Float(float(est.error), 2)))
-                out.append(_eq(r"\langle f\rangle_0 \approx "
-                               + sp.latex(sp.Float(float(est), 12)) + err
-                               + r"\quad\text{(no closed form; route: " + est.method
-                               + ")}"))
+            # no closed form of the average (e.g. sin(h1) under a Gaussian)
+            out.append(_numeric_mean(hier))
+    elif model.is_numeric and not model.features:
+        # no closed-form p0 (nonlinear, n > 1): the numeric route's value and error
+        out.append(_numeric_mean(hier))
 
     # ------------------------------------------------------------------ kernels
     out.append("\\section{Response kernels}\n")
@@ -438,6 +426,33 @@ def _sci(x: float) -> str:
     if math.isinf(x):
         return "$\\infty$"
     return "$" + sp.latex(sp.Float(x, 2)) + "$" if x else "$0$"
+
+
+def _numeric_mean(hier) -> str:
+    """``<f>_0`` from the numeric route ``auto`` chooses, named, with its error where the
+    route gives one (a divergent average and a refusal are said as such)."""
+    try:
+        est = hier.mean0("auto")
+    except DivergentAverageError:
+        return _eq(r"\langle f\rangle_0 = \infty\quad\text{($f$ grows faster than the "
+                   r"Gaussian tail of $p_0$ decays: no average exists)}")
+    except VolterraSymError as exc:
+        return ("$\\langle f\\rangle_0$ has no closed form here and no numeric route gives "
+                f"it ({type(exc).__name__}).\n")
+    value, digits, err = float(est), 12, ""
+    if est.error is not None:
+        e = float(est.error)
+        if e > 0 and value != 0:
+            # digits down to about a hundredth of the error; the rounding of the value is
+            # added to the error, which is rounded up to two digits (never under-stated)
+            digits = int(min(12, max(2, math.floor(math.log10(abs(value)))
+                                     - math.floor(math.log10(e)) + 3)))
+            e += 0.5 * 10.0 ** (math.floor(math.log10(abs(value))) - digits + 1)
+            unit = 10.0 ** (math.floor(math.log10(e)) - 1)
+            e = math.ceil(e / unit * (1 - 1e-12)) * unit
+        err = r" \pm " + sp.latex(sp.Float(e, 2))
+    return _eq(r"\langle f\rangle_0 \approx " + sp.latex(sp.Float(value, digits)) + err
+               + r"\quad\text{(no closed form; route: " + est.method + ")}")
 
 
 def functional_accuracy_latex(functional, times=FEATURE_ERROR_TIMES) -> str:
