@@ -27,6 +27,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from ..density import stationary_density
 from ..errors import (
+    AccuracyNotReachedError,
     DivergentAverageError,
     NotApplicableError,
     ResourceLimitError,
@@ -34,6 +35,7 @@ from ..errors import (
 )
 from ..hierarchy import ResponseHierarchy
 from ..model import SRNN
+from ..results import Estimate
 from .atomic import write_bytes_atomic
 
 __all__ = ["derivation_document", "compile_pdf", "LatexUnavailableError", "overfull_boxes",
@@ -428,14 +430,38 @@ def _sci(x: float) -> str:
     return "$" + sp.latex(sp.Float(x, 2)) + "$" if x else "$0$"
 
 
+#: seconds (estimated) the Galerkin route may take for a derivation's ``<f>_0``: the number
+#: is a courtesy of a symbolic document (a 20-unit network's took 80 s at the route's own
+#: budget)
+MEAN_SECONDS = 10.0
+
+
 def _numeric_mean(hier) -> str:
     """``<f>_0`` from the numeric route ``auto`` chooses, named, with its error where the
-    route gives one (a divergent average and a refusal are said as such)."""
+    route gives one (a divergent average and a refusal are said as such; the Galerkin
+    route within :data:`MEAN_SECONDS`)."""
+    galerkin = False
     try:
-        est = hier.mean0("auto")
+        route = hier.route("auto")
+        galerkin = route.name == "galerkin"
+        if galerkin:
+            value, error = route.mean0(hier, time_budget=MEAN_SECONDS)
+            if not math.isfinite(value):
+                raise AccuracyNotReachedError(f"<f>_0 (galerkin): not finite ({value})")
+            est = Estimate(float(value), float(error), route.name)
+        else:
+            est = hier.mean0(route.name)
     except DivergentAverageError:
         return _eq(r"\langle f\rangle_0 = \infty\quad\text{($f$ grows faster than the "
                    r"Gaussian tail of $p_0$ decays: no average exists)}")
+    except ResourceLimitError as exc:
+        if not galerkin:
+            return ("$\\langle f\\rangle_0$ has no closed form here and no numeric route "
+                    f"gives it ({type(exc).__name__}).\n")
+        return ("$\\langle f\\rangle_0$ has no closed form here; the Galerkin route would "
+                f"take more than the {MEAN_SECONDS:g}~s a derivation gives it "
+                "(in Python \\texttt{hier.mean0()} computes it within the route's own "
+                "time budget).\n")
     except VolterraSymError as exc:
         return ("$\\langle f\\rangle_0$ has no closed form here and no numeric route gives "
                 f"it ({type(exc).__name__}).\n")
