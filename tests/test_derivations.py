@@ -100,7 +100,7 @@ def test_derive_states_the_stationary_mean_without_a_closed_form_density(name):
     """A network with no closed-form p0 (nonlinear, n > 1) got no <f>_0 in its derivation;
     it now states the numeric route's value, named, with an error never below the route's
     own (the value's rounding added, rounded up to two digits), and the value agrees with
-    the sample mean of p0 (independent: 400,000 samples, 4 standard errors)."""
+    the sample mean of p0 (independent: 100,000 samples, 4 standard errors)."""
     import re
 
     import numpy as np
@@ -116,9 +116,9 @@ def test_derive_states_the_stationary_mean_without_a_closed_form_density(name):
     est = ResponseHierarchy(model, "h1", 1).mean0("auto")
     assert m.group(4) == est.method and err >= float(est.error)
     assert abs(value - float(est)) <= err - float(est.error)
-    draws = [measures.samples(model, 200_000, seed=s) for s in (1, 2)]
+    draws = [measures.samples(model, 50_000, seed=s) for s in (1, 2)]
     means = np.array([float(d.w @ d.x[:, 0]) for d in draws])
-    se = np.std(np.concatenate([d.x[:, 0] for d in draws])) / np.sqrt(400_000)
+    se = np.std(np.concatenate([d.x[:, 0] for d in draws])) / np.sqrt(100_000)
     assert abs(value - means.mean()) <= 4 * se + err
 
 
