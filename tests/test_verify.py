@@ -158,12 +158,13 @@ def test_linear2d_json_has_every_check(linear2d_run):
 
 
 # ---------------------------------------------------------------------- broken backends
-def _scaled_exact(factor):
+def _scaled(factor, route="exact"):
+    """``ResponseKernel.evaluate`` with the values of ``route`` scaled by ``factor``."""
     original = ResponseKernel.evaluate
 
     def evaluate(self, lags, method="auto", **kw):
         res = original(self, lags, method=method, **kw)
-        if res.method != "exact":
+        if res.method != route:
             return res
         return KernelValues(np.asarray(res) * factor, res.error, res.method, res.details)
     return evaluate
@@ -172,7 +173,7 @@ def _scaled_exact(factor):
 def test_kernel_scaled_by_1_01_fails(tmp_path, monkeypatch, capsys):
     """The exact route off by 1 %: verify exits 1 and names the failed checks, on one
     stderr line."""
-    monkeypatch.setattr(ResponseKernel, "evaluate", _scaled_exact(1.01))
+    monkeypatch.setattr(ResponseKernel, "evaluate", _scaled(1.01))
     monkeypatch.setattr(verify_pkg, "settings_for", lambda quick, seed, n=1: _small(seed))
     code, out, err = _cli(capsys, "linear2d", "--order", "1", "--out", tmp_path)
     assert code == 1
@@ -807,17 +808,6 @@ def test_verify_levels_3_measures_the_richardson_remainder(tmp_path, capsys):
     assert code == 2 and "--levels" in err
 
 
-def _scaled_galerkin(factor):
-    original = ResponseKernel.evaluate
-
-    def evaluate(self, lags, method="auto", **kw):
-        res = original(self, lags, method=method, **kw)
-        if res.method != "galerkin":
-            return res
-        return KernelValues(np.asarray(res) * factor, res.error, res.method, res.details)
-    return evaluate
-
-
 def test_kernel_at_zero_is_checked_without_a_closed_form_density(monkeypatch):
     """``K_k(0) = <p0, L_k f>`` was skipped ("no reference value") on every network without
     a closed-form p0; for ``f`` linear in the states ``L_k f = C_k·∇f`` is a constant, an
@@ -830,7 +820,7 @@ def test_kernel_at_zero_is_checked_without_a_closed_form_density(monkeypatch):
     assert ctx.fdt_reference == {0: pytest.approx(2 * C[0, 0] - C[1, 0], abs=1e-15)}
     checks = {c.name: c for c in check_kernel_at_zero(ctx)}
     assert checks["identity: K_k(0) = <p0, L_k f> [galerkin]"].status == PASS
-    monkeypatch.setattr(ResponseKernel, "evaluate", _scaled_galerkin(1 + 1e-6))
+    monkeypatch.setattr(ResponseKernel, "evaluate", _scaled(1 + 1e-6, "galerkin"))
     ctx = Context(model, None, 1, _small())
     check_fdt(ctx)
     checks = {c.name: c for c in check_kernel_at_zero(ctx)}
