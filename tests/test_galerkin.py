@@ -333,7 +333,13 @@ def test_a_cost_refusal_says_when_drawing_the_samples_dominates():
     msg = str(exc.value)
     share = float(msg.split("of which about ")[1].split(" s")[0])
     assert share >= 0.25 * exc.value.estimate and f"{steps:,} steps" in msg
-    assert f"relaxation time being {tau:.3g}" in msg and "lower --paths" in msg
+    assert f"relaxation time being {tau:.3g}" in msg
+    # the samples that fit are named, and they do fit
+    fit = int(msg.split("lower --paths (to about ")[1].split(")")[0].replace(",", ""))
+    assert cost.estimated_seconds(slow, 4, parse_options(slow, {"time_budget": 5,
+                                                                "paths": fit})) <= 5
+    assert cost.estimated_seconds(slow, 4, parse_options(slow, {"time_budget": 5,
+                                                                "paths": 2 * fit})) > 5
     fast = SRNN(1.0, 0.3 * rng.standard_normal((n, n)) / np.sqrt(n), np.ones((n, 1)), 0.5,
                 activation="tanh", name="fast6")
     with pytest.raises(ResourceLimitError) as exc:

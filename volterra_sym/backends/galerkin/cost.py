@@ -73,8 +73,14 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
                                                            opts) <= opts.seconds:
         ways.append("lower --degree")
     fewest = replace(opts, paths=SAMPLE_COUNTS[0])
-    if kind == "samples" and estimated_seconds(model, degree, fewest) <= opts.seconds:
-        ways.append("lower --paths")
+    low = estimated_seconds(model, degree, fewest)
+    if kind == "samples" and low <= opts.seconds:
+        # the estimate is affine in the samples: the most that fit the budget
+        slope = (seconds - low) / max(opts.paths - fewest.paths, 1)
+        fit = fewest.paths + (opts.seconds - low) / slope if slope > 0 else opts.paths
+        unit = 10 ** max(int(math.floor(math.log10(max(fit, 1.0)))) - 1, 0)
+        fit = int(fit // unit * unit)                   # two digits, rounded down
+        ways.append(f"lower --paths (to about {max(fit, fewest.paths):,})")
     if seconds <= MAX_TIME_BUDGET:
         ways.append(f"raise --time-budget (to about {math.ceil(seconds)} s)")
     ways.append("use --method montecarlo")
