@@ -828,3 +828,6 @@ def test_kernel_at_zero_is_checked_without_a_closed_form_density(monkeypatch):
     quad = Context(model.replace(observable="h1**2"), None, 1, _small())
     check_fdt(quad)
     assert quad.fdt_reference == {}
+    skipped = check_kernel_at_zero(quad)
+    assert skipped and all(c.status == SKIP and "not linear in the states" in c.reason
+                           for c in skipped)

@@ -163,6 +163,15 @@ def _constant_references(ctx: Context) -> None:
                 ctx.fdt_reference[k] = a
 
 
+def _no_reference(ctx: Context) -> str:
+    """Why ``K_k(0)`` has no reference value (:func:`check_fdt` recorded none)."""
+    dens = ctx.density
+    if dens is None or dens.kind == "numerical":
+        return ("no reference value: p0 has no closed form and L_k f is not a constant "
+                "(f is not linear in the states)")
+    return "no reference value: <p0, L_k f> has no closed form"
+
+
 def _table_1d(model) -> tuple[np.ndarray, np.ndarray]:
     """``(x, p0(x))`` on an odd uniform grid holding the mass of a 1-D model."""
     if model.state_dependent_noise:
@@ -254,7 +263,7 @@ def check_kernel_at_zero(ctx: Context) -> list[Check]:
             out.append(Check(name, GROUP, FAIL, reason="; ".join(problems)[:300]))
         elif not rows:
             out.append(Check(name, GROUP, SKIP, cause=worst_cause(causes),
-                             reason=("; ".join(notes) or "no reference value")[:300]))
+                             reason=("; ".join(notes) or _no_reference(ctx))[:300]))
         else:
             worst = max(rows, key=lambda r: r["diff"] / max(r["tol"], 1e-300))
             res = resolution([r["tol"] for r in rows], [r["kernel"] for r in rows],
