@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..arrays import real_array, real_number
 from ..errors import InvalidInputError
 
 __all__ = ["plot_series", "blend", "GRID"]
@@ -83,9 +84,7 @@ def plot_series(times: np.ndarray, partial_sums: np.ndarray, path: str | Path, *
                                 "|eps^N T_N|)", param="eps" if eps is None else "terms")
     terms = _same_shape(terms, sums.shape, "terms")
     terms_error = _same_shape(terms_error, sums.shape, "terms_error")
-    if eps is not None and not (isinstance(eps, (int, float, np.floating))
-                                and np.isfinite(eps)):
-        raise InvalidInputError(f"eps must be a finite number, got {eps!r}", param="eps")
+    eps = None if eps is None else real_number(eps, "eps", what="a finite real number")
     path = Path(path)
     plt = _pyplot()
     from matplotlib.backend_bases import FigureCanvasBase
@@ -125,19 +124,14 @@ def plot_series(times: np.ndarray, partial_sums: np.ndarray, path: str | Path, *
 
 
 def _same_shape(a, shape: tuple[int, ...], name: str) -> np.ndarray | None:
-    """``a`` as a float array of ``shape`` (None stays None), else the project's error."""
+    """``a`` as a finite float array of ``shape`` (None stays None), else the project's
+    error naming ``name``."""
     if a is None:
         return None
-    try:
-        arr = np.asarray(a, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be an array of real numbers ({exc})",
-                                param=name) from None
+    arr = real_array(a, name)
     if arr.shape != shape:
         raise InvalidInputError(f"{name} must have the shape of partial_sums {shape}, got "
                                 f"{arr.shape}", param=name)
-    if not np.all(np.isfinite(arr)):
-        raise InvalidInputError(f"{name} has non-finite entries", param=name)
     return arr
 
 

@@ -151,10 +151,10 @@ def _constant_references(ctx: Context) -> None:
     in the states, the input beside the activation: ``L_k f = C_k·∇f``): the reference of
     :func:`check_kernel_at_zero` for networks with no closed-form ``p0``, which then checks
     the value at lag 0 of every route (the Galerkin route's kick matrices and pairing with
-    ``p0``, the Taylor route's averages) against an exact number."""
+    ``p0``, the Taylor route's averages) against an exact number. (Models with the input
+    inside the activation have their own identity, :func:`_check_fdt_features`, and never
+    get here.)"""
     model = ctx.model
-    if model.input == "activation":
-        return
     for k in range(model.m):
         c = sp.expand(perturbation(model, k, ctx.f))
         if not (c.free_symbols & set(model.h)):
