@@ -89,9 +89,10 @@ def test_kernel_kick_estimator_matches_spectral_order_one_and_two(capsys):
                    "--dt", "0.02")
     ref = H.kernel((0, 0)).evaluate(np.array([[0.2, 0.6], [0.4, 0.4]]), method="spectral")
     within(doc, np.asarray(ref), "K2 kick", remainder=RICHARDSON_REL)
-    code, _, err = run(capsys, "kernel", "tanh1d_inside", "--method", "montecarlo",
-                       "--estimator", "kick", "--lags", "0.5", "--paths", "100")
-    assert code != 0 and "kick" in one_line(err)
+    # the input inside the activation: kicks along a'(z)C (the test below checks values)
+    doc = run_json(capsys, "kernel", "tanh1d_inside", "--method", "montecarlo",
+                   "--estimator", "kick", "--lags", "0.5", "--paths", "600")
+    assert doc["estimator"] == "kick"
     # state-dependent noise σ(h): the kick estimator is the one that applies (auto)
     doc = run_json(capsys, "kernel", "noisy_tanh1d", "--method", "montecarlo", "--lags",
                    "0.5", "--paths", "600", "--dt", "0.02")
@@ -395,15 +396,27 @@ def test_times_and_t_max_together_are_refused(capsys):
     assert code == 2 and "not both" in capsys.readouterr().err
 
 
-def test_kernel_montecarlo_with_input_inside_the_activation_names_cli_routes(capsys):
-    """The auto estimator used to pick fdt for tanh1d_inside and fail inside the API with
-    advice to pass ``conjugate=`` (a Python argument): now the CLI refuses up front and
-    names the routes a CLI user has."""
-    code, _, err = run(capsys, "kernel", "tanh1d_inside", "--method", "montecarlo",
-                       "--lags", "0.5", "--paths", "100")
-    msg = one_line(err)
-    assert code == 2 and "inside the activation" in msg and "--method" in msg
-    assert "conjugate=" not in msg and "state_noise_crn" not in msg
+def test_kernel_montecarlo_with_input_inside_the_activation_kicks_along_the_field(capsys):
+    """The input inside the activation used to be refused by ``--method montecarlo``; the
+    kick estimator now follows ``L_k``'s field ``a'(W h + b) C_k`` (docs/theory.md §10) and
+    meets the spectral route; the fdt and girsanov weights (of the additive input) are
+    refused by name with the estimator that applies."""
+    doc = run_json(capsys, "kernel", "tanh1d_inside", "--method", "montecarlo", "--lags",
+                   "0.5", "1.0", "--paths", "8000", "--seed", "3")
+    assert doc["estimator"] == "kick"
+    hier = ResponseHierarchy(load_model("tanh1d_inside"), None, 1)
+    ref = hier.kernel((0,)).evaluate(np.array([[0.5], [1.0]]), method="spectral")
+    v, se = np.array(doc["values"]), np.array(doc["stderr"])
+    bias, bse = np.array(doc["bias"]), np.array(doc["bias_stderr"])
+    tol = Z * se + (1 + RICHARDSON_REL) * np.abs(bias) + Z * bse + np.asarray(ref.error)
+    assert np.all(np.abs(v - np.asarray(ref)) <= tol), (v, np.asarray(ref), tol)
+    assert np.all(np.abs(np.asarray(ref)) > 30 * se)
+    for est in ("fdt", "girsanov"):
+        code, _, err = run(capsys, "kernel", "tanh1d_inside", "--method", "montecarlo",
+                           "--lags", "0.5", "--paths", "100", "--estimator", est)
+        msg = one_line(err)
+        assert code == 2 and "inside the activation" in msg and "--estimator kick" in msg
+        assert "conjugate=" not in msg
 
 
 def test_simulate_runs_models_with_input_inside_the_activation(capsys):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from volterra_sym import ResponseHierarchy
-from volterra_sym.errors import InvalidInputError, NotApplicableError
+from volterra_sym.errors import InvalidInputError
 from volterra_sym.model.catalogue import load_model
 from volterra_sym.montecarlo import kick_kernel
 from volterra_sym.verify.settings import RICHARDSON_REL
@@ -95,10 +95,65 @@ def test_linear_two_channels_every_pair_against_the_exact_backend():
     np.testing.assert_array_equal(est2.value[0], est2.value[1].T)
 
 
+def test_input_inside_the_activation_against_spectral():
+    """docs/theory.md §10: ``L_k = a'(W h + b) C_k·∇`` is no translation, the kick follows its
+    field, ``h_0 = x + a b_k(x)``. A translation by ``aC_k`` would give ``K₁(0) = C_k = 1``
+    for ``f = h``; the kernel is far below that, and the estimate meets the spectral route
+    at orders 1 and 2."""
+    model = load_model("tanh1d_inside")
+    hier = ResponseHierarchy(model, "h1", order=2)
+    lags = np.array([0.0, 0.3, 0.8, 1.6])
+    est = kick_kernel(model, lags, n_paths=20_000, dt=0.02, seed=3)
+    ref = hier.kernel((0,)).evaluate(lags[:, None], method="spectral")
+    sp = np.asarray(ref)
+    assert abs(sp[0] - 1.0) > 0.5            # the translation's value is far off
+    z = _honest(est, sp[:, None], np.asarray(ref.error)[:, None])
+    assert np.all(z <= 1.0), z
+    assert np.all(np.abs(sp) > 50 * est.stderr[:, 0])
+    pairs = np.array([[0.2, 0.6], [0.4, 0.4], [0.0, 0.0], [0.2, 1.4]])
+    est2 = kick_kernel(model, pairs, n_paths=20_000, dt=0.02, seed=4)
+    ref2 = hier.kernel((0, 0)).evaluate(pairs, method="spectral")
+    sp2 = np.asarray(ref2)
+    z = _honest(est2, sp2[:, None, None], np.asarray(ref2.error)[:, None, None])
+    assert np.all(z <= 1.0), z
+    assert np.all(np.abs(sp2) > 5 * est2.stderr[:, 0, 0])
+
+
+def test_input_inside_with_state_noise_against_galerkin_and_the_order_of_a_tie():
+    """``noisy_rnn4`` (4 units, 2 channels, the input inside the activation and
+    ``σ(h) = σ₁ + σ₂ diag(h)``, docs/theory.md §10–§11) against the Galerkin route. The
+    fields of two channels do not commute, so at a tie ``K₁₂(σ, σ) = <p0, L₂ L₁ P_σ f>``
+    differs from ``K₂₁(σ, σ)`` by ``<p0, [L₂, L₁] P_σ f>``: both routes must order the
+    kicks of a tie as given (the second acts at the state the first left)."""
+    model = load_model("noisy_rnn4")
+    hier = ResponseHierarchy(model, "h1", order=2)
+    lags = np.array([0.0, 0.5, 2.0])
+    pairs = np.array([[0.0, 0.0], [0.5, 0.5], [0.25, 0.5]])
+    keys = [(0,), (1,)] + [(k1, k2) for k1 in range(2) for k2 in range(2)]
+    res = hier.evaluate_kernels({k: lags[:, None] if len(k) == 1 else pairs for k in keys},
+                                method="galerkin")       # one walk: shared prefixes
+    ref, err = np.zeros((3, 2)), np.zeros((3, 2))
+    ref2, err2 = np.zeros((3, 2, 2)), np.zeros((3, 2, 2))
+    for k in keys:
+        out, out_err = (ref, err) if len(k) == 1 else (ref2, err2)
+        out[(slice(None),) + k] = np.asarray(res[k])
+        out_err[(slice(None),) + k] = np.asarray(res[k].error)
+    est = kick_kernel(model, lags, n_paths=4_000, dt=0.05, seed=3)
+    z = _honest(est, ref, err)
+    assert np.all(z <= 1.0), z
+    assert np.all(np.abs(ref[:, 0]) > 50 * est.stderr[:, 0])
+    est2 = kick_kernel(model, pairs, n_paths=4_000, dt=0.05, seed=4)
+    z = _honest(est2, ref2, err2)
+    assert np.all(z <= 1.0), z
+    # the commutator at the tie (0, 0) is resolved by both, and they agree on its sign
+    gap = ref2[0, 0, 1] - ref2[0, 1, 0]
+    gap_mc = est2.value[0, 0, 1] - est2.value[0, 1, 0]
+    assert abs(gap) > 10 * (err2[0, 0, 1] + err2[0, 1, 0])
+    assert abs(gap_mc - gap) < 0.2 * abs(gap)
+
+
 def test_refusals():
     model = load_model("tanh1d")
-    with pytest.raises(NotApplicableError):
-        kick_kernel(load_model("tanh1d_inside"), [0.5], n_paths=100, dt=0.05)
     for kw, param in ((dict(lags=[[0.1, 0.2, 0.3]]), "lags"),
                       (dict(lags=[0.13]), "lags"),
                       (dict(lags=[0.1], amplitude=0.0), "amplitude"),

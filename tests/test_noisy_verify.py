@@ -9,7 +9,7 @@ import pytest
 import volterra_sym as vs
 from volterra_sym.model import load_model
 from volterra_sym.reports.latex import compile_pdf, derivation_document
-from volterra_sym.verify import FAIL, PASS, SKIP, verify_model
+from volterra_sym.verify import FAIL, PASS, verify_model
 
 
 def test_composite_kernel_symmetric_extension_with_equal_kicks():
@@ -50,9 +50,10 @@ def _by_name(checks):
 @pytest.mark.slow
 def test_verify_tanh1d_inside_quick(tmp_path):
     """Every check runs; nothing fails; the contact kernel K^(2) is compared between the
-    routes, the first-kick FDT identity passes, the Monte Carlo kernel estimators are
-    skipped with the reason and the series meets CRN responses of the model itself —
-    with ``parity`` also its even and odd parts (``state_noise_crn(combine=…)``)."""
+    routes, the first-kick FDT identity passes, the kick estimator (kicks along
+    ``a'(z)C·∇``) meets the kernels of orders 1 and 2 and the series meets CRN responses of
+    the model itself — with ``parity`` also its even and odd parts
+    (``state_noise_crn(combine=…)``)."""
     import dataclasses
 
     from volterra_sym.verify import settings_for
@@ -66,8 +67,8 @@ def test_verify_tanh1d_inside_quick(tmp_path):
     assert by["backends: contact kernels order 2 spectral vs galerkin"].status == PASS
     assert by["identity: <p0, L^(1)_1 g> = E0[v^(1)_1 g]"].status == PASS
     assert by["identity: K_k(0) = <p0, L_k f> [galerkin]"].status == PASS
-    assert by["MC: kernels order 1"].status == SKIP
-    assert "input inside the activation" in by["MC: kernels order 1"].reason
+    for N in (1, 2):
+        assert by[f"MC: kernels order {N} (kick vs spectral)"].status == PASS
     assert by["MC: series residual M=1 (slope)"].status == PASS
     assert by["MC: series residual M=1 (slope, even part)"].status == PASS
     assert "MC: series residual M=2 (slope, odd part)" in by
@@ -76,13 +77,16 @@ def test_verify_tanh1d_inside_quick(tmp_path):
 @pytest.mark.slow
 def test_verify_noisy_rnn4_quick(tmp_path):
     """Acceptance (issue 12): ``verify noisy_rnn4 --quick`` runs and passes; the series is
-    checked against CRN Monte Carlo with σ(h) (the slope check at M = 1)."""
+    checked against CRN Monte Carlo with σ(h) (the slope check at M = 1), the Galerkin
+    kernels of orders 1 and 2 against the kick estimator."""
     code, checks = verify_model(load_model("noisy_rnn4"), quick=True, out=tmp_path,
                                 print_table=False, figures=False, progress=False)
     assert code == 0, [(c.name, c.reason) for c in checks if c.status == FAIL]
     by = _by_name(checks)
     assert by["MC: series residual M=1 (slope)"].status == PASS
     assert by["identity: kernel symmetry [galerkin]"].status == PASS
+    for N in (1, 2):
+        assert by[f"MC: kernels order {N} (kick vs galerkin)"].status == PASS
 
 
 @pytest.mark.parametrize("name", ["tanh1d_inside", "noisy_tanh1d", "noisy_rnn4"])

@@ -52,7 +52,6 @@ from .cli import (
     parse_input,
 )
 from .errors import InvalidInputError, NotApplicableError, SimulationError
-from .model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
 from .reports.atomic import atomic_path, write_text_atomic
 from .reports.progress import StageProgress
 
@@ -350,17 +349,21 @@ def _nullable(x):
 def _choose_estimator(model, order: int, requested: str, lags: np.ndarray) -> str:
     """``fdt``, ``girsanov`` or ``kick`` (``auto``: fdt where it applies, else at order 2
     kick — the Girsanov K₂ of a 10-unit network had standard errors 0.19–0.27 for values
-    of 1e-3, the kick estimator 6e-6 — else girsanov, else kick); a requested estimator
-    that does not apply is refused with the reason."""
+    of 1e-3, the kick estimator 6e-6 — else girsanov, else kick; the models of
+    docs/theory.md §10–§11: kick); a requested estimator that does not apply is refused
+    with the reason."""
     from .verify.mc_kernels import estimators
 
-    if FEATURE_ACTIVATION_INPUT in model.features:
-        raise NotApplicableError(
-            "--method montecarlo has no kernel estimator for input inside the activation "
-            "(docs/theory.md §10: the fdt and girsanov weights belong to the additive input "
-            "εCu, and the kick a'(z)C·∇ is no translation of the state); use --method "
-            "spectral or galerkin, checked against Monte Carlo responses by `volterra-sym "
-            "verify`")
+    if model.features:
+        # docs/theory.md §10–§11: the fdt weight needs v_k, the girsanov one the additive
+        # input through constant noise; the kick estimator follows L_k's field b_k(h)
+        if requested in ("fdt", "girsanov"):
+            raise NotApplicableError(
+                f"--estimator {requested} does not apply to a model with "
+                f"{' and '.join(sorted(model.features))} (docs/theory.md §10–§11: its "
+                "weight belongs to the additive input εCu through constant noise); use "
+                "--estimator kick")
+        return "kick"
     has_v, has_B, why_v, why_B = estimators(model)
     need_B_for_fdt = order == 2 and bool(np.any(lags[:, 0] != lags[:, -1]))
     fdt_ok = has_v and (has_B or not need_B_for_fdt)
@@ -369,24 +372,13 @@ def _choose_estimator(model, order: int, requested: str, lags: np.ndarray) -> st
         raise NotApplicableError(f"--estimator fdt does not apply: {why}")
     if requested == "girsanov" and not has_B:
         raise NotApplicableError(f"--estimator girsanov does not apply: {why_B}")
-    kick_ok = FEATURE_ACTIVATION_INPUT not in model.features
-    if requested == "kick":
-        model.require_features((FEATURE_STATE_NOISE,), "--estimator kick (the kick C_k·∇ is "
-                               "a translation of the state only with the input beside the "
-                               "activation)")
     if requested in ("fdt", "girsanov", "kick"):
         return requested
     if fdt_ok:
         return "fdt"
-    if order == 2 and kick_ok:
+    if order == 2 or not has_B:
         return "kick"
-    if has_B:
-        return "girsanov"
-    if kick_ok:
-        return "kick"
-    raise NotApplicableError(f"no Monte Carlo kernel estimator applies: fdt: {why_v}; "
-                             f"girsanov: {why_B}; kick: the model has "
-                             f"{' and '.join(sorted(model.features))}")
+    return "girsanov"
 
 
 def cmd_kernel_montecarlo(args) -> int:

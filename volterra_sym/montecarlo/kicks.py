@@ -1,12 +1,16 @@
-"""Kernels as derivatives of kicked paths (docs/theory.md §7).
+"""Kernels as derivatives of kicked paths (docs/theory.md §7, §10).
 
-With the input beside the activation, ``L_k = C_k·∇`` generates translations along ``C_k``,
+``L_k = b_k(h)·∇`` is a vector field: ``b_k = C_k`` with the input beside the activation,
+``b_k(h) = a'(W h + b) ⊙ C_k`` with the input inside it (docs/theory.md §10). Moving the
+state to ``x + a b_k(x)`` changes ``u(x) = E[f(h_σ) | h_0 = x]`` by ``a (L_k u)(x) + O(a²)``,
 so (lags as in :mod:`.estimators`: ``σ_1 ≤ σ_2``, the kick of lag ``σ_2`` acts first)
 
-    K_k(σ)             = ∂_a E f(h_σ) ,          h_0 = x + a C_k ,                x ~ p0 ,
-    K_{k1k2}(σ1, σ2)   = ∂_a ∂_b E f(h_{σ2}) ,    h_0 = x + a C_{k2} ,  h_s ← h_s + b C_{k1} ,
+    K_k(σ)            = ∂_a E f(h_σ) ,        h_0 = x + a b_k(x) ,      x ~ p0 ,
+    K_{k1k2}(σ1, σ2)  = ∂_a ∂_b E f(h_{σ2}) ,  h_0 = x + a b_{k2}(x) ,  h_s ← h_s + b b_{k1}(h_s) ,
 
-with ``s = σ2 − σ1`` (both kicks at once when ``σ1 = σ2``). Per path: central differences
+with ``s = σ2 − σ1`` (both kicks at once when ``σ1 = σ2``: the second at the state the first
+left, which is ``<p0, L_{k2} L_{k1} P_σ f>``, the kernel's sorted form with the tie in the
+order given). Per path: central differences
 over copies ``(±a)`` resp. ``(±a, ±b)`` that share every increment (common random numbers:
 the differences are O(1) per path, so the variance does not grow as ``a → 0``, unlike a
 Girsanov weight's ``1/δ``), O(a²), Richardson-extrapolated in the amplitude
@@ -18,10 +22,11 @@ law (``O(dt)`` off p0) is part of the time-step bias. As for every estimator of
 (per path, with its standard error): ``value − bias`` is the Richardson extrapolation and
 ``|value − x| ≤ 4·stderr + |bias| + 4·bias_stderr`` an honest comparison.
 
-Applies to the input beside the activation, with constant noise or a state-dependent
-``σ(h)`` (docs/theory.md §11: ``L_k = C_k·∇`` still, the chains are Euler–Maruyama with
-``σ(h)``); the input inside the activation is refused (its kick ``a'(z)C_k·∇`` is not a
-translation of the state). Chunks of paths run in-process or
+Applies to every model of docs/theory.md §10–§11: the input beside or inside the
+activation, constant noise or a state-dependent ``σ(h)`` (the chains are Euler–Maruyama with
+``σ(h)``; the perturbation does not touch the noise). The kernels are those of one channel
+per kick (``K^{(1…1)}``); the contact kernels of kicks carrying several channels are not
+estimated here. Chunks of paths run in-process or
 on a Dask cluster (``client=``, docs/theory.md §12); each chunk returns the
 :class:`~.estimators.Moments` block statistics of its seed blocks, merged in block order, and
 each block of 256 paths draws from its own generator, so the numbers are bitwise identical
@@ -43,7 +48,7 @@ from ..density.sampling import StateNoiseBurnIn, state_noise_burn_in
 from ..errors import InvalidInputError, SimulationError
 from ..model import SRNN, check_model
 from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
-from ..model.noise import FEATURE_STATE_NOISE
+from ..model.noise import FEATURE_ACTIVATION_INPUT
 from .distributed import check_client, map_chunks
 from .estimators import KernelEstimate, Moments
 from .integrators import check_time_step, model_arrays
@@ -71,62 +76,93 @@ MAX_NORM = 1e8
 
 @dataclass(frozen=True)
 class _Plan:
-    """Copies and observations. ``first``/``second`` ``(R, n)``: the kicks of every copy at
-    step 0 and at its group's gap; ``groups``: ``(gap, rows, obs)`` — the copies kicked a
-    second time after ``gap`` coarse steps (``rows``) and their observation steps."""
+    """Copies and observations. Copy ``i`` is kicked by ``amp1[i]·u_{k1[i]}`` at step 0 and
+    by ``amp2[i]·u_{k2[i]}`` (``amp2 = 0``: not at all) at its group's gap, ``u_k`` the kick
+    field of channel ``k`` scaled to ``|C_k| = 1`` (:class:`KickField`); ``groups``:
+    ``(gap, rows, obs)`` — the copies kicked a second time after ``gap`` coarse steps
+    (``rows``) and their observation steps."""
 
-    first: np.ndarray
-    second: np.ndarray
+    amp1: np.ndarray
+    k1: np.ndarray
+    amp2: np.ndarray
+    k2: np.ndarray
     groups: tuple
     n_steps: int
 
+    @property
+    def copies(self) -> int:
+        return len(self.amp1)
 
-def _plan(C: np.ndarray, order: int, steps: np.ndarray, size: float) -> tuple[_Plan, list]:
+
+def _plan(m: int, order: int, steps: np.ndarray, size: float) -> tuple[_Plan, list]:
     """The copies for lags ``steps`` (coarse step indices; order 2: sorted pairs), kicks of
-    length ``size`` along each ``C_k``, and the recipe to turn their observations into
-    kernel values: a list of ``(out_index, group, obs_column, weights over the group's
-    rows)``. Observation steps are counted from the first kick."""
-    n, m = C.shape
-    C = C / np.linalg.norm(C, axis=0)[None, :]
+    amplitude ``size`` along each of the ``m`` channels, and the recipe to turn their
+    observations into kernel values: a list of ``(out_index, group, obs_column, weights
+    over the group's rows)``. Observation steps are counted from the first kick."""
     a = size
-    rows_first, rows_second, groups, recipe = [], [], [], []
+    first, second, groups, recipe = [], [], [], []     # (amplitude, channel) per copy
     amps = [(a, 1.0), (a / 2, 4.0)]                 # Richardson: (4 D(a/2) − D(a)) / 3
     if order == 1:
         obs = np.unique(steps)
         for k in range(m):
-            base = len(rows_first)
+            base = len(first)
             for amp, _ in amps:
-                rows_first += [amp * C[:, k], -amp * C[:, k]]
-                rows_second += [np.zeros(n), np.zeros(n)]
+                first += [(amp, k), (-amp, k)]
+                second += [(0.0, 0), (0.0, 0)]
             w = np.zeros(4)
             for i, (amp, c) in enumerate(amps):
                 w[2 * i:2 * i + 2] = np.array([1.0, -1.0]) * (c if i else -1.0) / (2 * amp) / 3
             groups.append((0, np.arange(base, base + 4), obs))
             for j, s in enumerate(steps):
                 recipe.append(((j, k), len(groups) - 1, int(np.searchsorted(obs, s)), w))
-        return _Plan(np.array(rows_first), np.array(rows_second), tuple(groups),
-                     int(obs.max())), recipe
-    gaps = {}
-    for j, (lo, hi) in enumerate(steps):
-        gaps.setdefault(int(hi - lo), []).append((j, int(hi)))
-    for gap, items in gaps.items():
-        obs = np.unique([hi for _, hi in items])
-        for k1 in range(m):                         # the later kick (lag σ1)
-            for k2 in range(m):                     # the earlier kick (lag σ2)
-                base = len(rows_first)
-                w = np.zeros(8)
-                for i, (amp, c) in enumerate(amps):
-                    for sa, sb in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-                        rows_first.append(sa * amp * C[:, k2])
-                        rows_second.append(sb * amp * C[:, k1])
-                    w[4 * i:4 * i + 4] = (np.array([1.0, -1.0, -1.0, 1.0])
-                                          * (c if i else -1.0) / (4 * amp * amp) / 3)
-                groups.append((gap, np.arange(base, base + 8), obs))
-                for j, hi in items:
-                    recipe.append(((j, k1, k2), len(groups) - 1,
-                                   int(np.searchsorted(obs, hi)), w))
-    n_steps = max(int(g[2].max()) for g in groups)
-    return _Plan(np.array(rows_first), np.array(rows_second), tuple(groups), n_steps), recipe
+        n_steps = int(obs.max())
+    else:
+        gaps = {}
+        for j, (lo, hi) in enumerate(steps):
+            gaps.setdefault(int(hi - lo), []).append((j, int(hi)))
+        for gap, items in gaps.items():
+            obs = np.unique([hi for _, hi in items])
+            for k1 in range(m):                         # the later kick (lag σ1)
+                for k2 in range(m):                     # the earlier kick (lag σ2)
+                    base = len(first)
+                    w = np.zeros(8)
+                    for i, (amp, c) in enumerate(amps):
+                        for sa, sb in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                            first.append((sa * amp, k2))
+                            second.append((sb * amp, k1))
+                        w[4 * i:4 * i + 4] = (np.array([1.0, -1.0, -1.0, 1.0])
+                                              * (c if i else -1.0) / (4 * amp * amp) / 3)
+                    groups.append((gap, np.arange(base, base + 8), obs))
+                    for j, hi in items:
+                        recipe.append(((j, k1, k2), len(groups) - 1,
+                                       int(np.searchsorted(obs, hi)), w))
+        n_steps = max(int(g[2].max()) for g in groups)
+    amp1, k1 = (np.array(c) for c in zip(*first, strict=True))
+    amp2, k2 = (np.array(c) for c in zip(*second, strict=True))
+    return _Plan(amp1.astype(float), k1.astype(int), amp2.astype(float), k2.astype(int),
+                 tuple(groups), n_steps), recipe
+
+
+class KickField:
+    """The kick fields ``u_k(h) = b_k(h)/|C_k|`` of ``L_k = b_k·∇``: ``C_k/|C_k|`` with the
+    input beside the activation, ``a'(W h + b) ⊙ C_k/|C_k|`` with the input inside it
+    (docs/theory.md §10). Picklable (shipped to Dask workers with the job)."""
+
+    def __init__(self, model: SRNN, p: dict):
+        C = np.asarray(p["C"], dtype=float)
+        self.U = C / np.linalg.norm(C, axis=0)[None, :]         # (n, m)
+        inside = FEATURE_ACTIVATION_INPUT in model.features
+        self.W = np.asarray(p["W"], dtype=float) if inside else None
+        self.b = np.asarray(p["b"], dtype=float) if inside else None
+        self.da = model.activation.numpy_derivative(1) if inside else None
+
+    def __call__(self, h: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """``u_{k[r]}(h[..., r, :, :])`` for states ``h (..., R, P, n)`` and channels
+        ``k (R,)``."""
+        u = self.U[:, k].T[:, None, :]                          # (R, 1, n)
+        if self.da is None:
+            return np.broadcast_to(u, h.shape)
+        return self.da(h @ self.W.T + self.b) * u
 
 
 class _KickJob:
@@ -135,8 +171,9 @@ class _KickJob:
 
     def __init__(self, model: SRNN, plan: _Plan, recipe: list, f, dt: float, burn: int,
                  n_paths: int, blocks_per_chunk: int, root: np.random.SeedSequence,
-                 sampler):
+                 sampler, field: KickField):
         self.r = model.r
+        self.field = field
         self.noise = NoiseMap(model)
         self.drift = model.drift_numpy()
         self.plan, self.recipe, self.f = plan, recipe, f
@@ -150,7 +187,7 @@ class _KickJob:
         #: step -> rows kicked a second time then; step -> groups observed then
         self.kick_at, self.obs_at = {}, {}
         for g, (gap, rows, obs) in enumerate(plan.groups):
-            if np.any(plan.second[rows]):
+            if np.any(plan.amp2[rows]):
                 self.kick_at.setdefault(gap, []).append(rows)
             for s in obs:
                 self.obs_at.setdefault(int(s), []).append(g)
@@ -192,12 +229,15 @@ class _KickJob:
             fine = self._step(self._step(fine, hdt, z1), hdt, z2)
             coarse = self._step(coarse, self.dt, z1 + z2)
         plan = self.plan
-        h = np.stack([fine, coarse])[:, None] + plan.first[None, :, None, :]   # (2, R, P, n)
+        base = np.broadcast_to(np.stack([fine, coarse])[:, None],
+                               (2, plan.copies, P, fine.shape[-1]))
+        h = base + plan.amp1[:, None, None] * self.field(base, plan.k1)    # (2, R, P, n)
         # observations per group: (2, len(obs), rows, P)
         rec = [np.empty((2, len(obs), len(rows), P)) for _, rows, obs in plan.groups]
         for step in range(plan.n_steps + 1):
             for rows in self.kick_at.get(step, ()):
-                h[:, rows] += plan.second[rows][None, :, None, :]
+                h[:, rows] += plan.amp2[rows, None, None] * self.field(h[:, rows],
+                                                                       plan.k2[rows])
             for g in self.obs_at.get(step, ()):
                 _, rows, obs = plan.groups[g]
                 col = int(np.searchsorted(obs, step))
@@ -227,8 +267,9 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
                 client=None) -> KernelEstimate:
     """First- (``lags`` ``(J,)``) or second-order (``lags`` ``(J, 2)``) kernels for all
     channels (tuples) from kicked copies of common-noise paths (module docstring):
-    ``K_k(σ) = ∂_a E f(h_σ | h_0 = x + aC_k)``, ``K_{k1k2}(σ1, σ2) = ∂_a∂_b E f`` with the
-    kick ``b C_{k1}`` after ``σ2 − σ1``; symmetric extension for ``σ1 > σ2``.
+    ``K_k(σ) = ∂_a E f(h_σ | h_0 = x + a b_k(x))``, ``K_{k1k2}(σ1, σ2) = ∂_a∂_b E f`` with
+    the kick ``b b_{k1}(h)`` after ``σ2 − σ1``; symmetric extension for ``σ1 > σ2``
+    (``b_k = C_k``, or ``a'(W h + b) ⊙ C_k`` with the input inside the activation).
 
     ``amplitude``: the length ``|a C_k|`` of the kicks (Richardson with half of it);
     ``burn_in``: relaxation times of the coupled burn-in; lags must be multiples of ``dt``.
@@ -237,9 +278,7 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     its ``seed`` is the entropy of the run (drawn when ``seed=None``): passing it back
     reproduces the numbers.
     """
-    check_model(model).require_features(
-        (FEATURE_STATE_NOISE,), "the kick estimator (L_k = C_k·∇ translates the state only "
-        "with the input beside the activation)")
+    check_model(model)
     n_paths = _check_n_paths(n_paths)
     client = check_client(client)
     dt = positive_number(dt, "dt")
@@ -280,7 +319,7 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     if np.any(norms == 0):
         raise InvalidInputError("C has a zero column: that channel has no kick",
                                 param="C")
-    plan, recipe = _plan(C, order, steps, float(amplitude))
+    plan, recipe = _plan(model.m, order, steps, float(amplitude))
     f = compile_observable(model, observable)
     sampler = stationary_sampler(model)
     if isinstance(sampler, StateNoiseBurnIn):    # σ(h), n > 1: the burn-in knows it
@@ -290,7 +329,7 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     else:
         tau = float(linearisation(model).relaxation_time)
     burn = int(math.ceil(burn_in * tau / dt))
-    R = plan.first.shape[0]
+    R = plan.copies
     n = model.n
     work = float(n_paths) * 1.5 * (2 * burn + R * (plan.n_steps + 1))
     check_count(work, MAX_PATH_STEPS, f"{n_paths:.3g} paths × {R} kicked copies × "
@@ -308,7 +347,7 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
                  "lower chunk_size")
     root = _seed_root(seed)
     job = _KickJob(model, plan, recipe, f, float(dt), burn, n_paths, per_chunk, root,
-                   sampler)
+                   sampler, KickField(model, p))
     mom_value, mom_bias = Moments(), Moments()
 
     def merge(i: int, res) -> None:          # block by block, in block order

@@ -22,7 +22,6 @@ import numpy as np
 
 from ..errors import NotApplicableError
 from ..model import SRNN
-from ..model.noise import FEATURE_ACTIVATION_INPUT
 from ..montecarlo import (
     conjugate_variables,
     first_order_kernel,
@@ -99,8 +98,8 @@ def _entry_points(N: int, lag, kind: str, delta: float):
 
 
 def _plan(N: int, s, has_v: bool, has_B: bool, linear: bool):
-    """``(lags, estimator)`` of order ``N`` (models without the features of docs/theory.md
-    §10–§11, where the kick estimator always applies).
+    """``(lags, estimator)`` of order ``N`` (models with the features of docs/theory.md
+    §10–§11 have neither weight: ``has_v = has_B = False``, the kick estimator).
 
     ``K₂`` of a nonlinear model goes to the kick estimator even where the FDT one applies:
     the FDT–Girsanov weight's variance does not shrink with the kernel, and a nonlinear
@@ -124,16 +123,9 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
     """Orders 1 and 2 (those ``≤ order``) against their Monte Carlo estimates."""
     s = ctx.settings
     out = []
-    if FEATURE_ACTIVATION_INPUT in ctx.model.features:
-        # docs/theory.md §10: the FDT estimator would need v^(j) (n = 1 only), the Girsanov
-        # one an input through constant noise, the kick one a kick that translates the
-        # state; the engine meets Monte Carlo in the series check (state_noise_crn) instead
-        why = ("the Monte Carlo kernel estimators need the input beside the activation; "
-               f"this model has {' and '.join(sorted(ctx.model.features))} "
-               "(the series check compares with CRN responses of the model itself)")
-        return [Check(f"MC: kernels order {N}", GROUP, SKIP, reason=why, cause=NOT_APPLICABLE)
-                for N in (1, 2) if N <= ctx.order]
-    if ctx.model.features:      # σ(h) (docs/theory.md §11): only the kick estimator applies
+    if ctx.model.features:
+        # docs/theory.md §10–§11: the FDT weight needs v_k, the Girsanov one an input through
+        # constant noise; the kick estimator kicks along L_k's field b_k(h) and always applies
         has_v = has_B = False
     else:
         has_v, has_B, _, _ = estimators(ctx.model)
