@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from volterra_sym import ResponseHierarchy
-from volterra_sym.errors import InvalidInputError
+from volterra_sym.errors import InvalidInputError, NotApplicableError
 from volterra_sym.model.catalogue import load_model
 from volterra_sym.montecarlo import kick_kernel
 from volterra_sym.verify.settings import RICHARDSON_REL
@@ -117,6 +117,14 @@ def test_input_inside_the_activation_against_spectral():
     z = _honest(est2, sp2[:, None, None], np.asarray(ref2.error)[:, None, None])
     assert np.all(z <= 1.0), z
     assert np.all(np.abs(sp2) > 5 * est2.stderr[:, 0, 0])
+    # the contact kernel K^(2)(σ) = <p0, L^(2) P_σ f>: one kick along a''(z)/2 C²
+    est3 = kick_kernel(model, lags, n_paths=20_000, dt=0.02, seed=5, contact=True)
+    ref3 = hier.kernel(((0, 0),)).evaluate(lags[:, None], method="spectral")
+    sp3 = np.asarray(ref3)
+    assert est3.value.shape == (4, 1, 1) and est3.details["contact"]
+    z = _honest(est3, sp3[:, None, None], np.asarray(ref3.error)[:, None, None])
+    assert np.all(z <= 1.0), z
+    assert np.all(np.abs(sp3) > 10 * est3.stderr[:, 0, 0])
 
 
 def test_input_inside_with_state_noise_against_galerkin_and_the_order_of_a_tie():
@@ -130,7 +138,9 @@ def test_input_inside_with_state_noise_against_galerkin_and_the_order_of_a_tie()
     lags = np.array([0.0, 0.5, 2.0])
     pairs = np.array([[0.0, 0.0], [0.5, 0.5], [0.25, 0.5]])
     keys = [(0,), (1,)] + [(k1, k2) for k1 in range(2) for k2 in range(2)]
-    res = hier.evaluate_kernels({k: lags[:, None] if len(k) == 1 else pairs for k in keys},
+    contact = [((0, 0),), ((0, 1),), ((1, 1),)]
+    res = hier.evaluate_kernels({k: lags[:, None] if len(k) == 1 else pairs for k in keys}
+                                | {k: lags[:, None] for k in contact},
                                 method="galerkin")       # one walk: shared prefixes
     ref, err = np.zeros((3, 2)), np.zeros((3, 2))
     ref2, err2 = np.zeros((3, 2, 2)), np.zeros((3, 2, 2))
@@ -150,10 +160,28 @@ def test_input_inside_with_state_noise_against_galerkin_and_the_order_of_a_tie()
     gap_mc = est2.value[0, 0, 1] - est2.value[0, 1, 0]
     assert abs(gap) > 10 * (err2[0, 0, 1] + err2[0, 1, 0])
     assert abs(gap_mc - gap) < 0.2 * abs(gap)
+    # contact kernels K^(2)_{k1k2}(σ): one kick carrying both channels
+    est3 = kick_kernel(model, lags, n_paths=4_000, dt=0.05, seed=5, contact=True)
+    ref3, err3 = np.zeros((3, 2, 2)), np.zeros((3, 2, 2))
+    for (kick,) in contact:
+        for k1, k2 in {kick, kick[::-1]}:
+            ref3[:, k1, k2] = np.asarray(res[(kick,)])
+            err3[:, k1, k2] = np.asarray(res[(kick,)].error)
+    z = _honest(est3, ref3, err3)
+    assert np.all(z <= 1.0), z
+    assert np.all(np.abs(ref3[1:, 1, 1]) > 10 * est3.stderr[1:, 1, 1])
 
 
 def test_refusals():
     model = load_model("tanh1d")
+    with pytest.raises(NotApplicableError):       # L^(2) = 0: the contact kernels vanish
+        kick_kernel(model, [0.5], n_paths=100, dt=0.05, contact=True)
+    inside = load_model("tanh1d_inside")
+    for kw, param in ((dict(lags=[[0.1, 0.2]], contact=True), "lags"),
+                      (dict(lags=[0.1], contact="yes"), "contact")):
+        with pytest.raises(InvalidInputError) as exc:
+            kick_kernel(inside, n_paths=100, dt=0.05, **kw)
+        assert exc.value.param == param
     for kw, param in ((dict(lags=[[0.1, 0.2, 0.3]]), "lags"),
                       (dict(lags=[0.13]), "lags"),
                       (dict(lags=[0.1], amplitude=0.0), "amplitude"),

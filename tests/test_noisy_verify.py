@@ -69,6 +69,7 @@ def test_verify_tanh1d_inside_quick(tmp_path):
     assert by["identity: K_k(0) = <p0, L_k f> [galerkin]"].status == PASS
     for N in (1, 2):
         assert by[f"MC: kernels order {N} (kick vs spectral)"].status == PASS
+    assert by["MC: contact kernels order 2 (kick vs spectral)"].status == PASS
     assert by["MC: series residual M=1 (slope)"].status == PASS
     assert by["MC: series residual M=1 (slope, even part)"].status == PASS
     assert "MC: series residual M=2 (slope, odd part)" in by
@@ -87,6 +88,9 @@ def test_verify_noisy_rnn4_quick(tmp_path):
     assert by["identity: kernel symmetry [galerkin]"].status == PASS
     for N in (1, 2):
         assert by[f"MC: kernels order {N} (kick vs galerkin)"].status == PASS
+    # the Taylor route is refused for its cost here: Monte Carlo is the contact kernels'
+    # only independent check
+    assert by["MC: contact kernels order 2 (kick vs galerkin)"].status == PASS
 
 
 @pytest.mark.parametrize("name", ["tanh1d_inside", "noisy_tanh1d", "noisy_rnn4"])

@@ -45,7 +45,7 @@ from ..arrays import check_int, positive_number, real_array
 from ..budget import check_count, check_memory
 from ..density.linearisation import linearisation
 from ..density.sampling import StateNoiseBurnIn, state_noise_burn_in
-from ..errors import InvalidInputError, SimulationError
+from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..model import SRNN, check_model
 from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
 from ..model.noise import FEATURE_ACTIVATION_INPUT
@@ -144,25 +144,30 @@ def _plan(m: int, order: int, steps: np.ndarray, size: float) -> tuple[_Plan, li
 
 
 class KickField:
-    """The kick fields ``u_k(h) = b_k(h)/|C_k|`` of ``L_k = b_k·∇``: ``C_k/|C_k|`` with the
-    input beside the activation, ``a'(W h + b) ⊙ C_k/|C_k|`` with the input inside it
-    (docs/theory.md §10). Picklable (shipped to Dask workers with the job)."""
+    """The kick fields of ``kicks`` (multisets of channels, all of one size ``j``):
+    ``u_κ(h) = b_κ(h)/Π_{c∈κ}|C_c|`` of ``L^{(j)}_κ = b_κ·∇`` (docs/theory.md §10) —
+    ``C_k/|C_k|`` with the input beside the activation (``j = 1``),
+    ``a^{(j)}(W h + b)/j! ⊙ Π_{c∈κ} C_c/|C_c|`` with the input inside it. Picklable
+    (shipped to Dask workers with the job)."""
 
-    def __init__(self, model: SRNN, p: dict):
+    def __init__(self, model: SRNN, p: dict, kicks: list[tuple[int, ...]]):
         C = np.asarray(p["C"], dtype=float)
-        self.U = C / np.linalg.norm(C, axis=0)[None, :]         # (n, m)
+        U = C / np.linalg.norm(C, axis=0)[None, :]                # (n, m)
+        j = len(kicks[0])
+        self.V = np.stack([np.prod(U[:, list(k)], axis=1) for k in kicks])    # (F, n)
         inside = FEATURE_ACTIVATION_INPUT in model.features
         self.W = np.asarray(p["W"], dtype=float) if inside else None
         self.b = np.asarray(p["b"], dtype=float) if inside else None
-        self.da = model.activation.numpy_derivative(1) if inside else None
+        self.da = model.activation.numpy_derivative(j) if inside else None
+        self.scale = 1.0 / math.factorial(j)
 
     def __call__(self, h: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """``u_{k[r]}(h[..., r, :, :])`` for states ``h (..., R, P, n)`` and channels
-        ``k (R,)``."""
-        u = self.U[:, k].T[:, None, :]                          # (R, 1, n)
+        """``u_{κ[k[r]]}(h[..., r, :, :])`` for states ``h (..., R, P, n)`` and field
+        indices ``k (R,)``."""
+        u = self.V[k][:, None, :]                                 # (R, 1, n)
         if self.da is None:
             return np.broadcast_to(u, h.shape)
-        return self.da(h @ self.W.T + self.b) * u
+        return (self.scale * self.da(h @ self.W.T + self.b)) * u
 
 
 class _KickJob:
@@ -207,8 +212,11 @@ class _KickJob:
         rngs = [np.random.Generator(np.random.PCG64(block_seed(self.root, KICK_STREAM, j)))
                 for j in blocks]
         P = sum(sizes)
-        x = np.concatenate([np.asarray(self.sampler(g, k), dtype=float)
-                            for g, k in zip(rngs, sizes, strict=True)])
+        if hasattr(self.sampler, "sample_blocks"):   # burn-ins: the chunk's blocks at once
+            x = np.asarray(self.sampler.sample_blocks(rngs, sizes), dtype=float)
+        else:
+            x = np.concatenate([np.asarray(self.sampler(g, k), dtype=float)
+                                for g, k in zip(rngs, sizes, strict=True)])
         r, hdt = self.r, 0.5 * self.dt
         sq = math.sqrt(hdt)
 
@@ -264,12 +272,16 @@ class _KickJob:
 def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
                 amplitude: float = 0.2, burn_in: float = 3.0, seed=None,
                 chunk_size: int | None = None, progress: bool | None = None,
-                client=None) -> KernelEstimate:
+                client=None, contact: bool = False) -> KernelEstimate:
     """First- (``lags`` ``(J,)``) or second-order (``lags`` ``(J, 2)``) kernels for all
     channels (tuples) from kicked copies of common-noise paths (module docstring):
     ``K_k(σ) = ∂_a E f(h_σ | h_0 = x + a b_k(x))``, ``K_{k1k2}(σ1, σ2) = ∂_a∂_b E f`` with
     the kick ``b b_{k1}(h)`` after ``σ2 − σ1``; symmetric extension for ``σ1 > σ2``
     (``b_k = C_k``, or ``a'(W h + b) ⊙ C_k`` with the input inside the activation).
+    ``contact=True`` (the input inside a nonlinear activation, ``lags (J,)``): the contact
+    kernels ``K^{(2)}_{k1k2}(σ) = <p0, L^{(2)}_{k1k2} P_σ f>`` of one kick carrying two
+    channels, ``b_{k1k2} = a''(W h + b)/2 ⊙ C_{k1} ⊙ C_{k2}`` (``value[j, k1, k2]``,
+    symmetric in the channels; ``details["contact"]``).
 
     ``amplitude``: the length ``|a C_k|`` of the kicks (Richardson with half of it);
     ``burn_in``: relaxation times of the coupled burn-in; lags must be multiples of ``dt``.
@@ -303,6 +315,22 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
                                 param="lags")
     if lags.size == 0:
         raise InvalidInputError("lags is empty", param="lags")
+    if not isinstance(contact, (bool, np.bool_)):
+        raise InvalidInputError(f"contact must be True or False, got {contact!r}",
+                                param="contact")
+    m = model.m
+    if contact:
+        if order != 1:
+            raise InvalidInputError("contact=True: one kick carries both channels, so one lag "
+                                    f"per point (lags of shape (J,)), got {lags.shape}",
+                                    param="lags")
+        if FEATURE_ACTIVATION_INPUT not in model.features:
+            raise NotApplicableError(
+                "contact=True: the contact kernels K^(2) vanish unless the input is inside a "
+                "nonlinear activation (L^(2) = a''(z)/2 C_k1 C_k2·∇; docs/theory.md §10)")
+        kicks = [(k1, k2) for k1 in range(m) for k2 in range(k1, m)]
+    else:
+        kicks = [(k,) for k in range(m)]
     if model.state_dependent_noise:
         p = model.numpy_params(state_noise=True)    # stability: divergence is detected
     else:
@@ -319,7 +347,7 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     if np.any(norms == 0):
         raise InvalidInputError("C has a zero column: that channel has no kick",
                                 param="C")
-    plan, recipe = _plan(model.m, order, steps, float(amplitude))
+    plan, recipe = _plan(len(kicks), order, steps, float(amplitude))
     f = compile_observable(model, observable)
     sampler = stationary_sampler(model)
     if isinstance(sampler, StateNoiseBurnIn):    # σ(h), n > 1: the burn-in knows it
@@ -347,7 +375,7 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
                  "lower chunk_size")
     root = _seed_root(seed)
     job = _KickJob(model, plan, recipe, f, float(dt), burn, n_paths, per_chunk, root,
-                   sampler, KickField(model, p))
+                   sampler, KickField(model, p, kicks))
     mom_value, mom_bias = Moments(), Moments()
 
     def merge(i: int, res) -> None:          # block by block, in block order
@@ -361,21 +389,30 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     N = mom_value.n
     value, se = mom_value.mean, mom_value.stderr
     bias, bse = mom_bias.mean, mom_bias.stderr
-    J, m = lags.shape[0], model.m
-    shape = (J, m) if order == 1 else (J, m, m)
+    J = lags.shape[0]
+    shape = (J, m) if order == 1 and not contact else (J, m, m)
     out = [np.zeros(shape) for _ in range(4)]
     for q, (idx, *_rest) in enumerate(recipe):
-        # the plan kicks along unit vectors C_k/|C_k|: K for C_k is Π |C_k| times that
-        unit = float(np.prod(norms[list(idx[1:])]))
+        # the plan kicks along fields scaled to unit C_k: K for C is Π |C_c| times that
+        if contact:
+            k1, k2 = kicks[idx[1]]
+            targets = [(idx[0], k1, k2), (idx[0], k2, k1)]
+            unit = float(norms[k1] * norms[k2])
+        else:
+            targets = [idx]
+            unit = float(np.prod(norms[list(idx[1:])]))
         for arr, v in zip(out, (value, se, bias, bse), strict=True):
-            arr[idx] = v[q] * unit
+            for t in targets:
+                arr[t] = v[q] * unit
     if order == 2:
         for arr in out:
             arr[swap] = np.swapaxes(arr[swap], 1, 2)
-    return KernelEstimate(order=order, lags=lags, value=out[0], stderr=out[1], dt=float(dt),
-                          n_paths=N, n_origins=1, method="kick", scheme="euler",
+    return KernelEstimate(order=2 if contact else order, lags=lags, value=out[0],
+                          stderr=out[1], dt=float(dt), n_paths=N, n_origins=1,
+                          method="kick", scheme="euler",
                           window=None, windowed=np.zeros(J, bool), bias=out[2],
                           bias_stderr=out[3], seed=root.entropy,
                           details={"amplitude": float(amplitude), "copies": R,
                                    "burn_in_steps": burn, "relaxation_time": tau,
-                                   "chunks": job.n_chunks, "chunk_size": chunk})
+                                   "chunks": job.n_chunks, "chunk_size": chunk,
+                                   "contact": bool(contact)})

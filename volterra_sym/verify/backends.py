@@ -18,7 +18,16 @@ import warnings
 import numpy as np
 
 from ..hierarchy.composite import kick_sequences
-from .context import FULL_ROUTES, Context, comparison_lags, fmt, kname, lags_text, slack
+from .context import (
+    FULL_ROUTES,
+    Context,
+    comparison_lags,
+    fmt,
+    kick_name,
+    kname,
+    lags_text,
+    slack,
+)
 from .settings import (
     NOT_APPLICABLE,
     REL_FLOOR,
@@ -102,11 +111,6 @@ def check_kernels(ctx: Context) -> list[Check]:
     return out
 
 
-def _kick_name(kicks) -> str:
-    sup = ",".join(str(len(c)) for c in kicks)
-    return f"K^({sup})_" + ",".join("".join(str(k + 1) for k in c) for c in kicks)
-
-
 def contact_kernels(ctx: Context, N: int) -> list[tuple[tuple[int, ...], ...]]:
     """Kernels of order ``N`` with a kick carrying several channels (the input inside the
     activation, docs/theory.md §10): at most 4, the first ones of each composition."""
@@ -160,7 +164,7 @@ def check_contact_kernels(ctx: Context) -> list[Check]:
                 rows.append({"kicks": [list(c) for c in kicks], a: ka.values.tolist(),
                              b: kb.values.tolist(), "tol": tol.tolist()})
                 if ratio[j] >= worst[0]:
-                    worst = (float(ratio[j]), f"|Δ| = {fmt(diff[j])} at {_kick_name(kicks)}"
+                    worst = (float(ratio[j]), f"|Δ| = {fmt(diff[j])} at {kick_name(kicks)}"
                              f"{lags_text(comparison_lags(len(kicks))[j])}")
             name = f"backends: contact kernels order {N} {a} vs {b}"
             if n_cmp == 0:

@@ -54,6 +54,12 @@ def kname(channels) -> str:
         else "K[" + ",".join(str(k + 1) for k in channels) + "]"
 
 
+def kick_name(kicks) -> str:
+    """``K^(2,1)_12,1`` for the kicks ``((0, 1), (0,))`` (docs/theory.md §10)."""
+    sup = ",".join(str(len(c)) for c in kicks)
+    return f"K^({sup})_" + ",".join("".join(str(k + 1) for k in c) for c in kicks)
+
+
 def slack(err) -> np.ndarray:
     """An error estimate as the slack of a comparison: unknown (NaN) or unbounded entries
     grant none (0), as in the series and ``K(0)`` checks — a route that states no error

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import NotApplicableError
 from ..model import SRNN
+from ..model.noise import FEATURE_ACTIVATION_INPUT
 from ..montecarlo import (
     conjugate_variables,
     first_order_kernel,
@@ -29,7 +30,7 @@ from ..montecarlo import (
     kick_kernel,
     second_order_kernel,
 )
-from .context import Context, fmt, kname, lags_text, slack
+from .context import Context, fmt, kick_name, kname, lags_text, slack
 from .settings import (
     FAIL,
     NOT_APPLICABLE,
@@ -191,46 +192,92 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
             out.append(error_check(name, GROUP, exc, "Monte Carlo: "))
             continue
         elapsed = time.time() - t0
-        bias = np.zeros_like(est.value) if est.bias is None else est.bias
-        bse = np.zeros_like(est.value) if est.bias_stderr is None else est.bias_stderr
-        tol = Z * est.stderr + np.abs(bias) + Z * bse + slack(eng_err)
-        diff = np.abs(est.value - eng)
-        good = np.isfinite(diff)
-        # an entry the engine gives and Monte Carlo (or its error bar) does not is a failure
-        broken = np.isfinite(eng) & ~(np.isfinite(diff) & np.isfinite(tol))
-        ratio = np.where(good, diff / np.maximum(tol, 1e-300), np.nan)
-        data = {"estimator": est_method, "engine_method": method, "lags": lags,
-                "kinds": kinds, "window": s.window, "mc": est.value, "stderr": est.stderr,
-                "bias": bias, "bias_stderr": bse, "engine": eng, "engine_error": eng_err,
-                "tol": tol, "n_paths": est.n_paths, "n_origins": est.n_origins,
-                "origin_stride": s.origin_stride, "dt": est.dt, "scheme": est.scheme,
-                "seed": s.seed + N, "seconds": elapsed}
-        plots[f"kernel{N}"] = data
-        if not good.any():
-            out.append(Check(name, GROUP, SKIP, cause=NOT_APPLICABLE,
-                             reason=f"the engine ({method}) gives no value at the MC lags"))
-            continue
-        if broken.any():
-            j = np.unravel_index(int(np.flatnonzero(broken)[0]), broken.shape)
-            out.append(Check(f"{name} ({est_method} vs {method})", GROUP, FAIL,
-                             value=f"{int(broken.sum())} non-finite Monte Carlo entries",
-                             tolerance="finite",
-                             reason=f"Monte Carlo ({est_method}) gave {est.value[j]} ± "
-                                    f"{est.stderr[j]} at {kname(j[1:])}{lags_text(lags[j[0]])}",
-                             data=data))
-            continue
-        jmax = np.unravel_index(np.nanargmax(ratio), ratio.shape)
-        ch = tuple(int(c) for c in jmax[1:])
-        res = resolution(tol[good], eng[good], est.value[good])
-        data["resolution"] = res
-        st = agreement_status(bool(np.nanmax(ratio) <= 1.0), res)
-        out.append(Check(
-            f"{name} ({est_method} vs {method})", GROUP, st,
-            value=f"max |Δ|/tol = {fmt(float(np.nanmax(ratio)))} "
-                  f"({kname(ch)}{lags_text(lags[jmax[0]])})",
-            tolerance="4se+|bias|+4se_b+err",
-            reason=annotate(f"{int(good.sum())} entries, {est.n_paths} paths, dt={est.dt:g}"
-                            + (f", window {s.window:g}" if any(k != 'point' for k in kinds)
-                               else ""), res),
-            data=data))
+        check, data = _compare(name, est, est_method, eng, eng_err, lags, kinds, method, s,
+                               seed=s.seed + N, seconds=elapsed)
+        if data is not None:
+            plots[f"kernel{N}"] = data
+        out.append(check)
+    if FEATURE_ACTIVATION_INPUT in ctx.model.features and ctx.order >= 2 and method:
+        out.append(_check_contact(ctx, method, plots, progress))
     return out
+
+
+def _check_contact(ctx: Context, method: str, plots: dict, progress=None) -> Check:
+    """The contact kernels ``K^{(2)}_{k1k2}(σ) = <p0, L^{(2)}_{k1k2} P_σ f>`` (``k1 ≤ k2``,
+    the lags of order 1) against the kick estimator along ``a''(z)/2 C_{k1} ⊙ C_{k2}``."""
+    s = ctx.settings
+    name = "MC: contact kernels order 2"
+    m = ctx.model.m
+    lags = np.asarray(s.mc_lags1, float)
+    eng = np.full((len(lags), m, m), np.nan)
+    eng_err = np.full_like(eng, np.nan)
+    try:
+        for k1 in range(m):
+            for k2 in range(k1, m):
+                res = ctx.kernel(method, ((k1, k2),), lags[:, None])
+                eng[:, k1, k2], eng_err[:, k1, k2] = res.values, res.error
+    except Exception as exc:  # noqa: BLE001 - status by type
+        return error_check(name, GROUP, exc, f"engine ({method}): ")
+    if progress is not None:
+        progress(f"MC contact kernels order 2 (kick, {s.kernel_paths} paths)")
+    seed = s.seed + 3
+    t0 = time.time()
+    try:
+        est = kick_kernel(ctx.model, lags, observable=ctx.f, n_paths=s.kernel_paths, dt=s.dt,
+                          seed=seed, chunk_size=min(s.chunk_size, KICK_CHUNK), contact=True)
+    except Exception as exc:  # noqa: BLE001 - status by type
+        return error_check(name, GROUP, exc, "Monte Carlo: ")
+    check, data = _compare(name, est, "kick", eng, eng_err, lags, ["point"] * len(lags),
+                           method, s, seed=seed, seconds=time.time() - t0,
+                           label=lambda ch: kick_name((tuple(ch),)))
+    if data is not None:
+        plots["contact2"] = data
+    return check
+
+
+def _compare(name: str, est, est_method: str, eng: np.ndarray, eng_err: np.ndarray,
+             lags: np.ndarray, kinds: list, method: str, s, *, seed: int, seconds: float,
+             label=kname) -> tuple[Check, dict | None]:
+    """``|engine − MC| ≤ 4·se + |bias| + 4·se_bias + err_engine`` entry by entry: the check
+    and its plot data (``None`` when the engine gives no value at the lags). An entry the
+    engine gives and Monte Carlo (or its error bar) does not is a FAIL; ``label(channels)``
+    names an entry's kernel."""
+    bias = np.zeros_like(est.value) if est.bias is None else est.bias
+    bse = np.zeros_like(est.value) if est.bias_stderr is None else est.bias_stderr
+    tol = Z * est.stderr + np.abs(bias) + Z * bse + slack(eng_err)
+    diff = np.abs(est.value - eng)
+    good = np.isfinite(diff)
+    broken = np.isfinite(eng) & ~(np.isfinite(diff) & np.isfinite(tol))
+    ratio = np.where(good, diff / np.maximum(tol, 1e-300), np.nan)
+    data = {"estimator": est_method, "engine_method": method, "lags": lags,
+            "kinds": kinds, "window": s.window, "mc": est.value, "stderr": est.stderr,
+            "bias": bias, "bias_stderr": bse, "engine": eng, "engine_error": eng_err,
+            "tol": tol, "n_paths": est.n_paths, "n_origins": est.n_origins,
+            "origin_stride": s.origin_stride, "dt": est.dt, "scheme": est.scheme,
+            "seed": seed, "seconds": seconds}
+    if not good.any():
+        return Check(name, GROUP, SKIP, cause=NOT_APPLICABLE,
+                     reason=f"the engine ({method}) gives no value at the MC lags"), None
+    full = f"{name} ({est_method} vs {method})"
+    if broken.any():
+        j = np.unravel_index(int(np.flatnonzero(broken)[0]), broken.shape)
+        return Check(full, GROUP, FAIL,
+                     value=f"{int(broken.sum())} non-finite Monte Carlo entries",
+                     tolerance="finite",
+                     reason=f"Monte Carlo ({est_method}) gave {est.value[j]} ± "
+                            f"{est.stderr[j]} at {label(j[1:])}{lags_text(lags[j[0]])}",
+                     data=data), data
+    jmax = np.unravel_index(np.nanargmax(ratio), ratio.shape)
+    ch = tuple(int(c) for c in jmax[1:])
+    res = resolution(tol[good], eng[good], est.value[good])
+    data["resolution"] = res
+    st = agreement_status(bool(np.nanmax(ratio) <= 1.0), res)
+    return Check(
+        full, GROUP, st,
+        value=f"max |Δ|/tol = {fmt(float(np.nanmax(ratio)))} "
+              f"({label(ch)}{lags_text(lags[jmax[0]])})",
+        tolerance="4se+|bias|+4se_b+err",
+        reason=annotate(f"{int(good.sum())} entries, {est.n_paths} paths, dt={est.dt:g}"
+                        + (f", window {s.window:g}" if any(k != 'point' for k in kinds)
+                           else ""), res),
+        data=data), data
