@@ -233,7 +233,7 @@ BAD_INPUTS = [
     ("infinite lags", ["kernel", "linear2d", "--lags", "inf"], 2, "finite"),
     ("unparseable lags", ["kernel", "linear2d", "--lags", "a,b"], 2, "not a comma-separated"),
     ("lags of the wrong arity", ["kernel", "linear2d", "--order", "2", "--lags", "0.1"], 2,
-     "order 2 needs 2"),
+     "needs 2 per lag point"),
     ("channel out of range", K + ["--channels", "5"], 2, "--channels"),
     ("wrong number of channels", ["kernel", "linear2d", "--order", "2", "--lags", "0.1,0.2",
                                   "--channels", "0"], 2, "--channels"),

@@ -419,6 +419,40 @@ def test_kernel_montecarlo_with_input_inside_the_activation_kicks_along_the_fiel
         assert "conjugate=" not in msg
 
 
+def test_contact_kernels_from_the_command_line(capsys):
+    """``--channels 0+0`` is one kick carrying two channels (docs/theory.md §10): the
+    contact kernel ``K^(2)_11(σ)`` of ``tanh1d_inside`` from the spectral route and from the
+    kick estimator agree within the honest budget; malformed kicks and a lag count that
+    does not match the kicks are refused naming the flag; the additive model's contact
+    kernels are 0 (engine) and refused by Monte Carlo with the reason."""
+    lags = ["0", "0.5", "1"]
+    eng = run_json(capsys, "kernel", "tanh1d_inside", "--order", "2", "--channels", "0+0",
+                   "--lags", *lags, "--method", "spectral")
+    assert eng["channels"] == [[0, 0]]
+    mc = run_json(capsys, "kernel", "tanh1d_inside", "--order", "2", "--channels", "0+0",
+                  "--lags", *lags, "--method", "montecarlo", "--paths", "8000", "--seed", "5")
+    assert mc["estimator"] == "kick" and mc["channels"] == [[0, 0]]
+    v, ref = np.array(mc["values"]), np.array(eng["values"])
+    se, bias, bse = (np.array(mc[k]) for k in ("stderr", "bias", "bias_stderr"))
+    tol = Z * se + (1 + RICHARDSON_REL) * np.abs(bias) + Z * bse + np.array(eng["errors"])
+    assert np.all(np.abs(v - ref) <= tol), (v, ref, tol)
+    assert np.all(np.abs(ref) > 10 * se)
+    for argv, flag in ((["--channels", "0+", "--lags", "0.5"], "--channels"),
+                       (["--channels", "0+0", "--lags", "0.5,1"], "--lags"),
+                       (["--channels", "0+0+0", "--lags", "0.5"], "--channels")):
+        code, _, err = run(capsys, "kernel", "tanh1d_inside", "--order", "2", *argv)
+        assert code == 2 and flag in one_line(err), (argv, err)
+    code, _, err = run(capsys, "kernel", "tanh1d_inside", "--order", "2", "--channels", "0+0",
+                       "--lags", "0.5", "--method", "montecarlo", "--estimator", "fdt")
+    assert code == 2 and "--estimator kick" in one_line(err)
+    add = run_json(capsys, "kernel", "tanh1d", "--order", "2", "--channels", "0+0", "--lags",
+                   "0.5")
+    assert add["values"] == [0.0]
+    code, _, err = run(capsys, "kernel", "tanh1d", "--order", "2", "--channels", "0+0",
+                       "--lags", "0.5", "--method", "montecarlo", "--paths", "100")
+    assert code == 2 and "inside" in one_line(err)
+
+
 def test_simulate_runs_models_with_input_inside_the_activation(capsys):
     """``simulate`` refused the models of docs/theory.md §10–§11 ("the ensemble engine ...
     does not support input inside the activation"); they now run on the state-noise engine

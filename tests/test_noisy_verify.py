@@ -121,3 +121,26 @@ def test_response_functional_reproduces_the_series_with_the_features(name):
     assert np.all(diff <= bound), (diff, bound)
     if m.m == 1:   # t = 0.1, 0.2 (earlier T_2 is below the spectral route's noise)
         assert np.all(diff[:, [3, 7]] <= 1e-6 * np.abs(np.asarray(ref))[1:, [4, 8]])
+
+
+def test_kernel_figure_draws_the_contact_kernels(tmp_path):
+    """verify's kernel figure gains a panel for the contact kernels ``K^(2)(σ)`` (the input
+    inside the activation): the engine curve and the Monte Carlo points with ±2 s.e."""
+    import matplotlib.image as mpimg
+
+    from volterra_sym.reports.verify_plots import plot_kernels
+    from volterra_sym.verify.context import Context
+    from volterra_sym.verify.settings import settings_for
+
+    ctx = Context(load_model("tanh1d_inside"), None, 2, settings_for(True, 1, 1))
+    lags = np.array([0.0, 0.5, 1.0])
+    res = ctx.kernel(ctx.primary, ((0, 0),), lags[:, None])
+    d = {"lags": lags, "mc": np.asarray(res.values).reshape(3, 1, 1),
+         "stderr": np.full((3, 1, 1), 1e-3), "estimator": "kick"}
+    alone = plot_kernels(ctx, {"contact2": d}, tmp_path / "alone.png")
+    k1 = {"lags": lags, "mc": np.zeros((3, 1)), "stderr": np.full((3, 1), 1e-3),
+          "kinds": ["point"] * 3, "n_paths": 10, "n_origins": 1, "dt": 0.01,
+          "estimator": "kick"}
+    both = plot_kernels(ctx, {"kernel1": k1, "contact2": d}, tmp_path / "both.png")
+    w_alone, w_both = (mpimg.imread(p).shape[1] for p in (alone, both))
+    assert w_both > 1.8 * w_alone            # two panels side by side

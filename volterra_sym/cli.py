@@ -262,7 +262,7 @@ def _route_options(args, route: str, table: dict[str, tuple[str, ...]],
 
 
 def _parse_lags(items: list[str], order: int) -> np.ndarray:
-    """``--lags`` items, each ``order`` comma-separated finite numbers ≥ 0."""
+    """``--lags`` items, each ``order`` (one per kick) comma-separated finite numbers ≥ 0."""
     rows = []
     for it in items:
         try:
@@ -271,9 +271,9 @@ def _parse_lags(items: list[str], order: int) -> np.ndarray:
             raise InvalidInputError(f"--lags: {it!r} is not a comma-separated list of "
                                     "numbers", param="--lags") from None
         if len(row) != order:
-            raise InvalidInputError(f"--lags: {it!r} has {len(row)} value(s); order {order} "
-                                    f"needs {order} per lag point (comma-separated)",
-                                    param="--lags")
+            raise InvalidInputError(f"--lags: {it!r} has {len(row)} value(s); the kernel "
+                                    f"needs {order} per lag point (one per kick, "
+                                    "comma-separated)", param="--lags")
         if not all(math.isfinite(x) for x in row):
             raise InvalidInputError(f"--lags: {it!r}: lags must be finite numbers",
                                     param="--lags")
@@ -284,27 +284,34 @@ def _parse_lags(items: list[str], order: int) -> np.ndarray:
     return np.asarray(rows, dtype=float)
 
 
-def _check_channels(items: list[str] | None, order: int, m: int) -> tuple[int, ...]:
+def _check_channels(items: list[str] | None, order: int, m: int) -> tuple:
     """``--channels`` as ``order`` 0-based channel numbers < m, given as separate words
-    (``0 1``) or comma-separated (``0,1``, the form of ``--lags``)."""
+    (``0 1``) or comma-separated (``0,1``, the form of ``--lags``). A word ``k1+k2`` is one
+    kick carrying both channels (the input inside the activation, docs/theory.md §10):
+    ``0+1`` is the contact kernel ``K^(2)_12``, ``0+1 0`` is ``K^(2,1)_12,1``; its channels
+    count towards the order, the lags are one per kick, and the result is the kicks
+    ``((0, 1), (0,))`` instead of a channel tuple."""
     if not items:
         return (0,) * order
     words = [w for it in items for w in str(it).replace(",", " ").split()]
     try:
-        channels = [int(w) for w in words]
+        kicks = [tuple(int(c) for c in w.split("+")) for w in words]
     except ValueError:
         raise InvalidInputError(f"--channels: {' '.join(map(str, items))!r} is not a list "
-                                "of integers (0-based channel numbers)",
-                                param="--channels") from None
-    if len(channels) != order:
-        raise InvalidInputError(f"--channels: give {order} channel(s) for order {order}, "
-                                f"got {len(channels)}", param="--channels")
-    bad = [k for k in channels if not 0 <= k < m]
+                                "of integers (0-based channel numbers; k1+k2 for one kick "
+                                "carrying both)", param="--channels") from None
+    total = sum(len(k) for k in kicks)
+    if total != order:
+        raise InvalidInputError(f"--channels: give {order} channel(s) for order {order} (a "
+                                f"kick k1+k2 counts 2), got {total}", param="--channels")
+    bad = sorted({k for kick in kicks for k in kick if not 0 <= k < m})
     if bad:
         raise InvalidInputError(f"--channels: channels are 0-based and the model has m = {m} "
                                 f"input channel(s) (0..{m - 1}); got {bad}",
                                 param="--channels")
-    return tuple(int(k) for k in channels)
+    if all(len(k) == 1 for k in kicks):
+        return tuple(k[0] for k in kicks)
+    return tuple(kicks)
 
 
 def parse_input(exprs: list[str], m: int, t_max: float | None = None):
@@ -508,7 +515,7 @@ def cmd_kernel(args) -> int:
             model = _load(args.model)
             order = _check_order(args.order, model)
             channels = _check_channels(args.channels, order, model.m)
-            lags = _parse_lags(args.lags, order)
+            lags = _parse_lags(args.lags, len(channels))
             hier = ResponseHierarchy(model, args.observable, order)
             K = hier.kernel(channels)
             chosen = select_route(model, hier.f, args.method, f"kernel {K}")
@@ -527,7 +534,9 @@ def cmd_kernel(args) -> int:
     facts = dict(res.details.get("route", {}))
     if args.json:
         print(json.dumps({"model": model.name, "observable": str(hier.f),
-                          "channels": list(channels), "method": used, "options": opts,
+                          "channels": [list(c) if isinstance(c, tuple) else c
+                                       for c in channels],
+                          "method": used, "options": opts,
                           "lags": lags.tolist(), "values": vals.tolist(),
                           "errors": [e if math.isfinite(e) else None for e in errs.tolist()],
                           **({"details": facts} if facts else {})}, indent=2))
@@ -873,10 +882,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp_k.add_argument("--order", type=int, default=1, help=f"kernel order N, 1..{MAX_ORDER}")
     sp_k.add_argument("--channels", nargs="+", metavar="K",
                       help="N 0-based input channels, space- or comma-separated "
-                           "(default: 0 for every lag)")
+                           "(default: 0 for every lag); with the input inside the "
+                           "activation k1+k2 is one kick carrying both (a contact kernel: "
+                           "--order 2 --channels 0+1 --lags 0.5)")
     sp_k.add_argument("--lags", nargs="+", required=True, metavar="S1,..,SN",
                       help="lag points (required); for order N each is N comma-separated "
-                           "numbers ≥ 0")
+                           "numbers ≥ 0 (one per kick)")
     sp_k.add_argument("--observable", help="observable f(h1..hn) (default: the model's)")
     _route_args(sp_k, ("montecarlo",))
     _galerkin_args(sp_k, sampling=False)       # --paths, --seed: shared with Monte Carlo

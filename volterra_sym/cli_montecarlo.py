@@ -245,11 +245,12 @@ def add_kernel_arguments(p) -> None:
                         "the conjugate variable v = -C·∇log p0; order 2 also needs C = σB "
                         "off the diagonal); girsanov: correlation with the Brownian "
                         "increments of a kick window (needs C = σB); kick: central "
-                        "differences of paths whose state is kicked along C_k, with common "
-                        "noise (point values; constant noise and the input beside the "
-                        "activation; its variance does not grow with the order); auto: fdt "
-                        "where it applies, else kick at order 2 and girsanov at order 1 "
-                        "(default: auto)")
+                        "differences of paths whose state is kicked along the field of L_k "
+                        "(C_k, or a'(Wh+b)⊙C_k with the input inside the activation), with "
+                        "common noise (point values; any model; its variance does not grow "
+                        "with the order); auto: fdt where it applies, else kick at order 2 "
+                        "and girsanov at order 1; kick for the input inside the activation "
+                        "or σ(h) (default: auto)")
     g.add_argument("--window", type=float, metavar="W",
                    help="Girsanov kick window δ (a multiple of --dt): those estimates are "
                         "averages of K over [σ, σ+δ] (default: 0.1)")
@@ -405,10 +406,18 @@ def cmd_kernel_montecarlo(args) -> int:
                 raise NotApplicableError(f"--method montecarlo estimates kernels of order 1 "
                                          f"and 2, not {order}")
             channels = _check_channels(args.channels, order, model.m)
-            lags = _parse_lags(args.lags, order)
+            contact = isinstance(channels[0], tuple)     # one kick carrying k1 and k2
+            lags = _parse_lags(args.lags, len(channels))
             f = model.observable(args.observable)
             _on_grid("--lags", lags.ravel(), dt)
-            estimator = _choose_estimator(model, order, args.estimator or "auto", lags)
+            if contact:
+                if (args.estimator or "auto") not in ("auto", "kick"):
+                    raise NotApplicableError(f"--estimator {args.estimator} does not "
+                                             "estimate contact kernels (one kick carrying "
+                                             "two channels); use --estimator kick")
+                estimator = "kick"
+            else:
+                estimator = _choose_estimator(model, order, args.estimator or "auto", lags)
             if estimator == "kick" and st["control_variate"]:
                 raise NotApplicableError("--control-variate is implemented for the fdt and "
                                          "girsanov estimators, not for --estimator kick")
@@ -446,9 +455,10 @@ def cmd_kernel_montecarlo(args) -> int:
             t0 = time.time()
             with dask_client(args.workers, args.scheduler) as client:
                 if estimator == "kick":
-                    est = kick_kernel(model, lags[:, 0] if order == 1 else lags,
+                    est = kick_kernel(model, lags[:, 0] if lags.shape[1] == 1 else lags,
                                       observable=f, n_paths=st["paths"], dt=dt,
-                                      seed=st["seed"], progress=args.progress, client=client)
+                                      seed=st["seed"], progress=args.progress, client=client,
+                                      contact=contact)
                 elif order == 1:
                     est = first_order_kernel(model, lags[:, 0], client=client, **kw)
                 else:
@@ -458,19 +468,21 @@ def cmd_kernel_montecarlo(args) -> int:
                     kw.pop("control_variate")
                     est = second_order_kernel(model, lags, client=client, **kw)
             seconds = time.time() - t0
-    sel = (slice(None),) + tuple(channels)
+    sel = (slice(None),) + (channels[0] if contact else tuple(channels))
     vals, se = est.value[sel], est.stderr[sel]
     bias = None if est.bias is None else est.bias[sel]
     bse = None if est.bias_stderr is None else est.bias_stderr[sel]
     vr = None if est.variance_reduction is None else est.variance_reduction[sel]
-    kname = "K_" + "".join(str(c + 1) for c in channels)
+    kname = ("K^(2)_" if contact else "K_") + "".join(
+        str(c + 1) for c in (channels[0] if contact else channels))
     what = ("point values" if estimator == "kick" or (estimator == "fdt" and order == 1) else
             "window averages over [σ, σ+δ]" if order == 1 else
             "averages over both lags' windows [σ, σ+δ]" if estimator == "girsanov" else
             "point values on the diagonal; off it averages of the smaller lag over [σ, σ+δ]")
     if args.json:
         print(json.dumps({
-            "model": model.name, "observable": str(f), "channels": list(channels),
+            "model": model.name, "observable": str(f),
+            "channels": [list(c) for c in channels] if contact else list(channels),
             "method": "montecarlo", "estimator": estimator,
             "options": {"paths": est.n_paths, "dt": est.dt, "scheme": est.scheme,
                         "seed": est.seed, "origins": est.n_origins, "origin_stride": stride,

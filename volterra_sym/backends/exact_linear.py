@@ -363,9 +363,12 @@ class _ExactLinearBackend:
         res = walk_kernels(graph, self.representation(model, f), requests)
         return {k: (v, 64 * np.finfo(float).eps * mag) for k, (v, mag) in res.items()}
 
-    def mean0(self, hierarchy) -> tuple[float, float]:
+    def mean0(self, hierarchy, **options) -> tuple[float, float]:
         """``(<f>_0, rounding)``: the closed form, evaluated in floating point (``f``
-        rescaled, :mod:`.scaling`)."""
+        rescaled, :mod:`.scaling`); no options."""
+        if options:
+            raise InvalidInputError(f"method 'exact' gives <f>_0 in closed form and takes "
+                                    f"no options, got {sorted(options)}", param="options")
         def compute(f):
             v = float(stationary_density(hierarchy.model).expectation(f))
             return v, 64 * np.finfo(float).eps * abs(v)

@@ -282,12 +282,14 @@ class ResponseHierarchy:
         return {key: res[k] for k, key in keys.items()}
 
     # ------------------------------------------------------------------ numbers
-    def mean0(self, method: str = "auto") -> Estimate:
+    def mean0(self, method: str = "auto", **options) -> Estimate:
         """``<f>_0 = E_0[f(h)]``, the stationary mean of the observable, as an
         :class:`~volterra_sym.results.Estimate` (a 0-d value with the route's error estimate,
-        ``None`` where it gives none, and the route's name); ``float(...)`` is the number."""
+        ``None`` where it gives none, and the route's name); ``float(...)`` is the number.
+        ``options`` go to the route as for kernels (galerkin: ``degree``, ``tol``,
+        ``paths``, ``seed``, ``time_budget``; spectral: ``tol``; exact: none)."""
         route = self.route(method, f"<{self.f}>_0")
-        out = route.mean0(self)
+        out = route.mean0(self, **options)
         value, err = out if isinstance(out, tuple) else (out, None)
         value = float(value)
         if not math.isfinite(value):

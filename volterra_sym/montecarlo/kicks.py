@@ -25,8 +25,9 @@ law (``O(dt)`` off p0) is part of the time-step bias. As for every estimator of
 Applies to every model of docs/theory.md §10–§11: the input beside or inside the
 activation, constant noise or a state-dependent ``σ(h)`` (the chains are Euler–Maruyama with
 ``σ(h)``; the perturbation does not touch the noise). The kernels are those of one channel
-per kick (``K^{(1…1)}``); the contact kernels of kicks carrying several channels are not
-estimated here. Chunks of paths run in-process or
+per kick (``K^{(1…1)}``) and, with ``contact=True``, the contact kernels ``K^{(2)}`` of one
+kick carrying two channels (a kick along the field of ``L^{(2)}_{k1k2}``). Chunks of paths
+run in-process or
 on a Dask cluster (``client=``, docs/theory.md §12); each chunk returns the
 :class:`~.estimators.Moments` block statistics of its seed blocks, merged in block order, and
 each block of 256 paths draws from its own generator, so the numbers are bitwise identical
@@ -77,8 +78,8 @@ MAX_NORM = 1e8
 @dataclass(frozen=True)
 class _Plan:
     """Copies and observations. Copy ``i`` is kicked by ``amp1[i]·u_{k1[i]}`` at step 0 and
-    by ``amp2[i]·u_{k2[i]}`` (``amp2 = 0``: not at all) at its group's gap, ``u_k`` the kick
-    field of channel ``k`` scaled to ``|C_k| = 1`` (:class:`KickField`); ``groups``:
+    by ``amp2[i]·u_{k2[i]}`` (``amp2 = 0``: not at all) at its group's gap, ``u_k`` the
+    ``k``-th kick field scaled to unit ``C`` columns (:class:`KickField`); ``groups``:
     ``(gap, rows, obs)`` — the copies kicked a second time after ``gap`` coarse steps
     (``rows``) and their observation steps."""
 
@@ -96,7 +97,7 @@ class _Plan:
 
 def _plan(m: int, order: int, steps: np.ndarray, size: float) -> tuple[_Plan, list]:
     """The copies for lags ``steps`` (coarse step indices; order 2: sorted pairs), kicks of
-    amplitude ``size`` along each of the ``m`` channels, and the recipe to turn their
+    amplitude ``size`` along each of the ``m`` kick fields, and the recipe to turn their
     observations into kernel values: a list of ``(out_index, group, obs_column, weights
     over the group's rows)``. Observation steps are counted from the first kick."""
     a = size
@@ -162,11 +163,11 @@ class KickField:
         self.scale = 1.0 / math.factorial(j)
 
     def __call__(self, h: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """``u_{κ[k[r]]}(h[..., r, :, :])`` for states ``h (..., R, P, n)`` and field
-        indices ``k (R,)``."""
+        """``u_{κ[k[r]]}`` at states ``h (..., R or 1, P, n)`` for field indices ``k (R,)``,
+        broadcastable against ``(..., R, P, n)`` (constant fields: ``(R, 1, n)``)."""
         u = self.V[k][:, None, :]                                 # (R, 1, n)
         if self.da is None:
-            return np.broadcast_to(u, h.shape)
+            return u
         return (self.scale * self.da(h @ self.W.T + self.b)) * u
 
 
@@ -237,8 +238,7 @@ class _KickJob:
             fine = self._step(self._step(fine, hdt, z1), hdt, z2)
             coarse = self._step(coarse, self.dt, z1 + z2)
         plan = self.plan
-        base = np.broadcast_to(np.stack([fine, coarse])[:, None],
-                               (2, plan.copies, P, fine.shape[-1]))
+        base = np.stack([fine, coarse])[:, None]                          # (2, 1, P, n)
         h = base + plan.amp1[:, None, None] * self.field(base, plan.k1)    # (2, R, P, n)
         # observations per group: (2, len(obs), rows, P)
         rec = [np.empty((2, len(obs), len(rows), P)) for _, rows, obs in plan.groups]
@@ -326,8 +326,9 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
                                     param="lags")
         if FEATURE_ACTIVATION_INPUT not in model.features:
             raise NotApplicableError(
-                "contact=True: the contact kernels K^(2) vanish unless the input is inside a "
-                "nonlinear activation (L^(2) = a''(z)/2 C_k1 C_k2·∇; docs/theory.md §10)")
+                "the contact kernels K^(2) (one kick carrying two channels) vanish unless "
+                "the input is inside a nonlinear activation (L^(2) = a''(z)/2 C_k1 C_k2·∇; "
+                "docs/theory.md §10)")
         kicks = [(k1, k2) for k1 in range(m) for k2 in range(k1, m)]
     else:
         kicks = [(k,) for k in range(m)]

@@ -27,7 +27,6 @@ from sympy.printing.precedence import PRECEDENCE
 
 from ..density import stationary_density
 from ..errors import (
-    AccuracyNotReachedError,
     DivergentAverageError,
     NotApplicableError,
     ResourceLimitError,
@@ -35,7 +34,6 @@ from ..errors import (
 )
 from ..hierarchy import ResponseHierarchy
 from ..model import SRNN
-from ..results import Estimate
 from .atomic import write_bytes_atomic
 
 __all__ = ["derivation_document", "compile_pdf", "LatexUnavailableError", "overfull_boxes",
@@ -444,13 +442,8 @@ def _numeric_mean(hier) -> str:
     try:
         route = hier.route("auto")
         galerkin = route.name == "galerkin"
-        if galerkin:
-            value, error = route.mean0(hier, time_budget=MEAN_SECONDS)
-            if not math.isfinite(value):
-                raise AccuracyNotReachedError(f"<f>_0 (galerkin): not finite ({value})")
-            est = Estimate(float(value), float(error), route.name)
-        else:
-            est = hier.mean0(route.name)
+        options = {"time_budget": MEAN_SECONDS} if galerkin else {}
+        est = hier.mean0(route.name, **options)
     except DivergentAverageError:
         return _eq(r"\langle f\rangle_0 = \infty\quad\text{($f$ grows faster than the "
                    r"Gaussian tail of $p_0$ decays: no average exists)}")

@@ -37,14 +37,16 @@ def _engine_curve(ctx, channels, pts):
 
 def plot_kernels(ctx, plots: dict, path) -> Path:
     """Engine kernels (primary method) against the lag, with the MC estimates (±2 s.e.;
-    open squares: the engine averaged over the MC kick window)."""
+    open squares: the engine averaged over the MC kick window); with the input inside the
+    activation also the contact kernels ``K^{(2)}_{k1k2}(σ)``."""
     plt = _pyplot()
     have = [N for N in (1, 2) if f"kernel{N}" in plots]
-    ncols = 1 + (2 if 2 in have else 0) if have else 1
+    contact = plots.get("contact2")
+    ncols = max(1, (1 in have) + 2 * (2 in have) + (contact is not None))
     fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 4.0), constrained_layout=True,
                              squeeze=False)
     axes = axes[0]
-    if not have:
+    if not have and contact is None:
         _empty(axes[0], "no Monte Carlo kernel estimate (see verify.json)")
         return _save(fig, plt, path)
     m = ctx.model.m
@@ -105,6 +107,23 @@ def plot_kernels(ctx, plots: dict, path) -> Path:
             ax.set_title(f"order 2, {title}; MC {d['estimator']} ±2 s.e.", fontsize=9)
             ax.legend(fontsize=7, framealpha=1.0)
             ax.grid(**GRID)
+    if contact is not None:
+        d = contact
+        ax = axes[col]
+        lags = np.asarray(d["lags"], float)
+        grid = np.linspace(0.0, lags.max() + 0.1, 120)[:, None]
+        pairs = [(k1, k2) for k1 in range(m) for k2 in range(k1, m)]
+        for i, (k1, k2) in enumerate(pairs):
+            c = colors[i % len(colors)]
+            ax.plot(grid[:, 0], _engine_curve(ctx, ((k1, k2),), grid), color=c, lw=1.3,
+                    label=f"K^(2)_{k1 + 1}{k2 + 1} ({ctx.primary})")
+            ax.errorbar(lags, d["mc"][:, k1, k2], yerr=2 * d["stderr"][:, k1, k2], fmt="o",
+                        color=c, ms=4, capsize=2)
+        ax.set_xlabel("lag σ")
+        ax.set_title(f"contact kernels (one kick, two channels); MC {d['estimator']} "
+                     "±2 s.e.", fontsize=9)
+        ax.legend(fontsize=7, framealpha=1.0)
+        ax.grid(**GRID)
     fig.suptitle(f"{ctx.model.name}: f = {ctx.f}", fontsize=10)
     return _save(fig, plt, path)
 

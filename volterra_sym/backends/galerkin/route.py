@@ -827,22 +827,37 @@ class _GalerkinBackend:
 
 
 def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None) -> tuple[float, float]:
-    """``(<f>_0, error estimate)``: from the default degree up as kernels and series go
-    (:func:`~.ladder.default_climb`: while the error is above
+    """``(<f>_0, error estimate)``, the degree chosen as for kernels: ``degree`` alone is
+    that degree, ``tol`` the ``tol`` ladder (:func:`~.ladder.tol_ladder`), neither the
+    default climb (:func:`~.ladder.default_climb`: while the error is above
     :data:`~.ladder.DEFAULT_TARGET` of ``|<f>_0|``, its truncation part leads and the next
     degree is estimated within :data:`~.ladder.LADDER_SECONDS`). At the default degree
     alone ``tanh3``'s ``<h1>_0`` came out 0.2185 ± 7.2e-3 while its series gave
     ``T_0`` = 0.217645 ± 3.5e-5 at degree 12."""
     opts = parse_options(model, options or {})
 
-    def compute(degree: int):
+    def at(degree: int) -> tuple[float, float, float]:
         asm = _assemble(model, f, degree, opts)
         lows = _lower(model, f, asm, opts, [])
         if asm.pairing == "stationary":
-            val, trunc, other = _paired_mean(model, asm, _systems(
+            return _paired_mean(model, asm, _systems(
                 model, asm, lows, f"galerkin <f>_0 at degree {degree}"))
-        else:
-            val, trunc, other = _mean(asm, lows)          # as T_0 of the series
+        return _mean(asm, lows)                          # as T_0 of the series
+
+    if opts.tol is not None:
+        def to_tol(degree: int):
+            val, trunc, other = at(degree)
+            parts = {"<f>_0": {"truncation": trunc, "statistical": other, "rounding": 0.0}}
+            return ((val, trunc + other), (trunc + other) / max(abs(val), 1e-300),
+                    f"{measures.kind_for(model, degree, opts.paths)[0]} measure",
+                    samples_hint(parts, abs(val), opts))
+        return tol_ladder(model, opts, _degrees(model, f, opts), to_tol, "galerkin <f>_0")
+    if opts.degree is not None:
+        val, trunc, other = at(opts.degree)
+        return val, trunc + other
+
+    def compute(degree: int):
+        val, trunc, other = at(degree)
         err = trunc + other
         return (val, err), err / max(abs(val), 1e-300), trunc > other
     return default_climb(model, opts, max(_conditioned_degree(model, f, opts, None),

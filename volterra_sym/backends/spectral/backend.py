@@ -39,12 +39,12 @@ class _SpectralBackend:
     def kernel(self, model, f, channels, sorted_lags, *, return_error=False, **options):
         return kernel(model, f, channels, sorted_lags, return_error=return_error, **options)
 
-    def mean0(self, hierarchy) -> tuple[float, float]:
+    def mean0(self, hierarchy, **options) -> tuple[float, float]:
         """``(<f>_0, error estimate)`` of the converged grid (``f`` rescaled,
-        :mod:`..scaling`)."""
+        :mod:`..scaling`); ``options`` as for kernels."""
         model = hierarchy.model
         fn = general.mean0 if _general(model) else mean0
-        return scaled_mean0(hierarchy.f, lambda f: tuple(fn(model, f)), self.name)
+        return scaled_mean0(hierarchy.f, lambda f: tuple(fn(model, f, **options)), self.name)
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
         """Series terms of the converged grid (``f`` rescaled, :mod:`..scaling`)."""

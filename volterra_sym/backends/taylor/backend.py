@@ -171,12 +171,14 @@ class _TaylorBackend:
         vals, err = self.kernels(model, f, prefix_graph([k]), {k: lags}, **options)[k]
         return (vals, err) if return_error else vals
 
-    def mean0(self, hierarchy) -> tuple[float, float]:
+    def mean0(self, hierarchy, **options) -> tuple[float, float]:
+        """``(<f>_0, error)`` over the density's points; ``options`` as for kernels."""
+        o = TaylorOptions.parse(options)
         reason = self.applies(hierarchy.model, hierarchy.f)
         if reason is not None:
             raise BackendError(f"method 'taylor' does not apply: {reason}")
         return scaled_mean0(hierarchy.f, lambda f: taylor_expansion(
-            hierarchy.model, f, TaylorOptions()).mean0_with_error(), self.name)
+            hierarchy.model, f, o).mean0_with_error(), self.name)
 
     def series_terms(self, hierarchy, u, times, **options) -> np.ndarray:
         """``T_N(t)`` from the short-lag coefficients through the response functional on the
