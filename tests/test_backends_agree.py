@@ -105,6 +105,9 @@ def test_mean0_takes_the_routes_options():
     low, high = H3.mean0("galerkin", degree=4), H3.mean0("galerkin", degree=7)
     assert float(low.error) > 1.5 * float(high.error)
     assert abs(float(low) - float(high)) <= float(low.error)
+    from volterra_sym.errors import UnusedOptionsWarning
+    with pytest.warns(UnusedOptionsWarning):         # the density measure is not sampled
+        H3.mean0("galerkin", degree=4, paths=20_000)
     with pytest.raises(AccuracyNotReachedError) as exc:      # tol at a fixed degree
         H3.mean0("galerkin", degree=5, tol=1e-4)
     assert "fixed degree 5" in str(exc.value)

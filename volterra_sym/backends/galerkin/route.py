@@ -816,8 +816,11 @@ class _GalerkinBackend:
         """``(<f>_0, error estimate)`` from the default degree up (docs/theory.md §9; ``f``
         rescaled, :mod:`..scaling`); ``options`` as for kernels (``time_budget``: a
         caller that wants the number only where it is cheap)."""
-        return scaled_mean0(hierarchy.f, lambda f: _mean0(hierarchy.model, f, options),
-                            self.name)
+        kinds: set = set()
+        out = scaled_mean0(hierarchy.f, lambda f: _mean0(hierarchy.model, f, options, kinds),
+                           self.name)
+        _warn_unsampled(options, kinds)
+        return out
 
     def series_terms(self, hierarchy, u, times, **options) -> SeriesTerms:
         out = scaled_series(hierarchy.f, lambda f: galerkin_series(
@@ -826,18 +829,21 @@ class _GalerkinBackend:
         return out
 
 
-def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None) -> tuple[float, float]:
+def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
+           kinds: set | None = None) -> tuple[float, float]:
     """``(<f>_0, error estimate)``, the degree chosen as for kernels: ``degree`` alone is
     that degree, ``tol`` the ``tol`` ladder (:func:`~.ladder.tol_ladder`), neither the
     default climb (:func:`~.ladder.default_climb`: while the error is above
     :data:`~.ladder.DEFAULT_TARGET` of ``|<f>_0|``, its truncation part leads and the next
     degree is estimated within :data:`~.ladder.LADDER_SECONDS`). At the default degree
     alone ``tanh3``'s ``<h1>_0`` came out 0.2185 ± 7.2e-3 while its series gave
-    ``T_0`` = 0.217645 ± 3.5e-5 at degree 12."""
+    ``T_0`` = 0.217645 ± 3.5e-5 at degree 12. ``kinds`` collects the measures used."""
     opts = parse_options(model, options or {})
+    kinds = set() if kinds is None else kinds
 
     def at(degree: int) -> tuple[float, float, float]:
         asm = _assemble(model, f, degree, opts)
+        kinds.add(asm.measure.kind)
         lows = _lower(model, f, asm, opts, [])
         if asm.pairing == "stationary":
             return _paired_mean(model, asm, _systems(
