@@ -97,6 +97,7 @@ def test_mean0_takes_the_routes_options():
         AccuracyNotReachedError,
         InvalidInputError,
         ResourceLimitError,
+        UnusedOptionsWarning,
     )
 
     # tanh3 has no closed-form p0: <h1>_0 depends on the degree (the option used to be
@@ -105,7 +106,6 @@ def test_mean0_takes_the_routes_options():
     low, high = H3.mean0("galerkin", degree=4), H3.mean0("galerkin", degree=7)
     assert float(low.error) > 1.5 * float(high.error)
     assert abs(float(low) - float(high)) <= float(low.error)
-    from volterra_sym.errors import UnusedOptionsWarning
     with pytest.warns(UnusedOptionsWarning):         # the density measure is not sampled
         H3.mean0("galerkin", degree=4, paths=20_000)
     with pytest.raises(AccuracyNotReachedError) as exc:      # tol at a fixed degree
