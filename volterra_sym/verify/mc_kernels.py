@@ -192,10 +192,8 @@ def check_mc_kernels(ctx: Context, plots: dict, progress=None) -> list[Check]:
             out.append(error_check(name, GROUP, exc, "Monte Carlo: "))
             continue
         elapsed = time.time() - t0
-        check, data = _compare(name, est, est_method, eng, eng_err, lags, kinds, method, s,
-                               seed=s.seed + N, seconds=elapsed)
-        if data is not None:
-            plots[f"kernel{N}"] = data
+        check, plots[f"kernel{N}"] = _compare(name, est, est_method, eng, eng_err, lags, kinds,
+                                              method, s, seed=s.seed + N, seconds=elapsed)
         out.append(check)
     if FEATURE_ACTIVATION_INPUT in ctx.model.features and ctx.order >= 2 and method:
         out.append(_check_contact(ctx, method, plots, progress))
@@ -227,19 +225,18 @@ def _check_contact(ctx: Context, method: str, plots: dict, progress=None) -> Che
                           seed=seed, chunk_size=min(s.chunk_size, KICK_CHUNK), contact=True)
     except Exception as exc:  # noqa: BLE001 - status by type
         return error_check(name, GROUP, exc, "Monte Carlo: ")
-    check, data = _compare(name, est, "kick", eng, eng_err, lags, ["point"] * len(lags),
-                           method, s, seed=seed, seconds=time.time() - t0,
-                           label=lambda ch: kick_name((tuple(ch),)))
-    if data is not None:
-        plots["contact2"] = data
+    check, plots["contact2"] = _compare(name, est, "kick", eng, eng_err, lags,
+                                        ["point"] * len(lags), method, s, seed=seed,
+                                        seconds=time.time() - t0,
+                                        label=lambda ch: kick_name((tuple(ch),)))
     return check
 
 
 def _compare(name: str, est, est_method: str, eng: np.ndarray, eng_err: np.ndarray,
              lags: np.ndarray, kinds: list, method: str, s, *, seed: int, seconds: float,
-             label=kname) -> tuple[Check, dict | None]:
+             label=kname) -> tuple[Check, dict]:
     """``|engine − MC| ≤ 4·se + |bias| + 4·se_bias + err_engine`` entry by entry: the check
-    and its plot data (``None`` when the engine gives no value at the lags). An entry the
+    and its plot data (a SKIP where the engine gives no value at the lags). An entry the
     engine gives and Monte Carlo (or its error bar) does not is a FAIL; ``label(channels)``
     names an entry's kernel."""
     bias = np.zeros_like(est.value) if est.bias is None else est.bias
@@ -257,7 +254,7 @@ def _compare(name: str, est, est_method: str, eng: np.ndarray, eng_err: np.ndarr
             "seed": seed, "seconds": seconds}
     if not good.any():
         return Check(name, GROUP, SKIP, cause=NOT_APPLICABLE,
-                     reason=f"the engine ({method}) gives no value at the MC lags"), None
+                     reason=f"the engine ({method}) gives no value at the MC lags"), data
     full = f"{name} ({est_method} vs {method})"
     if broken.any():
         j = np.unravel_index(int(np.flatnonzero(broken)[0]), broken.shape)
