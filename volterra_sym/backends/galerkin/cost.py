@@ -15,7 +15,6 @@ from ...budget import MAX_TIME_BUDGET, SAMPLE_COUNTS, check_count
 from ...model import SRNN
 from . import measure as measures
 from .basis import basis_size
-from .measure import kind_for
 from .options import MAX_SECONDS, GalerkinOptions
 from .truncation import lower_allowed
 
@@ -49,7 +48,7 @@ def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
     for 40,000 samples of 8 units, 56 s of 16; cached per model, so the degree ladders,
     which have the samples already, leave it out)."""
     M = basis_size(model.n, degree)
-    kind, P = kind_for(model, degree, opts.paths)
+    kind, P = measures.kind_for(model, degree, opts.paths)
     systems = 4 + (opts.batches if kind == "samples" else 0)
     burn_in = measures.sampling_seconds(model, P) if sampling and kind == "samples" else 0.0
     return COST_MARGIN * (P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
@@ -62,7 +61,7 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
     :data:`~.options.MAX_SECONDS`). Measured: n = 20 at degree 3 (M = 1771) did not finish in 300 s
     before this check."""
     M = basis_size(model.n, degree)
-    kind, P = kind_for(model, degree, opts.paths)
+    kind, P = measures.kind_for(model, degree, opts.paths)
     seconds = estimated_seconds(model, degree, opts)
     if seconds <= opts.seconds:
         return

@@ -813,9 +813,8 @@ class _GalerkinBackend:
         return out
 
     def mean0(self, hierarchy, **options) -> tuple[float, float]:
-        """``(<f>_0, error estimate)`` from the default degree up (docs/theory.md §9; ``f``
-        rescaled, :mod:`..scaling`); ``options`` as for kernels (``time_budget``: a
-        caller that wants the number only where it is cheap)."""
+        """``(<f>_0, error estimate)`` (docs/theory.md §9; ``f`` rescaled,
+        :mod:`..scaling`); ``options`` as for kernels (:func:`_mean0`)."""
         kinds: set = set()
         out = scaled_mean0(hierarchy.f, lambda f: _mean0(hierarchy.model, f, options, kinds),
                            self.name)
@@ -841,29 +840,33 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
     opts = parse_options(model, options or {})
     kinds = set() if kinds is None else kinds
 
-    def at(degree: int) -> tuple[float, float, float]:
+    def at(degree: int) -> tuple[float, float, float, str]:
+        """``(value, truncation part, the other parts, the measure's kind)``."""
         asm = _assemble(model, f, degree, opts)
-        kinds.add(asm.measure.kind)
+        kind = asm.measure.kind
+        kinds.add(kind)
         lows = _lower(model, f, asm, opts, [])
         if asm.pairing == "stationary":
-            return _paired_mean(model, asm, _systems(
-                model, asm, lows, f"galerkin <f>_0 at degree {degree}"))
-        return _mean(asm, lows)                          # as T_0 of the series
+            return *_paired_mean(model, asm, _systems(
+                model, asm, lows, f"galerkin <f>_0 at degree {degree}")), kind
+        return *_mean(asm, lows), kind                   # as T_0 of the series
 
     if opts.tol is not None:
         def to_tol(degree: int):
-            val, trunc, other = at(degree)
-            parts = {"<f>_0": {"truncation": trunc, "statistical": other, "rounding": 0.0}}
+            val, trunc, other, kind = at(degree)
+            # the other parts are sampling error only on a sampled measure (samples_hint)
+            stat = other if kind == "samples" else 0.0
+            parts = {"<f>_0": {"truncation": trunc, "statistical": stat,
+                               "rounding": other - stat}}
             return ((val, trunc + other), (trunc + other) / max(abs(val), 1e-300),
-                    f"{measures.kind_for(model, degree, opts.paths)[0]} measure",
-                    samples_hint(parts, abs(val), opts))
+                    f"{kind} measure", samples_hint(parts, abs(val), opts))
         return tol_ladder(model, opts, _degrees(model, f, opts), to_tol, "galerkin <f>_0")
     if opts.degree is not None:
-        val, trunc, other = at(opts.degree)
+        val, trunc, other, _ = at(opts.degree)
         return val, trunc + other
 
     def compute(degree: int):
-        val, trunc, other = at(degree)
+        val, trunc, other, _ = at(degree)
         err = trunc + other
         return (val, err), err / max(abs(val), 1e-300), trunc > other
     return default_climb(model, opts, max(_conditioned_degree(model, f, opts, None),
