@@ -35,6 +35,29 @@ def _engine_curve(ctx, channels, pts):
         return np.full(len(pts), np.nan)
 
 
+def _one_lag_panel(ax, ctx, d: dict, entries: list, title: str, colors: list, *,
+                   mc_label: bool = False) -> None:
+    """Kernels of one lag against it: per entry ``(kernel spec, index of the MC arrays,
+    name)`` the primary route's curve and the Monte Carlo points ±2 s.e. (open squares:
+    the engine averaged over a Girsanov kick window, where the estimates are windowed)."""
+    lags = np.asarray(d["lags"], float)
+    grid = np.linspace(0.0, lags.max() + 0.1, 120)[:, None]
+    windowed = any(kd != "point" for kd in d.get("kinds", ()))
+    for i, (spec, idx, name) in enumerate(entries):
+        c = colors[i % len(colors)]
+        sel = (slice(None),) + idx
+        ax.plot(grid[:, 0], _engine_curve(ctx, spec, grid), color=c, lw=1.3,
+                label=f"{name} ({ctx.primary})")
+        ax.errorbar(lags, d["mc"][sel], yerr=2 * d["stderr"][sel], fmt="o", color=c, ms=4,
+                    capsize=2, label=f"MC {d['estimator']} ±2 s.e." if mc_label else None)
+        if windowed:
+            ax.plot(lags, d["engine"][sel], "s", mfc="none", color=c, ms=6)
+    ax.set_xlabel("lag σ")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, framealpha=1.0)
+    ax.grid(**GRID)
+
+
 def plot_kernels(ctx, plots: dict, path) -> Path:
     """Engine kernels (primary method) against the lag, with the MC estimates (±2 s.e.;
     open squares: the engine averaged over the MC kick window); with the input inside the
@@ -54,23 +77,10 @@ def plot_kernels(ctx, plots: dict, path) -> Path:
     col = 0
     if 1 in have:
         d = plots["kernel1"]
-        ax = axes[col]
+        _one_lag_panel(axes[col], ctx, d, [((k,), (k,), f"K{k + 1}") for k in range(m)],
+                       f"order 1, {d['n_paths']} paths × {d['n_origins']} origins, "
+                       f"dt={d['dt']:g}", colors, mc_label=True)
         col += 1
-        lags = np.asarray(d["lags"], float)
-        grid = np.linspace(0.0, lags.max() + 0.1, 120)[:, None]
-        for k in range(m):
-            c = colors[k % len(colors)]
-            ax.plot(grid[:, 0], _engine_curve(ctx, (k,), grid), color=c, lw=1.3,
-                    label=f"K{k + 1} ({ctx.primary})")
-            ax.errorbar(lags, d["mc"][:, k], yerr=2 * d["stderr"][:, k], fmt="o", color=c,
-                        ms=4, capsize=2, label=f"MC {d['estimator']} ±2 s.e.")
-            if any(kd != "point" for kd in d["kinds"]):
-                ax.plot(lags, d["engine"][:, k], "s", mfc="none", color=c, ms=6)
-        ax.set_xlabel("lag σ")
-        ax.set_title(f"order 1, {d['n_paths']} paths × {d['n_origins']} origins, "
-                     f"dt={d['dt']:g}", fontsize=9)
-        ax.legend(fontsize=7, framealpha=1.0)
-        ax.grid(**GRID)
     if 2 in have:
         d = plots["kernel2"]
         lags = np.asarray(d["lags"], float)
@@ -108,22 +118,11 @@ def plot_kernels(ctx, plots: dict, path) -> Path:
             ax.legend(fontsize=7, framealpha=1.0)
             ax.grid(**GRID)
     if contact is not None:
-        d = contact
-        ax = axes[col]
-        lags = np.asarray(d["lags"], float)
-        grid = np.linspace(0.0, lags.max() + 0.1, 120)[:, None]
-        pairs = [(k1, k2) for k1 in range(m) for k2 in range(k1, m)]
-        for i, (k1, k2) in enumerate(pairs):
-            c = colors[i % len(colors)]
-            ax.plot(grid[:, 0], _engine_curve(ctx, ((k1, k2),), grid), color=c, lw=1.3,
-                    label=f"K^(2)_{k1 + 1}{k2 + 1} ({ctx.primary})")
-            ax.errorbar(lags, d["mc"][:, k1, k2], yerr=2 * d["stderr"][:, k1, k2], fmt="o",
-                        color=c, ms=4, capsize=2)
-        ax.set_xlabel("lag σ")
-        ax.set_title(f"contact kernels (one kick, two channels); MC {d['estimator']} "
-                     "±2 s.e.", fontsize=9)
-        ax.legend(fontsize=7, framealpha=1.0)
-        ax.grid(**GRID)
+        _one_lag_panel(axes[col], ctx, contact,
+                       [(((k1, k2),), (k1, k2), f"K^(2)_{k1 + 1}{k2 + 1}")
+                        for k1 in range(m) for k2 in range(k1, m)],
+                       f"contact kernels (one kick, two channels); MC "
+                       f"{contact['estimator']} ±2 s.e.", colors)
     fig.suptitle(f"{ctx.model.name}: f = {ctx.f}", fontsize=10)
     return _save(fig, plt, path)
 
