@@ -10,6 +10,7 @@ it imports only :mod:`volterra_sym.errors` and NumPy).
   :class:`~volterra_sym.errors.InvalidInputError` whose ``param`` is ``name``.
   ``finite=False`` is the O(1) mode for ndarrays (dtype and shape only) for hot loops.
 * :func:`real_number` — one finite real number (Python or NumPy int/float, not bool).
+* :func:`relative_tol` — a relative tolerance, ``0 < tol < 1``.
 * :func:`check_flag` — ``True`` or ``False`` (Python or NumPy bool), nothing taken by its
   truth value.
 * :func:`check_int` — a Python or NumPy integer (not bool, not an integral float) within
@@ -23,7 +24,8 @@ import numpy as np
 
 from .errors import InvalidInputError
 
-__all__ = ["check_flag", "check_int", "check_unmasked", "real_array", "real_number", "state_points"]
+__all__ = ["check_flag", "check_int", "check_unmasked", "real_array", "real_number",
+           "relative_tol", "state_points"]
 
 _REAL_KINDS = "iuf"
 
@@ -141,6 +143,16 @@ def positive_number(value, name: str, *, what: str = "a positive finite number",
     :class:`InvalidInputError` with ``param=name`` saying it must be ``what``."""
     if not (_finite_scalar(value) and (value > 0 or (allow_zero and value == 0))):
         raise InvalidInputError(f"{name} must be {what}, got {value!r}"[:300], param=name)
+    return float(value)
+
+
+def relative_tol(value, name: str = "tol") -> float:
+    """``value`` as a float with ``0 < value < 1`` (a relative tolerance): a finite Python
+    or NumPy number (``bool``, arrays and text are refused), else :class:`InvalidInputError`
+    with ``param=name``."""
+    if not (_finite_scalar(value) and 0 < value < 1):
+        raise InvalidInputError(f"{name} must be a number with 0 < {name} < 1, got "
+                                f"{value!r}"[:300], param=name)
     return float(value)
 
 

@@ -4,12 +4,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import numpy as np
-
-from ...arrays import check_int
+from ...arrays import check_int, relative_tol
 from ...budget import DEFAULT_TIME_BUDGET, SAMPLE_COUNTS, memory_budget, time_budget
 from ...errors import InvalidInputError
 from ...model import SRNN
@@ -57,11 +54,7 @@ def parse_options(model: SRNN, options: dict) -> GalerkinOptions:
         raise InvalidInputError(f"method 'galerkin' got unknown options {sorted(unknown)}; "
                                 f"allowed: {list(_OPTIONS)}", param="options")
     tol = options.get("tol")
-    if tol is not None and (isinstance(tol, bool)
-                            or not isinstance(tol, (int, float, np.integer, np.floating))
-                            or not (math.isfinite(tol) and 0 < tol < 1)):
-        raise InvalidInputError(f"tol must be a number with 0 < tol < 1, got {tol!r}",
-                                param="tol")
+    tol = None if tol is None else relative_tol(tol)
     degree = _int(options, "degree", 1, MAX_DEGREE, None)
     paths = _int(options, "paths", *SAMPLE_COUNTS)
     seed = _int(options, "seed", 0, 2**63 - 1, 0)
@@ -69,5 +62,4 @@ def parse_options(model: SRNN, options: dict) -> GalerkinOptions:
     given = options.get("memory_budget")
     budget = None if given is None else memory_budget(given)
     seconds = time_budget(options.get("time_budget", MAX_SECONDS))
-    return GalerkinOptions(degree, None if tol is None else float(tol), paths, seed, batches,
-                           budget, seconds)
+    return GalerkinOptions(degree, tol, paths, seed, batches, budget, seconds)

@@ -35,6 +35,7 @@ import numpy as np
 import scipy.linalg
 import sympy as sp
 
+from ...arrays import relative_tol
 from ...budget import Deadline
 from ...density import bracket_1d
 from ...density.bracket import log_density_1d
@@ -177,12 +178,7 @@ def parse_options(options: dict, allowed: tuple[str, ...], what: str,
                                 param="options")
     value = options.get("tol")
     if value is not None:
-        if isinstance(value, bool) \
-                or not isinstance(value, (int, float, np.integer, np.floating)) \
-                or not (math.isfinite(value) and 0 < value < 1):
-            raise InvalidInputError(f"tol must be a number with 0 < tol < 1, got {value!r}",
-                                    param="tol")
-        tol = float(value)
+        tol = relative_tol(value)
     return tol, budget_option(options)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...arrays import check_int
+from ...arrays import check_int, relative_tol
 from ...errors import (
     InvalidInputError,
 )
@@ -56,11 +56,7 @@ def _options(model: SRNN, options: dict) -> Options:
         raise InvalidInputError(f"method 'spectral' got unknown options {sorted(unknown)}; "
                                 f"allowed: {list(_OPTIONS)}", param="options")
     tol = options.get("tol")
-    tol = DEFAULT_TOL[model.n] if tol is None else tol
-    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating)) \
-            or not (math.isfinite(tol) and 0 < tol < 1):
-        raise InvalidInputError(f"tol must be a number with 0 < tol < 1, got {tol!r}",
-                                param="tol")
+    tol = DEFAULT_TOL[model.n] if tol is None else relative_tol(tol)
     res = options.get("resolution")
     if res is not None:
         res = check_int(res, "resolution", lo=5, what="grid points per axis") | 1  # odd
