@@ -168,6 +168,24 @@ def test_kernel_table_shows_se_and_bias(capsys):
     assert "estimator fdt" in out and "500 paths" in out
 
 
+
+@pytest.mark.parametrize("model, extra, label", [
+    ("tanh2d", ["--order", "2", "--channels", "1", "0", "--lags", "0.5,1"],
+     "K[2, 1](sigma_1, sigma_2)"),
+    ("tanh1d_inside", ["--order", "2", "--channels", "0+0", "--lags", "0.5"],
+     "K^(2)[11](sigma_1)"),
+])
+def test_engine_and_monte_carlo_headers_name_the_kernel_alike(capsys, model, extra, label):
+    """One label for the kernel in every route's header (channels 1-based as in printed
+    formulas); the Monte Carlo header said ``K_21`` where the engine's said
+    ``K[2, 1](sigma_1, sigma_2)``."""
+    heads = []
+    for method in (["--method", "auto"], ["--method", "montecarlo", "--paths", "400"]):
+        code, out, err = run(capsys, "kernel", model, *extra, *method)
+        assert code == 0, err
+        heads.append(out.splitlines()[0])
+    assert all(h.startswith(f"# {label} of f = h1 for {model} (method: ") for h in heads), heads
+
 # ---------------------------------------------------------------------- simulate
 def test_simulate_matches_exact_series(capsys, tmp_path):
     """linear2d, f quadratic: E f(h^ε_t) - <f>_0 = ε T_1(t) + ε² T_2(t) exactly."""

@@ -544,7 +544,8 @@ def cmd_kernel(args) -> int:
         note = f"; {', '.join(ignored)} not used by {used}" if ignored else ""
         if "degree" in facts:
             note = _galerkin_note(facts) + note
-        print(f"# {_kernel_label(K)} of f = {hier.f} for {model.name} (method: {used}{note})")
+        print(f"# {_kernel_label(channels)} of f = {hier.f} for {model.name} "
+              f"(method: {used}{note})")
         parts = [(k, facts[k]) for k in ("truncation", "statistical", "rounding")
                  if isinstance(facts.get(k), (int, float))]
         if parts:
@@ -589,14 +590,18 @@ def _unused_options():
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
-def _kernel_label(K) -> str:
-    """``K[1, 1](sigma_1, sigma_2)``; a kernel of kicks (the input inside the activation,
-    docs/theory.md §10) ``K^(2,1)[12, 1](sigma_1, sigma_2)``."""
-    if isinstance(K, sp.Basic):
-        return sp.sstr(K)
-    sup = ",".join(str(len(c)) for c in K.kicks)
-    sub = ", ".join("".join(str(k + 1) for k in c) for c in K.kicks)
-    return f"K^({sup})[{sub}]({', '.join(str(s) for s in K.lags)})"
+def _kernel_label(kicks) -> str:
+    """``K[1, 1](sigma_1, sigma_2)`` for the kicks ``((0,), (0,))``; a kernel whose kicks
+    carry several channels (the input inside the activation, docs/theory.md §10)
+    ``K^(2,1)[12, 1](sigma_1, sigma_2)``. One label for every route's header (the engine's
+    and the Monte Carlo's); channels 1-based, as in printed formulas."""
+    kicks = [tuple(c) if isinstance(c, (tuple, list)) else (c,) for c in kicks]
+    lags = ", ".join(f"sigma_{j + 1}" for j in range(len(kicks)))
+    glue = "" if max(max(c) for c in kicks) < 9 else "+"
+    sub = ", ".join(glue.join(str(k + 1) for k in c) for c in kicks)
+    if all(len(c) == 1 for c in kicks):
+        return f"K[{sub}]({lags})"
+    return f"K^({','.join(str(len(c)) for c in kicks)})[{sub}]({lags})"
 
 
 def _advice(parts: dict) -> str:

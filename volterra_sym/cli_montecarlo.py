@@ -45,6 +45,7 @@ from .cli import (
     _check_channels,
     _check_order,
     _finite,
+    _kernel_label,
     _load,
     _output_path,
     _parse_lags,
@@ -473,8 +474,7 @@ def cmd_kernel_montecarlo(args) -> int:
     bias = None if est.bias is None else est.bias[sel]
     bse = None if est.bias_stderr is None else est.bias_stderr[sel]
     vr = None if est.variance_reduction is None else est.variance_reduction[sel]
-    kname = ("K^(2)_" if contact else "K_") + "".join(
-        str(c + 1) for c in (channels[0] if contact else channels))
+    kname = _kernel_label(channels)
     what = ("point values" if estimator == "kick" or (estimator == "fdt" and order == 1) else
             "window averages over [σ, σ+δ]" if order == 1 else
             "averages over both lags' windows [σ, σ+δ]" if estimator == "girsanov" else
