@@ -144,7 +144,7 @@ def test_a_syntax_refusal_keeps_its_reason_in_the_line(capsys):
     code, _, err = run(capsys, *S[:2], "--input", expr)
     line = one_line(err)
     assert code == 2
-    assert line.startswith("error: input channel 0: invalid syntax (too many nested "
+    assert line.startswith("error: --input channel 0: invalid syntax (too many nested "
                            "parentheses) in 'sin(sin("), line
 
 

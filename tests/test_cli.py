@@ -251,6 +251,10 @@ BAD_INPUTS = [
     ("hostile input", ["series", "linear2d", "--input", f"__import__('os').system('touch "
                        f"{CANARY}')"], 2, "input channel 0"),
     ("input count", S + ["--input", "cos(t)"], 2, "m=1 input channel"),
+    ("two inputs in one flag", ["series", "tanh2d", "--input", "sin(t), cos(2*t)"], 2,
+     "repeating the flag (--input 'sin(t)' --input 'cos(2*t)'), got 1"),
+    ("a tuple as the input", ["series", "linear2d", "--input", "sin(t), cos(t)"], 2,
+     "--input channel 0: a comma outside a function's arguments is not allowed"),
     ("input 1/t", ["series", "linear2d", "--input", "1/t"], 2, "t = 0"),
     ("input not real", ["series", "linear2d", "--input", "sqrt(t - 1)"], 2,
      "fractional power t - 1 is ≤ 0 at t = 0"),

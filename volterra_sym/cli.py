@@ -326,11 +326,13 @@ def parse_input(exprs: list[str], m: int, t_max: float | None = None):
     spaced times of ``[0, t_max]`` (``exp(t)`` overflows beyond t ≈ 709.8).
     """
     if len(exprs) != m:
+        example = " ".join(f"--input {e!r}" for e in ("sin(t)", "cos(2*t)", "1", "t")[:m]) \
+            + (" ..." if m > 4 else "")
         raise InvalidInputError(f"--input: the model has m={m} input channel(s); give one "
-                                f"--input expression per channel, got {len(exprs)}",
-                                param="--input")
+                                f"--input expression per channel, repeating the flag "
+                                f"({example}), got {len(exprs)}", param="--input")
     t = sp.Symbol("t", real=True)
-    parsed = [parse_expression(e, {"t": t}, what=f"input channel {k}")
+    parsed = [parse_expression(e, {"t": t}, what=f"--input channel {k}")
               for k, e in enumerate(exprs)]
     if t_max is not None:
         for k, e in enumerate(parsed):

@@ -524,6 +524,9 @@ class _Builder:
                 with sp.evaluate(False):
                     return func(*args)
             return func(*args)
+        if isinstance(node, ast.Tuple):
+            self.fail("a comma outside a function's arguments is not allowed (one "
+                      "expression per value)")
         self.fail(f"construct {type(node).__name__} is not allowed")
         raise AssertionError  # unreachable
 
