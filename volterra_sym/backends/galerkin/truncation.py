@@ -11,14 +11,14 @@ tail of the latest changes (:func:`slow_convergence_factor`)::
 
 The lower degrees are ``d - 1`` and ``d - 2`` (``d - 2`` as well because parity can leave
 ``d - 1`` unchanged); for models with the features of docs/theory.md §10–§11 (from
-``d ≥ 6``) and on the ``galerkin_density`` measure ``d - 1 … d - max(3, ⌈d/3⌉)``
-(plateaus over several degrees), with the change doubled (:data:`FEATURE_SAFETY`) or
-tripled (:data:`DENSITY_SAFETY`: non-monotone convergence measured at n = 3 and 5); on the
-1-D quadrature and 2-D grid measures doubled (:data:`GRID_SAFETY`: non-monotone
-convergence measured on tanh2d); from ``d ≥ 6`` on those, where larger, the geometric tail
-(two wells make the basis converge slowly). A quantity with ``N ≥ 2`` kicks is not
-compared with degree 1, where it is identically zero (:func:`informative_from`); with no
-lower degree left the estimate is the value itself.
+``d ≥ 6``) and on the ``galerkin_density`` measure ``d - 1 … d - max(3, ⌈d/3⌉)``, not
+below degree 2 from ``d ≥ 4`` (plateaus over several degrees), with the change doubled
+(:data:`FEATURE_SAFETY`) or tripled (:data:`DENSITY_SAFETY`: non-monotone convergence
+measured at n = 3 and 5); on the 1-D quadrature and 2-D grid measures doubled
+(:data:`GRID_SAFETY`: non-monotone convergence measured on tanh2d); from ``d ≥ 6`` on
+those, where larger, the geometric tail (two wells make the basis converge slowly). A
+quantity with ``N ≥ 2`` kicks is not compared with degree 1, where it is identically zero
+(:func:`informative_from`); with no lower degree left the estimate is the value itself.
 
 A quantity with ``N`` kicks has an estimate only from the degree that gives it two
 informative lower degrees (:func:`estimable_degree`) and is resolved only from the degree
@@ -86,9 +86,18 @@ def lower_degrees(model: SRNN, degree: int, measure_kind: str = "") -> tuple[int
     2.4× its estimate from ``d - 1, d - 2`` (doubled); over the window (tripled,
     :data:`DENSITY_SAFETY`) every K₁–K₃ and ``T_0 … T_6`` at degrees 4–15 was within 0.94
     of its estimate (n = 3 at two gains, n = 4, 5) but ``T_2`` and K₂ at degrees 6 and 5,
-    1.03 and 1.01 (benchmarks/check_galerkin_independent_units.py)."""
+    1.03 and 1.01 (benchmarks/check_galerkin_independent_units.py). The window stops at
+    degree 2 from ``d ≥ 4`` (only ``d = 4`` reaches below it): the degree-1 density, the
+    Gaussian reference times a linear function, resolves none of the nonlinearity, and its
+    change measures the whole of it rather than the truncation at ``d`` — on four independent
+    tanh units at half gain (against the 1-D spectral route) it put ``<f>_0`` at degree 4
+    at 506× and K₁ at 149× their actual errors, 22× and 51× without it; at n = 3, 5 and
+    gains 0.6, 0.7 ``<f>_0`` went from 62–142× to 3–10×, every estimate still above its
+    error (tests/test_galerkin.py). Quantities with two or more kicks never compared with
+    degree 1 (:func:`informative_from`)."""
     if (model.features and degree >= 6) or measure_kind == "galerkin_density":
-        return tuple(degree - j for j in range(1, max(3, -(-degree // 3)) + 1))
+        window = (degree - j for j in range(1, max(3, -(-degree // 3)) + 1))
+        return tuple(d for d in window if degree < 4 or d >= 2)
     return (degree - 1, degree - 2)
 
 
