@@ -639,6 +639,26 @@ class SRNN:
                                        for zi in self.preactivation])
         return derived(self, ("model", "input_operators", int(j)), build)
 
+    def input_operators_numpy(self, j: int):
+        """Vectorised :meth:`input_operators`: ``h (..., n) -> a^{(j)}(W h + b)/j! (..., n)``
+        (additive input or a linear activation: ``1`` for ``j = 1``, ``0`` beyond). The
+        derivative is the activation's stable one
+        (:meth:`~.activations.Activation.numpy_derivative`): the Galerkin matrices of the
+        kicks and the kick Monte Carlo estimator's fields (docs/theory.md §10) evaluate
+        ``L^{(j)}``'s coefficients with this one function."""
+        j = int(j)
+        if self.input == "additive" or self.is_linear:
+            const = 1.0 if j == 1 else 0.0
+            return lambda x: np.full(np.shape(x), const)
+        p = self.numpy_params(state_noise=True)
+        W, b = p["W"], p["b"]
+        da, scale = self.activation.numpy_derivative(j), 1.0 / math.factorial(j)
+
+        def gain(x: np.ndarray) -> np.ndarray:
+            x = real_array(x, "x", finite=False)     # dtype/shape only: hot loops
+            return scale * da(x @ W.T + b)
+        return gain
+
     def noise_numpy(self):
         """Vectorised ``σ(h)``: array ``(..., n)`` -> ``(..., n, r)``."""
         def build():

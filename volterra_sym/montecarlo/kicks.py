@@ -161,18 +161,15 @@ class KickField:
         j = len(kicks[0])
         self.V = np.stack([np.prod(U[:, list(k)], axis=1) for k in kicks])    # (F, n)
         inside = FEATURE_ACTIVATION_INPUT in model.features
-        self.W = np.asarray(p["W"], dtype=float) if inside else None
-        self.b = np.asarray(p["b"], dtype=float) if inside else None
-        self.da = model.activation.numpy_derivative(j) if inside else None
-        self.scale = 1.0 / math.factorial(j)
+        self.gain = model.input_operators_numpy(j) if inside else None
 
     def __call__(self, h: np.ndarray, k: np.ndarray) -> np.ndarray:
         """``u_{κ[k[r]]}`` at states ``h (..., R or 1, P, n)`` for field indices ``k (R,)``,
         broadcastable against ``(..., R, P, n)`` (constant fields: ``(R, 1, n)``)."""
         u = self.V[k][:, None, :]                                 # (R, 1, n)
-        if self.da is None:
+        if self.gain is None:
             return u
-        return (self.scale * self.da(h @ self.W.T + self.b)) * u
+        return self.gain(h) * u
 
 
 class _KickJob:

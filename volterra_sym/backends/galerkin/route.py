@@ -66,7 +66,6 @@ from ...model.cache import derived
 from ...model.domain import observable_singularity
 from ...model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
 from ...model.srnn import SYMBOLIC_PARAMETERS
-from ...operators import perturbation_j_coefficients
 from ...results import SeriesTerms
 from ..modal import (
     InputSampler,
@@ -248,16 +247,16 @@ def kick_keys(model: SRNN, order: int) -> list:
 
 def _kick_coefficients(model: SRNN, key, x: np.ndarray) -> np.ndarray:
     """Coefficients ``c`` of the kick ``key`` (``Σ_i c_i ∂_i``): ``C_k`` ``(n,)`` for a channel;
-    ``a^{(j)}(z)C_{k_1}⋯C_{k_j}/j!`` at the points ``(P, n)`` for a tuple (constant ``(n,)``
-    where it does not depend on ``h``, e.g. a linear activation)."""
+    ``a^{(j)}(z)C_{k_1}⋯C_{k_j}/j!`` at the points ``(P, n)`` for a tuple
+    (:meth:`~volterra_sym.model.SRNN.input_operators_numpy`; constant ``(n,)`` where it does
+    not depend on ``h``: additive input, a linear activation)."""
+    C = model.numpy_params(state_noise=True)["C"]
     if not isinstance(key, tuple):
-        return model.numpy_params(state_noise=True)["C"][:, key]
-    coef = perturbation_j_coefficients(model, key)
-    hs = set(model.h)
-    if not any(sp.sympify(c).free_symbols & hs for c in coef):
-        return np.array([float(c) for c in coef])
-    fn = numerics(model).observable
-    return np.stack([fn(sp.sympify(c))(x) for c in coef], axis=-1)
+        return C[:, key]
+    direction = np.prod(C[:, list(key)], axis=1)
+    if model.input == "additive" or model.is_linear:
+        return direction * (1.0 if len(key) == 1 else 0.0)
+    return model.input_operators_numpy(len(key))(x) * direction
 
 
 #: the jackknife replicates skip the orthonormalising ``Q`` (system.build_system with
