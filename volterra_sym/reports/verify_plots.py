@@ -10,6 +10,9 @@ from .plots import GRID, _pyplot, blend
 
 __all__ = ["plot_kernels", "plot_residuals"]
 
+#: line styles of the order-2 curves, cycled with the colours (coinciding curves stay visible)
+DASHES = ("-", "--", "-.", ":")
+
 
 def _save(fig, plt, path) -> Path:
     path = Path(path)
@@ -49,9 +52,11 @@ def _one_lag_panel(ax, ctx, d: dict, entries: list, title: str, colors: list, *,
         ax.plot(grid[:, 0], _engine_curve(ctx, spec, grid), color=c, lw=1.3,
                 label=f"{name} ({ctx.primary})")
         ax.errorbar(lags, d["mc"][sel], yerr=2 * d["stderr"][sel], fmt="o", color=c, ms=4,
-                    capsize=2, label=f"MC {d['estimator']} ±2 s.e." if mc_label else None)
+                    capsize=2,
+                    label=f"MC {d['estimator']} ±2 s.e." if mc_label and i == 0 else None)
         if windowed:
-            ax.plot(lags, d["engine"][sel], "s", mfc="none", color=c, ms=6)
+            ax.plot(lags, d["engine"][sel], "s", mfc="none", color=c, ms=6,
+                    label=f"{ctx.primary} over the MC window" if i == 0 else None)
     ax.set_xlabel("lag σ")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, framealpha=1.0)
@@ -104,7 +109,9 @@ def plot_kernels(ctx, plots: dict, path) -> Path:
             grid = np.linspace(lo, x[sel].max() + 0.1, 80)
             for i, ch in enumerate(np.ndindex(*(m, m))):
                 c = colors[i % len(colors)]
+                # dashes cycle too: K12 and K21 coincide on the diagonal
                 ax.plot(grid, _engine_curve(ctx, ch, mk(grid)), color=c, lw=1.3,
+                        ls=DASHES[i % len(DASHES)],
                         label=f"K{ch[0] + 1}{ch[1] + 1} ({ctx.primary})")
                 ax.errorbar(x[sel], d["mc"][sel][:, ch[0], ch[1]],
                             yerr=2 * d["stderr"][sel][:, ch[0], ch[1]], fmt="o", color=c,
@@ -112,7 +119,8 @@ def plot_kernels(ctx, plots: dict, path) -> Path:
                 win = np.array([kd != "point" for kd in d["kinds"]])[sel]
                 if win.any():
                     ax.plot(x[sel][win], d["engine"][sel][win][:, ch[0], ch[1]], "s",
-                            mfc="none", color=c, ms=6)
+                            mfc="none", color=c, ms=6,
+                            label=f"{ctx.primary} over the MC window" if i == 0 else None)
             ax.set_xlabel("lag σ")
             ax.set_title(f"order 2, {title}; MC {d['estimator']} ±2 s.e.", fontsize=9)
             ax.legend(fontsize=7, framealpha=1.0)
