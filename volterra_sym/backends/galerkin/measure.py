@@ -215,7 +215,7 @@ def galerkin_density(model: SRNN, degree: int, refinements: int = 2) -> Measure:
     clipped at zero where the polynomial factor dips below it (``details`` records the
     clipped mass and the null-vector residual ``s_min/s_max`` of the Galerkin generator)."""
     from .basis import MonomialBasis  # same package; the measure needs the basis
-    from .system import Whitening, assemble
+    from .system import Whitening, assemble, chunk_rows
 
     n = model.n
     q, P = galerkin_density_points(n, degree)
@@ -244,7 +244,10 @@ def galerkin_density(model: SRNN, degree: int, refinements: int = 2) -> Measure:
         # c with Σ_i c_i A_ij = 0 for every j: the right singular vector of Aᵀ for s_min
         _, sv, vt = np.linalg.svd(sums.A.T)
         c = vt[-1]
-        dens = basis.evaluate(white.to_y(X)) @ c
+        # in the assembly's chunks: the basis at all points at once was a (P, M) array
+        # (325 MB at n = 5, degree 5) mapped afresh at every refinement
+        y, rows = white.to_y(X), chunk_rows(basis.size)
+        dens = np.concatenate([basis.evaluate(y[i:i + rows]) @ c for i in range(0, P, rows)])
         mass = float(W @ dens)
         if not (np.isfinite(mass) and abs(mass) > 0):
             raise AccuracyNotReachedError("galerkin density: the stationary solution has "
