@@ -72,6 +72,14 @@ def test_diffusion_not_positive_is_refused_naming_the_point():
         SRNN(Gamma=1, W=1.5, C=1, sigma="0.4 - 0.5*h1", activation="tanh")
     with pytest.raises(InvalidInputError, match="input must be one of"):
         SRNN(Gamma=1, W=1.5, C=1, sigma=0.5, activation="tanh", input="inside")
+    # a flat list is one column: D has rank 1 everywhere, and the refusal says so (it named
+    # an eigenvalue of -1.6e-16 at one test point)
+    with pytest.raises(InvalidInputError, match=r"r = 1 column\(s\) .* for n = 2 units: D\(h\) "
+                       r"= σ\(h\)σ\(h\)ᵀ has rank ≤ 1 .* diagonal \[\[s1, 0\], \[0, s2\]\]"
+                       ) as exc:
+        SRNN(Gamma=[[1, 0], [0, 1]], W=[[0, 0], [0, 0]], C=[[1], [0]], activation="tanh",
+             sigma=["0.4 + 0.1*tanh(h1)", "0.4"])
+    assert exc.value.param == "sigma"
 
 
 def test_routes_without_the_feature_refuse():

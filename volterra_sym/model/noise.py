@@ -126,6 +126,16 @@ def check_diffusion_positive(sigma_fn, points: np.ndarray, where: str) -> None:
     failing point."""
     x = np.asarray(points, dtype=float)
     S = sigma_fn(x)
+    n, r = S.shape[-2], S.shape[-1]
+    if r < n:
+        diag = "[" + ", ".join("[" + ", ".join(f"s{i + 1}" if j == i else "0" for j in range(n))
+                               + "]" for i in range(n)) + "]"
+        raise InvalidInputError(f"σ(h) has r = {r} column(s) (Brownian motions) for n = {n} "
+                                f"units: D(h) = σ(h)σ(h)ᵀ has rank ≤ {r} and is never "
+                                "positive definite, which state-dependent noise needs; give "
+                                f"σ as an n×n matrix, e.g. diagonal {diag} (a flat list is "
+                                "one column: a single Brownian motion shared by all units)",
+                                param="sigma")
     D = S @ np.swapaxes(S, -1, -2)
     lam = np.linalg.eigvalsh(0.5 * (D + np.swapaxes(D, -1, -2)))[:, 0]
     scale = max(float(np.abs(D).max()), 1e-300)
