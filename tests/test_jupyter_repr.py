@@ -56,6 +56,15 @@ def test_model_str_is_a_summary_not_the_repr():
     assert "W = " in text and "σ = " in text and "f(h) = " in text
 
 
+def test_model_str_states_the_sde_of_the_model():
+    """The plain summary's SDE follows the model, as the LaTeX one does: it printed the
+    additive input and a constant σ for noisy_rnn4 (input inside, σ(h))."""
+    text = str(vs.load_model("noisy_rnn4"))
+    assert "dh = [-Γ h + a(W h + b + ε C u(t))] dt + σ(h) dB" in text
+    assert "σ = [[h1/10 + 3/10, 0, 0, 0],\n       [0, h2/10 + 3/10, 0, 0]," in text
+    assert "dh = [-Γ h + a(W h + b) + ε C u(t)] dt + σ dB" in str(vs.load_model("tanh3"))
+
+
 def test_symbolic_model_str_lists_parameters():
     model = vs.SRNN("g", 0.5, 1, "s", activation="tanh", name="sym")
     assert "parameters: g, s" in str(model)

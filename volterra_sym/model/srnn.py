@@ -921,6 +921,14 @@ class SRNN:
         return (r"dh_t = \left[" + drift + r"\right]dt + " + sig
                 + r"\, dB_t,\qquad a(z) = " + self.activation.latex())
 
+    def plain_sde(self) -> str:
+        """The SDE in plain text (:meth:`latex_sde`'s twin): the input inside the activation
+        and ``σ(h)`` where the model has them."""
+        sig = "σ(h) dB" if self.state_dependent_noise else "σ dB"
+        if self.input == "activation":
+            return f"dh = [-Γ h + a(W h + b + ε C u(t))] dt + {sig}"
+        return f"dh = [-Γ h + a(W h + b) + ε C u(t)] dt + {sig}"
+
     def __str__(self) -> str:
         """A readable summary: sizes, activation, the SDE and the parameters."""
         def show(M: sp.Matrix, vector: bool = False) -> str:
@@ -929,15 +937,16 @@ class SRNN:
                 arr = arr.ravel() if vector else arr
                 text = np.array2string(arr, threshold=64,
                                        formatter={"float_kind": lambda x: f"{x:.6g}"})
-            else:
-                text = str(list(M) if vector else M.tolist())
+            else:           # symbols or σ(h): one row per line, entries as SymPy prints them
+                rows = [M.row(i) for i in range(M.rows)]
+                text = (str(list(M)) if vector else "[" + ",\n ".join(
+                    "[" + ", ".join(str(e) for e in r) + "]" for r in rows) + "]")
             return text.replace("\n", "\n      ")
         lines = [f"SRNN {self.name!r}: n = {self.n} unit{'s' * (self.n != 1)}, m = {self.m} "
                  "input channel"
                  f"{'s' * (self.m != 1)}, r = {self.r} noise source{'s' * (self.r != 1)}, "
                  f"activation {self.activation.name}",
-                 "  dh = [-Γ h + a(W h + b) + ε C u(t)] dt + σ dB,  a(z) = "
-                 f"{self.activation.expr}",
+                 f"  {self.plain_sde()},  a(z) = {self.activation.expr}",
                  f"  f(h) = {self.default_observable}"]
         if self.parameters:
             lines.append(f"  parameters: {', '.join(sorted(self.parameters))}")
