@@ -47,6 +47,25 @@ def test_montecarlo_model_not_an_srnn(name, model):
     assert e.value.param == "model"
 
 
+
+@pytest.mark.parametrize("u", [None, 3.0, "sin(t)"])
+@pytest.mark.parametrize("call", ["response", "crn_responses"])
+def test_a_response_needs_an_input(tanh1, call, u):
+    """``u=None`` returned zeros with zero standard errors (the response to ``ε·0``)."""
+    run = {"response": lambda: M.response(tanh1, u, 0.1, [0.5, 1.0], n_paths=10, dt=0.05),
+           "crn_responses": lambda: M.crn_responses(tanh1, u, [0.1], [0.5], n_paths=10,
+                                                    dt=0.05)}[call]
+    with pytest.raises(InvalidInputError) as e:
+        run()
+    assert e.value.param == "u"
+
+
+def test_a_misspelt_initial_names_initial(tanh1):
+    """It named ``method``, a parameter the caller never passed."""
+    with pytest.raises(InvalidInputError) as e:
+        M.simulate(tanh1, [0.5], n_paths=10, dt=0.05, initial="stationry")
+    assert e.value.param == "initial" and "'stationry'" in str(e.value)
+
 # ------------------------------------------------------------ a caller's conjugate variable
 BAD_CONJUGATES = {
     "text": "abc",

@@ -66,6 +66,14 @@ def _poly_inputs(times: np.ndarray) -> np.ndarray:
     return np.array(rows)
 
 
+@pytest.mark.parametrize("make", [lambda: ResponseFeatures(), lambda: SRNNFeatures()])
+def test_one_time_step_is_refused(make):
+    """One sample ``u(0)`` spans no time: ResponseFeatures returned all zeros."""
+    X = np.random.default_rng(0).normal(size=(3, 1))
+    with pytest.raises(InvalidInputError) as e:
+        make().fit_transform(X)
+    assert e.value.param == "X" and "at least 2" in str(e.value)
+
 def test_reshape_convention_and_names_against_closed_forms():
     times = np.linspace(0.0, 1.0, 201)
     X = _poly_inputs(times)

@@ -232,8 +232,15 @@ class _SequenceTransformer(TransformerMixin, BaseEstimator):
                 f"X has n_features={X.shape[1]} columns, not a multiple of n_channels={m} "
                 f"(time-major layout X[b, i*m + k] = u_k(t_i))", param="X")
         n_steps = X.shape[1] // m
+        if n_steps < 2:
+            # one sample u(0) spans no time: every feature (an integral over [0, 0]) is 0
+            raise InvalidInputError(
+                f"X has n_features={X.shape[1]}, {n_steps} time step(s) of n_channels={m}: "
+                f"the input path needs at least 2 (times t_i = i·t_max/(T-1), layout "
+                f"X[b, i*m + k] = u_k(t_i))",
+                param="X")
         self.n_timesteps_ = n_steps
-        self.times_ = np.linspace(0.0, t_max, n_steps) if n_steps > 1 else np.zeros(1)
+        self.times_ = np.linspace(0.0, t_max, n_steps)
         self.output_steps_ = _output_steps(self.output_steps, n_steps, X.shape[1])
         self.output_times_ = self.times_[self.output_steps_]
 

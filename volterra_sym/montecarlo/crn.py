@@ -31,7 +31,14 @@ from ..errors import InvalidInputError
 from ..model import SRNN
 from .estimators import FrozenResult, Moments, _estimate_html, merge_chunk_stats
 from .integrators import check_combine
-from .simulate import Hook, check_levels, compile_observable, run_paths, time_indices
+from .simulate import (
+    Hook,
+    check_levels,
+    compile_observable,
+    require_input,
+    run_paths,
+    time_indices,
+)
 
 __all__ = ["CRNResponses", "crn_responses", "parity_matrix", "parity_parts",
            "check_amplitudes"]
@@ -174,6 +181,7 @@ def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, obse
                                 f"extrapolated), got {levels}", param="levels")
     idx = time_indices(times, dt)
     f = compile_observable(model, observable)
+    require_input(u, model.m)
     mom: dict[str, Moments] = {}
     t0 = time.time()
     info = run_paths(model, n_paths=n_paths, dt=dt, n_steps=int(idx.max()), scheme=scheme,

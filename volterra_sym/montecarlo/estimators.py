@@ -102,6 +102,7 @@ from .simulate import (
     _seed_root,
     check_amplitude,
     compile_observable,
+    require_input,
     time_indices,
 )
 
@@ -515,6 +516,7 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
     n_paths = _check_n_paths(n_paths)
     idx = time_indices(times, dt)
     f = compile_observable(model, observable)
+    require_input(u, model.m)
     client = check_client(client)
     n_levels = 2 if estimate_bias else 1
     root = _seed_root(seed)

@@ -175,6 +175,16 @@ def _defined(out: np.ndarray, x: np.ndarray, what) -> np.ndarray:
     return out
 
 
+def require_input(u, m: int) -> None:
+    """A response needs an input: ``u`` callable, else
+    :class:`~volterra_sym.errors.InvalidInputError` (``param="u"``) — ``None`` means "no
+    input" only to :func:`simulate` (the unperturbed paths); a response to it would be the
+    zeros of ``ε·0``."""
+    if not callable(u):
+        raise InvalidInputError(f"u must be a callable u(t) -> array of shape ({m},), got "
+                                f"{type(u).__name__}", param="u")
+
+
 def input_table(u: Callable, times: np.ndarray, m: int) -> np.ndarray:
     """``u(t_i)`` for every grid time, shape ``(len(times), m)``; checks ``u``'s output.
 
@@ -182,9 +192,7 @@ def input_table(u: Callable, times: np.ndarray, m: int) -> np.ndarray:
     :class:`~volterra_sym.errors.InvalidInputError` (``param="u"``). Infinite values are
     accepted here: they make the run diverge, which is reported with its step.
     """
-    if not callable(u):
-        raise InvalidInputError(f"u must be a callable u(t) -> array of shape ({m},), got "
-                                f"{type(u).__name__}", param="u")
+    require_input(u, m)
     out = np.empty((len(times), m))
     for i, t in enumerate(times):
         raw = u(float(t))
@@ -278,7 +286,15 @@ def _resolve_initial(model: SRNN, initial, n_paths: int):
     if initial is None or (isinstance(initial, str) and initial == "stationary"):
         return stationary_sampler(model), None
     if isinstance(initial, str):
-        return stationary_sampler(model, initial), None
+        try:
+            return stationary_sampler(model, initial), None
+        except InvalidInputError as exc:       # the sampler names its own 'method'
+            if exc.param != "method":
+                raise
+            raise InvalidInputError(f"initial must be a sampler, an array of states, "
+                                    f"'stationary' or a sampling method of p0 (auto, "
+                                    f"gaussian, inverse_cdf, burn_in), got {initial!r}",
+                                    param="initial") from None
     if callable(initial):
         return initial, None
     arr = real_array(initial, "initial", finite=False,
