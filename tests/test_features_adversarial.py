@@ -208,6 +208,10 @@ def test_taylor_series_refusal_names_the_routes_options(monkeypatch):
     (lambda: select_lambda(np.eye(4), np.arange(4.0), []), "lams"),
     (lambda: select_lambda(np.ones((6, 3)), np.ones(6)), "K"),
     (lambda: loo_errors(np.ones((6, 3)), np.ones(6), [1.0]), "K"),
+    # a constant kernel: the default λ grid was scaled by 1e-300 (a subnormal λ), and the
+    # fit then called K "too large"
+    (lambda: select_lambda(np.zeros((5, 5)), np.arange(5.0)), "K"),
+    (lambda: select_lambda(3 * np.ones((5, 5)), np.arange(5.0)), "K"),
 ])
 def test_loose_parameters_are_refused(call, param):
     with pytest.raises(InvalidInputError) as info:

@@ -697,7 +697,14 @@ def select_lambda(K: np.ndarray, y: np.ndarray, lams: Sequence[float] | None = N
         raise InvalidInputError(f"K must be square, got {K.shape}", param="K")
     if lams is None:
         Kc, _, _ = _center(K)
-        scale = max(float(np.trace(Kc)) / K.shape[0], 1e-300)
+        scale = float(np.trace(Kc)) / K.shape[0]
+        if not scale > 16 * np.finfo(float).eps * float(np.abs(K).max(initial=0.0)):
+            # the default grid is relative to tr(K_c)/n, here zero up to the rounding of
+            # the centring: nothing to scale it by (it was 1e-300·10^{-12}, a subnormal λ)
+            raise InvalidInputError(
+                f"K is constant after centring (tr K_c / n = {scale:.3g}): the samples' "
+                "features do not differ, every λ predicts the mean of y; check the "
+                "features (or pass lams)", param="K")
         lams = scale * np.logspace(-12, 2, 29)
     lams = real_array(lams, "lams", finite=False)
     if lams.ndim != 1 or lams.size == 0:
