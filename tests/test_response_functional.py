@@ -473,3 +473,25 @@ def test_contact_functional_layout_and_error_bound(contact_functionals) -> None:
     A1 = np.trapezoid(np.abs(u_smooth(s)), s)
     A2 = np.trapezoid(u_smooth(s) ** 2, s)
     np.testing.assert_allclose(B, [A1, A2 + A1 ** 2 / 2], rtol=1e-7)
+
+
+def test_terms_beyond_the_radius_warn_and_negative_times_are_refused():
+    """``terms`` past the Taylor radius returned T_1(5) = 42.8 and T_2(5) = -29.6 without a
+    word (SRNNFeatures warned in the same case); ``at(-0.3)`` returned coefficients."""
+    from volterra_sym.errors import InvalidInputError
+
+    rf = ResponseHierarchy(SRNN(1.0, 1.5, 1.0, 0.8, b=0.2, activation="tanh"), "h1",
+                           order=2).response_functional(6)
+    radius = dict(rf.info["radius"])
+    u = lambda t: np.array([np.sin(2 * t)])  # noqa: E731
+    with pytest.warns(TaylorAccuracyWarning, match=r"T_2 beyond 0\.6") as rec:
+        rf.terms(u, np.linspace(0.0, 5.0, 11))
+    assert "T_1 beyond" in str(rec[0].message)            # 5 > its radius too
+    inside = 0.9 * min(radius.values())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TaylorAccuracyWarning)
+        rf.terms(u, np.linspace(0.0, inside, 5))
+        rf.at(inside)
+    with pytest.raises(InvalidInputError) as exc:
+        rf.at(-0.3)
+    assert exc.value.param == "t"

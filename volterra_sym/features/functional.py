@@ -84,7 +84,7 @@ import numpy as np
 import sympy as sp
 
 from ..arrays import check_int, real_array, real_number
-from ..backends.taylor import taylor_hierarchy
+from ..backends.taylor import TaylorAccuracyWarning, taylor_hierarchy
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, NotApplicableError
 from ..hierarchy.composite import kick_sequences
@@ -346,6 +346,10 @@ class ResponseFunctional(FrozenResult):
         tt = real_array(t, "t", what="a finite scalar or 1-D array")
         if tt.ndim > 1:
             raise InvalidInputError(f"t must be a finite scalar or 1-D array, got {t!r}", param="t")
+        if np.any(tt < 0):
+            raise InvalidInputError(f"t must be ≥ 0 (the time since the input was switched "
+                                    f"on), got {float(tt.min()):g}", param="t")
+        self._warn_beyond_radius(tt, "t")
         powers = tt[..., None] ** np.arange(self.degree + 1)
         return np.tensordot(powers, self.matrix(eps, layout), axes=(-1, -2))
 
@@ -416,7 +420,29 @@ class ResponseFunctional(FrozenResult):
         """
         if "reduce" in feature_options:
             raise TypeError("terms() sets reduce itself")
+        self._warn_beyond_radius(real_array(times, "times", finite=False), "times")
         return self._terms(self.feature_input(u), times, extrapolate, **feature_options)
+
+    def _warn_beyond_radius(self, t: np.ndarray, name: str) -> None:
+        """:class:`~volterra_sym.backends.taylor.TaylorAccuracyWarning` where ``t`` reaches
+        the estimated radius of the kernels' short-lag Taylor series (``info["radius"]``,
+        as :class:`~volterra_sym.features.sklearn.SRNNFeatures` warns): beyond it the
+        truncated series — and every ``T_N`` from it — is meaningless, and
+        :meth:`kernel_error` is infinite."""
+        radius = self.info.get("radius")
+        if not radius or t.size == 0:
+            return
+        top, per_order = float(np.max(t)), {}
+        for k, r in dict(radius).items():
+            N = _total_order(k)
+            per_order[N] = min(per_order.get(N, math.inf), float(r))
+        beyond = {N: r for N, r in sorted(per_order.items()) if top >= r}
+        if beyond:
+            where = ", ".join(f"T_{N} beyond {r:.3g}" for N, r in beyond.items())
+            warnings.warn(f"{name} reaches {top:g}, beyond the estimated radius of the "
+                          f"short-lag Taylor series of the kernels at degree {self.degree} "
+                          f"({where}): those terms are meaningless there (kernel_error is "
+                          "inf); stay below the radius", TaylorAccuracyWarning, stacklevel=3)
 
     def _terms(self, u: Callable[..., object] | np.ndarray, times: np.ndarray,
                extrapolate: bool, **feature_options: object) -> np.ndarray:
