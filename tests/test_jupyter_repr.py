@@ -171,3 +171,20 @@ def test_monte_carlo_estimates_repr_is_one_short_line():
                  n_paths=200, dt=0.05, seed=2)
     text = repr(r)
     assert "\n" not in text and "..." in text and len(text) < 1500
+
+
+def test_composite_kernel_displays_its_operator_form(tmp_path):
+    """A kernel of kicks (input inside the activation) had no ``_repr_latex_``: Jupyter
+    showed ``CompositeKernel(...)``."""
+    hier = vs.ResponseHierarchy(vs.load_model("noisy_rnn4"), "h1", order=2)
+    K = hier.kernel(((0, 1),))
+    body = _math(K._repr_latex_())
+    assert body.startswith(r"K^{(2)}_{12}\left(\sigma_{1}\right) = \left\langle p_0")
+    _compiles(body, tmp_path)
+
+
+def test_return_error_must_be_a_flag():
+    with pytest.raises(vs.VolterraSymError) as exc:
+        vs.ResponseHierarchy(vs.load_model("tanh1d"), "h1", 1).kernel(0).evaluate(
+            [[0.5]], return_error="yes")
+    assert exc.value.param == "return_error"

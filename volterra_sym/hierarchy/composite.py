@@ -112,5 +112,9 @@ class CompositeKernel:
         return KernelValues(res.values, res.error, res.method,
                             {**res.details, "kicks": self.kicks})
 
+    def _repr_latex_(self) -> str:
+        """Jupyter: ``K^{(j…)}_κ(σ) = <p0, L^{(j)}_κ ⋯ P_σ f>``, as a plain kernel shows."""
+        return "$\\displaystyle " + self.latex() + "$"
+
     def __repr__(self) -> str:
         return f"CompositeKernel({self.kicks}, f={self.f})"

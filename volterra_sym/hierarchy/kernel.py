@@ -18,7 +18,7 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from ..arrays import real_array
+from ..arrays import check_flag, real_array
 from ..budget import time_budget
 from ..errors import (
     AccuracyNotReachedError,
@@ -182,6 +182,7 @@ class ResponseKernel(OperatorExpr):
         (``np.asarray(result)`` gives the values). ``return_error=True`` returns the
         pair ``(values, error)`` of plain arrays instead. ``options`` go to the route
         (e.g. ``tol`` for ``spectral``)."""
+        check_flag(return_error, "return_error")
         res = evaluate_kernels(self.model, self.observable, {self.channels: lags}, method,
                                **options)[self.channels]
         return (res.values, res.error_or_nan) if return_error else res
