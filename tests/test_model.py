@@ -176,3 +176,25 @@ def test_activation_typo_names_the_builtins():
     with pytest.raises(ModelError) as info:
         SRNN([[1]], [[1]], [[1]], [[0.5]], [0], "tahn")
     assert "'tanh'" in str(info.value) and "softplus" in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs, param", [
+    (dict(Gamma=[[1, 0], [0, 1]], W=[[0.5, 0.1, 0], [0, 0.5, 0]], C=[[1], [0]], sigma=0.5), "W"),
+    (dict(Gamma=[[1, 0], [0, 1]], W=[[0.5, 0], [0, 0.5]], C=[[1], [0], [1]], sigma=0.5), "C"),
+    (dict(Gamma=[[1, 0], [0, 1]], W=[[0.5, 0], [0, 0.5]], C=[[1], [0]], sigma=[[1, 0]]),
+     "sigma"),
+    (dict(Gamma=[[1, 0], [0, 1]], W=[[0.5, 0], [0, 0.5]], C=[[1, 0], [0]], sigma=0.5), "C"),
+    (dict(Gamma=1, W=1.5, C=1, sigma=0.5, activation="linear"), "W"),        # Γ − W unstable
+    (dict(Gamma=1, W=0.5, C=1, sigma=0.5, activation="relu"), "activation"),
+    (dict(Gamma=1, W=0.5, C=1, sigma=0.5, activation="tanhh"), "activation"),
+    (dict(Gamma=1, W=0.5, C=1, sigma=0.5, activation="z**3"), "activation"),
+    (dict(Gamma=1, W=0.5, C=1, sigma=0.5, name=5), "name"),
+])
+def test_model_errors_name_the_parameter(kwargs, param):
+    """Shape, stability, activation and name refusals carried ``param=None``; ``z**3`` was
+    refused as an unstable ``Γ − W·diag(3e6)`` instead of as faster than linear."""
+    with pytest.raises(ModelError) as exc:
+        SRNN(**kwargs)
+    assert exc.value.param == param, exc.value
+    if kwargs.get("activation") == "z**3":
+        assert "grows faster than linearly" in str(exc.value)

@@ -349,6 +349,12 @@ def _custom(expr: sp.Expr, source: str) -> Activation:
     big = 1e3
     with np.errstate(all="ignore"):
         slopes = (float(np.real(df(-big))), float(np.real(df(big))))
+        # |a(z)|/|z| still growing tenfold out (z³: 1e4 at 100, 1e6 at 1000) is faster
+        # than linear, whatever a'(±1000) happens to be
+        growth = [abs(complex(f(sgn * big))) / big
+                  / max(abs(complex(f(sgn * big / 10))) / (big / 10), 1e-300)
+                  for sgn in (-1.0, 1.0)]
     bounded = bool(np.max(np.abs(vals.real)) < 1e6 and all(abs(s) < 1e-8 for s in slopes))
-    slopes = tuple(s if np.isfinite(s) else np.inf for s in slopes)
+    slopes = tuple(s if np.isfinite(s) and not (g > 2.0 and abs(s) > 1.0) else np.inf
+                   for s, g in zip(slopes, growth, strict=True))
     return Activation("custom", expr, None, bounded, slopes, source)

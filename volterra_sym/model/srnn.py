@@ -169,10 +169,11 @@ def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params
         elif arr.ndim == 0:
             rows = [[arr.item()]]
         else:
-            raise ModelError(f"{param} must be a matrix (2-d), got {arr.ndim} dimensions")
+            raise ModelError(f"{param} must be a matrix (2-d), got {arr.ndim} dimensions",
+                             param=param)
         lengths = {len(r) for r in rows}
         if len(lengths) > 1:
-            raise ModelError(f"{param} is ragged: rows of lengths {sorted(lengths)}")
+            raise ModelError(f"{param} is ragged: rows of lengths {sorted(lengths)}", param=param)
     else:  # scalar
         n0 = shape[0]
         if scalar_to_identity and n0 is not None and n0 > 1:
@@ -184,10 +185,12 @@ def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params
                      for i, row in enumerate(rows)])
     want_r, want_c = shape
     if param in ("Gamma", "W") and mat.rows != mat.cols:
-        raise ModelError(f"{param} must be square (n×n), got shape {mat.rows}×{mat.cols}")
+        raise ModelError(f"{param} must be square (n×n), got shape {mat.rows}×{mat.cols}",
+                         param=param)
     if (want_r is not None and mat.rows != want_r) or (want_c is not None and mat.cols != want_c):
         want = "×".join("any" if w is None else str(w) for w in shape)
-        raise ModelError(f"{param} has shape {mat.rows}×{mat.cols}, expected {want}")
+        raise ModelError(f"{param} has shape {mat.rows}×{mat.cols}, expected {want}",
+                         param=param)
     return mat
 
 
@@ -268,10 +271,10 @@ class SRNN:
         try:
             put(self, "activation", get_activation(activation))
         except ValueError as exc:
-            raise ModelError(str(exc)) from None
+            raise ModelError(str(exc), param="activation") from None
         if not isinstance(name, str) or not _NAME.match(name) or "__" in name:
             raise ModelError(f"name must be a short plain label (letters, digits, '_', '-', "
-                             f"spaces; no '__'), got {name!r}")
+                             f"spaces; no '__'), got {name!r}", param="name")
         put(self, "name", name)
         put(self, "n", n)
         if self.C.cols == 0:
@@ -353,12 +356,14 @@ class SRNN:
         optional ``beta`` = 0.5, ``gamma`` = 1) instead of ``Gamma``; with ``B`` the input
         enters the activation unless ``input`` says otherwise."""
         if not isinstance(d, Mapping):
-            raise ModelError(f"model description must be a mapping, got {type(d).__name__}")
+            raise ModelError(f"model description must be a mapping, got {type(d).__name__}",
+                             param="model")
         allowed = {"Gamma", "W", "b", "C", "sigma", "activation", "name", "observable",
                    "input", "sigma1", "sigma2", "B", "beta", "gamma"}
         unknown = set(d) - allowed
         if unknown:
-            raise ModelError(f"unknown model keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+            raise ModelError(f"unknown model keys {sorted(unknown)}; allowed: {sorted(allowed)}",
+                             param="model")
         d = dict(d)
         if "B" in d:
             if "Gamma" in d:
@@ -388,7 +393,8 @@ class SRNN:
             d["sigma"] = noisy_rnn_sigma(state_symbols(n), s1, s2)
         missing = {"Gamma", "W", "C", "sigma"} - set(d)
         if missing:
-            raise ModelError(f"model description lacks required keys {sorted(missing)}")
+            raise ModelError(f"model description lacks required keys {sorted(missing)}",
+                             param="model")
         return cls(d["Gamma"], d["W"], d["C"], d["sigma"], d.get("b"),
                    d.get("activation", "linear"), name=d.get("name", "srnn"),
                    observable=d.get("observable"), input=d.get("input", "additive"), **kwargs)
@@ -588,7 +594,8 @@ class SRNN:
         """A fully symbolic model: entries ``Gamma_ij, W_ij, b_i, C_ik`` and ``s_il`` for σ
         (``sigma_j`` names the lags)."""
         if not (isinstance(n, int) and n >= 1 and isinstance(m, int) and m >= 1):
-            raise ModelError(f"n and m must be positive integers, got n={n!r}, m={m!r}")
+            raise ModelError(f"n and m must be positive integers, got n={n!r}, m={m!r}",
+                             param="n" if not (isinstance(n, int) and n >= 1) else "m")
         r = n if r is None else r
 
         def mat(name, rows, cols):
@@ -750,7 +757,7 @@ class SRNN:
         unknown = set(vals) - set(self.parameters)
         if unknown:
             raise ModelError(f"unknown parameters {sorted(unknown)}; model has "
-                             f"{sorted(self.parameters)}")
+                             f"{sorted(self.parameters)}", param="values")
         # every value through the constructor's entry check (a string is parsed, never
         # sympified: sympify of a string is eval)
         rep = {self.parameters[k]: _entry(v, k, (), self.parameters) for k, v in vals.items()}
@@ -843,7 +850,8 @@ class SRNN:
     def _require_numeric(self, what: str) -> None:
         if not self.is_numeric:
             raise ModelError(f"{what} needs numeric parameters; substitute values for "
-                             f"{sorted(self.parameters)} with model.subs(...)")
+                             f"{sorted(self.parameters)} with model.subs(...)",
+                             param="model")
 
     def check_stability(self) -> None:
         """Refuse models without a stationary density (numeric models only).
@@ -870,20 +878,21 @@ class SRNN:
             raise ModelError(f"{what}: the dynamics is deterministic and has no stationary "
                              "density", param="sigma")
         if self.is_linear:
-            _hurwitz(p["Gamma"] - p["W"], "A = Γ - W")
+            _hurwitz(p["Gamma"] - p["W"], "A = Γ - W", "W")
             return
         if self.activation.bounded:
-            _hurwitz(p["Gamma"], "Γ (leak of a bounded activation)")
+            _hurwitz(p["Gamma"], "Γ (leak of a bounded activation)", "Gamma")
             return
         lo, hi = self.activation.slopes_at_infinity
         if not (np.isfinite(lo) and np.isfinite(hi)):
             raise ModelError(f"activation {self.activation.source!r} grows faster than "
-                             "linearly: no stationary density can be guaranteed")
+                             "linearly: no stationary density can be guaranteed",
+                             param="activation")
         choices = itertools.product(sorted({lo, hi}), repeat=self.n) if self.n <= 10 \
             else [(lo,) * self.n, (hi,) * self.n]
         for s in choices:
             _hurwitz(p["Gamma"] - p["W"] * np.asarray(s)[None, :],
-                     f"Γ - W·diag(a'(±∞)) with slopes {tuple(float(x) for x in s)}")
+                     f"Γ - W·diag(a'(±∞)) with slopes {tuple(float(x) for x in s)}", "W")
 
     def check_noise(self) -> tuple[float, float] | None:
         """A state-dependent ``D(h) = σ(h)σ(h)ᵀ`` must be positive where the process lives.
@@ -1006,14 +1015,15 @@ def _rebuild(Gamma, W, C, sigma, b, activation, name, observable, input="additiv
                 check=False, input=input)
 
 
-def _hurwitz(M: np.ndarray, label: str) -> None:
+def _hurwitz(M: np.ndarray, label: str, param: str) -> None:
+    """Refuse (naming ``param``) a matrix with an eigenvalue of real part ≤ 0."""
     eig = np.linalg.eigvals(M)
     bad = eig[eig.real <= 1e-12]
     if bad.size:
         ev = bad[np.argmin(bad.real)]
         raise ModelError(f"{label} is not stable: eigenvalue {ev.real:.4g}{ev.imag:+.4g}j "
                          "has non-positive real part (all eigenvalues need Re > 0 for a "
-                         "stationary density)")
+                         "stationary density)", param=param)
 
 
 #: matrix entries a model may hold; each is an exact SymPy number (about 20 µs to build)
