@@ -212,6 +212,7 @@ def test_taylor_series_refusal_names_the_routes_options(monkeypatch):
     # fit then called K "too large"
     (lambda: select_lambda(np.zeros((5, 5)), np.arange(5.0)), "K"),
     (lambda: select_lambda(3 * np.ones((5, 5)), np.arange(5.0)), "K"),
+    (lambda: select_lambda(np.eye(4), np.arange(4.0), [0.1, -1.0]), "lams"),   # was 'lam'
 ])
 def test_loose_parameters_are_refused(call, param):
     with pytest.raises(InvalidInputError) as info:

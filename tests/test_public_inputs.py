@@ -443,3 +443,10 @@ def test_series_residuals_engine_terms_error_refused(linear2, with_terms, value)
     with pytest.raises(InvalidInputError) as e:
         V.series_residuals(linear2, "h1", 1, **kw)
     assert e.value.param == "engine_terms_error"
+
+
+def test_close_lags_are_printed_as_numbers(tanh1):
+    """The refusal printed ``(np.float64(0.2), np.float64(0.205))``."""
+    with pytest.raises(InvalidInputError, match=r"lags \(0\.2, 0\.205\): the two lags") as e:
+        M.second_order_kernel(tanh1, [[0.2, 0.205]], n_paths=200, dt=0.005, window=0.01)
+    assert e.value.param == "lags"

@@ -671,6 +671,9 @@ def loo_errors(K: np.ndarray, y: np.ndarray, lams: Sequence[float]) -> np.ndarra
     if isinstance(lams, (str, bytes)) or np.ndim(lams) != 1:
         raise InvalidInputError(f"lams must be a 1-D sequence of numbers >= 0, got {lams!r}",
                                 param="lams")
+    grid = real_array(lams, "lams", what="a 1-D sequence of finite numbers >= 0")
+    if np.any(grid < 0):
+        raise InvalidInputError(f"lams must be >= 0, got {float(grid.min()):g}", param="lams")
     out = []
     for lam in lams:
         lam = _check_lam(lam)

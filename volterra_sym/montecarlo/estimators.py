@@ -936,7 +936,8 @@ def second_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fd
     bad = (gap > 0) & (gap < w)
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
-        raise InvalidInputError(f"lags {tuple(lags[j])}: the two lags must be equal or at "
+        pair = ", ".join(f"{float(x):g}" for x in lags[j])
+        raise InvalidInputError(f"lags ({pair}): the two lags must be equal or at "
                                 f"least window = {w * dt:g} apart (kick windows must "
                                 "coincide or be disjoint)", param="lags")
     v = w2 = B = None
