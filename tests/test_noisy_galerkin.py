@@ -210,3 +210,25 @@ def test_noisy_tanh1d_k2_error_not_inflated_by_the_window():
     diff = np.abs(np.asarray(a) - np.asarray(b))
     assert np.all(diff <= b.error - a.error)
     assert b.error.max() <= 40 * diff.max(), b.error.max() / diff.max()
+
+
+def test_unresolved_by_sampling_warns_naming_paths():
+    """A second-order kernel K₁₂ (input inside the activation, 3 units, sampled
+    measure) came back as 0.000499 ± 0.00061 — its statistical part leading — without the
+    UnresolvedWarning the default ladder gives where truncation leads."""
+    import warnings
+
+    from volterra_sym import UnresolvedWarning
+
+    model = SRNN(Gamma=1.0, W=[[0, 0.5, -0.3], [0.4, 0, 0.2], [-0.2, 0.3, 0]],
+                 C=[[1, 0], [0, 1], [0, 0]], sigma=0.5, activation="tanh", input="activation")
+    K = vs.ResponseHierarchy(model, "h1", order=2).kernel((0, 1))
+    with pytest.warns(UnresolvedWarning, match="sampling of p0") as rec:
+        res = K.evaluate([[0.3, 0.6]])
+    assert res.details["route"]["measure"] == "samples"
+    assert float(np.max(res.error)) >= float(np.max(np.abs(res.values)))
+    assert rec[0].message.option == "paths" and rec[0].message.relative >= 1.0
+    with warnings.catch_warnings():            # resolved: no warning
+        warnings.simplefilter("error", UnresolvedWarning)
+        K1 = vs.ResponseHierarchy(model, "h1", order=1).kernel(0).evaluate([[0.5]])
+    assert float(np.max(K1.error)) < 0.1 * float(np.max(np.abs(K1.values)))

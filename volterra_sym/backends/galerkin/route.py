@@ -547,8 +547,11 @@ def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
     def compute(d: int):
         out, parts, _ = _at_degree(model, f, graph, reqs, d, opts)
         trunc = max(p["truncation"] for p in parts.values())
-        stat = max(p["statistical"] + p["rounding"] for p in parts.values())
-        return out, _relative(out)[0], trunc > stat
+        stat = max(p["statistical"] for p in parts.values())
+        rnd = max(p["rounding"] for p in parts.values())
+        leader = "truncation" if trunc > stat + rnd else (
+            "sampling" if stat > rnd else "rounding")
+        return out, _relative(out)[0], leader
     return default_climb(model, opts, degree, compute, "kernels")
 
 
@@ -649,7 +652,9 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
         scale = max(float(np.max(np.abs(vals), initial=0.0)), 1e-300)
         worst = float(np.max(errs, initial=0.0))
         trunc = float(np.max(res.details.get("truncation", [0.0]), initial=0.0))
-        return res, worst / scale, trunc > 0.5 * worst
+        leader = "truncation" if trunc > 0.5 * worst else (
+            "sampling" if res.details.get("measure") == "samples" else "rounding")
+        return res, worst / scale, leader
     return default_climb(model, opts, degree, compute, "series")
 
 
@@ -865,9 +870,11 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
         return val, trunc + other
 
     def compute(degree: int):
-        val, trunc, other, _ = at(degree)
+        val, trunc, other, kind = at(degree)
         err = trunc + other
-        return (val, err), err / max(abs(val), 1e-300), trunc > other
+        leader = "truncation" if trunc > other else (
+            "sampling" if kind == "samples" else "rounding")
+        return (val, err), err / max(abs(val), 1e-300), leader
     return default_climb(model, opts, max(_conditioned_degree(model, f, opts, None),
                                           needed_degree(model, [])), compute, "<f>_0")
 
