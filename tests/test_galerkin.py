@@ -873,3 +873,17 @@ def test_series_tol_at_a_fixed_degree_refuses_with_the_best_terms():
     assert isinstance(exc.value.best, SeriesTerms) and exc.value.error > 1e-3
     res = H.series_terms(u, times, method="galerkin", degree=5, tol=0.1)
     assert np.asarray(res.error).max() <= 0.1 * np.abs(np.asarray(res)).max()
+
+
+@pytest.mark.parametrize("name", ["tanh1d", "tanh3"])
+def test_a_huge_lag_gives_zero_without_overflow_warnings(name):
+    """``exp(σλ)`` at σ = 1e308 overflowed in the product (six RuntimeWarnings); the value
+    is the decayed 0 within its error."""
+    import warnings
+
+    from volterra_sym.model.catalogue import load_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = ResponseHierarchy(load_model(name), "h1", 1).kernel(0).evaluate([[1e308]])
+    assert np.all(np.abs(res.values) <= res.error)

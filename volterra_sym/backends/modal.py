@@ -64,7 +64,13 @@ class ModalRepresentation(Representation):
         return self.a0[None, :]
 
     def propagate(self, state: np.ndarray, gaps: np.ndarray) -> np.ndarray:
-        return state * np.exp(np.outer(gaps, self.system.lam))
+        # a huge gap times a decaying rate is -inf, whose exp is the 0 it should be (the
+        # overflow is not an error: 1e308 as a lag raised six RuntimeWarnings)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = np.outer(gaps, self.system.lam)
+            factor = np.exp(z)
+        factor[np.isneginf(z.real)] = 0.0
+        return state * factor
 
     def perturb(self, k: int, state: np.ndarray) -> np.ndarray:
         return self.system.times_Bt(k, state)
