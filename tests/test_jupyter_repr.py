@@ -133,6 +133,27 @@ def test_html_tables_label_orders_and_times_and_cover_every_order():
     assert "unknown" in KernelValues(np.ones(2), None, "taylor")._repr_html_()
 
 
+def test_html_tables_name_the_lags_times_and_eps_of_their_rows():
+    """The tables read "entry 0", "T_1 at time #2", "ε #1: S_2 at time #0" although the
+    hierarchy knows the lags, times and ε; the details stay JSON-able and comparable."""
+    import json
+    import pickle
+    import re
+
+    H = vs.ResponseHierarchy(vs.load_model("tanh1d"), "h1", 2)
+    cells = lambda r: re.findall(r"<td>([^<]*)</td>", r._repr_html_())[::3]  # noqa: E731
+    K = H.kernel((0, 0)).evaluate([[0.5, 0.2], [1.0, 0.3]])
+    assert cells(K) == ["σ = (0.5, 0.2)", "σ = (1, 0.3)"]
+    u = lambda t: np.array([np.sin(t)])  # noqa: E731
+    T = H.series_terms(u, np.linspace(0.0, 1.0, 3))
+    assert cells(T)[:3] == ["T_0 at t = 0", "T_0 at t = 0.5", "T_0 at t = 1"]
+    S = H.series(u, np.linspace(0.0, 1.0, 3), [0.1, 0.2])
+    assert cells(S)[-1] == "ε = 0.2: S_2 at t = 1"
+    for r in (K, T, S):
+        json.dumps(dict(r.details))
+        assert pickle.loads(pickle.dumps(r)).details == r.details
+
+
 def test_monte_carlo_estimates_display_as_html_tables():
     """ResponseEstimate and KernelEstimate showed the plain dataclass repr in Jupyter; they
     now give a table of value ± standard error (and the time-step bias where measured)."""

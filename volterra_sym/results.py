@@ -239,14 +239,24 @@ class Estimate(NDArrayOperatorsMixin):
 
 
 class KernelValues(Estimate):
-    """Kernel values ``K_k(σ)`` at a batch of lags (shape of the lag batch)."""
+    """Kernel values ``K_k(σ)`` at a batch of lags (shape of the lag batch);
+    ``details["lags"]`` holds the lags ``(..., N)`` where the hierarchy made them."""
+
+    def _index_label(self, index: tuple[int, ...]) -> str:
+        lags = self.details.get("lags")
+        if lags is None or np.shape(lags)[:-1] != self.shape:  # not kept (label_points)
+            return super()._index_label(index)
+        point = np.asarray(lags)[index if self.shape else ()]   # a scalar result: (0,)
+        return "σ = (" + ", ".join(f"{float(x):.6g}" for x in point) + ")"
 
 
 class SeriesTerms(Estimate):
     """Volterra terms ``[T_0(t), …, T_N(t)]``: shape ``(N+1, len(times))``."""
 
     def _index_label(self, index: tuple[int, ...]) -> str:
-        return f"T_{index[0]} at time #{index[1]}" if len(index) == 2 else str(index)
+        if len(index) != 2:
+            return str(index)
+        return f"T_{index[0]} at {_time_label(self.details.get('times'), index[1])}"
 
 
 class PartialSums(Estimate):
@@ -256,8 +266,32 @@ class PartialSums(Estimate):
     series beyond ``N``."""
 
     def _index_label(self, index: tuple[int, ...]) -> str:
+        terms = self.details.get("terms")         # the series terms' details
+        times = terms.get("times") if isinstance(terms, Mapping) else None
         if len(index) == 2:
-            return f"S_{index[0]} at time #{index[1]}"
+            return f"S_{index[0]} at {_time_label(times, index[1])}"
         if len(index) == 3:
-            return f"ε #{index[0]}: S_{index[1]} at time #{index[2]}"
+            eps = np.ravel(self.details.get("eps", ()))
+            e = f"ε = {float(eps[index[0]]):.6g}" if index[0] < eps.size else \
+                f"ε #{index[0]}"
+            return f"{e}: S_{index[1]} at {_time_label(times, index[2])}"
         return str(index)
+
+
+#: ``details["lags"]``/``details["times"]`` (the HTML tables' row labels) are kept, as
+#: nested tuples of floats (JSON-able, comparable), up to this many numbers
+LABEL_NUMBERS = 100_000
+
+
+def label_points(points) -> tuple | None:
+    """``points`` (lags ``(..., N)`` or times) as nested tuples for ``details``, or ``None``
+    beyond :data:`LABEL_NUMBERS` numbers."""
+    arr = np.asarray(points, dtype=float)
+    return arr.tolist() if arr.size <= LABEL_NUMBERS else None
+
+
+def _time_label(times, i: int) -> str:
+    """``t = 0.25`` where the times are known, else ``time #i``."""
+    if times is None or not 0 <= i < np.size(times):
+        return f"time #{i}"
+    return f"t = {float(np.ravel(times)[i]):.6g}"

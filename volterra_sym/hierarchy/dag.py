@@ -42,7 +42,7 @@ from ..operators import (
     StationaryAverage,
     model_ref,
 )
-from ..results import Estimate, PartialSums, SeriesTerms
+from ..results import Estimate, PartialSums, SeriesTerms, label_points
 from .composite import CompositeKernel, is_composite, kick_sequences
 from .convergence import check_eps_range, diagnose_series
 from .hooks import implementation
@@ -320,10 +320,11 @@ class ResponseHierarchy:
         if not isinstance(res, SeriesTerms):
             res = SeriesTerms(res, None, backend.name, {"order": self.order})
         _check_series_finite(res, backend.name)
+        details = {**res.details, "times": label_points(times)}   # the HTML rows' labels
         if uniq.size == times.size:
-            return res
+            return SeriesTerms(res.values, res.error, res.method, details)
         err = None if res.error is None else np.asarray(res.error)[:, inverse]
-        return SeriesTerms(np.asarray(res.values)[:, inverse], err, res.method, res.details)
+        return SeriesTerms(np.asarray(res.values)[:, inverse], err, res.method, details)
 
     def series(self, u: Callable, times, eps, method: str = "auto", *,
                check: bool = True, **options) -> PartialSums:

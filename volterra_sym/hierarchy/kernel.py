@@ -33,7 +33,7 @@ from ..operators import (
     check_channel,
 )
 from ..operators.rules import apply_rule
-from ..results import KernelValues
+from ..results import KernelValues, label_points
 from .propagation import prefix_graph
 from .routes import check_options, run_kernels, select_route, with_fallback
 
@@ -221,6 +221,7 @@ def evaluate_kernels(model, f, requests: Mapping[tuple, object],
             shape = arrays[k][0]
             out[k] = KernelValues(np.zeros(shape), np.zeros(shape), route.name,
                                   {"channels": k, "options": dict(options),
+                                   "lags": label_points(arrays[k][1].reshape(*shape, len(k))),
                                    "identically_zero": why})
         return {k: out[k] for k in arrays}
     plan = []                       # (request key, rows, sorted key, part)
@@ -281,6 +282,8 @@ def evaluate_kernels(model, f, requests: Mapping[tuple, object],
                     "observable")
         out[channels] = KernelValues(vals.reshape(batch), errs.reshape(batch), route.name,
                                      {"channels": channels, "options": dict(options),
+                                      "lags": label_points(arrays[channels][1].reshape(
+                                          *batch, len(channels))),
                                       **({"route": facts} if facts else {})})
     return out
 
