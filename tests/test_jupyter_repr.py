@@ -209,3 +209,20 @@ def test_return_error_must_be_a_flag():
         vs.ResponseHierarchy(vs.load_model("tanh1d"), "h1", 1).kernel(0).evaluate(
             [[0.5]], return_error="yes")
     assert exc.value.param == "return_error"
+
+
+def test_feature_results_have_a_readable_repr():
+    """They printed as ``<... object at 0x…>``."""
+    import volterra_sym.features as F
+
+    m1 = vs.SRNN(1.0, 1.5, 1.0, 0.8, b=0.2, activation="tanh")
+    rf = vs.ResponseHierarchy(m1, "h1", order=2).response_functional(6)
+    assert repr(rf) == f"ResponseFunctional(f=h1, order=2, degree=6, m=1, <f>_0={rf.mean0:.6g})"
+    feats = F.response_features(lambda t: np.array([np.sin(t)]), np.linspace(0, 1, 5), 2, 1)
+    assert repr(feats) == ("ResponseFeatures(shape=(5, 7), times=5 in [0, 1], m=1, degree=1, "
+                           "depth=2)")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(10, 3)), rng.normal(size=10)
+    assert repr(F.fit_ridge(X, y, 0.1)) == "RidgeReadout(features=3, outputs=1, lam=0.1)"
+    assert repr(F.fit_kernel_ridge(X @ X.T, y, 0.1)) == \
+        "KernelRidge(training_samples=10, outputs=1, lam=0.1)"

@@ -276,6 +276,10 @@ class ResponseFunctional(FrozenResult):
         object.__setattr__(self, "taylor", freeze(dict(self.taylor)))
         object.__setattr__(self, "info", freeze(dict(self.info)))
 
+    def __repr__(self) -> str:
+        return (f"ResponseFunctional(f={self.observable}, order={self.order}, "
+                f"degree={self.degree}, m={self.m}, <f>_0={self.mean0:.6g})")
+
     # ------------------------------------------------------------------ shape
     @property
     def order(self) -> int:

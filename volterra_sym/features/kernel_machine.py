@@ -527,6 +527,11 @@ class RidgeReadout(FrozenResult):
     def __post_init__(self) -> None:
         _freeze_fields(self, "weights", "intercept")
 
+    def __repr__(self) -> str:
+        W = np.asarray(self.weights)
+        outs = 1 if W.ndim == 1 else W.shape[1]
+        return f"RidgeReadout(features={W.shape[0]}, outputs={outs}, lam={self.lam:.3g})"
+
     def predict(self, Phi: np.ndarray) -> np.ndarray:
         """Predictions for features ``Phi (B, p)``."""
         Phi = real_array(Phi, "Phi")
@@ -603,6 +608,11 @@ class KernelRidge(FrozenResult):
 
     def __post_init__(self) -> None:
         _freeze_fields(self, "alpha", "y_mean", "col_mean")
+
+    def __repr__(self) -> str:
+        a = np.asarray(self.alpha)
+        outs = 1 if a.ndim == 1 else a.shape[1]
+        return f"KernelRidge(training_samples={a.shape[0]}, outputs={outs}, lam={self.lam:.3g})"
 
     def predict(self, K_test: np.ndarray) -> np.ndarray:
         """``ŷ(u) = ȳ + k_c(u)ᵀ α`` with the centred test kernel."""

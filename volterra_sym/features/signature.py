@@ -945,6 +945,13 @@ class ResponseFeatures(FrozenResult):
         object.__setattr__(self, "values", freeze(np.asarray(self.values, dtype=float)))
         object.__setattr__(self, "times", freeze(np.asarray(self.times, dtype=float)))
 
+    def __repr__(self) -> str:
+        t = self.times
+        span = f"{t.size} in [{t.min():g}, {t.max():g}]" if t.size else "0"
+        return (f"ResponseFeatures(shape={self.values.shape}, times={span}, "
+                f"m={self.layout.m}, degree={self.layout.degree}, depth={self.layout.depth}"
+                f"{', reduced' if self.reduced else ''})")
+
     def _require_signature(self) -> None:
         if self.reduced:
             raise InvalidInputError("values were reduced by a callback; levels are not available",
