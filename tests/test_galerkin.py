@@ -5,6 +5,7 @@ backend (n ≤ 2), and honest error estimates."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -887,3 +888,20 @@ def test_a_huge_lag_gives_zero_without_overflow_warnings(name):
         warnings.simplefilter("error", RuntimeWarning)
         res = ResponseHierarchy(load_model(name), "h1", 1).kernel(0).evaluate([[1e308]])
     assert np.all(np.abs(res.values) <= res.error)
+
+
+def test_mean0_carries_the_route_facts_like_kernels():
+    """``mean0()`` details held only the observable (no degree, measure or error parts);
+    with a rescaled observable (``1e40·h1``) the parts are in the caller's units."""
+    from volterra_sym.model.catalogue import load_model
+
+    H = ResponseHierarchy(load_model("tanh3"), "h1", 1)
+    e = H.mean0("galerkin", degree=6)
+    facts = e.details["route"]
+    assert facts["degree"] == 6 and facts["measure"] == "galerkin_density"
+    assert math.isclose(facts["truncation"] + facts["statistical"] + facts["rounding"],
+                        float(e.error), rel_tol=1e-12)
+    big = ResponseHierarchy(load_model("tanh3"), "1e40*h1", 1).mean0("galerkin", degree=6)
+    assert math.isclose(float(big.values), 1e40 * float(e.values), rel_tol=1e-12)
+    assert math.isclose(big.details["route"]["truncation"], 1e40 * facts["truncation"],
+                        rel_tol=1e-9)

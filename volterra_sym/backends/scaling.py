@@ -32,16 +32,25 @@ def _back(f: sp.Expr, s: float, value, error, what: str, route: str):
     return value, error
 
 
-def scaled_mean0(f, compute: Callable[[sp.Expr], tuple[float, float]],
-                 route: str) -> tuple[float, float]:
-    """``compute(f)`` — ``(<f>_0, error)`` — evaluated as ``s · compute(f / s)``."""
+#: the parts of an error estimate among a route's facts (rescaled with ``f``)
+ERROR_PARTS = ("truncation", "statistical", "rounding")
+
+
+def scaled_mean0(f, compute: Callable[[sp.Expr], tuple],
+                 route: str) -> tuple:
+    """``compute(f)`` — ``(<f>_0, error)``, or ``(<f>_0, error, facts)`` with the route's
+    facts (degree, measure...) — evaluated as ``s · compute(f / s)``."""
     f = sp.sympify(f)
     s = observable_scale(f)
     if s == 1.0:
         return compute(f)
-    value, error = compute(f / s)
+    value, error, *facts = compute(f / s)
     value, error = _back(f, s, value, error, "<f>_0", route)
-    return float(value), float(error)
+    # the parts of the error scale with f as the error does
+    return (float(value), float(error), *({**facts[0], "observable_scale": s,
+                                           **{k: abs(s) * float(facts[0][k]) for k in
+                                              ERROR_PARTS if k in facts[0]}}
+                                          for _ in facts[:1]))
 
 
 def scaled_series(f, compute: Callable[[sp.Expr], SeriesTerms], route: str) -> SeriesTerms:

@@ -290,13 +290,14 @@ class ResponseHierarchy:
         ``paths``, ``seed``, ``time_budget``; spectral: ``tol``; exact: none)."""
         route = self.route(method, f"<{self.f}>_0")
         out = route.mean0(self, **options)
-        value, err = out if isinstance(out, tuple) else (out, None)
+        # (value, error) or (value, error, the route's facts: degree, measure, ...)
+        value, err, *facts = out if isinstance(out, tuple) else (out, None)
         value = float(value)
         if not math.isfinite(value):
             raise AccuracyNotReachedError(f"<{self.f}>_0 ({route.name}): the value is not "
                                           f"finite ({value})")
         return Estimate(value, None if err is None else float(err), route.name,
-                        {"observable": str(self.f)})
+                        {"observable": str(self.f), **({"route": facts[0]} if facts else {})})
 
     def series_terms(self, u: Callable, times, method: str = "auto",
                      **options) -> SeriesTerms:

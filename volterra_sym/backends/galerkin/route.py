@@ -816,8 +816,8 @@ class _GalerkinBackend:
         _warn_unsampled(options, {d.get("measure") for _, _, d in out.values()})
         return out
 
-    def mean0(self, hierarchy, **options) -> tuple[float, float]:
-        """``(<f>_0, error estimate)`` (docs/theory.md §9; ``f`` rescaled,
+    def mean0(self, hierarchy, **options) -> tuple[float, float, dict]:
+        """``(<f>_0, error estimate, facts)`` (docs/theory.md §9; ``f`` rescaled,
         :mod:`..scaling`); ``options`` as for kernels (:func:`_mean0`)."""
         kinds: set = set()
         out = scaled_mean0(hierarchy.f, lambda f: _mean0(hierarchy.model, f, options, kinds),
@@ -833,8 +833,9 @@ class _GalerkinBackend:
 
 
 def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
-           kinds: set | None = None) -> tuple[float, float]:
-    """``(<f>_0, error estimate)``, the degree chosen as for kernels: ``degree`` alone is
+           kinds: set | None = None) -> tuple[float, float, dict]:
+    """``(<f>_0, error estimate, facts)`` (degree, measure, the parts of the error), the
+    degree chosen as for kernels: ``degree`` alone is
     that degree, ``tol`` the ``tol`` ladder (:func:`~.ladder.tol_ladder`), neither the
     default climb (:func:`~.ladder.default_climb`: while the error is above
     :data:`~.ladder.DEFAULT_TARGET` of ``|<f>_0|``, its truncation part leads and the next
@@ -862,21 +863,31 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
             stat = other if kind == "samples" else 0.0
             parts = {"<f>_0": {"truncation": trunc, "statistical": stat,
                                "rounding": other - stat}}
-            return ((val, trunc + other), (trunc + other) / max(abs(val), 1e-300),
+            return ((val, trunc + other, _mean_facts(degree, kind, trunc, other)),
+                    (trunc + other) / max(abs(val), 1e-300),
                     f"{kind} measure", samples_hint(parts, abs(val), opts))
         return tol_ladder(model, opts, _degrees(model, f, opts), to_tol, "galerkin <f>_0")
     if opts.degree is not None:
-        val, trunc, other, _ = at(opts.degree)
-        return val, trunc + other
+        val, trunc, other, kind = at(opts.degree)
+        return val, trunc + other, _mean_facts(opts.degree, kind, trunc, other)
 
     def compute(degree: int):
         val, trunc, other, kind = at(degree)
         err = trunc + other
         leader = "truncation" if trunc > other else (
             "sampling" if kind == "samples" else "rounding")
-        return (val, err), err / max(abs(val), 1e-300), leader
+        return ((val, err, _mean_facts(degree, kind, trunc, other)),
+                err / max(abs(val), 1e-300), leader)
     return default_climb(model, opts, max(_conditioned_degree(model, f, opts, None),
                                           needed_degree(model, [])), compute, "<f>_0")
+
+
+def _mean_facts(degree: int, kind: str, trunc: float, other: float) -> dict:
+    """The facts of a ``<f>_0`` (``Estimate.details["route"]``, as kernels carry theirs):
+    the degree, the measure and the parts of the error."""
+    stat = other if kind == "samples" else 0.0
+    return {"degree": degree, "measure": kind, "truncation": float(trunc),
+            "statistical": float(stat), "rounding": float(other - stat)}
 
 
 def _warn_unsampled(options: dict, measures_used: set) -> None:
