@@ -198,3 +198,15 @@ def test_model_errors_name_the_parameter(kwargs, param):
     assert exc.value.param == param, exc.value
     if kwargs.get("activation") == "z**3":
         assert "grows faster than linearly" in str(exc.value)
+
+
+def test_empty_network_and_size_mismatch_say_what_n_is():
+    """``SRNN([], [], [], 0.5)`` blamed sigma's shape (1×1, expected 0×any); a C of 2 rows
+    beside scalar Γ, W did not say where n = 1 came from."""
+    with pytest.raises(ModelError, match="n ≥ 1 units") as exc:
+        SRNN([], [], [], 0.5)
+    assert exc.value.param == "W"
+    with pytest.raises(ModelError, match=r"C has shape 2×1, expected 1×any \(n = 1 units, "
+                                         r"from Gamma, W and b\)") as exc:
+        SRNN(1.0, 0.5, [[1], [0]], 0.5)
+    assert exc.value.param == "C"

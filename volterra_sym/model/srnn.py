@@ -189,7 +189,9 @@ def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params
                          param=param)
     if (want_r is not None and mat.rows != want_r) or (want_c is not None and mat.cols != want_c):
         want = "×".join("any" if w is None else str(w) for w in shape)
-        raise ModelError(f"{param} has shape {mat.rows}×{mat.cols}, expected {want}",
+        why = f" (n = {want_r} units, from Gamma, W and b)" if param in ("C", "sigma", "b") \
+            and want_r is not None else ""
+        raise ModelError(f"{param} has shape {mat.rows}×{mat.cols}, expected {want}{why}",
                          param=param)
     return mat
 
@@ -257,6 +259,9 @@ class SRNN:
         put = object.__setattr__
         params: dict[str, sp.Symbol] = {}
         n = _infer_n(Gamma, W, b)
+        if n < 1:
+            raise ModelError(f"the network needs n ≥ 1 units: Gamma, W and b give n = {n} "
+                             "(empty matrices)", param="W")
         check_model_size(n, Gamma, W, C, sigma)
         put(self, "Gamma", _matrix(Gamma, "Gamma", (n, n), params, scalar_to_identity=True))
         put(self, "W", _matrix(W, "W", (n, n), params))
