@@ -283,9 +283,9 @@ class PartialSums(Estimate):
 LABEL_NUMBERS = 100_000
 
 
-def label_points(points) -> tuple | None:
-    """``points`` (lags ``(..., N)`` or times) as nested tuples for ``details``, or ``None``
-    beyond :data:`LABEL_NUMBERS` numbers."""
+def label_points(points) -> list | None:
+    """``points`` (lags ``(..., N)`` or times) as nested lists of floats for ``details``
+    (which freezes them to tuples), or ``None`` beyond :data:`LABEL_NUMBERS` numbers."""
     arr = np.asarray(points, dtype=float)
     return arr.tolist() if arr.size <= LABEL_NUMBERS else None
 

@@ -46,11 +46,11 @@ def scaled_mean0(f, compute: Callable[[sp.Expr], tuple],
         return compute(f)
     value, error, *facts = compute(f / s)
     value, error = _back(f, s, value, error, "<f>_0", route)
+    if not facts:
+        return float(value), float(error)
     # the parts of the error scale with f as the error does
-    return (float(value), float(error), *({**facts[0], "observable_scale": s,
-                                           **{k: abs(s) * float(facts[0][k]) for k in
-                                              ERROR_PARTS if k in facts[0]}}
-                                          for _ in facts[:1]))
+    parts = {k: abs(s) * float(facts[0][k]) for k in ERROR_PARTS if k in facts[0]}
+    return float(value), float(error), {**facts[0], **parts, "observable_scale": s}
 
 
 def scaled_series(f, compute: Callable[[sp.Expr], SeriesTerms], route: str) -> SeriesTerms:
