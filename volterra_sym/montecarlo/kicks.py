@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import check_int, positive_number, real_array
+from ..arrays import check_flag, check_int, positive_number, real_array
 from ..budget import check_count, check_memory
 from ..density.linearisation import linearisation
 from ..density.sampling import StateNoiseBurnIn, state_noise_burn_in
@@ -316,9 +316,7 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
                                 param="lags")
     if lags.size == 0:
         raise InvalidInputError("lags is empty", param="lags")
-    if not isinstance(contact, (bool, np.bool_)):
-        raise InvalidInputError(f"contact must be True or False, got {contact!r}",
-                                param="contact")
+    contact = check_flag(contact, "contact")
     m = model.m
     if contact:
         if order != 1:
