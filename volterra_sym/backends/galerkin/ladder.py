@@ -27,7 +27,8 @@ from ...model import SRNN
 from .cost import TIME_UNIT, estimated_seconds
 from .options import MAX_DEGREE, GalerkinOptions
 
-__all__ = ["DEFAULT_TARGET", "LADDER_SECONDS", "default_climb", "samples_hint", "tol_ladder"]
+__all__ = ["DEFAULT_TARGET", "LADDER_SECONDS", "default_climb", "leading_part", "samples_hint",
+           "tol_ladder"]
 
 
 #: without ``degree`` or ``tol``: the degree rises from the default while the error estimate
@@ -40,6 +41,15 @@ __all__ = ["DEFAULT_TARGET", "LADDER_SECONDS", "default_climb", "samples_hint", 
 #: with an estimate of 1.9 % of the value: 0.6 % at degree 12)
 DEFAULT_TARGET = 1e-3
 LADDER_SECONDS = 1.0
+
+
+def leading_part(trunc: float, stat: float, rnd: float) -> str:
+    """Which part leads an error estimate, for :func:`default_climb`: ``"truncation"`` where
+    it exceeds the other two together (the ladder climbs), else ``"sampling"`` where the
+    statistical part exceeds rounding, else ``"rounding"``."""
+    if trunc > stat + rnd:
+        return "truncation"
+    return "sampling" if stat > rnd else "rounding"
 
 
 def default_climb(model: SRNN, opts: GalerkinOptions, degree: int, compute, what: str):

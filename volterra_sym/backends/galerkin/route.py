@@ -80,7 +80,7 @@ from ..spectral.collocation import numerics
 from . import measure as measures
 from .basis import MonomialBasis, basis_size
 from .cost import check_time, estimated_seconds
-from .ladder import default_climb, samples_hint, tol_ladder
+from .ladder import default_climb, leading_part, samples_hint, tol_ladder
 from .options import DEFAULT_DEGREE, MAX_DEGREE, GalerkinOptions, parse_options
 from .system import (
     MAX_COND_G,
@@ -549,9 +549,7 @@ def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
         trunc = max(p["truncation"] for p in parts.values())
         stat = max(p["statistical"] for p in parts.values())
         rnd = max(p["rounding"] for p in parts.values())
-        leader = "truncation" if trunc > stat + rnd else (
-            "sampling" if stat > rnd else "rounding")
-        return out, _relative(out)[0], leader
+        return out, _relative(out)[0], leading_part(trunc, stat, rnd)
     return default_climb(model, opts, degree, compute, "kernels")
 
 
@@ -652,9 +650,9 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
         scale = max(float(np.max(np.abs(vals), initial=0.0)), 1e-300)
         worst = float(np.max(errs, initial=0.0))
         trunc = float(np.max(res.details.get("truncation", [0.0]), initial=0.0))
-        leader = "truncation" if trunc > 0.5 * worst else (
-            "sampling" if res.details.get("measure") == "samples" else "rounding")
-        return res, worst / scale, leader
+        other = max(worst - trunc, 0.0)     # truncation leads where trunc > worst/2
+        stat = other if res.details.get("measure") == "samples" else 0.0
+        return res, worst / scale, leading_part(trunc, stat, other - stat)
     return default_climb(model, opts, degree, compute, "series")
 
 
@@ -859,12 +857,9 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
     if opts.tol is not None:
         def to_tol(degree: int):
             val, trunc, other, kind = at(degree)
-            # the other parts are sampling error only on a sampled measure (samples_hint)
-            stat = other if kind == "samples" else 0.0
-            parts = {"<f>_0": {"truncation": trunc, "statistical": stat,
-                               "rounding": other - stat}}
-            return ((val, trunc + other, _mean_facts(degree, kind, trunc, other)),
-                    (trunc + other) / max(abs(val), 1e-300),
+            facts = _mean_facts(degree, kind, trunc, other)
+            parts = {"<f>_0": {k: facts[k] for k in ("truncation", "statistical", "rounding")}}
+            return ((val, trunc + other, facts), (trunc + other) / max(abs(val), 1e-300),
                     f"{kind} measure", samples_hint(parts, abs(val), opts))
         return tol_ladder(model, opts, _degrees(model, f, opts), to_tol, "galerkin <f>_0")
     if opts.degree is not None:
@@ -873,18 +868,18 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
 
     def compute(degree: int):
         val, trunc, other, kind = at(degree)
+        facts = _mean_facts(degree, kind, trunc, other)
         err = trunc + other
-        leader = "truncation" if trunc > other else (
-            "sampling" if kind == "samples" else "rounding")
-        return ((val, err, _mean_facts(degree, kind, trunc, other)),
-                err / max(abs(val), 1e-300), leader)
+        return ((val, err, facts), err / max(abs(val), 1e-300),
+                leading_part(trunc, facts["statistical"], facts["rounding"]))
     return default_climb(model, opts, max(_conditioned_degree(model, f, opts, None),
                                           needed_degree(model, [])), compute, "<f>_0")
 
 
 def _mean_facts(degree: int, kind: str, trunc: float, other: float) -> dict:
     """The facts of a ``<f>_0`` (``Estimate.details["route"]``, as kernels carry theirs):
-    the degree, the measure and the parts of the error."""
+    the degree, the measure and the parts of the error (the parts beside truncation are
+    sampling error only on a sampled measure)."""
     stat = other if kind == "samples" else 0.0
     return {"degree": degree, "measure": kind, "truncation": float(trunc),
             "statistical": float(stat), "rounding": float(other - stat)}
