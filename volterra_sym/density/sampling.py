@@ -82,7 +82,8 @@ __all__ = ["Sampler", "BurnInSampler", "BurnInDiagnostic", "gaussian_sampler",
            "inverse_cdf_sampler",
            "one_dim_density", "burn_in_sampler", "stationary_sampler", "RELAXATION_TIMES",
            "ACCURACY", "StateNoiseBurnIn", "state_noise_burn_in", "STATE_NOISE_ACCURACY",
-           "STATE_NOISE_RELAXATION_TIMES", "MAX_BURN_IN_STEPS", "MAX_GRID"]
+           "STATE_NOISE_RELAXATION_TIMES", "MAX_BURN_IN_STEPS", "MAX_GRID",
+           "SAMPLING_METHODS"]
 
 Sampler = Callable[[np.random.Generator, int], np.ndarray]
 
@@ -742,6 +743,10 @@ def _multiplicative_1d_sampler(model: SRNN) -> Sampler:
 
 
 # ---------------------------------------------------------------------- choice
+#: the ``method`` of :func:`stationary_sampler`
+SAMPLING_METHODS = ("auto", "gaussian", "inverse_cdf", "burn_in")
+
+
 def stationary_sampler(model: SRNN, method: str = "auto", **burn_in) -> Sampler:
     """A sampler of ``p0`` for ``model``.
 
@@ -750,8 +755,8 @@ def stationary_sampler(model: SRNN, method: str = "auto", **burn_in) -> Sampler:
     arguments go to :func:`burn_in_sampler`).
     """
     check_model(model)
-    if method not in ("auto", "gaussian", "inverse_cdf", "burn_in"):
-        raise InvalidInputError(f"method must be auto/gaussian/inverse_cdf/burn_in, got "
+    if method not in SAMPLING_METHODS:
+        raise InvalidInputError(f"method must be {'/'.join(SAMPLING_METHODS)}, got "
                                 f"{method!r}", param="method")
     unknown = sorted(set(burn_in) - {"t_burn", "dt", "start"})
     if unknown:

@@ -49,6 +49,7 @@ import sympy as sp
 
 from ..arrays import check_flag, check_int, positive_number, real_array, state_points
 from ..budget import check_count, check_memory
+from ..density.sampling import SAMPLING_METHODS
 from ..density.tails import average_diverges
 from ..errors import DivergentAverageError, InvalidInputError, SimulationError
 from ..model import SRNN, check_model
@@ -286,15 +287,12 @@ def _resolve_initial(model: SRNN, initial, n_paths: int):
     if initial is None or (isinstance(initial, str) and initial == "stationary"):
         return stationary_sampler(model), None
     if isinstance(initial, str):
-        try:
-            return stationary_sampler(model, initial), None
-        except InvalidInputError as exc:       # the sampler names its own 'method'
-            if exc.param != "method":
-                raise
+        if initial not in SAMPLING_METHODS:
             raise InvalidInputError(f"initial must be a sampler, an array of states, "
-                                    f"'stationary' or a sampling method of p0 (auto, "
-                                    f"gaussian, inverse_cdf, burn_in), got {initial!r}",
-                                    param="initial") from None
+                                    f"'stationary' or a sampling method of p0 "
+                                    f"({', '.join(SAMPLING_METHODS)}), got {initial!r}",
+                                    param="initial")
+        return stationary_sampler(model, initial), None
     if callable(initial):
         return initial, None
     arr = real_array(initial, "initial", finite=False,
