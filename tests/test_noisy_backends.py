@@ -8,7 +8,7 @@ from volterra_sym.backends.spectral import general
 from volterra_sym.density import inverse_cdf_sampler, one_dim_density, stationary_density
 from volterra_sym.hierarchy.propagation import prefix_graph
 from volterra_sym.model import SRNN, load_model
-from volterra_sym.montecarlo.integrators import state_noise_crn
+from volterra_sym.montecarlo import crn_responses, parity_matrix
 
 
 def u(t):
@@ -83,29 +83,36 @@ def test_series_orders_one_two_against_crn_monte_carlo(name):
     H = vs.ResponseHierarchy(m, order=3)
     T = np.asarray(H.series_terms(u, times, method="spectral"))
     eps = 0.3
-    mean, se, bias = state_noise_crn(m, u, [eps, -eps], times, n_paths=20000, dt=0.01,
-                                     initial=_sampler(m), seed=3)
-    odd, even = (mean[0] - mean[1]) / 2, (mean[0] + mean[1]) / 2
-    se_max, b_max = np.max(se, 0), np.max(bias, 0)
+    # rows: R(ε), the even part, the odd part (pathwise: their own standard errors)
+    res = crn_responses(m, u, [eps, -eps], times, n_paths=20000, dt=0.01, seed=3,
+                        combine=parity_matrix(1))
+    assert res.method == "crn" and res.scheme == "euler" and res.levels == 2
+    even, odd = res.values[1], res.values[2]
+    err_even, err_odd = res.error[1], res.error[2]     # 4·se + the Richardson remainder
     # allowance for the O(ε⁵) remainder of the odd part: 0.1 ε³|T3| + 1e-4
-    tol_odd = 4 * se_max + b_max + 0.1 * eps ** 3 * np.abs(T[3]) + 1e-4
+    tol_odd = err_odd + 0.1 * eps ** 3 * np.abs(T[3]) + 1e-4
     assert np.all(np.abs(odd - eps * T[1] - eps ** 3 * T[3]) <= tol_odd)
-    assert np.all(np.abs(even - eps ** 2 * T[2]) <= 4 * se_max + b_max + 2 * eps ** 4)
+    assert np.all(np.abs(even - eps ** 2 * T[2]) <= err_even + 2 * eps ** 4)
     # the check can fail: without the second-order term the even part is missed
-    assert np.any(np.abs(even) > 4 * se_max + b_max)
+    assert np.any(np.abs(even) > err_even)
 
 
 def test_additive_input_engines_refuse_the_input_inside_the_activation():
     """The ensemble engine and the kernel estimators add εCu to the drift and weight by
     the additive conjugate: on tanh1d_inside they used to return the additive model's
-    numbers (K1(0.5) ≈ 0.80 against the model's own ≈ 0.3). Now a typed refusal; the
-    linear activation (where inside is additive) still runs."""
+    numbers (K1(0.5) ≈ 0.80 against the model's own ≈ 0.3). Now a typed refusal, or, for
+    ``crn_responses``, the engine of the input inside the activation (the model's own
+    response: ``ε T_1 + ε² T_2`` of the spectral route within its error); the linear
+    activation (where inside is additive) still runs."""
     from volterra_sym.errors import NotApplicableError
     from volterra_sym.montecarlo import crn_responses, first_order_kernel, second_order_kernel
 
     m = load_model("tanh1d_inside")
-    with pytest.raises(NotApplicableError, match="inside the activation"):
-        crn_responses(m, u, [0.3], [1.0], n_paths=1000, dt=0.01, seed=1)
+    res = crn_responses(m, u, [0.1], [1.0], n_paths=4000, dt=0.01, seed=1)
+    T = np.asarray(vs.ResponseHierarchy(m, order=3).series_terms(u, [1.0], method="spectral"))
+    assert res.scheme == "euler"
+    assert abs(res.values[0, 0] - 0.1 * T[1, 0] - 0.01 * T[2, 0]) <= \
+        res.error[0, 0] + 1e-3 * abs(T[3, 0])
     for method in ("fdt", "girsanov"):
         with pytest.raises(NotApplicableError, match="inside the activation"):
             first_order_kernel(m, [0.5], method=method, n_paths=1000, dt=0.01, seed=1)
@@ -187,26 +194,31 @@ def test_multiplicative_noise_spectral_k1_k2_against_monte_carlo():
         assert np.all(np.abs(K) > 10 * se)
 
 
-def test_state_noise_crn_combinations_carry_the_crn_covariance():
-    """``combine`` rows (½, ½) and (½, −½) over (ε, −ε): the means are the same linear
-    combinations of the per-ε means (to rounding), and the even part's standard error is far
-    below what the per-ε errors suggest (its first-order pathwise fluctuation cancels
-    exactly), the odd part's is not; a malformed matrix is refused naming ``combine``."""
+def test_state_noise_engine_combinations_carry_the_crn_covariance():
+    """``combine`` rows (½, ½) and (½, −½) over (ε, −ε) on the engine of the input inside
+    the activation: the means are the same linear combinations of the per-ε means (to
+    rounding), and the even part's standard error is far below what the per-ε errors
+    suggest (its first-order pathwise fluctuation cancels exactly), the odd part's is not;
+    ``bias`` is ``raw − value`` (the dt estimate's O(dt) bias); a malformed matrix is
+    refused naming ``combine``."""
     from volterra_sym.errors import InvalidInputError
 
     m = load_model("tanh1d_inside")
     times = np.array([0.5, 1.0, 2.0])
-    kw = dict(n_paths=4000, dt=0.02, initial=inverse_cdf_sampler(*one_dim_density(m)),
-              seed=5, chunk=1500)
+    kw = dict(n_paths=4000, dt=0.02, seed=5, chunk_size=1500)
     eps = [0.4, -0.4]
-    mean, se, bias = state_noise_crn(m, u, eps, times, **kw)
+    whole = crn_responses(m, u, eps, times, **kw)
+    mean, se = whole.values, whole.stderr
+    assert np.array_equal(whole.bias, whole.raw - whole.value)
     c = np.array([[0.5, 0.5], [0.5, -0.5]])
-    cm, cse, cbias = state_noise_crn(m, u, eps, times, combine=c, **kw)
+    parts = crn_responses(m, u, eps, times, combine=c, **kw)
+    cm, cse = parts.values, parts.stderr
     assert cm.shape == (2, 3)
     assert np.max(np.abs(cm - c @ mean)) < 1e-12
     naive = (se[0] + se[1]) / 2                 # no covariance: ≥ the even part's s.e.
     assert np.all(cse[0] < 0.5 * naive)
     assert np.all(cse[1] > 0.5 * naive)
     with pytest.raises(InvalidInputError) as err:
-        state_noise_crn(m, u, eps, times, combine=np.ones((2, 3)), **kw)
+        crn_responses(m, u, eps, times, combine=np.ones((2, 3)), **kw)
     assert err.value.param == "combine"
+

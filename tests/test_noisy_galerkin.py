@@ -11,7 +11,7 @@ from volterra_sym.density.sampling import StateNoiseBurnIn, stationary_sampler
 from volterra_sym.errors import InvalidInputError
 from volterra_sym.hierarchy.propagation import prefix_graph
 from volterra_sym.model import SRNN, load_model
-from volterra_sym.montecarlo.integrators import state_noise_crn
+from volterra_sym.montecarlo import crn_responses, parity_matrix
 
 
 def u1(t):
@@ -138,12 +138,12 @@ def test_noisy_rnn4_galerkin_series_against_crn_monte_carlo():
     T, E = np.asarray(res), res.error
     assert res.details["measure"] == "samples"
     eps = 0.3
-    mean, se, bias = state_noise_crn(m, u, [eps, -eps], times, n_paths=20000, dt=0.01,
-                                     initial=stationary_sampler(m), seed=5)
-    odd, even = (mean[0] - mean[1]) / 2, (mean[0] + mean[1]) / 2
-    mc = 4 * se.max(0) + bias.max(0)
-    tol_odd = mc + eps * E[1] + eps ** 3 * E[3] + eps ** 2 * eps ** 3 * np.abs(T[3])
-    tol_even = mc + eps ** 2 * E[2] + eps ** 4 * E[4] + eps ** 2 * eps ** 4 * np.abs(T[4])
+    res = crn_responses(m, u, [eps, -eps], times, n_paths=20000, dt=0.01, seed=5,
+                        combine=parity_matrix(1))
+    even, odd = res.values[1], res.values[2]       # 4·se + the Richardson remainder:
+    tol_odd = res.error[2] + eps * E[1] + eps ** 3 * E[3] + eps ** 2 * eps ** 3 * np.abs(T[3])
+    tol_even = (res.error[1] + eps ** 2 * E[2] + eps ** 4 * E[4]
+                + eps ** 2 * eps ** 4 * np.abs(T[4]))
     assert np.all(np.abs(odd - eps * T[1] - eps ** 3 * T[3]) <= tol_odd)
     assert np.all(np.abs(even - eps ** 2 * T[2] - eps ** 4 * T[4]) <= tol_even)
     # the check can fail: the order-2 term is resolved (the even part is far from 0 on the

@@ -14,7 +14,8 @@ correlations along stationary paths). Responses: ``Δ_ε(t) = E f(h^ε_t) - E f(
 run with the same seed, hence the same initial states and Brownian paths. Every value has
 its standard error ``se`` and the measured time-step bias ``bias ≈ 2[v(dt) - v(dt/2)]``
 (the same paths at ``dt`` and ``dt/2``) with its standard error; an honest comparison with
-an exact ``x`` is ``|value - x| ≤ 4·se + |bias| + 4·se_bias``.
+an exact ``x`` is ``|value - x| ≤ 4·se + |bias| + 4·se_bias + 0.05·max|bias|`` (the maximum over
+the lags or times bounds the O(dt²) error of the bias estimate), printed as ``error``.
 
 ``--workers N`` runs the chunks on a ``distributed.LocalCluster`` of ``N`` one-thread
 worker processes on the loopback interface, started and closed by the command;
@@ -73,6 +74,8 @@ MAX_PATHS = 10**9
 #: most amplitudes and observation times of ``simulate`` (each amplitude is one run)
 MAX_EPS = 64
 MAX_TIMES = 10_000
+#: paths per chunk of the in-process engine of the models of docs/theory.md §10–§11
+STATE_NOISE_CHUNK = 20_000
 #: the Monte Carlo options of ``kernel`` (refused with another ``--method``)
 KERNEL_MC_OPTIONS = ("paths", "estimator", "control_variate", "dt", "window", "origins",
                      "origin_stride", "seed", "workers", "scheduler")
@@ -470,7 +473,8 @@ def cmd_kernel_montecarlo(args) -> int:
                     est = second_order_kernel(model, lags, client=client, **kw)
             seconds = time.time() - t0
     sel = (slice(None),) + (channels[0] if contact else tuple(channels))
-    vals, se = est.value[sel], est.stderr[sel]
+    vals, se = est.values[sel], est.stderr[sel]
+    err = None if est.error is None else est.error[sel]
     bias = None if est.bias is None else est.bias[sel]
     bse = None if est.bias_stderr is None else est.bias_stderr[sel]
     vr = None if est.variance_reduction is None else est.variance_reduction[sel]
@@ -487,8 +491,11 @@ def cmd_kernel_montecarlo(args) -> int:
             "options": {"paths": est.n_paths, "dt": est.dt, "scheme": est.scheme,
                         "seed": est.seed, "origins": est.n_origins, "origin_stride": stride,
                         "window": est.window, "control_variate": st["control_variate"]},
-            "lags": lags.tolist(), "values": _nullable(vals), "errors": _nullable(se),
-            "error_kind": "standard error (1 sigma) of the Monte Carlo mean",
+            "lags": lags.tolist(), "values": _nullable(vals),
+            "errors": _nullable(err),
+            "error_kind": "4 stderr + |bias| + 4 bias_stderr + 0.05 max|bias| (a bound, as "
+                          "the engine's "
+                          "errors; null where the time-step bias was not measured)",
             "stderr": _nullable(se), "bias": _nullable(bias), "bias_stderr": _nullable(bse),
             "windowed": np.asarray(est.windowed, bool).tolist(), "window": est.window,
             "variance_reduction": _nullable(vr), "values_are": what,
@@ -502,16 +509,17 @@ def cmd_kernel_montecarlo(args) -> int:
           f"{what}{f', δ = {est.window:g}' if est.window else ''}); {est.n_paths:,} paths × "
           f"{est.n_origins} origins, dt = {est.dt:g} ({est.scheme}), seed {est.seed}, "
           f"{_cluster_label(args)}, {seconds:.1f} s")
-    print("# bias: time-step bias 2[K(dt) - K(dt/2)] measured on the same Brownian paths; "
-          "honest error bar 4·se + |bias| + 4·se_bias")
+    print("# error = 4·se + |bias| + 4·se_bias + 0.05·max|bias|; bias: time-step bias "
+          "2[K(dt) - K(dt/2)] measured on the same Brownian paths")
     if burn is not None:
         print(f"# initial states: {burn.message}")
         if not burn.converged:
             print(f"warning: {burn.message}", file=sys.stderr)
-    print(f"# {'lags':>14s} {'K':>14s} {'se':>10s} {'bias':>11s} {'se_bias':>10s}"
-          + (f" {'var.red.':>9s}" if vr is not None else ""))
+    print(f"# {'lags':>14s} {'K':>14s} {'error':>10s} {'se':>10s} {'bias':>11s} "
+          f"{'se_bias':>10s}" + (f" {'var.red.':>9s}" if vr is not None else ""))
     for j, lag in enumerate(lags):
-        line = (f"{','.join(f'{x:g}' for x in lag):>16s} {vals[j]:14.6g} {se[j]:10.3g} "
+        line = (f"{','.join(f'{x:g}' for x in lag):>16s} {vals[j]:14.6g} "
+                f"{err[j] if err is not None else math.nan:10.3g} {se[j]:10.3g} "
                 f"{bias[j] if bias is not None else math.nan:11.3g} "
                 f"{bse[j] if bse is not None else math.nan:10.3g}")
         if vr is not None:
@@ -575,10 +583,10 @@ def _plot_responses(path, times, eps, value, stderr, title: str) -> None:
 
 def _simulate_state_noise(args, model, f, u, parsed, eps, times, st, out, plot, bar) -> int:
     """``simulate`` for the models of docs/theory.md §10–§11 (input inside the activation,
-    state-dependent noise): :func:`~volterra_sym.montecarlo.integrators.state_noise_crn`,
-    every ε on the same paths, Richardson-extrapolated in ``dt``."""
-    from .density.sampling import stationary_sampler
-    from .montecarlo.integrators import state_noise_crn
+    state-dependent noise): :func:`~volterra_sym.montecarlo.crn_responses` on its engine for
+    them, every ε on the same paths, Richardson-extrapolated in ``dt``."""
+    from .montecarlo import crn_responses
+    from .montecarlo.estimators import RICHARDSON_REL
 
     for flag, given in (("--workers", args.workers), ("--scheduler", args.scheduler),
                         ("--control-variate", args.control_variate or None)):
@@ -587,38 +595,34 @@ def _simulate_state_noise(args, model, f, u, parsed, eps, times, st, out, plot, 
                 f"{flag} is not used for a model with {' and '.join(sorted(model.features))} "
                 "(its Monte Carlo engine runs in-process without a control variate)",
                 param=flag)
-    chunk = 20_000
-    check_memory(16.0 * (len(eps) + 1) * times.size * min(chunk, st["paths"]),
-                 f"{times.size:,} observation times × {len(eps) + 1} amplitudes per chunk "
-                 "of paths", "use fewer --times or --eps")
-    t0 = time.time()
     with bar.stage(f"Monte Carlo, every ε on the same {st['paths']:,} paths (in-process)"):
-        initial = stationary_sampler(model)
-        value, stderr, bias = state_noise_crn(model, u, eps, times, n_paths=st["paths"],
-                                              dt=st["dt"], initial=initial, seed=st["seed"],
-                                              observable=f, chunk=chunk)
-    seconds = time.time() - t0
+        res = crn_responses(model, u, eps, times, observable=f, n_paths=st["paths"],
+                            dt=st["dt"], scheme="euler", seed=st["seed"],
+                            chunk_size=STATE_NOISE_CHUNK)
     dt = st["dt"]
     doc = {"model": model.name, "observable": str(f),
            "input": [str(p) for p in parsed],
            "method": "montecarlo (CRN response, Richardson-extrapolated in dt)",
            "options": {"paths": st["paths"], "dt": dt, "scheme": "euler",
                        "seed": st["seed"], "control_variate": False},
-           "eps": eps, "times": times.tolist(), "values": _nullable(value),
-           "stderr": _nullable(stderr), "bias": _nullable(bias), "bias_stderr": None,
-           "baseline": None, "baseline_stderr": None,
+           "eps": eps, "times": times.tolist(), "values": _nullable(res.values),
+           "error": _nullable(res.error), "stderr": _nullable(res.stderr),
+           "bias": _nullable(res.bias), "bias_stderr": None,
+           "baseline": _nullable(res.baseline), "baseline_stderr": None,
            "values_are": "2 R(dt/2) - R(dt), R = E f(h^eps_t) - E f(h^0_t) on common random "
                          "numbers (the first-order time-step bias removed); bias = "
-                         "|R(dt/2) - R(dt)|, the size of what was removed",
-           "cluster": "in-process", "seconds": seconds}
+                         "R(dt) - values, the removed O(dt) bias; error = 4 stderr + "
+                         f"{RICHARDSON_REL} max_t |bias| (the Richardson remainder)",
+           "cluster": "in-process", "seconds": res.seconds}
     return _emit_responses(
-        args, doc, out, plot, bar, times, eps, (value, stderr, bias),
+        args, doc, out, plot, bar, times, eps, (res.values, res.error, res.stderr, res.bias),
         f"{model.name}: f = {f}, u = {', '.join(map(str, parsed))}, {st['paths']:,} CRN "
         f"paths, dt = {dt:g} (Richardson)",
         f"# {model.name}: response of f = {f} to eps·u, u = {', '.join(map(str, parsed))}; "
         f"{st['paths']:,} CRN paths, dt = {dt:g} and dt/2 (euler, Richardson), seed "
-        f"{st['seed']}, in-process, {seconds:.1f} s",
-        "|R(dt/2) - R(dt)|, the removed time-step bias")
+        f"{res.seed}, in-process, {res.seconds:.1f} s",
+        f"error = 4·se + {RICHARDSON_REL}·max_t|bias|, the bound of the extrapolation's "
+        "remainder; bias = R(dt) − value, the removed O(dt) bias")
 
 
 def _emit_responses(args, doc: dict, out, plot, bar, times, eps, arrays, title: str,
@@ -628,7 +632,7 @@ def _emit_responses(args, doc: dict, out, plot, bar, times, eps, arrays, title: 
     drawn into its temporary file first and renamed onto ``--plot`` after ``--out`` is
     written: a figure that cannot be drawn leaves neither file (the results were written
     first and stayed behind alone)."""
-    value, stderr, bias = arrays
+    value, error, stderr, bias = arrays
     text = json.dumps(doc, indent=1)
     with contextlib.ExitStack() as files:
         if plot is not None:
@@ -646,13 +650,13 @@ def _emit_responses(args, doc: dict, out, plot, bar, times, eps, arrays, title: 
         print(text)
         return EXIT_OK
     print(header)
-    print(f"# value ± se [{bias_label}] per eps")
-    print(f"# {'t':>8s}" + "".join(f"{'eps=' + format(e, 'g'):>36s}" for e in eps))
+    print(f"# value ± error (se) [bias] per eps; {bias_label}")
+    print(f"# {'t':>8s}" + "".join(f"{'eps=' + format(e, 'g'):>47s}" for e in eps))
     step = max(1, len(times) // 20)
     for i in range(0, len(times), step):
         print(f"{times[i]:10.4g}" + "".join(
-            f"{value[e, i]:13.5g} ±{stderr[e, i]:9.2g} [{bias[e, i]:9.2g}]"
-            for e in range(len(eps))))
+            f"{value[e, i]:13.5g} ±{error[e, i]:9.2g} ({stderr[e, i]:8.2g}) "
+            f"[{bias[e, i]:9.2g}]" for e in range(len(eps))))
     return EXIT_OK
 
 
@@ -702,7 +706,8 @@ def cmd_simulate(args) -> int:
                                             client=client, progress=args.progress,
                                             control_variate=st["control_variate"]))
         seconds = time.time() - t0
-        value = np.array([r.value for r in results])
+        value = np.array([r.values for r in results])
+        error = np.array([r.error for r in results])
         stderr = np.array([r.stderr for r in results])
         bias = np.array([r.bias for r in results])
         bse = np.array([r.bias_stderr for r in results])
@@ -715,19 +720,21 @@ def cmd_simulate(args) -> int:
                "options": {"paths": r0.n_paths, "dt": r0.dt, "scheme": r0.scheme,
                            "seed": r0.seed, "control_variate": st["control_variate"]},
                "eps": eps, "times": r0.times.tolist(), "values": _nullable(value),
-               "stderr": _nullable(stderr), "bias": _nullable(bias),
-               "bias_stderr": _nullable(bse),
+               "error": _nullable(error), "stderr": _nullable(stderr),
+               "bias": _nullable(bias), "bias_stderr": _nullable(bse),
                "baseline": _nullable(r0.baseline),
                "baseline_stderr": _nullable(r0.baseline_stderr),
                "variance_reduction": vr, "control_variate_details": cv_note,
                "values_are": "E f(h^eps_t) - E f(h^0_t) at dt (common random numbers); "
-                             "bias = 2[v(dt) - v(dt/2)] on the same Brownian paths",
+                             "bias = 2[v(dt) - v(dt/2)] on the same Brownian paths; "
+                             "error = 4 stderr + |bias| + 4 bias_stderr + 0.05 max_t|bias|",
                "cluster": _cluster_label(args), "seconds": seconds}
         return _emit_responses(
-            args, doc, out, plot, bar, r0.times, eps, (value, stderr, bias),
+            args, doc, out, plot, bar, r0.times, eps, (value, error, stderr, bias),
             f"{model.name}: f = {f}, u = {', '.join(map(str, parsed))}, {r0.n_paths:,} CRN "
             f"paths, dt = {dt:g}",
             f"# {model.name}: response of f = {f} to eps·u, u = "
             f"{', '.join(map(str, parsed))}; {r0.n_paths:,} CRN paths, dt = {dt:g} "
             f"({r0.scheme}), seed {r0.seed}, {_cluster_label(args)}, {seconds:.1f} s",
-            "time-step bias 2(v(dt) - v(dt/2))")
+            "error = 4·se + |bias| + 4·se_bias + 0.05·max_t|bias|; bias = 2(v(dt) − v(dt/2)), "
+            "the time-step bias")

@@ -15,6 +15,11 @@ weak error expansion ``c₁dt + c₂dt² + O(dt³)``. ``remainder = R₁ - R₂`
 ``R₁ = 2·Δ(dt/2) - Δ(dt)``) is then the measured O(dt²) remainder of the two-level
 estimate: a pathwise combination ``-(4/3)(2Δ(dt/4) - 3Δ(dt/2) + Δ(dt))`` of strongly coupled
 levels, so its standard error is far below the response's.
+
+Models of docs/theory.md §10–§11 (the input inside the activation, a state-dependent
+``σ(h)``) run on their own in-process engine (:class:`.integrators.StateNoiseStep`,
+Euler–Maruyama or Milstein): the same two coupled levels and the same result, two levels
+only.
 """
 
 from __future__ import annotations
@@ -26,15 +31,27 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..arrays import check_int
-from ..budget import check_memory
-from ..errors import InvalidInputError
+from ..budget import check_count, check_memory
+from ..density.sampling import stationary_sampler
+from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..model import SRNN
-from .estimators import FrozenResult, Moments, _estimate_html, merge_chunk_stats
-from .integrators import check_combine
+from ..results import freeze
+from .distributed import Pilot
+from .estimators import (
+    ERROR_Z,
+    RICHARDSON_REL,
+    FrozenResult,
+    Moments,
+    _estimate_html,
+    merge_chunk_stats,
+)
+from .integrators import StateNoiseStep, check_combine
 from .simulate import (
+    MAX_PATH_STEPS,
     Hook,
     check_levels,
     compile_observable,
+    input_table,
     require_input,
     run_paths,
     time_indices,
@@ -94,6 +111,30 @@ class CRNResponses(FrozenResult):
             f"CRNResponses (ε = {eps})", f"{self.n_paths:,} paths, dt {self.dt:g}, "
             f"{self.scheme}, seed {self.seed}{rem}", "t", self.times, self.value.T,
             self.stderr.T, self.bias.T)
+
+    @property
+    def values(self) -> np.ndarray:
+        """The Richardson-extrapolated responses (the field ``value``), ``(len(eps), T)``."""
+        return self.value
+
+    @property
+    def method(self) -> str:
+        return "crn"
+
+    @property
+    def error(self) -> np.ndarray:
+        """``ERROR_Z·se + r_e`` per ε and time, ``r_e`` :meth:`richardson_bound` — a bound
+        on the distance of ``values`` from the continuous-time responses."""
+        return freeze(ERROR_Z * self.stderr + self.richardson_bound(ERROR_Z)[:, None])
+
+    def richardson_bound(self, z: float = ERROR_Z) -> np.ndarray:
+        """Per amplitude, a bound on the time-step remainder of the extrapolated responses:
+        :meth:`remainder_bound` where a third level measured it, else
+        ``RICHARDSON_REL·max_t|bias|`` (:data:`.estimators.RICHARDSON_REL`)."""
+        measured = self.remainder_bound(z)
+        if measured is not None:
+            return measured
+        return RICHARDSON_REL * np.max(np.abs(self.bias), axis=-1)
 
     def remainder_bound(self, z: float = 3.0) -> np.ndarray | None:
         """Per amplitude, ``max_t (|remainder| + z·remainder_stderr)`` — a bound on the
@@ -182,6 +223,10 @@ def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, obse
     idx = time_indices(times, dt)
     f = compile_observable(model, observable)
     require_input(u, model.m)
+    if model.features:
+        return _state_noise_responses(model, u, eps, idx, f, n_paths=n_paths, dt=dt,
+                                      scheme=scheme, seed=seed, chunk_size=chunk_size,
+                                      combine=combine, levels=levels, client=client)
     mom: dict[str, Moments] = {}
     t0 = time.time()
     info = run_paths(model, n_paths=n_paths, dt=dt, n_steps=int(idx.max()), scheme=scheme,
@@ -195,6 +240,103 @@ def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, obse
                         seed=info.entropy, seconds=time.time() - t0, levels=int(levels),
                         remainder=None if rem is None else rem.mean.T,
                         remainder_stderr=None if rem is None else rem.stderr.T)
+
+
+#: the state-noise engine refuses a path beyond this norm (a divergence)
+STATE_NOISE_MAX_NORM = 1e6
+
+
+def _state_noise_responses(model: SRNN, u: Callable, eps: np.ndarray, idx: np.ndarray,
+                           f: Callable, *, n_paths: int, dt: float, scheme: str, seed,
+                           chunk_size: int, combine, levels: int, client) -> CRNResponses:
+    """:func:`crn_responses` for the models of docs/theory.md §10–§11: every ε and ε = 0 on
+    one Brownian path at ``dt`` and ``dt/2`` (coarse increments the sums of two fine ones,
+    :class:`.integrators.StateNoiseStep`, ``u`` frozen on each step), from one draw of
+    the stationary sampler; per path ``R = 2Δ(dt/2) − Δ(dt)``. ``scheme`` ``"euler"`` or
+    ``"milstein"`` (the default ``"exponential"`` of the additive engine means Euler here).
+    In-process, two levels; the first chunk is timed against ``VOLTERRA_TIME_BUDGET``."""
+    feats = " and ".join(sorted(model.features))
+    if int(levels) != 2:
+        raise NotApplicableError(f"levels = 3 needs a model with the input outside the "
+                                 f"activation and constant noise (the engine of a model with "
+                                 f"{feats} runs two levels)")
+    if client is not None:
+        raise NotApplicableError(f"client: the engine of a model with {feats} runs "
+                                 "in-process (no Dask)")
+    if scheme == "exponential":
+        scheme = "euler"
+    n_paths = check_int(n_paths, "n_paths", lo=2, what="the number of paths")
+    chunk = min(check_int(chunk_size, "chunk_size", lo=1, what="paths per chunk"), n_paths)
+    coarse, fine = StateNoiseStep(model, dt, scheme), StateNoiseStep(model, dt / 2, scheme)
+    E, T, steps = eps.size, idx.size, int(idx.max())
+    K = E if combine is None else combine.shape[0]
+    check_count(float(n_paths) * 3 * (E + 1) * max(steps, 1), MAX_PATH_STEPS,
+                f"{n_paths:,} paths × {E + 1} amplitudes × 3 steps per dt × {steps:,} steps",
+                "path-steps", "lower n_paths or the times")
+    check_memory(8.0 * (E + 1) * chunk * (2 * T + 4 * model.n) + 8.0 * steps * model.m * 2,
+                 f"{T:,} observation times × {E + 1} amplitudes per chunk of {chunk:,} paths",
+                 "lower chunk_size or the number of times")
+    u_start = input_table(u, np.arange(steps) * dt, model.m)
+    u_mid = input_table(u, np.arange(steps) * dt + dt / 2, model.m)
+    initial = stationary_sampler(model)
+    root = np.random.SeedSequence(seed)
+    epsv = np.concatenate([[0.0], eps])
+    sums = {k: np.zeros((K, T)) for k in ("val", "val2", "raw", "raw2")}
+    base = np.zeros(T)
+    done, t0 = 0, time.time()
+    n_chunks = -(-n_paths // chunk)
+    pilot = Pilot(n_chunks)
+    for ci, child in enumerate(root.spawn(n_chunks)):
+        watch = pilot.watch(ci)
+        P = min(chunk, n_paths - done)
+        rng = np.random.default_rng(child)
+        h0 = np.asarray(initial(rng, P), float).reshape(P, model.n)
+        hc = [h0.copy() for _ in range(E + 1)]        # variant 0: ε = 0
+        hf = [h0.copy() for _ in range(E + 1)]
+        out_c, out_f = np.zeros((E + 1, T, P)), np.zeros((E + 1, T, P))
+        out_c[:, idx == 0] = out_f[:, idx == 0] = f(h0)
+        if watch is not None:
+            watch(0.0)
+        for i in range(steps):
+            if watch is not None and i % 32 == 31:
+                watch(i / steps)
+            dB1 = rng.standard_normal((P, coarse.r)) * np.sqrt(dt / 2)
+            dB2 = rng.standard_normal((P, coarse.r)) * np.sqrt(dt / 2)
+            uc, um = coarse.C @ u_start[i], coarse.C @ u_mid[i]
+            for e in range(E + 1):
+                hc[e] = coarse.step(hc[e], epsv[e] * uc, dB1 + dB2)
+                hf[e] = fine.step(fine.step(hf[e], epsv[e] * uc, dB1), epsv[e] * um, dB2)
+            hit = np.flatnonzero(idx == i + 1)
+            if hit.size:
+                for e in range(E + 1):
+                    if not (np.all(np.isfinite(hc[e]))
+                            and np.abs(hc[e]).max() < STATE_NOISE_MAX_NORM):
+                        raise SimulationError(f"a path diverged at t = {(i + 1) * dt:g} "
+                                              f"(chunk {ci})")
+                    out_c[e, hit], out_f[e, hit] = f(hc[e]), f(hf[e])
+        dc, df = out_c[1:] - out_c[:1], out_f[1:] - out_f[:1]          # (E, T, P)
+        if combine is not None:
+            dc = np.einsum("ke,etp->ktp", combine, dc)
+            df = np.einsum("ke,etp->ktp", combine, df)
+        rich = 2 * df - dc
+        sums["val"] += rich.sum(-1)
+        sums["val2"] += (rich * rich).sum(-1)
+        sums["raw"] += dc.sum(-1)
+        sums["raw2"] += (dc * dc).sum(-1)
+        base += out_c[0].sum(-1)
+        done += P
+        pilot.chunk_done(ci)
+
+    def mean_se(key: str) -> tuple[np.ndarray, np.ndarray]:
+        mean = sums[key] / done
+        var = np.maximum(sums[key + "2"] / done - mean ** 2, 0.0)
+        return mean, np.sqrt(var / max(done - 1, 1))
+    val, val_se = mean_se("val")
+    raw, raw_se = mean_se("raw")
+    return CRNResponses(eps=eps, times=idx * float(dt), value=val, stderr=val_se, raw=raw,
+                        raw_stderr=raw_se, bias=raw - val, baseline=base / done,
+                        n_paths=int(n_paths), dt=float(dt), scheme=scheme,
+                        seed=root.entropy, seconds=time.time() - t0, levels=2)
 
 
 def parity_matrix(n_eps: int) -> np.ndarray:

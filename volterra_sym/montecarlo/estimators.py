@@ -7,7 +7,9 @@ with ``dt`` and ``dt/2`` and, for a weak first-order scheme,
     bias ≈ 2 [ v(dt) - v(dt/2) ]      (so ``value - bias`` is the Richardson extrapolation).
 
 ``bias_stderr`` is the standard error of that paired difference. An honest comparison with
-an exact value ``x`` is ``|value - x| ≤ 4·stderr + |bias| + 4·bias_stderr``.
+an exact value ``x`` is ``|value - x| ≤ 4·stderr + |bias| + 4·bias_stderr + 0.05·max|bias|``
+(the last term, the maximum over the times or lags, bounds the O(dt²) error of the bias
+estimate itself): the estimate's ``error`` (:func:`time_step_error`).
 
 Kernels (lags ``σ_j = t - s_j``, ``σ_1`` the most recent kick, channels ``k_j``)::
 
@@ -183,6 +185,31 @@ def merge_chunk_stats(moments: dict[str, Moments]) -> Callable[[int, dict], None
     return on_chunk
 
 
+#: standard errors in the Monte Carlo results' ``error`` (and in ``verify``'s comparisons):
+#: from ≥ 30 paths ``|Δ|/se`` exceeds 4 with probability below 1e-3
+ERROR_Z = 4.0
+#: bound of the O(dt²) remainder left by the measured O(dt) bias, relative to the largest
+#: ``|bias|`` over the times or lags: ``b ≈ c₁dt`` leaves ``≈ c₂dt²/2``; with ``|c₂/c₁|`` a
+#: few input or relaxation rates and ``dt = 0.01`` that is ≲ 2 % of ``max|b|`` (measured
+#: ≤ 1.6 % on linear2d with ``f = h1``, whose response has no noise at all); the constant
+#: adds a margin. The largest ``|bias|``, not each entry's own: where the bias crosses 0 its
+#: remainder does not (a noise-free linear response at dt = 0.02 was 9.8e-5 off with a
+#: measured bias of 8.6e-5 there and 3.8e-3 elsewhere)
+RICHARDSON_REL = 0.05
+
+
+def time_step_error(stderr, bias, bias_stderr, z: float = ERROR_Z,
+                    axis: int = 0) -> np.ndarray:
+    """``z·se + |bias| + z·se_bias + RICHARDSON_REL·max|bias|`` (the maximum along
+    ``axis``, the times or lags): a bound on ``|value − x|`` for an estimate ``value`` at
+    ``dt`` whose O(dt) bias ``bias ≈ 2[v(dt) − v(dt/2)]`` was measured (standard error
+    ``se_bias``) — the bias estimate is itself O(dt²) off, which the last term bounds."""
+    b = np.abs(np.asarray(bias, float))
+    rem = RICHARDSON_REL * np.max(b, axis=axis, keepdims=True) if b.ndim else \
+        RICHARDSON_REL * b
+    return z * np.asarray(stderr, float) + b + z * np.asarray(bias_stderr, float) + rem
+
+
 class FrozenResult:
     """Base of the frozen Monte Carlo results (``@dataclass(frozen=True)`` subclasses):
     ``__post_init__`` makes every array field a read-only copy and ``details`` a read-only
@@ -238,8 +265,29 @@ def _estimate_html(title: str, facts: str, coord: str, coords: np.ndarray, value
             f"error</th></tr>{''.join(body)}{more}</table>")
 
 
+class BiasedEstimate:
+    """The typed-result view (``values``, ``error``, ``method``, ``details``) of an estimate
+    at ``dt`` with a measured time-step bias (fields ``value``, ``stderr``, ``bias``,
+    ``bias_stderr``)."""
+
+    @property
+    def values(self) -> np.ndarray:
+        """The estimate at ``dt`` (the field ``value``)."""
+        return self.value
+
+    @property
+    def error(self) -> np.ndarray | None:
+        """``ERROR_Z·se + |bias| + ERROR_Z·se_bias + RICHARDSON_REL·max|bias|`` (the maximum
+        over the times or lags; :func:`time_step_error`): a bound on the distance of
+        ``values`` from the continuous-time quantity; ``None`` (unknown) where the time-step
+        bias was not measured (``estimate_bias=False``)."""
+        if self.bias is None or self.bias_stderr is None:
+            return None
+        return freeze(time_step_error(self.stderr, self.bias, self.bias_stderr))
+
+
 @dataclass(frozen=True, repr=False)
-class ResponseEstimate(FrozenResult):
+class ResponseEstimate(BiasedEstimate, FrozenResult):
     """``value[j] ≈ E f(h^ε_{t_j}) - E f(h^0_{t_j})`` (``stderr`` its standard error).
 
     ``baseline`` is ``E f(h^0_t)``; ``bias`` the measured time-step bias of ``value``
@@ -266,6 +314,11 @@ class ResponseEstimate(FrozenResult):
     variance_reduction: np.ndarray | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def method(self) -> str:
+        """``"crn"`` (common random numbers) or ``"independent"`` (separate noise)."""
+        return "crn" if self.crn else "independent"
+
     def _repr_html_(self) -> str:
         return _estimate_html(
             "ResponseEstimate", f"ε = {self.eps:g}, {self.n_paths:,} paths, dt {self.dt:g}, "
@@ -274,7 +327,7 @@ class ResponseEstimate(FrozenResult):
 
 
 @dataclass(frozen=True, repr=False)
-class KernelEstimate(FrozenResult):
+class KernelEstimate(BiasedEstimate, FrozenResult):
     """Estimated kernel values (frozen: :class:`FrozenResult`).
 
     First order: ``lags (J,)``, ``value[j, k] ≈ K_k(σ_j)``. Second order: ``lags (J, 2)``,
@@ -821,7 +874,7 @@ def _require_additive_input(model: SRNN, what: str) -> None:
     check_model(model).require_features(
         (FEATURE_STATE_NOISE,), f"the {what} (its weights belong to the additive input εCu; "
         "pass conjugate= for the first-order FDT with v = −p0⁻¹∇·(a'(z)C p0), or use "
-        "state_noise_crn)")
+        "crn_responses for the responses)")
 
 
 def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt",

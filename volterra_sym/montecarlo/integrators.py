@@ -33,7 +33,6 @@ import numpy as np
 import scipy.linalg
 
 from ..arrays import positive_number, real_array
-from ..budget import check_memory
 from ..density.linearisation import psd_sqrt as _psd_sqrt
 from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..model import SRNN, ModelError, check_model
@@ -368,9 +367,9 @@ class StateNoiseStep:
 
 
 def check_combine(combine, n_eps: int) -> np.ndarray | None:
-    """``combine`` of the CRN responses (:func:`state_noise_crn`,
-    :func:`~volterra_sym.montecarlo.crn.crn_responses`) as a float matrix ``(K, n_eps)``
-    (one column per ε), or None; anything else is refused naming ``combine``."""
+    """``combine`` of the CRN responses (:func:`~volterra_sym.montecarlo.crn.crn_responses`)
+    as a float matrix ``(K, n_eps)`` (one column per ε), or None; anything else is refused
+    naming ``combine``."""
     if combine is None:
         return None
     combine = real_array(combine, "combine", objects=True, finite=False,
@@ -380,106 +379,3 @@ def check_combine(combine, n_eps: int) -> np.ndarray | None:
         raise InvalidInputError(f"combine must be a finite (K, {n_eps}) matrix, K ≥ 1 (one "
                                 f"column per ε), got shape {combine.shape}", param="combine")
     return combine
-
-
-def state_noise_crn(model: SRNN, u: Callable, eps, times, *, n_paths: int, dt: float,
-                    initial: Callable, seed: int = 0, observable=None,
-                    scheme: str = "euler", chunk: int = 20000, max_norm: float = 1e6,
-                    combine=None):
-    """Common-random-number responses ``E[f(h^ε_t) − f(h^0_t)]`` for the models of
-    docs/theory.md §10–§11 (:class:`StateNoiseStep`), with the time-step bias removed by
-    Richardson extrapolation: every path runs at ``dt`` and at ``dt/2`` with the same
-    Brownian path (coarse increments = sums of two fine ones), and the estimate is
-    ``2 R(dt/2) − R(dt)`` (weak order 1 → 2).
-
-    ``initial(rng, size) -> (size, n)`` draws from ``p0``; ``times`` must be multiples of
-    ``dt``. Returns ``(mean, stderr, bias)`` of shape ``(len(eps), len(times))``: ``bias``
-    is ``|R(dt/2) − R(dt)|`` (the measured size of the removed first-order bias).
-
-    ``combine`` (a ``(K, len(eps))`` matrix ``c``) returns instead the estimates of the
-    pathwise combinations ``Σ_e c_ke Δ_e`` (``Δ_e = f(h^{ε_e}) − f(h^0)`` on one path):
-    their standard errors carry the covariance that common random numbers induce between
-    the ε, which the per-ε standard errors lose. With ``eps = (ε, −ε)`` the rows
-    ``(½, ½)`` and ``(½, −½)`` give the even and odd parts in ε, in which the pathwise
-    first- (even part) or second-order (odd part) fluctuation cancels exactly.
-
-    The first chunk is timed (in its loop and at its end, :class:`.distributed.Pilot`):
-    a run over ``VOLTERRA_TIME_BUDGET`` is refused then."""
-    import sympy as sp
-
-    from .distributed import Pilot
-    from .simulate import input_table
-
-    eps = np.atleast_1d(np.asarray(eps, float))
-    combine = check_combine(combine, eps.size)
-    times = np.asarray(times, float)
-    idx = np.rint(times / dt).astype(int)
-    if np.any(np.abs(idx * dt - times) > 1e-9 * max(1.0, float(times.max()))):
-        raise InvalidInputError("times must be multiples of dt", param="times")
-    f = model.observable(observable)
-    fn = sp.lambdify([model.h], f, "numpy")
-
-    def fval(h):
-        return np.asarray(fn(tuple(h.T)), float) * np.ones(h.shape[0])
-    coarse, fine = StateNoiseStep(model, dt, scheme), StateNoiseStep(model, dt / 2, scheme)
-    C = coarse.C
-    steps = int(idx.max())
-    # u at every step's start and midpoint, checked once (real, finite, shape (m,))
-    check_memory(16.0 * steps * model.m, f"the input at {steps:,} steps", "lower the times")
-    grid = np.arange(steps) * dt
-    u_start, u_mid = input_table(u, grid, model.m), input_table(u, grid + dt / 2, model.m)
-    root = np.random.SeedSequence(seed)
-    E, T = eps.size, times.size
-    K = E if combine is None else combine.shape[0]
-    s1 = np.zeros((K, T))
-    s2 = np.zeros((K, T))
-    bias_sum = np.zeros((K, T))
-    done = 0
-    n_chunks = -(-n_paths // chunk)
-    pilot = Pilot(n_chunks)
-    for ci, child in enumerate(root.spawn(n_chunks)):
-        watch = pilot.watch(ci)
-        P = min(chunk, n_paths - done)
-        rng = np.random.default_rng(child)
-        h0 = np.asarray(initial(rng, P), float).reshape(P, model.n)
-        hc = [h0.copy() for _ in range(E + 1)]        # variant 0: ε = 0
-        hf = [h0.copy() for _ in range(E + 1)]
-        epsv = np.concatenate([[0.0], eps])
-        out_c = np.zeros((E + 1, T, P))
-        out_f = np.zeros((E + 1, T, P))
-        for e in range(E + 1):
-            out_c[e, idx == 0] = out_f[e, idx == 0] = fval(h0)
-        if watch is not None:
-            watch(0.0)
-        for i in range(steps):
-            if watch is not None and i % 32 == 31:
-                watch(i / steps)
-            dB1 = rng.standard_normal((P, coarse.r)) * np.sqrt(dt / 2)
-            dB2 = rng.standard_normal((P, coarse.r)) * np.sqrt(dt / 2)
-            uc, um = u_start[i], u_mid[i]
-            for e in range(E + 1):
-                hc[e] = coarse.step(hc[e], epsv[e] * (C @ uc), dB1 + dB2)
-                hf[e] = fine.step(fine.step(hf[e], epsv[e] * (C @ uc), dB1),
-                                  epsv[e] * (C @ um), dB2)
-            hit = np.flatnonzero(idx == i + 1)
-            if hit.size:
-                for e in range(E + 1):
-                    if not (np.all(np.isfinite(hc[e])) and np.abs(hc[e]).max() < max_norm):
-                        raise SimulationError(f"a path diverged at t = {(i + 1) * dt:g} "
-                                              f"(chunk {ci})")
-                    out_c[e, hit] = fval(hc[e])
-                    out_f[e, hit] = fval(hf[e])
-        dc = out_c[1:] - out_c[:1]
-        df = out_f[1:] - out_f[:1]
-        if combine is not None:
-            dc = np.einsum("ke,etp->ktp", combine, dc)
-            df = np.einsum("ke,etp->ktp", combine, df)
-        rich = 2 * df - dc
-        s1 += rich.sum(-1)
-        s2 += (rich * rich).sum(-1)
-        bias_sum += (df - dc).sum(-1)
-        done += P
-        pilot.chunk_done(ci)
-    mean = s1 / done
-    var = np.maximum(s2 / done - mean ** 2, 0.0)
-    return mean, np.sqrt(var / max(done - 1, 1)), np.abs(bias_sum / done)

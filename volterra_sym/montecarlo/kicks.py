@@ -20,7 +20,8 @@ and burnt in together for ``burn_in`` relaxation times, so that each chain's own
 law (``O(dt)`` off p0) is part of the time-step bias. As for every estimator of
 :mod:`.estimators`, ``value`` is the estimate at ``dt`` and ``bias ≈ 2 [v(dt) − v(dt/2)]``
 (per path, with its standard error): ``value − bias`` is the Richardson extrapolation and
-``|value − x| ≤ 4·stderr + |bias| + 4·bias_stderr`` an honest comparison.
+``|value − x| ≤ 4·stderr + |bias| + 4·bias_stderr + 0.05·max|bias|`` an honest comparison
+(the estimate's ``error``).
 
 Applies to every model of docs/theory.md §10–§11: the input beside or inside the
 activation, constant noise or a state-dependent ``σ(h)`` (the chains are Euler–Maruyama with

@@ -75,8 +75,8 @@ CHUNK_STATE_BYTES = 4 * 2**20
 DEFAULT_CHUNK = 16384
 #: how the ensemble engine names itself when it refuses the input inside the activation
 ADDITIVE_ENGINE = ("the ensemble engine (it adds εCu(t) to the drift; "
-                   "volterra_sym.montecarlo.integrators.state_noise_crn simulates "
-                   "a(Wh + b + εCu))")
+                   "volterra_sym.montecarlo.crn_responses simulates these models on an "
+                   "engine of their own)")
 #: refuse runs of more path-steps than this (about 10 days of one core at 100 ns each)
 MAX_PATH_STEPS = 1e13
 #: refuse time grids of more steps than this

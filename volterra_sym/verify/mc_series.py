@@ -18,8 +18,8 @@ polynomial observable of degree ≤ M) the check is instead
 Richardson extrapolation, which matters when the response has no noise at all).
 
 Models with the input inside the activation or ``σ(h)`` (docs/theory.md §10–§11) are
-simulated by :func:`~volterra_sym.montecarlo.integrators.state_noise_crn` (``bias`` is
-then the magnitude ``|R(dt/2) − R(dt)|``; ``raw`` = ``value``).
+simulated by :func:`~volterra_sym.montecarlo.crn_responses` on its Euler–Maruyama engine
+for them (two levels only).
 
 The noise floor is ``ε·sd(D1)/√P`` (``D1`` the pathwise derivative of the response), the
 ``M = 2`` residual ``ε³T_3``: for noisy, weakly nonlinear models the small-ε points drop out
@@ -29,7 +29,6 @@ and the check reports SKIP with the reason rather than fit noise.
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from collections.abc import Callable
 
@@ -37,7 +36,6 @@ import numpy as np
 import sympy as sp
 
 from ..arrays import check_int, real_array
-from ..density.sampling import stationary_sampler
 from ..errors import (
     AccuracyNotReachedError,
     InvalidInputError,
@@ -48,7 +46,6 @@ from ..hierarchy import ResponseHierarchy, check_input, diagnose_series
 from ..model import SRNN, check_model
 from ..montecarlo import CRNResponses, crn_responses, parity_matrix, parity_parts
 from ..montecarlo.crn import check_amplitudes
-from ..montecarlo.integrators import state_noise_crn
 from .context import Context, fmt
 from .settings import (
     DEFAULT_INPUT,
@@ -58,7 +55,6 @@ from .settings import (
     NOT_APPLICABLE,
     PASS,
     REL_FLOOR,
-    RICHARDSON_REL,
     SKIP,
     SLOPE_TOL,
     SLOPE_Z,
@@ -161,7 +157,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
 
     ``parity="even"`` / ``"odd"``: ``mc`` holds the even part ``(y(ε) + y(−ε))/2`` or the
     odd part ``(y(ε) − y(−ε))/2`` of the CRN responses (pathwise, e.g. from
-    :func:`~volterra_sym.montecarlo.integrators.state_noise_crn` with ``combine``), and the
+    :func:`~volterra_sym.montecarlo.crn_responses` with ``combine``), and the
     check runs on the same part of the residual, ``Σ_{N>M, N of that parity} ε^N T_N``: the
     expected slope is the first such order. The even part tests ``T_2, T_4, …``, the odd
     part ``T_1, T_3, …``; together they test the whole truncation, and each is free of the
@@ -253,14 +249,11 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     inside = np.abs(eps) < diag.radius
     deg = _poly_degree(model, f)
     Tscale = float(np.max(np.abs(T[1:]))) if avail else 0.0
-    # bound on the O(dt²) remainder of the Richardson extrapolation: the measured O(dt) bias
-    # b ≈ c1·dt leaves ≈ c2·dt²/2; with |c2/c1| ~ the input / relaxation rates (a few) and
-    # dt = 0.01 that is ≲ 2 % of max_t |b| (measured: ≤ 1.6 % on linear2d with f = h1,
-    # where the response has no noise at all); RICHARDSON_REL adds a margin. A third level
-    # measures it instead (and then the slope check's floor carries it too)
+    # bound on the O(dt²) remainder of the Richardson extrapolation (the responses' own,
+    # CRNResponses.richardson_bound): RICHARDSON_REL·max_t|bias| with two levels; a third
+    # level measures it instead (and then the slope check's floor carries it too)
     measured = mc.remainder_bound(Z)
-    remainder = RICHARDSON_REL * np.max(np.abs(mc.bias), axis=1) if measured is None \
-        else measured
+    remainder = mc.richardson_bound(Z)
     slope_rem = np.zeros_like(remainder) if measured is None else measured
     results = []
     for M in range(1, order + 1):
@@ -437,34 +430,20 @@ def _responses(ctx: Context) -> dict[str | None, CRNResponses | None]:
     :func:`~volterra_sym.montecarlo.crn_responses` itself) — or, with ``settings.parity``,
     ``{None, "even", "odd"}`` from every ε run with −ε on the same paths
     (:func:`~volterra_sym.montecarlo.parity_parts`). Models with the input inside the
-    activation or ``σ(h)`` (docs/theory.md §10–§11) go through
-    :func:`~volterra_sym.montecarlo.integrators.state_noise_crn` (Euler–Maruyama with the
-    model's own drift and noise, Richardson-extrapolated in ``dt``), initial states from
-    :func:`~volterra_sym.density.sampling.stationary_sampler`."""
+    activation or ``σ(h)`` (docs/theory.md §10–§11) always run here, on
+    :func:`~volterra_sym.montecarlo.crn_responses`' Euler–Maruyama engine for them (the
+    model's own drift and noise, Richardson-extrapolated in ``dt``)."""
     s, u = ctx.settings, ctx.u
     eps, times = np.asarray(s.eps, float), np.asarray(s.times, float)
     sim, combine = ((np.concatenate([eps, -eps]), parity_matrix(eps.size)) if s.parity
                     else (eps, None))
-    if ctx.model.features:
-        if s.levels != 2:
-            raise NotApplicableError("settings.levels = 3 needs a model with the input outside "
-                                     "the activation and constant noise (the state-noise "
-                                     "simulation runs two levels)")
-        t0 = time.time()
-        mean, se, bias = state_noise_crn(ctx.model, u, sim, times, n_paths=s.series_paths,
-                                         dt=s.dt, initial=stationary_sampler(ctx.model),
-                                         seed=s.seed + 10, observable=ctx.f,
-                                         chunk=min(s.chunk_size, s.series_paths),
-                                         combine=combine)
-        mc = CRNResponses(sim if combine is None else eps, times, mean, se, mean, se, bias,
-                          np.full(times.size, np.nan), s.series_paths, s.dt,
-                          "euler (state noise)", s.seed + 10, time.time() - t0)
-    elif s.parity:
-        mc = crn_responses(ctx.model, u, sim, times, observable=ctx.f, n_paths=s.series_paths,
-                           dt=s.dt, scheme=s.scheme, seed=s.seed + 10,
-                           chunk_size=s.chunk_size, combine=combine, levels=s.levels)
-    else:
+    if not (ctx.model.features or s.parity):
         return {None: None}
+    noisy = bool(ctx.model.features)         # the in-process engine of §10–§11 models
+    mc = crn_responses(ctx.model, u, sim, times, observable=ctx.f, n_paths=s.series_paths,
+                       dt=s.dt, scheme="euler" if noisy else s.scheme, seed=s.seed + 10,
+                       chunk_size=min(s.chunk_size, s.series_paths) if noisy
+                       else s.chunk_size, combine=combine, levels=s.levels)
     return parity_parts(mc, eps) if s.parity else {None: mc}
 
 

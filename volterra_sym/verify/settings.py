@@ -20,6 +20,7 @@ from ..errors import (
 )
 from ..model.domain import input_singularity
 from ..montecarlo.crn import check_amplitudes
+from ..montecarlo.estimators import ERROR_Z, RICHARDSON_REL
 from ..montecarlo.integrators import SCHEMES
 from ..montecarlo.simulate import time_indices
 from ..parsing import compile_time_function
@@ -67,10 +68,10 @@ NOISE_FLOOR = 3.0
 #: the slope fit uses only ε where the engine's higher orders together are at most this
 #: fraction of the leading one
 NEXT_ORDER = 0.15
-#: bound of the Richardson remainder relative to the measured time-step bias (exact case)
-RICHARDSON_REL = 0.05
-#: z-score multiplier of the Monte Carlo comparisons
-Z = 4.0
+#: z-score multiplier of the Monte Carlo comparisons: the Monte Carlo results' own (their
+#: ``error``; RICHARDSON_REL, the bound of the Richardson remainder relative to the measured
+#: time-step bias, is theirs too), so that a comparison and a result's error bar are one rule
+Z = ERROR_Z
 #: fewest paths of a Monte Carlo ensemble of verify: ``Z·se`` is a tolerance only where
 #: ``se`` is estimated well — from P paths ``|Δ|/se`` follows Student's t with P − 1
 #: degrees of freedom, beyond ``Z = 4`` with probability 0.16 at 2 paths (a correct engine
