@@ -53,7 +53,7 @@ def test_verify_tanh1d_inside_quick(tmp_path):
     routes, the first-kick FDT identity passes, the kick estimator (kicks along
     ``a'(z)C·∇``) meets the kernels of orders 1 and 2 and the series meets CRN responses of
     the model itself — with ``parity`` also its even and odd parts
-    (``state_noise_crn(combine=…)``)."""
+    (``crn_responses(combine=…)`` on the engine of these models)."""
     import dataclasses
 
     from volterra_sym.verify import settings_for
