@@ -156,14 +156,20 @@ def test_html_tables_name_the_lags_times_and_eps_of_their_rows():
 
 def test_monte_carlo_estimates_display_as_html_tables():
     """ResponseEstimate and KernelEstimate showed the plain dataclass repr in Jupyter; they
-    now give a table of value ± standard error (and the time-step bias where measured)."""
+    now give a table of value ± error (the bound ``.error``; "unknown" where the time-step
+    bias was not measured), with the standard error and the bias beside it."""
     from volterra_sym.montecarlo import kick_kernel, response
     m = vs.load_model("tanh1d")
     k = kick_kernel(m, np.array([0.1, 0.5]), n_paths=500, dt=0.05, seed=1)
     html = k._repr_html_()
     assert "<table>" in html and "KernelEstimate" in html and "500 paths" in html
-    for v, e in zip(np.ravel(k.value), np.ravel(k.stderr), strict=True):
-        assert f"{v:.6g} ± {e:.2g}" in html
+    for v, r, e in zip(np.ravel(k.value), np.ravel(k.error), np.ravel(k.stderr), strict=True):
+        assert f"{v:.6g} ± {r:.2g} (se {e:.2g}, bias " in html
+    from volterra_sym.montecarlo import first_order_kernel
+    quick = first_order_kernel(m, np.array([0.1]), n_paths=500, dt=0.05, seed=1,
+                               estimate_bias=False)
+    assert f"{quick.value[0, 0]:.6g} ± unknown (se {quick.stderr[0, 0]:.2g})" in \
+        quick._repr_html_()
     r = response(m, lambda t: np.array([np.sin(t)]), 0.1, np.arange(30) * 0.05,
                  n_paths=200, dt=0.05, seed=2)
     html = r._repr_html_()
@@ -173,8 +179,9 @@ def test_monte_carlo_estimates_display_as_html_tables():
                       n_paths=256, dt=0.05, seed=3, levels=3)
     html = c._repr_html_()
     assert "CRNResponses (ε = 0.1, 0.2)" in html and "3 levels" in html
-    for v, e in zip(np.ravel(c.value.T), np.ravel(c.stderr.T), strict=True):
-        assert f"{v:.6g} ± {e:.2g}" in html
+    for v, r, e in zip(np.ravel(c.value.T), np.ravel(c.error.T), np.ravel(c.stderr.T),
+                       strict=True):
+        assert f"{v:.6g} ± {r:.2g} (se {e:.2g}, bias " in html
 
 
 def test_monte_carlo_estimates_repr_is_one_short_line():

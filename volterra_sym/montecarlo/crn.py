@@ -49,6 +49,7 @@ from .integrators import StateNoiseStep, check_combine
 from .simulate import (
     MAX_PATH_STEPS,
     Hook,
+    _check_n_paths,
     check_levels,
     compile_observable,
     input_table,
@@ -110,7 +111,7 @@ class CRNResponses(FrozenResult):
         return _estimate_html(
             f"CRNResponses (ε = {eps})", f"{self.n_paths:,} paths, dt {self.dt:g}, "
             f"{self.scheme}, seed {self.seed}{rem}", "t", self.times, self.value.T,
-            self.stderr.T, self.bias.T)
+            self.stderr.T, self.bias.T, self.error.T)
 
     @property
     def values(self) -> np.ndarray:
@@ -214,6 +215,11 @@ def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, obse
     Richardson step and ``remainder`` the measured O(dt²) remainder of the first (module
     docstring); a path costs 7/3 of a two-level one. ``client``: a
     ``dask.distributed.Client`` to run the chunks on (the numbers are the same bit for bit).
+
+    A model with the input inside the activation or a state-dependent ``σ(h)``
+    (docs/theory.md §10–§11) runs on its own in-process engine (``scheme`` ``"euler"`` or
+    ``"milstein"``, the default meaning Euler; two levels; no ``client``; ``progress`` not
+    shown), with the same result type.
     """
     eps = check_amplitudes(eps)
     combine = check_combine(combine, eps.size)
@@ -265,7 +271,7 @@ def _state_noise_responses(model: SRNN, u: Callable, eps: np.ndarray, idx: np.nd
                                  "in-process (no Dask)")
     if scheme == "exponential":
         scheme = "euler"
-    n_paths = check_int(n_paths, "n_paths", lo=2, what="the number of paths")
+    n_paths = _check_n_paths(n_paths)
     chunk = min(check_int(chunk_size, "chunk_size", lo=1, what="paths per chunk"), n_paths)
     coarse, fine = StateNoiseStep(model, dt, scheme), StateNoiseStep(model, dt / 2, scheme)
     E, T, steps = eps.size, idx.size, int(idx.max())

@@ -243,26 +243,29 @@ class FrozenResult:
 
 
 def _estimate_html(title: str, facts: str, coord: str, coords: np.ndarray, value: np.ndarray,
-                   stderr: np.ndarray, bias: np.ndarray | None, rows: int = 20) -> str:
+                   stderr: np.ndarray, bias: np.ndarray | None, error: np.ndarray | None,
+                   rows: int = 20) -> str:
     """An HTML table (Jupyter) of a Monte Carlo estimate: one row per time or lag (at most
-    ``rows``, spread evenly), every channel entry with its standard error and, where
-    measured, its time-step bias."""
+    ``rows``, spread evenly), every channel entry with its error bound (``error``; "unknown"
+    where ``None``), its standard error and, where measured, its time-step bias."""
     n = value.shape[0] if value.ndim else 1
     picks = np.arange(n) if n <= rows else np.unique(np.linspace(0, n - 1, rows).round()
                                                      .astype(int))
     flat = lambda a, j: np.ravel(np.asarray(a)[j]) if np.ndim(a) else np.ravel(a)  # noqa: E731
+    nan = np.full(np.shape(value), np.nan)
     body = []
     for j in picks:
         c = ", ".join(f"{x:g}" for x in np.ravel(coords[j]))
-        cells = [f"{v:.6g} ± {e:.2g}" + ("" if bias is None else f" (bias {b:.2g})")
-                 for v, e, b in zip(flat(value, j), flat(stderr, j),
-                                    flat(bias, j) if bias is not None
-                                    else np.zeros(flat(value, j).size), strict=True)]
+        cells = [f"{v:.6g} ± {'unknown' if error is None else format(r, '.2g')} "
+                 f"(se {e:.2g}" + ("" if bias is None else f", bias {b:.2g}") + ")"
+                 for v, r, e, b in zip(flat(value, j), flat(nan if error is None else error, j),
+                                       flat(stderr, j), flat(nan if bias is None else bias, j),
+                                       strict=True)]
         body.append(f"<tr><td>{c}</td><td>{'; '.join(cells)}</td></tr>")
     more = (f"<tr><td colspan=2>{picks.size} of {n} rows, evenly spread</td></tr>"
             if picks.size < n else "")
-    return (f"<b>{title}</b> ({facts})<table><tr><th>{coord}</th><th>value ± standard "
-            f"error</th></tr>{''.join(body)}{more}</table>")
+    return (f"<b>{title}</b> ({facts})<table><tr><th>{coord}</th><th>value ± error (standard "
+            f"error, time-step bias)</th></tr>{''.join(body)}{more}</table>")
 
 
 class BiasedEstimate:
@@ -323,7 +326,7 @@ class ResponseEstimate(BiasedEstimate, FrozenResult):
         return _estimate_html(
             "ResponseEstimate", f"ε = {self.eps:g}, {self.n_paths:,} paths, dt {self.dt:g}, "
             f"{self.scheme}{', CRN' if self.crn else ''}, seed {self.seed}", "t",
-            self.times, self.value, self.stderr, self.bias)
+            self.times, self.value, self.stderr, self.bias, self.error)
 
 
 @dataclass(frozen=True, repr=False)
@@ -358,7 +361,7 @@ class KernelEstimate(BiasedEstimate, FrozenResult):
         return _estimate_html(
             f"KernelEstimate (order {self.order}, {self.method})", f"{self.n_paths:,} paths, "
             f"dt {self.dt:g}, {self.scheme}, seed {self.seed}", "lag" + "s" * (self.order > 1),
-            self.lags, self.value, self.stderr, self.bias)
+            self.lags, self.value, self.stderr, self.bias, self.error)
 
 
 def girsanov_matrix(model: SRNN, tol: float = 1e-9) -> np.ndarray:
