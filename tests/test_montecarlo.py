@@ -492,7 +492,7 @@ def test_crn_responses_combinations_carry_the_crn_covariance(tanh1):
 def test_parity_parts_split_the_combined_responses(tanh1):
     """``parity_matrix`` + ``parity_parts``: the whole part is the plain response at +ε,
     even + odd is the whole (to rounding), each part is over the positive ε; responses not
-    made with the parity matrix are refused naming ``mc``."""
+    made with the parity matrix are refused naming ``mc``, other amplitudes naming ``eps``."""
     from volterra_sym.montecarlo import crn_responses, parity_matrix, parity_parts
 
     u = lambda t: np.array([np.sin(2 * t)])  # noqa: E731
@@ -509,6 +509,10 @@ def test_parity_parts_split_the_combined_responses(tanh1):
     with pytest.raises(InvalidInputError) as err:
         parity_parts(plain, eps)
     assert err.value.param == "mc"
+    # other amplitudes than the run's were relabelled silently (a new-user pass)
+    with pytest.raises(InvalidInputError) as err:
+        parity_parts(both, [0.3, 0.4])
+    assert err.value.param == "eps"
 
 
 def test_a_run_longer_than_the_time_budget_is_refused_after_one_chunk(monkeypatch):
@@ -666,6 +670,7 @@ def test_estimates_are_typed_results_with_an_honest_error(lin2):
                            n_origins=50, origin_stride=0.1, seed=4)
     assert r.values is r.value and r.method == "fdt"
     b = np.abs(r.bias)
+    assert r.richardson_rel == 0.05              # rate·dt ≤ 0.1
     assert np.allclose(r.error, 4 * r.stderr + b + 4 * r.bias_stderr + 0.05 * b.max(0),
                        rtol=1e-14, atol=0)
     assert not r.error.flags.writeable
@@ -690,9 +695,38 @@ def test_estimates_are_typed_results_with_an_honest_error(lin2):
     for scheme in ("euler", "exponential"):
         mc = crn_responses(m, v, [0.5, 1.0], times, observable="h1", n_paths=512, dt=0.02,
                            scheme=scheme, seed=1)
-        rem = 0.05 * np.max(np.abs(mc.bias), axis=1)
-        assert mc.method == "crn"
+        rem = mc.richardson_rel * np.max(np.abs(mc.bias), axis=1)
+        assert mc.method == "crn" and 0.05 <= mc.richardson_rel <= 0.5
         assert np.allclose(mc.error, 4 * mc.stderr + rem[:, None], rtol=1e-14, atol=0)
         actual = np.abs(mc.values - np.array([0.5, 1.0])[:, None] * T1)
         assert np.all(actual <= mc.error)
         assert np.max(actual / mc.error) > 1e-3          # the bound is not vacuous
+
+
+def test_the_remainder_allowance_grows_with_rate_times_dt():
+    """0.05·max|bias| assumed ``|c₂/c₁|·dt`` small; with a fast input it under-covered the
+    remainder of a noise-free linear response (``u = sin 20t``, dt = 0.02: 1.18× the error
+    at the times of a new-user pass; 0.95× at t = 0.1 … 3 here). The allowance is now
+    ``max(0.05, κ)``, ``κ = (rate + ω)·dt`` (``ω`` the input's rate from its table), and
+    the error is unknown (``None``) beyond ``κ = 0.5``, where the O(dt) bias no longer
+    bounds its remainder (sin 10t and sin 20t at dt = 0.05 were 1.37× and 2.76× their
+    errors)."""
+    import volterra_sym as vs
+    from volterra_sym.montecarlo import crn_responses
+    from volterra_sym.montecarlo.estimators import input_rate
+
+    m = vs.load_model("linear2d")
+    times = np.array([0.5, 1.0, 1.5, 2.0])
+    for w, dt in ((20, 0.02), (5, 0.05), (10, 0.05)):
+        v = lambda t, w=w: np.array([np.sin(w * t)] * m.m)  # noqa: E731
+        assert abs(input_rate(v, m.m, dt, 100) - w) < 0.02 * w
+        T1 = np.asarray(vs.ResponseHierarchy(m, "h1", 1).series_terms(
+            v, times, method="exact"))[1]
+        mc = crn_responses(m, v, [0.5], times, observable="h1", n_paths=256, dt=dt, seed=1)
+        r = response(m, v, 0.5, times, observable="h1", n_paths=256, dt=dt, seed=1)
+        if (3.0 + w) * dt > 0.5:                  # linear2d's fastest rate is 3
+            assert mc.richardson_rel is None and mc.error is None and r.error is None
+            continue
+        assert 0.3 < mc.richardson_rel <= 0.5
+        assert np.all(np.abs(mc.values[0] - 0.5 * T1) <= mc.error[0])
+        assert np.all(np.abs(r.values - 0.5 * T1) <= r.error)

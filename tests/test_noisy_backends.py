@@ -249,3 +249,32 @@ def test_spectral_errors_carry_the_rounding_level_of_the_eigenvectors():
     assert err0 < 1e-9                                   # still a sharp estimate
     mean = vs.ResponseHierarchy(m, f, 1).mean0("spectral")
     assert abs(float(mean.values) - quad) <= float(mean.error)
+
+
+def test_state_noise_engine_keeps_the_ensemble_engines_promises():
+    """Found by a new-user pass on ``crn_responses`` for these models: the numbers depended
+    on ``chunk_size`` (one generator per chunk), ``seed=-1``/``"a"``/``5.0`` raised raw
+    numpy errors, any ``dt`` ran (``dt = 5``; ``noisy_rnn4`` at ``dt = 1`` was 11× its error
+    off), and an invalid ``client`` was a ``NotApplicableError``. Now: one generator per
+    256-path block (bitwise chunk-invariant), the seed rules and the drift's stability bound
+    of the other engines, ``client`` checked first."""
+    from volterra_sym.errors import InvalidInputError, NotApplicableError
+
+    m = load_model("tanh1d_inside")
+    kw = dict(n_paths=1000, dt=0.05, seed=3)
+    a = crn_responses(m, u, [0.3], [0.5, 1.0, 1.5], **kw)
+    b = crn_responses(m, u, [0.3], [0.5, 1.0, 1.5], chunk_size=300, **kw)
+    assert np.array_equal(a.values, b.values) and np.array_equal(a.stderr, b.stderr)
+    assert np.array_equal(np.asarray(a), a.values) and a.details["paths"] == 1000
+    for seed in (-1, "a", 5.0):
+        with pytest.raises(InvalidInputError) as err:
+            crn_responses(m, u, [0.3], [0.5], n_paths=100, dt=0.05, seed=seed)
+        assert err.value.param == "seed"
+    with pytest.raises(InvalidInputError) as err:
+        crn_responses(m, u, [0.3], [5.0], n_paths=100, dt=5.0)
+    assert err.value.param == "dt"
+    with pytest.raises(InvalidInputError) as err:
+        crn_responses(m, u, [0.3], [0.5], n_paths=100, dt=0.05, client=object())
+    assert err.value.param == "client"
+    with pytest.raises(NotApplicableError):
+        crn_responses(m, u, [0.3], [0.5], n_paths=100, dt=0.05, levels=3)

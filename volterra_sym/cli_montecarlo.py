@@ -14,8 +14,9 @@ correlations along stationary paths). Responses: ``Δ_ε(t) = E f(h^ε_t) - E f(
 run with the same seed, hence the same initial states and Brownian paths. Every value has
 its standard error ``se`` and the measured time-step bias ``bias ≈ 2[v(dt) - v(dt/2)]``
 (the same paths at ``dt`` and ``dt/2``) with its standard error; an honest comparison with
-an exact ``x`` is ``|value - x| ≤ 4·se + |bias| + 4·se_bias + 0.05·max|bias|`` (the maximum over
-the lags or times bounds the O(dt²) error of the bias estimate), printed as ``error``.
+an exact ``x`` is ``|value - x| ≤ 4·se + |bias| + 4·se_bias + rel·max|bias|`` (the maximum over
+the lags or times bounds the O(dt²) error of the bias estimate; ``rel = max(0.05, rate·dt)``,
+unknown beyond ``rate·dt = 0.5``), printed as ``error``.
 
 ``--workers N`` runs the chunks on a ``distributed.LocalCluster`` of ``N`` one-thread
 worker processes on the loopback interface, started and closed by the command;
@@ -493,7 +494,8 @@ def cmd_kernel_montecarlo(args) -> int:
                         "window": est.window, "control_variate": st["control_variate"]},
             "lags": lags.tolist(), "values": _nullable(vals),
             "errors": _nullable(err),
-            "error_kind": "4 stderr + |bias| + 4 bias_stderr + 0.05 max|bias| (a bound, as "
+            "error_kind": "4 stderr + |bias| + 4 bias_stderr + rel max|bias|, rel = max(0.05, "
+                          "rate dt) (a bound, as "
                           "the engine's "
                           "errors; null where the time-step bias was not measured)",
             "stderr": _nullable(se), "bias": _nullable(bias), "bias_stderr": _nullable(bse),
@@ -509,7 +511,8 @@ def cmd_kernel_montecarlo(args) -> int:
           f"{what}{f', δ = {est.window:g}' if est.window else ''}); {est.n_paths:,} paths × "
           f"{est.n_origins} origins, dt = {est.dt:g} ({est.scheme}), seed {est.seed}, "
           f"{_cluster_label(args)}, {seconds:.1f} s")
-    print("# error = 4·se + |bias| + 4·se_bias + 0.05·max|bias|; bias: time-step bias "
+    print("# error = 4·se + |bias| + 4·se_bias + rel·max|bias| (rel = max(0.05, rate·dt)); "
+          "bias: time-step bias "
           "2[K(dt) - K(dt/2)] measured on the same Brownian paths")
     if burn is not None:
         print(f"# initial states: {burn.message}")
@@ -519,7 +522,7 @@ def cmd_kernel_montecarlo(args) -> int:
           f"{'se_bias':>10s}" + (f" {'var.red.':>9s}" if vr is not None else ""))
     for j, lag in enumerate(lags):
         line = (f"{','.join(f'{x:g}' for x in lag):>16s} {vals[j]:14.6g} "
-                f"{err[j] if err is not None else math.nan:10.3g} {se[j]:10.3g} "
+                f"{_bound(err[j]) if err is not None else 'unknown':>10s} {se[j]:10.3g} "
                 f"{bias[j] if bias is not None else math.nan:11.3g} "
                 f"{bse[j] if bse is not None else math.nan:10.3g}")
         if vr is not None:
@@ -560,20 +563,25 @@ def _response_times(args, dt: float) -> np.ndarray:
     return idx * dt
 
 
-def _plot_responses(path, times, eps, value, stderr, title: str) -> None:
+def _plot_responses(path, times, eps, value, error, stderr, title: str) -> None:
+    """The responses with their error bands: ``± error`` (the bound of the table and the
+    JSON), ``± 2 se`` where that is unknown (said in the axis label)."""
     from .reports.plots import GRID, _pyplot, blend
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
-    for e, v, s in zip(eps, value, stderr, strict=True):
+    known = bool(np.all(np.isfinite(error)))
+    band = error if known else 2 * np.asarray(stderr)
+    for e, v, s in zip(eps, value, band, strict=True):
         line, = ax.plot(times, v, lw=1.4, label=f"ε = {e:g}", zorder=3)
         # opaque bands under the lines: PostScript has no transparency (an .eps drew them
         # opaque over the curves)
-        ax.fill_between(times, v - 2 * s, v + 2 * s, color=blend(line.get_color(), 0.25),
+        ax.fill_between(times, v - s, v + s, color=blend(line.get_color(), 0.25),
                         lw=0, zorder=1)
     ax.axhline(0.0, color="k", lw=0.6)
     ax.set_xlabel("t")
-    ax.set_ylabel(r"$\mathbb{E} f(h^\varepsilon_t) - \mathbb{E} f(h^0_t)$  (± 2 se)")
+    ax.set_ylabel(r"$\mathbb{E} f(h^\varepsilon_t) - \mathbb{E} f(h^0_t)$"
+                  + ("  (± error)" if known else "  (± 2 se; error unknown)"))
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8, framealpha=1.0)
     ax.grid(**GRID)
@@ -586,7 +594,6 @@ def _simulate_state_noise(args, model, f, u, parsed, eps, times, st, out, plot, 
     state-dependent noise): :func:`~volterra_sym.montecarlo.crn_responses` on its engine for
     them, every ε on the same paths, Richardson-extrapolated in ``dt``."""
     from .montecarlo import crn_responses
-    from .montecarlo.estimators import RICHARDSON_REL
 
     for flag, given in (("--workers", args.workers), ("--scheduler", args.scheduler),
                         ("--control-variate", args.control_variate or None)):
@@ -600,6 +607,7 @@ def _simulate_state_noise(args, model, f, u, parsed, eps, times, st, out, plot, 
                             dt=st["dt"], scheme="euler", seed=st["seed"],
                             chunk_size=STATE_NOISE_CHUNK)
     dt = st["dt"]
+    rel = "unknown" if res.richardson_rel is None else f"{res.richardson_rel:.3g}"
     doc = {"model": model.name, "observable": str(f),
            "input": [str(p) for p in parsed],
            "method": "montecarlo (CRN response, Richardson-extrapolated in dt)",
@@ -612,17 +620,25 @@ def _simulate_state_noise(args, model, f, u, parsed, eps, times, st, out, plot, 
            "values_are": "2 R(dt/2) - R(dt), R = E f(h^eps_t) - E f(h^0_t) on common random "
                          "numbers (the first-order time-step bias removed); bias = "
                          "R(dt) - values, the removed O(dt) bias; error = 4 stderr + "
-                         f"{RICHARDSON_REL} max_t |bias| (the Richardson remainder)",
+                         f"rel max_t |bias| (the Richardson remainder; rel = {rel}, "
+                         "max(0.05, rate dt); null: unknown)",
            "cluster": "in-process", "seconds": res.seconds}
     return _emit_responses(
-        args, doc, out, plot, bar, times, eps, (res.values, res.error, res.stderr, res.bias),
+        args, doc, out, plot, bar, times, eps,
+        (res.values, np.full(res.values.shape, np.nan) if res.error is None else res.error,
+         res.stderr, res.bias),
         f"{model.name}: f = {f}, u = {', '.join(map(str, parsed))}, {st['paths']:,} CRN "
         f"paths, dt = {dt:g} (Richardson)",
         f"# {model.name}: response of f = {f} to eps·u, u = {', '.join(map(str, parsed))}; "
         f"{st['paths']:,} CRN paths, dt = {dt:g} and dt/2 (euler, Richardson), seed "
         f"{res.seed}, in-process, {res.seconds:.1f} s",
-        f"error = 4·se + {RICHARDSON_REL}·max_t|bias|, the bound of the extrapolation's "
+        f"error = 4·se + {rel}·max_t|bias|, the bound of the extrapolation's "
         "remainder; bias = R(dt) − value, the removed O(dt) bias")
+
+
+def _bound(x: float) -> str:
+    """An error bound for a table: ``unknown`` where it is (NaN)."""
+    return format(x, ".2g") if math.isfinite(x) else "unknown"
 
 
 def _emit_responses(args, doc: dict, out, plot, bar, times, eps, arrays, title: str,
@@ -638,7 +654,7 @@ def _emit_responses(args, doc: dict, out, plot, bar, times, eps, arrays, title: 
         if plot is not None:
             tmp = files.enter_context(atomic_path(plot))
             with bar.stage("plot"):
-                _plot_responses(tmp, times, eps, value, stderr, title)
+                _plot_responses(tmp, times, eps, value, error, stderr, title)
         if out is not None:
             write_text_atomic(out, text + "\n")
     bar.close()
@@ -655,7 +671,7 @@ def _emit_responses(args, doc: dict, out, plot, bar, times, eps, arrays, title: 
     step = max(1, len(times) // 20)
     for i in range(0, len(times), step):
         print(f"{times[i]:10.4g}" + "".join(
-            f"{value[e, i]:13.5g} ±{error[e, i]:9.2g} ({stderr[e, i]:8.2g}) "
+            f"{value[e, i]:13.5g} ±{_bound(error[e, i]):>9s} ({stderr[e, i]:8.2g}) "
             f"[{bias[e, i]:9.2g}]" for e in range(len(eps))))
     return EXIT_OK
 
@@ -707,7 +723,8 @@ def cmd_simulate(args) -> int:
                                             control_variate=st["control_variate"]))
         seconds = time.time() - t0
         value = np.array([r.values for r in results])
-        error = np.array([r.error for r in results])
+        error = np.array([np.full(r.value.shape, np.nan) if r.error is None else r.error
+                          for r in results])
         stderr = np.array([r.stderr for r in results])
         bias = np.array([r.bias for r in results])
         bse = np.array([r.bias_stderr for r in results])
@@ -727,7 +744,8 @@ def cmd_simulate(args) -> int:
                "variance_reduction": vr, "control_variate_details": cv_note,
                "values_are": "E f(h^eps_t) - E f(h^0_t) at dt (common random numbers); "
                              "bias = 2[v(dt) - v(dt/2)] on the same Brownian paths; "
-                             "error = 4 stderr + |bias| + 4 bias_stderr + 0.05 max_t|bias|",
+                             "error = 4 stderr + |bias| + 4 bias_stderr + rel max_t|bias|, rel = "
+                             "max(0.05, rate dt) (null: unknown)",
                "cluster": _cluster_label(args), "seconds": seconds}
         return _emit_responses(
             args, doc, out, plot, bar, r0.times, eps, (value, error, stderr, bias),
@@ -736,5 +754,6 @@ def cmd_simulate(args) -> int:
             f"# {model.name}: response of f = {f} to eps·u, u = "
             f"{', '.join(map(str, parsed))}; {r0.n_paths:,} CRN paths, dt = {dt:g} "
             f"({r0.scheme}), seed {r0.seed}, {_cluster_label(args)}, {seconds:.1f} s",
-            "error = 4·se + |bias| + 4·se_bias + 0.05·max_t|bias|; bias = 2(v(dt) − v(dt/2)), "
+            "error = 4·se + |bias| + 4·se_bias + rel·max_t|bias| (rel = max(0.05, rate·dt)); "
+            "bias = 2(v(dt) − v(dt/2)), "
             "the time-step bias")

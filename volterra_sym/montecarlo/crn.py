@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -36,20 +37,26 @@ from ..density.sampling import stationary_sampler
 from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..model import SRNN
 from ..results import freeze
-from .distributed import Pilot
+from .distributed import Pilot, check_client
 from .estimators import (
     ERROR_Z,
     RICHARDSON_REL,
     FrozenResult,
     Moments,
+    _as_array,
     _estimate_html,
+    input_rate,
     merge_chunk_stats,
+    richardson_rel,
 )
-from .integrators import StateNoiseStep, check_combine
+from .integrators import StateNoiseStep, check_combine, check_time_step
 from .simulate import (
     MAX_PATH_STEPS,
+    SEED_BLOCK,
     Hook,
     _check_n_paths,
+    _seed_root,
+    block_seed,
     check_levels,
     compile_observable,
     input_table,
@@ -103,6 +110,7 @@ class CRNResponses(FrozenResult):
     levels: int = 2
     remainder: np.ndarray | None = None
     remainder_stderr: np.ndarray | None = None
+    richardson_rel: float | None = RICHARDSON_REL
 
     def _repr_html_(self) -> str:
         rem = "" if self.remainder is None else \
@@ -123,19 +131,34 @@ class CRNResponses(FrozenResult):
         return "crn"
 
     @property
-    def error(self) -> np.ndarray:
-        """``ERROR_Z·se + r_e`` per ε and time, ``r_e`` :meth:`richardson_bound` — a bound
-        on the distance of ``values`` from the continuous-time responses."""
-        return freeze(ERROR_Z * self.stderr + self.richardson_bound(ERROR_Z)[:, None])
+    def details(self) -> dict[str, Any]:
+        """The run's facts as in the other results' ``details``."""
+        return freeze({"paths": self.n_paths, "dt": self.dt, "scheme": self.scheme,
+                       "seed": self.seed, "levels": self.levels,
+                       "richardson_rel": self.richardson_rel, "seconds": self.seconds})
 
-    def richardson_bound(self, z: float = ERROR_Z) -> np.ndarray:
+    def __array__(self, dtype=None, copy=None):
+        return _as_array(self.values, dtype, copy)
+
+    @property
+    def error(self) -> np.ndarray | None:
+        """``ERROR_Z·se + r_e`` per ε and time, ``r_e`` :meth:`richardson_bound` — a bound
+        on the distance of ``values`` from the continuous-time responses; ``None``
+        (unknown) where ``dt`` is too coarse for that bound."""
+        rem = self.richardson_bound(ERROR_Z)
+        return None if rem is None else freeze(ERROR_Z * self.stderr + rem[:, None])
+
+    def richardson_bound(self, z: float = ERROR_Z) -> np.ndarray | None:
         """Per amplitude, a bound on the time-step remainder of the extrapolated responses:
         :meth:`remainder_bound` where a third level measured it, else
-        ``RICHARDSON_REL·max_t|bias|`` (:data:`.estimators.RICHARDSON_REL`)."""
+        ``richardson_rel·max_t|bias|`` (:func:`.estimators.richardson_rel`: ``max(0.05,
+        rate·dt)``), ``None`` where that is unknown (``rate·dt > 0.5``)."""
         measured = self.remainder_bound(z)
         if measured is not None:
             return measured
-        return RICHARDSON_REL * np.max(np.abs(self.bias), axis=-1)
+        if self.richardson_rel is None:
+            return None
+        return self.richardson_rel * np.max(np.abs(self.bias), axis=-1)
 
     def remainder_bound(self, z: float = 3.0) -> np.ndarray | None:
         """Per amplitude, ``max_t (|remainder| + z·remainder_stderr)`` — a bound on the
@@ -245,11 +268,15 @@ def crn_responses(model: SRNN, u: Callable, eps: Sequence[float], times, *, obse
                         baseline=base.mean, n_paths=int(n_paths), dt=float(dt), scheme=scheme,
                         seed=info.entropy, seconds=time.time() - t0, levels=int(levels),
                         remainder=None if rem is None else rem.mean.T,
-                        remainder_stderr=None if rem is None else rem.stderr.T)
+                        remainder_stderr=None if rem is None else rem.stderr.T,
+                        richardson_rel=richardson_rel(
+                            model, dt, input_rate(u, model.m, float(dt), int(idx.max()))))
 
 
 #: the state-noise engine refuses a path beyond this norm (a divergence)
 STATE_NOISE_MAX_NORM = 1e6
+#: seed stream of the state-noise engine's blocks (initial states and increments)
+STATE_NOISE_STREAM = 8
 
 
 def _state_noise_responses(model: SRNN, u: Callable, eps: np.ndarray, idx: np.ndarray,
@@ -266,37 +293,53 @@ def _state_noise_responses(model: SRNN, u: Callable, eps: np.ndarray, idx: np.nd
         raise NotApplicableError(f"levels = 3 needs a model with the input outside the "
                                  f"activation and constant noise (the engine of a model with "
                                  f"{feats} runs two levels)")
-    if client is not None:
+    if check_client(client) is not None:
         raise NotApplicableError(f"client: the engine of a model with {feats} runs "
                                  "in-process (no Dask)")
     if scheme == "exponential":
         scheme = "euler"
     n_paths = _check_n_paths(n_paths)
     chunk = min(check_int(chunk_size, "chunk_size", lo=1, what="paths per chunk"), n_paths)
+    check_time_step(model, model.numpy_params(state_noise=True), dt, "euler")
+    root = _seed_root(seed)
     coarse, fine = StateNoiseStep(model, dt, scheme), StateNoiseStep(model, dt / 2, scheme)
     E, T, steps = eps.size, idx.size, int(idx.max())
-    K = E if combine is None else combine.shape[0]
     check_count(float(n_paths) * 3 * (E + 1) * max(steps, 1), MAX_PATH_STEPS,
                 f"{n_paths:,} paths × {E + 1} amplitudes × 3 steps per dt × {steps:,} steps",
                 "path-steps", "lower n_paths or the times")
+    n_blocks = -(-n_paths // SEED_BLOCK)
+    per_chunk = max(1, -(-chunk // SEED_BLOCK))          # whole seed blocks
+    chunk = min(per_chunk * SEED_BLOCK, n_paths)
     check_memory(8.0 * (E + 1) * chunk * (2 * T + 4 * model.n) + 8.0 * steps * model.m * 2,
                  f"{T:,} observation times × {E + 1} amplitudes per chunk of {chunk:,} paths",
                  "lower chunk_size or the number of times")
     u_start = input_table(u, np.arange(steps) * dt, model.m)
     u_mid = input_table(u, np.arange(steps) * dt + dt / 2, model.m)
     initial = stationary_sampler(model)
-    root = np.random.SeedSequence(seed)
     epsv = np.concatenate([[0.0], eps])
-    sums = {k: np.zeros((K, T)) for k in ("val", "val2", "raw", "raw2")}
-    base = np.zeros(T)
-    done, t0 = 0, time.time()
-    n_chunks = -(-n_paths // chunk)
+    mom = {k: Moments() for k in ("val", "raw", "base")}
+    t0 = time.time()
+    n_chunks = -(-n_blocks // per_chunk)
     pilot = Pilot(n_chunks)
-    for ci, child in enumerate(root.spawn(n_chunks)):
+    sq = np.sqrt(dt / 2)
+    for ci in range(n_chunks):
         watch = pilot.watch(ci)
-        P = min(chunk, n_paths - done)
-        rng = np.random.default_rng(child)
-        h0 = np.asarray(initial(rng, P), float).reshape(P, model.n)
+        # block j draws its initial states and increments from its own generator: the
+        # numbers do not depend on the chunk size
+        blocks = range(ci * per_chunk, min((ci + 1) * per_chunk, n_blocks))
+        sizes = [min(SEED_BLOCK, n_paths - j * SEED_BLOCK) for j in blocks]
+        rngs = [np.random.Generator(np.random.PCG64(block_seed(root, STATE_NOISE_STREAM, j)))
+                for j in blocks]
+        P = sum(sizes)
+        if hasattr(initial, "sample_blocks"):     # burn-ins: the chunk's blocks at once
+            h0 = np.asarray(initial.sample_blocks(rngs, sizes), float).reshape(P, model.n)
+        else:
+            h0 = np.concatenate([np.asarray(initial(g, k), float).reshape(k, model.n)
+                                 for g, k in zip(rngs, sizes, strict=True)])
+
+        def increments(rngs=rngs, sizes=sizes) -> np.ndarray:
+            return np.concatenate([g.standard_normal((k, coarse.r))
+                                   for g, k in zip(rngs, sizes, strict=True)]) * sq
         hc = [h0.copy() for _ in range(E + 1)]        # variant 0: ε = 0
         hf = [h0.copy() for _ in range(E + 1)]
         out_c, out_f = np.zeros((E + 1, T, P)), np.zeros((E + 1, T, P))
@@ -306,8 +349,7 @@ def _state_noise_responses(model: SRNN, u: Callable, eps: np.ndarray, idx: np.nd
         for i in range(steps):
             if watch is not None and i % 32 == 31:
                 watch(i / steps)
-            dB1 = rng.standard_normal((P, coarse.r)) * np.sqrt(dt / 2)
-            dB2 = rng.standard_normal((P, coarse.r)) * np.sqrt(dt / 2)
+            dB1, dB2 = increments(), increments()
             uc, um = coarse.C @ u_start[i], coarse.C @ u_mid[i]
             for e in range(E + 1):
                 hc[e] = coarse.step(hc[e], epsv[e] * uc, dB1 + dB2)
@@ -324,25 +366,19 @@ def _state_noise_responses(model: SRNN, u: Callable, eps: np.ndarray, idx: np.nd
         if combine is not None:
             dc = np.einsum("ke,etp->ktp", combine, dc)
             df = np.einsum("ke,etp->ktp", combine, df)
-        rich = 2 * df - dc
-        sums["val"] += rich.sum(-1)
-        sums["val2"] += (rich * rich).sum(-1)
-        sums["raw"] += dc.sum(-1)
-        sums["raw2"] += (dc * dc).sum(-1)
-        base += out_c[0].sum(-1)
-        done += P
+        # per seed block, merged in block order (paths on axis 0)
+        mom["val"].merge_all(Moments.block_stats(np.moveaxis(2 * df - dc, -1, 0)))
+        mom["raw"].merge_all(Moments.block_stats(np.moveaxis(dc, -1, 0)))
+        mom["base"].merge_all(Moments.block_stats(out_c[0].T))
         pilot.chunk_done(ci)
-
-    def mean_se(key: str) -> tuple[np.ndarray, np.ndarray]:
-        mean = sums[key] / done
-        var = np.maximum(sums[key + "2"] / done - mean ** 2, 0.0)
-        return mean, np.sqrt(var / max(done - 1, 1))
-    val, val_se = mean_se("val")
-    raw, raw_se = mean_se("raw")
-    return CRNResponses(eps=eps, times=idx * float(dt), value=val, stderr=val_se, raw=raw,
-                        raw_stderr=raw_se, bias=raw - val, baseline=base / done,
+    val, raw = mom["val"], mom["raw"]
+    return CRNResponses(eps=eps, times=idx * float(dt), value=val.mean, stderr=val.stderr,
+                        raw=raw.mean, raw_stderr=raw.stderr, bias=raw.mean - val.mean,
+                        baseline=mom["base"].mean,
                         n_paths=int(n_paths), dt=float(dt), scheme=scheme,
-                        seed=root.entropy, seconds=time.time() - t0, levels=2)
+                        seed=root.entropy, seconds=time.time() - t0, levels=2,
+                        richardson_rel=richardson_rel(model, dt,
+                                                      input_rate(u, model.m, float(dt), steps)))
 
 
 def parity_matrix(n_eps: int) -> np.ndarray:
@@ -373,6 +409,10 @@ def parity_parts(mc: CRNResponses, eps) -> dict[str | None, CRNResponses]:
     if mc.value.shape[0] != 3 * E:
         raise InvalidInputError(f"mc: {mc.value.shape[0]} rows, expected 3·{E} (whole, even "
                                 "and odd parts, from combine=parity_matrix)", param="mc")
+    if not np.array_equal(mc.eps, np.concatenate([eps, -eps])):
+        raise InvalidInputError(f"eps {eps.tolist()} are not the amplitudes the responses ran "
+                                f"with: mc.eps = {mc.eps.tolist()}, expected (ε…, −ε…) "
+                                "of these", param="eps")
     out = {}
     for k, part in enumerate((None, "even", "odd")):
         rows = slice(k * E, (k + 1) * E)

@@ -7,9 +7,10 @@ with ``dt`` and ``dt/2`` and, for a weak first-order scheme,
     bias ≈ 2 [ v(dt) - v(dt/2) ]      (so ``value - bias`` is the Richardson extrapolation).
 
 ``bias_stderr`` is the standard error of that paired difference. An honest comparison with
-an exact value ``x`` is ``|value - x| ≤ 4·stderr + |bias| + 4·bias_stderr + 0.05·max|bias|``
+an exact value ``x`` is ``|value - x| ≤ 4·stderr + |bias| + 4·bias_stderr + rel·max|bias|``
 (the last term, the maximum over the times or lags, bounds the O(dt²) error of the bias
-estimate itself): the estimate's ``error`` (:func:`time_step_error`).
+estimate itself; ``rel = max(0.05, rate·dt)``, :func:`richardson_rel`, unknown beyond
+``rate·dt = 0.5``): the estimate's ``error`` (:func:`time_step_error`).
 
 Kernels (lags ``σ_j = t - s_j``, ``σ_1`` the most recent kick, channels ``k_j``)::
 
@@ -89,7 +90,7 @@ from .control import (
     sync_steps,
 )
 from .distributed import check_client, map_chunks
-from .integrators import model_arrays
+from .integrators import fastest_rate, model_arrays
 from .sampling import conjugate_variables, second_conjugate_variables, stationary_sampler
 from .simulate import (
     MAX_STEPS,
@@ -104,12 +105,14 @@ from .simulate import (
     _seed_root,
     check_amplitude,
     compile_observable,
+    input_table,
     require_input,
     time_indices,
 )
 
 __all__ = ["ResponseEstimate", "KernelEstimate", "FrozenResult", "Moments", "response",
-           "first_order_kernel", "second_order_kernel", "girsanov_matrix"]
+           "first_order_kernel", "second_order_kernel", "girsanov_matrix", "richardson_rel",
+           "input_rate", "time_step_error", "ERROR_Z", "RICHARDSON_REL"]
 
 
 # ---------------------------------------------------------------------- statistics
@@ -198,15 +201,51 @@ ERROR_Z = 4.0
 RICHARDSON_REL = 0.05
 
 
-def time_step_error(stderr, bias, bias_stderr, z: float = ERROR_Z,
-                    axis: int = 0) -> np.ndarray:
-    """``z·se + |bias| + z·se_bias + RICHARDSON_REL·max|bias|`` (the maximum along
-    ``axis``, the times or lags): a bound on ``|value − x|`` for an estimate ``value`` at
-    ``dt`` whose O(dt) bias ``bias ≈ 2[v(dt) − v(dt/2)]`` was measured (standard error
-    ``se_bias``) — the bias estimate is itself O(dt²) off, which the last term bounds."""
+#: beyond this ``κ = rate·dt`` the measured O(dt) bias says nothing of its remainder (the
+#: expansion in ``dt`` is not asymptotic): the ``error`` is unknown (``None``)
+RICHARDSON_RATE_MAX = 0.5
+
+
+def richardson_rel(model: SRNN, dt: float, input_rate: float = 0.0) -> float | None:
+    """The bound of the remainder left by a measured O(dt) bias, relative to ``max|bias|``:
+    ``max(RICHARDSON_REL, κ)`` with ``κ = (r + ω)·dt``, ``r`` the drift's fastest rate
+    (:func:`.integrators.fastest_rate`) and ``ω`` the input's (:func:`input_rate`); ``None``
+    (unknown) for ``κ > RICHARDSON_RATE_MAX``. The weak error ``c₁dt + c₂dt² + …`` leaves,
+    after the measured ``c₁dt``, a remainder ``≈ (c₂/c₁)(dt/2)·|bias|`` with ``|c₂/c₁|`` of
+    the order of those rates: ``κ`` has a factor 2 to spare. Measured (Monte Carlo with
+    the exact response): ``linear2d`` with ``u = sin 20t`` at ``dt = 0.02`` needed 0.059
+    (``κ = 0.44``); ``sin 10t`` and ``sin 20t`` at ``dt = 0.05`` (``κ ≥ 0.5``) and ``tanh1d``
+    at ``dt = 0.5–1`` needed 0.07–0.14, which no fixed constant can promise."""
+    p = model.numpy_params(state_noise=True)
+    kappa = (fastest_rate(model, p) + float(input_rate)) * float(dt)
+    return None if kappa > RICHARDSON_RATE_MAX else max(RICHARDSON_REL, kappa)
+
+
+def input_rate(u: Callable, m: int, dt: float, steps: int) -> float:
+    """``max |u(t + dt/2) − u(t)| / (dt/2 · max|u|)`` over the run's half steps: the input's
+    rate (``ω`` for ``sin ωt``; 0 for a constant or absent input)."""
+    if u is None or steps < 1:
+        return 0.0
+    check_memory(8.0 * 2 * steps * m, f"the input at {2 * steps:,} half steps",
+                 "lower the times")
+    tab = input_table(u, np.arange(2 * steps + 1) * (dt / 2), m)
+    top = float(np.max(np.abs(tab)))
+    if top == 0.0:
+        return 0.0
+    return float(np.max(np.abs(np.diff(tab, axis=0)))) / (dt / 2) / top
+
+
+def time_step_error(stderr, bias, bias_stderr, z: float = ERROR_Z, axis: int = 0,
+                    rel: float | None = RICHARDSON_REL) -> np.ndarray | None:
+    """``z·se + |bias| + z·se_bias + rel·max|bias|`` (the maximum along ``axis``, the times
+    or lags): a bound on ``|value − x|`` for an estimate ``value`` at ``dt`` whose O(dt)
+    bias ``bias ≈ 2[v(dt) − v(dt/2)]`` was measured (standard error ``se_bias``) — the bias
+    estimate is itself O(dt²) off, which the last term bounds (``rel``:
+    :func:`richardson_rel`; ``None``: unknown, and so is the bound)."""
+    if rel is None:
+        return None
     b = np.abs(np.asarray(bias, float))
-    rem = RICHARDSON_REL * np.max(b, axis=axis, keepdims=True) if b.ndim else \
-        RICHARDSON_REL * b
+    rem = rel * np.max(b, axis=axis, keepdims=True) if b.ndim else rel * b
     return z * np.asarray(stderr, float) + b + z * np.asarray(bias_stderr, float) + rem
 
 
@@ -268,10 +307,19 @@ def _estimate_html(title: str, facts: str, coord: str, coords: np.ndarray, value
             f"error, time-step bias)</th></tr>{''.join(body)}{more}</table>")
 
 
+def _as_array(values: np.ndarray, dtype=None, copy=None) -> np.ndarray:
+    """``np.asarray(result)``: its values (a copy with ``copy=True``)."""
+    out = values if dtype is None else values.astype(dtype, copy=False)
+    return np.array(out, copy=True) if copy else out
+
+
 class BiasedEstimate:
     """The typed-result view (``values``, ``error``, ``method``, ``details``) of an estimate
     at ``dt`` with a measured time-step bias (fields ``value``, ``stderr``, ``bias``,
-    ``bias_stderr``)."""
+    ``bias_stderr``); ``np.asarray(estimate)`` is ``values``."""
+
+    def __array__(self, dtype=None, copy=None):
+        return _as_array(self.values, dtype, copy)
 
     @property
     def values(self) -> np.ndarray:
@@ -280,13 +328,18 @@ class BiasedEstimate:
 
     @property
     def error(self) -> np.ndarray | None:
-        """``ERROR_Z·se + |bias| + ERROR_Z·se_bias + RICHARDSON_REL·max|bias|`` (the maximum
-        over the times or lags; :func:`time_step_error`): a bound on the distance of
-        ``values`` from the continuous-time quantity; ``None`` (unknown) where the time-step
-        bias was not measured (``estimate_bias=False``)."""
+        """``ERROR_Z·se + |bias| + ERROR_Z·se_bias + rel·max|bias|`` (the maximum over the
+        times or lags; ``rel`` the field ``richardson_rel``, :func:`richardson_rel`;
+        :func:`time_step_error`): a bound on the distance of ``values`` from the
+        continuous-time quantity (for windowed Girsanov entries: from the window average);
+        ``None`` (unknown) where the time-step bias was not measured
+        (``estimate_bias=False``) or ``dt`` is too coarse for the bound
+        (``richardson_rel`` is ``None``)."""
         if self.bias is None or self.bias_stderr is None:
             return None
-        return freeze(time_step_error(self.stderr, self.bias, self.bias_stderr))
+        err = time_step_error(self.stderr, self.bias, self.bias_stderr,
+                              rel=self.richardson_rel)
+        return None if err is None else freeze(err)
 
 
 @dataclass(frozen=True, repr=False)
@@ -316,6 +369,7 @@ class ResponseEstimate(BiasedEstimate, FrozenResult):
     seed: int | None = None
     variance_reduction: np.ndarray | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    richardson_rel: float | None = RICHARDSON_REL
 
     @property
     def method(self) -> str:
@@ -356,6 +410,7 @@ class KernelEstimate(BiasedEstimate, FrozenResult):
     seed: int | None = None
     variance_reduction: np.ndarray | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    richardson_rel: float | None = RICHARDSON_REL
 
     def _repr_html_(self) -> str:
         return _estimate_html(
@@ -637,7 +692,9 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
                             stderr=np.reshape(stderr, T), dt=float(dt), n_paths=n_paths,
                             eps=eps, crn=crn, scheme=scheme, baseline=np.reshape(base_m, T),
                             baseline_stderr=np.reshape(base_se, T), bias=b, bias_stderr=bse,
-                            seed=root.entropy, variance_reduction=vr, details=details)
+                            seed=root.entropy, variance_reduction=vr, details=details,
+                            richardson_rel=richardson_rel(
+                                model, dt, input_rate(u, model.m, float(dt), int(idx.max()))))
 
 
 # ---------------------------------------------------------------------- kernels
@@ -951,7 +1008,8 @@ def first_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt
                           n_paths=int(n_paths), n_origins=n_origins, method=method,
                           scheme=scheme, window=None if method == "fdt" else w * float(dt),
                           windowed=np.full(len(L), method == "girsanov"), bias=b,
-                          bias_stderr=bse, seed=ent, variance_reduction=vr, details=details)
+                          bias_stderr=bse, seed=ent, variance_reduction=vr, details=details,
+                          richardson_rel=richardson_rel(model, dt))
 
 
 def second_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fdt",
@@ -1029,4 +1087,5 @@ def second_order_kernel(model: SRNN, lags, *, observable=None, method: str = "fd
                           dt=float(dt), n_paths=int(n_paths), n_origins=n_origins,
                           method=method, scheme=scheme,
                           window=w * float(dt) if windowed.any() else None, windowed=windowed,
-                          bias=unswap(b), bias_stderr=unswap(bse), seed=ent)
+                          bias=unswap(b), bias_stderr=unswap(bse), seed=ent,
+                          richardson_rel=richardson_rel(model, dt))

@@ -40,7 +40,7 @@ from ..model.cache import derived
 from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
 
 __all__ = ["SCHEMES", "SimulationError", "Integrator", "activation_lipschitz",
-           "check_time_step", "model_arrays", "psd_sqrt"]
+           "check_time_step", "fastest_rate", "model_arrays", "psd_sqrt"]
 
 __all__ += ["EstimatorNotApplicableError"]
 
@@ -93,6 +93,14 @@ def inplace_activation(activation) -> Callable[[np.ndarray], None] | None:
     return activation.numpy_inplace()
 
 
+def fastest_rate(model: SRNN, p: dict[str, np.ndarray]) -> float:
+    """``max(ρ(L), Lip(a)‖W‖₂)`` with ``L = Γ − W`` (linear) or ``Γ``: a bound on the rates of
+    the drift's Jacobian (``p``: :func:`model_arrays` or ``numpy_params(state_noise=True)``)."""
+    G, W = p["Gamma"], p["W"]
+    return max(float(np.max(np.abs(np.linalg.eigvals(G - W if model.is_linear else G)))),
+               activation_lipschitz(model.activation) * float(np.linalg.norm(W, 2)))
+
+
 def check_time_step(model: SRNN, p: dict[str, np.ndarray], dt: float, scheme: str) -> None:
     """Refuse a time step beyond the (linear) stability bound of the scheme.
 
@@ -116,8 +124,7 @@ def check_time_step(model: SRNN, p: dict[str, np.ndarray], dt: float, scheme: st
         raise InvalidInputError(f"scheme must be one of {SCHEMES}, got {scheme!r}",
                                 param="scheme")
     G, W = p["Gamma"], p["W"]
-    rate = max(float(np.max(np.abs(np.linalg.eigvals(G - W if model.is_linear else G)))),
-               activation_lipschitz(model.activation) * float(np.linalg.norm(W, 2)))
+    rate = fastest_rate(model, p)
     if dt * rate < MIN_STEP_RESOLUTION:
         raise InvalidInputError(
             f"dt = {dt:g} is too small: dt·(fastest rate {rate:.3g}) = {dt * rate:.3g} is "

@@ -12,7 +12,7 @@ Runs every check that applies to the model (docs/theory.md §3, §4, §7, §8):
    with the routes' own error estimates.
 3. **Monte Carlo kernels** (:mod:`.mc_kernels`) — orders 1 and 2 against the
    fluctuation–dissipation, Girsanov or kick estimator: ``|engine - MC| ≤ 4·se + |bias| +
-   4·se_bias + 0.05·max|bias| + err`` (the estimate's ``error`` plus the engine's).
+   4·se_bias + rel·max|bias| + err`` (the estimate's ``error`` plus the engine's).
 4. **Monte Carlo series** (:mod:`.mc_series`) — the residual of the truncated series
    against common-random-number responses (:func:`volterra_sym.montecarlo.crn_responses`)
    has log–log slope ``M + 1 ± 0.3`` (or is within the noise when the truncation is exact).

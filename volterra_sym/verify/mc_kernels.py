@@ -6,7 +6,7 @@ of kicked common-noise paths, point values). Second order: the kick estimator, e
 linear models with both ``v_k`` and ``C = σB`` (FDT); the Girsanov ``K₂`` of a 10-unit
 network had standard errors 0.12–0.17, no signal, and the FDT ``K₂`` of ``tanh1d`` on
 ``--quick`` tolerances as large as the kernel (:func:`_plan`):
-``|engine - MC| ≤ 4·se + |bias| + 4·se_bias + 0.05·max|bias| + err_engine`` (the estimate's
+``|engine - MC| ≤ 4·se + |bias| + 4·se_bias + rel·max|bias| + err_engine`` (the estimate's
 ``error`` plus the engine's); windowed (Girsanov) estimates are compared with the engine
 kernel averaged over the same window (6-point Gauss–Legendre).
 Models with ``σ(h)`` (docs/theory.md §11) use the kick estimator; models with the input
@@ -237,14 +237,18 @@ def _check_contact(ctx: Context, method: str, plots: dict, progress=None) -> Che
 def _compare(name: str, est, est_method: str, eng: np.ndarray, eng_err: np.ndarray,
              lags: np.ndarray, kinds: list, method: str, s, *, seed: int, seconds: float,
              label=kname) -> tuple[Check, dict]:
-    """``|engine − MC| ≤ 4·se + |bias| + 4·se_bias + 0.05·max|bias| + err_engine`` entry by
+    """``|engine − MC| ≤ 4·se + |bias| + 4·se_bias + rel·max|bias| + err_engine`` entry by
     entry (the Monte Carlo's own ``error``, :func:`~volterra_sym.montecarlo.estimators.\
 time_step_error`): the check and its plot data (a SKIP where the engine gives no value at
     the lags). An entry the engine gives and Monte Carlo (or its error bar) does not is a
     FAIL; ``label(channels)`` names an entry's kernel."""
     bias = np.zeros_like(est.value) if est.bias is None else est.bias
     bse = np.zeros_like(est.value) if est.bias_stderr is None else est.bias_stderr
-    tol = time_step_error(est.stderr, bias, bse, Z) + slack(eng_err)
+    if est.richardson_rel is None:
+        return Check(name, GROUP, SKIP, cause=NOT_APPLICABLE,
+                     reason=f"dt = {est.dt:g} is too coarse for the Monte Carlo's error bound "
+                            "(rate·dt > 0.5)"), {}
+    tol = time_step_error(est.stderr, bias, bse, Z, rel=est.richardson_rel) + slack(eng_err)
     diff = np.abs(est.value - eng)
     good = np.isfinite(diff)
     broken = np.isfinite(eng) & ~(np.isfinite(diff) & np.isfinite(tol))
@@ -276,7 +280,7 @@ time_step_error`): the check and its plot data (a SKIP where the engine gives no
         full, GROUP, st,
         value=f"max |Δ|/tol = {fmt(float(np.nanmax(ratio)))} "
               f"({label(ch)}{lags_text(lags[jmax[0]])})",
-        tolerance="4se+|bias|+4se_b+0.05max|bias|+err",
+        tolerance="4se+|bias|+4se_b+rel·max|bias|+err",
         reason=annotate(f"{int(good.sum())} entries, {est.n_paths} paths, dt={est.dt:g}"
                         + (f", window {s.window:g}" if any(k != 'point' for k in kinds)
                            else ""), res),

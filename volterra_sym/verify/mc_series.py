@@ -250,10 +250,14 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     deg = _poly_degree(model, f)
     Tscale = float(np.max(np.abs(T[1:]))) if avail else 0.0
     # bound on the O(dt²) remainder of the Richardson extrapolation (the responses' own,
-    # CRNResponses.richardson_bound): RICHARDSON_REL·max_t|bias| with two levels; a third
+    # CRNResponses.richardson_bound): max(0.05, rate·dt)·max_t|bias| with two levels; a third
     # level measures it instead (and then the slope check's floor carries it too)
     measured = mc.remainder_bound(Z)
     remainder = mc.richardson_bound(Z)
+    if remainder is None:
+        raise NotApplicableError(
+            f"the responses' time-step remainder is unknown at dt = {mc.dt:g} (rate·dt above "
+            "0.5: the measured O(dt) bias does not bound it); lower dt or run levels=3")
     slope_rem = np.zeros_like(remainder) if measured is None else measured
     results = []
     for M in range(1, order + 1):
