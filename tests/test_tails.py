@@ -55,11 +55,12 @@ def test_agrees_with_the_closed_form_density_where_it_claims_divergence():
 
 def test_no_claim_where_the_tail_is_not_one_gaussian():
     """An unbounded nonlinear activation switches its asymptotic drift by orthant (no single
-    Gaussian tail), a state-dependent noise reshapes it: the test claims nothing there."""
+    Gaussian tail), a state-dependent noise reshapes it: the test claims nothing there for
+    n ≥ 2 (for n = 1 the tabulated log p0 decides, the test below)."""
     model = SRNN(np.eye(2), [[0.5, -0.3], [0.4, 0.2]], np.ones((2, 1)), 0.5 * np.eye(2),
                  b=[0.1, 0.2], activation="softplus")
     assert average_diverges(model, _f(model, "exp(exp(h2))")) is None
-    noisy = load_model("noisy_tanh1d")
+    noisy = load_model("noisy_rnn4")
     assert average_diverges(noisy, _f(noisy, "exp(exp(h1))")) is None
 
 
@@ -94,3 +95,25 @@ def test_derive_states_that_the_average_is_infinite(tmp_path):
                  "--out", str(out)]) == 0
     text = out.read_text()
     assert r"\langle f\rangle_0 = \infty" in text and "10^{" not in text
+
+
+def test_state_dependent_noise_in_one_dimension_has_its_own_tail_test():
+    """``σ(h) = 0.4 + 0.2 h`` (noisy_tanh1d) gives ``p0`` a power-law tail ``≈ h^−52``: an
+    exponential has no average however slowly it grows, high powers do. The test used to
+    make no claim for σ(h), and ``crn_responses(observable="exp(100*h1)")`` returned
+    1.1e112 ± 4.6e112 (a new-user pass); now ``DivergentAverageError`` like the constant
+    noise models, from the tabulated ``log p0`` at radii up to 256 times the bracket's."""
+    import volterra_sym as vs
+    from volterra_sym.density.tails import average_diverges
+    from volterra_sym.errors import DivergentAverageError
+    from volterra_sym.montecarlo import crn_responses
+
+    m = vs.load_model("noisy_tanh1d")
+    for f in ("exp(100*h1)", "exp(h1)", "exp(0.1*h1)"):
+        assert average_diverges(m, m.observable(f)) is not None, f
+    for f in ("h1", "h1**8", "h1**40", "tanh(h1)", "exp(-h1)", "exp(-h1**2)"):
+        assert average_diverges(m, m.observable(f)) is None, f
+    with pytest.raises(DivergentAverageError) as err:
+        crn_responses(m, lambda t: np.array([np.sin(t)]), [0.1], [0.5],
+                      observable="exp(100*h1)", n_paths=100, dt=0.05)
+    assert err.value.param == "observable"
