@@ -658,8 +658,9 @@ def test_estimates_are_typed_results_with_an_honest_error(lin2):
     measured; the last term, the largest over the lags or times, bounds the O(dt²) error of
     the bias estimate: without it the noise-free linear response at t = 1 was 9.8e-5 off
     for an error of 8.6e-5), and for the Richardson-extrapolated CRN responses
-    ``4·se + 0.05·max_t|bias|``: each covers its distance to the closed form
-    (Euler–Maruyama, so the bias is not 0)."""
+    ``4·se + 0.05·max_t|bias|``, each plus a rounding floor ``1e3 ε·max|values|`` (an exact
+    scheme with a constant input was 9e-16 off with an error of 1e-16): each covers its
+    distance to the closed form (Euler–Maruyama, so the bias is not 0)."""
     import volterra_sym as vs
     from volterra_sym.montecarlo import crn_responses
 
@@ -671,8 +672,9 @@ def test_estimates_are_typed_results_with_an_honest_error(lin2):
     assert r.values is r.value and r.method == "fdt"
     b = np.abs(r.bias)
     assert r.richardson_rel == 0.05              # rate·dt ≤ 0.1
-    assert np.allclose(r.error, 4 * r.stderr + b + 4 * r.bias_stderr + 0.05 * b.max(0),
-                       rtol=1e-14, atol=0)
+    floor = 1e3 * np.finfo(float).eps * np.abs(r.value).max(0)      # rounding
+    assert np.allclose(r.error, 4 * r.stderr + b + 4 * r.bias_stderr + 0.05 * b.max(0)
+                       + floor, rtol=1e-14, atol=0)
     assert not r.error.flags.writeable
     assert np.all(np.abs(r.values - exact) <= r.error)
     assert np.max(np.abs(r.bias)) > 10 * np.max(r.bias_stderr)     # the bias is measured
@@ -697,7 +699,8 @@ def test_estimates_are_typed_results_with_an_honest_error(lin2):
                            scheme=scheme, seed=1)
         rem = mc.richardson_rel * np.max(np.abs(mc.bias), axis=1)
         assert mc.method == "crn" and 0.05 <= mc.richardson_rel <= 0.5
-        assert np.allclose(mc.error, 4 * mc.stderr + rem[:, None], rtol=1e-14, atol=0)
+        floor = 1e3 * np.finfo(float).eps * np.abs(mc.value).max(1, keepdims=True)
+        assert np.allclose(mc.error, 4 * mc.stderr + rem[:, None] + floor, rtol=1e-14, atol=0)
         actual = np.abs(mc.values - np.array([0.5, 1.0])[:, None] * T1)
         assert np.all(actual <= mc.error)
         assert np.max(actual / mc.error) > 1e-3          # the bound is not vacuous
@@ -730,3 +733,24 @@ def test_the_remainder_allowance_grows_with_rate_times_dt():
         assert 0.3 < mc.richardson_rel <= 0.5
         assert np.all(np.abs(mc.values[0] - 0.5 * T1) <= mc.error[0])
         assert np.all(np.abs(r.values - 0.5 * T1) <= r.error)
+
+
+def test_an_exact_scheme_has_a_rounding_floor():
+    """The exponential scheme is exact for a linear model with a constant input: the
+    responses' noise and bias are rounding, and the error (1e-16) was below the distance to
+    the closed form (up to 9e-16; a new-user pass). The error now has a floor of
+    ``1e3 ε·max|values|``."""
+    import volterra_sym as vs
+    from volterra_sym.montecarlo import crn_responses
+
+    m = vs.load_model("linear2d")
+    v = lambda t: np.ones(m.m)  # noqa: E731
+    times = np.array([0.25, 0.5, 1.0, 2.0, 4.0])
+    T1 = np.asarray(vs.ResponseHierarchy(m, "h1", 1).series_terms(v, times, method="exact"))[1]
+    for eps in (0.5, 1.0, 2.0):
+        mc = crn_responses(m, v, [eps], times, observable="h1", n_paths=512, dt=0.01,
+                           scheme="exponential", seed=2)
+        r = response(m, v, eps, times, observable="h1", n_paths=512, dt=0.01,
+                     scheme="exponential", seed=2)
+        assert np.all(np.abs(mc.values[0] - eps * T1) <= mc.error[0])
+        assert np.all(np.abs(r.values - eps * T1) <= r.error)

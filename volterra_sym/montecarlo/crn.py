@@ -48,6 +48,7 @@ from .estimators import (
     input_rate,
     merge_chunk_stats,
     richardson_rel,
+    rounding_floor,
 )
 from .integrators import StateNoiseStep, check_combine, check_time_step
 from .simulate import (
@@ -146,7 +147,10 @@ class CRNResponses(FrozenResult):
         on the distance of ``values`` from the continuous-time responses; ``None``
         (unknown) where ``dt`` is too coarse for that bound."""
         rem = self.richardson_bound(ERROR_Z)
-        return None if rem is None else freeze(ERROR_Z * self.stderr + rem[:, None])
+        if rem is None:
+            return None
+        return freeze(ERROR_Z * self.stderr + rem[:, None]
+                      + rounding_floor(self.value, axis=-1))
 
     def richardson_bound(self, z: float = ERROR_Z) -> np.ndarray | None:
         """Per amplitude, a bound on the time-step remainder of the extrapolated responses:
