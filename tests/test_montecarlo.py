@@ -407,9 +407,12 @@ def test_input_returning_none_is_invalid_input_not_divergence(lin2, tanh1):
 
 
 def test_divergence_reported_with_step(tanh1):
-    u = lambda t: np.array([np.inf if t >= 0.3 else 0.0])  # noqa: E731
+    # an infinite u is refused naming u (test_a_faulty_input_function_is_named); ε·u
+    # overflowing to inf still reaches the states
+    u = lambda t: np.array([1e308 if t >= 0.3 else 0.0])  # noqa: E731
     with pytest.raises(DivergenceError, match="non-finite") as exc:
-        simulate(tanh1, [1.0], n_paths=300, dt=0.01, u=u, initial=np.zeros(1), seed=1)
+        simulate(tanh1, [1.0], n_paths=300, dt=0.01, u=u, eps=1e10, initial=np.zeros(1),
+                 seed=1, max_norm=np.inf)
     # u(t_30) enters on step 30 -> the state h_31 at t = 0.31 is the first bad one
     assert exc.value.step == 31 and exc.value.time == pytest.approx(0.31)
     assert "step 31" in str(exc.value)
@@ -754,3 +757,25 @@ def test_an_exact_scheme_has_a_rounding_floor():
                      scheme="exponential", seed=2)
         assert np.all(np.abs(mc.values[0] - eps * T1) <= mc.error[0])
         assert np.all(np.abs(r.values - eps * T1) <= r.error)
+
+
+def test_a_faulty_input_function_is_named():
+    """A ``u`` that raises gave the raw ``ZeroDivisionError``; one that returns ``inf`` after
+    t = 0.3 a ``DivergenceError`` ("a path diverged") without naming ``u`` (a new-user
+    pass). Both are now ``InvalidInputError(param="u")``, the first chained to its cause,
+    on the ensemble engine and on the engine of the input inside the activation."""
+    import volterra_sym as vs
+    from volterra_sym.montecarlo import crn_responses
+
+    m, inside = vs.load_model("tanh1d"), vs.load_model("tanh1d_inside")
+    bad = (lambda t: np.array([1 / 0]), lambda t: np.array([np.inf if t > 0.3 else 1.0]))
+    for u in bad:
+        for run in (lambda u=u: response(m, u, 0.1, [0.5], n_paths=100, dt=0.05, seed=1),
+                    lambda u=u: crn_responses(inside, u, [0.1], [0.5], n_paths=100,
+                                              dt=0.05)):
+            with pytest.raises(InvalidInputError) as err:
+                run()
+            assert err.value.param == "u"
+    with pytest.raises(InvalidInputError) as err:
+        response(m, bad[0], 0.1, [0.5], n_paths=100, dt=0.05, seed=1)
+    assert isinstance(err.value.__cause__, ZeroDivisionError)

@@ -51,7 +51,7 @@ from ..arrays import check_flag, check_int, positive_number, real_array, state_p
 from ..budget import check_count, check_memory
 from ..density.sampling import SAMPLING_METHODS
 from ..density.tails import average_diverges
-from ..errors import DivergentAverageError, InvalidInputError, SimulationError
+from ..errors import DivergentAverageError, InvalidInputError, SimulationError, VolterraSymError
 from ..model import SRNN, check_model
 from ..model.noise import FEATURE_STATE_NOISE
 from .distributed import check_client, map_chunks
@@ -189,14 +189,21 @@ def require_input(u, m: int) -> None:
 def input_table(u: Callable, times: np.ndarray, m: int) -> np.ndarray:
     """``u(t_i)`` for every grid time, shape ``(len(times), m)``; checks ``u``'s output.
 
-    ``u`` returning ``None``, a non-numeric value or the wrong shape is an
-    :class:`~volterra_sym.errors.InvalidInputError` (``param="u"``). Infinite values are
-    accepted here: they make the run diverge, which is reported with its step.
+    ``u`` raising, returning ``None``, a non-numeric value, the wrong shape, NaN or an
+    infinite value is an :class:`~volterra_sym.errors.InvalidInputError` (``param="u"``,
+    chained to the function's own exception where it raised): an infinite input used to
+    surface later as "a path diverged", without naming ``u``.
     """
     require_input(u, m)
     out = np.empty((len(times), m))
     for i, t in enumerate(times):
-        raw = u(float(t))
+        try:
+            raw = u(float(t))
+        except VolterraSymError:
+            raise
+        except Exception as exc:                 # noqa: BLE001 - the user's function
+            raise InvalidInputError(f"u({t:g}) raised {type(exc).__name__}: {exc}"[:300],
+                                    param="u") from exc
         if raw is None:
             raise InvalidInputError(f"u({t:g}) returned None; u must return an array of "
                                     f"shape ({m},) (did the function forget to return?)",
@@ -213,6 +220,9 @@ def input_table(u: Callable, times: np.ndarray, m: int) -> np.ndarray:
                                     f"m = {m})", param="u")
         if np.any(np.isnan(val)):
             raise InvalidInputError(f"u({t:g}) returned NaN", param="u")
+        if not np.all(np.isfinite(val)):
+            raise InvalidInputError(f"u({t:g}) returned an infinite value; the input must be "
+                                    "finite", param="u")
         out[i] = val
     return out
 
@@ -635,7 +645,9 @@ class PathJob:
                     for g in range(G):
                         h = states[g][li]
                         hi, lo = h.max(), h.min()
-                        if not (hi <= self.max_norm and lo >= -self.max_norm):
+                        # (an infinite state passed `inf <= max_norm` with max_norm = inf)
+                        if not (np.isfinite(hi) and np.isfinite(lo)
+                                and hi <= self.max_norm and lo >= -self.max_norm):
                             _locate_divergence(self.levels[g][li], saved[g], etas[g],
                                                self.inputs[g][li] if per_steps[g] else None,
                                                self.active, s0, nb, self.max_norm, offset,
