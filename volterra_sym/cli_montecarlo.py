@@ -614,12 +614,12 @@ def _simulate_state_noise(args, model, f, u, parsed, eps, times, st, out, plot, 
            "options": {"paths": st["paths"], "dt": dt, "scheme": "euler",
                        "seed": st["seed"], "control_variate": False},
            "eps": eps, "times": times.tolist(), "values": _nullable(res.values),
-           "error": _nullable(res.error), "stderr": _nullable(res.stderr),
+           "errors": _nullable(res.error), "stderr": _nullable(res.stderr),
            "bias": _nullable(res.bias), "bias_stderr": None,
            "baseline": _nullable(res.baseline), "baseline_stderr": None,
            "values_are": "2 R(dt/2) - R(dt), R = E f(h^eps_t) - E f(h^0_t) on common random "
                          "numbers (the first-order time-step bias removed); bias = "
-                         "R(dt) - values, the removed O(dt) bias; error = 4 stderr + "
+                         "R(dt) - values, the removed O(dt) bias; errors = 4 stderr + "
                          f"rel max_t |bias| (the Richardson remainder; rel = {rel}, "
                          "max(0.05, rate dt); null: unknown)",
            "cluster": "in-process", "seconds": res.seconds}
@@ -737,14 +737,14 @@ def cmd_simulate(args) -> int:
                "options": {"paths": r0.n_paths, "dt": r0.dt, "scheme": r0.scheme,
                            "seed": r0.seed, "control_variate": st["control_variate"]},
                "eps": eps, "times": r0.times.tolist(), "values": _nullable(value),
-               "error": _nullable(error), "stderr": _nullable(stderr),
+               "errors": _nullable(error), "stderr": _nullable(stderr),
                "bias": _nullable(bias), "bias_stderr": _nullable(bse),
                "baseline": _nullable(r0.baseline),
                "baseline_stderr": _nullable(r0.baseline_stderr),
                "variance_reduction": vr, "control_variate_details": cv_note,
                "values_are": "E f(h^eps_t) - E f(h^0_t) at dt (common random numbers); "
                              "bias = 2[v(dt) - v(dt/2)] on the same Brownian paths; "
-                             "error = 4 stderr + |bias| + 4 bias_stderr + rel max_t|bias|, rel = "
+                             "errors = 4 stderr + |bias| + 4 bias_stderr + rel max_t|bias|, rel = "
                              "max(0.05, rate dt) (null: unknown)",
                "cluster": _cluster_label(args), "seconds": seconds}
         return _emit_responses(
