@@ -779,3 +779,18 @@ def test_a_faulty_input_function_is_named():
     with pytest.raises(InvalidInputError) as err:
         response(m, bad[0], 0.1, [0.5], n_paths=100, dt=0.05, seed=1)
     assert isinstance(err.value.__cause__, ZeroDivisionError)
+
+
+def test_control_variate_options_are_checked_where_none_is_run(tanh1):
+    """For an affine observable no linear copy is run, and a misspelt ``linearization``, a
+    negative ``sync`` or a NaN ``linearize_at`` ran silently (a new-user pass): each is now
+    refused naming it, as where the control variate runs."""
+    u = lambda t: np.array([np.sin(t)])  # noqa: E731
+    kw = dict(n_paths=100, dt=0.05, control_variate=True, seed=1)
+    for bad, param in ((dict(linearization="foo"), "linearization"), (dict(sync=-1.0), "sync"),
+                       (dict(linearize_at=[np.nan]), "linearize_at")):
+        with pytest.raises(InvalidInputError) as err:
+            response(tanh1, u, 0.1, [0.5], observable="h1", **kw, **bad)
+        assert err.value.param == param
+    r = response(tanh1, u, 0.1, [0.5], observable="h1", **kw)
+    assert r.details["control_variate"].startswith("not used")

@@ -69,6 +69,24 @@ GL_NODES = 8
 LINEARISATIONS = ("tangent", "statistical")
 
 
+def check_linearisation(model: SRNN, states, kind: str) -> np.ndarray | None:
+    """``kind`` one of :data:`LINEARISATIONS` (``param="linearization"``) and ``states``
+    (``None`` allowed) finite states ``(N, n)`` or ``(n,)`` (``param="linearize_at"``),
+    returned as ``(N, n)``."""
+    if kind not in LINEARISATIONS:
+        raise InvalidInputError(f"linearization must be one of {LINEARISATIONS}, got "
+                                f"{kind!r}", param="linearization")
+    if states is None:
+        return None
+    X = real_array(states, "linearize_at", finite=False,
+                   what=f"finite states of shape (N, {model.n}) or ({model.n},)")
+    X = X.reshape(1, -1) if X.ndim == 1 else X
+    if X.ndim != 2 or X.shape[1] != model.n or not np.all(np.isfinite(X)):
+        raise InvalidInputError(f"linearize_at must be finite states of shape (N, {model.n}) "
+                                f"or ({model.n},)", param="linearize_at")
+    return X
+
+
 def linearised_model(model: SRNN, states, kind: str = "tangent"
                      ) -> tuple[SRNN, np.ndarray, np.ndarray]:
     """The linearised network (module docstring) from stationary samples ``states``
@@ -82,16 +100,8 @@ def linearised_model(model: SRNN, states, kind: str = "tangent"
       Gaussian ``z`` this is ``β_i = E a'(z_i)``, Stein's lemma): the slope the
       fluctuations actually see, smaller than ``a'(z̄)`` where they reach the saturation.
     """
-    if kind not in LINEARISATIONS:
-        raise InvalidInputError(f"linearization must be one of {LINEARISATIONS}, got "
-                                f"{kind!r}", param="linearization")
+    X = check_linearisation(model, states, kind)
     p = model_arrays(model)
-    X = real_array(states, "linearize_at", finite=False,
-                   what=f"finite states of shape (N, {model.n}) or ({model.n},)")
-    X = X.reshape(1, -1) if X.ndim == 1 else X
-    if X.ndim != 2 or X.shape[1] != model.n or not np.all(np.isfinite(X)):
-        raise InvalidInputError(f"linearize_at must be finite states of shape (N, {model.n}) "
-                                f"or ({model.n},)", param="linearize_at")
     G, W, b = p["Gamma"], p["W"], p["b"]
     a = sp.lambdify(Z, model.activation.expr, "numpy")
     ones = np.ones(model.n)

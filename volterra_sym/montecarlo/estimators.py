@@ -82,6 +82,7 @@ from ..model import SRNN, check_model
 from ..model.noise import FEATURE_STATE_NOISE
 from ..results import freeze, short_numbers
 from .control import (
+    check_linearisation,
     is_affine,
     linear_kernel_exact,
     linear_response_exact,
@@ -502,6 +503,14 @@ def _make_cv(model: SRNN, observable, dt: float, scheme: str, *, initial, seed,
     return _CV(companion, lin, f_expr, alpha, beta, linearization, k)
 
 
+def _check_cv_options(model: SRNN, dt: float, linearization, linearize_at, sync) -> None:
+    """The control variate's options, checked where none is run (an affine observable):
+    a misspelt ``linearization`` or a negative ``sync`` ran silently."""
+    check_linearisation(model, linearize_at, linearization)
+    if sync is not None:
+        time_indices([sync], dt, "sync")
+
+
 COEFFICIENTS = ("unit", "optimal")
 
 
@@ -655,6 +664,7 @@ def response(model: SRNN, u: Callable, eps: float, times, *, observable=None,
                                     "variate is a CRN difference)", param="control_variate")
         f_expr = observable_expr(model, observable)
         if is_affine(model, f_expr):
+            _check_cv_options(model, dt, linearization, linearize_at, sync)
             details["control_variate"] = (
                 "not used: for an affine observable the linearised network's CRN difference "
                 "ε wᵀ∫e^{-A_L(t-s)}Cu(s)ds is deterministic (no noise, no initial-state "
