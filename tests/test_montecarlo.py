@@ -719,7 +719,7 @@ def test_the_remainder_allowance_grows_with_rate_times_dt():
     errors)."""
     import volterra_sym as vs
     from volterra_sym.montecarlo import crn_responses
-    from volterra_sym.montecarlo.estimators import input_rate
+    from volterra_sym.montecarlo.error_bounds import input_rate
 
     m = vs.load_model("linear2d")
     times = np.array([0.5, 1.0, 1.5, 2.0])

@@ -3,6 +3,8 @@
 * :mod:`.integrators` — Euler–Maruyama and the exponential integrator, stability limits.
 * :mod:`.sampling` — initial states from ``p0``, conjugate variables ``v_k``.
 * :mod:`.simulate` — the chunked, reproducible path engine and :func:`simulate`.
+* :mod:`.error_bounds` — the ``error`` of every estimate: standard errors, the measured
+  time-step bias and the bound of its remainder.
 * :mod:`.estimators` — :func:`response` (common random numbers), first- and second-order
   kernels from fluctuation–dissipation and Girsanov correlations, time-step bias.
 * :mod:`.crn` — :func:`crn_responses`: responses at several ε from one CRN ensemble,

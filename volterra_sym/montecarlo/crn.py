@@ -38,17 +38,19 @@ from ..errors import InvalidInputError, NotApplicableError, SimulationError
 from ..model import SRNN
 from ..results import freeze
 from .distributed import Pilot, check_client
-from .estimators import (
+from .error_bounds import (
     ERROR_Z,
     RICHARDSON_REL,
+    input_rate,
+    richardson_rel,
+    rounding_floor,
+)
+from .estimators import (
     FrozenResult,
     Moments,
     _as_array,
     _estimate_html,
-    input_rate,
     merge_chunk_stats,
-    richardson_rel,
-    rounding_floor,
 )
 from .integrators import StateNoiseStep, check_combine, check_time_step
 from .simulate import (
@@ -155,7 +157,7 @@ class CRNResponses(FrozenResult):
     def richardson_bound(self, z: float = ERROR_Z) -> np.ndarray | None:
         """Per amplitude, a bound on the time-step remainder of the extrapolated responses:
         :meth:`remainder_bound` where a third level measured it, else
-        ``richardson_rel·max_t|bias|`` (:func:`.estimators.richardson_rel`: ``max(0.05,
+        ``richardson_rel·max_t|bias|`` (:func:`.error_bounds.richardson_rel`: ``max(0.05,
         rate·dt)``), ``None`` where that is unknown (``rate·dt > 0.5``)."""
         measured = self.remainder_bound(z)
         if measured is not None:

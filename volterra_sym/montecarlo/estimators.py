@@ -9,8 +9,8 @@ with ``dt`` and ``dt/2`` and, for a weak first-order scheme,
 ``bias_stderr`` is the standard error of that paired difference. An honest comparison with
 an exact value ``x`` is ``|value - x| ≤ 4·stderr + |bias| + 4·bias_stderr + rel·max|bias|``
 (the last term, the maximum over the times or lags, bounds the O(dt²) error of the bias
-estimate itself; ``rel = max(0.05, rate·dt)``, :func:`richardson_rel`, unknown beyond
-``rate·dt = 0.5``): the estimate's ``error`` (:func:`time_step_error`).
+estimate itself; ``rel = max(0.05, rate·dt)``, unknown beyond ``rate·dt = 0.5``): the
+estimate's ``error`` (:mod:`.error_bounds`).
 
 Kernels (lags ``σ_j = t - s_j``, ``σ_1`` the most recent kick, channels ``k_j``)::
 
@@ -91,7 +91,14 @@ from .control import (
     sync_steps,
 )
 from .distributed import check_client, map_chunks
-from .integrators import fastest_rate, model_arrays
+from .error_bounds import (
+    RICHARDSON_REL,
+    input_rate,
+    richardson_rel,
+    rounding_floor,
+    time_step_error,
+)
+from .integrators import model_arrays
 from .sampling import conjugate_variables, second_conjugate_variables, stationary_sampler
 from .simulate import (
     MAX_STEPS,
@@ -106,14 +113,12 @@ from .simulate import (
     _seed_root,
     check_amplitude,
     compile_observable,
-    input_table,
     require_input,
     time_indices,
 )
 
 __all__ = ["ResponseEstimate", "KernelEstimate", "FrozenResult", "Moments", "response",
-           "first_order_kernel", "second_order_kernel", "girsanov_matrix", "richardson_rel",
-           "input_rate", "time_step_error", "ERROR_Z", "RICHARDSON_REL"]
+           "first_order_kernel", "second_order_kernel", "girsanov_matrix"]
 
 
 # ---------------------------------------------------------------------- statistics
@@ -187,79 +192,6 @@ def merge_chunk_stats(moments: dict[str, Moments]) -> Callable[[int, dict], None
         for name, stats in result.items():
             moments.setdefault(name, Moments()).merge_all(stats)
     return on_chunk
-
-
-#: standard errors in the Monte Carlo results' ``error`` (and in ``verify``'s comparisons):
-#: from ≥ 30 paths ``|Δ|/se`` exceeds 4 with probability below 1e-3
-ERROR_Z = 4.0
-#: bound of the O(dt²) remainder left by the measured O(dt) bias, relative to the largest
-#: ``|bias|`` over the times or lags: ``b ≈ c₁dt`` leaves ``≈ c₂dt²/2``; with ``|c₂/c₁|`` a
-#: few input or relaxation rates and ``dt = 0.01`` that is ≲ 2 % of ``max|b|`` (measured
-#: ≤ 1.6 % on linear2d with ``f = h1``, whose response has no noise at all); the constant
-#: adds a margin. The largest ``|bias|``, not each entry's own: where the bias crosses 0 its
-#: remainder does not (a noise-free linear response at dt = 0.02 was 9.8e-5 off with a
-#: measured bias of 8.6e-5 there and 3.8e-3 elsewhere)
-RICHARDSON_REL = 0.05
-
-
-#: beyond this ``κ = rate·dt`` the measured O(dt) bias says nothing of its remainder (the
-#: expansion in ``dt`` is not asymptotic): the ``error`` is unknown (``None``)
-RICHARDSON_RATE_MAX = 0.5
-
-
-def richardson_rel(model: SRNN, dt: float, input_rate: float = 0.0) -> float | None:
-    """The bound of the remainder left by a measured O(dt) bias, relative to ``max|bias|``:
-    ``max(RICHARDSON_REL, κ)`` with ``κ = (r + ω)·dt``, ``r`` the drift's fastest rate
-    (:func:`.integrators.fastest_rate`) and ``ω`` the input's (:func:`input_rate`); ``None``
-    (unknown) for ``κ > RICHARDSON_RATE_MAX``. The weak error ``c₁dt + c₂dt² + …`` leaves,
-    after the measured ``c₁dt``, a remainder ``≈ (c₂/c₁)(dt/2)·|bias|`` with ``|c₂/c₁|`` of
-    the order of those rates: ``κ`` has a factor 2 to spare. Measured (Monte Carlo with
-    the exact response): ``linear2d`` with ``u = sin 20t`` at ``dt = 0.02`` needed 0.059
-    (``κ = 0.44``); ``sin 10t`` and ``sin 20t`` at ``dt = 0.05`` (``κ ≥ 0.5``) and ``tanh1d``
-    at ``dt = 0.5–1`` needed 0.07–0.14, which no fixed constant can promise."""
-    p = model.numpy_params(state_noise=True)
-    kappa = (fastest_rate(model, p) + float(input_rate)) * float(dt)
-    return None if kappa > RICHARDSON_RATE_MAX else max(RICHARDSON_REL, kappa)
-
-
-def input_rate(u: Callable, m: int, dt: float, steps: int) -> float:
-    """``max |u(t + dt/2) − u(t)| / (dt/2 · max|u|)`` over the run's half steps: the input's
-    rate (``ω`` for ``sin ωt``; 0 for a constant or absent input)."""
-    if u is None or steps < 1:
-        return 0.0
-    check_memory(8.0 * 2 * steps * m, f"the input at {2 * steps:,} half steps",
-                 "lower the times")
-    tab = input_table(u, np.arange(2 * steps + 1) * (dt / 2), m)
-    top = float(np.max(np.abs(tab)))
-    if top == 0.0:
-        return 0.0
-    return float(np.max(np.abs(np.diff(tab, axis=0)))) / (dt / 2) / top
-
-
-#: relative floating-point floor of the Monte Carlo errors: the time stepping rounds at
-#: every step (the exponential scheme on a linear model with a constant input, exact but for
-#: rounding, was 9e-16 off with a statistical error of 1e-16)
-MC_ROUNDING = 1e3 * np.finfo(float).eps
-
-
-def rounding_floor(values, axis: int = 0) -> np.ndarray:
-    """``MC_ROUNDING·max|values|`` along ``axis`` (the times or lags)."""
-    v = np.abs(np.asarray(values, float))
-    return MC_ROUNDING * (np.max(v, axis=axis, keepdims=True) if v.ndim else v)
-
-
-def time_step_error(stderr, bias, bias_stderr, z: float = ERROR_Z, axis: int = 0,
-                    rel: float | None = RICHARDSON_REL) -> np.ndarray | None:
-    """``z·se + |bias| + z·se_bias + rel·max|bias|`` (the maximum along ``axis``, the times
-    or lags): a bound on ``|value − x|`` for an estimate ``value`` at ``dt`` whose O(dt)
-    bias ``bias ≈ 2[v(dt) − v(dt/2)]`` was measured (standard error ``se_bias``) — the bias
-    estimate is itself O(dt²) off, which the last term bounds (``rel``:
-    :func:`richardson_rel`; ``None``: unknown, and so is the bound)."""
-    if rel is None:
-        return None
-    b = np.abs(np.asarray(bias, float))
-    rem = rel * np.max(b, axis=axis, keepdims=True) if b.ndim else rel * b
-    return z * np.asarray(stderr, float) + b + z * np.asarray(bias_stderr, float) + rem
 
 
 class FrozenResult:
@@ -342,7 +274,8 @@ class BiasedEstimate:
     @property
     def error(self) -> np.ndarray | None:
         """``ERROR_Z·se + |bias| + ERROR_Z·se_bias + rel·max|bias|`` (the maximum over the
-        times or lags; ``rel`` the field ``richardson_rel``, :func:`richardson_rel`;
+        times or lags; ``rel`` the field ``richardson_rel``,
+        :func:`.error_bounds.richardson_rel`;
         :func:`time_step_error`): a bound on the distance of ``values`` from the
         continuous-time quantity (for windowed Girsanov entries: from the window average);
         ``None`` (unknown) where the time-step bias was not measured

@@ -52,7 +52,8 @@ from ..model import SRNN, check_model
 from ..model.euler_maruyama import NoiseMap, euler_maruyama_step
 from ..model.noise import FEATURE_ACTIVATION_INPUT
 from .distributed import check_client, map_chunks
-from .estimators import KernelEstimate, Moments, richardson_rel
+from .error_bounds import richardson_rel
+from .estimators import KernelEstimate, Moments
 from .integrators import check_time_step, model_arrays
 from .sampling import stationary_sampler
 from .simulate import (

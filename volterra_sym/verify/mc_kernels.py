@@ -31,7 +31,7 @@ from ..montecarlo import (
     kick_kernel,
     second_order_kernel,
 )
-from ..montecarlo.estimators import time_step_error
+from ..montecarlo.error_bounds import time_step_error
 from .context import Context, fmt, kick_name, kname, lags_text, slack
 from .settings import (
     FAIL,

@@ -20,7 +20,7 @@ from ..errors import (
 )
 from ..model.domain import input_singularity
 from ..montecarlo.crn import check_amplitudes
-from ..montecarlo.estimators import ERROR_Z, RICHARDSON_REL
+from ..montecarlo.error_bounds import ERROR_Z, RICHARDSON_REL
 from ..montecarlo.integrators import SCHEMES
 from ..montecarlo.simulate import time_indices
 from ..parsing import compile_time_function
