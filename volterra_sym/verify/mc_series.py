@@ -14,8 +14,9 @@ the engine's errors (``|T_N| + err_N`` against ``|T_lead| − err_lead``) — re
 no verdict (SKIP) if fewer than 3 such ε remain. The time is the one (of a grid) where the
 engine predicts the most such ε above the floor. When the truncated series is exact (linear model,
 polynomial observable of degree ≤ M) the check is instead
-``|R_M| ≤ 4·se + 0.05·max_t|bias|`` (the second term bounds the O(dt²) remainder of the
-Richardson extrapolation, which matters when the response has no noise at all).
+``|R_M| ≤ 4·se + rel·max_t|bias|`` (the responses' ``error``: the second term bounds the
+O(dt²) remainder of the Richardson extrapolation, which matters when the response has no
+noise at all; ``rel = max(0.05, rate·dt)``, :mod:`volterra_sym.montecarlo.error_bounds`).
 
 Models with the input inside the activation or ``σ(h)`` (docs/theory.md §10–§11) are
 simulated by :func:`~volterra_sym.montecarlo.crn_responses` on its Euler–Maruyama engine
@@ -173,7 +174,7 @@ def series_residuals(model: SRNN, observable, order: int, *, eps, times, n_paths
     responses are the second Richardson step and the Monte Carlo's time-step remainder is
     *measured* — ``max_t(|R₁ − R₂| + 4 se)`` per ε (:meth:`CRNResponses.remainder_bound`)
     — and enters the slope check's floor and the exact check's tolerance. With two levels
-    the exact check bounds it by ``0.05·max_t|bias|`` and the slope check's floor leaves it
+    the exact check bounds it by ``rel·max_t|bias|`` and the slope check's floor leaves it
     out (docs/theory.md §8).
     """
     if not isinstance(extra_orders, int) or isinstance(extra_orders, bool) \
@@ -502,7 +503,7 @@ def _series_checks(out: dict, s, suffix: str) -> list[Check]:
                                 res["status"], value=f"max |R|/tol = {fmt(res['max_ratio'])}",
                                 tolerance="4se + " + (
                                     "max|R₁ − R₂| + 4se(R₁ − R₂)" if mc.remainder is not None
-                                    else "0.05·max|bias|"),
+                                    else f"{mc.richardson_rel:.3g}·max|bias|"),
                                 reason=res["message"], data=data))
         else:
             val = "slope " + (fmt(res["slope"]) if res["slope"] is not None else "n/a")
