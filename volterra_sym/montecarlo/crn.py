@@ -59,7 +59,10 @@ from .simulate import (
     Hook,
     _check_n_paths,
     _seed_root,
-    block_seed,
+    block_generators,
+    block_initial,
+    block_normals,
+    block_sizes,
     check_levels,
     compile_observable,
     input_table,
@@ -333,19 +336,13 @@ def _state_noise_responses(model: SRNN, u: Callable, eps: np.ndarray, idx: np.nd
         # block j draws its initial states and increments from its own generator: the
         # numbers do not depend on the chunk size
         blocks = range(ci * per_chunk, min((ci + 1) * per_chunk, n_blocks))
-        sizes = [min(SEED_BLOCK, n_paths - j * SEED_BLOCK) for j in blocks]
-        rngs = [np.random.Generator(np.random.PCG64(block_seed(root, STATE_NOISE_STREAM, j)))
-                for j in blocks]
+        sizes = block_sizes(blocks, n_paths)
+        rngs = block_generators(root, STATE_NOISE_STREAM, blocks)
         P = sum(sizes)
-        if hasattr(initial, "sample_blocks"):     # burn-ins: the chunk's blocks at once
-            h0 = np.asarray(initial.sample_blocks(rngs, sizes), float).reshape(P, model.n)
-        else:
-            h0 = np.concatenate([np.asarray(initial(g, k), float).reshape(k, model.n)
-                                 for g, k in zip(rngs, sizes, strict=True)])
+        h0 = block_initial(initial, rngs, sizes, model.n)
 
         def increments(rngs=rngs, sizes=sizes) -> np.ndarray:
-            return np.concatenate([g.standard_normal((k, coarse.r))
-                                   for g, k in zip(rngs, sizes, strict=True)]) * sq
+            return block_normals(rngs, sizes, coarse.r) * sq
         hc = [h0.copy() for _ in range(E + 1)]        # variant 0: ε = 0
         hf = [h0.copy() for _ in range(E + 1)]
         out_c, out_f = np.zeros((E + 1, T, P)), np.zeros((E + 1, T, P))

@@ -62,7 +62,10 @@ from .simulate import (
     _auto_progress,
     _check_n_paths,
     _seed_root,
-    block_seed,
+    block_generators,
+    block_initial,
+    block_normals,
+    block_sizes,
     compile_observable,
     time_indices,
 )
@@ -181,7 +184,7 @@ class _KickJob:
     def __init__(self, model: SRNN, plan: _Plan, recipe: list, f, dt: float, burn: int,
                  n_paths: int, blocks_per_chunk: int, root: np.random.SeedSequence,
                  sampler, field: KickField):
-        self.r = model.r
+        self.r, self.n = model.r, model.n
         self.field = field
         self.noise = NoiseMap(model)
         self.drift = model.drift_numpy()
@@ -212,22 +215,16 @@ class _KickJob:
         Block ``j`` draws its initial states and increments from its own generator, so the
         numbers do not depend on the chunk size."""
         blocks = range(i * self.per_chunk, min((i + 1) * self.per_chunk, self.n_blocks))
-        sizes = [min(SEED_BLOCK, self.n_paths - j * SEED_BLOCK) for j in blocks]
-        rngs = [np.random.Generator(np.random.PCG64(block_seed(self.root, KICK_STREAM, j)))
-                for j in blocks]
+        sizes = block_sizes(blocks, self.n_paths)
+        rngs = block_generators(self.root, KICK_STREAM, blocks)
         P = sum(sizes)
-        if hasattr(self.sampler, "sample_blocks"):   # burn-ins: the chunk's blocks at once
-            x = np.asarray(self.sampler.sample_blocks(rngs, sizes), dtype=float)
-        else:
-            x = np.concatenate([np.asarray(self.sampler(g, k), dtype=float)
-                                for g, k in zip(rngs, sizes, strict=True)])
+        x = block_initial(self.sampler, rngs, sizes, self.n)
         r, hdt = self.r, 0.5 * self.dt
         sq = math.sqrt(hdt)
 
         def increments() -> np.ndarray:
             """Brownian increments ``ΔB`` over ``dt/2`` of every path, ``(P, r)``."""
-            return np.concatenate([g.standard_normal((k, r))
-                                   for g, k in zip(rngs, sizes, strict=True)]) * sq
+            return block_normals(rngs, sizes, r) * sq
 
         fine, coarse = x.copy(), x.copy()
         total = self.burn + self.plan.n_steps

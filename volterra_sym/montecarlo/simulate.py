@@ -60,7 +60,8 @@ from .sampling import stationary_sampler
 
 __all__ = ["SEED_BLOCK", "TIME_BLOCK", "DivergenceError", "Ensemble", "simulate",
            "compile_observable", "input_table", "time_indices", "run_paths", "Hook",
-           "PathJob", "Companion", "block_seed", "MAX_PATH_STEPS", "MAX_STEPS",
+           "PathJob", "Companion", "block_seed", "block_sizes", "block_generators",
+           "block_initial", "block_normals", "MAX_PATH_STEPS", "MAX_STEPS",
            "check_amplitude"]
 
 #: paths per random-number stream (fixed: changing it changes the numbers)
@@ -269,6 +270,45 @@ def block_seed(root: np.random.SeedSequence, stream: int, j: int) -> np.random.S
     (equal to ``root.spawn(stream + 1)[stream].spawn(j + 1)[j]``)."""
     return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + (stream, j),
                                   pool_size=root.pool_size)
+
+
+def block_sizes(blocks, n_paths: int) -> list[int]:
+    """Paths in each of the seed blocks ``blocks`` (the last one of a run may be short)."""
+    return [min(SEED_BLOCK, n_paths - j * SEED_BLOCK) for j in blocks]
+
+
+def block_generators(root: np.random.SeedSequence, stream: int,
+                     blocks) -> list[np.random.Generator]:
+    """One PCG64 generator per seed block (:func:`block_seed`): draws made block by block do
+    not depend on how the blocks are grouped into chunks."""
+    return [np.random.Generator(np.random.PCG64(block_seed(root, stream, j))) for j in blocks]
+
+
+def block_initial(sampler, rngs: list[np.random.Generator], sizes: list[int],
+                  n: int) -> np.ndarray:
+    """Initial states ``(P, n)`` of the seed blocks, each from its own generator (a sampler
+    with ``sample_blocks`` draws the chunk's blocks at once); a sampler returning another
+    shape is an :class:`~volterra_sym.errors.InvalidInputError` (``param="initial"``)."""
+    if hasattr(sampler, "sample_blocks"):   # vectorised over the chunk's blocks
+        h0 = np.asarray(sampler.sample_blocks(rngs, sizes), dtype=float)
+        if h0.shape != (sum(sizes), n):
+            raise InvalidInputError(f"initial sampler returned shape {h0.shape}, "
+                                    f"expected {(sum(sizes), n)}", param="initial")
+        return h0
+    parts = []
+    for rng, size in zip(rngs, sizes, strict=True):
+        x = np.asarray(sampler(rng, size), dtype=float)
+        if x.shape != (size, n):
+            raise InvalidInputError(f"initial sampler returned shape {x.shape}, "
+                                    f"expected {(size, n)}", param="initial")
+        parts.append(x)
+    return np.concatenate(parts)
+
+
+def block_normals(rngs: list[np.random.Generator], sizes: list[int], r: int) -> np.ndarray:
+    """Standard normals ``(P, r)``, each seed block's rows from its own generator."""
+    return np.concatenate([g.standard_normal((k, r)) for g, k in zip(rngs, sizes,
+                                                                      strict=True)])
 
 
 def check_amplitude(eps, name: str = "eps") -> float:
@@ -502,28 +542,12 @@ class PathJob:
             raise InvalidInputError(f"chunk index {i} outside 0..{self.n_chunks - 1}",
                                     param="chunk")
         blocks = list(range(i * self.per_chunk, min((i + 1) * self.per_chunk, self.n_blocks)))
-        sizes = [min(SEED_BLOCK, self.n_paths - j * SEED_BLOCK) for j in blocks]
+        sizes = block_sizes(blocks, self.n_paths)
         return blocks[0] * SEED_BLOCK, sizes, blocks
 
     def _sample(self, sampler, stream: int, blocks: list[int], sizes: list[int]) -> np.ndarray:
-        n, P = self.n, sum(sizes)
-        if hasattr(sampler, "sample_blocks"):   # vectorised over the chunk's blocks
-            rngs = [np.random.Generator(np.random.PCG64(block_seed(self.root, stream, j)))
-                    for j in blocks]
-            h0 = np.asarray(sampler.sample_blocks(rngs, sizes), dtype=float)
-            if h0.shape != (P, n):
-                raise InvalidInputError(f"initial sampler returned shape {h0.shape}, "
-                                        f"expected {(P, n)}", param="initial")
-            return h0
-        parts = []
-        for j, size in zip(blocks, sizes, strict=True):
-            rng = np.random.Generator(np.random.PCG64(block_seed(self.root, stream, j)))
-            x = np.asarray(sampler(rng, size), dtype=float)
-            if x.shape != (size, n):
-                raise InvalidInputError(f"initial sampler returned shape {x.shape}, "
-                                        f"expected {(size, n)}", param="initial")
-            parts.append(x)
-        return np.concatenate(parts)
+        return block_initial(sampler, block_generators(self.root, stream, blocks), sizes,
+                             self.n)
 
     def initial_states(self, blocks: list[int], sizes: list[int], group: int = 0
                        ) -> np.ndarray:
