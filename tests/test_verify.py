@@ -832,3 +832,26 @@ def test_kernel_at_zero_is_checked_without_a_closed_form_density(monkeypatch):
     skipped = check_kernel_at_zero(quad)
     assert skipped and all(c.status == SKIP and "not linear in the states" in c.reason
                            for c in skipped)
+
+
+def test_kernel_check_at_a_coarse_dt_skips_and_keeps_its_plot_data():
+    """Where ``rate·dt > 0.5`` the Monte Carlo's error is unknown: the kernel check is a SKIP
+    naming dt, and its plot data are whole (an empty dict was returned, which the kernel
+    figure would index)."""
+    import types
+
+    from volterra_sym.montecarlo import kick_kernel
+    from volterra_sym.verify.mc_kernels import _compare
+    from volterra_sym.verify.settings import SKIP
+
+    model = load_model("tanh1d")
+    lags = np.array([0.4, 0.8])
+    est = kick_kernel(model, lags, n_paths=300, dt=0.4, seed=1)
+    assert est.richardson_rel is None and est.error is None
+    eng = np.asarray(est.value)
+    s = types.SimpleNamespace(window=None, origin_stride=0.4)
+    check, data = _compare("kernels order 1", est, "kick", eng, np.zeros_like(eng),
+                           lags[:, None], ["point"] * 2, "spectral", s, seed=1, seconds=0.0)
+    assert check.status == SKIP and "dt = 0.4" in check.reason
+    for key in ("lags", "mc", "stderr", "n_paths", "n_origins", "dt"):
+        assert key in data
