@@ -495,9 +495,8 @@ def cmd_kernel_montecarlo(args) -> int:
             "lags": lags.tolist(), "values": _nullable(vals),
             "errors": _nullable(err),
             "error_kind": "4 stderr + |bias| + 4 bias_stderr + rel max|bias|, rel = max(0.05, "
-                          "rate dt) (a bound, as "
-                          "the engine's "
-                          "errors; null where the time-step bias was not measured)",
+                          "rate dt) (a bound, as the engine's errors; null where the "
+                          "time-step bias was not measured)",
             "stderr": _nullable(se), "bias": _nullable(bias), "bias_stderr": _nullable(bse),
             "windowed": np.asarray(est.windowed, bool).tolist(), "window": est.window,
             "variance_reduction": _nullable(vr), "values_are": what,
@@ -512,8 +511,7 @@ def cmd_kernel_montecarlo(args) -> int:
           f"{est.n_origins} origins, dt = {est.dt:g} ({est.scheme}), seed {est.seed}, "
           f"{_cluster_label(args)}, {seconds:.1f} s")
     print("# error = 4·se + |bias| + 4·se_bias + rel·max|bias| (rel = max(0.05, rate·dt)); "
-          "bias: time-step bias "
-          "2[K(dt) - K(dt/2)] measured on the same Brownian paths")
+          "bias: time-step bias 2[K(dt) - K(dt/2)] measured on the same Brownian paths")
     if burn is not None:
         print(f"# initial states: {burn.message}")
         if not burn.converged:
@@ -755,5 +753,4 @@ def cmd_simulate(args) -> int:
             f"{', '.join(map(str, parsed))}; {r0.n_paths:,} CRN paths, dt = {dt:g} "
             f"({r0.scheme}), seed {r0.seed}, {_cluster_label(args)}, {seconds:.1f} s",
             "error = 4·se + |bias| + 4·se_bias + rel·max_t|bias| (rel = max(0.05, rate·dt)); "
-            "bias = 2(v(dt) − v(dt/2)), "
-            "the time-step bias")
+            "bias = 2(v(dt) − v(dt/2)), the time-step bias")
