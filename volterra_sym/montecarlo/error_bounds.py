@@ -86,13 +86,13 @@ def rounding_floor(values, axis: int = 0) -> np.ndarray:
     return MC_ROUNDING * (np.max(v, axis=axis, keepdims=True) if v.ndim else v)
 
 
-def time_step_error(stderr, bias, bias_stderr, z: float = ERROR_Z, axis: int = 0,
-                    rel: float | None = RICHARDSON_REL) -> np.ndarray | None:
+def time_step_error(stderr, bias, bias_stderr, z: float = ERROR_Z, axis: int = 0, *,
+                    rel: float | None) -> np.ndarray | None:
     """``z·se + |bias| + z·se_bias + rel·max|bias|`` (the maximum along ``axis``, the times
     or lags): a bound on ``|value − x|`` for an estimate ``value`` at ``dt`` whose O(dt)
     bias ``bias ≈ 2[v(dt) − v(dt/2)]`` was measured (standard error ``se_bias``) — the bias
-    estimate is itself O(dt²) off, which the last term bounds (``rel``:
-    :func:`richardson_rel`; ``None``: unknown, and so is the bound)."""
+    estimate is itself O(dt²) off, which the last term bounds (``rel``, always given:
+    :func:`richardson_rel` of the run; ``None``: unknown, and so is the bound)."""
     if rel is None:
         return None
     b = np.abs(np.asarray(bias, float))
