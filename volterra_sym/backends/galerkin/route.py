@@ -63,7 +63,6 @@ from ...errors import (
 from ...hierarchy.propagation import walk_kernels
 from ...model import SRNN
 from ...model.cache import derived
-from ...model.domain import observable_singularity
 from ...model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
 from ...model.srnn import SYMBOLIC_PARAMETERS
 from ...results import SeriesTerms
@@ -76,7 +75,7 @@ from ..modal import (
     step_index,
 )
 from ..scaling import scaled_mean0, scaled_series
-from ..spectral.collocation import numerics
+from ..spectral.collocation import numerics, observable_reason
 from . import measure as measures
 from .basis import MonomialBasis, basis_size
 from .cost import check_time, estimated_seconds
@@ -116,19 +115,9 @@ _MAX_STEPS = 1 << 15
 def applies(model: SRNN, f: sp.Expr) -> str | None:
     if not model.is_numeric:
         return SYMBOLIC_PARAMETERS
-    f = sp.sympify(f)
-    if f.free_symbols - set(model.h):
-        return "the observable has free parameters"
-    try:
-        with np.errstate(all="ignore"):     # a non-finite value is the answer, not a warning
-            val = numerics(model).observable(f)(np.zeros((1, model.n)))
-    except Exception as exc:  # noqa: BLE001 - any failure means "cannot evaluate"
-        return f"the observable {f} cannot be evaluated numerically ({exc})"
-    if not np.all(np.isfinite(val)):
-        return f"the observable {f} is not finite at h = 0"
-    singular = observable_singularity(model, f)
-    if singular is not None:
-        return singular
+    reason = observable_reason(model, f)
+    if reason is not None:
+        return reason
     if not model.state_dependent_noise and not regular_noise(model):
         cov = linearisation(model).cov
         w = None if cov is None else np.linalg.eigvalsh(0.5 * (cov + cov.T))

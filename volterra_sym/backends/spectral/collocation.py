@@ -55,10 +55,11 @@ from ...density.stationary import NUMPY_EXTRAS
 from ...errors import NotApplicableError
 from ...model import SRNN
 from ...model.cache import derived
+from ...model.domain import observable_singularity
 from ...operators import generator
 
-__all__ = ["ModelNumerics", "Domain", "Discretisation", "GridError", "choose_domain",
-           "fourier_d1", "estimate_bytes", "blas_threads", "BLAS_THREADS"]
+__all__ = ["ModelNumerics", "observable_reason", "Domain", "Discretisation", "GridError",
+           "choose_domain", "fourier_d1", "estimate_bytes", "blas_threads", "BLAS_THREADS"]
 
 
 class GridError(NotApplicableError):
@@ -137,6 +138,23 @@ class ModelNumerics:
 def numerics(model: SRNN) -> ModelNumerics:
     """The (cached) :class:`ModelNumerics` of ``model``."""
     return derived(model, ("spectral", "numerics"), lambda: ModelNumerics(model))
+
+
+def observable_reason(model: SRNN, f: sp.Expr) -> str | None:
+    """Why a numerical route cannot average ``f`` over ``p0``, or ``None``: free
+    parameters, no finite value at ``h = 0``, or a singularity on the state space
+    (:func:`~volterra_sym.model.domain.observable_singularity`)."""
+    f = sp.sympify(f)
+    if f.free_symbols - set(model.h):
+        return "the observable has free parameters"
+    try:
+        with np.errstate(all="ignore"):     # a non-finite value is the answer, not a warning
+            val = numerics(model).observable(f)(np.zeros((1, model.n)))
+    except Exception as exc:  # noqa: BLE001 - any failure means "cannot evaluate"
+        return f"the observable {f} cannot be evaluated numerically ({exc})"
+    if not np.all(np.isfinite(val)):
+        return f"the observable {f} is not finite at h = 0"
+    return observable_singularity(model, f)
 
 
 # ---------------------------------------------------------------------- domain

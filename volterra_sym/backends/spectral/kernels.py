@@ -14,12 +14,11 @@ from ...errors import (
 )
 from ...hierarchy.propagation import prefix_graph, walk_kernels
 from ...model import SRNN
-from ...model.domain import observable_singularity
 from ...model.srnn import SYMBOLIC_PARAMETERS
 from ..modal import ModalRepresentation
 from .collocation import (
     Discretisation,
-    numerics,
+    observable_reason,
 )
 from .options import MAX_KERNEL_ORDER, _blas_limited, _options
 from .refinement import _fscale, _fvals, _refine, _rounding, discretisation
@@ -36,20 +35,7 @@ def applies(model: SRNN, f: sp.Expr) -> str | None:
         if not regular_noise(model):
             return ("spectral needs a non-singular diffusion matrix D = σσᵀ for n = 2 "
                     "(the noise must reach both coordinates); this D is singular")
-    f = sp.sympify(f)
-    if f.free_symbols - set(model.h):
-        return "the observable has free parameters"
-    try:
-        with np.errstate(all="ignore"):     # a non-finite value is the answer, not a warning
-            val = numerics(model).observable(f)(np.zeros((1, model.n)))
-    except Exception as exc:  # noqa: BLE001 - any failure means "cannot evaluate"
-        return f"the observable {f} cannot be evaluated numerically ({exc})"
-    if not np.all(np.isfinite(val)):
-        return f"the observable {f} is not finite at h = 0"
-    singular = observable_singularity(model, f)
-    if singular is not None:
-        return singular
-    return None
+    return observable_reason(model, f)
 
 
 def SpectralRepresentation(dz: Discretisation, a0: np.ndarray) -> ModalRepresentation:
