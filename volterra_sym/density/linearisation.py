@@ -28,6 +28,7 @@ from ..arrays import real_array
 from ..errors import InvalidInputError, NotApplicableError
 from ..model import SRNN, ModelError
 from ..model.cache import derived
+from ..model.srnn import check_hurwitz
 
 __all__ = ["arrays", "is_numeric", "drift", "check_hurwitz", "lyapunov", "gaussian_moments",
            "Linearisation", "linearisation", "activation_derivative", "activation_lipschitz",
@@ -70,17 +71,6 @@ def drift(model: SRNN):
             return -x @ G.T + a(x @ W.T + b)
         return phi
     return derived(model, ("density", "drift"), build)
-
-
-def check_hurwitz(M: np.ndarray, label: str) -> None:
-    """Refuse (``ModelError``) a matrix with an eigenvalue of real part ≤ 0."""
-    eig = np.linalg.eigvals(M)
-    bad = eig[eig.real <= 1e-12]
-    if bad.size:
-        ev = bad[np.argmin(bad.real)]
-        raise ModelError(f"{label} is not stable: eigenvalue {ev.real:.4g}{ev.imag:+.4g}j "
-                         "has non-positive real part (all eigenvalues need Re > 0 for a "
-                         "stationary density)")
 
 
 def lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:

@@ -47,7 +47,8 @@ from .noise import (
     support_1d,
 )
 
-__all__ = ["SRNN", "ModelError", "FrozenModelError", "check_model", "state_symbols"]
+__all__ = ["SRNN", "ModelError", "FrozenModelError", "check_hurwitz", "check_model",
+           "state_symbols"]
 
 #: names used by the engine itself: states h1..hn, lags sigma_j, gaps tau_j
 _STATE_NAME = re.compile(r"^(h\d+|sigma_\d+|tau_\d+)$")
@@ -883,10 +884,10 @@ class SRNN:
             raise ModelError(f"{what}: the dynamics is deterministic and has no stationary "
                              "density", param="sigma")
         if self.is_linear:
-            _hurwitz(p["Gamma"] - p["W"], "A = Γ - W", "W")
+            check_hurwitz(p["Gamma"] - p["W"], "A = Γ - W", "W")
             return
         if self.activation.bounded:
-            _hurwitz(p["Gamma"], "Γ (leak of a bounded activation)", "Gamma")
+            check_hurwitz(p["Gamma"], "Γ (leak of a bounded activation)", "Gamma")
             return
         lo, hi = self.activation.slopes_at_infinity
         if not (np.isfinite(lo) and np.isfinite(hi)):
@@ -896,7 +897,7 @@ class SRNN:
         choices = itertools.product(sorted({lo, hi}), repeat=self.n) if self.n <= 10 \
             else [(lo,) * self.n, (hi,) * self.n]
         for s in choices:
-            _hurwitz(p["Gamma"] - p["W"] * np.asarray(s)[None, :],
+            check_hurwitz(p["Gamma"] - p["W"] * np.asarray(s)[None, :],
                      f"Γ - W·diag(a'(±∞)) with slopes {tuple(float(x) for x in s)}", "W")
 
     def check_noise(self) -> tuple[float, float] | None:
@@ -1020,8 +1021,9 @@ def _rebuild(Gamma, W, C, sigma, b, activation, name, observable, input="additiv
                 check=False, input=input)
 
 
-def _hurwitz(M: np.ndarray, label: str, param: str) -> None:
-    """Refuse (naming ``param``) a matrix with an eigenvalue of real part ≤ 0."""
+def check_hurwitz(M: np.ndarray, label: str, param: str | None = None) -> None:
+    """Refuse (``ModelError``, naming ``param`` if given) a matrix with an eigenvalue of
+    real part ≤ 0."""
     eig = np.linalg.eigvals(M)
     bad = eig[eig.real <= 1e-12]
     if bad.size:
