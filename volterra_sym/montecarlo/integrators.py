@@ -60,20 +60,23 @@ class EstimatorNotApplicableError(SimulationError, NotApplicableError):
     ``C`` outside the range of ``σ``); still a :class:`SimulationError` for old callers."""
 
 
-def model_arrays(model: SRNN) -> dict[str, np.ndarray]:
+def model_arrays(model: SRNN, *, state_noise: bool = False) -> dict[str, np.ndarray]:
     """Numeric parameters of a numeric, stable model (refuses unstable models).
 
     The model constructor already refuses unstable numeric models; this re-checks
-    (models built with ``check=False``) and names the failed condition.
+    (models built with ``check=False``) and names the failed condition. ``state_noise``:
+    as :meth:`~volterra_sym.model.SRNN.numpy_params` (a σ(h) model has no ``sigma``, ``D``;
+    without it such a model is refused).
     """
     check_model(model)
-    return dict(derived(model, ("montecarlo", "arrays"), lambda: _checked_arrays(model)))
+    return dict(derived(model, ("montecarlo", "arrays", bool(state_noise)),
+                        lambda: _checked_arrays(model, bool(state_noise))))
 
 
-def _checked_arrays(model: SRNN) -> dict[str, np.ndarray]:
+def _checked_arrays(model: SRNN, state_noise: bool) -> dict[str, np.ndarray]:
     """Computed once per model (``numpy_params`` of a 256-unit model takes tens of
     seconds: sympy → float entry by entry); the arrays are made read-only."""
-    p = model.numpy_params()  # raises ModelError for symbolic models
+    p = model.numpy_params(state_noise=state_noise)  # ModelError for symbolic models
     try:
         model.check_stability()
     except ModelError as exc:

@@ -331,8 +331,7 @@ def kick_kernel(model: SRNN, lags, *, observable=None, n_paths: int, dt: float,
     else:
         kicks = [(k,) for k in range(m)]
     # the drift's stability bound (σ(h) does not enter the mean map)
-    p = model.numpy_params(state_noise=True) if model.state_dependent_noise else \
-        model_arrays(model)
+    p = model_arrays(model, state_noise=True)
     check_time_step(model, p, dt, "euler")
     steps = time_indices(lags.ravel(), dt, "lags").reshape(lags.shape)
     swap = None
