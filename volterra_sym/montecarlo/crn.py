@@ -44,6 +44,7 @@ from .error_bounds import (
     input_rate,
     richardson_rel,
     rounding_floor,
+    table_rate,
 )
 from .estimators import (
     FrozenResult,
@@ -322,8 +323,8 @@ def _state_noise_responses(model: SRNN, u: Callable, eps: np.ndarray, idx: np.nd
     check_memory(8.0 * (E + 1) * chunk * (2 * T + 4 * model.n) + 8.0 * steps * model.m * 2,
                  f"{T:,} observation times × {E + 1} amplitudes per chunk of {chunk:,} paths",
                  "lower chunk_size or the number of times")
-    u_start = input_table(u, np.arange(steps) * dt, model.m)
-    u_mid = input_table(u, np.arange(steps) * dt + dt / 2, model.m)
+    halves = input_table(u, np.arange(2 * steps + 1) * (dt / 2), model.m)
+    u_start, u_mid = halves[0:2 * steps:2], halves[1:2 * steps:2]
     initial = stationary_sampler(model)
     epsv = np.concatenate([[0.0], eps])
     mom = {k: Moments() for k in ("val", "raw", "base")}
@@ -381,7 +382,7 @@ def _state_noise_responses(model: SRNN, u: Callable, eps: np.ndarray, idx: np.nd
                         n_paths=int(n_paths), dt=float(dt), scheme=scheme,
                         seed=root.entropy, seconds=time.time() - t0, levels=2,
                         richardson_rel=richardson_rel(model, dt,
-                                                      input_rate(u, model.m, float(dt), steps)))
+                                                      table_rate(halves, dt / 2)))
 
 
 def parity_matrix(n_eps: int) -> np.ndarray:

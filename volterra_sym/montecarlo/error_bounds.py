@@ -24,7 +24,7 @@ from .integrators import fastest_rate
 from .simulate import input_table
 
 __all__ = ["ERROR_Z", "RICHARDSON_REL", "RICHARDSON_RATE_MAX", "MC_ROUNDING",
-           "richardson_rel", "input_rate", "rounding_floor", "time_step_error"]
+           "richardson_rel", "input_rate", "table_rate", "rounding_floor", "time_step_error"]
 
 
 #: standard errors in the Monte Carlo results' ``error`` (and in ``verify``'s comparisons):
@@ -67,11 +67,16 @@ def input_rate(u: Callable, m: int, dt: float, steps: int) -> float:
         return 0.0
     check_memory(8.0 * 2 * steps * m, f"the input at {2 * steps:,} half steps",
                  "lower the times")
-    tab = input_table(u, np.arange(2 * steps + 1) * (dt / 2), m)
-    top = float(np.max(np.abs(tab)))
-    if top == 0.0:
+    return table_rate(input_table(u, np.arange(2 * steps + 1) * (dt / 2), m), dt / 2)
+
+
+def table_rate(tab: np.ndarray, spacing: float) -> float:
+    """``max |u_{i+1} − u_i| / (spacing · max|u|)`` of an input table ``(T, m)`` on a grid
+    of ``spacing`` (:func:`input_rate` of a table the engine already has)."""
+    top = float(np.max(np.abs(tab), initial=0.0))
+    if top == 0.0 or tab.shape[0] < 2:
         return 0.0
-    return float(np.max(np.abs(np.diff(tab, axis=0)))) / (dt / 2) / top
+    return float(np.max(np.abs(np.diff(tab, axis=0)))) / spacing / top
 
 
 #: relative floating-point floor of the Monte Carlo errors: the time stepping rounds at
