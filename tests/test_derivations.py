@@ -95,6 +95,32 @@ def test_derive_non_polynomial_observable_of_a_linear_model():
     assert abs(float(m.group(1)) - exact) < min(err, 1e-7)      # its stated error holds
 
 
+def test_conjugate_variable_with_the_input_inside_the_activation_gives_the_kernel():
+    """The document's conjugate variable of ``tanh1d_inside`` is ``v⁽¹⁾ = −(c' + c(log p0)')``,
+    ``c = a'(z)C``, so that ``E_0[v⁽¹⁾ f] = K₁(0)``: 1-D quadrature of the closed-form ``p0``
+    against the spectral route. It printed the additive ``−C(log p0)'`` (``E_0[v h] = 1``
+    against K₁(0) = 0.343)."""
+    import numpy as np
+    import sympy as sp
+    from scipy.integrate import quad
+
+    from volterra_sym.density import stationary_density
+
+    model = load_model("tanh1d_inside")
+    doc = derivation_document(model, 1)
+    dens = stationary_density(model)
+    (v,) = dens.kick_conjugate_variables()
+    assert "v^{(1)}_{1}(h) &= " in doc and sp.latex(sp.Float(3.125) * model.h[0]) in doc
+    h = model.h[0]
+    logp, vf = sp.lambdify(h, dens.log_unnormalised), sp.lambdify(h, v)
+    Z = quad(lambda x: np.exp(logp(x)), -20, 20, limit=200)[0]
+    ev = quad(lambda x: vf(x) * x * np.exp(logp(x)), -20, 20, limit=200)[0] / Z
+    k0 = ResponseHierarchy(model, "h1", 1).kernel((0,)).evaluate(
+        np.array([[0.0]]), method="spectral")
+    assert abs(ev - float(np.ravel(k0.values)[0])) <= 1e-8 + float(np.ravel(k0.error)[0])
+    assert abs(ev - 1.0) > 0.5                     # not the additive input's E_0[v h] = 1
+
+
 @pytest.mark.parametrize("name", ["tanh2d", "tanh3"])
 def test_derive_states_the_stationary_mean_without_a_closed_form_density(name):
     """A network with no closed-form p0 (nonlinear, n > 1) got no <f>_0 in its derivation;

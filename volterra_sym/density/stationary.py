@@ -35,6 +35,7 @@ from ..errors import VolterraSymError
 from ..model import SRNN, ModelError
 from ..model.cache import derived
 from ..operators import fokker_planck
+from ..operators.generator import perturbation_j_coefficients
 from .bracket import bracket_1d
 from .classify import NoClosedFormError, ReadOnly, density_kind
 from .conjugate import conjugate_variables as _numeric_conjugate
@@ -263,6 +264,24 @@ class StationaryDensity(ReadOnly):
             v = sp.expand_func(sp.expand(-sum((C[i, k] * grad[i] for i in range(self.model.n)),
                                               sp.Integer(0))))
             out.append(_sinh_to_tanh(v))  # as the activation is written
+        return out
+
+    def kick_conjugate_variables(self) -> list[sp.Expr]:
+        """``v^{(1)}_k = −p0⁻¹∇·(c_k p0) = −(∇·c_k + c_k·∇log p0)`` with ``c_k`` the
+        coefficients of the model's first-order kick ``L^{(1)}_k = Σ_i c_{ik}∂_i``, so that
+        ``<p0, L^{(1)}_k g> = E_0[v^{(1)}_k g]`` and ``K_k(σ) = E_0[v^{(1)}_k(h_0) f(h_σ)]``:
+        ``c_k = C_k`` for the additive input (:meth:`conjugate_variables`),
+        ``c_{ik} = a'(z_i)C_{ik}`` with the input inside the activation (docs/theory.md §10)."""
+        if self.model.input != "activation" or self.model.is_linear:
+            return self.conjugate_variables()
+        self._require_closed_form("conjugate variables")
+        grad = [sp.diff(self.log_unnormalised, hi) for hi in self.h]
+        out = []
+        for k in range(self.model.m):
+            c = perturbation_j_coefficients(self.model, (k,))
+            v = -sum((sp.diff(c[i], hi) + c[i] * grad[i] for i, hi in enumerate(self.h)),
+                     sp.Integer(0))
+            out.append(_sinh_to_tanh(sp.expand(v)))
         return out
 
     def conjugate_numpy(self):

@@ -597,12 +597,24 @@ def _stationary_section(model: SRNN, dens) -> str:
                  f"${tex(ver.residual)}$"
                  + (" exactly" if ver.exact else " (up to floating-point rounding)")
                  + ", so $\\mathcal{L}_0^* p_0 = 0$.\n")
-    parts.append("\\paragraph{Conjugate variables.} With $v_k = -C_k\\cdot\\nabla\\log p_0$, "
-                 "$\\langle p_0, \\mathcal{L}_k g\\rangle = \\mathbb{E}_0[v_k(h) g(h)]$ "
-                 "(fluctuation--dissipation), so "
-                 "$K_k(\\sigma) = \\mathbb{E}_0[v_k(h_0) f(h_\\sigma)]$:\n")
-    parts.append(_align([row for k, v in enumerate(dens.conjugate_variables())
-                         for row in split_lines(rf"v_{{{k + 1}}}(h)", _pieces(v))]))
+    if _kicks_matter(model):
+        parts.append("\\paragraph{Conjugate variables.} The input is inside the activation: "
+                     "the first-order kick is $\\mathcal{L}^{(1)}_k = c_k\\cdot\\nabla$ with "
+                     "$c_{ik} = a'(z_i)C_{ik}$, and integrating by parts, "
+                     "$\\langle p_0, \\mathcal{L}^{(1)}_k g\\rangle = "
+                     "\\mathbb{E}_0[v^{(1)}_k(h) g(h)]$ with $v^{(1)}_k = "
+                     "-p_0^{-1}\\nabla\\cdot(c_k p_0) = -(\\nabla\\cdot c_k + "
+                     "c_k\\cdot\\nabla\\log p_0)$ (fluctuation--dissipation), so "
+                     "$K^{(1)}_k(\\sigma) = \\mathbb{E}_0[v^{(1)}_k(h_0) f(h_\\sigma)]$:\n")
+        label = "v^{{(1)}}_{{{k}}}(h)"
+    else:
+        parts.append("\\paragraph{Conjugate variables.} With $v_k = -C_k\\cdot\\nabla\\log "
+                     "p_0$, $\\langle p_0, \\mathcal{L}_k g\\rangle = \\mathbb{E}_0[v_k(h) "
+                     "g(h)]$ (fluctuation--dissipation), so "
+                     "$K_k(\\sigma) = \\mathbb{E}_0[v_k(h_0) f(h_\\sigma)]$:\n")
+        label = "v_{{{k}}}(h)"
+    parts.append(_align([row for k, v in enumerate(dens.kick_conjugate_variables())
+                         for row in split_lines(label.format(k=k + 1), _pieces(v))]))
     return "".join(parts)
 
 
