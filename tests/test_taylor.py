@@ -520,3 +520,24 @@ def test_a_degree_whose_shells_are_all_unreliable_says_so():
     H = vs.ResponseHierarchy(vs.load_model("tanh1d"), "h1", order=1)
     with pytest.raises(vs.VolterraSymError, match="no radius estimate.*lower the degree"):
         H.kernel(0).evaluate([0.01], method="taylor", degree=30)
+
+
+@pytest.mark.parametrize("degree", [6, 8])
+def test_a_last_shell_crossing_zero_does_not_shrink_the_error(degree):
+    """A 2-unit softplus network's K₁ (``f = h1 + h2²``): ``|c_6|/6!`` = 1.0e-4 after 4.8e-3
+    and 4.3e-2 (the coefficient crosses 0), and the extrapolated ratios put the error at
+    degree 6 at 1/9 of the actual one, at degree 8 at 1/2.4 (a user's ``verify`` FAILed
+    spectral vs taylor). The last shell is now filled up to the trend of the two before it:
+    the estimate covers the error against the spectral route, and stays within 10× of it."""
+    model = SRNN(Gamma=[[1.2, 0], [0, 1.5]], W=[[0.2, -0.3], [0.4, 0.1]], b=[0.1, -0.2],
+                 C=[[1.0, 0.0], [0.3, 1.0]], sigma=[[0.5, 0], [0, 0.4]],
+                 activation="softplus")
+    K = ResponseHierarchy(model, "h1 + h2**2", 1).kernel((0,))
+    lags = np.array([[0.5], [0.75], [1.0], [1.25], [1.5]])
+    ref = K.evaluate(lags, method="spectral")
+    assert np.max(ref.error) < 1e-6
+    got = K.evaluate(lags, method="taylor", degree=degree)
+    actual = np.abs(np.ravel(got.values) - np.ravel(ref.values))
+    err = np.ravel(got.error)
+    assert np.all(actual <= err), actual / err
+    assert np.all(err < 10 * actual + 1e-9)
