@@ -526,3 +526,13 @@ def test_series_time_budget_reaches_the_exact_route(capsys):
                  "--method", "exact", "--time-budget", "3"]) == 1
     assert _time.perf_counter() - t0 < 30
     assert "--time-budget" in capsys.readouterr().err
+
+
+def test_an_order_beyond_the_node_limit_is_a_cost_refusal(capsys, tmp_path):
+    """``--order 16`` with two channels needs 131,070 recursion nodes: a refusal for cost,
+    exit 1 as documented (it was exit 2, 'invalid input'), naming --order."""
+    code, out, err = run(capsys, "derive", "tanh2d", "--order", "16", "--out",
+                         tmp_path / "x.tex")
+    assert code == 1 and "recursion nodes" in err and "--order" in err, err
+    assert_one_line(err)
+    assert not (tmp_path / "x.tex").exists()

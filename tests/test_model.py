@@ -210,3 +210,14 @@ def test_empty_network_and_size_mismatch_say_what_n_is():
                                          r"from Gamma, W and b\)") as exc:
         SRNN(1.0, 0.5, [[1], [0]], 0.5)
     assert exc.value.param == "C"
+
+
+def test_a_tiny_positive_leak_is_refused_without_calling_it_non_positive():
+    """``Γ = 1e-12`` is below the stability margin: the refusal names the margin rather
+    than calling the positive eigenvalue non-positive (a user's report)."""
+    from volterra_sym.model import ModelError
+
+    with pytest.raises(ModelError, match=r"at most 1e-12") as exc:
+        SRNN(Gamma=[[1e-12]], W=[[0.0]], C=[[1.0]], sigma=[[0.5]], b=[0.0],
+             activation="tanh")
+    assert "non-positive" not in str(exc.value) and exc.value.param == "Gamma"

@@ -62,6 +62,7 @@ from .budget import (
 from .errors import (
     InvalidInputError,
     NotApplicableError,
+    ResourceLimitError,
     UnusedOptionsWarning,
     VolterraSymError,
 )
@@ -181,10 +182,12 @@ def _check_order(order: int, model: SRNN) -> int:
 
     order = _positive_int("--order", order, MAX_ORDER)
     nodes = recursion_node_count(model.m, order, model.input == "activation")
-    if nodes > MAX_RECURSION_NODES:
-        raise InvalidInputError(f"--order {order} with m = {model.m} input channels needs "
-                                f"{nodes:,} recursion nodes, more than the limit "
-                                f"{MAX_RECURSION_NODES:,}; lower --order", param="--order")
+    if nodes > MAX_RECURSION_NODES:       # a cost refusal (exit 1), as the hierarchy's own
+        raise ResourceLimitError(f"--order {order} with m = {model.m} input channels needs "
+                                 f"{nodes:,} recursion nodes, more than the limit "
+                                 f"{MAX_RECURSION_NODES:,}; lower --order",
+                                 estimate=float(nodes), budget=float(MAX_RECURSION_NODES),
+                                 unit="nodes", option="--order")
     return order
 
 

@@ -1021,15 +1021,22 @@ def _rebuild(Gamma, W, C, sigma, b, activation, name, observable, input="additiv
                 check=False, input=input)
 
 
+#: the least real part of a stable matrix's eigenvalues: slower relaxation (times above
+#: 1e12) is refused as not stable (rounding cannot tell it from 0)
+HURWITZ_MARGIN = 1e-12
+
+
 def check_hurwitz(M: np.ndarray, label: str, param: str | None = None) -> None:
     """Refuse (``ModelError``, naming ``param`` if given) a matrix with an eigenvalue of
     real part ≤ 0."""
     eig = np.linalg.eigvals(M)
-    bad = eig[eig.real <= 1e-12]
+    bad = eig[eig.real <= HURWITZ_MARGIN]
     if bad.size:
         ev = bad[np.argmin(bad.real)]
+        part = "non-positive real part" if ev.real <= 0 else \
+            f"real part at most {HURWITZ_MARGIN:g} (relaxation slower than 1e12)"
         raise ModelError(f"{label} is not stable: eigenvalue {ev.real:.4g}{ev.imag:+.4g}j "
-                         "has non-positive real part (all eigenvalues need Re > 0 for a "
+                         f"has {part} (all eigenvalues need Re > {HURWITZ_MARGIN:g} for a "
                          "stationary density)", param=param)
 
 
