@@ -267,3 +267,22 @@ def test_srnn_resource_refusal_names_order_and_taylor_degree():
     with pytest.raises(ResourceLimitError) as info:
         SRNNFeatures(refine=10**9).fit_transform(_XS)
     assert "taylor_degree" in info.value.option and "order" in info.value.option
+
+
+def test_kernel_fit_does_not_build_the_training_kernel_and_transform_checks_its_memory(
+        monkeypatch):
+    """``SRNNKernel.fit`` built the ``(B_fit, B_fit)`` matrix only to test it for overflow
+    (6.7 GiB at 30,000 inputs, numpy's MemoryError): it now checks the rows' squared norms,
+    and ``transform`` refuses a kernel matrix beyond the memory budget before computing it."""
+    from volterra_sym.errors import ResourceLimitError
+
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "40M")
+    X = np.random.default_rng(0).normal(size=(3000, 2))
+    est = SRNNKernel(order=1, taylor_degree=2, t_max=0.1).fit(X)     # 72 MB as a matrix
+    assert est.features_fit_.shape[0] == 3000
+    with pytest.raises(ResourceLimitError, match="kernel matrix"):
+        est.transform(X)
+    K = est.transform(X[:100])                                       # 2.4 MB
+    np.testing.assert_allclose(K, est.features_fit_[:100] @ est.features_fit_.T, rtol=1e-12)
+    with pytest.raises(InvalidInputError, match="overflow"):
+        SRNNKernel(order=1, taylor_degree=2, t_max=0.1).fit(np.full((2, 10), 1e200))

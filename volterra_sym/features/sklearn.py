@@ -53,7 +53,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..arrays import check_flag, check_int, real_array
 from ..backends.taylor import TaylorAccuracyWarning
-from ..budget import time_budget
+from ..budget import check_memory, time_budget
 from ..errors import InvalidInputError, ResourceLimitError
 from ..model import SRNN, load_model
 from ..operators.packed import LOWER_COST
@@ -515,16 +515,23 @@ class SRNNKernel(ClassNamePrefixFeaturesOutMixin, _SRNNBase):
         X = _validate(self, X, reset=True)
         self._fit_functionals(X)
         self.features_fit_ = self._features(X)
+        # every kernel value is finite if the diagonal is (|K_ij|² ≤ K_ii K_jj): the rows'
+        # squared norms, not the (B_fit, B_fit) matrix (6.7 GiB at B_fit = 30,000)
         with np.errstate(over="ignore", invalid="ignore"):
-            _finite_out(self, self.features_fit_ @ self.features_fit_.T)
+            _finite_out(self, np.einsum("ij,ij->i", self.features_fit_, self.features_fit_))
         self._n_features_out = X.shape[0]
         return self
 
     def transform(self, X: object) -> np.ndarray:
-        """``K(X, X_fit) = φ(X) φ(X_fit)ᵀ``: ``(B, B_fit)``."""
+        """``K(X, X_fit) = φ(X) φ(X_fit)ᵀ``: ``(B, B_fit)`` (its memory checked first)."""
         _require_fitted(self)
+        X = _validate(self, X, reset=False)
+        B, B_fit = X.shape[0], self.features_fit_.shape[0]
+        check_memory(8.0 * B * B_fit, f"{type(self).__name__}: the kernel matrix of {B:,} "
+                     f"inputs against {B_fit:,} fit inputs", "transform fewer rows at a time "
+                     "(or fit on fewer)")
         with np.errstate(over="ignore", invalid="ignore"):
-            K = self._features(_validate(self, X, reset=False)) @ self.features_fit_.T
+            K = self._features(X) @ self.features_fit_.T
         return _finite_out(self, K)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
