@@ -65,11 +65,11 @@ def conjugate_variables(model: SRNN) -> Callable[[np.ndarray], np.ndarray]:
     try:
         return _conjugate_variables(model)
     except (NoClosedFormError, NotApplicableError) as exc:
-        raise EstimatorNotApplicableError(f"{exc}; use method='girsanov' (needs C = σB)") \
-            from None
+        raise EstimatorNotApplicableError(
+            f"{exc}; use method='girsanov' (CLI: --estimator girsanov; needs C = σB)") from None
     except ModelError as exc:
         raise EstimatorNotApplicableError(f"no conjugate variable: {exc}; use "
-                                          "method='girsanov'") from None
+                                          "method='girsanov' (CLI: --estimator girsanov)") from None
 
 
 def second_conjugate_variables(model: SRNN, v: Callable | None = None
@@ -81,5 +81,5 @@ def second_conjugate_variables(model: SRNN, v: Callable | None = None
     try:
         return _second_conjugate_variables(model, v)
     except (NoClosedFormError, NotApplicableError) as exc:
-        raise EstimatorNotApplicableError(f"{exc}; use method='girsanov' (needs C = σB)") \
-            from None
+        raise EstimatorNotApplicableError(
+            f"{exc}; use method='girsanov' (CLI: --estimator girsanov; needs C = σB)") from None

@@ -52,7 +52,7 @@ def _check_memory(model: SRNN, Ns: tuple[int, ...], opts: Options, why: str) -> 
         raise ResourceLimitError(
             f"spectral: {why} needs N={N} grid points per axis (M={N ** model.n} unknowns), "
             f"≈{need / 1e9:.3g} GB of dense arrays, above memory_budget="
-            f"{opts.memory_budget / 1e9:.3g} GB; raise memory_budget or loosen tol",
+            f"{opts.memory_budget / 1e9:.3g} GB; raise memory_budget or loosen tol (--tol)",
             estimate=float(need), budget=float(opts.memory_budget), unit="bytes",
             option="raise memory_budget or loosen --tol")
 
@@ -181,7 +181,7 @@ def _refine_once(model: SRNN, opts: Options, evaluate, what: str):
                     raise AccuracyNotReachedError(
                         f"spectral: {what}: tol={opts.tol:g} is below the attainable accuracy: "
                         f"the grids agree only to the rounding level ≈{level:.1e} (relative) "
-                        f"at N={N}; loosen tol")
+                        f"at N={N}; loosen tol (--tol)")
                 return val, diff, N
             err = float(np.max(np.maximum(diff - noise, 0.0) / scale))
             if err < 0.5 * best:
@@ -192,7 +192,7 @@ def _refine_once(model: SRNN, opts: Options, evaluate, what: str):
                 raise AccuracyNotReachedError(
                     f"spectral: {what}: tol={opts.tol:g} is below the attainable accuracy: "
                     f"the estimate stagnates at ≈{err:.1e} (rounding and box truncation, "
-                    f"cut={opts.cut:g}); loosen tol")
+                    f"cut={opts.cut:g}); loosen tol (--tol)")
             prev_err = err
         prev_val = val
         i += 1
