@@ -485,7 +485,9 @@ class ResponseFunctional(FrozenResult):
         lags with every gap ``≤ t`` (max over channel tuples): the backend's truncation
         estimate at largest gap ``t`` plus ``Σ_p (δc_p + 2 se_p) t^{|p|}/p!`` (rounding and
         statistical errors of the coefficients). Shape ``(order + 1, len(t))``; row 0 is the
-        error of ``<f>_0``; ``inf`` beyond the estimated radius. Needs :attr:`taylor`."""
+        error of ``<f>_0`` — ``NaN`` (unknown) where ``p0`` itself is approximate (the 2-D
+        grid, a tabulated ``log p0``: ``info["mean0_error"]``); ``inf`` beyond the estimated
+        radius. Needs :attr:`taylor`."""
         if not self.taylor:
             raise NotApplicableError("kernel_error needs the Taylor series of the kernels; this "
                                      "functional was built from raw coefficients")
@@ -516,8 +518,9 @@ class ResponseFunctional(FrozenResult):
         (:attr:`channels`) ``E_N(t) B_N(t)``, ``B_N = Σ_{(j_1..j_r) ⊨ N} ∫_{0<s_r<…<s_1<t}
         Π_i ‖u(s_i)‖_1^{j_i} ds`` — the sum of the signature terms of the path
         ``Y_j(s) = ∫_0^s ‖u‖_1^j`` (``j = 1..order``) over the words of weight ``N``
-        (``= U^N/N!`` when only ``j = 1`` occurs). Shape as :meth:`terms`. Does not include
-        the signature's own quadrature error."""
+        (``= U^N/N!`` when only ``j = 1`` occurs). Shape as :meth:`terms`; row 0 (``<f>_0``)
+        is ``NaN`` where its error is unknown (:meth:`kernel_error`). Does not include the
+        signature's own quadrature error."""
         t = real_array(times, "times", finite=False)
         if callable(u):
             def uabs(s: object) -> np.ndarray:
