@@ -171,3 +171,16 @@ def test_conjugate_variable_identity():
         v = sp.lambdify(h, d.conjugate_variable(ks) * g, "numpy")
         assert d.expectation_numpy(lhs) == pytest.approx(d.expectation_numpy(v), rel=1e-7,
                                                          abs=1e-10)
+
+
+def test_a_noise_growing_like_h_is_refused_naming_sigma_and_the_heavy_tail():
+    """``σ(h) = 0.5 + h1``: ``p0 ∝ |h|^-4`` on ``(-0.5, ∞)`` never falls to e^-60 of its
+    peak on any bracket; the refusal said only 'could not locate the bulk of the 1-D
+    density with D(h)'. It now names ``sigma`` and the heavy tail."""
+    from volterra_sym import ResponseHierarchy
+    from volterra_sym.errors import NotApplicableError
+
+    model = SRNN(Gamma=[[1.0]], W=[[0.5]], C=[[1.0]], sigma=[["0.5 + h1"]], b=[0.0],
+                 activation="tanh")
+    with pytest.raises(NotApplicableError, match=r"sigma: .*too heavy"):
+        ResponseHierarchy(model, "h1", 1).kernel((0,)).evaluate(np.array([[1.0]]))

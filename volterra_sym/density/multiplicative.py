@@ -176,7 +176,12 @@ class MultiplicativeDensity1D(ReadOnly):
                 a = x0 - 2 * (x0 - a)
             if grow_right:
                 b = x0 + 2 * (b - x0)
-        raise NotApplicableError("could not locate the bulk of the 1-D density with D(h)")
+        raise NotApplicableError(
+            f"sigma: the 1-D density with D(h) = σ(h)² = {self.model.D[0, 0]} does not fall "
+            f"to e^-60 of its peak on [{a:.3g}, {b:.3g}]: its tail is too heavy (a σ(h) "
+            "growing like |h| makes p0 decay only like a power of |h|, and averages of "
+            "polynomial observables may not exist); use a σ(h) that grows slower than |h| "
+            "(e.g. bounded)")
 
     def _bulk_point(self) -> float:
         return derived(self.model, ("density", "multiplicative", "bulk"), self._bulk)
