@@ -286,3 +286,14 @@ def test_kernel_fit_does_not_build_the_training_kernel_and_transform_checks_its_
     np.testing.assert_allclose(K, est.features_fit_[:100] @ est.features_fit_.T, rtol=1e-12)
     with pytest.raises(InvalidInputError, match="overflow"):
         SRNNKernel(order=1, taylor_degree=2, t_max=0.1).fit(np.full((2, 10), 1e200))
+
+
+def test_feature_names_of_close_output_times_are_distinct():
+    """Output times 1234567 and 1234568 were both named ``t=1.23457e+06`` (duplicate
+    pandas columns); the labels take as many digits as keeps them apart."""
+    est = ResponseFeatures(t_max=2e6, output_steps=[1234567, 1234568], refine=1, depth=1,
+                           degree=0).fit(np.zeros((1, 2000001)))
+    names = list(est.get_feature_names_out())
+    assert names == ["S[u0]@t=1234567", "S[u0]@t=1234568"]
+    assert "t=0.5" in " ".join(ResponseFeatures(t_max=1.0, output_steps=[5], depth=1, degree=0)
+                               .fit(np.zeros((1, 11))).get_feature_names_out())

@@ -195,8 +195,15 @@ def _output_steps(steps: object, n_steps: int, n_features: int) -> np.ndarray:
     return out
 
 
-def _time_label(t: float) -> str:
-    return f"{t:.6g}"
+def _time_labels(times) -> list[str]:
+    """The output times as names: 6 significant digits, more where that would make two
+    of them equal (``1.23457e+06`` twice for 1234567 and 1234568)."""
+    times = [float(t) for t in times]
+    for digits in range(6, 18):
+        labels = [f"{t:.{digits}g}" for t in times]
+        if len(set(labels)) == len(set(times)):
+            return labels
+    return [repr(t) for t in times]
 
 
 def _letter_name(k: int, q: int) -> str:
@@ -324,7 +331,7 @@ class ResponseFeatures(_SequenceTransformer):
         _check_input_features(self, input_features)
         lay = self.layout_
         words = [",".join(_letter_name(*lay.letters[a]) for a in w) for w in lay.words[1:]]
-        return np.array([f"S[{w}]@t={_time_label(t)}" for t in self.output_times_
+        return np.array([f"S[{w}]@t={t}" for t in _time_labels(self.output_times_)
                          for w in words], dtype=object)
 
 
@@ -419,13 +426,13 @@ class _SRNNBase(_SequenceTransformer):
 
     def _feature_names(self) -> list[str]:
         names = []
-        for t in self.output_times_:
+        for t in _time_labels(self.output_times_):
             for i in range(self.n_units_):
                 if self.per_order:
-                    names.extend(f"h{i + 1}[N={N}]@t={_time_label(t)}"
+                    names.extend(f"h{i + 1}[N={N}]@t={t}"
                                  for N in range(1, self.coef_.shape[1]))
                 else:
-                    names.append(f"h{i + 1}@t={_time_label(t)}")
+                    names.append(f"h{i + 1}@t={t}")
         return names
 
 
