@@ -3,8 +3,8 @@ r"""scikit-learn estimators for response features (docs/theory.md §5).
 Input convention (all three estimators)
 ---------------------------------------
 A data set of ``B`` input sequences ``u : [0, t_max] -> R^m`` sampled at ``T`` equally
-spaced times ``t_i = i · t_max / (T - 1)`` (``t_0 = 0``; ``T = 1`` means the single time 0)
-is a 2-D array ``X`` of shape ``(B, T·m)``, **time-major**:
+spaced times ``t_i = i · t_max / (T - 1)`` (``t_0 = 0``; ``T ≥ 2``: a path needs two
+samples) is a 2-D array ``X`` of shape ``(B, T·m)``, **time-major**:
 
     X[b, i·m + k] = u_k(t_i) ,   i.e.   u = X.reshape(B, T, m) ,
 
@@ -33,7 +33,8 @@ Estimators
     in a :class:`~sklearn.pipeline.Pipeline`.
 
 Errors: invalid parameters or data raise :class:`~volterra_sym.errors.InvalidInputError`
-(a ``ValueError``) naming the parameter; malformed data of the wrong type
+(a ``ValueError``) naming the parameter — data that is not numeric (strings, ``None``)
+included; data of a type scikit-learn refuses outright (e.g. a sparse matrix)
 :class:`InvalidInputTypeError` (also a ``TypeError``); ``transform`` before ``fit``
 :class:`NotFittedError` (also scikit-learn's ``NotFittedError``).
 """
