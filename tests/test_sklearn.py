@@ -297,3 +297,15 @@ def test_feature_names_of_close_output_times_are_distinct():
     assert names == ["S[u0]@t=1234567", "S[u0]@t=1234568"]
     assert "t=0.5" in " ".join(ResponseFeatures(t_max=1.0, output_steps=[5], depth=1, degree=0)
                                .fit(np.zeros((1, 11))).get_feature_names_out())
+
+
+def test_a_high_order_is_refused_naming_order_and_taylor_degree():
+    """``order=50`` needs 3.25e7 Taylor coefficients per kernel: the refusal named only the
+    kernel API's ``degree=, --degree`` (so a user lowered ``taylor_degree`` and met the next
+    refusal); it names the estimator's ``taylor_degree`` and ``order``."""
+    from volterra_sym.errors import ResourceLimitError
+
+    X = np.random.default_rng(0).normal(size=(3, 26))
+    with pytest.raises(ResourceLimitError, match=r"lower taylor_degree \(now 6\) or order "
+                                                 r"\(now 50\)"):
+        SRNNFeatures(order=50).fit(X)

@@ -12,6 +12,7 @@ from ...arrays import check_int, positive_number
 from ...budget import check_count
 from ...errors import InvalidInputError, UnsupportedOrderError
 from ...model import SRNN
+from ...operators.packed import LOWER_COST
 from ...operators.powers import unsupported_reason
 from .. import BackendError
 
@@ -127,5 +128,5 @@ def check_coefficient_count(degree: int, N: int) -> int:
     :data:`MAX_COEFFICIENTS` (:class:`~volterra_sym.errors.ResourceLimitError`)."""
     n_coef = math.comb(degree + N, N)
     check_count(n_coef, MAX_COEFFICIENTS, f"the Taylor series of degree {degree} at order {N}",
-                "coefficients", "lower the Taylor degree (degree=, --degree)")
+                "coefficients", LOWER_COST)
     return n_coef
