@@ -247,8 +247,9 @@ def _ratio_model(m: np.ndarray, qs: list[int]
 
     Interior dips (an accidentally small shell, ``m_q < √(m_{q-1} m_{q+1})``) are filled
     with the geometric mean of their neighbours, and a last shell below the log-linear
-    extrapolation of the two before it with that extrapolation (``m*``; from four
-    reliable shells on — tanh3's K₁₁ at degree 7 has three, 0.029, 0.13, 0.23, whose
+    extrapolation of the two before it with that extrapolation (``m*``; from four shells
+    on, ``m_0`` counting where non-zero — tanh3's K₁₁ at degree 7 has three reliable
+    ones and ``m_0 = 0``, 0.029, 0.13, 0.23, whose
     ratios fall as a converging series' do, and filling the third doubled the ratio and
     made verify's galerkin-vs-taylor comparison WEAK): a coefficient
     crossing 0 at the last degree made the ratios and the base too small — on a 2-unit
