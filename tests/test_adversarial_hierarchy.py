@@ -326,3 +326,14 @@ def test_density_callables_refuse_junk_points():
             assert exc.value.param == "x"
     pts = np.array([[0.1, -0.2], [0.4, 0.3]])
     assert v(pts).shape == (2, 1) and pdf(pts).shape == (2,)
+
+
+def test_eps_zero_is_an_exact_partial_sum_not_unknown_convergence():
+    """At ``eps = 0`` the partial sum is ``<f>_0`` exactly; the diagnosis said '2 orders
+    cannot show convergence: unknown' (and the CLI warned). Now status 'exact', ok."""
+    from volterra_sym.hierarchy.convergence import diagnose_series
+
+    terms = np.array([[0.3, 0.3], [1.0, 2.0], [-0.5, 4.0]])
+    d = diagnose_series(terms, 0.0)
+    assert d.status == "exact" and d.meaningful is True and "exactly" in d.message
+    assert diagnose_series(terms, 0.1).status == "unknown"

@@ -139,6 +139,11 @@ def diagnose_series(terms: np.ndarray, eps: float, *, rtol: float = 1e-12,
     if terms.shape[0] > 1:
         check_eps_range(eps, terms.shape[0] - 1,
                         np.max(np.abs(terms[1:]), axis=1, initial=0.0))
+    if eps == 0.0:
+        n_resp = max(terms.shape[0] - 1, 0)
+        return SeriesDiagnostics(0.0, np.zeros(n_resp), np.full(max(n_resp - 1, 0), np.nan),
+                                 np.inf, True, "eps = 0: every response term is multiplied "
+                                 "by 0, the partial sum is <f>_0 exactly", "exact")
     if terminates_at is not None and terminates_at <= terms.shape[0] - 1:
         a = np.max(np.abs(terms[1:]), axis=1) if terms.shape[0] > 1 else np.zeros(0)
         sizes = np.array([abs(eps) ** N * x for N, x in enumerate(a, start=1)])
