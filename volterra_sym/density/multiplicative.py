@@ -26,7 +26,7 @@ import sympy as sp
 from ..errors import NotApplicableError
 from ..model import SRNN
 from ..model.cache import derived
-from ..operators import fokker_planck, perturbation_j_coefficients
+from ..operators import fokker_planck, kick_conjugate
 from .classify import ReadOnly
 
 __all__ = ["MultiplicativeDensity1D", "multiplicative_density", "Verification1D"]
@@ -114,8 +114,7 @@ class MultiplicativeDensity1D(ReadOnly):
 
     def conjugate_variable(self, ks) -> sp.Expr:
         """``v^{(j)}_k = −p0⁻¹ (c p0)' = −(c' + c (log p0)')`` (docs/theory.md §10)."""
-        c = perturbation_j_coefficients(self.model, ks)[0]
-        return -(sp.diff(c, self.h[0]) + c * self.dlog())
+        return kick_conjugate(self.model, ks, [self.dlog()])
 
     # ------------------------------------------------------------------ numbers
     def log_density(self, x: np.ndarray) -> np.ndarray:

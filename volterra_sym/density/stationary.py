@@ -34,8 +34,7 @@ from ..arrays import real_array, state_points
 from ..errors import VolterraSymError
 from ..model import SRNN, ModelError
 from ..model.cache import derived
-from ..operators import fokker_planck
-from ..operators.generator import perturbation_j_coefficients
+from ..operators import fokker_planck, kick_conjugate
 from .bracket import bracket_1d
 from .classify import NoClosedFormError, ReadOnly, density_kind
 from .conjugate import conjugate_variables as _numeric_conjugate
@@ -276,13 +275,8 @@ class StationaryDensity(ReadOnly):
             return self.conjugate_variables()
         self._require_closed_form("conjugate variables")
         grad = [sp.diff(self.log_unnormalised, hi) for hi in self.h]
-        out = []
-        for k in range(self.model.m):
-            c = perturbation_j_coefficients(self.model, (k,))
-            v = -sum((sp.diff(c[i], hi) + c[i] * grad[i] for i, hi in enumerate(self.h)),
-                     sp.Integer(0))
-            out.append(_sinh_to_tanh(sp.expand(v)))
-        return out
+        return [_sinh_to_tanh(sp.expand(kick_conjugate(self.model, (k,), grad)))
+                for k in range(self.model.m)]
 
     def conjugate_numpy(self):
         """Vectorised ``v``: array ``(..., n)`` -> ``(..., m)`` (numeric models: the

@@ -898,7 +898,7 @@ class SRNN:
             else [(lo,) * self.n, (hi,) * self.n]
         for s in choices:
             check_hurwitz(p["Gamma"] - p["W"] * np.asarray(s)[None, :],
-                     f"Γ - W·diag(a'(±∞)) with slopes {tuple(float(x) for x in s)}", "W")
+                          f"Γ - W·diag(a'(±∞)) with slopes {tuple(float(x) for x in s)}", "W")
 
     def check_noise(self) -> tuple[float, float] | None:
         """A state-dependent ``D(h) = σ(h)σ(h)ᵀ`` must be positive where the process lives.
@@ -1028,7 +1028,7 @@ HURWITZ_MARGIN = 1e-12
 
 def check_hurwitz(M: np.ndarray, label: str, param: str | None = None) -> None:
     """Refuse (``ModelError``, naming ``param`` if given) a matrix with an eigenvalue of
-    real part ≤ 0."""
+    real part ≤ :data:`HURWITZ_MARGIN`."""
     eig = np.linalg.eigvals(M)
     bad = eig[eig.real <= HURWITZ_MARGIN]
     if bad.size:

@@ -8,6 +8,7 @@ from .generator import (
     check_time,
     fokker_planck,
     generator,
+    kick_conjugate,
     perturbation,
     perturbation_adjoint,
     perturbation_j,
@@ -39,4 +40,5 @@ __all__ = ["generator", "fokker_planck", "perturbation", "perturbation_adjoint",
            "OperatorExpr", "ModelRef", "model_ref", "ChainPoly", "ChainSpace", "ChainError",
            "PackedAlgebra", "SUPPORTED_ACTIVATIONS", "lambdify_chain", "multi_indices",
            "unsupported_reason", "perturbation_j", "perturbation_j_adjoint",
-           "perturbation_j_coefficients", "check_composite", "KickPerturbation"]
+           "perturbation_j_coefficients", "kick_conjugate", "check_composite",
+           "KickPerturbation"]

@@ -27,6 +27,7 @@ from ..model import SRNN
 __all__ = ["operand", "generator", "fokker_planck", "perturbation", "perturbation_adjoint",
            "check_channel", "check_time",
            "perturbation_j", "perturbation_j_adjoint", "perturbation_j_coefficients",
+           "kick_conjugate",
            "check_composite"]
 
 
@@ -118,6 +119,16 @@ def perturbation_j_coefficients(model: SRNN, ks) -> list[sp.Expr]:
     ks = check_composite(model, ks)
     coef = model.input_operators(len(ks))
     return [coef[i] * sp.prod([model.C[i, k] for k in ks]) for i in range(model.n)]
+
+
+def kick_conjugate(model: SRNN, ks, grad_log_p) -> sp.Expr:
+    """``v = −p⁻¹∇·(c p) = −Σ_i (∂_i c_i + c_i ∂_i log p)`` for the coefficients ``c`` of
+    ``L^{(j)}_{k}`` (:func:`perturbation_j_coefficients`) and ``grad_log_p`` the ``n``
+    partial derivatives of ``log p``: ``<p, L^{(j)}_k g> = E_p[v g]`` (integration by
+    parts; docs/theory.md §4, §10)."""
+    c = perturbation_j_coefficients(model, ks)
+    return -sum((sp.diff(c[i], hi) + c[i] * grad_log_p[i] for i, hi in enumerate(model.h)
+                 if c[i] != 0), sp.Integer(0))
 
 
 def perturbation_j(model: SRNN, ks, g: sp.Expr) -> sp.Expr:
