@@ -173,6 +173,9 @@ def test_monte_carlo_error_bar_as_large_as_the_kernel_is_weak(monkeypatch):
     ([0.6], [[1.0]], False, FAIL),               # a disagreement is conclusive
     ([1e-9], [[0.0], [0.0]], True, WEAK),        # all values 0: nothing to resolve
     ([0.0], [[0.0], [0.0]], True, PASS),         # exactly 0 on both sides, no tolerance
+    # two exact routes on a kernel that vanishes identically: verify's tolerance is then
+    # only the 1e-8·1e-300 floor (verify lin1 --strict was WEAK on order 2 of f = h1)
+    ([1e-308, 1e-308], [[0.0, 0.0], [0.0, 0.0]], True, PASS),
 ])
 def test_resolution_rule(tol, values, ok, status):
     """docs/theory.md §8: an entry resolves when tol ≤ RESOLVE_FRACTION · max |value|
@@ -570,3 +573,32 @@ def test_too_few_paths_for_a_standard_error_are_refused(tmp_path, capsys, flag):
         dataclasses.replace(settings_for(True, 1), kernel_paths=2)
     assert exc.value.param == "kernel_paths"
     assert settings_for(True, 1, 10_000).kernel_paths == MIN_PATHS   # quick, huge n
+
+
+def test_identically_zero_kernel_is_not_weak():
+    """Order 2 of a linear model with a linear observable vanishes identically: every
+    backend gives exactly 0 with error 0, and the Monte Carlo bounds its own value there.
+    Those checks PASS (verify lin1 --strict failed on six WEAK backend checks and the WEAK
+    Monte Carlo one); a Monte Carlo that is off at 0 still FAILs."""
+    import volterra_sym.verify.mc_kernels as mk
+    from volterra_sym import SRNN
+
+    model = SRNN([[2.0]], [[0.5]], [[1.5]], [[0.7]], [0.3], "linear", observable="h1")
+    ctx = Context(model, None, 2, _small())
+    order2 = [c for c in check_kernels(ctx) if c.name.startswith("backends: order 2")]
+    assert order2 and all(c.status == PASS for c in order2), order2
+    checks = {c.name: c for c in mk.check_mc_kernels(Context(model, None, 2, _small()), {})}
+    (k2,) = [c for n, c in checks.items() if n.startswith("MC: kernels order 2")]
+    assert k2.status == PASS and "exactly 0" in k2.reason, k2
+    off = float(np.max(np.asarray(k2.data["tol"]))) * 3
+    original = mk.second_order_kernel           # the order-2 estimator (fdt here)
+
+    def shifted(*args, **kw):
+        est = original(*args, **kw)
+        return dataclasses.replace(est, value=est.value + off)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mk, "second_order_kernel", shifted)
+        again = mk.check_mc_kernels(Context(model, None, 2, _small()), {})
+    (bad,) = [c for c in again if c.name.startswith("MC: kernels order 2")]
+    assert bad.status == FAIL, bad

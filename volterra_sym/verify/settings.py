@@ -288,12 +288,17 @@ def resolution(tol, *values) -> Resolution:
     entry; non-finite entries are not counted) between the arrays ``values`` (both sides,
     any shapes; NaN ignored). The magnitude is the largest ``|value|`` over every compared
     entry of every side: one scale per check, so that an entry where the kernel crosses 0
-    is judged against the kernel's size, not its own."""
+    is judged against the kernel's size, not its own. Where every value is 0 and every
+    tolerance is below the smallest normal number (both routes exact, errors 0: a kernel
+    that vanishes identically, e.g. order 2 of a linear model with a linear observable),
+    the comparison demanded exact agreement: every entry resolves."""
     tol = np.abs(np.asarray(tol, dtype=float)).ravel()
     tol = tol[np.isfinite(tol)]
     parts = [np.abs(np.asarray(v, dtype=float)).ravel() for v in values]
     allv = np.concatenate(parts) if parts else np.zeros(0)
     scale = float(np.max(allv[np.isfinite(allv)], initial=0.0))
+    if scale == 0 and np.all(tol < np.finfo(float).tiny):
+        return Resolution(int(tol.size), int(tol.size), 0.0, 0.0)
     resolved = int(np.sum(tol <= RESOLVE_FRACTION * scale))
     if tol.size == 0:
         worst = 0.0
