@@ -10,8 +10,9 @@ model), single-threaded BLAS on both sides, ``--rounds`` rounds (≥ 3), medians
   ``bench_galerkin_kick.py``; ``acceptance``: the issue's task, K₁ at 50 lags and K₂ at 55
   lag pairs plus the order-2 series on 10⁴ times, :data:`TASKS`), at ``--degree`` with
   ``--samples`` samples of ``p0``, from the model to the values (setup included); its
-  reported errors ``err_j`` (truncation + ``STAT_Z`` jackknife standard errors + rounding)
-  per lag.
+  reported errors ``err_j`` (truncation + ``z_B`` jackknife standard errors + rounding,
+  ``z_B = 4.53`` for the route's 8 batches: the coverage of ``STAT_Z`` = 3 normal standard
+  deviations, :func:`~volterra_sym.backends.galerkin.route.stat_z`) per lag.
 * **Monte Carlo**: :func:`volterra_sym.montecarlo.kick_kernel` on the same lags, ``--paths``
   paths per round, coupled Euler chains at ``dt`` and ``dt/2`` (so its time-step bias is
   estimated and removed, as in ``verify``). Its standard error falls as ``s_j/√P``; ``s_j``
@@ -28,10 +29,12 @@ conventions are printed, and all go into the result file:
 
 * ``z = 1``, no remainder: one Monte Carlo standard error equal to the Galerkin route's
   reported error (the convention of ``bench_galerkin_kick.py``). The two numbers then do not
-  say the same thing: the route's error is a bound (its statistical part alone is
-  ``STAT_Z`` = 3 standard errors), the Monte Carlo's is one standard deviation.
+  say the same thing: the route's error is a bound (its statistical part alone has the
+  coverage of ``STAT_Z`` = 3 standard deviations), the Monte Carlo's is one standard
+  deviation.
 * ``z = STAT_Z``, no remainder: equal confidence, the Monte Carlo's error bar at the
-  multiplier the route uses for its own sampling error; the Monte Carlo's Richardson
+  coverage the route gives its own sampling error (the Monte Carlo's standard error rests
+  on thousands of paths: its multiplier is the normal one); the Monte Carlo's Richardson
   remainder is taken as zero, which favours it.
 * ``z = STAT_Z`` with the remainder: each route vouches for the same error by its own error
   model. ``verify`` bounds the Monte Carlo's Richardson remainder by ``RICHARDSON_REL·|bias|``

@@ -2,7 +2,8 @@
 ``bench_galerkin_kick.py`` at its 5 lags, at ``--degree`` with ``--samples`` samples of
 ``p0``, once per ``--seeds`` seed: the spread of the values over the seeds (what a user
 would see on re-running) against the jackknife standard error the route reports
-(``details["route"]["statistical"] / STAT_Z``, the largest over the lags).
+(``details["route"]["statistical"] / stat_z(8)``, the largest over the lags; the route's
+default 8 batches).
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/check_galerkin_jackknife.py \
         [--degree 5] [--samples 80000] [--seeds 11 13 15 100 101 ... 112]
@@ -27,7 +28,7 @@ from bench_galerkin_kick import K1_LAGS, NETWORKS  # noqa: E402
 from bench_galerkin_mc import network  # noqa: E402
 
 from volterra_sym import ResponseHierarchy  # noqa: E402
-from volterra_sym.backends.galerkin.route import STAT_Z  # noqa: E402
+from volterra_sym.backends.galerkin.route import stat_z  # noqa: E402
 from volterra_sym.density.linearisation import linearisation  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "galerkin_jackknife_n8.json"
@@ -59,10 +60,10 @@ def main() -> None:
                      "statistical": route["statistical"], "truncation": route["truncation"],
                      "seconds": time.perf_counter() - t0})
         print(f"seed {seed}: {np.round(np.ravel(k.values), 6)} jackknife se "
-              f"{route['statistical'] / STAT_Z:.2e} ({rows[-1]['seconds']:.0f} s)", flush=True)
+              f"{route['statistical'] / stat_z(8):.2e} ({rows[-1]['seconds']:.0f} s)", flush=True)
     vals = np.array([r["value"] for r in rows])
     sd = vals.std(0, ddof=1)
-    jk = np.median([r["statistical"] for r in rows]) / STAT_Z
+    jk = np.median([r["statistical"] for r in rows]) / stat_z(8)
     dev = np.abs(vals - vals.mean(0)) / jk
     res = {"degree": args.degree, "samples": args.samples, "lags": lags.tolist(),
            "machine": _timing.machine_info(), "runs": rows,
