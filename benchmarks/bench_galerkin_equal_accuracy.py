@@ -12,7 +12,7 @@ model), single-threaded BLAS on both sides, ``--rounds`` rounds (≥ 3), medians
   ``--samples`` samples of ``p0``, from the model to the values (setup included); its
   reported errors ``err_j`` (truncation + ``z_B`` jackknife standard errors + rounding,
   ``z_B = 4.53`` for the route's 8 batches: the coverage of ``STAT_Z`` = 3 normal standard
-  deviations, :func:`~volterra_sym.backends.galerkin.route.stat_z`) per lag.
+  deviations, :func:`~volterra_sym.backends.coverage.stat_z`) per lag.
 * **Monte Carlo**: :func:`volterra_sym.montecarlo.kick_kernel` on the same lags, ``--paths``
   paths per round, coupled Euler chains at ``dt`` and ``dt/2`` (so its time-step bias is
   estimated and removed, as in ``verify``). Its standard error falls as ``s_j/√P``; ``s_j``
@@ -66,7 +66,7 @@ import subprocess  # noqa: E402
 import _timing  # noqa: E402  (single-threaded BLAS before numpy is imported)
 import numpy as np  # noqa: E402
 
-from volterra_sym.backends.galerkin.route import STAT_Z  # noqa: E402
+from volterra_sym.backends.coverage import STAT_Z  # noqa: E402
 from volterra_sym.verify.settings import RICHARDSON_REL  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

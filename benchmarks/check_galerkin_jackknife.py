@@ -28,7 +28,7 @@ from bench_galerkin_kick import K1_LAGS, NETWORKS  # noqa: E402
 from bench_galerkin_mc import network  # noqa: E402
 
 from volterra_sym import ResponseHierarchy  # noqa: E402
-from volterra_sym.backends.galerkin.route import stat_z  # noqa: E402
+from volterra_sym.backends.coverage import stat_z  # noqa: E402
 from volterra_sym.density.linearisation import linearisation  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "galerkin_jackknife_n8.json"

@@ -32,7 +32,7 @@ import _timing  # noqa: E402  (single-threaded BLAS before numpy is imported)
 import numpy as np  # noqa: E402
 from bench_galerkin_equal_accuracy import child, paths_needed  # noqa: E402
 
-from volterra_sym.backends.galerkin.route import STAT_Z  # noqa: E402
+from volterra_sym.backends.coverage import STAT_Z  # noqa: E402
 
 
 def main() -> None:

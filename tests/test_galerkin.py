@@ -912,7 +912,8 @@ def test_jackknife_error_has_the_coverage_of_three_normal_deviations():
     ``z_B`` the Student-t quantile of ``B − 1`` degrees of freedom (the standard error is
     estimated from ``B`` batches). For the mean of normal data (truth 0) it must miss at the
     rate of ±3σ, 0.27 %; with ``z = 3`` and 8 batches it missed 2 % (``P(|t₇| > 3)``)."""
-    from volterra_sym.backends.galerkin.route import jackknife_error, stat_z
+    from volterra_sym.backends.coverage import stat_z
+    from volterra_sym.backends.galerkin.route import jackknife_error
 
     assert stat_z(8) == pytest.approx(4.53, abs=0.01)
     assert stat_z(10**6) == pytest.approx(3.0, abs=1e-4)

@@ -254,14 +254,22 @@ def evaluate_kernels(model, f, requests: Mapping[tuple, object],
         vals = np.empty(flat.shape[0])
         errs = np.empty(flat.shape[0])
         facts: dict = {}
+        per_entry: dict[str, np.ndarray] = {}
         for key, rows, chans, part in plan:
             if key != channels:
                 continue
             v, e, *more = results[chans]   # a route may add its facts (degree, ...)
-            if more:
-                facts.update(more[0])
             lo, hi = (0, len(v)) if part is None else offsets[chans][part:part + 2]
+            if more:
+                _merge_facts(facts, {k: x for k, x in more[0].items()
+                                     if not k.endswith("_at")}, scale)
+                for k, x in more[0].items():       # per-lag facts: placed like the values
+                    if k.endswith("_at"):
+                        per_entry.setdefault(k, np.full(flat.shape[0], np.nan))[rows] = \
+                            np.asarray(x, dtype=float)[lo:hi] \
+                            * (scale if k[:-3] in ERROR_PARTS else 1.0)
             vals[rows], errs[rows] = np.asarray(v)[lo:hi], np.asarray(e)[lo:hi]
+        facts.update({k: x.reshape(batch) for k, x in per_entry.items()})
         check_finite_real(vals, f"kernel {channels} ({route.name})")
         if np.any(np.isnan(errs)) or (not getattr(route, "unbounded_error", False)
                                       and not np.all(np.isfinite(errs))):
@@ -390,3 +398,25 @@ def check_finite_real(values: np.ndarray, what: str) -> None:
     if not np.all(np.isfinite(values)):
         raise AccuracyNotReachedError(f"{what} produced non-finite values (overflow or a "
                                       "failed evaluation); nothing is returned")
+
+
+#: facts of a route that are absolute error parts (largest over the lags): scaled with the
+#: observable and merged by their maximum over the sorted kernels of one request; a fact
+#: named ``<part>_at`` holds the part at each lag point (placed like the values)
+ERROR_PARTS = ("truncation", "statistical", "rounding")
+
+
+def _merge_facts(facts: dict, new: dict, scale: float) -> None:
+    """``facts`` updated with a route's ``new`` facts of one sorted kernel: the
+    :data:`ERROR_PARTS` times the observable's ``scale`` (the route saw ``f / scale``) and
+    the largest over the kernels; anything else as given (the last one)."""
+    for key, value in new.items():
+        if key not in ERROR_PARTS:
+            facts[key] = value
+        elif isinstance(value, (int, float)):
+            value = float(value) * scale
+            old = facts.get(key)
+            facts[key] = value if not isinstance(old, float) else max(old, value)
+        else:                                   # None: no estimate from this kernel
+            facts.setdefault(key, value)
+

@@ -137,9 +137,12 @@ class Context:
     def kernel(self, method: str, channels: tuple[int, ...], lags) -> KernelValues:
         """``K.evaluate(lags, method)`` at ``lags (P, N)`` as flat :class:`KernelValues`
         (``.values``, ``.error`` — NaN where the route gives no estimate —, ``.method`` the
-        route that produced them). Entries taylor cannot give reliably (error above 1 % of
-        the batch's scale: beyond its radius) are NaN. Exceptions propagate; a full route
-        (exact, spectral, galerkin) that returns a non-finite value without raising is a
+        route that produced them). Entries taylor cannot give reliably (truncation error
+        above 1 % of the batch's scale: near or beyond its radius) are NaN — the truncation
+        part at each lag (``details["route"]["truncation_at"]``), not the whole error: the
+        error bars of sampled moments say nothing about the radius.
+        Exceptions propagate; a full route (exact, spectral, galerkin) that returns a
+        non-finite value without raising is a
         :class:`~.settings.VerificationFailedError` (a FAIL, never a silently dropped entry).
 
         Taylor kernels of order ``N`` all use one degree, :attr:`taylor_degrees` ``[N]``
@@ -165,7 +168,9 @@ class Context:
         if method == "taylor":
             good = np.isfinite(vals) & np.isfinite(errs)
             scale = np.max(np.abs(vals[good]), initial=0.0)
-            good &= errs <= 1e-2 * max(scale, 1e-300)
+            trunc = res.details.get("route", {}).get("truncation_at")
+            trunc = errs if trunc is None else np.abs(np.asarray(trunc, float).reshape(-1))
+            good &= trunc <= 1e-2 * max(scale, 1e-300)
             vals = np.where(good, vals, np.nan)
             errs = np.where(good, errs, np.nan)
         elif not np.all(np.isfinite(vals)):

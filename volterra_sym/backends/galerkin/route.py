@@ -15,10 +15,10 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
   the value computed without batch ``i`` (for a plain average this is the batch spread
   ``z_B·sd/√B``; the values are nonlinear in the averages, and with the stationary pairing
   their sampling error is of second order, which the spread of single batches, each
-  ``B`` times smaller, over-states). ``z_B`` (:func:`stat_z`) is the Student-t quantile
-  with ``B − 1`` degrees of freedom of the coverage of three normal standard deviations
-  (4.03 for the default 8 batches): the standard error is itself estimated from ``B``
-  numbers;
+  ``B`` times smaller, over-states). ``z_B`` (:func:`~volterra_sym.backends.coverage.stat_z`)
+  is the Student-t quantile with ``B − 1`` degrees of freedom of the coverage of three
+  normal standard deviations (4.53 for the default 8 batches): the standard error is
+  itself estimated from ``B`` numbers;
 * rounding — ``64 ε κ(V) κ(G)^{1/2}`` times the size of the mode sums.
 
 Series asked at more times than the forward form has nodes (``K q``: ``K`` steps, ``q``
@@ -42,13 +42,11 @@ its statistical part is the larger, the samples that would lower it enough:
 from __future__ import annotations
 
 import itertools
-import math
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-import scipy.stats
 import sympy as sp
 
 from ...budget import (
@@ -70,6 +68,7 @@ from ...model.cache import derived
 from ...model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
 from ...model.srnn import SYMBOLIC_PARAMETERS
 from ...results import SeriesTerms
+from ..coverage import batch_error, stat_z
 from ..modal import (
     InputSampler,
     ModalRepresentation,
@@ -209,27 +208,9 @@ def pairing_for(model: SRNN, measure_kind: str) -> str:
     return "stationary" if measure_kind == "samples" and not model.features else "measure"
 
 
-#: the confidence of the statistical part of a reported error (a sampled measure's share)
-#: in normal standard deviations: its coverage is that of ``±STAT_Z σ``, 99.73 %
-STAT_Z = 3.0
-
-
-def stat_z(batches: int) -> float:
-    """``z_B = t_{B−1}^{-1}(Φ(STAT_Z))``: the multiple of a standard error estimated from ``B``
-    batches (``B − 1`` degrees of freedom) with the coverage of ``±STAT_Z`` normal standard
-    deviations — 4.03 at ``B = 8``, 3.49 at 16, → 3 as ``B → ∞``. With ``STAT_Z`` itself
-    the 8-batch error was too small for 1.7 % of the values (measured: K₂ of the 2-unit
-    σ(h) network ``noisy2`` at three lag pairs, 120 seeds of 40,000 samples, against the
-    mean of 640,000-sample runs), as ``P(|t₇| > 3) = 2 %`` predicts."""
-    B = int(batches)
-    if B < 2:
-        raise ValueError(f"stat_z needs at least 2 batches, got {B}")
-    return float(scipy.stats.t.ppf(scipy.stats.norm.cdf(STAT_Z), B - 1))
-
-
 def jackknife_error(stack: np.ndarray) -> np.ndarray:
-    """``z_B`` (:func:`stat_z`) jackknife standard errors of the replicates ``stack``
-    ``(B, ...)``: ``z_B·[(B−1)/B Σ_i (v_(i) − v̄)²]^{1/2}``."""
+    """``z_B`` (:func:`~volterra_sym.backends.coverage.stat_z`) jackknife standard errors
+    of the replicates ``stack`` ``(B, ...)``: ``z_B·[(B−1)/B Σ_i (v_(i) − v̄)²]^{1/2}``."""
     B = stack.shape[0]
     return stat_z(B) * np.sqrt((B - 1) / B
                                * np.sum((stack - stack.mean(axis=0)) ** 2, axis=0))
@@ -772,7 +753,7 @@ def _paired_mean(model: SRNN, asm: _Assembled, systems: _Systems
                  ) -> tuple[float, float, float]:
     """``<f>_0 = ℓ(f)`` with the stationary pairing of a sampled measure (system module):
     its error is the change against the lower degrees (times :func:`~.truncation.safety`)
-    plus :func:`stat_z` jackknife standard errors plus rounding — the sample mean ``F_0``
+    plus ``z_B`` jackknife standard errors plus rounding — the sample mean ``F_0``
     carries the full ``O(1/√P)`` sampling error instead (measured on an 8-unit tanh
     network: ± 9.4e-3 at 40,000 samples). Returns ``(value, truncation part, the other parts)``."""
     def value(system: GalerkinSystem) -> float:
@@ -796,7 +777,7 @@ def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
     val = float(asm.total.F[0])
     if asm.batches:
         b = np.array([s.F[0] for s in asm.batches])
-        return val, 0.0, float(stat_z(b.size) * b.std(ddof=1) / math.sqrt(b.size))
+        return val, 0.0, float(batch_error(b))
     if asm.measure.kind == "galerkin_density":
         rnd = 64 * np.finfo(float).eps * max(abs(val), 1.0)
         if not lows:         # no lower degree left: the value itself (module docstring)

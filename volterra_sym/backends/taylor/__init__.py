@@ -48,7 +48,9 @@ their ratios extrapolated linearly; the radius at degree ``d`` in the largest ga
 :class:`TaylorAccuracyWarning` and an infinite error). For linear models the series is
 entire and the estimate grows with ``d``; for nonlinear activations the ratios usually keep
 growing (the series can be asymptotic), so the estimate is the valid range *at this
-degree*. ``return_error`` reports truncation + statistical (1 s.e.) + rounding. With
+degree*. ``return_error`` reports truncation + statistical (``z_B`` batch standard
+errors, the coverage of three normal ones: :mod:`volterra_sym.backends.coverage`) +
+rounding. With
 ``tol=`` the degree is raised by 2 up to ``max_degree`` until the estimate is below
 ``tol``; otherwise :class:`~volterra_sym.errors.AccuracyNotReachedError` (``best``,
 ``error``, ``tol``).

@@ -109,9 +109,11 @@ def other_routes(model: SRNN, f) -> str:
 
 def _kernel_values(exp: TaylorExpansion, graph: nx.DiGraph, k: tuple[int, ...],
                    lags: np.ndarray, o: TaylorOptions,
-                   alternatives: str) -> tuple[np.ndarray, np.ndarray]:
-    """Values and error estimates of ``K_k`` at sorted lags; with ``tol`` the degree is
-    raised by 2 up to ``max_degree`` while the truncation error dominates."""
+                   alternatives: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Values and error estimates of ``K_k`` at sorted lags, and the route's facts (the
+    degree, the truncation part at each lag, the largest truncation — over the lags where
+    it is finite —, statistical and rounding parts); with ``tol`` the degree is raised by
+    2 up to ``max_degree`` while the truncation error dominates."""
     degree = o.degree
     while True:
         check_coefficient_count(degree, len(k))
@@ -130,7 +132,12 @@ def _kernel_values(exp: TaylorExpansion, graph: nx.DiGraph, k: tuple[int, ...],
             f"{np.max(trunc):.3g}, statistical {np.max(stat):.3g}, rounding "
             f"{np.max(rnd):.3g}); use shorter lags, a higher max_degree, more samples or "
             "a looser tol", best=vals, error=err, tol=o.tol)
-    return vals, err
+    finite = trunc[np.isfinite(trunc)]
+    facts = {"degree": degree, "truncation_at": trunc,
+             "truncation": float(np.max(finite)) if finite.size else None,
+             "statistical": float(np.max(stat, initial=0.0)),
+             "rounding": float(np.max(rnd, initial=0.0))}
+    return vals, err, facts
 
 
 class _TaylorBackend:
@@ -168,7 +175,7 @@ class _TaylorBackend:
         """One kernel at sorted lags ``(P, N)``."""
         k = check_request(model, f, channels)
         lags = np.asarray(sorted_lags, dtype=float).reshape(-1, len(k))
-        vals, err = self.kernels(model, f, prefix_graph([k]), {k: lags}, **options)[k]
+        vals, err, _ = self.kernels(model, f, prefix_graph([k]), {k: lags}, **options)[k]
         return (vals, err) if return_error else vals
 
     def mean0(self, hierarchy, **options) -> tuple[float, float]:

@@ -24,7 +24,6 @@ links and channels), never written.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Iterable, Sequence
 from contextlib import contextmanager
 
@@ -39,6 +38,7 @@ from ...model import SRNN
 from ...model.cache import derived
 from ...operators.packed import LOWER_COST, ChainPoly
 from ...operators.powers import ChainSpace, multi_indices
+from ..coverage import batch_error
 from .averages import averager, chain_space
 from .options import TaylorOptions
 from .series import TaylorSeries
@@ -263,14 +263,13 @@ class TaylorExpansion:
         return self.mean0_with_error()[0]
 
     def mean0_with_error(self) -> tuple[float, float]:
-        """``(<p0, f>, error)``: rounding plus, for sampled moments, the batch standard
-        error."""
+        """``(<p0, f>, error)``: rounding plus, for sampled moments, ``z_B`` batch
+        standard errors (:func:`~volterra_sym.backends.coverage.batch_error`)."""
         if self._mean0 is None:
             vals, per, rnd = self.averager.average([self.chains.get(nx.DiGraph(), ("f",), ())])
             err = float(rnd[0]) if rnd is not None else 0.0
             if per is not None:
-                row = np.asarray(per)[0]
-                err += float(row.std(ddof=1) / math.sqrt(row.size))
+                err += float(batch_error(np.asarray(per)[0]))
             self._mean0 = (float(vals[0]), err)
         return self._mean0
 

@@ -37,6 +37,7 @@ import numpy as np
 import scipy.special
 
 from .. import BackendError
+from ..coverage import batch_error
 from .options import TaylorAccuracyWarning
 
 __all__ = ["TaylorSeries", "kernel_label"]
@@ -198,9 +199,8 @@ class TaylorSeries:
         values = mono @ self.coeffs
         rnd = mono @ self.rounding + 16 * _EPS * (mono @ np.abs(self.coeffs))
         stat = np.zeros_like(values)
-        if self.batches is not None:
-            per = mono @ self.batches
-            stat = per.std(axis=1, ddof=1) / math.sqrt(per.shape[1])
+        if self.batches is not None:          # z_B batch standard errors (coverage)
+            stat = batch_error(mono @ self.batches, axis=1)
         r = self.radius
         gap = tau.max(axis=1)
         trunc = np.zeros_like(values)
