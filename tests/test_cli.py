@@ -536,3 +536,20 @@ def test_an_order_beyond_the_node_limit_is_a_cost_refusal(capsys, tmp_path):
     assert code == 1 and "recursion nodes" in err and "--order" in err, err
     assert_one_line(err)
     assert not (tmp_path / "x.tex").exists()
+
+
+def test_taylor_kernel_json_and_table_carry_its_error_parts(capsys):
+    """The Taylor route's facts (degree, error parts, the truncation part at each lag, a
+    numpy array) go into ``--json`` as lists (``null`` where infinite) and the table names
+    the degree: both raised (a TypeError, a KeyError 'measure') when the route began
+    reporting them."""
+    base = ["kernel", "tanh3", "--method", "taylor", "--lags", "0.1", "0.2"]
+    code, out, _ = run(capsys, *base, "--json")
+    assert code == 0
+    data = json.loads(out)
+    d = data["details"]
+    assert d["degree"] == 8 and len(d["truncation_at"]) == 2
+    assert max(data["errors"]) >= d["statistical"]
+    code, out, _ = run(capsys, *base)
+    assert code == 0 and "(method: taylor, degree 8)" in out
+    assert "statistical leads: the sampled moments of p0" in out

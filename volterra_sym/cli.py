@@ -544,18 +544,20 @@ def cmd_kernel(args) -> int:
                           "method": used, "options": opts,
                           "lags": lags.tolist(), "values": vals.tolist(),
                           "errors": [e if math.isfinite(e) else None for e in errs.tolist()],
-                          **({"details": facts} if facts else {})}, indent=2))
+                          **({"details": _jsonable(facts)} if facts else {})}, indent=2))
     else:
         note = f"; {', '.join(ignored)} not used by {used}" if ignored else ""
-        if "degree" in facts:
+        if "measure" in facts:
             note = _galerkin_note(facts) + note
+        elif "degree" in facts:
+            note = f", degree {facts['degree']}" + note
         print(f"# {_kernel_label(channels)} of f = {hier.f} for {model.name} "
               f"(method: {used}{note})")
         parts = [(k, facts[k]) for k in ("truncation", "statistical", "rounding")
                  if isinstance(facts.get(k), (int, float))]
         if parts:
             print("# largest error parts: " + ", ".join(f"{k} {v:.3g}" for k, v in parts)
-                  + _advice(dict(parts)))
+                  + _advice(dict(parts), used))
         print(f"# {'lags':>24s} {'K':>22s} {'error estimate':>16s}")
         for lag, v, e in zip(lags, vals, errs, strict=True):
             print(f"{','.join(f'{x:g}' for x in lag):>26s} {v:22.15g} {e:16.3g}")
@@ -563,14 +565,18 @@ def cmd_kernel(args) -> int:
 
 
 def _jsonable(facts: dict) -> dict:
-    """The route's facts that are numbers, strings or short lists, for ``--json``."""
+    """The route's facts that are numbers, strings, short lists or per-lag arrays (as lists,
+    a non-finite entry as ``null``), for ``--json``."""
     def plain(x):
-        return x.item() if isinstance(x, (np.integer, np.floating)) else x
+        x = x.item() if isinstance(x, (np.integer, np.floating)) else x
+        return None if isinstance(x, float) and not math.isfinite(x) else x
     out = {}
     for k, v in facts.items():
         v = plain(v)
         if isinstance(v, (int, float, str, bool)) or v is None:
             out[k] = v
+        elif isinstance(v, np.ndarray) and v.dtype.kind in "biuf":
+            out[k] = [plain(x) for x in v.ravel().tolist()]
         elif isinstance(v, (list, tuple)) and len(v) <= 64:
             out[k] = [plain(x) for x in v]
     return out
@@ -609,12 +615,17 @@ def _kernel_label(kicks) -> str:
     return f"K^({','.join(str(len(c)) for c in kicks)})[{sub}]({lags})"
 
 
-def _advice(parts: dict) -> str:
-    """Which option lowers the larger part of a Galerkin error."""
+def _advice(parts: dict, route: str = "galerkin") -> str:
+    """Which option lowers the larger part of a Galerkin or Taylor error."""
     t, st = parts.get("truncation", 0.0), parts.get("statistical", 0.0)
     if st > t:
+        if route == "taylor":
+            return (" (statistical leads: the sampled moments of p0; the Python API's "
+                    "paths= lowers it as 1/√paths, or use --method galerkin)")
         return " (statistical leads: more --paths lower it as 1/√paths)"
     if t > 0 and "statistical" in parts:
+        if route == "taylor":
+            return " (truncation leads: shorter lags or a higher --degree can lower it)"
         return (" (truncation leads: the change against lower degrees; a higher --degree "
                 "can lower it)")
     return ""
