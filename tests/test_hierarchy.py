@@ -262,3 +262,19 @@ def test_partial_sums_carry_the_terms_errors_and_agree_across_routes():
     assert np.all(gal.error[resolved] <= 100 * actual[resolved].max())
     with pytest.raises(ValueError):
         gal.values[0, 0, 0] = 1.0
+
+
+def test_parity_radii_is_diagnose_series_radius_vectorised():
+    """``parity_radii`` (many series at once, for the feature transformer's warning) gives
+    the radius of ``diagnose_series`` for every order 1–6 when no order vanishes, and no
+    evidence (inf) where a pair's order is 0."""
+    from volterra_sym.hierarchy.convergence import diagnose_series, parity_radii
+
+    rng = np.random.default_rng(3)
+    for order in range(1, 7):
+        a = rng.uniform(0.01, 2.0, (40, order))
+        got = parity_radii(a)
+        want = [diagnose_series(np.vstack([[1.0], row[:, None]]), 0.1).radius for row in a]
+        assert np.allclose(got, want), order
+    assert parity_radii(np.array([1.0, 0.5, 0.0])) == np.inf    # a_3 = 0: odd pair silent
+    assert parity_radii(np.array([0.4, 0.1])) == pytest.approx(4.0)

@@ -309,3 +309,24 @@ def test_a_high_order_is_refused_naming_order_and_taylor_degree():
     with pytest.raises(ResourceLimitError, match=r"lower taylor_degree \(now 6\) or order "
                                                  r"\(now 50\)"):
         SRNNFeatures(order=50).fit(X)
+
+
+def test_srnn_features_warn_outside_the_radius_of_the_eps_series():
+    """The features are partial sums of the ε-series: where ε is at or beyond its
+    estimated radius (ratio test within each parity class, as ``diagnose_series``) for
+    some input, transform warns (ConvergenceWarning) naming how many inputs; inputs 1,000
+    times larger than the default scale are there (radius 0.28–0.95 at ε = 1), unit-size
+    ones are not (radius ≥ 284). ``eps = 0`` warns that every feature is ``<h_i>_0``.
+    Before, all three were silent."""
+    import warnings
+
+    from volterra_sym.hierarchy.convergence import ConvergenceWarning
+
+    X = np.random.default_rng(0).standard_normal((5, 26))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SRNNFeatures(order=3).fit_transform(X)
+    with pytest.warns(ConvergenceWarning, match=r"for 5 of 5 inputs"):
+        SRNNFeatures(order=3).fit_transform(1000 * X)
+    with pytest.warns(UserWarning, match="eps = 0"):
+        SRNNFeatures(order=3, eps=0.0).fit_transform(X)

@@ -56,6 +56,7 @@ from ..arrays import check_flag, check_int, real_array
 from ..backends.taylor import TaylorAccuracyWarning
 from ..budget import check_memory, time_budget
 from ..errors import InvalidInputError, ResourceLimitError
+from ..hierarchy.convergence import ConvergenceWarning, parity_radii
 from ..model import SRNN, load_model
 from ..operators.packed import LOWER_COST
 from .kernel_machine import hidden_unit_functionals
@@ -423,6 +424,7 @@ class _SRNNBase(_SequenceTransformer):
                 raise InvalidInputError(f"eps**order = {self.eps!r}**{e.size - 1} overflows "
                                         "the float range; lower eps", param="eps")
             out = terms[..., 1:] * e[1:] if self.per_order else terms @ e
+        _warn_convergence(terms, float(self.eps))
         return _finite_out(self, out.reshape(X.shape[0], -1))
 
     def _feature_names(self) -> list[str]:
@@ -437,6 +439,34 @@ class _SRNNBase(_SequenceTransformer):
         return names
 
 
+def _warn_convergence(terms: np.ndarray, eps: float) -> None:
+    """:class:`~volterra_sym.hierarchy.convergence.ConvergenceWarning` when ``eps`` is beyond
+    the ratio-test radius (docs/theory.md §8, :func:`~volterra_sym.hierarchy.convergence.\
+parity_radii`) of the series of some input and unit, ``terms`` ``(B, T_out, n, order+1)``
+    (the sizes are the largest over the output times); a ``UserWarning`` for ``eps = 0``
+    (every feature is then ``<h_i>_0``, or 0 with ``per_order``, whatever the input)."""
+    if eps == 0.0:
+        warnings.warn("eps = 0: every feature is the stationary mean <h_i>_0 (0 with "
+                      "per_order), the same for every input; use eps > 0", UserWarning,
+                      stacklevel=4)
+        return
+    order = terms.shape[-1] - 1
+    if order < 2 or terms.shape[0] == 0:
+        return
+    a = np.max(np.abs(terms[..., 1:]), axis=1)                       # (B, n, order)
+    radius = parity_radii(a)
+    bad = abs(eps) >= radius
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        warnings.warn(
+            f"eps = {eps:g} is at or beyond the estimated radius of convergence of the "
+            f"Volterra series for {rows.size} of {terms.shape[0]} inputs (smallest radius "
+            f"{float(radius.min()):.3g}, input {int(rows[0])}; ratio test within each parity "
+            f"class of the orders 1..{order}, docs/theory.md §8): their features, partial "
+            "sums of a diverging series, are not meaningful; lower eps or scale the inputs "
+            "down", ConvergenceWarning, stacklevel=4)
+
+
 class SRNNFeatures(_SRNNBase):
     r"""Hidden means of a fixed SRNN as features: ``φ_i(u; t) = E h^i_t[u]``.
 
@@ -445,7 +475,10 @@ class SRNNFeatures(_SRNNBase):
     Taylor series of degree ``taylor_degree`` (accurate for ``t_max`` inside the Taylor
     radius, see :meth:`ResponseFunctional.error_bound`; ``fit`` warns
     (:class:`~volterra_sym.backends.taylor.TaylorAccuracyWarning`) when an output time is
-    beyond the estimated radius ``taylor_radius_``: the features are meaningless there).
+    beyond the estimated radius ``taylor_radius_``: the features are meaningless there;
+    ``transform`` warns (:class:`~volterra_sym.hierarchy.convergence.ConvergenceWarning`)
+    when ``eps`` is beyond the ratio-test radius of the ε-series of some input — inputs too
+    large for the series — and for ``eps = 0``, where no feature depends on the input).
     Columns: for each output step, for each unit ``i``: ``φ_i`` (including ``<h_i>_0``), or
     with ``per_order=True`` the ``order`` terms ``ε^N T_N^{(i)}(t)``, ``N = 1..order``.
 

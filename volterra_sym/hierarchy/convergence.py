@@ -33,7 +33,7 @@ from ..arrays import check_int, real_array
 from ..errors import InvalidInputError
 
 __all__ = ["SeriesDiagnostics", "ConvergenceWarning", "diagnose_series", "eps_limit",
-           "check_eps_range"]
+           "check_eps_range", "parity_radii"]
 
 
 #: successive ratios needed before a partial sum is called meaningful, and their bound
@@ -94,6 +94,29 @@ def _parity_radius(a: np.ndarray, nz: list[int]) -> tuple[float, tuple[int, int]
              if len(c) >= 2] or [(nz[-2], nz[-1])]
     est = [(float((a[p - 1] / a[q - 1]) ** (1.0 / (q - p))), (p, q)) for p, q in pairs]
     return min(est)
+
+
+def parity_radii(a) -> np.ndarray:
+    """The ratio-test radius of :func:`diagnose_series` for many series at once: ``a``
+    ``(..., order)`` holds the term sizes ``a_N = max_t |T_N|`` (``a[..., N-1]``), every order
+    taken as non-vanishing; returns ``(...)``. Pairs: the last two orders of each parity
+    class, or ``(1, 2)`` when neither class has two (order 2); order 1 gives no estimate
+    (``inf``). A pair whose higher order is 0 or whose lower order is 0 gives no evidence
+    (``inf``): :func:`diagnose_series` would pick other orders there, and a vectorised
+    caller only uses the radius to warn."""
+    a = np.abs(np.asarray(a, dtype=float))
+    order = a.shape[-1]
+    pairs = [(c[-2], c[-1]) for c in ([N for N in range(1, order + 1) if N % 2 == q]
+                                      for q in (1, 0)) if len(c) >= 2]
+    if not pairs and order == 2:
+        pairs = [(1, 2)]
+    out = np.full(a.shape[:-1], np.inf)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for p, q in pairs:
+            lo, hi = a[..., p - 1], a[..., q - 1]
+            r = (lo / hi) ** (1.0 / (q - p))
+            out = np.minimum(out, np.where((lo > 0) & (hi > 0) & np.isfinite(r), r, np.inf))
+    return out
 
 
 def _check_terms(terms) -> np.ndarray:
