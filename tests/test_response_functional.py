@@ -495,3 +495,27 @@ def test_terms_beyond_the_radius_warn_and_negative_times_are_refused():
     with pytest.raises(InvalidInputError) as exc:
         rf.at(-0.3)
     assert exc.value.param == "t"
+
+
+def test_feature_results_display_in_jupyter():
+    """``_repr_html_`` of the feature results: the functional's table has one row per
+    order with its nonzero words and the smallest Taylor radius of its kernels (the
+    ``info`` the warnings use), ``<f>_0`` escaped; the signature result lists its shape
+    and layout; the readouts show their repr. None had one before."""
+    import volterra_sym as vs
+    from volterra_sym.features import fit_ridge, response_features, response_functional
+
+    F = response_functional(vs.ResponseHierarchy(vs.load_model("tanh1d"), "h1", order=2),
+                            degree=6)
+    page = F._repr_html_()
+    radius = {}
+    for k, r in F.info["radius"].items():
+        radius[len(k)] = min(radius.get(len(k), np.inf), r)
+    for N in (1, 2):
+        assert f"<td>{N}</td><td>{len(F.nonzero_words(N))}</td><td>{radius[N]:.3g}</td>" in page
+    assert "&lt;f&gt;_0" in page and "<f>_0" not in page
+    t = np.linspace(0.0, 1.0, 11)
+    R = response_features(np.sin(t)[:, None], t, 2, 3)
+    assert "<td>values shape</td><td>(11, 21)</td>" in R._repr_html_()
+    W = fit_ridge(np.eye(3), np.arange(3.0), lam=0.1)
+    assert W._repr_html_() == f"<code>{repr(W)}</code>"

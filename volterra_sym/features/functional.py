@@ -280,6 +280,20 @@ class ResponseFunctional(FrozenResult):
         return (f"ResponseFunctional(f={self.observable}, order={self.order}, "
                 f"degree={self.degree}, m={self.m}, <f>_0={self.mean0:.6g})")
 
+    def _html_rows(self) -> list[tuple[str, ...]]:
+        """Per order ``N``: the nonzero signature words of ``ℓ_N`` and the smallest estimated
+        radius of its kernels' Taylor series (``unknown`` without one)."""
+        radius: dict[int, float] = {}
+        for k, r in dict(self.info.get("radius") or {}).items():
+            radius[_total_order(k)] = min(radius.get(_total_order(k), math.inf), float(r))
+        rows = [("order N", "nonzero words of ℓ_N", "Taylor radius (smallest kernel)")]
+        rows.append(("0", "1 (<f>_0 = " + f"{self.mean0:.6g})", "—"))
+        for N in range(1, self.order + 1):
+            r = radius.get(N)
+            rows.append((str(N), str(len(self.nonzero_words(N))),
+                         "unknown" if r is None else f"{r:.3g}"))
+        return rows
+
     # ------------------------------------------------------------------ shape
     @property
     def order(self) -> int:

@@ -55,6 +55,7 @@ augmented input (``m' = len(channels)`` channels) is then the same construction,
 
 from __future__ import annotations
 
+import html
 import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -922,6 +923,21 @@ class FrozenResult:
     def __reduce__(self) -> tuple:
         return type(self), tuple(getattr(self, f.name) for f in fields(self))
 
+    def _html_rows(self) -> list[tuple[str, ...]]:
+        """Table rows for :meth:`_repr_html_` (header first); none by default."""
+        return []
+
+    def _repr_html_(self) -> str:
+        """Jupyter display: the ``repr`` and the class's table (:meth:`_html_rows`)."""
+        head = f"<code>{html.escape(repr(self))}</code>"
+        rows = self._html_rows()
+        if not rows:
+            return head
+        cells = lambda r, tag: "".join(f"<{tag}>{html.escape(str(c))}</{tag}>"  # noqa: E731
+                                       for c in r)
+        body = "".join(f"<tr>{cells(r, 'td')}</tr>" for r in rows[1:])
+        return f"{head}<table><tr>{cells(rows[0], 'th')}</tr>{body}</table>"
+
 
 @dataclass(frozen=True, repr=False)
 class ResponseFeatures(FrozenResult):
@@ -951,6 +967,14 @@ class ResponseFeatures(FrozenResult):
         return (f"ResponseFeatures(shape={self.values.shape}, times={span}, "
                 f"m={self.layout.m}, degree={self.layout.degree}, depth={self.layout.depth}"
                 f"{', reduced' if self.reduced else ''})")
+
+    def _html_rows(self) -> list[tuple[str, ...]]:
+        t = self.times
+        return [("quantity", "value"), ("values shape", str(self.values.shape)),
+                ("output times", f"{t.size} in [{t.min():g}, {t.max():g}]" if t.size else "0"),
+                ("channels m", str(self.layout.m)), ("monomial degree", str(self.layout.degree)),
+                ("signature depth", str(self.layout.depth)), ("refine", str(self.refine)),
+                ("reduced by a callback", "yes" if self.reduced else "no")]
 
     def _require_signature(self) -> None:
         if self.reduced:
