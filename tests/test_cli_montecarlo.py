@@ -496,3 +496,34 @@ def test_simulate_runs_models_with_input_inside_the_activation(capsys):
     code, _, err_text = run(capsys, "simulate", "tanh1d_inside", "--input", "sin(t)", "--eps",
                             "0.3", "--times", "1", "--paths", "100", "--workers", "2")
     assert code == 2 and "--workers" in one_line(err_text)
+
+
+def test_ctrl_c_during_a_workers_run_is_one_line():
+    """Ctrl-C reaches the terminal's whole process group: the CLI prints ``interrupted``
+    and exits 130, and the local cluster's worker processes (which inherit an ignored
+    SIGINT) print nothing — each printed 60–100 lines of KeyboardInterrupt and
+    CancelledError tracebacks before. SIGINT is sent every 2 s until the run stops (one
+    during the cluster's start, a few seconds, is dropped)."""
+    import os
+    import signal
+
+    cmd = [sys.executable, "-m", "volterra_sym", "kernel", "tanh1d", "--method",
+           "montecarlo", "--lags", "0.5", "--paths", "2000000", "--workers", "2",
+           "--no-progress"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        time.sleep(4.0)
+        deadline = time.monotonic() + 90
+        while p.poll() is None and time.monotonic() < deadline:
+            os.killpg(p.pid, signal.SIGINT)
+            try:
+                p.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                pass
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130, (p.returncode, err[-800:])
+    assert err.strip() == "interrupted", err[-1500:]

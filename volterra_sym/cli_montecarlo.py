@@ -33,7 +33,9 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +103,34 @@ def check_scheduler_address(address: str) -> str:
 
 
 @contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while the block runs (main thread only): the worker processes a
+    ``LocalCluster`` spawns meanwhile inherit the ignored disposition, which Python and
+    asyncio keep at start-up, so a Ctrl-C to the terminal's process group reaches only this
+    process — which closes them — and not each worker (each printed 70–100 lines of
+    KeyboardInterrupt and CancelledError tracebacks). A Ctrl-C during the block itself
+    (the cluster's start, a few seconds, or its shutdown) is dropped. Blocking SIGINT
+    instead was tried: the spawned workers do not inherit the mask."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _close(client, cluster) -> None:
+    """Close the client (if any) and the local cluster."""
+    try:
+        if client is not None:
+            client.close()
+    finally:
+        cluster.close()
+
+
+@contextlib.contextmanager
 def dask_client(workers: int | None, scheduler: str | None) -> Iterator[object]:
     """``None`` (in-process), a client of a fresh ``LocalCluster`` of ``workers`` one-thread
     processes on 127.0.0.1 (closed on exit), or a client of the scheduler at ``scheduler``.
@@ -118,27 +148,28 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[object]:
     import distributed
 
     if workers is not None:
-        try:
-            cluster = distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, silence_logs=logging.ERROR)
-        except (OSError, TimeoutError) as exc:
-            raise SimulationError(f"--workers {workers}: the local Dask cluster did not "
-                                  f"start ({type(exc).__name__}: {exc})") from None
-        try:
-            client = distributed.Client(cluster)
+        with _sigint_ignored():
             try:
-                try:
-                    client.wait_for_workers(workers, timeout=CLUSTER_START_TIMEOUT)
-                except (OSError, TimeoutError) as exc:      # TimeoutError is an OSError
-                    raise SimulationError(f"--workers {workers}: the workers did not start "
-                                          f"within {CLUSTER_START_TIMEOUT:g} s "
-                                          f"({type(exc).__name__}: {exc})") from None
-                yield client
-            finally:
-                client.close()
+                cluster = distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True,
+                    host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+            except (OSError, TimeoutError) as exc:
+                raise SimulationError(f"--workers {workers}: the local Dask cluster did "
+                                      f"not start ({type(exc).__name__}: {exc})") from None
+            client = None
+            try:
+                client = distributed.Client(cluster)
+                client.wait_for_workers(workers, timeout=CLUSTER_START_TIMEOUT)
+            except (OSError, TimeoutError) as exc:      # TimeoutError is an OSError
+                _close(client, cluster)
+                raise SimulationError(f"--workers {workers}: the workers did not start "
+                                      f"within {CLUSTER_START_TIMEOUT:g} s "
+                                      f"({type(exc).__name__}: {exc})") from None
+        try:
+            yield client
         finally:
-            cluster.close()
+            with _sigint_ignored():            # a second Ctrl-C does not cut the shutdown
+                _close(client, cluster)
         return
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
     _probe(address)
