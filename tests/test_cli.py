@@ -178,6 +178,7 @@ def test_plot_prints_the_real_filename(tmp_path, capsys):
     assert code == 0
     assert (tmp_path / "myplot.png").is_file() and not (tmp_path / "myplot").exists()
     assert f"wrote {tmp_path / 'myplot.png'}" in err
+    assert "has no image suffix matplotlib writes: the figure goes to" in err   # up front
     assert sorted(p.name for p in tmp_path.iterdir()) == ["myplot.png"]
 
 

@@ -102,6 +102,20 @@ def check_scheduler_address(address: str) -> str:
     return f"{m.group(1) or 'tcp'}://{m.group(2)}:{m.group(3)}"
 
 
+def _why_unknown(est) -> str | None:
+    """Why a Monte Carlo estimate's ``error`` is unknown (``None`` when it is known): its
+    time-step bias was not measured, or ``dt`` is too coarse for the bound of the
+    Richardson remainder (``rate·dt > RICHARDSON_RATE_MAX``)."""
+    from .montecarlo.error_bounds import RICHARDSON_RATE_MAX
+
+    if est.error is not None:
+        return None
+    if est.bias is None or est.bias_stderr is None:
+        return "the time-step bias was not measured"
+    return (f"dt = {est.dt:g} is too coarse for the bound of the time-step error (the "
+            f"drift's fastest rate times dt exceeds {RICHARDSON_RATE_MAX:g}); lower --dt")
+
+
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """SIGINT ignored while the block runs (main thread only): the worker processes a
@@ -152,7 +166,12 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[object]:
             try:
                 cluster = distributed.LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                    host="127.0.0.1", dashboard_address=None,
+                    # the workers' own logs stay quiet: a failing chunk reaches this
+                    # process as its exception; at ERROR, a Ctrl-C under load printed a
+                    # worker's "failed to communicate with scheduler during heartbeat"
+                    # traceback as the cluster closed
+                    silence_logs=logging.CRITICAL)
             except (OSError, TimeoutError) as exc:
                 raise SimulationError(f"--workers {workers}: the local Dask cluster did "
                                       f"not start ({type(exc).__name__}: {exc})") from None
@@ -526,8 +545,9 @@ def cmd_kernel_montecarlo(args) -> int:
             "lags": lags.tolist(), "values": _nullable(vals),
             "errors": _nullable(err),
             "error_kind": "4 stderr + |bias| + 4 bias_stderr + rel max|bias|, rel = max(0.05, "
-                          "rate dt) (a bound, as the engine's errors; null where the "
-                          "time-step bias was not measured)",
+                          "rate dt) (a bound, as the engine's errors; null where it is "
+                          "unknown: error_unknown says why)",
+            "error_unknown": _why_unknown(est),
             "stderr": _nullable(se), "bias": _nullable(bias), "bias_stderr": _nullable(bse),
             "windowed": np.asarray(est.windowed, bool).tolist(), "window": est.window,
             "variance_reduction": _nullable(vr), "values_are": what,
@@ -543,6 +563,8 @@ def cmd_kernel_montecarlo(args) -> int:
           f"{_cluster_label(args)}, {seconds:.1f} s")
     print("# error = 4·se + |bias| + 4·se_bias + rel·max|bias| (rel = max(0.05, rate·dt)); "
           "bias: time-step bias 2[K(dt) - K(dt/2)] measured on the same Brownian paths")
+    if _why_unknown(est):
+        print(f"# error unknown: {_why_unknown(est)}")
     if burn is not None:
         print(f"# initial states: {burn.message}")
         if not burn.converged:
