@@ -561,3 +561,28 @@ def test_sampled_moments_error_has_the_coverage_of_three_standard_deviations():
                     seed=seed)
         miss += abs(float(r) - exact) > float(r.error)
     assert miss <= 8, miss          # 2 %; about 1 expected
+
+
+def test_degree_below_three_has_no_truncation_estimate():
+    """A user's 2-unit tanh network: at degree 2 the error estimate rests on the ratios of
+    ``m_0, m_1, m_2``, which are not yet the tail's — K₁ came out 2.0–3.5× its reported
+    error (against an independent Fokker–Planck solution; here against the spectral
+    route). It is refused naming the degree to use; degree 3 is honest. With ``tol``
+    the degree starts at 3; a tol that rounding alone misses says so instead of
+    suggesting a higher max_degree (which changed nothing)."""
+    m = SRNN(Gamma=[1.0, 1.5], W=[[0.8, -1.2], [0.9, 0.4]], C=[[1.0], [0.5]],
+             sigma=[[0.5, 0.0], [0.0, 0.4]], b=[0.3, -0.2], activation="tanh",
+             observable="h1")
+    K1 = ResponseHierarchy(m, "h1", order=1).kernel((0,))
+    lags = np.array([[0.05], [0.3], [1.0]])
+    ref = K1.evaluate(lags, method="spectral")
+    with pytest.raises(BackendError, match="degree 2 has no estimate of its truncation"
+                                           r".*use degree ≥ 3"):
+        K1.evaluate(lags, method="taylor", degree=2)
+    r3 = K1.evaluate(lags, method="taylor", degree=3)
+    assert np.all(np.abs(r3.values - ref.values) <= r3.error + ref.error)
+    r = K1.evaluate(lags, method="taylor", degree=2, tol=1e-2)
+    assert r.details["route"]["degree"] >= 3
+    with pytest.raises(AccuracyNotReachedError, match="loosen tol") as exc:
+        K1.evaluate([[0.5]], method="taylor", tol=1e-9, max_degree=16)
+    assert "max_degree" not in str(exc.value)

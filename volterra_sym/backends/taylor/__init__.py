@@ -51,7 +51,8 @@ growing (the series can be asymptotic), so the estimate is the valid range *at t
 degree*. ``return_error`` reports truncation + statistical (``z_B`` batch standard
 errors, the coverage of three normal ones: :mod:`volterra_sym.backends.coverage`) +
 rounding. With
-``tol=`` the degree is raised by 2 up to ``max_degree`` until the estimate is below
+``tol=`` the degree is raised by 2 (from at least 3: below it there is no truncation
+estimate, :data:`~.series.MIN_LAST_SHELL`) up to ``max_degree`` until the estimate is below
 ``tol``; otherwise :class:`~volterra_sym.errors.AccuracyNotReachedError` (``best``,
 ``error``, ``tol``).
 

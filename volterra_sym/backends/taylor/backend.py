@@ -27,7 +27,7 @@ from .options import (
     check_coefficient_count,
     check_request,
 )
-from .series import TaylorSeries, kernel_label
+from .series import MIN_LAST_SHELL, TaylorSeries, kernel_label
 
 __all__ = ["BACKEND", "taylor_series", "taylor_coefficients", "taylor_radius",
            "taylor_hierarchy"]
@@ -115,6 +115,9 @@ def _kernel_values(exp: TaylorExpansion, graph: nx.DiGraph, k: tuple[int, ...],
     it is finite —, statistical and rounding parts); with ``tol`` the degree is raised by
     2 up to ``max_degree`` while the truncation error dominates."""
     degree = o.degree
+    if o.tol is not None and degree < MIN_LAST_SHELL:   # no truncation estimate below it
+        degree = min(MIN_LAST_SHELL, o.max_degree)
+    stuck = False
     while True:
         check_coefficient_count(degree, len(k))
         ser = exp.series(k, degree, graph)
@@ -123,15 +126,21 @@ def _kernel_values(exp: TaylorExpansion, graph: nx.DiGraph, k: tuple[int, ...],
         if o.tol is None or not np.any(err > o.tol) or degree >= o.max_degree:
             break
         if np.all(stat + rnd > o.tol) or not np.any(trunc > 0.1 * o.tol):
-            break  # raising the degree cannot help: statistical/rounding error
+            stuck = True   # raising the degree cannot help: statistical/rounding error
+            break
         degree = min(degree + 2, o.max_degree)
     if o.tol is not None and np.any(err > o.tol):
+        if stuck:
+            remedy = ("the statistical and rounding parts alone exceed tol where it is "
+                      "missed, and a higher degree lowers neither: loosen tol" +
+                      (" or sample more (paths=)" if np.any(stat > 0) else ""))
+        else:
+            remedy = "use shorter lags, a higher max_degree, more samples or a looser tol"
         raise AccuracyNotReachedError(
             f"method 'taylor': estimated error {np.max(err):.3g} of K"
             f"{kernel_label(k)} exceeds tol={o.tol:g} at degree {degree} (truncation "
             f"{np.max(trunc):.3g}, statistical {np.max(stat):.3g}, rounding "
-            f"{np.max(rnd):.3g}); use shorter lags, a higher max_degree, more samples or "
-            "a looser tol", best=vals, error=err, tol=o.tol)
+            f"{np.max(rnd):.3g}); {remedy}", best=vals, error=err, tol=o.tol)
     finite = trunc[np.isfinite(trunc)]
     facts = {"degree": degree, "truncation_at": trunc,
              "truncation": float(np.max(finite)) if finite.size else None,
