@@ -330,3 +330,15 @@ def test_srnn_features_warn_outside_the_radius_of_the_eps_series():
         SRNNFeatures(order=3).fit_transform(1000 * X)
     with pytest.warns(UserWarning, match="eps = 0"):
         SRNNFeatures(order=3, eps=0.0).fit_transform(X)
+
+
+def test_taylor_degree_below_three_warns_that_nothing_is_estimated():
+    """At taylor_degree 2 the kernels' Taylor series have no radius or error estimate
+    (docs/theory.md §6): the warning says so and names taylor_degree ≥ 3 — it said the
+    output time was "beyond the estimated radius 0"."""
+    from volterra_sym.backends.taylor import TaylorAccuracyWarning
+
+    X = np.random.default_rng(0).standard_normal((3, 26))
+    with pytest.warns(TaylorAccuracyWarning, match=r"no radius or error estimate.*"
+                                                   r"taylor_degree ≥ 3"):
+        SRNNFeatures(order=1, taylor_degree=2).fit(X)

@@ -85,6 +85,7 @@ import sympy as sp
 
 from ..arrays import check_int, real_array, real_number
 from ..backends.taylor import TaylorAccuracyWarning, taylor_hierarchy
+from ..backends.taylor.series import MIN_LAST_SHELL
 from ..budget import check_count, check_memory
 from ..errors import InvalidInputError, NotApplicableError
 from ..hierarchy.composite import kick_sequences
@@ -455,7 +456,12 @@ class ResponseFunctional(FrozenResult):
             N = _total_order(k)
             per_order[N] = min(per_order.get(N, math.inf), float(r))
         beyond = {N: r for N, r in sorted(per_order.items()) if top >= r}
-        if beyond:
+        if beyond and self.degree < MIN_LAST_SHELL and not any(beyond.values()):
+            warnings.warn(f"at degree {self.degree} the kernels' short-lag Taylor series have "
+                          "no radius or error estimate (their first shells' ratios are not "
+                          f"yet the tail's; kernel_error is inf): use degree ≥ "
+                          f"{MIN_LAST_SHELL}", TaylorAccuracyWarning, stacklevel=3)
+        elif beyond:
             where = ", ".join(f"T_{N} beyond {r:.3g}" for N, r in beyond.items())
             warnings.warn(f"{name} reaches {top:g}, beyond the estimated radius of the "
                           f"short-lag Taylor series of the kernels at degree {self.degree} "

@@ -54,6 +54,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..arrays import check_flag, check_int, real_array
 from ..backends.taylor import TaylorAccuracyWarning
+from ..backends.taylor.series import MIN_LAST_SHELL
 from ..budget import check_memory, time_budget
 from ..errors import InvalidInputError, ResourceLimitError
 from ..hierarchy.convergence import ConvergenceWarning, parity_radii
@@ -379,7 +380,14 @@ class _SRNNBase(_SequenceTransformer):
             funcs = hidden_unit_functionals(model, order, degree)
         #: estimated radius (in the largest gap) of the kernels' short-lag Taylor series
         self.taylor_radius_ = min(min(F.info["radius"].values()) for F in funcs)
-        if self.output_times_[-1] >= self.taylor_radius_:
+        if self.taylor_radius_ == 0 and degree < MIN_LAST_SHELL:
+            warnings.warn(
+                f"{type(self).__name__}: at taylor_degree={degree} the short-lag Taylor "
+                f"series of {model.name!r} has no radius or error estimate (its first shells' "
+                f"ratios are not yet the tail's); use taylor_degree ≥ {MIN_LAST_SHELL} to "
+                "know where the features mean something", TaylorAccuracyWarning,
+                stacklevel=3)
+        elif self.output_times_[-1] >= self.taylor_radius_:
             warnings.warn(
                 f"{type(self).__name__}: output time {self.output_times_[-1]:g} (t_max, "
                 f"output_steps) is beyond the estimated radius {self.taylor_radius_:.3g} of "
