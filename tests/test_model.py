@@ -74,7 +74,8 @@ def base(**kw):
     ({"sigma": [[0.5, 0], [0, math.inf]]}, r"sigma\[1, 1\] must be finite"),
     ({"observable": "h1 + h3"}, "unknown variable 'h3'"),
     ({"sigma": [[0, 0], [0, 0]]}, "sigma is zero"),
-    ({"b": [0.1, 0.2, 0.3]}, "b has shape 3×1"),
+    ({"b": [0.1, 0.2, 0.3]}, "b has 3 entries, expected 2"),
+    ({"b": [0.1, float("nan")]}, r"b\[1\] must be finite"),   # a vector: one index
     ({"Gamma": [[1, 0], [0, 1]], "extra": 1}, "unknown model keys"),
 ])
 def test_bad_input_is_refused_with_named_condition(kw, match):

@@ -181,10 +181,18 @@ def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params
             e = _entry(value, param, (), params, states)
             return sp.ImmutableMatrix(sp.eye(n0) * e)
         rows = [[value]]
-    mat = sp.ImmutableMatrix([[_entry(v, param, (i, j), params, states)
+    vector = param == "b"              # b is a vector: its entries are b[i], its length n
+    mat = sp.ImmutableMatrix([[_entry(v, param, (i,) if vector and len(row) == 1 else (i, j),
+                                      params, states)
                                for j, v in enumerate(row)]
                      for i, row in enumerate(rows)])
     want_r, want_c = shape
+    if vector and want_r is not None and mat.cols == 1 and mat.rows != want_r:
+        raise ModelError(f"b has {mat.rows} entries, expected {want_r} (n = {want_r} "
+                         f"unit{'s' if want_r != 1 else ''}, from Gamma and W)", param=param)
+    if vector and want_r is not None and mat.rows == 1 and mat.cols != 1 and want_r == 1:
+        raise ModelError(f"b has {mat.cols} entries, expected 1 (n = 1 unit, from Gamma and "
+                         "W)", param=param)
     if param in ("Gamma", "W") and mat.rows != mat.cols:
         raise ModelError(f"{param} must be square (n×n), got shape {mat.rows}×{mat.cols}",
                          param=param)
