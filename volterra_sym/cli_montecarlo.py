@@ -523,6 +523,7 @@ def cmd_kernel_montecarlo(args) -> int:
                     kw.pop("control_variate")
                     est = second_order_kernel(model, lags, client=client, **kw)
             seconds = time.time() - t0
+    unknown = _why_unknown(est)
     sel = (slice(None),) + (channels[0] if contact else tuple(channels))
     vals, se = est.values[sel], est.stderr[sel]
     err = None if est.error is None else est.error[sel]
@@ -547,7 +548,7 @@ def cmd_kernel_montecarlo(args) -> int:
             "error_kind": "4 stderr + |bias| + 4 bias_stderr + rel max|bias|, rel = max(0.05, "
                           "rate dt) (a bound, as the engine's errors; null where it is "
                           "unknown: error_unknown says why)",
-            "error_unknown": _why_unknown(est),
+            "error_unknown": unknown,
             "stderr": _nullable(se), "bias": _nullable(bias), "bias_stderr": _nullable(bse),
             "windowed": np.asarray(est.windowed, bool).tolist(), "window": est.window,
             "variance_reduction": _nullable(vr), "values_are": what,
@@ -563,8 +564,8 @@ def cmd_kernel_montecarlo(args) -> int:
           f"{_cluster_label(args)}, {seconds:.1f} s")
     print("# error = 4·se + |bias| + 4·se_bias + rel·max|bias| (rel = max(0.05, rate·dt)); "
           "bias: time-step bias 2[K(dt) - K(dt/2)] measured on the same Brownian paths")
-    if _why_unknown(est):
-        print(f"# error unknown: {_why_unknown(est)}")
+    if unknown:
+        print(f"# error unknown: {unknown}")
     if burn is not None:
         print(f"# initial states: {burn.message}")
         if not burn.converged:

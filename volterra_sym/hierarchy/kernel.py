@@ -419,4 +419,3 @@ def _merge_facts(facts: dict, new: dict, scale: float) -> None:
             facts[key] = value if not isinstance(old, float) else max(old, value)
         else:                                   # None: no estimate from this kernel
             facts.setdefault(key, value)
-

@@ -187,12 +187,12 @@ def _matrix(value: Any, param: str, shape: tuple[int | None, int | None], params
                                for j, v in enumerate(row)]
                      for i, row in enumerate(rows)])
     want_r, want_c = shape
-    if vector and want_r is not None and mat.cols == 1 and mat.rows != want_r:
-        raise ModelError(f"b has {mat.rows} entries, expected {want_r} (n = {want_r} "
+    entries = mat.rows * mat.cols
+    # a column, or (n = 1) a row, of the wrong length
+    if vector and want_r is not None and entries != want_r \
+            and (mat.cols == 1 or (mat.rows == 1 and want_r == 1)):
+        raise ModelError(f"b has {entries} entries, expected {want_r} (n = {want_r} "
                          f"unit{'s' if want_r != 1 else ''}, from Gamma and W)", param=param)
-    if vector and want_r is not None and mat.rows == 1 and mat.cols != 1 and want_r == 1:
-        raise ModelError(f"b has {mat.cols} entries, expected 1 (n = 1 unit, from Gamma and "
-                         "W)", param=param)
     if param in ("Gamma", "W") and mat.rows != mat.cols:
         raise ModelError(f"{param} must be square (n×n), got shape {mat.rows}×{mat.cols}",
                          param=param)
