@@ -560,3 +560,26 @@ def test_unknown_montecarlo_error_says_why(capsys):
     assert "# error unknown: dt = 0.5 is too coarse" in capsys.readouterr().out
     assert main(base[:-2] + ["--json"]) == 0            # default dt: known, and null reason
     assert json.loads(capsys.readouterr().out)["error_unknown"] is None
+
+
+def test_workers_with_port_8787_taken_print_nothing_on_stderr():
+    """Another Dask cluster holds 8787 (the scheduler's default HTTP port): the local
+    cluster of ``--workers`` takes a free loopback port instead, and stderr stays empty —
+    it printed "Port 8787 is already in use" and an unclosed-socket warning (the Ctrl-C
+    test failed on them beside the suite's own Dask tests)."""
+    holder = socket.socket()
+    try:
+        try:
+            holder.bind(("0.0.0.0", 8787))
+        except OSError:
+            pass                      # already taken: the condition under test holds too
+        else:
+            holder.listen()
+        p = subprocess.run([sys.executable, "-m", "volterra_sym", "kernel", "tanh1d",
+                            "--method", "montecarlo", "--lags", "0.5", "--paths", "3000",
+                            "--workers", "2", "--no-progress"],
+                           capture_output=True, text=True, timeout=300)
+    finally:
+        holder.close()
+    assert p.returncode == 0, p.stderr[-800:]
+    assert p.stderr == "", p.stderr[-800:]

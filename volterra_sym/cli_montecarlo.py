@@ -166,7 +166,11 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[object]:
             try:
                 cluster = distributed.LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address=None,
+                    host="127.0.0.1",
+                    # the scheduler's HTTP server on a free loopback port: with None it
+                    # still took 8787 and, that port taken (another cluster), warned twice
+                    # (port in use, an unclosed socket) on this command's stderr
+                    dashboard_address="127.0.0.1:0",
                     # the workers' own logs stay quiet: a failing chunk reaches this
                     # process as its exception; at ERROR, a Ctrl-C under load printed a
                     # worker's "failed to communicate with scheduler during heartbeat"
