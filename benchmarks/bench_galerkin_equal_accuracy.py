@@ -91,7 +91,9 @@ k1_lags, pairs = task_lags(task, tau, step)
 out = {{"k1_lags": k1_lags.tolist(), "k2_lags": pairs.tolist()}}
 t0 = time.perf_counter()
 if what == "galerkin":
-    opts = {{"degree": {degree}, "paths": {samples}, "seed": seed}}
+    opts = {{"degree": {degree}, "measure": {measure!r}}}
+    if {measure!r} == "samples":
+        opts.update(paths={samples}, seed=seed)
     H = ResponseHierarchy(model, "h1", 2)
     k1 = H.kernel((0,)).evaluate(k1_lags[:, None], method="galerkin", **opts)
     k2 = H.kernel((0, 0)).evaluate(pairs, method="galerkin", **opts)
@@ -147,6 +149,7 @@ def child(what: str, seed: int, args, dt: float, paths: int) -> dict:
     # the lags on one grid for every case: multiples of 2·--dt, so of both time steps
     code = CHILD.format(bench=str(ROOT / "benchmarks"), n=8, what=what, seed=seed, dt=dt,
                         grid=2 * args.dt, degree=args.degree, samples=args.samples,
+                        measure=args.measure,
                         paths=paths, task=args.task)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=_timing.subprocess_env(), timeout=3600)
@@ -177,6 +180,9 @@ def main() -> None:
     ap.add_argument("--degree", type=int, default=5)
     ap.add_argument("--samples", type=int, default=80_000,
                     help="samples of p0 of the Galerkin route's measure")
+    ap.add_argument("--measure", choices=("auto", "samples"), default="auto",
+                    help="the Galerkin route's measure: auto (n = 8: the exact Gaussian "
+                         "reference, deterministic; --samples unused) or samples of p0")
     ap.add_argument("--paths", type=int, default=20_000,
                     help="Monte Carlo paths per round at --dt (half of them at --dt/2)")
     ap.add_argument("--dt", type=float, default=0.02)
@@ -204,6 +210,7 @@ def main() -> None:
     t_gal = [g["seconds"] for g in runs["galerkin"]]
     gal = runs["galerkin"]
     report: dict = {"rounds": args.rounds, "degree": args.degree, "samples": args.samples,
+                    "measure": args.measure,
                     "task": {"name": args.task, "what": TASKS[args.task],
                              "k1_lags": gal[0]["k1_lags"], "k2_lags": gal[0]["k2_lags"]},
                     "galerkin_series_max_error": gal[0].get("series_max_error"),

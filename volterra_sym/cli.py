@@ -91,7 +91,7 @@ INPUT_PROBES = 257
 _FP_NOTES = r"(divide by zero|invalid value|overflow|underflow) encountered"
 
 #: which backend options each route uses: kernels, series
-GALERKIN_OPTIONS = ("tol", "degree", "paths", "seed", "time_budget")
+GALERKIN_OPTIONS = ("tol", "degree", "paths", "seed", "time_budget", "measure")
 KERNEL_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": GALERKIN_OPTIONS,
                   "taylor": ("tol", "degree")}
 SERIES_OPTIONS = {"exact": ("time_budget",), "spectral": ("tol", "time_budget"),
@@ -231,7 +231,8 @@ def _route_options(args, route: str, table: dict[str, tuple[str, ...]],
     refusal's text: ``--paths`` of ``kernel`` is also Monte Carlo's)."""
     given = {"tol": _check_tol(args.tol),
              "degree": None if args.degree is None else _positive_int("--degree", args.degree),
-             "paths": None, "seed": None, "time_budget": None}
+             "paths": None, "seed": None, "time_budget": None,
+             "measure": getattr(args, "measure", None)}
     if getattr(args, "paths", None) is not None:
         lo, hi, _ = SAMPLE_COUNTS
         if isinstance(args.paths, int) and not lo <= args.paths <= hi:
@@ -859,11 +860,17 @@ def _galerkin_args(p: argparse.ArgumentParser, sampling: bool, series: bool = Fa
     if sampling:
         g.add_argument("--paths", type=int, metavar="N",
                        help="samples of the stationary density p0 averaging the Galerkin "
-                            "matrices where they are sampled (n ≥ 3 beyond the tensor rule, "
+                            "matrices where they are sampled (n ≥ 6 where the Gaussian "
+                            "reference does not fit p0, or --measure samples; "
                             f"docs/theory.md §9), {SAMPLE_COUNTS[0]:,}..{SAMPLE_COUNTS[1]:,} "
                             f"(default: {SAMPLE_COUNTS[2]:,})")
         g.add_argument("--seed", type=int, metavar="S",
                        help="seed of those samples, ≥ 0 (default: 0)")
+    g.add_argument("--measure", choices=("auto", "samples"),
+                   help="galerkin's averaging measure: auto (the best available: for n ≥ 6 "
+                        "the exact Gaussian reference where it fits p0, deterministic) or "
+                        "samples (an ensemble drawn from p0, --paths of them; docs/theory.md "
+                        "§9)")
     exact = ("; every route's time integration (exact, spectral, galerkin) is stopped "
              "when it is projected (or found) to take longer" if series else "")
     g.add_argument("--time-budget", type=float, metavar="SECONDS",

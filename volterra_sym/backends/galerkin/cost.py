@@ -16,6 +16,7 @@ from ...model import SRNN
 from . import measure as measures
 from .basis import basis_size
 from .options import MAX_SECONDS, GalerkinOptions
+from .ridge import QUAD_NODES
 from .truncation import lower_allowed
 
 __all__ = ["COST_MARGIN", "MAX_SECONDS", "TIME_UNIT", "check_time", "estimated_seconds"]
@@ -33,6 +34,11 @@ TIME_UNIT = "s (estimated, one core)"
 #: n = 20 at degree 3 (4.4–95 s); the point-M² rate held at its flop count (the fit cannot
 #: separate it from the others)
 _POINT_M2, _POINT_MN, _SYSTEM_M3 = 6e-11, 7.4e-9, 9.1e-10
+#: the Gaussian reference (:mod:`.ridge`): seconds per unit, quadrature node and monomial
+#: of degree ≤ 2d − 1 (the conditional moments of each ridge), and per monomial of degree
+#: ≤ 2d (the table); fitted 2026-12-06 on n = 8 at degrees 4, 5, n = 12 at degree 4 and
+#: n = 20 at degree 3 (0.5–7.6 s, one BLAS thread)
+_RIDGE_UNIT_NODE_MONOMIAL, _RIDGE_TABLE = 1e-7, 5e-6
 #: safety factor of :func:`estimated_seconds` over the fitted model (machines differ; the
 #: fit's largest under-estimate on the calibration runs was 1.16×)
 COST_MARGIN = 1.5
@@ -43,13 +49,25 @@ def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
     """Estimated time of one evaluation at ``degree``:
     ``κ·[P(a M² + b M n) + S c M³]``, ``M = C(n+d, d)``, ``P`` the averaging points,
     ``S`` the modal systems (the full basis, up to three lower degrees and the jackknife
-    batches), ``a, b, c`` the fitted rates and ``κ`` = :data:`COST_MARGIN`; plus, for a
+    batches), ``a, b, c`` the fitted rates (on the Gaussian reference, no points: the 1-D
+    quadratures of its ridge functions instead, :data:`_RIDGE_UNIT_NODE_MONOMIAL`) and
+    ``κ`` = :data:`COST_MARGIN`; plus, for a
     sampled measure and ``sampling``, :func:`~.measure.sampling_seconds` (its burn-in: 0.7 s
     for 40,000 samples of 8 units, 56 s of 16; cached per model, so the degree ladders,
     which have the samples already, leave it out)."""
     M = basis_size(model.n, degree)
-    kind, P = measures.kind_for(model, degree, opts.paths)
+    kind, P = measures.kind_for(model, degree, opts.paths, opts.gaussian)
     systems = 4 + (opts.batches if kind == "samples" else 0)
+    if kind == "gaussian":
+        ridge = (_RIDGE_UNIT_NODE_MONOMIAL * model.n * QUAD_NODES
+                 * basis_size(model.n, 2 * degree - 1)
+                 + _RIDGE_TABLE * basis_size(model.n, 2 * degree))
+        # one system per degree of the truncation check: d, d − 1, d − 2 (no jackknife); the
+        # top one twice (measured at n = 8, degree 6, M = 3,003: 60 s for K₁ and K₂ where
+        # once would say 50 s)
+        cubes = M ** 3 + sum(basis_size(model.n, k) ** 3
+                             for k in range(max(degree - 2, 1), degree + 1))
+        return COST_MARGIN * (ridge + _SYSTEM_M3 * cubes)
     burn_in = measures.sampling_seconds(model, P) if sampling and kind == "samples" else 0.0
     return COST_MARGIN * (P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
                           + systems * _SYSTEM_M3 * M ** 3 + burn_in)
@@ -61,7 +79,7 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
     :data:`~.options.MAX_SECONDS`). Measured: n = 20 at degree 3 (M = 1771) did not finish in 300 s
     before this check."""
     M = basis_size(model.n, degree)
-    kind, P = measures.kind_for(model, degree, opts.paths)
+    kind, P = measures.kind_for(model, degree, opts.paths, opts.gaussian)
     seconds = estimated_seconds(model, degree, opts)
     if seconds <= opts.seconds:
         return

@@ -12,6 +12,15 @@
   a Gaussian reference ``ρ``, with ``c`` the left null vector of the Galerkin generator
   (``E_ρ[(ψᵀc) L0 ψ_j] = 0`` for every basis function: ``<p0, L0 g> = 0`` on the span),
   integrated by a tensor Gauss–Hermite rule of ``ρ`` — deterministic, no sampling error;
+* ``gaussian`` — any n where the tensor rule is too large, without the features of
+  docs/theory.md §10–§11, with one stable fixed point (a Gaussian centred in one well of
+  a multistable network is no weight for the others: six independent tanh units of gains
+  1.1–1.4 had a growing Galerkin mode at degree 4) and with a polynomial observable: the
+  Gaussian reference
+  ``N(μ, S)`` of the linearised network, every average exact (:mod:`.ridge`: the drift is
+  a sum of ridge functions ``a(w_l·h + b_l)``, integrated by a 1-D rule each), paired
+  with ``p0`` through the stationary functional of the Galerkin generator — deterministic,
+  no sampling error, no points;
 * ``samples`` — any n: an ensemble drawn from ``p0`` (exact Gaussian, inverse CDF, or
   burn-in), split into ``batches`` for the jackknife of the statistical error. With
   state-dependent noise the burn-in is Euler–Maruyama with ``σ(h)``
@@ -41,6 +50,7 @@ from ...density.sampling import stationary_sampler
 from ...density.stationary import stationary_density
 from ...errors import AccuracyNotReachedError, NotApplicableError
 from ...model import SRNN
+from .ridge import reference_fits
 
 __all__ = ["Measure", "gauss_hermite", "quadrature_1d", "grid_2d", "samples",
            "galerkin_density", "galerkin_density_points", "MAX_DENSITY_POINTS", "kind_for",
@@ -267,14 +277,18 @@ def galerkin_density(model: SRNN, degree: int, refinements: int = 2) -> Measure:
     return Measure("galerkin_density", X, w, True, details=details)
 
 
-def kind_for(model: SRNN, degree: int, paths: int) -> tuple[str, int]:
+def kind_for(model: SRNN, degree: int, paths: int, gaussian: bool = True
+             ) -> tuple[str, int]:
     """Which averaging measure the route uses for ``model`` at ``degree`` (``"gh"``,
-    ``"q1d"``, ``"grid"``, ``"density"`` or ``"samples"``, ``paths`` of them), and about how
-    many points it has (for the cost estimate, :mod:`.cost`); with
-    state-dependent noise (docs/theory.md §11) ``p0`` is not Gaussian and the 2-D grid does
-    not treat it: the 1-D quadrature of ``p0 ∝ D⁻¹exp(∫2φ/D)`` or samples."""
-    gaussian = model.is_linear and not model.state_dependent_noise
-    if gaussian and (degree + 1) ** model.n <= 200_000:
+    ``"q1d"``, ``"grid"``, ``"density"``, ``"gaussian"`` — the exact Gaussian reference of
+    :mod:`.ridge`, no points — or ``"samples"``, ``paths`` of them), and about how many
+    points it has (for the cost estimate, :mod:`.cost`); with state-dependent noise
+    (docs/theory.md §11) ``p0`` is not Gaussian and the 2-D grid does not treat it: the 1-D
+    quadrature of ``p0 ∝ D⁻¹exp(∫2φ/D)`` or samples. ``gaussian=False`` (option
+    ``measure="samples"``, or an observable that is not a polynomial in the state) puts the
+    samples where the Gaussian reference would be."""
+    linear_gaussian = model.is_linear and not model.state_dependent_noise
+    if linear_gaussian and (degree + 1) ** model.n <= 200_000:
         return "gh", (degree + 1) ** model.n
     if model.n == 1:
         return "q1d", 48 * 20
@@ -283,4 +297,8 @@ def kind_for(model: SRNN, degree: int, paths: int) -> tuple[str, int]:
     points = galerkin_density_points(model.n, degree)[1]
     if not model.features and points <= MAX_DENSITY_POINTS:
         return "density", points
+    if gaussian and not model.features and regular_noise(model):
+        lin = linearisation(model)
+        if not lin.metastable and lin.cov is not None and reference_fits(model):
+            return "gaussian", 0
     return "samples", paths

@@ -11,9 +11,15 @@ from ...budget import DEFAULT_TIME_BUDGET, SAMPLE_COUNTS, memory_budget, time_bu
 from ...errors import InvalidInputError
 from ...model import SRNN
 
-__all__ = ["DEFAULT_DEGREE", "GalerkinOptions", "MAX_DEGREE", "MAX_SECONDS", "parse_options"]
+__all__ = ["DEFAULT_DEGREE", "GalerkinOptions", "MAX_DEGREE", "MAX_SECONDS", "MEASURES",
+           "parse_options"]
 
-_OPTIONS = ("degree", "tol", "paths", "seed", "batches", "memory_budget", "time_budget")
+_OPTIONS = ("degree", "tol", "paths", "seed", "batches", "memory_budget", "time_budget",
+            "measure")
+#: the values of the option ``measure``: ``"auto"`` (the best available, module
+#: :mod:`.measure`) or ``"samples"`` (an ensemble drawn from ``p0`` wherever the best would
+#: be the Gaussian reference of :mod:`.ridge`)
+MEASURES = ("auto", "samples")
 #: default degree by dimension when neither ``degree`` nor ``tol`` is given
 DEFAULT_DEGREE = {1: 14, 2: 8, 3: 5, 4: 4, 5: 4}
 MAX_DEGREE = 40
@@ -37,6 +43,9 @@ class GalerkinOptions:
     budget: int | None
     #: seconds of :func:`~.cost.estimated_seconds` above which a degree is refused
     seconds: float
+    #: whether the exact Gaussian reference (:mod:`.ridge`) may replace the sampled measure:
+    #: option ``measure="auto"`` and an observable polynomial in the state
+    gaussian: bool = True
 
 
 def _int(options, name, lo, hi, default):
@@ -46,9 +55,10 @@ def _int(options, name, lo, hi, default):
     return check_int(v, name, lo=lo, hi=hi)
 
 
-def parse_options(model: SRNN, options: dict) -> GalerkinOptions:
-    """``options`` checked into :class:`GalerkinOptions`; an unknown option or a value out
-    of range raises :class:`~volterra_sym.errors.InvalidInputError` naming it."""
+def parse_options(model: SRNN, options: dict, f=None) -> GalerkinOptions:
+    """``options`` checked into :class:`GalerkinOptions` (``f``: the observable, for the
+    choice of measure); an unknown option or a value out of range raises
+    :class:`~volterra_sym.errors.InvalidInputError` naming it."""
     unknown = set(options) - set(_OPTIONS)
     if unknown:
         raise InvalidInputError(f"method 'galerkin' got unknown options {sorted(unknown)}; "
@@ -62,4 +72,9 @@ def parse_options(model: SRNN, options: dict) -> GalerkinOptions:
     given = options.get("memory_budget")
     budget = None if given is None else memory_budget(given)
     seconds = time_budget(options.get("time_budget", MAX_SECONDS))
-    return GalerkinOptions(degree, tol, paths, seed, batches, budget, seconds)
+    measure = options.get("measure", "auto")
+    if measure not in MEASURES:
+        raise InvalidInputError(f"measure={measure!r}: must be one of {list(MEASURES)}",
+                                param="measure")
+    gaussian = measure == "auto" and (f is None or model.polynomial_degree(f) is not None)
+    return GalerkinOptions(degree, tol, paths, seed, batches, budget, seconds, gaussian)

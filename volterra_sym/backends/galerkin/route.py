@@ -84,6 +84,7 @@ from .basis import MonomialBasis, basis_size
 from .cost import check_time, estimated_seconds
 from .ladder import default_climb, leading_part, samples_hint, tol_ladder
 from .options import DEFAULT_DEGREE, MAX_DEGREE, GalerkinOptions, parse_options
+from .ridge import reference_whitening, ridge_sums
 from .system import (
     MAX_COND_G,
     GalerkinSystem,
@@ -158,7 +159,12 @@ def _whitening(meas: measures.Measure) -> Whitening:
 def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measure:
     """The best averaging measure for ``model`` (module docstring of ``measure``;
     :func:`~.measure.kind_for` says which)."""
-    kind, _ = measures.kind_for(model, degree, opts.paths)
+    kind, _ = measures.kind_for(model, degree, opts.paths, opts.gaussian)
+    if kind == "gaussian":
+        return derived(model, ("galerkin", "measure", "gaussian"),
+                       lambda: measures.Measure("gaussian", np.zeros((0, model.n)),
+                                                np.zeros(0), True,
+                                                details={"reference": "linearised network"}))
     if kind == "gh":
         return derived(model, ("galerkin", "measure", "gh", degree + 1),
                        lambda: measures.gauss_hermite(model, degree + 1, opts.budget))
@@ -205,6 +211,8 @@ def pairing_for(model: SRNN, measure_kind: str) -> str:
     stationary functional's own truncation error escapes the degree comparison: measured on
     ``noisy_rnn4``, K₁ at lag 0.1 came out 6.0e-4 off the Taylor route with an estimate of
     3.9e-5; the measure's average is unbiased there."""
+    if measure_kind == "gaussian":
+        return "stationary"
     return "stationary" if measure_kind == "samples" and not model.features else "measure"
 
 
@@ -260,7 +268,7 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
     them)."""
     kicks = tuple(range(model.m)) if kicks is None else tuple(kicks)
     M = basis_size(model.n, degree)
-    kind, _ = measures.kind_for(model, degree, opts.paths)
+    kind, _ = measures.kind_for(model, degree, opts.paths, opts.gaussian)
 
     def canonical(k):
         return tuple(sorted(k)) if isinstance(k, tuple) else k
@@ -280,6 +288,8 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
                      + 16.0 * M * M * (8 + len(kicks)),
                      f"galerkin at degree {degree} (basis of {M} functions, {P} points)",
                      f"{degree_hint(model, degree)} (or raise --tol)", opts.budget)
+        if meas.kind == "gaussian":
+            return _gaussian_assembly(model, f, degree, kicks, meas)
         basis = MonomialBasis(model.n, degree)
         white = _whitening(meas)
         phi = model.drift_numpy()(meas.x)
@@ -310,6 +320,18 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
     return derived(model, ("galerkin", "assembled", f, degree, kind,
                            opts.paths if kind == "samples" else 0, opts.seed, opts.batches,
                            kicks), build, keep=ASSEMBLIES_KEPT)
+
+
+def _gaussian_assembly(model: SRNN, f: sp.Expr, degree: int, kicks: tuple,
+                       meas: measures.Measure) -> _Assembled:
+    """The exact sums on the Gaussian reference (:func:`~.ridge.ridge_sums`): no points,
+    no batches, paired through the stationary functional."""
+    C = model.numpy_params()["C"]
+    white = reference_whitening(model)
+    sums, facts = ridge_sums(model, f, degree, white, {k: C[:, k] for k in kicks})
+    fmax = float(np.max(np.abs(sums.F), initial=0.0))
+    return _Assembled(degree, sums, [], meas, {"f_max": fmax, **facts},
+                      pairing_for(model, meas.kind))
 
 
 #: assemblies (with their modal systems, up to ~1 GB each at 1,287 functions) kept per
@@ -417,6 +439,8 @@ def _systems(model: SRNN, asm: _Assembled, lows: list[tuple[int, Sums]], what: s
             cache[key] = make()
         return cache[key]
     Q, condG = built("Q", lambda: orthonormaliser(asm.total.G))
+    if asm.measure.kind == "gaussian":
+        what += " (Gaussian reference; measure='samples' averages over p0 itself)"
     return _Systems(
         built(("total",), lambda: build_system(asm.total, Q, condG, what, asm.pairing)),
         [(dl, built(("low", dl), lambda s=s, dl=dl: _low_system(model, asm, dl, s, what)))
@@ -547,8 +571,8 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     basis size, measure and the parts of the error); without ``degree`` or ``tol`` the
     degree rises towards :data:`~.ladder.DEFAULT_TARGET` within
     :data:`~.ladder.LADDER_SECONDS`."""
-    opts = parse_options(model, options)
     f = sp.sympify(f)
+    opts = parse_options(model, options, f)
     reqs = {_normalise_key(k): np.asarray(v, dtype=float) for k, v in requests.items()}
     if opts.degree is None and opts.tol is None:
         return _default_ladder(model, f, graph, reqs, opts)
@@ -594,7 +618,8 @@ def _series_margin(model: SRNN, f: sp.Expr, opts: GalerkinOptions, kicks, order:
     for kinds, margin, timed in ((("q1d", "grid"), SERIES_DEGREE_MARGIN, False),
                                  (("density",), SERIES_DENSITY_MARGIN, True)):
         start = order + margin
-        if degree < start and measures.kind_for(model, start, opts.paths)[0] in kinds and (
+        kind = measures.kind_for(model, start, opts.paths, opts.gaussian)[0]
+        if degree < start and kind in kinds and (
                 not timed or estimated_seconds(model, start, opts) <= opts.seconds):
             degree = max(degree, _conditioned_degree(model, f, opts, kicks, start=start))
     return degree
@@ -613,8 +638,8 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     cannot finish in it leaves the last finished one. With ``tol`` the degree rises until
     every error is below ``tol·max_{N,t}|T_N(t)|`` (:func:`_series_to_tol`; with ``degree``
     too, that degree or a refusal)."""
-    opts = parse_options(model, options)
     f = sp.sympify(f)
+    opts = parse_options(model, options, f)
     times = np.asarray(times, dtype=float)
     kicks = kick_keys(model, order)
     degree = _conditioned_degree(model, f, opts, kicks) if opts.tol is None else \
@@ -829,7 +854,7 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
     degree is estimated within :data:`~.ladder.LADDER_SECONDS`). At the default degree
     alone ``tanh3``'s ``<h1>_0`` came out 0.2185 ± 7.2e-3 while its series gave
     ``T_0`` = 0.217645 ± 3.5e-5 at degree 12. ``kinds`` collects the measures used."""
-    opts = parse_options(model, options or {})
+    opts = parse_options(model, options or {}, f)
     kinds = set() if kinds is None else kinds
 
     def at(degree: int) -> tuple[float, float, float, str]:
