@@ -338,17 +338,19 @@ def test_bad_input_one_line_and_exit_code(tmp_path, capsys, monkeypatch, case):
 
 def test_galerkin_samples_from_the_command_line(capsys):
     """``--paths``/``--seed`` reach the galerkin route's sampled measure (issue 9: options
-    degree, tol, paths, seed): the output names them, one seed reproduces its value
-    bitwise, and two seeds differ by less than their combined error estimates."""
+    degree, tol, paths, seed; ``--measure samples`` where the Gaussian reference would
+    serve): the output names them, one seed reproduces its value bitwise, and two seeds
+    differ by less than their combined error estimates."""
     model = str(Path(__file__).parent / "data" / "tanh10.toml")
-    argv = ["kernel", model, "--method", "galerkin", "--lags", "1", "--paths", "5000"]
+    argv = ["kernel", model, "--method", "galerkin", "--lags", "1", "--paths", "5000",
+            "--measure", "samples"]
     runs = []
     for seed in (1, 1, 2):
         code, out, _ = run(capsys, *argv, "--seed", seed, "--json")
         assert code == 0
         runs.append(json.loads(out))
     a, b, c = runs
-    assert a["options"] == {"paths": 5000, "seed": 1}
+    assert a["options"] == {"paths": 5000, "seed": 1, "measure": "samples"}
     assert a["details"]["samples"] == 5000 and a["details"]["seed"] == 1
     assert a["details"]["measure"] == "samples"
     assert a["values"] == b["values"]
@@ -367,9 +369,9 @@ def test_galerkin_samples_from_the_command_line(capsys):
     # series: the same options, and its JSON carries the route's facts
     code, out, _ = run(capsys, "series", model, "--input", "sin(t)", "--t-max", "1",
                        "--n-times", "3", "--order", "1", "--paths", "5000", "--seed", "4",
-                       "--json")
+                       "--measure", "samples", "--json")
     d = json.loads(out)
-    assert code == 0 and d["options"] == {"paths": 5000, "seed": 4}
+    assert code == 0 and d["options"] == {"paths": 5000, "seed": 4, "measure": "samples"}
     assert d["details"]["samples"] == 5000 and d["details"]["seed"] == 4
 
 

@@ -870,7 +870,7 @@ def _galerkin_args(p: argparse.ArgumentParser, sampling: bool, series: bool = Fa
                    help="galerkin's averaging measure: auto (the best available: for n ≥ 6 "
                         "the exact Gaussian reference where it fits p0, deterministic) or "
                         "samples (an ensemble drawn from p0, --paths of them; docs/theory.md "
-                        "§9)")
+                        "§9; default: auto)")
     exact = ("; every route's time integration (exact, spectral, galerkin) is stopped "
              "when it is projected (or found) to take longer" if series else "")
     g.add_argument("--time-budget", type=float, metavar="SECONDS",

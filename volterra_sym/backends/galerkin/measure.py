@@ -50,7 +50,7 @@ from ...density.sampling import stationary_sampler
 from ...density.stationary import stationary_density
 from ...errors import AccuracyNotReachedError, NotApplicableError
 from ...model import SRNN
-from .ridge import reference_fits
+from .ridge import MAX_TABLE, reference_fits, table_size
 
 __all__ = ["Measure", "gauss_hermite", "quadrature_1d", "grid_2d", "samples",
            "galerkin_density", "galerkin_density_points", "MAX_DENSITY_POINTS", "kind_for",
@@ -299,6 +299,7 @@ def kind_for(model: SRNN, degree: int, paths: int, gaussian: bool = True
         return "density", points
     if gaussian and not model.features and regular_noise(model):
         lin = linearisation(model)
-        if not lin.metastable and lin.cov is not None and reference_fits(model):
+        if (not lin.metastable and lin.cov is not None
+                and table_size(model.n, degree) <= MAX_TABLE and reference_fits(model)):
             return "gaussian", 0
     return "samples", paths

@@ -44,11 +44,21 @@ from ...model.cache import derived
 from .basis import MonomialBasis
 from .system import Sums, Whitening
 
-__all__ = ["ridge_sums", "MonomialTable", "QUAD_NODES", "reference_whitening",
-           "reference_fits", "stationary_moments", "FIT_SHIFT", "FIT_SPREAD"]
+__all__ = ["ridge_sums", "MonomialTable", "QUAD_NODES", "MAX_TABLE", "table_size",
+           "reference_whitening", "reference_fits", "stationary_moments", "FIT_SHIFT",
+           "FIT_SPREAD"]
 
 #: Gauss–Hermite nodes of the 1-D rule in ``t`` (checked against ``QUAD_NODES + 40``)
 QUAD_NODES = 100
+#: the largest table of monomials (degree ≤ 2d in n variables) the sums are built on: its
+#: exponents and moments stay below ~100 MB and its construction below ~1 s (n = 20 at
+#: degree 3: 230,230; n = 8 at degree 6: 125,970); beyond it the route samples ``p0``
+MAX_TABLE = 300_000
+
+
+def table_size(n: int, degree: int) -> int:
+    """Monomials of degree ≤ ``2·degree`` in ``n`` variables (:data:`MAX_TABLE`)."""
+    return math.comb(n + 2 * degree, 2 * degree)
 
 
 class MonomialTable:
@@ -286,7 +296,11 @@ def stationary_moments(model: SRNN) -> tuple[np.ndarray, np.ndarray]:
     the reference."""
     def build() -> tuple[np.ndarray, np.ndarray]:
         n = model.n
-        r = max(d for d in range(2, 5) if d == 2 or math.comb(n + d, d) <= MOMENT_BASIS)
+        if table_size(n, 2) > MAX_TABLE:
+            raise NotApplicableError(f"galerkin: n = {n} is too many units for the moments of "
+                                     "the Gaussian reference")
+        r = max(d for d in range(2, 5) if d == 2 or (math.comb(n + d, d) <= MOMENT_BASIS
+                                                      and table_size(n, d) <= MAX_TABLE))
         E = MonomialBasis(n, r).exponents
         index = {tuple(a): k for k, a in enumerate(E)}
         sums, _ = ridge_sums(model, model.h[0], r, reference_whitening(model), {})
