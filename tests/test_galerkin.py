@@ -1048,3 +1048,22 @@ def test_the_gaussian_reference_is_used_only_where_it_fits_p0():
     with pytest.raises(InvalidInputError) as exc:
         H.kernel((0,)).evaluate([[1.0]], method="galerkin", measure="gauss")
     assert exc.value.param == "measure"
+
+
+def test_a_degree_the_reference_cannot_vouch_for_is_refused():
+    """On the Gaussian reference ``T_N`` and K_N need degree ``N + 1``: independent units
+    left ``T_6`` at degree 4 7.8× and ``T_5`` at degree 5 1.1× above their estimates. An
+    explicit lower degree is refused naming ``degree`` and the remedies; the default
+    starts there; ``measure="samples"`` keeps the old rules."""
+    model, _ = _independent_units(6, 0.6)
+    H = ResponseHierarchy(model, "h1", 5)
+    u = lambda t: np.array([np.sin(2 * t)])  # noqa: E731
+    with pytest.raises(InvalidInputError) as exc:
+        H.series_terms(u, [0.0, 1.0], method="galerkin", degree=5)
+    assert exc.value.param == "degree" and "degree >= 6" in str(exc.value)
+    assert "measure='samples'" in str(exc.value)
+    T = H.series_terms(u, [0.0, 1.0], method="galerkin", degree=5, measure="samples",
+                       paths=2000)
+    assert T.details["measure"] == "samples"
+    T = H.series_terms(u, [0.0, 1.0], method="galerkin")
+    assert T.details["measure"] == "gaussian" and T.details["degree"] >= 6

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -334,6 +334,46 @@ def _gaussian_assembly(model: SRNN, f: sp.Expr, degree: int, kicks: tuple,
                       pairing_for(model, meas.kind))
 
 
+#: on the Gaussian reference a quantity with ``N`` kicks has an error estimate from degree
+#: ``N +`` this on: six and eight independent tanh units (gains 0.51–0.72, against the 1-D
+#: spectral route, benchmarks/check_galerkin_independent_units.py) left ``T_6`` at degree 4
+#: 3.4× and 7.8×, ``T_6`` at degree 5 1.6× and 2.4×, ``T_5`` at degree 5 1.1× above the
+#: estimate; every ``T_N`` and K_N with ``d ≥ N + 1`` was within 0.4 of it
+REFERENCE_KICK_MARGIN = 1
+
+
+def _reference_need(model: SRNN, opts: GalerkinOptions, kicks: int) -> int:
+    """The least degree for a quantity with ``kicks`` kicks on the Gaussian reference
+    (``kicks +`` :data:`REFERENCE_KICK_MARGIN`) where the route would use it there, else 0."""
+    d = kicks + REFERENCE_KICK_MARGIN
+    return d if measures.kind_for(model, d, opts.paths, opts.gaussian)[0] == "gaussian" else 0
+
+
+def _reference_options(model: SRNN, opts: GalerkinOptions, kicks: int) -> GalerkinOptions:
+    """``opts`` without the Gaussian reference where it could not reach the degree a
+    quantity with ``kicks`` kicks needs on it (its table of moments too large there: an
+    8-unit series of order 6 needs degree 7): the request is then served on samples of
+    ``p0`` at every degree, as before the reference existed."""
+    if opts.gaussian and measures.kind_for(model, kicks + REFERENCE_KICK_MARGIN, opts.paths,
+                                           True)[0] != "gaussian":
+        return replace(opts, gaussian=False)
+    return opts
+
+
+def _check_reference_degree(model: SRNN, opts: GalerkinOptions, degree: int, kicks: int,
+                            what: str) -> None:
+    """Refuse an explicit ``degree`` below :func:`_reference_need` on the Gaussian
+    reference (the ladders start at or above it)."""
+    need = kicks + REFERENCE_KICK_MARGIN
+    if degree < need and measures.kind_for(model, degree, opts.paths,
+                                           opts.gaussian)[0] == "gaussian":
+        raise InvalidInputError(
+            f"degree={degree}: on the Gaussian reference a {what} {kicks} has an error "
+            f"estimate from degree {need} on (below it the change against lower degrees "
+            f"under-estimated the error up to 7.8x, independent tanh units); use degree >= "
+            f"{need}, or measure='samples' (--measure samples)", param="degree")
+
+
 #: assemblies (with their modal systems, up to ~1 GB each at 1,287 functions) kept per
 #: model: evaluating one degree needs it and its lower degrees; without a bound, a loop
 #: over seeds or sample sizes kept every one (K₁ of an 8-unit network at degree 5 was
@@ -469,6 +509,7 @@ def _kernel_values(graph, requests, system):
 
 def _at_degree(model, f, graph, reqs, degree, opts):
     check_resolved(model, degree, (len(k) for k in reqs), "kernel of order", "")
+    _check_reference_degree(model, opts, degree, max(len(k) for k in reqs), "kernel of order")
     need = kernels_need(model, reqs)
     if degree < need:
         raise InvalidInputError(
@@ -555,7 +596,8 @@ def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
     K₁ at a zero crossing needs degree 11 for an error below 1 % of the value, while the
     default degree 5 gave 24 %."""
     degree = max(_conditioned_degree(model, f, opts, _request_kicks(reqs)),
-                 kernels_need(model, reqs))
+                 kernels_need(model, reqs),
+                 _reference_need(model, opts, max(len(k) for k in reqs)))
 
     def compute(d: int):
         out, parts, _ = _at_degree(model, f, graph, reqs, d, opts)
@@ -574,11 +616,13 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     f = sp.sympify(f)
     opts = parse_options(model, options, f)
     reqs = {_normalise_key(k): np.asarray(v, dtype=float) for k, v in requests.items()}
+    opts = _reference_options(model, opts, max((len(k) for k in reqs), default=1))
     if opts.degree is None and opts.tol is None:
         return _default_ladder(model, f, graph, reqs, opts)
     if opts.tol is None:                               # degree alone
         return _at_degree(model, f, graph, reqs, opts.degree, opts)[0]
-    need = kernels_need(model, reqs)
+    need = max(kernels_need(model, reqs),
+               _reference_need(model, opts, max(len(k) for k in reqs)))
 
     def compute(degree: int):
         out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
@@ -641,11 +685,13 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     f = sp.sympify(f)
     opts = parse_options(model, options, f)
     times = np.asarray(times, dtype=float)
+    opts = _reference_options(model, opts, order)
     kicks = kick_keys(model, order)
     degree = _conditioned_degree(model, f, opts, kicks) if opts.tol is None else \
         max(_degrees(model, f, opts)[0], DEFAULT_DEGREE.get(model.n, 3))
     if opts.degree is None:
-        degree = max(degree, needed_degree(model, range(1, order + 1)))
+        degree = max(degree, needed_degree(model, range(1, order + 1)),
+                     _reference_need(model, opts, order))
     if opts.degree is None and opts.tol is None:
         degree = _series_margin(model, f, opts, kicks, order, degree)
     # the time integrations of every degree tried under one budget
@@ -697,6 +743,7 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     forward runs — the full basis, the lower degrees, the replicates — checked against
     ``deadline`` (:func:`~volterra_sym.backends.modal.converged_forward`)."""
     check_resolved(model, degree, range(1, order + 1), "series term of order", "")
+    _check_reference_degree(model, opts, degree, order, "series term of order")
     asm = _assemble(model, f, degree, opts, kicks)
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks)
