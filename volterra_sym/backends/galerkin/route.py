@@ -84,7 +84,7 @@ from .basis import MonomialBasis, basis_size
 from .cost import check_time, estimated_seconds
 from .ladder import default_climb, leading_part, samples_hint, tol_ladder
 from .options import DEFAULT_DEGREE, MAX_DEGREE, GalerkinOptions, parse_options
-from .ridge import reference_whitening, ridge_sums
+from .ridge import MAX_TABLE, reference_whitening, ridge_sums, table_size
 from .system import (
     MAX_COND_G,
     GalerkinSystem,
@@ -354,8 +354,7 @@ def _reference_options(model: SRNN, opts: GalerkinOptions, kicks: int) -> Galerk
     quantity with ``kicks`` kicks needs on it (its table of moments too large there: an
     8-unit series of order 6 needs degree 7): the request is then served on samples of
     ``p0`` at every degree, as before the reference existed."""
-    if opts.gaussian and measures.kind_for(model, kicks + REFERENCE_KICK_MARGIN, opts.paths,
-                                           True)[0] != "gaussian":
+    if opts.gaussian and table_size(model.n, kicks + REFERENCE_KICK_MARGIN) > MAX_TABLE:
         return replace(opts, gaussian=False)
     return opts
 
