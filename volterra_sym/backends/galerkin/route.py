@@ -80,7 +80,7 @@ from ..modal import (
 from ..scaling import scaled_mean0, scaled_series
 from ..spectral.collocation import numerics, observable_reason
 from . import measure as measures
-from .basis import MonomialBasis, basis_size
+from .basis import MonomialBasis, OrthonormalBasis1D, basis_size
 from .cost import check_time, estimated_seconds
 from .ladder import default_climb, leading_part, samples_hint, tol_ladder
 from .options import DEFAULT_DEGREE, MAX_DEGREE, GalerkinOptions, parse_options
@@ -290,8 +290,12 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
                      f"{degree_hint(model, degree)} (or raise --tol)", opts.budget)
         if meas.kind == "gaussian":
             return _gaussian_assembly(model, f, degree, kicks, meas)
-        basis = MonomialBasis(model.n, degree)
         white = _whitening(meas)
+        # n = 1: the polynomials orthonormal under the quadrature itself (the same span as
+        # the Hermite products, whose Gram matrix was refused from degree 14 on
+        # noisy_tanh1d); otherwise the Hermite products of the whitened coordinates
+        basis = OrthonormalBasis1D.on(white.to_y(meas.x), meas.w, degree) \
+            if meas.kind == "quadrature_1d" else MonomialBasis(model.n, degree)
         phi = model.drift_numpy()(meas.x)
         D = _diffusion(model, meas.x)
         fv = numerics(model).observable(f)(meas.x)

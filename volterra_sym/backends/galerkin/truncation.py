@@ -38,7 +38,7 @@ from ...model.cache import derived
 
 __all__ = ["DENSITY_SAFETY", "FEATURE_SAFETY", "GAUSSIAN_SAFETY", "GRID_SAFETY", "RATE_MAX",
            "RATE_START",
-           "SLOW_SAFETY", "check_resolved", "coincident_kicks", "degree_hint",
+           "SLOW_SAFETY", "WINDOW_MAX", "check_resolved", "coincident_kicks", "degree_hint",
            "estimable_degree", "informative_from", "kernel_informative_from", "kernels_need",
            "least_degree", "lower_allowed", "lower_degrees", "most_kicks", "needed_degree",
            "reflection_symmetric", "safety", "slow_convergence_factor", "truncation_part"]
@@ -75,31 +75,41 @@ def slow_convergence_factor(now: float, before: float) -> float:
 
 def lower_degrees(model: SRNN, degree: int, measure_kind: str = "") -> tuple[int, ...]:
     """Degrees of the truncation check: ``d - 1`` and ``d - 2`` (parity can hide ``d - 1``
-    changes); ``d - 1 … d - w``, ``w = max(3, ⌈d/3⌉)``, with the features of
-    docs/theory.md §10–§11 (from ``d ≥ 6``: a basis of degree ≤ 2 does not resolve the
-    dynamics and its change says nothing about the truncation at ``d``) and on the
-    ``galerkin_density`` measure (any ``d``). Both converge in plateaus over several
-    degrees, the longer the higher the degree. With σ(h) (the coefficients ``a^{(j)}(z)``
-    and skewed densities): measured on noisy_tanh1d, K₁'s actual error stays at 1.1–1.6e-3
-    from degree 10 to 13, where ``d - 1 … d - 3`` under-estimated it 1.4-fold. With the
-    density truncated at the basis degree: measured on a 3-unit tanh network of independent
-    units against the 1-D spectral route, K₃ at degree 14 was 3.8× and ``T_5`` at degree 11
-    2.4× its estimate from ``d - 1, d - 2`` (doubled); over the window (tripled,
-    :data:`DENSITY_SAFETY`) every K₁–K₃ and ``T_0 … T_6`` at degrees 4–15 was within 0.94
-    of its estimate (n = 3 at two gains, n = 4, 5) but ``T_2`` and K₂ at degrees 6 and 5,
-    1.03 and 1.01 (benchmarks/check_galerkin_independent_units.py). The window stops at
-    degree 2 from ``d ≥ 4`` (only ``d = 4`` reaches below it): the degree-1 density, the
-    Gaussian reference times a linear function, resolves none of the nonlinearity, and its
-    change measures the whole of it rather than the truncation at ``d`` — on four independent
-    tanh units at half gain (against the 1-D spectral route) it put ``<f>_0`` at degree 4
-    at 506× and K₁ at 149× their actual errors, 22× and 51× without it; at n = 3, 5 and
-    gains 0.6, 0.7 ``<f>_0`` went from 62–142× to 3–10×, every estimate still above its
-    error (tests/test_galerkin.py). Quantities with two or more kicks never compared with
-    degree 1 (:func:`informative_from`)."""
+    changes); ``d - 1 … d - w``, ``w = max(3, ⌈d/3⌉)``, with the features of docs/theory.md
+    §10–§11 (from ``d ≥ 6``: a basis of degree ≤ 2 does not resolve the dynamics and its
+    change says nothing about the truncation at ``d``) and on the ``galerkin_density``
+    measure (any ``d``), at most :data:`WINDOW_MAX` degrees wide. Both converge in plateaus
+    over several degrees, the longer the higher the degree. With σ(h) (the coefficients
+    ``a^{(j)}(z)`` and skewed densities): measured on noisy_tanh1d, K₁'s actual error stays
+    at 1.1–1.6e-3 from degree 10 to 13, where ``d - 1 … d - 3`` under-estimated it 1.4-fold.
+    With the density truncated at the basis degree: measured on a 3-unit tanh network of
+    independent units against the 1-D spectral route, K₃ at degree 14 was 3.8× and ``T_5``
+    at degree 11 2.4× its estimate from ``d - 1, d - 2`` (doubled); over the window
+    (tripled, :data:`DENSITY_SAFETY`) every K₁–K₃ and ``T_0 … T_6`` at degrees 4–15 was
+    within 0.94 of its estimate (n = 3 at two gains, n = 4, 5) but ``T_2`` and K₂ at degrees
+    6 and 5, 1.03 and 1.01 (benchmarks/check_galerkin_independent_units.py). The window
+    stops at degree 2 from ``d ≥ 4`` (only ``d = 4`` reaches below it): the degree-1
+    density, the Gaussian reference times a linear function, resolves none of the
+    nonlinearity, and its change measures the whole of it rather than the truncation at
+    ``d`` — on four independent tanh units at half gain (against the 1-D spectral route) it
+    put ``<f>_0`` at degree 4 at 506× and K₁ at 149× their actual errors, 22× and 51×
+    without it; at n = 3, 5 and gains 0.6, 0.7 ``<f>_0`` went from 62–142× to 3–10×, every
+    estimate still above its error (tests/test_galerkin.py). Quantities with two or more
+    kicks never compared with degree 1 (:func:`informative_from`)."""
     if (model.features and degree >= 6) or measure_kind == "galerkin_density":
-        window = (degree - j for j in range(1, max(3, -(-degree // 3)) + 1))
+        width = min(max(3, -(-degree // 3)), WINDOW_MAX)
+        window = (degree - j for j in range(1, width + 1))
         return tuple(d for d in window if degree < 4 or d >= 2)
     return (degree - 1, degree - 2)
+
+
+#: the widest window of :func:`lower_degrees` (from degree 19 on): the plateaus of the
+#: 1-D σ(h) and input-inside models, measured to degree 39 on their orthonormal basis
+#: (noisy_tanh1d, tanh1d_inside, K₁ and K₂ against the spectral route), last at most six
+#: degrees — the largest change over six lower degrees was ≥ 1.1× the actual error
+#: (≥ 2.8× from degree 16 on tanh1d_inside, ≥ 3.6× for noisy_tanh1d's K₁); ⌈d/3⌉ = 12 at
+#: degree 35 had put noisy_tanh1d's K₂ at 629× its actual error
+WINDOW_MAX = 6
 
 
 #: factor on the truncation change for models with the features of docs/theory.md §10–§11:
