@@ -1067,3 +1067,32 @@ def test_a_degree_the_reference_cannot_vouch_for_is_refused():
     assert T.details["measure"] == "samples"
     T = H.series_terms(u, [0.0, 1.0], method="galerkin")
     assert T.details["measure"] == "gaussian" and T.details["degree"] >= 6
+
+
+def test_measure_samples_where_nothing_is_sampled_says_so():
+    """``measure="samples"`` replaces only the Gaussian reference (n ≥ 6); on tanh3 (the
+    tensor-rule density) it had no effect and said nothing, while ``paths`` warned. Now it
+    warns too, and the CLI names ``--measure`` in its header; ``measure=None`` is the
+    default."""
+    import warnings
+
+    import volterra_sym as vs
+    from volterra_sym.errors import UnusedOptionsWarning
+
+    H = vs.ResponseHierarchy(vs.load_model("tanh3"), "h1", order=1)
+    with pytest.warns(UnusedOptionsWarning, match="measure had no effect"):
+        k = H.kernel(0).evaluate([0.5], method="galerkin", degree=5, measure="samples")
+    assert k.details["route"]["measure"] == "galerkin_density"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = H.kernel(0).evaluate([0.5], method="galerkin", degree=5, measure=None)
+    assert float(again.values) == float(k.values)
+    import contextlib
+    import io
+
+    from volterra_sym.cli import main
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["kernel", "tanh3", "--method", "galerkin", "--degree", "5", "--lags", "1",
+                     "--measure", "samples"])
+    assert code == 0 and "--measure not used by galerkin" in out.getvalue()

@@ -72,8 +72,8 @@ def parse_options(model: SRNN, options: dict, f=None) -> GalerkinOptions:
     given = options.get("memory_budget")
     budget = None if given is None else memory_budget(given)
     seconds = time_budget(options.get("time_budget", MAX_SECONDS))
-    measure = options.get("measure", "auto")
-    if measure not in MEASURES:
+    measure = options.get("measure") or "auto"
+    if not isinstance(measure, str) or measure not in MEASURES:
         raise InvalidInputError(f"measure={measure!r}: must be one of {list(MEASURES)}",
                                 param="measure")
     gaussian = measure == "auto" and (f is None or model.polynomial_degree(f) is not None)

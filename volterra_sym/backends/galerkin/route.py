@@ -950,10 +950,13 @@ def _mean_facts(degree: int, kind: str, trunc: float, other: float) -> dict:
 
 
 def _warn_unsampled(options: dict, measures_used: set) -> None:
-    """``paths``/``seed``/``batches`` passed for a measure that was not sampled (the
-    deterministic density of 3 ≤ n ≤ 5, a quadrature, a grid, a Gaussian rule): they had no
+    """``paths``/``seed``/``batches`` (or ``measure="samples"``) passed where the measure was
+    not sampled (the deterministic density of 3 ≤ n ≤ 5, a quadrature, a grid, a Gaussian
+    rule — ``measure="samples"`` replaces only the Gaussian reference of n ≥ 6): they had no
     effect, which the caller should hear rather than believe they did."""
     unused = [k for k in ("paths", "seed", "batches") if k in options]
+    if options.get("measure") == "samples":
+        unused.append("measure")
     if unused and "samples" not in measures_used:
         kinds = ", ".join(sorted(str(k) for k in measures_used if k))
         warnings.warn(UnusedOptionsWarning(
