@@ -293,18 +293,22 @@ def test_parity_hidden_terms_are_refused_below_their_degree():
     assert np.all(np.abs(np.asarray(lo) - np.asarray(hi)) <= lo.error)
 
 
+def _linear8(m: int) -> SRNN:
+    """A linear 8-unit network (seeded) with ``m`` input channels."""
+    rng = np.random.default_rng(4)
+    n = 8
+    W = np.round(0.5 * rng.standard_normal((n, n)) / np.sqrt(n), 3)
+    return SRNN(Gamma=np.eye(n), W=W, C=np.eye(n)[:, :m], sigma=0.7 * np.eye(n),
+                b=np.round(0.3 * rng.standard_normal(n), 3), activation="linear")
+
+
 def test_sampled_measure_pairs_with_the_stationary_functional():
     """Invariance (docs/theory.md §9): for a linear network the polynomial span is invariant
     under L0, so the Galerkin generator and its stationary functional ℓ are exact whatever
     the measure; paired with ℓ, a kernel of f = h1² on a *sampled* measure (n = 8, degree 4:
     too many points for Gauss–Hermite) equals the exact backend to rounding, while the
     sample mean of C·∇P_τ f would carry the O(1/√P) sampling error of p0 (≈ 1e-2 here)."""
-    rng = np.random.default_rng(4)
-    n = 8
-    W = np.round(0.5 * rng.standard_normal((n, n)) / np.sqrt(n), 3)
-    model = SRNN(Gamma=np.eye(n), W=W, C=np.eye(n)[:, :1], sigma=0.7 * np.eye(n),
-                 b=np.round(0.3 * rng.standard_normal(n), 3), activation="linear")
-    H = ResponseHierarchy(model, "h1**2", 1)
+    H = ResponseHierarchy(_linear8(1), "h1**2", 1)
     lags = np.array([[0.2], [1.0], [2.5]])
     g = H.kernel((0,)).evaluate(lags, method="galerkin", degree=4, paths=8000, seed=1,
                                 measure="samples")
@@ -977,12 +981,7 @@ def test_gaussian_reference_is_exact_for_a_linear_network():
     """Invariance (docs/theory.md §9) on the Gaussian reference: a linear network of 8 units
     at degree 4 (too many points for the tensor rule) — K₁ and K₂ of f = h1² equal the exact
     backend to 1e-10 relative, with no statistical part."""
-    rng = np.random.default_rng(4)
-    n = 8
-    W = np.round(0.5 * rng.standard_normal((n, n)) / np.sqrt(n), 3)
-    model = SRNN(Gamma=np.eye(n), W=W, C=np.eye(n)[:, :2], sigma=0.7 * np.eye(n),
-                 b=np.round(0.3 * rng.standard_normal(n), 3), activation="linear")
-    H = ResponseHierarchy(model, "h1**2", 2)
+    H = ResponseHierarchy(_linear8(2), "h1**2", 2)
     for key, lags in (((0,), [[0.2], [1.0], [2.5]]), ((0, 1), [[0.3, 0.1], [1.5, 0.7]])):
         g = H.kernel(key).evaluate(lags, method="galerkin", degree=4)
         assert g.details["route"]["measure"] == "gaussian"
