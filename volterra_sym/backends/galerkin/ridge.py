@@ -2,19 +2,19 @@
 
 With ``h = μ + L y`` and the reference ``y ~ N(0, I)`` the basis of normalised Hermite
 products is orthonormal, ``G = I``, ``m = e_0``, and every other average is a Gaussian
-moment of a polynomial times at most one *ridge* function — the drift is
+moment of a polynomial times at most one *ridge* function — the drift is::
 
     φ̃(y) = L⁻¹ φ(μ + L y) = −L⁻¹Γ(μ + L y) + Σ_l (L⁻¹)_{·l} a(c_l + v_l·y) ,
     c_l = (Wμ + b)_l ,  v_l = Lᵀ W_{l·}ᵀ ,
 
-so with ``t = e·y`` (``e = v/|v|``), ``y | t ~ N(e t, I − e eᵀ)``:
+so with ``t = e·y`` (``e = v/|v|``), ``y | t ~ N(e t, I − e eᵀ)``::
 
     E[y^β a(c + v·y)] = ∫ a(c + |v| t) E[y^β | t] φ(t) dt
 
 (a 1-D Gauss–Hermite rule in ``t``; the conditional moments by the Gaussian moment
 recursion ``E[y^{β+e_i}] = m_i E[y^β] + Σ_j Σ_{ij} β_j E[y^{β−e_j}]``). With the monomial
 moments ``R_i[β] = E[φ̃_i y^β]`` (``|β| ≤ 2d − 1``) and the Hermite-to-monomial matrix
-``H`` (``ψ_a = Σ_β H_{aβ} y^β``),
+``H`` (``ψ_a = Σ_β H_{aβ} y^β``)::
 
     A_drift = H X Hᵀ ,   X[β, β'] = Σ_i β'_i R_i[β + β' − e_i] ,
 
