@@ -190,8 +190,11 @@ def ridge_sums(model: SRNN, f: sp.Expr, degree: int, white: Whitening, kicks: di
     check: the largest change of ``R`` against ``quad_nodes + 40`` nodes, relative)."""
     n, d = model.n, degree
     deg_f = model.polynomial_degree(f)
+    if deg_f is None:
+        raise NotApplicableError("galerkin (Gaussian reference): the observable is not a "
+                                 "polynomial in the state (measure='samples' averages it)")
     basis = MonomialBasis(n, d)
-    K = max(2 * d, d + (deg_f or 0))
+    K = max(2 * d, d + deg_f)
     table = MonomialTable(n, K)
     p = model.numpy_params()
     Gam, W, b, D = (np.asarray(p[k], dtype=float) for k in ("Gamma", "W", "b", "D"))
@@ -251,11 +254,8 @@ def ridge_sums(model: SRNN, f: sp.Expr, degree: int, white: Whitening, kicks: di
     A = np.asarray(Hm @ np.asarray(Hm @ X.T).T)        # H X Hᵀ, H sparse
     T2 = basis.second_order(Linv @ D @ Linv.T)
     A = A + np.asarray(T2.todense())
-    B = {k: np.asarray(basis.directional(Linv @ np.asarray(c, dtype=float)).todense())
-         for k, c in kicks.items()}
-    if deg_f is None:
-        raise AccuracyNotReachedError("galerkin (Gaussian reference): the observable is not "
-                                      "a polynomial in the state")
+    B = {k: np.asarray(basis.directional(Linv @ np.asarray(ck, dtype=float)).todense())
+         for k, ck in kicks.items()}
     coef = _polynomial_coefficients(model, f, white, table)
     fk = np.nonzero(coef)[0]
     F = Hm @ (gauss[table.index_of_codes(code[:, None] + table.codes(E[fk])[None, :])]
