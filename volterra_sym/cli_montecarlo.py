@@ -445,7 +445,7 @@ def cmd_kernel_montecarlo(args) -> int:
     """``kernel --method montecarlo``: values ± standard errors and the time-step bias."""
     from .montecarlo import first_order_kernel, kick_kernel, second_order_kernel
 
-    for opt in ("tol", "degree", "time_budget"):
+    for opt in ("tol", "degree", "time_budget", "measure"):
         if getattr(args, opt, None) is not None:
             flag = "--" + opt.replace("_", "-")
             raise InvalidInputError(f"{flag} is not used by method 'montecarlo' (its "
