@@ -257,6 +257,10 @@ class OrthonormalBasis1D:
             D[:, k + 1] = rhs / self.sqrt_b[k + 1]
         return D
 
+    @cached_property
+    def _D2(self) -> np.ndarray:
+        return self._D @ self._D
+
     def derivative(self, i: int = 0) -> scipy.sparse.csr_matrix:
         """``D`` with ``p_k' = Σ_j D[j, k] p_j``."""
         return scipy.sparse.csr_matrix(self._D)
@@ -267,7 +271,7 @@ class OrthonormalBasis1D:
 
     def second_order(self, Dt: np.ndarray) -> scipy.sparse.csr_matrix:
         """``½ D̃ D²``: the diffusion part of ``L0`` on coefficient vectors."""
-        return scipy.sparse.csr_matrix(0.5 * float(np.ravel(Dt)[0]) * (self._D @ self._D))
+        return scipy.sparse.csr_matrix(0.5 * float(np.ravel(Dt)[0]) * self._D2)
 
     def drift_values(self, Psi: np.ndarray, phi_t: np.ndarray) -> np.ndarray:
         """``φ̃ p_k'`` at the points ``(P, M)``."""
@@ -275,4 +279,4 @@ class OrthonormalBasis1D:
 
     def diffusion_values(self, Psi: np.ndarray, Dt: np.ndarray) -> np.ndarray:
         """``½ D̃(x) p_k''`` at the points (state-dependent noise)."""
-        return 0.5 * np.asarray(Dt, dtype=float).reshape(-1, 1) * (Psi @ (self._D @ self._D))
+        return 0.5 * np.asarray(Dt, dtype=float).reshape(-1, 1) * (Psi @ self._D2)

@@ -57,7 +57,6 @@ def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
     which have the samples already, leave it out)."""
     M = basis_size(model.n, degree)
     kind, P = measures.kind_for(model, degree, opts.paths, opts.gaussian)
-    systems = 4 + (opts.batches if kind == "samples" else 0)
     if kind == "gaussian":
         ridge = (_RIDGE_UNIT_NODE_MONOMIAL * model.n * QUAD_NODES
                  * basis_size(model.n, 2 * degree - 1)
@@ -68,6 +67,7 @@ def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
         cubes = M ** 3 + sum(basis_size(model.n, k) ** 3
                              for k in range(max(degree - 2, 1), degree + 1))
         return COST_MARGIN * (ridge + _SYSTEM_M3 * cubes)
+    systems = 4 + (opts.batches if kind == "samples" else 0)
     burn_in = measures.sampling_seconds(model, P) if sampling and kind == "samples" else 0.0
     return COST_MARGIN * (P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
                           + systems * _SYSTEM_M3 * M ** 3 + burn_in)

@@ -233,13 +233,13 @@ def ridge_sums(model: SRNN, f: sp.Expr, degree: int, white: Whitening, kicks: di
             f"galerkin (Gaussian reference): the 1-D quadrature of the activation did not "
             f"converge ({quad_err:.2g} relative change with {quad_nodes + 40} nodes)",
             error=quad_err)
-    sub = Rl.shape[1]
+    low = sub.size                                  # the monomials of degree ≤ 2d − 1
     E = table.exponents
     # R_i[β] = E[φ̃_i y^β], |β| ≤ 2d − 1
     lin_mu = -Linv @ (Gam @ mu)
     lin_y = -Linv @ Gam @ L                         # φ̃_lin = lin_mu + lin_y y
-    up = table.index(E[:sub, None, :] + np.eye(n, dtype=np.int64)[None])   # (sub, n)
-    R = (Linv @ Rl) + lin_mu[:, None] * gauss[None, :sub] + lin_y @ gauss[up].T
+    up = table.index(E[:low, None, :] + np.eye(n, dtype=np.int64)[None])   # (low, n)
+    R = (Linv @ Rl) + lin_mu[:, None] * gauss[None, :low] + lin_y @ gauss[up].T
     # X[β, β'] = Σ_i β'_i R_i[β + β' − e_i] over the basis monomials
     M = basis.size
     Eb = E[:M]
@@ -301,21 +301,17 @@ def stationary_moments(model: SRNN) -> tuple[np.ndarray, np.ndarray]:
                                      "the Gaussian reference")
         r = max(d for d in range(2, 5) if d == 2 or (math.comb(n + d, d) <= MOMENT_BASIS
                                                       and table_size(n, d) <= MAX_TABLE))
-        E = MonomialBasis(n, r).exponents
-        index = {tuple(a): k for k, a in enumerate(E)}
         sums, _ = ridge_sums(model, model.h[0], r, reference_whitening(model), {})
         u, _, _ = np.linalg.svd(sums.A)
         ell = u[:, -1]
         if not (np.all(np.isfinite(ell)) and abs(ell[0]) > 1e-12):
             return np.full(n, np.inf), np.full((n, n), np.inf)
         ell = ell / ell[0]
-        eye = np.eye(n, dtype=np.int64)
-        m = np.array([ell[index[tuple(eye[i])]] for i in range(n)])
-        K = np.empty((n, n))
-        for i in range(n):
-            for j in range(i, n):
-                v = ell[index[tuple(eye[i] + eye[j])]]
-                K[i, j] = K[j, i] = math.sqrt(2.0) * v + 1.0 if i == j else v
+        # the basis of degree r is the table of degree r, in the same (graded) order
+        table, eye = MonomialTable(n, r), np.eye(n, dtype=np.int64)
+        m = ell[table.index(eye)]
+        K = ell[table.index(eye[:, None, :] + eye[None, :, :])]
+        K[np.diag_indices(n)] = math.sqrt(2.0) * np.diag(K) + 1.0
         return m, K - np.outer(m, m)
     return derived(model, ("galerkin", "stationary_moments"), build)
 

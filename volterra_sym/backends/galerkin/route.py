@@ -105,6 +105,7 @@ from .truncation import (
     kernels_need,
     lower_degrees,
     needed_degree,
+    reference_degree,
     safety,
     truncation_part,
 )
@@ -211,9 +212,8 @@ def pairing_for(model: SRNN, measure_kind: str) -> str:
     stationary functional's own truncation error escapes the degree comparison: measured on
     ``noisy_rnn4``, K₁ at lag 0.1 came out 6.0e-4 off the Taylor route with an estimate of
     3.9e-5; the measure's average is unbiased there."""
-    if measure_kind == "gaussian":
-        return "stationary"
-    return "stationary" if measure_kind == "samples" and not model.features else "measure"
+    sampled = measure_kind == "samples" and not model.features
+    return "stationary" if sampled or measure_kind == "gaussian" else "measure"
 
 
 def jackknife_error(stack: np.ndarray) -> np.ndarray:
@@ -338,19 +338,16 @@ def _gaussian_assembly(model: SRNN, f: sp.Expr, degree: int, kicks: tuple,
                       pairing_for(model, meas.kind))
 
 
-#: on the Gaussian reference a quantity with ``N`` kicks has an error estimate from degree
-#: ``N +`` this on: six and eight independent tanh units (gains 0.51–0.72, against the 1-D
-#: spectral route, benchmarks/check_galerkin_independent_units.py) left ``T_6`` at degree 4
-#: 3.4× and 7.8×, ``T_6`` at degree 5 1.6× and 2.4×, ``T_5`` at degree 5 1.1× above the
-#: estimate; every ``T_N`` and K_N with ``d ≥ N + 1`` was within 0.4 of it
-REFERENCE_KICK_MARGIN = 1
+def _on_reference(model: SRNN, opts: GalerkinOptions, degree: int) -> bool:
+    """Whether the route averages over the Gaussian reference at ``degree``."""
+    return measures.kind_for(model, degree, opts.paths, opts.gaussian)[0] == "gaussian"
 
 
 def _reference_need(model: SRNN, opts: GalerkinOptions, kicks: int) -> int:
-    """The least degree for a quantity with ``kicks`` kicks on the Gaussian reference
-    (``kicks +`` :data:`REFERENCE_KICK_MARGIN`) where the route would use it there, else 0."""
-    d = kicks + REFERENCE_KICK_MARGIN
-    return d if measures.kind_for(model, d, opts.paths, opts.gaussian)[0] == "gaussian" else 0
+    """:func:`~.truncation.reference_degree` for a quantity with ``kicks`` kicks where the
+    route would average over the Gaussian reference there, else 0."""
+    d = reference_degree(kicks)
+    return d if _on_reference(model, opts, d) else 0
 
 
 def _reference_options(model: SRNN, opts: GalerkinOptions, kicks: int) -> GalerkinOptions:
@@ -358,23 +355,9 @@ def _reference_options(model: SRNN, opts: GalerkinOptions, kicks: int) -> Galerk
     quantity with ``kicks`` kicks needs on it (its table of moments too large there: an
     8-unit series of order 6 needs degree 7): the request is then served on samples of
     ``p0`` at every degree, as before the reference existed."""
-    if opts.gaussian and table_size(model.n, kicks + REFERENCE_KICK_MARGIN) > MAX_TABLE:
+    if opts.gaussian and table_size(model.n, reference_degree(kicks)) > MAX_TABLE:
         return replace(opts, gaussian=False)
     return opts
-
-
-def _check_reference_degree(model: SRNN, opts: GalerkinOptions, degree: int, kicks: int,
-                            what: str) -> None:
-    """Refuse an explicit ``degree`` below :func:`_reference_need` on the Gaussian
-    reference (the ladders start at or above it)."""
-    need = kicks + REFERENCE_KICK_MARGIN
-    if degree < need and measures.kind_for(model, degree, opts.paths,
-                                           opts.gaussian)[0] == "gaussian":
-        raise InvalidInputError(
-            f"degree={degree}: on the Gaussian reference a {what} {kicks} has an error "
-            f"estimate from degree {need} on (below it the change against lower degrees "
-            f"under-estimated the error up to 7.8x, independent tanh units); use degree >= "
-            f"{need}, or measure='samples' (--measure samples)", param="degree")
 
 
 #: assemblies (with their modal systems, up to ~1 GB each at 1,287 functions) kept per
@@ -511,8 +494,8 @@ def _kernel_values(graph, requests, system):
 
 
 def _at_degree(model, f, graph, reqs, degree, opts):
-    check_resolved(model, degree, (len(k) for k in reqs), "kernel of order", "")
-    _check_reference_degree(model, opts, degree, max(len(k) for k in reqs), "kernel of order")
+    check_resolved(model, degree, (len(k) for k in reqs), "kernel of order", "",
+                   _on_reference(model, opts, degree))
     need = kernels_need(model, reqs)
     if degree < need:
         raise InvalidInputError(
@@ -745,8 +728,8 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     """:func:`galerkin_series` at one basis degree (its errors: module docstring); the
     forward runs — the full basis, the lower degrees, the replicates — checked against
     ``deadline`` (:func:`~volterra_sym.backends.modal.converged_forward`)."""
-    check_resolved(model, degree, range(1, order + 1), "series term of order", "")
-    _check_reference_degree(model, opts, degree, order, "series term of order")
+    check_resolved(model, degree, range(1, order + 1), "series term of order", "",
+                   _on_reference(model, opts, degree))
     asm = _assemble(model, f, degree, opts, kicks)
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks)
