@@ -172,7 +172,15 @@ def truncation_part(model: SRNN, measure_kind: str, degree: int, value: np.ndarr
     (from degree ``d − 5``) by the tail factor of the last two counted the slow
     convergence twice (noisy_tanh1d, K₂ at degree 13: 0.63 reported against an actual
     6.4e-3; 0.20 now). Where the window is ``d − 1, d − 2`` this is ``max(s, c)·max_l Δ_l``.
-    With no informative lower degree, the value itself."""
+    With no informative lower degree, the value itself.
+
+    One figure over the lags or times, not one per lag: per lag (each value its own
+    change) was tried on 2026-12-06 and under-estimated — the changes are smallest where
+    the error is largest (long lags, whose slow modes the lower degrees resolve alike).
+    Eight independent tanh units at gain 0.6 on the Gaussian reference: K₂ at degree 4
+    was 3.2× its per-lag estimate at the longest lag pair (0.88 of the one figure); three
+    units on the ``galerkin_density`` measure: 52× and 27× at gains 1.0 and 1.2 with
+    ``d − 1, d − 2`` doubled (benchmarks/check_galerkin_independent_units.py, ``rule_P``)."""
     if not changes:
         return float(np.max(np.abs(value), initial=0.0))
     window = safety(model, measure_kind) * max(changes.values())
@@ -309,9 +317,10 @@ def lower_allowed(model: SRNN, degree: int) -> bool:
 
 
 def degree_hint(model: SRNN, degree: int) -> str:
-    """How to lower the memory of ``degree``: ``--degree`` only where
-    :func:`lower_allowed`."""
-    return "lower --degree or --paths" if lower_allowed(model, degree) else "lower --paths"
+    """How to lower the memory of ``degree``: the degree only where :func:`lower_allowed`
+    (each option by its Python and its command-line name)."""
+    return "lower degree (--degree) or paths (--paths)" if lower_allowed(model, degree) \
+        else "lower paths (--paths)"
 
 
 #: on the Gaussian reference (``gaussian``, :mod:`.ridge`) a quantity with ``N`` kicks has an
@@ -348,7 +357,8 @@ def check_resolved(model: SRNN, degree: int, kick_counts, what: str, unit: str,
             f"degree={degree}: a {what} {max(c, 1)}{' ' + unit if unit else ''} has an "
             f"error estimate from degree {need} on (its truncation part compares two lower "
             f"degrees from {need - 2}; with one, the change under-estimated the error up to "
-            f"3.8x on 8-unit tanh networks); use degree >= {need} (or --method montecarlo)",
+            f"3.8x on 8-unit tanh networks); use degree >= {need} (or method='montecarlo', "
+            f"--method montecarlo)",
             param="degree")
     need = reference_degree(c)
     if reference and degree < need:
