@@ -321,7 +321,7 @@ BAD_INPUTS = [
     ("galerkin over its --time-budget", ["kernel", "tanh3", "--lags", "1", "--method",
                                          "galerkin", "--degree", "5", "--observable",
                                          "h3 - h2", "--time-budget", "0.001"], 1,
-     "raise --time-budget"),
+     "raise time_budget (--time-budget) to about"),
 ]
 
 

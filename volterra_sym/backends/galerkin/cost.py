@@ -88,7 +88,7 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
     ways = []
     if lower_allowed(model, degree) and estimated_seconds(model, degree - 1,
                                                            opts) <= opts.seconds:
-        ways.append("lower --degree")
+        ways.append("lower degree (--degree)")
     fewest = replace(opts, paths=SAMPLE_COUNTS[0])
     low = estimated_seconds(model, degree, fewest)
     if kind == "samples" and low <= opts.seconds:
@@ -97,10 +97,10 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
         fit = fewest.paths + (opts.seconds - low) / slope if slope > 0 else opts.paths
         unit = 10 ** max(int(math.floor(math.log10(max(fit, 1.0)))) - 1, 0)
         fit = int(fit // unit * unit)                   # two digits, rounded down
-        ways.append(f"lower --paths (to about {max(fit, fewest.paths):,})")
+        ways.append(f"lower paths (--paths) to about {max(fit, fewest.paths):,}")
     if seconds <= MAX_TIME_BUDGET:
-        ways.append(f"raise --time-budget (to about {math.ceil(seconds)} s)")
-    ways.append("use --method montecarlo")
+        ways.append(f"raise time_budget (--time-budget) to about {math.ceil(seconds)} s")
+    ways.append("use method='montecarlo' (--method montecarlo)")
     check_count(seconds, opts.seconds, f"galerkin at degree {degree} (basis of {M} "
                 f"functions, {P} averaging points{_sampling_share(model, kind, P, seconds)})",
                 TIME_UNIT,
