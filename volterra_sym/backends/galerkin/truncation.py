@@ -178,9 +178,10 @@ def truncation_part(model: SRNN, measure_kind: str, degree: int, value: np.ndarr
     change) was tried on 2026-12-06 and under-estimated — the changes are smallest where
     the error is largest (long lags, whose slow modes the lower degrees resolve alike).
     Eight independent tanh units at gain 0.6 on the Gaussian reference: K₂ at degree 4
-    was 3.2× its per-lag estimate at the longest lag pair (0.88 of the one figure); three
-    units on the ``galerkin_density`` measure: 52× and 27× at gains 1.0 and 1.2 with
-    ``d − 1, d − 2`` doubled (benchmarks/check_galerkin_independent_units.py, ``rule_P``)."""
+    was 3.2× its per-lag estimate at the longest lag pair (0.88 of the one figure); with
+    ``d − 1, d − 2`` doubled per lag, 3–6 units on the ``galerkin_density`` and sampled
+    measures were up to 52×, 27×, 6.9×, 6.3× and 3.5× above it (n = 3 at gains 1.0 and
+    1.2, n = 4, 5, 6; benchmarks/check_galerkin_independent_units.py, ``rule_P``)."""
     if not changes:
         return float(np.max(np.abs(value), initial=0.0))
     window = safety(model, measure_kind) * max(changes.values())
