@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -376,7 +378,8 @@ def test_a_cost_refusal_says_when_drawing_the_samples_dominates():
     assert share >= 0.25 * exc.value.estimate and f"{steps:,} steps" in msg
     assert f"relaxation time being {tau:.3g}" in msg
     # the samples that fit are named, and they do fit
-    fit = int(msg.split("lower --paths (to about ")[1].split(")")[0].replace(",", ""))
+    fit = int(re.match(r"[\d,]*\d", msg.split("lower paths (--paths) to about ")[1])
+              .group(0).replace(",", ""))
     assert cost.estimated_seconds(slow, 4, parse_options(slow, {
         "time_budget": 5, "paths": fit, "measure": "samples"})) <= 5
     assert cost.estimated_seconds(slow, 4, parse_options(slow, {
@@ -1095,3 +1098,70 @@ def test_measure_samples_where_nothing_is_sampled_says_so():
         code = main(["kernel", "tanh3", "--method", "galerkin", "--degree", "5", "--lags", "1",
                      "--measure", "samples"])
     assert code == 0 and "--measure not used by galerkin" in out.getvalue()
+
+
+def test_moments_along_a_line_are_the_pointwise_moments():
+    """``E[y^β]`` of ``N(t e, cov)`` as polynomials in ``t`` (the ridge sums' route since
+    2026-12-06) equals the batch recursion at each ``t`` (n = 4, degree ≤ 7)."""
+    from volterra_sym.backends.galerkin.ridge import MonomialTable
+
+    rng = np.random.default_rng(3)
+    table = MonomialTable(4, 7)
+    e = rng.standard_normal(4)
+    e /= np.linalg.norm(e)
+    cov = np.eye(4) - np.outer(e, e)
+    t = np.linspace(-4.0, 4.0, 9)
+    P = table.gaussian_moments_along(e, cov)
+    pointwise = table.gaussian_moments(np.outer(t, e), cov)
+    via_poly = (t[:, None] ** np.arange(table.K + 1)[None, :]) @ P
+    assert P.shape == (8, table.size)
+    np.testing.assert_allclose(via_poly, pointwise, rtol=1e-12,
+                               atol=1e-12 * np.abs(pointwise).max())
+
+
+def test_conjugate_pairs_folded_give_the_full_mode_sum():
+    """:func:`~volterra_sym.backends.modal.forward_output` sums a conjugate pair of modes as
+    one; on a real generator with complex modes (a random 40 × 40 matrix) the output equals
+    the plain sum over every mode (folding switched off) to rounding."""
+    import scipy.linalg
+
+    from volterra_sym.backends import modal
+    from volterra_sym.backends.galerkin.system import modal_transforms
+
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((40, 40)) / 3.0 - 2.0 * np.eye(40)
+    lam, V = scipy.linalg.eig(A)
+    assert np.count_nonzero(lam.imag) >= 10
+    Vinv, kicks, a0 = modal_transforms(lam, V, {0: rng.standard_normal((40, 40))},
+                                       rng.standard_normal(40))
+
+    @dataclass
+    class System:
+        lam: np.ndarray
+        Bm: dict
+        pairing: np.ndarray
+        M: int = 40
+        dtype: type = complex
+
+        def p_times_B(self, k):
+            return self.pairing @ self.Bm[k]
+
+        def times_B(self, k, X):
+            return X @ self.Bm[k]
+
+        def times_Bt(self, k, X):
+            return X @ self.Bm[k].T
+
+    dz = System(lam, kicks, rng.standard_normal(40) @ V)
+    theta, Lc = modal.forward_grid(7)
+    sampler = modal.InputSampler(lambda t: np.array([np.sin(3 * t)]), 1, 2.0, 7)
+    prop = modal.propagate_forward(dz, 2, 16, 2.0, sampler(16), Lc, theta)
+    times = np.linspace(0.0, 2.0, 301)
+    folded = modal.forward_output(dz, prop, a0, times, Lc)
+    every = np.arange(40)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(modal, "conjugate_fold", lambda lam, data: (every, data))
+        plain = modal.forward_output(dz, prop, a0, times, Lc)
+    assert modal.conjugate_fold(lam, [a0])[0].size < 40
+    np.testing.assert_allclose(folded, plain, rtol=0, atol=1e-12 * np.abs(plain).max())
+    assert np.abs(plain).max() > 1e-3

@@ -32,7 +32,8 @@ from ..errors import AccuracyNotReachedError, InvalidInputError
 from ..hierarchy.propagation import Representation
 
 __all__ = ["converged_forward", "forward_grid", "step_index", "ModalSystem", "ModalRepresentation",
-           "ForwardRun", "InputSampler", "propagate_forward", "forward_output", "lobatto",
+           "ForwardRun", "InputSampler", "conjugate_fold", "propagate_forward", "forward_output",
+           "lobatto",
            "etd_weights"]
 
 
@@ -264,29 +265,63 @@ def forward_output(dz: ModalSystem, prop: ForwardRun, a0: np.ndarray, times: np.
         T_N(t) = Σ_m a0_m [e^{z_m θ} c_{N,i,m} + δ Σ_p θ^{p+1} p! φ_{p+1}(z_m θ) G_{N,i,p,m}] ,
 
     ``z = λδ``, ``G_{N,i,p} = Σ_l Lc[p, l] F_{N,i,l}`` (the forcing's polynomial coefficients
-    in the step, formed once per step: the per-time work is ``O(q M)``)."""
+    in the step, formed once per step: the per-time work is ``O(q M)``), the modes of a
+    conjugate pair summed as one (:func:`conjugate_fold`)."""
     K, delta = prop.K, prop.delta
-    z = dz.lam * delta
     q = Lc.shape[0]
     out = np.empty((len(prop.ends), times.size))
     idx = step_index(times, delta, K)
     theta = np.clip(times / delta - idx, 0.0, 1.0) if delta > 0 else np.zeros(times.size)
     ca = [c * a0 for c in prop.ends]
     Ga = [np.einsum("pl,klm->kpm", Lc, F * a0) for F in prop.forcing]   # (K, q, M)
+    keep, folded = conjugate_fold(dz.lam, ca + Ga)
+    z = dz.lam[keep] * delta
+    orders = len(ca)
+    C = np.stack(folded[:orders], axis=-1)                    # (K, M, orders)
+    G = np.stack(folded[orders:], axis=-1)                    # (K, q, M, orders)
     fact = np.array([math.factorial(p) for p in range(q)], dtype=float)
-    chunk = max(1, int(2e6 // (dz.M * (q + 2))))
-    for s in range(0, times.size, chunk):
-        sl = slice(s, s + chunk)
-        th, ii = theta[sl], idx[sl]
-        ph = phi_functions(th[:, None] * z[None, :], q)  # (q+1, T, M); ph[0] = e^{zθ}
-        coef = delta * fact[:, None] * th[None, :] ** np.arange(1, q + 1)[:, None]  # (q, T)
-        for N in range(len(prop.ends)):
-            val = np.sum(ph[0] * ca[N][ii], axis=1)
-            G = Ga[N][ii]                                                  # (T, q, M)
+    chunk = max(1, int(2e6 // (z.size * (q + 2))))
+    # the times step by step (one step's coefficients for all its times: matrix products)
+    by_step = np.argsort(idx, kind="stable")
+    starts = np.searchsorted(idx[by_step], np.arange(K + 1))
+    for i in range(K):
+        for s in range(starts[i], starts[i + 1], chunk):
+            sel = by_step[s:min(s + chunk, starts[i + 1])]
+            th = theta[sel]
+            ph = phi_functions(th[:, None] * z[None, :], q)  # (q+1, T, M); ph[0] = e^{zθ}
+            coef = delta * fact[:, None] * th[None, :] ** np.arange(1, q + 1)[:, None]
+            val = ph[0] @ C[i]                                          # (T, orders)
             for p in range(q):
-                val += coef[p] * np.sum(ph[p + 1] * G[:, p], axis=1)
-            out[N, sl] = np.real(val)
+                val += coef[p][:, None] * (ph[p + 1] @ G[i, p])
+            out[:, sel] = np.real(val).T
     return out
+
+
+def conjugate_fold(lam: np.ndarray, data: list[np.ndarray]
+                   ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The modes of ``λ`` with ``Im λ ≥ 0`` and ``data`` (arrays over the modes in their
+    last axis) folded onto them, for the real part of mode sums ``Re Σ_m g(λ_m) x_m`` with
+    ``g(λ̄) = conj g(λ)`` (``e^{λθ}``, ``φ_p(λθ)``, ``θ`` real): for a pair ``λ_{j+1} = λ̄_j``
+    (adjacent, LAPACK's ``geev`` order) ``Re[g(λ_j) x_j + g(λ̄_j) x_{j+1}] =
+    Re[g(λ_j)(x_j + x̄_{j+1})]``, exactly — half the work of the sums where most modes are
+    complex (1,228 of 1,287 for 8 units at degree 5). Where the modes are not in that
+    order, all of them, unchanged."""
+    every = np.arange(lam.size)
+    if not np.iscomplexobj(lam):
+        return every, data
+    first = np.flatnonzero(lam.imag > 0)
+    if not first.size or first[-1] + 1 >= lam.size or \
+            first.size * 2 != np.count_nonzero(lam.imag) or \
+            np.any(lam[first + 1] != np.conj(lam[first])):
+        return every, data
+    second = first + 1
+    keep = np.setdiff1d(every, second)
+    folded = []
+    for x in data:
+        x = np.array(x, dtype=complex)
+        x[..., first] += np.conj(x[..., second])
+        folded.append(x[..., keep])
+    return keep, folded
 
 
 def forward_grid(q: int) -> tuple[np.ndarray, np.ndarray]:

@@ -47,13 +47,14 @@ class MonomialBasis:
     @cached_property
     def exponents(self) -> np.ndarray:
         """``(M, n)`` exponents ``α``, degree by degree."""
-        rows = [np.zeros(self.n, dtype=np.int64)]
+        blocks = [np.zeros((1, self.n), dtype=np.int64)]
         for k in range(1, self.degree + 1):
-            for combo in itertools.combinations_with_replacement(range(self.n), k):
-                a = np.zeros(self.n, dtype=np.int64)
-                np.add.at(a, list(combo), 1)
-                rows.append(a)
-        return np.array(rows)
+            combos = np.array(list(itertools.combinations_with_replacement(range(self.n), k)),
+                              dtype=np.int64).reshape(-1, k)
+            a = np.zeros((combos.shape[0], self.n), dtype=np.int64)
+            np.add.at(a, (np.repeat(np.arange(combos.shape[0]), k), combos.ravel()), 1)
+            blocks.append(a)
+        return np.concatenate(blocks)
 
     @property
     def size(self) -> int:

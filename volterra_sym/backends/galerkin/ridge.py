@@ -129,42 +129,59 @@ class MonomialTable:
         covariance) -> ``(Q, size)``, by ``E[y^{β'+e_i}] = m_i E[y^{β'}] + Σ_j cov_{ij}
         β'_j E[y^{β'−e_j}]``, ``i`` the first variable of ``β``."""
         mean = np.atleast_2d(np.asarray(mean, dtype=float))
-        out = np.zeros((self.size, mean.shape[0]))    # rows gathered contiguously
-        out[0] = 1.0
         mt = np.ascontiguousarray(mean.T)
+        return self._recurse(np.ones(mean.shape[0]), lambda i, prev: mt[i] * prev, cov).T
+
+    def gaussian_moments_along(self, e: np.ndarray, cov: np.ndarray) -> np.ndarray:
+        """The moments of ``y ~ N(t e, cov)`` as polynomials in ``t``: ``P`` ``(K + 1, size)``
+        with ``E[y^β] = Σ_k P[k, β] t^k`` (the recursion of :meth:`gaussian_moments` with
+        ``m_i = t e_i``, a shift of the coefficients). Against the moments at each of ``Q``
+        nodes, ``K + 1`` coefficients instead of ``Q`` columns (10 against 100 for the
+        ridge sums at degree 5)."""
+        e = np.asarray(e, dtype=float)
+        start = np.zeros(self.K + 1)
+        start[0] = 1.0
+
+        def shifted(i: np.ndarray, prev: np.ndarray) -> np.ndarray:
+            out = np.zeros_like(prev)
+            out[:, 1:] = e[i][:, None] * prev[:, :-1]
+            return out
+        return self._recurse(start, shifted, cov).T
+
+    def _recurse(self, start: np.ndarray, mean_term, cov: np.ndarray) -> np.ndarray:
+        """``(size, cols)``: row 0 ``start``, then degree by degree ``mean_term(i, parent
+        rows) + Σ_j cov_{ij} β'_j (rows of β' − e_j)``."""
+        out = np.zeros((self.size, start.size))      # rows gathered contiguously
+        out[0] = start
         for rows, i, par, terms in self._plan:
-            val = mt[i] * out[par]
+            val = mean_term(i, out[par])
             for j, has, bj, down in terms:
                 c = cov[i[has], j] * bj
                 nz = c != 0
                 if np.any(nz):
                     val[has[nz]] += c[nz, None] * out[down[nz]]
             out[rows] = val
-        return out.T
+        return out
 
 
 def hermite_to_monomial(basis: MonomialBasis) -> np.ndarray:
     """``H`` ``(M, M)`` with ``ψ_a(y) = Σ_b H[a, b] y^{α_b}`` (``ψ_α = Π He_{α_i}/√α_i!``,
-    ``He_k(x) = Σ_m (−1)^m k!/(m!(k−2m)!2^m) x^{k−2m}``)."""
+    ``He_k(x) = Σ_m (−1)^m k!/(m!(k−2m)!2^m) x^{k−2m}``): for each lowering ``μ`` (an
+    exponent of degree ≤ ``d/2``) every ``α ≥ 2μ`` gets ``H[α, α − 2μ] = Π_i c(α_i, μ_i)``."""
     E = basis.exponents
-    table = MonomialTable(basis.n, basis.degree)
+    d = basis.degree
+    c = np.zeros((d + 1, d // 2 + 1))
+    for k in range(d + 1):
+        for m in range(k // 2 + 1):
+            c[k, m] = (-1) ** m * math.factorial(k) / (
+                math.factorial(m) * math.factorial(k - 2 * m) * 2 ** m) / math.sqrt(
+                math.factorial(k))
+    table = MonomialTable(basis.n, d)
     H = np.zeros((basis.size, basis.size))
-
-    def coef(k: int, m: int) -> float:
-        return (-1) ** m * math.factorial(k) / (math.factorial(m) * math.factorial(k - 2 * m)
-                                                * 2 ** m) / math.sqrt(math.factorial(k))
-    for a, alpha in enumerate(E):
-        nz = np.nonzero(alpha)[0]
-        choices = [range(alpha[i] // 2 + 1) for i in nz]
-        rows, vals = [], []
-        for ms in np.array(np.meshgrid(*choices, indexing="ij")).reshape(len(nz), -1).T \
-                if nz.size else [np.zeros(0, dtype=int)]:
-            beta = alpha.copy()
-            beta[nz] -= 2 * np.asarray(ms, dtype=np.int64)
-            rows.append(beta)
-            vals.append(math.prod(coef(int(alpha[i]), int(m)) for i, m in zip(nz, ms,
-                                                                             strict=True)))
-        H[a, table.index(np.array(rows))] = vals
+    for mu in MonomialBasis(basis.n, d // 2).exponents:
+        rows = np.nonzero(np.all(E >= 2 * mu, axis=1))[0]
+        vals = np.prod(c[E[rows], mu[None, :]], axis=1)
+        H[rows, table.index(E[rows] - 2 * mu)] = vals
     return H
 
 
@@ -212,6 +229,7 @@ def ridge_sums(model: SRNN, f: sp.Expr, degree: int, white: Whitening, kicks: di
         """``E[a(c_l + v_l·y) y^β]`` for the units ``l`` in ``units`` ``(·, size_{2d−1})``."""
         t, wt = scipy.special.roots_hermitenorm(nodes)
         wt = wt / math.sqrt(2 * math.pi)
+        powers = t[None, :] ** np.arange(sub.K + 1)[:, None]        # (K + 1, nodes)
         out = np.zeros((n, sub.size))
         for l in units:
             s = float(slopes[l])
@@ -219,8 +237,9 @@ def ridge_sums(model: SRNN, f: sp.Expr, degree: int, white: Whitening, kicks: di
                 out[l] = float(a(np.array([c[l]]))[0]) * gauss[:sub.size]
                 continue
             e = V[l] / s
-            cond = sub.gaussian_moments(np.outer(t, e), np.eye(n) - np.outer(e, e))
-            out[l] = (wt * a(c[l] + s * t)) @ cond
+            # E[y^β | t] = Σ_k P[k, β] t^k; the nodes only in the activation's moments
+            P = sub.gaussian_moments_along(e, np.eye(n) - np.outer(e, e))
+            out[l] = (powers @ (wt * a(c[l] + s * t))) @ P
         return out
 
     Rl = ridge_moments(quad_nodes, range(n))
@@ -245,11 +264,11 @@ def ridge_sums(model: SRNN, f: sp.Expr, degree: int, white: Whitening, kicks: di
     Eb = E[:M]
     code = table.codes(Eb)
     X = np.zeros((M, M))
+    both = table.index_of_codes(code[:, None] + code[None, :])      # β + β'
     for i in range(n):
         cols = np.nonzero(Eb[:, i] > 0)[0]
-        idx = table.index_of_codes(code[:, None] + (code[cols] - table.codes(np.eye(
-            n, dtype=np.int64)[i]))[None, :])
-        X[:, cols] += Eb[cols, i][None, :] * R[i][idx]
+        lowered = table.index(E - np.eye(n, dtype=np.int64)[i])      # γ ↦ γ − e_i
+        X[:, cols] += Eb[cols, i][None, :] * R[i][lowered[both[:, cols]]]
     Hm = scipy.sparse.csr_matrix(hermite_to_monomial(basis))
     A = np.asarray(Hm @ np.asarray(Hm @ X.T).T)        # H X Hᵀ, H sparse
     T2 = basis.second_order(Linv @ D @ Linv.T)
