@@ -38,6 +38,7 @@ from functools import cached_property
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 from scipy.linalg.blas import dsyrk
 
 from ...errors import AccuracyNotReachedError
@@ -341,10 +342,27 @@ def modal_transforms(lam: np.ndarray, V: np.ndarray, Ms: dict, vectors: np.ndarr
                 Vinv @ vectors)
     T, first, second = split
     S = scipy.linalg.inv(T, overwrite_a=True, check_finite=False)
-    kicks = {k: _from_real_rows(_from_real_cols(S @ (M @ T), first, second), first, second)
+    kicks = {k: _from_real_rows(_from_real_cols(S @ (_sparse_if_sparse(M) @ T), first,
+                                                second), first, second)
              for k, M in Ms.items()}
     return _from_real_rows(S, first, second), kicks, _from_real_rows(S @ vectors, first,
                                                                       second)
+
+
+#: a kick matrix with at most this share of non-zeros is multiplied as a sparse matrix
+#: (:func:`modal_transforms`): on the Gaussian reference (``G = I``) ``B_k`` is the
+#: directional derivative of the Hermite products, ``∂_i ψ_α = √α_i ψ_{α−e_i}``, at most
+#: ``n`` non-zeros per column (0.6 % of 1,287² for 8 units at degree 5)
+SPARSE_SHARE = 0.05
+
+
+def _sparse_if_sparse(M: np.ndarray):
+    """``M`` as a CSR matrix where at most :data:`SPARSE_SHARE` of it is non-zero: the
+    product ``M T`` then costs ``O(nnz·M)`` instead of ``O(M³)``."""
+    if M.ndim != 2 or M.shape[0] < 64 or \
+            np.count_nonzero(M) > SPARSE_SHARE * M.shape[0] * M.shape[1]:
+        return M
+    return scipy.sparse.csr_matrix(M)
 
 
 def _gram_solver(G: np.ndarray):
