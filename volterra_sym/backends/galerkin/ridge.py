@@ -12,7 +12,10 @@ so with ``t = e·y`` (``e = v/|v|``), ``y | t ~ N(e t, I − e eᵀ)``::
     E[y^β a(c + v·y)] = ∫ a(c + |v| t) E[y^β | t] φ(t) dt
 
 (a 1-D Gauss–Hermite rule in ``t``; the conditional moments by the Gaussian moment
-recursion ``E[y^{β+e_i}] = m_i E[y^β] + Σ_j Σ_{ij} β_j E[y^{β−e_j}]``). With the monomial
+recursion ``E[y^{β+e_i}] = m_i E[y^β] + Σ_j Σ_{ij} β_j E[y^{β−e_j}]`` with ``m = e t``,
+run on their coefficients as polynomials in ``t``, ``E[y^β | t] = Σ_k P_{kβ} t^k``, so
+that the nodes enter only through the activation's moments ``Σ_q w_q a(c + |v| t_q)
+t_q^k``, ``k ≤ 2d − 1``). With the monomial
 moments ``R_i[β] = E[φ̃_i y^β]`` (``|β| ≤ 2d − 1``) and the Hermite-to-monomial matrix
 ``H`` (``ψ_a = Σ_β H_{aβ} y^β``)::
 
