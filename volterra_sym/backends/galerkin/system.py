@@ -352,7 +352,7 @@ def modal_transforms(lam: np.ndarray, V: np.ndarray, Ms: dict, vectors: np.ndarr
 #: a kick matrix with at most this share of non-zeros is multiplied as a sparse matrix
 #: (:func:`modal_transforms`): on the Gaussian reference (``G = I``) ``B_k`` is the
 #: directional derivative of the Hermite products, ``∂_i ψ_α = √α_i ψ_{α−e_i}``, at most
-#: ``n`` non-zeros per column (0.6 % of 1,287² for 8 units at degree 5)
+#: ``n`` non-zeros per column (0.24 % of 1,287² for 8 units at degree 5)
 SPARSE_SHARE = 0.05
 
 
