@@ -167,10 +167,11 @@ class MonomialTable:
         return out
 
 
-def hermite_to_monomial(basis: MonomialBasis) -> np.ndarray:
+def hermite_to_monomial(basis: MonomialBasis, table: MonomialTable) -> scipy.sparse.csr_matrix:
     """``H`` ``(M, M)`` with ``ψ_a(y) = Σ_b H[a, b] y^{α_b}`` (``ψ_α = Π He_{α_i}/√α_i!``,
     ``He_k(x) = Σ_m (−1)^m k!/(m!(k−2m)!2^m) x^{k−2m}``): for each lowering ``μ`` (an
-    exponent of degree ≤ ``d/2``) every ``α ≥ 2μ`` gets ``H[α, α − 2μ] = Π_i c(α_i, μ_i)``."""
+    exponent of degree ≤ ``d/2``) every ``α ≥ 2μ`` gets ``H[α, α − 2μ] = Π_i c(α_i, μ_i)``.
+    ``table``: a monomial table of degree ≥ ``d`` (its graded order begins with the basis)."""
     E = basis.exponents
     d = basis.degree
     c = np.zeros((d + 1, d // 2 + 1))
@@ -179,13 +180,15 @@ def hermite_to_monomial(basis: MonomialBasis) -> np.ndarray:
             c[k, m] = (-1) ** m * math.factorial(k) / (
                 math.factorial(m) * math.factorial(k - 2 * m) * 2 ** m) / math.sqrt(
                 math.factorial(k))
-    table = MonomialTable(basis.n, d)
-    H = np.zeros((basis.size, basis.size))
+    rows, cols, vals = [], [], []
     for mu in MonomialBasis(basis.n, d // 2).exponents:
-        rows = np.nonzero(np.all(E >= 2 * mu, axis=1))[0]
-        vals = np.prod(c[E[rows], mu[None, :]], axis=1)
-        H[rows, table.index(E[rows] - 2 * mu)] = vals
-    return H
+        r = np.nonzero(np.all(E >= 2 * mu, axis=1))[0]
+        rows.append(r)
+        cols.append(table.index(E[r] - 2 * mu))
+        vals.append(np.prod(c[E[r], mu[None, :]], axis=1))
+    return scipy.sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(basis.size, basis.size))
 
 
 def _polynomial_coefficients(model: SRNN, f: sp.Expr, white: Whitening,
@@ -272,7 +275,7 @@ def ridge_sums(model: SRNN, f: sp.Expr, degree: int, white: Whitening, kicks: di
         cols = np.nonzero(Eb[:, i] > 0)[0]
         lowered = table.index(E - np.eye(n, dtype=np.int64)[i])      # γ ↦ γ − e_i
         X[:, cols] += Eb[cols, i][None, :] * R[i][lowered[both[:, cols]]]
-    Hm = scipy.sparse.csr_matrix(hermite_to_monomial(basis))
+    Hm = hermite_to_monomial(basis, table)
     A = np.asarray(Hm @ np.asarray(Hm @ X.T).T)        # H X Hᵀ, H sparse
     T2 = basis.second_order(Linv @ D @ Linv.T)
     A = A + np.asarray(T2.todense())

@@ -104,6 +104,7 @@ from .truncation import (
     kernel_informative_from,
     kernels_need,
     lower_degrees,
+    most_kicks,
     needed_degree,
     reference_degree,
     safety,
@@ -583,7 +584,7 @@ def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
     default degree 5 gave 24 %."""
     degree = max(_conditioned_degree(model, f, opts, _request_kicks(reqs)),
                  kernels_need(model, reqs),
-                 _reference_need(model, opts, max(len(k) for k in reqs)))
+                 _reference_need(model, opts, most_kicks(len(k) for k in reqs)))
 
     def compute(d: int):
         out, parts, _ = _at_degree(model, f, graph, reqs, d, opts)
@@ -602,13 +603,14 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
     f = sp.sympify(f)
     opts = parse_options(model, options, f)
     reqs = {_normalise_key(k): np.asarray(v, dtype=float) for k, v in requests.items()}
-    opts = _reference_options(model, opts, max((len(k) for k in reqs), default=1))
+    kicks = most_kicks(len(k) for k in reqs)
+    opts = _reference_options(model, opts, kicks)
     if opts.degree is None and opts.tol is None:
         return _default_ladder(model, f, graph, reqs, opts)
     if opts.tol is None:                               # degree alone
         return _at_degree(model, f, graph, reqs, opts.degree, opts)[0]
     need = max(kernels_need(model, reqs),
-               _reference_need(model, opts, max(len(k) for k in reqs)))
+               _reference_need(model, opts, kicks))
 
     def compute(degree: int):
         out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
