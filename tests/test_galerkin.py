@@ -430,7 +430,7 @@ def test_a_degree_with_one_comparison_is_refused_for_nonlinear_networks():
 
 def test_norm_2_matches_the_singular_values():
     """The power-iteration norm behind cond(V) against numpy's SVD (a lower bound, close)."""
-    from volterra_sym.backends.galerkin.system import norm_2
+    from volterra_sym.backends.galerkin.eigenbasis import norm_2
 
     rng = np.random.default_rng(3)
     for M in (7, 60, 300):
@@ -593,14 +593,17 @@ def test_the_time_budget_bounds_a_tol_ladder():
     assert time.perf_counter() - t0 < 3 * 2.5
 
 
-@pytest.mark.parametrize("kind", ["complex_pairs", "all_real", "symmetric"])
-def test_modal_transforms_real_blocks_equal_the_complex_products(kind):
-    """V⁻¹, V⁻¹ M V and V⁻¹ c through the real basis T (V = T P) equal the complex
-    inverse and products to rounding — an independent route (np.linalg.inv, complex
-    GEMMs)."""
+@pytest.mark.parametrize("kind", ["complex_pairs", "all_real", "symmetric", "unpaired"])
+def test_eigenbasis_kicks_equal_the_formed_complex_products(kind):
+    """The kicks applied through ``V = T P`` and the LU factors of ``T``
+    (:class:`~volterra_sym.backends.galerkin.eigenbasis.ModalKick`: ``X B``, ``X Bᵀ``,
+    ``V⁻¹ c``, ``κ(V)``) equal the formed ``B = V⁻¹ M V`` — an independent route
+    (``np.linalg.inv``, complex GEMMs, the SVD) — to rounding, for dense and sparse ``M``;
+    ``unpaired``: a complex ``V`` whose pairs are not adjacent (the complex fallback)."""
     import scipy.linalg
+    import scipy.sparse
 
-    from volterra_sym.backends.galerkin.system import modal_transforms
+    from volterra_sym.backends.galerkin.eigenbasis import Eigenbasis, ModalKick
 
     rng = np.random.default_rng(3)
     M = 60
@@ -609,19 +612,56 @@ def test_modal_transforms_real_blocks_equal_the_complex_products(kind):
         A = np.triu(A) + np.diag(np.arange(M))      # real spectrum, real V
     elif kind == "symmetric":
         A = A + A.T
-    Ms = {0: rng.standard_normal((M, M)), (0, 1): rng.standard_normal((M, M))}
-    c = rng.standard_normal(M)
     lam, V = scipy.linalg.eig(A)
-    Vinv, kicks, a0 = modal_transforms(lam, V, Ms, c)
-    ref = np.linalg.inv(V)
-    scale = np.abs(ref).max()
-    assert np.abs(Vinv - ref).max() < 1e-11 * scale
-    for k, B in Ms.items():
-        want = ref @ B.astype(complex) @ V
-        assert np.abs(kicks[k] - want).max() < 1e-11 * np.abs(want).max()
-    assert np.abs(a0 - ref @ c).max() < 1e-11 * np.abs(ref @ c).max()
+    if kind == "unpaired":
+        order = rng.permutation(M)
+        lam, V = lam[order], V[:, order]
+    basis = Eigenbasis.of(lam, V)
+    assert basis.first.size == (np.count_nonzero(lam.imag) // 2 if kind in (
+        "complex_pairs", "symmetric") else 0)
     if kind == "complex_pairs":
-        assert np.iscomplexobj(V) and np.count_nonzero(lam.imag) > 10
+        assert np.iscomplexobj(V) and basis.first.size > 5 and np.isrealobj(basis.T)
+    if kind == "unpaired":
+        assert np.iscomplexobj(basis.T)
+    ref = np.linalg.inv(V)
+    sparse = scipy.sparse.random(M, M, density=0.05, random_state=4, format="csr")
+    X = rng.standard_normal((7, M)) + 1j * rng.standard_normal((7, M))
+    for Mk in (rng.standard_normal((M, M)), sparse):
+        want = ref @ np.asarray(Mk.todense() if scipy.sparse.issparse(Mk) else Mk) @ V
+        kick = ModalKick(basis, Mk)
+        scale = np.abs(X).max() * np.abs(want).max() * M
+        assert np.abs(kick.rows_times(X) - X @ want).max() < 1e-11 * scale
+        assert np.abs(kick.rows_times_t(X) - X @ want.T).max() < 1e-11 * scale
+        assert np.abs(kick.dense() - want).max() < 1e-11 * np.abs(want).max()
+    c = rng.standard_normal(M)
+    assert np.abs(basis.solve(c) - ref @ c).max() < 1e-11 * np.abs(ref @ c).max()
+    C = rng.standard_normal((M, 3))
+    assert np.abs(basis.solve(C) - ref @ C).max() < 1e-11 * np.abs(ref @ C).max()
+    exact = np.linalg.cond(V)
+    assert exact * (1 - 1e-2) <= basis.condition() <= exact * (1 + 1e-12)
+    # ‖B‖₂ through the modal system's row products (the forward form's rounding scale)
+    from volterra_sym.backends.modal import kick_norm
+
+    class Kicked:
+        M, dtype = basis.M, complex
+
+        def times_B(self, k, X):
+            return kick.rows_times(X)
+
+        def times_Bt(self, k, X):
+            return kick.rows_times_t(X)
+    svd = float(np.linalg.svd(kick.dense(), compute_uv=False)[0])
+    assert svd * (1 - 1e-2) <= kick_norm(Kicked(), 0) <= svd * (1 + 1e-12)
+
+
+def test_eigenbasis_refuses_a_singular_eigenvector_matrix():
+    """A singular ``V`` (a defective generator's repeated eigenvector) is a ``LinAlgError``
+    (build_system then refuses with cond(V) = inf), not a silent inf/NaN."""
+    from volterra_sym.backends.galerkin.eigenbasis import Eigenbasis
+
+    V = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
+    with pytest.raises(np.linalg.LinAlgError):
+        Eigenbasis.of(np.array([-1.0, -1.0, -2.0]), V)
 
 
 def test_modal_system_does_not_depend_on_the_basis_of_the_span():
@@ -646,8 +686,8 @@ def test_modal_system_does_not_depend_on_the_basis_of_the_span():
     for tau in (0.05, 0.3, 1.0):
         ea, eb = np.exp(tau * a.lam), np.exp(tau * b.lam)
         k1a, k1b = a.pairing @ (ea * a.a0), b.pairing @ (eb * b.a0)
-        k2a = a.pairing @ (ea * (a.Bm[0] @ (ea * a.a0)))
-        k2b = b.pairing @ (eb * (b.Bm[0] @ (eb * b.a0)))
+        k2a = a.pairing @ (ea * a.times_Bt(0, (ea * a.a0)[None])[0])
+        k2b = b.pairing @ (eb * b.times_Bt(0, (eb * b.a0)[None])[0])
         assert abs(k1a - k1b) <= 1e-10 * max(1.0, abs(k1a))
         assert abs(k2a - k2b) <= 1e-10 * max(1.0, abs(k2a))
 
@@ -1126,14 +1166,14 @@ def test_conjugate_pairs_folded_give_the_full_mode_sum():
     import scipy.linalg
 
     from volterra_sym.backends import modal
-    from volterra_sym.backends.galerkin.system import modal_transforms
 
     rng = np.random.default_rng(5)
     A = rng.standard_normal((40, 40)) / 3.0 - 2.0 * np.eye(40)
     lam, V = scipy.linalg.eig(A)
     assert np.count_nonzero(lam.imag) >= 10
-    Vinv, kicks, a0 = modal_transforms(lam, V, {0: rng.standard_normal((40, 40))},
-                                       rng.standard_normal(40))
+    Vinv = np.linalg.inv(V)
+    kicks = {0: Vinv @ rng.standard_normal((40, 40)) @ V}
+    a0 = Vinv @ rng.standard_normal(40)
 
     @dataclass
     class System:
@@ -1165,3 +1205,60 @@ def test_conjugate_pairs_folded_give_the_full_mode_sum():
     assert modal.conjugate_fold(lam, [a0])[0].size < 40
     np.testing.assert_allclose(folded, plain, rtol=0, atol=1e-12 * np.abs(plain).max())
     assert np.abs(plain).max() > 1e-3
+
+
+@pytest.mark.parametrize("scale", [1.0, 60.0])
+def test_taylor_output_equals_the_mode_by_mode_phi_sums(scale):
+    """:func:`~volterra_sym.backends.modal.forward_output` sums the slow modes as a power
+    series from the Lobatto node below each time; on random real generators (every mode
+    slow at scale 1; at scale 60 about one in eight, the rest mode by mode) the output of
+    orders 1–3 equals the mode-by-mode φ-function sums (the Taylor route switched off) to
+    rounding, at times on and between the nodes and at the step ends."""
+    import scipy.linalg
+
+    from volterra_sym.backends import modal
+
+    rng = np.random.default_rng(6)
+    A = (rng.standard_normal((40, 40)) / 3.0 - 2.0 * np.eye(40)) * scale
+    lam, V = scipy.linalg.eig(A)
+    Vinv = np.linalg.inv(V)
+    kicks = {0: Vinv @ rng.standard_normal((40, 40)) @ V}
+    a0 = Vinv @ rng.standard_normal(40)
+
+    @dataclass
+    class System:
+        lam: np.ndarray
+        Bm: dict
+        pairing: np.ndarray
+        M: int = 40
+        dtype: type = complex
+
+        def p_times_B(self, k):
+            return self.pairing @ self.Bm[k]
+
+        def times_B(self, k, X):
+            return X @ self.Bm[k]
+
+        def times_Bt(self, k, X):
+            return X @ self.Bm[k].T
+
+    dz = System(lam, kicks, rng.standard_normal(40) @ V)
+    theta, Lc = modal.forward_grid(7)
+    sampler = modal.InputSampler(lambda t: np.array([np.sin(3 * t)]), 1, 2.0, 7)
+    prop = modal.propagate_forward(dz, 3, 16, 2.0, sampler(16), Lc, theta)
+    nodes = ((np.arange(16)[:, None] + theta[None, :]) * 2.0 / 16).ravel()
+    times = np.concatenate([np.linspace(0.0, 2.0, 1001), nodes, rng.uniform(0, 2.0, 200)])
+    near = np.abs(lam) * (2.0 / 16) * np.diff(theta).max() <= modal.TAYLOR_REACH
+    assert near.all() if scale == 1.0 else 0 < near.sum() < 40
+    taylor = modal.forward_output(dz, prop, a0, times, Lc)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(modal, "TAYLOR_REACH", -1.0)
+        plain = modal.forward_output(dz, prop, a0, times, Lc)
+    for N in range(3):
+        assert np.abs(plain[N]).max() > 1e-3
+        np.testing.assert_allclose(taylor[N], plain[N], rtol=0,
+                                   atol=1e-12 * np.abs(plain[N]).max())
+    # at the nodes both equal the integrator's own node values
+    at_nodes = modal.forward_output(dz, prop, a0, nodes, Lc)
+    np.testing.assert_allclose(at_nodes, prop.node_terms(a0).reshape(3, -1), rtol=0,
+                               atol=1e-12 * np.abs(plain).max())

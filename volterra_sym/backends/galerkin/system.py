@@ -43,6 +43,7 @@ from scipy.linalg.blas import dsyrk
 
 from ...errors import AccuracyNotReachedError
 from .basis import MonomialBasis
+from .eigenbasis import Eigenbasis, ModalKick
 
 __all__ = ["Sums", "assemble", "assembly_bytes", "GalerkinSystem", "build_system", "Whitening"]
 
@@ -228,13 +229,14 @@ def orthonormaliser(G: np.ndarray) -> tuple[np.ndarray, float]:
 @dataclass
 class GalerkinSystem:
     """A modal system (``lam``, ``M``, ``dtype``, ``pairing``, ``p_times_B``, ``times_B``,
-    ``times_Bt``) plus ``a0`` (the observable) and diagnostics. The eigenvector matrix and
-    its inverse are not kept (only ``cond_V``): every use goes through the kick matrices,
-    the pairing and ``a0`` — 52 MB per system at M = 1,287, eleven systems cached."""
+    ``times_Bt``) plus ``a0`` (the observable) and diagnostics. The kicks go through the
+    eigenbasis (:class:`~.eigenbasis.ModalKick`: ``T`` and its LU factors, 26 MB at
+    M = 1,287, and each ``M_k``, sparse on the Gaussian reference); ``V⁻¹`` and the modal
+    kick matrices are never formed."""
 
     lam: np.ndarray
     value_dtype: np.dtype
-    Bm: dict
+    kicks: dict
     pairing: np.ndarray
     a0: np.ndarray
     cond_G: float
@@ -251,16 +253,17 @@ class GalerkinSystem:
 
     @cached_property
     def _pB(self) -> dict:
-        return {k: self.pairing @ B for k, B in self.Bm.items()}
+        return {k: B.rows_times(self.pairing[None, :].astype(self.value_dtype))[0]
+                for k, B in self.kicks.items()}
 
     def p_times_B(self, k: int) -> np.ndarray:
         return self._pB[k]
 
     def times_B(self, k: int, X: np.ndarray) -> np.ndarray:
-        return X @ self.Bm[k]
+        return self.kicks[k].rows_times(X)
 
     def times_Bt(self, k: int, X: np.ndarray) -> np.ndarray:
-        return X @ self.Bm[k].T
+        return self.kicks[k].rows_times_t(X)
 
     def rounding(self, magnitude: float) -> float:
         """Rounding level of a mode sum of size ``magnitude``: ``64 ε κ(V) κ(G)^{1/2}``."""
@@ -268,97 +271,16 @@ class GalerkinSystem:
                      * magnitude)
 
 
-def norm_2(A: np.ndarray, iterations: int = 10, block: int = 4) -> float:
-    """``‖A‖₂`` by block power iteration on ``AᴴA`` (``block`` seeded vectors,
-    ``iterations`` steps): a lower bound, off by at most the ratio of the two largest
-    singular values to the power ``2·iterations`` (measured on the eigenvector matrices of
-    8-unit systems, M = 165–1287: ``κ(V)`` within 6e-4 of the SVD's at 8 steps; 0.04 s
-    against the SVD's 1.1 s at M = 1287)."""
-    X = np.random.default_rng(0).standard_normal((A.shape[1], block)).astype(A.dtype)
-    est = 0.0
-    for _ in range(iterations):
-        X, _ = np.linalg.qr(X)
-        Y = A @ X
-        est = float(np.linalg.norm(Y, 2))
-        X = (Y.conj().T @ A).conj().T        # Aᴴ Y without a conjugated copy of A
-    return est
-
-
-def _real_times(M: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """``M V`` for a real ``M``: two real products instead of one complex one."""
-    if np.iscomplexobj(M) or not np.iscomplexobj(V):
-        return M @ V
-    return (M @ V.real) + 1j * (M @ V.imag)
-
-
-def _real_basis(lam: np.ndarray, V: np.ndarray):
-    """``V = T P`` with ``T`` real: for a conjugate pair ``v_j, v_{j+1} = conj(v_j)`` (as
-    LAPACK's ``dgeev`` returns it, adjacent) ``T`` holds ``Re v_j, Im v_j`` and ``P`` the
-    block ``[[1, 1], [i, -i]]``; a real mode is its own column. ``None`` where ``V`` is not
-    in that form (then the complex products are used)."""
-    if not np.iscomplexobj(V):
-        return None
-    first = np.flatnonzero(lam.imag > 0)
-    if (first.size and first[-1] + 1 >= lam.size) or (
-            first.size * 2 != np.count_nonzero(lam.imag)):
-        return None
-    second = first + 1
-    if (np.any(lam[second] != np.conj(lam[first]))
-            or np.any(V[:, second] != np.conj(V[:, first]))):
-        return None
-    T = V.real.copy()
-    T[:, second] = V[:, first].imag
-    return T, first, second
-
-
-def _from_real_rows(X: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """``P⁻¹ X`` (rows): ``x_j ↦ (x_j − i x_{j+1})/2``, ``x_{j+1} ↦ (x_j + i x_{j+1})/2``."""
-    Y = X.astype(complex)
-    a, b = X[first], X[second]
-    Y[first] = 0.5 * (a - 1j * b)
-    Y[second] = 0.5 * (a + 1j * b)
-    return Y
-
-
-def _from_real_cols(X: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """``X P`` (columns): ``x_j ↦ x_j + i x_{j+1}``, ``x_{j+1} ↦ x_j − i x_{j+1}``."""
-    Y = X.astype(complex)
-    a, b = X[:, first], X[:, second]
-    Y[:, first] = a + 1j * b
-    Y[:, second] = a - 1j * b
-    return Y
-
-
-def modal_transforms(lam: np.ndarray, V: np.ndarray, Ms: dict, vectors: np.ndarray):
-    """``(V⁻¹, {k: V⁻¹ M_k V}, V⁻¹ vectors)`` for real ``M_k``. With ``V = T P``
-    (:func:`_real_basis`) every ``M³`` product is real — ``T⁻¹`` and ``T⁻¹ (M_k T)`` —
-    and ``P`` is applied in ``O(M²)``: about a third of the complex products' flops (on
-    a random M = 1,287 matrix, one kick, one BLAS thread: 0.36 s against 1.0 s; the
-    8-unit acceptance task of docs/theory.md §9 went from 38.7 to 31.6 s under cProfile)."""
-    split = _real_basis(lam, V)
-    if split is None:
-        Vinv = np.linalg.inv(V)
-        return (Vinv, {k: Vinv @ _real_times(M, V) for k, M in Ms.items()},
-                Vinv @ vectors)
-    T, first, second = split
-    S = scipy.linalg.inv(T, overwrite_a=True, check_finite=False)
-    kicks = {k: _from_real_rows(_from_real_cols(S @ (_sparse_if_sparse(M) @ T), first,
-                                                second), first, second)
-             for k, M in Ms.items()}
-    return _from_real_rows(S, first, second), kicks, _from_real_rows(S @ vectors, first,
-                                                                      second)
-
-
-#: a kick matrix with at most this share of non-zeros is multiplied as a sparse matrix
-#: (:func:`modal_transforms`): on the Gaussian reference (``G = I``) ``B_k`` is the
+#: a kick matrix with at most this share of non-zeros is applied as a sparse matrix
+#: (:class:`~.eigenbasis.ModalKick`): on the Gaussian reference (``G = I``) ``B_k`` is the
 #: directional derivative of the Hermite products, ``∂_i ψ_α = √α_i ψ_{α−e_i}``, at most
 #: ``n`` non-zeros per column (0.24 % of 1,287² for 8 units at degree 5)
 SPARSE_SHARE = 0.05
 
 
 def _sparse_if_sparse(M: np.ndarray):
-    """``M`` as a CSR matrix where at most :data:`SPARSE_SHARE` of it is non-zero: the
-    product ``M T`` then costs ``O(nnz·M)`` instead of ``O(M³)``."""
+    """``M`` as a CSR matrix where at most :data:`SPARSE_SHARE` of it is non-zero: a
+    block of ``Q`` rows then costs ``O(nnz·Q)`` instead of ``O(M²Q)``."""
     if M.ndim != 2 or M.shape[0] < 64 or \
             np.count_nonzero(M) > SPARSE_SHARE * M.shape[0] * M.shape[1]:
         return M
@@ -409,8 +331,8 @@ def build_system(sums: Sums, Q: np.ndarray | None, cond_G: float, what: str,
     cf = solve(left(sums.F))
     lam, V = scipy.linalg.eig(Lam, overwrite_a=Lam is not sums.A, check_finite=False)
     try:
-        Vinv, kicks, a0 = modal_transforms(lam, V, Ms, cf)
-        cond_V = norm_2(V) * norm_2(Vinv)
+        basis = Eigenbasis.of(lam, V)
+        cond_V = basis.condition()
     except np.linalg.LinAlgError:
         cond_V = np.inf
     if not np.isfinite(cond_V) or cond_V > 1e12:
@@ -430,6 +352,8 @@ def build_system(sums: Sums, Q: np.ndarray | None, cond_G: float, what: str,
             "paths or try another degree", error=growth)
     lam = lam.copy()
     lam[j0] = 0.0
+    kicks = {k: ModalKick(basis, _sparse_if_sparse(Mk)) for k, Mk in Ms.items()}
+    a0 = basis.solve(cf)
     p = V.T @ m
     if pairing == "stationary":
         # ℓ = κ e_{j0}: the eigenfunction of λ = 0 is a constant (L0 1 = 0 on the span),
