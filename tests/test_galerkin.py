@@ -1140,6 +1140,19 @@ def test_measure_samples_where_nothing_is_sampled_says_so():
     assert code == 0 and "--measure not used by galerkin" in out.getvalue()
 
 
+@pytest.mark.parametrize("n,K", [(1, 7), (3, 8), (8, 10)])
+def test_standard_moments_are_the_recursion_at_zero_mean(n, K):
+    """The closed form ``Π (β_i − 1)!!`` of the standard normal's moments equals the
+    moment recursion at ``mean = 0, cov = I`` exactly (odd entries 0)."""
+    from volterra_sym.backends.galerkin.ridge import MonomialTable
+
+    table = MonomialTable(n, K)
+    want = table.gaussian_moments(np.zeros((1, n)), np.eye(n))[0]
+    got = table.standard_moments()
+    assert np.array_equal(got, want)
+    assert np.count_nonzero(got) < got.size and got.max() >= 3.0
+
+
 def test_moments_along_a_line_are_the_pointwise_moments():
     """``E[y^β]`` of ``N(t e, cov)`` as polynomials in ``t`` (the ridge sums' route since
     2026-12-06) equals the batch recursion at each ``t`` (n = 4, degree ≤ 7)."""
@@ -1207,16 +1220,19 @@ def test_conjugate_pairs_folded_give_the_full_mode_sum():
     assert np.abs(plain).max() > 1e-3
 
 
-@pytest.mark.parametrize("scale", [1.0, 60.0])
-def test_taylor_output_equals_the_mode_by_mode_phi_sums(scale):
+@pytest.mark.parametrize("scale,chunk", [(1.0, None), (60.0, None), (1.0, 1000)])
+def test_taylor_output_equals_the_mode_by_mode_phi_sums(scale, chunk, monkeypatch):
     """:func:`~volterra_sym.backends.modal.forward_output` sums the slow modes as a power
     series from the Lobatto node below each time; on random real generators (every mode
     slow at scale 1; at scale 60 about one in eight, the rest mode by mode) the output of
     orders 1–3 equals the mode-by-mode φ-function sums (the Taylor route switched off) to
-    rounding, at times on and between the nodes and at the step ends."""
+    rounding, at times on and between the nodes and at the step ends; ``chunk``: the steps
+    and times in chunks of one step and 37 times."""
     import scipy.linalg
 
     from volterra_sym.backends import modal
+    if chunk is not None:
+        monkeypatch.setattr(modal, "CHUNK_ELEMENTS", chunk)
 
     rng = np.random.default_rng(6)
     A = (rng.standard_normal((40, 40)) / 3.0 - 2.0 * np.eye(40)) * scale

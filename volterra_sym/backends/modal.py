@@ -290,6 +290,10 @@ def forward_output(dz: ModalSystem, prop: ForwardRun, a0: np.ndarray, times: np.
     return out
 
 
+#: elements of the largest temporary of :func:`_taylor_output` (a chunk of steps' re-centred
+#: forcing, a chunk of times' coefficients): 64 MB of complex numbers
+CHUNK_ELEMENTS = 4_000_000
+
 #: the largest ``|λ| δ s`` (``s`` the widest gap between two Lobatto nodes, in steps) for
 #: which :func:`forward_output` sums a mode by its power series from the node below the
 #: time (the regime of :func:`phi_functions`' Taylor branch, ``|z| < 2``)
@@ -326,28 +330,37 @@ def _taylor_output(lam: np.ndarray, delta: float, nodes_c: list[np.ndarray],
         for p in range(q):
             for r in range(p + 1):
                 shift[b, r, p] = math.comb(p, r) * nodes[b] ** (p - r)
-    ca = [c[:, :-1] * a0 for c in nodes_c]                                 # (K, q-1, M)
     shift = shift.reshape((q - 1) * q, q)
-    Ga = [(shift @ g).reshape(g.shape[0], q - 1, q, -1) * a0 for g in G]  # (K, q-1, q, M)
-    keep, folded = conjugate_fold(lam, ca + Ga)
-    z = z[keep]
-    orders = len(ca)
+    keep = conjugate_fold(lam, [a0])[0]
+    zk = z[keep]
     j = np.arange(J)
     inv_fact = np.array([1.0 / math.factorial(i) for i in range(J)])
-    E = z[None, :] ** j[:, None] * inv_fact[:, None]                       # (J, M)
-    P = np.zeros((J, q, z.size), dtype=E.dtype)                            # r!/j! z^{j-r-1}
+    E = zk[None, :] ** j[:, None] * inv_fact[:, None]                      # (J, M)
+    P = np.zeros((J, q, zk.size), dtype=E.dtype)                           # r!/j! z^{j-r-1}
     for r in range(q):
         P[r + 1:, r] = (math.factorial(r) * inv_fact[r + 1:, None]
-                        * z[None, :] ** np.arange(J - r - 1)[:, None])
+                        * zk[None, :] ** np.arange(J - r - 1)[:, None])
+    P = P.reshape(J, -1).T
+    orders, K = len(nodes_c), nodes_c[0].shape[0]
+    # the coefficients per step and node, (K, q-1, J) per order: the re-centred forcing
+    # (q-1 times the forcing's size) a chunk of steps at a time
+    coef = np.empty((orders, K, q - 1, J))
+    rows = max(1, int(CHUNK_ELEMENTS // ((q - 1) * q * lam.size)))
+    for k0 in range(0, K, rows):
+        ks = slice(k0, k0 + rows)
+        ca = [c[ks, :-1] * a0 for c in nodes_c]                           # (k, q-1, M)
+        Ga = [(shift @ g[ks]).reshape(-1, q - 1, q, lam.size) * a0 for g in G]
+        folded = conjugate_fold(lam, ca + Ga)[1]
+        for N in range(orders):
+            Gf = folded[orders + N]
+            coef[N, ks] = np.real(folded[N] @ E.T + delta * (
+                Gf.reshape(-1, q * zk.size) @ P).reshape(Gf.shape[:2] + (J,)))
     out = np.empty((orders, theta.size))
-    step = max(1, int(4e6 // J))                       # times per gather of (T, J) floats
+    step = max(1, int(CHUNK_ELEMENTS // J))            # times per gather of (T, J) floats
     for N in range(orders):
-        Gf = folded[orders + N]
-        coef = np.real(folded[N] @ E.T + delta * (
-            Gf.reshape(-1, q * z.size) @ P.reshape(J, -1).T).reshape(Gf.shape[:2] + (J,)))
         for lo in range(0, theta.size, step):
             at = slice(lo, lo + step)
-            c = coef[idx[at], base[at]]                                    # (T, J)
+            c = coef[N, idx[at], base[at]]                                 # (T, J)
             val = c[:, -1].copy()
             for i in range(J - 2, -1, -1):
                 val = val * s[at] + c[:, i]

@@ -137,20 +137,20 @@ class Eigenbasis:
 @dataclass(frozen=True)
 class ModalKick:
     """``B = V⁻¹ M V`` applied to row blocks through the eigenbasis (module docstring);
-    ``M`` real, dense or sparse."""
+    ``matrix`` (``M``) real, dense or sparse."""
 
     basis: Eigenbasis
-    M: np.ndarray | scipy.sparse.sparray | scipy.sparse.spmatrix
+    matrix: np.ndarray | scipy.sparse.sparray | scipy.sparse.spmatrix
 
     def rows_times(self, X: np.ndarray) -> np.ndarray:
         """``X B`` for rows ``X`` ``(Q, M)``."""
         Y = self.basis.right_inverse(X)
-        return self.basis.right(np.asarray((self.M.T @ Y.T).T))
+        return self.basis.right(np.asarray((self.matrix.T @ Y.T).T))
 
     def rows_times_t(self, X: np.ndarray) -> np.ndarray:
         """``X Bᵀ`` for rows ``X`` ``(Q, M)``."""
         Y = self.basis.right_transpose(X)
-        return self.basis.right_inverse_transpose(np.asarray((self.M @ Y.T).T))
+        return self.basis.right_inverse_transpose(np.asarray((self.matrix @ Y.T).T))
 
     def dense(self) -> np.ndarray:
         """``B`` itself (``M³``: for checks)."""

@@ -135,6 +135,13 @@ class MonomialTable:
         mt = np.ascontiguousarray(mean.T)
         return self._recurse(np.ones(mean.shape[0]), lambda i, prev: mt[i] * prev, cov).T
 
+    def standard_moments(self) -> np.ndarray:
+        """``E[y^β]`` for ``y ~ N(0, I)``: ``Π_i (β_i − 1)!!`` where every ``β_i`` is even,
+        else 0 (the recursion of :meth:`gaussian_moments` at ``mean = 0``, ``cov = I``)."""
+        one = np.zeros(self.K + 1)
+        one[0::2] = [math.prod(range(k - 1, 0, -2)) for k in range(0, self.K + 1, 2)]
+        return np.prod(one[self.exponents], axis=1)
+
     def gaussian_moments_along(self, e: np.ndarray, cov: np.ndarray) -> np.ndarray:
         """The moments of ``y ~ N(t e, cov)`` as polynomials in ``t``: ``P`` ``(K + 1, size)``
         with ``E[y^β] = Σ_k P[k, β] t^k`` (the recursion of :meth:`gaussian_moments` with
@@ -223,7 +230,7 @@ def ridge_sums(model: SRNN, f: sp.Expr, degree: int, white: Whitening, kicks: di
     Gam, W, b, D = (np.asarray(p[k], dtype=float) for k in ("Gamma", "W", "b", "D"))
     mu, L = white.mu, white.L
     Linv = np.linalg.inv(L)
-    gauss = table.gaussian_moments(np.zeros((1, n)), np.eye(n))[0]
+    gauss = table.standard_moments()
 
     sub = MonomialTable(n, 2 * d - 1)
     a = model.activation.numpy()

@@ -12,7 +12,9 @@ by the kick (a channel, or a tuple of channels).
 The basis is orthonormalised under the measure (``G = U s Uᵀ``, ``Q = U s^{-1/2}`` keeping
 ``s > 1e-13 max s``: the conditioning of ``G`` is controlled there), ``Λ = V diag(λ) V⁻¹``
 is diagonalised, and the result is a modal system (:mod:`volterra_sym.backends.modal`) with
-``B_k = V⁻¹ M_k V``, pairing ``p = Vᵀ m`` and ``a_0 = V⁻¹ c_f``.
+``B_k = V⁻¹ M_k V`` (applied through the factors of ``V``, never formed:
+:mod:`~volterra_sym.backends.galerkin.eigenbasis`), pairing ``p = Vᵀ m`` and
+``a_0 = V⁻¹ c_f``.
 
 Pairing with ``p0`` (``pairing=``):
 
