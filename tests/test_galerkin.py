@@ -1172,40 +1172,48 @@ def test_moments_along_a_line_are_the_pointwise_moments():
                                atol=1e-12 * np.abs(pointwise).max())
 
 
+@dataclass
+class _DenseModal:
+    """A modal system with formed kick matrices (for the forward form's tests)."""
+
+    lam: np.ndarray
+    Bm: dict
+    pairing: np.ndarray
+    M: int = 40
+    dtype: type = complex
+
+    def p_times_B(self, k):
+        return self.pairing @ self.Bm[k]
+
+    def times_B(self, k, X):
+        return X @ self.Bm[k]
+
+    def times_Bt(self, k, X):
+        return X @ self.Bm[k].T
+
+
+def _random_modal(seed: int, scale: float = 1.0):
+    """``(system, λ, a0, rng)`` of a random real 40 × 40 generator ``(A/3 − 2I)·scale`` with
+    one random kick, diagonalised by LAPACK (conjugate modes adjacent)."""
+    import scipy.linalg
+
+    rng = np.random.default_rng(seed)
+    A = (rng.standard_normal((40, 40)) / 3.0 - 2.0 * np.eye(40)) * scale
+    lam, V = scipy.linalg.eig(A)
+    Vinv = np.linalg.inv(V)
+    kicks = {0: Vinv @ rng.standard_normal((40, 40)) @ V}
+    a0 = Vinv @ rng.standard_normal(40)
+    return _DenseModal(lam, kicks, rng.standard_normal(40) @ V), lam, a0, rng
+
+
 def test_conjugate_pairs_folded_give_the_full_mode_sum():
     """:func:`~volterra_sym.backends.modal.forward_output` sums a conjugate pair of modes as
     one; on a real generator with complex modes (a random 40 × 40 matrix) the output equals
     the plain sum over every mode (folding switched off) to rounding."""
-    import scipy.linalg
-
     from volterra_sym.backends import modal
 
-    rng = np.random.default_rng(5)
-    A = rng.standard_normal((40, 40)) / 3.0 - 2.0 * np.eye(40)
-    lam, V = scipy.linalg.eig(A)
+    dz, lam, a0, _ = _random_modal(5)
     assert np.count_nonzero(lam.imag) >= 10
-    Vinv = np.linalg.inv(V)
-    kicks = {0: Vinv @ rng.standard_normal((40, 40)) @ V}
-    a0 = Vinv @ rng.standard_normal(40)
-
-    @dataclass
-    class System:
-        lam: np.ndarray
-        Bm: dict
-        pairing: np.ndarray
-        M: int = 40
-        dtype: type = complex
-
-        def p_times_B(self, k):
-            return self.pairing @ self.Bm[k]
-
-        def times_B(self, k, X):
-            return X @ self.Bm[k]
-
-        def times_Bt(self, k, X):
-            return X @ self.Bm[k].T
-
-    dz = System(lam, kicks, rng.standard_normal(40) @ V)
     theta, Lc = modal.forward_grid(7)
     sampler = modal.InputSampler(lambda t: np.array([np.sin(3 * t)]), 1, 2.0, 7)
     prop = modal.propagate_forward(dz, 2, 16, 2.0, sampler(16), Lc, theta)
@@ -1228,37 +1236,11 @@ def test_taylor_output_equals_the_mode_by_mode_phi_sums(scale, chunk, monkeypatc
     orders 1–3 equals the mode-by-mode φ-function sums (the Taylor route switched off) to
     rounding, at times on and between the nodes and at the step ends; ``chunk``: the steps
     and times in chunks of one step and 37 times."""
-    import scipy.linalg
-
     from volterra_sym.backends import modal
     if chunk is not None:
         monkeypatch.setattr(modal, "CHUNK_ELEMENTS", chunk)
 
-    rng = np.random.default_rng(6)
-    A = (rng.standard_normal((40, 40)) / 3.0 - 2.0 * np.eye(40)) * scale
-    lam, V = scipy.linalg.eig(A)
-    Vinv = np.linalg.inv(V)
-    kicks = {0: Vinv @ rng.standard_normal((40, 40)) @ V}
-    a0 = Vinv @ rng.standard_normal(40)
-
-    @dataclass
-    class System:
-        lam: np.ndarray
-        Bm: dict
-        pairing: np.ndarray
-        M: int = 40
-        dtype: type = complex
-
-        def p_times_B(self, k):
-            return self.pairing @ self.Bm[k]
-
-        def times_B(self, k, X):
-            return X @ self.Bm[k]
-
-        def times_Bt(self, k, X):
-            return X @ self.Bm[k].T
-
-    dz = System(lam, kicks, rng.standard_normal(40) @ V)
+    dz, lam, a0, rng = _random_modal(6, scale)
     theta, Lc = modal.forward_grid(7)
     sampler = modal.InputSampler(lambda t: np.array([np.sin(3 * t)]), 1, 2.0, 7)
     prop = modal.propagate_forward(dz, 3, 16, 2.0, sampler(16), Lc, theta)
