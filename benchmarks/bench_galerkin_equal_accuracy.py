@@ -1,5 +1,6 @@
 """The Galerkin route against the kick Monte Carlo estimator at equal accuracy, n = 8
-(issue 9, speed item: "at least 100× faster than Monte Carlo at the same accuracy").
+(issue 9, speed item: "at least 100× faster than Monte Carlo at the same accuracy"; ``--n 3``
+or ``5``: the networks of that size of ``bench_galerkin_kick.py``).
 
 Both sides are timed in this one run, interleaved (Galerkin, Monte Carlo, Monte Carlo,
 Galerkin, ...), each case in a fresh process (the route's caches are keyed on the frozen
@@ -65,6 +66,7 @@ import subprocess  # noqa: E402
 
 import _timing  # noqa: E402  (single-threaded BLAS before numpy is imported)
 import numpy as np  # noqa: E402
+from bench_galerkin_kick import NETWORKS  # noqa: E402
 
 from volterra_sym.backends.coverage import STAT_Z  # noqa: E402
 from volterra_sym.verify.settings import RICHARDSON_REL  # noqa: E402
@@ -91,7 +93,7 @@ k1_lags, pairs = task_lags(task, tau, step)
 out = {{"k1_lags": k1_lags.tolist(), "k2_lags": pairs.tolist()}}
 t0 = time.perf_counter()
 if what == "galerkin":
-    opts = {{"degree": {degree}, "measure": {measure!r}}}
+    opts = {{"degree": {degree} or None, "measure": {measure!r}}}
     if {measure!r} == "samples":
         opts.update(paths={samples}, seed=seed)
     H = ResponseHierarchy(model, "h1", 2)
@@ -147,7 +149,7 @@ TASKS = {
 
 def child(what: str, seed: int, args, dt: float, paths: int) -> dict:
     # the lags on one grid for every case: multiples of 2·--dt, so of both time steps
-    code = CHILD.format(bench=str(ROOT / "benchmarks"), n=8, what=what, seed=seed, dt=dt,
+    code = CHILD.format(bench=str(ROOT / "benchmarks"), n=args.n, what=what, seed=seed, dt=dt,
                         grid=2 * args.dt, degree=args.degree, samples=args.samples,
                         measure=args.measure,
                         paths=paths, task=args.task)
@@ -177,7 +179,10 @@ def paths_needed(sd: np.ndarray, room: np.ndarray, z: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--degree", type=int, default=5)
+    ap.add_argument("--n", type=int, choices=sorted(NETWORKS), default=8,
+                    help="units: the network of bench_galerkin_kick.py of that size")
+    ap.add_argument("--degree", type=int, default=5,
+                    help="the Galerkin route's basis degree (0: the route's default)")
     ap.add_argument("--samples", type=int, default=80_000,
                     help="samples of p0 of the Galerkin route's measure")
     ap.add_argument("--measure", choices=("auto", "samples"), default="auto",
@@ -192,8 +197,9 @@ def main() -> None:
                     help=f"result file (default {OUT.name}, with _acceptance for that task)")
     args = ap.parse_args()
     if args.out is None:
-        args.out = str(OUT if args.task == "subset"
-                       else OUT.with_name(OUT.stem + f"_{args.task}.json"))
+        base = OUT.with_name(OUT.name.replace("_n8", f"_n{args.n}"))
+        args.out = str(base if args.task == "subset"
+                       else base.with_name(base.stem + f"_{args.task}.json"))
     if args.rounds < 3:
         raise SystemExit("--rounds must be ≥ 3 (medians with a range)")
     steps = {args.dt: args.paths, args.dt / 2: args.paths // 2}
