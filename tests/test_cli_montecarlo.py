@@ -546,6 +546,34 @@ def test_ctrl_c_during_a_workers_run_is_one_line():
     assert err.strip() == "interrupted", err[-1500:]
 
 
+def test_ctrl_c_in_an_ignored_callback_is_sent_again():
+    """A Ctrl-C that lands in a gc callback (the in-process scheduler's GC diagnosis) or a
+    ``__del__`` would be printed as "Exception ignored" and lost: the handler sees such
+    frames, and only those."""
+    import gc
+    import sys as _sys
+
+    from volterra_sym.cli_montecarlo import _in_ignored_callback
+
+    seen = {}
+
+    def callback(phase, info):
+        seen.setdefault(phase, _in_ignored_callback(_sys._getframe()))
+
+    class Finalised:
+        def __del__(self):
+            seen["del"] = _in_ignored_callback(_sys._getframe())
+
+    gc.callbacks.append(callback)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(callback)
+    Finalised()
+    assert seen == {"start": True, "stop": True, "del": True}
+    assert not _in_ignored_callback(_sys._getframe())
+
+
 def test_unknown_montecarlo_error_says_why(capsys):
     """At ``dt`` too coarse for the time-step bound the error is unknown (null): the JSON
     says why in ``error_unknown`` and the table in a header line — the JSON's text said

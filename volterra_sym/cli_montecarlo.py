@@ -135,6 +135,48 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
+#: seconds after which a Ctrl-C that landed in a callback whose exceptions Python ignores
+#: is delivered again (:func:`_sigint_outside_callbacks`)
+SIGINT_RETRY = 0.05
+
+
+def _in_ignored_callback(frame) -> bool:
+    """Whether ``frame`` runs inside a gc callback or a ``__del__`` finaliser, where
+    Python prints an exception as "Exception ignored in ..." and goes on."""
+    import gc
+
+    codes = {getattr(getattr(cb, "__func__", cb), "__code__", None) for cb in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in codes or frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+@contextlib.contextmanager
+def _sigint_outside_callbacks() -> Iterator[None]:
+    """While the block runs (main thread only), a Ctrl-C raises ``KeyboardInterrupt`` as
+    usual unless it lands in a callback whose exceptions Python ignores — the local
+    cluster's scheduler runs in this process and registers a gc callback (its GC
+    diagnosis), and a Ctrl-C there printed a 10-line "Exception ignored" traceback and was
+    lost until the next one — in which case the signal is sent again after
+    :data:`SIGINT_RETRY` s."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if _in_ignored_callback(frame):
+            threading.Timer(SIGINT_RETRY, os.kill, (os.getpid(), signal.SIGINT)).start()
+            return
+        raise KeyboardInterrupt
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def _close(client, cluster) -> None:
     """Close the client (if any) and the local cluster."""
     try:
@@ -189,7 +231,8 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[object]:
                                       f"within {CLUSTER_START_TIMEOUT:g} s "
                                       f"({type(exc).__name__}: {exc})") from None
         try:
-            yield client
+            with _sigint_outside_callbacks():
+                yield client
         finally:
             with _sigint_ignored():            # a second Ctrl-C does not cut the shutdown
                 _close(client, cluster)
