@@ -125,10 +125,18 @@ def _sigint_ignored() -> Iterator[None]:
     KeyboardInterrupt and CancelledError tracebacks). A Ctrl-C during the block itself
     (the cluster's start, a few seconds, or its shutdown) is dropped. Blocking SIGINT
     instead was tried: the spawned workers do not inherit the mask."""
+    with _sigint(signal.SIG_IGN):
+        yield
+
+
+@contextlib.contextmanager
+def _sigint(handler) -> Iterator[None]:
+    """``handler`` for SIGINT while the block runs (main thread only: elsewhere
+    ``signal.signal`` is not allowed), the previous one after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    old = signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
@@ -161,20 +169,13 @@ def _sigint_outside_callbacks() -> Iterator[None]:
     diagnosis), and a Ctrl-C there printed a 10-line "Exception ignored" traceback and was
     lost until the next one — in which case the signal is sent again after
     :data:`SIGINT_RETRY` s."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
     def handler(signum, frame):
         if _in_ignored_callback(frame):
             threading.Timer(SIGINT_RETRY, os.kill, (os.getpid(), signal.SIGINT)).start()
             return
         raise KeyboardInterrupt
-    old = signal.signal(signal.SIGINT, handler)
-    try:
+    with _sigint(handler):
         yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def _close(client, cluster) -> None:

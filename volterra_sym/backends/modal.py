@@ -32,10 +32,9 @@ from ..errors import AccuracyNotReachedError, InvalidInputError
 from ..hierarchy.propagation import Representation
 
 __all__ = ["converged_forward", "forward_grid", "kick_norm", "kick_scale", "operator_norm",
-           "step_index", "ModalSystem", "ModalRepresentation",
-           "ForwardRun", "InputSampler", "conjugate_fold", "propagate_forward", "forward_output",
-           "lobatto",
-           "etd_weights"]
+           "step_index", "ModalSystem", "ModalRepresentation", "ForwardRun", "InputSampler",
+           "conjugate_fold", "conjugate_pairs", "propagate_forward", "forward_output",
+           "lobatto", "etd_weights"]
 
 
 class ModalSystem(Protocol):
@@ -399,6 +398,17 @@ def _phi_output(lam: np.ndarray, delta: float, ends: list[np.ndarray], G: list[n
     return out
 
 
+def conjugate_pairs(lam: np.ndarray) -> np.ndarray | None:
+    """The first modes ``j`` of the conjugate pairs ``λ_{j+1} = λ̄_j`` where every complex
+    mode is in such an adjacent pair (LAPACK's ``geev`` order for a real matrix; none for a
+    real spectrum), else ``None``."""
+    first = np.flatnonzero(np.imag(lam) > 0)
+    if first.size and (first[-1] + 1 >= lam.size or
+                       np.any(lam[first + 1] != np.conj(lam[first]))):
+        return None
+    return first if first.size * 2 == np.count_nonzero(np.imag(lam)) else None
+
+
 def conjugate_fold(lam: np.ndarray, data: list[np.ndarray]
                    ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The modes of ``λ`` with ``Im λ ≥ 0`` and ``data`` (arrays over the modes in their
@@ -409,12 +419,8 @@ def conjugate_fold(lam: np.ndarray, data: list[np.ndarray]
     complex (1,228 of 1,287 for 8 units at degree 5). Where the modes are not in that
     order, all of them, unchanged."""
     every = np.arange(lam.size)
-    if not np.iscomplexobj(lam):
-        return every, data
-    first = np.flatnonzero(lam.imag > 0)
-    if not first.size or first[-1] + 1 >= lam.size or \
-            first.size * 2 != np.count_nonzero(lam.imag) or \
-            np.any(lam[first + 1] != np.conj(lam[first])):
+    first = conjugate_pairs(lam)
+    if first is None or not first.size:
         return every, data
     second = first + 1
     keep = np.setdiff1d(every, second)

@@ -25,9 +25,9 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse
 
-from ..modal import operator_norm
+from ..modal import conjugate_pairs, operator_norm
 
-__all__ = ["Eigenbasis", "ModalKick", "norm_2"]
+__all__ = ["Eigenbasis", "ModalKick"]
 
 #: blocks of ``P``, ``P⁻¹``, ``Pᵀ`` and ``P⁻ᵀ`` on a conjugate pair ``(j, j+1)``
 _P = np.array([[1.0, 1.0], [1j, -1j]])
@@ -50,13 +50,10 @@ class Eigenbasis:
         ``LinAlgError`` where ``V`` is singular."""
         none = np.zeros(0, dtype=int)
         T, first, second = V, none, none
-        if np.iscomplexobj(V):
-            pairs = np.flatnonzero(lam.imag > 0)
+        pairs = conjugate_pairs(lam)
+        if np.iscomplexobj(V) and pairs is not None:
             after = pairs + 1
-            if (not pairs.size or after[-1] < lam.size) and \
-                    pairs.size * 2 == np.count_nonzero(lam.imag) and \
-                    np.all(lam[after] == np.conj(lam[pairs])) and \
-                    np.all(V[:, after] == np.conj(V[:, pairs])):
+            if np.all(V[:, after] == np.conj(V[:, pairs])):
                 T = V.real.copy()
                 T[:, after] = V[:, pairs].imag
                 first, second = pairs, after
@@ -128,9 +125,9 @@ class Eigenbasis:
         def apply(fn):
             return lambda X: fn(X.T).T                          # fn: rows; X: columns
         norm_V = operator_norm(apply(self.right_transpose),
-                           lambda Y: np.conj(self.right(np.conj(Y).T).T), M)
+                               lambda Y: np.conj(self.right(np.conj(Y).T).T), M)
         norm_Vinv = operator_norm(apply(self.right_inverse_transpose),
-                              lambda Y: np.conj(self.right_inverse(np.conj(Y).T).T), M)
+                                  lambda Y: np.conj(self.right_inverse(np.conj(Y).T).T), M)
         return norm_V * norm_Vinv
 
 
@@ -156,8 +153,3 @@ class ModalKick:
         """``B`` itself (``M³``: for checks)."""
         return self.rows_times(np.eye(self.basis.M))
 
-
-def norm_2(A: np.ndarray, iterations: int = 10, block: int = 4) -> float:
-    """``‖A‖₂`` of a matrix (:func:`~volterra_sym.backends.modal.operator_norm`)."""
-    return operator_norm(lambda X: A @ X, lambda Y: (Y.conj().T @ A).conj().T, A.shape[1],
-                     iterations, block)
