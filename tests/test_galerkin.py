@@ -803,6 +803,33 @@ def test_a_tol_refusal_dominated_by_sampling_names_paths_and_more_paths_reach_it
     assert np.max(k.error) <= 4e-4 * np.max(np.abs(k.values))
 
 
+def test_a_cost_refusal_offers_a_lower_degree_only_where_the_request_allows_it():
+    """A degree refused for its estimated time offers a lower degree only down to the least
+    the request allows: K₁ at degree 4 may go to 3, K₂ may not (its estimate needs two
+    informative lower degrees from degree 2) — a 16-unit K₂ at degree 4 was told "lower
+    degree (--degree)", and degree 3 is refused for K₂. A budget between the degree-3 and
+    degree-4 estimates of a 3-unit network."""
+    from volterra_sym.backends.galerkin.cost import estimated_seconds
+    from volterra_sym.backends.galerkin.options import parse_options
+
+    model = _coupled3()
+    opts = parse_options(model, {}, model.h[0])
+    budget = math.sqrt(estimated_seconds(model, 3, opts) * estimated_seconds(model, 4, opts))
+    H = ResponseHierarchy(model, "h1", 2)
+    offered = {}
+    for key, lags in (((0,), [[1.0]]), ((0, 0), [[1.0, 0.5]])):
+        with pytest.raises(ResourceLimitError) as exc:
+            H.kernel(key).evaluate(lags, method="galerkin", degree=4, time_budget=budget)
+        offered[key] = "--degree" in exc.value.option
+    assert offered == {(0,): True, (0, 0): False}
+    with pytest.raises(InvalidInputError):
+        H.kernel((0, 0)).evaluate([[1.0, 0.5]], method="galerkin", degree=3)
+    with pytest.raises(ResourceLimitError) as exc:
+        H.series_terms(lambda t: np.array([np.sin(t)]), np.linspace(0, 2, 5),
+                       method="galerkin", degree=4, time_budget=budget)
+    assert "--degree" not in exc.value.option
+
+
 def _sampled_network(name: str):
     """A 6-unit tanh network, whose averaging measure is sampled (degree 3: M = 84)."""
     rng = np.random.default_rng(3)

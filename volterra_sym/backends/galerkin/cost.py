@@ -73,11 +73,12 @@ def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
                           + systems * _SYSTEM_M3 * M ** 3 + burn_in)
 
 
-def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
+def check_time(model: SRNN, degree: int, opts: GalerkinOptions, floor: int = 0) -> None:
     """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`) a degree whose
     :func:`estimated_seconds` exceed the option ``time_budget`` (default
-    :data:`~.options.MAX_SECONDS`). Measured: n = 20 at degree 3 (M = 1771) did not finish in 300 s
-    before this check."""
+    :data:`~.options.MAX_SECONDS`); a lower degree is offered only down to ``floor``, the
+    least the request allows (:func:`~.truncation.lower_allowed`). Measured: n = 20 at
+    degree 3 (M = 1771) did not finish in 300 s before this check."""
     M = basis_size(model.n, degree)
     kind, P = measures.kind_for(model, degree, opts.paths, opts.gaussian)
     seconds = estimated_seconds(model, degree, opts)
@@ -86,7 +87,7 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions) -> None:
     # only the remedies that would fit: a lower degree with an error estimate, fewer
     # samples (the M³ of the modal systems does not shrink with them), a larger budget
     ways = []
-    if lower_allowed(model, degree) and estimated_seconds(model, degree - 1,
+    if lower_allowed(model, degree, floor) and estimated_seconds(model, degree - 1,
                                                            opts) <= opts.seconds:
         ways.append("lower degree (--degree)")
     fewest = replace(opts, paths=SAMPLE_COUNTS[0])

@@ -263,10 +263,11 @@ def _kick_coefficients(model: SRNN, key, x: np.ndarray) -> np.ndarray:
 #: = 100 (8 units at degree 5: cond(G) = 99)
 RAW_COND_G = 1e4
 def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
-              kicks=None) -> _Assembled:
+              kicks=None, floor: int = 0) -> _Assembled:
     """Galerkin sums at ``degree`` for the kicks ``kicks`` (default: the channels); kicks
     with the same channels in another order share one matrix (``L^{(j)}`` is symmetric in
-    them)."""
+    them). ``floor``: the least degree the request allows, the lowest a cost refusal
+    offers (:func:`_request_floor`)."""
     kicks = tuple(range(model.m)) if kicks is None else tuple(kicks)
     M = basis_size(model.n, degree)
     kind, _ = measures.kind_for(model, degree, opts.paths, opts.gaussian)
@@ -278,7 +279,7 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
         # the cost checks only where the sums are computed: a cached assembly (another
         # input or lags on the same model) costs nothing, and the memory free by then is
         # less by what the caches hold
-        check_time(model, degree, opts)
+        check_time(model, degree, opts, floor)
         meas = _measure(model, degree, opts)
         P = meas.x.shape[0]
         # the chunked assembly, the sums of the full measure and of each batch (with their
@@ -288,7 +289,8 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
                      + 8.0 * M * M * (3 + len(kicks)) * groups
                      + 16.0 * M * M * (8 + len(kicks)),
                      f"galerkin at degree {degree} (basis of {M} functions, {P} points)",
-                     f"{degree_hint(model, degree)} (or raise tol, --tol)", opts.budget)
+                     f"{degree_hint(model, degree, floor)} (or raise tol, --tol)",
+                     opts.budget)
         if meas.kind == "gaussian":
             return _gaussian_assembly(model, f, degree, kicks, meas)
         white = _whitening(meas)
@@ -366,6 +368,15 @@ def _reference_options(model: SRNN, opts: GalerkinOptions, kicks: int) -> Galerk
 #: over seeds or sample sizes kept every one (K₁ of an 8-unit network at degree 5 was
 #: refused for memory at the 13th seed, the cache holding the other twelve)
 ASSEMBLIES_KEPT = 4
+
+
+def _request_floor(model: SRNN, opts: GalerkinOptions, kick_counts, need: int = 0) -> int:
+    """The least explicit degree a request with quantities of ``kick_counts`` kicks
+    allows: :func:`~.truncation.needed_degree`, the Gaussian reference's
+    (:func:`_reference_need`) and ``need`` (the kernels' coincident kicks)."""
+    counts = list(kick_counts)
+    return max(needed_degree(model, counts), _reference_need(model, opts, most_kicks(counts)),
+               need)
 
 
 def _request_kicks(reqs) -> list:
@@ -505,7 +516,8 @@ def _at_degree(model, f, graph, reqs, degree, opts):
             f"polynomial below that degree: the kernel and the lower degrees it is compared "
             f"with would all be 0; use degree >= {need}", param="degree")
     kicks = _request_kicks(reqs)
-    asm = _assemble(model, f, degree, opts, kicks)
+    asm = _assemble(model, f, degree, opts, kicks,
+                    _request_floor(model, opts, (len(k) for k in reqs), need))
     systems = _systems(model, asm, _lower(model, f, asm, opts, kicks),
                        f"galerkin kernels at degree {degree}",
                        _rate_low(model, f, asm, opts, kicks))
@@ -732,7 +744,8 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     ``deadline`` (:func:`~volterra_sym.backends.modal.converged_forward`)."""
     check_resolved(model, degree, range(1, order + 1), "series term of order", "",
                    _on_reference(model, opts, degree))
-    asm = _assemble(model, f, degree, opts, kicks)
+    asm = _assemble(model, f, degree, opts, kicks,
+                    _request_floor(model, opts, range(1, order + 1)))
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks)
     systems = _systems(model, asm, low_sums, f"galerkin series at degree {degree}",

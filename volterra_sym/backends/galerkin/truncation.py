@@ -312,16 +312,19 @@ def kernels_need(model: SRNN, reqs) -> int:
     return max([need] + [kernel_informative_from(model, k, v) + 2 for k, v in reqs.items()])
 
 
-def lower_allowed(model: SRNN, degree: int) -> bool:
-    """Whether ``degree - 1`` still gives K₁ an error estimate (:func:`estimable_degree`)."""
-    return degree - 1 >= estimable_degree(model, 1)
+def lower_allowed(model: SRNN, degree: int, floor: int = 0) -> bool:
+    """Whether ``degree - 1`` still gives K₁ an error estimate (:func:`estimable_degree`) and
+    is at least ``floor``, the least degree the request allows (:func:`needed_degree` of its
+    quantities): a K₂ refused at degree 4 for its cost was told to lower the degree, and
+    degree 3 is refused for K₂."""
+    return degree - 1 >= max(estimable_degree(model, 1), floor)
 
 
-def degree_hint(model: SRNN, degree: int) -> str:
+def degree_hint(model: SRNN, degree: int, floor: int = 0) -> str:
     """How to lower the memory of ``degree``: the degree only where :func:`lower_allowed`
     (each option by its Python and its command-line name)."""
-    return "lower degree (--degree) or paths (--paths)" if lower_allowed(model, degree) \
-        else "lower paths (--paths)"
+    return "lower degree (--degree) or paths (--paths)" \
+        if lower_allowed(model, degree, floor) else "lower paths (--paths)"
 
 
 #: on the Gaussian reference (``gaussian``, :mod:`.ridge`) a quantity with ``N`` kicks has an
