@@ -35,10 +35,14 @@ TIME_UNIT = "s (estimated, one core)"
 #: separate it from the others)
 _POINT_M2, _POINT_MN, _SYSTEM_M3 = 6e-11, 7.4e-9, 9.1e-10
 #: the Gaussian reference (:mod:`.ridge`): seconds per unit, quadrature node and monomial
-#: of degree ≤ 2d − 1 (the conditional moments of each ridge), and per monomial of degree
-#: ≤ 2d (the table); fitted 2026-12-06 on n = 8 at degrees 4, 5, n = 12 at degree 4 and
-#: n = 20 at degree 3 (0.5–7.6 s, one BLAS thread)
-_RIDGE_UNIT_NODE_MONOMIAL, _RIDGE_TABLE = 1e-7, 5e-6
+#: of degree ≤ 2d − 1 (the conditional moments of each ridge), per monomial of degree
+#: ≤ 2d (the table), and per ``M³`` of each system of the truncation check (degrees d,
+#: d − 1, d − 2). Refitted 2026-12-07 to K₁ at 50 lags in fresh processes, one BLAS
+#: thread: n = 8 at degrees 4–6, n = 12 at 4, n = 16 at 3 and 4, n = 20 and 24 at 3
+#: (0.35–90 s; the fitted model is 0.85–1.12× the measured time). The former model
+#: (1e-7, 5e-6, the sampled measures' ``M³`` rate and the top system counted twice) was
+#: 3.4–4.8× the measured time: 16 units at degree 4 were estimated at 376 s for 90 s
+_RIDGE_UNIT_NODE_MONOMIAL, _RIDGE_TABLE, _REFERENCE_M3 = 1e-8, 1.2e-5, 7e-10
 #: safety factor of :func:`estimated_seconds` over the fitted model (machines differ; the
 #: fit's largest under-estimate on the calibration runs was 1.16×)
 COST_MARGIN = 1.5
@@ -61,12 +65,9 @@ def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
         ridge = (_RIDGE_UNIT_NODE_MONOMIAL * model.n * QUAD_NODES
                  * basis_size(model.n, 2 * degree - 1)
                  + _RIDGE_TABLE * basis_size(model.n, 2 * degree))
-        # one system per degree of the truncation check: d, d − 1, d − 2 (no jackknife); the
-        # top one twice (measured at n = 8, degree 6, M = 3,003: 60 s for K₁ and K₂ where
-        # once would say 50 s)
-        cubes = M ** 3 + sum(basis_size(model.n, k) ** 3
-                             for k in range(max(degree - 2, 1), degree + 1))
-        return COST_MARGIN * (ridge + _SYSTEM_M3 * cubes)
+        # one system per degree of the truncation check: d, d − 1, d − 2 (no jackknife)
+        cubes = sum(basis_size(model.n, k) ** 3 for k in range(max(degree - 2, 1), degree + 1))
+        return COST_MARGIN * (ridge + _REFERENCE_M3 * cubes)
     systems = 4 + (opts.batches if kind == "samples" else 0)
     burn_in = measures.sampling_seconds(model, P) if sampling and kind == "samples" else 0.0
     return COST_MARGIN * (P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
