@@ -830,6 +830,32 @@ def test_a_cost_refusal_offers_a_lower_degree_only_where_the_request_allows_it()
     assert "--degree" not in exc.value.option
 
 
+def test_a_memory_refusal_offers_samples_only_on_a_sampled_measure(monkeypatch):
+    """The memory refusal's remedies: fewer samples only where the measure is sampled (the
+    Gaussian reference has none to lower — an 8-unit refusal there said "lower paths
+    (--paths)"), a lower degree only where the request allows it, else Monte Carlo."""
+    net8 = _tanh_net(8)
+    H = ResponseHierarchy(net8, "h1", 2)
+    assert H.kernel((0,)).evaluate([[1.0]], method="galerkin", degree=3).details[
+        "route"]["measure"] == "gaussian"
+    # 2 MB: the 4,000 samples fit (0.6 MB), no degree-4 assembly does (≥ 40 MB)
+    monkeypatch.setenv("VOLTERRA_MEMORY_BUDGET", "2M")
+    offered = {}
+    for name, model, key, lags, opts in (
+            ("reference K1", net8, (0,), [[1.0]], {}),
+            ("reference K2", net8, (0, 0), [[1.0, 0.5]], {}),
+            ("samples K1", _sampled_network("tanh6_memory"), (0,), [[1.0]],
+             {"measure": "samples", "paths": 4000})):
+        with pytest.raises(ResourceLimitError) as exc:
+            ResponseHierarchy(model, "h1", 2).kernel(key).evaluate(
+                lags, method="galerkin", degree=4, **opts)
+        assert exc.value.unit == "bytes"
+        offered[name] = tuple(w for w in ("--degree", "--paths", "--method")
+                              if w in exc.value.option)
+    assert offered == {"reference K1": ("--degree",), "reference K2": ("--method",),
+                       "samples K1": ("--degree", "--paths")}
+
+
 def _sampled_network(name: str):
     """A 6-unit tanh network, whose averaging measure is sampled (degree 3: M = 84)."""
     rng = np.random.default_rng(3)

@@ -289,8 +289,8 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
                      + 8.0 * M * M * (3 + len(kicks)) * groups
                      + 16.0 * M * M * (8 + len(kicks)),
                      f"galerkin at degree {degree} (basis of {M} functions, {P} points)",
-                     f"{degree_hint(model, degree, floor)} (or raise tol, --tol)",
-                     opts.budget)
+                     f"{degree_hint(model, degree, floor, meas.kind == 'samples')} (or "
+                     f"raise tol, --tol)", opts.budget)
         if meas.kind == "gaussian":
             return _gaussian_assembly(model, f, degree, kicks, meas)
         white = _whitening(meas)

@@ -320,11 +320,14 @@ def lower_allowed(model: SRNN, degree: int, floor: int = 0) -> bool:
     return degree - 1 >= max(estimable_degree(model, 1), floor)
 
 
-def degree_hint(model: SRNN, degree: int, floor: int = 0) -> str:
-    """How to lower the memory of ``degree``: the degree only where :func:`lower_allowed`
-    (each option by its Python and its command-line name)."""
-    return "lower degree (--degree) or paths (--paths)" \
-        if lower_allowed(model, degree, floor) else "lower paths (--paths)"
+def degree_hint(model: SRNN, degree: int, floor: int = 0, sampled: bool = True) -> str:
+    """How to lower the memory of ``degree`` (each option by its Python and its
+    command-line name): the degree only where :func:`lower_allowed`, the samples only on a
+    ``sampled`` measure (the Gaussian reference and the tensor rules have none), else Monte
+    Carlo."""
+    ways = (["lower degree (--degree)"] if lower_allowed(model, degree, floor) else []) \
+        + (["lower paths (--paths)"] if sampled else [])
+    return " or ".join(ways) or "use method='montecarlo' (--method montecarlo)"
 
 
 #: on the Gaussian reference (``gaussian``, :mod:`.ridge`) a quantity with ``N`` kicks has an
