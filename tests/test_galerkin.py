@@ -812,7 +812,7 @@ def test_a_cost_refusal_offers_a_lower_degree_only_where_the_request_allows_it()
     from volterra_sym.backends.galerkin.cost import estimated_seconds
     from volterra_sym.backends.galerkin.options import parse_options
 
-    model = _coupled3()
+    model = _coupled3().replace(name="coupled3_cost")    # no cached assembly: a fresh cache
     opts = parse_options(model, {}, model.h[0])
     budget = math.sqrt(estimated_seconds(model, 3, opts) * estimated_seconds(model, 4, opts))
     H = ResponseHierarchy(model, "h1", 2)
@@ -834,7 +834,7 @@ def test_a_memory_refusal_offers_samples_only_on_a_sampled_measure(monkeypatch):
     """The memory refusal's remedies: fewer samples only where the measure is sampled (the
     Gaussian reference has none to lower — an 8-unit refusal there said "lower paths
     (--paths)"), a lower degree only where the request allows it, else Monte Carlo."""
-    net8 = _tanh_net(8)
+    net8 = _tanh_net(8).replace(name="tanh8_memory")    # no cached assembly: a fresh cache
     H = ResponseHierarchy(net8, "h1", 2)
     assert H.kernel((0,)).evaluate([[1.0]], method="galerkin", degree=3).details[
         "route"]["measure"] == "gaussian"
