@@ -371,12 +371,20 @@ ASSEMBLIES_KEPT = 4
 
 
 def _request_floor(model: SRNN, opts: GalerkinOptions, kick_counts, need: int = 0) -> int:
-    """The least explicit degree a request with quantities of ``kick_counts`` kicks
-    allows: :func:`~.truncation.needed_degree`, the Gaussian reference's
-    (:func:`_reference_need`) and ``need`` (the kernels' coincident kicks)."""
+    """The least degree a request with quantities of ``kick_counts`` kicks allows (where
+    the ladders start, the lowest a cost refusal offers): :func:`~.truncation.needed_degree`,
+    the Gaussian reference's (:func:`_reference_need`) and ``need`` (the kernels' coincident
+    kicks, :func:`_kernels_floor`)."""
     counts = list(kick_counts)
     return max(needed_degree(model, counts), _reference_need(model, opts, most_kicks(counts)),
                need)
+
+
+def _kernels_floor(model: SRNN, opts: GalerkinOptions, reqs, need: int | None = None) -> int:
+    """:func:`_request_floor` of the kernels ``reqs``, with their coincident kicks
+    (:func:`~.truncation.kernels_need`, ``need`` where already computed)."""
+    return _request_floor(model, opts, (len(k) for k in reqs),
+                          kernels_need(model, reqs) if need is None else need)
 
 
 def _request_kicks(reqs) -> list:
@@ -516,8 +524,7 @@ def _at_degree(model, f, graph, reqs, degree, opts):
             f"polynomial below that degree: the kernel and the lower degrees it is compared "
             f"with would all be 0; use degree >= {need}", param="degree")
     kicks = _request_kicks(reqs)
-    asm = _assemble(model, f, degree, opts, kicks,
-                    _request_floor(model, opts, (len(k) for k in reqs), need))
+    asm = _assemble(model, f, degree, opts, kicks, _kernels_floor(model, opts, reqs, need))
     systems = _systems(model, asm, _lower(model, f, asm, opts, kicks),
                        f"galerkin kernels at degree {degree}",
                        _rate_low(model, f, asm, opts, kicks))
@@ -595,8 +602,7 @@ def _default_ladder(model, f, graph, reqs, opts: GalerkinOptions):
     K₁ at a zero crossing needs degree 11 for an error below 1 % of the value, while the
     default degree 5 gave 24 %."""
     degree = max(_conditioned_degree(model, f, opts, _request_kicks(reqs)),
-                 kernels_need(model, reqs),
-                 _reference_need(model, opts, most_kicks(len(k) for k in reqs)))
+                 _kernels_floor(model, opts, reqs))
 
     def compute(d: int):
         out, parts, _ = _at_degree(model, f, graph, reqs, d, opts)
@@ -621,8 +627,7 @@ def galerkin_kernels(model: SRNN, f: sp.Expr, graph, requests, **options):
         return _default_ladder(model, f, graph, reqs, opts)
     if opts.tol is None:                               # degree alone
         return _at_degree(model, f, graph, reqs, opts.degree, opts)[0]
-    need = max(kernels_need(model, reqs),
-               _reference_need(model, opts, kicks))
+    need = _kernels_floor(model, opts, reqs)
 
     def compute(degree: int):
         out, parts, info = _at_degree(model, f, graph, reqs, degree, opts)
@@ -690,8 +695,7 @@ def galerkin_series(model: SRNN, f: sp.Expr, order: int, u, times, **options) ->
     degree = _conditioned_degree(model, f, opts, kicks) if opts.tol is None else \
         max(_degrees(model, f, opts)[0], DEFAULT_DEGREE.get(model.n, 3))
     if opts.degree is None:
-        degree = max(degree, needed_degree(model, range(1, order + 1)),
-                     _reference_need(model, opts, order))
+        degree = max(degree, _request_floor(model, opts, range(1, order + 1)))
     if opts.degree is None and opts.tol is None:
         degree = _series_margin(model, f, opts, kicks, order, degree)
     # the time integrations of every degree tried under one budget
