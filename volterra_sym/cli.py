@@ -570,6 +570,9 @@ def cmd_kernel(args) -> int:
         if parts:
             print("# largest error parts: " + ", ".join(f"{k} {v:.3g}" for k, v in parts)
                   + _advice(dict(parts), used))
+        if facts.get("changes"):
+            print("# truncation check, largest change against degree: " + ", ".join(
+                f"{dl} {c:.3g}" for dl, c in sorted(facts["changes"].items(), reverse=True)))
         print(f"# {'lags':>24s} {'K':>22s} {'error estimate':>16s}")
         for lag, v, e in zip(lags, vals, errs, strict=True):
             print(f"{','.join(f'{x:g}' for x in lag):>26s} {v:22.15g} {e:16.3g}")
@@ -591,6 +594,9 @@ def _jsonable(facts: dict) -> dict:
             out[k] = [plain(x) for x in v.ravel().tolist()]
         elif isinstance(v, (list, tuple)) and len(v) <= 64:
             out[k] = [plain(x) for x in v]
+        elif isinstance(v, dict) and len(v) <= 64:       # e.g. {lower degree: change}
+            out[k] = {str(a): plain(b) for a, b in v.items()
+                      if isinstance(plain(b), (int, float)) or b is None}
     return out
 
 

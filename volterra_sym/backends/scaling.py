@@ -53,6 +53,14 @@ def scaled_mean0(f, compute: Callable[[sp.Expr], tuple],
     return float(value), float(error), {**facts[0], **parts, "observable_scale": s}
 
 
+def _scaled(value, s: float):
+    """A route's error fact — a number, ``None`` (no estimate) or a list of them — times
+    ``s``."""
+    if isinstance(value, (list, tuple)):
+        return [_scaled(v, s) for v in value]
+    return None if value is None else float(value) * s
+
+
 def scaled_series(f, compute: Callable[[sp.Expr], SeriesTerms], route: str) -> SeriesTerms:
     """``compute(f)`` — series terms — evaluated as ``s · compute(f / s)``."""
     f = sp.sympify(f)
@@ -61,4 +69,10 @@ def scaled_series(f, compute: Callable[[sp.Expr], SeriesTerms], route: str) -> S
         return compute(f)
     res = compute(f / s)
     values, error = _back(f, s, res.values, res.error, "the series terms", route)
-    return SeriesTerms(values, error, res.method, {**res.details, "observable_scale": s})
+    # a route's error parts (per term) and truncation changes scale with f as the error does
+    parts = {k: _scaled(res.details[k], abs(s)) for k in ERROR_PARTS if k in res.details}
+    if isinstance(res.details.get("changes"), dict):
+        parts["changes"] = {dl: _scaled(cs, abs(s))
+                            for dl, cs in res.details["changes"].items()}
+    return SeriesTerms(values, error, res.method,
+                       {**res.details, **parts, "observable_scale": s})

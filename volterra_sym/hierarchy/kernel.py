@@ -409,9 +409,14 @@ ERROR_PARTS = ("truncation", "statistical", "rounding")
 def _merge_facts(facts: dict, new: dict, scale: float) -> None:
     """``facts`` updated with a route's ``new`` facts of one sorted kernel: the
     :data:`ERROR_PARTS` times the observable's ``scale`` (the route saw ``f / scale``) and
-    the largest over the kernels; anything else as given (the last one)."""
+    the largest over the kernels, the truncation check's ``changes`` (``{lower degree:
+    largest change}``) likewise per degree; anything else as given (the last one)."""
     for key, value in new.items():
-        if key not in ERROR_PARTS:
+        if key == "changes":                    # {lower degree: largest change}
+            old = facts.setdefault(key, {})
+            for dl, c in value.items():
+                old[dl] = max(old.get(dl, 0.0), float(c) * scale)
+        elif key not in ERROR_PARTS:
             facts[key] = value
         elif isinstance(value, (int, float)):
             value = float(value) * scale

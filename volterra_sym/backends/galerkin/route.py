@@ -9,7 +9,10 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
   the basis converges slowly, the degrees at which a quantity has an estimate at all); a
   lower degree that cannot be computed refuses the degree with
   :class:`~volterra_sym.errors.TruncationCheckError` (the default ladders move on to a
-  degree whose check stays above it);
+  degree whose check stays above it); the changes themselves are in ``details`` too
+  (``changes``: ``{lower degree: largest change}`` for a kernel, ``{lower degree: [one
+  per term T_1 … T_N, None where not compared]}`` for a series), so that a reader can see
+  which comparison set the estimate;
 * statistical — sampled measures only: ``z_B`` jackknife standard errors over the
   ``batches`` independent batches, ``z_B·[(B−1)/B Σ_i (v_(i) − v̄)²]^{1/2}`` with ``v_(i)``
   the value computed without batch ``i`` (for a plain average this is the batch spread
@@ -547,13 +550,13 @@ def _at_degree(model, f, graph, reqs, degree, opts):
         least = kernel_informative_from(model, k, reqs[k])
         contraction = None if rate is None or rate[0] < least or degree - 2 not in by_degree \
             else (by_degree[degree - 2][k][0], rate[1][k][0])
-        trunc = truncation_part(model, asm.measure.kind, degree, v, {
-            dl: float(np.max(np.abs(v - low[k][0]), initial=0.0))
-            for dl, low in lows if dl >= least}, contraction)
+        changes = {dl: float(np.max(np.abs(v - low[k][0]), initial=0.0))
+                   for dl, low in lows if dl >= least}
+        trunc = truncation_part(model, asm.measure.kind, degree, v, changes, contraction)
         rnd = system.rounding(float(np.max(mag, initial=0.0)))
         err = trunc + stat[k] + rnd
         parts[k] = {"truncation": trunc, "statistical": float(np.max(stat[k], initial=0.0)),
-                    "rounding": rnd}
+                    "rounding": rnd, "changes": changes}
         out[k] = (np.real(v), np.asarray(err, dtype=float) * np.ones_like(v),
                   {**info, **parts[k]})
     return out, parts, info
@@ -795,9 +798,12 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     at = {dl: compared(s) for dl, s in systems.lows}
     changes = [(dl, np.abs(ref - v).max(axis=1)) for dl, v in at.items()]
     rate = None if systems.rate is None else (systems.rate[0], compared(systems.rate[1]))
+    seen = {dl: [None] * order for dl, _ in changes}
     for N in range(1, order + 1):
         least = informative_from(model, N)
         use = {dl: float(c[N - 1]) for dl, c in changes if dl >= least}
+        for dl, c in use.items():
+            seen[dl][N - 1] = c
         if use:
             contraction = None if rate is None or rate[0] < least or degree - 2 not in at \
                 else (at[degree - 2][N - 1], rate[1][N - 1])
@@ -814,7 +820,7 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     return SeriesTerms(out, err, "galerkin",
                        {"degree": degree, "basis": system.M, "measure": asm.measure.kind,
                         **_sampling_facts(asm, opts), "pairing": asm.pairing, "steps": K,
-                        "truncation": trunc.ravel().tolist()})
+                        "truncation": trunc.ravel().tolist(), "changes": seen})
 
 
 def _on_nodes(values: np.ndarray, times: np.ndarray, delta: float) -> np.ndarray:
