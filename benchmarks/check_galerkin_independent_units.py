@@ -103,14 +103,22 @@ def window(d: int, rule: str) -> list[int]:
     return [1, 2] if rule in "AP" else list(range(1, max(3, -(-d // 3)) + 1))
 
 
-def run(n: int, gain: float, dmin: int, dmax: int) -> dict:
-    model, f, units = case(n, gain)
+def spectral_reference(units, order: int = ORDER) -> dict:
+    """``{quantity: values}`` of ``h1 + … + hn`` for independent ``units``: the sums of the
+    units' own 1-D spectral values (K₁–K₃ at :data:`LAGS`, ``T_0 … T_order`` at
+    :data:`TIMES`)."""
     ref = {f"K{N}": sum(np.asarray(ResponseHierarchy(m, "h1", N).kernel((0,) * N).evaluate(
         LAGS[N], method="spectral")) for m in units) for N in (1, 2, 3)}
-    S = sum(np.asarray(ResponseHierarchy(m, "h1", ORDER).series_terms(u, TIMES,
+    S = sum(np.asarray(ResponseHierarchy(m, "h1", order).series_terms(u, TIMES,
                                                                       method="spectral"))
             for m in units)
-    ref.update({f"T{N}": S[N] for N in range(ORDER + 1)})
+    ref.update({f"T{N}": S[N] for N in range(order + 1)})
+    return ref
+
+
+def run(n: int, gain: float, dmin: int, dmax: int) -> dict:
+    model, f, units = case(n, gain)
+    ref = spectral_reference(units)
     per = {}
     t0 = time.perf_counter()
     for d in range(dmin, dmax + 1):
