@@ -86,3 +86,15 @@ def test_the_cli_shows_the_changes(capsys):
     api = ResponseHierarchy(load_model("tanh3"), "h1", 1).kernel((0,)).evaluate(
         [[2.0]], method="galerkin", degree=7).details["route"]["changes"]
     assert {int(k): v for k, v in shown.items()} == pytest.approx(api, rel=1e-12)
+
+
+def test_the_cli_series_json_keeps_the_changes_per_term(capsys):
+    import json
+
+    from volterra_sym.cli import main
+
+    assert main(["series", "tanh3", "--input", "sin(t)", "--t-max", "2", "--order", "2",
+                 "--method", "galerkin", "--degree", "5", "--json"]) == 0
+    changes = json.loads(capsys.readouterr().out)["details"]["changes"]
+    assert sorted(changes) == ["2", "3", "4"]
+    assert all(len(c) == 2 and all(x > 0 for x in c) for c in changes.values())

@@ -594,9 +594,10 @@ def _jsonable(facts: dict) -> dict:
             out[k] = [plain(x) for x in v.ravel().tolist()]
         elif isinstance(v, (list, tuple)) and len(v) <= 64:
             out[k] = [plain(x) for x in v]
-        elif isinstance(v, dict) and len(v) <= 64:       # e.g. {lower degree: change}
-            out[k] = {str(a): plain(b) for a, b in v.items()
-                      if isinstance(plain(b), (int, float)) or b is None}
+        elif isinstance(v, dict) and len(v) <= 64:   # {lower degree: change or [per term]}
+            out[k] = {str(a): [plain(x) for x in b] if isinstance(b, (list, tuple))
+                      else plain(b) for a, b in v.items()
+                      if isinstance(b, (list, tuple, int, float)) or b is None}
     return out
 
 
