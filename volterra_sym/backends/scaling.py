@@ -14,7 +14,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import AccuracyNotReachedError
-from ..hierarchy.kernel import observable_scale
+from ..hierarchy.kernel import ERROR_PARTS, observable_scale
 from ..results import SeriesTerms
 
 __all__ = ["scaled_mean0", "scaled_series"]
@@ -32,8 +32,19 @@ def _back(f: sp.Expr, s: float, value, error, what: str, route: str):
     return value, error
 
 
-#: the parts of an error estimate among a route's facts (rescaled with ``f``)
-ERROR_PARTS = ("truncation", "statistical", "rounding")
+#: a route's facts that scale with ``f`` as its error does: the parts of the error
+#: (:data:`~volterra_sym.hierarchy.kernel.ERROR_PARTS`) and the truncation check's changes
+SCALED_FACTS = (*ERROR_PARTS, "changes")
+
+
+def _scaled(value, s: float):
+    """A route's error fact — a number, ``None`` (no estimate), or a list or dict of them —
+    times ``s``."""
+    if isinstance(value, dict):
+        return {k: _scaled(v, s) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scaled(v, s) for v in value]
+    return None if value is None else float(value) * s
 
 
 def scaled_mean0(f, compute: Callable[[sp.Expr], tuple],
@@ -49,16 +60,8 @@ def scaled_mean0(f, compute: Callable[[sp.Expr], tuple],
     if not facts:
         return float(value), float(error)
     # the parts of the error scale with f as the error does
-    parts = {k: abs(s) * float(facts[0][k]) for k in ERROR_PARTS if k in facts[0]}
+    parts = {k: _scaled(facts[0][k], abs(s)) for k in SCALED_FACTS if k in facts[0]}
     return float(value), float(error), {**facts[0], **parts, "observable_scale": s}
-
-
-def _scaled(value, s: float):
-    """A route's error fact — a number, ``None`` (no estimate) or a list of them — times
-    ``s``."""
-    if isinstance(value, (list, tuple)):
-        return [_scaled(v, s) for v in value]
-    return None if value is None else float(value) * s
 
 
 def scaled_series(f, compute: Callable[[sp.Expr], SeriesTerms], route: str) -> SeriesTerms:
@@ -69,10 +72,6 @@ def scaled_series(f, compute: Callable[[sp.Expr], SeriesTerms], route: str) -> S
         return compute(f)
     res = compute(f / s)
     values, error = _back(f, s, res.values, res.error, "the series terms", route)
-    # a route's error parts (per term) and truncation changes scale with f as the error does
-    parts = {k: _scaled(res.details[k], abs(s)) for k in ERROR_PARTS if k in res.details}
-    if isinstance(res.details.get("changes"), dict):
-        parts["changes"] = {dl: _scaled(cs, abs(s))
-                            for dl, cs in res.details["changes"].items()}
+    parts = {k: _scaled(res.details[k], abs(s)) for k in SCALED_FACTS if k in res.details}
     return SeriesTerms(values, error, res.method,
                        {**res.details, **parts, "observable_scale": s})
