@@ -391,3 +391,19 @@ def test_grids_that_cannot_resolve_the_density_are_refused(gamma, w):
     with pytest.raises(NotApplicableError, match="spectral grid|absolute coordinates"):
         vs.ResponseHierarchy(m, "h1", 1).kernel((0,)).evaluate(np.array([[0.0]]),
                                                                method="spectral")
+
+
+def test_kick_norms_of_a_real_modal_system_do_not_warn():
+    """The kick norms of a real modal system (a 1-D tanh unit's series) are taken with
+    real blocks: complex ones cast to the system's real type raised numpy's ComplexWarning
+    at the user (their imaginary part was 0, the values unchanged)."""
+    import warnings
+
+    from volterra_sym import SRNN
+
+    model = SRNN([[1.0]], [[1.2]], [[1.0]], [[0.6]], [0.3], "tanh", name="kick_norm_real")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        res = ResponseHierarchy(model, "h1", 4).series_terms(
+            lambda t: np.array([np.sin(2 * t)]), np.linspace(0.0, 4.0, 21), method="spectral")
+    assert np.all(np.isfinite(np.asarray(res)))
