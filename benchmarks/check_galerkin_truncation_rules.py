@@ -67,39 +67,39 @@ COUPLED = [(3, g, s, 4, 12, 14) for g in (1.0, 1.2, 1.5) for s in range(4)] \
     + [(4, 1.2, 0, 4, 9, 11), (5, 1.2, 0, 4, 7, 9)]
 
 
-def values(model, f, degree):
+def values(model, f, degree, check="below"):
     """``{quantity: (values, largest reported error, changes {j: Δ_j}, truncation part,
     measure)}``."""
     out = {}
     for N in (1, 2, 3):
         try:
             k = ResponseHierarchy(model, f, N).kernel((0,) * N).evaluate(
-                LAGS[N], method="galerkin", degree=degree)
+                LAGS[N], method="galerkin", degree=degree, check=check)
         except VolterraSymError:
             continue
         facts = k.details["route"]
         out[f"K{N}"] = (np.asarray(k), float(np.max(k.error)),
-                        {degree - int(dl): float(c) for dl, c in facts["changes"].items()},
+                        {abs(degree - int(dl)): float(c) for dl, c in facts["changes"].items()},
                         float(facts["truncation"]), facts["measure"])
     try:
         s = ResponseHierarchy(model, f, ORDER).series_terms(u, TIMES, method="galerkin",
-                                                            degree=degree)
+                                                            degree=degree, check=check)
     except VolterraSymError:
         return out
     for N in range(1, ORDER + 1):
         out[f"T{N}"] = (np.asarray(s)[N], float(np.max(np.asarray(s.error)[N])),
-                        {degree - int(dl): float(c[N - 1])
+                        {abs(degree - int(dl)): float(c[N - 1])
                          for dl, c in s.details["changes"].items() if c[N - 1] is not None},
                         float(s.details["truncation"][N - 1]), s.details["measure"])
     return out
 
 
-def collect(name, model, f, degrees, ref, ref_err):
+def collect(name, model, f, degrees, ref, ref_err, check):
     rows = []
     t0 = time.perf_counter()
     fits = reference_fits(model)
     for d in degrees:
-        for q, (v, err, changes, trunc, measure) in values(model, f, d).items():
+        for q, (v, err, changes, trunc, measure) in values(model, f, d, check).items():
             if q not in ref or not changes:
                 continue
             rows.append({"case": name, "fits": fits, "measure": measure, "quantity": q,
@@ -112,19 +112,19 @@ def collect(name, model, f, degrees, ref, ref_err):
     return rows
 
 
-def independent_rows(n, gain, dmin, dmax):
+def independent_rows(check, n, gain, dmin, dmax):
     model, f, units = independent(n, gain)
     ref = spectral_reference(units, ORDER)
     return collect(f"independent n={n} gain={gain}", model, f, range(dmin, dmax + 1), ref,
-                   {q: SPECTRAL_FLOOR / 4 for q in ref})
+                   {q: SPECTRAL_FLOOR / 4 for q in ref}, check)
 
 
-def coupled_rows(n, gain, seed, dmin, dmax, dref):
+def coupled_rows(check, n, gain, seed, dmin, dmax, dref):
     model = network(n, gain, seed).replace(name=f"rules{n}_{int(10 * gain)}_{seed}")
     top = values(model, "h1", dref)
     return collect(f"coupled n={n} gain={gain} seed={seed}", model, "h1",
                    range(dmin, dmax + 1), {q: v[0] for q, v in top.items()},
-                   {q: v[1] for q, v in top.items()})
+                   {q: v[1] for q, v in top.items()}, check)
 
 
 def _ordered(row):
@@ -185,14 +185,20 @@ def score(rows, label="all"):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--check", choices=["below", "above"], default="below",
+                    help="the route's truncation check (above: the changes against "
+                         "d + 1 … d + 3, and the rules on them)")
     args = ap.parse_args()
+    if args.out is None:
+        args.out = OUT if args.check == "below" else OUT.with_name(
+            "galerkin_truncation_rules_above.json")
     warnings.simplefilter("ignore")
     rows = []
     for c in INDEPENDENT[:1] if args.quick else INDEPENDENT:
-        rows += independent_rows(*c)
+        rows += independent_rows(args.check, *c)
     for c in COUPLED[:1] if args.quick else COUPLED:
-        rows += coupled_rows(*c)
+        rows += coupled_rows(args.check, *c)
     table = {"all": score(rows),
              "reference fits": score([r for r in rows if r["fits"]],
                                      "where the Gaussian reference fits p0"),

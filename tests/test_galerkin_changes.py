@@ -24,12 +24,12 @@ def test_kernel_changes_are_the_differences_to_the_lower_degrees():
     model = _coupled3("changes_k")
     lags = np.array([[0.2], [1.0], [3.0]])
     k = ResponseHierarchy(model, "h1", 1).kernel((0,))
-    res = k.evaluate(lags, method="galerkin", degree=7)
+    res = k.evaluate(lags, method="galerkin", degree=7, check="below")
     facts = res.details["route"]
     assert facts["measure"] == "galerkin_density"
     assert sorted(facts["changes"]) == [4, 5, 6]      # the window d-1 ... d-3
     for dl, change in facts["changes"].items():
-        low = k.evaluate(lags, method="galerkin", degree=dl)
+        low = k.evaluate(lags, method="galerkin", degree=dl, check="below")
         assert change == pytest.approx(np.abs(res.values - low.values).max(), rel=1e-9)
     assert facts["truncation"] == pytest.approx(
         truncation.DENSITY_SAFETY * max(facts["changes"].values()), rel=1e-12)
@@ -44,10 +44,11 @@ def test_series_changes_are_per_term_and_scale_with_the_observable():
     u = lambda t: np.array([np.sin(2 * t)])  # noqa: E731
     times = np.linspace(0.0, 3.0, 7)
     H = ResponseHierarchy(model, "h1", 2)
-    res = H.series_terms(u, times, method="galerkin", degree=5)
+    res = H.series_terms(u, times, method="galerkin", degree=5, check="below")
     ch = res.details["changes"]
     assert sorted(ch) == [2, 3, 4]
-    low = H.series_terms(u, times, method="galerkin", degree=4)   # 3 and 2 are refused
+    low = H.series_terms(u, times, method="galerkin", degree=4,   # 3 and 2 are refused
+                         check="below")
     for N in (1, 2):
         assert ch[4][N - 1] == pytest.approx(
             np.abs(np.asarray(res)[N] - np.asarray(low)[N]).max(), rel=1e-6)
@@ -57,7 +58,7 @@ def test_series_changes_are_per_term_and_scale_with_the_observable():
         assert res.details["truncation"][N - 1] == pytest.approx(
             truncation.DENSITY_SAFETY * max(used), rel=1e-12)
     big = ResponseHierarchy(model, "1e40*h1", 2).series_terms(u, times, method="galerkin",
-                                                             degree=5)
+                                                             degree=5, check="below")
     s = big.details["observable_scale"]
     assert s != 1.0
     np.testing.assert_allclose(np.asarray(big), 1e40 * np.asarray(res), rtol=1e-9)
@@ -76,16 +77,21 @@ def test_the_cli_shows_the_changes(capsys):
     from volterra_sym import load_model
     from volterra_sym.cli import main
 
-    args = ["kernel", "tanh3", "--lags", "2", "--method", "galerkin", "--degree", "7"]
-    assert main(args) == 0
-    text = capsys.readouterr().out
-    line = next(x for x in text.splitlines() if x.startswith("# truncation check"))
-    assert [int(w) for w in line.split(":")[1].replace(",", " ").split()[::2]] == [6, 5, 4]
-    assert main(args + ["--json"]) == 0
-    shown = json.loads(capsys.readouterr().out)["details"]["changes"]
-    api = ResponseHierarchy(load_model("tanh3"), "h1", 1).kernel((0,)).evaluate(
-        [[2.0]], method="galerkin", degree=7).details["route"]["changes"]
-    assert {int(k): v for k, v in shown.items()} == pytest.approx(api, rel=1e-12)
+    for check, degrees in (("below", [6, 5, 4]), ("above", [8, 9, 10])):
+        args = ["kernel", "tanh3", "--lags", "2", "--method", "galerkin", "--degree", "7",
+                "--check", check]
+        assert main(args) == 0
+        text = capsys.readouterr().out
+        line = next(x for x in text.splitlines() if x.startswith("# truncation check"))
+        assert ("from above" in line) == (check == "above")
+        assert [int(w) for w in line.split(":")[1].replace(",", " ").split()[::2]] == degrees
+        assert main(args + ["--json"]) == 0
+        shown = json.loads(capsys.readouterr().out)["details"]
+        api = ResponseHierarchy(load_model("tanh3"), "h1", 1).kernel((0,)).evaluate(
+            [[2.0]], method="galerkin", degree=7, check=check).details["route"]
+        assert shown["check"] == api["check"] == check
+        assert {int(k): v for k, v in shown["changes"].items()} == pytest.approx(
+            api["changes"], rel=1e-12)
 
 
 def test_the_cli_series_json_keeps_the_changes_per_term(capsys):
@@ -94,7 +100,7 @@ def test_the_cli_series_json_keeps_the_changes_per_term(capsys):
     from volterra_sym.cli import main
 
     assert main(["series", "tanh3", "--input", "sin(t)", "--t-max", "2", "--order", "2",
-                 "--method", "galerkin", "--degree", "5", "--json"]) == 0
+                 "--method", "galerkin", "--degree", "5", "--check", "below", "--json"]) == 0
     changes = json.loads(capsys.readouterr().out)["details"]["changes"]
     assert sorted(changes) == ["2", "3", "4"]
     assert all(len(c) == 2 and all(x > 0 for x in c) for c in changes.values())

@@ -114,12 +114,16 @@ def test_kernels_of_independent_units_past_an_unstable_lower_degree(order):
         lags, method="spectral")) for m in units)
     hier = ResponseHierarchy(model, f, order)
     with pytest.raises(TruncationCheckError) as info:
-        hier.kernel(key).evaluate(lags, method="galerkin", degree=5)
+        hier.kernel(key).evaluate(lags, method="galerkin", degree=5, check="below")
     assert info.value.degree == 4 and info.value.usable == 8
     assert "degree >= 8" in str(info.value)
+    # checked from above (the default here) degree 5 compares with the stable 6–8
+    above = hier.kernel(key).evaluate(lags, method="galerkin", degree=5)
+    assert above.details["route"]["check"] == "above"
+    assert np.all(np.abs(np.asarray(above) - ref) <= np.asarray(above.error))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = hier.kernel(key).evaluate(lags, method="galerkin")
+        res = hier.kernel(key).evaluate(lags, method="galerkin", check="below")
     assert res.details["route"]["degree"] >= 8
     assert np.all(np.abs(np.asarray(res) - ref) <= np.asarray(res.error))
     # K₃ with three equal lags converges slowly: the default ladder stops where its errors

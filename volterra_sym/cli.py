@@ -91,7 +91,7 @@ INPUT_PROBES = 257
 _FP_NOTES = r"(divide by zero|invalid value|overflow|underflow) encountered"
 
 #: which backend options each route uses: kernels, series
-GALERKIN_OPTIONS = ("tol", "degree", "paths", "seed", "time_budget", "measure")
+GALERKIN_OPTIONS = ("tol", "degree", "paths", "seed", "time_budget", "measure", "check")
 KERNEL_OPTIONS = {"exact": (), "spectral": ("tol",), "galerkin": GALERKIN_OPTIONS,
                   "taylor": ("tol", "degree")}
 SERIES_OPTIONS = {"exact": ("time_budget",), "spectral": ("tol", "time_budget"),
@@ -232,7 +232,7 @@ def _route_options(args, route: str, table: dict[str, tuple[str, ...]],
     given = {"tol": _check_tol(args.tol),
              "degree": None if args.degree is None else _positive_int("--degree", args.degree),
              "paths": None, "seed": None, "time_budget": None,
-             "measure": getattr(args, "measure", None)}
+             "measure": getattr(args, "measure", None), "check": getattr(args, "check", None)}
     if getattr(args, "paths", None) is not None:
         lo, hi, _ = SAMPLE_COUNTS
         if isinstance(args.paths, int) and not lo <= args.paths <= hi:
@@ -571,8 +571,11 @@ def cmd_kernel(args) -> int:
             print("# largest error parts: " + ", ".join(f"{k} {v:.3g}" for k, v in parts)
                   + _advice(dict(parts), used))
         if facts.get("changes"):
-            print("# truncation check, largest change against degree: " + ", ".join(
-                f"{dl} {c:.3g}" for dl, c in sorted(facts["changes"].items(), reverse=True)))
+            above = facts.get("check") == "above"
+            print(f"# truncation check{' from above' if above else ''}, largest change "
+                  "against degree: " + ", ".join(
+                      f"{dl} {c:.3g}" for dl, c in sorted(facts["changes"].items(),
+                                                          reverse=not above)))
         print(f"# {'lags':>24s} {'K':>22s} {'error estimate':>16s}")
         for lag, v, e in zip(lags, vals, errs, strict=True):
             print(f"{','.join(f'{x:g}' for x in lag):>26s} {v:22.15g} {e:16.3g}")
@@ -646,7 +649,7 @@ def _advice(parts: dict, route: str = "galerkin") -> str:
     if t > 0 and "statistical" in parts:
         if route == "taylor":
             return " (truncation leads: shorter lags or a higher --degree can lower it)"
-        return (" (truncation leads: the change against lower degrees; a higher --degree "
+        return (" (truncation leads: the change against other degrees; a higher --degree "
                 "can lower it)")
     return ""
 
@@ -878,6 +881,14 @@ def _galerkin_args(p: argparse.ArgumentParser, sampling: bool, series: bool = Fa
                         "the exact Gaussian reference where it fits p0, deterministic) or "
                         "samples (an ensemble drawn from p0, --paths of them; docs/theory.md "
                         "§9; default: auto)")
+    g.add_argument("--check", choices=("auto", "above", "below"),
+                   help="galerkin's truncation check: above (the value of --degree against "
+                        "the three degrees above it: an error estimate close to the value's "
+                        "own, at the cost of degree + 3), below (against lower degrees: the "
+                        "best value the degrees give, its estimate up to 10^4 times its "
+                        "error where the basis converges fast) or auto (above where it is "
+                        "measured: n ≤ 5, no input inside the activation or state-dependent "
+                        "noise; docs/theory.md §9; default: auto)")
     exact = ("; every route's time integration (exact, spectral, galerkin) is stopped "
              "when it is projected (or found) to take longer" if series else "")
     g.add_argument("--time-budget", type=float, metavar="SECONDS",

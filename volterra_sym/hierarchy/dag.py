@@ -287,7 +287,8 @@ class ResponseHierarchy:
         :class:`~volterra_sym.results.Estimate` (a 0-d value with the route's error estimate,
         ``None`` where it gives none, and the route's name); ``float(...)`` is the number.
         ``options`` go to the route as for kernels (galerkin: ``degree``, ``tol``,
-        ``paths``, ``seed``, ``time_budget``; spectral: ``tol``; exact: none)."""
+        ``paths``, ``seed``, ``time_budget``, ``measure``, ``check``; spectral: ``tol``;
+        exact: none)."""
         route = self.route(method, f"<{self.f}>_0")
         out = route.mean0(self, **options)
         # (value, error) or (value, error, the route's facts: degree, measure, ...)

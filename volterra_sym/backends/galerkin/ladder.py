@@ -19,11 +19,13 @@ import warnings
 from ...budget import TIME_UNIT as WALL_UNIT  # wall seconds (cost.TIME_UNIT: one core)
 from ...errors import (
     AccuracyNotReachedError,
+    InvalidInputError,
     ResourceLimitError,
     TruncationCheckError,
     UnresolvedWarning,
 )
 from ...model import SRNN
+from .above import top_degree
 from .cost import TIME_UNIT, estimated_seconds
 from .options import MAX_DEGREE, GalerkinOptions
 
@@ -74,8 +76,14 @@ def default_climb(model: SRNN, opts: GalerkinOptions, degree: int, compute, what
             if best is None:
                 raise
             return best
+        except InvalidInputError as exc:       # check="above" ends below this degree
+            if best is None or exc.param != "check":
+                raise
+            return best
         best = result
-        nxt = estimated_seconds(model, degree + 1, opts, sampling=False)
+        # the next step assembles up to its top degree (d + 3 checked from above)
+        nxt = estimated_seconds(model, top_degree(model, degree + 1, opts), opts,
+                                sampling=False)
         if (rel <= DEFAULT_TARGET or not trunc_leads or degree + 1 > MAX_DEGREE
                 or nxt > LADDER_SECONDS):
             if rel >= 1.0 and trunc_leads and degree + 1 <= MAX_DEGREE:
@@ -154,7 +162,7 @@ def _over_budget(model: SRNN, degree: int, opts: GalerkinOptions, spent: float,
     measure's own assemblies; a series ladder on tanh3 to ``tol=1e-6`` passed the 120 s
     budget by 14 s when each degree was taken to cost what the last one did) — above the
     time budget."""
-    nxt = estimated_seconds(model, degree, opts)
+    nxt = estimated_seconds(model, top_degree(model, degree, opts), opts)
     if took:
         grow = took[-1] / took[-2] if len(took) > 1 and took[-2] > 0 else 1.0
         nxt = max(nxt, took[-1] * max(1.0, grow))
@@ -207,6 +215,11 @@ def tol_ladder(model: SRNN, opts: GalerkinOptions, degrees, compute, what: str):
             if best is None:
                 raise
             stop = _stopped_by(d, exc)
+            break
+        except InvalidInputError as exc:
+            if best is None or exc.param != "check":
+                raise
+            stop = f"the check from above ({exc})"     # check="above" ends below degree d
             break
         except AccuracyNotReachedError as exc:
             if fixed:

@@ -1,6 +1,6 @@
 """Options of the Galerkin route (docs/theory.md §9): ``degree``, ``tol``, ``paths``,
-``seed``, ``batches``, ``memory_budget``, ``time_budget``, checked once into a frozen
-:class:`GalerkinOptions`."""
+``seed``, ``batches``, ``memory_budget``, ``time_budget``, ``measure``, ``check``, checked
+once into a frozen :class:`GalerkinOptions`."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from ...arrays import check_int, relative_tol
 from ...budget import DEFAULT_TIME_BUDGET, SAMPLE_COUNTS, memory_budget, time_budget
 from ...errors import InvalidInputError
 from ...model import SRNN
+from .truncation import CHECKS
 
-__all__ = ["DEFAULT_DEGREE", "GalerkinOptions", "MAX_DEGREE", "MAX_SECONDS", "MEASURES",
-           "parse_options"]
+__all__ = ["DEFAULT_CHECK", "DEFAULT_DEGREE", "GalerkinOptions", "MAX_DEGREE", "MAX_SECONDS",
+           "MEASURES", "parse_options"]
 
 _OPTIONS = ("degree", "tol", "paths", "seed", "batches", "memory_budget", "time_budget",
-            "measure")
+            "measure", "check")
 #: the values of the option ``measure``: ``"auto"`` (the best available, module
 #: :mod:`.measure`) or ``"samples"`` (an ensemble drawn from ``p0`` wherever the best would
 #: be the Gaussian reference of :mod:`.ridge`)
@@ -23,6 +24,8 @@ MEASURES = ("auto", "samples")
 #: default degree by dimension when neither ``degree`` nor ``tol`` is given
 DEFAULT_DEGREE = {1: 14, 2: 8, 3: 5, 4: 4, 5: 4}
 MAX_DEGREE = 40
+#: the option ``check`` when not given (:data:`~.truncation.CHECKS`)
+DEFAULT_CHECK = "auto"
 #: estimated seconds of one Galerkin evaluation above which it is refused before it starts
 MAX_SECONDS = DEFAULT_TIME_BUDGET
 
@@ -46,6 +49,10 @@ class GalerkinOptions:
     #: whether the exact Gaussian reference (:mod:`.ridge`) may replace the sampled measure:
     #: option ``measure="auto"`` and an observable polynomial in the state
     gaussian: bool = True
+    #: the truncation check: against lower degrees (``"below"``), higher ones (``"above"``)
+    #: or above where that applies (``"auto"``; :data:`~.truncation.CHECKS`, module
+    #: :mod:`.above`)
+    check: str = "auto"
 
 
 def _int(options, name, lo, hi, default):
@@ -76,5 +83,10 @@ def parse_options(model: SRNN, options: dict, f=None) -> GalerkinOptions:
     if not isinstance(measure, str) or measure not in MEASURES:
         raise InvalidInputError(f"measure={measure!r}: must be one of {list(MEASURES)}",
                                 param="measure")
+    check = options.get("check") or DEFAULT_CHECK
+    if not isinstance(check, str) or check not in CHECKS:
+        raise InvalidInputError(f"check={check!r}: must be one of {list(CHECKS)} (the "
+                                "truncation check against lower or higher degrees)",
+                                param="check")
     gaussian = measure == "auto" and (f is None or model.polynomial_degree(f) is not None)
-    return GalerkinOptions(degree, tol, paths, seed, batches, budget, seconds, gaussian)
+    return GalerkinOptions(degree, tol, paths, seed, batches, budget, seconds, gaussian, check)

@@ -3,16 +3,19 @@
 
 Errors (each value's estimate is their sum; the parts are in ``details``):
 
-* truncation — the change of the same quantity against lower degrees (a uniform bound
+* truncation — with the check from above (option ``check``, module :mod:`.above`; the
+  default ``"auto"`` wherever it applies) the change of the same quantity against degrees
+  ``d + 1 … d + 3``, tripled (:func:`~.truncation.truncation_above`); otherwise the change
+  against lower degrees (a uniform bound
   per kernel: the largest difference over its lags), by the rules of :mod:`.truncation`
   (which lower degrees, the safety factor by measure and model, the geometric tail where
   the basis converges slowly, the degrees at which a quantity has an estimate at all); a
   lower degree that cannot be computed refuses the degree with
   :class:`~volterra_sym.errors.TruncationCheckError` (the default ladders move on to a
   degree whose check stays above it); the changes themselves are in ``details`` too
-  (``changes``: ``{lower degree: largest change}`` for a kernel, ``{lower degree: [one
-  per term T_1 … T_N, None where not compared]}`` for a series), so that a reader can see
-  which comparison set the estimate;
+  (``changes``: ``{compared degree: largest change}`` for a kernel, ``{compared degree:
+  [one per term T_1 … T_N, None where not compared]}`` for a series; ``check``: ``"above"``
+  or ``"below"``), so that a reader can see which comparison set the estimate;
 * statistical — sampled measures only: ``z_B`` jackknife standard errors over the
   ``batches`` independent batches, ``z_B·[(B−1)/B Σ_i (v_(i) − v̄)²]^{1/2}`` with ``v_(i)``
   the value computed without batch ``i`` (for a plain average this is the batch spread
@@ -83,6 +86,7 @@ from ..modal import (
 from ..scaling import scaled_mean0, scaled_series
 from ..spectral.collocation import numerics, observable_reason
 from . import measure as measures
+from .above import check_at
 from .basis import MonomialBasis, OrthonormalBasis1D, basis_size
 from .cost import check_time, estimated_seconds
 from .ladder import default_climb, leading_part, samples_hint, tol_ladder
@@ -99,10 +103,12 @@ from .system import (
     orthonormaliser,
 )
 from .truncation import (
+    ABOVE_SAFETY,
     DENSITY_SAFETY,
     check_resolved,
     coincident_kicks,
     degree_hint,
+    higher_degrees,
     informative_from,
     kernel_informative_from,
     kernels_need,
@@ -111,6 +117,7 @@ from .truncation import (
     needed_degree,
     reference_degree,
     safety,
+    truncation_above,
     truncation_part,
 )
 
@@ -410,7 +417,10 @@ def _lower(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kick
     """The sums of the lower degrees of the truncation check
     (:func:`~.truncation.lower_degrees`): the prefix of the same measure, or — where the
     measure itself depends on the degree (``galerkin_density``) — a full assembly with the
-    lower-degree density, so that the check sees the density's truncation as well."""
+    lower-degree density, so that the check sees the density's truncation as well. With
+    ``check="above"`` the higher degrees instead (:func:`_higher`)."""
+    if check_at(model, asm.degree, opts) == "above":
+        return _higher(model, f, asm, opts, kicks)
     out = []
     for dl in lower_degrees(model, asm.degree, asm.measure.kind):
         if dl < 1:
@@ -420,6 +430,16 @@ def _lower(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kick
         else:
             out.append((dl, asm.total.prefix(basis_size(model.n, dl))))
     return out
+
+
+def _higher(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kicks
+            ) -> list[tuple[int, Sums]]:
+    """The sums of the higher degrees of the truncation check from above
+    (:func:`~.truncation.higher_degrees`, where :func:`~.above.check_at` says so), each a
+    full assembly on its own measure of the same kind (the ``galerkin_density`` of each
+    degree: the check sees the density's truncation too)."""
+    return [(dh, _assemble(model, f, dh, opts, kicks).total)
+            for dh in higher_degrees(asm.degree)]
 
 
 def _rate_low(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kicks
@@ -434,7 +454,8 @@ def _rate_low(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, k
     non-monotonically: there the contraction of the changes says little (tanh3's K₁ at
     lag 2 moved by 7.5e-5, 1.3e-5, 1.5e-5 over two degrees at degrees 10, 11, 13 while
     staying within 1.8e-5 of its degree-14 value)."""
-    if asm.measure.kind not in ("quadrature_1d", "grid_2d") or asm.degree < 6:
+    if asm.measure.kind not in ("quadrature_1d", "grid_2d") or asm.degree < 6 \
+            or check_at(model, asm.degree, opts) == "above":
         return None
     dl = asm.degree - 4
     return dl, asm.total.prefix(basis_size(model.n, dl))
@@ -465,6 +486,11 @@ def _low_system(model: SRNN, asm: _Assembled, dl: int, sums: Sums, what: str
         return build_system(sums, *orthonormaliser(sums.G),
                             what + f" (truncation check, degree {dl})", asm.pairing)
     except AccuracyNotReachedError as exc:
+        if dl > asm.degree:                 # check="above": no higher start avoids it
+            raise TruncationCheckError(
+                f"{what}: the truncation check from above compares with degree {dl}, which "
+                f"cannot be computed ({exc}); use check='below' (--check below) or a lower "
+                f"degree", degree=dl, usable=MAX_DEGREE + 1, error=exc.error) from exc
         usable = asm.degree + 1
         while min(lower_degrees(model, usable, asm.measure.kind)) <= dl:
             usable += 1
@@ -542,7 +568,9 @@ def _at_degree(model, f, graph, reqs, degree, opts):
         vals = [_kernel_values(graph, reqs, s) for s in systems.replicates]
         for k in res:
             stat[k] = jackknife_error(np.stack([np.real(v[k][0]) for v in vals]))
-    info = {"degree": degree, "basis": system.M, "measure": asm.measure.kind,
+    check = check_at(model, degree, opts)
+    info = {"degree": degree, "check": check, "basis": system.M,
+            "measure": asm.measure.kind,
             **_sampling_facts(asm, opts), "pairing": asm.pairing,
             "cond_G": float(system.cond_G), "cond_V": float(system.cond_V)}
     out, parts = {}, {}
@@ -550,9 +578,14 @@ def _at_degree(model, f, graph, reqs, degree, opts):
         least = kernel_informative_from(model, k, reqs[k])
         contraction = None if rate is None or rate[0] < least or degree - 2 not in by_degree \
             else (by_degree[degree - 2][k][0], rate[1][k][0])
-        changes = {dl: float(np.max(np.abs(v - low[k][0]), initial=0.0))
-                   for dl, low in lows if dl >= least}
-        trunc = truncation_part(model, asm.measure.kind, degree, v, changes, contraction)
+        if check == "above":
+            trunc, steps = truncation_above(asm.measure.kind, v,
+                                            [low[k][0] for _, low in sorted(lows)])
+            changes = {degree + j: c for j, c in steps.items()}
+        else:
+            changes = {dl: float(np.max(np.abs(v - low[k][0]), initial=0.0))
+                       for dl, low in lows if dl >= least}
+            trunc = truncation_part(model, asm.measure.kind, degree, v, changes, contraction)
         rnd = system.rounding(float(np.max(mag, initial=0.0)))
         err = trunc + stat[k] + rnd
         parts[k] = {"truncation": trunc, "statistical": float(np.max(stat[k], initial=0.0)),
@@ -755,6 +788,7 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
                     _request_floor(model, opts, range(1, order + 1)))
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks)
+    check = check_at(model, degree, opts)
     systems = _systems(model, asm, low_sums, f"galerkin series at degree {degree}",
                        _rate_low(model, f, asm, opts, kicks))
     mean, *mean_parts = _paired_mean(model, asm, systems) if asm.pairing == "stationary" \
@@ -804,7 +838,10 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
         use = {dl: float(c[N - 1]) for dl, c in changes if dl >= least}
         for dl, c in use.items():
             seen[dl][N - 1] = c
-        if use:
+        if use and check == "above":
+            trunc[N - 1, 0] = truncation_above(asm.measure.kind, ref[N - 1],
+                                               [at[dh][N - 1] for dh in sorted(at)])[0]
+        elif use:
             contraction = None if rate is None or rate[0] < least or degree - 2 not in at \
                 else (at[degree - 2][N - 1], rate[1][N - 1])
             trunc[N - 1, 0] = truncation_part(model, asm.measure.kind, degree, ref[N - 1],
@@ -818,8 +855,9 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     err[1:] = trunc + stat + terr[:, None] + system.rounding(
         float(np.abs(vals).max(initial=0.0)) + 1.0)
     return SeriesTerms(out, err, "galerkin",
-                       {"degree": degree, "basis": system.M, "measure": asm.measure.kind,
-                        **_sampling_facts(asm, opts), "pairing": asm.pairing, "steps": K,
+                       {"degree": degree, "check": check, "basis": system.M,
+                        "measure": asm.measure.kind, **_sampling_facts(asm, opts),
+                        "pairing": asm.pairing, "steps": K,
                         "truncation": trunc.ravel().tolist(), "changes": seen})
 
 
@@ -865,7 +903,9 @@ def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
         rnd = 64 * np.finfo(float).eps * max(abs(val), 1.0)
         if not lows:         # no lower degree left: the value itself (module docstring)
             return val, abs(val), rnd
-        return val, DENSITY_SAFETY * max(abs(val - float(s.F[0])) for _, s in lows), rnd
+        above = min(d for d, _ in lows) > asm.degree      # check="above"
+        return val, (ABOVE_SAFETY if above else DENSITY_SAFETY) * max(
+            abs(val - float(s.F[0])) for _, s in lows), rnd
     # a tabulated density (σ(h), docs/theory.md §11): its weights' error times max |f|
     werr = asm.measure.details.get("weight_error", 0.0) * asm.extra.get("f_max", 0.0)
     return val, 0.0, 64 * np.finfo(float).eps * max(abs(val), 1.0) + werr
@@ -915,32 +955,36 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
     opts = parse_options(model, options or {}, f)
     kinds = set() if kinds is None else kinds
 
-    def at(degree: int) -> tuple[float, float, float, str]:
-        """``(value, truncation part, the other parts, the measure's kind)``."""
+    def at(degree: int) -> tuple[float, float, float, str, str | None]:
+        """``(value, truncation part, the other parts, the measure's kind, the check)``."""
         asm = _assemble(model, f, degree, opts)
         kind = asm.measure.kind
         kinds.add(kind)
-        lows = _lower(model, f, asm, opts, [])
+        # the compared degrees only where they enter the estimate (a quadrature's or
+        # grid's <f>_0 is their own average: no truncation part, no check)
+        compared = asm.pairing == "stationary" or kind == "galerkin_density"
+        lows = _lower(model, f, asm, opts, []) if compared else []
+        check = check_at(model, degree, opts) if compared else None
         if asm.pairing == "stationary":
             return *_paired_mean(model, asm, _systems(
-                model, asm, lows, f"galerkin <f>_0 at degree {degree}")), kind
-        return *_mean(asm, lows), kind                   # as T_0 of the series
+                model, asm, lows, f"galerkin <f>_0 at degree {degree}")), kind, check
+        return *_mean(asm, lows), kind, check            # as T_0 of the series
 
     if opts.tol is not None:
         def to_tol(degree: int):
-            val, trunc, other, kind = at(degree)
-            facts = _mean_facts(degree, kind, trunc, other)
+            val, trunc, other, kind, check = at(degree)
+            facts = _mean_facts(degree, kind, trunc, other, check)
             parts = {"<f>_0": {k: facts[k] for k in ("truncation", "statistical", "rounding")}}
             return ((val, trunc + other, facts), (trunc + other) / max(abs(val), 1e-300),
                     f"{kind} measure", samples_hint(parts, abs(val), opts))
         return tol_ladder(model, opts, _degrees(model, f, opts), to_tol, "galerkin <f>_0")
     if opts.degree is not None:
-        val, trunc, other, kind = at(opts.degree)
-        return val, trunc + other, _mean_facts(opts.degree, kind, trunc, other)
+        val, trunc, other, kind, check = at(opts.degree)
+        return val, trunc + other, _mean_facts(opts.degree, kind, trunc, other, check)
 
     def compute(degree: int):
-        val, trunc, other, kind = at(degree)
-        facts = _mean_facts(degree, kind, trunc, other)
+        val, trunc, other, kind, check = at(degree)
+        facts = _mean_facts(degree, kind, trunc, other, check)
         err = trunc + other
         return ((val, err, facts), err / max(abs(val), 1e-300),
                 leading_part(trunc, facts["statistical"], facts["rounding"]))
@@ -948,13 +992,16 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
                                           needed_degree(model, [])), compute, "<f>_0")
 
 
-def _mean_facts(degree: int, kind: str, trunc: float, other: float) -> dict:
+def _mean_facts(degree: int, kind: str, trunc: float, other: float,
+                check: str | None) -> dict:
     """The facts of a ``<f>_0`` (``Estimate.details["route"]``, as kernels carry theirs):
-    the degree, the measure and the parts of the error (the parts beside truncation are
-    sampling error only on a sampled measure)."""
+    the degree, the measure, the truncation check (where other degrees were compared) and
+    the parts of the error (the parts beside truncation are sampling error only on a
+    sampled measure)."""
     stat = other if kind == "samples" else 0.0
-    return {"degree": degree, "measure": kind, "truncation": float(trunc),
-            "statistical": float(stat), "rounding": float(other - stat)}
+    return {"degree": degree, **({"check": check} if check else {}), "measure": kind,
+            "truncation": float(trunc), "statistical": float(stat),
+            "rounding": float(other - stat)}
 
 
 def _warn_unsampled(options: dict, measures_used: set) -> None:

@@ -36,13 +36,14 @@ from ...errors import InvalidInputError
 from ...model import SRNN
 from ...model.cache import derived
 
-__all__ = ["DENSITY_SAFETY", "FEATURE_SAFETY", "GAUSSIAN_SAFETY", "GRID_SAFETY", "RATE_MAX",
-           "RATE_START", "REFERENCE_KICK_MARGIN", "SLOW_SAFETY", "WINDOW_MAX",
-           "check_resolved", "coincident_kicks", "degree_hint",
-           "estimable_degree", "informative_from", "kernel_informative_from", "kernels_need",
-           "least_degree", "lower_allowed", "lower_degrees", "most_kicks", "needed_degree",
-           "reference_degree",
-           "reflection_symmetric", "safety", "slow_convergence_factor", "truncation_part"]
+__all__ = ["ABOVE_MEASURES", "ABOVE_SAFETY", "ABOVE_WIDTH", "CHECKS", "DENSITY_SAFETY",
+           "FEATURE_SAFETY", "GAUSSIAN_SAFETY", "GRID_SAFETY", "RATE_MAX", "RATE_START",
+           "REFERENCE_KICK_MARGIN", "SLOW_SAFETY", "WINDOW_MAX", "check_resolved",
+           "coincident_kicks", "degree_hint", "estimable_degree", "higher_degrees",
+           "informative_from", "kernel_informative_from", "kernels_need", "least_degree",
+           "lower_allowed", "lower_degrees", "most_kicks", "needed_degree", "reference_degree",
+           "reflection_symmetric", "safety", "slow_convergence_factor",
+           "truncation_above", "truncation_part"]
 
 
 #: the geometric tail of the truncation changes is multiplied by this
@@ -145,6 +146,39 @@ GRID_SAFETY = 2.0
 GAUSSIAN_SAFETY = 2.0
 
 
+#: the option ``check``: ``"below"`` compares the value at degree ``d`` with lower degrees
+#: (:func:`lower_degrees`) — the value is the most accurate the degrees give, its estimate
+#: the change over the window, which stays above the error but exceeds it by the
+#: convergence over the window (up to 37,659× where the basis converges fast:
+#: benchmarks/check_galerkin_truncation_rules.py); ``"above"`` compares it with higher
+#: degrees (:func:`higher_degrees`) — the value of degree ``d`` with an estimate close to
+#: its own error, at the cost of the basis of degree ``d + 3``; ``"auto"``: above where it
+#: applies (module :mod:`.above`), else below
+CHECKS = ("auto", "below", "above")
+#: the check from above compares with ``d + 1 … d + ABOVE_WIDTH``
+ABOVE_WIDTH = 3
+#: its factor on the largest change ``max_k |v_d − v_{d+k}|``: with ``d + 1, d + 2``
+#: alone, tripled, or ``d + 1 … d + 3`` doubled, 7 values of independent tanh units, which
+#: converge in plateaus, exceeded the estimate (down to 0.59 and 0.69); over
+#: ``d + 1 … d + 3``, tripled, every one of 279 values on the ``galerkin_density`` measure
+#: (K₁–K₃, ``T_1 … T_4``, degrees 4–15, n = 3 and 4; 12 networks) was 1.03–66.5× below its
+#: estimate, 2.8–10× where the basis converges fast
+#: (benchmarks/check_galerkin_truncation_rules.py ``--check above``), and 313 on the 1-D
+#: quadrature and the 2-D grid 2.1–72× (with :func:`truncation_above`'s tail,
+#: benchmarks/check_galerkin_above_low_n.py; docs/theory.md §9)
+ABOVE_SAFETY = 3.0
+#: the measures the check from above is measured on (deterministic, no features of
+#: docs/theory.md §10–§11): Gauss–Hermite rules of linear networks, the 1-D quadrature, the
+#: 2-D grid, the ``galerkin_density`` measure of 3 ≤ n ≤ 5
+ABOVE_MEASURES = ("gh", "q1d", "grid", "density")
+
+
+def higher_degrees(degree: int) -> tuple[int, ...]:
+    """Degrees of the truncation check from above (option ``check="above"``):
+    ``d + 1 … d +`` :data:`ABOVE_WIDTH`."""
+    return tuple(degree + j for j in range(1, ABOVE_WIDTH + 1))
+
+
 def safety(model: SRNN, measure_kind: str) -> float:
     """Factor on the largest change against the lower degrees (the truncation part)."""
     if model.features:
@@ -181,7 +215,8 @@ def truncation_part(model: SRNN, measure_kind: str, degree: int, value: np.ndarr
     was 3.2× its per-lag estimate at the longest lag pair (0.88 of the one figure); with
     ``d − 1, d − 2`` doubled per lag, 3–6 units on the ``galerkin_density`` and sampled
     measures were up to 52×, 27×, 6.9×, 6.3× and 3.5× above it (n = 3 at gains 1.0 and
-    1.2, n = 4, 5, 6; benchmarks/check_galerkin_independent_units.py, ``rule_P``)."""
+    1.2, n = 4, 5, 6; benchmarks/check_galerkin_independent_units.py, ``rule_P``).
+    From above (``check="above"``) see :func:`truncation_above`."""
     if not changes:
         return float(np.max(np.abs(value), initial=0.0))
     window = safety(model, measure_kind) * max(changes.values())
@@ -192,6 +227,37 @@ def truncation_part(model: SRNN, measure_kind: str, degree: int, value: np.ndarr
                                    float(np.max(np.abs(mid - far), initial=0.0)))
     latest = max((changes[d] for d in (degree - 1, degree - 2) if d in changes), default=0.0)
     return max(window, tail * latest)
+
+
+def truncation_above(measure_kind: str, value: np.ndarray, highs: list[np.ndarray]
+                     ) -> tuple[float, dict[int, float]]:
+    """The truncation part of ``value`` at degree ``d`` from the same quantity at the
+    higher degrees ``highs`` = ``[v_{d+1}, …, v_{d+w}]`` (option ``check="above"``,
+    :func:`higher_degrees`), and the changes ``{k: max|v_d − v_{d+k}|}``::
+
+        max( s · max_k Δ_k ,  max_k Δ_k + c(ρ) · max|v_{d+3} − v_{d+1}| ),
+        ρ = max|v_{d+3} − v_{d+1}| / max|v_{d+2} − v_d| ,
+
+    ``s`` = :data:`ABOVE_SAFETY`: the higher degrees are closer to the limit than ``v_d``,
+    so their changes measure ``v_d``'s own error (within 2.8–10× of it where the basis
+    converges fast, against 15–37,659× for the check from below). On the 1-D quadrature
+    and the 2-D grid the geometric tail ``c(ρ)`` (:func:`slow_convergence_factor`) of the
+    two-degree changes beyond ``d + 3`` as well: two wells make the basis converge slowly,
+    and without it the bistable ``tanh1d``'s K₃ at degree 20 was 1.08× its estimate, its K₂
+    at degrees 20–30 fell from 2.9× to 1.2× its error (benchmarks/check_galerkin_above_low_n.py).
+    Not on the ``galerkin_density`` measure, whose values approach their limit
+    non-monotonically: there the tail put one of 92 values at 142× its error (without it
+    1.03–66×)."""
+    changes = {k + 1: float(np.max(np.abs(value - h), initial=0.0))
+               for k, h in enumerate(highs)}
+    if not changes:
+        return float(np.max(np.abs(value), initial=0.0)), changes
+    part = ABOVE_SAFETY * max(changes.values())
+    if measure_kind in ("quadrature_1d", "grid_2d") and len(highs) >= 3:
+        now = float(np.max(np.abs(highs[2] - highs[0]), initial=0.0))
+        tail = slow_convergence_factor(now, changes[2])
+        part = max(part, max(changes.values()) + tail * now)
+    return part, changes
 
 
 def reflection_symmetric(model: SRNN) -> bool:
