@@ -409,10 +409,11 @@ ERROR_PARTS = ("truncation", "statistical", "rounding")
 def _merge_facts(facts: dict, new: dict, scale: float) -> None:
     """``facts`` updated with a route's ``new`` facts of one sorted kernel: the
     :data:`ERROR_PARTS` times the observable's ``scale`` (the route saw ``f / scale``) and
-    the largest over the kernels, the truncation check's ``changes`` (``{lower degree:
-    largest change}``) likewise per degree; anything else as given (the last one)."""
+    the largest over the kernels, the truncation check's ``changes`` (``{compared degree:
+    largest change}``, lower or higher degrees as ``check`` says) likewise per degree;
+    anything else as given (the last one)."""
     for key, value in new.items():
-        if key == "changes":                    # {lower degree: largest change}
+        if key == "changes":                    # {compared degree: largest change}
             old = facts.setdefault(key, {})
             for dl, c in value.items():
                 old[dl] = max(old.get(dl, 0.0), float(c) * scale)
