@@ -29,6 +29,7 @@ import warnings  # noqa: E402
 import _timing  # noqa: E402  (single-threaded BLAS before numpy is imported)
 import numpy as np  # noqa: E402
 from check_galerkin_independent_units import LAGS, TIMES  # noqa: E402
+from check_galerkin_truncation_rules import summary  # noqa: E402
 
 from volterra_sym import SRNN, ResponseHierarchy, VolterraSymError, load_model  # noqa: E402
 
@@ -97,19 +98,8 @@ def score(rows):
     table = {}
     for check in CHECKS:
         kept = [r for r in rows if r["check"] == check and r["actual"] > 4 * r["ref_error"]]
-        if not kept:
-            continue
-        ratio = np.array([r["reported"] / r["actual"] for r in kept])
-        under = [f"{r['case']} {r['quantity']} d={r['degree']} ({x:.2f})"
-                 for r, x in zip(kept, ratio, strict=True) if x < 1.0]
-        table[check] = {"rows": len(kept), "min": float(ratio.min()),
-                        "median": float(np.median(ratio)), "max": float(ratio.max()),
-                        "over_100": int(np.sum(ratio > 100)), "under_1": len(under),
-                        "under": under[:12]}
-        print(f"check={check}: {len(kept)} resolved values, estimate/actual "
-              f"{ratio.min():.2f} … {ratio.max():.3g} (median {np.median(ratio):.3g}); above "
-              f"100: {table[check]['over_100']}, below 1: {len(under)}"
-              + (f" — {', '.join(under[:6])}" if under else ""), flush=True)
+        if kept:
+            table[check] = summary(f"check={check}", kept, [r["reported"] for r in kept])
     return table
 
 

@@ -30,7 +30,12 @@ resolved: above 4× the reference's own error (1e-7 for the spectral sums). The 
 scored on all rows and apart where the Gaussian reference of the linearised network fits
 ``p0`` (:func:`~volterra_sym.backends.galerkin.ridge.reference_fits`) and where it does not.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/check_galerkin_truncation_rules.py [--quick]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/check_galerkin_truncation_rules.py [--quick] \
+        [--check above]
+
+(``--check above``: the route's check from above, the values compared with ``d + 1 …
+d + 3``; the rules then read those changes, ``route`` is the estimate it reports;
+results in ``galerkin_truncation_rules_above.json``.)
 
 (about 35 minutes on one core, most of it the n = 4 networks; ``--quick``: the first
 independent and coupled cases, 4 minutes.)
@@ -166,20 +171,24 @@ def score(rows, label="all"):
     if not kept:
         return {}
     print(f"-- {label}", flush=True)
-    table = {}
-    for name, rule in rules().items():
-        ratio = np.array([rule(r) / r["actual"] for r in kept])
-        under = [f"{r['case']} {r['quantity']} d={r['degree']} ({x:.2f})"
-                 for r, x in zip(kept, ratio, strict=True) if x < 1.0]
-        table[name] = {"rows": len(kept), "min": float(ratio.min()),
-                       "median": float(np.median(ratio)), "max": float(ratio.max()),
-                       "over_100": int(np.sum(ratio > 100)), "under_1": len(under),
-                       "under": under[:12]}
-        print(f"{name:22s} rows {len(kept)}: estimate/actual {ratio.min():.2f} … "
-              f"{ratio.max():.3g} (median {np.median(ratio):.3g}); above 100: "
-              f"{table[name]['over_100']}, below 1: {len(under)}"
-              + (f" — {', '.join(under[:4])}" if under else ""), flush=True)
-    return table
+    return {name: summary(name, kept, [rule(r) for r in kept])
+            for name, rule in rules().items()}
+
+
+def summary(name, kept, estimates) -> dict:
+    """``estimate / actual`` of the rows ``kept`` (with their ``estimates``): its range,
+    median, the count above 100 and the rows below 1; printed on one line."""
+    ratio = np.array([e / r["actual"] for r, e in zip(kept, estimates, strict=True)])
+    under = [f"{r['case']} {r['quantity']} d={r['degree']} ({x:.2f})"
+             for r, x in zip(kept, ratio, strict=True) if x < 1.0]
+    out = {"rows": len(kept), "min": float(ratio.min()), "median": float(np.median(ratio)),
+           "max": float(ratio.max()), "over_100": int(np.sum(ratio > 100)),
+           "under_1": len(under), "under": under[:12]}
+    print(f"{name:22s} rows {len(kept)}: estimate/actual {ratio.min():.2f} … "
+          f"{ratio.max():.3g} (median {np.median(ratio):.3g}); above 100: "
+          f"{out['over_100']}, below 1: {len(under)}"
+          + (f" — {', '.join(under[:4])}" if under else ""), flush=True)
+    return out
 
 
 def main() -> None:

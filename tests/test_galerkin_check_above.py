@@ -45,11 +45,11 @@ def test_above_is_three_times_the_largest_change_to_the_higher_degrees():
     below = k.evaluate(LAGS1, method="galerkin", degree=5, check="below")
     assert below.details["route"]["check"] == "below"
     assert np.array_equal(res.values, below.values)
-    for dh, change in facts["changes"].items():
-        high = k.evaluate(LAGS1, method="galerkin", degree=dh, check="below")
-        assert change == pytest.approx(np.abs(res.values - high.values).max(), rel=1e-9)
+    separately = {dh: np.abs(res.values - k.evaluate(
+        LAGS1, method="galerkin", degree=dh, check="below").values).max() for dh in (6, 7, 8)}
+    assert facts["changes"] == pytest.approx(separately, rel=1e-9)
     assert facts["truncation"] == pytest.approx(
-        truncation.ABOVE_SAFETY * max(facts["changes"].values()), rel=1e-12)
+        truncation.ABOVE_SAFETY * max(separately.values()), rel=1e-12)
 
 
 def test_above_is_within_ten_times_the_error_where_below_is_a_thousand():
