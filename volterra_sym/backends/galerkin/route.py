@@ -412,14 +412,15 @@ def _normalise_key(k) -> tuple:
                  for c in k)
 
 
-def _lower(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kicks
-           ) -> list[tuple[int, Sums]]:
+def _lower(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kicks,
+           check: str) -> list[tuple[int, Sums]]:
     """The sums of the lower degrees of the truncation check
     (:func:`~.truncation.lower_degrees`): the prefix of the same measure, or — where the
     measure itself depends on the degree (``galerkin_density``) — a full assembly with the
     lower-degree density, so that the check sees the density's truncation as well. With
-    ``check="above"`` the higher degrees instead (:func:`_higher`)."""
-    if check_at(model, asm.degree, opts) == "above":
+    ``check`` ``"above"`` (:func:`~.above.check_at`) the higher degrees instead
+    (:func:`_higher`)."""
+    if check == "above":
         return _higher(model, f, asm, opts, kicks)
     out = []
     for dl in lower_degrees(model, asm.degree, asm.measure.kind):
@@ -442,8 +443,7 @@ def _higher(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kic
             for dh in higher_degrees(asm.degree)]
 
 
-def _rate_low(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kicks
-              ) -> tuple[int, Sums] | None:
+def _rate_low(model: SRNN, asm: _Assembled, check: str) -> tuple[int, Sums] | None:
     """The sums at degree ``d − 4`` for the contraction of the truncation changes
     (:func:`~.truncation.slow_convergence_factor`), from ``d ≥ 6``, for the measures of n ≤ 2
     that are ``p0`` itself (the 1-D quadrature, the 2-D grid; ``exact`` Gaussian moments make linear
@@ -453,9 +453,9 @@ def _rate_low(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, k
     3 ≤ n ≤ 5, whose change is doubled already and whose values approach their limit
     non-monotonically: there the contraction of the changes says little (tanh3's K₁ at
     lag 2 moved by 7.5e-5, 1.3e-5, 1.5e-5 over two degrees at degrees 10, 11, 13 while
-    staying within 1.8e-5 of its degree-14 value)."""
+    staying within 1.8e-5 of its degree-14 value). None with the check from above."""
     if asm.measure.kind not in ("quadrature_1d", "grid_2d") or asm.degree < 6 \
-            or check_at(model, asm.degree, opts) == "above":
+            or check == "above":
         return None
     dl = asm.degree - 4
     return dl, asm.total.prefix(basis_size(model.n, dl))
@@ -554,9 +554,9 @@ def _at_degree(model, f, graph, reqs, degree, opts):
             f"with would all be 0; use degree >= {need}", param="degree")
     kicks = _request_kicks(reqs)
     asm = _assemble(model, f, degree, opts, kicks, _kernels_floor(model, opts, reqs, need))
-    systems = _systems(model, asm, _lower(model, f, asm, opts, kicks),
-                       f"galerkin kernels at degree {degree}",
-                       _rate_low(model, f, asm, opts, kicks))
+    check = check_at(model, degree, opts)
+    systems = _systems(model, asm, _lower(model, f, asm, opts, kicks, check),
+                       f"galerkin kernels at degree {degree}", _rate_low(model, asm, check))
     system = systems.total
     res = _kernel_values(graph, reqs, system)
     lows = [(dl, _kernel_values(graph, reqs, s)) for dl, s in systems.lows]
@@ -568,7 +568,6 @@ def _at_degree(model, f, graph, reqs, degree, opts):
         vals = [_kernel_values(graph, reqs, s) for s in systems.replicates]
         for k in res:
             stat[k] = jackknife_error(np.stack([np.real(v[k][0]) for v in vals]))
-    check = check_at(model, degree, opts)
     info = {"degree": degree, "check": check, "basis": system.M,
             "measure": asm.measure.kind,
             **_sampling_facts(asm, opts), "pairing": asm.pairing,
@@ -787,12 +786,12 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     asm = _assemble(model, f, degree, opts, kicks,
                     _request_floor(model, opts, range(1, order + 1)))
     forward_kicks = kicks if model.input == "activation" else None
-    low_sums = _lower(model, f, asm, opts, kicks)
     check = check_at(model, degree, opts)
+    low_sums = _lower(model, f, asm, opts, kicks, check)
     systems = _systems(model, asm, low_sums, f"galerkin series at degree {degree}",
-                       _rate_low(model, f, asm, opts, kicks))
+                       _rate_low(model, asm, check))
     mean, *mean_parts = _paired_mean(model, asm, systems) if asm.pairing == "stationary" \
-        else _mean(asm, low_sums)
+        else _mean(asm, low_sums, check)
     mean_err = sum(mean_parts)
     tmax = float(times[-1])
     out = np.zeros((order + 1, times.size))
@@ -887,12 +886,13 @@ def _paired_mean(model: SRNN, asm: _Assembled, systems: _Systems
     return val, trunc, stat + systems.total.rounding(abs(val) + 1.0)
 
 
-def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
-          ) -> tuple[float, float, float]:
+def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None,
+          check: str | None = None) -> tuple[float, float, float]:
     """``<f>_0 = F_0`` (the first basis function is the constant 1) and its error: the
     batch spread of a sampled measure, the change against the lower-degree densities of a
     ``galerkin_density`` measure (times :data:`~.truncation.DENSITY_SAFETY`: on a 3-unit tanh
-    network ``<f>_0`` at degree 10 was 1.14× its undoubled change off the 1-D spectral route), else
+    network ``<f>_0`` at degree 10 was 1.14× its undoubled change off the 1-D spectral route;
+    against the higher degrees of ``check="above"`` :data:`~.truncation.ABOVE_SAFETY`), else
     rounding (plus a tabulated density's weight error). Returns ``(value, truncation part,
     the other parts)``."""
     val = float(asm.total.F[0])
@@ -903,8 +903,7 @@ def _mean(asm: _Assembled, lows: list[tuple[int, Sums]] | None = None
         rnd = 64 * np.finfo(float).eps * max(abs(val), 1.0)
         if not lows:         # no lower degree left: the value itself (module docstring)
             return val, abs(val), rnd
-        above = min(d for d, _ in lows) > asm.degree      # check="above"
-        return val, (ABOVE_SAFETY if above else DENSITY_SAFETY) * max(
+        return val, (ABOVE_SAFETY if check == "above" else DENSITY_SAFETY) * max(
             abs(val - float(s.F[0])) for _, s in lows), rnd
     # a tabulated density (σ(h), docs/theory.md §11): its weights' error times max |f|
     werr = asm.measure.details.get("weight_error", 0.0) * asm.extra.get("f_max", 0.0)
@@ -963,12 +962,12 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
         # the compared degrees only where they enter the estimate (a quadrature's or
         # grid's <f>_0 is their own average: no truncation part, no check)
         compared = asm.pairing == "stationary" or kind == "galerkin_density"
-        lows = _lower(model, f, asm, opts, []) if compared else []
         check = check_at(model, degree, opts) if compared else None
+        lows = _lower(model, f, asm, opts, [], check) if compared else []
         if asm.pairing == "stationary":
             return *_paired_mean(model, asm, _systems(
                 model, asm, lows, f"galerkin <f>_0 at degree {degree}")), kind, check
-        return *_mean(asm, lows), kind, check            # as T_0 of the series
+        return *_mean(asm, lows, check), kind, check     # as T_0 of the series
 
     if opts.tol is not None:
         def to_tol(degree: int):
