@@ -809,7 +809,8 @@ def test_a_cost_refusal_offers_a_lower_degree_only_where_the_request_allows_it()
     the request allows: K₁ at degree 4 may go to 3, K₂ may not (its estimate needs two
     informative lower degrees from degree 2) — a 16-unit K₂ at degree 4 was told "lower
     degree (--degree)", and degree 3 is refused for K₂. A budget between the degree-3 and
-    degree-4 estimates of a 3-unit network."""
+    degree-4 estimates of a 3-unit network, checked from below (from above:
+    tests/test_galerkin_check_above.py)."""
     from volterra_sym.backends.galerkin.cost import estimated_seconds
     from volterra_sym.backends.galerkin.options import parse_options
 
@@ -820,14 +821,15 @@ def test_a_cost_refusal_offers_a_lower_degree_only_where_the_request_allows_it()
     offered = {}
     for key, lags in (((0,), [[1.0]]), ((0, 0), [[1.0, 0.5]])):
         with pytest.raises(ResourceLimitError) as exc:
-            H.kernel(key).evaluate(lags, method="galerkin", degree=4, time_budget=budget)
+            H.kernel(key).evaluate(lags, method="galerkin", degree=4, time_budget=budget,
+                                   check="below")
         offered[key] = "--degree" in exc.value.option
     assert offered == {(0,): True, (0, 0): False}
     with pytest.raises(InvalidInputError):
         H.kernel((0, 0)).evaluate([[1.0, 0.5]], method="galerkin", degree=3)
     with pytest.raises(ResourceLimitError) as exc:
         H.series_terms(lambda t: np.array([np.sin(t)]), np.linspace(0, 2, 5),
-                       method="galerkin", degree=4, time_budget=budget)
+                       method="galerkin", degree=4, time_budget=budget, check="below")
     assert "--degree" not in exc.value.option
 
 

@@ -6,12 +6,15 @@ window."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
 from volterra_sym import SRNN, ResponseHierarchy, load_model
 from volterra_sym.backends.galerkin import truncation
-from volterra_sym.errors import InvalidInputError
+from volterra_sym.backends.galerkin.cost import TIME_UNIT
+from volterra_sym.errors import InvalidInputError, ResourceLimitError
 
 LAGS1 = np.array([[0.1], [0.5], [1.0], [2.0], [3.0]])
 LAGS3 = np.array([[0.2, 0.5, 1.0], [0.5, 0.5, 0.5], [1.0, 0.3, 2.0], [2.0, 1.0, 0.5]])
@@ -170,3 +173,75 @@ def test_above_mean0_of_independent_units():
         assert 1.0 <= est.error / abs(float(est) - ref) <= 10.0, d
     one = ResponseHierarchy(units[0], "h1", 1).mean0(method="galerkin", degree=10)
     assert "check" not in one.details["route"]
+
+
+def _independent6(gain: float, name: str):
+    """Six independent tanh units (gains ``gain·(1.2, 0.9, 1.1, 1.0, 1.15, 0.95)``, as in
+    benchmarks/check_galerkin_independent_units.py) and the sum of their 1-D spectral K₁
+    at :data:`LAGS1` (the reference of ``h1 + … + h6``)."""
+    w = gain * np.array([1.2, 0.9, 1.1, 1.0, 1.15, 0.95])
+    b = np.array([0.3, -0.2, 0.1, 0.25, -0.15, 0.05])
+    units = [SRNN([[1.0]], [[w[i]]], [[1.0]], [[0.6]], [b[i]], "tanh", name=f"{name}_u{i}")
+             for i in range(6)]
+    model = SRNN(np.eye(6), np.diag(w), np.ones((6, 1)), 0.6 * np.eye(6), b=b,
+                 activation="tanh", name=name)
+    ref = sum(np.asarray(ResponseHierarchy(m, "h1", 1).kernel((0,)).evaluate(
+        LAGS1, method="spectral")) for m in units)
+    return ResponseHierarchy(model, " + ".join(f"h{i + 1}" for i in range(6)), 1).kernel(
+        (0,)), ref
+
+
+@pytest.mark.parametrize("gain, measure, d", [(0.6, "gaussian", 3), (0.6, "gaussian", 4),
+                                              (1.0, "samples", 3)])
+def test_above_when_asked_on_the_measures_of_six_units(gain, measure, d):
+    """n ≥ 6: the Gaussian reference (gain 0.6) and the sampled ``p0`` (gain 1.0, where the
+    reference does not fit): ``auto`` checks from below there (degree ``d + 3`` costs far
+    more), ``check="above"`` from above when asked — K₁ within 2.8–3.3× of the actual
+    error against the sums of the units' spectral K₁
+    (benchmarks/check_galerkin_above_high_n.py: 2.8–69× over 34 values)."""
+    k, ref = _independent6(gain, f"above6_{measure}_{d}")
+    auto = k.evaluate(LAGS1, method="galerkin", degree=d)
+    assert auto.details["route"]["check"] == "below"
+    res = k.evaluate(LAGS1, method="galerkin", degree=d, check="above")
+    facts = res.details["route"]
+    assert facts["check"] == "above" and facts["measure"] == measure
+    assert sorted(facts["changes"]) == [d + 1, d + 2, d + 3]
+    assert 1.0 <= _ratio(res, ref) <= 10.0, _ratio(res, ref)
+
+
+def test_above_over_the_time_budget_is_refused_before_any_work():
+    """Eight independent units of gain 1.0 (sampled measure) at degree 4 checked from above
+    assemble degree 7 (6,435 functions): estimated far over the default budget, refused at
+    once with ``check='below'`` among the remedies; from below the same degree runs."""
+    w = np.array([1.2, 0.9, 1.1, 1.0, 1.15, 0.95, 1.05, 0.85])
+    b = np.array([0.3, -0.2, 0.1, 0.25, -0.15, 0.05, -0.3, 0.2])
+    model = SRNN(np.eye(8), np.diag(w), np.ones((8, 1)), 0.6 * np.eye(8), b=b,
+                 activation="tanh", name="above_budget8")
+    k = ResponseHierarchy(model, "h1", 1).kernel((0,))
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError) as info:
+        k.evaluate(LAGS1, method="galerkin", degree=4, check="above")
+    assert time.perf_counter() - t0 < 5.0
+    assert info.value.unit == TIME_UNIT and info.value.estimate > info.value.budget
+    assert "check='below'" in info.value.option and "degrees 4–7" in str(info.value)
+
+
+def test_above_cost_refusal_offers_a_lower_degree_only_where_the_request_allows_it():
+    """The refusal of the check from above offers a lower degree only where it fits the
+    budget and the request allows it: a budget between the estimates of degrees 3 and 4
+    checked from above (3-unit density): K₁ is offered degree 3, K₂ (estimable from 4) not."""
+    from volterra_sym.backends.galerkin.cost import above_seconds
+    from volterra_sym.backends.galerkin.options import parse_options
+
+    model = _coupled3("above_cost_floor")
+    opts = parse_options(model, {}, model.h[0])
+    budget = float(np.sqrt(above_seconds(model, 3, opts) * above_seconds(model, 4, opts)))
+    H = ResponseHierarchy(model, "h1", 2)
+    offered = {}
+    for key, lags in (((0,), [[1.0]]), ((0, 0), [[1.0, 0.5]])):
+        with pytest.raises(ResourceLimitError) as info:
+            H.kernel(key).evaluate(lags, method="galerkin", degree=4, time_budget=budget,
+                                   check="above")
+        assert "checked from above" in str(info.value)
+        offered[key] = "--degree" in info.value.option
+    assert offered == {(0,): True, (0, 0): False}

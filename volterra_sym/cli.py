@@ -886,9 +886,11 @@ def _galerkin_args(p: argparse.ArgumentParser, sampling: bool, series: bool = Fa
                         "the three degrees above it: an error estimate close to the value's "
                         "own, at the cost of degree + 3), below (against lower degrees: the "
                         "best value the degrees give, its estimate up to 10^4 times its "
-                        "error where the basis converges fast) or auto (above where it is "
-                        "measured: n ≤ 5, no input inside the activation or state-dependent "
-                        "noise; docs/theory.md §9; default: auto)")
+                        "error where the basis converges fast) or auto (above on the "
+                        "measures of n ≤ 5 without input inside the activation or "
+                        "state-dependent noise; below on those of n ≥ 6, where above costs "
+                        "far more and is used only when asked for; docs/theory.md §9; "
+                        "default: auto)")
     exact = ("; every route's time integration (exact, spectral, galerkin) is stopped "
              "when it is projected (or found) to take longer" if series else "")
     g.add_argument("--time-budget", type=float, metavar="SECONDS",

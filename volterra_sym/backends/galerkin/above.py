@@ -14,8 +14,12 @@ degree ``d`` is compared with:
   else below.
 
 The check from above applies to models without the features of docs/theory.md §10–§11
-on the measures it is measured on (:data:`~.truncation.ABOVE_MEASURES`), where the
-measure keeps its kind up to ``d + 3`` and ``d + 3`` is at most the largest degree.
+on the measures it is measured on, where the measure keeps its kind up to ``d + 3`` and
+``d + 3`` is at most the largest degree: for ``"auto"`` the deterministic measures of
+n ≤ 5 (:data:`~.truncation.ABOVE_MEASURES`), for ``"above"`` also the Gaussian reference
+and the sampled measure of n ≥ 6 (:data:`~.truncation.ASKED_ABOVE_MEASURES`), where the
+basis of degree ``d + 3`` costs far more than degree ``d`` and is assembled only when asked
+for (:func:`~.cost.check_time_above` refuses, before any work, one over the time budget).
 """
 
 from __future__ import annotations
@@ -24,21 +28,28 @@ from ...errors import InvalidInputError
 from ...model import SRNN
 from . import measure as measures
 from .options import MAX_DEGREE, GalerkinOptions
-from .truncation import ABOVE_MEASURES, ABOVE_WIDTH, higher_degrees
+from .truncation import ABOVE_MEASURES, ABOVE_WIDTH, ASKED_ABOVE_MEASURES, higher_degrees
 
 __all__ = ["above_refusal", "check_at", "top_degree"]
 
 
 def above_refusal(model: SRNN, degree: int, opts: GalerkinOptions) -> str | None:
-    """Why the check from above does not apply at ``degree`` (None where it does)."""
+    """Why the check from above does not apply at ``degree`` (None where it does): on
+    :data:`~.truncation.ABOVE_MEASURES` for ``check="auto"``, on
+    :data:`~.truncation.ASKED_ABOVE_MEASURES` as well for ``check="above"``."""
     if model.features:
         return ("it is not measured for models with the input inside the activation or "
                 "state-dependent noise (docs/theory.md §10–§11), whose basis converges in "
                 "plateaus longer than its window of three degrees")
     kind = measures.kind_for(model, degree, opts.paths, opts.gaussian)[0]
-    if kind not in ABOVE_MEASURES:
+    allowed = ABOVE_MEASURES + (ASKED_ABOVE_MEASURES if opts.check == "above" else ())
+    if kind in ASKED_ABOVE_MEASURES and kind not in allowed:
+        return (f"on the averaging measure {kind!r} the check from above assembles the "
+                f"basis of degree {degree + ABOVE_WIDTH}, which costs far more than degree "
+                f"{degree}: it is used only when asked for (check='above', --check above)")
+    if kind not in allowed:
         return (f"the averaging measure is {kind!r}, where the check from above is not "
-                f"measured (only on {', '.join(ABOVE_MEASURES)})")
+                f"measured (only on {', '.join(ABOVE_MEASURES + ASKED_ABOVE_MEASURES)})")
     for dh in higher_degrees(degree):
         if dh > MAX_DEGREE:
             return f"the check compares with degree {dh}, above the largest, {MAX_DEGREE}"

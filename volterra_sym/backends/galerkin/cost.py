@@ -17,9 +17,10 @@ from . import measure as measures
 from .basis import basis_size
 from .options import MAX_SECONDS, GalerkinOptions
 from .ridge import QUAD_NODES
-from .truncation import lower_allowed
+from .truncation import ABOVE_WIDTH, lower_allowed
 
-__all__ = ["COST_MARGIN", "MAX_SECONDS", "TIME_UNIT", "check_time", "estimated_seconds"]
+__all__ = ["COST_MARGIN", "MAX_SECONDS", "TIME_UNIT", "above_seconds", "check_time",
+           "check_time_above", "estimated_seconds"]
 
 
 #: the unit of :func:`check_time`'s refusal (its ``ResourceLimitError.unit``)
@@ -49,7 +50,7 @@ COST_MARGIN = 1.5
 
 
 def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
-                      sampling: bool = True) -> float:
+                      sampling: bool = True, role: str = "below") -> float:
     """Estimated time of one evaluation at ``degree``:
     ``κ·[P(a M² + b M n) + S c M³]``, ``M = C(n+d, d)``, ``P`` the averaging points,
     ``S`` the modal systems (the full basis, up to three lower degrees and the jackknife
@@ -58,7 +59,12 @@ def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
     ``κ`` = :data:`COST_MARGIN`; plus, for a
     sampled measure and ``sampling``, :func:`~.measure.sampling_seconds` (its burn-in: 0.7 s
     for 40,000 samples of 8 units, 56 s of 16; cached per model, so the degree ladders,
-    which have the samples already, leave it out)."""
+    which have the samples already, leave it out). ``role``: the systems built at
+    ``degree`` — ``"below"`` its own, the lower degrees of the truncation check and the
+    jackknife replicates; ``"above"`` its own and the replicates (checked from above);
+    ``"higher"`` its own alone (one of the degrees the check from above compares with:
+    with all of them counted, 6 independent units on the sampled measure at degree 4
+    were estimated at 130 s for 27 s measured)."""
     M = basis_size(model.n, degree)
     kind, P = measures.kind_for(model, degree, opts.paths, opts.gaussian)
     if kind == "gaussian":
@@ -66,33 +72,37 @@ def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
                  * basis_size(model.n, 2 * degree - 1)
                  + _RIDGE_TABLE * basis_size(model.n, 2 * degree))
         # one system per degree of the truncation check: d, d − 1, d − 2 (no jackknife)
-        cubes = sum(basis_size(model.n, k) ** 3 for k in range(max(degree - 2, 1), degree + 1))
+        lowest = max(degree - 2, 1) if role == "below" else degree
+        cubes = sum(basis_size(model.n, k) ** 3 for k in range(lowest, degree + 1))
         return COST_MARGIN * (ridge + _REFERENCE_M3 * cubes)
-    systems = 4 + (opts.batches if kind == "samples" else 0)
+    systems = (4 if role == "below" else 1) \
+        + (opts.batches if kind == "samples" and role != "higher" else 0)
     burn_in = measures.sampling_seconds(model, P) if sampling and kind == "samples" else 0.0
     return COST_MARGIN * (P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
                           + systems * _SYSTEM_M3 * M ** 3 + burn_in)
 
 
-def check_time(model: SRNN, degree: int, opts: GalerkinOptions, floor: int = 0) -> None:
+def check_time(model: SRNN, degree: int, opts: GalerkinOptions, floor: int = 0,
+               role: str = "below") -> None:
     """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`) a degree whose
     :func:`estimated_seconds` exceed the option ``time_budget`` (default
     :data:`~.options.MAX_SECONDS`); a lower degree is offered only down to ``floor``, the
     least the request allows (:func:`~.truncation.lower_allowed`). Measured: n = 20 at
-    degree 3 (M = 1771) did not finish in 300 s before this check."""
+    degree 3 (M = 1771) did not finish in 300 s before this check. ``role``: the systems
+    the evaluation builds at ``degree`` (:func:`estimated_seconds`)."""
     M = basis_size(model.n, degree)
     kind, P = measures.kind_for(model, degree, opts.paths, opts.gaussian)
-    seconds = estimated_seconds(model, degree, opts)
+    seconds = estimated_seconds(model, degree, opts, role=role)
     if seconds <= opts.seconds:
         return
     # only the remedies that would fit: a lower degree with an error estimate, fewer
     # samples (the M³ of the modal systems does not shrink with them), a larger budget
     ways = []
-    if lower_allowed(model, degree, floor) and estimated_seconds(model, degree - 1,
-                                                           opts) <= opts.seconds:
+    if lower_allowed(model, degree, floor) and estimated_seconds(
+            model, degree - 1, opts, role=role) <= opts.seconds:
         ways.append("lower degree (--degree)")
     fewest = replace(opts, paths=SAMPLE_COUNTS[0])
-    low = estimated_seconds(model, degree, fewest)
+    low = estimated_seconds(model, degree, fewest, role=role)
     if kind == "samples" and low <= opts.seconds:
         # the estimate is affine in the samples: the most that fit the budget
         slope = (seconds - low) / max(opts.paths - fewest.paths, 1)
@@ -107,6 +117,40 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions, floor: int = 0) 
                 f"functions, {P} averaging points{_sampling_share(model, kind, P, seconds)})",
                 TIME_UNIT,
                 ", ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1])
+
+
+def above_seconds(model: SRNN, degree: int, opts: GalerkinOptions) -> float:
+    """:func:`estimated_seconds` of an evaluation at ``degree`` checked from above: degree
+    ``d`` with its replicates, and ``d + 1 … d + 3`` with their systems alone."""
+    return estimated_seconds(model, degree, opts, role="above") + sum(
+        estimated_seconds(model, degree + k, opts, sampling=False, role="higher")
+        for k in range(1, ABOVE_WIDTH + 1))
+
+
+def check_time_above(model: SRNN, degree: int, opts: GalerkinOptions, floor: int = 0
+                     ) -> None:
+    """Refuse (:class:`~volterra_sym.errors.ResourceLimitError`), before any work, the
+    check from above at ``degree`` (option ``check``, :mod:`.above`) whose degrees
+    ``d … d + 3`` together have :func:`estimated_seconds` above the option ``time_budget``:
+    each is assembled, and the top one costs the most (8 independent units of gain 1.0 on
+    the sampled measure: degree 3 alone 4 s, checked from above 90 s). A lower degree is
+    offered only down to ``floor`` (as :func:`check_time`)."""
+    seconds = above_seconds(model, degree, opts)
+    if seconds <= opts.seconds:
+        return
+    top = degree + ABOVE_WIDTH
+    kind, P = measures.kind_for(model, top, opts.paths, opts.gaussian)
+    ways = [f"check='below' (--check below: degree {degree} and lower ones)"]
+    if lower_allowed(model, degree, floor) and above_seconds(model, degree - 1,
+                                                             opts) <= opts.seconds:
+        ways.append("lower degree (--degree)")
+    if seconds <= MAX_TIME_BUDGET:
+        ways.append(f"raise time_budget (--time-budget) to about {math.ceil(seconds)} s")
+    ways.append("use method='montecarlo' (--method montecarlo)")
+    check_count(seconds, opts.seconds, f"galerkin at degree {degree} checked from above "
+                f"(degrees {degree}–{top}; degree {top}: a basis of "
+                f"{basis_size(model.n, top)} functions, {P} averaging points)", TIME_UNIT,
+                ", ".join(ways[:-1]) + " or " + ways[-1])
 
 
 def _sampling_share(model: SRNN, kind: str, points: int, seconds: float) -> str:

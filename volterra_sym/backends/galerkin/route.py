@@ -88,7 +88,7 @@ from ..spectral.collocation import numerics, observable_reason
 from . import measure as measures
 from .above import check_at
 from .basis import MonomialBasis, OrthonormalBasis1D, basis_size
-from .cost import check_time, estimated_seconds
+from .cost import check_time, check_time_above, estimated_seconds
 from .ladder import default_climb, leading_part, samples_hint, tol_ladder
 from .options import DEFAULT_DEGREE, MAX_DEGREE, GalerkinOptions, parse_options
 from .ridge import MAX_TABLE, reference_whitening, ridge_sums, table_size
@@ -273,11 +273,12 @@ def _kick_coefficients(model: SRNN, key, x: np.ndarray) -> np.ndarray:
 #: = 100 (8 units at degree 5: cond(G) = 99)
 RAW_COND_G = 1e4
 def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
-              kicks=None, floor: int = 0) -> _Assembled:
+              kicks=None, floor: int = 0, role: str = "below") -> _Assembled:
     """Galerkin sums at ``degree`` for the kicks ``kicks`` (default: the channels); kicks
     with the same channels in another order share one matrix (``L^{(j)}`` is symmetric in
     them). ``floor``: the least degree the request allows, the lowest a cost refusal
-    offers (:func:`_request_floor`)."""
+    offers (:func:`_request_floor`); ``role``: which systems the evaluation builds from
+    them, for the cost check (:func:`~.cost.estimated_seconds`)."""
     kicks = tuple(range(model.m)) if kicks is None else tuple(kicks)
     M = basis_size(model.n, degree)
     kind, _ = measures.kind_for(model, degree, opts.paths, opts.gaussian)
@@ -289,7 +290,7 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
         # the cost checks only where the sums are computed: a cached assembly (another
         # input or lags on the same model) costs nothing, and the memory free by then is
         # less by what the caches hold
-        check_time(model, degree, opts, floor)
+        check_time(model, degree, opts, floor, role)
         meas = _measure(model, degree, opts)
         P = meas.x.shape[0]
         # the chunked assembly, the sums of the full measure and of each batch (with their
@@ -439,7 +440,7 @@ def _higher(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kic
     (:func:`~.truncation.higher_degrees`, where :func:`~.above.check_at` says so), each a
     full assembly on its own measure of the same kind (the ``galerkin_density`` of each
     degree: the check sees the density's truncation too)."""
-    return [(dh, _assemble(model, f, dh, opts, kicks).total)
+    return [(dh, _assemble(model, f, dh, opts, kicks, role="higher").total)
             for dh in higher_degrees(asm.degree)]
 
 
@@ -553,8 +554,11 @@ def _at_degree(model, f, graph, reqs, degree, opts):
             f"polynomial below that degree: the kernel and the lower degrees it is compared "
             f"with would all be 0; use degree >= {need}", param="degree")
     kicks = _request_kicks(reqs)
-    asm = _assemble(model, f, degree, opts, kicks, _kernels_floor(model, opts, reqs, need))
-    check = check_at(model, degree, opts)
+    check, floor = check_at(model, degree, opts), _kernels_floor(model, opts, reqs, need)
+    if check == "above":
+        check_time_above(model, degree, opts, floor)
+    asm = _assemble(model, f, degree, opts, kicks, floor,
+                    "above" if check == "above" else "below")
     systems = _systems(model, asm, _lower(model, f, asm, opts, kicks, check),
                        f"galerkin kernels at degree {degree}", _rate_low(model, asm, check))
     system = systems.total
@@ -783,10 +787,13 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     ``deadline`` (:func:`~volterra_sym.backends.modal.converged_forward`)."""
     check_resolved(model, degree, range(1, order + 1), "series term of order", "",
                    _on_reference(model, opts, degree))
-    asm = _assemble(model, f, degree, opts, kicks,
-                    _request_floor(model, opts, range(1, order + 1)))
+    check, floor = check_at(model, degree, opts), _request_floor(model, opts,
+                                                                 range(1, order + 1))
+    if check == "above":
+        check_time_above(model, degree, opts, floor)
+    asm = _assemble(model, f, degree, opts, kicks, floor,
+                    "above" if check == "above" else "below")
     forward_kicks = kicks if model.input == "activation" else None
-    check = check_at(model, degree, opts)
     low_sums = _lower(model, f, asm, opts, kicks, check)
     systems = _systems(model, asm, low_sums, f"galerkin series at degree {degree}",
                        _rate_low(model, asm, check))
@@ -963,6 +970,8 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
         # grid's <f>_0 is their own average: no truncation part, no check)
         compared = asm.pairing == "stationary" or kind == "galerkin_density"
         check = check_at(model, degree, opts) if compared else None
+        if check == "above":
+            check_time_above(model, degree, opts)
         lows = _lower(model, f, asm, opts, [], check) if compared else []
         if asm.pairing == "stationary":
             return *_paired_mean(model, asm, _systems(
