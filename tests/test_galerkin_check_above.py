@@ -7,6 +7,7 @@ window."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -224,6 +225,12 @@ def test_above_over_the_time_budget_is_refused_before_any_work():
     assert time.perf_counter() - t0 < 5.0
     assert info.value.unit == TIME_UNIT and info.value.estimate > info.value.budget
     assert "check='below'" in info.value.option and "degrees 4–7" in str(info.value)
+    assert "40,000 averaging points" in str(info.value)
+    tanh10 = load_model(str(Path(__file__).parent / "data" / "tanh10.toml"))
+    with pytest.raises(ResourceLimitError) as info:          # the Gaussian reference
+        ResponseHierarchy(tanh10, "h1", 1).kernel((0,)).evaluate(
+            LAGS1, method="galerkin", degree=3, check="above")
+    assert "exact averages over the Gaussian reference" in str(info.value)
 
 
 def test_above_cost_refusal_offers_a_lower_degree_only_where_the_request_allows_it():

@@ -114,7 +114,7 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions, floor: int = 0,
         ways.append(f"raise time_budget (--time-budget) to about {math.ceil(seconds)} s")
     ways.append("use method='montecarlo' (--method montecarlo)")
     check_count(seconds, opts.seconds, f"galerkin at degree {degree} (basis of {M} "
-                f"functions, {P} averaging points{_sampling_share(model, kind, P, seconds)})",
+                f"functions, {_points(kind, P)}{_sampling_share(model, kind, P, seconds)})",
                 TIME_UNIT,
                 ", ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1])
 
@@ -149,8 +149,16 @@ def check_time_above(model: SRNN, degree: int, opts: GalerkinOptions, floor: int
     ways.append("use method='montecarlo' (--method montecarlo)")
     check_count(seconds, opts.seconds, f"galerkin at degree {degree} checked from above "
                 f"(degrees {degree}–{top}; degree {top}: a basis of "
-                f"{basis_size(model.n, top)} functions, {P} averaging points)", TIME_UNIT,
+                f"{basis_size(model.n, top)} functions, {_points(kind, P)})", TIME_UNIT,
                 ", ".join(ways[:-1]) + " or " + ways[-1])
+
+
+def _points(kind: str, points: int) -> str:
+    """What the sums at a degree average over, for a refusal: ``"P averaging points"``,
+    or the Gaussian reference (its averages exact, no points)."""
+    if kind == "gaussian":
+        return "exact averages over the Gaussian reference"
+    return f"{points:,} averaging points"
 
 
 def _sampling_share(model: SRNN, kind: str, points: int, seconds: float) -> str:
