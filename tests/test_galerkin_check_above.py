@@ -252,3 +252,29 @@ def test_above_cost_refusal_offers_a_lower_degree_only_where_the_request_allows_
         assert "checked from above" in str(info.value)
         offered[key] = "--degree" in info.value.option
     assert offered == {(0,): True, (0, 0): False}
+
+
+def test_above_mean0_on_the_gaussian_reference_is_three_times_its_largest_change():
+    """``<f>_0`` of six independent units on the Gaussian reference (the stationary
+    pairing) checked from above at degree 3: its truncation part is
+    :data:`~.truncation.ABOVE_SAFETY` times the largest change to degrees 4–6 (it was the
+    reference's factor of the check from below, 2), 3.4× the actual error against the sum
+    of the units' spectral means."""
+    w = 0.6 * np.array([1.2, 0.9, 1.1, 1.0, 1.15, 0.95])
+    b = np.array([0.3, -0.2, 0.1, 0.25, -0.15, 0.05])
+    units = [SRNN([[1.0]], [[w[i]]], [[1.0]], [[0.6]], [b[i]], "tanh", name=f"above_m6u{i}")
+             for i in range(6)]
+    model = SRNN(np.eye(6), np.diag(w), np.ones((6, 1)), 0.6 * np.eye(6), b=b,
+                 activation="tanh", name="above_mean6")
+    H = ResponseHierarchy(model, " + ".join(f"h{i + 1}" for i in range(6)), 1)
+    ref = sum(float(ResponseHierarchy(m, "h1", 1).mean0(method="spectral").values)
+              for m in units)
+    est = H.mean0(method="galerkin", degree=3, check="above")
+    facts = est.details["route"]
+    assert facts["check"] == "above" and facts["measure"] == "gaussian"
+    higher = [float(H.mean0(method="galerkin", degree=d, check="below").values)
+              for d in (4, 5, 6)]
+    v = float(est.values)
+    assert facts["truncation"] == pytest.approx(
+        truncation.ABOVE_SAFETY * max(abs(v - h) for h in higher), rel=1e-9)
+    assert 1.0 <= float(est.error) / abs(v - ref) <= 10.0

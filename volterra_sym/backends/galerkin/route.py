@@ -797,7 +797,8 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     low_sums = _lower(model, f, asm, opts, kicks, check)
     systems = _systems(model, asm, low_sums, f"galerkin series at degree {degree}",
                        _rate_low(model, asm, check))
-    mean, *mean_parts = _paired_mean(model, asm, systems) if asm.pairing == "stationary" \
+    mean, *mean_parts = _paired_mean(model, asm, systems, check) \
+        if asm.pairing == "stationary" \
         else _mean(asm, low_sums, check)
     mean_err = sum(mean_parts)
     tmax = float(times[-1])
@@ -876,18 +877,21 @@ def _on_nodes(values: np.ndarray, times: np.ndarray, delta: float) -> np.ndarray
     return values.max(axis=2)[:, step_index(times, delta, values.shape[1])]
 
 
-def _paired_mean(model: SRNN, asm: _Assembled, systems: _Systems
+def _paired_mean(model: SRNN, asm: _Assembled, systems: _Systems, check: str | None
                  ) -> tuple[float, float, float]:
-    """``<f>_0 = ℓ(f)`` with the stationary pairing of a sampled measure (system module):
-    its error is the change against the lower degrees (times :func:`~.truncation.safety`)
-    plus ``z_B`` jackknife standard errors plus rounding — the sample mean ``F_0``
-    carries the full ``O(1/√P)`` sampling error instead (measured on an 8-unit tanh
-    network: ± 9.4e-3 at 40,000 samples). Returns ``(value, truncation part, the other parts)``."""
+    """``<f>_0 = ℓ(f)`` with the stationary pairing of a sampled measure or the Gaussian
+    reference (system module): its error is the change against the compared degrees —
+    lower ones times :func:`~.truncation.safety`, with ``check="above"`` the higher ones
+    times :data:`~.truncation.ABOVE_SAFETY` — plus ``z_B`` jackknife standard errors plus
+    rounding — the sample mean ``F_0`` carries the full ``O(1/√P)`` sampling error instead
+    (measured on an 8-unit tanh network: ± 9.4e-3 at 40,000 samples). Returns
+    ``(value, truncation part, the other parts)``."""
     def value(system: GalerkinSystem) -> float:
         return float(np.real(system.pairing @ system.a0))
     val = value(systems.total)
     changes = [abs(val - value(s)) for _, s in systems.lows]
-    trunc = safety(model, asm.measure.kind) * max(changes) if changes else abs(val)
+    factor = ABOVE_SAFETY if check == "above" else safety(model, asm.measure.kind)
+    trunc = factor * max(changes) if changes else abs(val)
     stat = float(jackknife_error(np.array([value(s) for s in systems.replicates]))) \
         if systems.replicates else 0.0
     return val, trunc, stat + systems.total.rounding(abs(val) + 1.0)
@@ -975,7 +979,7 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
         lows = _lower(model, f, asm, opts, [], check) if compared else []
         if asm.pairing == "stationary":
             return *_paired_mean(model, asm, _systems(
-                model, asm, lows, f"galerkin <f>_0 at degree {degree}")), kind, check
+                model, asm, lows, f"galerkin <f>_0 at degree {degree}"), check), kind, check
         return *_mean(asm, lows, check), kind, check     # as T_0 of the series
 
     if opts.tol is not None:
