@@ -396,23 +396,26 @@ def test_a_degree_with_one_comparison_is_refused_for_nonlinear_networks():
     against degree 1; K₂ at degree 3 against degree 2) the change under-estimated the
     actual error up to 3.8× (8-unit networks; 2.4× for K₂ of network(8, 1.3, 2) against
     the kick estimator). An explicit such degree is refused naming ``degree`` for a
-    nonlinear network, kernels and series alike; without one the degree starts high
-    enough; no remedy of a cost refusal points below degree 3; a linear network keeps
-    every degree (exact)."""
+    nonlinear network, kernels and series alike (checked from below; from above, the
+    default where it applies, the degrees above are compared instead and these degrees
+    are kept); without one the degree starts high enough; no remedy of a cost refusal
+    points below degree 3; a linear network keeps every degree (exact)."""
     from volterra_sym.backends.galerkin import truncation
 
     model = _coupled3()
     hier = ResponseHierarchy(model, "h1", order=2)
     u = lambda t: np.array([np.sin(t)])  # noqa: E731
     times = np.linspace(0, 2, 5)
-    for call in (lambda: hier.kernel((0,)).evaluate([[1.0]], method="galerkin", degree=2),
-                 lambda: hier.kernel((0,)).evaluate([[1.0]], method="galerkin", degree=1),
-                 lambda: hier.kernel((0, 0)).evaluate([[1.0, 0.5]], method="galerkin",
-                                                      degree=3),
-                 lambda: hier.series_terms(u, times, method="galerkin", degree=3)):
+    below = {"method": "galerkin", "check": "below"}
+    for call in (lambda: hier.kernel((0,)).evaluate([[1.0]], degree=2, **below),
+                 lambda: hier.kernel((0,)).evaluate([[1.0]], degree=1, **below),
+                 lambda: hier.kernel((0, 0)).evaluate([[1.0, 0.5]], degree=3, **below),
+                 lambda: hier.series_terms(u, times, degree=3, **below)):
         with pytest.raises(InvalidInputError) as exc:
             call()
         assert exc.value.param == "degree"
+    above = hier.kernel((0, 0)).evaluate([[1.0, 0.5]], method="galerkin", degree=3)
+    assert above.details["route"]["check"] == "above"
     assert hier.kernel((0,)).evaluate([[1.0]], method="galerkin", degree=3).values.size == 1
     assert hier.series_terms(u, times, method="galerkin", degree=4).details["degree"] == 4
     default = hier.kernel((0, 0)).evaluate([[1.0, 0.5]], method="galerkin")
@@ -826,7 +829,7 @@ def test_a_cost_refusal_offers_a_lower_degree_only_where_the_request_allows_it()
         offered[key] = "--degree" in exc.value.option
     assert offered == {(0,): True, (0, 0): False}
     with pytest.raises(InvalidInputError):
-        H.kernel((0, 0)).evaluate([[1.0, 0.5]], method="galerkin", degree=3)
+        H.kernel((0, 0)).evaluate([[1.0, 0.5]], method="galerkin", degree=3, check="below")
     with pytest.raises(ResourceLimitError) as exc:
         H.series_terms(lambda t: np.array([np.sin(t)]), np.linspace(0, 2, 5),
                        method="galerkin", degree=4, time_budget=budget, check="below")

@@ -278,3 +278,32 @@ def test_above_mean0_on_the_gaussian_reference_is_three_times_its_largest_change
     assert facts["truncation"] == pytest.approx(
         truncation.ABOVE_SAFETY * max(abs(v - h) for h in higher), rel=1e-9)
     assert 1.0 <= float(est.error) / abs(v - ref) <= 10.0
+
+
+def test_above_keeps_the_first_resolved_degrees_the_check_from_below_refuses():
+    """From above a quantity's first resolved degree is compared with the three above it:
+    K₂ at degree 2 of a 1-D tanh unit (the 1-D quadrature; ``auto``), K₂ at degree 3 of six
+    units on the Gaussian reference (asked for) — both refused from below, which needs two
+    informative lower degrees — within 3.1–7.7× of the actual error
+    (benchmarks/check_galerkin_above_first_degrees.py: 77 such values at 1.05–38×)."""
+    lags2 = np.array([[a, c] for a in (0.1, 0.5, 1.0) for c in (0.1, 0.5, 1.0)])
+    unit = SRNN([[1.0]], [[0.8]], [[1.0]], [[0.6]], [0.2], "tanh", name="above_first1")
+    k1 = ResponseHierarchy(unit, "h1", 2).kernel((0, 0))
+    ref1 = k1.evaluate(lags2, method="spectral")
+    w = 0.6 * np.array([1.2, 0.9, 1.1, 1.0, 1.15, 0.95])
+    b = np.array([0.3, -0.2, 0.1, 0.25, -0.15, 0.05])
+    units = [SRNN([[1.0]], [[w[i]]], [[1.0]], [[0.6]], [b[i]], "tanh", name=f"above_f6u{i}")
+             for i in range(6)]
+    six = SRNN(np.eye(6), np.diag(w), np.ones((6, 1)), 0.6 * np.eye(6), b=b,
+               activation="tanh", name="above_first6")
+    k6 = ResponseHierarchy(six, " + ".join(f"h{i + 1}" for i in range(6)), 2).kernel((0, 0))
+    ref6 = sum(np.asarray(ResponseHierarchy(m, "h1", 2).kernel((0, 0)).evaluate(
+        lags2, method="spectral")) for m in units)
+    for kern, ref, d, check in ((k1, ref1, 2, "auto"), (k6, ref6, 3, "above")):
+        with pytest.raises(InvalidInputError) as info:
+            kern.evaluate(lags2, method="galerkin", degree=d, check="below")
+        assert info.value.param == "degree"
+        res = kern.evaluate(lags2, method="galerkin", degree=d, check=check)
+        assert res.details["route"]["check"] == "above"
+        assert sorted(res.details["route"]["changes"]) == [d + 1, d + 2, d + 3]
+        assert 1.0 <= _ratio(res, ref) <= 10.0, (d, _ratio(res, ref))

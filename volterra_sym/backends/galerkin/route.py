@@ -544,17 +544,20 @@ def _kernel_values(graph, requests, system):
 
 
 def _at_degree(model, f, graph, reqs, degree, opts):
+    check = check_at(model, degree, opts)
     check_resolved(model, degree, (len(k) for k in reqs), "kernel of order", "",
-                   _on_reference(model, opts, degree))
-    need = kernels_need(model, reqs)
-    if degree < need:
+                   _on_reference(model, opts, degree), check == "above")
+    need, least = kernels_need(model, reqs), kernels_need(model, reqs, check == "above")
+    if degree < least:
+        zero = "would be 0" if check == "above" else \
+            "and the lower degrees it is compared with would all be 0"
         raise InvalidInputError(
             f"degree={degree}: {max(coincident_kicks(v) for v in reqs.values())} kicks at the "
             f"same time (equal lags) are as many derivatives in a row, which annihilate every "
-            f"polynomial below that degree: the kernel and the lower degrees it is compared "
-            f"with would all be 0; use degree >= {need}", param="degree")
+            f"polynomial below that degree: the kernel {zero}; use degree >= {least}",
+            param="degree")
     kicks = _request_kicks(reqs)
-    check, floor = check_at(model, degree, opts), _kernels_floor(model, opts, reqs, need)
+    floor = _kernels_floor(model, opts, reqs, need)
     if check == "above":
         check_time_above(model, degree, opts, floor)
     asm = _assemble(model, f, degree, opts, kicks, floor,
@@ -785,10 +788,10 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     """:func:`galerkin_series` at one basis degree (its errors: module docstring); the
     forward runs — the full basis, the lower degrees, the replicates — checked against
     ``deadline`` (:func:`~volterra_sym.backends.modal.converged_forward`)."""
+    check = check_at(model, degree, opts)
     check_resolved(model, degree, range(1, order + 1), "series term of order", "",
-                   _on_reference(model, opts, degree))
-    check, floor = check_at(model, degree, opts), _request_floor(model, opts,
-                                                                 range(1, order + 1))
+                   _on_reference(model, opts, degree), check == "above")
+    floor = _request_floor(model, opts, range(1, order + 1))
     if check == "above":
         check_time_above(model, degree, opts, floor)
     asm = _assemble(model, f, degree, opts, kicks, floor,

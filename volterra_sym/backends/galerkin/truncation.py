@@ -177,8 +177,8 @@ ABOVE_MEASURES = ("gh", "q1d", "grid", "density")
 #: 8 units at degree 6 have 3,003 functions; 8 independent units of gain 1.0 at degree 3
 #: took 4 s checked from below, 90 s from above). Measured against the sums of the units'
 #: 1-D spectral values (6, 7 and 8 independent tanh units, gains 0.6 and 1.0, degrees 3–5;
-#: benchmarks/check_galerkin_above_high_n.py): 31 values at 2.8–69× their actual error
-#: (median 3.5; on the Gaussian reference 2.8–4.2×), where the check from below gave
+#: benchmarks/check_galerkin_above_high_n.py): 34 values at 2.8–69× their actual error
+#: (median 3.7; on the Gaussian reference 2.8–4.2×), where the check from below gave
 #: 1.14–226×
 ASKED_ABOVE_MEASURES = ("gaussian", "samples")
 
@@ -379,9 +379,14 @@ def kernel_informative_from(model: SRNN, key, lags: np.ndarray) -> int:
     return max(base, coincident_kicks(lags))
 
 
-def kernels_need(model: SRNN, reqs) -> int:
+def kernels_need(model: SRNN, reqs, above: bool = False) -> int:
     """The least degree with an error estimate for every requested kernel: :func:`needed_degree`
-    and two informative lower degrees below it (:func:`kernel_informative_from` ``+ 2``)."""
+    and two informative lower degrees below it (:func:`kernel_informative_from` ``+ 2``);
+    checked from above (``above``) the least degree that resolves them
+    (:func:`least_degree`, :func:`kernel_informative_from`), compared with the three above."""
+    if above:
+        return max([least_degree(model, most_kicks(len(k) for k in reqs))]
+                   + [kernel_informative_from(model, k, v) for k, v in reqs.items()])
     need = needed_degree(model, (len(k) for k in reqs))
     if model.is_linear and not model.state_dependent_noise:
         return need
@@ -422,10 +427,14 @@ def reference_degree(kicks: int) -> int:
 
 
 def check_resolved(model: SRNN, degree: int, kick_counts, what: str, unit: str,
-                   reference: bool = False) -> None:
+                   reference: bool = False, above: bool = False) -> None:
     """Refuse a degree below :func:`least_degree` (parity) or :func:`estimable_degree`, and
     on the Gaussian reference (``reference``) below :func:`reference_degree` — only an
-    explicit ``degree`` gets here: the ladders start at or above them."""
+    explicit ``degree`` gets here: the ladders start at or above them. Checked from above
+    (``above``) only parity: the other two are about the lower degrees of the check from
+    below, and from above a quantity's first resolved degree is compared with the three
+    above it (K₂ and ``T_2`` at degree 2, K₃ at 3; measured in
+    benchmarks/check_galerkin_above_first_degrees.py)."""
     c = most_kicks(kick_counts)
     parity = least_degree(model, c)
     if degree < parity:
@@ -434,6 +443,8 @@ def check_resolved(model: SRNN, degree: int, kick_counts, what: str, unit: str,
             f"{what} {parity}{' ' + unit if unit else ''} is identically 0 in a basis below "
             f"degree {parity} whatever its value (parity); use degree >= {parity}",
             param="degree")
+    if above:
+        return
     need = estimable_degree(model, max(c, 1))
     if degree < need:
         raise InvalidInputError(
