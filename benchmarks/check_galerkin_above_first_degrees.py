@@ -31,23 +31,17 @@ import warnings  # noqa: E402
 
 import _timing  # noqa: E402  (single-threaded BLAS before numpy is imported)
 import numpy as np  # noqa: E402
+from check_galerkin_above_high_n import evaluate, inp  # noqa: E402
 from check_galerkin_independent_units import LAGS, TIMES, case  # noqa: E402
 from check_galerkin_truncation_rules import summary  # noqa: E402
 
-from volterra_sym import SRNN, ResponseHierarchy, VolterraSymError, load_model  # noqa: E402
+from volterra_sym import SRNN, ResponseHierarchy, load_model  # noqa: E402
 from volterra_sym.errors import InvalidInputError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "galerkin_check_above_first_degrees.json"
 ORDER = 4
 FLOOR = 1e-7
-
-
-def inp(m: int):
-    """``sin 2t`` into the first of ``m`` channels."""
-    def u(t):
-        return np.array([np.sin(2 * t)] + [0.0] * (m - 1))
-    return u
 
 
 def spectral_reference(units) -> dict:
@@ -75,28 +69,6 @@ def models():
         model, f, units = case(n, gain)
         out.append((f"{n} independent units, gain {gain}", model, f,
                     spectral_reference(units), degrees, n))
-    return out
-
-
-def evaluate(model, f, degree, check):
-    """``{quantity: (values, largest error, measure) or the error's type name}``."""
-    opts = {"method": "galerkin", "degree": degree, "check": check, "time_budget": 3000}
-    out = {}
-    for N in (1, 2, 3):
-        try:
-            k = ResponseHierarchy(model, f, N).kernel((0,) * N).evaluate(LAGS[N], **opts)
-            out[f"K{N}"] = (np.asarray(k), float(np.max(k.error)),
-                            k.details["route"]["measure"])
-        except VolterraSymError as exc:
-            out[f"K{N}"] = exc
-    try:
-        s = ResponseHierarchy(model, f, ORDER).series_terms(inp(model.m), TIMES, **opts)
-        for N in range(ORDER + 1):
-            out[f"T{N}"] = (np.asarray(s)[N], float(np.max(np.asarray(s.error)[N])),
-                            s.details.get("measure", ""))
-    except VolterraSymError as exc:
-        for N in range(ORDER + 1):
-            out[f"T{N}"] = exc
     return out
 
 

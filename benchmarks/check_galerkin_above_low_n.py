@@ -29,7 +29,7 @@ import warnings  # noqa: E402
 import _timing  # noqa: E402  (single-threaded BLAS before numpy is imported)
 import numpy as np  # noqa: E402
 from check_galerkin_independent_units import LAGS, TIMES  # noqa: E402
-from check_galerkin_truncation_rules import summary  # noqa: E402
+from check_galerkin_truncation_rules import score_checks  # noqa: E402
 
 from volterra_sym import SRNN, ResponseHierarchy, VolterraSymError, load_model  # noqa: E402
 
@@ -94,15 +94,6 @@ def rows_of(name, model, degrees):
     return rows
 
 
-def score(rows):
-    table = {}
-    for check in CHECKS:
-        kept = [r for r in rows if r["check"] == check and r["actual"] > 4 * r["ref_error"]]
-        if kept:
-            table[check] = summary(f"check={check}", kept, [r["reported"] for r in kept])
-    return table
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -112,10 +103,10 @@ def main() -> None:
     rows = []
     for name, model, degrees in models()[:2] if args.quick else models():
         rows += rows_of(name, model, degrees)
-    table = {"all": score(rows)}
+    table = {"all": score_checks(rows, CHECKS)}
     for name in dict.fromkeys(r["case"] for r in rows):
         print(f"-- {name}")
-        table[name] = score([r for r in rows if r["case"] == name])
+        table[name] = score_checks([r for r in rows if r["case"] == name], CHECKS)
     args.out.write_text(json.dumps({"checks": table, "rows": rows,
                                     "machine": _timing.machine_info()}, indent=1))
     print(f"wrote {args.out}")

@@ -175,6 +175,17 @@ def score(rows, label="all"):
             for name, rule in rules().items()}
 
 
+def score_checks(rows, checks) -> dict:
+    """:func:`summary` of the reported estimates per truncation check (``row["check"]`` in
+    ``checks``), over the rows whose actual error is resolved (above 4× the reference's)."""
+    table = {}
+    for check in checks:
+        kept = [r for r in rows if r["check"] == check and r["actual"] > 4 * r["ref_error"]]
+        if kept:
+            table[check] = summary(f"check={check}", kept, [r["reported"] for r in kept])
+    return table
+
+
 def summary(name, kept, estimates) -> dict:
     """``estimate / actual`` of the rows ``kept`` (with their ``estimates``): its range,
     median, the count above 100 and the rows below 1; printed on one line."""
