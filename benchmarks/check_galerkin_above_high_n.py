@@ -33,7 +33,7 @@ import warnings  # noqa: E402
 import _timing  # noqa: E402  (single-threaded BLAS before numpy is imported)
 import numpy as np  # noqa: E402
 from check_galerkin_independent_units import LAGS, TIMES, case, spectral_reference  # noqa: E402
-from check_galerkin_truncation_rules import score_checks  # noqa: E402
+from check_galerkin_truncation_rules import write_scored  # noqa: E402
 
 from volterra_sym import ResponseHierarchy, VolterraSymError  # noqa: E402
 
@@ -113,13 +113,7 @@ def main() -> None:
         rows += rows_of(n, gain, degrees)
         args.out.write_text(json.dumps({"rows": rows, "machine": _timing.machine_info()},
                                        indent=1))
-    table = {"all": score_checks(rows, CHECKS)}
-    for name in dict.fromkeys(r["case"] for r in rows):
-        print(f"-- {name}")
-        table[name] = score_checks([r for r in rows if r["case"] == name], CHECKS)
-    args.out.write_text(json.dumps({"checks": table, "rows": rows,
-                                    "machine": _timing.machine_info()}, indent=1))
-    print(f"wrote {args.out}")
+    write_scored(rows, CHECKS, args.out)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import argparse  # noqa: E402
-import json  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
-import _timing  # noqa: E402  (single-threaded BLAS before numpy is imported)
 import numpy as np  # noqa: E402
 from check_galerkin_independent_units import LAGS, TIMES  # noqa: E402
-from check_galerkin_truncation_rules import score_checks  # noqa: E402
+from check_galerkin_truncation_rules import write_scored  # noqa: E402
 
 from volterra_sym import SRNN, ResponseHierarchy, VolterraSymError, load_model  # noqa: E402
 
@@ -103,13 +101,7 @@ def main() -> None:
     rows = []
     for name, model, degrees in models()[:2] if args.quick else models():
         rows += rows_of(name, model, degrees)
-    table = {"all": score_checks(rows, CHECKS)}
-    for name in dict.fromkeys(r["case"] for r in rows):
-        print(f"-- {name}")
-        table[name] = score_checks([r for r in rows if r["case"] == name], CHECKS)
-    args.out.write_text(json.dumps({"checks": table, "rows": rows,
-                                    "machine": _timing.machine_info()}, indent=1))
-    print(f"wrote {args.out}")
+    write_scored(rows, CHECKS, args.out)
 
 
 if __name__ == "__main__":

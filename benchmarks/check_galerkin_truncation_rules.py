@@ -186,6 +186,18 @@ def score_checks(rows, checks) -> dict:
     return table
 
 
+def write_scored(rows, checks, out: Path) -> None:
+    """:func:`score_checks` over all ``rows`` and per case, printed and written to ``out``
+    with the rows and the machine."""
+    table = {"all": score_checks(rows, checks)}
+    for name in dict.fromkeys(r["case"] for r in rows):
+        print(f"-- {name}")
+        table[name] = score_checks([r for r in rows if r["case"] == name], checks)
+    out.write_text(json.dumps({"checks": table, "rows": rows,
+                               "machine": _timing.machine_info()}, indent=1))
+    print(f"wrote {out}")
+
+
 def summary(name, kept, estimates) -> dict:
     """``estimate / actual`` of the rows ``kept`` (with their ``estimates``): its range,
     median, the count above 100 and the rows below 1; printed on one line."""
