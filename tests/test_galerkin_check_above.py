@@ -307,3 +307,27 @@ def test_above_keeps_the_first_resolved_degrees_the_check_from_below_refuses():
         assert res.details["route"]["check"] == "above"
         assert sorted(res.details["route"]["changes"]) == [d + 1, d + 2, d + 3]
         assert 1.0 <= _ratio(res, ref) <= 10.0, (d, _ratio(res, ref))
+
+
+def test_a_tol_ladder_checked_from_above_counts_the_systems_it_builds():
+    """A ``tol`` ladder checked from above on the sampled measure (six units of gain 1.0,
+    10,000 samples) estimates each step as the four degrees it assembles, each with only
+    the systems it builds (:func:`~volterra_sym.backends.galerkin.ladder.step_seconds`: 15 s
+    for degree 4): within a 40 s budget it reaches degree 4. The top degree's own estimate
+    (jackknife and lower-degree systems counted: 87 s) stopped it at degree 3."""
+    from volterra_sym.backends.galerkin.ladder import step_seconds
+    from volterra_sym.backends.galerkin.options import parse_options
+    from volterra_sym.errors import AccuracyNotReachedError
+
+    w = np.array([1.2, 0.9, 1.1, 1.0, 1.15, 0.95])
+    b = np.array([0.3, -0.2, 0.1, 0.25, -0.15, 0.05])
+    model = SRNN(np.eye(6), np.diag(w), np.ones((6, 1)), 0.6 * np.eye(6), b=b,
+                 activation="tanh", name="above_tol6")
+    opts = {"paths": 10_000, "check": "above", "time_budget": 40}
+    assert step_seconds(model, 4, parse_options(model, opts)) < 20
+    k = ResponseHierarchy(model, "h1", 1).kernel((0,))
+    with pytest.raises(AccuracyNotReachedError) as info:
+        k.evaluate(LAGS1, method="galerkin", tol=1e-9, **opts)
+    facts = next(iter(info.value.best.values()))[2]      # {kernel: (values, error, facts)}
+    assert facts["check"] == "above" and facts["measure"] == "samples"
+    assert facts["degree"] == 4, facts["degree"]

@@ -119,10 +119,12 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions, floor: int = 0,
                 ", ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1])
 
 
-def above_seconds(model: SRNN, degree: int, opts: GalerkinOptions) -> float:
+def above_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
+                  sampling: bool = True) -> float:
     """:func:`estimated_seconds` of an evaluation at ``degree`` checked from above: degree
-    ``d`` with its replicates, and ``d + 1 … d + 3`` with their systems alone."""
-    return estimated_seconds(model, degree, opts, role="above") + sum(
+    ``d`` with its replicates, and ``d + 1 … d + 3`` with their systems alone
+    (``sampling``: as for :func:`estimated_seconds`)."""
+    return estimated_seconds(model, degree, opts, sampling=sampling, role="above") + sum(
         estimated_seconds(model, degree + k, opts, sampling=False, role="higher")
         for k in range(1, ABOVE_WIDTH + 1))
 
