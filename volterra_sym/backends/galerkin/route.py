@@ -70,7 +70,7 @@ from ...errors import (
 )
 from ...hierarchy.propagation import walk_kernels
 from ...model import SRNN
-from ...model.cache import derived
+from ...model.cache import cached_keys, derived
 from ...model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
 from ...model.srnn import SYMBOLIC_PARAMETERS
 from ...results import SeriesTerms
@@ -295,7 +295,7 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
         P = meas.x.shape[0]
         # the chunked assembly, the sums of the full measure and of each batch (with their
         # jackknife replicates), and the modal systems built from them
-        groups = len(meas.batches) * 2 + 1
+        groups = len(meas.batches) * 2 + 1 if batched else 1
         check_memory(assembly_bytes(M, P, len(kicks)) + 8.0 * P * meas.x.shape[1] * 3
                      + 8.0 * M * M * (3 + len(kicks)) * groups
                      + 16.0 * M * M * (8 + len(kicks)),
@@ -325,7 +325,7 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
         def alias(sums: Sums) -> Sums:
             return Sums(sums.G, sums.A, {k: sums.B[canonical(k)] for k in kicks}, sums.m,
                         sums.F)
-        if meas.batches:
+        if meas.batches and batched:
             # one pass over the points: the batches' averages, and their weighted mean
             per = [alias(b) for b in assemble(basis, white, meas.x, meas.w, phi, fv, D,
                                               coefs, meas.batches)]
@@ -335,9 +335,14 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
         return _Assembled(degree, sums, per, meas,
                           {"f_max": float(np.max(np.abs(fv), initial=0.0))},
                           pairing_for(model, meas.kind))
-    return derived(model, ("galerkin", "assembled", f, degree, kind,
-                           opts.paths if kind == "samples" else 0, opts.seed, opts.batches,
-                           kicks), build, keep=ASSEMBLIES_KEPT)
+    key = ("galerkin", "assembled", f, degree, kind, opts.paths if kind == "samples" else 0,
+           opts.seed, opts.batches, kicks)
+    # a degree the check from above compares with needs the full measure's sums alone:
+    # no batches on a sampled measure (8 units at degree 6: 4.9 GB of batch sums), unless
+    # the batched sums are cached already
+    batched = role != "higher" or kind != "samples" or key in cached_keys(model)
+    return derived(model, key if batched else key + ("unbatched",), build,
+                   keep=ASSEMBLIES_KEPT)
 
 
 def _gaussian_assembly(model: SRNN, f: sp.Expr, degree: int, kicks: tuple,
