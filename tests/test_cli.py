@@ -366,6 +366,10 @@ def test_galerkin_samples_from_the_command_line(capsys):
     assert abs(a["values"][0] - c["values"][0]) < a["errors"][0] + c["errors"][0]
     code, out, _ = run(capsys, *argv, "--seed", 1)
     assert code == 0 and "5,000 samples (seed 1)" in out
+    # checked from below for its cost only: the check from above is offered
+    degree = a["details"]["degree"]
+    assert (f"# (--check above compares degree {degree} with {degree + 1}–{degree + 3} "
+            "instead") in out
     parts = a["details"]
     line = next(r for r in out.splitlines() if r.startswith("# largest error parts"))
     assert f"truncation {parts['truncation']:.3g}" in line

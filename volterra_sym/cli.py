@@ -576,10 +576,23 @@ def cmd_kernel(args) -> int:
                   "against degree: " + ", ".join(
                       f"{dl} {c:.3g}" for dl, c in sorted(facts["changes"].items(),
                                                           reverse=not above)))
+            print(_above_hint(facts, args.check), end="")
         print(f"# {'lags':>24s} {'K':>22s} {'error estimate':>16s}")
         for lag, v, e in zip(lags, vals, errs, strict=True):
             print(f"{','.join(f'{x:g}' for x in lag):>26s} {v:22.15g} {e:16.3g}")
     return EXIT_OK
+
+
+def _above_hint(facts: dict, asked: str | None) -> str:
+    """A comment line offering ``--check above`` where ``auto`` checked a galerkin value from
+    below only for its cost (the Gaussian reference and the sampled measure of n ≥ 6,
+    docs/theory.md §9), else ``""``."""
+    d = facts.get("degree")
+    if asked or facts.get("check") != "below" or facts.get("measure") not in (
+            "gaussian", "samples") or not isinstance(d, int):
+        return ""
+    return (f"# (--check above compares degree {d} with {d + 1}–{d + 3} instead: an "
+            f"estimate of its own error, at the cost of degree {d + 3})\n")
 
 
 def _jsonable(facts: dict) -> dict:
