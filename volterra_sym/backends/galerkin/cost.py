@@ -110,12 +110,18 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions, floor: int = 0,
         unit = 10 ** max(int(math.floor(math.log10(max(fit, 1.0)))) - 1, 0)
         fit = int(fit // unit * unit)                   # two digits, rounded down
         ways.append(f"lower paths (--paths) to about {max(fit, fewest.paths):,}")
+    _refuse(seconds, opts, f"galerkin at degree {degree} (basis of {M} functions, "
+            f"{_points(kind, P)}{_sampling_share(model, kind, P, seconds)})", ways)
+
+
+def _refuse(seconds: float, opts: GalerkinOptions, what: str, ways: list[str]) -> None:
+    """The time refusal of :func:`check_time` and :func:`check_time_above`: ``what`` needs
+    ``seconds``, more than the option ``time_budget``; the remedies ``ways`` that fit, then
+    a larger budget (where it may be raised that far) and Monte Carlo."""
     if seconds <= MAX_TIME_BUDGET:
         ways.append(f"raise time_budget (--time-budget) to about {math.ceil(seconds)} s")
     ways.append("use method='montecarlo' (--method montecarlo)")
-    check_count(seconds, opts.seconds, f"galerkin at degree {degree} (basis of {M} "
-                f"functions, {_points(kind, P)}{_sampling_share(model, kind, P, seconds)})",
-                TIME_UNIT,
+    check_count(seconds, opts.seconds, what, TIME_UNIT,
                 ", ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1])
 
 
@@ -146,13 +152,9 @@ def check_time_above(model: SRNN, degree: int, opts: GalerkinOptions, floor: int
     if lower_allowed(model, degree, floor) and above_seconds(model, degree - 1,
                                                              opts) <= opts.seconds:
         ways.append("lower degree (--degree)")
-    if seconds <= MAX_TIME_BUDGET:
-        ways.append(f"raise time_budget (--time-budget) to about {math.ceil(seconds)} s")
-    ways.append("use method='montecarlo' (--method montecarlo)")
-    check_count(seconds, opts.seconds, f"galerkin at degree {degree} checked from above "
-                f"(degrees {degree}–{top}; degree {top}: a basis of "
-                f"{basis_size(model.n, top)} functions, {_points(kind, P)})", TIME_UNIT,
-                ", ".join(ways[:-1]) + " or " + ways[-1])
+    _refuse(seconds, opts, f"galerkin at degree {degree} checked from above (degrees "
+            f"{degree}–{top}; degree {top}: a basis of {basis_size(model.n, top)} functions, "
+            f"{_points(kind, P)})", ways)
 
 
 def _points(kind: str, points: int) -> str:

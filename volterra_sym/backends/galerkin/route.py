@@ -552,7 +552,8 @@ def _at_degree(model, f, graph, reqs, degree, opts):
     check = check_at(model, degree, opts)
     check_resolved(model, degree, (len(k) for k in reqs), "kernel of order", "",
                    _on_reference(model, opts, degree), check == "above")
-    need, least = kernels_need(model, reqs), kernels_need(model, reqs, check == "above")
+    need = kernels_need(model, reqs)
+    least = kernels_need(model, reqs, above=True) if check == "above" else need
     if degree < least:
         zero = "would be 0" if check == "above" else \
             "and the lower degrees it is compared with would all be 0"
@@ -565,8 +566,7 @@ def _at_degree(model, f, graph, reqs, degree, opts):
     floor = _kernels_floor(model, opts, reqs, need)
     if check == "above":
         check_time_above(model, degree, opts, floor)
-    asm = _assemble(model, f, degree, opts, kicks, floor,
-                    "above" if check == "above" else "below")
+    asm = _assemble(model, f, degree, opts, kicks, floor, check)      # role: the check
     systems = _systems(model, asm, _lower(model, f, asm, opts, kicks, check),
                        f"galerkin kernels at degree {degree}", _rate_low(model, asm, check))
     system = systems.total
@@ -799,8 +799,7 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     floor = _request_floor(model, opts, range(1, order + 1))
     if check == "above":
         check_time_above(model, degree, opts, floor)
-    asm = _assemble(model, f, degree, opts, kicks, floor,
-                    "above" if check == "above" else "below")
+    asm = _assemble(model, f, degree, opts, kicks, floor, check)      # role: the check
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks, check)
     systems = _systems(model, asm, low_sums, f"galerkin series at degree {degree}",
