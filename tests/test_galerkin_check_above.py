@@ -31,6 +31,21 @@ def _coupled3(name: str) -> SRNN:
                 activation="tanh", name=name)
 
 
+def _units(n: int, gain: float, name: str):
+    """``n`` independent tanh units (gains ``gain·(1.2, 0.9, 1.1, 1.0, 1.15, 0.95, 1.05,
+    0.85)``, biases ``(0.3, −0.2, 0.1, 0.25, −0.15, 0.05, −0.3, 0.2)``, ``σ = 0.6``, one
+    input; as in benchmarks/check_galerkin_independent_units.py): ``(the n-unit model,
+    each unit as a 1-D model, f = h1 + … + hn)`` — every kernel and series term of ``f``
+    is the sum of the units' own (the spectral route's: an independent reference)."""
+    w = gain * np.array([1.2, 0.9, 1.1, 1.0, 1.15, 0.95, 1.05, 0.85][:n])
+    b = np.array([0.3, -0.2, 0.1, 0.25, -0.15, 0.05, -0.3, 0.2][:n])
+    units = [SRNN([[1.0]], [[w[i]]], [[1.0]], [[0.6]], [b[i]], "tanh", name=f"{name}_u{i}")
+             for i in range(n)]
+    model = SRNN(np.eye(n), np.diag(w), np.ones((n, 1)), 0.6 * np.eye(n), b=b,
+                 activation="tanh", name=name)
+    return model, units, " + ".join(f"h{i + 1}" for i in range(n))
+
+
 def _ratio(res, ref) -> float:
     """Reported error over actual error, both their largest over the lags or times."""
     actual = float(np.max(np.abs(np.asarray(res) - np.asarray(ref))))
@@ -105,11 +120,7 @@ def test_above_covers_the_slow_convergence_of_two_wells():
 def test_above_series_of_independent_units_within_their_estimates():
     """``T_1 … T_4`` of three independent tanh units against the sum of the units' 1-D
     spectral series: covered, and within 100× of the actual error."""
-    w, b = np.array([1.2, 0.9, 1.1]), np.array([0.3, -0.2, 0.1])
-    units = [SRNN([[1.0]], [[w[i]]], [[1.0]], [[0.6]], [b[i]], "tanh", name=f"above_u{i}")
-             for i in range(3)]
-    model = SRNN(np.eye(3), np.diag(w), np.ones((3, 1)), 0.6 * np.eye(3), b=b,
-                 activation="tanh", name="above_independent3")
+    model, units, f = _units(3, 1.0, "above_independent3")
     times = np.linspace(0.0, 4.0, 21)
 
     def u(t):
@@ -117,7 +128,7 @@ def test_above_series_of_independent_units_within_their_estimates():
     ref = sum(np.asarray(ResponseHierarchy(m, "h1", 4).series_terms(u, times,
                                                                      method="spectral"))
               for m in units)
-    res = ResponseHierarchy(model, "h1 + h2 + h3", 4).series_terms(
+    res = ResponseHierarchy(model, f, 4).series_terms(
         u, times, method="galerkin", degree=7, check="above")
     assert res.details["check"] == "above" and sorted(res.details["changes"]) == [8, 9, 10]
     err = np.abs(np.asarray(res) - ref)[1:].max(axis=1)
@@ -161,13 +172,9 @@ def test_above_mean0_of_independent_units():
     from above within 2–3× of the actual error at degrees 6–10 (from below 3.9–16×); on
     the 1-D quadrature no degree is compared (its average is ``<f>_0`` itself) and no check
     is claimed."""
-    w, b = np.array([1.2, 0.9, 1.1]), np.array([0.3, -0.2, 0.1])
-    units = [SRNN([[1.0]], [[w[i]]], [[1.0]], [[0.6]], [b[i]], "tanh", name=f"above_m{i}")
-             for i in range(3)]
-    model = SRNN(np.eye(3), np.diag(w), np.ones((3, 1)), 0.6 * np.eye(3), b=b,
-                 activation="tanh", name="above_mean3")
+    model, units, f = _units(3, 1.0, "above_mean3")
     ref = sum(float(ResponseHierarchy(m, "h1", 1).mean0(method="spectral")) for m in units)
-    H = ResponseHierarchy(model, "h1 + h2 + h3", 1)
+    H = ResponseHierarchy(model, f, 1)
     for d in (6, 8, 10):
         est = H.mean0(method="galerkin", degree=d, check="above")
         assert est.details["route"]["check"] == "above"
@@ -177,19 +184,12 @@ def test_above_mean0_of_independent_units():
 
 
 def _independent6(gain: float, name: str):
-    """Six independent tanh units (gains ``gain·(1.2, 0.9, 1.1, 1.0, 1.15, 0.95)``, as in
-    benchmarks/check_galerkin_independent_units.py) and the sum of their 1-D spectral K₁
-    at :data:`LAGS1` (the reference of ``h1 + … + h6``)."""
-    w = gain * np.array([1.2, 0.9, 1.1, 1.0, 1.15, 0.95])
-    b = np.array([0.3, -0.2, 0.1, 0.25, -0.15, 0.05])
-    units = [SRNN([[1.0]], [[w[i]]], [[1.0]], [[0.6]], [b[i]], "tanh", name=f"{name}_u{i}")
-             for i in range(6)]
-    model = SRNN(np.eye(6), np.diag(w), np.ones((6, 1)), 0.6 * np.eye(6), b=b,
-                 activation="tanh", name=name)
+    """K₁ of six independent units (:func:`_units`) and the sum of their 1-D spectral K₁
+    at :data:`LAGS1`."""
+    model, units, f = _units(6, gain, name)
     ref = sum(np.asarray(ResponseHierarchy(m, "h1", 1).kernel((0,)).evaluate(
         LAGS1, method="spectral")) for m in units)
-    return ResponseHierarchy(model, " + ".join(f"h{i + 1}" for i in range(6)), 1).kernel(
-        (0,)), ref
+    return ResponseHierarchy(model, f, 1).kernel((0,)), ref
 
 
 @pytest.mark.parametrize("gain, measure, d", [(0.6, "gaussian", 3), (0.6, "gaussian", 4),
@@ -214,10 +214,7 @@ def test_above_over_the_time_budget_is_refused_before_any_work():
     """Eight independent units of gain 1.0 (sampled measure) at degree 4 checked from above
     assemble degree 7 (6,435 functions): estimated far over the default budget, refused at
     once with ``check='below'`` among the remedies; from below the same degree runs."""
-    w = np.array([1.2, 0.9, 1.1, 1.0, 1.15, 0.95, 1.05, 0.85])
-    b = np.array([0.3, -0.2, 0.1, 0.25, -0.15, 0.05, -0.3, 0.2])
-    model = SRNN(np.eye(8), np.diag(w), np.ones((8, 1)), 0.6 * np.eye(8), b=b,
-                 activation="tanh", name="above_budget8")
+    model = _units(8, 1.0, "above_budget8")[0]
     k = ResponseHierarchy(model, "h1", 1).kernel((0,))
     t0 = time.perf_counter()
     with pytest.raises(ResourceLimitError) as info:
@@ -260,13 +257,8 @@ def test_above_mean0_on_the_gaussian_reference_is_three_times_its_largest_change
     :data:`~.truncation.ABOVE_SAFETY` times the largest change to degrees 4–6 (it was the
     reference's factor of the check from below, 2), 3.4× the actual error against the sum
     of the units' spectral means."""
-    w = 0.6 * np.array([1.2, 0.9, 1.1, 1.0, 1.15, 0.95])
-    b = np.array([0.3, -0.2, 0.1, 0.25, -0.15, 0.05])
-    units = [SRNN([[1.0]], [[w[i]]], [[1.0]], [[0.6]], [b[i]], "tanh", name=f"above_m6u{i}")
-             for i in range(6)]
-    model = SRNN(np.eye(6), np.diag(w), np.ones((6, 1)), 0.6 * np.eye(6), b=b,
-                 activation="tanh", name="above_mean6")
-    H = ResponseHierarchy(model, " + ".join(f"h{i + 1}" for i in range(6)), 1)
+    model, units, f = _units(6, 0.6, "above_mean6")
+    H = ResponseHierarchy(model, f, 1)
     ref = sum(float(ResponseHierarchy(m, "h1", 1).mean0(method="spectral").values)
               for m in units)
     est = H.mean0(method="galerkin", degree=3, check="above")
@@ -290,13 +282,8 @@ def test_above_keeps_the_first_resolved_degrees_the_check_from_below_refuses():
     unit = SRNN([[1.0]], [[0.8]], [[1.0]], [[0.6]], [0.2], "tanh", name="above_first1")
     k1 = ResponseHierarchy(unit, "h1", 2).kernel((0, 0))
     ref1 = k1.evaluate(lags2, method="spectral")
-    w = 0.6 * np.array([1.2, 0.9, 1.1, 1.0, 1.15, 0.95])
-    b = np.array([0.3, -0.2, 0.1, 0.25, -0.15, 0.05])
-    units = [SRNN([[1.0]], [[w[i]]], [[1.0]], [[0.6]], [b[i]], "tanh", name=f"above_f6u{i}")
-             for i in range(6)]
-    six = SRNN(np.eye(6), np.diag(w), np.ones((6, 1)), 0.6 * np.eye(6), b=b,
-               activation="tanh", name="above_first6")
-    k6 = ResponseHierarchy(six, " + ".join(f"h{i + 1}" for i in range(6)), 2).kernel((0, 0))
+    six, units, f = _units(6, 0.6, "above_first6")
+    k6 = ResponseHierarchy(six, f, 2).kernel((0, 0))
     ref6 = sum(np.asarray(ResponseHierarchy(m, "h1", 2).kernel((0, 0)).evaluate(
         lags2, method="spectral")) for m in units)
     for kern, ref, d, check in ((k1, ref1, 2, "auto"), (k6, ref6, 3, "above")):
@@ -319,10 +306,7 @@ def test_a_tol_ladder_checked_from_above_counts_the_systems_it_builds():
     from volterra_sym.backends.galerkin.options import parse_options
     from volterra_sym.errors import AccuracyNotReachedError
 
-    w = np.array([1.2, 0.9, 1.1, 1.0, 1.15, 0.95])
-    b = np.array([0.3, -0.2, 0.1, 0.25, -0.15, 0.05])
-    model = SRNN(np.eye(6), np.diag(w), np.ones((6, 1)), 0.6 * np.eye(6), b=b,
-                 activation="tanh", name="above_tol6")
+    model = _units(6, 1.0, "above_tol6")[0]
     opts = {"paths": 10_000, "check": "above", "time_budget": 40}
     assert step_seconds(model, 4, parse_options(model, opts)) < 20
     k = ResponseHierarchy(model, "h1", 1).kernel((0,))
@@ -340,10 +324,7 @@ def test_the_degrees_above_on_samples_are_assembled_without_batches():
     same degrees evaluated on their own (with batches, jackknife and lower degrees)."""
     from volterra_sym.model.cache import cached_keys
 
-    w = np.array([1.2, 0.9, 1.1, 1.0, 1.15, 0.95])
-    b = np.array([0.3, -0.2, 0.1, 0.25, -0.15, 0.05])
-    model = SRNN(np.eye(6), np.diag(w), np.ones((6, 1)), 0.6 * np.eye(6), b=b,
-                 activation="tanh", name="above_unbatched6")
+    model = _units(6, 1.0, "above_unbatched6")[0]
     k = ResponseHierarchy(model, "h1", 1).kernel((0,))
     opts = {"method": "galerkin", "paths": 10_000, "seed": 3}
     res = k.evaluate(LAGS1, degree=3, check="above", **opts)
