@@ -55,10 +55,12 @@ def inp(m: int):
     return u
 
 
-def evaluate(model, f, degree, check):
+def evaluate(model, f, degree, check, seed=0):
     """``{quantity: (values, largest error, measure) or the error raised}`` by galerkin at
-    ``degree`` with ``check``: K₁–K₃ at :data:`LAGS`, ``T_0 … T_4`` at :data:`TIMES`."""
-    opts = {"method": "galerkin", "degree": degree, "check": check, "time_budget": 3000}
+    ``degree`` with ``check`` (and ``seed``, of the sampled measure): K₁–K₃ at
+    :data:`LAGS`, ``T_0 … T_4`` at :data:`TIMES`."""
+    opts = {"method": "galerkin", "degree": degree, "check": check, "time_budget": 3000,
+            "seed": seed}
     out = {}
     for N in (1, 2, 3):
         try:
