@@ -11,10 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from volterra_sym import SRNN, ResponseHierarchy, load_model
 from volterra_sym.backends.galerkin import truncation
+from volterra_sym.backends.galerkin.above import resolve
 from volterra_sym.backends.galerkin.cost import TIME_UNIT
+from volterra_sym.backends.galerkin.options import parse_options
 from volterra_sym.errors import InvalidInputError, ResourceLimitError
 
 LAGS1 = np.array([[0.1], [0.5], [1.0], [2.0], [3.0]])
@@ -140,17 +143,62 @@ def test_above_series_of_independent_units_within_their_estimates():
 
 
 def test_auto_checks_from_above_where_it_applies_and_below_elsewhere():
-    """``auto`` (the default): above on the 5-unit density up to degree 2 only (the density
-    ends at degree 5), below beyond; ``above`` there is refused naming ``check``."""
+    """``auto`` (the default) at n = 5, where the density measure ends at degree 5 (above
+    on it up to degree 2): from degree 3, above on the Gaussian reference where it fits
+    ``p0`` (put before the density at ``d … d + 3``), below on the density where it does
+    not (``bench_galerkin_mc.network(5, 1.2, 6)``), and ``above`` there is refused naming
+    ``check``."""
     W = 0.4 * np.eye(5) + 0.1 * np.ones((5, 5))
     model = SRNN(np.eye(5), W, np.ones((5, 1)), 0.6 * np.eye(5), b=np.zeros(5) + 0.1,
                  activation="tanh", name="above_n5")
     k = ResponseHierarchy(model, "h1", 1).kernel((0,))
+    facts = k.evaluate([[0.5]], method="galerkin", degree=3).details["route"]
+    assert (facts["check"], facts["measure"]) == ("above", "gaussian")
+    assert sorted(facts["changes"]) == [4, 5, 6]
+    opts = parse_options(model, {}, sp.Symbol("h1"))
+    check, run, why = resolve(model, 3, opts)      # put first: the density holds degree 3
+    assert (check, why, run.kind(model, 3)[0], run.reference_first) == (
+        "above", None, "gaussian", True)
+    check, run, why = resolve(model, 6, opts)      # the reference holds degree 6: as n ≥ 6
+    assert (check, run.kind(model, 6)[0], run.reference_first) == ("below", "gaussian", False)
+    assert "only when asked for" in why
+    below = k.evaluate([[0.5]], method="galerkin", degree=4, check="below").details["route"]
+    assert (below["check"], below["measure"]) == ("below", "galerkin_density")
+    W = [[0.5652, 0.9534, -1.3702, -0.074, 0.544], [0.7256, 0.3509, 0.8034, 0.1556, 0.2958],
+         [0.0959, -0.5763, -0.4543, 0.2037, -0.3114], [0.6824, 0.6936, 0.9653, -0.014, 0.7426],
+         [-0.4861, -0.4381, 0.0436, 0.151, -0.8581]]
+    misfit = SRNN(np.eye(5), W, np.ones((5, 1)), 0.6 * np.eye(5),
+                  b=[-0.3461, 0.071, -0.1724, 0.2417, 0.0789], activation="tanh",
+                  name="above_n5_misfit")
+    k = ResponseHierarchy(misfit, "h1", 1).kernel((0,))
     res = k.evaluate([[0.5]], method="galerkin", degree=4)
-    assert res.details["route"]["check"] == "below"
+    assert (res.details["route"]["check"], res.details["route"]["measure"]) == (
+        "below", "galerkin_density")
     with pytest.raises(InvalidInputError) as info:
         k.evaluate([[0.5]], method="galerkin", degree=4, check="above")
     assert info.value.param == "check" and "degree 6" in str(info.value)
+
+
+def test_five_units_check_from_above_on_the_reference_where_the_density_ends():
+    """Five independent units of gain 0.6 (the Gaussian reference fits ``p0``) at the
+    default degree 4: checked from above on the reference, K₁ and K₂ are within 2.8× and
+    4.0× of their actual error against the sums of the units' spectral kernels; from below
+    on the density measure (the default before) 23× and 24×
+    (benchmarks/check_galerkin_reference_above_n5.py: on six fitting 5-unit networks at
+    degrees 3–5, 137 values at 2.5–12.7× from above, 10–8,800× from below)."""
+    model, units, f = _units(5, 0.6, "above_ref5")
+    lags = {1: LAGS1, 2: np.array([[a, c] for a in LAGS1[:3, 0] for c in LAGS1[:3, 0]])}
+    for N in (1, 2):
+        ref = sum(np.asarray(ResponseHierarchy(m, "h1", N).kernel((0,) * N).evaluate(
+            lags[N], method="spectral")) for m in units)
+        k = ResponseHierarchy(model, f, N).kernel((0,) * N)
+        now = k.evaluate(lags[N], method="galerkin")
+        facts = now.details["route"]
+        assert (facts["degree"], facts["check"], facts["measure"]) == (4, "above", "gaussian")
+        assert 1.0 <= _ratio(now, ref) <= 10.0, (N, _ratio(now, ref))
+        before = k.evaluate(lags[N], method="galerkin", check="below")
+        assert before.details["route"]["measure"] == "galerkin_density"
+        assert _ratio(before, ref) > 10.0, (N, _ratio(before, ref))
 
 
 def test_bad_check_and_features_are_refused():

@@ -901,7 +901,9 @@ def _galerkin_args(p: argparse.ArgumentParser, sampling: bool, series: bool = Fa
                         "best value the degrees give, its estimate up to 10^4 times its "
                         "error where the basis converges fast) or auto (above on the "
                         "measures of n ≤ 5 without input inside the activation or "
-                        "state-dependent noise; below on those of n ≥ 6, where above costs "
+                        "state-dependent noise, on the Gaussian reference where five units "
+                        "outgrow the density measure and it fits p0; below on those of "
+                        "n ≥ 6, where above costs "
                         "far more and is used only when asked for; docs/theory.md §9; "
                         "default: auto)")
     exact = ("; every route's time integration (exact, spectral, galerkin) is stopped "

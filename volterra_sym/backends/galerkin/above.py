@@ -10,39 +10,49 @@ degree ``d`` is compared with:
   :func:`~.truncation.truncation_part`): the value is the best of the degrees assembled,
   its estimate the change over the window, which exceeds its error by the convergence
   over the window (up to 10⁴× where the basis converges fast);
-* ``"auto"`` (the default) — above wherever it applies (:func:`above_refusal` is None),
-  else below.
+* ``"auto"`` (the default) — above wherever it applies (:func:`resolve`), else below.
 
 The check from above applies to models without the features of docs/theory.md §10–§11
 on the measures it is measured on, where the measure keeps its kind up to ``d + 3`` and
 ``d + 3`` is at most the largest degree: for ``"auto"`` the deterministic measures of
 n ≤ 5 (:data:`~.truncation.ABOVE_MEASURES`), for ``"above"`` also the Gaussian reference
-and the sampled measure of n ≥ 6 (:data:`~.truncation.ASKED_ABOVE_MEASURES`), where the
-basis of degree ``d + 3`` costs far more than degree ``d`` and is assembled only when asked
-for (:func:`~.cost.check_time_above` refuses, before any work, one over the time budget).
+and the sampled measure (:data:`~.truncation.ASKED_ABOVE_MEASURES`, n ≥ 6),
+where the basis of degree ``d + 3`` costs far more than degree ``d`` and is assembled only
+when asked for (:func:`~.cost.check_time_above` refuses, before any work, one over the
+time budget). Where the ``galerkin_density`` measure of degree ``d`` cannot reach
+``d + 3`` (n = 5 from degree 3) but the Gaussian reference fits ``p0``, the evaluation
+averages over the reference at every degree (``reference_first``, :func:`resolve`) and
+checks from above there: from below, the density's values at degrees 3–5 came with
+estimates 10–8,800× their actual error on fitting 5-unit networks (median 230;
+benchmarks/check_galerkin_reference_above_n5.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...errors import InvalidInputError
 from ...model import SRNN
-from . import measure as measures
+from .cost import above_seconds
 from .options import MAX_DEGREE, GalerkinOptions
 from .truncation import ABOVE_MEASURES, ABOVE_WIDTH, ASKED_ABOVE_MEASURES, higher_degrees
 
-__all__ = ["above_refusal", "check_at", "top_degree"]
+__all__ = ["above_refusal", "plan", "resolve"]
 
 
 def above_refusal(model: SRNN, degree: int, opts: GalerkinOptions) -> str | None:
     """Why the check from above does not apply at ``degree`` (None where it does): on
     :data:`~.truncation.ABOVE_MEASURES` for ``check="auto"``, on
-    :data:`~.truncation.ASKED_ABOVE_MEASURES` as well for ``check="above"``."""
+    :data:`~.truncation.ASKED_ABOVE_MEASURES` as well for ``check="above"``, and on the
+    Gaussian reference where the route put it first (``opts.reference_first``,
+    :func:`resolve`)."""
     if model.features:
         return ("it is not measured for models with the input inside the activation or "
                 "state-dependent noise (docs/theory.md §10–§11), whose basis converges in "
                 "plateaus longer than its window of three degrees")
-    kind = measures.kind_for(model, degree, opts.paths, opts.gaussian)[0]
-    allowed = ABOVE_MEASURES + (ASKED_ABOVE_MEASURES if opts.check == "above" else ())
+    kind = opts.kind(model, degree)[0]
+    allowed = ABOVE_MEASURES + (ASKED_ABOVE_MEASURES if opts.check == "above" else
+                                ("gaussian",) if opts.reference_first else ())
     if kind in ASKED_ABOVE_MEASURES and kind not in allowed:
         return (f"on the averaging measure {kind!r} the check from above assembles the "
                 f"basis of degree {degree + ABOVE_WIDTH}, which costs far more than degree "
@@ -53,32 +63,56 @@ def above_refusal(model: SRNN, degree: int, opts: GalerkinOptions) -> str | None
     for dh in higher_degrees(degree):
         if dh > MAX_DEGREE:
             return f"the check compares with degree {dh}, above the largest, {MAX_DEGREE}"
-        other = measures.kind_for(model, dh, opts.paths, opts.gaussian)[0]
+        other = opts.kind(model, dh)[0]
         if other != kind:
             return (f"the check compares with degree {dh}, where the averaging measure is "
                     f"{other!r} instead of {kind!r}")
     return None
 
 
-def check_at(model: SRNN, degree: int, opts: GalerkinOptions) -> str:
-    """The check used at ``degree``: ``"above"`` or ``"below"`` (``opts.check`` resolved;
-    ``"above"`` where it does not apply raises
-    :class:`~volterra_sym.errors.InvalidInputError` naming ``check`` and why)."""
+def _reference_first(model: SRNN, degree: int, opts: GalerkinOptions
+                     ) -> GalerkinOptions | None:
+    """``opts`` with the Gaussian reference first (``reference_first``) where the value at
+    ``degree`` would be on the ``galerkin_density`` measure, which cannot reach ``d + 3``
+    (n = 5 from degree 3: its tensor rule of degree 6 has 13⁵ points; n = 4 from 9), the
+    reference applies at ``d … d + 3`` and their estimated time fits the time budget
+    (:func:`~.cost.above_seconds`: about what the density's degree ``d`` costs from below,
+    1.2 s against 0.9 s at n = 5, degree 4); else None. Where the reference is the measure
+    of degree ``d`` itself (n = 5 from degree 6) ``auto`` checks from below, as at n ≥ 6:
+    degree 7 checked from above took 27 s there, from below 1 s."""
+    if opts.reference_first or opts.kind(model, degree)[0] != "density":
+        return None
+    ref = replace(opts, reference_first=True)
+    if above_refusal(model, degree, ref) is not None:
+        return None
+    return ref if above_seconds(model, degree, ref) <= opts.seconds else None
+
+
+def resolve(model: SRNN, degree: int, opts: GalerkinOptions
+            ) -> tuple[str, GalerkinOptions, str | None]:
+    """``(check, options, why not above)`` at ``degree``: ``"above"`` where
+    :func:`above_refusal` allows it, or where the Gaussian reference put first allows it
+    (:func:`_reference_first`, with those options), else ``"below"`` and the reason."""
     if opts.check == "below":
-        return "below"
+        return "below", opts, None
     why = above_refusal(model, degree, opts)
     if why is None:
-        return "above"
-    if opts.check == "auto":
-        return "below"
+        return "above", opts, None
+    ref = _reference_first(model, degree, opts)
+    if ref is not None:
+        return "above", ref, None
+    return "below", opts, why
+
+
+def plan(model: SRNN, degree: int, opts: GalerkinOptions) -> tuple[str, GalerkinOptions]:
+    """The check used at ``degree`` and the options to run it with (:func:`resolve`);
+    ``check="above"`` where it does not apply raises
+    :class:`~volterra_sym.errors.InvalidInputError` naming ``check`` and why."""
+    check, run, why = resolve(model, degree, opts)
+    if why is None or opts.check == "auto":
+        return check, run
     raise InvalidInputError(
         f"check='above' at degree {degree}: {why}; use check='below' or 'auto' (--check "
         f"below, --check auto){' or a lower degree (--degree)' if degree > 2 else ''}",
         param="check")
 
-
-def top_degree(model: SRNN, degree: int, opts: GalerkinOptions) -> int:
-    """The highest basis degree an evaluation at ``degree`` assembles: ``degree + 3`` where
-    it checks from above, else ``degree``."""
-    above = opts.check != "below" and above_refusal(model, degree, opts) is None
-    return degree + ABOVE_WIDTH if above else degree

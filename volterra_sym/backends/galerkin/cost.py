@@ -66,7 +66,7 @@ def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
     with all of them counted, 6 independent units on the sampled measure at degree 4
     were estimated at 130 s for 27 s measured)."""
     M = basis_size(model.n, degree)
-    kind, P = measures.kind_for(model, degree, opts.paths, opts.gaussian)
+    kind, P = opts.kind(model, degree)
     if kind == "gaussian":
         ridge = (_RIDGE_UNIT_NODE_MONOMIAL * model.n * QUAD_NODES
                  * basis_size(model.n, 2 * degree - 1)
@@ -91,7 +91,7 @@ def check_time(model: SRNN, degree: int, opts: GalerkinOptions, floor: int = 0,
     degree 3 (M = 1771) did not finish in 300 s before this check. ``role``: the systems
     the evaluation builds at ``degree`` (:func:`estimated_seconds`)."""
     M = basis_size(model.n, degree)
-    kind, P = measures.kind_for(model, degree, opts.paths, opts.gaussian)
+    kind, P = opts.kind(model, degree)
     seconds = estimated_seconds(model, degree, opts, role=role)
     if seconds <= opts.seconds:
         return
@@ -147,7 +147,7 @@ def check_time_above(model: SRNN, degree: int, opts: GalerkinOptions, floor: int
     if seconds <= opts.seconds:
         return
     top = degree + ABOVE_WIDTH
-    kind, P = measures.kind_for(model, top, opts.paths, opts.gaussian)
+    kind, P = opts.kind(model, top)
     ways = [f"check='below' (--check below: degree {degree} and lower ones)"]
     if lower_allowed(model, degree, floor) and above_seconds(model, degree - 1,
                                                              opts) <= opts.seconds:

@@ -25,7 +25,7 @@ from ...errors import (
     UnresolvedWarning,
 )
 from ...model import SRNN
-from .above import top_degree
+from .above import resolve
 from .cost import TIME_UNIT, above_seconds, estimated_seconds
 from .options import MAX_DEGREE, GalerkinOptions
 
@@ -51,8 +51,9 @@ def step_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
     it checks from above (degrees ``d … d + 3``: 6 independent units on samples at degree
     4, 34 s estimated for 27 s measured — the top degree's own estimate, which counts its
     jackknife and lower-degree systems, said 100 s), else :func:`~.cost.estimated_seconds`."""
-    if top_degree(model, degree, opts) > degree:
-        return above_seconds(model, degree, opts, sampling=sampling)
+    check, run, _ = resolve(model, degree, opts)
+    if check == "above":
+        return above_seconds(model, degree, run, sampling=sampling)
     return estimated_seconds(model, degree, opts, sampling=sampling)
 
 

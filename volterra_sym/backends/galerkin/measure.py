@@ -54,6 +54,7 @@ from .ridge import MAX_TABLE, reference_fits, table_size
 
 __all__ = ["Measure", "gauss_hermite", "quadrature_1d", "grid_2d", "samples",
            "galerkin_density", "galerkin_density_points", "MAX_DENSITY_POINTS", "kind_for",
+           "reference_applies",
            "burn_in_facts", "sampling_seconds"]
 
 #: largest tensor rule (points) of the ``galerkin_density`` measure
@@ -277,8 +278,21 @@ def galerkin_density(model: SRNN, degree: int, refinements: int = 2) -> Measure:
     return Measure("galerkin_density", X, w, True, details=details)
 
 
-def kind_for(model: SRNN, degree: int, paths: int, gaussian: bool = True
-             ) -> tuple[str, int]:
+def reference_applies(model: SRNN, degree: int, gaussian: bool = True) -> bool:
+    """Whether the exact Gaussian reference (:mod:`.ridge`) may average ``model`` at
+    ``degree``: allowed (``gaussian``: option ``measure="auto"`` and a polynomial
+    observable), no features of docs/theory.md §10–§11, regular noise, one stable fixed
+    point, its table of moments within :data:`~.ridge.MAX_TABLE` and the reference fitting
+    ``p0`` (:func:`~.ridge.reference_fits`)."""
+    if not (gaussian and not model.features and regular_noise(model)):
+        return False
+    lin = linearisation(model)
+    return (not lin.metastable and lin.cov is not None
+            and table_size(model.n, degree) <= MAX_TABLE and reference_fits(model))
+
+
+def kind_for(model: SRNN, degree: int, paths: int, gaussian: bool = True,
+             reference_first: bool = False) -> tuple[str, int]:
     """Which averaging measure the route uses for ``model`` at ``degree`` (``"gh"``,
     ``"q1d"``, ``"grid"``, ``"density"``, ``"gaussian"`` — the exact Gaussian reference of
     :mod:`.ridge`, no points — or ``"samples"``, ``paths`` of them), and about how many
@@ -286,7 +300,9 @@ def kind_for(model: SRNN, degree: int, paths: int, gaussian: bool = True
     (docs/theory.md §11) ``p0`` is not Gaussian and the 2-D grid does not treat it: the 1-D
     quadrature of ``p0 ∝ D⁻¹exp(∫2φ/D)`` or samples. ``gaussian=False`` (option
     ``measure="samples"``, or an observable that is not a polynomial in the state) puts the
-    samples where the Gaussian reference would be."""
+    samples where the Gaussian reference would be; ``reference_first`` puts the reference
+    before the ``galerkin_density`` measure where it applies (:func:`reference_applies`;
+    the check from above where the density cannot reach ``d + 3``, module :mod:`.above`)."""
     linear_gaussian = model.is_linear and not model.state_dependent_noise
     if linear_gaussian and (degree + 1) ** model.n <= 200_000:
         return "gh", (degree + 1) ** model.n
@@ -294,12 +310,11 @@ def kind_for(model: SRNN, degree: int, paths: int, gaussian: bool = True
         return "q1d", 48 * 20
     if model.n == 2 and not model.state_dependent_noise and regular_noise(model):
         return "grid", 4096
+    if reference_first and reference_applies(model, degree, gaussian):
+        return "gaussian", 0
     points = galerkin_density_points(model.n, degree)[1]
     if not model.features and points <= MAX_DENSITY_POINTS:
         return "density", points
-    if gaussian and not model.features and regular_noise(model):
-        lin = linearisation(model)
-        if (not lin.metastable and lin.cov is not None
-                and table_size(model.n, degree) <= MAX_TABLE and reference_fits(model)):
-            return "gaussian", 0
+    if reference_applies(model, degree, gaussian):
+        return "gaussian", 0
     return "samples", paths

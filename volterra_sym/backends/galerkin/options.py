@@ -10,6 +10,7 @@ from ...arrays import check_int, relative_tol
 from ...budget import DEFAULT_TIME_BUDGET, SAMPLE_COUNTS, memory_budget, time_budget
 from ...errors import InvalidInputError
 from ...model import SRNN
+from .measure import kind_for
 from .truncation import CHECKS
 
 __all__ = ["DEFAULT_CHECK", "DEFAULT_DEGREE", "GalerkinOptions", "MAX_DEGREE", "MAX_SECONDS",
@@ -53,6 +54,15 @@ class GalerkinOptions:
     #: or above where that applies (``"auto"``; :data:`~.truncation.CHECKS`, module
     #: :mod:`.above`)
     check: str = "auto"
+    #: the Gaussian reference before the ``galerkin_density`` measure at every degree
+    #: (:func:`~.measure.kind_for`): set by the route, not the user, where the check from
+    #: above applies only on the reference (:func:`~.above.plan`)
+    reference_first: bool = False
+
+    def kind(self, model: SRNN, degree: int) -> tuple[str, int]:
+        """The averaging measure at ``degree`` and its points under these options
+        (:func:`~.measure.kind_for`)."""
+        return kind_for(model, degree, self.paths, self.gaussian, self.reference_first)
 
 
 def _int(options, name, lo, hi, default):

@@ -86,7 +86,7 @@ from ..modal import (
 from ..scaling import scaled_mean0, scaled_series
 from ..spectral.collocation import numerics, observable_reason
 from . import measure as measures
-from .above import check_at
+from .above import plan, resolve
 from .basis import MonomialBasis, OrthonormalBasis1D, basis_size
 from .cost import check_time, check_time_above, estimated_seconds
 from .ladder import default_climb, leading_part, samples_hint, tol_ladder
@@ -171,7 +171,7 @@ def _whitening(meas: measures.Measure) -> Whitening:
 def _measure(model: SRNN, degree: int, opts: GalerkinOptions) -> measures.Measure:
     """The best averaging measure for ``model`` (module docstring of ``measure``;
     :func:`~.measure.kind_for` says which)."""
-    kind, _ = measures.kind_for(model, degree, opts.paths, opts.gaussian)
+    kind, _ = opts.kind(model, degree)
     if kind == "gaussian":
         return derived(model, ("galerkin", "measure", "gaussian"),
                        lambda: measures.Measure("gaussian", np.zeros((0, model.n)),
@@ -281,7 +281,7 @@ def _assemble(model: SRNN, f: sp.Expr, degree: int, opts: GalerkinOptions,
     them, for the cost check (:func:`~.cost.estimated_seconds`)."""
     kicks = tuple(range(model.m)) if kicks is None else tuple(kicks)
     M = basis_size(model.n, degree)
-    kind, _ = measures.kind_for(model, degree, opts.paths, opts.gaussian)
+    kind, _ = opts.kind(model, degree)
 
     def canonical(k):
         return tuple(sorted(k)) if isinstance(k, tuple) else k
@@ -359,7 +359,7 @@ def _gaussian_assembly(model: SRNN, f: sp.Expr, degree: int, kicks: tuple,
 
 def _on_reference(model: SRNN, opts: GalerkinOptions, degree: int) -> bool:
     """Whether the route averages over the Gaussian reference at ``degree``."""
-    return measures.kind_for(model, degree, opts.paths, opts.gaussian)[0] == "gaussian"
+    return opts.kind(model, degree)[0] == "gaussian"
 
 
 def _reference_need(model: SRNN, opts: GalerkinOptions, kicks: int) -> int:
@@ -424,7 +424,7 @@ def _lower(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kick
     (:func:`~.truncation.lower_degrees`): the prefix of the same measure, or — where the
     measure itself depends on the degree (``galerkin_density``) — a full assembly with the
     lower-degree density, so that the check sees the density's truncation as well. With
-    ``check`` ``"above"`` (:func:`~.above.check_at`) the higher degrees instead
+    ``check`` ``"above"`` (:func:`~.above.plan`) the higher degrees instead
     (:func:`_higher`)."""
     if check == "above":
         return _higher(model, f, asm, opts, kicks)
@@ -442,7 +442,7 @@ def _lower(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kick
 def _higher(model: SRNN, f: sp.Expr, asm: _Assembled, opts: GalerkinOptions, kicks
             ) -> list[tuple[int, Sums]]:
     """The sums of the higher degrees of the truncation check from above
-    (:func:`~.truncation.higher_degrees`, where :func:`~.above.check_at` says so), each a
+    (:func:`~.truncation.higher_degrees`, where :func:`~.above.plan` says so), each a
     full assembly on its own measure of the same kind (the ``galerkin_density`` of each
     degree: the check sees the density's truncation too)."""
     return [(dh, _assemble(model, f, dh, opts, kicks, role="higher").total)
@@ -549,7 +549,7 @@ def _kernel_values(graph, requests, system):
 
 
 def _at_degree(model, f, graph, reqs, degree, opts):
-    check = check_at(model, degree, opts)
+    check, opts = plan(model, degree, opts)
     check_resolved(model, degree, (len(k) for k in reqs), "kernel of order", "",
                    _on_reference(model, opts, degree), check == "above")
     need = kernels_need(model, reqs)
@@ -627,7 +627,8 @@ def _conditioned_degree(model: SRNN, f: sp.Expr, opts: GalerkinOptions, kicks,
     degree = _degrees(model, f, opts)[0] if start is None else start
     if opts.degree is not None or opts.tol is not None:
         return degree
-    G = _assemble(model, f, degree, opts, kicks).total.G
+    # on the measure the evaluation at that degree uses (the reference put first: G = I)
+    G = _assemble(model, f, degree, resolve(model, degree, opts)[1], kicks).total.G
     for d in range(degree, 2, -1):
         M = basis_size(model.n, d)
         Q, cond = orthonormaliser(G[:M, :M])
@@ -714,7 +715,7 @@ def _series_margin(model: SRNN, f: sp.Expr, opts: GalerkinOptions, kicks, order:
     for kinds, margin, timed in ((("q1d", "grid"), SERIES_DEGREE_MARGIN, False),
                                  (("density",), SERIES_DENSITY_MARGIN, True)):
         start = order + margin
-        kind = measures.kind_for(model, start, opts.paths, opts.gaussian)[0]
+        kind = opts.kind(model, start)[0]
         if degree < start and kind in kinds and (
                 not timed or estimated_seconds(model, start, opts) <= opts.seconds):
             degree = max(degree, _conditioned_degree(model, f, opts, kicks, start=start))
@@ -793,7 +794,7 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     """:func:`galerkin_series` at one basis degree (its errors: module docstring); the
     forward runs — the full basis, the lower degrees, the replicates — checked against
     ``deadline`` (:func:`~volterra_sym.backends.modal.converged_forward`)."""
-    check = check_at(model, degree, opts)
+    check, opts = plan(model, degree, opts)
     check_resolved(model, degree, range(1, order + 1), "series term of order", "",
                    _on_reference(model, opts, degree), check == "above")
     floor = _request_floor(model, opts, range(1, order + 1))
@@ -974,16 +975,17 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
 
     def at(degree: int) -> tuple[float, float, float, str, str | None]:
         """``(value, truncation part, the other parts, the measure's kind, the check)``."""
-        asm = _assemble(model, f, degree, opts)
+        run = resolve(model, degree, opts)[1]
+        asm = _assemble(model, f, degree, run)
         kind = asm.measure.kind
         kinds.add(kind)
         # the compared degrees only where they enter the estimate (a quadrature's or
         # grid's <f>_0 is their own average: no truncation part, no check)
         compared = asm.pairing == "stationary" or kind == "galerkin_density"
-        check = check_at(model, degree, opts) if compared else None
+        check = plan(model, degree, opts)[0] if compared else None
         if check == "above":
-            check_time_above(model, degree, opts)
-        lows = _lower(model, f, asm, opts, [], check) if compared else []
+            check_time_above(model, degree, run)
+        lows = _lower(model, f, asm, run, [], check) if compared else []
         if asm.pairing == "stationary":
             return *_paired_mean(model, asm, _systems(
                 model, asm, lows, f"galerkin <f>_0 at degree {degree}"), check), kind, check
