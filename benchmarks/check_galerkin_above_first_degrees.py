@@ -24,16 +24,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 
 import _timing  # noqa: E402  (single-threaded BLAS before numpy is imported)
 import numpy as np  # noqa: E402
 from check_galerkin_above_high_n import evaluate, inp  # noqa: E402
 from check_galerkin_independent_units import LAGS, TIMES, case  # noqa: E402
-from check_galerkin_truncation_rules import summary  # noqa: E402
+from check_galerkin_truncation_rules import check_arguments, summary  # noqa: E402
 
 from volterra_sym import SRNN, ResponseHierarchy, load_model  # noqa: E402
 from volterra_sym.errors import InvalidInputError  # noqa: E402
@@ -77,10 +75,7 @@ def refused_degree(value) -> bool:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args()
-    warnings.simplefilter("ignore")
+    args = check_arguments(__doc__, OUT)
     rows = []
     for name, model, f, ref, degrees, units in models():
         t0 = time.perf_counter()

@@ -25,15 +25,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 
 import _timing  # noqa: E402  (single-threaded BLAS before numpy is imported)
 import numpy as np  # noqa: E402
 from check_galerkin_independent_units import LAGS, TIMES, case, spectral_reference  # noqa: E402
-from check_galerkin_truncation_rules import write_scored  # noqa: E402
+from check_galerkin_truncation_rules import check_arguments, write_scored  # noqa: E402
 
 from volterra_sym import ResponseHierarchy, VolterraSymError  # noqa: E402
 
@@ -104,11 +102,7 @@ def rows_of(n, gain, degrees):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args()
-    warnings.simplefilter("ignore")
+    args = check_arguments(__doc__, OUT, quick=True)
     cases = [(n, g, d[:1]) for n, g, d in CASES[:2]] if args.quick else CASES
     rows = []
     for n, gain, degrees in cases:

@@ -21,13 +21,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import argparse  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 from check_galerkin_independent_units import LAGS, TIMES  # noqa: E402
-from check_galerkin_truncation_rules import write_scored  # noqa: E402
+from check_galerkin_truncation_rules import check_arguments, write_scored  # noqa: E402
 
 from volterra_sym import SRNN, ResponseHierarchy, VolterraSymError, load_model  # noqa: E402
 
@@ -93,11 +91,7 @@ def rows_of(name, model, degrees):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args()
-    warnings.simplefilter("ignore")
+    args = check_arguments(__doc__, OUT, quick=True)
     rows = []
     for name, model, degrees in models()[:2] if args.quick else models():
         rows += rows_of(name, model, degrees)

@@ -31,16 +31,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import argparse  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 
 import _timing  # noqa: E402, F401  (single-threaded BLAS before numpy is imported)
 import numpy as np  # noqa: E402
 from bench_galerkin_mc import network  # noqa: E402
 from check_galerkin_above_high_n import SPECTRAL_FLOOR, evaluate  # noqa: E402
 from check_galerkin_independent_units import case, spectral_reference  # noqa: E402
-from check_galerkin_truncation_rules import write_scored  # noqa: E402
+from check_galerkin_truncation_rules import check_arguments, write_scored  # noqa: E402
 
 from volterra_sym.backends.galerkin.ridge import reference_fits  # noqa: E402
 
@@ -80,10 +78,7 @@ def reference(model, f, units):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args()
-    warnings.simplefilter("ignore")
+    args = check_arguments(__doc__, OUT)
     rows = []
     for name, model, f, units in networks():
         t0 = time.perf_counter()

@@ -26,15 +26,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 
 import _timing  # noqa: E402  (single-threaded BLAS before numpy is imported)
 import numpy as np  # noqa: E402
 from check_galerkin_above_high_n import SPECTRAL_FLOOR, evaluate  # noqa: E402
 from check_galerkin_independent_units import case, spectral_reference  # noqa: E402
+from check_galerkin_truncation_rules import check_arguments  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "galerkin_sampled_seeds.json"
@@ -85,12 +84,8 @@ def scored(name, n, degree, check, table):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=8)
-    ap.add_argument("--above", action="store_true")
-    ap.add_argument("--out", type=Path, default=OUT)
-    args = ap.parse_args()
-    warnings.simplefilter("ignore")
+    args = check_arguments(__doc__, OUT, extra=(("--seeds", {"type": int, "default": 8}),
+                                                ("--above", {"action": "store_true"})))
     seeds = range(args.seeds)
     rows: list = []
     for n, gain, below, above in CASES:

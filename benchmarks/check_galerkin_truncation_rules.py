@@ -198,6 +198,22 @@ def write_scored(rows, checks, out: Path) -> None:
     print(f"wrote {out}")
 
 
+def check_arguments(doc: str, out: Path, *, quick: bool = False,
+                    extra: tuple = ()) -> argparse.Namespace:
+    """The command line of the ``check_galerkin_*`` studies (described by the first line
+    of ``doc``): ``--quick`` where it has one, the ``extra`` ``(flag, keywords)`` options,
+    ``--out`` (default ``out``); warnings silenced for the run."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if quick:
+        ap.add_argument("--quick", action="store_true")
+    for flag, keywords in extra:
+        ap.add_argument(flag, **keywords)
+    ap.add_argument("--out", type=Path, default=out)
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    return args
+
+
 def summary(name, kept, estimates) -> dict:
     """``estimate / actual`` of the rows ``kept`` (with their ``estimates``): its range,
     median, the count above 100 and the rows below 1; printed on one line."""
