@@ -20,11 +20,12 @@ and the sampled measure (:data:`~.truncation.ASKED_ABOVE_MEASURES`, n ≥ 6),
 where the basis of degree ``d + 3`` costs far more than degree ``d`` and is assembled only
 when asked for (:func:`~.cost.check_time_above` refuses, before any work, one over the
 time budget). Where the ``galerkin_density`` measure of degree ``d`` cannot reach
-``d + 3`` (n = 5 from degree 3) but the Gaussian reference fits ``p0``, the evaluation
-averages over the reference at every degree (``reference_first``, :func:`resolve`) and
-checks from above there: from below, the density's values at degrees 3–5 came with
-estimates 10–8,800× their actual error on fitting 5-unit networks (median 230;
-benchmarks/check_galerkin_reference_above_n5.py).
+``d + 3`` (n = 5 from degree 3), or its check from above is estimated above
+:data:`DENSITY_ABOVE_SECONDS` (n = 4 from degree 6), but the Gaussian reference fits
+``p0``, the evaluation averages over the reference at every degree (``reference_first``,
+:func:`resolve`) and checks from above there: from below, the density's values at
+degrees 3–5 came with estimates 10–8,800× their actual error on fitting 5-unit networks
+(median 230; benchmarks/check_galerkin_reference_above_n5.py).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from .cost import above_seconds
 from .options import MAX_DEGREE, GalerkinOptions
 from .truncation import ABOVE_MEASURES, ABOVE_WIDTH, ASKED_ABOVE_MEASURES, higher_degrees
 
-__all__ = ["above_refusal", "plan", "resolve"]
+__all__ = ["DENSITY_ABOVE_SECONDS", "above_refusal", "plan", "resolve"]
 
 
 def above_refusal(model: SRNN, degree: int, opts: GalerkinOptions) -> str | None:
@@ -92,16 +93,38 @@ def resolve(model: SRNN, degree: int, opts: GalerkinOptions
             ) -> tuple[str, GalerkinOptions, str | None]:
     """``(check, options, why not above)`` at ``degree``: ``"above"`` where
     :func:`above_refusal` allows it, or where the Gaussian reference put first allows it
-    (:func:`_reference_first`, with those options), else ``"below"`` and the reason."""
+    (:func:`_reference_first`, with those options) — also in place of a check from above
+    on the density measure estimated above :data:`DENSITY_ABOVE_SECONDS` where the
+    reference's is less (:func:`_slow_density`) —, else ``"below"`` and the reason."""
     if opts.check == "below":
         return "below", opts, None
     why = above_refusal(model, degree, opts)
-    if why is None:
-        return "above", opts, None
     ref = _reference_first(model, degree, opts)
+    if why is None:
+        return "above", ref if ref is not None and _slow_density(model, degree, opts, ref) \
+            else opts, None
     if ref is not None:
         return "above", ref, None
     return "below", opts, why
+
+
+#: a check from above on the ``galerkin_density`` measure estimated above this many
+#: seconds gives way to the Gaussian reference where that fits ``p0`` and is estimated at
+#: less: the density's degrees ``d … d + 3`` each build their own tensor rule (4 units at
+#: degree 8: 153 s, against about 5 s on the reference; 5 units at degree 2: 9 s), and on
+#: the reference the check from above is as close to the error (4 independent units of
+#: gain 0.6 at degrees 9 and 10: 1.5–4.6× against their spectral sums)
+DENSITY_ABOVE_SECONDS = 5.0
+
+
+def _slow_density(model: SRNN, degree: int, opts: GalerkinOptions,
+                  ref: GalerkinOptions) -> bool:
+    """Whether the check from above on the density measure at ``degree`` is estimated
+    above :data:`DENSITY_ABOVE_SECONDS` and above the same check on the reference
+    (options ``ref``)."""
+    slow = above_seconds(model, degree, opts, sampling=False)
+    return slow > DENSITY_ABOVE_SECONDS and above_seconds(model, degree, ref,
+                                                          sampling=False) < slow
 
 
 def plan(model: SRNN, degree: int, opts: GalerkinOptions) -> tuple[str, GalerkinOptions]:
