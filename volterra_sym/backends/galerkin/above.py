@@ -74,11 +74,12 @@ def above_refusal(model: SRNN, degree: int, opts: GalerkinOptions) -> str | None
 def _reference_first(model: SRNN, degree: int, opts: GalerkinOptions
                      ) -> GalerkinOptions | None:
     """``opts`` with the Gaussian reference first (``reference_first``) where the value at
-    ``degree`` would be on the ``galerkin_density`` measure, which cannot reach ``d + 3``
-    (n = 5 from degree 3: its tensor rule of degree 6 has 13⁵ points; n = 4 from 9), the
-    reference applies at ``d … d + 3`` and their estimated time fits the time budget
-    (:func:`~.cost.above_seconds`: about what the density's degree ``d`` costs from below,
-    1.2 s against 0.9 s at n = 5, degree 4); else None. Where the reference is the measure
+    ``degree`` would be on the ``galerkin_density`` measure, the reference applies at
+    ``d … d + 3`` and their estimated time fits the time budget; else None.
+    :func:`resolve` uses it where the density cannot reach ``d + 3`` (n = 5 from degree
+    3: its tensor rule of degree 6 has 13⁵ points; n = 4 from 9) — there it costs about
+    what the density's degree ``d`` does from below (:func:`~.cost.above_seconds`: 1.2 s
+    against 0.9 s at n = 5, degree 4) — or is slow there. Where the reference is the measure
     of degree ``d`` itself (n = 5 from degree 6) ``auto`` checks from below, as at n ≥ 6:
     degree 7 checked from above took 27 s there, from below 1 s."""
     if opts.reference_first or opts.kind(model, degree)[0] != "density":
@@ -111,9 +112,10 @@ def resolve(model: SRNN, degree: int, opts: GalerkinOptions
 #: a check from above on the ``galerkin_density`` measure estimated above this many
 #: seconds gives way to the Gaussian reference where that fits ``p0`` and is estimated at
 #: less: the density's degrees ``d … d + 3`` each build their own tensor rule (4 units at
-#: degree 8: 153 s, against about 5 s on the reference; 5 units at degree 2: 9 s), and on
+#: degree 8: 153 s, against 3.3 s on the reference; 5 units at degree 2: 9 s), and on
 #: the reference the check from above is as close to the error (4 independent units of
-#: gain 0.6 at degrees 9 and 10: 1.5–4.6× against their spectral sums)
+#: gain 0.6 at degrees 6–9: 32 values at 2.2–12.1× against their spectral sums;
+#: benchmarks/check_galerkin_reference_above_n5.py)
 DENSITY_ABOVE_SECONDS = 5.0
 
 
