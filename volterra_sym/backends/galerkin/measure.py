@@ -302,7 +302,8 @@ def kind_for(model: SRNN, degree: int, paths: int, gaussian: bool = True,
     ``measure="samples"``, or an observable that is not a polynomial in the state) puts the
     samples where the Gaussian reference would be; ``reference_first`` puts the reference
     before the ``galerkin_density`` measure where it applies (:func:`reference_applies`;
-    the check from above where the density cannot reach ``d + 3``, module :mod:`.above`)."""
+    the check from above where the density cannot reach ``d + 3`` or would be slow, module
+    :mod:`.above`)."""
     linear_gaussian = model.is_linear and not model.state_dependent_noise
     if linear_gaussian and (degree + 1) ** model.n <= 200_000:
         return "gh", (degree + 1) ** model.n

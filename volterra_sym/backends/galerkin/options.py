@@ -56,7 +56,7 @@ class GalerkinOptions:
     check: str = "auto"
     #: the Gaussian reference before the ``galerkin_density`` measure at every degree
     #: (:func:`~.measure.kind_for`): set by the route, not the user, where the check from
-    #: above applies only on the reference (:func:`~.above.plan`)
+    #: above is made on the reference instead of the density (:func:`~.above.resolve`)
     reference_first: bool = False
 
     def kind(self, model: SRNN, degree: int) -> tuple[str, int]:
