@@ -10,10 +10,11 @@ above and from below. Prints and writes ``measured / estimated`` per run.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/check_galerkin_density_cost.py
 
-(about 3 minutes; run it alone on the machine.) Measured 2026-12-07: 1.6–3.1× — the
-density's own construction (three re-centring passes of the generator's sums over the
-tensor rule, each with an SVD) and, from below, the lower degrees' own densities are not
-in the model.
+(about 3 minutes; run it alone on the machine.) Measured 2026-12-07 before the model
+counted the density's own construction (three re-centring passes of the generator's sums
+over the tensor rule, each with an SVD) and, from below, the lower degrees' own
+densities: 1.6–3.1× over two runs; with them (``cost._DENSITY_PASSES``): 0.61–0.97× and,
+in a second run, 0.65–1.09× (``galerkin_density_cost.json``).
 """
 
 from __future__ import annotations

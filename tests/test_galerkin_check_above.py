@@ -204,9 +204,10 @@ def test_five_units_check_from_above_on_the_reference_where_the_density_ends():
 def test_a_slow_density_check_gives_way_to_the_reference():
     """Four independent units of gain 0.6 (the reference fits ``p0``) at degree 6: the
     check from above on the density measure (degrees 6–9, each its own tensor rule) is
-    estimated at 11 s (degree 8: 69 s estimated, 153 s measured), on the reference at
-    0.9 s — ``auto`` takes the reference, and K₁ is within 2–10× of its actual error
-    against the units' spectral sums (benchmarks/check_galerkin_reference_above_n5.py)."""
+    estimated at 30 s (degree 8 took 153 s), on the reference at 0.9 s — ``auto`` takes
+    the reference, and K₁ is within 1–10× of its actual error against the units'
+    spectral sums (benchmarks/check_galerkin_reference_above_n5.py); degree 4 (3.9 s
+    estimated) stays on the density."""
     from volterra_sym.backends.galerkin.above import DENSITY_ABOVE_SECONDS
     from volterra_sym.backends.galerkin.cost import above_seconds
 

@@ -17,7 +17,7 @@ from . import measure as measures
 from .basis import basis_size
 from .options import MAX_SECONDS, GalerkinOptions
 from .ridge import QUAD_NODES
-from .truncation import ABOVE_WIDTH, lower_allowed
+from .truncation import ABOVE_WIDTH, lower_allowed, lower_degrees
 
 __all__ = ["COST_MARGIN", "MAX_SECONDS", "TIME_UNIT", "above_seconds", "check_time",
            "check_time_above", "estimated_seconds"]
@@ -44,6 +44,15 @@ _POINT_M2, _POINT_MN, _SYSTEM_M3 = 6e-11, 7.4e-9, 9.1e-10
 #: (1e-7, 5e-6, the sampled measures' ``M³`` rate and the top system counted twice) was
 #: 3.4–4.8× the measured time: 16 units at degree 4 were estimated at 376 s for 90 s
 _RIDGE_UNIT_NODE_MONOMIAL, _RIDGE_TABLE, _REFERENCE_M3 = 1e-8, 1.2e-5, 7e-10
+#: the ``galerkin_density`` measure's own construction, in units of the point sums of one
+#: assembly (three re-centring passes over the tensor rule, each with the generator's sums
+#: alone). Fitted 2026-12-07 (benchmarks/check_galerkin_density_cost.py: K₁ at two lags,
+#: one BLAS thread, alone on the machine; n = 3 at degrees 9 and 12, n = 4 at 4–10, n = 5
+#: at 2 and 4, from above and below, 1.7–73 s): the runs took 0.61–0.97 of their estimate
+#: in the fitting run and 0.65–1.09 in a second one (the machine's noise). Without it,
+#: and without the lower degrees' own densities from below, the runs took 1.8–3.0× their
+#: estimate — 4 units at degree 8 checked from above were estimated at 69 s, took 153 s
+_DENSITY_PASSES = 1.5
 #: safety factor of :func:`estimated_seconds` over the fitted model (machines differ; the
 #: fit's largest under-estimate on the calibration runs was 1.16×)
 COST_MARGIN = 1.5
@@ -75,11 +84,27 @@ def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
         lowest = max(degree - 2, 1) if role == "below" else degree
         cubes = sum(basis_size(model.n, k) ** 3 for k in range(lowest, degree + 1))
         return COST_MARGIN * (ridge + _REFERENCE_M3 * cubes)
+    if kind == "density":
+        # each degree builds its own density and sums; from below the window's degrees too
+        lows = lower_degrees(model, degree, "galerkin_density") if role == "below" else ()
+        return COST_MARGIN * sum(_density_degree(model, k, opts)
+                                 for k in (degree, *lows) if k >= 1)
     systems = (4 if role == "below" else 1) \
         + (opts.batches if kind == "samples" and role != "higher" else 0)
     burn_in = measures.sampling_seconds(model, P) if sampling and kind == "samples" else 0.0
     return COST_MARGIN * (P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
                           + systems * _SYSTEM_M3 * M ** 3 + burn_in)
+
+
+def _density_degree(model: SRNN, degree: int, opts: GalerkinOptions) -> float:
+    """Fitted seconds of one degree on the ``galerkin_density`` measure: its density
+    (:func:`~.measure.galerkin_density`: the generator's sums over the tensor rule and an
+    SVD, once per re-centring — :data:`_DENSITY_PASSES` of the point sums' cost and three
+    ``M³``), then its own sums and modal system."""
+    M = basis_size(model.n, degree)
+    P = opts.kind(model, degree)[1]
+    points = P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
+    return (1.0 + _DENSITY_PASSES) * points + 4 * _SYSTEM_M3 * M ** 3
 
 
 def check_time(model: SRNN, degree: int, opts: GalerkinOptions, floor: int = 0,

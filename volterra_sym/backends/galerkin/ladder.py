@@ -37,12 +37,13 @@ __all__ = ["DEFAULT_TARGET", "LADDER_SECONDS", "default_climb", "leading_part", 
 #: is above this (relative to the largest ``|value|`` asked for), the truncation part
 #: dominates it, and the next degree's :func:`step_seconds` are at most
 #: :data:`LADDER_SECONDS`; the best degree reached is returned with its own estimate (no
-#: refusal: no accuracy was asked for). 1.0 s of :func:`~.cost.estimated_seconds` stops ``tanh3``
-#: at degree 12 (0.6 s stopped it at 10 or 11, which since the ``galerkin_density``
-#: measure's window of lower degrees (:func:`~.truncation.lower_degrees`) left its K₁ at lag 2
-#: with an estimate of 1.9 % of the value: 0.6 % at degree 12)
+#: refusal: no accuracy was asked for). 3.0 s of :func:`~.cost.estimated_seconds` stops
+#: ``tanh3``'s K₁ at degree 9, checked from above (± 0.20 % of the value at lag 2); it was
+#: 1.0 s until the density measure's own construction entered the cost model (2026-12-07,
+#: :data:`~.cost._DENSITY_PASSES`), which raised that measure's estimates about 2.9×:
+#: 1.0 s would have stopped it at degree 7 (± 2.8 %)
 DEFAULT_TARGET = 1e-3
-LADDER_SECONDS = 1.0
+LADDER_SECONDS = 3.0
 
 
 def step_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
