@@ -145,8 +145,9 @@ def test_above_series_of_independent_units_within_their_estimates():
 def test_auto_checks_from_above_where_it_applies_and_below_elsewhere():
     """``auto`` (the default) at n = 5, where the density measure ends at degree 5 (above
     on it up to degree 2): from degree 3, above on the Gaussian reference where it fits
-    ``p0`` (put before the density at ``d … d + 3``), below on the density where it does
-    not (``bench_galerkin_mc.network(5, 1.2, 6)``), and ``above`` there is refused naming
+    ``p0`` (put before the density at ``d … d + 3``; at its own degrees while estimated
+    within 15 s: degree 6, not 7), below on the density where it does not
+    (``bench_galerkin_mc.network(5, 1.2, 6)``), and ``above`` there is refused naming
     ``check``."""
     W = 0.4 * np.eye(5) + 0.1 * np.ones((5, 5))
     model = SRNN(np.eye(5), W, np.ones((5, 1)), 0.6 * np.eye(5), b=np.zeros(5) + 0.1,
@@ -159,8 +160,11 @@ def test_auto_checks_from_above_where_it_applies_and_below_elsewhere():
     check, run, why = resolve(model, 3, opts)      # put first: the density holds degree 3
     assert (check, why, run.kind(model, 3)[0], run.reference_first) == (
         "above", None, "gaussian", True)
-    check, run, why = resolve(model, 6, opts)      # the reference holds degree 6: as n ≥ 6
-    assert (check, run.kind(model, 6)[0], run.reference_first) == ("below", "gaussian", False)
+    check, run, why = resolve(model, 6, opts)      # the reference's own degree, cheap
+    assert (check, why, run.kind(model, 6)[0], run.reference_first) == (
+        "above", None, "gaussian", True)
+    check, run, why = resolve(model, 7, opts)      # estimated above 15 s: as at n ≥ 6
+    assert (check, run.kind(model, 7)[0], run.reference_first) == ("below", "gaussian", False)
     assert "only when asked for" in why
     below = k.evaluate([[0.5]], method="galerkin", degree=4, check="below").details["route"]
     assert (below["check"], below["measure"]) == ("below", "galerkin_density")

@@ -38,7 +38,7 @@ from .cost import above_seconds
 from .options import MAX_DEGREE, GalerkinOptions
 from .truncation import ABOVE_MEASURES, ABOVE_WIDTH, ASKED_ABOVE_MEASURES, higher_degrees
 
-__all__ = ["DENSITY_ABOVE_SECONDS", "above_refusal", "plan", "resolve"]
+__all__ = ["DENSITY_ABOVE_SECONDS", "REFERENCE_ABOVE_MAX_N", "above_refusal", "plan", "resolve"]
 
 
 def above_refusal(model: SRNN, degree: int, opts: GalerkinOptions) -> str | None:
@@ -80,14 +80,21 @@ def _reference_first(model: SRNN, degree: int, opts: GalerkinOptions
     3: its tensor rule of degree 6 has 13⁵ points; n = 4 from 9) — there it costs about
     what the density's degree ``d`` does from below (:func:`~.cost.above_seconds`: 1.2 s
     against 0.9 s at n = 5, degree 4) — or is slow there. Where the reference is the measure
-    of degree ``d`` itself (n = 5 from degree 6) ``auto`` checks from below, as at n ≥ 6:
-    degree 7 checked from above took 27 s there, from below 1 s."""
-    if opts.reference_first or opts.kind(model, degree)[0] != "density":
+    of degree ``d`` itself, up to :data:`REFERENCE_ABOVE_MAX_N` units (n = 5 from degree 6,
+    n = 4 from 12), it is kept where the check from above is estimated within
+    :data:`DENSITY_ABOVE_SECONDS` (n = 5: degree 6, 13 s estimated, 10 s measured; degree 7,
+    42 s estimated, 27 s measured, checks from below, as at n ≥ 6)."""
+    if opts.reference_first:
+        return None
+    kind = opts.kind(model, degree)[0]
+    native = kind == "gaussian" and model.n <= REFERENCE_ABOVE_MAX_N
+    if kind != "density" and not native:
         return None
     ref = replace(opts, reference_first=True)
     if above_refusal(model, degree, ref) is not None:
         return None
-    return ref if above_seconds(model, degree, ref) <= opts.seconds else None
+    limit = DENSITY_ABOVE_SECONDS if native else opts.seconds
+    return ref if above_seconds(model, degree, ref) <= min(limit, opts.seconds) else None
 
 
 def resolve(model: SRNN, degree: int, opts: GalerkinOptions
@@ -119,6 +126,14 @@ def resolve(model: SRNN, degree: int, opts: GalerkinOptions
 #: on the density (11.7 s estimated), degree 6 goes to the reference (29.7 s estimated on
 #: the density, 0.9 s on the reference; 4 units of gain 1.0 took 24 s on the density)
 DENSITY_ABOVE_SECONDS = 15.0
+#: up to this many units the Gaussian reference, where it is the measure of degree ``d``
+#: itself, is checked from above by ``auto`` where that is estimated within
+#: :data:`DENSITY_ABOVE_SECONDS` (:func:`_reference_first`): five fitting 5-unit networks
+#: at degree 6 were 1.4–220× their actual error from below (4 of 30 above 100×), 2.6–6.7×
+#: from above (benchmarks/check_galerkin_reference_above_n5.py); beyond
+#: five units the basis of degree ``d + 3`` is large (8 units at degree 6: 3,003 functions)
+#: and the check from above is used when asked for
+REFERENCE_ABOVE_MAX_N = 5
 
 
 def _slow_density(model: SRNN, degree: int, opts: GalerkinOptions,
