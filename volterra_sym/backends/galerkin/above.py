@@ -93,8 +93,8 @@ def _reference_first(model: SRNN, degree: int, opts: GalerkinOptions
     ref = replace(opts, reference_first=True)
     if above_refusal(model, degree, ref) is not None:
         return None
-    limit = DENSITY_ABOVE_SECONDS if native else opts.seconds
-    return ref if above_seconds(model, degree, ref) <= min(limit, opts.seconds) else None
+    limit = min(DENSITY_ABOVE_SECONDS, opts.seconds) if native else opts.seconds
+    return ref if above_seconds(model, degree, ref) <= limit else None
 
 
 def resolve(model: SRNN, degree: int, opts: GalerkinOptions

@@ -92,8 +92,14 @@ def estimated_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
     systems = (4 if role == "below" else 1) \
         + (opts.batches if kind == "samples" and role != "higher" else 0)
     burn_in = measures.sampling_seconds(model, P) if sampling and kind == "samples" else 0.0
-    return COST_MARGIN * (P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
-                          + systems * _SYSTEM_M3 * M ** 3 + burn_in)
+    return COST_MARGIN * (_point_seconds(model, M, P) + systems * _SYSTEM_M3 * M ** 3
+                          + burn_in)
+
+
+def _point_seconds(model: SRNN, M: int, P: int) -> float:
+    """Fitted seconds of one assembly's sums over ``P`` points with ``M`` functions:
+    ``P(a M² + b M n)``."""
+    return P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
 
 
 def _density_degree(model: SRNN, degree: int, opts: GalerkinOptions) -> float:
@@ -102,8 +108,7 @@ def _density_degree(model: SRNN, degree: int, opts: GalerkinOptions) -> float:
     SVD, once per re-centring — :data:`_DENSITY_PASSES` of the point sums' cost and three
     ``M³``), then its own sums and modal system."""
     M = basis_size(model.n, degree)
-    P = opts.kind(model, degree)[1]
-    points = P * (_POINT_M2 * M * M + _POINT_MN * M * model.n)
+    points = _point_seconds(model, M, opts.kind(model, degree)[1])
     return (1.0 + _DENSITY_PASSES) * points + 4 * _SYSTEM_M3 * M ** 3
 
 

@@ -171,10 +171,10 @@ def _over_budget(model: SRNN, degree: int, opts: GalerkinOptions, spent: float,
     """Why a ``tol`` ladder stops before ``degree`` (``""``: it goes on): ``spent`` seconds
     so far plus ``degree``'s — the cost model's estimate (:func:`step_seconds`), and at
     least the last degree's
-    time grown as it grew from the one before (the cost model leaves out the density
-    measure's own assemblies; a series ladder on tanh3 to ``tol=1e-6`` passed the 120 s
-    budget by 14 s when each degree was taken to cost what the last one did) — above the
-    time budget."""
+    time grown as it grew from the one before (the measured growth guards against the cost
+    model's own misses: before it counted the density measure's own assemblies, a series
+    ladder on tanh3 to ``tol=1e-6`` passed the 120 s budget by 14 s when each degree was
+    taken to cost what the last one did) — above the time budget."""
     nxt = step_seconds(model, degree, opts)
     if took:
         grow = took[-1] / took[-2] if len(took) > 1 and took[-2] > 0 else 1.0
