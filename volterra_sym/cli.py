@@ -585,8 +585,8 @@ def cmd_kernel(args) -> int:
 
 def _above_hint(facts: dict, asked: str | None) -> str:
     """A comment line offering ``--check above`` where ``auto`` checked a galerkin value from
-    below only for its cost (the Gaussian reference and the sampled measure of n ≥ 6,
-    docs/theory.md §9), else ``""``."""
+    below only for its cost (the Gaussian reference and the sampled measure: n ≥ 6, and
+    n = 5 beyond the degrees it checks there from above; docs/theory.md §9), else ``""``."""
     d = facts.get("degree")
     if asked or facts.get("check") != "below" or facts.get("measure") not in (
             "gaussian", "samples") or not isinstance(d, int):
