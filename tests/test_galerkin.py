@@ -115,8 +115,10 @@ def test_bistable_error_says_so_and_tol_refuses():
         diff = np.abs(np.asarray(ga) - np.asarray(sp_))
         assert np.all(diff <= ga.error + sp_.error), degree
         assert ga.error.max() > 1e-6 * np.abs(np.asarray(sp_)).max()
-    with pytest.raises(AccuracyNotReachedError):
+    with pytest.raises(AccuracyNotReachedError) as info:
         hier.kernel(0).evaluate(lags, method="galerkin", tol=1e-12)
+    # the ladder ran out of degrees: the refusal says so (it said "stopped by ;")
+    assert "stopped by the largest degree" in str(info.value), str(info.value)
 
 
 def test_an_unreached_tol_names_what_stopped_the_degree():

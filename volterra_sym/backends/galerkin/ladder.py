@@ -212,8 +212,11 @@ def tol_ladder(model: SRNN, opts: GalerkinOptions, degrees, compute, what: str):
     truncation check reaching an unstable lower degree) is skipped; a given degree that
     fails raises."""
     fixed = opts.degree is not None
-    stop = (f"the fixed degree {opts.degree} (degree, --degree: without it tol raises the "
-            "degree)" if fixed else f"the largest degree {MAX_DEGREE}")
+    # the reason when the degrees run out (kept apart: the budget check below overwrites
+    # ``stop`` with "" at every degree it lets through)
+    end = (f"the fixed degree {opts.degree} (degree, --degree: without it tol raises the "
+           "degree)" if fixed else f"the largest degree {MAX_DEGREE}")
+    stop = end
     best = failed = None
     start, took = time.perf_counter(), []
     for d in degrees:
@@ -247,6 +250,8 @@ def tol_ladder(model: SRNN, opts: GalerkinOptions, degrees, compute, what: str):
         best = (result, rel, about, hint, d)
         if rel <= opts.tol:
             return result
+    else:
+        stop = end
     if best is None:
         if failed is None:
             raise AccuracyNotReachedError(f"{what}: tol={opts.tol:g}: no degree was tried "
