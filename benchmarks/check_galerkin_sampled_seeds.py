@@ -14,9 +14,9 @@ Networks of ``n`` independent tanh units of gain 1.0 (``check_galerkin_independe
 their ``p0``, so the route samples it): 6 units at degrees 3–5, 8 units at degree 3 —
 the cases of ``check_galerkin_above_high_n.py`` on samples; and 5 units of gain 0.8 at
 degrees 6 and 7, where the density measure ends (degree 5) and the reference does not fit
-(``check_galerkin_reference_above_n5.py`` scored one draw there: K₃ at degree 6, 115×). Quantities: K₁–K₃ and
-``T_0 … T_4`` as there. Checks: from below (the default there) and, with ``--above``,
-from above at the 6-unit degrees 3 and 4.
+(``check_galerkin_reference_above_n5.py`` scored one draw there: K₃ at degree 6, 115×).
+Quantities: K₁–K₃ and ``T_0 … T_4`` as there. Checks: from below (the default there)
+and, with ``--above``, from above at the 6-unit degrees 3 and 4.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/check_galerkin_sampled_seeds.py [--seeds 8] \
         [--n 5 6 8]

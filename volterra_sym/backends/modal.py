@@ -57,8 +57,12 @@ class ModalSystem(Protocol):
 class ModalRepresentation(Representation):
     """Kernels of a modal system: states are row blocks ``(Q, M)`` of mode coordinates."""
 
-    def __init__(self, system: ModalSystem, a0: np.ndarray, name: str):
-        self.system, self.a0, self.name = system, a0, name
+    def __init__(self, system: ModalSystem, a0: np.ndarray, name: str, chain: bool = False):
+        """``chain``: the mode coordinates are orthonormal (a symmetric ``L̂0``), so a
+        state's norm there is its size and the rounding of a value is tracked along its
+        chain (:meth:`size`); with ill-conditioned eigenvectors (the Galerkin route,
+        ``κ(V)`` up to 1e8) modal norms overstate sizes by up to ``κ(V)``."""
+        self.system, self.a0, self.name, self.chain = system, a0, name, chain
         self.max_rows = max(1, int(4e6 // system.M))
 
     def encode(self) -> np.ndarray:
@@ -79,6 +83,11 @@ class ModalRepresentation(Representation):
     def pair(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.system.pairing
         return np.real(state @ p), np.linalg.norm(state, axis=1) * np.linalg.norm(p)
+
+    def size(self, state: np.ndarray) -> np.ndarray | None:
+        if not self.chain:
+            return None
+        return np.linalg.norm(state, axis=1) * np.linalg.norm(self.system.pairing)
 
     def pair_perturbed(self, k: int, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         row = self.system.p_times_B(k)

@@ -172,8 +172,10 @@ class _Rep(Representation):
         return state @ self.g.kick(k).T
 
     def pair(self, state):
-        v = state @ self.g.pair_vec
-        return v, np.abs(state).sum(1) * abs(self.g.pair_vec[self.g.j0])
+        return state @ self.g.pair_vec, self.size(state)
+
+    def size(self, state):
+        return np.abs(state).sum(1) * abs(self.g.pair_vec[self.g.j0])
 
     def take(self, state, rows):
         return state[np.zeros(len(rows), dtype=np.intp) if state.shape[0] == 1 else rows]

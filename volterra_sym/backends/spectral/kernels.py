@@ -41,8 +41,10 @@ def applies(model: SRNN, f: sp.Expr) -> str | None:
 def SpectralRepresentation(dz: Discretisation, a0: np.ndarray) -> ModalRepresentation:
     """The grid's eigen-coordinates as a propagation-core representation: states are rows
     ``a = V⁻¹ ĝ``; ``P_τ a = e^{Λτ} a``, ``L_k a = B_k a``, ``<p0, g> = a_{j0}``, and the last
-    ``<p0, L_k ·>`` is the fused row ``B_k[j0]`` (``O(M)`` per lag instead of ``O(M²)``)."""
-    return ModalRepresentation(dz, a0, "spectral")
+    ``<p0, L_k ·>`` is the fused row ``B_k[j0]`` (``O(M)`` per lag instead of ``O(M²)``);
+    where ``L̂0`` is symmetric (orthonormal modes) a value's rounding level follows its
+    whole chain (:meth:`~volterra_sym.backends.modal.ModalRepresentation.size`)."""
+    return ModalRepresentation(dz, a0, "spectral", chain=dz.symmetric)
 
 
 def _check_requests(model: SRNN, requests) -> dict[tuple[int, ...], np.ndarray]:
