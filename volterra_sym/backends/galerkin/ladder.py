@@ -3,8 +3,9 @@ series alike, given ``compute(d)`` at one degree:
 
 * without ``degree`` or ``tol`` (:func:`default_climb`): from the default degree up while
   the relative error is above :data:`DEFAULT_TARGET`, its truncation part leads and the
-  next degree's estimated time is within :data:`LADDER_SECONDS`; no refusal (no accuracy
-  was asked for), a warning where the values stay unresolved;
+  next degree's estimated time is within :data:`LADDER_SECONDS` (:data:`UNRESOLVED_SECONDS`
+  while the relative error is above :data:`UNRESOLVED_REL`); no refusal (no accuracy was
+  asked for), a warning where the values stay unresolved;
 * with ``tol`` (:func:`tol_ladder`): up until ``error ≤ tol·max|value|``, the whole ladder
   within the time budget, else :class:`~volterra_sym.errors.AccuracyNotReachedError` with
   the best result and what stopped it (memory, time, the largest degree), and the samples
@@ -29,8 +30,8 @@ from .above import resolve
 from .cost import TIME_UNIT, above_seconds, estimated_seconds
 from .options import MAX_DEGREE, GalerkinOptions
 
-__all__ = ["DEFAULT_TARGET", "LADDER_SECONDS", "default_climb", "leading_part", "samples_hint",
-           "step_seconds", "tol_ladder"]
+__all__ = ["DEFAULT_TARGET", "LADDER_SECONDS", "UNRESOLVED_REL", "UNRESOLVED_SECONDS",
+           "default_climb", "leading_part", "samples_hint", "step_seconds", "tol_ladder"]
 
 
 #: without ``degree`` or ``tol``: the degree rises from the default while the error estimate
@@ -44,6 +45,12 @@ __all__ = ["DEFAULT_TARGET", "LADDER_SECONDS", "default_climb", "leading_part", 
 #: 1.0 s would have stopped it at degree 7 (± 2.8 %)
 DEFAULT_TARGET = 1e-3
 LADDER_SECONDS = 3.0
+#: while the relative error is above :data:`UNRESOLVED_REL` (the values barely resolved) the
+#: default ladder's next step may take up to :data:`UNRESOLVED_SECONDS`: at the 3 s limit an
+#: 8-unit network's K₂ stopped at degree 4 with errors 95 % of its largest value in 1 s;
+#: degree 5 (3.4 s estimated, 3 s measured) brings them to 30 % and K₁'s 11× down
+UNRESOLVED_REL = 0.1
+UNRESOLVED_SECONDS = 10.0
 
 
 def step_seconds(model: SRNN, degree: int, opts: GalerkinOptions, *,
@@ -72,7 +79,8 @@ def default_climb(model: SRNN, opts: GalerkinOptions, degree: int, compute, what
     error, the part that leads it: "truncation", "sampling" or "rounding")`` from
     ``degree`` up while the relative error is above :data:`DEFAULT_TARGET`, the truncation
     part leads and the next degree's :func:`step_seconds` are within
-    :data:`LADDER_SECONDS`; the last result. A first
+    :data:`LADDER_SECONDS` (:data:`UNRESOLVED_SECONDS` while the relative error is above
+    :data:`UNRESOLVED_REL`); the last result. A first
     degree whose truncation check fails moves on (:func:`_past_check`); a later failure
     leaves the last result. Stopping unresolved warns (:func:`_warn_unresolved`)."""
     best = None
@@ -96,17 +104,18 @@ def default_climb(model: SRNN, opts: GalerkinOptions, degree: int, compute, what
         best = result
         # the next step assembles up to its top degree (d + 3 checked from above)
         nxt = step_seconds(model, degree + 1, opts, sampling=False)
+        limit = UNRESOLVED_SECONDS if rel > UNRESOLVED_REL else LADDER_SECONDS
         if (rel <= DEFAULT_TARGET or not trunc_leads or degree + 1 > MAX_DEGREE
-                or nxt > LADDER_SECONDS):
+                or nxt > limit):
             if rel >= 1.0 and trunc_leads and degree + 1 <= MAX_DEGREE:
-                _warn_unresolved(what, degree, rel, nxt)
+                _warn_unresolved(what, degree, rel, nxt, limit)
             elif rel >= 1.0 and leader == "sampling":
                 _warn_unresolved_sampling(what, degree, rel, opts)
             return best
         degree += 1
 
 
-def _warn_unresolved(what: str, degree: int, rel: float, nxt: float) -> None:
+def _warn_unresolved(what: str, degree: int, rel: float, nxt: float, limit: float) -> None:
     """:class:`~volterra_sym.errors.UnresolvedWarning` where a default ladder stops at its
     per-step time (:data:`LADDER_SECONDS`) with errors at least the largest value: measured
     on six independent tanh units, K₃ at lags including three equal ones came back at the
@@ -115,7 +124,7 @@ def _warn_unresolved(what: str, degree: int, rel: float, nxt: float) -> None:
     warnings.warn(UnresolvedWarning(
         f"galerkin {what}: errors up to {rel:.2g}× the largest value at the default degree "
         f"{degree}, where the default ladder stops (degree {degree + 1} is estimated at "
-        f"{nxt:.2g} s, above {LADDER_SECONDS:g} s a step): the values are not resolved; "
+        f"{nxt:.2g} s, above {limit:g} s a step): the values are not resolved; "
         "tol= (--tol) or degree= (--degree) goes further within the time budget",
         rel, "tol"), stacklevel=3)
 
