@@ -117,7 +117,8 @@ def default_climb(model: SRNN, opts: GalerkinOptions, degree: int, compute, what
 
 def _warn_unresolved(what: str, degree: int, rel: float, nxt: float, limit: float) -> None:
     """:class:`~volterra_sym.errors.UnresolvedWarning` where a default ladder stops at its
-    per-step time (:data:`LADDER_SECONDS`) with errors at least the largest value: measured
+    per-step time ``limit`` (:data:`UNRESOLVED_SECONDS` there, as the errors are above
+    :data:`UNRESOLVED_REL`) with errors at least the largest value: measured
     on six independent tanh units, K₃ at lags including three equal ones came back at the
     default degree 5 as −0.20 ± 0.87 (actual error 4.7e-3) without a word; degree 7 gives
     ± 0.07 in 54 s."""
