@@ -82,20 +82,24 @@ class ModalRepresentation(Representation):
 
     def pair(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.system.pairing
-        return np.real(state @ p), np.linalg.norm(state, axis=1) * np.linalg.norm(p)
+        return np.real(state @ p), _magnitude(state, p)
 
     def size(self, state: np.ndarray) -> np.ndarray | None:
-        if not self.chain:
-            return None
-        return np.linalg.norm(state, axis=1) * np.linalg.norm(self.system.pairing)
+        return _magnitude(state, self.system.pairing) if self.chain else None
 
     def pair_perturbed(self, k: int, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         row = self.system.p_times_B(k)
-        return np.real(state @ row), np.linalg.norm(state, axis=1) * np.linalg.norm(row)
+        return np.real(state @ row), _magnitude(state, row)
 
     def take(self, state: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return state[rows] if state.shape[0] > 1 else np.broadcast_to(
             state, (len(rows), state.shape[1]))
+
+
+def _magnitude(state: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """``‖state_q‖ ‖row‖`` per batch row ``q``: the size of the terms of ``state @ row``
+    (the rounding level of a mode sum)."""
+    return np.linalg.norm(state, axis=1) * np.linalg.norm(row)
 
 
 #: steps of the forward form between two checks of a deadline (~1 ms of work at M = 1000)
