@@ -25,7 +25,11 @@ Errors (each value's estimate is their sum; the parts are in ``details``):
   is the Student-t quantile with ``B − 1`` degrees of freedom of the coverage of three
   normal standard deviations (4.53 for the default 8 batches): the standard error is
   itself estimated from ``B`` numbers;
-* rounding — ``64 ε κ(V) κ(G)^{1/2}`` times the size of the mode sums.
+* rounding — ``64 ε κ(V) κ(G)^{1/2}`` times the size of the mode sums; for kernels
+  through a Krylov system (from :data:`KRYLOV_FROM` basis functions: no
+  eigendecomposition, :mod:`~volterra_sym.backends.krylov`) ``64 ε κ(G)^{1/2}`` times
+  ``‖c‖‖π‖(1 + ‖Λ‖₁τ_max)``, the largest along the chain (``details["route"]
+  ["propagator"]`` says which).
 
 Series asked at more times than the forward form has nodes (``K q``: ``K`` steps, ``q``
 Lobatto nodes each) compare the lower degrees and the replicates at those nodes: the
@@ -75,6 +79,7 @@ from ...model.noise import FEATURE_ACTIVATION_INPUT, FEATURE_STATE_NOISE
 from ...model.srnn import SYMBOLIC_PARAMETERS
 from ...results import SeriesTerms
 from ..coverage import batch_error, stat_z
+from ..krylov import KrylovRepresentation
 from ..modal import (
     InputSampler,
     ModalRepresentation,
@@ -95,10 +100,12 @@ from .ridge import MAX_TABLE, reference_whitening, ridge_sums, table_size
 from .system import (
     MAX_COND_G,
     GalerkinSystem,
+    KrylovGalerkinSystem,
     Sums,
     Whitening,
     assemble,
     assembly_bytes,
+    build_krylov_system,
     build_system,
     orthonormaliser,
 )
@@ -508,12 +515,16 @@ def _low_system(model: SRNN, asm: _Assembled, dl: int, sums: Sums, what: str
 
 
 def _systems(model: SRNN, asm: _Assembled, lows: list[tuple[int, Sums]], what: str,
-             rate: tuple[int, Sums] | None = None) -> _Systems:
+             rate: tuple[int, Sums] | None = None, krylov: bool = False) -> _Systems:
     """:class:`_Systems` of ``asm`` and the lower-degree sums ``lows``, each system and
     basis built once per assembly (kept with it in the model's derived-data cache, so that
     kernels, series and ``<f>_0`` of one assembly share them). The full measure and the
-    replicates share its orthonormal basis; a lower degree has its own."""
+    replicates share its orthonormal basis; a lower degree has its own. With ``krylov``
+    the full measure and the replicates are Krylov systems (kernels from
+    :data:`KRYLOV_FROM` functions: :func:`_use_krylov`), the lower degrees modal."""
     cache = asm.extra.setdefault("systems", {})
+    full = build_krylov_system if krylov else build_system
+    tag = ("krylov",) if krylov else ()
 
     def built(key, make):
         if key not in cache:
@@ -523,10 +534,10 @@ def _systems(model: SRNN, asm: _Assembled, lows: list[tuple[int, Sums]], what: s
     if asm.measure.kind == "gaussian":
         what += " (Gaussian reference; measure='samples' averages over p0 itself)"
     return _Systems(
-        built(("total",), lambda: build_system(asm.total, Q, condG, what, asm.pairing)),
+        built(("total",) + tag, lambda: full(asm.total, Q, condG, what, asm.pairing)),
         [(dl, built(("low", dl), lambda s=s, dl=dl: _low_system(model, asm, dl, s, what)))
          for dl, s in lows],
-        [built(("jackknife", i), lambda i=i: build_system(
+        [built(("jackknife", i) + tag, lambda i=i: full(
             asm.replicates[i], None if Q.shape[1] == Q.shape[0] and condG <= RAW_COND_G
             else Q, condG,
             what + " (jackknife)", asm.pairing))
@@ -544,7 +555,32 @@ def _sampling_facts(asm: _Assembled, opts: GalerkinOptions) -> dict:
     return {"samples": int(asm.measure.x.shape[0]), "seed": opts.seed}
 
 
-def _kernel_values(graph, requests, system):
+#: kernels go through a Krylov system (no eigendecomposition) from this many basis
+#: functions on: the ``geev`` of ``Λ`` takes 1.2 s at M = 1,287 (8 units, degree 5), 60
+#: Arnoldi vectors per start vector 0.03 s; below, the eigendecomposition is cheap and
+#: shared with the series and ``<f>_0``
+KRYLOV_FROM = 700
+#: ... as long as ``‖Λ‖₁ × (largest lag)`` stays below this (beyond it the Arnoldi steps
+#: would outnumber the ``M`` products of an eigendecomposition)
+KRYLOV_MAX_NORM_TIME = 5_000.0
+
+
+def _use_krylov(M: int, reqs) -> bool:
+    """Whether kernels at ``M`` basis functions go through a Krylov system: from
+    :data:`KRYLOV_FROM` functions, for lags whose reach ``‖Λ‖₁ τ`` is checked by
+    :func:`_kernel_values` (beyond :data:`KRYLOV_MAX_NORM_TIME` the modal system is
+    built after all)."""
+    return M >= KRYLOV_FROM and all(np.all(np.isfinite(v)) for v in reqs.values())
+
+
+def _horizon(reqs) -> float:
+    return max((float(np.max(v, initial=0.0)) for v in reqs.values()), default=0.0)
+
+
+def _kernel_values(graph, requests, system, what: str = "galerkin kernels"):
+    if isinstance(system, KrylovGalerkinSystem):
+        rep = KrylovRepresentation(system, _horizon(requests), "galerkin", what)
+        return walk_kernels(graph, rep, requests)
     return walk_kernels(graph, ModalRepresentation(system, system.a0, "galerkin"), requests)
 
 
@@ -567,10 +603,14 @@ def _at_degree(model, f, graph, reqs, degree, opts):
     if check == "above":
         check_time_above(model, degree, opts, floor)
     asm = _assemble(model, f, degree, opts, kicks, floor, check)      # role: the check
-    systems = _systems(model, asm, _lower(model, f, asm, opts, kicks, check),
-                       f"galerkin kernels at degree {degree}", _rate_low(model, asm, check))
+    what = f"galerkin kernels at degree {degree}"
+    lowered = _lower(model, f, asm, opts, kicks, check)
+    krylov = _use_krylov(basis_size(model.n, degree), reqs)
+    systems = _systems(model, asm, lowered, what, _rate_low(model, asm, check), krylov)
+    if krylov and systems.total.norm * _horizon(reqs) > KRYLOV_MAX_NORM_TIME:
+        systems = _systems(model, asm, lowered, what, _rate_low(model, asm, check))
     system = systems.total
-    res = _kernel_values(graph, reqs, system)
+    res = _kernel_values(graph, reqs, system, what)
     lows = [(dl, _kernel_values(graph, reqs, s)) for dl, s in systems.lows]
     rate = None if systems.rate is None else (
         systems.rate[0], _kernel_values(graph, reqs, systems.rate[1]))
@@ -583,7 +623,9 @@ def _at_degree(model, f, graph, reqs, degree, opts):
     info = {"degree": degree, "check": check, "basis": system.M,
             "measure": asm.measure.kind,
             **_sampling_facts(asm, opts), "pairing": asm.pairing,
-            "cond_G": float(system.cond_G), "cond_V": float(system.cond_V)}
+            "cond_G": float(system.cond_G),
+            **({"propagator": "krylov"} if isinstance(system, KrylovGalerkinSystem) else
+               {"propagator": "modal", "cond_V": float(system.cond_V)})}
     out, parts = {}, {}
     for k, (v, mag) in res.items():
         least = kernel_informative_from(model, k, reqs[k])

@@ -14,7 +14,9 @@ The basis is orthonormalised under the measure (``G = U s Uᵀ``, ``Q = U s^{-1/
 is diagonalised, and the result is a modal system (:mod:`volterra_sym.backends.modal`) with
 ``B_k = V⁻¹ M_k V`` (applied through the factors of ``V``, never formed:
 :mod:`~volterra_sym.backends.galerkin.eigenbasis`), pairing ``p = Vᵀ m`` and
-``a_0 = V⁻¹ c_f``.
+``a_0 = V⁻¹ c_f``. Kernels of large bases skip the diagonalisation: a Krylov system
+(:func:`build_krylov_system`, :mod:`volterra_sym.backends.krylov`) keeps ``Λ``, ``M_k``,
+the pairing and ``c_f`` in the orthonormal basis.
 
 Pairing with ``p0`` (``pairing=``):
 
@@ -35,6 +37,7 @@ Pairing with ``p0`` (``pairing=``):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -47,7 +50,8 @@ from ...errors import AccuracyNotReachedError
 from .basis import MonomialBasis
 from .eigenbasis import Eigenbasis, ModalKick
 
-__all__ = ["Sums", "assemble", "assembly_bytes", "GalerkinSystem", "build_system", "Whitening"]
+__all__ = ["Sums", "assemble", "assembly_bytes", "GalerkinSystem", "KrylovGalerkinSystem",
+           "build_krylov_system", "build_system", "Whitening"]
 
 #: eigenvalues of G below this fraction of the largest are dropped (conditioning)
 G_RCUT = 1e-13
@@ -300,6 +304,28 @@ def _gram_solver(G: np.ndarray):
         return lambda X: scipy.linalg.lu_solve(lu, X, check_finite=False)
 
 
+def _project(sums: Sums, Q: np.ndarray | None, cond_G: float, what: str):
+    """``(Λ, {k: M_k}, m, c_f)`` in the basis ``ψ Q`` (``Q = None``: ``ψ`` itself), after
+    refusing an ill-conditioned basis."""
+    kept = sums.G.shape[0] if Q is None else Q.shape[1]
+    if kept < sums.G.shape[0] or cond_G > MAX_COND_G:
+        raise AccuracyNotReachedError(
+            f"{what}: the basis is ill-conditioned under the averaging measure (cond(G) = "
+            f"{cond_G:.2g}, {sums.G.shape[0] - kept} functions below the cutoff); "
+            "lower the degree", error=cond_G)
+    # Qᵀ· on the vectors and Qᵀ·Q on the matrices; the basis as it is for Q = None (a
+    # jackknife replicate: see build_system) or Q = I; no solve where G = I (the Gaussian
+    # reference: 1.3 s of M³ products and solves per degree-5 system of 8 units)
+    Q = None if Q is not None and is_identity(Q) else Q
+    left = (lambda X: X) if Q is None else (lambda X: Q.T @ X)
+    project = (lambda X: X) if Q is None else (lambda X: Q.T @ X @ Q)
+    G = project(sums.G)
+    solve = (lambda X: X) if is_identity(G) else _gram_solver(G)
+    Lam = solve(project(sums.A))
+    Ms = {k: solve(project(B)) for k, B in sums.B.items()}
+    return Lam, Ms, left(sums.m), solve(left(sums.F))
+
+
 def build_system(sums: Sums, Q: np.ndarray | None, cond_G: float, what: str,
                  pairing: str = "measure") -> GalerkinSystem:
     """The modal system of the Galerkin matrices in the basis ``ψ Q``, paired with ``p0``
@@ -313,24 +339,7 @@ def build_system(sums: Sums, Q: np.ndarray | None, cond_G: float, what: str,
     ``Q`` (0.5 s at M = 1,287); its ``V`` and ``cond_V`` are in that basis."""
     if pairing not in ("measure", "stationary"):
         raise ValueError(f"pairing must be 'measure' or 'stationary', got {pairing!r}")
-    kept = sums.G.shape[0] if Q is None else Q.shape[1]
-    if kept < sums.G.shape[0] or cond_G > MAX_COND_G:
-        raise AccuracyNotReachedError(
-            f"{what}: the basis is ill-conditioned under the averaging measure (cond(G) = "
-            f"{cond_G:.2g}, {sums.G.shape[0] - kept} functions below the cutoff); "
-            "lower the degree", error=cond_G)
-    # Qᵀ· on the vectors and Qᵀ·Q on the matrices; the basis as it is for Q = None (a
-    # jackknife replicate: see the docstring) or Q = I; no solve where G = I (the Gaussian
-    # reference: 1.3 s of M³ products and solves per degree-5 system of 8 units)
-    Q = None if Q is not None and is_identity(Q) else Q
-    left = (lambda X: X) if Q is None else (lambda X: Q.T @ X)
-    project = (lambda X: X) if Q is None else (lambda X: Q.T @ X @ Q)
-    G = project(sums.G)
-    solve = (lambda X: X) if is_identity(G) else _gram_solver(G)
-    Lam = solve(project(sums.A))
-    Ms = {k: solve(project(B)) for k, B in sums.B.items()}
-    m = left(sums.m)
-    cf = solve(left(sums.F))
+    Lam, Ms, m, cf = _project(sums, Q, cond_G, what)
     lam, V = scipy.linalg.eig(Lam, overwrite_a=Lam is not sums.A, check_finite=False)
     try:
         basis = Eigenbasis.of(lam, V)
@@ -362,3 +371,81 @@ def build_system(sums: Sums, Q: np.ndarray | None, cond_G: float, what: str,
         # whose value κ is its average under any normalised measure, p[j0] = mᵀV[:, j0]
         p = np.where(np.arange(p.size) == j0, p, 0.0)
     return GalerkinSystem(lam, np.result_type(lam, V), kicks, p, a0, cond_G, cond_V, growth)
+
+
+@dataclass
+class KrylovGalerkinSystem:
+    """The Galerkin matrices as a Krylov system (:mod:`volterra_sym.backends.krylov`):
+    ``Λ``, the kick matrices ``M_k`` (sparse on the Gaussian reference), the pairing
+    ``π`` and the observable ``c_f`` in the orthonormal basis, with no eigendecomposition
+    (the ``M³`` that dominates kernels from ``M`` of about a thousand)."""
+
+    Lam: np.ndarray
+    kicks: dict
+    pairing: np.ndarray
+    a0: np.ndarray
+    cond_G: float
+    norm: float
+
+    @property
+    def M(self) -> int:
+        return self.Lam.shape[0]
+
+    def kick(self, k):
+        return self.kicks[k]
+
+    @cached_property
+    def _pM(self) -> dict:
+        return {k: np.asarray(Mk.T @ self.pairing) for k, Mk in self.kicks.items()}
+
+    def pair_kick(self, k) -> np.ndarray:
+        return self._pM[k]
+
+    def rounding(self, magnitude: float) -> float:
+        """Rounding level of a pairing of size ``magnitude`` (the Krylov representation's
+        magnitudes carry the growth through the Arnoldi products): ``64 ε κ(G)^{1/2}``."""
+        return float(64 * np.finfo(float).eps * np.sqrt(self.cond_G) * magnitude)
+
+
+def _stationary_functional(Lam: np.ndarray, m: np.ndarray, norm: float, what: str
+                           ) -> np.ndarray:
+    """``π = (mᵀv_0) w / (wᵀv_0)`` with ``Λ v_0 = 0`` (the constants) and ``Λᵀ w = 0``:
+    the pairing ``p = κ e_{j0}`` of the modal system in basis coordinates. Two steps of
+    inverse iteration with the shift ``10⁻¹⁰ ‖Λ‖₁`` (one LU, ``⅔M³``); refused where ``Λ``
+    has no null vector to working accuracy."""
+    M = Lam.shape[0]
+    shift = 1e-10 * max(norm, 1e-300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        lu = scipy.linalg.lu_factor(Lam + shift * np.eye(M), check_finite=False)
+    v, w = np.ones(M), np.ones(M)
+    for _ in range(3):
+        v = scipy.linalg.lu_solve(lu, v, check_finite=False)
+        v /= np.linalg.norm(v)
+        w = scipy.linalg.lu_solve(lu, w, trans=1, check_finite=False)
+        w /= np.linalg.norm(w)
+    res = max(float(np.linalg.norm(Lam @ v)), float(np.linalg.norm(Lam.T @ w)))
+    if not np.isfinite(res) or res > 1e-8 * max(norm, 1e-300) or abs(w @ v) < 1e-12:
+        raise AccuracyNotReachedError(
+            f"{what}: the Galerkin generator has no stationary mode to working accuracy "
+            f"(‖Λv‖ = {res:.2g} of ‖Λ‖₁ = {norm:.2g}); try another degree", error=res)
+    return (m @ v) * w / (w @ v)
+
+
+def build_krylov_system(sums: Sums, Q: np.ndarray | None, cond_G: float, what: str,
+                        pairing: str = "measure") -> KrylovGalerkinSystem:
+    """The Krylov system of the Galerkin matrices in the basis ``ψ Q`` (as
+    :func:`build_system`, without diagonalising ``Λ``): pairing ``π = m`` (``"measure"``)
+    or the stationary functional of ``Λ`` (``"stationary"``)."""
+    if pairing not in ("measure", "stationary"):
+        raise ValueError(f"pairing must be 'measure' or 'stationary', got {pairing!r}")
+    Lam, Ms, m, cf = _project(sums, Q, cond_G, what)
+    Lam = np.ascontiguousarray(Lam, dtype=float)
+    norm = float(np.abs(Lam).sum(axis=0).max())
+    if not np.isfinite(norm):
+        raise AccuracyNotReachedError(f"{what}: the Galerkin generator is not finite",
+                                      error=norm)
+    p = m if pairing == "measure" else _stationary_functional(Lam, m, norm, what)
+    kicks = {k: _sparse_if_sparse(Mk) for k, Mk in Ms.items()}
+    return KrylovGalerkinSystem(Lam, kicks, np.asarray(p, dtype=float),
+                                np.asarray(cf, dtype=float), float(cond_G), norm)
