@@ -1334,3 +1334,17 @@ def test_taylor_output_equals_the_mode_by_mode_phi_sums(scale, chunk, monkeypatc
     at_nodes = modal.forward_output(dz, prop, a0, nodes, Lc)
     np.testing.assert_allclose(at_nodes, prop.node_terms(a0).reshape(3, -1), rtol=0,
                                atol=1e-12 * np.abs(plain).max())
+
+
+@pytest.mark.parametrize("n, d", [(1, 6), (3, 12), (5, 9), (8, 6), (20, 3)])
+def test_monomial_exponents_are_the_sorted_index_tuples_degree_by_degree(n, d):
+    """The graded order of the basis (its prefixes are the lower degrees): degree by
+    degree, the index tuples of ``combinations_with_replacement(range(n), k)`` in their
+    order, as exponent vectors."""
+    from volterra_sym.backends.galerkin.basis import MonomialBasis, basis_size
+
+    want = [np.bincount(np.array(c, dtype=int), minlength=n) for k in range(d + 1)
+            for c in itertools.combinations_with_replacement(range(n), k)]
+    got = MonomialBasis(n, d).exponents
+    assert got.shape == (basis_size(n, d), n)
+    np.testing.assert_array_equal(got, np.array(want).reshape(-1, n))

@@ -21,7 +21,6 @@ constant sparse matrices on coefficient vectors; only the drift part needs ``φ`
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -47,13 +46,22 @@ class MonomialBasis:
     @cached_property
     def exponents(self) -> np.ndarray:
         """``(M, n)`` exponents ``α``, degree by degree."""
-        blocks = [np.zeros((1, self.n), dtype=np.int64)]
-        for k in range(1, self.degree + 1):
-            combos = np.array(list(itertools.combinations_with_replacement(range(self.n), k)),
-                              dtype=np.int64).reshape(-1, k)
-            a = np.zeros((combos.shape[0], self.n), dtype=np.int64)
-            np.add.at(a, (np.repeat(np.arange(combos.shape[0]), k), combos.ravel()), 1)
+        # degree k in the order of itertools.combinations_with_replacement(range(n), k)
+        # (sorted index tuples, lexicographic): each tuple of degree k − 1, in that order,
+        # extended by every index from its last one up — vectorised (the tuples as Python
+        # objects took 0.1 s for the 43,758 of 8 units at degree 10)
+        n = self.n
+        blocks = [np.zeros((1, n), dtype=np.int64)]
+        prev, last = blocks[0], np.zeros(1, dtype=np.int64)
+        for _ in range(self.degree):
+            counts = n - last
+            rows = np.repeat(np.arange(prev.shape[0]), counts)
+            start = np.repeat(last - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+            new = start + np.arange(rows.size)
+            a = prev[rows]
+            a[np.arange(rows.size), new] += 1
             blocks.append(a)
+            prev, last = a, new
         return np.concatenate(blocks)
 
     @property
