@@ -96,6 +96,7 @@ from .basis import MonomialBasis, OrthonormalBasis1D, basis_size
 from .cost import check_time, check_time_above, estimated_seconds
 from .ladder import default_climb, leading_part, samples_hint, tol_ladder
 from .options import DEFAULT_DEGREE, MAX_DEGREE, GalerkinOptions, parse_options
+from .reduction import NoReduction, reduced_series_system
 from .ridge import MAX_TABLE, reference_whitening, ridge_sums, table_size
 from .system import (
     MAX_COND_G,
@@ -515,16 +516,29 @@ def _low_system(model: SRNN, asm: _Assembled, dl: int, sums: Sums, what: str
 
 
 def _systems(model: SRNN, asm: _Assembled, lows: list[tuple[int, Sums]], what: str,
-             rate: tuple[int, Sums] | None = None, krylov: bool = False) -> _Systems:
+             rate: tuple[int, Sums] | None = None, krylov: bool = False,
+             horizon: float | None = None) -> _Systems:
     """:class:`_Systems` of ``asm`` and the lower-degree sums ``lows``, each system and
     basis built once per assembly (kept with it in the model's derived-data cache, so that
     kernels, series and ``<f>_0`` of one assembly share them). The full measure and the
     replicates share its orthonormal basis; a lower degree has its own. With ``krylov``
     the full measure and the replicates are Krylov systems (kernels from
-    :data:`KRYLOV_FROM` functions: :func:`_use_krylov`), the lower degrees modal."""
+    :data:`KRYLOV_FROM` functions: :func:`_use_krylov`), the lower degrees modal. With a
+    ``horizon`` (a series of order ≤ 2 up to that time, from :data:`KRYLOV_FROM`
+    functions) they are modal systems reduced to the series' Krylov spaces
+    (:mod:`.reduction`), or the full ones where the reduction does not reach its
+    tolerance."""
     cache = asm.extra.setdefault("systems", {})
     full = build_krylov_system if krylov else build_system
     tag = ("krylov",) if krylov else ()
+    if horizon is not None:
+        tag = ("reduced", horizon)
+
+        def full(sums, Q, condG, what, pairing):
+            try:
+                return reduced_series_system(sums, Q, condG, what, pairing, horizon)
+            except NoReduction:
+                return build_system(sums, Q, condG, what, pairing)
 
     def built(key, make):
         if key not in cache:
@@ -845,8 +859,10 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     asm = _assemble(model, f, degree, opts, kicks, floor, check)      # role: the check
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks, check)
+    reduce = order <= 2 and basis_size(model.n, degree) >= KRYLOV_FROM and times[-1] > 0
     systems = _systems(model, asm, low_sums, f"galerkin series at degree {degree}",
-                       _rate_low(model, asm, check))
+                       _rate_low(model, asm, check),
+                       horizon=float(times[-1]) if reduce else None)
     mean, *mean_parts = _paired_mean(model, asm, systems, check) \
         if asm.pairing == "stationary" \
         else _mean(asm, low_sums, check)
@@ -911,8 +927,10 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     out[1:] = vals
     err[1:] = trunc + stat + terr[:, None] + system.rounding(
         float(np.abs(vals).max(initial=0.0)) + 1.0)
+    M = basis_size(model.n, degree)
     return SeriesTerms(out, err, "galerkin",
-                       {"degree": degree, "check": check, "basis": system.M,
+                       {"degree": degree, "check": check, "basis": M,
+                        **({"reduced_to": system.M} if system.M < M else {}),
                         "measure": asm.measure.kind, **_sampling_facts(asm, opts),
                         "pairing": asm.pairing, "steps": K,
                         "truncation": trunc.ravel().tolist(), "changes": seen})
@@ -1029,8 +1047,10 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
             check_time_above(model, degree, run)
         lows = _lower(model, f, asm, run, [], check) if compared else []
         if asm.pairing == "stationary":
+            # ℓ(f) needs no eigendecomposition: a Krylov system from KRYLOV_FROM functions
             return *_paired_mean(model, asm, _systems(
-                model, asm, lows, f"galerkin <f>_0 at degree {degree}"), check), kind, check
+                model, asm, lows, f"galerkin <f>_0 at degree {degree}",
+                krylov=basis_size(model.n, degree) >= KRYLOV_FROM), check), kind, check
         return *_mean(asm, lows, check), kind, check     # as T_0 of the series
 
     if opts.tol is not None:

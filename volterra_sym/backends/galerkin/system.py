@@ -248,6 +248,9 @@ class GalerkinSystem:
     cond_G: float
     cond_V: float
     growth: float
+    #: an error level relative to the sizes, added to the rounding (a reduced system's
+    #: checked residual, :mod:`.reduction`)
+    floor: float = 0.0
 
     @property
     def M(self) -> int:
@@ -272,9 +275,10 @@ class GalerkinSystem:
         return self.kicks[k].rows_times_t(X)
 
     def rounding(self, magnitude: float) -> float:
-        """Rounding level of a mode sum of size ``magnitude``: ``64 ε κ(V) κ(G)^{1/2}``."""
-        return float(64 * np.finfo(float).eps * self.cond_V * np.sqrt(self.cond_G)
-                     * magnitude)
+        """Rounding level of a mode sum of size ``magnitude``: ``64 ε κ(V) κ(G)^{1/2}``
+        (plus ``floor``)."""
+        return float((64 * np.finfo(float).eps * self.cond_V * np.sqrt(self.cond_G)
+                      + self.floor) * magnitude)
 
 
 #: a kick matrix with at most this share of non-zeros is applied as a sparse matrix
