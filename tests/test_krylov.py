@@ -231,3 +231,31 @@ def test_what_cannot_be_reduced_takes_the_full_system(monkeypatch):
     long = _series(model, monkeypatch, 1, degree=5)
     assert "reduced_to" not in long.details
     np.testing.assert_array_equal(np.asarray(long), np.asarray(full))
+
+
+def test_compared_degrees_through_krylov_check_from_above(monkeypatch):
+    """A check from above (3 units, degree 5 against 6–8 on their density measure) with the
+    compared degrees as Krylov systems and the full basis modal (the compared degrees
+    are the larger): the same values and truncation parts as with modal systems
+    throughout."""
+    model = _tanh_net(3, seed=1)
+    opts = dict(degree=5, check="above")
+    modal = _kernels(model, monkeypatch, 10 ** 9, **opts)
+    mixed = _kernels(model, monkeypatch, 80, **opts)        # 56 | 84, 120, 165 functions
+    for a, b in zip(modal, mixed, strict=True):
+        assert b.details["route"]["check"] == "above"
+        assert b.details["route"]["propagator"] == "modal"
+        assert np.max(np.abs(a.values - b.values)) == 0.0
+        assert b.details["route"]["truncation"] == pytest.approx(
+            a.details["route"]["truncation"], rel=1e-8, abs=1e-12)
+
+
+def test_a_growing_mode_of_a_compared_degree_refuses_like_its_system(monkeypatch):
+    """A growing mode found by the Krylov propagation of a compared degree is the
+    TruncationCheckError its modal system would have raised (naming that degree)."""
+    from volterra_sym.errors import TruncationCheckError
+
+    monkeypatch.setattr(krylov, "growing_ritz", lambda H, m, scale: 0.5)
+    with pytest.raises(TruncationCheckError, match="compares with degree 6") as info:
+        _kernels(_tanh_net(3, seed=1), monkeypatch, 80, degree=5, check="above")
+    assert info.value.degree == 6

@@ -488,31 +488,56 @@ class _Systems:
     rate: tuple[int, GalerkinSystem] | None = None
 
 
-def _low_system(model: SRNN, asm: _Assembled, dl: int, sums: Sums, what: str
-                ) -> GalerkinSystem:
-    """The system of the truncation check's lower degree ``dl``; one that cannot be built
-    (a growing mode: the density of a low degree can be too coarse for the generator —
-    measured on a 3-unit tanh network of gains up to 1.44, degree 4 of the
-    ``galerkin_density`` measure while degrees 5–15 were stable) raises
-    :class:`~volterra_sym.errors.TruncationCheckError` naming the lowest degree whose check
-    stays above ``dl``."""
+def _low_system(model: SRNN, asm: _Assembled, dl: int, sums: Sums, what: str,
+                make=None) -> GalerkinSystem:
+    """The system of the truncation check's lower degree ``dl`` (``make``: the builder,
+    default :func:`~.system.build_system`); one that cannot be built (a growing mode: the
+    density of a low degree can be too coarse for the generator — measured on a 3-unit
+    tanh network of gains up to 1.44, degree 4 of the ``galerkin_density`` measure while
+    degrees 5–15 were stable) raises :class:`~volterra_sym.errors.TruncationCheckError`
+    naming the lowest degree whose check stays above ``dl`` (:func:`_check_refusal`)."""
     try:
-        return build_system(sums, *orthonormaliser(sums.G),
-                            what + f" (truncation check, degree {dl})", asm.pairing)
+        return (make or build_system)(sums, *orthonormaliser(sums.G),
+                                      what + f" (truncation check, degree {dl})",
+                                      asm.pairing)
     except AccuracyNotReachedError as exc:
-        if dl > asm.degree:                 # check="above": no higher start avoids it
-            raise TruncationCheckError(
-                f"{what}: the truncation check from above compares with degree {dl}, which "
-                f"cannot be computed ({exc}); use check='below' (--check below) or a lower "
-                f"degree", degree=dl, usable=MAX_DEGREE + 1, error=exc.error) from exc
-        usable = asm.degree + 1
-        while min(lower_degrees(model, usable, asm.measure.kind)) <= dl:
-            usable += 1
-        raise TruncationCheckError(
-            f"{what}: the truncation check compares with degree {dl}, which cannot be "
-            f"computed ({exc}); without it degree {asm.degree} has no error estimate: use "
-            f"degree >= {usable} (its check starts above degree {dl})",
-            degree=dl, usable=usable, error=exc.error) from exc
+        raise _check_refusal(model, asm, dl, what, exc) from exc
+
+
+def _check_refusal(model: SRNN, asm: _Assembled, dl: int, what: str,
+                   exc: AccuracyNotReachedError) -> TruncationCheckError:
+    """The refusal of a degree whose truncation check compares with a degree ``dl`` that
+    cannot be computed (``exc``, its system's or its Krylov propagation's refusal)."""
+    if dl > asm.degree:                 # check="above": no higher start avoids it
+        return TruncationCheckError(
+            f"{what}: the truncation check from above compares with degree {dl}, which "
+            f"cannot be computed ({exc}); use check='below' (--check below) or a lower "
+            f"degree", degree=dl, usable=MAX_DEGREE + 1, error=exc.error)
+    usable = asm.degree + 1
+    while min(lower_degrees(model, usable, asm.measure.kind)) <= dl:
+        usable += 1
+    return TruncationCheckError(
+        f"{what}: the truncation check compares with degree {dl}, which cannot be "
+        f"computed ({exc}); without it degree {asm.degree} has no error estimate: use "
+        f"degree >= {usable} (its check starts above degree {dl})",
+        degree=dl, usable=usable, error=exc.error)
+
+
+def _builder(tag: tuple):
+    """The system builder for a cache ``tag``: ``()`` modal, ``("krylov",)`` a Krylov
+    system, ``("reduced", horizon)`` a modal system reduced to a series' Krylov spaces;
+    the last two fall back on the modal one, which refuses for itself where it must (an
+    ill-conditioned basis, a growing mode)."""
+    def make(sums, Q, condG, what, pairing):
+        if not tag:
+            return build_system(sums, Q, condG, what, pairing)
+        try:
+            if tag[0] == "reduced":
+                return reduced_series_system(sums, Q, condG, what, pairing, tag[1])
+            return build_krylov_system(sums, Q, condG, what, pairing)
+        except (NoReduction, AccuracyNotReachedError):
+            return build_system(sums, Q, condG, what, pairing)
+    return make
 
 
 def _systems(model: SRNN, asm: _Assembled, lows: list[tuple[int, Sums]], what: str,
@@ -529,16 +554,15 @@ def _systems(model: SRNN, asm: _Assembled, lows: list[tuple[int, Sums]], what: s
     (:mod:`.reduction`), or the full ones where the reduction does not reach its
     tolerance."""
     cache = asm.extra.setdefault("systems", {})
-    full = build_krylov_system if krylov else build_system
-    tag = ("krylov",) if krylov else ()
-    if horizon is not None:
-        tag = ("reduced", horizon)
+    kind = ("reduced", horizon) if horizon is not None else ("krylov",) if krylov else ()
 
-        def full(sums, Q, condG, what, pairing):
-            try:
-                return reduced_series_system(sums, Q, condG, what, pairing, horizon)
-            except NoReduction:
-                return build_system(sums, Q, condG, what, pairing)
+    def low_tag(d: int) -> tuple:
+        """The tag of degree ``d``'s systems: Krylov or reduced (``kind``) from
+        :data:`KRYLOV_FROM` functions on, modal below (the degrees d + 1 … d + 3 of a
+        check from above are the largest systems, the full basis may be below)."""
+        return kind if basis_size(model.n, d) >= KRYLOV_FROM else ()
+    tag = low_tag(asm.degree)
+    full = _builder(tag)
 
     def built(key, make):
         if key not in cache:
@@ -549,8 +573,8 @@ def _systems(model: SRNN, asm: _Assembled, lows: list[tuple[int, Sums]], what: s
         what += " (Gaussian reference; measure='samples' averages over p0 itself)"
     return _Systems(
         built(("total",) + tag, lambda: full(asm.total, Q, condG, what, asm.pairing)),
-        [(dl, built(("low", dl), lambda s=s, dl=dl: _low_system(model, asm, dl, s, what)))
-         for dl, s in lows],
+        [(dl, built(("low", dl) + low_tag(dl), lambda s=s, dl=dl: _low_system(
+            model, asm, dl, s, what, _builder(low_tag(dl))))) for dl, s in lows],
         [built(("jackknife", i) + tag, lambda i=i: full(
             asm.replicates[i], None if Q.shape[1] == Q.shape[0] and condG <= RAW_COND_G
             else Q, condG,
@@ -591,6 +615,16 @@ def _horizon(reqs) -> float:
     return max((float(np.max(v, initial=0.0)) for v in reqs.values()), default=0.0)
 
 
+def _low_values(model, asm, dl: int, graph, requests, system, what: str):
+    """:func:`_kernel_values` of a compared degree ``dl``; a growing mode its Krylov
+    propagation finds refuses the degree as its system would have
+    (:func:`_check_refusal`)."""
+    try:
+        return _kernel_values(graph, requests, system, what)
+    except AccuracyNotReachedError as exc:
+        raise _check_refusal(model, asm, dl, what, exc) from exc
+
+
 def _kernel_values(graph, requests, system, what: str = "galerkin kernels"):
     if isinstance(system, KrylovGalerkinSystem):
         rep = KrylovRepresentation(system, _horizon(requests), "galerkin", what)
@@ -619,13 +653,17 @@ def _at_degree(model, f, graph, reqs, degree, opts):
     asm = _assemble(model, f, degree, opts, kicks, floor, check)      # role: the check
     what = f"galerkin kernels at degree {degree}"
     lowered = _lower(model, f, asm, opts, kicks, check)
-    krylov = _use_krylov(basis_size(model.n, degree), reqs)
+    largest = max(basis_size(model.n, d) for d in (degree, *(dl for dl, _ in lowered)))
+    krylov = _use_krylov(largest, reqs)
     systems = _systems(model, asm, lowered, what, _rate_low(model, asm, check), krylov)
-    if krylov and systems.total.norm * _horizon(reqs) > KRYLOV_MAX_NORM_TIME:
+    if any(isinstance(s, KrylovGalerkinSystem) and
+           s.norm * _horizon(reqs) > KRYLOV_MAX_NORM_TIME
+           for s in (systems.total, *(s for _, s in systems.lows))):
         systems = _systems(model, asm, lowered, what, _rate_low(model, asm, check))
     system = systems.total
     res = _kernel_values(graph, reqs, system, what)
-    lows = [(dl, _kernel_values(graph, reqs, s)) for dl, s in systems.lows]
+    lows = [(dl, _low_values(model, asm, dl, graph, reqs, s, what))
+            for dl, s in systems.lows]
     rate = None if systems.rate is None else (
         systems.rate[0], _kernel_values(graph, reqs, systems.rate[1]))
     by_degree = dict(lows)
@@ -859,7 +897,8 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     asm = _assemble(model, f, degree, opts, kicks, floor, check)      # role: the check
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks, check)
-    reduce = order <= 2 and basis_size(model.n, degree) >= KRYLOV_FROM and times[-1] > 0
+    largest = max(basis_size(model.n, d) for d in (degree, *(dl for dl, _ in low_sums)))
+    reduce = order <= 2 and largest >= KRYLOV_FROM and times[-1] > 0
     systems = _systems(model, asm, low_sums, f"galerkin series at degree {degree}",
                        _rate_low(model, asm, check),
                        horizon=float(times[-1]) if reduce else None)
@@ -1047,10 +1086,10 @@ def _mean0(model: SRNN, f: sp.Expr, options: dict | None = None,
             check_time_above(model, degree, run)
         lows = _lower(model, f, asm, run, [], check) if compared else []
         if asm.pairing == "stationary":
-            # ℓ(f) needs no eigendecomposition: a Krylov system from KRYLOV_FROM functions
+            # ℓ(f) needs no eigendecomposition: Krylov systems from KRYLOV_FROM functions
             return *_paired_mean(model, asm, _systems(
-                model, asm, lows, f"galerkin <f>_0 at degree {degree}",
-                krylov=basis_size(model.n, degree) >= KRYLOV_FROM), check), kind, check
+                model, asm, lows, f"galerkin <f>_0 at degree {degree}", krylov=True),
+                check), kind, check
         return *_mean(asm, lows, check), kind, check     # as T_0 of the series
 
     if opts.tol is not None:
