@@ -2,7 +2,7 @@
 diagonalising the generator ``Λ`` (docs/theory.md §9).
 
 For a start vector ``b`` (``β = ‖b‖``) Arnoldi builds an orthonormal basis ``V_m`` of
-``span{b, Λb, …, Λ^{m−1}b}`` and the Hessenberg matrix ``H_m = V_mᵀ Λ V_m``; then
+``span{b, Λb, …, Λ^{m−1}b}`` and the Hessenberg matrix ``H_m = V_mᵀ Λ V_m``; then::
 
     e^{τΛ} b ≈ β V_m e^{τH_m} e_1 ,    error ≈ β h_{m+1,m} |e_mᵀ τ φ_1(τH_m) e_1|
 

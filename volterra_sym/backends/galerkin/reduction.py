@@ -1,7 +1,7 @@
 """The Galerkin system reduced to the Krylov spaces an order ≤ 2 series lives in
 (docs/theory.md §9): the forward form on ``r`` ≪ ``M`` functions.
 
-The series terms up to order 2 pair two kinds of trajectories only,
+The series terms up to order 2 pair two kinds of trajectories only::
 
     T_1(t) = ∫ u(s) (M_kᵀπ)·e^{(t−s)Λ} c_f ds ,
     T_2(t) = ∫∫ u u (e^{(s₂−s₁)Λᵀ} M_kᵀπ)·M_k e^{(t−s₂)Λ} c_f + (contact terms
