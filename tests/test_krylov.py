@@ -259,3 +259,13 @@ def test_a_growing_mode_of_a_compared_degree_refuses_like_its_system(monkeypatch
     with pytest.raises(TruncationCheckError, match="compares with degree 6") as info:
         _kernels(_tanh_net(3, seed=1), monkeypatch, 80, degree=5, check="above")
     assert info.value.degree == 6
+
+
+def test_a_propagation_that_would_take_too_many_steps_is_refused(monkeypatch):
+    """Lags far beyond what a small basis reaches in the allowed steps: refused with the
+    project's error, not a hang."""
+    monkeypatch.setattr(krylov, "KRYLOV_MAX_DIM", 4)
+    monkeypatch.setattr(krylov, "KRYLOV_MAX_STEPS", 3)
+    sysm = _system(60)
+    with pytest.raises(AccuracyNotReachedError, match="within 3 steps"):
+        expm_rows(sysm, np.ones((1, 60)), [np.array([50.0])])

@@ -45,6 +45,9 @@ __all__ = ["KRYLOV_MAX_DIM", "KRYLOV_TOL", "KrylovRepresentation", "KrylovSystem
 KRYLOV_TOL = 1e-14
 #: the largest Krylov basis before the gaps are covered in steps
 KRYLOV_MAX_DIM = 80
+#: steps of one propagation before it is refused (the route sends lags of ``‖Λ‖₁τ`` up to
+#: 5,000 here, a few hundred steps of 80 vectors at most)
+KRYLOV_MAX_STEPS = 10_000
 #: bytes of Arnoldi bases built at once (start vectors are processed in groups)
 KRYLOV_BYTES = 2 ** 27
 
@@ -226,6 +229,11 @@ def expm_rows(system: KrylovSystem, starts: np.ndarray, gaps: list[np.ndarray],
             # a step: the farthest time this basis reaches within the tolerance
             h = _reach(H[i], m, gaps[r][left[0]] - t0)
             stats.steps += 1
+            if not h > 0.0 or stats.steps > KRYLOV_MAX_STEPS:
+                raise AccuracyNotReachedError(
+                    f"{what}: the Krylov propagation did not reach the lag {gaps[r][-1]:.3g} "
+                    f"within {KRYLOV_MAX_STEPS} steps (at {t0:.3g}); use the modal system "
+                    "(a lower degree)", error=float(gaps[r][-1] - t0))
             E = _small_exp(H[i], m, h)
             pending.append((r, beta[i] * (E[:m, 0] @ V[i, :m]), t0 + h, left))
     return out
