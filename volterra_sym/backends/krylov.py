@@ -29,7 +29,7 @@ states are row blocks ``(Q, M)`` of basis coefficients, ``L_k c = M_k c``, ``<p0
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -70,15 +70,13 @@ class KrylovSystem(Protocol):
 
 @dataclass
 class KrylovStats:
-    """What the Arnoldi runs of one walk did: bases built, largest dimension, steps, the
-    largest a-posteriori estimate relative to its ``β``, and the rightmost converged Ritz
-    value (a growing mode of ``Λ`` shows there first)."""
+    """What the Arnoldi runs of one walk did: bases built, largest dimension, steps, and
+    the largest a-posteriori estimate relative to its ``β``."""
 
     bases: int = 0
     largest: int = 0
     steps: int = 0
     estimate: float = 0.0
-    ritz: list = field(default_factory=list)
 
 
 def _arnoldi(Lam: np.ndarray, B: np.ndarray, m_max: int, top: np.ndarray,
@@ -232,8 +230,8 @@ def expm_rows(system: KrylovSystem, starts: np.ndarray, gaps: list[np.ndarray],
             if not h > 0.0 or stats.steps > KRYLOV_MAX_STEPS:
                 raise AccuracyNotReachedError(
                     f"{what}: the Krylov propagation did not reach the lag {gaps[r][-1]:.3g} "
-                    f"within {KRYLOV_MAX_STEPS} steps (at {t0:.3g}); use the modal system "
-                    "(a lower degree)", error=float(gaps[r][-1] - t0))
+                    f"within {KRYLOV_MAX_STEPS} steps (at {t0:.3g}); lower the lags or the "
+                    "degree", error=float(gaps[r][-1] - t0))
             E = _small_exp(H[i], m, h)
             pending.append((r, beta[i] * (E[:m, 0] @ V[i, :m]), t0 + h, left))
     return out
