@@ -36,7 +36,8 @@ import numpy as np
 import scipy.linalg
 
 from ..errors import AccuracyNotReachedError
-from ..hierarchy.propagation import Representation
+from ..hierarchy.propagation import Representation, unique_rows
+from .modal import row_magnitude
 
 __all__ = ["KRYLOV_MAX_DIM", "KRYLOV_TOL", "KrylovRepresentation", "KrylovSystem",
            "KrylovStats", "arnoldi_basis", "expm_rows", "growing_ritz"]
@@ -245,18 +246,6 @@ def _reach(H: np.ndarray, m: int, tau: float) -> float:
     return h
 
 
-def _distinct(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of ``X`` (bitwise) and the index of each row among them."""
-    X = np.ascontiguousarray(X)
-    seen: dict[bytes, int] = {}
-    inv = np.empty(X.shape[0], dtype=np.intp)
-    for q in range(X.shape[0]):
-        inv[q] = seen.setdefault(X[q].tobytes(), len(seen))
-    first = np.empty(len(seen), dtype=np.intp)
-    first[inv[::-1]] = np.arange(X.shape[0])[::-1]
-    return X[first], inv
-
-
 class KrylovRepresentation(Representation):
     """Kernels of a Krylov system: states are row blocks ``(Q, M)`` of basis coefficients.
 
@@ -285,7 +274,7 @@ class KrylovRepresentation(Representation):
                                                                   np.size(gaps)),))
         rows = state if state.shape[0] == gaps.size else np.broadcast_to(
             state, (gaps.size, state.shape[1]))
-        starts, inv = _distinct(rows)
+        starts, inv = unique_rows(np.ascontiguousarray(rows))
         order = [np.flatnonzero(inv == r) for r in range(starts.shape[0])]
         by_row = []
         for where in order:
@@ -302,7 +291,7 @@ class KrylovRepresentation(Representation):
         return np.asarray((Mk @ np.asarray(state).T).T)
 
     def _magnitude(self, state: np.ndarray, row: np.ndarray) -> np.ndarray:
-        return np.linalg.norm(state, axis=1) * np.linalg.norm(row) * self.growth
+        return row_magnitude(state, row) * self.growth
 
     def pair(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.system.pairing

@@ -32,9 +32,9 @@ from ..errors import AccuracyNotReachedError, InvalidInputError
 from ..hierarchy.propagation import Representation
 
 __all__ = ["converged_forward", "forward_grid", "kick_norm", "kick_scale", "operator_norm",
-           "step_index", "ModalSystem", "ModalRepresentation", "ForwardRun", "InputSampler",
-           "conjugate_fold", "conjugate_pairs", "propagate_forward", "forward_output",
-           "lobatto", "etd_weights"]
+           "row_magnitude", "step_index", "ModalSystem", "ModalRepresentation", "ForwardRun",
+           "InputSampler", "conjugate_fold", "conjugate_pairs", "propagate_forward",
+           "forward_output", "lobatto", "etd_weights"]
 
 
 class ModalSystem(Protocol):
@@ -82,21 +82,21 @@ class ModalRepresentation(Representation):
 
     def pair(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.system.pairing
-        return np.real(state @ p), _magnitude(state, p)
+        return np.real(state @ p), row_magnitude(state, p)
 
     def size(self, state: np.ndarray) -> np.ndarray | None:
-        return _magnitude(state, self.system.pairing) if self.chain else None
+        return row_magnitude(state, self.system.pairing) if self.chain else None
 
     def pair_perturbed(self, k: int, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         row = self.system.p_times_B(k)
-        return np.real(state @ row), _magnitude(state, row)
+        return np.real(state @ row), row_magnitude(state, row)
 
     def take(self, state: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return state[rows] if state.shape[0] > 1 else np.broadcast_to(
             state, (len(rows), state.shape[1]))
 
 
-def _magnitude(state: np.ndarray, row: np.ndarray) -> np.ndarray:
+def row_magnitude(state: np.ndarray, row: np.ndarray) -> np.ndarray:
     """``‖state_q‖ ‖row‖`` per batch row ``q``: the size of the terms of ``state @ row``
     (the rounding level of a mode sum)."""
     return np.linalg.norm(state, axis=1) * np.linalg.norm(row)

@@ -38,7 +38,7 @@ import scipy.linalg
 
 from ...errors import AccuracyNotReachedError
 from ..krylov import arnoldi_basis
-from .system import GalerkinSystem, Sums, build_krylov_system, build_system
+from .system import GalerkinSystem, KrylovGalerkinSystem, Sums, build_system
 
 __all__ = ["NoReduction", "REDUCTION_MAX_DIM", "REDUCTION_MAX_NORM_TIME", "REDUCTION_TOL",
            "reduced_series_system"]
@@ -58,12 +58,12 @@ class NoReduction(Exception):
     """The series system cannot be reduced here (module docstring); the message says why."""
 
 
-def reduced_series_system(sums: Sums, Q: np.ndarray | None, cond_G: float, what: str,
-                          pairing: str, horizon: float) -> GalerkinSystem:
-    """The modal system of the Galerkin matrices reduced to the Krylov spaces of the
-    series up to order 2 on ``[0, horizon]`` (module docstring); raises
+def reduced_series_system(full: KrylovGalerkinSystem, what: str, horizon: float
+                          ) -> GalerkinSystem:
+    """The modal system of the Galerkin matrices of ``full`` (a Krylov system:
+    :func:`~.system.build_krylov_system`, shared with the kernels) reduced to the Krylov
+    spaces of the series up to order 2 on ``[0, horizon]`` (module docstring); raises
     :class:`NoReduction` where that is not possible to :data:`REDUCTION_TOL`."""
-    full = build_krylov_system(sums, Q, cond_G, what, pairing)
     if not full.norm * horizon <= REDUCTION_MAX_NORM_TIME:
         raise NoReduction(f"‖Λ‖₁ t_max = {full.norm * horizon:.3g}")
     Lam, pi, cf = full.Lam, full.pairing, full.a0
@@ -83,7 +83,7 @@ def reduced_series_system(sums: Sums, Q: np.ndarray | None, cond_G: float, what:
                    {k: U.T @ np.asarray(Mk @ U) for k, Mk in full.kicks.items()},
                    U.T @ pi, U.T @ cf)
     try:
-        system = build_system(reduced, None, cond_G, what + " (reduced)", "measure")
+        system = build_system(reduced, None, full.cond_G, what + " (reduced)", "measure")
     except AccuracyNotReachedError as exc:
         raise NoReduction(str(exc)) from exc
     defect = max(_residual(LU - U @ reduced.A, reduced.A, U.T @ cf, horizon),

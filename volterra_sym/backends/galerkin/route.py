@@ -488,18 +488,15 @@ class _Systems:
     rate: tuple[int, GalerkinSystem] | None = None
 
 
-def _low_system(model: SRNN, asm: _Assembled, dl: int, sums: Sums, what: str,
-                make=None) -> GalerkinSystem:
-    """The system of the truncation check's lower degree ``dl`` (``make``: the builder,
-    default :func:`~.system.build_system`); one that cannot be built (a growing mode: the
-    density of a low degree can be too coarse for the generator — measured on a 3-unit
-    tanh network of gains up to 1.44, degree 4 of the ``galerkin_density`` measure while
-    degrees 5–15 were stable) raises :class:`~volterra_sym.errors.TruncationCheckError`
-    naming the lowest degree whose check stays above ``dl`` (:func:`_check_refusal`)."""
+def _low_system(model: SRNN, asm: _Assembled, dl: int, what: str, make):
+    """The system of the truncation check's compared degree ``dl``, ``make()``; one that
+    cannot be built (a growing mode: the density of a low degree can be too coarse for the
+    generator — measured on a 3-unit tanh network of gains up to 1.44, degree 4 of the
+    ``galerkin_density`` measure while degrees 5–15 were stable) raises
+    :class:`~volterra_sym.errors.TruncationCheckError` naming the lowest degree whose check
+    stays above ``dl`` (:func:`_check_refusal`)."""
     try:
-        return (make or build_system)(sums, *orthonormaliser(sums.G),
-                                      what + f" (truncation check, degree {dl})",
-                                      asm.pairing)
+        return make()
     except AccuracyNotReachedError as exc:
         raise _check_refusal(model, asm, dl, what, exc) from exc
 
@@ -523,62 +520,59 @@ def _check_refusal(model: SRNN, asm: _Assembled, dl: int, what: str,
         degree=dl, usable=usable, error=exc.error)
 
 
-def _builder(tag: tuple):
-    """The system builder for a cache ``tag``: ``()`` modal, ``("krylov",)`` a Krylov
-    system, ``("reduced", horizon)`` a modal system reduced to a series' Krylov spaces;
-    the last two fall back on the modal one, which refuses for itself where it must (an
-    ill-conditioned basis, a growing mode)."""
-    def make(sums, Q, condG, what, pairing):
-        if not tag:
-            return build_system(sums, Q, condG, what, pairing)
-        try:
-            if tag[0] == "reduced":
-                return reduced_series_system(sums, Q, condG, what, pairing, tag[1])
-            return build_krylov_system(sums, Q, condG, what, pairing)
-        except (NoReduction, AccuracyNotReachedError):
-            return build_system(sums, Q, condG, what, pairing)
-    return make
-
-
 def _systems(model: SRNN, asm: _Assembled, lows: list[tuple[int, Sums]], what: str,
              rate: tuple[int, Sums] | None = None, krylov: bool = False,
              horizon: float | None = None) -> _Systems:
     """:class:`_Systems` of ``asm`` and the lower-degree sums ``lows``, each system and
     basis built once per assembly (kept with it in the model's derived-data cache, so that
     kernels, series and ``<f>_0`` of one assembly share them). The full measure and the
-    replicates share its orthonormal basis; a lower degree has its own. With ``krylov``
-    the full measure and the replicates are Krylov systems (kernels from
-    :data:`KRYLOV_FROM` functions: :func:`_use_krylov`), the lower degrees modal. With a
-    ``horizon`` (a series of order ≤ 2 up to that time, from :data:`KRYLOV_FROM`
-    functions) they are modal systems reduced to the series' Krylov spaces
-    (:mod:`.reduction`), or the full ones where the reduction does not reach its
-    tolerance."""
-    cache = asm.extra.setdefault("systems", {})
-    kind = ("reduced", horizon) if horizon is not None else ("krylov",) if krylov else ()
+    replicates share its orthonormal basis; a lower degree has its own.
 
-    def low_tag(d: int) -> tuple:
-        """The tag of degree ``d``'s systems: Krylov or reduced (``kind``) from
-        :data:`KRYLOV_FROM` functions on, modal below (the degrees d + 1 … d + 3 of a
-        check from above are the largest systems, the full basis may be below)."""
-        return kind if basis_size(model.n, d) >= KRYLOV_FROM else ()
-    tag = low_tag(asm.degree)
-    full = _builder(tag)
+    Every system of :data:`KRYLOV_FROM` functions or more (the full basis, the replicates,
+    the compared degrees — those of a check from above are the largest) is, with
+    ``krylov``, a Krylov system (kernels, ``<f>_0``), with a ``horizon`` (a series of order
+    ≤ 2 up to that time) a modal system reduced from the same Krylov system to the series'
+    Krylov spaces (:mod:`.reduction`); where either cannot be built, the modal system,
+    which refuses for itself where it must (an ill-conditioned basis, a growing mode).
+    The Krylov systems and modal ones are cached under their own keys, so kernels and a
+    series of one assembly share what they have in common."""
+    cache = asm.extra.setdefault("systems", {})
 
     def built(key, make):
         if key not in cache:
             cache[key] = make()
         return cache[key]
+
+    def system(key: tuple, degree: int, sums: Sums, Q, condG: float, what: str):
+        """Degree ``degree``'s system of ``sums`` in the basis ``Q`` (cache ``key``)."""
+        def modal():
+            return built(key, lambda: build_system(sums, Q, condG, what, asm.pairing))
+        if basis_size(model.n, degree) < KRYLOV_FROM or not (krylov or horizon is not None):
+            return modal()
+
+        def large():
+            try:
+                kry = built(key + ("krylov",), lambda: build_krylov_system(
+                    sums, Q, condG, what, asm.pairing))
+                return kry if horizon is None else reduced_series_system(kry, what, horizon)
+            except (NoReduction, AccuracyNotReachedError):
+                return modal()
+        return large() if horizon is None else built(key + ("reduced", horizon), large)
+
+    def low(dl: int, sums: Sums):
+        Ql, condl = built(("Q", dl), lambda: orthonormaliser(sums.G))
+        return _low_system(model, asm, dl, what, lambda: system(
+            ("low", dl), dl, sums, Ql, condl, what + f" (truncation check, degree {dl})"))
+
     Q, condG = built("Q", lambda: orthonormaliser(asm.total.G))
     if asm.measure.kind == "gaussian":
         what += " (Gaussian reference; measure='samples' averages over p0 itself)"
     return _Systems(
-        built(("total",) + tag, lambda: full(asm.total, Q, condG, what, asm.pairing)),
-        [(dl, built(("low", dl) + low_tag(dl), lambda s=s, dl=dl: _low_system(
-            model, asm, dl, s, what, _builder(low_tag(dl))))) for dl, s in lows],
-        [built(("jackknife", i) + tag, lambda i=i: full(
-            asm.replicates[i], None if Q.shape[1] == Q.shape[0] and condG <= RAW_COND_G
-            else Q, condG,
-            what + " (jackknife)", asm.pairing))
+        system(("total",), asm.degree, asm.total, Q, condG, what),
+        [(dl, low(dl, s)) for dl, s in lows],
+        [system(("jackknife", i), asm.degree, asm.replicates[i],
+                None if Q.shape[1] == Q.shape[0] and condG <= RAW_COND_G else Q, condG,
+                what + " (jackknife)")
          for i in range(len(asm.batches))],
         None if rate is None else (rate[0], built(("rate", rate[0]), lambda: build_system(
             rate[1], *orthonormaliser(rate[1].G), what + f" (truncation rate, degree "
@@ -601,14 +595,6 @@ KRYLOV_FROM = 700
 #: ... as long as ``‖Λ‖₁ × (largest lag)`` stays below this (beyond it the Arnoldi steps
 #: would outnumber the ``M`` products of an eigendecomposition)
 KRYLOV_MAX_NORM_TIME = 5_000.0
-
-
-def _use_krylov(M: int, reqs) -> bool:
-    """Whether kernels at ``M`` basis functions go through a Krylov system: from
-    :data:`KRYLOV_FROM` functions, for lags whose reach ``‖Λ‖₁ τ`` is checked by
-    :func:`_kernel_values` (beyond :data:`KRYLOV_MAX_NORM_TIME` the modal system is
-    built after all)."""
-    return M >= KRYLOV_FROM and all(np.all(np.isfinite(v)) for v in reqs.values())
 
 
 def _horizon(reqs) -> float:
@@ -653,9 +639,7 @@ def _at_degree(model, f, graph, reqs, degree, opts):
     asm = _assemble(model, f, degree, opts, kicks, floor, check)      # role: the check
     what = f"galerkin kernels at degree {degree}"
     lowered = _lower(model, f, asm, opts, kicks, check)
-    largest = max(basis_size(model.n, d) for d in (degree, *(dl for dl, _ in lowered)))
-    krylov = _use_krylov(largest, reqs)
-    systems = _systems(model, asm, lowered, what, _rate_low(model, asm, check), krylov)
+    systems = _systems(model, asm, lowered, what, _rate_low(model, asm, check), krylov=True)
     if any(isinstance(s, KrylovGalerkinSystem) and
            s.norm * _horizon(reqs) > KRYLOV_MAX_NORM_TIME
            for s in (systems.total, *(s for _, s in systems.lows))):
@@ -897,8 +881,7 @@ def _series_at_degree(model: SRNN, f: sp.Expr, order: int, u, times: np.ndarray,
     asm = _assemble(model, f, degree, opts, kicks, floor, check)      # role: the check
     forward_kicks = kicks if model.input == "activation" else None
     low_sums = _lower(model, f, asm, opts, kicks, check)
-    largest = max(basis_size(model.n, d) for d in (degree, *(dl for dl, _ in low_sums)))
-    reduce = order <= 2 and largest >= KRYLOV_FROM and times[-1] > 0
+    reduce = order <= 2 and times[-1] > 0      # from KRYLOV_FROM functions (_systems)
     systems = _systems(model, asm, low_sums, f"galerkin series at degree {degree}",
                        _rate_low(model, asm, check),
                        horizon=float(times[-1]) if reduce else None)

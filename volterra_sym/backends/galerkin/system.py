@@ -308,9 +308,11 @@ def _gram_solver(G: np.ndarray):
         return lambda X: scipy.linalg.lu_solve(lu, X, check_finite=False)
 
 
-def _project(sums: Sums, Q: np.ndarray | None, cond_G: float, what: str):
+def _project(sums: Sums, Q: np.ndarray | None, cond_G: float, what: str, pairing: str):
     """``(Λ, {k: M_k}, m, c_f)`` in the basis ``ψ Q`` (``Q = None``: ``ψ`` itself), after
-    refusing an ill-conditioned basis."""
+    checking ``pairing`` and refusing an ill-conditioned basis."""
+    if pairing not in ("measure", "stationary"):
+        raise ValueError(f"pairing must be 'measure' or 'stationary', got {pairing!r}")
     kept = sums.G.shape[0] if Q is None else Q.shape[1]
     if kept < sums.G.shape[0] or cond_G > MAX_COND_G:
         raise AccuracyNotReachedError(
@@ -341,9 +343,7 @@ def build_system(sums: Sums, Q: np.ndarray | None, cond_G: float, what: str,
     jackknife replicate of a full system whose ``Q`` kept every function (``cond_G`` then
     that system's, e.g. 99 for 8 units at degree 5) skips the six ``M³`` products with
     ``Q`` (0.5 s at M = 1,287); its ``V`` and ``cond_V`` are in that basis."""
-    if pairing not in ("measure", "stationary"):
-        raise ValueError(f"pairing must be 'measure' or 'stationary', got {pairing!r}")
-    Lam, Ms, m, cf = _project(sums, Q, cond_G, what)
+    Lam, Ms, m, cf = _project(sums, Q, cond_G, what, pairing)
     lam, V = scipy.linalg.eig(Lam, overwrite_a=Lam is not sums.A, check_finite=False)
     try:
         basis = Eigenbasis.of(lam, V)
@@ -441,9 +441,7 @@ def build_krylov_system(sums: Sums, Q: np.ndarray | None, cond_G: float, what: s
     """The Krylov system of the Galerkin matrices in the basis ``ψ Q`` (as
     :func:`build_system`, without diagonalising ``Λ``): pairing ``π = m`` (``"measure"``)
     or the stationary functional of ``Λ`` (``"stationary"``)."""
-    if pairing not in ("measure", "stationary"):
-        raise ValueError(f"pairing must be 'measure' or 'stationary', got {pairing!r}")
-    Lam, Ms, m, cf = _project(sums, Q, cond_G, what)
+    Lam, Ms, m, cf = _project(sums, Q, cond_G, what, pairing)
     Lam = np.ascontiguousarray(Lam, dtype=float)
     norm = float(np.abs(Lam).sum(axis=0).max())
     if not np.isfinite(norm):
